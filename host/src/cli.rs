@@ -1,0 +1,317 @@
+//! The command line: flags, dispatch, and exit codes. Each command is a few lines over
+//! the library.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Config, Overrides};
+use crate::error::{Error, exit};
+use crate::history;
+use crate::migrator::{DeployOptions, DownTarget, Migrator, Resolve};
+use crate::report::{self, Progress};
+use crate::source::{self, Version};
+
+#[derive(Debug, Parser)]
+#[command(name = "godwit", version, about = "Versioned SQL migrations for PostgreSQL, MySQL/MariaDB and SQLite")]
+#[command(after_help = "Exit codes: 0 ok, 1 a migration failed (state recorded), 2 usage or configuration error, \
+3 cannot connect or lock not acquired, 4 blocked by safety checks, 5 `status` found pending migrations.")]
+pub struct Cli {
+    /// Project directory (where godwit.toml and migrations/ live).
+    #[arg(short = 'C', long = "dir", global = true, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Database URL; wins over DATABASE_URL, .env and godwit.toml.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Keep retrying an unreachable database for this many seconds.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub wait: Option<u64>,
+    /// How long to wait for another deployer's lock (e.g. 30s, 5min).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = config::parse_duration)]
+    pub lock_wait: Option<Duration>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write godwit.toml and an empty migrations/ directory.
+    Init,
+    /// Create a new timestamped migration directory with up.sql and down.sql.
+    New {
+        /// What the migration does, e.g. add_users_email_index.
+        name: Vec<String>,
+    },
+    /// Show every migration's state (exit 0 up to date, 5 pending, 4 problems).
+    Status,
+    /// Apply pending migrations in order.
+    Deploy {
+        /// Stop after this version.
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// Apply pending migrations older than the newest applied one.
+        #[arg(long)]
+        allow_out_of_order: bool,
+    },
+    /// Revert applied migrations with their down.sql (default: the newest one).
+    Down {
+        /// Revert everything newer than this version.
+        #[arg(long, value_name = "VERSION", conflicts_with = "steps")]
+        to: Option<String>,
+        /// How many migrations to revert.
+        #[arg(long, value_name = "N")]
+        steps: Option<usize>,
+    },
+    /// Record how a failed or interrupted migration was fixed by hand.
+    Resolve(ResolveArgs),
+    /// Record every migration up to VERSION as applied without running it.
+    Baseline { version: String },
+    /// Drop everything in the database and apply all migrations again (development only).
+    Reset {
+        /// Allow reset outside `environment = "development"`.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Past runs, or with --stats: success rate, mean duration, rollbacks.
+    History {
+        #[arg(long)]
+        stats: bool,
+        /// Show only the newest N rows.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ResolveArgs {
+    /// The migration is fully in effect (finished by hand).
+    #[arg(long, value_name = "VERSION")]
+    applied: Option<String>,
+    /// Nothing of it is in effect; the next deploy applies it from the start.
+    #[arg(long, value_name = "VERSION")]
+    rolled_back: Option<String>,
+    /// The failed statement was dealt with by hand; deploy continues with the next one.
+    #[arg(long = "continue", value_name = "VERSION")]
+    continue_: Option<String>,
+}
+
+/// Parses the process arguments, runs, prints, and returns the exit code.
+pub fn main() -> u8 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", config::redact(&err.to_string()));
+            err.exit_code()
+        }
+    }
+}
+
+fn version(text: &str) -> Result<Version, Error> {
+    Version::parse(text).ok_or_else(|| Error::Config(format!("`{text}` is not a version: use the digits before the first `_` of a migration directory")))
+}
+
+pub async fn run(cli: Cli) -> Result<u8, Error> {
+    let json = cli.json;
+    match &cli.command {
+        Command::Init => return init(&cli.dir),
+        Command::New { name } => return new_migration(&cli.dir, &name.join("_")),
+        _ => {}
+    }
+    let overrides = Overrides {
+        database_url: cli.database_url.clone(),
+        wait: cli.wait.map(Duration::from_secs),
+        lock_wait: cli.lock_wait,
+    };
+    let config = Config::load(&cli.dir, &overrides)?;
+    if matches!(cli.command, Command::Reset { force: false }) && !config.is_development() {
+        return Err(Error::Blocked(format!(
+            "reset drops everything in {} and is only allowed when godwit.toml says environment = \"development\"; pass --force if you really mean it",
+            config.target.display
+        )));
+    }
+    // Read the files before connecting: a malformed migration is reported even when the
+    // database is down.
+    let migrations = source::read_dir(&config.migrations_dir)?;
+    let mut migrator = Migrator::connect(&config).await?;
+    if !json {
+        let mut progress = Progress::default();
+        migrator.observe(move |e| progress.event(e));
+    }
+    match cli.command {
+        Command::Init | Command::New { .. } => unreachable!("handled above"),
+        Command::Status => {
+            let rows = migrator.history().await?;
+            let entries = history::entries(&migrations, &rows);
+            println!("{}", report::status(&entries, &config.target.display, json));
+            let summary = report::summarize(&entries);
+            Ok(if summary.problems > 0 {
+                exit::BLOCKED
+            } else if summary.pending > 0 {
+                exit::PENDING
+            } else {
+                exit::OK
+            })
+        }
+        Command::Deploy { to, allow_out_of_order } => {
+            let options = DeployOptions { to: to.as_deref().map(version).transpose()?, allow_out_of_order };
+            let report = migrator.deploy(&options).await?;
+            print_run(&report, "applied", json);
+            Ok(exit::OK)
+        }
+        Command::Down { to, steps } => {
+            let target = match (to, steps) {
+                (Some(v), _) => DownTarget::To(version(&v)?),
+                (None, n) => DownTarget::Steps(n.unwrap_or(1)),
+            };
+            let report = migrator.down(&target).await?;
+            print_run(&report, "reverted", json);
+            Ok(exit::OK)
+        }
+        Command::Resolve(args) => {
+            let (v, action) = match (args.applied, args.rolled_back, args.continue_) {
+                (Some(v), _, _) => (v, Resolve::Applied),
+                (_, Some(v), _) => (v, Resolve::RolledBack),
+                (_, _, Some(v)) => (v, Resolve::Continue),
+                _ => unreachable!("clap requires one"),
+            };
+            let message = migrator.resolve(&version(&v)?, action).await?;
+            print_message(&message, json);
+            Ok(exit::OK)
+        }
+        Command::Baseline { version: v } => {
+            let recorded = migrator.baseline(&version(&v)?).await?;
+            if json {
+                println!("{}", serde_json::json!({ "baselined": recorded }));
+            } else if recorded.is_empty() {
+                println!("Nothing to baseline: no pending migration at or below {v}.");
+            } else {
+                println!("Recorded {} migration(s) as applied without running them:\n  {}", recorded.len(), recorded.join("\n  "));
+            }
+            Ok(exit::OK)
+        }
+        Command::Reset { .. } => {
+            let (dropped, report) = migrator.reset().await?;
+            if json {
+                println!("{}", serde_json::json!({ "dropped": dropped, "deploy": report }));
+            } else {
+                println!("{}", report::run_summary(&report, "applied"));
+                println!("(dropped first: {})", if dropped.is_empty() { "nothing".into() } else { dropped.join(", ") });
+            }
+            Ok(exit::OK)
+        }
+        Command::History { stats, limit } => {
+            let rows = migrator.history().await?;
+            let shown = &rows[rows.len().saturating_sub(limit.unwrap_or(usize::MAX))..];
+            if stats {
+                let s = report::stats(&rows);
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&s).expect("serializable"));
+                } else {
+                    println!("{}", report::stats_text(&s));
+                }
+            } else {
+                println!("{}", report::history(shown, json));
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn print_run(report: &crate::migrator::RunReport, verb: &str, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report).expect("serializable"));
+    } else {
+        println!("{}", report::run_summary(report, verb));
+    }
+}
+
+fn print_message(message: &str, json: bool) {
+    if json {
+        println!("{}", serde_json::json!({ "message": message }));
+    } else {
+        println!("{message}");
+    }
+}
+
+const CONFIG_TEMPLATE: &str = r#"# godwit configuration. Every key is optional.
+#
+# The database URL is taken from --database-url, then DATABASE_URL (environment or .env),
+# then database_url below; with none of them godwit uses the SQLite file .godwit/godwit.db,
+# but only in development.
+# database_url = "env(DATABASE_URL)"
+# direct_url = "env(DIRECT_URL)"     # used for migrations instead, e.g. to bypass PgBouncer
+
+# "development" allows `godwit reset` and the embedded SQLite fallback.
+environment = "development"
+
+migrations = "migrations"
+
+# lock_wait = "60s"           # how long to wait for another deployer
+# lock_timeout = "5s"         # default per migration; `-- godwit:lock-timeout=...` overrides
+# statement_timeout = "10min"
+# lock_retries = 3            # retries after a lock timeout
+# connect_timeout = "10s"
+"#;
+
+fn init(dir: &Path) -> Result<u8, Error> {
+    let path = dir.join(config::CONFIG_FILE);
+    if path.exists() {
+        return Err(Error::Config(format!("{} already exists; godwit init leaves it alone", path.display())));
+    }
+    std::fs::create_dir_all(dir.join("migrations"))?;
+    std::fs::write(&path, CONFIG_TEMPLATE)?;
+    println!("Created {} and {}/", path.display(), dir.join("migrations").display());
+    println!("Next: `godwit new create_users`, write up.sql and down.sql, then `godwit deploy`.");
+    Ok(exit::OK)
+}
+
+/// Names that say nothing about the change; history full of them is useless.
+fn vague_name(name: &str) -> bool {
+    let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_');
+    const VAGUE: &[&str] = &[
+        "", "update", "updates", "fix", "fixes", "migration", "migrations", "change", "changes", "new", "test", "tmp",
+        "temp", "wip", "misc", "stuff", "patch", "schema", "db", "sql", "init", "initial", "changes_to_db",
+    ];
+    VAGUE.contains(&base)
+}
+
+fn new_migration(dir: &Path, raw: &str) -> Result<u8, Error> {
+    let name: String = raw
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .collect::<String>()
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    if vague_name(&name) {
+        return Err(Error::Config(format!(
+            "`{raw}` does not say what the migration changes; name it after the change, e.g. `add_users_email_index` or `create_orders`"
+        )));
+    }
+    let file = Config::load(dir, &Overrides::default()).ok().map(|c| c.migrations_dir).unwrap_or_else(|| dir.join("migrations"));
+    let version = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
+    let path = file.join(format!("{version}_{name}"));
+    if path.exists() {
+        return Err(Error::Config(format!("{} already exists; wait a second and try again", path.display())));
+    }
+    std::fs::create_dir_all(&path)?;
+    std::fs::write(path.join("up.sql"), format!("-- {name}\n-- Directives go here, e.g. -- godwit:no-transaction\n\n"))?;
+    std::fs::write(path.join("down.sql"), format!("-- Undo {name}.\n\n"))?;
+    println!("Created {}/up.sql and down.sql", path.display());
+    Ok(exit::OK)
+}

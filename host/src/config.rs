@@ -1,0 +1,422 @@
+//! Configuration: `godwit.toml`, the environment, `.env` and command-line flags.
+//!
+//! The database URL is looked up in a fixed order so that a deploy never lands on a
+//! database the operator did not mean: `--database-url`, then `direct_url` from
+//! godwit.toml (it exists precisely for migrations that must bypass a pooler), then
+//! `DATABASE_URL`, then `.env`, then `database_url` from godwit.toml, and only then the
+//! embedded SQLite file — which is refused outside development, and refused whenever a
+//! look-alike variable such as `DB_URL` suggests the operator meant something else.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::{Dialect, Error};
+
+/// The file a project is configured by.
+pub const CONFIG_FILE: &str = "godwit.toml";
+
+/// Where the embedded SQLite database lives, relative to the project directory.
+pub const DEFAULT_SQLITE_PATH: &str = ".godwit/godwit.db";
+
+/// Values given on the command line; they win over everything else.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub database_url: Option<String>,
+    /// Keep retrying an unreachable database for this long.
+    pub wait: Option<Duration>,
+    pub lock_wait: Option<Duration>,
+}
+
+/// godwit.toml as written by the user. Unknown keys are an error so that a typo such as
+/// `lock_timout` is reported instead of silently ignored.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `development` allows `reset` and the embedded SQLite fallback.
+    pub environment: Option<String>,
+    /// Directory holding one sub-directory per migration.
+    pub migrations: Option<PathBuf>,
+    /// The application's URL; may be `env(NAME)`.
+    pub database_url: Option<String>,
+    /// A URL used for migrations instead of `database_url` (e.g. bypassing PgBouncer).
+    pub direct_url: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub connect_timeout: Option<Duration>,
+    /// How long to wait for another deployer's migration lock.
+    #[serde(default, deserialize_with = "duration")]
+    pub lock_wait: Option<Duration>,
+    /// Default `lock_timeout` for every migration; a file's directive overrides it.
+    #[serde(default, deserialize_with = "duration")]
+    pub lock_timeout: Option<Duration>,
+    /// Default `statement_timeout` for every migration; a file's directive overrides it.
+    #[serde(default, deserialize_with = "duration")]
+    pub statement_timeout: Option<Duration>,
+    /// How many times a migration is retried after hitting its lock timeout.
+    pub lock_retries: Option<u32>,
+    /// Apply a pending migration older than the newest applied one.
+    pub allow_out_of_order: Option<bool>,
+    /// `advisory` (default on PostgreSQL and MySQL) or `lease` (a row in `godwit_lock`,
+    /// for connection poolers where session locks do not survive).
+    pub lock: Option<LockMode>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LockMode {
+    #[default]
+    Advisory,
+    Lease,
+}
+
+fn duration<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
+    let text: Option<String> = Option::deserialize(de)?;
+    text.map(|t| parse_duration(&t).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+/// Parses `"5s"`, `"250ms"`, `"2min"`, or `"0"` (no limit).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. \"5s\", \"500ms\" or \"2min\""))
+}
+
+/// Everything a command needs, resolved once.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub project_dir: PathBuf,
+    pub file: FileConfig,
+    pub migrations_dir: PathBuf,
+    pub target: Target,
+    pub connect_timeout: Duration,
+    pub wait: Option<Duration>,
+    pub lock_wait: Duration,
+    pub lock_retries: u32,
+    pub lock_mode: LockMode,
+}
+
+/// The database a command talks to.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The full URL, password included: never print it, print [`Target::display`].
+    pub url: String,
+    pub display: String,
+    pub dialect: Dialect,
+    /// Where the URL came from, so that "wrong database" surprises are explainable.
+    pub origin: String,
+}
+
+impl Config {
+    /// Reads `dir/godwit.toml` (optional), `.env` and the environment.
+    pub fn load(dir: &Path, overrides: &Overrides) -> Result<Config, Error> {
+        // Absolute, so that relative SQLite paths and messages do not depend on the cwd.
+        let project_dir = std::fs::canonicalize(dir).map_err(|e| {
+            Error::Config(format!("project directory {} cannot be used (given with -C): {e}", dir.display()))
+        })?;
+        let path = project_dir.join(CONFIG_FILE);
+        let file = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str::<FileConfig>(&text).map_err(|e| {
+                Error::Config(format!("{} is not valid: {}", path.display(), e.to_string().trim_end()))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+            Err(e) => return Err(Error::Config(format!("cannot read {}: {e}", path.display()))),
+        };
+        let dotenv = read_dotenv(&project_dir)?;
+        let target = resolve_target(&project_dir, &file, overrides, &dotenv, &|k| std::env::var(k).ok())?;
+        let migrations_dir = project_dir.join(file.migrations.clone().unwrap_or_else(|| "migrations".into()));
+        Ok(Config {
+            connect_timeout: file.connect_timeout.unwrap_or(Duration::from_secs(10)),
+            wait: overrides.wait,
+            lock_wait: overrides.lock_wait.or(file.lock_wait).unwrap_or(Duration::from_secs(60)),
+            lock_retries: file.lock_retries.unwrap_or(3),
+            lock_mode: file.lock.unwrap_or_default(),
+            project_dir,
+            migrations_dir,
+            target,
+            file,
+        })
+    }
+
+    pub fn is_development(&self) -> bool {
+        self.file.environment.as_deref() == Some("development")
+    }
+}
+
+fn read_dotenv(dir: &Path) -> Result<Vec<(String, String)>, Error> {
+    let path = dir.join(".env");
+    match dotenvy::from_path_iter(&path) {
+        Ok(iter) => iter
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Config(format!("{} cannot be read: {e}", path.display()))),
+        Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::Config(format!("{} cannot be read: {e}", path.display()))),
+    }
+}
+
+/// Names people put their URL under when they meant `DATABASE_URL`.
+const LOOK_ALIKES: &[&str] = &[
+    "DB_URL",
+    "DATABASE_URI",
+    "DB_URI",
+    "DATABASEURL",
+    "DATABASE_DSN",
+    "DB_DSN",
+    "DB_CONNECTION",
+    "DB_CONNECTION_STRING",
+    "POSTGRES_URL",
+    "POSTGRESQL_URL",
+    "PG_URL",
+    "MYSQL_URL",
+    "SQLITE_URL",
+];
+
+fn resolve_target(
+    project_dir: &Path,
+    file: &FileConfig,
+    overrides: &Overrides,
+    dotenv: &[(String, String)],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Target, Error> {
+    let from_dotenv = |key: &str| dotenv.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let lookup = |key: &str| env(key).or_else(|| from_dotenv(key));
+    // `env(NAME)` in godwit.toml reads the environment, then .env.
+    let config_value = |field: &str, value: &str| -> Result<String, Error> {
+        match value.trim().strip_prefix("env(").and_then(|v| v.strip_suffix(')')) {
+            Some(name) => {
+                let name = name.trim().trim_matches('"');
+                lookup(name).ok_or_else(|| {
+                    Error::Config(format!(
+                        "godwit.toml sets {field} = \"env({name})\" but {name} is not set in the environment or in .env"
+                    ))
+                })
+            }
+            None => Ok(value.to_string()),
+        }
+    };
+
+    let (url, origin) = if let Some(url) = &overrides.database_url {
+        (url.clone(), "--database-url".to_string())
+    } else if let Some(direct) = &file.direct_url {
+        (config_value("direct_url", direct)?, "direct_url in godwit.toml".to_string())
+    } else if let Some(url) = env("DATABASE_URL") {
+        (url, "DATABASE_URL".to_string())
+    } else if let Some(url) = from_dotenv("DATABASE_URL") {
+        (url, "DATABASE_URL in .env".to_string())
+    } else if let Some(url) = &file.database_url {
+        (config_value("database_url", url)?, "database_url in godwit.toml".to_string())
+    } else {
+        let look_alikes: Vec<&str> = LOOK_ALIKES
+            .iter()
+            .copied()
+            .chain(["database_url", "Database_Url"])
+            .filter(|k| lookup(k).is_some())
+            .collect();
+        if !look_alikes.is_empty() {
+            return Err(Error::Config(format!(
+                "DATABASE_URL is not set, but {} is: did you mean DATABASE_URL?\n  godwit reads --database-url, DATABASE_URL (environment or .env) and database_url in godwit.toml; \
+                 it will not guess, so that a deploy never lands on the wrong database",
+                look_alikes.join(", ")
+            )));
+        }
+        if file.environment.as_deref().is_some_and(|e| e != "development") {
+            return Err(Error::Config(format!(
+                "DATABASE_URL is not set, and environment = \"{}\" in godwit.toml rules out the embedded SQLite default\n  \
+                 set DATABASE_URL, pass --database-url, or set database_url in godwit.toml",
+                file.environment.as_deref().unwrap_or_default()
+            )));
+        }
+        let path = project_dir.join(DEFAULT_SQLITE_PATH);
+        (format!("sqlite://{}", path.display()), "embedded SQLite default".to_string())
+    };
+    parse_target(&url, &origin, project_dir)
+}
+
+/// Checks a URL and works out its dialect; the error names where the URL came from.
+pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Target, Error> {
+    let trimmed = url.trim();
+    if trimmed.is_empty() {
+        return Err(Error::Config(format!(
+            "{origin} is set but empty; give a URL such as postgres://user:password@localhost:5432/app, mysql://root@localhost/app or sqlite://app.db"
+        )));
+    }
+    let scheme = trimmed.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    let dialect = match scheme.as_str() {
+        "postgres" | "postgresql" => Dialect::Postgres,
+        "mysql" | "mariadb" => Dialect::MySql,
+        "sqlite" => Dialect::Sqlite,
+        _ if !trimmed.contains("://") && !trimmed.starts_with("sqlite:") => {
+            return Err(Error::Config(format!(
+                "{origin} is not a URL: it needs a scheme, e.g. postgres://user:password@localhost:5432/app"
+            )));
+        }
+        other => {
+            let hint = match other {
+                "postgress" | "pg" | "psql" | "pgsql" | "postgre" => " (did you mean postgres://?)",
+                "mysql2" | "mysqlx" => " (did you mean mysql://?)",
+                "sqlite3" | "file" => " (did you mean sqlite://?)",
+                _ => "",
+            };
+            return Err(Error::Config(format!(
+                "{origin} uses the scheme `{other}`{hint}, which godwit does not support; use postgres://, postgresql://, mysql://, mariadb:// or sqlite://"
+            )));
+        }
+    };
+    if dialect == Dialect::Sqlite {
+        let path = trimmed
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        if path.is_empty() {
+            return Err(Error::Config(format!("{origin} names no SQLite file; write e.g. sqlite://app.db")));
+        }
+        let url = if path == ":memory:" {
+            "sqlite::memory:".to_string()
+        } else {
+            // Relative to the project, like every other path in godwit.toml.
+            let full = if Path::new(path).is_absolute() { PathBuf::from(path) } else { project_dir.join(path) };
+            let sep = if query.is_empty() { "" } else { "?" };
+            format!("sqlite://{}{sep}{query}", full.display())
+        };
+        return Ok(Target { display: url.clone(), url, dialect, origin: origin.to_string() });
+    }
+    let parsed = url::Url::parse(trimmed).map_err(|e| {
+        Error::Config(format!(
+            "{origin} is not a valid URL ({e}): {}\n  expected e.g. postgres://user:password@localhost:5432/app (percent-encode special characters in the password)",
+            redact_url_text(trimmed)
+        ))
+    })?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(Error::Config(format!("{origin} names no host: {}", redact_url_text(trimmed))));
+    }
+    if let Some(password) = parsed.password() {
+        register_secret(password);
+    }
+    let mut shown = parsed.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    let mut real = parsed;
+    if real.scheme() == "mariadb" {
+        let rest = &real.as_str()["mariadb".len()..];
+        real = url::Url::parse(&format!("mysql{rest}")).expect("same URL with a different scheme");
+    }
+    Ok(Target { url: real.to_string(), display: shown.to_string(), dialect, origin: origin.to_string() })
+}
+
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn register_secret(secret: &str) {
+    if secret.is_empty() {
+        return;
+    }
+    let mut secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    let decoded = percent_decode(secret);
+    for s in [secret.to_string(), decoded] {
+        if !secrets.contains(&s) {
+            secrets.push(s);
+        }
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Removes every password godwit has seen from a message.
+pub fn redact(text: &str) -> String {
+    let secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = text.to_string();
+    for secret in secrets.iter() {
+        out = out.replace(secret.as_str(), "***");
+    }
+    out
+}
+
+/// Best-effort redaction for a URL we could not parse: hide what sits between `:` and `@`.
+fn redact_url_text(text: &str) -> String {
+    match (text.find("://"), text.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            let creds = &text[start + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &text[..start + 3], &text[at..]),
+                None => text.to_string(),
+            }
+        }
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(file: FileConfig, env: &[(&str, &str)], dotenv: &[(&str, &str)]) -> Result<Target, Error> {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let dotenv: Vec<(String, String)> = dotenv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        resolve_target(Path::new("/p"), &file, &Overrides::default(), &dotenv, &|k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn precedence_env_over_dotenv_over_file() {
+        let file = FileConfig { database_url: Some("mysql://file/db".into()), ..Default::default() };
+        let t = resolve(file.clone(), &[("DATABASE_URL", "postgres://env/db")], &[("DATABASE_URL", "postgres://dot/db")]).unwrap();
+        assert_eq!(t.origin, "DATABASE_URL");
+        let t = resolve(file.clone(), &[], &[("DATABASE_URL", "postgres://dot/db")]).unwrap();
+        assert_eq!(t.origin, "DATABASE_URL in .env");
+        let t = resolve(file, &[], &[]).unwrap();
+        assert_eq!(t.dialect, Dialect::MySql);
+    }
+
+    #[test]
+    fn direct_url_wins_over_pooled_database_url() {
+        let file = FileConfig { direct_url: Some("env(DIRECT_URL)".into()), ..Default::default() };
+        let t = resolve(file, &[("DATABASE_URL", "postgres://pooler:6432/db"), ("DIRECT_URL", "postgres://primary/db")], &[]).unwrap();
+        assert_eq!(t.url, "postgres://primary/db");
+    }
+
+    #[test]
+    fn sqlite_default_is_refused_outside_development() {
+        let file = FileConfig { environment: Some("production".into()), ..Default::default() };
+        let err = resolve(file, &[], &[]).unwrap_err().to_string();
+        assert!(err.contains("DATABASE_URL is not set"), "{err}");
+        let t = resolve(FileConfig::default(), &[], &[]).unwrap();
+        assert_eq!(t.url, "sqlite:///p/.godwit/godwit.db");
+    }
+
+    #[test]
+    fn look_alike_is_named() {
+        let err = resolve(FileConfig::default(), &[("DB_URL", "postgres://x/y")], &[]).unwrap_err().to_string();
+        assert!(err.contains("DB_URL is: did you mean DATABASE_URL?"), "{err}");
+    }
+
+    #[test]
+    fn password_never_shown() {
+        let t = parse_target("postgres://u:s3cr%40t@h/db", "x", Path::new("/")).unwrap();
+        assert_eq!(t.display, "postgres://u:***@h/db");
+        assert_eq!(redact("failed for s3cr@t and s3cr%40t"), "failed for *** and ***");
+        let err = parse_target("postgres://u:p@ss word@h:99999/db", "DATABASE_URL", Path::new("/")).unwrap_err();
+        assert!(!err.to_string().contains("ss word"), "{err}");
+    }
+
+    #[test]
+    fn schemes() {
+        let err = parse_target("postgress://h/db", "DATABASE_URL", Path::new("/")).unwrap_err().to_string();
+        assert!(err.contains("did you mean postgres://"), "{err}");
+        let t = parse_target("mariadb://root@h/db", "x", Path::new("/")).unwrap();
+        assert!(t.url.starts_with("mysql://"));
+        let t = parse_target("sqlite:app.db", "x", Path::new("/proj")).unwrap();
+        assert_eq!(t.url, "sqlite:///proj/app.db");
+        assert!(parse_target("   ", "DATABASE_URL", Path::new("/")).is_err());
+    }
+}

@@ -1,0 +1,515 @@
+//! One small trait per backend: lock, history table, transactions, timeouts.
+//!
+//! The run algorithm in [`crate::migrator`] is written once against [`Driver`]; each
+//! backend file only says how its database does those few things. Every driver holds
+//! the migration lock on a connection of its own that never enters a transaction, so a
+//! `CREATE INDEX CONCURRENTLY` on the work connection cannot wait on our own lock.
+
+pub mod mysql;
+pub mod postgres;
+pub mod sqlite;
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, Row, Type};
+
+use crate::config::{Config, LockMode, Target};
+use crate::error::{Error, describe_db_error};
+use crate::history::{HistoryRow, TABLE};
+use crate::{Dialect, config};
+
+/// Per-migration limits, from godwit.toml and the file's directives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    pub lock_timeout: Option<Duration>,
+    pub statement_timeout: Option<Duration>,
+}
+
+/// What a backend must provide for the migrator.
+#[async_trait(?Send)]
+pub trait Driver {
+    fn dialect(&self) -> Dialect;
+    /// DDL commits implicitly on MySQL, so a migration there cannot be one transaction.
+    fn transactional_ddl(&self) -> bool;
+    /// One attempt at the migration lock: `None` when taken, else who holds it.
+    async fn try_lock(&mut self) -> Result<Option<String>, Error>;
+    async fn unlock(&mut self) -> Result<(), Error>;
+    /// Renews a lease-based lock between statements; fails if someone else took it.
+    async fn keep_alive(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+    async fn ensure_history_table(&mut self) -> Result<(), Error>;
+    /// All rows, oldest first.
+    async fn history(&mut self) -> Result<Vec<HistoryRow>, Error>;
+    /// Inserts `row` (its id is ignored) and returns the new id.
+    async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error>;
+    /// Rewrites the mutable columns of the row with `row.id`.
+    async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error>;
+    /// Runs one statement as text (never prepared: many DDL statements cannot be).
+    async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error>;
+    async fn begin(&mut self) -> Result<(), sqlx::Error>;
+    async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("COMMIT").await.map(drop)
+    }
+    async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("ROLLBACK").await.map(drop)
+    }
+    /// Applies timeouts; `in_transaction` scopes them to it where the database can.
+    async fn set_timeouts(&mut self, timeouts: &Timeouts, in_transaction: bool) -> Result<(), sqlx::Error>;
+    /// Puts session-level timeouts back to the server's defaults.
+    async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error>;
+    /// A statement gave up waiting for a lock; the migration may be retried.
+    fn is_lock_timeout(&self, err: &sqlx::Error) -> bool;
+    /// Drops every table, view, routine and type godwit can see (for `reset`).
+    async fn drop_everything(&mut self) -> Result<Vec<String>, Error>;
+}
+
+/// Connects the work connection and the lock connection, retrying for `--wait`.
+pub async fn connect(config: &Config) -> Result<Box<dyn Driver>, Error> {
+    let deadline = config.wait.map(|w| Instant::now() + w);
+    loop {
+        let attempt = match config.target.dialect {
+            Dialect::Postgres => postgres::PgDriver::connect(config).await.map(|d| Box::new(d) as Box<dyn Driver>),
+            Dialect::MySql => mysql::MySqlDriver::connect(config).await.map(|d| Box::new(d) as Box<dyn Driver>),
+            Dialect::Sqlite => sqlite::SqliteDriver::connect(config).await.map(|d| Box::new(d) as Box<dyn Driver>),
+        };
+        match attempt {
+            Ok(driver) => return Ok(driver),
+            Err(ConnectError::Unreachable(_)) if deadline.is_some_and(|d| Instant::now() < d) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(ConnectError::Unreachable(message)) => {
+                let hint = if config.wait.is_some() {
+                    format!("; gave up after waiting {}", humantime::format_duration(config.wait.unwrap_or_default()))
+                } else {
+                    "; is the server running and reachable? `--wait SECONDS` retries while it starts".to_string()
+                };
+                return Err(Error::Connect(format!(
+                    "cannot connect to {} ({}): {message}{hint}",
+                    config.target.display, config.target.origin
+                )));
+            }
+            Err(ConnectError::Refused(message)) => {
+                return Err(Error::Connect(format!(
+                    "{} ({}) refused the connection: {message}",
+                    config.target.display, config.target.origin
+                )));
+            }
+        }
+    }
+}
+
+/// Whether a connection failure is worth retrying.
+pub(crate) enum ConnectError {
+    Unreachable(String),
+    Refused(String),
+}
+
+/// Classifies a connect error: network trouble may pass, credentials and names will not.
+pub(crate) fn connect_error(target: &Target, err: sqlx::Error) -> ConnectError {
+    match &err {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => {
+            ConnectError::Unreachable(config::redact(&err.to_string()))
+        }
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            let hint = match (target.dialect, code.as_str()) {
+                (Dialect::Postgres, "28P01" | "28000") | (Dialect::MySql, "28000") => {
+                    "\n  check the user name and password in the URL (bad credentials)"
+                }
+                (Dialect::Postgres, "3D000") | (Dialect::MySql, "42000") => {
+                    "\n  the database does not exist yet: create it (e.g. `createdb NAME`, `CREATE DATABASE name`) and try again"
+                }
+                (Dialect::Postgres, "57P03") => return ConnectError::Unreachable(describe_db_error(&err)),
+                _ => "",
+            };
+            ConnectError::Refused(format!("{}{hint}", describe_db_error(&err)))
+        }
+        _ => ConnectError::Refused(config::redact(&err.to_string())),
+    }
+}
+
+/// Runs a connect future under the configured timeout.
+pub(crate) async fn with_connect_timeout<T>(
+    config: &Config,
+    fut: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, ConnectError> {
+    match tokio::time::timeout(config.connect_timeout, fut).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(err)) => Err(connect_error(&config.target, err)),
+        Err(_) => Err(ConnectError::Unreachable(format!(
+            "no answer within {} (connect_timeout)",
+            humantime::format_duration(config.connect_timeout)
+        ))),
+    }
+}
+
+/// Who is deploying, for the `applied_by` column and lock holders: `user@host`.
+pub fn whoami() -> String {
+    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
+    format!("{user}@{}", hostname())
+}
+
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// SQL for the history table that differs by dialect.
+pub(crate) struct HistorySql {
+    pub select: String,
+    pub insert: String,
+    pub update: String,
+}
+
+impl HistorySql {
+    pub fn new(dialect: Dialect) -> HistorySql {
+        let (ts_in, ts_out): (fn(&str) -> String, fn(&str) -> String) = match dialect {
+            Dialect::Postgres => (
+                |p| format!("CAST({p} AS TIMESTAMPTZ)"),
+                |c| format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"),
+            ),
+            Dialect::MySql => (|p| p.to_string(), |c| format!("DATE_FORMAT({c}, '%Y-%m-%dT%H:%i:%s.%fZ')")),
+            Dialect::Sqlite => (|p| p.to_string(), |c| c.to_string()),
+        };
+        let select = format!(
+            "SELECT id, version, name, kind, operation, state, checksum, {} AS started_at, {} AS finished_at, \
+             duration_ms, applied_by, godwit_version, plugin_digest, statements_applied, statements_total, \
+             rows_affected, error FROM {TABLE} ORDER BY id",
+            ts_out("started_at"),
+            ts_out("finished_at")
+        );
+        let insert = format!(
+            "INSERT INTO {TABLE} (version, name, kind, operation, state, checksum, started_at, finished_at, duration_ms, \
+             applied_by, godwit_version, plugin_digest, statements_applied, statements_total, rows_affected, error) \
+             VALUES (?, ?, ?, ?, ?, ?, {}, {}, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ts_in("?"),
+            ts_in("?")
+        );
+        let update = format!(
+            "UPDATE {TABLE} SET state = ?, checksum = ?, finished_at = {}, duration_ms = ?, statements_applied = ?, \
+             rows_affected = ?, error = ? WHERE id = ?",
+            ts_in("?")
+        );
+        let fix = |sql: String| if dialect == Dialect::Postgres { numbered_placeholders(&sql) } else { sql };
+        HistorySql { select: fix(select), insert: fix(insert), update: fix(update) }
+    }
+}
+
+/// `?` → `$1, $2, …` for PostgreSQL; only ever applied to godwit's own SQL.
+pub(crate) fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Formats a timestamp the way each database parses it without ambiguity.
+pub(crate) fn timestamp_param(dialect: Dialect, ts: &str) -> Option<String> {
+    let parsed = chrono::DateTime::parse_from_rfc3339(ts).ok()?.with_timezone(&chrono::Utc);
+    Some(match dialect {
+        Dialect::Postgres => parsed.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string(),
+        Dialect::MySql => parsed.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+        Dialect::Sqlite => parsed.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+    })
+}
+
+/// Now, as stored in history rows.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+pub(crate) async fn fetch_history<DB>(conn: &mut DB::Connection, sql: &HistorySql) -> Result<Vec<HistoryRow>, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let rows = sqlx::query(&sql.select).fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HistoryRow {
+                id: r.try_get(0)?,
+                version: r.try_get(1)?,
+                name: r.try_get(2)?,
+                kind: r.try_get(3)?,
+                operation: r.try_get(4)?,
+                state: r.try_get(5)?,
+                checksum: r.try_get(6)?,
+                started_at: r.try_get(7)?,
+                finished_at: r.try_get(8)?,
+                duration_ms: r.try_get(9)?,
+                applied_by: r.try_get(10)?,
+                godwit_version: r.try_get(11)?,
+                plugin_digest: r.try_get(12)?,
+                statements_applied: r.try_get(13)?,
+                statements_total: r.try_get(14)?,
+                rows_affected: r.try_get(15)?,
+                error: r.try_get(16)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn insert_history<DB>(
+    conn: &mut DB::Connection,
+    dialect: Dialect,
+    sql: &str,
+    row: &HistoryRow,
+) -> Result<Option<i64>, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'r> i64: Decode<'r, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let query = sqlx::query(sql)
+        .bind(row.version.clone())
+        .bind(row.name.clone())
+        .bind(row.kind.clone())
+        .bind(row.operation.clone())
+        .bind(row.state.clone())
+        .bind(row.checksum.clone())
+        .bind(timestamp_param(dialect, &row.started_at))
+        .bind(row.finished_at.as_deref().and_then(|t| timestamp_param(dialect, t)))
+        .bind(row.duration_ms)
+        .bind(row.applied_by.clone())
+        .bind(row.godwit_version.clone())
+        .bind(row.plugin_digest.clone())
+        .bind(row.statements_applied)
+        .bind(row.statements_total)
+        .bind(row.rows_affected)
+        .bind(row.error.clone());
+    if sql.contains("RETURNING") {
+        let r = query.fetch_one(&mut *conn).await?;
+        Ok(Some(r.try_get(0)?))
+    } else {
+        query.execute(&mut *conn).await?;
+        Ok(None)
+    }
+}
+
+pub(crate) async fn update_history<DB>(
+    conn: &mut DB::Connection,
+    dialect: Dialect,
+    sql: &str,
+    row: &HistoryRow,
+) -> Result<(), sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    sqlx::query(sql)
+        .bind(row.state.clone())
+        .bind(row.checksum.clone())
+        .bind(row.finished_at.as_deref().and_then(|t| timestamp_param(dialect, t)))
+        .bind(row.duration_ms)
+        .bind(row.statements_applied)
+        .bind(row.rows_affected)
+        .bind(row.error.clone())
+        .bind(row.id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Runs `sql` as plain text and returns the rows it affected.
+pub(crate) async fn execute_raw<DB>(conn: &mut DB::Connection, sql: &str) -> Result<u64, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let result = sqlx::raw_sql(sql).execute(&mut *conn).await?;
+    Ok(rows_affected::<DB>(&result))
+}
+
+fn rows_affected<DB: Database>(result: &DB::QueryResult) -> u64 {
+    // Every sqlx QueryResult can be extended into itself; the trait exposes no getter,
+    // so go through the concrete types.
+    let any: &dyn std::any::Any = result;
+    if let Some(r) = any.downcast_ref::<sqlx::postgres::PgQueryResult>() {
+        r.rows_affected()
+    } else if let Some(r) = any.downcast_ref::<sqlx::mysql::MySqlQueryResult>() {
+        r.rows_affected()
+    } else if let Some(r) = any.downcast_ref::<sqlx::sqlite::SqliteQueryResult>() {
+        r.rows_affected()
+    } else {
+        0
+    }
+}
+
+/// A lease row in `godwit_lock`: the SQLite lock, and the PostgreSQL/MySQL lock behind
+/// poolers. A heartbeat keeps it alive; an owner on this host whose process is gone is
+/// taken over at once instead of after expiry.
+pub(crate) mod lease {
+    use super::*;
+
+    pub const TTL: Duration = Duration::from_secs(30);
+
+    pub fn owner_token() -> String {
+        format!("{}:{}:{}", hostname(), std::process::id(), now_rfc3339())
+    }
+
+    pub fn create_sql() -> &'static str {
+        "CREATE TABLE IF NOT EXISTS godwit_lock (id INT PRIMARY KEY, owner VARCHAR(255), host VARCHAR(255), pid BIGINT, expires_at BIGINT)"
+    }
+
+    pub fn seed_sql(dialect: Dialect) -> &'static str {
+        match dialect {
+            Dialect::Postgres => "INSERT INTO godwit_lock (id) VALUES (1) ON CONFLICT DO NOTHING",
+            Dialect::MySql => "INSERT IGNORE INTO godwit_lock (id) VALUES (1)",
+            Dialect::Sqlite => "INSERT OR IGNORE INTO godwit_lock (id) VALUES (1)",
+        }
+    }
+
+    pub fn now_ms() -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+
+    pub fn mode(config: &Config) -> LockMode {
+        if config.target.dialect == Dialect::Sqlite { LockMode::Lease } else { config.lock_mode }
+    }
+
+    /// Whether the process that owns a lease on this host is still alive.
+    pub fn owner_alive(host: &str, pid: i64) -> bool {
+        if host != hostname() {
+            return true;
+        }
+        if cfg!(target_os = "linux") {
+            std::path::Path::new(&format!("/proc/{pid}")).exists()
+        } else {
+            true
+        }
+    }
+
+    /// One attempt; `Ok(None)` when acquired.
+    pub async fn try_acquire<DB>(conn: &mut DB::Connection, dialect: Dialect, owner: &str) -> Result<Option<String>, sqlx::Error>
+    where
+        DB: Database,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        for<'q> String: Encode<'q, DB> + Type<DB>,
+        for<'q> i64: Encode<'q, DB> + Type<DB>,
+        for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+        for<'r> Option<String>: Decode<'r, DB>,
+        for<'r> Option<i64>: Decode<'r, DB>,
+        for<'r> String: Decode<'r, DB> + Type<DB>,
+        for<'r> i64: Decode<'r, DB>,
+        usize: ColumnIndex<DB::Row>,
+    {
+        let fix = |sql: &str| if dialect == Dialect::Postgres { numbered_placeholders(sql) } else { sql.to_string() };
+        execute_raw::<DB>(conn, create_sql()).await?;
+        execute_raw::<DB>(conn, seed_sql(dialect)).await?;
+        let now = now_ms();
+        let expires = now + TTL.as_millis() as i64;
+        let take = fix(
+            "UPDATE godwit_lock SET owner = ?, host = ?, pid = ?, expires_at = ? WHERE id = 1 AND (owner IS NULL OR expires_at < ?)",
+        );
+        let taken = sqlx::query(&take)
+            .bind(owner.to_string())
+            .bind(hostname())
+            .bind(std::process::id() as i64)
+            .bind(expires)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        if rows_affected::<DB>(&taken) == 1 {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT owner, host, pid, expires_at FROM godwit_lock WHERE id = 1")
+            .fetch_one(&mut *conn)
+            .await?;
+        let (held_by, host, pid, until): (Option<String>, Option<String>, Option<i64>, Option<i64>) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+        let (Some(held_by), Some(host), Some(pid)) = (held_by, host, pid) else {
+            return Ok(Some("the lease row changed while we looked; retrying".into()));
+        };
+        if !owner_alive(&host, pid) {
+            let steal = fix("UPDATE godwit_lock SET owner = ?, host = ?, pid = ?, expires_at = ? WHERE id = 1 AND owner = ?");
+            let stolen = sqlx::query(&steal)
+                .bind(owner.to_string())
+                .bind(hostname())
+                .bind(std::process::id() as i64)
+                .bind(expires)
+                .bind(held_by)
+                .execute(&mut *conn)
+                .await?;
+            if rows_affected::<DB>(&stolen) == 1 {
+                return Ok(None);
+            }
+        }
+        let left = until.map(|u| (u - now).max(0) / 1000).unwrap_or(0);
+        Ok(Some(format!("lease held by process {pid} on {host} (expires in {left}s unless renewed)")))
+    }
+
+    /// Extends our lease; `false` when someone else owns it now.
+    pub async fn renew<DB>(conn: &mut DB::Connection, dialect: Dialect, owner: &str) -> Result<bool, sqlx::Error>
+    where
+        DB: Database,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        for<'q> String: Encode<'q, DB> + Type<DB>,
+        for<'q> i64: Encode<'q, DB> + Type<DB>,
+        for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    {
+        let sql = "UPDATE godwit_lock SET expires_at = ? WHERE id = 1 AND owner = ?";
+        let sql = if dialect == Dialect::Postgres { numbered_placeholders(sql) } else { sql.to_string() };
+        let result = sqlx::query(&sql)
+            .bind(now_ms() + TTL.as_millis() as i64)
+            .bind(owner.to_string())
+            .execute(&mut *conn)
+            .await?;
+        // MySQL counts changed rows: a renewal within the same millisecond changes nothing.
+        Ok(rows_affected::<DB>(&result) == 1 || dialect == Dialect::MySql && still_owner::<DB>(conn, owner).await?)
+    }
+
+    async fn still_owner<DB>(conn: &mut DB::Connection, owner: &str) -> Result<bool, sqlx::Error>
+    where
+        DB: Database,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        for<'q> String: Encode<'q, DB> + Type<DB>,
+        for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    {
+        let rows = sqlx::query("SELECT id FROM godwit_lock WHERE id = 1 AND owner = ?")
+            .bind(owner.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    pub async fn release<DB>(conn: &mut DB::Connection, dialect: Dialect, owner: &str) -> Result<(), sqlx::Error>
+    where
+        DB: Database,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        for<'q> String: Encode<'q, DB> + Type<DB>,
+        for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    {
+        let sql = "UPDATE godwit_lock SET owner = NULL, host = NULL, pid = NULL, expires_at = NULL WHERE id = 1 AND owner = ?";
+        let sql = if dialect == Dialect::Postgres { numbered_placeholders(sql) } else { sql.to_string() };
+        sqlx::query(&sql).bind(owner.to_string()).execute(&mut *conn).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,238 @@
+//! MySQL and MariaDB: DDL commits implicitly, so migrations run statement by statement
+//! with progress recorded after each; `GET_LOCK` serialises deployers.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
+use sqlx::{ConnectOptions, Row};
+
+use super::{ConnectError, Driver, HistorySql, Timeouts, lease, with_connect_timeout};
+use crate::config::{Config, LockMode};
+use crate::error::Error;
+use crate::history::{HistoryRow, TABLE};
+use crate::Dialect;
+
+pub struct MySqlDriver {
+    conn: MySqlConnection,
+    lock_conn: MySqlConnection,
+    lock_mode: LockMode,
+    /// `GET_LOCK` names are server-wide, so the name carries the database.
+    lock_name: String,
+    mariadb: bool,
+    owner: String,
+    sql: HistorySql,
+}
+
+impl MySqlDriver {
+    pub(crate) async fn connect(config: &Config) -> Result<MySqlDriver, ConnectError> {
+        let options = MySqlConnectOptions::from_str(&config.target.url)
+            .map_err(|e| super::connect_error(&config.target, e))?
+            .charset("utf8mb4")
+            .disable_statement_logging();
+        let mut conn = with_connect_timeout(config, options.connect()).await?;
+        let lock_conn = with_connect_timeout(config, options.connect()).await?;
+        let row = sqlx::query("SELECT VERSION(), COALESCE(DATABASE(), '')")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| super::connect_error(&config.target, e))?;
+        let (version, database): (String, String) = (row.get(0), row.get(1));
+        if database.is_empty() {
+            return Err(ConnectError::Refused(
+                "the URL names no database; add one, e.g. mysql://root@localhost:3306/app".into(),
+            ));
+        }
+        Ok(MySqlDriver {
+            conn,
+            lock_conn,
+            lock_mode: lease::mode(config),
+            lock_name: format!("godwit:{}", database.chars().take(56).collect::<String>()),
+            mariadb: version.contains("MariaDB"),
+            owner: lease::owner_token(),
+            sql: HistorySql::new(Dialect::MySql),
+        })
+    }
+}
+
+#[async_trait(?Send)]
+impl Driver for MySqlDriver {
+    fn dialect(&self) -> Dialect {
+        Dialect::MySql
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        false
+    }
+
+    async fn try_lock(&mut self) -> Result<Option<String>, Error> {
+        if self.lock_mode == LockMode::Lease {
+            return lease::try_acquire::<sqlx::MySql>(&mut self.lock_conn, Dialect::MySql, &self.owner)
+                .await
+                .map_err(|e| Error::db("cannot take the migration lease", &e));
+        }
+        let taken: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
+            .bind(&self.lock_name)
+            .fetch_one(&mut self.lock_conn)
+            .await
+            .map_err(|e| Error::db("cannot take the migration lock", &e))?;
+        if taken == Some(1) {
+            return Ok(None);
+        }
+        let holder = sqlx::query(
+            "SELECT p.ID, p.USER, p.HOST, p.TIME FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)",
+        )
+        .bind(&self.lock_name)
+        .fetch_optional(&mut self.lock_conn)
+        .await;
+        Ok(Some(match holder {
+            Ok(Some(r)) => format!(
+                "GET_LOCK('{}') held by connection {} ({}@{}, connected {}s)",
+                self.lock_name,
+                r.try_get::<u64, _>(0).unwrap_or_default(),
+                r.try_get::<String, _>(1).unwrap_or_default(),
+                r.try_get::<String, _>(2).unwrap_or_default(),
+                r.try_get::<i64, _>(3).or_else(|_| r.try_get::<i32, _>(3).map(i64::from)).unwrap_or_default()
+            ),
+            _ => format!("GET_LOCK('{}') held by another connection", self.lock_name),
+        }))
+    }
+
+    async fn unlock(&mut self) -> Result<(), Error> {
+        let result = if self.lock_mode == LockMode::Lease {
+            lease::release::<sqlx::MySql>(&mut self.lock_conn, Dialect::MySql, &self.owner).await
+        } else {
+            sqlx::query("DO RELEASE_LOCK(?)").bind(&self.lock_name).execute(&mut self.lock_conn).await.map(drop)
+        };
+        result.map_err(|e| Error::db("cannot release the migration lock", &e))
+    }
+
+    async fn keep_alive(&mut self) -> Result<(), Error> {
+        if self.lock_mode == LockMode::Lease
+            && !lease::renew::<sqlx::MySql>(&mut self.lock_conn, Dialect::MySql, &self.owner)
+                .await
+                .map_err(|e| Error::db("cannot renew the migration lease", &e))?
+        {
+            return Err(Error::Blocked("lost the migration lease to another deployer; stopping".into()));
+        }
+        Ok(())
+    }
+
+    async fn ensure_history_table(&mut self) -> Result<(), Error> {
+        let ddl = format!(
+            "CREATE TABLE IF NOT EXISTS {TABLE} (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                version VARCHAR(64) NOT NULL,
+                name VARCHAR(255) NOT NULL,
+                kind VARCHAR(16) NOT NULL,
+                operation VARCHAR(16) NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                checksum VARCHAR(64) NOT NULL,
+                started_at DATETIME(6) NOT NULL,
+                finished_at DATETIME(6) NULL,
+                duration_ms BIGINT NULL,
+                applied_by VARCHAR(255) NOT NULL,
+                godwit_version VARCHAR(32) NOT NULL,
+                plugin_digest VARCHAR(128) NULL,
+                statements_applied BIGINT NOT NULL DEFAULT 0,
+                statements_total BIGINT NOT NULL DEFAULT 0,
+                rows_affected BIGINT NULL,
+                error TEXT NULL,
+                KEY {TABLE}_version_idx (version, id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+        );
+        self.execute(&ddl)
+            .await
+            .map(drop)
+            .map_err(|e| Error::db(format!("cannot create the history table {TABLE}"), &e))
+    }
+
+    async fn history(&mut self) -> Result<Vec<HistoryRow>, Error> {
+        super::fetch_history::<sqlx::MySql>(&mut self.conn, &self.sql)
+            .await
+            .map_err(|e| Error::db(format!("cannot read {TABLE}"), &e))
+    }
+
+    async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
+        super::insert_history::<sqlx::MySql>(&mut self.conn, Dialect::MySql, &self.sql.insert, row).await?;
+        sqlx::query_scalar("SELECT CAST(LAST_INSERT_ID() AS SIGNED)").fetch_one(&mut self.conn).await
+    }
+
+    async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+        super::update_history::<sqlx::MySql>(&mut self.conn, Dialect::MySql, &self.sql.update, row).await
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        super::execute_raw::<sqlx::MySql>(&mut self.conn, sql).await
+    }
+
+    async fn begin(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("START TRANSACTION").await.map(drop)
+    }
+
+    async fn set_timeouts(&mut self, t: &Timeouts, _in_transaction: bool) -> Result<(), sqlx::Error> {
+        let mut sets = Vec::new();
+        if let Some(d) = t.lock_timeout {
+            // Both are whole seconds, at least 1: metadata locks (DDL) and row locks (DML).
+            let secs = d.as_secs().max(1);
+            sets.push(format!("lock_wait_timeout = {secs}"));
+            sets.push(format!("innodb_lock_wait_timeout = {secs}"));
+        }
+        if let Some(d) = t.statement_timeout {
+            if self.mariadb {
+                sets.push(format!("max_statement_time = {}", d.as_secs_f64()));
+            } else {
+                sets.push(format!("max_execution_time = {}", d.as_millis()));
+            }
+        }
+        if !sets.is_empty() {
+            self.execute(&format!("SET SESSION {}", sets.join(", "))).await?;
+        }
+        Ok(())
+    }
+
+    async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error> {
+        let statement = if self.mariadb { "max_statement_time" } else { "max_execution_time" };
+        self.execute(&format!(
+            "SET SESSION lock_wait_timeout = DEFAULT, innodb_lock_wait_timeout = DEFAULT, {statement} = DEFAULT"
+        ))
+        .await
+        .map(drop)
+    }
+
+    fn is_lock_timeout(&self, err: &sqlx::Error) -> bool {
+        // 1205 lock wait timeout (row and metadata locks), 1213 deadlock.
+        matches!(err, sqlx::Error::Database(db)
+            if db.try_downcast_ref::<MySqlDatabaseError>().is_some_and(|e| matches!(e.number(), 1205 | 1213)))
+    }
+
+    async fn drop_everything(&mut self) -> Result<Vec<String>, Error> {
+        let fail = |e: sqlx::Error| Error::db("cannot list the database's objects", &e);
+        let mut dropped = Vec::new();
+        let objects = sqlx::query(
+            "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+             UNION ALL SELECT ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() \
+             UNION ALL SELECT EVENT_NAME, 'EVENT' FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(fail)?;
+        let mut sql = String::from("SET FOREIGN_KEY_CHECKS = 0;");
+        for row in objects {
+            let name: String = row.try_get(0).map_err(fail)?;
+            let kind: String = row.try_get(1).map_err(fail)?;
+            let keyword = match kind.as_str() {
+                "VIEW" | "SYSTEM VIEW" => "VIEW",
+                "PROCEDURE" => "PROCEDURE",
+                "FUNCTION" => "FUNCTION",
+                "EVENT" => "EVENT",
+                "SEQUENCE" => "SEQUENCE",
+                _ => "TABLE",
+            };
+            sql.push_str(&format!("DROP {keyword} IF EXISTS `{}`;", name.replace('`', "``")));
+            dropped.push(format!("{} {name}", keyword.to_lowercase()));
+        }
+        sql.push_str("SET FOREIGN_KEY_CHECKS = 1;");
+        self.execute(&sql).await.map_err(|e| Error::db("cannot drop the database's objects", &e))?;
+        Ok(dropped)
+    }
+}

@@ -1,0 +1,202 @@
+//! PostgreSQL: transactional DDL, `SET LOCAL` timeouts, a session advisory lock.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Row};
+
+use super::{ConnectError, Driver, HistorySql, Timeouts, lease, with_connect_timeout};
+use crate::config::{Config, LockMode};
+use crate::error::Error;
+use crate::history::{HistoryRow, TABLE};
+use crate::{Dialect, VERSION};
+
+/// An arbitrary constant ("godw"): advisory locks are per database, so one key suffices.
+const LOCK_KEY: i64 = 0x676f_6477;
+
+pub struct PgDriver {
+    conn: PgConnection,
+    lock_conn: PgConnection,
+    lock_mode: LockMode,
+    owner: String,
+    sql: HistorySql,
+}
+
+impl PgDriver {
+    pub(crate) async fn connect(config: &Config) -> Result<PgDriver, ConnectError> {
+        let options = PgConnectOptions::from_str(&config.target.url)
+            .map_err(|e| super::connect_error(&config.target, e))?
+            .application_name(&format!("godwit {VERSION} pid {}", std::process::id()))
+            .disable_statement_logging();
+        let conn = with_connect_timeout(config, options.connect()).await?;
+        let lock_conn = with_connect_timeout(config, options.connect()).await?;
+        Ok(PgDriver {
+            conn,
+            lock_conn,
+            lock_mode: lease::mode(config),
+            owner: lease::owner_token(),
+            sql: HistorySql::new(Dialect::Postgres),
+        })
+    }
+
+    async fn advisory_holder(&mut self) -> String {
+        let row = sqlx::query(
+            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
+             coalesce(to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '') \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objid = $1 AND l.database = \
+             (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1",
+        )
+        .bind(LOCK_KEY as i32 as i64)
+        .fetch_optional(&mut self.lock_conn)
+        .await;
+        match row {
+            Ok(Some(r)) => format!(
+                "held by backend pid {} ({}) from {} since {}",
+                r.get::<i32, _>(0),
+                r.get::<String, _>(1),
+                r.get::<String, _>(2),
+                r.get::<String, _>(3)
+            ),
+            _ => "held by another session".to_string(),
+        }
+    }
+}
+
+#[async_trait(?Send)]
+impl Driver for PgDriver {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+
+    async fn try_lock(&mut self) -> Result<Option<String>, Error> {
+        if self.lock_mode == LockMode::Lease {
+            return lease::try_acquire::<sqlx::Postgres>(&mut self.lock_conn, Dialect::Postgres, &self.owner)
+                .await
+                .map_err(|e| Error::db("cannot take the migration lease", &e));
+        }
+        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(LOCK_KEY)
+            .fetch_one(&mut self.lock_conn)
+            .await
+            .map_err(|e| Error::db("cannot take the migration lock", &e))?;
+        Ok(if taken { None } else { Some(self.advisory_holder().await) })
+    }
+
+    async fn unlock(&mut self) -> Result<(), Error> {
+        let result = if self.lock_mode == LockMode::Lease {
+            lease::release::<sqlx::Postgres>(&mut self.lock_conn, Dialect::Postgres, &self.owner).await
+        } else {
+            sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_KEY).execute(&mut self.lock_conn).await.map(drop)
+        };
+        result.map_err(|e| Error::db("cannot release the migration lock", &e))
+    }
+
+    async fn keep_alive(&mut self) -> Result<(), Error> {
+        if self.lock_mode == LockMode::Lease
+            && !lease::renew::<sqlx::Postgres>(&mut self.lock_conn, Dialect::Postgres, &self.owner)
+                .await
+                .map_err(|e| Error::db("cannot renew the migration lease", &e))?
+        {
+            return Err(Error::Blocked("lost the migration lease to another deployer; stopping".into()));
+        }
+        Ok(())
+    }
+
+    async fn ensure_history_table(&mut self) -> Result<(), Error> {
+        let ddl = format!(
+            "CREATE TABLE IF NOT EXISTS {TABLE} (
+                id BIGSERIAL PRIMARY KEY,
+                version TEXT NOT NULL,
+                name TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                operation TEXT NOT NULL,
+                state TEXT NOT NULL,
+                checksum TEXT NOT NULL,
+                started_at TIMESTAMPTZ NOT NULL,
+                finished_at TIMESTAMPTZ,
+                duration_ms BIGINT,
+                applied_by TEXT NOT NULL,
+                godwit_version TEXT NOT NULL,
+                plugin_digest TEXT,
+                statements_applied BIGINT NOT NULL DEFAULT 0,
+                statements_total BIGINT NOT NULL DEFAULT 0,
+                rows_affected BIGINT,
+                error TEXT
+            );
+            CREATE INDEX IF NOT EXISTS {TABLE}_version_idx ON {TABLE} (version, id);"
+        );
+        // Two deployers racing on CREATE TABLE IF NOT EXISTS can still collide in the catalog
+        // (unique_violation on pg_type); we hold the lock by now, but `status` does not.
+        match sqlx::raw_sql(&ddl).execute(&mut self.conn).await {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23505") => Ok(()),
+            Err(e) => Err(Error::db(format!("cannot create the history table {TABLE}"), &e)),
+        }
+    }
+
+    async fn history(&mut self) -> Result<Vec<HistoryRow>, Error> {
+        super::fetch_history::<sqlx::Postgres>(&mut self.conn, &self.sql)
+            .await
+            .map_err(|e| Error::db(format!("cannot read {TABLE}"), &e))
+    }
+
+    async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
+        let sql = format!("{} RETURNING id", self.sql.insert);
+        Ok(super::insert_history::<sqlx::Postgres>(&mut self.conn, Dialect::Postgres, &sql, row).await?.unwrap_or_default())
+    }
+
+    async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+        super::update_history::<sqlx::Postgres>(&mut self.conn, Dialect::Postgres, &self.sql.update, row).await
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        super::execute_raw::<sqlx::Postgres>(&mut self.conn, sql).await
+    }
+
+    async fn begin(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("BEGIN").await.map(drop)
+    }
+
+    async fn set_timeouts(&mut self, t: &Timeouts, in_transaction: bool) -> Result<(), sqlx::Error> {
+        let scope = if in_transaction { "SET LOCAL" } else { "SET" };
+        let mut sql = String::new();
+        if let Some(d) = t.lock_timeout {
+            sql.push_str(&format!("{scope} lock_timeout = '{}ms';", d.as_millis()));
+        }
+        if let Some(d) = t.statement_timeout {
+            sql.push_str(&format!("{scope} statement_timeout = '{}ms';", d.as_millis()));
+        }
+        if !sql.is_empty() {
+            self.execute(&sql).await?;
+        }
+        Ok(())
+    }
+
+    async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("RESET lock_timeout; RESET statement_timeout").await.map(drop)
+    }
+
+    fn is_lock_timeout(&self, err: &sqlx::Error) -> bool {
+        // 55P03 lock_not_available; 40P01 deadlock_detected is just as safe to retry.
+        matches!(err, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("55P03" | "40P01")))
+    }
+
+    async fn drop_everything(&mut self) -> Result<Vec<String>, Error> {
+        let schema: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(|e| Error::db("cannot find the current schema", &e))?;
+        let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+        sqlx::raw_sql(&format!("DROP SCHEMA {quoted} CASCADE; CREATE SCHEMA {quoted};"))
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| Error::db(format!("cannot drop and recreate schema {schema}"), &e))?;
+        Ok(vec![format!("schema {schema} (dropped with everything in it, then recreated)")])
+    }
+}

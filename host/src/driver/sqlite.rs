@@ -1,0 +1,172 @@
+//! SQLite, the embedded default: transactional DDL, a lease row for the lock, and the
+//! busy timeout standing in for a lock timeout.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions, Row};
+
+use super::{ConnectError, Driver, HistorySql, Timeouts, lease, with_connect_timeout};
+use crate::config::Config;
+use crate::error::Error;
+use crate::history::{HistoryRow, TABLE};
+use crate::Dialect;
+
+/// How long SQLite waits for another writer when no lock_timeout is configured.
+const DEFAULT_BUSY: Duration = Duration::from_secs(30);
+
+pub struct SqliteDriver {
+    conn: SqliteConnection,
+    lock_conn: SqliteConnection,
+    owner: String,
+    sql: HistorySql,
+}
+
+impl SqliteDriver {
+    pub(crate) async fn connect(config: &Config) -> Result<SqliteDriver, ConnectError> {
+        let options = SqliteConnectOptions::from_str(&config.target.url)
+            .map_err(|e| super::connect_error(&config.target, e))?
+            .create_if_missing(true)
+            .busy_timeout(DEFAULT_BUSY)
+            .disable_statement_logging();
+        let path = options.get_filename();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                ConnectError::Refused(format!("cannot create the directory {} for the SQLite file: {e}", parent.display()))
+            })?;
+        }
+        let conn = with_connect_timeout(config, options.connect()).await?;
+        let lock_conn = with_connect_timeout(config, options.connect()).await?;
+        Ok(SqliteDriver { conn, lock_conn, owner: lease::owner_token(), sql: HistorySql::new(Dialect::Sqlite) })
+    }
+}
+
+#[async_trait(?Send)]
+impl Driver for SqliteDriver {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+
+    async fn try_lock(&mut self) -> Result<Option<String>, Error> {
+        match lease::try_acquire::<sqlx::Sqlite>(&mut self.lock_conn, Dialect::Sqlite, &self.owner).await {
+            Ok(outcome) => Ok(outcome),
+            // Another deployer is inside a write transaction: it holds the lease anyway.
+            Err(sqlx::Error::Database(db)) if db.message().contains("locked") || db.message().contains("busy") => {
+                Ok(Some("the database file is locked by another writer".into()))
+            }
+            Err(e) => Err(Error::db("cannot take the migration lease", &e)),
+        }
+    }
+
+    async fn unlock(&mut self) -> Result<(), Error> {
+        lease::release::<sqlx::Sqlite>(&mut self.lock_conn, Dialect::Sqlite, &self.owner)
+            .await
+            .map_err(|e| Error::db("cannot release the migration lease", &e))
+    }
+
+    async fn keep_alive(&mut self) -> Result<(), Error> {
+        let still_ours = lease::renew::<sqlx::Sqlite>(&mut self.lock_conn, Dialect::Sqlite, &self.owner)
+            .await
+            .map_err(|e| Error::db("cannot renew the migration lease", &e))?;
+        if still_ours {
+            Ok(())
+        } else {
+            Err(Error::Blocked("lost the migration lease to another deployer; stopping".into()))
+        }
+    }
+
+    async fn ensure_history_table(&mut self) -> Result<(), Error> {
+        let ddl = format!(
+            "CREATE TABLE IF NOT EXISTS {TABLE} (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                version TEXT NOT NULL,
+                name TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                operation TEXT NOT NULL,
+                state TEXT NOT NULL,
+                checksum TEXT NOT NULL,
+                started_at TEXT NOT NULL,
+                finished_at TEXT,
+                duration_ms INTEGER,
+                applied_by TEXT NOT NULL,
+                godwit_version TEXT NOT NULL,
+                plugin_digest TEXT,
+                statements_applied INTEGER NOT NULL DEFAULT 0,
+                statements_total INTEGER NOT NULL DEFAULT 0,
+                rows_affected INTEGER,
+                error TEXT
+            );
+            CREATE INDEX IF NOT EXISTS {TABLE}_version_idx ON {TABLE} (version, id);"
+        );
+        self.execute(&ddl)
+            .await
+            .map(drop)
+            .map_err(|e| Error::db(format!("cannot create the history table {TABLE}"), &e))
+    }
+
+    async fn history(&mut self) -> Result<Vec<HistoryRow>, Error> {
+        super::fetch_history::<sqlx::Sqlite>(&mut self.conn, &self.sql)
+            .await
+            .map_err(|e| Error::db(format!("cannot read {TABLE}"), &e))
+    }
+
+    async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
+        let sql = format!("{} RETURNING id", self.sql.insert);
+        Ok(super::insert_history::<sqlx::Sqlite>(&mut self.conn, Dialect::Sqlite, &sql, row).await?.unwrap_or_default())
+    }
+
+    async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+        super::update_history::<sqlx::Sqlite>(&mut self.conn, Dialect::Sqlite, &self.sql.update, row).await
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        super::execute_raw::<sqlx::Sqlite>(&mut self.conn, sql).await
+    }
+
+    async fn begin(&mut self) -> Result<(), sqlx::Error> {
+        // IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading.
+        self.execute("BEGIN IMMEDIATE").await.map(drop)
+    }
+
+    async fn set_timeouts(&mut self, t: &Timeouts, _in_transaction: bool) -> Result<(), sqlx::Error> {
+        let busy = t.lock_timeout.unwrap_or(DEFAULT_BUSY);
+        self.execute(&format!("PRAGMA busy_timeout = {}", busy.as_millis())).await.map(drop)
+    }
+
+    async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error> {
+        self.execute(&format!("PRAGMA busy_timeout = {}", DEFAULT_BUSY.as_millis())).await.map(drop)
+    }
+
+    fn is_lock_timeout(&self, err: &sqlx::Error) -> bool {
+        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), extended codes included.
+        matches!(err, sqlx::Error::Database(db)
+            if db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6)))
+    }
+
+    async fn drop_everything(&mut self) -> Result<Vec<String>, Error> {
+        let fail = |e: sqlx::Error| Error::db("cannot drop the database's objects", &e);
+        let objects = sqlx::query(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger') \
+             AND name NOT LIKE 'sqlite_%' AND name <> 'godwit_lock' ORDER BY type = 'table'",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(fail)?;
+        let mut sql = String::from("PRAGMA foreign_keys = OFF;");
+        let mut dropped = Vec::new();
+        for row in objects {
+            let (kind, name): (String, String) = (row.try_get(0).map_err(fail)?, row.try_get(1).map_err(fail)?);
+            sql.push_str(&format!("DROP {kind} IF EXISTS \"{}\";", name.replace('"', "\"\"")));
+            dropped.push(format!("{kind} {name}"));
+        }
+        sql.push_str("PRAGMA foreign_keys = ON;");
+        self.execute(&sql).await.map_err(fail)?;
+        Ok(dropped)
+    }
+}

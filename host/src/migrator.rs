@@ -1,0 +1,834 @@
+//! The run algorithm: lock, ensure the history table, read and check the sources,
+//! apply (or revert) in order, record, unlock. Read `deploy` top to bottom.
+//!
+//! Two ways to apply a script:
+//! - **In one transaction** (PostgreSQL and SQLite by default): the history row is written
+//!   inside the migration's own transaction, so a crash at any instant leaves either all
+//!   of it, recorded, or none of it.
+//! - **Statement by statement** (MySQL, whose DDL commits implicitly, and files marked
+//!   `-- godwit:no-transaction`): a `running` row counts the statements applied. A DML
+//!   statement commits together with its counter; before any other statement the row is
+//!   marked "in doubt", so after a crash the next deploy either resumes exactly where the
+//!   dead one stopped, or says precisely which statement needs a human to check.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::driver::{self, Driver, Timeouts, now_rfc3339};
+use crate::error::{Error, describe_db_error};
+use crate::history::{self, Entry, HistoryRow, Operation, RowState, Status};
+use crate::source::{self, Migration, Script, Version};
+use crate::split::Statement;
+
+/// What the run tells whoever is watching: the CLI prints it, `--json` streams it,
+/// notifiers will receive it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    LockWaiting { holder: String },
+    LockAcquired { waited_ms: u64 },
+    RunStarted { operation: Operation, pending: usize, database: String },
+    MigrationStarted { version: String, name: String, statements: usize, resume_at: Option<usize> },
+    Retrying { version: String, attempt: u32, error: String, delay_ms: u64 },
+    MigrationFinished { version: String, name: String, operation: Operation, duration_ms: u64, statements: usize, rows_affected: u64 },
+    MigrationFailed { version: String, name: String, error: String },
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DeployOptions {
+    pub to: Option<Version>,
+    pub allow_out_of_order: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum DownTarget {
+    Steps(usize),
+    To(Version),
+}
+
+/// A migration that ran.
+#[derive(Clone, Debug, Serialize)]
+pub struct Done {
+    pub version: String,
+    pub name: String,
+    pub duration_ms: u64,
+    pub statements: usize,
+    pub rows_affected: u64,
+}
+
+/// What a deploy or down did, including when it stopped on a failure: the migrations
+/// before the failure stay applied and are listed here.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunReport {
+    pub applied: Vec<Done>,
+    pub up_to_date: bool,
+    pub duration_ms: u64,
+    pub failure: Option<String>,
+}
+
+pub struct Migrator {
+    config: Config,
+    driver: Box<dyn Driver>,
+    observer: Box<dyn FnMut(&Event) + Send>,
+}
+
+impl Migrator {
+    /// Connects (retrying for `--wait`); nothing is locked or written yet.
+    pub async fn connect(config: &Config) -> Result<Migrator, Error> {
+        let driver = driver::connect(config).await?;
+        Ok(Migrator { config: config.clone(), driver, observer: Box::new(|_| {}) })
+    }
+
+    /// Receives every [`Event`] as it happens.
+    pub fn observe(&mut self, observer: impl FnMut(&Event) + Send + 'static) {
+        self.observer = Box::new(observer);
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn emit(&mut self, event: Event) {
+        (self.observer)(&event);
+    }
+
+    /// Reads history without taking the lock: `status` must work while a deploy runs.
+    pub async fn history(&mut self) -> Result<Vec<HistoryRow>, Error> {
+        self.driver.ensure_history_table().await?;
+        self.driver.history().await
+    }
+
+    /// Runs `body` holding the migration lock, and always lets go of it.
+    async fn locked<T>(&mut self, body: impl AsyncFnOnce(&mut Self) -> Result<T, Error>) -> Result<T, Error> {
+        self.lock().await?;
+        let result = body(self).await;
+        let unlocked = self.driver.unlock().await;
+        match (result, unlocked) {
+            (Ok(value), Ok(())) => Ok(value),
+            (Ok(_), Err(e)) => Err(e),
+            (Err(e), _) => Err(e),
+        }
+    }
+
+    async fn lock(&mut self) -> Result<(), Error> {
+        let start = Instant::now();
+        let mut announced = false;
+        loop {
+            match self.driver.try_lock().await? {
+                None => {
+                    if announced {
+                        self.emit(Event::LockAcquired { waited_ms: start.elapsed().as_millis() as u64 });
+                    }
+                    return Ok(());
+                }
+                Some(holder) => {
+                    let waited = start.elapsed();
+                    if waited >= self.config.lock_wait {
+                        return Err(Error::LockTimeout { waited: self.config.lock_wait, holder });
+                    }
+                    if !announced {
+                        self.emit(Event::LockWaiting { holder });
+                        announced = true;
+                    }
+                    let left = self.config.lock_wait - waited;
+                    tokio::time::sleep(left.min(Duration::from_millis(200))).await;
+                }
+            }
+        }
+    }
+
+    /// Applies every pending migration (up to `--to`), in version order.
+    pub async fn deploy(&mut self, options: &DeployOptions) -> Result<RunReport, Error> {
+        self.locked(async |m| m.deploy_locked(options).await).await
+    }
+
+    async fn deploy_locked(&mut self, options: &DeployOptions) -> Result<RunReport, Error> {
+        let started = Instant::now();
+        self.driver.ensure_history_table().await?;
+        let migrations = source::read_dir(&self.config.migrations_dir)?;
+        let rows = self.driver.history().await?;
+        let entries = history::entries(&migrations, &rows);
+        check_blockers(&entries, options.allow_out_of_order || self.config.file.allow_out_of_order.unwrap_or(false))?;
+
+        // Decide the whole plan, and split every file, before touching anything.
+        let mut plan: Vec<(&Migration, Option<HistoryRow>, Vec<Statement>)> = Vec::new();
+        for entry in &entries {
+            let Some(migration) = entry.migration else { continue };
+            if options.to.as_ref().is_some_and(|to| &migration.version > to) {
+                break;
+            }
+            let resume = match entry.status {
+                Status::Pending | Status::RolledBack | Status::OutOfOrder => None,
+                Status::Resumable | Status::Running => entry.row.cloned(),
+                _ => continue,
+            };
+            let statements = migration.up.statements(self.driver.dialect())?;
+            plan.push((migration, resume, statements));
+        }
+        if let Some(to) = &options.to
+            && !migrations.iter().any(|m| &m.version == to)
+        {
+            return Err(Error::Config(format!("--to {to}: there is no migration with that version")));
+        }
+
+        let database = self.config.target.display.clone();
+        self.emit(Event::RunStarted { operation: Operation::Deploy, pending: plan.len(), database });
+        let mut report = RunReport { up_to_date: plan.is_empty(), ..Default::default() };
+        for (migration, resume, statements) in plan {
+            match self.run_script(migration, &migration.up, &statements, Operation::Deploy, resume).await {
+                Ok(done) => report.applied.push(done),
+                Err(err) => {
+                    report.failure = Some(err.to_string());
+                    report.duration_ms = started.elapsed().as_millis() as u64;
+                    return Err(with_report(err, &report));
+                }
+            }
+        }
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
+    }
+
+    /// Reverts applied migrations, newest first, with their `down.sql`.
+    pub async fn down(&mut self, target: &DownTarget) -> Result<RunReport, Error> {
+        self.locked(async |m| m.down_locked(target).await).await
+    }
+
+    async fn down_locked(&mut self, target: &DownTarget) -> Result<RunReport, Error> {
+        let started = Instant::now();
+        self.driver.ensure_history_table().await?;
+        let migrations = source::read_dir(&self.config.migrations_dir)?;
+        let rows = self.driver.history().await?;
+        let entries = history::entries(&migrations, &rows);
+        if let Some(blocked) = entries.iter().find(|e| matches!(e.status, Status::Failed | Status::Running)) {
+            return Err(Error::Blocked(format!(
+                "{} {} is {}; resolve it before reverting anything (see `godwit status`)",
+                blocked.version, blocked.name, blocked.status.label()
+            )));
+        }
+        let applied: Vec<&Entry> = entries
+            .iter()
+            .rev()
+            .filter(|e| matches!(e.status, Status::Applied | Status::Modified | Status::Missing))
+            .collect();
+        let chosen: Vec<&Entry> = match target {
+            DownTarget::Steps(n) => applied.into_iter().take(*n).collect(),
+            DownTarget::To(v) => {
+                if !entries.iter().any(|e| &e.version == v) {
+                    return Err(Error::Config(format!("--to {v}: there is no migration with that version")));
+                }
+                applied.into_iter().take_while(|e| &e.version > v).collect()
+            }
+        };
+        let mut plan = Vec::new();
+        for entry in chosen {
+            let Some(migration) = entry.migration else {
+                return Err(Error::Blocked(format!(
+                    "{} {} is applied but its directory is gone, so there is no down.sql to run; restore it first",
+                    entry.version, entry.name
+                )));
+            };
+            let Some(down) = &migration.down else {
+                return Err(Error::Config(format!(
+                    "{} has no down.sql, so it cannot be reverted: write {}/down.sql, or revert it by hand and run `godwit resolve --rolled-back {}`",
+                    migration.id(),
+                    migration.dir.display(),
+                    migration.version
+                )));
+            };
+            plan.push((migration, down, down.statements(self.driver.dialect())?));
+        }
+        let database = self.config.target.display.clone();
+        self.emit(Event::RunStarted { operation: Operation::Down, pending: plan.len(), database });
+        let mut report = RunReport { up_to_date: plan.is_empty(), ..Default::default() };
+        for (migration, down, statements) in plan {
+            match self.run_script(migration, down, &statements, Operation::Down, None).await {
+                Ok(done) => report.applied.push(done),
+                Err(err) => {
+                    report.failure = Some(err.to_string());
+                    return Err(with_report(err, &report));
+                }
+            }
+        }
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
+    }
+
+    /// Applies or reverts one script and records it; on failure the history says what
+    /// happened and the error says what to do next.
+    async fn run_script(
+        &mut self,
+        migration: &Migration,
+        script: &Script,
+        statements: &[Statement],
+        operation: Operation,
+        resume: Option<HistoryRow>,
+    ) -> Result<Done, Error> {
+        self.driver.keep_alive().await?;
+        let timeouts = Timeouts {
+            lock_timeout: script.directives.lock_timeout.or(self.config.file.lock_timeout),
+            statement_timeout: script.directives.statement_timeout.or(self.config.file.statement_timeout),
+        };
+        let resume_at = resume.as_ref().map(|r| r.statements_applied as usize);
+        self.emit(Event::MigrationStarted {
+            version: migration.version.to_string(),
+            name: migration.name.clone(),
+            statements: statements.len(),
+            resume_at,
+        });
+        let transactional = self.driver.transactional_ddl() && !script.directives.no_transaction && resume.is_none();
+        let result = if transactional {
+            self.run_in_transaction(migration, script, statements, operation, &timeouts).await
+        } else {
+            self.run_statement_by_statement(migration, script, statements, operation, &timeouts, resume).await
+        };
+        match &result {
+            Ok(done) => self.emit(Event::MigrationFinished {
+                version: done.version.clone(),
+                name: done.name.clone(),
+                operation,
+                duration_ms: done.duration_ms,
+                statements: done.statements,
+                rows_affected: done.rows_affected,
+            }),
+            Err(err) => self.emit(Event::MigrationFailed {
+                version: migration.version.to_string(),
+                name: migration.name.clone(),
+                error: err.to_string(),
+            }),
+        }
+        result
+    }
+
+    fn new_row(&self, migration: &Migration, operation: Operation, state: RowState, total: usize) -> HistoryRow {
+        HistoryRow {
+            id: 0,
+            version: migration.version.to_string(),
+            name: migration.name.clone(),
+            kind: "sql".into(),
+            operation: operation.as_str().into(),
+            state: state.as_str().into(),
+            checksum: migration.checksum.clone(),
+            started_at: now_rfc3339(),
+            finished_at: None,
+            duration_ms: None,
+            applied_by: driver::whoami(),
+            godwit_version: crate::VERSION.into(),
+            plugin_digest: None,
+            statements_applied: 0,
+            statements_total: total as i64,
+            rows_affected: None,
+            error: None,
+        }
+    }
+
+    async fn run_in_transaction(
+        &mut self,
+        migration: &Migration,
+        script: &Script,
+        statements: &[Statement],
+        operation: Operation,
+        timeouts: &Timeouts,
+    ) -> Result<Done, Error> {
+        let success = if operation == Operation::Down { RowState::RolledBack } else { RowState::Applied };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let started = Instant::now();
+            let mut row = self.new_row(migration, operation, success, statements.len());
+            let failure = match self.transaction_body(statements, timeouts).await {
+                Ok(rows) => {
+                    row.statements_applied = statements.len() as i64;
+                    row.rows_affected = Some(rows as i64);
+                    row.finished_at = Some(now_rfc3339());
+                    row.duration_ms = Some(started.elapsed().as_millis() as i64);
+                    let recorded = match self.driver.insert_history(&row).await {
+                        Ok(_) => self.driver.commit().await,
+                        Err(e) => Err(e),
+                    };
+                    match recorded {
+                        Ok(()) => {
+                            return Ok(Done {
+                                version: row.version,
+                                name: row.name,
+                                duration_ms: started.elapsed().as_millis() as u64,
+                                statements: statements.len(),
+                                rows_affected: rows,
+                            });
+                        }
+                        Err(e) => Failure { index: None, error: e },
+                    }
+                }
+                Err(failure) => failure,
+            };
+            let _ = self.driver.rollback().await;
+            if self.driver.is_lock_timeout(&failure.error) && attempt <= self.config.lock_retries {
+                let delay = Duration::from_millis(500 * 2u64.pow(attempt - 1));
+                self.emit(Event::Retrying {
+                    version: migration.version.to_string(),
+                    attempt,
+                    error: describe_db_error(&failure.error),
+                    delay_ms: delay.as_millis() as u64,
+                });
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            let message = failure_message(migration, script, statements, &failure, operation, Applied::Nothing);
+            row.state = RowState::Failed.as_str().into();
+            row.statements_applied = 0;
+            row.finished_at = Some(now_rfc3339());
+            row.duration_ms = Some(started.elapsed().as_millis() as i64);
+            row.error = Some(message.clone());
+            self.driver
+                .insert_history(&row)
+                .await
+                .map_err(|e| Error::db(format!("{message}\n\nand then recording the failure failed too"), &e))?;
+            return Err(Error::MigrationFailed(message));
+        }
+    }
+
+    async fn transaction_body(&mut self, statements: &[Statement], timeouts: &Timeouts) -> Result<u64, Failure> {
+        let fail = |index: Option<usize>| move |error| Failure { index, error };
+        self.driver.begin().await.map_err(fail(None))?;
+        self.driver.set_timeouts(timeouts, true).await.map_err(fail(None))?;
+        let mut rows = 0;
+        for (index, statement) in statements.iter().enumerate() {
+            let n = self.driver.execute(&statement.sql).await.map_err(fail(Some(index)))?;
+            // Only data statements count: SQLite repeats the last DML count after DDL.
+            if is_dml(&statement.sql) {
+                rows += n;
+            }
+        }
+        Ok(rows)
+    }
+
+    async fn run_statement_by_statement(
+        &mut self,
+        migration: &Migration,
+        script: &Script,
+        statements: &[Statement],
+        operation: Operation,
+        timeouts: &Timeouts,
+        resume: Option<HistoryRow>,
+    ) -> Result<Done, Error> {
+        let started = Instant::now();
+        let record = |e: sqlx::Error| Error::db(format!("cannot record progress of {} in the history table", migration.id()), &e);
+        let mut row = match resume {
+            Some(mut row) => {
+                row.state = RowState::Running.as_str().into();
+                row.checksum = migration.checksum.clone();
+                row.error = None;
+                self.driver.update_history(&row).await.map_err(record)?;
+                row
+            }
+            None => {
+                let mut row = self.new_row(migration, operation, RowState::Running, statements.len());
+                row.id = self.driver.insert_history(&row).await.map_err(record)?;
+                row
+            }
+        };
+        let first = row.statements_applied as usize;
+        self.driver.set_timeouts(timeouts, false).await.map_err(|e| Error::db("cannot set timeouts", &e))?;
+        let mut rows_affected = row.rows_affected.unwrap_or(0) as u64;
+        for (index, statement) in statements.iter().enumerate().skip(first) {
+            self.driver.keep_alive().await?;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let outcome = if is_dml(&statement.sql) {
+                    self.dml_with_progress(&mut row, index, statement).await
+                } else {
+                    self.ddl_with_progress(&mut row, index, statements.len(), statement).await.map(|_| 0)
+                };
+                match outcome {
+                    Ok(n) => {
+                        rows_affected += n;
+                        break;
+                    }
+                    Err(error) if self.driver.is_lock_timeout(&error) && attempt <= self.config.lock_retries => {
+                        let delay = Duration::from_millis(500 * 2u64.pow(attempt - 1));
+                        self.emit(Event::Retrying {
+                            version: migration.version.to_string(),
+                            attempt,
+                            error: describe_db_error(&error),
+                            delay_ms: delay.as_millis() as u64,
+                        });
+                        tokio::time::sleep(delay).await;
+                    }
+                    Err(error) => {
+                        let failure = Failure { index: Some(index), error };
+                        let applied = if index == 0 { Applied::Nothing } else { Applied::First(index) };
+                        let message = failure_message(migration, script, statements, &failure, operation, applied);
+                        row.state = RowState::Failed.as_str().into();
+                        row.statements_applied = index as i64;
+                        row.rows_affected = Some(rows_affected as i64);
+                        row.finished_at = Some(now_rfc3339());
+                        row.duration_ms = Some(started.elapsed().as_millis() as i64);
+                        row.error = Some(message.clone());
+                        let _ = self.driver.reset_timeouts().await;
+                        self.driver.update_history(&row).await.map_err(record)?;
+                        return Err(Error::MigrationFailed(message));
+                    }
+                }
+            }
+        }
+        let _ = self.driver.reset_timeouts().await;
+        row.state = if operation == Operation::Down { RowState::RolledBack } else { RowState::Applied }.as_str().into();
+        row.statements_applied = statements.len() as i64;
+        row.rows_affected = Some(rows_affected as i64);
+        row.finished_at = Some(now_rfc3339());
+        row.duration_ms = Some(started.elapsed().as_millis() as i64);
+        row.error = None;
+        self.driver.update_history(&row).await.map_err(record)?;
+        Ok(Done {
+            version: row.version,
+            name: row.name,
+            duration_ms: started.elapsed().as_millis() as u64,
+            statements: statements.len(),
+            rows_affected,
+        })
+    }
+
+    /// A data statement and its progress counter commit together: never in doubt.
+    async fn dml_with_progress(&mut self, row: &mut HistoryRow, index: usize, statement: &Statement) -> Result<u64, sqlx::Error> {
+        self.driver.begin().await?;
+        let result = async {
+            let n = self.driver.execute(&statement.sql).await?;
+            row.statements_applied = index as i64 + 1;
+            self.driver.update_history(row).await?;
+            self.driver.commit().await?;
+            Ok(n)
+        }
+        .await;
+        if result.is_err() {
+            row.statements_applied = index as i64;
+            let _ = self.driver.rollback().await;
+        }
+        result
+    }
+
+    /// DDL commits on its own, so the row says "in doubt" while it runs: if we die
+    /// mid-statement the next deploy knows exactly what to ask the operator.
+    async fn ddl_with_progress(&mut self, row: &mut HistoryRow, index: usize, total: usize, statement: &Statement) -> Result<u64, sqlx::Error> {
+        row.error = Some(format!(
+            "interrupted while running statement {} of {total} (line {}), which may or may not have taken effect:\n    {}",
+            index + 1,
+            statement.line,
+            excerpt(&statement.sql)
+        ));
+        self.driver.update_history(row).await?;
+        let n = self.driver.execute(&statement.sql).await?;
+        row.statements_applied = index as i64 + 1;
+        row.error = None;
+        self.driver.update_history(row).await?;
+        Ok(n)
+    }
+
+    /// Repairs the state of one migration after a person fixed things by hand.
+    pub async fn resolve(&mut self, version: &Version, action: Resolve) -> Result<String, Error> {
+        self.locked(async |m| m.resolve_locked(version, action).await).await
+    }
+
+    async fn resolve_locked(&mut self, version: &Version, action: Resolve) -> Result<String, Error> {
+        self.driver.ensure_history_table().await?;
+        let migrations = source::read_dir(&self.config.migrations_dir)?;
+        let rows = self.driver.history().await?;
+        let entries = history::entries(&migrations, &rows);
+        let entry = entries
+            .iter()
+            .find(|e| &e.version == version)
+            .ok_or_else(|| Error::Config(format!("there is no migration {version} in the files or the history")))?;
+        let refuse = |what: &str| {
+            Err(Error::Blocked(format!(
+                "{version} {} is {}; `resolve {what}` is for failed or interrupted migrations{}",
+                entry.name,
+                entry.status.label(),
+                match entry.status {
+                    Status::Applied => " (to revert an applied migration, run `godwit down`)",
+                    Status::Pending => " (a pending migration is applied by `godwit deploy`)",
+                    _ => "",
+                }
+            )))
+        };
+        let previous = entry.row;
+        let (state, applied, message) = match action {
+            Resolve::Applied => match entry.status {
+                Status::Failed | Status::Running | Status::Resumable | Status::Pending | Status::RolledBack | Status::OutOfOrder => {
+                    (RowState::Applied, None, format!("{version} {} recorded as applied", entry.name))
+                }
+                Status::Modified => (RowState::Applied, None, format!("{version} {}: the new checksum is recorded as applied", entry.name)),
+                _ => return refuse("--applied"),
+            },
+            Resolve::RolledBack => match entry.status {
+                Status::Failed | Status::Running | Status::Resumable | Status::Missing => (
+                    RowState::RolledBack,
+                    Some(0),
+                    format!("{version} {} recorded as rolled back; `godwit deploy` will apply it from the start", entry.name),
+                ),
+                _ => return refuse("--rolled-back"),
+            },
+            Resolve::Continue => {
+                let row = previous.filter(|r| r.operation == Operation::Deploy.as_str() && r.statements_applied < r.statements_total);
+                match (entry.status, row) {
+                    (Status::Failed | Status::Running, Some(row)) if row.statements_applied > 0 || !self.driver.transactional_ddl() || row.state == "running" => {
+                        let next = row.statements_applied + 1;
+                        let message = if next >= row.statements_total {
+                            format!("{version} {}: the last statement was done by hand, so it is recorded as applied", entry.name)
+                        } else {
+                            format!(
+                                "{version} {}: statement {} is taken as done; `godwit deploy` continues with statement {} of {}",
+                                entry.name,
+                                next,
+                                next + 1,
+                                row.statements_total
+                            )
+                        };
+                        let state = if next >= row.statements_total { RowState::Applied } else { RowState::Resumable };
+                        (state, Some(next), message)
+                    }
+                    (Status::Failed, _) => {
+                        return Err(Error::Blocked(format!(
+                            "{version} {} ran in a transaction that was rolled back, so there is nothing to continue: \
+                             fix it, then run `godwit resolve --rolled-back {version}` and `godwit deploy`",
+                            entry.name
+                        )));
+                    }
+                    _ => return refuse("--continue"),
+                }
+            }
+        };
+        let migration = entry.migration;
+        let total = migration
+            .map(|m| m.up.statements(self.driver.dialect()).map(|s| s.len()))
+            .transpose()?
+            .or(previous.map(|r| r.statements_total as usize))
+            .unwrap_or(0);
+        let row = HistoryRow {
+            id: 0,
+            version: version.to_string(),
+            name: entry.name.clone(),
+            kind: "sql".into(),
+            operation: Operation::Resolve.as_str().into(),
+            state: state.as_str().into(),
+            checksum: migration.map(|m| m.checksum.clone()).or(previous.map(|r| r.checksum.clone())).unwrap_or_default(),
+            started_at: now_rfc3339(),
+            finished_at: Some(now_rfc3339()),
+            duration_ms: Some(0),
+            applied_by: driver::whoami(),
+            godwit_version: crate::VERSION.into(),
+            plugin_digest: None,
+            statements_applied: applied.unwrap_or(total as i64),
+            statements_total: total as i64,
+            rows_affected: previous.and_then(|r| r.rows_affected),
+            error: None,
+        };
+        self.driver.insert_history(&row).await.map_err(|e| Error::db("cannot record the resolution", &e))?;
+        Ok(message)
+    }
+
+    /// Records every migration up to `version` as applied without running it, for a
+    /// database whose schema already has them.
+    pub async fn baseline(&mut self, version: &Version) -> Result<Vec<String>, Error> {
+        self.locked(async |m| {
+            m.driver.ensure_history_table().await?;
+            let migrations = source::read_dir(&m.config.migrations_dir)?;
+            let rows = m.driver.history().await?;
+            let entries = history::entries(&migrations, &rows);
+            let mut recorded = Vec::new();
+            for entry in entries.iter().filter(|e| &e.version <= version && matches!(e.status, Status::Pending | Status::OutOfOrder)) {
+                let Some(migration) = entry.migration else { continue };
+                let mut row = m.new_row(migration, Operation::Baseline, RowState::Applied, 0);
+                row.finished_at = Some(now_rfc3339());
+                row.duration_ms = Some(0);
+                m.driver.insert_history(&row).await.map_err(|e| Error::db("cannot record the baseline", &e))?;
+                recorded.push(migration.id());
+            }
+            Ok(recorded)
+        })
+        .await
+    }
+
+    /// Drops everything in the database and applies all migrations again.
+    pub async fn reset(&mut self) -> Result<(Vec<String>, RunReport), Error> {
+        self.locked(async |m| {
+            // Read the files first: a broken file must not leave an empty database behind.
+            let migrations = source::read_dir(&m.config.migrations_dir)?;
+            for migration in &migrations {
+                migration.up.statements(m.driver.dialect())?;
+            }
+            let dropped = m.driver.drop_everything().await?;
+            let report = m.deploy_locked(&DeployOptions { to: None, allow_out_of_order: true }).await?;
+            Ok((dropped, report))
+        })
+        .await
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolve {
+    Applied,
+    RolledBack,
+    Continue,
+}
+
+/// A statement (or BEGIN/COMMIT when `index` is None) that failed.
+struct Failure {
+    index: Option<usize>,
+    error: sqlx::Error,
+}
+
+enum Applied {
+    Nothing,
+    First(usize),
+}
+
+fn failure_message(
+    migration: &Migration,
+    script: &Script,
+    statements: &[Statement],
+    failure: &Failure,
+    operation: Operation,
+    applied: Applied,
+) -> String {
+    let id = migration.id();
+    let v = &migration.version;
+    let file = script.path.display();
+    let mut text = match failure.index {
+        Some(i) => format!(
+            "{id} failed at statement {} of {} ({file}, line {}):\n    {}\n  {}",
+            i + 1,
+            statements.len(),
+            statements[i].line,
+            excerpt(&statements[i].sql),
+            describe_db_error(&failure.error)
+        ),
+        None => format!("{id} failed ({file}): {}", describe_db_error(&failure.error)),
+    };
+    let next = match (operation, applied) {
+        (Operation::Down, _) => format!(
+            "\n\nThe revert did not complete. Put the schema back in a known state by hand, then record it:\n  \
+             godwit resolve --applied {v}       (the migration is still in effect)\n  \
+             godwit resolve --rolled-back {v}   (the revert is complete)"
+        ),
+        (_, Applied::Nothing) => format!(
+            "\n\nNothing of it was applied. Fix the migration, then run:\n  godwit resolve --rolled-back {v}\n  godwit deploy"
+        ),
+        (_, Applied::First(n)) => {
+            let failed = n + 1;
+            format!(
+                "\n\nStatements 1-{n} of {} were applied and committed (MySQL commits DDL as it goes); statement {failed} was not.\n\
+                 Next, pick one:\n  \
+                 - fix the cause, run statement {failed} by hand, then `godwit resolve --continue {v}` and `godwit deploy` (runs statements {}-{})\n  \
+                 - finish the migration by hand, then `godwit resolve --applied {v}`\n  \
+                 - undo statements 1-{n} by hand, then `godwit resolve --rolled-back {v}`",
+                statements.len(),
+                failed + 1,
+                statements.len()
+            )
+        }
+    };
+    text.push_str(&next);
+    text
+}
+
+fn excerpt(sql: &str) -> String {
+    let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 160 {
+        format!("{}…", one_line.chars().take(160).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+/// Statements that change data only, so they can share a transaction with their progress
+/// counter on MySQL.
+fn is_dml(sql: &str) -> bool {
+    let first = sql.split(|c: char| !c.is_ascii_alphabetic()).find(|w| !w.is_empty()).unwrap_or("");
+    ["insert", "update", "delete", "replace", "select", "with"].iter().any(|k| first.eq_ignore_ascii_case(k))
+}
+
+/// The problems that stop a deploy before it starts, all of them at once.
+fn check_blockers(entries: &[Entry], allow_out_of_order: bool) -> Result<(), Error> {
+    let mut problems = Vec::new();
+    for entry in entries {
+        let (v, name) = (&entry.version, &entry.name);
+        match entry.status {
+            Status::Failed => {
+                let error = entry.row.and_then(|r| r.error.as_deref()).unwrap_or("no error recorded");
+                problems.push(format!("{v} {name} failed and awaits resolve:\n  {}", error.replace('\n', "\n  ")));
+            }
+            Status::Running => {
+                let row = entry.row.expect("running comes from a row");
+                if row.operation != Operation::Deploy.as_str() {
+                    problems.push(format!(
+                        "{v} {name}: a `godwit {}` was interrupted; check the schema, then `godwit resolve --applied {v}` or `godwit resolve --rolled-back {v}`",
+                        row.operation
+                    ));
+                } else if let Some(doubt) = &row.error {
+                    problems.push(format!(
+                        "{v} {name}: a deploy was {doubt}\n  check the database; then `godwit resolve --continue {v}` if it took effect (the deploy goes on with the next statement), \
+                         `godwit resolve --rolled-back {v}` after undoing the statements before it, or `godwit resolve --applied {v}` after finishing it by hand"
+                    ));
+                } else if entry.migration.is_some_and(|m| m.checksum != row.checksum) {
+                    problems.push(format!(
+                        "{v} {name} was interrupted after {} of {} statements, and its file has changed since; restore the file to resume",
+                        row.statements_applied, row.statements_total
+                    ));
+                }
+            }
+            Status::Resumable if entry.migration.is_some_and(|m| entry.row.is_some_and(|r| r.checksum != m.checksum)) => {
+                problems.push(format!("{v} {name} changed after `resolve --continue`; restore the file, or resolve it again"));
+            }
+            Status::Modified => {
+                let m = entry.migration.expect("modified has a file");
+                problems.push(format!(
+                    "{v} {name} was modified after it was applied (checksum {} recorded, {} on disk: {})\n  \
+                     restore the file (e.g. `git checkout -- {}`); if the edit changes nothing in the database, record it with `godwit resolve --applied {v}`; \
+                     to change the schema, write a new migration",
+                    short(&entry.row.map(|r| r.checksum.clone()).unwrap_or_default()),
+                    short(&m.checksum),
+                    m.up.path.display(),
+                    m.up.path.display()
+                ));
+            }
+            Status::Missing => problems.push(format!(
+                "{v} {name} is applied but its directory is missing from the migrations folder; restore it (other deployers need it), \
+                 or if it was reverted by hand, run `godwit resolve --rolled-back {v}`"
+            )),
+            Status::OutOfOrder if !allow_out_of_order => problems.push(format!(
+                "{v} {name} is pending but older than migrations already applied (it probably arrived in a merge)\n  \
+                 rename it to a newer version, or apply it anyway with `godwit deploy --allow-out-of-order`"
+            )),
+            _ => {}
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Blocked(format!(
+            "deploy refused: {} problem{} must be dealt with first\n\n{}",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            problems.join("\n\n")
+        )))
+    }
+}
+
+fn short(checksum: &str) -> &str {
+    &checksum[..checksum.len().min(12)]
+}
+
+/// Keeps the error's exit code but says which migrations did apply before it.
+fn with_report(err: Error, report: &RunReport) -> Error {
+    if report.applied.is_empty() {
+        return err;
+    }
+    let done: Vec<String> = report.applied.iter().map(|d| format!("{}_{}", d.version, d.name)).collect();
+    let note = format!("\n\nApplied before the failure ({}): {}", done.len(), done.join(", "));
+    match err {
+        Error::MigrationFailed(m) => Error::MigrationFailed(m + &note),
+        Error::Blocked(m) => Error::Blocked(m + &note),
+        other => other,
+    }
+}

@@ -1,0 +1,274 @@
+//! What people read: status tables, run progress, history and its statistics, in
+//! human form or as JSON.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::history::{Entry, HistoryRow, Operation, RowState, Status};
+use crate::migrator::{Event, RunReport};
+
+/// Prints run events as they arrive, one line per migration.
+#[derive(Default)]
+pub struct Progress {
+    open_line: bool,
+}
+
+impl Progress {
+    pub fn event(&mut self, event: &Event) {
+        let mut out = std::io::stdout().lock();
+        let close = |open: &mut bool, out: &mut std::io::StdoutLock| {
+            if std::mem::take(open) {
+                let _ = writeln!(out);
+            }
+        };
+        match event {
+            Event::LockWaiting { holder } => {
+                close(&mut self.open_line, &mut out);
+                let _ = writeln!(out, "waiting for the migration lock: {holder}");
+            }
+            Event::LockAcquired { waited_ms } => {
+                let _ = writeln!(out, "got the migration lock after {}", ms(*waited_ms));
+            }
+            Event::RunStarted { operation, pending, database } => {
+                let verb = if *operation == Operation::Down { "revert" } else { "apply" };
+                let _ = match pending {
+                    0 => Ok(()),
+                    n => writeln!(out, "{database}: {n} migration{} to {verb}", plural(*n)),
+                };
+            }
+            Event::MigrationStarted { version, name, statements, resume_at } => {
+                close(&mut self.open_line, &mut out);
+                let resume = resume_at.map(|n| format!(" (resuming at statement {} of {statements})", n + 1)).unwrap_or_default();
+                let _ = write!(out, "  {version}_{name}{resume} … ");
+                self.open_line = true;
+            }
+            Event::Retrying { attempt, error, delay_ms, .. } => {
+                close(&mut self.open_line, &mut out);
+                let _ = writeln!(out, "    lock timeout ({error}); retry {attempt} in {}", ms(*delay_ms));
+            }
+            Event::MigrationFinished { duration_ms, statements, rows_affected, operation, .. } => {
+                let verb = if *operation == Operation::Down { "reverted" } else { "applied" };
+                let rows = if *rows_affected > 0 { format!(", {} row{}", thousands(*rows_affected), plural(*rows_affected as usize)) } else { String::new() };
+                if !std::mem::take(&mut self.open_line) {
+                    let _ = write!(out, "  ");
+                }
+                let _ = writeln!(out, "{verb} in {} ({statements} statement{}{rows})", ms(*duration_ms), plural(*statements));
+            }
+            Event::MigrationFailed { .. } => {
+                if std::mem::take(&mut self.open_line) {
+                    let _ = writeln!(out, "FAILED");
+                }
+            }
+        }
+        let _ = out.flush();
+    }
+}
+
+pub fn run_summary(report: &RunReport, verb: &str) -> String {
+    if report.up_to_date {
+        return if verb == "applied" {
+            "Already up to date: no pending migrations.".into()
+        } else {
+            "Nothing to revert.".into()
+        };
+    }
+    let n = report.applied.len();
+    format!("{} {n} migration{} in {}.", capitalise(verb), plural(n), ms(report.duration_ms))
+}
+
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    database: &'a str,
+    migrations: Vec<StatusItem<'a>>,
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct StatusItem<'a> {
+    version: String,
+    name: &'a str,
+    status: Status,
+    applied_at: Option<&'a str>,
+    checksum: Option<&'a str>,
+    recorded_checksum: Option<&'a str>,
+    statements_applied: Option<i64>,
+    statements_total: Option<i64>,
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize, Default)]
+pub struct Summary {
+    pub applied: usize,
+    pub pending: usize,
+    pub problems: usize,
+}
+
+pub fn summarize(entries: &[Entry]) -> Summary {
+    let mut s = Summary::default();
+    for e in entries {
+        if e.status.is_problem() {
+            s.problems += 1;
+        } else if e.status.is_pending() {
+            s.pending += 1;
+        } else {
+            s.applied += 1;
+        }
+    }
+    s
+}
+
+pub fn status(entries: &[Entry], database: &str, json: bool) -> String {
+    let summary = summarize(entries);
+    if json {
+        let items = entries
+            .iter()
+            .map(|e| StatusItem {
+                version: e.version.to_string(),
+                name: &e.name,
+                status: e.status,
+                applied_at: e.row.filter(|r| r.state == RowState::Applied.as_str()).and_then(|r| r.finished_at.as_deref()),
+                checksum: e.migration.map(|m| m.checksum.as_str()),
+                recorded_checksum: e.row.map(|r| r.checksum.as_str()),
+                statements_applied: e.row.map(|r| r.statements_applied),
+                statements_total: e.row.map(|r| r.statements_total),
+                error: e.row.and_then(|r| r.error.as_deref()),
+            })
+            .collect();
+        return serde_json::to_string_pretty(&StatusJson { database, migrations: items, summary }).expect("serializable");
+    }
+    let mut out = format!("{database}\n");
+    if entries.is_empty() {
+        out.push_str("  no migrations yet: create one with `godwit new NAME`\n");
+    }
+    let width = entries.iter().map(|e| e.name.len()).max().unwrap_or(0).min(48);
+    for e in entries {
+        let when = e.row.and_then(|r| r.finished_at.as_deref()).map(short_time).unwrap_or_default();
+        let detail = match e.status {
+            Status::Applied | Status::Modified | Status::Missing => when,
+            Status::Failed | Status::Running | Status::Resumable => e
+                .row
+                .map(|r| format!("{} of {} statements applied", r.statements_applied, r.statements_total))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        out.push_str(&format!("  {:<12} {}  {:<width$}  {detail}\n", e.status.label(), e.version, e.name).trim_end().to_string());
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "\n{} applied, {} pending, {} need{} attention.",
+        summary.applied,
+        summary.pending,
+        summary.problems,
+        if summary.problems == 1 { "s" } else { "" }
+    ));
+    if summary.problems > 0 {
+        out.push_str(" `godwit deploy` explains each problem and what to run.");
+    } else if summary.pending > 0 {
+        out.push_str(" Run `godwit deploy` to apply them.");
+    } else {
+        out.push_str(" The database is up to date.");
+    }
+    out
+}
+
+pub fn history(rows: &[HistoryRow], json: bool) -> String {
+    if json {
+        return serde_json::to_string_pretty(rows).expect("serializable");
+    }
+    if rows.is_empty() {
+        return "No history yet: nothing has been deployed to this database.".into();
+    }
+    let mut out = String::new();
+    for r in rows {
+        let duration = r.duration_ms.map(|d| ms(d as u64)).unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "{}  {:<8} {:<11} {}_{}  {duration}  by {}\n",
+            short_time(&r.started_at),
+            r.operation,
+            r.state,
+            r.version,
+            r.name,
+            r.applied_by
+        ));
+    }
+    out.trim_end().to_string()
+}
+
+#[derive(Serialize, Debug, PartialEq)]
+pub struct Stats {
+    pub runs: usize,
+    pub applied: usize,
+    pub failed: usize,
+    pub rollbacks: usize,
+    /// Applied deploys ÷ finished deploys, in percent.
+    pub success_rate: Option<f64>,
+    pub mean_duration_ms: Option<f64>,
+    pub slowest: Option<String>,
+}
+
+pub fn stats(rows: &[HistoryRow]) -> Stats {
+    let deploys: Vec<&HistoryRow> = rows.iter().filter(|r| r.operation == Operation::Deploy.as_str()).collect();
+    let applied: Vec<&&HistoryRow> = deploys.iter().filter(|r| r.state == RowState::Applied.as_str()).collect();
+    let failed = deploys.iter().filter(|r| r.state == RowState::Failed.as_str()).count();
+    let rollbacks = rows
+        .iter()
+        .filter(|r| r.operation == Operation::Down.as_str() && r.state == RowState::RolledBack.as_str())
+        .count();
+    let finished = applied.len() + failed;
+    let durations: Vec<i64> = applied.iter().filter_map(|r| r.duration_ms).collect();
+    Stats {
+        runs: rows.len(),
+        applied: applied.len(),
+        failed,
+        rollbacks,
+        success_rate: (finished > 0).then(|| applied.len() as f64 * 100.0 / finished as f64),
+        mean_duration_ms: (!durations.is_empty()).then(|| durations.iter().sum::<i64>() as f64 / durations.len() as f64),
+        slowest: applied
+            .iter()
+            .max_by_key(|r| r.duration_ms.unwrap_or(0))
+            .map(|r| format!("{}_{} ({})", r.version, r.name, ms(r.duration_ms.unwrap_or(0) as u64))),
+    }
+}
+
+pub fn stats_text(s: &Stats) -> String {
+    let rate = s.success_rate.map(|r| format!("{r:.1}%")).unwrap_or_else(|| "n/a".into());
+    let mean = s.mean_duration_ms.map(|m| ms(m.round() as u64)).unwrap_or_else(|| "n/a".into());
+    format!(
+        "{} history rows: {} applied, {} failed, {} rolled back by `down`\nsuccess rate {rate}, mean duration {mean}{}",
+        s.runs,
+        s.applied,
+        s.failed,
+        s.rollbacks,
+        s.slowest.as_ref().map(|x| format!(", slowest {x}")).unwrap_or_default()
+    )
+}
+
+fn short_time(ts: &str) -> String {
+    ts.get(..19).unwrap_or(ts).replace('T', " ")
+}
+
+pub fn ms(ms: u64) -> String {
+    if ms < 1000 { format!("{ms} ms") } else { format!("{:.2} s", ms as f64 / 1000.0) }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -14,12 +14,24 @@ use crate::report::{self, Progress};
 use crate::source::{self, Version};
 
 #[derive(Debug, Parser)]
-#[command(name = "godwit", version, about = "Versioned SQL migrations for PostgreSQL, MySQL/MariaDB and SQLite")]
-#[command(after_help = "Exit codes: 0 ok, 1 a migration failed (state recorded), 2 usage or configuration error, \
-3 cannot connect or lock not acquired, 4 blocked by safety checks, 5 `status` found pending migrations.")]
+#[command(
+    name = "godwit",
+    version,
+    about = "Versioned SQL migrations for PostgreSQL, MySQL/MariaDB and SQLite"
+)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 a migration failed (state recorded), 2 usage or configuration error, \
+3 cannot connect or lock not acquired, 4 blocked by safety checks, 5 `status` found pending migrations."
+)]
 pub struct Cli {
     /// Project directory (where godwit.toml and migrations/ live).
-    #[arg(short = 'C', long = "dir", global = true, value_name = "DIR", default_value = ".")]
+    #[arg(
+        short = 'C',
+        long = "dir",
+        global = true,
+        value_name = "DIR",
+        default_value = "."
+    )]
     pub dir: PathBuf,
     /// Database URL; wins over DATABASE_URL, .env and godwit.toml.
     #[arg(long, global = true, value_name = "URL")]
@@ -106,10 +118,17 @@ pub fn main() -> u8 {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => {
@@ -165,8 +184,14 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
                 exit::OK
             })
         }
-        Command::Deploy { to, allow_out_of_order } => {
-            let options = DeployOptions { to: to.as_deref().map(version).transpose()?, allow_out_of_order };
+        Command::Deploy {
+            to,
+            allow_out_of_order,
+        } => {
+            let options = DeployOptions {
+                to: to.as_deref().map(version).transpose()?,
+                allow_out_of_order,
+            };
             let report = migrator.deploy(&options).await?;
             print_run(&report, "applied", json);
             Ok(exit::OK)
@@ -198,17 +223,31 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             } else if recorded.is_empty() {
                 println!("Nothing to baseline: no pending migration at or below {v}.");
             } else {
-                println!("Recorded {} migration(s) as applied without running them:\n  {}", recorded.len(), recorded.join("\n  "));
+                println!(
+                    "Recorded {} migration(s) as applied without running them:\n  {}",
+                    recorded.len(),
+                    recorded.join("\n  ")
+                );
             }
             Ok(exit::OK)
         }
         Command::Reset { .. } => {
             let (dropped, report) = migrator.reset().await?;
             if json {
-                println!("{}", serde_json::json!({ "dropped": dropped, "deploy": report }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "dropped": dropped, "deploy": report })
+                );
             } else {
                 println!("{}", report::run_summary(&report, "applied"));
-                println!("(dropped first: {})", if dropped.is_empty() { "nothing".into() } else { dropped.join(", ") });
+                println!(
+                    "(dropped first: {})",
+                    if dropped.is_empty() {
+                        "nothing".into()
+                    } else {
+                        dropped.join(", ")
+                    }
+                );
             }
             Ok(exit::OK)
         }
@@ -218,7 +257,10 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             if stats {
                 let s = report::stats(&rows);
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&s).expect("serializable"));
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&s).expect("serializable")
+                    );
                 } else {
                     println!("{}", report::stats_text(&s));
                 }
@@ -232,7 +274,10 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
 
 fn print_run(report: &crate::migrator::RunReport, verb: &str, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(report).expect("serializable"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).expect("serializable")
+        );
     } else {
         println!("{}", report::run_summary(report, verb));
     }
@@ -269,11 +314,18 @@ migrations = "migrations"
 fn init(dir: &Path) -> Result<u8, Error> {
     let path = dir.join(config::CONFIG_FILE);
     if path.exists() {
-        return Err(Error::Config(format!("{} already exists; godwit init leaves it alone", path.display())));
+        return Err(Error::Config(format!(
+            "{} already exists; godwit init leaves it alone",
+            path.display()
+        )));
     }
     std::fs::create_dir_all(dir.join("migrations"))?;
     std::fs::write(&path, CONFIG_TEMPLATE)?;
-    println!("Created {} and {}/", path.display(), dir.join("migrations").display());
+    println!(
+        "Created {} and {}/",
+        path.display(),
+        dir.join("migrations").display()
+    );
     println!("Next: `godwit new create_users`, write up.sql and down.sql, then `godwit deploy`.");
     Ok(exit::OK)
 }
@@ -282,8 +334,29 @@ fn init(dir: &Path) -> Result<u8, Error> {
 fn vague_name(name: &str) -> bool {
     let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_');
     const VAGUE: &[&str] = &[
-        "", "update", "updates", "fix", "fixes", "migration", "migrations", "change", "changes", "new", "test", "tmp",
-        "temp", "wip", "misc", "stuff", "patch", "schema", "db", "sql", "init", "initial", "changes_to_db",
+        "",
+        "update",
+        "updates",
+        "fix",
+        "fixes",
+        "migration",
+        "migrations",
+        "change",
+        "changes",
+        "new",
+        "test",
+        "tmp",
+        "temp",
+        "wip",
+        "misc",
+        "stuff",
+        "patch",
+        "schema",
+        "db",
+        "sql",
+        "init",
+        "initial",
+        "changes_to_db",
     ];
     VAGUE.contains(&base)
 }
@@ -292,7 +365,13 @@ fn new_migration(dir: &Path, raw: &str) -> Result<u8, Error> {
     let name: String = raw
         .trim()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect::<String>()
         .split('_')
         .filter(|p| !p.is_empty())
@@ -303,14 +382,23 @@ fn new_migration(dir: &Path, raw: &str) -> Result<u8, Error> {
             "`{raw}` does not say what the migration changes; name it after the change, e.g. `add_users_email_index` or `create_orders`"
         )));
     }
-    let file = Config::load(dir, &Overrides::default()).ok().map(|c| c.migrations_dir).unwrap_or_else(|| dir.join("migrations"));
+    let file = Config::load(dir, &Overrides::default())
+        .ok()
+        .map(|c| c.migrations_dir)
+        .unwrap_or_else(|| dir.join("migrations"));
     let version = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
     let path = file.join(format!("{version}_{name}"));
     if path.exists() {
-        return Err(Error::Config(format!("{} already exists; wait a second and try again", path.display())));
+        return Err(Error::Config(format!(
+            "{} already exists; wait a second and try again",
+            path.display()
+        )));
     }
     std::fs::create_dir_all(&path)?;
-    std::fs::write(path.join("up.sql"), format!("-- {name}\n-- Directives go here, e.g. -- godwit:no-transaction\n\n"))?;
+    std::fs::write(
+        path.join("up.sql"),
+        format!("-- {name}\n-- Directives go here, e.g. -- godwit:no-transaction\n\n"),
+    )?;
     std::fs::write(path.join("down.sql"), format!("-- Undo {name}.\n\n"))?;
     println!("Created {}/up.sql and down.sql", path.display());
     Ok(exit::OK)

@@ -83,8 +83,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. \"5s\", \"500ms\" or \"2min\""))
+    humantime::parse_duration(text).map_err(|e| {
+        format!("`{text}` is not a duration ({e}); write e.g. \"5s\", \"500ms\" or \"2min\"")
+    })
 }
 
 /// Everything a command needs, resolved once.
@@ -117,23 +118,44 @@ impl Config {
     pub fn load(dir: &Path, overrides: &Overrides) -> Result<Config, Error> {
         // Absolute, so that relative SQLite paths and messages do not depend on the cwd.
         let project_dir = std::fs::canonicalize(dir).map_err(|e| {
-            Error::Config(format!("project directory {} cannot be used (given with -C): {e}", dir.display()))
+            Error::Config(format!(
+                "project directory {} cannot be used (given with -C): {e}",
+                dir.display()
+            ))
         })?;
         let path = project_dir.join(CONFIG_FILE);
         let file = match std::fs::read_to_string(&path) {
             Ok(text) => toml::from_str::<FileConfig>(&text).map_err(|e| {
-                Error::Config(format!("{} is not valid: {}", path.display(), e.to_string().trim_end()))
+                Error::Config(format!(
+                    "{} is not valid: {}",
+                    path.display(),
+                    e.to_string().trim_end()
+                ))
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
-            Err(e) => return Err(Error::Config(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => {
+                return Err(Error::Config(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
+            }
         };
         let dotenv = read_dotenv(&project_dir)?;
-        let target = resolve_target(&project_dir, &file, overrides, &dotenv, &|k| std::env::var(k).ok())?;
-        let migrations_dir = project_dir.join(file.migrations.clone().unwrap_or_else(|| "migrations".into()));
+        let target = resolve_target(&project_dir, &file, overrides, &dotenv, &|k| {
+            std::env::var(k).ok()
+        })?;
+        let migrations_dir = project_dir.join(
+            file.migrations
+                .clone()
+                .unwrap_or_else(|| "migrations".into()),
+        );
         Ok(Config {
             connect_timeout: file.connect_timeout.unwrap_or(Duration::from_secs(10)),
             wait: overrides.wait,
-            lock_wait: overrides.lock_wait.or(file.lock_wait).unwrap_or(Duration::from_secs(60)),
+            lock_wait: overrides
+                .lock_wait
+                .or(file.lock_wait)
+                .unwrap_or(Duration::from_secs(60)),
             lock_retries: file.lock_retries.unwrap_or(3),
             lock_mode: file.lock.unwrap_or_default(),
             project_dir,
@@ -155,7 +177,10 @@ fn read_dotenv(dir: &Path) -> Result<Vec<(String, String)>, Error> {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Error::Config(format!("{} cannot be read: {e}", path.display()))),
         Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::Config(format!("{} cannot be read: {e}", path.display()))),
+        Err(e) => Err(Error::Config(format!(
+            "{} cannot be read: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -183,11 +208,20 @@ fn resolve_target(
     dotenv: &[(String, String)],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Target, Error> {
-    let from_dotenv = |key: &str| dotenv.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let from_dotenv = |key: &str| {
+        dotenv
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
     let lookup = |key: &str| env(key).or_else(|| from_dotenv(key));
     // `env(NAME)` in godwit.toml reads the environment, then .env.
     let config_value = |field: &str, value: &str| -> Result<String, Error> {
-        match value.trim().strip_prefix("env(").and_then(|v| v.strip_suffix(')')) {
+        match value
+            .trim()
+            .strip_prefix("env(")
+            .and_then(|v| v.strip_suffix(')'))
+        {
             Some(name) => {
                 let name = name.trim().trim_matches('"');
                 lookup(name).ok_or_else(|| {
@@ -203,13 +237,19 @@ fn resolve_target(
     let (url, origin) = if let Some(url) = &overrides.database_url {
         (url.clone(), "--database-url".to_string())
     } else if let Some(direct) = &file.direct_url {
-        (config_value("direct_url", direct)?, "direct_url in godwit.toml".to_string())
+        (
+            config_value("direct_url", direct)?,
+            "direct_url in godwit.toml".to_string(),
+        )
     } else if let Some(url) = env("DATABASE_URL") {
         (url, "DATABASE_URL".to_string())
     } else if let Some(url) = from_dotenv("DATABASE_URL") {
         (url, "DATABASE_URL in .env".to_string())
     } else if let Some(url) = &file.database_url {
-        (config_value("database_url", url)?, "database_url in godwit.toml".to_string())
+        (
+            config_value("database_url", url)?,
+            "database_url in godwit.toml".to_string(),
+        )
     } else {
         let look_alikes: Vec<&str> = LOOK_ALIKES
             .iter()
@@ -224,7 +264,11 @@ fn resolve_target(
                 look_alikes.join(", ")
             )));
         }
-        if file.environment.as_deref().is_some_and(|e| e != "development") {
+        if file
+            .environment
+            .as_deref()
+            .is_some_and(|e| e != "development")
+        {
             return Err(Error::Config(format!(
                 "DATABASE_URL is not set, and environment = \"{}\" in godwit.toml rules out the embedded SQLite default\n  \
                  set DATABASE_URL, pass --database-url, or set database_url in godwit.toml",
@@ -232,7 +276,10 @@ fn resolve_target(
             )));
         }
         let path = project_dir.join(DEFAULT_SQLITE_PATH);
-        (format!("sqlite://{}", path.display()), "embedded SQLite default".to_string())
+        (
+            format!("sqlite://{}", path.display()),
+            "embedded SQLite default".to_string(),
+        )
     };
     parse_target(&url, &origin, project_dir)
 }
@@ -245,7 +292,11 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
             "{origin} is set but empty; give a URL such as postgres://user:password@localhost:5432/app, mysql://root@localhost/app or sqlite://app.db"
         )));
     }
-    let scheme = trimmed.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    let scheme = trimmed
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let dialect = match scheme.as_str() {
         "postgres" | "postgresql" => Dialect::Postgres,
         "mysql" | "mariadb" => Dialect::MySql,
@@ -273,17 +324,28 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
             .trim_start_matches("sqlite:");
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
         if path.is_empty() {
-            return Err(Error::Config(format!("{origin} names no SQLite file; write e.g. sqlite://app.db")));
+            return Err(Error::Config(format!(
+                "{origin} names no SQLite file; write e.g. sqlite://app.db"
+            )));
         }
         let url = if path == ":memory:" {
             "sqlite::memory:".to_string()
         } else {
             // Relative to the project, like every other path in godwit.toml.
-            let full = if Path::new(path).is_absolute() { PathBuf::from(path) } else { project_dir.join(path) };
+            let full = if Path::new(path).is_absolute() {
+                PathBuf::from(path)
+            } else {
+                project_dir.join(path)
+            };
             let sep = if query.is_empty() { "" } else { "?" };
             format!("sqlite://{}{sep}{query}", full.display())
         };
-        return Ok(Target { display: url.clone(), url, dialect, origin: origin.to_string() });
+        return Ok(Target {
+            display: url.clone(),
+            url,
+            dialect,
+            origin: origin.to_string(),
+        });
     }
     let parsed = url::Url::parse(trimmed).map_err(|e| {
         Error::Config(format!(
@@ -292,7 +354,10 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
         ))
     })?;
     if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(Error::Config(format!("{origin} names no host: {}", redact_url_text(trimmed))));
+        return Err(Error::Config(format!(
+            "{origin} names no host: {}",
+            redact_url_text(trimmed)
+        )));
     }
     if let Some(password) = parsed.password() {
         register_secret(password);
@@ -306,7 +371,12 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
         let rest = &real.as_str()["mariadb".len()..];
         real = url::Url::parse(&format!("mysql{rest}")).expect("same URL with a different scheme");
     }
-    Ok(Target { url: real.to_string(), display: shown.to_string(), dialect, origin: origin.to_string() })
+    Ok(Target {
+        url: real.to_string(),
+        display: shown.to_string(),
+        dialect,
+        origin: origin.to_string(),
+    })
 }
 
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -359,18 +429,40 @@ fn redact_url_text(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn resolve(file: FileConfig, env: &[(&str, &str)], dotenv: &[(&str, &str)]) -> Result<Target, Error> {
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let dotenv: Vec<(String, String)> = dotenv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        resolve_target(Path::new("/p"), &file, &Overrides::default(), &dotenv, &|k| {
-            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-        })
+    fn resolve(
+        file: FileConfig,
+        env: &[(&str, &str)],
+        dotenv: &[(&str, &str)],
+    ) -> Result<Target, Error> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let dotenv: Vec<(String, String)> = dotenv
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        resolve_target(
+            Path::new("/p"),
+            &file,
+            &Overrides::default(),
+            &dotenv,
+            &|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+        )
     }
 
     #[test]
     fn precedence_env_over_dotenv_over_file() {
-        let file = FileConfig { database_url: Some("mysql://file/db".into()), ..Default::default() };
-        let t = resolve(file.clone(), &[("DATABASE_URL", "postgres://env/db")], &[("DATABASE_URL", "postgres://dot/db")]).unwrap();
+        let file = FileConfig {
+            database_url: Some("mysql://file/db".into()),
+            ..Default::default()
+        };
+        let t = resolve(
+            file.clone(),
+            &[("DATABASE_URL", "postgres://env/db")],
+            &[("DATABASE_URL", "postgres://dot/db")],
+        )
+        .unwrap();
         assert_eq!(t.origin, "DATABASE_URL");
         let t = resolve(file.clone(), &[], &[("DATABASE_URL", "postgres://dot/db")]).unwrap();
         assert_eq!(t.origin, "DATABASE_URL in .env");
@@ -380,14 +472,28 @@ mod tests {
 
     #[test]
     fn direct_url_wins_over_pooled_database_url() {
-        let file = FileConfig { direct_url: Some("env(DIRECT_URL)".into()), ..Default::default() };
-        let t = resolve(file, &[("DATABASE_URL", "postgres://pooler:6432/db"), ("DIRECT_URL", "postgres://primary/db")], &[]).unwrap();
+        let file = FileConfig {
+            direct_url: Some("env(DIRECT_URL)".into()),
+            ..Default::default()
+        };
+        let t = resolve(
+            file,
+            &[
+                ("DATABASE_URL", "postgres://pooler:6432/db"),
+                ("DIRECT_URL", "postgres://primary/db"),
+            ],
+            &[],
+        )
+        .unwrap();
         assert_eq!(t.url, "postgres://primary/db");
     }
 
     #[test]
     fn sqlite_default_is_refused_outside_development() {
-        let file = FileConfig { environment: Some("production".into()), ..Default::default() };
+        let file = FileConfig {
+            environment: Some("production".into()),
+            ..Default::default()
+        };
         let err = resolve(file, &[], &[]).unwrap_err().to_string();
         assert!(err.contains("DATABASE_URL is not set"), "{err}");
         let t = resolve(FileConfig::default(), &[], &[]).unwrap();
@@ -396,22 +502,37 @@ mod tests {
 
     #[test]
     fn look_alike_is_named() {
-        let err = resolve(FileConfig::default(), &[("DB_URL", "postgres://x/y")], &[]).unwrap_err().to_string();
-        assert!(err.contains("DB_URL is: did you mean DATABASE_URL?"), "{err}");
+        let err = resolve(FileConfig::default(), &[("DB_URL", "postgres://x/y")], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("DB_URL is: did you mean DATABASE_URL?"),
+            "{err}"
+        );
     }
 
     #[test]
     fn password_never_shown() {
         let t = parse_target("postgres://u:s3cr%40t@h/db", "x", Path::new("/")).unwrap();
         assert_eq!(t.display, "postgres://u:***@h/db");
-        assert_eq!(redact("failed for s3cr@t and s3cr%40t"), "failed for *** and ***");
-        let err = parse_target("postgres://u:p@ss word@h:99999/db", "DATABASE_URL", Path::new("/")).unwrap_err();
+        assert_eq!(
+            redact("failed for s3cr@t and s3cr%40t"),
+            "failed for *** and ***"
+        );
+        let err = parse_target(
+            "postgres://u:p@ss word@h:99999/db",
+            "DATABASE_URL",
+            Path::new("/"),
+        )
+        .unwrap_err();
         assert!(!err.to_string().contains("ss word"), "{err}");
     }
 
     #[test]
     fn schemes() {
-        let err = parse_target("postgress://h/db", "DATABASE_URL", Path::new("/")).unwrap_err().to_string();
+        let err = parse_target("postgress://h/db", "DATABASE_URL", Path::new("/"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("did you mean postgres://"), "{err}");
         let t = parse_target("mariadb://root@h/db", "x", Path::new("/")).unwrap();
         assert!(t.url.starts_with("mysql://"));

@@ -56,7 +56,11 @@ pub trait Driver {
         self.execute("ROLLBACK").await.map(drop)
     }
     /// Applies timeouts; `in_transaction` scopes them to it where the database can.
-    async fn set_timeouts(&mut self, timeouts: &Timeouts, in_transaction: bool) -> Result<(), sqlx::Error>;
+    async fn set_timeouts(
+        &mut self,
+        timeouts: &Timeouts,
+        in_transaction: bool,
+    ) -> Result<(), sqlx::Error>;
     /// Puts session-level timeouts back to the server's defaults.
     async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error>;
     /// A statement gave up waiting for a lock; the migration may be retried.
@@ -70,9 +74,15 @@ pub async fn connect(config: &Config) -> Result<Box<dyn Driver>, Error> {
     let deadline = config.wait.map(|w| Instant::now() + w);
     loop {
         let attempt = match config.target.dialect {
-            Dialect::Postgres => postgres::PgDriver::connect(config).await.map(|d| Box::new(d) as Box<dyn Driver>),
-            Dialect::MySql => mysql::MySqlDriver::connect(config).await.map(|d| Box::new(d) as Box<dyn Driver>),
-            Dialect::Sqlite => sqlite::SqliteDriver::connect(config).await.map(|d| Box::new(d) as Box<dyn Driver>),
+            Dialect::Postgres => postgres::PgDriver::connect(config)
+                .await
+                .map(|d| Box::new(d) as Box<dyn Driver>),
+            Dialect::MySql => mysql::MySqlDriver::connect(config)
+                .await
+                .map(|d| Box::new(d) as Box<dyn Driver>),
+            Dialect::Sqlite => sqlite::SqliteDriver::connect(config)
+                .await
+                .map(|d| Box::new(d) as Box<dyn Driver>),
         };
         match attempt {
             Ok(driver) => return Ok(driver),
@@ -81,7 +91,10 @@ pub async fn connect(config: &Config) -> Result<Box<dyn Driver>, Error> {
             }
             Err(ConnectError::Unreachable(message)) => {
                 let hint = if config.wait.is_some() {
-                    format!("; gave up after waiting {}", humantime::format_duration(config.wait.unwrap_or_default()))
+                    format!(
+                        "; gave up after waiting {}",
+                        humantime::format_duration(config.wait.unwrap_or_default())
+                    )
                 } else {
                     "; is the server running and reachable? `--wait SECONDS` retries while it starts".to_string()
                 };
@@ -121,7 +134,9 @@ pub(crate) fn connect_error(target: &Target, err: sqlx::Error) -> ConnectError {
                 (Dialect::Postgres, "3D000") | (Dialect::MySql, "42000") => {
                     "\n  the database does not exist yet: create it (e.g. `createdb NAME`, `CREATE DATABASE name`) and try again"
                 }
-                (Dialect::Postgres, "57P03") => return ConnectError::Unreachable(describe_db_error(&err)),
+                (Dialect::Postgres, "57P03") => {
+                    return ConnectError::Unreachable(describe_db_error(&err));
+                }
                 _ => "",
             };
             ConnectError::Refused(format!("{}{hint}", describe_db_error(&err)))
@@ -147,7 +162,9 @@ pub(crate) async fn with_connect_timeout<T>(
 
 /// Who is deploying, for the `applied_by` column and lock holders: `user@host`.
 pub fn whoami() -> String {
-    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
     format!("{user}@{}", hostname())
 }
 
@@ -169,12 +186,16 @@ pub(crate) struct HistorySql {
 
 impl HistorySql {
     pub fn new(dialect: Dialect) -> HistorySql {
-        let (ts_in, ts_out): (fn(&str) -> String, fn(&str) -> String) = match dialect {
+        type Render = fn(&str) -> String;
+        let (ts_in, ts_out): (Render, Render) = match dialect {
             Dialect::Postgres => (
                 |p| format!("CAST({p} AS TIMESTAMPTZ)"),
                 |c| format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"),
             ),
-            Dialect::MySql => (|p| p.to_string(), |c| format!("DATE_FORMAT({c}, '%Y-%m-%dT%H:%i:%s.%fZ')")),
+            Dialect::MySql => (
+                |p| p.to_string(),
+                |c| format!("DATE_FORMAT({c}, '%Y-%m-%dT%H:%i:%s.%fZ')"),
+            ),
             Dialect::Sqlite => (|p| p.to_string(), |c| c.to_string()),
         };
         let select = format!(
@@ -196,8 +217,18 @@ impl HistorySql {
              rows_affected = ?, error = ? WHERE id = ?",
             ts_in("?")
         );
-        let fix = |sql: String| if dialect == Dialect::Postgres { numbered_placeholders(&sql) } else { sql };
-        HistorySql { select: fix(select), insert: fix(insert), update: fix(update) }
+        let fix = |sql: String| {
+            if dialect == Dialect::Postgres {
+                numbered_placeholders(&sql)
+            } else {
+                sql
+            }
+        };
+        HistorySql {
+            select: fix(select),
+            insert: fix(insert),
+            update: fix(update),
+        }
     }
 }
 
@@ -218,7 +249,9 @@ pub(crate) fn numbered_placeholders(sql: &str) -> String {
 
 /// Formats a timestamp the way each database parses it without ambiguity.
 pub(crate) fn timestamp_param(dialect: Dialect, ts: &str) -> Option<String> {
-    let parsed = chrono::DateTime::parse_from_rfc3339(ts).ok()?.with_timezone(&chrono::Utc);
+    let parsed = chrono::DateTime::parse_from_rfc3339(ts)
+        .ok()?
+        .with_timezone(&chrono::Utc);
     Some(match dialect {
         Dialect::Postgres => parsed.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string(),
         Dialect::MySql => parsed.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
@@ -228,10 +261,15 @@ pub(crate) fn timestamp_param(dialect: Dialect, ts: &str) -> Option<String> {
 
 /// Now, as stored in history rows.
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
 }
 
-pub(crate) async fn fetch_history<DB>(conn: &mut DB::Connection, sql: &HistorySql) -> Result<Vec<HistoryRow>, sqlx::Error>
+pub(crate) async fn fetch_history<DB>(
+    conn: &mut DB::Connection,
+    sql: &HistorySql,
+) -> Result<Vec<HistoryRow>, sqlx::Error>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -291,7 +329,11 @@ where
         .bind(row.state.clone())
         .bind(row.checksum.clone())
         .bind(timestamp_param(dialect, &row.started_at))
-        .bind(row.finished_at.as_deref().and_then(|t| timestamp_param(dialect, t)))
+        .bind(
+            row.finished_at
+                .as_deref()
+                .and_then(|t| timestamp_param(dialect, t)),
+        )
         .bind(row.duration_ms)
         .bind(row.applied_by.clone())
         .bind(row.godwit_version.clone())
@@ -327,7 +369,11 @@ where
     sqlx::query(sql)
         .bind(row.state.clone())
         .bind(row.checksum.clone())
-        .bind(row.finished_at.as_deref().and_then(|t| timestamp_param(dialect, t)))
+        .bind(
+            row.finished_at
+                .as_deref()
+                .and_then(|t| timestamp_param(dialect, t)),
+        )
         .bind(row.duration_ms)
         .bind(row.statements_applied)
         .bind(row.rows_affected)
@@ -339,7 +385,10 @@ where
 }
 
 /// Runs `sql` as plain text and returns the rows it affected.
-pub(crate) async fn execute_raw<DB>(conn: &mut DB::Connection, sql: &str) -> Result<u64, sqlx::Error>
+pub(crate) async fn execute_raw<DB>(
+    conn: &mut DB::Connection,
+    sql: &str,
+) -> Result<u64, sqlx::Error>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -392,7 +441,11 @@ pub(crate) mod lease {
     }
 
     pub fn mode(config: &Config) -> LockMode {
-        if config.target.dialect == Dialect::Sqlite { LockMode::Lease } else { config.lock_mode }
+        if config.target.dialect == Dialect::Sqlite {
+            LockMode::Lease
+        } else {
+            config.lock_mode
+        }
     }
 
     /// Whether the process that owns a lease on this host is still alive.
@@ -408,7 +461,11 @@ pub(crate) mod lease {
     }
 
     /// One attempt; `Ok(None)` when acquired.
-    pub async fn try_acquire<DB>(conn: &mut DB::Connection, dialect: Dialect, owner: &str) -> Result<Option<String>, sqlx::Error>
+    pub async fn try_acquire<DB>(
+        conn: &mut DB::Connection,
+        dialect: Dialect,
+        owner: &str,
+    ) -> Result<Option<String>, sqlx::Error>
     where
         DB: Database,
         for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -421,7 +478,13 @@ pub(crate) mod lease {
         for<'r> i64: Decode<'r, DB>,
         usize: ColumnIndex<DB::Row>,
     {
-        let fix = |sql: &str| if dialect == Dialect::Postgres { numbered_placeholders(sql) } else { sql.to_string() };
+        let fix = |sql: &str| {
+            if dialect == Dialect::Postgres {
+                numbered_placeholders(sql)
+            } else {
+                sql.to_string()
+            }
+        };
         execute_raw::<DB>(conn, create_sql()).await?;
         execute_raw::<DB>(conn, seed_sql(dialect)).await?;
         let now = now_ms();
@@ -443,13 +506,26 @@ pub(crate) mod lease {
         let row = sqlx::query("SELECT owner, host, pid, expires_at FROM godwit_lock WHERE id = 1")
             .fetch_one(&mut *conn)
             .await?;
-        let (held_by, host, pid, until): (Option<String>, Option<String>, Option<i64>, Option<i64>) =
-            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+        let (held_by, host, pid, until): (
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+        ) = (
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+        );
         let (Some(held_by), Some(host), Some(pid)) = (held_by, host, pid) else {
-            return Ok(Some("the lease row changed while we looked; retrying".into()));
+            return Ok(Some(
+                "the lease row changed while we looked; retrying".into(),
+            ));
         };
         if !owner_alive(&host, pid) {
-            let steal = fix("UPDATE godwit_lock SET owner = ?, host = ?, pid = ?, expires_at = ? WHERE id = 1 AND owner = ?");
+            let steal = fix(
+                "UPDATE godwit_lock SET owner = ?, host = ?, pid = ?, expires_at = ? WHERE id = 1 AND owner = ?",
+            );
             let stolen = sqlx::query(&steal)
                 .bind(owner.to_string())
                 .bind(hostname())
@@ -463,11 +539,17 @@ pub(crate) mod lease {
             }
         }
         let left = until.map(|u| (u - now).max(0) / 1000).unwrap_or(0);
-        Ok(Some(format!("lease held by process {pid} on {host} (expires in {left}s unless renewed)")))
+        Ok(Some(format!(
+            "lease held by process {pid} on {host} (expires in {left}s unless renewed)"
+        )))
     }
 
     /// Extends our lease; `false` when someone else owns it now.
-    pub async fn renew<DB>(conn: &mut DB::Connection, dialect: Dialect, owner: &str) -> Result<bool, sqlx::Error>
+    pub async fn renew<DB>(
+        conn: &mut DB::Connection,
+        dialect: Dialect,
+        owner: &str,
+    ) -> Result<bool, sqlx::Error>
     where
         DB: Database,
         for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -476,14 +558,19 @@ pub(crate) mod lease {
         for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     {
         let sql = "UPDATE godwit_lock SET expires_at = ? WHERE id = 1 AND owner = ?";
-        let sql = if dialect == Dialect::Postgres { numbered_placeholders(sql) } else { sql.to_string() };
+        let sql = if dialect == Dialect::Postgres {
+            numbered_placeholders(sql)
+        } else {
+            sql.to_string()
+        };
         let result = sqlx::query(&sql)
             .bind(now_ms() + TTL.as_millis() as i64)
             .bind(owner.to_string())
             .execute(&mut *conn)
             .await?;
         // MySQL counts changed rows: a renewal within the same millisecond changes nothing.
-        Ok(rows_affected::<DB>(&result) == 1 || dialect == Dialect::MySql && still_owner::<DB>(conn, owner).await?)
+        Ok(rows_affected::<DB>(&result) == 1
+            || dialect == Dialect::MySql && still_owner::<DB>(conn, owner).await?)
     }
 
     async fn still_owner<DB>(conn: &mut DB::Connection, owner: &str) -> Result<bool, sqlx::Error>
@@ -500,7 +587,11 @@ pub(crate) mod lease {
         Ok(!rows.is_empty())
     }
 
-    pub async fn release<DB>(conn: &mut DB::Connection, dialect: Dialect, owner: &str) -> Result<(), sqlx::Error>
+    pub async fn release<DB>(
+        conn: &mut DB::Connection,
+        dialect: Dialect,
+        owner: &str,
+    ) -> Result<(), sqlx::Error>
     where
         DB: Database,
         for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -508,8 +599,15 @@ pub(crate) mod lease {
         for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     {
         let sql = "UPDATE godwit_lock SET owner = NULL, host = NULL, pid = NULL, expires_at = NULL WHERE id = 1 AND owner = ?";
-        let sql = if dialect == Dialect::Postgres { numbered_placeholders(sql) } else { sql.to_string() };
-        sqlx::query(&sql).bind(owner.to_string()).execute(&mut *conn).await?;
+        let sql = if dialect == Dialect::Postgres {
+            numbered_placeholders(sql)
+        } else {
+            sql.to_string()
+        };
+        sqlx::query(&sql)
+            .bind(owner.to_string())
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 }

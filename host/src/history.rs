@@ -133,12 +133,22 @@ impl Status {
 
     /// Needs a person before deploy can go on.
     pub fn is_problem(self) -> bool {
-        matches!(self, Status::Failed | Status::Modified | Status::Missing | Status::OutOfOrder | Status::Running)
+        matches!(
+            self,
+            Status::Failed
+                | Status::Modified
+                | Status::Missing
+                | Status::OutOfOrder
+                | Status::Running
+        )
     }
 
     /// Will be (re-)applied by the next deploy.
     pub fn is_pending(self) -> bool {
-        matches!(self, Status::Pending | Status::RolledBack | Status::Resumable)
+        matches!(
+            self,
+            Status::Pending | Status::RolledBack | Status::Resumable
+        )
     }
 }
 
@@ -170,26 +180,44 @@ pub fn entries<'a>(migrations: &'a [Migration], rows: &'a [HistoryRow]) -> Vec<E
         .map(|m| {
             let row = latest.get(&m.version).copied();
             let status = match row.and_then(HistoryRow::row_state) {
-                None if newest_applied.as_ref().is_some_and(|n| *n > m.version) => Status::OutOfOrder,
+                None if newest_applied.as_ref().is_some_and(|n| *n > m.version) => {
+                    Status::OutOfOrder
+                }
                 None => Status::Pending,
-                Some(RowState::RolledBack) if newest_applied.as_ref().is_some_and(|n| *n > m.version) => {
+                Some(RowState::RolledBack)
+                    if newest_applied.as_ref().is_some_and(|n| *n > m.version) =>
+                {
                     Status::OutOfOrder
                 }
                 Some(RowState::RolledBack) => Status::RolledBack,
-                Some(RowState::Applied) if row.is_some_and(|r| r.checksum != m.checksum) => Status::Modified,
+                Some(RowState::Applied) if row.is_some_and(|r| r.checksum != m.checksum) => {
+                    Status::Modified
+                }
                 Some(RowState::Applied) => Status::Applied,
                 Some(RowState::Failed) => Status::Failed,
                 Some(RowState::Running) => Status::Running,
                 Some(RowState::Resumable) => Status::Resumable,
             };
-            Entry { version: m.version.clone(), name: m.name.clone(), status, migration: Some(m), row }
+            Entry {
+                version: m.version.clone(),
+                name: m.name.clone(),
+                status,
+                migration: Some(m),
+                row,
+            }
         })
         .collect();
     for (version, row) in &latest {
         let gone = !migrations.iter().any(|m| &m.version == version);
         let matters = !matches!(row.row_state(), Some(RowState::RolledBack));
         if gone && matters {
-            out.push(Entry { version: version.clone(), name: row.name.clone(), status: Status::Missing, migration: None, row: Some(row) });
+            out.push(Entry {
+                version: version.clone(),
+                name: row.name.clone(),
+                status: Status::Missing,
+                migration: None,
+                row: Some(row),
+            });
         }
     }
     out.sort_by(|a, b| a.version.cmp(&b.version));

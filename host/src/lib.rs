@@ -23,7 +23,6 @@ pub mod history;
 pub mod migrator;
 pub mod report;
 pub mod source;
-#[path = "split_stub.rs"]
 pub mod split;
 
 pub use error::Error;

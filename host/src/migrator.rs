@@ -27,13 +27,42 @@ use crate::split::Statement;
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    LockWaiting { holder: String },
-    LockAcquired { waited_ms: u64 },
-    RunStarted { operation: Operation, pending: usize, database: String },
-    MigrationStarted { version: String, name: String, statements: usize, resume_at: Option<usize> },
-    Retrying { version: String, attempt: u32, error: String, delay_ms: u64 },
-    MigrationFinished { version: String, name: String, operation: Operation, duration_ms: u64, statements: usize, rows_affected: u64 },
-    MigrationFailed { version: String, name: String, error: String },
+    LockWaiting {
+        holder: String,
+    },
+    LockAcquired {
+        waited_ms: u64,
+    },
+    RunStarted {
+        operation: Operation,
+        pending: usize,
+        database: String,
+    },
+    MigrationStarted {
+        version: String,
+        name: String,
+        statements: usize,
+        resume_at: Option<usize>,
+    },
+    Retrying {
+        version: String,
+        attempt: u32,
+        error: String,
+        delay_ms: u64,
+    },
+    MigrationFinished {
+        version: String,
+        name: String,
+        operation: Operation,
+        duration_ms: u64,
+        statements: usize,
+        rows_affected: u64,
+    },
+    MigrationFailed {
+        version: String,
+        name: String,
+        error: String,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -78,7 +107,11 @@ impl Migrator {
     /// Connects (retrying for `--wait`); nothing is locked or written yet.
     pub async fn connect(config: &Config) -> Result<Migrator, Error> {
         let driver = driver::connect(config).await?;
-        Ok(Migrator { config: config.clone(), driver, observer: Box::new(|_| {}) })
+        Ok(Migrator {
+            config: config.clone(),
+            driver,
+            observer: Box::new(|_| {}),
+        })
     }
 
     /// Receives every [`Event`] as it happens.
@@ -101,7 +134,10 @@ impl Migrator {
     }
 
     /// Runs `body` holding the migration lock, and always lets go of it.
-    async fn locked<T>(&mut self, body: impl AsyncFnOnce(&mut Self) -> Result<T, Error>) -> Result<T, Error> {
+    async fn locked<T>(
+        &mut self,
+        body: impl AsyncFnOnce(&mut Self) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         self.lock().await?;
         let result = body(self).await;
         let unlocked = self.driver.unlock().await;
@@ -119,14 +155,19 @@ impl Migrator {
             match self.driver.try_lock().await? {
                 None => {
                     if announced {
-                        self.emit(Event::LockAcquired { waited_ms: start.elapsed().as_millis() as u64 });
+                        self.emit(Event::LockAcquired {
+                            waited_ms: start.elapsed().as_millis() as u64,
+                        });
                     }
                     return Ok(());
                 }
                 Some(holder) => {
                     let waited = start.elapsed();
                     if waited >= self.config.lock_wait {
-                        return Err(Error::LockTimeout { waited: self.config.lock_wait, holder });
+                        return Err(Error::LockTimeout {
+                            waited: self.config.lock_wait,
+                            holder,
+                        });
                     }
                     if !announced {
                         self.emit(Event::LockWaiting { holder });
@@ -148,15 +189,25 @@ impl Migrator {
         let started = Instant::now();
         self.driver.ensure_history_table().await?;
         let migrations = source::read_dir(&self.config.migrations_dir)?;
-        let rows = self.driver.history().await?;
+        let mut rows = self.driver.history().await?;
+        self.settle_rerunnable_doubts(&migrations, &mut rows)?;
         let entries = history::entries(&migrations, &rows);
-        check_blockers(&entries, options.allow_out_of_order || self.config.file.allow_out_of_order.unwrap_or(false))?;
+        check_blockers(
+            &entries,
+            options.allow_out_of_order || self.config.file.allow_out_of_order.unwrap_or(false),
+        )?;
 
         // Decide the whole plan, and split every file, before touching anything.
         let mut plan: Vec<(&Migration, Option<HistoryRow>, Vec<Statement>)> = Vec::new();
         for entry in &entries {
-            let Some(migration) = entry.migration else { continue };
-            if options.to.as_ref().is_some_and(|to| &migration.version > to) {
+            let Some(migration) = entry.migration else {
+                continue;
+            };
+            if options
+                .to
+                .as_ref()
+                .is_some_and(|to| &migration.version > to)
+            {
                 break;
             }
             let resume = match entry.status {
@@ -170,14 +221,32 @@ impl Migrator {
         if let Some(to) = &options.to
             && !migrations.iter().any(|m| &m.version == to)
         {
-            return Err(Error::Config(format!("--to {to}: there is no migration with that version")));
+            return Err(Error::Config(format!(
+                "--to {to}: there is no migration with that version"
+            )));
         }
 
         let database = self.config.target.display.clone();
-        self.emit(Event::RunStarted { operation: Operation::Deploy, pending: plan.len(), database });
-        let mut report = RunReport { up_to_date: plan.is_empty(), ..Default::default() };
+        self.emit(Event::RunStarted {
+            operation: Operation::Deploy,
+            pending: plan.len(),
+            database,
+        });
+        let mut report = RunReport {
+            up_to_date: plan.is_empty(),
+            ..Default::default()
+        };
         for (migration, resume, statements) in plan {
-            match self.run_script(migration, &migration.up, &statements, Operation::Deploy, resume).await {
+            match self
+                .run_script(
+                    migration,
+                    &migration.up,
+                    &statements,
+                    Operation::Deploy,
+                    resume,
+                )
+                .await
+            {
                 Ok(done) => report.applied.push(done),
                 Err(err) => {
                     report.failure = Some(err.to_string());
@@ -188,6 +257,42 @@ impl Migrator {
         }
         report.duration_ms = started.elapsed().as_millis() as u64;
         Ok(report)
+    }
+
+    /// A deployer killed during a statement that is safe to run twice (`CREATE TABLE IF NOT
+    /// EXISTS`, `DROP … IF EXISTS`, `CREATE OR REPLACE`) left nothing to ask a person: the
+    /// resumed deploy simply runs that statement again.
+    fn settle_rerunnable_doubts(
+        &self,
+        migrations: &[Migration],
+        rows: &mut [HistoryRow],
+    ) -> Result<(), Error> {
+        let mut seen = std::collections::HashSet::new();
+        for row in rows.iter_mut().rev() {
+            if !seen.insert(row.version.clone())
+                || row.state != RowState::Running.as_str()
+                || row.error.is_none()
+            {
+                continue;
+            }
+            let Some(migration) = migrations
+                .iter()
+                .find(|m| m.version.as_str() == row.version && m.checksum == row.checksum)
+            else {
+                continue;
+            };
+            if row.operation != Operation::Deploy.as_str() {
+                continue;
+            }
+            let statements = migration.up.statements(self.driver.dialect())?;
+            if statements
+                .get(row.statements_applied as usize)
+                .is_some_and(|s| rerunnable(&s.sql))
+            {
+                row.error = None;
+            }
+        }
+        Ok(())
     }
 
     /// Reverts applied migrations, newest first, with their `down.sql`.
@@ -201,22 +306,34 @@ impl Migrator {
         let migrations = source::read_dir(&self.config.migrations_dir)?;
         let rows = self.driver.history().await?;
         let entries = history::entries(&migrations, &rows);
-        if let Some(blocked) = entries.iter().find(|e| matches!(e.status, Status::Failed | Status::Running)) {
+        if let Some(blocked) = entries
+            .iter()
+            .find(|e| matches!(e.status, Status::Failed | Status::Running))
+        {
             return Err(Error::Blocked(format!(
                 "{} {} is {}; resolve it before reverting anything (see `godwit status`)",
-                blocked.version, blocked.name, blocked.status.label()
+                blocked.version,
+                blocked.name,
+                blocked.status.label()
             )));
         }
         let applied: Vec<&Entry> = entries
             .iter()
             .rev()
-            .filter(|e| matches!(e.status, Status::Applied | Status::Modified | Status::Missing))
+            .filter(|e| {
+                matches!(
+                    e.status,
+                    Status::Applied | Status::Modified | Status::Missing
+                )
+            })
             .collect();
         let chosen: Vec<&Entry> = match target {
             DownTarget::Steps(n) => applied.into_iter().take(*n).collect(),
             DownTarget::To(v) => {
                 if !entries.iter().any(|e| &e.version == v) {
-                    return Err(Error::Config(format!("--to {v}: there is no migration with that version")));
+                    return Err(Error::Config(format!(
+                        "--to {v}: there is no migration with that version"
+                    )));
                 }
                 applied.into_iter().take_while(|e| &e.version > v).collect()
             }
@@ -240,10 +357,20 @@ impl Migrator {
             plan.push((migration, down, down.statements(self.driver.dialect())?));
         }
         let database = self.config.target.display.clone();
-        self.emit(Event::RunStarted { operation: Operation::Down, pending: plan.len(), database });
-        let mut report = RunReport { up_to_date: plan.is_empty(), ..Default::default() };
+        self.emit(Event::RunStarted {
+            operation: Operation::Down,
+            pending: plan.len(),
+            database,
+        });
+        let mut report = RunReport {
+            up_to_date: plan.is_empty(),
+            ..Default::default()
+        };
         for (migration, down, statements) in plan {
-            match self.run_script(migration, down, &statements, Operation::Down, None).await {
+            match self
+                .run_script(migration, down, &statements, Operation::Down, None)
+                .await
+            {
                 Ok(done) => report.applied.push(done),
                 Err(err) => {
                     report.failure = Some(err.to_string());
@@ -267,8 +394,14 @@ impl Migrator {
     ) -> Result<Done, Error> {
         self.driver.keep_alive().await?;
         let timeouts = Timeouts {
-            lock_timeout: script.directives.lock_timeout.or(self.config.file.lock_timeout),
-            statement_timeout: script.directives.statement_timeout.or(self.config.file.statement_timeout),
+            lock_timeout: script
+                .directives
+                .lock_timeout
+                .or(self.config.file.lock_timeout),
+            statement_timeout: script
+                .directives
+                .statement_timeout
+                .or(self.config.file.statement_timeout),
         };
         let resume_at = resume.as_ref().map(|r| r.statements_applied as usize);
         self.emit(Event::MigrationStarted {
@@ -277,11 +410,17 @@ impl Migrator {
             statements: statements.len(),
             resume_at,
         });
-        let transactional = self.driver.transactional_ddl() && !script.directives.no_transaction && resume.is_none();
+        let transactional = self.driver.transactional_ddl()
+            && !script.directives.no_transaction
+            && resume.is_none();
         let result = if transactional {
-            self.run_in_transaction(migration, script, statements, operation, &timeouts).await
+            self.run_in_transaction(migration, script, statements, operation, &timeouts)
+                .await
         } else {
-            self.run_statement_by_statement(migration, script, statements, operation, &timeouts, resume).await
+            self.run_statement_by_statement(
+                migration, script, statements, operation, &timeouts, resume,
+            )
+            .await
         };
         match &result {
             Ok(done) => self.emit(Event::MigrationFinished {
@@ -301,7 +440,13 @@ impl Migrator {
         result
     }
 
-    fn new_row(&self, migration: &Migration, operation: Operation, state: RowState, total: usize) -> HistoryRow {
+    fn new_row(
+        &self,
+        migration: &Migration,
+        operation: Operation,
+        state: RowState,
+        total: usize,
+    ) -> HistoryRow {
         HistoryRow {
             id: 0,
             version: migration.version.to_string(),
@@ -331,7 +476,11 @@ impl Migrator {
         operation: Operation,
         timeouts: &Timeouts,
     ) -> Result<Done, Error> {
-        let success = if operation == Operation::Down { RowState::RolledBack } else { RowState::Applied };
+        let success = if operation == Operation::Down {
+            RowState::RolledBack
+        } else {
+            RowState::Applied
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -357,7 +506,10 @@ impl Migrator {
                                 rows_affected: rows,
                             });
                         }
-                        Err(e) => Failure { index: None, error: e },
+                        Err(e) => Failure {
+                            index: None,
+                            error: e,
+                        },
                     }
                 }
                 Err(failure) => failure,
@@ -374,27 +526,47 @@ impl Migrator {
                 tokio::time::sleep(delay).await;
                 continue;
             }
-            let message = failure_message(migration, script, statements, &failure, operation, Applied::Nothing);
+            let message = failure_message(
+                migration,
+                script,
+                statements,
+                &failure,
+                operation,
+                Applied::Nothing,
+            );
             row.state = RowState::Failed.as_str().into();
             row.statements_applied = 0;
             row.finished_at = Some(now_rfc3339());
             row.duration_ms = Some(started.elapsed().as_millis() as i64);
             row.error = Some(message.clone());
-            self.driver
-                .insert_history(&row)
-                .await
-                .map_err(|e| Error::db(format!("{message}\n\nand then recording the failure failed too"), &e))?;
+            self.driver.insert_history(&row).await.map_err(|e| {
+                Error::db(
+                    format!("{message}\n\nand then recording the failure failed too"),
+                    &e,
+                )
+            })?;
             return Err(Error::MigrationFailed(message));
         }
     }
 
-    async fn transaction_body(&mut self, statements: &[Statement], timeouts: &Timeouts) -> Result<u64, Failure> {
+    async fn transaction_body(
+        &mut self,
+        statements: &[Statement],
+        timeouts: &Timeouts,
+    ) -> Result<u64, Failure> {
         let fail = |index: Option<usize>| move |error| Failure { index, error };
         self.driver.begin().await.map_err(fail(None))?;
-        self.driver.set_timeouts(timeouts, true).await.map_err(fail(None))?;
+        self.driver
+            .set_timeouts(timeouts, true)
+            .await
+            .map_err(fail(None))?;
         let mut rows = 0;
         for (index, statement) in statements.iter().enumerate() {
-            let n = self.driver.execute(&statement.sql).await.map_err(fail(Some(index)))?;
+            let n = self
+                .driver
+                .execute(&statement.sql)
+                .await
+                .map_err(fail(Some(index)))?;
             // Only data statements count: SQLite repeats the last DML count after DDL.
             if is_dml(&statement.sql) {
                 rows += n;
@@ -413,7 +585,15 @@ impl Migrator {
         resume: Option<HistoryRow>,
     ) -> Result<Done, Error> {
         let started = Instant::now();
-        let record = |e: sqlx::Error| Error::db(format!("cannot record progress of {} in the history table", migration.id()), &e);
+        let record = |e: sqlx::Error| {
+            Error::db(
+                format!(
+                    "cannot record progress of {} in the history table",
+                    migration.id()
+                ),
+                &e,
+            )
+        };
         let mut row = match resume {
             Some(mut row) => {
                 row.state = RowState::Running.as_str().into();
@@ -423,13 +603,17 @@ impl Migrator {
                 row
             }
             None => {
-                let mut row = self.new_row(migration, operation, RowState::Running, statements.len());
+                let mut row =
+                    self.new_row(migration, operation, RowState::Running, statements.len());
                 row.id = self.driver.insert_history(&row).await.map_err(record)?;
                 row
             }
         };
         let first = row.statements_applied as usize;
-        self.driver.set_timeouts(timeouts, false).await.map_err(|e| Error::db("cannot set timeouts", &e))?;
+        self.driver
+            .set_timeouts(timeouts, false)
+            .await
+            .map_err(|e| Error::db("cannot set timeouts", &e))?;
         let mut rows_affected = row.rows_affected.unwrap_or(0) as u64;
         for (index, statement) in statements.iter().enumerate().skip(first) {
             self.driver.keep_alive().await?;
@@ -439,14 +623,19 @@ impl Migrator {
                 let outcome = if is_dml(&statement.sql) {
                     self.dml_with_progress(&mut row, index, statement).await
                 } else {
-                    self.ddl_with_progress(&mut row, index, statements.len(), statement).await.map(|_| 0)
+                    self.ddl_with_progress(&mut row, index, statements.len(), statement)
+                        .await
+                        .map(|_| 0)
                 };
                 match outcome {
                     Ok(n) => {
                         rows_affected += n;
                         break;
                     }
-                    Err(error) if self.driver.is_lock_timeout(&error) && attempt <= self.config.lock_retries => {
+                    Err(error)
+                        if self.driver.is_lock_timeout(&error)
+                            && attempt <= self.config.lock_retries =>
+                    {
                         let delay = Duration::from_millis(500 * 2u64.pow(attempt - 1));
                         self.emit(Event::Retrying {
                             version: migration.version.to_string(),
@@ -457,9 +646,18 @@ impl Migrator {
                         tokio::time::sleep(delay).await;
                     }
                     Err(error) => {
-                        let failure = Failure { index: Some(index), error };
-                        let applied = if index == 0 { Applied::Nothing } else { Applied::First(index) };
-                        let message = failure_message(migration, script, statements, &failure, operation, applied);
+                        let failure = Failure {
+                            index: Some(index),
+                            error,
+                        };
+                        let applied = if index == 0 {
+                            Applied::Nothing
+                        } else {
+                            Applied::First(index)
+                        };
+                        let message = failure_message(
+                            migration, script, statements, &failure, operation, applied,
+                        );
                         row.state = RowState::Failed.as_str().into();
                         row.statements_applied = index as i64;
                         row.rows_affected = Some(rows_affected as i64);
@@ -474,7 +672,13 @@ impl Migrator {
             }
         }
         let _ = self.driver.reset_timeouts().await;
-        row.state = if operation == Operation::Down { RowState::RolledBack } else { RowState::Applied }.as_str().into();
+        row.state = if operation == Operation::Down {
+            RowState::RolledBack
+        } else {
+            RowState::Applied
+        }
+        .as_str()
+        .into();
         row.statements_applied = statements.len() as i64;
         row.rows_affected = Some(rows_affected as i64);
         row.finished_at = Some(now_rfc3339());
@@ -491,7 +695,12 @@ impl Migrator {
     }
 
     /// A data statement and its progress counter commit together: never in doubt.
-    async fn dml_with_progress(&mut self, row: &mut HistoryRow, index: usize, statement: &Statement) -> Result<u64, sqlx::Error> {
+    async fn dml_with_progress(
+        &mut self,
+        row: &mut HistoryRow,
+        index: usize,
+        statement: &Statement,
+    ) -> Result<u64, sqlx::Error> {
         self.driver.begin().await?;
         let result = async {
             let n = self.driver.execute(&statement.sql).await?;
@@ -510,7 +719,13 @@ impl Migrator {
 
     /// DDL commits on its own, so the row says "in doubt" while it runs: if we die
     /// mid-statement the next deploy knows exactly what to ask the operator.
-    async fn ddl_with_progress(&mut self, row: &mut HistoryRow, index: usize, total: usize, statement: &Statement) -> Result<u64, sqlx::Error> {
+    async fn ddl_with_progress(
+        &mut self,
+        row: &mut HistoryRow,
+        index: usize,
+        total: usize,
+        statement: &Statement,
+    ) -> Result<u64, sqlx::Error> {
         row.error = Some(format!(
             "interrupted while running statement {} of {total} (line {}), which may or may not have taken effect:\n    {}",
             index + 1,
@@ -527,10 +742,15 @@ impl Migrator {
 
     /// Repairs the state of one migration after a person fixed things by hand.
     pub async fn resolve(&mut self, version: &Version, action: Resolve) -> Result<String, Error> {
-        self.locked(async |m| m.resolve_locked(version, action).await).await
+        self.locked(async |m| m.resolve_locked(version, action).await)
+            .await
     }
 
-    async fn resolve_locked(&mut self, version: &Version, action: Resolve) -> Result<String, Error> {
+    async fn resolve_locked(
+        &mut self,
+        version: &Version,
+        action: Resolve,
+    ) -> Result<String, Error> {
         self.driver.ensure_history_table().await?;
         let migrations = source::read_dir(&self.config.migrations_dir)?;
         let rows = self.driver.history().await?;
@@ -538,7 +758,11 @@ impl Migrator {
         let entry = entries
             .iter()
             .find(|e| &e.version == version)
-            .ok_or_else(|| Error::Config(format!("there is no migration {version} in the files or the history")))?;
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "there is no migration {version} in the files or the history"
+                ))
+            })?;
         let refuse = |what: &str| {
             Err(Error::Blocked(format!(
                 "{version} {} is {}; `resolve {what}` is for failed or interrupted migrations{}",
@@ -554,27 +778,54 @@ impl Migrator {
         let previous = entry.row;
         let (state, applied, message) = match action {
             Resolve::Applied => match entry.status {
-                Status::Failed | Status::Running | Status::Resumable | Status::Pending | Status::RolledBack | Status::OutOfOrder => {
-                    (RowState::Applied, None, format!("{version} {} recorded as applied", entry.name))
-                }
-                Status::Modified => (RowState::Applied, None, format!("{version} {}: the new checksum is recorded as applied", entry.name)),
+                Status::Failed
+                | Status::Running
+                | Status::Resumable
+                | Status::Pending
+                | Status::RolledBack
+                | Status::OutOfOrder => (
+                    RowState::Applied,
+                    None,
+                    format!("{version} {} recorded as applied", entry.name),
+                ),
+                Status::Modified => (
+                    RowState::Applied,
+                    None,
+                    format!(
+                        "{version} {}: the new checksum is recorded as applied",
+                        entry.name
+                    ),
+                ),
                 _ => return refuse("--applied"),
             },
             Resolve::RolledBack => match entry.status {
                 Status::Failed | Status::Running | Status::Resumable | Status::Missing => (
                     RowState::RolledBack,
                     Some(0),
-                    format!("{version} {} recorded as rolled back; `godwit deploy` will apply it from the start", entry.name),
+                    format!(
+                        "{version} {} recorded as rolled back; `godwit deploy` will apply it from the start",
+                        entry.name
+                    ),
                 ),
                 _ => return refuse("--rolled-back"),
             },
             Resolve::Continue => {
-                let row = previous.filter(|r| r.operation == Operation::Deploy.as_str() && r.statements_applied < r.statements_total);
+                let row = previous.filter(|r| {
+                    r.operation == Operation::Deploy.as_str()
+                        && r.statements_applied < r.statements_total
+                });
                 match (entry.status, row) {
-                    (Status::Failed | Status::Running, Some(row)) if row.statements_applied > 0 || !self.driver.transactional_ddl() || row.state == "running" => {
+                    (Status::Failed | Status::Running, Some(row))
+                        if row.statements_applied > 0
+                            || !self.driver.transactional_ddl()
+                            || row.state == "running" =>
+                    {
                         let next = row.statements_applied + 1;
                         let message = if next >= row.statements_total {
-                            format!("{version} {}: the last statement was done by hand, so it is recorded as applied", entry.name)
+                            format!(
+                                "{version} {}: the last statement was done by hand, so it is recorded as applied",
+                                entry.name
+                            )
                         } else {
                             format!(
                                 "{version} {}: statement {} is taken as done; `godwit deploy` continues with statement {} of {}",
@@ -584,7 +835,11 @@ impl Migrator {
                                 row.statements_total
                             )
                         };
-                        let state = if next >= row.statements_total { RowState::Applied } else { RowState::Resumable };
+                        let state = if next >= row.statements_total {
+                            RowState::Applied
+                        } else {
+                            RowState::Resumable
+                        };
                         (state, Some(next), message)
                     }
                     (Status::Failed, _) => {
@@ -611,7 +866,10 @@ impl Migrator {
             kind: "sql".into(),
             operation: Operation::Resolve.as_str().into(),
             state: state.as_str().into(),
-            checksum: migration.map(|m| m.checksum.clone()).or(previous.map(|r| r.checksum.clone())).unwrap_or_default(),
+            checksum: migration
+                .map(|m| m.checksum.clone())
+                .or(previous.map(|r| r.checksum.clone()))
+                .unwrap_or_default(),
             started_at: now_rfc3339(),
             finished_at: Some(now_rfc3339()),
             duration_ms: Some(0),
@@ -623,7 +881,10 @@ impl Migrator {
             rows_affected: previous.and_then(|r| r.rows_affected),
             error: None,
         };
-        self.driver.insert_history(&row).await.map_err(|e| Error::db("cannot record the resolution", &e))?;
+        self.driver
+            .insert_history(&row)
+            .await
+            .map_err(|e| Error::db("cannot record the resolution", &e))?;
         Ok(message)
     }
 
@@ -636,12 +897,19 @@ impl Migrator {
             let rows = m.driver.history().await?;
             let entries = history::entries(&migrations, &rows);
             let mut recorded = Vec::new();
-            for entry in entries.iter().filter(|e| &e.version <= version && matches!(e.status, Status::Pending | Status::OutOfOrder)) {
-                let Some(migration) = entry.migration else { continue };
+            for entry in entries.iter().filter(|e| {
+                &e.version <= version && matches!(e.status, Status::Pending | Status::OutOfOrder)
+            }) {
+                let Some(migration) = entry.migration else {
+                    continue;
+                };
                 let mut row = m.new_row(migration, Operation::Baseline, RowState::Applied, 0);
                 row.finished_at = Some(now_rfc3339());
                 row.duration_ms = Some(0);
-                m.driver.insert_history(&row).await.map_err(|e| Error::db("cannot record the baseline", &e))?;
+                m.driver
+                    .insert_history(&row)
+                    .await
+                    .map_err(|e| Error::db("cannot record the baseline", &e))?;
                 recorded.push(migration.id());
             }
             Ok(recorded)
@@ -658,10 +926,38 @@ impl Migrator {
                 migration.up.statements(m.driver.dialect())?;
             }
             let dropped = m.driver.drop_everything().await?;
-            let report = m.deploy_locked(&DeployOptions { to: None, allow_out_of_order: true }).await?;
+            let report = m
+                .deploy_locked(&DeployOptions {
+                    to: None,
+                    allow_out_of_order: true,
+                })
+                .await?;
             Ok((dropped, report))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rerunnable_ddl() {
+        assert!(rerunnable("CREATE TABLE IF NOT EXISTS t (id int)"));
+        assert!(rerunnable("create or replace view v as select 1"));
+        assert!(rerunnable("DROP INDEX IF EXISTS i"));
+        assert!(!rerunnable("CREATE TABLE t (id int)"));
+        assert!(!rerunnable("ALTER TABLE t ADD COLUMN c int"));
+        assert!(!rerunnable("DROP TABLE t"));
+    }
+
+    #[test]
+    fn dml_is_recognised() {
+        assert!(is_dml("INSERT INTO t VALUES (1)"));
+        assert!(is_dml("with x as (select 1) update t set a = 1"));
+        assert!(!is_dml("CREATE TABLE t (id int)"));
+        assert!(!is_dml("CALL p()"));
     }
 }
 
@@ -703,7 +999,10 @@ fn failure_message(
             excerpt(&statements[i].sql),
             describe_db_error(&failure.error)
         ),
-        None => format!("{id} failed ({file}): {}", describe_db_error(&failure.error)),
+        None => format!(
+            "{id} failed ({file}): {}",
+            describe_db_error(&failure.error)
+        ),
     };
     let next = match (operation, applied) {
         (Operation::Down, _) => format!(
@@ -744,8 +1043,34 @@ fn excerpt(sql: &str) -> String {
 /// Statements that change data only, so they can share a transaction with their progress
 /// counter on MySQL.
 fn is_dml(sql: &str) -> bool {
-    let first = sql.split(|c: char| !c.is_ascii_alphabetic()).find(|w| !w.is_empty()).unwrap_or("");
-    ["insert", "update", "delete", "replace", "select", "with"].iter().any(|k| first.eq_ignore_ascii_case(k))
+    // Leading comments never reach here: the splitter trims them.
+    let first = sql
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .find(|w| !w.is_empty())
+        .unwrap_or("");
+    ["insert", "update", "delete", "replace", "select", "with"]
+        .iter()
+        .any(|k| first.eq_ignore_ascii_case(k))
+}
+
+/// DDL that leaves the same result when run a second time.
+fn rerunnable(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .filter(|w| !w.is_empty())
+        .take(8)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let has = |seq: &[&str]| {
+        words
+            .windows(seq.len())
+            .any(|w| w.iter().zip(seq).all(|(a, b)| a == b))
+    };
+    match words.first().map(String::as_str) {
+        Some("CREATE") => has(&["IF", "NOT", "EXISTS"]) || has(&["OR", "REPLACE"]),
+        Some("DROP") => has(&["IF", "EXISTS"]),
+        _ => false,
+    }
 }
 
 /// The problems that stop a deploy before it starts, all of them at once.
@@ -824,8 +1149,16 @@ fn with_report(err: Error, report: &RunReport) -> Error {
     if report.applied.is_empty() {
         return err;
     }
-    let done: Vec<String> = report.applied.iter().map(|d| format!("{}_{}", d.version, d.name)).collect();
-    let note = format!("\n\nApplied before the failure ({}): {}", done.len(), done.join(", "));
+    let done: Vec<String> = report
+        .applied
+        .iter()
+        .map(|d| format!("{}_{}", d.version, d.name))
+        .collect();
+    let note = format!(
+        "\n\nApplied before the failure ({}): {}",
+        done.len(),
+        done.join(", ")
+    );
     match err {
         Error::MigrationFailed(m) => Error::MigrationFailed(m + &note),
         Error::Blocked(m) => Error::Blocked(m + &note),

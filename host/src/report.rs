@@ -30,30 +30,77 @@ impl Progress {
             Event::LockAcquired { waited_ms } => {
                 let _ = writeln!(out, "got the migration lock after {}", ms(*waited_ms));
             }
-            Event::RunStarted { operation, pending, database } => {
-                let verb = if *operation == Operation::Down { "revert" } else { "apply" };
+            Event::RunStarted {
+                operation,
+                pending,
+                database,
+            } => {
+                let verb = if *operation == Operation::Down {
+                    "revert"
+                } else {
+                    "apply"
+                };
                 let _ = match pending {
                     0 => Ok(()),
                     n => writeln!(out, "{database}: {n} migration{} to {verb}", plural(*n)),
                 };
             }
-            Event::MigrationStarted { version, name, statements, resume_at } => {
+            Event::MigrationStarted {
+                version,
+                name,
+                statements,
+                resume_at,
+            } => {
                 close(&mut self.open_line, &mut out);
-                let resume = resume_at.map(|n| format!(" (resuming at statement {} of {statements})", n + 1)).unwrap_or_default();
+                let resume = resume_at
+                    .map(|n| format!(" (resuming at statement {} of {statements})", n + 1))
+                    .unwrap_or_default();
                 let _ = write!(out, "  {version}_{name}{resume} … ");
                 self.open_line = true;
             }
-            Event::Retrying { attempt, error, delay_ms, .. } => {
+            Event::Retrying {
+                attempt,
+                error,
+                delay_ms,
+                ..
+            } => {
                 close(&mut self.open_line, &mut out);
-                let _ = writeln!(out, "    lock timeout ({error}); retry {attempt} in {}", ms(*delay_ms));
+                let _ = writeln!(
+                    out,
+                    "    lock timeout ({error}); retry {attempt} in {}",
+                    ms(*delay_ms)
+                );
             }
-            Event::MigrationFinished { duration_ms, statements, rows_affected, operation, .. } => {
-                let verb = if *operation == Operation::Down { "reverted" } else { "applied" };
-                let rows = if *rows_affected > 0 { format!(", {} row{}", thousands(*rows_affected), plural(*rows_affected as usize)) } else { String::new() };
+            Event::MigrationFinished {
+                duration_ms,
+                statements,
+                rows_affected,
+                operation,
+                ..
+            } => {
+                let verb = if *operation == Operation::Down {
+                    "reverted"
+                } else {
+                    "applied"
+                };
+                let rows = if *rows_affected > 0 {
+                    format!(
+                        ", {} row{}",
+                        thousands(*rows_affected),
+                        plural(*rows_affected as usize)
+                    )
+                } else {
+                    String::new()
+                };
                 if !std::mem::take(&mut self.open_line) {
                     let _ = write!(out, "  ");
                 }
-                let _ = writeln!(out, "{verb} in {} ({statements} statement{}{rows})", ms(*duration_ms), plural(*statements));
+                let _ = writeln!(
+                    out,
+                    "{verb} in {} ({statements} statement{}{rows})",
+                    ms(*duration_ms),
+                    plural(*statements)
+                );
             }
             Event::MigrationFailed { .. } => {
                 if std::mem::take(&mut self.open_line) {
@@ -74,7 +121,12 @@ pub fn run_summary(report: &RunReport, verb: &str) -> String {
         };
     }
     let n = report.applied.len();
-    format!("{} {n} migration{} in {}.", capitalise(verb), plural(n), ms(report.duration_ms))
+    format!(
+        "{} {n} migration{} in {}.",
+        capitalise(verb),
+        plural(n),
+        ms(report.duration_ms)
+    )
 }
 
 #[derive(Serialize)]
@@ -127,7 +179,10 @@ pub fn status(entries: &[Entry], database: &str, json: bool) -> String {
                 version: e.version.to_string(),
                 name: &e.name,
                 status: e.status,
-                applied_at: e.row.filter(|r| r.state == RowState::Applied.as_str()).and_then(|r| r.finished_at.as_deref()),
+                applied_at: e
+                    .row
+                    .filter(|r| r.state == RowState::Applied.as_str())
+                    .and_then(|r| r.finished_at.as_deref()),
                 checksum: e.migration.map(|m| m.checksum.as_str()),
                 recorded_checksum: e.row.map(|r| r.checksum.as_str()),
                 statements_applied: e.row.map(|r| r.statements_applied),
@@ -135,24 +190,49 @@ pub fn status(entries: &[Entry], database: &str, json: bool) -> String {
                 error: e.row.and_then(|r| r.error.as_deref()),
             })
             .collect();
-        return serde_json::to_string_pretty(&StatusJson { database, migrations: items, summary }).expect("serializable");
+        return serde_json::to_string_pretty(&StatusJson {
+            database,
+            migrations: items,
+            summary,
+        })
+        .expect("serializable");
     }
     let mut out = format!("{database}\n");
     if entries.is_empty() {
         out.push_str("  no migrations yet: create one with `godwit new NAME`\n");
     }
-    let width = entries.iter().map(|e| e.name.len()).max().unwrap_or(0).min(48);
+    let width = entries
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(0)
+        .min(48);
     for e in entries {
-        let when = e.row.and_then(|r| r.finished_at.as_deref()).map(short_time).unwrap_or_default();
+        let when = e
+            .row
+            .and_then(|r| r.finished_at.as_deref())
+            .map(short_time)
+            .unwrap_or_default();
         let detail = match e.status {
             Status::Applied | Status::Modified | Status::Missing => when,
             Status::Failed | Status::Running | Status::Resumable => e
                 .row
-                .map(|r| format!("{} of {} statements applied", r.statements_applied, r.statements_total))
+                .map(|r| {
+                    format!(
+                        "{} of {} statements applied",
+                        r.statements_applied, r.statements_total
+                    )
+                })
                 .unwrap_or_default(),
             _ => String::new(),
         };
-        out.push_str(&format!("  {:<12} {}  {:<width$}  {detail}\n", e.status.label(), e.version, e.name).trim_end().to_string());
+        let line = format!(
+            "  {:<12} {}  {:<width$}  {detail}",
+            e.status.label(),
+            e.version,
+            e.name
+        );
+        out.push_str(line.trim_end());
         out.push('\n');
     }
     out.push_str(&format!(
@@ -181,7 +261,10 @@ pub fn history(rows: &[HistoryRow], json: bool) -> String {
     }
     let mut out = String::new();
     for r in rows {
-        let duration = r.duration_ms.map(|d| ms(d as u64)).unwrap_or_else(|| "-".into());
+        let duration = r
+            .duration_ms
+            .map(|d| ms(d as u64))
+            .unwrap_or_else(|| "-".into());
         out.push_str(&format!(
             "{}  {:<8} {:<11} {}_{}  {duration}  by {}\n",
             short_time(&r.started_at),
@@ -208,12 +291,23 @@ pub struct Stats {
 }
 
 pub fn stats(rows: &[HistoryRow]) -> Stats {
-    let deploys: Vec<&HistoryRow> = rows.iter().filter(|r| r.operation == Operation::Deploy.as_str()).collect();
-    let applied: Vec<&&HistoryRow> = deploys.iter().filter(|r| r.state == RowState::Applied.as_str()).collect();
-    let failed = deploys.iter().filter(|r| r.state == RowState::Failed.as_str()).count();
+    let deploys: Vec<&HistoryRow> = rows
+        .iter()
+        .filter(|r| r.operation == Operation::Deploy.as_str())
+        .collect();
+    let applied: Vec<&&HistoryRow> = deploys
+        .iter()
+        .filter(|r| r.state == RowState::Applied.as_str())
+        .collect();
+    let failed = deploys
+        .iter()
+        .filter(|r| r.state == RowState::Failed.as_str())
+        .count();
     let rollbacks = rows
         .iter()
-        .filter(|r| r.operation == Operation::Down.as_str() && r.state == RowState::RolledBack.as_str())
+        .filter(|r| {
+            r.operation == Operation::Down.as_str() && r.state == RowState::RolledBack.as_str()
+        })
         .count();
     let finished = applied.len() + failed;
     let durations: Vec<i64> = applied.iter().filter_map(|r| r.duration_ms).collect();
@@ -223,24 +317,41 @@ pub fn stats(rows: &[HistoryRow]) -> Stats {
         failed,
         rollbacks,
         success_rate: (finished > 0).then(|| applied.len() as f64 * 100.0 / finished as f64),
-        mean_duration_ms: (!durations.is_empty()).then(|| durations.iter().sum::<i64>() as f64 / durations.len() as f64),
+        mean_duration_ms: (!durations.is_empty())
+            .then(|| durations.iter().sum::<i64>() as f64 / durations.len() as f64),
         slowest: applied
             .iter()
             .max_by_key(|r| r.duration_ms.unwrap_or(0))
-            .map(|r| format!("{}_{} ({})", r.version, r.name, ms(r.duration_ms.unwrap_or(0) as u64))),
+            .map(|r| {
+                format!(
+                    "{}_{} ({})",
+                    r.version,
+                    r.name,
+                    ms(r.duration_ms.unwrap_or(0) as u64)
+                )
+            }),
     }
 }
 
 pub fn stats_text(s: &Stats) -> String {
-    let rate = s.success_rate.map(|r| format!("{r:.1}%")).unwrap_or_else(|| "n/a".into());
-    let mean = s.mean_duration_ms.map(|m| ms(m.round() as u64)).unwrap_or_else(|| "n/a".into());
+    let rate = s
+        .success_rate
+        .map(|r| format!("{r:.1}%"))
+        .unwrap_or_else(|| "n/a".into());
+    let mean = s
+        .mean_duration_ms
+        .map(|m| ms(m.round() as u64))
+        .unwrap_or_else(|| "n/a".into());
     format!(
         "{} history rows: {} applied, {} failed, {} rolled back by `down`\nsuccess rate {rate}, mean duration {mean}{}",
         s.runs,
         s.applied,
         s.failed,
         s.rollbacks,
-        s.slowest.as_ref().map(|x| format!(", slowest {x}")).unwrap_or_default()
+        s.slowest
+            .as_ref()
+            .map(|x| format!(", slowest {x}"))
+            .unwrap_or_default()
     )
 }
 
@@ -249,7 +360,11 @@ fn short_time(ts: &str) -> String {
 }
 
 pub fn ms(ms: u64) -> String {
-    if ms < 1000 { format!("{ms} ms") } else { format!("{:.2} s", ms as f64 / 1000.0) }
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.2} s", ms as f64 / 1000.0)
+    }
 }
 
 fn plural(n: usize) -> &'static str {
@@ -258,14 +373,16 @@ fn plural(n: usize) -> &'static str {
 
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -40,7 +40,10 @@ impl Version {
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
         let (a, b) = (self.significant(), other.significant());
-        a.len().cmp(&b.len()).then_with(|| a.cmp(b)).then_with(|| self.0.cmp(&other.0))
+        a.len()
+            .cmp(&b.len())
+            .then_with(|| a.cmp(b))
+            .then_with(|| self.0.cmp(&other.0))
     }
 }
 
@@ -75,10 +78,15 @@ pub struct Script {
 
 impl Script {
     fn read(path: &Path) -> Result<Script, Error> {
-        let bytes = std::fs::read(path).map_err(|e| Error::source(path, format!("cannot read: {e}")))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::source(path, format!("cannot read: {e}")))?;
         let text = normalize(&bytes).map_err(|m| Error::source(path, m))?;
         let directives = parse_directives(&text).map_err(|m| Error::source(path, m))?;
-        Ok(Script { path: path.to_path_buf(), text, directives })
+        Ok(Script {
+            path: path.to_path_buf(),
+            text,
+            directives,
+        })
     }
 
     /// Splits the file into statements for `dialect`; errors name the file and line.
@@ -110,10 +118,18 @@ impl Migration {
 pub fn normalize(bytes: &[u8]) -> Result<String, String> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
         format!("not valid UTF-8 (line {line}); save the file as UTF-8")
     })?;
-    Ok(if text.contains('\r') { text.replace("\r\n", "\n") } else { text.to_string() })
+    Ok(if text.contains('\r') {
+        text.replace("\r\n", "\n")
+    } else {
+        text.to_string()
+    })
 }
 
 pub fn checksum(text: &str) -> String {
@@ -126,7 +142,10 @@ fn parse_directives(text: &str) -> Result<Directives, String> {
     let mut in_header = true;
     for (index, line) in text.lines().enumerate() {
         let trimmed = line.trim();
-        let directive = trimmed.strip_prefix("--").map(str::trim).and_then(|c| c.strip_prefix("godwit:"));
+        let directive = trimmed
+            .strip_prefix("--")
+            .map(str::trim)
+            .and_then(|c| c.strip_prefix("godwit:"));
         match directive {
             Some(body) if in_header => apply_directive(&mut directives, body.trim())
                 .map_err(|m| format!("line {}: {m}", index + 1))?,
@@ -145,13 +164,18 @@ fn parse_directives(text: &str) -> Result<Directives, String> {
 
 fn apply_directive(d: &mut Directives, body: &str) -> Result<(), String> {
     let (key, value) = match body.find(['=', ' ', ':']) {
-        Some(at) => (&body[..at], body[at + 1..].trim_start_matches(['=', ':', ' ']).trim()),
+        Some(at) => (
+            &body[..at],
+            body[at + 1..].trim_start_matches(['=', ':', ' ']).trim(),
+        ),
         None => (body, ""),
     };
     let key = key.trim().replace('_', "-").to_ascii_lowercase();
     let duration = |value: &str| -> Result<Option<Duration>, String> {
         if value.is_empty() {
-            return Err(format!("`godwit:{key}` needs a value, e.g. `-- godwit:{key}=5s`"));
+            return Err(format!(
+                "`godwit:{key}` needs a value, e.g. `-- godwit:{key}=5s`"
+            ));
         }
         crate::config::parse_duration(value).map(Some)
     };
@@ -206,15 +230,24 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, Error> {
             })?;
         let up_path = path.join("up.sql");
         if !up_path.exists() {
-            return Err(Error::source(&path, "has no up.sql; every migration directory needs one"));
+            return Err(Error::source(
+                &path,
+                "has no up.sql; every migration directory needs one",
+            ));
         }
         let up = Script::read(&up_path)?;
         let down_path = path.join("down.sql");
-        let down = down_path.exists().then(|| Script::read(&down_path)).transpose()?;
+        let down = down_path
+            .exists()
+            .then(|| Script::read(&down_path))
+            .transpose()?;
         if let Some(other) = migrations.iter().find(|m| m.version == version) {
             return Err(Error::source(
                 &path,
-                format!("version {version} is also used by {}; give each migration its own version", other.dir.display()),
+                format!(
+                    "version {version} is also used by {}; give each migration its own version",
+                    other.dir.display()
+                ),
             ));
         }
         migrations.push(Migration {

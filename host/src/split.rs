@@ -110,7 +110,7 @@ enum Kind {
     /// Strings, quoted identifiers and dollar quotes: opaque, only their extent matters.
     Quoted,
     Semi,
-    /// A custom `DELIMITER` string.
+    /// Only produced while a custom `DELIMITER` is active; ends a statement unconditionally.
     Delim,
     LParen,
     RParen,
@@ -193,9 +193,10 @@ impl<'a> Lexer<'a> {
             b'#' if d == MySql => (Kind::Comment, line_end(b, i)),
             b'/' if at(1) == b'*' => {
                 // `/*!50003 ... */` and `/*+ hint */` are executed by MySQL, so they are content.
-                let kind = match d == MySql && matches!(at(2), b'!' | b'+') {
-                    true => Kind::Other,
-                    false => Kind::Comment,
+                let kind = if d == MySql && matches!(at(2), b'!' | b'+') {
+                    Kind::Other
+                } else {
+                    Kind::Comment
                 };
                 (kind, self.block_comment(d == Postgres)?)
             }
@@ -881,8 +882,9 @@ mod tests {
                      SELECT RAISE(ABORT, 'no;');\n\
                    END;\n\
                    CREATE TRIGGER u BEFORE DELETE ON a BEGIN DELETE FROM c; END;\n\
+                   CREATE TRIGGER begin BEFORE DELETE ON a BEGIN DELETE FROM c; END;\n\
                    SELECT 1;";
-        assert_eq!(texts(sql, Sqlite).len(), 3);
+        assert_eq!(texts(sql, Sqlite).len(), 4);
     }
 
     #[test]
@@ -935,6 +937,10 @@ mod tests {
             assert_eq!(stmts[0].span, 3..11);
             assert_eq!(stmts[1].sql, "SELECT\r\n 'a\r\nb'");
         }
+        let sql = "DELIMITER $$\r\nSELECT 1; SELECT 2$$\r\nDELIMITER ;\r\nSELECT 3;\r\n";
+        let stmts = split(sql, MySql).unwrap();
+        assert_eq!(stmts.iter().map(|s| s.line).collect::<Vec<_>>(), [2, 4]);
+        assert_eq!(stmts[0].sql, "SELECT 1; SELECT 2");
         let e = err("SELECT 1;\r\n\r\nSELECT 'x\r\n", Postgres);
         assert_eq!(e, unterminated("string", 3));
     }

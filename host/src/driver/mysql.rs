@@ -8,10 +8,10 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
 use sqlx::{ConnectOptions, Row};
 
 use super::{ConnectError, Driver, HistorySql, Timeouts, lease, with_connect_timeout};
+use crate::Dialect;
 use crate::config::{Config, LockMode};
 use crate::error::Error;
 use crate::history::{HistoryRow, TABLE};
-use crate::Dialect;
 
 pub struct MySqlDriver {
     conn: MySqlConnection,
@@ -66,9 +66,13 @@ impl Driver for MySqlDriver {
 
     async fn try_lock(&mut self) -> Result<Option<String>, Error> {
         if self.lock_mode == LockMode::Lease {
-            return lease::try_acquire::<sqlx::MySql>(&mut self.lock_conn, Dialect::MySql, &self.owner)
-                .await
-                .map_err(|e| Error::db("cannot take the migration lease", &e));
+            return lease::try_acquire::<sqlx::MySql>(
+                &mut self.lock_conn,
+                Dialect::MySql,
+                &self.owner,
+            )
+            .await
+            .map_err(|e| Error::db("cannot take the migration lease", &e));
         }
         let taken: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
             .bind(&self.lock_name)
@@ -91,7 +95,9 @@ impl Driver for MySqlDriver {
                 r.try_get::<u64, _>(0).unwrap_or_default(),
                 r.try_get::<String, _>(1).unwrap_or_default(),
                 r.try_get::<String, _>(2).unwrap_or_default(),
-                r.try_get::<i64, _>(3).or_else(|_| r.try_get::<i32, _>(3).map(i64::from)).unwrap_or_default()
+                r.try_get::<i64, _>(3)
+                    .or_else(|_| r.try_get::<i32, _>(3).map(i64::from))
+                    .unwrap_or_default()
             ),
             _ => format!("GET_LOCK('{}') held by another connection", self.lock_name),
         }))
@@ -101,7 +107,11 @@ impl Driver for MySqlDriver {
         let result = if self.lock_mode == LockMode::Lease {
             lease::release::<sqlx::MySql>(&mut self.lock_conn, Dialect::MySql, &self.owner).await
         } else {
-            sqlx::query("DO RELEASE_LOCK(?)").bind(&self.lock_name).execute(&mut self.lock_conn).await.map(drop)
+            sqlx::query("DO RELEASE_LOCK(?)")
+                .bind(&self.lock_name)
+                .execute(&mut self.lock_conn)
+                .await
+                .map(drop)
         };
         result.map_err(|e| Error::db("cannot release the migration lock", &e))
     }
@@ -112,7 +122,9 @@ impl Driver for MySqlDriver {
                 .await
                 .map_err(|e| Error::db("cannot renew the migration lease", &e))?
         {
-            return Err(Error::Blocked("lost the migration lease to another deployer; stopping".into()));
+            return Err(Error::Blocked(
+                "lost the migration lease to another deployer; stopping".into(),
+            ));
         }
         Ok(())
     }
@@ -153,12 +165,16 @@ impl Driver for MySqlDriver {
     }
 
     async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
-        super::insert_history::<sqlx::MySql>(&mut self.conn, Dialect::MySql, &self.sql.insert, row).await?;
-        sqlx::query_scalar("SELECT CAST(LAST_INSERT_ID() AS SIGNED)").fetch_one(&mut self.conn).await
+        super::insert_history::<sqlx::MySql>(&mut self.conn, Dialect::MySql, &self.sql.insert, row)
+            .await?;
+        sqlx::query_scalar("SELECT CAST(LAST_INSERT_ID() AS SIGNED)")
+            .fetch_one(&mut self.conn)
+            .await
     }
 
     async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
-        super::update_history::<sqlx::MySql>(&mut self.conn, Dialect::MySql, &self.sql.update, row).await
+        super::update_history::<sqlx::MySql>(&mut self.conn, Dialect::MySql, &self.sql.update, row)
+            .await
     }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
@@ -169,7 +185,11 @@ impl Driver for MySqlDriver {
         self.execute("START TRANSACTION").await.map(drop)
     }
 
-    async fn set_timeouts(&mut self, t: &Timeouts, _in_transaction: bool) -> Result<(), sqlx::Error> {
+    async fn set_timeouts(
+        &mut self,
+        t: &Timeouts,
+        _in_transaction: bool,
+    ) -> Result<(), sqlx::Error> {
         let mut sets = Vec::new();
         if let Some(d) = t.lock_timeout {
             // Both are whole seconds, at least 1: metadata locks (DDL) and row locks (DML).
@@ -185,13 +205,18 @@ impl Driver for MySqlDriver {
             }
         }
         if !sets.is_empty() {
-            self.execute(&format!("SET SESSION {}", sets.join(", "))).await?;
+            self.execute(&format!("SET SESSION {}", sets.join(", ")))
+                .await?;
         }
         Ok(())
     }
 
     async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error> {
-        let statement = if self.mariadb { "max_statement_time" } else { "max_execution_time" };
+        let statement = if self.mariadb {
+            "max_statement_time"
+        } else {
+            "max_execution_time"
+        };
         self.execute(&format!(
             "SET SESSION lock_wait_timeout = DEFAULT, innodb_lock_wait_timeout = DEFAULT, {statement} = DEFAULT"
         ))
@@ -228,11 +253,16 @@ impl Driver for MySqlDriver {
                 "SEQUENCE" => "SEQUENCE",
                 _ => "TABLE",
             };
-            sql.push_str(&format!("DROP {keyword} IF EXISTS `{}`;", name.replace('`', "``")));
+            sql.push_str(&format!(
+                "DROP {keyword} IF EXISTS `{}`;",
+                name.replace('`', "``")
+            ));
             dropped.push(format!("{} {name}", keyword.to_lowercase()));
         }
         sql.push_str("SET FOREIGN_KEY_CHECKS = 1;");
-        self.execute(&sql).await.map_err(|e| Error::db("cannot drop the database's objects", &e))?;
+        self.execute(&sql)
+            .await
+            .map_err(|e| Error::db("cannot drop the database's objects", &e))?;
         Ok(dropped)
     }
 }

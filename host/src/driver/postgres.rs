@@ -76,23 +76,36 @@ impl Driver for PgDriver {
 
     async fn try_lock(&mut self) -> Result<Option<String>, Error> {
         if self.lock_mode == LockMode::Lease {
-            return lease::try_acquire::<sqlx::Postgres>(&mut self.lock_conn, Dialect::Postgres, &self.owner)
-                .await
-                .map_err(|e| Error::db("cannot take the migration lease", &e));
+            return lease::try_acquire::<sqlx::Postgres>(
+                &mut self.lock_conn,
+                Dialect::Postgres,
+                &self.owner,
+            )
+            .await
+            .map_err(|e| Error::db("cannot take the migration lease", &e));
         }
         let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(LOCK_KEY)
             .fetch_one(&mut self.lock_conn)
             .await
             .map_err(|e| Error::db("cannot take the migration lock", &e))?;
-        Ok(if taken { None } else { Some(self.advisory_holder().await) })
+        Ok(if taken {
+            None
+        } else {
+            Some(self.advisory_holder().await)
+        })
     }
 
     async fn unlock(&mut self) -> Result<(), Error> {
         let result = if self.lock_mode == LockMode::Lease {
-            lease::release::<sqlx::Postgres>(&mut self.lock_conn, Dialect::Postgres, &self.owner).await
+            lease::release::<sqlx::Postgres>(&mut self.lock_conn, Dialect::Postgres, &self.owner)
+                .await
         } else {
-            sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_KEY).execute(&mut self.lock_conn).await.map(drop)
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(LOCK_KEY)
+                .execute(&mut self.lock_conn)
+                .await
+                .map(drop)
         };
         result.map_err(|e| Error::db("cannot release the migration lock", &e))
     }
@@ -103,7 +116,9 @@ impl Driver for PgDriver {
                 .await
                 .map_err(|e| Error::db("cannot renew the migration lease", &e))?
         {
-            return Err(Error::Blocked("lost the migration lease to another deployer; stopping".into()));
+            return Err(Error::Blocked(
+                "lost the migration lease to another deployer; stopping".into(),
+            ));
         }
         Ok(())
     }
@@ -136,7 +151,10 @@ impl Driver for PgDriver {
         match sqlx::raw_sql(&ddl).execute(&mut self.conn).await {
             Ok(_) => Ok(()),
             Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23505") => Ok(()),
-            Err(e) => Err(Error::db(format!("cannot create the history table {TABLE}"), &e)),
+            Err(e) => Err(Error::db(
+                format!("cannot create the history table {TABLE}"),
+                &e,
+            )),
         }
     }
 
@@ -148,11 +166,21 @@ impl Driver for PgDriver {
 
     async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
         let sql = format!("{} RETURNING id", self.sql.insert);
-        Ok(super::insert_history::<sqlx::Postgres>(&mut self.conn, Dialect::Postgres, &sql, row).await?.unwrap_or_default())
+        Ok(
+            super::insert_history::<sqlx::Postgres>(&mut self.conn, Dialect::Postgres, &sql, row)
+                .await?
+                .unwrap_or_default(),
+        )
     }
 
     async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
-        super::update_history::<sqlx::Postgres>(&mut self.conn, Dialect::Postgres, &self.sql.update, row).await
+        super::update_history::<sqlx::Postgres>(
+            &mut self.conn,
+            Dialect::Postgres,
+            &self.sql.update,
+            row,
+        )
+        .await
     }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
@@ -163,14 +191,21 @@ impl Driver for PgDriver {
         self.execute("BEGIN").await.map(drop)
     }
 
-    async fn set_timeouts(&mut self, t: &Timeouts, in_transaction: bool) -> Result<(), sqlx::Error> {
+    async fn set_timeouts(
+        &mut self,
+        t: &Timeouts,
+        in_transaction: bool,
+    ) -> Result<(), sqlx::Error> {
         let scope = if in_transaction { "SET LOCAL" } else { "SET" };
         let mut sql = String::new();
         if let Some(d) = t.lock_timeout {
             sql.push_str(&format!("{scope} lock_timeout = '{}ms';", d.as_millis()));
         }
         if let Some(d) = t.statement_timeout {
-            sql.push_str(&format!("{scope} statement_timeout = '{}ms';", d.as_millis()));
+            sql.push_str(&format!(
+                "{scope} statement_timeout = '{}ms';",
+                d.as_millis()
+            ));
         }
         if !sql.is_empty() {
             self.execute(&sql).await?;
@@ -179,7 +214,9 @@ impl Driver for PgDriver {
     }
 
     async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error> {
-        self.execute("RESET lock_timeout; RESET statement_timeout").await.map(drop)
+        self.execute("RESET lock_timeout; RESET statement_timeout")
+            .await
+            .map(drop)
     }
 
     fn is_lock_timeout(&self, err: &sqlx::Error) -> bool {
@@ -193,10 +230,14 @@ impl Driver for PgDriver {
             .await
             .map_err(|e| Error::db("cannot find the current schema", &e))?;
         let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
-        sqlx::raw_sql(&format!("DROP SCHEMA {quoted} CASCADE; CREATE SCHEMA {quoted};"))
-            .execute(&mut self.conn)
-            .await
-            .map_err(|e| Error::db(format!("cannot drop and recreate schema {schema}"), &e))?;
-        Ok(vec![format!("schema {schema} (dropped with everything in it, then recreated)")])
+        sqlx::raw_sql(&format!(
+            "DROP SCHEMA {quoted} CASCADE; CREATE SCHEMA {quoted};"
+        ))
+        .execute(&mut self.conn)
+        .await
+        .map_err(|e| Error::db(format!("cannot drop and recreate schema {schema}"), &e))?;
+        Ok(vec![format!(
+            "schema {schema} (dropped with everything in it, then recreated)"
+        )])
     }
 }

@@ -9,10 +9,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Row};
 
 use super::{ConnectError, Driver, HistorySql, Timeouts, lease, with_connect_timeout};
+use crate::Dialect;
 use crate::config::Config;
 use crate::error::Error;
 use crate::history::{HistoryRow, TABLE};
-use crate::Dialect;
 
 /// How long SQLite waits for another writer when no lock_timeout is configured.
 const DEFAULT_BUSY: Duration = Duration::from_secs(30);
@@ -32,14 +32,25 @@ impl SqliteDriver {
             .busy_timeout(DEFAULT_BUSY)
             .disable_statement_logging();
         let path = options.get_filename();
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+        if let Some(parent) = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+        {
             std::fs::create_dir_all(parent).map_err(|e| {
-                ConnectError::Refused(format!("cannot create the directory {} for the SQLite file: {e}", parent.display()))
+                ConnectError::Refused(format!(
+                    "cannot create the directory {} for the SQLite file: {e}",
+                    parent.display()
+                ))
             })?;
         }
         let conn = with_connect_timeout(config, options.connect()).await?;
         let lock_conn = with_connect_timeout(config, options.connect()).await?;
-        Ok(SqliteDriver { conn, lock_conn, owner: lease::owner_token(), sql: HistorySql::new(Dialect::Sqlite) })
+        Ok(SqliteDriver {
+            conn,
+            lock_conn,
+            owner: lease::owner_token(),
+            sql: HistorySql::new(Dialect::Sqlite),
+        })
     }
 }
 
@@ -54,10 +65,14 @@ impl Driver for SqliteDriver {
     }
 
     async fn try_lock(&mut self) -> Result<Option<String>, Error> {
-        match lease::try_acquire::<sqlx::Sqlite>(&mut self.lock_conn, Dialect::Sqlite, &self.owner).await {
+        match lease::try_acquire::<sqlx::Sqlite>(&mut self.lock_conn, Dialect::Sqlite, &self.owner)
+            .await
+        {
             Ok(outcome) => Ok(outcome),
             // Another deployer is inside a write transaction: it holds the lease anyway.
-            Err(sqlx::Error::Database(db)) if db.message().contains("locked") || db.message().contains("busy") => {
+            Err(sqlx::Error::Database(db))
+                if db.message().contains("locked") || db.message().contains("busy") =>
+            {
                 Ok(Some("the database file is locked by another writer".into()))
             }
             Err(e) => Err(Error::db("cannot take the migration lease", &e)),
@@ -71,13 +86,16 @@ impl Driver for SqliteDriver {
     }
 
     async fn keep_alive(&mut self) -> Result<(), Error> {
-        let still_ours = lease::renew::<sqlx::Sqlite>(&mut self.lock_conn, Dialect::Sqlite, &self.owner)
-            .await
-            .map_err(|e| Error::db("cannot renew the migration lease", &e))?;
+        let still_ours =
+            lease::renew::<sqlx::Sqlite>(&mut self.lock_conn, Dialect::Sqlite, &self.owner)
+                .await
+                .map_err(|e| Error::db("cannot renew the migration lease", &e))?;
         if still_ours {
             Ok(())
         } else {
-            Err(Error::Blocked("lost the migration lease to another deployer; stopping".into()))
+            Err(Error::Blocked(
+                "lost the migration lease to another deployer; stopping".into(),
+            ))
         }
     }
 
@@ -118,11 +136,21 @@ impl Driver for SqliteDriver {
 
     async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
         let sql = format!("{} RETURNING id", self.sql.insert);
-        Ok(super::insert_history::<sqlx::Sqlite>(&mut self.conn, Dialect::Sqlite, &sql, row).await?.unwrap_or_default())
+        Ok(
+            super::insert_history::<sqlx::Sqlite>(&mut self.conn, Dialect::Sqlite, &sql, row)
+                .await?
+                .unwrap_or_default(),
+        )
     }
 
     async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
-        super::update_history::<sqlx::Sqlite>(&mut self.conn, Dialect::Sqlite, &self.sql.update, row).await
+        super::update_history::<sqlx::Sqlite>(
+            &mut self.conn,
+            Dialect::Sqlite,
+            &self.sql.update,
+            row,
+        )
+        .await
     }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
@@ -134,13 +162,24 @@ impl Driver for SqliteDriver {
         self.execute("BEGIN IMMEDIATE").await.map(drop)
     }
 
-    async fn set_timeouts(&mut self, t: &Timeouts, _in_transaction: bool) -> Result<(), sqlx::Error> {
+    async fn set_timeouts(
+        &mut self,
+        t: &Timeouts,
+        _in_transaction: bool,
+    ) -> Result<(), sqlx::Error> {
         let busy = t.lock_timeout.unwrap_or(DEFAULT_BUSY);
-        self.execute(&format!("PRAGMA busy_timeout = {}", busy.as_millis())).await.map(drop)
+        self.execute(&format!("PRAGMA busy_timeout = {}", busy.as_millis()))
+            .await
+            .map(drop)
     }
 
     async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error> {
-        self.execute(&format!("PRAGMA busy_timeout = {}", DEFAULT_BUSY.as_millis())).await.map(drop)
+        self.execute(&format!(
+            "PRAGMA busy_timeout = {}",
+            DEFAULT_BUSY.as_millis()
+        ))
+        .await
+        .map(drop)
     }
 
     fn is_lock_timeout(&self, err: &sqlx::Error) -> bool {
@@ -161,8 +200,12 @@ impl Driver for SqliteDriver {
         let mut sql = String::from("PRAGMA foreign_keys = OFF;");
         let mut dropped = Vec::new();
         for row in objects {
-            let (kind, name): (String, String) = (row.try_get(0).map_err(fail)?, row.try_get(1).map_err(fail)?);
-            sql.push_str(&format!("DROP {kind} IF EXISTS \"{}\";", name.replace('"', "\"\"")));
+            let (kind, name): (String, String) =
+                (row.try_get(0).map_err(fail)?, row.try_get(1).map_err(fail)?);
+            sql.push_str(&format!(
+                "DROP {kind} IF EXISTS \"{}\";",
+                name.replace('"', "\"\"")
+            ));
             dropped.push(format!("{kind} {name}"));
         }
         sql.push_str("PRAGMA foreign_keys = ON;");

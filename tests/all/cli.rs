@@ -1,0 +1,315 @@
+//! Bad input from the command line, the environment and the files: each gets a clear
+//! message and the documented exit code, and never shows a password.
+
+use std::process::Command;
+
+use crate::support::*;
+
+fn in_dir(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = godwit_cmd();
+    cmd.arg("-C").arg(dir).args(args);
+    cmd
+}
+
+fn project_with_config(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
+    std::fs::write(dir.path().join("godwit.toml"), config).unwrap();
+    dir
+}
+
+#[test]
+fn database_url_not_set_in_production() {
+    let dir = project_with_config("environment = \"production\"\n");
+    run(in_dir(dir.path(), &["status"]))
+        .expect(2)
+        .says("DATABASE_URL is not set")
+        .says("--database-url");
+}
+
+#[test]
+fn look_alike_variable_is_named() {
+    let dir = project_with_config("");
+    let mut cmd = in_dir(dir.path(), &["deploy"]);
+    cmd.env("DB_URL", "postgres://postgres@127.0.0.1/app");
+    run(cmd)
+        .expect(2)
+        .says("DB_URL is: did you mean DATABASE_URL?");
+    assert!(
+        !dir.path().join(".godwit").exists(),
+        "must not fall back to SQLite"
+    );
+}
+
+#[test]
+fn empty_database_url() {
+    let dir = project_with_config("");
+    let mut cmd = in_dir(dir.path(), &["status"]);
+    cmd.env("DATABASE_URL", "");
+    run(cmd).expect(2).says("DATABASE_URL is set but empty");
+}
+
+#[test]
+fn malformed_database_url_hides_the_password() {
+    let dir = project_with_config("");
+    let mut cmd = in_dir(dir.path(), &["status"]);
+    cmd.env(
+        "DATABASE_URL",
+        "postgres://app:hunter2 secret@db.internal:99999/app",
+    );
+    let out = run(cmd);
+    out.expect(2).says("not a valid URL").says("app:***@");
+    assert!(!out.text().contains("hunter2"), "{}", out.text());
+    let mut cmd = in_dir(dir.path(), &["status"]);
+    cmd.env("DATABASE_URL", "localhost:5432/app");
+    run(cmd).expect(2).says("needs a scheme");
+}
+
+#[test]
+fn unknown_scheme() {
+    let dir = project_with_config("");
+    let out = run(in_dir(
+        dir.path(),
+        &["--database-url", "postgress://localhost/app", "status"],
+    ));
+    out.expect(2)
+        .says("`postgress`")
+        .says("did you mean postgres://");
+    run(in_dir(
+        dir.path(),
+        &["--database-url", "mongodb://localhost/app", "status"],
+    ))
+    .expect(2)
+    .says("does not support");
+}
+
+#[test]
+fn unreachable_database() {
+    let dir = project_with_config("");
+    let url = "postgres://postgres:s3cretpw@127.0.0.1:1/app";
+    let out = run(in_dir(dir.path(), &["--database-url", url, "status"]));
+    out.expect(3)
+        .says("cannot connect to postgres://postgres:***@127.0.0.1:1/app")
+        .says("--wait");
+    assert!(!out.text().contains("s3cretpw"));
+    let started = std::time::Instant::now();
+    let out = run(in_dir(
+        dir.path(),
+        &["--database-url", url, "--wait", "2", "deploy"],
+    ));
+    out.expect(3).says("gave up after waiting 2s");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "--wait retried"
+    );
+}
+
+#[test]
+fn bad_credentials() {
+    let dir = project_with_config("");
+    let out = run(in_dir(
+        dir.path(),
+        &[
+            "--database-url",
+            "postgres://no_such_role:pw12345@127.0.0.1:5432/postgres",
+            "status",
+        ],
+    ));
+    out.expect(3)
+        .says("refused the connection")
+        .says("no_such_role");
+    assert!(!out.text().contains("pw12345"));
+    let out = run(in_dir(
+        dir.path(),
+        &[
+            "--database-url",
+            "mysql://root:wrongpass99@127.0.0.1:3306/mysql",
+            "status",
+        ],
+    ));
+    out.expect(3).says("Access denied").says("bad credentials");
+    assert!(!out.text().contains("wrongpass99"), "{}", out.text());
+}
+
+#[test]
+fn database_does_not_exist() {
+    let dir = project_with_config("");
+    run(in_dir(
+        dir.path(),
+        &[
+            "--database-url",
+            "postgres://postgres@127.0.0.1:5432/godwit_no_such_db",
+            "status",
+        ],
+    ))
+    .expect(3)
+    .says("does not exist")
+    .says("createdb");
+}
+
+#[test]
+fn unknown_config_key() {
+    let dir = project_with_config("lock_timout = \"5s\"\n");
+    run(in_dir(dir.path(), &["status"]))
+        .expect(2)
+        .says("godwit.toml is not valid")
+        .says("lock_timout");
+    let dir = project_with_config("lock_timeout = \"5 parsecs\"\n");
+    run(in_dir(dir.path(), &["status"]))
+        .expect(2)
+        .says("not a duration");
+}
+
+#[test]
+fn missing_migrations_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    run(in_dir(dir.path(), &["status"]))
+        .expect(2)
+        .says("does not exist")
+        .says("godwit init");
+}
+
+/// Each malformed project is reported before anything is applied.
+#[test]
+fn malformed_migrations() {
+    let cases: &[(&str, &[u8], &str)] = &[
+        (
+            "20260101000000_a/up.sql",
+            b"-- godwit:no-transactoin\nSELECT 1;\n",
+            "line 1: unknown directive",
+        ),
+        (
+            "20260101000000_a/up.sql",
+            b"SELECT 1;\n-- godwit:no-transaction\n",
+            "after the first statement",
+        ),
+        (
+            "20260101000000_a/up.sql",
+            b"SELECT 1;\nSELECT '\xff';\n",
+            "not valid UTF-8 (line 2)",
+        ),
+        (
+            "20260101000000_a/up.sql",
+            b"SELECT 1;\nINSERT INTO t VALUES ('unterminated);\n",
+            "unterminated",
+        ),
+        (
+            "create_users/up.sql",
+            b"SELECT 1;",
+            "named <version>_<name>",
+        ),
+        ("20260101000000_a/down.sql", b"SELECT 1;", "has no up.sql"),
+        (
+            "20260101000000.sql",
+            b"SELECT 1;",
+            "one directory per migration",
+        ),
+    ];
+    for (path, content, message) in cases {
+        let p = Project::empty(Dialect::Sqlite);
+        p.write(
+            "20250101000000_fine/up.sql",
+            "CREATE TABLE fine (id INTEGER);\n",
+        );
+        let full = p.migrations().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, content).unwrap();
+        let out = p.godwit(&["deploy"]);
+        out.expect(2).says(message);
+        assert!(
+            out.text().contains(path.split('/').next().unwrap()),
+            "names the file: {}",
+            out.text()
+        );
+        assert!(
+            !p.db.table_exists("fine"),
+            "nothing applied when a later file is malformed"
+        );
+    }
+}
+
+#[test]
+fn duplicate_versions() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write("20260101000000_create_a/up.sql", "SELECT 1;");
+    p.write("20260101000000_create_b/up.sql", "SELECT 1;");
+    p.godwit(&["deploy"])
+        .expect(2)
+        .says("version 20260101000000 is also used by");
+}
+
+#[test]
+fn init_and_new() {
+    let dir = tempfile::tempdir().unwrap();
+    run(in_dir(dir.path(), &["init"])).expect(0);
+    assert!(dir.path().join("godwit.toml").exists() && dir.path().join("migrations").is_dir());
+    run(in_dir(dir.path(), &["init"]))
+        .expect(2)
+        .says("already exists");
+    for vague in ["update", "fix", "migration1", "changes"] {
+        run(in_dir(dir.path(), &["new", vague]))
+            .expect(2)
+            .says("does not say what the migration changes");
+    }
+    run(in_dir(dir.path(), &["new", "add", "users", "Email index"]))
+        .expect(0)
+        .says("_add_users_email_index/up.sql");
+    let created: Vec<_> = std::fs::read_dir(dir.path().join("migrations"))
+        .unwrap()
+        .collect();
+    assert_eq!(created.len(), 1);
+    // The fresh project deploys on the embedded SQLite default.
+    run(in_dir(dir.path(), &["deploy"]))
+        .expect(0)
+        .says("Applied 1 migration");
+    assert!(dir.path().join(".godwit/godwit.db").exists());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    run(in_dir(dir.path(), &["resolve"])).expect(2);
+    run(in_dir(dir.path(), &["frobnicate"])).expect(2);
+    run(in_dir(dir.path(), &["down", "--to", "1", "--steps", "2"])).expect(2);
+    let p = Project::new(Dialect::Sqlite, "migrations_simple");
+    p.godwit(&["deploy", "--to", "v2"])
+        .expect(2)
+        .says("not a version");
+    p.godwit(&["deploy"]).expect(0);
+    p.godwit(&["resolve", "--applied", "20260101000000"])
+        .expect(4)
+        .says("is applied");
+}
+
+#[test]
+fn lock_not_acquired_in_time() {
+    let p = Project::new(Dialect::Postgres, "migrations_simple");
+    // Another session holds godwit's advisory lock.
+    let url = p.db.url.clone();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query("SELECT pg_advisory_lock(1735353463)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            ready_tx.send(()).unwrap();
+            let _ = rx.recv();
+        });
+    });
+    ready_rx.recv().unwrap();
+    let out = p.godwit(&["--lock-wait", "1s", "deploy"]);
+    out.expect(3)
+        .says("could not acquire the migration lock within 1s")
+        .says("held by backend pid");
+    tx.send(()).unwrap();
+    holder.join().unwrap();
+    p.godwit(&["deploy"]).expect(0);
+}

@@ -1,0 +1,268 @@
+//! The run on every database, fixture by fixture.
+
+use crate::each_dialect;
+use crate::support::*;
+
+each_dialect!(
+    simple,
+    reversible,
+    broken_blocks_until_resolved,
+    crlf_has_the_same_checksum,
+    compound_bodies,
+    out_of_order,
+    no_transaction,
+    baseline_and_reset
+);
+
+fn simple(d: Dialect) {
+    let p = Project::new(d, "migrations_simple");
+    p.godwit(&["status"]).expect(5).says("pending");
+    p.godwit(&["deploy"]).expect(0).says("Applied 3 migrations");
+    assert_eq!(p.db.int("SELECT count(*) FROM users"), 3);
+    assert_eq!(
+        p.db.rows("SELECT name FROM users WHERE id = 1")[0][0],
+        "Ada; Countess"
+    );
+    assert_eq!(p.db.rows("SELECT body FROM posts")[0][0], "a;b;c");
+    p.godwit(&["deploy"]).expect(0).says("Already up to date");
+    p.godwit(&["status"]).expect(0).says("3 applied, 0 pending");
+    let history = p.db.history();
+    assert_eq!(history.len(), 3);
+    assert!(
+        history
+            .iter()
+            .all(|(_, op, state)| op == "deploy" && state == "applied"),
+        "{history:?}"
+    );
+    let rows = p.db.rows("SELECT statements_applied, statements_total, applied_by, godwit_version FROM godwit_migrations ORDER BY id");
+    assert_eq!(rows[0][0], "2");
+    assert_eq!(rows[0][1], "2");
+    assert_eq!(rows[2][0], "4");
+    assert!(rows[0][2].contains('@'));
+
+    let json = p.godwit(&["status", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["summary"]["applied"], 3);
+    assert_eq!(value["migrations"][0]["status"], "applied");
+    assert!(!value["database"].as_str().unwrap().is_empty());
+}
+
+fn reversible(d: Dialect) {
+    let p = Project::new(d, "migrations_reversible");
+    p.godwit(&["deploy"]).expect(0);
+    assert_eq!(balances(&p), 350);
+    p.godwit(&["down"]).expect(0).says("Reverted 1 migration");
+    assert_eq!(p.db.int("SELECT count(*) FROM accounts"), 0);
+    p.godwit(&["status"]).expect(5).says("rolled back");
+    p.godwit(&["down", "--to", "20260201000000"])
+        .expect(0)
+        .says("Reverted 1 migration");
+    p.godwit(&["down", "--steps", "5"])
+        .expect(0)
+        .says("Reverted 1 migration");
+    assert!(!p.db.table_exists("accounts"));
+    p.godwit(&["down"]).expect(0).says("Nothing to revert");
+    p.godwit(&["deploy", "--to", "20260202000000"])
+        .expect(0)
+        .says("Applied 2 migrations");
+    p.godwit(&["status"]).expect(5);
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+    assert_eq!(balances(&p), 350);
+    let stats = p.godwit(&["history", "--stats", "--json"]);
+    let stats: serde_json::Value = serde_json::from_str(&stats.stdout).unwrap();
+    assert_eq!(stats["rollbacks"], 3);
+    assert_eq!(stats["applied"], 6);
+    assert_eq!(stats["success_rate"], 100.0);
+    p.godwit(&["history"])
+        .expect(0)
+        .says("down")
+        .says("rolled_back");
+    p.godwit(&["down", "--to", "20269999999999"])
+        .expect(2)
+        .says("no migration with that version");
+}
+
+fn balances(p: &Project) -> i64 {
+    p.db.rows("SELECT balance FROM accounts")
+        .iter()
+        .map(|r| r[0].parse::<i64>().unwrap())
+        .sum()
+}
+
+fn broken_blocks_until_resolved(d: Dialect) {
+    let p = Project::new(d, "migrations_broken");
+    let out = p.godwit(&["deploy"]);
+    out.expect(1)
+        .says("20260302000000_create_gadgets failed at statement 3 of 4")
+        .says("INSERT INTO no_such_table")
+        .says("line 3")
+        .says("Applied before the failure (1): 20260301000000_create_widgets");
+    assert!(p.db.table_exists("widgets"));
+    assert!(
+        !p.db.table_exists("sprockets"),
+        "the run stops at the failure"
+    );
+    let transactional = d != Dialect::MySql;
+    if transactional {
+        out.says("Nothing of it was applied")
+            .says("godwit resolve --rolled-back 20260302000000");
+        assert!(
+            !p.db.table_exists("gadgets"),
+            "nothing of a failed transactional migration remains"
+        );
+    } else {
+        out.says("Statements 1-2 of 4 were applied")
+            .says("godwit resolve --continue 20260302000000");
+        assert_eq!(p.db.int("SELECT count(*) FROM gadgets"), 1);
+    }
+    p.godwit(&["status"]).expect(4).says("failed");
+    p.godwit(&["deploy"])
+        .expect(4)
+        .says("awaits resolve")
+        .says("no_such_table");
+    p.godwit(&["down"])
+        .expect(4)
+        .says("resolve it before reverting");
+
+    if transactional {
+        p.godwit(&["resolve", "--continue", "20260302000000"])
+            .expect(4)
+            .says("nothing to continue");
+        p.write("20260302000000_create_gadgets/up.sql", "CREATE TABLE gadgets (id INTEGER PRIMARY KEY, label VARCHAR(50));\nINSERT INTO gadgets (id, label) VALUES (1, 'first');\nCREATE TABLE after_failure (id INTEGER PRIMARY KEY);\n");
+        p.godwit(&["resolve", "--rolled-back", "20260302000000"])
+            .expect(0)
+            .says("from the start");
+    } else {
+        // The operator creates what statement 3 was meant to write to, then continues.
+        p.db.exec("CREATE TABLE no_such_table (id INTEGER PRIMARY KEY)");
+        p.db.exec("INSERT INTO no_such_table (id) VALUES (1)");
+        p.godwit(&["resolve", "--continue", "20260302000000"])
+            .expect(0)
+            .says("continues with statement 4 of 4");
+        p.godwit(&["status"]).expect(5).says("resumable");
+    }
+    p.godwit(&["deploy"]).expect(0).says("Applied 2 migrations");
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM gadgets"),
+        1,
+        "nothing ran twice"
+    );
+    assert!(p.db.table_exists("after_failure"));
+    assert!(p.db.table_exists("sprockets"));
+    p.godwit(&["status"]).expect(0);
+    let stats: serde_json::Value =
+        serde_json::from_str(&p.godwit(&["history", "--stats", "--json"]).stdout).unwrap();
+    assert_eq!(stats["failed"], 1);
+}
+
+fn crlf_has_the_same_checksum(d: Dialect) {
+    let p = Project::new(d, "migrations_crlf");
+    let raw = std::fs::read(p.migrations().join("20260401000000_create_notes/up.sql")).unwrap();
+    assert!(
+        raw.starts_with(b"\xEF\xBB\xBF") && raw.windows(2).any(|w| w == b"\r\n"),
+        "the fixture lost its CRLF/BOM"
+    );
+    p.godwit(&["deploy"]).expect(0);
+    let recorded = p.db.rows("SELECT checksum FROM godwit_migrations")[0][0].clone();
+    let lf = String::from_utf8(raw[3..].to_vec())
+        .unwrap()
+        .replace("\r\n", "\n");
+    assert_eq!(recorded, godwit::source::checksum(&lf));
+    // A checkout with LF endings is the same migration.
+    p.write("20260401000000_create_notes/up.sql", &lf);
+    p.godwit(&["status"]).expect(0).says("1 applied");
+    p.write(
+        "20260401000000_create_notes/up.sql",
+        &lf.replace("line one", "line 1"),
+    );
+    p.godwit(&["status"]).expect(4).says("modified");
+    p.godwit(&["deploy"])
+        .expect(4)
+        .says("was modified after it was applied")
+        .says("git checkout");
+    p.godwit(&["resolve", "--applied", "20260401000000"])
+        .expect(0)
+        .says("new checksum");
+    p.godwit(&["status"]).expect(0);
+}
+
+fn compound_bodies(d: Dialect) {
+    let p = Project::new(d, "migrations_dollar_quoted");
+    p.godwit(&["deploy"]).expect(0);
+    assert_eq!(p.db.int("SELECT count(*) FROM items"), 4);
+    assert_eq!(
+        p.db.rows("SELECT name FROM items WHERE id = 4")[0][0],
+        "escaped ' quote; here"
+    );
+    assert!(
+        p.db.int("SELECT count(*) FROM audit") >= 3,
+        "the trigger body ran"
+    );
+    match d {
+        Dialect::Postgres => {
+            assert_eq!(p.db.rows("SELECT shout('hi')")[0][0], "HI!");
+            assert_eq!(p.db.int("SELECT add_one(41)"), 42);
+        }
+        Dialect::MySql => assert_eq!(p.db.rows("SELECT shout('hi')")[0][0], "HI!"),
+        Dialect::Sqlite => assert_eq!(
+            p.db.rows("SELECT note FROM audit WHERE item_id = 1")[0][0],
+            "first; by trigger"
+        ),
+    }
+}
+
+fn out_of_order(d: Dialect) {
+    let p = Project::new(d, "migrations_out_of_order");
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "20260502000000_create_second/up.sql",
+        "CREATE TABLE second_table (id INTEGER PRIMARY KEY);\n",
+    );
+    p.godwit(&["status"]).expect(4).says("out of order");
+    p.godwit(&["deploy"])
+        .expect(4)
+        .says("older than migrations already applied")
+        .says("--allow-out-of-order");
+    assert!(!p.db.table_exists("second_table"));
+    p.godwit(&["deploy", "--allow-out-of-order"])
+        .expect(0)
+        .says("Applied 1 migration");
+    assert!(p.db.table_exists("second_table"));
+    p.godwit(&["status"]).expect(0);
+}
+
+fn no_transaction(d: Dialect) {
+    let p = Project::new(d, "migrations_no_tx");
+    p.godwit(&["deploy"]).expect(0);
+    if d == Dialect::Postgres {
+        let valid = p.db.int("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'events_kind%' AND i.indisvalid");
+        assert_eq!(valid, 2);
+    }
+    p.godwit(&["down"]).expect(0);
+    p.godwit(&["deploy"]).expect(0);
+    let rows = p.db.rows("SELECT statements_applied, statements_total, state FROM godwit_migrations WHERE version = '20260602000000' ORDER BY id");
+    assert!(rows.iter().all(|r| r[0] == r[1]), "{rows:?}");
+}
+
+fn baseline_and_reset(d: Dialect) {
+    let p = Project::new(d, "migrations_simple");
+    // An existing database that already has the first two migrations' tables.
+    p.db.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(255) NOT NULL, name VARCHAR(100))");
+    p.db.exec("CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, title VARCHAR(200) NOT NULL, body TEXT)");
+    p.godwit(&["baseline", "20260102000000"])
+        .expect(0)
+        .says("Recorded 2 migration(s)");
+    p.godwit(&["status"]).expect(5).says("2 applied, 1 pending");
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+    p.godwit(&["reset"])
+        .expect(4)
+        .says("environment = \"development\"");
+    std::fs::write(
+        p.path().join("godwit.toml"),
+        "environment = \"development\"\n",
+    )
+    .unwrap();
+    p.godwit(&["reset"]).expect(0).says("Applied 3 migrations");
+    assert_eq!(p.db.int("SELECT count(*) FROM users"), 3);
+    assert_eq!(p.db.history().len(), 3, "reset starts a fresh history");
+}

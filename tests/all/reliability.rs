@@ -1,0 +1,172 @@
+//! Deployers racing each other and deployers killed at random moments: every migration
+//! is applied exactly once, and the next deploy always recovers.
+
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use crate::each_dialect;
+use crate::support::*;
+
+each_dialect!(
+    eight_deployers_apply_each_migration_once,
+    sigkill_at_random_moments_always_recovers
+);
+
+const MIGRATIONS: usize = 12;
+
+/// A ledger of which migration inserted which rows: a migration applied twice shows up as
+/// duplicate rows, one skipped as missing rows. MySQL commits DDL as it goes, so there the
+/// DDL is written re-runnable (IF NOT EXISTS), which godwit resumes on its own.
+fn ledger_project(d: Dialect) -> Project {
+    let p = Project::empty(d);
+    p.write(
+        "00001_create_ledger/up.sql",
+        "CREATE TABLE IF NOT EXISTS digits (d INTEGER NOT NULL);\n\
+         INSERT INTO digits (d) VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9);\n\
+         CREATE TABLE IF NOT EXISTS ledger (migration INTEGER NOT NULL, n INTEGER NOT NULL);\n",
+    );
+    for v in 2..=MIGRATIONS {
+        p.write(
+            &format!("{v:05}_fill_ledger_{v}/up.sql"),
+            &format!(
+                "CREATE TABLE IF NOT EXISTS side_{v} (id INTEGER PRIMARY KEY);\n\
+                 INSERT INTO ledger (migration, n) SELECT {v}, a.d + 10 * b.d + 100 * c.d FROM digits a, digits b, digits c;\n\
+                 INSERT INTO side_{v} (id) VALUES ({v});\n\
+                 UPDATE ledger SET n = n WHERE migration = {v};\n"
+            ),
+        );
+    }
+    p
+}
+
+#[track_caller]
+fn assert_each_applied_once(p: &Project) {
+    for v in 2..=MIGRATIONS {
+        assert_eq!(
+            p.db.int(&format!(
+                "SELECT count(*) FROM ledger WHERE migration = {v}"
+            )),
+            1000,
+            "migration {v}"
+        );
+        assert_eq!(
+            p.db.int(&format!("SELECT count(*) FROM side_{v}")),
+            1,
+            "migration {v}"
+        );
+    }
+    let history = p.db.history();
+    let applied = history
+        .iter()
+        .filter(|(_, _, state)| state == "applied")
+        .count();
+    assert_eq!(
+        applied, MIGRATIONS,
+        "one applied row per migration: {history:?}"
+    );
+    assert!(
+        history.iter().all(|(_, _, state)| state == "applied"),
+        "{history:?}"
+    );
+    p.godwit(&["status"]).expect(0);
+}
+
+fn eight_deployers_apply_each_migration_once(d: Dialect) {
+    let p = ledger_project(d);
+    let children: Vec<Child> = (0..8)
+        .map(|_| {
+            p.command(&["deploy"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut applied_total = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{text}");
+        applied_total += text.lines().filter(|l| l.contains(" applied in ")).count();
+    }
+    assert_eq!(
+        applied_total, MIGRATIONS,
+        "exactly one deployer applied each migration"
+    );
+    assert_each_applied_once(&p);
+}
+
+/// A small deterministic generator: the trials differ, and a failure can be replayed
+/// with the seed it prints.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+fn sigkill_at_random_moments_always_recovers(d: Dialect) {
+    // How long an undisturbed deploy takes here, so kills land all over it.
+    let warmup = ledger_project(d);
+    let started = Instant::now();
+    warmup.godwit(&["deploy"]).expect(0);
+    let full = started.elapsed();
+    drop(warmup);
+
+    let seed = std::env::var("GODWIT_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!(
+        "sigkill trials: seed {seed} (GODWIT_TEST_SEED={seed} replays them), full deploy {full:?}"
+    );
+    let mut rng = Lcg(seed);
+    let mut window = full.as_micros() as u64;
+    // Kills that land after the deploy finished prove nothing: keep going until 20 landed
+    // mid-deploy (the machine's load changes how long a deploy takes).
+    let (mut killed_midway, mut trials) = (0, 0);
+    while killed_midway < 20 {
+        trials += 1;
+        assert!(
+            trials <= 80,
+            "only {killed_midway} of {trials} kills landed mid-deploy (seed {seed})"
+        );
+        let p = ledger_project(d);
+        let mut child = p
+            .command(&["deploy"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(rng.next() % window.max(1)));
+        let finished = child.try_wait().unwrap().is_some();
+        child.kill().ok();
+        child.wait().unwrap();
+        // Track how long a deploy takes now, as load on the machine changes.
+        if finished {
+            window = window * 7 / 10;
+        } else {
+            killed_midway += 1;
+            window = window * 21 / 20;
+        }
+        let out = p.godwit(&["deploy"]);
+        assert_eq!(
+            out.code,
+            0,
+            "trial {trials} (seed {seed}): the deploy after a kill must recover\n{}",
+            out.text()
+        );
+        assert_each_applied_once(&p);
+    }
+}

@@ -1,0 +1,362 @@
+//! Shared test machinery: a database per test, a project directory per test, and the
+//! `godwit` binary run as a user would run it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sqlx::{AnyConnection, Connection, Row};
+
+pub use godwit::Dialect;
+
+pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const MY_ADMIN: &str = "mysql://root@127.0.0.1:3306/mysql";
+
+/// Variables that would steer godwit away from the database a test gives it.
+const STRAY_ENV: &[&str] = &[
+    "DATABASE_URL",
+    "DIRECT_URL",
+    "DB_URL",
+    "DATABASE_URI",
+    "PGPASSWORD",
+];
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn unique_name() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "godwit_t_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A database that exists for one test and is dropped afterwards.
+pub struct TestDb {
+    pub dialect: Dialect,
+    pub url: String,
+    pub name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub fn new(dialect: Dialect) -> TestDb {
+        sqlx::any::install_default_drivers();
+        let name = unique_name();
+        match dialect {
+            Dialect::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                TestDb {
+                    dialect,
+                    url,
+                    name,
+                    _dir: Some(dir),
+                }
+            }
+            Dialect::Postgres => {
+                admin(PG_ADMIN, &format!("CREATE DATABASE {name}"));
+                TestDb {
+                    dialect,
+                    url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                    name,
+                    _dir: None,
+                }
+            }
+            Dialect::MySql => {
+                admin(MY_ADMIN, &format!("CREATE DATABASE {name}"));
+                TestDb {
+                    dialect,
+                    url: format!("mysql://root@127.0.0.1:3306/{name}"),
+                    name,
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    fn any_url(&self) -> String {
+        if self.dialect == Dialect::Sqlite {
+            format!("{}?mode=rwc", self.url)
+        } else {
+            self.url.clone()
+        }
+    }
+
+    /// Runs statements separated by `;` (simple ones only: this is test plumbing).
+    pub fn exec(&self, sql: &str) {
+        let url = self.any_url();
+        runtime().block_on(async {
+            let mut conn = AnyConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(sql)
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        });
+    }
+
+    /// The first column of the first row, as an integer.
+    pub fn int(&self, sql: &str) -> i64 {
+        let url = self.any_url();
+        runtime().block_on(async {
+            let mut conn = AnyConnection::connect(&url).await.unwrap();
+            let row = sqlx::query(sql)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            row.try_get::<i64, _>(0)
+                .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
+                .unwrap()
+        })
+    }
+
+    /// Every row's columns as text (NULL as "NULL").
+    pub fn rows(&self, sql: &str) -> Vec<Vec<String>> {
+        let url = self.any_url();
+        runtime().block_on(async {
+            let mut conn = AnyConnection::connect(&url).await.unwrap();
+            let rows = sqlx::query(sql)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            rows.iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| {
+                            r.try_get::<Option<String>, _>(i)
+                                .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                                .or_else(|_| {
+                                    r.try_get::<Option<i64>, _>(i)
+                                        .map(|v| v.map_or("NULL".into(), |v| v.to_string()))
+                                })
+                                .or_else(|_| {
+                                    r.try_get::<Option<i32>, _>(i)
+                                        .map(|v| v.map_or("NULL".into(), |v| v.to_string()))
+                                })
+                                .or_else(|_| {
+                                    r.try_get::<Option<Vec<u8>>, _>(i).map(|v| {
+                                        v.map_or("NULL".into(), |v| {
+                                            String::from_utf8_lossy(&v).into_owned()
+                                        })
+                                    })
+                                })
+                                .unwrap_or_else(|e| panic!("column {i} of {sql}: {e}"))
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+    }
+
+    pub fn table_exists(&self, table: &str) -> bool {
+        let sql = match self.dialect {
+            Dialect::Postgres => format!(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '{table}'"
+            ),
+            Dialect::MySql => format!(
+                "SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{table}'"
+            ),
+            Dialect::Sqlite => format!(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
+            ),
+        };
+        self.int(&sql) > 0
+    }
+
+    /// `(version, operation, state)` of every history row, oldest first.
+    pub fn history(&self) -> Vec<(String, String, String)> {
+        self.rows("SELECT version, operation, state FROM godwit_migrations ORDER BY id")
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+            .collect()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self.dialect {
+            Dialect::Postgres => admin(
+                PG_ADMIN,
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ),
+            Dialect::MySql => admin(MY_ADMIN, &format!("DROP DATABASE IF EXISTS {}", self.name)),
+            Dialect::Sqlite => {}
+        }
+    }
+}
+
+fn admin(url: &str, sql: &str) {
+    sqlx::any::install_default_drivers();
+    runtime().block_on(async {
+        let mut conn = AnyConnection::connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("connect {url}: {e}"));
+        sqlx::raw_sql(sql)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    });
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+pub fn dialect_dir(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => "postgres",
+        Dialect::MySql => "mysql",
+        Dialect::Sqlite => "sqlite",
+    }
+}
+
+/// What a godwit run printed and returned.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn text(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    #[track_caller]
+    pub fn expect(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn says(&self, needle: &str) -> &Self {
+        assert!(
+            self.text().contains(needle),
+            "expected output to contain {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+pub fn godwit_cmd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_godwit"));
+    for key in STRAY_ENV {
+        cmd.env_remove(key);
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+pub fn run(mut cmd: Command) -> Output {
+    let out = cmd.output().expect("run godwit");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A project directory with a `migrations/` copied from a fixture, and a database.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub db: TestDb,
+}
+
+impl Project {
+    /// `fixture` is a directory under tests/fixtures; if it has a sub-directory named after
+    /// the dialect, that one is used.
+    pub fn new(dialect: Dialect, fixture: &str) -> Project {
+        let project = Project::empty(dialect);
+        let mut source = fixtures().join(fixture);
+        if source.join(dialect_dir(dialect)).is_dir() {
+            source = source.join(dialect_dir(dialect));
+        }
+        copy_dir(&source, &project.migrations());
+        project
+    }
+
+    pub fn empty(dialect: Dialect) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
+        Project {
+            dir,
+            db: TestDb::new(dialect),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn migrations(&self) -> PathBuf {
+        self.dir.path().join("migrations")
+    }
+
+    /// Writes `migrations/<rel>`, creating directories.
+    pub fn write(&self, rel: &str, content: &str) {
+        let path = self.migrations().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = godwit_cmd();
+        cmd.arg("-C")
+            .arg(self.path())
+            .arg("--database-url")
+            .arg(&self.db.url)
+            .args(args);
+        cmd
+    }
+
+    pub fn godwit(&self, args: &[&str]) -> Output {
+        run(self.command(args))
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Declares one `#[test]` per dialect calling `body(Dialect)`.
+#[macro_export]
+macro_rules! each_dialect {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn postgres() { super::$name($crate::support::Dialect::Postgres) }
+                #[test]
+                fn mysql() { super::$name($crate::support::Dialect::MySql) }
+                #[test]
+                fn sqlite() { super::$name($crate::support::Dialect::Sqlite) }
+            }
+        )*
+    };
+}

@@ -39,6 +39,11 @@ pub trait Driver {
     async fn keep_alive(&mut self) -> Result<(), Error> {
         Ok(())
     }
+    /// Extends a lease from inside the migration's transaction, so that it commits
+    /// together with the migration (SQLite, where the lease row shares the file).
+    async fn renew_in_transaction(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
     async fn ensure_history_table(&mut self) -> Result<(), Error>;
     /// All rows, oldest first.
     async fn history(&mut self) -> Result<Vec<HistoryRow>, Error>;
@@ -542,6 +547,33 @@ pub(crate) mod lease {
         Ok(Some(format!(
             "lease held by process {pid} on {host} (expires in {left}s unless renewed)"
         )))
+    }
+
+    /// Drives `work` while renewing the lease on the lock connection every third of its
+    /// lifetime, so that one long statement cannot outlive the lease.
+    pub async fn with_heartbeat<DB, T>(
+        work: impl std::future::Future<Output = T>,
+        conn: &mut DB::Connection,
+        dialect: Dialect,
+        owner: &str,
+    ) -> T
+    where
+        DB: Database,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        for<'q> String: Encode<'q, DB> + Type<DB>,
+        for<'q> i64: Encode<'q, DB> + Type<DB>,
+        for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    {
+        let mut work = std::pin::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return done,
+                _ = tokio::time::sleep(TTL / 3) => {
+                    // A failed renewal is noticed by keep_alive() before the next statement.
+                    let _ = renew::<DB>(conn, dialect, owner).await;
+                }
+            }
+        }
     }
 
     /// Extends our lease; `false` when someone else owns it now.

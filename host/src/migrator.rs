@@ -493,7 +493,10 @@ impl Migrator {
                     row.finished_at = Some(now_rfc3339());
                     row.duration_ms = Some(started.elapsed().as_millis() as i64);
                     let recorded = match self.driver.insert_history(&row).await {
-                        Ok(_) => self.driver.commit().await,
+                        Ok(_) => match self.driver.renew_in_transaction().await {
+                            Ok(()) => self.driver.commit().await,
+                            Err(e) => Err(e),
+                        },
                         Err(e) => Err(e),
                     };
                     match recorded {

@@ -266,3 +266,114 @@ fn baseline_and_reset(d: Dialect) {
     assert_eq!(p.db.int("SELECT count(*) FROM users"), 3);
     assert_eq!(p.db.history().len(), 3, "reset starts a fresh history");
 }
+
+each_dialect!(lock_timeout_is_retried);
+
+/// Another session holds a conflicting lock for a while: the migration's lock timeout
+/// fires, godwit backs off and retries, and succeeds once the lock is gone; a lock that
+/// is never released fails after `lock_retries` with the database's error.
+fn lock_timeout_is_retried(d: Dialect) {
+    let p = Project::empty(d);
+    p.write(
+        "20260801000000_create_busy/up.sql",
+        "CREATE TABLE busy (id INTEGER PRIMARY KEY);\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "20260802000000_add_busy_note/up.sql",
+        "-- godwit:lock-timeout=300ms\nALTER TABLE busy ADD COLUMN note VARCHAR(20);\n",
+    );
+
+    let hold = |seconds: f64| {
+        let (url, dialect) = (p.db.url.clone(), d);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                let hold_for = std::time::Duration::from_secs_f64(seconds);
+                match dialect {
+                    Dialect::Postgres => {
+                        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+                        sqlx::raw_sql("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
+                            .execute(&mut c)
+                            .await
+                            .unwrap();
+                        ready_tx.send(()).unwrap();
+                        tokio::time::sleep(hold_for).await;
+                        sqlx::raw_sql("COMMIT").execute(&mut c).await.unwrap();
+                    }
+                    Dialect::MySql => {
+                        let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
+                        sqlx::raw_sql("LOCK TABLES busy WRITE")
+                            .execute(&mut c)
+                            .await
+                            .unwrap();
+                        ready_tx.send(()).unwrap();
+                        tokio::time::sleep(hold_for).await;
+                        sqlx::raw_sql("UNLOCK TABLES")
+                            .execute(&mut c)
+                            .await
+                            .unwrap();
+                    }
+                    Dialect::Sqlite => {
+                        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                        sqlx::raw_sql("BEGIN IMMEDIATE; DELETE FROM busy")
+                            .execute(&mut c)
+                            .await
+                            .unwrap();
+                        ready_tx.send(()).unwrap();
+                        tokio::time::sleep(hold_for).await;
+                        sqlx::raw_sql("COMMIT").execute(&mut c).await.unwrap();
+                    }
+                }
+            });
+        });
+        ready_rx.recv().unwrap();
+        handle
+    };
+
+    if d == Dialect::Sqlite {
+        // SQLite's lease row lives in the same file, so another writer is met while taking
+        // the migration lock: godwit waits for it (up to lock_wait), then applies.
+        let holder = hold(1.5);
+        p.godwit(&["deploy"])
+            .expect(0)
+            .says("waiting for the migration lock")
+            .says("Applied 1 migration");
+        holder.join().unwrap();
+        let holder = hold(4.0);
+        p.godwit(&["--lock-wait", "1s", "deploy"])
+            .expect(3)
+            .says("could not acquire the migration lock within 1s");
+        holder.join().unwrap();
+        return;
+    }
+    // Released after ~2 s: the first attempt times out, a retry gets through.
+    let holder = hold(2.0);
+    p.godwit(&["deploy"])
+        .expect(0)
+        .says("retry 1")
+        .says("Applied 1 migration");
+    holder.join().unwrap();
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM godwit_migrations WHERE state = 'applied'"),
+        2
+    );
+
+    // Never released within the retries: the migration fails with the database's error.
+    p.write(
+        "20260803000000_add_busy_flag/up.sql",
+        "-- godwit:lock-timeout=300ms\nALTER TABLE busy ADD COLUMN flag INTEGER;\n",
+    );
+    std::fs::write(p.path().join("godwit.toml"), "lock_retries = 1\n").unwrap();
+    let holder = hold(6.0);
+    let out = p.godwit(&["deploy"]);
+    holder.join().unwrap();
+    out.expect(1)
+        .says("20260803000000_add_busy_flag failed")
+        .says("retry 1");
+}

@@ -170,3 +170,42 @@ fn sigkill_at_random_moments_always_recovers(d: Dialect) {
         assert_each_applied_once(&p);
     }
 }
+
+/// The lease-table lock used behind poolers, where session locks do not survive.
+#[test]
+fn lease_mode_postgres() {
+    lease_mode(Dialect::Postgres)
+}
+
+#[test]
+fn lease_mode_mysql() {
+    lease_mode(Dialect::MySql)
+}
+
+fn lease_mode(d: Dialect) {
+    let p = ledger_project(d);
+    std::fs::write(p.path().join("godwit.toml"), "lock = \"lease\"\n").unwrap();
+    let children: Vec<Child> = (0..4)
+        .map(|_| {
+            p.command(&["deploy"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_each_applied_once(&p);
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM godwit_lock WHERE owner IS NULL"),
+        1,
+        "the lease is released"
+    );
+}

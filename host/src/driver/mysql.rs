@@ -178,7 +178,18 @@ impl Driver for MySqlDriver {
     }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
-        super::execute_raw::<sqlx::MySql>(&mut self.conn, sql).await
+        let work = super::execute_raw::<sqlx::MySql>(&mut self.conn, sql);
+        if self.lock_mode == LockMode::Lease {
+            lease::with_heartbeat::<sqlx::MySql, _>(
+                work,
+                &mut self.lock_conn,
+                Dialect::MySql,
+                &self.owner,
+            )
+            .await
+        } else {
+            work.await
+        }
     }
 
     async fn begin(&mut self) -> Result<(), sqlx::Error> {

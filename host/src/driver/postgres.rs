@@ -184,7 +184,18 @@ impl Driver for PgDriver {
     }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
-        super::execute_raw::<sqlx::Postgres>(&mut self.conn, sql).await
+        let work = super::execute_raw::<sqlx::Postgres>(&mut self.conn, sql);
+        if self.lock_mode == LockMode::Lease {
+            lease::with_heartbeat::<sqlx::Postgres, _>(
+                work,
+                &mut self.lock_conn,
+                Dialect::Postgres,
+                &self.owner,
+            )
+            .await
+        } else {
+            work.await
+        }
     }
 
     async fn begin(&mut self) -> Result<(), sqlx::Error> {

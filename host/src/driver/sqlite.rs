@@ -44,7 +44,15 @@ impl SqliteDriver {
             })?;
         }
         let conn = with_connect_timeout(config, options.connect()).await?;
-        let lock_conn = with_connect_timeout(config, options.connect()).await?;
+        // The lock loop polls and honours lock_wait; a long busy wait here would not.
+        let lock_conn = with_connect_timeout(
+            config,
+            options
+                .clone()
+                .busy_timeout(Duration::from_millis(100))
+                .connect(),
+        )
+        .await?;
         Ok(SqliteDriver {
             conn,
             lock_conn,
@@ -97,6 +105,14 @@ impl Driver for SqliteDriver {
                 "lost the migration lease to another deployer; stopping".into(),
             ))
         }
+    }
+
+    async fn renew_in_transaction(&mut self) -> Result<(), sqlx::Error> {
+        // The work connection holds the write lock here, so nobody can have taken the
+        // lease; extending it in this transaction makes the extension commit with the work.
+        lease::renew::<sqlx::Sqlite>(&mut self.conn, Dialect::Sqlite, &self.owner)
+            .await
+            .map(drop)
     }
 
     async fn ensure_history_table(&mut self) -> Result<(), Error> {

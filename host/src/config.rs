@@ -61,6 +61,49 @@ pub struct FileConfig {
     /// `advisory` (default on PostgreSQL and MySQL) or `lease` (a row in `godwit_lock`,
     /// for connection poolers where session locks do not survive).
     pub lock: Option<LockMode>,
+    /// A database `verify` may create objects in, for users who cannot create databases.
+    pub shadow_url: Option<String>,
+    #[serde(default)]
+    pub lint: LintSettings,
+    #[serde(default)]
+    pub backup: BackupSettings,
+}
+
+/// `[lint]`: per-rule severities, by rule name or code (`ban-drop-column = "off"`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintSettings {
+    #[serde(default)]
+    pub rules: std::collections::BTreeMap<String, RuleLevel>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleLevel {
+    Off,
+    Info,
+    Warning,
+    Error,
+}
+
+/// `[backup]`: when deploy backs up the whole database first, and where files go.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSettings {
+    #[serde(default)]
+    pub policy: BackupPolicy,
+    /// Directory for backup files, relative to the project (default `.godwit/backups`).
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupPolicy {
+    Always,
+    /// Before a run that contains a destructive statement (drop, truncate, delete).
+    #[default]
+    Destructive,
+    Never,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]

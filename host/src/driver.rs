@@ -53,6 +53,10 @@ pub trait Driver {
     async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error>;
     /// Runs one statement as text (never prepared: many DDL statements cannot be).
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error>;
+    /// Runs a read query whose first column is an integer (counts for `plan`).
+    async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error>;
+    /// Runs a read query whose columns are all text (cast them in SQL); NULL is `None`.
+    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, sqlx::Error>;
     async fn begin(&mut self) -> Result<(), sqlx::Error>;
     async fn commit(&mut self) -> Result<(), sqlx::Error> {
         self.execute("COMMIT").await.map(drop)
@@ -387,6 +391,44 @@ where
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+pub(crate) async fn query_i64<DB>(
+    conn: &mut DB::Connection,
+    sql: &str,
+) -> Result<Option<i64>, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let row = sqlx::query(sql).fetch_optional(&mut *conn).await?;
+    row.map(|r| r.try_get::<Option<i64>, _>(0))
+        .transpose()
+        .map(Option::flatten)
+}
+
+pub(crate) async fn query_text<DB>(
+    conn: &mut DB::Connection,
+    sql: &str,
+) -> Result<Vec<Vec<Option<String>>>, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| r.try_get::<Option<String>, _>(i))
+                .collect()
+        })
+        .collect()
 }
 
 /// Runs `sql` as plain text and returns the rows it affected.

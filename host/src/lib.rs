@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod driver;
 pub mod error;
+pub mod finding;
 pub mod history;
 pub mod migrator;
 pub mod report;

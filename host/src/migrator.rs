@@ -123,6 +123,11 @@ impl Migrator {
         &self.config
     }
 
+    /// The connection, for read-only work such as `plan` counts and introspection.
+    pub fn driver(&mut self) -> &mut dyn Driver {
+        self.driver.as_mut()
+    }
+
     fn emit(&mut self, event: Event) {
         (self.observer)(&event);
     }

@@ -192,6 +192,14 @@ impl Driver for MySqlDriver {
         }
     }
 
+    async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {
+        super::query_i64::<sqlx::MySql>(&mut self.conn, sql).await
+    }
+
+    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+        super::query_text::<sqlx::MySql>(&mut self.conn, sql).await
+    }
+
     async fn begin(&mut self) -> Result<(), sqlx::Error> {
         self.execute("START TRANSACTION").await.map(drop)
     }

@@ -173,6 +173,14 @@ impl Driver for SqliteDriver {
         super::execute_raw::<sqlx::Sqlite>(&mut self.conn, sql).await
     }
 
+    async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {
+        super::query_i64::<sqlx::Sqlite>(&mut self.conn, sql).await
+    }
+
+    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+        super::query_text::<sqlx::Sqlite>(&mut self.conn, sql).await
+    }
+
     async fn begin(&mut self) -> Result<(), sqlx::Error> {
         // IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading.
         self.execute("BEGIN IMMEDIATE").await.map(drop)

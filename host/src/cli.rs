@@ -129,10 +129,19 @@ pub fn main() -> u8 {
         .enable_all()
         .build()
         .expect("a tokio runtime");
+    let json = cli.json;
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", config::redact(&err.to_string()));
+            let message = config::redact(&err.to_string());
+            // Scripts reading --json get the error on stdout too, with the exit code.
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": message, "exit_code": err.exit_code() })
+                );
+            }
+            eprintln!("error: {message}");
             err.exit_code()
         }
     }

@@ -120,6 +120,10 @@ fn broken_blocks_until_resolved(d: Dialect) {
         .expect(4)
         .says("awaits resolve")
         .says("no_such_table");
+    let json: serde_json::Value =
+        serde_json::from_str(&p.godwit(&["deploy", "--json"]).stdout).unwrap();
+    assert_eq!(json["exit_code"], 4);
+    assert!(json["error"].as_str().unwrap().contains("awaits resolve"));
     p.godwit(&["down"])
         .expect(4)
         .says("resolve it before reverting");

@@ -138,6 +138,18 @@ impl Migrator {
         self.driver.history().await
     }
 
+    /// The migrations the next deploy would apply, in order, without taking the lock.
+    pub async fn pending(&mut self) -> Result<Vec<Migration>, Error> {
+        let migrations = source::read_dir(&self.config.migrations_dir)?;
+        let rows = self.history().await?;
+        let pending = history::entries(&migrations, &rows)
+            .into_iter()
+            .filter(|e| e.status.is_pending() || e.status == Status::OutOfOrder)
+            .filter_map(|e| e.migration.cloned())
+            .collect();
+        Ok(pending)
+    }
+
     /// Runs `body` holding the migration lock, and always lets go of it.
     async fn locked<T>(
         &mut self,

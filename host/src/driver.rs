@@ -431,6 +431,17 @@ where
         .collect()
 }
 
+/// The history table does not exist yet: a fresh database, not an error for readers.
+pub(crate) fn is_undefined_table(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("42P01" | "42S02"))
+                || db.message().contains("no such table")
+        }
+        _ => false,
+    }
+}
+
 /// Runs `sql` as plain text and returns the rows it affected.
 pub(crate) async fn execute_raw<DB>(
     conn: &mut DB::Connection,

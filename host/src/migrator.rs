@@ -132,9 +132,9 @@ impl Migrator {
         (self.observer)(&event);
     }
 
-    /// Reads history without taking the lock: `status` must work while a deploy runs.
+    /// Reads history without taking the lock (`status` must work while a deploy runs)
+    /// and without writing: a database godwit never touched simply has no history.
     pub async fn history(&mut self) -> Result<Vec<HistoryRow>, Error> {
-        self.driver.ensure_history_table().await?;
         self.driver.history().await
     }
 

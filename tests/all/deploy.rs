@@ -381,3 +381,13 @@ fn lock_timeout_is_retried(d: Dialect) {
         .says("20260803000000_add_busy_flag failed")
         .says("retry 1");
 }
+
+each_dialect!(status_does_not_write);
+
+/// `status` on a database godwit never touched reports pending and creates nothing.
+fn status_does_not_write(d: Dialect) {
+    let p = Project::new(d, "migrations_simple");
+    p.godwit(&["status"]).expect(5).says("0 applied, 3 pending");
+    assert!(!p.db.table_exists("godwit_migrations"));
+    p.godwit(&["history"]).expect(0).says("No history yet");
+}

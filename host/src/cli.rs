@@ -172,7 +172,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     }
     // Read the files before connecting: a malformed migration is reported even when the
     // database is down.
-    let migrations = source::read_dir(&config.migrations_dir)?;
+    let migrations = source::read(&config.migrations_dir, &config.layout())?;
     let mut migrator = Migrator::connect(&config).await?;
     if !json {
         let mut progress = Progress::default();

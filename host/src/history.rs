@@ -55,6 +55,8 @@ pub enum Operation {
     Down,
     Resolve,
     Baseline,
+    /// Recorded from another tool's history table by `godwit adopt`.
+    Adopt,
 }
 
 impl Operation {
@@ -64,6 +66,7 @@ impl Operation {
             Operation::Down => "down",
             Operation::Resolve => "resolve",
             Operation::Baseline => "baseline",
+            Operation::Adopt => "adopt",
         }
     }
 }

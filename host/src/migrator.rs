@@ -156,7 +156,7 @@ impl Migrator {
     }
 
     /// Runs `body` holding the migration lock, and always lets go of it.
-    async fn locked<T>(
+    pub(crate) async fn locked<T>(
         &mut self,
         body: impl AsyncFnOnce(&mut Self) -> Result<T, Error>,
     ) -> Result<T, Error> {
@@ -370,10 +370,14 @@ impl Migrator {
                 )));
             };
             let Some(down) = &migration.down else {
+                let write = if migration.dir.join("up.sql").is_file() {
+                    format!("write {}/down.sql", migration.dir.display())
+                } else {
+                    format!("add a down script to {}", migration.origin)
+                };
                 return Err(Error::Config(format!(
-                    "{} has no down.sql, so it cannot be reverted: write {}/down.sql, or revert it by hand and run `godwit resolve --rolled-back {}`",
+                    "{} has no down script, so it cannot be reverted: {write}, or revert it by hand and run `godwit resolve --rolled-back {}`",
                     migration.id(),
-                    migration.dir.display(),
                     migration.version
                 )));
             };

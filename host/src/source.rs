@@ -53,6 +53,11 @@ impl Version {
         &self.0
     }
 
+    /// Same number whatever the padding: `00001` and `1` (other tools store integers).
+    pub fn same_number(&self, other: &Version) -> bool {
+        self.is_repeatable() == other.is_repeatable() && self.segments().eq(other.segments())
+    }
+
     fn segments(&self) -> impl Iterator<Item = &str> {
         self.0.split('.').map(|s| {
             let trimmed = s.trim_start_matches('0');

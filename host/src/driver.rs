@@ -17,6 +17,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, Row, Type};
 use crate::config::{Config, LockMode, Target};
 use crate::error::{Error, describe_db_error};
 use crate::history::{HistoryRow, TABLE};
+use crate::schema::Schema;
 use crate::{Dialect, config};
 
 /// Per-migration limits, from godwit.toml and the file's directives.
@@ -76,6 +77,8 @@ pub trait Driver {
     fn is_lock_timeout(&self, err: &sqlx::Error) -> bool;
     /// Drops every table, view, routine and type godwit can see (for `reset`).
     async fn drop_everything(&mut self) -> Result<Vec<String>, Error>;
+    /// The schema migrations are responsible for, without godwit's own tables (`verify`).
+    async fn introspect(&mut self) -> Result<Schema, Error>;
 }
 
 /// Connects the work connection and the lock connection, retrying for `--wait`.

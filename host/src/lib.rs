@@ -23,6 +23,7 @@ pub mod finding;
 pub mod history;
 pub mod migrator;
 pub mod report;
+pub mod schema;
 pub mod source;
 pub mod split;
 

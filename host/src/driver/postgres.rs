@@ -259,4 +259,8 @@ impl Driver for PgDriver {
             "schema {schema} (dropped with everything in it, then recreated)"
         )])
     }
+
+    async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
+        crate::schema::postgres::introspect(self).await
+    }
 }

@@ -26,6 +26,7 @@ pub mod report;
 pub mod schema;
 pub mod source;
 pub mod split;
+pub mod verify;
 
 pub use error::Error;
 

@@ -535,7 +535,14 @@ pub(crate) mod lease {
                 sql.to_string()
             }
         };
-        execute_raw::<DB>(conn, create_sql()).await?;
+        match execute_raw::<DB>(conn, create_sql()).await {
+            // Deployers racing on CREATE TABLE IF NOT EXISTS can still collide in
+            // PostgreSQL's catalog; the table exists either way.
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23505") => {}
+            other => {
+                other?;
+            }
+        }
         execute_raw::<DB>(conn, seed_sql(dialect)).await?;
         let now = now_ms();
         let expires = now + TTL.as_millis() as i64;

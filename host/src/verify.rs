@@ -252,6 +252,7 @@ pub async fn verify(
 
     let work = on_shadow(
         shadow.config(&config),
+        shadow.setup(),
         &migrations,
         position.compare_at.as_ref(),
         &mut report,
@@ -303,12 +304,20 @@ pub async fn verify(
 /// before the shadow got there.
 async fn on_shadow(
     config: Config,
+    setup: Option<&str>,
     migrations: &[Migration],
     compare_at: Option<&Version>,
     report: &mut VerifyReport,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Option<Schema>, Error> {
     let mut shadow = Migrator::connect(&config).await?;
+    if let Some(sql) = setup {
+        shadow
+            .driver()
+            .execute(sql)
+            .await
+            .map_err(|e| Error::db(format!("cannot prepare the shadow database ({sql})"), &e))?;
+    }
     let mut before = shadow.driver().introspect().await?;
     let mut at_target = compare_at.is_none().then(|| before.clone());
     for migration in migrations {

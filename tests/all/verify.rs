@@ -419,3 +419,25 @@ fn shadow_needs_createdb_or_shadow_url() {
         .says("ALTER ROLE <user> CREATEDB")
         .says("--shadow-url");
 }
+
+/// Migrations that go to another schema through the URL's search_path: the fresh shadow
+/// needs that schema too, and names must not carry it into the comparison.
+#[test]
+fn search_path_schema_on_postgres() {
+    let p = Project::new(Dialect::Postgres, "migrations_verify");
+    p.db.exec("CREATE SCHEMA app");
+    let url = format!("{}?options=-c%20search_path%3Dapp", p.db.url);
+    let godwit = |args: &[&str]| {
+        let mut cmd = godwit_cmd();
+        cmd.arg("-C")
+            .arg(p.path())
+            .args(["--database-url", &url])
+            .args(args);
+        run(cmd)
+    };
+    godwit(&["deploy"]).expect(0);
+    assert!(p.db.int("SELECT count(*) FROM pg_tables WHERE schemaname = 'app'") >= 2);
+    let out = godwit(&["verify"]);
+    assert_shadow_gone(Dialect::Postgres, &shadow_location(&out));
+    out.expect(0).says("No drift");
+}

@@ -12,6 +12,8 @@ use crate::error::Error;
 pub(crate) struct Shadow {
     target: Target,
     kind: Kind,
+    /// Run on the shadow before anything else (the target's schema, on PostgreSQL).
+    setup: Option<String>,
 }
 
 enum Kind {
@@ -74,6 +76,7 @@ impl Shadow {
             let shadow = Shadow {
                 target: shadow,
                 kind: Kind::Given,
+                setup: None,
             };
             shadow.check_given(config).await?;
             return Ok(shadow);
@@ -96,6 +99,7 @@ impl Shadow {
                 Ok(Shadow {
                     target: parse_target(&url, "shadow database", &config.project_dir)?,
                     kind: Kind::File(dir),
+                    setup: None,
                 })
             }
             Dialect::Postgres | Dialect::MySql => {
@@ -107,9 +111,15 @@ impl Shadow {
                 url.set_path(&format!("/{name}"));
                 let shadow_target =
                     parse_target(url.as_str(), "shadow database", &config.project_dir)?;
-                let create = match dialect {
-                    Dialect::Postgres => format!("CREATE DATABASE \"{name}\""),
-                    _ => format!("CREATE DATABASE `{name}`{}", mysql_charset(target).await),
+                let (create, setup) = match dialect {
+                    Dialect::Postgres => (
+                        format!("CREATE DATABASE \"{name}\""),
+                        pg_schema_setup(target).await,
+                    ),
+                    _ => (
+                        format!("CREATE DATABASE `{name}`{}", mysql_charset(target).await),
+                        None,
+                    ),
                 };
                 target
                     .execute(&create)
@@ -118,6 +128,7 @@ impl Shadow {
                 Ok(Shadow {
                     target: shadow_target,
                     kind: Kind::Database(name),
+                    setup,
                 })
             }
         }
@@ -138,6 +149,11 @@ impl Shadow {
             created,
             kept,
         }
+    }
+
+    /// SQL to run on the shadow before the first migration.
+    pub fn setup(&self) -> Option<&str> {
+        self.setup.as_deref()
     }
 
     /// The project's configuration pointed at the shadow.
@@ -249,6 +265,22 @@ fn random_name() -> String {
     let digest = Sha256::digest(seed.as_bytes());
     let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     format!("godwit_shadow_{hex}")
+}
+
+/// A target that migrates another schema than `public` (through `search_path` in the URL)
+/// needs that schema in the fresh shadow too, or the migrations would have nowhere to go.
+async fn pg_schema_setup(target: &mut dyn Driver) -> Option<String> {
+    let rows = target
+        .query_text("SELECT current_schema()::text")
+        .await
+        .ok()?;
+    match rows.first().map(|r| r.as_slice()) {
+        Some([Some(schema)]) if schema != "public" => Some(format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+            schema.replace('"', "\"\"")
+        )),
+        _ => None,
+    }
 }
 
 /// The target's character set and collation, so that the shadow's columns match.

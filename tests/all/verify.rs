@@ -441,3 +441,66 @@ fn search_path_schema_on_postgres() {
     assert_shadow_gone(Dialect::Postgres, &shadow_location(&out));
     out.expect(0).says("No drift");
 }
+
+/// A cancelled CI job (SIGTERM) in the middle of a migration on the shadow still drops it.
+#[test]
+fn terminated_verify_drops_the_shadow() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let p = deployed(Dialect::Postgres);
+    p.write(
+        "20260806000000_wait_for_replicas/up.sql",
+        "SELECT pg_sleep(120);\n",
+    );
+    let mut child = p
+        .command(&["verify"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let location = first
+        .strip_prefix("Shadow database ")
+        .and_then(|l| l.split(" (").next())
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_string();
+    let exists = || {
+        admin_int(
+            Dialect::Postgres,
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{location}'"),
+        )
+    };
+    // Wait until the shadow is in the slow migration, so that SIGTERM lands mid-statement.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while admin_int(
+        Dialect::Postgres,
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{location}' AND query LIKE '%pg_sleep%'"
+        ),
+    ) == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow migration never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(exists(), 1);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("verify was interrupted: terminated (SIGTERM)"),
+        "{stderr}"
+    );
+    assert_shadow_gone(Dialect::Postgres, &location);
+}

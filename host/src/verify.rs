@@ -485,3 +485,104 @@ async fn interrupted() -> &'static str {
     ctrl_c.await;
     "interrupted (Ctrl-C)"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::DriftKind;
+
+    fn line(object: &str, kind: DriftKind, perspective: Perspective) -> DriftLine {
+        let (expected, actual) = match kind {
+            DriftKind::Missing => (Some("(email)".to_string()), None),
+            DriftKind::Extra => (None, Some("text NULL".to_string())),
+            DriftKind::Different => (Some("integer".to_string()), Some("bigint".to_string())),
+        };
+        DriftLine::new(
+            Drift {
+                object: object.into(),
+                kind,
+                expected,
+                actual,
+            },
+            perspective,
+        )
+    }
+
+    fn report() -> VerifyReport {
+        VerifyReport {
+            target: "postgres://app:***@db/app".into(),
+            shadow: ShadowInfo {
+                url: "postgres://app:***@db/godwit_shadow_0123456789ab".into(),
+                location: "godwit_shadow_0123456789ab".into(),
+                created: true,
+                kept: false,
+            },
+            migrations: vec![
+                MigrationCheck {
+                    migration: "20260801000000_create_users".into(),
+                    reversibility: Reversibility::Reversible,
+                    problems: Vec::new(),
+                    reapply_error: None,
+                },
+                MigrationCheck {
+                    migration: "20260802000000_add_users_bio".into(),
+                    reversibility: Reversibility::Irreversible,
+                    problems: vec![line(
+                        "column users.bio",
+                        DriftKind::Extra,
+                        Perspective::Reversal,
+                    )],
+                    reapply_error: None,
+                },
+            ],
+            compared_at: Some("20260802000000".into()),
+            compared: true,
+            pending_on_target: vec!["20260803000000_seed_users".into()],
+            drift: vec![
+                line("column users.nickname", DriftKind::Extra, Perspective::Target),
+                line(
+                    "index users_email_idx on users",
+                    DriftKind::Missing,
+                    Perspective::Target,
+                ),
+                line("column users.id", DriftKind::Different, Perspective::Target),
+            ],
+            notes: vec!["the target has 1 pending migration (20260803000000_seed_users); it is compared with the shadow as of 20260802000000, the newest migration applied there".into()],
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn the_report_people_read() {
+        let report = report();
+        assert_eq!(report.exit_code(), exit::BLOCKED);
+        let lines: Vec<String> = report.migrations.iter().map(MigrationCheck::line).collect();
+        insta::assert_snapshot!(format!("{}\n{}", lines.join("\n"), report.text()), @r"
+        20260801000000_create_users  up, down, up: down.sql undoes up.sql
+        20260802000000_add_users_bio  up, down, up: down.sql does NOT undo up.sql (1 difference)
+
+        1 migration is not reversible:
+          down.sql of 20260802000000_add_users_bio does not undo its up.sql:
+            column users.bio still exists after down.sql: text NULL
+
+        Drift: 3 objects in postgres://app:***@db/app differ from the migrations (as of 20260802000000):
+          column users.nickname: in the database but not in the migrations (added by hand?): text NULL
+          index users_email_idx on users: in the migrations but not in the database (dropped by hand?): (email)
+          column users.id: the migrations give `integer`, the database has `bigint`
+
+        note: the target has 1 pending migration (20260803000000_seed_users); it is compared with the shadow as of 20260802000000, the newest migration applied there
+
+        The shadow database godwit_shadow_0123456789ab was dropped.
+        ");
+    }
+
+    #[test]
+    fn exit_codes() {
+        let mut report = report();
+        report.migrations.truncate(1);
+        report.drift.clear();
+        assert_eq!(report.exit_code(), exit::OK);
+        report.failure = Some("up.sql of x failed".into());
+        assert_eq!(report.exit_code(), exit::FAILED, "a broken script wins");
+    }
+}

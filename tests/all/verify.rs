@@ -504,3 +504,28 @@ fn terminated_verify_drops_the_shadow() {
     );
     assert_shadow_gone(Dialect::Postgres, &location);
 }
+
+#[test]
+fn shadow_needs_create_privilege_on_mysql() {
+    let p = deployed(Dialect::MySql);
+    // MySQL user names are short; the database name's unique tail keeps this one unique.
+    let tail = &p.db.name[p.db.name.len().saturating_sub(20)..];
+    let user = format!("gw_nocreate_{tail}");
+    admin(MY_ADMIN, &format!("CREATE USER '{user}'@'%'"));
+    admin(
+        MY_ADMIN,
+        &format!("GRANT ALL ON `{}`.* TO '{user}'@'%'", p.db.name),
+    );
+    let mut cmd = godwit_cmd();
+    cmd.arg("-C").arg(p.path()).args([
+        "--database-url",
+        &format!("mysql://{user}@127.0.0.1:3306/{}", p.db.name),
+        "verify",
+    ]);
+    let out = run(cmd);
+    admin(MY_ADMIN, &format!("DROP USER '{user}'@'%'"));
+    out.expect(2)
+        .says("may not create databases")
+        .says("GRANT ALL ON `godwit_shadow_%`.*")
+        .says("--shadow-url");
+}

@@ -28,7 +28,7 @@ use crate::error::{Error, exit};
 use crate::history::{self, Status};
 use crate::migrator::{DeployOptions, DownTarget, Migrator};
 use crate::schema::{self, Drift, Perspective, Schema};
-use crate::source::{self, Migration, Version};
+use crate::source::{Migration, Version};
 
 pub use shadow::ShadowInfo;
 
@@ -225,7 +225,8 @@ pub async fn verify(
 ) -> Result<VerifyReport, Error> {
     let config = target.config().clone();
     let dialect = config.target.dialect;
-    let migrations = source::read_dir(&config.migrations_dir)?;
+    // The same reader deploy uses, so that adopted layouts (Prisma, Flyway…) work too.
+    let migrations = target.read_sources()?;
     for migration in &migrations {
         migration.up.statements(dialect)?;
         if let Some(down) = &migration.down {

@@ -544,8 +544,12 @@ pub(crate) mod lease {
         match execute_raw::<DB>(conn, create_sql()).await {
             Ok(_) => {}
             // Two deployers creating the table at once collide in PostgreSQL's catalog
-            // (unique_violation on pg_type) even with IF NOT EXISTS: the other one won.
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23505") => {
+            // even with IF NOT EXISTS: the other one won. Depending on timing it surfaces
+            // as unique_violation on pg_type (23505), duplicate_table (42P07) or
+            // duplicate_object, "type already exists" (42710).
+            Err(sqlx::Error::Database(db))
+                if matches!(db.code().as_deref(), Some("23505" | "42P07" | "42710")) =>
+            {
                 return Ok(Some("another deployer is creating the lease table".into()));
             }
             Err(e) => return Err(e),

@@ -424,11 +424,11 @@ impl TargetPosition {
         let mut notes = Vec::new();
         if !pending.is_empty() {
             let at = match &compare_at {
-                Some(v) => format!("as of {v}, the newest migration applied there"),
-                None => "with an empty schema, since nothing is applied there yet".into(),
+                Some(v) => format!("the shadow as of {v}, the newest migration applied there"),
+                None => "an empty schema, since nothing is applied there yet".into(),
             };
             notes.push(format!(
-                "the target has {} pending migration{} ({}); it is compared with the shadow {at}",
+                "the target has {} pending migration{} ({}); it is compared with {at}",
                 pending.len(),
                 if pending.len() == 1 { "" } else { "s" },
                 pending.join(", ")

@@ -19,6 +19,7 @@ each_dialect!(
     pending_migrations_are_not_drift,
     failing_up_sql_exits_1,
     same_migrations_give_equal_schemas,
+    never_deployed_target_is_compared_with_nothing,
 );
 
 /// The shadow named on the first line of the text output.
@@ -205,6 +206,22 @@ fn failing_up_sql_exits_1(d: Dialect) {
         // The target is at 20260803000000, which the shadow reached before the failure.
         .says("No drift")
         .says("was dropped");
+}
+
+/// A database nothing was deployed to (no history table at all) is compared with an empty
+/// schema: its own tables are drift, the pending migrations are not.
+fn never_deployed_target_is_compared_with_nothing(d: Dialect) {
+    let p = Project::new(d, "migrations_verify");
+    p.db.exec("CREATE TABLE legacy_users (id INTEGER PRIMARY KEY)");
+    verify(&p, &[])
+        .expect(4)
+        .says("the target has 3 pending migrations")
+        .says("compared with an empty schema, since nothing is applied there yet")
+        .says("table legacy_users: in the database but not in the migrations");
+    assert!(
+        !p.db.table_exists("godwit_migrations"),
+        "verify does not write to the target"
+    );
 }
 
 /// Introspection must be deterministic: the same migrations, two fresh databases, one

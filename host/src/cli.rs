@@ -12,6 +12,7 @@ use crate::history;
 use crate::migrator::{DeployOptions, DownTarget, Migrator, Resolve};
 use crate::report::{self, Progress};
 use crate::source::{self, Version};
+use crate::verify::{self, VerifyOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -100,6 +101,17 @@ pub enum Command {
         /// Allow reset outside `environment = "development"`.
         #[arg(long)]
         force: bool,
+    },
+    /// Build the schema in a shadow database, check every down.sql, compare with the
+    /// database (exit 0 clean, 4 drift or irreversible, 1 a script failed on the shadow).
+    Verify {
+        /// An empty database to use as the shadow instead of creating one (wins over
+        /// shadow_url in godwit.toml).
+        #[arg(long, value_name = "URL")]
+        shadow_url: Option<String>,
+        /// Leave the shadow database in place for inspection.
+        #[arg(long)]
+        keep_shadow: bool,
     },
     /// Past runs, or with --stats: success rate, mean duration, rollbacks.
     History {
@@ -295,6 +307,34 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             }
             Ok(exit::OK)
         }
+        Command::Verify {
+            shadow_url,
+            keep_shadow,
+        } => {
+            let options = VerifyOptions {
+                shadow_url,
+                keep_shadow,
+            };
+            let report = verify::verify(&mut migrator, &options, &mut |step| {
+                if json {
+                    return;
+                }
+                match step {
+                    verify::Progress::ShadowReady(shadow) => println!("{}", shadow.describe()),
+                    verify::Progress::Checked(check) => println!("  {}", check.line()),
+                }
+            })
+            .await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("serializable")
+                );
+            } else {
+                println!("{}", report.text());
+            }
+            Ok(report.exit_code())
+        }
         Command::History { stats, limit } => {
             let rows = migrator.history().await?;
             let shown = &rows[rows.len().saturating_sub(limit.unwrap_or(usize::MAX))..];
@@ -353,6 +393,7 @@ migrations = "migrations"
 # statement_timeout = "10min"
 # lock_retries = 3            # retries after a lock timeout
 # connect_timeout = "10s"
+# shadow_url = "env(SHADOW_URL)"  # an empty database for `godwit verify`, if it may not create one
 "#;
 
 fn init(dir: &Path) -> Result<u8, Error> {

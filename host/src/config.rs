@@ -224,6 +224,31 @@ impl Config {
     pub fn is_development(&self) -> bool {
         self.file.environment.as_deref() == Some("development")
     }
+
+    /// The database `verify` was given to use as its shadow: `--shadow-url` (passed in as
+    /// `flag`), else `shadow_url` in godwit.toml; `None` means godwit creates one.
+    pub fn shadow_target(&self, flag: Option<&str>) -> Result<Option<Target>, Error> {
+        let (url, origin) = match (flag, &self.file.shadow_url) {
+            (Some(url), _) => (url.to_string(), "--shadow-url"),
+            (None, Some(value)) => {
+                let dotenv = read_dotenv(&self.project_dir)?;
+                let lookup = |key: &str| {
+                    std::env::var(key).ok().or_else(|| {
+                        dotenv
+                            .iter()
+                            .find(|(k, _)| k == key)
+                            .map(|(_, v)| v.clone())
+                    })
+                };
+                (
+                    expand_env("shadow_url", value, &lookup)?,
+                    "shadow_url in godwit.toml",
+                )
+            }
+            (None, None) => return Ok(None),
+        };
+        parse_target(&url, origin, &self.project_dir).map(Some)
+    }
 }
 
 /// Where each tool keeps its migrations, so an existing project needs no `migrations` key.
@@ -289,24 +314,7 @@ fn resolve_target(
             .map(|(_, v)| v.clone())
     };
     let lookup = |key: &str| env(key).or_else(|| from_dotenv(key));
-    // `env(NAME)` in godwit.toml reads the environment, then .env.
-    let config_value = |field: &str, value: &str| -> Result<String, Error> {
-        match value
-            .trim()
-            .strip_prefix("env(")
-            .and_then(|v| v.strip_suffix(')'))
-        {
-            Some(name) => {
-                let name = name.trim().trim_matches('"');
-                lookup(name).ok_or_else(|| {
-                    Error::Config(format!(
-                        "godwit.toml sets {field} = \"env({name})\" but {name} is not set in the environment or in .env"
-                    ))
-                })
-            }
-            None => Ok(value.to_string()),
-        }
-    };
+    let config_value = |field: &str, value: &str| expand_env(field, value, &lookup);
 
     let (url, origin) = if let Some(url) = &overrides.database_url {
         (url.clone(), "--database-url".to_string())
@@ -356,6 +364,29 @@ fn resolve_target(
         )
     };
     parse_target(&url, &origin, project_dir)
+}
+
+/// `env(NAME)` in godwit.toml reads the environment, then .env.
+fn expand_env(
+    field: &str,
+    value: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, Error> {
+    match value
+        .trim()
+        .strip_prefix("env(")
+        .and_then(|v| v.strip_suffix(')'))
+    {
+        Some(name) => {
+            let name = name.trim().trim_matches('"');
+            lookup(name).ok_or_else(|| {
+                Error::Config(format!(
+                    "godwit.toml sets {field} = \"env({name})\" but {name} is not set in the environment or in .env"
+                ))
+            })
+        }
+        None => Ok(value.to_string()),
+    }
 }
 
 /// Checks a URL and works out its dialect; the error names where the URL came from.

@@ -17,6 +17,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, Row, Type};
 use crate::config::{Config, LockMode, Target};
 use crate::error::{Error, describe_db_error};
 use crate::history::{HistoryRow, TABLE};
+use crate::schema::Schema;
 use crate::{Dialect, config};
 
 /// Per-migration limits, from godwit.toml and the file's directives.
@@ -76,6 +77,8 @@ pub trait Driver {
     fn is_lock_timeout(&self, err: &sqlx::Error) -> bool;
     /// Drops every table, view, routine and type godwit can see (for `reset`).
     async fn drop_everything(&mut self) -> Result<Vec<String>, Error>;
+    /// The schema migrations are responsible for, without godwit's own tables (`verify`).
+    async fn introspect(&mut self) -> Result<Schema, Error>;
 }
 
 /// Connects the work connection and the lock connection, retrying for `--wait`.
@@ -541,8 +544,12 @@ pub(crate) mod lease {
         match execute_raw::<DB>(conn, create_sql()).await {
             Ok(_) => {}
             // Two deployers creating the table at once collide in PostgreSQL's catalog
-            // (unique_violation on pg_type) even with IF NOT EXISTS: the other one won.
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23505") => {
+            // even with IF NOT EXISTS: the other one won. Depending on timing it surfaces
+            // as unique_violation on pg_type (23505), duplicate_table (42P07) or
+            // duplicate_object, "type already exists" (42710).
+            Err(sqlx::Error::Database(db))
+                if matches!(db.code().as_deref(), Some("23505" | "42P07" | "42710")) =>
+            {
                 return Ok(Some("another deployer is creating the lease table".into()));
             }
             Err(e) => return Err(e),

@@ -24,8 +24,10 @@ pub mod finding;
 pub mod history;
 pub mod migrator;
 pub mod report;
+pub mod schema;
 pub mod source;
 pub mod split;
+pub mod verify;
 
 pub use error::Error;
 

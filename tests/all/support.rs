@@ -195,7 +195,34 @@ impl Drop for TestDb {
     }
 }
 
-fn admin(url: &str, sql: &str) {
+/// The admin connection's URL for a server dialect (not SQLite).
+pub fn admin_url(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => PG_ADMIN,
+        Dialect::MySql => MY_ADMIN,
+        Dialect::Sqlite => panic!("SQLite has no server to administer"),
+    }
+}
+
+/// The first column of the first row of `sql` run as the server's admin, as an integer.
+pub fn admin_int(dialect: Dialect, sql: &str) -> i64 {
+    sqlx::any::install_default_drivers();
+    let url = admin_url(dialect);
+    runtime().block_on(async {
+        let mut conn = AnyConnection::connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("connect {url}: {e}"));
+        let row = sqlx::query(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        row.try_get::<i64, _>(0)
+            .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
+            .unwrap()
+    })
+}
+
+pub fn admin(url: &str, sql: &str) {
     sqlx::any::install_default_drivers();
     runtime().block_on(async {
         let mut conn = AnyConnection::connect(url)

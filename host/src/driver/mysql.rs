@@ -286,4 +286,9 @@ impl Driver for MySqlDriver {
             .map_err(|e| Error::db("cannot drop the database's objects", &e))?;
         Ok(dropped)
     }
+
+    async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
+        let mariadb = self.mariadb;
+        crate::schema::mysql::introspect(self, mariadb).await
+    }
 }

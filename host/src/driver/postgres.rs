@@ -150,7 +150,12 @@ impl Driver for PgDriver {
         // (unique_violation on pg_type); we hold the lock by now, but `status` does not.
         match sqlx::raw_sql(&ddl).execute(&mut self.conn).await {
             Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23505") => Ok(()),
+            // …or as duplicate_table / duplicate_object, depending on timing.
+            Err(sqlx::Error::Database(db))
+                if matches!(db.code().as_deref(), Some("23505" | "42P07" | "42710")) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(Error::db(
                 format!("cannot create the history table {TABLE}"),
                 &e,
@@ -260,5 +265,9 @@ impl Driver for PgDriver {
         Ok(vec![format!(
             "schema {schema} (dropped with everything in it, then recreated)"
         )])
+    }
+
+    async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
+        crate::schema::postgres::introspect(self).await
     }
 }

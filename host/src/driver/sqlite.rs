@@ -253,4 +253,8 @@ impl Driver for SqliteDriver {
         self.execute(&sql).await.map_err(fail)?;
         Ok(dropped)
     }
+
+    async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
+        crate::schema::sqlite::introspect(self).await
+    }
 }

@@ -1,0 +1,561 @@
+//! A database's schema in a dialect-neutral form, and the differences between two of them.
+//!
+//! `verify` builds a [`Schema`] from the shadow database and another from the target, and
+//! reports [`diff`] object by object. The model keeps only what migrations decide and
+//! normalises what the database invents, so that the same migrations applied to two fresh
+//! databases give equal schemas: every map is a `BTreeMap` (stable order, stable output),
+//! type names are shortened (`character varying(255)` → `varchar(255)`), integer display
+//! widths are dropped on MySQL, serial defaults lose their schema and casts, and names
+//! that embed the database (MySQL view definitions) lose it. Column order is not compared:
+//! no dialect lets a migration choose it reliably, and it never breaks a query that names
+//! its columns.
+//!
+//! Each dialect's catalog queries live in their own file; the drivers call them from
+//! [`crate::driver::Driver::introspect`].
+
+pub(crate) mod mysql;
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::driver::Driver;
+use crate::error::Error;
+
+/// Everything `verify` compares, keyed by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Schema {
+    pub tables: BTreeMap<String, Table>,
+    /// Views (and PostgreSQL materialized views) with their normalised definition.
+    pub views: BTreeMap<String, String>,
+    /// Free-standing sequences; those owned by a serial or identity column are part of it.
+    pub sequences: BTreeMap<String, String>,
+    /// PostgreSQL enum types and their labels, in order.
+    pub enums: BTreeMap<String, String>,
+    /// Functions and procedures: `name(argument types)` → kind and result.
+    pub routines: BTreeMap<String, String>,
+    /// Triggers: name → `timing event ON table`.
+    pub triggers: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Table {
+    pub columns: BTreeMap<String, Column>,
+    /// Indexes that are not the implementation of a constraint listed below.
+    pub indexes: BTreeMap<String, Index>,
+    /// Keyed by the constraint's name; SQLite does not keep names, so there the key is
+    /// the constraint itself (`PRIMARY KEY`, `FOREIGN KEY (user_id)`, …).
+    pub constraints: BTreeMap<String, Constraint>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Column {
+    pub data_type: String,
+    pub nullable: bool,
+    pub default: Option<String>,
+    /// Identity, serial, `AUTO_INCREMENT`, or a generated column's expression.
+    pub generated: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Index {
+    /// Column names or expressions, with ` DESC` where descending.
+    pub columns: Vec<String>,
+    pub unique: bool,
+    /// The `WHERE` of a partial index.
+    pub predicate: Option<String>,
+    /// The access method where the database has several (`btree`, `gin`, `FULLTEXT`…).
+    pub method: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConstraintKind {
+    PrimaryKey,
+    Unique,
+    ForeignKey,
+    Check,
+    Exclusion,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Constraint {
+    pub kind: ConstraintKind,
+    pub columns: Vec<String>,
+    pub references: Option<Reference>,
+    /// A check's expression, or an exclusion constraint's definition.
+    pub expression: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reference {
+    pub table: String,
+    pub columns: Vec<String>,
+    /// Lowercase, as SQL spells them: `no action`, `cascade`, `set null`…
+    pub on_update: String,
+    pub on_delete: String,
+}
+
+/// Tables godwit itself creates; they differ between any two databases by design.
+pub fn is_godwit_table(name: &str) -> bool {
+    matches!(
+        name,
+        "godwit_migrations" | "godwit_lock" | "godwit_data_copies"
+    ) || name.starts_with("godwit_backup_")
+}
+
+impl Schema {
+    /// Nothing a migration could have created.
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+            && self.views.is_empty()
+            && self.sequences.is_empty()
+            && self.enums.is_empty()
+            && self.routines.is_empty()
+            && self.triggers.is_empty()
+    }
+
+    /// `table users`, `view active_users`, … for messages; at most `limit` of them.
+    pub fn object_names(&self, limit: usize) -> Vec<String> {
+        let kinds: [(&str, Vec<&String>); 6] = [
+            ("table", self.tables.keys().collect()),
+            ("view", self.views.keys().collect()),
+            ("sequence", self.sequences.keys().collect()),
+            ("type", self.enums.keys().collect()),
+            ("routine", self.routines.keys().collect()),
+            ("trigger", self.triggers.keys().collect()),
+        ];
+        kinds
+            .iter()
+            .flat_map(|(kind, names)| names.iter().map(move |n| format!("{kind} {n}")))
+            .take(limit)
+            .collect()
+    }
+}
+
+impl fmt::Display for Column {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.data_type)?;
+        f.write_str(if self.nullable { " NULL" } else { " NOT NULL" })?;
+        if let Some(default) = &self.default {
+            write!(f, " DEFAULT {default}")?;
+        }
+        if let Some(generated) = &self.generated {
+            write!(f, " {generated}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Index {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.unique {
+            f.write_str("UNIQUE ")?;
+        }
+        if let Some(method) = &self.method {
+            write!(f, "USING {method} ")?;
+        }
+        write!(f, "({})", self.columns.join(", "))?;
+        if let Some(predicate) = &self.predicate {
+            write!(f, " WHERE {predicate}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Constraint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let columns = self.columns.join(", ");
+        match self.kind {
+            ConstraintKind::PrimaryKey => write!(f, "PRIMARY KEY ({columns})"),
+            ConstraintKind::Unique => write!(f, "UNIQUE ({columns})"),
+            ConstraintKind::ForeignKey => {
+                write!(f, "FOREIGN KEY ({columns})")?;
+                if let Some(r) = &self.references {
+                    write!(f, " REFERENCES {} ({})", r.table, r.columns.join(", "))?;
+                    if r.on_update != "no action" {
+                        write!(f, " ON UPDATE {}", r.on_update.to_uppercase())?;
+                    }
+                    if r.on_delete != "no action" {
+                        write!(f, " ON DELETE {}", r.on_delete.to_uppercase())?;
+                    }
+                }
+                Ok(())
+            }
+            ConstraintKind::Check => {
+                write!(f, "CHECK ({})", self.expression.as_deref().unwrap_or(""))
+            }
+            ConstraintKind::Exclusion => f.write_str(self.expression.as_deref().unwrap_or("")),
+        }
+    }
+}
+
+/// How an object differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    /// Expected, but not there.
+    Missing,
+    /// There, but not expected.
+    Extra,
+    /// On both sides, defined differently.
+    Different,
+}
+
+/// One object that differs: `table users`, `column users.email`,
+/// `index users_email_idx on users`, `constraint posts_user_id_fkey on posts`…
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    pub object: String,
+    pub kind: DriftKind,
+    /// The definition on the expected side (what the migrations produce), if any.
+    pub expected: Option<String>,
+    /// The definition on the actual side (the database), if any.
+    pub actual: Option<String>,
+}
+
+/// Which comparison a [`Drift`] comes from, so its sentence says the right thing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Perspective {
+    /// Expected = the migrations (on the shadow), actual = the target database.
+    Target,
+    /// Expected = the schema before up.sql, actual = the schema after down.sql.
+    Reversal,
+}
+
+impl Drift {
+    /// One line a person can act on.
+    pub fn describe(&self, perspective: Perspective) -> String {
+        let expected = self.expected.as_deref().unwrap_or("");
+        let actual = self.actual.as_deref().unwrap_or("");
+        let object = &self.object;
+        match (perspective, self.kind) {
+            (Perspective::Target, DriftKind::Extra) => format!(
+                "{object}: in the database but not in the migrations (added by hand?): {actual}"
+            ),
+            (Perspective::Target, DriftKind::Missing) => format!(
+                "{object}: in the migrations but not in the database (dropped by hand?): {expected}"
+            ),
+            (Perspective::Target, DriftKind::Different) => {
+                format!("{object}: the migrations give `{expected}`, the database has `{actual}`")
+            }
+            (Perspective::Reversal, DriftKind::Extra) => {
+                format!("{object} still exists after down.sql: {actual}")
+            }
+            (Perspective::Reversal, DriftKind::Missing) => {
+                format!("{object} existed before up.sql and is gone after down.sql: {expected}")
+            }
+            (Perspective::Reversal, DriftKind::Different) => {
+                format!("{object} was `{expected}` before up.sql and is `{actual}` after down.sql")
+            }
+        }
+    }
+}
+
+/// Every object that differs between `expected` and `actual`, tables first. A table that
+/// is missing or extra is one line, not one per column.
+pub fn diff(expected: &Schema, actual: &Schema) -> Vec<Drift> {
+    let mut out = Vec::new();
+    // Tables on both sides are compared column by column below, not as a whole.
+    compare_by(
+        &mut out,
+        &expected.tables,
+        &actual.tables,
+        |n| format!("table {n}"),
+        table_summary,
+        |_, _| true,
+    );
+    for (name, want) in &expected.tables {
+        let Some(have) = actual.tables.get(name) else {
+            continue;
+        };
+        compare(
+            &mut out,
+            &want.columns,
+            &have.columns,
+            |c| format!("column {name}.{c}"),
+            ToString::to_string,
+        );
+        compare(
+            &mut out,
+            &want.indexes,
+            &have.indexes,
+            |i| format!("index {i} on {name}"),
+            ToString::to_string,
+        );
+        compare(
+            &mut out,
+            &want.constraints,
+            &have.constraints,
+            |c| format!("constraint {c} on {name}"),
+            ToString::to_string,
+        );
+    }
+    let plain = |s: &String| s.clone();
+    compare(
+        &mut out,
+        &expected.views,
+        &actual.views,
+        |n| format!("view {n}"),
+        plain,
+    );
+    compare(
+        &mut out,
+        &expected.sequences,
+        &actual.sequences,
+        |n| format!("sequence {n}"),
+        plain,
+    );
+    compare(
+        &mut out,
+        &expected.enums,
+        &actual.enums,
+        |n| format!("type {n}"),
+        plain,
+    );
+    compare(
+        &mut out,
+        &expected.routines,
+        &actual.routines,
+        |n| format!("routine {n}"),
+        plain,
+    );
+    compare(
+        &mut out,
+        &expected.triggers,
+        &actual.triggers,
+        |n| format!("trigger {n}"),
+        plain,
+    );
+    out
+}
+
+fn compare<T: PartialEq>(
+    out: &mut Vec<Drift>,
+    expected: &BTreeMap<String, T>,
+    actual: &BTreeMap<String, T>,
+    object: impl Fn(&str) -> String,
+    render: impl Fn(&T) -> String,
+) {
+    compare_by(out, expected, actual, object, render, |a, b| a == b);
+}
+
+fn compare_by<T>(
+    out: &mut Vec<Drift>,
+    expected: &BTreeMap<String, T>,
+    actual: &BTreeMap<String, T>,
+    object: impl Fn(&str) -> String,
+    render: impl Fn(&T) -> String,
+    same: impl Fn(&T, &T) -> bool,
+) {
+    for (name, want) in expected {
+        match actual.get(name) {
+            None => out.push(Drift {
+                object: object(name),
+                kind: DriftKind::Missing,
+                expected: Some(render(want)),
+                actual: None,
+            }),
+            Some(have) if !same(want, have) => out.push(Drift {
+                object: object(name),
+                kind: DriftKind::Different,
+                expected: Some(render(want)),
+                actual: Some(render(have)),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (name, have) in actual {
+        if !expected.contains_key(name) {
+            out.push(Drift {
+                object: object(name),
+                kind: DriftKind::Extra,
+                expected: None,
+                actual: Some(render(have)),
+            });
+        }
+    }
+}
+
+fn table_summary(table: &Table) -> String {
+    let columns: Vec<&str> = table.columns.keys().map(String::as_str).collect();
+    format!("({})", columns.join(", "))
+}
+
+/// One catalog query's rows, every column as text (NULL as `None`).
+pub(crate) struct Rows(Vec<Vec<Option<String>>>);
+
+impl Rows {
+    pub(crate) async fn read(
+        driver: &mut dyn Driver,
+        what: &str,
+        sql: &str,
+    ) -> Result<Rows, Error> {
+        driver
+            .query_text(sql)
+            .await
+            .map(Rows)
+            .map_err(|e| Error::db(format!("cannot read the schema ({what})"), &e))
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = RowText<'_>> {
+        self.0.iter().map(|r| RowText(r))
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct RowText<'a>(&'a [Option<String>]);
+
+impl RowText<'_> {
+    /// Column `i`, with NULL read as empty.
+    pub(crate) fn text(&self, i: usize) -> String {
+        self.opt(i).unwrap_or_default()
+    }
+
+    pub(crate) fn opt(&self, i: usize) -> Option<String> {
+        self.0.get(i).cloned().flatten()
+    }
+}
+
+/// Splits a list joined with the unit separator (chr 31), which no name or expression holds.
+pub(crate) fn split_list(text: &str) -> Vec<String> {
+    if text.is_empty() {
+        Vec::new()
+    } else {
+        text.split('\u{1f}').map(str::to_string).collect()
+    }
+}
+
+/// Collapses runs of whitespace outside quotes into one space, so that re-indented
+/// definitions compare equal.
+pub(crate) fn squash_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut quote: Option<char> = None;
+    let mut pending_space = false;
+    for c in text.trim().chars() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if c.is_whitespace() => pending_space = true,
+            None => {
+                if pending_space {
+                    out.push(' ');
+                    pending_space = false;
+                }
+                if matches!(c, '\'' | '"' | '`') {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(data_type: &str, nullable: bool) -> Column {
+        Column {
+            data_type: data_type.into(),
+            nullable,
+            default: None,
+            generated: None,
+        }
+    }
+
+    fn users() -> Schema {
+        let mut table = Table::default();
+        table.columns.insert("id".into(), column("integer", false));
+        table
+            .columns
+            .insert("email".into(), column("varchar(255)", false));
+        table.indexes.insert(
+            "users_email_idx".into(),
+            Index {
+                columns: vec!["email".into()],
+                unique: false,
+                predicate: None,
+                method: None,
+            },
+        );
+        table.constraints.insert(
+            "users_pkey".into(),
+            Constraint {
+                kind: ConstraintKind::PrimaryKey,
+                columns: vec!["id".into()],
+                references: None,
+                expression: None,
+            },
+        );
+        let mut schema = Schema::default();
+        schema.tables.insert("users".into(), table);
+        schema
+    }
+
+    #[test]
+    fn equal_schemas_have_no_drift() {
+        assert!(diff(&users(), &users()).is_empty());
+    }
+
+    #[test]
+    fn drift_is_reported_object_by_object() {
+        let expected = users();
+        let mut actual = users();
+        let table = actual.tables.get_mut("users").unwrap();
+        table
+            .columns
+            .insert("nickname".into(), column("text", true));
+        table.columns.get_mut("email").unwrap().nullable = true;
+        table.indexes.clear();
+        actual.views.insert("v".into(), "SELECT 1".into());
+        let lines: Vec<String> = diff(&expected, &actual)
+            .iter()
+            .map(|d| d.describe(Perspective::Target))
+            .collect();
+        insta::assert_snapshot!(lines.join("\n"), @r"
+        column users.email: the migrations give `varchar(255) NOT NULL`, the database has `varchar(255) NULL`
+        column users.nickname: in the database but not in the migrations (added by hand?): text NULL
+        index users_email_idx on users: in the migrations but not in the database (dropped by hand?): (email)
+        view v: in the database but not in the migrations (added by hand?): SELECT 1
+        ");
+    }
+
+    #[test]
+    fn a_missing_table_is_one_line() {
+        let drift = diff(&users(), &Schema::default());
+        assert_eq!(drift.len(), 1);
+        assert_eq!(
+            drift[0].describe(Perspective::Reversal),
+            "table users existed before up.sql and is gone after down.sql: (email, id)"
+        );
+        let drift = diff(&Schema::default(), &users());
+        assert_eq!(
+            drift[0].describe(Perspective::Reversal),
+            "table users still exists after down.sql: (email, id)"
+        );
+    }
+
+    #[test]
+    fn whitespace_is_squashed_outside_quotes() {
+        assert_eq!(
+            squash_whitespace("  SELECT  a,\n\t b FROM t WHERE x = '  two  '  "),
+            "SELECT a, b FROM t WHERE x = '  two  '"
+        );
+    }
+
+    #[test]
+    fn godwit_tables_are_recognised() {
+        assert!(is_godwit_table("godwit_migrations"));
+        assert!(is_godwit_table("godwit_backup_20261121"));
+        assert!(!is_godwit_table("godwit_users"));
+    }
+}

@@ -1,0 +1,332 @@
+//! MySQL and MariaDB's schema from information_schema, for `DATABASE()`.
+//!
+//! MySQL has no separate unique constraints (a `UNIQUE` constraint is a unique index), so
+//! they are reported as indexes; the primary key, foreign keys and checks are constraints.
+
+use std::collections::BTreeMap;
+
+use super::{
+    Column, Constraint, ConstraintKind, Index, Reference, Rows, Schema, Table, is_godwit_table,
+    squash_whitespace,
+};
+use crate::driver::Driver;
+use crate::error::Error;
+
+pub(crate) async fn introspect(driver: &mut dyn Driver, mariadb: bool) -> Result<Schema, Error> {
+    let mut schema = Schema::default();
+    let database = Rows::read(driver, "current database", "SELECT DATABASE()")
+        .await?
+        .iter()
+        .next()
+        .map(|r| r.text(0))
+        .unwrap_or_default();
+    // View definitions and some expressions name the database; the shadow's name differs.
+    let qualifier = format!("`{}`.", database.replace('`', "``"));
+    let unqualify = |text: &str| text.replace(&qualifier, "");
+
+    let tables = Rows::read(
+        driver,
+        "tables",
+        "SELECT CAST(TABLE_NAME AS CHAR), CAST(TABLE_TYPE AS CHAR) FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = DATABASE()",
+    )
+    .await?;
+    for row in tables.iter() {
+        let name = row.text(0);
+        match row.text(1).as_str() {
+            "VIEW" | "SYSTEM VIEW" => {}
+            "SEQUENCE" => {
+                schema.sequences.insert(name, "SEQUENCE".into());
+            }
+            _ if is_godwit_table(&name) => {}
+            _ => {
+                schema.tables.insert(name, Table::default());
+            }
+        }
+    }
+
+    let columns = Rows::read(
+        driver,
+        "columns",
+        "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), \
+         CAST(IS_NULLABLE AS CHAR), CAST(COLUMN_DEFAULT AS CHAR), CAST(EXTRA AS CHAR), CAST(GENERATION_EXPRESSION AS CHAR) \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()",
+    )
+    .await?;
+    for row in columns.iter() {
+        let Some(table) = schema.tables.get_mut(&row.text(0)) else {
+            continue;
+        };
+        // MariaDB spells "no default" as the text NULL; MySQL as SQL NULL.
+        let default = row.opt(4).filter(|d| d != "NULL");
+        let mut extra: Vec<String> = row
+            .text(5)
+            .split_whitespace()
+            .filter(|w| !w.eq_ignore_ascii_case("DEFAULT_GENERATED"))
+            .map(str::to_string)
+            .collect();
+        let expression = row.opt(6).filter(|e| !e.is_empty());
+        if let Some(expression) = &expression {
+            extra.retain(|w| !w.eq_ignore_ascii_case("GENERATED"));
+            let storage = extra
+                .iter()
+                .position(|w| {
+                    w.eq_ignore_ascii_case("VIRTUAL")
+                        || w.eq_ignore_ascii_case("STORED")
+                        || w.eq_ignore_ascii_case("PERSISTENT")
+                })
+                .map(|i| extra.remove(i).to_uppercase())
+                .unwrap_or_default();
+            extra.insert(
+                0,
+                format!(
+                    "GENERATED ALWAYS AS ({}) {storage}",
+                    squash_whitespace(&unqualify(expression))
+                )
+                .trim_end()
+                .to_string(),
+            );
+        }
+        let generated = (!extra.is_empty()).then(|| extra.join(" "));
+        table.columns.insert(
+            row.text(1),
+            Column {
+                data_type: normalize_type(&row.text(2)),
+                nullable: row.text(3) == "YES",
+                default: if expression.is_some() { None } else { default },
+                generated,
+            },
+        );
+    }
+
+    // MySQL 8 reports functional index parts in EXPRESSION; MariaDB has no such column.
+    let expression = if mariadb {
+        "NULL"
+    } else {
+        "CAST(EXPRESSION AS CHAR)"
+    };
+    let statistics = Rows::read(
+        driver,
+        "indexes",
+        &format!(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), CAST(NON_UNIQUE AS CHAR), CAST(COLUMN_NAME AS CHAR), \
+             CAST(SUB_PART AS CHAR), CAST(COLLATION AS CHAR), CAST(INDEX_TYPE AS CHAR), {expression} \
+             FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME <> 'PRIMARY' \
+             ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
+        ),
+    )
+    .await?;
+    for row in statistics.iter() {
+        let Some(table) = schema.tables.get_mut(&row.text(0)) else {
+            continue;
+        };
+        let mut part = match row.opt(7).filter(|e| !e.is_empty()) {
+            Some(e) => format!("({})", unqualify(&e)),
+            None => row.text(3),
+        };
+        if let Some(prefix) = row.opt(4) {
+            part.push_str(&format!("({prefix})"));
+        }
+        if row.text(5) == "D" {
+            part.push_str(" DESC");
+        }
+        let method = row.text(6);
+        let index = table.indexes.entry(row.text(1)).or_insert_with(|| Index {
+            columns: Vec::new(),
+            unique: row.text(2) == "0",
+            predicate: None,
+            method: (method != "BTREE").then_some(method),
+        });
+        index.columns.push(part);
+    }
+
+    let kinds = Rows::read(
+        driver,
+        "constraints",
+        "SELECT CAST(TABLE_NAME AS CHAR), CAST(CONSTRAINT_NAME AS CHAR), CAST(CONSTRAINT_TYPE AS CHAR) \
+         FROM information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() \
+         AND CONSTRAINT_TYPE IN ('PRIMARY KEY', 'FOREIGN KEY')",
+    )
+    .await?;
+    let key_columns = Rows::read(
+        driver,
+        "key columns",
+        "SELECT CAST(TABLE_NAME AS CHAR), CAST(CONSTRAINT_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
+         CAST(REFERENCED_TABLE_SCHEMA AS CHAR), CAST(REFERENCED_TABLE_NAME AS CHAR), CAST(REFERENCED_COLUMN_NAME AS CHAR) \
+         FROM information_schema.KEY_COLUMN_USAGE WHERE CONSTRAINT_SCHEMA = DATABASE() \
+         ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
+    )
+    .await?;
+    let rules = Rows::read(
+        driver,
+        "foreign key actions",
+        "SELECT CAST(TABLE_NAME AS CHAR), CAST(CONSTRAINT_NAME AS CHAR), CAST(UPDATE_RULE AS CHAR), CAST(DELETE_RULE AS CHAR) \
+         FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()",
+    )
+    .await?;
+    let rules: BTreeMap<(String, String), (String, String)> = rules
+        .iter()
+        .map(|r| {
+            (
+                (r.text(0), r.text(1)),
+                (r.text(2).to_lowercase(), r.text(3).to_lowercase()),
+            )
+        })
+        .collect();
+    for row in kinds.iter() {
+        let (table_name, name) = (row.text(0), row.text(1));
+        let Some(table) = schema.tables.get_mut(&table_name) else {
+            continue;
+        };
+        let foreign = row.text(2) == "FOREIGN KEY";
+        let parts: Vec<_> = key_columns
+            .iter()
+            .filter(|k| k.text(0) == table_name && k.text(1) == name)
+            .collect();
+        let references = foreign.then(|| {
+            let (on_update, on_delete) = rules
+                .get(&(table_name.clone(), name.clone()))
+                .cloned()
+                .unwrap_or_else(|| ("no action".into(), "no action".into()));
+            let target = parts.first().map(|p| (p.text(3), p.text(4)));
+            Reference {
+                table: match target {
+                    Some((db, t)) if db == database || db.is_empty() => t,
+                    Some((db, t)) => format!("{db}.{t}"),
+                    None => String::new(),
+                },
+                columns: parts.iter().map(|p| p.text(5)).collect(),
+                on_update,
+                on_delete,
+            }
+        });
+        table.constraints.insert(
+            name,
+            Constraint {
+                kind: if foreign {
+                    ConstraintKind::ForeignKey
+                } else {
+                    ConstraintKind::PrimaryKey
+                },
+                columns: parts.iter().map(|p| p.text(2)).collect(),
+                references,
+                expression: None,
+            },
+        );
+    }
+
+    // MariaDB names a column-level check after its column, so check names repeat across
+    // tables there and CHECK_CONSTRAINTS carries the table; MySQL's needs the join.
+    let checks_sql = if mariadb {
+        "SELECT CAST(TABLE_NAME AS CHAR), CAST(CONSTRAINT_NAME AS CHAR), CAST(CHECK_CLAUSE AS CHAR) \
+         FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()"
+    } else {
+        "SELECT CAST(tc.TABLE_NAME AS CHAR), CAST(cc.CONSTRAINT_NAME AS CHAR), CAST(cc.CHECK_CLAUSE AS CHAR) \
+         FROM information_schema.CHECK_CONSTRAINTS cc JOIN information_schema.TABLE_CONSTRAINTS tc \
+         ON tc.CONSTRAINT_SCHEMA = cc.CONSTRAINT_SCHEMA AND tc.CONSTRAINT_NAME = cc.CONSTRAINT_NAME AND tc.CONSTRAINT_TYPE = 'CHECK' \
+         WHERE cc.CONSTRAINT_SCHEMA = DATABASE()"
+    };
+    for row in Rows::read(driver, "checks", checks_sql).await?.iter() {
+        if let Some(table) = schema.tables.get_mut(&row.text(0)) {
+            table.constraints.insert(
+                row.text(1),
+                Constraint {
+                    kind: ConstraintKind::Check,
+                    columns: Vec::new(),
+                    references: None,
+                    expression: Some(squash_whitespace(&unqualify(&row.text(2)))),
+                },
+            );
+        }
+    }
+
+    let views = Rows::read(
+        driver,
+        "views",
+        "SELECT CAST(TABLE_NAME AS CHAR), CAST(VIEW_DEFINITION AS CHAR) FROM information_schema.VIEWS \
+         WHERE TABLE_SCHEMA = DATABASE()",
+    )
+    .await?;
+    for row in views.iter() {
+        schema
+            .views
+            .insert(row.text(0), squash_whitespace(&unqualify(&row.text(1))));
+    }
+
+    let routines = Rows::read(
+        driver,
+        "routines",
+        "SELECT CAST(ROUTINE_NAME AS CHAR), CAST(ROUTINE_TYPE AS CHAR), CAST(DTD_IDENTIFIER AS CHAR), \
+         CAST(LEFT(MD5(ROUTINE_DEFINITION), 12) AS CHAR) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()",
+    )
+    .await?;
+    for row in routines.iter() {
+        let mut what = row.text(1).to_lowercase();
+        if let Some(returns) = row.opt(2).filter(|r| !r.is_empty()) {
+            what.push_str(&format!(" returning {returns}"));
+        }
+        if let Some(digest) = row.opt(3) {
+            what.push_str(&format!(", body md5 {digest}"));
+        }
+        schema.routines.insert(row.text(0), what);
+    }
+
+    let triggers = Rows::read(
+        driver,
+        "triggers",
+        "SELECT CAST(TRIGGER_NAME AS CHAR), CAST(EVENT_OBJECT_TABLE AS CHAR), CAST(ACTION_TIMING AS CHAR), \
+         CAST(EVENT_MANIPULATION AS CHAR), CAST(LEFT(MD5(ACTION_STATEMENT), 12) AS CHAR) \
+         FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()",
+    )
+    .await?;
+    for row in triggers.iter() {
+        schema.triggers.insert(
+            format!("{} on {}", row.text(0), row.text(1)),
+            format!(
+                "{} {} ON {}, body md5 {}",
+                row.text(2),
+                row.text(3),
+                row.text(1),
+                row.text(4)
+            ),
+        );
+    }
+    Ok(schema)
+}
+
+/// Lowercase, without integer display widths: MySQL 8.0.19 stopped showing them and
+/// MariaDB still does, and they never changed what a column stores. `tinyint(1)` keeps
+/// its width because both servers use it to mean boolean.
+pub(crate) fn normalize_type(text: &str) -> String {
+    let lower = text.trim().to_lowercase();
+    for kind in ["tinyint", "smallint", "mediumint", "bigint", "int"] {
+        if let Some(rest) = lower.strip_prefix(kind)
+            && let Some(inner) = rest.strip_prefix('(')
+            && let Some(close) = inner.find(')')
+            && inner[..close].bytes().all(|b| b.is_ascii_digit())
+        {
+            if kind == "tinyint" && &inner[..close] == "1" {
+                return lower;
+            }
+            return format!("{kind}{}", &inner[close + 1..]);
+        }
+    }
+    lower
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_widths_are_dropped() {
+        assert_eq!(normalize_type("int(11)"), "int");
+        assert_eq!(normalize_type("bigint(20) unsigned"), "bigint unsigned");
+        assert_eq!(normalize_type("INT"), "int");
+        assert_eq!(normalize_type("tinyint(1)"), "tinyint(1)");
+        assert_eq!(normalize_type("tinyint(4)"), "tinyint");
+        assert_eq!(normalize_type("varchar(255)"), "varchar(255)");
+        assert_eq!(normalize_type("decimal(10,2)"), "decimal(10,2)");
+        assert_eq!(normalize_type("enum('a','b')"), "enum('a','b')");
+    }
+}

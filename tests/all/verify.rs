@@ -1,0 +1,548 @@
+//! `godwit verify`: a shadow database built from the migrations, up-down-up for every
+//! down.sql, and drift against the target, on every database. Every test checks that
+//! the shadow it caused is gone afterwards.
+
+use std::path::Path;
+
+use godwit::config::{Config, Overrides};
+use godwit::migrator::Migrator;
+use godwit::schema::{ConstraintKind, Schema};
+
+use crate::each_dialect;
+use crate::support::*;
+
+each_dialect!(
+    clean_project_passes,
+    column_added_by_hand_is_drift,
+    index_dropped_by_hand_is_drift,
+    down_that_does_not_undo_up_is_named,
+    pending_migrations_are_not_drift,
+    failing_up_sql_exits_1,
+    same_migrations_give_equal_schemas,
+    never_deployed_target_is_compared_with_nothing,
+);
+
+/// The shadow named on the first line of the text output.
+fn shadow_location(out: &Output) -> String {
+    let line = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Shadow database "))
+        .unwrap_or_else(|| panic!("no shadow line in\n{}", out.text()));
+    line.split(" (").next().unwrap().to_string()
+}
+
+#[track_caller]
+fn assert_shadow_gone(d: Dialect, location: &str) {
+    match d {
+        Dialect::Postgres => assert_eq!(
+            admin_int(
+                d,
+                &format!("SELECT count(*) FROM pg_database WHERE datname = '{location}'")
+            ),
+            0,
+            "shadow database {location} was left behind"
+        ),
+        Dialect::MySql => assert_eq!(
+            admin_int(
+                d,
+                &format!(
+                    "SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{location}'"
+                )
+            ),
+            0,
+            "shadow database {location} was left behind"
+        ),
+        Dialect::Sqlite => {
+            let path = Path::new(location);
+            assert!(!path.exists(), "shadow file {location} was left behind");
+            assert!(
+                !path.parent().unwrap().exists(),
+                "shadow directory of {location} was left behind"
+            );
+        }
+    }
+}
+
+/// Runs `godwit verify` with `args`, checks the shadow is gone, returns the output.
+fn verify(p: &Project, args: &[&str]) -> Output {
+    let mut all = vec!["verify"];
+    all.extend_from_slice(args);
+    let out = p.godwit(&all);
+    assert_shadow_gone(p.db.dialect, &shadow_location(&out));
+    out
+}
+
+fn deployed(d: Dialect) -> Project {
+    let p = Project::new(d, "migrations_verify");
+    p.godwit(&["deploy"]).expect(0);
+    p
+}
+
+fn clean_project_passes(d: Dialect) {
+    let p = deployed(d);
+    verify(&p, &[])
+        .expect(0)
+        .says("20260801000000_create_users  up, down, up: down.sql undoes up.sql")
+        .says("20260802000000_create_posts  up, down, up: down.sql undoes up.sql")
+        .says("20260803000000_seed_users  up: no down.sql, reversibility not checked")
+        .says("No drift")
+        .says("was dropped");
+
+    let out = p.godwit(&["verify", "--json"]);
+    out.expect(0);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
+    assert_eq!(report["shadow"]["created"], true);
+    assert_eq!(report["compared"], true);
+    assert_eq!(report["compared_at"], "20260803000000");
+    assert_eq!(report["drift"].as_array().unwrap().len(), 0);
+    let states: Vec<&str> = report["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["reversibility"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["reversible", "reversible", "no_down_sql"]);
+}
+
+fn column_added_by_hand_is_drift(d: Dialect) {
+    let p = deployed(d);
+    p.db.exec("ALTER TABLE users ADD COLUMN nickname VARCHAR(50)");
+    let out = verify(&p, &[]);
+    out.expect(4)
+        .says("column users.nickname: in the database but not in the migrations (added by hand?)");
+    assert!(
+        !out.text().contains("column users.email"),
+        "only the changed column is drift\n{}",
+        out.text()
+    );
+
+    let out = p.godwit(&["verify", "--json"]);
+    out.expect(4);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
+    let drift = report["drift"].as_array().unwrap();
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert_eq!(drift[0]["object"], "column users.nickname");
+    assert_eq!(drift[0]["kind"], "extra");
+    assert!(drift[0]["expected"].is_null());
+}
+
+fn index_dropped_by_hand_is_drift(d: Dialect) {
+    let p = deployed(d);
+    p.db.exec(match d {
+        Dialect::MySql => "DROP INDEX users_email_idx ON users",
+        _ => "DROP INDEX users_email_idx",
+    });
+    verify(&p, &[]).expect(4).says(
+        "index users_email_idx on users: in the migrations but not in the database (dropped by hand?)",
+    );
+}
+
+fn down_that_does_not_undo_up_is_named(d: Dialect) {
+    let p = Project::new(d, "migrations_verify");
+    p.write(
+        "20260804000000_create_tags/up.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY, label VARCHAR(50) NOT NULL);\n",
+    );
+    // A typo: the table is `tags`, so this drops nothing.
+    p.write(
+        "20260804000000_create_tags/down.sql",
+        "DROP TABLE IF EXISTS tag;\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    let out = verify(&p, &[]);
+    out.expect(4)
+        .says("down.sql of 20260804000000_create_tags does not undo its up.sql")
+        .says("table tags still exists after down.sql")
+        .says("and then up.sql failed when applied again")
+        .says("verify stopped at 20260804000000_create_tags")
+        .says("was not compared with the migrations");
+
+    // A down.sql that leaves a column behind while up.sql tolerates a second run: the
+    // difference alone is reported, and verify goes on to compare with the target.
+    let p = Project::new(d, "migrations_verify");
+    let add = match d {
+        Dialect::Postgres => "ALTER TABLE users ADD COLUMN IF NOT EXISTS bio TEXT;\n",
+        Dialect::MySql => "ALTER TABLE users ADD COLUMN IF NOT EXISTS bio TEXT;\n",
+        Dialect::Sqlite => "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY);\n",
+    };
+    p.write("20260804000000_add_users_bio/up.sql", add);
+    p.write("20260804000000_add_users_bio/down.sql", "SELECT 1;\n");
+    p.godwit(&["deploy"]).expect(0);
+    let object = if d == Dialect::Sqlite {
+        "table notes still exists after down.sql"
+    } else {
+        "column users.bio still exists after down.sql"
+    };
+    verify(&p, &[])
+        .expect(4)
+        .says("down.sql of 20260804000000_add_users_bio does not undo its up.sql")
+        .says(object)
+        .says("No drift");
+}
+
+fn pending_migrations_are_not_drift(d: Dialect) {
+    let p = Project::new(d, "migrations_verify");
+    p.godwit(&["deploy", "--to", "20260801000000"]).expect(0);
+    verify(&p, &[])
+        .expect(0)
+        .says("the target has 2 pending migrations")
+        .says("as of 20260801000000")
+        .says("No drift");
+}
+
+fn failing_up_sql_exits_1(d: Dialect) {
+    let p = deployed(d);
+    p.write(
+        "20260805000000_copy_legacy_users/up.sql",
+        "INSERT INTO users (email) SELECT email FROM legacy_users;\n",
+    );
+    verify(&p, &[])
+        .expect(1)
+        .says("up.sql of 20260805000000_copy_legacy_users failed")
+        .says("legacy_users")
+        // The target is at 20260803000000, which the shadow reached before the failure.
+        .says("No drift")
+        .says("was dropped");
+}
+
+/// A database nothing was deployed to (no history table at all) is compared with an empty
+/// schema: its own tables are drift, the pending migrations are not.
+fn never_deployed_target_is_compared_with_nothing(d: Dialect) {
+    let p = Project::new(d, "migrations_verify");
+    p.db.exec("CREATE TABLE legacy_users (id INTEGER PRIMARY KEY)");
+    verify(&p, &[])
+        .expect(4)
+        .says("the target has 3 pending migrations")
+        .says("compared with an empty schema, since nothing is applied there yet")
+        .says("table legacy_users: in the database but not in the migrations");
+    assert!(
+        !p.db.table_exists("godwit_migrations"),
+        "verify does not write to the target"
+    );
+}
+
+/// Introspection must be deterministic: the same migrations, two fresh databases, one
+/// schema, and a schema that holds what the migrations made.
+fn same_migrations_give_equal_schemas(d: Dialect) {
+    let p = Project::new(d, "migrations_verify");
+    let other = TestDb::new(d);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let schema = |url: &str| -> Schema {
+        let overrides = Overrides {
+            database_url: Some(url.to_string()),
+            ..Default::default()
+        };
+        let config = Config::load(p.path(), &overrides).unwrap();
+        runtime.block_on(async {
+            let mut migrator = Migrator::connect(&config).await.unwrap();
+            migrator.deploy(&Default::default()).await.unwrap();
+            migrator.driver().introspect().await.unwrap()
+        })
+    };
+    let a = schema(&p.db.url);
+    let b = schema(&other.url);
+    assert_eq!(a, b);
+
+    assert_eq!(
+        a.tables.keys().collect::<Vec<_>>(),
+        ["posts", "users"],
+        "godwit's own tables are left out"
+    );
+    let users = &a.tables["users"];
+    let email = &users.columns["email"];
+    assert!(!email.nullable);
+    assert_eq!(email.data_type, "varchar(255)");
+    assert!(users.columns["name"].nullable);
+    assert!(users.columns["created_at"].default.is_some());
+    assert_eq!(users.indexes["users_email_idx"].columns[0], "email");
+    let recent = &users.indexes["users_recent_idx"];
+    assert_eq!(recent.columns[0], "created_at DESC");
+    let posts = &a.tables["posts"];
+    let foreign = posts
+        .constraints
+        .values()
+        .find(|c| c.kind == ConstraintKind::ForeignKey)
+        .expect("posts has a foreign key");
+    let reference = foreign.references.as_ref().unwrap();
+    assert_eq!(foreign.columns, ["user_id"]);
+    assert_eq!(reference.table, "users");
+    assert_eq!(reference.on_delete, "cascade");
+    assert!(
+        posts
+            .constraints
+            .values()
+            .any(|c| c.kind == ConstraintKind::Check
+                && c.expression.as_deref().unwrap().contains("score")),
+        "{:?}",
+        posts.constraints
+    );
+    assert!(
+        posts
+            .constraints
+            .values()
+            .any(|c| c.kind == ConstraintKind::PrimaryKey && c.columns == ["id"])
+    );
+    assert!(a.views["popular_posts"].contains("score"));
+    assert_eq!(a.triggers.len(), 1, "{:?}", a.triggers);
+    match d {
+        Dialect::Postgres => {
+            assert_eq!(
+                users.columns["id"].default.as_deref(),
+                Some("nextval('users_id_seq')")
+            );
+            assert_eq!(
+                users.indexes["users_recent_idx"].predicate.as_deref(),
+                Some("name IS NOT NULL")
+            );
+            assert_eq!(
+                users.indexes["users_lower_name_idx"].columns,
+                ["lower(name)"]
+            );
+            assert_eq!(a.enums["user_role"], "ENUM ('reader', 'writer', 'admin')");
+            assert!(a.sequences.contains_key("invoice_numbers"));
+            assert!(
+                !a.sequences.contains_key("users_id_seq"),
+                "owned by users.id"
+            );
+            assert!(a.routines.contains_key("post_count(uid integer)"));
+            assert!(
+                posts.columns["id"]
+                    .generated
+                    .as_deref()
+                    .is_some_and(|g| g.contains("IDENTITY"))
+            );
+        }
+        Dialect::MySql => {
+            assert_eq!(users.columns["id"].data_type, "int");
+            assert_eq!(
+                users.columns["id"].generated.as_deref(),
+                Some("auto_increment")
+            );
+            assert!(users.indexes["users_email_key"].unique);
+            assert_eq!(
+                users.indexes["users_recent_idx"].columns,
+                ["created_at DESC", "name(20)"]
+            );
+            assert!(
+                posts.columns["title_length"]
+                    .generated
+                    .as_deref()
+                    .is_some_and(|g| g.contains("GENERATED ALWAYS AS") && g.contains("VIRTUAL"))
+            );
+            assert!(a.routines.contains_key("post_count"));
+        }
+        Dialect::Sqlite => {
+            assert_eq!(
+                users.columns["id"].generated.as_deref(),
+                Some("AUTOINCREMENT")
+            );
+            assert!(users.constraints.contains_key("UNIQUE (email)"));
+            assert_eq!(
+                users.indexes["users_lower_name_idx"].columns,
+                ["lower(name)"]
+            );
+            assert_eq!(
+                users.indexes["users_recent_idx"].predicate.as_deref(),
+                Some("name IS NOT NULL")
+            );
+        }
+    }
+}
+
+#[test]
+fn keep_shadow_leaves_the_sqlite_file() {
+    let p = deployed(Dialect::Sqlite);
+    let out = p.godwit(&["verify", "--keep-shadow"]);
+    out.expect(0).says("kept for inspection");
+    let location = shadow_location(&out);
+    assert!(Path::new(&location).exists());
+    std::fs::remove_dir_all(Path::new(&location).parent().unwrap()).unwrap();
+}
+
+#[test]
+fn shadow_url_on_postgres() {
+    let p = deployed(Dialect::Postgres);
+    let shadow = TestDb::new(Dialect::Postgres);
+    let tables_in =
+        |db: &TestDb| db.int("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'");
+
+    p.godwit(&["verify", "--shadow-url", &shadow.url])
+        .expect(0)
+        .says("(given; emptied first)")
+        .says("No drift")
+        .says("was emptied");
+    assert_eq!(tables_in(&shadow), 0, "the given shadow is left empty");
+
+    // From godwit.toml, through the environment, and drift is still found.
+    std::fs::write(
+        p.path().join("godwit.toml"),
+        "shadow_url = \"env(GODWIT_TEST_SHADOW)\"\n",
+    )
+    .unwrap();
+    p.db.exec("ALTER TABLE posts ADD COLUMN draft BOOLEAN NOT NULL DEFAULT false");
+    let mut cmd = p.command(&["verify"]);
+    cmd.env("GODWIT_TEST_SHADOW", &shadow.url);
+    run(cmd)
+        .expect(4)
+        .says("(given; emptied first)")
+        .says("column posts.draft: in the database but not in the migrations");
+    assert_eq!(tables_in(&shadow), 0);
+
+    // A shadow with something in it is not ours to empty.
+    shadow.exec("CREATE TABLE precious (id INTEGER)");
+    p.godwit(&["verify", "--shadow-url", &shadow.url])
+        .expect(2)
+        .says("is not empty: table precious")
+        .says("point --shadow-url at an empty database");
+    assert!(shadow.table_exists("precious"));
+
+    // Nor is the target itself.
+    p.godwit(&["verify", "--shadow-url", &p.db.url])
+        .expect(2)
+        .says("points at the target database itself");
+    assert!(p.db.table_exists("users"));
+}
+
+#[test]
+fn shadow_needs_createdb_or_shadow_url() {
+    let p = Project::new(Dialect::Postgres, "migrations_verify");
+    let role = format!("{}_nocreatedb", p.db.name);
+    admin(PG_ADMIN, &format!("CREATE ROLE {role} LOGIN NOCREATEDB"));
+    p.db.exec(&format!("GRANT ALL ON SCHEMA public TO {role}"));
+    let url = format!("postgres://{role}@127.0.0.1:5432/{}", p.db.name);
+    let as_role = |args: &[&str]| {
+        let mut cmd = godwit_cmd();
+        cmd.arg("-C")
+            .arg(p.path())
+            .args(["--database-url", &url])
+            .args(args);
+        run(cmd)
+    };
+    let deployed = as_role(&["deploy"]);
+    let verified = as_role(&["verify"]);
+    // The role owns the objects in the test database only, which goes with `p`.
+    drop(p);
+    admin(PG_ADMIN, &format!("DROP ROLE {role}"));
+    deployed.expect(0);
+    verified
+        .expect(2)
+        .says("may not create databases")
+        .says("ALTER ROLE <user> CREATEDB")
+        .says("--shadow-url");
+}
+
+/// Migrations that go to another schema through the URL's search_path: the fresh shadow
+/// needs that schema too, and names must not carry it into the comparison.
+#[test]
+fn search_path_schema_on_postgres() {
+    let p = Project::new(Dialect::Postgres, "migrations_verify");
+    p.db.exec("CREATE SCHEMA app");
+    let url = format!("{}?options=-c%20search_path%3Dapp", p.db.url);
+    let godwit = |args: &[&str]| {
+        let mut cmd = godwit_cmd();
+        cmd.arg("-C")
+            .arg(p.path())
+            .args(["--database-url", &url])
+            .args(args);
+        run(cmd)
+    };
+    godwit(&["deploy"]).expect(0);
+    assert!(p.db.int("SELECT count(*) FROM pg_tables WHERE schemaname = 'app'") >= 2);
+    let out = godwit(&["verify"]);
+    assert_shadow_gone(Dialect::Postgres, &shadow_location(&out));
+    out.expect(0).says("No drift");
+}
+
+/// A cancelled CI job (SIGTERM) in the middle of a migration on the shadow still drops it.
+#[test]
+fn terminated_verify_drops_the_shadow() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let p = deployed(Dialect::Postgres);
+    p.write(
+        "20260806000000_wait_for_replicas/up.sql",
+        "SELECT pg_sleep(120);\n",
+    );
+    let mut child = p
+        .command(&["verify"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let location = first
+        .strip_prefix("Shadow database ")
+        .and_then(|l| l.split(" (").next())
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_string();
+    let exists = || {
+        admin_int(
+            Dialect::Postgres,
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{location}'"),
+        )
+    };
+    // Wait until the shadow is in the slow migration, so that SIGTERM lands mid-statement.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while admin_int(
+        Dialect::Postgres,
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{location}' AND query LIKE '%pg_sleep%'"
+        ),
+    ) == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow migration never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(exists(), 1);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("verify was interrupted: terminated (SIGTERM)"),
+        "{stderr}"
+    );
+    assert_shadow_gone(Dialect::Postgres, &location);
+}
+
+#[test]
+fn shadow_needs_create_privilege_on_mysql() {
+    let p = deployed(Dialect::MySql);
+    // MySQL user names are short; the database name's unique tail keeps this one unique.
+    let tail = &p.db.name[p.db.name.len().saturating_sub(20)..];
+    let user = format!("gw_nocreate_{tail}");
+    admin(MY_ADMIN, &format!("CREATE USER '{user}'@'%'"));
+    admin(
+        MY_ADMIN,
+        &format!("GRANT ALL ON `{}`.* TO '{user}'@'%'", p.db.name),
+    );
+    let mut cmd = godwit_cmd();
+    cmd.arg("-C").arg(p.path()).args([
+        "--database-url",
+        &format!("mysql://{user}@127.0.0.1:3306/{}", p.db.name),
+        "verify",
+    ]);
+    let out = run(cmd);
+    admin(MY_ADMIN, &format!("DROP USER '{user}'@'%'"));
+    out.expect(2)
+        .says("may not create databases")
+        .says("GRANT ALL ON `godwit_shadow_%`.*")
+        .says("--shadow-url");
+}

@@ -20,6 +20,7 @@
 //!
 //! The data copies live in [`copy`].
 
+pub mod copy;
 mod mysql;
 mod postgres;
 mod sqlite;

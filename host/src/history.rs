@@ -55,6 +55,8 @@ pub enum Operation {
     Down,
     Resolve,
     Baseline,
+    /// A restore from a backup undid the migration (`deploy --restore-on-failure`).
+    Restore,
 }
 
 impl Operation {
@@ -64,6 +66,7 @@ impl Operation {
             Operation::Down => "down",
             Operation::Resolve => "resolve",
             Operation::Baseline => "baseline",
+            Operation::Restore => "restore",
         }
     }
 }

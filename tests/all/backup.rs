@@ -1,0 +1,497 @@
+//! Backups and restores on every database: whole-database backups restore identical
+//! content, deploy takes them when the policy says so and restores them on failure, and
+//! `down` puts back the data a DROP COLUMN or DROP TABLE destroyed. Every backup a test
+//! takes is restored at least once, so each is proven restorable.
+
+use std::process::Command;
+
+use crate::each_dialect;
+use crate::support::*;
+
+each_dialect!(
+    backup_then_restore_gives_identical_content,
+    destructive_deploy_takes_a_backup_that_restores_the_state_before_it,
+    down_puts_back_dropped_columns_and_tables,
+    restore_on_failure_undoes_the_whole_deploy,
+);
+
+/// Everything in the database as text, schema and rows, by the database's own tool where
+/// there is one. `except_history` leaves out the history table (and its id counter).
+fn snapshot(p: &Project, except_history: bool) -> String {
+    let text = match p.db.dialect {
+        Dialect::Postgres => {
+            let mut cmd = Command::new("pg_dump");
+            cmd.args(["--no-password", "-h", "127.0.0.1", "-U", "postgres"]);
+            if except_history {
+                cmd.arg("--exclude-table-data=godwit_migrations");
+            }
+            cmd.arg(&p.db.name);
+            tool_output(cmd)
+                .lines()
+                // Comments carry dump times; \restrict carries a random key per dump.
+                .filter(|l| !l.starts_with("--") && !l.starts_with('\\'))
+                .filter(|l| !(except_history && l.contains("godwit_migrations_id_seq', ")))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        Dialect::MySql => {
+            let mut cmd = Command::new("mariadb-dump");
+            cmd.args([
+                "--protocol=TCP",
+                "-h",
+                "127.0.0.1",
+                "-P",
+                "3306",
+                "-u",
+                "root",
+                "--skip-dump-date",
+                "--skip-comments",
+                "--routines",
+                "--triggers",
+                "--events",
+            ]);
+            if except_history {
+                cmd.arg(format!("--ignore-table={}.godwit_migrations", p.db.name));
+            }
+            cmd.arg(&p.db.name);
+            tool_output(cmd)
+        }
+        Dialect::Sqlite => {
+            let mut out = String::new();
+            let objects = p.db.rows(
+                "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name",
+            );
+            for o in &objects {
+                if except_history && o[2] == "godwit_migrations" {
+                    continue;
+                }
+                out.push_str(&format!("{o:?}\n"));
+            }
+            for o in objects.iter().filter(|o| o[0] == "table") {
+                if except_history && o[1] == "godwit_migrations" {
+                    continue;
+                }
+                let filter = if except_history && o[1] == "sqlite_sequence" {
+                    " WHERE name <> 'godwit_migrations'"
+                } else {
+                    ""
+                };
+                let mut rows = p.db.rows(&format!("SELECT * FROM \"{}\"{filter}", o[1]));
+                rows.sort();
+                for row in rows {
+                    out.push_str(&format!("{}: {row:?}\n", o[1]));
+                }
+            }
+            out
+        }
+    };
+    assert!(text.len() > 100, "suspiciously empty snapshot:\n{text}");
+    text
+}
+
+fn tool_output(mut cmd: Command) -> String {
+    let out = cmd.output().expect("run the database's dump tool");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[track_caller]
+fn assert_same(before: &str, after: &str) {
+    if before != after {
+        let diff: Vec<String> = before
+            .lines()
+            .zip(after.lines())
+            .filter(|(a, b)| a != b)
+            .take(10)
+            .map(|(a, b)| format!("- {a}\n+ {b}"))
+            .collect();
+        panic!(
+            "content differs ({} vs {} lines):\n{}",
+            before.lines().count(),
+            after.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
+
+fn backups(p: &Project) -> Vec<serde_json::Value> {
+    let out = p.godwit(&["backups", "--json"]);
+    out.expect(0);
+    serde_json::from_str::<Vec<serde_json::Value>>(&out.stdout).unwrap()
+}
+
+fn text_type(d: Dialect) -> &'static str {
+    if d == Dialect::MySql {
+        "VARCHAR(255)"
+    } else {
+        "TEXT"
+    }
+}
+
+/// A project with a `people` table (primary key), a `tags` table and a keyless `notes`
+/// table, deployed and seeded.
+fn people_project(d: Dialect) -> Project {
+    let p = Project::empty(d);
+    let text = text_type(d);
+    p.write(
+        "20260901000000_create_people/up.sql",
+        &format!(
+            "CREATE TABLE people (id INT PRIMARY KEY, name {text} NOT NULL, email {text}, nickname {text});\n\
+             CREATE TABLE tags (id INT PRIMARY KEY, person_id INT, label {text});\n\
+             CREATE TABLE notes (body {text}, stars INT);\n\
+             CREATE INDEX people_name_idx ON people (name);\n\
+             CREATE VIEW people_emails AS SELECT id, email FROM people;\n\
+             INSERT INTO people VALUES (1, 'Ada', 'ada@example.com', 'ada'), (2, 'Grace', NULL, 'amazing'), (3, 'Edsger', 'ewd@example.com', NULL);\n\
+             INSERT INTO tags VALUES (10, 1, 'math'), (11, 2, 'navy'), (12, 3, 'goto');\n\
+             INSERT INTO notes VALUES ('first', 3), ('second', NULL);\n"
+        ),
+    );
+    p.write(
+        "20260901000000_create_people/down.sql",
+        "DROP VIEW people_emails;\nDROP TABLE notes;\nDROP TABLE tags;\nDROP TABLE people;\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p
+}
+
+fn backup_then_restore_gives_identical_content(d: Dialect) {
+    let p = people_project(d);
+    let before = snapshot(&p, false);
+    let out = p.godwit(&["backup", "--json"]);
+    out.expect(0);
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let id = value["backup"]["id"].as_str().unwrap().to_string();
+    assert_eq!(value["backup"]["reason"], "manual");
+    assert_eq!(value["backup"]["applied"][0], "20260901000000");
+    assert!(value["backup"]["size"].as_u64().unwrap() > 0);
+    assert!(std::path::Path::new(value["path"].as_str().unwrap()).starts_with(p.path()));
+
+    // Change rows, schema and history: all of it must go back.
+    let text = text_type(d);
+    p.db.exec(&format!(
+        "UPDATE people SET email = 'changed' WHERE id = 1; DELETE FROM tags WHERE id = 11; \
+         INSERT INTO notes VALUES ('third', 5); CREATE TABLE intruder (x {text}); DROP VIEW people_emails"
+    ));
+    p.write(
+        "20260902000000_add_people_age/up.sql",
+        "ALTER TABLE people ADD COLUMN age INT;",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    assert_ne!(snapshot(&p, false), before);
+
+    p.godwit(&["backups"])
+        .expect(0)
+        .says(&id)
+        .says("ago")
+        .says("manual");
+    p.godwit(&["restore", &id])
+        .expect(0)
+        .says("history table was restored too")
+        .says("1 migration applied then");
+    assert_same(&before, &snapshot(&p, false));
+    p.godwit(&["status"])
+        .expect(5)
+        .says("20260902000000")
+        .says("1 pending");
+    // The restored database works as before: the next deploy applies the rest.
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+
+    p.godwit(&["restore", "20990101T000000Z-abcdef"])
+        .expect(2)
+        .says("there is no backup 20990101T000000Z-abcdef");
+}
+
+fn destructive_deploy_takes_a_backup_that_restores_the_state_before_it(d: Dialect) {
+    let p = people_project(d);
+    let before = snapshot(&p, false);
+    assert!(backups(&p).is_empty());
+    p.write(
+        "20260902000000_drop_people_nickname/up.sql",
+        "ALTER TABLE people DROP COLUMN nickname;\nDROP TABLE notes;\n",
+    );
+    p.godwit(&["deploy"])
+        .expect(0)
+        .says("backup ")
+        .says("destructive: 20260902000000_drop_people_nickname");
+    let list = backups(&p);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["applied"][0], "20260901000000");
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    assert!(!p.db.table_exists("notes"));
+
+    p.godwit(&["restore", &id]).expect(0);
+    assert_same(&before, &snapshot(&p, false));
+    assert!(p.db.table_exists("notes"));
+    p.godwit(&["status"]).expect(5).says("1 pending");
+
+    // A non-destructive deploy takes no backup under the default policy.
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "20260903000000_add_people_age/up.sql",
+        "ALTER TABLE people ADD COLUMN age INT;",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    assert_eq!(
+        backups(&p).len(),
+        2,
+        "one more for the redeployed drop only"
+    );
+    for b in backups(&p) {
+        assert!(
+            b["reason"]
+                .as_str()
+                .unwrap()
+                .contains("20260902000000_drop_people_nickname"),
+            "{b}"
+        );
+    }
+    let second = backups(&p)[1]["id"].as_str().unwrap().to_string();
+    p.godwit(&["restore", &second]).expect(0);
+    assert_same(&before, &snapshot(&p, false));
+}
+
+fn down_puts_back_dropped_columns_and_tables(d: Dialect) {
+    let p = people_project(d);
+    let before = snapshot(&p, false);
+    let text = text_type(d);
+    let emails = "SELECT id, coalesce(email, 'NULL') FROM people ORDER BY id";
+    let original_emails = p.db.rows(emails);
+    let tags = "SELECT id, person_id, label FROM tags ORDER BY id";
+    let original_tags = p.db.rows(tags);
+    p.write(
+        "20260902000000_drop_people_email/up.sql",
+        "DROP VIEW people_emails;\nCREATE TABLE audit (id INT PRIMARY KEY);\nALTER TABLE people DROP COLUMN email;\n",
+    );
+    p.write(
+        "20260902000000_drop_people_email/down.sql",
+        &format!(
+            "ALTER TABLE people ADD COLUMN email {text};\nDROP TABLE audit;\n\
+             CREATE VIEW people_emails AS SELECT id, email FROM people;\n"
+        ),
+    );
+    p.write(
+        "20260903000000_drop_tags/up.sql",
+        "DROP TABLE IF EXISTS tags;\n",
+    );
+    p.write(
+        "20260903000000_drop_tags/down.sql",
+        &format!("CREATE TABLE tags (id INT PRIMARY KEY, person_id INT, label {text});\n"),
+    );
+    // notes has no primary key: its dropped column is not copied, and the run says so.
+    p.write(
+        "20260904000000_drop_notes_stars/up.sql",
+        "ALTER TABLE notes DROP COLUMN stars;",
+    );
+    p.write(
+        "20260904000000_drop_notes_stars/down.sql",
+        "ALTER TABLE notes ADD COLUMN stars INT;",
+    );
+    p.godwit(&["deploy"])
+        .expect(0)
+        .says("copied people.email (3 rows) into godwit_backup_20260902000000_3")
+        .says("copied tags (3 rows) into godwit_backup_20260903000000_1")
+        .says("not copying notes.stars")
+        .says("no primary key");
+    assert!(p.db.table_exists("godwit_backup_20260902000000_3"));
+    assert_eq!(
+        p.db.rows(
+            "SELECT kind, source_table, coalesce(source_column, '-'), coalesce(key_columns, '-') FROM godwit_data_copies ORDER BY copy_table"
+        ),
+        vec![
+            vec!["column", "people", "email", "[\"id\"]"],
+            vec!["table", "tags", "-", "-"]
+        ]
+    );
+
+    p.godwit(&["down", "--steps", "3"])
+        .expect(0)
+        .says("put back tags (3 rows) from godwit_backup_20260903000000_1")
+        .says("put back people.email (3 rows) from godwit_backup_20260902000000_3");
+    assert_eq!(p.db.rows(emails), original_emails);
+    assert_eq!(p.db.rows(tags), original_tags);
+    assert!(!p.db.table_exists("godwit_backup_20260902000000_3"));
+    assert!(!p.db.table_exists("godwit_backup_20260903000000_1"));
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM godwit_data_copies WHERE restored_at IS NULL"),
+        0
+    );
+
+    // Deployed again: a down.sql that does not re-create the table keeps the copy.
+    p.write("20260903000000_drop_tags/down.sql", "SELECT 1;\n");
+    p.godwit(&["deploy"]).expect(0);
+    p.godwit(&["down", "--steps", "2"])
+        .expect(0)
+        .says("kept godwit_backup_20260903000000_1")
+        .says("down.sql did not re-create tags");
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM godwit_backup_20260903000000_1"),
+        3
+    );
+
+    // Each deploy above took a backup (they drop things); restoring the first gives the
+    // database as it was before any of them.
+    let list = backups(&p);
+    assert_eq!(list.len(), 2, "{list:?}");
+    for b in &list {
+        let id = b["id"].as_str().unwrap();
+        p.godwit(&["restore", id]).expect(0);
+    }
+    p.godwit(&["restore", list[0]["id"].as_str().unwrap()])
+        .expect(0);
+    assert_same(&before, &snapshot(&p, false));
+}
+
+fn restore_on_failure_undoes_the_whole_deploy(d: Dialect) {
+    let p = people_project(d);
+    let before = snapshot(&p, true);
+    let history_before = p.db.history();
+    let text = text_type(d);
+    p.write(
+        "20260902000000_create_teams/up.sql",
+        &format!("CREATE TABLE teams (id INT PRIMARY KEY, name {text});\nINSERT INTO teams VALUES (1, 'core');\n"),
+    );
+    // Fails at its third statement, after two that MySQL has committed already.
+    p.write(
+        "20260903000000_move_people_to_teams/up.sql",
+        "ALTER TABLE people ADD COLUMN team_id INT;\nUPDATE people SET team_id = 1;\nINSERT INTO no_such_table VALUES (1);\nDROP TABLE notes;\n",
+    );
+    // With policy = "never", --restore-on-failure still takes the backup it needs.
+    std::fs::write(
+        p.path().join("godwit.toml"),
+        "[backup]\npolicy = \"never\"\n",
+    )
+    .unwrap();
+    p.godwit(&["deploy", "--restore-on-failure"])
+        .expect(1)
+        .says("backup ")
+        .says("--restore-on-failure, before deploy of")
+        .says("no_such_table")
+        .says("restored backup")
+        .says("nothing of this deploy remains in effect");
+    assert_same(&before, &snapshot(&p, true));
+    assert!(!p.db.table_exists("teams"));
+
+    // The history is what happened: the run's rows, then the restore undoing them.
+    let history = p.db.history();
+    assert_eq!(&history[..history_before.len()], &history_before[..]);
+    let run: Vec<(String, String, String)> = history[history_before.len()..].to_vec();
+    let row = |v: &str, op: &str, state: &str| (v.to_string(), op.to_string(), state.to_string());
+    // On MySQL the failed row is the `running` row updated in place; elsewhere the
+    // failure is recorded after the rollback. Either way: one row per attempt.
+    let expected_failure = vec![
+        row("20260902000000", "deploy", "applied"),
+        row("20260903000000", "deploy", "failed"),
+        row("20260902000000", "restore", "rolled_back"),
+        row("20260903000000", "restore", "rolled_back"),
+    ];
+    assert_eq!(run, expected_failure);
+    p.godwit(&["status"])
+        .expect(5)
+        .says("rolled back")
+        .says("2 pending");
+
+    // Fixed, the next deploy needs no resolve.
+    p.write(
+        "20260903000000_move_people_to_teams/up.sql",
+        "ALTER TABLE people ADD COLUMN team_id INT;\nUPDATE people SET team_id = 1;\n",
+    );
+    p.godwit(&["deploy", "--restore-on-failure"])
+        .expect(0)
+        .says("Applied 2 migrations");
+    assert_eq!(p.db.int("SELECT count(*) FROM people WHERE team_id = 1"), 3);
+    // That run's backup restores the state the failed run was restored to.
+    let list = backups(&p);
+    assert_eq!(list.len(), 2);
+    p.godwit(&["restore", list[1]["id"].as_str().unwrap()])
+        .expect(0);
+    assert_same(&before, &snapshot(&p, true));
+}
+
+#[test]
+fn missing_tool_is_a_clear_error_postgres() {
+    missing_tool(Dialect::Postgres, "pg_dump", "postgresql-client");
+}
+
+#[test]
+fn missing_tool_is_a_clear_error_mysql() {
+    missing_tool(
+        Dialect::MySql,
+        "mariadb-dump (or mysqldump)",
+        "mariadb-client",
+    );
+}
+
+fn missing_tool(d: Dialect, tool: &str, package: &str) {
+    let p = people_project(d);
+    let empty = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = p.command(args);
+        cmd.env("PATH", empty.path());
+        run(cmd)
+    };
+    run(&["backup"])
+        .expect(2)
+        .says(&format!("{tool} was not found on PATH"))
+        .says(package)
+        .says("policy = \"never\"");
+    p.write("20260902000000_drop_notes/up.sql", "DROP TABLE notes;");
+    // The policy asks for a backup before a drop; without the tool nothing is applied.
+    run(&["deploy"])
+        .expect(2)
+        .says(&format!("{tool} was not found"));
+    assert!(p.db.table_exists("notes"));
+    p.godwit(&["status"]).expect(5);
+    assert!(backups(&p).is_empty());
+}
+
+#[test]
+fn sqlite_needs_no_tool_and_refuses_another_databases_backup() {
+    let p = people_project(Dialect::Sqlite);
+    let before = snapshot(&p, false);
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = p.command(&["backup", "--reason", "before the demo"]);
+    cmd.env("PATH", empty.path());
+    run(cmd).expect(0).says("Backup ").says("SQLite");
+    let id = backups(&p)[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(backups(&p)[0]["reason"], "before the demo");
+
+    // Same project, another database: refused unless forced.
+    let other = TestDb::new(Dialect::Sqlite);
+    let mut cmd = godwit_cmd();
+    cmd.arg("-C")
+        .arg(p.path())
+        .arg("--database-url")
+        .arg(&other.url)
+        .args(["restore", &id]);
+    run(cmd).expect(4).says("was taken from").says("--force");
+    let mut cmd = godwit_cmd();
+    cmd.arg("-C")
+        .arg(p.path())
+        .arg("--database-url")
+        .arg(&other.url)
+        .args(["restore", &id, "--force"]);
+    run(cmd).expect(0);
+    assert_eq!(other.int("SELECT count(*) FROM people"), 3);
+
+    // A backup file changed after the fact is refused.
+    p.db.exec("DELETE FROM notes");
+    let file = p
+        .path()
+        .join(".godwit/backups")
+        .join(format!("{id}.sqlite"));
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    p.godwit(&["restore", &id])
+        .expect(4)
+        .says("changed since it was written");
+    bytes[last] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    p.godwit(&["restore", &id]).expect(0);
+    assert_same(&before, &snapshot(&p, false));
+}

@@ -85,8 +85,21 @@ pub enum Command {
     },
     /// Record how a failed or interrupted migration was fixed by hand.
     Resolve(ResolveArgs),
-    /// Record every migration up to VERSION as applied without running it.
-    Baseline { version: String },
+    /// Record every migration up to VERSION as applied without running it
+    /// (`--from TOOL` does what `adopt` does).
+    Baseline {
+        #[arg(required_unless_present = "from")]
+        version: Option<String>,
+        #[arg(long, value_name = "TOOL", conflicts_with = "version")]
+        from: Option<crate::adopt::Tool>,
+    },
+    /// Take over a database another tool migrated: record what its history table says
+    /// was applied (Prisma, Drizzle, sqlx, Flyway, goose, dbmate, golang-migrate).
+    Adopt {
+        /// Which tool's table to read, when the database has more than one.
+        #[arg(long, value_name = "TOOL")]
+        from: Option<crate::adopt::Tool>,
+    },
     /// Drop everything in the database and apply all migrations again (development only).
     Reset {
         /// Allow reset outside `environment = "development"`.
@@ -150,10 +163,19 @@ pub fn main() -> u8 {
         .enable_all()
         .build()
         .expect("a tokio runtime");
+    let json = cli.json;
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", config::redact(&err.to_string()));
+            let message = config::redact(&err.to_string());
+            // Scripts reading --json get the error on stdout too, with the exit code.
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": message, "exit_code": err.exit_code() })
+                );
+            }
+            eprintln!("error: {message}");
             err.exit_code()
         }
     }
@@ -197,7 +219,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     ) {
         Vec::new()
     } else {
-        source::read_dir(&config.migrations_dir)?
+        source::read(&config.migrations_dir, &config.layout())?
     };
     let mut migrator = Migrator::connect(&config).await?;
     if !json {
@@ -297,7 +319,29 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             print_message(&message, json);
             Ok(exit::OK)
         }
-        Command::Baseline { version: v } => {
+        Command::Adopt { from }
+        | Command::Baseline {
+            version: None,
+            from,
+        } => {
+            let report = migrator.adopt(from).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("serializable")
+                );
+            } else {
+                println!("{}", crate::adopt::human(&report));
+            }
+            Ok(if report.failed.is_empty() {
+                exit::OK
+            } else {
+                exit::BLOCKED
+            })
+        }
+        Command::Baseline {
+            version: Some(v), ..
+        } => {
             let recorded = migrator.baseline(&version(&v)?).await?;
             if json {
                 println!("{}", serde_json::json!({ "baselined": recorded }));

@@ -61,6 +61,12 @@ pub struct FileConfig {
     /// `advisory` (default on PostgreSQL and MySQL) or `lease` (a row in `godwit_lock`,
     /// for connection poolers where session locks do not survive).
     pub lock: Option<LockMode>,
+    /// Whose migrations folder this is: `godwit`, `prisma`, `drizzle`, `sqlx`, `flyway`,
+    /// `goose`, `dbmate` or `golang-migrate`. Detected when unset.
+    pub layout: Option<crate::source::Layout>,
+    /// File names as a pattern, e.g. `V{version}.{name}.{direction}.sql`, for folders no
+    /// known tool wrote.
+    pub pattern: Option<String>,
     /// A database `verify` may create objects in, for users who cannot create databases.
     pub shadow_url: Option<String>,
     #[serde(default)]
@@ -187,11 +193,10 @@ impl Config {
         let target = resolve_target(&project_dir, &file, overrides, &dotenv, &|k| {
             std::env::var(k).ok()
         })?;
-        let migrations_dir = project_dir.join(
-            file.migrations
-                .clone()
-                .unwrap_or_else(|| "migrations".into()),
-        );
+        let migrations_dir = match &file.migrations {
+            Some(dir) => project_dir.join(dir),
+            None => default_migrations_dir(&project_dir),
+        };
         Ok(Config {
             connect_timeout: file.connect_timeout.unwrap_or(Duration::from_secs(10)),
             wait: overrides.wait,
@@ -208,9 +213,35 @@ impl Config {
         })
     }
 
+    /// How to read the migrations folder.
+    pub fn layout(&self) -> crate::source::LayoutSpec {
+        crate::source::LayoutSpec {
+            layout: self.file.layout,
+            pattern: self.file.pattern.clone(),
+        }
+    }
+
     pub fn is_development(&self) -> bool {
         self.file.environment.as_deref() == Some("development")
     }
+}
+
+/// Where each tool keeps its migrations, so an existing project needs no `migrations` key.
+const MIGRATION_DIRS: &[&str] = &[
+    "migrations",
+    "prisma/migrations",
+    "drizzle",
+    "db/migrations",
+    "db/migration",
+    "sql",
+];
+
+fn default_migrations_dir(project_dir: &Path) -> PathBuf {
+    MIGRATION_DIRS
+        .iter()
+        .map(|d| project_dir.join(d))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| project_dir.join("migrations"))
 }
 
 fn read_dotenv(dir: &Path) -> Result<Vec<(String, String)>, Error> {

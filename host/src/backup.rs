@@ -372,6 +372,18 @@ pub enum Destroys {
     Delete { table: Name, filtered: bool },
 }
 
+impl Destroys {
+    /// The table whose data is destroyed.
+    pub fn table(&self) -> &Name {
+        match self {
+            Destroys::Table(t)
+            | Destroys::Column(t, _)
+            | Destroys::Truncate(t)
+            | Destroys::Delete { table: t, .. } => t,
+        }
+    }
+}
+
 /// The destructive effects of one statement, found by a keyword scan.
 ///
 /// This is deliberately the only place that decides what is destructive: when the

@@ -117,6 +117,8 @@ pub struct RunReport {
     pub up_to_date: bool,
     pub duration_ms: u64,
     pub failure: Option<String>,
+    /// The ID of the backup deploy took before applying anything, if it took one.
+    pub backup: Option<String>,
 }
 
 pub struct Migrator {
@@ -306,6 +308,7 @@ impl Migrator {
         }
         let mut report = RunReport {
             up_to_date: plan.is_empty(),
+            backup: backup.as_ref().map(|b| b.id.clone()),
             ..Default::default()
         };
         for (migration, resume, statements) in plan {
@@ -321,11 +324,20 @@ impl Migrator {
             {
                 Ok(done) => report.applied.push(done),
                 Err(err) => {
-                    let err = match &backup {
-                        Some(meta) if options.restore_on_failure => {
+                    let err = match (&backup, err) {
+                        // Without the lock another deployer may be at work: restoring
+                        // now would undo its migrations too.
+                        (Some(meta), Error::Blocked(m)) if options.restore_on_failure => {
+                            Error::Blocked(format!(
+                                "{m}\n\n--restore-on-failure: backup {} was NOT restored, because the migration lock was lost; \
+                                 once no deploy is running, `godwit restore {}` puts the database back as it was before this deploy",
+                                meta.id, meta.id
+                            ))
+                        }
+                        (Some(meta), err) if options.restore_on_failure => {
                             self.restore_after_failure(meta, last_row, err).await
                         }
-                        _ => err,
+                        (_, err) => err,
                     };
                     report.failure = Some(err.to_string());
                     report.duration_ms = started.elapsed().as_millis() as u64;
@@ -353,17 +365,24 @@ impl Migrator {
             n => format!("{} … {} ({n} migrations)", ids[0], ids[n - 1]),
         };
         let all = ids(plan.iter().map(|(m, _, _)| m.id()).collect());
-        let destructive: Vec<String> = plan
-            .iter()
-            .filter(|(_, resume, statements)| {
-                let from = resume.as_ref().map_or(0, |r| r.statements_applied as usize);
-                statements
-                    .iter()
-                    .skip(from)
-                    .any(|s| !backup::destroys(&s.sql).is_empty())
-            })
-            .map(|(m, _, _)| m.id())
-            .collect();
+        // A backup taken now holds only data that exists now: a drop of a table the run
+        // itself creates (or a `DROP TABLE IF EXISTS` on a fresh database) needs none.
+        let mut destructive: Vec<String> = Vec::new();
+        for (migration, resume, statements) in plan {
+            let from = resume.as_ref().map_or(0, |r| r.statements_applied as usize);
+            for statement in statements.iter().skip(from) {
+                for what in backup::destroys(&statement.sql) {
+                    let exists = copy::table_exists(self.driver.as_mut(), what.table())
+                        .await
+                        .map_err(|e| {
+                            Error::db(format!("cannot look up table {}", what.table()), &e)
+                        })?;
+                    if exists && !destructive.contains(&migration.id()) {
+                        destructive.push(migration.id());
+                    }
+                }
+            }
+        }
         let reason = match self.config.file.backup.policy {
             BackupPolicy::Always => format!("before deploy of {all}"),
             BackupPolicy::Destructive if !destructive.is_empty() => {

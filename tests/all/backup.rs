@@ -213,12 +213,19 @@ fn destructive_deploy_takes_a_backup_that_restores_the_state_before_it(d: Dialec
         "20260902000000_drop_people_nickname/up.sql",
         "ALTER TABLE people DROP COLUMN nickname;\nDROP TABLE notes;\n",
     );
-    p.godwit(&["deploy"])
-        .expect(0)
-        .says("backup ")
-        .says("destructive: 20260902000000_drop_people_nickname");
+    let out = p.godwit(&["deploy", "--json"]);
+    out.expect(0);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let list = backups(&p);
     assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(report["backup"], list[0]["id"]);
+    assert!(
+        list[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("destructive: 20260902000000_drop_people_nickname"),
+        "{list:?}"
+    );
     assert_eq!(list[0]["applied"][0], "20260901000000");
     let id = list[0]["id"].as_str().unwrap().to_string();
     assert!(!p.db.table_exists("notes"));
@@ -446,6 +453,21 @@ fn missing_tool(d: Dialect, tool: &str, package: &str) {
     assert!(p.db.table_exists("notes"));
     p.godwit(&["status"]).expect(5);
     assert!(backups(&p).is_empty());
+
+    // A drop that destroys nothing existing (the usual `DROP TABLE IF EXISTS` at the top
+    // of a first migration) needs no backup, so it deploys without the tool.
+    let fresh = Project::empty(d);
+    fresh.write(
+        "20260901000000_create_legacy/up.sql",
+        "DROP TABLE IF EXISTS legacy;\nCREATE TABLE legacy (id INT);\nDROP TABLE legacy;\n",
+    );
+    let mut cmd = fresh.command(&["deploy", "--json"]);
+    cmd.env("PATH", empty.path());
+    let out = crate::support::run(cmd);
+    out.expect(0);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(report["backup"].is_null(), "{report}");
+    assert!(backups(&fresh).is_empty());
 }
 
 #[test]

@@ -198,6 +198,12 @@ async fn exists(driver: &mut dyn Driver, table: &Table) -> Result<bool, sqlx::Er
     Ok(!columns(driver, table).await?.is_empty())
 }
 
+/// Whether the table a statement names exists now.
+pub async fn table_exists(driver: &mut dyn Driver, name: &Name) -> Result<bool, sqlx::Error> {
+    let table = Table::from_name(driver.dialect(), name);
+    exists(driver, &table).await
+}
+
 /// Copies what `what` (statement `statement` of migration `version`, its `ordinal`-th
 /// drop) is about to destroy. `None` when there is nothing to destroy (`IF EXISTS`).
 pub async fn take(

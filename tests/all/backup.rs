@@ -13,6 +13,7 @@ each_dialect!(
     destructive_deploy_takes_a_backup_that_restores_the_state_before_it,
     down_puts_back_dropped_columns_and_tables,
     restore_on_failure_undoes_the_whole_deploy,
+    schemas_types_routines_and_triggers_survive_a_restore,
 );
 
 /// Everything in the database as text, schema and rows, by the database's own tool where
@@ -516,4 +517,125 @@ fn sqlite_needs_no_tool_and_refuses_another_databases_backup() {
     std::fs::write(&file, &bytes).unwrap();
     p.godwit(&["restore", &id]).expect(0);
     assert_same(&before, &snapshot(&p, false));
+}
+
+/// The objects beyond tables that a restore must drop and re-create: other schemas,
+/// types, domains, functions, triggers, sequences, materialized views (PostgreSQL);
+/// procedures, functions, triggers, events (MySQL); triggers, views, indexes,
+/// AUTOINCREMENT counters and user_version (SQLite). Triggers must not fire while rows
+/// are put back.
+fn schemas_types_routines_and_triggers_survive_a_restore(d: Dialect) {
+    let p = Project::empty(d);
+    let (up, mess, check) = match d {
+        Dialect::Postgres => (
+            "CREATE SCHEMA billing;\n\
+             CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');\n\
+             CREATE DOMAIN positive AS INT CHECK (VALUE > 0);\n\
+             CREATE TABLE billing.invoices (id SERIAL PRIMARY KEY, amount positive NOT NULL, mood mood);\n\
+             CREATE TABLE audit (id SERIAL PRIMARY KEY, note TEXT);\n\
+             CREATE FUNCTION billing.total() RETURNS bigint LANGUAGE sql AS $$ SELECT sum(amount) FROM billing.invoices $$;\n\
+             CREATE FUNCTION public.log_invoice() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO public.audit (note) VALUES ('invoice ' || NEW.amount); RETURN NEW; END $$;\n\
+             CREATE TRIGGER invoices_log AFTER INSERT ON billing.invoices FOR EACH ROW EXECUTE FUNCTION public.log_invoice();\n\
+             CREATE MATERIALIZED VIEW big_invoices AS SELECT id, amount FROM billing.invoices WHERE amount > 10;\n\
+             CREATE SEQUENCE standalone_seq START 100;\n\
+             INSERT INTO billing.invoices (amount, mood) VALUES (5, 'ok'), (50, 'happy');\n\
+             REFRESH MATERIALIZED VIEW big_invoices;\n\
+             SELECT nextval('standalone_seq');\n",
+            "DROP SCHEMA billing CASCADE; DROP TYPE mood; CREATE SCHEMA scratch; CREATE TABLE scratch.t (id INT); \
+             CREATE TYPE pair AS (a INT, b INT); CREATE FUNCTION public.one() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$; \
+             SELECT setval('standalone_seq', 500); DELETE FROM audit",
+            "INSERT INTO billing.invoices (amount) VALUES (7)",
+        ),
+        Dialect::MySql => (
+            "CREATE TABLE counters (id INT AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL);\n\
+             CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(100));\n\
+             CREATE TRIGGER counters_audit AFTER INSERT ON counters FOR EACH ROW INSERT INTO audit (note) VALUES (CONCAT('n=', NEW.n));\n\
+             CREATE PROCEDURE bump(IN k INT)\nBEGIN\n  UPDATE counters SET n = n + k;\nEND;\n\
+             CREATE FUNCTION twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2;\n\
+             CREATE VIEW doubled AS SELECT id, twice(n) AS n2 FROM counters;\n\
+             CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM audit;\n\
+             INSERT INTO counters (n) VALUES (1), (2);\n\
+             DELETE FROM counters WHERE n = 2;\n",
+            "DROP PROCEDURE bump; DROP TRIGGER counters_audit; DROP EVENT nightly; CREATE TABLE extra (id INT); \
+             CREATE PROCEDURE p2() SELECT 1; INSERT INTO counters (n) VALUES (9); DROP VIEW doubled",
+            "INSERT INTO counters (n) VALUES (7)",
+        ),
+        Dialect::Sqlite => (
+            "CREATE TABLE counters (id INTEGER PRIMARY KEY AUTOINCREMENT, n INT NOT NULL);\n\
+             CREATE TABLE audit (id INTEGER PRIMARY KEY, note TEXT);\n\
+             CREATE TRIGGER counters_audit AFTER INSERT ON counters BEGIN INSERT INTO audit (note) VALUES ('n=' || NEW.n); END;\n\
+             CREATE VIEW doubled AS SELECT id, n * 2 AS n2 FROM counters;\n\
+             CREATE INDEX counters_n ON counters (n);\n\
+             INSERT INTO counters (n) VALUES (1), (2);\n\
+             DELETE FROM counters WHERE n = 2;\n\
+             PRAGMA user_version = 7;\n",
+            "DROP TRIGGER counters_audit; INSERT INTO counters (n) VALUES (9); CREATE TABLE extra (id INT); \
+             PRAGMA user_version = 9; DROP VIEW doubled",
+            "INSERT INTO counters (n) VALUES (7)",
+        ),
+    };
+    p.write("20261001000000_create_objects/up.sql", up);
+    p.godwit(&["deploy"]).expect(0);
+    let before = snapshot(&p, false);
+    let audit = p.db.int("SELECT count(*) FROM audit");
+    let out = p.godwit(&["backup", "--json"]);
+    out.expect(0);
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let id = value["backup"]["id"].as_str().unwrap().to_string();
+    p.db.exec(mess);
+    assert_ne!(snapshot(&p, false), before);
+    p.godwit(&["restore", &id]).expect(0);
+    assert_same(&before, &snapshot(&p, false));
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM audit"),
+        audit,
+        "no trigger fired"
+    );
+    if d == Dialect::Sqlite {
+        assert_eq!(p.db.int("PRAGMA user_version"), 7);
+    }
+    // The restored trigger works.
+    p.db.exec(check);
+    assert_eq!(p.db.int("SELECT count(*) FROM audit"), audit + 1);
+}
+
+#[test]
+fn lease_mode_restore_keeps_the_lock_table_postgres() {
+    lease_mode_restore(Dialect::Postgres)
+}
+
+#[test]
+fn lease_mode_restore_keeps_the_lock_table_mysql() {
+    lease_mode_restore(Dialect::MySql)
+}
+
+/// With `lock = "lease"` the restore runs holding a lease row in `godwit_lock`; the
+/// backup leaves that table out and the restore leaves it in place, so the lease is still
+/// there to be released, and the next deploy can take it.
+fn lease_mode_restore(d: Dialect) {
+    let p = Project::empty(d);
+    std::fs::write(p.path().join("godwit.toml"), "lock = \"lease\"\n").unwrap();
+    p.write(
+        "20261101000000_create_things/up.sql",
+        "CREATE TABLE things (id INT PRIMARY KEY);\nINSERT INTO things VALUES (1), (2);\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    let out = p.godwit(&["backup", "--json"]);
+    out.expect(0);
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let id = value["backup"]["id"].as_str().unwrap().to_string();
+    let before = snapshot(&p, false);
+    p.db.exec("DROP TABLE things; CREATE TABLE other (id INT)");
+    p.godwit(&["restore", &id]).expect(0);
+    assert_same(&before, &snapshot(&p, false));
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM godwit_lock WHERE owner IS NULL"),
+        1,
+        "the lease row survived the restore and was released"
+    );
+    p.write(
+        "20261102000000_create_more/up.sql",
+        "CREATE TABLE more (id INT);",
+    );
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
 }

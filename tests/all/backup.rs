@@ -14,6 +14,7 @@ each_dialect!(
     down_puts_back_dropped_columns_and_tables,
     restore_on_failure_undoes_the_whole_deploy,
     schemas_types_routines_and_triggers_survive_a_restore,
+    quoted_names_and_composite_keys_are_put_back,
 );
 
 /// Everything in the database as text, schema and rows, by the database's own tool where
@@ -370,7 +371,7 @@ fn restore_on_failure_undoes_the_whole_deploy(d: Dialect) {
     // With policy = "never", --restore-on-failure still takes the backup it needs.
     std::fs::write(
         p.path().join("godwit.toml"),
-        "[backup]\npolicy = \"never\"\n",
+        "[backup]\npolicy = \"never\"\ndir = \"var/backups\"\n",
     )
     .unwrap();
     p.godwit(&["deploy", "--restore-on-failure"])
@@ -414,6 +415,10 @@ fn restore_on_failure_undoes_the_whole_deploy(d: Dialect) {
     // That run's backup restores the state the failed run was restored to.
     let list = backups(&p);
     assert_eq!(list.len(), 2);
+    for b in &list {
+        let file = b["file"].as_str().unwrap();
+        assert!(p.path().join("var/backups").join(file).is_file(), "{b}");
+    }
     p.godwit(&["restore", list[1]["id"].as_str().unwrap()])
         .expect(0);
     assert_same(&before, &snapshot(&p, true));
@@ -638,4 +643,62 @@ fn lease_mode_restore(d: Dialect) {
         "CREATE TABLE more (id INT);",
     );
     p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+}
+
+/// Mixed-case quoted names and a two-column primary key: the copy matches rows on both
+/// key columns, and names keep their case through the catalog look-ups.
+fn quoted_names_and_composite_keys_are_put_back(d: Dialect) {
+    let p = Project::empty(d);
+    let q = |name: &str| {
+        if d == Dialect::MySql {
+            format!("`{name}`")
+        } else {
+            format!("\"{name}\"")
+        }
+    };
+    let text = text_type(d);
+    let (accounts, id, email) = (q("Accounts"), q("Id"), q("E-mail"));
+    p.write(
+        "20261201000000_create_accounts/up.sql",
+        &format!(
+            "CREATE TABLE {accounts} ({id} INT NOT NULL, region VARCHAR(8) NOT NULL, {email} {text}, PRIMARY KEY ({id}, region));\n\
+             INSERT INTO {accounts} VALUES (1, 'eu', 'a@eu'), (1, 'us', 'a@us'), (2, 'eu', NULL);\n"
+        ),
+    );
+    p.godwit(&["deploy"]).expect(0);
+    // SQLite has no DROP COLUMN IF EXISTS.
+    let if_exists = if d == Dialect::Sqlite {
+        ""
+    } else {
+        "IF EXISTS "
+    };
+    p.write(
+        "20261202000000_drop_accounts_email/up.sql",
+        &format!("ALTER TABLE {accounts} DROP COLUMN {if_exists}{email};\n"),
+    );
+    p.write(
+        "20261202000000_drop_accounts_email/down.sql",
+        &format!("ALTER TABLE {accounts} ADD COLUMN {email} {text};\n"),
+    );
+    let query = format!(
+        "SELECT {id}, region, coalesce({email}, 'NULL') FROM {accounts} ORDER BY {id}, region"
+    );
+    p.godwit(&["deploy"])
+        .expect(0)
+        .says("copied Accounts.E-mail (3 rows)");
+    let original = vec![
+        vec!["1", "eu", "a@eu"],
+        vec!["1", "us", "a@us"],
+        vec!["2", "eu", "NULL"],
+    ];
+    p.godwit(&["down"])
+        .expect(0)
+        .says("put back Accounts.E-mail (3 rows)");
+    assert_eq!(p.db.rows(&query), original);
+    // The drop's deploy backed up first; its backup restores the column too.
+    let list = backups(&p);
+    assert_eq!(list.len(), 1, "{list:?}");
+    p.godwit(&["restore", list[0]["id"].as_str().unwrap()])
+        .expect(0);
+    assert_eq!(p.db.rows(&query), original);
 }

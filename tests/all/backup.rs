@@ -138,7 +138,13 @@ fn text_type(d: Dialect) -> &'static str {
 /// table, deployed and seeded.
 fn people_project(d: Dialect) -> Project {
     let p = Project::empty(d);
-    let text = text_type(d);
+    write_people(&p);
+    p.godwit(&["deploy"]).expect(0);
+    p
+}
+
+fn write_people(p: &Project) {
+    let text = text_type(p.db.dialect);
     p.write(
         "20260901000000_create_people/up.sql",
         &format!(
@@ -156,8 +162,6 @@ fn people_project(d: Dialect) -> Project {
         "20260901000000_create_people/down.sql",
         "DROP VIEW people_emails;\nDROP TABLE notes;\nDROP TABLE tags;\nDROP TABLE people;\n",
     );
-    p.godwit(&["deploy"]).expect(0);
-    p
 }
 
 fn backup_then_restore_gives_identical_content(d: Dialect) {
@@ -701,4 +705,52 @@ fn quoted_names_and_composite_keys_are_put_back(d: Dialect) {
     p.godwit(&["restore", list[0]["id"].as_str().unwrap()])
         .expect(0);
     assert_eq!(p.db.rows(&query), original);
+}
+
+/// The password reaches mariadb-dump and the client through MYSQL_PWD (MariaDB checks
+/// it, unlike the local PostgreSQL), percent-escapes decoded, and is written nowhere.
+/// The user deploys its own schema: a view's DEFINER must be the restoring user (or it
+/// needs SET USER), as with any dump.
+#[test]
+fn mysql_password_goes_through_the_environment() {
+    let p = Project::empty(Dialect::MySql);
+    write_people(&p);
+    let user = format!("gw_{}", std::process::id());
+    let password = "s3cr%t@x:y";
+    p.db.exec(&format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; \
+         GRANT ALL PRIVILEGES ON {}.* TO '{user}'@'%'",
+        p.db.name
+    ));
+    let url = format!(
+        "mysql://{user}:s3cr%25t%40x%3Ay@127.0.0.1:3306/{}",
+        p.db.name
+    );
+    let with_url = |args: &[&str]| {
+        let mut cmd = godwit_cmd();
+        cmd.arg("-C")
+            .arg(p.path())
+            .arg("--database-url")
+            .arg(&url)
+            .args(args);
+        run(cmd)
+    };
+    with_url(&["deploy"]).expect(0);
+    let before = snapshot(&p, false);
+    let out = with_url(&["backup", "--json"]);
+    out.expect(0);
+    assert!(!out.text().contains("s3cr"), "{}", out.text());
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let id = value["backup"]["id"].as_str().unwrap().to_string();
+    let sidecar =
+        std::fs::read_to_string(p.path().join(".godwit/backups").join(format!("{id}.json")))
+            .unwrap();
+    assert!(!sidecar.contains("s3cr"), "{sidecar}");
+    assert!(sidecar.contains(&format!("{user}:***@")), "{sidecar}");
+    p.db.exec("DELETE FROM tags");
+    let out = with_url(&["restore", &id]);
+    out.expect(0);
+    assert!(!out.text().contains("s3cr"), "{}", out.text());
+    assert_same(&before, &snapshot(&p, false));
+    p.db.exec(&format!("DROP USER '{user}'@'%'"));
 }

@@ -1366,6 +1366,23 @@ mod tests {
     }
 
     #[test]
+    fn data_copy_events_serialize_flat_for_notifiers() {
+        let event = Event::DataCopy {
+            version: "20260101000000".into(),
+            outcome: copy::Outcome::Copied {
+                source: "users.email".into(),
+                copy_table: "godwit_backup_20260101000000_2".into(),
+                rows: 3,
+            },
+        };
+        let v = serde_json::to_value(&event).unwrap();
+        assert_eq!(v["event"], "data_copy");
+        assert_eq!(v["outcome"], "copied");
+        assert_eq!(v["source"], "users.email");
+        assert_eq!(v["rows"], 3);
+    }
+
+    #[test]
     fn dml_is_recognised() {
         assert!(is_dml("INSERT INTO t VALUES (1)"));
         assert!(is_dml("with x as (select 1) update t set a = 1"));

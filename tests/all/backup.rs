@@ -570,7 +570,8 @@ fn schemas_types_routines_and_triggers_survive_a_restore(d: Dialect) {
             "INSERT INTO counters (n) VALUES (7)",
         ),
         Dialect::Sqlite => (
-            "CREATE TABLE counters (id INTEGER PRIMARY KEY AUTOINCREMENT, n INT NOT NULL);\n\
+            "CREATE TABLE counters (id INTEGER PRIMARY KEY AUTOINCREMENT, n INT NOT NULL, \
+               twice INT GENERATED ALWAYS AS (n * 2) STORED, thrice INT GENERATED ALWAYS AS (n * 3) VIRTUAL);\n\
              CREATE TABLE audit (id INTEGER PRIMARY KEY, note TEXT);\n\
              CREATE TRIGGER counters_audit AFTER INSERT ON counters BEGIN INSERT INTO audit (note) VALUES ('n=' || NEW.n); END;\n\
              CREATE VIEW doubled AS SELECT id, n * 2 AS n2 FROM counters;\n\

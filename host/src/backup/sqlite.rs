@@ -120,9 +120,22 @@ async fn copy_back(driver: &mut dyn Driver) -> Result<(), BackupError> {
         if kind == "table" {
             let quoted = quote(Dialect::Sqlite, name);
             driver.execute(create).await.map_err(fail)?;
+            // Generated columns compute themselves and refuse values: name the others.
+            let columns: Vec<String> = driver
+                .query_text(&format!(
+                    "SELECT name FROM pragma_table_xinfo({}, '{SCHEMA}') WHERE hidden = 0 ORDER BY cid",
+                    literal(Dialect::Sqlite, name)
+                ))
+                .await
+                .map_err(fail)?
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().flatten())
+                .map(|c| quote(Dialect::Sqlite, &c))
+                .collect();
+            let columns = columns.join(", ");
             driver
                 .execute(&format!(
-                    "INSERT INTO main.{quoted} SELECT * FROM {SCHEMA}.{quoted}"
+                    "INSERT INTO main.{quoted} ({columns}) SELECT {columns} FROM {SCHEMA}.{quoted}"
                 ))
                 .await
                 .map_err(fail)?;

@@ -227,7 +227,10 @@ pub async fn take(
     applied: Vec<String>,
 ) -> Result<Meta, BackupError> {
     let dir = dir(config);
-    std::fs::create_dir_all(&dir).map_err(|e| BackupError::io("create", &dir, e))?;
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir).map_err(|e| BackupError::io("create", &dir, e))?;
+        private(&dir, 0o700)?;
+    }
     let id = new_id();
     let extension = match config.target.dialect {
         Dialect::Postgres => "pgdump",
@@ -249,6 +252,7 @@ pub async fn take(
         }
     };
     let path = dir.join(&file);
+    private(&partial, 0o600)?;
     std::fs::rename(&partial, &path).map_err(|e| BackupError::io("rename", &partial, e))?;
     let meta = Meta {
         id: id.clone(),
@@ -270,6 +274,7 @@ pub async fn take(
     // Written last and renamed into place: a sidecar means a complete backup.
     let tmp = dir.join(format!("{id}.json.partial"));
     std::fs::write(&tmp, text).map_err(|e| BackupError::io("write", &tmp, e))?;
+    private(&tmp, 0o600)?;
     std::fs::rename(&tmp, &sidecar).map_err(|e| BackupError::io("rename", &tmp, e))?;
     Ok(meta)
 }
@@ -307,6 +312,19 @@ pub async fn restore(
         Dialect::MySql => mysql::restore(config, driver, &path).await,
         Dialect::Sqlite => sqlite::restore(driver, &path).await,
     }
+}
+
+/// A backup is a copy of the data: readable by its owner only, whatever the umask says.
+fn private(path: &Path, mode: u32) -> Result<(), BackupError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| BackupError::io("restrict the permissions of", path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
 }
 
 fn sha256_file(path: &Path) -> Result<String, BackupError> {

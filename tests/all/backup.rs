@@ -490,6 +490,17 @@ fn sqlite_needs_no_tool_and_refuses_another_databases_backup() {
     run(cmd).expect(0).says("Backup ").says("SQLite");
     let id = backups(&p)[0]["id"].as_str().unwrap().to_string();
     assert_eq!(backups(&p)[0]["reason"], "before the demo");
+    // A backup is a copy of the data: owner-only, whatever the umask.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = p.path().join(".godwit/backups");
+        let mode =
+            |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join(format!("{id}.sqlite"))), 0o600);
+        assert_eq!(mode(&dir.join(format!("{id}.json"))), 0o600);
+    }
 
     // Same project, another database: refused unless forced.
     let other = TestDb::new(Dialect::Sqlite);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::backup;
 use crate::config::{self, Config, Overrides};
 use crate::error::{Error, exit};
 use crate::history;
@@ -69,6 +70,10 @@ pub enum Command {
         /// Apply pending migrations older than the newest applied one.
         #[arg(long)]
         allow_out_of_order: bool,
+        /// If a migration fails, restore the backup taken before the run (taken even
+        /// with `[backup] policy = "never"`): for migrations a transaction cannot undo.
+        #[arg(long)]
+        restore_on_failure: bool,
     },
     /// Revert applied migrations with their down.sql (default: the newest one).
     Down {
@@ -112,6 +117,22 @@ pub enum Command {
         /// Leave the shadow database in place for inspection.
         #[arg(long)]
         keep_shadow: bool,
+    },
+    /// Back up the whole database now (history table included); prints the backup's ID.
+    Backup {
+        /// Why, recorded with the backup (default "manual").
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// List backups: ID, age, size and why each was taken.
+    Backups,
+    /// Put the database back as backup ID left it, history table included.
+    Restore {
+        /// The backup's ID, as `godwit backups` lists it.
+        id: String,
+        /// Restore a backup taken from another database into this one.
+        #[arg(long)]
+        force: bool,
     },
     /// Past runs, or with --stats: success rate, mean duration, rollbacks.
     History {
@@ -189,6 +210,12 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         lock_wait: cli.lock_wait,
     };
     let config = Config::load(&cli.dir, &overrides)?;
+    // Listing backups reads files only: it works while the database is down.
+    if let Command::Backups = cli.command {
+        let dir = backup::dir(&config);
+        println!("{}", report::backups(&backup::list(&dir)?, &dir, json));
+        return Ok(exit::OK);
+    }
     if matches!(cli.command, Command::Reset { force: false }) && !config.is_development() {
         return Err(Error::Blocked(format!(
             "reset drops everything in {} and is only allowed when godwit.toml says environment = \"development\"; pass --force if you really mean it",
@@ -197,14 +224,66 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     }
     // Read the files before connecting: a malformed migration is reported even when the
     // database is down.
-    let migrations = source::read(&config.migrations_dir, &config.layout())?;
+    // Backup and restore never read them: a broken file must not stand in their way.
+    let migrations = if matches!(
+        cli.command,
+        Command::Backup { .. } | Command::Restore { .. }
+    ) {
+        Vec::new()
+    } else {
+        source::read(&config.migrations_dir, &config.layout())?
+    };
     let mut migrator = Migrator::connect(&config).await?;
     if !json {
         let mut progress = Progress::default();
         migrator.observe(move |e| progress.event(e));
     }
     match cli.command {
-        Command::Init | Command::New { .. } => unreachable!("handled above"),
+        Command::Init | Command::New { .. } | Command::Backups => {
+            unreachable!("handled above")
+        }
+        Command::Backup { reason } => {
+            let meta = migrator
+                .backup(reason.as_deref().unwrap_or("manual"))
+                .await?;
+            let path = backup::dir(&config).join(&meta.file);
+            if json {
+                println!("{}", serde_json::json!({ "backup": meta, "path": path }));
+            } else {
+                println!(
+                    "Backup {} ({}) written to {}\n  taken with {}; it includes the history table ({} migration{} applied).\n  Restore it with `godwit restore {}`.",
+                    meta.id,
+                    report::bytes(meta.size),
+                    path.display(),
+                    meta.tool,
+                    meta.applied.len(),
+                    if meta.applied.len() == 1 { "" } else { "s" },
+                    meta.id
+                );
+            }
+            Ok(exit::OK)
+        }
+        Command::Restore { id, force } => {
+            let meta = migrator.restore(&id, force).await?;
+            if json {
+                println!("{}", serde_json::json!({ "restored": meta }));
+            } else {
+                println!(
+                    "Restored {} from backup {} (taken {}, {}).\n  The history table was restored too: it records the {} migration{} applied then{}; `godwit status` shows the rest as pending.",
+                    config.target.display,
+                    meta.id,
+                    meta.created_at,
+                    meta.reason,
+                    meta.applied.len(),
+                    if meta.applied.len() == 1 { "" } else { "s" },
+                    meta.applied
+                        .last()
+                        .map(|v| format!(" (newest {v})"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(exit::OK)
+        }
         Command::Status => {
             let rows = migrator.history().await?;
             let entries = history::entries(&migrations, &rows);
@@ -221,10 +300,12 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Deploy {
             to,
             allow_out_of_order,
+            restore_on_failure,
         } => {
             let options = DeployOptions {
                 to: to.as_deref().map(version).transpose()?,
                 allow_out_of_order,
+                restore_on_failure,
             };
             let report = migrator.deploy(&options).await?;
             print_run(&report, "applied", json);
@@ -394,6 +475,13 @@ migrations = "migrations"
 # lock_retries = 3            # retries after a lock timeout
 # connect_timeout = "10s"
 # shadow_url = "env(SHADOW_URL)"  # an empty database for `godwit verify`, if it may not create one
+
+# Whole-database backups before deploy: "always", "destructive" (the default: before a
+# run that drops, truncates or deletes) or "never" (which also turns off the in-database
+# copies of dropped tables and columns that `godwit down` puts back).
+# [backup]
+# policy = "destructive"
+# dir = ".godwit/backups"
 "#;
 
 fn init(dir: &Path) -> Result<u8, Error> {

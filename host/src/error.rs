@@ -52,6 +52,10 @@ pub enum Error {
 
     #[error("{0}")]
     Io(String),
+
+    /// A whole-database backup or restore could not be made.
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
 }
 
 impl Error {
@@ -61,6 +65,21 @@ impl Error {
             Error::Connect(_) | Error::LockTimeout { .. } => exit::CONNECT,
             Error::Blocked(_) => exit::BLOCKED,
             Error::MigrationFailed(_) | Error::Database { .. } => exit::FAILED,
+            Error::Backup(e) => {
+                use crate::backup::BackupError as B;
+                match e {
+                    // Nothing was changed and no retry helps: the machine or the command
+                    // needs fixing (install the tool, name an existing backup).
+                    B::ToolMissing { .. }
+                    | B::NotFound { .. }
+                    | B::OtherDialect { .. }
+                    | B::Unsupported(_) => exit::USAGE,
+                    // Restoring another database's backup here is the wrong-database
+                    // mistake the safety checks exist for.
+                    B::OtherDatabase { .. } | B::Damaged { .. } => exit::BLOCKED,
+                    B::ToolFailed { .. } | B::Io { .. } | B::Database { .. } => exit::FAILED,
+                }
+            }
         }
     }
 

@@ -57,6 +57,8 @@ pub enum Operation {
     Baseline,
     /// Recorded from another tool's history table by `godwit adopt`.
     Adopt,
+    /// A restore from a backup undid the migration (`deploy --restore-on-failure`).
+    Restore,
 }
 
 impl Operation {
@@ -67,6 +69,7 @@ impl Operation {
             Operation::Resolve => "resolve",
             Operation::Baseline => "baseline",
             Operation::Adopt => "adopt",
+            Operation::Restore => "restore",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! godwit applies versioned SQL migrations to PostgreSQL, MySQL/MariaDB and SQLite.
 //!
 //! The host owns everything that has to be trustworthy: the history table, ordering,
-//! the migration lock, transactions and timeouts. The binary in `main.rs` is a thin
+//! the migration lock, transactions, timeouts and [`backup`]s. The binary in `main.rs` is a thin
 //! shell over [`cli`]; everything it does is reachable from this library.
 //!
 //! ```no_run
@@ -16,6 +16,7 @@
 //! ```
 
 pub mod adopt;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod driver;

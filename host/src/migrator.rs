@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::backup::{self, copy};
+use crate::config::{BackupPolicy, Config};
 use crate::driver::{self, Driver, Timeouts, now_rfc3339};
 use crate::error::{Error, describe_db_error};
 use crate::history::{self, Entry, HistoryRow, Operation, RowState, Status};
@@ -63,12 +64,33 @@ pub enum Event {
         name: String,
         error: String,
     },
+    /// A whole-database backup was written before anything was applied.
+    BackupTaken {
+        id: String,
+        size: u64,
+        path: String,
+        reason: String,
+    },
+    /// The database was put back from a backup, history table included.
+    Restored {
+        id: String,
+        created_at: String,
+    },
+    /// Data a statement destroys was copied, or a copy was put back (or kept).
+    DataCopy {
+        version: String,
+        #[serde(flatten)]
+        outcome: copy::Outcome,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct DeployOptions {
     pub to: Option<Version>,
     pub allow_out_of_order: bool,
+    /// If a migration fails, restore the backup taken before the run (one is taken
+    /// whatever the backup policy says).
+    pub restore_on_failure: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -95,12 +117,16 @@ pub struct RunReport {
     pub up_to_date: bool,
     pub duration_ms: u64,
     pub failure: Option<String>,
+    /// The ID of the backup deploy took before applying anything, if it took one.
+    pub backup: Option<String>,
 }
 
 pub struct Migrator {
     config: Config,
     driver: Box<dyn Driver>,
     observer: Box<dyn FnMut(&Event) + Send>,
+    /// Events about work inside a migration, told only once that work is committed.
+    deferred: Vec<Event>,
 }
 
 impl Migrator {
@@ -111,6 +137,7 @@ impl Migrator {
             config: config.clone(),
             driver,
             observer: Box::new(|_| {}),
+            deferred: Vec::new(),
         })
     }
 
@@ -212,6 +239,8 @@ impl Migrator {
         self.driver.ensure_history_table().await?;
         let migrations = self.read_sources()?;
         let mut rows = self.driver.history().await?;
+        // Rows with a higher id are this run's: a restore must write them back.
+        let last_row = rows.iter().map(|r| r.id).max().unwrap_or(0);
         self.settle_rerunnable_doubts(&migrations, &mut rows)?;
         let entries = history::entries(&migrations, &rows);
         check_blockers(
@@ -254,8 +283,32 @@ impl Migrator {
             pending: plan.len(),
             database,
         });
+        let applied: Vec<String> = entries
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.status,
+                    Status::Applied | Status::Modified | Status::Missing
+                )
+            })
+            .map(|e| e.version.to_string())
+            .collect();
+        let backup = self
+            .backup_before_deploy(&plan, applied, options.restore_on_failure)
+            .await?;
+        let copying = self.config.file.backup.policy != BackupPolicy::Never;
+        if copying
+            && plan.iter().any(|(_, _, statements)| {
+                statements.iter().any(|s| !copy::copied(&s.sql).is_empty())
+            })
+        {
+            copy::ensure_table(self.driver.as_mut())
+                .await
+                .map_err(|e| Error::db(format!("cannot create {}", copy::TABLE), &e))?;
+        }
         let mut report = RunReport {
             up_to_date: plan.is_empty(),
+            backup: backup.as_ref().map(|b| b.id.clone()),
             ..Default::default()
         };
         for (migration, resume, statements) in plan {
@@ -271,6 +324,21 @@ impl Migrator {
             {
                 Ok(done) => report.applied.push(done),
                 Err(err) => {
+                    let err = match (&backup, err) {
+                        // Without the lock another deployer may be at work: restoring
+                        // now would undo its migrations too.
+                        (Some(meta), Error::Blocked(m)) if options.restore_on_failure => {
+                            Error::Blocked(format!(
+                                "{m}\n\n--restore-on-failure: backup {} was NOT restored, because the migration lock was lost; \
+                                 once no deploy is running, `godwit restore {}` puts the database back as it was before this deploy",
+                                meta.id, meta.id
+                            ))
+                        }
+                        (Some(meta), err) if options.restore_on_failure => {
+                            self.restore_after_failure(meta, last_row, err).await
+                        }
+                        (_, err) => err,
+                    };
                     report.failure = Some(err.to_string());
                     report.duration_ms = started.elapsed().as_millis() as u64;
                     return Err(with_report(err, &report));
@@ -279,6 +347,210 @@ impl Migrator {
         }
         report.duration_ms = started.elapsed().as_millis() as u64;
         Ok(report)
+    }
+
+    /// Takes the backup the policy asks for (or `--restore-on-failure` needs) before
+    /// anything is applied. A backup that cannot be made stops the deploy.
+    async fn backup_before_deploy(
+        &mut self,
+        plan: &[(&Migration, Option<HistoryRow>, Vec<Statement>)],
+        applied: Vec<String>,
+        restore_on_failure: bool,
+    ) -> Result<Option<backup::Meta>, Error> {
+        if plan.is_empty() {
+            return Ok(None);
+        }
+        let ids = |ids: Vec<String>| match ids.len() {
+            0..=3 => ids.join(", "),
+            n => format!("{} … {} ({n} migrations)", ids[0], ids[n - 1]),
+        };
+        let all = ids(plan.iter().map(|(m, _, _)| m.id()).collect());
+        // A backup taken now holds only data that exists now: a drop of a table the run
+        // itself creates (or a `DROP TABLE IF EXISTS` on a fresh database) needs none.
+        let mut destructive: Vec<String> = Vec::new();
+        for (migration, resume, statements) in plan {
+            let from = resume.as_ref().map_or(0, |r| r.statements_applied as usize);
+            for statement in statements.iter().skip(from) {
+                for what in backup::destroys(&statement.sql) {
+                    let exists = copy::table_exists(self.driver.as_mut(), what.table())
+                        .await
+                        .map_err(|e| {
+                            Error::db(format!("cannot look up table {}", what.table()), &e)
+                        })?;
+                    if exists && !destructive.contains(&migration.id()) {
+                        destructive.push(migration.id());
+                    }
+                }
+            }
+        }
+        let reason = match self.config.file.backup.policy {
+            BackupPolicy::Always => format!("before deploy of {all}"),
+            BackupPolicy::Destructive if !destructive.is_empty() => {
+                format!("before deploy of {all}; destructive: {}", ids(destructive))
+            }
+            _ if restore_on_failure => format!("--restore-on-failure, before deploy of {all}"),
+            _ => return Ok(None),
+        };
+        let meta = backup::take(&self.config, self.driver.as_mut(), &reason, applied).await?;
+        self.emit(Event::BackupTaken {
+            id: meta.id.clone(),
+            size: meta.size,
+            path: backup::dir(&self.config)
+                .join(&meta.file)
+                .display()
+                .to_string(),
+            reason,
+        });
+        Ok(Some(meta))
+    }
+
+    /// `--restore-on-failure`: puts the database back as it was before the deploy. The
+    /// restore also puts back the history table of that moment, which knows nothing of
+    /// this run; so the run's rows are written again, each migration it touched followed
+    /// by a `restore` row saying it was undone. The migration is then "rolled back":
+    /// nothing of it is in effect, and the next deploy applies it from the start.
+    async fn restore_after_failure(
+        &mut self,
+        meta: &backup::Meta,
+        last_row: i64,
+        err: Error,
+    ) -> Error {
+        let add = |err: Error, note: String| match err {
+            Error::MigrationFailed(m) => Error::MigrationFailed(m + &note),
+            Error::Blocked(m) => Error::Blocked(m + &note),
+            other => Error::MigrationFailed(format!("{other}{note}")),
+        };
+        let id = &meta.id;
+        let written: Vec<HistoryRow> = match self.driver.history().await {
+            Ok(rows) => rows.into_iter().filter(|r| r.id > last_row).collect(),
+            Err(e) => {
+                return add(
+                    err,
+                    format!(
+                        "\n\n--restore-on-failure: backup {id} was NOT restored, because the history could not be read first: {e}"
+                    ),
+                );
+            }
+        };
+        if let Err(e) = backup::restore(&self.config, self.driver.as_mut(), meta).await {
+            return add(
+                err,
+                format!(
+                    "\n\n--restore-on-failure: restoring backup {id} failed too: {e}\n  the database may be partly restored; run `godwit restore {id}` once the cause is fixed"
+                ),
+            );
+        }
+        self.emit(Event::Restored {
+            id: id.clone(),
+            created_at: meta.created_at.clone(),
+        });
+        let failed = written
+            .iter()
+            .rev()
+            .find(|r| r.state != RowState::Applied.as_str())
+            .map(|r| format!("{}_{}", r.version, r.name))
+            .unwrap_or_else(|| "a migration".into());
+        let mut undone: Vec<HistoryRow> = Vec::new();
+        for row in &written {
+            if let Some(last) = undone.iter_mut().find(|u| u.version == row.version) {
+                *last = row.clone();
+            } else {
+                undone.push(row.clone());
+            }
+        }
+        let mut rewrite = Vec::new();
+        rewrite.extend(written.iter().cloned());
+        for row in undone {
+            let now = now_rfc3339();
+            rewrite.push(HistoryRow {
+                operation: Operation::Restore.as_str().into(),
+                state: RowState::RolledBack.as_str().into(),
+                started_at: now.clone(),
+                finished_at: Some(now),
+                duration_ms: Some(0),
+                applied_by: driver::whoami(),
+                godwit_version: crate::VERSION.into(),
+                statements_applied: 0,
+                rows_affected: None,
+                error: Some(format!(
+                    "undone by restoring backup {id} after {failed} failed (deploy --restore-on-failure)"
+                )),
+                ..row
+            });
+        }
+        for row in &rewrite {
+            if let Err(e) = self.driver.insert_history(row).await {
+                return add(
+                    err,
+                    format!(
+                        "\n\n--restore-on-failure: backup {id} was restored, but writing this run back into the history failed: {}\n  \
+                         the database is as it was before the deploy; `godwit status` may not show the failed attempt",
+                        describe_db_error(&e)
+                    ),
+                );
+            }
+        }
+        add(
+            err,
+            format!(
+                "\n\n--restore-on-failure: restored backup {id} (taken just before this deploy), history table included; \
+                 nothing of this deploy remains in effect and no `godwit resolve` is needed.\n  \
+                 The history keeps the failed attempt, marked rolled back by the restore. Fix the migration, then run `godwit deploy` again."
+            ),
+        )
+    }
+
+    /// The versions whose newest history row says applied.
+    async fn applied_versions(&mut self) -> Result<Vec<String>, Error> {
+        self.driver.ensure_history_table().await?;
+        let rows = self.driver.history().await?;
+        let mut latest: std::collections::BTreeMap<String, String> = Default::default();
+        for row in rows {
+            latest.insert(row.version, row.state);
+        }
+        Ok(latest
+            .into_iter()
+            .filter(|(_, state)| state == RowState::Applied.as_str())
+            .map(|(v, _)| v)
+            .collect())
+    }
+
+    /// Takes a whole-database backup now, holding the migration lock so that no deploy
+    /// changes the database halfway through it.
+    pub async fn backup(&mut self, reason: &str) -> Result<backup::Meta, Error> {
+        self.locked(async |m| {
+            let applied = m.applied_versions().await?;
+            Ok(backup::take(&m.config, m.driver.as_mut(), reason, applied).await?)
+        })
+        .await
+    }
+
+    /// Restores backup `id`, history table included. A backup of another database is
+    /// refused unless `force`: restoring production's backup into staging may be meant,
+    /// the other way round never is.
+    pub async fn restore(&mut self, id: &str, force: bool) -> Result<backup::Meta, Error> {
+        self.locked(async |m| {
+            let meta = backup::find(&backup::dir(&m.config), id)?;
+            if meta.dialect != m.config.target.dialect {
+                return Err(backup::BackupError::OtherDialect {
+                    id: meta.id,
+                    from: meta.dialect,
+                    to: m.config.target.dialect,
+                }
+                .into());
+            }
+            if meta.database != m.config.target.display && !force {
+                return Err(backup::BackupError::OtherDatabase {
+                    id: meta.id,
+                    from: meta.database,
+                    to: m.config.target.display.clone(),
+                }
+                .into());
+            }
+            backup::restore(&m.config, m.driver.as_mut(), &meta).await?;
+            Ok(meta)
+        })
+        .await
     }
 
     /// A deployer killed during a statement that is safe to run twice (`CREATE TABLE IF NOT
@@ -448,6 +720,7 @@ impl Migrator {
             )
             .await
         };
+        let deferred = std::mem::take(&mut self.deferred);
         match &result {
             Ok(done) => self.emit(Event::MigrationFinished {
                 version: done.version.clone(),
@@ -462,6 +735,13 @@ impl Migrator {
                 name: migration.name.clone(),
                 error: err.to_string(),
             }),
+        }
+        // After a failure in a transaction the copies were rolled back with it; after a
+        // failure outside one (MySQL) they exist, and the history row says how far it got.
+        if result.is_ok() || !self.driver.transactional_ddl() || script.directives.no_transaction {
+            for event in deferred {
+                self.emit(event);
+            }
         }
         result
     }
@@ -512,7 +792,10 @@ impl Migrator {
             attempt += 1;
             let started = Instant::now();
             let mut row = self.new_row(migration, operation, success, statements.len());
-            let failure = match self.transaction_body(statements, timeouts).await {
+            let failure = match self
+                .transaction_body(migration, statements, operation, timeouts)
+                .await
+            {
                 Ok(rows) => {
                     row.statements_applied = statements.len() as i64;
                     row.rows_affected = Some(rows as i64);
@@ -538,12 +821,14 @@ impl Migrator {
                         Err(e) => Failure {
                             index: None,
                             error: e,
+                            context: None,
                         },
                     }
                 }
                 Err(failure) => failure,
             };
             let _ = self.driver.rollback().await;
+            self.deferred.clear();
             if self.driver.is_lock_timeout(&failure.error) && attempt <= self.config.lock_retries {
                 let delay = Duration::from_millis(500 * 2u64.pow(attempt - 1));
                 self.emit(Event::Retrying {
@@ -580,10 +865,18 @@ impl Migrator {
 
     async fn transaction_body(
         &mut self,
+        migration: &Migration,
         statements: &[Statement],
+        operation: Operation,
         timeouts: &Timeouts,
     ) -> Result<u64, Failure> {
-        let fail = |index: Option<usize>| move |error| Failure { index, error };
+        let fail = |index: Option<usize>| {
+            move |error| Failure {
+                index,
+                error,
+                context: None,
+            }
+        };
         self.driver.begin().await.map_err(fail(None))?;
         self.driver
             .set_timeouts(timeouts, true)
@@ -591,6 +884,8 @@ impl Migrator {
             .map_err(fail(None))?;
         let mut rows = 0;
         for (index, statement) in statements.iter().enumerate() {
+            self.copy_before(migration, operation, index, statement)
+                .await?;
             let n = self
                 .driver
                 .execute(&statement.sql)
@@ -601,7 +896,70 @@ impl Migrator {
                 rows += n;
             }
         }
+        self.put_back_after(migration, operation).await?;
         Ok(rows)
+    }
+
+    /// Before a deploy's DROP TABLE / DROP COLUMN: copies the data it destroys.
+    async fn copy_before(
+        &mut self,
+        migration: &Migration,
+        operation: Operation,
+        index: usize,
+        statement: &Statement,
+    ) -> Result<(), Failure> {
+        if operation != Operation::Deploy || self.config.file.backup.policy == BackupPolicy::Never {
+            return Ok(());
+        }
+        let version = migration.version.to_string();
+        for (k, what) in copy::copied(&statement.sql).iter().enumerate() {
+            let outcome = copy::take(self.driver.as_mut(), &version, index + 1, k + 1, what)
+                .await
+                .map_err(|error| Failure {
+                    index: Some(index),
+                    error,
+                    context: Some(format!(
+                        "copying the data this statement destroys into godwit_backup_{version}_{} failed (set `[backup] policy = \"never\"` to drop without a copy)",
+                        index + 1
+                    )),
+                })?;
+            if let Some(outcome) = outcome {
+                self.deferred.push(Event::DataCopy {
+                    version: version.clone(),
+                    outcome,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// After a down.sql: puts back data copied when the migration was deployed.
+    async fn put_back_after(
+        &mut self,
+        migration: &Migration,
+        operation: Operation,
+    ) -> Result<(), Failure> {
+        if operation != Operation::Down {
+            return Ok(());
+        }
+        let version = migration.version.to_string();
+        let outcomes = copy::put_back(self.driver.as_mut(), &version)
+            .await
+            .map_err(|error| Failure {
+                index: None,
+                error,
+                context: Some(format!(
+                    "putting back the data copied when {} was deployed failed",
+                    migration.id()
+                )),
+            })?;
+        for outcome in outcomes {
+            self.deferred.push(Event::DataCopy {
+                version: version.clone(),
+                outcome,
+            });
+        }
+        Ok(())
     }
 
     async fn run_statement_by_statement(
@@ -649,7 +1007,14 @@ impl Migrator {
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                let outcome = if is_dml(&statement.sql) {
+                let mut context = None;
+                let outcome = if let Err(f) = self
+                    .copy_before(migration, operation, index, statement)
+                    .await
+                {
+                    context = f.context;
+                    Err(f.error)
+                } else if is_dml(&statement.sql) {
                     self.dml_with_progress(&mut row, index, statement).await
                 } else {
                     self.ddl_with_progress(&mut row, index, statements.len(), statement)
@@ -678,6 +1043,7 @@ impl Migrator {
                         let failure = Failure {
                             index: Some(index),
                             error,
+                            context,
                         };
                         let applied = if index == 0 {
                             Applied::Nothing
@@ -701,6 +1067,23 @@ impl Migrator {
             }
         }
         let _ = self.driver.reset_timeouts().await;
+        if let Err(failure) = self.put_back_after(migration, operation).await {
+            let message = failure_message(
+                migration,
+                script,
+                statements,
+                &failure,
+                operation,
+                Applied::First(statements.len()),
+            );
+            row.state = RowState::Failed.as_str().into();
+            row.statements_applied = statements.len() as i64;
+            row.finished_at = Some(now_rfc3339());
+            row.duration_ms = Some(started.elapsed().as_millis() as i64);
+            row.error = Some(message.clone());
+            self.driver.update_history(&row).await.map_err(record)?;
+            return Err(Error::MigrationFailed(message));
+        }
         row.state = if operation == Operation::Down {
             RowState::RolledBack
         } else {
@@ -959,6 +1342,7 @@ impl Migrator {
                 .deploy_locked(&DeployOptions {
                     to: None,
                     allow_out_of_order: true,
+                    restore_on_failure: false,
                 })
                 .await?;
             Ok((dropped, report))
@@ -982,6 +1366,23 @@ mod tests {
     }
 
     #[test]
+    fn data_copy_events_serialize_flat_for_notifiers() {
+        let event = Event::DataCopy {
+            version: "20260101000000".into(),
+            outcome: copy::Outcome::Copied {
+                source: "users.email".into(),
+                copy_table: "godwit_backup_20260101000000_2".into(),
+                rows: 3,
+            },
+        };
+        let v = serde_json::to_value(&event).unwrap();
+        assert_eq!(v["event"], "data_copy");
+        assert_eq!(v["outcome"], "copied");
+        assert_eq!(v["source"], "users.email");
+        assert_eq!(v["rows"], 3);
+    }
+
+    #[test]
     fn dml_is_recognised() {
         assert!(is_dml("INSERT INTO t VALUES (1)"));
         assert!(is_dml("with x as (select 1) update t set a = 1"));
@@ -1001,6 +1402,8 @@ pub enum Resolve {
 struct Failure {
     index: Option<usize>,
     error: sqlx::Error,
+    /// What godwit was doing around the statement, when the error is not the statement's.
+    context: Option<String>,
 }
 
 enum Applied {
@@ -1019,19 +1422,19 @@ fn failure_message(
     let id = migration.id();
     let v = &migration.version;
     let file = script.path.display();
+    let error = match &failure.context {
+        Some(context) => format!("{context}: {}", describe_db_error(&failure.error)),
+        None => describe_db_error(&failure.error),
+    };
     let mut text = match failure.index {
         Some(i) => format!(
-            "{id} failed at statement {} of {} ({file}, line {}):\n    {}\n  {}",
+            "{id} failed at statement {} of {} ({file}, line {}):\n    {}\n  {error}",
             i + 1,
             statements.len(),
             statements[i].line,
             excerpt(&statements[i].sql),
-            describe_db_error(&failure.error)
         ),
-        None => format!(
-            "{id} failed ({file}): {}",
-            describe_db_error(&failure.error)
-        ),
+        None => format!("{id} failed ({file}): {error}"),
     };
     let next = match (operation, applied) {
         (Operation::Down, _) => format!(

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::backup::{Meta, copy::Outcome};
 use crate::history::{Entry, HistoryRow, Operation, RowState, Status};
 use crate::migrator::{Event, RunReport};
 
@@ -106,6 +107,31 @@ impl Progress {
                 if std::mem::take(&mut self.open_line) {
                     let _ = writeln!(out, "FAILED");
                 }
+            }
+            Event::BackupTaken {
+                id,
+                size,
+                path,
+                reason,
+            } => {
+                close(&mut self.open_line, &mut out);
+                let _ = writeln!(
+                    out,
+                    "backup {id} taken ({}, {reason}): {path}",
+                    bytes(*size)
+                );
+            }
+            Event::Restored { id, created_at } => {
+                close(&mut self.open_line, &mut out);
+                let _ = writeln!(
+                    out,
+                    "restored backup {id} (taken {}); the history table is as it was then",
+                    short_time(created_at)
+                );
+            }
+            Event::DataCopy { version, outcome } => {
+                close(&mut self.open_line, &mut out);
+                let _ = writeln!(out, "    {}", data_copy(version, outcome));
             }
         }
         let _ = out.flush();
@@ -388,4 +414,97 @@ fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// One line about a data copy, as the progress output prints it.
+pub fn data_copy(version: &str, outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Copied {
+            source,
+            copy_table,
+            rows,
+        } => format!(
+            "copied {source} ({} row{}) into {copy_table} before dropping it; `godwit down` puts it back",
+            thousands(*rows as u64),
+            plural(*rows as usize)
+        ),
+        Outcome::NotCopied { source, reason } => {
+            format!("not copying {source} before dropping it: {reason}")
+        }
+        Outcome::Restored {
+            source,
+            copy_table,
+            rows,
+        } => format!(
+            "put back {source} ({} row{}) from {copy_table}, and dropped the copy",
+            thousands(*rows as u64),
+            plural(*rows as usize)
+        ),
+        Outcome::Kept {
+            source,
+            copy_table,
+            reason,
+        } => format!(
+            "kept {copy_table} (data of {source} dropped by {version}): {reason}; put it back by hand, then drop the copy"
+        ),
+    }
+}
+
+/// `godwit backups`: newest last, with age, size and reason.
+pub fn backups(list: &[Meta], dir: &std::path::Path, json: bool) -> String {
+    if json {
+        return serde_json::to_string_pretty(list).expect("serializable");
+    }
+    if list.is_empty() {
+        return format!(
+            "No backups in {} yet: `godwit backup` takes one.",
+            dir.display()
+        );
+    }
+    let now = chrono::Utc::now();
+    let mut out = format!("{}\n", dir.display());
+    for m in list {
+        let age = chrono::DateTime::parse_from_rfc3339(&m.created_at)
+            .map(|t| age(now.signed_duration_since(t.with_timezone(&chrono::Utc))))
+            .unwrap_or_else(|_| "?".into());
+        out.push_str(&format!(
+            "  {}  {:>9} ago  {:>10}  {}\n",
+            m.id,
+            age,
+            bytes(m.size),
+            m.reason
+        ));
+    }
+    out.push_str(&format!(
+        "\n{} backup{}. `godwit restore ID` puts the database back, history table included.",
+        list.len(),
+        plural(list.len())
+    ));
+    out
+}
+
+fn age(d: chrono::TimeDelta) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}min", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+/// Sizes as people read them: 532 B, 12.4 KiB, 3.1 GiB.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }

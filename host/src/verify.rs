@@ -326,6 +326,7 @@ async fn on_shadow(
         let up = DeployOptions {
             to: Some(migration.version.clone()),
             allow_out_of_order: true,
+            restore_on_failure: false,
         };
         if let Some(error) = script_failure(shadow.deploy(&up).await)? {
             report.failure = Some(format!("up.sql of {id} failed: {error}"));

@@ -161,6 +161,8 @@ impl Shadow {
         let mut config = base.clone();
         config.target = self.target.clone();
         config.wait = None;
+        // A throwaway database needs no backups, nor copies of the data it drops.
+        config.file.backup.policy = crate::config::BackupPolicy::Never;
         config
     }
 

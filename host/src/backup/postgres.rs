@@ -1,0 +1,260 @@
+//! PostgreSQL: `pg_dump --format=custom`, restored by `psql --single-transaction` from
+//! the script `pg_restore` writes, after a preamble that empties the database.
+//!
+//! `pg_restore --clean` alone is not enough: it drops what the archive contains, so a
+//! table created after the backup would survive the restore. The preamble drops every
+//! user schema instead, and empties `public` object by object because an archive from
+//! PostgreSQL 15 does not re-create `public` (initdb does), and dropping it would lose its
+//! owner and privileges. Ownership is kept (no `--no-owner`) so that the restored
+//! database is the dumped one, owners and grants included.
+
+use std::path::Path;
+
+use super::tool::{self, Tool};
+use super::{BackupError, LOCK_TABLE};
+use crate::config::Config;
+use crate::driver::Driver;
+
+const PACKAGE: &str = "the PostgreSQL client tools (Debian/Ubuntu: `apt-get install postgresql-client`, \
+Fedora: `dnf install postgresql`, macOS: `brew install libpq`), at least the server's major version";
+
+/// Connection settings for libpq tools, taken from the URL godwit itself uses.
+fn env(config: &Config) -> Result<Vec<(String, String)>, BackupError> {
+    let url = url::Url::parse(&config.target.url).map_err(|e| {
+        BackupError::Unsupported(format!("the database URL cannot be handed to pg_dump: {e}"))
+    })?;
+    let mut env = vec![("PGAPPNAME".to_string(), "godwit backup".to_string())];
+    if let Some(host) = url.host_str().filter(|h| !h.is_empty()) {
+        env.push(("PGHOST".into(), tool::decode(host.trim_matches(['[', ']']))));
+    }
+    if let Some(port) = url.port() {
+        env.push(("PGPORT".into(), port.to_string()));
+    }
+    if !url.username().is_empty() {
+        env.push(("PGUSER".into(), tool::decode(url.username())));
+    }
+    if let Some(password) = url.password() {
+        env.push(("PGPASSWORD".into(), tool::decode(password)));
+    }
+    let database = tool::decode(url.path().trim_start_matches('/'));
+    if !database.is_empty() {
+        env.push(("PGDATABASE".into(), database));
+    }
+    for (key, value) in url.query_pairs() {
+        let var = match key.as_ref() {
+            "host" => "PGHOST",
+            "port" => "PGPORT",
+            "user" => "PGUSER",
+            "password" => "PGPASSWORD",
+            "dbname" => "PGDATABASE",
+            "sslmode" => "PGSSLMODE",
+            "sslrootcert" => "PGSSLROOTCERT",
+            "sslcert" => "PGSSLCERT",
+            "sslkey" => "PGSSLKEY",
+            "options" => "PGOPTIONS",
+            _ => continue,
+        };
+        env.push((var.into(), value.into_owned()));
+    }
+    Ok(env)
+}
+
+async fn current_schema(driver: &mut dyn Driver) -> Result<String, BackupError> {
+    let rows = driver
+        .query_text("SELECT current_schema()::text")
+        .await
+        .map_err(|e| BackupError::db("cannot find the current schema", &e))?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next().flatten())
+        .unwrap_or_else(|| "public".into()))
+}
+
+pub(super) async fn dump(
+    config: &Config,
+    driver: &mut dyn Driver,
+    file: &Path,
+) -> Result<String, BackupError> {
+    let purpose = "a PostgreSQL backup";
+    let pg_dump = tool::find(&["pg_dump"], PACKAGE, purpose)?;
+    let restore = tool::find(&["pg_restore"], PACKAGE, purpose)?;
+    let schema = current_schema(driver).await?;
+    let args = vec![
+        "--format=custom".to_string(),
+        "--no-password".into(),
+        format!(
+            "--exclude-table=\"{}\".\"{LOCK_TABLE}\"",
+            schema.replace('"', "\"\"")
+        ),
+        format!("--file={}", file.display()),
+    ];
+    let env = env(config)?;
+    pg_dump
+        .run(&args, &env, None, None, driver, "dumping the database")
+        .await?;
+    // An archive pg_restore cannot list is not a backup.
+    restore
+        .run(
+            &["--list".into(), file.display().to_string()],
+            &[],
+            None,
+            None,
+            driver,
+            "checking the new archive",
+        )
+        .await?;
+    Ok(pg_dump.version().await)
+}
+
+pub(super) async fn restore(
+    config: &Config,
+    driver: &mut dyn Driver,
+    archive: &Path,
+) -> Result<(), BackupError> {
+    let purpose = "restoring a PostgreSQL backup";
+    let pg_restore = tool::find(&["pg_restore"], PACKAGE, purpose)?;
+    let psql = tool::find(&["psql"], PACKAGE, purpose)?;
+    let work = archive.with_extension("restore.sql");
+    let toc = archive.with_extension("restore.toc");
+    let pre = archive.with_extension("restore.pre.sql");
+    let post = archive.with_extension("restore.post.sql");
+    let result = async {
+        list_archive(&pg_restore, archive, &toc, driver).await?;
+        let toc_text =
+            std::fs::read_to_string(&toc).map_err(|e| BackupError::io("read", &toc, e))?;
+        // A database whose `public` was dropped and re-created by hand has it in the archive.
+        let archive_has_public = toc_text.lines().any(|l| l.contains(" SCHEMA - public "));
+        std::fs::write(&pre, preamble(archive_has_public))
+            .map_err(|e| BackupError::io("write", &pre, e))?;
+        std::fs::write(&post, POSTAMBLE).map_err(|e| BackupError::io("write", &post, e))?;
+        pg_restore
+            .run(
+                &[
+                    format!("--file={}", work.display()),
+                    archive.display().to_string(),
+                ],
+                &[],
+                None,
+                None,
+                driver,
+                "reading the archive",
+            )
+            .await?;
+        let args = vec![
+            "--no-psqlrc".to_string(),
+            "--quiet".into(),
+            "--no-password".into(),
+            "--set=ON_ERROR_STOP=1".into(),
+            "--single-transaction".into(),
+            format!("--file={}", pre.display()),
+            format!("--file={}", work.display()),
+            format!("--file={}", post.display()),
+        ];
+        psql.run(
+            &args,
+            &env(config)?,
+            None,
+            None,
+            driver,
+            "restoring the database (nothing was changed: the restore runs in one transaction)",
+        )
+        .await
+    }
+    .await;
+    for path in [&work, &toc, &pre, &post] {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+async fn list_archive(
+    pg_restore: &Tool,
+    archive: &Path,
+    toc: &Path,
+    driver: &mut dyn Driver,
+) -> Result<(), BackupError> {
+    let out = std::fs::File::create(toc).map_err(|e| BackupError::io("create", toc, e))?;
+    pg_restore
+        .run(
+            &["--list".into(), archive.display().to_string()],
+            &[],
+            None,
+            Some(out),
+            driver,
+            "reading the archive's table of contents",
+        )
+        .await
+}
+
+/// Empties the database in the restore's transaction. The lock table is moved aside and
+/// back, so the lock (or lease) held by whoever runs the restore survives it. Each list
+/// is collected before anything is dropped, because a CASCADE removes later entries;
+/// `IF EXISTS` skips those.
+fn preamble(archive_has_public: bool) -> String {
+    let drop_public = if archive_has_public {
+        "DROP SCHEMA IF EXISTS public CASCADE;"
+    } else {
+        ""
+    };
+    format!(
+        r#"SET client_min_messages = warning;
+CREATE TEMP TABLE godwit_restore_lock ON COMMIT DROP AS
+  SELECT n.nspname::text AS schema_name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relname = '{LOCK_TABLE}' AND c.relkind = 'r' AND n.nspname = current_schema();
+DO $godwit$
+DECLARE
+  keep text;
+  stmt text;
+  stmts text[];
+BEGIN
+  SELECT schema_name INTO keep FROM pg_temp.godwit_restore_lock;
+  IF keep IS NOT NULL THEN
+    CREATE SCHEMA godwit_restore_keep;
+    EXECUTE format('ALTER TABLE %I.{LOCK_TABLE} SET SCHEMA godwit_restore_keep', keep);
+  END IF;
+  SELECT coalesce(array_agg(format('DROP SCHEMA IF EXISTS %I CASCADE', nspname)), '{{}}') INTO stmts
+    FROM pg_namespace
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public', 'godwit_restore_keep')
+      AND nspname NOT LIKE 'pg\_%';
+  FOREACH stmt IN ARRAY stmts LOOP EXECUTE stmt; END LOOP;
+  SELECT coalesce(array_agg(format('DROP EXTENSION IF EXISTS %I CASCADE', e.extname)), '{{}}') INTO stmts
+    FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE n.nspname = 'public';
+  FOREACH stmt IN ARRAY stmts LOOP EXECUTE stmt; END LOOP;
+  SELECT coalesce(array_agg(format('DROP %s IF EXISTS public.%I CASCADE',
+      CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'
+                     WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, c.relname)), '{{}}') INTO stmts
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+      AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')));
+  FOREACH stmt IN ARRAY stmts LOOP EXECUTE stmt; END LOOP;
+  SELECT coalesce(array_agg(format('DROP %s IF EXISTS %s CASCADE',
+      CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END, p.oid::regprocedure)), '{{}}') INTO stmts
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public';
+  FOREACH stmt IN ARRAY stmts LOOP EXECUTE stmt; END LOOP;
+  SELECT coalesce(array_agg(format('DROP %s IF EXISTS public.%I CASCADE',
+      CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.typname)), '{{}}') INTO stmts
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE n.nspname = 'public' AND t.typtype IN ('c', 'e', 'd', 'r')
+      AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c');
+  FOREACH stmt IN ARRAY stmts LOOP EXECUTE stmt; END LOOP;
+END
+$godwit$;
+{drop_public}
+"#
+    )
+}
+
+const POSTAMBLE: &str = r#"DO $godwit$
+DECLARE
+  keep text;
+BEGIN
+  SELECT schema_name INTO keep FROM pg_temp.godwit_restore_lock;
+  IF keep IS NOT NULL THEN
+    EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', keep);
+    EXECUTE format('ALTER TABLE godwit_restore_keep.godwit_lock SET SCHEMA %I', keep);
+    DROP SCHEMA godwit_restore_keep;
+  END IF;
+END
+$godwit$;
+"#;

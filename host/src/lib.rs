@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod analyze;
 pub mod cli;
 pub mod config;
 pub mod driver;

@@ -147,6 +147,9 @@ fn parse_directives(text: &str) -> Result<Directives, String> {
             .map(str::trim)
             .and_then(|c| c.strip_prefix("godwit:"));
         match directive {
+            // Ignore comments sit above the statement they are about, anywhere in the
+            // file; they belong to lint, not to how the file runs.
+            Some(body) if is_ignore(body) => {}
             Some(body) if in_header => apply_directive(&mut directives, body.trim())
                 .map_err(|m| format!("line {}: {m}", index + 1))?,
             Some(_) => {
@@ -160,6 +163,12 @@ fn parse_directives(text: &str) -> Result<Directives, String> {
         }
     }
     Ok(directives)
+}
+
+/// `godwit:ignore RULE -- reason: ...`, read by [`crate::lint`].
+fn is_ignore(body: &str) -> bool {
+    body.strip_prefix("ignore")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
 }
 
 fn apply_directive(d: &mut Directives, body: &str) -> Result<(), String> {
@@ -221,46 +230,60 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, Error> {
             }
             continue;
         }
-        let (version, name) = file_name
-            .split_once('_')
-            .and_then(|(v, n)| Some((Version::parse(v)?, n)))
-            .filter(|(_, n)| !n.is_empty())
-            .ok_or_else(|| {
-                Error::source(&path, "a migration directory is named <version>_<name>, e.g. 20261121090000_create_users")
-            })?;
-        let up_path = path.join("up.sql");
-        if !up_path.exists() {
-            return Err(Error::source(
-                &path,
-                "has no up.sql; every migration directory needs one",
-            ));
-        }
-        let up = Script::read(&up_path)?;
-        let down_path = path.join("down.sql");
-        let down = down_path
-            .exists()
-            .then(|| Script::read(&down_path))
-            .transpose()?;
-        if let Some(other) = migrations.iter().find(|m| m.version == version) {
+        let migration = read_migration(&path)?;
+        if let Some(other) = migrations.iter().find(|m| m.version == migration.version) {
             return Err(Error::source(
                 &path,
                 format!(
-                    "version {version} is also used by {}; give each migration its own version",
+                    "version {} is also used by {}; give each migration its own version",
+                    migration.version,
                     other.dir.display()
                 ),
             ));
         }
-        migrations.push(Migration {
-            checksum: checksum(&up.text),
-            version,
-            name: name.to_string(),
-            dir: path,
-            up,
-            down,
-        });
+        migrations.push(migration);
     }
     migrations.sort_by(|a, b| a.version.cmp(&b.version));
     Ok(migrations)
+}
+
+/// Reads one migration directory, `<version>_<name>/` with `up.sql` and maybe `down.sql`.
+pub fn read_migration(path: &Path) -> Result<Migration, Error> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (version, name) = file_name
+        .split_once('_')
+        .and_then(|(v, n)| Some((Version::parse(v)?, n)))
+        .filter(|(_, n)| !n.is_empty())
+        .ok_or_else(|| {
+            Error::source(
+                path,
+                "a migration directory is named <version>_<name>, e.g. 20261121090000_create_users",
+            )
+        })?;
+    let up_path = path.join("up.sql");
+    if !up_path.exists() {
+        return Err(Error::source(
+            path,
+            "has no up.sql; every migration directory needs one",
+        ));
+    }
+    let up = Script::read(&up_path)?;
+    let down_path = path.join("down.sql");
+    let down = down_path
+        .exists()
+        .then(|| Script::read(&down_path))
+        .transpose()?;
+    Ok(Migration {
+        checksum: checksum(&up.text),
+        version,
+        name: name.to_string(),
+        dir: path.to_path_buf(),
+        up,
+        down,
+    })
 }
 
 #[cfg(test)]
@@ -295,5 +318,10 @@ mod tests {
         assert!(err.contains("after the first statement"), "{err}");
         let err = parse_directives("-- godwit:lock-timeout=5 parsecs\n").unwrap_err();
         assert!(err.contains("not a duration"), "{err}");
+        // Ignore comments are lint's, and sit above any statement.
+        let d = parse_directives("-- godwit:no-transaction\n-- godwit:ignore ban-truncate -- reason: cache\nTRUNCATE t;\n-- godwit:ignore GW001 -- reason: gone\nDROP TABLE u;\n").unwrap();
+        assert!(d.no_transaction);
+        let err = parse_directives("-- godwit:ignored\n").unwrap_err();
+        assert!(err.contains("unknown directive"), "{err}");
     }
 }

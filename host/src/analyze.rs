@@ -583,7 +583,14 @@ fn alter_operation(
                 }
                 Lock::AccessExclusive
             }
-            TableConstraint::PrimaryKey(_) => {
+            TableConstraint::PrimaryKey(pk) => {
+                // A primary key is a unique index plus NOT NULL: built under the same lock.
+                if !pk.columns.is_empty() {
+                    effects.push(Effect::AddUnique {
+                        table: table.to_string(),
+                        columns: index_columns(&pk.columns),
+                    });
+                }
                 copies(effects, "adds a primary key");
                 Lock::AccessExclusive
             }
@@ -685,23 +692,48 @@ fn alter_operation(
     }
 }
 
-/// Functions whose value differs per row: a default using one makes PostgreSQL rewrite
-/// the table instead of storing the default once in the catalog.
-const VOLATILE: &[&str] = &[
-    "random",
-    "gen_random_uuid",
-    "uuid_generate_v1",
-    "uuid_generate_v1mc",
-    "uuid_generate_v4",
-    "uuidv4",
-    "uuidv7",
-    "clock_timestamp",
-    "timeofday",
-    "nextval",
-    "txid_current",
-    "uuid",
-    "uuid_short",
-    "rand",
+/// Functions (and type names, which look like calls in casts such as `numeric(10, 2)`)
+/// known not to be volatile. Any other call in a default is taken as volatile: PostgreSQL
+/// then rewrites the table, and a user-defined function is volatile unless declared
+/// otherwise, so guessing "constant" would hide exactly the expensive case.
+const NOT_VOLATILE: &[&str] = &[
+    "now",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtime",
+    "localtimestamp",
+    "transaction_timestamp",
+    "statement_timestamp",
+    "timezone",
+    "current_user",
+    "current_setting",
+    "lower",
+    "upper",
+    "coalesce",
+    "nullif",
+    "concat",
+    "array",
+    "to_jsonb",
+    "to_json",
+    "jsonb_build_object",
+    "json_build_object",
+    "jsonb_build_array",
+    "json_build_array",
+    "make_interval",
+    "interval",
+    "numeric",
+    "decimal",
+    "varchar",
+    "char",
+    "character",
+    "bit",
+    "timestamp",
+    "timestamptz",
+    "time",
+    "float",
+    "cast",
+    "in",
 ];
 
 /// `(not_null, has_default, volatile_default)` of a column definition.
@@ -745,15 +777,29 @@ fn column_facts(column: &ast::ColumnDef) -> (bool, bool, bool) {
 
 fn is_volatile(expr: &str) -> bool {
     let lower = expr.to_ascii_lowercase();
-    VOLATILE.iter().any(|f| {
-        lower.match_indices(f).any(|(at, _)| {
-            let before_ok = at == 0
-                || !lower.as_bytes()[at - 1].is_ascii_alphanumeric()
-                    && lower.as_bytes()[at - 1] != b'_';
-            let rest = lower[at + f.len()..].trim_start();
-            before_ok && rest.starts_with('(')
-        })
-    })
+    let b = lower.as_bytes();
+    let mut i = 0;
+    let mut in_string = false;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\'' {
+            in_string = !in_string;
+            i += 1;
+        } else if !in_string && (c.is_ascii_alphabetic() || c == b'_') {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.') {
+                i += 1;
+            }
+            let name = lower[start..i].rsplit('.').next().unwrap_or_default();
+            let call = lower[i..].trim_start().starts_with('(');
+            if call && !NOT_VOLATILE.contains(&name) {
+                return true;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1257,10 +1303,16 @@ mod tests {
     }
 
     #[test]
-    fn volatile_functions_are_whole_words() {
+    fn any_call_but_known_stable_ones_is_volatile() {
         assert!(is_volatile("gen_random_uuid()"));
         assert!(is_volatile("NEXTVAL ('s')"));
+        // User-defined functions are volatile unless declared otherwise (lemmy's corpus).
+        assert!(is_volatile("generate_unique_changeme ()"));
+        assert!(is_volatile("public.random_smallint()"));
         assert!(!is_volatile("now()"));
-        assert!(!is_volatile("my_random_thing()"));
+        assert!(!is_volatile("CURRENT_TIMESTAMP"));
+        assert!(!is_volatile("-1"));
+        assert!(!is_volatile("'0'::numeric(10, 2)"));
+        assert!(!is_volatile("'random()'"));
     }
 }

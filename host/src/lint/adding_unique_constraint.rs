@@ -7,7 +7,7 @@ use crate::finding::{Finding, Severity};
 pub(super) const RULE: RuleInfo = RuleInfo {
     name: "adding-unique-constraint",
     code: "GW012",
-    summary: "a UNIQUE constraint builds its index while blocking the table",
+    summary: "a UNIQUE or PRIMARY KEY constraint builds its index while blocking the table",
     default_severity: Severity::Error,
     dialects: POSTGRES,
     check,
@@ -21,11 +21,11 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
                     &RULE,
                     Some(s),
                     format!(
-                        "adds a UNIQUE constraint on {table} ({}): its index is built while the statement {}, so reads and writes wait for the whole build",
+                        "adds a UNIQUE or PRIMARY KEY constraint on {table} ({}): its unique index is built while the statement {}, so reads and writes wait for the whole build",
                         columns.join(", "),
                         lock_phrase(s, std::slice::from_ref(table))
                     ),
-                    "Build the index first with CREATE UNIQUE INDEX CONCURRENTLY (in a migration with -- godwit:no-transaction), then ALTER TABLE ... ADD CONSTRAINT name UNIQUE USING INDEX index_name, which is instant.",
+                    "Build the index first with CREATE UNIQUE INDEX CONCURRENTLY (in a migration with -- godwit:no-transaction), then ALTER TABLE ... ADD CONSTRAINT name UNIQUE (or PRIMARY KEY) USING INDEX index_name, which is instant.",
                 ))
             }
             _ => None,
@@ -44,6 +44,11 @@ mod tests {
             "GW012",
             Postgres,
             "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);\n",
+        );
+        fails(
+            "GW012",
+            Postgres,
+            "ALTER TABLE webhook ADD PRIMARY KEY (id);\n",
         );
         passes(
             "GW012",

@@ -481,6 +481,18 @@ fn from_ast(
             }
             Lock::None
         }
+        // Triggers change how every write to the table behaves, so PostgreSQL takes
+        // SHARE ROW EXCLUSIVE to add or remove one.
+        S::CreateTrigger(trigger) => {
+            tables.push(object(&trigger.table_name));
+            Lock::ShareRowExclusive
+        }
+        S::DropTrigger(trigger) => {
+            if let Some(table) = &trigger.table_name {
+                tables.push(object(table));
+            }
+            Lock::ShareRowExclusive
+        }
         S::Set(_) => Lock::None,
         _ => Lock::None,
     }
@@ -1197,6 +1209,10 @@ mod tests {
         );
         assert_eq!(pg("SELECT 1"), Lock::AccessShare);
         assert_eq!(pg("DROP INDEX CONCURRENTLY i"), Lock::ShareUpdateExclusive);
+        assert_eq!(
+            pg("DROP TRIGGER IF EXISTS t ON users"),
+            Lock::ShareRowExclusive
+        );
         assert!(Lock::AccessExclusive.blocks_reads());
         assert!(Lock::Share.blocks_writes() && !Lock::Share.blocks_reads());
         assert!(!Lock::ShareUpdateExclusive.blocks_writes());

@@ -405,7 +405,10 @@ fn from_ast(
                     Lock::AccessExclusive
                 }
             }
-            ObjectType::View | ObjectType::MaterializedView => Lock::AccessExclusive,
+            ObjectType::View | ObjectType::MaterializedView => {
+                tables.extend(names.iter().map(object));
+                Lock::AccessExclusive
+            }
             _ => Lock::None,
         },
         S::CreateTable(create) => {
@@ -480,6 +483,12 @@ fn from_ast(
                 });
             }
             Lock::None
+        }
+        // Replacing a view locks it like a table: queries reading it wait, and queue
+        // behind the replacement while it waits for running ones.
+        S::CreateView(view) if view.or_replace => {
+            tables.push(object(&view.name));
+            Lock::AccessExclusive
         }
         // Triggers change how every write to the table behaves, so PostgreSQL takes
         // SHARE ROW EXCLUSIVE to add or remove one.
@@ -1213,6 +1222,11 @@ mod tests {
             pg("DROP TRIGGER IF EXISTS t ON users"),
             Lock::ShareRowExclusive
         );
+        assert_eq!(
+            pg("CREATE OR REPLACE VIEW v AS SELECT 1"),
+            Lock::AccessExclusive
+        );
+        assert_eq!(pg("CREATE VIEW v AS SELECT 1"), Lock::None);
         assert!(Lock::AccessExclusive.blocks_reads());
         assert!(Lock::Share.blocks_writes() && !Lock::Share.blocks_reads());
         assert!(!Lock::ShareUpdateExclusive.blocks_writes());

@@ -180,6 +180,11 @@ pub enum Effect {
         table: String,
         reason: String,
     },
+    /// `VALIDATE CONSTRAINT`: the second half of the NOT VALID pattern.
+    ValidateConstraint {
+        table: String,
+        name: String,
+    },
     /// `BEGIN`/`START TRANSACTION` written in the file.
     BeginTransaction,
     Other,
@@ -617,8 +622,11 @@ fn alter_operation(
             }
             _ => Lock::AccessExclusive,
         },
-        Op::ValidateConstraint { .. } => {
-            effects.push(Effect::Other);
+        Op::ValidateConstraint { name } => {
+            effects.push(Effect::ValidateConstraint {
+                table: table.to_string(),
+                name: ident(name),
+            });
             Lock::ShareUpdateExclusive
         }
         Op::RenameColumn {

@@ -392,6 +392,33 @@ pub(crate) fn lock_phrase(statement: &StatementInfo, tables: &[String]) -> Strin
     }
 }
 
+/// `VALIDATE CONSTRAINT` statements that undo the point of `NOT VALID`: the migration
+/// runs in one transaction, so the lock the `ADD CONSTRAINT ... NOT VALID` took on the
+/// table is still held while the validation scans it. `added` picks the constraints a rule
+/// is about (foreign keys or checks) by the effect that added them NOT VALID.
+pub(crate) fn validated_in_same_transaction<'a>(
+    ctx: &RuleContext<'a>,
+    added: fn(&Effect) -> Option<&str>,
+) -> Vec<&'a StatementInfo> {
+    if ctx.script().directives.no_transaction {
+        return Vec::new();
+    }
+    let mut tables: Vec<&str> = Vec::new();
+    let mut found = Vec::new();
+    for (s, e) in ctx.effects() {
+        if let Some(table) = added(e) {
+            tables.push(table);
+        }
+        if let Effect::ValidateConstraint { table, .. } = e
+            && tables.contains(&table.as_str())
+            && !ctx.created_here(table, s.index)
+        {
+            found.push(s);
+        }
+    }
+    found
+}
+
 /// `users` or `users and orders`, for messages.
 pub(crate) fn table_list(tables: &[String]) -> String {
     match tables {

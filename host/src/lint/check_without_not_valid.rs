@@ -14,7 +14,8 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 };
 
 fn check(ctx: &RuleContext) -> Vec<Finding> {
-    ctx.effects()
+    let mut findings: Vec<Finding> = ctx
+        .effects()
         .filter_map(|(s, e)| match e {
             Effect::AddCheck {
                 table,
@@ -30,7 +31,28 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
             )),
             _ => None,
         })
-        .collect()
+        .collect();
+    fn added(e: &Effect) -> Option<&str> {
+        match e {
+            Effect::AddCheck {
+                table,
+                not_valid: true,
+            } => Some(table.as_str()),
+            _ => None,
+        }
+    }
+    for s in super::validated_in_same_transaction(ctx, added) {
+        findings.push(ctx.finding(
+            &RULE,
+            Some(s),
+            format!(
+                "validates a CHECK constraint on {} in the same transaction that added it NOT VALID: the lock taken by ADD CONSTRAINT is held until commit, so the validation scan runs under it and NOT VALID gains nothing",
+                super::table_list(&s.tables)
+            ),
+            "Move VALIDATE CONSTRAINT to a later migration, so the constraint is added (instant) and committed first; the validation then takes only SHARE UPDATE EXCLUSIVE.",
+        ));
+    }
+    findings
 }
 
 #[cfg(test)]
@@ -45,10 +67,12 @@ mod tests {
             Postgres,
             "ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0);\n",
         );
-        passes(
+        let add = "ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0) NOT VALID;\n";
+        passes("GW011", Postgres, add);
+        fails(
             "GW011",
             Postgres,
-            "ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0) NOT VALID;\n",
+            &format!("{add}ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;\n"),
         );
     }
 }

@@ -15,7 +15,8 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 };
 
 fn check(ctx: &RuleContext) -> Vec<Finding> {
-    ctx.effects()
+    let mut findings: Vec<Finding> = ctx
+        .effects()
         .filter_map(|(s, e)| match e {
             Effect::AddForeignKey {
                 table,
@@ -31,7 +32,28 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
             )),
             _ => None,
         })
-        .collect()
+        .collect();
+    fn added(e: &Effect) -> Option<&str> {
+        match e {
+            Effect::AddForeignKey {
+                table,
+                not_valid: true,
+            } => Some(table.as_str()),
+            _ => None,
+        }
+    }
+    for s in super::validated_in_same_transaction(ctx, added) {
+        findings.push(ctx.finding(
+            &RULE,
+            Some(s),
+            format!(
+                "validates a foreign key on {} in the same transaction that added it NOT VALID: the lock taken by ADD CONSTRAINT is held until commit, so the validation scan runs under it and NOT VALID gains nothing",
+                super::table_list(&s.tables)
+            ),
+            "Move VALIDATE CONSTRAINT to a later migration, so the constraint is added (instant) and committed first; the validation then takes only SHARE UPDATE EXCLUSIVE.",
+        ));
+    }
+    findings
 }
 
 #[cfg(test)]
@@ -46,10 +68,17 @@ mod tests {
             Postgres,
             "ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id);\n",
         );
+        let add = "ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID;\n";
+        let validate = "ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_fk;\n";
+        passes("GW010", Postgres, add);
+        passes("GW010", Postgres, validate);
+        // In one transaction the ADD's lock is still held while VALIDATE scans.
+        let found = fails("GW010", Postgres, &format!("{add}{validate}"));
+        assert_eq!(found[0].location.line, Some(2));
         passes(
             "GW010",
             Postgres,
-            "ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID;\nALTER TABLE orders VALIDATE CONSTRAINT orders_customer_fk;\n",
+            &format!("-- godwit:no-transaction\n{add}{validate}"),
         );
     }
 }

@@ -467,6 +467,28 @@ mod tests {
         }
     }
 
+    /// Every rule's human output is snapshotted on every dialect it covers, so a rule
+    /// that gains a dialect without a failing case there fails here.
+    #[test]
+    fn every_rule_has_a_failing_snapshot_per_dialect() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lint/snapshots");
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        for r in RULES {
+            for d in r.dialects {
+                let suffix = format!("__{}-{}.snap", r.code, testing::dialect_name(*d));
+                assert!(
+                    names.iter().any(|n| n.ends_with(&suffix)),
+                    "{} ({}) has no failing snapshot on {d}",
+                    r.name,
+                    r.code
+                );
+            }
+        }
+    }
+
     #[test]
     fn unknown_rule_in_settings_lists_the_rules() {
         let mut settings = LintSettings::default();

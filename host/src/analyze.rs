@@ -233,10 +233,17 @@ fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> Stateme
     } else {
         statement.sql.clone()
     };
-    let parsed = match dialect {
-        Dialect::Postgres => Parser::parse_sql(&sqldialect::PostgreSqlDialect {}, &text),
-        Dialect::MySql => Parser::parse_sql(&sqldialect::MySqlDialect {}, &text),
-        Dialect::Sqlite => Parser::parse_sql(&sqldialect::SQLiteDialect {}, &text),
+    let parse = |text: &str| match dialect {
+        Dialect::Postgres => Parser::parse_sql(&sqldialect::PostgreSqlDialect {}, text),
+        Dialect::MySql => Parser::parse_sql(&sqldialect::MySqlDialect {}, text),
+        Dialect::Sqlite => Parser::parse_sql(&sqldialect::SQLiteDialect {}, text),
+    };
+    let parsed = match parse(&text) {
+        Err(e) => match respelled(&text, &words, dialect) {
+            Some(other) => parse(&other).map_err(|_| e),
+            None => Err(e),
+        },
+        ok => ok,
     };
     let mut lock = Lock::None;
     match parsed {
@@ -940,6 +947,35 @@ fn remove_word(sql: &str, words: &[Word], index: usize) -> String {
     format!("{}{}", &sql[..w.start], &sql[w.end..])
 }
 
+/// The same statement in a spelling sqlparser reads, for forms the databases accept that
+/// sqlparser 0.63 does not: SQLite's `PRAGMA foreign_keys=off` (a bare word as value) and
+/// MySQL's `ALTER TABLE a RENAME b` (without `TO`). Found in authelia's migrations.
+fn respelled(sql: &str, words: &[Word], dialect: Dialect) -> Option<String> {
+    match dialect {
+        Dialect::Sqlite if starts_with(words, &["PRAGMA"]) => {
+            let eq = words.iter().position(|w| w.text == "=")?;
+            let value = words.get(eq + 1).filter(|w| {
+                !w.upper.is_empty() && w.text.chars().all(|c| c.is_ascii_alphabetic())
+            })?;
+            Some(format!(
+                "{}'{}'{}",
+                &sql[..value.start],
+                value.text,
+                &sql[value.end..]
+            ))
+        }
+        Dialect::MySql if starts_with(words, &["ALTER", "TABLE"]) => {
+            let rename = words.iter().position(|w| w.upper == "RENAME")?;
+            let next = words.get(rename + 1)?;
+            if ["TO", "AS", "COLUMN", "INDEX", "KEY"].contains(&next.upper.as_str()) {
+                return None;
+            }
+            Some(format!("{}TO {}", &sql[..next.start], &sql[next.start..]))
+        }
+        _ => None,
+    }
+}
+
 fn sets_lock_timeout(words: &[Word]) -> bool {
     if words.first().is_none_or(|w| w.upper != "SET") {
         return false;
@@ -1306,6 +1342,21 @@ mod tests {
                 table: "t".into(),
                 column: "c".into(),
                 new_type: "BIGINT".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn forms_sqlparser_lacks_are_respelled_not_reported() {
+        let info = one("PRAGMA foreign_keys=off", Dialect::Sqlite);
+        assert!(info.parsed, "{:?}", info.parse_error);
+        let info = one("ALTER TABLE totp RENAME _bkp_totp", Dialect::MySql);
+        assert!(info.parsed, "{:?}", info.parse_error);
+        assert_eq!(
+            info.effects,
+            vec![Effect::RenameTable {
+                from: "totp".into(),
+                to: "_bkp_totp".into()
             }]
         );
     }

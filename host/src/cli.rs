@@ -82,8 +82,21 @@ pub enum Command {
     },
     /// Record how a failed or interrupted migration was fixed by hand.
     Resolve(ResolveArgs),
-    /// Record every migration up to VERSION as applied without running it.
-    Baseline { version: String },
+    /// Record every migration up to VERSION as applied without running it
+    /// (`--from TOOL` does what `adopt` does).
+    Baseline {
+        #[arg(required_unless_present = "from")]
+        version: Option<String>,
+        #[arg(long, value_name = "TOOL", conflicts_with = "version")]
+        from: Option<crate::adopt::Tool>,
+    },
+    /// Take over a database another tool migrated: record what its history table says
+    /// was applied (Prisma, Drizzle, sqlx, Flyway, goose, dbmate, golang-migrate).
+    Adopt {
+        /// Which tool's table to read, when the database has more than one.
+        #[arg(long, value_name = "TOOL")]
+        from: Option<crate::adopt::Tool>,
+    },
     /// Drop everything in the database and apply all migrations again (development only).
     Reset {
         /// Allow reset outside `environment = "development"`.
@@ -165,10 +178,19 @@ pub fn main() -> u8 {
         .enable_all()
         .build()
         .expect("a tokio runtime");
+    let json = cli.json;
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", config::redact(&err.to_string()));
+            let message = config::redact(&err.to_string());
+            // Scripts reading --json get the error on stdout too, with the exit code.
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": message, "exit_code": err.exit_code() })
+                );
+            }
+            eprintln!("error: {message}");
             err.exit_code()
         }
     }
@@ -204,7 +226,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     }
     // Read the files before connecting: a malformed migration is reported even when the
     // database is down.
-    let migrations = source::read_dir(&config.migrations_dir)?;
+    let migrations = source::read(&config.migrations_dir, &config.layout())?;
     let mut migrator = Migrator::connect(&config).await?;
     if !json {
         let mut progress = Progress::default();
@@ -259,7 +281,29 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             print_message(&message, json);
             Ok(exit::OK)
         }
-        Command::Baseline { version: v } => {
+        Command::Adopt { from }
+        | Command::Baseline {
+            version: None,
+            from,
+        } => {
+            let report = migrator.adopt(from).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("serializable")
+                );
+            } else {
+                println!("{}", crate::adopt::human(&report));
+            }
+            Ok(if report.failed.is_empty() {
+                exit::OK
+            } else {
+                exit::BLOCKED
+            })
+        }
+        Command::Baseline {
+            version: Some(v), ..
+        } => {
             let recorded = migrator.baseline(&version(&v)?).await?;
             if json {
                 println!("{}", serde_json::json!({ "baselined": recorded }));
@@ -405,21 +449,39 @@ fn lint(
         }
     };
     let dirs: Vec<PathBuf> = if paths.is_empty() {
-        vec![in_project(
-            &file
-                .migrations
-                .clone()
-                .unwrap_or_else(|| "migrations".into()),
-        )]
+        // Found the way every other command finds it (godwit.toml, else another tool's
+        // folder), shown relative when the project is the current directory.
+        let dir = file.migrations_dir(&cli.dir);
+        vec![dir.strip_prefix(".").map(Path::to_path_buf).unwrap_or(dir)]
     } else {
         paths.iter().map(|p| in_project(p)).collect()
     };
     let mut migrations = Vec::new();
     for dir in &dirs {
-        if dir.join("up.sql").is_file() {
-            migrations.push(source::read_migration(dir)?);
-        } else {
-            migrations.extend(source::read_dir(dir)?);
+        let single = ["up.sql", "migration.sql"]
+            .iter()
+            .any(|f| dir.join(f).is_file());
+        match dir.parent() {
+            // One migration: read its folder in whatever layout it has, keep that one.
+            Some(parent) if single => {
+                let parent = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+                let found: Vec<_> = source::read_dir(parent)?
+                    .into_iter()
+                    .filter(|m| m.dir.file_name() == dir.file_name())
+                    .collect();
+                if found.is_empty() {
+                    return Err(Error::Config(format!(
+                        "{} is not a migration godwit can read",
+                        dir.display()
+                    )));
+                }
+                migrations.extend(found);
+            }
+            _ => migrations.extend(source::read_dir(dir)?),
         }
     }
     let findings = checks::lint_migrations(&migrations, dialect, &file.lint)?;

@@ -61,6 +61,12 @@ pub struct FileConfig {
     /// `advisory` (default on PostgreSQL and MySQL) or `lease` (a row in `godwit_lock`,
     /// for connection poolers where session locks do not survive).
     pub lock: Option<LockMode>,
+    /// Whose migrations folder this is: `godwit`, `prisma`, `drizzle`, `sqlx`, `flyway`,
+    /// `goose`, `dbmate` or `golang-migrate`. Detected when unset.
+    pub layout: Option<crate::source::Layout>,
+    /// File names as a pattern, e.g. `V{version}.{name}.{direction}.sql`, for folders no
+    /// known tool wrote.
+    pub pattern: Option<String>,
     /// A database `verify` may create objects in, for users who cannot create databases.
     pub shadow_url: Option<String>,
     #[serde(default)]
@@ -192,6 +198,14 @@ impl Config {
         })
     }
 
+    /// How to read the migrations folder.
+    pub fn layout(&self) -> crate::source::LayoutSpec {
+        crate::source::LayoutSpec {
+            layout: self.file.layout,
+            pattern: self.file.pattern.clone(),
+        }
+    }
+
     pub fn is_development(&self) -> bool {
         self.file.environment.as_deref() == Some("development")
     }
@@ -224,13 +238,13 @@ impl FileConfig {
         Ok(file)
     }
 
-    /// The migrations directory, relative to the project directory `dir`.
+    /// The migrations directory under the project directory `dir`: `migrations` from
+    /// godwit.toml, else the first folder another tool would use that exists.
     pub fn migrations_dir(&self, dir: &Path) -> PathBuf {
-        dir.join(
-            self.migrations
-                .clone()
-                .unwrap_or_else(|| "migrations".into()),
-        )
+        match &self.migrations {
+            Some(migrations) => dir.join(migrations),
+            None => default_migrations_dir(dir),
+        }
     }
 }
 
@@ -281,6 +295,24 @@ pub fn configured_dialect(
         };
         Some((dialect, origin.to_string()))
     })
+}
+
+/// Where each tool keeps its migrations, so an existing project needs no `migrations` key.
+const MIGRATION_DIRS: &[&str] = &[
+    "migrations",
+    "prisma/migrations",
+    "drizzle",
+    "db/migrations",
+    "db/migration",
+    "sql",
+];
+
+fn default_migrations_dir(project_dir: &Path) -> PathBuf {
+    MIGRATION_DIRS
+        .iter()
+        .map(|d| project_dir.join(d))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| project_dir.join("migrations"))
 }
 
 fn read_dotenv(dir: &Path) -> Result<Vec<(String, String)>, Error> {

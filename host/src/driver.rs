@@ -226,18 +226,20 @@ impl HistorySql {
              rows_affected = ?, error = ? WHERE id = ?",
             ts_in("?")
         );
-        let fix = |sql: String| {
-            if dialect == Dialect::Postgres {
-                numbered_placeholders(&sql)
-            } else {
-                sql
-            }
-        };
         HistorySql {
-            select: fix(select),
-            insert: fix(insert),
-            update: fix(update),
+            select: placeholders(dialect, &select),
+            insert: placeholders(dialect, &insert),
+            update: placeholders(dialect, &update),
         }
+    }
+}
+
+/// godwit's own SQL is written with `?`; PostgreSQL wants `$1, $2, …`.
+pub(crate) fn placeholders(dialect: Dialect, sql: &str) -> String {
+    if dialect == Dialect::Postgres {
+        numbered_placeholders(sql)
+    } else {
+        sql.to_string()
     }
 }
 
@@ -431,6 +433,17 @@ where
         .collect()
 }
 
+/// The history table does not exist yet: a fresh database, not an error for readers.
+pub(crate) fn is_undefined_table(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("42P01" | "42S02"))
+                || db.message().contains("no such table")
+        }
+        _ => false,
+    }
+}
+
 /// Runs `sql` as plain text and returns the rows it affected.
 pub(crate) async fn execute_raw<DB>(
     conn: &mut DB::Connection,
@@ -525,29 +538,28 @@ pub(crate) mod lease {
         for<'r> i64: Decode<'r, DB>,
         usize: ColumnIndex<DB::Row>,
     {
-        let fix = |sql: &str| {
-            if dialect == Dialect::Postgres {
-                numbered_placeholders(sql)
-            } else {
-                sql.to_string()
+        match execute_raw::<DB>(conn, create_sql()).await {
+            Ok(_) => {}
+            // Two deployers creating the table at once collide in PostgreSQL's catalog
+            // (unique_violation on pg_type) even with IF NOT EXISTS: the other one won.
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23505") => {
+                return Ok(Some("another deployer is creating the lease table".into()));
             }
-        };
-        execute_raw::<DB>(conn, create_sql()).await?;
+            Err(e) => return Err(e),
+        }
         execute_raw::<DB>(conn, seed_sql(dialect)).await?;
         let now = now_ms();
         let expires = now + TTL.as_millis() as i64;
-        let take = fix(
-            "UPDATE godwit_lock SET owner = ?, host = ?, pid = ?, expires_at = ? WHERE id = 1 AND (owner IS NULL OR expires_at < ?)",
-        );
-        let taken = sqlx::query(&take)
-            .bind(owner.to_string())
-            .bind(hostname())
-            .bind(std::process::id() as i64)
-            .bind(expires)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        if rows_affected::<DB>(&taken) == 1 {
+        if claim::<DB>(
+            conn,
+            dialect,
+            "owner IS NULL OR expires_at < ?",
+            owner,
+            expires,
+            Bound::Int(now),
+        )
+        .await?
+        {
             return Ok(None);
         }
         let row = sqlx::query("SELECT owner, host, pid, expires_at FROM godwit_lock WHERE id = 1")
@@ -569,26 +581,61 @@ pub(crate) mod lease {
                 "the lease row changed while we looked; retrying".into(),
             ));
         };
-        if !owner_alive(&host, pid) {
-            let steal = fix(
-                "UPDATE godwit_lock SET owner = ?, host = ?, pid = ?, expires_at = ? WHERE id = 1 AND owner = ?",
-            );
-            let stolen = sqlx::query(&steal)
-                .bind(owner.to_string())
-                .bind(hostname())
-                .bind(std::process::id() as i64)
-                .bind(expires)
-                .bind(held_by)
-                .execute(&mut *conn)
-                .await?;
-            if rows_affected::<DB>(&stolen) == 1 {
-                return Ok(None);
-            }
+        if !owner_alive(&host, pid)
+            && claim::<DB>(
+                conn,
+                dialect,
+                "owner = ?",
+                owner,
+                expires,
+                Bound::Text(held_by),
+            )
+            .await?
+        {
+            return Ok(None);
         }
         let left = until.map(|u| (u - now).max(0) / 1000).unwrap_or(0);
         Ok(Some(format!(
             "lease held by process {pid} on {host} (expires in {left}s unless renewed)"
         )))
+    }
+
+    enum Bound {
+        Int(i64),
+        Text(String),
+    }
+
+    /// Takes the lease row for `owner` if `condition` (with one `?`, bound last) holds.
+    async fn claim<DB>(
+        conn: &mut DB::Connection,
+        dialect: Dialect,
+        condition: &str,
+        owner: &str,
+        expires: i64,
+        bound: Bound,
+    ) -> Result<bool, sqlx::Error>
+    where
+        DB: Database,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        for<'q> String: Encode<'q, DB> + Type<DB>,
+        for<'q> i64: Encode<'q, DB> + Type<DB>,
+        for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    {
+        let sql = format!(
+            "UPDATE godwit_lock SET owner = ?, host = ?, pid = ?, expires_at = ? WHERE id = 1 AND ({condition})"
+        );
+        let sql = placeholders(dialect, &sql);
+        let query = sqlx::query(&sql)
+            .bind(owner.to_string())
+            .bind(hostname())
+            .bind(std::process::id() as i64)
+            .bind(expires);
+        let query = match bound {
+            Bound::Int(v) => query.bind(v),
+            Bound::Text(v) => query.bind(v),
+        };
+        let result = query.execute(&mut *conn).await?;
+        Ok(rows_affected::<DB>(&result) == 1)
     }
 
     /// Drives `work` while renewing the lease on the lock connection every third of its
@@ -631,12 +678,10 @@ pub(crate) mod lease {
         for<'q> i64: Encode<'q, DB> + Type<DB>,
         for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     {
-        let sql = "UPDATE godwit_lock SET expires_at = ? WHERE id = 1 AND owner = ?";
-        let sql = if dialect == Dialect::Postgres {
-            numbered_placeholders(sql)
-        } else {
-            sql.to_string()
-        };
+        let sql = placeholders(
+            dialect,
+            "UPDATE godwit_lock SET expires_at = ? WHERE id = 1 AND owner = ?",
+        );
         let result = sqlx::query(&sql)
             .bind(now_ms() + TTL.as_millis() as i64)
             .bind(owner.to_string())
@@ -672,12 +717,10 @@ pub(crate) mod lease {
         for<'q> String: Encode<'q, DB> + Type<DB>,
         for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     {
-        let sql = "UPDATE godwit_lock SET owner = NULL, host = NULL, pid = NULL, expires_at = NULL WHERE id = 1 AND owner = ?";
-        let sql = if dialect == Dialect::Postgres {
-            numbered_placeholders(sql)
-        } else {
-            sql.to_string()
-        };
+        let sql = placeholders(
+            dialect,
+            "UPDATE godwit_lock SET owner = NULL, host = NULL, pid = NULL, expires_at = NULL WHERE id = 1 AND owner = ?",
+        );
         sqlx::query(&sql)
             .bind(owner.to_string())
             .execute(&mut *conn)

@@ -55,6 +55,8 @@ pub enum Operation {
     Down,
     Resolve,
     Baseline,
+    /// Recorded from another tool's history table by `godwit adopt`.
+    Adopt,
 }
 
 impl Operation {
@@ -64,6 +66,7 @@ impl Operation {
             Operation::Down => "down",
             Operation::Resolve => "resolve",
             Operation::Baseline => "baseline",
+            Operation::Adopt => "adopt",
         }
     }
 }
@@ -170,9 +173,10 @@ pub fn entries<'a>(migrations: &'a [Migration], rows: &'a [HistoryRow]) -> Vec<E
             latest.insert(v, row);
         }
     }
+    // Repeatables sort after every versioned migration; they cannot make others late.
     let newest_applied = latest
         .iter()
-        .filter(|(_, r)| r.row_state() == Some(RowState::Applied))
+        .filter(|(v, r)| r.row_state() == Some(RowState::Applied) && !v.is_repeatable())
         .map(|(v, _)| v.clone())
         .max();
     let mut out: Vec<Entry> = migrations
@@ -180,6 +184,14 @@ pub fn entries<'a>(migrations: &'a [Migration], rows: &'a [HistoryRow]) -> Vec<E
         .map(|m| {
             let row = latest.get(&m.version).copied();
             let status = match row.and_then(HistoryRow::row_state) {
+                // A repeatable is applied again whenever its content changes.
+                Some(RowState::Applied)
+                    if m.version.is_repeatable()
+                        && row.is_some_and(|r| r.checksum != m.checksum) =>
+                {
+                    Status::Pending
+                }
+                None | Some(RowState::RolledBack) if m.version.is_repeatable() => Status::Pending,
                 None if newest_applied.as_ref().is_some_and(|n| *n > m.version) => {
                     Status::OutOfOrder
                 }

@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod adopt;
 pub mod analyze;
 pub mod cli;
 pub mod config;

@@ -132,14 +132,31 @@ impl Migrator {
         (self.observer)(&event);
     }
 
-    /// Reads history without taking the lock: `status` must work while a deploy runs.
+    /// Reads history without taking the lock (`status` must work while a deploy runs)
+    /// and without writing: a database godwit never touched simply has no history.
     pub async fn history(&mut self) -> Result<Vec<HistoryRow>, Error> {
-        self.driver.ensure_history_table().await?;
         self.driver.history().await
     }
 
+    /// The project's migrations, read in the layout godwit.toml names (or the detected one).
+    pub fn read_sources(&self) -> Result<Vec<Migration>, Error> {
+        source::read(&self.config.migrations_dir, &self.config.layout())
+    }
+
+    /// The migrations the next deploy would apply, in order, without taking the lock.
+    pub async fn pending(&mut self) -> Result<Vec<Migration>, Error> {
+        let migrations = self.read_sources()?;
+        let rows = self.history().await?;
+        let pending = history::entries(&migrations, &rows)
+            .into_iter()
+            .filter(|e| e.status.is_pending() || e.status == Status::OutOfOrder)
+            .filter_map(|e| e.migration.cloned())
+            .collect();
+        Ok(pending)
+    }
+
     /// Runs `body` holding the migration lock, and always lets go of it.
-    async fn locked<T>(
+    pub(crate) async fn locked<T>(
         &mut self,
         body: impl AsyncFnOnce(&mut Self) -> Result<T, Error>,
     ) -> Result<T, Error> {
@@ -193,7 +210,7 @@ impl Migrator {
     async fn deploy_locked(&mut self, options: &DeployOptions) -> Result<RunReport, Error> {
         let started = Instant::now();
         self.driver.ensure_history_table().await?;
-        let migrations = source::read_dir(&self.config.migrations_dir)?;
+        let migrations = self.read_sources()?;
         let mut rows = self.driver.history().await?;
         self.settle_rerunnable_doubts(&migrations, &mut rows)?;
         let entries = history::entries(&migrations, &rows);
@@ -308,7 +325,7 @@ impl Migrator {
     async fn down_locked(&mut self, target: &DownTarget) -> Result<RunReport, Error> {
         let started = Instant::now();
         self.driver.ensure_history_table().await?;
-        let migrations = source::read_dir(&self.config.migrations_dir)?;
+        let migrations = self.read_sources()?;
         let rows = self.driver.history().await?;
         let entries = history::entries(&migrations, &rows);
         if let Some(blocked) = entries
@@ -326,10 +343,11 @@ impl Migrator {
             .iter()
             .rev()
             .filter(|e| {
+                // A repeatable has no down; it is simply applied again when it changes.
                 matches!(
                     e.status,
                     Status::Applied | Status::Modified | Status::Missing
-                )
+                ) && !e.version.is_repeatable()
             })
             .collect();
         let chosen: Vec<&Entry> = match target {
@@ -352,10 +370,14 @@ impl Migrator {
                 )));
             };
             let Some(down) = &migration.down else {
+                let write = if migration.dir.join("up.sql").is_file() {
+                    format!("write {}/down.sql", migration.dir.display())
+                } else {
+                    format!("add a down script to {}", migration.origin)
+                };
                 return Err(Error::Config(format!(
-                    "{} has no down.sql, so it cannot be reverted: write {}/down.sql, or revert it by hand and run `godwit resolve --rolled-back {}`",
+                    "{} has no down script, so it cannot be reverted: {write}, or revert it by hand and run `godwit resolve --rolled-back {}`",
                     migration.id(),
-                    migration.dir.display(),
                     migration.version
                 )));
             };
@@ -415,9 +437,8 @@ impl Migrator {
             statements: statements.len(),
             resume_at,
         });
-        let transactional = self.driver.transactional_ddl()
-            && !script.directives.no_transaction
-            && resume.is_none();
+        let transactional =
+            self.driver.transactional_ddl() && script.transactional(statements) && resume.is_none();
         let result = if transactional {
             self.run_in_transaction(migration, script, statements, operation, &timeouts)
                 .await
@@ -760,7 +781,7 @@ impl Migrator {
         action: Resolve,
     ) -> Result<String, Error> {
         self.driver.ensure_history_table().await?;
-        let migrations = source::read_dir(&self.config.migrations_dir)?;
+        let migrations = self.read_sources()?;
         let rows = self.driver.history().await?;
         let entries = history::entries(&migrations, &rows);
         let entry = entries
@@ -901,7 +922,7 @@ impl Migrator {
     pub async fn baseline(&mut self, version: &Version) -> Result<Vec<String>, Error> {
         self.locked(async |m| {
             m.driver.ensure_history_table().await?;
-            let migrations = source::read_dir(&m.config.migrations_dir)?;
+            let migrations = m.read_sources()?;
             let rows = m.driver.history().await?;
             let entries = history::entries(&migrations, &rows);
             let mut recorded = Vec::new();
@@ -929,7 +950,7 @@ impl Migrator {
     pub async fn reset(&mut self) -> Result<(Vec<String>, RunReport), Error> {
         self.locked(async |m| {
             // Read the files first: a broken file must not leave an empty database behind.
-            let migrations = source::read_dir(&m.config.migrations_dir)?;
+            let migrations = m.read_sources()?;
             for migration in &migrations {
                 migration.up.statements(m.driver.dialect())?;
             }

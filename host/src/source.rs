@@ -10,40 +10,82 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+mod layout;
+
+pub use layout::{Layout, LayoutSpec, read};
+
 use crate::split::{self, Statement};
 use crate::{Dialect, Error};
 
-/// A migration version: the digits before the first `_` of the directory name.
+/// A migration version as written: digits, optionally dotted (`20261121090000`, `0007`,
+/// Flyway's `1.2.3`), or `R__name` for a Flyway repeatable migration.
 ///
-/// Compared by numeric value so `9_x` sorts before `10_x` whatever the padding; the text is
-/// kept as written because it is what the history table and the user see.
+/// Compared by numeric value segment by segment, so `9` sorts before `10` whatever the
+/// padding and `1.10` after `1.9`; repeatables come after every versioned migration. The
+/// text is kept as written because it is what the history table and the user see.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(transparent)]
 pub struct Version(String);
 
 impl Version {
     pub fn parse(text: &str) -> Option<Version> {
-        (!text.is_empty() && text.len() <= 32 && text.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| Version(text.to_string()))
+        if let Some(name) = text.strip_prefix("R__") {
+            return (!name.is_empty()).then(|| Version(text.to_string()));
+        }
+        let valid = !text.is_empty()
+            && text.len() <= 64
+            && text
+                .split('.')
+                .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+        valid.then(|| Version(text.to_string()))
+    }
+
+    /// A Flyway repeatable: applied after the versioned ones, again whenever it changes.
+    pub fn repeatable(name: &str) -> Version {
+        Version(format!("R__{name}"))
+    }
+
+    pub fn is_repeatable(&self) -> bool {
+        self.0.starts_with("R__")
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    fn significant(&self) -> &str {
-        let trimmed = self.0.trim_start_matches('0');
-        if trimmed.is_empty() { "0" } else { trimmed }
+    /// Same number whatever the padding: `00001` and `1` (other tools store integers).
+    pub fn same_number(&self, other: &Version) -> bool {
+        self.is_repeatable() == other.is_repeatable() && self.segments().eq(other.segments())
+    }
+
+    fn segments(&self) -> impl Iterator<Item = &str> {
+        self.0.split('.').map(|s| {
+            let trimmed = s.trim_start_matches('0');
+            if trimmed.is_empty() { "0" } else { trimmed }
+        })
     }
 }
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
-        let (a, b) = (self.significant(), other.significant());
-        a.len()
-            .cmp(&b.len())
-            .then_with(|| a.cmp(b))
-            .then_with(|| self.0.cmp(&other.0))
+        match (self.is_repeatable(), other.is_repeatable()) {
+            (true, true) => return self.0.cmp(&other.0),
+            (a, b) if a != b => return a.cmp(&b),
+            _ => {}
+        }
+        let (mut a, mut b) = (self.segments(), other.segments());
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return self.0.cmp(&other.0),
+                (x, y) => {
+                    let (x, y) = (x.unwrap_or("0"), y.unwrap_or("0"));
+                    let order = x.len().cmp(&y.len()).then_with(|| x.cmp(y));
+                    if order != Ordering::Equal {
+                        return order;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -68,31 +110,166 @@ pub struct Directives {
     pub statement_timeout: Option<Duration>,
 }
 
-/// One SQL file, normalised: BOM stripped, CRLF turned into LF.
+/// One SQL script, normalised: BOM stripped, CRLF turned into LF. For tools that keep
+/// up and down in one file, `text` is that file with the other section blanked out, so
+/// line numbers still point into the real file.
 #[derive(Clone, Debug)]
 pub struct Script {
     pub path: PathBuf,
     pub text: String,
     pub directives: Directives,
+    pub splitting: Splitting,
+    /// Written for another tool, which ran files without wrapping them in a transaction:
+    /// a file that manages its own transactions (or runs `CONCURRENTLY`) runs that way.
+    pub foreign: bool,
+}
+
+/// Where statement boundaries come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Splitting {
+    /// godwit's tokenizer.
+    Tokenizer,
+    /// Drizzle's `--> statement-breakpoint` lines.
+    Breakpoints,
+    /// goose's `-- +goose StatementBegin` … `StatementEnd` blocks, tokenizer elsewhere.
+    GooseBlocks,
 }
 
 impl Script {
-    fn read(path: &Path) -> Result<Script, Error> {
-        let bytes =
-            std::fs::read(path).map_err(|e| Error::source(path, format!("cannot read: {e}")))?;
-        let text = normalize(&bytes).map_err(|m| Error::source(path, m))?;
+    pub(crate) fn read(path: &Path) -> Result<Script, Error> {
+        let text = read_text(path)?;
         let directives = parse_directives(&text).map_err(|m| Error::source(path, m))?;
         Ok(Script {
             path: path.to_path_buf(),
             text,
             directives,
+            splitting: Splitting::Tokenizer,
+            foreign: false,
         })
     }
 
-    /// Splits the file into statements for `dialect`; errors name the file and line.
+    /// Splits the script into statements for `dialect`; errors name the file and line.
     pub fn statements(&self, dialect: Dialect) -> Result<Vec<Statement>, Error> {
-        split::split(&self.text, dialect).map_err(|e| Error::source(&self.path, e.to_string()))
+        let fail = |e: split::SplitError| Error::source(&self.path, e.to_string());
+        match self.splitting {
+            Splitting::Tokenizer => split::split(&self.text, dialect).map_err(fail),
+            Splitting::Breakpoints => {
+                let mut out = Vec::new();
+                let (mut offset, mut chunk_start) = (0, 0);
+                for line in self.text.split_inclusive('\n') {
+                    if line.trim() == "--> statement-breakpoint" {
+                        let chunk = &self.text[chunk_start..offset];
+                        out.extend(shifted(
+                            split::split(chunk, dialect).map_err(fail)?,
+                            &self.text[..chunk_start],
+                            chunk_start,
+                        ));
+                        chunk_start = offset + line.len();
+                    }
+                    offset += line.len();
+                }
+                let chunk = &self.text[chunk_start..];
+                out.extend(shifted(
+                    split::split(chunk, dialect).map_err(fail)?,
+                    &self.text[..chunk_start],
+                    chunk_start,
+                ));
+                Ok(out)
+            }
+            Splitting::GooseBlocks => {
+                let mut out = Vec::new();
+                let (mut offset, mut block_start) = (0, None);
+                let mut plain_start = 0;
+                for line in self.text.split_inclusive('\n') {
+                    let marker = line.trim().to_ascii_lowercase();
+                    if marker == "-- +goose statementbegin" {
+                        let plain = &self.text[plain_start..offset];
+                        out.extend(shifted(
+                            split::split(plain, dialect).map_err(fail)?,
+                            &self.text[..plain_start],
+                            plain_start,
+                        ));
+                        block_start = Some(offset + line.len());
+                    } else if marker == "-- +goose statementend" {
+                        let start = block_start.take().ok_or_else(|| {
+                            Error::source(
+                                &self.path,
+                                "`-- +goose StatementEnd` without a StatementBegin",
+                            )
+                        })?;
+                        let body = self.text[start..offset].trim();
+                        if !body.is_empty() {
+                            let lead = self.text[start..offset].len()
+                                - self.text[start..offset].trim_start().len();
+                            let at = start + lead;
+                            out.push(Statement {
+                                sql: body.trim_end_matches(';').trim_end().to_string(),
+                                line: self.text[..at].matches('\n').count() + 1,
+                                span: at..at + body.len(),
+                            });
+                        }
+                        plain_start = offset + line.len();
+                    }
+                    offset += line.len();
+                }
+                if block_start.is_some() {
+                    return Err(Error::source(
+                        &self.path,
+                        "`-- +goose StatementBegin` is never closed by StatementEnd",
+                    ));
+                }
+                let plain = &self.text[plain_start..];
+                out.extend(shifted(
+                    split::split(plain, dialect).map_err(fail)?,
+                    &self.text[..plain_start],
+                    plain_start,
+                ));
+                Ok(out)
+            }
+        }
     }
+
+    /// Whether godwit may wrap this script in one transaction.
+    pub fn transactional(&self, statements: &[Statement]) -> bool {
+        if self.directives.no_transaction {
+            return false;
+        }
+        !(self.foreign && statements.iter().any(|s| needs_no_transaction(&s.sql)))
+    }
+}
+
+/// Statements that cannot run inside a transaction godwit opened, or that manage their own.
+fn needs_no_transaction(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .split_whitespace()
+        .take(6)
+        .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
+        .collect();
+    let first = words.first().map(String::as_str).unwrap_or("");
+    matches!(first, "BEGIN" | "COMMIT" | "ROLLBACK" | "VACUUM" | "END")
+        || (first == "START" && words.get(1).is_some_and(|w| w == "TRANSACTION"))
+        || words.iter().any(|w| w == "CONCURRENTLY")
+}
+
+/// Moves statements split from a slice of the file back to the file's coordinates.
+fn shifted(
+    statements: Vec<Statement>,
+    before: &str,
+    offset: usize,
+) -> impl Iterator<Item = Statement> {
+    let lines = before.matches('\n').count();
+    statements.into_iter().map(move |s| Statement {
+        line: s.line + lines,
+        span: s.span.start + offset..s.span.end + offset,
+        sql: s.sql,
+    })
+}
+
+/// Reads and normalises a file, with errors that name it.
+pub(crate) fn read_text(path: &Path) -> Result<String, Error> {
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::source(path, format!("cannot read: {e}")))?;
+    normalize(&bytes).map_err(|m| Error::source(path, m))
 }
 
 /// A migration directory.
@@ -105,6 +282,11 @@ pub struct Migration {
     pub down: Option<Script>,
     /// SHA-256 of the normalised `up.sql`: what was applied is what is checked.
     pub checksum: String,
+    /// The name the tool that wrote it knows it by: a directory (`20231010_init`) or a
+    /// file (`V1.2__add_users.sql`), relative to the migrations folder.
+    pub origin: String,
+    /// Drizzle's journal timestamp, which its history table records instead of a name.
+    pub created_at: Option<i64>,
 }
 
 impl Migration {
@@ -137,7 +319,7 @@ pub fn checksum(text: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn parse_directives(text: &str) -> Result<Directives, String> {
+pub(crate) fn parse_directives(text: &str) -> Result<Directives, String> {
     let mut directives = Directives::default();
     let mut in_header = true;
     for (index, line) in text.lines().enumerate() {
@@ -201,89 +383,9 @@ fn apply_directive(d: &mut Directives, body: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads every migration under `dir`, sorted by version.
+/// Reads every migration under `dir` in the layout it was written in, sorted by version.
 pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, Error> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::Config(format!(
-                "the migrations directory {} does not exist; run `godwit init`, or set `migrations` in godwit.toml",
-                dir.display()
-            ))
-        } else {
-            Error::source(dir, format!("cannot read the migrations directory: {e}"))
-        }
-    })?;
-    let mut migrations: Vec<Migration> = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::source(dir, format!("cannot list: {e}")))?;
-        let path = entry.path();
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        if file_name.starts_with('.') {
-            continue;
-        }
-        if !path.is_dir() {
-            if file_name.ends_with(".sql") {
-                return Err(Error::source(
-                    &path,
-                    "godwit expects one directory per migration: move this file to <version>_<name>/up.sql",
-                ));
-            }
-            continue;
-        }
-        let migration = read_migration(&path)?;
-        if let Some(other) = migrations.iter().find(|m| m.version == migration.version) {
-            return Err(Error::source(
-                &path,
-                format!(
-                    "version {} is also used by {}; give each migration its own version",
-                    migration.version,
-                    other.dir.display()
-                ),
-            ));
-        }
-        migrations.push(migration);
-    }
-    migrations.sort_by(|a, b| a.version.cmp(&b.version));
-    Ok(migrations)
-}
-
-/// Reads one migration directory, `<version>_<name>/` with `up.sql` and maybe `down.sql`.
-pub fn read_migration(path: &Path) -> Result<Migration, Error> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let (version, name) = file_name
-        .split_once('_')
-        .and_then(|(v, n)| Some((Version::parse(v)?, n)))
-        .filter(|(_, n)| !n.is_empty())
-        .ok_or_else(|| {
-            Error::source(
-                path,
-                "a migration directory is named <version>_<name>, e.g. 20261121090000_create_users",
-            )
-        })?;
-    let up_path = path.join("up.sql");
-    if !up_path.exists() {
-        return Err(Error::source(
-            path,
-            "has no up.sql; every migration directory needs one",
-        ));
-    }
-    let up = Script::read(&up_path)?;
-    let down_path = path.join("down.sql");
-    let down = down_path
-        .exists()
-        .then(|| Script::read(&down_path))
-        .transpose()?;
-    Ok(Migration {
-        checksum: checksum(&up.text),
-        version,
-        name: name.to_string(),
-        dir: path.to_path_buf(),
-        up,
-        down,
-    })
+    read(dir, &LayoutSpec::default())
 }
 
 #[cfg(test)]
@@ -304,6 +406,11 @@ mod tests {
         assert!(v("0009") < v("10"));
         assert!(v("20261121090000") > v("20261121085959"));
         assert!(Version::parse("v1").is_none());
+        assert!(v("1.9") < v("1.10"));
+        assert!(v("1.2") < v("1.2.1"));
+        assert!(v("2") > v("1.99"));
+        assert!(v("99999999999999") < v("R__views"));
+        assert!(Version::parse("1..2").is_none());
     }
 
     #[test]

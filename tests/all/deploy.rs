@@ -120,6 +120,10 @@ fn broken_blocks_until_resolved(d: Dialect) {
         .expect(4)
         .says("awaits resolve")
         .says("no_such_table");
+    let json: serde_json::Value =
+        serde_json::from_str(&p.godwit(&["deploy", "--json"]).stdout).unwrap();
+    assert_eq!(json["exit_code"], 4);
+    assert!(json["error"].as_str().unwrap().contains("awaits resolve"));
     p.godwit(&["down"])
         .expect(4)
         .says("resolve it before reverting");
@@ -376,4 +380,40 @@ fn lock_timeout_is_retried(d: Dialect) {
     out.expect(1)
         .says("20260803000000_add_busy_flag failed")
         .says("retry 1");
+}
+
+each_dialect!(status_does_not_write);
+
+/// `status` on a database godwit never touched reports pending and creates nothing.
+fn status_does_not_write(d: Dialect) {
+    let p = Project::new(d, "migrations_simple");
+    p.godwit(&["status"]).expect(5).says("0 applied, 3 pending");
+    assert!(!p.db.table_exists("godwit_migrations"));
+    p.godwit(&["history"]).expect(0).says("No history yet");
+}
+
+each_dialect!(statement_timeout_stops_a_runaway_statement);
+
+/// `-- godwit:statement-timeout` ends a statement that runs too long, on every database
+/// (SQLite has no such setting: godwit interrupts it from a progress handler).
+fn statement_timeout_stops_a_runaway_statement(d: Dialect) {
+    let p = Project::empty(d);
+    // MariaDB caps recursive CTEs at 1,000 iterations by default, so it sleeps instead.
+    let slow = match d {
+        Dialect::MySql => "SELECT SLEEP(30);",
+        _ => {
+            "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 200000000) SELECT count(*) FROM c;"
+        }
+    };
+    p.write(
+        "20260901000000_count_forever/up.sql",
+        &format!("-- godwit:statement-timeout=300ms\n{slow}\n"),
+    );
+    let started = std::time::Instant::now();
+    p.godwit(&["deploy"])
+        .expect(1)
+        .says("20260901000000_count_forever failed at statement 1 of 1");
+    // Far below what counting to 200 million takes on any of them.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    p.godwit(&["status"]).expect(4);
 }

@@ -159,9 +159,11 @@ impl Driver for MySqlDriver {
     }
 
     async fn history(&mut self) -> Result<Vec<HistoryRow>, Error> {
-        super::fetch_history::<sqlx::MySql>(&mut self.conn, &self.sql)
-            .await
-            .map_err(|e| Error::db(format!("cannot read {TABLE}"), &e))
+        match super::fetch_history::<sqlx::MySql>(&mut self.conn, &self.sql).await {
+            Ok(rows) => Ok(rows),
+            Err(e) if super::is_undefined_table(&e) => Ok(Vec::new()),
+            Err(e) => Err(Error::db(format!("cannot read {TABLE}"), &e)),
+        }
     }
 
     async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {

@@ -19,6 +19,8 @@ const DEFAULT_BUSY: Duration = Duration::from_secs(30);
 
 pub struct SqliteDriver {
     conn: SqliteConnection,
+    /// SQLite has no statement_timeout; a progress handler interrupts statements instead.
+    statement_timeout: Option<Duration>,
     lock_conn: SqliteConnection,
     owner: String,
     sql: HistorySql,
@@ -55,6 +57,7 @@ impl SqliteDriver {
         .await?;
         Ok(SqliteDriver {
             conn,
+            statement_timeout: None,
             lock_conn,
             owner: lease::owner_token(),
             sql: HistorySql::new(Dialect::Sqlite),
@@ -145,9 +148,11 @@ impl Driver for SqliteDriver {
     }
 
     async fn history(&mut self) -> Result<Vec<HistoryRow>, Error> {
-        super::fetch_history::<sqlx::Sqlite>(&mut self.conn, &self.sql)
-            .await
-            .map_err(|e| Error::db(format!("cannot read {TABLE}"), &e))
+        match super::fetch_history::<sqlx::Sqlite>(&mut self.conn, &self.sql).await {
+            Ok(rows) => Ok(rows),
+            Err(e) if super::is_undefined_table(&e) => Ok(Vec::new()),
+            Err(e) => Err(Error::db(format!("cannot read {TABLE}"), &e)),
+        }
     }
 
     async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
@@ -170,7 +175,17 @@ impl Driver for SqliteDriver {
     }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
-        super::execute_raw::<sqlx::Sqlite>(&mut self.conn, sql).await
+        let Some(limit) = self.statement_timeout else {
+            return super::execute_raw::<sqlx::Sqlite>(&mut self.conn, sql).await;
+        };
+        let deadline = std::time::Instant::now() + limit;
+        self.conn
+            .lock_handle()
+            .await?
+            .set_progress_handler(10_000, move || std::time::Instant::now() < deadline);
+        let result = super::execute_raw::<sqlx::Sqlite>(&mut self.conn, sql).await;
+        self.conn.lock_handle().await?.remove_progress_handler();
+        result
     }
 
     async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {
@@ -191,6 +206,7 @@ impl Driver for SqliteDriver {
         t: &Timeouts,
         _in_transaction: bool,
     ) -> Result<(), sqlx::Error> {
+        self.statement_timeout = t.statement_timeout.filter(|d| !d.is_zero());
         let busy = t.lock_timeout.unwrap_or(DEFAULT_BUSY);
         self.execute(&format!("PRAGMA busy_timeout = {}", busy.as_millis()))
             .await
@@ -198,6 +214,7 @@ impl Driver for SqliteDriver {
     }
 
     async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error> {
+        self.statement_timeout = None;
         self.execute(&format!(
             "PRAGMA busy_timeout = {}",
             DEFAULT_BUSY.as_millis()

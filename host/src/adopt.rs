@@ -1,0 +1,524 @@
+//! `godwit adopt`: take over a database another tool migrated. The other tool's history
+//! table says what it applied; godwit records the same migrations as applied in its own
+//! history (never running them), reports what that tool marked failed or what differs
+//! from the files, and leaves the other tool's table exactly as it was.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256, Sha384};
+
+use crate::driver::{self, now_rfc3339};
+use crate::history::{self, HistoryRow, Operation, RowState, Status};
+use crate::migrator::Migrator;
+use crate::source::{Migration, Version};
+use crate::{Dialect, Error};
+
+/// A tool whose history table godwit can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tool {
+    Prisma,
+    Drizzle,
+    Sqlx,
+    Flyway,
+    Goose,
+    Dbmate,
+    GolangMigrate,
+}
+
+impl Tool {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Prisma => "prisma",
+            Tool::Drizzle => "drizzle",
+            Tool::Sqlx => "sqlx",
+            Tool::Flyway => "flyway",
+            Tool::Goose => "goose",
+            Tool::Dbmate => "dbmate",
+            Tool::GolangMigrate => "golang-migrate",
+        }
+    }
+
+    fn table(self, dialect: Dialect) -> &'static str {
+        match self {
+            Tool::Prisma => "_prisma_migrations",
+            Tool::Drizzle if dialect == Dialect::Postgres => "drizzle.__drizzle_migrations",
+            Tool::Drizzle => "__drizzle_migrations",
+            Tool::Sqlx => "_sqlx_migrations",
+            Tool::Flyway => "flyway_schema_history",
+            Tool::Goose => "goose_db_version",
+            Tool::Dbmate | Tool::GolangMigrate => "schema_migrations",
+        }
+    }
+}
+
+/// How the other tool names a migration in its table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Key {
+    /// Prisma's directory name.
+    Name(String),
+    Version(Version),
+    /// Drizzle's journal timestamp.
+    CreatedAt(i64),
+    /// Flyway's repeatable script, by description.
+    Repeatable(String),
+}
+
+#[derive(Clone, Debug)]
+struct ForeignRow {
+    key: Key,
+    applied: bool,
+    /// The tool's checksum, as the matching [`tool_checksum`] computes it.
+    checksum: Option<String>,
+}
+
+/// What adopt did, migration by migration.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AdoptReport {
+    pub tool: String,
+    pub table: String,
+    /// Recorded as applied in godwit's history.
+    pub adopted: Vec<String>,
+    /// godwit's history already had them.
+    pub already_recorded: Vec<String>,
+    /// The other tool marked them failed: recorded as failed, so deploy waits for `resolve`.
+    pub failed: Vec<String>,
+    /// Applied, but the file changed since (the tool's checksum differs).
+    pub differs: Vec<String>,
+    /// In the other tool's table, with no file in the folder.
+    pub unknown: Vec<String>,
+    /// Not applied by the other tool: the next `godwit deploy` applies them.
+    pub pending: Vec<String>,
+}
+
+fn text(dialect: Dialect, expr: &str) -> String {
+    match dialect {
+        Dialect::MySql => format!("CAST({expr} AS CHAR)"),
+        _ => format!("CAST({expr} AS TEXT)"),
+    }
+}
+
+fn hex(dialect: Dialect, expr: &str) -> String {
+    match dialect {
+        Dialect::Postgres => format!("encode({expr}, 'hex')"),
+        _ => format!("lower(hex({expr}))"),
+    }
+}
+
+/// The tools whose history table exists in this database.
+async fn present(m: &mut Migrator, dialect: Dialect) -> Result<Vec<Tool>, Error> {
+    let mut found = Vec::new();
+    for tool in [
+        Tool::Prisma,
+        Tool::Drizzle,
+        Tool::Sqlx,
+        Tool::Flyway,
+        Tool::Goose,
+        Tool::Dbmate,
+    ] {
+        let sql = format!("SELECT count(*) FROM {}", tool.table(dialect));
+        match m.driver().query_i64(&sql).await {
+            Ok(_) if tool == Tool::Dbmate => {
+                // dbmate and golang-migrate share the table name; golang-migrate's has `dirty`.
+                let dirty = format!("SELECT count(dirty) FROM {}", tool.table(dialect));
+                found.push(if m.driver().query_i64(&dirty).await.is_ok() {
+                    Tool::GolangMigrate
+                } else {
+                    Tool::Dbmate
+                });
+            }
+            Ok(_) => found.push(tool),
+            Err(e) if driver::is_undefined_table(&e) || is_undefined_schema(&e) => {}
+            Err(e) => {
+                return Err(Error::db(
+                    format!("cannot look for {}", tool.table(dialect)),
+                    &e,
+                ));
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn is_undefined_schema(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("3F000"))
+}
+
+async fn read_foreign(
+    m: &mut Migrator,
+    tool: Tool,
+    dialect: Dialect,
+) -> Result<Vec<ForeignRow>, Error> {
+    let table = tool.table(dialect);
+    let t = |e: &str| text(dialect, e);
+    let sql = match tool {
+        Tool::Prisma => format!(
+            "SELECT migration_name, checksum, {}, {} FROM {table} ORDER BY started_at",
+            t("finished_at"),
+            t("rolled_back_at")
+        ),
+        Tool::Drizzle => format!(
+            "SELECT {}, hash FROM {table} ORDER BY created_at",
+            t("created_at")
+        ),
+        Tool::Sqlx => format!(
+            "SELECT {}, {}, {} FROM {table} ORDER BY version",
+            t("version"),
+            t("success"),
+            hex(dialect, "checksum")
+        ),
+        Tool::Flyway => format!(
+            "SELECT {}, description, {}, {}, type FROM {table} ORDER BY installed_rank",
+            t("version"),
+            t("checksum"),
+            t("success")
+        ),
+        Tool::Goose => format!(
+            "SELECT {}, {} FROM {table} ORDER BY id",
+            t("version_id"),
+            t("is_applied")
+        ),
+        Tool::Dbmate => format!("SELECT {} FROM {table}", t("version")),
+        Tool::GolangMigrate => format!("SELECT {}, {} FROM {table}", t("version"), t("dirty")),
+    };
+    let rows = m
+        .driver()
+        .query_text(&sql)
+        .await
+        .map_err(|e| Error::db(format!("cannot read {table}"), &e))?;
+    let truthy = |v: &Option<String>| matches!(v.as_deref(), Some("true" | "t" | "1"));
+    let version = |v: &Option<String>| v.as_deref().and_then(Version::parse);
+    let mut out = Vec::new();
+    for r in rows {
+        let row = match tool {
+            Tool::Prisma => {
+                if r[3].is_some() {
+                    continue; // rolled back: it does not count either way
+                }
+                ForeignRow {
+                    key: Key::Name(r[0].clone().unwrap_or_default()),
+                    applied: r[2].is_some(),
+                    checksum: r[1].clone(),
+                }
+            }
+            Tool::Drizzle => {
+                let Some(when) = r[0].as_deref().and_then(|w| w.parse().ok()) else {
+                    continue;
+                };
+                ForeignRow {
+                    key: Key::CreatedAt(when),
+                    applied: true,
+                    checksum: r[1].clone(),
+                }
+            }
+            Tool::Sqlx => {
+                let Some(v) = version(&r[0]) else { continue };
+                ForeignRow {
+                    key: Key::Version(v),
+                    applied: truthy(&r[1]),
+                    checksum: r[2].clone(),
+                }
+            }
+            Tool::Flyway => {
+                let kind = r[4].clone().unwrap_or_default();
+                if kind == "SCHEMA" || kind == "DELETE" {
+                    continue;
+                }
+                let key = match version(&r[0]) {
+                    Some(v) => Key::Version(v),
+                    None => Key::Repeatable(r[1].clone().unwrap_or_default().replace(' ', "_")),
+                };
+                let checksum = if kind == "BASELINE" {
+                    None
+                } else {
+                    r[2].clone()
+                };
+                ForeignRow {
+                    key,
+                    applied: truthy(&r[3]),
+                    checksum,
+                }
+            }
+            Tool::Goose => {
+                let Some(v) = version(&r[0]).filter(|v| v.as_str() != "0") else {
+                    continue;
+                };
+                // Older goose versions record a down as a row with is_applied = false.
+                out.retain(|f: &ForeignRow| f.key != Key::Version(v.clone()));
+                if !truthy(&r[1]) {
+                    continue;
+                }
+                ForeignRow {
+                    key: Key::Version(v),
+                    applied: true,
+                    checksum: None,
+                }
+            }
+            Tool::Dbmate => {
+                let Some(v) = version(&r[0]) else { continue };
+                ForeignRow {
+                    key: Key::Version(v),
+                    applied: true,
+                    checksum: None,
+                }
+            }
+            Tool::GolangMigrate => {
+                // One row: everything up to `version` is applied; `dirty` means that one failed.
+                let Some(v) = version(&r[0]) else { continue };
+                ForeignRow {
+                    key: Key::Version(v),
+                    applied: !truthy(&r[1]),
+                    checksum: None,
+                }
+            }
+        };
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// The checksum each tool stores, computed from the file as it is now.
+fn tool_checksum(tool: Tool, migration: &Migration) -> Option<Vec<String>> {
+    let raw = std::fs::read(&migration.up.path).ok()?;
+    match tool {
+        // Prisma and Drizzle hash the file's text; accept it with and without CRLF.
+        Tool::Prisma | Tool::Drizzle => {
+            let normal = String::from_utf8_lossy(&raw).replace("\r\n", "\n");
+            Some(vec![
+                hex_digest(Sha256::digest(&raw).as_slice()),
+                hex_digest(Sha256::digest(normal.as_bytes()).as_slice()),
+            ])
+        }
+        Tool::Sqlx => Some(vec![hex_digest(Sha384::digest(&raw).as_slice())]),
+        Tool::Flyway => Some(vec![flyway_checksum(&raw).to_string()]),
+        _ => None,
+    }
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Flyway's CRC32: each line without its line ending (and the BOM), as a signed int.
+fn flyway_checksum(raw: &[u8]) -> i32 {
+    let text =
+        String::from_utf8_lossy(raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)).into_owned();
+    let mut crc = crc32fast::Hasher::new();
+    for line in text.split('\n') {
+        crc.update(line.trim_end_matches('\r').as_bytes());
+    }
+    crc.finalize() as i32
+}
+
+fn matches(tool: Tool, key: &Key, m: &Migration) -> bool {
+    match key {
+        Key::Name(name) => m.origin == *name,
+        Key::CreatedAt(when) => m.created_at == Some(*when),
+        Key::Version(v) if tool == Tool::GolangMigrate => {
+            !m.version.is_repeatable() && m.version <= *v
+        }
+        Key::Version(v) => m.version.same_number(v),
+        Key::Repeatable(name) => m.version.is_repeatable() && m.name == *name,
+    }
+}
+
+impl Migrator {
+    /// Records what `tool` (detected when `None`) applied as applied in godwit's history.
+    pub async fn adopt(&mut self, tool: Option<Tool>) -> Result<AdoptReport, Error> {
+        self.locked_adopt(tool).await
+    }
+
+    async fn locked_adopt(&mut self, tool: Option<Tool>) -> Result<AdoptReport, Error> {
+        let dialect = self.config().target.dialect;
+        let found = present(self, dialect).await?;
+        let tool = match (tool, found.as_slice()) {
+            (Some(tool), _)
+                if found.contains(&tool)
+                    || (tool == Tool::Dbmate && found.contains(&Tool::GolangMigrate)) =>
+            {
+                tool
+            }
+            (Some(tool), _) => {
+                return Err(Error::Config(format!(
+                    "there is no {} table ({}) in this database",
+                    tool.name(),
+                    tool.table(dialect)
+                )));
+            }
+            (None, [one]) => *one,
+            (None, []) => {
+                return Err(Error::Config(
+                    "found no history table of Prisma, Drizzle, sqlx, Flyway, goose, dbmate or golang-migrate in this database; \
+                     for a database no tool tracked, use `godwit baseline VERSION`"
+                        .into(),
+                ));
+            }
+            (None, many) => {
+                let names: Vec<&str> = many.iter().map(|t| t.name()).collect();
+                return Err(Error::Config(format!(
+                    "found history tables of {}; say which one to adopt with `--from`",
+                    names.join(" and ")
+                )));
+            }
+        };
+        let foreign = read_foreign(self, tool, dialect).await?;
+        let migrations = self.read_sources()?;
+        self.locked(async |m: &mut Migrator| {
+            m.record_adoption(tool, dialect, &foreign, &migrations)
+                .await
+        })
+        .await
+    }
+
+    async fn record_adoption(
+        &mut self,
+        tool: Tool,
+        dialect: Dialect,
+        foreign: &[ForeignRow],
+        migrations: &[Migration],
+    ) -> Result<AdoptReport, Error> {
+        self.driver().ensure_history_table().await?;
+        let rows = self.driver().history().await?;
+        let entries = history::entries(migrations, &rows);
+        let mut report = AdoptReport {
+            tool: tool.name().into(),
+            table: tool.table(dialect).into(),
+            ..Default::default()
+        };
+        for f in foreign {
+            if !migrations.iter().any(|m| matches(tool, &f.key, m)) {
+                report.unknown.push(match &f.key {
+                    Key::Name(n) => n.clone(),
+                    Key::Version(v) => v.to_string(),
+                    Key::CreatedAt(w) => format!("journal entry {w}"),
+                    Key::Repeatable(r) => format!("R__{r}"),
+                });
+            }
+        }
+        for entry in &entries {
+            let Some(migration) = entry.migration else {
+                continue;
+            };
+            let id = migration.id();
+            // The newest row about this migration decides (Prisma may retry one).
+            let Some(row) = foreign
+                .iter()
+                .rev()
+                .find(|f| matches(tool, &f.key, migration))
+            else {
+                report.pending.push(id);
+                continue;
+            };
+            if !matches!(entry.status, Status::Pending | Status::OutOfOrder) {
+                report.already_recorded.push(id);
+                continue;
+            }
+            let state = if row.applied {
+                RowState::Applied
+            } else {
+                RowState::Failed
+            };
+            let differs = match (&row.checksum, tool_checksum(tool, migration)) {
+                (Some(theirs), Some(ours)) => !ours.iter().any(|o| o.eq_ignore_ascii_case(theirs)),
+                _ => false,
+            };
+            let mut history = HistoryRow {
+                id: 0,
+                version: migration.version.to_string(),
+                name: migration.name.clone(),
+                kind: "sql".into(),
+                operation: Operation::Adopt.as_str().into(),
+                state: state.as_str().into(),
+                checksum: migration.checksum.clone(),
+                started_at: now_rfc3339(),
+                finished_at: Some(now_rfc3339()),
+                duration_ms: Some(0),
+                applied_by: driver::whoami(),
+                godwit_version: crate::VERSION.into(),
+                plugin_digest: None,
+                statements_applied: 0,
+                statements_total: 0,
+                rows_affected: None,
+                error: None,
+            };
+            if state == RowState::Failed {
+                history.error = Some(format!(
+                    "{} recorded this migration as failed; inspect the schema, then `godwit resolve --applied {v}` or `godwit resolve --rolled-back {v}`",
+                    tool.name(),
+                    v = migration.version
+                ));
+                report.failed.push(id.clone());
+            } else {
+                report.adopted.push(id.clone());
+            }
+            if differs {
+                report.differs.push(id);
+            }
+            self.driver()
+                .insert_history(&history)
+                .await
+                .map_err(|e| Error::db("cannot record the adoption", &e))?;
+        }
+        Ok(report)
+    }
+}
+
+/// What a person reads after `godwit adopt`.
+pub fn human(report: &AdoptReport) -> String {
+    let mut out = format!("Read {} ({}).\n", report.table, report.tool);
+    let list = |out: &mut String, title: &str, items: &[String]| {
+        if !items.is_empty() {
+            out.push_str(&format!(
+                "{title} ({}):\n  {}\n",
+                items.len(),
+                items.join("\n  ")
+            ));
+        }
+    };
+    list(&mut out, "Recorded as applied", &report.adopted);
+    list(
+        &mut out,
+        "Already in godwit's history",
+        &report.already_recorded,
+    );
+    list(
+        &mut out,
+        &format!(
+            "Marked failed by {} — recorded as failed; `godwit resolve` each",
+            report.tool
+        ),
+        &report.failed,
+    );
+    list(
+        &mut out,
+        "Changed since they were applied (the tool's checksum differs from the file)",
+        &report.differs,
+    );
+    list(
+        &mut out,
+        &format!("In {} but not in the folder", report.table),
+        &report.unknown,
+    );
+    list(
+        &mut out,
+        "Not applied yet: `godwit deploy` will apply",
+        &report.pending,
+    );
+    out.push_str(&format!("{} was not modified.", report.table));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flyway_checksum_ignores_line_endings_and_bom() {
+        let lf = flyway_checksum(b"CREATE TABLE a (id int);\nSELECT 1;\n");
+        let crlf = flyway_checksum(b"\xEF\xBB\xBFCREATE TABLE a (id int);\r\nSELECT 1;\r\n");
+        assert_eq!(lf, crlf);
+        assert_ne!(
+            lf,
+            flyway_checksum(b"CREATE TABLE b (id int);\nSELECT 1;\n")
+        );
+    }
+}

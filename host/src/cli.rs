@@ -469,7 +469,7 @@ fn lint(
                 } else {
                     parent
                 };
-                let found: Vec<_> = source::read_dir(parent)?
+                let found: Vec<_> = source::read(parent, &file.layout())?
                     .into_iter()
                     .filter(|m| m.dir.file_name() == dir.file_name())
                     .collect();
@@ -481,7 +481,7 @@ fn lint(
                 }
                 migrations.extend(found);
             }
-            _ => migrations.extend(source::read_dir(dir)?),
+            _ => migrations.extend(source::read(dir, &file.layout())?),
         }
     }
     let findings = checks::lint_migrations(&migrations, dialect, &file.lint)?;

@@ -200,10 +200,7 @@ impl Config {
 
     /// How to read the migrations folder.
     pub fn layout(&self) -> crate::source::LayoutSpec {
-        crate::source::LayoutSpec {
-            layout: self.file.layout,
-            pattern: self.file.pattern.clone(),
-        }
+        self.file.layout()
     }
 
     pub fn is_development(&self) -> bool {
@@ -236,6 +233,14 @@ impl FileConfig {
         };
         file.lint.lock_timeout = file.lock_timeout;
         Ok(file)
+    }
+
+    /// How to read the migrations folder: `layout` / `pattern`, else detected.
+    pub fn layout(&self) -> crate::source::LayoutSpec {
+        crate::source::LayoutSpec {
+            layout: self.layout,
+            pattern: self.pattern.clone(),
+        }
     }
 
     /// The migrations directory under the project directory `dir`: `migrations` from

@@ -231,3 +231,29 @@ fn the_example_project_has_no_errors_on_its_database() {
     assert_eq!(value["summary"]["errors"], 0, "{}", out.stdout);
     out.expect(0);
 }
+
+#[test]
+fn reads_other_tools_layouts_like_every_command() {
+    // A Prisma project: no godwit.toml `migrations` key, prisma/migrations/<v>_<name>/migration.sql.
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir
+        .path()
+        .join("prisma/migrations/20260101000000_drop_users");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(
+        m.join("migration.sql"),
+        "-- godwit:lock-timeout=5s\nDROP TABLE users;\n",
+    )
+    .unwrap();
+    run(lint(dir.path(), &[]))
+        .expect(4)
+        .says("Checked 1 migration in prisma/migrations")
+        .says("prisma/migrations/20260101000000_drop_users/migration.sql:2")
+        .says("error[GW001 ban-drop-table]");
+    run(lint(
+        dir.path(),
+        &["prisma/migrations/20260101000000_drop_users"],
+    ))
+    .expect(4)
+    .says("Checked 1 migration in prisma/migrations/20260101000000_drop_users");
+}

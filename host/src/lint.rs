@@ -149,7 +149,7 @@ impl<'a> RuleContext<'a> {
             .any(|e| matches!(e, Effect::CreateTable { table: t } if t == table))
     }
 
-    /// The lock timeout that deploy will have in force when statement `index` runs.
+    /// Whether deploy will have a lock timeout in force when statement `index` runs.
     pub fn lock_timeout_before(&self, index: usize) -> bool {
         self.migration.up.directives.lock_timeout.is_some()
             || self.config_lock_timeout.is_some()

@@ -7,13 +7,15 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::backup;
-use crate::config::{self, Config, Overrides};
+use crate::config::{self, Config, FileConfig, Overrides};
 use crate::error::{Error, exit};
+use crate::findings_report::{self, Format, Summary};
 use crate::history;
 use crate::migrator::{DeployOptions, DownTarget, Migrator, Resolve};
 use crate::report::{self, Progress};
 use crate::source::{self, Version};
 use crate::verify::{self, VerifyOptions};
+use crate::{Dialect, lint as checks};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -134,6 +136,19 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Static safety checks of migration files; needs no database (exit 4 on an error).
+    Lint {
+        /// Migration directories or migrations folders, relative to the project directory
+        /// (default: the project's migrations directory).
+        paths: Vec<PathBuf>,
+        /// Output format (default human, or json with --json).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// The SQL dialect to check for (default: the configured database URL's, else
+        /// postgres).
+        #[arg(long, value_enum)]
+        dialect: Option<DialectArg>,
+    },
     /// Past runs, or with --stats: success rate, mean duration, rollbacks.
     History {
         #[arg(long)]
@@ -142,6 +157,27 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
     },
+}
+
+/// `--dialect` values, with the URL schemes people already know as aliases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DialectArg {
+    #[value(alias = "postgresql", alias = "pg")]
+    Postgres,
+    #[value(alias = "mariadb")]
+    Mysql,
+    #[value(alias = "sqlite3")]
+    Sqlite,
+}
+
+impl From<DialectArg> for Dialect {
+    fn from(d: DialectArg) -> Dialect {
+        match d {
+            DialectArg::Postgres => Dialect::Postgres,
+            DialectArg::Mysql => Dialect::MySql,
+            DialectArg::Sqlite => Dialect::Sqlite,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -202,6 +238,11 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     match &cli.command {
         Command::Init => return init(&cli.dir),
         Command::New { name } => return new_migration(&cli.dir, &name.join("_")),
+        Command::Lint {
+            paths,
+            format,
+            dialect,
+        } => return lint(&cli, paths, *format, *dialect),
         _ => {}
     }
     let overrides = Overrides {
@@ -239,7 +280,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         migrator.observe(move |e| progress.event(e));
     }
     match cli.command {
-        Command::Init | Command::New { .. } | Command::Backups => {
+        Command::Init | Command::New { .. } | Command::Backups | Command::Lint { .. } => {
             unreachable!("handled above")
         }
         Command::Backup { reason } => {
@@ -503,35 +544,89 @@ fn init(dir: &Path) -> Result<u8, Error> {
     Ok(exit::OK)
 }
 
-/// Names that say nothing about the change; history full of them is useless.
-fn vague_name(name: &str) -> bool {
-    let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_');
-    const VAGUE: &[&str] = &[
-        "",
-        "update",
-        "updates",
-        "fix",
-        "fixes",
-        "migration",
-        "migrations",
-        "change",
-        "changes",
-        "new",
-        "test",
-        "tmp",
-        "temp",
-        "wip",
-        "misc",
-        "stuff",
-        "patch",
-        "schema",
-        "db",
-        "sql",
-        "init",
-        "initial",
-        "changes_to_db",
-    ];
-    VAGUE.contains(&base)
+/// `godwit lint`: reads godwit.toml and the files, never the database URL's target, so
+/// it runs in CI jobs that have no database and no DATABASE_URL.
+fn lint(
+    cli: &Cli,
+    paths: &[PathBuf],
+    format: Option<Format>,
+    dialect: Option<DialectArg>,
+) -> Result<u8, Error> {
+    let file = FileConfig::read(&cli.dir)?;
+    let (dialect, origin) = match dialect {
+        Some(d) => (Dialect::from(d), "--dialect".to_string()),
+        None => config::configured_dialect(&cli.dir, &file, cli.database_url.as_deref())
+            .map(|(d, origin)| (d, format!("from {origin}")))
+            .unwrap_or((
+                Dialect::Postgres,
+                "no database URL configured; pass --dialect to choose".to_string(),
+            )),
+    };
+    let format = format.unwrap_or(if cli.json {
+        Format::Json
+    } else {
+        Format::Human
+    });
+    // Paths print as given (relative stays relative), which is what CI annotations need.
+    let in_project = |p: &Path| {
+        if cli.dir == Path::new(".") || p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            cli.dir.join(p)
+        }
+    };
+    let dirs: Vec<PathBuf> = if paths.is_empty() {
+        // Found the way every other command finds it (godwit.toml, else another tool's
+        // folder), shown relative when the project is the current directory.
+        let dir = file.migrations_dir(&cli.dir);
+        vec![dir.strip_prefix(".").map(Path::to_path_buf).unwrap_or(dir)]
+    } else {
+        paths.iter().map(|p| in_project(p)).collect()
+    };
+    let mut migrations = Vec::new();
+    for dir in &dirs {
+        let single = ["up.sql", "migration.sql"]
+            .iter()
+            .any(|f| dir.join(f).is_file());
+        match dir.parent() {
+            // One migration: read its folder in whatever layout it has, keep that one.
+            Some(parent) if single => {
+                let parent = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+                let found: Vec<_> = source::read(parent, &file.layout())?
+                    .into_iter()
+                    .filter(|m| m.dir.file_name() == dir.file_name())
+                    .collect();
+                if found.is_empty() {
+                    return Err(Error::Config(format!(
+                        "{} is not a migration godwit can read",
+                        dir.display()
+                    )));
+                }
+                migrations.extend(found);
+            }
+            _ => migrations.extend(source::read(dir, &file.layout())?),
+        }
+    }
+    let findings = checks::lint_migrations(&migrations, dialect, &file.lint)?;
+    if format == Format::Human {
+        let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        println!(
+            "Checked {} migration{} in {} as {dialect} ({origin}).\n",
+            migrations.len(),
+            if migrations.len() == 1 { "" } else { "s" },
+            shown.join(", ")
+        );
+    }
+    println!("{}", findings_report::render(&findings, format));
+    Ok(if Summary::of(&findings).errors > 0 {
+        exit::BLOCKED
+    } else {
+        exit::OK
+    })
 }
 
 fn new_migration(dir: &Path, raw: &str) -> Result<u8, Error> {
@@ -550,7 +645,7 @@ fn new_migration(dir: &Path, raw: &str) -> Result<u8, Error> {
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join("_");
-    if vague_name(&name) {
+    if crate::lint::vague_name(&name) {
         return Err(Error::Config(format!(
             "`{raw}` does not say what the migration changes; name it after the change, e.g. `add_users_email_index` or `create_orders`"
         )));

@@ -81,6 +81,10 @@ pub struct FileConfig {
 pub struct LintSettings {
     #[serde(default)]
     pub rules: std::collections::BTreeMap<String, RuleLevel>,
+    /// godwit.toml's top-level `lock_timeout`, copied here when the file is read: deploy
+    /// applies it to every migration, so the lock-timeout rule must count it as set.
+    #[serde(skip)]
+    pub lock_timeout: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -172,31 +176,12 @@ impl Config {
                 dir.display()
             ))
         })?;
-        let path = project_dir.join(CONFIG_FILE);
-        let file = match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str::<FileConfig>(&text).map_err(|e| {
-                Error::Config(format!(
-                    "{} is not valid: {}",
-                    path.display(),
-                    e.to_string().trim_end()
-                ))
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
-            Err(e) => {
-                return Err(Error::Config(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )));
-            }
-        };
+        let file = FileConfig::read(&project_dir)?;
         let dotenv = read_dotenv(&project_dir)?;
         let target = resolve_target(&project_dir, &file, overrides, &dotenv, &|k| {
             std::env::var(k).ok()
         })?;
-        let migrations_dir = match &file.migrations {
-            Some(dir) => project_dir.join(dir),
-            None => default_migrations_dir(&project_dir),
-        };
+        let migrations_dir = file.migrations_dir(&project_dir);
         Ok(Config {
             connect_timeout: file.connect_timeout.unwrap_or(Duration::from_secs(10)),
             wait: overrides.wait,
@@ -215,10 +200,7 @@ impl Config {
 
     /// How to read the migrations folder.
     pub fn layout(&self) -> crate::source::LayoutSpec {
-        crate::source::LayoutSpec {
-            layout: self.file.layout,
-            pattern: self.file.pattern.clone(),
-        }
+        self.file.layout()
     }
 
     pub fn is_development(&self) -> bool {
@@ -249,6 +231,100 @@ impl Config {
         };
         parse_target(&url, origin, &self.project_dir).map(Some)
     }
+}
+
+impl FileConfig {
+    /// Reads `dir/godwit.toml`; a missing file is an empty configuration.
+    ///
+    /// Commands that need no database (`lint`) use this instead of [`Config::load`], so a
+    /// missing or broken database URL does not stop them.
+    pub fn read(dir: &Path) -> Result<FileConfig, Error> {
+        let path = dir.join(CONFIG_FILE);
+        let mut file = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str::<FileConfig>(&text).map_err(|e| {
+                Error::Config(format!(
+                    "{} is not valid: {}",
+                    path.display(),
+                    e.to_string().trim_end()
+                ))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+            Err(e) => {
+                return Err(Error::Config(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
+            }
+        };
+        file.lint.lock_timeout = file.lock_timeout;
+        Ok(file)
+    }
+
+    /// How to read the migrations folder: `layout` / `pattern`, else detected.
+    pub fn layout(&self) -> crate::source::LayoutSpec {
+        crate::source::LayoutSpec {
+            layout: self.layout,
+            pattern: self.pattern.clone(),
+        }
+    }
+
+    /// The migrations directory under the project directory `dir`: `migrations` from
+    /// godwit.toml, else the first folder another tool would use that exists.
+    pub fn migrations_dir(&self, dir: &Path) -> PathBuf {
+        match &self.migrations {
+            Some(migrations) => dir.join(migrations),
+            None => default_migrations_dir(dir),
+        }
+    }
+}
+
+/// The dialect of the database URL the project is configured with, and where that URL
+/// came from, looked up in the same order as [`Config::load`] but never failing: for
+/// commands that only need to know which SQL to expect.
+pub fn configured_dialect(
+    dir: &Path,
+    file: &FileConfig,
+    database_url: Option<&str>,
+) -> Option<(Dialect, String)> {
+    let dotenv = read_dotenv(dir).unwrap_or_default();
+    let lookup = |key: &str| {
+        std::env::var(key).ok().or_else(|| {
+            dotenv
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        })
+    };
+    let from_file = |value: &str| match value
+        .trim()
+        .strip_prefix("env(")
+        .and_then(|v| v.strip_suffix(')'))
+    {
+        Some(name) => lookup(name.trim().trim_matches('"')),
+        None => Some(value.to_string()),
+    };
+    let candidates = [
+        database_url.map(|u| (u.to_string(), "--database-url")),
+        file.direct_url
+            .as_deref()
+            .and_then(from_file)
+            .map(|u| (u, "direct_url in godwit.toml")),
+        lookup("DATABASE_URL").map(|u| (u, "DATABASE_URL")),
+        file.database_url
+            .as_deref()
+            .and_then(from_file)
+            .map(|u| (u, "database_url in godwit.toml")),
+    ];
+    candidates.into_iter().flatten().find_map(|(url, origin)| {
+        let scheme = url.trim().split(':').next()?.to_ascii_lowercase();
+        let dialect = match scheme.as_str() {
+            "postgres" | "postgresql" => Dialect::Postgres,
+            "mysql" | "mariadb" => Dialect::MySql,
+            "sqlite" => Dialect::Sqlite,
+            _ => return None,
+        };
+        Some((dialect, origin.to_string()))
+    })
 }
 
 /// Where each tool keeps its migrations, so an existing project needs no `migrations` key.

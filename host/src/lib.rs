@@ -16,13 +16,16 @@
 //! ```
 
 pub mod adopt;
+pub mod analyze;
 pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod driver;
 pub mod error;
 pub mod finding;
+pub mod findings_report;
 pub mod history;
+pub mod lint;
 pub mod migrator;
 pub mod report;
 pub mod schema;

@@ -329,6 +329,9 @@ pub(crate) fn parse_directives(text: &str) -> Result<Directives, String> {
             .map(str::trim)
             .and_then(|c| c.strip_prefix("godwit:"));
         match directive {
+            // Ignore comments sit above the statement they are about, anywhere in the
+            // file; they belong to lint, not to how the file runs.
+            Some(body) if is_ignore(body) => {}
             Some(body) if in_header => apply_directive(&mut directives, body.trim())
                 .map_err(|m| format!("line {}: {m}", index + 1))?,
             Some(_) => {
@@ -342,6 +345,12 @@ pub(crate) fn parse_directives(text: &str) -> Result<Directives, String> {
         }
     }
     Ok(directives)
+}
+
+/// `godwit:ignore RULE -- reason: ...`, read by [`crate::lint`].
+fn is_ignore(body: &str) -> bool {
+    body.strip_prefix("ignore")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
 }
 
 fn apply_directive(d: &mut Directives, body: &str) -> Result<(), String> {
@@ -416,5 +425,10 @@ mod tests {
         assert!(err.contains("after the first statement"), "{err}");
         let err = parse_directives("-- godwit:lock-timeout=5 parsecs\n").unwrap_err();
         assert!(err.contains("not a duration"), "{err}");
+        // Ignore comments are lint's, and sit above any statement.
+        let d = parse_directives("-- godwit:no-transaction\n-- godwit:ignore ban-truncate -- reason: cache\nTRUNCATE t;\n-- godwit:ignore GW001 -- reason: gone\nDROP TABLE u;\n").unwrap();
+        assert!(d.no_transaction);
+        let err = parse_directives("-- godwit:ignored\n").unwrap_err();
+        assert!(err.contains("unknown directive"), "{err}");
     }
 }

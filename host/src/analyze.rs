@@ -1,0 +1,1407 @@
+//! What each statement of a migration does to the database: the lock it takes, the tables
+//! it touches and the effects that matter for safety (drops, rewrites, validations).
+//!
+//! Lint rules, `plan` and the backup policy all ask the same questions of a statement, so
+//! they are answered once here. sqlparser gives the structure; when it cannot read a
+//! statement (vendor syntax it does not know yet), a keyword scan still recovers what the
+//! first few words say — `DROP TABLE x` is a drop whatever follows — and the statement is
+//! marked `parsed: false` so that nobody mistakes the partial answer for a full one.
+
+use serde::Serialize;
+use sqlparser::ast::{
+    self, AlterColumnOperation, AlterTableAlgorithm, AlterTableOperation, AlterTypeOperation,
+    ColumnOption, Expr, ObjectName, ObjectType, TableConstraint, TableFactor,
+};
+use sqlparser::dialect as sqldialect;
+use sqlparser::parser::Parser;
+
+use crate::Dialect;
+use crate::split::Statement;
+
+/// One statement, as the checks see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StatementInfo {
+    /// 0-based position in the file.
+    pub index: usize,
+    /// 1-based line of the statement's first token.
+    pub line: usize,
+    pub sql: String,
+    /// False when sqlparser could not read the statement; `effects` then hold only what
+    /// a keyword scan could tell, and checks must say they could not look further.
+    pub parsed: bool,
+    pub parse_error: Option<String>,
+    /// The strongest lock the statement takes on the tables it touches.
+    pub lock: Lock,
+    /// Tables touched, lowercase, unquoted, schema stripped.
+    pub tables: Vec<String>,
+    pub effects: Vec<Effect>,
+}
+
+/// Table-level locks, named as each database's documentation names them.
+///
+/// Declared weakest first within each family so that `max` gives the lock a statement
+/// with several operations ends up holding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Lock {
+    None,
+    // PostgreSQL
+    AccessShare,
+    RowExclusive,
+    ShareUpdateExclusive,
+    Share,
+    ShareRowExclusive,
+    AccessExclusive,
+    /// MySQL's exclusive metadata lock, which DDL takes at least briefly; while it waits
+    /// for running transactions, every later query on the table queues behind it.
+    MetadataExclusive,
+    /// SQLite locks the whole database file for any write.
+    DatabaseWrite,
+}
+
+impl Lock {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Lock::None => "no",
+            Lock::AccessShare => "ACCESS SHARE",
+            Lock::RowExclusive => "ROW EXCLUSIVE",
+            Lock::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",
+            Lock::Share => "SHARE",
+            Lock::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
+            Lock::AccessExclusive => "ACCESS EXCLUSIVE",
+            Lock::MetadataExclusive => "exclusive metadata",
+            Lock::DatabaseWrite => "database write",
+        }
+    }
+
+    /// Whether plain `SELECT`s on the table wait while the lock is held (or queued).
+    pub fn blocks_reads(&self) -> bool {
+        matches!(self, Lock::AccessExclusive | Lock::MetadataExclusive)
+    }
+
+    /// Whether `INSERT`/`UPDATE`/`DELETE` on the table wait while the lock is held.
+    pub fn blocks_writes(&self) -> bool {
+        matches!(
+            self,
+            Lock::Share
+                | Lock::ShareRowExclusive
+                | Lock::AccessExclusive
+                | Lock::MetadataExclusive
+                | Lock::DatabaseWrite
+        )
+    }
+}
+
+/// Something a statement does that a safety check cares about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Effect {
+    DropTable {
+        table: String,
+    },
+    DropColumn {
+        table: String,
+        column: String,
+    },
+    TruncateTable {
+        table: String,
+    },
+    /// `DROP SCHEMA`, or `DROP DATABASE` on MySQL where the two are one thing.
+    DropSchema {
+        schema: String,
+    },
+    DeleteRows {
+        table: String,
+        filtered: bool,
+    },
+    UpdateRows {
+        table: String,
+        filtered: bool,
+    },
+    AddUnique {
+        table: String,
+        columns: Vec<String>,
+    },
+    SetNotNull {
+        table: String,
+        column: String,
+    },
+    AddColumn {
+        table: String,
+        column: String,
+        not_null: bool,
+        has_default: bool,
+        /// The default is computed per row (`random()`, `gen_random_uuid()`, a serial), so
+        /// PostgreSQL rewrites the whole table to fill it in.
+        volatile_default: bool,
+    },
+    /// Also MySQL's `MODIFY`/`CHANGE`, which restate the type whether it changes or not.
+    ChangeType {
+        table: String,
+        column: String,
+        new_type: String,
+    },
+    RenameTable {
+        from: String,
+        to: String,
+    },
+    RenameColumn {
+        table: String,
+        from: String,
+        to: String,
+    },
+    AddForeignKey {
+        table: String,
+        not_valid: bool,
+    },
+    AddCheck {
+        table: String,
+        not_valid: bool,
+    },
+    CreateIndex {
+        table: String,
+        concurrently: bool,
+        unique: bool,
+        columns: Vec<String>,
+    },
+    DropIndex {
+        concurrently: bool,
+    },
+    AddEnumValue {
+        type_name: String,
+    },
+    /// `SET lock_timeout` (PostgreSQL) or `SET lock_wait_timeout` (MySQL).
+    SetsLockTimeout,
+    CreateTable {
+        table: String,
+    },
+    /// A MySQL `ALTER TABLE` that has to copy the table (no INSTANT or INPLACE algorithm
+    /// exists for it), with the reason.
+    CopiesTable {
+        table: String,
+        reason: String,
+    },
+    /// `VALIDATE CONSTRAINT`: the second half of the NOT VALID pattern.
+    ValidateConstraint {
+        table: String,
+        name: String,
+    },
+    /// `BEGIN`/`START TRANSACTION` written in the file.
+    BeginTransaction,
+    Other,
+}
+
+impl Effect {
+    /// Loses data that only a backup can bring back.
+    pub fn is_destructive(&self) -> bool {
+        matches!(
+            self,
+            Effect::DropTable { .. }
+                | Effect::DropColumn { .. }
+                | Effect::TruncateTable { .. }
+                | Effect::DropSchema { .. }
+                | Effect::DeleteRows { .. }
+        )
+    }
+}
+
+/// Reads each statement of one file.
+pub fn analyze(statements: &[Statement], dialect: Dialect) -> Vec<StatementInfo> {
+    statements
+        .iter()
+        .enumerate()
+        .map(|(index, s)| analyze_one(index, s, dialect))
+        .collect()
+}
+
+fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> StatementInfo {
+    let words = words(&statement.sql);
+    let mut info = StatementInfo {
+        index,
+        line: statement.line,
+        sql: statement.sql.clone(),
+        parsed: true,
+        parse_error: None,
+        lock: Lock::None,
+        tables: Vec::new(),
+        effects: Vec::new(),
+    };
+    // sqlparser does not know `DROP INDEX CONCURRENTLY`; without the keyword the rest is
+    // ordinary syntax, so parse that and put the flag back.
+    let drop_concurrently = starts_with(&words, &["DROP", "INDEX", "CONCURRENTLY"]);
+    let text = if drop_concurrently {
+        remove_word(&statement.sql, &words, 2)
+    } else {
+        statement.sql.clone()
+    };
+    let parse = |text: &str| match dialect {
+        Dialect::Postgres => Parser::parse_sql(&sqldialect::PostgreSqlDialect {}, text),
+        Dialect::MySql => Parser::parse_sql(&sqldialect::MySqlDialect {}, text),
+        Dialect::Sqlite => Parser::parse_sql(&sqldialect::SQLiteDialect {}, text),
+    };
+    let parsed = match parse(&text) {
+        Err(e) => match respelled(&text, &words, dialect) {
+            Some(other) => parse(&other).map_err(|_| e),
+            None => Err(e),
+        },
+        ok => ok,
+    };
+    let mut lock = Lock::None;
+    match parsed {
+        Ok(asts) if asts.len() == 1 => {
+            lock = from_ast(&asts[0], dialect, &mut info, drop_concurrently);
+        }
+        Ok(asts) => {
+            info.parsed = false;
+            info.parse_error = Some(format!(
+                "read as {} statements where the splitter saw one",
+                asts.len()
+            ));
+        }
+        Err(e) => {
+            info.parsed = false;
+            let text = e.to_string();
+            let text = text.strip_prefix("sql parser error: ").unwrap_or(&text);
+            info.parse_error = Some(text.to_string());
+        }
+    }
+    if !info.parsed {
+        lock = from_words(&words, &mut info);
+    }
+    // Transaction control and `SET` never reach the AST paths above in a useful form on
+    // every dialect, and both matter to the checks whether or not the parser read them.
+    if (starts_with(&words, &["BEGIN"]) && words.len() <= 2)
+        || starts_with(&words, &["START", "TRANSACTION"])
+    {
+        info.effects.retain(|e| *e != Effect::Other);
+        info.effects.push(Effect::BeginTransaction);
+    }
+    if sets_lock_timeout(&words) && !info.effects.contains(&Effect::SetsLockTimeout) {
+        info.effects.retain(|e| *e != Effect::Other);
+        info.effects.push(Effect::SetsLockTimeout);
+    }
+    if info.effects.is_empty() {
+        info.effects.push(Effect::Other);
+    }
+    info.lock = dialect_lock(lock, dialect);
+    let mut tables: Vec<String> = Vec::new();
+    for t in std::mem::take(&mut info.tables) {
+        if !t.is_empty() && !tables.contains(&t) {
+            tables.push(t);
+        }
+    }
+    info.tables = tables;
+    info
+}
+
+/// The lock PostgreSQL would take, translated to what the dialect actually does.
+fn dialect_lock(pg: Lock, dialect: Dialect) -> Lock {
+    match dialect {
+        Dialect::Postgres => pg,
+        Dialect::MySql if pg >= Lock::ShareUpdateExclusive => Lock::MetadataExclusive,
+        Dialect::MySql => pg,
+        Dialect::Sqlite if pg >= Lock::RowExclusive => Lock::DatabaseWrite,
+        Dialect::Sqlite => pg,
+    }
+}
+
+/// `schema.Table` → `table`.
+fn object(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(|i| i.value.to_lowercase())
+        .unwrap_or_else(|| name.to_string().to_lowercase())
+}
+
+fn ident(i: &ast::Ident) -> String {
+    i.value.to_lowercase()
+}
+
+fn index_columns(columns: &[ast::IndexColumn]) -> Vec<String> {
+    columns
+        .iter()
+        .map(|c| match &c.column.expr {
+            Expr::Identifier(i) => ident(i),
+            Expr::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_default(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+fn from_table(factor: &TableFactor) -> Option<String> {
+    match factor {
+        TableFactor::Table { name, .. } => Some(object(name)),
+        _ => None,
+    }
+}
+
+fn from_ast(
+    statement: &ast::Statement,
+    dialect: Dialect,
+    info: &mut StatementInfo,
+    drop_concurrently: bool,
+) -> Lock {
+    use ast::Statement as S;
+    let effects = &mut info.effects;
+    let tables = &mut info.tables;
+    match statement {
+        S::Query(_) => Lock::AccessShare,
+        S::Insert(insert) => {
+            if let ast::TableObject::TableName(name) = &insert.table {
+                tables.push(object(name));
+            }
+            Lock::RowExclusive
+        }
+        S::Update(update) => {
+            if let Some(table) = from_table(&update.table.relation) {
+                effects.push(Effect::UpdateRows {
+                    table: table.clone(),
+                    filtered: update.selection.is_some(),
+                });
+                tables.push(table);
+            }
+            Lock::RowExclusive
+        }
+        S::Delete(delete) => {
+            let from = match &delete.from {
+                ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
+            };
+            for t in from.iter().filter_map(|t| from_table(&t.relation)) {
+                effects.push(Effect::DeleteRows {
+                    table: t.clone(),
+                    filtered: delete.selection.is_some() || delete.limit.is_some(),
+                });
+                tables.push(t);
+            }
+            Lock::RowExclusive
+        }
+        S::Truncate(truncate) => {
+            for t in &truncate.table_names {
+                let table = object(&t.name);
+                effects.push(Effect::TruncateTable {
+                    table: table.clone(),
+                });
+                tables.push(table);
+            }
+            Lock::AccessExclusive
+        }
+        S::Drop {
+            object_type,
+            names,
+            table,
+            ..
+        } => match object_type {
+            ObjectType::Table => {
+                for n in names {
+                    effects.push(Effect::DropTable { table: object(n) });
+                    tables.push(object(n));
+                }
+                Lock::AccessExclusive
+            }
+            ObjectType::Schema | ObjectType::Database => {
+                for n in names {
+                    effects.push(Effect::DropSchema { schema: object(n) });
+                }
+                Lock::AccessExclusive
+            }
+            ObjectType::Index => {
+                effects.push(Effect::DropIndex {
+                    concurrently: drop_concurrently,
+                });
+                if let Some(t) = table {
+                    tables.push(object(t));
+                }
+                if drop_concurrently {
+                    Lock::ShareUpdateExclusive
+                } else {
+                    Lock::AccessExclusive
+                }
+            }
+            ObjectType::View | ObjectType::MaterializedView => {
+                tables.extend(names.iter().map(object));
+                Lock::AccessExclusive
+            }
+            _ => Lock::None,
+        },
+        S::CreateTable(create) => {
+            let table = object(&create.name);
+            effects.push(Effect::CreateTable {
+                table: table.clone(),
+            });
+            tables.push(table);
+            // A foreign key takes SHARE ROW EXCLUSIVE on the table it references, which
+            // already exists and is in use.
+            let mut lock = Lock::None;
+            let referenced = create
+                .constraints
+                .iter()
+                .filter_map(|c| match c {
+                    TableConstraint::ForeignKey(fk) => Some(&fk.foreign_table),
+                    _ => None,
+                })
+                .chain(create.columns.iter().flat_map(|c| {
+                    c.options.iter().filter_map(|o| match &o.option {
+                        ColumnOption::ForeignKey(fk) => Some(&fk.foreign_table),
+                        _ => None,
+                    })
+                }));
+            for name in referenced {
+                tables.push(object(name));
+                lock = Lock::ShareRowExclusive;
+            }
+            if create.query.is_some() {
+                lock = lock.max(Lock::AccessShare);
+            }
+            lock
+        }
+        S::CreateIndex(index) => {
+            let table = object(&index.table_name);
+            effects.push(Effect::CreateIndex {
+                table: table.clone(),
+                concurrently: index.concurrently,
+                unique: index.unique,
+                columns: index_columns(&index.columns),
+            });
+            tables.push(table);
+            if index.concurrently {
+                Lock::ShareUpdateExclusive
+            } else {
+                Lock::Share
+            }
+        }
+        S::AlterTable(alter) => {
+            let table = object(&alter.name);
+            tables.push(table.clone());
+            let mut lock = Lock::None;
+            for op in &alter.operations {
+                lock = lock.max(alter_operation(op, &table, dialect, effects, tables));
+            }
+            lock
+        }
+        S::RenameTable(renames) => {
+            for r in renames {
+                effects.push(Effect::RenameTable {
+                    from: object(&r.old_name),
+                    to: object(&r.new_name),
+                });
+                tables.push(object(&r.old_name));
+            }
+            Lock::AccessExclusive
+        }
+        S::AlterType(alter) => {
+            if let AlterTypeOperation::AddValue(_) = &alter.operation {
+                effects.push(Effect::AddEnumValue {
+                    type_name: object(&alter.name),
+                });
+            }
+            Lock::None
+        }
+        // Replacing a view locks it like a table: queries reading it wait, and queue
+        // behind the replacement while it waits for running ones.
+        S::CreateView(view) if view.or_replace => {
+            tables.push(object(&view.name));
+            Lock::AccessExclusive
+        }
+        // Triggers change how every write to the table behaves, so PostgreSQL takes
+        // SHARE ROW EXCLUSIVE to add or remove one.
+        S::CreateTrigger(trigger) => {
+            tables.push(object(&trigger.table_name));
+            Lock::ShareRowExclusive
+        }
+        S::DropTrigger(trigger) => {
+            if let Some(table) = &trigger.table_name {
+                tables.push(object(table));
+            }
+            Lock::ShareRowExclusive
+        }
+        S::Set(_) => Lock::None,
+        _ => Lock::None,
+    }
+}
+
+/// PostgreSQL's lock for one `ALTER TABLE` action, per the ALTER TABLE reference page.
+fn alter_operation(
+    op: &AlterTableOperation,
+    table: &str,
+    dialect: Dialect,
+    effects: &mut Vec<Effect>,
+    tables: &mut Vec<String>,
+) -> Lock {
+    use AlterTableOperation as Op;
+    let copies = |effects: &mut Vec<Effect>, reason: &str| {
+        if dialect == Dialect::MySql {
+            effects.push(Effect::CopiesTable {
+                table: table.to_string(),
+                reason: reason.to_string(),
+            });
+        }
+    };
+    match op {
+        Op::AddColumn { column_def, .. } => {
+            let (not_null, has_default, volatile_default) = column_facts(column_def);
+            effects.push(Effect::AddColumn {
+                table: table.to_string(),
+                column: ident(&column_def.name),
+                not_null,
+                has_default,
+                volatile_default,
+            });
+            let mut lock = Lock::AccessExclusive;
+            for option in &column_def.options {
+                match &option.option {
+                    ColumnOption::ForeignKey(fk) => {
+                        tables.push(object(&fk.foreign_table));
+                        effects.push(Effect::AddForeignKey {
+                            table: table.to_string(),
+                            not_valid: false,
+                        });
+                    }
+                    ColumnOption::Check(_) => effects.push(Effect::AddCheck {
+                        table: table.to_string(),
+                        not_valid: false,
+                    }),
+                    ColumnOption::Unique(_) => effects.push(Effect::AddUnique {
+                        table: table.to_string(),
+                        columns: vec![ident(&column_def.name)],
+                    }),
+                    ColumnOption::PrimaryKey(_) => copies(effects, "adds a primary key"),
+                    ColumnOption::Generated { .. } => {
+                        let text = option.option.to_string().to_ascii_uppercase();
+                        if text.contains("STORED") {
+                            copies(effects, "adds a STORED generated column");
+                        }
+                    }
+                    _ => {}
+                }
+                lock = lock.max(Lock::AccessExclusive);
+            }
+            lock
+        }
+        Op::DropColumn { column_names, .. } => {
+            for c in column_names {
+                effects.push(Effect::DropColumn {
+                    table: table.to_string(),
+                    column: ident(c),
+                });
+            }
+            Lock::AccessExclusive
+        }
+        Op::AddConstraint {
+            constraint,
+            not_valid,
+        } => match constraint {
+            TableConstraint::ForeignKey(fk) => {
+                tables.push(object(&fk.foreign_table));
+                effects.push(Effect::AddForeignKey {
+                    table: table.to_string(),
+                    not_valid: *not_valid,
+                });
+                Lock::ShareRowExclusive
+            }
+            TableConstraint::Check(_) => {
+                effects.push(Effect::AddCheck {
+                    table: table.to_string(),
+                    not_valid: *not_valid,
+                });
+                Lock::AccessExclusive
+            }
+            TableConstraint::Unique(u) => {
+                // `UNIQUE USING INDEX` adopts an index built concurrently beforehand; it
+                // is the safe pattern, not the risk, and sqlparser reads it with no columns.
+                if !u.columns.is_empty() {
+                    effects.push(Effect::AddUnique {
+                        table: table.to_string(),
+                        columns: index_columns(&u.columns),
+                    });
+                }
+                Lock::AccessExclusive
+            }
+            TableConstraint::PrimaryKey(pk) => {
+                // A primary key is a unique index plus NOT NULL: built under the same lock.
+                if !pk.columns.is_empty() {
+                    effects.push(Effect::AddUnique {
+                        table: table.to_string(),
+                        columns: index_columns(&pk.columns),
+                    });
+                }
+                copies(effects, "adds a primary key");
+                Lock::AccessExclusive
+            }
+            _ => Lock::AccessExclusive,
+        },
+        Op::ValidateConstraint { name } => {
+            effects.push(Effect::ValidateConstraint {
+                table: table.to_string(),
+                name: ident(name),
+            });
+            Lock::ShareUpdateExclusive
+        }
+        Op::RenameColumn {
+            old_column_name,
+            new_column_name,
+        } => {
+            effects.push(Effect::RenameColumn {
+                table: table.to_string(),
+                from: ident(old_column_name),
+                to: ident(new_column_name),
+            });
+            Lock::AccessExclusive
+        }
+        Op::RenameTable { table_name } => {
+            let to = match table_name {
+                ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => object(n),
+            };
+            effects.push(Effect::RenameTable {
+                from: table.to_string(),
+                to,
+            });
+            Lock::AccessExclusive
+        }
+        Op::ChangeColumn {
+            old_name,
+            new_name,
+            data_type,
+            ..
+        } => {
+            effects.push(Effect::ChangeType {
+                table: table.to_string(),
+                column: ident(old_name),
+                new_type: data_type.to_string(),
+            });
+            if ident(old_name) != ident(new_name) {
+                effects.push(Effect::RenameColumn {
+                    table: table.to_string(),
+                    from: ident(old_name),
+                    to: ident(new_name),
+                });
+            }
+            Lock::AccessExclusive
+        }
+        Op::ModifyColumn {
+            col_name,
+            data_type,
+            ..
+        } => {
+            effects.push(Effect::ChangeType {
+                table: table.to_string(),
+                column: ident(col_name),
+                new_type: data_type.to_string(),
+            });
+            Lock::AccessExclusive
+        }
+        Op::AlterColumn { column_name, op } => match op {
+            AlterColumnOperation::SetNotNull => {
+                effects.push(Effect::SetNotNull {
+                    table: table.to_string(),
+                    column: ident(column_name),
+                });
+                Lock::AccessExclusive
+            }
+            AlterColumnOperation::SetDataType { data_type, .. } => {
+                effects.push(Effect::ChangeType {
+                    table: table.to_string(),
+                    column: ident(column_name),
+                    new_type: data_type.to_string(),
+                });
+                Lock::AccessExclusive
+            }
+            _ => Lock::AccessExclusive,
+        },
+        Op::DropPrimaryKey { .. } => {
+            copies(effects, "drops the primary key");
+            Lock::AccessExclusive
+        }
+        Op::Algorithm {
+            algorithm: AlterTableAlgorithm::Copy,
+            ..
+        } => {
+            copies(effects, "asks for ALGORITHM=COPY");
+            Lock::AccessExclusive
+        }
+        Op::EnableTrigger { .. }
+        | Op::DisableTrigger { .. }
+        | Op::EnableAlwaysTrigger { .. }
+        | Op::EnableReplicaTrigger { .. } => Lock::ShareRowExclusive,
+        Op::SetOptionsParens { .. } => Lock::ShareUpdateExclusive,
+        Op::Algorithm { .. } | Op::Lock { .. } => Lock::None,
+        _ => Lock::AccessExclusive,
+    }
+}
+
+/// Functions (and type names, which look like calls in casts such as `numeric(10, 2)`)
+/// known not to be volatile. Any other call in a default is taken as volatile: PostgreSQL
+/// then rewrites the table, and a user-defined function is volatile unless declared
+/// otherwise, so guessing "constant" would hide exactly the expensive case.
+const NOT_VOLATILE: &[&str] = &[
+    "now",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtime",
+    "localtimestamp",
+    "transaction_timestamp",
+    "statement_timestamp",
+    "timezone",
+    "current_user",
+    "current_setting",
+    "lower",
+    "upper",
+    "coalesce",
+    "nullif",
+    "concat",
+    "array",
+    "to_jsonb",
+    "to_json",
+    "jsonb_build_object",
+    "json_build_object",
+    "jsonb_build_array",
+    "json_build_array",
+    "make_interval",
+    "interval",
+    "numeric",
+    "decimal",
+    "varchar",
+    "char",
+    "character",
+    "bit",
+    "timestamp",
+    "timestamptz",
+    "time",
+    "float",
+    "cast",
+    "in",
+];
+
+/// `(not_null, has_default, volatile_default)` of a column definition.
+fn column_facts(column: &ast::ColumnDef) -> (bool, bool, bool) {
+    let type_name = column.data_type.to_string().to_ascii_lowercase();
+    let serial = matches!(
+        type_name.as_str(),
+        "serial" | "bigserial" | "smallserial" | "serial4" | "serial8" | "serial2"
+    );
+    let mut not_null = serial;
+    let mut has_default = serial;
+    let mut volatile = serial;
+    for option in &column.options {
+        match &option.option {
+            ColumnOption::NotNull | ColumnOption::PrimaryKey(_) => not_null = true,
+            ColumnOption::Default(expr) => {
+                has_default = true;
+                volatile |= is_volatile(&expr.to_string());
+            }
+            ColumnOption::Generated { .. } | ColumnOption::Identity(_) => {
+                has_default = true;
+                let text = option.option.to_string().to_ascii_uppercase();
+                // Identity columns draw from a sequence per row, like serial.
+                volatile |= text.contains("IDENTITY");
+            }
+            ColumnOption::DialectSpecific(tokens) => {
+                let text = tokens
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<String>()
+                    .to_ascii_uppercase();
+                if text.contains("AUTO_INCREMENT") || text.contains("AUTOINCREMENT") {
+                    has_default = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    (not_null, has_default, volatile)
+}
+
+fn is_volatile(expr: &str) -> bool {
+    let lower = expr.to_ascii_lowercase();
+    let b = lower.as_bytes();
+    let mut i = 0;
+    let mut in_string = false;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\'' {
+            in_string = !in_string;
+            i += 1;
+        } else if !in_string && (c.is_ascii_alphabetic() || c == b'_') {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.') {
+                i += 1;
+            }
+            let name = lower[start..i].rsplit('.').next().unwrap_or_default();
+            let call = lower[i..].trim_start().starts_with('(');
+            if call && !NOT_VOLATILE.contains(&name) {
+                return true;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+// ---------------------------------------------------------------------------------------
+// Keyword scan, for statements sqlparser cannot read
+// ---------------------------------------------------------------------------------------
+
+/// A word of the statement: keywords and identifiers, quotes removed; strings and
+/// comments skipped; punctuation kept as one-character words so `a.b` and `(` survive.
+#[derive(Clone, Debug)]
+struct Word {
+    text: String,
+    upper: String,
+    start: usize,
+    end: usize,
+}
+
+fn words(sql: &str) -> Vec<Word> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let push = |out: &mut Vec<Word>, text: &str, start: usize, end: usize| {
+        out.push(Word {
+            text: text.to_string(),
+            upper: text.to_ascii_uppercase(),
+            start,
+            end,
+        })
+    };
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c == b'-' && b.get(i + 1) == Some(&b'-') || c == b'#' {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
+            i = sql[i + 2..].find("*/").map_or(b.len(), |e| i + 2 + e + 2);
+        } else if c == b'\'' {
+            i += 1;
+            while i < b.len() {
+                if b[i] == b'\'' && b.get(i + 1) == Some(&b'\'') {
+                    i += 2;
+                } else if b[i] == b'\'' {
+                    break;
+                } else {
+                    i += 1;
+                }
+            }
+            push(&mut out, "'", i, i);
+            i += 1;
+        } else if c == b'"' || c == b'`' || c == b'[' {
+            let close = if c == b'[' { b']' } else { c };
+            let start = i;
+            let end = sql[i + 1..]
+                .find(close as char)
+                .map_or(b.len(), |e| i + 1 + e);
+            let text = &sql[(i + 1).min(end)..end];
+            out.push(Word {
+                text: text.to_string(),
+                // Quoted identifiers are never keywords.
+                upper: String::new(),
+                start,
+                end: (end + 1).min(b.len()),
+            });
+            i = end + 1;
+        } else if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80) {
+                i += 1;
+            }
+            // Stay on a char boundary for non-ASCII identifiers.
+            while !sql.is_char_boundary(i) {
+                i += 1;
+            }
+            push(&mut out, &sql[start..i], start, i);
+        } else if c == b'$' {
+            // A PostgreSQL dollar quote: skip to the same tag.
+            let tag_end = sql[i + 1..].find('$').map(|e| i + 1 + e);
+            match tag_end {
+                Some(te)
+                    if sql[i + 1..te]
+                        .bytes()
+                        .all(|x| x.is_ascii_alphanumeric() || x == b'_') =>
+                {
+                    let tag = &sql[i..=te];
+                    i = sql[te + 1..]
+                        .find(tag)
+                        .map_or(b.len(), |e| te + 1 + e + tag.len());
+                    push(&mut out, "'", i, i);
+                }
+                _ => i += 1,
+            }
+        } else {
+            let len = sql[i..].chars().next().map_or(1, char::len_utf8);
+            push(&mut out, &sql[i..i + len], i, i + len);
+            i += len;
+        }
+    }
+    out
+}
+
+fn starts_with(words: &[Word], keywords: &[&str]) -> bool {
+    words.len() >= keywords.len() && words.iter().zip(keywords).all(|(w, k)| w.upper == *k)
+}
+
+fn remove_word(sql: &str, words: &[Word], index: usize) -> String {
+    let w = &words[index];
+    format!("{}{}", &sql[..w.start], &sql[w.end..])
+}
+
+/// The same statement in a spelling sqlparser reads, for forms the databases accept that
+/// sqlparser 0.63 does not: SQLite's `PRAGMA foreign_keys=off` (a bare word as value) and
+/// MySQL's `ALTER TABLE a RENAME b` (without `TO`). Found in authelia's migrations.
+fn respelled(sql: &str, words: &[Word], dialect: Dialect) -> Option<String> {
+    match dialect {
+        Dialect::Sqlite if starts_with(words, &["PRAGMA"]) => {
+            let eq = words.iter().position(|w| w.text == "=")?;
+            let value = words.get(eq + 1).filter(|w| {
+                !w.upper.is_empty() && w.text.chars().all(|c| c.is_ascii_alphabetic())
+            })?;
+            Some(format!(
+                "{}'{}'{}",
+                &sql[..value.start],
+                value.text,
+                &sql[value.end..]
+            ))
+        }
+        Dialect::MySql if starts_with(words, &["ALTER", "TABLE"]) => {
+            let rename = words.iter().position(|w| w.upper == "RENAME")?;
+            let next = words.get(rename + 1)?;
+            if ["TO", "AS", "COLUMN", "INDEX", "KEY"].contains(&next.upper.as_str()) {
+                return None;
+            }
+            Some(format!("{}TO {}", &sql[..next.start], &sql[next.start..]))
+        }
+        _ => None,
+    }
+}
+
+fn sets_lock_timeout(words: &[Word]) -> bool {
+    if words.first().is_none_or(|w| w.upper != "SET") {
+        return false;
+    }
+    words.iter().skip(1).take(4).any(|w| {
+        matches!(
+            w.upper.as_str(),
+            "LOCK_TIMEOUT" | "LOCK_WAIT_TIMEOUT" | "INNODB_LOCK_WAIT_TIMEOUT"
+        )
+    })
+}
+
+/// Skips optional words at `at`, returning the new position.
+fn skip(words: &[Word], mut at: usize, optional: &[&str]) -> usize {
+    while at < words.len() && optional.contains(&words[at].upper.as_str()) {
+        at += 1;
+    }
+    at
+}
+
+/// A possibly qualified name starting at `at`: its last part, and the position after it.
+fn name_at(words: &[Word], at: usize) -> Option<(String, usize)> {
+    let mut at = at;
+    let mut name = words.get(at)?.text.to_lowercase();
+    if name.is_empty()
+        || !name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    {
+        return None;
+    }
+    at += 1;
+    while words.get(at).is_some_and(|w| w.text == ".") {
+        name = words.get(at + 1)?.text.to_lowercase();
+        at += 2;
+    }
+    Some((name, at))
+}
+
+fn position(words: &[Word], keyword: &str) -> Option<usize> {
+    words.iter().position(|w| w.upper == keyword)
+}
+
+fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
+    let effects = &mut info.effects;
+    let tables = &mut info.tables;
+    let first = words.first().map(|w| w.upper.as_str()).unwrap_or_default();
+    match first {
+        "DROP" => {
+            let kind = words.get(1).map(|w| w.upper.as_str()).unwrap_or_default();
+            let mut at = skip(words, 2, &["CONCURRENTLY", "IF", "EXISTS"]);
+            let mut names = Vec::new();
+            while let Some((name, next)) = name_at(words, at) {
+                names.push(name);
+                if words.get(next).is_some_and(|w| w.text == ",") {
+                    at = next + 1;
+                } else {
+                    break;
+                }
+            }
+            match kind {
+                "TABLE" => {
+                    for n in names {
+                        effects.push(Effect::DropTable { table: n.clone() });
+                        tables.push(n);
+                    }
+                    Lock::AccessExclusive
+                }
+                "SCHEMA" | "DATABASE" => {
+                    for n in names {
+                        effects.push(Effect::DropSchema { schema: n });
+                    }
+                    Lock::AccessExclusive
+                }
+                "INDEX" => {
+                    let concurrently = words.get(2).is_some_and(|w| w.upper == "CONCURRENTLY");
+                    effects.push(Effect::DropIndex { concurrently });
+                    if concurrently {
+                        Lock::ShareUpdateExclusive
+                    } else {
+                        Lock::AccessExclusive
+                    }
+                }
+                _ => Lock::AccessExclusive,
+            }
+        }
+        "TRUNCATE" => {
+            let at = skip(words, 1, &["TABLE", "ONLY", "IF", "EXISTS"]);
+            if let Some((table, _)) = name_at(words, at) {
+                effects.push(Effect::TruncateTable {
+                    table: table.clone(),
+                });
+                tables.push(table);
+            }
+            Lock::AccessExclusive
+        }
+        "CREATE" => {
+            let at = skip(
+                words,
+                1,
+                &["OR", "REPLACE", "UNIQUE", "TEMPORARY", "TEMP", "UNLOGGED"],
+            );
+            match words.get(at).map(|w| w.upper.as_str()) {
+                Some("TABLE") => {
+                    let at = skip(words, at + 1, &["IF", "NOT", "EXISTS"]);
+                    if let Some((table, _)) = name_at(words, at) {
+                        effects.push(Effect::CreateTable {
+                            table: table.clone(),
+                        });
+                        tables.push(table);
+                    }
+                    Lock::None
+                }
+                Some("INDEX") => {
+                    let concurrently = words.get(at + 1).is_some_and(|w| w.upper == "CONCURRENTLY");
+                    let unique = words[..at].iter().any(|w| w.upper == "UNIQUE");
+                    let table = position(words, "ON").and_then(|on| {
+                        name_at(words, skip(words, on + 1, &["ONLY"])).map(|(n, _)| n)
+                    });
+                    if let Some(table) = table {
+                        effects.push(Effect::CreateIndex {
+                            table: table.clone(),
+                            concurrently,
+                            unique,
+                            columns: Vec::new(),
+                        });
+                        tables.push(table);
+                    }
+                    if concurrently {
+                        Lock::ShareUpdateExclusive
+                    } else {
+                        Lock::Share
+                    }
+                }
+                _ => Lock::None,
+            }
+        }
+        "ALTER" if words.get(1).is_some_and(|w| w.upper == "TABLE") => {
+            let at = skip(words, 2, &["IF", "EXISTS", "ONLY"]);
+            let Some((table, at)) = name_at(words, at) else {
+                return Lock::AccessExclusive;
+            };
+            tables.push(table.clone());
+            let rest = &words[at..];
+            let has = |seq: &[&str]| {
+                rest.windows(seq.len())
+                    .position(|w| w.iter().zip(seq).all(|(w, k)| w.upper == *k))
+            };
+            let not_valid = has(&["NOT", "VALID"]).is_some();
+            let mut lock = Lock::AccessExclusive;
+            if let Some(p) = has(&["DROP", "COLUMN"]) {
+                let at = skip(rest, p + 2, &["IF", "EXISTS"]);
+                if let Some((column, _)) = name_at(rest, at) {
+                    effects.push(Effect::DropColumn {
+                        table: table.clone(),
+                        column,
+                    });
+                }
+            }
+            if let Some(p) = has(&["RENAME", "COLUMN"]) {
+                if let (Some((from, next)), Some((to, _))) =
+                    (name_at(rest, p + 2), name_at(rest, p + 4))
+                    && rest.get(next).is_some_and(|w| w.upper == "TO")
+                {
+                    effects.push(Effect::RenameColumn {
+                        table: table.clone(),
+                        from,
+                        to,
+                    });
+                }
+            } else if let Some(p) = has(&["RENAME", "TO"])
+                && let Some((to, _)) = name_at(rest, p + 2)
+            {
+                effects.push(Effect::RenameTable {
+                    from: table.clone(),
+                    to,
+                });
+            }
+            if let Some(p) = has(&["SET", "NOT", "NULL"])
+                && let Some(c) = rest[..p].iter().rposition(|w| w.upper == "COLUMN")
+                && let Some((column, _)) = name_at(rest, c + 1)
+            {
+                effects.push(Effect::SetNotNull {
+                    table: table.clone(),
+                    column,
+                });
+            }
+            if has(&["FOREIGN", "KEY"]).is_some() || has(&["REFERENCES"]).is_some() {
+                effects.push(Effect::AddForeignKey {
+                    table: table.clone(),
+                    not_valid,
+                });
+                lock = Lock::ShareRowExclusive;
+            }
+            if has(&["ADD"]).is_some() && has(&["CHECK"]).is_some() {
+                effects.push(Effect::AddCheck {
+                    table: table.clone(),
+                    not_valid,
+                });
+                lock = Lock::AccessExclusive;
+            }
+            if has(&["VALIDATE", "CONSTRAINT"]).is_some() && effects.is_empty() {
+                lock = Lock::ShareUpdateExclusive;
+            }
+            lock
+        }
+        "ALTER" if words.get(1).is_some_and(|w| w.upper == "TYPE") => {
+            if let Some((type_name, at)) = name_at(words, 2)
+                && starts_with(&words[at..], &["ADD", "VALUE"])
+            {
+                effects.push(Effect::AddEnumValue { type_name });
+            }
+            Lock::None
+        }
+        "DELETE" => {
+            let at = skip(words, 1, &["FROM", "ONLY"]);
+            if let Some((table, _)) = name_at(words, at) {
+                effects.push(Effect::DeleteRows {
+                    table: table.clone(),
+                    filtered: position(words, "WHERE").is_some(),
+                });
+                tables.push(table);
+            }
+            Lock::RowExclusive
+        }
+        "UPDATE" => {
+            let at = skip(words, 1, &["ONLY"]);
+            if let Some((table, _)) = name_at(words, at) {
+                effects.push(Effect::UpdateRows {
+                    table: table.clone(),
+                    filtered: position(words, "WHERE").is_some(),
+                });
+                tables.push(table);
+            }
+            Lock::RowExclusive
+        }
+        "INSERT" => {
+            let at = skip(words, 1, &["INTO", "IGNORE"]);
+            if let Some((table, _)) = name_at(words, at) {
+                tables.push(table);
+            }
+            Lock::RowExclusive
+        }
+        "VACUUM" if words.get(1).is_some_and(|w| w.upper == "FULL") => Lock::AccessExclusive,
+        "CLUSTER" | "REINDEX" => Lock::AccessExclusive,
+        _ => Lock::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(sql: &str, dialect: Dialect) -> StatementInfo {
+        let statements = crate::split::split(sql, dialect).unwrap();
+        assert_eq!(statements.len(), 1, "{sql}");
+        analyze(&statements, dialect).remove(0)
+    }
+
+    #[test]
+    fn postgres_locks_follow_the_documentation() {
+        let pg = |sql| one(sql, Dialect::Postgres).lock;
+        assert_eq!(
+            pg("ALTER TABLE users ADD COLUMN x int"),
+            Lock::AccessExclusive
+        );
+        assert_eq!(pg("CREATE INDEX i ON users (email)"), Lock::Share);
+        assert_eq!(
+            pg("CREATE INDEX CONCURRENTLY i ON users (email)"),
+            Lock::ShareUpdateExclusive
+        );
+        assert_eq!(
+            pg("ALTER TABLE users VALIDATE CONSTRAINT c"),
+            Lock::ShareUpdateExclusive
+        );
+        assert_eq!(
+            pg("ALTER TABLE a ADD CONSTRAINT f FOREIGN KEY (b_id) REFERENCES b (id)"),
+            Lock::ShareRowExclusive
+        );
+        assert_eq!(
+            pg("UPDATE users SET a = 1 WHERE id = 2"),
+            Lock::RowExclusive
+        );
+        assert_eq!(pg("SELECT 1"), Lock::AccessShare);
+        assert_eq!(pg("DROP INDEX CONCURRENTLY i"), Lock::ShareUpdateExclusive);
+        assert_eq!(
+            pg("DROP TRIGGER IF EXISTS t ON users"),
+            Lock::ShareRowExclusive
+        );
+        assert_eq!(
+            pg("CREATE OR REPLACE VIEW v AS SELECT 1"),
+            Lock::AccessExclusive
+        );
+        assert_eq!(pg("CREATE VIEW v AS SELECT 1"), Lock::None);
+        assert!(Lock::AccessExclusive.blocks_reads());
+        assert!(Lock::Share.blocks_writes() && !Lock::Share.blocks_reads());
+        assert!(!Lock::ShareUpdateExclusive.blocks_writes());
+    }
+
+    #[test]
+    fn dialects_translate_locks() {
+        assert_eq!(
+            one("ALTER TABLE users ADD COLUMN x int", Dialect::MySql).lock,
+            Lock::MetadataExclusive
+        );
+        assert_eq!(
+            one("ALTER TABLE users ADD COLUMN x int", Dialect::Sqlite).lock,
+            Lock::DatabaseWrite
+        );
+        assert_eq!(
+            one("INSERT INTO users (id) VALUES (1)", Dialect::MySql).lock,
+            Lock::RowExclusive
+        );
+        assert_eq!(one("SELECT 1", Dialect::Sqlite).lock, Lock::AccessShare);
+    }
+
+    #[test]
+    fn effects_of_common_statements() {
+        let info = one(
+            "ALTER TABLE public.\"Users\" ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid()",
+            Dialect::Postgres,
+        );
+        assert!(info.parsed);
+        assert_eq!(info.tables, vec!["users"]);
+        assert_eq!(
+            info.effects,
+            vec![Effect::AddColumn {
+                table: "users".into(),
+                column: "token".into(),
+                not_null: true,
+                has_default: true,
+                volatile_default: true,
+            }]
+        );
+        let info = one("DROP INDEX CONCURRENTLY IF EXISTS i", Dialect::Postgres);
+        assert!(info.parsed, "{:?}", info.parse_error);
+        assert_eq!(info.effects, vec![Effect::DropIndex { concurrently: true }]);
+        let info = one("ALTER TYPE mood ADD VALUE 'meh'", Dialect::Postgres);
+        assert_eq!(
+            info.effects,
+            vec![Effect::AddEnumValue {
+                type_name: "mood".into()
+            }]
+        );
+        let info = one("SET lock_timeout = '2s'", Dialect::Postgres);
+        assert_eq!(info.effects, vec![Effect::SetsLockTimeout]);
+        let info = one("DELETE FROM sessions", Dialect::Sqlite);
+        assert!(info.effects[0].is_destructive());
+        assert_eq!(
+            info.effects,
+            vec![Effect::DeleteRows {
+                table: "sessions".into(),
+                filtered: false
+            }]
+        );
+        let info = one(
+            "ALTER TABLE t MODIFY COLUMN c BIGINT NOT NULL",
+            Dialect::MySql,
+        );
+        assert_eq!(
+            info.effects,
+            vec![Effect::ChangeType {
+                table: "t".into(),
+                column: "c".into(),
+                new_type: "BIGINT".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn forms_sqlparser_lacks_are_respelled_not_reported() {
+        let info = one("PRAGMA foreign_keys=off", Dialect::Sqlite);
+        assert!(info.parsed, "{:?}", info.parse_error);
+        let info = one("ALTER TABLE totp RENAME _bkp_totp", Dialect::MySql);
+        assert!(info.parsed, "{:?}", info.parse_error);
+        assert_eq!(
+            info.effects,
+            vec![Effect::RenameTable {
+                from: "totp".into(),
+                to: "_bkp_totp".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn unparsed_statements_keep_what_the_keywords_say() {
+        let info = one(
+            "DROP TABLE IF EXISTS a, b CASCADE WITH SOMETHING NOBODY PARSES",
+            Dialect::Postgres,
+        );
+        assert!(!info.parsed);
+        assert!(info.parse_error.is_some());
+        assert_eq!(
+            info.effects,
+            vec![
+                Effect::DropTable { table: "a".into() },
+                Effect::DropTable { table: "b".into() }
+            ]
+        );
+        assert_eq!(info.lock, Lock::AccessExclusive);
+        let info = one(
+            "ALTER TABLE orders ALTER COLUMN total SET NOT NULL, FROBNICATE",
+            Dialect::Postgres,
+        );
+        assert!(!info.parsed);
+        assert_eq!(
+            info.effects,
+            vec![Effect::SetNotNull {
+                table: "orders".into(),
+                column: "total".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn any_call_but_known_stable_ones_is_volatile() {
+        assert!(is_volatile("gen_random_uuid()"));
+        assert!(is_volatile("NEXTVAL ('s')"));
+        // User-defined functions are volatile unless declared otherwise (lemmy's corpus).
+        assert!(is_volatile("generate_unique_changeme ()"));
+        assert!(is_volatile("public.random_smallint()"));
+        assert!(!is_volatile("now()"));
+        assert!(!is_volatile("CURRENT_TIMESTAMP"));
+        assert!(!is_volatile("-1"));
+        assert!(!is_volatile("'0'::numeric(10, 2)"));
+        assert!(!is_volatile("'random()'"));
+    }
+}

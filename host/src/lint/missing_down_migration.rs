@@ -1,0 +1,69 @@
+//! GW020 missing-down-migration: without down.sql, `godwit down` cannot revert it.
+
+use super::{ALL, RuleContext, RuleInfo};
+use crate::finding::{Finding, Severity};
+
+pub(super) const RULE: RuleInfo = RuleInfo {
+    name: "missing-down-migration",
+    code: "GW020",
+    summary: "a migration has no down.sql",
+    default_severity: Severity::Warning,
+    dialects: ALL,
+    check,
+};
+
+fn check(ctx: &RuleContext) -> Vec<Finding> {
+    if ctx.migration.down.is_some() {
+        return Vec::new();
+    }
+    let tables: Vec<String> = ctx
+        .statements
+        .iter()
+        .flat_map(|s| s.tables.iter().cloned())
+        .fold(Vec::new(), |mut acc, t| {
+            if !acc.contains(&t) {
+                acc.push(t);
+            }
+            acc
+        });
+    let touches = if tables.is_empty() {
+        String::new()
+    } else {
+        format!(" (it changes {})", super::table_list(&tables))
+    };
+    vec![ctx.finding(
+        &RULE,
+        None,
+        format!(
+            "{} has no down.sql: `godwit down` cannot revert it{touches}",
+            ctx.migration.id()
+        ),
+        "Write down.sql undoing up.sql; if the change truly cannot be undone, say so with -- godwit:ignore missing-down-migration -- reason: ... in up.sql.",
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{dialect_name, lint_dirs, passes};
+    use crate::Dialect::*;
+    use crate::config::LintSettings;
+
+    #[test]
+    fn every_dialect() {
+        for d in [Postgres, MySql, Sqlite] {
+            let (found, human) = lint_dirs(
+                d,
+                &[(
+                    "20260101000000_create_users",
+                    "CREATE TABLE users (id int);\n",
+                    None,
+                )],
+                &LintSettings::default(),
+                Some("GW020"),
+            );
+            assert_eq!(found.len(), 1);
+            insta::assert_snapshot!(format!("GW020-{}", dialect_name(d)), human);
+            passes("GW020", d, "CREATE TABLE users (id int);\n");
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! `godwit lint` as CI runs it: no database, exit 4 on an error finding, four output
+//! formats, ignore comments and severities from godwit.toml.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::*;
+
+/// A project directory (no database) with the given godwit.toml and migrations.
+fn project(config: &str, migrations: &[(&str, &str, Option<&str>)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("godwit.toml"), config).unwrap();
+    std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
+    for (name, up, down) in migrations {
+        let m = dir.path().join("migrations").join(name);
+        std::fs::create_dir_all(&m).unwrap();
+        std::fs::write(m.join("up.sql"), up).unwrap();
+        if let Some(down) = down {
+            std::fs::write(m.join("down.sql"), down).unwrap();
+        }
+    }
+    dir
+}
+
+fn lint(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = godwit_cmd();
+    cmd.current_dir(dir).arg("lint").args(args);
+    cmd
+}
+
+const DROP: (&str, &str, Option<&str>) = (
+    "20260101000000_drop_users",
+    "-- godwit:lock-timeout=5s\nDROP TABLE users;\n",
+    Some("CREATE TABLE users (id int);\n"),
+);
+
+const CLEAN: (&str, &str, Option<&str>) = (
+    "20260101000000_create_users",
+    "CREATE TABLE users (id int);\n",
+    Some("DROP TABLE users;\n"),
+);
+
+#[test]
+fn runs_without_any_database_url_even_where_deploy_would_refuse() {
+    // environment = production makes every database command fail without DATABASE_URL;
+    // lint must not care.
+    let dir = project("environment = \"production\"\n", &[CLEAN]);
+    run(lint(dir.path(), &[]))
+        .expect(0)
+        .says("Checked 1 migration in migrations as PostgreSQL (no database URL configured")
+        .says("No findings.");
+}
+
+#[test]
+fn an_error_finding_exits_4_and_shows_the_statement() {
+    for dialect in ["postgres", "mysql", "sqlite"] {
+        let dir = project("", &[DROP]);
+        let out = run(lint(dir.path(), &["--dialect", dialect]));
+        out.expect(4)
+            .says("migrations/20260101000000_drop_users/up.sql:2\n")
+            .says("2 | DROP TABLE users;\n")
+            .says("error[GW001 ban-drop-table]: drops table users")
+            .says("docs: docs/lint/ban-drop-table.md")
+            .says("1 error, 0 warnings, 0 infos.");
+    }
+}
+
+#[test]
+fn the_dialect_comes_from_the_configured_url() {
+    let dir = project("", &[CLEAN]);
+    let mut cmd = lint(dir.path(), &[]);
+    cmd.env("DATABASE_URL", "mariadb://root@db.invalid/app");
+    run(cmd).expect(0).says("as MySQL (from DATABASE_URL)");
+    let dir = project("database_url = \"sqlite://app.db\"\n", &[CLEAN]);
+    run(lint(dir.path(), &[]))
+        .expect(0)
+        .says("as SQLite (from database_url in godwit.toml)");
+    run(lint(dir.path(), &["--dialect", "postgresql"]))
+        .expect(0)
+        .says("as PostgreSQL (--dialect)");
+}
+
+#[test]
+fn formats() {
+    let dir = project("", &[DROP]);
+    let out = run(lint(dir.path(), &["--format", "json"]));
+    out.expect(4);
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(value["summary"]["errors"], 1);
+    assert_eq!(value["findings"][0]["code"], "GW001");
+    assert_eq!(value["findings"][0]["location"]["line"], 2);
+    // --json is the global spelling of the same thing.
+    let out = run(lint(dir.path(), &["--json"]));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap()["summary"]["errors"],
+        1
+    );
+
+    run(lint(dir.path(), &["--format", "github"]))
+        .expect(4)
+        .says("::error file=migrations/20260101000000_drop_users/up.sql,line=2,title=GW001 ban-drop-table::drops table users");
+
+    let out = run(lint(dir.path(), &["--format", "sarif"]));
+    out.expect(4);
+    let sarif: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(
+        sarif["runs"][0]["tool"]["driver"]["rules"][0]["id"],
+        "GW001"
+    );
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "migrations/20260101000000_drop_users/up.sql"
+    );
+}
+
+#[test]
+fn an_ignore_with_a_reason_silences_one_without_does_not() {
+    let up = "-- godwit:lock-timeout=5s\n-- godwit:ignore ban-drop-table -- reason: replaced by accounts in v3\nDROP TABLE users;\n";
+    let dir = project(
+        "",
+        &[("20260101000000_drop_users", up, Some("SELECT 1;\n"))],
+    );
+    run(lint(dir.path(), &[])).expect(0).says("No findings.");
+
+    let up = "-- godwit:lock-timeout=5s\n-- godwit:ignore ban-drop-table\nDROP TABLE users;\n";
+    let dir = project(
+        "",
+        &[("20260101000000_drop_users", up, Some("SELECT 1;\n"))],
+    );
+    run(lint(dir.path(), &[]))
+        .expect(4)
+        .says("error[GW001 ban-drop-table]")
+        .says("warning[GW023 invalid-ignore-comment]: the godwit:ignore comment at line 2 gives no reason");
+}
+
+#[test]
+fn ignore_comments_do_not_break_deploy() {
+    // The same file must still apply: ignore comments are not directives.
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "20260101000000_create_users/up.sql",
+        "CREATE TABLE users (id int);\n-- godwit:ignore ban-drop-table -- reason: scratch\nDROP TABLE users;\nCREATE TABLE users (id int);\n",
+    );
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+}
+
+#[test]
+fn severities_from_godwit_toml() {
+    let config = "[lint]\nrules = { ban-drop-table = \"warning\", GW020 = \"error\" }\n";
+    let dir = project(config, &[DROP]);
+    run(lint(dir.path(), &[]))
+        .expect(0)
+        .says("warning[GW001 ban-drop-table]");
+    let dir = project(
+        config,
+        &[(
+            "20260101000000_create_users",
+            "CREATE TABLE users (id int);\n",
+            None,
+        )],
+    );
+    run(lint(dir.path(), &[]))
+        .expect(4)
+        .says("error[GW020 missing-down-migration]");
+    let dir = project("[lint]\nrules = { ban-drop-tables = \"off\" }\n", &[DROP]);
+    run(lint(dir.path(), &[]))
+        .expect(2)
+        .says("`ban-drop-tables`, which is not a lint rule")
+        .says("ban-drop-table (GW001)");
+}
+
+#[test]
+fn paths_may_be_one_migration_or_a_folder() {
+    let dir = project(
+        "",
+        &[
+            DROP,
+            (
+                "20260102000000_create_orders",
+                "CREATE TABLE orders (id int);\n",
+                Some("DROP TABLE orders;\n"),
+            ),
+        ],
+    );
+    run(lint(
+        dir.path(),
+        &["migrations/20260102000000_create_orders"],
+    ))
+    .expect(0)
+    .says("Checked 1 migration in migrations/20260102000000_create_orders");
+    run(lint(dir.path(), &["migrations"]))
+        .expect(4)
+        .says("Checked 2 migrations");
+    // -C names the project; paths are relative to it, as with git -C.
+    let mut cmd = godwit_cmd();
+    cmd.arg("-C")
+        .arg(dir.path())
+        .args(["lint", "migrations/20260102000000_create_orders"]);
+    run(cmd).expect(0);
+    run(lint(dir.path(), &["nowhere"]))
+        .expect(2)
+        .says("does not exist");
+}
+
+#[test]
+fn unsplittable_file_is_a_source_error() {
+    let dir = project(
+        "",
+        &[(
+            "20260101000000_create_users",
+            "CREATE TABLE users (name text DEFAULT 'oops);\n",
+            Some("SELECT 1;\n"),
+        )],
+    );
+    run(lint(dir.path(), &[]))
+        .expect(2)
+        .says("up.sql: unterminated");
+}
+
+#[test]
+fn the_example_project_has_no_errors_on_its_database() {
+    let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shop");
+    let mut cmd = godwit_cmd();
+    cmd.arg("-C")
+        .arg(&shop)
+        .args(["lint", "--dialect", "sqlite", "--format", "json"]);
+    let out = run(cmd);
+    let value: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.text()));
+    assert_eq!(value["summary"]["errors"], 0, "{}", out.stdout);
+    out.expect(0);
+}
+
+#[test]
+fn reads_other_tools_layouts_like_every_command() {
+    // A Prisma project: no godwit.toml `migrations` key, prisma/migrations/<v>_<name>/migration.sql.
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir
+        .path()
+        .join("prisma/migrations/20260101000000_drop_users");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(
+        m.join("migration.sql"),
+        "-- godwit:lock-timeout=5s\nDROP TABLE users;\n",
+    )
+    .unwrap();
+    run(lint(dir.path(), &[]))
+        .expect(4)
+        .says("Checked 1 migration in prisma/migrations")
+        .says("prisma/migrations/20260101000000_drop_users/migration.sql:2")
+        .says("error[GW001 ban-drop-table]");
+    run(lint(
+        dir.path(),
+        &["prisma/migrations/20260101000000_drop_users"],
+    ))
+    .expect(4)
+    .says("Checked 1 migration in prisma/migrations/20260101000000_drop_users");
+}

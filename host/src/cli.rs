@@ -136,6 +136,13 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Dry run against the database: each pending statement's lock, risk, lint findings
+    /// and live counts of the data at stake. Reads only.
+    Plan {
+        /// human (default), json, or markdown (for a pull-request comment).
+        #[arg(long, value_enum)]
+        format: Option<PlanFormat>,
+    },
     /// Static safety checks of migration files; needs no database (exit 4 on an error).
     Lint {
         /// Migration directories or migrations folders, relative to the project directory
@@ -157,6 +164,13 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Human,
+    Json,
+    Markdown,
 }
 
 /// `--dialect` values, with the URL schemes people already know as aliases.
@@ -322,6 +336,23 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
                         .map(|v| format!(" (newest {v})"))
                         .unwrap_or_default()
                 );
+            }
+            Ok(exit::OK)
+        }
+        Command::Plan { format } => {
+            let plan = crate::plan::plan(&mut migrator).await?;
+            let format = format.unwrap_or(if json {
+                PlanFormat::Json
+            } else {
+                PlanFormat::Human
+            });
+            match format {
+                PlanFormat::Human => println!("{}", crate::plan::human(&plan)),
+                PlanFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&plan).expect("serializable")
+                ),
+                PlanFormat::Markdown => println!("{}", crate::plan::markdown(&plan)),
             }
             Ok(exit::OK)
         }

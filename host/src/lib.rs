@@ -27,6 +27,7 @@ pub mod findings_report;
 pub mod history;
 pub mod lint;
 pub mod migrator;
+pub mod plan;
 pub mod report;
 pub mod schema;
 pub mod source;

@@ -313,3 +313,24 @@ fn lock_not_acquired_in_time() {
     holder.join().unwrap();
     p.godwit(&["deploy"]).expect(0);
 }
+
+/// The documented GitHub Actions workflow only uses commands and flags godwit has.
+#[test]
+fn github_actions_example_uses_real_commands() {
+    use clap::Parser;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/github-actions/godwit.yml");
+    let workflow = std::fs::read_to_string(path).unwrap();
+    let commands: Vec<&str> = workflow
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("run: godwit "))
+        .map(|c| c.split(" >").next().unwrap())
+        .collect();
+    assert!(commands.len() >= 4, "{commands:?}");
+    for command in commands {
+        let args = std::iter::once("godwit").chain(command.split_whitespace());
+        if let Err(e) = godwit::cli::Cli::try_parse_from(args) {
+            panic!("`godwit {command}` in the workflow does not parse: {e}");
+        }
+    }
+}

@@ -1,0 +1,560 @@
+//! `godwit plan`: what the pending migrations will do to *this* database, before they
+//! do it — each statement's lock, the lint findings, and live counts of the data at
+//! stake ("drops users.email: 1,245 non-null values"). Read-only, and every count has a
+//! timeout, so planning against production is safe.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::analyze::{self, Effect, Lock, StatementInfo};
+use crate::config::Config;
+use crate::finding::{Finding, Severity};
+use crate::migrator::Migrator;
+use crate::{Dialect, Error, lint};
+
+/// How long one count may take before the plan says "unknown" instead.
+const COUNT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    Low,
+    Medium,
+    High,
+}
+
+impl Risk {
+    pub fn label(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::Medium => "medium",
+            Risk::High => "high",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub database: String,
+    pub migrations: Vec<PlannedMigration>,
+    pub risk: Risk,
+    /// Everything destroyed, summed up for the reader in a hurry.
+    pub data_loss: Vec<String>,
+    pub findings: usize,
+    pub errors: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedMigration {
+    pub id: String,
+    pub risk: Risk,
+    pub transactional: bool,
+    pub has_down: bool,
+    pub statements: Vec<PlannedStatement>,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedStatement {
+    pub number: usize,
+    pub line: usize,
+    pub sql: String,
+    pub lock: String,
+    pub tables: Vec<String>,
+    /// Live facts about the data this statement touches.
+    pub facts: Vec<String>,
+    pub data_loss: Vec<String>,
+    /// Rewrites rows (UPDATE, DELETE, INSERT): a data migration, not just DDL.
+    pub changes_data: bool,
+    pub risk: Risk,
+}
+
+/// Plans every pending migration against the connected database.
+pub async fn plan(migrator: &mut Migrator) -> Result<Plan, Error> {
+    let config: Config = migrator.config().clone();
+    let dialect = config.target.dialect;
+    let pending = migrator.pending().await?;
+    let findings = lint::lint_migrations(&pending, dialect, &config.file.lint)?;
+    read_only(migrator, dialect).await;
+
+    let mut created: BTreeSet<String> = BTreeSet::new();
+    let mut migrations = Vec::new();
+    for migration in &pending {
+        let statements = migration.up.statements(dialect)?;
+        let infos = analyze::analyze(&statements, dialect);
+        let mine: Vec<Finding> = findings
+            .iter()
+            .filter(|f| f.location.migration.as_deref() == Some(&migration.id()))
+            .cloned()
+            .collect();
+        let mut planned = Vec::new();
+        for info in &infos {
+            planned.push(plan_statement(migrator, dialect, info, &mut created).await);
+        }
+        let finding_risk = mine.iter().map(|f| match f.severity {
+            Severity::Error => Risk::High,
+            Severity::Warning => Risk::Medium,
+            Severity::Info => Risk::Low,
+        });
+        let risk = planned
+            .iter()
+            .map(|s| s.risk)
+            .chain(finding_risk)
+            .max()
+            .unwrap_or(Risk::Low);
+        migrations.push(PlannedMigration {
+            id: migration.id(),
+            risk,
+            transactional: dialect != Dialect::MySql && !migration.up.directives.no_transaction,
+            has_down: migration.down.is_some(),
+            statements: planned,
+            findings: mine,
+        });
+    }
+    let data_loss = migrations
+        .iter()
+        .flat_map(|m| m.statements.iter().flat_map(|s| s.data_loss.clone()))
+        .collect();
+    Ok(Plan {
+        database: config.target.display.clone(),
+        risk: migrations.iter().map(|m| m.risk).max().unwrap_or(Risk::Low),
+        findings: findings.len(),
+        errors: findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count(),
+        data_loss,
+        migrations,
+    })
+}
+
+/// Best effort: the counts below only read, but a session that cannot write is proof;
+/// and each count is bounded on the server too, so a cancelled count frees its backend.
+async fn read_only(migrator: &mut Migrator, dialect: Dialect) {
+    let limit = crate::driver::Timeouts {
+        lock_timeout: Some(COUNT_TIMEOUT),
+        statement_timeout: Some(COUNT_TIMEOUT),
+    };
+    let _ = migrator.driver().set_timeouts(&limit, false).await;
+    let sql = match dialect {
+        Dialect::Postgres => "SET default_transaction_read_only = on",
+        Dialect::MySql => "SET SESSION TRANSACTION READ ONLY",
+        Dialect::Sqlite => "PRAGMA query_only = ON",
+    };
+    let _ = migrator.driver().execute(sql).await;
+}
+
+fn quote(dialect: Dialect, ident: &str) -> String {
+    match dialect {
+        Dialect::MySql => format!("`{}`", ident.replace('`', "``")),
+        _ => format!("\"{}\"", ident.replace('"', "\"\"")),
+    }
+}
+
+async fn count(migrator: &mut Migrator, sql: &str) -> Option<i64> {
+    // The server's own statement timeout normally ends a slow count first.
+    match tokio::time::timeout(
+        COUNT_TIMEOUT + Duration::from_secs(2),
+        migrator.driver().query_i64(sql),
+    )
+    .await
+    {
+        Ok(Ok(n)) => n,
+        _ => None,
+    }
+}
+
+fn n(value: Option<i64>) -> String {
+    value
+        .map(thousands)
+        .unwrap_or_else(|| "an unknown number of".into())
+}
+
+fn thousands(n: i64) -> String {
+    let s = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+async fn plan_statement(
+    migrator: &mut Migrator,
+    dialect: Dialect,
+    info: &StatementInfo,
+    created: &mut BTreeSet<String>,
+) -> PlannedStatement {
+    let mut facts = Vec::new();
+    let mut data_loss = Vec::new();
+    let mut risk = match info.lock {
+        Lock::None | Lock::AccessShare | Lock::RowExclusive | Lock::ShareUpdateExclusive => {
+            Risk::Low
+        }
+        _ => Risk::Medium,
+    };
+    if !info.parsed {
+        facts.push(
+            "godwit's parser could not read this statement: its lock and effects are unknown"
+                .into(),
+        );
+        risk = risk.max(Risk::Medium);
+    }
+    // A table this very statement creates has nothing to count.
+    for effect in &info.effects {
+        if let Effect::CreateTable { table } = effect {
+            created.insert(table.clone());
+        }
+    }
+    for table in &info.tables {
+        if created.contains(table) {
+            continue;
+        }
+        let rows = count(
+            migrator,
+            &format!("SELECT count(*) FROM {}", quote(dialect, table)),
+        )
+        .await;
+        match rows {
+            Some(rows) => {
+                facts.push(format!("{table}: {} rows", thousands(rows)));
+                // A lock that blocks writes on a big table is an outage, not a detail.
+                if info.lock.blocks_writes() && rows > 100_000 {
+                    risk = Risk::High;
+                }
+            }
+            None => facts.push(format!(
+                "{table}: row count unavailable (missing, or the count timed out)"
+            )),
+        }
+    }
+    for effect in &info.effects {
+        match effect {
+            Effect::DropTable { table } if !created.contains(table) => {
+                let rows = count(
+                    migrator,
+                    &format!("SELECT count(*) FROM {}", quote(dialect, table)),
+                )
+                .await;
+                data_loss.push(format!("drops table {table}: {} rows", n(rows)));
+                risk = Risk::High;
+            }
+            Effect::TruncateTable { table } => {
+                let rows = count(
+                    migrator,
+                    &format!("SELECT count(*) FROM {}", quote(dialect, table)),
+                )
+                .await;
+                data_loss.push(format!("truncates {table}: {} rows", n(rows)));
+                risk = Risk::High;
+            }
+            Effect::DropColumn { table, column } if !created.contains(table) => {
+                let sql = format!(
+                    "SELECT count({}) FROM {}",
+                    quote(dialect, column),
+                    quote(dialect, table)
+                );
+                let values = count(migrator, &sql).await;
+                data_loss.push(format!(
+                    "drops {table}.{column}: {} non-null values",
+                    n(values)
+                ));
+                risk = Risk::High;
+            }
+            Effect::DeleteRows { table, filtered } if !created.contains(table) => {
+                let rows = count(
+                    migrator,
+                    &format!("SELECT count(*) FROM {}", quote(dialect, table)),
+                )
+                .await;
+                let what = if *filtered {
+                    format!("deletes up to {} rows", n(rows))
+                } else {
+                    format!("deletes all {} rows", n(rows))
+                };
+                data_loss.push(format!("{what} of {table}"));
+                risk = risk.max(if *filtered { Risk::Medium } else { Risk::High });
+            }
+            Effect::AddUnique { table, columns }
+            | Effect::CreateIndex {
+                table,
+                unique: true,
+                columns,
+                ..
+            } if !created.contains(table) && !columns.is_empty() => {
+                let cols: Vec<String> = columns.iter().map(|c| quote(dialect, c)).collect();
+                let not_null: Vec<String> =
+                    cols.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+                let sql = format!(
+                    "SELECT count(*) FROM (SELECT {} FROM {} WHERE {} GROUP BY {} HAVING count(*) > 1) d",
+                    cols.join(", "),
+                    quote(dialect, table),
+                    not_null.join(" AND "),
+                    cols.join(", ")
+                );
+                match count(migrator, &sql).await {
+                    Some(0) => facts.push(format!(
+                        "no duplicate ({}) in {table}: the unique constraint will hold",
+                        columns.join(", ")
+                    )),
+                    Some(d) => {
+                        facts.push(format!(
+                            "{} duplicated value{} of ({}) in {table} would make this fail",
+                            thousands(d),
+                            if d == 1 { "" } else { "s" },
+                            columns.join(", ")
+                        ));
+                        risk = Risk::High;
+                    }
+                    None => facts.push(format!(
+                        "duplicates in {table} ({}) could not be counted",
+                        columns.join(", ")
+                    )),
+                }
+            }
+            Effect::SetNotNull { table, column } if !created.contains(table) => {
+                let sql = format!(
+                    "SELECT count(*) FROM {} WHERE {} IS NULL",
+                    quote(dialect, table),
+                    quote(dialect, column)
+                );
+                match count(migrator, &sql).await {
+                    Some(0) => facts.push(format!(
+                        "no NULL in {table}.{column}: SET NOT NULL will hold"
+                    )),
+                    Some(nulls) => {
+                        facts.push(format!(
+                            "{} NULL value{} in {table}.{column} would make this fail",
+                            thousands(nulls),
+                            if nulls == 1 { "" } else { "s" }
+                        ));
+                        risk = Risk::High;
+                    }
+                    None => facts.push(format!("NULLs in {table}.{column} could not be counted")),
+                }
+            }
+            Effect::AddColumn {
+                table,
+                column,
+                not_null: true,
+                has_default: false,
+                ..
+            } if !created.contains(table) => {
+                let rows = count(
+                    migrator,
+                    &format!("SELECT count(*) FROM {}", quote(dialect, table)),
+                )
+                .await;
+                if rows.unwrap_or(1) > 0 {
+                    facts.push(format!(
+                        "{table} has {} rows: NOT NULL column {column} without a default will fail",
+                        n(rows)
+                    ));
+                    risk = Risk::High;
+                }
+            }
+            _ => {}
+        }
+    }
+    PlannedStatement {
+        number: info.index + 1,
+        line: info.line,
+        sql: excerpt(&info.sql),
+        lock: if info.lock == Lock::None {
+            "none".into()
+        } else {
+            info.lock.name().to_string()
+        },
+        tables: info.tables.clone(),
+        changes_data: info
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::UpdateRows { .. } | Effect::DeleteRows { .. }))
+            || info
+                .sql
+                .trim_start()
+                .get(..6)
+                .is_some_and(|w| w.eq_ignore_ascii_case("insert")),
+        facts,
+        data_loss,
+        risk,
+    }
+}
+
+fn excerpt(sql: &str) -> String {
+    let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 120 {
+        format!("{}…", one_line.chars().take(120).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+/// The terminal version.
+pub fn human(plan: &Plan) -> String {
+    let mut out = format!("{}\n", plan.database);
+    if plan.migrations.is_empty() {
+        out.push_str("Nothing to plan: no pending migrations.\n");
+        return out;
+    }
+    for m in &plan.migrations {
+        let mode = if m.transactional {
+            "one transaction"
+        } else {
+            "statement by statement"
+        };
+        out.push_str(&format!(
+            "\n{}  risk {}  ({mode})\n",
+            m.id,
+            m.risk.label().to_uppercase()
+        ));
+        for s in &m.statements {
+            let tables = if s.tables.is_empty() {
+                String::new()
+            } else {
+                format!(" on {}", s.tables.join(", "))
+            };
+            out.push_str(&format!(
+                "  {:>2}. {}\n      lock: {}{tables}\n",
+                s.number, s.sql, s.lock
+            ));
+            for fact in s.facts.iter().chain(&s.data_loss) {
+                out.push_str(&format!("      {fact}\n"));
+            }
+            for f in m
+                .findings
+                .iter()
+                .filter(|f| f.location.statement == Some(s.number))
+            {
+                out.push_str(&format!(
+                    "      {} {} {}: {}\n",
+                    f.severity.as_str(),
+                    f.code,
+                    f.rule,
+                    f.message
+                ));
+            }
+        }
+        for f in m.findings.iter().filter(|f| f.location.statement.is_none()) {
+            out.push_str(&format!(
+                "  {} {} {}: {}\n",
+                f.severity.as_str(),
+                f.code,
+                f.rule,
+                f.message
+            ));
+        }
+        if !m.has_down {
+            out.push_str("  no down.sql: `godwit down` cannot revert this one\n");
+        }
+    }
+    out.push_str(&format!(
+        "\nOverall risk: {}. {} finding{} ({} error{}).",
+        plan.risk.label(),
+        plan.findings,
+        if plan.findings == 1 { "" } else { "s" },
+        plan.errors,
+        if plan.errors == 1 { "" } else { "s" }
+    ));
+    if !plan.data_loss.is_empty() {
+        out.push_str(&format!("\nData loss: {}.", plan.data_loss.join("; ")));
+    }
+    out
+}
+
+/// A pull-request comment: summary, tables at risk, data, rollback.
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = String::from("## godwit plan\n\n");
+    if plan.migrations.is_empty() {
+        out.push_str("No pending migrations.\n");
+        return out;
+    }
+    out.push_str(&format!(
+        "**{} pending migration{}**, overall risk **{}**, {} finding{} ({} error{}).\n\n",
+        plan.migrations.len(),
+        if plan.migrations.len() == 1 { "" } else { "s" },
+        plan.risk.label(),
+        plan.findings,
+        if plan.findings == 1 { "" } else { "s" },
+        plan.errors,
+        if plan.errors == 1 { "" } else { "s" }
+    ));
+    out.push_str("### Tables modified\n\n| migration | statement | lock | tables | risk |\n|---|---|---|---|---|\n");
+    for m in &plan.migrations {
+        for s in &m.statements {
+            out.push_str(&format!(
+                "| `{}` | {}. `{}` | {} | {} | {} |\n",
+                m.id,
+                s.number,
+                s.sql.replace('|', "\\|"),
+                s.lock,
+                s.tables.join(", "),
+                s.risk.label()
+            ));
+        }
+    }
+    out.push_str("\n### Data migration\n\n");
+    let rewrites: Vec<String> = plan
+        .migrations
+        .iter()
+        .flat_map(|m| {
+            m.statements
+                .iter()
+                .filter(|s| s.changes_data)
+                .map(move |s| format!("- `{}` {}. `{}`\n", m.id, s.number, s.sql))
+        })
+        .collect();
+    if rewrites.is_empty() {
+        out.push_str("- No statement rewrites rows.\n");
+    }
+    out.extend(rewrites);
+    out.push_str("\n### Data at stake\n\n");
+    let mut facts: Vec<String> = plan
+        .migrations
+        .iter()
+        .flat_map(|m| m.statements.iter().flat_map(|s| s.facts.clone()))
+        .collect();
+    let mut seen = BTreeSet::new();
+    facts.retain(|f| seen.insert(f.clone()));
+    if plan.data_loss.is_empty() {
+        out.push_str("- No data is destroyed.\n");
+    }
+    for loss in &plan.data_loss {
+        out.push_str(&format!("- :warning: {loss}\n"));
+    }
+    for fact in facts {
+        out.push_str(&format!("- {fact}\n"));
+    }
+    let findings: Vec<&Finding> = plan.migrations.iter().flat_map(|m| &m.findings).collect();
+    if !findings.is_empty() {
+        out.push_str("\n### Findings\n\n");
+        for f in findings {
+            out.push_str(&format!(
+                "- **{}** `{}` {} — {}{}\n",
+                f.severity.as_str(),
+                f.code,
+                f.location.migration.as_deref().unwrap_or(""),
+                f.message,
+                f.help
+                    .as_ref()
+                    .map(|h| format!(" _({h})_"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    out.push_str("\n### Rollback plan\n\n");
+    for m in plan.migrations.iter().rev() {
+        let how = if m.has_down {
+            "`godwit down` runs its down.sql"
+        } else {
+            "no down.sql: restore from a backup or revert by hand"
+        };
+        out.push_str(&format!("- `{}`: {how}\n", m.id));
+    }
+    out
+}

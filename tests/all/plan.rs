@@ -1,0 +1,83 @@
+//! `godwit plan` against seeded data: exact counts of what a migration would destroy or
+//! break, and a plan that changes nothing.
+
+use crate::each_dialect;
+use crate::support::*;
+
+each_dialect!(plan_counts_the_data_at_stake);
+
+fn plan_counts_the_data_at_stake(d: Dialect) {
+    let p = Project::empty(d);
+    p.write(
+        "20261001000000_create_users/up.sql",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100), nickname VARCHAR(50), city VARCHAR(50));\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    // 10 users: 7 emails, nicknames a,a,b,c,c,c (two duplicated values), 2 without a city.
+    p.db.exec(
+        "INSERT INTO users (id, email, nickname, city) VALUES \
+         (1, 'a@x', 'a', 'Oslo'), (2, 'b@x', 'a', 'Rome'), (3, 'c@x', 'b', 'Lima'), (4, 'd@x', 'c', NULL), \
+         (5, 'e@x', 'c', 'Kyiv'), (6, 'f@x', 'c', 'Pune'), (7, 'g@x', NULL, NULL), (8, NULL, NULL, 'Bonn'), \
+         (9, NULL, NULL, 'Cork'), (10, NULL, 'd', 'Nice')",
+    );
+    let set_not_null = if d == Dialect::Postgres {
+        "ALTER TABLE users ALTER COLUMN city SET NOT NULL;\n"
+    } else {
+        ""
+    };
+    p.write(
+        "20261002000000_tighten_users/up.sql",
+        &format!(
+            "ALTER TABLE users DROP COLUMN email;\nCREATE UNIQUE INDEX users_nickname_key ON users (nickname);\n{set_not_null}"
+        ),
+    );
+    let out = p.godwit(&["plan"]);
+    out.expect(0)
+        .says("20261002000000_tighten_users")
+        .says("users: 10 rows")
+        .says("drops users.email: 7 non-null values")
+        .says("2 duplicated values of (nickname) in users would make this fail")
+        .says("risk HIGH")
+        .says("Data loss: drops users.email: 7 non-null values");
+    if d == Dialect::Postgres {
+        out.says("2 NULL values in users.city would make this fail")
+            .says("ACCESS EXCLUSIVE");
+    }
+    // Read-only: nothing changed.
+    p.godwit(&["status"]).expect(5);
+    assert_eq!(p.db.int("SELECT count(email) FROM users"), 7);
+
+    let md = p.godwit(&["plan", "--format", "markdown"]);
+    md.expect(0)
+        .says("## godwit plan")
+        .says("### Tables modified")
+        .says("### Data migration")
+        .says("### Data at stake")
+        .says("### Rollback plan")
+        .says("no down.sql");
+    let json: serde_json::Value =
+        serde_json::from_str(&p.godwit(&["plan", "--json"]).stdout).unwrap();
+    assert_eq!(json["risk"], "high");
+    assert_eq!(
+        json["migrations"][0]["statements"][0]["data_loss"][0],
+        "drops users.email: 7 non-null values"
+    );
+}
+
+/// Counts only what exists: a table created earlier in the same plan has no rows yet.
+#[test]
+fn plan_of_a_fresh_database() {
+    let p = Project::new(Dialect::Sqlite, "migrations_reversible");
+    let out = p.godwit(&["plan"]);
+    out.expect(0)
+        .says("20260201000000_create_accounts")
+        .says("Overall risk");
+    assert!(
+        !out.text().contains("row count unavailable"),
+        "{}",
+        out.text()
+    );
+    let empty = Project::new(Dialect::Sqlite, "migrations_reversible");
+    empty.godwit(&["deploy"]).expect(0);
+    empty.godwit(&["plan"]).expect(0).says("Nothing to plan");
+}

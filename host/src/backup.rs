@@ -404,9 +404,10 @@ impl Destroys {
 
 /// The destructive effects of one statement, found by a keyword scan.
 ///
-/// This is deliberately the only place that decides what is destructive: when the
-/// statement analysis in `analyze.rs` lands, this function becomes a mapping from its
-/// `Effect::{DropTable, DropColumn, TruncateTable, DeleteRows}`.
+/// `analyze.rs` finds the same drops for lint and plan, but it lowercases names and strips
+/// schemas and quotes, which is right for messages and wrong for copying data: a copy of
+/// `"Billing"."Invoices"` has to name exactly that table. So the copy keeps its own scan,
+/// which keeps identifiers as written.
 pub fn destroys(sql: &str) -> Vec<Destroys> {
     let tokens = scan::tokens(sql);
     let mut t = scan::Cursor::new(&tokens);

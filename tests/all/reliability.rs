@@ -209,3 +209,41 @@ fn lease_mode(d: Dialect) {
         "the lease is released"
     );
 }
+
+/// A deployer killed in the middle of a long statement: PostgreSQL frees its lock at
+/// once, but its session runs the statement to the end. The next deploy waits for that
+/// session instead of racing it, then reports the statement as in doubt (a DO block is
+/// not data-only, so it did not commit together with its progress counter).
+#[test]
+fn next_deploy_waits_for_a_killed_deployers_statement() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "00001_slow/up.sql",
+        "-- godwit:no-transaction\nCREATE TABLE marker (id INTEGER);\nDO $$ BEGIN PERFORM pg_sleep(4); END $$;\nINSERT INTO marker VALUES (1);\n",
+    );
+    let mut child = p
+        .command(&["deploy"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the sleep is running, then kill the deployer.
+    let started = Instant::now();
+    while p.db.int("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'DO $$ BEGIN PERFORM pg_sleep(4)%' AND state = 'active'") == 0 {
+        assert!(started.elapsed() < Duration::from_secs(20), "the slow statement never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = p.godwit(&["deploy"]);
+    out.expect(4)
+        .says("is still running")
+        .says("statement 2 of 3")
+        .says("may or may not have taken effect");
+    assert_eq!(p.db.int("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'DO $$ BEGIN PERFORM pg_sleep(4)%' AND state = 'active'"), 0);
+    p.godwit(&["resolve", "--continue", "00001"])
+        .expect(0)
+        .says("continues with statement 3 of 3");
+    p.godwit(&["deploy"]).expect(0);
+    assert_eq!(p.db.int("SELECT count(*) FROM marker"), 1);
+}

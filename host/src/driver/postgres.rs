@@ -17,6 +17,8 @@ const LOCK_KEY: i64 = 0x676f_6477;
 
 pub struct PgDriver {
     conn: PgConnection,
+    /// The work connection's backend, told apart from orphans in pg_stat_activity.
+    work_pid: i32,
     lock_conn: PgConnection,
     lock_mode: LockMode,
     owner: String,
@@ -29,15 +31,39 @@ impl PgDriver {
             .map_err(|e| super::connect_error(&config.target, e))?
             .application_name(&format!("godwit {VERSION} pid {}", std::process::id()))
             .disable_statement_logging();
-        let conn = with_connect_timeout(config, options.connect()).await?;
+        let mut conn = with_connect_timeout(config, options.connect()).await?;
         let lock_conn = with_connect_timeout(config, options.connect()).await?;
+        let work_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| super::connect_error(&config.target, e))?;
         Ok(PgDriver {
+            work_pid,
             conn,
             lock_conn,
             lock_mode: lease::mode(config),
             owner: lease::owner_token(),
             sql: HistorySql::new(Dialect::Postgres),
         })
+    }
+
+    /// Another godwit session in this database still running a statement.
+    async fn orphaned_work(&mut self) -> Option<String> {
+        let row = sqlx::query(
+            "SELECT a.pid, coalesce(a.application_name, ''), left(coalesce(a.query, ''), 80) FROM pg_stat_activity a \
+             WHERE a.datname = current_database() AND a.application_name LIKE 'godwit %' AND a.state = 'active' \
+             AND a.pid <> pg_backend_pid() AND a.pid <> $1 AND a.query NOT LIKE '%pg_try_advisory_lock%' LIMIT 1",
+        )
+        .bind(self.work_pid)
+        .fetch_optional(&mut self.lock_conn)
+        .await
+        .ok()??;
+        Some(format!(
+            "the lock is free, but a session of a godwit that is gone (backend pid {}, {}) is still running: {}",
+            row.try_get::<i32, _>(0).unwrap_or_default(),
+            row.try_get::<String, _>(1).unwrap_or_default(),
+            row.try_get::<String, _>(2).unwrap_or_default()
+        ))
     }
 
     async fn advisory_holder(&mut self) -> String {
@@ -89,11 +115,23 @@ impl Driver for PgDriver {
             .fetch_one(&mut self.lock_conn)
             .await
             .map_err(|e| Error::db("cannot take the migration lock", &e))?;
-        Ok(if taken {
-            None
-        } else {
-            Some(self.advisory_holder().await)
-        })
+        if !taken {
+            return Ok(Some(self.advisory_holder().await));
+        }
+        // A deployer killed mid-statement loses its lock at once (its lock connection
+        // closes), but its work session runs on until the statement ends. Wait for it,
+        // so we never race a dead deployer's last statement.
+        match self.orphaned_work().await {
+            None => Ok(None),
+            Some(busy) => {
+                sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(LOCK_KEY)
+                    .execute(&mut self.lock_conn)
+                    .await
+                    .map_err(|e| Error::db("cannot release the migration lock", &e))?;
+                Ok(Some(busy))
+            }
+        }
     }
 
     async fn unlock(&mut self) -> Result<(), Error> {

@@ -588,10 +588,15 @@ fn lint(
         Some(d) => (Dialect::from(d), "--dialect".to_string()),
         None => config::configured_dialect(&cli.dir, &file, cli.database_url.as_deref())
             .map(|(d, origin)| (d, format!("from {origin}")))
-            .unwrap_or((
-                Dialect::Postgres,
-                "no database URL configured; pass --dialect to choose".to_string(),
-            )),
+            .unwrap_or_else(|| {
+                // With no URL anywhere, deploy uses the embedded SQLite file, except
+                // outside development, where it refuses: then PostgreSQL is the guess.
+                if file.environment.as_deref().is_none_or(|e| e == "development") {
+                    (Dialect::Sqlite, "the embedded SQLite default, as deploy would use; pass --dialect to choose".to_string())
+                } else {
+                    (Dialect::Postgres, "no database URL configured; pass --dialect to choose".to_string())
+                }
+            }),
     };
     let format = format.unwrap_or(if cli.json {
         Format::Json

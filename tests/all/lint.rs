@@ -257,3 +257,17 @@ fn reads_other_tools_layouts_like_every_command() {
     .expect(4)
     .says("Checked 1 migration in prisma/migrations/20260101000000_drop_users");
 }
+
+/// With no URL anywhere, deploy would use the embedded SQLite file: lint checks for it.
+#[test]
+fn without_a_url_lint_checks_for_the_database_deploy_would_use() {
+    let dir = project("environment = \"development\"\n", &[CLEAN]);
+    run(lint(dir.path(), &[]))
+        .expect(0)
+        .says("as SQLite (the embedded SQLite default");
+    let shop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shop");
+    run(lint(&shop, &[]))
+        .expect(0)
+        .says("Checked 12 migrations")
+        .says("as SQLite");
+}

@@ -566,6 +566,20 @@ fn init(dir: &Path) -> Result<u8, Error> {
     }
     std::fs::create_dir_all(dir.join("migrations"))?;
     std::fs::write(&path, CONFIG_TEMPLATE)?;
+    // .godwit/ holds the SQLite default, backups and caches: data, not source.
+    let gitignore = dir.join(".gitignore");
+    let existing = std::fs::read_to_string(&gitignore).unwrap_or_default();
+    if !existing
+        .lines()
+        .any(|l| matches!(l.trim(), ".godwit" | ".godwit/" | "/.godwit" | "/.godwit/"))
+    {
+        let separator = if existing.is_empty() || existing.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
+        std::fs::write(&gitignore, format!("{existing}{separator}.godwit/\n"))?;
+    }
     println!(
         "Created {} and {}/",
         path.display(),

@@ -243,6 +243,10 @@ fn init_and_new() {
     let dir = tempfile::tempdir().unwrap();
     run(in_dir(dir.path(), &["init"])).expect(0);
     assert!(dir.path().join("godwit.toml").exists() && dir.path().join("migrations").is_dir());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".gitignore")).unwrap(),
+        ".godwit/\n"
+    );
     run(in_dir(dir.path(), &["init"]))
         .expect(2)
         .says("already exists");

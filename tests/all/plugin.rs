@@ -262,3 +262,23 @@ fn plugin_instantiation_from_instance_pre_is_measured() {
         total.as_secs_f64() * 1e6 / f64::from(rounds)
     );
 }
+
+#[test]
+fn plugin_importing_what_the_host_does_not_link_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_component(
+        dir.path(),
+        "needs-session.wasm",
+        r#"(component
+             (import "godwit:plugin/host@0.1.0" (instance
+               (export "log" (func (param "message" string))))))"#,
+    );
+    let error = runtime(None).load(&path, None).unwrap_err();
+    match &error {
+        Error::Link { plugin, message } => {
+            assert!(plugin.starts_with("needs-session.wasm (sha256:"), "{error}");
+            assert!(message.contains("godwit:plugin/host"), "{error}");
+        }
+        other => panic!("expected a link failure, got {other:?}"),
+    }
+}

@@ -282,3 +282,71 @@ fn plugin_importing_what_the_host_does_not_link_fails_closed() {
         other => panic!("expected a link failure, got {other:?}"),
     }
 }
+
+/// Writes `len` bytes from offset 16 to stdout `times` times, through WASI p2 directly.
+fn printer(times: u32, len: u32) -> String {
+    format!(
+        r#"(component
+  (import "wasi:io/error@0.2.0" (instance $io-error
+    (export "error" (type (sub resource)))))
+  (alias export $io-error "error" (type $error))
+  (import "wasi:io/streams@0.2.0" (instance $streams
+    (alias outer 1 $error (type $error-outer))
+    (export "error" (type $e (eq $error-outer)))
+    (export "output-stream" (type $os (sub resource)))
+    (type $stream-error (variant (case "last-operation-failed" (own $e)) (case "closed")))
+    (export "stream-error" (type $se (eq $stream-error)))
+    (export "[method]output-stream.blocking-write-and-flush"
+      (func (param "self" (borrow $os)) (param "contents" (list u8)) (result (result (error $se)))))))
+  (alias export $streams "output-stream" (type $output-stream))
+  (import "wasi:cli/stdout@0.2.0" (instance $stdout
+    (alias outer 1 $output-stream (type $os-outer))
+    (export "output-stream" (type $os (eq $os-outer)))
+    (export "get-stdout" (func (result (own $os))))))
+  (core module $libc (memory (export "mem") 1))
+  (core instance $libc (instantiate $libc))
+  (alias core export $libc "mem" (core memory $mem))
+  (core func $get-stdout (canon lower (func $stdout "get-stdout")))
+  (core func $write (canon lower (func $streams "[method]output-stream.blocking-write-and-flush") (memory $mem)))
+  (core module $m
+    (import "libc" "mem" (memory 1))
+    (import "host" "get-stdout" (func $get-stdout (result i32)))
+    (import "host" "write" (func $write (param i32 i32 i32 i32)))
+    (data (i32.const 16) "hello from the sandbox")
+    (func (export "run") (local $out i32) (local $n i32)
+      (local.set $out (call $get-stdout))
+      (loop $l
+        (call $write (local.get $out) (i32.const 16) (i32.const {len}) (i32.const 8192))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $n) (i32.const {times}))))))
+  (core instance $i (instantiate $m
+    (with "libc" (instance $libc))
+    (with "host" (instance (export "get-stdout" (func $get-stdout)) (export "write" (func $write))))))
+  (func (export "run") (canon lift (core func $i "run"))))"#
+    )
+}
+
+fn print(times: u32, len: u32) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_component(dir.path(), "printer.wasm", &printer(times, len));
+    let runtime = runtime(None);
+    let plugin = runtime.load(&path, None).unwrap();
+    runtime
+        .call(&plugin, &Limits::default(), |store, instance| {
+            let f = instance.get_typed_func::<(), ()>(&mut *store, "run")?;
+            f.call(&mut *store, ())
+        })
+        .unwrap()
+        .stdout
+}
+
+#[test]
+fn plugin_stdout_is_captured_for_the_host() {
+    assert_eq!(print(2, 22), "hello from the sandboxhello from the sandbox");
+}
+
+#[test]
+fn plugin_stdout_is_capped() {
+    let stdout = print(100, 1024);
+    assert_eq!(stdout.len(), godwit::plugin::OUTPUT_CAP);
+}

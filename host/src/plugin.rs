@@ -50,8 +50,9 @@ use sandbox::{LimitHit, State};
 /// by at most this much.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// The largest linear memory a plugin can have under the pooling allocator; a
-/// [`Limits::memory_bytes`] above it is capped here.
+/// The largest linear memory a plugin can have: the pooling allocator's slot size, and,
+/// so that a limit means the same on every machine, the cap on [`Limits::memory_bytes`]
+/// under on-demand allocation too.
 pub const POOL_MAX_MEMORY: usize = 1 << 30;
 
 /// Wasm stack a call may use before it traps with a stack overflow.

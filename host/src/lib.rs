@@ -28,6 +28,7 @@ pub mod history;
 pub mod lint;
 pub mod migrator;
 pub mod plan;
+pub mod plugin;
 pub mod report;
 pub mod schema;
 pub mod source;

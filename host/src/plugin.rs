@@ -1,0 +1,468 @@
+//! The WebAssembly plugin runtime: one engine, a sandbox per call, and a compile cache.
+//!
+//! Plugins are components built against `wit/godwit-plugin.wit`. Every call gets a fresh
+//! [`Store`] with deny-by-default WASI, a memory cap, a time limit (epoch deadline checked
+//! against the wall clock) and, when asked, a fuel budget. A store is never reused, so a
+//! plugin that trapped cannot leave broken state behind for the next call; what makes that
+//! cheap is [`InstancePre`], which does the linking once per plugin.
+//!
+//! A call that goes wrong inside the sandbox — a trap, a limit — is an [`Error::Trap`]; a
+//! plugin that returns its own `Err` is a [`PluginError`]. The two stay apart up to the
+//! message the user reads: one is a plugin bug or a limit to raise, the other the plugin's
+//! considered answer.
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), godwit::plugin::Error> {
+//! use godwit::plugin::{Limits, Runtime, RuntimeConfig};
+//!
+//! let runtime = Runtime::new(RuntimeConfig::default())?;
+//! let plugin = runtime.load(std::path::Path::new("plugins/check.wasm"), None)?;
+//! let call = runtime.call(&plugin, &Limits::default(), |store, instance| {
+//!     let run = instance.get_typed_func::<(), ()>(&mut *store, "run")?;
+//!     run.call(&mut *store, ())
+//! })?;
+//! print!("{}", call.stdout);
+//! # Ok(()) }
+//! ```
+
+mod bindings;
+mod cache;
+mod sandbox;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest as _, Sha256};
+use wasmtime::component::{Instance, InstancePre, Linker};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    UpdateDeadline,
+};
+
+pub use bindings::{backfill, data_step, notifier, validator};
+pub use sandbox::OUTPUT_CAP;
+use sandbox::{LimitHit, State};
+
+/// How often the ticker thread advances the engine's epoch; a call overruns its time limit
+/// by at most this much.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The largest linear memory a plugin can have: the pooling allocator's slot size, and,
+/// so that a limit means the same on every machine, the cap on [`Limits::memory_bytes`]
+/// under on-demand allocation too.
+pub const POOL_MAX_MEMORY: usize = 1 << 30;
+
+/// Wasm stack a call may use before it traps with a stack overflow.
+const MAX_WASM_STACK: usize = 512 * 1024;
+
+/// What went wrong loading or calling a plugin, with the plugin named in every message.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The plugin trapped or hit one of its limits; a plugin bug or a limit to raise.
+    #[error("plugin {plugin} {message}")]
+    Trap { plugin: String, message: String },
+
+    /// The file is not a WebAssembly component this engine can compile.
+    #[error("plugin {plugin} is not a usable WebAssembly component: {message}")]
+    Malformed { plugin: String, message: String },
+
+    /// The file is not the one godwit.toml pins.
+    #[error(
+        "plugin file has SHA-256 {actual}, but godwit.toml pins {expected}; refusing to load it\n  if the new file is intended, update the pin"
+    )]
+    Digest { expected: String, actual: String },
+
+    /// The component needs imports this host does not provide, or cannot be instantiated.
+    #[error("plugin {plugin} cannot be linked: {message}")]
+    Link { plugin: String, message: String },
+
+    /// The engine could not be configured.
+    #[error("cannot start the WebAssembly engine: {0}")]
+    Engine(String),
+
+    /// Reading the plugin or writing the compile cache failed.
+    #[error("{}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+}
+
+/// A plugin's own refusal: the `Err` arm of an exported function's `result`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("plugin {plugin} reported: {message}")]
+pub struct PluginError {
+    pub plugin: String,
+    pub message: String,
+}
+
+/// Per-call resource limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The most any one linear memory of the plugin may grow to; growing past it traps.
+    pub memory_bytes: usize,
+    /// Instructions, roughly, a call may execute; `None` for no budget.
+    pub fuel: Option<u64>,
+    /// Wall-clock time for instantiation plus the call.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            fuel: None,
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// How the engine is set up.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Where compiled plugins are kept, e.g. `.godwit/cache`; `None` compiles every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Try the pooling allocator (fast instantiation, large virtual reservation) and fall
+    /// back to on-demand allocation if the machine refuses the reservation.
+    pub pooling: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cache_dir: None,
+            pooling: true,
+        }
+    }
+}
+
+/// How instances get their memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allocation {
+    Pooling,
+    OnDemand,
+}
+
+/// The engine plugins run in, and the thread that keeps its clock.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<State>,
+    allocation: Allocation,
+    cache_dir: Option<PathBuf>,
+    ticker: Option<Ticker>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("allocation", &self.allocation)
+            .field("cache_dir", &self.cache_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Advances the epoch every [`EPOCH_TICK`] until the runtime drops its sender.
+struct Ticker {
+    stop: mpsc::Sender<()>,
+    thread: thread::JoinHandle<()>,
+}
+
+impl Runtime {
+    /// Builds the engine, falling back from pooling to on-demand allocation when pooling
+    /// cannot reserve its address space.
+    pub fn new(config: RuntimeConfig) -> Result<Runtime, Error> {
+        let (engine, allocation) = if config.pooling {
+            match Engine::new(&engine_config(Allocation::Pooling)) {
+                Ok(engine) => (engine, Allocation::Pooling),
+                Err(_) => (new_engine(Allocation::OnDemand)?, Allocation::OnDemand),
+            }
+        } else {
+            (new_engine(Allocation::OnDemand)?, Allocation::OnDemand)
+        };
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| Error::Engine(format!("{e:#}")))?;
+        let (stop, ticks) = mpsc::channel::<()>();
+        let clock = engine.clone();
+        let thread = thread::Builder::new()
+            .name("godwit-epoch".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = ticks.recv_timeout(EPOCH_TICK) {
+                    clock.increment_epoch();
+                }
+            })
+            .map_err(|e| Error::Engine(format!("cannot start the epoch thread: {e}")))?;
+        Ok(Runtime {
+            engine,
+            linker,
+            allocation,
+            cache_dir: config.cache_dir,
+            ticker: Some(Ticker { stop, thread }),
+        })
+    }
+
+    /// Whether the pooling allocator is in use, or the on-demand fallback.
+    pub fn allocation(&self) -> Allocation {
+        self.allocation
+    }
+
+    /// The engine, for callers that build their own bindings.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Loads a plugin file, checking it against `pin` (hex SHA-256) when given.
+    pub fn load(&self, path: &Path, pin: Option<&str>) -> Result<Plugin, Error> {
+        let bytes = std::fs::read(path).map_err(|e| Error::Io {
+            path: path.to_owned(),
+            message: format!("cannot read plugin: {e}"),
+        })?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        self.load_bytes(&name, &bytes, pin)
+    }
+
+    /// Loads a plugin from memory; `name` is what errors call it.
+    pub fn load_bytes(&self, name: &str, bytes: &[u8], pin: Option<&str>) -> Result<Plugin, Error> {
+        let digest = hex(&Sha256::digest(bytes));
+        if let Some(expected) = pin {
+            let expected = expected.trim().to_ascii_lowercase();
+            let expected = expected.strip_prefix("sha256:").unwrap_or(&expected);
+            if expected != digest {
+                return Err(Error::Digest {
+                    expected: expected.to_owned(),
+                    actual: digest,
+                });
+            }
+        }
+        let label = format!("{name} (sha256:{})", &digest[..12]);
+        let (component, origin) =
+            cache::load_or_compile(&self.engine, self.cache_dir.as_deref(), &digest, bytes)
+                .map_err(|e| match e {
+                    cache::Failure::Compile(message) => Error::Malformed {
+                        plugin: label.clone(),
+                        message,
+                    },
+                    cache::Failure::Io { path, message } => Error::Io { path, message },
+                })?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| Error::Link {
+                plugin: label.clone(),
+                message: format!("{e:#}"),
+            })?;
+        Ok(Plugin {
+            label,
+            digest,
+            origin,
+            pre,
+        })
+    }
+
+    /// Instantiates `plugin` in a fresh sandbox under `limits` and runs `f` against it.
+    ///
+    /// `f` returns whatever the export returned, typically a `Result<T, String>` that the
+    /// caller turns into a [`PluginError`]; any error `f` itself returns is treated as a trap.
+    /// The store is dropped when the call ends, trapped or not.
+    pub fn call<R>(
+        &self,
+        plugin: &Plugin,
+        limits: &Limits,
+        f: impl FnOnce(&mut Store<State>, &Instance) -> wasmtime::Result<R>,
+    ) -> Result<Call<R>, Error> {
+        let memory_bytes = limits.memory_bytes.min(POOL_MAX_MEMORY);
+        let mut store = Store::new(&self.engine, State::new(memory_bytes));
+        store.limiter(|state| &mut state.limiter);
+        let fuel = limits.fuel.unwrap_or(u64::MAX);
+        store
+            .set_fuel(fuel)
+            .map_err(|e| Error::Engine(format!("{e:#}")))?;
+        let started = Instant::now();
+        let timeout = limits.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if started.elapsed() >= timeout {
+                Err(wasmtime::Error::new(LimitHit::Time))
+            } else {
+                Ok(UpdateDeadline::Continue(1))
+            }
+        });
+        let result = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|instance| f(&mut store, &instance));
+        let elapsed = started.elapsed();
+        let (stdout, stderr) = store.data().output();
+        match result {
+            Ok(value) => Ok(Call {
+                value,
+                stdout,
+                stderr,
+                elapsed,
+            }),
+            Err(e) => Err(Error::Trap {
+                plugin: plugin.label.clone(),
+                message: describe_trap(&e, limits, memory_bytes, &stderr),
+            }),
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(Ticker { stop, thread }) = self.ticker.take() {
+            drop(stop);
+            // The thread only sleeps and ticks; a panic there would already have stopped it.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Where a loaded plugin's machine code came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Compiled from the component on this load.
+    Compiled,
+    /// Read back from the compile cache.
+    Cache,
+}
+
+/// A compiled, linked plugin, ready to be instantiated once per call.
+pub struct Plugin {
+    label: String,
+    digest: String,
+    origin: Origin,
+    pre: InstancePre<State>,
+}
+
+impl fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plugin")
+            .field("label", &self.label)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    /// The file name and digest prefix, as errors name the plugin.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The component's SHA-256, in lowercase hex.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Whether this load compiled the component or read it from the cache.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// The linked component, for typed bindings such as [`validator::Validator`].
+    pub fn instance_pre(&self) -> &InstancePre<State> {
+        &self.pre
+    }
+
+    /// Turns the `Err` arm of an export's `result` into a [`PluginError`] naming this plugin.
+    pub fn refusal<T>(&self, result: Result<T, String>) -> Result<T, PluginError> {
+        result.map_err(|message| PluginError {
+            plugin: self.label.clone(),
+            message,
+        })
+    }
+}
+
+/// What a successful call returned, with what the plugin printed.
+#[derive(Debug)]
+pub struct Call<R> {
+    pub value: R,
+    /// At most [`OUTPUT_CAP`] bytes of the plugin's stdout, lossily decoded.
+    pub stdout: String,
+    /// At most [`OUTPUT_CAP`] bytes of the plugin's stderr, lossily decoded.
+    pub stderr: String,
+    /// Instantiation plus the call.
+    pub elapsed: Duration,
+}
+
+fn new_engine(allocation: Allocation) -> Result<Engine, Error> {
+    Engine::new(&engine_config(allocation)).map_err(|e| Error::Engine(format!("{e:#}")))
+}
+
+fn engine_config(allocation: Allocation) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    // Always on so that one engine (and one cache key) serves calls with and without a
+    // budget; calls without one get `u64::MAX`.
+    config.consume_fuel(true);
+    config.max_wasm_stack(MAX_WASM_STACK);
+    if allocation == Allocation::Pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        // Enough for a deploy's plugins running side by side, small enough that the
+        // address space reserved up front stays in the hundreds of gigabytes.
+        pool.total_component_instances(64)
+            .total_core_instances(128)
+            .total_memories(64)
+            .total_tables(64)
+            .max_memory_size(POOL_MAX_MEMORY);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+/// Says which limit stopped a call, in words a person can act on.
+fn describe_trap(e: &wasmtime::Error, limits: &Limits, memory: usize, stderr: &str) -> String {
+    // `downcast_ref` looks through the whole chain, past wasmtime's backtrace context.
+    let hit = e.downcast_ref::<LimitHit>();
+    let trap = e.downcast_ref::<Trap>();
+    let message = if let Some(hit) = hit {
+        match hit {
+            LimitHit::Time => format!(
+                "ran past its {} time limit",
+                humantime::format_duration(limits.timeout)
+            ),
+            LimitHit::Memory => format!("exceeded its memory limit of {}", mebibytes(memory)),
+        }
+    } else {
+        match trap {
+            Some(Trap::OutOfFuel) => format!(
+                "ran out of fuel (budget {})",
+                limits.fuel.unwrap_or(u64::MAX)
+            ),
+            Some(Trap::StackOverflow) => "trapped: stack overflow".to_owned(),
+            Some(Trap::Interrupt) => format!(
+                "ran past its {} time limit",
+                humantime::format_duration(limits.timeout)
+            ),
+            Some(trap) => format!("trapped: {trap}"),
+            None => format!("failed: {e:#}"),
+        }
+    };
+    let stderr = stderr.trim_end();
+    if stderr.is_empty() {
+        message
+    } else {
+        format!("{message}\n  plugin stderr: {stderr}")
+    }
+}
+
+fn mebibytes(bytes: usize) -> String {
+    if bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

@@ -395,16 +395,19 @@ pub(crate) fn lock_phrase(statement: &StatementInfo, tables: &[String]) -> Strin
 /// `VALIDATE CONSTRAINT` statements that undo the point of `NOT VALID`: the migration
 /// runs in one transaction, so the lock the `ADD CONSTRAINT ... NOT VALID` took on the
 /// table is still held while the validation scans it. `added` picks the constraints a rule
-/// is about (foreign keys or checks) by the effect that added them NOT VALID.
-pub(crate) fn validated_in_same_transaction<'a>(
-    ctx: &RuleContext<'a>,
+/// is about (foreign keys or checks) by the effect that added them NOT VALID; `what` names
+/// them in the message ("a foreign key").
+pub(crate) fn validated_in_same_transaction(
+    ctx: &RuleContext,
+    rule: &RuleInfo,
     added: fn(&Effect) -> Option<&str>,
-) -> Vec<&'a StatementInfo> {
+    what: &str,
+) -> Vec<Finding> {
     if ctx.script().directives.no_transaction {
         return Vec::new();
     }
     let mut tables: Vec<&str> = Vec::new();
-    let mut found = Vec::new();
+    let mut findings = Vec::new();
     for (s, e) in ctx.effects() {
         if let Some(table) = added(e) {
             tables.push(table);
@@ -413,10 +416,18 @@ pub(crate) fn validated_in_same_transaction<'a>(
             && tables.contains(&table.as_str())
             && !ctx.created_here(table, s.index)
         {
-            found.push(s);
+            findings.push(ctx.finding(
+                rule,
+                Some(s),
+                format!(
+                    "validates {what} on {} in the same transaction that added it NOT VALID: the lock taken by ADD CONSTRAINT is held until commit, so the validation scan runs under it and NOT VALID gains nothing",
+                    table_list(&s.tables)
+                ),
+                "Move VALIDATE CONSTRAINT to a later migration, so the constraint is added (instant) and committed first; the validation then takes only SHARE UPDATE EXCLUSIVE.",
+            ));
         }
     }
-    found
+    findings
 }
 
 /// `users` or `users and orders`, for messages.

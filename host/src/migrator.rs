@@ -830,14 +830,7 @@ impl Migrator {
             let _ = self.driver.rollback().await;
             self.deferred.clear();
             if self.driver.is_lock_timeout(&failure.error) && attempt <= self.config.lock_retries {
-                let delay = Duration::from_millis(500 * 2u64.pow(attempt - 1));
-                self.emit(Event::Retrying {
-                    version: migration.version.to_string(),
-                    attempt,
-                    error: describe_db_error(&failure.error),
-                    delay_ms: delay.as_millis() as u64,
-                });
-                tokio::time::sleep(delay).await;
+                self.back_off(migration, attempt, &failure.error).await;
                 continue;
             }
             let message = failure_message(
@@ -1030,14 +1023,7 @@ impl Migrator {
                         if self.driver.is_lock_timeout(&error)
                             && attempt <= self.config.lock_retries =>
                     {
-                        let delay = Duration::from_millis(500 * 2u64.pow(attempt - 1));
-                        self.emit(Event::Retrying {
-                            version: migration.version.to_string(),
-                            attempt,
-                            error: describe_db_error(&error),
-                            delay_ms: delay.as_millis() as u64,
-                        });
-                        tokio::time::sleep(delay).await;
+                        self.back_off(migration, attempt, &error).await;
                     }
                     Err(error) => {
                         let failure = Failure {
@@ -1104,6 +1090,18 @@ impl Migrator {
             statements: statements.len(),
             rows_affected,
         })
+    }
+
+    /// After a lock timeout: says so, then waits 0.5 s, 1 s, 2 s, … before attempt + 1.
+    async fn back_off(&mut self, migration: &Migration, attempt: u32, error: &sqlx::Error) {
+        let delay = Duration::from_millis(500 * 2u64.pow(attempt - 1));
+        self.emit(Event::Retrying {
+            version: migration.version.to_string(),
+            attempt,
+            error: describe_db_error(error),
+            delay_ms: delay.as_millis() as u64,
+        });
+        tokio::time::sleep(delay).await;
     }
 
     /// A data statement and its progress counter commit together: never in doubt.

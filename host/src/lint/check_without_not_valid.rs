@@ -41,17 +41,12 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
             _ => None,
         }
     }
-    for s in super::validated_in_same_transaction(ctx, added) {
-        findings.push(ctx.finding(
-            &RULE,
-            Some(s),
-            format!(
-                "validates a CHECK constraint on {} in the same transaction that added it NOT VALID: the lock taken by ADD CONSTRAINT is held until commit, so the validation scan runs under it and NOT VALID gains nothing",
-                super::table_list(&s.tables)
-            ),
-            "Move VALIDATE CONSTRAINT to a later migration, so the constraint is added (instant) and committed first; the validation then takes only SHARE UPDATE EXCLUSIVE.",
-        ));
-    }
+    findings.extend(super::validated_in_same_transaction(
+        ctx,
+        &RULE,
+        added,
+        "a CHECK constraint",
+    ));
     findings
 }
 

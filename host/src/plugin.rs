@@ -27,6 +27,8 @@
 
 mod bindings;
 mod cache;
+mod calls;
+mod imports;
 mod sandbox;
 
 use std::fmt;
@@ -36,15 +38,17 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
-use wasmtime::component::{Instance, InstancePre, Linker};
+use wasmtime::component::{HasSelf, Instance, InstancePre, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
     UpdateDeadline,
 };
 
-pub use bindings::{backfill, data_step, notifier, validator};
-pub use sandbox::OUTPUT_CAP;
-use sandbox::{LimitHit, State};
+pub use bindings::{backfill, data_step, notifier, types, validator};
+pub use calls::World;
+pub use imports::{LOG_CAP, LogLine, Session, SessionHandler};
+use sandbox::LimitHit;
+pub use sandbox::{Context, OUTPUT_CAP, State};
 
 /// How often the ticker thread advances the engine's epoch; a call overruns its time limit
 /// by at most this much.
@@ -86,6 +90,22 @@ pub enum Error {
     /// Reading the plugin or writing the compile cache failed.
     #[error("{}: {message}", path.display())]
     Io { path: PathBuf, message: String },
+
+    /// The plugin was asked to do what its world does not export.
+    #[error(
+        "plugin {plugin} is {} plugin, not {}; point this setting at a {expected} plugin",
+        actual.map(World::with_article).unwrap_or("not a godwit"),
+        expected.with_article()
+    )]
+    WrongWorld {
+        plugin: String,
+        expected: World,
+        actual: Option<World>,
+    },
+
+    /// The plugin answered with its own `Err`.
+    #[error(transparent)]
+    Refused(#[from] PluginError),
 }
 
 /// A plugin's own refusal: the `Err` arm of an exported function's `result`.
@@ -182,6 +202,8 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| Error::Engine(format!("{e:#}")))?;
+        bindings::host::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)
+            .map_err(|e| Error::Engine(format!("{e:#}")))?;
         let (stop, ticks) = mpsc::channel::<()>();
         let clock = engine.clone();
         let thread = thread::Builder::new()
@@ -254,10 +276,13 @@ impl Runtime {
                 plugin: label.clone(),
                 message: format!("{e:#}"),
             })?;
+        let world = World::of(&self.engine, &component);
         Ok(Plugin {
             label,
             digest,
             origin,
+            world,
+            size: bytes.len(),
             pre,
         })
     }
@@ -273,8 +298,23 @@ impl Runtime {
         limits: &Limits,
         f: impl FnOnce(&mut Store<State>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<Call<R>, Error> {
+        self.call_with(plugin, limits, Context::default(), f)
+    }
+
+    /// [`Runtime::call`] with settings, a database session, or grants in `context`.
+    pub fn call_with<R>(
+        &self,
+        plugin: &Plugin,
+        limits: &Limits,
+        context: Context,
+        f: impl FnOnce(&mut Store<State>, &Instance) -> wasmtime::Result<R>,
+    ) -> Result<Call<R>, Error> {
         let memory_bytes = limits.memory_bytes.min(POOL_MAX_MEMORY);
-        let mut store = Store::new(&self.engine, State::new(memory_bytes));
+        let state = State::new(memory_bytes, context).map_err(|message| Error::Link {
+            plugin: plugin.label.clone(),
+            message,
+        })?;
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         let fuel = limits.fuel.unwrap_or(u64::MAX);
         store
@@ -295,13 +335,22 @@ impl Runtime {
             .instantiate(&mut store)
             .and_then(|instance| f(&mut store, &instance));
         let elapsed = started.elapsed();
+        let fuel_used = fuel.saturating_sub(store.get_fuel().unwrap_or(fuel));
         let (stdout, stderr) = store.data().output();
+        let state = store.data_mut();
+        let logs = std::mem::take(&mut state.logs);
+        let logs_dropped = state.logs_dropped;
+        let peak_memory = state.limiter.peak;
         match result {
             Ok(value) => Ok(Call {
                 value,
                 stdout,
                 stderr,
+                logs,
+                logs_dropped,
                 elapsed,
+                fuel_used,
+                peak_memory,
             }),
             Err(e) => Err(Error::Trap {
                 plugin: plugin.label.clone(),
@@ -330,11 +379,14 @@ pub enum Origin {
     Cache,
 }
 
-/// A compiled, linked plugin, ready to be instantiated once per call.
+/// A compiled, linked plugin, ready to be instantiated once per call; cheap to clone.
+#[derive(Clone)]
 pub struct Plugin {
     label: String,
     digest: String,
     origin: Origin,
+    world: Option<World>,
+    size: usize,
     pre: InstancePre<State>,
 }
 
@@ -363,6 +415,16 @@ impl Plugin {
         self.origin
     }
 
+    /// Which godwit world the component's exports make it, if any.
+    pub fn world(&self) -> Option<World> {
+        self.world
+    }
+
+    /// The component's size in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
     /// The linked component, for typed bindings such as [`validator::Validator`].
     pub fn instance_pre(&self) -> &InstancePre<State> {
         &self.pre
@@ -385,8 +447,16 @@ pub struct Call<R> {
     pub stdout: String,
     /// At most [`OUTPUT_CAP`] bytes of the plugin's stderr, lossily decoded.
     pub stderr: String,
+    /// What the plugin sent to `host.log`, up to [`LOG_CAP`] bytes.
+    pub logs: Vec<LogLine>,
+    /// Log lines past the cap, counted but not kept.
+    pub logs_dropped: usize,
     /// Instantiation plus the call.
     pub elapsed: Duration,
+    /// Fuel the call burnt: roughly, Wasm instructions executed.
+    pub fuel_used: u64,
+    /// The largest linear memory the call reached, in bytes.
+    pub peak_memory: usize,
 }
 
 fn new_engine(allocation: Allocation) -> Result<Engine, Error> {

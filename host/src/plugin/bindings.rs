@@ -1,14 +1,18 @@
 //! Host bindings generated from `wit/godwit-plugin.wit`, one module per world.
 //!
 //! Generating them at build time is what proves the WIT well-formed: a broken package
-//! fails the build. Each world gets its own copy of the `types` interface; the adapters
-//! that turn them into godwit's own types come with the code that calls each world.
+//! fails the build. The `types` and `host` interfaces are generated once, with the
+//! `backfill` world, and shared by the other three, so one implementation of the host
+//! imports serves every world and a `Value` is the same type whichever world it came from.
 
-/// Bindings for the `backfill` world.
+/// Bindings for the `backfill` world, and the home of the shared interfaces.
 pub mod backfill {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "backfill",
+        with: {
+            "godwit:plugin/host.session": crate::plugin::imports::Session,
+        },
     });
 }
 
@@ -17,6 +21,10 @@ pub mod data_step {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "data-step",
+        with: {
+            "godwit:plugin/types": super::types,
+            "godwit:plugin/host": super::host,
+        },
     });
 }
 
@@ -25,6 +33,10 @@ pub mod validator {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "validator",
+        with: {
+            "godwit:plugin/types": super::types,
+            "godwit:plugin/host": super::host,
+        },
     });
 }
 
@@ -33,5 +45,11 @@ pub mod notifier {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "notifier",
+        with: {
+            "godwit:plugin/types": super::types,
+            "godwit:plugin/host": super::host,
+        },
     });
 }
+
+pub use backfill::godwit::plugin::{host, types};

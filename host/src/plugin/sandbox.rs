@@ -1,9 +1,14 @@
 //! What a plugin's store holds: deny-by-default WASI, captured output, and the memory cap.
 
+use std::path::PathBuf;
+
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::types::Value;
+use super::imports::{LogLine, SessionHandler};
 
 /// Bytes of stdout, and separately of stderr, kept per call. Once a stream is full the
 /// plugin sees it closed and further output is dropped; the first bytes are the ones kept
@@ -19,31 +24,74 @@ pub(crate) enum LimitHit {
     Memory,
 }
 
+/// What one call may see and use beyond its arguments: the plugin's settings, a database
+/// session, and the environment variables, directory and hosts it was granted.
+///
+/// The default is the empty sandbox: no settings, no database, no environment, no files,
+/// no network.
+#[derive(Default)]
+pub struct Context {
+    /// What `host.config()` returns.
+    pub settings: Vec<(String, Value)>,
+    /// Where `session.query`/`execute` go; `None` for calls that have no database.
+    pub session: Option<Box<dyn SessionHandler>>,
+    /// Environment variables the plugin sees, already filtered by its grants.
+    pub env: Vec<(String, String)>,
+    /// The one directory it was granted, mounted at `/` in the guest.
+    pub dir: Option<PathBuf>,
+    /// Authorities (`host` or `host:port`) outbound HTTP may reach.
+    pub hosts: Vec<String>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("settings", &self.settings.len())
+            .field("session", &self.session.is_some())
+            .field("env", &self.env.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field("dir", &self.dir)
+            .field("hosts", &self.hosts)
+            .finish()
+    }
+}
+
 /// The data of one call's store; dropped with the store when the call ends.
 pub struct State {
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
     pub(crate) limiter: Limiter,
+    pub(crate) context: Context,
+    pub(crate) logs: Vec<LogLine>,
+    pub(crate) log_bytes: usize,
+    pub(crate) logs_dropped: usize,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
 
 impl State {
-    /// A sandbox with no files, no environment, no arguments, no network, no stdin, and
-    /// stdout/stderr going to capped buffers.
-    pub(crate) fn new(memory_bytes: usize) -> State {
+    /// A sandbox with no arguments, no network sockets, no stdin, stdout/stderr going to
+    /// capped buffers, and only the environment and directory `context` grants.
+    pub(crate) fn new(memory_bytes: usize, context: Context) -> Result<State, String> {
         let stdout = MemoryOutputPipe::new(OUTPUT_CAP);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAP);
-        let wasi = WasiCtxBuilder::new()
-            .stdout(stdout.clone())
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(stdout.clone())
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
-            .socket_addr_check(|_, _| Box::pin(async { false }))
-            .build();
-        State {
-            wasi,
+            .socket_addr_check(|_, _| Box::pin(async { false }));
+        for (key, value) in &context.env {
+            wasi.env(key, value);
+        }
+        if let Some(dir) = &context.dir {
+            wasi.preopened_dir(dir, "/", FsPerms::ReadWrite)
+                .map_err(|e| {
+                    format!("cannot open its granted directory {}: {e:#}", dir.display())
+                })?;
+        }
+        Ok(State {
+            wasi: wasi.build(),
             table: ResourceTable::new(),
             limiter: Limiter {
                 inner: StoreLimitsBuilder::new()
@@ -52,10 +100,15 @@ impl State {
                     .memories(16)
                     .tables(16)
                     .build(),
+                peak: 0,
             },
+            context,
+            logs: Vec::new(),
+            log_bytes: 0,
+            logs_dropped: 0,
             stdout,
             stderr,
-        }
+        })
     }
 
     /// What the plugin wrote to stdout and stderr so far.
@@ -79,6 +132,8 @@ impl WasiView for State {
 /// named, rather than left to misreport an allocation failure.
 pub(crate) struct Limiter {
     inner: StoreLimits,
+    /// The largest linear memory the call reached, in bytes.
+    pub(crate) peak: usize,
 }
 
 impl ResourceLimiter for Limiter {
@@ -89,6 +144,7 @@ impl ResourceLimiter for Limiter {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if self.inner.memory_growing(current, desired, maximum)? {
+            self.peak = self.peak.max(desired);
             Ok(true)
         } else {
             Err(wasmtime::Error::new(LimitHit::Memory))

@@ -1,0 +1,224 @@
+//! One typed call per export of each world, on top of [`Runtime::call_with`].
+//!
+//! Each call checks first that the plugin is of the world asked for, so that a validator
+//! configured as a backfill fails with a sentence saying so rather than a missing-export
+//! error from the linker; and turns the plugin's own `Err` into [`Error::Refused`].
+
+use std::fmt;
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
+
+use super::bindings::types::{BackfillSpec, BatchResult, Event, Finding, Migration, Row};
+use super::bindings::{backfill, data_step, notifier, validator};
+use super::imports::Session;
+use super::{Call, Context, Error, Limits, Plugin, PluginError, Runtime};
+
+/// The four kinds of plugin, one per WIT world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum World {
+    Backfill,
+    DataStep,
+    Validator,
+    Notifier,
+}
+
+impl World {
+    pub const ALL: [World; 4] = [
+        World::Backfill,
+        World::DataStep,
+        World::Validator,
+        World::Notifier,
+    ];
+
+    /// The world's name in the WIT package.
+    pub fn name(self) -> &'static str {
+        match self {
+            World::Backfill => "backfill",
+            World::DataStep => "data-step",
+            World::Validator => "validator",
+            World::Notifier => "notifier",
+        }
+    }
+
+    /// Parses a world's WIT name.
+    pub fn parse(name: &str) -> Option<World> {
+        World::ALL.into_iter().find(|w| w.name() == name)
+    }
+
+    /// The functions a component of this world exports.
+    pub fn exports(self) -> &'static [&'static str] {
+        match self {
+            World::Backfill => &["describe", "transform"],
+            World::DataStep => &["run-batch"],
+            World::Validator => &["check-migration", "check-database"],
+            World::Notifier => &["notify"],
+        }
+    }
+
+    pub(crate) fn with_article(self) -> &'static str {
+        match self {
+            World::Backfill => "a backfill",
+            World::DataStep => "a data-step",
+            World::Validator => "a validator",
+            World::Notifier => "a notifier",
+        }
+    }
+
+    /// The world whose exports `component` has, all of them; `None` if it matches none.
+    pub(crate) fn of(engine: &Engine, component: &Component) -> Option<World> {
+        let ty = component.component_type();
+        let exported: Vec<String> = ty
+            .exports(engine)
+            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_)))
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        World::ALL
+            .into_iter()
+            .find(|w| w.exports().iter().all(|e| exported.iter().any(|x| x == e)))
+    }
+}
+
+impl fmt::Display for World {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Plugin {
+    fn expect_world(&self, expected: World) -> Result<(), Error> {
+        if self.world == Some(expected) {
+            Ok(())
+        } else {
+            Err(Error::WrongWorld {
+                plugin: self.label.clone(),
+                expected,
+                actual: self.world,
+            })
+        }
+    }
+}
+
+/// Unwraps a call whose export returned `result<T, string>`.
+fn refused<T>(plugin: &Plugin, call: Call<Result<T, String>>) -> Result<Call<T>, Error> {
+    let Call {
+        value,
+        stdout,
+        stderr,
+        logs,
+        logs_dropped,
+        elapsed,
+        fuel_used,
+        peak_memory,
+    } = call;
+    match value {
+        Ok(value) => Ok(Call {
+            value,
+            stdout,
+            stderr,
+            logs,
+            logs_dropped,
+            elapsed,
+            fuel_used,
+            peak_memory,
+        }),
+        Err(message) => Err(Error::Refused(PluginError {
+            plugin: plugin.label.clone(),
+            message,
+        })),
+    }
+}
+
+impl Runtime {
+    /// `backfill.describe`: what the backfill reads and writes.
+    pub fn describe(
+        &self,
+        plugin: &Plugin,
+        limits: &Limits,
+        context: Context,
+    ) -> Result<Call<BackfillSpec>, Error> {
+        plugin.expect_world(World::Backfill)?;
+        self.call_with(plugin, limits, context, |store, instance| {
+            backfill::Backfill::new(&mut *store, instance)?.call_describe(store)
+        })
+    }
+
+    /// `backfill.transform`: the new values for one batch of rows.
+    pub fn transform(
+        &self,
+        plugin: &Plugin,
+        limits: &Limits,
+        context: Context,
+        rows: &[Row],
+    ) -> Result<Call<Vec<Row>>, Error> {
+        plugin.expect_world(World::Backfill)?;
+        let call = self.call_with(plugin, limits, context, |store, instance| {
+            backfill::Backfill::new(&mut *store, instance)?.call_transform(store, rows)
+        })?;
+        refused(plugin, call)
+    }
+
+    /// `data-step.run-batch`, with a read-write session on `context.session`.
+    pub fn run_batch(
+        &self,
+        plugin: &Plugin,
+        limits: &Limits,
+        context: Context,
+        cursor: Option<&str>,
+        size: u32,
+    ) -> Result<Call<BatchResult>, Error> {
+        plugin.expect_world(World::DataStep)?;
+        let call = self.call_with(plugin, limits, context, |store, instance| {
+            let step = data_step::DataStep::new(&mut *store, instance)?;
+            let session = store.data_mut().table.push(Session { read_only: false })?;
+            step.call_run_batch(store, session, cursor, size)
+        })?;
+        refused(plugin, call)
+    }
+
+    /// `validator.check-migration`: findings on one migration, no database.
+    pub fn check_migration(
+        &self,
+        plugin: &Plugin,
+        limits: &Limits,
+        context: Context,
+        migration: &Migration,
+    ) -> Result<Call<Vec<Finding>>, Error> {
+        plugin.expect_world(World::Validator)?;
+        self.call_with(plugin, limits, context, |store, instance| {
+            validator::Validator::new(&mut *store, instance)?.call_check_migration(store, migration)
+        })
+    }
+
+    /// `validator.check-database`, with a read-only session on `context.session`.
+    pub fn check_database(
+        &self,
+        plugin: &Plugin,
+        limits: &Limits,
+        context: Context,
+    ) -> Result<Call<Vec<Finding>>, Error> {
+        plugin.expect_world(World::Validator)?;
+        self.call_with(plugin, limits, context, |store, instance| {
+            let validator = validator::Validator::new(&mut *store, instance)?;
+            let session = store.data_mut().table.push(Session { read_only: true })?;
+            validator.call_check_database(store, session)
+        })
+    }
+
+    /// `notifier.notify`: deliver one event.
+    pub fn notify(
+        &self,
+        plugin: &Plugin,
+        limits: &Limits,
+        context: Context,
+        event: &Event,
+    ) -> Result<Call<()>, Error> {
+        plugin.expect_world(World::Notifier)?;
+        let call = self.call_with(plugin, limits, context, |store, instance| {
+            notifier::Notifier::new(&mut *store, instance)?.call_notify(store, event)
+        })?;
+        refused(plugin, call)
+    }
+}

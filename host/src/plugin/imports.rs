@@ -1,0 +1,129 @@
+//! What the host offers plugins: `log`, `config` and the `session` resource.
+//!
+//! Every import runs on the plugin's thread, against the call's [`State`]. The session
+//! only forwards statements to a [`SessionHandler`] the caller lent for this one call; a
+//! call without one (a notifier, `transform`) has no database at all, and a read-only
+//! session refuses `execute` before the handler sees it.
+
+use wasmtime::component::Resource;
+
+use super::bindings::host::{self, Level};
+use super::bindings::types::{Row, Value};
+use super::sandbox::State;
+
+/// Bytes of `log` output kept per call; the first lines are kept, the rest counted.
+pub const LOG_CAP: usize = 64 * 1024;
+
+/// The longest single log message kept; longer ones are cut and marked.
+const LOG_LINE_CAP: usize = 4 * 1024;
+
+/// The host side of `host.session`: one per call that needs the database.
+///
+/// Implementations check each statement against the plugin's grants (failing closed)
+/// before anything reaches the database, and answer with the message the plugin sees.
+pub trait SessionHandler: Send {
+    fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, String>;
+    fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, String>;
+}
+
+/// The `session` resource as the plugin holds it.
+#[derive(Debug)]
+pub struct Session {
+    pub(crate) read_only: bool,
+}
+
+/// One line a plugin logged.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LogLine {
+    pub level: &'static str,
+    pub message: String,
+}
+
+impl host::Host for State {
+    fn log(&mut self, level: Level, message: String) {
+        let level = match level {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        };
+        self.push_log(level, message);
+    }
+
+    fn config(&mut self) -> Vec<(String, Value)> {
+        self.context.settings.clone()
+    }
+}
+
+impl host::HostSession for State {
+    fn query(
+        &mut self,
+        session: Resource<Session>,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<Vec<Row>, String> {
+        self.session_handler(&session)?.query(&sql, params)
+    }
+
+    fn execute(
+        &mut self,
+        session: Resource<Session>,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<u64, String> {
+        let read_only = self
+            .table
+            .get(&session)
+            .map(|s| s.read_only)
+            .unwrap_or(true);
+        if read_only {
+            return Err(format!(
+                "refused: this session is read-only, so `execute` cannot run: {}",
+                first_line(&sql)
+            ));
+        }
+        self.session_handler(&session)?.execute(&sql, params)
+    }
+
+    fn drop(&mut self, session: Resource<Session>) -> wasmtime::Result<()> {
+        self.table.delete(session)?;
+        Ok(())
+    }
+}
+
+impl State {
+    fn session_handler(
+        &mut self,
+        session: &Resource<Session>,
+    ) -> Result<&mut (dyn SessionHandler + 'static), String> {
+        if self.table.get(session).is_err() {
+            return Err("refused: this session handle is not valid in this call".to_owned());
+        }
+        self.context
+            .session
+            .as_deref_mut()
+            .ok_or_else(|| "refused: this call has no database session".to_owned())
+    }
+
+    pub(crate) fn push_log(&mut self, level: &'static str, mut message: String) {
+        if self.log_bytes >= LOG_CAP {
+            self.logs_dropped += 1;
+            return;
+        }
+        if message.len() > LOG_LINE_CAP {
+            let mut end = LOG_LINE_CAP;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push_str(" […]");
+        }
+        self.log_bytes += message.len();
+        self.logs.push(LogLine { level, message });
+    }
+}
+
+fn first_line(sql: &str) -> &str {
+    sql.trim().lines().next().unwrap_or("")
+}

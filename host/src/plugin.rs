@@ -27,6 +27,8 @@
 
 mod bindings;
 mod cache;
+pub mod capability;
+pub mod manifest;
 mod sandbox;
 
 use std::fmt;

@@ -28,7 +28,9 @@
 mod bindings;
 mod cache;
 mod calls;
+pub mod capability;
 mod imports;
+pub mod manifest;
 mod sandbox;
 
 use std::fmt;

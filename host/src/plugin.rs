@@ -26,6 +26,7 @@
 //! ```
 
 mod bindings;
+pub mod builtin;
 mod cache;
 mod sandbox;
 

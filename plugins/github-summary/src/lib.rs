@@ -179,7 +179,7 @@ mod tests {
             error: "syntax | error\nline 2".into(),
         });
         file += &lines(&failed, &file).unwrap();
-        assert_eq!(file.matches("|---|").count(), 1, "{file}");
+        assert_eq!(file.matches("| | migration |").count(), 1, "{file}");
         assert!(file.contains("| ✅ | `1_create_users` | deploy | 1.5 s | 3 |"), "{file}");
         assert!(file.contains("failed: syntax \\| error<br>line 2"), "{file}");
     }

@@ -32,7 +32,9 @@ mod calls;
 pub mod capability;
 mod imports;
 pub mod manifest;
+pub mod registry;
 mod sandbox;
+pub mod session;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1208,7 +1208,7 @@ mod tests {
                 "DELETE FROM orders WHERE user_id IN (SELECT id FROM users)",
                 "UPDATE USERS SET EMAIL_NORMALIZED = 'x'",
             ] {
-                c.check_execute(d, &sql, false)
+                c.check_execute(d, sql, false)
                     .unwrap_or_else(|e| panic!("{d} {sql}: {e}"));
             }
         }

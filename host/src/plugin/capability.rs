@@ -1132,6 +1132,34 @@ mod tests {
             assert!(err.contains(needle), "{sql}: {err}");
         }
         for (sql, needle) in [
+            ("TABLE secrets", ""),
+            ("VALUES (pg_sleep(1))", "pg_sleep"),
+            ("EXPLAIN ANALYZE DELETE FROM users", "only a plain SELECT"),
+            ("SELECT * FROM users JOIN secrets USING (id)", "`secrets`"),
+            (
+                "SELECT * FROM users, LATERAL (SELECT * FROM secrets) s",
+                "`secrets`",
+            ),
+            (
+                "SELECT 1 WHERE 1 IN (WITH d AS (DELETE FROM users RETURNING id) SELECT id FROM d)",
+                "data-modifying",
+            ),
+        ] {
+            let err = c
+                .check_query(Dialect::Postgres, sql)
+                .err()
+                .unwrap_or_else(|| panic!("allowed: {sql}"))
+                .to_string();
+            assert!(err.contains(needle), "{sql}: {err}");
+        }
+        let err = c
+            .check_query(Dialect::Sqlite, "SELECT load_extension('x')")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("load_extension"), "{err}");
+        for (sql, needle) in [
+            ("SELECT * FROM users INTO OUTFILE '/tmp/x'", ""),
+            ("SELECT * FROM users FOR UPDATE", ""),
             ("SELECT SLEEP(5)", "function `SLEEP`"),
             (
                 "SELECT 1 /*!, (DELETE FROM users) */",

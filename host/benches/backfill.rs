@@ -85,13 +85,16 @@ async fn fill(conn: &mut PgConnection, table: &str, rows: usize) -> Result<(), S
         "DROP TABLE IF EXISTS {table};
          CREATE TABLE {table} (id BIGINT PRIMARY KEY, email TEXT NOT NULL, email_norm TEXT);
          INSERT INTO {table} (id, email)
-             SELECT n, 'User.' || n || '@Example.COM' FROM generate_series(1, {rows}) AS n;
-         VACUUM ANALYZE {table};"
+             SELECT n, 'User.' || n || '@Example.COM' FROM generate_series(1, {rows}) AS n;"
     );
     sqlx::raw_sql(&sql)
         .execute(&mut *conn)
         .await
         .map_err(|e| format!("fill {table}: {e}"))?;
+    // On its own: VACUUM cannot run in the implicit transaction of a multi-statement string.
+    conn.execute(format!("VACUUM ANALYZE {table}").as_str())
+        .await
+        .map_err(|e| format!("vacuum {table}: {e}"))?;
     Ok(())
 }
 

@@ -27,12 +27,14 @@ pub mod findings_report;
 pub mod history;
 pub mod lint;
 pub mod migrator;
+pub mod notify;
 pub mod plan;
 pub mod plugin;
 pub mod report;
 pub mod schema;
 pub mod source;
 pub mod split;
+pub mod validate;
 pub mod verify;
 
 pub use error::Error;

@@ -164,7 +164,9 @@ pub(crate) struct Outbound {
 /// exact match, ignoring ASCII case; `example.com` does not let `example.com:8443` through,
 /// nor the other way round.
 pub fn authority_allowed(hosts: &[String], authority: &str) -> bool {
-    hosts.iter().any(|h| h.trim().eq_ignore_ascii_case(authority))
+    hosts
+        .iter()
+        .any(|h| h.trim().eq_ignore_ascii_case(authority))
 }
 
 type SendResult = wasmtime_wasi_http::Result<(
@@ -188,7 +190,8 @@ impl wasmtime_wasi_http::WasiHttpHooks for Outbound {
             self.denied.push(authority);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
-        let cap = |asked: Option<Duration>| Some(asked.map_or(self.timeout, |t| t.min(self.timeout)));
+        let cap =
+            |asked: Option<Duration>| Some(asked.map_or(self.timeout, |t| t.min(self.timeout)));
         let options = options.unwrap_or_default();
         let options = wasmtime_wasi_http::RequestOptions {
             connect_timeout: cap(options.connect_timeout),
@@ -198,7 +201,8 @@ impl wasmtime_wasi_http::WasiHttpHooks for Outbound {
         let _ = fut;
         Box::new(async move {
             use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let (response, io) =
+                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
             Ok((
                 response.map(BodyExt::boxed_unsync),
                 Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>,

@@ -178,6 +178,8 @@ pub struct Migrator {
     /// Migrations finished since the last RunStarted, and the one that failed.
     run_applied: usize,
     run_failed: Option<String>,
+    /// Reset checked the files with the validators before dropping everything.
+    files_validated: bool,
 }
 
 impl Migrator {
@@ -193,6 +195,7 @@ impl Migrator {
             operation: "deploy",
             run_applied: 0,
             run_failed: None,
+            files_validated: false,
         })
     }
 
@@ -397,7 +400,8 @@ impl Migrator {
     ) -> Result<RunReport, Error> {
         if let Some(validators) = self.validators.take() {
             let pending: Vec<&Migration> = plan.iter().map(|(m, _, _)| *m).collect();
-            let outcome = validators.before_deploy(self, &pending).await;
+            let files = !std::mem::take(&mut self.files_validated);
+            let outcome = validators.before_deploy(self, &pending, files, true).await;
             self.validators = Some(validators);
             outcome?;
         }
@@ -1474,6 +1478,15 @@ impl Migrator {
             let migrations = m.read_sources()?;
             for migration in &migrations {
                 migration.up.statements(m.driver.dialect())?;
+            }
+            // Likewise the validators' verdict on the files; the database they would
+            // check is about to be dropped, so that check waits for the empty one.
+            if let Some(validators) = m.validators.take() {
+                let all: Vec<&Migration> = migrations.iter().collect();
+                let outcome = validators.before_deploy(m, &all, true, false).await;
+                m.validators = Some(validators);
+                outcome?;
+                m.files_validated = true;
             }
             let dropped = m.driver.drop_everything().await?;
             let report = m

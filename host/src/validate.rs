@@ -247,25 +247,42 @@ impl Validators {
         reports
     }
 
-    /// The deploy gate: every validator on every pending migration, then on the database
-    /// as it is now. Findings go to the run's observers (and so to notifiers) as
-    /// [`Event::FindingsReported`]; any error finding, or a validator that could not give
-    /// an answer, blocks the deploy with everything it found in the message.
+    /// The deploy gate: every validator on every pending migration (`files`), then on the
+    /// database as it is now (`database`). Findings go to the run's observers (and so to
+    /// notifiers) as [`Event::FindingsReported`]; any error finding, or a validator that
+    /// could not give an answer, blocks the deploy with everything it found in the message.
     pub(crate) async fn before_deploy(
         &self,
         migrator: &mut Migrator,
         pending: &[&Migration],
+        files: bool,
+        database: bool,
     ) -> Result<(), Error> {
         if pending.is_empty() {
             return Ok(());
         }
-        let mut reports = self.check_migrations(pending).await;
-        let database = self.check_database(migrator.driver()).await;
-        for (report, more) in reports.iter_mut().zip(database) {
-            report.findings.extend(more.findings);
-            if report.failure.is_none() {
-                report.failure = more.failure;
+        let mut reports: Vec<Report> = self
+            .entries
+            .iter()
+            .map(|e| Report {
+                source: e.name.clone(),
+                findings: Vec::new(),
+                failure: None,
+            })
+            .collect();
+        let mut merge = |more: Vec<Report>| {
+            for (report, more) in reports.iter_mut().zip(more) {
+                report.findings.extend(more.findings);
+                if report.failure.is_none() {
+                    report.failure = more.failure;
+                }
             }
+        };
+        if files {
+            merge(self.check_migrations(pending).await);
+        }
+        if database {
+            merge(self.check_database(migrator.driver()).await);
         }
         let mut blocked = Vec::new();
         for report in reports {

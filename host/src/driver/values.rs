@@ -381,8 +381,14 @@ pub(crate) fn mysql_rows(rows: &[MySqlRow]) -> Result<Rows, sqlx::Error> {
                 "DOUBLE" => Value::Float(get!(f64)),
                 "DECIMAL" | "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT"
                 | "LONGTEXT" | "ENUM" | "SET" => Value::Text(get!(String)),
+                // The protocol flags `_bin`-collated text (MariaDB's JSON among it) exactly
+                // like true binary, and sqlx does not expose the column's character set:
+                // bytes that are valid UTF-8 are taken for text.
                 "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => {
-                    Value::Bytes(get!(Vec<u8>))
+                    match String::from_utf8(get!(Vec<u8>)) {
+                        Ok(text) => Value::Text(text),
+                        Err(e) => Value::Bytes(e.into_bytes()),
+                    }
                 }
                 "JSON" => Value::Json(get!(String)),
                 "DATE" => Value::Text(get!(NaiveDate).format("%Y-%m-%d").to_string()),

@@ -35,6 +35,7 @@ pub mod schema;
 pub mod source;
 pub mod split;
 pub mod validate;
+pub mod value;
 pub mod verify;
 
 pub use error::Error;

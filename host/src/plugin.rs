@@ -29,6 +29,8 @@ mod bindings;
 mod cache;
 mod calls;
 mod imports;
+pub mod capability;
+pub mod manifest;
 mod sandbox;
 
 use std::fmt;

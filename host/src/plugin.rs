@@ -26,6 +26,7 @@
 //! ```
 
 mod bindings;
+pub mod builtin;
 mod cache;
 mod calls;
 mod imports;

@@ -285,6 +285,7 @@ impl Validators {
             merge(self.check_database(migrator.driver()).await);
         }
         let mut blocked = Vec::new();
+        let mut blockers: Vec<String> = Vec::new();
         for report in reports {
             if report.findings.is_empty() && report.failure.is_none() {
                 continue;
@@ -293,6 +294,7 @@ impl Validators {
             let source = report.source.clone();
             let findings = report.into_findings();
             if blocking {
+                blockers.push(source.clone());
                 blocked.extend(
                     findings
                         .iter()
@@ -318,7 +320,9 @@ impl Validators {
             Ok(())
         } else {
             Err(Error::Blocked(format!(
-                "deploy blocked by validator plugins; nothing was applied:\n{}\n  fix the migrations (or the database), or change the rule in godwit.toml's [plugins.NAME.config]",
+                "deploy blocked by validator{} {}; nothing was applied\n{}\n  fix the migrations (or the database), or change the rule in godwit.toml's [plugins.NAME.config]",
+                if blockers.len() == 1 { "" } else { "s" },
+                blockers.join(", "),
                 blocked.join("\n")
             )))
         }

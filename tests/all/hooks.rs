@@ -305,6 +305,7 @@ fn http_server() -> (String, mpsc::Receiver<(String, String)>) {
             }
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
+            // A chunked body: a size line in hex, the chunk, CRLF; a zero-size chunk last.
             while chunked {
                 let mut size = String::new();
                 if reader.read_line(&mut size).unwrap_or(0) == 0 {
@@ -312,9 +313,7 @@ fn http_server() -> (String, mpsc::Receiver<(String, String)>) {
                 }
                 let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
                 let mut chunk = vec![0; size + 2];
-                if reader.read_exact(&mut chunk).is_err() || size == 0 {
-                    break;
-                }
+                chunked = reader.read_exact(&mut chunk).is_ok() && size > 0;
                 body.extend_from_slice(&chunk[..size]);
             }
             let _ = stream

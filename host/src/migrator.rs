@@ -21,6 +21,7 @@ use crate::driver::{self, Driver, Timeouts, now_rfc3339};
 use crate::error::{Error, describe_db_error};
 use crate::finding::Finding;
 use crate::history::{self, Entry, HistoryRow, Operation, RowState, Status};
+use crate::plugin::registry::Registry;
 use crate::source::{self, Migration, Script, Version};
 use crate::split::Statement;
 
@@ -167,7 +168,7 @@ pub struct RunReport {
 
 pub struct Migrator {
     config: Config,
-    driver: Box<dyn Driver>,
+    pub(crate) driver: Box<dyn Driver>,
     observer: Box<dyn FnMut(&Event) + Send>,
     /// Events about work inside a migration, told only once that work is committed.
     deferred: Vec<Event>,
@@ -375,6 +376,14 @@ impl Migrator {
             )));
         }
 
+        // Load (pin-check, compile, grant) every plugin the plan needs before anything is
+        // applied: a plugin that cannot run must not leave half a deploy behind.
+        let steps: Vec<&str> = plan
+            .iter()
+            .filter_map(|(m, _, _)| m.step.as_ref().map(|s| s.plugin.as_str()))
+            .collect();
+        let plugins = Registry::load(&self.config, &steps)?;
+
         let database = self.config.target.display.clone();
         self.emit(Event::RunStarted {
             operation: self.operation.to_owned(),
@@ -382,7 +391,7 @@ impl Migrator {
             database,
         });
         let result = self
-            .deploy_started(options, &entries, plan, last_row, started)
+            .deploy_started(options, &entries, plan, &plugins, last_row, started)
             .await;
         self.finish_run(started, &result);
         result
@@ -395,6 +404,7 @@ impl Migrator {
         options: &DeployOptions,
         entries: &[Entry<'_>],
         plan: Vec<(&Migration, Option<HistoryRow>, Vec<Statement>)>,
+        plugins: &Registry,
         last_row: i64,
         started: Instant,
     ) -> Result<RunReport, Error> {
@@ -434,16 +444,20 @@ impl Migrator {
             ..Default::default()
         };
         for (migration, resume, statements) in plan {
-            match self
-                .run_script(
-                    migration,
-                    &migration.up,
-                    &statements,
-                    Operation::Deploy,
-                    resume,
-                )
-                .await
-            {
+            let outcome = match &migration.step {
+                Some(step) => self.run_step(migration, step, resume, plugins).await,
+                None => {
+                    self.run_script(
+                        migration,
+                        &migration.up,
+                        &statements,
+                        Operation::Deploy,
+                        resume,
+                    )
+                    .await
+                }
+            };
+            match outcome {
                 Ok(done) => report.applied.push(done),
                 Err(err) => {
                     let err = match (&backup, err) {
@@ -889,7 +903,7 @@ impl Migrator {
         result
     }
 
-    fn new_row(
+    pub(crate) fn new_row(
         &self,
         migration: &Migration,
         operation: Operation,

@@ -55,6 +55,8 @@ pub struct PlannedMigration {
     pub risk: Risk,
     pub transactional: bool,
     pub has_down: bool,
+    /// For a plugin step: the plugin that runs it, batch by batch.
+    pub step: Option<String>,
     pub statements: Vec<PlannedStatement>,
     pub findings: Vec<Finding>,
 }
@@ -123,6 +125,7 @@ pub async fn plan(migrator: &mut Migrator, validators: Option<&Validators>) -> R
             risk,
             transactional: dialect != Dialect::MySql && !migration.up.directives.no_transaction,
             has_down: migration.down.is_some(),
+            step: migration.step.as_ref().map(|s| s.plugin.clone()),
             statements: planned,
             findings: mine,
         });
@@ -425,7 +428,12 @@ pub fn human(plan: &Plan) -> String {
         return out;
     }
     for m in &plan.migrations {
-        let mode = if m.transactional {
+        let step_mode;
+        let mode = if let Some(plugin) = &m.step {
+            step_mode =
+                format!("plugin step run by {plugin}: a transaction and a checkpoint per batch");
+            step_mode.as_str()
+        } else if m.transactional {
             "one transaction"
         } else {
             "statement by statement"

@@ -29,10 +29,12 @@ mod bindings;
 pub mod builtin;
 mod cache;
 mod calls;
-mod imports;
 pub mod capability;
+mod imports;
 pub mod manifest;
+pub mod registry;
 mod sandbox;
+pub mod session;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -67,6 +67,23 @@ pub(crate) fn translate(
     Ok((out, order))
 }
 
+/// The kinds of `params`, one letter each, to tell prepared statements apart.
+pub(crate) fn signature(params: &[Value]) -> String {
+    params
+        .iter()
+        .map(|p| match p {
+            Value::Null => 'n',
+            Value::Bool(_) => 'b',
+            Value::Int(_) => 'i',
+            Value::Float(_) => 'f',
+            Value::Text(_) => 't',
+            Value::Bytes(_) => 'y',
+            Value::Json(_) => 'j',
+            Value::Timestamp(_) => 's',
+        })
+        .collect()
+}
+
 /// A [`Value`] bound as a statement parameter.
 pub(crate) struct Param<'a>(pub &'a Value);
 

@@ -431,3 +431,38 @@ fn http_authorities_match_exactly_and_ignore_case() {
     assert!(!authority_allowed(&hosts, "evil.hooks.slack.com"));
     assert!(!authority_allowed(&[], "127.0.0.1:8080"));
 }
+
+#[test]
+fn audit_log_hears_down_and_a_failed_run_finish() {
+    let p = Project::new(Dialect::Sqlite, "migrations_reversible");
+    config(&p, &audit_toml(None));
+    p.godwit(&["deploy"]).expect(0);
+    p.godwit(&["down"]).expect(0);
+    p.write("20260204000000_broken/up.sql", "INSERT INTO no_such_table VALUES (1);\n");
+    p.godwit(&["deploy"]).expect(1);
+    let log = std::fs::read_to_string(p.path().join("audit/godwit-audit.jsonl")).unwrap();
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let finished: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "run-finished")
+        .collect();
+    assert_eq!(finished.len(), 3, "{log}");
+    assert_eq!(finished[1]["operation"], "down");
+    assert_eq!(finished[1]["applied"], 1);
+    assert_eq!(finished[2]["operation"], "deploy");
+    assert_eq!(
+        finished[2]["applied"], 1,
+        "the reverted one went in again first"
+    );
+    assert_eq!(finished[2]["failed"], "20260204000000_broken");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "migration-failed" && e["version"] == "20260204000000"),
+        "{log}"
+    );
+    assert_eq!(events.last().unwrap()["event"], "run-finished");
+}

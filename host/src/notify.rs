@@ -275,7 +275,9 @@ fn deliver(
         match message {
             Message::Event(event) => {
                 for (target, tally) in targets.iter().zip(&mut tallies) {
-                    if !tally.disabled {
+                    if tally.disabled {
+                        tally.failed += 1;
+                    } else {
                         notify_one(runtime, target, &event, tally);
                     }
                 }

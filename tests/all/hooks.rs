@@ -438,7 +438,10 @@ fn audit_log_hears_down_and_a_failed_run_finish() {
     config(&p, &audit_toml(None));
     p.godwit(&["deploy"]).expect(0);
     p.godwit(&["down"]).expect(0);
-    p.write("20260204000000_broken/up.sql", "INSERT INTO no_such_table VALUES (1);\n");
+    p.write(
+        "20260204000000_broken/up.sql",
+        "INSERT INTO no_such_table VALUES (1);\n",
+    );
     p.godwit(&["deploy"]).expect(1);
     let log = std::fs::read_to_string(p.path().join("audit/godwit-audit.jsonl")).unwrap();
     let events: Vec<serde_json::Value> = log
@@ -465,4 +468,40 @@ fn audit_log_hears_down_and_a_failed_run_finish() {
         "{log}"
     );
     assert_eq!(events.last().unwrap()["event"], "run-finished");
+}
+
+#[test]
+fn webhook_that_never_answers_costs_the_run_its_time_limit_not_more() {
+    // Accepts connections and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let authority = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let p = Project::new(Dialect::Sqlite, "migrations_simple");
+    config(
+        &p,
+        &format!(
+            "{}\n[plugins.slack.limits]\ntimeout = \"1s\"\n",
+            webhook_toml(
+                &format!("http://{authority}/hook"),
+                &format!("\"{authority}\"")
+            )
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = p.godwit(&["deploy"]);
+    out.expect(0)
+        .says("Applied 3 migrations")
+        .says("warning: notifier slack");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}\n{}",
+        started.elapsed(),
+        out.stderr
+    );
+    assert_eq!(p.db.int("SELECT count(*) FROM users"), 3);
 }

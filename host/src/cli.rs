@@ -305,19 +305,29 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             | Command::Resolve(_)
             | Command::Restore { .. }
     );
-    let notifiers = if runs {
-        Notifiers::from_config(&config)?
-    } else {
-        Notifiers::none()
-    };
-    let validators = if matches!(
+    let validates = matches!(
         cli.command,
         Command::Deploy { .. } | Command::Reset { .. } | Command::Plan { .. }
-    ) {
-        Validators::from_config(&config, config.target.dialect)?
-    } else {
-        None
-    };
+    );
+    let (notifiers, validators) =
+        if (runs || validates) && config.file.plugins.values().any(|p| p.enabled) {
+            let (runtime, entries) = crate::validate::load_enabled(&config)?;
+            let (notifying, validating): (Vec<_>, Vec<_>) = entries
+                .into_iter()
+                .partition(|e| e.plugin.world() == Some(crate::plugin::World::Notifier));
+            (
+                if runs {
+                    Notifiers::from_entries(std::sync::Arc::clone(&runtime), notifying)
+                } else {
+                    Notifiers::none()
+                },
+                validates
+                    .then(|| Validators::from_entries(runtime, validating, config.target.dialect))
+                    .flatten(),
+            )
+        } else {
+            (Notifiers::none(), None)
+        };
     let mut migrator = Migrator::connect(&config).await?;
     let sender = notifiers.sender();
     if json {

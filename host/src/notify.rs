@@ -33,6 +33,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::finding::{Finding, Severity};
 use crate::migrator::Event;
+use crate::plugin::registry::Entry;
 use crate::plugin::types;
 use crate::plugin::{Context, Limits, Plugin, Runtime, World, notifier};
 
@@ -130,12 +131,18 @@ impl Notifiers {
     /// A notifier that cannot be loaded (missing file, wrong pin) stops the command before
     /// the database is touched, like any other configuration error.
     pub fn from_config(config: &Config) -> Result<Notifiers, Error> {
-        let (runtime, entries) = crate::validate::load_world(config, World::Notifier)?;
-        if entries.is_empty() {
+        if !config.file.plugins.values().any(|p| p.enabled) {
             return Ok(Notifiers::none());
         }
+        let (runtime, entries) = crate::validate::load_enabled(config)?;
+        Ok(Notifiers::from_entries(runtime, entries))
+    }
+
+    /// Starts delivering to the notifiers among `entries` (loaded into `runtime`).
+    pub fn from_entries(runtime: Arc<Runtime>, entries: Vec<Entry>) -> Notifiers {
         let targets = entries
             .into_iter()
+            .filter(|e| e.plugin.world() == Some(World::Notifier))
             .map(|entry| {
                 let entry = Arc::new(entry);
                 let context = Arc::clone(&entry);
@@ -147,7 +154,7 @@ impl Notifiers {
                 }
             })
             .collect();
-        Ok(Notifiers::start(runtime, targets))
+        Notifiers::start(runtime, targets)
     }
 
     /// Starts the worker thread for `targets`.

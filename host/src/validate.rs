@@ -31,6 +31,19 @@ pub const FAILED_RULE: &str = "validator-failed";
 /// Loads every enabled plugin of `world` declared in godwit.toml, in name order, with the
 /// engine they run in (which must outlive the calls: it keeps their clock).
 pub fn load_world(config: &Config, world: World) -> Result<(Arc<Runtime>, Vec<Entry>), Error> {
+    let (runtime, entries) = load_enabled(config)?;
+    Ok((
+        runtime,
+        entries
+            .into_iter()
+            .filter(|e| e.plugin.world() == Some(world))
+            .collect(),
+    ))
+}
+
+/// Loads every enabled plugin declared in godwit.toml, whatever its world, in one engine:
+/// a command that needs validators and notifiers loads (and pin-checks) each plugin once.
+pub fn load_enabled(config: &Config) -> Result<(Arc<Runtime>, Vec<Entry>), Error> {
     let declared: Vec<_> = config
         .file
         .plugins
@@ -46,10 +59,7 @@ pub fn load_world(config: &Config, world: World) -> Result<(Arc<Runtime>, Vec<En
     );
     let mut entries = Vec::new();
     for (name, settings) in declared {
-        let entry = registry::load_entry(config, &runtime, name, settings)?;
-        if entry.plugin.world() == Some(world) {
-            entries.push(entry);
-        }
+        entries.push(registry::load_entry(config, &runtime, name, settings)?);
     }
     Ok((runtime, entries))
 }
@@ -116,15 +126,26 @@ impl Validators {
         if !config.file.plugins.values().any(|p| p.enabled) {
             return Ok(None);
         }
-        let (runtime, entries) = load_world(config, World::Validator)?;
-        if entries.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(Validators {
+        let (runtime, entries) = load_enabled(config)?;
+        Ok(Validators::from_entries(runtime, entries, dialect))
+    }
+
+    /// The validators among `entries` (loaded into `runtime`); `None` when there is none.
+    pub fn from_entries(
+        runtime: Arc<Runtime>,
+        entries: Vec<Entry>,
+        dialect: Dialect,
+    ) -> Option<Validators> {
+        let entries: Vec<Arc<Entry>> = entries
+            .into_iter()
+            .filter(|e| e.plugin.world() == Some(World::Validator))
+            .map(Arc::new)
+            .collect();
+        (!entries.is_empty()).then_some(Validators {
             runtime,
-            entries: entries.into_iter().map(Arc::new).collect(),
+            entries,
             dialect,
-        }))
+        })
     }
 
     /// The validators' names, in the order they run.

@@ -27,6 +27,7 @@ pub mod findings_report;
 pub mod history;
 pub mod lint;
 pub mod migrator;
+pub mod notify;
 pub mod plan;
 pub mod plugin;
 pub mod report;
@@ -34,6 +35,7 @@ pub mod schema;
 pub mod source;
 pub mod split;
 pub mod step;
+pub mod validate;
 pub mod value;
 pub mod verify;
 

@@ -299,6 +299,7 @@ impl BackfillSql {
                 let cast = self
                     .types
                     .get(self.keys[0].as_str())
+                    .filter(|_| self.dialect == Dialect::Postgres)
                     .map(|t| format!("::{t}"))
                     .unwrap_or_default();
                 format!(

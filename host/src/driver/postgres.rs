@@ -336,6 +336,18 @@ impl Driver for PgDriver {
         Ok(query.execute(&mut self.conn).await?.rows_affected())
     }
 
+    async fn execute_text_arrays(
+        &mut self,
+        sql: &str,
+        columns: Vec<Vec<Option<String>>>,
+    ) -> Result<u64, sqlx::Error> {
+        let mut query = sqlx::query(sql);
+        for column in columns {
+            query = query.bind(column);
+        }
+        Ok(query.execute(&mut self.conn).await?.rows_affected())
+    }
+
     async fn begin_read_only(&mut self) -> Result<(), sqlx::Error> {
         self.execute("BEGIN READ ONLY").await.map(drop)
     }

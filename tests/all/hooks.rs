@@ -79,10 +79,8 @@ fn org_rules_block_a_deploy_and_pass_a_compliant_one(d: Dialect) {
 /// On PostgreSQL only for now: org-rules' MySQL query calls `DATABASE()` and its SQLite
 /// query reads `pragma_table_info(...)`, both of which the session's fail-closed query
 /// check refuses (the refusal comes back as an error finding, so deploy still blocks).
-#[test]
-#[ignore = "needs org-rules' manifest to request information_schema.tables and information_schema.table_constraints; passes with that change"]
-fn org_rules_check_database_finds_a_table_without_primary_key() {
-    let p = Project::empty(Dialect::Postgres);
+fn org_rules_check_database_finds_a_table_without_primary_key(d: Dialect) {
+    let p = Project::empty(d);
     config(
         &p,
         r#"
@@ -90,7 +88,7 @@ fn org_rules_check_database_finds_a_table_without_primary_key() {
 builtin = "org-rules"
 
 [plugins.org.grants]
-read = ["information_schema.tables", "information_schema.table_constraints", "sqlite_master"]
+read = ["information_schema.tables", "information_schema.table_constraints", "sqlite_master", "pragma_table_info"]
 
 [plugins.org.config]
 require_primary_key = true
@@ -140,6 +138,7 @@ fn validator_that_runs_out_of_fuel_blocks_deploy(d: Dialect) {
 
 crate::each_dialect!(
     org_rules_block_a_deploy_and_pass_a_compliant_one,
+    org_rules_check_database_finds_a_table_without_primary_key,
     validator_that_runs_out_of_fuel_blocks_deploy,
 );
 

@@ -691,8 +691,28 @@ fn statement_kind(s: &Statement) -> String {
     format!("a {} statement", words.join(" ").to_uppercase())
 }
 
-/// Built-ins with no side effects and no access to anything but their arguments.
+/// SQLite's read-only schema pragmas, usable as table functions.
+fn is_catalog_pragma(name: &ObjectName) -> bool {
+    name.0.len() == 1
+        && name.0[0].as_ident().is_some_and(|i| {
+            matches!(
+                i.value.to_lowercase().as_str(),
+                "pragma_table_info"
+                    | "pragma_table_xinfo"
+                    | "pragma_index_list"
+                    | "pragma_index_info"
+                    | "pragma_foreign_key_list"
+            )
+        })
+}
+
+/// Built-ins with no side effects and no access to anything but their arguments (or,
+/// for `database()` and `current_schema`, the name of where the session is).
 const ALLOWED_FUNCTIONS: &[&str] = &[
+    "database",
+    "current_database",
+    "current_schema",
+    "schema",
     "count",
     "sum",
     "min",
@@ -866,6 +886,13 @@ impl Visitor for ReadCheck<'_> {
             TableFactor::Table { args: None, .. }
             | TableFactor::Derived { .. }
             | TableFactor::NestedJoin { .. } => ControlFlow::Continue(()),
+            // SQLite's catalog pragmas as table functions read the schema, nothing else;
+            // the name itself is checked as a table like any other (`pre_visit_relation`).
+            TableFactor::Table { name, .. }
+                if self.dialect == Dialect::Sqlite && is_catalog_pragma(name) =>
+            {
+                ControlFlow::Continue(())
+            }
             TableFactor::Table { name, .. } => {
                 self.stop(format!("table function `{name}` is refused in FROM"))
             }

@@ -69,6 +69,8 @@ pub enum Event {
     MigrationStarted {
         version: String,
         name: String,
+        /// `sql`, or `step` for a plugin step, whose `statements` count batches.
+        kind: String,
         statements: usize,
         resume_at: Option<usize>,
     },
@@ -81,6 +83,8 @@ pub enum Event {
     MigrationFinished {
         version: String,
         name: String,
+        /// `sql`, or `step` for a plugin step, whose `statements` count batches.
+        kind: String,
         operation: Operation,
         duration_ms: u64,
         statements: usize,
@@ -863,6 +867,7 @@ impl Migrator {
         self.emit(Event::MigrationStarted {
             version: migration.version.to_string(),
             name: migration.name.clone(),
+            kind: "sql".into(),
             statements: statements.len(),
             resume_at,
         });
@@ -882,6 +887,7 @@ impl Migrator {
             Ok(done) => self.emit(Event::MigrationFinished {
                 version: done.version.clone(),
                 name: done.name.clone(),
+                kind: "sql".into(),
                 operation,
                 duration_ms: done.duration_ms,
                 statements: done.statements,

@@ -378,13 +378,12 @@ impl Event {
             Event::MigrationStarted {
                 version,
                 name,
-                statements,
+                kind,
                 ..
             } => types::Event::MigrationStarted(types::MigrationStarted {
                 version: version.clone(),
                 name: name.clone(),
-                // A plugin step announces itself with no statements of its own.
-                kind: if *statements == 0 { "step" } else { "sql" }.to_owned(),
+                kind: kind.clone(),
                 operation: operation.to_owned(),
             }),
             Event::MigrationFinished {
@@ -486,6 +485,7 @@ mod tests {
         let started = Event::MigrationStarted {
             version: "20260101000000".into(),
             name: "create_users".into(),
+            kind: "sql".into(),
             statements: 2,
             resume_at: None,
         };
@@ -499,6 +499,7 @@ mod tests {
         let finished = Event::MigrationFinished {
             version: "20260101000000".into(),
             name: "create_users".into(),
+            kind: "sql".into(),
             operation: Operation::Deploy,
             duration_ms: 3,
             statements: 2,

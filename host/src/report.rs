@@ -94,13 +94,16 @@ impl Progress {
             Event::MigrationStarted {
                 version,
                 name,
+                kind,
                 statements,
                 resume_at,
             } => {
                 close(&mut self.open_line, &mut out);
-                let resume = resume_at
-                    .map(|n| format!(" (resuming at statement {} of {statements})", n + 1))
-                    .unwrap_or_default();
+                let resume = match (resume_at, kind.as_str()) {
+                    (Some(n), "step") => format!(" (resuming after batch {n})"),
+                    (Some(n), _) => format!(" (resuming at statement {} of {statements})", n + 1),
+                    (None, _) => String::new(),
+                };
                 let _ = write!(out, "  {version}_{name}{resume} … ");
                 self.open_line = true;
             }
@@ -119,11 +122,18 @@ impl Progress {
             }
             Event::MigrationFinished {
                 duration_ms,
+                kind,
                 statements,
                 rows_affected,
                 operation,
                 ..
             } => {
+                let unit = if kind == "step" { "batch" } else { "statement" };
+                let units = if kind == "step" {
+                    "batches"
+                } else {
+                    "statements"
+                };
                 let verb = if *operation == Operation::Down {
                     "reverted"
                 } else {
@@ -143,9 +153,9 @@ impl Progress {
                 }
                 let _ = writeln!(
                     out,
-                    "{verb} in {} ({statements} statement{}{rows})",
+                    "{verb} in {} ({statements} {}{rows})",
                     ms(*duration_ms),
-                    plural(*statements)
+                    if *statements == 1 { unit } else { units }
                 );
             }
             Event::MigrationFailed { .. } => {

@@ -567,6 +567,7 @@ impl Migrator {
         self.emit(Event::MigrationStarted {
             version: migration.version.to_string(),
             name: migration.name.clone(),
+            kind: "step".into(),
             statements: 0,
             resume_at: progress.as_ref().map(|p| p.batches as usize),
         });
@@ -601,6 +602,7 @@ impl Migrator {
                 self.emit(Event::MigrationFinished {
                     version: row.version.clone(),
                     name: row.name.clone(),
+                    kind: "step".into(),
                     operation: Operation::Deploy,
                     duration_ms: started.elapsed().as_millis() as u64,
                     statements: progress.batches as usize,
@@ -878,6 +880,15 @@ impl Migrator {
                 }
                 Err(err) => {
                     let _ = self.driver.rollback().await;
+                    self.emit(Event::RolledBack {
+                        version: Some(migration.version.to_string()),
+                        reason: format!(
+                            "batch {} of step {} was rolled back: {err}",
+                            progress.batches + 1,
+                            migration.id()
+                        ),
+                        backup_id: None,
+                    });
                     return Err(rolled_back(err, &progress));
                 }
             }
@@ -948,6 +959,15 @@ impl Migrator {
                 Ok(result) => result,
                 Err(err) => {
                     let _ = self.driver.rollback().await;
+                    self.emit(Event::RolledBack {
+                        version: Some(migration.version.to_string()),
+                        reason: format!(
+                            "batch {} of step {} was rolled back: {err}",
+                            progress.batches + 1,
+                            migration.id()
+                        ),
+                        backup_id: None,
+                    });
                     return Err(rolled_back(err, &progress));
                 }
             };

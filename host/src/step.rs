@@ -1117,59 +1117,90 @@ pub fn update_params(
                 .ok_or_else(|| format!("the key column {k} was not read"))
         })
         .collect::<Result<_, _>>()?;
-    let batch_keys: std::collections::HashSet<String> = read
-        .rows
-        .iter()
-        .map(|r| encode_position(&key_index.iter().map(|&i| r[i].clone()).collect::<Vec<_>>()))
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    let mut params = Vec::with_capacity(returned.len() * (keys.len() + writes.len()));
+    let key_of = |row: &[Value]| {
+        key_index
+            .iter()
+            .map(|&i| row[i].clone())
+            .collect::<Vec<_>>()
+    };
+    // Plugins nearly always return the batch's rows in the order they were handed: walk
+    // the batch alongside, which also proves each key new. Only a plugin that reorders
+    // pays for a set of every key of the batch.
+    let mut next_read = 0;
+    let mut unordered: Option<(
+        std::collections::HashSet<String>,
+        std::collections::HashSet<String>,
+    )> = None;
+    let names: Vec<&String> = keys.iter().chain(writes).collect();
+    let mut params = Vec::with_capacity(returned.len() * names.len());
     for (n, row) in returned.into_iter().enumerate() {
-        let mut cells: BTreeMap<String, Value> = BTreeMap::new();
+        let mut cells: Vec<Option<Value>> = vec![None; names.len()];
         for column in row {
-            let name = column.name.to_ascii_lowercase();
-            let is_key = keys.iter().any(|k| k.eq_ignore_ascii_case(&name));
-            let is_write = writes.iter().any(|w| w.eq_ignore_ascii_case(&name));
-            if !is_key && !is_write {
-                return Err(format!(
-                    "row {} sets column {}, which is not among the columns it declared it writes ({})",
-                    n + 1,
-                    column.name,
-                    writes.join(", ")
-                ));
-            }
-            if cells.insert(name, column.value.into()).is_some() {
+            let slot = names
+                .iter()
+                .position(|name| name.eq_ignore_ascii_case(&column.name))
+                .ok_or_else(|| {
+                    format!(
+                        "row {} sets column {}, which is not among the columns it declared it writes ({})",
+                        n + 1,
+                        column.name,
+                        writes.join(", ")
+                    )
+                })?;
+            if cells[slot].replace(column.value.into()).is_some() {
                 return Err(format!("row {} sets column {} twice", n + 1, column.name));
             }
         }
-        let key: Vec<Value> = keys
-            .iter()
-            .map(|k| {
-                cells
-                    .get(&k.to_ascii_lowercase())
-                    .cloned()
-                    .ok_or_else(|| format!("row {} has no value for the key column {k}", n + 1))
+        let mut cells = cells
+            .into_iter()
+            .zip(&names)
+            .map(|(cell, name)| (cell, *name));
+        let key: Vec<Value> = cells
+            .by_ref()
+            .take(keys.len())
+            .map(|(cell, k)| {
+                cell.ok_or_else(|| format!("row {} has no value for the key column {k}", n + 1))
             })
             .collect::<Result<_, _>>()?;
-        let encoded = encode_position(&key);
-        if !batch_keys.contains(&encoded) {
-            return Err(format!(
-                "row {} has key {encoded}, which is not a row of this batch; a backfill may only write the rows it was handed",
-                n + 1
-            ));
-        }
-        if !seen.insert(encoded.clone()) {
-            return Err(format!("row {} returns key {encoded} a second time", n + 1));
+        let in_order = unordered.is_none()
+            && read.rows[next_read..]
+                .iter()
+                .position(|r| key_index.iter().zip(&key).all(|(&i, v)| &r[i] == v))
+                .map(|at| next_read += at + 1)
+                .is_some();
+        if !in_order {
+            let (batch, seen) = unordered.get_or_insert_with(|| {
+                let batch = read
+                    .rows
+                    .iter()
+                    .map(|r| encode_position(&key_of(r)))
+                    .collect();
+                // Keys already walked past in order count as seen.
+                let seen = params
+                    .chunks(names.len())
+                    .map(|chunk: &[Value]| encode_position(&chunk[..keys.len()]))
+                    .collect();
+                (batch, seen)
+            });
+            let encoded = encode_position(&key);
+            if !batch.contains(&encoded) {
+                return Err(format!(
+                    "row {} has key {encoded}, which is not a row of this batch; a backfill may only write the rows it was handed",
+                    n + 1
+                ));
+            }
+            if !seen.insert(encoded.clone()) {
+                return Err(format!("row {} returns key {encoded} a second time", n + 1));
+            }
         }
         params.extend(key);
-        for w in writes {
-            let value = cells.remove(&w.to_ascii_lowercase()).ok_or_else(|| {
+        for (cell, w) in cells {
+            params.push(cell.ok_or_else(|| {
                 format!(
                     "row {} has no value for {w}; every returned row sets every column it writes",
                     n + 1
                 )
-            })?;
-            params.push(value);
+            })?);
         }
     }
     Ok(params)
@@ -1287,6 +1318,67 @@ mod tests {
         assert_eq!(next_batch_size(&s, 40_000, ms(1), 60_000), 50_000);
         assert_eq!(next_batch_size(&s, 40_000, ms(1), 10_000), 10_000);
         assert_eq!(next_batch_size(&s, 1, ms(1000), 60_000), 1);
+    }
+
+    #[test]
+    fn backfill_output_is_checked_against_its_batch() {
+        let read = Rows {
+            columns: vec!["id".into(), "email".into()],
+            rows: (1..=4)
+                .map(|i| vec![Value::Int(i), Value::Text(format!("U{i}"))])
+                .collect(),
+        };
+        let keys = ["id".to_owned()];
+        let writes = ["email_norm".to_owned()];
+        let row = |id: i64, col: &str| {
+            vec![
+                types::Column {
+                    name: "ID".into(),
+                    value: types::Value::Int(id),
+                },
+                types::Column {
+                    name: col.into(),
+                    value: types::Value::Text(format!("u{id}")),
+                },
+            ]
+        };
+        let check = |rows: Vec<types::Row>| update_params(&read, &keys, &writes, rows);
+        // In order, skipping some, and out of order.
+        let ok = check(vec![row(1, "email_norm"), row(3, "email_norm")]).unwrap();
+        assert_eq!(
+            ok,
+            vec![
+                Value::Int(1),
+                Value::Text("u1".into()),
+                Value::Int(3),
+                Value::Text("u3".into())
+            ]
+        );
+        assert_eq!(
+            check(vec![
+                row(4, "email_norm"),
+                row(2, "email_norm"),
+                row(1, "email_norm")
+            ])
+            .unwrap()
+            .len(),
+            6
+        );
+        let err = |rows| check(rows).unwrap_err();
+        assert!(err(vec![row(9, "email_norm")]).contains("not a row of this batch"));
+        assert!(err(vec![row(2, "email_norm"), row(2, "email_norm")]).contains("second time"));
+        assert!(
+            err(vec![
+                row(3, "email_norm"),
+                row(1, "email_norm"),
+                row(3, "email_norm")
+            ])
+            .contains("second time")
+        );
+        assert!(err(vec![row(1, "email")]).contains("not among the columns"));
+        assert!(
+            err(vec![vec![row(1, "email_norm")[0].clone()]]).contains("no value for email_norm")
+        );
     }
 
     #[test]

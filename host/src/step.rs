@@ -455,17 +455,17 @@ impl BackfillSql {
 
 /// A value in PostgreSQL's text input form, for a `text[]` element cast to its column's
 /// type; `None` is SQL `NULL`.
-pub fn pg_text(value: &Value) -> Option<String> {
+pub fn pg_text(value: Value) -> Option<String> {
     match value {
         Value::Null => None,
-        Value::Bool(b) => Some(if *b { "true" } else { "false" }.to_owned()),
+        Value::Bool(b) => Some(if b { "true" } else { "false" }.to_owned()),
         Value::Int(i) => Some(i.to_string()),
         Value::Float(f) if f.is_nan() => Some("NaN".to_owned()),
         Value::Float(f) if f.is_infinite() => {
-            Some(if *f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned())
+            Some(if f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned())
         }
         Value::Float(f) => Some(format!("{f:?}")),
-        Value::Text(t) | Value::Json(t) | Value::Timestamp(t) => Some(t.clone()),
+        Value::Text(t) | Value::Json(t) | Value::Timestamp(t) => Some(t),
         Value::Bytes(b) => Some(b.iter().fold(String::from("\\x"), |mut s, byte| {
             use std::fmt::Write as _;
             let _ = write!(s, "{byte:02x}");
@@ -741,6 +741,7 @@ impl Migrator {
             settings.max.min(sql.ceiling()).max(settings.min),
         );
         let started = Instant::now();
+        let mut ahead: Option<Ahead> = None;
         loop {
             let batch = progress.batches + 1;
             let batch_started = Instant::now();
@@ -749,43 +750,56 @@ impl Migrator {
                 .begin()
                 .await
                 .map_err(|e| Error::db(format!("{}: cannot begin", where_(batch)), &e))?;
-            let outcome: Result<Option<(u64, Vec<Value>)>, Error> = async {
-                let read = self
-                    .driver
-                    .query_values(
-                        &sql.select(cursor.is_some(), size),
-                        cursor.as_deref().unwrap_or(&[]),
-                    )
-                    .await
-                    .map_err(|e| {
-                        Error::db(format!("{}: cannot read the batch", where_(batch)), &e)
-                    })?;
-                if read.rows.is_empty() {
+            let outcome: Result<Option<(u64, Vec<Value>, Option<Ahead>)>, Error> = async {
+                let mut this = match ahead.take() {
+                    Some(ahead) => ahead,
+                    None => {
+                        let read = self
+                            .driver
+                            .query_values(
+                                &sql.select(cursor.is_some(), size),
+                                cursor.as_deref().unwrap_or(&[]),
+                            )
+                            .await
+                            .map_err(|e| {
+                                Error::db(format!("{}: cannot read the batch", where_(batch)), &e)
+                            })?;
+                        Ahead::start(&runtime, entry, &step.config, read, size)
+                    }
+                };
+                if this.read.rows.is_empty() {
                     return Ok(None);
                 }
+                let read = &this.read;
                 let last_key: Vec<Value> =
                     read.rows.last().expect("not empty")[..keys.len()].to_vec();
                 let read_count = read.rows.len();
-                let batch_rows = crate::plugin::session::to_wit_rows(read.clone());
-                let (runtime, plugin, limits, context) = (
-                    runtime.clone(),
-                    entry.plugin.clone(),
-                    entry.limits.clone(),
-                    entry.context(&step.config, None),
-                );
-                let call = blocking(&entry.limits, move || {
-                    runtime.transform(&plugin, &limits, context, &batch_rows)
-                })
-                .await
-                .map_err(|e| Error::MigrationFailed(format!("{}: {e}", where_(batch))))?;
+                // Read the next batch now, in this transaction, so that the plugin
+                // transforms it while the database writes this one.
+                let next = if read_count as u32 >= this.size {
+                    let next_read = self
+                        .driver
+                        .query_values(&sql.select(true, size), &last_key)
+                        .await
+                        .map_err(|e| {
+                            Error::db(format!("{}: cannot read the next batch", where_(batch)), &e)
+                        })?;
+                    Some(Ahead::start(&runtime, entry, &step.config, next_read, size))
+                } else {
+                    None
+                };
+                let call = this
+                    .finish(&entry.limits)
+                    .await
+                    .map_err(|e| Error::MigrationFailed(format!("{}: {e}", where_(batch))))?;
                 log_plugin(self, name, &call.logs, &call.stderr);
-                let params =
-                    update_params(&read, &keys, &spec.writes, call.value).map_err(|m| {
-                        Error::Blocked(format!(
-                            "{}: refused the plugin's output: {m}",
-                            where_(batch)
-                        ))
-                    })?;
+                let read = &this.read;
+                let params = update_params(read, &keys, &spec.writes, call.value).map_err(|m| {
+                    Error::Blocked(format!(
+                        "{}: refused the plugin's output: {m}",
+                        where_(batch)
+                    ))
+                })?;
                 let written = params.len() / sql.width();
                 let mut params = params;
                 if sql.ranged() {
@@ -795,9 +809,11 @@ impl Migrator {
                 if written > 0 {
                     let done = if dialect == Dialect::Postgres {
                         let width = sql.width();
-                        let columns = (0..width)
-                            .map(|c| params.iter().skip(c).step_by(width).map(pg_text).collect())
-                            .collect();
+                        let mut columns: Vec<Vec<Option<String>>> =
+                            vec![Vec::with_capacity(written); width];
+                        for (i, value) in params.into_iter().enumerate() {
+                            columns[i % width].push(pg_text(value));
+                        }
                         self.driver
                             .execute_text_arrays(&sql.update_arrays(), columns)
                             .await
@@ -810,7 +826,7 @@ impl Migrator {
                         Error::db(format!("{}: cannot write the batch", where_(batch)), &e)
                     })?;
                 }
-                Ok(Some((read_count as u64, last_key)))
+                Ok(Some((read_count as u64, last_key, next)))
             }
             .await;
             match outcome {
@@ -821,7 +837,8 @@ impl Migrator {
                         .map_err(|e| Error::db(format!("{}: cannot commit", where_(batch)), &e))?;
                     break;
                 }
-                Ok(Some((count, last_key))) => {
+                Ok(Some((count, last_key, prefetched))) => {
+                    ahead = prefetched;
                     let mut next = progress.clone();
                     next.position = Some(encode_position(&last_key));
                     next.rows += count;
@@ -869,7 +886,7 @@ impl Migrator {
                         eta_ms: eta.map(|d| d.as_millis() as u64),
                         batch_size: size,
                     });
-                    if (count as u32) < size {
+                    if ahead.is_none() {
                         break;
                     }
                     size = next_batch_size(settings, size, took, sql.ceiling());
@@ -1029,6 +1046,50 @@ impl Migrator {
             }
         }
         Ok(progress)
+    }
+}
+
+/// A batch read and handed to the plugin, its `transform` running on a blocking thread.
+struct Ahead {
+    read: Rows,
+    /// The size it was read with: fewer rows means it is the last.
+    size: u32,
+    call: tokio::task::JoinHandle<Result<Call<Vec<types::Row>>, plugin::Error>>,
+}
+
+impl Ahead {
+    fn start(
+        runtime: &std::sync::Arc<plugin::Runtime>,
+        entry: &Entry,
+        config: &toml::Table,
+        read: Rows,
+        size: u32,
+    ) -> Ahead {
+        let rows = session::to_wit_rows(read.clone());
+        let (runtime, plugin, limits, context) = (
+            runtime.clone(),
+            entry.plugin.clone(),
+            entry.limits.clone(),
+            entry.context(config, None),
+        );
+        let call = tokio::task::spawn_blocking(move || {
+            runtime.transform(&plugin, &limits, context, &rows)
+        });
+        Ahead { read, size, call }
+    }
+
+    /// Waits for the plugin's answer, under the host-side deadline.
+    async fn finish(&mut self, limits: &Limits) -> Result<Call<Vec<types::Row>>, String> {
+        let deadline = host_deadline(limits);
+        match tokio::time::timeout(deadline, &mut self.call).await {
+            Err(_) => Err(format!(
+                "the plugin did not return within {} (its time limit plus a grace period)",
+                humantime::format_duration(deadline)
+            )),
+            Ok(Err(join)) => Err(format!("the plugin's thread failed: {join}")),
+            Ok(Ok(Err(e))) => Err(e.to_string()),
+            Ok(Ok(Ok(call))) => Ok(call),
+        }
     }
 }
 
@@ -1442,11 +1503,11 @@ mod tests {
             r#"UPDATE "public"."users" AS t SET "email_norm" = v.c1::text FROM unnest($1::text[], $2::text[]) AS v(c0, c1) WHERE t."id" = v.c0::bigint"#
         );
         assert_eq!(
-            pg_text(&Value::Bytes(vec![0xde, 0xad])).as_deref(),
+            pg_text(Value::Bytes(vec![0xde, 0xad])).as_deref(),
             Some("\\xdead")
         );
-        assert_eq!(pg_text(&Value::Float(0.1)).as_deref(), Some("0.1"));
-        assert_eq!(pg_text(&Value::Null), None);
+        assert_eq!(pg_text(Value::Float(0.1)).as_deref(), Some("0.1"));
+        assert_eq!(pg_text(Value::Null), None);
         let my = sql(Dialect::MySql);
         assert_eq!(
             my.update(2),

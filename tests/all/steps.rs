@@ -329,9 +329,9 @@ fn step_plugin_that_is_not_wasm_is_refused() {
 /// kill -9 at random moments during a backfill: every row ends transformed exactly once
 /// (the `bump` mode adds one to `n`, so a row done twice would show 2).
 fn kill_nine_during_a_backfill_transforms_each_row_once(d: Dialect) {
-    let rows = 40_000;
+    let rows = 60_000;
     let toml = hostile("bump", GRANT_ITEMS);
-    let step = "plugin = \"hostile\"\n[batch]\nsize = 40\nmin = 40\nmax = 40\npause = \"2ms\"\n";
+    let step = "plugin = \"hostile\"\n[batch]\nsize = 40\nmin = 40\nmax = 40\npause = \"4ms\"\n";
     let p = step_project(d, rows, &toml, step);
     // Warm the compile cache and apply the seed, so kills land in the step.
     p.godwit(&["deploy", "--to", "20260101000000"]).expect(0);

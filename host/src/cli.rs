@@ -156,6 +156,12 @@ pub enum Command {
         #[arg(long, value_enum)]
         dialect: Option<DialectArg>,
     },
+    /// WebAssembly plugins: look inside one, check it against this godwit, run it on
+    /// sample data, or scaffold a new one.
+    Plugin {
+        #[command(subcommand)]
+        command: crate::plugin_cli::PluginCommand,
+    },
     /// Past runs, or with --stats: success rate, mean duration, rollbacks.
     History {
         #[arg(long)]
@@ -249,6 +255,13 @@ fn version(text: &str) -> Result<Version, Error> {
 
 pub async fn run(cli: Cli) -> Result<u8, Error> {
     let json = cli.json;
+    if let Command::Plugin { command } = cli.command {
+        // Plugin calls block on a runtime of wasmtime-wasi's own: keep them off this thread.
+        let dir = cli.dir;
+        return tokio::task::spawn_blocking(move || crate::plugin_cli::run(command, &dir, json))
+            .await
+            .map_err(|e| Error::Io(format!("the plugin command stopped: {e}")))?;
+    }
     match &cli.command {
         Command::Init => return init(&cli.dir),
         Command::New { name } => return new_migration(&cli.dir, &name.join("_")),
@@ -294,7 +307,11 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         migrator.observe(move |e| progress.event(e));
     }
     match cli.command {
-        Command::Init | Command::New { .. } | Command::Backups | Command::Lint { .. } => {
+        Command::Init
+        | Command::New { .. }
+        | Command::Backups
+        | Command::Lint { .. }
+        | Command::Plugin { .. } => {
             unreachable!("handled above")
         }
         Command::Backup { reason } => {

@@ -29,6 +29,7 @@ pub mod lint;
 pub mod migrator;
 pub mod plan;
 pub mod plugin;
+pub mod plugin_cli;
 pub mod report;
 pub mod schema;
 pub mod source;

@@ -28,6 +28,7 @@
 mod bindings;
 mod cache;
 mod calls;
+pub mod compat;
 mod imports;
 mod sandbox;
 

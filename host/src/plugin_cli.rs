@@ -51,7 +51,8 @@ pub enum PluginCommand {
     /// memory per call: --rows for a backfill, --migration for a validator, --event for a
     /// notifier.
     Run(RunArgs),
-    /// Write a new plugin project that builds and passes `godwit plugin check` as it is.
+    /// Write a new plugin project that builds and passes `godwit plugin check` as it is,
+    /// in --dir DIR (default ./NAME).
     New(NewArgs),
 }
 
@@ -101,8 +102,9 @@ pub struct NewArgs {
     /// The language of the project; only rust for now.
     #[arg(long, default_value = "rust", value_parser = Lang::parse)]
     pub lang: Lang,
-    /// Where to create it (default: ./NAME).
-    #[arg(long = "dir", value_name = "DIR")]
+    /// Where to create it; taken from the global --dir (-C), which defaults to ./NAME
+    /// here.
+    #[arg(skip)]
     pub dir: Option<PathBuf>,
 }
 
@@ -137,7 +139,14 @@ pub fn run(command: PluginCommand, project_dir: &Path, json: bool) -> Result<u8,
             json,
         ),
         PluginCommand::Run(args) => run_plugin(&Source::resolve(project_dir, &args.plugin)?, &args, json),
-        PluginCommand::New(args) => scaffold::new(&args, json),
+        PluginCommand::New(mut args) => {
+            // `--dir` is the global project-directory flag; here it says where the new
+            // project goes.
+            if project_dir != Path::new(".") {
+                args.dir = Some(project_dir.to_path_buf());
+            }
+            scaffold::new(&args, json)
+        }
     }
 }
 

@@ -73,6 +73,111 @@ pub struct FileConfig {
     pub lint: LintSettings,
     #[serde(default)]
     pub backup: BackupSettings,
+    /// `[plugins.NAME]`: every plugin the project may run, by the name steps use.
+    #[serde(default)]
+    pub plugins: std::collections::BTreeMap<String, PluginSettings>,
+}
+
+/// `[plugins.NAME]`: where a plugin comes from, its pin, and what the operator grants it.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSettings {
+    /// A `.wasm` file, relative to the project directory.
+    pub path: Option<PathBuf>,
+    /// A first-party plugin embedded in godwit, e.g. `column-copy`.
+    pub builtin: Option<String>,
+    /// SHA-256 of the file, lower-case hex; required for `path` plugins.
+    pub sha256: Option<String>,
+    /// Validators and notifiers run when declared and enabled.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub grants: crate::plugin::capability::Grants,
+    #[serde(default)]
+    pub limits: PluginLimits,
+    /// `[plugins.NAME.config]`, handed to the plugin by `host.config()`; a step.toml's
+    /// `[config]` overrides it key by key.
+    #[serde(default, deserialize_with = "plugin_config")]
+    pub config: Vec<(String, crate::value::Value)>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn plugin_config<'de, D: Deserializer<'de>>(
+    de: D,
+) -> Result<Vec<(String, crate::value::Value)>, D::Error> {
+    let table = toml::Table::deserialize(de)?;
+    Ok(table.into_iter().map(|(k, v)| (k, v.into())).collect())
+}
+
+/// `[plugins.NAME.limits]`: the operator's limits, which win over the manifest's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginLimits {
+    /// Bytes, written `"128MiB"`.
+    #[serde(default, deserialize_with = "size")]
+    pub memory: Option<u64>,
+    /// Written `"10s"`.
+    #[serde(default, deserialize_with = "duration")]
+    pub timeout: Option<Duration>,
+    pub fuel: Option<u64>,
+}
+
+/// Where a plugin's code comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PluginSource {
+    /// An absolute path, resolved against the project directory.
+    File(PathBuf),
+    Builtin(String),
+}
+
+impl PluginSettings {
+    /// Checks what serde cannot: exactly one of `path`/`builtin`, a well-formed pin, and
+    /// a pin for every file plugin.
+    pub fn validate(&self, name: &str) -> Result<(), String> {
+        let at = format!("[plugins.{name}]");
+        match (&self.path, &self.builtin) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "{at} sets both `path` and `builtin`; a plugin comes from one or the other"
+                ));
+            }
+            (None, None) => {
+                return Err(format!(
+                    "{at} needs `path = \"plugins/NAME.wasm\"` or `builtin = \"NAME\"`"
+                ));
+            }
+            _ => {}
+        }
+        if let Some(pin) = &self.sha256
+            && (pin.len() != 64 || !pin.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        {
+            return Err(format!(
+                "{at} sha256 = \"{pin}\" is not a SHA-256 digest (64 lower-case hex digits)"
+            ));
+        }
+        if self.path.is_some() && self.sha256.is_none() {
+            return Err(format!(
+                "{at} has no `sha256`; pin the file so that a changed plugin is refused\n  \
+                 e.g. `sha256sum {}` and copy the digest into godwit.toml",
+                self.path.as_deref().unwrap_or(Path::new("")).display()
+            ));
+        }
+        self.grants
+            .validate()
+            .map_err(|e| format!("{at} grants: {e}"))
+    }
+
+    /// Where the code is; relative paths are taken from the project directory.
+    pub fn source(&self, project_dir: &Path) -> PluginSource {
+        match (&self.path, &self.builtin) {
+            (Some(path), _) => PluginSource::File(project_dir.join(path)),
+            (None, Some(name)) => PluginSource::Builtin(name.clone()),
+            (None, None) => PluginSource::Builtin(String::new()),
+        }
+    }
 }
 
 /// `[lint]`: per-rule severities, by rule name or code (`ban-drop-column = "off"`).
@@ -124,10 +229,48 @@ pub enum LockMode {
     Lease,
 }
 
-fn duration<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
+pub(crate) fn duration<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
     let text: Option<String> = Option::deserialize(de)?;
     text.map(|t| parse_duration(&t).map_err(serde::de::Error::custom))
         .transpose()
+}
+
+pub(crate) fn size<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Option::<Size>::deserialize(de)? {
+        None => Ok(None),
+        Some(Size::Bytes(n)) => Ok(Some(n)),
+        Some(Size::Text(t)) => parse_size(&t).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Parses `"128MiB"`, `"64MB"`, `"1GiB"`, `"512KiB"` or a plain number of bytes. Both
+/// spellings of each unit are binary (`MB` = `MiB`), as memory limits always are.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => u32::MAX,
+    };
+    let n: Option<u64> = digits.parse().ok();
+    match n {
+        Some(n) if shift != u32::MAX => n
+            .checked_mul(1u64 << shift)
+            .ok_or_else(|| format!("`{t}` is too large")),
+        _ => Err(format!(
+            "`{t}` is not a size; write e.g. \"128MiB\", \"512KiB\" or \"1GiB\""
+        )),
+    }
 }
 
 /// Parses `"5s"`, `"250ms"`, `"2min"`, or `"0"` (no limit).
@@ -257,6 +400,11 @@ impl FileConfig {
             }
         };
         file.lint.lock_timeout = file.lock_timeout;
+        for (name, plugin) in &file.plugins {
+            plugin
+                .validate(name)
+                .map_err(|e| Error::Config(format!("{} is not valid: {e}", path.display())))?;
+        }
         Ok(file)
     }
 

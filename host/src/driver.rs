@@ -8,6 +8,7 @@
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
+mod values;
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use crate::config::{Config, LockMode, Target};
 use crate::error::{Error, describe_db_error};
 use crate::history::{HistoryRow, TABLE};
 use crate::schema::Schema;
+use crate::value::{Rows, Value};
 use crate::{Dialect, config};
 
 /// Per-migration limits, from godwit.toml and the file's directives.
@@ -58,7 +60,16 @@ pub trait Driver {
     async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error>;
     /// Runs a read query whose columns are all text (cast them in SQL); NULL is `None`.
     async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, sqlx::Error>;
+    /// Runs one statement with `$1, $2…` parameters (on every dialect) on the work
+    /// connection, inside whatever transaction is open, and decodes every row. The plugin
+    /// session's `query`; the capability check happens before this.
+    async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error>;
+    /// Like [`Driver::query_values`], returning the rows affected.
+    async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error>;
     async fn begin(&mut self) -> Result<(), sqlx::Error>;
+    /// Opens a transaction in which the database itself refuses writes, for validators'
+    /// `check-database`; [`Driver::commit`] and [`Driver::rollback`] end it as usual.
+    async fn begin_read_only(&mut self) -> Result<(), sqlx::Error>;
     async fn commit(&mut self) -> Result<(), sqlx::Error> {
         self.execute("COMMIT").await.map(drop)
     }

@@ -26,10 +26,13 @@
 //! ```
 
 mod bindings;
+pub mod builtin;
 mod cache;
 mod calls;
+pub mod capability;
 pub mod compat;
 mod imports;
+pub mod manifest;
 mod sandbox;
 
 use std::fmt;

@@ -98,6 +98,60 @@ pub fn split(sql: &str, dialect: Dialect) -> Result<Vec<Statement>, SplitError> 
     Ok(out)
 }
 
+/// A `$N` parameter found outside strings, comments and quoted identifiers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placeholder {
+    /// The byte range of `$N` in the input.
+    pub span: Range<usize>,
+    /// `N`, 1-based.
+    pub number: usize,
+}
+
+/// Finds the `$1`-style parameters of one statement, with the dialect's own lexical rules
+/// so that `'$1'`, `"$1"`, `-- $1` and PostgreSQL's `$tag$ … $tag$` are left alone. A `?`
+/// outside quoted text is refused on MySQL and SQLite, where the server would take it for
+/// a parameter of its own.
+pub fn placeholders(sql: &str, dialect: Dialect) -> Result<Vec<Placeholder>, String> {
+    let mut lexer = Lexer::new(sql, dialect);
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut skip_to = 0;
+    while let Some(t) = lexer.next_token().map_err(|e| e.to_string())? {
+        if t.start < skip_to {
+            continue;
+        }
+        if matches!(t.kind, Kind::Other | Kind::Word) && b[t.start] == b'$' {
+            let end = skip(b, t.start + 1, |c| c.is_ascii_digit());
+            if end > t.start + 1 {
+                // In MySQL/SQLite `$` is an identifier character only after a letter.
+                if b.get(end).is_some_and(|&c| is_word_byte(c)) {
+                    return Err(format!(
+                        "`{}` is not a parameter: write $1, $2… on their own",
+                        &sql[t.start..lexer.word_end(t.start).max(end)]
+                    ));
+                }
+                let number = sql[t.start + 1..end]
+                    .parse()
+                    .map_err(|_| format!("parameter `{}` is out of range", &sql[t.start..end]))?;
+                if number == 0 {
+                    return Err("parameters are numbered from $1".into());
+                }
+                out.push(Placeholder {
+                    span: t.start..end,
+                    number,
+                });
+                skip_to = end;
+            }
+        } else if t.kind == Kind::Other && b[t.start] == b'?' && dialect != Dialect::Postgres {
+            return Err(format!(
+                "`?` at byte {} would be taken for a parameter by {dialect}; write parameters as $1, $2…",
+                t.start
+            ));
+        }
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------------------
 // Tokenizer
 // ---------------------------------------------------------------------------------------

@@ -6,10 +6,11 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Row};
 
-use super::{ConnectError, Driver, HistorySql, Timeouts, lease, with_connect_timeout};
+use super::{ConnectError, Driver, HistorySql, Timeouts, lease, values, with_connect_timeout};
 use crate::config::{Config, LockMode};
 use crate::error::Error;
 use crate::history::{HistoryRow, TABLE};
+use crate::value::{Rows, Value};
 use crate::{Dialect, VERSION};
 
 /// An arbitrary constant ("godw"): advisory locks are per database, so one key suffices.
@@ -249,6 +250,29 @@ impl Driver for PgDriver {
 
     async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
         super::query_text::<sqlx::Postgres>(&mut self.conn, sql).await
+    }
+
+    async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error> {
+        let (sql, order) = values::translate(Dialect::Postgres, sql, params.len())?;
+        let mut query = sqlx::query(&sql);
+        for &i in &order {
+            query = query.bind(values::Param(&params[i]));
+        }
+        let rows = query.fetch_all(&mut self.conn).await?;
+        values::pg_rows(&rows)
+    }
+
+    async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
+        let (sql, order) = values::translate(Dialect::Postgres, sql, params.len())?;
+        let mut query = sqlx::query(&sql);
+        for &i in &order {
+            query = query.bind(values::Param(&params[i]));
+        }
+        Ok(query.execute(&mut self.conn).await?.rows_affected())
+    }
+
+    async fn begin_read_only(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("BEGIN READ ONLY").await.map(drop)
     }
 
     async fn begin(&mut self) -> Result<(), sqlx::Error> {

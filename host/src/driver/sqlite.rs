@@ -8,11 +8,12 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Row};
 
-use super::{ConnectError, Driver, HistorySql, Timeouts, lease, with_connect_timeout};
+use super::{ConnectError, Driver, HistorySql, Timeouts, lease, values, with_connect_timeout};
 use crate::Dialect;
 use crate::config::Config;
 use crate::error::Error;
 use crate::history::{HistoryRow, TABLE};
+use crate::value::{Rows, Value};
 
 /// How long SQLite waits for another writer when no lock_timeout is configured.
 const DEFAULT_BUSY: Duration = Duration::from_secs(30);
@@ -24,6 +25,8 @@ pub struct SqliteDriver {
     lock_conn: SqliteConnection,
     owner: String,
     sql: HistorySql,
+    /// Inside begin_read_only(): `query_only` is on until the transaction ends.
+    read_only: bool,
 }
 
 impl SqliteDriver {
@@ -61,7 +64,38 @@ impl SqliteDriver {
             lock_conn,
             owner: lease::owner_token(),
             sql: HistorySql::new(Dialect::Sqlite),
+            read_only: false,
         })
+    }
+
+    /// SQLite has no statement_timeout; a progress handler interrupts the statement.
+    async fn arm_timeout(&mut self) -> Result<(), sqlx::Error> {
+        if let Some(limit) = self.statement_timeout {
+            let deadline = std::time::Instant::now() + limit;
+            self.conn
+                .lock_handle()
+                .await?
+                .set_progress_handler(10_000, move || std::time::Instant::now() < deadline);
+        }
+        Ok(())
+    }
+
+    async fn disarm_timeout(&mut self) -> Result<(), sqlx::Error> {
+        if self.statement_timeout.is_some() {
+            self.conn.lock_handle().await?.remove_progress_handler();
+        }
+        Ok(())
+    }
+
+    /// Ends a read-only transaction's `query_only`, whatever became of the transaction.
+    async fn end_read_only<T>(&mut self, ended: Result<T, sqlx::Error>) -> Result<(), sqlx::Error> {
+        if std::mem::take(&mut self.read_only) {
+            let restored = self.execute("PRAGMA query_only = OFF").await;
+            ended?;
+            restored.map(drop)
+        } else {
+            ended.map(drop)
+        }
     }
 }
 
@@ -175,16 +209,9 @@ impl Driver for SqliteDriver {
     }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
-        let Some(limit) = self.statement_timeout else {
-            return super::execute_raw::<sqlx::Sqlite>(&mut self.conn, sql).await;
-        };
-        let deadline = std::time::Instant::now() + limit;
-        self.conn
-            .lock_handle()
-            .await?
-            .set_progress_handler(10_000, move || std::time::Instant::now() < deadline);
+        self.arm_timeout().await?;
         let result = super::execute_raw::<sqlx::Sqlite>(&mut self.conn, sql).await;
-        self.conn.lock_handle().await?.remove_progress_handler();
+        self.disarm_timeout().await?;
         result
     }
 
@@ -196,9 +223,56 @@ impl Driver for SqliteDriver {
         super::query_text::<sqlx::Sqlite>(&mut self.conn, sql).await
     }
 
+    async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error> {
+        let (sql, order) = values::translate(Dialect::Sqlite, sql, params.len())?;
+        let mut query = sqlx::query(&sql);
+        for &i in &order {
+            query = query.bind(values::Param(&params[i]));
+        }
+        self.arm_timeout().await?;
+        let rows = query.fetch_all(&mut self.conn).await;
+        self.disarm_timeout().await?;
+        let rows = rows?;
+        values::sqlite_rows(&rows)
+    }
+
+    async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
+        let (sql, order) = values::translate(Dialect::Sqlite, sql, params.len())?;
+        let mut query = sqlx::query(&sql);
+        for &i in &order {
+            query = query.bind(values::Param(&params[i]));
+        }
+        self.arm_timeout().await?;
+        let result = query.execute(&mut self.conn).await;
+        self.disarm_timeout().await?;
+        Ok(result?.rows_affected())
+    }
+
+    async fn begin_read_only(&mut self) -> Result<(), sqlx::Error> {
+        // SQLite has no read-only transaction; query_only refuses writes on this
+        // connection until commit() or rollback() turns it off again.
+        self.execute("BEGIN").await?;
+        self.read_only = true;
+        if let Err(e) = self.execute("PRAGMA query_only = ON").await {
+            let _ = self.rollback().await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
     async fn begin(&mut self) -> Result<(), sqlx::Error> {
         // IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading.
         self.execute("BEGIN IMMEDIATE").await.map(drop)
+    }
+
+    async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        let ended = self.execute("COMMIT").await;
+        self.end_read_only(ended).await
+    }
+
+    async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+        let ended = self.execute("ROLLBACK").await;
+        self.end_read_only(ended).await
     }
 
     async fn set_timeouts(

@@ -21,7 +21,7 @@
 //!     fn transform(rows: Vec<Row>) -> Result<Vec<Row>, String> {
 //!         Ok(rows
 //!             .iter()
-//!             .map(|r| row! { "id" => r.get("id"), "email_normalized" => r.text("email").map(str::to_lowercase) })
+//!             .map(|r| row! { "id" => r.value("id"), "email_normalized" => r.text("email").map(str::to_lowercase) })
 //!             .collect())
 //!     }
 //! }
@@ -33,9 +33,14 @@
 
 mod bindings;
 pub mod config;
+mod event;
 pub mod log;
 mod row;
+pub mod time;
 mod value;
+
+#[cfg(feature = "json")]
+pub use event::json;
 
 pub use row::RowExt;
 

@@ -5,27 +5,28 @@ use crate::{Column, Value};
 /// Column access by name on a row (`Vec<Column>` or `[Column]`).
 pub trait RowExt {
     /// The value of the column called `name`, if the row has one.
-    fn get(&self, name: &str) -> Option<&Value>;
+    /// (Not `get`, which slices already have for indices.)
+    fn value(&self, name: &str) -> Option<&Value>;
 
     /// The column's text, if it is present and `text`, `json` or `timestamp`.
     fn text(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(Value::as_str)
+        self.value(name).and_then(Value::as_str)
     }
 
     /// The column's integer, if it is present and an `int`.
     fn int(&self, name: &str) -> Option<i64> {
-        self.get(name).and_then(Value::as_i64)
+        self.value(name).and_then(Value::as_i64)
     }
 
     /// The column's value, or an error naming the missing column, for `?` in `transform`.
     fn require(&self, name: &str) -> Result<&Value, String> {
-        self.get(name)
+        self.value(name)
             .ok_or_else(|| format!("the host sent a row without column `{name}`"))
     }
 }
 
 impl RowExt for [Column] {
-    fn get(&self, name: &str) -> Option<&Value> {
+    fn value(&self, name: &str) -> Option<&Value> {
         self.iter().find(|c| c.name == name).map(|c| &c.value)
     }
 }

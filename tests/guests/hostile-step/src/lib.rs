@@ -1,0 +1,63 @@
+//! Test fixture for the `data-step` world: `mode` picks between two refusals the host must
+//! produce and one real step.
+
+use godwit_sdk::{BatchResult, DataStep, RowExt as _, Session, Value, config};
+
+struct HostileStep;
+
+/// `UPDATE items SET n = n + 1` for the next `size` rows after `cursor`, by id.
+fn counter(session: &Session, cursor: Option<String>, size: u32) -> Result<BatchResult, String> {
+    let after: i64 = match cursor {
+        Some(c) => c.parse().map_err(|_| format!("cursor {c:?} is not an id"))?,
+        None => i64::MIN,
+    };
+    let rows = session.query(
+        "SELECT id FROM items WHERE id > $1 ORDER BY id LIMIT $2",
+        &[Value::Int(after), Value::Int(size.into())],
+    )?;
+    let ids: Vec<i64> = rows.iter().filter_map(|r| r.int("id")).collect();
+    if ids.len() != rows.len() {
+        return Err("items.id must be an integer".into());
+    }
+    let touched = if ids.is_empty() {
+        0
+    } else {
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let params: Vec<Value> = ids.iter().map(|&id| Value::Int(id)).collect();
+        session.execute(
+            &format!("UPDATE items SET n = n + 1 WHERE id IN ({})", placeholders.join(", ")),
+            &params,
+        )?
+    };
+    Ok(BatchResult {
+        next_cursor: ids.last().map(i64::to_string),
+        rows: touched,
+        done: ids.len() < size as usize,
+    })
+}
+
+impl DataStep for HostileStep {
+    fn run_batch(session: &Session, cursor: Option<String>, size: u32) -> Result<BatchResult, String> {
+        let mode = config::get_str("mode").unwrap_or_else(|| "counter".into());
+        match mode.as_str() {
+            "ungranted-table" => {
+                let table = config::require_str("table")?;
+                let rows = session
+                    .query(&format!("SELECT * FROM {table}"), &[])
+                    .map_err(|e| format!("cannot query {table}: {e}"))?;
+                Err(format!("queried {table}: {} rows, the host let it through", rows.len()))
+            }
+            "write-read-only" => {
+                let table = config::get_str("table").unwrap_or_else(|| "items".into());
+                let n = session
+                    .execute(&format!("UPDATE {table} SET n = n + 1"), &[])
+                    .map_err(|e| format!("cannot update {table}: {e}"))?;
+                Err(format!("updated {n} rows of {table}, the host let it through"))
+            }
+            "counter" => counter(session, cursor, size),
+            other => Err(format!("unknown mode {other:?}")),
+        }
+    }
+}
+
+godwit_sdk::export_data_step!(HostileStep);

@@ -19,8 +19,11 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::config;
+use crate::config::{self, FileConfig, PluginSettings, PluginSource};
 use crate::error::{Error, exit};
+use crate::plugin::builtin;
+use crate::plugin::capability::Capabilities;
+use crate::plugin::manifest::{Manifest, ManifestError};
 use crate::plugin::compat::{self, Inspection, Link};
 use crate::plugin::types::{self, BackfillSpec, Finding, Severity};
 use crate::plugin::{
@@ -157,16 +160,27 @@ struct Source {
     /// How it was found, in words.
     origin: String,
     bytes: Vec<u8>,
-    /// The file, when it is one (the sidecar manifest is found beside it).
-    path: Option<PathBuf>,
-    /// The pin from godwit.toml.
-    pin: Option<String>,
+    /// Its manifest, embedded or (for a file) the sidecar beside it; `None` if it has none.
+    manifest: Result<Option<Manifest>, ManifestError>,
+    /// `[plugins.NAME]`, when the plugin was named by it.
+    declared: Option<PluginSettings>,
+    project_dir: PathBuf,
 }
 
 impl Source {
     fn resolve(project_dir: &Path, spec: &str) -> Result<Source, Error> {
+        let mut source = Source {
+            name: spec.to_owned(),
+            origin: String::new(),
+            bytes: Vec::new(),
+            manifest: Ok(None),
+            declared: None,
+            project_dir: project_dir.to_path_buf(),
+        };
         if let Some(name) = spec.strip_prefix("builtin:") {
-            return builtin(name, spec.to_owned(), "built into godwit".to_owned(), None);
+            source.origin = "built into godwit".to_owned();
+            source.builtin(name)?;
+            return Ok(source);
         }
         let as_path = Path::new(spec);
         let path = if as_path.is_absolute() || project_dir == Path::new(".") {
@@ -174,44 +188,68 @@ impl Source {
         } else {
             project_dir.join(as_path)
         };
-        if path.is_file() || spec.ends_with(".wasm") || spec.contains(std::path::MAIN_SEPARATOR)
-        {
-            let bytes = std::fs::read(&path).map_err(|e| {
-                Error::Config(format!("cannot read plugin {}: {e}", path.display()))
-            })?;
-            return Ok(Source {
-                name: path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| spec.to_owned()),
-                origin: path.display().to_string(),
-                bytes,
-                path: Some(path),
-                pin: None,
-            });
+        let looks_like_a_file = path.is_file()
+            || spec.ends_with(".wasm")
+            || spec.contains('/')
+            || spec.contains(std::path::MAIN_SEPARATOR);
+        if looks_like_a_file {
+            source.name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| spec.to_owned());
+            source.origin = path.display().to_string();
+            source.file(&path)?;
+            return Ok(source);
         }
-        Err(Error::Config(format!(
-            "no plugin `{spec}`: not a file, and not builtin:NAME (built-in plugins: {})",
-            builtin_names()
-        )))
+        let file = FileConfig::read(project_dir)?;
+        let Some(declared) = file.plugins.get(spec) else {
+            let declared: Vec<&str> = file.plugins.keys().map(String::as_str).collect();
+            return Err(Error::Config(format!(
+                "no plugin `{spec}`: not a file, not builtin:NAME (built-in: {}), and not a [plugins.NAME] of {} (declared: {})",
+                builtin::names().collect::<Vec<_>>().join(", "),
+                project_dir.join(config::CONFIG_FILE).display(),
+                if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
+            )));
+        };
+        declared.validate(spec).map_err(Error::Config)?;
+        source.origin = format!("[plugins.{spec}] in {}", config::CONFIG_FILE);
+        match declared.source(project_dir) {
+            PluginSource::File(path) => {
+                source.origin = format!("{}, {}", source.origin, path.display());
+                source.file(&path)?;
+            }
+            PluginSource::Builtin(name) => {
+                source.origin = format!("{}, builtin {name}", source.origin);
+                source.builtin(&name)?;
+            }
+        }
+        source.declared = Some(declared.clone());
+        Ok(source)
     }
-}
 
-fn builtin(
-    name: &str,
-    label: String,
-    origin: String,
-    pin: Option<String>,
-) -> Result<Source, Error> {
-    let _ = (label, origin, pin);
-    Err(Error::Config(format!(
-        "no built-in plugin `{name}`; built-in plugins: {}",
-        builtin_names()
-    )))
-}
+    fn file(&mut self, path: &Path) -> Result<(), Error> {
+        self.bytes = std::fs::read(path)
+            .map_err(|e| Error::Config(format!("cannot read plugin {}: {e}", path.display())))?;
+        self.manifest = Manifest::load(path, &self.bytes);
+        Ok(())
+    }
 
-fn builtin_names() -> String {
-    "none".to_owned()
+    fn builtin(&mut self, name: &str) -> Result<(), Error> {
+        let bytes = builtin::get(name).ok_or_else(|| {
+            Error::Config(format!(
+                "no built-in plugin `{name}`; built-in plugins: {}",
+                builtin::names().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        self.bytes = bytes.to_vec();
+        self.manifest = Manifest::from_component(bytes, &format!("builtin:{name}"));
+        Ok(())
+    }
+
+    /// The pin godwit.toml gives it, if any.
+    fn pin(&self) -> Option<&str> {
+        self.declared.as_ref().and_then(|d| d.sha256.as_deref())
+    }
 }
 
 fn new_runtime() -> Result<Runtime, Error> {
@@ -251,13 +289,33 @@ fn inspect(source: &Source, json: bool) -> Result<u8, Error> {
         .inspect(&source.name, &source.bytes)
         .map_err(plugin_error)?;
     if json {
+        let manifest = match &source.manifest {
+            Ok(Some(m)) => json!({
+                "name": m.plugin.name,
+                "version": m.plugin.version,
+                "world": m.plugin.world,
+                "api": m.plugin.api,
+                "description": m.plugin.description,
+                "requests": m.requests,
+                "limits": {
+                    "memory": m.limits.memory,
+                    "timeout_ms": m.limits.timeout.map(|t| t.as_millis() as u64),
+                    "fuel": m.limits.fuel,
+                },
+            }),
+            Ok(None) => serde_json::Value::Null,
+            Err(e) => json!({ "error": e.to_string() }),
+        };
         print_json(&json!({
             "plugin": source.name,
             "source": source.origin,
             "world": inspection.world,
             "api": api_label(&inspection),
             "api_versions": inspection.api_versions,
+            "manifest": manifest,
+            "requests": source.manifest.as_ref().ok().and_then(Option::as_ref).map(|m| &m.requests),
             "digest": format!("sha256:{}", inspection.digest),
+            "pinned": source.pin().map(|p| pin_matches(p, &inspection.digest)),
             "size": inspection.size,
             "imports": inspection.imports,
             "exports": inspection.exports,
@@ -275,7 +333,69 @@ fn inspect(source: &Source, json: bool) -> Result<u8, Error> {
             .unwrap_or_else(|| "none: its exports match no godwit world".to_owned())
     );
     let _ = writeln!(out, "  api       {}", api_label(&inspection));
+    match &source.manifest {
+        Ok(Some(m)) => {
+            let _ = writeln!(
+                out,
+                "  manifest  {} {} ({}, api {}){}",
+                m.plugin.name,
+                m.plugin.version,
+                m.plugin.world,
+                m.plugin.api,
+                m.plugin
+                    .description
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            );
+            let r = &m.requests;
+            let _ = writeln!(
+                out,
+                "  requests  read {}; write {}; env {}; dir {}; hosts {}",
+                words(&r.read),
+                words(&r.write),
+                words(&r.env),
+                if r.dir { "yes" } else { "no" },
+                words(&r.hosts)
+            );
+            let l = &m.limits;
+            if l.memory.is_some() || l.timeout.is_some() || l.fuel.is_some() {
+                let _ = writeln!(
+                    out,
+                    "  limits    memory {}, timeout {}, fuel {}",
+                    l.memory
+                        .map(crate::report::bytes)
+                        .unwrap_or_else(|| "default".into()),
+                    l.timeout
+                        .map(|t| humantime::format_duration(t).to_string())
+                        .unwrap_or_else(|| "default".into()),
+                    l.fuel
+                        .map(|f| f.to_string())
+                        .unwrap_or_else(|| "none".into())
+                );
+            }
+        }
+        Ok(None) => {
+            let _ = writeln!(out, "  manifest  none");
+            let _ = writeln!(out, "  requests  none: no manifest");
+        }
+        Err(e) => {
+            let _ = writeln!(out, "  manifest  unreadable: {e}");
+            let _ = writeln!(out, "  requests  none: the manifest cannot be read");
+        }
+    }
     let _ = writeln!(out, "  digest    sha256:{}", inspection.digest);
+    if let Some(pin) = source.pin() {
+        let _ = writeln!(
+            out,
+            "  pinned    {}",
+            if pin_matches(pin, &inspection.digest) {
+                "matches godwit.toml's sha256".to_owned()
+            } else {
+                format!("MISMATCH: godwit.toml pins sha256:{pin}")
+            }
+        );
+    }
     let _ = writeln!(
         out,
         "  size      {} ({} bytes)",
@@ -292,6 +412,19 @@ fn inspect(source: &Source, json: bool) -> Result<u8, Error> {
     }
     print!("{out}");
     Ok(exit::OK)
+}
+
+fn words(list: &[String]) -> String {
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(", ")
+    }
+}
+
+fn pin_matches(pin: &str, digest: &str) -> bool {
+    let pin = pin.trim().to_ascii_lowercase();
+    pin.strip_prefix("sha256:").unwrap_or(&pin) == digest
 }
 
 fn api_label(inspection: &Inspection) -> String {
@@ -358,7 +491,40 @@ fn check(source: &Source, expected: Option<World>, json: bool) -> Result<u8, Err
         }
     };
 
-    let world = expected.or(inspection.world);
+    let declared_world = match &source.manifest {
+        Ok(Some(m)) => {
+            if let Err(e) = m.check_api() {
+                problems.push(e.to_string());
+            }
+            World::parse(&m.plugin.world.to_string())
+        }
+        Ok(None) => {
+            notes.push("it has no manifest, so it requests no capabilities".to_owned());
+            None
+        }
+        Err(e) => {
+            problems.push(format!("its manifest cannot be read: {e}"));
+            None
+        }
+    };
+    if let (Some(declared), Some(actual)) = (declared_world, inspection.world)
+        && declared != actual
+    {
+        problems.push(format!(
+            "its manifest says it is {} plugin, but its exports make it {} plugin",
+            declared.with_article(),
+            actual.with_article()
+        ));
+    }
+    if let Some(pin) = source.pin()
+        && !pin_matches(pin, &inspection.digest)
+    {
+        problems.push(format!(
+            "its SHA-256 is {}, but godwit.toml pins {pin}; update the pin if the new file is intended",
+            inspection.digest
+        ));
+    }
+    let world = expected.or(declared_world).or(inspection.world);
     let (missing_exports, extra_exports) = match world {
         Some(world) => (
             inspection.missing_exports(world),
@@ -427,7 +593,7 @@ fn check(source: &Source, expected: Option<World>, json: bool) -> Result<u8, Err
         && let Some(world) = world
     {
         let loaded = runtime
-            .load_bytes(&source.name, &source.bytes, source.pin.as_deref())
+            .load_bytes(&source.name, &source.bytes, None)
             .and_then(|plugin| runtime.check_exports(&plugin, world));
         if let Err(e) = loaded {
             problems.push(format!("{e:#}"));
@@ -562,19 +728,71 @@ fn plural(n: usize) -> &'static str {
 fn run_plugin(source: &Source, args: &RunArgs, json: bool) -> Result<u8, Error> {
     let runtime = new_runtime()?;
     let plugin = runtime
-        .load_bytes(&source.name, &source.bytes, source.pin.as_deref())
+        .load_bytes(&source.name, &source.bytes, source.pin())
         .map_err(plugin_error)?;
+    let manifest = source.manifest.clone().map_err(|e| Error::Config(e.to_string()))?;
+    if let Some(m) = &manifest {
+        m.check_api().map_err(|e| Error::Config(e.to_string()))?;
+    }
+    // The manifest says what the plugin needs, godwit.toml what the operator allows, the
+    // flags what this run wants: later ones win.
     let mut limits = Limits::default();
+    let operator = source.declared.as_ref().map(|d| &d.limits);
+    let memory = [
+        manifest.as_ref().and_then(|m| m.limits.memory),
+        operator.and_then(|l| l.memory),
+    ];
+    for bytes in memory.into_iter().flatten() {
+        limits.memory_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+    }
+    let timeouts = [
+        manifest.as_ref().and_then(|m| m.limits.timeout),
+        operator.and_then(|l| l.timeout),
+        args.timeout,
+    ];
+    for timeout in timeouts.into_iter().flatten() {
+        limits.timeout = timeout;
+    }
+    let fuels = [
+        manifest.as_ref().and_then(|m| m.limits.fuel),
+        operator.and_then(|l| l.fuel),
+        args.fuel,
+    ];
+    for fuel in fuels.into_iter().flatten() {
+        limits.fuel = Some(fuel);
+    }
     if let Some(memory) = args.memory {
         limits.memory_bytes = memory;
     }
-    if let Some(timeout) = args.timeout {
-        limits.timeout = timeout;
+    let mut context = Context::default();
+    if let Some(declared) = &source.declared {
+        context.settings = declared
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), sample::wit_value(v.clone())))
+            .collect();
+        // What a deploy would grant it: its requests cut down to godwit.toml's grants.
+        let requests = manifest.as_ref().map(|m| m.requests.clone()).unwrap_or_default();
+        let capabilities = Capabilities::effective(&requests, &declared.grants, &source.name);
+        context.env = capabilities
+            .env()
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
+            .collect();
+        context.dir = capabilities.dir().map(|d| source.project_dir.join(d));
+        context.hosts = requests
+            .hosts
+            .iter()
+            .filter(|h| capabilities.allows_host(h))
+            .cloned()
+            .collect();
     }
-    if args.fuel.is_some() {
-        limits.fuel = args.fuel;
+    for (key, value) in settings(&args.config)? {
+        match context.settings.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => context.settings.push((key, value)),
+        }
     }
-    let settings = settings(&args.config)?;
     let world = plugin.world().ok_or_else(|| {
         Error::Config(format!(
             "plugin {} exports the functions of no godwit world; `godwit plugin check` says what it lacks",
@@ -594,17 +812,24 @@ fn run_plugin(source: &Source, args: &RunArgs, json: bool) -> Result<u8, Error> 
         }
     };
     if world != wanted {
-        return Err(plugin_error(runtime::Error::WrongWorld {
-            plugin: plugin.label().to_owned(),
-            expected: wanted,
-            actual: Some(world),
-        }));
+        let flag = match world {
+            World::Backfill => "--rows FILE",
+            World::Validator => "--migration DIR",
+            World::Notifier => "--event FILE",
+            World::DataStep => "a database: data steps run in `godwit deploy`",
+        };
+        return Err(Error::Config(format!(
+            "plugin {} is {} plugin, and what you gave is input for {}; feed it {flag}",
+            plugin.label(),
+            world.with_article(),
+            wanted.with_article()
+        )));
     }
     let runner = Runner {
         runtime: &runtime,
         plugin: &plugin,
         limits,
-        settings,
+        context,
         json,
     };
     match world {
@@ -635,7 +860,8 @@ struct Runner<'a> {
     runtime: &'a Runtime,
     plugin: &'a Plugin,
     limits: Limits,
-    settings: Vec<(String, types::Value)>,
+    /// Settings and grants; each call gets a copy.
+    context: Context,
     json: bool,
 }
 
@@ -674,8 +900,11 @@ fn side_output(out: &mut String, stdout: &str, stderr: &str, logs: &[LogLine]) {
 impl Runner<'_> {
     fn context(&self) -> Context {
         Context {
-            settings: self.settings.clone(),
-            ..Context::default()
+            settings: self.context.settings.clone(),
+            session: None,
+            env: self.context.env.clone(),
+            dir: self.context.dir.clone(),
+            hosts: self.context.hosts.clone(),
         }
     }
 

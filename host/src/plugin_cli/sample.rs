@@ -134,6 +134,21 @@ pub fn value(v: serde_json::Value) -> Result<Value, String> {
     })
 }
 
+/// A setting from godwit.toml as the plugin receives it.
+pub fn wit_value(v: crate::value::Value) -> Value {
+    use crate::value::Value as V;
+    match v {
+        V::Null => Value::Null,
+        V::Bool(b) => Value::Boolean(b),
+        V::Int(i) => Value::Int(i),
+        V::Float(x) => Value::Float(x),
+        V::Text(s) => Value::Text(s),
+        V::Bytes(b) => Value::Bytes(b),
+        V::Json(s) => Value::Json(s),
+        V::Timestamp(s) => Value::Timestamp(s),
+    }
+}
+
 /// A value in the tagged JSON form, `null` plain.
 pub fn value_json(v: &Value) -> serde_json::Value {
     match v {
@@ -415,6 +430,26 @@ mod tests {
             Value::Timestamp("2026-11-21T08:00:00Z".into()),
         ] {
             assert_eq!(value(value_json(&x)).unwrap(), x);
+        }
+    }
+
+    /// The tagged form is the one `godwit::value::Value` serialises to; they must agree.
+    #[test]
+    fn tagged_form_is_the_value_serde_form() {
+        use crate::value::Value as V;
+        for v in [
+            V::Null,
+            V::Bool(true),
+            V::Int(-3),
+            V::Float(0.5),
+            V::Text("t".into()),
+            V::Bytes(vec![0, 255]),
+            V::Json("[1]".into()),
+            V::Timestamp("2026-11-21T08:00:00Z".into()),
+        ] {
+            let serde_form = serde_json::to_value(&v).unwrap();
+            assert_eq!(value_json(&wit_value(v.clone())), serde_form);
+            assert_eq!(value(serde_form).unwrap(), wit_value(v));
         }
     }
 

@@ -23,8 +23,8 @@ use crate::config::{self, FileConfig, PluginSettings, PluginSource};
 use crate::error::{Error, exit};
 use crate::plugin::builtin;
 use crate::plugin::capability::Capabilities;
-use crate::plugin::manifest::{Manifest, ManifestError};
 use crate::plugin::compat::{self, Inspection, Link};
+use crate::plugin::manifest::{Manifest, ManifestError};
 use crate::plugin::types::{self, BackfillSpec, Finding, Severity};
 use crate::plugin::{
     self as runtime, Call, Context, Limits, LogLine, Plugin, Runtime, RuntimeConfig, World,
@@ -141,7 +141,9 @@ pub fn run(command: PluginCommand, project_dir: &Path, json: bool) -> Result<u8,
             world.map(World::from),
             json,
         ),
-        PluginCommand::Run(args) => run_plugin(&Source::resolve(project_dir, &args.plugin)?, &args, json),
+        PluginCommand::Run(args) => {
+            run_plugin(&Source::resolve(project_dir, &args.plugin)?, &args, json)
+        }
         PluginCommand::New(mut args) => {
             // `--dir` is the global project-directory flag; here it says where the new
             // project goes.
@@ -208,7 +210,11 @@ impl Source {
                 "no plugin `{spec}`: not a file, not builtin:NAME (built-in: {}), and not a [plugins.NAME] of {} (declared: {})",
                 builtin::names().collect::<Vec<_>>().join(", "),
                 project_dir.join(config::CONFIG_FILE).display(),
-                if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
+                if declared.is_empty() {
+                    "none".to_owned()
+                } else {
+                    declared.join(", ")
+                }
             )));
         };
         declared.validate(spec).map_err(Error::Config)?;
@@ -460,7 +466,9 @@ fn check(source: &Source, expected: Option<World>, json: bool) -> Result<u8, Err
         Err(e @ runtime::Error::Malformed { .. }) => {
             let message = e.to_string();
             if json {
-                print_json(&json!({ "plugin": source.name, "compatible": false, "problems": [message] }));
+                print_json(
+                    &json!({ "plugin": source.name, "compatible": false, "problems": [message] }),
+                );
             } else {
                 println!("{}: NOT compatible\n  - {message}", source.name);
             }
@@ -554,7 +562,11 @@ fn check(source: &Source, expected: Option<World>, json: bool) -> Result<u8, Err
             "the {world} world requires export{} {} and the component lacks {}",
             plural(missing_exports.len()),
             list(missing_exports.iter().copied()),
-            if missing_exports.len() == 1 { "it" } else { "them" }
+            if missing_exports.len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
         ));
     }
     if let Some(world) = world
@@ -564,8 +576,16 @@ fn check(source: &Source, expected: Option<World>, json: bool) -> Result<u8, Err
             "export{} {} {} not part of the {world} world; godwit never calls {}",
             plural(extra_exports.len()),
             list(extra_exports.iter().map(String::as_str)),
-            if extra_exports.len() == 1 { "is" } else { "are" },
-            if extra_exports.len() == 1 { "it" } else { "them" }
+            if extra_exports.len() == 1 {
+                "is"
+            } else {
+                "are"
+            },
+            if extra_exports.len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
         ));
     }
     let missing_imports: Vec<compat::Import> = inspection
@@ -577,7 +597,7 @@ fn check(source: &Source, expected: Option<World>, json: bool) -> Result<u8, Err
     for import in &missing_imports {
         problems.push(match &import.link {
             Link::Missing(reason) => format!(
-                "it imports {} `{}`, which this host does not provide ({reason})",
+                "it imports {} `{}`, which this host does not provide: {reason}",
                 import.kind, import.name
             ),
             Link::Mismatch(reason) => format!(
@@ -672,7 +692,7 @@ fn check_text(source: &Source, inspection: &Inspection, verdict: &Verdict) -> St
     for import in &verdict.missing_imports {
         let reason = match &import.link {
             Link::Missing(r) => format!("not provided: {r}"),
-            Link::Mismatch(r) => format!("different type: {r}"),
+            Link::Mismatch(r) => format!("provided with another type: {r}"),
             Link::Provided => String::new(),
         };
         let _ = writeln!(out, "    - {} {}  ({reason})", import.kind, import.name);
@@ -688,7 +708,10 @@ fn check_text(source: &Source, inspection: &Inspection, verdict: &Verdict) -> St
             let _ = writeln!(out, "    - func {name}  (missing)");
         }
         for name in &verdict.extra_exports {
-            let _ = writeln!(out, "    + {name}  (extra, never called)");
+            let _ = writeln!(
+                out,
+                "    + {name}  (not in the {world} world; never called)"
+            );
         }
     }
     if verdict.compatible {
@@ -730,7 +753,10 @@ fn run_plugin(source: &Source, args: &RunArgs, json: bool) -> Result<u8, Error> 
     let plugin = runtime
         .load_bytes(&source.name, &source.bytes, source.pin())
         .map_err(plugin_error)?;
-    let manifest = source.manifest.clone().map_err(|e| Error::Config(e.to_string()))?;
+    let manifest = source
+        .manifest
+        .clone()
+        .map_err(|e| Error::Config(e.to_string()))?;
     if let Some(m) = &manifest {
         m.check_api().map_err(|e| Error::Config(e.to_string()))?;
     }
@@ -772,7 +798,10 @@ fn run_plugin(source: &Source, args: &RunArgs, json: bool) -> Result<u8, Error> 
             .map(|(k, v)| (k.clone(), sample::wit_value(v.clone())))
             .collect();
         // What a deploy would grant it: its requests cut down to godwit.toml's grants.
-        let requests = manifest.as_ref().map(|m| m.requests.clone()).unwrap_or_default();
+        let requests = manifest
+            .as_ref()
+            .map(|m| m.requests.clone())
+            .unwrap_or_default();
         let capabilities = Capabilities::effective(&requests, &declared.grants, &source.name);
         context.env = capabilities
             .env()
@@ -845,7 +874,9 @@ fn settings(pairs: &[String]) -> Result<Vec<(String, types::Value)>, Error> {
     let mut settings: Vec<(String, types::Value)> = Vec::new();
     for pair in pairs {
         let (key, value) = pair.split_once('=').ok_or_else(|| {
-            Error::Config(format!("--config {pair}: write KEY=VALUE, e.g. --config table=users"))
+            Error::Config(format!(
+                "--config {pair}: write KEY=VALUE, e.g. --config table=users"
+            ))
         })?;
         let value = sample::setting(value.trim());
         match settings.iter_mut().find(|(k, _)| k == key.trim()) {
@@ -912,7 +943,9 @@ impl Runner<'_> {
     /// and logged before it failed, then fails the command.
     fn failed(&self, what: &str, e: runtime::Error, calls: Vec<serde_json::Value>) -> Error {
         if self.json {
-            print_json(&json!({ "plugin": self.plugin.label(), "calls": calls, "failed": what, "error": e.to_string() }));
+            print_json(
+                &json!({ "plugin": self.plugin.label(), "calls": calls, "failed": what, "error": e.to_string() }),
+            );
         } else {
             println!("{what}: FAILED");
         }
@@ -924,7 +957,10 @@ impl Runner<'_> {
         let rows = sample::read_rows(path)?;
         let mut out = String::new();
         let mut calls = Vec::new();
-        let describe = match self.runtime.describe(self.plugin, &self.limits, self.context()) {
+        let describe = match self
+            .runtime
+            .describe(self.plugin, &self.limits, self.context())
+        {
             Ok(call) => call,
             Err(e) => return Err(self.failed("describe", e, calls)),
         };
@@ -932,7 +968,9 @@ impl Runner<'_> {
         let _ = writeln!(out, "describe  {}", costs_line(&describe));
         let _ = writeln!(out, "  {}", spec_line(spec));
         side_output(&mut out, &describe.stdout, &describe.stderr, &describe.logs);
-        calls.push(json!({ "call": "describe", "spec": spec_json(spec), "costs": costs(&describe) }));
+        calls.push(
+            json!({ "call": "describe", "spec": spec_json(spec), "costs": costs(&describe) }),
+        );
         let allowed: Vec<&str> = spec
             .key
             .split(',')
@@ -948,10 +986,14 @@ impl Runner<'_> {
                 print!("{out}");
                 out.clear();
             }
-            let call = match self.runtime.transform(self.plugin, &self.limits, self.context(), chunk) {
-                Ok(call) => call,
-                Err(e) => return Err(self.failed(&what, e, calls)),
-            };
+            let call =
+                match self
+                    .runtime
+                    .transform(self.plugin, &self.limits, self.context(), chunk)
+                {
+                    Ok(call) => call,
+                    Err(e) => return Err(self.failed(&what, e, calls)),
+                };
             total_out += call.value.len();
             let _ = writeln!(out, "{what}  {}", costs_line(&call));
             let mut refused = Vec::new();
@@ -981,7 +1023,9 @@ impl Runner<'_> {
             }));
         }
         if self.json {
-            print_json(&json!({ "plugin": self.plugin.label(), "world": "backfill", "calls": calls }));
+            print_json(
+                &json!({ "plugin": self.plugin.label(), "world": "backfill", "calls": calls }),
+            );
         } else {
             let _ = writeln!(
                 out,
@@ -998,10 +1042,12 @@ impl Runner<'_> {
 
     fn validator(&self, dir: &Path) -> Result<u8, Error> {
         let migration = sample::read_migration(dir)?;
-        let call = match self
-            .runtime
-            .check_migration(self.plugin, &self.limits, self.context(), &migration)
-        {
+        let call = match self.runtime.check_migration(
+            self.plugin,
+            &self.limits,
+            self.context(),
+            &migration,
+        ) {
             Ok(call) => call,
             Err(e) => return Err(self.failed("check-migration", e, Vec::new())),
         };
@@ -1067,7 +1113,9 @@ impl Runner<'_> {
             Err(e) => return Err(self.failed("notify", e, Vec::new())),
         };
         if self.json {
-            print_json(&json!({ "plugin": self.plugin.label(), "world": "notifier", "delivered": true, "costs": costs(&call) }));
+            print_json(
+                &json!({ "plugin": self.plugin.label(), "world": "notifier", "delivered": true, "costs": costs(&call) }),
+            );
         } else {
             let mut out = String::new();
             let _ = writeln!(out, "notify  {}", costs_line(&call));

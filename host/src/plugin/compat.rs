@@ -110,9 +110,7 @@ pub fn check_api_version(version: &str) -> Result<(), String> {
         format!("{host_major}.x ({API_PACKAGE}@{host_major}.x)")
     };
     match parse(version) {
-        Some((major, minor))
-            if major == host_major && (host_major != 0 || minor == host_minor) =>
-        {
+        Some((major, minor)) if major == host_major && (host_major != 0 || minor == host_minor) => {
             Ok(())
         }
         Some(_) => Err(format!(
@@ -211,17 +209,8 @@ impl Runtime {
                 problems.insert("(component)".to_owned(), Link::Mismatch(format!("{e:#}")));
                 break;
             };
-            let reason = e
-                .chain()
-                .skip(1)
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
-            let link = if reason.ends_with("implementation is missing") {
-                Link::Missing(reason)
-            } else {
-                Link::Mismatch(reason)
-            };
+            let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+            let link = describe_failure(&causes);
             let stubbed = items
                 .get(&name)
                 .map(|item| stub(&mut probe.root(), &self.engine, &name, item));
@@ -242,6 +231,28 @@ fn unsatisfied_import(e: &wasmtime::Error) -> Option<String> {
     let start = rest.find('`')? + 1;
     let end = start + rest[start..].find('`')?;
     Some(rest[start..end].to_owned())
+}
+
+/// Turns the linker's chain of causes ("instance export `open` has the wrong type",
+/// "function implementation is missing") into one verdict a person reads.
+fn describe_failure(causes: &[String]) -> Link {
+    let path: Vec<&str> = causes
+        .iter()
+        .filter_map(|c| {
+            let rest = c.strip_prefix("instance export `")?;
+            rest.split_once('`').map(|(name, _)| name)
+        })
+        .collect();
+    let last = causes.last().map(String::as_str).unwrap_or("");
+    match last.strip_suffix(" implementation is missing") {
+        Some(kind) if !path.is_empty() => Link::Missing(format!(
+            "this host has no {} `{}` there",
+            if kind == "function" { "function" } else { kind },
+            path.join(".")
+        )),
+        Some(kind) => Link::Missing(format!("this host has no such {kind}")),
+        None => Link::Mismatch(causes.join(": ")),
+    }
 }
 
 /// Defines `name` in `linker` with functions that trap, so that the next round of
@@ -293,6 +304,25 @@ mod tests {
         assert!(
             wit.contains(&format!("package {API_PACKAGE}@{API_VERSION};")),
             "API_VERSION must follow wit/godwit-plugin.wit"
+        );
+    }
+
+    #[test]
+    fn linker_causes_read_as_one_sentence() {
+        let causes = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            describe_failure(&causes(&[
+                "instance export `open` has the wrong type",
+                "function implementation is missing"
+            ])),
+            Link::Missing("this host has no function `open` there".into())
+        );
+        assert_eq!(
+            describe_failure(&causes(&[
+                "instance export `log` has the wrong type",
+                "type mismatch"
+            ])),
+            Link::Mismatch("instance export `log` has the wrong type: type mismatch".into())
         );
     }
 

@@ -25,7 +25,9 @@ impl Lang {
             "python" | "py" | "javascript" | "js" | "typescript" | "ts" => Err(format!(
                 "there is no {text} template yet: Python and JavaScript plugins come in a later godwit; use --lang rust"
             )),
-            _ => Err(format!("`{text}` is not a language godwit has a template for; use --lang rust")),
+            _ => Err(format!(
+                "`{text}` is not a language godwit has a template for; use --lang rust"
+            )),
         }
     }
 }
@@ -205,11 +207,11 @@ timeout = "5s"
     let crate_name = name.replace('-', "_");
     let wasm = wasm_path(name);
     let try_it = if world == WorldArg::Backfill {
-        format!(
-            "godwit plugin run {wasm} --rows sample-rows.json --config table=users\n"
-        )
+        format!("godwit plugin run {wasm} --rows sample-rows.json --config table=users\n")
     } else if world == WorldArg::Validator {
-        format!("godwit plugin run {wasm} --migration path/to/migrations/20261121090000_create_users\n")
+        format!(
+            "godwit plugin run {wasm} --migration path/to/migrations/20261121090000_create_users\n"
+        )
     } else if world == WorldArg::Notifier {
         format!(
             "echo '{{\"run-started\": {{\"operation\": \"deploy\", \"pending\": 2, \"database\": \"sqlite://app.db\"}}}}' > event.json\ngodwit plugin run {wasm} --event event.json\n"

@@ -940,16 +940,31 @@ impl Runner<'_> {
     }
 
     /// Reports a failed call — a trap, a limit, a refusal — with what the plugin printed
-    /// and logged before it failed, then fails the command.
-    fn failed(&self, what: &str, e: runtime::Error, calls: Vec<serde_json::Value>) -> Error {
+    /// and logged before it failed (in the error's message), and fails the command. With
+    /// --json the calls that succeeded and the error go out as one document, with the
+    /// exit code, and the error to stderr.
+    fn failed(
+        &self,
+        what: &str,
+        e: runtime::Error,
+        calls: Vec<serde_json::Value>,
+    ) -> Result<u8, Error> {
+        let e = plugin_error(e);
         if self.json {
-            print_json(
-                &json!({ "plugin": self.plugin.label(), "calls": calls, "failed": what, "error": e.to_string() }),
-            );
+            let message = config::redact(&e.to_string());
+            print_json(&json!({
+                "plugin": self.plugin.label(),
+                "calls": calls,
+                "failed": what,
+                "error": message,
+                "exit_code": e.exit_code(),
+            }));
+            eprintln!("error: {message}");
+            Ok(e.exit_code())
         } else {
             println!("{what}: FAILED");
+            Err(e)
         }
-        plugin_error(e)
     }
 
     fn backfill(&self, args: &RunArgs) -> Result<u8, Error> {
@@ -962,7 +977,7 @@ impl Runner<'_> {
             .describe(self.plugin, &self.limits, self.context())
         {
             Ok(call) => call,
-            Err(e) => return Err(self.failed("describe", e, calls)),
+            Err(e) => return self.failed("describe", e, calls),
         };
         let spec = &describe.value;
         let _ = writeln!(out, "describe  {}", costs_line(&describe));
@@ -992,7 +1007,7 @@ impl Runner<'_> {
                     .transform(self.plugin, &self.limits, self.context(), chunk)
                 {
                     Ok(call) => call,
-                    Err(e) => return Err(self.failed(&what, e, calls)),
+                    Err(e) => return self.failed(&what, e, calls),
                 };
             total_out += call.value.len();
             let _ = writeln!(out, "{what}  {}", costs_line(&call));
@@ -1049,7 +1064,7 @@ impl Runner<'_> {
             &migration,
         ) {
             Ok(call) => call,
-            Err(e) => return Err(self.failed("check-migration", e, Vec::new())),
+            Err(e) => return self.failed("check-migration", e, Vec::new()),
         };
         let errors = call
             .value
@@ -1110,7 +1125,7 @@ impl Runner<'_> {
             .notify(self.plugin, &self.limits, self.context(), &event)
         {
             Ok(call) => call,
-            Err(e) => return Err(self.failed("notify", e, Vec::new())),
+            Err(e) => return self.failed("notify", e, Vec::new()),
         };
         if self.json {
             print_json(

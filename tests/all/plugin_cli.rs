@@ -310,6 +310,17 @@ fn plugin_run_reports_traps_and_limits_with_the_plugins_stderr() {
     run_mode("memory", &["--memory", "16MiB"])
         .expect(1)
         .says("exceeded its memory limit of 16 MiB");
+    // With --json: the failed call, the error and the exit code in one document.
+    let out = run_mode("panic", &["--json"]);
+    out.expect(1);
+    let v = json(&out);
+    assert_eq!(v["failed"], "transform rows 1-1");
+    assert_eq!(v["exit_code"], 1);
+    assert_eq!(v["calls"][0]["call"], "describe");
+    assert!(
+        v["error"].as_str().unwrap().contains("panics on purpose"),
+        "{v}"
+    );
     // The plugin's own Err is a refusal, reported as such.
     run_mode("read-file", &[])
         .expect(1)

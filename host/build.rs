@@ -16,7 +16,9 @@ const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let host_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let root = host_dir.parent().expect("the host crate is inside the workspace");
+    let root = host_dir
+        .parent()
+        .expect("the host crate is inside the workspace");
     for dir in ["sdk", "plugins", "tests/guests", "wit", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }

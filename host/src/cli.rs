@@ -61,6 +61,10 @@ pub enum Command {
     New {
         /// What the migration does, e.g. add_users_email_index.
         name: Vec<String>,
+        /// Make it a plugin step run by this [plugins.NAME] of godwit.toml (a step.toml
+        /// instead of up.sql).
+        #[arg(long, value_name = "PLUGIN")]
+        step: Option<String>,
     },
     /// Show every migration's state (exit 0 up to date, 5 pending, 4 problems).
     Status,
@@ -264,7 +268,9 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     }
     match &cli.command {
         Command::Init => return init(&cli.dir),
-        Command::New { name } => return new_migration(&cli.dir, &name.join("_")),
+        Command::New { name, step } => {
+            return new_migration(&cli.dir, &name.join("_"), step.as_deref());
+        }
         Command::Lint {
             paths,
             format,
@@ -696,7 +702,7 @@ fn lint(
     })
 }
 
-fn new_migration(dir: &Path, raw: &str) -> Result<u8, Error> {
+fn new_migration(dir: &Path, raw: &str, step: Option<&str>) -> Result<u8, Error> {
     let name: String = raw
         .trim()
         .chars()
@@ -730,6 +736,29 @@ fn new_migration(dir: &Path, raw: &str) -> Result<u8, Error> {
         )));
     }
     std::fs::create_dir_all(&path)?;
+    if let Some(plugin) = step {
+        std::fs::write(
+            path.join("step.toml"),
+            format!(
+                "# {name}: a plugin step. godwit runs it batch by batch, each batch in its own\n\
+                 # transaction with its checkpoint, and resumes it where it stopped.\n\
+                 plugin = \"{plugin}\"   # a [plugins.{plugin}] of godwit.toml\n\n\
+                 # Settings for the plugin; they override [plugins.{plugin}.config] key by key.\n\
+                 [config]\n\n\
+                 [batch]\n\
+                 # size = 1000          # first batch; later ones adapt to `target`\n\
+                 # target = \"250ms\"    # how long a batch should take\n\
+                 # pause = \"0ms\"       # sleep between batches\n\
+                 # max_rows_per_second = 0\n"
+            ),
+        )?;
+        std::fs::write(
+            path.join("down.sql"),
+            format!("-- Undo {name}, or delete this file if the step cannot be undone.\n\n"),
+        )?;
+        println!("Created {}/step.toml and down.sql", path.display());
+        return Ok(exit::OK);
+    }
     std::fs::write(
         path.join("up.sql"),
         format!("-- {name}\n-- Directives go here, e.g. -- godwit:no-transaction\n\n"),

@@ -34,6 +34,7 @@ pub mod report;
 pub mod schema;
 pub mod source;
 pub mod split;
+pub mod step;
 pub mod value;
 pub mod verify;
 

@@ -20,6 +20,7 @@ use crate::config::{BackupPolicy, Config};
 use crate::driver::{self, Driver, Timeouts, now_rfc3339};
 use crate::error::{Error, describe_db_error};
 use crate::history::{self, Entry, HistoryRow, Operation, RowState, Status};
+use crate::plugin::registry::Registry;
 use crate::source::{self, Migration, Script, Version};
 use crate::split::Statement;
 
@@ -82,6 +83,24 @@ pub enum Event {
         #[serde(flatten)]
         outcome: copy::Outcome,
     },
+    /// A step committed another batch, checkpoint included.
+    BatchProgress {
+        version: String,
+        batches: u64,
+        rows: u64,
+        /// Rows to do in all, when the host could count them.
+        total: Option<u64>,
+        /// Rows per second over this run.
+        rate: f64,
+        eta_ms: Option<u64>,
+        batch_size: u32,
+    },
+    /// A plugin wrote to `host.log` or to its stderr.
+    PluginLog {
+        plugin: String,
+        level: String,
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -123,7 +142,7 @@ pub struct RunReport {
 
 pub struct Migrator {
     config: Config,
-    driver: Box<dyn Driver>,
+    pub(crate) driver: Box<dyn Driver>,
     observer: Box<dyn FnMut(&Event) + Send>,
     /// Events about work inside a migration, told only once that work is committed.
     deferred: Vec<Event>,
@@ -155,7 +174,7 @@ impl Migrator {
         self.driver.as_mut()
     }
 
-    fn emit(&mut self, event: Event) {
+    pub(crate) fn emit(&mut self, event: Event) {
         (self.observer)(&event);
     }
 
@@ -277,6 +296,14 @@ impl Migrator {
             )));
         }
 
+        // Load (pin-check, compile, grant) every plugin the plan needs before anything is
+        // applied: a plugin that cannot run must not leave half a deploy behind.
+        let steps: Vec<&str> = plan
+            .iter()
+            .filter_map(|(m, _, _)| m.step.as_ref().map(|s| s.plugin.as_str()))
+            .collect();
+        let plugins = Registry::load(&self.config, &steps)?;
+
         let database = self.config.target.display.clone();
         self.emit(Event::RunStarted {
             operation: Operation::Deploy,
@@ -312,16 +339,20 @@ impl Migrator {
             ..Default::default()
         };
         for (migration, resume, statements) in plan {
-            match self
-                .run_script(
-                    migration,
-                    &migration.up,
-                    &statements,
-                    Operation::Deploy,
-                    resume,
-                )
-                .await
-            {
+            let outcome = match &migration.step {
+                Some(step) => self.run_step(migration, step, resume, &plugins).await,
+                None => {
+                    self.run_script(
+                        migration,
+                        &migration.up,
+                        &statements,
+                        Operation::Deploy,
+                        resume,
+                    )
+                    .await
+                }
+            };
+            match outcome {
                 Ok(done) => report.applied.push(done),
                 Err(err) => {
                     let err = match (&backup, err) {
@@ -746,7 +777,7 @@ impl Migrator {
         result
     }
 
-    fn new_row(
+    pub(crate) fn new_row(
         &self,
         migration: &Migration,
         operation: Operation,

@@ -52,6 +52,8 @@ pub struct PlannedMigration {
     pub risk: Risk,
     pub transactional: bool,
     pub has_down: bool,
+    /// For a plugin step: the plugin that runs it, batch by batch.
+    pub step: Option<String>,
     pub statements: Vec<PlannedStatement>,
     pub findings: Vec<Finding>,
 }
@@ -109,6 +111,7 @@ pub async fn plan(migrator: &mut Migrator) -> Result<Plan, Error> {
             risk,
             transactional: dialect != Dialect::MySql && !migration.up.directives.no_transaction,
             has_down: migration.down.is_some(),
+            step: migration.step.as_ref().map(|s| s.plugin.clone()),
             statements: planned,
             findings: mine,
         });
@@ -403,7 +406,12 @@ pub fn human(plan: &Plan) -> String {
         return out;
     }
     for m in &plan.migrations {
-        let mode = if m.transactional {
+        let step_mode;
+        let mode = if let Some(plugin) = &m.step {
+            step_mode =
+                format!("plugin step run by {plugin}: a transaction and a checkpoint per batch");
+            step_mode.as_str()
+        } else if m.transactional {
             "one transaction"
         } else {
             "statement by statement"

@@ -33,7 +33,9 @@ pub mod capability;
 pub mod compat;
 mod imports;
 pub mod manifest;
+pub mod registry;
 mod sandbox;
+pub mod session;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -9,14 +9,26 @@ use crate::backup::{Meta, copy::Outcome};
 use crate::history::{Entry, HistoryRow, Operation, RowState, Status};
 use crate::migrator::{Event, RunReport};
 
-/// Prints run events as they arrive, one line per migration.
+/// Prints run events as they arrive, one line per migration; a step's batches drive a
+/// progress bar on a terminal, and a line every few seconds elsewhere (CI logs).
 #[derive(Default)]
 pub struct Progress {
     open_line: bool,
+    bar: Option<indicatif::ProgressBar>,
+    last_line: Option<std::time::Instant>,
 }
+
+/// How often a progress line is printed when stderr is not a terminal.
+const PLAIN_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Progress {
     pub fn event(&mut self, event: &Event) {
+        if let Event::BatchProgress { .. } | Event::PluginLog { .. } = event {
+            return self.step_event(event);
+        }
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
         let mut out = std::io::stdout().lock();
         let close = |open: &mut bool, out: &mut std::io::StdoutLock| {
             if std::mem::take(open) {
@@ -133,8 +145,87 @@ impl Progress {
                 close(&mut self.open_line, &mut out);
                 let _ = writeln!(out, "    {}", data_copy(version, outcome));
             }
+            Event::BatchProgress { .. } | Event::PluginLog { .. } => unreachable!("handled above"),
         }
         let _ = out.flush();
+    }
+
+    fn step_event(&mut self, event: &Event) {
+        use std::io::IsTerminal as _;
+        match event {
+            Event::BatchProgress {
+                batches,
+                rows,
+                total,
+                rate,
+                eta_ms,
+                batch_size,
+                ..
+            } => {
+                let message = format!(
+                    "{} rows/s, batch {batches} of {}",
+                    thousands(*rate as u64),
+                    thousands(u64::from(*batch_size))
+                );
+                if std::io::stderr().is_terminal() {
+                    let bar = self.bar.get_or_insert_with(|| {
+                        if std::mem::take(&mut self.open_line) {
+                            println!();
+                        }
+                        let bar = indicatif::ProgressBar::new(total.unwrap_or(0));
+                        let template = if total.is_some() {
+                            "    [{bar:30}] {human_pos}/{human_len} rows ({percent}%), {msg}, ETA {eta}"
+                        } else {
+                            "    {spinner} {human_pos} rows, {msg}"
+                        };
+                        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+                            bar.set_style(style.progress_chars("=> "));
+                        }
+                        bar
+                    });
+                    bar.set_position(*rows);
+                    bar.set_message(message);
+                } else if self
+                    .last_line
+                    .is_none_or(|at| at.elapsed() >= PLAIN_PROGRESS_EVERY)
+                {
+                    self.last_line = Some(std::time::Instant::now());
+                    let mut out = std::io::stdout().lock();
+                    if std::mem::take(&mut self.open_line) {
+                        let _ = writeln!(out);
+                    }
+                    let of = total
+                        .map(|t| {
+                            let pct = (rows * 100).checked_div(t).unwrap_or(100);
+                            format!(" of {} ({pct}%)", thousands(t))
+                        })
+                        .unwrap_or_default();
+                    let eta = eta_ms
+                        .map(|e| format!(", about {} left", ms(e)))
+                        .unwrap_or_default();
+                    let _ = writeln!(out, "    {} rows{of}, {message}{eta}", thousands(*rows));
+                    let _ = out.flush();
+                }
+            }
+            Event::PluginLog {
+                plugin,
+                level,
+                message,
+            } => {
+                let line = format!("    [{plugin}] {level}: {message}");
+                match &self.bar {
+                    Some(bar) => bar.println(line),
+                    None => {
+                        let mut out = std::io::stdout().lock();
+                        if std::mem::take(&mut self.open_line) {
+                            let _ = writeln!(out);
+                        }
+                        let _ = writeln!(out, "{line}");
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 

@@ -287,9 +287,17 @@ pub struct Migration {
     pub origin: String,
     /// Drizzle's journal timestamp, which its history table records instead of a name.
     pub created_at: Option<i64>,
+    /// A plugin step (`step.toml`) instead of SQL; `up` is then empty and the checksum
+    /// is the step file's.
+    pub step: Option<Box<crate::step::StepFile>>,
 }
 
 impl Migration {
+    /// `sql` or `step`, as the history table records it.
+    pub fn kind(&self) -> &'static str {
+        if self.step.is_some() { "step" } else { "sql" }
+    }
+
     /// `20261121090000_create_users`, as the directory is named.
     pub fn id(&self) -> String {
         format!("{}_{}", self.version, self.name)

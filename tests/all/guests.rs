@@ -95,7 +95,13 @@ fn builtin_plugins_are_the_built_first_party_plugins() {
     let names: Vec<&str> = builtin::names().collect();
     assert_eq!(
         names,
-        ["audit-log", "column-copy", "github-summary", "org-rules", "webhook"]
+        [
+            "audit-log",
+            "column-copy",
+            "github-summary",
+            "org-rules",
+            "webhook"
+        ]
     );
     for name in names {
         let bytes = builtin::get(name).unwrap();

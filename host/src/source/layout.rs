@@ -189,6 +189,7 @@ fn migration(
         up,
         down,
         created_at: None,
+        step: None,
     }
 }
 
@@ -214,25 +215,53 @@ fn read_godwit(dir: &Path) -> Result<Vec<Migration>, Error> {
             Error::source(&path, "a migration directory is named <version>_<name>, e.g. 20261121090000_create_users")
         })?;
         let up_path = path.join("up.sql");
-        if !up_path.exists() {
-            return Err(Error::source(
-                &path,
-                "has no up.sql; every migration directory needs one",
-            ));
-        }
+        let step_path = path.join("step.toml");
         let down_path = path.join("down.sql");
         let down = down_path
             .exists()
             .then(|| Script::read(&down_path))
             .transpose()?;
-        migrations.push(migration(
-            version,
-            label,
-            &path,
-            name,
-            Script::read(&up_path)?,
-            down,
-        ));
+        match (up_path.exists(), step_path.exists()) {
+            (true, true) => {
+                return Err(Error::source(
+                    &path,
+                    "has both up.sql and step.toml; a migration is either SQL or a plugin step: \
+                     move the SQL into a migration of its own, before or after the step",
+                ));
+            }
+            (false, false) => {
+                return Err(Error::source(
+                    &path,
+                    "has no up.sql (or step.toml for a plugin step); every migration directory needs one",
+                ));
+            }
+            (true, false) => migrations.push(migration(
+                version,
+                label,
+                &path,
+                name,
+                Script::read(&up_path)?,
+                down,
+            )),
+            (false, true) => {
+                let text = super::read_text(&step_path)?;
+                let step = crate::step::StepFile::parse(&text)
+                    .map_err(|m| Error::source(&step_path, m))?;
+                // The step has no SQL of its own; an empty script keeps lint, plan and
+                // verify from mistaking the TOML for statements.
+                let script = Script {
+                    path: step_path.clone(),
+                    text: String::new(),
+                    directives: Default::default(),
+                    splitting: super::Splitting::Tokenizer,
+                    foreign: false,
+                };
+                let mut m = migration(version, label, &path, name, script, down);
+                m.checksum = checksum(&text);
+                m.step = Some(Box::new(step));
+                migrations.push(m);
+            }
+        }
     }
     Ok(migrations)
 }

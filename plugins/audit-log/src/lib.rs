@@ -27,7 +27,9 @@ fn log_path(setting: &str) -> Result<PathBuf, String> {
         }
     }
     if path == Path::new("/") {
-        return Err(format!("setting `file` = {setting:?} names the directory, not a file"));
+        return Err(format!(
+            "setting `file` = {setting:?} names the directory, not a file"
+        ));
     }
     Ok(path)
 }
@@ -47,7 +49,10 @@ impl Notifier for AuditLog {
             .append(true)
             .open(&path)
             .map_err(|e| {
-                format!("cannot open {}: {e} (is a `dir` granted to this plugin?)", path.display())
+                format!(
+                    "cannot open {}: {e} (is a `dir` granted to this plugin?)",
+                    path.display()
+                )
             })?;
         // One write per event, so concurrent runs interleave whole lines.
         file.write_all(line.as_bytes())
@@ -63,8 +68,14 @@ mod tests {
 
     #[test]
     fn file_stays_inside_the_granted_directory() {
-        assert_eq!(log_path("audit.jsonl").unwrap().to_str(), Some("/audit.jsonl"));
-        assert_eq!(log_path("/logs/a.jsonl").unwrap().to_str(), Some("/logs/a.jsonl"));
+        assert_eq!(
+            log_path("audit.jsonl").unwrap().to_str(),
+            Some("/audit.jsonl")
+        );
+        assert_eq!(
+            log_path("/logs/a.jsonl").unwrap().to_str(),
+            Some("/logs/a.jsonl")
+        );
         let err = log_path("../x").unwrap_err();
         assert!(err.contains("leaves the granted directory"), "{err}");
         assert!(log_path("/logs/../../etc/passwd").is_err());

@@ -75,10 +75,14 @@ impl Settings {
 
 impl Backfill for ColumnCopy {
     fn describe() -> BackfillSpec {
-        // `describe` cannot fail; bad settings surface from the first `transform` call,
-        // so here fall back to what makes the host refuse the spec with a clear message.
-        let Ok(s) = Settings::load() else {
-            return BackfillSpec::new("", "", [""; 0], [""; 0]);
+        // `describe` cannot fail: log what is wrong and return a spec with no table,
+        // which the host refuses before reading anything.
+        let s = match Settings::load() {
+            Ok(s) => s,
+            Err(e) => {
+                godwit_sdk::log::error(e);
+                return BackfillSpec::new("", "", [""; 0], [""; 0]);
+            }
         };
         let spec = BackfillSpec::new(&s.table, &s.key.join(","), [&s.from], [&s.to])
             .batch_size_hint(s.batch_size);

@@ -28,7 +28,9 @@ fn summary_path() -> Result<String, String> {
 
 /// Text for one Markdown table cell.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace("\r\n", "<br>").replace('\n', "<br>")
+    s.replace('|', "\\|")
+        .replace("\r\n", "<br>")
+        .replace('\n', "<br>")
 }
 
 fn duration(ms: u64) -> String {
@@ -68,7 +70,11 @@ fn findings_table(findings: &[Finding]) -> String {
 /// What to append for `event`, given the file so far; `None` for events the summary skips.
 fn lines(event: &Event, existing: &str) -> Option<String> {
     let row = |marker: &str, row: String| {
-        let header = if table_open(existing) { "" } else { TABLE_HEADER };
+        let header = if table_open(existing) {
+            ""
+        } else {
+            TABLE_HEADER
+        };
         format!("{header}{marker}{row}\n")
     };
     Some(match event {
@@ -106,7 +112,10 @@ fn lines(event: &Event, existing: &str) -> Option<String> {
         Event::BackupTaken(e) => format!("\nBackup `{}` taken ({} bytes).\n", e.id, e.size),
         Event::RolledBack(e) => format!(
             "\n⚠️ Rolled back{}: {}\n",
-            e.version.as_ref().map(|v| format!(" {v}")).unwrap_or_default(),
+            e.version
+                .as_ref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default(),
             e.reason
         ),
         Event::RunFinished(e) => match &e.failed {
@@ -135,7 +144,11 @@ impl Notifier for GithubSummary {
         let existing = match std::fs::read_to_string(&path) {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(format!("cannot read {path}: {e} (is its directory granted as `dir`?)")),
+            Err(e) => {
+                return Err(format!(
+                    "cannot read {path}: {e} (is its directory granted as `dir`?)"
+                ));
+            }
         };
         let Some(text) = lines(&event, &existing) else {
             return Ok(());
@@ -180,7 +193,13 @@ mod tests {
         });
         file += &lines(&failed, &file).unwrap();
         assert_eq!(file.matches("| | migration |").count(), 1, "{file}");
-        assert!(file.contains("| ✅ | `1_create_users` | deploy | 1.5 s | 3 |"), "{file}");
-        assert!(file.contains("failed: syntax \\| error<br>line 2"), "{file}");
+        assert!(
+            file.contains("| ✅ | `1_create_users` | deploy | 1.5 s | 3 |"),
+            "{file}"
+        );
+        assert!(
+            file.contains("failed: syntax \\| error<br>line 2"),
+            "{file}"
+        );
     }
 }

@@ -77,14 +77,15 @@ impl Validator for OrgRules {
         }
 
         let require_down = config::get_bool("require_down").unwrap_or(Some(false));
-        if require_down == Some(true)
-            && m.down_sql.as_deref().is_none_or(|s| s.trim().is_empty())
-        {
+        if require_down == Some(true) && m.down_sql.as_deref().is_none_or(|s| s.trim().is_empty()) {
             findings.push(
                 Finding::new(
                     "org-require-down",
                     severity("require_down"),
-                    format!("migration {}_{} cannot be reverted: it has no down migration", m.version, m.name),
+                    format!(
+                        "migration {}_{} cannot be reverted: it has no down migration",
+                        m.version, m.name
+                    ),
                 )
                 .at(file(&m, "up"))
                 .help(format!("add {} that undoes it", file(&m, "down"))),
@@ -147,7 +148,9 @@ impl Validator for OrgRules {
                 return vec![Finding::new(
                     "org-rules-config",
                     Severity::Error,
-                    format!("cannot check primary keys: setting `dialect` is {other:?}, expected postgres, mysql or sqlite"),
+                    format!(
+                        "cannot check primary keys: setting `dialect` is {other:?}, expected postgres, mysql or sqlite"
+                    ),
                 )];
             }
         };
@@ -163,11 +166,13 @@ impl Validator for OrgRules {
             }
         };
         rows.iter()
-            .filter_map(|row| match row.value("name").or_else(|| row.first().map(|c| &c.value)) {
-                Some(Value::Text(s)) => Some(s.clone()),
-                Some(Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-                _ => None,
-            })
+            .filter_map(
+                |row| match row.value("name").or_else(|| row.first().map(|c| &c.value)) {
+                    Some(Value::Text(s)) => Some(s.clone()),
+                    Some(Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+                    _ => None,
+                },
+            )
             .map(|table| {
                 Finding::new(
                     "org-require-primary-key",

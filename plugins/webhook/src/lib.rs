@@ -43,7 +43,10 @@ fn text(event: &Event) -> String {
             ),
         },
         Event::MigrationStarted(e) => {
-            format!("{} {}_{} ({}) started", e.operation, e.version, e.name, e.kind)
+            format!(
+                "{} {}_{} ({}) started",
+                e.operation, e.version, e.name, e.kind
+            )
         }
         Event::MigrationApplied(e) => format!(
             "{} {}_{}: done in {} ms, {} row(s)",
@@ -62,7 +65,11 @@ fn text(event: &Event) -> String {
             "{} reported {} finding(s){}",
             e.source,
             e.findings.len(),
-            if e.blocking { ", blocking the deploy" } else { "" }
+            if e.blocking {
+                ", blocking the deploy"
+            } else {
+                ""
+            }
         ),
         Event::BackupTaken(e) => format!("backup {} taken ({} bytes)", e.id, e.size),
         Event::RolledBack(e) => match &e.version {
@@ -100,7 +107,9 @@ mod http {
         } else if let Some(rest) = url.strip_prefix("http://") {
             (Scheme::Http, rest)
         } else {
-            return Err(format!("setting `url` = {url:?} must start with http:// or https://"));
+            return Err(format!(
+                "setting `url` = {url:?} must start with http:// or https://"
+            ));
         };
         let (authority, path) = match rest.find('/') {
             Some(i) => rest.split_at(i),
@@ -115,11 +124,9 @@ mod http {
     pub fn post_json(url: &str, body: &[u8]) -> Result<(), String> {
         let (scheme, authority, path) = parse(url)?;
         let fail = |what: &str, e: &dyn std::fmt::Debug| format!("POST {url}: {what}: {e:?}");
-        let headers = Fields::from_list(&[(
-            "content-type".to_owned(),
-            b"application/json".to_vec(),
-        )])
-        .map_err(|e| fail("bad header", &e))?;
+        let headers =
+            Fields::from_list(&[("content-type".to_owned(), b"application/json".to_vec())])
+                .map_err(|e| fail("bad header", &e))?;
         let request = OutgoingRequest::new(headers);
         request
             .set_method(&Method::Post)

@@ -10,6 +10,9 @@
 //! `types` and `host` are generated once, with the `backfill` world, and the other worlds
 //! reuse them through `with`, so a `Value` is the same type whichever world uses it.
 
+// Generated code: its shape is wit-bindgen's, not ours.
+#![allow(clippy::all)]
+
 /// The `backfill` world, and with it the shared `types` and `host` interfaces.
 pub mod backfill {
     wit_bindgen::generate!({

@@ -46,7 +46,9 @@ pub fn get_bool(key: &str) -> Result<Option<bool>, String> {
         Some(Value::Boolean(b)) => Ok(Some(b)),
         Some(Value::Text(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
         Some(Value::Text(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        Some(other) => Err(format!("setting `{key}` must be true or false, not {other:?}")),
+        Some(other) => Err(format!(
+            "setting `{key}` must be true or false, not {other:?}"
+        )),
     }
 }
 

@@ -44,14 +44,14 @@ pub use event::json;
 
 pub use row::RowExt;
 
+/// The connection the host lends to one call; see [`DataStep`] and [`Validator`].
+pub use bindings::backfill::godwit::plugin::host::Session;
 /// The types that cross the plugin boundary, as `wit/godwit-plugin.wit` defines them.
 pub use bindings::backfill::godwit::plugin::types::{
     BackfillSpec, BackupTaken, BatchProgress, BatchResult, Column, Event, Finding,
-    FindingsReported, Migration, MigrationApplied, MigrationFailed, MigrationStarted,
-    RolledBack, Row, RunFinished, RunStarted, Severity, Value,
+    FindingsReported, Migration, MigrationApplied, MigrationFailed, MigrationStarted, RolledBack,
+    Row, RunFinished, RunStarted, Severity, Value,
 };
-/// The connection the host lends to one call; see [`DataStep`] and [`Validator`].
-pub use bindings::backfill::godwit::plugin::host::Session;
 
 /// The version of the `godwit:plugin` WIT package this SDK targets.
 pub const API_VERSION: &str = "0.1.0";
@@ -70,8 +70,11 @@ pub trait Backfill {
 /// transaction; the host commits and checkpoints the returned cursor between batches.
 pub trait DataStep {
     /// Do at most `size` rows' worth of work from `cursor` (`None` on the first call).
-    fn run_batch(session: &Session, cursor: Option<String>, size: u32)
-    -> Result<BatchResult, String>;
+    fn run_batch(
+        session: &Session,
+        cursor: Option<String>,
+        size: u32,
+    ) -> Result<BatchResult, String>;
 }
 
 /// Checks that report findings like godwit's built-in lint rules.

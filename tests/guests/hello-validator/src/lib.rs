@@ -1,7 +1,7 @@
 //! Test fixture for the `validator` world: one finding per migration whose up-SQL
 //! contains `DROP TABLE`, nothing from the database.
 
-use godwit_sdk::{Finding, Migration, Severity, Session, Validator};
+use godwit_sdk::{Finding, Migration, Session, Severity, Validator};
 
 struct Hello;
 

@@ -8,7 +8,9 @@ struct HostileStep;
 /// `UPDATE items SET n = n + 1` for the next `size` rows after `cursor`, by id.
 fn counter(session: &Session, cursor: Option<String>, size: u32) -> Result<BatchResult, String> {
     let after: i64 = match cursor {
-        Some(c) => c.parse().map_err(|_| format!("cursor {c:?} is not an id"))?,
+        Some(c) => c
+            .parse()
+            .map_err(|_| format!("cursor {c:?} is not an id"))?,
         None => i64::MIN,
     };
     let rows = session.query(
@@ -25,7 +27,10 @@ fn counter(session: &Session, cursor: Option<String>, size: u32) -> Result<Batch
         let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
         let params: Vec<Value> = ids.iter().map(|&id| Value::Int(id)).collect();
         session.execute(
-            &format!("UPDATE items SET n = n + 1 WHERE id IN ({})", placeholders.join(", ")),
+            &format!(
+                "UPDATE items SET n = n + 1 WHERE id IN ({})",
+                placeholders.join(", ")
+            ),
             &params,
         )?
     };
@@ -37,7 +42,11 @@ fn counter(session: &Session, cursor: Option<String>, size: u32) -> Result<Batch
 }
 
 impl DataStep for HostileStep {
-    fn run_batch(session: &Session, cursor: Option<String>, size: u32) -> Result<BatchResult, String> {
+    fn run_batch(
+        session: &Session,
+        cursor: Option<String>,
+        size: u32,
+    ) -> Result<BatchResult, String> {
         let mode = config::get_str("mode").unwrap_or_else(|| "counter".into());
         match mode.as_str() {
             "ungranted-table" => {
@@ -45,14 +54,19 @@ impl DataStep for HostileStep {
                 let rows = session
                     .query(&format!("SELECT * FROM {table}"), &[])
                     .map_err(|e| format!("cannot query {table}: {e}"))?;
-                Err(format!("queried {table}: {} rows, the host let it through", rows.len()))
+                Err(format!(
+                    "queried {table}: {} rows, the host let it through",
+                    rows.len()
+                ))
             }
             "write-read-only" => {
                 let table = config::get_str("table").unwrap_or_else(|| "items".into());
                 let n = session
                     .execute(&format!("UPDATE {table} SET n = n + 1"), &[])
                     .map_err(|e| format!("cannot update {table}: {e}"))?;
-                Err(format!("updated {n} rows of {table}, the host let it through"))
+                Err(format!(
+                    "updated {n} rows of {table}, the host let it through"
+                ))
             }
             "counter" => counter(session, cursor, size),
             other => Err(format!("unknown mode {other:?}")),

@@ -15,7 +15,10 @@ fn key() -> String {
 }
 
 /// Each row keyed as given, with `to` set by `f`.
-fn map_rows(rows: &[Row], mut f: impl FnMut(&Row) -> Result<Column, String>) -> Result<Vec<Row>, String> {
+fn map_rows(
+    rows: &[Row],
+    mut f: impl FnMut(&Row) -> Result<Column, String>,
+) -> Result<Vec<Row>, String> {
     let key = key();
     rows.iter()
         .map(|row| Ok(vec![Column::new(key.as_str(), row.require(&key)?), f(row)?]))
@@ -53,7 +56,9 @@ impl Backfill for Hostile {
                     let value = row.require(&from)?;
                     Ok(Column::new(
                         to.as_str(),
-                        value.as_str().map_or(Value::Null, |s| s.to_uppercase().into()),
+                        value
+                            .as_str()
+                            .map_or(Value::Null, |s| s.to_uppercase().into()),
                     ))
                 })
             }
@@ -74,7 +79,10 @@ impl Backfill for Hostile {
             "recursion" => Err(format!("unreachable: {}", dive(0))),
             "panic" => panic!("hostile plugin panics on purpose"),
             "read-file" => match std::fs::read("/etc/passwd") {
-                Ok(bytes) => Err(format!("read /etc/passwd: {} bytes, the sandbox let it through", bytes.len())),
+                Ok(bytes) => Err(format!(
+                    "read /etc/passwd: {} bytes, the sandbox let it through",
+                    bytes.len()
+                )),
                 Err(e) => Err(format!("cannot read /etc/passwd: {e}")),
             },
             "env" => match std::env::var("HOME") {

@@ -1,0 +1,288 @@
+//! The plugins a project declares in godwit.toml, loaded, pinned and granted.
+//!
+//! A plugin is loaded only when a command needs it (a step in the plan, a validator, a
+//! notifier). Loading checks, in order: the file (or the built-in) exists, its SHA-256
+//! matches the pin, it compiles, it links against this host, its manifest is readable
+//! and for an API this host speaks; then the grants are cut down to what the manifest
+//! asked for. Anything wrong stops the command before a database is touched.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::bindings::types;
+use super::capability::Capabilities;
+use super::manifest::Manifest;
+use super::{Context, Limits, Plugin, Runtime, RuntimeConfig, SessionHandler, World, builtin};
+use crate::config::{Config, PluginLimits, PluginSettings, PluginSource};
+use crate::error::Error;
+use crate::value::Value;
+
+/// Where compiled plugins are cached, under the project directory unless
+/// `GODWIT_CACHE_DIR` says otherwise.
+pub fn cache_dir(config: &Config) -> PathBuf {
+    std::env::var_os("GODWIT_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| config.project_dir.join(".godwit").join("cache"))
+}
+
+/// One declared plugin, ready to call.
+pub struct Entry {
+    /// Its name in godwit.toml.
+    pub name: String,
+    pub plugin: Plugin,
+    pub manifest: Option<Manifest>,
+    /// What it may touch: its manifest's requests cut down to the operator's grants.
+    pub capabilities: Arc<Capabilities>,
+    pub limits: Limits,
+    /// `[plugins.NAME.config]`.
+    pub settings: Vec<(String, Value)>,
+    /// Granted environment variables with their values at load time.
+    pub env: Vec<(String, String)>,
+    pub dir: Option<PathBuf>,
+    pub hosts: Vec<String>,
+}
+
+impl Entry {
+    /// A call's context: settings (step settings override the plugin's key by key), the
+    /// granted environment, directory and hosts, and a session if the call has one.
+    pub fn context(
+        &self,
+        overrides: &toml::Table,
+        session: Option<Box<dyn SessionHandler>>,
+    ) -> Context {
+        let mut settings = self.settings.clone();
+        for (key, value) in overrides {
+            let value = Value::from(value.clone());
+            match settings.iter_mut().find(|(k, _)| k == key) {
+                Some(slot) => slot.1 = value,
+                None => settings.push((key.clone(), value)),
+            }
+        }
+        Context {
+            settings: settings
+                .into_iter()
+                .map(|(k, v)| (k, types::Value::from(v)))
+                .collect(),
+            session,
+            env: self.env.clone(),
+            dir: self.dir.clone(),
+            hosts: self.hosts.clone(),
+        }
+    }
+}
+
+/// The loaded plugins of a project, and the engine they run in.
+pub struct Registry {
+    runtime: Arc<Runtime>,
+    entries: BTreeMap<String, Entry>,
+}
+
+impl Registry {
+    /// Loads the plugins named in `names` (deduplicated), plus nothing else.
+    pub fn load(config: &Config, names: &[&str]) -> Result<Registry, Error> {
+        let mut wanted: Vec<&str> = names.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(Registry {
+                runtime: Arc::new(runtime(config)?),
+                entries: BTreeMap::new(),
+            });
+        }
+        let runtime = Arc::new(runtime(config)?);
+        let mut entries = BTreeMap::new();
+        for name in wanted {
+            let declared = config.file.plugins.get(name).ok_or_else(|| {
+                let known: Vec<&String> = config.file.plugins.keys().collect();
+                Error::Config(format!(
+                    "no plugin named `{name}` in godwit.toml{}; declare it under [plugins.{name}] with a path (or builtin) and its sha256",
+                    if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (declared: {})", known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "))
+                    }
+                ))
+            })?;
+            entries.insert(
+                name.to_owned(),
+                load_entry(config, &runtime, name, declared)?,
+            );
+        }
+        Ok(Registry { runtime, entries })
+    }
+
+    /// Loads every enabled plugin of `world` declared in godwit.toml.
+    pub fn load_world(config: &Config, world: World) -> Result<Vec<Entry>, Error> {
+        let runtime = Arc::new(runtime(config)?);
+        let mut out = Vec::new();
+        for (name, declared) in &config.file.plugins {
+            if !declared.enabled {
+                continue;
+            }
+            let entry = load_entry(config, &runtime, name, declared)?;
+            if entry.plugin.world() == Some(world) {
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// A plugin loaded by [`Registry::load`].
+    pub fn get(&self, name: &str) -> Result<&Entry, Error> {
+        self.entries
+            .get(name)
+            .ok_or_else(|| Error::Config(format!("plugin `{name}` was not loaded")))
+    }
+}
+
+fn runtime(config: &Config) -> Result<Runtime, Error> {
+    Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache_dir(config)),
+        pooling: true,
+    })
+    .map_err(|e| Error::Config(e.to_string()))
+}
+
+/// Reads, pins, compiles and grants one declared plugin.
+pub fn load_entry(
+    config: &Config,
+    runtime: &Runtime,
+    name: &str,
+    declared: &PluginSettings,
+) -> Result<Entry, Error> {
+    declared.validate(name).map_err(Error::Config)?;
+    let (label, bytes, path) = match declared.source(&config.project_dir) {
+        PluginSource::File(path) => {
+            let bytes = std::fs::read(&path).map_err(|e| {
+                Error::Config(format!(
+                    "plugin `{name}`: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?;
+            (path.display().to_string(), bytes, Some(path))
+        }
+        PluginSource::Builtin(builtin) => {
+            let bytes = builtin::get(&builtin).ok_or_else(|| {
+                Error::Config(format!(
+                    "plugin `{name}`: there is no built-in plugin `{builtin}`; the built-in plugins are {}",
+                    builtin::names().collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+            (format!("builtin:{builtin}"), bytes.to_vec(), None)
+        }
+    };
+    let shown = match &path {
+        Some(path) => path
+            .strip_prefix(&config.project_dir)
+            .unwrap_or(path)
+            .display()
+            .to_string(),
+        None => label.clone(),
+    };
+    let plugin = runtime
+        .load_bytes(
+            &format!("{name} ({shown})"),
+            &bytes,
+            declared.sha256.as_deref(),
+        )
+        .map_err(|e| match e {
+            super::Error::Digest { .. } => {
+                Error::Blocked(format!("plugin `{name}` ({label}): {e}"))
+            }
+            other => Error::Config(other.to_string()),
+        })?;
+    let manifest = match &path {
+        Some(path) => Manifest::load(path, &bytes),
+        None => Manifest::from_component(&bytes, &label),
+    }
+    .map_err(|e| Error::Config(e.to_string()))?;
+    if let Some(m) = &manifest {
+        m.check_api().map_err(|e| Error::Config(e.to_string()))?;
+        if let Some(world) = plugin.world()
+            && world.name() != m.plugin.world.to_string()
+        {
+            return Err(Error::Config(format!(
+                "plugin `{name}` ({label}): its manifest says it is a {} plugin, but the component exports the {world} world",
+                m.plugin.world
+            )));
+        }
+    }
+    let requests = manifest
+        .as_ref()
+        .map(|m| m.requests.clone())
+        .unwrap_or_default();
+    let capabilities = Capabilities::effective(&requests, &declared.grants, name);
+    let mut limits = Limits::default();
+    if let Some(m) = &manifest {
+        apply(
+            &mut limits,
+            m.limits.memory,
+            m.limits.timeout,
+            m.limits.fuel,
+        );
+    }
+    let PluginLimits {
+        memory,
+        timeout,
+        fuel,
+    } = &declared.limits;
+    apply(&mut limits, *memory, *timeout, *fuel);
+    let env = capabilities
+        .env()
+        .iter()
+        .filter_map(|key| std::env::var(key).ok().map(|v| (key.clone(), v)))
+        .collect();
+    let dir = match capabilities.dir() {
+        Some(dir) => {
+            let dir = config.project_dir.join(dir);
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                Error::Config(format!(
+                    "plugin `{name}`: cannot create its granted directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            Some(dir)
+        }
+        None => None,
+    };
+    let hosts = declared
+        .grants
+        .hosts
+        .iter()
+        .filter(|h| capabilities.allows_host(h))
+        .cloned()
+        .collect();
+    Ok(Entry {
+        name: name.to_owned(),
+        plugin,
+        manifest,
+        hosts,
+        capabilities: Arc::new(capabilities),
+        limits,
+        settings: declared.config.clone(),
+        env,
+        dir,
+    })
+}
+
+fn apply(
+    limits: &mut Limits,
+    memory: Option<u64>,
+    timeout: Option<std::time::Duration>,
+    fuel: Option<u64>,
+) {
+    if let Some(memory) = memory {
+        limits.memory_bytes = usize::try_from(memory).unwrap_or(usize::MAX);
+    }
+    if let Some(timeout) = timeout {
+        limits.timeout = timeout;
+    }
+    if fuel.is_some() {
+        limits.fuel = fuel;
+    }
+}

@@ -1,0 +1,1277 @@
+//! Plugin steps: a migration directory with a `step.toml` instead of `up.sql`.
+//!
+//! The host owns the loop. Each batch is one transaction that reads (or lets the plugin
+//! read), writes, and records the checkpoint — the last key done, rows and batches so far
+//! — in `godwit_step_progress`, so a step killed at any moment resumes at the last commit
+//! with no row written twice and none skipped. Between batches the batch size adapts to
+//! a target duration and the throttle (a pause, a rows-per-second ceiling) applies.
+//!
+//! A `backfill` plugin never sees SQL: the host pages the table by key, hands each batch
+//! to `transform`, checks that every row it returns is one of that batch's and sets only
+//! columns it may write, and writes them in one set-based `UPDATE`. A `data-step` plugin
+//! runs its own statements through the session the host lends it, inside the batch's
+//! transaction, each checked against its grants.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::Dialect;
+use crate::backup::quote;
+use crate::driver::Driver;
+use crate::driver::now_rfc3339;
+use crate::error::Error;
+use crate::history::{HistoryRow, Operation, RowState};
+use crate::migrator::{Done, Event, Migrator};
+use crate::plugin::registry::{Entry, Registry};
+use crate::plugin::{self, Call, Limits, LogLine, World, session, types};
+use crate::source::Migration;
+use crate::value::{Rows, Value};
+
+/// The table that holds each running step's checkpoint.
+pub const PROGRESS_TABLE: &str = "godwit_step_progress";
+
+/// `step.toml`, as written in a migration directory.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFile {
+    /// The `[plugins.NAME]` of godwit.toml that runs this step.
+    pub plugin: String,
+    /// Settings for the plugin, overriding its `[plugins.NAME.config]` key by key.
+    #[serde(default)]
+    pub config: toml::Table,
+    #[serde(default)]
+    pub batch: BatchSettings,
+}
+
+/// How big the batches are and how fast they may come.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchSettings {
+    /// Rows in the first batch (else the plugin's hint, else 1000); later batches adapt
+    /// to `target`.
+    pub size: Option<u32>,
+    /// The duration a batch should take: long enough to amortise the commit, short
+    /// enough that locks and replication lag stay small.
+    #[serde(deserialize_with = "duration")]
+    pub target: Duration,
+    pub min: u32,
+    pub max: u32,
+    /// Sleep between batches.
+    #[serde(deserialize_with = "duration")]
+    pub pause: Duration,
+    /// A ceiling on throughput; 0 for none.
+    pub max_rows_per_second: u64,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        BatchSettings {
+            size: None,
+            target: Duration::from_millis(250),
+            min: 1,
+            max: 50_000,
+            pause: Duration::ZERO,
+            max_rows_per_second: 0,
+        }
+    }
+}
+
+impl BatchSettings {
+    /// The first batch's size: `size`, else the plugin's hint, else 1000.
+    pub fn size_or(&self, hint: Option<u32>) -> u32 {
+        self.size.or(hint).unwrap_or(1000)
+    }
+}
+
+impl StepFile {
+    /// Parses a `step.toml`; errors say which key is wrong.
+    pub fn parse(text: &str) -> Result<StepFile, String> {
+        let step: StepFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        if step.plugin.trim().is_empty() {
+            return Err("`plugin` is empty; name a [plugins.NAME] of godwit.toml".into());
+        }
+        let b = &step.batch;
+        if b.min == 0 || b.min > b.max || b.size == Some(0) {
+            return Err(format!(
+                "[batch] needs 1 <= min <= max and size >= 1 (min = {}, max = {}, size = {:?})",
+                b.min, b.max, b.size
+            ));
+        }
+        if b.target.is_zero() {
+            return Err("[batch] target must be more than 0ms".into());
+        }
+        Ok(step)
+    }
+
+    /// Reads `dir/step.toml`.
+    pub fn read(path: &Path) -> Result<StepFile, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read step.toml: {e}"))?;
+        StepFile::parse(&text)
+    }
+}
+
+fn duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(de)?;
+    crate::config::parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+/// Picks the next batch size: scaled towards the target duration, at most doubling or
+/// halving at a time so that one slow batch (a checkpoint, a vacuum) does not swing it,
+/// within `[min, max]` and under what the database accepts as parameters in one statement.
+pub fn next_batch_size(
+    settings: &BatchSettings,
+    current: u32,
+    took: Duration,
+    ceiling: u32,
+) -> u32 {
+    let took = took.as_secs_f64().max(1e-4);
+    let wanted = current as f64 * (settings.target.as_secs_f64() / took);
+    let bounded = wanted.clamp(current as f64 / 2.0, current as f64 * 2.0);
+    (bounded.round() as u32).clamp(settings.min, settings.max.min(ceiling).max(settings.min))
+}
+
+/// How long to wait before the next batch: the configured pause, or longer if the rows
+/// per second ceiling asks for it.
+pub fn throttle_delay(settings: &BatchSettings, rows: u64, took: Duration) -> Duration {
+    let mut delay = settings.pause;
+    if settings.max_rows_per_second > 0 && rows > 0 {
+        let allowed = Duration::from_secs_f64(rows as f64 / settings.max_rows_per_second as f64);
+        delay = delay.max(allowed.saturating_sub(took));
+    }
+    delay
+}
+
+/// The checkpoint of one step attempt.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    /// The key of the last row done, as a JSON array of values; `None` before the first
+    /// batch. For a data step, the plugin's own cursor.
+    pub position: Option<String>,
+    pub rows: u64,
+    pub batches: u64,
+    pub batch_size: u32,
+}
+
+/// SQL for the checkpoint table, for `dialect`.
+pub fn progress_ddl(dialect: Dialect) -> String {
+    let text = match dialect {
+        Dialect::MySql => "LONGTEXT",
+        _ => "TEXT",
+    };
+    format!(
+        "CREATE TABLE IF NOT EXISTS {PROGRESS_TABLE} (
+            history_id BIGINT PRIMARY KEY,
+            version VARCHAR(255) NOT NULL,
+            position {text},
+            rows_done BIGINT NOT NULL,
+            batches BIGINT NOT NULL,
+            batch_size BIGINT NOT NULL,
+            updated_at VARCHAR(40) NOT NULL
+        )"
+    )
+}
+
+/// A table name as the plugin gave it, quoted part by part (`schema.table`).
+pub fn quote_table(dialect: Dialect, table: &str) -> String {
+    table
+        .split('.')
+        .map(|part| quote(dialect, part))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The key columns of a backfill: `id`, or `tenant_id, id`.
+pub fn key_columns(key: &str) -> Vec<String> {
+    key.split(',')
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
+/// What the host does for each batch of a backfill, as SQL with `$n` placeholders.
+#[derive(Clone, Debug)]
+pub struct BackfillSql {
+    pub dialect: Dialect,
+    pub table: String,
+    pub keys: Vec<String>,
+    pub reads: Vec<String>,
+    pub writes: Vec<String>,
+    pub filter: Option<String>,
+    /// PostgreSQL column types by column name, for the casts in the `UPDATE`.
+    pub types: BTreeMap<String, String>,
+}
+
+impl BackfillSql {
+    fn q(&self, ident: &str) -> String {
+        quote(self.dialect, ident)
+    }
+
+    fn key_list(&self, prefix: &str) -> String {
+        self.keys
+            .iter()
+            .map(|k| format!("{prefix}{}", self.q(k)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Rows still to do, for the progress bar's total.
+    pub fn count(&self, after: bool) -> String {
+        format!(
+            "SELECT COUNT(*) FROM {} WHERE {}",
+            quote_table(self.dialect, &self.table),
+            self.condition(after)
+        )
+    }
+
+    fn condition(&self, after: bool) -> String {
+        let mut parts = Vec::new();
+        if after {
+            let params = (1..=self.keys.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            parts.push(format!("({}) > ({params})", self.key_list("")));
+        }
+        if let Some(filter) = &self.filter {
+            parts.push(format!("({filter})"));
+        }
+        if parts.is_empty() {
+            "1 = 1".into()
+        } else {
+            parts.join(" AND ")
+        }
+    }
+
+    /// The next `limit` rows after the cursor (`$1..$k` are the cursor's key values).
+    pub fn select(&self, after: bool, limit: u32) -> String {
+        let mut columns: Vec<String> = self.keys.iter().map(|k| self.q(k)).collect();
+        for column in &self.reads {
+            if !self.keys.contains(column) {
+                columns.push(self.q(column));
+            }
+        }
+        format!(
+            "SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT {limit}",
+            columns.join(", "),
+            quote_table(self.dialect, &self.table),
+            self.condition(after),
+            self.key_list("")
+        )
+    }
+
+    /// Parameters one row takes in [`BackfillSql::update`].
+    pub fn width(&self) -> usize {
+        self.keys.len() + self.writes.len()
+    }
+
+    /// The largest batch one `UPDATE` can carry on this database.
+    pub fn ceiling(&self) -> u32 {
+        let params = match self.dialect {
+            Dialect::Postgres => 65_535,
+            Dialect::MySql => 65_535,
+            Dialect::Sqlite => 32_766,
+        };
+        ((params - 2) / self.width().max(1)) as u32
+    }
+
+    /// Whether [`BackfillSql::update`] also bounds the key by the batch's first and last
+    /// key (two more parameters): with one key column it does, so that the database
+    /// reaches the batch through the key's index instead of joining the whole table.
+    pub fn ranged(&self) -> bool {
+        self.keys.len() == 1
+    }
+
+    /// One set-based `UPDATE` for `rows` rows, each bound as its key values then its
+    /// written values, in the order of `keys` then `writes`; when [`BackfillSql::ranged`],
+    /// followed by the batch's lowest and highest key.
+    pub fn update(&self, rows: usize) -> String {
+        let table = quote_table(self.dialect, &self.table);
+        let names: Vec<&String> = self.keys.iter().chain(self.writes.iter()).collect();
+        let width = names.len();
+        let param = |row: usize, col: usize| format!("${}", row * width + col + 1);
+        let range = |target: &str| {
+            if self.ranged() {
+                let key = format!("{target}{}", self.q(&self.keys[0]));
+                let cast = self
+                    .types
+                    .get(self.keys[0].as_str())
+                    .map(|t| format!("::{t}"))
+                    .unwrap_or_default();
+                format!(
+                    " AND {key} >= ${}{cast} AND {key} <= ${}{cast}",
+                    rows * width + 1,
+                    rows * width + 2
+                )
+            } else {
+                String::new()
+            }
+        };
+        match self.dialect {
+            Dialect::Postgres => {
+                let cast = |col: usize| {
+                    self.types
+                        .get(names[col].as_str())
+                        .map(|t| format!("::{t}"))
+                        .unwrap_or_default()
+                };
+                let values = (0..rows)
+                    .map(|r| {
+                        let cells = (0..width)
+                            .map(|c| format!("{}{}", param(r, c), cast(c)))
+                            .collect::<Vec<_>>();
+                        format!("({})", cells.join(", "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let aliases = (0..width).map(|c| format!("c{c}")).collect::<Vec<_>>();
+                let set = self
+                    .writes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| format!("{} = v.c{}", self.q(w), self.keys.len() + i))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let on = self
+                    .keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| format!("t.{} = v.c{i}", self.q(k)))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                format!(
+                    "UPDATE {table} AS t SET {set} FROM (VALUES {values}) AS v({}) WHERE {on}{}",
+                    aliases.join(", "),
+                    range("t.")
+                )
+            }
+            Dialect::MySql => {
+                let rows_sql = (0..rows)
+                    .map(|r| {
+                        let cells = (0..width)
+                            .map(|c| {
+                                if r == 0 {
+                                    format!("{} AS c{c}", param(r, c))
+                                } else {
+                                    param(r, c)
+                                }
+                            })
+                            .collect::<Vec<_>>();
+                        format!("SELECT {}", cells.join(", "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ");
+                let set = self
+                    .writes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| format!("t.{} = v.c{}", self.q(w), self.keys.len() + i))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let on = self
+                    .keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| format!("t.{} = v.c{i}", self.q(k)))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                format!(
+                    "UPDATE {table} AS t JOIN ({rows_sql}) AS v ON {on}{} SET {set}",
+                    range("t.")
+                )
+            }
+            Dialect::Sqlite => {
+                let values = (0..rows)
+                    .map(|r| {
+                        let cells = (0..width).map(|c| param(r, c)).collect::<Vec<_>>();
+                        format!("({})", cells.join(", "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let set = self
+                    .writes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| format!("{} = v.column{}", self.q(w), self.keys.len() + i + 1))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let on = self
+                    .keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| format!("{table}.{} = v.column{}", self.q(k), i + 1))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
+                format!(
+                    "UPDATE {table} SET {set} FROM (VALUES {values}) AS v WHERE {on}{}",
+                    range(&format!("{table}."))
+                )
+            }
+        }
+    }
+}
+
+/// Encodes a key as the checkpoint stores it.
+pub fn encode_position(key: &[Value]) -> String {
+    serde_json::to_string(key).expect("values serialise")
+}
+
+/// Decodes a checkpoint written by [`encode_position`].
+pub fn decode_position(text: &str) -> Result<Vec<Value>, String> {
+    serde_json::from_str(text)
+        .map_err(|e| format!("the step's checkpoint {text:?} is unreadable: {e}"))
+}
+
+/// Rows per second and time left, for the progress line.
+pub fn rate_and_eta(rows: u64, elapsed: Duration, total: Option<u64>) -> (f64, Option<Duration>) {
+    let secs = elapsed.as_secs_f64();
+    let rate = if secs > 0.0 { rows as f64 / secs } else { 0.0 };
+    let eta = total.and_then(|t| {
+        (rate > 0.0).then(|| Duration::from_secs_f64(t.saturating_sub(rows) as f64 / rate))
+    });
+    (rate, eta)
+}
+
+/// When a step started, for rates measured across a resume.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    pub started: Instant,
+    /// Rows done before this run (a resumed step), not counted in the rate.
+    pub rows_before: u64,
+}
+
+/// How a step ended, for the history row and the report.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub progress: Progress,
+    /// The digest of the plugin that ran.
+    pub digest: String,
+}
+
+impl Migrator {
+    /// Applies a step migration: batch after batch until the plugin (or the table) has
+    /// nothing left, resuming from `resume`'s checkpoint when there is one.
+    pub(crate) async fn run_step(
+        &mut self,
+        migration: &Migration,
+        step: &StepFile,
+        resume: Option<HistoryRow>,
+        plugins: &Registry,
+    ) -> Result<Done, Error> {
+        let started = Instant::now();
+        let entry = plugins
+            .get(&step.plugin)
+            .map_err(|e| Error::Config(format!("{}/step.toml: {e}", migration.id())))?;
+        let record = |e: sqlx::Error| {
+            Error::db(
+                format!(
+                    "cannot record progress of {} in the history table",
+                    migration.id()
+                ),
+                &e,
+            )
+        };
+        self.driver.keep_alive().await?;
+        self.driver
+            .execute(&progress_ddl(self.driver.dialect()))
+            .await
+            .map_err(|e| Error::db(format!("cannot create {PROGRESS_TABLE}"), &e))?;
+        let resumed = resume.is_some();
+        let mut row = match resume {
+            Some(mut row) => {
+                row.state = RowState::Running.as_str().into();
+                row.checksum = migration.checksum.clone();
+                row.plugin_digest = Some(entry.plugin.digest().to_owned());
+                row.error = None;
+                self.driver.update_history(&row).await.map_err(record)?;
+                row
+            }
+            None => {
+                let mut row = self.new_row(migration, Operation::Deploy, RowState::Running, 0);
+                row.kind = "step".into();
+                row.plugin_digest = Some(entry.plugin.digest().to_owned());
+                row.id = self.driver.insert_history(&row).await.map_err(record)?;
+                row
+            }
+        };
+        let progress = if resumed {
+            load_progress(self.driver.as_mut(), row.id)
+                .await
+                .map_err(record)?
+        } else {
+            None
+        };
+        self.emit(Event::MigrationStarted {
+            version: migration.version.to_string(),
+            name: migration.name.clone(),
+            statements: 0,
+            resume_at: progress.as_ref().map(|p| p.batches as usize),
+        });
+        let progress = progress.unwrap_or_default();
+        let result = match entry.plugin.world() {
+            Some(World::Backfill) => {
+                self.backfill(migration, step, entry, plugins, &mut row, progress)
+                    .await
+            }
+            Some(World::DataStep) => {
+                self.data_step(migration, step, entry, plugins, &mut row, progress)
+                    .await
+            }
+            other => Err(Error::Config(format!(
+                "{}/step.toml: plugin {} is {}, but a step needs a backfill or data-step plugin",
+                migration.id(),
+                step.plugin,
+                other
+                    .map(|w| w.to_string())
+                    .unwrap_or_else(|| "not a godwit plugin".into())
+            ))),
+        };
+        row.finished_at = Some(now_rfc3339());
+        row.duration_ms = Some(started.elapsed().as_millis() as i64);
+        match result {
+            Ok(progress) => {
+                row.state = RowState::Applied.as_str().into();
+                row.statements_applied = progress.batches as i64;
+                row.statements_total = progress.batches as i64;
+                row.rows_affected = Some(progress.rows as i64);
+                self.driver.update_history(&row).await.map_err(record)?;
+                self.emit(Event::MigrationFinished {
+                    version: row.version.clone(),
+                    name: row.name.clone(),
+                    operation: Operation::Deploy,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    statements: progress.batches as usize,
+                    rows_affected: progress.rows,
+                });
+                Ok(Done {
+                    version: row.version,
+                    name: row.name,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    statements: progress.batches as usize,
+                    rows_affected: progress.rows,
+                })
+            }
+            Err(err) => {
+                let message = err.to_string();
+                // A step is never half-applied: every committed batch is checkpointed, so
+                // the next deploy picks up where this one stopped.
+                row.state = RowState::Resumable.as_str().into();
+                row.error = Some(message.clone());
+                self.driver.update_history(&row).await.map_err(record)?;
+                self.emit(Event::MigrationFailed {
+                    version: migration.version.to_string(),
+                    name: migration.name.clone(),
+                    error: message,
+                });
+                Err(match err {
+                    Error::MigrationFailed(_) | Error::Blocked(_) | Error::Config(_) => err,
+                    other => Error::MigrationFailed(other.to_string()),
+                })
+            }
+        }
+    }
+
+    async fn backfill(
+        &mut self,
+        migration: &Migration,
+        step: &StepFile,
+        entry: &Entry,
+        plugins: &Registry,
+        row: &mut HistoryRow,
+        mut progress: Progress,
+    ) -> Result<Progress, Error> {
+        let dialect = self.driver.dialect();
+        let runtime = plugins.runtime().clone();
+        let name = &step.plugin;
+        let where_ = |batch: u64| format!("step {} (plugin {name}, batch {batch})", migration.id());
+        let spec = {
+            let (runtime, plugin, limits, context) = (
+                runtime.clone(),
+                entry.plugin.clone(),
+                entry.limits.clone(),
+                entry.context(&step.config, None),
+            );
+            blocking(&entry.limits, move || {
+                runtime.describe(&plugin, &limits, context)
+            })
+            .await
+            .map_err(|e| {
+                Error::MigrationFailed(format!(
+                    "{}: describe failed: {e}",
+                    where_(progress.batches + 1)
+                ))
+            })?
+        };
+        log_plugin(self, name, &spec.logs, &spec.stderr);
+        let spec = spec.value;
+        let keys = key_columns(&spec.key);
+        entry
+            .capabilities
+            .check_backfill(dialect, &spec.table, &spec.key, &spec.reads, &spec.writes, spec.filter.as_deref())
+            .map_err(|denied| {
+                Error::Blocked(format!(
+                    "{}: refused before the first batch: {denied}\n  grant it under [plugins.{name}.grants] in godwit.toml if the plugin should have it",
+                    where_(progress.batches + 1)
+                ))
+            })?;
+        let types = if dialect == Dialect::Postgres {
+            column_types(self.driver.as_mut(), &spec.table)
+                .await
+                .map_err(|e| {
+                    Error::db(
+                        format!(
+                            "{}: cannot read the column types of {}",
+                            where_(progress.batches + 1),
+                            spec.table
+                        ),
+                        &e,
+                    )
+                })?
+        } else {
+            BTreeMap::new()
+        };
+        let sql = BackfillSql {
+            dialect,
+            table: spec.table.clone(),
+            keys: keys.clone(),
+            reads: spec.reads.clone(),
+            writes: spec.writes.clone(),
+            filter: spec.filter.clone(),
+            types,
+        };
+        let mut cursor: Option<Vec<Value>> = progress
+            .position
+            .as_deref()
+            .map(decode_position)
+            .transpose()
+            .map_err(Error::MigrationFailed)?;
+        let rows_before = progress.rows;
+        let total = match self
+            .driver
+            .query_values(
+                &sql.count(cursor.is_some()),
+                cursor.as_deref().unwrap_or(&[]),
+            )
+            .await
+        {
+            Ok(rows) => rows
+                .rows
+                .first()
+                .and_then(|r| r.first())
+                .and_then(|v| match v {
+                    Value::Int(n) => Some(*n as u64 + rows_before),
+                    _ => None,
+                }),
+            Err(_) => None,
+        };
+        let settings = &step.batch;
+        let hint = (spec.batch_size_hint > 0).then_some(spec.batch_size_hint);
+        let mut size = if progress.batch_size > 0 {
+            progress.batch_size
+        } else {
+            settings.size_or(hint)
+        }
+        .clamp(
+            settings.min,
+            settings.max.min(sql.ceiling()).max(settings.min),
+        );
+        let started = Instant::now();
+        loop {
+            let batch = progress.batches + 1;
+            let batch_started = Instant::now();
+            self.driver.keep_alive().await?;
+            self.driver
+                .begin()
+                .await
+                .map_err(|e| Error::db(format!("{}: cannot begin", where_(batch)), &e))?;
+            let outcome: Result<Option<(u64, Vec<Value>)>, Error> = async {
+                let read = self
+                    .driver
+                    .query_values(
+                        &sql.select(cursor.is_some(), size),
+                        cursor.as_deref().unwrap_or(&[]),
+                    )
+                    .await
+                    .map_err(|e| {
+                        Error::db(format!("{}: cannot read the batch", where_(batch)), &e)
+                    })?;
+                if read.rows.is_empty() {
+                    return Ok(None);
+                }
+                let last_key: Vec<Value> =
+                    read.rows.last().expect("not empty")[..keys.len()].to_vec();
+                let read_count = read.rows.len();
+                let batch_rows = crate::plugin::session::to_wit_rows(read.clone());
+                let (runtime, plugin, limits, context) = (
+                    runtime.clone(),
+                    entry.plugin.clone(),
+                    entry.limits.clone(),
+                    entry.context(&step.config, None),
+                );
+                let call = blocking(&entry.limits, move || {
+                    runtime.transform(&plugin, &limits, context, &batch_rows)
+                })
+                .await
+                .map_err(|e| Error::MigrationFailed(format!("{}: {e}", where_(batch))))?;
+                log_plugin(self, name, &call.logs, &call.stderr);
+                let params =
+                    update_params(&read, &keys, &spec.writes, call.value).map_err(|m| {
+                        Error::Blocked(format!(
+                            "{}: refused the plugin's output: {m}",
+                            where_(batch)
+                        ))
+                    })?;
+                let written = params.len() / sql.width();
+                let mut params = params;
+                if sql.ranged() {
+                    params.push(read.rows[0][0].clone());
+                    params.push(last_key[0].clone());
+                }
+                let mut changed = 0;
+                if written > 0 {
+                    changed = self
+                        .driver
+                        .execute_values(&sql.update(written), &params)
+                        .await
+                        .map_err(|e| {
+                            Error::db(format!("{}: cannot write the batch", where_(batch)), &e)
+                        })?;
+                }
+                let _ = changed;
+                Ok(Some((read_count as u64, last_key)))
+            }
+            .await;
+            match outcome {
+                Ok(None) => {
+                    self.driver
+                        .commit()
+                        .await
+                        .map_err(|e| Error::db(format!("{}: cannot commit", where_(batch)), &e))?;
+                    break;
+                }
+                Ok(Some((count, last_key))) => {
+                    let mut next = progress.clone();
+                    next.position = Some(encode_position(&last_key));
+                    next.rows += count;
+                    next.batches += 1;
+                    next.batch_size = size;
+                    let saved = async {
+                        save_progress(
+                            self.driver.as_mut(),
+                            row,
+                            &migration.version.to_string(),
+                            &next,
+                        )
+                        .await?;
+                        row.statements_applied = next.batches as i64;
+                        row.rows_affected = Some(next.rows as i64);
+                        self.driver.update_history(row).await?;
+                        self.driver.renew_in_transaction().await?;
+                        self.driver.commit().await
+                    }
+                    .await;
+                    if let Err(e) = saved {
+                        let _ = self.driver.rollback().await;
+                        return Err(Error::db(
+                            format!(
+                                "{}: cannot commit the batch and its checkpoint",
+                                where_(batch)
+                            ),
+                            &e,
+                        ));
+                    }
+                    progress = next;
+                    cursor = Some(last_key);
+                    let took = batch_started.elapsed();
+                    let (rate, eta) = rate_and_eta(
+                        progress.rows - rows_before,
+                        started.elapsed(),
+                        total.map(|t| t.saturating_sub(rows_before)),
+                    );
+                    self.emit(Event::BatchProgress {
+                        version: migration.version.to_string(),
+                        batches: progress.batches,
+                        rows: progress.rows,
+                        total,
+                        rate,
+                        eta_ms: eta.map(|d| d.as_millis() as u64),
+                        batch_size: size,
+                    });
+                    if (count as u32) < size {
+                        break;
+                    }
+                    size = next_batch_size(settings, size, took, sql.ceiling());
+                    let delay = throttle_delay(settings, count, took);
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+                Err(err) => {
+                    let _ = self.driver.rollback().await;
+                    return Err(rolled_back(err, &progress));
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    async fn data_step(
+        &mut self,
+        migration: &Migration,
+        step: &StepFile,
+        entry: &Entry,
+        plugins: &Registry,
+        row: &mut HistoryRow,
+        mut progress: Progress,
+    ) -> Result<Progress, Error> {
+        let dialect = self.driver.dialect();
+        let runtime = plugins.runtime().clone();
+        let name = &step.plugin;
+        let where_ = |batch: u64| format!("step {} (plugin {name}, batch {batch})", migration.id());
+        let settings = &step.batch;
+        let mut size = if progress.batch_size > 0 {
+            progress.batch_size
+        } else {
+            settings.size_or(None)
+        }
+        .clamp(settings.min, settings.max);
+        let rows_before = progress.rows;
+        let started = Instant::now();
+        loop {
+            let batch = progress.batches + 1;
+            let batch_started = Instant::now();
+            self.driver.keep_alive().await?;
+            self.driver
+                .begin()
+                .await
+                .map_err(|e| Error::db(format!("{}: cannot begin", where_(batch)), &e))?;
+            let (bridge, requests) = session::bridge(entry.capabilities.clone(), dialect, false);
+            let (runtime, plugin, limits) =
+                (runtime.clone(), entry.plugin.clone(), entry.limits.clone());
+            let context = entry.context(&step.config, Some(Box::new(bridge)));
+            let cursor = progress.position.clone();
+            let call = tokio::task::spawn_blocking(move || {
+                runtime.run_batch(&plugin, &limits, context, cursor.as_deref(), size)
+            });
+            let served = tokio::time::timeout(
+                host_deadline(&entry.limits),
+                session::serve(self.driver.as_mut(), requests, call),
+            )
+            .await;
+            let outcome = match served {
+                Err(_) => Err(Error::MigrationFailed(format!(
+                    "{}: the plugin did not return within {} (its time limit plus a grace period)",
+                    where_(batch),
+                    humantime::format_duration(host_deadline(&entry.limits))
+                ))),
+                Ok(Err(join)) => Err(Error::MigrationFailed(format!(
+                    "{}: the plugin's thread failed: {join}",
+                    where_(batch)
+                ))),
+                Ok(Ok(Err(e))) => Err(Error::MigrationFailed(format!("{}: {e}", where_(batch)))),
+                Ok(Ok(Ok(call))) => {
+                    log_plugin(self, name, &call.logs, &call.stderr);
+                    Ok(call.value)
+                }
+            };
+            let result = match outcome {
+                Ok(result) => result,
+                Err(err) => {
+                    let _ = self.driver.rollback().await;
+                    return Err(rolled_back(err, &progress));
+                }
+            };
+            let mut next = progress.clone();
+            next.position = result.next_cursor.clone();
+            next.rows += result.rows;
+            next.batches += 1;
+            next.batch_size = size;
+            let saved = async {
+                save_progress(
+                    self.driver.as_mut(),
+                    row,
+                    &migration.version.to_string(),
+                    &next,
+                )
+                .await?;
+                row.statements_applied = next.batches as i64;
+                row.rows_affected = Some(next.rows as i64);
+                self.driver.update_history(row).await?;
+                self.driver.renew_in_transaction().await?;
+                self.driver.commit().await
+            }
+            .await;
+            if let Err(e) = saved {
+                let _ = self.driver.rollback().await;
+                return Err(Error::db(
+                    format!(
+                        "{}: cannot commit the batch and its checkpoint",
+                        where_(batch)
+                    ),
+                    &e,
+                ));
+            }
+            progress = next;
+            let took = batch_started.elapsed();
+            let (rate, _) = rate_and_eta(progress.rows - rows_before, started.elapsed(), None);
+            self.emit(Event::BatchProgress {
+                version: migration.version.to_string(),
+                batches: progress.batches,
+                rows: progress.rows,
+                total: None,
+                rate,
+                eta_ms: None,
+                batch_size: size,
+            });
+            if result.done {
+                break;
+            }
+            if result.next_cursor.is_none() && progress.batches > 0 && result.rows == 0 {
+                return Err(Error::MigrationFailed(format!(
+                    "{}: the plugin did no work, returned no cursor and did not say it was done; it would loop forever",
+                    where_(batch)
+                )));
+            }
+            size = next_batch_size(settings, size, took, settings.max);
+            let delay = throttle_delay(settings, result.rows, took);
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+        }
+        Ok(progress)
+    }
+}
+
+/// The host's own deadline for a call: the plugin's time limit plus a grace period, in
+/// case the epoch deadline cannot fire (the plugin is blocked in a host call).
+fn host_deadline(limits: &Limits) -> Duration {
+    limits.timeout + Duration::from_secs(5) + limits.timeout / 2
+}
+
+/// Runs a plugin call on a blocking thread, under the host-side deadline.
+async fn blocking<T: Send + 'static>(
+    limits: &Limits,
+    f: impl FnOnce() -> Result<Call<T>, plugin::Error> + Send + 'static,
+) -> Result<Call<T>, String> {
+    let deadline = host_deadline(limits);
+    match tokio::time::timeout(deadline, tokio::task::spawn_blocking(f)).await {
+        Err(_) => Err(format!(
+            "the plugin did not return within {} (its time limit plus a grace period)",
+            humantime::format_duration(deadline)
+        )),
+        Ok(Err(join)) => Err(format!("the plugin's thread failed: {join}")),
+        Ok(Ok(Err(e))) => Err(e.to_string()),
+        Ok(Ok(Ok(call))) => Ok(call),
+    }
+}
+
+/// What the plugin logged or printed to stderr, under its name.
+fn log_plugin(migrator: &mut Migrator, plugin: &str, logs: &[LogLine], stderr: &str) {
+    for line in logs {
+        migrator.emit(Event::PluginLog {
+            plugin: plugin.to_owned(),
+            level: line.level.to_owned(),
+            message: line.message.clone(),
+        });
+    }
+    for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        migrator.emit(Event::PluginLog {
+            plugin: plugin.to_owned(),
+            level: "stderr".to_owned(),
+            message: line.to_owned(),
+        });
+    }
+}
+
+/// Adds what the user needs to know after a batch failed and was rolled back.
+fn rolled_back(err: Error, progress: &Progress) -> Error {
+    let done = if progress.batches == 0 {
+        "no batch was committed before it".to_owned()
+    } else {
+        format!(
+            "the {} batch{} committed before it ({} rows) stay done and checkpointed",
+            progress.batches,
+            if progress.batches == 1 { "" } else { "es" },
+            progress.rows
+        )
+    };
+    let note = format!(
+        "\n  the failed batch was rolled back; {done}\n  fix the cause and run `godwit deploy` again: the step resumes at the next batch"
+    );
+    match err {
+        Error::MigrationFailed(m) => Error::MigrationFailed(m + &note),
+        Error::Blocked(m) => Error::Blocked(m + &note),
+        other => Error::MigrationFailed(format!("{other}{note}")),
+    }
+}
+
+/// Checks a backfill's output against the batch it was given and turns it into the
+/// `UPDATE`'s parameters: for each row, its key values then its written values.
+///
+/// Every returned row must carry the key of a row of this batch (a plugin cannot reach
+/// rows it was not handed) and may set only columns of `writes`; a column of `writes` it
+/// leaves out keeps the value read... which the host does not have for columns it did not
+/// read, so every returned row must set every column of `writes`.
+pub fn update_params(
+    read: &Rows,
+    keys: &[String],
+    writes: &[String],
+    returned: Vec<types::Row>,
+) -> Result<Vec<Value>, String> {
+    let key_index: Vec<usize> = keys
+        .iter()
+        .map(|k| {
+            read.columns
+                .iter()
+                .position(|c| c.eq_ignore_ascii_case(k))
+                .ok_or_else(|| format!("the key column {k} was not read"))
+        })
+        .collect::<Result<_, _>>()?;
+    let batch_keys: std::collections::HashSet<String> = read
+        .rows
+        .iter()
+        .map(|r| encode_position(&key_index.iter().map(|&i| r[i].clone()).collect::<Vec<_>>()))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut params = Vec::with_capacity(returned.len() * (keys.len() + writes.len()));
+    for (n, row) in returned.into_iter().enumerate() {
+        let mut cells: BTreeMap<String, Value> = BTreeMap::new();
+        for column in row {
+            let name = column.name.to_ascii_lowercase();
+            let is_key = keys.iter().any(|k| k.eq_ignore_ascii_case(&name));
+            let is_write = writes.iter().any(|w| w.eq_ignore_ascii_case(&name));
+            if !is_key && !is_write {
+                return Err(format!(
+                    "row {} sets column {}, which is not among the columns it declared it writes ({})",
+                    n + 1,
+                    column.name,
+                    writes.join(", ")
+                ));
+            }
+            if cells.insert(name, column.value.into()).is_some() {
+                return Err(format!("row {} sets column {} twice", n + 1, column.name));
+            }
+        }
+        let key: Vec<Value> = keys
+            .iter()
+            .map(|k| {
+                cells
+                    .get(&k.to_ascii_lowercase())
+                    .cloned()
+                    .ok_or_else(|| format!("row {} has no value for the key column {k}", n + 1))
+            })
+            .collect::<Result<_, _>>()?;
+        let encoded = encode_position(&key);
+        if !batch_keys.contains(&encoded) {
+            return Err(format!(
+                "row {} has key {encoded}, which is not a row of this batch; a backfill may only write the rows it was handed",
+                n + 1
+            ));
+        }
+        if !seen.insert(encoded.clone()) {
+            return Err(format!("row {} returns key {encoded} a second time", n + 1));
+        }
+        params.extend(key);
+        for w in writes {
+            let value = cells.remove(&w.to_ascii_lowercase()).ok_or_else(|| {
+                format!(
+                    "row {} has no value for {w}; every returned row sets every column it writes",
+                    n + 1
+                )
+            })?;
+            params.push(value);
+        }
+    }
+    Ok(params)
+}
+
+async fn load_progress(
+    driver: &mut dyn Driver,
+    history_id: i64,
+) -> Result<Option<Progress>, sqlx::Error> {
+    let rows = driver
+        .query_values(
+            &format!("SELECT position, rows_done, batches, batch_size FROM {PROGRESS_TABLE} WHERE history_id = $1"),
+            &[Value::Int(history_id)],
+        )
+        .await?;
+    Ok(rows.rows.into_iter().next().map(|r| {
+        let int = |v: &Value| match v {
+            Value::Int(n) => *n,
+            Value::Text(t) => t.parse().unwrap_or(0),
+            _ => 0,
+        };
+        Progress {
+            position: match &r[0] {
+                Value::Text(t) => Some(t.clone()),
+                _ => None,
+            },
+            rows: int(&r[1]) as u64,
+            batches: int(&r[2]) as u64,
+            batch_size: int(&r[3]) as u32,
+        }
+    }))
+}
+
+async fn save_progress(
+    driver: &mut dyn Driver,
+    row: &HistoryRow,
+    version: &str,
+    progress: &Progress,
+) -> Result<(), sqlx::Error> {
+    let position = progress
+        .position
+        .clone()
+        .map(Value::Text)
+        .unwrap_or(Value::Null);
+    let params = [
+        position,
+        Value::Int(progress.rows as i64),
+        Value::Int(progress.batches as i64),
+        Value::Int(progress.batch_size as i64),
+        Value::Text(now_rfc3339()),
+        Value::Int(row.id),
+    ];
+    let updated = driver
+        .execute_values(
+            &format!(
+                "UPDATE {PROGRESS_TABLE} SET position = $1, rows_done = $2, batches = $3, batch_size = $4, updated_at = $5 WHERE history_id = $6"
+            ),
+            &params,
+        )
+        .await?;
+    if updated == 0 {
+        let mut params = params.to_vec();
+        params.push(Value::Text(version.to_owned()));
+        driver
+            .execute_values(
+                &format!(
+                    "INSERT INTO {PROGRESS_TABLE} (position, rows_done, batches, batch_size, updated_at, history_id, version) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                ),
+                &params,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL column types of `table`, for the casts of the set-based `UPDATE`.
+async fn column_types(
+    driver: &mut dyn Driver,
+    table: &str,
+) -> Result<BTreeMap<String, String>, sqlx::Error> {
+    let rows = driver
+        .query_values(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+             WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+            &[Value::Text(quote_table(Dialect::Postgres, table))],
+        )
+        .await?;
+    Ok(rows
+        .rows
+        .into_iter()
+        .filter_map(|r| match (&r[0], &r[1]) {
+            (Value::Text(name), Value::Text(ty)) => Some((name.clone(), ty.clone())),
+            _ => None,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> BatchSettings {
+        BatchSettings::default()
+    }
+
+    #[test]
+    fn batch_size_moves_towards_the_target_at_most_twofold() {
+        let s = settings();
+        let ms = Duration::from_millis;
+        assert_eq!(next_batch_size(&s, 1000, ms(125), 60_000), 2000);
+        assert_eq!(next_batch_size(&s, 1000, ms(10), 60_000), 2000);
+        assert_eq!(next_batch_size(&s, 1000, ms(500), 60_000), 500);
+        assert_eq!(next_batch_size(&s, 1000, ms(5000), 60_000), 500);
+        assert_eq!(next_batch_size(&s, 1000, ms(250), 60_000), 1000);
+        assert_eq!(next_batch_size(&s, 40_000, ms(1), 60_000), 50_000);
+        assert_eq!(next_batch_size(&s, 40_000, ms(1), 10_000), 10_000);
+        assert_eq!(next_batch_size(&s, 1, ms(1000), 60_000), 1);
+    }
+
+    #[test]
+    fn throttle_keeps_under_the_rate_ceiling() {
+        let mut s = settings();
+        assert_eq!(throttle_delay(&s, 100, Duration::ZERO), Duration::ZERO);
+        s.max_rows_per_second = 1000;
+        assert_eq!(
+            throttle_delay(&s, 500, Duration::from_millis(100)),
+            Duration::from_millis(400)
+        );
+        s.pause = Duration::from_secs(1);
+        assert_eq!(
+            throttle_delay(&s, 500, Duration::from_millis(100)),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn step_file_refuses_unknown_keys_and_bad_batches() {
+        let ok = StepFile::parse(
+            "plugin = \"copy\"\n[config]\ntable = \"users\"\n[batch]\nsize = 10\ntarget = \"1s\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.batch.size, Some(10));
+        assert_eq!(ok.batch.target, Duration::from_secs(1));
+        let err = StepFile::parse("plugin = \"copy\"\nbatchsize = 3\n").unwrap_err();
+        assert!(err.contains("batchsize"), "{err}");
+        let err = StepFile::parse("plugin = \"copy\"\n[batch]\nmin = 5\nmax = 2\n").unwrap_err();
+        assert!(err.contains("min <= max"), "{err}");
+        let err = StepFile::parse("[config]\n").unwrap_err();
+        assert!(err.contains("plugin"), "{err}");
+    }
+
+    fn sql(dialect: Dialect) -> BackfillSql {
+        BackfillSql {
+            dialect,
+            table: "public.users".into(),
+            keys: vec!["id".into()],
+            reads: vec!["email".into()],
+            writes: vec!["email_norm".into()],
+            filter: Some("email_norm IS NULL".into()),
+            types: [
+                ("id".to_owned(), "bigint".to_owned()),
+                ("email_norm".to_owned(), "text".to_owned()),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    #[test]
+    fn backfill_sql_pages_by_key_and_updates_set_based() {
+        let pg = sql(Dialect::Postgres);
+        assert_eq!(
+            pg.select(true, 10),
+            r#"SELECT "id", "email" FROM "public"."users" WHERE ("id") > ($1) AND (email_norm IS NULL) ORDER BY "id" LIMIT 10"#
+        );
+        assert_eq!(
+            pg.update(2),
+            r#"UPDATE "public"."users" AS t SET "email_norm" = v.c1 FROM (VALUES ($1::bigint, $2::text), ($3::bigint, $4::text)) AS v(c0, c1) WHERE t."id" = v.c0 AND t."id" >= $5::bigint AND t."id" <= $6::bigint"#
+        );
+        let my = sql(Dialect::MySql);
+        assert_eq!(
+            my.update(2),
+            "UPDATE `public`.`users` AS t JOIN (SELECT $1 AS c0, $2 AS c1 UNION ALL SELECT $3, $4) AS v ON t.`id` = v.c0 AND t.`id` >= $5 AND t.`id` <= $6 SET t.`email_norm` = v.c1"
+        );
+        let lite = sql(Dialect::Sqlite);
+        assert_eq!(
+            lite.update(1),
+            r#"UPDATE "public"."users" SET "email_norm" = v.column2 FROM (VALUES ($1, $2)) AS v WHERE "public"."users"."id" = v.column1 AND "public"."users"."id" >= $3 AND "public"."users"."id" <= $4"#
+        );
+        assert_eq!(lite.ceiling(), 16_382);
+    }
+}

@@ -191,33 +191,82 @@ impl Runtime {
     /// The imports this host's linker does not satisfy, each with the linker's reason.
     fn unlinked_imports(&self, component: &Component) -> BTreeMap<String, Link> {
         let ty = component.component_type();
-        let items: BTreeMap<String, ComponentItem> = ty
+        let items: Vec<(String, ComponentItem)> = ty
             .imports(&self.engine)
             .map(|(name, item)| (name.to_owned(), item.ty))
             .collect();
         let mut probe: Linker<State> = self.linker.clone();
         probe.allow_shadowing(true);
-        let mut problems = BTreeMap::new();
-        // Each round either links or stubs one more import, so this many rounds suffice.
-        for _ in 0..=items.len() {
+        // Per import: the items the linker lacks, or the first other reason it gave.
+        let mut missing: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut problems: BTreeMap<String, Link> = BTreeMap::new();
+        let mut stubbed: Vec<(String, Vec<String>)> = Vec::new();
+        // Each round stubs one more item, so the items of all imports bound the rounds.
+        let rounds = items
+            .iter()
+            .map(|(_, i)| leaves(&self.engine, i))
+            .sum::<usize>()
+            + 1;
+        for _ in 0..rounds {
             let Err(e) = probe.instantiate_pre(component) else {
                 break;
             };
-            let Some(name) = unsatisfied_import(&e).filter(|n| !problems.contains_key(n)) else {
-                // Not an import the linker named, or one stubbing did not help: report
-                // the linker's own words rather than guess.
+            let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+            let Some(name) = unsatisfied_import(&e) else {
                 problems.insert("(component)".to_owned(), Link::Mismatch(format!("{e:#}")));
                 break;
             };
-            let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
-            let link = describe_failure(&causes);
-            let stubbed = items
-                .get(&name)
-                .map(|item| stub(&mut probe.root(), &self.engine, &name, item));
-            problems.insert(name, link);
-            if !matches!(stubbed, Some(Ok(()))) {
+            let path = export_path(&causes);
+            let item = items
+                .iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, item)| descend(&self.engine, item, &path));
+            let key = (name.clone(), path.clone());
+            let repeat = stubbed.contains(&key);
+            match describe_failure(&causes) {
+                Link::Missing(_) if !path.is_empty() => {
+                    missing
+                        .entry(name.clone())
+                        .or_default()
+                        .push(path.join("."));
+                }
+                link => {
+                    problems.entry(name.clone()).or_insert(link);
+                }
+            }
+            let done = match item {
+                Some(item) if !repeat => {
+                    stub_at(&mut probe, &self.engine, &name, &path, &item).is_ok()
+                }
+                _ => false,
+            };
+            if !done {
+                // The linker cannot be got past this import: what it would have said about
+                // the imports after it is unknown, and nothing is claimed for them.
+                let at = items.iter().position(|(n, _)| *n == name).unwrap_or(0);
+                for (later, _) in &items[at + 1..] {
+                    problems.entry(later.clone()).or_insert_with(|| {
+                        Link::Mismatch(format!("not checked: the linker stopped at `{name}`"))
+                    });
+                }
                 break;
             }
+            stubbed.push(key);
+        }
+        for (name, names) in missing {
+            problems.entry(name).or_insert_with(|| {
+                let shown: Vec<String> = names.iter().take(3).map(|n| format!("`{n}`")).collect();
+                let more = names.len().saturating_sub(3);
+                Link::Missing(format!(
+                    "this host has no {}{} there",
+                    shown.join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                ))
+            });
         }
         problems
     }
@@ -233,21 +282,25 @@ fn unsatisfied_import(e: &wasmtime::Error) -> Option<String> {
     Some(rest[start..end].to_owned())
 }
 
-/// Turns the linker's chain of causes ("instance export `open` has the wrong type",
-/// "function implementation is missing") into one verdict a person reads.
-fn describe_failure(causes: &[String]) -> Link {
-    let path: Vec<&str> = causes
+/// The exports named by "instance export `X` has the wrong type" causes, outermost first.
+fn export_path(causes: &[String]) -> Vec<String> {
+    causes
         .iter()
         .filter_map(|c| {
             let rest = c.strip_prefix("instance export `")?;
-            rest.split_once('`').map(|(name, _)| name)
+            rest.split_once('`').map(|(name, _)| name.to_owned())
         })
-        .collect();
+        .collect()
+}
+
+/// Turns the linker's chain of causes ("instance export `open` has the wrong type",
+/// "function implementation is missing") into one verdict a person reads.
+fn describe_failure(causes: &[String]) -> Link {
+    let path = export_path(causes);
     let last = causes.last().map(String::as_str).unwrap_or("");
     match last.strip_suffix(" implementation is missing") {
         Some(kind) if !path.is_empty() => Link::Missing(format!(
-            "this host has no {} `{}` there",
-            if kind == "function" { "function" } else { kind },
+            "this host has no {kind} `{}` there",
             path.join(".")
         )),
         Some(kind) => Link::Missing(format!("this host has no such {kind}")),
@@ -255,8 +308,58 @@ fn describe_failure(causes: &[String]) -> Link {
     }
 }
 
-/// Defines `name` in `linker` with functions that trap, so that the next round of
-/// [`Runtime::unlinked_imports`] gets past it.
+/// How many functions and resources `item` holds, counting through instances.
+fn leaves(engine: &wasmtime::Engine, item: &ComponentItem) -> usize {
+    match item {
+        ComponentItem::ComponentInstance(instance) => instance
+            .exports(engine)
+            .map(|(_, e)| leaves(engine, &e.ty))
+            .sum::<usize>()
+            .max(1),
+        _ => 1,
+    }
+}
+
+/// The item at `path` inside `item`.
+fn descend(
+    engine: &wasmtime::Engine,
+    item: &ComponentItem,
+    path: &[String],
+) -> Option<ComponentItem> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(item.clone());
+    };
+    let ComponentItem::ComponentInstance(instance) = item else {
+        return None;
+    };
+    let inner = instance
+        .exports(engine)
+        .find(|(name, _)| name == first)
+        .map(|(_, e)| e.ty)?;
+    descend(engine, &inner, rest)
+}
+
+/// Defines the one item at `name` / `path` in `linker` as a stub that traps, so that the
+/// next round of [`Runtime::unlinked_imports`] gets past it.
+fn stub_at(
+    linker: &mut Linker<State>,
+    engine: &wasmtime::Engine,
+    name: &str,
+    path: &[String],
+    item: &ComponentItem,
+) -> wasmtime::Result<()> {
+    let mut root = linker.root();
+    let Some((leaf, parents)) = path.split_last() else {
+        return stub(&mut root, engine, name, item);
+    };
+    let mut instance = root.into_instance(name)?;
+    for parent in parents {
+        instance = instance.into_instance(parent)?;
+    }
+    stub(&mut instance, engine, leaf, item)
+}
+
+/// Defines `name` in `linker` as functions that trap (and resources of its own).
 fn stub(
     linker: &mut LinkerInstance<'_, State>,
     engine: &wasmtime::Engine,

@@ -3,7 +3,7 @@
 //! tests can load the fixtures from `env!("GODWIT_GUEST_DIR")`.
 //!
 //! The guests are built by a nested cargo into their own target directory, next to the
-//! profile directories (`<target>/wasm-guests`): it never waits on the lock the outer
+//! profile directories (`<target>/wasm-guests-<checkout>`): it never waits on the lock the outer
 //! cargo holds, and `build`, `test`, `clippy` and `doc`, debug or release, share one build.
 //! As wasmtime's `crates/test-programs/artifacts/build.rs` does, the flags cargo meant for
 //! the host are kept away from the guests.
@@ -91,16 +91,23 @@ fn guest_packages(root: &Path) -> Vec<String> {
     names
 }
 
-/// `<target>/wasm-guests` for an `OUT_DIR` of `<target>/<profile>/build/<pkg>/out`
+/// `<target>/wasm-guests-<checkout>` for an `OUT_DIR` of `<target>/<profile>/build/<pkg>/out`
 /// (or `<target>/<triple>/<profile>/...`); inside `OUT_DIR` if the layout is unexpected.
+///
+/// The checkout's hash keeps two checkouts sharing one `CARGO_TARGET_DIR` (git worktrees)
+/// from overwriting each other's guests, whose digests tests and pins depend on.
 fn guest_target_dir(out_dir: &Path) -> PathBuf {
+    use std::hash::{DefaultHasher, Hash as _, Hasher as _};
+    let mut hasher = DefaultHasher::new();
+    env!("CARGO_MANIFEST_DIR").hash(&mut hasher);
+    let name = format!("wasm-guests-{:08x}", hasher.finish() as u32);
     let build = out_dir.parent().and_then(Path::parent);
     match build {
         Some(build) if build.file_name().is_some_and(|n| n == "build") => build
             .parent()
             .and_then(Path::parent)
-            .map(|base| base.join("wasm-guests"))
-            .unwrap_or_else(|| out_dir.join("wasm-guests")),
-        _ => out_dir.join("wasm-guests"),
+            .map(|base| base.join(&name))
+            .unwrap_or_else(|| out_dir.join(&name)),
+        _ => out_dir.join(&name),
     }
 }

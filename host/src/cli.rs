@@ -12,8 +12,10 @@ use crate::error::{Error, exit};
 use crate::findings_report::{self, Format, Summary};
 use crate::history;
 use crate::migrator::{DeployOptions, DownTarget, Migrator, Resolve};
+use crate::notify::Notifiers;
 use crate::report::{self, Progress};
 use crate::source::{self, Version};
+use crate::validate::Validators;
 use crate::verify::{self, VerifyOptions};
 use crate::{Dialect, lint as checks};
 
@@ -275,7 +277,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             paths,
             format,
             dialect,
-        } => return lint(&cli, paths, *format, *dialect),
+        } => return lint(&cli, paths, *format, *dialect).await,
         _ => {}
     }
     let overrides = Overrides {
@@ -307,10 +309,75 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     } else {
         source::read(&config.migrations_dir, &config.layout())?
     };
+    // Plugins load (and are checked against their pins) before the database is touched.
+    let runs = matches!(
+        cli.command,
+        Command::Deploy { .. }
+            | Command::Down { .. }
+            | Command::Reset { .. }
+            | Command::Resolve(_)
+            | Command::Restore { .. }
+    );
+    let validates = matches!(
+        cli.command,
+        Command::Deploy { .. } | Command::Reset { .. } | Command::Plan { .. }
+    );
+    let (notifiers, validators) =
+        if (runs || validates) && config.file.plugins.values().any(|p| p.enabled) {
+            let (runtime, entries) = crate::validate::load_enabled(&config)?;
+            let (notifying, validating): (Vec<_>, Vec<_>) = entries
+                .into_iter()
+                .partition(|e| e.plugin.world() == Some(crate::plugin::World::Notifier));
+            (
+                if runs {
+                    Notifiers::from_entries(std::sync::Arc::clone(&runtime), notifying)
+                } else {
+                    Notifiers::none()
+                },
+                validates
+                    .then(|| Validators::from_entries(runtime, validating, config.target.dialect))
+                    .flatten(),
+            )
+        } else {
+            (Notifiers::none(), None)
+        };
     let mut migrator = Migrator::connect(&config).await?;
-    if !json {
+    let sender = notifiers.sender();
+    if json {
+        // stdout keeps the one final document; the events stream on stderr, a line each.
+        migrator.observe(move |e| {
+            if let Ok(line) = serde_json::to_string(e) {
+                eprintln!("{line}");
+            }
+            sender.send(e);
+        });
+    } else {
         let mut progress = Progress::default();
-        migrator.observe(move |e| progress.event(e));
+        migrator.observe(move |e| {
+            progress.event(e);
+            sender.send(e);
+        });
+    }
+    let result = command(cli, &config, &migrations, migrator, validators).await;
+    for warning in notifiers.finish() {
+        eprintln!("warning: {}", config::redact(&warning));
+    }
+    result
+}
+
+/// The commands that talk to the database, once it is connected.
+async fn command(
+    cli: Cli,
+    config: &Config,
+    migrations: &[source::Migration],
+    mut migrator: Migrator,
+    mut validators: Option<Validators>,
+) -> Result<u8, Error> {
+    let json = cli.json;
+    if matches!(cli.command, Command::Deploy { .. } | Command::Reset { .. })
+        && let Some(validators) = validators.take()
+    {
+        migrator.validate_with(validators);
     }
     match cli.command {
         Command::Init
@@ -324,7 +391,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             let meta = migrator
                 .backup(reason.as_deref().unwrap_or("manual"))
                 .await?;
-            let path = backup::dir(&config).join(&meta.file);
+            let path = backup::dir(config).join(&meta.file);
             if json {
                 println!("{}", serde_json::json!({ "backup": meta, "path": path }));
             } else {
@@ -363,7 +430,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             Ok(exit::OK)
         }
         Command::Plan { format } => {
-            let plan = crate::plan::plan(&mut migrator).await?;
+            let plan = crate::plan::plan(&mut migrator, validators.as_ref()).await?;
             let format = format.unwrap_or(if json {
                 PlanFormat::Json
             } else {
@@ -381,7 +448,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Status => {
             let rows = migrator.history().await?;
-            let entries = history::entries(&migrations, &rows);
+            let entries = history::entries(migrations, &rows);
             println!("{}", report::status(&entries, &config.target.display, json));
             let summary = report::summarize(&entries);
             Ok(if summary.problems > 0 {
@@ -613,8 +680,9 @@ fn init(dir: &Path) -> Result<u8, Error> {
 }
 
 /// `godwit lint`: reads godwit.toml and the files, never the database URL's target, so
-/// it runs in CI jobs that have no database and no DATABASE_URL.
-fn lint(
+/// it runs in CI jobs that have no database and no DATABASE_URL. Validator plugins
+/// declared in godwit.toml check each file too; their findings join the built-in ones.
+async fn lint(
     cli: &Cli,
     paths: &[PathBuf],
     format: Option<Format>,
@@ -684,7 +752,23 @@ fn lint(
             _ => migrations.extend(source::read(dir, &file.layout())?),
         }
     }
-    let findings = checks::lint_migrations(&migrations, dialect, &file.lint)?;
+    let mut findings = checks::lint_migrations(&migrations, dialect, &file.lint)?;
+    if file.plugins.values().any(|p| p.enabled) {
+        let config = crate::validate::files_only_config(&cli.dir, file.clone(), dialect)?;
+        if let Some(validators) = Validators::from_config(&config, dialect)? {
+            let all: Vec<&source::Migration> = migrations.iter().collect();
+            let before = findings.len();
+            for report in validators.check_migrations(&all).await {
+                findings.extend(report.into_findings());
+            }
+            if findings.len() > before {
+                // Each statement's findings together, whoever raised them.
+                findings.sort_by(|a, b| {
+                    (&a.location.file, a.location.line).cmp(&(&b.location.file, b.location.line))
+                });
+            }
+        }
+    }
     if format == Format::Human {
         let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
         println!(

@@ -869,4 +869,119 @@ mod tests {
         assert_eq!(t.url, "sqlite:///proj/app.db");
         assert!(parse_target("   ", "DATABASE_URL", Path::new("/")).is_err());
     }
+
+    fn plugins(text: &str) -> Result<FileConfig, Error> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), text).unwrap();
+        FileConfig::read(dir.path())
+    }
+
+    const PIN: &str = "9f2c9f2c9f2c9f2c9f2c9f2c9f2c9f2c9f2c9f2c9f2c9f2c9f2c9f2c9f2c9f2c";
+
+    #[test]
+    fn plugin_sections_parse_in_full() {
+        let file = plugins(&format!(
+            r#"
+[plugins.normalize-email]
+path = "plugins/normalize_email.wasm"
+sha256 = "{PIN}"
+enabled = false
+
+[plugins.normalize-email.grants]
+read = ["users"]
+write = ["users.email_normalized"]
+env = ["GITHUB_STEP_SUMMARY"]
+dir = "audit"
+hosts = ["127.0.0.1:8080"]
+
+[plugins.normalize-email.limits]
+memory = "128MiB"
+timeout = "10s"
+fuel = 100000000
+
+[plugins.normalize-email.config]
+table = "users"
+batch = 10
+tags = ["a", "b"]
+
+[plugins.copy]
+builtin = "column-copy"
+"#
+        ))
+        .unwrap();
+        let p = &file.plugins["normalize-email"];
+        assert!(!p.enabled);
+        assert_eq!(p.grants.write, ["users.email_normalized"]);
+        assert_eq!(p.grants.dir.as_deref(), Some(Path::new("audit")));
+        assert_eq!(p.limits.memory, Some(128 << 20));
+        assert_eq!(p.limits.timeout, Some(Duration::from_secs(10)));
+        assert_eq!(p.limits.fuel, Some(100_000_000));
+        use crate::value::Value;
+        assert_eq!(
+            p.config,
+            vec![
+                ("batch".to_string(), Value::Int(10)),
+                ("table".to_string(), Value::Text("users".into())),
+                ("tags".to_string(), Value::Json(r#"["a","b"]"#.into())),
+            ]
+        );
+        assert_eq!(
+            p.source(Path::new("/proj")),
+            PluginSource::File(PathBuf::from("/proj/plugins/normalize_email.wasm"))
+        );
+        let copy = &file.plugins["copy"];
+        assert!(copy.enabled, "enabled by default");
+        assert_eq!(
+            copy.source(Path::new("/proj")),
+            PluginSource::Builtin("column-copy".into())
+        );
+    }
+
+    #[test]
+    fn plugin_mistakes_are_named() {
+        for (text, needle) in [
+            ("[plugins.a]\nbuiltin = \"x\"\nenable = true\n", "enable"),
+            (
+                "[plugins.a]\nbuiltin = \"x\"\n[plugins.a.grants]\nreads = []\n",
+                "reads",
+            ),
+            (
+                "[plugins.a]\nbuiltin = \"x\"\n[plugins.a.limits]\nmemory = \"lots\"\n",
+                "not a size",
+            ),
+            (
+                "[plugins.a]\nbuiltin = \"x\"\n[plugins.a.limits]\ntimeout = \"soon\"\n",
+                "not a duration",
+            ),
+            ("[plugins.a]\n", "needs `path"),
+            (
+                "[plugins.a]\nbuiltin = \"x\"\npath = \"a.wasm\"\n",
+                "both `path` and `builtin`",
+            ),
+            ("[plugins.a]\npath = \"a.wasm\"\n", "has no `sha256`"),
+            (
+                "[plugins.a]\nbuiltin = \"x\"\nsha256 = \"abc\"\n",
+                "not a SHA-256",
+            ),
+            (
+                "[plugins.a]\nbuiltin = \"x\"\n[plugins.a.grants]\nwrite = [\"users\"]\n",
+                "table.column",
+            ),
+        ] {
+            let err = plugins(text).unwrap_err().to_string();
+            assert!(err.contains("godwit.toml is not valid"), "{text}: {err}");
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("128MiB"), Ok(128 << 20));
+        assert_eq!(parse_size("64 MB"), Ok(64 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("1.5GiB").is_err());
+        assert!(parse_size("MiB").is_err());
+        assert!(parse_size("99999999999GiB").is_err());
+    }
 }

@@ -63,9 +63,27 @@ pub trait Driver {
     /// Runs one statement with `$1, $2…` parameters (on every dialect) on the work
     /// connection, inside whatever transaction is open, and decodes every row. The plugin
     /// session's `query`; the capability check happens before this.
+    ///
+    /// Values bind as their kind (`Int` as a 64-bit integer, `Timestamp` as a timestamp
+    /// with zone, `Json` as jsonb on PostgreSQL); `Null` fits any column; `Text` reaches
+    /// `numeric`, date, time, uuid and enum columns too, as godwit hands those out as text.
+    /// Results decode by column type; an empty result has no column names.
     async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error>;
     /// Like [`Driver::query_values`], returning the rows affected.
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error>;
+    /// Runs `sql` with `$1..$n` bound to the `text[]` arrays in `columns` (PostgreSQL):
+    /// a backfill batch's write as one statement with one parameter per column, however
+    /// many rows, instead of one per value. Elsewhere it is refused.
+    async fn execute_text_arrays(
+        &mut self,
+        sql: &str,
+        columns: Vec<Vec<Option<String>>>,
+    ) -> Result<u64, sqlx::Error> {
+        let _ = (sql, columns);
+        Err(sqlx::Error::InvalidArgument(
+            "array parameters are bound on PostgreSQL only".into(),
+        ))
+    }
     async fn begin(&mut self) -> Result<(), sqlx::Error>;
     /// Opens a transaction in which the database itself refuses writes, for validators'
     /// `check-database`; [`Driver::commit`] and [`Driver::rollback`] end it as usual.

@@ -104,10 +104,9 @@ fn human(findings: &[Finding]) -> String {
             previous = Some(place);
         }
         out.push_str(&format!(
-            "  {}[{} {}]: {}\n",
+            "  {}[{}]: {}\n",
             f.severity.as_str(),
-            f.code,
-            f.rule,
+            title(f),
             f.message
         ));
         if let Some(help) = &f.help {
@@ -125,6 +124,15 @@ fn human(findings: &[Finding]) -> String {
     }
     out.push_str(&Summary::of(findings).to_string());
     out
+}
+
+/// `GW001 ban-drop-table` for built-in rules; a plugin's rule has no separate code.
+fn title(f: &Finding) -> String {
+    if f.code == f.rule {
+        f.rule.clone()
+    } else {
+        format!("{} {}", f.code, f.rule)
+    }
 }
 
 fn header(f: &Finding) -> String {
@@ -187,10 +195,7 @@ fn github(findings: &[Finding]) -> String {
             if let Some(line) = f.location.line {
                 properties.push(format!("line={line}"));
             }
-            properties.push(format!(
-                "title={}",
-                escape_property(&format!("{} {}", f.code, f.rule))
-            ));
+            properties.push(format!("title={}", escape_property(&title(f))));
             let mut message = f.message.clone();
             if let Some(help) = &f.help {
                 message.push_str(&format!("\nhelp: {help}"));

@@ -27,6 +27,7 @@ pub mod findings_report;
 pub mod history;
 pub mod lint;
 pub mod migrator;
+pub mod notify;
 pub mod plan;
 pub mod plugin;
 pub mod plugin_cli;
@@ -35,6 +36,7 @@ pub mod schema;
 pub mod source;
 pub mod split;
 pub mod step;
+pub mod validate;
 pub mod value;
 pub mod verify;
 

@@ -19,13 +19,14 @@ use crate::backup::{self, copy};
 use crate::config::{BackupPolicy, Config};
 use crate::driver::{self, Driver, Timeouts, now_rfc3339};
 use crate::error::{Error, describe_db_error};
+use crate::finding::Finding;
 use crate::history::{self, Entry, HistoryRow, Operation, RowState, Status};
 use crate::plugin::registry::Registry;
 use crate::source::{self, Migration, Script, Version};
 use crate::split::Statement;
 
-/// What the run tells whoever is watching: the CLI prints it, `--json` streams it,
-/// notifiers will receive it.
+/// What the run tells whoever is watching: the CLI prints it, `--json` streams it as JSON
+/// lines on stderr, and notifier plugins receive it (see [`Event::to_plugin`]).
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
@@ -36,9 +37,34 @@ pub enum Event {
         waited_ms: u64,
     },
     RunStarted {
-        operation: Operation,
+        /// `deploy`, `down` or `reset`.
+        operation: String,
         pending: usize,
         database: String,
+    },
+    /// The run ended, successfully or not; the last event of every run that started.
+    RunFinished {
+        /// As in [`Event::RunStarted`].
+        operation: String,
+        /// Migrations applied (or reverted) by this run, before any failure.
+        applied: usize,
+        /// What stopped the run: the failed migration's error, or why it was blocked.
+        failed: Option<String>,
+        duration_ms: u64,
+    },
+    /// Validator plugins (or built-in lint rules) reported findings about this run.
+    FindingsReported {
+        /// `lint` for built-in rules, else the validator plugin's name.
+        source: String,
+        findings: Vec<Finding>,
+        /// Whether an error finding stopped the run.
+        blocking: bool,
+    },
+    /// Something applied was undone: `--restore-on-failure` put a backup back.
+    RolledBack {
+        version: Option<String>,
+        reason: String,
+        backup_id: Option<String>,
     },
     MigrationStarted {
         version: String,
@@ -146,6 +172,15 @@ pub struct Migrator {
     observer: Box<dyn FnMut(&Event) + Send>,
     /// Events about work inside a migration, told only once that work is committed.
     deferred: Vec<Event>,
+    /// Validator plugins deploy runs before it changes anything.
+    validators: Option<crate::validate::Validators>,
+    /// What RunStarted and RunFinished call the run: `deploy`, `down`, `reset`.
+    operation: &'static str,
+    /// Migrations finished since the last RunStarted, and the one that failed.
+    run_applied: usize,
+    run_failed: Option<String>,
+    /// Reset checked the files with the validators before dropping everything.
+    files_validated: bool,
 }
 
 impl Migrator {
@@ -157,12 +192,23 @@ impl Migrator {
             driver,
             observer: Box::new(|_| {}),
             deferred: Vec::new(),
+            validators: None,
+            operation: "deploy",
+            run_applied: 0,
+            run_failed: None,
+            files_validated: false,
         })
     }
 
     /// Receives every [`Event`] as it happens.
     pub fn observe(&mut self, observer: impl FnMut(&Event) + Send + 'static) {
         self.observer = Box::new(observer);
+    }
+
+    /// Runs these validator plugins on every deploy, after the plan is known and before
+    /// any backup or migration: an error finding (or a validator that fails) blocks it.
+    pub fn validate_with(&mut self, validators: crate::validate::Validators) {
+        self.validators = Some(validators);
     }
 
     pub fn config(&self) -> &Config {
@@ -175,6 +221,17 @@ impl Migrator {
     }
 
     pub(crate) fn emit(&mut self, event: Event) {
+        match &event {
+            Event::RunStarted { .. } => {
+                self.run_applied = 0;
+                self.run_failed = None;
+            }
+            Event::MigrationFinished { .. } => self.run_applied += 1,
+            Event::MigrationFailed { version, name, .. } => {
+                self.run_failed = Some(format!("{version}_{name}"));
+            }
+            _ => {}
+        }
         (self.observer)(&event);
     }
 
@@ -250,7 +307,30 @@ impl Migrator {
 
     /// Applies every pending migration (up to `--to`), in version order.
     pub async fn deploy(&mut self, options: &DeployOptions) -> Result<RunReport, Error> {
+        self.operation = "deploy";
         self.locked(async |m| m.deploy_locked(options).await).await
+    }
+
+    /// Tells RunFinished once the run that `RunStarted` announced has ended, either way.
+    fn finish_run(&mut self, started: Instant, result: &Result<RunReport, Error>) {
+        // The failed migration when one failed, else what stopped the run (a validator,
+        // a backup that could not be taken), in its first line.
+        let failed = result.as_ref().err().map(|err| {
+            self.run_failed.clone().unwrap_or_else(|| {
+                let message = crate::config::redact(&err.to_string());
+                message.lines().next().unwrap_or_default().to_owned()
+            })
+        });
+        let applied = match result {
+            Ok(report) => report.applied.len(),
+            Err(_) => self.run_applied,
+        };
+        self.emit(Event::RunFinished {
+            operation: self.operation.to_owned(),
+            applied,
+            failed,
+            duration_ms: started.elapsed().as_millis() as u64,
+        });
     }
 
     async fn deploy_locked(&mut self, options: &DeployOptions) -> Result<RunReport, Error> {
@@ -306,10 +386,35 @@ impl Migrator {
 
         let database = self.config.target.display.clone();
         self.emit(Event::RunStarted {
-            operation: Operation::Deploy,
+            operation: self.operation.to_owned(),
             pending: plan.len(),
             database,
         });
+        let result = self
+            .deploy_started(options, &entries, plan, &plugins, last_row, started)
+            .await;
+        self.finish_run(started, &result);
+        result
+    }
+
+    /// The part of a deploy that RunStarted and RunFinished bracket: validators, backup,
+    /// then each migration.
+    async fn deploy_started(
+        &mut self,
+        options: &DeployOptions,
+        entries: &[Entry<'_>],
+        plan: Vec<(&Migration, Option<HistoryRow>, Vec<Statement>)>,
+        plugins: &Registry,
+        last_row: i64,
+        started: Instant,
+    ) -> Result<RunReport, Error> {
+        if let Some(validators) = self.validators.take() {
+            let pending: Vec<&Migration> = plan.iter().map(|(m, _, _)| *m).collect();
+            let files = !std::mem::take(&mut self.files_validated);
+            let outcome = validators.before_deploy(self, &pending, files, true).await;
+            self.validators = Some(validators);
+            outcome?;
+        }
         let applied: Vec<String> = entries
             .iter()
             .filter(|e| {
@@ -340,7 +445,7 @@ impl Migrator {
         };
         for (migration, resume, statements) in plan {
             let outcome = match &migration.step {
-                Some(step) => self.run_step(migration, step, resume, &plugins).await,
+                Some(step) => self.run_step(migration, step, resume, plugins).await,
                 None => {
                     self.run_script(
                         migration,
@@ -475,12 +580,20 @@ impl Migrator {
             id: id.clone(),
             created_at: meta.created_at.clone(),
         });
-        let failed = written
+        let failed_row = written
             .iter()
             .rev()
-            .find(|r| r.state != RowState::Applied.as_str())
+            .find(|r| r.state != RowState::Applied.as_str());
+        let failed = failed_row
             .map(|r| format!("{}_{}", r.version, r.name))
             .unwrap_or_else(|| "a migration".into());
+        self.emit(Event::RolledBack {
+            version: failed_row.map(|r| r.version.clone()),
+            reason: format!(
+                "restored backup {id} after {failed} failed (deploy --restore-on-failure); nothing of this deploy remains in effect"
+            ),
+            backup_id: Some(id.clone()),
+        });
         let mut undone: Vec<HistoryRow> = Vec::new();
         for row in &written {
             if let Some(last) = undone.iter_mut().find(|u| u.version == row.version) {
@@ -579,6 +692,14 @@ impl Migrator {
                 .into());
             }
             backup::restore(&m.config, m.driver.as_mut(), &meta).await?;
+            m.emit(Event::RolledBack {
+                version: None,
+                reason: format!(
+                    "restored backup {} (taken {}, {}) with `godwit restore`",
+                    meta.id, meta.created_at, meta.reason
+                ),
+                backup_id: Some(meta.id.clone()),
+            });
             Ok(meta)
         })
         .await
@@ -622,6 +743,7 @@ impl Migrator {
 
     /// Reverts applied migrations, newest first, with their `down.sql`.
     pub async fn down(&mut self, target: &DownTarget) -> Result<RunReport, Error> {
+        self.operation = "down";
         self.locked(async |m| m.down_locked(target).await).await
     }
 
@@ -688,7 +810,7 @@ impl Migrator {
         }
         let database = self.config.target.display.clone();
         self.emit(Event::RunStarted {
-            operation: Operation::Down,
+            operation: self.operation.to_owned(),
             pending: plan.len(),
             database,
         });
@@ -696,6 +818,7 @@ impl Migrator {
             up_to_date: plan.is_empty(),
             ..Default::default()
         };
+        let mut result = Ok(());
         for (migration, down, statements) in plan {
             match self
                 .run_script(migration, down, &statements, Operation::Down, None)
@@ -704,12 +827,15 @@ impl Migrator {
                 Ok(done) => report.applied.push(done),
                 Err(err) => {
                     report.failure = Some(err.to_string());
-                    return Err(with_report(err, &report));
+                    result = Err(with_report(err, &report));
+                    break;
                 }
             }
         }
         report.duration_ms = started.elapsed().as_millis() as u64;
-        Ok(report)
+        let result = result.map(|()| report);
+        self.finish_run(started, &result);
+        result
     }
 
     /// Applies or reverts one script and records it; on failure the history says what
@@ -1360,11 +1486,21 @@ impl Migrator {
 
     /// Drops everything in the database and applies all migrations again.
     pub async fn reset(&mut self) -> Result<(Vec<String>, RunReport), Error> {
+        self.operation = "reset";
         self.locked(async |m| {
             // Read the files first: a broken file must not leave an empty database behind.
             let migrations = m.read_sources()?;
             for migration in &migrations {
                 migration.up.statements(m.driver.dialect())?;
+            }
+            // Likewise the validators' verdict on the files; the database they would
+            // check is about to be dropped, so that check waits for the empty one.
+            if let Some(validators) = m.validators.take() {
+                let all: Vec<&Migration> = migrations.iter().collect();
+                let outcome = validators.before_deploy(m, &all, true, false).await;
+                m.validators = Some(validators);
+                outcome?;
+                m.files_validated = true;
             }
             let dropped = m.driver.drop_everything().await?;
             let report = m

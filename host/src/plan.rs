@@ -12,6 +12,7 @@ use crate::analyze::{self, Effect, Lock, StatementInfo};
 use crate::config::Config;
 use crate::finding::{Finding, Severity};
 use crate::migrator::Migrator;
+use crate::validate::Validators;
 use crate::{Dialect, Error, lint};
 
 /// How long one count may take before the plan says "unknown" instead.
@@ -44,6 +45,8 @@ pub struct Plan {
     pub data_loss: Vec<String>,
     pub findings: usize,
     pub errors: usize,
+    /// What validator plugins' `check-database` found in the database as it is now.
+    pub database_findings: Vec<Finding>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -73,13 +76,24 @@ pub struct PlannedStatement {
     pub risk: Risk,
 }
 
-/// Plans every pending migration against the connected database.
-pub async fn plan(migrator: &mut Migrator) -> Result<Plan, Error> {
+/// Plans every pending migration against the connected database; `validators` add their
+/// findings on each pending migration and on the database (through a read-only session).
+pub async fn plan(migrator: &mut Migrator, validators: Option<&Validators>) -> Result<Plan, Error> {
     let config: Config = migrator.config().clone();
     let dialect = config.target.dialect;
     let pending = migrator.pending().await?;
-    let findings = lint::lint_migrations(&pending, dialect, &config.file.lint)?;
+    let mut findings = lint::lint_migrations(&pending, dialect, &config.file.lint)?;
     read_only(migrator, dialect).await;
+    let mut database_findings = Vec::new();
+    if let Some(validators) = validators {
+        let all: Vec<&crate::source::Migration> = pending.iter().collect();
+        for report in validators.check_migrations(&all).await {
+            findings.extend(report.into_findings());
+        }
+        for report in validators.check_database(migrator.driver()).await {
+            database_findings.extend(report.into_findings());
+        }
+    }
 
     let mut created: BTreeSet<String> = BTreeSet::new();
     let mut migrations = Vec::new();
@@ -123,11 +137,13 @@ pub async fn plan(migrator: &mut Migrator) -> Result<Plan, Error> {
     Ok(Plan {
         database: config.target.display.clone(),
         risk: migrations.iter().map(|m| m.risk).max().unwrap_or(Risk::Low),
-        findings: findings.len(),
+        findings: findings.len() + database_findings.len(),
         errors: findings
             .iter()
+            .chain(&database_findings)
             .filter(|f| f.severity == Severity::Error)
             .count(),
+        database_findings,
         data_loss,
         migrations,
     })
@@ -401,6 +417,12 @@ fn excerpt(sql: &str) -> String {
 /// The terminal version.
 pub fn human(plan: &Plan) -> String {
     let mut out = format!("{}\n", plan.database);
+    if !plan.database_findings.is_empty() {
+        out.push_str("\nThe database as it is now (validator plugins):\n");
+        for f in &plan.database_findings {
+            out.push_str(&format!("  {}\n", finding_line(f)));
+        }
+    }
     if plan.migrations.is_empty() {
         out.push_str("Nothing to plan: no pending migrations.\n");
         return out;
@@ -449,13 +471,7 @@ pub fn human(plan: &Plan) -> String {
             }
         }
         for f in m.findings.iter().filter(|f| f.location.statement.is_none()) {
-            out.push_str(&format!(
-                "  {} {} {}: {}\n",
-                f.severity.as_str(),
-                f.code,
-                f.rule,
-                f.message
-            ));
+            out.push_str(&format!("  {}\n", finding_line(f)));
         }
         if !m.has_down {
             out.push_str("  no down.sql: `godwit down` cannot revert this one\n");
@@ -473,6 +489,21 @@ pub fn human(plan: &Plan) -> String {
         out.push_str(&format!("\nData loss: {}.", plan.data_loss.join("; ")));
     }
     out
+}
+
+/// One finding on one line; a validator plugin's is marked with the plugin's name.
+fn finding_line(f: &Finding) -> String {
+    let code = if f.code == f.rule {
+        f.rule.clone()
+    } else {
+        format!("{} {}", f.code, f.rule)
+    };
+    let from = if f.source == "godwit" {
+        String::new()
+    } else {
+        format!(" (from {})", f.source)
+    };
+    format!("{} {code}: {}{from}", f.severity.as_str(), f.message)
 }
 
 /// A pull-request comment: summary, tables at risk, data, rollback.
@@ -538,7 +569,12 @@ pub fn markdown(plan: &Plan) -> String {
     for fact in facts {
         out.push_str(&format!("- {fact}\n"));
     }
-    let findings: Vec<&Finding> = plan.migrations.iter().flat_map(|m| &m.findings).collect();
+    let findings: Vec<&Finding> = plan
+        .migrations
+        .iter()
+        .flat_map(|m| &m.findings)
+        .chain(&plan.database_findings)
+        .collect();
     if !findings.is_empty() {
         out.push_str("\n### Findings\n\n");
         for f in findings {

@@ -54,7 +54,7 @@ pub use bindings::{backfill, data_step, notifier, types, validator};
 pub use calls::World;
 pub use imports::{LOG_CAP, LogLine, Session, SessionHandler};
 use sandbox::LimitHit;
-pub use sandbox::{Context, OUTPUT_CAP, State};
+pub use sandbox::{Context, OUTPUT_CAP, State, authority_allowed};
 
 /// How often the ticker thread advances the engine's epoch; a call overruns its time limit
 /// by at most this much.
@@ -208,6 +208,9 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| Error::Engine(format!("{e:#}")))?;
+        // Outgoing HTTP only (no incoming handler), gated per call by `Context::hosts`.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+            .map_err(|e| Error::Engine(format!("{e:#}")))?;
         bindings::host::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)
             .map_err(|e| Error::Engine(format!("{e:#}")))?;
         let (stop, ticks) = mpsc::channel::<()>();
@@ -321,6 +324,7 @@ impl Runtime {
             message,
         })?;
         let mut store = Store::new(&self.engine, state);
+        store.data_mut().outbound.timeout = limits.timeout;
         store.limiter(|state| &mut state.limiter);
         let fuel = limits.fuel.unwrap_or(u64::MAX);
         store
@@ -344,6 +348,15 @@ impl Runtime {
         let fuel_used = fuel.saturating_sub(store.get_fuel().unwrap_or(fuel));
         let (stdout, stderr) = store.data().output();
         let state = store.data_mut();
+        let denied = std::mem::take(&mut state.outbound.denied);
+        for authority in &denied {
+            state.push_log(
+                "warn",
+                format!(
+                    "outbound HTTP to {authority} refused: not among the hosts granted to this plugin (grants.hosts)"
+                ),
+            );
+        }
         let logs = std::mem::take(&mut state.logs);
         let logs_dropped = state.logs_dropped;
         let peak_memory = state.limiter.peak;
@@ -360,7 +373,11 @@ impl Runtime {
             }),
             Err(e) => Err(Error::Trap {
                 plugin: plugin.label.clone(),
-                message: describe_trap(&e, limits, memory_bytes, &stderr, &logs),
+                message: describe_trap(&e, limits, memory_bytes, &stderr, &logs)
+                    + &denied
+                        .iter()
+                        .map(|a| format!("\n  outbound HTTP to {a} was refused: not granted"))
+                        .collect::<String>(),
             }),
         }
     }

@@ -43,12 +43,45 @@ impl Progress {
             Event::LockAcquired { waited_ms } => {
                 let _ = writeln!(out, "got the migration lock after {}", ms(*waited_ms));
             }
+            // The command prints its own summary; restores print as `Restored`.
+            Event::RunFinished { .. } | Event::RolledBack { .. } => {}
+            Event::FindingsReported {
+                source,
+                findings,
+                blocking,
+            } => {
+                close(&mut self.open_line, &mut out);
+                let _ = writeln!(
+                    out,
+                    "validator {source}: {}{}",
+                    crate::findings_report::Summary::of(findings),
+                    if *blocking { " Deploy blocked." } else { "" }
+                );
+                for f in findings {
+                    let place = f
+                        .location
+                        .migration
+                        .as_deref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        out,
+                        "  {}[{}]{place}: {}",
+                        f.severity.as_str(),
+                        f.rule,
+                        f.message
+                    );
+                    if let Some(help) = &f.help {
+                        let _ = writeln!(out, "    help: {help}");
+                    }
+                }
+            }
             Event::RunStarted {
                 operation,
                 pending,
                 database,
             } => {
-                let verb = if *operation == Operation::Down {
+                let verb = if operation == "down" {
                     "revert"
                 } else {
                     "apply"

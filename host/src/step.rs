@@ -271,7 +271,8 @@ impl BackfillSql {
     /// The largest batch one `UPDATE` can carry on this database.
     pub fn ceiling(&self) -> u32 {
         let params = match self.dialect {
-            Dialect::Postgres => 65_535,
+            // Arrays: one parameter per column, whatever the batch size.
+            Dialect::Postgres => return u32::MAX,
             Dialect::MySql => 65_535,
             Dialect::Sqlite => 32_766,
         };
@@ -282,7 +283,44 @@ impl BackfillSql {
     /// key (two more parameters): with one key column it does, so that the database
     /// reaches the batch through the key's index instead of joining the whole table.
     pub fn ranged(&self) -> bool {
-        self.keys.len() == 1
+        self.keys.len() == 1 && self.dialect != Dialect::Postgres
+    }
+
+    /// PostgreSQL's batch write: one `text[]` parameter per column, unnested and cast to
+    /// each column's type, so a batch of any size is one short statement that is parsed
+    /// and planned once (a `VALUES` list of 30,000 rows spent most of its time there).
+    pub fn update_arrays(&self) -> String {
+        let table = quote_table(self.dialect, &self.table);
+        let names: Vec<&String> = self.keys.iter().chain(self.writes.iter()).collect();
+        let cast = |name: &str| {
+            self.types
+                .get(name)
+                .map(|t| format!("::{t}"))
+                .unwrap_or_default()
+        };
+        let arrays = (1..=names.len())
+            .map(|i| format!("${i}::text[]"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let aliases = (0..names.len())
+            .map(|c| format!("c{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let set = self
+            .writes
+            .iter()
+            .enumerate()
+            .map(|(i, w)| format!("{} = v.c{}{}", self.q(w), self.keys.len() + i, cast(w)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let on = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("t.{} = v.c{i}{}", self.q(k), cast(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        format!("UPDATE {table} AS t SET {set} FROM unnest({arrays}) AS v({aliases}) WHERE {on}")
     }
 
     /// One set-based `UPDATE` for `rows` rows, each bound as its key values then its
@@ -299,6 +337,7 @@ impl BackfillSql {
                 let cast = self
                     .types
                     .get(self.keys[0].as_str())
+                    .filter(|_| self.dialect == Dialect::Postgres)
                     .map(|t| format!("::{t}"))
                     .unwrap_or_default();
                 format!(
@@ -411,6 +450,27 @@ impl BackfillSql {
                 )
             }
         }
+    }
+}
+
+/// A value in PostgreSQL's text input form, for a `text[]` element cast to its column's
+/// type; `None` is SQL `NULL`.
+pub fn pg_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::Bool(b) => Some(if *b { "true" } else { "false" }.to_owned()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) if f.is_nan() => Some("NaN".to_owned()),
+        Value::Float(f) if f.is_infinite() => {
+            Some(if *f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned())
+        }
+        Value::Float(f) => Some(format!("{f:?}")),
+        Value::Text(t) | Value::Json(t) | Value::Timestamp(t) => Some(t.clone()),
+        Value::Bytes(b) => Some(b.iter().fold(String::from("\\x"), |mut s, byte| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{byte:02x}");
+            s
+        })),
     }
 }
 
@@ -730,17 +790,24 @@ impl Migrator {
                     params.push(read.rows[0][0].clone());
                     params.push(last_key[0].clone());
                 }
-                let mut changed = 0;
                 if written > 0 {
-                    changed = self
-                        .driver
-                        .execute_values(&sql.update(written), &params)
-                        .await
-                        .map_err(|e| {
-                            Error::db(format!("{}: cannot write the batch", where_(batch)), &e)
-                        })?;
+                    let done = if dialect == Dialect::Postgres {
+                        let width = sql.width();
+                        let columns = (0..width)
+                            .map(|c| params.iter().skip(c).step_by(width).map(pg_text).collect())
+                            .collect();
+                        self.driver
+                            .execute_text_arrays(&sql.update_arrays(), columns)
+                            .await
+                    } else {
+                        self.driver
+                            .execute_values(&sql.update(written), &params)
+                            .await
+                    };
+                    done.map_err(|e| {
+                        Error::db(format!("{}: cannot write the batch", where_(batch)), &e)
+                    })?;
                 }
-                let _ = changed;
                 Ok(Some((read_count as u64, last_key)))
             }
             .await;
@@ -1259,9 +1326,15 @@ mod tests {
             r#"SELECT "id", "email" FROM "public"."users" WHERE ("id") > ($1) AND (email_norm IS NULL) ORDER BY "id" LIMIT 10"#
         );
         assert_eq!(
-            pg.update(2),
-            r#"UPDATE "public"."users" AS t SET "email_norm" = v.c1 FROM (VALUES ($1::bigint, $2::text), ($3::bigint, $4::text)) AS v(c0, c1) WHERE t."id" = v.c0 AND t."id" >= $5::bigint AND t."id" <= $6::bigint"#
+            pg.update_arrays(),
+            r#"UPDATE "public"."users" AS t SET "email_norm" = v.c1::text FROM unnest($1::text[], $2::text[]) AS v(c0, c1) WHERE t."id" = v.c0::bigint"#
         );
+        assert_eq!(
+            pg_text(&Value::Bytes(vec![0xde, 0xad])).as_deref(),
+            Some("\\xdead")
+        );
+        assert_eq!(pg_text(&Value::Float(0.1)).as_deref(), Some("0.1"));
+        assert_eq!(pg_text(&Value::Null), None);
         let my = sql(Dialect::MySql);
         assert_eq!(
             my.update(2),

@@ -268,6 +268,6 @@ fn without_a_url_lint_checks_for_the_database_deploy_would_use() {
     let shop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shop");
     run(lint(&shop, &[]))
         .expect(0)
-        .says("Checked 12 migrations")
+        .says("Checked 15 migrations")
         .says("as SQLite");
 }

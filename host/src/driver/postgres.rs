@@ -24,6 +24,9 @@ pub struct PgDriver {
     lock_mode: LockMode,
     owner: String,
     sql: HistorySql,
+    /// Plugin SQL with text parameters cast to the type the server infers for them,
+    /// keyed by the SQL and which parameters are text.
+    text_casts: std::collections::HashMap<(String, Vec<bool>), String>,
 }
 
 impl PgDriver {
@@ -45,7 +48,61 @@ impl PgDriver {
             lock_mode: lease::mode(config),
             owner: lease::owner_token(),
             sql: HistorySql::new(Dialect::Postgres),
+            text_casts: Default::default(),
         })
+    }
+
+    /// PostgreSQL takes parameters in binary and declares their types, so a text value
+    /// meant for a `date`, `numeric`, `uuid` or enum column would be refused as `text`.
+    /// Text is what godwit hands plugins for those types, so that it round-trips: ask the
+    /// server which type it infers for each text parameter and cast it there.
+    async fn with_text_casts(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<String, sqlx::Error> {
+        use sqlx::{Executor, TypeInfo};
+        let mask: Vec<bool> = params.iter().map(|p| matches!(p, Value::Text(_))).collect();
+        if !mask.contains(&true) {
+            return Ok(sql.to_string());
+        }
+        let key = (sql.to_string(), mask);
+        if let Some(done) = self.text_casts.get(&key) {
+            return Ok(done.clone());
+        }
+        // A distinct text, so that this unparameterised preparation never serves a real call.
+        let described = (&mut self.conn)
+            .describe(&format!("{sql}\n-- godwit: describe"))
+            .await?;
+        let Some(sqlx::Either::Left(types)) = described.parameters() else {
+            return Ok(sql.to_string());
+        };
+        let cast_to: Vec<Option<String>> = types
+            .iter()
+            .zip(&key.1)
+            .map(|(ty, &is_text)| {
+                let name = ty.name();
+                let plain = name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'[' || b == b']');
+                let texty = matches!(name, "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "UNKNOWN");
+                (is_text && plain && !texty).then(|| name.to_string())
+            })
+            .collect();
+        let mut out = String::with_capacity(sql.len() + 32);
+        let mut last = 0;
+        for p in crate::split::placeholders(sql, Dialect::Postgres)
+            .map_err(sqlx::Error::InvalidArgument)?
+        {
+            if let Some(Some(ty)) = cast_to.get(p.number - 1) {
+                out.push_str(&sql[last..p.span.start]);
+                out.push_str(&format!("CAST(${} AS text)::{ty}", p.number));
+                last = p.span.end;
+            }
+        }
+        out.push_str(&sql[last..]);
+        self.text_casts.insert(key, out.clone());
+        Ok(out)
     }
 
     /// Another godwit session in this database still running a statement.
@@ -254,6 +311,10 @@ impl Driver for PgDriver {
 
     async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error> {
         let (sql, order) = values::translate(Dialect::Postgres, sql, params.len())?;
+        let sql = self.with_text_casts(&sql, params).await?;
+        // sqlx caches prepared statements by their text, parameter types included; a
+        // second call with other kinds of values must not reuse the first one's types.
+        let sql = format!("{sql}\n-- godwit: {}", values::signature(params));
         let mut query = sqlx::query(&sql);
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
@@ -264,9 +325,25 @@ impl Driver for PgDriver {
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
         let (sql, order) = values::translate(Dialect::Postgres, sql, params.len())?;
+        let sql = self.with_text_casts(&sql, params).await?;
+        // sqlx caches prepared statements by their text, parameter types included; a
+        // second call with other kinds of values must not reuse the first one's types.
+        let sql = format!("{sql}\n-- godwit: {}", values::signature(params));
         let mut query = sqlx::query(&sql);
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
+        }
+        Ok(query.execute(&mut self.conn).await?.rows_affected())
+    }
+
+    async fn execute_text_arrays(
+        &mut self,
+        sql: &str,
+        columns: Vec<Vec<Option<String>>>,
+    ) -> Result<u64, sqlx::Error> {
+        let mut query = sqlx::query(sql);
+        for column in columns {
+            query = query.bind(column);
         }
         Ok(query.execute(&mut self.conn).await?.rows_affected())
     }

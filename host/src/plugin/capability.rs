@@ -576,7 +576,24 @@ impl Capabilities {
             }
             Err(e) => return Err(self.refuse(format!("the statement cannot be read: {e}"))),
         }
-        let mut statements = parse(dialect, sql).map_err(|e| {
+        // sqlparser reads `$1` only as PostgreSQL does; the others get their own spelling.
+        let translated = match dialect {
+            Dialect::Postgres => sql.to_string(),
+            _ => {
+                let found = crate::split::placeholders(sql, dialect)
+                    .map_err(|e| self.refuse(format!("the statement cannot be read: {e}")))?;
+                let mut out = String::with_capacity(sql.len());
+                let mut last = 0;
+                for p in found {
+                    out.push_str(&sql[last..p.span.start]);
+                    out.push('?');
+                    last = p.span.end;
+                }
+                out.push_str(&sql[last..]);
+                out
+            }
+        };
+        let mut statements = parse(dialect, &translated).map_err(|e| {
             self.refuse(format!(
                 "the statement cannot be parsed, so it cannot be proved allowed: {e}"
             ))
@@ -674,8 +691,28 @@ fn statement_kind(s: &Statement) -> String {
     format!("a {} statement", words.join(" ").to_uppercase())
 }
 
-/// Built-ins with no side effects and no access to anything but their arguments.
+/// SQLite's read-only schema pragmas, usable as table functions.
+fn is_catalog_pragma(name: &ObjectName) -> bool {
+    name.0.len() == 1
+        && name.0[0].as_ident().is_some_and(|i| {
+            matches!(
+                i.value.to_lowercase().as_str(),
+                "pragma_table_info"
+                    | "pragma_table_xinfo"
+                    | "pragma_index_list"
+                    | "pragma_index_info"
+                    | "pragma_foreign_key_list"
+            )
+        })
+}
+
+/// Built-ins with no side effects and no access to anything but their arguments (or,
+/// for `database()` and `current_schema`, the name of where the session is).
 const ALLOWED_FUNCTIONS: &[&str] = &[
+    "database",
+    "current_database",
+    "current_schema",
+    "schema",
     "count",
     "sum",
     "min",
@@ -849,6 +886,13 @@ impl Visitor for ReadCheck<'_> {
             TableFactor::Table { args: None, .. }
             | TableFactor::Derived { .. }
             | TableFactor::NestedJoin { .. } => ControlFlow::Continue(()),
+            // SQLite's catalog pragmas as table functions read the schema, nothing else;
+            // the name itself is checked as a table like any other (`pre_visit_relation`).
+            TableFactor::Table { name, .. }
+                if self.dialect == Dialect::Sqlite && is_catalog_pragma(name) =>
+            {
+                ControlFlow::Continue(())
+            }
             TableFactor::Table { name, .. } => {
                 self.stop(format!("table function `{name}` is refused in FROM"))
             }
@@ -1044,8 +1088,9 @@ mod tests {
             "SELECT 1",
             "SELECT now()",
             "SELECT id FROM users -- a comment; DROP TABLE users",
+            "SELECT id FROM users WHERE id = $1 AND email <> $2",
         ] {
-            for d in [Dialect::Postgres, Dialect::Sqlite] {
+            for d in DIALECTS {
                 c.check_query(d, sql)
                     .unwrap_or_else(|e| panic!("{d} {sql}: {e}"));
             }
@@ -1114,6 +1159,34 @@ mod tests {
             assert!(err.contains(needle), "{sql}: {err}");
         }
         for (sql, needle) in [
+            ("TABLE secrets", ""),
+            ("VALUES (pg_sleep(1))", "pg_sleep"),
+            ("EXPLAIN ANALYZE DELETE FROM users", "only a plain SELECT"),
+            ("SELECT * FROM users JOIN secrets USING (id)", "`secrets`"),
+            (
+                "SELECT * FROM users, LATERAL (SELECT * FROM secrets) s",
+                "`secrets`",
+            ),
+            (
+                "SELECT 1 WHERE 1 IN (WITH d AS (DELETE FROM users RETURNING id) SELECT id FROM d)",
+                "data-modifying",
+            ),
+        ] {
+            let err = c
+                .check_query(Dialect::Postgres, sql)
+                .err()
+                .unwrap_or_else(|| panic!("allowed: {sql}"))
+                .to_string();
+            assert!(err.contains(needle), "{sql}: {err}");
+        }
+        let err = c
+            .check_query(Dialect::Sqlite, "SELECT load_extension('x')")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("load_extension"), "{err}");
+        for (sql, needle) in [
+            ("SELECT * FROM users INTO OUTFILE '/tmp/x'", ""),
+            ("SELECT * FROM users FOR UPDATE", ""),
             ("SELECT SLEEP(5)", "function `SLEEP`"),
             (
                 "SELECT 1 /*!, (DELETE FROM users) */",
@@ -1190,12 +1263,7 @@ mod tests {
                 "DELETE FROM orders WHERE user_id IN (SELECT id FROM users)",
                 "UPDATE USERS SET EMAIL_NORMALIZED = 'x'",
             ] {
-                let sql = if d == Dialect::Postgres {
-                    sql.to_string()
-                } else {
-                    sql.replace("$1", "1").replace("$2", "2")
-                };
-                c.check_execute(d, &sql, false)
+                c.check_execute(d, sql, false)
                     .unwrap_or_else(|e| panic!("{d} {sql}: {e}"));
             }
         }

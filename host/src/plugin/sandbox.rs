@@ -1,11 +1,13 @@
 //! What a plugin's store holds: deny-by-default WASI, captured output, and the memory cap.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::types::Value;
 use super::imports::{LogLine, SessionHandler};
@@ -39,7 +41,8 @@ pub struct Context {
     pub env: Vec<(String, String)>,
     /// The one directory it was granted, mounted at `/` in the guest.
     pub dir: Option<PathBuf>,
-    /// Authorities (`host` or `host:port`) outbound HTTP may reach.
+    /// Authorities (`host` or `host:port`) outbound HTTP may reach; see
+    /// [`authority_allowed`]. Empty means no network at all.
     pub hosts: Vec<String>,
 }
 
@@ -58,6 +61,8 @@ impl std::fmt::Debug for Context {
 /// The data of one call's store; dropped with the store when the call ends.
 pub struct State {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    pub(crate) outbound: Outbound,
     pub(crate) table: ResourceTable,
     pub(crate) limiter: Limiter,
     pub(crate) context: Context,
@@ -92,6 +97,12 @@ impl State {
         }
         Ok(State {
             wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            outbound: Outbound {
+                hosts: context.hosts.clone(),
+                timeout: Duration::from_secs(2),
+                denied: Vec::new(),
+            },
             table: ResourceTable::new(),
             limiter: Limiter {
                 inner: StoreLimitsBuilder::new()
@@ -124,6 +135,79 @@ impl WasiView for State {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+/// The `wasi:http` outgoing handler's gate: a request leaves only for an authority the
+/// call's [`Context::hosts`] names; anything else fails with `HttpRequestDenied` before a
+/// socket is opened, and is remembered so the host can say which host was refused.
+pub(crate) struct Outbound {
+    hosts: Vec<String>,
+    /// Caps every connect, first-byte and between-bytes wait: a host blocked on the
+    /// network is not running Wasm, so the epoch deadline alone would not stop it.
+    pub(crate) timeout: Duration,
+    /// Authorities refused during the call, in order.
+    pub(crate) denied: Vec<String>,
+}
+
+/// Whether `authority` (`host` or `host:port`, as the request names it) is one of `hosts`:
+/// exact match, ignoring ASCII case; `example.com` does not let `example.com:8443` through,
+/// nor the other way round.
+pub fn authority_allowed(hosts: &[String], authority: &str) -> bool {
+    hosts
+        .iter()
+        .any(|h| h.trim().eq_ignore_ascii_case(authority))
+}
+
+type SendResult = wasmtime_wasi_http::Result<(
+    http::Response<wasmtime_wasi_http::WasiBody>,
+    Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+)>;
+
+impl wasmtime_wasi_http::WasiHttpHooks for Outbound {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        fut: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<dyn std::future::Future<Output = SendResult> + Send> {
+        let authority = request
+            .uri()
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default();
+        if !authority_allowed(&self.hosts, &authority) {
+            self.denied.push(authority);
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        let cap =
+            |asked: Option<Duration>| Some(asked.map_or(self.timeout, |t| t.min(self.timeout)));
+        let options = options.unwrap_or_default();
+        let options = wasmtime_wasi_http::RequestOptions {
+            connect_timeout: cap(options.connect_timeout),
+            first_byte_timeout: cap(options.first_byte_timeout),
+            between_bytes_timeout: cap(options.between_bytes_timeout),
+        };
+        let _ = fut;
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) =
+                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>,
+            ))
+        })
     }
 }
 

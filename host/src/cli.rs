@@ -162,6 +162,12 @@ pub enum Command {
         #[arg(long, value_enum)]
         dialect: Option<DialectArg>,
     },
+    /// WebAssembly plugins: look inside one, check it against this godwit, run it on
+    /// sample data, or scaffold a new one.
+    Plugin {
+        #[command(subcommand)]
+        command: crate::plugin_cli::PluginCommand,
+    },
     /// Past runs, or with --stats: success rate, mean duration, rollbacks.
     History {
         #[arg(long)]
@@ -255,6 +261,13 @@ fn version(text: &str) -> Result<Version, Error> {
 
 pub async fn run(cli: Cli) -> Result<u8, Error> {
     let json = cli.json;
+    if let Command::Plugin { command } = cli.command {
+        // Plugin calls block on a runtime of wasmtime-wasi's own: keep them off this thread.
+        let dir = cli.dir;
+        return tokio::task::spawn_blocking(move || crate::plugin_cli::run(command, &dir, json))
+            .await
+            .map_err(|e| Error::Io(format!("the plugin command stopped: {e}")))?;
+    }
     match &cli.command {
         Command::Init => return init(&cli.dir),
         Command::New { name, step } => {
@@ -367,7 +380,11 @@ async fn command(
         migrator.validate_with(validators);
     }
     match cli.command {
-        Command::Init | Command::New { .. } | Command::Backups | Command::Lint { .. } => {
+        Command::Init
+        | Command::New { .. }
+        | Command::Backups
+        | Command::Lint { .. }
+        | Command::Plugin { .. } => {
             unreachable!("handled above")
         }
         Command::Backup { reason } => {

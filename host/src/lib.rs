@@ -30,6 +30,7 @@ pub mod migrator;
 pub mod notify;
 pub mod plan;
 pub mod plugin;
+pub mod plugin_cli;
 pub mod report;
 pub mod schema;
 pub mod source;

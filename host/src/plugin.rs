@@ -30,6 +30,7 @@ pub mod builtin;
 mod cache;
 mod calls;
 pub mod capability;
+pub mod compat;
 mod imports;
 pub mod manifest;
 pub mod registry;
@@ -372,7 +373,7 @@ impl Runtime {
             }),
             Err(e) => Err(Error::Trap {
                 plugin: plugin.label.clone(),
-                message: describe_trap(&e, limits, memory_bytes, &stderr)
+                message: describe_trap(&e, limits, memory_bytes, &stderr, &logs)
                     + &denied
                         .iter()
                         .map(|a| format!("\n  outbound HTTP to {a} was refused: not granted"))
@@ -508,7 +509,13 @@ fn engine_config(allocation: Allocation) -> Config {
 }
 
 /// Says which limit stopped a call, in words a person can act on.
-fn describe_trap(e: &wasmtime::Error, limits: &Limits, memory: usize, stderr: &str) -> String {
+fn describe_trap(
+    e: &wasmtime::Error,
+    limits: &Limits,
+    memory: usize,
+    stderr: &str,
+    logs: &[LogLine],
+) -> String {
     // `downcast_ref` looks through the whole chain, past wasmtime's backtrace context.
     let hit = e.downcast_ref::<LimitHit>();
     let trap = e.downcast_ref::<Trap>();
@@ -535,13 +542,23 @@ fn describe_trap(e: &wasmtime::Error, limits: &Limits, memory: usize, stderr: &s
             None => format!("failed: {e:#}"),
         }
     };
-    let stderr = stderr.trim_end();
-    if stderr.is_empty() {
-        message
-    } else {
-        format!("{message}\n  plugin stderr: {stderr}")
+    let mut message = message;
+    // What the plugin said before it stopped is often the best clue to why.
+    for line in logs.iter().rev().take(TRAP_LOG_LINES).rev() {
+        message.push_str(&format!(
+            "\n  plugin log ({}): {}",
+            line.level, line.message
+        ));
     }
+    let stderr = stderr.trim_end();
+    if !stderr.is_empty() {
+        message.push_str(&format!("\n  plugin stderr: {stderr}"));
+    }
+    message
 }
+
+/// The last log lines a trap's message repeats.
+const TRAP_LOG_LINES: usize = 10;
 
 fn mebibytes(bytes: usize) -> String {
     if bytes.is_multiple_of(1 << 20) {

@@ -1,0 +1,408 @@
+//! `godwit plugin new`: a plugin project that builds and passes `godwit plugin check` as
+//! generated, with a small working example of its world.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::{NewArgs, WorldArg};
+use crate::error::{Error, exit};
+
+/// The SDK in the checkout this godwit was built from, when that checkout is still there.
+const SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk/rust");
+
+/// Languages `plugin new` can write a project in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    Rust,
+}
+
+impl Lang {
+    /// Parses `--lang`; the error names what is supported.
+    pub fn parse(text: &str) -> Result<Lang, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "rust" | "rs" => Ok(Lang::Rust),
+            "python" | "py" | "javascript" | "js" | "typescript" | "ts" => Err(format!(
+                "there is no {text} template yet: Python and JavaScript plugins come in a later godwit; use --lang rust"
+            )),
+            _ => Err(format!(
+                "`{text}` is not a language godwit has a template for; use --lang rust"
+            )),
+        }
+    }
+}
+
+pub fn new(args: &NewArgs, json: bool) -> Result<u8, Error> {
+    let Lang::Rust = args.lang;
+    let name = &args.name;
+    let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        return Err(Error::Config(format!(
+            "`{name}` cannot name a plugin: use lowercase letters, digits and dashes, starting with a letter, e.g. normalize-email"
+        )));
+    }
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(name));
+    if dir.exists()
+        && std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(Error::Config(format!(
+            "{} already exists and is not empty; choose another --dir",
+            dir.display()
+        )));
+    }
+    let files = files(name, args.world);
+    for (file, content) in &files {
+        let path = dir.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, content)?;
+    }
+    let wasm = wasm_path(name);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "created": dir,
+                "world": world_name(args.world),
+                "files": files.iter().map(|(f, _)| f).collect::<Vec<_>>(),
+                "build": BUILD,
+                "wasm": wasm,
+            }))
+            .expect("serializable")
+        );
+    } else {
+        println!(
+            "Created {} plugin {name} in {}/\n  build it:  cd {} && {BUILD}\n  check it:  godwit plugin check {}/{wasm}",
+            world_name(args.world),
+            dir.display(),
+            dir.display(),
+            dir.display(),
+        );
+        if args.world == WorldArg::Backfill {
+            println!(
+                "  try it:    godwit plugin run {}/{wasm} --rows {}/sample-rows.json",
+                dir.display(),
+                dir.display()
+            );
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// The one command that builds a plugin.
+pub const BUILD: &str = "cargo build --release --target wasm32-wasip2";
+
+/// Where [`BUILD`] puts the component, relative to the project.
+pub fn wasm_path(name: &str) -> String {
+    format!(
+        "target/wasm32-wasip2/release/{}.wasm",
+        name.replace('-', "_")
+    )
+}
+
+fn world_name(world: WorldArg) -> &'static str {
+    match world {
+        WorldArg::Backfill => "backfill",
+        WorldArg::DataStep => "data-step",
+        WorldArg::Validator => "validator",
+        WorldArg::Notifier => "notifier",
+    }
+}
+
+/// Where the generated project gets godwit-sdk from.
+fn sdk_dependency() -> String {
+    let sdk = Path::new(SDK_DIR);
+    match sdk.join("Cargo.toml").is_file().then(|| sdk.canonicalize()) {
+        Some(Ok(path)) => format!(
+            "# The SDK from the godwit checkout that generated this project. To build it elsewhere,\n\
+             # use the released crate instead: godwit-sdk = \"{}\"\n\
+             godwit-sdk = {{ path = {:?} }}",
+            sdk_version(),
+            path.display().to_string()
+        ),
+        _ => format!("godwit-sdk = \"{}\"", sdk_version()),
+    }
+}
+
+/// `major.minor` of this godwit, which the SDK shares.
+fn sdk_version() -> String {
+    let mut parts = crate::VERSION.split('.');
+    format!(
+        "{}.{}",
+        parts.next().unwrap_or("0"),
+        parts.next().unwrap_or("1")
+    )
+}
+
+fn files(name: &str, world: WorldArg) -> Vec<(&'static str, String)> {
+    let world_name = world_name(world);
+    let cargo = format!(
+        r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[lib]
+# A WebAssembly component: `{BUILD}`.
+crate-type = ["cdylib"]
+
+[dependencies]
+{sdk}
+
+# A workspace of its own, so that the plugin builds alone even inside another project.
+[workspace]
+"#,
+        sdk = sdk_dependency()
+    );
+    let (description, requests, lib) = match world {
+        WorldArg::Backfill => (
+            "Fill users.email_normalized from users.email, trimmed and lowercased.",
+            "read = [\"users\"]\nwrite = [\"users.email_normalized\"]",
+            BACKFILL,
+        ),
+        WorldArg::DataStep => (
+            "Lowercase users.email batch by batch, with its own queries.",
+            "read = [\"users\"]\nwrite = [\"users.email\"]",
+            DATA_STEP,
+        ),
+        WorldArg::Validator => (
+            "Organisation rules: every migration has a down.sql; no DROP TABLE.",
+            "read = []\nwrite = []",
+            VALIDATOR,
+        ),
+        WorldArg::Notifier => (
+            "Write each deploy's start and end to godwit's log.",
+            "read = []\nwrite = []",
+            NOTIFIER,
+        ),
+    };
+    let manifest = format!(
+        r#"# What this plugin is and what it asks for. The SDK's export macro embeds this file in
+# the component; the operator's [plugins.{name}.grants] in godwit.toml decide what it gets.
+[plugin]
+name = "{name}"
+version = "0.1.0"
+world = "{world_name}"
+api = "0.1"
+description = "{description}"
+
+[requests]
+{requests}
+env = []
+dir = false
+hosts = []
+
+[limits]
+memory = "64MiB"
+timeout = "5s"
+"#
+    );
+    let crate_name = name.replace('-', "_");
+    let wasm = wasm_path(name);
+    let try_it = if world == WorldArg::Backfill {
+        format!("godwit plugin run {wasm} --rows sample-rows.json --config table=users\n")
+    } else if world == WorldArg::Validator {
+        format!(
+            "godwit plugin run {wasm} --migration path/to/migrations/20261121090000_create_users\n"
+        )
+    } else if world == WorldArg::Notifier {
+        format!(
+            "echo '{{\"run-started\": {{\"operation\": \"deploy\", \"pending\": 2, \"database\": \"sqlite://app.db\"}}}}' > event.json\ngodwit plugin run {wasm} --event event.json\n"
+        )
+    } else {
+        String::new()
+    };
+    let config_example = match world {
+        WorldArg::Backfill | WorldArg::DataStep => "\n[plugins.{name}.config]\ntable = \"users\"\n",
+        _ => "",
+    }
+    .replace("{name}", name);
+    let grants = match world {
+        WorldArg::Backfill => "read = [\"users\"]\nwrite = [\"users.email_normalized\"]",
+        WorldArg::DataStep => "read = [\"users\"]\nwrite = [\"users.email\"]",
+        _ => "read = []",
+    };
+    let readme = format!(
+        r#"# {name}
+
+A godwit {world_name} plugin: {description}
+
+## Build
+
+```sh
+{BUILD}
+```
+
+The component is `{wasm}`. Check that this godwit can run it, and look inside:
+
+```sh
+godwit plugin check {wasm}
+godwit plugin inspect {wasm}
+{try_it}```
+
+## Use it in a project
+
+Copy the `.wasm` into the project (say `plugins/{crate_name}.wasm`), print its digest with
+`sha256sum plugins/{crate_name}.wasm`, and pin it in `godwit.toml`: godwit refuses a file
+whose SHA-256 differs from the pin.
+
+```toml
+[plugins.{name}]
+path = "plugins/{crate_name}.wasm"
+sha256 = "<the digest sha256sum printed>"
+
+[plugins.{name}.grants]
+{grants}
+{config_example}```
+
+`godwit-plugin.toml` is what the plugin asks for; `[plugins.{name}.grants]` is what the
+operator allows. It gets only what both say.
+"#
+    );
+    let mut files = vec![
+        ("Cargo.toml", cargo),
+        ("godwit-plugin.toml", manifest),
+        ("src/lib.rs", lib.to_owned()),
+        ("README.md", readme),
+        (".gitignore", "/target\n".to_owned()),
+    ];
+    if world == WorldArg::Backfill {
+        files.push((
+            "sample-rows.json",
+            "[\n  {\"id\": 1, \"email\": \"  Ada@Example.COM \"},\n  {\"id\": 2, \"email\": \"grace@example.com\"},\n  {\"id\": 3, \"email\": null}\n]\n".to_owned(),
+        ));
+    }
+    files
+}
+
+const BACKFILL: &str = r#"//! A backfill: godwit reads the rows by key, batch by batch, calls `transform`, and writes
+//! what it returns in one statement per batch, committing and checkpointing in between.
+//! The plugin needs no SQL.
+
+use godwit_sdk::{Backfill, BackfillSpec, Row, RowExt as _, config, row};
+
+struct NormalizeEmail;
+
+impl Backfill for NormalizeEmail {
+    fn describe() -> BackfillSpec {
+        // Settings come from [plugins.NAME.config] in godwit.toml, or a step.toml's [config].
+        let table = config::get_str("table").unwrap_or_else(|| "users".into());
+        BackfillSpec::new(&table, "id", ["email"], ["email_normalized"])
+            .filter("email_normalized IS NULL")
+            .batch_size_hint(1000)
+    }
+
+    fn transform(rows: Vec<Row>) -> Result<Vec<Row>, String> {
+        rows.iter()
+            .map(|r| {
+                // Each row comes back with its key and the `writes` columns.
+                let email = r.text("email").map(|e| e.trim().to_lowercase());
+                Ok(row! { "id" => r.require("id")?, "email_normalized" => email })
+            })
+            .collect()
+    }
+}
+
+godwit_sdk::export_backfill!(NormalizeEmail);
+"#;
+
+const DATA_STEP: &str = r#"//! A data step: it runs its own queries through the session godwit lends it, inside
+//! godwit's transaction; godwit commits and checkpoints `next_cursor` after each batch.
+
+use godwit_sdk::{BatchResult, DataStep, RowExt as _, Session, Value};
+
+struct LowercaseEmails;
+
+impl DataStep for LowercaseEmails {
+    fn run_batch(session: &Session, cursor: Option<String>, size: u32) -> Result<BatchResult, String> {
+        let after: i64 = match cursor {
+            Some(c) => c.parse().map_err(|e| format!("cursor {c:?} is not an id: {e}"))?,
+            None => 0,
+        };
+        let ids = session.query(
+            "SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2",
+            &[Value::Int(after), Value::Int(size.into())],
+        )?;
+        let Some(last) = ids.last().and_then(|r| r.int("id")) else {
+            return Ok(BatchResult { next_cursor: None, rows: 0, done: true });
+        };
+        let rows = session.execute(
+            "UPDATE users SET email = lower(email) WHERE id > $1 AND id <= $2",
+            &[Value::Int(after), Value::Int(last)],
+        )?;
+        Ok(BatchResult {
+            next_cursor: Some(last.to_string()),
+            rows,
+            done: ids.len() < size as usize,
+        })
+    }
+}
+
+godwit_sdk::export_data_step!(LowercaseEmails);
+"#;
+
+const VALIDATOR: &str = r#"//! A validator: godwit runs it at `lint`, `plan` and `deploy`, beside its built-in rules;
+//! an `error` finding blocks a deploy.
+
+use godwit_sdk::{Finding, Migration, Session, Severity, Validator};
+
+struct OrgRules;
+
+impl Validator for OrgRules {
+    fn check_migration(m: Migration) -> Vec<Finding> {
+        let file = format!("{}_{}", m.version, m.name);
+        let mut findings = Vec::new();
+        if m.down_sql.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            findings.push(
+                Finding::new("require-down", Severity::Error, format!("migration {file} cannot be reverted: it has no down.sql"))
+                    .at(format!("{file}/down.sql"))
+                    .help("write the down.sql that undoes up.sql, so `godwit down` can revert it"),
+            );
+        }
+        if m.up_sql.to_ascii_uppercase().contains("DROP TABLE") {
+            findings.push(
+                Finding::new("no-drop-table", Severity::Warning, format!("migration {file} drops a table"))
+                    .at(format!("{file}/up.sql"))
+                    .help("rename the table first and drop it a release later"),
+            );
+        }
+        findings
+    }
+
+    fn check_database(_session: &Session) -> Vec<Finding> {
+        Vec::new()
+    }
+}
+
+godwit_sdk::export_validator!(OrgRules);
+"#;
+
+const NOTIFIER: &str = r#"//! A notifier: godwit calls it with each event of a run; an `Err` is reported, never fatal.
+
+use godwit_sdk::{Event, Notifier, log};
+
+struct LogRuns;
+
+impl Notifier for LogRuns {
+    fn notify(event: Event) -> Result<(), String> {
+        match event {
+            Event::RunStarted(e) => log::info(format!("{}: {} pending on {}", e.operation, e.pending, e.database)),
+            Event::RunFinished(e) => match e.failed {
+                Some(version) => log::error(format!("{} failed at {version} after {} ms", e.operation, e.duration_ms)),
+                None => log::info(format!("{} applied {} in {} ms", e.operation, e.applied, e.duration_ms)),
+            },
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+godwit_sdk::export_notifier!(LogRuns);
+"#;

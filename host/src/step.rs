@@ -750,7 +750,7 @@ impl Migrator {
                 .begin()
                 .await
                 .map_err(|e| Error::db(format!("{}: cannot begin", where_(batch)), &e))?;
-            let outcome: Result<Option<(u64, Vec<Value>, Option<Ahead>)>, Error> = async {
+            let outcome: Result<Option<Written>, Error> = async {
                 let mut this = match ahead.take() {
                     Some(ahead) => ahead,
                     None => {
@@ -1048,6 +1048,10 @@ impl Migrator {
         Ok(progress)
     }
 }
+
+/// A batch written, not yet committed: rows read, the last key, and the next batch
+/// already read and being transformed (`None` when this one was the last).
+type Written = (u64, Vec<Value>, Option<Ahead>);
 
 /// A batch read and handed to the plugin, its `transform` running on a blocking thread.
 struct Ahead {

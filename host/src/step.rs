@@ -844,31 +844,8 @@ impl Migrator {
                     next.rows += count;
                     next.batches += 1;
                     next.batch_size = size;
-                    let saved = async {
-                        save_progress(
-                            self.driver.as_mut(),
-                            row,
-                            &migration.version.to_string(),
-                            &next,
-                        )
+                    self.commit_batch(migration, row, &next, &where_(batch))
                         .await?;
-                        row.statements_applied = next.batches as i64;
-                        row.rows_affected = Some(next.rows as i64);
-                        self.driver.update_history(row).await?;
-                        self.driver.renew_in_transaction().await?;
-                        self.driver.commit().await
-                    }
-                    .await;
-                    if let Err(e) = saved {
-                        let _ = self.driver.rollback().await;
-                        return Err(Error::db(
-                            format!(
-                                "{}: cannot commit the batch and its checkpoint",
-                                where_(batch)
-                            ),
-                            &e,
-                        ));
-                    }
                     progress = next;
                     cursor = Some(last_key);
                     let took = batch_started.elapsed();
@@ -896,21 +873,65 @@ impl Migrator {
                     }
                 }
                 Err(err) => {
-                    let _ = self.driver.rollback().await;
-                    self.emit(Event::RolledBack {
-                        version: Some(migration.version.to_string()),
-                        reason: format!(
-                            "batch {} of step {} was rolled back: {err}",
-                            progress.batches + 1,
-                            migration.id()
-                        ),
-                        backup_id: None,
-                    });
-                    return Err(rolled_back(err, &progress));
+                    return Err(self.abandon_batch(migration, &progress, err).await);
                 }
             }
         }
         Ok(progress)
+    }
+
+    /// Commits a batch with its checkpoint and the history row's counters, all in the
+    /// batch's own transaction.
+    async fn commit_batch(
+        &mut self,
+        migration: &Migration,
+        row: &mut HistoryRow,
+        next: &Progress,
+        batch: &str,
+    ) -> Result<(), Error> {
+        let saved = async {
+            save_progress(
+                self.driver.as_mut(),
+                row,
+                &migration.version.to_string(),
+                next,
+            )
+            .await?;
+            row.statements_applied = next.batches as i64;
+            row.rows_affected = Some(next.rows as i64);
+            self.driver.update_history(row).await?;
+            self.driver.renew_in_transaction().await?;
+            self.driver.commit().await
+        }
+        .await;
+        if let Err(e) = saved {
+            let _ = self.driver.rollback().await;
+            return Err(Error::db(
+                format!("{batch}: cannot commit the batch and its checkpoint"),
+                &e,
+            ));
+        }
+        Ok(())
+    }
+
+    /// After a batch failed: rolls it back, tells notifiers, and says what to do next.
+    async fn abandon_batch(
+        &mut self,
+        migration: &Migration,
+        progress: &Progress,
+        err: Error,
+    ) -> Error {
+        let _ = self.driver.rollback().await;
+        self.emit(Event::RolledBack {
+            version: Some(migration.version.to_string()),
+            reason: format!(
+                "batch {} of step {} was rolled back: {err}",
+                progress.batches + 1,
+                migration.id()
+            ),
+            backup_id: None,
+        });
+        rolled_back(err, progress)
     }
 
     async fn data_step(
@@ -975,17 +996,7 @@ impl Migrator {
             let result = match outcome {
                 Ok(result) => result,
                 Err(err) => {
-                    let _ = self.driver.rollback().await;
-                    self.emit(Event::RolledBack {
-                        version: Some(migration.version.to_string()),
-                        reason: format!(
-                            "batch {} of step {} was rolled back: {err}",
-                            progress.batches + 1,
-                            migration.id()
-                        ),
-                        backup_id: None,
-                    });
-                    return Err(rolled_back(err, &progress));
+                    return Err(self.abandon_batch(migration, &progress, err).await);
                 }
             };
             let mut next = progress.clone();
@@ -993,31 +1004,8 @@ impl Migrator {
             next.rows += result.rows;
             next.batches += 1;
             next.batch_size = size;
-            let saved = async {
-                save_progress(
-                    self.driver.as_mut(),
-                    row,
-                    &migration.version.to_string(),
-                    &next,
-                )
+            self.commit_batch(migration, row, &next, &where_(batch))
                 .await?;
-                row.statements_applied = next.batches as i64;
-                row.rows_affected = Some(next.rows as i64);
-                self.driver.update_history(row).await?;
-                self.driver.renew_in_transaction().await?;
-                self.driver.commit().await
-            }
-            .await;
-            if let Err(e) = saved {
-                let _ = self.driver.rollback().await;
-                return Err(Error::db(
-                    format!(
-                        "{}: cannot commit the batch and its checkpoint",
-                        where_(batch)
-                    ),
-                    &e,
-                ));
-            }
             progress = next;
             let took = batch_started.elapsed();
             let (rate, _) = rate_and_eta(progress.rows - rows_before, started.elapsed(), None);

@@ -378,10 +378,22 @@ pub fn status(entries: &[Entry], database: &str, json: bool) -> String {
             Status::Failed | Status::Running | Status::Resumable => e
                 .row
                 .map(|r| {
-                    format!(
-                        "{} of {} statements applied",
-                        r.statements_applied, r.statements_total
-                    )
+                    if r.kind == "step" {
+                        let rows = r.rows_affected.unwrap_or(0).max(0) as u64;
+                        let last = r.error.as_deref().and_then(|e| e.lines().next());
+                        format!(
+                            "{} batch{} ({} rows) done and checkpointed{}",
+                            r.statements_applied,
+                            if r.statements_applied == 1 { "" } else { "es" },
+                            thousands(rows),
+                            last.map(|e| format!("; stopped: {e}")).unwrap_or_default()
+                        )
+                    } else {
+                        format!(
+                            "{} of {} statements applied",
+                            r.statements_applied, r.statements_total
+                        )
+                    }
                 })
                 .unwrap_or_default(),
             _ => String::new(),

@@ -386,7 +386,22 @@ impl Migrator {
             .iter()
             .filter_map(|(m, _, _)| m.step.as_ref().map(|s| s.plugin.as_str()))
             .collect();
-        let plugins = Registry::load(&self.config, &steps)?;
+        let plugins = Registry::load(&self.config, &steps).map_err(|e| {
+            let needed: Vec<String> = plan
+                .iter()
+                .filter(|(m, _, _)| m.step.is_some())
+                .map(|(m, _, _)| m.id())
+                .collect();
+            let note = format!(
+                "\n  nothing was applied; the plugin steps pending: {}",
+                needed.join(", ")
+            );
+            match e {
+                Error::Blocked(m) => Error::Blocked(m + &note),
+                Error::Config(m) => Error::Config(m + &note),
+                other => other,
+            }
+        })?;
 
         let database = self.config.target.display.clone();
         self.emit(Event::RunStarted {

@@ -295,7 +295,9 @@ fn step_plugin_with_a_wrong_pin_is_refused() {
     let p = step_project(Dialect::Sqlite, 10, &toml, STEP);
     let out = p.godwit(&["deploy"]);
     assert_eq!(out.code, 4, "{}", out.text());
-    out.says("SHA-256").says("refusing");
+    out.says("SHA-256")
+        .says("refusing")
+        .says("20260102000000_backfill_items");
     assert!(
         !p.db.table_exists("items"),
         "nothing is applied when a plugin is refused"
@@ -322,7 +324,9 @@ fn step_plugin_that_is_not_wasm_is_refused() {
     p.write("20260102000000_backfill_items/step.toml", STEP);
     let out = p.godwit(&["deploy"]);
     assert_ne!(out.code, 0);
-    out.says("junk").says("not a usable WebAssembly component");
+    out.says("junk")
+        .says("not a usable WebAssembly component")
+        .says("20260102000000_backfill_items");
     assert!(!p.db.table_exists("items"));
 }
 

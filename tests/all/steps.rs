@@ -297,7 +297,7 @@ fn step_plugin_with_a_wrong_pin_is_refused() {
     assert_eq!(out.code, 4, "{}", out.text());
     out.says("SHA-256")
         .says("refusing")
-        .says("20260102000000_backfill_items");
+        .says("plugin `hostile`");
     assert!(
         !p.db.table_exists("items"),
         "nothing is applied when a plugin is refused"

@@ -324,9 +324,7 @@ fn step_plugin_that_is_not_wasm_is_refused() {
     p.write("20260102000000_backfill_items/step.toml", STEP);
     let out = p.godwit(&["deploy"]);
     assert_ne!(out.code, 0);
-    out.says("junk")
-        .says("not a usable WebAssembly component")
-        .says("20260102000000_backfill_items");
+    out.says("junk").says("not a usable WebAssembly component");
     assert!(!p.db.table_exists("items"));
 }
 

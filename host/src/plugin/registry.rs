@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::bindings::types;
 use super::capability::Capabilities;
 use super::manifest::Manifest;
-use super::{Context, Limits, Plugin, Runtime, RuntimeConfig, SessionHandler, World, builtin};
+use super::{Context, Limits, Plugin, Runtime, RuntimeConfig, SessionHandler, builtin};
 use crate::config::{Config, PluginLimits, PluginSettings, PluginSource};
 use crate::error::Error;
 use crate::value::Value;
@@ -110,22 +110,6 @@ impl Registry {
             );
         }
         Ok(Registry { runtime, entries })
-    }
-
-    /// Loads every enabled plugin of `world` declared in godwit.toml.
-    pub fn load_world(config: &Config, world: World) -> Result<Vec<Entry>, Error> {
-        let runtime = Arc::new(runtime(config)?);
-        let mut out = Vec::new();
-        for (name, declared) in &config.file.plugins {
-            if !declared.enabled {
-                continue;
-            }
-            let entry = load_entry(config, &runtime, name, declared)?;
-            if entry.plugin.world() == Some(world) {
-                out.push(entry);
-            }
-        }
-        Ok(out)
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {

@@ -286,18 +286,42 @@ impl BackfillSql {
         self.keys.len() == 1 && self.dialect != Dialect::Postgres
     }
 
+    /// `SET` of an update: each written column from `source(i)`, `i` counting the key
+    /// columns first, as the parameters are laid out.
+    fn set_list(&self, target: &str, source: impl Fn(usize) -> String) -> String {
+        let keys = self.keys.len();
+        self.writes
+            .iter()
+            .enumerate()
+            .map(|(i, w)| format!("{target}{} = {}", self.q(w), source(keys + i)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The join of an update: each key column equal to `source(i)`.
+    fn key_match(&self, target: &str, source: impl Fn(usize) -> String) -> String {
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{target}{} = {}", self.q(k), source(i)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
+    /// The column's PostgreSQL type as a cast, e.g. `::bigint`.
+    fn cast(&self, column: &str) -> String {
+        self.types
+            .get(column)
+            .map(|t| format!("::{t}"))
+            .unwrap_or_default()
+    }
+
     /// PostgreSQL's batch write: one `text[]` parameter per column, unnested and cast to
     /// each column's type, so a batch of any size is one short statement that is parsed
     /// and planned once (a `VALUES` list of 30,000 rows spent most of its time there).
     pub fn update_arrays(&self) -> String {
         let table = quote_table(self.dialect, &self.table);
         let names: Vec<&String> = self.keys.iter().chain(self.writes.iter()).collect();
-        let cast = |name: &str| {
-            self.types
-                .get(name)
-                .map(|t| format!("::{t}"))
-                .unwrap_or_default()
-        };
         let arrays = (1..=names.len())
             .map(|i| format!("${i}::text[]"))
             .collect::<Vec<_>>()
@@ -306,42 +330,27 @@ impl BackfillSql {
             .map(|c| format!("c{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let set = self
-            .writes
-            .iter()
-            .enumerate()
-            .map(|(i, w)| format!("{} = v.c{}{}", self.q(w), self.keys.len() + i, cast(w)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let on = self
-            .keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| format!("t.{} = v.c{i}{}", self.q(k), cast(k)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        format!("UPDATE {table} AS t SET {set} FROM unnest({arrays}) AS v({aliases}) WHERE {on}")
+        let column = |c: usize| format!("v.c{c}{}", self.cast(names[c]));
+        format!(
+            "UPDATE {table} AS t SET {} FROM unnest({arrays}) AS v({aliases}) WHERE {}",
+            self.set_list("", column),
+            self.key_match("t.", column)
+        )
     }
 
-    /// One set-based `UPDATE` for `rows` rows, each bound as its key values then its
-    /// written values, in the order of `keys` then `writes`; when [`BackfillSql::ranged`],
-    /// followed by the batch's lowest and highest key.
+    /// MySQL's and SQLite's batch write: one set-based `UPDATE` for `rows` rows, each
+    /// bound as its key values then its written values, in the order of `keys` then
+    /// `writes`; when [`BackfillSql::ranged`], followed by the batch's lowest and highest
+    /// key. (PostgreSQL uses [`BackfillSql::update_arrays`].)
     pub fn update(&self, rows: usize) -> String {
         let table = quote_table(self.dialect, &self.table);
-        let names: Vec<&String> = self.keys.iter().chain(self.writes.iter()).collect();
-        let width = names.len();
+        let width = self.width();
         let param = |row: usize, col: usize| format!("${}", row * width + col + 1);
         let range = |target: &str| {
             if self.ranged() {
                 let key = format!("{target}{}", self.q(&self.keys[0]));
-                let cast = self
-                    .types
-                    .get(self.keys[0].as_str())
-                    .filter(|_| self.dialect == Dialect::Postgres)
-                    .map(|t| format!("::{t}"))
-                    .unwrap_or_default();
                 format!(
-                    " AND {key} >= ${}{cast} AND {key} <= ${}{cast}",
+                    " AND {key} >= ${} AND {key} <= ${}",
                     rows * width + 1,
                     rows * width + 2
                 )
@@ -350,43 +359,6 @@ impl BackfillSql {
             }
         };
         match self.dialect {
-            Dialect::Postgres => {
-                let cast = |col: usize| {
-                    self.types
-                        .get(names[col].as_str())
-                        .map(|t| format!("::{t}"))
-                        .unwrap_or_default()
-                };
-                let values = (0..rows)
-                    .map(|r| {
-                        let cells = (0..width)
-                            .map(|c| format!("{}{}", param(r, c), cast(c)))
-                            .collect::<Vec<_>>();
-                        format!("({})", cells.join(", "))
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let aliases = (0..width).map(|c| format!("c{c}")).collect::<Vec<_>>();
-                let set = self
-                    .writes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| format!("{} = v.c{}", self.q(w), self.keys.len() + i))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let on = self
-                    .keys
-                    .iter()
-                    .enumerate()
-                    .map(|(i, k)| format!("t.{} = v.c{i}", self.q(k)))
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
-                format!(
-                    "UPDATE {table} AS t SET {set} FROM (VALUES {values}) AS v({}) WHERE {on}{}",
-                    aliases.join(", "),
-                    range("t.")
-                )
-            }
             Dialect::MySql => {
                 let rows_sql = (0..rows)
                     .map(|r| {
@@ -403,26 +375,15 @@ impl BackfillSql {
                     })
                     .collect::<Vec<_>>()
                     .join(" UNION ALL ");
-                let set = self
-                    .writes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| format!("t.{} = v.c{}", self.q(w), self.keys.len() + i))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let on = self
-                    .keys
-                    .iter()
-                    .enumerate()
-                    .map(|(i, k)| format!("t.{} = v.c{i}", self.q(k)))
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
+                let column = |c: usize| format!("v.c{c}");
                 format!(
-                    "UPDATE {table} AS t JOIN ({rows_sql}) AS v ON {on}{} SET {set}",
-                    range("t.")
+                    "UPDATE {table} AS t JOIN ({rows_sql}) AS v ON {}{} SET {}",
+                    self.key_match("t.", column),
+                    range("t."),
+                    self.set_list("t.", column)
                 )
             }
-            Dialect::Sqlite => {
+            Dialect::Sqlite | Dialect::Postgres => {
                 let values = (0..rows)
                     .map(|r| {
                         let cells = (0..width).map(|c| param(r, c)).collect::<Vec<_>>();
@@ -430,22 +391,11 @@ impl BackfillSql {
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
-                let set = self
-                    .writes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| format!("{} = v.column{}", self.q(w), self.keys.len() + i + 1))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let on = self
-                    .keys
-                    .iter()
-                    .enumerate()
-                    .map(|(i, k)| format!("{table}.{} = v.column{}", self.q(k), i + 1))
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
+                let column = |c: usize| format!("v.column{}", c + 1);
                 format!(
-                    "UPDATE {table} SET {set} FROM (VALUES {values}) AS v WHERE {on}{}",
+                    "UPDATE {table} SET {} FROM (VALUES {values}) AS v WHERE {}{}",
+                    self.set_list("", column),
+                    self.key_match(&format!("{table}."), column),
                     range(&format!("{table}."))
                 )
             }

@@ -542,8 +542,12 @@ fn describe_trap(
             None => format!("failed: {e:#}"),
         }
     };
-    let mut message = message;
-    // What the plugin said before it stopped is often the best clue to why.
+    with_plugin_output(message, logs, stderr)
+}
+
+/// Adds what the plugin said before it stopped — its last log lines and its stderr — to
+/// `message`: often the best clue to why.
+pub(crate) fn with_plugin_output(mut message: String, logs: &[LogLine], stderr: &str) -> String {
     for line in logs.iter().rev().take(TRAP_LOG_LINES).rev() {
         message.push_str(&format!(
             "\n  plugin log ({}): {}",
@@ -557,7 +561,7 @@ fn describe_trap(
     message
 }
 
-/// The last log lines a trap's message repeats.
+/// The last log lines a trap's (or refusal's) message repeats.
 const TRAP_LOG_LINES: usize = 10;
 
 fn mebibytes(bytes: usize) -> String {

@@ -124,9 +124,11 @@ fn refused<T>(plugin: &Plugin, call: Call<Result<T, String>>) -> Result<Call<T>,
             fuel_used,
             peak_memory,
         }),
+        // The plugin's own answer, with what it logged on the way: the lines that
+        // explain an `Err` would otherwise be lost with the call.
         Err(message) => Err(Error::Refused(PluginError {
             plugin: plugin.label.clone(),
-            message,
+            message: super::with_plugin_output(message, &logs, &stderr),
         })),
     }
 }

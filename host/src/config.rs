@@ -99,6 +99,9 @@ pub struct PluginSettings {
     /// `[config]` overrides it key by key.
     #[serde(default, deserialize_with = "plugin_config")]
     pub config: Vec<(String, crate::value::Value)>,
+    /// Its entry in godwit.lock, when `godwit plugin add` installed it.
+    #[serde(skip)]
+    pub locked: Option<crate::lockfile::LockEntry>,
 }
 
 fn yes() -> bool {
@@ -152,22 +155,47 @@ impl PluginSettings {
             _ => {}
         }
         if let Some(pin) = &self.sha256
-            && (pin.len() != 64 || !pin.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            && !crate::lockfile::is_digest(pin)
         {
             return Err(format!(
                 "{at} sha256 = \"{pin}\" is not a SHA-256 digest (64 lower-case hex digits)"
             ));
         }
         if self.path.is_some() && self.sha256.is_none() {
+            let path = self.path.as_deref().unwrap_or(Path::new("")).display();
             return Err(format!(
-                "{at} has no `sha256`; pin the file so that a changed plugin is refused\n  \
-                 e.g. `sha256sum {}` and copy the digest into godwit.toml",
-                self.path.as_deref().unwrap_or(Path::new("")).display()
+                "{at} is not pinned: neither godwit.toml nor godwit.lock gives its SHA-256, so a changed file could not be refused\n  \
+                 install it with `godwit plugin add {path}`, which pins it in godwit.lock, \
+                 or copy the digest `sha256sum {path}` prints into `sha256 = \"...\"`"
             ));
         }
         self.grants
             .validate()
             .map_err(|e| format!("{at} grants: {e}"))
+    }
+
+    /// Takes the pin of a file plugin from godwit.lock when godwit.toml has none; a pin in
+    /// both must agree.
+    fn apply_lock(&mut self, name: &str, lock: &crate::lockfile::Lock) -> Result<(), String> {
+        let Some(entry) = lock.get(name) else {
+            return Ok(());
+        };
+        if self.path.is_none() {
+            return Ok(());
+        }
+        match &self.sha256 {
+            Some(pin) if *pin != entry.sha256 => {
+                return Err(format!(
+                    "[plugins.{name}] in godwit.toml pins sha256 = \"{pin}\", but godwit.lock pins {}; \
+                     remove the `sha256` line from godwit.toml to use the lock, or `godwit plugin add` the file you trust again",
+                    entry.sha256
+                ));
+            }
+            Some(_) => {}
+            None => self.sha256 = Some(entry.sha256.clone()),
+        }
+        self.locked = Some(entry.clone());
+        Ok(())
     }
 
     /// Where the code is; relative paths are taken from the project directory.
@@ -400,6 +428,10 @@ impl FileConfig {
             }
         };
         file.lint.lock_timeout = file.lock_timeout;
+        let lock = crate::lockfile::Lock::read(dir).map_err(Error::Config)?;
+        for (name, plugin) in &mut file.plugins {
+            plugin.apply_lock(name, &lock).map_err(Error::Config)?;
+        }
         for (name, plugin) in &file.plugins {
             plugin
                 .validate(name)
@@ -958,7 +990,7 @@ builtin = "column-copy"
                 "[plugins.a]\nbuiltin = \"x\"\npath = \"a.wasm\"\n",
                 "both `path` and `builtin`",
             ),
-            ("[plugins.a]\npath = \"a.wasm\"\n", "has no `sha256`"),
+            ("[plugins.a]\npath = \"a.wasm\"\n", "is not pinned"),
             (
                 "[plugins.a]\nbuiltin = \"x\"\nsha256 = \"abc\"\n",
                 "not a SHA-256",

@@ -26,6 +26,7 @@ pub mod finding;
 pub mod findings_report;
 pub mod history;
 pub mod lint;
+pub mod lockfile;
 pub mod migrator;
 pub mod notify;
 pub mod plan;

@@ -79,9 +79,9 @@ pub enum Error {
     #[error("plugin {plugin} is not a usable WebAssembly component: {message}")]
     Malformed { plugin: String, message: String },
 
-    /// The file is not the one godwit.toml pins.
+    /// The file is not the one godwit.toml or godwit.lock pins.
     #[error(
-        "plugin file has SHA-256 {actual}, but godwit.toml pins {expected}; refusing to load it\n  if the new file is intended, update the pin"
+        "plugin file has SHA-256 {actual}, but it is pinned to {expected} (godwit.lock, or the sha256 in godwit.toml); refusing to load it\n  if the new file is intended, install it again with `godwit plugin add`, or update the pin"
     )]
     Digest { expected: String, actual: String },
 
@@ -278,6 +278,16 @@ impl Runtime {
                     },
                     cache::Failure::Io { path, message } => Error::Io { path, message },
                 })?;
+        // An API this host does not speak would fail to link anyway; say why in its terms.
+        if let Some(refusal) = compat::api_versions(&self.engine, &component)
+            .iter()
+            .find_map(|v| compat::check_api_version(v).err())
+        {
+            return Err(Error::Link {
+                plugin: label,
+                message: refusal,
+            });
+        }
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -542,8 +552,47 @@ fn describe_trap(
             None => format!("failed: {e:#}"),
         }
     };
-    with_plugin_output(message, logs, stderr)
+    let mut message = with_plugin_output(message, logs, stderr);
+    if let Some(backtrace) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
+        message.push_str(&guest_backtrace(backtrace));
+    }
+    message
 }
+
+/// The guest's own stack where it stopped, innermost first, with the function names its
+/// name section kept (demangled) and file:line where it kept DWARF.
+fn guest_backtrace(backtrace: &wasmtime::WasmBacktrace) -> String {
+    let frames = backtrace.frames();
+    if frames.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n  plugin backtrace (innermost first):");
+    for (i, frame) in frames.iter().take(BACKTRACE_FRAMES).enumerate() {
+        let name = frame
+            .func_name()
+            .map(|n| format!("{:#}", rustc_demangle::demangle(n)))
+            .unwrap_or_else(|| format!("<function {}>", frame.func_index()));
+        out.push_str(&format!("\n    {i:>2}: {name}"));
+        if let Some(symbol) = frame.symbols().first()
+            && let Some(file) = symbol.file()
+        {
+            out.push_str(&format!(" at {file}"));
+            if let Some(line) = symbol.line() {
+                out.push_str(&format!(":{line}"));
+            }
+        }
+    }
+    if frames.len() > BACKTRACE_FRAMES {
+        out.push_str(&format!(
+            "\n    … {} more frames",
+            frames.len() - BACKTRACE_FRAMES
+        ));
+    }
+    out
+}
+
+/// How many frames of a guest backtrace a trap's message shows.
+const BACKTRACE_FRAMES: usize = 16;
 
 /// Adds what the plugin said before it stopped — its last log lines and its stderr — to
 /// `message`: often the best clue to why.

@@ -1,5 +1,6 @@
-//! `godwit plugin inspect|check|run|new`: look inside a component, check it against this
-//! host, run it on sample data with its costs measured, and scaffold a new one.
+//! `godwit plugin inspect|check|run|new|pack|add`: look inside a component, check it
+//! against this host, run it on sample data with its costs measured, scaffold a new one,
+//! embed its manifest, and install it into a project.
 //!
 //! Every command takes a plugin as a path to a `.wasm`, as `builtin:NAME` for one of the
 //! first-party plugins compiled into godwit, or as the NAME of a `[plugins.NAME]` in the
@@ -9,6 +10,7 @@
 //! runtime of their own: [`run`] must not be called on an async thread (the CLI hands it
 //! to `spawn_blocking`).
 
+mod package;
 mod sample;
 mod scaffold;
 
@@ -57,6 +59,12 @@ pub enum PluginCommand {
     /// Write a new plugin project that builds and passes `godwit plugin check` as it is,
     /// in --dir DIR (default ./NAME).
     New(NewArgs),
+    /// Embed a manifest (godwit-plugin.toml) in a component, so that the .wasm alone says
+    /// what it is and what it asks for.
+    Pack(package::PackArgs),
+    /// Install a plugin from a file or an http(s) URL: check it, copy it to
+    /// plugins/NAME.wasm, pin its SHA-256 in godwit.lock and declare it in godwit.toml.
+    Add(package::AddArgs),
 }
 
 /// `godwit plugin run`
@@ -102,7 +110,7 @@ pub struct NewArgs {
     /// What kind of plugin it is.
     #[arg(long, value_enum)]
     pub world: WorldArg,
-    /// The language of the project; only rust for now.
+    /// The language of the project: rust, python or js.
     #[arg(long, default_value = "rust", value_parser = Lang::parse)]
     pub lang: Lang,
     /// Where to create it; taken from the global --dir (-C), which defaults to ./NAME
@@ -152,6 +160,8 @@ pub fn run(command: PluginCommand, project_dir: &Path, json: bool) -> Result<u8,
             }
             scaffold::new(&args, json)
         }
+        PluginCommand::Pack(args) => package::pack(&args, json),
+        PluginCommand::Add(args) => package::add(&args, project_dir, json),
     }
 }
 
@@ -260,11 +270,25 @@ impl Source {
 
 fn new_runtime() -> Result<Runtime, Error> {
     Runtime::new(RuntimeConfig {
-        cache_dir: std::env::var_os("GODWIT_CACHE_DIR").map(PathBuf::from),
+        cache_dir: cli_cache_dir(),
         // One plugin, a few calls: the pool's large reservation buys nothing here.
         pooling: false,
     })
     .map_err(plugin_error)
+}
+
+/// Where `godwit plugin` commands keep compiled plugins: `GODWIT_CACHE_DIR`, else the
+/// user's cache directory, so that an author's second `check` or `run` of a big Python or
+/// JavaScript component loads precompiled code. Entries are keyed by digest and engine.
+fn cli_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("GODWIT_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("godwit").join("plugins"))
 }
 
 /// A plugin failure as the CLI reports it: a trap or a refusal is a failed run (1), a file
@@ -396,9 +420,9 @@ fn inspect(source: &Source, json: bool) -> Result<u8, Error> {
             out,
             "  pinned    {}",
             if pin_matches(pin, &inspection.digest) {
-                "matches godwit.toml's sha256".to_owned()
+                "matches its pin".to_owned()
             } else {
-                format!("MISMATCH: godwit.toml pins sha256:{pin}")
+                format!("MISMATCH: it is pinned to sha256:{pin}")
             }
         );
     }
@@ -461,10 +485,9 @@ struct Verdict {
 
 fn check(source: &Source, expected: Option<World>, json: bool) -> Result<u8, Error> {
     let runtime = new_runtime()?;
-    let inspection = match runtime.inspect(&source.name, &source.bytes) {
-        Ok(i) => i,
-        Err(e @ runtime::Error::Malformed { .. }) => {
-            let message = e.to_string();
+    let (inspection, verdict) = match assess(&runtime, source, expected)? {
+        Ok(assessed) => assessed,
+        Err(message) => {
             if json {
                 print_json(
                     &json!({ "plugin": source.name, "compatible": false, "problems": [message] }),
@@ -474,6 +497,43 @@ fn check(source: &Source, expected: Option<World>, json: bool) -> Result<u8, Err
             }
             return Ok(exit::BLOCKED);
         }
+    };
+    if json {
+        print_json(&json!({
+            "plugin": source.name,
+            "source": source.origin,
+            "digest": format!("sha256:{}", inspection.digest),
+            "host_api": compat::API_VERSION,
+            "compatible": verdict.compatible,
+            "world": verdict.world,
+            "api_versions": inspection.api_versions,
+            "imports": inspection.imports,
+            "missing_imports": verdict.missing_imports,
+            "missing_exports": verdict.missing_exports,
+            "extra_exports": verdict.extra_exports,
+            "problems": verdict.problems,
+            "notes": verdict.notes,
+        }));
+    } else {
+        print!("{}", check_text(source, &inspection, &verdict));
+    }
+    Ok(if verdict.compatible {
+        exit::OK
+    } else {
+        exit::BLOCKED
+    })
+}
+
+/// Everything `check` finds out about `source`; the inner `Err` is a file that is not a
+/// component at all.
+fn assess(
+    runtime: &Runtime,
+    source: &Source,
+    expected: Option<World>,
+) -> Result<Result<(Inspection, Verdict), String>, Error> {
+    let inspection = match runtime.inspect(&source.name, &source.bytes) {
+        Ok(i) => i,
+        Err(e @ runtime::Error::Malformed { .. }) => return Ok(Err(e.to_string())),
         Err(e) => return Err(plugin_error(e)),
     };
     let mut problems = Vec::new();
@@ -528,7 +588,7 @@ fn check(source: &Source, expected: Option<World>, json: bool) -> Result<u8, Err
         && !pin_matches(pin, &inspection.digest)
     {
         problems.push(format!(
-            "its SHA-256 is {}, but godwit.toml pins {pin}; update the pin if the new file is intended",
+            "its SHA-256 is {}, but it is pinned to {pin}; `godwit plugin add` it again if the new file is intended",
             inspection.digest
         ));
     }
@@ -630,30 +690,7 @@ fn check(source: &Source, expected: Option<World>, json: bool) -> Result<u8, Err
         problems,
         notes,
     };
-    if json {
-        print_json(&json!({
-            "plugin": source.name,
-            "source": source.origin,
-            "digest": format!("sha256:{}", inspection.digest),
-            "host_api": compat::API_VERSION,
-            "compatible": verdict.compatible,
-            "world": verdict.world,
-            "api_versions": inspection.api_versions,
-            "imports": inspection.imports,
-            "missing_imports": verdict.missing_imports,
-            "missing_exports": verdict.missing_exports,
-            "extra_exports": verdict.extra_exports,
-            "problems": verdict.problems,
-            "notes": verdict.notes,
-        }));
-    } else {
-        print!("{}", check_text(source, &inspection, &verdict));
-    }
-    Ok(if verdict.compatible {
-        exit::OK
-    } else {
-        exit::BLOCKED
-    })
+    Ok(Ok((inspection, verdict)))
 }
 
 fn check_text(source: &Source, inspection: &Inspection, verdict: &Verdict) -> String {

@@ -120,6 +120,23 @@ pub fn check_api_version(version: &str) -> Result<(), String> {
     }
 }
 
+/// The versions of [`API_PACKAGE`] a component imports, each once.
+pub fn api_versions(engine: &wasmtime::Engine, component: &Component) -> Vec<String> {
+    let mut versions = Vec::new();
+    for (name, _) in component.component_type().imports(engine) {
+        if let Some(version) = name
+            .strip_prefix(API_PACKAGE)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.split_once('@'))
+            .map(|(_, version)| version.to_owned())
+            && !versions.contains(&version)
+        {
+            versions.push(version);
+        }
+    }
+    versions
+}
+
 impl Runtime {
     /// Compiles `bytes` (or reads it from the cache) and reports its world, API version,
     /// imports and exports, without needing it to link: a component this host cannot run
@@ -138,24 +155,13 @@ impl Runtime {
                 })?;
         let ty = component.component_type();
         let mut problems = self.unlinked_imports(&component);
-        let mut api_versions = Vec::new();
+        let api_versions = api_versions(&self.engine, &component);
         let imports = ty
             .imports(&self.engine)
-            .map(|(name, item)| {
-                if let Some(version) = name
-                    .strip_prefix(API_PACKAGE)
-                    .and_then(|rest| rest.strip_prefix('/'))
-                    .and_then(|rest| rest.split_once('@'))
-                    .map(|(_, version)| version.to_owned())
-                    && !api_versions.contains(&version)
-                {
-                    api_versions.push(version);
-                }
-                Import {
-                    name: name.to_owned(),
-                    kind: kind(&item.ty),
-                    link: problems.remove(name).unwrap_or(Link::Provided),
-                }
+            .map(|(name, item)| Import {
+                name: name.to_owned(),
+                kind: kind(&item.ty),
+                link: problems.remove(name).unwrap_or(Link::Provided),
             })
             .collect();
         let exports = ty

@@ -15,6 +15,8 @@ const SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk/rust");
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
     Rust,
+    Python,
+    Js,
 }
 
 impl Lang {
@@ -22,18 +24,45 @@ impl Lang {
     pub fn parse(text: &str) -> Result<Lang, String> {
         match text.to_ascii_lowercase().as_str() {
             "rust" | "rs" => Ok(Lang::Rust),
-            "python" | "py" | "javascript" | "js" | "typescript" | "ts" => Err(format!(
-                "there is no {text} template yet: Python and JavaScript plugins come in a later godwit; use --lang rust"
-            )),
+            "python" | "py" => Ok(Lang::Python),
+            "javascript" | "js" => Ok(Lang::Js),
+            "typescript" | "ts" => Err(
+                "there is no TypeScript template: use --lang js, whose SDK ships type declarations (godwit.d.ts)".to_owned(),
+            ),
             _ => Err(format!(
-                "`{text}` is not a language godwit has a template for; use --lang rust"
+                "`{text}` is not a language godwit has a template for; use --lang rust, python or js"
             )),
+        }
+    }
+
+    /// The one command that builds a project of this language.
+    pub fn build_command(self) -> &'static str {
+        match self {
+            Lang::Rust => BUILD,
+            Lang::Python => "sh build.sh",
+            Lang::Js => "npm run build",
+        }
+    }
+
+    /// Where [`Lang::build_command`] puts the component, relative to the project.
+    pub fn wasm_path(self, name: &str) -> String {
+        match self {
+            Lang::Rust => wasm_path(name),
+            Lang::Python | Lang::Js => format!("dist/{name}.wasm"),
         }
     }
 }
 
+/// The Python and JavaScript SDKs and their templates, embedded by build.rs.
+mod sdk_files {
+    include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
+}
+
+/// The WIT the vendored SDKs build against.
+const WIT: &str = include_str!("../../../wit/godwit-plugin.wit");
+
 pub fn new(args: &NewArgs, json: bool) -> Result<u8, Error> {
-    let Lang::Rust = args.lang;
+    let lang = args.lang;
     let name = &args.name;
     let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
@@ -55,7 +84,7 @@ pub fn new(args: &NewArgs, json: bool) -> Result<u8, Error> {
             dir.display()
         )));
     }
-    let files = files(name, args.world);
+    let files = files(name, args.world, lang)?;
     for (file, content) in &files {
         let path = dir.join(file);
         if let Some(parent) = path.parent() {
@@ -63,7 +92,8 @@ pub fn new(args: &NewArgs, json: bool) -> Result<u8, Error> {
         }
         std::fs::write(&path, content)?;
     }
-    let wasm = wasm_path(name);
+    let wasm = lang.wasm_path(name);
+    let build = lang.build_command();
     if json {
         println!(
             "{}",
@@ -71,14 +101,14 @@ pub fn new(args: &NewArgs, json: bool) -> Result<u8, Error> {
                 "created": dir,
                 "world": world_name(args.world),
                 "files": files.iter().map(|(f, _)| f).collect::<Vec<_>>(),
-                "build": BUILD,
+                "build": build,
                 "wasm": wasm,
             }))
             .expect("serializable")
         );
     } else {
         println!(
-            "Created {} plugin {name} in {}/\n  build it:  cd {} && {BUILD}\n  check it:  godwit plugin check {}/{wasm}",
+            "Created {} plugin {name} in {}/\n  build it:  cd {} && {build}\n  check it:  godwit plugin check {}/{wasm}",
             world_name(args.world),
             dir.display(),
             dir.display(),
@@ -140,10 +170,159 @@ fn sdk_version() -> String {
     )
 }
 
-fn files(name: &str, world: WorldArg) -> Vec<(&'static str, String)> {
+/// The files of a new project: (path relative to the project, content).
+type Files = Vec<(String, Vec<u8>)>;
+
+fn files(name: &str, world: WorldArg, lang: Lang) -> Result<Files, Error> {
     let world_name = world_name(world);
-    let cargo = format!(
-        r#"[package]
+    let (description, requests) = match world {
+        WorldArg::Backfill => (
+            "Fill users.email_normalized from users.email, trimmed and lowercased.",
+            "read = [\"users\"]\nwrite = [\"users.email_normalized\"]",
+        ),
+        WorldArg::DataStep => (
+            "Lowercase users.email batch by batch, with its own queries.",
+            "read = [\"users\"]\nwrite = [\"users.email\"]",
+        ),
+        WorldArg::Validator => (
+            "Organisation rules: every migration has a down.sql; no DROP TABLE.",
+            "read = []\nwrite = []",
+        ),
+        WorldArg::Notifier => (
+            "Write each deploy's start and end to godwit's log.",
+            "read = []\nwrite = []",
+        ),
+    };
+    let (embedded_by, memory) = match lang {
+        Lang::Rust => (
+            "The SDK's export macro embeds this file in\n# the component",
+            "64MiB",
+        ),
+        // An interpreter and its standard library live in the component's memory.
+        Lang::Python | Lang::Js => (
+            "`godwit plugin pack` (run by the build) embeds\n# this file in the component",
+            "256MiB",
+        ),
+    };
+    let manifest = format!(
+        r#"# What this plugin is and what it asks for. {embedded_by}; the operator's
+# [plugins.{name}.grants] in godwit.toml decide what it gets.
+[plugin]
+name = "{name}"
+version = "0.1.0"
+world = "{world_name}"
+api = "0.1"
+description = "{description}"
+
+[requests]
+{requests}
+env = []
+dir = false
+hosts = []
+
+[limits]
+memory = "{memory}"
+timeout = "5s"
+"#
+    );
+    let wasm = lang.wasm_path(name);
+    let build = lang.build_command();
+    let try_it = match world {
+        WorldArg::Backfill => {
+            format!("godwit plugin run {wasm} --rows sample-rows.json --config table=users\n")
+        }
+        WorldArg::Validator => format!(
+            "godwit plugin run {wasm} --migration path/to/migrations/20261121090000_create_users\n"
+        ),
+        WorldArg::Notifier => format!(
+            "echo '{{\"run-started\": {{\"operation\": \"deploy\", \"pending\": 2, \"database\": \"sqlite://app.db\"}}}}' > event.json\ngodwit plugin run {wasm} --event event.json\n"
+        ),
+        WorldArg::DataStep => String::new(),
+    };
+    let config_example = match world {
+        WorldArg::Backfill | WorldArg::DataStep => "\n[plugins.{name}.config]\ntable = \"users\"\n",
+        _ => "",
+    }
+    .replace("{name}", name);
+    let grants = match world {
+        WorldArg::Backfill => "read = [\"users\"]\nwrite = [\"users.email_normalized\"]",
+        WorldArg::DataStep => "read = [\"users\"]\nwrite = [\"users.email\"]",
+        _ => "read = []",
+    };
+    let (toolchain, source) = match lang {
+        Lang::Rust => (
+            "It needs Rust with the `wasm32-wasip2` target (`rustup target add wasm32-wasip2`).",
+            "src/lib.rs",
+        ),
+        Lang::Python => (
+            "It needs Python 3.11 or later; the first build installs the pinned componentize-py \
+             into `.godwit-sdk/.venv` (set `GODWIT_PYTHON_VENV` to share one). The SDK is vendored \
+             in `.godwit-sdk/`.",
+            "app.py",
+        ),
+        Lang::Js => (
+            "It needs Node.js 20 or later; the first build installs the pinned componentize-js \
+             and esbuild into `.godwit-sdk/node_modules`. The SDK is vendored in `.godwit-sdk/` \
+             (types in `.godwit-sdk/godwit.d.ts`).",
+            "app.js",
+        ),
+    };
+    let readme = format!(
+        r#"# {name}
+
+A godwit {world_name} plugin: {description}
+
+The code is in `{source}`; what it asks for is in `godwit-plugin.toml`.
+
+## Build
+
+```sh
+{build}
+```
+
+{toolchain} The component is `{wasm}`, with `godwit-plugin.toml` embedded in it. Check that
+this godwit can run it, and look inside:
+
+```sh
+godwit plugin check {wasm}
+godwit plugin inspect {wasm}
+{try_it}```
+
+## Use it in a project
+
+From the project's directory:
+
+```sh
+godwit plugin add path/to/{name}/{wasm}
+```
+
+copies it to `plugins/{name}.wasm`, pins its SHA-256 in `godwit.lock` (godwit refuses a
+file whose digest differs) and declares it in `godwit.toml`. Then grant it what it may
+touch:
+
+```toml
+[plugins.{name}.grants]
+{grants}
+{config_example}```
+
+`godwit-plugin.toml` is what the plugin asks for; `[plugins.{name}.grants]` is what the
+operator allows. It gets only what both say.
+"#
+    );
+    let mut files: Files = vec![
+        ("godwit-plugin.toml".into(), manifest.into_bytes()),
+        ("README.md".into(), readme.into_bytes()),
+    ];
+    if world == WorldArg::Backfill {
+        files.push((
+            "sample-rows.json".into(),
+            b"[\n  {\"id\": 1, \"email\": \"  Ada@Example.COM \"},\n  {\"id\": 2, \"email\": \"grace@example.com\"},\n  {\"id\": 3, \"email\": null}\n]\n".to_vec(),
+        ));
+    }
+    match lang {
+        Lang::Rust => {
+            let cargo = format!(
+                r#"[package]
 name = "{name}"
 version = "0.1.0"
 edition = "2024"
@@ -159,127 +338,66 @@ crate-type = ["cdylib"]
 # A workspace of its own, so that the plugin builds alone even inside another project.
 [workspace]
 "#,
-        sdk = sdk_dependency()
-    );
-    let (description, requests, lib) = match world {
-        WorldArg::Backfill => (
-            "Fill users.email_normalized from users.email, trimmed and lowercased.",
-            "read = [\"users\"]\nwrite = [\"users.email_normalized\"]",
-            BACKFILL,
-        ),
-        WorldArg::DataStep => (
-            "Lowercase users.email batch by batch, with its own queries.",
-            "read = [\"users\"]\nwrite = [\"users.email\"]",
-            DATA_STEP,
-        ),
-        WorldArg::Validator => (
-            "Organisation rules: every migration has a down.sql; no DROP TABLE.",
-            "read = []\nwrite = []",
-            VALIDATOR,
-        ),
-        WorldArg::Notifier => (
-            "Write each deploy's start and end to godwit's log.",
-            "read = []\nwrite = []",
-            NOTIFIER,
-        ),
-    };
-    let manifest = format!(
-        r#"# What this plugin is and what it asks for. The SDK's export macro embeds this file in
-# the component; the operator's [plugins.{name}.grants] in godwit.toml decide what it gets.
-[plugin]
-name = "{name}"
-version = "0.1.0"
-world = "{world_name}"
-api = "0.1"
-description = "{description}"
-
-[requests]
-{requests}
-env = []
-dir = false
-hosts = []
-
-[limits]
-memory = "64MiB"
-timeout = "5s"
-"#
-    );
-    let crate_name = name.replace('-', "_");
-    let wasm = wasm_path(name);
-    let try_it = if world == WorldArg::Backfill {
-        format!("godwit plugin run {wasm} --rows sample-rows.json --config table=users\n")
-    } else if world == WorldArg::Validator {
-        format!(
-            "godwit plugin run {wasm} --migration path/to/migrations/20261121090000_create_users\n"
-        )
-    } else if world == WorldArg::Notifier {
-        format!(
-            "echo '{{\"run-started\": {{\"operation\": \"deploy\", \"pending\": 2, \"database\": \"sqlite://app.db\"}}}}' > event.json\ngodwit plugin run {wasm} --event event.json\n"
-        )
-    } else {
-        String::new()
-    };
-    let config_example = match world {
-        WorldArg::Backfill | WorldArg::DataStep => "\n[plugins.{name}.config]\ntable = \"users\"\n",
-        _ => "",
+                sdk = sdk_dependency()
+            );
+            let lib = match world {
+                WorldArg::Backfill => BACKFILL,
+                WorldArg::DataStep => DATA_STEP,
+                WorldArg::Validator => VALIDATOR,
+                WorldArg::Notifier => NOTIFIER,
+            };
+            files.push(("Cargo.toml".into(), cargo.into_bytes()));
+            files.push(("src/lib.rs".into(), lib.as_bytes().to_vec()));
+            files.push((".gitignore".into(), b"/target\n".to_vec()));
+        }
+        Lang::Python | Lang::Js => {
+            let (sdk, templates, ext) = match lang {
+                Lang::Python => (sdk_files::PYTHON_SDK, sdk_files::PYTHON_TEMPLATES, "py"),
+                _ => (sdk_files::JS_SDK, sdk_files::JS_TEMPLATES, "js"),
+            };
+            let template = |file: &str| {
+                templates
+                    .iter()
+                    .find(|(f, _)| *f == file)
+                    .map(|(_, bytes)| *bytes)
+                    .ok_or_else(|| {
+                        Error::Config(format!(
+                            "this godwit was built without the {file} template of sdk/{}",
+                            if lang == Lang::Python { "python" } else { "js" }
+                        ))
+                    })
+            };
+            files.push((
+                format!("app.{ext}"),
+                template(&format!("{world_name}.{ext}"))?.to_vec(),
+            ));
+            for (file, bytes) in sdk {
+                files.push((format!(".godwit-sdk/{file}"), bytes.to_vec()));
+            }
+            files.push((
+                ".godwit-sdk/wit/godwit-plugin.wit".into(),
+                WIT.as_bytes().to_vec(),
+            ));
+            files.push((
+                ".gitignore".into(),
+                b"/dist\n__pycache__/\nnode_modules/\n".to_vec(),
+            ));
+            if lang == Lang::Python {
+                files.push((
+                    "build.sh".into(),
+                    format!(
+                        "#!/bin/sh\n# Builds dist/{name}.wasm from app.py with the vendored SDK in .godwit-sdk/.\ncd \"$(dirname \"$0\")\" && exec sh .godwit-sdk/build.sh . dist/{name}.wasm\n"
+                    )
+                    .into_bytes(),
+                ));
+            } else {
+                let package =
+                    String::from_utf8_lossy(template("package.json")?).replace("{{name}}", name);
+                files.push(("package.json".into(), package.into_bytes()));
+            }
+        }
     }
-    .replace("{name}", name);
-    let grants = match world {
-        WorldArg::Backfill => "read = [\"users\"]\nwrite = [\"users.email_normalized\"]",
-        WorldArg::DataStep => "read = [\"users\"]\nwrite = [\"users.email\"]",
-        _ => "read = []",
-    };
-    let readme = format!(
-        r#"# {name}
-
-A godwit {world_name} plugin: {description}
-
-## Build
-
-```sh
-{BUILD}
-```
-
-The component is `{wasm}`. Check that this godwit can run it, and look inside:
-
-```sh
-godwit plugin check {wasm}
-godwit plugin inspect {wasm}
-{try_it}```
-
-## Use it in a project
-
-Copy the `.wasm` into the project (say `plugins/{crate_name}.wasm`), print its digest with
-`sha256sum plugins/{crate_name}.wasm`, and pin it in `godwit.toml`: godwit refuses a file
-whose SHA-256 differs from the pin.
-
-```toml
-[plugins.{name}]
-path = "plugins/{crate_name}.wasm"
-sha256 = "<the digest sha256sum printed>"
-
-[plugins.{name}.grants]
-{grants}
-{config_example}```
-
-`godwit-plugin.toml` is what the plugin asks for; `[plugins.{name}.grants]` is what the
-operator allows. It gets only what both say.
-"#
-    );
-    let mut files = vec![
-        ("Cargo.toml", cargo),
-        ("godwit-plugin.toml", manifest),
-        ("src/lib.rs", lib.to_owned()),
-        ("README.md", readme),
-        (".gitignore", "/target\n".to_owned()),
-    ];
-    if world == WorldArg::Backfill {
-        files.push((
-            "sample-rows.json",
-            "[\n  {\"id\": 1, \"email\": \"  Ada@Example.COM \"},\n  {\"id\": 2, \"email\": \"grace@example.com\"},\n  {\"id\": 3, \"email\": null}\n]\n".to_owned(),
-        ));
-    }
-    files
+    Ok(files)
 }
 
 const BACKFILL: &str = r#"//! A backfill: godwit reads the rows by key, batch by batch, calls `transform`, and writes

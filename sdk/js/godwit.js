@@ -495,20 +495,21 @@ function nativeRecord(val) {
 
 /**
  * The `notifier` world: `export const { notify } = notifier({ notify(event) {...} })`.
- * An event is a plain object: `kind` (e.g. `run-started`, as the WIT spells it) and the
- * record's fields in camelCase, u64 as numbers and absent options as null.
+ * An event is a plain object: `type` (e.g. `run-started`, as the WIT spells it) and the
+ * record's fields in camelCase, u64 as numbers and absent options as null. (Not `kind`:
+ * `migration-started` has a field of that name.)
  */
 export function notifier({ notify }) {
   return {
     notify: (e) =>
       resultOf(() => {
-        notify({ kind: e.tag, ...nativeRecord(e.val) });
+        notify({ ...nativeRecord(e.val), type: e.tag });
       }),
   };
 }
 
-/** Every kind an event can have. */
-export const EVENT_KINDS = [
+/** Every `type` an event can have. */
+export const EVENT_TYPES = [
   'run-started',
   'run-finished',
   'migration-started',

@@ -111,7 +111,7 @@ trap 'rm -rf "$TMP"' EXIT INT TERM
 mkdir "$TMP/app" "$TMP/sdk"
 (cd "$PROJECT" && tar -cf - --exclude=./.godwit-sdk --exclude=./dist --exclude=./.venv \
     --exclude=./node_modules --exclude=./.git --exclude=__pycache__ .) | tar -C "$TMP/app" -xf -
-cp -R "$SDK/godwit" "$TMP/sdk/godwit"
+cp -Rp "$SDK/godwit" "$TMP/sdk/godwit"
 find "$TMP/sdk" -name __pycache__ -prune -exec rm -rf {} +
 # Its errors are Python tracebacks; a Rust backtrace under them only hides them.
 if ! env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$VENV/bin/componentize-py" -d "$WIT" -w "$WORLD" \

@@ -111,14 +111,18 @@ trap 'rm -rf "$TMP"' EXIT INT TERM
 mkdir "$TMP/app" "$TMP/sdk"
 (cd "$PROJECT" && tar -cf - --exclude=./.godwit-sdk --exclude=./dist --exclude=./.venv \
     --exclude=./node_modules --exclude=./.git --exclude=__pycache__ .) | tar -C "$TMP/app" -xf -
-cp -R "$SDK/godwit" "$TMP/sdk/godwit"
+cp -Rp "$SDK/godwit" "$TMP/sdk/godwit"
 find "$TMP/sdk" -name __pycache__ -prune -exec rm -rf {} +
-"$VENV/bin/componentize-py" -d "$WIT" -w "$WORLD" componentize \
-    -p "$TMP/app" -p "$TMP/sdk" app -o "$TMP/plugin.wasm" >"$TMP/componentize.log" 2>&1 || {
+# Its errors are Python tracebacks; a Rust backtrace under them only hides them.
+if ! env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$VENV/bin/componentize-py" -d "$WIT" -w "$WORLD" \
+    componentize -p "$TMP/app" -p "$TMP/sdk" app -o "$TMP/plugin.wasm" >"$TMP/componentize.log" 2>&1; then
     cat "$TMP/componentize.log" >&2
+    if grep -q "has no attribute 'WitWorld'" "$TMP/componentize.log"; then
+        echo "build.sh: app.py must end with \`WitWorld = godwit.export(YourPlugin)\`, YourPlugin subclassing the godwit base class of world $WORLD" >&2
+    fi
     echo "build.sh: componentize-py could not build $PROJECT/app.py for world $WORLD (its output is above)" >&2
     exit 1
-}
+fi
 
 mkdir -p "$(dirname -- "$OUT")"
 "$GODWIT" plugin pack "$TMP/plugin.wasm" --manifest "$MANIFEST" -o "$OUT" >/dev/null

@@ -5,6 +5,9 @@ denies raises `Denied` naming what was denied (the call's Err reads
 never tried.
 
 Modes: ok, bump, loop, memory, recursion, panic, read-file, env, socket, bad-column.
+Unlike Rust, `recursion` ends in Python's own RecursionError (an Err, not a stack
+overflow trap), and `socket` cannot try at all: the Err says "CannotTry: ... no socket
+module".
 """
 
 import os
@@ -15,6 +18,10 @@ from godwit import Row, Spec, config
 
 class Denied(Exception):
     """The sandbox refused what the mode tried; the message names it."""
+
+
+class CannotTry(Exception):
+    """Python in a component cannot even attempt what the mode asks."""
 
 
 def mode() -> str:
@@ -91,9 +98,15 @@ class Hostile(godwit.Backfill):
             target = config.require_str("to")
             return map_rows(rows, lambda row: (target, home))
         if m == "socket":
+            # componentize-py's CPython has no socket module, so this mode cannot reach
+            # the host's network checks: it says so, rather than pass for a refusal.
             try:
                 import socket
-
+            except ImportError as e:
+                raise CannotTry(
+                    f"cannot connect to 127.0.0.1:5432: this Python has no socket module ({e})"
+                ) from None
+            try:
                 with socket.create_connection(("127.0.0.1", 5432), timeout=1):
                     pass
             except Exception as e:

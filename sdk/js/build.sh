@@ -106,13 +106,17 @@ fi
 BIN="$TOOLCHAIN/node_modules/.bin"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/godwit-js-build.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT INT TERM
+trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
 
 # One ES module: the plugin and the SDK; the host's interfaces stay imports.
 "$BIN/esbuild" "$ENTRY" --bundle --format=esm --platform=neutral --target=es2022 \
     --alias:godwit-sdk="$SDK/godwit.js" \
     --external:'godwit:*' --external:'wasi:*' \
-    --log-level=warning --outfile="$TMP/plugin.js"
+    --log-level=warning --outfile="$TMP/plugin.js" || {
+    echo "build.sh: esbuild could not bundle $ENTRY; see above" >&2
+    exit 1
+}
 
 # componentize-js reads the WIT through a sandbox that sees only relative paths under
 # the working directory.

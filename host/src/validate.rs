@@ -52,7 +52,7 @@ pub fn load_enabled(config: &Config) -> Result<(Arc<Runtime>, Vec<Entry>), Error
         .collect();
     let runtime = Arc::new(
         Runtime::new(RuntimeConfig {
-            cache_dir: Some(registry::cache_dir(config)),
+            cache_dir: Some(registry::cache_dir(&config.project_dir)),
             pooling: true,
         })
         .map_err(|e| Error::Config(e.to_string()))?,

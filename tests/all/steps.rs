@@ -2,7 +2,7 @@
 //! crates in tests/guests, checkpoints, resume after failures and after kill -9, and
 //! the hostile plugins that must end in a clear error with the batch rolled back.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::each_dialect;
@@ -67,16 +67,20 @@ fn step_project(d: Dialect, rows: usize, godwit_toml: &str, step_toml: &str) -> 
 }
 
 fn hostile(mode: &str, grants: &str) -> String {
-    plugin_toml(
-        "hostile",
-        "hostile",
-        &format!(
-            "[plugins.hostile.grants]\n{grants}\n[plugins.hostile.limits]\ntimeout = \"1s\"\nmemory = \"32MiB\"\n[plugins.hostile.config]\nmode = \"{mode}\"\ntable = \"items\"\nkey = \"id\"\nreads = \"label\"\nwrites = \"label_upper\"\nfrom = \"label\"\nto = \"label_upper\"\n"
-        ),
+    hostile_with(&guest("hostile"), "32MiB", mode, grants)
+}
+
+/// `[plugins.hostile]` for the hostile backfill at `wasm` (the Rust one, or its Python
+/// twin), in `mode`, with a one-second time limit and `memory`.
+pub fn hostile_with(wasm: &Path, memory: &str, mode: &str, grants: &str) -> String {
+    format!(
+        "[plugins.hostile]\npath = {:?}\nsha256 = \"{}\"\n[plugins.hostile.grants]\n{grants}\n[plugins.hostile.limits]\ntimeout = \"1s\"\nmemory = \"{memory}\"\n[plugins.hostile.config]\nmode = \"{mode}\"\ntable = \"items\"\nkey = \"id\"\nreads = \"label\"\nwrites = \"label_upper\"\nfrom = \"label\"\nto = \"label_upper\"\n",
+        wasm.display().to_string(),
+        sha256(wasm)
     )
 }
 
-const GRANT_ITEMS: &str = "read = [\"items\"]\nwrite = [\"items.n\", \"items.label_upper\"]";
+pub const GRANT_ITEMS: &str = "read = [\"items\"]\nwrite = [\"items.n\", \"items.label_upper\"]";
 
 const STEP: &str = "plugin = \"hostile\"\n[batch]\nsize = 100\n";
 
@@ -137,6 +141,20 @@ fn hostile_case(d: Dialect, mode: &str, grants: &str, expect: &[&str]) {
 }
 
 fn hostile_case_exit(d: Dialect, mode: &str, grants: &str, code: i32, expect: &[&str]) {
+    hostile_case_with(&guest("hostile"), "32MiB", d, mode, grants, code, expect)
+}
+
+/// [`hostile_case`] for the hostile backfill at `wasm` under `memory`.
+pub fn hostile_case_with(
+    wasm: &Path,
+    memory: &str,
+    d: Dialect,
+    mode: &str,
+    grants: &str,
+    code: i32,
+    expect: &[&str],
+) {
+    let hostile = |mode: &str, grants: &str| hostile_with(wasm, memory, mode, grants);
     let p = step_project(d, 300, &hostile(mode, grants), STEP);
     let out = p.godwit(&["deploy"]);
     assert_eq!(out.code, code, "{mode}: {}", out.text());
@@ -230,12 +248,22 @@ fn backfill_writing_an_ungranted_column_is_refused_before_the_first_batch() {
 }
 
 fn data_step_case(d: Dialect, mode: &str, grants: &str, settings: &str, expect: &[&str]) {
-    let toml = plugin_toml(
-        "counter",
-        "hostile_step",
-        &format!(
-            "[plugins.counter.grants]\n{grants}\n[plugins.counter.config]\nmode = \"{mode}\"\n{settings}\n"
-        ),
+    data_step_case_with(&guest("hostile_step"), d, mode, grants, settings, expect)
+}
+
+/// [`data_step_case`] for the hostile data step at `wasm` (Rust, or its Python twin).
+pub fn data_step_case_with(
+    wasm: &Path,
+    d: Dialect,
+    mode: &str,
+    grants: &str,
+    settings: &str,
+    expect: &[&str],
+) {
+    let toml = format!(
+        "[plugins.counter]\npath = {:?}\nsha256 = \"{}\"\n[plugins.counter.grants]\n{grants}\n[plugins.counter.limits]\nmemory = \"256MiB\"\n[plugins.counter.config]\nmode = \"{mode}\"\n{settings}\n",
+        wasm.display().to_string(),
+        sha256(wasm)
     );
     let p = step_project(d, 50, &toml, "plugin = \"counter\"\n");
     let out = p.godwit(&["deploy"]);

@@ -287,6 +287,9 @@ pub fn godwit_cmd() -> Command {
     for key in STRAY_ENV {
         cmd.env_remove(key);
     }
+    // One compile cache for the whole run, outside the user's home: each plugin is
+    // compiled once, however many tests load it.
+    cmd.env("GODWIT_CACHE_DIR", crate::scripted::shared_cache());
     cmd.stdin(Stdio::null());
     cmd
 }

@@ -7,7 +7,7 @@
 //! asked for. Anything wrong stops the command before a database is touched.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::bindings::types;
@@ -20,10 +20,10 @@ use crate::value::Value;
 
 /// Where compiled plugins are cached, under the project directory unless
 /// `GODWIT_CACHE_DIR` says otherwise.
-pub fn cache_dir(config: &Config) -> PathBuf {
+pub fn cache_dir(project_dir: &Path) -> PathBuf {
     std::env::var_os("GODWIT_CACHE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| config.project_dir.join(".godwit").join("cache"))
+        .unwrap_or_else(|| project_dir.join(".godwit").join("cache"))
 }
 
 /// One declared plugin, ready to call.
@@ -126,7 +126,7 @@ impl Registry {
 
 fn runtime(config: &Config) -> Result<Runtime, Error> {
     Runtime::new(RuntimeConfig {
-        cache_dir: Some(cache_dir(config)),
+        cache_dir: Some(cache_dir(&config.project_dir)),
         pooling: true,
     })
     .map_err(|e| Error::Config(e.to_string()))

@@ -8,7 +8,7 @@ use clap::Args;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
-use super::{Source, assess, check_text, new_runtime, print_json};
+use super::{Source, assess, check_text, print_json};
 use crate::config::CONFIG_FILE;
 use crate::error::{Error, exit};
 use crate::lockfile::{Lock, LockEntry, is_digest};
@@ -203,7 +203,13 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
         declared: None,
         project_dir: project_dir.to_path_buf(),
     };
-    let runtime = new_runtime()?;
+    // Compiled into the project's cache, where a deploy looks: installing pays for
+    // Cranelift, the first deploy does not.
+    let runtime = crate::plugin::Runtime::new(crate::plugin::RuntimeConfig {
+        cache_dir: Some(crate::plugin::registry::cache_dir(project_dir)),
+        pooling: false,
+    })
+    .map_err(|e| Error::Config(e.to_string()))?;
     let (inspection, verdict) = match assess(&runtime, &source, None)? {
         Ok(assessed) => assessed,
         Err(message) => {

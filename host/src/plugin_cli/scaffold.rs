@@ -262,7 +262,7 @@ timeout = "5s"
         ),
         Lang::Js => (
             "It needs Node.js 20 or later; the first build installs the pinned componentize-js \
-             and esbuild into `.godwit-sdk/node_modules`. The SDK is vendored in `.godwit-sdk/` \
+             and esbuild into `.godwit-sdk/.toolchain` (set `GODWIT_JS_TOOLCHAIN` to share one). The SDK is vendored in `.godwit-sdk/` \
              (types in `.godwit-sdk/godwit.d.ts`).",
             "app.js",
         ),

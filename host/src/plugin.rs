@@ -603,8 +603,13 @@ pub(crate) fn with_plugin_output(mut message: String, logs: &[LogLine], stderr: 
             line.level, line.message
         ));
     }
-    let stderr = stderr.trim_end();
-    if !stderr.is_empty() {
+    let stderr = stderr.trim();
+    if stderr.contains('\n') {
+        message.push_str("\n  plugin stderr:");
+        for line in stderr.lines() {
+            message.push_str(&format!("\n    {line}"));
+        }
+    } else if !stderr.is_empty() {
         message.push_str(&format!("\n  plugin stderr: {stderr}"));
     }
     message

@@ -329,13 +329,18 @@ fn plugin_run_reports_traps_and_limits_with_the_plugins_stderr() {
         args.extend_from_slice(extra);
         godwit(dir.path(), &args)
     };
+    // The guest's own backtrace, innermost first, with its demangled function names.
     run_mode("panic", &[])
         .expect(1)
         .says("transform rows 1-1: FAILED")
-        .says("hostile plugin panics on purpose");
+        .says("hostile plugin panics on purpose")
+        .says("plugin backtrace (innermost first):")
+        .says("core::panicking::panic_fmt")
+        .says("as godwit_sdk::bindings::backfill::Guest>::transform");
     run_mode("loop", &["--timeout", "300ms"])
         .expect(1)
-        .says("time limit");
+        .says("time limit")
+        .says("plugin backtrace");
     run_mode("loop", &["--fuel", "1000000"])
         .expect(1)
         .says("ran out of fuel (budget 1000000)");

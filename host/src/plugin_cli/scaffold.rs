@@ -255,7 +255,7 @@ timeout = "5s"
             "src/lib.rs",
         ),
         Lang::Python => (
-            "It needs Python 3.11 or later; the first build installs the pinned componentize-py \
+            "It needs Python 3.9 or later; the first build installs the pinned componentize-py \
              into `.godwit-sdk/.venv` (set `GODWIT_PYTHON_VENV` to share one). The SDK is vendored \
              in `.godwit-sdk/`.",
             "app.py",

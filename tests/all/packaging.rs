@@ -186,12 +186,11 @@ fn plugin_add_from_a_url_needs_the_right_sha256() {
     p.godwit(&["deploy"]).expect(0);
 }
 
-#[test]
-fn plugin_add_refuses_an_unsupported_api_and_junk() {
-    let p = customers_project(Dialect::Sqlite);
-    let future = p.path().join("future.wasm");
+/// A notifier built against a godwit:plugin API this host does not speak.
+fn future_component(dir: &Path) -> PathBuf {
+    let path = dir.join("future.wasm");
     std::fs::write(
-        &future,
+        &path,
         wat::parse_str(
             r#"(component
                  (import "godwit:plugin/host@1.0.0" (instance
@@ -203,6 +202,13 @@ fn plugin_add_refuses_an_unsupported_api_and_junk() {
         .unwrap(),
     )
     .unwrap();
+    path
+}
+
+#[test]
+fn plugin_add_refuses_an_unsupported_api_and_junk() {
+    let p = customers_project(Dialect::Sqlite);
+    let future = future_component(p.path());
     p.godwit(&[
         "plugin",
         "add",
@@ -225,20 +231,7 @@ fn plugin_add_refuses_an_unsupported_api_and_junk() {
 #[test]
 fn deploy_refuses_a_plugin_built_for_another_api_naming_the_supported_one() {
     let p = customers_project(Dialect::Sqlite);
-    let future = p.path().join("future.wasm");
-    std::fs::write(
-        &future,
-        wat::parse_str(
-            r#"(component
-                 (import "godwit:plugin/host@1.0.0" (instance
-                   (export "log" (func (param "message" string)))))
-                 (core module $m (func (export "n")))
-                 (core instance $i (instantiate $m))
-                 (func (export "notify") (canon lift (core func $i "n"))))"#,
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let future = future_component(p.path());
     std::fs::write(
         p.path().join("godwit.toml"),
         format!(
@@ -278,47 +271,25 @@ fn plugin_pack_embeds_the_manifest_once() {
     .unwrap();
     let packed: PathBuf = dir.path().join("dist/pinger.wasm");
     std::fs::create_dir_all(packed.parent().unwrap()).unwrap();
-    godwit_in(
-        dir.path(),
-        &[
+    let pack = |wasm: &Path, extra: &[&str]| {
+        let mut args = vec![
             "plugin",
             "pack",
-            raw.to_str().unwrap(),
+            wasm.to_str().unwrap(),
             "--manifest",
             manifest.to_str().unwrap(),
-            "-o",
-            packed.to_str().unwrap(),
-        ],
-    )
-    .expect(0)
-    .says("packed pinger 1.2.0 (notifier)");
+        ];
+        args.extend_from_slice(extra);
+        godwit_in(dir.path(), &args)
+    };
+    pack(&raw, &["-o", packed.to_str().unwrap()])
+        .expect(0)
+        .says("packed pinger 1.2.0 (notifier)");
     godwit_in(dir.path(), &["plugin", "inspect", packed.to_str().unwrap()])
         .expect(0)
         .says("manifest  pinger 1.2.0 (notifier, api 0.1)")
         .says("hosts hooks.example.com");
-    godwit_in(
-        dir.path(),
-        &[
-            "plugin",
-            "pack",
-            packed.to_str().unwrap(),
-            "--manifest",
-            manifest.to_str().unwrap(),
-        ],
-    )
-    .expect(2)
-    .says("already carries");
+    pack(&packed, &[]).expect(2).says("already carries");
     std::fs::write(&manifest, "[plugin]\nname = \"pinger\"\n").unwrap();
-    godwit_in(
-        dir.path(),
-        &[
-            "plugin",
-            "pack",
-            raw.to_str().unwrap(),
-            "--manifest",
-            manifest.to_str().unwrap(),
-        ],
-    )
-    .expect(2)
-    .says("godwit-plugin.toml");
+    pack(&raw, &[]).expect(2).says("godwit-plugin.toml");
 }

@@ -192,11 +192,14 @@ impl Validators {
                     let context = entry.context(&overrides, None);
                     match runtime.check_migration(&entry.plugin, &entry.limits, context, migration)
                     {
-                        Ok(call) => report.findings.extend(
-                            call.value
-                                .into_iter()
-                                .map(|f| from_plugin(&entry.name, f, Some(source))),
-                        ),
+                        Ok(call) => {
+                            echo_output(&entry.name, &call.logs, &call.stderr);
+                            report.findings.extend(
+                                call.value
+                                    .into_iter()
+                                    .map(|f| from_plugin(&entry.name, f, Some(source))),
+                            )
+                        }
                         Err(e) => {
                             report.failure = Some(format!(
                                 "validator {} could not check {}: {e}",
@@ -250,15 +253,18 @@ impl Validators {
             // Nothing was written (the transaction is read-only); rolling back ends it.
             let _ = driver.rollback().await;
             reports.push(match outcome {
-                Ok(Ok(call)) => Report {
-                    source: name.clone(),
-                    findings: call
-                        .value
-                        .into_iter()
-                        .map(|f| from_plugin(&name, f, None))
-                        .collect(),
-                    failure: None,
-                },
+                Ok(Ok(call)) => {
+                    echo_output(&name, &call.logs, &call.stderr);
+                    Report {
+                        source: name.clone(),
+                        findings: call
+                            .value
+                            .into_iter()
+                            .map(|f| from_plugin(&name, f, None))
+                            .collect(),
+                        failure: None,
+                    }
+                }
                 Ok(Err(e)) => failed(format!(
                     "validator {name} could not check the database: {e}"
                 )),
@@ -351,6 +357,17 @@ impl Validators {
 }
 
 /// A migration as validators see it: version, name and the SQL of both directions.
+/// What a validator logged or printed, on stderr under its name, as a step's plugin
+/// output is shown; stdout stays the report's (lint --json, SARIF).
+fn echo_output(plugin: &str, logs: &[crate::plugin::LogLine], stderr: &str) {
+    for line in logs {
+        eprintln!("    [{plugin}] {}: {}", line.level, line.message);
+    }
+    for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        eprintln!("    [{plugin}] stderr: {line}");
+    }
+}
+
 pub fn to_plugin_migration(m: &Migration) -> types::Migration {
     types::Migration {
         version: m.version.to_string(),

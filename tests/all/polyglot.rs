@@ -164,6 +164,13 @@ fn the_three_validators_report_the_same_findings_and_block_a_deploy() {
             "-- godwit:ignore ban-drop-table -- reason: replaced by items\ndrop table things;\n",
         );
         let out = p.godwit(&["lint", "--json"]);
+        // What the validator logged reaches the user on stderr, under its name.
+        assert!(
+            out.stderr
+                .contains("[policy] debug: 20260102000000_drop_things: 2 findings"),
+            "{lang}: {}",
+            out.stderr
+        );
         let value: serde_json::Value = serde_json::from_str(&out.stdout)
             .unwrap_or_else(|e| panic!("{lang}: {e}\n{}", out.text()));
         reports.push((lang, findings_from(&value, "policy")));

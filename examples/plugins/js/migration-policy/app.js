@@ -1,7 +1,7 @@
 // Organisation rules, checked at lint, plan and deploy beside godwit's built-in rules:
 // every migration has a non-empty down.sql (an error, which blocks a deploy), and
 // up.sql drops no table (a warning).
-import { validator, Finding } from 'godwit-sdk';
+import { validator, Finding, log } from 'godwit-sdk';
 
 export const { checkMigration, checkDatabase } = validator({
   checkMigration(m) {
@@ -23,6 +23,7 @@ export const { checkMigration, checkDatabase } = validator({
         }),
       );
     }
+    log.debug(`${file}: ${findings.length} findings`);
     return findings;
   },
 

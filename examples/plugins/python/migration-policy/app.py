@@ -7,7 +7,7 @@ check_database reports nothing.
 """
 
 import godwit
-from godwit import Finding, Migration, Session
+from godwit import Finding, Migration, Session, log
 
 
 class MigrationPolicy(godwit.Validator):
@@ -31,6 +31,7 @@ class MigrationPolicy(godwit.Validator):
                     help="rename the table first and drop it a release later",
                 )
             )
+        log.debug(f"{m.file}: {len(findings)} findings")
         return findings
 
     def check_database(self, session: Session) -> list[Finding]:

@@ -2,7 +2,7 @@
 //! `examples/plugins/js` implement too: `require-down` (error) for a migration without a
 //! down.sql, `no-drop-table` (warning) for an up.sql that drops a table.
 
-use godwit_sdk::{Finding, Migration, Session, Severity, Validator};
+use godwit_sdk::{Finding, Migration, Session, Severity, Validator, log};
 
 struct MigrationPolicy;
 
@@ -32,6 +32,7 @@ impl Validator for MigrationPolicy {
                 .help("rename the table first and drop it a release later"),
             );
         }
+        log::debug(format!("{file}: {} findings", findings.len()));
         findings
     }
 

@@ -19,8 +19,10 @@ fn main() {
     let root = host_dir
         .parent()
         .expect("the host crate is inside the workspace");
+    // Not the whole of sdk/: the Python and JS SDKs hold the toolchains their build scripts
+    // install (.venv, .toolchain); write_sdk_files watches their own files instead.
     for dir in [
-        "sdk",
+        "sdk/rust",
         "plugins",
         "tests/guests",
         "examples/plugins/rust",
@@ -88,6 +90,7 @@ fn write_sdk_files(root: &Path, out_dir: &Path) {
         for (name, list) in [("SDK", &sdk), ("TEMPLATES", &templates)] {
             code.push_str(&format!("pub const {lang}_{name}: &[(&str, &[u8])] = &[\n"));
             for (rel, path) in list {
+                println!("cargo:rerun-if-changed={path}");
                 code.push_str(&format!("    ({rel:?}, include_bytes!({path:?})),\n"));
             }
             code.push_str("];\n");

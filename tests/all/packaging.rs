@@ -293,3 +293,29 @@ fn plugin_pack_embeds_the_manifest_once() {
     std::fs::write(&manifest, "[plugin]\nname = \"pinger\"\n").unwrap();
     pack(&raw, &[]).expect(2).says("godwit-plugin.toml");
 }
+
+#[test]
+fn plugin_add_of_the_installed_file_changes_nothing() {
+    let p = customers_project(Dialect::Sqlite);
+    let installed = p.path().join("plugins/normalize-email.wasm");
+    p.godwit(&["plugin", "add", guest("normalize_email").to_str().unwrap()])
+        .expect(0);
+    let lock = std::fs::read_to_string(p.path().join("godwit.lock")).unwrap();
+    let config = std::fs::read_to_string(p.path().join("godwit.toml")).unwrap();
+    p.godwit(&["plugin", "add", installed.to_str().unwrap()])
+        .expect(0)
+        .says("already installed");
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(guest("normalize_email")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("godwit.toml")).unwrap(),
+        config
+    );
+    // The lock still says where the file first came from.
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("godwit.lock")).unwrap(),
+        lock
+    );
+}

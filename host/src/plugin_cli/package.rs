@@ -269,6 +269,13 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
     };
 
     let mut lock = Lock::read(project_dir).map_err(Error::Config)?;
+    let mut entry = entry;
+    if let Some(old) = lock.get(&name)
+        && old.sha256 == entry.sha256
+    {
+        // The same bytes again (say, the installed copy): keep where they first came from.
+        entry.source = old.source.clone();
+    }
     let config_path = project_dir.join(CONFIG_FILE);
     let config_text = match std::fs::read_to_string(&config_path) {
         Ok(text) => text,
@@ -290,8 +297,16 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
     let tmp = target.with_extension("wasm.tmp");
     std::fs::write(&tmp, &source.bytes)?;
     std::fs::rename(&tmp, &target)?;
-    if let Some(sidecar) = &sidecar {
-        std::fs::copy(sidecar, manifest::sidecar_path(&target))?;
+    // The manifest travels with the file: the sidecar beside it, or none (a stale one
+    // from an earlier version would contradict the embedded manifest).
+    let target_sidecar = manifest::sidecar_path(&target);
+    match &sidecar {
+        Some(from) if !same_file(from, &target_sidecar) => {
+            std::fs::copy(from, &target_sidecar)?;
+        }
+        Some(_) => {}
+        None if target_sidecar.is_file() => std::fs::remove_file(&target_sidecar)?,
+        None => {}
     }
     let replaced = lock.insert(entry.clone());
     lock.write(project_dir)?;
@@ -355,6 +370,13 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
         }
     }
     Ok(exit::OK)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// godwit.toml's text with `[plugins.NAME]` pointing at `rel`: added when missing, its

@@ -174,15 +174,13 @@ impl PluginSettings {
             .map_err(|e| format!("{at} grants: {e}"))
     }
 
-    /// Takes the pin of a file plugin from godwit.lock when godwit.toml has none; a pin in
-    /// both must agree.
+    /// Takes the pin from godwit.lock when godwit.toml has none; a pin in both must agree.
+    /// A built-in plugin added with `godwit plugin add builtin:NAME` is pinned too, so a
+    /// godwit whose built-in differs refuses it until it is added again.
     fn apply_lock(&mut self, name: &str, lock: &crate::lockfile::Lock) -> Result<(), String> {
         let Some(entry) = lock.get(name) else {
             return Ok(());
         };
-        if self.path.is_none() {
-            return Ok(());
-        }
         match &self.sha256 {
             Some(pin) if *pin != entry.sha256 => {
                 return Err(format!(

@@ -319,3 +319,62 @@ fn plugin_add_of_the_installed_file_changes_nothing() {
         lock
     );
 }
+
+#[test]
+fn a_built_in_plugin_can_be_pinned_in_the_lock_too() {
+    let p = customers_project(Dialect::Sqlite);
+    p.godwit(&[
+        "plugin",
+        "add",
+        "builtin:column-copy",
+        "--name",
+        "normalize-email",
+    ])
+    .expect(0)
+    .says("added normalize-email 0.1.0 (backfill) as builtin:column-copy");
+    assert!(
+        !p.path().join("plugins").exists(),
+        "a built-in is not copied"
+    );
+    let config = std::fs::read_to_string(p.path().join("godwit.toml")).unwrap();
+    assert!(
+        config.contains("[plugins.normalize-email]\nbuiltin = \"column-copy\""),
+        "{config}"
+    );
+    let lock = lock(&p);
+    let entry = &lock["plugin"].as_array().unwrap()[0];
+    assert_eq!(entry["source"].as_str(), Some("builtin:column-copy"));
+    assert_eq!(entry["world"].as_str(), Some("backfill"));
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(p.path().join("godwit.toml"))
+        .unwrap();
+    file.write_all(
+        format!("{GRANTS}[plugins.normalize-email.config]\nfrom = \"email\"\nto = \"email_normalized\"\ntransform = \"lower-trim\"\ntable = \"customers\"\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    p.godwit(&["deploy"]).expect(0);
+    assert_eq!(
+        p.db.rows("SELECT email_normalized FROM customers WHERE id = 1"),
+        vec![vec!["a@b.com".to_owned()]]
+    );
+
+    // A godwit whose built-in differs from the locked one refuses it: here, the lock is
+    // edited to pin other bytes.
+    let text = std::fs::read_to_string(p.path().join("godwit.lock")).unwrap();
+    let pinned = entry["sha256"].as_str().unwrap();
+    std::fs::write(
+        p.path().join("godwit.lock"),
+        text.replace(pinned, &"0".repeat(64)),
+    )
+    .unwrap();
+    p.write(
+        "20260103000000_again/step.toml",
+        "plugin = \"normalize-email\"\n",
+    );
+    p.godwit(&["deploy"])
+        .expect(4)
+        .says("pinned to")
+        .says("godwit plugin add");
+}

@@ -33,7 +33,8 @@ pub struct PackArgs {
 /// `godwit plugin add`
 #[derive(Debug, Args)]
 pub struct AddArgs {
-    /// A .wasm file, or an http(s) URL of one (which needs --sha256).
+    /// A .wasm file, an http(s) URL of one (which needs --sha256), or builtin:NAME to pin
+    /// a plugin built into godwit.
     pub source: String,
     /// The SHA-256 its publisher gives, lower-case hex; required for a URL.
     #[arg(long, value_name = "HEX")]
@@ -162,7 +163,18 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
         }
         None => None,
     };
-    let (bytes, sidecar) = if is_url {
+    let builtin = args.source.strip_prefix("builtin:");
+    let (bytes, sidecar) = if let Some(name) = builtin {
+        let bytes = crate::plugin::builtin::get(name).ok_or_else(|| {
+            Error::Config(format!(
+                "no built-in plugin `{name}`; built-in plugins: {}",
+                crate::plugin::builtin::names()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        (bytes.to_vec(), None)
+    } else if is_url {
         (download(&args.source)?, None)
     } else {
         let path = if Path::new(&args.source).is_absolute() {
@@ -288,25 +300,17 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
         }
     };
     let rel = PathBuf::from("plugins").join(format!("{name}.wasm"));
-    let new_config = declare(&config_text, &name, &rel, &digest, found.as_ref())
+    let code = match builtin {
+        Some(builtin) => Code::Builtin(builtin),
+        None => Code::Path(&rel),
+    };
+    let new_config = declare(&config_text, &name, code, &digest, found.as_ref())
         .map_err(|e| Error::Config(format!("{}: {e}", config_path.display())))?;
 
-    // Every check passed: write the plugin, then the lock, then godwit.toml.
-    let target = project_dir.join(&rel);
-    std::fs::create_dir_all(target.parent().expect("plugins/NAME.wasm has a parent"))?;
-    let tmp = target.with_extension("wasm.tmp");
-    std::fs::write(&tmp, &source.bytes)?;
-    std::fs::rename(&tmp, &target)?;
-    // The manifest travels with the file: the sidecar beside it, or none (a stale one
-    // from an earlier version would contradict the embedded manifest).
-    let target_sidecar = manifest::sidecar_path(&target);
-    match &sidecar {
-        Some(from) if !same_file(from, &target_sidecar) => {
-            std::fs::copy(from, &target_sidecar)?;
-        }
-        Some(_) => {}
-        None if target_sidecar.is_file() => std::fs::remove_file(&target_sidecar)?,
-        None => {}
+    // Every check passed: write the plugin (a built-in one stays in godwit), then the
+    // lock, then godwit.toml.
+    if builtin.is_none() {
+        install(project_dir, &rel, &source.bytes, sidecar.as_deref())?;
     }
     let replaced = lock.insert(entry.clone());
     lock.write(project_dir)?;
@@ -340,7 +344,10 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
             "added {name} {} ({}) as {}, sha256 {digest}",
             entry.version,
             entry.world,
-            rel.display()
+            match builtin {
+                Some(builtin) => format!("builtin:{builtin}"),
+                None => rel.display().to_string(),
+            }
         ),
     }
     println!("  pinned in {}", crate::lockfile::LOCK_FILE);
@@ -372,6 +379,32 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
     Ok(exit::OK)
 }
 
+/// Copies the plugin to `plugins/NAME.wasm`, with its sidecar manifest if it has one.
+fn install(
+    project_dir: &Path,
+    rel: &Path,
+    bytes: &[u8],
+    sidecar: Option<&Path>,
+) -> Result<(), Error> {
+    let target = project_dir.join(rel);
+    std::fs::create_dir_all(target.parent().expect("plugins/NAME.wasm has a parent"))?;
+    let tmp = target.with_extension("wasm.tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, &target)?;
+    // The manifest travels with the file: the sidecar beside it, or none (a stale one
+    // from an earlier version would contradict the embedded manifest).
+    let target_sidecar = manifest::sidecar_path(&target);
+    match sidecar {
+        Some(from) if !same_file(from, &target_sidecar) => {
+            std::fs::copy(from, &target_sidecar)?;
+        }
+        Some(_) => {}
+        None if target_sidecar.is_file() => std::fs::remove_file(&target_sidecar)?,
+        None => {}
+    }
+    Ok(())
+}
+
 fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
@@ -379,25 +412,44 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// godwit.toml's text with `[plugins.NAME]` pointing at `rel`: added when missing, its
-/// `path` set when present, and a `sha256` there updated to `digest` so that it agrees
-/// with the lock. Comments and layout elsewhere are kept.
+/// Where a declared plugin's code comes from.
+#[derive(Clone, Copy)]
+enum Code<'a> {
+    /// A file in the project, relative to it.
+    Path(&'a Path),
+    /// A plugin built into godwit.
+    Builtin(&'a str),
+}
+
+impl Code<'_> {
+    /// The `key = "value"` that says so in `[plugins.NAME]`.
+    fn key_value(self) -> (&'static str, String) {
+        match self {
+            Code::Path(rel) => ("path", rel.to_string_lossy().replace('\\', "/")),
+            Code::Builtin(name) => ("builtin", name.to_owned()),
+        }
+    }
+}
+
+/// godwit.toml's text with `[plugins.NAME]` pointing at `code`: added when missing, its
+/// `path` or `builtin` set when present, and a `sha256` there updated to `digest` so that
+/// it agrees with the lock. Comments and layout elsewhere are kept.
 fn declare(
     text: &str,
     name: &str,
-    rel: &Path,
+    code: Code<'_>,
     digest: &str,
     manifest: Option<&Manifest>,
 ) -> Result<String, String> {
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
-    let path = rel.to_string_lossy().replace('\\', "/");
+    let (key, value) = code.key_value();
     if let Some(existing) = doc
         .get_mut("plugins")
         .and_then(|p| p.get_mut(name))
         .and_then(toml_edit::Item::as_table_mut)
     {
-        existing.remove("builtin");
-        existing["path"] = toml_edit::value(path);
+        existing.remove(if key == "path" { "builtin" } else { "path" });
+        existing[key] = toml_edit::value(value);
         if existing.contains_key("sha256") {
             existing["sha256"] = toml_edit::value(digest);
         }
@@ -435,7 +487,7 @@ fn declare(
             }
         }
     }
-    out.push_str(&format!("[plugins.{name}]\npath = {:?}\n", path));
+    out.push_str(&format!("[plugins.{name}]\n{key} = {value:?}\n"));
     out.parse::<toml_edit::DocumentMut>()
         .map_err(|e| format!("adding [plugins.{name}] would not be valid TOML: {e}"))?;
     Ok(out)
@@ -504,7 +556,7 @@ mod tests {
         let out = declare(
             text,
             "n",
-            Path::new("plugins/n.wasm"),
+            Code::Path(Path::new("plugins/n.wasm")),
             &"a".repeat(64),
             Some(&m),
         )
@@ -527,7 +579,7 @@ mod tests {
         let out = declare(
             &pinned,
             "n",
-            Path::new("plugins/n.wasm"),
+            Code::Path(Path::new("plugins/n.wasm")),
             &"c".repeat(64),
             None,
         )

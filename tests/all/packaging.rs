@@ -52,6 +52,15 @@ fn customers_project(d: Dialect) -> Project {
 
 const GRANTS: &str = "\n[plugins.normalize-email.grants]\nread = [\"customers\"]\nwrite = [\"customers.email_normalized\"]\n";
 
+/// Appends `text` to the project's godwit.toml, as an operator writing grants does.
+fn append_config(p: &Project, text: &str) {
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(p.path().join("godwit.toml"))
+        .unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
 fn lock(p: &Project) -> toml::Table {
     toml::from_str(&std::fs::read_to_string(p.path().join("godwit.lock")).unwrap()).unwrap()
 }
@@ -89,11 +98,7 @@ fn plugin_add_from_a_path_copies_pins_and_declares_it() {
     );
 
     // Granted, it runs, pinned by the lock alone.
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(p.path().join("godwit.toml"))
-        .unwrap();
-    file.write_all(GRANTS.as_bytes()).unwrap();
+    append_config(&p, GRANTS);
     p.godwit(&["deploy"]).expect(0);
     assert_eq!(
         p.db.rows("SELECT id, email_normalized FROM customers ORDER BY id"),
@@ -178,11 +183,7 @@ fn plugin_add_from_a_url_needs_the_right_sha256() {
     let entry = &lock["plugin"].as_array().unwrap()[0];
     assert_eq!(entry["source"].as_str(), Some(url.as_str()));
     assert_eq!(entry["sha256"].as_str(), Some(digest.as_str()));
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(p.path().join("godwit.toml"))
-        .unwrap();
-    file.write_all(GRANTS.as_bytes()).unwrap();
+    append_config(&p, GRANTS);
     p.godwit(&["deploy"]).expect(0);
 }
 
@@ -345,15 +346,12 @@ fn a_built_in_plugin_can_be_pinned_in_the_lock_too() {
     let entry = &lock["plugin"].as_array().unwrap()[0];
     assert_eq!(entry["source"].as_str(), Some("builtin:column-copy"));
     assert_eq!(entry["world"].as_str(), Some("backfill"));
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(p.path().join("godwit.toml"))
-        .unwrap();
-    file.write_all(
-        format!("{GRANTS}[plugins.normalize-email.config]\nfrom = \"email\"\nto = \"email_normalized\"\ntransform = \"lower-trim\"\ntable = \"customers\"\n")
-            .as_bytes(),
-    )
-    .unwrap();
+    append_config(
+        &p,
+        &format!(
+            "{GRANTS}[plugins.normalize-email.config]\nfrom = \"email\"\nto = \"email_normalized\"\ntransform = \"lower-trim\"\ntable = \"customers\"\n"
+        ),
+    );
     p.godwit(&["deploy"]).expect(0);
     assert_eq!(
         p.db.rows("SELECT email_normalized FROM customers WHERE id = 1"),

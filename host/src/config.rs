@@ -99,9 +99,6 @@ pub struct PluginSettings {
     /// `[config]` overrides it key by key.
     #[serde(default, deserialize_with = "plugin_config")]
     pub config: Vec<(String, crate::value::Value)>,
-    /// Its entry in godwit.lock, when `godwit plugin add` installed it.
-    #[serde(skip)]
-    pub locked: Option<crate::lockfile::LockEntry>,
 }
 
 fn yes() -> bool {
@@ -192,7 +189,6 @@ impl PluginSettings {
             Some(_) => {}
             None => self.sha256 = Some(entry.sha256.clone()),
         }
-        self.locked = Some(entry.clone());
         Ok(())
     }
 

@@ -196,15 +196,6 @@ pub fn load_entry(
             )));
         }
     }
-    if let Some(locked) = &declared.locked
-        && let Some(world) = plugin.world()
-        && world.name() != locked.world
-    {
-        return Err(Error::Config(format!(
-            "plugin `{name}` ({label}): godwit.lock records it as a {} plugin, but the component exports the {world} world; `godwit plugin add` it again",
-            locked.world
-        )));
-    }
     let requests = manifest
         .as_ref()
         .map(|m| m.requests.clone())

@@ -269,15 +269,7 @@ impl Runtime {
             }
         }
         let label = format!("{name} (sha256:{})", &digest[..12]);
-        let (component, origin) =
-            cache::load_or_compile(&self.engine, self.cache_dir.as_deref(), &digest, bytes)
-                .map_err(|e| match e {
-                    cache::Failure::Compile(message) => Error::Malformed {
-                        plugin: label.clone(),
-                        message,
-                    },
-                    cache::Failure::Io { path, message } => Error::Io { path, message },
-                })?;
+        let (component, origin) = self.compile(&label, &digest, bytes)?;
         // An API this host does not speak would fail to link anyway; say why in its terms.
         if let Some(refusal) = compat::api_versions(&self.engine, &component)
             .iter()
@@ -304,6 +296,25 @@ impl Runtime {
             size: bytes.len(),
             pre,
         })
+    }
+
+    /// The component for `bytes` (SHA-256 `digest`), from the compile cache or compiled
+    /// and stored there; `label` names it in errors.
+    fn compile(
+        &self,
+        label: &str,
+        digest: &str,
+        bytes: &[u8],
+    ) -> Result<(wasmtime::component::Component, Origin), Error> {
+        cache::load_or_compile(&self.engine, self.cache_dir.as_deref(), digest, bytes).map_err(
+            |e| match e {
+                cache::Failure::Compile(message) => Error::Malformed {
+                    plugin: label.to_owned(),
+                    message,
+                },
+                cache::Failure::Io { path, message } => Error::Io { path, message },
+            },
+        )
     }
 
     /// Instantiates `plugin` in a fresh sandbox under `limits` and runs `f` against it.
@@ -626,10 +637,4 @@ fn mebibytes(bytes: usize) -> String {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
+use crate::value::hex;

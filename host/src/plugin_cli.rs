@@ -1220,21 +1220,8 @@ fn finding_json(f: &Finding) -> serde_json::Value {
     })
 }
 
-/// `--memory`: bytes, or with a KiB/MiB/GiB suffix.
+/// `--memory`: bytes, or with a KiB/MiB/GiB suffix, as godwit.toml writes sizes.
 fn parse_size(text: &str) -> Result<usize, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        _ => return Err(format!("`{text}` is not a size; write e.g. 64MiB")),
-    };
-    let n: usize = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size; write e.g. 64MiB"))?;
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    let bytes = config::parse_size(text)?;
+    usize::try_from(bytes).map_err(|_| format!("`{}` is too large", text.trim()))
 }

@@ -165,8 +165,15 @@ fn toml_to_json(v: toml::Value) -> serde_json::Value {
     }
 }
 
+/// Lower-case hex, as godwit writes digests and bytes.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn unhex(text: &str) -> Result<Vec<u8>, String> {

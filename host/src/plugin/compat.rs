@@ -18,7 +18,7 @@ use wasmtime::component::{Component, Linker, LinkerInstance, ResourceType};
 
 use super::bindings::{backfill, data_step, notifier, validator};
 use super::sandbox::State;
-use super::{Error, Limits, Plugin, Runtime, World, cache, hex};
+use super::{Error, Limits, Plugin, Runtime, World, hex};
 
 /// The WIT package plugins are written against.
 pub const API_PACKAGE: &str = "godwit:plugin";
@@ -144,15 +144,7 @@ impl Runtime {
     pub fn inspect(&self, name: &str, bytes: &[u8]) -> Result<Inspection, Error> {
         let digest = hex(&Sha256::digest(bytes));
         let label = format!("{name} (sha256:{})", &digest[..12]);
-        let (component, _) =
-            cache::load_or_compile(&self.engine, self.cache_dir.as_deref(), &digest, bytes)
-                .map_err(|e| match e {
-                    cache::Failure::Compile(message) => Error::Malformed {
-                        plugin: label.clone(),
-                        message,
-                    },
-                    cache::Failure::Io { path, message } => Error::Io { path, message },
-                })?;
+        let (component, _) = self.compile(&label, &digest, bytes)?;
         let ty = component.component_type();
         let mut problems = self.unlinked_imports(&component);
         let api_versions = api_versions(&self.engine, &component);

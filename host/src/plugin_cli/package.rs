@@ -13,6 +13,7 @@ use crate::config::CONFIG_FILE;
 use crate::error::{Error, exit};
 use crate::lockfile::{Lock, LockEntry, is_digest};
 use crate::plugin::manifest::{self, Manifest};
+use crate::value::hex;
 
 /// The largest plugin `plugin add` downloads; Python components are ~20 MB.
 const MAX_DOWNLOAD: u64 = 512 << 20;
@@ -132,10 +133,6 @@ fn leb128(out: &mut Vec<u8>, mut n: u64) {
         }
         out.push(byte | 0x80);
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Installs a plugin into the project: checks it, copies it to `plugins/NAME.wasm`, pins

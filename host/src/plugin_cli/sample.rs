@@ -21,6 +21,7 @@ use crate::plugin::types::{
     MigrationApplied, MigrationFailed, MigrationStarted, RolledBack, Row, RunFinished, RunStarted,
     Severity, Value,
 };
+use crate::value::hex;
 
 /// A JSON object with its keys in file order.
 struct Ordered(Vec<(String, serde_json::Value)>);
@@ -388,10 +389,6 @@ fn finding(v: &serde_json::Value) -> Result<Finding, String> {
         location: f.opt_text("location")?,
         help: f.opt_text("help")?,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Result<Vec<u8>, String> {

@@ -167,6 +167,37 @@ pub fn list(dir: &Path) -> Result<Vec<Meta>, BackupError> {
     Ok(out)
 }
 
+/// Deletes the backups older than `older_than` (all when `None`), file and sidecar; the
+/// sidecar goes first, so an interrupted prune never leaves a listed backup without its
+/// file. Returns what it deleted (or, with `dry_run`, would delete).
+pub fn prune_files(
+    dir: &Path,
+    older_than: Option<std::time::Duration>,
+    dry_run: bool,
+) -> Result<Vec<Meta>, BackupError> {
+    let cutoff = older_than.map(|age| {
+        chrono::Utc::now() - chrono::TimeDelta::from_std(age).unwrap_or(chrono::TimeDelta::MAX)
+    });
+    let chosen: Vec<Meta> = list(dir)?
+        .into_iter()
+        .filter(|m| {
+            cutoff.is_none_or(|cutoff| {
+                chrono::DateTime::parse_from_rfc3339(&m.created_at)
+                    .is_ok_and(|t| t.with_timezone(&chrono::Utc) < cutoff)
+            })
+        })
+        .collect();
+    if !dry_run {
+        for m in &chosen {
+            let sidecar = dir.join(format!("{}.json", m.id));
+            std::fs::remove_file(&sidecar).map_err(|e| BackupError::io("delete", &sidecar, e))?;
+            let file = dir.join(&m.file);
+            std::fs::remove_file(&file).map_err(|e| BackupError::io("delete", &file, e))?;
+        }
+    }
+    Ok(chosen)
+}
+
 fn read_meta(path: &Path) -> Result<Meta, BackupError> {
     let text = std::fs::read_to_string(path).map_err(|e| BackupError::io("read", path, e))?;
     serde_json::from_str(&text).map_err(|e| BackupError::Io {
@@ -656,6 +687,23 @@ mod scan {
                 match t {
                     Token::Punct('(') => depth += 1,
                     Token::Punct(')') => depth = depth.saturating_sub(1),
+                    Token::Punct(',') if depth == 0 => return true,
+                    _ => {}
+                }
+            }
+            false
+        }
+
+        /// Inside parentheses: moves past the next comma at this depth; false at the
+        /// closing parenthesis (which is consumed) or the end.
+        pub fn skip_to_comma_within_parentheses(&mut self) -> bool {
+            let mut depth = 0usize;
+            while let Some(t) = self.tokens.get(self.at) {
+                self.at += 1;
+                match t {
+                    Token::Punct('(') => depth += 1,
+                    Token::Punct(')') if depth == 0 => return false,
+                    Token::Punct(')') => depth -= 1,
                     Token::Punct(',') if depth == 0 => return true,
                     _ => {}
                 }

@@ -132,8 +132,12 @@ pub enum Command {
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
     },
-    /// List backups: ID, age, size and why each was taken.
-    Backups,
+    /// List whole-database backups (ID, age, size, why) and the copies of dropped data
+    /// kept in the database; `backups prune` drops the ones no longer wanted.
+    Backups {
+        #[command(subcommand)]
+        command: Option<BackupsCommand>,
+    },
     /// Put the database back as backup ID left it, history table included.
     Restore {
         /// The backup's ID, as `godwit backups` lists it.
@@ -176,6 +180,41 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupsCommand {
+    /// Drop copies of dropped data (`--copies`) or delete whole-database backup files
+    /// (`--files`) that are no longer wanted.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Drop copies of dropped tables and columns kept in the database (`godwit down`
+    /// can no longer put their data back).
+    #[arg(long)]
+    copies: bool,
+    /// Delete whole-database backup files and their sidecars.
+    #[arg(long)]
+    files: bool,
+    /// Only those made longer ago than this, e.g. 30d, 12h.
+    #[arg(long, value_name = "DURATION", value_parser = config::parse_duration)]
+    older_than: Option<Duration>,
+    /// Only the copies made by this migration's deploy.
+    #[arg(
+        long,
+        value_name = "VERSION",
+        requires = "copies",
+        conflicts_with = "files"
+    )]
+    version: Option<String>,
+    /// Everything of the chosen kind.
+    #[arg(long, conflicts_with_all = ["older_than", "version"])]
+    all: bool,
+    /// Say what would go; change nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -286,11 +325,8 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         lock_wait: cli.lock_wait,
     };
     let config = Config::load(&cli.dir, &overrides)?;
-    // Listing backups reads files only: it works while the database is down.
-    if let Command::Backups = cli.command {
-        let dir = backup::dir(&config);
-        println!("{}", report::backups(&backup::list(&dir)?, &dir, json));
-        return Ok(exit::OK);
+    if let Command::Backups { command } = &cli.command {
+        return backups(&config, command.as_ref(), json).await;
     }
     if matches!(cli.command, Command::Reset { force: false }) && !config.is_development() {
         return Err(Error::Blocked(format!(
@@ -382,7 +418,7 @@ async fn command(
     match cli.command {
         Command::Init
         | Command::New { .. }
-        | Command::Backups
+        | Command::Backups { .. }
         | Command::Lint { .. }
         | Command::Plugin { .. } => {
             unreachable!("handled above")
@@ -448,8 +484,12 @@ async fn command(
         }
         Command::Status => {
             let rows = migrator.history().await?;
+            let copies = migrator.copies().await?;
             let entries = history::entries(migrations, &rows);
-            println!("{}", report::status(&entries, &config.target.display, json));
+            println!(
+                "{}",
+                report::status(&entries, &config.target.display, &copies, json)
+            );
             let summary = report::summarize(&entries);
             Ok(if summary.problems > 0 {
                 exit::BLOCKED
@@ -597,6 +637,85 @@ async fn command(
             Ok(exit::OK)
         }
     }
+}
+
+/// `godwit backups [prune]`. Listing the files needs no database; the copies of
+/// dropped data are listed too when the database answers.
+async fn backups(
+    config: &Config,
+    command: Option<&BackupsCommand>,
+    json: bool,
+) -> Result<u8, Error> {
+    let dir = backup::dir(config);
+    let Some(BackupsCommand::Prune(args)) = command else {
+        let copies = if sqlite_file_missing(config) {
+            Ok(backup::copy::Listing::default())
+        } else {
+            match Migrator::connect(config).await {
+                Ok(mut migrator) => Ok(migrator.copies().await?),
+                Err(Error::Connect(message)) => Err(message),
+                Err(other) => return Err(other),
+            }
+        };
+        println!(
+            "{}",
+            report::backups(&backup::list(&dir)?, &dir, &copies, json)
+        );
+        return Ok(exit::OK);
+    };
+    if !args.copies && !args.files {
+        return Err(Error::Config(
+            "say what to prune: --copies (copies of dropped data in the database), --files (whole-database backup files), or both".into(),
+        ));
+    }
+    if !args.all && args.older_than.is_none() && args.version.is_none() {
+        return Err(Error::Config(
+            "say which to prune: --older-than DURATION, --version VERSION (copies only), or --all"
+                .into(),
+        ));
+    }
+    let files = if args.files {
+        backup::prune_files(&dir, args.older_than, args.dry_run)?
+    } else {
+        Vec::new()
+    };
+    let copies = if args.copies && !sqlite_file_missing(config) {
+        let which = backup::copy::Prune {
+            older_than: args.older_than,
+            version: args.version.clone(),
+            dry_run: args.dry_run,
+        };
+        Migrator::connect(config)
+            .await?
+            .prune_copies(&which)
+            .await?
+    } else {
+        Vec::new()
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "dry_run": args.dry_run, "files": files, "copies": copies })
+        );
+    } else {
+        println!("{}", report::pruned(&files, &copies, args.dry_run));
+    }
+    Ok(exit::OK)
+}
+
+/// A SQLite database that does not exist has no copies; connecting would create it.
+fn sqlite_file_missing(config: &Config) -> bool {
+    if config.target.dialect != Dialect::Sqlite {
+        return false;
+    }
+    let path = config
+        .target
+        .url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    !path.is_empty() && path != ":memory:" && !Path::new(path).exists()
 }
 
 fn print_run(report: &crate::migrator::RunReport, verb: &str, json: bool) {

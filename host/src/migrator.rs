@@ -168,6 +168,17 @@ pub struct RunReport {
     pub failure: Option<String>,
     /// The ID of the backup deploy took before applying anything, if it took one.
     pub backup: Option<String>,
+    /// Data the run copied before dropping it, put back, or kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<DataCopy>,
+}
+
+/// One [`Event::DataCopy`], as the run's report lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct DataCopy {
+    pub version: String,
+    #[serde(flatten)]
+    pub outcome: copy::Outcome,
 }
 
 pub struct Migrator {
@@ -185,6 +196,10 @@ pub struct Migrator {
     run_failed: Option<String>,
     /// Reset checked the files with the validators before dropping everything.
     files_validated: bool,
+    /// Where this run copies the data it drops, and puts it back from.
+    copies: Option<copy::Copier>,
+    /// What the run did with copies, for its report.
+    run_copies: Vec<DataCopy>,
 }
 
 impl Migrator {
@@ -201,6 +216,8 @@ impl Migrator {
             run_applied: 0,
             run_failed: None,
             files_validated: false,
+            copies: None,
+            run_copies: Vec::new(),
         })
     }
 
@@ -229,7 +246,12 @@ impl Migrator {
             Event::RunStarted { .. } => {
                 self.run_applied = 0;
                 self.run_failed = None;
+                self.run_copies.clear();
             }
+            Event::DataCopy { version, outcome } => self.run_copies.push(DataCopy {
+                version: version.clone(),
+                outcome: outcome.clone(),
+            }),
             Event::MigrationFinished { .. } => self.run_applied += 1,
             Event::MigrationFailed { version, name, .. } => {
                 self.run_failed = Some(format!("{version}_{name}"));
@@ -447,16 +469,20 @@ impl Migrator {
         let backup = self
             .backup_before_deploy(&plan, applied, options.restore_on_failure)
             .await?;
-        let copying = self.config.file.backup.policy != BackupPolicy::Never;
-        if copying
-            && plan.iter().any(|(_, _, statements)| {
-                statements.iter().any(|s| !copy::copied(&s.sql).is_empty())
-            })
-        {
-            copy::ensure_table(self.driver.as_mut())
+        self.copies = if self.config.file.backup.policy == BackupPolicy::Never {
+            None
+        } else {
+            let steps: Vec<(String, usize, &[Statement])> = plan
+                .iter()
+                .map(|(m, resume, statements)| {
+                    let from = resume.as_ref().map_or(0, |r| r.statements_applied as usize);
+                    (m.version.to_string(), from, statements.as_slice())
+                })
+                .collect();
+            copy::Copier::for_deploy(self.driver.as_mut(), &steps)
                 .await
-                .map_err(|e| Error::db(format!("cannot create {}", copy::TABLE), &e))?;
-        }
+                .map_err(|e| Error::db("cannot look up what the run's drops would destroy", &e))?
+        };
         let mut report = RunReport {
             up_to_date: plan.is_empty(),
             backup: backup.as_ref().map(|b| b.id.clone()),
@@ -496,10 +522,13 @@ impl Migrator {
                     };
                     report.failure = Some(err.to_string());
                     report.duration_ms = started.elapsed().as_millis() as u64;
+                    self.copies = None;
                     return Err(with_report(err, &report));
                 }
             }
         }
+        self.copies = None;
+        report.copies = std::mem::take(&mut self.run_copies);
         report.duration_ms = started.elapsed().as_millis() as u64;
         Ok(report)
     }
@@ -599,6 +628,12 @@ impl Migrator {
             id: id.clone(),
             created_at: meta.created_at.clone(),
         });
+        // The restore put back the data this run's copies hold; keeping them would only
+        // leave a second copy to prune.
+        if let Some(copies) = self.copies.as_mut() {
+            let why = format!("backup {id} was restored after the deploy failed");
+            let _ = copies.forget_run(self.driver.as_mut(), &why).await;
+        }
         let failed_row = written
             .iter()
             .rev()
@@ -676,6 +711,24 @@ impl Migrator {
             .filter(|(_, state)| state == RowState::Applied.as_str())
             .map(|(v, _)| v)
             .collect())
+    }
+
+    /// The copies of dropped data that remain, without taking the lock (like `status`).
+    pub async fn copies(&mut self) -> Result<copy::Listing, Error> {
+        copy::list(self.driver.as_mut())
+            .await
+            .map_err(|e| Error::db("cannot list the copies of dropped data", &e))
+    }
+
+    /// Drops the copies `which` selects, holding the migration lock so that no deploy
+    /// or down is making or putting back one of them meanwhile.
+    pub async fn prune_copies(&mut self, which: &copy::Prune) -> Result<Vec<copy::Listed>, Error> {
+        self.locked(async |m| {
+            copy::prune(m.driver.as_mut(), which)
+                .await
+                .map_err(|e| Error::db("cannot drop the copies of dropped data", &e))
+        })
+        .await
     }
 
     /// Takes a whole-database backup now, holding the migration lock so that no deploy
@@ -827,6 +880,13 @@ impl Migrator {
             };
             plan.push((migration, down, down.statements(self.driver.dialect())?));
         }
+        if !plan.is_empty() {
+            self.copies = Some(
+                copy::Copier::for_down(self.driver.as_mut())
+                    .await
+                    .map_err(|e| Error::db("cannot find the copies of dropped data", &e))?,
+            );
+        }
         let database = self.config.target.display.clone();
         self.emit(Event::RunStarted {
             operation: self.operation.to_owned(),
@@ -851,6 +911,8 @@ impl Migrator {
                 }
             }
         }
+        self.copies = None;
+        report.copies = std::mem::take(&mut self.run_copies);
         report.duration_ms = started.elapsed().as_millis() as u64;
         let result = result.map(|()| report);
         self.finish_run(started, &result);
@@ -888,6 +950,19 @@ impl Migrator {
         });
         let transactional =
             self.driver.transactional_ddl() && script.transactional(statements) && resume.is_none();
+        let copies = match (self.copies.as_mut(), operation) {
+            (Some(c), Operation::Deploy) => c
+                .may_copy(migration.version.as_str(), statements)
+                .then_some(c),
+            (Some(c), Operation::Down) => Some(c),
+            _ => None,
+        };
+        if let Some(copies) = copies {
+            copies
+                .enter(self.driver.as_mut(), operation == Operation::Deploy)
+                .await
+                .map_err(|e| Error::db("cannot open the copies of dropped data", &e))?;
+        }
         let result = if transactional {
             self.run_in_transaction(migration, script, statements, operation, &timeouts)
                 .await
@@ -896,6 +971,14 @@ impl Migrator {
                 migration, script, statements, operation, &timeouts, resume,
             )
             .await
+        };
+        let left = match self.copies.as_mut() {
+            Some(copies) => copies.leave(self.driver.as_mut()).await,
+            None => Ok(()),
+        };
+        let result = match (result, left) {
+            (Ok(_), Err(e)) => Err(Error::db("cannot close the copies of dropped data", &e)),
+            (result, _) => result,
         };
         let deferred = std::mem::take(&mut self.deferred);
         match &result {
@@ -1067,7 +1150,7 @@ impl Migrator {
                 rows += n;
             }
         }
-        self.put_back_after(migration, operation).await?;
+        self.put_back_after(migration, operation, true).await?;
         Ok(rows)
     }
 
@@ -1079,19 +1162,23 @@ impl Migrator {
         index: usize,
         statement: &Statement,
     ) -> Result<(), Failure> {
-        if operation != Operation::Deploy || self.config.file.backup.policy == BackupPolicy::Never {
+        if operation != Operation::Deploy {
             return Ok(());
         }
+        let Some(copies) = self.copies.as_mut() else {
+            return Ok(());
+        };
         let version = migration.version.to_string();
         for (k, what) in copy::copied(&statement.sql).iter().enumerate() {
-            let outcome = copy::take(self.driver.as_mut(), &version, index + 1, k + 1, what)
+            let outcome = copies
+                .take(self.driver.as_mut(), &version, index + 1, k + 1, what)
                 .await
                 .map_err(|error| Failure {
                     index: Some(index),
                     error,
                     context: Some(format!(
-                        "copying the data this statement destroys into godwit_backup_{version}_{} failed (set `[backup] policy = \"never\"` to drop without a copy)",
-                        index + 1
+                        "copying the data this statement destroys into {} failed (set `[backup] policy = \"never\"` to drop without a copy)",
+                        copy::SCHEMA
                     )),
                 })?;
             if let Some(outcome) = outcome {
@@ -1109,12 +1196,17 @@ impl Migrator {
         &mut self,
         migration: &Migration,
         operation: Operation,
+        in_transaction: bool,
     ) -> Result<(), Failure> {
         if operation != Operation::Down {
             return Ok(());
         }
+        let Some(copies) = self.copies.as_mut() else {
+            return Ok(());
+        };
         let version = migration.version.to_string();
-        let outcomes = copy::put_back(self.driver.as_mut(), &version)
+        let outcomes = copies
+            .put_back(self.driver.as_mut(), &version, in_transaction)
             .await
             .map_err(|error| Failure {
                 index: None,
@@ -1231,7 +1323,7 @@ impl Migrator {
             }
         }
         let _ = self.driver.reset_timeouts().await;
-        if let Err(failure) = self.put_back_after(migration, operation).await {
+        if let Err(failure) = self.put_back_after(migration, operation, false).await {
             let message = failure_message(
                 migration,
                 script,
@@ -1557,7 +1649,7 @@ mod tests {
             version: "20260101000000".into(),
             outcome: copy::Outcome::Copied {
                 source: "users.email".into(),
-                copy_table: "godwit_backup_20260101000000_2".into(),
+                copy_table: "godwit_copies.users_email_20260101000000_2".into(),
                 rows: 3,
             },
         };

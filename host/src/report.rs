@@ -5,7 +5,8 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::backup::{Meta, copy::Outcome};
+use crate::backup::Meta;
+use crate::backup::copy::{Listed, Listing, Outcome};
 use crate::history::{Entry, HistoryRow, Operation, RowState, Status};
 use crate::migrator::{Event, RunReport};
 
@@ -281,12 +282,68 @@ pub fn run_summary(report: &RunReport, verb: &str) -> String {
         };
     }
     let n = report.applied.len();
-    format!(
+    let mut out = format!(
         "{} {n} migration{} in {}.",
         capitalise(verb),
         plural(n),
         ms(report.duration_ms)
-    )
+    );
+    out.push_str(&copies_summary(report));
+    out
+}
+
+/// What the run did with copies of dropped data, after the run's summary line.
+fn copies_summary(report: &RunReport) -> String {
+    let (mut copied, mut copied_rows, mut restored, mut restored_rows) = (0, 0, 0, 0);
+    let mut kept = Vec::new();
+    let mut store = None;
+    for c in &report.copies {
+        match &c.outcome {
+            Outcome::Copied {
+                rows, copy_table, ..
+            } => {
+                copied += 1;
+                copied_rows += *rows;
+                store = copy_table.split_once('.').map(|(s, _)| s.to_string());
+            }
+            Outcome::Restored { rows, .. } => {
+                restored += 1;
+                restored_rows += *rows;
+            }
+            Outcome::Kept { copy_table, .. } => kept.push(copy_table.as_str()),
+            Outcome::NotCopied { .. } | Outcome::Unavailable { .. } => {}
+        }
+    }
+    let mut out = String::new();
+    if copied > 0 {
+        out.push_str(&format!(
+            "\nCopied the data of {copied} dropped table{s} or column{s} ({} row{}) into {}: `godwit down` puts it back where down.sql re-creates what was dropped; `godwit backups` lists the copies.",
+            thousands(copied_rows as u64),
+            plural(copied_rows as usize),
+            store.as_deref().unwrap_or("the copies"),
+            s = plural(copied),
+        ));
+    }
+    if restored > 0 || !kept.is_empty() {
+        out.push_str(&format!(
+            "\nPut back {restored} cop{} of dropped data ({} row{})",
+            if restored == 1 { "y" } else { "ies" },
+            thousands(restored_rows as u64),
+            plural(restored_rows as usize)
+        ));
+        if kept.is_empty() {
+            out.push('.');
+        } else {
+            out.push_str(&format!(
+                "; kept {} ({}): `godwit backups` lists {}, `godwit backups prune --copies` drops {}.",
+                kept.len(),
+                kept.join(", "),
+                if kept.len() == 1 { "it" } else { "them" },
+                if kept.len() == 1 { "it" } else { "them" },
+            ));
+        }
+    }
+    out
 }
 
 #[derive(Serialize)]
@@ -294,6 +351,8 @@ struct StatusJson<'a> {
     database: &'a str,
     migrations: Vec<StatusItem<'a>>,
     summary: Summary,
+    /// Copies of dropped data that remain.
+    copies: &'a Listing,
 }
 
 #[derive(Serialize)]
@@ -330,7 +389,7 @@ pub fn summarize(entries: &[Entry]) -> Summary {
     s
 }
 
-pub fn status(entries: &[Entry], database: &str, json: bool) -> String {
+pub fn status(entries: &[Entry], database: &str, copies: &Listing, json: bool) -> String {
     let summary = summarize(entries);
     if json {
         let items = entries
@@ -354,6 +413,7 @@ pub fn status(entries: &[Entry], database: &str, json: bool) -> String {
             database,
             migrations: items,
             summary,
+            copies,
         })
         .expect("serializable");
     }
@@ -420,6 +480,19 @@ pub fn status(entries: &[Entry], database: &str, json: bool) -> String {
         out.push_str(" Run `godwit deploy` to apply them.");
     } else {
         out.push_str(" The database is up to date.");
+    }
+    if !copies.copies.is_empty() {
+        let n = copies.copies.len();
+        out.push_str(&format!(
+            "\n{n} cop{} of dropped data in {} ({}, {} row{}): `godwit backups` lists {}, `godwit backups prune --copies` drops {}.",
+            if n == 1 { "y" } else { "ies" },
+            copies.store.as_deref().unwrap_or("the copies"),
+            bytes(copies.bytes()),
+            thousands(copies.rows() as u64),
+            plural(copies.rows() as usize),
+            if n == 1 { "it" } else { "them" },
+            if n == 1 { "it" } else { "them" },
+        ));
     }
     out
 }
@@ -570,13 +643,16 @@ pub fn data_copy(version: &str, outcome: &Outcome) -> String {
             copy_table,
             rows,
         } => format!(
-            "copied {source} ({} row{}) into {copy_table} before dropping it; `godwit down` puts it back",
+            "copied {source} ({} row{}) into {copy_table} before dropping it",
             thousands(*rows as u64),
             plural(*rows as usize)
         ),
         Outcome::NotCopied { source, reason } => {
             format!("not copying {source} before dropping it: {reason}")
         }
+        Outcome::Unavailable { reason } => format!(
+            "not copying the data this run drops: {reason}; the whole-database backup has it"
+        ),
         Outcome::Restored {
             source,
             copy_table,
@@ -591,16 +667,46 @@ pub fn data_copy(version: &str, outcome: &Outcome) -> String {
             copy_table,
             reason,
         } => format!(
-            "kept {copy_table} (data of {source} dropped by {version}): {reason}; put it back by hand, then drop the copy"
+            "kept {copy_table} (data of {source} dropped by {version}): {reason}; `godwit backups` lists it, \
+             `godwit backups prune --copies --version {version}` drops it once it is not needed"
         ),
     }
 }
 
-/// `godwit backups`: newest last, with age, size and reason.
-pub fn backups(list: &[Meta], dir: &std::path::Path, json: bool) -> String {
+/// `godwit backups`: the whole-database backups, newest last, with age, size and
+/// reason; then the copies of dropped data in the database (or why they could not be
+/// listed).
+pub fn backups(
+    list: &[Meta],
+    dir: &std::path::Path,
+    copies: &Result<Listing, String>,
+    json: bool,
+) -> String {
     if json {
-        return serde_json::to_string_pretty(list).expect("serializable");
+        let (listing, error) = match copies {
+            Ok(listing) => (Some(listing), None),
+            Err(e) => (None, Some(e)),
+        };
+        return serde_json::to_string_pretty(&serde_json::json!({
+            "dir": dir,
+            "backups": list,
+            "copies": listing,
+            "copies_error": error,
+        }))
+        .expect("serializable");
     }
+    let mut out = files(list, dir);
+    out.push_str("\n\n");
+    match copies {
+        Ok(listing) => out.push_str(&copies_listing(listing)),
+        Err(e) => out.push_str(&format!(
+            "Copies of dropped data in the database were not listed: {e}"
+        )),
+    }
+    out
+}
+
+fn files(list: &[Meta], dir: &std::path::Path) -> String {
     if list.is_empty() {
         return format!(
             "No backups in {} yet: `godwit backup` takes one.",
@@ -627,6 +733,114 @@ pub fn backups(list: &[Meta], dir: &std::path::Path, json: bool) -> String {
         plural(list.len())
     ));
     out
+}
+
+fn ago(now: chrono::DateTime<chrono::Utc>, at: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| age(now.signed_duration_since(t.with_timezone(&chrono::Utc))))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn copies_listing(listing: &Listing) -> String {
+    let Some(store) = &listing.store else {
+        return "No copies of dropped data in the database.".into();
+    };
+    if listing.copies.is_empty() {
+        return format!("No copies of dropped data in {store}.");
+    }
+    let now = chrono::Utc::now();
+    let width = listing
+        .copies
+        .iter()
+        .map(|c| c.copy_table.len())
+        .max()
+        .unwrap_or(0);
+    let mut out = format!("Copies of dropped data in {store}:\n");
+    for c in &listing.copies {
+        out.push_str(&format!(
+            "  {:<width$}  {:>9} ago  {:>10}  {:>7} row{}  {} {}\n",
+            c.copy_table,
+            ago(now, &c.created_at),
+            c.bytes.map(bytes).unwrap_or_else(|| "?".into()),
+            thousands(c.rows as u64),
+            if c.rows == 1 { " " } else { "s" },
+            c.source,
+            copy_state(c)
+        ));
+    }
+    let n = listing.copies.len();
+    out.push_str(&format!(
+        "\n{n} cop{}, {} row{}, {}. `godwit backups prune --copies [--older-than 30d] [--version V]` drops them.",
+        if n == 1 { "y" } else { "ies" },
+        thousands(listing.rows() as u64),
+        plural(listing.rows() as usize),
+        bytes(listing.bytes())
+    ));
+    out
+}
+
+/// `godwit backups prune`: what went (or would go).
+pub fn pruned(files: &[Meta], copies: &[Listed], dry_run: bool) -> String {
+    let verb = if dry_run { "Would delete" } else { "Deleted" };
+    let mut out = String::new();
+    if !files.is_empty() {
+        out.push_str(&format!(
+            "{verb} {} backup file{}:\n",
+            files.len(),
+            plural(files.len())
+        ));
+        for m in files {
+            out.push_str(&format!("  {}  {}  {}\n", m.id, bytes(m.size), m.reason));
+        }
+    }
+    let verb = if dry_run { "Would drop" } else { "Dropped" };
+    if !copies.is_empty() {
+        out.push_str(&format!(
+            "{verb} {} cop{} of dropped data:\n",
+            copies.len(),
+            if copies.len() == 1 { "y" } else { "ies" }
+        ));
+        for c in copies {
+            out.push_str(&format!(
+                "  {}  {} ({} row{}, dropped by {})\n",
+                c.copy_table,
+                c.source,
+                thousands(c.rows as u64),
+                plural(c.rows as usize),
+                c.version
+            ));
+        }
+    }
+    if out.is_empty() {
+        return "Nothing to prune.".into();
+    }
+    if dry_run {
+        out.push_str("Nothing was changed (--dry-run).");
+    }
+    out.trim_end().to_string()
+}
+
+/// Where a copy stands, in a few words.
+fn copy_state(c: &Listed) -> String {
+    let types = if c.converted.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = c
+            .converted
+            .iter()
+            .map(|(column, ty)| format!("{column} {ty}"))
+            .collect();
+        format!("; kept as text: {}", list.join(", "))
+    };
+    let why = match (c.state.as_str(), &c.note) {
+        ("copied", _) => format!(
+            "dropped by {}; its `godwit down` puts it back if down.sql re-creates it",
+            c.version
+        ),
+        (state, Some(note)) => format!("dropped by {}, {state}: {note}", c.version),
+        (state, None) => format!("dropped by {}, {state}", c.version),
+    };
+    format!("({why}{types})")
 }
 
 fn age(d: chrono::TimeDelta) -> String {

@@ -27,6 +27,8 @@ fn snapshot(p: &Project, except_history: bool) -> String {
             if except_history {
                 cmd.arg("--exclude-table-data=godwit_migrations");
             }
+            // Copies of dropped data are godwit's, outside what a backup covers.
+            cmd.arg("--exclude-schema=godwit_copies");
             cmd.arg(&p.db.name);
             tool_output(cmd)
                 .lines()
@@ -123,7 +125,8 @@ fn assert_same(before: &str, after: &str) {
 fn backups(p: &Project) -> Vec<serde_json::Value> {
     let out = p.godwit(&["backups", "--json"]);
     out.expect(0);
-    serde_json::from_str::<Vec<serde_json::Value>>(&out.stdout).unwrap()
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    value["backups"].as_array().unwrap().clone()
 }
 
 fn text_type(d: Dialect) -> &'static str {
@@ -303,34 +306,50 @@ fn down_puts_back_dropped_columns_and_tables(d: Dialect) {
         "20260904000000_drop_notes_stars/down.sql",
         "ALTER TABLE notes ADD COLUMN stars INT;",
     );
+    let store = p.db.copies_name();
     p.godwit(&["deploy"])
         .expect(0)
-        .says("copied people.email (3 rows) into godwit_backup_20260902000000_3")
-        .says("copied tags (3 rows) into godwit_backup_20260903000000_1")
+        .says(&format!(
+            "copied people.email (3 rows) into {store}.people_email_20260902000000_3"
+        ))
+        .says(&format!(
+            "copied tags (3 rows) into {store}.tags_20260903000000_1"
+        ))
         .says("not copying notes.stars")
         .says("no primary key");
-    assert!(p.db.table_exists("godwit_backup_20260902000000_3"));
+    let (copies, at) = p.db.copies();
+    let records = format!(
+        "SELECT kind, source_table, coalesce(source_column, '-'), coalesce(key_columns, '-'), state FROM {at}godwit_data_copies ORDER BY copy_table"
+    );
     assert_eq!(
-        p.db.rows(
-            "SELECT kind, source_table, coalesce(source_column, '-'), coalesce(key_columns, '-') FROM godwit_data_copies ORDER BY copy_table"
-        ),
+        copies.rows(&records),
         vec![
-            vec!["column", "people", "email", "[\"id\"]"],
-            vec!["table", "tags", "-", "-"]
+            vec!["column", "people", "email", "[\"id\"]", "copied"],
+            vec!["table", "tags", "-", "-", "copied"]
         ]
     );
 
     p.godwit(&["down", "--steps", "3"])
         .expect(0)
-        .says("put back tags (3 rows) from godwit_backup_20260903000000_1")
-        .says("put back people.email (3 rows) from godwit_backup_20260902000000_3");
+        .says(&format!(
+            "put back tags (3 rows) from {store}.tags_20260903000000_1"
+        ))
+        .says(&format!(
+            "put back people.email (3 rows) from {store}.people_email_20260902000000_3"
+        ))
+        .says("Put back 2 copies of dropped data (6 rows).");
     assert_eq!(p.db.rows(emails), original_emails);
     assert_eq!(p.db.rows(tags), original_tags);
-    assert!(!p.db.table_exists("godwit_backup_20260902000000_3"));
-    assert!(!p.db.table_exists("godwit_backup_20260903000000_1"));
     assert_eq!(
-        p.db.int("SELECT count(*) FROM godwit_data_copies WHERE restored_at IS NULL"),
+        copies.int(&format!(
+            "SELECT count(*) FROM {at}godwit_data_copies WHERE state <> 'restored'"
+        )),
         0
+    );
+    assert_eq!(
+        copies.int(&format!("SELECT count(*) FROM {at}godwit_data_copies")),
+        2,
+        "the records stay, the copies go"
     );
 
     // Deployed again: a down.sql that does not re-create the table keeps the copy.
@@ -338,10 +357,13 @@ fn down_puts_back_dropped_columns_and_tables(d: Dialect) {
     p.godwit(&["deploy"]).expect(0);
     p.godwit(&["down", "--steps", "2"])
         .expect(0)
-        .says("kept godwit_backup_20260903000000_1")
-        .says("down.sql did not re-create tags");
+        .says(&format!("kept {store}.tags_20260903000000_1_copy2"))
+        .says("down.sql did not re-create tags")
+        .says(&format!("kept 1 ({store}.tags_20260903000000_1_copy2)"));
     assert_eq!(
-        p.db.int("SELECT count(*) FROM godwit_backup_20260903000000_1"),
+        copies.int(&format!(
+            "SELECT count(*) FROM {at}tags_20260903000000_1_copy2"
+        )),
         3
     );
 

@@ -47,6 +47,8 @@ pub struct TestDb {
     pub url: String,
     pub name: String,
     _dir: Option<tempfile::TempDir>,
+    /// Another view of a database owned elsewhere: dropping it drops nothing.
+    view: bool,
 }
 
 impl TestDb {
@@ -62,6 +64,7 @@ impl TestDb {
                     url,
                     name,
                     _dir: Some(dir),
+                    view: false,
                 }
             }
             Dialect::Postgres => {
@@ -71,6 +74,7 @@ impl TestDb {
                     url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
                     name,
                     _dir: None,
+                    view: false,
                 }
             }
             Dialect::MySql => {
@@ -80,9 +84,51 @@ impl TestDb {
                     url: format!("mysql://root@127.0.0.1:3306/{name}"),
                     name,
                     _dir: None,
+                    view: false,
                 }
             }
         }
+    }
+
+    /// Where godwit keeps the copies of data dropped from this database: the database to
+    /// query, and the prefix that names a table there (`godwit_copies.`).
+    pub fn copies(&self) -> (TestDb, String) {
+        let view = |url: String| TestDb {
+            dialect: self.dialect,
+            url,
+            name: self.name.clone(),
+            _dir: None,
+            view: true,
+        };
+        match self.dialect {
+            Dialect::Postgres => (view(self.url.clone()), "godwit_copies.".into()),
+            Dialect::MySql => (
+                view(self.url.clone()),
+                format!("`{}_godwit_copies`.", self.name),
+            ),
+            Dialect::Sqlite => (
+                view(self.url.replace("test.db", "test.godwit-copies.db")),
+                String::new(),
+            ),
+        }
+    }
+
+    /// The name godwit gives its copies' namespace in messages: `godwit_copies`, or on
+    /// MySQL the database `<name>_godwit_copies`.
+    pub fn copies_name(&self) -> String {
+        match self.dialect {
+            Dialect::MySql => format!("{}_godwit_copies", self.name),
+            _ => "godwit_copies".into(),
+        }
+    }
+
+    /// The SQLite file godwit keeps copies of dropped data in.
+    pub fn sqlite_copies_file(&self) -> PathBuf {
+        PathBuf::from(
+            self.url
+                .trim_start_matches("sqlite://")
+                .replace("test.db", "test.godwit-copies.db"),
+        )
     }
 
     fn any_url(&self) -> String {
@@ -184,12 +230,22 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if self.view {
+            return;
+        }
         match self.dialect {
             Dialect::Postgres => admin(
                 PG_ADMIN,
                 &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
             ),
-            Dialect::MySql => admin(MY_ADMIN, &format!("DROP DATABASE IF EXISTS {}", self.name)),
+            // godwit keeps copies of dropped data in a database of its own beside it.
+            Dialect::MySql => admin(
+                MY_ADMIN,
+                &format!(
+                    "DROP DATABASE IF EXISTS {name}; DROP DATABASE IF EXISTS {name}_godwit_copies",
+                    name = self.name
+                ),
+            ),
             Dialect::Sqlite => {}
         }
     }

@@ -1,26 +1,51 @@
-//! Copies of exactly the data a destructive statement destroys, kept in the database.
+//! Copies of exactly the data a destructive statement destroys, kept where the
+//! application never sees them.
 //!
-//! Before a deploy runs `DROP TABLE t` it copies `t` into `godwit_backup_<version>_<n>`
-//! (`n` is the statement's number in the file); before `ALTER TABLE t DROP COLUMN c` it
-//! copies `t`'s primary key and `c`. On PostgreSQL and SQLite the copy is made in the
-//! migration's own transaction, so it exists exactly when the drop happened. Each copy is
-//! recorded in `godwit_data_copies`. When `godwit down` reverts that migration and its
-//! down.sql has re-created the table or column, the data is put back (rows inserted, or
-//! the column updated by primary key) and the copy dropped; otherwise the copy stays and
-//! the run says so.
+//! Before a deploy runs `DROP TABLE t` it copies `t`; before `ALTER TABLE t DROP COLUMN
+//! c` it copies `t`'s primary key and `c`. Only data that existed before the run is
+//! copied: a table or column the run itself created is not (see `created.rs`), nor is an
+//! empty table. Copies live in a namespace of godwit's own (see `store.rs`): the schema
+//! `godwit_copies` on PostgreSQL, the database `<database>_godwit_copies` on MySQL, an
+//! attached file on SQLite. Each copy is recorded there, in `godwit_data_copies`.
 //!
-//! A dropped column of a table without a primary key is not copied: its values could not
-//! be matched back to their rows, and a restore that may give rows each other's values is
-//! worse than none. The run says so, and the whole-database backup still has them.
+//! A copy must never stand in the way of a later, valid migration. So it is a plain
+//! table made by `CREATE TABLE … AS SELECT`: no defaults, constraints, indexes,
+//! sequences, triggers or foreign keys, nothing that refers to the application's
+//! objects. On PostgreSQL, where columns depend on their types, a column of the
+//! application's type (enum, composite, range, an extension's type, arrays of them) is
+//! kept as text and a domain as its built-in base type, with the original type recorded;
+//! putting the data back casts each value to the type the column has then. Privileges
+//! that default privileges hand to other roles are revoked, so that no `DROP ROLE` finds
+//! a copy in its way.
+//!
+//! On PostgreSQL and SQLite the copy is made in the migration's own transaction, so it
+//! exists exactly when the drop happened. When `godwit down` reverts that migration and
+//! its down.sql has re-created the table or column, the data is put back (rows
+//! inserted, or the column updated by primary key) and the copy dropped; otherwise the
+//! copy stays, and the run says so. `godwit backups` lists the copies that remain and
+//! `godwit backups prune --copies` drops them.
+//!
+//! A dropped column of a table without a primary key is not copied: its values could
+//! not be matched back to their rows, and a restore that may give rows each other's
+//! values is worse than none. The run says so, and the whole-database backup has them.
+
+mod catalog;
+pub(crate) mod created;
+mod store;
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Destroys, Name, literal, quote};
+use self::catalog::{Column, Stored, Table};
+use self::store::{MAX_NAME, Store, first};
+use super::{Destroys, literal, quote};
 use crate::Dialect;
 use crate::driver::{Driver, now_rfc3339};
+use crate::split::Statement;
 
-/// The table recording every copy.
-pub const TABLE: &str = "godwit_data_copies";
+pub use self::store::SCHEMA;
 
 /// What happened to one piece of data a statement destroys or a revert restores.
 #[derive(Clone, Debug, Serialize)]
@@ -34,13 +59,15 @@ pub enum Outcome {
     },
     /// Not copied; the reason says why and what protects the data instead.
     NotCopied { source: String, reason: String },
+    /// No copy can be kept in this database at all (told once per run).
+    Unavailable { reason: String },
     /// Put back after down.sql re-created it; the copy is dropped.
     Restored {
         source: String,
         copy_table: String,
         rows: i64,
     },
-    /// down.sql did not re-create it, so the copy stays.
+    /// Not put back, so the copy stays.
     Kept {
         source: String,
         copy_table: String,
@@ -57,391 +84,628 @@ pub fn copied(sql: &str) -> Vec<Destroys> {
         .collect()
 }
 
-/// A table name as the catalog spells it, ready to quote.
-#[derive(Clone, Debug)]
-struct Table {
-    schema: Option<String>,
-    name: String,
-}
-
-impl Table {
-    fn from_name(dialect: Dialect, name: &Name) -> Table {
-        Table {
-            schema: name.schema.as_ref().map(|s| s.catalog(dialect)),
-            name: name.table.catalog(dialect),
-        }
-    }
-
-    fn sql(&self, dialect: Dialect) -> String {
-        match &self.schema {
-            Some(s) => format!("{}.{}", quote(dialect, s), quote(dialect, &self.name)),
-            None => quote(dialect, &self.name),
-        }
-    }
-
-    fn display(&self) -> String {
-        match &self.schema {
-            Some(s) => format!("{s}.{}", self.name),
-            None => self.name.clone(),
-        }
-    }
-
-    /// A `WHERE` fragment selecting this table in information_schema.
-    fn schema_filter(&self, dialect: Dialect, column: &str) -> String {
-        let current = match dialect {
-            Dialect::Postgres => "current_schema()".to_string(),
-            _ => "DATABASE()".to_string(),
-        };
-        let schema = self
-            .schema
-            .as_ref()
-            .map(|s| literal(dialect, s))
-            .unwrap_or(current);
-        format!("{column} = {schema}")
-    }
-}
-
-pub async fn ensure_table(driver: &mut dyn Driver) -> Result<(), sqlx::Error> {
-    driver
-        .execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {TABLE} (
-                copy_table VARCHAR(128) NOT NULL,
-                created_at VARCHAR(40) NOT NULL,
-                version VARCHAR(64) NOT NULL,
-                statement_index INT NOT NULL,
-                kind VARCHAR(16) NOT NULL,
-                source_schema VARCHAR(255),
-                source_table VARCHAR(255) NOT NULL,
-                source_column VARCHAR(255),
-                key_columns TEXT,
-                rows_copied BIGINT NOT NULL,
-                restored_at VARCHAR(40),
-                PRIMARY KEY (copy_table, created_at)
-            )"
-        ))
-        .await
-        .map(drop)
-}
-
-/// Columns of `table` in order, each with whether a value can be inserted into it.
-async fn columns(
-    driver: &mut dyn Driver,
-    table: &Table,
-) -> Result<Vec<(String, bool)>, sqlx::Error> {
-    let d = driver.dialect();
-    let sql = match d {
-        Dialect::Postgres => format!(
-            "SELECT column_name::text, is_generated::text FROM information_schema.columns \
-             WHERE {} AND table_name = {} ORDER BY ordinal_position",
-            table.schema_filter(d, "table_schema"),
-            literal(d, &table.name)
-        ),
-        Dialect::MySql => format!(
-            "SELECT CONVERT(COLUMN_NAME USING utf8mb4), CONVERT(EXTRA USING utf8mb4) FROM information_schema.COLUMNS \
-             WHERE {} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
-            table.schema_filter(d, "TABLE_SCHEMA"),
-            literal(d, &table.name)
-        ),
-        Dialect::Sqlite => format!(
-            "SELECT name, CAST(hidden AS TEXT) FROM pragma_table_xinfo({}, {}) ORDER BY cid",
-            literal(d, &table.name),
-            literal(d, table.schema.as_deref().unwrap_or("main"))
-        ),
-    };
-    let rows = driver.query_text(&sql).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            let name = r.first().cloned().flatten()?;
-            let extra = r.get(1).cloned().flatten().unwrap_or_default();
-            let generated = match d {
-                Dialect::Postgres => extra == "ALWAYS",
-                Dialect::MySql => extra.to_ascii_uppercase().contains("GENERATED"),
-                Dialect::Sqlite => extra != "0",
-            };
-            Some((name, !generated))
-        })
-        .collect())
-}
-
-async fn primary_key(driver: &mut dyn Driver, table: &Table) -> Result<Vec<String>, sqlx::Error> {
-    let d = driver.dialect();
-    let sql = match d {
-        Dialect::Postgres => format!(
-            "SELECT a.attname::text FROM pg_index i \
-             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
-             WHERE i.indrelid = to_regclass({}) AND i.indisprimary \
-             ORDER BY array_position(i.indkey::int2[], a.attnum)",
-            literal(d, &table.sql(d))
-        ),
-        Dialect::MySql => format!(
-            "SELECT CONVERT(COLUMN_NAME USING utf8mb4) FROM information_schema.KEY_COLUMN_USAGE \
-             WHERE {} AND TABLE_NAME = {} AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
-            table.schema_filter(d, "TABLE_SCHEMA"),
-            literal(d, &table.name)
-        ),
-        Dialect::Sqlite => format!(
-            "SELECT name FROM pragma_table_info({}, {}) WHERE pk > 0 ORDER BY pk",
-            literal(d, &table.name),
-            literal(d, table.schema.as_deref().unwrap_or("main"))
-        ),
-    };
-    Ok(driver
-        .query_text(&sql)
-        .await?
-        .into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
-        .collect())
-}
-
-async fn exists(driver: &mut dyn Driver, table: &Table) -> Result<bool, sqlx::Error> {
-    Ok(!columns(driver, table).await?.is_empty())
-}
-
 /// Whether the table a statement names exists now.
-pub async fn table_exists(driver: &mut dyn Driver, name: &Name) -> Result<bool, sqlx::Error> {
-    let table = Table::from_name(driver.dialect(), name);
-    exists(driver, &table).await
-}
-
-/// Copies what `what` (statement `statement` of migration `version`, its `ordinal`-th
-/// drop) is about to destroy. `None` when there is nothing to destroy (`IF EXISTS`).
-pub async fn take(
+pub async fn table_exists(
     driver: &mut dyn Driver,
-    version: &str,
-    statement: usize,
-    ordinal: usize,
-    what: &Destroys,
-) -> Result<Option<Outcome>, sqlx::Error> {
-    let d = driver.dialect();
-    let (table, column) = match what {
-        Destroys::Table(n) => (Table::from_name(d, n), None),
-        Destroys::Column(n, c) => (Table::from_name(d, n), Some(c.catalog(d))),
-        _ => return Ok(None),
-    };
-    let cols = columns(driver, &table).await?;
-    if cols.is_empty() {
-        return Ok(None);
-    }
-    let source = match &column {
-        Some(c) => format!("{}.{c}", table.display()),
-        None => table.display(),
-    };
-    let (kind, select, keys) = match &column {
-        None => ("table", "*".to_string(), Vec::new()),
-        Some(c) => {
-            if !cols.iter().any(|(name, _)| name == c) {
-                return Ok(None);
-            }
-            let keys = primary_key(driver, &table).await?;
-            let refuse = |reason: &str| {
-                Ok(Some(Outcome::NotCopied {
-                    source: source.clone(),
-                    reason: reason.to_string(),
-                }))
-            };
-            if keys.is_empty() {
-                return refuse(
-                    "the table has no primary key, so the values could not be matched back to their rows; only the whole-database backup has them",
-                );
-            }
-            if keys.contains(c) {
-                return refuse(
-                    "the column is part of the primary key; only the whole-database backup has its values",
-                );
-            }
-            let list: Vec<String> = keys
-                .iter()
-                .chain(std::iter::once(c))
-                .map(|k| quote(d, k))
-                .collect();
-            ("column", list.join(", "), keys)
-        }
-    };
-    let copy_table = if ordinal <= 1 {
-        format!("godwit_backup_{version}_{statement}")
-    } else {
-        format!("godwit_backup_{version}_{statement}_{ordinal}")
-    };
-    let copy = quote(d, &copy_table);
-    // The source still holds the data, so a copy left by an earlier attempt at this same
-    // statement is stale: replace it.
-    driver
-        .execute(&format!("DROP TABLE IF EXISTS {copy}"))
-        .await?;
-    driver
-        .execute(&format!(
-            "DELETE FROM {TABLE} WHERE copy_table = {} AND restored_at IS NULL",
-            literal(d, &copy_table)
-        ))
-        .await?;
-    driver
-        .execute(&format!(
-            "CREATE TABLE {copy} AS SELECT {select} FROM {}",
-            table.sql(d)
-        ))
-        .await?;
-    let rows = driver
-        .query_i64(&format!("SELECT count(*) FROM {copy}"))
-        .await?
-        .unwrap_or(0);
-    let opt = |v: Option<&String>| v.map(|s| literal(d, s)).unwrap_or_else(|| "NULL".into());
-    let keys_json = (!keys.is_empty()).then(|| serde_json::to_string(&keys).expect("serializable"));
-    driver
-        .execute(&format!(
-            "INSERT INTO {TABLE} (copy_table, created_at, version, statement_index, kind, source_schema, \
-             source_table, source_column, key_columns, rows_copied) VALUES ({}, {}, {}, {statement}, '{kind}', {}, {}, {}, {}, {rows})",
-            literal(d, &copy_table),
-            literal(d, &now_rfc3339()),
-            literal(d, version),
-            opt(table.schema.as_ref()),
-            literal(d, &table.name),
-            opt(column.as_ref()),
-            opt(keys_json.as_ref()),
-        ))
-        .await?;
-    Ok(Some(Outcome::Copied {
-        source,
-        copy_table,
-        rows,
-    }))
+    name: &super::Name,
+) -> Result<bool, sqlx::Error> {
+    let table = Table::from_name(driver.dialect(), name);
+    Ok(!catalog::columns(driver, &table).await?.is_empty())
 }
 
-/// After down.sql of `version` ran: puts back every copy it made whose table or column
-/// exists again, newest first, and drops those copies.
-pub async fn put_back(driver: &mut dyn Driver, version: &str) -> Result<Vec<Outcome>, sqlx::Error> {
-    let d = driver.dialect();
-    let records = Table {
-        schema: None,
-        name: TABLE.into(),
-    };
-    if !exists(driver, &records).await? {
-        return Ok(Vec::new());
-    }
-    let text = |c: &str| match d {
-        Dialect::MySql => format!("CONVERT({c} USING utf8mb4)"),
-        _ => format!("CAST({c} AS TEXT)"),
-    };
-    let rows = driver
-        .query_text(&format!(
-            "SELECT copy_table, kind, source_schema, source_table, source_column, key_columns, {} FROM {TABLE} \
-             WHERE version = {} AND restored_at IS NULL ORDER BY statement_index DESC, copy_table DESC",
-            text("rows_copied"),
-            literal(d, version)
-        ))
-        .await?;
-    let mut out = Vec::new();
-    for row in rows {
-        let [
-            Some(copy_table),
-            Some(kind),
-            schema,
-            Some(name),
-            column,
-            keys,
-            rows,
-        ] = <[Option<String>; 7]>::try_from(row).unwrap_or_default()
-        else {
-            continue;
+/// States a record goes through. Live copies are `copied`, `kept` and `superseded`.
+mod state {
+    /// Made by a deploy; the next `down` of its migration puts it back.
+    pub const COPIED: &str = "copied";
+    /// `down` could not put it back; it stays until pruned.
+    pub const KEPT: &str = "kept";
+    /// The same statement was run again (a retried deploy) and copied anew.
+    pub const SUPERSEDED: &str = "superseded";
+    /// Put back; the copy table is gone.
+    pub const RESTORED: &str = "restored";
+    /// Dropped by `godwit backups prune --copies`, or after a restore put the data back.
+    pub const PRUNED: &str = "pruned";
+    pub const LIVE: &str = "('copied', 'kept', 'superseded')";
+}
+
+/// A deploy or down's handle on the copies: where they go, and what the run created.
+pub struct Copier {
+    store: Store,
+    /// `(version, statement, ordinal)` of the drops of tables or columns the run created.
+    skip: HashSet<(String, usize, usize)>,
+    /// Copies this run made, so that a restore of the whole database can drop them.
+    made: Vec<String>,
+    told_unavailable: bool,
+}
+
+impl Copier {
+    /// Before a deploy: `None` when nothing in the plan drops a table or column, so a run
+    /// without drops does no extra work. `plan` is each migration's version, the
+    /// statement it starts at (after a resume) and its statements.
+    pub async fn for_deploy(
+        driver: &mut dyn Driver,
+        plan: &[(String, usize, &[Statement])],
+    ) -> Result<Option<Copier>, sqlx::Error> {
+        let drops = plan.iter().any(|(_, from, statements)| {
+            statements
+                .iter()
+                .skip(*from)
+                .any(|s| !copied(&s.sql).is_empty())
+        });
+        if !drops {
+            return Ok(None);
+        }
+        let store = Store::locate(driver).await?;
+        let names = created::Names {
+            dialect: driver.dialect(),
+            current: store.namespace.clone(),
         };
-        let table = Table { schema, name };
-        let rows: i64 = rows.and_then(|r| r.parse().ok()).unwrap_or(0);
+        let (tables, columns) = created::wanted_for_snapshot(
+            plan.iter()
+                .flat_map(|(_, from, s)| s.iter().skip(*from).map(|s| s.sql.as_str())),
+        );
+        let existing = if tables {
+            catalog::snapshot(driver, &names, &columns).await?
+        } else {
+            created::Existing::default()
+        };
+        let mut run = created::Run::new(names, existing);
+        let mut skip = HashSet::new();
+        for (version, from, statements) in plan {
+            for (index, statement) in statements.iter().enumerate().skip(*from) {
+                let drops = super::destroys(&statement.sql);
+                for (k, what) in copied(&statement.sql).iter().enumerate() {
+                    if !run.destroys_old_data(what) {
+                        skip.insert((version.clone(), index + 1, k + 1));
+                    }
+                }
+                run.apply(&drops, &created::effects(&statement.sql));
+            }
+        }
+        Ok(Some(Copier {
+            store,
+            skip,
+            made: Vec::new(),
+            told_unavailable: false,
+        }))
+    }
+
+    /// Before a down: copies are put back from wherever they are.
+    pub async fn for_down(driver: &mut dyn Driver) -> Result<Copier, sqlx::Error> {
+        Ok(Copier {
+            store: Store::locate(driver).await?,
+            skip: HashSet::new(),
+            made: Vec::new(),
+            told_unavailable: false,
+        })
+    }
+
+    /// Whether these statements of `version` may copy something.
+    pub fn may_copy(&self, version: &str, statements: &[Statement]) -> bool {
+        statements.iter().enumerate().any(|(i, s)| {
+            (1..=copied(&s.sql).len())
+                .any(|k| !self.skip.contains(&(version.to_string(), i + 1, k)))
+        })
+    }
+
+    /// Before a migration's transaction begins: SQLite attaches the copies file (ATTACH
+    /// is refused inside a transaction). `create` for a deploy that may copy; a down only
+    /// opens a file that exists.
+    pub async fn enter(
+        &mut self,
+        driver: &mut dyn Driver,
+        create: bool,
+    ) -> Result<(), sqlx::Error> {
+        self.store.attach(driver, create).await.map(drop)
+    }
+
+    /// After the migration's transaction ended: SQLite detaches the copies file, so that
+    /// nothing else the run does (plugin steps above all) can reach it.
+    pub async fn leave(&mut self, driver: &mut dyn Driver) -> Result<(), sqlx::Error> {
+        self.store.detach(driver).await
+    }
+
+    /// Copies what `what` (statement `statement` of migration `version`, its `ordinal`-th
+    /// drop) is about to destroy. `None` when there is nothing to keep: the table does
+    /// not exist (`IF EXISTS`), is empty, or was created by this run.
+    pub async fn take(
+        &mut self,
+        driver: &mut dyn Driver,
+        version: &str,
+        statement: usize,
+        ordinal: usize,
+        what: &Destroys,
+    ) -> Result<Option<Outcome>, sqlx::Error> {
+        if self
+            .skip
+            .contains(&(version.to_string(), statement, ordinal))
+        {
+            return Ok(None);
+        }
+        let d = driver.dialect();
+        let (table, column) = match what {
+            Destroys::Table(n) => (Table::from_name(d, n), None),
+            Destroys::Column(n, c) => (Table::from_name(d, n), Some(c.catalog(d))),
+            _ => return Ok(None),
+        };
+        let cols = catalog::columns(driver, &table).await?;
+        if cols.is_empty() {
+            return Ok(None);
+        }
         let source = match &column {
             Some(c) => format!("{}.{c}", table.display()),
             None => table.display(),
         };
-        let copy = Table {
-            schema: None,
-            name: copy_table.clone(),
+        let (kind, chosen, keys): (&str, Vec<&Column>, Vec<String>) = match &column {
+            None => ("table", cols.iter().collect(), Vec::new()),
+            Some(c) => {
+                let Some(dropped) = cols.iter().find(|col| &col.name == c) else {
+                    return Ok(None);
+                };
+                let keys = catalog::primary_key(driver, &table).await?;
+                let refuse = |reason: &str| {
+                    Ok(Some(Outcome::NotCopied {
+                        source: source.clone(),
+                        reason: reason.to_string(),
+                    }))
+                };
+                if keys.is_empty() {
+                    return refuse(
+                        "the table has no primary key, so the values could not be matched back to their rows; only the whole-database backup has them",
+                    );
+                }
+                if keys.contains(c) {
+                    return refuse(
+                        "the column is part of the primary key; only the whole-database backup has its values",
+                    );
+                }
+                let mut chosen: Vec<&Column> = keys
+                    .iter()
+                    .filter_map(|k| cols.iter().find(|col| &col.name == k))
+                    .collect();
+                chosen.push(dropped);
+                ("column", chosen, keys)
+            }
         };
+        if !catalog::has_rows(driver, &table).await? {
+            return Ok(None);
+        }
+        if let Err(reason) = self.store.ensure(driver).await? {
+            if std::mem::replace(&mut self.told_unavailable, true) {
+                return Ok(None);
+            }
+            return Ok(Some(Outcome::Unavailable { reason }));
+        }
+        let label = match &column {
+            Some(c) => format!("{}_{c}", table.name),
+            None => table.name.clone(),
+        };
+        let name = self
+            .free_name(driver, &label, version, statement, ordinal)
+            .await?;
+        let records = self.store.records();
+        let ns = literal(d, &self.store.namespace);
+        let now = literal(d, &now_rfc3339());
+        // An earlier attempt at this same statement (a retried deploy) left a copy that
+        // the next `down` must not put back as well; it stays, listed, until pruned.
+        driver
+            .execute(&format!(
+                "UPDATE {records} SET state = '{}', state_at = {now}, note = {} \
+                 WHERE namespace = {ns} AND version = {} AND statement_index = {statement} AND ordinal = {ordinal} AND state = '{}'",
+                state::SUPERSEDED,
+                literal(d, &format!("copied again into {}", self.store.display(&name))),
+                literal(d, version),
+                state::COPIED
+            ))
+            .await?;
+        let select: Vec<String> = chosen.iter().map(|c| c.copied(d)).collect();
+        let copy = self.store.qualified(&name);
+        driver
+            .execute(&format!(
+                "CREATE TABLE {copy} AS SELECT {} FROM {}",
+                select.join(", "),
+                table.sql(d)
+            ))
+            .await?;
+        if d == Dialect::Postgres {
+            store::revoke_others(driver, "TABLE", &copy).await?;
+        }
+        let rows = driver
+            .query_i64(&format!("SELECT count(*) FROM {copy}"))
+            .await?
+            .unwrap_or(0);
+        let converted: BTreeMap<&str, &str> = chosen
+            .iter()
+            .filter(|c| c.stored != Stored::AsIs)
+            .map(|c| (c.name.as_str(), c.type_name.as_str()))
+            .collect();
+        let json = |v: String| literal(d, &v);
+        let opt = |v: Option<&String>| v.map(|s| literal(d, s)).unwrap_or_else(|| "NULL".into());
+        driver
+            .execute(&format!(
+                "INSERT INTO {records} (copy_table, namespace, version, statement_index, ordinal, kind, source_schema, \
+                 source_table, source_column, key_columns, converted, rows_copied, created_at, state) \
+                 VALUES ({}, {ns}, {}, {statement}, {ordinal}, '{kind}', {}, {}, {}, {}, {}, {rows}, {now}, '{}')",
+                literal(d, &name),
+                literal(d, version),
+                opt(table.schema.as_ref()),
+                literal(d, &table.name),
+                opt(column.as_ref()),
+                if keys.is_empty() {
+                    "NULL".into()
+                } else {
+                    json(serde_json::to_string(&keys).expect("serializable"))
+                },
+                if converted.is_empty() {
+                    "NULL".into()
+                } else {
+                    json(serde_json::to_string(&converted).expect("serializable"))
+                },
+                state::COPIED
+            ))
+            .await?;
+        self.made.push(name.clone());
+        Ok(Some(Outcome::Copied {
+            source,
+            copy_table: self.store.display(&name),
+            rows,
+        }))
+    }
+
+    /// `<table>_<version>_<statement>[_<ordinal>]`, within the identifier limit, and never
+    /// the name of a copy that exists or existed (records outlive their tables).
+    async fn free_name(
+        &self,
+        driver: &mut dyn Driver,
+        label: &str,
+        version: &str,
+        statement: usize,
+        ordinal: usize,
+    ) -> Result<String, sqlx::Error> {
+        let d = driver.dialect();
+        let mut suffix = if ordinal <= 1 {
+            format!("_{version}_{statement}")
+        } else {
+            format!("_{version}_{statement}_{ordinal}")
+        };
+        if suffix.len() > MAX_NAME / 2 {
+            suffix = format!("_{}", store::short_digest(&suffix));
+        }
+        for attempt in 1.. {
+            let suffix = if attempt == 1 {
+                suffix.clone()
+            } else {
+                format!("{suffix}_copy{attempt}")
+            };
+            let mut prefix = String::new();
+            for c in label.chars() {
+                if prefix.len() + c.len_utf8() + suffix.len() > MAX_NAME {
+                    break;
+                }
+                prefix.push(c);
+            }
+            let name = format!("{prefix}{suffix}");
+            let recorded = driver
+                .query_i64(&format!(
+                    "SELECT count(*) FROM {} WHERE copy_table = {}",
+                    self.store.records(),
+                    literal(d, &name)
+                ))
+                .await?
+                .unwrap_or(0);
+            let exists = !catalog::columns(driver, &self.copy_ref(&name))
+                .await?
+                .is_empty();
+            if recorded == 0 && !exists {
+                return Ok(name);
+            }
+        }
+        unreachable!("the loop returns a name")
+    }
+
+    fn copy_ref(&self, name: &str) -> Table {
+        Table {
+            schema: Some(self.store.schema.clone()),
+            name: name.to_string(),
+        }
+    }
+
+    /// After down.sql of `version` ran: puts back every copy its deploy made whose table
+    /// or column exists again, newest first, and drops those copies. A copy that cannot
+    /// go back (down.sql did not re-create its table, a value no longer fits) stays.
+    /// `in_transaction`: the down runs in one transaction, so a put-back that fails is
+    /// undone to a savepoint instead of aborting the revert.
+    pub async fn put_back(
+        &mut self,
+        driver: &mut dyn Driver,
+        version: &str,
+        in_transaction: bool,
+    ) -> Result<Vec<Outcome>, sqlx::Error> {
+        let d = driver.dialect();
+        if !self.store.exists(driver).await? {
+            return Ok(Vec::new());
+        }
+        let records = self.store.records();
+        let rows = driver
+            .query_text(&format!(
+                "SELECT copy_table, kind, source_schema, source_table, source_column, key_columns, converted, {} \
+                 FROM {records} WHERE namespace = {} AND version = {} AND state = '{}' \
+                 ORDER BY statement_index DESC, ordinal DESC",
+                text(d, "rows_copied"),
+                literal(d, &self.store.namespace),
+                literal(d, version),
+                state::COPIED
+            ))
+            .await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let [
+                Some(name),
+                Some(kind),
+                schema,
+                Some(table_name),
+                column,
+                keys,
+                converted,
+                rows,
+            ] = <[Option<String>; 8]>::try_from(row).unwrap_or_default()
+            else {
+                continue;
+            };
+            let record = Record {
+                table: Table {
+                    schema,
+                    name: table_name,
+                },
+                kind,
+                column,
+                keys: keys
+                    .and_then(|k| serde_json::from_str(&k).ok())
+                    .unwrap_or_default(),
+                converted: converted
+                    .and_then(|c| serde_json::from_str(&c).ok())
+                    .unwrap_or_default(),
+                rows: rows.and_then(|r| r.parse().ok()).unwrap_or(0),
+            };
+            let outcome = self
+                .put_back_one(driver, &name, &record, in_transaction)
+                .await?;
+            let (new_state, note) = match &outcome {
+                Outcome::Restored { .. } => (state::RESTORED, None),
+                Outcome::Kept { reason, .. } => (state::KEPT, Some(reason.clone())),
+                _ => continue,
+            };
+            driver
+                .execute(&format!(
+                    "UPDATE {records} SET state = '{new_state}', state_at = {}, note = {} WHERE copy_table = {}",
+                    literal(d, &now_rfc3339()),
+                    note.map(|n| literal(d, &n)).unwrap_or_else(|| "NULL".into()),
+                    literal(d, &name)
+                ))
+                .await?;
+            out.push(outcome);
+        }
+        Ok(out)
+    }
+
+    async fn put_back_one(
+        &mut self,
+        driver: &mut dyn Driver,
+        name: &str,
+        record: &Record,
+        in_transaction: bool,
+    ) -> Result<Outcome, sqlx::Error> {
+        let d = driver.dialect();
+        let table = &record.table;
+        let source = match &record.column {
+            Some(c) => format!("{}.{c}", table.display()),
+            None => table.display(),
+        };
+        let copy_table = self.store.display(name);
         let keep = |reason: String| Outcome::Kept {
             source: source.clone(),
             copy_table: copy_table.clone(),
             reason,
         };
-        let copy_cols: Vec<String> = columns(driver, &copy)
+        let copy_cols: Vec<String> = catalog::columns(driver, &self.copy_ref(name))
             .await?
             .into_iter()
-            .map(|(c, _)| c)
+            .map(|c| c.name)
             .collect();
         if copy_cols.is_empty() {
-            out.push(keep(format!("the copy {copy_table} is gone")));
-            continue;
+            return Ok(keep(format!("the copy {copy_table} is gone")));
         }
-        let target = columns(driver, &table).await?;
+        let target = catalog::columns(driver, table).await?;
         if target.is_empty() {
-            out.push(keep(format!(
+            return Ok(keep(format!(
                 "down.sql did not re-create {}",
                 table.display()
             )));
-            continue;
         }
-        let writable = |c: &String| target.iter().any(|(t, ok)| t == c && *ok);
-        let missing: Vec<&String> = copy_cols.iter().filter(|c| !writable(c)).collect();
+        let missing: Vec<&str> = copy_cols
+            .iter()
+            .filter(|c| !target.iter().any(|t| &t.name == *c))
+            .map(String::as_str)
+            .collect();
         if !missing.is_empty() {
-            let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-            out.push(keep(format!(
-                "down.sql re-created {} without {} (or made it generated)",
+            return Ok(keep(format!(
+                "down.sql re-created {} without {}",
                 table.display(),
-                names.join(", ")
+                missing.join(", ")
             )));
-            continue;
         }
+        // Generated columns compute their values again; everything else goes back, cast
+        // to the type the column has now when the copy kept it as text.
+        let value = |column: &str, alias: &str| {
+            let q = format!("{alias}{}", quote(d, column));
+            match target.iter().find(|t| t.name == column) {
+                Some(t) if record.converted.contains_key(column) => {
+                    format!("CAST({q} AS {})", t.type_name)
+                }
+                _ => q,
+            }
+        };
+        let writable: Vec<&String> = copy_cols
+            .iter()
+            .filter(|c| target.iter().any(|t| &t.name == *c && !t.generated))
+            .collect();
         let target_sql = table.sql(d);
-        let copy_sql = quote(d, &copy_table);
-        if kind == "table" {
-            let list: Vec<String> = copy_cols.iter().map(|c| quote(d, c)).collect();
-            let list = list.join(", ");
+        let copy_sql = self.store.qualified(name);
+        let statement = if record.kind == "table" {
+            let list: Vec<String> = writable.iter().map(|c| quote(d, c)).collect();
+            let values: Vec<String> = writable.iter().map(|c| value(c, "")).collect();
             // Identity columns GENERATED ALWAYS take their old values back too.
             let overriding = if d == Dialect::Postgres {
                 " OVERRIDING SYSTEM VALUE"
             } else {
                 ""
             };
-            driver
-                .execute(&format!(
-                    "INSERT INTO {target_sql} ({list}){overriding} SELECT {list} FROM {copy_sql}"
-                ))
-                .await?;
-            if d == Dialect::Postgres {
-                advance_sequences(driver, &table, &copy_cols).await?;
-            }
+            format!(
+                "INSERT INTO {target_sql} ({}){overriding} SELECT {} FROM {copy_sql}",
+                list.join(", "),
+                values.join(", ")
+            )
         } else {
-            let Some(column) = &column else { continue };
-            let keys: Vec<String> = keys
-                .and_then(|k| serde_json::from_str(&k).ok())
-                .unwrap_or_default();
-            let on: Vec<String> = keys
+            let Some(column) = &record.column else {
+                return Ok(keep("the record names no column".into()));
+            };
+            if !writable.contains(&column) {
+                return Ok(keep(format!(
+                    "down.sql re-created {} as a generated column",
+                    source
+                )));
+            }
+            let on: Vec<String> = record
+                .keys
                 .iter()
-                .map(|k| format!("t.{k} = c.{k}", k = quote(d, k)))
+                .map(|k| format!("t.{} = {}", quote(d, k), value(k, "c.")))
                 .collect();
             let on = on.join(" AND ");
             let col = quote(d, column);
-            let sql = match d {
+            let set = value(column, "c.");
+            match d {
                 Dialect::MySql => format!(
-                    "UPDATE {target_sql} AS t JOIN {copy_sql} AS c ON {on} SET t.{col} = c.{col}"
+                    "UPDATE {target_sql} AS t JOIN {copy_sql} AS c ON {on} SET t.{col} = {set}"
                 ),
                 _ => format!(
-                    "UPDATE {target_sql} AS t SET {col} = c.{col} FROM {copy_sql} AS c WHERE {on}"
+                    "UPDATE {target_sql} AS t SET {col} = {set} FROM {copy_sql} AS c WHERE {on}"
                 ),
-            };
-            driver.execute(&sql).await?;
+            }
+        };
+        // A value that no longer fits (an enum label down.sql did not re-create, a
+        // tighter constraint) leaves the copy where it is rather than failing the revert.
+        let savepoint = in_transaction && d != Dialect::MySql;
+        if savepoint {
+            driver.execute("SAVEPOINT godwit_put_back").await?;
+        }
+        let written = match driver.execute(&statement).await {
+            Ok(n) => n,
+            Err(sqlx::Error::Database(db)) => {
+                if savepoint {
+                    driver
+                        .execute("ROLLBACK TO SAVEPOINT godwit_put_back")
+                        .await?;
+                    driver.execute("RELEASE SAVEPOINT godwit_put_back").await?;
+                }
+                let err = sqlx::Error::Database(db);
+                return Ok(keep(format!(
+                    "putting it back failed: {}",
+                    crate::error::describe_db_error(&err).replace('\n', " ")
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        if savepoint {
+            driver.execute("RELEASE SAVEPOINT godwit_put_back").await?;
+        }
+        // Rows deleted since the drop have nowhere to take their values back to; what
+        // did not go back stays in the copy.
+        if record.kind == "column" && (written as i64) < record.rows {
+            return Ok(keep(format!(
+                "put back {written} of {} rows; the others are no longer in {}",
+                record.rows,
+                table.display()
+            )));
+        }
+        if d == Dialect::Postgres && record.kind == "table" {
+            advance_sequences(driver, table, &copy_cols).await?;
         }
         driver.execute(&format!("DROP TABLE {copy_sql}")).await?;
-        driver
-            .execute(&format!(
-                "UPDATE {TABLE} SET restored_at = {} WHERE copy_table = {} AND restored_at IS NULL",
-                literal(d, &now_rfc3339()),
-                literal(d, &copy_table)
-            ))
-            .await?;
-        out.push(Outcome::Restored {
+        Ok(Outcome::Restored {
             source,
             copy_table,
-            rows,
-        });
+            rows: written as i64,
+        })
     }
-    Ok(out)
+
+    /// After a whole-database restore put back everything this run changed, the copies
+    /// it made hold nothing the database lacks: drop them.
+    pub async fn forget_run(
+        &mut self,
+        driver: &mut dyn Driver,
+        why: &str,
+    ) -> Result<usize, sqlx::Error> {
+        let made = std::mem::take(&mut self.made);
+        if made.is_empty() {
+            return Ok(0);
+        }
+        self.store.attach(driver, false).await?;
+        let mut dropped = 0;
+        for name in &made {
+            if drop_copy(driver, &self.store, name, why).await? {
+                dropped += 1;
+            }
+        }
+        self.store.detach(driver).await?;
+        Ok(dropped)
+    }
+}
+
+struct Record {
+    table: Table,
+    kind: String,
+    column: Option<String>,
+    keys: Vec<String>,
+    converted: BTreeMap<String, String>,
+    rows: i64,
+}
+
+/// Drops one copy and records why; false when it was already gone.
+async fn drop_copy(
+    driver: &mut dyn Driver,
+    store: &Store,
+    name: &str,
+    why: &str,
+) -> Result<bool, sqlx::Error> {
+    let d = driver.dialect();
+    let table = Table {
+        schema: Some(store.schema.clone()),
+        name: name.to_string(),
+    };
+    let existed = !catalog::columns(driver, &table).await?.is_empty();
+    if existed {
+        driver
+            .execute(&format!("DROP TABLE {}", store.qualified(name)))
+            .await?;
+    }
+    driver
+        .execute(&format!(
+            "UPDATE {} SET state = '{}', state_at = {}, note = {} WHERE copy_table = {}",
+            store.records(),
+            state::PRUNED,
+            literal(d, &now_rfc3339()),
+            literal(d, why),
+            literal(d, name)
+        ))
+        .await?;
+    Ok(existed)
+}
+
+fn text(d: Dialect, column: &str) -> String {
+    match d {
+        Dialect::MySql => format!("CAST({column} AS CHAR)"),
+        _ => format!("CAST({column} AS TEXT)"),
+    }
 }
 
 /// Rows put back with their old ids leave a re-created serial or identity sequence
@@ -453,16 +717,15 @@ async fn advance_sequences(
 ) -> Result<(), sqlx::Error> {
     let d = Dialect::Postgres;
     for column in columns {
-        let seq = driver
-            .query_text(&format!(
+        let seq = first(
+            driver,
+            &format!(
                 "SELECT pg_get_serial_sequence({}, {})",
                 literal(d, &table.sql(d)),
                 literal(d, column)
-            ))
-            .await?
-            .into_iter()
-            .next()
-            .and_then(|r| r.into_iter().next().flatten());
+            ),
+        )
+        .await?;
         if let Some(seq) = seq {
             driver
                 .execute(&format!(
@@ -476,4 +739,197 @@ async fn advance_sequences(
         }
     }
     Ok(())
+}
+
+/// One copy that remains, as `status` and `backups` list it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Listed {
+    /// Where it is: `godwit_copies.users_20261121090000_3`.
+    pub copy_table: String,
+    pub version: String,
+    pub statement: i64,
+    /// `table` or `column`.
+    pub kind: String,
+    /// What was dropped: `users` or `users.email`.
+    pub source: String,
+    pub rows: i64,
+    /// On disk, as the database reports it (`None` when it cannot tell).
+    pub bytes: Option<u64>,
+    pub created_at: String,
+    /// `copied` (the next `down` puts it back), `kept` or `superseded`.
+    pub state: String,
+    /// Why it was kept or superseded.
+    pub note: Option<String>,
+    /// Columns kept as text or as their domain's base type, with the type each had.
+    pub converted: BTreeMap<String, String>,
+}
+
+/// The live copies of the connected namespace, and where they are.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Listing {
+    /// `schema godwit_copies`, `database shop_godwit_copies`, or the SQLite file.
+    pub store: Option<String>,
+    pub copies: Vec<Listed>,
+}
+
+impl Listing {
+    pub fn rows(&self) -> i64 {
+        self.copies.iter().map(|c| c.rows).sum()
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.copies.iter().filter_map(|c| c.bytes).sum()
+    }
+}
+
+/// Lists the copies that remain; creates nothing.
+pub async fn list(driver: &mut dyn Driver) -> Result<Listing, sqlx::Error> {
+    let mut store = Store::locate(driver).await?;
+    if !store.exists(driver).await? {
+        store.detach(driver).await?;
+        return Ok(Listing::default());
+    }
+    let copies = list_in(driver, &store, None).await?;
+    store.detach(driver).await?;
+    Ok(Listing {
+        store: Some(store.describe()),
+        copies,
+    })
+}
+
+async fn list_in(
+    driver: &mut dyn Driver,
+    store: &Store,
+    filter: Option<&str>,
+) -> Result<Vec<Listed>, sqlx::Error> {
+    let d = driver.dialect();
+    let rows = driver
+        .query_text(&format!(
+            "SELECT copy_table, version, {}, kind, source_schema, source_table, source_column, {}, created_at, state, note, converted \
+             FROM {} WHERE namespace = {} AND state IN {}{} ORDER BY created_at, copy_table",
+            text(d, "statement_index"),
+            text(d, "rows_copied"),
+            store.records(),
+            literal(d, &store.namespace),
+            state::LIVE,
+            filter.map(|f| format!(" AND {f}")).unwrap_or_default()
+        ))
+        .await?;
+    let sizes = sizes(driver, store).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let get = |i: usize| r.get(i).cloned().flatten();
+            let name = get(0)?;
+            let table = match get(4) {
+                Some(schema) => format!("{schema}.{}", get(5).unwrap_or_default()),
+                None => get(5).unwrap_or_default(),
+            };
+            Some(Listed {
+                copy_table: store.display(&name),
+                bytes: sizes.iter().find(|(n, _)| n == &name).map(|(_, b)| *b),
+                version: get(1).unwrap_or_default(),
+                statement: get(2).and_then(|s| s.parse().ok()).unwrap_or(0),
+                kind: get(3).unwrap_or_default(),
+                source: match get(6) {
+                    Some(c) => format!("{table}.{c}"),
+                    None => table,
+                },
+                rows: get(7).and_then(|s| s.parse().ok()).unwrap_or(0),
+                created_at: get(8).unwrap_or_default(),
+                state: get(9).unwrap_or_default(),
+                note: get(10),
+                converted: get(11)
+                    .and_then(|c| serde_json::from_str(&c).ok())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
+/// The size on disk of each table in the store.
+async fn sizes(driver: &mut dyn Driver, store: &Store) -> Result<Vec<(String, u64)>, sqlx::Error> {
+    let d = driver.dialect();
+    let sql = match d {
+        Dialect::Postgres => format!(
+            "SELECT c.relname::text, CAST(pg_total_relation_size(c.oid) AS text) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {} AND c.relkind = 'r'",
+            literal(d, &store.schema)
+        ),
+        Dialect::MySql => format!(
+            "SELECT CONVERT(TABLE_NAME USING utf8mb4), CAST(coalesce(DATA_LENGTH, 0) + coalesce(INDEX_LENGTH, 0) AS CHAR) \
+             FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
+            literal(d, &store.schema)
+        ),
+        Dialect::Sqlite => format!(
+            "SELECT name, CAST(sum(pgsize) AS TEXT) FROM dbstat({}) GROUP BY name",
+            literal(d, &store.schema)
+        ),
+    };
+    let rows = match driver.query_text(&sql).await {
+        Ok(rows) => rows,
+        // A SQLite built without the dbstat table cannot tell; the sizes stay unknown.
+        Err(sqlx::Error::Database(_)) if d == Dialect::Sqlite => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let name = r.first().cloned().flatten()?;
+            let size = r.get(1).cloned().flatten()?.parse().ok()?;
+            Some((name, size))
+        })
+        .collect())
+}
+
+/// Which copies `godwit backups prune --copies` drops.
+#[derive(Clone, Debug, Default)]
+pub struct Prune {
+    /// Only copies made longer ago than this.
+    pub older_than: Option<Duration>,
+    /// Only copies made by this migration.
+    pub version: Option<String>,
+    /// List them, drop nothing.
+    pub dry_run: bool,
+}
+
+/// Drops the live copies `which` selects (all of them when it selects nothing) and
+/// returns them. The caller holds the migration lock.
+pub async fn prune(driver: &mut dyn Driver, which: &Prune) -> Result<Vec<Listed>, sqlx::Error> {
+    let d = driver.dialect();
+    let mut store = Store::locate(driver).await?;
+    if !store.exists(driver).await? {
+        store.detach(driver).await?;
+        return Ok(Vec::new());
+    }
+    let filter = which
+        .version
+        .as_ref()
+        .map(|v| format!("version = {}", literal(d, v)));
+    let mut chosen = list_in(driver, &store, filter.as_deref()).await?;
+    if let Some(age) = which.older_than {
+        let cutoff =
+            chrono::Utc::now() - chrono::TimeDelta::from_std(age).unwrap_or(chrono::TimeDelta::MAX);
+        chosen.retain(|c| {
+            chrono::DateTime::parse_from_rfc3339(&c.created_at)
+                .is_ok_and(|t| t.with_timezone(&chrono::Utc) < cutoff)
+        });
+    }
+    if !which.dry_run {
+        for copy in &chosen {
+            let name = copy
+                .copy_table
+                .strip_prefix(&format!("{}.", store.schema))
+                .unwrap_or(&copy.copy_table);
+            drop_copy(
+                driver,
+                &store,
+                name,
+                "dropped by `godwit backups prune --copies`",
+            )
+            .await?;
+        }
+    }
+    store.detach(driver).await?;
+    Ok(chosen)
 }

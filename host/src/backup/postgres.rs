@@ -7,6 +7,11 @@
 //! PostgreSQL 15 does not re-create `public` (initdb does), and dropping it would lose its
 //! owner and privileges. Ownership is kept (no `--no-owner`) so that the restored
 //! database is the dumped one, owners and grants included.
+//!
+//! The schema of copies of dropped data ([`super::copy`]) is neither dumped nor dropped:
+//! like the backup files, the copies are godwit's own safety net, not the application's
+//! state, and they are the same on MySQL and SQLite, where they live outside the
+//! database that is backed up.
 
 use std::path::Path;
 
@@ -87,6 +92,7 @@ pub(super) async fn dump(
             "--exclude-table=\"{}\".\"{LOCK_TABLE}\"",
             schema.replace('"', "\"\"")
         ),
+        format!("--exclude-schema={}", super::copy::SCHEMA),
         format!("--file={}", file.display()),
     ];
     let env = env(config)?;
@@ -192,6 +198,7 @@ async fn list_archive(
 /// is collected before anything is dropped, because a CASCADE removes later entries;
 /// `IF EXISTS` skips those.
 fn preamble(archive_has_public: bool) -> String {
+    let copies = super::copy::SCHEMA;
     let drop_public = if archive_has_public {
         "DROP SCHEMA IF EXISTS public CASCADE;"
     } else {
@@ -215,7 +222,7 @@ BEGIN
   END IF;
   SELECT coalesce(array_agg(format('DROP SCHEMA IF EXISTS %I CASCADE', nspname)), '{{}}') INTO stmts
     FROM pg_namespace
-    WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public', 'godwit_restore_keep')
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public', 'godwit_restore_keep', '{copies}')
       AND nspname NOT LIKE 'pg\_%';
   FOREACH stmt IN ARRAY stmts LOOP EXECUTE stmt; END LOOP;
   SELECT coalesce(array_agg(format('DROP EXTENSION IF EXISTS %I CASCADE', e.extname)), '{{}}') INTO stmts

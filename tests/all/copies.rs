@@ -690,7 +690,7 @@ fn postgres_diesel_style_down_over_many_steps_drops_its_types() {
 fn postgres_without_create_privilege_copies_nothing_and_says_what_to_grant() {
     let p = Project::empty(Dialect::Postgres);
     let role = format!("gw_nocreate_{}", std::process::id());
-    admin(PG_ADMIN, &format!("CREATE ROLE {role} LOGIN"));
+    admin(&PG_ADMIN, &format!("CREATE ROLE {role} LOGIN"));
     let _cleanup = DropRole {
         role: role.clone(),
         database: p.db.name.clone(),
@@ -746,10 +746,10 @@ struct DropRole {
 impl Drop for DropRole {
     fn drop(&mut self) {
         admin(
-            PG_ADMIN,
+            &PG_ADMIN,
             &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database),
         );
-        admin(PG_ADMIN, &format!("DROP ROLE IF EXISTS {}", self.role));
+        admin(&PG_ADMIN, &format!("DROP ROLE IF EXISTS {}", self.role));
     }
 }
 

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::analyze::{self, Effect, Lock, StatementInfo};
 use crate::config::{LintSettings, RuleLevel};
 use crate::finding::{Finding, Location, Severity};
-use crate::source::{Migration, Script};
+use crate::source::{Migration, Script, TransactionMode};
 use crate::split::Statement;
 use crate::{Dialect, Error};
 
@@ -125,6 +125,8 @@ pub struct RuleContext<'a> {
     pub statements: &'a [StatementInfo],
     /// godwit.toml's `lock_timeout`, which deploy applies to every migration.
     pub config_lock_timeout: Option<Duration>,
+    /// How deploy will run `up.sql`, decided where deploy decides it.
+    pub mode: TransactionMode,
     ignores: &'a [Ignore],
 }
 
@@ -311,6 +313,7 @@ pub fn lint_migrations(
             dialect,
             statements: &infos,
             config_lock_timeout: settings.lock_timeout,
+            mode: migration.up.transaction_mode(&statements, dialect),
             ignores: &ignores,
         };
         let mut found = Vec::new();
@@ -403,7 +406,7 @@ pub(crate) fn validated_in_same_transaction(
     added: fn(&Effect) -> Option<&str>,
     what: &str,
 ) -> Vec<Finding> {
-    if ctx.script().directives.no_transaction {
+    if !ctx.mode.is_transaction() {
         return Vec::new();
     }
     let mut tables: Vec<&str> = Vec::new();

@@ -247,7 +247,11 @@ impl Migrator {
 
     /// The project's migrations, read in the layout godwit.toml names (or the detected one).
     pub fn read_sources(&self) -> Result<Vec<Migration>, Error> {
-        source::read(&self.config.migrations_dir, &self.config.layout())
+        source::read(
+            &self.config.migrations_dir,
+            &self.config.layout(),
+            self.config.target.dialect,
+        )
     }
 
     /// The migrations the next deploy would apply, in order, without taking the lock.
@@ -886,8 +890,19 @@ impl Migrator {
             statements: statements.len(),
             resume_at,
         });
-        let transactional =
-            self.driver.transactional_ddl() && script.transactional(statements) && resume.is_none();
+        // A resumed migration goes on statement by statement from where it stopped.
+        let transactional = script
+            .transaction_mode(statements, self.driver.dialect())
+            .is_transaction()
+            && resume.is_none();
+        let foreign_keys_off =
+            script.sqlite_foreign_keys_off && self.driver.dialect() == crate::Dialect::Sqlite;
+        if foreign_keys_off {
+            self.driver
+                .execute("PRAGMA foreign_keys = OFF")
+                .await
+                .map_err(|e| Error::db("cannot turn SQLite's foreign keys off", &e))?;
+        }
         let result = if transactional {
             self.run_in_transaction(migration, script, statements, operation, &timeouts)
                 .await
@@ -897,6 +912,13 @@ impl Migrator {
             )
             .await
         };
+        if foreign_keys_off {
+            let on = self.driver.execute("PRAGMA foreign_keys = ON").await;
+            // A failure of the script itself is what the user needs to hear about.
+            if let (Ok(_), Err(e)) = (&result, on) {
+                return Err(Error::db("cannot turn SQLite's foreign keys back on", &e));
+            }
+        }
         let deferred = std::mem::take(&mut self.deferred);
         match &result {
             Ok(done) => self.emit(Event::MigrationFinished {
@@ -916,7 +938,7 @@ impl Migrator {
         }
         // After a failure in a transaction the copies were rolled back with it; after a
         // failure outside one (MySQL) they exist, and the history row says how far it got.
-        if result.is_ok() || !self.driver.transactional_ddl() || script.directives.no_transaction {
+        if result.is_ok() || !transactional {
             for event in deferred {
                 self.emit(event);
             }

@@ -818,16 +818,7 @@ impl Migrator {
                 )));
             };
             let Some(down) = &migration.down else {
-                let write = if migration.dir.join("up.sql").is_file() {
-                    format!("write {}/down.sql", migration.dir.display())
-                } else {
-                    format!("add a down script to {}", migration.origin)
-                };
-                return Err(Error::Config(format!(
-                    "{} has no down script, so it cannot be reverted: {write}, or revert it by hand and run `godwit resolve --rolled-back {}`",
-                    migration.id(),
-                    migration.version
-                )));
+                return Err(Error::Config(no_down_advice(migration)));
             };
             plan.push((migration, down, down.statements(self.driver.dialect())?));
         }
@@ -1417,6 +1408,30 @@ impl Migrator {
                         entry.name
                     ),
                 ),
+                // `down` cannot revert a migration without a down script, so a person
+                // undid it by hand; only the newest applied one, as `down` would.
+                Status::Applied | Status::Modified
+                    if entry.migration.is_some_and(|m| m.down.is_none()) =>
+                {
+                    if let Some(newer) = entries.iter().find(|e| {
+                        e.version > *version
+                            && !e.version.is_repeatable()
+                            && matches!(e.status, Status::Applied | Status::Modified)
+                    }) {
+                        return Err(Error::Blocked(format!(
+                            "{version} {} is not the newest applied migration: {} {} is applied after it; revert the newer ones first (`godwit down`)",
+                            entry.name, newer.version, newer.name
+                        )));
+                    }
+                    (
+                        RowState::RolledBack,
+                        Some(0),
+                        format!(
+                            "{version} {} recorded as rolled back (undone by hand); `godwit deploy` will apply it again",
+                            entry.name
+                        ),
+                    )
+                }
                 _ => return refuse("--rolled-back"),
             },
             Resolve::Continue => {
@@ -1556,6 +1571,31 @@ impl Migrator {
             Ok((dropped, report))
         })
         .await
+    }
+}
+
+/// What `down` says about a migration it cannot revert: where a down script would go,
+/// or, for tools that keep none, how to undo it by hand and tell godwit so.
+fn no_down_advice(migration: &Migration) -> String {
+    let v = &migration.version;
+    let by_hand = format!(
+        "undo its changes by hand, then record that with `godwit resolve --rolled-back {v}` (the next deploy applies it again)"
+    );
+    match &migration.down_place {
+        source::DownPlace::File(path) => format!(
+            "{} has no down script, so it cannot be reverted: write {}, or {by_hand}",
+            migration.id(),
+            path.display()
+        ),
+        source::DownPlace::Section { file, marker } => format!(
+            "{} has no down script, so it cannot be reverted: add a `{marker}` section to {}, or {by_hand}",
+            migration.id(),
+            file.display()
+        ),
+        source::DownPlace::Nowhere { reason } => format!(
+            "{reason}, so godwit cannot revert {}: {by_hand}",
+            migration.id()
+        ),
     }
 }
 

@@ -534,6 +534,31 @@ impl Migrator {
     }
 }
 
+/// What `status` says about a database another tool migrated and godwit has not adopted.
+pub fn unadopted_note(found: &[OtherHistory]) -> String {
+    let mut out = String::new();
+    for h in found {
+        out.push_str(&format!(
+            "{} migrated this database: {} has {} row{}, and godwit's history is empty.\n",
+            h.tool.name(),
+            h.table,
+            h.rows,
+            if h.rows == 1 { "" } else { "s" }
+        ));
+    }
+    let from = match found {
+        [one] => format!(
+            "`godwit adopt` (or `godwit adopt --from {}`)",
+            one.tool.name()
+        ),
+        _ => "`godwit adopt --from TOOL`".to_string(),
+    };
+    out.push_str(&format!(
+        "  `godwit deploy` refuses to run the migrations again over what it applied: run {from} to record them as applied, running nothing."
+    ));
+    out
+}
+
 /// What a person reads after `godwit adopt`.
 pub fn human(report: &AdoptReport) -> String {
     let mut out = format!("Read {} ({}).\n", report.table, report.tool);

@@ -82,6 +82,11 @@ pub enum Command {
         /// with `[backup] policy = "never"`): for migrations a transaction cannot undo.
         #[arg(long)]
         restore_on_failure: bool,
+        /// Apply the migrations although another tool's history table (Prisma's, diesel's,
+        /// ...) says it migrated this database and godwit's history is empty; without it,
+        /// deploy refuses and points to `godwit adopt`.
+        #[arg(long)]
+        ignore_other_history: bool,
     },
     /// Revert applied migrations with their down.sql (default: the newest one).
     Down {
@@ -453,9 +458,24 @@ async fn command(
         Command::Status => {
             let rows = migrator.history().await?;
             let entries = history::entries(migrations, &rows);
-            println!("{}", report::status(&entries, &config.target.display, json));
+            let others = migrator.unadopted_histories().await?;
+            let status = report::status(&entries, &config.target.display, json);
+            if json {
+                let mut doc: serde_json::Value =
+                    serde_json::from_str(&status).expect("status JSON");
+                doc["other_history"] = serde_json::json!(others);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&doc).expect("serializable")
+                );
+            } else {
+                println!("{status}");
+                if !others.is_empty() {
+                    println!("\n{}", crate::adopt::unadopted_note(&others));
+                }
+            }
             let summary = report::summarize(&entries);
-            Ok(if summary.problems > 0 {
+            Ok(if summary.problems > 0 || !others.is_empty() {
                 exit::BLOCKED
             } else if summary.pending > 0 {
                 exit::PENDING
@@ -467,11 +487,13 @@ async fn command(
             to,
             allow_out_of_order,
             restore_on_failure,
+            ignore_other_history,
         } => {
             let options = DeployOptions {
                 to: to.as_deref().map(version).transpose()?,
                 allow_out_of_order,
                 restore_on_failure,
+                ignore_other_history,
             };
             let report = migrator.deploy(&options).await?;
             print_run(&report, "applied", json);

@@ -140,6 +140,9 @@ pub struct DeployOptions {
     /// If a migration fails, restore the backup taken before the run (one is taken
     /// whatever the backup policy says).
     pub restore_on_failure: bool,
+    /// Deploy although another tool's history table says it migrated this database and
+    /// godwit's history is empty (normally refused: `godwit adopt` first).
+    pub ignore_other_history: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -343,6 +346,12 @@ impl Migrator {
 
     async fn deploy_locked(&mut self, options: &DeployOptions) -> Result<RunReport, Error> {
         let started = Instant::now();
+        if !options.ignore_other_history {
+            let others = self.unadopted_histories().await?;
+            if !others.is_empty() {
+                return Err(Error::OtherToolHistory(others));
+            }
+        }
         self.driver.ensure_history_table().await?;
         let migrations = self.read_sources()?;
         let mut rows = self.driver.history().await?;
@@ -1566,6 +1575,8 @@ impl Migrator {
                     to: None,
                     allow_out_of_order: true,
                     restore_on_failure: false,
+                    // Everything was dropped, other tools' tables too.
+                    ignore_other_history: true,
                 })
                 .await?;
             Ok((dropped, report))

@@ -54,10 +54,7 @@ fn build(lang: &str, out: &Path) -> Result<PathBuf, String> {
 fn run() -> Result<(), String> {
     let out = tempfile::tempdir().map_err(|e| e.to_string())?;
     let components = [
-        (
-            "rust",
-            PathBuf::from(env!("GODWIT_GUEST_DIR")).join("normalize_email.wasm"),
-        ),
+        ("rust", godwit_test_guests::wasm("normalize-email")),
         ("python", build("python", out.path())?),
         ("js", build("js", out.path())?),
     ];

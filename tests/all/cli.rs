@@ -111,7 +111,7 @@ fn bad_credentials() {
         dir.path(),
         &[
             "--database-url",
-            "postgres://no_such_role:pw12345@127.0.0.1:5432/postgres",
+            &PG_ADMIN.replace("postgres@", "no_such_role:pw12345@"),
             "status",
         ],
     ));
@@ -138,7 +138,7 @@ fn database_does_not_exist() {
         dir.path(),
         &[
             "--database-url",
-            "postgres://postgres@127.0.0.1:5432/godwit_no_such_db",
+            &format!("{}/godwit_no_such_db", *PG_SERVER),
             "status",
         ],
     ))

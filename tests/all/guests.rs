@@ -1,8 +1,6 @@
-//! The Rust guests `build.rs` compiles for wasm32-wasip2 — first-party plugins and test
+//! The Rust guests `tests/artifacts` compiles for wasm32-wasip2 — first-party plugins and test
 //! fixtures — are components of exactly their world, carry their manifest, and link
 //! against the host.
-
-use std::path::{Path, PathBuf};
 
 use godwit::plugin::{Runtime, RuntimeConfig, builtin};
 use wasmparser::{Parser, Payload};
@@ -24,9 +22,7 @@ const GUESTS: &[(&str, &str, &[&str])] = &[
     ("webhook", "notifier", NOTIFIER),
 ];
 
-fn guest_path(name: &str) -> PathBuf {
-    Path::new(env!("GODWIT_GUEST_DIR")).join(format!("{}.wasm", name.replace('-', "_")))
-}
+use crate::support::guest_wasm as guest_path;
 
 fn runtime() -> Runtime {
     Runtime::new(RuntimeConfig::default()).unwrap()
@@ -103,9 +99,19 @@ fn builtin_plugins_are_the_built_first_party_plugins() {
             "webhook"
         ]
     );
+    // The binary embeds committed files so that building it needs no wasm target; they
+    // must be exactly what the sources build to.
     for name in names {
-        let bytes = builtin::get(name).unwrap();
-        assert_eq!(bytes, std::fs::read(guest_path(name)).unwrap(), "{name}");
+        let embedded = builtin::get(name).unwrap();
+        let built = std::fs::read(guest_path(name)).unwrap();
+        assert!(
+            embedded == built,
+            "host/builtin/{}.wasm is not a build of plugins/{name} ({} bytes embedded, {} built); \
+             run `cargo run -p godwit-test-guests --bin update-builtins` and commit the result",
+            name.replace('-', "_"),
+            embedded.len(),
+            built.len()
+        );
     }
     assert!(builtin::get("hostile").is_none());
 }

@@ -1,22 +1,14 @@
 //! Validators and notifiers end to end, with real components built from the workspace
-//! (first-party plugins embedded as built-ins, test guests from `GODWIT_GUEST_DIR`).
+//! (first-party plugins embedded as built-ins, test guests from `tests/artifacts`).
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 
 use crate::support::*;
 
-/// A component the build script put in `GODWIT_GUEST_DIR`, e.g. `hello-validator`.
-fn guest(name: &str) -> PathBuf {
-    let dir = Path::new(env!("GODWIT_GUEST_DIR"));
-    [name.to_owned(), name.replace('-', "_")]
-        .iter()
-        .map(|n| dir.join(format!("{n}.wasm")))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("no {name}.wasm in {}", dir.display()))
-}
+use crate::support::guest_wasm as guest;
 
 fn sha256(path: &Path) -> String {
     use sha2::Digest as _;

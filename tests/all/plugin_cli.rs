@@ -1,4 +1,4 @@
-//! `godwit plugin inspect|check|run|new` on the real guests `build.rs` compiles, on
+//! `godwit plugin inspect|check|run|new` on the real guests `tests/artifacts` compiles, on
 //! components written in the text format where a test needs one the SDK cannot make, and
 //! on a project `plugin new` writes and cargo builds.
 
@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::support::{Output, godwit_cmd, run};
 
-fn guest(name: &str) -> PathBuf {
-    Path::new(env!("GODWIT_GUEST_DIR")).join(format!("{}.wasm", name.replace('-', "_")))
-}
+use crate::support::guest_wasm as guest;
 
 fn godwit(dir: &Path, args: &[&str]) -> Output {
     let mut cmd = godwit_cmd();

@@ -2,16 +2,13 @@
 //! crates in tests/guests, checkpoints, resume after failures and after kill -9, and
 //! the hostile plugins that must end in a clear error with the batch rolled back.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::each_dialect;
 use crate::support::{Dialect, Project};
 
-/// A guest component built by host/build.rs.
-pub fn guest(name: &str) -> PathBuf {
-    PathBuf::from(env!("GODWIT_GUEST_DIR")).join(format!("{name}.wasm"))
-}
+pub use crate::support::guest_wasm as guest;
 
 /// The SHA-256 of a file, as godwit.toml pins it.
 pub fn sha256(path: &std::path::Path) -> String {

@@ -3,13 +3,20 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sqlx::{AnyConnection, Connection, Row};
 
 pub use godwit::Dialect;
 
-pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// The PostgreSQL server under test: `127.0.0.1:5432`, or the port in `GODWIT_TEST_PG_PORT`
+/// (`.ci/run` runs the PostgreSQL tests a second time against PostgreSQL 18 that way).
+pub static PG_SERVER: LazyLock<String> = LazyLock::new(|| {
+    let port = std::env::var("GODWIT_TEST_PG_PORT").unwrap_or_else(|_| "5432".into());
+    format!("postgres://postgres@127.0.0.1:{port}")
+});
+pub static PG_ADMIN: LazyLock<String> = LazyLock::new(|| format!("{}/postgres", *PG_SERVER));
 pub const MY_ADMIN: &str = "mysql://root@127.0.0.1:3306/mysql";
 
 /// Variables that would steer godwit away from the database a test gives it.
@@ -41,6 +48,14 @@ fn unique_name() -> String {
     )
 }
 
+/// A Rust guest built from source for wasm32-wasip2 by `tests/artifacts`: a first-party
+/// plugin, a fixture of `tests/guests/` or an example, by package name (`hostile-step`).
+pub fn guest_wasm(name: &str) -> PathBuf {
+    let path = godwit_test_guests::wasm(name);
+    assert!(path.is_file(), "no guest called {name}: {}", path.display());
+    path
+}
+
 /// A database that exists for one test and is dropped afterwards.
 pub struct TestDb {
     pub dialect: Dialect,
@@ -65,10 +80,10 @@ impl TestDb {
                 }
             }
             Dialect::Postgres => {
-                admin(PG_ADMIN, &format!("CREATE DATABASE {name}"));
+                admin(&PG_ADMIN, &format!("CREATE DATABASE {name}"));
                 TestDb {
                     dialect,
-                    url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                    url: format!("{}/{name}", *PG_SERVER),
                     name,
                     _dir: None,
                 }
@@ -186,7 +201,7 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         match self.dialect {
             Dialect::Postgres => admin(
-                PG_ADMIN,
+                &PG_ADMIN,
                 &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
             ),
             Dialect::MySql => admin(MY_ADMIN, &format!("DROP DATABASE IF EXISTS {}", self.name)),
@@ -198,7 +213,7 @@ impl Drop for TestDb {
 /// The admin connection's URL for a server dialect (not SQLite).
 pub fn admin_url(dialect: Dialect) -> &'static str {
     match dialect {
-        Dialect::Postgres => PG_ADMIN,
+        Dialect::Postgres => &PG_ADMIN,
         Dialect::MySql => MY_ADMIN,
         Dialect::Sqlite => panic!("SQLite has no server to administer"),
     }

@@ -413,9 +413,9 @@ fn shadow_url_on_postgres() {
 fn shadow_needs_createdb_or_shadow_url() {
     let p = Project::new(Dialect::Postgres, "migrations_verify");
     let role = format!("{}_nocreatedb", p.db.name);
-    admin(PG_ADMIN, &format!("CREATE ROLE {role} LOGIN NOCREATEDB"));
+    admin(&PG_ADMIN, &format!("CREATE ROLE {role} LOGIN NOCREATEDB"));
     p.db.exec(&format!("GRANT ALL ON SCHEMA public TO {role}"));
-    let url = format!("postgres://{role}@127.0.0.1:5432/{}", p.db.name);
+    let url = PG_SERVER.replace("postgres@", &format!("{role}@")) + "/" + &p.db.name;
     let as_role = |args: &[&str]| {
         let mut cmd = godwit_cmd();
         cmd.arg("-C")
@@ -428,7 +428,7 @@ fn shadow_needs_createdb_or_shadow_url() {
     let verified = as_role(&["verify"]);
     // The role owns the objects in the test database only, which goes with `p`.
     drop(p);
-    admin(PG_ADMIN, &format!("DROP ROLE {role}"));
+    admin(&PG_ADMIN, &format!("DROP ROLE {role}"));
     deployed.expect(0);
     verified
         .expect(2)

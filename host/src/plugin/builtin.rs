@@ -1,10 +1,15 @@
 //! The first-party plugins, compiled into the godwit binary so that `builtin = "NAME"` in
-//! godwit.toml needs no file. `build.rs` builds them from `plugins/` for `wasm32-wasip2`.
+//! godwit.toml needs no file.
+//!
+//! The components are committed in `host/builtin/`, built from `plugins/` with
+//! `cargo run -p godwit-test-guests --bin update-builtins`, so that building godwit needs
+//! neither the wasm32-wasip2 target nor the plugins' sources (`cargo install` builds from
+//! the packaged crate alone). A test rebuilds them from source and compares the bytes.
 
 macro_rules! builtins {
     ($($name:literal => $file:literal,)*) => {
         const BUILTINS: &[(&str, &[u8])] = &[
-            $(($name, include_bytes!(concat!(env!("GODWIT_GUEST_DIR"), "/", $file))),)*
+            $(($name, include_bytes!(concat!("../../builtin/", $file))),)*
         ];
     };
 }

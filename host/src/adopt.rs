@@ -23,9 +23,25 @@ pub enum Tool {
     Goose,
     Dbmate,
     GolangMigrate,
+    Diesel,
+    /// ory/popx (Kratos, Hydra, Keto).
+    Popx,
 }
 
 impl Tool {
+    /// Every tool, in the order `adopt` looks for their tables.
+    pub const ALL: [Tool; 9] = [
+        Tool::Prisma,
+        Tool::Drizzle,
+        Tool::Sqlx,
+        Tool::Flyway,
+        Tool::Goose,
+        Tool::Dbmate,
+        Tool::GolangMigrate,
+        Tool::Diesel,
+        Tool::Popx,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Tool::Prisma => "prisma",
@@ -35,10 +51,13 @@ impl Tool {
             Tool::Goose => "goose",
             Tool::Dbmate => "dbmate",
             Tool::GolangMigrate => "golang-migrate",
+            Tool::Diesel => "diesel",
+            Tool::Popx => "popx",
         }
     }
 
-    fn table(self, dialect: Dialect) -> &'static str {
+    /// The history table, as it is named in `dialect`.
+    pub fn table(self, dialect: Dialect) -> &'static str {
         match self {
             Tool::Prisma => "_prisma_migrations",
             Tool::Drizzle if dialect == Dialect::Postgres => "drizzle.__drizzle_migrations",
@@ -47,6 +66,8 @@ impl Tool {
             Tool::Flyway => "flyway_schema_history",
             Tool::Goose => "goose_db_version",
             Tool::Dbmate | Tool::GolangMigrate => "schema_migrations",
+            Tool::Diesel => "__diesel_schema_migrations",
+            Tool::Popx => "schema_migration",
         }
     }
 }
@@ -104,37 +125,59 @@ fn hex(dialect: Dialect, expr: &str) -> String {
     }
 }
 
-/// The tools whose history table exists in this database.
+/// Another tool's history table found in a database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OtherHistory {
+    pub tool: Tool,
+    pub table: String,
+    pub rows: i64,
+}
+
+/// The tools whose history table exists in this database, with their row counts.
 async fn present(m: &mut Migrator, dialect: Dialect) -> Result<Vec<Tool>, Error> {
+    Ok(histories(m, dialect)
+        .await?
+        .into_iter()
+        .map(|h| h.tool)
+        .collect())
+}
+
+/// Other tools' history tables in this database, and how many rows each holds.
+pub(crate) async fn histories(
+    m: &mut Migrator,
+    dialect: Dialect,
+) -> Result<Vec<OtherHistory>, Error> {
     let mut found = Vec::new();
-    for tool in [
-        Tool::Prisma,
-        Tool::Drizzle,
-        Tool::Sqlx,
-        Tool::Flyway,
-        Tool::Goose,
-        Tool::Dbmate,
-    ] {
+    for tool in Tool::ALL {
+        if tool == Tool::GolangMigrate {
+            continue; // the same table as dbmate's, told apart below
+        }
         let sql = format!("SELECT count(*) FROM {}", tool.table(dialect));
-        match m.driver().query_i64(&sql).await {
-            Ok(_) if tool == Tool::Dbmate => {
+        let found_tool = match m.driver().query_i64(&sql).await {
+            Ok(rows) if tool == Tool::Dbmate => {
                 // dbmate and golang-migrate share the table name; golang-migrate's has `dirty`.
                 let dirty = format!("SELECT count(dirty) FROM {}", tool.table(dialect));
-                found.push(if m.driver().query_i64(&dirty).await.is_ok() {
+                let tool = if m.driver().query_i64(&dirty).await.is_ok() {
                     Tool::GolangMigrate
                 } else {
                     Tool::Dbmate
-                });
+                };
+                (tool, rows)
             }
-            Ok(_) => found.push(tool),
-            Err(e) if driver::is_undefined_table(&e) || is_undefined_schema(&e) => {}
+            Ok(rows) => (tool, rows),
+            Err(e) if driver::is_undefined_table(&e) || is_undefined_schema(&e) => continue,
             Err(e) => {
                 return Err(Error::db(
                     format!("cannot look for {}", tool.table(dialect)),
                     &e,
                 ));
             }
-        }
+        };
+        found.push(OtherHistory {
+            tool: found_tool.0,
+            table: found_tool.0.table(dialect).to_string(),
+            rows: found_tool.1.unwrap_or(0),
+        });
     }
     Ok(found)
 }
@@ -179,6 +222,7 @@ async fn read_foreign(
         ),
         Tool::Dbmate => format!("SELECT {} FROM {table}", t("version")),
         Tool::GolangMigrate => format!("SELECT {}, {} FROM {table}", t("version"), t("dirty")),
+        Tool::Diesel | Tool::Popx => format!("SELECT {} FROM {table}", t("version")),
     };
     let rows = m
         .driver()
@@ -270,6 +314,16 @@ async fn read_foreign(
                     checksum: None,
                 }
             }
+            // A row per applied migration, deleted again by a down; nothing records a
+            // failure (a failed migration is rolled back, or left to a person).
+            Tool::Diesel | Tool::Popx => {
+                let Some(v) = version(&r[0]) else { continue };
+                ForeignRow {
+                    key: Key::Version(v),
+                    applied: true,
+                    checksum: None,
+                }
+            }
         };
         out.push(row);
     }
@@ -316,12 +370,30 @@ fn matches(tool: Tool, key: &Key, m: &Migration) -> bool {
         Key::Version(v) if tool == Tool::GolangMigrate => {
             !m.version.is_repeatable() && m.version <= *v
         }
+        // popx still honours rows its older versions wrote: the first 14 digits of a
+        // longer version (`20191100000001` for `20191100000001000003`).
+        Key::Version(v) if tool == Tool::Popx => {
+            let mine = m.version.as_str();
+            mine == v.as_str() || (mine.len() > 14 && &mine[..14] == v.as_str())
+        }
         Key::Version(v) => m.version.same_number(v),
         Key::Repeatable(name) => m.version.is_repeatable() && m.name == *name,
     }
 }
 
 impl Migrator {
+    /// Other tools' history tables holding rows, when godwit's own history is empty: the
+    /// database was migrated by another tool and not adopted yet. Reads only.
+    pub async fn unadopted_histories(&mut self) -> Result<Vec<OtherHistory>, Error> {
+        if !self.history().await?.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dialect = self.config().target.dialect;
+        let mut found = histories(self, dialect).await?;
+        found.retain(|h| h.rows > 0);
+        Ok(found)
+    }
+
     /// Records what `tool` (detected when `None`) applied as applied in godwit's history.
     pub async fn adopt(&mut self, tool: Option<Tool>) -> Result<AdoptReport, Error> {
         self.locked_adopt(tool).await
@@ -347,7 +419,7 @@ impl Migrator {
             (None, [one]) => *one,
             (None, []) => {
                 return Err(Error::Config(
-                    "found no history table of Prisma, Drizzle, sqlx, Flyway, goose, dbmate or golang-migrate in this database; \
+                    "found no history table of Prisma, Drizzle, sqlx, Flyway, goose, dbmate, golang-migrate, diesel or popx in this database; \
                      for a database no tool tracked, use `godwit baseline VERSION`"
                         .into(),
                 ));
@@ -460,6 +532,31 @@ impl Migrator {
         }
         Ok(report)
     }
+}
+
+/// What `status` says about a database another tool migrated and godwit has not adopted.
+pub fn unadopted_note(found: &[OtherHistory]) -> String {
+    let mut out = String::new();
+    for h in found {
+        out.push_str(&format!(
+            "{} migrated this database: {} has {} row{}, and godwit's history is empty.\n",
+            h.tool.name(),
+            h.table,
+            h.rows,
+            if h.rows == 1 { "" } else { "s" }
+        ));
+    }
+    let from = match found {
+        [one] => format!(
+            "`godwit adopt` (or `godwit adopt --from {}`)",
+            one.tool.name()
+        ),
+        _ => "`godwit adopt --from TOOL`".to_string(),
+    };
+    out.push_str(&format!(
+        "  `godwit deploy` refuses to run the migrations again over what it applied: run {from} to record them as applied, running nothing."
+    ));
+    out
 }
 
 /// What a person reads after `godwit adopt`.

@@ -82,6 +82,11 @@ pub enum Command {
         /// with `[backup] policy = "never"`): for migrations a transaction cannot undo.
         #[arg(long)]
         restore_on_failure: bool,
+        /// Apply the migrations although another tool's history table (Prisma's, diesel's,
+        /// ...) says it migrated this database and godwit's history is empty; without it,
+        /// deploy refuses and points to `godwit adopt`.
+        #[arg(long)]
+        ignore_other_history: bool,
     },
     /// Revert applied migrations with their down.sql (default: the newest one).
     Down {
@@ -343,7 +348,11 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     ) {
         Vec::new()
     } else {
-        source::read(&config.migrations_dir, &config.layout())?
+        source::read(
+            &config.migrations_dir,
+            &config.layout(),
+            config.target.dialect,
+        )?
     };
     // Plugins load (and are checked against their pins) before the database is touched.
     let runs = matches!(
@@ -486,12 +495,24 @@ async fn command(
             let rows = migrator.history().await?;
             let copies = migrator.copies().await?;
             let entries = history::entries(migrations, &rows);
-            println!(
-                "{}",
-                report::status(&entries, &config.target.display, &copies, json)
-            );
+            let others = migrator.unadopted_histories().await?;
+            let status = report::status(&entries, &config.target.display, &copies, json);
+            if json {
+                let mut doc: serde_json::Value =
+                    serde_json::from_str(&status).expect("status JSON");
+                doc["other_history"] = serde_json::json!(others);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&doc).expect("serializable")
+                );
+            } else {
+                println!("{status}");
+                if !others.is_empty() {
+                    println!("\n{}", crate::adopt::unadopted_note(&others));
+                }
+            }
             let summary = report::summarize(&entries);
-            Ok(if summary.problems > 0 {
+            Ok(if summary.problems > 0 || !others.is_empty() {
                 exit::BLOCKED
             } else if summary.pending > 0 {
                 exit::PENDING
@@ -503,11 +524,13 @@ async fn command(
             to,
             allow_out_of_order,
             restore_on_failure,
+            ignore_other_history,
         } => {
             let options = DeployOptions {
                 to: to.as_deref().map(version).transpose()?,
                 allow_out_of_order,
                 restore_on_failure,
+                ignore_other_history,
             };
             let report = migrator.deploy(&options).await?;
             print_run(&report, "applied", json);
@@ -756,6 +779,7 @@ migrations = "migrations"
 # lock_retries = 3            # retries after a lock timeout
 # connect_timeout = "10s"
 # shadow_url = "env(SHADOW_URL)"  # an empty database for `godwit verify`, if it may not create one
+# init_sql = "SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'"  # run on every connection first
 
 # Whole-database backups before deploy: "always", "destructive" (the default: before a
 # run that drops, truncates or deletes) or "never" (which also turns off the in-database
@@ -856,7 +880,7 @@ async fn lint(
                 } else {
                     parent
                 };
-                let found: Vec<_> = source::read(parent, &file.layout())?
+                let found: Vec<_> = source::read(parent, &file.layout(), dialect)?
                     .into_iter()
                     .filter(|m| m.dir.file_name() == dir.file_name())
                     .collect();
@@ -868,7 +892,7 @@ async fn lint(
                 }
                 migrations.extend(found);
             }
-            _ => migrations.extend(source::read(dir, &file.layout())?),
+            _ => migrations.extend(source::read(dir, &file.layout(), dialect)?),
         }
     }
     let mut findings = checks::lint_migrations(&migrations, dialect, &file.lint)?;
@@ -926,47 +950,16 @@ fn new_migration(dir: &Path, raw: &str, step: Option<&str>) -> Result<u8, Error>
             "`{raw}` does not say what the migration changes; name it after the change, e.g. `add_users_email_index` or `create_orders`"
         )));
     }
-    let file = Config::load(dir, &Overrides::default())
-        .ok()
-        .map(|c| c.migrations_dir)
-        .unwrap_or_else(|| dir.join("migrations"));
-    let version = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
-    let path = file.join(format!("{version}_{name}"));
-    if path.exists() {
-        return Err(Error::Config(format!(
-            "{} already exists; wait a second and try again",
-            path.display()
-        )));
-    }
-    std::fs::create_dir_all(&path)?;
-    if let Some(plugin) = step {
-        std::fs::write(
-            path.join("step.toml"),
-            format!(
-                "# {name}: a plugin step. godwit runs it batch by batch, each batch in its own\n\
-                 # transaction with its checkpoint, and resumes it where it stopped.\n\
-                 plugin = \"{plugin}\"   # a [plugins.{plugin}] of godwit.toml\n\n\
-                 # Settings for the plugin; they override [plugins.{plugin}.config] key by key.\n\
-                 [config]\n\n\
-                 [batch]\n\
-                 # size = 1000          # first batch; later ones adapt to `target`\n\
-                 # target = \"250ms\"    # how long a batch should take\n\
-                 # pause = \"0ms\"       # sleep between batches\n\
-                 # max_rows_per_second = 0\n"
-            ),
-        )?;
-        std::fs::write(
-            path.join("down.sql"),
-            format!("-- Undo {name}, or delete this file if the step cannot be undone.\n\n"),
-        )?;
-        println!("Created {}/step.toml and down.sql", path.display());
-        return Ok(exit::OK);
-    }
-    std::fs::write(
-        path.join("up.sql"),
-        format!("-- {name}\n-- Directives go here, e.g. -- godwit:no-transaction\n\n"),
+    // The folder and its layout as every other command finds them; no database needed.
+    let file = FileConfig::read(dir)?;
+    let folder = file.migrations_dir(dir);
+    let created = source::create(
+        &folder,
+        &file.layout(),
+        &source::NewMigration { name: &name, step },
+        chrono::Utc::now().naive_utc(),
     )?;
-    std::fs::write(path.join("down.sql"), format!("-- Undo {name}.\n\n"))?;
-    println!("Created {}/up.sql and down.sql", path.display());
+    let shown: Vec<String> = created.iter().map(|p| p.display().to_string()).collect();
+    println!("Created {}", shown.join(" and "));
     Ok(exit::OK)
 }

@@ -69,6 +69,11 @@ pub struct FileConfig {
     pub pattern: Option<String>,
     /// A database `verify` may create objects in, for users who cannot create databases.
     pub shadow_url: Option<String>,
+    /// SQL run on every connection godwit opens to the database (and to `verify`'s
+    /// shadow) before anything else: session settings the migrations were written for,
+    /// e.g. `"SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'"`. One statement or a list.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub init_sql: Vec<String>,
     #[serde(default)]
     pub lint: LintSettings,
     #[serde(default)]
@@ -249,6 +254,20 @@ pub enum LockMode {
     #[default]
     Advisory,
     Lease,
+}
+
+/// `"SQL"` or `["SQL", ...]`.
+fn one_or_many<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(de)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 pub(crate) fn duration<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {

@@ -150,6 +150,7 @@ pub async fn connect(config: &Config) -> Result<Box<dyn Driver>, Error> {
                     config.target.display, config.target.origin
                 )));
             }
+            Err(ConnectError::InitSql(message)) => return Err(Error::Config(message)),
         }
     }
 }
@@ -158,6 +159,31 @@ pub async fn connect(config: &Config) -> Result<Box<dyn Driver>, Error> {
 pub(crate) enum ConnectError {
     Unreachable(String),
     Refused(String),
+    /// A statement of godwit.toml's `init_sql` failed: the configuration needs fixing.
+    InitSql(String),
+}
+
+/// Runs godwit.toml's `init_sql` on a connection just opened, so that every connection
+/// (work, lock, plugin sessions, verify's shadow) has the session the migrations expect.
+pub(crate) async fn init_session<DB: sqlx::Database>(
+    config: &Config,
+    conn: &mut DB::Connection,
+) -> Result<(), ConnectError>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    for (i, sql) in config.file.init_sql.iter().enumerate() {
+        if let Err(e) = sqlx::raw_sql(sql).execute(&mut *conn).await {
+            return Err(ConnectError::InitSql(format!(
+                "init_sql in godwit.toml: statement {} (`{}`) failed on {}: {}",
+                i + 1,
+                sql.trim(),
+                config.target.display,
+                describe_db_error(&e)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Classifies a connect error: network trouble may pass, credentials and names will not.

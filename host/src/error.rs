@@ -42,6 +42,12 @@ pub enum Error {
     #[error("{0}")]
     Blocked(String),
 
+    /// The database holds another tool's migration history and none of godwit's: a
+    /// deploy would run every migration again from the first, over objects that tool
+    /// already created. Nothing was applied and no backup taken.
+    #[error("{}", other_history_message(.0))]
+    OtherToolHistory(Vec<crate::adopt::OtherHistory>),
+
     /// A migration failed; its state is recorded in the history table.
     #[error("{0}")]
     MigrationFailed(String),
@@ -63,7 +69,7 @@ impl Error {
         match self {
             Error::Config(_) | Error::Source { .. } | Error::Io(_) => exit::USAGE,
             Error::Connect(_) | Error::LockTimeout { .. } => exit::CONNECT,
-            Error::Blocked(_) => exit::BLOCKED,
+            Error::Blocked(_) | Error::OtherToolHistory(_) => exit::BLOCKED,
             Error::MigrationFailed(_) | Error::Database { .. } => exit::FAILED,
             Error::Backup(e) => {
                 use crate::backup::BackupError as B;
@@ -96,6 +102,33 @@ impl Error {
             message: describe_db_error(err),
         }
     }
+}
+
+fn other_history_message(found: &[crate::adopt::OtherHistory]) -> String {
+    let tables: Vec<String> = found
+        .iter()
+        .map(|h| {
+            format!(
+                "{} ({}'s history, {} row{})",
+                h.table,
+                h.tool.name(),
+                h.rows,
+                if h.rows == 1 { "" } else { "s" }
+            )
+        })
+        .collect();
+    let adopt = if found.len() == 1 {
+        "`godwit adopt`"
+    } else {
+        "`godwit adopt --from TOOL`"
+    };
+    format!(
+        "this database has {} and no godwit history: another tool applied migrations here, so deploying would run every migration again from the first, \
+         over the objects that tool already created. Nothing was applied and no backup was taken.\n  \
+         Run {adopt} to record what it applied as applied in godwit's history (it runs nothing and leaves its table as it is), then `godwit deploy`.\n  \
+         If that table has nothing to do with these migrations, `godwit deploy --ignore-other-history` applies them anyway.",
+        tables.join(" and ")
+    )
 }
 
 /// The database's own words, with its error code, as a DBA would want to search for them.

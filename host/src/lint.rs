@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::analyze::{self, Effect, Lock, StatementInfo};
 use crate::config::{LintSettings, RuleLevel};
 use crate::finding::{Finding, Location, Severity};
-use crate::source::{Migration, Script};
+use crate::source::{Migration, Script, TransactionMode};
 use crate::split::Statement;
 use crate::{Dialect, Error};
 
@@ -125,6 +125,8 @@ pub struct RuleContext<'a> {
     pub statements: &'a [StatementInfo],
     /// godwit.toml's `lock_timeout`, which deploy applies to every migration.
     pub config_lock_timeout: Option<Duration>,
+    /// How deploy will run `up.sql`, decided where deploy decides it.
+    pub mode: TransactionMode,
     ignores: &'a [Ignore],
 }
 
@@ -311,6 +313,7 @@ pub fn lint_migrations(
             dialect,
             statements: &infos,
             config_lock_timeout: settings.lock_timeout,
+            mode: migration.up.transaction_mode(&statements, dialect),
             ignores: &ignores,
         };
         let mut found = Vec::new();
@@ -403,7 +406,7 @@ pub(crate) fn validated_in_same_transaction(
     added: fn(&Effect) -> Option<&str>,
     what: &str,
 ) -> Vec<Finding> {
-    if ctx.script().directives.no_transaction {
+    if !ctx.mode.is_transaction() {
         return Vec::new();
     }
     let mut tables: Vec<&str> = Vec::new();
@@ -445,6 +448,75 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One statement per rule (more where a rule reads each dialect differently); every
+    /// rule must trip on at least one of them in each dialect it runs for, so a new rule
+    /// comes with a case here.
+    const EVERY_RULE: &[&str] = &[
+        "DROP TABLE users;",
+        "ALTER TABLE users DROP COLUMN email;",
+        "DROP SCHEMA reporting CASCADE;",
+        "DROP DATABASE reporting;",
+        "TRUNCATE TABLE sessions;",
+        "ALTER TABLE users RENAME TO accounts;",
+        "ALTER TABLE users RENAME COLUMN name TO full_name;",
+        "ALTER TABLE orders ALTER COLUMN total TYPE numeric(12, 2);",
+        "ALTER TABLE orders MODIFY COLUMN total DECIMAL(12, 2) NOT NULL;",
+        "ALTER TABLE users ADD COLUMN tier int NOT NULL;",
+        "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+        "ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id);",
+        "ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0);",
+        "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
+        "CREATE INDEX orders_customer_idx ON orders (customer_id);",
+        "DROP INDEX orders_customer_idx;",
+        "CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);",
+        "ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();",
+        "ALTER TABLE users ADD COLUMN nickname text;",
+        "ALTER TYPE order_status ADD VALUE 'refunded';",
+        "ALTER TABLE orders ADD COLUMN note TEXT, ALGORITHM=COPY;",
+        "FROBNICATE TABLE users WITH GUSTO;",
+        "-- godwit:ignore ban-drop-tabel -- reason: typo\nDROP TABLE users;",
+    ];
+
+    /// Help and messages are read by people: a `{column}` left from a template (GW009's
+    /// help said "Add CHECK ({column} IS NOT NULL)") is a bug, whichever rule has it.
+    #[test]
+    fn no_rule_leaves_a_placeholder_in_its_message_or_help() {
+        let placeholder = regex::Regex::new(r"\{[A-Za-z_][A-Za-z0-9_.]*\}").unwrap();
+        for dialect in ALL {
+            let tmp = tempfile::tempdir().unwrap();
+            for (i, sql) in EVERY_RULE.iter().enumerate() {
+                let dir = tmp.path().join(format!("2026010100{i:04}_case_{i}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(dir.join("up.sql"), format!("{sql}\n")).unwrap();
+                std::fs::write(dir.join("down.sql"), "SELECT 1;\n").unwrap();
+            }
+            // No down.sql (GW020) and a name that says nothing (GW021).
+            let dir = tmp.path().join("20260102000000_update");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("up.sql"), "SELECT 1;\n").unwrap();
+            let migrations = crate::source::read_dir(tmp.path(), *dialect).unwrap();
+            let findings =
+                lint_migrations(&migrations, *dialect, &LintSettings::default()).unwrap();
+            for rule in RULES.iter().filter(|r| r.dialects.contains(dialect)) {
+                assert!(
+                    findings.iter().any(|f| f.code == rule.code),
+                    "{} ({}) found nothing on {dialect}: add a statement that trips it to EVERY_RULE",
+                    rule.code,
+                    rule.name
+                );
+            }
+            for f in &findings {
+                for text in [Some(&f.message), f.help.as_ref()].into_iter().flatten() {
+                    assert!(
+                        !placeholder.is_match(text),
+                        "{} on {dialect} leaves a placeholder: {text}",
+                        f.code
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn codes_and_names_are_unique_and_well_formed() {

@@ -140,6 +140,9 @@ pub struct DeployOptions {
     /// If a migration fails, restore the backup taken before the run (one is taken
     /// whatever the backup policy says).
     pub restore_on_failure: bool,
+    /// Deploy although another tool's history table says it migrated this database and
+    /// godwit's history is empty (normally refused: `godwit adopt` first).
+    pub ignore_other_history: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -269,7 +272,11 @@ impl Migrator {
 
     /// The project's migrations, read in the layout godwit.toml names (or the detected one).
     pub fn read_sources(&self) -> Result<Vec<Migration>, Error> {
-        source::read(&self.config.migrations_dir, &self.config.layout())
+        source::read(
+            &self.config.migrations_dir,
+            &self.config.layout(),
+            self.config.target.dialect,
+        )
     }
 
     /// The migrations the next deploy would apply, in order, without taking the lock.
@@ -361,6 +368,12 @@ impl Migrator {
 
     async fn deploy_locked(&mut self, options: &DeployOptions) -> Result<RunReport, Error> {
         let started = Instant::now();
+        if !options.ignore_other_history {
+            let others = self.unadopted_histories().await?;
+            if !others.is_empty() {
+                return Err(Error::OtherToolHistory(others));
+            }
+        }
         self.driver.ensure_history_table().await?;
         let migrations = self.read_sources()?;
         let mut rows = self.driver.history().await?;
@@ -867,16 +880,7 @@ impl Migrator {
                 )));
             };
             let Some(down) = &migration.down else {
-                let write = if migration.dir.join("up.sql").is_file() {
-                    format!("write {}/down.sql", migration.dir.display())
-                } else {
-                    format!("add a down script to {}", migration.origin)
-                };
-                return Err(Error::Config(format!(
-                    "{} has no down script, so it cannot be reverted: {write}, or revert it by hand and run `godwit resolve --rolled-back {}`",
-                    migration.id(),
-                    migration.version
-                )));
+                return Err(Error::Config(no_down_advice(migration)));
             };
             plan.push((migration, down, down.statements(self.driver.dialect())?));
         }
@@ -948,8 +952,19 @@ impl Migrator {
             statements: statements.len(),
             resume_at,
         });
-        let transactional =
-            self.driver.transactional_ddl() && script.transactional(statements) && resume.is_none();
+        // A resumed migration goes on statement by statement from where it stopped.
+        let transactional = script
+            .transaction_mode(statements, self.driver.dialect())
+            .is_transaction()
+            && resume.is_none();
+        let foreign_keys_off =
+            script.sqlite_foreign_keys_off && self.driver.dialect() == crate::Dialect::Sqlite;
+        if foreign_keys_off {
+            self.driver
+                .execute("PRAGMA foreign_keys = OFF")
+                .await
+                .map_err(|e| Error::db("cannot turn SQLite's foreign keys off", &e))?;
+        }
         let copies = match (self.copies.as_mut(), operation) {
             (Some(c), Operation::Deploy) => c
                 .may_copy(migration.version.as_str(), statements)
@@ -980,6 +995,13 @@ impl Migrator {
             (Ok(_), Err(e)) => Err(Error::db("cannot close the copies of dropped data", &e)),
             (result, _) => result,
         };
+        if foreign_keys_off {
+            let on = self.driver.execute("PRAGMA foreign_keys = ON").await;
+            // A failure of the script itself is what the user needs to hear about.
+            if let (Ok(_), Err(e)) = (&result, on) {
+                return Err(Error::db("cannot turn SQLite's foreign keys back on", &e));
+            }
+        }
         let deferred = std::mem::take(&mut self.deferred);
         match &result {
             Ok(done) => self.emit(Event::MigrationFinished {
@@ -999,7 +1021,7 @@ impl Migrator {
         }
         // After a failure in a transaction the copies were rolled back with it; after a
         // failure outside one (MySQL) they exist, and the history row says how far it got.
-        if result.is_ok() || !self.driver.transactional_ddl() || script.directives.no_transaction {
+        if result.is_ok() || !transactional {
             for event in deferred {
                 self.emit(event);
             }
@@ -1487,6 +1509,30 @@ impl Migrator {
                         entry.name
                     ),
                 ),
+                // `down` cannot revert a migration without a down script, so a person
+                // undid it by hand; only the newest applied one, as `down` would.
+                Status::Applied | Status::Modified
+                    if entry.migration.is_some_and(|m| m.down.is_none()) =>
+                {
+                    if let Some(newer) = entries.iter().find(|e| {
+                        e.version > *version
+                            && !e.version.is_repeatable()
+                            && matches!(e.status, Status::Applied | Status::Modified)
+                    }) {
+                        return Err(Error::Blocked(format!(
+                            "{version} {} is not the newest applied migration: {} {} is applied after it; revert the newer ones first (`godwit down`)",
+                            entry.name, newer.version, newer.name
+                        )));
+                    }
+                    (
+                        RowState::RolledBack,
+                        Some(0),
+                        format!(
+                            "{version} {} recorded as rolled back (undone by hand); `godwit deploy` will apply it again",
+                            entry.name
+                        ),
+                    )
+                }
                 _ => return refuse("--rolled-back"),
             },
             Resolve::Continue => {
@@ -1621,11 +1667,38 @@ impl Migrator {
                     to: None,
                     allow_out_of_order: true,
                     restore_on_failure: false,
+                    // Everything was dropped, other tools' tables too.
+                    ignore_other_history: true,
                 })
                 .await?;
             Ok((dropped, report))
         })
         .await
+    }
+}
+
+/// What `down` says about a migration it cannot revert: where a down script would go,
+/// or, for tools that keep none, how to undo it by hand and tell godwit so.
+fn no_down_advice(migration: &Migration) -> String {
+    let v = &migration.version;
+    let by_hand = format!(
+        "undo its changes by hand, then record that with `godwit resolve --rolled-back {v}` (the next deploy applies it again)"
+    );
+    match &migration.down_place {
+        source::DownPlace::File(path) => format!(
+            "{} has no down script, so it cannot be reverted: write {}, or {by_hand}",
+            migration.id(),
+            path.display()
+        ),
+        source::DownPlace::Section { file, marker } => format!(
+            "{} has no down script, so it cannot be reverted: add a `{marker}` section to {}, or {by_hand}",
+            migration.id(),
+            file.display()
+        ),
+        source::DownPlace::Nowhere { reason } => format!(
+            "{reason}, so godwit cannot revert {}: {by_hand}",
+            migration.id()
+        ),
     }
 }
 

@@ -53,7 +53,9 @@ pub struct Plan {
 pub struct PlannedMigration {
     pub id: String,
     pub risk: Risk,
+    /// Whether deploy runs it in one transaction; `mode` says how and why.
     pub transactional: bool,
+    pub mode: crate::source::TransactionMode,
     pub has_down: bool,
     /// For a plugin step: the plugin that runs it, batch by batch.
     pub step: Option<String>,
@@ -99,6 +101,7 @@ pub async fn plan(migrator: &mut Migrator, validators: Option<&Validators>) -> R
     let mut migrations = Vec::new();
     for migration in &pending {
         let statements = migration.up.statements(dialect)?;
+        let mode = migration.up.transaction_mode(&statements, dialect);
         let infos = analyze::analyze(&statements, dialect);
         let mine: Vec<Finding> = findings
             .iter()
@@ -123,7 +126,8 @@ pub async fn plan(migrator: &mut Migrator, validators: Option<&Validators>) -> R
         migrations.push(PlannedMigration {
             id: migration.id(),
             risk,
-            transactional: dialect != Dialect::MySql && !migration.up.directives.no_transaction,
+            transactional: mode.is_transaction(),
+            mode,
             has_down: migration.down.is_some(),
             step: migration.step.as_ref().map(|s| s.plugin.clone()),
             statements: planned,
@@ -433,10 +437,9 @@ pub fn human(plan: &Plan) -> String {
             step_mode =
                 format!("plugin step run by {plugin}: a transaction and a checkpoint per batch");
             step_mode.as_str()
-        } else if m.transactional {
-            "one transaction"
         } else {
-            "statement by statement"
+            step_mode = m.mode.describe();
+            step_mode.as_str()
         };
         out.push_str(&format!(
             "\n{}  risk {}  ({mode})\n",

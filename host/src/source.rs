@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+mod create;
 mod layout;
 
+pub use create::{NewMigration, create, next_version};
 pub use layout::{Layout, LayoutSpec, read};
 
 use crate::split::{self, Statement};
@@ -119,9 +121,104 @@ pub struct Script {
     pub text: String,
     pub directives: Directives,
     pub splitting: Splitting,
-    /// Written for another tool, which ran files without wrapping them in a transaction:
-    /// a file that manages its own transactions (or runs `CONCURRENTLY`) runs that way.
-    pub foreign: bool,
+    /// What asked for this script to run outside a transaction: godwit's directive or
+    /// the marker of the tool that wrote it.
+    pub no_transaction: Option<NoTransaction>,
+    /// Written for a tool that sent each file as it is, without a transaction of its own
+    /// around it: a file that manages its own transactions (or runs `CONCURRENTLY`) ran
+    /// there, so it runs here too.
+    pub ran_as_is: Option<Layout>,
+    /// Run with SQLite's foreign keys off, as popx runs every SQLite migration: its table
+    /// rebuilds (`DROP TABLE`, `RENAME`) must not cascade into the rows of the tables
+    /// that reference the one rebuilt. The pragma works only outside a transaction, so
+    /// the migrator sets it around the script.
+    pub sqlite_foreign_keys_off: bool,
+}
+
+/// What told godwit to run a script outside a transaction, in the words of the tool
+/// that wrote it: each tool's marker keeps the meaning it had there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoTransaction {
+    /// `-- godwit:no-transaction`.
+    Godwit,
+    /// sqlx's `-- no-transaction` on the first line.
+    Sqlx,
+    /// goose's `-- +goose NO TRANSACTION`.
+    Goose,
+    /// dbmate's `-- migrate:up transaction:false`.
+    Dbmate,
+    /// Flyway's `executeInTransaction=false` in the script's `.sql.conf`.
+    Flyway,
+    /// ory/popx's `.autocommit` in the file name.
+    Popx,
+    /// diesel's `run_in_transaction = false` in the migration's `metadata.toml`.
+    Diesel,
+}
+
+impl NoTransaction {
+    /// The marker as the user wrote it.
+    pub fn marker(self) -> &'static str {
+        match self {
+            NoTransaction::Godwit => "-- godwit:no-transaction",
+            NoTransaction::Sqlx => "sqlx's -- no-transaction",
+            NoTransaction::Goose => "goose's -- +goose NO TRANSACTION",
+            NoTransaction::Dbmate => "dbmate's transaction:false",
+            NoTransaction::Flyway => "Flyway's executeInTransaction=false",
+            NoTransaction::Popx => "popx's .autocommit file name",
+            NoTransaction::Diesel => "diesel's run_in_transaction = false",
+        }
+    }
+}
+
+/// How a script is applied. Deploy, lint and plan all ask [`Script::transaction_mode`],
+/// so what lint warns about and what plan announces is what deploy does.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum TransactionMode {
+    /// One transaction, which also writes the history row: all of it or nothing.
+    Transaction,
+    /// Each statement on its own, the history row counting them.
+    StatementByStatement { why: WhyNoTransaction },
+}
+
+/// Why a script runs statement by statement.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum WhyNoTransaction {
+    /// MySQL and MariaDB commit DDL implicitly, so no transaction can hold a migration.
+    ImplicitCommit,
+    /// A directive or a tool's marker asked for it.
+    Marker { marker: NoTransaction },
+    /// The tool that wrote the file ran it as it is, and a statement in it cannot run
+    /// inside a transaction godwit opens (it manages its own, or uses `CONCURRENTLY`).
+    RanAsIs { tool: Layout, line: usize },
+}
+
+impl TransactionMode {
+    pub fn is_transaction(&self) -> bool {
+        matches!(self, TransactionMode::Transaction)
+    }
+
+    /// "one transaction", "statement by statement: popx's .autocommit file name", ...
+    pub fn describe(&self) -> String {
+        match self {
+            TransactionMode::Transaction => "one transaction".into(),
+            TransactionMode::StatementByStatement { why } => {
+                let why = match why {
+                    WhyNoTransaction::ImplicitCommit => {
+                        "MySQL commits each DDL statement at once".to_string()
+                    }
+                    WhyNoTransaction::Marker { marker } => marker.marker().to_string(),
+                    WhyNoTransaction::RanAsIs { tool, line } => format!(
+                        "{} ran the file as it is, and the statement at line {line} cannot run inside a transaction",
+                        tool.name()
+                    ),
+                };
+                format!("statement by statement: {why}")
+            }
+        }
+    }
 }
 
 /// Where statement boundaries come from.
@@ -142,9 +239,11 @@ impl Script {
         Ok(Script {
             path: path.to_path_buf(),
             text,
-            directives,
             splitting: Splitting::Tokenizer,
-            foreign: false,
+            no_transaction: directives.no_transaction.then_some(NoTransaction::Godwit),
+            ran_as_is: None,
+            sqlite_foreign_keys_off: false,
+            directives,
         })
     }
 
@@ -229,12 +328,24 @@ impl Script {
         }
     }
 
-    /// Whether godwit may wrap this script in one transaction.
-    pub fn transactional(&self, statements: &[Statement]) -> bool {
-        if self.directives.no_transaction {
-            return false;
-        }
-        !(self.foreign && statements.iter().any(|s| needs_no_transaction(&s.sql)))
+    /// How deploy applies this script on `dialect`: the one place that decides it, for
+    /// deploy, lint and plan alike.
+    pub fn transaction_mode(&self, statements: &[Statement], dialect: Dialect) -> TransactionMode {
+        let why = if dialect == Dialect::MySql {
+            WhyNoTransaction::ImplicitCommit
+        } else if let Some(marker) = self.no_transaction {
+            WhyNoTransaction::Marker { marker }
+        } else if let Some((tool, s)) = self.ran_as_is.and_then(|tool| {
+            Some((
+                tool,
+                statements.iter().find(|s| needs_no_transaction(&s.sql))?,
+            ))
+        }) {
+            WhyNoTransaction::RanAsIs { tool, line: s.line }
+        } else {
+            return TransactionMode::Transaction;
+        };
+        TransactionMode::StatementByStatement { why }
     }
 }
 
@@ -290,6 +401,21 @@ pub struct Migration {
     /// A plugin step (`step.toml`) instead of SQL; `up` is then empty and the checksum
     /// is the step file's.
     pub step: Option<Box<crate::step::StepFile>>,
+    /// Where its down script is, or would go.
+    pub down_place: DownPlace,
+}
+
+/// Where a migration's down script lives in its layout, so that advice about a missing
+/// one names a place the user can actually write to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DownPlace {
+    /// A file of its own: `down.sql`, `<v>_<name>.down.sql`, Flyway's `U<v>__<name>.sql`.
+    File(PathBuf),
+    /// A section of the migration's own file, opened by `marker` (goose, dbmate).
+    Section { file: PathBuf, marker: &'static str },
+    /// The tool that wrote the folder keeps no down scripts (Prisma, Drizzle Kit, a
+    /// `pattern` without `{direction}`); `reason` says so in a sentence.
+    Nowhere { reason: &'static str },
 }
 
 impl Migration {
@@ -391,9 +517,10 @@ fn apply_directive(d: &mut Directives, body: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads every migration under `dir` in the layout it was written in, sorted by version.
-pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, Error> {
-    read(dir, &LayoutSpec::default())
+/// Reads every migration under `dir` in the layout it was written in, sorted by version,
+/// choosing the files meant for `dialect` where the layout has per-database files.
+pub fn read_dir(dir: &Path, dialect: Dialect) -> Result<Vec<Migration>, Error> {
+    read(dir, &LayoutSpec::default(), dialect)
 }
 
 #[cfg(test)]

@@ -327,6 +327,8 @@ async fn on_shadow(
             to: Some(migration.version.clone()),
             allow_out_of_order: true,
             restore_on_failure: false,
+            // The shadow holds nothing but godwit's own tables.
+            ignore_other_history: true,
         };
         if let Some(error) = script_failure(shadow.deploy(&up).await)? {
             report.failure = Some(format!("up.sql of {id} failed: {error}"));

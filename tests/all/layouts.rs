@@ -202,7 +202,8 @@ fn flyway() {
     p.godwit(&["down"])
         .expect(2)
         .says("2_index_posts_title has no down script")
-        .says("add a down script to V2__index_posts_title.sql");
+        .says("write ")
+        .says("U2__index_posts_title.sql");
     let dir = p.path().join("db/migration");
     let q = migrated_by_other_tool(
         &p,
@@ -362,4 +363,294 @@ fn authelia_through_a_pattern() {
     p.godwit(&["status"])
         .expect(5)
         .says("20 applied, 6 pending");
+}
+
+/// The transaction mode comes from one function: lint does not report GW015 where deploy
+/// runs the file outside a transaction, plan says what deploy does, and deploy agrees.
+#[test]
+fn lint_and_plan_agree_with_deploy_on_every_layout() {
+    let cases = [
+        (
+            "prisma",
+            "20240103120000_post_title_index",
+            "prisma ran the file as it is",
+        ),
+        (
+            "golang-migrate",
+            "3_index_posts_title",
+            "golang-migrate ran the file as it is",
+        ),
+        (
+            "flyway",
+            "2_index_posts_title",
+            "Flyway's executeInTransaction=false",
+        ),
+        (
+            "sqlx",
+            "20240103120000_index_posts_title",
+            "sqlx's -- no-transaction",
+        ),
+        (
+            "goose",
+            "00003_index_posts_title",
+            "goose's -- +goose NO TRANSACTION",
+        ),
+        (
+            "dbmate",
+            "20240103120000_index_posts_title",
+            "dbmate's transaction:false",
+        ),
+        (
+            "diesel",
+            "20240103120000_index_posts_title",
+            "diesel's run_in_transaction = false",
+        ),
+        (
+            "popx",
+            "20240102000000000000_identities_nid_index",
+            "popx's .autocommit file name",
+        ),
+    ];
+    for (tool, index_migration, why) in cases {
+        let p = project(tool);
+        let lint = p.godwit(&["lint", "--dialect", "postgres", "--format", "json"]);
+        assert!(
+            !lint.stdout.contains("GW015"),
+            "{tool}: lint reports GW015 on a file deploy runs fine:\n{}",
+            lint.stdout
+        );
+        p.godwit(&["plan"])
+            .expect(0)
+            .says(&format!("{index_migration}  risk"))
+            .says(&format!("statement by statement: {why}"));
+        p.godwit(&["deploy"]).expect(0);
+        p.godwit(&["status"]).expect(0);
+    }
+}
+
+/// The other way round: a diesel migration with CONCURRENTLY and no metadata.toml runs
+/// in a transaction (as diesel runs it), so lint reports it and deploy fails there.
+#[test]
+fn lint_reports_what_deploy_would_refuse() {
+    let p = project("diesel");
+    let index = p
+        .path()
+        .join("migrations/2024-01-03-120000_index_posts_title/metadata.toml");
+    std::fs::remove_file(index).unwrap();
+    p.godwit(&["lint", "--dialect", "postgres"])
+        .expect(4)
+        .says("GW015 concurrently-in-transaction");
+    p.godwit(&["plan"])
+        .expect(0)
+        .says("20240103120000_index_posts_title  risk HIGH  (one transaction)");
+    p.godwit(&["deploy"])
+        .expect(1)
+        .says("CREATE INDEX CONCURRENTLY cannot run inside a transaction block");
+}
+
+#[test]
+fn diesel() {
+    let p = project("diesel");
+    reads_and_deploys(&p, &["users", "posts"]);
+    p.db.exec("INSERT INTO users (email) VALUES ('a@example.com'); INSERT INTO posts (author_id, title) VALUES (1, 't')");
+    p.db.exec("UPDATE posts SET title = 'u'");
+    p.godwit(&["down", "--steps", "4"])
+        .expect(0)
+        .says("Reverted 4 migrations");
+    assert!(!p.db.table_exists("users"));
+    p.godwit(&["deploy"]).expect(0).says("Applied 4 migrations");
+    let q = migrated_by_other_tool(
+        &p,
+        "20240102120000",
+        "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);
+         INSERT INTO __diesel_schema_migrations (version) VALUES ('00000000000000'), ('20240101120000'), ('20240102120000');",
+    );
+    adopts_then_deploys_the_rest(&q, "__diesel_schema_migrations", 3, 1);
+}
+
+#[test]
+fn popx() {
+    let p = project("popx");
+    // On PostgreSQL: the postgres files, the shared one, and not the SQLite-only step.
+    p.godwit(&["status"]).expect(5).says("0 applied, 3 pending");
+    p.godwit(&["deploy"]).expect(0).says("Applied 3 migrations");
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM pg_indexes WHERE indexname = 'identities_nid_idx'"),
+        1
+    );
+    p.godwit(&["down", "--steps", "3"])
+        .expect(0)
+        .says("Reverted 3 migrations");
+    p.godwit(&["deploy"]).expect(0);
+    // popx's own table; the first row is in its legacy form, 14 digits.
+    let q = migrated_by_other_tool(
+        &p,
+        "20240101000000000001",
+        "CREATE TABLE schema_migration (version VARCHAR(48) NOT NULL, version_self INT NOT NULL DEFAULT 0);
+         CREATE UNIQUE INDEX schema_migration_version_idx ON schema_migration (version);
+         INSERT INTO schema_migration (version) VALUES ('20240101000000'), ('20240101000000000001');",
+    );
+    adopts_then_deploys_the_rest(&q, "schema_migration", 2, 1);
+}
+
+/// A database Prisma migrated, then pointed at godwit without `adopt`: today deploy took
+/// a backup and failed at statement 1 of migration 1. It must say what is going on, apply
+/// nothing and take no backup.
+#[test]
+fn another_tool_s_history_blocks_deploy_until_adopt() {
+    let p = project("prisma");
+    let q = migrated_by_other_tool(
+        &p,
+        "20240102120000",
+        "CREATE TABLE _prisma_migrations (id VARCHAR(36) PRIMARY KEY NOT NULL, checksum VARCHAR(64) NOT NULL, finished_at TIMESTAMPTZ, \
+         migration_name VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at TIMESTAMPTZ, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), \
+         applied_steps_count INTEGER NOT NULL DEFAULT 0);
+         INSERT INTO _prisma_migrations VALUES ('a1', 'x', now(), '20240101120000_init', NULL, NULL, now(), 1);
+         INSERT INTO _prisma_migrations VALUES ('a2', 'y', now(), '20240102120000_add_posts', NULL, NULL, now(), 1);",
+    );
+    // Even with a policy that backs up before every deploy.
+    std::fs::write(
+        q.path().join("godwit.toml"),
+        "[backup]\npolicy = \"always\"\n",
+    )
+    .unwrap();
+    let backups = || {
+        std::fs::read_dir(q.path().join(".godwit/backups"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    q.godwit(&["status"])
+        .expect(4)
+        .says("prisma migrated this database: _prisma_migrations has 2 rows")
+        .says("godwit adopt");
+    let json = q.godwit(&["status", "--json"]);
+    json.expect(4).says("\"other_history\"");
+    q.godwit(&["deploy"])
+        .expect(4)
+        .says("_prisma_migrations (prisma's history, 2 rows) and no godwit history")
+        .says("Nothing was applied and no backup was taken")
+        .says("`godwit adopt`")
+        .says("--ignore-other-history");
+    assert_eq!(backups(), 0, "no backup taken");
+    assert!(!q.db.table_exists("godwit_migrations"), "nothing written");
+    // Said explicitly, it goes ahead (and meets the tables prisma created).
+    q.godwit(&["deploy", "--ignore-other-history"])
+        .expect(1)
+        .says("already exists");
+    // The way out it pointed to.
+    let r = migrated_by_other_tool(
+        &p,
+        "20240102120000",
+        "CREATE TABLE _prisma_migrations (id VARCHAR(36) PRIMARY KEY NOT NULL, checksum VARCHAR(64) NOT NULL, finished_at TIMESTAMPTZ, \
+         migration_name VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at TIMESTAMPTZ, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), \
+         applied_steps_count INTEGER NOT NULL DEFAULT 0);
+         INSERT INTO _prisma_migrations VALUES ('a1', 'x', now(), '20240101120000_init', NULL, NULL, now(), 1);
+         INSERT INTO _prisma_migrations VALUES ('a2', 'y', now(), '20240102120000_add_posts', NULL, NULL, now(), 1);",
+    );
+    r.godwit(&["adopt"]).expect(0);
+    r.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+}
+
+/// Prisma and Drizzle keep no down scripts: lint does not ask for one, and `down` says
+/// what can be done instead, which then works.
+#[test]
+fn layouts_without_down_scripts() {
+    for tool in ["prisma", "drizzle"] {
+        let p = project(tool);
+        let lint = p.godwit(&["lint", "--dialect", "postgres"]);
+        assert!(!lint.text().contains("GW020"), "{tool}:\n{}", lint.text());
+        p.godwit(&["deploy"]).expect(0);
+        let out = p.godwit(&["down"]);
+        out.expect(2)
+            .says("have no down scripts, so godwit cannot revert")
+            .says("undo its changes by hand, then record that with `godwit resolve --rolled-back");
+    }
+    let p = project("prisma");
+    p.godwit(&["deploy"]).expect(0);
+    // Not the newest: `down` would not revert it either.
+    p.godwit(&["resolve", "--rolled-back", "20240102120000"])
+        .expect(4)
+        .says("is not the newest applied migration");
+    p.db.exec("DROP INDEX \"Post_title_idx\"");
+    p.godwit(&["resolve", "--rolled-back", "20240103120000"])
+        .expect(0)
+        .says("recorded as rolled back (undone by hand)");
+    p.godwit(&["status"]).expect(5).says("rolled back");
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+    // A migration with a down script is reverted with it, not by hand.
+    let s = project("sqlx");
+    s.godwit(&["deploy"]).expect(0);
+    s.godwit(&["resolve", "--rolled-back", "20240103120000"])
+        .expect(4)
+        .says("run `godwit down`");
+}
+
+/// Scripts run `godwit new` several times in a second: each gets its own version, in
+/// the folder's own layout.
+#[test]
+fn new_twice_in_one_second() {
+    for (tool, folder) in [
+        ("godwit", "migrations"),
+        ("diesel", "migrations"),
+        ("sqlx", "migrations"),
+        ("goose", "migrations"),
+        ("popx", "migrations"),
+        ("golang-migrate", "migrations"),
+        ("prisma", "prisma/migrations"),
+        ("flyway", "db/migration"),
+        ("dbmate", "db/migrations"),
+    ] {
+        let p = if tool == "godwit" {
+            Project::empty(Dialect::Postgres)
+        } else {
+            project(tool)
+        };
+        let before = std::fs::read_dir(p.path().join(folder)).unwrap().count();
+        for name in ["create_invoices", "create_invoice_lines", "index_invoices"] {
+            p.godwit(&["new", name]).expect(0).says("Created");
+        }
+        let after = std::fs::read_dir(p.path().join(folder)).unwrap().count();
+        assert!(after > before, "{tool}: nothing created in {folder}");
+        // Unique versions: the folder still reads, and deploy applies all three.
+        p.godwit(&["status"])
+            .expect(5)
+            .says("create_invoices")
+            .says("create_invoice_lines")
+            .says("index_invoices");
+    }
+}
+
+/// popx runs every SQLite migration with foreign keys off, and popx projects rebuild
+/// tables that way (create, copy, DROP, RENAME): with foreign keys on, the DROP would
+/// delete the rows of every table referencing the rebuilt one (ON DELETE CASCADE).
+#[test]
+fn popx_sqlite_table_rebuild_keeps_the_rows_that_reference_it() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "20240101000000000000_networks.sqlite3.up.sql",
+        "CREATE TABLE networks (id TEXT NOT NULL PRIMARY KEY);\n\
+         CREATE TABLE identities (id TEXT NOT NULL PRIMARY KEY, nid TEXT NOT NULL REFERENCES networks (id) ON DELETE CASCADE);\n",
+    );
+    p.write(
+        "20240101000000000000_networks.sqlite3.down.sql",
+        "DROP TABLE identities;\nDROP TABLE networks;\n",
+    );
+    p.write(
+        "20240102000000000000_networks.sqlite3.up.sql",
+        "CREATE TABLE _networks_tmp (id TEXT NOT NULL PRIMARY KEY, name TEXT);\n\
+         INSERT INTO _networks_tmp (id) SELECT id FROM networks;\n\
+         DROP TABLE networks;\n\
+         ALTER TABLE _networks_tmp RENAME TO networks;\n",
+    );
+    p.write("20240102000000000000_networks.sqlite3.down.sql", "");
+    p.godwit(&["deploy", "--to", "20240101000000000000"])
+        .expect(0);
+    p.db.exec("INSERT INTO networks VALUES ('n1'); INSERT INTO identities VALUES ('i1', 'n1')");
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM identities"),
+        1,
+        "the child row survives"
+    );
+    assert_eq!(p.db.int("SELECT count(*) FROM networks"), 1);
 }

@@ -32,7 +32,9 @@ impl MySqlDriver {
             .charset("utf8mb4")
             .disable_statement_logging();
         let mut conn = with_connect_timeout(config, options.connect()).await?;
-        let lock_conn = with_connect_timeout(config, options.connect()).await?;
+        let mut lock_conn = with_connect_timeout(config, options.connect()).await?;
+        super::init_session::<sqlx::MySql>(config, &mut conn).await?;
+        super::init_session::<sqlx::MySql>(config, &mut lock_conn).await?;
         let row = sqlx::query("SELECT VERSION(), COALESCE(DATABASE(), '')")
             .fetch_one(&mut conn)
             .await

@@ -36,7 +36,9 @@ impl PgDriver {
             .application_name(&format!("godwit {VERSION} pid {}", std::process::id()))
             .disable_statement_logging();
         let mut conn = with_connect_timeout(config, options.connect()).await?;
-        let lock_conn = with_connect_timeout(config, options.connect()).await?;
+        let mut lock_conn = with_connect_timeout(config, options.connect()).await?;
+        super::init_session::<sqlx::Postgres>(config, &mut conn).await?;
+        super::init_session::<sqlx::Postgres>(config, &mut lock_conn).await?;
         let work_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
             .fetch_one(&mut conn)
             .await

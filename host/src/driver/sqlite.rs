@@ -48,9 +48,10 @@ impl SqliteDriver {
                 ))
             })?;
         }
-        let conn = with_connect_timeout(config, options.connect()).await?;
+        let mut conn = with_connect_timeout(config, options.connect()).await?;
+        super::init_session::<sqlx::Sqlite>(config, &mut conn).await?;
         // The lock loop polls and honours lock_wait; a long busy wait here would not.
-        let lock_conn = with_connect_timeout(
+        let mut lock_conn = with_connect_timeout(
             config,
             options
                 .clone()
@@ -58,6 +59,7 @@ impl SqliteDriver {
                 .connect(),
         )
         .await?;
+        super::init_session::<sqlx::Sqlite>(config, &mut lock_conn).await?;
         Ok(SqliteDriver {
             conn,
             statement_timeout: None,

@@ -14,7 +14,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 };
 
 fn check(ctx: &RuleContext) -> Vec<Finding> {
-    if ctx.script().directives.no_transaction {
+    if !ctx.mode.is_transaction() {
         return Vec::new();
     }
     ctx.effects()

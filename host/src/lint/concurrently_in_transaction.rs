@@ -1,5 +1,8 @@
 //! GW015 concurrently-in-transaction: PostgreSQL refuses `CONCURRENTLY` inside a
-//! transaction block, and godwit runs a migration in one unless told otherwise.
+//! transaction block, and godwit runs a migration in one unless told otherwise. Whether
+//! it does is [`crate::source::Script::transaction_mode`]'s answer, the one deploy uses:
+//! a golang-migrate or Prisma file holding a lone `CREATE INDEX CONCURRENTLY` runs
+//! outside a transaction, as those tools ran it, and is not reported.
 
 use super::{POSTGRES, RuleContext, RuleInfo};
 use crate::analyze::Effect;
@@ -15,7 +18,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 };
 
 fn check(ctx: &RuleContext) -> Vec<Finding> {
-    let no_transaction = ctx.script().directives.no_transaction;
+    let in_transaction = ctx.mode.is_transaction();
     let mut in_begin = false;
     let mut findings = Vec::new();
     for s in ctx.statements {
@@ -33,9 +36,9 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
                 Effect::DropIndex { concurrently: true } => "DROP INDEX CONCURRENTLY".to_string(),
                 _ => continue,
             };
-            let message = if !no_transaction {
+            let message = if in_transaction {
                 format!(
-                    "{what} cannot run inside a transaction block, and this migration runs in one (it has no -- godwit:no-transaction): PostgreSQL refuses it and the deploy fails"
+                    "{what} cannot run inside a transaction block, and this migration runs in one (nothing marks it to run without: no -- godwit:no-transaction or its tool's equivalent): PostgreSQL refuses it and the deploy fails"
                 )
             } else if in_begin {
                 format!(

@@ -1,7 +1,10 @@
 //! GW020 missing-down-migration: without down.sql, `godwit down` cannot revert it.
+//! Folders whose tool keeps no down scripts (Prisma, Drizzle Kit) have nowhere to put
+//! one, so the rule has nothing to ask of them.
 
 use super::{ALL, RuleContext, RuleInfo};
 use crate::finding::{Finding, Severity};
+use crate::source::DownPlace;
 
 pub(super) const RULE: RuleInfo = RuleInfo {
     name: "missing-down-migration",
@@ -16,6 +19,23 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
     if ctx.migration.down.is_some() {
         return Vec::new();
     }
+    let file_name = |p: &std::path::Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let up = file_name(&ctx.migration.up.path);
+    let (missing, write) = match &ctx.migration.down_place {
+        DownPlace::Nowhere { .. } => return Vec::new(),
+        DownPlace::File(path) => {
+            let down = file_name(path);
+            (down.clone(), format!("Write {down} undoing {up}"))
+        }
+        DownPlace::Section { marker, .. } => (
+            format!("`{marker}` section"),
+            format!("Add a `{marker}` section to {up} undoing its up section"),
+        ),
+    };
     let tables: Vec<String> = ctx
         .statements
         .iter()
@@ -35,10 +55,12 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
         &RULE,
         None,
         format!(
-            "{} has no down.sql: `godwit down` cannot revert it{touches}",
+            "{} has no {missing}: `godwit down` cannot revert it{touches}",
             ctx.migration.id()
         ),
-        "Write down.sql undoing up.sql; if the change truly cannot be undone, say so with -- godwit:ignore missing-down-migration -- reason: ... in up.sql.",
+        &format!(
+            "{write}; if the change truly cannot be undone, say so with -- godwit:ignore missing-down-migration -- reason: ... in {up}."
+        ),
     )]
 }
 

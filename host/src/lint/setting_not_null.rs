@@ -24,7 +24,9 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
                         "sets {table}.{column} NOT NULL: PostgreSQL reads every row of {table} to check it while it {}, so reads and writes wait for the whole scan",
                         lock_phrase(s, std::slice::from_ref(table))
                     ),
-                    "Add CHECK ({column} IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it in a later migration (SHARE UPDATE EXCLUSIVE only), then SET NOT NULL, which PostgreSQL 12+ proves from the valid check without scanning; drop the check afterwards.",
+                    &format!(
+                        "Add CHECK ({column} IS NOT NULL) NOT VALID to {table}, VALIDATE CONSTRAINT it in a later migration (SHARE UPDATE EXCLUSIVE only), then SET NOT NULL, which PostgreSQL 12+ proves from the valid check without scanning; drop the check afterwards."
+                    ),
                 ))
             }
             _ => None,

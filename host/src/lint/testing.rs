@@ -30,7 +30,7 @@ pub(crate) fn lint_dirs(
             std::fs::write(dir.join("down.sql"), down).unwrap();
         }
     }
-    let migrations = crate::source::read_dir(tmp.path()).unwrap();
+    let migrations = crate::source::read_dir(tmp.path(), dialect).unwrap();
     let mut findings = super::lint_migrations(&migrations, dialect, settings).unwrap();
     if let Some(code) = code {
         findings.retain(|f| f.code == code);

@@ -1,14 +1,15 @@
 //! Migration folders as other tools lay them out, read in place: switching to godwit
 //! must not mean renaming a single file. Each tool's markers keep the meaning they had
 //! there (goose's `StatementBegin`, dbmate's `transaction:false`, sqlx's
-//! `-- no-transaction`, Drizzle's breakpoints, Flyway's undo and repeatable scripts).
+//! `-- no-transaction`, Drizzle's breakpoints, Flyway's undo and repeatable scripts,
+//! diesel's `metadata.toml`, popx's per-database files and `.autocommit`).
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Directives, Migration, Script, Splitting, Version, checksum, read_text};
-use crate::Error;
+use super::{DownPlace, Migration, NoTransaction, Script, Splitting, Version, checksum, read_text};
+use crate::{Dialect, Error};
 
 /// The tool a migrations folder was written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +31,11 @@ pub enum Layout {
     Dbmate,
     /// `<version>_<name>.up.sql` / `.down.sql`.
     GolangMigrate,
+    /// diesel: `YYYY-MM-DD-HHMMSS_<name>/up.sql` and `down.sql`, `metadata.toml`.
+    Diesel,
+    /// ory/popx (Kratos, Hydra, Keto):
+    /// `<version>_<name>[.<database>][.autocommit].{up,down}.sql`.
+    Popx,
 }
 
 impl Layout {
@@ -43,7 +49,21 @@ impl Layout {
             Layout::Goose => "goose",
             Layout::Dbmate => "dbmate",
             Layout::GolangMigrate => "golang-migrate",
+            Layout::Diesel => "diesel",
+            Layout::Popx => "popx",
         }
+    }
+
+    /// Tools that sent each file to the database as it is, with no transaction of their
+    /// own around it: a file with its own `BEGIN`/`COMMIT`, or a lone
+    /// `CREATE INDEX CONCURRENTLY`, worked there. (Prisma and golang-migrate send the
+    /// whole file in one call; Flyway runs a file that needs it outside its
+    /// transaction.) The others wrap every file unless a marker says not to.
+    fn ran_files_as_is(self) -> bool {
+        matches!(
+            self,
+            Layout::Prisma | Layout::Drizzle | Layout::GolangMigrate | Layout::Flyway
+        )
     }
 }
 
@@ -54,8 +74,9 @@ pub struct LayoutSpec {
     pub pattern: Option<String>,
 }
 
-/// Reads every migration under `dir`, sorted by version.
-pub fn read(dir: &Path, spec: &LayoutSpec) -> Result<Vec<Migration>, Error> {
+/// Reads every migration under `dir`, sorted by version. `dialect` picks the files of
+/// layouts that keep one per database (popx).
+pub fn read(dir: &Path, spec: &LayoutSpec, dialect: Dialect) -> Result<Vec<Migration>, Error> {
     if !dir.is_dir() {
         return Err(Error::Config(format!(
             "the migrations directory {} does not exist; run `godwit init`, or set `migrations` in godwit.toml",
@@ -68,8 +89,10 @@ pub fn read(dir: &Path, spec: &LayoutSpec) -> Result<Vec<Migration>, Error> {
             Layout::Godwit => read_godwit(dir)?,
             Layout::Prisma => read_prisma(dir)?,
             Layout::Drizzle => read_drizzle(dir)?,
-            Layout::Sqlx => read_up_down_files(dir, true)?,
-            Layout::GolangMigrate => read_up_down_files(dir, false)?,
+            Layout::Sqlx => read_up_down_files(dir, Layout::Sqlx)?,
+            Layout::GolangMigrate => read_up_down_files(dir, Layout::GolangMigrate)?,
+            Layout::Diesel => read_diesel(dir)?,
+            Layout::Popx => read_popx(dir, dialect)?,
             Layout::Flyway => read_flyway(dir)?,
             Layout::Goose => read_sections(dir, Sections::Goose)?,
             Layout::Dbmate => read_sections(dir, Sections::Dbmate)?,
@@ -103,7 +126,15 @@ pub fn detect(dir: &Path) -> Result<Layout, Error> {
     {
         return Ok(Layout::Prisma);
     }
-    if entries.iter().any(|(_, p)| p.join("up.sql").is_file()) {
+    let migration_dirs: Vec<&String> = entries
+        .iter()
+        .filter(|(_, p)| p.join("up.sql").is_file())
+        .map(|(n, _)| n)
+        .collect();
+    if migration_dirs.iter().any(|n| diesel_version(n).is_some()) {
+        return Ok(Layout::Diesel);
+    }
+    if !migration_dirs.is_empty() {
         return Ok(Layout::Godwit);
     }
     let sql: Vec<&(String, PathBuf)> = entries
@@ -127,6 +158,12 @@ pub fn detect(dir: &Path) -> Result<Layout, Error> {
     if sql.iter().any(|(_, p)| head(p).contains("-- migrate:up")) {
         return Ok(Layout::Dbmate);
     }
+    if sql
+        .iter()
+        .any(|(n, _)| popx_name(n).is_some_and(|f| f.autocommit || f.database.is_some()))
+    {
+        return Ok(Layout::Popx);
+    }
     if sql.iter().any(|(n, _)| n.ends_with(".up.sql")) {
         let sqlx_directive = sql
             .iter()
@@ -145,9 +182,43 @@ pub fn detect(dir: &Path) -> Result<Layout, Error> {
     }
     Err(Error::source(
         dir,
-        "cannot tell which tool wrote this folder; set `layout` (godwit, prisma, drizzle, sqlx, flyway, goose, dbmate, golang-migrate) \
+        "cannot tell which tool wrote this folder; set `layout` (godwit, prisma, drizzle, sqlx, flyway, goose, dbmate, golang-migrate, diesel, popx) \
          or `pattern` (e.g. \"V{version}.{name}.{direction}.sql\") in godwit.toml",
     ))
+}
+
+/// Every version the folder uses, whichever database its files are for: what `godwit
+/// new` must not reuse.
+pub(super) fn existing_versions(dir: &Path, spec: &LayoutSpec) -> Result<Vec<Version>, Error> {
+    if let Some(pattern) = &spec.pattern {
+        return Ok(read_pattern(dir, pattern)?
+            .into_iter()
+            .map(|m| m.version)
+            .collect());
+    }
+    let mut names: Vec<String> = entries(dir)?.into_iter().map(|(n, _)| n).collect();
+    let mut nested = Vec::new();
+    collect_sql(dir, dir, &mut nested)?;
+    names.extend(
+        nested
+            .iter()
+            .filter_map(|(_, p)| Some(p.file_name()?.to_string_lossy().into_owned())),
+    );
+    Ok(names
+        .iter()
+        .filter_map(|n| {
+            if let Some((kind, v, _)) = flyway_name(n)
+                && kind != 'R'
+            {
+                return Version::parse(&v);
+            }
+            if let Some((v, _)) = diesel_version(n) {
+                return Some(v);
+            }
+            let stem = n.split('.').next().unwrap_or_default();
+            version_and_name(stem).map(|(v, _)| v)
+        })
+        .collect())
 }
 
 /// Visible entries, sorted by name.
@@ -179,6 +250,7 @@ fn migration(
     origin: String,
     up: Script,
     down: Option<Script>,
+    down_place: DownPlace,
 ) -> Migration {
     Migration {
         checksum: checksum(&up.text),
@@ -190,11 +262,24 @@ fn migration(
         down,
         created_at: None,
         step: None,
+        down_place,
     }
 }
 
-fn foreign(mut script: Script) -> Script {
-    script.foreign = true;
+/// A script as `tool` wrote it: with the tool's way of running files.
+fn written_for(mut script: Script, tool: Layout) -> Script {
+    if tool.ran_files_as_is() {
+        script.ran_as_is = Some(tool);
+    }
+    script
+}
+
+/// A script whose tool marked it to run outside a transaction. godwit's own directive,
+/// if the file has one too, says the same.
+fn marked(mut script: Script, marker: Option<NoTransaction>) -> Script {
+    if marker.is_some() {
+        script.no_transaction = marker;
+    }
     script
 }
 
@@ -242,6 +327,7 @@ fn read_godwit(dir: &Path) -> Result<Vec<Migration>, Error> {
                 name,
                 Script::read(&up_path)?,
                 down,
+                DownPlace::File(down_path),
             )),
             (false, true) => {
                 let text = super::read_text(&step_path)?;
@@ -254,9 +340,19 @@ fn read_godwit(dir: &Path) -> Result<Vec<Migration>, Error> {
                     text: String::new(),
                     directives: Default::default(),
                     splitting: super::Splitting::Tokenizer,
-                    foreign: false,
+                    no_transaction: None,
+                    ran_as_is: None,
+                    sqlite_foreign_keys_off: false,
                 };
-                let mut m = migration(version, label, &path, name, script, down);
+                let mut m = migration(
+                    version,
+                    label,
+                    &path,
+                    name,
+                    script,
+                    down,
+                    DownPlace::File(down_path),
+                );
                 m.checksum = checksum(&text);
                 m.step = Some(Box::new(step));
                 migrations.push(m);
@@ -290,8 +386,11 @@ fn read_prisma(dir: &Path) -> Result<Vec<Migration>, Error> {
             label,
             &path,
             name,
-            foreign(Script::read(&file)?),
+            written_for(Script::read(&file)?, Layout::Prisma),
             None,
+            DownPlace::Nowhere {
+                reason: "Prisma migrations have no down scripts",
+            },
         ));
     }
     Ok(migrations)
@@ -329,11 +428,21 @@ fn read_drizzle(dir: &Path) -> Result<Vec<Migration>, Error> {
         }
         let (version, label) = version_and_name(&entry.tag)
             .ok_or_else(|| Error::source(&file, "a Drizzle migration is named NNNN_<tag>.sql"))?;
-        let mut up = foreign(Script::read(&file)?);
+        let mut up = written_for(Script::read(&file)?, Layout::Drizzle);
         if entry.breakpoints {
             up.splitting = Splitting::Breakpoints;
         }
-        let mut m = migration(version, label, dir, format!("{}.sql", entry.tag), up, None);
+        let mut m = migration(
+            version,
+            label,
+            dir,
+            format!("{}.sql", entry.tag),
+            up,
+            None,
+            DownPlace::Nowhere {
+                reason: "Drizzle Kit migrations have no down scripts",
+            },
+        );
         m.created_at = Some(entry.when);
         migrations.push(m);
     }
@@ -342,24 +451,16 @@ fn read_drizzle(dir: &Path) -> Result<Vec<Migration>, Error> {
 
 /// sqlx (`<v>_<name>.sql`, `.up.sql`, `.down.sql`, `-- no-transaction` as the first line)
 /// and golang-migrate (`.up.sql` / `.down.sql`, no directives, no implicit transaction).
-fn read_up_down_files(dir: &Path, sqlx: bool) -> Result<Vec<Migration>, Error> {
+fn read_up_down_files(dir: &Path, tool: Layout) -> Result<Vec<Migration>, Error> {
     let read = |path: &Path| -> Result<Script, Error> {
-        let text = read_text(path)?;
-        let directives = Directives {
-            no_transaction: sqlx
-                && text
-                    .lines()
-                    .next()
-                    .is_some_and(|l| l.trim() == "-- no-transaction"),
-            ..Directives::default()
-        };
-        Ok(Script {
-            path: path.to_path_buf(),
-            text,
-            directives,
-            splitting: Splitting::Tokenizer,
-            foreign: !sqlx,
-        })
+        let script = written_for(Script::read(path)?, tool);
+        let sqlx_marker = tool == Layout::Sqlx
+            && script
+                .text
+                .lines()
+                .next()
+                .is_some_and(|l| l.trim() == "-- no-transaction");
+        Ok(marked(script, sqlx_marker.then_some(NoTransaction::Sqlx)))
     };
     let mut migrations = Vec::new();
     let files = entries(dir)?;
@@ -383,17 +484,266 @@ fn read_up_down_files(dir: &Path, sqlx: bool) -> Result<Vec<Migration>, Error> {
             name.clone(),
             read(path)?,
             down,
+            DownPlace::File(down_path),
         ));
     }
     for (name, path) in &files {
         if let Some(stem) = name.strip_suffix(".down.sql")
             && !dir.join(format!("{stem}.up.sql")).is_file()
+            && !dir.join(format!("{stem}.sql")).is_file()
         {
             return Err(Error::source(
                 path,
                 format!("has no matching {stem}.up.sql"),
             ));
         }
+    }
+    Ok(migrations)
+}
+
+/// diesel's version: the directory name up to the first `_`, dashes dropped
+/// (`2016-08-15-133237_create_users` is `20160815133237`), as diesel records it.
+fn diesel_version(dir_name: &str) -> Option<(Version, String)> {
+    let (version, name) = dir_name.split_once('_')?;
+    let dated = version.len() == 17
+        && version.bytes().enumerate().all(|(i, b)| {
+            if [4, 7, 10].contains(&i) {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    let initial = dir_name == "00000000000000_diesel_initial_setup";
+    (dated || initial)
+        .then(|| Some((Version::parse(&version.replace('-', ""))?, name.to_string())))?
+}
+
+/// `diesel migration run`'s folder: one directory per migration, `up.sql` (and
+/// `down.sql`), and an optional `metadata.toml` whose `run_in_transaction = false` runs
+/// the migration outside a transaction.
+fn read_diesel(dir: &Path) -> Result<Vec<Migration>, Error> {
+    let mut migrations = Vec::new();
+    for (name, path) in entries(dir)? {
+        // diesel skips files in the migrations folder.
+        if !path.is_dir() {
+            continue;
+        }
+        let up_path = path.join("up.sql");
+        if !up_path.is_file() {
+            return Err(Error::source(
+                &path,
+                "a diesel migration directory needs an up.sql",
+            ));
+        }
+        let (version, label) = diesel_version(&name)
+            .or_else(|| version_and_name(&name).filter(|(_, n)| !n.is_empty()))
+            .ok_or_else(|| {
+                Error::source(
+                    &path,
+                    "a diesel migration directory is named YYYY-MM-DD-HHMMSS_<name>",
+                )
+            })?;
+        let metadata = path.join("metadata.toml");
+        let in_transaction = if metadata.is_file() {
+            let table: toml::Table = read_text(&metadata)?
+                .parse()
+                .map_err(|e| Error::source(&metadata, format!("is not valid TOML: {e}")))?;
+            // diesel reads a metadata.toml that does not mention run_in_transaction as
+            // `false` (its serde default), whatever its documentation says: keep that.
+            match table.get("run_in_transaction") {
+                None => false,
+                Some(toml::Value::Boolean(b)) => *b,
+                Some(other) => {
+                    return Err(Error::source(
+                        &metadata,
+                        format!("run_in_transaction is {other}; diesel expects true or false"),
+                    ));
+                }
+            }
+        } else {
+            true
+        };
+        let marker = (!in_transaction).then_some(NoTransaction::Diesel);
+        let down_path = path.join("down.sql");
+        let down = down_path
+            .is_file()
+            .then(|| Ok::<_, Error>(marked(Script::read(&down_path)?, marker)))
+            .transpose()?;
+        migrations.push(migration(
+            version,
+            label,
+            &path,
+            name,
+            marked(Script::read(&up_path)?, marker),
+            down,
+            DownPlace::File(down_path),
+        ));
+    }
+    Ok(migrations)
+}
+
+/// A popx file name, `<version>_<name>[.<database>][.autocommit].{up,down}.sql`.
+#[derive(Debug, PartialEq, Eq)]
+struct PopxName {
+    version: String,
+    name: String,
+    /// `None` for every database; else the database as popx spells it after its synonyms
+    /// (`postgres`, `mysql`, `sqlite3`, `cockroach`), or the unknown word as written.
+    database: Option<String>,
+    autocommit: bool,
+    up: bool,
+}
+
+fn popx_name(file: &str) -> Option<PopxName> {
+    let (rest, up) = if let Some(r) = file.strip_suffix(".up.sql") {
+        (r, true)
+    } else {
+        (file.strip_suffix(".down.sql")?, false)
+    };
+    let (rest, autocommit) = match rest.strip_suffix(".autocommit") {
+        Some(r) => (r, true),
+        None => (rest, false),
+    };
+    let (stem, database) = match rest.split_once('.') {
+        Some((stem, db))
+            if !db.is_empty()
+                && db
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) =>
+        {
+            (stem, Some(db))
+        }
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    let (version, name) = stem.split_once('_')?;
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) || name.is_empty() {
+        return None;
+    }
+    let database = database.map(|db| {
+        match db {
+            "postgresql" | "pg" => "postgres",
+            "cockroachdb" | "crdb" => "cockroach",
+            "sqlite" => "sqlite3",
+            other => other,
+        }
+        .to_string()
+    });
+    Some(PopxName {
+        version: version.to_string(),
+        name: name.to_string(),
+        database,
+        autocommit,
+        up,
+    })
+}
+
+/// ory/popx, as Kratos, Hydra and Keto use it. For each version and direction, a file
+/// for this database wins over the file for every database; versions with files only for
+/// other databases do not exist here. `.autocommit` runs the file outside a transaction.
+fn read_popx(dir: &Path, dialect: Dialect) -> Result<Vec<Migration>, Error> {
+    let ours = match dialect {
+        Dialect::Postgres => "postgres",
+        Dialect::MySql => "mysql",
+        Dialect::Sqlite => "sqlite3",
+    };
+    // (version, up?) -> (specific to this database?, name, file, path, autocommit)
+    type Chosen = (bool, String, String, PathBuf, bool);
+    let mut chosen: std::collections::BTreeMap<(String, bool), Chosen> = Default::default();
+    // Versions with an up script for any database: a down script of another version is
+    // a typo, not a file for another database.
+    let mut ups = std::collections::HashSet::new();
+    for (file, path) in entries(dir)? {
+        if !path.is_file() {
+            continue;
+        }
+        if file.ends_with(".fizz") {
+            return Err(Error::source(
+                &path,
+                "is a pop fizz migration, which godwit cannot run; write it as SQL (.up.sql / .down.sql)",
+            ));
+        }
+        if !file.ends_with(".sql") {
+            continue;
+        }
+        let Some(found) = popx_name(&file) else {
+            return Err(Error::source(
+                &path,
+                "is not named as popx expects, <version>_<name>[.<database>][.autocommit].{up,down}.sql, so it would never run; rename it or move it out of the migrations folder",
+            ));
+        };
+        if found.up {
+            ups.insert(found.version.clone());
+        }
+        let specific = match found.database.as_deref() {
+            None => false,
+            Some(db) if db == ours => true,
+            Some("postgres" | "mysql" | "sqlite3" | "cockroach") => continue,
+            Some(other) => {
+                return Err(Error::source(
+                    &path,
+                    format!(
+                        "names the database `{other}`, which popx does not know (postgres, mysql, sqlite3, cockroach), so it would never run"
+                    ),
+                ));
+            }
+        };
+        let key = (found.version.clone(), found.up);
+        if let Some((was_specific, _, other, _, _)) = chosen.get(&key) {
+            if *was_specific == specific {
+                return Err(Error::source(
+                    &path,
+                    format!(
+                        "is a second {} script for version {} (with {other}); popx would run only one of them",
+                        if found.up { "up" } else { "down" },
+                        found.version
+                    ),
+                ));
+            }
+            if *was_specific {
+                continue;
+            }
+        }
+        chosen.insert(key, (specific, found.name, file, path, found.autocommit));
+    }
+    let read = |(_, _, _, path, autocommit): &Chosen| -> Result<Script, Error> {
+        let mut script = marked(
+            Script::read(path)?,
+            autocommit.then_some(NoTransaction::Popx),
+        );
+        script.sqlite_foreign_keys_off = dialect == Dialect::Sqlite;
+        Ok(script)
+    };
+    let mut migrations = Vec::new();
+    for ((version_text, up), entry) in &chosen {
+        if !up {
+            continue;
+        }
+        let version = Version::parse(version_text)
+            .ok_or_else(|| Error::source(&entry.3, format!("`{version_text}` is not a version")))?;
+        let down_entry = chosen.get(&(version_text.clone(), false));
+        let down = down_entry.map(read).transpose()?;
+        let down_place = match down_entry {
+            Some(d) => DownPlace::File(d.3.clone()),
+            None => {
+                DownPlace::File(dir.join(format!("{version_text}_{}.{ours}.down.sql", entry.1)))
+            }
+        };
+        migrations.push(migration(
+            version,
+            entry.1.clone(),
+            dir,
+            entry.2.clone(),
+            read(entry)?,
+            down,
+            down_place,
+        ));
+    }
+    if let Some(((v, _), entry)) = chosen.iter().find(|((v, up), _)| !up && !ups.contains(v)) {
+        return Err(Error::source(
+            &entry.3,
+            format!("is a down script for version {v}, which has no up script"),
+        ));
     }
     Ok(migrations)
 }
@@ -416,17 +766,14 @@ fn read_flyway(dir: &Path) -> Result<Vec<Migration>, Error> {
     let mut files = Vec::new();
     collect_sql(dir, dir, &mut files)?;
     let read = |path: &Path| -> Result<Script, Error> {
-        let mut script = Script::read(path)?;
+        let script = written_for(Script::read(path)?, Layout::Flyway);
         // A per-script `.sql.conf` is how Flyway turns off its transaction.
         let conf = PathBuf::from(format!("{}.conf", path.display()));
-        if conf.is_file()
+        let off = conf.is_file()
             && read_text(&conf)?
                 .lines()
-                .any(|l| l.replace(' ', "") == "executeInTransaction=false")
-        {
-            script.directives.no_transaction = true;
-        }
-        Ok(script)
+                .any(|l| l.replace(' ', "") == "executeInTransaction=false");
+        Ok(marked(script, off.then_some(NoTransaction::Flyway)))
     };
     let mut migrations = Vec::new();
     for (origin, path) in &files {
@@ -452,6 +799,13 @@ fn read_flyway(dir: &Path) -> Result<Vec<Migration>, Error> {
             .flatten()
             .map(|(_, p)| read(p))
             .transpose()?;
+        let down_place = if kind == 'V' {
+            DownPlace::File(path.with_file_name(format!("U{}", &file[1..])))
+        } else {
+            DownPlace::Nowhere {
+                reason: "Flyway's repeatable migrations have no undo scripts",
+            }
+        };
         migrations.push(migration(
             version,
             name,
@@ -459,6 +813,7 @@ fn read_flyway(dir: &Path) -> Result<Vec<Migration>, Error> {
             origin.clone(),
             read(path)?,
             undo,
+            down_place,
         ));
     }
     Ok(migrations)
@@ -506,7 +861,23 @@ fn read_sections(dir: &Path, tool: Sections) -> Result<Vec<Migration>, Error> {
             })?;
         let text = read_text(&path)?;
         let (up, down) = sections(&path, &text, tool)?;
-        migrations.push(migration(version, label, dir, name.clone(), up, down));
+        let marker = match tool {
+            Sections::Goose => "-- +goose Down",
+            Sections::Dbmate => "-- migrate:down",
+        };
+        let place = DownPlace::Section {
+            file: path.clone(),
+            marker,
+        };
+        migrations.push(migration(
+            version,
+            label,
+            dir,
+            name.clone(),
+            up,
+            down,
+            place,
+        ));
     }
     Ok(migrations)
 }
@@ -585,15 +956,18 @@ fn sections(path: &Path, text: &str, tool: Sections) -> Result<(Script, Option<S
     } else {
         Splitting::Tokenizer
     };
+    let marker = match tool {
+        Sections::Goose => NoTransaction::Goose,
+        Sections::Dbmate => NoTransaction::Dbmate,
+    };
     let script = |text: String, transactional: bool| Script {
         path: path.to_path_buf(),
         text,
-        directives: Directives {
-            no_transaction: !transactional,
-            ..Directives::default()
-        },
+        directives: Default::default(),
         splitting: splitting.clone(),
-        foreign: false,
+        no_transaction: (!transactional).then_some(marker),
+        ran_as_is: None,
+        sqlite_foreign_keys_off: false,
     };
     let has_sql = down.lines().any(|l| {
         let t = l.trim();
@@ -633,13 +1007,21 @@ fn read_pattern(dir: &Path, pattern: &str) -> Result<Vec<Migration>, Error> {
     }
     let regex = regex::Regex::new(&regex)
         .map_err(|e| Error::Config(format!("pattern `{pattern}`: {e}")))?;
-    let mut ups: Vec<(Version, String, String, PathBuf)> = Vec::new();
+    // Files of the pattern's kind that it does not match would silently never run: a
+    // typo in a name must stop the deploy, not skip a migration.
+    let kind = rest.rsplit_once('.').map(|(_, ext)| format!(".{ext}"));
+    let mut unmatched = Vec::new();
+    let mut ups: Vec<(Version, String, String, String, PathBuf)> = Vec::new();
     let mut downs: Vec<(Version, PathBuf)> = Vec::new();
     for (file, path) in entries(dir)? {
         let Some(captures) = regex.captures(&file) else {
+            if path.is_file() && kind.as_deref().is_none_or(|k| file.ends_with(k)) {
+                unmatched.push(file);
+            }
             continue;
         };
-        let version_text = captures["version"].replace('_', ".");
+        let raw_version = captures["version"].to_string();
+        let version_text = raw_version.replace('_', ".");
         let version = Version::parse(&version_text)
             .ok_or_else(|| Error::source(&path, format!("`{version_text}` is not a version")))?;
         let name = captures
@@ -648,16 +1030,60 @@ fn read_pattern(dir: &Path, pattern: &str) -> Result<Vec<Migration>, Error> {
             .unwrap_or_default();
         match captures.name("direction").map(|d| d.as_str()) {
             Some("down") => downs.push((version, path)),
-            _ => ups.push((version, name, file, path)),
+            _ => ups.push((version, raw_version, name, file, path)),
         }
     }
+    if !unmatched.is_empty() {
+        let shown: Vec<&str> = unmatched.iter().take(10).map(String::as_str).collect();
+        let more = match unmatched.len() {
+            n if n > 10 => format!(" and {} more", n - 10),
+            _ => String::new(),
+        };
+        return Err(Error::source(
+            dir,
+            format!(
+                "{} file{} here do{} not match `pattern = \"{pattern}\"` in godwit.toml, so {} would never run: {}{more}; \
+                 rename {}, fix the pattern, or move {} out of the migrations folder",
+                unmatched.len(),
+                if unmatched.len() == 1 { "" } else { "s" },
+                if unmatched.len() == 1 { "es" } else { "" },
+                if unmatched.len() == 1 { "it" } else { "they" },
+                shown.join(", "),
+                if unmatched.len() == 1 { "it" } else { "them" },
+                if unmatched.len() == 1 { "it" } else { "them" },
+            ),
+        ));
+    }
+    if let Some((_, path)) = downs
+        .iter()
+        .find(|(v, _)| !ups.iter().any(|(u, ..)| u == v))
+    {
+        return Err(Error::source(
+            path,
+            "is a down script with no up script of the same version",
+        ));
+    }
     let mut migrations = Vec::new();
-    for (version, name, file, path) in ups {
+    for (version, raw_version, name, file, path) in ups {
         let down = downs
             .iter()
             .find(|(v, _)| *v == version)
             .map(|(_, p)| Script::read(p))
             .transpose()?;
+        let down_place = if pattern.contains("{direction}") {
+            DownPlace::File(
+                dir.join(
+                    pattern
+                        .replace("{version}", &raw_version)
+                        .replace("{name}", &name)
+                        .replace("{direction}", "down"),
+                ),
+            )
+        } else {
+            DownPlace::Nowhere {
+                reason: "the `pattern` in godwit.toml has no {direction}, so there is no name for a down script",
+            }
+        };
         migrations.push(migration(
             version,
             name,
@@ -665,6 +1091,7 @@ fn read_pattern(dir: &Path, pattern: &str) -> Result<Vec<Migration>, Error> {
             file,
             Script::read(&path)?,
             down,
+            down_place,
         ));
     }
     Ok(migrations)
@@ -694,8 +1121,8 @@ mod tests {
             )],
         );
         assert_eq!(detect(dir.path()).unwrap(), Layout::Goose);
-        let m = &read(dir.path(), &LayoutSpec::default()).unwrap()[0];
-        assert!(m.up.directives.no_transaction);
+        let m = &read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap()[0];
+        assert_eq!(m.up.no_transaction, Some(NoTransaction::Goose));
         let up = m.up.statements(Dialect::Postgres).unwrap();
         assert_eq!(up.len(), 2);
         assert_eq!(up[1].line, 5);
@@ -723,9 +1150,9 @@ mod tests {
             )],
         );
         assert_eq!(detect(dir.path()).unwrap(), Layout::Dbmate);
-        let m = &read(dir.path(), &LayoutSpec::default()).unwrap()[0];
-        assert!(m.up.directives.no_transaction);
-        assert!(!m.down.as_ref().unwrap().directives.no_transaction);
+        let m = &read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap()[0];
+        assert_eq!(m.up.no_transaction, Some(NoTransaction::Dbmate));
+        assert_eq!(m.down.as_ref().unwrap().no_transaction, None);
     }
 
     #[test]
@@ -745,7 +1172,7 @@ mod tests {
                 ("0001_not_in_journal.sql", "SELECT 1;"),
             ],
         );
-        let ms = read(dir.path(), &LayoutSpec::default()).unwrap();
+        let ms = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap();
         assert_eq!(ms.len(), 1);
         assert_eq!(ms[0].created_at, Some(1700000000000));
         let statements = ms[0].up.statements(Dialect::Postgres).unwrap();
@@ -769,11 +1196,11 @@ mod tests {
                 ("R__views.sql", "CREATE OR REPLACE VIEW v AS SELECT 1 AS x;"),
             ],
         );
-        let ms = read(dir.path(), &LayoutSpec::default()).unwrap();
+        let ms = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap();
         let versions: Vec<&str> = ms.iter().map(|m| m.version.as_str()).collect();
         assert_eq!(versions, vec!["1", "1.1", "2", "R__views"]);
         assert!(ms[1].down.is_some());
-        assert!(ms[2].up.directives.no_transaction);
+        assert_eq!(ms[2].up.no_transaction, Some(NoTransaction::Flyway));
         assert_eq!(ms[2].origin, "sub/V2__nested.sql");
     }
 
@@ -791,23 +1218,26 @@ mod tests {
             ],
         );
         assert_eq!(detect(dir.path()).unwrap(), Layout::Sqlx);
-        let m = &read(dir.path(), &LayoutSpec::default()).unwrap()[0];
-        assert!(m.up.directives.no_transaction && m.down.is_some());
+        let m = &read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap()[0];
+        assert!(m.up.no_transaction == Some(NoTransaction::Sqlx) && m.down.is_some());
         let gm = &read(
             dir.path(),
             &LayoutSpec {
                 layout: Some(Layout::GolangMigrate),
                 pattern: None,
             },
+            Dialect::Postgres,
         )
         .unwrap()[0];
         assert!(
-            !gm.up.directives.no_transaction,
+            gm.up.no_transaction.is_none(),
             "golang-migrate has no such directive"
         );
         let statements = gm.up.statements(Dialect::Postgres).unwrap();
         assert!(
-            !gm.up.transactional(&statements),
+            !gm.up
+                .transaction_mode(&statements, Dialect::Postgres)
+                .is_transaction(),
             "but a CONCURRENTLY file cannot be wrapped"
         );
     }
@@ -827,7 +1257,7 @@ mod tests {
             layout: None,
             pattern: Some("V{version}.{name}.{direction}.sql".into()),
         };
-        let ms = read(dir.path(), &spec).unwrap();
+        let ms = read(dir.path(), &spec, Dialect::Postgres).unwrap();
         assert_eq!(ms.len(), 2);
         assert_eq!(ms[0].name, "Initial_Schema");
         assert!(ms[0].down.is_some() && ms[1].down.is_none());
@@ -836,10 +1266,421 @@ mod tests {
             pattern: Some("V{ver}.sql".into()),
         };
         assert!(
-            read(dir.path(), &bad)
+            read(dir.path(), &bad, Dialect::Postgres)
                 .unwrap_err()
                 .to_string()
                 .contains("placeholders are")
+        );
+    }
+
+    fn versions(ms: &[Migration]) -> Vec<&str> {
+        ms.iter().map(|m| m.version.as_str()).collect()
+    }
+
+    /// Shaped like Kratos: files per database, dialect-less defaults, `.autocommit`,
+    /// `.sqlite` spelled as popx's synonym, and empty files for databases with nothing to do.
+    #[test]
+    fn popx_picks_each_database_s_files() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "20150100000001000000_networks.postgres.up.sql",
+                    "CREATE TABLE networks (id UUID);",
+                ),
+                (
+                    "20150100000001000000_networks.postgres.down.sql",
+                    "DROP TABLE networks;",
+                ),
+                (
+                    "20150100000001000000_networks.mysql.up.sql",
+                    "CREATE TABLE networks (id CHAR(36));",
+                ),
+                (
+                    "20150100000001000000_networks.mysql.down.sql",
+                    "DROP TABLE networks;",
+                ),
+                (
+                    "20150100000001000000_networks.sqlite3.up.sql",
+                    "CREATE TABLE networks (id TEXT);",
+                ),
+                (
+                    "20150100000001000000_networks.sqlite3.down.sql",
+                    "DROP TABLE networks;",
+                ),
+                (
+                    "20150100000001000000_networks.cockroach.up.sql",
+                    "CREATE TABLE networks (id UUID);",
+                ),
+                (
+                    "20150100000001000000_networks.cockroach.down.sql",
+                    "DROP TABLE networks;",
+                ),
+                // Only SQLite needs this step (a table rebuild).
+                (
+                    "20191100000001000001_identities.sqlite.up.sql",
+                    "ALTER TABLE networks ADD COLUMN x TEXT;",
+                ),
+                ("20191100000001000001_identities.sqlite.down.sql", ""),
+                // Every database but PostgreSQL runs the dialect-less file.
+                (
+                    "20260616000000000000_messages_index.autocommit.up.sql",
+                    "CREATE INDEX IF NOT EXISTS i ON networks (id);",
+                ),
+                (
+                    "20260616000000000000_messages_index.autocommit.down.sql",
+                    "DROP INDEX IF EXISTS i;",
+                ),
+                (
+                    "20260616000000000000_messages_index.postgres.autocommit.up.sql",
+                    "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON networks (id);",
+                ),
+                (
+                    "20260616000000000000_messages_index.postgres.autocommit.down.sql",
+                    "DROP INDEX CONCURRENTLY IF EXISTS i;",
+                ),
+                (
+                    "20260616000000000000_messages_index.mysql.up.sql",
+                    "CREATE INDEX i ON networks (id);",
+                ),
+                ("20260616000000000000_messages_index.mysql.down.sql", ""),
+                ("20260701000000000000_plain.up.sql", "SELECT 1;"),
+                ("20260701000000000000_plain.down.sql", "SELECT 1;"),
+                ("README.md", "not a migration"),
+            ],
+        );
+        assert_eq!(detect(dir.path()).unwrap(), Layout::Popx);
+        let read_for = |d| read(dir.path(), &LayoutSpec::default(), d).unwrap();
+
+        let pg = read_for(Dialect::Postgres);
+        assert_eq!(
+            versions(&pg),
+            vec![
+                "20150100000001000000",
+                "20260616000000000000",
+                "20260701000000000000"
+            ]
+        );
+        assert!(pg[1].up.text.contains("CONCURRENTLY"));
+        assert_eq!(pg[1].up.no_transaction, Some(NoTransaction::Popx));
+        assert_eq!(pg[1].name, "messages_index");
+        assert_eq!(
+            pg[1].origin,
+            "20260616000000000000_messages_index.postgres.autocommit.up.sql"
+        );
+        assert_eq!(
+            pg[2].up.no_transaction, None,
+            "popx wraps other files in a transaction"
+        );
+        let statements = pg[1].up.statements(Dialect::Postgres).unwrap();
+        assert_eq!(
+            pg[1].up.transaction_mode(&statements, Dialect::Postgres),
+            super::super::TransactionMode::StatementByStatement {
+                why: super::super::WhyNoTransaction::Marker {
+                    marker: NoTransaction::Popx
+                }
+            }
+        );
+
+        let my = read_for(Dialect::MySql);
+        assert_eq!(versions(&my).len(), 3);
+        assert!(my[0].up.text.contains("CHAR(36)"));
+        assert_eq!(my[1].up.text, "CREATE INDEX i ON networks (id);");
+        assert_eq!(
+            my[1].up.no_transaction, None,
+            "the mysql file is not .autocommit"
+        );
+        assert_eq!(my[1].down.as_ref().unwrap().text, "");
+
+        let lite = read_for(Dialect::Sqlite);
+        assert_eq!(
+            versions(&lite).len(),
+            4,
+            "the SQLite-only step exists on SQLite"
+        );
+        assert!(lite[2].up.text.starts_with("CREATE INDEX IF NOT EXISTS"));
+        assert_eq!(lite[2].up.no_transaction, Some(NoTransaction::Popx));
+    }
+
+    #[test]
+    fn popx_refuses_what_it_would_silently_skip() {
+        let cases: &[(&str, &str)] = &[
+            ("1_a.postgress.up.sql", "popx does not know"),
+            ("1_a.sql", "not named as popx expects"),
+            ("1_a.up.fizz", "fizz"),
+        ];
+        for (file, says) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            write(
+                dir.path(),
+                &[
+                    ("1_a.postgres.up.sql", "SELECT 1;"),
+                    ("1_a.postgres.down.sql", "SELECT 1;"),
+                    (file, "SELECT 1;"),
+                ],
+            );
+            let spec = LayoutSpec {
+                layout: Some(Layout::Popx),
+                pattern: None,
+            };
+            let err = read(dir.path(), &spec, Dialect::Postgres)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(file) && err.contains(says), "{file}: {err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("1_a.up.sql", "SELECT 1;"),
+                ("1_a.autocommit.up.sql", "SELECT 2;"),
+                ("1_a.postgres.up.sql", "SELECT 3;"),
+            ],
+        );
+        let spec = LayoutSpec {
+            layout: Some(Layout::Popx),
+            pattern: None,
+        };
+        assert!(
+            read(dir.path(), &spec, Dialect::Postgres).is_ok(),
+            "PostgreSQL's own wins"
+        );
+        let err = read(dir.path(), &spec, Dialect::MySql)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("second up script for version 1"), "{err}");
+    }
+
+    #[test]
+    fn diesel_directories_and_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "00000000000000_diesel_initial_setup/up.sql",
+                    "CREATE FUNCTION diesel_manage_updated_at(_tbl regclass) RETURNS VOID AS $$\nBEGIN\n  EXECUTE 'SELECT 1';\nEND;\n$$ LANGUAGE plpgsql;\n",
+                ),
+                (
+                    "00000000000000_diesel_initial_setup/down.sql",
+                    "DROP FUNCTION IF EXISTS diesel_manage_updated_at(_tbl regclass);\n",
+                ),
+                (
+                    "2016-08-15-133237_create_users/up.sql",
+                    "CREATE TABLE users (id SERIAL PRIMARY KEY);\n",
+                ),
+                (
+                    "2016-08-15-133237_create_users/down.sql",
+                    "DROP TABLE users;\n",
+                ),
+                (
+                    "2016-08-16-090000_index_users/up.sql",
+                    "CREATE INDEX CONCURRENTLY users_id ON users (id);\n",
+                ),
+                (
+                    "2016-08-16-090000_index_users/metadata.toml",
+                    "run_in_transaction = false\n",
+                ),
+                ("2016-08-17-090000_other/up.sql", "SELECT 1;\n"),
+                // A metadata.toml that does not mention the key: diesel reads `false`.
+                ("2016-08-17-090000_other/metadata.toml", "# nothing\n"),
+                ("README.md", "diesel skips files"),
+            ],
+        );
+        assert_eq!(detect(dir.path()).unwrap(), Layout::Diesel);
+        let ms = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap();
+        assert_eq!(
+            versions(&ms),
+            vec![
+                "00000000000000",
+                "20160815133237",
+                "20160816090000",
+                "20160817090000"
+            ]
+        );
+        assert_eq!(ms[1].name, "create_users");
+        assert_eq!(ms[1].origin, "2016-08-15-133237_create_users");
+        assert_eq!(ms[0].up.no_transaction, None);
+        assert_eq!(ms[2].up.no_transaction, Some(NoTransaction::Diesel));
+        assert_eq!(ms[3].up.no_transaction, Some(NoTransaction::Diesel));
+        assert!(ms[2].down.is_none());
+        assert_eq!(
+            ms[2].down_place,
+            DownPlace::File(dir.path().join("2016-08-16-090000_index_users/down.sql"))
+        );
+    }
+
+    #[test]
+    fn pattern_reports_the_files_it_does_not_match() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("V0001.Initial_Schema.up.sql", "CREATE TABLE a (id int);"),
+                ("V0001.Initial_Schema.down.sql", "DROP TABLE a;"),
+                // A typo: it would never run.
+                ("V0002_More.up.sql", "CREATE TABLE b (id int);"),
+                ("README.md", "other kinds of files are not migrations"),
+            ],
+        );
+        let spec = LayoutSpec {
+            layout: None,
+            pattern: Some("V{version}.{name}.{direction}.sql".into()),
+        };
+        let err = read(dir.path(), &spec, Dialect::Postgres)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("1 file here does not match")
+                && err.contains("V0002_More.up.sql")
+                && !err.contains("README"),
+            "{err}"
+        );
+        std::fs::rename(
+            dir.path().join("V0002_More.up.sql"),
+            dir.path().join("V0002.More.down.sql"),
+        )
+        .unwrap();
+        let err = read(dir.path(), &spec, Dialect::Postgres)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no up script of the same version"), "{err}");
+        std::fs::remove_file(dir.path().join("V0002.More.down.sql")).unwrap();
+        let ms = read(dir.path(), &spec, Dialect::Postgres).unwrap();
+        assert_eq!(
+            ms[0].down_place,
+            DownPlace::File(dir.path().join("V0001.Initial_Schema.down.sql"))
+        );
+        std::fs::remove_file(dir.path().join("V0001.Initial_Schema.down.sql")).unwrap();
+        let no_direction = LayoutSpec {
+            layout: None,
+            pattern: Some("V{version}.{name}.up.sql".into()),
+        };
+        let ms = read(dir.path(), &no_direction, Dialect::Postgres).unwrap();
+        assert!(matches!(ms[0].down_place, DownPlace::Nowhere { .. }));
+    }
+
+    /// One function decides how each file runs, the way the tool that wrote it ran it.
+    #[test]
+    fn transaction_mode_follows_each_tool() {
+        use super::super::{TransactionMode, WhyNoTransaction};
+        let mode = |layout: Layout, files: &[(&str, &str)], dialect: Dialect| {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), files);
+            let spec = LayoutSpec {
+                layout: Some(layout),
+                pattern: None,
+            };
+            let ms = read(dir.path(), &spec, dialect).unwrap();
+            let m = ms.last().unwrap();
+            let statements = m.up.statements(dialect).unwrap();
+            m.up.transaction_mode(&statements, dialect)
+        };
+        let by_marker = |marker| TransactionMode::StatementByStatement {
+            why: WhyNoTransaction::Marker { marker },
+        };
+        let index = "CREATE INDEX CONCURRENTLY i ON t (a);\n";
+        let pg = Dialect::Postgres;
+        // Tools that sent the file as it is.
+        for (layout, file) in [
+            (Layout::GolangMigrate, "1_index.up.sql"),
+            (Layout::Flyway, "V1__index.sql"),
+        ] {
+            assert_eq!(
+                mode(layout, &[(file, index)], pg),
+                TransactionMode::StatementByStatement {
+                    why: WhyNoTransaction::RanAsIs {
+                        tool: layout,
+                        line: 1
+                    }
+                },
+                "{layout:?}"
+            );
+            assert!(mode(layout, &[(file, "CREATE TABLE t (a int);")], pg).is_transaction());
+        }
+        assert!(!mode(Layout::Prisma, &[("1_index/migration.sql", index)], pg).is_transaction());
+        // Tools that wrapped every file unless it was marked.
+        assert!(mode(Layout::Sqlx, &[("1_index.up.sql", index)], pg).is_transaction());
+        assert_eq!(
+            mode(
+                Layout::Sqlx,
+                &[("1_index.up.sql", &format!("-- no-transaction\n{index}"))],
+                pg
+            ),
+            by_marker(NoTransaction::Sqlx)
+        );
+        assert_eq!(
+            mode(
+                Layout::Goose,
+                &[(
+                    "1_index.sql",
+                    &format!("-- +goose NO TRANSACTION\n-- +goose Up\n{index}")
+                )],
+                pg
+            ),
+            by_marker(NoTransaction::Goose)
+        );
+        assert_eq!(
+            mode(
+                Layout::Dbmate,
+                &[(
+                    "1_index.sql",
+                    &format!("-- migrate:up transaction:false\n{index}")
+                )],
+                pg
+            ),
+            by_marker(NoTransaction::Dbmate)
+        );
+        assert!(mode(Layout::Popx, &[("1_index.postgres.up.sql", index)], pg).is_transaction());
+        assert_eq!(
+            mode(
+                Layout::Popx,
+                &[("1_index.postgres.autocommit.up.sql", index)],
+                pg
+            ),
+            by_marker(NoTransaction::Popx)
+        );
+        assert!(
+            mode(
+                Layout::Diesel,
+                &[("2016-08-16-090000_index/up.sql", index)],
+                pg
+            )
+            .is_transaction()
+        );
+        assert_eq!(
+            mode(
+                Layout::Godwit,
+                &[(
+                    "1_index/up.sql",
+                    &format!("-- godwit:no-transaction\n{index}")
+                )],
+                pg
+            ),
+            by_marker(NoTransaction::Godwit)
+        );
+        // godwit's own directive works in another tool's folder too.
+        assert_eq!(
+            mode(
+                Layout::Sqlx,
+                &[(
+                    "1_index.up.sql",
+                    &format!("-- godwit:no-transaction\n{index}")
+                )],
+                pg
+            ),
+            by_marker(NoTransaction::Godwit)
+        );
+        assert_eq!(
+            mode(
+                Layout::Godwit,
+                &[("1_t/up.sql", "CREATE TABLE t (a int);")],
+                Dialect::MySql
+            ),
+            TransactionMode::StatementByStatement {
+                why: WhyNoTransaction::ImplicitCommit
+            }
         );
     }
 }

@@ -1,5 +1,5 @@
 //! Test fixture for the `data-step` world: `mode` picks between two refusals the host must
-//! produce and one real step.
+//! produce, one real step, and `query`/`execute` of any statement a test puts in `sql`.
 
 use godwit_sdk::{BatchResult, DataStep, RowExt as _, Session, Value, config};
 
@@ -67,6 +67,37 @@ impl DataStep for HostileStep {
                 Err(format!(
                     "updated {n} rows of {table}, the host let it through"
                 ))
+            }
+            // Any statement a test chooses, in `sql`: whatever it reads comes back in the
+            // error text, so a test asserts on the output that nothing was read; what it
+            // writes is committed as one batch, so a test asserts on the table that nothing
+            // was written.
+            "query" => {
+                let sql = config::require_str("sql")?;
+                let rows = session.query(&sql, &[])?;
+                let shown: Vec<String> = rows
+                    .iter()
+                    .map(|row| {
+                        row.iter()
+                            .map(|c| format!("{}={:?}", c.name, c.value))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .collect();
+                Err(format!(
+                    "read {} rows, the host let it through: {}",
+                    rows.len(),
+                    shown.join(" | ")
+                ))
+            }
+            "execute" => {
+                let sql = config::require_str("sql")?;
+                let rows = session.execute(&sql, &[])?;
+                Ok(BatchResult {
+                    next_cursor: None,
+                    rows,
+                    done: true,
+                })
             }
             "counter" => counter(session, cursor, size),
             other => Err(format!("unknown mode {other:?}")),

@@ -33,6 +33,11 @@ use crate::value::{Rows, Value};
 /// The table that holds each running step's checkpoint.
 pub const PROGRESS_TABLE: &str = "godwit_step_progress";
 
+/// How many batches in a row a data step may return without progress — no rows, the cursor
+/// it was given, and not done — before the step is stopped: a plugin that never moves
+/// would otherwise commit empty batches for ever while holding the migration lock.
+pub const MAX_IDLE_BATCHES: u32 = 10;
+
 /// `step.toml`, as written in a migration directory.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -906,6 +911,8 @@ impl Migrator {
         .clamp(settings.min, settings.max);
         let rows_before = progress.rows;
         let started = Instant::now();
+        // Batches in a row that moved nothing: see MAX_IDLE_BATCHES.
+        let mut idle_batches = 0u32;
         loop {
             let batch = progress.batches + 1;
             let batch_started = Instant::now();
@@ -949,9 +956,37 @@ impl Migrator {
                     return Err(self.abandon_batch(migration, &progress, err).await);
                 }
             };
+            // The plugin's count is reported and recorded in history (a signed 64-bit
+            // column): a total that does not fit is not a count, whatever the plugin says.
+            let Some(rows_total) = progress
+                .rows
+                .checked_add(result.rows)
+                .filter(|&total| i64::try_from(total).is_ok())
+            else {
+                let err = Error::MigrationFailed(format!(
+                    "{}: the plugin reported {} rows for this batch, on top of {} so far; that is not a row count (the total must fit in a signed 64-bit integer), so the batch was not recorded",
+                    where_(batch),
+                    result.rows,
+                    progress.rows
+                ));
+                return Err(self.abandon_batch(migration, &progress, err).await);
+            };
+            let idle = !result.done && result.rows == 0 && result.next_cursor == progress.position;
+            idle_batches = if idle { idle_batches + 1 } else { 0 };
+            if idle_batches >= MAX_IDLE_BATCHES {
+                let err = Error::MigrationFailed(format!(
+                    "{}: the plugin made no progress in {MAX_IDLE_BATCHES} batches in a row (no rows, the same cursor {}, not done); it would loop for ever, so the step was stopped. Fix the plugin so that each batch moves its cursor, does some work, or returns done = true",
+                    where_(batch),
+                    progress
+                        .position
+                        .as_deref()
+                        .map_or("(none)".to_owned(), |c| format!("{c:?}"))
+                ));
+                return Err(self.abandon_batch(migration, &progress, err).await);
+            }
             let mut next = progress.clone();
             next.position = result.next_cursor.clone();
-            next.rows += result.rows;
+            next.rows = rows_total;
             next.batches += 1;
             next.batch_size = size;
             self.commit_batch(migration, row, &next, &where_(batch))

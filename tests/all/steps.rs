@@ -55,7 +55,7 @@ fn items_sql(d: Dialect, rows: usize) -> String {
 
 /// A project whose first migration creates and fills `items`, and whose second is a
 /// step running `plugin` with `step_extra` appended to its step.toml.
-fn step_project(d: Dialect, rows: usize, godwit_toml: &str, step_toml: &str) -> Project {
+pub fn step_project(d: Dialect, rows: usize, godwit_toml: &str, step_toml: &str) -> Project {
     let p = Project::empty(d);
     p.write("20260101000000_items/up.sql", &items_sql(d, rows));
     p.write("20260102000000_backfill_items/step.toml", step_toml);

@@ -1,5 +1,6 @@
 //! Test fixture for the `data-step` world: `mode` picks between two refusals the host must
-//! produce, one real step, and `query`/`execute` of any statement a test puts in `sql`.
+//! produce, one real step, `query`/`execute` of any statement a test puts in `sql`, and
+//! steps that never make progress (`stall`) or report any row count (`rows`).
 
 use godwit_sdk::{BatchResult, DataStep, RowExt as _, Session, Value, config};
 
@@ -97,6 +98,31 @@ impl DataStep for HostileStep {
                     next_cursor: None,
                     rows,
                     done: true,
+                })
+            }
+            // No rows, the cursor it was given back, never done: a step that never moves.
+            "stall" => Ok(BatchResult {
+                next_cursor: cursor,
+                rows: 0,
+                done: false,
+            }),
+            // Claims `rows` (a decimal u64) rows per batch, for `batches` batches (default
+            // 1), moving its cursor each time: counts the host must check before recording.
+            "rows" => {
+                let rows: u64 = config::require_str("rows")?
+                    .parse()
+                    .map_err(|e| format!("rows: {e}"))?;
+                let batches: u64 = config::get_str("batches")
+                    .map_or(Ok(1), |b| b.parse())
+                    .map_err(|e| format!("batches: {e}"))?;
+                let done_so_far: u64 = cursor
+                    .as_deref()
+                    .map_or(Ok(0), str::parse)
+                    .map_err(|e| format!("cursor: {e}"))?;
+                Ok(BatchResult {
+                    next_cursor: Some((done_so_far + 1).to_string()),
+                    rows,
+                    done: done_so_far + 1 >= batches,
                 })
             }
             "counter" => counter(session, cursor, size),

@@ -641,7 +641,7 @@ pub fn sanitize(text: &str) -> String {
 /// line is cleaned, the newlines between them kept.
 pub(crate) fn sanitize_lines(text: &str) -> String {
     text.split('\n')
-        .map(|line| sanitize(line))
+        .map(sanitize)
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -374,10 +374,11 @@ impl VerifyReport {
                 ));
                 if group.passed() {
                     out.push_str(
-                        "  So these down files undo the history as a whole, not each its own up.sql \
-                         (each one undoes what a later migration built): `godwit down` works from \
-                         the newest migration back, not from every point in between. If that is \
-                         how this history is meant to be reverted, check it with `godwit verify --down-all`.\n",
+                        "  So the history as a whole comes back to where it started when reverted from the \
+                         newest migration, although the down files above do not each undo their own up.sql \
+                         (some histories write each down.sql for the group, e.g. to undo the next migration): \
+                         `godwit down` works from the newest migration back, not from every point in between. \
+                         If this history is only reverted from the top, `godwit verify --down-all` is the check that fits it.\n",
                     );
                 }
             } else {

@@ -346,7 +346,7 @@ fn failing_down_sql_is_reported_and_the_rest_checked(d: Dialect) {
         .says("down all: 2 down.sql files ran from the newest migration back to 20260803000000_seed_users");
     assert!(
         !out.stdout
-            .contains("So these down files undo the history as a whole"),
+            .contains("So the history as a whole comes back to where it started"),
         "{}",
         out.text()
     );
@@ -382,7 +382,7 @@ fn group_style_downs(d: Dialect) {
         .says("20260903000000_create_labels  up, down, up: down.sql does NOT undo up.sql")
         .says("down all: 3 down.sql files ran from the newest migration back to before the first migration;")
         .says("the schema is what it was there.")
-        .says("So these down files undo the history as a whole")
+        .says("So the history as a whole comes back to where it started")
         .says("godwit verify --down-all");
 
     let out = verify(&p, &["--down-all"]);

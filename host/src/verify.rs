@@ -217,6 +217,9 @@ pub struct GroupCheck {
     pub failures: Vec<ScriptFailure>,
     /// What differs from the schema at `back_to`.
     pub problems: Vec<DriftLine>,
+    /// The second shadow database the automatic check ran on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowInfo>,
 }
 
 impl GroupCheck {
@@ -539,6 +542,7 @@ pub async fn verify(
             .await?;
             if let Some(mut group) = second.group {
                 group.automatic = true;
+                group.shadow = Some(second.shadow.clone());
                 report.group = Some(group);
             }
             if !second.failures.is_empty() {
@@ -829,6 +833,7 @@ impl<'a> Run<'a> {
             reverted,
             back_to: migration.map(Migration::id),
             failures,
+            shadow: None,
             problems: schema::diff(expected, &after)
                 .into_iter()
                 .map(|d| DriftLine::new(d, Perspective::Reversal))
@@ -1278,6 +1283,7 @@ mod tests {
             back_to: None,
             failures: Vec::new(),
             problems: vec![line("table users", DriftKind::Extra, Perspective::Reversal)],
+            shadow: None,
         };
         report.group = Some(group.clone());
         assert_eq!(report.exit_code(), exit::OK);

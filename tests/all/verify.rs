@@ -350,6 +350,22 @@ fn failing_down_sql_is_reported_and_the_rest_checked(d: Dialect) {
         "{}",
         out.text()
     );
+
+    // The second shadow the full down ran on is gone too, and what it found is in JSON.
+    let out = p.godwit(&["verify", "--json"]);
+    out.expect(1);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
+    let group = &report["group"];
+    assert_eq!(group["automatic"], true);
+    let second = group["shadow"]["location"].as_str().unwrap();
+    assert_ne!(second, report["shadow"]["location"].as_str().unwrap());
+    assert_shadow_gone(d, second);
+    let failures = group["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["migration"], "20260804000000_create_tags");
+    assert_eq!(failures[0]["script"], "down");
+    assert_eq!(group["problems"][0]["object"], "table tags");
 }
 
 /// Down files written for the group, not for their own up.sql (kratos's pattern): the

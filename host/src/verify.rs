@@ -31,11 +31,14 @@
 //!   are not checked (their starting state is not the one the migrations describe); and
 //!   differences with the target in objects that a failed script names are listed apart,
 //!   as possibly caused by the failure, rather than as drift;
-//! - a failed down.sql that changed nothing (it ran in a transaction, or failed at its
-//!   first statement) leaves the shadow as it was after up, so everything goes on as
-//!   usual; one that failed half way has the same effect as a failed up.sql;
+//! - a failed down.sql that changed nothing (it ran in a transaction, failed at its first
+//!   statement, or the schema is still what up.sql built) leaves the shadow as it was
+//!   after up, so everything goes on as usual; one that changed the schema before it
+//!   failed has the same effect as a failed up.sql;
 //! - an up.sql that fails when applied again after its down.sql makes the migration
-//!   irreversible, and the shadow then lacks what it built, as after a failed up.sql.
+//!   irreversible; if the shadow is not then back to what the first up.sql built (the
+//!   schema is read after each up.sql that has a down.sql to check), it lacks some of
+//!   that, as after a failed up.sql.
 //!
 //! Exit codes: 0 clean; 1 an up.sql or down.sql failed on the shadow (the scripts themselves
 //! are broken; this wins); 4 drift, or a down.sql that does not undo its up.sql (or, with
@@ -984,6 +987,9 @@ async fn round_trip(
     report: &mut VerifyReport,
 ) -> Result<MigrationCheck, Error> {
     let id = migration.id();
+    // What up.sql built: after a failed down.sql or second up.sql, the shadow still
+    // follows the migrations exactly when it is back to this.
+    let after_up = run.shadow.driver().introspect().await?;
     if let Some(error) = script_failure(run.shadow.down(&DownTarget::Steps(1)).await)? {
         let applied = run.failed().await?.map_or(0, |f| f.applied);
         report.failures.push(ScriptFailure {
@@ -993,7 +999,8 @@ async fn round_trip(
             after: None,
         });
         // Rolled back, or failed at its first statement: the shadow is as up.sql left it.
-        if applied > 0 {
+        // Otherwise what ran of it may have changed the schema.
+        if applied > 0 && run.shadow.driver().introspect().await? != after_up {
             run.diverge(migration, down_sql);
         }
         run.shadow
@@ -1012,13 +1019,16 @@ async fn round_trip(
             .await,
     )?;
     if reapply_error.is_some() {
-        // What down.sql left behind broke the second up: the shadow lacks what up.sql
-        // builds, as after a failed up.sql.
-        run.diverge(migration, &migration.up.text);
         if run.failed().await?.is_some() {
             run.shadow
                 .resolve(&migration.version, Resolve::Applied)
                 .await?;
+        }
+        // What down.sql left behind broke the second up. If that left the shadow without
+        // some of what up.sql builds, it no longer follows the migrations, as after a
+        // failed up.sql; if down.sql simply did nothing, it still does.
+        if run.shadow.driver().introspect().await? != after_up {
+            run.diverge(migration, &migration.up.text);
         }
     }
     Ok(MigrationCheck {

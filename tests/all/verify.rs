@@ -192,7 +192,7 @@ fn down_that_does_not_undo_up_is_named(d: Dialect) {
         .says("20260805000000_add_tags_color  up, down, up: down.sql undoes up.sql")
         .says("down.sql of 20260806000000_create_links does not undo its up.sql")
         .says("table links still exists after down.sql")
-        .says("20260807000000_add_links_url  up: down.sql not checked (the shadow no longer follows the migrations since 20260806000000_create_links failed)")
+        .says("20260807000000_add_links_url  up: down.sql not checked (the shadow no longer follows the migrations since 20260806000000_create_links lost part of what it built to its down.sql)")
         // The target has link_tags; the shadow lost it, and the failed script names it.
         .says("No drift apart from the objects below")
         .says("table link_tags: in the database but not in the migrations");
@@ -925,4 +925,27 @@ fn function_difference_is_a_line_diff_on_postgres() {
 #[test]
 fn function_difference_is_a_line_diff_on_mysql() {
     function_difference_is_a_line_diff(Dialect::MySql);
+}
+
+/// A repeatable migration has no down: a full down leaves what it made, and verify says
+/// why that difference is there.
+#[test]
+fn repeatable_migrations_are_named_in_a_full_down() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "V1__create_tags.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT);\n",
+    );
+    p.write("U1__create_tags.sql", "DROP TABLE tags;\n");
+    p.write(
+        "R__tag_names.sql",
+        "DROP VIEW IF EXISTS tag_names;\nCREATE VIEW tag_names AS SELECT name FROM tags;\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    verify(&p, &["--down-all"])
+        .expect(4)
+        .says("down all: 1 down.sql file ran from the newest migration back to before the first migration")
+        .says("view tag_names still exists after down.sql")
+        .says("note: repeatable migrations (R__tag_names")
+        .says("are never reverted");
 }

@@ -40,3 +40,6 @@ pub enum Confined {
     /// atomicity; see docs/security.md).
     CheckerOnly,
 }
+
+#[cfg(test)]
+mod tests;

@@ -822,6 +822,19 @@ impl<'a> Run<'a> {
             Some(m) => DownTarget::To(m.version.clone()),
             None => DownTarget::Steps(usize::MAX),
         };
+        let repeatable: Vec<String> = self
+            .migrations
+            .iter()
+            .filter(|m| m.version.is_repeatable())
+            .map(Migration::id)
+            .collect();
+        if !repeatable.is_empty() {
+            report.notes.push(format!(
+                "repeatable migrations ({}) have no down.sql and are never reverted, so what they create \
+                 is still there after the full down and shows as a difference",
+                repeatable.join(", ")
+            ));
+        }
         progress(Progress::Step(match migration {
             Some(m) => format!(
                 "down: every down.sql from the newest migration back to {}",

@@ -926,3 +926,26 @@ fn function_difference_is_a_line_diff_on_postgres() {
 fn function_difference_is_a_line_diff_on_mysql() {
     function_difference_is_a_line_diff(Dialect::MySql);
 }
+
+/// A repeatable migration has no down: a full down leaves what it made, and verify says
+/// why that difference is there.
+#[test]
+fn repeatable_migrations_are_named_in_a_full_down() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "V1__create_tags.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT);\n",
+    );
+    p.write("U1__create_tags.sql", "DROP TABLE tags;\n");
+    p.write(
+        "R__tag_names.sql",
+        "DROP VIEW IF EXISTS tag_names;\nCREATE VIEW tag_names AS SELECT name FROM tags;\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    verify(&p, &["--down-all"])
+        .expect(4)
+        .says("down all: 1 down.sql file ran from the newest migration back to before the first migration")
+        .says("view tag_names still exists after down.sql")
+        .says("note: repeatable migrations (R__tag_names")
+        .says("are never reverted");
+}

@@ -51,6 +51,7 @@ use wasmtime::{
 };
 
 pub use bindings::{backfill, data_step, notifier, types, validator};
+pub use cache::{key_path as cache_key_path, state_dir};
 pub use calls::World;
 pub use imports::{LOG_CAP, LogLine, Session, SessionHandler};
 use sandbox::LimitHit;
@@ -306,15 +307,20 @@ impl Runtime {
         digest: &str,
         bytes: &[u8],
     ) -> Result<(wasmtime::component::Component, Origin), Error> {
-        cache::load_or_compile(&self.engine, self.cache_dir.as_deref(), digest, bytes).map_err(
-            |e| match e {
+        let loaded = cache::load_or_compile(&self.engine, self.cache_dir.as_deref(), digest, bytes)
+            .map_err(|e| match e {
                 cache::Failure::Compile(message) => Error::Malformed {
                     plugin: label.to_owned(),
                     message,
                 },
                 cache::Failure::Io { path, message } => Error::Io { path, message },
-            },
-        )
+            })?;
+        if let Some(warning) = loaded.warning {
+            // Not an error: the plugin was compiled from its pinned bytes and runs as it
+            // should. But a refused cache entry may be an attack, so it is said out loud.
+            eprintln!("warning: plugin {label}: {warning}");
+        }
+        Ok((loaded.component, loaded.origin))
     }
 
     /// Instantiates `plugin` in a fresh sandbox under `limits` and runs `f` against it.

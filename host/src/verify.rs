@@ -669,6 +669,8 @@ struct Run<'a> {
     /// The first migration whose failure left the shadow off the path the migrations
     /// describe.
     diverged: Option<String>,
+    /// What happened to it: "failed", …
+    diverged_how: &'static str,
     /// The scripts (text) whose failure shaped the shadow as of `compare_at`.
     failed_scripts: Vec<String>,
 }
@@ -715,8 +717,11 @@ impl<'a> Run<'a> {
 
     /// The shadow no longer has what `migration` should have built (or still has what its
     /// down.sql should have removed).
-    fn diverge(&mut self, migration: &Migration, sql: &str) {
-        self.diverged.get_or_insert_with(|| migration.id());
+    fn diverge(&mut self, migration: &Migration, sql: &str, how: &'static str) {
+        if self.diverged.is_none() {
+            self.diverged = Some(migration.id());
+            self.diverged_how = how;
+        }
         if self.before_compare(migration) {
             self.failed_scripts.push(sql.to_string());
         }
@@ -760,7 +765,7 @@ impl<'a> Run<'a> {
                 error,
                 after: self.diverged.clone(),
             });
-            self.diverge(failed.migration, &failed.migration.up.text);
+            self.diverge(failed.migration, &failed.migration.up.text, "failed");
             self.shadow
                 .resolve(&failed.migration.version, Resolve::Applied)
                 .await?;
@@ -886,6 +891,7 @@ async fn on_shadow(
         migrations,
         compare_at,
         diverged: None,
+        diverged_how: "failed",
         failed_scripts: Vec::new(),
     };
     let at_target = match mode {
@@ -973,8 +979,9 @@ async fn each(
                 None => MigrationCheck::new(id.clone(), Reversibility::NoDownSql),
                 Some(_) if run.diverged.is_some() => MigrationCheck {
                     note: Some(format!(
-                        "the shadow no longer follows the migrations since {} failed",
-                        run.diverged.as_deref().unwrap_or_default()
+                        "the shadow no longer follows the migrations since {} {}",
+                        run.diverged.as_deref().unwrap_or_default(),
+                        run.diverged_how
                     )),
                     ..MigrationCheck::new(id.clone(), Reversibility::NotChecked)
                 },
@@ -1014,7 +1021,7 @@ async fn round_trip(
         // Rolled back, or failed at its first statement: the shadow is as up.sql left it.
         // Otherwise what ran of it may have changed the schema.
         if applied > 0 && run.shadow.driver().introspect().await? != after_up {
-            run.diverge(migration, down_sql);
+            run.diverge(migration, down_sql, "failed half way through its down.sql");
         }
         run.shadow
             .resolve(&migration.version, Resolve::Applied)
@@ -1041,7 +1048,11 @@ async fn round_trip(
         // some of what up.sql builds, it no longer follows the migrations, as after a
         // failed up.sql; if down.sql simply did nothing, it still does.
         if run.shadow.driver().introspect().await? != after_up {
-            run.diverge(migration, &migration.up.text);
+            run.diverge(
+                migration,
+                &migration.up.text,
+                "lost part of what it built to its down.sql",
+            );
         }
     }
     Ok(MigrationCheck {

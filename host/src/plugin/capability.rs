@@ -731,7 +731,7 @@ impl Capabilities {
     }
 
     fn parse_one(&self, dialect: Dialect, sql: &str) -> Result<Statement, Refused> {
-        lex_guard(dialect, sql).map_err(|e| self.refuse(format!("{e}")))?;
+        lex_guard(dialect, sql).map_err(|e| self.refuse(e))?;
         // Two independent readings must agree there is one statement: godwit's splitter
         // (the servers' lexical rules) and sqlparser.
         match crate::split::split(sql, dialect) {

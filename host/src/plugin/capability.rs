@@ -475,6 +475,21 @@ impl Capabilities {
         )))
     }
 
+    /// Whether both the manifest and the grants name a table of a system catalog
+    /// (`information_schema.tables`, `pg_catalog.pg_class`…): then the session's own
+    /// location (`database()`, `current_schema()`…) is catalog information it may read.
+    fn may_read_catalog(&self) -> bool {
+        let names_catalog = |patterns: &[TablePattern]| {
+            patterns.iter().any(|p| {
+                p.table.is_some()
+                    && p.schema.as_ref().is_some_and(|s| {
+                        matches!(s.folded().as_str(), "information_schema" | "pg_catalog")
+                    })
+            })
+        };
+        names_catalog(&self.read[0]) && names_catalog(&self.read[1])
+    }
+
     /// Whether the plugin may write at all (a session's `execute`).
     pub fn may_write(&self) -> bool {
         !self.write[0].is_empty() && !self.write[1].is_empty()
@@ -1238,6 +1253,20 @@ fn function_allowed(name: &ObjectName) -> Option<String> {
     ALLOWED_FUNCTIONS.contains(&n.as_str()).then_some(n)
 }
 
+/// The name of the database or schema the session is in: catalog information, allowed
+/// only to a plugin granted a catalog by name (see [`Capabilities::may_read_catalog`]).
+const LOCATION_FUNCTIONS: &[&str] = &["database", "schema", "current_database", "current_schema"];
+
+fn is_location_function(name: &ObjectName) -> bool {
+    match name.0.as_slice() {
+        [part] => part.as_ident().is_some_and(|i| {
+            i.quote_style.is_none()
+                && LOCATION_FUNCTIONS.contains(&i.value.to_ascii_lowercase().as_str())
+        }),
+        _ => false,
+    }
+}
+
 struct ReadCheck<'a> {
     caps: &'a Capabilities,
     dialect: Dialect,
@@ -1368,6 +1397,9 @@ impl Visitor for ReadCheck<'_> {
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
         match expr {
+            Expr::Function(f) if is_location_function(&f.name) && self.caps.may_read_catalog() => {
+                ControlFlow::Continue(())
+            }
             Expr::Function(f) => {
                 if function_allowed(&f.name).is_none() {
                     return self.stop(format!(
@@ -1388,6 +1420,13 @@ impl Visitor for ReadCheck<'_> {
                 op: sqlparser::ast::BinaryOperator::Assignment,
                 ..
             } => self.stop("assigning a session variable (`:=`) is refused".into()),
+            Expr::Identifier(i)
+                if i.quote_style.is_none()
+                    && i.value.eq_ignore_ascii_case("current_schema")
+                    && self.caps.may_read_catalog() =>
+            {
+                ControlFlow::Continue(())
+            }
             Expr::Identifier(i) if is_server_info_word(self.dialect, i) => self.stop(format!(
                 "`{}` is refused: it is the server's information, not table data a grant covers",
                 i.value
@@ -2149,6 +2188,23 @@ mod tests {
         ] {
             assert!(c.check_execute(d, sql, false).is_err(), "{d}: {sql}");
         }
+        // The session's location is catalog information: only with a catalog named.
+        let catalog = caps(&["information_schema.tables"], &[]);
+        for d in DIALECTS {
+            allowed(
+                &catalog,
+                d,
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = database()",
+            );
+            allowed(&catalog, d, "SELECT current_schema()");
+            refused(&catalog, d, "SELECT current_user");
+            refused(&catalog, d, "SELECT version()");
+        }
+        allowed(
+            &catalog,
+            Postgres,
+            "SELECT current_schema, current_database()",
+        );
         // Named, a catalog or another schema is reachable: the operator chose it.
         let named = caps(&["pg_catalog.pg_class", "audit.*", "otherdb.users"], &[]);
         allowed(&named, Postgres, "SELECT relname FROM pg_catalog.pg_class");

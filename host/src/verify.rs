@@ -31,11 +31,14 @@
 //!   are not checked (their starting state is not the one the migrations describe); and
 //!   differences with the target in objects that a failed script names are listed apart,
 //!   as possibly caused by the failure, rather than as drift;
-//! - a failed down.sql that changed nothing (it ran in a transaction, or failed at its
-//!   first statement) leaves the shadow as it was after up, so everything goes on as
-//!   usual; one that failed half way has the same effect as a failed up.sql;
+//! - a failed down.sql that changed nothing (it ran in a transaction, failed at its first
+//!   statement, or the schema is still what up.sql built) leaves the shadow as it was
+//!   after up, so everything goes on as usual; one that changed the schema before it
+//!   failed has the same effect as a failed up.sql;
 //! - an up.sql that fails when applied again after its down.sql makes the migration
-//!   irreversible, and the shadow then lacks what it built, as after a failed up.sql.
+//!   irreversible; if the shadow is not then back to what the first up.sql built (the
+//!   schema is read after each up.sql that has a down.sql to check), it lacks some of
+//!   that, as after a failed up.sql.
 //!
 //! Exit codes: 0 clean; 1 an up.sql or down.sql failed on the shadow (the scripts themselves
 //! are broken; this wins); 4 drift, or a down.sql that does not undo its up.sql (or, with
@@ -217,6 +220,9 @@ pub struct GroupCheck {
     pub failures: Vec<ScriptFailure>,
     /// What differs from the schema at `back_to`.
     pub problems: Vec<DriftLine>,
+    /// The second shadow database the automatic check ran on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowInfo>,
 }
 
 impl GroupCheck {
@@ -374,10 +380,11 @@ impl VerifyReport {
                 ));
                 if group.passed() {
                     out.push_str(
-                        "  So these down files undo the history as a whole, not each its own up.sql \
-                         (each one undoes what a later migration built): `godwit down` works from \
-                         the newest migration back, not from every point in between. If that is \
-                         how this history is meant to be reverted, check it with `godwit verify --down-all`.\n",
+                        "  So the history as a whole comes back to where it started when reverted from the \
+                         newest migration, although the down files above do not each undo their own up.sql \
+                         (some histories write each down.sql for the group, e.g. to undo the next migration): \
+                         `godwit down` works from the newest migration back, not from every point in between. \
+                         If this history is only reverted from the top, `godwit verify --down-all` is the check that fits it.\n",
                     );
                 }
             } else {
@@ -538,6 +545,7 @@ pub async fn verify(
             .await?;
             if let Some(mut group) = second.group {
                 group.automatic = true;
+                group.shadow = Some(second.shadow.clone());
                 report.group = Some(group);
             }
             if !second.failures.is_empty() {
@@ -661,6 +669,8 @@ struct Run<'a> {
     /// The first migration whose failure left the shadow off the path the migrations
     /// describe.
     diverged: Option<String>,
+    /// What happened to it: "failed", …
+    diverged_how: &'static str,
     /// The scripts (text) whose failure shaped the shadow as of `compare_at`.
     failed_scripts: Vec<String>,
 }
@@ -707,8 +717,11 @@ impl<'a> Run<'a> {
 
     /// The shadow no longer has what `migration` should have built (or still has what its
     /// down.sql should have removed).
-    fn diverge(&mut self, migration: &Migration, sql: &str) {
-        self.diverged.get_or_insert_with(|| migration.id());
+    fn diverge(&mut self, migration: &Migration, sql: &str, how: &'static str) {
+        if self.diverged.is_none() {
+            self.diverged = Some(migration.id());
+            self.diverged_how = how;
+        }
         if self.before_compare(migration) {
             self.failed_scripts.push(sql.to_string());
         }
@@ -752,7 +765,7 @@ impl<'a> Run<'a> {
                 error,
                 after: self.diverged.clone(),
             });
-            self.diverge(failed.migration, &failed.migration.up.text);
+            self.diverge(failed.migration, &failed.migration.up.text, "failed");
             self.shadow
                 .resolve(&failed.migration.version, Resolve::Applied)
                 .await?;
@@ -814,6 +827,19 @@ impl<'a> Run<'a> {
             Some(m) => DownTarget::To(m.version.clone()),
             None => DownTarget::Steps(usize::MAX),
         };
+        let repeatable: Vec<String> = self
+            .migrations
+            .iter()
+            .filter(|m| m.version.is_repeatable())
+            .map(Migration::id)
+            .collect();
+        if !repeatable.is_empty() {
+            report.notes.push(format!(
+                "repeatable migrations ({}) have no down.sql and are never reverted, so what they create \
+                 is still there after the full down and shows as a difference",
+                repeatable.join(", ")
+            ));
+        }
         progress(Progress::Step(match migration {
             Some(m) => format!(
                 "down: every down.sql from the newest migration back to {}",
@@ -828,6 +854,7 @@ impl<'a> Run<'a> {
             reverted,
             back_to: migration.map(Migration::id),
             failures,
+            shadow: None,
             problems: schema::diff(expected, &after)
                 .into_iter()
                 .map(|d| DriftLine::new(d, Perspective::Reversal))
@@ -864,6 +891,7 @@ async fn on_shadow(
         migrations,
         compare_at,
         diverged: None,
+        diverged_how: "failed",
         failed_scripts: Vec::new(),
     };
     let at_target = match mode {
@@ -951,8 +979,9 @@ async fn each(
                 None => MigrationCheck::new(id.clone(), Reversibility::NoDownSql),
                 Some(_) if run.diverged.is_some() => MigrationCheck {
                     note: Some(format!(
-                        "the shadow no longer follows the migrations since {} failed",
-                        run.diverged.as_deref().unwrap_or_default()
+                        "the shadow no longer follows the migrations since {} {}",
+                        run.diverged.as_deref().unwrap_or_default(),
+                        run.diverged_how
                     )),
                     ..MigrationCheck::new(id.clone(), Reversibility::NotChecked)
                 },
@@ -978,6 +1007,9 @@ async fn round_trip(
     report: &mut VerifyReport,
 ) -> Result<MigrationCheck, Error> {
     let id = migration.id();
+    // What up.sql built: after a failed down.sql or second up.sql, the shadow still
+    // follows the migrations exactly when it is back to this.
+    let after_up = run.shadow.driver().introspect().await?;
     if let Some(error) = script_failure(run.shadow.down(&DownTarget::Steps(1)).await)? {
         let applied = run.failed().await?.map_or(0, |f| f.applied);
         report.failures.push(ScriptFailure {
@@ -987,8 +1019,9 @@ async fn round_trip(
             after: None,
         });
         // Rolled back, or failed at its first statement: the shadow is as up.sql left it.
-        if applied > 0 {
-            run.diverge(migration, down_sql);
+        // Otherwise what ran of it may have changed the schema.
+        if applied > 0 && run.shadow.driver().introspect().await? != after_up {
+            run.diverge(migration, down_sql, "failed half way through its down.sql");
         }
         run.shadow
             .resolve(&migration.version, Resolve::Applied)
@@ -1006,13 +1039,20 @@ async fn round_trip(
             .await,
     )?;
     if reapply_error.is_some() {
-        // What down.sql left behind broke the second up: the shadow lacks what up.sql
-        // builds, as after a failed up.sql.
-        run.diverge(migration, &migration.up.text);
         if run.failed().await?.is_some() {
             run.shadow
                 .resolve(&migration.version, Resolve::Applied)
                 .await?;
+        }
+        // What down.sql left behind broke the second up. If that left the shadow without
+        // some of what up.sql builds, it no longer follows the migrations, as after a
+        // failed up.sql; if down.sql simply did nothing, it still does.
+        if run.shadow.driver().introspect().await? != after_up {
+            run.diverge(
+                migration,
+                &migration.up.text,
+                "lost part of what it built to its down.sql",
+            );
         }
     }
     Ok(MigrationCheck {
@@ -1277,6 +1317,7 @@ mod tests {
             back_to: None,
             failures: Vec::new(),
             problems: vec![line("table users", DriftKind::Extra, Perspective::Reversal)],
+            shadow: None,
         };
         report.group = Some(group.clone());
         assert_eq!(report.exit_code(), exit::OK);

@@ -155,8 +155,8 @@ fn down_that_does_not_undo_up_is_named(d: Dialect) {
         "20260804000000_create_tags/down.sql",
         "DROP TABLE IF EXISTS tag;\n",
     );
-    // A later migration: verify goes on, but its down.sql is not checked, since the
-    // shadow no longer follows the migrations.
+    // A later migration is still checked: down.sql did nothing, so the shadow is still
+    // what the migrations build.
     p.write(
         "20260805000000_add_tags_color/up.sql",
         "ALTER TABLE tags ADD COLUMN color VARCHAR(20);\n",
@@ -165,14 +165,37 @@ fn down_that_does_not_undo_up_is_named(d: Dialect) {
         "20260805000000_add_tags_color/down.sql",
         "ALTER TABLE tags DROP COLUMN color;\n",
     );
+    // A down.sql that drops half of what up.sql made: the second up fails at its first
+    // table, so the shadow lacks the second, and the later down.sql is not checked.
+    p.write(
+        "20260806000000_create_links/up.sql",
+        "CREATE TABLE links (id INTEGER PRIMARY KEY);\nCREATE TABLE link_tags (id INTEGER PRIMARY KEY);\n",
+    );
+    p.write(
+        "20260806000000_create_links/down.sql",
+        "DROP TABLE link_tags;\n",
+    );
+    p.write(
+        "20260807000000_add_links_url/up.sql",
+        "ALTER TABLE links ADD COLUMN url VARCHAR(200);\n",
+    );
+    p.write(
+        "20260807000000_add_links_url/down.sql",
+        "ALTER TABLE links DROP COLUMN url;\n",
+    );
     p.godwit(&["deploy"]).expect(0);
     let out = verify(&p, &[]);
     out.expect(4)
         .says("down.sql of 20260804000000_create_tags does not undo its up.sql")
         .says("table tags still exists after down.sql")
         .says("and then up.sql failed when applied again")
-        .says("20260805000000_add_tags_color  up: down.sql not checked (the shadow no longer follows the migrations since 20260804000000_create_tags failed)")
-        .says("No drift");
+        .says("20260805000000_add_tags_color  up, down, up: down.sql undoes up.sql")
+        .says("down.sql of 20260806000000_create_links does not undo its up.sql")
+        .says("table links still exists after down.sql")
+        .says("20260807000000_add_links_url  up: down.sql not checked (the shadow no longer follows the migrations since 20260806000000_create_links lost part of what it built to its down.sql)")
+        // The target has link_tags; the shadow lost it, and the failed script names it.
+        .says("No drift apart from the objects below")
+        .says("table link_tags: in the database but not in the migrations");
 
     // A down.sql that leaves a column behind while up.sql tolerates a second run: the
     // difference alone is reported, and verify goes on to compare with the target.
@@ -346,10 +369,26 @@ fn failing_down_sql_is_reported_and_the_rest_checked(d: Dialect) {
         .says("down all: 2 down.sql files ran from the newest migration back to 20260803000000_seed_users");
     assert!(
         !out.stdout
-            .contains("So these down files undo the history as a whole"),
+            .contains("So the history as a whole comes back to where it started"),
         "{}",
         out.text()
     );
+
+    // The second shadow the full down ran on is gone too, and what it found is in JSON.
+    let out = p.godwit(&["verify", "--json"]);
+    out.expect(1);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
+    let group = &report["group"];
+    assert_eq!(group["automatic"], true);
+    let second = group["shadow"]["location"].as_str().unwrap();
+    assert_ne!(second, report["shadow"]["location"].as_str().unwrap());
+    assert_shadow_gone(d, second);
+    let failures = group["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["migration"], "20260804000000_create_tags");
+    assert_eq!(failures[0]["script"], "down");
+    assert_eq!(group["problems"][0]["object"], "table tags");
 }
 
 /// Down files written for the group, not for their own up.sql (kratos's pattern): the
@@ -382,7 +421,7 @@ fn group_style_downs(d: Dialect) {
         .says("20260903000000_create_labels  up, down, up: down.sql does NOT undo up.sql")
         .says("down all: 3 down.sql files ran from the newest migration back to before the first migration;")
         .says("the schema is what it was there.")
-        .says("So these down files undo the history as a whole")
+        .says("So the history as a whole comes back to where it started")
         .says("godwit verify --down-all");
 
     let out = verify(&p, &["--down-all"]);
@@ -886,4 +925,27 @@ fn function_difference_is_a_line_diff_on_postgres() {
 #[test]
 fn function_difference_is_a_line_diff_on_mysql() {
     function_difference_is_a_line_diff(Dialect::MySql);
+}
+
+/// A repeatable migration has no down: a full down leaves what it made, and verify says
+/// why that difference is there.
+#[test]
+fn repeatable_migrations_are_named_in_a_full_down() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "V1__create_tags.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT);\n",
+    );
+    p.write("U1__create_tags.sql", "DROP TABLE tags;\n");
+    p.write(
+        "R__tag_names.sql",
+        "DROP VIEW IF EXISTS tag_names;\nCREATE VIEW tag_names AS SELECT name FROM tags;\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    verify(&p, &["--down-all"])
+        .expect(4)
+        .says("down all: 1 down.sql file ran from the newest migration back to before the first migration")
+        .says("view tag_names still exists after down.sql")
+        .says("note: repeatable migrations (R__tag_names")
+        .says("are never reverted");
 }

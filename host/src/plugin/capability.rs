@@ -357,6 +357,25 @@ impl ColumnPattern {
     }
 }
 
+/// Names as a database reports them (SQLite's authorizer, PostgreSQL's catalog) are the
+/// stored names, exact: compared as quoted names by PostgreSQL's rules, under which equal
+/// means the same table on every database (SQLite only refuses more).
+const REPORTED: Dialect = Dialect::Postgres;
+
+fn reported(schema: Option<&str>, table: &str) -> TableRef {
+    let exact = |t: &str| Name {
+        text: t.to_string(),
+        quoted: true,
+    };
+    TableRef {
+        // The default schema as the database names it is an unqualified name here.
+        schema: schema
+            .filter(|s| !matches!(*s, "main" | "public"))
+            .map(exact),
+        table: exact(table),
+    }
+}
+
 /// What a plugin may actually do: requests ∩ grants.
 #[derive(Clone, Debug, Default)]
 pub struct Capabilities {
@@ -490,6 +509,36 @@ impl Capabilities {
         names_catalog(&self.read[0]) && names_catalog(&self.read[1])
     }
 
+    /// [`Capabilities::can_read`] for names as a database reports them, for the
+    /// database-side enforcement (`driver::Scope`), so both lines of defence share one rule.
+    pub fn reads_table(&self, schema: Option<&str>, table: &str) -> bool {
+        self.can_read(REPORTED, &reported(schema, table)).is_ok()
+    }
+
+    /// [`Capabilities::can_write`] for names as a database reports them; `column` `None`
+    /// asks for whole rows.
+    pub fn writes_column(&self, schema: Option<&str>, table: &str, column: Option<&str>) -> bool {
+        let column = column.map(|c| Name {
+            text: c.to_string(),
+            quoted: true,
+        });
+        self.can_write(REPORTED, &reported(schema, table), column.as_ref())
+            .is_ok()
+    }
+
+    /// Whether the plugin may write any column of the table (what a write entry names).
+    pub fn writes_any_column(&self, schema: Option<&str>, table: &str) -> bool {
+        let t = reported(schema, table);
+        let [r, g] = &self.write;
+        r.iter().any(|p| p.table.matches(REPORTED, &t))
+            && g.iter().any(|p| p.table.matches(REPORTED, &t))
+    }
+
+    /// The effective read and write entries as stable text: equal grants, equal text.
+    pub fn grants_text(&self) -> String {
+        format!("read={:?};write={:?}", self.read, self.write)
+    }
+
     /// Whether the plugin may write at all (a session's `execute`).
     pub fn may_write(&self) -> bool {
         !self.write[0].is_empty() && !self.write[1].is_empty()
@@ -613,8 +662,17 @@ impl Capabilities {
                     }
                     self.check_reads(dialect, &a.value)?;
                 }
-                // A WHERE reads the target's rows: the affected count would leak them.
-                if update.selection.is_some() || update.from.is_some() {
+                // A WHERE reads the target's rows: the affected count would leak them. So
+                // does a SET expression naming a column (`n = CASE WHEN secret …`): through
+                // the count of rows it changes, an error it raises, or the value it copies.
+                let set_reads_columns = update.assignments.iter().any(|a| {
+                    sqlparser::ast::visit_expressions(&a.value, |e| match e {
+                        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => ControlFlow::Break(()),
+                        _ => ControlFlow::Continue(()),
+                    })
+                    .is_break()
+                });
+                if update.selection.is_some() || update.from.is_some() || set_reads_columns {
                     self.can_read(dialect, &table)?;
                 }
                 if let Some(from) = &update.from {
@@ -2363,6 +2421,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("reading table `users`"), "{err}");
+        // Nor may a SET expression read a column of it, in any form.
+        for sql in [
+            "UPDATE users SET a = CAST(CASE WHEN id = 7 THEN secret END AS int)",
+            "UPDATE users SET a = CASE WHEN secret LIKE 'a%' THEN 1 ELSE a END",
+            "UPDATE users SET a = a + 1",
+            "UPDATE users SET a = length(users.secret)",
+        ] {
+            for d in DIALECTS {
+                let err = w
+                    .check_execute(d, sql, false)
+                    .err()
+                    .unwrap_or_else(|| panic!("allowed on {d:?}: {sql}"))
+                    .to_string();
+                assert!(err.contains("reading table `users`"), "{sql}: {err}");
+            }
+        }
+        w.check_execute(
+            Dialect::Postgres,
+            "UPDATE users SET a = $1, b = NULL",
+            false,
+        )
+        .unwrap();
     }
 
     #[test]

@@ -579,7 +579,10 @@ impl Migrator {
                     error: message,
                 });
                 Err(match err {
-                    Error::MigrationFailed(_) | Error::Blocked(_) | Error::Config(_) => err,
+                    Error::MigrationFailed(_)
+                    | Error::Blocked(_)
+                    | Error::LockLost(_)
+                    | Error::Config(_) => err,
                     other => Error::MigrationFailed(other.to_string()),
                 })
             }
@@ -1094,6 +1097,7 @@ fn rolled_back(err: Error, progress: &Progress) -> Error {
     match err {
         Error::MigrationFailed(m) => Error::MigrationFailed(m + &note),
         Error::Blocked(m) => Error::Blocked(m + &note),
+        Error::LockLost(m) => Error::LockLost(m + &note),
         other => Error::MigrationFailed(format!("{other}{note}")),
     }
 }

@@ -130,6 +130,14 @@ pub enum Command {
         /// Leave the shadow database in place for inspection.
         #[arg(long)]
         keep_shadow: bool,
+        /// Do not run any down.sql: apply the migrations and compare with the database.
+        #[arg(long, conflicts_with = "down_all")]
+        skip_down: bool,
+        /// Check the down.sql files as a whole: apply every migration, then revert them all
+        /// from the newest, and compare with the schema before them (for histories whose
+        /// down files undo their group rather than each its own up).
+        #[arg(long)]
+        down_all: bool,
     },
     /// Back up the whole database now (history table included); prints the backup's ID.
     Backup {
@@ -616,10 +624,19 @@ async fn command(
         Command::Verify {
             shadow_url,
             keep_shadow,
+            skip_down,
+            down_all,
         } => {
             let options = VerifyOptions {
                 shadow_url,
                 keep_shadow,
+                down: if skip_down {
+                    verify::DownCheck::Skip
+                } else if down_all {
+                    verify::DownCheck::All
+                } else {
+                    verify::DownCheck::Each
+                },
             };
             let report = verify::verify(&mut migrator, &options, &mut |step| {
                 if json {
@@ -628,6 +645,7 @@ async fn command(
                 match step {
                     verify::Progress::ShadowReady(shadow) => println!("{}", shadow.describe()),
                     verify::Progress::Checked(check) => println!("  {}", check.line()),
+                    verify::Progress::Step(step) => println!("  {step}"),
                 }
             })
             .await?;

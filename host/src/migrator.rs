@@ -272,6 +272,11 @@ impl Migrator {
         (self.observer)(&event);
     }
 
+    /// How many migrations the last run applied (or reverted), also when it failed.
+    pub fn run_applied(&self) -> usize {
+        self.run_applied
+    }
+
     /// Reads history without taking the lock (`status` must work while a deploy runs)
     /// and without writing: a database godwit never touched simply has no history.
     pub async fn history(&mut self) -> Result<Vec<HistoryRow>, Error> {

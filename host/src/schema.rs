@@ -227,11 +227,25 @@ pub enum Perspective {
 }
 
 impl Drift {
-    /// One line a person can act on.
+    /// One line a person can act on; for a long definition (a view, a function body), a
+    /// line diff under it, so that the difference itself is visible.
     pub fn describe(&self, perspective: Perspective) -> String {
-        let expected = self.expected.as_deref().unwrap_or("");
-        let actual = self.actual.as_deref().unwrap_or("");
+        let expected = shown(self.expected.as_deref().unwrap_or(""));
+        let actual = shown(self.actual.as_deref().unwrap_or(""));
         let object = &self.object;
+        if self.kind == DriftKind::Different
+            && let (Some(want), Some(have)) = (&self.expected, &self.actual)
+            && (is_long(want) || is_long(have))
+        {
+            let (minus, plus) = match perspective {
+                Perspective::Target => ("the migrations", "the database"),
+                Perspective::Reversal => ("before up.sql", "after down.sql"),
+            };
+            return format!(
+                "{object} differs ({minus} -, {plus} +):\n{}",
+                line_diff(&definition_lines(want), &definition_lines(have)).join("\n")
+            );
+        }
         match (perspective, self.kind) {
             (Perspective::Target, DriftKind::Extra) => format!(
                 "{object}: in the database but not in the migrations (added by hand?): {actual}"
@@ -253,6 +267,159 @@ impl Drift {
             }
         }
     }
+}
+
+/// A definition is compared as a diff when it would not read well on one line.
+fn is_long(definition: &str) -> bool {
+    definition.contains('\n') || definition.chars().count() > 80
+}
+
+/// A definition on one line: a function's body (after its first line) is summed up by
+/// its length; the whole of it is in `--json`.
+fn shown(definition: &str) -> String {
+    match definition.split_once('\n') {
+        Some((first, rest)) => format!("{first} (and a body of {} lines)", rest.lines().count()),
+        None => definition.to_string(),
+    }
+}
+
+/// The lines a definition is diffed by: its own, or, for one squashed onto a single line,
+/// a break before each clause and after each comma of the select list.
+fn definition_lines(definition: &str) -> Vec<String> {
+    if definition.contains('\n') {
+        return definition
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .collect();
+    }
+    const BREAK_BEFORE: [&str; 16] = [
+        " from ",
+        " where ",
+        " left join ",
+        " right join ",
+        " inner join ",
+        " full join ",
+        " cross join ",
+        " join ",
+        " group by ",
+        " order by ",
+        " having ",
+        " union ",
+        " limit ",
+        " and ",
+        " or ",
+        " window ",
+    ];
+    let lower = definition.to_ascii_lowercase();
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut quote: Option<u8> = None;
+    let mut depth = 0usize;
+    let bytes = definition.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' | b'`' => quote = Some(c),
+                b'(' => depth += 1,
+                b')' => depth = depth.saturating_sub(1),
+                b',' if depth == 0 => {
+                    lines.push(definition[start..=i].to_string());
+                    start = (i + 1..bytes.len())
+                        .find(|&j| bytes[j] != b' ')
+                        .unwrap_or(bytes.len());
+                    i = start;
+                    continue;
+                }
+                b' ' if i > start => {
+                    if let Some(word) = BREAK_BEFORE.iter().find(|w| lower[i..].starts_with(**w)) {
+                        lines.push(definition[start..i].to_string());
+                        start = i + 1;
+                        i += word.len() - 1;
+                        continue;
+                    }
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    if start < definition.len() {
+        lines.push(definition[start..].to_string());
+    }
+    lines
+}
+
+/// `-` for lines only in `expected`, `+` for lines only in `actual`, unchanged lines
+/// indented; runs of more than seven unchanged lines keep three on each side.
+fn line_diff(expected: &[String], actual: &[String]) -> Vec<String> {
+    let (n, m) = (expected.len(), actual.len());
+    // Longest common subsequence, from the end.
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if expected[i] == actual[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut out: Vec<(char, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && expected[i] == actual[j] {
+            out.push((' ', &expected[i]));
+            i += 1;
+            j += 1;
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            out.push(('-', &expected[i]));
+            i += 1;
+        } else {
+            out.push(('+', &actual[j]));
+            j += 1;
+        }
+    }
+    let mut lines = Vec::new();
+    let mut k = 0;
+    while k < out.len() {
+        if out[k].0 != ' ' {
+            lines.push(format!("{} {}", out[k].0, out[k].1));
+            k += 1;
+            continue;
+        }
+        let end = (k..out.len())
+            .find(|&e| out[e].0 != ' ')
+            .unwrap_or(out.len());
+        let (keep_head, keep_tail) = (
+            if k == 0 { 0 } else { 3 },
+            if end == out.len() { 0 } else { 3 },
+        );
+        if end - k > keep_head + keep_tail + 1 {
+            lines.extend(out[k..k + keep_head].iter().map(|(_, l)| format!("  {l}")));
+            lines.push(format!(
+                "  … {} unchanged line{}",
+                end - k - keep_head - keep_tail,
+                if end - k - keep_head - keep_tail == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            ));
+            lines.extend(
+                out[end - keep_tail..end]
+                    .iter()
+                    .map(|(_, l)| format!("  {l}")),
+            );
+        } else {
+            lines.extend(out[k..end].iter().map(|(_, l)| format!("  {l}")));
+        }
+        k = end;
+    }
+    lines
 }
 
 /// Every object that differs between `expected` and `actual`, tables first. A table that
@@ -429,6 +596,13 @@ pub(crate) fn split_list(text: &str) -> Vec<String> {
     }
 }
 
+/// A multi-line definition without trailing blanks or blank lines at its ends (`\r\n` read
+/// as `\n`), so that a body compares by what it says.
+pub(crate) fn trim_lines(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    lines.join("\n").trim_matches('\n').to_string()
+}
+
 /// Collapses runs of whitespace outside quotes into one space, so that re-indented
 /// definitions compare equal.
 pub(crate) fn squash_whitespace(text: &str) -> String {
@@ -541,6 +715,71 @@ mod tests {
         assert_eq!(
             drift[0].describe(Perspective::Reversal),
             "table users still exists after down.sql: (email, id)"
+        );
+    }
+
+    #[test]
+    fn long_definitions_differ_as_a_line_diff() {
+        let body = |last: &str| {
+            let mut lines: Vec<String> = (1..=20).map(|i| format!("  x{i} := {i};")).collect();
+            lines.push(format!("  RETURN {last};"));
+            format!(
+                "function returning integer\nBEGIN\n{}\nEND",
+                lines.join("\n")
+            )
+        };
+        let drift = Drift {
+            object: "routine f()".into(),
+            kind: DriftKind::Different,
+            expected: Some(body("x1")),
+            actual: Some(body("x2")),
+        };
+        insta::assert_snapshot!(drift.describe(Perspective::Target), @r"
+        routine f() differs (the migrations -, the database +):
+          … 19 unchanged lines
+            x18 := 18;
+            x19 := 19;
+            x20 := 20;
+        -   RETURN x1;
+        +   RETURN x2;
+          END
+        ");
+
+        // A view squashed on one line is broken at its clauses; the change late in it shows.
+        let columns: Vec<String> = (1..=30).map(|i| format!("p.col{i}")).collect();
+        let view = |filter: &str| {
+            format!(
+                "SELECT {} FROM posts p JOIN users u ON u.id = p.user_id WHERE p.score > {filter} ORDER BY p.id",
+                columns.join(", ")
+            )
+        };
+        let drift = Drift {
+            object: "view popular_posts".into(),
+            kind: DriftKind::Different,
+            expected: Some(view("10")),
+            actual: Some(view("100")),
+        };
+        let text = drift.describe(Perspective::Target);
+        assert!(
+            text.contains("\n- WHERE p.score > 10\n+ WHERE p.score > 100\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  JOIN users u ON u.id = p.user_id"),
+            "{text}"
+        );
+        assert!(text.contains("unchanged lines"), "{text}");
+
+        // Short ones stay on one line; a body is summed up where only one side has it.
+        let drift = Drift {
+            object: "routine f()".into(),
+            kind: DriftKind::Extra,
+            expected: None,
+            actual: Some(body("x1")),
+        };
+        assert_eq!(
+            drift.describe(Perspective::Target),
+            "routine f(): in the database but not in the migrations (added by hand?): function returning integer (and a body of 23 lines)"
         );
     }
 

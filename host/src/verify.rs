@@ -1,5 +1,5 @@
 //! `godwit verify`: build the schema the migrations describe in a shadow database, check
-//! that every down.sql undoes its up.sql, and compare the result with the target.
+//! the down.sql files, and compare the result with the target.
 //!
 //! The run, top to bottom:
 //! 1. read and split every file (a malformed one stops us before any database is made);
@@ -7,17 +7,39 @@
 //!    applied there, so pending migrations are not drift;
 //! 3. get a shadow: a fresh database next to the target (dropped at the end, whatever
 //!    happens), or the empty one named by `--shadow-url` / `shadow_url`;
-//! 4. on the shadow, for each migration in order: up; if it has a down.sql, down and up
-//!    again, checking that the schema after down equals the schema before up. Going
-//!    forward one migration at a time tests each down.sql in the state `godwit down`
-//!    meets right after a deploy, and a migration without down.sql does not stop the
-//!    older ones from being checked. It costs two introspections per reversible
-//!    migration (after down, after the second up) and one per other migration;
+//! 4. on the shadow, apply every migration and check the down.sql files in one of three
+//!    ways ([`DownCheck`]):
+//!    - `Each` (the default): for each migration in order, up; if it has a down.sql, down
+//!      and up again, checking that the schema after down equals the schema before up.
+//!      This tests each down.sql in the state `godwit down` meets right after a deploy.
+//!      When some of them fail or do not undo their up.sql, the `All` check is then run
+//!      by itself on a second, fresh shadow (the first no longer follows the migrations
+//!      after a failed round trip), and the report says whether the history undoes
+//!      itself as a whole (some histories write each down for the group, not for its own
+//!      up). That does not change the verdict: it says which check fits the history;
+//!    - `All` (`--down-all`): every up.sql, then every down.sql from the newest back to
+//!      the newest migration without one (or to the start), and the schema must be what
+//!      it was there;
+//!    - `Skip` (`--skip-down`): up.sql only;
 //! 5. compare the shadow's schema (as of the target's version) with the target's.
 //!
-//! Exit codes: 0 clean; 4 drift or a down.sql that does not undo its up.sql; 1 an up.sql
-//! or down.sql failed on the shadow (the scripts themselves are broken); 2 and 3 as
-//! everywhere (configuration, connection).
+//! A script that fails does not stop the run. The shadow records it as applied (or, in
+//! the middle of a full down, as reverted) and goes on, so every problem is reported:
+//! - a failed up.sql leaves the shadow without (all of) what it should have built. From
+//!   there on the shadow no longer follows the migrations: the later ups still run, and
+//!   their failures are reported as "after an earlier failure"; the later down.sql files
+//!   are not checked (their starting state is not the one the migrations describe); and
+//!   differences with the target in objects that a failed script names are listed apart,
+//!   as possibly caused by the failure, rather than as drift;
+//! - a failed down.sql that changed nothing (it ran in a transaction, or failed at its
+//!   first statement) leaves the shadow as it was after up, so everything goes on as
+//!   usual; one that failed half way has the same effect as a failed up.sql;
+//! - an up.sql that fails when applied again after its down.sql makes the migration
+//!   irreversible, and the shadow then lacks what it built, as after a failed up.sql.
+//!
+//! Exit codes: 0 clean; 1 an up.sql or down.sql failed on the shadow (the scripts themselves
+//! are broken; this wins); 4 drift, or a down.sql that does not undo its up.sql (or, with
+//! `--down-all`, the history); 2 and 3 as everywhere (configuration, connection).
 
 mod shadow;
 
@@ -26,11 +48,25 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::{Error, exit};
 use crate::history::{self, Status};
-use crate::migrator::{DeployOptions, DownTarget, Migrator};
+use crate::migrator::{DeployOptions, DownTarget, Migrator, Resolve};
 use crate::schema::{self, Drift, Perspective, Schema};
 use crate::source::{Migration, Version};
 
 pub use shadow::ShadowInfo;
+
+/// How verify checks the down.sql files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DownCheck {
+    /// Each down.sql right after its own up.sql: up, down, up.
+    #[default]
+    Each,
+    /// `--down-all`: every up.sql, then every down.sql from the newest, and the schema must
+    /// be back where it started.
+    All,
+    /// `--skip-down`: no down.sql is run.
+    Skip,
+}
 
 /// Flags of `godwit verify`.
 #[derive(Clone, Debug, Default)]
@@ -39,6 +75,7 @@ pub struct VerifyOptions {
     pub shadow_url: Option<String>,
     /// Leave the shadow database behind for inspection.
     pub keep_shadow: bool,
+    pub down: DownCheck,
 }
 
 /// Whether a migration's down.sql undoes its up.sql.
@@ -46,9 +83,16 @@ pub struct VerifyOptions {
 #[serde(rename_all = "snake_case")]
 pub enum Reversibility {
     Reversible,
-    /// The schema after down.sql differs from the schema before up.sql.
+    /// The schema after down.sql differs from the schema before up.sql, or up.sql fails
+    /// when applied again after it.
     Irreversible,
     NoDownSql,
+    /// up.sql failed, so its down.sql was not run.
+    UpFailed,
+    /// down.sql failed.
+    DownFailed,
+    /// down.sql was not run: the shadow no longer follows the migrations (see `note`).
+    NotChecked,
 }
 
 /// One drifted object, with the sentence a person reads.
@@ -77,9 +121,22 @@ pub struct MigrationCheck {
     pub problems: Vec<DriftLine>,
     /// up.sql failed when applied again after down.sql (usually because of the above).
     pub reapply_error: Option<String>,
+    /// Why the down.sql was not checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl MigrationCheck {
+    fn new(migration: String, reversibility: Reversibility) -> MigrationCheck {
+        MigrationCheck {
+            migration,
+            reversibility,
+            problems: Vec::new(),
+            reapply_error: None,
+            note: None,
+        }
+    }
+
     /// One line of progress: the migration and what up-down-up showed.
     pub fn line(&self) -> String {
         let verdict = match self.reversibility {
@@ -93,8 +150,116 @@ impl MigrationCheck {
                 if self.problems.len() == 1 { "" } else { "s" }
             ),
             Reversibility::NoDownSql => "up: no down.sql, reversibility not checked".to_string(),
+            Reversibility::UpFailed => "up: up.sql FAILED (see below)".to_string(),
+            Reversibility::DownFailed => "up, down: down.sql FAILED (see below)".to_string(),
+            Reversibility::NotChecked => format!(
+                "up: down.sql not checked{}",
+                self.note
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            ),
         };
         format!("{}  {verdict}", self.migration)
+    }
+}
+
+/// Which script of a migration failed on the shadow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptKind {
+    Up,
+    Down,
+}
+
+/// A script that failed on the shadow.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScriptFailure {
+    pub migration: String,
+    pub script: ScriptKind,
+    pub error: String,
+    /// The earlier failure that left the shadow off the path the migrations describe,
+    /// and may be the cause of this one.
+    pub after: Option<String>,
+}
+
+impl ScriptFailure {
+    fn text(&self) -> String {
+        let script = match self.script {
+            ScriptKind::Up => "up.sql",
+            ScriptKind::Down => "down.sql",
+        };
+        let after = match &self.after {
+            Some(earlier) => format!(" (after an earlier failure, of {earlier})"),
+            None => String::new(),
+        };
+        format!(
+            "{script} of {}{after} failed: {}",
+            self.migration,
+            self.error.replace('\n', "\n    ")
+        )
+    }
+}
+
+/// Every down.sql from the newest migration back, as `--down-all` runs them (or as the
+/// default run tries them when one at a time fails).
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupCheck {
+    /// Run by the default mode after per-migration checks failed, rather than asked for.
+    pub automatic: bool,
+    /// How many down.sql files ran to completion.
+    pub reverted: usize,
+    /// The migration the shadow went back to (the newest without a down.sql), or `None`:
+    /// back to before the first migration.
+    pub back_to: Option<String>,
+    /// The down.sql files that failed; each was recorded as reverted and the older ones
+    /// still ran.
+    pub failures: Vec<ScriptFailure>,
+    /// What differs from the schema at `back_to`.
+    pub problems: Vec<DriftLine>,
+    /// The second shadow database the automatic check ran on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowInfo>,
+}
+
+impl GroupCheck {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty() && self.problems.is_empty()
+    }
+
+    fn text(&self) -> String {
+        let back = match &self.back_to {
+            Some(v) => format!("back to {v} (the newest migration without a down.sql)"),
+            None => "back to before the first migration".to_string(),
+        };
+        let ran = self.reverted + self.failures.len();
+        let mut out = format!(
+            "down all: {ran} down.sql file{} ran from the newest migration {back}",
+            if ran == 1 { "" } else { "s" }
+        );
+        if !self.failures.is_empty() {
+            out.push_str(&format!("; {} of them failed:\n", self.failures.len()));
+            for failure in &self.failures {
+                out.push_str(&format!("    {}\n", indent(&failure.text(), "  ")));
+            }
+            out.push_str("  and after them");
+        }
+        if self.failures.is_empty() {
+            out.push_str(";\n ");
+        }
+        if self.problems.is_empty() {
+            out.push_str(" the schema is what it was there.\n");
+        } else {
+            out.push_str(&format!(
+                " the schema is NOT what it was there ({} difference{}):\n",
+                self.problems.len(),
+                if self.problems.len() == 1 { "" } else { "s" }
+            ));
+            for problem in &self.problems {
+                out.push_str(&format!("    {}\n", indent(&problem.message, "    ")));
+            }
+        }
+        out
     }
 }
 
@@ -103,16 +268,26 @@ pub struct VerifyReport {
     /// The target database, password hidden.
     pub target: String,
     pub shadow: ShadowInfo,
+    pub down_check: DownCheck,
+    /// Per migration, with `DownCheck::Each` (the other modes do not go one by one).
     pub migrations: Vec<MigrationCheck>,
+    /// How many up.sql files ran on the shadow without failing (the first time).
+    pub applied: usize,
+    /// Every down.sql from the newest back: `--down-all`, or tried after per-migration
+    /// checks failed.
+    pub group: Option<GroupCheck>,
     /// The version the target was compared at: its newest applied migration (`None`:
     /// nothing applied, compared with an empty schema; also `None` when not compared).
     pub compared_at: Option<String>,
     pub compared: bool,
     pub pending_on_target: Vec<String>,
     pub drift: Vec<DriftLine>,
+    /// Differences in objects that a script which failed on the shadow names: probably
+    /// the failure's doing rather than drift.
+    pub drift_near_failures: Vec<DriftLine>,
     pub notes: Vec<String>,
-    /// An up.sql or down.sql that failed on the shadow.
-    pub failure: Option<String>,
+    /// Every up.sql or down.sql that failed on the shadow, in the order they ran.
+    pub failures: Vec<ScriptFailure>,
 }
 
 impl VerifyReport {
@@ -122,11 +297,18 @@ impl VerifyReport {
             .filter(|m| m.reversibility == Reversibility::Irreversible)
     }
 
-    /// 1 when a script failed, 4 on drift or an irreversible migration, else 0.
+    /// 1 when a script failed, 4 on drift or an irreversible migration (or history, with
+    /// `--down-all`), else 0.
     pub fn exit_code(&self) -> u8 {
-        if self.failure.is_some() {
+        let asked = self.group.as_ref().filter(|g| !g.automatic);
+        let group_problems = asked.is_some_and(|g| !g.problems.is_empty());
+        if !self.failures.is_empty() || asked.is_some_and(|g| !g.failures.is_empty()) {
             exit::FAILED
-        } else if !self.drift.is_empty() || self.irreversible().next().is_some() {
+        } else if !self.drift.is_empty()
+            || !self.drift_near_failures.is_empty()
+            || self.irreversible().next().is_some()
+            || group_problems
+        {
             exit::BLOCKED
         } else {
             exit::OK
@@ -153,7 +335,7 @@ impl VerifyReport {
                     check.migration
                 ));
                 for problem in &check.problems {
-                    out.push_str(&format!("    {}\n", shorten(&problem.message)));
+                    out.push_str(&format!("    {}\n", indent(&problem.message, "    ")));
                 }
                 if let Some(error) = &check.reapply_error {
                     out.push_str(&format!(
@@ -163,11 +345,48 @@ impl VerifyReport {
                 }
             }
         }
-        if let Some(failure) = &self.failure {
+        if !self.failures.is_empty() {
             out.push_str(&format!(
-                "\nOn the shadow database, {}\n",
-                failure.replace('\n', "\n  ")
+                "\n{} script{} failed on the shadow database:\n",
+                self.failures.len(),
+                if self.failures.len() == 1 { "" } else { "s" }
             ));
+            for failure in &self.failures {
+                out.push_str(&format!("  {}\n", failure.text()));
+            }
+        }
+        if let Some(group) = &self.group {
+            if group.automatic {
+                let failing = self
+                    .migrations
+                    .iter()
+                    .filter(|m| {
+                        matches!(
+                            m.reversibility,
+                            Reversibility::Irreversible | Reversibility::DownFailed
+                        )
+                    })
+                    .count();
+                out.push_str(&format!(
+                    "\nOne at a time, {failing} down.sql file{} failed or did not undo {}; so verify also applied \
+                     every migration on a second shadow database and ran every down.sql from the newest back, \
+                     as `godwit verify --down-all` does:\n  {}",
+                    if failing == 1 { "" } else { "s" },
+                    if failing == 1 { "its up.sql" } else { "their up.sql" },
+                    group.text()
+                ));
+                if group.passed() {
+                    out.push_str(
+                        "  So the history as a whole comes back to where it started when reverted from the \
+                         newest migration, although the down files above do not each undo their own up.sql \
+                         (some histories write each down.sql for the group, e.g. to undo the next migration): \
+                         `godwit down` works from the newest migration back, not from every point in between. \
+                         If this history is only reverted from the top, `godwit verify --down-all` is the check that fits it.\n",
+                    );
+                }
+            } else {
+                out.push_str(&format!("\n{}", group.text()));
+            }
         }
         if self.compared {
             let at = match &self.compared_at {
@@ -176,7 +395,12 @@ impl VerifyReport {
             };
             if self.drift.is_empty() {
                 out.push_str(&format!(
-                    "\nNo drift: {} matches the migrations ({at}).\n",
+                    "\nNo drift{}: {} matches the migrations ({at}).\n",
+                    if self.drift_near_failures.is_empty() {
+                        ""
+                    } else {
+                        " apart from the objects below"
+                    },
                     self.target
                 ));
             } else {
@@ -188,7 +412,19 @@ impl VerifyReport {
                     if self.drift.len() == 1 { "s" } else { "" }
                 ));
                 for line in &self.drift {
-                    out.push_str(&format!("  {}\n", shorten(&line.message)));
+                    out.push_str(&format!("  {}\n", indent(&line.message, "  ")));
+                }
+            }
+            if !self.drift_near_failures.is_empty() {
+                out.push_str(&format!(
+                    "\n{} object{} differ{} in objects that a script which failed on the shadow names, \
+                     so the failure may be the cause rather than drift:\n",
+                    self.drift_near_failures.len(),
+                    if self.drift_near_failures.len() == 1 { "" } else { "s" },
+                    if self.drift_near_failures.len() == 1 { "s" } else { "" },
+                ));
+                for line in &self.drift_near_failures {
+                    out.push_str(&format!("  {}\n", indent(&line.message, "  ")));
                 }
             }
         }
@@ -200,14 +436,9 @@ impl VerifyReport {
     }
 }
 
-/// Long view or trigger definitions are cut in the text output (JSON keeps them whole).
-fn shorten(line: &str) -> String {
-    const MAX: usize = 240;
-    if line.chars().count() > MAX {
-        format!("{}…", line.chars().take(MAX).collect::<String>())
-    } else {
-        line.to_string()
-    }
+/// Continues a multi-line message (a definition's diff) under its first line.
+fn indent(message: &str, by: &str) -> String {
+    message.replace('\n', &format!("\n{by}"))
 }
 
 /// What [`verify`] tells the caller as it goes.
@@ -215,6 +446,8 @@ fn shorten(line: &str) -> String {
 pub enum Progress<'a> {
     ShadowReady(&'a ShadowInfo),
     Checked(&'a MigrationCheck),
+    /// A step of `--down-all` or `--skip-down`, which do not go migration by migration.
+    Step(String),
 }
 
 /// Runs the whole check; `target` is connected to the database being verified.
@@ -236,27 +469,139 @@ pub async fn verify(
     let rows = target.history().await?;
     let position = TargetPosition::read(&history::entries(&migrations, &rows));
 
-    let shadow =
-        shadow::Shadow::prepare(&config, target.driver(), options.shadow_url.as_deref()).await?;
     let mut report = VerifyReport {
         target: config.target.display.clone(),
-        shadow: shadow.info(options.keep_shadow),
+        shadow: ShadowInfo::default(),
+        down_check: options.down,
         migrations: Vec::new(),
+        applied: 0,
+        group: None,
         compared_at: position.compare_at.as_ref().map(ToString::to_string),
         compared: false,
         pending_on_target: position.pending.clone(),
         drift: Vec::new(),
+        drift_near_failures: Vec::new(),
         notes: position.notes.clone(),
-        failure: None,
+        failures: Vec::new(),
     };
-    progress(Progress::ShadowReady(&report.shadow));
+    let on_target = position.compare_at.as_ref();
+    let (expected, failed_scripts) = on_new_shadow(
+        target,
+        &migrations,
+        on_target,
+        options,
+        options.down,
+        &mut report,
+        progress,
+    )
+    .await?;
 
+    // One at a time failed: try every down.sql from the newest back, on a fresh shadow,
+    // since the first one no longer follows the migrations after a failed round trip.
+    let troubled = report.migrations.iter().any(|m| {
+        matches!(
+            m.reversibility,
+            Reversibility::Irreversible | Reversibility::DownFailed
+        )
+    });
+    if options.down == DownCheck::Each && troubled {
+        if options.keep_shadow && (options.shadow_url.is_some() || config.file.shadow_url.is_some())
+        {
+            report.notes.push(
+                "some down.sql files failed one at a time; `godwit verify --down-all` checks whether they undo the history as a whole".into(),
+            );
+        } else {
+            progress(Progress::Step(
+                "one at a time, some down.sql files failed: trying every down.sql from the newest back, \
+                 on a second shadow database (as --down-all does)"
+                    .into(),
+            ));
+            let mut second = VerifyReport {
+                migrations: Vec::new(),
+                applied: 0,
+                group: None,
+                drift: Vec::new(),
+                drift_near_failures: Vec::new(),
+                notes: Vec::new(),
+                failures: Vec::new(),
+                ..report.clone()
+            };
+            let quiet = VerifyOptions {
+                keep_shadow: false,
+                ..options.clone()
+            };
+            on_new_shadow(
+                target,
+                &migrations,
+                None,
+                &quiet,
+                DownCheck::All,
+                &mut second,
+                &mut |_| {},
+            )
+            .await?;
+            if let Some(mut group) = second.group {
+                group.automatic = true;
+                group.shadow = Some(second.shadow.clone());
+                report.group = Some(group);
+            }
+            if !second.failures.is_empty() {
+                report.notes.push(format!(
+                    "on the second shadow database, {} up.sql file{} failed as well before the full down",
+                    second.failures.len(),
+                    if second.failures.len() == 1 { "" } else { "s" }
+                ));
+            }
+        }
+    }
+
+    match expected {
+        Some(expected) => {
+            let actual = target.driver().introspect().await?;
+            for drift in schema::diff(&expected, &actual) {
+                let line = DriftLine::new(drift, Perspective::Target);
+                if failed_scripts.iter().any(|sql| names(sql, &line.drift)) {
+                    report.drift_near_failures.push(line);
+                } else {
+                    report.drift.push(line);
+                }
+            }
+            report.compared = true;
+        }
+        None => report.notes.push(format!(
+            "{} was not compared with the migrations: the shadow stopped before reaching {}",
+            report.target,
+            report.compared_at.as_deref().unwrap_or("its version")
+        )),
+    }
+    Ok(report)
+}
+
+/// Makes a shadow, applies the migrations there as `mode` says, and removes it (unless
+/// kept); returns the schema as of `compare_at` and the failed scripts that shaped it.
+async fn on_new_shadow(
+    target: &mut Migrator,
+    migrations: &[Migration],
+    compare_at: Option<&Version>,
+    options: &VerifyOptions,
+    mode: DownCheck,
+    report: &mut VerifyReport,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(Option<Schema>, Vec<String>), Error> {
+    let config = target.config().clone();
+    let shadow =
+        shadow::Shadow::prepare(&config, target.driver(), options.shadow_url.as_deref()).await?;
+    report.shadow = shadow.info(options.keep_shadow);
+    progress(Progress::ShadowReady(&report.shadow));
+    let mut failed_scripts = Vec::new();
     let work = on_shadow(
         shadow.config(&config),
         shadow.setup(),
-        &migrations,
-        position.compare_at.as_ref(),
-        &mut report,
+        migrations,
+        compare_at,
+        mode,
+        report,
+        &mut failed_scripts,
         progress,
     );
     let outcome = tokio::select! {
@@ -270,45 +615,245 @@ pub async fn verify(
     let cleaned = shadow
         .finish(&config, target.driver(), options.keep_shadow)
         .await;
-    let expected = match (outcome, cleaned) {
-        (Ok(expected), Ok(())) => expected,
-        (Err(e), Ok(())) | (Ok(_), Err(e)) => return Err(e),
+    match (outcome, cleaned) {
+        (Ok(expected), Ok(())) => Ok((expected, failed_scripts)),
+        (Err(e), Ok(())) | (Ok(_), Err(e)) => Err(e),
         // A shadow left behind is the one thing the user must hear about.
-        (Err(e), Err(cleanup)) => {
-            return Err(Error::Database {
-                context: e.to_string(),
-                message: format!("and the shadow database could not be removed: {cleanup}"),
-            });
-        }
-    };
-
-    match expected {
-        Some(expected) => {
-            let actual = target.driver().introspect().await?;
-            report.drift = schema::diff(&expected, &actual)
-                .into_iter()
-                .map(|d| DriftLine::new(d, Perspective::Target))
-                .collect();
-            report.compared = true;
-        }
-        None => report.notes.push(format!(
-            "{} was not compared with the migrations: the shadow stopped before reaching {}",
-            report.target,
-            report.compared_at.as_deref().unwrap_or("its version")
-        )),
+        (Err(e), Err(cleanup)) => Err(Error::Database {
+            context: e.to_string(),
+            message: format!("and the shadow database could not be removed: {cleanup}"),
+        }),
     }
-    Ok(report)
 }
 
-/// Applies every migration to the shadow with up-down-up, recording what each down.sql
-/// leaves behind; returns the schema as of `compare_at`, or `None` when a script failed
-/// before the shadow got there.
+/// Whether `sql` names the object of `drift` (as a whole word, any case): the object's own
+/// name, or, for a constraint SQLite keeps no name for, its table.
+fn names(sql: &str, drift: &Drift) -> bool {
+    let object = drift.object.as_str();
+    let rest = object.split_once(' ').map(|(_, r)| r).unwrap_or(object);
+    let (own, table) = match rest.split_once(" on ") {
+        Some((own, table)) => (own, Some(table)),
+        None => (rest, None),
+    };
+    let name = if object.starts_with("column ") {
+        own.rsplit_once('.').map(|(_, c)| c).unwrap_or(own)
+    } else if object.starts_with("routine ") {
+        own.split('(').next().unwrap_or(own)
+    } else if own.contains(' ') {
+        // SQLite's unnamed constraints are named by their definition.
+        table.unwrap_or(own)
+    } else {
+        own
+    };
+    let name = name.trim_matches(|c| c == '"' || c == '`').to_lowercase();
+    if name.is_empty() {
+        return false;
+    }
+    let sql = sql.to_lowercase();
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    sql.match_indices(&name).any(|(at, _)| {
+        let before = sql[..at].chars().next_back();
+        let after = sql[at + name.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    })
+}
+
+/// The shadow and what the run learned about it so far.
+struct Run<'a> {
+    shadow: Migrator,
+    migrations: &'a [Migration],
+    compare_at: Option<&'a Version>,
+    /// The first migration whose failure left the shadow off the path the migrations
+    /// describe.
+    diverged: Option<String>,
+    /// The scripts (text) whose failure shaped the shadow as of `compare_at`.
+    failed_scripts: Vec<String>,
+}
+
+/// The migration a failed run left as failed on the shadow, and how many of its
+/// statements took effect.
+struct Failed<'a> {
+    migration: &'a Migration,
+    applied: i64,
+}
+
+impl<'a> Run<'a> {
+    fn options(to: Option<&Version>) -> DeployOptions {
+        DeployOptions {
+            to: to.cloned(),
+            allow_out_of_order: true,
+            restore_on_failure: false,
+            // The shadow holds nothing but godwit's own tables.
+            ignore_other_history: true,
+        }
+    }
+
+    async fn failed(&mut self) -> Result<Option<Failed<'a>>, Error> {
+        let rows = self.shadow.history().await?;
+        let entries = history::entries(self.migrations, &rows);
+        let Some(entry) = entries
+            .iter()
+            .find(|e| matches!(e.status, Status::Failed | Status::Running))
+        else {
+            return Ok(None);
+        };
+        let applied = entry.row.map_or(0, |r| r.statements_applied);
+        Ok(self
+            .migrations
+            .iter()
+            .find(|m| m.version == entry.version)
+            .map(|migration| Failed { migration, applied }))
+    }
+
+    /// Whether a failure of this migration's script shapes the schema that is compared.
+    fn before_compare(&self, migration: &Migration) -> bool {
+        self.compare_at.is_some_and(|at| &migration.version <= at)
+    }
+
+    /// The shadow no longer has what `migration` should have built (or still has what its
+    /// down.sql should have removed).
+    fn diverge(&mut self, migration: &Migration, sql: &str) {
+        self.diverged.get_or_insert_with(|| migration.id());
+        if self.before_compare(migration) {
+            self.failed_scripts.push(sql.to_string());
+        }
+    }
+
+    /// Applies everything up to `to`; a migration that fails is reported, recorded as
+    /// applied on the shadow, and the rest goes on. Returns the migrations that failed,
+    /// or `None` when the shadow refused to go on (reported in the notes).
+    async fn up_to(
+        &mut self,
+        to: Option<&Version>,
+        report: &mut VerifyReport,
+    ) -> Result<Option<Vec<String>>, Error> {
+        let mut failed_here = Vec::new();
+        loop {
+            let error = match self.shadow.deploy(&Self::options(to)).await {
+                Ok(run) => {
+                    report.applied += run.applied.len();
+                    return Ok(Some(failed_here));
+                }
+                Err(e) => script_error(e)?,
+            };
+            let Some(failed) = self.failed().await? else {
+                // Refused before any migration ran: nothing to resolve, so stop here.
+                report.notes.push(format!(
+                    "verify stopped applying migrations on the shadow: {error}"
+                ));
+                return Ok(None);
+            };
+            let id = failed.migration.id();
+            if failed_here.contains(&id) {
+                report.notes.push(format!(
+                    "verify stopped applying migrations on the shadow at {id}: it failed again after being recorded as applied"
+                ));
+                return Ok(None);
+            }
+            report.applied += self.shadow_run_applied();
+            report.failures.push(ScriptFailure {
+                migration: id.clone(),
+                script: ScriptKind::Up,
+                error,
+                after: self.diverged.clone(),
+            });
+            self.diverge(failed.migration, &failed.migration.up.text);
+            self.shadow
+                .resolve(&failed.migration.version, Resolve::Applied)
+                .await?;
+            failed_here.push(id);
+        }
+    }
+
+    /// How many migrations the last (failed) deploy applied before its failure.
+    fn shadow_run_applied(&self) -> usize {
+        self.shadow.run_applied()
+    }
+
+    /// Reverts with `target`; a down.sql that fails is recorded as reverted on the shadow,
+    /// and the older ones still run. Returns how many ran, and the failures.
+    async fn down_to(
+        &mut self,
+        target: &DownTarget,
+        report: &mut VerifyReport,
+    ) -> Result<(usize, Vec<ScriptFailure>), Error> {
+        let mut reverted = 0;
+        let mut failures: Vec<ScriptFailure> = Vec::new();
+        loop {
+            let error = match self.shadow.down(target).await {
+                Ok(run) => return Ok((reverted + run.applied.len(), failures)),
+                Err(e) => script_error(e)?,
+            };
+            reverted += self.shadow_run_applied();
+            let Some(failed) = self.failed().await? else {
+                report
+                    .notes
+                    .push(format!("verify stopped reverting on the shadow: {error}"));
+                return Ok((reverted, failures));
+            };
+            let after = failures
+                .first()
+                .map(|f| f.migration.clone())
+                .or_else(|| self.diverged.clone());
+            failures.push(ScriptFailure {
+                migration: failed.migration.id(),
+                script: ScriptKind::Down,
+                error,
+                after,
+            });
+            self.shadow
+                .resolve(&failed.migration.version, Resolve::RolledBack)
+                .await?;
+        }
+    }
+
+    /// Every down.sql from the newest back to `back_to` (and its schema then).
+    async fn group(
+        &mut self,
+        back_to: (Option<&Migration>, &Schema),
+        report: &mut VerifyReport,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<(), Error> {
+        let (migration, expected) = back_to;
+        let target = match migration {
+            Some(m) => DownTarget::To(m.version.clone()),
+            None => DownTarget::Steps(usize::MAX),
+        };
+        progress(Progress::Step(match migration {
+            Some(m) => format!(
+                "down: every down.sql from the newest migration back to {}",
+                m.id()
+            ),
+            None => "down: every down.sql from the newest migration back to the first".into(),
+        }));
+        let (reverted, failures) = self.down_to(&target, report).await?;
+        let after = self.shadow.driver().introspect().await?;
+        report.group = Some(GroupCheck {
+            automatic: false,
+            reverted,
+            back_to: migration.map(Migration::id),
+            failures,
+            shadow: None,
+            problems: schema::diff(expected, &after)
+                .into_iter()
+                .map(|d| DriftLine::new(d, Perspective::Reversal))
+                .collect(),
+        });
+        Ok(())
+    }
+}
+
+/// Applies the migrations to the shadow and checks their down.sql files as `mode` says;
+/// returns the schema as of `compare_at`, or `None` when the shadow stopped before.
+#[allow(clippy::too_many_arguments)]
 async fn on_shadow(
     config: Config,
     setup: Option<&str>,
     migrations: &[Migration],
     compare_at: Option<&Version>,
+    mode: DownCheck,
     report: &mut VerifyReport,
+    failed_scripts: &mut Vec<String>,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Option<Schema>, Error> {
     let mut shadow = Migrator::connect(&config).await?;
@@ -319,68 +864,110 @@ async fn on_shadow(
             .await
             .map_err(|e| Error::db(format!("cannot prepare the shadow database ({sql})"), &e))?;
     }
-    let mut before = shadow.driver().introspect().await?;
-    let mut at_target = compare_at.is_none().then(|| before.clone());
-    for migration in migrations {
-        let id = migration.id();
-        let up = DeployOptions {
-            to: Some(migration.version.clone()),
-            allow_out_of_order: true,
-            restore_on_failure: false,
-            // The shadow holds nothing but godwit's own tables.
-            ignore_other_history: true,
-        };
-        if let Some(error) = script_failure(shadow.deploy(&up).await)? {
-            report.failure = Some(format!("up.sql of {id} failed: {error}"));
-            return Ok(at_target);
+    let start = shadow.driver().introspect().await?;
+    let mut run = Run {
+        shadow,
+        migrations,
+        compare_at,
+        diverged: None,
+        failed_scripts: Vec::new(),
+    };
+    let at_target = match mode {
+        DownCheck::Each => each(&mut run, start, report, progress).await?,
+        DownCheck::All | DownCheck::Skip => {
+            // The newest migration without a down.sql: no down goes past it.
+            let floor = migrations
+                .iter()
+                .filter(|m| m.down.is_none() && !m.version.is_repeatable())
+                .max_by(|a, b| a.version.cmp(&b.version));
+            let mut stops: Vec<&Version> = compare_at.into_iter().collect();
+            if let (DownCheck::All, Some(floor)) = (mode, floor) {
+                stops.push(&floor.version);
+            }
+            stops.sort();
+            stops.dedup();
+            let mut at_target = compare_at.is_none().then(|| start.clone());
+            let mut at_floor = None;
+            let mut stopped = false;
+            for stop in stops {
+                if run.up_to(Some(stop), report).await?.is_none() {
+                    stopped = true;
+                    break;
+                }
+                let schema = run.shadow.driver().introspect().await?;
+                if compare_at == Some(stop) {
+                    at_target = Some(schema.clone());
+                }
+                if floor.is_some_and(|f| &f.version == stop) {
+                    at_floor = Some(schema);
+                }
+            }
+            if !stopped && run.up_to(None, report).await?.is_none() {
+                stopped = true;
+            }
+            progress(Progress::Step(format!(
+                "up: {} migration{} applied{}",
+                report.applied,
+                if report.applied == 1 { "" } else { "s" },
+                match report.failures.len() {
+                    0 => String::new(),
+                    n => format!(", {n} failed (see below)"),
+                }
+            )));
+            if mode == DownCheck::All {
+                if stopped {
+                    report.notes.push(
+                        "the down.sql files were not run: the shadow stopped before the newest migration".into(),
+                    );
+                } else {
+                    let expected = at_floor.unwrap_or(start);
+                    run.group((floor, &expected), report, progress).await?;
+                }
+            } else {
+                report
+                    .notes
+                    .push("no down.sql was run (--skip-down)".into());
+            }
+            at_target
         }
-        let check = match &migration.down {
-            None => MigrationCheck {
-                migration: id.clone(),
-                reversibility: Reversibility::NoDownSql,
-                problems: Vec::new(),
-                reapply_error: None,
-            },
-            Some(_) => {
-                let reverted = shadow.down(&DownTarget::Steps(1)).await;
-                if let Some(error) = script_failure(reverted)? {
-                    report.failure = Some(format!("down.sql of {id} failed: {error}"));
-                    return Ok(at_target);
-                }
-                let after_down = shadow.driver().introspect().await?;
-                let problems: Vec<DriftLine> = schema::diff(&before, &after_down)
-                    .into_iter()
-                    .map(|d| DriftLine::new(d, Perspective::Reversal))
-                    .collect();
-                let again = shadow.deploy(&up).await;
-                let reapply_error = script_failure(again)?;
-                let check = MigrationCheck {
-                    migration: id.clone(),
-                    reversibility: if problems.is_empty() && reapply_error.is_none() {
-                        Reversibility::Reversible
-                    } else {
-                        Reversibility::Irreversible
-                    },
-                    problems,
-                    reapply_error,
-                };
-                if check.reapply_error.is_some() {
-                    // What down.sql left behind broke the second up: the shadow no longer
-                    // follows the migrations, so nothing after this can be checked.
-                    report.notes.push(format!(
-                        "verify stopped at {id}: up.sql could not be applied again after its down.sql, \
-                         so the migrations after it were not checked"
-                    ));
-                    progress(Progress::Checked(&check));
-                    report.migrations.push(check);
-                    return Ok(at_target);
-                }
-                check
+    };
+    *failed_scripts = run.failed_scripts;
+    Ok(at_target)
+}
+
+/// `DownCheck::Each`: up, down, up for every migration.
+async fn each(
+    run: &mut Run<'_>,
+    start: Schema,
+    report: &mut VerifyReport,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Option<Schema>, Error> {
+    let compare_at = run.compare_at;
+    let mut at_target = compare_at.is_none().then(|| start.clone());
+    let mut before = start;
+    for migration in run.migrations {
+        let id = migration.id();
+        let Some(failed) = run.up_to(Some(&migration.version), report).await? else {
+            return Ok(at_target);
+        };
+        let check = if failed.contains(&id) {
+            MigrationCheck::new(id.clone(), Reversibility::UpFailed)
+        } else {
+            match &migration.down {
+                None => MigrationCheck::new(id.clone(), Reversibility::NoDownSql),
+                Some(_) if run.diverged.is_some() => MigrationCheck {
+                    note: Some(format!(
+                        "the shadow no longer follows the migrations since {} failed",
+                        run.diverged.as_deref().unwrap_or_default()
+                    )),
+                    ..MigrationCheck::new(id.clone(), Reversibility::NotChecked)
+                },
+                Some(down) => round_trip(run, migration, &down.text, &before, report).await?,
             }
         };
         progress(Progress::Checked(&check));
         report.migrations.push(check);
-        before = shadow.driver().introspect().await?;
+        before = run.shadow.driver().introspect().await?;
         if compare_at == Some(&migration.version) {
             at_target = Some(before.clone());
         }
@@ -388,18 +975,80 @@ async fn on_shadow(
     Ok(at_target)
 }
 
+/// down.sql of the migration just applied, and up.sql again.
+async fn round_trip(
+    run: &mut Run<'_>,
+    migration: &Migration,
+    down_sql: &str,
+    before: &Schema,
+    report: &mut VerifyReport,
+) -> Result<MigrationCheck, Error> {
+    let id = migration.id();
+    if let Some(error) = script_failure(run.shadow.down(&DownTarget::Steps(1)).await)? {
+        let applied = run.failed().await?.map_or(0, |f| f.applied);
+        report.failures.push(ScriptFailure {
+            migration: id.clone(),
+            script: ScriptKind::Down,
+            error,
+            after: None,
+        });
+        // Rolled back, or failed at its first statement: the shadow is as up.sql left it.
+        if applied > 0 {
+            run.diverge(migration, down_sql);
+        }
+        run.shadow
+            .resolve(&migration.version, Resolve::Applied)
+            .await?;
+        return Ok(MigrationCheck::new(id, Reversibility::DownFailed));
+    }
+    let after_down = run.shadow.driver().introspect().await?;
+    let problems: Vec<DriftLine> = schema::diff(before, &after_down)
+        .into_iter()
+        .map(|d| DriftLine::new(d, Perspective::Reversal))
+        .collect();
+    let reapply_error = script_failure(
+        run.shadow
+            .deploy(&Run::options(Some(&migration.version)))
+            .await,
+    )?;
+    if reapply_error.is_some() {
+        // What down.sql left behind broke the second up: the shadow lacks what up.sql
+        // builds, as after a failed up.sql.
+        run.diverge(migration, &migration.up.text);
+        if run.failed().await?.is_some() {
+            run.shadow
+                .resolve(&migration.version, Resolve::Applied)
+                .await?;
+        }
+    }
+    Ok(MigrationCheck {
+        reversibility: if problems.is_empty() && reapply_error.is_none() {
+            Reversibility::Reversible
+        } else {
+            Reversibility::Irreversible
+        },
+        problems,
+        reapply_error,
+        ..MigrationCheck::new(id, Reversibility::Reversible)
+    })
+}
+
 /// A script that failed on the shadow is a finding (exit 1), not an error of verify's
 /// own; the advice about `resolve` in the message is for real databases, so it goes.
 fn script_failure<T>(result: Result<T, Error>) -> Result<Option<String>, Error> {
-    match result {
-        Ok(_) => Ok(None),
-        Err(Error::MigrationFailed(message)) => Ok(Some(
-            message.split("\n\n").next().unwrap_or(&message).to_string(),
-        )),
+    result.err().map(script_error).transpose()
+}
+
+/// The finding in a script's failure, or the error when it is verify's own.
+fn script_error(error: Error) -> Result<String, Error> {
+    match error {
+        Error::MigrationFailed(message) => {
+            Ok(message.split("\n\n").next().unwrap_or(&message).to_string())
+        }
         // The shadow is fresh, so nothing can be modified or out of order there; a refusal
         // means a script left the shadow in a state deploy will not touch.
-        Err(Error::Blocked(message)) => Ok(Some(message)),
-        Err(other) => Err(other),
+        Error::Blocked(message) => Ok(message),
+        other => Err(other),
     }
 }
 
@@ -521,12 +1170,16 @@ mod tests {
                 created: true,
                 kept: false,
             },
+            down_check: DownCheck::Each,
+            applied: 2,
+            group: None,
             migrations: vec![
                 MigrationCheck {
                     migration: "20260801000000_create_users".into(),
                     reversibility: Reversibility::Reversible,
                     problems: Vec::new(),
                     reapply_error: None,
+                    note: None,
                 },
                 MigrationCheck {
                     migration: "20260802000000_add_users_bio".into(),
@@ -537,6 +1190,7 @@ mod tests {
                         Perspective::Reversal,
                     )],
                     reapply_error: None,
+                    note: None,
                 },
             ],
             compared_at: Some("20260802000000".into()),
@@ -552,7 +1206,8 @@ mod tests {
                 line("column users.id", DriftKind::Different, Perspective::Target),
             ],
             notes: vec!["the target has 1 pending migration (20260803000000_seed_users); it is compared with the shadow as of 20260802000000, the newest migration applied there".into()],
-            failure: None,
+            drift_near_failures: Vec::new(),
+            failures: Vec::new(),
         }
     }
 
@@ -581,12 +1236,61 @@ mod tests {
     }
 
     #[test]
+    fn drift_is_put_near_the_failed_script_that_names_it() {
+        let sql = "CREATE TABLE tags (id INT);\nALTER TABLE users ADD COLUMN \"Bio\" TEXT;\nCREATE INDEX tags_label_idx ON tags (label);";
+        let named = |object: &str| {
+            names(
+                sql,
+                &Drift {
+                    object: object.into(),
+                    kind: DriftKind::Extra,
+                    expected: None,
+                    actual: None,
+                },
+            )
+        };
+        assert!(named("table tags"));
+        assert!(named("column users.bio"), "any case");
+        assert!(named("index tags_label_idx on tags"));
+        assert!(named(
+            "constraint FOREIGN KEY (tag_id) REFERENCES x on tags"
+        ));
+        assert!(!named("table tag"), "a whole word only");
+        assert!(!named("column users.email"));
+        assert!(!named("index users_email_idx on users"));
+        assert!(!named("routine label_of(integer)"));
+    }
+
+    #[test]
     fn exit_codes() {
         let mut report = report();
         report.migrations.truncate(1);
         report.drift.clear();
         assert_eq!(report.exit_code(), exit::OK);
-        report.failure = Some("up.sql of x failed".into());
+        report.failures.push(ScriptFailure {
+            migration: "20260801000000_create_users".into(),
+            script: ScriptKind::Up,
+            error: "relation \"legacy\" does not exist".into(),
+            after: None,
+        });
         assert_eq!(report.exit_code(), exit::FAILED, "a broken script wins");
+        report.failures.clear();
+        // What the default run tried by itself does not change its verdict; what
+        // --down-all was asked to check does.
+        let group = GroupCheck {
+            automatic: true,
+            reverted: 1,
+            back_to: None,
+            failures: Vec::new(),
+            problems: vec![line("table users", DriftKind::Extra, Perspective::Reversal)],
+            shadow: None,
+        };
+        report.group = Some(group.clone());
+        assert_eq!(report.exit_code(), exit::OK);
+        report.group = Some(GroupCheck {
+            automatic: false,
+            ..group
+        });
+        assert_eq!(report.exit_code(), exit::BLOCKED);
     }
 }

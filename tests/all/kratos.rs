@@ -1,5 +1,6 @@
 //! Kratos's migrations (ory/popx layout, shared/corpora/kratos) read where they are, in
-//! their own layout, and applied up and down on each database. They are long runs: nextest
+//! their own layout, applied up and down on each database, and verified (`--down-all`,
+//! since each of its down files undoes the next migration's up). They are long runs: nextest
 //! puts `kratos::` tests in a group of their own (.config/nextest.toml). The traps they
 //! hit are in shared/corpora/README.md; each is asserted here as what godwit says.
 
@@ -126,4 +127,80 @@ fn mariadb_up_and_down_with_its_sql_mode() {
         .expect(0)
         .says(&format!("Reverted {applied} migrations"));
     assert_eq!(tables(&p), 0, "the full down leaves nothing of kratos");
+}
+
+/// `godwit verify --down-all` on a target holding kratos: every up on a shadow, every
+/// down from the newest back to an empty schema, and no drift. One at a time the downs
+/// fail (each undoes the next migration's up), which is why `--down-all` exists.
+fn verified(p: &Project, count: usize) -> Output {
+    let out = p.godwit(&["verify", "--down-all"]);
+    out.says(&format!("down all: {count} down.sql files ran from the newest migration back to before the first migration"));
+    out
+}
+
+#[test]
+fn postgres_verified() {
+    let p = project(Dialect::Postgres, "");
+    p.godwit(&["deploy"]).expect(0);
+    verified(&p, 346)
+        .expect(0)
+        .says("up: 346 migrations applied")
+        .says("the schema is what it was there.")
+        .says("No drift");
+    let json = p.godwit(&["verify", "--skip-down", "--json"]);
+    json.expect(0);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["applied"], 346);
+    assert_eq!(report["drift"].as_array().unwrap().len(), 0);
+    assert!(report["group"].is_null());
+}
+
+#[test]
+fn sqlite_verified() {
+    let p = project(Dialect::Sqlite, "");
+    p.godwit(&["deploy"]).expect(0);
+    verified(&p, 694)
+        .expect(0)
+        .says("up: 694 migrations applied")
+        .says("the schema is what it was there.")
+        .says("No drift");
+}
+
+/// On MariaDB (with the corpus's sql_mode) the one migration MariaDB refuses is reported
+/// on the shadow too, and verify goes on: the later ones are applied, the full down runs,
+/// and the target, deployed up to before that migration, is compared as of there.
+#[test]
+fn mariadb_verified_with_its_sql_mode() {
+    let p = project(
+        Dialect::MySql,
+        "init_sql = \"SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'\"\n",
+    );
+    let before = "20260327101213000000";
+    p.godwit(&["deploy", "--to", before]).expect(0);
+    let out = p.godwit(&["verify", "--down-all", "--json"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.text()));
+    let failures = report["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{}", out.text());
+    assert_eq!(
+        failures[0]["migration"],
+        "20260408000000000000_create_pending_traits_changes"
+    );
+    assert!(failures[0]["error"].as_str().unwrap().contains("1901"));
+    assert_eq!(report["compared_at"], before);
+    assert_eq!(
+        report["drift"].as_array().unwrap().len(),
+        0,
+        "{}",
+        out.text()
+    );
+    assert_eq!(report["drift_near_failures"].as_array().unwrap().len(), 0);
+    // Every other up.sql ran, and the full down (the failed migration's down.sql drops
+    // the table its three statements made) comes back to an empty schema.
+    assert_eq!(report["applied"], 351, "{}", out.text());
+    let group = &report["group"];
+    assert_eq!(group["reverted"], 352, "{}", out.text());
+    assert_eq!(group["failures"].as_array().unwrap().len(), 0);
+    assert_eq!(group["problems"].as_array().unwrap().len(), 0);
+    out.expect(1);
 }

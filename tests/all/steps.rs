@@ -68,10 +68,13 @@ fn hostile(mode: &str, grants: &str) -> String {
 }
 
 /// `[plugins.hostile]` for the hostile backfill at `wasm` (the Rust one, or its Python
-/// twin), in `mode`, with a one-second time limit and `memory`.
+/// twin), in `mode`, with `memory` and a one-second time limit for `loop` (a minute otherwise).
 pub fn hostile_with(wasm: &Path, memory: &str, mode: &str, grants: &str) -> String {
+    // Only the loop must meet the time limit; every other mode gets long enough that a
+    // loaded machine cannot turn, say, a memory bomb into a timeout.
+    let timeout = if mode == "loop" { "1s" } else { "60s" };
     format!(
-        "[plugins.hostile]\npath = {:?}\nsha256 = \"{}\"\n[plugins.hostile.grants]\n{grants}\n[plugins.hostile.limits]\ntimeout = \"1s\"\nmemory = \"{memory}\"\n[plugins.hostile.config]\nmode = \"{mode}\"\ntable = \"items\"\nkey = \"id\"\nreads = \"label\"\nwrites = \"label_upper\"\nfrom = \"label\"\nto = \"label_upper\"\n",
+        "[plugins.hostile]\npath = {:?}\nsha256 = \"{}\"\n[plugins.hostile.grants]\n{grants}\n[plugins.hostile.limits]\ntimeout = \"{timeout}\"\nmemory = \"{memory}\"\n[plugins.hostile.config]\nmode = \"{mode}\"\ntable = \"items\"\nkey = \"id\"\nreads = \"label\"\nwrites = \"label_upper\"\nfrom = \"label\"\nto = \"label_upper\"\n",
         wasm.display().to_string(),
         sha256(wasm)
     )

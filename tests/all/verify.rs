@@ -18,6 +18,10 @@ each_dialect!(
     down_that_does_not_undo_up_is_named,
     pending_migrations_are_not_drift,
     failing_up_sql_exits_1,
+    every_failing_script_is_reported,
+    failing_down_sql_is_reported_and_the_rest_checked,
+    group_style_downs,
+    long_view_difference_is_a_line_diff,
     same_migrations_give_equal_schemas,
     never_deployed_target_is_compared_with_nothing,
 );
@@ -151,14 +155,24 @@ fn down_that_does_not_undo_up_is_named(d: Dialect) {
         "20260804000000_create_tags/down.sql",
         "DROP TABLE IF EXISTS tag;\n",
     );
+    // A later migration: verify goes on, but its down.sql is not checked, since the
+    // shadow no longer follows the migrations.
+    p.write(
+        "20260805000000_add_tags_color/up.sql",
+        "ALTER TABLE tags ADD COLUMN color VARCHAR(20);\n",
+    );
+    p.write(
+        "20260805000000_add_tags_color/down.sql",
+        "ALTER TABLE tags DROP COLUMN color;\n",
+    );
     p.godwit(&["deploy"]).expect(0);
     let out = verify(&p, &[]);
     out.expect(4)
         .says("down.sql of 20260804000000_create_tags does not undo its up.sql")
         .says("table tags still exists after down.sql")
         .says("and then up.sql failed when applied again")
-        .says("verify stopped at 20260804000000_create_tags")
-        .says("was not compared with the migrations");
+        .says("20260805000000_add_tags_color  up: down.sql not checked (the shadow no longer follows the migrations since 20260804000000_create_tags failed)")
+        .says("No drift");
 
     // A down.sql that leaves a column behind while up.sql tolerates a second run: the
     // difference alone is reported, and verify goes on to compare with the target.
@@ -206,6 +220,296 @@ fn failing_up_sql_exits_1(d: Dialect) {
         // The target is at 20260803000000, which the shadow reached before the failure.
         .says("No drift")
         .says("was dropped");
+}
+
+/// Two failing up.sql files with a good migration between them: both are reported, the
+/// second as coming after the first; the one between is applied but its down.sql is not
+/// checked; the target is still compared, and what the failed scripts name is set apart
+/// from the drift.
+fn every_failing_script_is_reported(d: Dialect) {
+    let p = Project::new(d, "migrations_verify");
+    p.write(
+        "20260804000000_copy_legacy_users/up.sql",
+        "INSERT INTO users (email) SELECT email FROM legacy_users;\n",
+    );
+    p.write(
+        "20260804000000_copy_legacy_users/down.sql",
+        "DELETE FROM users;\n",
+    );
+    p.write(
+        "20260805000000_create_tags/up.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY, label VARCHAR(50) NOT NULL);\n",
+    );
+    p.write("20260805000000_create_tags/down.sql", "DROP TABLE tags;\n");
+    p.write(
+        "20260806000000_index_legacy_users/up.sql",
+        "CREATE INDEX legacy_users_email_idx ON legacy_users (email);\n",
+    );
+    // On the target, legacy_users was made by hand long ago: everything deploys there.
+    p.db.exec("CREATE TABLE legacy_users (id INTEGER PRIMARY KEY, email VARCHAR(255))");
+    p.godwit(&["deploy"]).expect(0);
+    p.db.exec("ALTER TABLE posts ADD COLUMN draft INTEGER");
+
+    let out = verify(&p, &[]);
+    out.expect(1)
+        .says("20260804000000_copy_legacy_users  up: up.sql FAILED")
+        .says("20260805000000_create_tags  up: down.sql not checked (the shadow no longer follows the migrations since 20260804000000_copy_legacy_users failed)")
+        .says("20260806000000_index_legacy_users  up: up.sql FAILED")
+        .says("2 scripts failed on the shadow database:")
+        .says("up.sql of 20260804000000_copy_legacy_users failed: ")
+        .says("up.sql of 20260806000000_index_legacy_users (after an earlier failure, of 20260804000000_copy_legacy_users) failed: ")
+        .says("Drift: 1 object in")
+        .says("column posts.draft: in the database but not in the migrations")
+        .says("a script which failed on the shadow names")
+        .says("table legacy_users: in the database but not in the migrations");
+    // The down.sql of a migration that failed is not run.
+    assert!(
+        !out.stdout
+            .contains("down.sql of 20260804000000_copy_legacy_users"),
+        "{}",
+        out.text()
+    );
+
+    let out = p.godwit(&["verify", "--json"]);
+    out.expect(1);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
+    let failures = report["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert_eq!(failures[0]["migration"], "20260804000000_copy_legacy_users");
+    assert_eq!(failures[0]["script"], "up");
+    assert!(failures[0]["after"].is_null());
+    assert_eq!(
+        failures[1]["migration"],
+        "20260806000000_index_legacy_users"
+    );
+    assert_eq!(failures[1]["after"], "20260804000000_copy_legacy_users");
+    assert_eq!(report["compared"], true);
+    let objects = |key: &str| -> Vec<String> {
+        report[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["object"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(objects("drift"), ["column posts.draft"]);
+    assert_eq!(objects("drift_near_failures"), ["table legacy_users"]);
+    let states: Vec<&str> = report["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["reversibility"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "reversible",
+            "reversible",
+            "no_down_sql",
+            "up_failed",
+            "not_checked",
+            "up_failed"
+        ]
+    );
+}
+
+/// A down.sql that fails at its first statement leaves the shadow as up.sql left it: it
+/// is reported, and the migrations after it are still checked one at a time.
+fn failing_down_sql_is_reported_and_the_rest_checked(d: Dialect) {
+    let p = Project::new(d, "migrations_verify");
+    p.write(
+        "20260804000000_create_tags/up.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY);\n",
+    );
+    // A typo: there is no table `tagz`.
+    p.write("20260804000000_create_tags/down.sql", "DROP TABLE tagz;\n");
+    p.write(
+        "20260805000000_create_labels/up.sql",
+        "CREATE TABLE labels (id INTEGER PRIMARY KEY);\n",
+    );
+    p.write(
+        "20260805000000_create_labels/down.sql",
+        "DROP TABLE labels;\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    let out = verify(&p, &[]);
+    out.expect(1)
+        .says("20260804000000_create_tags  up, down: down.sql FAILED")
+        .says("20260805000000_create_labels  up, down, up: down.sql undoes up.sql")
+        .says("1 script failed on the shadow database:")
+        .says("down.sql of 20260804000000_create_tags failed: ")
+        .says("tagz")
+        .says("No drift")
+        // Tried as a whole, it still fails: said, and not taken for a group history.
+        .says("on a second shadow database")
+        .says("down all: 2 down.sql files ran from the newest migration back to 20260803000000_seed_users");
+    assert!(
+        !out.stdout
+            .contains("So the history as a whole comes back to where it started"),
+        "{}",
+        out.text()
+    );
+
+    // The second shadow the full down ran on is gone too, and what it found is in JSON.
+    let out = p.godwit(&["verify", "--json"]);
+    out.expect(1);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
+    let group = &report["group"];
+    assert_eq!(group["automatic"], true);
+    let second = group["shadow"]["location"].as_str().unwrap();
+    assert_ne!(second, report["shadow"]["location"].as_str().unwrap());
+    assert_shadow_gone(d, second);
+    let failures = group["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["migration"], "20260804000000_create_tags");
+    assert_eq!(failures[0]["script"], "down");
+    assert_eq!(group["problems"][0]["object"], "table tags");
+}
+
+/// Down files written for the group, not for their own up.sql (kratos's pattern): the
+/// down.sql of one migration drops what the next one's up.sql created, and the newest
+/// down.sql is empty. One at a time that fails; the default run says that the history
+/// does undo itself as a whole; `--down-all` checks exactly that, and `--skip-down` none.
+fn group_style_downs(d: Dialect) {
+    let p = Project::empty(d);
+    p.write(
+        "20260901000000_create_tags/up.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY);\n",
+    );
+    p.write("20260901000000_create_tags/down.sql", "DROP TABLE tags;\n");
+    p.write(
+        "20260902000000_index_tags/up.sql",
+        "CREATE INDEX tags_id_idx ON tags (id);\n",
+    );
+    p.write("20260902000000_index_tags/down.sql", "DROP TABLE labels;\n");
+    p.write(
+        "20260903000000_create_labels/up.sql",
+        "CREATE TABLE labels (id INTEGER PRIMARY KEY, tag_id INTEGER REFERENCES tags (id));\n",
+    );
+    p.write("20260903000000_create_labels/down.sql", "");
+    p.godwit(&["deploy"]).expect(0);
+
+    let out = verify(&p, &[]);
+    out.expect(1)
+        .says("20260901000000_create_tags  up, down, up: down.sql undoes up.sql")
+        .says("20260902000000_index_tags  up, down: down.sql FAILED")
+        .says("20260903000000_create_labels  up, down, up: down.sql does NOT undo up.sql")
+        .says("down all: 3 down.sql files ran from the newest migration back to before the first migration;")
+        .says("the schema is what it was there.")
+        .says("So the history as a whole comes back to where it started")
+        .says("godwit verify --down-all");
+
+    let out = verify(&p, &["--down-all"]);
+    out.expect(0)
+        .says("up: 3 migrations applied")
+        .says("down all: 3 down.sql files ran from the newest migration back to before the first migration;")
+        .says("the schema is what it was there.")
+        .says("No drift");
+    assert!(!out.stdout.contains("FAILED"), "{}", out.text());
+
+    let out = verify(&p, &["--skip-down"]);
+    out.expect(0)
+        .says("up: 3 migrations applied")
+        .says("no down.sql was run (--skip-down)")
+        .says("No drift");
+    assert!(!out.stdout.contains("down all"), "{}", out.text());
+
+    // The two options are one or the other.
+    p.godwit(&["verify", "--skip-down", "--down-all"])
+        .expect(2)
+        .says("cannot be used with");
+
+    // A newer migration whose down.sql leaves its table behind: the history no longer
+    // comes back to empty, and --down-all says what is left.
+    p.write(
+        "20260904000000_create_notes/up.sql",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY);\n",
+    );
+    p.write("20260904000000_create_notes/down.sql", "SELECT 1;\n");
+    p.godwit(&["deploy"]).expect(0);
+    let out = p.godwit(&["verify", "--down-all", "--json"]);
+    out.expect(4);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
+    let group = &report["group"];
+    assert_eq!(group["automatic"], false);
+    assert_eq!(group["reverted"], 4);
+    assert!(group["back_to"].is_null());
+    let problems = group["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0]["object"], "table notes");
+    verify(&p, &["--down-all"])
+        .expect(4)
+        .says("the schema is NOT what it was there (1 difference)")
+        .says("table notes still exists after down.sql");
+
+    // A migration without down.sql is as far as a full down goes: compared with the
+    // schema right after it.
+    p.write(
+        "20260905000000_seed_tags/up.sql",
+        "INSERT INTO tags (id) VALUES (1);\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    verify(&p, &["--down-all"])
+        .expect(0)
+        .says("down all: 0 down.sql files ran from the newest migration back to 20260905000000_seed_tags (the newest migration without a down.sql)");
+}
+
+/// A long view whose definition differs at its end: the difference itself is shown, as a
+/// line diff, not cut off after a few hundred characters.
+fn long_view_difference_is_a_line_diff(d: Dialect) {
+    let p = Project::empty(d);
+    let columns: Vec<String> = (1..=40).map(|i| format!("c{i} INTEGER")).collect();
+    p.write(
+        "20260901000000_create_wide/up.sql",
+        &format!(
+            "CREATE TABLE wide (id INTEGER PRIMARY KEY, {});\n",
+            columns.join(", ")
+        ),
+    );
+    let view = |limit: u32| {
+        let picked: Vec<String> = (1..=40).map(|i| format!("w.c{i}")).collect();
+        format!(
+            "CREATE VIEW wide_recent AS SELECT w.id, {} FROM wide w WHERE w.c40 > {limit}",
+            picked.join(", ")
+        )
+    };
+    p.write(
+        "20260902000000_create_wide_recent/up.sql",
+        &format!("{};\n", view(1000)),
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.db.exec("DROP VIEW wide_recent");
+    p.db.exec(&view(2000));
+
+    let out = verify(&p, &[]);
+    out.expect(4)
+        .says("view wide_recent differs (the migrations -, the database +):");
+    let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    let minus = lines
+        .iter()
+        .find(|l| l.starts_with("- ") && l.contains("1000"))
+        .unwrap_or_else(|| panic!("no - line with 1000 in\n{}", out.text()));
+    let plus = lines
+        .iter()
+        .find(|l| l.starts_with("+ ") && l.contains("2000"))
+        .unwrap_or_else(|| panic!("no + line with 2000 in\n{}", out.text()));
+    assert!(
+        minus.contains("c40") && plus.contains("c40"),
+        "{minus} / {plus}"
+    );
+    // Only the line that differs is marked.
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("- ") || l.starts_with("+ "))
+            .count(),
+        2,
+        "{}",
+        out.text()
+    );
 }
 
 /// A database nothing was deployed to (no history table at all) is compared with an empty
@@ -545,4 +849,57 @@ fn shadow_needs_create_privilege_on_mysql() {
         .says("may not create databases")
         .says("GRANT ALL ON `godwit_shadow_%`.*")
         .says("--shadow-url");
+}
+
+/// A function replaced by hand with one line changed late in a long body: that line is
+/// shown, as a line diff.
+fn function_difference_is_a_line_diff(d: Dialect) {
+    let p = Project::empty(d);
+    let function = |last: &str| {
+        let steps: Vec<String> = (1..=25).map(|i| format!("  + {i}")).collect();
+        match d {
+            Dialect::Postgres => format!(
+                "CREATE FUNCTION late_total() RETURNS integer LANGUAGE sql AS $$\nSELECT 0\n{}\n  + {last}\n$$",
+                steps.join("\n")
+            ),
+            _ => format!(
+                "CREATE FUNCTION late_total() RETURNS INT DETERMINISTIC\nRETURN 0\n{}\n  + {last}",
+                steps.join("\n")
+            ),
+        }
+    };
+    p.write(
+        "20260901000000_create_late_total/up.sql",
+        &format!("{};\n", function("1000")),
+    );
+    p.godwit(&["deploy"]).expect(0);
+    verify(&p, &[]).expect(0).says("No drift");
+    p.db.exec("DROP FUNCTION late_total");
+    p.db.exec(&function("2000"));
+    let out = verify(&p, &[]);
+    out.expect(4)
+        .says("differs (the migrations -, the database +):");
+    let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    let marked = |sign: &str, text: &str| {
+        lines
+            .iter()
+            .any(|l| l.strip_prefix(sign).is_some_and(|rest| rest.trim() == text))
+    };
+    assert!(marked("-", "+ 1000"), "{}", out.text());
+    assert!(marked("+", "+ 2000"), "{}", out.text());
+    assert!(
+        lines.iter().any(|l| l.contains("unchanged lines")),
+        "{}",
+        out.text()
+    );
+}
+
+#[test]
+fn function_difference_is_a_line_diff_on_postgres() {
+    function_difference_is_a_line_diff(Dialect::Postgres);
+}
+
+#[test]
+fn function_difference_is_a_line_diff_on_mysql() {
+    function_difference_is_a_line_diff(Dialect::MySql);
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Column, Constraint, ConstraintKind, Index, Reference, Rows, Schema, Table, is_godwit_table,
-    squash_whitespace,
+    squash_whitespace, trim_lines,
 };
 use crate::driver::Driver;
 use crate::error::Error;
@@ -257,7 +257,7 @@ pub(crate) async fn introspect(driver: &mut dyn Driver, mariadb: bool) -> Result
         driver,
         "routines",
         "SELECT CAST(ROUTINE_NAME AS CHAR), CAST(ROUTINE_TYPE AS CHAR), CAST(DTD_IDENTIFIER AS CHAR), \
-         CAST(LEFT(MD5(ROUTINE_DEFINITION), 12) AS CHAR) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()",
+         CAST(ROUTINE_DEFINITION AS CHAR) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()",
     )
     .await?;
     for row in routines.iter() {
@@ -265,9 +265,12 @@ pub(crate) async fn introspect(driver: &mut dyn Driver, mariadb: bool) -> Result
         if let Some(returns) = row.opt(2).filter(|r| !r.is_empty()) {
             what.push_str(&format!(" returning {returns}"));
         }
-        if let Some(digest) = row.opt(3) {
-            what.push_str(&format!(", body md5 {digest}"));
+        // The body as written, so that a routine replaced by hand shows as a line diff.
+        if let Some(body) = row.opt(3).filter(|b| !b.trim().is_empty()) {
+            what.push('\n');
+            what.push_str(&unqualify(&body));
         }
+        let what = trim_lines(&what);
         schema.routines.insert(row.text(0), what);
     }
 

@@ -4,7 +4,7 @@
 
 use super::{
     Column, Constraint, ConstraintKind, Index, Reference, Rows, Schema, Table, is_godwit_table,
-    split_list, squash_whitespace,
+    split_list, squash_whitespace, trim_lines,
 };
 use crate::driver::Driver;
 use crate::error::Error;
@@ -228,22 +228,24 @@ pub(crate) async fn introspect(driver: &mut dyn Driver) -> Result<Schema, Error>
             .insert(row.text(0), format!("ENUM ({})", row.text(1)));
     }
 
-    // The body's digest, not the body: enough to see a function replaced by hand, short
-    // enough to print. BEGIN ATOMIC bodies are stored parsed, with OIDs that differ
-    // between databases, so only their signature is compared.
+    // The body after the first line, as written, so that a function replaced by hand
+    // shows as a line diff of its body. BEGIN ATOMIC bodies are stored parsed, with OIDs
+    // that differ between databases, so only their signature is compared.
     let routines = Rows::read(
         driver,
         "functions",
         "SELECT p.proname::text || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
          CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function' \
              ELSE 'function returning ' || pg_get_function_result(p.oid) END \
-             || CASE WHEN p.prosrc <> '' THEN ', body md5 ' || left(md5(p.prosrc), 12) ELSE '' END \
+             || CASE WHEN p.prosrc <> '' THEN chr(10) || p.prosrc ELSE '' END \
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = current_schema() \
          WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')",
     )
     .await?;
     for row in routines.iter() {
-        schema.routines.insert(row.text(0), unqualify(&row.text(1)));
+        schema
+            .routines
+            .insert(row.text(0), trim_lines(&unqualify(&row.text(1))));
     }
 
     let triggers = Rows::read(

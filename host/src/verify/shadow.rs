@@ -26,7 +26,7 @@ enum Kind {
 }
 
 /// Where the shadow was, for the report (and for tests that check it is gone).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct ShadowInfo {
     /// The shadow's URL, password hidden.
     pub url: String,

@@ -1584,8 +1584,11 @@ impl Migrator {
                 ),
                 // `down` cannot revert a migration without a down script, so a person
                 // undid it by hand; only the newest applied one, as `down` would.
+                // Likewise after its down.sql failed and was rolled back, and a person
+                // then undid it by hand (verify does so on its shadow to go on).
                 Status::Applied | Status::Modified
-                    if entry.migration.is_some_and(|m| m.down.is_none()) =>
+                    if entry.migration.is_some_and(|m| m.down.is_none())
+                        || entry.row.is_some_and(HistoryRow::is_rolled_back_down) =>
                 {
                     if let Some(newer) = entries.iter().find(|e| {
                         e.version > *version

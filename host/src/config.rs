@@ -8,7 +8,7 @@
 //! look-alike variable such as `DB_URL` suggests the operator meant something else.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
@@ -736,10 +736,12 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
     if let Some(password) = parsed.password() {
         register_secret(password);
     }
-    let mut shown = parsed.clone();
-    if shown.password().is_some() {
-        let _ = shown.set_password(Some("***"));
+    for (key, value) in parsed.query_pairs() {
+        if is_secret_param(&key) {
+            register_secret(&value);
+        }
     }
+    let shown = redact_url(&parsed);
     let mut real = parsed;
     if real.scheme() == "mariadb" {
         let rest = &real.as_str()["mariadb".len()..];
@@ -747,7 +749,7 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
     }
     Ok(Target {
         url: real.to_string(),
-        display: shown.to_string(),
+        display: shown,
         dialect,
         origin: origin.to_string(),
     })
@@ -775,19 +777,71 @@ fn percent_decode(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Removes every password godwit has seen from a message.
+/// Whether a URL query parameter (`password`, `sslpassword`, `pwd`…) carries a secret.
+fn is_secret_param(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("password")
+        || key.contains("passwd")
+        || key.contains("secret")
+        || key.contains("token")
+        || matches!(key.as_str(), "pass" | "pwd" | "apikey" | "api_key")
+}
+
+/// A URL as godwit shows it: the password of its user info and every secret query
+/// parameter (`?password=`, `sslpassword=`…) replaced by `***`. Every URL godwit prints
+/// goes through here or through [`redact`].
+pub fn redact_url(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    if let Some(query) = url.query() {
+        shown.set_query(Some(&redact_query(query)));
+    }
+    shown.to_string()
+}
+
+/// `a=1&password=x` → `a=1&password=***`, on the raw (still percent-encoded) text.
+fn redact_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if is_secret_param(&percent_decode(key)) => format!("{key}=***"),
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Removes every password godwit has seen from a message, and masks the password of
+/// any URL or `password=…` setting in it, seen or not (a URL from a targets file, a
+/// plugin's config or a driver's message). The one place output is cleaned of secrets.
 pub fn redact(text: &str) -> String {
+    static USERINFO: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/?#@:]*):[^\s/?#@]*@")
+            .expect("a valid regex")
+    });
+    static PARAM: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?i)\b([a-z_\-]*(?:password|passwd|secret|token)|pwd|pass|api_?key)(\s*=\s*)('[^']*'|\x22[^\x22]*\x22|[^\s&;,'\x22)]+)",
+        )
+        .expect("a valid regex")
+    });
     let secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
     let mut out = text.to_string();
     for secret in secrets.iter() {
         out = out.replace(secret.as_str(), "***");
     }
-    out
+    drop(secrets);
+    let out = USERINFO.replace_all(&out, "$1:***@");
+    PARAM.replace_all(&out, "$1$2***").into_owned()
 }
 
-/// Best-effort redaction for a URL we could not parse: hide what sits between `:` and `@`.
+/// Best-effort redaction for a URL we could not parse: hide what sits between `:` and
+/// the last `@` (a password with a space in it does not stop at the first one), then
+/// whatever [`redact`] finds.
 fn redact_url_text(text: &str) -> String {
-    match (text.find("://"), text.rfind('@')) {
+    let masked = match (text.find("://"), text.rfind('@')) {
         (Some(start), Some(at)) if at > start => {
             let creds = &text[start + 3..at];
             match creds.split_once(':') {
@@ -796,7 +850,8 @@ fn redact_url_text(text: &str) -> String {
             }
         }
         _ => text.to_string(),
-    }
+    };
+    redact(&masked)
 }
 
 #[cfg(test)]
@@ -900,6 +955,67 @@ mod tests {
         )
         .unwrap_err();
         assert!(!err.to_string().contains("ss word"), "{err}");
+    }
+
+    /// Each place a password can sit in a URL, alone and together, plain and
+    /// percent-encoded, for every scheme: the shown URL keeps everything else.
+    #[test]
+    fn every_password_in_a_url_is_hidden() {
+        let cases = [
+            (
+                "postgres://u:pw1aa@h/db",
+                "postgres://u:***@h/db",
+                &["pw1aa"][..],
+            ),
+            (
+                "postgres://u@h/db?password=pw2bb&sslmode=require",
+                "postgres://u@h/db?password=***&sslmode=require",
+                &["pw2bb"],
+            ),
+            (
+                "postgresql://u:pw3cc@h:5432/db?sslpassword=pw4dd&password=pw5ee",
+                "postgresql://u:***@h:5432/db?sslpassword=***&password=***",
+                &["pw3cc", "pw4dd", "pw5ee"],
+            ),
+            (
+                "mysql://root:p%40ss%3Aw6@h/db?PASSWORD=p%26w7",
+                "mysql://root:***@h/db?PASSWORD=***",
+                &["p%40ss%3Aw6", "p@ss:w6", "p%26w7", "p&w7"],
+            ),
+            (
+                "mariadb://u:pw8ff@h/db?ssl-mode=REQUIRED",
+                "mariadb://u:***@h/db?ssl-mode=REQUIRED",
+                &["pw8ff"],
+            ),
+        ];
+        for (url, shown, secrets) in cases {
+            let t = parse_target(url, "x", Path::new("/")).unwrap();
+            assert_eq!(t.display, shown, "{url}");
+            for secret in secrets {
+                // Once seen, the secret is gone from any later message, even out of a URL.
+                let message = redact(&format!("server said: bad auth for {secret}"));
+                assert!(!message.contains(secret), "{secret}: {message}");
+            }
+        }
+    }
+
+    /// URLs and settings godwit never parsed (a targets file, a driver's message) are
+    /// masked too, without hiding what is not a secret.
+    #[test]
+    fn unseen_urls_and_settings_are_masked() {
+        let text = "cannot reach mysql://app:zz9q@db:3306/x and postgres://a@b/c?sslmode=disable&password=yy8r; host=h password='x y z' user=u pwd=ww7s";
+        let out = redact(text);
+        for secret in ["zz9q", "yy8r", "x y z", "ww7s"] {
+            assert!(!out.contains(secret), "{secret}: {out}");
+        }
+        for kept in [
+            "mysql://app:***@db:3306/x",
+            "sslmode=disable",
+            "host=h",
+            "user=u",
+        ] {
+            assert!(out.contains(kept), "{kept}: {out}");
+        }
     }
 
     #[test]

@@ -362,7 +362,7 @@ impl Event {
             } => types::Event::RunStarted(types::RunStarted {
                 operation: operation.clone(),
                 pending: count(*pending),
-                database: database.clone(),
+                database: crate::config::redact(database),
             }),
             Event::RunFinished {
                 operation,
@@ -442,7 +442,7 @@ impl Event {
                 backup_id,
             } => types::Event::RolledBack(types::RolledBack {
                 version: version.clone(),
-                reason: reason.clone(),
+                reason: crate::config::redact(reason),
                 backup_id: backup_id.clone(),
             }),
             Event::LockWaiting { .. }

@@ -51,6 +51,7 @@ use wasmtime::{
 };
 
 pub use bindings::{backfill, data_step, notifier, types, validator};
+pub use cache::{key_path as cache_key_path, state_dir};
 pub use calls::World;
 pub use imports::{LOG_CAP, LogLine, Session, SessionHandler};
 use sandbox::LimitHit;
@@ -306,15 +307,20 @@ impl Runtime {
         digest: &str,
         bytes: &[u8],
     ) -> Result<(wasmtime::component::Component, Origin), Error> {
-        cache::load_or_compile(&self.engine, self.cache_dir.as_deref(), digest, bytes).map_err(
-            |e| match e {
+        let loaded = cache::load_or_compile(&self.engine, self.cache_dir.as_deref(), digest, bytes)
+            .map_err(|e| match e {
                 cache::Failure::Compile(message) => Error::Malformed {
                     plugin: label.to_owned(),
                     message,
                 },
                 cache::Failure::Io { path, message } => Error::Io { path, message },
-            },
-        )
+            })?;
+        if let Some(warning) = loaded.warning {
+            // Not an error: the plugin was compiled from its pinned bytes and runs as it
+            // should. But a refused cache entry may be an attack, so it is said out loud.
+            eprintln!("warning: plugin {label}: {warning}");
+        }
+        Ok((loaded.component, loaded.origin))
     }
 
     /// Instantiates `plugin` in a fresh sandbox under `limits` and runs `f` against it.
@@ -478,7 +484,7 @@ impl Plugin {
     pub fn refusal<T>(&self, result: Result<T, String>) -> Result<T, PluginError> {
         result.map_err(|message| PluginError {
             plugin: self.label.clone(),
-            message,
+            message: sanitize(&message),
         })
     }
 }
@@ -560,7 +566,8 @@ fn describe_trap(
                 humantime::format_duration(limits.timeout)
             ),
             Some(trap) => format!("trapped: {trap}"),
-            None => format!("failed: {e:#}"),
+            // Host functions' errors can quote what the guest passed them.
+            None => format!("failed: {}", sanitize(&format!("{e:#}"))),
         }
     };
     let mut message = with_plugin_output(message, logs, stderr);
@@ -581,13 +588,13 @@ fn guest_backtrace(backtrace: &wasmtime::WasmBacktrace) -> String {
     for (i, frame) in frames.iter().take(BACKTRACE_FRAMES).enumerate() {
         let name = frame
             .func_name()
-            .map(|n| format!("{:#}", rustc_demangle::demangle(n)))
+            .map(|n| sanitize(&format!("{:#}", rustc_demangle::demangle(n))))
             .unwrap_or_else(|| format!("<function {}>", frame.func_index()));
         out.push_str(&format!("\n    {i:>2}: {name}"));
         if let Some(symbol) = frame.symbols().first()
             && let Some(file) = symbol.file()
         {
-            out.push_str(&format!(" at {file}"));
+            out.push_str(&format!(" at {}", sanitize(file)));
             if let Some(line) = symbol.line() {
                 out.push_str(&format!(":{line}"));
             }
@@ -600,6 +607,49 @@ fn guest_backtrace(backtrace: &wasmtime::WasmBacktrace) -> String {
         ));
     }
     out
+}
+
+/// Text that came from a plugin — an error, a log line, a finding, a line of its output —
+/// made safe to print among godwit's own lines: control characters and escape sequences
+/// (ANSI CSI/OSC, carriage return, backspace, every other C0 and C1 code, DEL), bidi
+/// overrides and invisible line separators are shown as escapes (`\x1b`, `\u{202e}`), and
+/// each newline starts a continuation line marked `  | `, so no line of a plugin's text can
+/// pass for one of godwit's. Trailing newlines are dropped.
+///
+/// Every path that shows plugin text goes through here, once, where the text enters the
+/// host: [`PluginError`] messages, `host.log` lines, stdout and stderr (line by line), and
+/// validator findings.
+pub fn sanitize(text: &str) -> String {
+    let text = text.trim_end_matches(['\n', '\r']);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\n  | "),
+            '\t' => out.push(c),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            // Bidi embeddings, overrides and isolates, marks, and Unicode's own line and
+            // paragraph separators: each can reorder or break what the terminal shows.
+            '\u{061c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{feff}' => out.push_str(&format!("\\u{{{:04x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// [`sanitize`] for a stream the printer splits into lines itself (stdout, stderr): each
+/// line is cleaned, the newlines between them kept.
+pub(crate) fn sanitize_lines(text: &str) -> String {
+    text.split('\n')
+        .map(sanitize)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// How many frames of a guest backtrace a trap's message shows.
@@ -617,8 +667,9 @@ pub(crate) fn with_plugin_output(mut message: String, logs: &[LogLine], stderr: 
     let stderr = stderr.trim();
     if stderr.contains('\n') {
         message.push_str("\n  plugin stderr:");
+        // Marked, so that no line of a plugin's stderr reads as a line of godwit's.
         for line in stderr.lines() {
-            message.push_str(&format!("\n    {line}"));
+            message.push_str(&format!("\n    | {line}"));
         }
     } else if !stderr.is_empty() {
         message.push_str(&format!("\n  plugin stderr: {stderr}"));
@@ -638,3 +689,41 @@ fn mebibytes(bytes: usize) -> String {
 }
 
 use crate::value::hex;
+
+#[cfg(test)]
+mod tests {
+    use super::sanitize;
+
+    #[test]
+    fn plugin_text_cannot_start_or_rewrite_a_line() {
+        let forged = "Applied 1 migration; database is up to date.";
+        for raw in [
+            format!("x\n{forged}"),
+            format!("x\r{forged}"),
+            format!("\x1b[2K\x1b[1A{forged}"),
+            format!("\x1b]0;t\x07{forged}"),
+            format!("x\x08\x08{forged}"),
+            format!("\u{9b}2K{forged}"),
+            format!("\u{202e}{forged}"),
+            format!("x\u{2028}{forged}"),
+            format!("x\x0b{forged}"),
+        ] {
+            let shown = sanitize(&raw);
+            assert!(shown.contains(forged), "{shown:?}");
+            for line in shown.lines() {
+                assert!(!line.trim().starts_with(forged), "{raw:?} -> {shown:?}");
+            }
+            assert!(
+                !shown.chars().any(
+                    |c| (c.is_control() && c != '\n') || ('\u{2028}'..='\u{202e}').contains(&c)
+                ),
+                "{raw:?} -> {shown:?}"
+            );
+        }
+        assert_eq!(
+            sanitize("plain text, tabs\tand ünïcode"),
+            "plain text, tabs\tand ünïcode"
+        );
+        assert_eq!(sanitize("a\nb\n"), "a\n  | b");
+    }
+}

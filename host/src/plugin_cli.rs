@@ -270,25 +270,13 @@ impl Source {
 
 fn new_runtime() -> Result<Runtime, Error> {
     Runtime::new(RuntimeConfig {
-        cache_dir: cli_cache_dir(),
+        // The user's cache, so that an author's second `check` or `run` of a big Python
+        // or JavaScript component loads precompiled code.
+        cache_dir: crate::plugin::registry::user_cache_dir(),
         // One plugin, a few calls: the pool's large reservation buys nothing here.
         pooling: false,
     })
     .map_err(plugin_error)
-}
-
-/// Where `godwit plugin` commands keep compiled plugins: `GODWIT_CACHE_DIR`, else the
-/// user's cache directory, so that an author's second `check` or `run` of a big Python or
-/// JavaScript component loads precompiled code. Entries are keyed by digest and engine.
-fn cli_cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("GODWIT_CACHE_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(base.join("godwit").join("plugins"))
 }
 
 /// A plugin failure as the CLI reports it: a trap or a refusal is a failed run (1), a file
@@ -845,7 +833,10 @@ fn run_plugin(source: &Source, args: &RunArgs, json: bool) -> Result<u8, Error> 
             .iter()
             .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
             .collect();
-        context.dir = capabilities.dir().map(|d| source.project_dir.join(d));
+        context.dir = capabilities
+            .dir()
+            .map(|d| crate::plugin::registry::granted_dir(&source.project_dir, &source.name, d))
+            .transpose()?;
         context.hosts = requests
             .hosts
             .iter()

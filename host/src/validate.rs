@@ -382,6 +382,14 @@ pub fn to_plugin_migration(m: &Migration) -> types::Migration {
 /// the location ends with (`...up.sql:12`); about the database, the location text is kept
 /// where a migration's name would go.
 pub fn from_plugin(source: &str, f: types::Finding, migration: Option<&Migration>) -> Finding {
+    use crate::plugin::sanitize;
+    let f = types::Finding {
+        rule: sanitize(&f.rule),
+        message: sanitize(&f.message),
+        location: f.location.as_deref().map(sanitize),
+        help: f.help.as_deref().map(sanitize),
+        ..f
+    };
     let line = f
         .location
         .as_deref()

@@ -31,11 +31,14 @@
 //!   are not checked (their starting state is not the one the migrations describe); and
 //!   differences with the target in objects that a failed script names are listed apart,
 //!   as possibly caused by the failure, rather than as drift;
-//! - a failed down.sql that changed nothing (it ran in a transaction, or failed at its
-//!   first statement) leaves the shadow as it was after up, so everything goes on as
-//!   usual; one that failed half way has the same effect as a failed up.sql;
+//! - a failed down.sql that changed nothing (it ran in a transaction, failed at its first
+//!   statement, or the schema is still what up.sql built) leaves the shadow as it was
+//!   after up, so everything goes on as usual; one that changed the schema before it
+//!   failed has the same effect as a failed up.sql;
 //! - an up.sql that fails when applied again after its down.sql makes the migration
-//!   irreversible, and the shadow then lacks what it built, as after a failed up.sql.
+//!   irreversible; if the shadow is not then back to what the first up.sql built (the
+//!   schema is read after each up.sql that has a down.sql to check), it lacks some of
+//!   that, as after a failed up.sql.
 //!
 //! Exit codes: 0 clean; 1 an up.sql or down.sql failed on the shadow (the scripts themselves
 //! are broken; this wins); 4 drift, or a down.sql that does not undo its up.sql (or, with
@@ -666,6 +669,8 @@ struct Run<'a> {
     /// The first migration whose failure left the shadow off the path the migrations
     /// describe.
     diverged: Option<String>,
+    /// What happened to it: "failed", …
+    diverged_how: &'static str,
     /// The scripts (text) whose failure shaped the shadow as of `compare_at`.
     failed_scripts: Vec<String>,
 }
@@ -732,8 +737,11 @@ impl<'a> Run<'a> {
 
     /// The shadow no longer has what `migration` should have built (or still has what its
     /// down.sql should have removed).
-    fn diverge(&mut self, migration: &Migration, sql: &str) {
-        self.diverged.get_or_insert_with(|| migration.id());
+    fn diverge(&mut self, migration: &Migration, sql: &str, how: &'static str) {
+        if self.diverged.is_none() {
+            self.diverged = Some(migration.id());
+            self.diverged_how = how;
+        }
         if self.before_compare(migration) {
             self.failed_scripts.push(sql.to_string());
         }
@@ -777,7 +785,7 @@ impl<'a> Run<'a> {
                 error,
                 after: self.diverged.clone(),
             });
-            self.diverge(failed.migration, &failed.migration.up.text);
+            self.diverge(failed.migration, &failed.migration.up.text, "failed");
             self.shadow
                 .resolve(&failed.migration.version, Resolve::Applied)
                 .await?;
@@ -843,6 +851,19 @@ impl<'a> Run<'a> {
             Some(m) => DownTarget::To(m.version.clone()),
             None => DownTarget::Steps(usize::MAX),
         };
+        let repeatable: Vec<String> = self
+            .migrations
+            .iter()
+            .filter(|m| m.version.is_repeatable())
+            .map(Migration::id)
+            .collect();
+        if !repeatable.is_empty() {
+            report.notes.push(format!(
+                "repeatable migrations ({}) have no down.sql and are never reverted, so what they create \
+                 is still there after the full down and shows as a difference",
+                repeatable.join(", ")
+            ));
+        }
         progress(Progress::Step(match migration {
             Some(m) => format!(
                 "down: every down.sql from the newest migration back to {}",
@@ -894,6 +915,7 @@ async fn on_shadow(
         migrations,
         compare_at,
         diverged: None,
+        diverged_how: "failed",
         failed_scripts: Vec::new(),
     };
     let at_target = match mode {
@@ -981,8 +1003,9 @@ async fn each(
                 None => MigrationCheck::new(id.clone(), Reversibility::NoDownSql),
                 Some(_) if run.diverged.is_some() => MigrationCheck {
                     note: Some(format!(
-                        "the shadow no longer follows the migrations since {} failed",
-                        run.diverged.as_deref().unwrap_or_default()
+                        "the shadow no longer follows the migrations since {} {}",
+                        run.diverged.as_deref().unwrap_or_default(),
+                        run.diverged_how
                     )),
                     ..MigrationCheck::new(id.clone(), Reversibility::NotChecked)
                 },
@@ -1008,6 +1031,9 @@ async fn round_trip(
     report: &mut VerifyReport,
 ) -> Result<MigrationCheck, Error> {
     let id = migration.id();
+    // What up.sql built: after a failed down.sql or second up.sql, the shadow still
+    // follows the migrations exactly when it is back to this.
+    let after_up = run.shadow.driver().introspect().await?;
     if let Some(error) = script_failure(run.shadow.down(&DownTarget::Steps(1)).await)? {
         let failed = run.failed().await?;
         let applied = failed.as_ref().map_or(0, |f| f.applied);
@@ -1018,8 +1044,9 @@ async fn round_trip(
             after: None,
         });
         // Rolled back, or failed at its first statement: the shadow is as up.sql left it.
-        if applied > 0 {
-            run.diverge(migration, down_sql);
+        // Otherwise what ran of it may have changed the schema.
+        if applied > 0 && run.shadow.driver().introspect().await? != after_up {
+            run.diverge(migration, down_sql, "failed half way through its down.sql");
         }
         // A down.sql rolled back in its transaction leaves the migration applied, and the
         // history says so; one that stopped part-way (MySQL) awaits resolve.
@@ -1041,13 +1068,20 @@ async fn round_trip(
             .await,
     )?;
     if reapply_error.is_some() {
-        // What down.sql left behind broke the second up: the shadow lacks what up.sql
-        // builds, as after a failed up.sql.
-        run.diverge(migration, &migration.up.text);
         if run.failed().await?.is_some() {
             run.shadow
                 .resolve(&migration.version, Resolve::Applied)
                 .await?;
+        }
+        // What down.sql left behind broke the second up. If that left the shadow without
+        // some of what up.sql builds, it no longer follows the migrations, as after a
+        // failed up.sql; if down.sql simply did nothing, it still does.
+        if run.shadow.driver().introspect().await? != after_up {
+            run.diverge(
+                migration,
+                &migration.up.text,
+                "lost part of what it built to its down.sql",
+            );
         }
     }
     Ok(MigrationCheck {

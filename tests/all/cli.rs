@@ -338,3 +338,90 @@ fn github_actions_example_uses_real_commands() {
         }
     }
 }
+
+/// Every secret of a URL — the user info's password, `?password=`, `sslpassword=`, plain
+/// and percent-encoded, all at once — is missing from everything godwit writes: the
+/// header, `--json`, the backup sidecar, the events a notifier receives (the audit log)
+/// and errors. PostgreSQL trusts local connections, so the passwords are accepted unread.
+#[test]
+fn passwords_of_a_url_appear_in_no_output() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "20260901000000_create_things/up.sql",
+        "CREATE TABLE things (id INT PRIMARY KEY);\nINSERT INTO things VALUES (1);\n",
+    );
+    std::fs::create_dir_all(p.path().join("audit")).unwrap();
+    std::fs::write(
+        p.path().join("godwit.toml"),
+        "[plugins.audit]\nbuiltin = \"audit-log\"\n[plugins.audit.grants]\ndir = \"audit\"\n[plugins.audit.config]\nfile = \"/events.jsonl\"\n",
+    )
+    .unwrap();
+    let secrets = ["pwU1u", "pwQ2q", "pwQ2q@x", "pwQ2q%40x", "pwS3s"];
+    let url = format!(
+        "{}?sslmode=disable&password=pwQ2q%40x&sslpassword=pwS3s",
+        p.db.url.replacen("postgres@", "postgres:pwU1u@", 1)
+    );
+    let with_url = |url: &str, args: &[&str]| {
+        let mut cmd = godwit_cmd();
+        cmd.arg("-C")
+            .arg(p.path())
+            .arg("--database-url")
+            .arg(url)
+            .args(args);
+        run(cmd)
+    };
+    let clean = |what: &str, text: &str| {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{what} shows {secret}: {text}");
+        }
+    };
+    let out = with_url(&url, &["deploy"]);
+    out.expect(0);
+    clean("deploy", &out.text());
+    let out = with_url(&url, &["status", "--json"]);
+    out.expect(0);
+    clean("status --json", &out.text());
+    assert!(out.stdout.contains("password=***"), "{}", out.stdout);
+    let out = with_url(&url, &["backup", "--json"]);
+    out.expect(0);
+    clean("backup --json", &out.text());
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let id = value["backup"]["id"].as_str().unwrap().to_string();
+    let sidecar =
+        std::fs::read_to_string(p.path().join(".godwit/backups").join(format!("{id}.json")))
+            .unwrap();
+    clean("the backup sidecar", &sidecar);
+    assert!(sidecar.contains("postgres:***@"), "{sidecar}");
+    let events = std::fs::read_to_string(p.path().join("audit/events.jsonl")).unwrap();
+    assert!(events.contains("run-started"), "{events}");
+    clean("the audit log", &events);
+    // An error about a database that does not exist, in human and JSON form.
+    let missing = url.replacen(&p.db.name, "godwit_no_such_db", 1);
+    let out = with_url(&missing, &["status"]);
+    assert_ne!(out.code, 0);
+    clean("an error", &out.text());
+    let out = with_url(&missing, &["--json", "deploy"]);
+    assert_ne!(out.code, 0);
+    clean("a JSON error", &out.text());
+}
+
+/// The same on MariaDB, where the password is checked: a wrong password is refused, and
+/// neither it nor the `?password=` one shows in the error.
+#[test]
+fn mysql_wrong_password_is_not_shown() {
+    let dir = project_with_config("");
+    let url = "mysql://root:pwM1m%21@127.0.0.1:3306/mysql?password=pwM2m";
+    let out = run(in_dir(dir.path(), &["--database-url", url, "status"]));
+    out.expect(3);
+    for secret in ["pwM1m", "pwM2m"] {
+        assert!(!out.text().contains(secret), "{}", out.text());
+    }
+    let out = run(in_dir(
+        dir.path(),
+        &["--json", "--database-url", url, "status"],
+    ));
+    out.expect(3);
+    for secret in ["pwM1m", "pwM2m"] {
+        assert!(!out.text().contains(secret), "{}", out.text());
+    }
+}

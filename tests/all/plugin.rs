@@ -357,6 +357,16 @@ fn plugin_stdout_is_captured_for_the_host() {
 
 #[test]
 fn plugin_stdout_is_capped() {
+    // Each write is the greeting and 1002 NUL bytes; the host keeps OUTPUT_CAP bytes of
+    // them, then shows each NUL escaped (`\x00`) so it cannot reach the terminal.
     let stdout = print(100, 1024);
-    assert_eq!(stdout.len(), godwit::plugin::OUTPUT_CAP);
+    assert_eq!(
+        stdout.matches("hello from the sandbox").count(),
+        godwit::plugin::OUTPUT_CAP / 1024
+    );
+    assert_eq!(
+        stdout.len(),
+        godwit::plugin::OUTPUT_CAP + 3 * stdout.matches("\\x00").count()
+    );
+    assert!(!stdout.contains('\0'));
 }

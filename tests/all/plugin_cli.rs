@@ -622,3 +622,175 @@ fn plugin_new_python_builds_and_passes_check() {
 fn plugin_new_js_builds_and_passes_check() {
     scripted_templates_build_and_pass_check(crate::scripted::Lang::Js);
 }
+
+/// A compile cache entry runs only if godwit can prove it wrote it: flipped bytes, the
+/// artifact of another plugin under this one's name, a cache written under another
+/// user's key, or a key others can read — each is recompiled with a warning, and the
+/// plugin still does exactly what it should.
+#[test]
+fn tampered_or_foreign_compile_cache_entries_are_recompiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let m = dir.path().join("20261121090000_drop_users");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(m.join("up.sql"), "DROP TABLE users;\n").unwrap();
+    let validator = guest("hello-validator");
+    let other = guest("hostile-step");
+    let with = |state: &str, args: &[&str]| {
+        let mut cmd = godwit_cmd();
+        cmd.arg("-C")
+            .arg(dir.path())
+            .env("GODWIT_CACHE_DIR", &cache)
+            .env("XDG_STATE_HOME", dir.path().join(state))
+            .args(args);
+        run(cmd)
+    };
+    let check = |state: &str| {
+        let out = with(
+            state,
+            &[
+                "plugin",
+                "run",
+                validator.to_str().unwrap(),
+                "--migration",
+                m.to_str().unwrap(),
+            ],
+        );
+        // The validator ran, its own code: the finding it exists to report.
+        out.expect(4).says("error[hello-no-drop-table]");
+        out
+    };
+    let warned = |out: &Output| out.stderr.contains("compile cache entry");
+    let entry_of = |before: &[PathBuf]| {
+        let entries = cache_entries(&cache);
+        entries
+            .into_iter()
+            .find(|e| !before.contains(e))
+            .expect("a new cache entry")
+    };
+
+    let out = check("alice");
+    assert!(!warned(&out), "{}", out.text());
+    let entry = entry_of(&[]);
+    let key = dir.path().join("alice/godwit/cache-key");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the key is the user's alone");
+        assert_eq!(std::fs::read(&key).unwrap().len(), 32);
+    }
+    let out = check("alice");
+    assert!(
+        !warned(&out),
+        "a valid entry is used quietly: {}",
+        out.text()
+    );
+
+    // Flipped bytes: in the header, the tag, the middle and the end of the code.
+    let good = std::fs::read(&entry).unwrap();
+    for at in [0, 12, good.len() / 2, good.len() - 1] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x40;
+        std::fs::write(&entry, &bad).unwrap();
+        let out = check("alice");
+        assert!(warned(&out), "byte {at} flipped: {}", out.text());
+        // Recompiled and stored again, valid.
+        assert_eq!(std::fs::read(&entry).unwrap().len(), good.len());
+        assert!(!warned(&check("alice")));
+    }
+
+    // Another plugin's artifact, correctly tagged for that plugin, under this name.
+    with("alice", &["plugin", "check", other.to_str().unwrap()]).expect(0);
+    let foreign = entry_of(std::slice::from_ref(&entry));
+    std::fs::copy(&foreign, &entry).unwrap();
+    let out = check("alice");
+    assert!(warned(&out), "{}", out.text());
+    assert!(!warned(&check("alice")));
+
+    // A cache written by another user (another key): refused, and the other way round.
+    let out = check("mallory");
+    assert!(warned(&out), "{}", out.text());
+    let out = check("alice");
+    assert!(warned(&out), "{}", out.text());
+    assert_ne!(
+        std::fs::read(&key).unwrap(),
+        std::fs::read(dir.path().join("mallory/godwit/cache-key")).unwrap()
+    );
+
+    // A key other users can read is not trusted: the cache is not used at all.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let out = check("alice");
+    assert!(
+        out.stderr.contains("compile cache is not used"),
+        "{}",
+        out.text()
+    );
+}
+
+/// A plugin's `dir` grant can never hold godwit's compile cache, its state directory (the
+/// cache key) or the project's `.godwit`; a directory of its own is fine.
+#[test]
+fn a_dir_grant_covering_the_cache_or_the_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let cache = dir.path().join("shared-cache");
+    std::fs::write(
+        dir.path().join("event.json"),
+        r#"{"run-started": {"operation": "deploy", "pending": 2, "database": "sqlite://app.db"}}"#,
+    )
+    .unwrap();
+    let grant = |granted: &Path| {
+        std::fs::write(
+            dir.path().join("godwit.toml"),
+            format!(
+                "[plugins.audit]\nbuiltin = \"audit-log\"\n[plugins.audit.grants]\ndir = {:?}\n[plugins.audit.config]\nfile = \"/events.jsonl\"\n",
+                granted.display().to_string()
+            ),
+        )
+        .unwrap();
+        let mut cmd = godwit_cmd();
+        cmd.arg("-C")
+            .arg(dir.path())
+            .env("GODWIT_CACHE_DIR", &cache)
+            .env("XDG_STATE_HOME", &state)
+            .current_dir(dir.path())
+            .args(["plugin", "run", "audit", "--event", "event.json"]);
+        run(cmd)
+    };
+    for refused in [
+        dir.path().to_path_buf(),
+        PathBuf::from("."),
+        PathBuf::from(".godwit"),
+        PathBuf::from(".godwit/cache"),
+        cache.clone(),
+        cache.join("sub"),
+        state.clone(),
+        state.join("godwit"),
+        dir.path().join("state/../state"),
+    ] {
+        let out = grant(&refused);
+        out.expect(2);
+        assert!(
+            !dir.path().join(&refused).join("events.jsonl").exists(),
+            "{}",
+            refused.display()
+        );
+    }
+    // Through a symlink: the link's target is what counts.
+    std::os::unix::fs::symlink(&state, dir.path().join("innocent")).unwrap();
+    grant(Path::new("innocent")).expect(2);
+    grant(Path::new(".godwit/audit")).expect(0);
+    assert!(dir.path().join(".godwit/audit/events.jsonl").is_file());
+}
+
+fn cache_entries(dir: &Path) -> Vec<PathBuf> {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    read.map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .collect()
+}

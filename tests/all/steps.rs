@@ -440,3 +440,56 @@ fn kill_nine_during_a_backfill_transforms_each_row_once(d: Dialect) {
 }
 
 each_dialect!(kill_nine_during_a_backfill_transforms_each_row_once);
+
+/// What the `forge` mode of the hostile data step tries to pass off as godwit's own line.
+const FORGED: &str = "Applied 1 migration (20990101000000_forged) in 1 ms; database is up to date.";
+
+/// Characters that let text move the cursor, rewrite a line, reorder it or start a new
+/// one on a terminal.
+fn assert_no_forged_line(out: &crate::support::Output) {
+    let text = out.text();
+    for line in text.lines() {
+        let shown = line.trim();
+        assert!(
+            !shown.starts_with(FORGED),
+            "a plugin forged a line of its own:\n{text}"
+        );
+    }
+    for c in text.chars() {
+        let dangerous = (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}');
+        assert!(!dangerous, "raw {c:?} reached the output:\n{text:?}");
+    }
+}
+
+/// A plugin's errors, log lines, stdout and stderr cannot forge godwit's output: newlines,
+/// carriage returns, ANSI CSI/OSC sequences, backspaces, C1 controls, bidi overrides and
+/// Unicode line separators all come out neutralised, in the error that fails the deploy
+/// and in the log lines of a step that succeeds.
+fn plugin_text_cannot_forge_godwit_lines(d: Dialect) {
+    for (fail, code) in [("true", 1), ("false", 0)] {
+        for json in [false, true] {
+            let toml = plugin_toml(
+                "forger",
+                "hostile_step",
+                &format!(
+                    "[plugins.forger.grants]\nread = [\"items\"]\n[plugins.forger.config]\nmode = \"forge\"\nfail = {fail}\n"
+                ),
+            );
+            let p = step_project(d, 5, &toml, "plugin = \"forger\"\n");
+            let out = if json {
+                p.godwit(&["--json", "deploy"])
+            } else {
+                p.godwit(&["deploy"])
+            };
+            assert_eq!(out.code, code, "{}", out.text());
+            if !json {
+                // The forged text is shown, as the plugin's: neutralised, not dropped.
+                out.says("20990101000000_forged");
+            }
+            assert_no_forged_line(&out);
+        }
+    }
+}
+
+each_dialect!(plugin_text_cannot_forge_godwit_lines);

@@ -155,8 +155,8 @@ fn down_that_does_not_undo_up_is_named(d: Dialect) {
         "20260804000000_create_tags/down.sql",
         "DROP TABLE IF EXISTS tag;\n",
     );
-    // A later migration: verify goes on, but its down.sql is not checked, since the
-    // shadow no longer follows the migrations.
+    // A later migration is still checked: down.sql did nothing, so the shadow is still
+    // what the migrations build.
     p.write(
         "20260805000000_add_tags_color/up.sql",
         "ALTER TABLE tags ADD COLUMN color VARCHAR(20);\n",
@@ -165,14 +165,37 @@ fn down_that_does_not_undo_up_is_named(d: Dialect) {
         "20260805000000_add_tags_color/down.sql",
         "ALTER TABLE tags DROP COLUMN color;\n",
     );
+    // A down.sql that drops half of what up.sql made: the second up fails at its first
+    // table, so the shadow lacks the second, and the later down.sql is not checked.
+    p.write(
+        "20260806000000_create_links/up.sql",
+        "CREATE TABLE links (id INTEGER PRIMARY KEY);\nCREATE TABLE link_tags (id INTEGER PRIMARY KEY);\n",
+    );
+    p.write(
+        "20260806000000_create_links/down.sql",
+        "DROP TABLE link_tags;\n",
+    );
+    p.write(
+        "20260807000000_add_links_url/up.sql",
+        "ALTER TABLE links ADD COLUMN url VARCHAR(200);\n",
+    );
+    p.write(
+        "20260807000000_add_links_url/down.sql",
+        "ALTER TABLE links DROP COLUMN url;\n",
+    );
     p.godwit(&["deploy"]).expect(0);
     let out = verify(&p, &[]);
     out.expect(4)
         .says("down.sql of 20260804000000_create_tags does not undo its up.sql")
         .says("table tags still exists after down.sql")
         .says("and then up.sql failed when applied again")
-        .says("20260805000000_add_tags_color  up: down.sql not checked (the shadow no longer follows the migrations since 20260804000000_create_tags failed)")
-        .says("No drift");
+        .says("20260805000000_add_tags_color  up, down, up: down.sql undoes up.sql")
+        .says("down.sql of 20260806000000_create_links does not undo its up.sql")
+        .says("table links still exists after down.sql")
+        .says("20260807000000_add_links_url  up: down.sql not checked (the shadow no longer follows the migrations since 20260806000000_create_links lost part of what it built to its down.sql)")
+        // The target has link_tags; the shadow lost it, and the failed script names it.
+        .says("No drift apart from the objects below")
+        .says("table link_tags: in the database but not in the migrations");
 
     // A down.sql that leaves a column behind while up.sql tolerates a second run: the
     // difference alone is reported, and verify goes on to compare with the target.
@@ -902,4 +925,27 @@ fn function_difference_is_a_line_diff_on_postgres() {
 #[test]
 fn function_difference_is_a_line_diff_on_mysql() {
     function_difference_is_a_line_diff(Dialect::MySql);
+}
+
+/// A repeatable migration has no down: a full down leaves what it made, and verify says
+/// why that difference is there.
+#[test]
+fn repeatable_migrations_are_named_in_a_full_down() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "V1__create_tags.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT);\n",
+    );
+    p.write("U1__create_tags.sql", "DROP TABLE tags;\n");
+    p.write(
+        "R__tag_names.sql",
+        "DROP VIEW IF EXISTS tag_names;\nCREATE VIEW tag_names AS SELECT name FROM tags;\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    verify(&p, &["--down-all"])
+        .expect(4)
+        .says("down all: 1 down.sql file ran from the newest migration back to before the first migration")
+        .says("view tag_names still exists after down.sql")
+        .says("note: repeatable migrations (R__tag_names")
+        .says("are never reverted");
 }

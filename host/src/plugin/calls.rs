@@ -128,7 +128,7 @@ fn refused<T>(plugin: &Plugin, call: Call<Result<T, String>>) -> Result<Call<T>,
         // explain an `Err` would otherwise be lost with the call.
         Err(message) => Err(Error::Refused(PluginError {
             plugin: plugin.label.clone(),
-            message: super::with_plugin_output(message, &logs, &stderr),
+            message: super::with_plugin_output(super::sanitize(&message), &logs, &stderr),
         })),
     }
 }

@@ -106,7 +106,8 @@ impl State {
             .ok_or_else(|| "refused: this call has no database session".to_owned())
     }
 
-    pub(crate) fn push_log(&mut self, level: &'static str, mut message: String) {
+    pub(crate) fn push_log(&mut self, level: &'static str, message: String) {
+        let mut message = super::sanitize(&message);
         if self.log_bytes >= LOG_CAP {
             self.logs_dropped += 1;
             return;

@@ -26,6 +26,109 @@ pub fn cache_dir(project_dir: &Path) -> PathBuf {
         .unwrap_or_else(|| project_dir.join(".godwit").join("cache"))
 }
 
+/// Where `godwit plugin` commands keep compiled plugins: `GODWIT_CACHE_DIR`, else the
+/// user's cache directory (`$XDG_CACHE_HOME/godwit/plugins`, `~/.cache/godwit/plugins`).
+pub fn user_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("GODWIT_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("godwit").join("plugins"))
+}
+
+/// The directory a plugin's `dir` grant names, resolved against the project and created
+/// if missing, or why it cannot be granted.
+///
+/// A plugin may write anything in its directory, so the directory must not hold what
+/// godwit later trusts: a compile cache (the project's, the user's, `GODWIT_CACHE_DIR`),
+/// godwit's state directory with the cache key, or the project's `.godwit` with its
+/// SQLite database and backups. A grant that contains one of them, sits inside one, or is
+/// one is refused; paths are compared after symlinks are resolved.
+pub fn granted_dir(project_dir: &Path, plugin: &str, dir: &Path) -> Result<PathBuf, Error> {
+    let granted = project_dir.join(dir);
+    let resolved = resolve(&granted);
+    let dot_godwit = project_dir.join(".godwit");
+    let mut guarded: Vec<(PathBuf, &str)> = vec![
+        (cache_dir(project_dir), "the plugin compile cache"),
+        (dot_godwit.join("cache"), "the plugin compile cache"),
+        (dot_godwit.join("backups"), "godwit's backups"),
+    ];
+    if let Some(user) = user_cache_dir() {
+        guarded.push((user, "the plugin compile cache"));
+    }
+    if let Some(state) = super::cache::state_dir() {
+        guarded.push((
+            state,
+            "godwit's state directory, which holds the compile cache key",
+        ));
+    }
+    let refuse = |what: &str, path: &Path| {
+        Error::Config(format!(
+            "plugin `{plugin}`: its granted directory {} would expose {what} ({}): a plugin could change what godwit later trusts\n  grant a directory of its own instead, e.g. dir = \".godwit/{plugin}\"",
+            granted.display(),
+            path.display()
+        ))
+    };
+    for (path, what) in &guarded {
+        let path = resolve(path);
+        if path.starts_with(&resolved) || resolved.starts_with(&path) {
+            return Err(refuse(what, &path));
+        }
+    }
+    // `.godwit/NAME` is fine; `.godwit` itself, or anything above it, is not.
+    let dot_godwit = resolve(&dot_godwit);
+    if dot_godwit.starts_with(&resolved) {
+        return Err(refuse(
+            "the project's .godwit directory (its SQLite database, backups and cache)",
+            &dot_godwit,
+        ));
+    }
+    std::fs::create_dir_all(&granted).map_err(|e| {
+        Error::Config(format!(
+            "plugin `{plugin}`: cannot create its granted directory {}: {e}",
+            granted.display()
+        ))
+    })?;
+    Ok(granted)
+}
+
+/// `path` made absolute, with `.`/`..` folded and symlinks resolved as far as it exists.
+fn resolve(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut lexical = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            Component::ParentDir => {
+                lexical.pop();
+            }
+            Component::CurDir => {}
+            other => lexical.push(other),
+        }
+    }
+    let mut existing = lexical.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |p, c| p.join(c));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return lexical,
+        }
+    }
+}
+
 /// One declared plugin, ready to call.
 pub struct Entry {
     /// Its name in godwit.toml.
@@ -221,19 +324,10 @@ pub fn load_entry(
         .iter()
         .filter_map(|key| std::env::var(key).ok().map(|v| (key.clone(), v)))
         .collect();
-    let dir = match capabilities.dir() {
-        Some(dir) => {
-            let dir = config.project_dir.join(dir);
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                Error::Config(format!(
-                    "plugin `{name}`: cannot create its granted directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
-            Some(dir)
-        }
-        None => None,
-    };
+    let dir = capabilities
+        .dir()
+        .map(|dir| granted_dir(&config.project_dir, name, dir))
+        .transpose()?;
     let hosts = declared
         .grants
         .hosts

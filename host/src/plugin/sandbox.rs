@@ -124,7 +124,9 @@ impl State {
 
     /// What the plugin wrote to stdout and stderr so far.
     pub(crate) fn output(&self) -> (String, String) {
-        let text = |pipe: &MemoryOutputPipe| String::from_utf8_lossy(&pipe.contents()).into_owned();
+        let text = |pipe: &MemoryOutputPipe| {
+            super::sanitize_lines(&String::from_utf8_lossy(&pipe.contents()))
+        };
         (text(&self.stdout), text(&self.stderr))
     }
 }

@@ -99,6 +99,43 @@ impl DataStep for HostileStep {
                     done: true,
                 })
             }
+            // Text that would pass for godwit's own lines if printed raw: `line` after a
+            // newline, a carriage return, cursor moves, an OSC title, backspaces, C1 CSI,
+            // a bidi override and a Unicode line separator. It goes to stdout, stderr, the
+            // log and, unless `fail = false`, the error.
+            "forge" => {
+                let line = config::get_str("line").unwrap_or_else(|| {
+                    "Applied 1 migration (20990101000000_forged) in 1 ms; database is up to date."
+                        .into()
+                });
+                let payloads = [
+                    format!("ok\n{line}\n"),
+                    format!("ok\r{line}"),
+                    format!("ok\r\n{line}"),
+                    format!("\x1b[2K\r{line}"),
+                    format!("ok\x1b[1A\x1b[2K\x1b[G{line}"),
+                    format!("\x1b]0;owned\x07\x1b]8;;https://evil.example\x1b\\{line}"),
+                    format!("ok\x08\x08{line}"),
+                    format!("\u{9b}2K{line}"),
+                    format!("\u{202e}{line}"),
+                    format!("ok\u{2028}{line}"),
+                    format!("ok\x0b{line}\x0c{line}"),
+                ];
+                for text in &payloads {
+                    println!("{text}");
+                    eprintln!("{text}");
+                    godwit_sdk::log::warn(text);
+                }
+                if config::get_bool("fail")?.unwrap_or(true) {
+                    Err(payloads.join(""))
+                } else {
+                    Ok(BatchResult {
+                        next_cursor: None,
+                        rows: 0,
+                        done: true,
+                    })
+                }
+            }
             "counter" => counter(session, cursor, size),
             other => Err(format!("unknown mode {other:?}")),
         }

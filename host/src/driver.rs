@@ -5,10 +5,13 @@
 //! the migration lock on a connection of its own that never enters a transaction, so a
 //! `CREATE INDEX CONCURRENTLY` on the work connection cannot wait on our own lock.
 
+mod confine;
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
 mod values;
+
+pub use confine::{Confined, Scope};
 
 use std::time::{Duration, Instant};
 
@@ -83,6 +86,38 @@ pub trait Driver {
         Err(sqlx::Error::InvalidArgument(
             "array parameters are bound on PostgreSQL only".into(),
         ))
+    }
+    /// Makes the database ready to enforce `scope` for a plugin's statements, outside any
+    /// transaction: on PostgreSQL, creates the scope's role or brings its privileges up to
+    /// date. Elsewhere there is nothing to prepare.
+    async fn prepare_scope(&mut self, scope: &dyn Scope) -> Result<(), Error> {
+        let _ = scope;
+        Ok(())
+    }
+    /// From here until [`Driver::unconfine`], statements run only with what `scope` allows,
+    /// as the database itself enforces it (SQLite: an authorizer; PostgreSQL: `SET LOCAL
+    /// ROLE`, inside the open transaction). What [`Driver::confined`] says it does.
+    async fn confine(&mut self, scope: &std::sync::Arc<dyn Scope>) -> Result<(), sqlx::Error> {
+        let _ = scope;
+        Ok(())
+    }
+    /// After a confined statement: `Some(what changed)` when it got out of its
+    /// confinement (PostgreSQL: the role or search_path is no longer the one set).
+    async fn check_confined(&mut self) -> Result<Option<String>, sqlx::Error> {
+        Ok(None)
+    }
+    /// What the confinement refused since the last call, for the operator's log (the
+    /// plugin itself only learns that its statement failed).
+    fn take_denial(&mut self) -> Option<String> {
+        None
+    }
+    /// Ends [`Driver::confine`], before the host's own statements.
+    async fn unconfine(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+    /// What the database itself enforces on a plugin's statements.
+    fn confined(&self) -> Confined {
+        Confined::CheckerOnly
     }
     async fn begin(&mut self) -> Result<(), sqlx::Error>;
     /// Opens a transaction in which the database itself refuses writes, for validators'

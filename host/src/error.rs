@@ -73,6 +73,19 @@ pub enum Error {
     #[error("{0}")]
     Io(String),
 
+    /// PostgreSQL: godwit's user can neither create nor enter the role that confines a
+    /// plugin's statements to its grants (no CREATEROLE); an administrator must create it.
+    #[error(
+        "the database user {user} cannot create or enter the role {role} that confines a plugin's statements to its grants (it lacks CREATEROLE); nothing was run for this plugin\n  \
+         ask an administrator to run once: {sql}\n  \
+         godwit then keeps the role's privileges in line with the grants itself, on the tables it owns"
+    )]
+    RoleMissing {
+        user: String,
+        role: String,
+        sql: String,
+    },
+
     /// A whole-database backup or restore could not be made.
     #[error(transparent)]
     Backup(#[from] crate::backup::BackupError),
@@ -83,7 +96,10 @@ impl Error {
         match self {
             Error::Config(_) | Error::Source { .. } | Error::Io(_) => exit::USAGE,
             Error::Connect(_) | Error::LockTimeout { .. } => exit::CONNECT,
-            Error::Blocked(_) | Error::LockLost(_) | Error::OtherToolHistory(_) => exit::BLOCKED,
+            Error::Blocked(_)
+            | Error::LockLost(_)
+            | Error::OtherToolHistory(_)
+            | Error::RoleMissing { .. } => exit::BLOCKED,
             // Nothing was applied: not "a migration failed". A missing tool is the
             // machine's setup, as for `godwit backup`; any other failure stops the deploy
             // for the safety the backup was for.

@@ -552,7 +552,14 @@ fn describe_trap(
                 "ran past its {} time limit",
                 humantime::format_duration(limits.timeout)
             ),
-            LimitHit::Memory => format!("exceeded its memory limit of {}", mebibytes(memory)),
+            LimitHit::Memory => format!(
+                "exceeded its memory limit of {} (all of its linear memories together)",
+                mebibytes(memory)
+            ),
+            LimitHit::Table => format!(
+                "exceeded its table limit of {} elements (all of its tables together)",
+                sandbox::TABLE_ELEMENTS
+            ),
         }
     } else {
         match trap {

@@ -837,12 +837,11 @@ fn run_plugin(source: &Source, args: &RunArgs, json: bool) -> Result<u8, Error> 
             .dir()
             .map(|d| crate::plugin::registry::granted_dir(&source.project_dir, &source.name, d))
             .transpose()?;
-        context.hosts = requests
-            .hosts
-            .iter()
-            .filter(|h| capabilities.allows_host(h))
-            .cloned()
-            .collect();
+        context.hosts = crate::plugin::registry::effective_hosts(
+            &declared.grants.hosts,
+            &requests.hosts,
+            &capabilities,
+        );
     }
     for (key, value) in settings(&args.config)? {
         match context.settings.iter_mut().find(|(k, _)| *k == key) {

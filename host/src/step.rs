@@ -14,14 +14,15 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use crate::Dialect;
 use crate::backup::quote;
-use crate::driver::Driver;
 use crate::driver::now_rfc3339;
+use crate::driver::{Driver, Scope};
 use crate::error::Error;
 use crate::history::{HistoryRow, Operation, RowState};
 use crate::migrator::{Done, Event, Migrator};
@@ -582,7 +583,8 @@ impl Migrator {
                     Error::MigrationFailed(_)
                     | Error::Blocked(_)
                     | Error::LockLost(_)
-                    | Error::Config(_) => err,
+                    | Error::Config(_)
+                    | Error::RoleMissing { .. } => err,
                     other => Error::MigrationFailed(other.to_string()),
                 })
             }
@@ -664,15 +666,30 @@ impl Migrator {
             .transpose()
             .map_err(Error::MigrationFailed)?;
         let rows_before = progress.rows;
-        let total = match self
-            .driver
-            .query_values(
-                &sql.count(cursor.is_some()),
-                cursor.as_deref().unwrap_or(&[]),
-            )
-            .await
-        {
-            Ok(rows) => rows
+        // Every statement built from the plugin's description (its table, columns and
+        // filter) runs confined to its grants, like the plugin's own statements.
+        let scope: Arc<dyn Scope> = entry.capabilities.clone();
+        session::Confinement::new(Arc::clone(&scope))
+            .prepare(self.driver.as_mut())
+            .await?;
+        // Inside a transaction (rolled back) so that PostgreSQL's SET LOCAL ROLE holds.
+        let counted = match self.driver.begin().await {
+            Ok(()) => {
+                let mut confinement = session::Confinement::new(Arc::clone(&scope));
+                let counted = confinement
+                    .query(
+                        self.driver.as_mut(),
+                        &sql.count(cursor.is_some()),
+                        cursor.as_deref().unwrap_or(&[]),
+                    )
+                    .await;
+                let _ = self.driver.rollback().await;
+                counted.ok()
+            }
+            Err(_) => None,
+        };
+        let total = match counted {
+            Some(rows) => rows
                 .rows
                 .first()
                 .and_then(|r| r.first())
@@ -680,7 +697,7 @@ impl Migrator {
                     Value::Int(n) => Some(*n as u64 + rows_before),
                     _ => None,
                 }),
-            Err(_) => None,
+            None => None,
         };
         let settings = &step.batch;
         let hint = (spec.batch_size_hint > 0).then_some(spec.batch_size_hint);
@@ -703,19 +720,23 @@ impl Migrator {
                 .begin()
                 .await
                 .map_err(|e| Error::db(format!("{}: cannot begin", where_(batch)), &e))?;
+            let mut confinement = session::Confinement::new(Arc::clone(&scope));
             let outcome: Result<Option<Written>, Error> = async {
                 let mut this = match ahead.take() {
                     Some(ahead) => ahead,
                     None => {
-                        let read = self
-                            .driver
-                            .query_values(
+                        let read = confinement
+                            .query(
+                                self.driver.as_mut(),
                                 &sql.select(cursor.is_some(), size),
                                 cursor.as_deref().unwrap_or(&[]),
                             )
                             .await
                             .map_err(|e| {
-                                Error::db(format!("{}: cannot read the batch", where_(batch)), &e)
+                                Error::MigrationFailed(format!(
+                                    "{}: cannot read the batch: {e}",
+                                    where_(batch)
+                                ))
                             })?;
                         Ahead::start(&runtime, entry, &step.config, read, size)
                     }
@@ -730,12 +751,14 @@ impl Migrator {
                 // Read the next batch now, in this transaction, so that the plugin
                 // transforms it while the database writes this one.
                 let next = if read_count as u32 >= this.size {
-                    let next_read = self
-                        .driver
-                        .query_values(&sql.select(true, size), &last_key)
+                    let next_read = confinement
+                        .query(self.driver.as_mut(), &sql.select(true, size), &last_key)
                         .await
                         .map_err(|e| {
-                            Error::db(format!("{}: cannot read the next batch", where_(batch)), &e)
+                            Error::MigrationFailed(format!(
+                                "{}: cannot read the next batch: {e}",
+                                where_(batch)
+                            ))
                         })?;
                     Some(Ahead::start(&runtime, entry, &step.config, next_read, size))
                 } else {
@@ -767,16 +790,23 @@ impl Migrator {
                         for (i, value) in params.into_iter().enumerate() {
                             columns[i % width].push(pg_text(value));
                         }
-                        self.driver
-                            .execute_text_arrays(&sql.update_arrays(), columns)
+                        confinement
+                            .execute_text_arrays(
+                                self.driver.as_mut(),
+                                &sql.update_arrays(),
+                                columns,
+                            )
                             .await
                     } else {
-                        self.driver
-                            .execute_values(&sql.update(written), &params)
+                        confinement
+                            .execute(self.driver.as_mut(), &sql.update(written), &params)
                             .await
                     };
                     done.map_err(|e| {
-                        Error::db(format!("{}: cannot write the batch", where_(batch)), &e)
+                        Error::MigrationFailed(format!(
+                            "{}: cannot write the batch: {e}",
+                            where_(batch)
+                        ))
                     })?;
                 }
                 Ok(Some((read_count as u64, last_key, next)))
@@ -909,6 +939,10 @@ impl Migrator {
         .clamp(settings.min, settings.max);
         let rows_before = progress.rows;
         let started = Instant::now();
+        let scope: Arc<dyn Scope> = entry.capabilities.clone();
+        session::Confinement::new(Arc::clone(&scope))
+            .prepare(self.driver.as_mut())
+            .await?;
         loop {
             let batch = progress.batches + 1;
             let batch_started = Instant::now();
@@ -917,6 +951,7 @@ impl Migrator {
                 .begin()
                 .await
                 .map_err(|e| Error::db(format!("{}: cannot begin", where_(batch)), &e))?;
+            let mut confinement = session::Confinement::new(Arc::clone(&scope));
             let (bridge, requests) = session::bridge(entry.capabilities.clone(), dialect, false);
             let (runtime, plugin, limits) =
                 (runtime.clone(), entry.plugin.clone(), entry.limits.clone());
@@ -927,10 +962,16 @@ impl Migrator {
             });
             let served = tokio::time::timeout(
                 host_deadline(&entry.limits),
-                session::serve(self.driver.as_mut(), requests, call),
+                session::serve(self.driver.as_mut(), &mut confinement, requests, call),
             )
             .await;
+            log_database_notes(self, name, &mut confinement);
             let outcome = match served {
+                _ if confinement.escaped.is_some() => Err(Error::MigrationFailed(format!(
+                    "{}: a statement of the plugin escaped its database confinement ({}); the batch is rolled back",
+                    where_(batch),
+                    confinement.escaped.as_deref().unwrap_or_default()
+                ))),
                 Err(_) => Err(Error::MigrationFailed(format!(
                     "{}: the plugin did not return within {} (its time limit plus a grace period)",
                     where_(batch),
@@ -1075,6 +1116,22 @@ fn log_plugin(migrator: &mut Migrator, plugin: &str, logs: &[LogLine], stderr: &
             plugin: plugin.to_owned(),
             level: "stderr".to_owned(),
             message: line.to_owned(),
+        });
+    }
+}
+
+/// The full errors of the plugin's failed statements, which the plugin itself only saw as
+/// an error class, for the operator.
+fn log_database_notes(
+    migrator: &mut Migrator,
+    plugin: &str,
+    confinement: &mut session::Confinement,
+) {
+    for note in confinement.notes.drain(..) {
+        migrator.emit(Event::PluginLog {
+            plugin: plugin.to_owned(),
+            level: "database".to_owned(),
+            message: note,
         });
     }
 }

@@ -234,6 +234,14 @@ impl Validators {
                 findings: Vec::new(),
                 failure: Some(message),
             };
+            let scope: Arc<dyn crate::driver::Scope> = entry.capabilities.clone();
+            let mut confinement = session::Confinement::new(scope);
+            if let Err(e) = confinement.prepare(driver).await {
+                reports.push(failed(format!(
+                    "validator {name} could not check the database: {e}"
+                )));
+                continue;
+            }
             if let Err(e) = driver.begin_read_only().await {
                 reports.push(failed(format!(
                     "validator {name} could not check the database: cannot open a read-only transaction: {}",
@@ -249,10 +257,17 @@ impl Validators {
             let call = tokio::task::spawn_blocking(move || {
                 runtime.check_database(&call_entry.plugin, &call_entry.limits, context)
             });
-            let outcome = session::serve(driver, requests, call).await;
+            let outcome = session::serve(driver, &mut confinement, requests, call).await;
             // Nothing was written (the transaction is read-only); rolling back ends it.
             let _ = driver.rollback().await;
+            for note in &confinement.notes {
+                eprintln!("    [{name}] database: {note}");
+            }
             reports.push(match outcome {
+                _ if confinement.escaped.is_some() => failed(format!(
+                    "validator {name} could not check the database: a statement escaped its database confinement ({})",
+                    confinement.escaped.as_deref().unwrap_or_default()
+                )),
                 Ok(Ok(call)) => {
                     echo_output(&name, &call.logs, &call.stderr);
                     Report {

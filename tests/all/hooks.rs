@@ -80,7 +80,7 @@ fn org_rules_check_database_finds_a_table_without_primary_key(d: Dialect) {
 builtin = "org-rules"
 
 [plugins.org.grants]
-read = ["information_schema.tables", "information_schema.table_constraints", "sqlite_master", "pragma_table_info"]
+read = ["pg_catalog.pg_class", "pg_catalog.pg_namespace", "pg_catalog.pg_constraint", "information_schema.tables", "information_schema.table_constraints", "sqlite_master", "pragma_table_info"]
 
 [plugins.org.config]
 require_primary_key = true

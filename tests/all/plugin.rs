@@ -370,3 +370,84 @@ fn plugin_stdout_is_capped() {
     );
     assert!(!stdout.contains('\0'));
 }
+
+/// A component of `n` core instances, each with its own memory (or table) that its
+/// `grow` export enlarges by `by` pages (or elements) from `initial`; `run` grows them all.
+fn many(n: usize, kind: &str, initial: u32, by: u32) -> String {
+    let (decl, grow) = match kind {
+        "memory" => (
+            format!("(memory {initial})"),
+            format!("(memory.grow (i32.const {by}))"),
+        ),
+        _ => (
+            format!("(table {initial} funcref)"),
+            format!("(table.grow (ref.null func) (i32.const {by}))"),
+        ),
+    };
+    let mut wat = String::from("(component\n");
+    for i in 0..n {
+        wat += &format!(
+            "  (core module $m{i} {decl} (func (export \"grow\") (result i32) {grow}))\n  (core instance $i{i} (instantiate $m{i}))\n"
+        );
+    }
+    wat += "  (core module $main\n";
+    for i in 0..n {
+        wat += &format!("    (import \"m{i}\" \"grow\" (func $g{i} (result i32)))\n");
+    }
+    wat += "    (func (export \"run\")";
+    for i in 0..n {
+        wat += &format!(" (drop (call $g{i}))");
+    }
+    wat += "))\n  (core instance $main (instantiate $main";
+    for i in 0..n {
+        wat += &format!(" (with \"m{i}\" (instance $i{i}))");
+    }
+    wat += "))\n  (func (export \"run\") (canon lift (core func $main \"run\"))))\n";
+    wat
+}
+
+/// The memory cap is for the whole instance: four memories of 24 MiB each stay under a
+/// 64 MiB cap one by one but not together, whether they are grown or declared that
+/// large, under the pooling allocator and on-demand alike; table elements are capped
+/// across tables the same way. Below the caps the same shapes run.
+#[test]
+fn memory_and_table_caps_hold_across_all_of_a_components_memories_and_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        memory_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    let cases = [
+        ("grown", many(4, "memory", 1, 383), false),
+        ("declared", many(4, "memory", 384, 0), false),
+        ("small", many(4, "memory", 1, 100), true),
+        ("tables", many(8, "table", 1, 15_000), false),
+        ("few tables", many(4, "table", 1, 15_000), true),
+    ];
+    for pooling in [true, false] {
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: None,
+            pooling,
+        })
+        .unwrap();
+        for (name, wat, fits) in &cases {
+            let path = write_component(dir.path(), "sandbox.wasm", wat);
+            let plugin = runtime.load(&path, None).unwrap();
+            let result = runtime.call(&plugin, &limits, |store, instance| {
+                let f = instance.get_typed_func::<(), ()>(&mut *store, "run")?;
+                f.call(&mut *store, ())
+            });
+            match (fits, result) {
+                (true, Ok(call)) => assert!(call.peak_memory <= 64 << 20),
+                (false, Err(e)) => {
+                    let message = trap_message(e);
+                    assert!(
+                        message.contains("limit"),
+                        "{name}, pooling {pooling}: {message}"
+                    );
+                }
+                (fits, other) => panic!("{name}, pooling {pooling}, fits {fits}: {other:?}"),
+            }
+        }
+    }
+}

@@ -6,7 +6,14 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Row};
 
-use super::{ConnectError, Driver, HistorySql, Timeouts, lease, values, with_connect_timeout};
+mod role;
+
+use std::sync::Arc;
+
+use super::{
+    Confined, ConnectError, Driver, HistorySql, Scope, Timeouts, lease, values,
+    with_connect_timeout,
+};
 use crate::config::{Config, LockMode};
 use crate::error::Error;
 use crate::history::{HistoryRow, TABLE};
@@ -27,6 +34,8 @@ pub struct PgDriver {
     /// Plugin SQL with text parameters cast to the type the server infers for them,
     /// keyed by the SQL and which parameters are text.
     text_casts: std::collections::HashMap<(String, Vec<bool>), String>,
+    /// The plugin role last prepared, entered by confine().
+    confinement: Option<role::Prepared>,
 }
 
 impl PgDriver {
@@ -51,6 +60,7 @@ impl PgDriver {
             owner: lease::owner_token(),
             sql: HistorySql::new(Dialect::Postgres),
             text_casts: Default::default(),
+            confinement: None,
         })
     }
 
@@ -348,6 +358,74 @@ impl Driver for PgDriver {
             query = query.bind(column);
         }
         Ok(query.execute(&mut self.conn).await?.rows_affected())
+    }
+
+    async fn prepare_scope(&mut self, scope: &dyn Scope) -> Result<(), Error> {
+        let role = role::name(scope);
+        let baseline = role::prepare(&mut self.conn, &role, scope).await?;
+        self.confinement = Some(baseline);
+        Ok(())
+    }
+
+    async fn confine(&mut self, scope: &Arc<dyn Scope>) -> Result<(), sqlx::Error> {
+        let role = role::name(scope.as_ref());
+        match &self.confinement {
+            Some(prepared) if prepared.role == role => {}
+            _ => {
+                return Err(sqlx::Error::Protocol(format!(
+                    "the role {role} for these grants was not prepared before the batch"
+                )));
+            }
+        }
+        // SET LOCAL: it ends with the transaction whatever happens, so a failure between
+        // here and unconfine() cannot leave the host's connection in the plugin's role.
+        sqlx::raw_sql(&format!("SET LOCAL ROLE {}", role::quote(&role)))
+            .execute(&mut self.conn)
+            .await
+            .map(drop)
+    }
+
+    async fn check_confined(&mut self) -> Result<Option<String>, sqlx::Error> {
+        let Some(prepared) = &self.confinement else {
+            return Ok(Some("no confinement was prepared".into()));
+        };
+        let (current, session, path, temp): (String, String, String, i64) =
+            sqlx::query_as(role::STATE)
+                .fetch_one(&mut self.conn)
+                .await?;
+        Ok(if current != prepared.role {
+            Some(format!(
+                "the statement ran as role {current}, not the plugin's role {}",
+                prepared.role
+            ))
+        } else if session != prepared.session_user {
+            Some(format!(
+                "the session user changed from {} to {session}",
+                prepared.session_user
+            ))
+        } else if path != prepared.search_path {
+            Some(format!(
+                "search_path changed from {:?} to {path:?}",
+                prepared.search_path
+            ))
+        } else if temp != prepared.temp_objects {
+            Some("the statement created a temporary object, which could shadow a table".into())
+        } else {
+            None
+        })
+    }
+
+    async fn unconfine(&mut self) -> Result<(), sqlx::Error> {
+        // Allowed in a transaction after SET LOCAL ROLE: back to the session's own user
+        // for the host's statements (checkpoint, history) in the same transaction.
+        sqlx::raw_sql("RESET ROLE")
+            .execute(&mut self.conn)
+            .await
+            .map(drop)
+    }
+
+    fn confined(&self) -> Confined {
+        Confined::Role
     }
 
     async fn begin_read_only(&mut self) -> Result<(), sqlx::Error> {

@@ -8,7 +8,14 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Row};
 
-use super::{ConnectError, Driver, HistorySql, Timeouts, lease, values, with_connect_timeout};
+mod authorizer;
+
+use std::sync::Arc;
+
+use super::{
+    Confined, ConnectError, Driver, HistorySql, Scope, Timeouts, lease, values,
+    with_connect_timeout,
+};
 use crate::Dialect;
 use crate::config::Config;
 use crate::error::Error;
@@ -27,6 +34,9 @@ pub struct SqliteDriver {
     sql: HistorySql,
     /// Inside begin_read_only(): `query_only` is on until the transaction ends.
     read_only: bool,
+    /// Between confine() and unconfine(): the authorizer registered on `conn`, which
+    /// must outlive its registration.
+    authorizer: Option<Box<authorizer::Authorizer>>,
 }
 
 impl SqliteDriver {
@@ -67,6 +77,7 @@ impl SqliteDriver {
             owner: lease::owner_token(),
             sql: HistorySql::new(Dialect::Sqlite),
             read_only: false,
+            authorizer: None,
         })
     }
 
@@ -227,7 +238,8 @@ impl Driver for SqliteDriver {
 
     async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error> {
         let (sql, order) = values::translate(Dialect::Sqlite, sql, params.len())?;
-        let mut query = sqlx::query(&sql);
+        // The authorizer runs at prepare time: a confined statement is prepared afresh.
+        let mut query = sqlx::query(&sql).persistent(self.authorizer.is_none());
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
         }
@@ -240,7 +252,7 @@ impl Driver for SqliteDriver {
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
         let (sql, order) = values::translate(Dialect::Sqlite, sql, params.len())?;
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query(&sql).persistent(self.authorizer.is_none());
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
         }
@@ -248,6 +260,45 @@ impl Driver for SqliteDriver {
         let result = query.execute(&mut self.conn).await;
         self.disarm_timeout().await?;
         Ok(result?.rows_affected())
+    }
+
+    async fn confine(&mut self, scope: &Arc<dyn Scope>) -> Result<(), sqlx::Error> {
+        if self.authorizer.is_some() {
+            self.unconfine().await?;
+        }
+        let auth = authorizer::Authorizer::new(Arc::clone(scope));
+        let mut handle = self.conn.lock_handle().await?;
+        authorizer::install(handle.as_raw_handle(), &auth).map_err(sqlx::Error::Protocol)?;
+        self.authorizer = Some(auth);
+        Ok(())
+    }
+
+    async fn unconfine(&mut self) -> Result<(), sqlx::Error> {
+        let Some(auth) = self.authorizer.take() else {
+            return Ok(());
+        };
+        let removed = match self.conn.lock_handle().await {
+            Ok(mut handle) => {
+                authorizer::remove(handle.as_raw_handle()).map_err(sqlx::Error::Protocol)
+            }
+            Err(e) => Err(e),
+        };
+        match removed {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // Still registered, as far as we can tell: the callback's data must stay.
+                Box::leak(auth);
+                Err(e)
+            }
+        }
+    }
+
+    fn take_denial(&mut self) -> Option<String> {
+        self.authorizer.as_ref().and_then(|a| a.take_denied())
+    }
+
+    fn confined(&self) -> Confined {
+        Confined::Authorizer
     }
 
     async fn begin_read_only(&mut self) -> Result<(), sqlx::Error> {

@@ -324,6 +324,45 @@ impl Capabilities {
         )))
     }
 
+    /// [`Capabilities::can_read`] for names as a database reports them, for the
+    /// database-side enforcement (`driver::Scope`), so both lines of defence share one rule.
+    pub fn reads_table(&self, schema: Option<&str>, table: &str) -> bool {
+        self.can_read(&TableRef {
+            schema: schema.map(str::to_lowercase),
+            table: table.to_lowercase(),
+        })
+        .is_ok()
+    }
+
+    /// [`Capabilities::can_write`] for names as a database reports them; `column` `None`
+    /// asks for whole rows.
+    pub fn writes_column(&self, schema: Option<&str>, table: &str, column: Option<&str>) -> bool {
+        let column = column.map(str::to_lowercase);
+        self.can_write(
+            &TableRef {
+                schema: schema.map(str::to_lowercase),
+                table: table.to_lowercase(),
+            },
+            column.as_deref(),
+        )
+        .is_ok()
+    }
+
+    /// Whether the plugin may write any column of the table (what a write entry names).
+    pub fn writes_any_column(&self, schema: Option<&str>, table: &str) -> bool {
+        let t = TableRef {
+            schema: schema.map(str::to_lowercase),
+            table: table.to_lowercase(),
+        };
+        let [r, g] = &self.write;
+        r.iter().any(|p| p.table.matches(&t)) && g.iter().any(|p| p.table.matches(&t))
+    }
+
+    /// The effective read and write entries as stable text: equal grants, equal text.
+    pub fn grants_text(&self) -> String {
+        format!("read={:?};write={:?}", self.read, self.write)
+    }
+
     /// Whether the plugin may write at all (a session's `execute`).
     pub fn may_write(&self) -> bool {
         !self.write[0].is_empty() && !self.write[1].is_empty()
@@ -447,8 +486,17 @@ impl Capabilities {
                     }
                     self.check_reads(dialect, &a.value)?;
                 }
-                // A WHERE reads the target's rows: the affected count would leak them.
-                if update.selection.is_some() || update.from.is_some() {
+                // A WHERE reads the target's rows: the affected count would leak them. So
+                // does a SET expression naming a column (`n = CASE WHEN secret …`): through
+                // the count of rows it changes, an error it raises, or the value it copies.
+                let set_reads_columns = update.assignments.iter().any(|a| {
+                    sqlparser::ast::visit_expressions(&a.value, |e| match e {
+                        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => ControlFlow::Break(()),
+                        _ => ControlFlow::Continue(()),
+                    })
+                    .is_break()
+                });
+                if update.selection.is_some() || update.from.is_some() || set_reads_columns {
                     self.can_read(&table)?;
                 }
                 if let Some(from) = &update.from {
@@ -1349,6 +1397,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("reading table `users`"), "{err}");
+        // Nor may a SET expression read a column of it, in any form.
+        for sql in [
+            "UPDATE users SET a = CAST(CASE WHEN id = 7 THEN secret END AS int)",
+            "UPDATE users SET a = CASE WHEN secret LIKE 'a%' THEN 1 ELSE a END",
+            "UPDATE users SET a = a + 1",
+            "UPDATE users SET a = length(users.secret)",
+        ] {
+            for d in DIALECTS {
+                let err = w
+                    .check_execute(d, sql, false)
+                    .err()
+                    .unwrap_or_else(|| panic!("allowed on {d:?}: {sql}"))
+                    .to_string();
+                assert!(err.contains("reading table `users`"), "{sql}: {err}");
+            }
+        }
+        w.check_execute(
+            Dialect::Postgres,
+            "UPDATE users SET a = $1, b = NULL",
+            false,
+        )
+        .unwrap();
     }
 
     #[test]

@@ -129,6 +129,23 @@ fn resolve(path: &Path) -> PathBuf {
     }
 }
 
+/// The authorities a call may reach: every entry of the operator's grant or the manifest's
+/// request that both allow. So `*` on one side lets through exactly what the other names,
+/// and `*` on both sides any host.
+pub fn effective_hosts(
+    granted: &[String],
+    requested: &[String],
+    capabilities: &Capabilities,
+) -> Vec<String> {
+    let mut hosts: Vec<String> = Vec::new();
+    for h in granted.iter().chain(requested) {
+        if capabilities.allows_host(h) && !hosts.contains(h) {
+            hosts.push(h.clone());
+        }
+    }
+    hosts
+}
+
 /// One declared plugin, ready to call.
 pub struct Entry {
     /// Its name in godwit.toml.
@@ -328,13 +345,7 @@ pub fn load_entry(
         .dir()
         .map(|dir| granted_dir(&config.project_dir, name, dir))
         .transpose()?;
-    let hosts = declared
-        .grants
-        .hosts
-        .iter()
-        .filter(|h| capabilities.allows_host(h))
-        .cloned()
-        .collect();
+    let hosts = effective_hosts(&declared.grants.hosts, &requests.hosts, &capabilities);
     Ok(Entry {
         name: name.to_owned(),
         plugin,
@@ -362,5 +373,36 @@ fn apply(
     }
     if fuel.is_some() {
         limits.fuel = fuel;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::capability::Grants;
+    use crate::plugin::manifest::Requests;
+
+    fn hosts(granted: &[&str], requested: &[&str]) -> Vec<String> {
+        let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let requests = Requests {
+            hosts: own(requested),
+            ..Requests::default()
+        };
+        let grants = Grants {
+            hosts: own(granted),
+            ..Grants::default()
+        };
+        let capabilities = Capabilities::effective(&requests, &grants, "n");
+        effective_hosts(&grants.hosts, &requests.hosts, &capabilities)
+    }
+
+    #[test]
+    fn a_star_on_one_side_lets_through_what_the_other_names() {
+        assert_eq!(hosts(&["*"], &["hooks.slack.com"]), ["hooks.slack.com"]);
+        assert_eq!(hosts(&["hooks.slack.com"], &["*"]), ["hooks.slack.com"]);
+        assert_eq!(hosts(&["*"], &["*"]), ["*"]);
+        assert!(hosts(&["a.example"], &["b.example"]).is_empty());
+        assert!(hosts(&[], &["*"]).is_empty());
+        assert!(hosts(&["*"], &[]).is_empty());
     }
 }

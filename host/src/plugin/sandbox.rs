@@ -17,6 +17,10 @@ use super::imports::{LogLine, SessionHandler};
 /// because they usually say what went wrong.
 pub const OUTPUT_CAP: usize = 64 * 1024;
 
+/// Table elements a call may hold, summed over all of its component's tables: a table
+/// lives in host memory, outside the linear-memory cap.
+pub const TABLE_ELEMENTS: usize = 100_000;
+
 /// The limit a call ran into, carried through wasmtime's error so the message can name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum LimitHit {
@@ -24,6 +28,8 @@ pub(crate) enum LimitHit {
     Time,
     #[error("memory limit reached")]
     Memory,
+    #[error("table limit reached")]
+    Table,
 }
 
 /// What one call may see and use beyond its arguments: the plugin's settings, a database
@@ -107,10 +113,14 @@ impl State {
             limiter: Limiter {
                 inner: StoreLimitsBuilder::new()
                     .memory_size(memory_bytes)
+                    .table_elements(TABLE_ELEMENTS)
                     .instances(16)
                     .memories(16)
                     .tables(16)
                     .build(),
+                memory_cap: memory_bytes,
+                memory_total: 0,
+                table_total: 0,
                 peak: 0,
             },
             context,
@@ -164,11 +174,12 @@ pub(crate) struct Outbound {
 
 /// Whether `authority` (`host` or `host:port`, as the request names it) is one of `hosts`:
 /// exact match, ignoring ASCII case; `example.com` does not let `example.com:8443` through,
-/// nor the other way round.
+/// nor the other way round. An entry `*` lets every authority through, as the grant
+/// documents (the capability check already kept it; here it used to match nothing).
 pub fn authority_allowed(hosts: &[String], authority: &str) -> bool {
     hosts
         .iter()
-        .any(|h| h.trim().eq_ignore_ascii_case(authority))
+        .any(|h| h.trim() == "*" || h.trim().eq_ignore_ascii_case(authority))
 }
 
 type SendResult = wasmtime_wasi_http::Result<(
@@ -216,9 +227,19 @@ impl wasmtime_wasi_http::WasiHttpHooks for Outbound {
 /// [`StoreLimits`], except that a refused growth traps with [`LimitHit::Memory`] instead of
 /// making `memory.grow` return -1: a plugin that asks for more than its cap is stopped and
 /// named, rather than left to misreport an allocation failure.
+///
+/// The memory cap holds for the instance as a whole: the sizes of all of a component's
+/// linear memories (every core instance's, created or grown) are summed, under the
+/// pooling allocator and on-demand alike (wasmtime asks the limiter for each new memory
+/// and table with `current = 0`). Table elements are summed the same way.
 pub(crate) struct Limiter {
     inner: StoreLimits,
-    /// The largest linear memory the call reached, in bytes.
+    memory_cap: usize,
+    /// Bytes of all linear memories together.
+    memory_total: usize,
+    /// Elements of all tables together.
+    table_total: usize,
+    /// The most linear memory the call held at once, all memories together, in bytes.
     pub(crate) peak: usize,
 }
 
@@ -229,8 +250,10 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if self.inner.memory_growing(current, desired, maximum)? {
-            self.peak = self.peak.max(desired);
+        let total = (self.memory_total - current.min(self.memory_total)).saturating_add(desired);
+        if total <= self.memory_cap && self.inner.memory_growing(current, desired, maximum)? {
+            self.memory_total = total;
+            self.peak = self.peak.max(total);
             Ok(true)
         } else {
             Err(wasmtime::Error::new(LimitHit::Memory))
@@ -243,7 +266,13 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        self.inner.table_growing(current, desired, maximum)
+        let total = (self.table_total - current.min(self.table_total)).saturating_add(desired);
+        if total <= TABLE_ELEMENTS && self.inner.table_growing(current, desired, maximum)? {
+            self.table_total = total;
+            Ok(true)
+        } else {
+            Err(wasmtime::Error::new(LimitHit::Table))
+        }
     }
 
     fn instances(&self) -> usize {
@@ -256,5 +285,23 @@ impl ResourceLimiter for Limiter {
 
     fn memories(&self) -> usize {
         self.inner.memories()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::authority_allowed;
+
+    #[test]
+    fn a_star_allows_every_authority_and_nothing_else_does() {
+        let star = vec!["*".to_owned()];
+        for authority in ["hooks.slack.com", "example.com:8443", "[::1]:80"] {
+            assert!(authority_allowed(&star, authority), "{authority}");
+        }
+        let one = vec!["Hooks.Slack.com".to_owned()];
+        assert!(authority_allowed(&one, "hooks.slack.com"));
+        assert!(!authority_allowed(&one, "hooks.slack.com:8443"));
+        assert!(!authority_allowed(&one, "evil.example"));
+        assert!(!authority_allowed(&[], "hooks.slack.com"));
     }
 }

@@ -14,7 +14,7 @@ use super::bindings::types;
 use super::capability::Capabilities;
 use super::imports::SessionHandler;
 use crate::Dialect;
-use crate::driver::Driver;
+use crate::driver::{Driver, Scope};
 use crate::value::{Rows, Value};
 
 /// A statement on its way from the plugin's thread to the connection.
@@ -92,10 +92,13 @@ impl SessionHandler for Bridge {
     }
 }
 
-/// Runs the plugin's statements on `driver` until `call` (the plugin's thread) ends, and
-/// returns what it returned.
+/// Runs the plugin's statements on `driver`, each confined by the database to what the
+/// plugin was granted (see [`Confinement`]), until `call` (the plugin's thread) ends, and
+/// returns what it returned. After a statement escaped its confinement, no further
+/// statement runs and `confinement.escaped` says why: the caller must roll back.
 pub async fn serve<T>(
     driver: &mut dyn Driver,
+    confinement: &mut Confinement,
     mut requests: mpsc::UnboundedReceiver<Request>,
     call: tokio::task::JoinHandle<T>,
 ) -> Result<T, tokio::task::JoinError> {
@@ -104,7 +107,7 @@ pub async fn serve<T>(
     loop {
         tokio::select! {
             request = requests.recv(), if open => match request {
-                Some(request) => run(driver, request).await,
+                Some(request) => run(driver, confinement, request).await,
                 None => open = false,
             },
             done = &mut call => return done,
@@ -112,30 +115,287 @@ pub async fn serve<T>(
     }
 }
 
-async fn run(driver: &mut dyn Driver, request: Request) {
+async fn run(driver: &mut dyn Driver, confinement: &mut Confinement, request: Request) {
     let Request { sql, params, kind } = request;
     match kind {
         Kind::Query(reply) => {
-            let result = driver
-                .query_values(&sql, &params)
-                .await
-                .map_err(|e| database_error(&e));
-            let _ = reply.send(result);
+            let result = confinement.query(driver, &sql, &params).await;
+            let _ = reply.send(result.map_err(ConfinedError::for_plugin));
         }
         Kind::Execute(reply) => {
-            let result = driver
-                .execute_values(&sql, &params)
-                .await
-                .map_err(|e| database_error(&e));
-            let _ = reply.send(result);
+            let result = confinement.execute(driver, &sql, &params).await;
+            let _ = reply.send(result.map_err(ConfinedError::for_plugin));
         }
     }
 }
 
-fn database_error(e: &sqlx::Error) -> String {
+/// A plugin's statements (or the host's statements built from a plugin's description)
+/// running under the database-side enforcement of its grants.
+///
+/// Around each statement: [`Driver::confine`] (SQLite's authorizer, PostgreSQL's `SET
+/// LOCAL ROLE`), the statement, [`Driver::check_confined`] (did it change role or
+/// search_path?), [`Driver::unconfine`] — all on the open transaction, so the batch and
+/// its checkpoint stay one transaction. The full database error of a failed statement is
+/// kept in `notes` for godwit's own output; the plugin gets only its class (see
+/// [`generic_error`]), since a server's message can quote the data a write-only grant
+/// must not reveal.
+pub struct Confinement {
+    scope: Arc<dyn Scope>,
+    /// Full errors and what the database refused, for the operator; never the plugin's.
+    pub notes: Vec<String>,
+    /// Why a statement got out of its confinement; the batch must be rolled back.
+    pub escaped: Option<String>,
+}
+
+/// Why a confined statement failed.
+#[derive(Debug)]
+pub enum ConfinedError {
+    /// The database refused or failed the statement.
+    Database(sqlx::Error),
+    /// The statement got out of its confinement (or the confinement could not be set up
+    /// or lifted); nothing it returned was handed on.
+    Escaped(String),
+}
+
+impl std::fmt::Display for ConfinedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfinedError::Database(e) => f.write_str(&crate::error::describe_db_error(e)),
+            ConfinedError::Escaped(why) => {
+                write!(f, "the statement escaped its database confinement: {why}")
+            }
+        }
+    }
+}
+
+impl ConfinedError {
+    /// What the plugin is told: never the server's message.
+    fn for_plugin(self) -> String {
+        match self {
+            ConfinedError::Database(e) => generic_error(&e),
+            ConfinedError::Escaped(_) => {
+                "refused: the statement left its database confinement; the batch is rolled back"
+                    .to_owned()
+            }
+        }
+    }
+}
+
+enum Op<'a> {
+    Query(&'a [Value]),
+    Execute(&'a [Value]),
+    TextArrays(Vec<Vec<Option<String>>>),
+}
+
+enum Answer {
+    Rows(Rows),
+    Count(u64),
+}
+
+impl Confinement {
+    pub fn new(scope: Arc<dyn Scope>) -> Confinement {
+        Confinement {
+            scope,
+            notes: Vec::new(),
+            escaped: None,
+        }
+    }
+
+    /// [`Driver::prepare_scope`] for this confinement's grants, before the first batch and
+    /// outside any transaction.
+    pub async fn prepare(&self, driver: &mut dyn Driver) -> Result<(), crate::error::Error> {
+        driver.prepare_scope(self.scope.as_ref()).await
+    }
+
+    /// A confined [`Driver::query_values`].
+    pub async fn query(
+        &mut self,
+        driver: &mut dyn Driver,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Rows, ConfinedError> {
+        match self.run(driver, sql, Op::Query(params)).await? {
+            Answer::Rows(rows) => Ok(rows),
+            Answer::Count(_) => unreachable!("a query answers rows"),
+        }
+    }
+
+    /// A confined [`Driver::execute_values`].
+    pub async fn execute(
+        &mut self,
+        driver: &mut dyn Driver,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<u64, ConfinedError> {
+        match self.run(driver, sql, Op::Execute(params)).await? {
+            Answer::Count(n) => Ok(n),
+            Answer::Rows(_) => unreachable!("an execute answers a count"),
+        }
+    }
+
+    /// A confined [`Driver::execute_text_arrays`].
+    pub async fn execute_text_arrays(
+        &mut self,
+        driver: &mut dyn Driver,
+        sql: &str,
+        columns: Vec<Vec<Option<String>>>,
+    ) -> Result<u64, ConfinedError> {
+        match self.run(driver, sql, Op::TextArrays(columns)).await? {
+            Answer::Count(n) => Ok(n),
+            Answer::Rows(_) => unreachable!("an execute answers a count"),
+        }
+    }
+
+    async fn run(
+        &mut self,
+        driver: &mut dyn Driver,
+        sql: &str,
+        op: Op<'_>,
+    ) -> Result<Answer, ConfinedError> {
+        if let Some(why) = &self.escaped {
+            return Err(ConfinedError::Escaped(why.clone()));
+        }
+        if let Err(e) = driver.confine(&self.scope).await {
+            let why = format!(
+                "cannot enter the database confinement: {}",
+                crate::error::describe_db_error(&e)
+            );
+            return Err(self.escape(driver, why).await);
+        }
+        let result = match op {
+            Op::Query(params) => driver.query_values(sql, params).await.map(Answer::Rows),
+            Op::Execute(params) => driver.execute_values(sql, params).await.map(Answer::Count),
+            Op::TextArrays(columns) => driver
+                .execute_text_arrays(sql, columns)
+                .await
+                .map(Answer::Count),
+        };
+        let denied = driver.take_denial();
+        // Checked before anything the statement returned is handed on. A statement that
+        // failed returned nothing, and on PostgreSQL its error aborted the transaction,
+        // which put the role back already and refuses every statement until ROLLBACK.
+        let failed = result.is_err();
+        let check = if failed {
+            Ok(None)
+        } else {
+            driver.check_confined().await
+        };
+        let lifted = driver
+            .unconfine()
+            .await
+            .or_else(|e| if failed { Ok(()) } else { Err(e) });
+        match (check, lifted) {
+            (Ok(None), Ok(())) => {}
+            (Ok(Some(changed)), _) => return Err(self.escape(driver, changed).await),
+            (Err(e), _) | (_, Err(e)) => {
+                let why = format!(
+                    "cannot verify or lift the database confinement: {}",
+                    crate::error::describe_db_error(&e)
+                );
+                return Err(self.escape(driver, why).await);
+            }
+        }
+        result.map_err(|e| {
+            let mut note = format!(
+                "`{}` failed: {}",
+                sql.trim(),
+                crate::error::describe_db_error(&e)
+            );
+            if let Some(denied) = denied {
+                note.push_str(&format!(" (the database refused {denied})"));
+            }
+            self.notes.push(note);
+            ConfinedError::Database(e)
+        })
+    }
+
+    async fn escape(&mut self, driver: &mut dyn Driver, why: String) -> ConfinedError {
+        // Whatever state the session is in, no further statement of this batch runs; the
+        // caller rolls the transaction back, which also ends a SET LOCAL ROLE.
+        let _ = driver.unconfine().await;
+        self.escaped.get_or_insert_with(|| why.clone());
+        self.notes.push(format!("stopped: {why}"));
+        ConfinedError::Escaped(why)
+    }
+}
+
+impl Scope for Capabilities {
+    fn may_read(&self, schema: Option<&str>, table: &str) -> bool {
+        self.reads_table(schema, table)
+    }
+
+    fn may_write(&self, schema: Option<&str>, table: &str, column: Option<&str>) -> bool {
+        self.writes_column(schema, table, column)
+    }
+
+    fn may_write_any(&self, schema: Option<&str>, table: &str) -> bool {
+        self.writes_any_column(schema, table)
+    }
+
+    fn canonical(&self) -> String {
+        self.grants_text()
+    }
+}
+
+/// A failed statement as a plugin sees it: the error class and code, never the server's
+/// message, which can quote values (`invalid input syntax for type integer: "s3cret"`)
+/// that a write-only grant must not reveal. godwit's own output gets the full error.
+pub fn generic_error(e: &sqlx::Error) -> String {
     match e {
-        sqlx::Error::Database(db) => format!("database error: {}", db.message()),
-        other => format!("database error: {other}"),
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let class = if !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit()) {
+                sqlite_class(code.parse().unwrap_or_default())
+            } else {
+                sqlstate_class(&code)
+            };
+            format!("database error {code} ({class})")
+        }
+        // Host-made messages about the statement's own text and parameter count.
+        sqlx::Error::InvalidArgument(message) => format!("database error: {message}"),
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+            "database error (a result value could not be decoded)".to_owned()
+        }
+        _ => "database error (the statement could not be run)".to_owned(),
+    }
+}
+
+/// SQLSTATE classes (PostgreSQL, MySQL/MariaDB), by their first two characters.
+fn sqlstate_class(code: &str) -> &'static str {
+    match code.get(..2).unwrap_or_default() {
+        "08" => "connection exception",
+        "0A" => "feature not supported",
+        "21" => "cardinality violation",
+        "22" => "data exception",
+        "23" => "integrity constraint violation",
+        "25" => "invalid transaction state",
+        "28" => "invalid authorization",
+        "40" => "transaction rollback",
+        "42" => "syntax error or access rule violation",
+        "53" => "insufficient resources",
+        "54" => "program limit exceeded",
+        "55" => "object not in prerequisite state",
+        "57" => "operator intervention",
+        "HY" => "general error",
+        "XX" => "internal error",
+        _ => "database error",
+    }
+}
+
+/// SQLite result codes, by their primary code (the low byte of an extended one).
+fn sqlite_class(code: i64) -> &'static str {
+    match code & 0xff {
+        1 => "SQL error",
+        5 => "database busy",
+        6 => "table locked",
+        9 => "interrupted",
+        13 => "database full",
+        18 => "value too big",
+        19 => "constraint violation",
+        20 => "datatype mismatch",
+        23 => "not authorized",
+        25 => "parameter out of range",
+        _ => "database error",
     }
 }
 

@@ -120,14 +120,18 @@ impl Validator for OrgRules {
         }
         let dialect = config::get_str("dialect").unwrap_or_default();
         let sql = match dialect.as_str() {
+            // pg_catalog, not information_schema: the plugin's statements run in a role
+            // holding only its grants, and information_schema shows a role only the
+            // tables it holds privileges on; pg_catalog describes every table to anyone.
             "postgres" => {
-                "SELECT t.table_schema || '.' || t.table_name AS name \
-                 FROM information_schema.tables t \
-                 WHERE t.table_type = 'BASE TABLE' \
-                 AND t.table_schema NOT IN ('pg_catalog', 'information_schema') \
-                 AND NOT EXISTS (SELECT 1 FROM information_schema.table_constraints c \
-                   WHERE c.table_schema = t.table_schema AND c.table_name = t.table_name \
-                   AND c.constraint_type = 'PRIMARY KEY') \
+                "SELECT n.nspname || '.' || c.relname AS name \
+                 FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r', 'p') \
+                 AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                 AND left(n.nspname, 3) <> 'pg_' \
+                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k \
+                   WHERE k.conrelid = c.oid AND k.contype = 'p') \
                  ORDER BY 1"
             }
             "mysql" => {

@@ -117,7 +117,7 @@ fn data_step_runs_batches_through_the_session(d: Dialect) {
         d,
         1050,
         &toml,
-        "plugin = \"counter\"\n[batch]\nsize = 100\nmax = 100\n",
+        "plugin = \"counter\"\n[batch]\nsize = 100\nmin = 100\nmax = 100\n",
     );
     p.godwit(&["deploy"]).expect(0);
     assert_eq!(p.db.int("SELECT COUNT(*) FROM items WHERE n = 1"), 1050);

@@ -91,30 +91,98 @@ pub struct Refused {
     pub message: String,
 }
 
-/// A table entry: `*`, `schema.*`, `table`, `schema.table`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct TablePattern {
-    schema: Option<String>,
-    /// `None` for `*`.
-    table: Option<String>,
+/// A name as written: its text (quotes removed, doubled quotes undone) and whether it was
+/// quoted. How it compares depends on the database: see [`Name::key`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Name {
+    text: String,
+    quoted: bool,
 }
 
-/// A table as a statement names it, lower-cased.
+impl Name {
+    fn plain(text: &str) -> Name {
+        Name {
+            text: text.to_string(),
+            quoted: false,
+        }
+    }
+
+    fn from_ident(i: &Ident) -> Name {
+        Name {
+            text: i.value.clone(),
+            quoted: i.quote_style.is_some(),
+        }
+    }
+
+    /// The name of a table or schema as the server looks it up.
+    /// - PostgreSQL folds an unquoted name to lower case (ASCII only, in a UTF-8 database)
+    ///   and keeps a quoted one exactly.
+    /// - MySQL/MariaDB on Linux (`lower_case_table_names = 0`) keep table and database
+    ///   names exactly, quoted or not. Where the server folds them (`1`, `2`), comparing
+    ///   exactly only refuses more.
+    /// - SQLite compares names without regard to ASCII case, quoted or not.
+    fn key(&self, d: Dialect) -> String {
+        match d {
+            Dialect::Postgres if self.quoted => self.text.clone(),
+            Dialect::Postgres | Dialect::Sqlite => self.text.to_ascii_lowercase(),
+            Dialect::MySql => self.text.clone(),
+        }
+    }
+
+    /// The name of a column as the server looks it up: as for tables, except that MySQL
+    /// column names never depend on case.
+    fn column_key(&self, d: Dialect) -> String {
+        match d {
+            Dialect::MySql => self.text.to_ascii_lowercase(),
+            _ => self.key(d),
+        }
+    }
+
+    /// The lower-cased text, for the names no wildcard reaches (`pg_*`, `godwit_*`…):
+    /// refusing whatever any server could fold to one of them.
+    fn folded(&self) -> String {
+        self.text.to_ascii_lowercase()
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Quotes only where they change the meaning: `"Users"`, `"my table"`.
+        let needs_quotes = self.quoted && self.text.chars().any(|c| c.is_ascii_uppercase());
+        if needs_quotes || !is_plain_identifier(&self.text) {
+            write!(f, "\"{}\"", self.text.replace('"', "\"\""))
+        } else {
+            f.write_str(&self.text)
+        }
+    }
+}
+
+/// A table entry: `*`, `schema.*`, `table`, `schema.table`, any name part quoted
+/// (`"Users"`, `audit."Events"`) to name it exactly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct TablePattern {
+    schema: Option<Name>,
+    /// `None` for `*`.
+    table: Option<Name>,
+}
+
+/// A table as a statement names it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct TableRef {
-    schema: Option<String>,
-    table: String,
+    schema: Option<Name>,
+    table: Name,
 }
 
 impl std::fmt::Display for TableRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.schema {
             Some(s) => write!(f, "{s}.{}", self.table),
-            None => f.write_str(&self.table),
+            None => write!(f, "{}", self.table),
         }
     }
 }
 
+/// Schemas (and MySQL databases) no wildcard reaches, compared lower-cased.
 const SYSTEM_SCHEMAS: &[&str] = &[
     "pg_catalog",
     "information_schema",
@@ -124,7 +192,17 @@ const SYSTEM_SCHEMAS: &[&str] = &[
     "sys",
     "temp",
 ];
-const DEFAULT_SCHEMAS: &[&str] = &["public", "main"];
+
+/// The schema an unqualified name means: PostgreSQL's `public`, SQLite's `main`. MySQL
+/// has none godwit can know (the connection's database), so `db.table` is always another
+/// database there.
+fn default_schema(d: Dialect) -> Option<&'static str> {
+    match d {
+        Dialect::Postgres => Some("public"),
+        Dialect::Sqlite => Some("main"),
+        Dialect::MySql => None,
+    }
+}
 
 fn is_plain_identifier(s: &str) -> bool {
     let mut chars = s.chars();
@@ -134,84 +212,167 @@ fn is_plain_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
 }
 
+/// Splits a grant entry at the dots outside double quotes: each part is `*`, a plain
+/// name, or a `"quoted name"` (a `""` inside stands for one `"`).
+fn entry_parts(text: &str) -> Result<Vec<Option<Name>>, String> {
+    let text = text.trim();
+    let mut parts = Vec::new();
+    let mut rest = text;
+    loop {
+        let (part, after) = if let Some(body) = rest.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = body.char_indices();
+            let end = loop {
+                match chars.next() {
+                    None => return Err(format!("`{text}` has an unclosed `\"`")),
+                    Some((i, '"')) => {
+                        if body[i + 1..].starts_with('"') {
+                            value.push('"');
+                            chars.next();
+                        } else {
+                            break i + 1;
+                        }
+                    }
+                    Some((_, c)) => value.push(c),
+                }
+            };
+            if value.is_empty() {
+                return Err(format!("`{text}` has an empty quoted name"));
+            }
+            (
+                Some(Name {
+                    text: value,
+                    quoted: true,
+                }),
+                &body[end..],
+            )
+        } else {
+            let end = rest.find('.').unwrap_or(rest.len());
+            let p = &rest[..end];
+            let part = if p == "*" {
+                None
+            } else if is_plain_identifier(p) {
+                Some(Name::plain(p))
+            } else {
+                return Err(format!(
+                    "`{p}` is not a name or `*`; quote a name that is not plain letters, digits and `_` (`\"My Table\"`)"
+                ));
+            };
+            (part, &rest[end..])
+        };
+        parts.push(part);
+        match after.strip_prefix('.') {
+            Some(next) => rest = next,
+            None if after.is_empty() => return Ok(parts),
+            None => return Err(format!("`{text}`: expected `.` after a quoted name")),
+        }
+    }
+}
+
 impl TablePattern {
     fn parse(text: &str) -> Result<TablePattern, String> {
-        let parts: Vec<&str> = text.trim().split('.').collect();
-        let part = |p: &str| -> Result<Option<String>, String> {
-            if p == "*" {
-                Ok(None)
-            } else if is_plain_identifier(p) {
-                Ok(Some(p.to_ascii_lowercase()))
-            } else {
-                Err(format!("`{p}` is not a table name or `*`"))
-            }
-        };
-        match parts.as_slice() {
-            [t] => Ok(TablePattern {
-                schema: None,
-                table: part(t)?,
+        Self::from_parts(entry_parts(text)?)
+    }
+
+    fn from_parts(parts: Vec<Option<Name>>) -> Result<TablePattern, String> {
+        match <[Option<Name>; 2]>::try_from(parts) {
+            Ok([schema, table]) => Ok(TablePattern {
+                schema: Some(schema.ok_or("a schema cannot be `*`; write `*` alone")?),
+                table,
             }),
-            [s, t] => Ok(TablePattern {
-                schema: Some(part(s)?.ok_or("a schema cannot be `*`; write `*` alone")?),
-                table: part(t)?,
-            }),
-            _ => Err("write `table`, `schema.table`, `schema.*` or `*`".into()),
+            Err(parts) => match <[Option<Name>; 1]>::try_from(parts) {
+                Ok([table]) => Ok(TablePattern {
+                    schema: None,
+                    table,
+                }),
+                Err(_) => Err("write `table`, `schema.table`, `schema.*` or `*`".into()),
+            },
         }
     }
 
-    fn matches(&self, r: &TableRef) -> bool {
-        let special = r.table.starts_with(crate::history::TABLE)
-            || r.table.starts_with("godwit_")
-            || r.table.starts_with("sqlite_")
-            || r.schema
-                .as_deref()
-                .is_some_and(|s| SYSTEM_SCHEMAS.contains(&s));
+    fn matches(&self, d: Dialect, r: &TableRef) -> bool {
+        let default = default_schema(d);
+        // An unqualified name, or one in the default schema.
+        let is_default = |s: &Option<Name>| match s {
+            None => true,
+            Some(s) => default.is_some_and(|dflt| s.key(d) == dflt),
+        };
         let schema_ok = match (&self.schema, &r.schema) {
-            (None, None) => true,
-            (None, Some(s)) => DEFAULT_SCHEMAS.contains(&s.as_str()),
-            (Some(p), Some(s)) => p == s,
-            (Some(p), None) => DEFAULT_SCHEMAS.contains(&p.as_str()),
+            (Some(p), Some(s)) => p.key(d) == s.key(d),
+            (p, s) => is_default(p) && is_default(s),
         };
         match &self.table {
-            // Wildcards never reach catalogs or godwit's bookkeeping.
-            None if self.schema.is_none() => !special,
-            None => schema_ok && !special,
-            Some(t) => schema_ok && *t == r.table,
+            // Wildcards never reach catalogs, godwit's bookkeeping, or (for `*`) any
+            // schema but the default one.
+            None => schema_ok && !is_special(d, r),
+            Some(t) => schema_ok && t.key(d) == r.table.key(d),
         }
     }
+}
+
+/// Tables no wildcard reaches: system catalogs and godwit's own tables, compared
+/// lower-cased whatever the database's rules, so no folding can reach them.
+fn is_special(d: Dialect, r: &TableRef) -> bool {
+    let table = r.table.folded();
+    let schema = r.schema.as_ref().map(Name::folded);
+    table.starts_with(crate::history::TABLE)
+        || table.starts_with("godwit_")
+        || table.starts_with("sqlite_")
+        || (d == Dialect::Sqlite && table.starts_with("pragma_"))
+        // PostgreSQL looks unqualified names up in pg_catalog first, where every name
+        // starts with `pg_`; the prefix is reserved for system objects.
+        || table.starts_with("pg_")
+        || schema.as_deref().is_some_and(|s| {
+            SYSTEM_SCHEMAS.contains(&s) || s.starts_with("pg_") || s.starts_with("godwit")
+        })
 }
 
 /// A write entry: a table pattern and a column (`None` for `*`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct ColumnPattern {
     table: TablePattern,
-    column: Option<String>,
+    column: Option<Name>,
 }
 
 impl ColumnPattern {
     fn parse(text: &str) -> Result<ColumnPattern, String> {
-        let text = text.trim();
-        let (table, column) = text
-            .rsplit_once('.')
-            .ok_or("write `table.column`, `table.*` or `*.*`")?;
-        let column = match column {
-            "*" => None,
-            c if is_plain_identifier(c) => Some(c.to_ascii_lowercase()),
-            c => return Err(format!("`{c}` is not a column name or `*`")),
-        };
+        let mut parts = entry_parts(text)?;
+        if parts.len() < 2 {
+            return Err("write `table.column`, `table.*` or `*.*`".into());
+        }
+        let column = parts.pop().flatten();
         Ok(ColumnPattern {
-            table: TablePattern::parse(table)?,
+            table: TablePattern::from_parts(parts)?,
             column,
         })
     }
 
-    fn matches(&self, table: &TableRef, column: Option<&str>) -> bool {
-        self.table.matches(table)
+    fn matches(&self, d: Dialect, table: &TableRef, column: Option<&Name>) -> bool {
+        self.table.matches(d, table)
             && match (&self.column, column) {
                 (None, _) => true,
-                (Some(p), Some(c)) => p == c,
+                (Some(p), Some(c)) => p.column_key(d) == c.column_key(d),
                 (Some(_), None) => false,
             }
+    }
+}
+
+/// Names as a database reports them (SQLite's authorizer, PostgreSQL's catalog) are the
+/// stored names, exact: compared as quoted names by PostgreSQL's rules, under which equal
+/// means the same table on every database (SQLite only refuses more).
+const REPORTED: Dialect = Dialect::Postgres;
+
+fn reported(schema: Option<&str>, table: &str) -> TableRef {
+    let exact = |t: &str| Name {
+        text: t.to_string(),
+        quoted: true,
+    };
+    TableRef {
+        // The default schema as the database names it is an unqualified name here.
+        schema: schema
+            .filter(|s| !matches!(*s, "main" | "public"))
+            .map(exact),
+        table: exact(table),
     }
 }
 
@@ -228,15 +389,21 @@ pub struct Capabilities {
 
 /// Which side said no: the plugin did not ask, or the operator did not grant.
 fn missing(in_requests: bool, in_grants: bool, entry: &str, plugin: &str, key: &str) -> String {
+    // A quoted name needs TOML's literal quotes around it: `read = ['"Users"']`.
+    let entry = if entry.contains('"') {
+        format!("'{entry}'")
+    } else {
+        format!("\"{entry}\"")
+    };
     match (in_requests, in_grants) {
         (false, false) => format!(
-            "allowing it needs `{key} = [\"{entry}\"]` in both the plugin's manifest [requests] and godwit.toml's [plugins.{plugin}.grants]"
+            "allowing it needs `{key} = [{entry}]` in both the plugin's manifest [requests] and godwit.toml's [plugins.{plugin}.grants]"
         ),
         (true, _) => format!(
-            "the plugin asks for it, but godwit.toml's [plugins.{plugin}.grants] does not grant it (`{key} = [\"{entry}\"]` would)"
+            "the plugin asks for it, but godwit.toml's [plugins.{plugin}.grants] does not grant it (`{key} = [{entry}]` would)"
         ),
         (false, true) => format!(
-            "godwit.toml grants it, but the plugin's manifest does not request it (`{key} = [\"{entry}\"]` under [requests])"
+            "godwit.toml grants it, but the plugin's manifest does not request it (`{key} = [{entry}]` under [requests])"
         ),
     }
 }
@@ -289,11 +456,11 @@ impl Capabilities {
         }
     }
 
-    fn can_read(&self, t: &TableRef) -> Result<(), Refused> {
+    fn can_read(&self, d: Dialect, t: &TableRef) -> Result<(), Refused> {
         let [r, g] = &self.read;
         let (in_r, in_g) = (
-            r.iter().any(|p| p.matches(t)),
-            g.iter().any(|p| p.matches(t)),
+            r.iter().any(|p| p.matches(d, t)),
+            g.iter().any(|p| p.matches(d, t)),
         );
         if in_r && in_g {
             return Ok(());
@@ -304,16 +471,19 @@ impl Capabilities {
         )))
     }
 
-    fn can_write(&self, t: &TableRef, column: Option<&str>) -> Result<(), Refused> {
+    fn can_write(&self, d: Dialect, t: &TableRef, column: Option<&Name>) -> Result<(), Refused> {
         let [r, g] = &self.write;
         let (in_r, in_g) = (
-            r.iter().any(|p| p.matches(t, column)),
-            g.iter().any(|p| p.matches(t, column)),
+            r.iter().any(|p| p.matches(d, t, column)),
+            g.iter().any(|p| p.matches(d, t, column)),
         );
         if in_r && in_g {
             return Ok(());
         }
-        let entry = format!("{t}.{}", column.unwrap_or("*"));
+        let entry = match column {
+            Some(c) => format!("{t}.{c}"),
+            None => format!("{t}.*"),
+        };
         let what = match column {
             Some(c) => format!("writing column `{c}` of table `{t}`"),
             None => format!("writing whole rows of table `{t}`"),
@@ -324,38 +494,44 @@ impl Capabilities {
         )))
     }
 
+    /// Whether both the manifest and the grants name a table of a system catalog
+    /// (`information_schema.tables`, `pg_catalog.pg_class`…): then the session's own
+    /// location (`database()`, `current_schema()`…) is catalog information it may read.
+    fn may_read_catalog(&self) -> bool {
+        let names_catalog = |patterns: &[TablePattern]| {
+            patterns.iter().any(|p| {
+                p.table.is_some()
+                    && p.schema.as_ref().is_some_and(|s| {
+                        matches!(s.folded().as_str(), "information_schema" | "pg_catalog")
+                    })
+            })
+        };
+        names_catalog(&self.read[0]) && names_catalog(&self.read[1])
+    }
+
     /// [`Capabilities::can_read`] for names as a database reports them, for the
     /// database-side enforcement (`driver::Scope`), so both lines of defence share one rule.
     pub fn reads_table(&self, schema: Option<&str>, table: &str) -> bool {
-        self.can_read(&TableRef {
-            schema: schema.map(str::to_lowercase),
-            table: table.to_lowercase(),
-        })
-        .is_ok()
+        self.can_read(REPORTED, &reported(schema, table)).is_ok()
     }
 
     /// [`Capabilities::can_write`] for names as a database reports them; `column` `None`
     /// asks for whole rows.
     pub fn writes_column(&self, schema: Option<&str>, table: &str, column: Option<&str>) -> bool {
-        let column = column.map(str::to_lowercase);
-        self.can_write(
-            &TableRef {
-                schema: schema.map(str::to_lowercase),
-                table: table.to_lowercase(),
-            },
-            column.as_deref(),
-        )
-        .is_ok()
+        let column = column.map(|c| Name {
+            text: c.to_string(),
+            quoted: true,
+        });
+        self.can_write(REPORTED, &reported(schema, table), column.as_ref())
+            .is_ok()
     }
 
     /// Whether the plugin may write any column of the table (what a write entry names).
     pub fn writes_any_column(&self, schema: Option<&str>, table: &str) -> bool {
-        let t = TableRef {
-            schema: schema.map(str::to_lowercase),
-            table: table.to_lowercase(),
-        };
+        let t = reported(schema, table);
         let [r, g] = &self.write;
-        r.iter().any(|p| p.table.matches(&t)) && g.iter().any(|p| p.table.matches(&t))
+        r.iter().any(|p| p.table.matches(REPORTED, &t))
+            && g.iter().any(|p| p.table.matches(REPORTED, &t))
     }
 
     /// The effective read and write entries as stable text: equal grants, equal text.
@@ -455,10 +631,10 @@ impl Capabilities {
                     ));
                 }
                 if insert.columns.is_empty() {
-                    self.can_write(&table, None)?;
+                    self.can_write(dialect, &table, None)?;
                 }
                 for column in &insert.columns {
-                    self.can_write(&table, Some(&self.column_name(column)?))?;
+                    self.can_write(dialect, &table, Some(&self.column_name(column)?))?;
                 }
                 match &insert.source {
                     Some(source) => self.check_reads(dialect, source.as_ref()),
@@ -482,7 +658,7 @@ impl Capabilities {
                         AssignmentTarget::Tuple(ns) => ns.iter().collect(),
                     };
                     for n in names {
-                        self.can_write(&table, Some(&self.column_name(n)?))?;
+                        self.can_write(dialect, &table, Some(&self.column_name(n)?))?;
                     }
                     self.check_reads(dialect, &a.value)?;
                 }
@@ -497,7 +673,7 @@ impl Capabilities {
                     .is_break()
                 });
                 if update.selection.is_some() || update.from.is_some() || set_reads_columns {
-                    self.can_read(&table)?;
+                    self.can_read(dialect, &table)?;
                 }
                 if let Some(from) = &update.from {
                     let (UpdateTableFromKind::BeforeSet(tables)
@@ -526,9 +702,9 @@ impl Capabilities {
                     return Err(self.refuse("DELETE from more than one table is refused".into()));
                 };
                 let table = self.single_table(only)?;
-                self.can_write(&table, None)?;
+                self.can_write(dialect, &table, None)?;
                 if delete.selection.is_some() || delete.using.is_some() {
-                    self.can_read(&table)?;
+                    self.can_read(dialect, &table)?;
                 }
                 self.check_reads(dialect, &delete.using)?;
                 self.check_reads(dialect, &delete.selection)?;
@@ -554,15 +730,35 @@ impl Capabilities {
         writes: &[String],
         filter: Option<&str>,
     ) -> Result<(), Refused> {
-        let pattern = TablePattern::parse(table)
-            .ok()
-            .filter(|p| p.table.is_some())
-            .ok_or_else(|| self.refuse(format!("backfill table `{table}` is not a table name")))?;
-        let t = TableRef {
-            schema: pattern.schema,
-            table: pattern.table.unwrap_or_default(),
+        // The host quotes every name of a backfill exactly as the plugin gave it
+        // (`quote_table`), so each is compared as a quoted name: `Users` is not `users`
+        // on PostgreSQL.
+        let exact = |text: &str| Name {
+            text: text.to_string(),
+            quoted: true,
         };
-        self.can_read(&t)?;
+        let parts: Vec<&str> = table.split('.').collect();
+        if !parts.iter().all(|p| is_plain_identifier(p)) {
+            return Err(self.refuse(format!(
+                "backfill table `{table}` is not a table name (`table` or `schema.table`, letters, digits, `_`)"
+            )));
+        }
+        let t = match parts.as_slice() {
+            [t] => TableRef {
+                schema: None,
+                table: exact(t),
+            },
+            [s, t] => TableRef {
+                schema: Some(exact(s)),
+                table: exact(t),
+            },
+            _ => {
+                return Err(self.refuse(format!(
+                    "backfill table `{table}` is not a table name (`table` or `schema.table`)"
+                )));
+            }
+        };
+        self.can_read(dialect, &t)?;
         let keys: Vec<&str> = key.split(',').map(str::trim).collect();
         for c in keys
             .iter()
@@ -583,7 +779,7 @@ impl Capabilities {
             if keys.iter().any(|k| k.eq_ignore_ascii_case(w)) {
                 return Err(self.refuse(format!("the backfill may not write its key column `{w}`")));
             }
-            self.can_write(&t, Some(&w.to_ascii_lowercase()))?;
+            self.can_write(dialect, &t, Some(&exact(w)))?;
         }
         let Some(filter) = filter else {
             return Ok(());
@@ -596,6 +792,7 @@ impl Capabilities {
         }
         let mut v = FilterCheck {
             caps: self,
+            dialect,
             table: &t,
             refused: None,
         };
@@ -607,11 +804,7 @@ impl Capabilities {
     }
 
     fn parse_one(&self, dialect: Dialect, sql: &str) -> Result<Statement, Refused> {
-        if dialect == Dialect::MySql && (sql.contains("/*!") || sql.contains("/*+")) {
-            return Err(self.refuse(
-                "MySQL executable comments (`/*! … */`, `/*+ … */`) are refused: the server runs what they hide".into(),
-            ));
-        }
+        lex_guard(dialect, sql).map_err(|e| self.refuse(e))?;
         // Two independent readings must agree there is one statement: godwit's splitter
         // (the servers' lexical rules) and sqlparser.
         match crate::split::split(sql, dialect) {
@@ -658,6 +851,7 @@ impl Capabilities {
     fn parse_expr(&self, dialect: Dialect, text: &str) -> Result<Expr, Refused> {
         let fail =
             |e: String| self.refuse(format!("backfill filter `{text}` cannot be parsed: {e}"));
+        lex_guard(dialect, text).map_err(&fail)?;
         let d = boxed_dialect(dialect);
         let mut parser = Parser::new(d.as_ref())
             .try_with_sql(text)
@@ -679,19 +873,18 @@ impl Capabilities {
             .map(|p| p.as_ident())
             .collect::<Option<_>>()
             .ok_or_else(|| self.refuse(format!("table name `{name}` is not a plain name")))?;
-        let lower = |i: &Ident| i.value.to_lowercase();
         match parts.as_slice() {
-            [t] => Ok(TableRef { schema: None, table: lower(t) }),
-            [s, t] => Ok(TableRef { schema: Some(lower(s)), table: lower(t) }),
+            [t] => Ok(TableRef { schema: None, table: Name::from_ident(t) }),
+            [s, t] => Ok(TableRef { schema: Some(Name::from_ident(s)), table: Name::from_ident(t) }),
             _ => Err(self.refuse(format!(
                 "table name `{name}` names another database or catalog; only `table` or `schema.table` is allowed"
             ))),
         }
     }
 
-    fn column_name(&self, name: &ObjectName) -> Result<String, Refused> {
+    fn column_name(&self, name: &ObjectName) -> Result<Name, Refused> {
         match name.0.last().and_then(|p| p.as_ident()) {
-            Some(i) => Ok(i.value.to_lowercase()),
+            Some(i) => Ok(Name::from_ident(i)),
             None => Err(self.refuse(format!("column `{name}` is not a plain name"))),
         }
     }
@@ -721,6 +914,273 @@ impl Capabilities {
     }
 }
 
+/// Reads `sql` the way the server's own lexer does and refuses every construct whose
+/// boundaries another reader (sqlparser, a server in another mode) could see elsewhere.
+///
+/// Accepted: ASCII outside strings, quoted names and comments; plain `'…'` strings
+/// (quote doubled to escape, no backslash on PostgreSQL and MySQL); quoted names in the
+/// database's own style; comments that start and end the same way for every reader;
+/// `$1`-style placeholders. Everything else is refused with what to write instead:
+/// MySQL/MariaDB executable comments (`/*!`, `/*M!`, `/*+`…), a comment inside a
+/// comment (PostgreSQL nests them, MySQL and SQLite do not), `--` not followed by ASCII
+/// whitespace on MySQL, `#` outside MySQL, prefixed strings (`E''`, `U&''`, `N''`,
+/// `_utf8''`, `B''`…), dollar quotes, backslashes in strings where `sql_mode` or
+/// `standard_conforming_strings` would change their meaning, `@` variables on MySQL,
+/// Unicode whitespace and control characters between tokens.
+fn lex_guard(dialect: Dialect, sql: &str) -> Result<(), String> {
+    use Dialect::{MySql, Postgres, Sqlite};
+    let b = sql.as_bytes();
+    let at = |i: usize| b.get(i).copied().unwrap_or(0);
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let line_of = |i: usize| sql[..i].matches('\n').count() + 1;
+    let mut i = 0;
+    // The word just before the current token (through spaces and comments): a MySQL
+    // character-set introducer (`_utf8 'x'`) or SQLite's `x'…'`.
+    let mut last_word: Option<&str> = None;
+    while i < b.len() {
+        let c = b[i];
+        let prev = if i == 0 { 0 } else { b[i - 1] };
+        let word_before = last_word.take();
+        match c {
+            0 => return Err("a NUL byte is refused".into()),
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                last_word = word_before;
+                i += 1;
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while word(at(i)) {
+                    i += 1;
+                }
+                last_word = Some(&sql[start..i]);
+            }
+            // Line comments: PostgreSQL ends them at CR or LF, the others at LF only, so a
+            // lone CR inside one is refused.
+            b'-' if at(i + 1) == b'-' => {
+                if dialect == MySql {
+                    let next = at(i + 2);
+                    // sql_lex.cc: `--` starts a comment only before ASCII whitespace or a
+                    // control character (or the end of the text); other readers differ on
+                    // the control characters, so only space, tab and newline are accepted.
+                    if !matches!(next, b' ' | b'\t' | b'\n' | b'\r') {
+                        return Err(format!(
+                            "`--` not followed by a space, tab or newline (line {}) is refused on MySQL/MariaDB, where it may not be a comment; write `- -` for two minus signs or `-- ` for a comment",
+                            line_of(i)
+                        ));
+                    }
+                }
+                i = line_comment(b, i + 2).map_err(|e| format!("{e} (line {})", line_of(i)))?;
+                last_word = word_before;
+            }
+            b'#' if dialect == MySql => {
+                i = line_comment(b, i + 1).map_err(|e| format!("{e} (line {})", line_of(i)))?;
+                last_word = word_before;
+            }
+            b'#' => {
+                return Err(format!(
+                    "`#` (line {}) is refused: MySQL reads it as a comment, write the operator another way",
+                    line_of(i)
+                ));
+            }
+            b'/' if at(i + 1) == b'*' => {
+                let body = i + 2;
+                if dialect == MySql {
+                    let first = at(body);
+                    let empty = first == b'*' && at(body + 1) == b'/';
+                    if !(empty || matches!(first, b' ' | b'\t' | b'\n' | b'\r')) {
+                        return Err(format!(
+                            "the comment at line {} is refused: MySQL/MariaDB run executable comments (`/*!`, `/*M!`, `/*!50000`, `/*+ hints */`); write a comment as `/* ` with a space after the star",
+                            line_of(i)
+                        ));
+                    }
+                }
+                let Some(len) = sql[body..].find("*/") else {
+                    return Err(format!("the comment at line {} is not closed", line_of(i)));
+                };
+                let text = &sql[body..body + len];
+                if text.contains("/*") {
+                    return Err(format!(
+                        "a comment inside a comment (line {}) is refused: PostgreSQL nests comments, MySQL and SQLite do not",
+                        line_of(i)
+                    ));
+                }
+                if text.contains('\0') {
+                    return Err("a NUL byte is refused".into());
+                }
+                i = body + len + 2;
+                last_word = word_before;
+            }
+            b'\'' | b'"' if dialect == MySql && word_before.is_some_and(|w| w.starts_with('_')) => {
+                return Err(format!(
+                    "the character-set introducer `{}` at line {} is refused: it changes how the server reads the string; pass the value as a parameter",
+                    word_before.unwrap_or_default(),
+                    line_of(i)
+                ));
+            }
+            b'\'' | b'"'
+                if (word(prev) || prev == b'&' || prev == b'$')
+                    && !(c == b'\''
+                        && dialect == Sqlite
+                        && word(prev)
+                        && matches!(word_before, Some("x" | "X"))) =>
+            {
+                return Err(format!(
+                    "the prefixed string or name at line {} (`E'…'`, `U&'…'`, `N'…'`, `B'…'`, `X'…'`…) is refused: its escapes depend on the server; pass the value as a parameter",
+                    line_of(i)
+                ));
+            }
+            b'\'' => {
+                i = quoted(b, i, b'\'', dialect != Sqlite)
+                    .map_err(|e| format!("a string at line {}: {e}", line_of(i)))?;
+            }
+            b'"' => {
+                // An identifier on PostgreSQL and SQLite; a string on MySQL (the session's
+                // sql_mode has no ANSI_QUOTES). A backslash reads differently in each.
+                i = quoted(b, i, b'"', dialect == MySql || dialect == Postgres)
+                    .map_err(|e| format!("a quoted name or string at line {}: {e}", line_of(i)))?;
+            }
+            b'`' if dialect != Postgres => {
+                i = quoted(b, i, b'`', false)
+                    .map_err(|e| format!("a quoted name at line {}: {e}", line_of(i)))?;
+            }
+            b'`' => {
+                return Err(format!(
+                    "a backtick (line {}) is refused on PostgreSQL",
+                    line_of(i)
+                ));
+            }
+            b'[' if dialect == Sqlite => {
+                return Err(format!(
+                    "`[name]` quoting (line {}) is refused; quote names with double quotes",
+                    line_of(i)
+                ));
+            }
+            b'$' => {
+                // `$1`, `$2`…: placeholders, at a token start only.
+                let mut j = i + 1;
+                while at(j).is_ascii_digit() {
+                    j += 1;
+                }
+                if j == i + 1 || word(prev) || word(at(j)) || at(j) == b'$' {
+                    return Err(format!(
+                        "`$` at line {} is refused except in placeholders `$1`, `$2`…: dollar quotes and `$` in names read differently on each server; pass values as parameters",
+                        line_of(i)
+                    ));
+                }
+                i = j;
+            }
+            b'@' if dialect == MySql => {
+                return Err(format!(
+                    "`@` at line {} is refused: user and server variables (`@x`, `@@version`) are not table data a grant covers",
+                    line_of(i)
+                ));
+            }
+            b'\\' => {
+                return Err(format!(
+                    "a backslash outside a string (line {}) is refused",
+                    line_of(i)
+                ));
+            }
+            b'0'..=b'9' if !word(prev) => {
+                // A number: digits, one dot, an exponent. A word glued to it (`1from`,
+                // `0x41`, `1e`) reads differently on each server.
+                let mut j = i;
+                while at(j).is_ascii_digit() {
+                    j += 1;
+                }
+                if at(j) == b'.' {
+                    j += 1;
+                    while at(j).is_ascii_digit() {
+                        j += 1;
+                    }
+                }
+                if matches!(at(j), b'e' | b'E') {
+                    let mut k = j + 1;
+                    if matches!(at(k), b'+' | b'-') {
+                        k += 1;
+                    }
+                    if at(k).is_ascii_digit() {
+                        j = k;
+                        while at(j).is_ascii_digit() {
+                            j += 1;
+                        }
+                    }
+                }
+                if word(at(j)) || at(j) == b'$' || at(j) == b'.' {
+                    return Err(format!(
+                        "the number at line {} runs into a name or a dot (`1from`, `0x41`, `1.2.3`); separate them with a space",
+                        line_of(i)
+                    ));
+                }
+                i = j;
+            }
+            b'.' if at(i + 1).is_ascii_digit() && (word(prev) || prev == b'"' || prev == b'`') => {
+                return Err(format!(
+                    "a name part starting with a digit (line {}) is refused; quote it",
+                    line_of(i)
+                ));
+            }
+            c if c.is_ascii_graphic() => i += 1,
+            c if c.is_ascii() => {
+                return Err(format!(
+                    "control character {c:#04x} at line {} is refused between tokens",
+                    line_of(i)
+                ));
+            }
+            _ => {
+                let ch = sql[i..].chars().next().unwrap_or('\u{fffd}');
+                return Err(format!(
+                    "the character U+{:04X} at line {} is refused outside strings and quoted names: servers disagree on which Unicode characters are spaces or name characters; quote the name",
+                    ch as u32,
+                    line_of(i)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The end of a line comment whose text starts at `from`: after its LF, or the end.
+fn line_comment(b: &[u8], from: usize) -> Result<usize, String> {
+    let mut j = from;
+    while j < b.len() {
+        match b[j] {
+            b'\n' => return Ok(j + 1),
+            b'\r' if b.get(j + 1) != Some(&b'\n') => {
+                return Err(
+                    "a carriage return inside a line comment is refused: PostgreSQL ends the comment there, MySQL and SQLite do not".into(),
+                );
+            }
+            0 => return Err("a NUL byte is refused".into()),
+            _ => j += 1,
+        }
+    }
+    Ok(j)
+}
+
+/// The end of a quoted token opening at `open` with `q`: the quote doubled escapes it;
+/// a backslash is refused where `no_backslash` says the server's mode would change it.
+fn quoted(b: &[u8], open: usize, q: u8, no_backslash: bool) -> Result<usize, String> {
+    let mut j = open + 1;
+    loop {
+        match b.get(j) {
+            None => return Err("not closed".into()),
+            Some(0) => return Err("a NUL byte is refused".into()),
+            Some(b'\\') if no_backslash => {
+                return Err("a backslash inside it is refused: whether it escapes the next character depends on the server's mode; pass the value as a parameter".into());
+            }
+            Some(&c) if c == q => {
+                if b.get(j + 1) == Some(&q) {
+                    j += 2;
+                } else {
+                    return Ok(j + 1);
+                }
+            }
+            Some(_) => j += 1,
+        }
+    }
+}
+
 fn boxed_dialect(dialect: Dialect) -> Box<dyn sqldialect::Dialect> {
     match dialect {
         Dialect::Postgres => Box::new(sqldialect::PostgreSqlDialect {}),
@@ -739,6 +1199,23 @@ fn statement_kind(s: &Statement) -> String {
     format!("a {} statement", words.join(" ").to_uppercase())
 }
 
+/// Words that are the server's information when written without parentheses:
+/// PostgreSQL's SQL-value functions and MySQL's `CURRENT_USER`.
+const SERVER_INFO_WORDS: &[&str] = &[
+    "current_user",
+    "session_user",
+    "system_user",
+    "current_role",
+    "current_schema",
+    "current_catalog",
+];
+
+fn is_server_info_word(d: Dialect, i: &Ident) -> bool {
+    i.quote_style.is_none()
+        && (SERVER_INFO_WORDS.contains(&i.value.to_ascii_lowercase().as_str())
+            || (d == Dialect::Postgres && i.value.eq_ignore_ascii_case("user")))
+}
+
 /// SQLite's read-only schema pragmas, usable as table functions.
 fn is_catalog_pragma(name: &ObjectName) -> bool {
     name.0.len() == 1
@@ -754,13 +1231,10 @@ fn is_catalog_pragma(name: &ObjectName) -> bool {
         })
 }
 
-/// Built-ins with no side effects and no access to anything but their arguments (or,
-/// for `database()` and `current_schema`, the name of where the session is).
+/// Built-ins with no side effects and no access to anything but their arguments. Server
+/// information (`database()`, `current_user`, `version()`, `@@variables`…) is refused:
+/// no grant covers it.
 const ALLOWED_FUNCTIONS: &[&str] = &[
-    "database",
-    "current_database",
-    "current_schema",
-    "schema",
     "count",
     "sum",
     "min",
@@ -837,10 +1311,24 @@ fn function_allowed(name: &ObjectName) -> Option<String> {
     ALLOWED_FUNCTIONS.contains(&n.as_str()).then_some(n)
 }
 
+/// The name of the database or schema the session is in: catalog information, allowed
+/// only to a plugin granted a catalog by name (see [`Capabilities::may_read_catalog`]).
+const LOCATION_FUNCTIONS: &[&str] = &["database", "schema", "current_database", "current_schema"];
+
+fn is_location_function(name: &ObjectName) -> bool {
+    match name.0.as_slice() {
+        [part] => part.as_ident().is_some_and(|i| {
+            i.quote_style.is_none()
+                && LOCATION_FUNCTIONS.contains(&i.value.to_ascii_lowercase().as_str())
+        }),
+        _ => false,
+    }
+}
+
 struct ReadCheck<'a> {
     caps: &'a Capabilities,
     dialect: Dialect,
-    /// CTE names in scope, innermost last.
+    /// CTE names in scope (as [`Name::key`]), innermost last.
     ctes: Vec<Vec<String>>,
     refused: Option<Refused>,
 }
@@ -900,14 +1388,14 @@ impl Visitor for ReadCheck<'_> {
         let mut names = Vec::new();
         if let Some(with) = &query.with {
             for (i, cte) in with.cte_tables.iter().enumerate() {
-                names.push(cte.alias.name.value.to_lowercase());
+                names.push(Name::from_ident(&cte.alias.name).key(self.dialect));
                 self.check_body(&cte.query.body)?;
                 if !with.recursive {
                     // In a plain WITH a CTE's body cannot see itself or later CTEs, so a name
                     // there means a real table; refuse rather than guess which.
                     let later: HashSet<String> = with.cte_tables[i..]
                         .iter()
-                        .map(|c| c.alias.name.value.to_lowercase())
+                        .map(|c| Name::from_ident(&c.alias.name).folded())
                         .collect();
                     let mut seen = Names::default();
                     let _ = cte.query.visit(&mut seen);
@@ -953,10 +1441,13 @@ impl Visitor for ReadCheck<'_> {
             Ok(t) => t,
             Err(r) => return self.stop_with(r),
         };
-        if table.schema.is_none() && self.ctes.iter().any(|scope| scope.contains(&table.table)) {
+        // A name is a CTE only when it is one by the server's rules for sure (exactly, on
+        // MySQL); otherwise it is checked as the table it may be.
+        let key = table.table.key(self.dialect);
+        if table.schema.is_none() && self.ctes.iter().any(|scope| scope.contains(&key)) {
             return ControlFlow::Continue(());
         }
-        match self.caps.can_read(&table) {
+        match self.caps.can_read(self.dialect, &table) {
             Ok(()) => ControlFlow::Continue(()),
             Err(r) => self.stop_with(r),
         }
@@ -964,6 +1455,9 @@ impl Visitor for ReadCheck<'_> {
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
         match expr {
+            Expr::Function(f) if is_location_function(&f.name) && self.caps.may_read_catalog() => {
+                ControlFlow::Continue(())
+            }
             Expr::Function(f) => {
                 if function_allowed(&f.name).is_none() {
                     return self.stop(format!(
@@ -984,6 +1478,17 @@ impl Visitor for ReadCheck<'_> {
                 op: sqlparser::ast::BinaryOperator::Assignment,
                 ..
             } => self.stop("assigning a session variable (`:=`) is refused".into()),
+            Expr::Identifier(i)
+                if i.quote_style.is_none()
+                    && i.value.eq_ignore_ascii_case("current_schema")
+                    && self.caps.may_read_catalog() =>
+            {
+                ControlFlow::Continue(())
+            }
+            Expr::Identifier(i) if is_server_info_word(self.dialect, i) => self.stop(format!(
+                "`{}` is refused: it is the server's information, not table data a grant covers",
+                i.value
+            )),
             Expr::Prefixed { .. } | Expr::Named { .. } if self.dialect == Dialect::MySql => {
                 self.stop("this expression is not supported and is refused".into())
             }
@@ -992,7 +1497,7 @@ impl Visitor for ReadCheck<'_> {
     }
 }
 
-/// Unqualified relation names anywhere under a node.
+/// Unqualified relation names anywhere under a node, lower-cased.
 #[derive(Default)]
 struct Names(Vec<String>);
 
@@ -1002,7 +1507,7 @@ impl Visitor for Names {
         if let [part] = name.0.as_slice()
             && let Some(i) = part.as_ident()
         {
-            self.0.push(i.value.to_lowercase());
+            self.0.push(Name::from_ident(i).folded());
         }
         ControlFlow::Continue(())
     }
@@ -1010,6 +1515,7 @@ impl Visitor for Names {
 
 struct FilterCheck<'a> {
     caps: &'a Capabilities,
+    dialect: Dialect,
     table: &'a TableRef,
     refused: Option<Refused>,
 }
@@ -1032,13 +1538,18 @@ impl Visitor for FilterCheck<'_> {
                 f.name
             )),
             Expr::CompoundIdentifier(parts) => {
+                let d = self.dialect;
                 let qualifier: Vec<String> = parts[..parts.len() - 1]
                     .iter()
-                    .map(|i| i.value.to_lowercase())
+                    .map(|i| Name::from_ident(i).key(d))
                     .collect();
+                let table = self.table.table.key(d);
                 let ok = match qualifier.as_slice() {
-                    [t] => *t == self.table.table,
-                    [s, t] => Some(s) == self.table.schema.as_ref() && *t == self.table.table,
+                    [t] => *t == table,
+                    [s, t] => {
+                        self.table.schema.as_ref().map(|n| n.key(d)).as_ref() == Some(s)
+                            && *t == table
+                    }
                     _ => false,
                 };
                 (!ok).then(|| {
@@ -1052,6 +1563,10 @@ impl Visitor for FilterCheck<'_> {
                 op: sqlparser::ast::BinaryOperator::Assignment,
                 ..
             } => refuse("assignment is refused in a backfill filter".into()),
+            Expr::Identifier(i) if is_server_info_word(self.dialect, i) => refuse(format!(
+                "`{}` is refused in a backfill filter: it is the server's information",
+                i.value
+            )),
             _ => None,
         };
         match problem {
@@ -1105,14 +1620,14 @@ mod tests {
 
     fn caps(read: &[&str], write: &[&str]) -> Capabilities {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        let requests = Requests {
-            read: vec!["*".into()],
-            write: vec!["*.*".into()],
-            ..Default::default()
-        };
         let grants = Grants {
             read: v(read),
             write: v(write),
+            ..Default::default()
+        };
+        let requests = Requests {
+            read: grants.read.clone(),
+            write: grants.write.clone(),
             ..Default::default()
         };
         Capabilities::effective(&requests, &grants, "p")
@@ -1126,7 +1641,7 @@ mod tests {
         for sql in [
             "SELECT id, email FROM users WHERE id > 10 ORDER BY id LIMIT 5",
             "SELECT count(*), max(id) FROM users",
-            "select lower(trim(email)), coalesce(name, 'x') from USERS",
+            "select lower(trim(email)), coalesce(name, 'x') from users",
             "SELECT u.id FROM users u JOIN orders o ON o.user_id = u.id",
             "SELECT id FROM users WHERE id IN (SELECT user_id FROM orders)",
             "WITH recent AS (SELECT * FROM orders) SELECT * FROM recent JOIN users ON true",
@@ -1197,7 +1712,7 @@ mod tests {
             ("SELECT nextval('s')", "function `nextval`"),
             ("SELECT * FROM \"secrets\"", "`secrets`"),
             ("SELEC 1", "cannot be parsed"),
-            ("SELECT 'open", "cannot be read"),
+            ("SELECT 'open", "not closed"),
         ] {
             let err = c
                 .check_query(Dialect::Postgres, sql)
@@ -1257,9 +1772,518 @@ mod tests {
         assert!(err.contains("sqlite_master"), "{err}");
     }
 
+    fn refused(c: &Capabilities, d: Dialect, sql: &str) {
+        if let Ok(()) = c.check_query(d, sql) {
+            panic!("{d}: allowed: {sql:?}");
+        }
+    }
+
+    fn allowed(c: &Capabilities, d: Dialect, sql: &str) {
+        c.check_query(d, sql)
+            .unwrap_or_else(|e| panic!("{d}: {sql:?}: {e}"));
+    }
+
+    /// Finding 1 of issue 11: names compare by each server's rules.
+    #[test]
+    fn names_follow_each_servers_case_rules() {
+        use Dialect::{MySql, Postgres, Sqlite};
+        let c = caps(&["users"], &["users.email_normalized"]);
+        // PostgreSQL: the CTE "Secrets" is not the table secrets.
+        for sql in [
+            r#"WITH "Secrets" AS (SELECT 1) SELECT * FROM secrets"#,
+            r#"WITH "SECRETS" AS (SELECT 1) SELECT * FROM Secrets"#,
+            r#"WITH secrets AS (SELECT 1) SELECT * FROM "Secrets""#,
+            r#"WITH "Secrets" AS (SELECT 1) SELECT * FROM users, secrets"#,
+            r#"WITH "Secrets" AS (SELECT 1) SELECT * FROM users WHERE id IN (SELECT 1 FROM secrets)"#,
+            r#"WITH RECURSIVE "Secrets" AS (SELECT 1) SELECT * FROM secrets"#,
+            r#"SELECT * FROM "Users""#,
+            r#"SELECT * FROM "USERS""#,
+            r#"SELECT * FROM public."Users""#,
+            r#"SELECT * FROM "Public".users"#,
+            "SELECT * FROM \"user\u{212A}\"",
+        ] {
+            refused(&c, Postgres, sql);
+        }
+        for sql in [
+            r#"WITH Secrets AS (SELECT 1) SELECT * FROM SECRETS"#,
+            r#"WITH "secrets" AS (SELECT 1) SELECT * FROM secrets"#,
+            r#"WITH "Secrets" AS (SELECT 1) SELECT * FROM "Secrets""#,
+            "SELECT * FROM Users",
+            "SELECT * FROM PUBLIC.USERS",
+            r#"SELECT * FROM "users""#,
+        ] {
+            allowed(&c, Postgres, sql);
+        }
+        // MySQL/MariaDB (lower_case_table_names = 0): table names are exact, quoted or not.
+        for sql in [
+            "WITH Secrets AS (SELECT 1) SELECT * FROM secrets",
+            "WITH `Secrets` AS (SELECT 1) SELECT * FROM secrets",
+            "SELECT * FROM Users",
+            "SELECT * FROM `USERS`",
+            "SELECT * FROM `user\u{212A}`",
+        ] {
+            refused(&c, MySql, sql);
+        }
+        for sql in [
+            "WITH secrets AS (SELECT 1) SELECT * FROM secrets",
+            "WITH `Secrets` AS (SELECT 1) SELECT * FROM `Secrets`",
+            "SELECT `users`.`ID` FROM `users`",
+        ] {
+            allowed(&c, MySql, sql);
+        }
+        // SQLite: ASCII case never matters, quoted or not; other letters always do.
+        for sql in [
+            r#"WITH "Secrets" AS (SELECT 1) SELECT * FROM secrets"#,
+            r#"SELECT * FROM "Users""#,
+            "SELECT * FROM USERS",
+            "SELECT * FROM `USERS`",
+        ] {
+            allowed(&c, Sqlite, sql);
+        }
+        refused(&c, Sqlite, "SELECT * FROM \"user\u{212A}\"");
+        refused(&c, Sqlite, "SELECT * FROM \"USER\u{17F}\"");
+        // Columns: exact when quoted on PostgreSQL, never case-sensitive on MySQL.
+        for (d, sql, ok) in [
+            (
+                Postgres,
+                r#"UPDATE users SET "Email_normalized" = 'x'"#,
+                false,
+            ),
+            (Postgres, "UPDATE users SET EMAIL_NORMALIZED = 'x'", true),
+            (
+                Postgres,
+                r#"UPDATE users SET "email_normalized" = 'x'"#,
+                true,
+            ),
+            (MySql, "UPDATE users SET EMAIL_NORMALIZED = 'x'", true),
+            (MySql, "UPDATE users SET `Email_Normalized` = 'x'", true),
+            (MySql, "UPDATE Users SET email_normalized = 'x'", false),
+            (
+                Sqlite,
+                r#"UPDATE "USERS" SET "Email_Normalized" = 'x'"#,
+                true,
+            ),
+            (
+                Sqlite,
+                "UPDATE users SET \"email_normali\u{17F}ed\" = 'x'",
+                false,
+            ),
+        ] {
+            let r = c.check_execute(d, sql, false);
+            assert_eq!(r.is_ok(), ok, "{d}: {sql}: {r:?}");
+        }
+    }
+
+    /// How a grant names a quoted or mixed-case table: in double quotes, exactly.
+    #[test]
+    fn quoted_grants_name_exactly() {
+        use Dialect::{MySql, Postgres, Sqlite};
+        let c = caps(
+            &[r#""Users""#, r#"audit."Events""#],
+            &[r#""Users"."Email""#],
+        );
+        allowed(&c, Postgres, r#"SELECT * FROM "Users""#);
+        allowed(&c, Postgres, r#"SELECT * FROM audit."Events""#);
+        refused(&c, Postgres, "SELECT * FROM Users");
+        refused(&c, Postgres, "SELECT * FROM users");
+        refused(&c, Postgres, "SELECT * FROM audit.events");
+        allowed(&c, MySql, "SELECT * FROM Users");
+        allowed(&c, MySql, "SELECT * FROM `Users`");
+        refused(&c, MySql, "SELECT * FROM users");
+        allowed(&c, Sqlite, "SELECT * FROM users");
+        assert!(
+            c.check_execute(Postgres, r#"UPDATE "Users" SET "Email" = 'x'"#, false)
+                .is_ok()
+        );
+        assert!(
+            c.check_execute(Postgres, r#"UPDATE "Users" SET email = 'x'"#, false)
+                .is_err()
+        );
+        let g = Grants {
+            read: vec![r#""My ""odd"" table""#.into(), r#"s."a.b""#.into()],
+            write: vec![r#""T".*"#.into()],
+            ..Default::default()
+        };
+        g.validate().unwrap();
+        let c = Capabilities::effective(
+            &Requests {
+                read: g.read.clone(),
+                ..Default::default()
+            },
+            &g,
+            "p",
+        );
+        allowed(&c, Postgres, r#"SELECT * FROM "My ""odd"" table""#);
+        allowed(&c, Postgres, r#"SELECT * FROM s."a.b""#);
+        refused(&c, Postgres, r#"SELECT * FROM s.a"#);
+        for bad in [r#""unclosed"#, r#""""#, r#""a"b"#, "my table", "a.b.c.d"] {
+            let g = Grants {
+                read: vec![bad.into()],
+                ..Default::default()
+            };
+            assert!(g.validate().is_err(), "{bad}");
+        }
+        // The refusal says how to grant a quoted name in TOML.
+        let c = caps(&[], &[]);
+        let err = c
+            .check_query(Postgres, r#"SELECT * FROM "Users""#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(r#"read = ['"Users"']"#), "{err}");
+    }
+
+    /// Finding 1 for backfills: the host quotes each name exactly as the plugin gave it.
+    #[test]
+    fn backfill_names_are_exact() {
+        use Dialect::{MySql, Postgres, Sqlite};
+        let c = caps(&["users"], &["users.email_normalized"]);
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        for (d, table, write, ok) in [
+            (Postgres, "Users", "email_normalized", false),
+            (Postgres, "users", "Email_normalized", false),
+            (Postgres, "PUBLIC.users", "email_normalized", false),
+            (Postgres, "public.users", "email_normalized", true),
+            (MySql, "Users", "email_normalized", false),
+            (MySql, "users", "EMAIL_NORMALIZED", true),
+            (Sqlite, "USERS", "Email_Normalized", true),
+            (Sqlite, "main.users", "email_normalized", true),
+            (MySql, "main.users", "email_normalized", false),
+        ] {
+            let r = c.check_backfill(d, table, "id", &s(&[]), &s(&[write]), None);
+            assert_eq!(r.is_ok(), ok, "{d} {table}.{write}: {r:?}");
+        }
+    }
+
+    /// Finding 2 of issue 11: every executable-comment form, wherever SQL is accepted.
+    #[test]
+    fn mysql_executable_comments_are_refused() {
+        let c = caps(&["users"], &["users.*"]);
+        let forms = [
+            "/*!",
+            "/*!50000",
+            "/*!50000 ",
+            "/*!99999",
+            "/*M!",
+            "/*M!100100",
+            "/*M!100100 ",
+            "/*m!",
+            "/*+",
+            "/*+ ",
+            "/*!*/ /*!",
+            "/*\u{a0}!",
+            "/*\x0b!",
+            "/**!",
+            "/*-!",
+        ];
+        for form in forms {
+            for sql in [
+                format!("SELECT 1 {form} , (SELECT 1) */"),
+                format!("SELECT id FROM users {form} UNION SELECT secret FROM secrets */"),
+                format!("SELECT id FROM users WHERE 1 = 1 {form}OR 1=1*/"),
+                format!("{form} SELECT 1 */"),
+                format!("SELECT/* /* nested */ {form} 1 */ 1"),
+            ] {
+                refused(&c, Dialect::MySql, &sql);
+                assert!(
+                    c.check_execute(Dialect::MySql, &format!("DELETE FROM users {sql}"), false)
+                        .is_err(),
+                    "{sql}"
+                );
+                let filter = format!("id = 1 {form} OR 1=1 */");
+                assert!(
+                    c.check_backfill(
+                        Dialect::MySql,
+                        "users",
+                        "id",
+                        &[],
+                        &["email".into()],
+                        Some(&filter)
+                    )
+                    .is_err(),
+                    "{filter}"
+                );
+            }
+        }
+        // Plain comments and the same text in strings are fine.
+        allowed(&c, Dialect::MySql, "SELECT id /* plain */ FROM users /**/");
+        allowed(
+            &c,
+            Dialect::MySql,
+            "SELECT '/*!50000 x */', \"/*M! y */\" FROM users",
+        );
+        allowed(
+            &c,
+            Dialect::MySql,
+            "SELECT id FROM users /*\n! not executable */",
+        );
+        // PostgreSQL and SQLite never execute comments; only the nesting rule differs.
+        for d in [Dialect::Postgres, Dialect::Sqlite] {
+            allowed(&c, d, "SELECT 1 /*! a plain comment here */");
+            refused(&c, d, "SELECT 1 /* outer /* inner */ */");
+            refused(&c, d, "SELECT 1 /* /* */ FROM secrets -- */");
+        }
+        refused(&c, Dialect::MySql, "SELECT 1 /* /* */ FROM secrets");
+    }
+
+    /// Finding 3 of issue 11: `--` and `#` comments as each server's lexer reads them.
+    #[test]
+    fn line_comments_follow_each_server() {
+        let c = caps(&["users"], &["users.*"]);
+        for ws in [
+            "\u{a0}", "\u{2003}", "\u{3000}", "\u{85}", "\u{feff}", "\u{2028}", "x", "-", "1",
+        ] {
+            let sql = format!("SELECT id FROM users --{ws}\nUNION SELECT secret FROM secrets");
+            refused(&c, Dialect::MySql, &sql);
+            let sql = format!("SELECT id FROM users --{ws} UNION SELECT secret FROM secrets");
+            refused(&c, Dialect::MySql, &sql);
+        }
+        for ws in ["\x0b", "\x0c", "\x01", "\x7f"] {
+            // Comments on the server, but not for every reader: refused.
+            refused(&c, Dialect::MySql, &format!("SELECT id FROM users --{ws}"));
+        }
+        refused(&c, Dialect::MySql, "SELECT id FROM users --");
+        for ws in [" ", "\t", "\n", "\r\n"] {
+            allowed(&c, Dialect::MySql, &format!("SELECT id FROM users --{ws}"));
+        }
+        allowed(
+            &c,
+            Dialect::MySql,
+            "SELECT id FROM users # UNION SELECT 1\n",
+        );
+        for d in [Dialect::Postgres, Dialect::Sqlite] {
+            refused(&c, d, "SELECT id # 1 FROM users");
+            allowed(&c, d, "SELECT id FROM users --\u{a0}x");
+        }
+        // A lone CR ends a comment on PostgreSQL only.
+        for d in DIALECTS {
+            refused(
+                &c,
+                d,
+                "SELECT id FROM users -- x\rUNION SELECT secret FROM secrets",
+            );
+            allowed(&c, d, "SELECT id FROM users -- x\r\n");
+        }
+        // Unicode and control whitespace between tokens.
+        for ws in ["\u{a0}", "\u{2003}", "\u{feff}", "\x0b", "\x0c", "\x00"] {
+            for d in DIALECTS {
+                refused(&c, d, &format!("SELECT{ws}id FROM users"));
+            }
+        }
+    }
+
+    /// Finding 4 of issue 11: strings whose boundaries depend on the server's mode.
+    #[test]
+    fn strings_with_mode_dependent_boundaries_are_refused() {
+        use Dialect::{MySql, Postgres, Sqlite};
+        let c = caps(&["users"], &["users.*"]);
+        for (d, sql) in [
+            (Postgres, r"SELECT E'\'' FROM users"),
+            (Postgres, r"SELECT e'x' FROM users"),
+            (Postgres, r"SELECT 'a\' FROM users"),
+            (Postgres, r"SELECT U&'\0041' FROM users"),
+            (Postgres, r#"SELECT U&"d!0061t" UESCAPE '!' FROM users"#),
+            (Postgres, "SELECT u&'x' FROM users"),
+            (Postgres, "SELECT $$x$$ FROM users"),
+            (Postgres, "SELECT $a$x$a$ FROM users"),
+            (Postgres, "SELECT $a$ $$ $a$ FROM users"),
+            (Postgres, "SELECT N'x' FROM users"),
+            (Postgres, "SELECT B'1' FROM users"),
+            (Postgres, "SELECT X'1' FROM users"),
+            (Postgres, "SELECT 0x41 FROM users"),
+            (Postgres, "SELECT 1from users"),
+            (Postgres, "SELECT `id` FROM users"),
+            (Postgres, r#"SELECT "a\" FROM users"#),
+            (MySql, r"SELECT 'a\' FROM users"),
+            (MySql, r"SELECT 'a\'' FROM users"),
+            (MySql, r#"SELECT "a\" FROM users"#),
+            (MySql, "SELECT _utf8'x' FROM users"),
+            (MySql, "SELECT _utf8mb4 'x' FROM users"),
+            (MySql, "SELECT _binary/**/'x' FROM users"),
+            (MySql, "SELECT _big5\"x\" FROM users"),
+            (MySql, "SELECT N'x' FROM users"),
+            (MySql, "SELECT n'x' FROM users"),
+            (MySql, "SELECT x'41' FROM users"),
+            (MySql, "SELECT b'1' FROM users"),
+            (MySql, "SELECT 0x41 FROM users"),
+            (MySql, "SELECT 1e FROM users"),
+            (MySql, "SELECT users.1id FROM users"),
+            (MySql, "SELECT @@version"),
+            (MySql, "SELECT @x"),
+            (MySql, r"SELECT \N FROM users"),
+            (MySql, "SELECT a$b FROM users"),
+            (Sqlite, "SELECT [id] FROM users"),
+            (Sqlite, "SELECT N'x' FROM users"),
+            (Sqlite, "SELECT 1_000 FROM users"),
+            (Sqlite, "SELECT $name FROM users"),
+        ] {
+            refused(&c, d, sql);
+        }
+        for (d, sql) in [
+            (
+                Postgres,
+                "SELECT 'it''s', 1.5, 2e3, .5 FROM users WHERE id = $1",
+            ),
+            (Postgres, r#"SELECT "a""b" FROM users"#),
+            (
+                MySql,
+                "SELECT 'it''s', \"say \"\"hi\"\"\", `a``b` FROM users",
+            ),
+            (Sqlite, r"SELECT 'a\', x'00ff', X'41' FROM users"),
+            (Sqlite, r#"SELECT "a""b", `c` FROM users WHERE id = $1"#),
+        ] {
+            allowed(&c, d, sql);
+        }
+        let filter = r"email <> E'\' OR true --'";
+        assert!(
+            c.check_backfill(
+                Postgres,
+                "users",
+                "id",
+                &[],
+                &["email".into()],
+                Some(filter)
+            )
+            .is_err()
+        );
+    }
+
+    /// Finding 5 of issue 11: what `*` covers.
+    #[test]
+    fn star_reaches_only_the_default_schemas_user_tables() {
+        use Dialect::{MySql, Postgres, Sqlite};
+        let c = caps(&["*"], &["*.*"]);
+        for d in DIALECTS {
+            for sql in [
+                "SELECT * FROM users",
+                "SELECT count(*) FROM orders JOIN users ON true",
+            ] {
+                allowed(&c, d, sql);
+            }
+            for sql in [
+                "SELECT * FROM godwit_migrations",
+                "SELECT * FROM GODWIT_MIGRATIONS",
+                "SELECT * FROM \"godwit_lock\"",
+                "SELECT * FROM godwit_step_progress",
+                "SELECT * FROM other.users",
+                "SELECT * FROM information_schema.tables",
+                "SELECT * FROM INFORMATION_SCHEMA.TABLES",
+                "SELECT * FROM sqlite_master",
+                "SELECT * FROM pg_authid",
+                "SELECT database()",
+                "SELECT current_database()",
+                "SELECT version()",
+                "SELECT user()",
+                "SELECT current_user",
+                "SELECT CURRENT_USER",
+                "SELECT session_user",
+                "SELECT current_schema",
+                "SELECT current_schema()",
+                "SELECT schema()",
+                "SELECT connection_id()",
+            ] {
+                refused(&c, d, sql);
+            }
+        }
+        for sql in [
+            "SELECT * FROM pg_shadow",
+            "SELECT * FROM PG_AUTHID",
+            "SELECT * FROM \"pg_authid\"",
+            "SELECT * FROM pg_stat_activity",
+            "SELECT * FROM pg_catalog.pg_class",
+            "SELECT * FROM pg_toast.pg_toast_1",
+            "SELECT * FROM pg_temp.t",
+            "SELECT * FROM audit.events",
+            "SELECT user",
+            "SELECT current_role",
+            "SELECT current_catalog",
+            "SELECT inet_server_addr()",
+            "SELECT current_setting('x')",
+            "SELECT * FROM users WHERE id IN (SELECT oid FROM pg_roles)",
+        ] {
+            refused(&c, Postgres, sql);
+        }
+        allowed(&c, Postgres, "SELECT * FROM public.users");
+        allowed(&c, Postgres, "SELECT \"user\" FROM users");
+        for sql in [
+            "SELECT * FROM mysql.user",
+            "SELECT * FROM MYSQL.USER",
+            "SELECT * FROM performance_schema.threads",
+            "SELECT * FROM sys.processlist",
+            "SELECT * FROM otherdb.users",
+            "SELECT * FROM main.users",
+            "SELECT * FROM public.users",
+            "SELECT @@version",
+            "SELECT @@global.secure_file_priv",
+            "SELECT @a := 1",
+            "SELECT system_user()",
+            "SELECT last_insert_id()",
+            "SELECT * FROM users WHERE id = (SELECT count(*) FROM mysql.user)",
+        ] {
+            refused(&c, MySql, sql);
+        }
+        allowed(&c, MySql, "SELECT user FROM users");
+        for sql in [
+            "SELECT * FROM sqlite_schema",
+            "SELECT * FROM SQLITE_MASTER",
+            "SELECT * FROM sqlite_temp_master",
+            "SELECT * FROM sqlite_sequence",
+            "SELECT * FROM temp.t",
+            "SELECT * FROM other.users",
+            "SELECT * FROM pragma_table_info('secrets')",
+            "SELECT sqlite_version()",
+        ] {
+            refused(&c, Sqlite, sql);
+        }
+        allowed(&c, Sqlite, "SELECT * FROM main.users");
+        // `*.*` writes reach the same tables `*` reads do.
+        for (d, sql) in [
+            (Postgres, "UPDATE pg_catalog.pg_authid SET rolsuper = true"),
+            (Postgres, "DELETE FROM godwit_migrations"),
+            (MySql, "UPDATE mysql.user SET x = 1"),
+            (MySql, "UPDATE otherdb.users SET x = 1"),
+            (Sqlite, "DELETE FROM sqlite_sequence"),
+            (Postgres, "UPDATE audit.events SET x = 1"),
+        ] {
+            assert!(c.check_execute(d, sql, false).is_err(), "{d}: {sql}");
+        }
+        // The session's location is catalog information: only with a catalog named.
+        let catalog = caps(&["information_schema.tables"], &[]);
+        for d in DIALECTS {
+            allowed(
+                &catalog,
+                d,
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = database()",
+            );
+            allowed(&catalog, d, "SELECT current_schema()");
+            refused(&catalog, d, "SELECT current_user");
+            refused(&catalog, d, "SELECT version()");
+        }
+        allowed(
+            &catalog,
+            Postgres,
+            "SELECT current_schema, current_database()",
+        );
+        // Named, a catalog or another schema is reachable: the operator chose it.
+        let named = caps(&["pg_catalog.pg_class", "audit.*", "otherdb.users"], &[]);
+        allowed(&named, Postgres, "SELECT relname FROM pg_catalog.pg_class");
+        allowed(&named, Postgres, "SELECT * FROM audit.events");
+        allowed(&named, MySql, "SELECT * FROM otherdb.users");
+        refused(&named, Postgres, "SELECT * FROM audit.godwit_migrations");
+    }
+
     #[test]
     fn messages_say_which_side_is_missing() {
-        let c = caps(&["users"], &[]);
+        let c = Capabilities::effective(
+            &Requests {
+                read: vec!["*".into()],
+                ..Default::default()
+            },
+            &Grants {
+                read: vec!["users".into()],
+                ..Default::default()
+            },
+            "p",
+        );
         let err = c
             .check_query(Dialect::Postgres, "SELECT * FROM orders")
             .unwrap_err()
@@ -1309,7 +2333,7 @@ mod tests {
                 "INSERT INTO orders (id) SELECT id FROM users",
                 "DELETE FROM orders WHERE id = $1",
                 "DELETE FROM orders WHERE user_id IN (SELECT id FROM users)",
-                "UPDATE USERS SET EMAIL_NORMALIZED = 'x'",
+                "UPDATE users SET EMAIL_NORMALIZED = 'x'",
             ] {
                 c.check_execute(d, sql, false)
                     .unwrap_or_else(|e| panic!("{d} {sql}: {e}"));

@@ -104,19 +104,87 @@ pub async fn serve<T>(
 ) -> Result<T, tokio::task::JoinError> {
     tokio::pin!(call);
     let mut open = true;
-    loop {
+    let pinned = pin_quoting(driver).await;
+    let done = loop {
         tokio::select! {
             request = requests.recv(), if open => match request {
-                Some(request) => run(driver, confinement, request).await,
+                Some(request) => run(driver, confinement, request, pinned.as_ref().err()).await,
                 None => open = false,
             },
-            done = &mut call => return done,
+            done = &mut call => break done,
         }
+    };
+    if pinned.is_ok() {
+        // Back to the operator's settings (init_sql) for godwit's own statements. If this
+        // fails the transaction is broken and the batch fails on its next statement.
+        let _ = unpin_quoting(driver).await;
     }
+    done
 }
 
-async fn run(driver: &mut dyn Driver, confinement: &mut Confinement, request: Request) {
+/// Pins how the server reads quotes for the plugin's statements, to the rules the
+/// capability checker reads them by (whatever godwit.toml's `init_sql` chose):
+/// MySQL/MariaDB without ANSI_QUOTES and without NO_BACKSLASH_ESCAPES (a `"` is a string,
+/// a backslash escapes), PostgreSQL with `standard_conforming_strings = on` (a backslash
+/// in `'…'` is itself). The checker refuses backslashes in strings anyway; this is the
+/// second line. The previous values are kept in the session and restored after the call.
+async fn pin_quoting(driver: &mut dyn Driver) -> Result<(), String> {
+    let statements: &[&str] = match driver.dialect() {
+        Dialect::MySql => &[
+            "SET @godwit_plugin_saved_sql_mode = @@SESSION.sql_mode",
+            "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+        ],
+        Dialect::Postgres => &[
+            "SELECT set_config('godwit.plugin_saved_scs', current_setting('standard_conforming_strings'), false)",
+            "SET standard_conforming_strings = on",
+        ],
+        Dialect::Sqlite => &[],
+    };
+    for sql in statements {
+        driver.execute_values(sql, &[]).await.map_err(|e| {
+            format!(
+                "the host could not set the session's quoting rules: {}",
+                crate::error::describe_db_error(&e)
+            )
+        })?;
+    }
+    Ok(())
+}
+
+async fn unpin_quoting(driver: &mut dyn Driver) -> Result<(), sqlx::Error> {
+    let statements: &[&str] = match driver.dialect() {
+        Dialect::MySql => &["SET SESSION sql_mode = @godwit_plugin_saved_sql_mode"],
+        Dialect::Postgres => &[
+            "SELECT set_config('standard_conforming_strings', current_setting('godwit.plugin_saved_scs'), false)",
+        ],
+        Dialect::Sqlite => &[],
+    };
+    for sql in statements {
+        driver.execute_values(sql, &[]).await?;
+    }
+    Ok(())
+}
+
+async fn run(
+    driver: &mut dyn Driver,
+    confinement: &mut Confinement,
+    request: Request,
+    unpinned: Option<&String>,
+) {
     let Request { sql, params, kind } = request;
+    // Without the pinned quoting rules the checker's reading is not the server's: refuse.
+    if let Some(why) = unpinned {
+        let why = why.clone();
+        match kind {
+            Kind::Query(reply) => {
+                let _ = reply.send(Err(why));
+            }
+            Kind::Execute(reply) => {
+                let _ = reply.send(Err(why));
+            }
+        }
+        return;
+    }
     match kind {
         Kind::Query(reply) => {
             let result = confinement.query(driver, &sql, &params).await;

@@ -480,7 +480,13 @@ impl Migrator {
                 report.pending.push(id);
                 continue;
             };
-            if !matches!(entry.status, Status::Pending | Status::OutOfOrder) {
+            // Rolled back in godwit's history means nothing of godwit's attempt is in
+            // effect (a deploy that met this tool's objects, then `resolve --rolled-back`):
+            // what the other tool applied is what counts.
+            if !matches!(
+                entry.status,
+                Status::Pending | Status::OutOfOrder | Status::RolledBack
+            ) {
                 report.already_recorded.push(id);
                 continue;
             }

@@ -42,6 +42,20 @@ pub enum Error {
     #[error("{0}")]
     Blocked(String),
 
+    /// The migration lock (or lease) was taken over by another deployer while this run
+    /// held it: whatever this run does next could undo or repeat that deployer's work,
+    /// so it stops, and never restores a backup.
+    #[error("{0}")]
+    LockLost(String),
+
+    /// The whole-database backup a deploy takes before it applies anything could not be
+    /// made, so nothing was applied.
+    #[error("{}", deploy_backup_message(why, source))]
+    DeployBackup {
+        why: BackupWhy,
+        source: crate::backup::BackupError,
+    },
+
     /// The database holds another tool's migration history and none of godwit's: a
     /// deploy would run every migration again from the first, over objects that tool
     /// already created. Nothing was applied and no backup taken.
@@ -82,9 +96,17 @@ impl Error {
         match self {
             Error::Config(_) | Error::Source { .. } | Error::Io(_) => exit::USAGE,
             Error::Connect(_) | Error::LockTimeout { .. } => exit::CONNECT,
-            Error::Blocked(_) | Error::OtherToolHistory(_) | Error::RoleMissing { .. } => {
-                exit::BLOCKED
-            }
+            Error::Blocked(_)
+            | Error::LockLost(_)
+            | Error::OtherToolHistory(_)
+            | Error::RoleMissing { .. } => exit::BLOCKED,
+            // Nothing was applied: not "a migration failed". A missing tool is the
+            // machine's setup, as for `godwit backup`; any other failure stops the deploy
+            // for the safety the backup was for.
+            Error::DeployBackup { source, .. } => match source {
+                crate::backup::BackupError::ToolMissing { .. } => exit::USAGE,
+                _ => exit::BLOCKED,
+            },
             Error::MigrationFailed(_) | Error::Database { .. } => exit::FAILED,
             Error::Backup(e) => {
                 use crate::backup::BackupError as B;
@@ -117,6 +139,45 @@ impl Error {
             message: describe_db_error(err),
         }
     }
+}
+
+/// Why deploy took a backup before applying anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BackupWhy {
+    /// `[backup] policy = "always"`.
+    PolicyAlways,
+    /// `[backup] policy = "destructive"` (the default), and these migrations drop data
+    /// that exists now.
+    Destructive(String),
+    /// `--restore-on-failure` needs a backup to restore.
+    RestoreOnFailure,
+}
+
+fn deploy_backup_message(why: &BackupWhy, source: &crate::backup::BackupError) -> String {
+    let (reason, instead) = match why {
+        BackupWhy::PolicyAlways => (
+            "`[backup] policy = \"always\"` in godwit.toml asks for one before every deploy"
+                .to_owned(),
+            "set `[backup] policy = \"destructive\"` (only before drops of existing data) or `\"never\"` in godwit.toml",
+        ),
+        BackupWhy::Destructive(which) => (
+            format!(
+                "the backup policy (`destructive`, the default) asks for one before a deploy that drops existing data, as {which} does"
+            ),
+            "set `[backup] policy = \"never\"` in godwit.toml (then drops keep no copy of their data either)",
+        ),
+        BackupWhy::RestoreOnFailure => (
+            "`--restore-on-failure` needs one to put the database back if a migration fails"
+                .to_owned(),
+            "deploy without `--restore-on-failure`",
+        ),
+    };
+    let source = source.to_string().replace('\n', "\n  ");
+    format!(
+        "deploy stopped before applying anything: the backup it takes first could not be made\n  {source}\n\n\
+         Nothing was applied; the database is as it was. godwit backs up first because {reason}.\n  \
+         Fix the cause above and run `godwit deploy` again; or, to deploy without that backup, {instead}."
+    )
 }
 
 fn other_history_message(found: &[crate::adopt::OtherHistory]) -> String {
@@ -155,11 +216,14 @@ pub fn describe_db_error(err: &sqlx::Error) -> String {
                 None => db.message().to_string(),
             };
             if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                // A multi-line detail (a server's list of dependent objects, a RAISE
+                // with its own layout) lines up under its first line, with the server's
+                // own indentation kept.
                 if let Some(detail) = pg.detail() {
-                    text.push_str(&format!("\n  detail: {detail}"));
+                    text.push_str(&format!("\n  detail: {}", hang(detail, "  detail: ")));
                 }
                 if let Some(hint) = pg.hint() {
-                    text.push_str(&format!("\n  hint: {hint}"));
+                    text.push_str(&format!("\n  hint: {}", hang(hint, "  hint: ")));
                 }
             }
             if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
@@ -169,6 +233,12 @@ pub fn describe_db_error(err: &sqlx::Error) -> String {
         }
         other => crate::config::redact(&other.to_string()),
     }
+}
+
+/// `text` with its second and later lines indented by the width of `label`, so that they
+/// line up under the first; each line's own leading whitespace is kept.
+fn hang(text: &str, label: &str) -> String {
+    text.replace('\n', &format!("\n{}", " ".repeat(label.len())))
 }
 
 impl From<std::io::Error> for Error {

@@ -100,6 +100,14 @@ impl HistoryRow {
     pub fn row_state(&self) -> Option<RowState> {
         RowState::parse(&self.state)
     }
+
+    /// A `down` whose down.sql failed in a transaction that was rolled back: the
+    /// migration stays applied, and this row says so, with the error.
+    pub fn is_rolled_back_down(&self) -> bool {
+        self.operation == Operation::Down.as_str()
+            && self.row_state() == Some(RowState::Applied)
+            && self.error.is_some()
+    }
 }
 
 /// What `status` shows for a migration.

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::backup::{self, copy};
 use crate::config::{BackupPolicy, Config};
 use crate::driver::{self, Driver, Timeouts, now_rfc3339};
-use crate::error::{Error, describe_db_error};
+use crate::error::{BackupWhy, Error, describe_db_error};
 use crate::finding::Finding;
 use crate::history::{self, Entry, HistoryRow, Operation, RowState, Status};
 use crate::plugin::registry::Registry;
@@ -174,6 +174,10 @@ pub struct RunReport {
     /// Data the run copied before dropping it, put back, or kept.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub copies: Vec<DataCopy>,
+    /// `down`: migrations whose down script is empty although their up changes something,
+    /// so reverting them changed nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub empty_downs: Vec<String>,
 }
 
 /// One [`Event::DataCopy`], as the run's report lists it.
@@ -203,6 +207,9 @@ pub struct Migrator {
     copies: Option<copy::Copier>,
     /// What the run did with copies, for its report.
     run_copies: Vec<DataCopy>,
+    /// Other tools' histories a deploy was told to ignore (`--ignore-other-history`):
+    /// the likelier cause when its first migrations fail.
+    other_histories: Vec<crate::adopt::OtherHistory>,
 }
 
 impl Migrator {
@@ -221,6 +228,7 @@ impl Migrator {
             files_validated: false,
             copies: None,
             run_copies: Vec::new(),
+            other_histories: Vec::new(),
         })
     }
 
@@ -373,12 +381,11 @@ impl Migrator {
 
     async fn deploy_locked(&mut self, options: &DeployOptions) -> Result<RunReport, Error> {
         let started = Instant::now();
-        if !options.ignore_other_history {
-            let others = self.unadopted_histories().await?;
-            if !others.is_empty() {
-                return Err(Error::OtherToolHistory(others));
-            }
+        let others = self.unadopted_histories().await?;
+        if !others.is_empty() && !options.ignore_other_history {
+            return Err(Error::OtherToolHistory(others));
         }
+        self.other_histories = others;
         self.driver.ensure_history_table().await?;
         let migrations = self.read_sources()?;
         let mut rows = self.driver.history().await?;
@@ -526,22 +533,33 @@ impl Migrator {
                     let err = match (&backup, err) {
                         // Without the lock another deployer may be at work: restoring
                         // now would undo its migrations too.
-                        (Some(meta), Error::Blocked(m)) if options.restore_on_failure => {
-                            Error::Blocked(format!(
+                        (Some(meta), Error::LockLost(m)) if options.restore_on_failure => {
+                            Error::LockLost(format!(
                                 "{m}\n\n--restore-on-failure: backup {} was NOT restored, because the migration lock was lost; \
                                  once no deploy is running, `godwit restore {}` puts the database back as it was before this deploy",
                                 meta.id, meta.id
                             ))
                         }
                         (Some(meta), err) if options.restore_on_failure => {
-                            self.restore_after_failure(meta, last_row, err).await
+                            let (err, restored) =
+                                self.restore_after_failure(meta, last_row, err).await;
+                            if restored {
+                                // The note says which; the restore undid them.
+                                let err = with_report(err, &report, Operation::Restore);
+                                report.failure = Some(err.to_string());
+                                report.duration_ms = started.elapsed().as_millis() as u64;
+                                self.copies = None;
+                                return Err(err);
+                            }
+                            err
                         }
                         (_, err) => err,
                     };
+                    let err = with_report(err, &report, Operation::Deploy);
                     report.failure = Some(err.to_string());
                     report.duration_ms = started.elapsed().as_millis() as u64;
                     self.copies = None;
-                    return Err(with_report(err, &report));
+                    return Err(err);
                 }
             }
         }
@@ -585,15 +603,24 @@ impl Migrator {
                 }
             }
         }
-        let reason = match self.config.file.backup.policy {
-            BackupPolicy::Always => format!("before deploy of {all}"),
+        let (reason, why) = match self.config.file.backup.policy {
+            BackupPolicy::Always => (format!("before deploy of {all}"), BackupWhy::PolicyAlways),
             BackupPolicy::Destructive if !destructive.is_empty() => {
-                format!("before deploy of {all}; destructive: {}", ids(destructive))
+                let destructive = ids(destructive);
+                (
+                    format!("before deploy of {all}; destructive: {destructive}"),
+                    BackupWhy::Destructive(destructive),
+                )
             }
-            _ if restore_on_failure => format!("--restore-on-failure, before deploy of {all}"),
+            _ if restore_on_failure => (
+                format!("--restore-on-failure, before deploy of {all}"),
+                BackupWhy::RestoreOnFailure,
+            ),
             _ => return Ok(None),
         };
-        let meta = backup::take(&self.config, self.driver.as_mut(), &reason, applied).await?;
+        let meta = backup::take(&self.config, self.driver.as_mut(), &reason, applied)
+            .await
+            .map_err(|source| Error::DeployBackup { why, source })?;
         self.emit(Event::BackupTaken {
             id: meta.id.clone(),
             size: meta.size,
@@ -616,7 +643,7 @@ impl Migrator {
         meta: &backup::Meta,
         last_row: i64,
         err: Error,
-    ) -> Error {
+    ) -> (Error, bool) {
         let add = |err: Error, note: String| match err {
             Error::MigrationFailed(m) => Error::MigrationFailed(m + &note),
             Error::Blocked(m) => Error::Blocked(m + &note),
@@ -626,20 +653,26 @@ impl Migrator {
         let written: Vec<HistoryRow> = match self.driver.history().await {
             Ok(rows) => rows.into_iter().filter(|r| r.id > last_row).collect(),
             Err(e) => {
-                return add(
-                    err,
-                    format!(
-                        "\n\n--restore-on-failure: backup {id} was NOT restored, because the history could not be read first: {e}"
+                return (
+                    add(
+                        err,
+                        format!(
+                            "\n\n--restore-on-failure: backup {id} was NOT restored, because the history could not be read first: {e}"
+                        ),
                     ),
+                    false,
                 );
             }
         };
         if let Err(e) = backup::restore(&self.config, self.driver.as_mut(), meta).await {
-            return add(
-                err,
-                format!(
-                    "\n\n--restore-on-failure: restoring backup {id} failed too: {e}\n  the database may be partly restored; run `godwit restore {id}` once the cause is fixed"
+            return (
+                add(
+                    err,
+                    format!(
+                        "\n\n--restore-on-failure: restoring backup {id} failed too: {e}\n  the database may be partly restored; run `godwit restore {id}` once the cause is fixed"
+                    ),
                 ),
+                false,
             );
         }
         self.emit(Event::Restored {
@@ -696,24 +729,28 @@ impl Migrator {
         }
         for row in &rewrite {
             if let Err(e) = self.driver.insert_history(row).await {
-                return add(
-                    err,
-                    format!(
-                        "\n\n--restore-on-failure: backup {id} was restored, but writing this run back into the history failed: {}\n  \
+                return (
+                    add(
+                        err,
+                        format!(
+                            "\n\n--restore-on-failure: backup {id} was restored, but writing this run back into the history failed: {}\n  \
                          the database is as it was before the deploy; `godwit status` may not show the failed attempt",
-                        describe_db_error(&e)
+                            describe_db_error(&e)
+                        ),
                     ),
+                    true,
                 );
             }
         }
-        add(
+        let restored = add(
             err,
             format!(
                 "\n\n--restore-on-failure: restored backup {id} (taken just before this deploy), history table included; \
                  nothing of this deploy remains in effect and no `godwit resolve` is needed.\n  \
-                 The history keeps the failed attempt, marked rolled back by the restore. Fix the migration, then run `godwit deploy` again."
+                 The history keeps the failed attempt, marked rolled back by the restore. Fix the cause above, then run `godwit deploy` again."
             ),
-        )
+        );
+        (restored, true)
     }
 
     /// The versions whose newest history row says applied.
@@ -877,6 +914,7 @@ impl Migrator {
             }
         };
         let mut plan = Vec::new();
+        let mut empty_downs = Vec::new();
         for entry in chosen {
             let Some(migration) = entry.migration else {
                 return Err(Error::Blocked(format!(
@@ -887,7 +925,18 @@ impl Migrator {
             let Some(down) = &migration.down else {
                 return Err(Error::Config(no_down_advice(migration)));
             };
-            plan.push((migration, down, down.statements(self.driver.dialect())?));
+            let statements = down.statements(self.driver.dialect())?;
+            // An empty down script (the blank file `migrate create` and others write)
+            // changes nothing. Some histories mean it (authelia widens a column and keeps
+            // it wide on the way down), so the revert goes ahead, but the report says so:
+            // the migration is recorded as reverted and the next deploy runs its up again.
+            // An empty up (a version kept for the application's own code) is no news.
+            let up_changes_something = migration.step.is_some()
+                || !migration.up.statements(self.driver.dialect())?.is_empty();
+            if statements.is_empty() && up_changes_something {
+                empty_downs.push(migration.id());
+            }
+            plan.push((migration, down, statements));
         }
         if !plan.is_empty() {
             self.copies = Some(
@@ -904,6 +953,7 @@ impl Migrator {
         });
         let mut report = RunReport {
             up_to_date: plan.is_empty(),
+            empty_downs,
             ..Default::default()
         };
         let mut result = Ok(());
@@ -915,7 +965,7 @@ impl Migrator {
                 Ok(done) => report.applied.push(done),
                 Err(err) => {
                     report.failure = Some(err.to_string());
-                    result = Err(with_report(err, &report));
+                    result = Err(with_report(err, &report, Operation::Down));
                     break;
                 }
             }
@@ -1127,9 +1177,20 @@ impl Migrator {
                 statements,
                 &failure,
                 operation,
-                Applied::Nothing,
+                Applied::RolledBack,
+                &self.other_histories,
             );
-            row.state = RowState::Failed.as_str().into();
+            // A down.sql rolled back changed nothing: the migration is still applied, and
+            // the row says so (with the error), so that `status` shows it applied rather
+            // than "failed, 0 of N statements applied" and `godwit down` can run again
+            // once down.sql is fixed.
+            row.state = if operation == Operation::Down {
+                RowState::Applied
+            } else {
+                RowState::Failed
+            }
+            .as_str()
+            .into();
             row.statements_applied = 0;
             row.finished_at = Some(now_rfc3339());
             row.duration_ms = Some(started.elapsed().as_millis() as i64);
@@ -1334,7 +1395,13 @@ impl Migrator {
                             Applied::First(index)
                         };
                         let message = failure_message(
-                            migration, script, statements, &failure, operation, applied,
+                            migration,
+                            script,
+                            statements,
+                            &failure,
+                            operation,
+                            applied,
+                            &self.other_histories,
                         );
                         row.state = RowState::Failed.as_str().into();
                         row.statements_applied = index as i64;
@@ -1357,7 +1424,8 @@ impl Migrator {
                 statements,
                 &failure,
                 operation,
-                Applied::First(statements.len()),
+                Applied::Everything,
+                &self.other_histories,
             );
             row.state = RowState::Failed.as_str().into();
             row.statements_applied = statements.len() as i64;
@@ -1516,8 +1584,11 @@ impl Migrator {
                 ),
                 // `down` cannot revert a migration without a down script, so a person
                 // undid it by hand; only the newest applied one, as `down` would.
+                // Likewise after its down.sql failed and was rolled back, and a person
+                // then undid it by hand (verify does so on its shadow to go on).
                 Status::Applied | Status::Modified
-                    if entry.migration.is_some_and(|m| m.down.is_none()) =>
+                    if entry.migration.is_some_and(|m| m.down.is_none())
+                        || entry.row.is_some_and(HistoryRow::is_rolled_back_down) =>
                 {
                     if let Some(newer) = entries.iter().find(|e| {
                         e.version > *version
@@ -1763,8 +1834,14 @@ struct Failure {
 }
 
 enum Applied {
+    /// Statement by statement, and the first one failed.
     Nothing,
+    /// In one transaction, rolled back: none of the script took effect.
+    RolledBack,
+    /// Statement by statement: these first statements took effect, the next one failed.
     First(usize),
+    /// Every statement took effect; what failed came after them (putting back copies).
+    Everything,
 }
 
 fn failure_message(
@@ -1774,6 +1851,7 @@ fn failure_message(
     failure: &Failure,
     operation: Operation,
     applied: Applied,
+    other_histories: &[crate::adopt::OtherHistory],
 ) -> String {
     let id = migration.id();
     let v = &migration.version;
@@ -1792,26 +1870,68 @@ fn failure_message(
         ),
         None => format!("{id} failed ({file}): {error}"),
     };
+    // What to fix: the migration, unless the cause is godwit's own work around it (the
+    // copy of dropped data: `context`), or the database was migrated by another tool
+    // whose objects the first migrations collide with.
+    let fix = if failure.context.is_some() {
+        "The migration itself is not the cause: godwit's own work around the statement failed (above). Deal with that".to_owned()
+    } else if operation == Operation::Deploy && !other_histories.is_empty() {
+        let tables: Vec<String> = other_histories
+            .iter()
+            .map(|h| format!("{} ({}'s history)", h.table, h.tool.name()))
+            .collect();
+        format!(
+            "The migration is probably not at fault: this database has {} and this deploy was told to ignore it, \
+             so it ran migrations that tool may have applied already.\n\
+             To take over that tool's history instead: `godwit resolve --rolled-back {v}`, then `godwit adopt`, then `godwit deploy`.\n\
+             Otherwise, fix the migration",
+            tables.join(" and ")
+        )
+    } else {
+        "Fix the migration".to_owned()
+    };
     let next = match (operation, applied) {
+        (Operation::Down, Applied::RolledBack) => format!(
+            "\n\n{file} ran in one transaction, which was rolled back: nothing of the revert took effect, and {id} is still applied.\n\
+             {fix}, then run `godwit down` again."
+        ),
         (Operation::Down, _) => format!(
             "\n\nThe revert did not complete. Put the schema back in a known state by hand, then record it:\n  \
              godwit resolve --applied {v}       (the migration is still in effect)\n  \
              godwit resolve --rolled-back {v}   (the revert is complete)"
         ),
-        (_, Applied::Nothing) => format!(
-            "\n\nNothing of it was applied. Fix the migration, then run:\n  godwit resolve --rolled-back {v}\n  godwit deploy"
+        (_, Applied::Nothing | Applied::RolledBack) => format!(
+            "\n\nNothing of it was applied. {fix}, then run:\n  godwit resolve --rolled-back {v}\n  godwit deploy"
+        ),
+        (_, Applied::Everything) => format!(
+            "\n\nAll {n} statements were applied and committed (MySQL commits DDL as it goes); what failed came after them.\n\
+             {fix}; the migration itself is in effect, so record it with `godwit resolve --applied {v}`",
+            n = statements.len()
         ),
         (_, Applied::First(n)) => {
             let failed = n + 1;
+            let total = statements.len();
+            // After the last statement nothing is left for deploy to run.
+            let resume = if failed + 1 < total {
+                format!(
+                    "`godwit resolve --continue {v}` and `godwit deploy` (runs statements {}-{total})",
+                    failed + 1
+                )
+            } else if failed + 1 == total {
+                format!(
+                    "`godwit resolve --continue {v}` and `godwit deploy` (runs statement {total}, the last)"
+                )
+            } else {
+                format!(
+                    "`godwit resolve --continue {v}` (statement {failed} is the last, so that records it as applied)"
+                )
+            };
             format!(
-                "\n\nStatements 1-{n} of {} were applied and committed (MySQL commits DDL as it goes); statement {failed} was not.\n\
+                "\n\nStatements 1-{n} of {total} were applied and committed (MySQL commits DDL as it goes); statement {failed} was not.\n\
                  Next, pick one:\n  \
-                 - fix the cause, run statement {failed} by hand, then `godwit resolve --continue {v}` and `godwit deploy` (runs statements {}-{})\n  \
+                 - fix the cause, run statement {failed} by hand, then {resume}\n  \
                  - finish the migration by hand, then `godwit resolve --applied {v}`\n  \
-                 - undo statements 1-{n} by hand, then `godwit resolve --rolled-back {v}`",
-                statements.len(),
-                failed + 1,
-                statements.len()
+                 - undo statements 1-{n} by hand, then `godwit resolve --rolled-back {v}`"
             )
         }
     };
@@ -1932,24 +2052,41 @@ fn short(checksum: &str) -> &str {
     &checksum[..checksum.len().min(12)]
 }
 
-/// Keeps the error's exit code but says which migrations did apply before it.
-fn with_report(err: Error, report: &RunReport) -> Error {
-    if report.applied.is_empty() {
+/// Keeps the error's exit code but says which migrations did apply (or, for `down`,
+/// were reverted) before it: how many, the first and the last. A history of hundreds of
+/// migrations would otherwise put hundreds of names on one line; `godwit status` and
+/// `godwit history` list them all.
+fn with_report(err: Error, report: &RunReport, operation: Operation) -> Error {
+    let Some(note) = done_before_failure(&report.applied, operation) else {
         return err;
-    }
-    let done: Vec<String> = report
-        .applied
-        .iter()
-        .map(|d| format!("{}_{}", d.version, d.name))
-        .collect();
-    let note = format!(
-        "\n\nApplied before the failure ({}): {}",
-        done.len(),
-        done.join(", ")
-    );
+    };
     match err {
         Error::MigrationFailed(m) => Error::MigrationFailed(m + &note),
         Error::Blocked(m) => Error::Blocked(m + &note),
+        Error::LockLost(m) => Error::LockLost(m + &note),
         other => other,
     }
+}
+
+fn done_before_failure(done: &[Done], operation: Operation) -> Option<String> {
+    let (first, last) = (done.first()?, done.last()?);
+    let id = |d: &Done| format!("{}_{}", d.version, d.name);
+    let one = done.len() == 1;
+    let (verb, state) = match operation {
+        Operation::Down if one => ("Reverted", "it stays reverted"),
+        Operation::Down => ("Reverted", "they stay reverted"),
+        Operation::Restore if one => ("Applied", "the restore undid it"),
+        Operation::Restore => ("Applied", "the restore undid them"),
+        _ if one => ("Applied", "it stays applied"),
+        _ => ("Applied", "they stay applied"),
+    };
+    let which = match done.len() {
+        1 => id(first),
+        2 => format!("{} and {}", id(first), id(last)),
+        n => format!("{n} migrations, from {} to {}", id(first), id(last)),
+    };
+    Some(format!(
+        "\n\n{verb} before the failure ({}): {which}; {state} (`godwit status` lists them)",
+        done.len()
+    ))
 }

@@ -289,6 +289,23 @@ pub fn run_summary(report: &RunReport, verb: &str) -> String {
         ms(report.duration_ms)
     );
     out.push_str(&copies_summary(report));
+    if !report.empty_downs.is_empty() {
+        let n = report.empty_downs.len();
+        out.push_str(&format!(
+            "\nwarning: the down script of {} {} empty, so reverting {} changed nothing, although {} up script{} change{} the schema. \
+             {} recorded as reverted, and the next deploy runs {} up again over what is still there. \
+             If that is not what you meant, write the statements that undo {} (`godwit verify` reports this too).",
+            report.empty_downs.join(", "),
+            if n == 1 { "is" } else { "are" },
+            if n == 1 { "it" } else { "them" },
+            if n == 1 { "its" } else { "their" },
+            plural(n),
+            if n == 1 { "s" } else { "" },
+            if n == 1 { "It is" } else { "They are" },
+            if n == 1 { "its" } else { "their" },
+            if n == 1 { "it" } else { "them" },
+        ));
+    }
     out
 }
 
@@ -510,11 +527,21 @@ pub fn history(rows: &[HistoryRow], json: bool) -> String {
             .duration_ms
             .map(|d| ms(d as u64))
             .unwrap_or_else(|| "-".into());
+        // A down.sql that failed in a rolled-back transaction leaves its migration
+        // applied, and its row says so; as an attempt, it failed.
+        let state = if r.operation == Operation::Down.as_str()
+            && r.state == RowState::Applied.as_str()
+            && r.error.is_some()
+        {
+            RowState::Failed.as_str()
+        } else {
+            r.state.as_str()
+        };
         out.push_str(&format!(
             "{}  {:<8} {:<11} {}_{}  {duration}  by {}\n",
             short_time(&r.started_at),
             r.operation,
-            r.state,
+            state,
             r.version,
             r.name,
             r.applied_by

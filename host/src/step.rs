@@ -587,6 +587,7 @@ impl Migrator {
                 Err(match err {
                     Error::MigrationFailed(_)
                     | Error::Blocked(_)
+                    | Error::LockLost(_)
                     | Error::Config(_)
                     | Error::RoleMissing { .. } => err,
                     other => Error::MigrationFailed(other.to_string()),
@@ -1188,6 +1189,7 @@ fn rolled_back(err: Error, progress: &Progress) -> Error {
     match err {
         Error::MigrationFailed(m) => Error::MigrationFailed(m + &note),
         Error::Blocked(m) => Error::Blocked(m + &note),
+        Error::LockLost(m) => Error::LockLost(m + &note),
         other => Error::MigrationFailed(format!("{other}{note}")),
     }
 }

@@ -710,6 +710,26 @@ impl<'a> Run<'a> {
             .map(|migration| Failed { migration, applied }))
     }
 
+    /// The migration whose down.sql just failed and was rolled back in its transaction:
+    /// still applied, its newest row saying so.
+    async fn rolled_back_down(&mut self) -> Result<Option<Failed<'a>>, Error> {
+        let rows = self.shadow.history().await?;
+        let Some(row) = rows.iter().max_by_key(|r| r.id) else {
+            return Ok(None);
+        };
+        if !row.is_rolled_back_down() {
+            return Ok(None);
+        }
+        Ok(self
+            .migrations
+            .iter()
+            .find(|m| m.version.as_str() == row.version)
+            .map(|migration| Failed {
+                migration,
+                applied: 0,
+            }))
+    }
+
     /// Whether a failure of this migration's script shapes the schema that is compared.
     fn before_compare(&self, migration: &Migration) -> bool {
         self.compare_at.is_some_and(|at| &migration.version <= at)
@@ -793,7 +813,11 @@ impl<'a> Run<'a> {
                 Err(e) => script_error(e)?,
             };
             reverted += self.shadow_run_applied();
-            let Some(failed) = self.failed().await? else {
+            let failed = match self.failed().await? {
+                Some(failed) => Some(failed),
+                None => self.rolled_back_down().await?,
+            };
+            let Some(failed) = failed else {
                 report
                     .notes
                     .push(format!("verify stopped reverting on the shadow: {error}"));
@@ -1011,7 +1035,8 @@ async fn round_trip(
     // follows the migrations exactly when it is back to this.
     let after_up = run.shadow.driver().introspect().await?;
     if let Some(error) = script_failure(run.shadow.down(&DownTarget::Steps(1)).await)? {
-        let applied = run.failed().await?.map_or(0, |f| f.applied);
+        let failed = run.failed().await?;
+        let applied = failed.as_ref().map_or(0, |f| f.applied);
         report.failures.push(ScriptFailure {
             migration: id.clone(),
             script: ScriptKind::Down,
@@ -1023,9 +1048,13 @@ async fn round_trip(
         if applied > 0 && run.shadow.driver().introspect().await? != after_up {
             run.diverge(migration, down_sql, "failed half way through its down.sql");
         }
-        run.shadow
-            .resolve(&migration.version, Resolve::Applied)
-            .await?;
+        // A down.sql rolled back in its transaction leaves the migration applied, and the
+        // history says so; one that stopped part-way (MySQL) awaits resolve.
+        if failed.is_some() {
+            run.shadow
+                .resolve(&migration.version, Resolve::Applied)
+                .await?;
+        }
         return Ok(MigrationCheck::new(id, Reversibility::DownFailed));
     }
     let after_down = run.shadow.driver().introspect().await?;

@@ -13,6 +13,7 @@ each_dialect!(
     destructive_deploy_takes_a_backup_that_restores_the_state_before_it,
     down_puts_back_dropped_columns_and_tables,
     restore_on_failure_undoes_the_whole_deploy,
+    restore_on_failure_undoes_sql_migrations_before_a_refused_step,
     schemas_types_routines_and_triggers_survive_a_restore,
     quoted_names_and_composite_keys_are_put_back,
 );
@@ -112,6 +113,13 @@ fn assert_same(before: &str, after: &str) {
             .filter(|(a, b)| a != b)
             .take(10)
             .map(|(a, b)| format!("- {a}\n+ {b}"))
+            .chain(
+                after
+                    .lines()
+                    .filter(|l| !before.lines().any(|b| b == *l))
+                    .take(10)
+                    .map(|l| format!("only after: {l}")),
+            )
             .collect();
         panic!(
             "content differs ({} vs {} lines):\n{}",
@@ -448,6 +456,98 @@ fn restore_on_failure_undoes_the_whole_deploy(d: Dialect) {
     p.godwit(&["restore", list[1]["id"].as_str().unwrap()])
         .expect(0);
     assert_same(&before, &snapshot(&p, true));
+}
+
+/// Two SQL migrations, then a plugin step the host refuses (an ungranted column before the
+/// first batch; output outside its declared columns at batch 1): `--restore-on-failure`
+/// restores the backup, so that nothing of the run remains, as README promises. Only a
+/// lost migration lock leaves the backup unrestored, and a refusal is not one.
+fn restore_on_failure_undoes_sql_migrations_before_a_refused_step(d: Dialect) {
+    use crate::steps::{GRANT_ITEMS, guest, hostile_with};
+    for (mode, grants, refusal) in [
+        (
+            "ok",
+            "read = [\"items\"]\nwrite = [\"items.n\"]",
+            "refused before the first batch",
+        ),
+        ("bad-column", GRANT_ITEMS, "refused the plugin's output"),
+    ] {
+        let p = people_project(d);
+        let before = snapshot(&p, true);
+        let history_before = p.db.history();
+        let text = text_type(d);
+        p.write(
+            "20260902000000_create_items/up.sql",
+            &format!(
+                "CREATE TABLE items (id BIGINT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0, label {text} NOT NULL, label_upper {text});\n\
+                 INSERT INTO items (id, n, label) VALUES (1, 0, 'item-1'), (2, 0, 'item-2');\n"
+            ),
+        );
+        p.write(
+            "20260903000000_people_team/up.sql",
+            "ALTER TABLE people ADD COLUMN team_id INT;\nUPDATE people SET team_id = 1;\n",
+        );
+        p.write(
+            "20260904000000_backfill_items/step.toml",
+            "plugin = \"hostile\"\n[batch]\nsize = 100\n",
+        );
+        let toml = format!(
+            "[backup]\npolicy = \"never\"\ndir = \"var/backups\"\n{}",
+            hostile_with(&guest("hostile"), "32MiB", mode, grants)
+        );
+        std::fs::write(p.path().join("godwit.toml"), &toml).unwrap();
+        p.godwit(&["deploy", "--restore-on-failure"])
+            .expect(4)
+            .says(refusal)
+            .says("restored backup")
+            .says("nothing of this deploy remains in effect")
+            .says("the restore undid them");
+        // The role a plugin step's queries run under (godwit_plugin_<digest>) keeps its
+        // USAGE on schema public: godwit's own, granted by the step's confinement and not
+        // part of the backup's tables; everything of the run's migrations is gone.
+        let without_plugin_roles = |text: String| -> String {
+            text.lines()
+                // and the ACL section's header and blank lines pg_dump writes around it
+                .filter(|l| !l.contains("godwit_plugin_") && !l.is_empty() && !l.starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_same(
+            &without_plugin_roles(before.clone()),
+            &without_plugin_roles(snapshot(&p, true)),
+        );
+        assert!(!p.db.table_exists("items"), "{mode}");
+        let history = p.db.history();
+        assert_eq!(&history[..history_before.len()], &history_before[..]);
+        for v in ["20260902000000", "20260903000000", "20260904000000"] {
+            let last = history.iter().rev().find(|(version, _, _)| version == v);
+            assert_eq!(
+                last,
+                Some(&(
+                    v.to_string(),
+                    "restore".to_string(),
+                    "rolled_back".to_string()
+                )),
+                "{mode}: {history:?}"
+            );
+        }
+        p.godwit(&["status"]).expect(5).says("3 pending");
+
+        // Granted, the same deploy goes through.
+        std::fs::write(
+            p.path().join("godwit.toml"),
+            format!(
+                "[backup]\npolicy = \"never\"\ndir = \"var/backups\"\n{}",
+                hostile_with(&guest("hostile"), "32MiB", "ok", GRANT_ITEMS)
+            ),
+        )
+        .unwrap();
+        p.godwit(&["deploy", "--restore-on-failure"]).expect(0);
+        assert_eq!(
+            p.db.int("SELECT COUNT(*) FROM items WHERE label_upper = UPPER(label)"),
+            2
+        );
+    }
 }
 
 #[test]

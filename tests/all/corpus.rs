@@ -73,7 +73,7 @@ fn authelia_mysql_procedures_apply_and_the_down_bug_is_reported() {
     out.expect(1)
         .says("0007_consistencyfixes failed at statement")
         .says("Duplicate key name 'kid'")
-        .says("Applied before the failure (19)");
+        .says("Reverted before the failure (19)");
     p.godwit(&["status"]).expect(4).says("failed");
 }
 

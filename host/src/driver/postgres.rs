@@ -224,7 +224,7 @@ impl Driver for PgDriver {
                 .await
                 .map_err(|e| Error::db("cannot renew the migration lease", &e))?
         {
-            return Err(Error::Blocked(
+            return Err(Error::LockLost(
                 "lost the migration lease to another deployer; stopping".into(),
             ));
         }

@@ -151,7 +151,7 @@ impl Driver for SqliteDriver {
         if still_ours {
             Ok(())
         } else {
-            Err(Error::Blocked(
+            Err(Error::LockLost(
                 "lost the migration lease to another deployer; stopping".into(),
             ))
         }

@@ -1,0 +1,400 @@
+//! What godwit says when something goes wrong, shaped like the cases real histories hit:
+//! a backup that cannot be taken, a failure after hundreds of migrations, a down.sql that
+//! fails or is empty, MySQL's resume advice, a server's multi-line detail.
+
+use std::path::Path;
+
+use crate::each_dialect;
+use crate::support::*;
+
+each_dialect!(
+    a_failure_after_many_migrations_names_the_first_and_last,
+    an_empty_down_sql_is_flagged_by_down,
+);
+
+fn text_type(d: Dialect) -> &'static str {
+    if d == Dialect::MySql {
+        "VARCHAR(64)"
+    } else {
+        "TEXT"
+    }
+}
+
+/// An executable script called `name` in `dir` that fails like a real tool would.
+fn fake_tool(dir: &Path, name: &str, stderr: &str) {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\necho '{stderr}' >&2\nexit 1\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// A deployed project with a `notes` table holding data, and a pending migration that
+/// drops it: the default policy backs up before that.
+fn notes_then_drop(d: Dialect) -> Project {
+    let p = Project::empty(d);
+    p.write(
+        "20261001000000_create_notes/up.sql",
+        &format!(
+            "CREATE TABLE notes (id INT PRIMARY KEY, body {});\nINSERT INTO notes VALUES (1, 'keep me');\n",
+            text_type(d)
+        ),
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "20261002000000_create_tags/up.sql",
+        "CREATE TABLE tags (id INT PRIMARY KEY);\n",
+    );
+    p.write("20261003000000_drop_notes/up.sql", "DROP TABLE notes;\n");
+    p
+}
+
+/// The backup a deploy takes first fails (here a dump tool that refuses, as pg_dump 15
+/// refuses a PostgreSQL 18 server): nothing is applied, the exit code says "blocked",
+/// not "a migration failed", and the message says why a backup was taken and how the
+/// policy changes that, for each reason there is one.
+fn a_failing_backup_stops_deploy_before_anything(d: Dialect, tools: &[&str]) {
+    let fake = tempfile::tempdir().unwrap();
+    for tool in tools {
+        fake_tool(
+            fake.path(),
+            tool,
+            "error: aborting because of server version mismatch",
+        );
+    }
+    let path = format!(
+        "{}:{}",
+        fake.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let p = notes_then_drop(d);
+    let history = p.db.history();
+    let deploy = |args: &[&str]| {
+        let mut cmd = p.command(args);
+        cmd.env("PATH", &path);
+        run(cmd)
+    };
+    let nothing_applied = || {
+        assert_eq!(p.db.history(), history, "the history is untouched");
+        assert!(p.db.table_exists("notes"));
+        assert!(!p.db.table_exists("tags"));
+        assert_eq!(p.db.int("SELECT count(*) FROM notes"), 1);
+        p.godwit(&["status"]).expect(5).says("2 pending");
+    };
+
+    // The default policy, `destructive`.
+    let out = deploy(&["deploy"]);
+    out.expect(4)
+        .says("server version mismatch")
+        .says("Nothing was applied")
+        .says("20261003000000_drop_notes")
+        .says("policy = \"never\"");
+    nothing_applied();
+    let json = deploy(&["deploy", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["exit_code"], 4, "{}", json.text());
+
+    // `always`.
+    std::fs::write(
+        p.path().join("godwit.toml"),
+        "[backup]\npolicy = \"always\"\n",
+    )
+    .unwrap();
+    deploy(&["deploy"])
+        .expect(4)
+        .says("policy = \"always\"")
+        .says("policy = \"destructive\"");
+    nothing_applied();
+
+    // `never`, but `--restore-on-failure` needs a backup.
+    std::fs::write(
+        p.path().join("godwit.toml"),
+        "[backup]\npolicy = \"never\"\n",
+    )
+    .unwrap();
+    deploy(&["deploy", "--restore-on-failure"])
+        .expect(4)
+        .says("--restore-on-failure` needs one")
+        .says("without `--restore-on-failure`");
+    nothing_applied();
+
+    // Following the advice, the deploy goes through.
+    deploy(&["deploy"]).expect(0);
+    assert!(!p.db.table_exists("notes"));
+}
+
+#[test]
+fn a_failing_backup_stops_deploy_before_anything_postgres() {
+    a_failing_backup_stops_deploy_before_anything(Dialect::Postgres, &["pg_dump"]);
+}
+
+#[test]
+fn a_failing_backup_stops_deploy_before_anything_mysql() {
+    a_failing_backup_stops_deploy_before_anything(Dialect::MySql, &["mariadb-dump", "mysqldump"]);
+}
+
+/// The real case: the machine's pg_dump older than the server. Run against PostgreSQL 18
+/// (`GODWIT_TEST_PG_PORT`) with pg_dump 15, pg_dump refuses and nothing is applied; on a
+/// server pg_dump can dump, the same deploy goes through.
+#[test]
+fn pg_dump_older_than_the_server_postgres() {
+    let p = notes_then_drop(Dialect::Postgres);
+    let server: i64 =
+        p.db.int("SELECT current_setting('server_version_num')::int / 10000");
+    let out = std::process::Command::new("pg_dump")
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&out.stdout).to_string();
+    let client: i64 = version
+        .split_whitespace()
+        .find_map(|w| w.split('.').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no version in {version}"));
+    let deploy = p.godwit(&["deploy"]);
+    if client < server {
+        deploy
+            .expect(4)
+            .says("server version mismatch")
+            .says("Nothing was applied")
+            .says("policy = \"never\"");
+        assert!(p.db.table_exists("notes"));
+        p.godwit(&["status"]).expect(5);
+    } else {
+        deploy.expect(0);
+        assert!(!p.db.table_exists("notes"));
+    }
+}
+
+/// 40 migrations applied before one fails: the note gives the count, the first and the
+/// last, not 40 names on one line. `down` through a failing down.sql says "reverted".
+fn a_failure_after_many_migrations_names_the_first_and_last(d: Dialect) {
+    let p = Project::empty(d);
+    for i in 1..=40 {
+        p.write(
+            &format!("20260101{i:06}_create_t{i:02}/up.sql"),
+            &format!("CREATE TABLE t{i:02} (id INT);\n"),
+        );
+    }
+    p.write(
+        "20270101000000_broken/up.sql",
+        "INSERT INTO no_such_table VALUES (1);\n",
+    );
+    let mut sorted: Vec<String> = std::fs::read_dir(p.migrations())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    sorted.sort();
+    let first = &sorted[0];
+    let last = &sorted[39];
+    let out = p.godwit(&["deploy"]);
+    out.expect(1).says("no_such_table").says(&format!(
+        "Applied before the failure (40): 40 migrations, from {first} to {last}; they stay applied"
+    ));
+    // The progress lines name each one as it is applied; the error does not list them.
+    let text = out.text();
+    let error = &text[text.find("error:").expect("an error")..];
+    let middle = &sorted[20];
+    assert!(
+        !error.contains(middle.as_str()),
+        "{middle} is listed: {error}"
+    );
+    assert!(p.db.table_exists("t40"));
+
+    // Down through three migrations, the third of which fails to revert.
+    std::fs::remove_dir_all(p.migrations().join("20270101000000_broken")).unwrap();
+    p.godwit(&["resolve", "--rolled-back", "20270101000000"])
+        .expect(0);
+    for (i, name) in sorted[37..40].iter().enumerate() {
+        let table = &name[name.len() - 3..];
+        let down = if i == 0 {
+            "DROP TABLE no_such_table;\n".to_owned()
+        } else {
+            format!("DROP TABLE {table};\n")
+        };
+        p.write(&format!("{name}/down.sql"), &down);
+    }
+    let out = p.godwit(&["down", "--steps", "3"]);
+    out.expect(1).says("no_such_table").says(&format!(
+        "Reverted before the failure (2): {} and {}; they stay reverted",
+        sorted[39], sorted[38]
+    ));
+    assert!(!p.db.table_exists("t40"));
+    assert!(!p.db.table_exists("t39"));
+    assert!(p.db.table_exists("t38"));
+}
+
+/// A down.sql that fails on a database with transactional DDL is rolled back whole: the
+/// message says so, and `status` shows the migration applied (it is), not "failed, 0 of
+/// 5 statements applied". Fixed, `down` then reverts it with no `resolve` in between.
+fn a_failing_down_is_rolled_back(d: Dialect) {
+    let p = Project::empty(d);
+    p.write(
+        "20261101000000_create_shop/up.sql",
+        "CREATE TABLE customers (id INT PRIMARY KEY);\nCREATE TABLE orders (id INT PRIMARY KEY, customer_id INT);\n\
+         CREATE INDEX orders_customer ON orders (customer_id);\nCREATE TABLE items (id INT);\nINSERT INTO customers VALUES (1);\n",
+    );
+    // Five statements, the last fails: the four before it must not stay in effect.
+    p.write(
+        "20261101000000_create_shop/down.sql",
+        "DROP INDEX orders_customer;\nDROP TABLE items;\nDROP TABLE orders;\nDROP TABLE customers;\nDROP TABLE no_such_table;\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    let out = p.godwit(&["down"]);
+    out.expect(1)
+        .says("failed at statement 5 of 5")
+        .says("rolled back")
+        .says("20261101000000_create_shop is still applied")
+        .says("then run `godwit down` again");
+    assert!(
+        !out.text().contains("The revert did not complete"),
+        "{}",
+        out.text()
+    );
+    for table in ["customers", "orders", "items"] {
+        assert!(p.db.table_exists(table), "{table} must still be there");
+    }
+    let status = p.godwit(&["status"]);
+    status.expect(0).says("applied");
+    assert!(!status.text().contains("failed"), "{}", status.text());
+    assert!(!status.text().contains("0 of 5"), "{}", status.text());
+    p.godwit(&["history"]).expect(0).says("down     failed");
+
+    p.write(
+        "20261101000000_create_shop/down.sql",
+        "DROP INDEX orders_customer;\nDROP TABLE items;\nDROP TABLE orders;\nDROP TABLE customers;\n",
+    );
+    p.godwit(&["down"]).expect(0);
+    assert!(!p.db.table_exists("customers"));
+    p.godwit(&["status"]).expect(5);
+}
+
+#[test]
+fn a_failing_down_is_rolled_back_postgres() {
+    a_failing_down_is_rolled_back(Dialect::Postgres);
+}
+
+#[test]
+fn a_failing_down_is_rolled_back_sqlite() {
+    a_failing_down_is_rolled_back(Dialect::Sqlite);
+}
+
+/// MySQL commits DDL as it goes, so the advice names the statements left to run. When
+/// the one that failed is the last, or the one before it, no empty range ("statements
+/// 5-4") appears.
+#[test]
+fn mysql_resume_advice_never_names_an_empty_range() {
+    for (failing, resume) in [
+        (
+            3,
+            "(statement 3 is the last, so that records it as applied)",
+        ),
+        (2, "(runs statement 3, the last)"),
+        (1, "nothing"),
+    ] {
+        let p = Project::empty(Dialect::MySql);
+        let mut sql: Vec<String> = (1..=3)
+            .map(|i| format!("CREATE TABLE t{i} (id INT);"))
+            .collect();
+        sql[failing - 1] = "INSERT INTO no_such_table VALUES (1);".into();
+        p.write("20261201000000_three/up.sql", &(sql.join("\n") + "\n"));
+        let out = p.godwit(&["deploy"]);
+        out.expect(1)
+            .says(&format!("failed at statement {failing} of 3"));
+        if failing == 1 {
+            out.says("Nothing of it was applied");
+        } else {
+            out.says(resume);
+        }
+        let text = out.text();
+        for (i, _) in text.match_indices("statements ") {
+            let rest = &text[i + "statements ".len()..];
+            let range: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '-')
+                .collect();
+            if let Some((a, b)) = range.split_once('-')
+                && let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>())
+            {
+                assert!(a <= b, "empty range statements {a}-{b}:\n{text}");
+            }
+        }
+        // The advice works: do the failed statement by hand, continue.
+        if failing > 1 {
+            p.db.exec(&format!("CREATE TABLE t{failing} (id INT)"));
+            p.godwit(&["resolve", "--continue", "20261201000000"])
+                .expect(0);
+            p.godwit(&["deploy"]).expect(0);
+            p.godwit(&["status"]).expect(0);
+            assert!(p.db.table_exists("t3"));
+        }
+    }
+}
+
+/// A server DETAIL over several lines (a RAISE with its own layout, the list of objects
+/// that depend on a dropped one) keeps its lines and their indentation, under the first.
+#[test]
+fn a_multi_line_detail_keeps_its_indentation_postgres() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "20261301000000_check/up.sql",
+        "DO $$ BEGIN RAISE EXCEPTION 'orders are not clean' USING DETAIL = E'2 orders:\\n  order 7 has no customer\\n    (created by the import)'; END $$;\n",
+    );
+    let out = p.godwit(&["deploy"]);
+    out.expect(1).says("orders are not clean");
+    let text = out.text();
+    // From the detail on: the statement's excerpt above holds the same words.
+    let lines: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("detail:"))
+        .collect();
+    let column = |needle: &str| {
+        let line = lines
+            .iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"));
+        line.find(needle).unwrap()
+    };
+    let first = column("2 orders:");
+    assert_eq!(column("order 7 has no customer"), first + 2, "{text}");
+    assert_eq!(column("(created by the import)"), first + 4, "{text}");
+}
+
+/// An empty down.sql (as `migrate create` leaves it) reverts nothing: `down` says so, as
+/// verify does, instead of a silent "Reverted 1 migration". Some histories mean it
+/// (authelia keeps a widened column wide), so the revert itself goes ahead.
+fn an_empty_down_sql_is_flagged_by_down(d: Dialect) {
+    for empty in ["", "-- nothing to undo yet\n\n"] {
+        let p = Project::empty(d);
+        p.write(
+            "20261401000000_create_users/up.sql",
+            "CREATE TABLE users (id INT PRIMARY KEY);\n",
+        );
+        p.write("20261401000000_create_users/down.sql", empty);
+        p.godwit(&["deploy"]).expect(0);
+        p.godwit(&["down"])
+            .expect(0)
+            .says("Reverted 1 migration")
+            .says("warning: the down script of 20261401000000_create_users is empty")
+            .says("the next deploy runs its up again");
+        let json = p.godwit(&["down", "--json"]);
+        assert!(p.db.table_exists("users"), "nothing was changed");
+        p.godwit(&["status"]).expect(5);
+        // Nothing left to revert: no warning about a revert that did not happen.
+        assert!(!json.stdout.contains("empty_downs"), "{}", json.text());
+    }
+    // An empty up (a version kept for the application's own code, as authelia's 0026)
+    // has nothing to undo: no warning.
+    let p = Project::empty(d);
+    p.write(
+        "20261402000000_reencrypt_in_app/up.sql",
+        "-- done by the application\n",
+    );
+    p.write("20261402000000_reencrypt_in_app/down.sql", "");
+    p.godwit(&["deploy"]).expect(0);
+    let out = p.godwit(&["down"]);
+    out.expect(0);
+    assert!(!out.text().contains("warning"), "{}", out.text());
+    p.godwit(&["status"]).expect(5);
+}

@@ -249,10 +249,15 @@ impl Drop for TestDb {
             return;
         }
         match self.dialect {
-            Dialect::Postgres => admin(
-                &PG_ADMIN,
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ),
+            // With the database go the roles godwit made for its plugins' grants there:
+            // roles belong to the whole server, and a test leaves nothing behind.
+            Dialect::Postgres => {
+                admin(
+                    &PG_ADMIN,
+                    &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+                );
+                admin(&PG_ADMIN, &drop_plugin_roles(&self.name));
+            }
             // godwit keeps copies of dropped data in a database of its own beside it.
             Dialect::MySql => admin(
                 MY_ADMIN,
@@ -264,6 +269,21 @@ impl Drop for TestDb {
             Dialect::Sqlite => {}
         }
     }
+}
+
+/// SQL that drops the roles godwit made for plugins' grants in PostgreSQL database `name`:
+/// roles belong to the whole server, and a test leaves nothing behind.
+pub fn drop_plugin_roles(name: &str) -> String {
+    format!(
+        "DO $$ DECLARE r text; BEGIN
+           FOR r IN SELECT a.rolname FROM pg_catalog.pg_authid a
+                    JOIN pg_catalog.pg_shdescription d ON d.objoid = a.oid
+                     AND d.classoid = 'pg_catalog.pg_authid'::regclass
+                    WHERE d.description = '{}'
+           LOOP EXECUTE format('DROP ROLE IF EXISTS %I', r); END LOOP;
+         END $$",
+        godwit::driver::postgres::plugin_role_comment(name).replace('\'', "''")
+    )
 }
 
 /// The admin connection's URL for a server dialect (not SQLite).

@@ -8,6 +8,8 @@ use sqlx::{ConnectOptions, Row};
 
 mod role;
 
+pub use role::comment as plugin_role_comment;
+
 use std::sync::Arc;
 
 use super::{
@@ -27,6 +29,8 @@ pub struct PgDriver {
     conn: PgConnection,
     /// The work connection's backend, told apart from orphans in pg_stat_activity.
     work_pid: i32,
+    /// The database connected to: plugin roles are cluster-wide, so each is per database.
+    database: String,
     lock_conn: PgConnection,
     lock_mode: LockMode,
     owner: String,
@@ -48,12 +52,14 @@ impl PgDriver {
         let mut lock_conn = with_connect_timeout(config, options.connect()).await?;
         super::init_session::<sqlx::Postgres>(config, &mut conn).await?;
         super::init_session::<sqlx::Postgres>(config, &mut lock_conn).await?;
-        let work_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(|e| super::connect_error(&config.target, e))?;
+        let (work_pid, database): (i32, String) =
+            sqlx::query_as("SELECT pg_backend_pid(), current_database()::text")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| super::connect_error(&config.target, e))?;
         Ok(PgDriver {
             work_pid,
+            database,
             conn,
             lock_conn,
             lock_mode: lease::mode(config),
@@ -361,14 +367,14 @@ impl Driver for PgDriver {
     }
 
     async fn prepare_scope(&mut self, scope: &dyn Scope) -> Result<(), Error> {
-        let role = role::name(scope);
-        let baseline = role::prepare(&mut self.conn, &role, scope).await?;
+        let role = role::name(&self.database, scope);
+        let baseline = role::prepare(&mut self.conn, &role, &self.database, scope).await?;
         self.confinement = Some(baseline);
         Ok(())
     }
 
     async fn confine(&mut self, scope: &Arc<dyn Scope>) -> Result<(), sqlx::Error> {
-        let role = role::name(scope.as_ref());
+        let role = role::name(&self.database, scope.as_ref());
         match &self.confinement {
             Some(prepared) if prepared.role == role => {}
             _ => {

@@ -301,6 +301,25 @@ impl PgDatabase {
             .execute(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name).as_str())
             .await
             .unwrap();
+        // The roles made for this database's grants go with it: roles belong to the whole
+        // server.
+        let comment = super::super::postgres::plugin_role_comment(&self.name);
+        let roles: Vec<String> = sqlx::query_scalar(
+            "SELECT a.rolname::text FROM pg_catalog.pg_roles a \
+             JOIN pg_catalog.pg_shdescription d ON d.objoid = a.oid \
+              AND d.classoid = 'pg_catalog.pg_authid'::regclass \
+             WHERE d.description = $1",
+        )
+        .bind(&comment)
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        for role in roles {
+            admin
+                .execute(format!("DROP ROLE IF EXISTS \"{role}\"").as_str())
+                .await
+                .unwrap();
+        }
     }
 }
 

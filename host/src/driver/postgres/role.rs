@@ -37,11 +37,28 @@ pub(super) struct Prepared {
 pub(super) const STATE: &str = "SELECT current_user::text, session_user::text, current_setting('search_path'), \
      (SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema())";
 
-/// The role for `scope`'s grants: equal grants share a role.
-pub(super) fn name(scope: &dyn Scope) -> String {
-    let digest = Sha256::digest(scope.canonical().as_bytes());
+/// The role for `scope`'s grants in `database`: equal grants in one database share a role.
+/// Roles belong to the whole cluster; one per database keeps the privileges that one
+/// database's deploys re-sync apart from another's, and lets a role be found (by its
+/// comment, [`comment`]) and dropped with its database.
+pub(super) fn name(database: &str, scope: &dyn Scope) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(database.as_bytes());
+    hasher.update([0]);
+    hasher.update(scope.canonical().as_bytes());
+    let digest = hasher.finalize();
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!("godwit_plugin_{hex}")
+}
+
+/// The comment on every plugin role godwit creates for `database`, so that an operator (or
+/// a test) can find the roles that belong to a database it drops.
+pub fn comment(database: &str) -> String {
+    format!("godwit plugin role for database {database}")
+}
+
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 pub(super) fn quote(ident: &str) -> String {
@@ -57,6 +74,7 @@ fn denied(e: &sqlx::Error) -> bool {
 pub(super) async fn prepare(
     conn: &mut PgConnection,
     role: &str,
+    database: &str,
     scope: &dyn Scope,
 ) -> Result<Prepared, Error> {
     let fail = |what: &str, e: &sqlx::Error| {
@@ -83,15 +101,17 @@ pub(super) async fn prepare(
         user: user.clone(),
         role: role.to_owned(),
         sql: format!(
-            "CREATE ROLE {r} NOLOGIN; GRANT {r} TO {u};",
+            "CREATE ROLE {r} NOLOGIN; COMMENT ON ROLE {r} IS {c}; GRANT {r} TO {u};",
             r = quote(role),
+            c = literal(&comment(database)),
             u = quote(&user)
         ),
     };
     if !exists {
         match sqlx::raw_sql(&format!(
-            "BEGIN READ WRITE; CREATE ROLE {} NOLOGIN; COMMIT",
-            quote(role)
+            "BEGIN READ WRITE; CREATE ROLE {r} NOLOGIN; COMMENT ON ROLE {r} IS {c}; COMMIT",
+            r = quote(role),
+            c = literal(&comment(database)),
         ))
         .execute(&mut *conn)
         .await

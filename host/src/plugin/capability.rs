@@ -509,13 +509,13 @@ impl Capabilities {
         names_catalog(&self.read[0]) && names_catalog(&self.read[1])
     }
 
-    /// [`Capabilities::can_read`] for names as a database reports them, for the
+    /// `Capabilities::can_read` for names as a database reports them, for the
     /// database-side enforcement (`driver::Scope`), so both lines of defence share one rule.
     pub fn reads_table(&self, schema: Option<&str>, table: &str) -> bool {
         self.can_read(REPORTED, &reported(schema, table)).is_ok()
     }
 
-    /// [`Capabilities::can_write`] for names as a database reports them; `column` `None`
+    /// `Capabilities::can_write` for names as a database reports them; `column` `None`
     /// asks for whole rows.
     pub fn writes_column(&self, schema: Option<&str>, table: &str, column: Option<&str>) -> bool {
         let column = column.map(|c| Name {

@@ -505,6 +505,14 @@ where
         .map(Option::flatten)
 }
 
+/// The first column of each row of [`Driver::query_text`], NULLs left out: the names a
+/// catalog query lists.
+pub(crate) fn first_column(rows: Vec<Vec<Option<String>>>) -> Vec<String> {
+    rows.into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect()
+}
+
 pub(crate) async fn query_text<DB>(
     conn: &mut DB::Connection,
     sql: &str,

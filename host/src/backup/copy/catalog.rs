@@ -215,12 +215,7 @@ pub(crate) async fn primary_key(
             literal(d, table.schema.as_deref().unwrap_or("main"))
         ),
     };
-    Ok(driver
-        .query_text(&sql)
-        .await?
-        .into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
-        .collect())
+    Ok(crate::driver::first_column(driver.query_text(&sql).await?))
 }
 
 /// Whether the table holds at least one row: an empty table's drop destroys nothing.

@@ -234,12 +234,7 @@ impl Store {
                 quote(self.dialect, SCHEMA)
             ),
         };
-        Ok(driver
-            .query_text(&sql)
-            .await?
-            .into_iter()
-            .filter_map(|r| r.into_iter().next().flatten())
-            .collect())
+        Ok(crate::driver::first_column(driver.query_text(&sql).await?))
     }
 
     /// Whether the store and its records exist and can be read; creates nothing.
@@ -466,10 +461,7 @@ pub(crate) async fn revoke_others(
              WHERE o.oid = {oid} AND a.grantee <> o.{owner}"
         ))
         .await?;
-    for grantee in grantees
-        .into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
-    {
+    for grantee in crate::driver::first_column(grantees) {
         driver
             .execute(&format!("REVOKE ALL ON {kind} {object} FROM {grantee}"))
             .await?;

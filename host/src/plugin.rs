@@ -32,6 +32,7 @@ mod calls;
 pub mod capability;
 pub mod compat;
 mod imports;
+pub mod links;
 pub mod manifest;
 pub mod registry;
 mod sandbox;
@@ -113,6 +114,28 @@ pub enum Error {
     /// The plugin answered with its own `Err`.
     #[error(transparent)]
     Refused(#[from] PluginError),
+
+    /// The plugin left symbolic links in its granted directory; godwit removed them, and
+    /// the call failed whatever the plugin answered.
+    #[error(
+        "plugin {plugin} left symbolic links in its granted directory {}: {}; godwit removed them\n  a plugin may not leave links there: a program outside the sandbox (godwit, another plugin, a later CI step) would follow them out of the directory",
+        dir.display(),
+        links.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    LinksLeft {
+        plugin: String,
+        dir: PathBuf,
+        links: Vec<links::RemovedLink>,
+    },
+
+    /// The granted directory could not be checked for links after the call, so the call
+    /// counts as failed.
+    #[error("plugin {plugin}: cannot check its granted directory {} after the call: {source}", dir.display())]
+    GrantedDir {
+        plugin: String,
+        dir: PathBuf,
+        source: links::WalkError,
+    },
 }
 
 /// A plugin's own refusal: the `Err` arm of an exported function's `result`.
@@ -387,6 +410,23 @@ impl Runtime {
         let logs = std::mem::take(&mut state.logs);
         let logs_dropped = state.logs_dropped;
         let peak_memory = state.limiter.peak;
+        let dir = state.context.dir.clone();
+        drop(store);
+        // Whatever the call returned, trapped or not: what it left behind outlives it.
+        if let Some(dir) = dir {
+            let links = links::remove_links(&dir).map_err(|source| Error::GrantedDir {
+                plugin: plugin.label.clone(),
+                dir: dir.clone(),
+                source,
+            })?;
+            if !links.is_empty() {
+                return Err(Error::LinksLeft {
+                    plugin: plugin.label.clone(),
+                    dir,
+                    links,
+                });
+            }
+        }
         match result {
             Ok(value) => Ok(Call {
                 value,

@@ -284,9 +284,10 @@ fn new_runtime() -> Result<Runtime, Error> {
 /// stop (4).
 fn plugin_error(e: runtime::Error) -> Error {
     match e {
-        runtime::Error::Trap { .. } | runtime::Error::Refused(_) => {
-            Error::MigrationFailed(e.to_string())
-        }
+        runtime::Error::Trap { .. }
+        | runtime::Error::Refused(_)
+        | runtime::Error::LinksLeft { .. }
+        | runtime::Error::GrantedDir { .. } => Error::MigrationFailed(e.to_string()),
         runtime::Error::Digest { .. } => Error::Blocked(e.to_string()),
         _ => Error::Config(e.to_string()),
     }

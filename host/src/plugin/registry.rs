@@ -92,6 +92,25 @@ pub fn granted_dir(project_dir: &Path, plugin: &str, dir: &Path) -> Result<PathB
             granted.display()
         ))
     })?;
+    // Every call removes the links it leaves; these are from a call godwit could not
+    // finish (killed), or from outside godwit. Either way they go before any call.
+    let removed = super::links::remove_links(&granted).map_err(|e| {
+        Error::Config(format!(
+            "plugin `{plugin}`: cannot check its granted directory {} for symbolic links: {e}",
+            granted.display()
+        ))
+    })?;
+    if !removed.is_empty() {
+        eprintln!(
+            "warning: plugin {plugin}: removed symbolic links from its granted directory {}: {} (no link may stay in a granted directory)",
+            granted.display(),
+            removed
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     Ok(granted)
 }
 

@@ -31,6 +31,47 @@ fn dive(depth: u64) -> u64 {
     std::hint::black_box(dive(std::hint::black_box(depth + 1))) + 1
 }
 
+/// `symlink(2)` as wasi-libc provides it (std's `symlink_path` is unstable): the link path
+/// resolved against the preopens, the target stored as written.
+fn symlink(target: &str, link: &str) -> std::io::Result<()> {
+    use std::ffi::{CString, c_char, c_int};
+    unsafe extern "C" {
+        fn symlink(target: *const c_char, link: *const c_char) -> c_int;
+    }
+    let (target, link) = (
+        CString::new(target).map_err(std::io::Error::other)?,
+        CString::new(link).map_err(std::io::Error::other)?,
+    );
+    // SAFETY: both are NUL-terminated strings that outlive the call.
+    match unsafe { symlink(target.as_ptr(), link.as_ptr()) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+/// One filesystem operation: `symlink TARGET LINK`, `link OLD NEW` (a hard link),
+/// `mkdir DIR`, `write FILE TEXT`, `append FILE TEXT`, `rename FROM TO`, `remove FILE`.
+fn fs_op(op: &str) -> std::io::Result<()> {
+    let words: Vec<&str> = op.splitn(3, ' ').collect();
+    match words.as_slice() {
+        ["symlink", target, link] => symlink(target, link),
+        ["link", old, new] => std::fs::hard_link(old, new),
+        ["mkdir", dir] => std::fs::create_dir_all(dir),
+        ["write", file, text] => std::fs::write(file, text),
+        ["append", file, text] => {
+            use std::io::Write as _;
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(file)?
+                .write_all(text.as_bytes())
+        }
+        ["rename", from, to] => std::fs::rename(from, to),
+        ["remove", file] => std::fs::remove_file(file),
+        _ => Err(std::io::Error::other(format!("unknown fs op {op:?}"))),
+    }
+}
+
 impl Backfill for Hostile {
     fn describe() -> BackfillSpec {
         let table = config::get_str("table").unwrap_or_else(|| "items".into());
@@ -100,6 +141,20 @@ impl Backfill for Hostile {
             "bad-column" => {
                 let column = config::get_str("column").unwrap_or_else(|| "secret".into());
                 map_rows(&rows, |_| Ok(Column::new(column.as_str(), "pwned")))
+            }
+            // Filesystem attacks in the granted directory, `;`-separated in the `fs` setting
+            // (`symlink ../../etc/passwd /l; write /f text`); each may fail, and then the
+            // rows are transformed as in `ok`, so only the host can make the call fail.
+            "fs" => {
+                let ops = config::get_str("fs").unwrap_or_default();
+                for op in ops.split(';').map(str::trim).filter(|o| !o.is_empty()) {
+                    eprintln!("{op}: {:?}", fs_op(op));
+                }
+                let from = config::require_str("from")?;
+                let to = config::require_str("to")?;
+                map_rows(&rows, |row| {
+                    Ok(Column::new(to.as_str(), row.require(&from)?))
+                })
             }
             other => Err(format!("unknown mode {other:?}")),
         }

@@ -1,0 +1,166 @@
+//! Issue 11, finding 14: what a plugin leaves in the directory it was granted. A hostile
+//! backfill (`tests/guests/hostile`, mode `fs`) plants symbolic links — relative, absolute,
+//! chained, to a directory, nested, in place of a file another plugin appends to — and
+//! godwit must leave none behind, fail the step, and let nothing outside be read or
+//! written.
+
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+
+use godwit::Dialect;
+
+use crate::steps::{guest, hostile_with, step_project};
+use crate::support::Project;
+
+const STEP: &str = "plugin = \"hostile\"\n[batch]\nsize = 100\n";
+const SECRET: &str = "outside the grant\n";
+
+/// A SQLite project whose backfill is the hostile plugin in mode `fs`, running `ops`, granted
+/// `dir = "work"`, with `extra` appended to godwit.toml; `outside/secret` sits beside `work`.
+fn project(ops: &str, extra: &str) -> Project {
+    let mut toml = hostile_with(
+        &guest("hostile"),
+        "32MiB",
+        "fs",
+        "read = [\"items\"]\nwrite = [\"items.label_upper\"]\ndir = \"work\"",
+    );
+    toml += &format!("fs = {ops:?}\n{extra}");
+    let p = step_project(Dialect::Sqlite, 3, &toml, STEP);
+    std::fs::create_dir_all(p.path().join("outside")).unwrap();
+    std::fs::write(p.path().join("outside/secret"), SECRET).unwrap();
+    p
+}
+
+/// Every symbolic link under `dir`, found without following any.
+fn links_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries {
+        let entry = entry.unwrap();
+        let kind = entry.file_type().unwrap();
+        if kind.is_symlink() {
+            found.push(entry.path());
+        } else if kind.is_dir() {
+            found.extend(links_under(&entry.path()));
+        }
+    }
+    found
+}
+
+/// The secret beside the grant is as it was: same bytes, no second name.
+#[track_caller]
+fn outside_untouched(p: &Project) {
+    let secret = p.path().join("outside/secret");
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), SECRET);
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().nlink(),
+        1,
+        "no hard link to it"
+    );
+    let names: Vec<_> = std::fs::read_dir(p.path().join("outside"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["secret"], "nothing created beside it");
+}
+
+#[test]
+fn no_symbolic_link_survives_a_call_and_the_step_fails() {
+    let attacks = [
+        ("relative", "symlink ../outside/secret /rel"),
+        ("far relative", "symlink ../../../../../../etc/passwd /etc"),
+        (
+            "absolute",
+            "symlink /etc/passwd /abs; symlink /work/x /abs2",
+        ),
+        (
+            "chain",
+            "symlink ../outside/secret /l1; symlink l1 /l2; symlink l2 /l3",
+        ),
+        ("to a directory", "symlink .. /up; symlink ../outside /out"),
+        (
+            "nested",
+            "mkdir /a/b/c; symlink ../../../../outside/secret /a/b/c/deep",
+        ),
+        (
+            "in place of a file",
+            "write /report.txt ok; remove /report.txt; symlink ../outside/secret /report.txt",
+        ),
+        ("pointing inside", "write /f x; symlink f /inside"),
+        (
+            "renamed into a subdirectory",
+            "mkdir /d; symlink ../outside/secret /d/l; rename /d /e",
+        ),
+    ];
+    for (name, ops) in attacks {
+        let p = project(ops, "");
+        let out = p.godwit(&["deploy"]);
+        let work = p.path().join("work");
+        assert_eq!(
+            links_under(&work),
+            Vec::<PathBuf>::new(),
+            "{name}: {}",
+            out.text()
+        );
+        outside_untouched(&p);
+        if name == "absolute" {
+            // WASI refuses an absolute target outright: nothing was planted, the step ran.
+            out.expect(0);
+            continue;
+        }
+        out.expect(1);
+        assert_ne!(
+            p.db.rows("SELECT state FROM godwit_migrations WHERE version = '20260102000000'"),
+            vec![vec!["applied".to_owned()]],
+            "{name}"
+        );
+        assert_eq!(
+            p.db.int("SELECT COUNT(*) FROM items WHERE label_upper IS NOT NULL"),
+            0,
+            "{name}: the batch of a failed call is not written"
+        );
+    }
+}
+
+#[test]
+fn a_hard_link_cannot_reach_outside_the_grant() {
+    let p = project(
+        "link /../outside/secret /hl; link ../outside/secret /hl2; write /f x; link /f /g",
+        "",
+    );
+    // A hard link inside the grant joins two names the plugin could write anyway.
+    p.godwit(&["deploy"]).expect(0);
+    outside_untouched(&p);
+    let work = p.path().join("work");
+    assert!(!work.join("hl").exists() && !work.join("hl2").exists());
+    assert_eq!(std::fs::metadata(work.join("g")).unwrap().nlink(), 2);
+}
+
+#[test]
+fn a_link_left_by_an_interrupted_call_goes_before_the_next_load() {
+    let p = project("write /f x", "");
+    std::fs::create_dir_all(p.path().join("work/sub")).unwrap();
+    std::os::unix::fs::symlink("../../outside/secret", p.path().join("work/sub/left")).unwrap();
+    let out = p.godwit(&["deploy"]);
+    out.expect(0);
+    assert!(out.stderr.contains("sub/left"), "{}", out.stderr);
+    assert_eq!(links_under(&p.path().join("work")), Vec::<PathBuf>::new());
+    outside_untouched(&p);
+}
+
+#[test]
+fn another_plugin_appending_in_the_same_directory_does_not_follow_a_planted_link() {
+    // The audit log appends to /events.jsonl in the directory the hostile step shares; the
+    // step swaps that file for a link to the secret. The notifier runs on its own thread,
+    // so it may append before or after godwit removes the link: neither may reach outside.
+    let audit = "[plugins.audit]\nbuiltin = \"audit-log\"\n[plugins.audit.grants]\ndir = \"work\"\n[plugins.audit.config]\nfile = \"/events.jsonl\"\n";
+    let p = project(
+        "remove /events.jsonl; symlink ../outside/secret /events.jsonl",
+        audit,
+    );
+    p.godwit(&["deploy"]).expect(1);
+    outside_untouched(&p);
+    assert_eq!(links_under(&p.path().join("work")), Vec::<PathBuf>::new());
+}

@@ -425,7 +425,30 @@ where
     for<'r> i64: Decode<'r, DB>,
     usize: ColumnIndex<DB::Row>,
 {
-    let query = sqlx::query(sql)
+    let query = history_insert::<DB>(dialect, sql, row);
+    if sql.contains("RETURNING") {
+        let r = query.fetch_one(&mut *conn).await?;
+        Ok(Some(r.try_get(0)?))
+    } else {
+        query.execute(&mut *conn).await?;
+        Ok(None)
+    }
+}
+
+/// The history row's INSERT with its values bound, for the driver to run.
+pub(crate) fn history_insert<'q, DB>(
+    dialect: Dialect,
+    sql: &'q str,
+    row: &HistoryRow,
+) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    String: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<String>: Encode<'q, DB>,
+    Option<i64>: Encode<'q, DB>,
+{
+    sqlx::query(sql)
         .bind(row.version.clone())
         .bind(row.name.clone())
         .bind(row.kind.clone())
@@ -445,14 +468,7 @@ where
         .bind(row.statements_applied)
         .bind(row.statements_total)
         .bind(row.rows_affected)
-        .bind(row.error.clone());
-    if sql.contains("RETURNING") {
-        let r = query.fetch_one(&mut *conn).await?;
-        Ok(Some(r.try_get(0)?))
-    } else {
-        query.execute(&mut *conn).await?;
-        Ok(None)
-    }
+        .bind(row.error.clone())
 }
 
 pub(crate) async fn update_history<DB>(

@@ -1332,26 +1332,52 @@ impl Migrator {
                 &e,
             )
         };
-        let mut row = match resume {
-            Some(mut row) => {
-                row.state = RowState::Running.as_str().into();
-                row.checksum = migration.checksum.clone();
-                row.error = None;
-                self.driver.update_history(&row).await.map_err(record)?;
-                row
-            }
-            None => {
-                let mut row =
-                    self.new_row(migration, operation, RowState::Running, statements.len());
-                row.id = self.driver.insert_history(&row).await.map_err(record)?;
-                row
-            }
-        };
-        let first = row.statements_applied as usize;
+        // Only limits from godwit.toml or a directive are set, so only those are put back:
+        // without them the session keeps its own (the server's, or init_sql's).
+        let limited = *timeouts != Timeouts::default();
         self.driver
             .set_timeouts(timeouts, false)
             .await
             .map_err(|e| Error::db("cannot set timeouts", &e))?;
+        // Every write of the row also says whether the next statement is in doubt, so the
+        // row is written once between two statements, not twice (see ddl_with_progress).
+        let first = resume.as_ref().map_or(0, |r| r.statements_applied as usize);
+        let opened = match resume {
+            Some(mut row) => {
+                row.state = RowState::Running.as_str().into();
+                row.checksum = migration.checksum.clone();
+                row.error = in_doubt(statements, first);
+                self.driver.update_history(&row).await.map(|()| row)
+            }
+            None => {
+                let mut row =
+                    self.new_row(migration, operation, RowState::Running, statements.len());
+                row.error = in_doubt(statements, first);
+                match self.driver.insert_history(&row).await {
+                    Ok(id) => {
+                        row.id = id;
+                        Ok(row)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        let mut row = match opened {
+            Ok(row) => row,
+            Err(e) => {
+                if limited {
+                    let _ = self.driver.reset_timeouts().await;
+                }
+                return Err(record(e));
+            }
+        };
+        let mut progress = Progress {
+            marked: row.error.is_some().then_some(first),
+            // Putting back copies (a down) comes between the last statement and the
+            // final write, so there the last statement's progress is written on its own.
+            last_is_final: operation != Operation::Down || self.copies.is_none(),
+            finished: false,
+        };
         let mut rows_affected = row.rows_affected.unwrap_or(0) as u64;
         for (index, statement) in statements.iter().enumerate().skip(first) {
             self.driver.keep_alive().await?;
@@ -1366,9 +1392,16 @@ impl Migrator {
                     context = f.context;
                     Err(f.error)
                 } else if is_dml(&statement.sql) {
-                    self.dml_with_progress(&mut row, index, statement).await
+                    let finish = (progress.last_is_final && index + 1 == statements.len())
+                        .then_some(Finish {
+                            operation,
+                            started,
+                            rows_before: rows_affected,
+                        });
+                    self.dml_with_progress(&mut row, index, statements, finish, &mut progress)
+                        .await
                 } else {
-                    self.ddl_with_progress(&mut row, index, statements.len(), statement)
+                    self.ddl_with_progress(&mut row, index, statements, &mut progress)
                         .await
                         .map(|_| 0)
                 };
@@ -1409,14 +1442,18 @@ impl Migrator {
                         row.finished_at = Some(now_rfc3339());
                         row.duration_ms = Some(started.elapsed().as_millis() as i64);
                         row.error = Some(message.clone());
-                        let _ = self.driver.reset_timeouts().await;
+                        if limited {
+                            let _ = self.driver.reset_timeouts().await;
+                        }
                         self.driver.update_history(&row).await.map_err(record)?;
                         return Err(Error::MigrationFailed(message));
                     }
                 }
             }
         }
-        let _ = self.driver.reset_timeouts().await;
+        if limited {
+            let _ = self.driver.reset_timeouts().await;
+        }
         if let Err(failure) = self.put_back_after(migration, operation, false).await {
             let message = failure_message(
                 migration,
@@ -1435,19 +1472,16 @@ impl Migrator {
             self.driver.update_history(&row).await.map_err(record)?;
             return Err(Error::MigrationFailed(message));
         }
-        row.state = if operation == Operation::Down {
-            RowState::RolledBack
-        } else {
-            RowState::Applied
+        if !progress.finished {
+            finish_row(
+                &mut row,
+                operation,
+                statements.len(),
+                rows_affected,
+                started,
+            );
+            self.driver.update_history(&row).await.map_err(record)?;
         }
-        .as_str()
-        .into();
-        row.statements_applied = statements.len() as i64;
-        row.rows_affected = Some(rows_affected as i64);
-        row.finished_at = Some(now_rfc3339());
-        row.duration_ms = Some(started.elapsed().as_millis() as i64);
-        row.error = None;
-        self.driver.update_history(&row).await.map_err(record)?;
         Ok(Done {
             version: row.version,
             name: row.name,
@@ -1469,49 +1503,74 @@ impl Migrator {
         tokio::time::sleep(delay).await;
     }
 
-    /// A data statement and its progress counter commit together: never in doubt.
+    /// A data statement and its progress counter commit together: never in doubt. The
+    /// same write says whether the next statement is in doubt, and after the last
+    /// statement it is the migration's final write (`finish`).
     async fn dml_with_progress(
         &mut self,
         row: &mut HistoryRow,
         index: usize,
-        statement: &Statement,
+        statements: &[Statement],
+        finish: Option<Finish>,
+        progress: &mut Progress,
     ) -> Result<u64, sqlx::Error> {
+        let before = row.clone();
         self.driver.begin().await?;
         let result = async {
-            let n = self.driver.execute(&statement.sql).await?;
+            let n = self.driver.execute(&statements[index].sql).await?;
             row.statements_applied = index as i64 + 1;
+            row.error = in_doubt(statements, index + 1);
+            if let Some(f) = &finish {
+                finish_row(
+                    row,
+                    f.operation,
+                    statements.len(),
+                    f.rows_before + n,
+                    f.started,
+                );
+            }
             self.driver.update_history(row).await?;
             self.driver.commit().await?;
             Ok(n)
         }
         .await;
-        if result.is_err() {
-            row.statements_applied = index as i64;
-            let _ = self.driver.rollback().await;
+        match &result {
+            Ok(_) => {
+                progress.marked = row.error.is_some().then_some(index + 1);
+                progress.finished = finish.is_some();
+            }
+            Err(_) => {
+                *row = before;
+                let _ = self.driver.rollback().await;
+            }
         }
         result
     }
 
     /// DDL commits on its own, so the row says "in doubt" while it runs: if we die
-    /// mid-statement the next deploy knows exactly what to ask the operator.
+    /// mid-statement the next deploy knows exactly what to ask the operator. That note
+    /// rides in the write before it (the row's insert, or the previous statement's
+    /// progress), so a statement costs one write of the row, not two; only the last
+    /// statement's progress waits for the migration's final write.
     async fn ddl_with_progress(
         &mut self,
         row: &mut HistoryRow,
         index: usize,
-        total: usize,
-        statement: &Statement,
+        statements: &[Statement],
+        progress: &mut Progress,
     ) -> Result<u64, sqlx::Error> {
-        row.error = Some(format!(
-            "interrupted while running statement {} of {total} (line {}), which may or may not have taken effect:\n    {}",
-            index + 1,
-            statement.line,
-            excerpt(&statement.sql)
-        ));
-        self.driver.update_history(row).await?;
-        let n = self.driver.execute(&statement.sql).await?;
+        if progress.marked != Some(index) {
+            row.error = in_doubt(statements, index);
+            self.driver.update_history(row).await?;
+            progress.marked = Some(index);
+        }
+        let n = self.driver.execute(&statements[index].sql).await?;
         row.statements_applied = index as i64 + 1;
-        row.error = None;
-        self.driver.update_history(row).await?;
+        row.error = in_doubt(statements, index + 1);
+        if index + 1 < statements.len() || !progress.last_is_final {
+            self.driver.update_history(row).await?;
+            progress.marked = row.error.is_some().then_some(index + 1);
+        }
         Ok(n)
     }
 
@@ -1826,6 +1885,59 @@ pub enum Resolve {
 }
 
 /// A statement (or BEGIN/COMMIT when `index` is None) that failed.
+/// Where a statement-by-statement run's writes of its history row stand.
+struct Progress {
+    /// The statement whose in-doubt note the stored row carries.
+    marked: Option<usize>,
+    /// The migration's final write follows the last statement directly, so that
+    /// statement's progress rides in it.
+    last_is_final: bool,
+    /// The last statement's transaction wrote the final row already.
+    finished: bool,
+}
+
+/// What the final write of a statement-by-statement run needs.
+struct Finish {
+    operation: Operation,
+    started: Instant,
+    rows_before: u64,
+}
+
+/// The note a row carries while statement `index` runs outside a transaction; data
+/// statements commit with their progress, so only the others are ever in doubt.
+fn in_doubt(statements: &[Statement], index: usize) -> Option<String> {
+    let statement = statements.get(index).filter(|s| !is_dml(&s.sql))?;
+    Some(format!(
+        "interrupted while running statement {} of {} (line {}), which may or may not have taken effect:\n    {}",
+        index + 1,
+        statements.len(),
+        statement.line,
+        excerpt(&statement.sql)
+    ))
+}
+
+/// A statement-by-statement run's row once every statement took effect.
+fn finish_row(
+    row: &mut HistoryRow,
+    operation: Operation,
+    total: usize,
+    rows_affected: u64,
+    started: Instant,
+) {
+    row.state = if operation == Operation::Down {
+        RowState::RolledBack
+    } else {
+        RowState::Applied
+    }
+    .as_str()
+    .into();
+    row.statements_applied = total as i64;
+    row.rows_affected = Some(rows_affected as i64);
+    row.finished_at = Some(now_rfc3339());
+    row.duration_ms = Some(started.elapsed().as_millis() as i64);
+    row.error = None;
+}
+
 struct Failure {
     index: Option<usize>,
     error: sqlx::Error,

@@ -170,11 +170,13 @@ impl Driver for MySqlDriver {
     }
 
     async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
-        super::insert_history::<sqlx::MySql>(&mut self.conn, Dialect::MySql, &self.sql.insert, row)
+        // The id comes back in the INSERT's own OK packet: no second round trip.
+        let done = super::history_insert::<sqlx::MySql>(Dialect::MySql, &self.sql.insert, row)
+            .execute(&mut self.conn)
             .await?;
-        sqlx::query_scalar("SELECT CAST(LAST_INSERT_ID() AS SIGNED)")
-            .fetch_one(&mut self.conn)
-            .await
+        i64::try_from(done.last_insert_id()).map_err(|_| {
+            sqlx::Error::Protocol("the history row's id does not fit in an i64".into())
+        })
     }
 
     async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {

@@ -2,7 +2,7 @@
 //! busy timeout standing in for a lock timeout.
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -37,7 +37,17 @@ pub struct SqliteDriver {
     /// Between confine() and unconfine(): the authorizer registered on `conn`, which
     /// must outlive its registration.
     authorizer: Option<Box<authorizer::Authorizer>>,
+    /// When the lease was last extended for sure (taken, renewed, or renewed in a
+    /// transaction that committed): each renewal on the lock connection is a commit of
+    /// its own, with its own fsyncs, so keep_alive() renews only once this is old.
+    renewed: Option<Instant>,
+    /// A renewal inside the open transaction, which counts once that commits.
+    renewing: Option<Instant>,
 }
+
+/// keep_alive() renews a lease older than this: a third of its lifetime, so it still has
+/// two thirds left when a renewal is skipped.
+const RENEW_AFTER: Duration = Duration::from_secs(lease::TTL.as_secs() / 3);
 
 impl SqliteDriver {
     pub(crate) async fn connect(config: &Config) -> Result<SqliteDriver, ConnectError> {
@@ -78,6 +88,8 @@ impl SqliteDriver {
             sql: HistorySql::new(Dialect::Sqlite),
             read_only: false,
             authorizer: None,
+            renewed: None,
+            renewing: None,
         })
     }
 
@@ -123,9 +135,14 @@ impl Driver for SqliteDriver {
     }
 
     async fn try_lock(&mut self) -> Result<Option<String>, Error> {
+        let at = Instant::now();
         match lease::try_acquire::<sqlx::Sqlite>(&mut self.lock_conn, Dialect::Sqlite, &self.owner)
             .await
         {
+            Ok(None) => {
+                self.renewed = Some(at);
+                Ok(None)
+            }
             Ok(outcome) => Ok(outcome),
             // Another deployer is inside a write transaction: it holds the lease anyway.
             Err(sqlx::Error::Database(db))
@@ -138,17 +155,25 @@ impl Driver for SqliteDriver {
     }
 
     async fn unlock(&mut self) -> Result<(), Error> {
+        self.renewed = None;
         lease::release::<sqlx::Sqlite>(&mut self.lock_conn, Dialect::Sqlite, &self.owner)
             .await
             .map_err(|e| Error::db("cannot release the migration lease", &e))
     }
 
     async fn keep_alive(&mut self) -> Result<(), Error> {
+        // Nobody takes a lease before it expires (a deployer on this host whose process
+        // is gone aside), so one renewed this recently is still ours.
+        if self.renewed.is_some_and(|at| at.elapsed() < RENEW_AFTER) {
+            return Ok(());
+        }
+        let at = Instant::now();
         let still_ours =
             lease::renew::<sqlx::Sqlite>(&mut self.lock_conn, Dialect::Sqlite, &self.owner)
                 .await
                 .map_err(|e| Error::db("cannot renew the migration lease", &e))?;
         if still_ours {
+            self.renewed = Some(at);
             Ok(())
         } else {
             Err(Error::LockLost(
@@ -160,9 +185,11 @@ impl Driver for SqliteDriver {
     async fn renew_in_transaction(&mut self) -> Result<(), sqlx::Error> {
         // The work connection holds the write lock here, so nobody can have taken the
         // lease; extending it in this transaction makes the extension commit with the work.
-        lease::renew::<sqlx::Sqlite>(&mut self.conn, Dialect::Sqlite, &self.owner)
-            .await
-            .map(drop)
+        let at = Instant::now();
+        if lease::renew::<sqlx::Sqlite>(&mut self.conn, Dialect::Sqlite, &self.owner).await? {
+            self.renewing = Some(at);
+        }
+        Ok(())
     }
 
     async fn ensure_history_table(&mut self) -> Result<(), Error> {
@@ -320,10 +347,15 @@ impl Driver for SqliteDriver {
 
     async fn commit(&mut self) -> Result<(), sqlx::Error> {
         let ended = self.execute("COMMIT").await;
+        let renewing = self.renewing.take();
+        if ended.is_ok() {
+            self.renewed = renewing.or(self.renewed);
+        }
         self.end_read_only(ended).await
     }
 
     async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+        self.renewing = None;
         let ended = self.execute("ROLLBACK").await;
         self.end_read_only(ended).await
     }

@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod append;
 mod bindings;
 pub mod builtin;
 mod cache;
@@ -126,6 +127,14 @@ pub enum Error {
         plugin: String,
         dir: PathBuf,
         links: Vec<links::RemovedLink>,
+    },
+
+    /// A file granted with `append` could not be handed to the plugin, or what the plugin
+    /// did to it was refused (a rewrite, a link, too much); nothing was written to it.
+    #[error("plugin {plugin}: {source}")]
+    Append {
+        plugin: String,
+        source: append::AppendError,
     },
 
     /// The granted directory could not be checked for links after the call, so the call
@@ -369,7 +378,17 @@ impl Runtime {
         f: impl FnOnce(&mut Store<State>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<Call<R>, Error> {
         let memory_bytes = limits.memory_bytes.min(POOL_MAX_MEMORY);
-        let state = State::new(memory_bytes, context).map_err(|message| Error::Link {
+        let append_error = |source| Error::Append {
+            plugin: plugin.label.clone(),
+            source,
+        };
+        let staged = append::stage(&context.append).map_err(append_error)?;
+        let mounts: Vec<(PathBuf, String)> = staged
+            .mounts
+            .iter()
+            .map(|(dir, guest)| (dir.path().to_owned(), guest.clone()))
+            .collect();
+        let state = State::new(memory_bytes, context, &mounts).map_err(|message| Error::Link {
             plugin: plugin.label.clone(),
             message,
         })?;
@@ -426,6 +445,10 @@ impl Runtime {
                     links,
                 });
             }
+        }
+        // A trapped call's additions are dropped with its store.
+        if result.is_ok() {
+            staged.commit().map_err(append_error)?;
         }
         match result {
             Ok(value) => Ok(Call {

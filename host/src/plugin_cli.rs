@@ -287,7 +287,8 @@ fn plugin_error(e: runtime::Error) -> Error {
         runtime::Error::Trap { .. }
         | runtime::Error::Refused(_)
         | runtime::Error::LinksLeft { .. }
-        | runtime::Error::GrantedDir { .. } => Error::MigrationFailed(e.to_string()),
+        | runtime::Error::GrantedDir { .. }
+        | runtime::Error::Append { .. } => Error::MigrationFailed(e.to_string()),
         runtime::Error::Digest { .. } => Error::Blocked(e.to_string()),
         _ => Error::Config(e.to_string()),
     }
@@ -370,11 +371,12 @@ fn inspect(source: &Source, json: bool) -> Result<u8, Error> {
             let r = &m.requests;
             let _ = writeln!(
                 out,
-                "  requests  read {}; write {}; env {}; dir {}; hosts {}",
+                "  requests  read {}; write {}; env {}; dir {}; append {}; hosts {}",
                 words(&r.read),
                 words(&r.write),
                 words(&r.env),
                 if r.dir { "yes" } else { "no" },
+                if r.append { "yes" } else { "no" },
                 words(&r.hosts)
             );
             let l = &m.limits;
@@ -838,6 +840,11 @@ fn run_plugin(source: &Source, args: &RunArgs, json: bool) -> Result<u8, Error> 
             .dir()
             .map(|d| crate::plugin::registry::granted_dir(&source.project_dir, &source.name, d))
             .transpose()?;
+        context.append = crate::plugin::registry::granted_files(
+            &source.project_dir,
+            &source.name,
+            capabilities.append(),
+        )?;
         context.hosts = crate::plugin::registry::effective_hosts(
             &declared.grants.hosts,
             &requests.hosts,
@@ -963,6 +970,7 @@ impl Runner<'_> {
             session: None,
             env: self.context.env.clone(),
             dir: self.context.dir.clone(),
+            append: self.context.append.clone(),
             hosts: self.context.hosts.clone(),
         }
     }

@@ -1,8 +1,12 @@
-//! Issue 11, finding 14: what a plugin leaves in the directory it was granted. A hostile
-//! backfill (`tests/guests/hostile`, mode `fs`) plants symbolic links — relative, absolute,
-//! chained, to a directory, nested, in place of a file another plugin appends to — and
-//! godwit must leave none behind, fail the step, and let nothing outside be read or
-//! written.
+//! Issue 11, findings 14 and 16: what a plugin can do with the files it was granted.
+//!
+//! Finding 14: a hostile backfill (`tests/guests/hostile`, mode `fs`) plants symbolic
+//! links in its `dir` — relative, absolute, chained, to a directory, nested, in place of a
+//! file another plugin appends to — and godwit must leave none behind, fail the step, and
+//! let nothing outside be read or written.
+//!
+//! Finding 16: the `append` grant hands a plugin one file (the GitHub job summary) and
+//! none of its neighbours (`GITHUB_ENV`, `GITHUB_PATH`), and lets it only append.
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -10,7 +14,7 @@ use std::path::{Path, PathBuf};
 use godwit::Dialect;
 
 use crate::steps::{guest, hostile_with, step_project};
-use crate::support::Project;
+use crate::support::{Project, run};
 
 const STEP: &str = "plugin = \"hostile\"\n[batch]\nsize = 100\n";
 const SECRET: &str = "outside the grant\n";
@@ -18,11 +22,16 @@ const SECRET: &str = "outside the grant\n";
 /// A SQLite project whose backfill is the hostile plugin in mode `fs`, running `ops`, granted
 /// `dir = "work"`, with `extra` appended to godwit.toml; `outside/secret` sits beside `work`.
 fn project(ops: &str, extra: &str) -> Project {
+    project_granted("dir = \"work\"", ops, extra)
+}
+
+/// [`project`] with `files` as the filesystem grant.
+fn project_granted(files: &str, ops: &str, extra: &str) -> Project {
     let mut toml = hostile_with(
         &guest("hostile"),
         "32MiB",
         "fs",
-        "read = [\"items\"]\nwrite = [\"items.label_upper\"]\ndir = \"work\"",
+        &format!("read = [\"items\"]\nwrite = [\"items.label_upper\"]\n{files}"),
     );
     toml += &format!("fs = {ops:?}\n{extra}");
     let p = step_project(Dialect::Sqlite, 3, &toml, STEP);
@@ -163,4 +172,183 @@ fn another_plugin_appending_in_the_same_directory_does_not_follow_a_planted_link
     p.godwit(&["deploy"]).expect(1);
     outside_untouched(&p);
     assert_eq!(links_under(&p.path().join("work")), Vec::<PathBuf>::new());
+}
+
+/// A GitHub runner's file-commands directory: the job summary and, beside it, the files
+/// that change later steps of the job.
+struct Runner {
+    dir: tempfile::TempDir,
+}
+
+const PRIOR: &str = "prior step\n";
+const NEIGHBOURS: [(&str, &str); 2] = [("GITHUB_ENV", "A=1\n"), ("GITHUB_PATH", "/usr/bin\n")];
+
+impl Runner {
+    fn new() -> Runner {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("step_summary"), PRIOR).unwrap();
+        for (name, text) in NEIGHBOURS {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        Runner { dir }
+    }
+
+    fn summary(&self) -> PathBuf {
+        self.dir.path().join("step_summary")
+    }
+
+    /// The neighbours are as they were, and nothing new sits beside them.
+    #[track_caller]
+    fn neighbours_untouched(&self, what: &str) {
+        for (name, text) in NEIGHBOURS {
+            let path = self.dir.path().join(name);
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            assert!(meta.is_file() && meta.nlink() == 1, "{what}: {name}");
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                text,
+                "{what}: {name}"
+            );
+        }
+        let mut names: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["GITHUB_ENV", "GITHUB_PATH", "step_summary"],
+            "{what}"
+        );
+        assert!(
+            std::fs::symlink_metadata(self.summary()).unwrap().is_file(),
+            "{what}: the summary is still a file"
+        );
+    }
+}
+
+#[test]
+fn github_summary_appends_to_the_summary_it_is_granted_and_nothing_else() {
+    let runner = Runner::new();
+    let p = Project::new(Dialect::Sqlite, "migrations_simple");
+    std::fs::write(
+        p.path().join("godwit.toml"),
+        "[plugins.github]\nbuiltin = \"github-summary\"\n[plugins.github.grants]\nenv = [\"GITHUB_STEP_SUMMARY\"]\nappend = [\"$GITHUB_STEP_SUMMARY\"]\n",
+    )
+    .unwrap();
+    let mut cmd = p.command(&["deploy"]);
+    cmd.env("GITHUB_STEP_SUMMARY", runner.summary());
+    let out = run(cmd);
+    out.expect(0);
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+    let text = std::fs::read_to_string(runner.summary()).unwrap();
+    assert!(
+        text.starts_with(PRIOR),
+        "appended after what was there: {text}"
+    );
+    assert!(text.contains("20260101000000"), "{text}");
+    assert!(text.contains("**Result:** ✅"), "{text}");
+    runner.neighbours_untouched("github-summary");
+}
+
+#[test]
+fn a_plugin_granted_the_summary_cannot_touch_its_neighbours_or_rewrite_it() {
+    let runner = Runner::new();
+    let d = runner.dir.path().display().to_string();
+    let s = runner.summary().display().to_string();
+    // (attack, ops, whether the step may succeed)
+    let attacks = [
+        (
+            "sibling by absolute path",
+            format!("append {d}/GITHUB_ENV PWNED=1; write {d}/GITHUB_PATH /tmp/evil"),
+            true,
+        ),
+        (
+            "sibling through ..",
+            format!(
+                "append {s}/../GITHUB_ENV PWNED=1; append {d}/../{}/GITHUB_ENV PWNED=1",
+                runner.dir.path().file_name().unwrap().to_string_lossy()
+            ),
+            true,
+        ),
+        (
+            "root of the sandbox",
+            "append /GITHUB_ENV PWNED=1; append GITHUB_ENV PWNED=1".to_owned(),
+            true,
+        ),
+        (
+            "summary swapped for a link",
+            format!("remove {s}; symlink GITHUB_ENV {s}"),
+            false,
+        ),
+        (
+            "summary swapped for an escaping link",
+            format!(
+                "remove {s}; symlink ../{}/GITHUB_ENV {s}",
+                runner.dir.path().file_name().unwrap().to_string_lossy()
+            ),
+            false,
+        ),
+        (
+            "a link beside the summary",
+            format!("symlink GITHUB_ENV {d}/GITHUB_ENV"),
+            true,
+        ),
+        ("summary rewritten", format!("write {s} rewritten"), false),
+        (
+            "summary truncated to its first byte",
+            format!("write {s} p"),
+            false,
+        ),
+        (
+            "summary renamed over a neighbour",
+            format!("rename {s} {d}/GITHUB_ENV"),
+            false,
+        ),
+        (
+            "hard link to the summary",
+            format!("link {s} {d}/GITHUB_ENV"),
+            true,
+        ),
+    ];
+    for (name, ops, may_succeed) in attacks {
+        let p = project_granted("append = [\"$GITHUB_STEP_SUMMARY\"]", &ops, "");
+        let mut cmd = p.command(&["deploy"]);
+        cmd.env("GITHUB_STEP_SUMMARY", runner.summary());
+        let out = run(cmd);
+        runner.neighbours_untouched(name);
+        assert_eq!(
+            std::fs::read_to_string(runner.summary()).unwrap(),
+            PRIOR,
+            "{name}: the summary is unchanged"
+        );
+        assert_eq!(
+            out.code,
+            if may_succeed { 0 } else { 1 },
+            "{name}: {}",
+            out.text()
+        );
+        outside_untouched(&p);
+    }
+}
+
+#[test]
+fn an_append_grant_lets_a_plugin_append_and_nothing_more() {
+    let runner = Runner::new();
+    let s = runner.summary().display().to_string();
+    let p = project_granted(
+        "append = [\"$GITHUB_STEP_SUMMARY\"]",
+        &format!("append {s} added"),
+        "",
+    );
+    let mut cmd = p.command(&["deploy"]);
+    cmd.env("GITHUB_STEP_SUMMARY", runner.summary());
+    run(cmd).expect(0);
+    let text = std::fs::read_to_string(runner.summary()).unwrap();
+    let added = text.strip_prefix(PRIOR).expect("what was there is kept");
+    assert!(
+        !added.is_empty() && added.replace("added", "").is_empty(),
+        "only what the plugin appended, once per call: {text:?}"
+    );
+    runner.neighbours_untouched("append");
 }

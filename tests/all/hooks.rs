@@ -396,10 +396,7 @@ fn github_summary_notifier_writes_the_step_summary() {
     std::fs::write(&summary, "").unwrap();
     config(
         &p,
-        &format!(
-            "[plugins.github]\nbuiltin = \"github-summary\"\n\n[plugins.github.grants]\nenv = [\"GITHUB_STEP_SUMMARY\"]\ndir = \"{}\"\n",
-            dir.path().display()
-        ),
+        "[plugins.github]\nbuiltin = \"github-summary\"\n\n[plugins.github.grants]\nenv = [\"GITHUB_STEP_SUMMARY\"]\nappend = [\"$GITHUB_STEP_SUMMARY\"]\n",
     );
     let mut cmd = p.command(&["deploy"]);
     cmd.env("GITHUB_STEP_SUMMARY", &summary);

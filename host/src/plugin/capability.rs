@@ -57,6 +57,11 @@ pub struct Grants {
     /// One directory, relative to the project, mounted at `/` in the guest.
     #[serde(default)]
     pub dir: Option<PathBuf>,
+    /// Files the plugin may read and append to, and nothing else in their directories:
+    /// a path relative to the project, or `$NAME` for the path in environment variable
+    /// `NAME` (`$GITHUB_STEP_SUMMARY`). See [`crate::plugin::append`].
+    #[serde(default)]
+    pub append: Vec<String>,
     /// Outbound HTTP authorities: `host`, `host:port`, or `*`.
     #[serde(default)]
     pub hosts: Vec<String>,
@@ -72,6 +77,9 @@ impl Grants {
         for w in &self.write {
             ColumnPattern::parse(w).map_err(|e| format!("write entry `{w}`: {e}"))?;
         }
+        for a in &self.append {
+            append_entry_valid(a).map_err(|e| format!("append entry `{a}`: {e}"))?;
+        }
         for h in &self.hosts {
             if h.is_empty() || h.contains('/') || h.contains('@') {
                 return Err(format!(
@@ -80,6 +88,29 @@ impl Grants {
             }
         }
         Ok(())
+    }
+}
+
+/// An `append` entry is a file path, or `$NAME` with `NAME` an environment variable name.
+fn append_entry_valid(entry: &str) -> Result<(), String> {
+    match entry.strip_prefix('$') {
+        Some(name) => {
+            let name = name
+                .strip_prefix('{')
+                .and_then(|n| n.strip_suffix('}'))
+                .unwrap_or(name);
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!(
+                    "`${name}` is not an environment variable; write `$NAME` (letters, digits, `_`)"
+                ));
+            }
+            Ok(())
+        }
+        None if entry.trim().is_empty() => Err("an empty path names no file".into()),
+        None if entry.ends_with('/') || entry.ends_with('\\') => {
+            Err("a directory is not a file; name the file".into())
+        }
+        None => Ok(()),
     }
 }
 
@@ -384,6 +415,7 @@ pub struct Capabilities {
     write: [Vec<ColumnPattern>; 2],
     env: Vec<String>,
     dir: Option<PathBuf>,
+    append: Vec<String>,
     hosts: [Vec<String>; 2],
 }
 
@@ -434,6 +466,11 @@ impl Capabilities {
             write: [columns(&requests.write), columns(&grants.write)],
             env,
             dir: grants.dir.clone().filter(|_| requests.dir),
+            append: if requests.append {
+                grants.append.clone()
+            } else {
+                Vec::new()
+            },
             hosts: [
                 requests
                     .hosts
@@ -552,6 +589,11 @@ impl Capabilities {
     /// The directory mounted at `/` in the guest, relative to the project.
     pub fn dir(&self) -> Option<&std::path::Path> {
         self.dir.as_deref()
+    }
+
+    /// The `append` entries granted, as written (`$NAME` or a path).
+    pub fn append(&self) -> &[String] {
+        &self.append
     }
 
     /// Whether an outbound HTTP request to `authority` (`host` or `host:port`) is allowed.

@@ -112,6 +112,9 @@ pub struct Requests {
     /// Whether it wants a directory (the operator chooses which).
     #[serde(default)]
     pub dir: bool,
+    /// Whether it wants files to append to (the operator chooses which).
+    #[serde(default)]
+    pub append: bool,
     /// Outbound HTTP authorities, `host` or `host:port`.
     #[serde(default)]
     pub hosts: Vec<String>,

@@ -114,6 +114,53 @@ pub fn granted_dir(project_dir: &Path, plugin: &str, dir: &Path) -> Result<PathB
     Ok(granted)
 }
 
+/// The files an `append` grant names, as absolute paths: `$NAME` (or `${NAME}`) is the
+/// path in environment variable `NAME`, read now, and grants nothing when it is unset or
+/// empty (the same godwit.toml serves CI, where `GITHUB_STEP_SUMMARY` is set, and a
+/// laptop, where it is not); anything else is relative to the project. The directory is
+/// resolved, the file name is kept as written: a file that is a link is refused at the
+/// first call, never followed.
+pub fn granted_files(
+    project_dir: &Path,
+    plugin: &str,
+    entries: &[String],
+) -> Result<Vec<PathBuf>, Error> {
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = match entry.strip_prefix('$') {
+            Some(var) => {
+                let var = var
+                    .strip_prefix('{')
+                    .and_then(|v| v.strip_suffix('}'))
+                    .unwrap_or(var);
+                match std::env::var_os(var).filter(|v| !v.is_empty()) {
+                    Some(value) => PathBuf::from(value),
+                    None => continue,
+                }
+            }
+            None => PathBuf::from(entry),
+        };
+        let path = project_dir.join(path);
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(Error::Config(format!(
+                "plugin `{plugin}`: append entry `{entry}` is {}, which names no file",
+                path.display()
+            )));
+        };
+        if name == ".." || name == "." {
+            return Err(Error::Config(format!(
+                "plugin `{plugin}`: append entry `{entry}` is {}, which names no file",
+                path.display()
+            )));
+        }
+        let path = resolve(dir).join(name);
+        if !files.contains(&path) {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
 /// `path` made absolute, with `.`/`..` folded and symlinks resolved as far as it exists.
 fn resolve(path: &Path) -> PathBuf {
     use std::path::Component;
@@ -179,6 +226,8 @@ pub struct Entry {
     /// Granted environment variables with their values at load time.
     pub env: Vec<(String, String)>,
     pub dir: Option<PathBuf>,
+    /// Granted files to append to, as absolute paths.
+    pub append: Vec<PathBuf>,
     pub hosts: Vec<String>,
 }
 
@@ -206,6 +255,7 @@ impl Entry {
             session,
             env: self.env.clone(),
             dir: self.dir.clone(),
+            append: self.append.clone(),
             hosts: self.hosts.clone(),
         }
     }
@@ -364,8 +414,10 @@ pub fn load_entry(
         .dir()
         .map(|dir| granted_dir(&config.project_dir, name, dir))
         .transpose()?;
+    let append = granted_files(&config.project_dir, name, capabilities.append())?;
     let hosts = effective_hosts(&declared.grants.hosts, &requests.hosts, &capabilities);
     Ok(Entry {
+        append,
         name: name.to_owned(),
         plugin,
         manifest,

@@ -47,6 +47,9 @@ pub struct Context {
     pub env: Vec<(String, String)>,
     /// The one directory it was granted, mounted at `/` in the guest.
     pub dir: Option<PathBuf>,
+    /// Files it may read and append to (absolute paths), each seen at the same path in
+    /// the guest through a private copy; see [`crate::plugin::append`].
+    pub append: Vec<PathBuf>,
     /// Authorities (`host` or `host:port`) outbound HTTP may reach; see
     /// [`authority_allowed`]. Empty means no network at all.
     pub hosts: Vec<String>,
@@ -59,6 +62,7 @@ impl std::fmt::Debug for Context {
             .field("session", &self.session.is_some())
             .field("env", &self.env.iter().map(|(k, _)| k).collect::<Vec<_>>())
             .field("dir", &self.dir)
+            .field("append", &self.append)
             .field("hosts", &self.hosts)
             .finish()
     }
@@ -81,8 +85,13 @@ pub struct State {
 
 impl State {
     /// A sandbox with no arguments, no network sockets, no stdin, stdout/stderr going to
-    /// capped buffers, and only the environment and directory `context` grants.
-    pub(crate) fn new(memory_bytes: usize, context: Context) -> Result<State, String> {
+    /// capped buffers, and only the environment and directory `context` grants, plus the
+    /// private directories of its `append` files (`mounts`: host directory, guest path).
+    pub(crate) fn new(
+        memory_bytes: usize,
+        context: Context,
+        mounts: &[(PathBuf, String)],
+    ) -> Result<State, String> {
         let stdout = MemoryOutputPipe::new(OUTPUT_CAP);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAP);
         let mut wasi = WasiCtxBuilder::new();
@@ -100,6 +109,10 @@ impl State {
                 .map_err(|e| {
                     format!("cannot open its granted directory {}: {e:#}", dir.display())
                 })?;
+        }
+        for (private, guest) in mounts {
+            wasi.preopened_dir(private, guest, FsPerms::ReadWrite)
+                .map_err(|e| format!("cannot mount the copy of its files in {guest}: {e:#}"))?;
         }
         Ok(State {
             wasi: wasi.build(),

@@ -363,6 +363,10 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
             r.dir
                 .then(|| "dir = \"<a directory you choose>\"".to_owned()),
         )
+        .chain(
+            r.append
+                .then(|| "append = [\"<files you choose>\"]".to_owned()),
+        )
         .collect();
         if asks.is_empty() {
             println!("  it asks for no capabilities");
@@ -470,7 +474,7 @@ fn declare(
             ("env", &r.env),
             ("hosts", &r.hosts),
         ];
-        if r.dir || lists.iter().any(|(_, l)| !l.is_empty()) {
+        if r.dir || r.append || lists.iter().any(|(_, l)| !l.is_empty()) {
             out.push_str(&format!(
                 "# It asks for the following; grant what you trust under [plugins.{name}.grants]:\n"
             ));
@@ -481,6 +485,9 @@ fn declare(
             }
             if r.dir {
                 out.push_str("#   dir = \"<a directory under the project>\"\n");
+            }
+            if r.append {
+                out.push_str("#   append = [\"<files it may append to>\"]\n");
             }
         }
     }

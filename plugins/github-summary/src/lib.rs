@@ -4,6 +4,10 @@
 //! Every call is a fresh instance, so nothing is buffered: each event appends its lines
 //! as it arrives, and whether a migrations table is already open is read back from the
 //! file itself.
+//!
+//! The operator grants the file with `append = ["$GITHUB_STEP_SUMMARY"]`: the sandbox then
+//! holds that one file, at the same path as on the runner, and none of its neighbours
+//! (`GITHUB_ENV`, `GITHUB_PATH`).
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -12,18 +16,12 @@ use godwit_sdk::{Event, Finding, Notifier};
 
 struct GithubSummary;
 
-/// The summary file as the sandbox sees it: the operator grants its directory, mounted at
-/// `/`, so only the file name of the host path matters.
+/// The summary file: the path in `GITHUB_STEP_SUMMARY`, which the `append` grant makes
+/// the same inside the sandbox as outside.
 fn summary_path() -> Result<String, String> {
-    let host_path = std::env::var("GITHUB_STEP_SUMMARY").map_err(|_| {
-        "GITHUB_STEP_SUMMARY is not set, or not granted: grant env = [\"GITHUB_STEP_SUMMARY\"] and dir = its directory".to_owned()
-    })?;
-    let name = host_path
-        .rsplit(['/', '\\'])
-        .next()
-        .filter(|n| !n.is_empty() && *n != "..")
-        .ok_or_else(|| format!("GITHUB_STEP_SUMMARY = {host_path:?} does not name a file"))?;
-    Ok(format!("/{name}"))
+    std::env::var("GITHUB_STEP_SUMMARY").map_err(|_| {
+        "GITHUB_STEP_SUMMARY is not set, or not granted: grant env = [\"GITHUB_STEP_SUMMARY\"] and append = [\"$GITHUB_STEP_SUMMARY\"]".to_owned()
+    })
 }
 
 /// Text for one Markdown table cell.
@@ -146,7 +144,7 @@ impl Notifier for GithubSummary {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => {
                 return Err(format!(
-                    "cannot read {path}: {e} (is its directory granted as `dir`?)"
+                    "cannot read {path}: {e} (is it granted as append = [\"$GITHUB_STEP_SUMMARY\"]?)"
                 ));
             }
         };
@@ -157,7 +155,7 @@ impl Notifier for GithubSummary {
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|e| format!("cannot open {path}: {e} (is its directory granted as `dir`?)"))?;
+            .map_err(|e| format!("cannot open {path}: {e} (is it granted as append = [\"$GITHUB_STEP_SUMMARY\"]?)"))?;
         file.write_all(text.as_bytes())
             .map_err(|e| format!("cannot append to {path}: {e}"))
     }

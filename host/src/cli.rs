@@ -509,12 +509,17 @@ async fn command(
                 let mut doc: serde_json::Value =
                     serde_json::from_str(&status).expect("status JSON");
                 doc["other_history"] = serde_json::json!(others);
+                doc["checker_only"] = serde_json::json!(crate::driver::checker_only(config));
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&doc).expect("serializable")
                 );
             } else {
                 println!("{status}");
+                let checker_only = crate::driver::checker_only(config);
+                if !checker_only.is_empty() {
+                    print!("\n{}", crate::driver::checker_only_text(&checker_only));
+                }
                 if !others.is_empty() {
                     println!("\n{}", crate::adopt::unadopted_note(&others));
                 }
@@ -540,8 +545,21 @@ async fn command(
                 restore_on_failure,
                 ignore_other_history,
             };
+            let checker_only = crate::driver::checker_only(config);
+            if !json {
+                print!("{}", crate::driver::checker_only_text(&checker_only));
+            }
             let report = migrator.deploy(&options).await?;
-            print_run(&report, "applied", json);
+            if json && !checker_only.is_empty() {
+                let mut doc = serde_json::to_value(&report).expect("serializable");
+                doc["checker_only"] = serde_json::json!(checker_only);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&doc).expect("serializable")
+                );
+            } else {
+                print_run(&report, "applied", json);
+            }
             Ok(exit::OK)
         }
         Command::Down { to, steps } => {

@@ -104,6 +104,28 @@ pub struct PluginSettings {
     /// `[config]` overrides it key by key.
     #[serde(default, deserialize_with = "plugin_config")]
     pub config: Vec<(String, crate::value::Value)>,
+    /// Who, besides godwit's SQL checker, confines the plugin's statements to its grants:
+    /// `"database"` (the default: SQLite's authorizer, a PostgreSQL role) or
+    /// `"checker-only"`, the operator's explicit choice to rely on the checker alone.
+    #[serde(default)]
+    pub enforcement: Enforcement,
+    /// PostgreSQL: a role an administrator created for this plugin's statements, which
+    /// godwit enters and keeps the privileges of instead of creating one of its own.
+    pub database_role: Option<String>,
+}
+
+/// `[plugins.NAME] enforcement`: what confines a plugin's statements besides godwit's
+/// SQL checker (see docs/security.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Enforcement {
+    /// The database too: SQLite's authorizer, PostgreSQL's role. MySQL/MariaDB have the
+    /// checker alone whatever this says.
+    #[default]
+    Database,
+    /// godwit's SQL checker alone, on every database: the operator's explicit choice,
+    /// shown by `deploy`, `plan` and `status` whenever it is in effect.
+    CheckerOnly,
 }
 
 fn yes() -> bool {
@@ -170,6 +192,19 @@ impl PluginSettings {
                  install it with `godwit plugin add {path}`, which pins it in godwit.lock, \
                  or copy the digest `sha256sum {path}` prints into `sha256 = \"...\"`"
             ));
+        }
+        if let Some(role) = &self.database_role {
+            if self.enforcement == Enforcement::CheckerOnly {
+                return Err(format!(
+                    "{at} sets both `database_role` and `enforcement = \"checker-only\"`: a role confines the plugin's statements, \
+                     checker-only means nothing does; keep the one you mean"
+                ));
+            }
+            if role.is_empty() || role.len() > 63 || role.contains('\0') {
+                return Err(format!(
+                    "{at} database_role = {role:?} is not a PostgreSQL role name (1 to 63 bytes)"
+                ));
+            }
         }
         self.grants
             .validate()
@@ -366,6 +401,15 @@ impl Config {
             std::env::var(k).ok()
         })?;
         let migrations_dir = file.migrations_dir(&project_dir);
+        if target.dialect != Dialect::Postgres
+            && let Some((name, _)) = file.plugins.iter().find(|(_, p)| p.database_role.is_some())
+        {
+            return Err(Error::Config(format!(
+                "[plugins.{name}] database_role names a PostgreSQL role, but {} is a {} database: \
+                 remove it (on SQLite godwit's authorizer confines plugins; on MySQL/MariaDB only the checker does, see docs/security.md)",
+                target.display, target.dialect
+            )));
+        }
         Ok(Config {
             connect_timeout: file.connect_timeout.unwrap_or(Duration::from_secs(10)),
             wait: overrides.wait,

@@ -11,7 +11,10 @@ pub mod postgres;
 pub mod sqlite;
 mod values;
 
-pub use confine::{Confined, Scope};
+pub use confine::{
+    CheckerOnly, CheckerOnlyBecause, Confined, Enforcement, Scope, ScopeRole, checker_only,
+    checker_only_text,
+};
 
 use std::time::{Duration, Instant};
 
@@ -93,6 +96,13 @@ pub trait Driver {
     async fn prepare_scope(&mut self, scope: &dyn Scope) -> Result<(), Error> {
         let _ = scope;
         Ok(())
+    }
+    /// What [`Driver::prepare_scope`] would stop on, found without changing anything
+    /// (for `plan`): `Ok(Some(role))` names the role that will confine the scope,
+    /// `Ok(None)` means there is no role to prepare.
+    async fn check_scope(&mut self, scope: &dyn Scope) -> Result<Option<ScopeRole>, Error> {
+        let _ = scope;
+        Ok(None)
     }
     /// From here until [`Driver::unconfine`], statements run only with what `scope` allows,
     /// as the database itself enforces it (SQLite: an authorizer; PostgreSQL: `SET LOCAL

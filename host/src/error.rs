@@ -76,15 +76,20 @@ pub enum Error {
     /// PostgreSQL: godwit's user can neither create nor enter the role that confines a
     /// plugin's statements to its grants (no CREATEROLE); an administrator must create it.
     #[error(
-        "the database user {user} cannot create or enter the role {role} that confines a plugin's statements to its grants (it lacks CREATEROLE); nothing was run for this plugin\n  \
+        "the database user {user} cannot create or enter the role {role} that confines a plugin's statements to its grants (it lacks CREATEROLE); nothing was run for this plugin (a deploy checks this before it applies any migration)\n  \
          ask an administrator to run once: {sql}\n  \
-         godwit then keeps the role's privileges in line with the grants itself, on the tables it owns"
+         godwit then keeps the role's privileges in line with the grants itself"
     )]
     RoleMissing {
         user: String,
         role: String,
         sql: String,
     },
+
+    /// PostgreSQL: the role that would confine a plugin's statements to its grants cannot
+    /// be used as it is; nothing was run for the plugin.
+    #[error("{}", role_unfit_message(role, problem))]
+    RoleUnfit { role: String, problem: RoleProblem },
 
     /// A whole-database backup or restore could not be made.
     #[error(transparent)]
@@ -99,7 +104,8 @@ impl Error {
             Error::Blocked(_)
             | Error::LockLost(_)
             | Error::OtherToolHistory(_)
-            | Error::RoleMissing { .. } => exit::BLOCKED,
+            | Error::RoleMissing { .. }
+            | Error::RoleUnfit { .. } => exit::BLOCKED,
             // Nothing was applied: not "a migration failed". A missing tool is the
             // machine's setup, as for `godwit backup`; any other failure stops the deploy
             // for the safety the backup was for.
@@ -138,6 +144,95 @@ impl Error {
             context: context.into(),
             message: describe_db_error(err),
         }
+    }
+}
+
+/// What is wrong with the role that confines a plugin's statements ([`Error::RoleUnfit`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoleProblem {
+    /// `database_role` names a role that does not exist (godwit never creates one it
+    /// was told an administrator prepared).
+    Missing { user: String },
+    /// godwit's user is not a member of the prepared role, and may not make itself one.
+    NotEntered { user: String },
+    /// The role holds more than a plugin's grants can give it: these attributes,
+    /// membership of these roles, ownership of these objects.
+    TooPowerful {
+        attributes: Vec<String>,
+        member_of: Vec<String>,
+        owns: Vec<String>,
+    },
+    /// godwit's user may not grant the role these privileges the plugin's grants allow
+    /// (it neither owns the tables nor holds the privileges WITH GRANT OPTION).
+    CannotGrant {
+        user: String,
+        privileges: Vec<String>,
+    },
+}
+
+fn role_unfit_message(role: &str, problem: &RoleProblem) -> String {
+    let r = format!("\"{}\"", role.replace('"', "\"\""));
+    let u = |user: &str| format!("\"{}\"", user.replace('"', "\"\""));
+    let head = format!(
+        "the role {role} that confines a plugin's statements to its grants cannot be used; nothing was run for the plugin (a deploy checks this before it applies any migration)"
+    );
+    match problem {
+        RoleProblem::Missing { user } => format!(
+            "{head}: it does not exist, and godwit creates no role that godwit.toml's `database_role` says an administrator prepared\n  \
+             ask an administrator to run: CREATE ROLE {r} NOLOGIN; GRANT {r} TO {};\n  \
+             or remove `database_role` from godwit.toml to let godwit create its own",
+            u(user)
+        ),
+        RoleProblem::NotEntered { user } => format!(
+            "{head}: the database user {user} is not a member of it, so it cannot enter it\n  \
+             ask an administrator to run: GRANT {r} TO {};",
+            u(user)
+        ),
+        RoleProblem::TooPowerful {
+            attributes,
+            member_of,
+            owns,
+        } => {
+            let mut what = Vec::new();
+            let mut fix = Vec::new();
+            if !attributes.is_empty() {
+                what.push(format!("the attributes {}", attributes.join(", ")));
+                let off: Vec<String> = attributes.iter().map(|a| format!("NO{a}")).collect();
+                fix.push(format!("ALTER ROLE {r} {};", off.join(" ")));
+            }
+            if !member_of.is_empty() {
+                what.push(format!(
+                    "membership of {} (whose privileges it would have)",
+                    member_of.join(", ")
+                ));
+                for g in member_of {
+                    fix.push(format!("REVOKE {} FROM {r};", u(g)));
+                }
+            }
+            if !owns.is_empty() {
+                what.push(format!(
+                    "ownership of {} (an owner has every privilege on it)",
+                    owns.join(", ")
+                ));
+            }
+            let fix = if fix.is_empty() {
+                String::new()
+            } else {
+                format!("\n  an administrator can run: {}", fix.join(" "))
+            };
+            format!(
+                "{head}: it holds more than a plugin's grants give: {}{fix}\n  \
+                 a plugin's role must be a NOLOGIN role with no other privileges, which godwit keeps in line with the grants; \
+                 make another role own those objects, or name a role of its own in `database_role`",
+                what.join("; ")
+            )
+        }
+        RoleProblem::CannotGrant { user, privileges } => format!(
+            "{head}: the database user {user} may not grant it {}, which the plugin's grants allow (it neither owns those tables nor holds the privileges WITH GRANT OPTION)\n  \
+             ask the tables' owner to run `GRANT ... WITH GRANT OPTION` on them to {}, or narrow the plugin's grants in godwit.toml",
+            privileges.join(", "),
+            u(user)
+        ),
     }
 }
 

@@ -474,6 +474,7 @@ impl Migrator {
         last_row: i64,
         started: Instant,
     ) -> Result<RunReport, Error> {
+        self.prepare_plugin_roles(plugins).await?;
         if let Some(validators) = self.validators.take() {
             let pending: Vec<&Migration> = plan.iter().map(|(m, _, _)| *m).collect();
             let files = !std::mem::take(&mut self.files_validated);
@@ -567,6 +568,22 @@ impl Migrator {
         report.copies = std::mem::take(&mut self.run_copies);
         report.duration_ms = started.elapsed().as_millis() as u64;
         Ok(report)
+    }
+
+    /// Makes the database ready to confine every pending step's plugin (PostgreSQL: its
+    /// role exists, holds no more than it should, and godwit may enter it and grant it
+    /// the grants' privileges) before anything is applied: a role godwit may not create
+    /// stops the deploy here, with the SQL an administrator would run, not after the
+    /// migrations before the step. Each step prepares its role again before its first
+    /// batch, for the tables the migrations before it created.
+    async fn prepare_plugin_roles(&mut self, plugins: &Registry) -> Result<(), Error> {
+        for entry in plugins.entries() {
+            let scope: std::sync::Arc<dyn driver::Scope> = entry.capabilities.clone();
+            crate::plugin::session::Confinement::new(scope)
+                .prepare(self.driver.as_mut())
+                .await?;
+        }
+        Ok(())
     }
 
     /// Takes the backup the policy asks for (or `--restore-on-failure` needs) before

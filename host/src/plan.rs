@@ -47,6 +47,27 @@ pub struct Plan {
     pub errors: usize,
     /// What validator plugins' `check-database` found in the database as it is now.
     pub database_findings: Vec<Finding>,
+    /// What confines the statements of each plugin the deploy would run (pending steps'
+    /// plugins, then validators), and what would stop it before anything is applied.
+    pub enforcement: Vec<PlannedEnforcement>,
+}
+
+/// What confines one plugin's statements besides godwit's SQL checker.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedEnforcement {
+    pub plugin: String,
+    /// `authorizer` (SQLite), `role` (PostgreSQL) or `checker-only`.
+    pub by: &'static str,
+    /// PostgreSQL: the role, when it could be looked up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::driver::ScopeRole>,
+    /// Why only the checker confines them, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub because: Option<crate::driver::CheckerOnlyBecause>,
+    /// What stops `deploy` before it applies anything (a role godwit may not create,
+    /// with the SQL an administrator would run), in the error's own words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -134,6 +155,7 @@ pub async fn plan(migrator: &mut Migrator, validators: Option<&Validators>) -> R
             findings: mine,
         });
     }
+    let enforcement = enforcement(migrator, &config, &pending, validators).await;
     let data_loss = migrations
         .iter()
         .flat_map(|m| m.statements.iter().flat_map(|s| s.data_loss.clone()))
@@ -150,7 +172,113 @@ pub async fn plan(migrator: &mut Migrator, validators: Option<&Validators>) -> R
         database_findings,
         data_loss,
         migrations,
+        enforcement,
     })
+}
+
+/// [`Plan::enforcement`]: checked without changing anything (a role is not created here).
+async fn enforcement(
+    migrator: &mut Migrator,
+    config: &Config,
+    pending: &[crate::source::Migration],
+    validators: Option<&Validators>,
+) -> Vec<PlannedEnforcement> {
+    use crate::driver::{CheckerOnlyBecause, Confined, Enforcement, Scope};
+    let steps: Vec<&str> = pending
+        .iter()
+        .filter_map(|m| m.step.as_ref().map(|s| s.plugin.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    let registry = match crate::plugin::registry::Registry::load(config, &steps) {
+        Ok(registry) => Some(registry),
+        Err(e) => {
+            let mut names = steps.clone();
+            names.sort_unstable();
+            names.dedup();
+            for name in names {
+                out.push(PlannedEnforcement {
+                    plugin: name.to_owned(),
+                    by: "unknown",
+                    role: None,
+                    because: None,
+                    problem: Some(format!("the plugin cannot be loaded: {e}")),
+                });
+            }
+            None
+        }
+    };
+    let entries = registry
+        .iter()
+        .flat_map(|r| r.entries())
+        .chain(validators.into_iter().flat_map(|v| v.entries()));
+    for entry in entries {
+        let scope: &dyn Scope = entry.capabilities.as_ref();
+        let mut planned = PlannedEnforcement {
+            plugin: entry.name.clone(),
+            by: "checker-only",
+            role: None,
+            because: None,
+            problem: None,
+        };
+        // On MySQL/MariaDB the checker alone confines plugins whatever godwit.toml says.
+        match migrator.driver().confined() {
+            Confined::CheckerOnly => planned.because = Some(CheckerOnlyBecause::Mysql),
+            _ if scope.enforcement() == Enforcement::CheckerOnly => {
+                planned.because = Some(CheckerOnlyBecause::OperatorChoice);
+            }
+            Confined::Authorizer => planned.by = "authorizer",
+            Confined::Role => {
+                planned.by = "role";
+                match migrator.driver().check_scope(scope).await {
+                    Ok(role) => planned.role = role,
+                    Err(e) => planned.problem = Some(e.to_string()),
+                }
+            }
+        }
+        out.push(planned);
+    }
+    out
+}
+
+/// The [`Plan::enforcement`] lines, for people.
+fn enforcement_lines(plan: &Plan) -> String {
+    use crate::driver::CheckerOnlyBecause;
+    let mut out = String::new();
+    for e in &plan.enforcement {
+        let by = match (e.by, e.because, &e.role) {
+            (_, Some(CheckerOnlyBecause::OperatorChoice), _) => {
+                "checker-only: godwit's SQL checker alone (enforcement = \"checker-only\" in godwit.toml)"
+                    .to_owned()
+            }
+            (_, Some(CheckerOnlyBecause::Mysql), _) => {
+                "checker-only on MySQL/MariaDB, by necessity: godwit's SQL checker alone (docs/security.md)"
+                    .to_owned()
+            }
+            ("authorizer", _, _) => "the checker and SQLite's authorizer".to_owned(),
+            (_, _, Some(role)) => format!(
+                "the checker and the PostgreSQL role {}{}",
+                role.role,
+                match (role.prepared, role.to_create) {
+                    (true, _) => " (prepared by an administrator; godwit keeps its privileges)",
+                    (false, true) => " (deploy creates it)",
+                    (false, false) => "",
+                }
+            ),
+            _ => "the checker and a PostgreSQL role".to_owned(),
+        };
+        out.push_str(&format!("  {}: {by}\n", e.plugin));
+        if let Some(problem) = &e.problem {
+            out.push_str(&format!(
+                "    deploy stops before applying anything: {}\n",
+                problem.replace('\n', "\n    ")
+            ));
+        }
+    }
+    if out.is_empty() {
+        out
+    } else {
+        format!("\nPlugin statements are confined by:\n{out}")
+    }
 }
 
 /// Best effort: the counts below only read, but a session that cannot write is proof;
@@ -427,6 +555,7 @@ pub fn human(plan: &Plan) -> String {
             out.push_str(&format!("  {}\n", finding_line(f)));
         }
     }
+    out.push_str(&enforcement_lines(plan));
     if plan.migrations.is_empty() {
         out.push_str("Nothing to plan: no pending migrations.\n");
         return out;
@@ -539,6 +668,13 @@ pub fn markdown(plan: &Plan) -> String {
                 s.risk.label()
             ));
         }
+    }
+    let enforcement = enforcement_lines(plan);
+    if !enforcement.is_empty() {
+        out.push_str(&format!(
+            "\n### Plugin enforcement\n\n```\n{}```\n",
+            enforcement.trim_start_matches('\n')
+        ));
     }
     out.push_str("\n### Data migration\n\n");
     let rewrites: Vec<String> = plan

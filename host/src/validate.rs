@@ -153,6 +153,11 @@ impl Validators {
         self.entries.iter().map(|e| e.name.as_str()).collect()
     }
 
+    /// The validators, in the order they run.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().map(|e| e.as_ref())
+    }
+
     fn overrides(&self, entry: &Entry) -> toml::Table {
         let mut table = toml::Table::new();
         if !entry.settings.iter().any(|(k, _)| k == "dialect") {

@@ -26,6 +26,28 @@ pub trait Scope: Send + Sync {
     fn may_write_any(&self, schema: Option<&str>, table: &str) -> bool;
     /// A stable text of the grants: equal grants, equal text. Names PostgreSQL's role.
     fn canonical(&self) -> String;
+    /// `[plugins.NAME] enforcement`: with [`Enforcement::CheckerOnly`] the database
+    /// confines nothing, by the operator's choice.
+    fn enforcement(&self) -> Enforcement {
+        Enforcement::Database
+    }
+    /// PostgreSQL: the role an administrator prepared for these grants
+    /// (`[plugins.NAME] database_role`), entered instead of one godwit creates.
+    fn prepared_role(&self) -> Option<&str> {
+        None
+    }
+}
+
+pub use crate::config::Enforcement;
+
+/// PostgreSQL: the role that will confine a plugin's statements, as `plan` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ScopeRole {
+    pub role: String,
+    /// An administrator prepared it (`database_role`); godwit keeps its privileges only.
+    pub prepared: bool,
+    /// godwit creates it, or makes its own user a member, before the first statement.
+    pub to_create: bool,
 }
 
 /// What the database enforces on a plugin's statements, besides godwit's checker.
@@ -39,6 +61,83 @@ pub enum Confined {
     /// where a second account would need a second connection and break the batch's
     /// atomicity; see docs/security.md).
     CheckerOnly,
+}
+
+/// Why only godwit's checker confines a plugin's statements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckerOnlyBecause {
+    /// `enforcement = "checker-only"` in godwit.toml.
+    OperatorChoice,
+    /// MySQL/MariaDB, where the database cannot confine them within the batch's
+    /// transaction (docs/security.md).
+    Mysql,
+}
+
+/// A plugin whose statements only godwit's checker confines, as `deploy`, `plan` and
+/// `status` show it every time.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CheckerOnly {
+    pub plugin: String,
+    pub because: CheckerOnlyBecause,
+}
+
+/// Every enabled plugin of `config` whose statements godwit's checker alone confines on
+/// its target database, by the operator's choice or by the database's nature.
+pub fn checker_only(config: &crate::config::Config) -> Vec<CheckerOnly> {
+    config
+        .file
+        .plugins
+        .iter()
+        .filter(|(_, p)| p.enabled)
+        .filter_map(|(name, p)| {
+            let because = if config.target.dialect == crate::Dialect::MySql {
+                CheckerOnlyBecause::Mysql
+            } else if p.enforcement == Enforcement::CheckerOnly {
+                CheckerOnlyBecause::OperatorChoice
+            } else {
+                return None;
+            };
+            Some(CheckerOnly {
+                plugin: name.clone(),
+                because,
+            })
+        })
+        .collect()
+}
+
+/// The lines that say so, for people; empty when the database confines every plugin.
+pub fn checker_only_text(list: &[CheckerOnly]) -> String {
+    let mut out = String::new();
+    let chosen: Vec<&str> = list
+        .iter()
+        .filter(|c| c.because == CheckerOnlyBecause::OperatorChoice)
+        .map(|c| c.plugin.as_str())
+        .collect();
+    let mysql: Vec<&str> = list
+        .iter()
+        .filter(|c| c.because == CheckerOnlyBecause::Mysql)
+        .map(|c| c.plugin.as_str())
+        .collect();
+    if !chosen.is_empty() {
+        out.push_str(&format!(
+            "enforcement: checker-only for plugin{} {} (enforcement = \"checker-only\" in godwit.toml): \
+             only godwit's SQL checker confines {} statements to {} grants; the database does not\n",
+            if chosen.len() == 1 { "" } else { "s" },
+            chosen.join(", "),
+            if chosen.len() == 1 { "its" } else { "their" },
+            if chosen.len() == 1 { "its" } else { "their" },
+        ));
+    }
+    if !mysql.is_empty() {
+        out.push_str(&format!(
+            "enforcement: checker-only on MySQL/MariaDB, by necessity, for plugin{} {}: \
+             only godwit's SQL checker confines plugins' statements to their grants (docs/security.md says why)\n",
+            if mysql.len() == 1 { "" } else { "s" },
+            mysql.join(", "),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

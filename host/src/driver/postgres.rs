@@ -13,7 +13,7 @@ pub use role::comment as plugin_role_comment;
 use std::sync::Arc;
 
 use super::{
-    Confined, ConnectError, Driver, HistorySql, Scope, Timeouts, lease, values,
+    Confined, ConnectError, Driver, HistorySql, Scope, ScopeRole, Timeouts, lease, values,
     with_connect_timeout,
 };
 use crate::config::{Config, LockMode};
@@ -371,6 +371,16 @@ impl Driver for PgDriver {
         let baseline = role::prepare(&mut self.conn, &role, &self.database, scope).await?;
         self.confinement = Some(baseline);
         Ok(())
+    }
+
+    async fn check_scope(&mut self, scope: &dyn Scope) -> Result<Option<ScopeRole>, Error> {
+        let role = role::name(&self.database, scope);
+        let to_create = role::check(&mut self.conn, &role, &self.database, scope).await?;
+        Ok(Some(ScopeRole {
+            prepared: scope.prepared_role().is_some(),
+            role,
+            to_create,
+        }))
     }
 
     async fn confine(&mut self, scope: &Arc<dyn Scope>) -> Result<(), sqlx::Error> {

@@ -417,6 +417,10 @@ pub struct Capabilities {
     dir: Option<PathBuf>,
     append: Vec<String>,
     hosts: [Vec<String>; 2],
+    /// What confines its statements besides this checker (`[plugins.NAME] enforcement`).
+    enforcement: crate::config::Enforcement,
+    /// PostgreSQL: the role an administrator prepared for it (`database_role`).
+    database_role: Option<String>,
 }
 
 /// Which side said no: the plugin did not ask, or the operator did not grant.
@@ -483,7 +487,36 @@ impl Capabilities {
                     .map(|h| h.to_ascii_lowercase())
                     .collect(),
             ],
+            enforcement: crate::config::Enforcement::default(),
+            database_role: None,
         }
+    }
+
+    /// The same capabilities, confined by the database as the operator chose
+    /// (`[plugins.NAME] enforcement` and `database_role`).
+    pub fn enforced(
+        mut self,
+        enforcement: crate::config::Enforcement,
+        database_role: Option<String>,
+    ) -> Capabilities {
+        self.enforcement = enforcement;
+        self.database_role = database_role;
+        self
+    }
+
+    /// `[plugins.NAME] enforcement`.
+    pub fn enforcement(&self) -> crate::config::Enforcement {
+        self.enforcement
+    }
+
+    /// `[plugins.NAME] database_role`.
+    pub fn database_role(&self) -> Option<&str> {
+        self.database_role.as_deref()
+    }
+
+    /// The plugin's name in godwit.toml.
+    pub fn plugin(&self) -> &str {
+        &self.plugin
     }
 
     fn refuse(&self, message: String) -> Refused {

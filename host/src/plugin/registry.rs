@@ -305,6 +305,11 @@ impl Registry {
         &self.runtime
     }
 
+    /// Every plugin loaded, in name order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+
     /// A plugin loaded by [`Registry::load`].
     pub fn get(&self, name: &str) -> Result<&Entry, Error> {
         self.entries
@@ -389,7 +394,8 @@ pub fn load_entry(
         .as_ref()
         .map(|m| m.requests.clone())
         .unwrap_or_default();
-    let capabilities = Capabilities::effective(&requests, &declared.grants, name);
+    let capabilities = Capabilities::effective(&requests, &declared.grants, name)
+        .enforced(declared.enforcement, declared.database_role.clone());
     let mut limits = Limits::default();
     if let Some(m) = &manifest {
         apply(

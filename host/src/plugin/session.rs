@@ -271,8 +271,17 @@ impl Confinement {
 
     /// [`Driver::prepare_scope`] for this confinement's grants, before the first batch and
     /// outside any transaction.
+    /// Nothing to prepare when the operator chose the checker alone.
     pub async fn prepare(&self, driver: &mut dyn Driver) -> Result<(), crate::error::Error> {
+        if self.checker_only() {
+            return Ok(());
+        }
         driver.prepare_scope(self.scope.as_ref()).await
+    }
+
+    /// `enforcement = "checker-only"`: statements run as godwit's own, after the checker.
+    fn checker_only(&self) -> bool {
+        self.scope.enforcement() == crate::driver::Enforcement::CheckerOnly
     }
 
     /// A confined [`Driver::query_values`].
@@ -323,6 +332,10 @@ impl Confinement {
         if let Some(why) = &self.escaped {
             return Err(ConfinedError::Escaped(why.clone()));
         }
+        if self.checker_only() {
+            let result = send(driver, sql, op).await;
+            return result.map_err(|e| self.failed(sql, e, None));
+        }
         if let Err(e) = driver.confine(&self.scope).await {
             let why = format!(
                 "cannot enter the database confinement: {}",
@@ -330,14 +343,7 @@ impl Confinement {
             );
             return Err(self.escape(driver, why).await);
         }
-        let result = match op {
-            Op::Query(params) => driver.query_values(sql, params).await.map(Answer::Rows),
-            Op::Execute(params) => driver.execute_values(sql, params).await.map(Answer::Count),
-            Op::TextArrays(columns) => driver
-                .execute_text_arrays(sql, columns)
-                .await
-                .map(Answer::Count),
-        };
+        let result = send(driver, sql, op).await;
         let denied = driver.take_denial();
         // Checked before anything the statement returned is handed on. A statement that
         // failed returned nothing, and on PostgreSQL its error aborted the transaction,
@@ -363,18 +369,21 @@ impl Confinement {
                 return Err(self.escape(driver, why).await);
             }
         }
-        result.map_err(|e| {
-            let mut note = format!(
-                "`{}` failed: {}",
-                sql.trim(),
-                crate::error::describe_db_error(&e)
-            );
-            if let Some(denied) = denied {
-                note.push_str(&format!(" (the database refused {denied})"));
-            }
-            self.notes.push(note);
-            ConfinedError::Database(e)
-        })
+        result.map_err(|e| self.failed(sql, e, denied))
+    }
+
+    /// Keeps the full error (and what the database refused) for the operator.
+    fn failed(&mut self, sql: &str, e: sqlx::Error, denied: Option<String>) -> ConfinedError {
+        let mut note = format!(
+            "`{}` failed: {}",
+            sql.trim(),
+            crate::error::describe_db_error(&e)
+        );
+        if let Some(denied) = denied {
+            note.push_str(&format!(" (the database refused {denied})"));
+        }
+        self.notes.push(note);
+        ConfinedError::Database(e)
     }
 
     async fn escape(&mut self, driver: &mut dyn Driver, why: String) -> ConfinedError {
@@ -384,6 +393,18 @@ impl Confinement {
         self.escaped.get_or_insert_with(|| why.clone());
         self.notes.push(format!("stopped: {why}"));
         ConfinedError::Escaped(why)
+    }
+}
+
+/// Runs one statement of `op`'s kind on `driver`, as it is.
+async fn send(driver: &mut dyn Driver, sql: &str, op: Op<'_>) -> Result<Answer, sqlx::Error> {
+    match op {
+        Op::Query(params) => driver.query_values(sql, params).await.map(Answer::Rows),
+        Op::Execute(params) => driver.execute_values(sql, params).await.map(Answer::Count),
+        Op::TextArrays(columns) => driver
+            .execute_text_arrays(sql, columns)
+            .await
+            .map(Answer::Count),
     }
 }
 
@@ -402,6 +423,14 @@ impl Scope for Capabilities {
 
     fn canonical(&self) -> String {
         self.grants_text()
+    }
+
+    fn enforcement(&self) -> crate::driver::Enforcement {
+        Capabilities::enforcement(self)
+    }
+
+    fn prepared_role(&self) -> Option<&str> {
+        self.database_role()
     }
 }
 

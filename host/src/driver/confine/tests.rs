@@ -533,3 +533,224 @@ fn postgres_without_createrole_stops_with_the_sql_for_an_administrator() {
         }
     });
 }
+
+fn prepared(read: &[&str], write: &[&str], role: &str) -> Arc<dyn Scope> {
+    let read: Vec<String> = read.iter().map(|s| s.to_string()).collect();
+    let write: Vec<String> = write.iter().map(|s| s.to_string()).collect();
+    let requests = Requests {
+        read: read.clone(),
+        write: write.clone(),
+        ..Default::default()
+    };
+    let grants = Grants {
+        read,
+        write,
+        ..Default::default()
+    };
+    Arc::new(
+        Capabilities::effective(&requests, &grants, "prepared")
+            .enforced(crate::config::Enforcement::Database, Some(role.to_owned())),
+    )
+}
+
+async fn admin_run(admin: &mut sqlx::PgConnection, sql: &str) {
+    admin
+        .execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// A role an administrator prepared (`database_role`) is never created, and refused when
+/// it holds more than a plugin's grants give it; every refusal is the same typed error.
+#[test]
+fn postgres_prepared_role_is_refused_when_missing_or_holding_too_much() {
+    use crate::error::RoleProblem;
+    runtime().block_on(async {
+        let db = PgDatabase::create(None).await;
+        let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", pg_server()))
+            .await
+            .unwrap();
+        let role = unique("godwit_prepared");
+        let (_project, mut driver) = connect(&db.url).await;
+        let driver = driver.as_mut();
+        driver
+            .execute("CREATE TABLE items (id int PRIMARY KEY, n int)")
+            .await
+            .unwrap();
+        let own = prepared(&["items"], &["items.n"], &role);
+        let mut outcomes = Vec::new();
+        outcomes.push((
+            "missing",
+            Confinement::new(Arc::clone(&own)).prepare(driver).await,
+        ));
+        admin_run(&mut admin, &format!("CREATE ROLE \"{role}\" NOLOGIN")).await;
+        for (label, grant, revoke) in [
+            (
+                "BYPASSRLS",
+                "ALTER ROLE {r} BYPASSRLS",
+                "ALTER ROLE {r} NOBYPASSRLS",
+            ),
+            (
+                "CREATEDB",
+                "ALTER ROLE {r} CREATEDB",
+                "ALTER ROLE {r} NOCREATEDB",
+            ),
+            (
+                "pg_write_all_data",
+                "GRANT pg_write_all_data TO {r}",
+                "REVOKE pg_write_all_data FROM {r}",
+            ),
+        ] {
+            let r = format!("\"{role}\"");
+            admin_run(&mut admin, &grant.replace("{r}", &r)).await;
+            outcomes.push((
+                label,
+                Confinement::new(Arc::clone(&own)).prepare(driver).await,
+            ));
+            admin_run(&mut admin, &revoke.replace("{r}", &r)).await;
+        }
+        // An owner holds every privilege on what it owns, whatever godwit revokes.
+        driver
+            .execute(&format!("ALTER TABLE items OWNER TO \"{role}\""))
+            .await
+            .unwrap();
+        outcomes.push((
+            "owner",
+            Confinement::new(Arc::clone(&own)).prepare(driver).await,
+        ));
+        driver
+            .execute("ALTER TABLE items OWNER TO CURRENT_USER")
+            .await
+            .unwrap();
+        let fit = Confinement::new(Arc::clone(&own)).prepare(driver).await;
+        drop(_project);
+        db.drop().await;
+        admin_run(&mut admin, &format!("DROP ROLE IF EXISTS \"{role}\"")).await;
+
+        fit.unwrap();
+        for (label, outcome) in outcomes {
+            let Err(Error::RoleUnfit {
+                role: named,
+                problem,
+            }) = outcome
+            else {
+                panic!("{label}: expected RoleUnfit, got {outcome:?}");
+            };
+            assert_eq!(named, role);
+            match (label, problem) {
+                ("missing", RoleProblem::Missing { .. }) => {}
+                ("BYPASSRLS" | "CREATEDB", RoleProblem::TooPowerful { attributes, .. }) => {
+                    assert_eq!(attributes, vec![label.to_owned()]);
+                }
+                ("pg_write_all_data", RoleProblem::TooPowerful { member_of, .. }) => {
+                    assert_eq!(member_of, vec![label.to_owned()]);
+                }
+                ("owner", RoleProblem::TooPowerful { owns, .. }) => {
+                    assert_eq!(owns, vec!["public.items".to_owned()]);
+                }
+                (label, problem) => panic!("{label}: {problem:?}"),
+            }
+        }
+    });
+}
+
+/// godwit's user may read a table it does not own but not grant that read on: PostgreSQL
+/// would skip the GRANT with a warning; godwit stops with a typed error instead, and goes
+/// on once the owner gives the privilege WITH GRANT OPTION.
+#[test]
+fn postgres_privileges_godwit_may_not_grant_are_a_typed_error() {
+    use crate::error::RoleProblem;
+    runtime().block_on(async {
+        let login = unique("godwit_enforce_grantor");
+        let role = unique("godwit_prepared");
+        let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", pg_server()))
+            .await
+            .unwrap();
+        admin_run(&mut admin, &format!("CREATE ROLE \"{login}\" LOGIN")).await;
+        admin_run(&mut admin, &format!("CREATE ROLE \"{role}\" NOLOGIN")).await;
+        admin_run(&mut admin, &format!("GRANT \"{role}\" TO \"{login}\"")).await;
+        let db = PgDatabase::create(Some(&login)).await;
+        let mut in_db = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        admin_run(
+            &mut in_db,
+            &format!(
+                "CREATE TABLE ledger (id int PRIMARY KEY, amount int); \
+                 INSERT INTO ledger VALUES (1, 100); \
+                 GRANT SELECT ON ledger TO \"{login}\""
+            ),
+        )
+        .await;
+        let url = db.url.replacen("postgres@", &format!("{login}@"), 1);
+        let (_project, mut driver) = connect(&url).await;
+        let driver = driver.as_mut();
+        let own = prepared(&["ledger"], &[], &role);
+        let refused = Confinement::new(Arc::clone(&own)).prepare(driver).await;
+        admin_run(
+            &mut in_db,
+            &format!("GRANT SELECT ON ledger TO \"{login}\" WITH GRANT OPTION"),
+        )
+        .await;
+        let prepared = Confinement::new(Arc::clone(&own)).prepare(driver).await;
+        let read = if prepared.is_ok() {
+            Some(attempt(driver, &own, "SELECT amount FROM ledger", true).await)
+        } else {
+            None
+        };
+        drop(_project);
+        drop(in_db);
+        db.drop().await;
+        for sql in [
+            format!("DROP ROLE IF EXISTS \"{role}\""),
+            format!("DROP ROLE IF EXISTS \"{login}\""),
+        ] {
+            admin_run(&mut admin, &sql).await;
+        }
+
+        let Err(Error::RoleUnfit {
+            problem: RoleProblem::CannotGrant { user, privileges },
+            ..
+        }) = refused
+        else {
+            panic!("expected CannotGrant, got {refused:?}");
+        };
+        assert_eq!(user, login);
+        assert_eq!(
+            privileges,
+            vec!["SELECT on \"public\".\"ledger\"".to_owned()]
+        );
+        prepared.unwrap();
+        let (got, escaped) = read.unwrap();
+        assert_eq!(got.as_deref(), Ok("[[Int(100)]]"), "{escaped:?}");
+    });
+}
+
+/// `enforcement = "checker-only"`: the operator chose to rely on the checker alone, so
+/// the database confines nothing (here, SQLite's authorizer is not installed).
+#[test]
+fn checker_only_lifts_the_database_side_as_chosen() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let (_project, mut driver) = connect(&url).await;
+        let driver = driver.as_mut();
+        for sql in FIXTURE {
+            driver.execute(sql).await.unwrap();
+        }
+        let requests = Requests {
+            read: vec!["items".into()],
+            ..Default::default()
+        };
+        let grants = Grants {
+            read: vec!["items".into()],
+            ..Default::default()
+        };
+        let capabilities = Capabilities::effective(&requests, &grants, "chosen");
+        let confined: Arc<dyn Scope> = Arc::new(capabilities.clone());
+        let chosen: Arc<dyn Scope> =
+            Arc::new(capabilities.enforced(crate::config::Enforcement::CheckerOnly, None));
+        let (refused, _) = attempt(driver, &confined, "SELECT pw FROM secrets", true).await;
+        let (ran, _) = attempt(driver, &chosen, "SELECT pw FROM secrets", true).await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(ran.as_deref(), Ok("[[Text(\"hunter2\")]]"));
+    });
+}

@@ -20,7 +20,7 @@ use sha2::{Digest as _, Sha256};
 use sqlx::postgres::PgConnection;
 
 use crate::driver::Scope;
-use crate::error::Error;
+use crate::error::{Error, RoleProblem};
 
 /// What `prepare` established, and what a confined statement must leave as it was.
 pub(super) struct Prepared {
@@ -37,11 +37,15 @@ pub(super) struct Prepared {
 pub(super) const STATE: &str = "SELECT current_user::text, session_user::text, current_setting('search_path'), \
      (SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema())";
 
-/// The role for `scope`'s grants in `database`: equal grants in one database share a role.
-/// Roles belong to the whole cluster; one per database keeps the privileges that one
-/// database's deploys re-sync apart from another's, and lets a role be found (by its
-/// comment, [`comment`]) and dropped with its database.
+/// The role for `scope`'s grants in `database`: the one an administrator prepared
+/// (`database_role`), else godwit's own, which equal grants in one database share. Roles
+/// belong to the whole cluster; one per database keeps the privileges that one database's
+/// deploys re-sync apart from another's, and lets a role be found (by its comment,
+/// [`comment`]) and dropped with its database.
 pub(super) fn name(database: &str, scope: &dyn Scope) -> String {
+    if let Some(role) = scope.prepared_role() {
+        return role.to_owned();
+    }
     let mut hasher = Sha256::new();
     hasher.update(database.as_bytes());
     hasher.update([0]);
@@ -69,8 +73,181 @@ fn denied(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("42501"))
 }
 
-/// Creates the role if needed, makes sure godwit's user may enter it, and re-syncs its
-/// privileges, outside any transaction of the batch.
+/// Who is asking, and what the database knows of the role, in two round trips.
+struct Session {
+    user: String,
+    session_user: String,
+    search_path: String,
+    temp_objects: i64,
+    superuser: bool,
+    createrole: bool,
+    exists: bool,
+}
+
+async fn session(conn: &mut PgConnection, role: &str) -> Result<Session, sqlx::Error> {
+    let (user, session_user, search_path, temp_objects): (String, String, String, i64) =
+        sqlx::query_as(STATE).fetch_one(&mut *conn).await?;
+    let (superuser, createrole, exists): (bool, bool, bool) = sqlx::query_as(
+        "SELECT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false), \
+                coalesce((SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user), false), \
+                EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)",
+    )
+    .bind(role)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Session {
+        user,
+        session_user,
+        search_path,
+        temp_objects,
+        superuser,
+        createrole,
+        exists,
+    })
+}
+
+/// What stands in the way of using the role, if anything, without changing a thing: what
+/// `plan` reports and what [`prepare`] would stop on. `Ok(false)`: all is in place;
+/// `Ok(true)`: godwit will create the role or make itself a member.
+pub(super) async fn check(
+    conn: &mut PgConnection,
+    role: &str,
+    database: &str,
+    scope: &dyn Scope,
+) -> Result<bool, Error> {
+    let fail = |what: &str, e: &sqlx::Error| {
+        Error::db(format!("cannot {what} the plugin's role {role}"), e)
+    };
+    let s = session(conn, role).await.map_err(|e| fail("look up", &e))?;
+    if !s.exists {
+        return match scope.prepared_role() {
+            Some(_) => Err(unfit(role, RoleProblem::Missing { user: s.user })),
+            None if s.superuser || s.createrole => Ok(true),
+            None => Err(missing(role, database, &s.user)),
+        };
+    }
+    if let Some(problem) = excess(conn, role).await.map_err(|e| fail("inspect", &e))? {
+        return Err(unfit(role, problem));
+    }
+    let member = s.superuser
+        || is_member(conn, role)
+            .await
+            .map_err(|e| fail("inspect", &e))?;
+    if !member && !s.createrole {
+        return Err(not_entered(role, database, scope, &s.user));
+    }
+    let (_, refused) = privileges(conn, role, scope)
+        .await
+        .map_err(|e| fail("read the tables for", &e))?;
+    if !refused.is_empty() {
+        return Err(unfit(
+            role,
+            RoleProblem::CannotGrant {
+                user: s.user,
+                privileges: refused,
+            },
+        ));
+    }
+    Ok(!member)
+}
+
+fn missing(role: &str, database: &str, user: &str) -> Error {
+    Error::RoleMissing {
+        user: user.to_owned(),
+        role: role.to_owned(),
+        sql: format!(
+            "CREATE ROLE {r} NOLOGIN; COMMENT ON ROLE {r} IS {c}; GRANT {r} TO {u};",
+            r = quote(role),
+            c = literal(&comment(database)),
+            u = quote(user)
+        ),
+    }
+}
+
+fn unfit(role: &str, problem: RoleProblem) -> Error {
+    Error::RoleUnfit {
+        role: role.to_owned(),
+        problem,
+    }
+}
+
+/// godwit's user is not a member of an existing role and cannot make itself one.
+fn not_entered(role: &str, database: &str, scope: &dyn Scope, user: &str) -> Error {
+    match scope.prepared_role() {
+        Some(_) => unfit(
+            role,
+            RoleProblem::NotEntered {
+                user: user.to_owned(),
+            },
+        ),
+        None => missing(role, database, user),
+    }
+}
+
+async fn is_member(conn: &mut PgConnection, role: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_has_role(current_user, $1, 'MEMBER')")
+        .bind(role)
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// What the role holds beyond privileges on tables, which no plugin's grants give: the
+/// attributes of a login or an administrator, membership of other roles (whose privileges
+/// it would inherit or could SET ROLE to), and objects it owns (an owner has every
+/// privilege on them, whatever godwit revokes).
+async fn excess(conn: &mut PgConnection, role: &str) -> Result<Option<RoleProblem>, sqlx::Error> {
+    #[allow(clippy::type_complexity)]
+    let row: Option<(bool, bool, bool, bool, bool, bool, Vec<String>, Vec<String>)> =
+        sqlx::query_as(
+            "SELECT r.rolsuper, r.rolcanlogin, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls, \
+                    ARRAY(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid \
+                          WHERE m.member = r.oid ORDER BY 1), \
+                    ARRAY(SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
+                          JOIN pg_namespace n ON n.oid = c.relnamespace \
+                          WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') \
+                          UNION ALL SELECT format('schema %I', n.nspname) FROM pg_namespace n WHERE n.nspowner = r.oid \
+                          UNION ALL SELECT format('database %I', d.datname) FROM pg_database d \
+                          WHERE d.datname = current_database() AND d.datdba = r.oid \
+                          ORDER BY 1 LIMIT 10) \
+             FROM pg_roles r WHERE r.rolname = $1",
+        )
+        .bind(role)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some((superuser, login, createrole, createdb, replication, bypassrls, member_of, owns)) =
+        row
+    else {
+        return Ok(None);
+    };
+    let attributes: Vec<String> = [
+        (superuser, "SUPERUSER"),
+        (login, "LOGIN"),
+        (createrole, "CREATEROLE"),
+        (createdb, "CREATEDB"),
+        (replication, "REPLICATION"),
+        (bypassrls, "BYPASSRLS"),
+    ]
+    .into_iter()
+    .filter(|(has, _)| *has)
+    .map(|(_, name)| name.to_owned())
+    .collect();
+    Ok(
+        if attributes.is_empty() && member_of.is_empty() && owns.is_empty() {
+            None
+        } else {
+            Some(RoleProblem::TooPowerful {
+                attributes,
+                member_of,
+                owns,
+            })
+        },
+    )
+}
+
+/// Makes sure the role exists, holds nothing beyond what godwit grants it, and that
+/// godwit's user may enter it (creating the role, or the membership, where it may), then
+/// re-syncs its privileges, outside any transaction of the batch. A role an administrator
+/// prepared (`database_role`) is never created, only checked and synced.
 pub(super) async fn prepare(
     conn: &mut PgConnection,
     role: &str,
@@ -80,34 +257,13 @@ pub(super) async fn prepare(
     let fail = |what: &str, e: &sqlx::Error| {
         Error::db(format!("cannot {what} the plugin's role {role}"), e)
     };
-    let (user, session_user, search_path, temp_objects): (String, String, String, i64) =
-        sqlx::query_as(STATE)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| fail("read the session for", &e))?;
-    let superuser: bool = sqlx::query_scalar(
-        "SELECT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| fail("read the session for", &e))?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-            .bind(role)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| fail("look up", &e))?;
-    let no_privilege = || Error::RoleMissing {
-        user: user.clone(),
-        role: role.to_owned(),
-        sql: format!(
-            "CREATE ROLE {r} NOLOGIN; COMMENT ON ROLE {r} IS {c}; GRANT {r} TO {u};",
-            r = quote(role),
-            c = literal(&comment(database)),
-            u = quote(&user)
-        ),
-    };
-    if !exists {
+    let s = session(conn, role)
+        .await
+        .map_err(|e| fail("read the session for", &e))?;
+    if !s.exists {
+        if scope.prepared_role().is_some() {
+            return Err(unfit(role, RoleProblem::Missing { user: s.user }));
+        }
         match sqlx::raw_sql(&format!(
             "BEGIN READ WRITE; CREATE ROLE {r} NOLOGIN; COMMENT ON ROLE {r} IS {c}; COMMIT",
             r = quote(role),
@@ -119,7 +275,7 @@ pub(super) async fn prepare(
             Ok(_) => {}
             Err(e) if denied(&e) => {
                 rollback(conn).await;
-                return Err(no_privilege());
+                return Err(missing(role, database, &s.user));
             }
             // Another deployer created it in the meantime.
             Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42710") => {
@@ -131,41 +287,54 @@ pub(super) async fn prepare(
             }
         }
     }
-    if !superuser {
-        let member: bool = sqlx::query_scalar("SELECT pg_has_role(current_user, $1, 'MEMBER')")
-            .bind(role)
-            .fetch_one(&mut *conn)
+    if let Some(problem) = excess(conn, role).await.map_err(|e| fail("inspect", &e))? {
+        return Err(unfit(role, problem));
+    }
+    if !s.superuser
+        && !is_member(conn, role)
             .await
-            .map_err(|e| fail("check membership of", &e))?;
-        if !member {
-            match sqlx::raw_sql(&format!(
-                "BEGIN READ WRITE; GRANT {} TO {}; COMMIT",
-                quote(role),
-                quote(&user)
-            ))
-            .execute(&mut *conn)
-            .await
-            {
-                Ok(_) => {}
-                Err(e) if denied(&e) => {
-                    rollback(conn).await;
-                    return Err(no_privilege());
-                }
-                Err(e) => {
-                    rollback(conn).await;
-                    return Err(fail("grant", &e));
-                }
+            .map_err(|e| fail("check membership of", &e))?
+    {
+        match sqlx::raw_sql(&format!(
+            "BEGIN READ WRITE; GRANT {} TO {}; COMMIT",
+            quote(role),
+            quote(&s.user)
+        ))
+        .execute(&mut *conn)
+        .await
+        {
+            Ok(_) => {}
+            Err(e) if denied(&e) => {
+                rollback(conn).await;
+                return Err(not_entered(role, database, scope, &s.user));
+            }
+            Err(e) => {
+                rollback(conn).await;
+                return Err(fail("grant", &e));
             }
         }
     }
-    sync(conn, role, scope)
+    let (sql, refused) = privileges(conn, role, scope)
         .await
-        .map_err(|e| fail("set the privileges of", &e))?;
+        .map_err(|e| fail("read the tables for", &e))?;
+    if !refused.is_empty() {
+        return Err(unfit(
+            role,
+            RoleProblem::CannotGrant {
+                user: s.user,
+                privileges: refused,
+            },
+        ));
+    }
+    if let Err(e) = sqlx::raw_sql(&sql).execute(&mut *conn).await {
+        rollback(conn).await;
+        return Err(fail("set the privileges of", &e));
+    }
     Ok(Prepared {
         role: role.to_owned(),
-        session_user,
-        search_path,
-        temp_objects,
+        session_user: s.session_user,
+        search_path: s.search_path,
+        temp_objects: s.temp_objects,
     })
 }
 
@@ -177,38 +346,68 @@ struct TablePrivileges {
     sequences: BTreeSet<String>,
 }
 
-/// Revokes everything the role holds in this database, then grants what `scope` allows
-/// on the tables that exist now, in one transaction.
-async fn sync(conn: &mut PgConnection, role: &str, scope: &dyn Scope) -> Result<(), sqlx::Error> {
-    let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT n.nspname::text, c.relname::text, a.attname::text, \
-                pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) \
+/// The transaction that revokes everything the role holds in this database, then grants
+/// what `scope` allows on the tables that exist now; and each of those privileges that
+/// godwit's user cannot grant (it neither owns the table nor holds the privilege WITH
+/// GRANT OPTION), which PostgreSQL would skip with no more than a warning.
+async fn privileges(
+    conn: &mut PgConnection,
+    role: &str,
+    scope: &dyn Scope,
+) -> Result<(String, Vec<String>), sqlx::Error> {
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(String, String, String, Option<String>, bool, bool, bool, bool, bool)> =
+        sqlx::query_as(
+            "SELECT n.nspname::text, c.relname::text, a.attname::text, s.seq, \
+                has_table_privilege(c.oid, 'SELECT WITH GRANT OPTION'), \
+                has_table_privilege(c.oid, 'DELETE WITH GRANT OPTION'), \
+                has_column_privilege(c.oid, a.attnum, 'UPDATE WITH GRANT OPTION'), \
+                has_column_privilege(c.oid, a.attnum, 'INSERT WITH GRANT OPTION'), \
+                coalesce(has_sequence_privilege(s.seq, 'USAGE WITH GRANT OPTION'), true) \
          FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+         CROSS JOIN LATERAL (SELECT pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) AS seq) s \
          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') \
            AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
            AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
          ORDER BY 1, 2, a.attnum",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+        )
+        .fetch_all(&mut *conn)
+        .await?;
     let mut schemas: BTreeSet<String> = BTreeSet::new();
     let mut tables: BTreeMap<(String, String), TablePrivileges> = BTreeMap::new();
-    for (schema, table, column, sequence) in rows {
+    let mut refused: BTreeSet<String> = BTreeSet::new();
+    for (schema, table, column, sequence, select, delete, update, insert, usage) in rows {
         schemas.insert(schema.clone());
+        let t = format!("{}.{}", quote(&schema), quote(&table));
         let entry = tables
             .entry((schema.clone(), table.clone()))
-            .or_insert_with(|| TablePrivileges {
-                select: scope.may_read(Some(&schema), &table),
-                delete: scope.may_write(Some(&schema), &table, None),
-                ..Default::default()
+            .or_insert_with(|| {
+                let p = TablePrivileges {
+                    select: scope.may_read(Some(&schema), &table),
+                    delete: scope.may_write(Some(&schema), &table, None),
+                    ..Default::default()
+                };
+                if p.select && !select {
+                    refused.insert(format!("SELECT on {t}"));
+                }
+                if p.delete && !delete {
+                    refused.insert(format!("DELETE on {t}"));
+                }
+                p
             });
         if scope.may_write(Some(&schema), &table, Some(&column)) {
-            entry.columns.push(column);
+            if !update || !insert {
+                refused.insert(format!("UPDATE/INSERT on {t} ({})", quote(&column)));
+            }
             if let Some(sequence) = sequence {
+                if !usage {
+                    refused.insert(format!("USAGE on sequence {sequence}"));
+                }
                 entry.sequences.insert(sequence);
             }
+            entry.columns.push(column);
         }
     }
     let r = quote(role);
@@ -254,11 +453,7 @@ async fn sync(conn: &mut PgConnection, role: &str, scope: &dyn Scope) -> Result<
         ));
     }
     sql.push_str("COMMIT;");
-    if let Err(e) = sqlx::raw_sql(&sql).execute(&mut *conn).await {
-        rollback(conn).await;
-        return Err(e);
-    }
-    Ok(())
+    Ok((sql, refused.into_iter().collect()))
 }
 
 /// Ends a transaction a failed statement of ours left open (a no-op warning if none).

@@ -620,12 +620,18 @@ async fn command(
             Ok(exit::OK)
         }
         Command::Reset { .. } => {
+            // Reset ends in a deploy: the same notice as `deploy`.
+            let checker_only = crate::driver::checker_only(config);
+            if !json {
+                print!("{}", crate::driver::checker_only_text(&checker_only));
+            }
             let (dropped, report) = migrator.reset().await?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "dropped": dropped, "deploy": report })
-                );
+                let mut doc = serde_json::json!({ "dropped": dropped, "deploy": report });
+                if !checker_only.is_empty() {
+                    doc["checker_only"] = serde_json::json!(checker_only);
+                }
+                println!("{doc}");
             } else {
                 println!("{}", report::run_summary(&report, "applied"));
                 println!(

@@ -1813,6 +1813,18 @@ impl Migrator {
                 outcome?;
                 m.files_validated = true;
             }
+            // And whether the database can confine the steps' plugins (PostgreSQL: a role
+            // godwit may not create), which the deploy after the drop would stop on.
+            let steps: Vec<&str> = migrations
+                .iter()
+                .filter_map(|m| m.step.as_ref().map(|s| s.plugin.as_str()))
+                .collect();
+            let plugins = Registry::load(&m.config, &steps)?;
+            for entry in plugins.entries() {
+                if entry.capabilities.enforcement() != crate::config::Enforcement::CheckerOnly {
+                    m.driver.check_scope(entry.capabilities.as_ref()).await?;
+                }
+            }
             let dropped = m.driver.drop_everything().await?;
             let report = m
                 .deploy_locked(&DeployOptions {

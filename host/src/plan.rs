@@ -264,6 +264,7 @@ fn enforcement_lines(plan: &Plan) -> String {
                     (false, false) => "",
                 }
             ),
+            // The role could not be looked up or used: the problem below says which.
             _ => "the checker and a PostgreSQL role".to_owned(),
         };
         out.push_str(&format!("  {}: {by}\n", e.plugin));

@@ -147,6 +147,32 @@ fn role_godwit_may_not_create_stops_deploy_before_the_first_migration() {
     assert_eq!(applied(p), 2);
 }
 
+/// `reset` drops everything and deploys again: it checks the role before the drop.
+#[test]
+fn reset_checks_the_role_before_dropping_anything() {
+    let mut t = WithRoles::new(project(Dialect::Postgres, ""));
+    let login = t.role("login", "LOGIN NOCREATEROLE");
+    let p = t.p();
+    admin(
+        &PG_ADMIN,
+        &format!("ALTER DATABASE {} OWNER TO {login}", p.db.name),
+    );
+    let step = p.migrations().join("20260102000000_count_items");
+    std::fs::rename(&step, p.path().join("count_items")).unwrap();
+    t.godwit_as(&login, &["deploy"]).expect(0);
+    std::fs::rename(p.path().join("count_items"), &step).unwrap();
+
+    t.godwit_as(&login, &["reset", "--force"])
+        .expect(4)
+        .says("CREATE ROLE");
+    assert_eq!(
+        p.db.int("SELECT COUNT(*) FROM items"),
+        3,
+        "reset dropped items"
+    );
+    assert_eq!(applied(p), 1);
+}
+
 #[test]
 fn prepared_role_is_used_and_one_holding_too_much_is_refused() {
     let mut t = WithRoles::new(project(Dialect::Postgres, ""));

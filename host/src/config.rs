@@ -93,6 +93,11 @@ pub struct PluginSettings {
     pub builtin: Option<String>,
     /// SHA-256 of the file, lower-case hex; required for `path` plugins.
     pub sha256: Option<String>,
+    /// SHA-256 of the sidecar manifest beside the file (`NAME.toml` for `NAME.wasm`),
+    /// required when there is one: the manifest says what the plugin asks for, so a pin
+    /// that left it out would let it change after review. `godwit plugin add` records it
+    /// in godwit.lock.
+    pub manifest_sha256: Option<String>,
     /// Validators and notifiers run when declared and enabled.
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -139,7 +144,8 @@ fn plugin_config<'de, D: Deserializer<'de>>(
     Ok(table.into_iter().map(|(k, v)| (k, v.into())).collect())
 }
 
-/// `[plugins.NAME.limits]`: the operator's limits, which win over the manifest's.
+/// `[plugins.NAME.limits]`: the operator's ceilings. A limit not set here is godwit's
+/// default (see [`crate::plugin::Limits`]); a manifest may ask for less, never for more.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginLimits {
@@ -150,6 +156,35 @@ pub struct PluginLimits {
     #[serde(default, deserialize_with = "duration")]
     pub timeout: Option<Duration>,
     pub fuel: Option<u64>,
+}
+
+impl PluginLimits {
+    /// Refuses limits no call can run under: no time at all, more time than
+    /// [`crate::plugin::MAX_TIMEOUT`], or more memory than a plugin can have.
+    pub fn validate(&self) -> Result<(), String> {
+        use crate::plugin::{MAX_TIMEOUT, POOL_MAX_MEMORY};
+        if let Some(timeout) = self.timeout {
+            if timeout.is_zero() {
+                return Err("timeout = \"0\" leaves a plugin no time at all; write how long one call may take, e.g. \"10s\"".to_owned());
+            }
+            if timeout > MAX_TIMEOUT {
+                return Err(format!(
+                    "timeout = \"{}\" is longer than godwit lets a plugin call run ({}); a call is one batch, so make batches smaller rather than calls longer",
+                    humantime::format_duration(timeout),
+                    humantime::format_duration(MAX_TIMEOUT)
+                ));
+            }
+        }
+        if let Some(memory) = self.memory
+            && memory > POOL_MAX_MEMORY as u64
+        {
+            return Err(format!(
+                "memory = {memory} bytes is more than a plugin can have ({} MiB)",
+                POOL_MAX_MEMORY >> 20
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Where a plugin's code comes from.
@@ -185,6 +220,13 @@ impl PluginSettings {
                 "{at} sha256 = \"{pin}\" is not a SHA-256 digest (64 lower-case hex digits)"
             ));
         }
+        if let Some(pin) = &self.manifest_sha256
+            && !crate::lockfile::is_digest(pin)
+        {
+            return Err(format!(
+                "{at} manifest_sha256 = \"{pin}\" is not a SHA-256 digest (64 lower-case hex digits)"
+            ));
+        }
         if self.path.is_some() && self.sha256.is_none() {
             let path = self.path.as_deref().unwrap_or(Path::new("")).display();
             return Err(format!(
@@ -206,6 +248,9 @@ impl PluginSettings {
                 ));
             }
         }
+        self.limits
+            .validate()
+            .map_err(|e| format!("{at} limits: {e}"))?;
         self.grants
             .validate()
             .map_err(|e| format!("{at} grants: {e}"))
@@ -228,6 +273,16 @@ impl PluginSettings {
             }
             Some(_) => {}
             None => self.sha256 = Some(entry.sha256.clone()),
+        }
+        match (&self.manifest_sha256, &entry.manifest_sha256) {
+            (Some(pin), Some(locked)) if pin != locked => {
+                return Err(format!(
+                    "[plugins.{name}] in godwit.toml pins manifest_sha256 = \"{pin}\", but godwit.lock pins {locked}; \
+                     remove the `manifest_sha256` line from godwit.toml to use the lock, or `godwit plugin add` the plugin you trust again"
+                ));
+            }
+            (None, Some(locked)) => self.manifest_sha256 = Some(locked.clone()),
+            _ => {}
         }
         Ok(())
     }
@@ -349,15 +404,25 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     }
 }
 
-/// Parses `"5s"`, `"250ms"`, `"2min"`, or `"0"` (no limit).
+/// The longest duration godwit reads anywhere: longer than any wait a deploy needs, and
+/// short enough that adding it to a clock or a grace period cannot overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+
+/// Parses `"5s"`, `"250ms"`, `"2min"`, or `"0"` (no limit), up to [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(text).map_err(|e| {
+    let duration = humantime::parse_duration(text).map_err(|e| {
         format!("`{text}` is not a duration ({e}); write e.g. \"5s\", \"500ms\" or \"2min\"")
-    })
+    })?;
+    if duration > MAX_DURATION {
+        return Err(format!(
+            "`{text}` is longer than godwit accepts for any setting (a year); write e.g. \"5s\", \"10min\" or \"1h\""
+        ));
+    }
+    Ok(duration)
 }
 
 /// Everything a command needs, resolved once.
@@ -1177,6 +1242,39 @@ builtin = "column-copy"
             assert!(err.contains("godwit.toml is not valid"), "{text}: {err}");
             assert!(err.contains(needle), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn absurd_durations_are_refused_not_overflowed() {
+        for text in [
+            "400000000000years",
+            "600000000000years",
+            "1000years",
+            "367days",
+        ] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(err.contains(text), "{text}: {err}");
+        }
+        assert_eq!(parse_duration("366days"), Ok(MAX_DURATION));
+        assert_eq!(parse_duration("1000h"), Ok(Duration::from_secs(3_600_000)));
+        for (limits, needle) in [
+            (
+                "timeout = \"1000h\"",
+                "longer than godwit lets a plugin call run",
+            ),
+            ("timeout = \"400000000000years\"", "400000000000years"),
+            ("timeout = \"0\"", "no time at all"),
+            ("memory = \"2GiB\"", "more than a plugin can have"),
+        ] {
+            let err = plugins(&format!(
+                "[plugins.a]\nbuiltin = \"x\"\n[plugins.a.limits]\n{limits}\n"
+            ))
+            .unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{limits}: {err:?}");
+            assert!(err.to_string().contains(needle), "{limits}: {err}");
+        }
+        plugins("[plugins.a]\nbuiltin = \"x\"\n[plugins.a.limits]\ntimeout = \"1h\"\nmemory = \"1GiB\"\n")
+            .unwrap();
     }
 
     #[test]

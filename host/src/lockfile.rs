@@ -3,7 +3,9 @@
 //!
 //! The lock is the pin: a `[plugins.NAME]` with a `path` and no `sha256` of its own takes
 //! its digest from the lock, and godwit refuses a file whose digest differs. A pin in both
-//! places must agree. Commit the lock with the plugins it names.
+//! places must agree. A plugin installed with a sidecar manifest (`NAME.toml` beside
+//! `NAME.wasm`) has that file pinned too (`manifest_sha256`), since it says what the plugin
+//! asks for. Commit the lock with the plugins it names.
 //!
 //! ```
 //! use godwit::lockfile::{Lock, LockEntry};
@@ -15,6 +17,7 @@
 //!     world: "backfill".into(),
 //!     api: "0.1".into(),
 //!     sha256: "0".repeat(64),
+//!     manifest_sha256: None,
 //!     source: "plugins/normalize-email.wasm".into(),
 //! });
 //! let text = lock.to_toml();
@@ -68,6 +71,10 @@ pub struct LockEntry {
     pub api: String,
     /// SHA-256 of the `.wasm`, lower-case hex.
     pub sha256: String,
+    /// SHA-256 of the sidecar manifest installed beside it (`NAME.toml`), if it came
+    /// with one: what the plugin asks for is pinned with its code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<String>,
     /// Where it was installed from: the path or URL given to `godwit plugin add`.
     pub source: String,
 }
@@ -98,11 +105,18 @@ impl Lock {
             ));
         }
         for entry in &lock.plugins {
-            if !is_digest(&entry.sha256) {
-                return Err(format!(
-                    "{source_name}: plugin `{}` has sha256 = \"{}\", which is not a SHA-256 digest (64 lower-case hex digits)",
-                    entry.name, entry.sha256
-                ));
+            for (key, digest) in [
+                ("sha256", Some(&entry.sha256)),
+                ("manifest_sha256", entry.manifest_sha256.as_ref()),
+            ] {
+                if let Some(digest) = digest
+                    && !is_digest(digest)
+                {
+                    return Err(format!(
+                        "{source_name}: plugin `{}` has {key} = \"{digest}\", which is not a SHA-256 digest (64 lower-case hex digits)",
+                        entry.name
+                    ));
+                }
             }
         }
         Ok(lock)
@@ -168,6 +182,7 @@ mod tests {
             world: "backfill".into(),
             api: "0.1".into(),
             sha256: "a".repeat(64),
+            manifest_sha256: Some("b".repeat(64)),
             source: format!("plugins/{name}.wasm"),
         }
     }
@@ -208,6 +223,8 @@ mod tests {
             err.contains("`x`") && err.contains("not a SHA-256"),
             "{err}"
         );
+        let err = Lock::parse(&text.replace(&"b".repeat(64), "abc"), "godwit.lock").unwrap_err();
+        assert!(err.contains("manifest_sha256"), "{err}");
         let err =
             Lock::parse(&text.replace("version = 1", "version = 9"), "godwit.lock").unwrap_err();
         assert!(err.contains("format version 9"), "{err}");

@@ -165,9 +165,9 @@ impl Notifiers {
         let per_event = targets
             .iter()
             .map(|t| t.limits.timeout)
-            .sum::<Duration>()
+            .fold(Duration::ZERO, Duration::saturating_add)
             // Instantiation and the queue hand-off, on a loaded machine.
-            + Duration::from_millis(500);
+            .saturating_add(Duration::from_millis(500));
         let (queue, inbox) = mpsc::channel::<Message>();
         let backlog = Arc::new(Mutex::new(0usize));
         let warnings = Arc::new(Mutex::new(Vec::new()));

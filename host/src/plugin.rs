@@ -68,6 +68,12 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// under on-demand allocation too.
 pub const POOL_MAX_MEMORY: usize = 1 << 30;
 
+/// The longest time limit a plugin call can have, whoever sets it. A call is one batch or
+/// one check: one that needs longer is better split into smaller batches, and a bound here
+/// keeps every deadline godwit derives from a limit (the host's grace period, statement
+/// timeouts) far from overflowing.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
 /// Wasm stack a call may use before it traps with a stack overflow.
 const MAX_WASM_STACK: usize = 512 * 1024;
 
@@ -156,6 +162,9 @@ pub struct PluginError {
 }
 
 /// Per-call resource limits.
+///
+/// [`Limits::default`] is godwit's ceiling for a plugin the operator set no limits for;
+/// [`registry::effective_limits`] combines it with godwit.toml and the plugin's manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// The most any one linear memory of the plugin may grow to; growing past it traps.
@@ -167,11 +176,13 @@ pub struct Limits {
 }
 
 impl Default for Limits {
+    /// 64 MiB, 10 s, no fuel budget: room for an interpreted (Python, JavaScript) plugin's
+    /// batch on a loaded machine, and what first-party plugins' manifests ask for at most.
     fn default() -> Self {
         Limits {
             memory_bytes: 64 << 20,
             fuel: None,
-            timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(10),
         }
     }
 }
@@ -750,7 +761,7 @@ pub(crate) fn with_plugin_output(mut message: String, logs: &[LogLine], stderr: 
 /// The last log lines a trap's (or refusal's) message repeats.
 const TRAP_LOG_LINES: usize = 10;
 
-fn mebibytes(bytes: usize) -> String {
+pub(crate) fn mebibytes(bytes: usize) -> String {
     if bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
     } else {

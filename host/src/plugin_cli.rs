@@ -95,7 +95,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory: Option<usize>,
     /// Time limit per call, e.g. 2s.
-    #[arg(long, value_name = "DURATION", value_parser = config::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
     /// Fuel budget per call (roughly, Wasm instructions); none by default.
     #[arg(long, value_name = "N")]
@@ -233,6 +233,12 @@ impl Source {
             PluginSource::File(path) => {
                 source.origin = format!("{}, {}", source.origin, path.display());
                 source.file(&path)?;
+                // As a deploy reads it: a sidecar must be the one pinned.
+                source.manifest = Manifest::load_pinned(
+                    &path,
+                    &source.bytes,
+                    declared.manifest_sha256.as_deref(),
+                );
             }
             PluginSource::Builtin(name) => {
                 source.origin = format!("{}, builtin {name}", source.origin);
@@ -788,31 +794,25 @@ fn run_plugin(source: &Source, args: &RunArgs, json: bool) -> Result<u8, Error> 
     if let Some(m) = &manifest {
         m.check_api().map_err(|e| Error::Config(e.to_string()))?;
     }
-    // The manifest says what the plugin needs, godwit.toml what the operator allows, the
-    // flags what this run wants: later ones win.
-    let mut limits = Limits::default();
-    let operator = source.declared.as_ref().map(|d| &d.limits);
-    let memory = [
-        manifest.as_ref().and_then(|m| m.limits.memory),
-        operator.and_then(|l| l.memory),
-    ];
-    for bytes in memory.into_iter().flatten() {
-        limits.memory_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+    // godwit.toml (else godwit's defaults) bounds what the manifest asks for, as in a
+    // deploy; the flags are the operator's for this run and win.
+    let operator = source
+        .declared
+        .as_ref()
+        .map(|d| d.limits.clone())
+        .unwrap_or_default();
+    let (mut limits, lowered) = crate::plugin::registry::effective_limits(
+        &source.name,
+        &operator,
+        manifest.as_ref().map(|m| &m.limits),
+    );
+    for note in lowered {
+        eprintln!("warning: {note}");
     }
-    let timeouts = [
-        manifest.as_ref().and_then(|m| m.limits.timeout),
-        operator.and_then(|l| l.timeout),
-        args.timeout,
-    ];
-    for timeout in timeouts.into_iter().flatten() {
+    if let Some(timeout) = args.timeout {
         limits.timeout = timeout;
     }
-    let fuels = [
-        manifest.as_ref().and_then(|m| m.limits.fuel),
-        operator.and_then(|l| l.fuel),
-        args.fuel,
-    ];
-    for fuel in fuels.into_iter().flatten() {
+    if let Some(fuel) = args.fuel {
         limits.fuel = Some(fuel);
     }
     if let Some(memory) = args.memory {
@@ -1217,6 +1217,17 @@ fn finding_json(f: &Finding) -> serde_json::Value {
         "location": f.location,
         "help": f.help,
     })
+}
+
+/// `--timeout`: a duration a plugin call can run under, as `[plugins.NAME.limits]` allows.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = config::parse_duration(text)?;
+    config::PluginLimits {
+        timeout: Some(timeout),
+        ..Default::default()
+    }
+    .validate()?;
+    Ok(timeout)
 }
 
 /// `--memory`: bytes, or with a KiB/MiB/GiB suffix, as godwit.toml writes sizes.

@@ -1115,9 +1115,13 @@ impl Ahead {
 }
 
 /// The host's own deadline for a call: the plugin's time limit plus a grace period, in
-/// case the epoch deadline cannot fire (the plugin is blocked in a host call).
+/// case the epoch deadline cannot fire (the plugin is blocked in a host call). Saturating:
+/// godwit.toml bounds the limit, but no limit may turn this sum into a panic.
 fn host_deadline(limits: &Limits) -> Duration {
-    limits.timeout + Duration::from_secs(5) + limits.timeout / 2
+    limits
+        .timeout
+        .saturating_add(Duration::from_secs(5))
+        .saturating_add(limits.timeout / 2)
 }
 
 /// Runs a plugin call on a blocking thread, under the host-side deadline.
@@ -1403,6 +1407,22 @@ mod tests {
 
     fn settings() -> BatchSettings {
         BatchSettings::default()
+    }
+
+    #[test]
+    fn host_deadline_of_any_limit_does_not_overflow() {
+        for timeout in [Duration::MAX, Duration::from_secs(u64::MAX / 3 * 2)] {
+            let limits = Limits {
+                timeout,
+                ..Limits::default()
+            };
+            assert_eq!(host_deadline(&limits), Duration::MAX);
+        }
+        let limits = Limits {
+            timeout: Duration::from_secs(2),
+            ..Limits::default()
+        };
+        assert_eq!(host_deadline(&limits), Duration::from_secs(8));
     }
 
     #[test]

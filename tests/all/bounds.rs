@@ -109,3 +109,224 @@ fn data_step_that_idles_a_few_batches_then_moves_is_not_stopped() {
         vec![vec!["applied".to_owned(), "0".to_owned()]]
     );
 }
+
+// Finding 9: limits come from the operator.
+
+/// The hostile backfill's manifest, as a sidecar, with `limits` (TOML lines) as its
+/// `[limits]`.
+fn hostile_manifest(limits: &str) -> String {
+    format!(
+        "[plugin]\nname = \"hostile\"\nversion = \"0.1.0\"\nworld = \"backfill\"\napi = \"0.1\"\n[requests]\nread = [\"*\"]\nwrite = [\"*.*\"]\n[limits]\n{limits}\n"
+    )
+}
+
+/// The real hostile backfill, its embedded manifest section renamed so that godwit does
+/// not see it, written to `dir/hostile.wasm` with `manifest` as the sidecar
+/// `dir/hostile.toml` (none if `None`). Returns the digests of both files.
+fn hostile_with_sidecar(dir: &std::path::Path, manifest: Option<&str>) -> (String, String) {
+    let mut bytes = std::fs::read(guest("hostile")).unwrap();
+    let section = godwit::plugin::manifest::SECTION.as_bytes();
+    let hidden = b"godwit-unpinned";
+    assert_eq!(section.len(), hidden.len());
+    let mut renamed = 0;
+    for i in 0..bytes.len() - section.len() {
+        if &bytes[i..i + section.len()] == section {
+            bytes[i..i + section.len()].copy_from_slice(hidden);
+            renamed += 1;
+        }
+    }
+    assert!(renamed > 0, "the guest embeds its manifest");
+    std::fs::create_dir_all(dir).unwrap();
+    let wasm = dir.join("hostile.wasm");
+    std::fs::write(&wasm, &bytes).unwrap();
+    let toml = dir.join("hostile.toml");
+    match manifest {
+        Some(text) => std::fs::write(&toml, text).unwrap(),
+        None => {
+            let _ = std::fs::remove_file(&toml);
+        }
+    }
+    let manifest_digest = if toml.exists() {
+        sha256(&toml)
+    } else {
+        String::new()
+    };
+    (sha256(&wasm), manifest_digest)
+}
+
+/// Grants, operator limits (`limits`, TOML lines) and config of `[plugins.hostile]` in
+/// `mode`, to follow its `path`/pins.
+fn hostile_tables(mode: &str, limits: &str) -> String {
+    format!(
+        "[plugins.hostile.grants]\nread = [\"items\"]\nwrite = [\"items.n\", \"items.label_upper\"]\n[plugins.hostile.limits]\n{limits}\n[plugins.hostile.config]\nmode = \"{mode}\"\ntable = \"items\"\nkey = \"id\"\nreads = \"label\"\nwrites = \"label_upper\"\nfrom = \"label\"\nto = \"label_upper\"\n"
+    )
+}
+
+/// A project whose `hostile` backfill has its manifest in a pinned sidecar.
+fn sidecar_project(
+    d: Dialect,
+    manifest: &str,
+    mode: &str,
+    limits: &str,
+) -> crate::support::Project {
+    let p = step_project(d, 5, "", "plugin = \"hostile\"\n[batch]\nsize = 10\n");
+    let (wasm, toml) = hostile_with_sidecar(&p.path().join("plugins"), Some(manifest));
+    std::fs::write(
+        p.path().join("godwit.toml"),
+        format!(
+            "[plugins.hostile]\npath = \"plugins/hostile.wasm\"\nsha256 = \"{wasm}\"\nmanifest_sha256 = \"{toml}\"\n{}",
+            hostile_tables(mode, limits)
+        ),
+    )
+    .unwrap();
+    p
+}
+
+/// Nothing ran: not even the migration before the step.
+fn nothing_applied(p: &crate::support::Project) {
+    assert!(!p.db.table_exists("items"), "a migration ran");
+}
+
+#[test]
+fn plugin_limits_in_godwit_toml_that_no_call_can_run_under_are_configuration_errors() {
+    for limits in [
+        "timeout = \"400000000000years\"",
+        "timeout = \"600000000000years\"",
+        "timeout = \"1000h\"",
+        "timeout = \"0\"",
+        "memory = \"4GiB\"",
+    ] {
+        let p = step_project(Dialect::Sqlite, 5, &hostile_step("stall", "", limits), STEP);
+        let out = p.godwit(&["deploy"]);
+        assert_eq!(out.code, 2, "{limits}: {}", out.text());
+        nothing_applied(&p);
+        // The same for a command that only loads the plugin.
+        assert_eq!(
+            p.godwit(&["plugin", "check", "counter"]).code,
+            2,
+            "{limits}"
+        );
+    }
+}
+
+#[test]
+fn absurd_durations_in_a_manifest_are_configuration_errors() {
+    for timeout in ["400000000000years", "18446744073709551615s", "1000000years"] {
+        let manifest = hostile_manifest(&format!("timeout = \"{timeout}\""));
+        let p = sidecar_project(Dialect::Sqlite, &manifest, "ok", "");
+        let out = p.godwit(&["deploy"]);
+        assert_eq!(out.code, 2, "{timeout}: {}", out.text());
+        nothing_applied(&p);
+    }
+}
+
+/// A plugin that never returns, whose manifest asks for 1000 hours and a gibibyte, under an
+/// operator who allows one second: it is stopped at the operator's limit, the batch rolled
+/// back, the lock released.
+fn manifest_cannot_give_a_spinning_plugin_more_time(d: Dialect) {
+    let manifest = hostile_manifest("timeout = \"1000h\"\nmemory = \"1GiB\"");
+    let p = sidecar_project(d, &manifest, "loop", "timeout = \"1s\"");
+    let out = p.godwit(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    assert_eq!(
+        p.db.int("SELECT COUNT(*) FROM items WHERE label_upper IS NOT NULL"),
+        0
+    );
+    assert_eq!(
+        p.db.int(&format!(
+            "SELECT COUNT(*) FROM godwit_migrations WHERE version = '{STEP_VERSION}' AND state = 'applied'"
+        )),
+        0
+    );
+    assert_eq!(p.godwit(&["deploy"]).code, 1, "the lock was released");
+}
+
+each_dialect!(manifest_cannot_give_a_spinning_plugin_more_time);
+
+#[test]
+fn manifest_cannot_give_a_plugin_more_memory() {
+    let manifest = hostile_manifest("memory = \"1GiB\"\ntimeout = \"60s\"");
+    let p = sidecar_project(
+        Dialect::Sqlite,
+        &manifest,
+        "memory",
+        "memory = \"16MiB\"\ntimeout = \"60s\"",
+    );
+    let out = p.godwit(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    assert_eq!(
+        p.db.int("SELECT COUNT(*) FROM items WHERE label_upper IS NOT NULL"),
+        0
+    );
+}
+
+#[test]
+fn sidecar_manifest_changed_after_pinning_is_refused() {
+    let p = step_project(
+        Dialect::Sqlite,
+        5,
+        "",
+        "plugin = \"hostile\"\n[batch]\nsize = 10\n",
+    );
+    let staging = tempfile::tempdir().unwrap();
+    let reviewed = hostile_manifest("timeout = \"30s\"");
+    hostile_with_sidecar(staging.path(), Some(&reviewed));
+    let wasm = staging.path().join("hostile.wasm");
+    p.godwit(&["plugin", "add", wasm.to_str().unwrap()])
+        .expect(0);
+    let config = p.path().join("godwit.toml");
+    let declared = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{declared}\n{}", hostile_tables("ok", ""))).unwrap();
+    let sidecar = p.path().join("plugins/hostile.toml");
+    assert_eq!(std::fs::read_to_string(&sidecar).unwrap(), reviewed);
+
+    for (what, change) in [
+        (
+            "asks for more",
+            Some(reviewed.replace("read = [\"*\"]", "read = [\"*\"]\nenv = [\"HOME\"]")),
+        ),
+        ("a byte added", Some(format!("{reviewed}\n"))),
+        ("removed", None),
+    ] {
+        match &change {
+            Some(text) => std::fs::write(&sidecar, text).unwrap(),
+            None => std::fs::remove_file(&sidecar).unwrap(),
+        }
+        let out = p.godwit(&["deploy"]);
+        assert_eq!(out.code, 4, "{what}: {}", out.text());
+        nothing_applied(&p);
+    }
+
+    // A sidecar beside a plugin pinned without one.
+    std::fs::write(&sidecar, &reviewed).unwrap();
+    let pinned_code_only = std::fs::read_to_string(&config)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("manifest_sha256"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let lock = p.path().join("godwit.lock");
+    let locked = std::fs::read_to_string(&lock).unwrap();
+    assert!(locked.contains("manifest_sha256"), "{locked}");
+    std::fs::write(
+        &lock,
+        locked
+            .lines()
+            .filter(|l| !l.starts_with("manifest_sha256"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
+    std::fs::write(&config, &pinned_code_only).unwrap();
+    let out = p.godwit(&["deploy"]);
+    assert_eq!(out.code, 4, "{}", out.text());
+    nothing_applied(&p);
+
+    // Restored as reviewed and pinned again, it runs.
+    std::fs::write(&lock, &locked).unwrap();
+    p.godwit(&["deploy"]).expect(0);
+    assert_eq!(
+        p.db.int("SELECT COUNT(*) FROM items WHERE label_upper IS NOT NULL"),
+        5
+    );
+}

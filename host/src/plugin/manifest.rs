@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use sha2::Digest as _;
 
 /// The custom section holding an embedded manifest.
 pub const SECTION: &str = "godwit-manifest";
@@ -46,6 +47,28 @@ pub enum ManifestError {
         api: String,
         supported: String,
     },
+    /// A sidecar manifest beside a pinned plugin, with no pin of its own.
+    #[error(
+        "{sidecar} is a sidecar manifest beside a pinned plugin, but it is not pinned itself (its SHA-256 is {actual}), so what the plugin asks for could change after it was reviewed; refusing to load the plugin\n  \
+         if you trust it, install the plugin again with `godwit plugin add`, which pins both files in godwit.lock, or add manifest_sha256 = \"{actual}\" to the plugin's [plugins.NAME] in godwit.toml"
+    )]
+    SidecarUnpinned { sidecar: String, actual: String },
+    /// The sidecar manifest is not the one pinned.
+    #[error(
+        "{sidecar} has SHA-256 {actual}, but the plugin's manifest is pinned to {expected} (godwit.lock, or manifest_sha256 in godwit.toml); refusing to load the plugin\n  \
+         if the new manifest is intended, review what it asks for and install the plugin again with `godwit plugin add`, or update the pin"
+    )]
+    SidecarChanged {
+        sidecar: String,
+        expected: String,
+        actual: String,
+    },
+    /// The pinned sidecar manifest is gone.
+    #[error(
+        "{sidecar} is missing, but the plugin's manifest is pinned to {expected} (godwit.lock, or manifest_sha256 in godwit.toml); refusing to load the plugin without it\n  \
+         restore the file, or install the plugin again with `godwit plugin add`"
+    )]
+    SidecarMissing { sidecar: String, expected: String },
 }
 
 /// `godwit-plugin.toml` / the embedded section.
@@ -174,23 +197,83 @@ impl Manifest {
     /// The manifest for the plugin at `wasm`: the embedded one, else the sidecar
     /// `foo.toml` beside `foo.wasm`, else none. Having both is refused, because they could
     /// disagree.
+    ///
+    /// This reads a sidecar as it is, for looking at a plugin; a project's plugins are
+    /// loaded with [`Manifest::load_pinned`].
     pub fn load(wasm: &Path, bytes: &[u8]) -> Result<Option<Manifest>, ManifestError> {
+        let sidecar = std::fs::read(sidecar_path(wasm));
+        Manifest::resolve(wasm, bytes, sidecar)
+    }
+
+    /// [`Manifest::load`] for a pinned plugin: a sidecar must match `pin` (the SHA-256 of
+    /// its bytes, lower-case hex), a pinned one must be there, and one without a pin is
+    /// refused. The file is read once, so what was checked is what is parsed.
+    pub fn load_pinned(
+        wasm: &Path,
+        bytes: &[u8],
+        pin: Option<&str>,
+    ) -> Result<Option<Manifest>, ManifestError> {
+        let path = sidecar_path(wasm);
+        let sidecar_name = path.display().to_string();
+        let sidecar = std::fs::read(&path);
+        match (&sidecar, pin) {
+            (Ok(text), pin) => {
+                let actual = crate::value::hex(&sha2::Sha256::digest(text));
+                match pin {
+                    None => {
+                        return Err(ManifestError::SidecarUnpinned {
+                            sidecar: sidecar_name,
+                            actual,
+                        });
+                    }
+                    Some(expected) if expected != actual => {
+                        return Err(ManifestError::SidecarChanged {
+                            sidecar: sidecar_name,
+                            expected: expected.to_owned(),
+                            actual,
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+            (Err(e), Some(expected)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ManifestError::SidecarMissing {
+                    sidecar: sidecar_name,
+                    expected: expected.to_owned(),
+                });
+            }
+            (Err(_), _) => {}
+        }
+        Manifest::resolve(wasm, bytes, sidecar)
+    }
+
+    /// The embedded manifest or the sidecar's (`sidecar`, as read), refusing both.
+    pub(crate) fn resolve(
+        wasm: &Path,
+        bytes: &[u8],
+        sidecar: std::io::Result<Vec<u8>>,
+    ) -> Result<Option<Manifest>, ManifestError> {
         let name = wasm.display().to_string();
+        let sidecar_name = sidecar_path(wasm).display().to_string();
         let embedded = Manifest::from_component(bytes, &name)?;
-        let sidecar = sidecar_path(wasm);
-        match (embedded, std::fs::read_to_string(&sidecar)) {
+        match (embedded, sidecar) {
             (Some(_), Ok(_)) => Err(ManifestError::Invalid {
                 source_name: name,
                 message: format!(
-                    "has an embedded manifest and a sidecar {} as well; remove one",
-                    sidecar.display()
+                    "has an embedded manifest and a sidecar {sidecar_name} as well; remove one"
                 ),
             }),
             (Some(m), Err(_)) => Ok(Some(m)),
-            (None, Ok(text)) => Manifest::parse(&text, &sidecar.display().to_string()).map(Some),
+            (None, Ok(data)) => {
+                let text = String::from_utf8(data).map_err(|e| ManifestError::Invalid {
+                    source_name: sidecar_name.clone(),
+                    message: format!("not UTF-8 text: {e}"),
+                })?;
+                Manifest::parse(&text, &sidecar_name).map(Some)
+            }
             (None, Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             (None, Err(e)) => Err(ManifestError::Invalid {
-                source_name: sidecar.display().to_string(),
+                source_name: sidecar_name,
                 message: format!("cannot be read: {e}"),
             }),
         }
@@ -348,5 +431,35 @@ fuel = 1000
         std::fs::write(dir.path().join("foo.toml"), "[plugin]\nname = 1\n").unwrap();
         let err = Manifest::load(&wasm, &bytes).unwrap_err().to_string();
         assert!(err.contains("foo.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_pinned_sidecar_must_be_the_one_pinned() {
+        let dir = tempfile::tempdir().unwrap();
+        let wasm = dir.path().join("foo.wasm");
+        let bytes = wat::parse_str("(component)").unwrap();
+        let pin = crate::value::hex(&sha2::Sha256::digest(FULL.as_bytes()));
+        // No sidecar and no pin: no manifest.
+        assert_eq!(Manifest::load_pinned(&wasm, &bytes, None).unwrap(), None);
+        // Pinned but gone.
+        let err = Manifest::load_pinned(&wasm, &bytes, Some(&pin)).unwrap_err();
+        assert!(matches!(err, ManifestError::SidecarMissing { .. }), "{err}");
+        std::fs::write(dir.path().join("foo.toml"), FULL).unwrap();
+        let m = Manifest::load_pinned(&wasm, &bytes, Some(&pin))
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.requests.read, ["*"]);
+        // There but unpinned.
+        let err = Manifest::load_pinned(&wasm, &bytes, None).unwrap_err();
+        assert!(
+            matches!(err, ManifestError::SidecarUnpinned { .. }),
+            "{err}"
+        );
+        // Changed after pinning, even by a byte of whitespace.
+        for changed in [FULL.replace("\"*\"", "\"secrets\""), format!("{FULL}\n")] {
+            std::fs::write(dir.path().join("foo.toml"), changed).unwrap();
+            let err = Manifest::load_pinned(&wasm, &bytes, Some(&pin)).unwrap_err();
+            assert!(matches!(err, ManifestError::SidecarChanged { .. }), "{err}");
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::bindings::types;
 use super::capability::Capabilities;
-use super::manifest::Manifest;
+use super::manifest::{LimitRequests, Manifest, ManifestError};
 use super::{Context, Limits, Plugin, Runtime, RuntimeConfig, SessionHandler, builtin};
 use crate::config::{Config, PluginLimits, PluginSettings, PluginSource};
 use crate::error::Error;
@@ -375,10 +375,19 @@ pub fn load_entry(
             other => Error::Config(other.to_string()),
         })?;
     let manifest = match &path {
-        Some(path) => Manifest::load(path, &bytes),
+        Some(path) => Manifest::load_pinned(path, &bytes, declared.manifest_sha256.as_deref()),
         None => Manifest::from_component(&bytes, &label),
     }
-    .map_err(|e| Error::Config(e.to_string()))?;
+    .map_err(|e| match e {
+        ManifestError::SidecarUnpinned { .. }
+        | ManifestError::SidecarChanged { .. }
+        | ManifestError::SidecarMissing { .. } => {
+            Error::Blocked(format!("plugin `{name}` ({label}): {e}"))
+        }
+        ManifestError::Invalid { .. } | ManifestError::UnsupportedApi { .. } => {
+            Error::Config(e.to_string())
+        }
+    })?;
     if let Some(m) = &manifest {
         m.check_api().map_err(|e| Error::Config(e.to_string()))?;
         if let Some(world) = plugin.world()
@@ -396,21 +405,11 @@ pub fn load_entry(
         .unwrap_or_default();
     let capabilities = Capabilities::effective(&requests, &declared.grants, name)
         .enforced(declared.enforcement, declared.database_role.clone());
-    let mut limits = Limits::default();
-    if let Some(m) = &manifest {
-        apply(
-            &mut limits,
-            m.limits.memory,
-            m.limits.timeout,
-            m.limits.fuel,
-        );
+    let (limits, lowered) =
+        effective_limits(name, &declared.limits, manifest.as_ref().map(|m| &m.limits));
+    for note in lowered {
+        warn_once(note);
     }
-    let PluginLimits {
-        memory,
-        timeout,
-        fuel,
-    } = &declared.limits;
-    apply(&mut limits, *memory, *timeout, *fuel);
     let env = capabilities
         .env()
         .iter()
@@ -436,21 +435,111 @@ pub fn load_entry(
     })
 }
 
-fn apply(
-    limits: &mut Limits,
-    memory: Option<u64>,
-    timeout: Option<std::time::Duration>,
-    fuel: Option<u64>,
-) {
-    if let Some(memory) = memory {
-        limits.memory_bytes = usize::try_from(memory).unwrap_or(usize::MAX);
+/// Prints a warning unless this process printed it already: a command can load the same
+/// plugin more than once (to plan, then to run).
+fn warn_once(warning: String) {
+    static SHOWN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut shown = SHOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if !shown.contains(&warning) {
+        eprintln!("warning: {warning}");
+        shown.push(warning);
     }
-    if let Some(timeout) = timeout {
-        limits.timeout = timeout;
-    }
-    if fuel.is_some() {
-        limits.fuel = fuel;
-    }
+}
+
+/// The limits a plugin's calls run under: the operator's `[plugins.NAME.limits]`, else
+/// godwit's defaults ([`Limits::default`]), are ceilings; the manifest's `[limits]` may
+/// lower each of them, never raise it. A request above its ceiling gets the ceiling, and
+/// the second value says so, in words for the operator (`name` is the plugin's name in
+/// godwit.toml).
+pub fn effective_limits(
+    name: &str,
+    operator: &PluginLimits,
+    manifest: Option<&LimitRequests>,
+) -> (Limits, Vec<String>) {
+    let defaults = Limits::default();
+    let whose = |set: bool| {
+        if set {
+            "godwit.toml allows"
+        } else {
+            "godwit allows by default"
+        }
+    };
+    let mut notes = Vec::new();
+    let mut lowered = |what: &str, key: &str, asked: String, ceiling: String, set: bool| {
+        notes.push(format!(
+            "plugin `{name}`: its manifest asks for {what} of {asked}, more than the {ceiling} {}; its calls get {ceiling}\n  \
+             to give it more, set {key} under [plugins.{name}.limits] in godwit.toml",
+            whose(set)
+        ));
+    };
+    let request = manifest.cloned().unwrap_or_default();
+
+    let memory_ceiling = operator
+        .memory
+        .map_or(defaults.memory_bytes, |m| {
+            usize::try_from(m).unwrap_or(usize::MAX)
+        })
+        .min(super::POOL_MAX_MEMORY);
+    let memory_bytes = match request
+        .memory
+        .map(|m| usize::try_from(m).unwrap_or(usize::MAX))
+    {
+        Some(asked) if asked > memory_ceiling => {
+            lowered(
+                "a memory limit",
+                "memory",
+                super::mebibytes(asked),
+                super::mebibytes(memory_ceiling),
+                operator.memory.is_some(),
+            );
+            memory_ceiling
+        }
+        Some(asked) => asked,
+        None => memory_ceiling,
+    };
+
+    let timeout_ceiling = operator
+        .timeout
+        .unwrap_or(defaults.timeout)
+        .min(super::MAX_TIMEOUT);
+    let timeout = match request.timeout {
+        Some(asked) if asked > timeout_ceiling => {
+            lowered(
+                "a time limit",
+                "timeout",
+                humantime::format_duration(asked).to_string(),
+                humantime::format_duration(timeout_ceiling).to_string(),
+                operator.timeout.is_some(),
+            );
+            timeout_ceiling
+        }
+        Some(asked) => asked,
+        None => timeout_ceiling,
+    };
+
+    // No budget by default: a fuel ceiling exists only where the operator set one.
+    let fuel = match (operator.fuel, request.fuel) {
+        (Some(ceiling), Some(asked)) if asked > ceiling => {
+            lowered(
+                "a fuel budget",
+                "fuel",
+                asked.to_string(),
+                ceiling.to_string(),
+                true,
+            );
+            Some(ceiling)
+        }
+        (_, Some(asked)) => Some(asked),
+        (ceiling, None) => ceiling,
+    };
+    (
+        Limits {
+            memory_bytes,
+            fuel,
+            timeout,
+        },
+        notes,
+    )
 }
 
 #[cfg(test)]
@@ -471,6 +560,73 @@ mod tests {
         };
         let capabilities = Capabilities::effective(&requests, &grants, "n");
         effective_hosts(&grants.hosts, &requests.hosts, &capabilities)
+    }
+
+    #[test]
+    fn a_manifest_may_lower_a_limit_but_never_raise_it() {
+        use std::time::Duration;
+        let asks = |memory: Option<u64>, timeout: &str, fuel: Option<u64>| LimitRequests {
+            memory,
+            timeout: Some(crate::config::parse_duration(timeout).unwrap()),
+            fuel,
+        };
+        let none = PluginLimits::default();
+        let defaults = Limits::default();
+
+        // More than godwit's defaults, with no operator limits: the defaults.
+        let (limits, notes) =
+            effective_limits("p", &none, Some(&asks(Some(1 << 30), "1000h", Some(5))));
+        assert_eq!(limits.memory_bytes, defaults.memory_bytes);
+        assert_eq!(limits.timeout, defaults.timeout);
+        assert_eq!(
+            limits.fuel,
+            Some(5),
+            "a budget the operator did not set is the plugin's own"
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+
+        // More than the operator's: the operator's.
+        let operator = PluginLimits {
+            memory: Some(16 << 20),
+            timeout: Some(Duration::from_secs(1)),
+            fuel: Some(1000),
+        };
+        let (limits, notes) = effective_limits(
+            "p",
+            &operator,
+            Some(&asks(Some(64 << 20), "10s", Some(u64::MAX))),
+        );
+        assert_eq!(
+            limits,
+            Limits {
+                memory_bytes: 16 << 20,
+                fuel: Some(1000),
+                timeout: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(notes.len(), 3, "{notes:?}");
+
+        // Less: what it asked, silently.
+        let (limits, notes) = effective_limits(
+            "p",
+            &operator,
+            Some(&asks(Some(1 << 20), "100ms", Some(10))),
+        );
+        assert_eq!(
+            limits,
+            Limits {
+                memory_bytes: 1 << 20,
+                fuel: Some(10),
+                timeout: Duration::from_millis(100)
+            }
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+
+        // Nothing asked: the ceilings.
+        let (limits, _) = effective_limits("p", &operator, None);
+        assert_eq!(limits.memory_bytes, 16 << 20);
+        assert_eq!(limits.timeout, Duration::from_secs(1));
+        assert_eq!(effective_limits("p", &none, None).0, defaults);
     }
 
     #[test]

@@ -181,8 +181,19 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
         };
         let bytes = std::fs::read(&path)
             .map_err(|e| Error::Config(format!("cannot read plugin {}: {e}", path.display())))?;
+        // Read once: what is pinned below is what is parsed and installed.
         let sidecar = manifest::sidecar_path(&path);
-        (bytes, sidecar.is_file().then_some(sidecar))
+        let sidecar = match std::fs::read(&sidecar) {
+            Ok(text) => Some((path.clone(), text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(Error::Config(format!(
+                    "cannot read the plugin's manifest {}: {e}",
+                    sidecar.display()
+                )));
+            }
+        };
+        (bytes, sidecar)
     };
     let digest = hex(&Sha256::digest(&bytes));
     if let Some(expected) = &expected
@@ -205,7 +216,7 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
         name: display.clone(),
         origin: args.source.clone(),
         manifest: match &sidecar {
-            Some(path) => Manifest::load(&path.with_extension("wasm"), &bytes),
+            Some((wasm, text)) => Manifest::resolve(wasm, &bytes, Ok(text.clone())),
             None => Manifest::from_component(&bytes, &display),
         },
         bytes,
@@ -274,6 +285,7 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
             .map(|m| m.plugin.api.clone())
             .unwrap_or_else(|| crate::plugin::compat::API_VERSION.to_owned()),
         sha256: digest.clone(),
+        manifest_sha256: sidecar.as_ref().map(|(_, text)| hex(&Sha256::digest(text))),
         source: args.source.clone(),
     };
 
@@ -301,13 +313,24 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
         Some(builtin) => Code::Builtin(builtin),
         None => Code::Path(&rel),
     };
-    let new_config = declare(&config_text, &name, code, &digest, found.as_ref())
-        .map_err(|e| Error::Config(format!("{}: {e}", config_path.display())))?;
+    let new_config = declare(
+        &config_text,
+        &name,
+        code,
+        (&digest, entry.manifest_sha256.as_deref()),
+        found.as_ref(),
+    )
+    .map_err(|e| Error::Config(format!("{}: {e}", config_path.display())))?;
 
     // Every check passed: write the plugin (a built-in one stays in godwit), then the
     // lock, then godwit.toml.
     if builtin.is_none() {
-        install(project_dir, &rel, &source.bytes, sidecar.as_deref())?;
+        install(
+            project_dir,
+            &rel,
+            &source.bytes,
+            sidecar.as_ref().map(|(_, text)| text.as_slice()),
+        )?;
     }
     let replaced = lock.insert(entry.clone());
     lock.write(project_dir)?;
@@ -385,32 +408,26 @@ fn install(
     project_dir: &Path,
     rel: &Path,
     bytes: &[u8],
-    sidecar: Option<&Path>,
+    sidecar: Option<&[u8]>,
 ) -> Result<(), Error> {
     let target = project_dir.join(rel);
     std::fs::create_dir_all(target.parent().expect("plugins/NAME.wasm has a parent"))?;
     let tmp = target.with_extension("wasm.tmp");
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, &target)?;
-    // The manifest travels with the file: the sidecar beside it, or none (a stale one
-    // from an earlier version would contradict the embedded manifest).
+    // The manifest travels with the file: the sidecar as it was read and pinned, or none
+    // (a stale one from an earlier version would contradict the embedded manifest).
     let target_sidecar = manifest::sidecar_path(&target);
     match sidecar {
-        Some(from) if !same_file(from, &target_sidecar) => {
-            std::fs::copy(from, &target_sidecar)?;
+        Some(text) => {
+            let tmp = target.with_extension("toml.tmp");
+            std::fs::write(&tmp, text)?;
+            std::fs::rename(&tmp, &target_sidecar)?;
         }
-        Some(_) => {}
         None if target_sidecar.is_file() => std::fs::remove_file(&target_sidecar)?,
         None => {}
     }
     Ok(())
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }
 
 /// Where a declared plugin's code comes from.
@@ -433,15 +450,17 @@ impl Code<'_> {
 }
 
 /// godwit.toml's text with `[plugins.NAME]` pointing at `code`: added when missing, its
-/// `path` or `builtin` set when present, and a `sha256` there updated to `digest` so that
-/// it agrees with the lock. Comments and layout elsewhere are kept.
+/// `path` or `builtin` set when present, and a `sha256` and `manifest_sha256` there
+/// updated to `digests` (the code's, the sidecar manifest's) so that they agree with the
+/// lock. Comments and layout elsewhere are kept.
 fn declare(
     text: &str,
     name: &str,
     code: Code<'_>,
-    digest: &str,
+    digests: (&str, Option<&str>),
     manifest: Option<&Manifest>,
 ) -> Result<String, String> {
+    let (digest, manifest_digest) = digests;
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
     let (key, value) = code.key_value();
     if let Some(existing) = doc
@@ -453,6 +472,14 @@ fn declare(
         existing[key] = toml_edit::value(value);
         if existing.contains_key("sha256") {
             existing["sha256"] = toml_edit::value(digest);
+        }
+        if existing.contains_key("manifest_sha256") {
+            match manifest_digest {
+                Some(pin) => existing["manifest_sha256"] = toml_edit::value(pin),
+                None => {
+                    existing.remove("manifest_sha256");
+                }
+            }
         }
         return Ok(doc.to_string());
     }
@@ -561,7 +588,7 @@ mod tests {
             text,
             "n",
             Code::Path(Path::new("plugins/n.wasm")),
-            &"a".repeat(64),
+            (&"a".repeat(64), None),
             Some(&m),
         )
         .unwrap();
@@ -579,19 +606,34 @@ mod tests {
 
         let pinned = "[plugins.n]\npath = \"old.wasm\"\nsha256 = \"".to_owned()
             + &"b".repeat(64)
+            + "\"\nmanifest_sha256 = \""
+            + &"b".repeat(64)
             + "\"\n[plugins.n.grants]\nread = [\"users\"]\n";
         let out = declare(
             &pinned,
             "n",
             Code::Path(Path::new("plugins/n.wasm")),
-            &"c".repeat(64),
+            (&"c".repeat(64), Some(&"d".repeat(64))),
             None,
         )
         .unwrap();
         assert!(
-            out.contains(&format!("sha256 = \"{}\"", "c".repeat(64))),
+            out.contains(&format!("\nsha256 = \"{}\"", "c".repeat(64))),
             "{out}"
         );
+        assert!(
+            out.contains(&format!("manifest_sha256 = \"{}\"", "d".repeat(64))),
+            "{out}"
+        );
+        let out = declare(
+            &pinned,
+            "n",
+            Code::Path(Path::new("plugins/n.wasm")),
+            (&"c".repeat(64), None),
+            None,
+        )
+        .unwrap();
+        assert!(!out.contains("manifest_sha256"), "{out}");
         assert!(out.contains("path = \"plugins/n.wasm\""), "{out}");
         assert!(
             out.contains("[plugins.n.grants]\nread = [\"users\"]"),

@@ -352,3 +352,28 @@ fn an_append_grant_lets_a_plugin_append_and_nothing_more() {
     );
     runner.neighbours_untouched("append");
 }
+
+#[test]
+fn nested_directory_grants_of_two_plugins_are_refused_before_anything_runs() {
+    let audit = |dir: &str| {
+        format!(
+            "[plugins.audit]\nbuiltin = \"audit-log\"\n[plugins.audit.grants]\ndir = \"{dir}\"\n"
+        )
+    };
+    // The step's `work` inside the notifier's grant, and the other way round.
+    for (outer, inner_dir) in [("audit", "."), ("hostile", "work/audit")] {
+        let p = project("write /f x", &audit(inner_dir));
+        let out = p.godwit(&["deploy"]);
+        out.expect(2);
+        assert!(out.stderr.contains("nested"), "{outer}: {}", out.stderr);
+        assert!(!p.db.table_exists("items"), "{outer}: nothing applied");
+        assert!(
+            !p.path().join("work/f").exists(),
+            "{outer}: the plugin never ran"
+        );
+    }
+    // The same directory for both is fine.
+    let p = project("write /f x", &audit("work"));
+    p.godwit(&["deploy"]).expect(0);
+    assert!(p.path().join("work/f").exists());
+}

@@ -114,6 +114,33 @@ pub fn granted_dir(project_dir: &Path, plugin: &str, dir: &Path) -> Result<PathB
     Ok(granted)
 }
 
+/// Refuses a `dir` grant that is strictly inside, or strictly contains, another declared
+/// plugin's: the outer plugin could replace the inner directory with a link, and a call of
+/// the inner one that starts before godwit removes it (notifiers run on their own thread)
+/// would open its directory through the link. The same directory for both is fine.
+fn not_nested(config: &Config, plugin: &str, dir: &Path) -> Result<(), Error> {
+    let mine = resolve(&config.project_dir.join(dir));
+    for (other, declared) in &config.file.plugins {
+        let Some(theirs) = declared.grants.dir.as_deref().filter(|_| other != plugin) else {
+            continue;
+        };
+        let theirs = resolve(&config.project_dir.join(theirs));
+        let (outer, inner) = if mine != theirs && mine.starts_with(&theirs) {
+            (other.as_str(), plugin)
+        } else if mine != theirs && theirs.starts_with(&mine) {
+            (plugin, other.as_str())
+        } else {
+            continue;
+        };
+        return Err(Error::Config(format!(
+            "plugin `{plugin}`: its granted directory {} and plugin `{other}`'s {} are nested: `{outer}` could replace `{inner}`'s directory with a link out of it\n  grant them directories side by side (e.g. .godwit/{plugin} and .godwit/{other}), or the same one",
+            mine.display(),
+            theirs.display()
+        )));
+    }
+    Ok(())
+}
+
 /// The files an `append` grant names, as absolute paths: `$NAME` (or `${NAME}`) is the
 /// path in environment variable `NAME`, read now, and grants nothing when it is unset or
 /// empty (the same godwit.toml serves CI, where `GITHUB_STEP_SUMMARY` is set, and a
@@ -415,6 +442,9 @@ pub fn load_entry(
         .iter()
         .filter_map(|key| std::env::var(key).ok().map(|v| (key.clone(), v)))
         .collect();
+    if let Some(dir) = capabilities.dir() {
+        not_nested(config, name, dir)?;
+    }
     let dir = capabilities
         .dir()
         .map(|dir| granted_dir(&config.project_dir, name, dir))

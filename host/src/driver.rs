@@ -75,6 +75,15 @@ pub trait Driver {
     /// `numeric`, date, time, uuid and enum columns too, as godwit hands those out as text.
     /// Results decode by column type; an empty result has no column names.
     async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error>;
+    /// [`Driver::query_values`] read row by row, stopped as soon as the result passes
+    /// `cap`: the error is then a [`ResultTooLarge`] (see [`ResultTooLarge::of`]), and no
+    /// more than the cap (plus one row) was ever held in memory.
+    async fn query_values_capped(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        cap: ResultCap,
+    ) -> Result<Rows, sqlx::Error>;
     /// Like [`Driver::query_values`], returning the rows affected.
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error>;
     /// Runs `sql` with `$1..$n` bound to the `text[]` arrays in `columns` (PostgreSQL):
@@ -858,4 +867,80 @@ pub(crate) mod lease {
             .await?;
         Ok(())
     }
+}
+
+/// How much of a query's result the host holds for a plugin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResultCap {
+    pub rows: usize,
+    /// Decoded size: each value a fixed overhead plus its text or bytes.
+    pub bytes: usize,
+}
+
+impl ResultCap {
+    /// The cap for a plugin with `memory_bytes` of linear memory: a result larger than its
+    /// whole memory could not be handed to it anyway, and each row costs the plugin at
+    /// least [`ResultCap::ROW_COST`] bytes.
+    pub fn for_memory(memory_bytes: usize) -> ResultCap {
+        ResultCap {
+            rows: (memory_bytes / ResultCap::ROW_COST).max(1),
+            bytes: memory_bytes,
+        }
+    }
+
+    /// The least a row costs a plugin: its list and one column's name and value.
+    pub const ROW_COST: usize = 64;
+}
+
+/// A result that passed its [`ResultCap`]; carried inside a [`sqlx::Error::Decode`] so
+/// that it travels the drivers' error type, and found again with [`ResultTooLarge::of`].
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the result passed the host's cap of {} rows or {} bytes (from the plugin's memory limit) at {rows} rows and {bytes} bytes; the rest was not read",
+    cap.rows,
+    cap.bytes
+)]
+pub struct ResultTooLarge {
+    pub cap: ResultCap,
+    pub rows: usize,
+    pub bytes: usize,
+}
+
+impl ResultTooLarge {
+    /// The [`ResultTooLarge`] inside `e`, if that is what `e` is.
+    pub fn of(e: &sqlx::Error) -> Option<&ResultTooLarge> {
+        match e {
+            sqlx::Error::Decode(inner) => inner.downcast_ref::<ResultTooLarge>(),
+            _ => None,
+        }
+    }
+}
+
+/// Adds `row` to `out` and says whether `out` is still within `cap`.
+pub(crate) fn push_capped(
+    out: &mut Rows,
+    bytes: &mut usize,
+    decoded: Rows,
+    cap: ResultCap,
+) -> Result<(), sqlx::Error> {
+    if out.columns.is_empty() {
+        out.columns = decoded.columns;
+    }
+    for row in decoded.rows {
+        *bytes = bytes.saturating_add(values::size(&row));
+        out.rows.push(row);
+    }
+    if out.rows.len() > cap.rows || *bytes > cap.bytes {
+        return Err(sqlx::Error::Decode(Box::new(ResultTooLarge {
+            cap,
+            rows: out.rows.len(),
+            bytes: *bytes,
+        })));
+    }
+    Ok(())
+}
+
+/// The next item of a sqlx stream.
+pub(crate) async fn next<S: futures_core::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
 }

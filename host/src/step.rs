@@ -725,7 +725,8 @@ impl Migrator {
                 .begin()
                 .await
                 .map_err(|e| Error::db(format!("{}: cannot begin", where_(batch)), &e))?;
-            let mut confinement = session::Confinement::new(Arc::clone(&scope));
+            let mut confinement =
+                session::Confinement::new(Arc::clone(&scope)).capped(&entry.limits);
             let outcome: Result<Option<Written>, Error> = async {
                 let mut this = match ahead.take() {
                     Some(ahead) => ahead,
@@ -958,7 +959,8 @@ impl Migrator {
                 .begin()
                 .await
                 .map_err(|e| Error::db(format!("{}: cannot begin", where_(batch)), &e))?;
-            let mut confinement = session::Confinement::new(Arc::clone(&scope));
+            let mut confinement =
+                session::Confinement::new(Arc::clone(&scope)).capped(&entry.limits);
             let (bridge, requests) = session::bridge(entry.capabilities.clone(), dialect, false);
             let (runtime, plugin, limits) =
                 (runtime.clone(), entry.plugin.clone(), entry.limits.clone());

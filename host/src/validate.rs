@@ -240,7 +240,7 @@ impl Validators {
                 failure: Some(message),
             };
             let scope: Arc<dyn crate::driver::Scope> = entry.capabilities.clone();
-            let mut confinement = session::Confinement::new(scope);
+            let mut confinement = session::Confinement::new(scope).capped(&entry.limits);
             if let Err(e) = confinement.prepare(driver).await {
                 reports.push(failed(format!(
                     "validator {name} could not check the database: {e}"

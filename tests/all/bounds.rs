@@ -330,3 +330,80 @@ fn sidecar_manifest_changed_after_pinning_is_refused() {
         5
     );
 }
+
+// Finding 8: host memory is bounded while a result streams into a plugin.
+
+/// The largest resident set of any godwit this test process ran and waited for, in bytes.
+fn peak_child_rss() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes the struct it is given and nothing else.
+    let usage = unsafe {
+        assert_eq!(
+            libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()),
+            0
+        );
+        usage.assume_init()
+    };
+    u64::try_from(usage.ru_maxrss).unwrap() * 1024
+}
+
+/// How many rows of a megabyte each the hostile query returns: 512 MiB in all.
+const BIG_ROWS: u64 = 512;
+
+/// A query over the granted table whose result is [`BIG_ROWS`] rows of a mebibyte.
+fn big_result(d: Dialect) -> String {
+    match d {
+        // No lpad in SQLite: a mebibyte by doubling a string seventeen times, then the
+        // same string for each further row.
+        Dialect::Sqlite => format!(
+            "WITH RECURSIVE s(k, t) AS (SELECT 0, 'xxxxxxxx' UNION ALL SELECT k + 1, CASE WHEN k < 17 THEN t || t ELSE t END FROM s WHERE k < {}) \
+             SELECT t AS x FROM s, items WHERE s.k >= 17 AND items.id = 1",
+            17 + BIG_ROWS
+        ),
+        Dialect::Postgres | Dialect::MySql => format!(
+            "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < {BIG_ROWS}) \
+             SELECT lpad('x', 1048576, 'x') AS x FROM r, items WHERE items.id = 1"
+        ),
+    }
+}
+
+/// A data step that queries half a gibibyte under a 16 MiB memory limit: the plugin gets
+/// an error instead of the rows, the batch fails and rolls back, and godwit's own memory
+/// stays far below the result's size.
+fn big_result_does_not_reach_host_memory(d: Dialect) {
+    let cap = 16u64 << 20;
+    let settings = format!("sql = \"{}\"", big_result(d));
+    let p = step_project(
+        d,
+        5,
+        &hostile_step("query", &settings, "memory = \"16MiB\"\ntimeout = \"60s\""),
+        STEP,
+    );
+    let out = p.godwit(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    assert_eq!(
+        p.db.int("SELECT COUNT(*) FROM items WHERE n <> 0"),
+        0,
+        "nothing written"
+    );
+    assert_eq!(
+        p.db.int(&format!(
+            "SELECT COUNT(*) FROM godwit_migrations WHERE version = '{STEP_VERSION}' AND state = 'applied'"
+        )),
+        0
+    );
+    let peak = peak_child_rss();
+    let result = BIG_ROWS << 20;
+    // The engine and its reservations are godwit's floor; what a result may add is a
+    // small multiple of the cap (decoded rows, the copy handed on), never the result.
+    let bound = (160 << 20) + 4 * cap;
+    eprintln!(
+        "peak RSS of godwit: {} MiB (bound {} MiB, result {} MiB)",
+        peak >> 20,
+        bound >> 20,
+        result >> 20
+    );
+    assert!(peak < bound, "godwit peaked at {} MiB", peak >> 20);
+}
+
+each_dialect!(big_result_does_not_reach_host_memory);

@@ -341,6 +341,24 @@ impl Driver for PgDriver {
         values::pg_rows(&rows)
     }
 
+    async fn query_values_capped(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        cap: crate::driver::ResultCap,
+    ) -> Result<Rows, sqlx::Error> {
+        let (sql, order) = values::translate(Dialect::Postgres, sql, params.len())?;
+        let sql = self.with_text_casts(&sql, params).await?;
+        // sqlx caches prepared statements by their text, parameter types included; a
+        // second call with other kinds of values must not reuse the first one's types.
+        let sql = format!("{sql}\n-- godwit: {}", values::signature(params));
+        let mut query = sqlx::query(&sql);
+        for &i in &order {
+            query = query.bind(values::Param(&params[i]));
+        }
+        read_capped(query.fetch(&mut self.conn), cap).await
+    }
+
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
         let (sql, order) = values::translate(Dialect::Postgres, sql, params.len())?;
         let sql = self.with_text_casts(&sql, params).await?;
@@ -505,4 +523,18 @@ impl Driver for PgDriver {
     async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
         crate::schema::postgres::introspect(self).await
     }
+}
+
+/// Decodes `rows` one at a time, stopping (and dropping the rest unread) past `cap`.
+async fn read_capped(
+    mut rows: futures_core::stream::BoxStream<'_, Result<sqlx::postgres::PgRow, sqlx::Error>>,
+    cap: crate::driver::ResultCap,
+) -> Result<Rows, sqlx::Error> {
+    let mut out = Rows::default();
+    let mut bytes = 0;
+    while let Some(row) = crate::driver::next(&mut rows).await {
+        let decoded = values::pg_rows(std::slice::from_ref(&row?))?;
+        crate::driver::push_capped(&mut out, &mut bytes, decoded, cap)?;
+    }
+    Ok(out)
 }

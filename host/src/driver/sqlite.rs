@@ -277,6 +277,24 @@ impl Driver for SqliteDriver {
         values::sqlite_rows(&rows)
     }
 
+    async fn query_values_capped(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        cap: crate::driver::ResultCap,
+    ) -> Result<Rows, sqlx::Error> {
+        let (sql, order) = values::translate(Dialect::Sqlite, sql, params.len())?;
+        // The authorizer runs at prepare time: a confined statement is prepared afresh.
+        let mut query = sqlx::query(&sql).persistent(self.authorizer.is_none());
+        for &i in &order {
+            query = query.bind(values::Param(&params[i]));
+        }
+        self.arm_timeout().await?;
+        let rows = read_capped(query.fetch(&mut self.conn), cap).await;
+        self.disarm_timeout().await?;
+        rows
+    }
+
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
         let (sql, order) = values::translate(Dialect::Sqlite, sql, params.len())?;
         let mut query = sqlx::query(&sql).persistent(self.authorizer.is_none());
@@ -416,4 +434,18 @@ impl Driver for SqliteDriver {
     async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
         crate::schema::sqlite::introspect(self).await
     }
+}
+
+/// Decodes `rows` one at a time, stopping (and dropping the rest unread) past `cap`.
+async fn read_capped(
+    mut rows: futures_core::stream::BoxStream<'_, Result<sqlx::sqlite::SqliteRow, sqlx::Error>>,
+    cap: crate::driver::ResultCap,
+) -> Result<Rows, sqlx::Error> {
+    let mut out = Rows::default();
+    let mut bytes = 0;
+    while let Some(row) = crate::driver::next(&mut rows).await {
+        let decoded = values::sqlite_rows(std::slice::from_ref(&row?))?;
+        crate::driver::push_capped(&mut out, &mut bytes, decoded, cap)?;
+    }
+    Ok(out)
 }

@@ -483,6 +483,19 @@ fn sqlite_timestamp(text: &str) -> Option<String> {
         .map(|t| utc_text(t.and_utc()))
 }
 
+/// Roughly what a decoded row occupies: a fixed cost per value plus its text or bytes.
+pub(crate) fn size(row: &[Value]) -> usize {
+    row.iter()
+        .map(|value| {
+            24 + match value {
+                Value::Text(t) | Value::Json(t) | Value::Timestamp(t) => t.len(),
+                Value::Bytes(b) => b.len(),
+                _ => 0,
+            }
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -213,6 +213,8 @@ pub struct Confinement {
     pub notes: Vec<String>,
     /// Why a statement got out of its confinement; the batch must be rolled back.
     pub escaped: Option<String>,
+    /// How much of a query's result is read for the plugin; `None` reads it all.
+    cap: Option<crate::driver::ResultCap>,
 }
 
 /// Why a confined statement failed.
@@ -223,6 +225,9 @@ pub enum ConfinedError {
     /// The statement got out of its confinement (or the confinement could not be set up
     /// or lifted); nothing it returned was handed on.
     Escaped(String),
+    /// The result passed the cap set by the plugin's memory limit; it was not read further
+    /// and nothing of it was handed on.
+    TooLarge(crate::driver::ResultCap),
 }
 
 impl std::fmt::Display for ConfinedError {
@@ -232,6 +237,11 @@ impl std::fmt::Display for ConfinedError {
             ConfinedError::Escaped(why) => {
                 write!(f, "the statement escaped its database confinement: {why}")
             }
+            ConfinedError::TooLarge(cap) => write!(
+                f,
+                "the result is larger than the host reads for this plugin ({} rows or {} bytes, from its memory limit)",
+                cap.rows, cap.bytes
+            ),
         }
     }
 }
@@ -245,6 +255,10 @@ impl ConfinedError {
                 "refused: the statement left its database confinement; the batch is rolled back"
                     .to_owned()
             }
+            ConfinedError::TooLarge(cap) => format!(
+                "refused: the result is larger than the host hands this plugin ({} rows or {} bytes, set by its memory limit); select fewer rows or columns, or page with LIMIT",
+                cap.rows, cap.bytes
+            ),
         }
     }
 }
@@ -266,7 +280,17 @@ impl Confinement {
             scope,
             notes: Vec::new(),
             escaped: None,
+            cap: None,
         }
+    }
+
+    /// Reads no more of a query's result than a plugin with `limits` could be handed: see
+    /// [`crate::driver::ResultCap::for_memory`].
+    pub fn capped(mut self, limits: &super::Limits) -> Confinement {
+        self.cap = Some(crate::driver::ResultCap::for_memory(
+            limits.memory_bytes.min(super::POOL_MAX_MEMORY),
+        ));
+        self
     }
 
     /// [`Driver::prepare_scope`] for this confinement's grants, before the first batch and
@@ -333,7 +357,7 @@ impl Confinement {
             return Err(ConfinedError::Escaped(why.clone()));
         }
         if self.checker_only() {
-            let result = send(driver, sql, op).await;
+            let result = send(driver, sql, op, self.cap).await;
             return result.map_err(|e| self.failed(sql, e, None));
         }
         if let Err(e) = driver.confine(&self.scope).await {
@@ -343,7 +367,7 @@ impl Confinement {
             );
             return Err(self.escape(driver, why).await);
         }
-        let result = send(driver, sql, op).await;
+        let result = send(driver, sql, op, self.cap).await;
         let denied = driver.take_denial();
         // Checked before anything the statement returned is handed on. A statement that
         // failed returned nothing, and on PostgreSQL its error aborted the transaction,
@@ -374,6 +398,11 @@ impl Confinement {
 
     /// Keeps the full error (and what the database refused) for the operator.
     fn failed(&mut self, sql: &str, e: sqlx::Error, denied: Option<String>) -> ConfinedError {
+        if let Some(too_large) = crate::driver::ResultTooLarge::of(&e) {
+            self.notes
+                .push(format!("`{}` stopped: {too_large}", sql.trim()));
+            return ConfinedError::TooLarge(too_large.cap);
+        }
         let mut note = format!(
             "`{}` failed: {}",
             sql.trim(),
@@ -397,9 +426,18 @@ impl Confinement {
 }
 
 /// Runs one statement of `op`'s kind on `driver`, as it is.
-async fn send(driver: &mut dyn Driver, sql: &str, op: Op<'_>) -> Result<Answer, sqlx::Error> {
+async fn send(
+    driver: &mut dyn Driver,
+    sql: &str,
+    op: Op<'_>,
+    cap: Option<crate::driver::ResultCap>,
+) -> Result<Answer, sqlx::Error> {
     match op {
-        Op::Query(params) => driver.query_values(sql, params).await.map(Answer::Rows),
+        Op::Query(params) => match cap {
+            Some(cap) => driver.query_values_capped(sql, params, cap).await,
+            None => driver.query_values(sql, params).await,
+        }
+        .map(Answer::Rows),
         Op::Execute(params) => driver.execute_values(sql, params).await.map(Answer::Count),
         Op::TextArrays(columns) => driver
             .execute_text_arrays(sql, columns)

@@ -944,3 +944,56 @@ pub(crate) fn push_capped(
 pub(crate) async fn next<S: futures_core::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
     std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_row(text: &str) -> Rows {
+        Rows {
+            columns: vec!["x".into()],
+            rows: vec![vec![Value::Text(text.into())]],
+        }
+    }
+
+    #[test]
+    fn a_result_stops_at_the_first_row_past_either_cap() {
+        let by_bytes = ResultCap {
+            rows: 1000,
+            bytes: 100,
+        };
+        let (mut out, mut bytes) = (Rows::default(), 0);
+        push_capped(&mut out, &mut bytes, one_row(&"x".repeat(50)), by_bytes).unwrap();
+        let err =
+            push_capped(&mut out, &mut bytes, one_row(&"x".repeat(50)), by_bytes).unwrap_err();
+        let too_large = ResultTooLarge::of(&err).expect("a typed too-large error");
+        assert_eq!((too_large.rows, too_large.cap), (2, by_bytes));
+        assert_eq!(out.columns, ["x"]);
+
+        let by_rows = ResultCap {
+            rows: 2,
+            bytes: usize::MAX,
+        };
+        let (mut out, mut bytes) = (Rows::default(), 0);
+        for _ in 0..2 {
+            push_capped(&mut out, &mut bytes, one_row(""), by_rows).unwrap();
+        }
+        let err = push_capped(&mut out, &mut bytes, one_row(""), by_rows).unwrap_err();
+        assert_eq!(ResultTooLarge::of(&err).map(|t| t.rows), Some(3));
+        // Other errors are not mistaken for it.
+        assert!(ResultTooLarge::of(&sqlx::Error::RowNotFound).is_none());
+        assert!(ResultTooLarge::of(&sqlx::Error::Decode("bad".into())).is_none());
+    }
+
+    #[test]
+    fn the_cap_follows_the_memory_limit() {
+        assert_eq!(
+            ResultCap::for_memory(64 << 20),
+            ResultCap {
+                rows: 1 << 20,
+                bytes: 64 << 20
+            }
+        );
+        assert_eq!(ResultCap::for_memory(0).rows, 1);
+    }
+}

@@ -138,6 +138,23 @@ pub trait Driver {
     fn confined(&self) -> Confined {
         Confined::CheckerOnly
     }
+    /// Bounds the statements that follow on the work connection, until called again with
+    /// `None`: the database itself cancels one that runs longer than `limit`, so a plugin's
+    /// statement ends even when godwit is killed while it runs (PostgreSQL: `SET LOCAL
+    /// statement_timeout`, inside the open transaction; MariaDB: `SET STATEMENT
+    /// max_statement_time … FOR`; SQLite: a progress handler). MySQL has no bound for
+    /// every statement: there [`Driver::cancel_running`] is the only one.
+    async fn limit_statements(&mut self, limit: Option<Duration>) -> Result<(), sqlx::Error> {
+        let _ = limit;
+        Ok(())
+    }
+    /// Cancels whatever statement the work connection is running, from outside it (the
+    /// lock connection, or SQLite's interrupt), after the host's deadline fired while a
+    /// plugin's statement ran: so that the ROLLBACK which follows does not wait behind it,
+    /// and nothing of the plugin's is left running on the server. Harmless when nothing runs.
+    async fn cancel_running(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
     async fn begin(&mut self) -> Result<(), sqlx::Error>;
     /// Opens a transaction in which the database itself refuses writes, for validators'
     /// `check-database`; [`Driver::commit`] and [`Driver::rollback`] end it as usual.

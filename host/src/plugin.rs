@@ -187,6 +187,19 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The host's own deadline for a call: the time limit plus a grace period, for when
+    /// the epoch deadline cannot fire (the plugin is waiting in a host call, such as a
+    /// database statement). When it fires, the host abandons the call and cancels the
+    /// statement the call was waiting for. Saturating: godwit.toml bounds the limit, but no
+    /// limit may turn this sum into a panic.
+    pub fn host_deadline(&self) -> Duration {
+        self.timeout
+            .saturating_add(Duration::from_secs(5))
+            .saturating_add(self.timeout / 2)
+    }
+}
+
 /// How the engine is set up.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {

@@ -959,8 +959,11 @@ impl Migrator {
                 .begin()
                 .await
                 .map_err(|e| Error::db(format!("{}: cannot begin", where_(batch)), &e))?;
-            let mut confinement =
-                session::Confinement::new(Arc::clone(&scope)).capped(&entry.limits);
+            // The plugin's statements get what is left of its time limit, enforced by the
+            // database, so that none outlives the call, even if godwit is killed.
+            let mut confinement = session::Confinement::new(Arc::clone(&scope))
+                .capped(&entry.limits)
+                .until(Instant::now() + entry.limits.timeout);
             let (bridge, requests) = session::bridge(entry.capabilities.clone(), dialect, false);
             let (runtime, plugin, limits) =
                 (runtime.clone(), entry.plugin.clone(), entry.limits.clone());
@@ -970,10 +973,20 @@ impl Migrator {
                 runtime.run_batch(&plugin, &limits, context, cursor.as_deref(), size)
             });
             let served = tokio::time::timeout(
-                host_deadline(&entry.limits),
+                entry.limits.host_deadline(),
                 session::serve(self.driver.as_mut(), &mut confinement, requests, call),
             )
             .await;
+            if served.is_err() {
+                // The host gave up on the call, perhaps while a statement of the plugin runs
+                // on the server: end it, or the rollback would wait behind it.
+                if let Err(e) = session::abandon(self.driver.as_mut()).await {
+                    confinement.notes.push(format!(
+                        "cannot cancel the plugin's statement: {}",
+                        crate::error::describe_db_error(&e)
+                    ));
+                }
+            }
             log_database_notes(self, name, &mut confinement);
             let outcome = match served {
                 _ if confinement.escaped.is_some() => Err(Error::MigrationFailed(format!(
@@ -984,7 +997,7 @@ impl Migrator {
                 Err(_) => Err(Error::MigrationFailed(format!(
                     "{}: the plugin did not return within {} (its time limit plus a grace period)",
                     where_(batch),
-                    humantime::format_duration(host_deadline(&entry.limits))
+                    humantime::format_duration(entry.limits.host_deadline())
                 ))),
                 Ok(Err(join)) => Err(Error::MigrationFailed(format!(
                     "{}: the plugin's thread failed: {join}",
@@ -1103,7 +1116,7 @@ impl Ahead {
 
     /// Waits for the plugin's answer, under the host-side deadline.
     async fn finish(&mut self, limits: &Limits) -> Result<Call<Vec<types::Row>>, String> {
-        let deadline = host_deadline(limits);
+        let deadline = limits.host_deadline();
         match tokio::time::timeout(deadline, &mut self.call).await {
             Err(_) => Err(format!(
                 "the plugin did not return within {} (its time limit plus a grace period)",
@@ -1116,22 +1129,12 @@ impl Ahead {
     }
 }
 
-/// The host's own deadline for a call: the plugin's time limit plus a grace period, in
-/// case the epoch deadline cannot fire (the plugin is blocked in a host call). Saturating:
-/// godwit.toml bounds the limit, but no limit may turn this sum into a panic.
-fn host_deadline(limits: &Limits) -> Duration {
-    limits
-        .timeout
-        .saturating_add(Duration::from_secs(5))
-        .saturating_add(limits.timeout / 2)
-}
-
 /// Runs a plugin call on a blocking thread, under the host-side deadline.
 async fn blocking<T: Send + 'static>(
     limits: &Limits,
     f: impl FnOnce() -> Result<Call<T>, plugin::Error> + Send + 'static,
 ) -> Result<Call<T>, String> {
-    let deadline = host_deadline(limits);
+    let deadline = limits.host_deadline();
     match tokio::time::timeout(deadline, tokio::task::spawn_blocking(f)).await {
         Err(_) => Err(format!(
             "the plugin did not return within {} (its time limit plus a grace period)",
@@ -1418,13 +1421,13 @@ mod tests {
                 timeout,
                 ..Limits::default()
             };
-            assert_eq!(host_deadline(&limits), Duration::MAX);
+            assert_eq!(limits.host_deadline(), Duration::MAX);
         }
         let limits = Limits {
             timeout: Duration::from_secs(2),
             ..Limits::default()
         };
-        assert_eq!(host_deadline(&limits), Duration::from_secs(8));
+        assert_eq!(limits.host_deadline(), Duration::from_secs(8));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! Plugins run on blocking threads (their WASI bindings block), never on the async thread.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::Dialect;
 use crate::config::Config;
@@ -240,8 +241,8 @@ impl Validators {
                 failure: Some(message),
             };
             let scope: Arc<dyn crate::driver::Scope> = entry.capabilities.clone();
-            let mut confinement = session::Confinement::new(scope).capped(&entry.limits);
-            if let Err(e) = confinement.prepare(driver).await {
+            let prepare = session::Confinement::new(Arc::clone(&scope));
+            if let Err(e) = prepare.prepare(driver).await {
                 reports.push(failed(format!(
                     "validator {name} could not check the database: {e}"
                 )));
@@ -259,10 +260,30 @@ impl Validators {
             let context = entry.context(&self.overrides(entry), Some(Box::new(bridge)));
             let runtime = Arc::clone(&self.runtime);
             let call_entry = Arc::clone(entry);
+            // The validator's queries get what is left of its time limit, enforced by the
+            // database, so that none outlives the call, even if godwit is killed.
+            let mut confinement = session::Confinement::new(scope)
+                .capped(&entry.limits)
+                .until(Instant::now() + entry.limits.timeout);
             let call = tokio::task::spawn_blocking(move || {
                 runtime.check_database(&call_entry.plugin, &call_entry.limits, context)
             });
-            let outcome = session::serve(driver, &mut confinement, requests, call).await;
+            let deadline = entry.limits.host_deadline();
+            let outcome = tokio::time::timeout(
+                deadline,
+                session::serve(driver, &mut confinement, requests, call),
+            )
+            .await;
+            if outcome.is_err() {
+                // The host gave up on the call, perhaps while a query of the validator runs
+                // on the server: end it, or the rollback would wait behind it.
+                if let Err(e) = session::abandon(driver).await {
+                    confinement.notes.push(format!(
+                        "cannot cancel the validator's query: {}",
+                        crate::error::describe_db_error(&e)
+                    ));
+                }
+            }
             // Nothing was written (the transaction is read-only); rolling back ends it.
             let _ = driver.rollback().await;
             for note in &confinement.notes {
@@ -273,6 +294,11 @@ impl Validators {
                     "validator {name} could not check the database: a statement escaped its database confinement ({})",
                     confinement.escaped.as_deref().unwrap_or_default()
                 )),
+                Err(_) => failed(format!(
+                    "validator {name} could not check the database: it did not return within {} (its time limit plus a grace period)",
+                    humantime::format_duration(deadline)
+                )),
+                Ok(outcome) => match outcome {
                 Ok(Ok(call)) => {
                     echo_output(&name, &call.logs, &call.stderr);
                     Report {
@@ -289,6 +315,7 @@ impl Validators {
                     "validator {name} could not check the database: {e}"
                 )),
                 Err(e) => failed(format!("validator {name} could not run: {e}")),
+                },
             });
         }
         reports

@@ -21,6 +21,10 @@ pub struct MySqlDriver {
     /// `GET_LOCK` names are server-wide, so the name carries the database.
     lock_name: String,
     mariadb: bool,
+    /// The work connection's id, for `KILL QUERY` from the lock connection.
+    work_id: u64,
+    /// Set by [`Driver::limit_statements`]: MariaDB runs each statement under it.
+    statement_limit: Option<std::time::Duration>,
     owner: String,
     sql: HistorySql,
 }
@@ -35,11 +39,14 @@ impl MySqlDriver {
         let mut lock_conn = with_connect_timeout(config, options.connect()).await?;
         super::init_session::<sqlx::MySql>(config, &mut conn).await?;
         super::init_session::<sqlx::MySql>(config, &mut lock_conn).await?;
-        let row = sqlx::query("SELECT VERSION(), COALESCE(DATABASE(), '')")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(|e| super::connect_error(&config.target, e))?;
+        let row = sqlx::query(
+            "SELECT VERSION(), COALESCE(DATABASE(), ''), CAST(CONNECTION_ID() AS UNSIGNED)",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| super::connect_error(&config.target, e))?;
         let (version, database): (String, String) = (row.get(0), row.get(1));
+        let work_id: u64 = row.get(2);
         if database.is_empty() {
             return Err(ConnectError::Refused(
                 "the URL names no database; add one, e.g. mysql://root@localhost:3306/app".into(),
@@ -51,9 +58,27 @@ impl MySqlDriver {
             lock_mode: lease::mode(config),
             lock_name: format!("godwit:{}", database.chars().take(56).collect::<String>()),
             mariadb: version.contains("MariaDB"),
+            work_id,
+            statement_limit: None,
             owner: lease::owner_token(),
             sql: HistorySql::new(Dialect::MySql),
         })
+    }
+}
+
+impl MySqlDriver {
+    /// `sql` under the bound of [`Driver::limit_statements`], on MariaDB. `SET STATEMENT
+    /// … FOR` is part of the statement itself: nothing is left in the session to put back
+    /// afterwards, and it holds however the statement is sent (sqlx prepares it).
+    fn limited(&self, sql: String) -> String {
+        match self.statement_limit {
+            // 0 would mean no limit at all.
+            Some(limit) if self.mariadb => format!(
+                "SET STATEMENT max_statement_time = {:.3} FOR {sql}",
+                limit.as_secs_f64().max(0.001)
+            ),
+            _ => sql,
+        }
     }
 }
 
@@ -209,6 +234,7 @@ impl Driver for MySqlDriver {
 
     async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error> {
         let (sql, order) = values::translate(Dialect::MySql, sql, params.len())?;
+        let sql = self.limited(sql);
         let mut query = sqlx::query(&sql);
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
@@ -233,11 +259,27 @@ impl Driver for MySqlDriver {
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
         let (sql, order) = values::translate(Dialect::MySql, sql, params.len())?;
+        let sql = self.limited(sql);
         let mut query = sqlx::query(&sql);
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
         }
         Ok(query.execute(&mut self.conn).await?.rows_affected())
+    }
+
+    async fn limit_statements(
+        &mut self,
+        limit: Option<std::time::Duration>,
+    ) -> Result<(), sqlx::Error> {
+        self.statement_limit = limit;
+        Ok(())
+    }
+
+    async fn cancel_running(&mut self) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(&format!("KILL QUERY {}", self.work_id))
+            .execute(&mut self.lock_conn)
+            .await
+            .map(drop)
     }
 
     async fn begin_read_only(&mut self) -> Result<(), sqlx::Error> {

@@ -462,6 +462,45 @@ impl Driver for PgDriver {
         Confined::Role
     }
 
+    async fn limit_statements(
+        &mut self,
+        limit: Option<std::time::Duration>,
+    ) -> Result<(), sqlx::Error> {
+        // SET LOCAL: the bound ends with the transaction whatever happens. The host's own
+        // setting is kept beside it, for the host's statements in the same transaction.
+        let sql = match limit {
+            // 0 would mean no timeout at all.
+            Some(limit) => format!(
+                "SELECT set_config('godwit.host_statement_timeout', current_setting('statement_timeout'), true); \
+                 SET LOCAL statement_timeout = '{}ms'",
+                limit.as_millis().max(1)
+            ),
+            None => "SELECT set_config('statement_timeout', current_setting('godwit.host_statement_timeout'), true)".to_owned(),
+        };
+        sqlx::raw_sql(&sql).execute(&mut self.conn).await.map(drop)
+    }
+
+    async fn cancel_running(&mut self) -> Result<(), sqlx::Error> {
+        use sqlx::Connection as _;
+        // Ignored by a backend that is waiting for its next command.
+        sqlx::query("SELECT pg_cancel_backend($1)")
+            .bind(self.work_pid)
+            .execute(&mut self.lock_conn)
+            .await?;
+        // The abandoned statement's answer is still on its way: sqlx hands its error to
+        // whatever runs next on the connection, and stops reading there, so the ROLLBACK
+        // that follows would not run. A ping reads up to the server's ReadyForQuery; once
+        // one succeeds, nothing of the abandoned statement is left to read.
+        let mut drained = self.conn.ping().await;
+        for _ in 0..3 {
+            if drained.is_ok() {
+                break;
+            }
+            drained = self.conn.ping().await;
+        }
+        drained
+    }
+
     async fn begin_read_only(&mut self) -> Result<(), sqlx::Error> {
         self.execute("BEGIN READ ONLY").await.map(drop)
     }

@@ -29,6 +29,12 @@ pub struct SqliteDriver {
     conn: SqliteConnection,
     /// SQLite has no statement_timeout; a progress handler interrupts statements instead.
     statement_timeout: Option<Duration>,
+    /// [`Driver::limit_statements`]' bound, enforced the same way.
+    plugin_limit: Option<Duration>,
+    /// `conn`'s database handle, for `sqlite3_interrupt`, which may be called from any
+    /// thread while a statement runs; reaching it through `lock_handle` would wait for the
+    /// statement to end. Valid as long as `conn` is open.
+    interrupt: std::ptr::NonNull<libsqlite3_sys::sqlite3>,
     lock_conn: SqliteConnection,
     owner: String,
     sql: HistorySql,
@@ -70,6 +76,11 @@ impl SqliteDriver {
         }
         let mut conn = with_connect_timeout(config, options.connect()).await?;
         super::init_session::<sqlx::Sqlite>(config, &mut conn).await?;
+        let interrupt = conn
+            .lock_handle()
+            .await
+            .map_err(|e| super::connect_error(&config.target, e))?
+            .as_raw_handle();
         // The lock loop polls and honours lock_wait; a long busy wait here would not.
         let mut lock_conn = with_connect_timeout(
             config,
@@ -83,6 +94,8 @@ impl SqliteDriver {
         Ok(SqliteDriver {
             conn,
             statement_timeout: None,
+            plugin_limit: None,
+            interrupt,
             lock_conn,
             owner: lease::owner_token(),
             sql: HistorySql::new(Dialect::Sqlite),
@@ -93,9 +106,17 @@ impl SqliteDriver {
         })
     }
 
+    /// The bound on the next statement: the migration's, the plugin's, whichever is less.
+    fn limit(&self) -> Option<Duration> {
+        match (self.statement_timeout, self.plugin_limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// SQLite has no statement_timeout; a progress handler interrupts the statement.
     async fn arm_timeout(&mut self) -> Result<(), sqlx::Error> {
-        if let Some(limit) = self.statement_timeout {
+        if let Some(limit) = self.limit() {
             let deadline = std::time::Instant::now() + limit;
             self.conn
                 .lock_handle()
@@ -106,7 +127,7 @@ impl SqliteDriver {
     }
 
     async fn disarm_timeout(&mut self) -> Result<(), sqlx::Error> {
-        if self.statement_timeout.is_some() {
+        if self.limit().is_some() {
             self.conn.lock_handle().await?.remove_progress_handler();
         }
         Ok(())
@@ -340,6 +361,25 @@ impl Driver for SqliteDriver {
 
     fn take_denial(&mut self) -> Option<String> {
         self.authorizer.as_ref().and_then(|a| a.take_denied())
+    }
+
+    async fn limit_statements(&mut self, limit: Option<Duration>) -> Result<(), sqlx::Error> {
+        // Zero would mean no limit at all.
+        self.plugin_limit = limit.map(|l| l.max(Duration::from_millis(1)));
+        Ok(())
+    }
+
+    async fn cancel_running(&mut self) -> Result<(), sqlx::Error> {
+        // SAFETY: the handle is `conn`'s, which is open while `self` lives;
+        // sqlite3_interrupt may be called from any thread, and does nothing when no
+        // statement runs.
+        unsafe { libsqlite3_sys::sqlite3_interrupt(self.interrupt.as_ptr()) };
+        // A statement abandoned mid-way (the host's deadline fired) never disarmed its
+        // progress handler, whose deadline has passed: it would interrupt the ROLLBACK.
+        // This waits for the interrupted statement to end.
+        self.plugin_limit = None;
+        self.conn.lock_handle().await?.remove_progress_handler();
+        Ok(())
     }
 
     fn confined(&self) -> Confined {

@@ -7,6 +7,7 @@
 //! [`Request`] to [`serve`], which runs it on the connection and sends the answer back.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -122,6 +123,20 @@ pub async fn serve<T>(
     done
 }
 
+/// After the host gave up on a call while [`serve`] ran it (its deadline fired): cancels
+/// the statement the plugin may still have running on the server ([`Driver::cancel_running`])
+/// and takes the connection back from the plugin — no time bound, no confinement, the
+/// operator's quoting rules — for the ROLLBACK that must follow. On PostgreSQL the
+/// aborted transaction refuses those steps, and the ROLLBACK undoes them all anyway.
+pub async fn abandon(driver: &mut dyn Driver) -> Result<(), sqlx::Error> {
+    let cancelled = driver.cancel_running().await;
+    let _ = driver.limit_statements(None).await;
+    // SQLite's authorizer would refuse the ROLLBACK itself.
+    let _ = driver.unconfine().await;
+    let _ = unpin_quoting(driver).await;
+    cancelled
+}
+
 /// Pins how the server reads quotes for the plugin's statements, to the rules the
 /// capability checker reads them by (whatever godwit.toml's `init_sql` chose):
 /// MySQL/MariaDB without ANSI_QUOTES and without NO_BACKSLASH_ESCAPES (a `"` is a string,
@@ -215,6 +230,8 @@ pub struct Confinement {
     pub escaped: Option<String>,
     /// How much of a query's result is read for the plugin; `None` reads it all.
     cap: Option<crate::driver::ResultCap>,
+    /// Set by [`Confinement::until`]: each statement may run for what is left until then.
+    deadline: Option<Instant>,
 }
 
 /// Why a confined statement failed.
@@ -228,7 +245,11 @@ pub enum ConfinedError {
     /// The result passed the cap set by the plugin's memory limit; it was not read further
     /// and nothing of it was handed on.
     TooLarge(crate::driver::ResultCap),
+    /// The deadline of [`Confinement::until`] has passed; the statement was not run.
+    OutOfTime,
 }
+
+const OUT_OF_TIME: &str = "the call's time limit is used up; the statement was not run";
 
 impl std::fmt::Display for ConfinedError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -242,6 +263,7 @@ impl std::fmt::Display for ConfinedError {
                 "the result is larger than the host reads for this plugin ({} rows or {} bytes, from its memory limit)",
                 cap.rows, cap.bytes
             ),
+            ConfinedError::OutOfTime => f.write_str(OUT_OF_TIME),
         }
     }
 }
@@ -259,6 +281,7 @@ impl ConfinedError {
                 "refused: the result is larger than the host hands this plugin ({} rows or {} bytes, set by its memory limit); select fewer rows or columns, or page with LIMIT",
                 cap.rows, cap.bytes
             ),
+            ConfinedError::OutOfTime => format!("refused: {OUT_OF_TIME}"),
         }
     }
 }
@@ -281,6 +304,7 @@ impl Confinement {
             notes: Vec::new(),
             escaped: None,
             cap: None,
+            deadline: None,
         }
     }
 
@@ -290,6 +314,14 @@ impl Confinement {
         self.cap = Some(crate::driver::ResultCap::for_memory(
             limits.memory_bytes.min(super::POOL_MAX_MEMORY),
         ));
+        self
+    }
+
+    /// Bounds every statement to what is left of the time until `deadline` (the end of a
+    /// plugin call's time limit), enforced by the database ([`Driver::limit_statements`]):
+    /// none outlives the call on the server, even if godwit is killed while it runs.
+    pub fn until(mut self, deadline: Instant) -> Confinement {
+        self.deadline = Some(deadline);
         self
     }
 
@@ -356,6 +388,49 @@ impl Confinement {
         if let Some(why) = &self.escaped {
             return Err(ConfinedError::Escaped(why.clone()));
         }
+        let Some(deadline) = self.deadline else {
+            return self.confined(driver, sql, op).await;
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ConfinedError::OutOfTime);
+        }
+        if let Err(e) = driver.limit_statements(Some(left)).await {
+            self.notes.push(format!(
+                "cannot bound the time of `{}`: {}",
+                sql.trim(),
+                crate::error::describe_db_error(&e)
+            ));
+            return Err(ConfinedError::Database(e));
+        }
+        let result = self.confined(driver, sql, op).await;
+        let lifted = driver.limit_statements(None).await;
+        match (result, lifted) {
+            // A failed statement aborted PostgreSQL's transaction, which refuses every
+            // statement until ROLLBACK; the bound ends with it.
+            (Err(e), _) => Err(e),
+            (Ok(answer), Ok(())) => Ok(answer),
+            // Nothing it returned is handed on: the host's own statements would run
+            // under the plugin's bound.
+            (Ok(_), Err(e)) => {
+                self.notes.push(format!(
+                    "cannot lift the time bound after `{}`: {}",
+                    sql.trim(),
+                    crate::error::describe_db_error(&e)
+                ));
+                Err(ConfinedError::Database(e))
+            }
+        }
+    }
+
+    /// One statement between [`Driver::confine`] and [`Driver::unconfine`], or as it is
+    /// when the operator chose the checker alone.
+    async fn confined(
+        &mut self,
+        driver: &mut dyn Driver,
+        sql: &str,
+        op: Op<'_>,
+    ) -> Result<Answer, ConfinedError> {
         if self.checker_only() {
             let result = send(driver, sql, op, self.cap).await;
             return result.map_err(|e| self.failed(sql, e, None));

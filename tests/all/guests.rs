@@ -18,6 +18,7 @@ const GUESTS: &[(&str, &str, &[&str])] = &[
     ("hello-validator", "validator", VALIDATOR),
     ("hostile", "backfill", BACKFILL),
     ("hostile-step", "data-step", DATA_STEP),
+    ("hostile-validator", "validator", VALIDATOR),
     ("org-rules", "validator", VALIDATOR),
     ("webhook", "notifier", NOTIFIER),
 ];

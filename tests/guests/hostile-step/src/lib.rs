@@ -1,5 +1,5 @@
 //! Test fixture for the `data-step` world: `mode` picks between two refusals the host must
-//! produce, one real step, `query`/`execute` of any statement a test puts in `sql`, and
+//! produce, one real step, `query`/`execute`/`count` of any statement a test puts in `sql`, and
 //! steps that never make progress (`stall`) or report any row count (`rows`).
 
 use godwit_sdk::{BatchResult, DataStep, RowExt as _, Session, Value, config};
@@ -90,6 +90,17 @@ impl DataStep for HostileStep {
                     rows.len(),
                     shown.join(" | ")
                 ))
+            }
+            // The query in `sql`, its row count reported as the batch's: a query that is
+            // let through and ends, so the step is applied.
+            "count" => {
+                let sql = config::require_str("sql")?;
+                let rows = session.query(&sql, &[])?;
+                Ok(BatchResult {
+                    next_cursor: None,
+                    rows: rows.len() as u64,
+                    done: true,
+                })
             }
             "execute" => {
                 let sql = config::require_str("sql")?;

@@ -250,6 +250,7 @@ impl Driver for MySqlDriver {
         cap: crate::driver::ResultCap,
     ) -> Result<Rows, sqlx::Error> {
         let (sql, order) = values::translate(Dialect::MySql, sql, params.len())?;
+        let sql = self.limited(sql);
         let mut query = sqlx::query(&sql);
         for &i in &order {
             query = query.bind(values::Param(&params[i]));

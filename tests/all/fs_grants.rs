@@ -377,3 +377,71 @@ fn nested_directory_grants_of_two_plugins_are_refused_before_anything_runs() {
     p.godwit(&["deploy"]).expect(0);
     assert!(p.path().join("work/f").exists());
 }
+
+/// An `append` grant may not name a file of godwit's own — its SQLite database in
+/// `.godwit`, godwit.toml, godwit.lock, `.env`, the compile cache, the cache key — however
+/// it is spelled or linked: the plugin could read it and godwit would trust what it added.
+/// godwit refuses the configuration before anything runs; every file is as it was.
+#[test]
+fn an_append_grant_naming_godwits_own_files_is_refused() {
+    let state = tempfile::tempdir().unwrap();
+    let key = state.path().join("godwit/cache-key");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    std::fs::write(&key, "key").unwrap();
+    let cache = crate::scripted::shared_cache();
+    let toml = "[plugins.github]\nbuiltin = \"github-summary\"\n[plugins.github.grants]\nenv = [\"GITHUB_STEP_SUMMARY\"]\nappend = [\"$GITHUB_STEP_SUMMARY\"]\n";
+    let p = Project::new(Dialect::Sqlite, "migrations_simple");
+    std::fs::write(p.path().join("godwit.toml"), toml).unwrap();
+    std::fs::create_dir_all(p.path().join(".godwit")).unwrap();
+    for (name, text) in [
+        (".godwit/godwit.db", "db"),
+        (".godwit/godwit.db-wal", "wal"),
+        ("godwit.lock", "# lock\n"),
+        (".env", "# env\n"),
+    ] {
+        std::fs::write(p.path().join(name), text).unwrap();
+    }
+    std::os::unix::fs::symlink("godwit.toml", p.path().join("innocent.md")).unwrap();
+    std::os::unix::fs::symlink(".godwit", p.path().join("notes")).unwrap();
+    let before = |path: &Path| std::fs::read(path).ok();
+    let refused: Vec<PathBuf> = vec![
+        p.path().join("godwit.toml"),
+        p.path().join("./migrations/../godwit.toml"),
+        p.path().join("innocent.md"),
+        p.path().join(".godwit/godwit.db"),
+        p.path().join(".godwit/godwit.db-wal"),
+        p.path().join(".godwit/godwit.db-journal"),
+        p.path().join("notes/godwit.db"),
+        p.path().join("godwit.lock"),
+        p.path().join(".env"),
+        key.clone(),
+        cache.join("any.cwasm"),
+    ];
+    for file in refused {
+        let was = before(&file);
+        let mut cmd = p.command(&["deploy"]);
+        cmd.env("GITHUB_STEP_SUMMARY", &file)
+            .env("XDG_STATE_HOME", state.path());
+        let out = run(cmd);
+        out.expect(2);
+        assert_eq!(before(&file), was, "{}: unchanged", file.display());
+        assert!(
+            !p.db.table_exists("users"),
+            "{}: nothing applied",
+            file.display()
+        );
+    }
+    // A file of its own, even inside .godwit, is fine: the same project and files deploy,
+    // so each refusal above was the grant.
+    std::fs::create_dir_all(p.path().join(".godwit/github")).unwrap();
+    let own = p.path().join(".godwit/github/summary.md");
+    let mut cmd = p.command(&["deploy"]);
+    cmd.env("GITHUB_STEP_SUMMARY", &own)
+        .env("XDG_STATE_HOME", state.path());
+    run(cmd).expect(0);
+    assert!(
+        std::fs::read_to_string(&own)
+            .unwrap()
+            .contains("20260101000000")
+    );
+}

@@ -51,20 +51,7 @@ pub fn granted_dir(project_dir: &Path, plugin: &str, dir: &Path) -> Result<PathB
     let granted = project_dir.join(dir);
     let resolved = resolve(&granted);
     let dot_godwit = project_dir.join(".godwit");
-    let mut guarded: Vec<(PathBuf, &str)> = vec![
-        (cache_dir(project_dir), "the plugin compile cache"),
-        (dot_godwit.join("cache"), "the plugin compile cache"),
-        (dot_godwit.join("backups"), "godwit's backups"),
-    ];
-    if let Some(user) = user_cache_dir() {
-        guarded.push((user, "the plugin compile cache"));
-    }
-    if let Some(state) = super::cache::state_dir() {
-        guarded.push((
-            state,
-            "godwit's state directory, which holds the compile cache key",
-        ));
-    }
+    let guarded = guarded_dirs(project_dir);
     let refuse = |what: &str, path: &Path| {
         Error::Config(format!(
             "plugin `{plugin}`: its granted directory {} would expose {what} ({}): a plugin could change what godwit later trusts\n  grant a directory of its own instead, e.g. dir = \".godwit/{plugin}\"",
@@ -114,6 +101,66 @@ pub fn granted_dir(project_dir: &Path, plugin: &str, dir: &Path) -> Result<PathB
     Ok(granted)
 }
 
+/// The directories whose content godwit later trusts, with what to call them: the compile
+/// caches (the project's, the user's, `GODWIT_CACHE_DIR`), the project's backups, and
+/// godwit's state directory with the cache key.
+fn guarded_dirs(project_dir: &Path) -> Vec<(PathBuf, &'static str)> {
+    let dot_godwit = project_dir.join(".godwit");
+    let mut guarded: Vec<(PathBuf, &str)> = vec![
+        (cache_dir(project_dir), "the plugin compile cache"),
+        (dot_godwit.join("cache"), "the plugin compile cache"),
+        (dot_godwit.join("backups"), "godwit's backups"),
+    ];
+    if let Some(user) = user_cache_dir() {
+        guarded.push((user, "the plugin compile cache"));
+    }
+    if let Some(state) = super::cache::state_dir() {
+        guarded.push((
+            state,
+            "godwit's state directory, which holds the compile cache key",
+        ));
+    }
+    guarded
+}
+
+/// Refuses an `append` file that is one of godwit's own: inside a compile cache, the
+/// backups or the state directory (see [`guarded_dirs`]), directly in the project's
+/// `.godwit` (the SQLite database `godwit.db` and its journals), or the project's
+/// `godwit.toml`, `godwit.lock` or `.env`. An append grant also lets the plugin read the
+/// file, and what it appends godwit reads back as its own. `file` is compared as named and
+/// with every link resolved, the file itself included.
+fn not_godwits_own(
+    project_dir: &Path,
+    plugin: &str,
+    entry: &str,
+    file: &Path,
+) -> Result<(), Error> {
+    let named = resolve(file);
+    let followed = std::fs::canonicalize(file).unwrap_or_else(|_| named.clone());
+    let refuse = |what: &str| {
+        Err(Error::Config(format!(
+            "plugin `{plugin}`: append entry `{entry}` is {}, which is {what}: a plugin could read it or change what godwit later trusts\n  grant a file of its own instead, e.g. append = [\".godwit/{plugin}/log.txt\"]",
+            file.display()
+        )))
+    };
+    for path in [&named, &followed] {
+        for (dir, what) in guarded_dirs(project_dir) {
+            if path.starts_with(resolve(&dir)) {
+                return refuse(&format!("in {what}"));
+            }
+        }
+        if path.parent() == Some(resolve(&project_dir.join(".godwit")).as_path()) {
+            return refuse("in the project's .godwit directory (its SQLite database and journals)");
+        }
+        for own in [crate::config::CONFIG_FILE, "godwit.lock", ".env"] {
+            if *path == resolve(&project_dir.join(own)) {
+                return refuse(&format!("the project's {own}"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a `dir` grant that is strictly inside, or strictly contains, another declared
 /// plugin's: the outer plugin could replace the inner directory with a link, and a call of
 /// the inner one that starts before godwit removes it (notifiers run on their own thread)
@@ -146,7 +193,9 @@ fn not_nested(config: &Config, plugin: &str, dir: &Path) -> Result<(), Error> {
 /// empty (the same godwit.toml serves CI, where `GITHUB_STEP_SUMMARY` is set, and a
 /// laptop, where it is not); anything else is relative to the project. The directory is
 /// resolved, the file name is kept as written: a file that is a link is refused at the
-/// first call, never followed.
+/// first call, never followed. A file of godwit's own (its database in `.godwit`, a
+/// compile cache, the cache key, `godwit.toml`) is refused, as it is for `dir` grants,
+/// with links resolved.
 pub fn granted_files(
     project_dir: &Path,
     plugin: &str,
@@ -181,6 +230,7 @@ pub fn granted_files(
             )));
         }
         let path = resolve(dir).join(name);
+        not_godwits_own(project_dir, plugin, entry, &path)?;
         if !files.contains(&path) {
             files.push(path);
         }

@@ -133,6 +133,30 @@ impl SqliteDriver {
         Ok(())
     }
 
+    /// The names an unqualified table reference can resolve to besides a CTE: the tables
+    /// and views of every attached database and the virtual-table modules. The confined
+    /// authorizer needs them to tell a CTE from a table (see `Authorizer::only_a_cte`).
+    async fn reachable_names(&mut self) -> Result<Vec<String>, sqlx::Error> {
+        let databases: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_database_list")
+            .fetch_all(&mut self.conn)
+            .await?;
+        let mut names: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_module_list")
+            .fetch_all(&mut self.conn)
+            .await?;
+        for db in databases {
+            let sql = format!(
+                "SELECT name FROM \"{}\".sqlite_master WHERE type IN ('table', 'view')",
+                db.replace('"', "\"\"")
+            );
+            names.extend(
+                sqlx::query_scalar::<_, String>(&sql)
+                    .fetch_all(&mut self.conn)
+                    .await?,
+            );
+        }
+        Ok(names)
+    }
+
     /// Ends a read-only transaction's `query_only`, whatever became of the transaction.
     async fn end_read_only<T>(&mut self, ended: Result<T, sqlx::Error>) -> Result<(), sqlx::Error> {
         if std::mem::take(&mut self.read_only) {
@@ -287,6 +311,9 @@ impl Driver for SqliteDriver {
     async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error> {
         let (sql, order) = values::translate(Dialect::Sqlite, sql, params.len())?;
         // The authorizer runs at prepare time: a confined statement is prepared afresh.
+        if let Some(auth) = &self.authorizer {
+            auth.prepare(&sql);
+        }
         let mut query = sqlx::query(&sql).persistent(self.authorizer.is_none());
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
@@ -306,6 +333,9 @@ impl Driver for SqliteDriver {
     ) -> Result<Rows, sqlx::Error> {
         let (sql, order) = values::translate(Dialect::Sqlite, sql, params.len())?;
         // The authorizer runs at prepare time: a confined statement is prepared afresh.
+        if let Some(auth) = &self.authorizer {
+            auth.prepare(&sql);
+        }
         let mut query = sqlx::query(&sql).persistent(self.authorizer.is_none());
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
@@ -318,6 +348,9 @@ impl Driver for SqliteDriver {
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
         let (sql, order) = values::translate(Dialect::Sqlite, sql, params.len())?;
+        if let Some(auth) = &self.authorizer {
+            auth.prepare(&sql);
+        }
         let mut query = sqlx::query(&sql).persistent(self.authorizer.is_none());
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
@@ -332,7 +365,7 @@ impl Driver for SqliteDriver {
         if self.authorizer.is_some() {
             self.unconfine().await?;
         }
-        let auth = authorizer::Authorizer::new(Arc::clone(scope));
+        let auth = authorizer::Authorizer::new(Arc::clone(scope), self.reachable_names().await?);
         let mut handle = self.conn.lock_handle().await?;
         authorizer::install(handle.as_raw_handle(), &auth).map_err(sqlx::Error::Protocol)?;
         self.authorizer = Some(auth);

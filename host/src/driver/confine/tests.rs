@@ -264,6 +264,57 @@ fn sqlite_authorizer_alone_refuses_ungranted_reads_and_writes() {
         )
         .await;
         allowed_all(driver, &write_only, &[("UPDATE items SET n = 5", false)]).await;
+        // SQLite reports a FROM item none of whose columns is used as a read of the name
+        // as written: for a CTE it cannot flatten, the CTE's own name. Such a CTE is
+        // allowed; a real table of that name, however a CTE elsewhere shadows it, is not.
+        allowed_all(
+            driver,
+            &items,
+            &[
+                (
+                    "WITH RECURSIVE r(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM r WHERE k < 5) \
+                     SELECT count(*) FROM r",
+                    true,
+                ),
+                (
+                    "WITH RECURSIVE r(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM r WHERE k < 5), \
+                     s AS (SELECT k FROM r) SELECT count(*) FROM s",
+                    true,
+                ),
+                (
+                    "WITH x AS (SELECT id FROM items LIMIT 2) SELECT count(*) FROM x",
+                    true,
+                ),
+                (
+                    "WITH X AS (SELECT id FROM items UNION ALL SELECT 7) SELECT count(*) FROM \"x\"",
+                    true,
+                ),
+                (
+                    "WITH x AS (SELECT id FROM items UNION SELECT 7) \
+                     UPDATE items SET n = (SELECT count(*) FROM x) WHERE id = 1",
+                    false,
+                ),
+            ],
+        )
+        .await;
+        refused_all(
+            driver,
+            &items,
+            &[
+                "SELECT count(*) FROM secrets WHERE EXISTS \
+                 (WITH secrets AS (SELECT 1 LIMIT 1) SELECT 1 FROM secrets)",
+                "SELECT (SELECT count(*) FROM secrets) FROM items \
+                 WHERE id IN (WITH secrets AS (SELECT 1 LIMIT 1) SELECT * FROM secrets)",
+                "WITH secrets AS (SELECT 1 LIMIT 1) SELECT count(*) FROM main.secrets",
+                "WITH godwit_migrations AS (SELECT 1 LIMIT 1) \
+                 SELECT count(*) FROM temp.godwit_migrations, main.godwit_migrations",
+                "SELECT count(*) FROM pragma_table_info('secrets') WHERE EXISTS \
+                 (WITH pragma_table_info AS (SELECT 1 LIMIT 1) SELECT 1 FROM pragma_table_info)",
+                "SELECT count(*) FROM dbstat WHERE EXISTS \
+                 (WITH dbstat AS (SELECT 1 LIMIT 1) SELECT 1 FROM dbstat)",
+            ],
+        )
+        .await;
         assert_eq!(
             host_rows(driver, "SELECT pw FROM secrets").await.rows,
             vec![vec![Value::Text("hunter2".into())]]

@@ -13,11 +13,14 @@
 //! or put into sqlx's statement cache (`persistent(false)`): a statement prepared earlier
 //! without the authorizer cannot be reused under it, nor the other way round.
 
+use std::collections::HashSet;
 use std::ffi::{CStr, c_char, c_int, c_void};
+use std::ops::ControlFlow;
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
 use libsqlite3_sys as ffi;
+use sqlparser::ast::{Query, Visit, Visitor};
 
 use crate::driver::Scope;
 
@@ -113,14 +116,46 @@ const CATALOG_PRAGMAS: &[&str] = &[
 pub(super) struct Authorizer {
     scope: Arc<dyn Scope>,
     denied: Mutex<Option<String>>,
+    /// Every name an unqualified table reference could resolve to other than a CTE, lower
+    /// case: the tables and views of every attached database, and the virtual-table
+    /// modules (`json_each`, `dbstat`…), read before the authorizer was installed.
+    objects: HashSet<String>,
+    /// The CTE names of the statement being prepared, lower case.
+    ctes: Mutex<HashSet<String>>,
 }
 
 impl Authorizer {
-    pub(super) fn new(scope: Arc<dyn Scope>) -> Box<Authorizer> {
+    /// `objects`: the names of every table, view and virtual-table module the connection
+    /// can reach (any case).
+    pub(super) fn new(scope: Arc<dyn Scope>, objects: Vec<String>) -> Box<Authorizer> {
         Box::new(Authorizer {
             scope,
             denied: Mutex::new(None),
+            objects: objects.iter().map(|o| o.to_ascii_lowercase()).collect(),
+            ctes: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// Called before each confined statement is prepared: remembers the CTEs it defines.
+    /// A statement that does not parse defines none, so nothing is relaxed for it.
+    pub(super) fn prepare(&self, sql: &str) {
+        let names = cte_names(sql);
+        if let Ok(mut ctes) = self.ctes.lock() {
+            *ctes = names;
+        }
+    }
+
+    /// Whether an unqualified `name` can only be one of the statement's CTEs: SQLite
+    /// reports a FROM item none of whose columns is used (`SELECT count(*) FROM r`) as a
+    /// read of the name *as written*, with an empty column, whether it is a table or a
+    /// CTE that could not be flattened (recursive, `LIMIT`, `UNION`, `MATERIALIZED`).
+    /// A name that is also a real table, view or module stays a read of that: a CTE
+    /// defined in a subquery does not hide the table from the outer query.
+    fn only_a_cte(&self, name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        !name.starts_with("pragma_")
+            && !self.objects.contains(&name)
+            && self.ctes.lock().is_ok_and(|c| c.contains(&name))
     }
 
     /// The first action denied since installation, if any.
@@ -141,7 +176,10 @@ impl Authorizer {
             // CTE's name in the same place as a view's, so a CTE named like a granted view
             // would pass. Reading through a view, or writing a table whose triggers write
             // others, needs those tables granted too.
-            ffi::SQLITE_READ => scope.may_read(schema, table),
+            ffi::SQLITE_READ => {
+                scope.may_read(schema, table)
+                    || (db.is_none() && a2 == Some("") && self.only_a_cte(table))
+            }
             // A catalog pragma's table function registers itself in the schema once per
             // connection, reported as an update of sqlite_master (which SQLite itself
             // never lets a statement write while writable_schema is off, and PRAGMA is
@@ -174,6 +212,29 @@ impl Authorizer {
             Err(describe(action, args))
         }
     }
+}
+
+/// The CTE names a statement defines anywhere in it (lower case); none if it does not parse.
+fn cte_names(sql: &str) -> HashSet<String> {
+    struct Ctes(HashSet<String>);
+    impl Visitor for Ctes {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+            if let Some(with) = &query.with {
+                for cte in &with.cte_tables {
+                    self.0.insert(cte.alias.name.value.to_ascii_lowercase());
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let dialect = sqlparser::dialect::SQLiteDialect {};
+    let Ok(statements) = sqlparser::parser::Parser::parse_sql(&dialect, sql) else {
+        return HashSet::new();
+    };
+    let mut ctes = Ctes(HashSet::new());
+    let _ = statements.visit(&mut ctes);
+    ctes.0
 }
 
 fn describe(action: c_int, [a1, a2, db, _]: [Option<&str>; 4]) -> String {

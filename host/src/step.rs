@@ -70,7 +70,18 @@ pub struct BatchSettings {
     pub pause: Duration,
     /// A ceiling on throughput; 0 for none.
     pub max_rows_per_second: u64,
+    /// The longest one batch's database statements may run, together, enforced by the
+    /// server (`statement_timeout`, `max_statement_time`, SQLite's progress handler). They
+    /// carry the plugin's `filter`, so without a bound a hostile or careless filter would
+    /// hold the batch's transaction and the migration lock forever. Also bounds the
+    /// up-front row count, which is only skipped when it runs out.
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
 }
+
+/// The default of `[batch] timeout`: far above a batch's target (250 ms by default), so
+/// that only a statement gone wrong meets it.
+pub const DEFAULT_BATCH_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Default for BatchSettings {
     fn default() -> Self {
@@ -81,6 +92,7 @@ impl Default for BatchSettings {
             max: 50_000,
             pause: Duration::ZERO,
             max_rows_per_second: 0,
+            timeout: DEFAULT_BATCH_TIMEOUT,
         }
     }
 }
@@ -106,6 +118,11 @@ impl StepFile {
                 b.min, b.max, b.size
             ));
         }
+        if b.timeout.is_zero() {
+            return Err(
+                "[batch] timeout must be more than 0s: it bounds each batch's statements".into(),
+            );
+        }
         if b.target.is_zero() {
             return Err("[batch] target must be more than 0ms".into());
         }
@@ -118,6 +135,13 @@ impl StepFile {
             std::fs::read_to_string(path).map_err(|e| format!("cannot read step.toml: {e}"))?;
         StepFile::parse(&text)
     }
+}
+
+/// `now + bound`, or as far ahead as an `Instant` goes.
+fn bound_from_now(bound: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(bound)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
 }
 
 fn duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
@@ -680,7 +704,8 @@ impl Migrator {
         // Inside a transaction (rolled back) so that PostgreSQL's SET LOCAL ROLE holds.
         let counted = match self.driver.begin().await {
             Ok(()) => {
-                let mut confinement = session::Confinement::new(Arc::clone(&scope));
+                let mut confinement = session::Confinement::new(Arc::clone(&scope))
+                    .until(bound_from_now(step.batch.timeout));
                 let counted = confinement
                     .query(
                         self.driver.as_mut(),
@@ -725,8 +750,9 @@ impl Migrator {
                 .begin()
                 .await
                 .map_err(|e| Error::db(format!("{}: cannot begin", where_(batch)), &e))?;
-            let mut confinement =
-                session::Confinement::new(Arc::clone(&scope)).capped(&entry.limits);
+            let mut confinement = session::Confinement::new(Arc::clone(&scope))
+                .capped(&entry.limits)
+                .until(bound_from_now(step.batch.timeout));
             let outcome: Result<Option<Written>, Error> = async {
                 let mut this = match ahead.take() {
                     Some(ahead) => ahead,

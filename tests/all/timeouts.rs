@@ -283,6 +283,76 @@ fn validator_query_that_never_ends(d: Dialect) {
     }
 }
 
+/// `[plugins.NAME]`: the hostile backfill bumping `slow.n`, with `filter`.
+fn backfill_plugin(name: &str, filter: &str) -> String {
+    let extra = format!(
+        "[plugins.{name}.grants]\nread = [\"slow\"]\nwrite = [\"slow.n\"]\n\
+         [plugins.{name}.limits]\ntimeout = \"{LIMIT}\"\n\
+         [plugins.{name}.config]\nmode = \"bump\"\ntable = \"slow\"\nfilter = \'\'\'{filter}\'\'\'\n"
+    );
+    plugin_toml(name, "hostile", &extra)
+}
+
+/// A backfill's `filter` goes into the statements godwit builds (the row count, each
+/// batch's read): `[batch] timeout` bounds them on the server. A filter may use only the
+/// table's own columns and no subquery, so the slow one builds a 400 MB string per row
+/// with `lpad` (PostgreSQL: MariaDB stops it at `max_allowed_packet`, SQLite has no `lpad`).
+fn backfill_filter_that_never_ends(d: Dialect) {
+    let filter =
+        |times: u64| format!("n >= 0 AND length(lpad(CAST(id AS TEXT), {times}, 'ab')) > 0");
+    let p = project(d);
+    let rows: Vec<String> = (1..=1000).map(|i| format!("({i}, 0)")).collect();
+    p.write(
+        "20260101000001_create_slow/up.sql",
+        &format!(
+            "CREATE TABLE slow (id BIGINT PRIMARY KEY, n BIGINT NOT NULL);\n\
+             INSERT INTO slow (id, n) VALUES {};\n",
+            rows.join(", ")
+        ),
+    );
+    p.write(
+        "20260102000000_bump_slow/step.toml",
+        "plugin = \"control\"\n[batch]\ntimeout = \"2s\"\n",
+    );
+    p.write(
+        "20260103000000_bump_slow_again/step.toml",
+        "plugin = \"probe\"\n[batch]\ntimeout = \"2s\"\n",
+    );
+    let finite = filter(3);
+    let config = |probe: &str| {
+        let toml = format!("{}{}", backfill_plugin("control", &finite), probe);
+        std::fs::write(p.path().join("godwit.toml"), toml).unwrap();
+    };
+    config(&backfill_plugin("probe", &filter(200_000_000)));
+    let (out, seen) = deploy_watching(&p, "200000000");
+    out.expect(1);
+    let history = p.db.history();
+    assert!(
+        history
+            .iter()
+            .any(|(v, _, state)| v == "20260102000000" && state == "applied"),
+        "the control was not applied: {history:?}\n{}",
+        out.text()
+    );
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM slow WHERE n = 1"),
+        1000,
+        "only the control's bump may be there:\n{}",
+        out.text()
+    );
+    assert!(seen, "never seen running:\n{}", out.text());
+    wait_until_nothing_runs(&p.db, "after deploy returned");
+    // The lock is free and the step resumes: with a filter that ends, it finishes.
+    config(&backfill_plugin("probe", &finite));
+    run_to_end(p.command(&["deploy"]), || {}).expect(0);
+    assert_eq!(p.db.int("SELECT count(*) FROM slow WHERE n = 2"), 1000);
+}
+
+#[test]
+fn backfill_filter_that_never_ends_postgres() {
+    backfill_filter_that_never_ends(Dialect::Postgres)
+}
+
 each_dialect!(data_step_that_never_ends, validator_query_that_never_ends);
 
 /// godwit killed (SIGKILL) while the plugin's statement runs: the server ends the

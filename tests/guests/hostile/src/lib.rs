@@ -1,6 +1,7 @@
 //! Test fixture for the `backfill` world that misbehaves on request: the `mode` setting
 //! picks what `transform` does. A mode the sandbox denies returns an `Err` naming what was
-//! denied, so tests can tell a refusal from a plugin that never tried.
+//! denied, so tests can tell a refusal from a plugin that never tried. `table`, `key`,
+//! `reads`, `writes`, `filter` and `batch_size` shape what `describe` returns.
 
 use godwit_sdk::{Backfill, BackfillSpec, Column, Row, RowExt as _, Value, config};
 
@@ -79,7 +80,12 @@ impl Backfill for Hostile {
             "bump" => (vec!["n".to_owned()], vec!["n".to_owned()]),
             _ => (config::get_list("reads"), config::get_list("writes")),
         };
-        BackfillSpec::new(&table, &key(), reads, writes).batch_size_hint(
+        let spec = BackfillSpec::new(&table, &key(), reads, writes);
+        let spec = match config::get_str("filter") {
+            Some(filter) => spec.filter(filter),
+            None => spec,
+        };
+        spec.batch_size_hint(
             config::get_i64("batch_size")
                 .ok()
                 .flatten()

@@ -60,6 +60,28 @@ pub trait Driver {
     async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error>;
     /// Rewrites the mutable columns of the row with `row.id`.
     async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error>;
+    /// Writes the row like [`Driver::insert_history`], but where DDL commits on its own
+    /// (MySQL) leaves the write in an open transaction, for the next DDL statement's
+    /// implicit commit to make durable before that statement runs: one redo-log flush for
+    /// the write and the statement instead of two. Any other use of the connection
+    /// commits it first. Elsewhere it is an ordinary write.
+    async fn insert_history_open(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
+        self.insert_history(row).await
+    }
+    /// [`Driver::update_history`], left open like [`Driver::insert_history_open`].
+    async fn update_history_open(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+        self.update_history(row).await
+    }
+    /// Runs a statement that is not data-only, outside any transaction of godwit's: on
+    /// MySQL a history write left open commits before it, implicitly when the statement
+    /// is one the server commits before (DDL), explicitly otherwise.
+    async fn execute_ddl(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        self.execute(sql).await
+    }
+    /// Commits a history write left open, if any.
+    async fn settle(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
     /// Runs one statement as text (never prepared: many DDL statements cannot be).
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error>;
     /// Runs a read query whose first column is an integer (counts for `plan`).

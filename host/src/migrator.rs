@@ -1364,13 +1364,13 @@ impl Migrator {
                 row.state = RowState::Running.as_str().into();
                 row.checksum = migration.checksum.clone();
                 row.error = in_doubt(statements, first);
-                self.driver.update_history(&row).await.map(|()| row)
+                self.driver.update_history_open(&row).await.map(|()| row)
             }
             None => {
                 let mut row =
                     self.new_row(migration, operation, RowState::Running, statements.len());
                 row.error = in_doubt(statements, first);
-                match self.driver.insert_history(&row).await {
+                match self.driver.insert_history_open(&row).await {
                     Ok(id) => {
                         row.id = id;
                         Ok(row)
@@ -1497,7 +1497,14 @@ impl Migrator {
                 rows_affected,
                 started,
             );
-            self.driver.update_history(&row).await.map_err(record)?;
+            // Left open on MySQL: the next migration's first DDL statement commits it,
+            // or failing that the next other use of the connection (at the latest the
+            // lock's release). Lost to a kill before that, the row still says the last
+            // statement is in doubt, as after a kill between that statement and this.
+            self.driver
+                .update_history_open(&row)
+                .await
+                .map_err(record)?;
         }
         Ok(Done {
             version: row.version,
@@ -1576,16 +1583,19 @@ impl Migrator {
         statements: &[Statement],
         progress: &mut Progress,
     ) -> Result<u64, sqlx::Error> {
+        // On MySQL the writes of the row are left open, and the statement's implicit
+        // commit, which the server makes before it starts the statement, makes them
+        // durable: one flush for the note and the statement instead of two.
         if progress.marked != Some(index) {
             row.error = in_doubt(statements, index);
-            self.driver.update_history(row).await?;
+            self.driver.update_history_open(row).await?;
             progress.marked = Some(index);
         }
-        let n = self.driver.execute(&statements[index].sql).await?;
+        let n = self.driver.execute_ddl(&statements[index].sql).await?;
         row.statements_applied = index as i64 + 1;
         row.error = in_doubt(statements, index + 1);
         if index + 1 < statements.len() || !progress.last_is_final {
-            self.driver.update_history(row).await?;
+            self.driver.update_history_open(row).await?;
             progress.marked = row.error.is_some().then_some(index + 1);
         }
         Ok(n)

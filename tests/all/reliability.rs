@@ -247,3 +247,64 @@ fn next_deploy_waits_for_a_killed_deployers_statement() {
     p.godwit(&["deploy"]).expect(0);
     assert_eq!(p.db.int("SELECT count(*) FROM marker"), 1);
 }
+
+/// MySQL commits DDL on its own, so godwit leaves its history writes open for the next DDL
+/// statement's implicit commit to make durable, which the server does before it starts
+/// the statement. While that statement runs, another session must already see the
+/// previous migration applied and this one's statement as in doubt, and a deployer killed
+/// then must leave exactly that behind.
+#[test]
+fn mysql_history_is_committed_before_each_ddl_statement_runs() {
+    let p = Project::empty(Dialect::MySql);
+    p.write(
+        "00001_first/up.sql",
+        "CREATE TABLE first_table (id INTEGER);\n",
+    );
+    p.write(
+        "00002_slow/up.sql",
+        "CREATE TABLE second_table (id INTEGER);\nCREATE TABLE slow_table AS SELECT SLEEP(60) AS slept;\nCREATE TABLE after_slow (id INTEGER);\n",
+    );
+    let mut child = p
+        .command(&["deploy"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = "SELECT COALESCE(MAX(ID), 0) FROM information_schema.PROCESSLIST \
+                   WHERE DB = DATABASE() AND INFO LIKE 'CREATE TABLE slow_table%'";
+    let started = Instant::now();
+    let session = loop {
+        let id = p.db.int(running);
+        if id != 0 {
+            break id;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the slow statement never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let history = "SELECT version, state, CAST(statements_applied AS SIGNED), \
+                   COALESCE(error, '') FROM godwit_migrations ORDER BY id";
+    let seen = |rows: Vec<Vec<String>>| {
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[0][..3], ["00001", "applied", "1"], "{rows:?}");
+        assert_eq!(rows[1][..3], ["00002", "running", "1"], "{rows:?}");
+        assert!(
+            rows[1][3].starts_with("interrupted while running statement 2 of 3"),
+            "{rows:?}"
+        );
+    };
+    // Read from another session while the statement runs: only committed writes show.
+    seen(p.db.rows(history));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    p.db.exec(&format!("KILL {session}"));
+    seen(p.db.rows(history));
+    p.godwit(&["deploy"])
+        .expect(4)
+        .says("statement 2 of 3")
+        .says("may or may not have taken effect");
+    assert!(p.db.table_exists("second_table"));
+    assert!(!p.db.table_exists("after_slow"));
+}

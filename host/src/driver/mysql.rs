@@ -27,6 +27,9 @@ pub struct MySqlDriver {
     statement_limit: Option<std::time::Duration>,
     owner: String,
     sql: HistorySql,
+    /// A history write is waiting in an open transaction on `conn` for the next DDL
+    /// statement's implicit commit (see [`Driver::insert_history_open`]).
+    open: bool,
 }
 
 impl MySqlDriver {
@@ -62,8 +65,72 @@ impl MySqlDriver {
             statement_limit: None,
             owner: lease::owner_token(),
             sql: HistorySql::new(Dialect::MySql),
+            open: false,
         })
     }
+
+    /// Opens the transaction a history write is left in, unless one is open already.
+    async fn open(&mut self) -> Result<(), sqlx::Error> {
+        if !self.open {
+            super::execute_raw::<sqlx::MySql>(&mut self.conn, "START TRANSACTION").await?;
+            self.open = true;
+        }
+        Ok(())
+    }
+
+    /// Inserts a history row inside whatever transaction is open; the id comes back in
+    /// the INSERT's own OK packet: no second round trip.
+    async fn insert_row(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
+        let done = super::history_insert::<sqlx::MySql>(Dialect::MySql, &self.sql.insert, row)
+            .execute(&mut self.conn)
+            .await?;
+        i64::try_from(done.last_insert_id()).map_err(|_| {
+            sqlx::Error::Protocol("the history row's id does not fit in an i64".into())
+        })
+    }
+
+    /// Runs `sql` on `conn` as it is, under the lease's heartbeat in lease mode.
+    async fn run(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        let work = super::execute_raw::<sqlx::MySql>(&mut self.conn, sql);
+        if self.lock_mode == LockMode::Lease {
+            lease::with_heartbeat::<sqlx::MySql, _>(
+                work,
+                &mut self.lock_conn,
+                Dialect::MySql,
+                &self.owner,
+            )
+            .await
+        } else {
+            work.await
+        }
+    }
+}
+
+/// Statements MySQL and MariaDB commit before, as if a `COMMIT` came first: DDL on
+/// tables, indexes, views, routines, triggers, events and databases, except on temporary
+/// tables. Anything else (or anything not recognised) gets an explicit `COMMIT` first.
+fn commits_before(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
+        .filter(|w| !w.is_empty())
+        .take(8)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    if !matches!(
+        words.first().map(String::as_str),
+        Some("CREATE" | "ALTER" | "DROP" | "RENAME" | "TRUNCATE")
+    ) {
+        return false;
+    }
+    for word in &words[1..] {
+        match word.as_str() {
+            "TEMPORARY" => return false,
+            "TABLE" | "INDEX" | "VIEW" | "FUNCTION" | "PROCEDURE" | "TRIGGER" | "EVENT"
+            | "DATABASE" | "SCHEMA" => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 impl MySqlDriver {
@@ -132,6 +199,10 @@ impl Driver for MySqlDriver {
     }
 
     async fn unlock(&mut self) -> Result<(), Error> {
+        // The last history write may be waiting for a DDL statement that will not come:
+        // it is durable before another deployer can take over. The lock goes either way:
+        // a write that did not commit reads as in doubt, which the next deployer stops on.
+        let settled = self.settle().await;
         let result = if self.lock_mode == LockMode::Lease {
             lease::release::<sqlx::MySql>(&mut self.lock_conn, Dialect::MySql, &self.owner).await
         } else {
@@ -141,6 +212,7 @@ impl Driver for MySqlDriver {
                 .await
                 .map(drop)
         };
+        settled.map_err(|e| Error::db(format!("cannot record progress in {TABLE}"), &e))?;
         result.map_err(|e| Error::db("cannot release the migration lock", &e))
     }
 
@@ -187,6 +259,9 @@ impl Driver for MySqlDriver {
     }
 
     async fn history(&mut self) -> Result<Vec<HistoryRow>, Error> {
+        self.settle()
+            .await
+            .map_err(|e| Error::db(format!("cannot record progress in {TABLE}"), &e))?;
         match super::fetch_history::<sqlx::MySql>(&mut self.conn, &self.sql).await {
             Ok(rows) => Ok(rows),
             Err(e) if super::is_undefined_table(&e) => Ok(Vec::new()),
@@ -195,44 +270,65 @@ impl Driver for MySqlDriver {
     }
 
     async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
-        // The id comes back in the INSERT's own OK packet: no second round trip.
-        let done = super::history_insert::<sqlx::MySql>(Dialect::MySql, &self.sql.insert, row)
-            .execute(&mut self.conn)
-            .await?;
-        i64::try_from(done.last_insert_id()).map_err(|_| {
-            sqlx::Error::Protocol("the history row's id does not fit in an i64".into())
-        })
+        self.settle().await?;
+        self.insert_row(row).await
     }
 
     async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+        self.settle().await?;
         super::update_history::<sqlx::MySql>(&mut self.conn, Dialect::MySql, &self.sql.update, row)
             .await
     }
 
-    async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
-        let work = super::execute_raw::<sqlx::MySql>(&mut self.conn, sql);
-        if self.lock_mode == LockMode::Lease {
-            lease::with_heartbeat::<sqlx::MySql, _>(
-                work,
-                &mut self.lock_conn,
-                Dialect::MySql,
-                &self.owner,
-            )
+    async fn insert_history_open(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
+        self.open().await?;
+        self.insert_row(row).await
+    }
+
+    async fn update_history_open(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+        self.open().await?;
+        super::update_history::<sqlx::MySql>(&mut self.conn, Dialect::MySql, &self.sql.update, row)
             .await
-        } else {
-            work.await
+    }
+
+    async fn execute_ddl(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        if !commits_before(sql) {
+            return self.execute(sql).await;
         }
+        // The server commits the open history write before it starts the statement, so
+        // the write is durable before the statement can take effect. If the statement
+        // fails before that commit (a syntax error), `open` stays set and the next use of
+        // the connection commits explicitly; a COMMIT with nothing open does nothing.
+        let n = self.run(sql).await?;
+        self.open = false;
+        Ok(n)
+    }
+
+    async fn settle(&mut self) -> Result<(), sqlx::Error> {
+        if self.open {
+            super::execute_raw::<sqlx::MySql>(&mut self.conn, "COMMIT").await?;
+            self.open = false;
+        }
+        Ok(())
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        self.settle().await?;
+        self.run(sql).await
     }
 
     async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {
+        self.settle().await?;
         super::query_i64::<sqlx::MySql>(&mut self.conn, sql).await
     }
 
     async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+        self.settle().await?;
         super::query_text::<sqlx::MySql>(&mut self.conn, sql).await
     }
 
     async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error> {
+        self.settle().await?;
         let (sql, order) = values::translate(Dialect::MySql, sql, params.len())?;
         let sql = self.limited(sql);
         let mut query = sqlx::query(&sql);
@@ -249,6 +345,7 @@ impl Driver for MySqlDriver {
         params: &[Value],
         cap: crate::driver::ResultCap,
     ) -> Result<Rows, sqlx::Error> {
+        self.settle().await?;
         let (sql, order) = values::translate(Dialect::MySql, sql, params.len())?;
         let sql = self.limited(sql);
         let mut query = sqlx::query(&sql);
@@ -259,6 +356,7 @@ impl Driver for MySqlDriver {
     }
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
+        self.settle().await?;
         let (sql, order) = values::translate(Dialect::MySql, sql, params.len())?;
         let sql = self.limited(sql);
         let mut query = sqlx::query(&sql);
@@ -311,7 +409,8 @@ impl Driver for MySqlDriver {
             }
         }
         if !sets.is_empty() {
-            self.execute(&format!("SET SESSION {}", sets.join(", ")))
+            // Session variables, not data: they may go inside an open history write.
+            self.run(&format!("SET SESSION {}", sets.join(", ")))
                 .await?;
         }
         Ok(())
@@ -323,7 +422,7 @@ impl Driver for MySqlDriver {
         } else {
             "max_execution_time"
         };
-        self.execute(&format!(
+        self.run(&format!(
             "SET SESSION lock_wait_timeout = DEFAULT, innodb_lock_wait_timeout = DEFAULT, {statement} = DEFAULT"
         ))
         .await
@@ -338,6 +437,7 @@ impl Driver for MySqlDriver {
 
     async fn drop_everything(&mut self) -> Result<Vec<String>, Error> {
         let fail = |e: sqlx::Error| Error::db("cannot list the database's objects", &e);
+        self.settle().await.map_err(fail)?;
         let mut dropped = Vec::new();
         let objects = sqlx::query(
             "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
@@ -390,4 +490,39 @@ async fn read_capped(
         crate::driver::push_capped(&mut out, &mut bytes, decoded, cap)?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::commits_before;
+
+    #[test]
+    fn only_ddl_the_server_commits_before_skips_the_explicit_commit() {
+        for sql in [
+            "CREATE TABLE t (id INT)",
+            "create table if not exists t(id int)",
+            "CREATE OR REPLACE VIEW v AS SELECT 1",
+            "CREATE UNIQUE INDEX i ON t (a)",
+            "CREATE DEFINER=`root`@`localhost` FUNCTION f() RETURNS INT RETURN 1",
+            "ALTER TABLE t ADD COLUMN c INT",
+            "DROP TABLE IF EXISTS t",
+            "RENAME TABLE a TO b",
+            "TRUNCATE TABLE t",
+        ] {
+            assert!(commits_before(sql), "{sql}");
+        }
+        for sql in [
+            "CREATE TEMPORARY TABLE t (id INT)",
+            "CREATE OR REPLACE TEMPORARY TABLE t (id INT)",
+            "DROP TEMPORARY TABLE t",
+            "CALL p()",
+            "SET @x = 1",
+            "DO SLEEP(1)",
+            "TRUNCATE t",
+            "INSERT INTO t VALUES (1)",
+            "",
+        ] {
+            assert!(!commits_before(sql), "{sql}");
+        }
+    }
 }

@@ -445,3 +445,78 @@ fn an_append_grant_naming_godwits_own_files_is_refused() {
             .contains("20260101000000")
     );
 }
+
+/// A grant that reaches what deploy runs is refused before anything is applied: the
+/// migrations directory (a plugin could add SQL to a pending migration, which godwit runs
+/// with its own privileges) and the SQLite database (read and written past the grants).
+#[test]
+fn grants_over_the_migrations_or_the_database_are_refused() {
+    let p = Project::new(Dialect::Sqlite, "migrations_simple");
+    let database = PathBuf::from(p.db.url.trim_start_matches("sqlite://"));
+    let database_dir = database.parent().unwrap().to_owned();
+    let migrations = p.path().join("migrations");
+    let pending = migrations.join("20260103000000_seed_users/up.sql");
+    std::os::unix::fs::symlink(&migrations, p.path().join("sql")).unwrap();
+    // github-summary asks for `append`, audit-log for `dir`: a grant a plugin does not ask
+    // for is not given, so each kind is tried on a plugin that asks for it.
+    let config = |grant: &str| {
+        let toml = if grant.starts_with("dir") {
+            format!("[plugins.audit]\nbuiltin = \"audit-log\"\n[plugins.audit.grants]\n{grant}\n")
+        } else {
+            format!(
+                "[plugins.github]\nbuiltin = \"github-summary\"\n[plugins.github.grants]\n\
+                 env = [\"GITHUB_STEP_SUMMARY\"]\n{grant}\n"
+            )
+        };
+        std::fs::write(p.path().join("godwit.toml"), toml).unwrap();
+    };
+    let before = walk(&migrations);
+    let summary = |file: &Path| format!("append = [{:?}]", file.display().to_string());
+    let grants = [
+        summary(&pending),
+        summary(&p.path().join("sql/20260103000000_seed_users/up.sql")),
+        summary(&migrations.join("20260104000000_planted/up.sql")),
+        summary(&database),
+        summary(&PathBuf::from(format!("{}-journal", database.display()))),
+        "dir = \"migrations\"".to_owned(),
+        "dir = \"migrations/20260103000000_seed_users\"".to_owned(),
+        "dir = \"sql\"".to_owned(),
+        format!("dir = {:?}", database_dir.display().to_string()),
+    ];
+    for grant in &grants {
+        config(grant);
+        let mut cmd = p.command(&["deploy"]);
+        cmd.env("GITHUB_STEP_SUMMARY", &pending);
+        run(cmd).expect(2);
+        assert!(!p.db.table_exists("users"), "{grant}: nothing applied");
+        assert_eq!(
+            walk(&migrations),
+            before,
+            "{grant}: the migrations unchanged"
+        );
+    }
+    // The same project deploys with grants of its own.
+    config("dir = \"audit\"");
+    run(p.command(&["deploy"])).expect(0);
+    let own = p.path().join("summary.md");
+    config(&summary(&own));
+    let mut cmd = p.command(&["deploy"]);
+    cmd.env("GITHUB_STEP_SUMMARY", &own);
+    run(cmd).expect(0);
+    assert!(p.db.table_exists("users"));
+}
+
+/// Every file under `dir`, with its bytes, sorted.
+fn walk(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    files.sort();
+    files
+}

@@ -238,6 +238,71 @@ pub fn granted_files(
     Ok(files)
 }
 
+/// Refuses file grants that reach what a deploy runs or the database behind the
+/// confinement: a `dir` that holds the migrations directory, sits inside it, or holds the
+/// SQLite database file; an `append` file inside the migrations directory, or the SQLite
+/// database or one of its journals. A plugin that could write there could add SQL to a
+/// pending migration, which godwit then runs with its own privileges, or read and change
+/// every table past its grants. Paths are compared with symlinks resolved.
+fn not_over_what_deploy_runs(
+    config: &Config,
+    plugin: &str,
+    dir: Option<&Path>,
+    append: &[PathBuf],
+) -> Result<(), Error> {
+    let migrations = resolve(&config.migrations_dir);
+    let database = (config.target.dialect == crate::Dialect::Sqlite)
+        .then(|| {
+            use std::str::FromStr as _;
+            sqlx::sqlite::SqliteConnectOptions::from_str(&config.target.url)
+                .ok()
+                .map(|o| o.get_filename().to_path_buf())
+        })
+        .flatten()
+        .filter(|f| !f.as_os_str().is_empty() && f.as_os_str() != ":memory:")
+        .map(|f| resolve(&f));
+    let refuse = |grant: String, what: &str, path: &Path| {
+        Err(Error::Config(format!(
+            "plugin `{plugin}`: {grant} would reach {what} ({}): a plugin could change what godwit runs, or read past its grants\n  grant a directory or file of its own instead, e.g. dir = \".godwit/{plugin}\"",
+            path.display()
+        )))
+    };
+    if let Some(dir) = dir {
+        let granted = resolve(dir);
+        let shown = || format!("its granted directory {}", dir.display());
+        if migrations.starts_with(&granted) || granted.starts_with(&migrations) {
+            return refuse(shown(), "the migrations directory", &migrations);
+        }
+        if let Some(db) = &database
+            && db.starts_with(&granted)
+        {
+            return refuse(shown(), "the SQLite database", db);
+        }
+    }
+    for file in append {
+        for path in [
+            resolve(file),
+            std::fs::canonicalize(file).unwrap_or_default(),
+        ] {
+            let shown = || format!("append file {}", file.display());
+            if path.starts_with(&migrations) {
+                return refuse(shown(), "the migrations directory", &migrations);
+            }
+            if let Some(db) = &database {
+                let journals = ["", "-wal", "-shm", "-journal"].map(|suffix| {
+                    let mut name = db.as_os_str().to_owned();
+                    name.push(suffix);
+                    PathBuf::from(name)
+                });
+                if journals.contains(&path) {
+                    return refuse(shown(), "the SQLite database", db);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `path` made absolute, with `.`/`..` folded and symlinks resolved as far as it exists.
 fn resolve(path: &Path) -> PathBuf {
     use std::path::Component;
@@ -495,11 +560,13 @@ pub fn load_entry(
     if let Some(dir) = capabilities.dir() {
         not_nested(config, name, dir)?;
     }
+    let append = granted_files(&config.project_dir, name, capabilities.append())?;
+    let named = capabilities.dir().map(|dir| config.project_dir.join(dir));
+    not_over_what_deploy_runs(config, name, named.as_deref(), &append)?;
     let dir = capabilities
         .dir()
         .map(|dir| granted_dir(&config.project_dir, name, dir))
         .transpose()?;
-    let append = granted_files(&config.project_dir, name, capabilities.append())?;
     let hosts = effective_hosts(&declared.grants.hosts, &requests.hosts, &capabilities);
     Ok(Entry {
         append,

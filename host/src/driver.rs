@@ -956,7 +956,7 @@ impl ResultTooLarge {
 }
 
 /// Adds `row` to `out` and says whether `out` is still within `cap`.
-pub(crate) fn push_capped(
+fn push_capped(
     out: &mut Rows,
     bytes: &mut usize,
     decoded: Rows,
@@ -979,8 +979,28 @@ pub(crate) fn push_capped(
     Ok(())
 }
 
+/// Decodes `rows` one at a time with `decode`, stopping (and dropping the rest unread)
+/// past `cap`.
+pub(crate) async fn read_capped<R>(
+    mut rows: futures_core::stream::BoxStream<'_, Result<R, sqlx::Error>>,
+    cap: ResultCap,
+    decode: fn(&[R]) -> Result<Rows, sqlx::Error>,
+) -> Result<Rows, sqlx::Error> {
+    let mut out = Rows::default();
+    let mut bytes = 0;
+    while let Some(row) = next(&mut rows).await {
+        push_capped(
+            &mut out,
+            &mut bytes,
+            decode(std::slice::from_ref(&row?))?,
+            cap,
+        )?;
+    }
+    Ok(out)
+}
+
 /// The next item of a sqlx stream.
-pub(crate) async fn next<S: futures_core::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+async fn next<S: futures_core::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
     std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
 }
 

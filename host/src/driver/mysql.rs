@@ -352,7 +352,7 @@ impl Driver for MySqlDriver {
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
         }
-        read_capped(query.fetch(&mut self.conn), cap).await
+        super::read_capped(query.fetch(&mut self.conn), cap, values::mysql_rows).await
     }
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
@@ -476,20 +476,6 @@ impl Driver for MySqlDriver {
         let mariadb = self.mariadb;
         crate::schema::mysql::introspect(self, mariadb).await
     }
-}
-
-/// Decodes `rows` one at a time, stopping (and dropping the rest unread) past `cap`.
-async fn read_capped(
-    mut rows: futures_core::stream::BoxStream<'_, Result<sqlx::mysql::MySqlRow, sqlx::Error>>,
-    cap: crate::driver::ResultCap,
-) -> Result<Rows, sqlx::Error> {
-    let mut out = Rows::default();
-    let mut bytes = 0;
-    while let Some(row) = crate::driver::next(&mut rows).await {
-        let decoded = values::mysql_rows(std::slice::from_ref(&row?))?;
-        crate::driver::push_capped(&mut out, &mut bytes, decoded, cap)?;
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

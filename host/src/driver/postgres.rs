@@ -356,7 +356,7 @@ impl Driver for PgDriver {
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
         }
-        read_capped(query.fetch(&mut self.conn), cap).await
+        super::read_capped(query.fetch(&mut self.conn), cap, values::pg_rows).await
     }
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
@@ -562,18 +562,4 @@ impl Driver for PgDriver {
     async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
         crate::schema::postgres::introspect(self).await
     }
-}
-
-/// Decodes `rows` one at a time, stopping (and dropping the rest unread) past `cap`.
-async fn read_capped(
-    mut rows: futures_core::stream::BoxStream<'_, Result<sqlx::postgres::PgRow, sqlx::Error>>,
-    cap: crate::driver::ResultCap,
-) -> Result<Rows, sqlx::Error> {
-    let mut out = Rows::default();
-    let mut bytes = 0;
-    while let Some(row) = crate::driver::next(&mut rows).await {
-        let decoded = values::pg_rows(std::slice::from_ref(&row?))?;
-        crate::driver::push_capped(&mut out, &mut bytes, decoded, cap)?;
-    }
-    Ok(out)
 }

@@ -157,6 +157,16 @@ impl SqliteDriver {
         Ok(names)
     }
 
+    /// `sql` with `?` placeholders in SQLite's order; when confined, its CTEs are noted
+    /// for the authorizer first.
+    fn translate(&self, sql: &str, params: usize) -> Result<Translated, sqlx::Error> {
+        let (sql, order) = values::translate(Dialect::Sqlite, sql, params)?;
+        if let Some(auth) = &self.authorizer {
+            auth.prepare(&sql);
+        }
+        Ok(Translated { sql, order })
+    }
+
     /// Ends a read-only transaction's `query_only`, whatever became of the transaction.
     async fn end_read_only<T>(&mut self, ended: Result<T, sqlx::Error>) -> Result<(), sqlx::Error> {
         if std::mem::take(&mut self.read_only) {
@@ -309,15 +319,8 @@ impl Driver for SqliteDriver {
     }
 
     async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error> {
-        let (sql, order) = values::translate(Dialect::Sqlite, sql, params.len())?;
-        // The authorizer runs at prepare time: a confined statement is prepared afresh.
-        if let Some(auth) = &self.authorizer {
-            auth.prepare(&sql);
-        }
-        let mut query = sqlx::query(&sql).persistent(self.authorizer.is_none());
-        for &i in &order {
-            query = query.bind(values::Param(&params[i]));
-        }
+        let sql = self.translate(sql, params.len())?;
+        let query = bind(&sql, params, self.authorizer.is_none());
         self.arm_timeout().await?;
         let rows = query.fetch_all(&mut self.conn).await;
         self.disarm_timeout().await?;
@@ -331,30 +334,17 @@ impl Driver for SqliteDriver {
         params: &[Value],
         cap: crate::driver::ResultCap,
     ) -> Result<Rows, sqlx::Error> {
-        let (sql, order) = values::translate(Dialect::Sqlite, sql, params.len())?;
-        // The authorizer runs at prepare time: a confined statement is prepared afresh.
-        if let Some(auth) = &self.authorizer {
-            auth.prepare(&sql);
-        }
-        let mut query = sqlx::query(&sql).persistent(self.authorizer.is_none());
-        for &i in &order {
-            query = query.bind(values::Param(&params[i]));
-        }
+        let sql = self.translate(sql, params.len())?;
+        let query = bind(&sql, params, self.authorizer.is_none());
         self.arm_timeout().await?;
-        let rows = read_capped(query.fetch(&mut self.conn), cap).await;
+        let rows = super::read_capped(query.fetch(&mut self.conn), cap, values::sqlite_rows).await;
         self.disarm_timeout().await?;
         rows
     }
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
-        let (sql, order) = values::translate(Dialect::Sqlite, sql, params.len())?;
-        if let Some(auth) = &self.authorizer {
-            auth.prepare(&sql);
-        }
-        let mut query = sqlx::query(&sql).persistent(self.authorizer.is_none());
-        for &i in &order {
-            query = query.bind(values::Param(&params[i]));
-        }
+        let sql = self.translate(sql, params.len())?;
+        let query = bind(&sql, params, self.authorizer.is_none());
         self.arm_timeout().await?;
         let result = query.execute(&mut self.conn).await;
         self.disarm_timeout().await?;
@@ -509,16 +499,22 @@ impl Driver for SqliteDriver {
     }
 }
 
-/// Decodes `rows` one at a time, stopping (and dropping the rest unread) past `cap`.
-async fn read_capped(
-    mut rows: futures_core::stream::BoxStream<'_, Result<sqlx::sqlite::SqliteRow, sqlx::Error>>,
-    cap: crate::driver::ResultCap,
-) -> Result<Rows, sqlx::Error> {
-    let mut out = Rows::default();
-    let mut bytes = 0;
-    while let Some(row) = crate::driver::next(&mut rows).await {
-        let decoded = values::sqlite_rows(std::slice::from_ref(&row?))?;
-        crate::driver::push_capped(&mut out, &mut bytes, decoded, cap)?;
+/// A statement rewritten for SQLite: its text, and which parameter goes in each place.
+struct Translated {
+    sql: String,
+    order: Vec<usize>,
+}
+
+/// The query for `sql` with `params` bound. The authorizer runs at prepare time, so a
+/// confined statement (`persistent` false) is prepared afresh, never cached.
+fn bind<'q>(
+    sql: &'q Translated,
+    params: &'q [Value],
+    persistent: bool,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    let mut query = sqlx::query(&sql.sql).persistent(persistent);
+    for &i in &sql.order {
+        query = query.bind(values::Param(&params[i]));
     }
-    Ok(out)
+    query
 }

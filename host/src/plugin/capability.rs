@@ -31,8 +31,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use sqlparser::ast::{
-    AssignmentTarget, Expr, FromTable, FunctionArguments, Ident, ObjectName, Query, SetExpr,
-    Statement, TableFactor, TableObject, TableWithJoins, UpdateTableFromKind, Visit, Visitor,
+    AssignmentTarget, Expr, FromTable, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
+    ObjectName, Query, SetExpr, Statement, TableFactor, TableObject, TableWithJoins,
+    UpdateTableFromKind, Visit, Visitor,
 };
 use sqlparser::dialect as sqldialect;
 use sqlparser::parser::Parser;
@@ -709,12 +710,22 @@ impl Capabilities {
                     self.can_write(dialect, &table, None)?;
                 }
                 for column in &insert.columns {
-                    self.can_write(dialect, &table, Some(&self.column_name(column)?))?;
+                    let column = self.column_name(dialect, column, &table, None)?;
+                    self.can_write(dialect, &table, Some(&column))?;
                 }
-                match &insert.source {
-                    Some(source) => self.check_reads(dialect, source.as_ref()),
-                    None => Err(self.refuse("INSERT without VALUES or SELECT is refused".into())),
+                let Some(source) = &insert.source else {
+                    return Err(self.refuse("INSERT without VALUES or SELECT is refused".into()));
+                };
+                // MySQL resolves a name in VALUES, even one in a subquery whose tables lack
+                // it, against the row being inserted. The others refuse such a name anyway.
+                if let SetExpr::Values(values) = source.body.as_ref()
+                    && names_a_column_in(values, dialect != Dialect::MySql)
+                {
+                    return Err(self.refuse(
+                        "a VALUES row names a column, which MySQL reads from the row being inserted; give values or parameters ($1), and read other tables with INSERT … SELECT".into(),
+                    ));
                 }
+                self.check_reads(dialect, source.as_ref())
             }
             Statement::Update(update) => {
                 if update.returning.is_some() || update.output.is_some() {
@@ -727,27 +738,35 @@ impl Capabilities {
                     return Err(self.refuse("UPDATE OR … is refused".into()));
                 }
                 let table = self.single_table(&update.table)?;
+                let alias = match &update.table.relation {
+                    TableFactor::Table { alias, .. } => alias.as_ref().map(|a| &a.name),
+                    _ => None,
+                };
                 for a in &update.assignments {
                     let names: Vec<&ObjectName> = match &a.target {
                         AssignmentTarget::ColumnName(n) => vec![n],
                         AssignmentTarget::Tuple(ns) => ns.iter().collect(),
                     };
                     for n in names {
-                        self.can_write(dialect, &table, Some(&self.column_name(n)?))?;
+                        let column = self.column_name(dialect, n, &table, alias)?;
+                        self.can_write(dialect, &table, Some(&column))?;
                     }
                     self.check_reads(dialect, &a.value)?;
                 }
                 // A WHERE reads the target's rows: the affected count would leak them. So
-                // does a SET expression naming a column (`n = CASE WHEN secret …`): through
-                // the count of rows it changes, an error it raises, or the value it copies.
-                let set_reads_columns = update.assignments.iter().any(|a| {
-                    sqlparser::ast::visit_expressions(&a.value, |e| match e {
-                        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => ControlFlow::Break(()),
-                        _ => ControlFlow::Continue(()),
-                    })
-                    .is_break()
-                });
-                if update.selection.is_some() || update.from.is_some() || set_reads_columns {
+                // does a SET expression naming a column (`n = CASE WHEN secret …`, or all of
+                // them, `concat(t.*)`): through the count of rows it changes, an error it
+                // raises, or the value it copies. And so does MySQL's ORDER BY, which picks
+                // the rows a LIMIT lets through by their values.
+                let set_reads_columns = update
+                    .assignments
+                    .iter()
+                    .any(|a| names_a_column_in(&a.value, false));
+                if update.selection.is_some()
+                    || update.from.is_some()
+                    || set_reads_columns
+                    || !update.order_by.is_empty()
+                {
                     self.can_read(dialect, &table)?;
                 }
                 if let Some(from) = &update.from {
@@ -776,9 +795,20 @@ impl Capabilities {
                 let [only] = from.as_slice() else {
                     return Err(self.refuse("DELETE from more than one table is refused".into()));
                 };
+                // On MySQL `DELETE FROM t USING …` is the multi-table form: `t` names a
+                // table *of the USING list*, by its alias if it has one, so `DELETE FROM
+                // trash USING items AS trash` deletes from `items`.
+                if dialect == Dialect::MySql && delete.using.is_some() {
+                    return Err(self.refuse(
+                        "DELETE … USING is refused on MySQL/MariaDB (a multi-table DELETE, whose target names a table of USING); delete from one table and read others in a subquery".into(),
+                    ));
+                }
                 let table = self.single_table(only)?;
                 self.can_write(dialect, &table, None)?;
-                if delete.selection.is_some() || delete.using.is_some() {
+                if delete.selection.is_some()
+                    || delete.using.is_some()
+                    || !delete.order_by.is_empty()
+                {
                     self.can_read(dialect, &table)?;
                 }
                 self.check_reads(dialect, &delete.using)?;
@@ -957,10 +987,31 @@ impl Capabilities {
         }
     }
 
-    fn column_name(&self, name: &ObjectName) -> Result<Name, Refused> {
-        match name.0.last().and_then(|p| p.as_ident()) {
-            Some(i) => Ok(Name::from_ident(i)),
-            None => Err(self.refuse(format!("column `{name}` is not a plain name"))),
+    /// A column an INSERT or UPDATE writes in `table` (also called `alias`). A qualified
+    /// name must name the target itself: MySQL reads `other.col` as a column of another
+    /// table, and PostgreSQL `col.field` as a field of a composite column `col`.
+    fn column_name(
+        &self,
+        dialect: Dialect,
+        name: &ObjectName,
+        table: &TableRef,
+        alias: Option<&Ident>,
+    ) -> Result<Name, Refused> {
+        let parts: Option<Vec<&Ident>> = name.0.iter().map(|p| p.as_ident()).collect();
+        let Some((column, qualifier)) = parts.as_deref().and_then(<[_]>::split_last) else {
+            return Err(self.refuse(format!("column `{name}` is not a plain name")));
+        };
+        let names_target = |q: &Ident| {
+            let key = Name::from_ident(q).key(dialect);
+            key == table.table.key(dialect)
+                || alias.is_some_and(|a| Name::from_ident(a).key(dialect) == key)
+        };
+        match qualifier {
+            [] => Ok(Name::from_ident(column)),
+            [q] if dialect != Dialect::Postgres && names_target(q) => Ok(Name::from_ident(column)),
+            _ => Err(self.refuse(format!(
+                "column `{name}` is qualified with something other than the table written; name the column alone"
+            ))),
         }
     }
 
@@ -987,6 +1038,60 @@ impl Capabilities {
             None => Ok(()),
         }
     }
+}
+
+/// Whether this node itself (not what it contains) names a column, a row or all columns.
+fn names_a_column(e: &Expr) -> bool {
+    let wildcard = |arg: &FunctionArg| {
+        let (FunctionArg::Unnamed(arg)
+        | FunctionArg::Named { arg, .. }
+        | FunctionArg::ExprNamed { arg, .. }) = arg;
+        !matches!(arg, FunctionArgExpr::Expr(_))
+    };
+    match e {
+        Expr::Identifier(_)
+        | Expr::CompoundIdentifier(_)
+        | Expr::QualifiedWildcard(..)
+        | Expr::Wildcard(_) => true,
+        Expr::Function(f) => {
+            matches!(&f.args, FunctionArguments::List(list) if list.args.iter().any(wildcard))
+        }
+        _ => false,
+    }
+}
+
+/// Whether `node` uses a value of the row it is evaluated on: names a column (by name or
+/// qualified), the whole row (`t` on PostgreSQL), or every column as a function's argument
+/// (`concat(t.*)`), in a subquery too unless `outside_subqueries`. (In an INSERT's VALUES,
+/// MySQL reads such a name from the row being inserted, a column the plugin may not read,
+/// even from a subquery whose tables lack it.)
+fn names_a_column_in<V: Visit>(node: &V, outside_subqueries: bool) -> bool {
+    struct Walk {
+        depth: usize,
+        outside_subqueries: bool,
+    }
+    impl Visitor for Walk {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            self.depth += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            self.depth -= 1;
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            match (self.depth == 0 || !self.outside_subqueries) && names_a_column(e) {
+                true => ControlFlow::Break(()),
+                false => ControlFlow::Continue(()),
+            }
+        }
+    }
+    node.visit(&mut Walk {
+        depth: 0,
+        outside_subqueries,
+    })
+    .is_break()
 }
 
 /// Reads `sql` the way the server's own lexer does and refuses every construct whose
@@ -1858,6 +1963,17 @@ mod tests {
             .unwrap_or_else(|e| panic!("{d}: {sql:?}: {e}"));
     }
 
+    fn refused_execute(c: &Capabilities, d: Dialect, sql: &str) {
+        if let Ok(()) = c.check_execute(d, sql, false) {
+            panic!("{d}: allowed: {sql:?}");
+        }
+    }
+
+    fn allowed_execute(c: &Capabilities, d: Dialect, sql: &str) {
+        c.check_execute(d, sql, false)
+            .unwrap_or_else(|e| panic!("{d}: {sql:?}: {e}"));
+    }
+
     /// Finding 1 of issue 11: names compare by each server's rules.
     #[test]
     fn names_follow_each_servers_case_rules() {
@@ -2518,6 +2634,115 @@ mod tests {
             false,
         )
         .unwrap();
+    }
+
+    /// What `tests/all/fuzz_checker.rs`'s write fuzz found the servers disagreeing with,
+    /// each with variations: under the fuzz's grants (`items` readable with `label`
+    /// writable, `drop_box.note` write-only, `trash` whole rows), every one of these
+    /// touches a table or column the grants do not cover, so the server (a role or an
+    /// account holding exactly the grants) refuses it.
+    #[test]
+    fn writes_the_differential_fuzz_found() {
+        let c = caps(
+            &["items", "trash"],
+            &["items.label", "drop_box.note", "trash.*"],
+        );
+        // MySQL's `DELETE FROM t USING …` deletes from the USING table `t` names: here
+        // `items`, aliased `trash`.
+        for sql in [
+            "DELETE FROM trash USING items AS trash",
+            "DELETE FROM trash USING items AS trash WHERE trash.id = 1",
+            "delete from `trash` using `items` as `trash` where id = 1",
+            "DELETE FROM trash USING trash, items WHERE trash.id = items.id",
+        ] {
+            refused_execute(&c, Dialect::MySql, sql);
+        }
+        // PostgreSQL has its own USING: the target is the table named, never an alias.
+        allowed_execute(
+            &c,
+            Dialect::Postgres,
+            "DELETE FROM trash USING items WHERE trash.id = items.id",
+        );
+        // MySQL reads a column named in VALUES from the row being inserted.
+        for sql in [
+            "INSERT INTO drop_box (note) VALUES (secret)",
+            "INSERT INTO drop_box (note) VALUES ('w'), (secret)",
+            "INSERT INTO drop_box (note) VALUES (lower(label))",
+            "INSERT INTO drop_box (note) VALUES (`drop_box`.secret)",
+            "INSERT INTO items (label) VALUES (CASE WHEN id = 1 THEN 'a' END)",
+            "INSERT INTO items (label) VALUES (hidden)",
+        ] {
+            refused_execute(&c, Dialect::MySql, sql);
+        }
+        allowed_execute(
+            &c,
+            Dialect::MySql,
+            "INSERT INTO drop_box (note) VALUES ('w'), ($1)",
+        );
+        refused_execute(
+            &c,
+            Dialect::MySql,
+            "INSERT INTO drop_box (note) VALUES ((SELECT secret FROM items LIMIT 1))",
+        );
+        allowed_execute(
+            &c,
+            Dialect::MySql,
+            "INSERT INTO drop_box (note) SELECT max(label) FROM items",
+        );
+        allowed_execute(
+            &c,
+            Dialect::Postgres,
+            "INSERT INTO drop_box (note) VALUES ((SELECT max(label) FROM items))",
+        );
+        // ORDER BY picks the rows a LIMIT lets through by values a write-only grant hides.
+        for sql in [
+            "UPDATE drop_box SET note = 'w' ORDER BY secret LIMIT 1",
+            "update drop_box as trash set `note` = NULL order by hidden limit 1",
+            "UPDATE drop_box SET note = 'w' ORDER BY (SELECT 1) LIMIT 1",
+        ] {
+            refused_execute(&c, Dialect::MySql, sql);
+        }
+        allowed_execute(&c, Dialect::MySql, "UPDATE drop_box SET note = 'w' LIMIT 1");
+        allowed_execute(
+            &c,
+            Dialect::MySql,
+            "UPDATE items SET label = 'w' ORDER BY id LIMIT 1",
+        );
+        // Every column at once, as a function's argument.
+        for d in DIALECTS {
+            for sql in [
+                "UPDATE drop_box SET note = concat(drop_box.*)",
+                "UPDATE drop_box SET note = coalesce(drop_box.*)",
+                "UPDATE drop_box SET note = concat(*)",
+            ] {
+                refused_execute(&c, d, sql);
+            }
+        }
+        // A qualified column must be the target's: MySQL writes another table's column,
+        // PostgreSQL a field of a composite column.
+        for (d, sql) in [
+            (
+                Dialect::MySql,
+                "INSERT INTO items (trash.label) VALUES ('w')",
+            ),
+            (Dialect::MySql, "UPDATE trash SET items.label = 'w'"),
+            (Dialect::Sqlite, "UPDATE trash SET items.label = 'w'"),
+            (Dialect::Postgres, "UPDATE items SET hidden.label = 'w'"),
+            (
+                Dialect::Postgres,
+                "INSERT INTO items (label.x) VALUES ('w')",
+            ),
+            (Dialect::MySql, "UPDATE items AS t SET trash.label = 'w'"),
+        ] {
+            refused_execute(&c, d, sql);
+        }
+        for sql in [
+            "INSERT INTO items (items.label) VALUES ('w')",
+            "UPDATE items AS t SET t.label = 'w'",
+            "UPDATE `items` SET `items`.label = 'w'",
+        ] {
+            allowed_execute(&c, Dialect::MySql, sql);
+        }
     }
 
     #[test]

@@ -139,6 +139,13 @@ pub enum Command {
         #[arg(long)]
         down_all: bool,
     },
+    /// Write the database's schema as DDL for its dialect: deterministic, sorted and
+    /// normalised as verify compares it (stdout, or schema.sql in --out DIR).
+    Pull {
+        /// Write DIR/schema.sql (DIR relative to the project directory) instead of stdout.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Back up the whole database now (history table included); prints the backup's ID.
     Backup {
         /// Why, recorded with the backup (default "manual").
@@ -352,7 +359,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     // Backup and restore never read them: a broken file must not stand in their way.
     let migrations = if matches!(
         cli.command,
-        Command::Backup { .. } | Command::Restore { .. }
+        Command::Backup { .. } | Command::Restore { .. } | Command::Pull { .. }
     ) {
         Vec::new()
     } else {
@@ -673,16 +680,10 @@ async fn command(
                 }
             })
             .await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("serializable")
-                );
-            } else {
-                println!("{}", report.text());
-            }
+            print_report(json, &report, || report.text());
             Ok(report.exit_code())
         }
+        Command::Pull { out } => pull(config, &mut migrator, out.as_deref(), json).await,
         Command::History { stats, limit } => {
             let rows = migrator.history().await?;
             let shown = &rows[rows.len().saturating_sub(limit.unwrap_or(usize::MAX))..];
@@ -702,6 +703,78 @@ async fn command(
             Ok(exit::OK)
         }
     }
+}
+
+/// A command's result: pretty JSON, or its text.
+fn print_report(json: bool, report: &impl serde::Serialize, text: impl FnOnce() -> String) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).expect("serializable")
+        );
+    } else {
+        println!("{}", text());
+    }
+}
+
+/// `godwit pull`: the schema as DDL, on stdout or in `DIR/schema.sql`.
+async fn pull(
+    config: &Config,
+    migrator: &mut Migrator,
+    out: Option<&Path>,
+    json: bool,
+) -> Result<u8, Error> {
+    let driver = migrator.driver();
+    let schema = driver.introspect().await?;
+    let definitions = driver.definitions().await?;
+    let text = crate::schema::ddl::render(&schema, &definitions, config.target.dialect);
+    let Some(dir) = out else {
+        if json {
+            println!("{}", serde_json::json!({ "sql": text }));
+        } else {
+            print!("{text}");
+        }
+        return Ok(exit::OK);
+    };
+    let dir = config.project_dir.join(dir);
+    let path = dir.join(crate::schema::ddl::FILE_NAME);
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&path, &text))
+        .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))?;
+    let counts = [
+        (schema.tables.len(), "table"),
+        (schema.views.len(), "view"),
+        (schema.sequences.len(), "sequence"),
+        (schema.enums.len(), "type"),
+        (schema.routines.len(), "routine"),
+        (schema.triggers.len(), "trigger"),
+    ];
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "path": path.display().to_string(),
+                "objects": counts.iter().map(|(n, kind)| (kind.to_string(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
+            })
+        );
+    } else {
+        let listed: Vec<String> = counts
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, kind)| format!("{n} {kind}{}", if *n == 1 { "" } else { "s" }))
+            .collect();
+        println!(
+            "Wrote {} ({}) from {}.",
+            path.display(),
+            if listed.is_empty() {
+                "an empty schema".to_string()
+            } else {
+                listed.join(", ")
+            },
+            config.target.display
+        );
+    }
+    Ok(exit::OK)
 }
 
 /// `godwit backups [prune]`. Listing the files needs no database; the copies of

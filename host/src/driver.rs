@@ -201,6 +201,8 @@ pub trait Driver {
     async fn drop_everything(&mut self) -> Result<Vec<String>, Error>;
     /// The schema migrations are responsible for, without godwit's own tables (`verify`).
     async fn introspect(&mut self) -> Result<Schema, Error>;
+    /// The full definitions `godwit pull` writes where [`Driver::introspect`] keeps less.
+    async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error>;
 }
 
 /// Connects the work connection and the lock connection, retrying for `--wait`.

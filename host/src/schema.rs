@@ -13,6 +13,7 @@
 //! Each dialect's catalog queries live in their own file; the drivers call them from
 //! [`crate::driver::Driver::introspect`].
 
+pub mod ddl;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
@@ -97,6 +98,22 @@ pub struct Reference {
     /// Lowercase, as SQL spells them: `no action`, `cascade`, `set null`…
     pub on_update: String,
     pub on_delete: String,
+}
+
+/// What `godwit pull` needs beyond the [`Schema`] to write an object back as DDL: the
+/// model keeps what verify compares (a routine's result and body, a MySQL trigger's
+/// digest), not always enough to create the object again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Definitions {
+    /// Routine key (as in [`Schema::routines`]) → its whole `CREATE` statement, or `None`
+    /// when the database cannot print one (a PostgreSQL aggregate).
+    pub routines: BTreeMap<String, Option<String>>,
+    /// Trigger key → its whole `CREATE TRIGGER`, where the model keeps less (MySQL).
+    pub triggers: BTreeMap<String, String>,
+    /// Sequence name → its whole `CREATE SEQUENCE`, where the model keeps less (MariaDB).
+    pub sequences: BTreeMap<String, String>,
+    /// PostgreSQL extensions the schema's columns and indexes may rely on (not plpgsql).
+    pub extensions: Vec<String>,
 }
 
 /// Tables godwit itself creates; they differ between any two databases by design.

@@ -476,6 +476,11 @@ impl Driver for MySqlDriver {
         let mariadb = self.mariadb;
         crate::schema::mysql::introspect(self, mariadb).await
     }
+
+    async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error> {
+        let mariadb = self.mariadb;
+        crate::schema::mysql::definitions(self, mariadb).await
+    }
 }
 
 #[cfg(test)]

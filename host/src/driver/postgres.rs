@@ -562,4 +562,8 @@ impl Driver for PgDriver {
     async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
         crate::schema::postgres::introspect(self).await
     }
+
+    async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error> {
+        crate::schema::postgres::definitions(self).await
+    }
 }

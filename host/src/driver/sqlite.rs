@@ -497,6 +497,11 @@ impl Driver for SqliteDriver {
     async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
         crate::schema::sqlite::introspect(self).await
     }
+
+    async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error> {
+        // sqlite_master keeps every object's text, and the model has all of it.
+        Ok(crate::schema::Definitions::default())
+    }
 }
 
 /// A statement rewritten for SQLite: its text, and which parameter goes in each place.

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Column, Constraint, ConstraintKind, Index, Reference, Rows, Schema, Table, is_godwit_table,
-    squash_whitespace, trim_lines,
+    Column, Constraint, ConstraintKind, Definitions, Index, Reference, Rows, Schema, Table,
+    is_godwit_table, squash_whitespace, trim_lines,
 };
 use crate::driver::Driver;
 use crate::error::Error;
@@ -297,6 +297,107 @@ pub(crate) async fn introspect(driver: &mut dyn Driver, mariadb: bool) -> Result
     Ok(schema)
 }
 
+/// Whole `CREATE` statements for routines, triggers and (MariaDB) sequences, which the
+/// model keeps as a summary; the `DEFINER` clause is left out so that the statement
+/// creates the object for whoever runs it.
+pub(crate) async fn definitions(
+    driver: &mut dyn Driver,
+    mariadb: bool,
+) -> Result<Definitions, Error> {
+    let mut definitions = Definitions::default();
+    let routines = Rows::read(
+        driver,
+        "routine names",
+        "SELECT CAST(ROUTINE_NAME AS CHAR), CAST(ROUTINE_TYPE AS CHAR) FROM information_schema.ROUTINES \
+         WHERE ROUTINE_SCHEMA = DATABASE()",
+    )
+    .await?;
+    for row in routines.iter() {
+        let (name, kind) = (row.text(0), row.text(1));
+        let kind = if kind == "PROCEDURE" {
+            "PROCEDURE"
+        } else {
+            "FUNCTION"
+        };
+        let shown = Rows::read(
+            driver,
+            "routine definition",
+            &format!("SHOW CREATE {kind} {}", backtick(&name)),
+        )
+        .await?;
+        // Name, sql_mode, then the statement (NULL without the privilege to see it).
+        let text = shown.iter().next().and_then(|r| r.opt(2));
+        definitions
+            .routines
+            .insert(name, text.map(|t| without_definer(&t)));
+    }
+    let triggers = Rows::read(
+        driver,
+        "trigger definitions",
+        "SELECT CAST(TRIGGER_NAME AS CHAR), CAST(EVENT_OBJECT_TABLE AS CHAR), CAST(ACTION_TIMING AS CHAR), \
+         CAST(EVENT_MANIPULATION AS CHAR), CAST(ACTION_ORIENTATION AS CHAR), CAST(ACTION_STATEMENT AS CHAR) \
+         FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()",
+    )
+    .await?;
+    for row in triggers.iter() {
+        definitions.triggers.insert(
+            format!("{} on {}", row.text(0), row.text(1)),
+            format!(
+                "CREATE TRIGGER {} {} {} ON {} FOR EACH {} {}",
+                backtick(&row.text(0)),
+                row.text(2),
+                row.text(3),
+                backtick(&row.text(1)),
+                row.text(4),
+                row.text(5)
+            ),
+        );
+    }
+    if mariadb {
+        let sequences = Rows::read(
+            driver,
+            "sequence names",
+            "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'SEQUENCE'",
+        )
+        .await?;
+        for row in sequences.iter() {
+            let name = row.text(0);
+            let shown = Rows::read(
+                driver,
+                "sequence definition",
+                &format!("SHOW CREATE SEQUENCE {}", backtick(&name)),
+            )
+            .await?;
+            if let Some(text) = shown.iter().next().and_then(|r| r.opt(1)) {
+                definitions.sequences.insert(name, text);
+            }
+        }
+    }
+    Ok(definitions)
+}
+
+fn backtick(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// `CREATE DEFINER=`root`@`%` FUNCTION …` → `CREATE FUNCTION …`.
+fn without_definer(text: &str) -> String {
+    let Some(rest) = text.strip_prefix("CREATE DEFINER=") else {
+        return text.to_string();
+    };
+    // The definer is `user`@`host`, each part quoted with backticks.
+    let mut quoted = false;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '`' => quoted = !quoted,
+            ' ' if !quoted => return format!("CREATE{}", &rest[i..]),
+            _ => {}
+        }
+    }
+    text.to_string()
+}
+
 /// Lowercase, without integer display widths: MySQL 8.0.19 stopped showing them and
 /// MariaDB still does, and they never changed what a column stores. `tinyint(1)` keeps
 /// its width because both servers use it to mean boolean.
@@ -331,5 +432,19 @@ mod tests {
         assert_eq!(normalize_type("varchar(255)"), "varchar(255)");
         assert_eq!(normalize_type("decimal(10,2)"), "decimal(10,2)");
         assert_eq!(normalize_type("enum('a','b')"), "enum('a','b')");
+    }
+
+    #[test]
+    fn the_definer_is_left_out() {
+        assert_eq!(
+            without_definer(
+                "CREATE DEFINER=`root`@`local host` FUNCTION `f`() RETURNS int RETURN 1"
+            ),
+            "CREATE FUNCTION `f`() RETURNS int RETURN 1"
+        );
+        assert_eq!(
+            without_definer("CREATE FUNCTION f() RETURN 1"),
+            "CREATE FUNCTION f() RETURN 1"
+        );
     }
 }

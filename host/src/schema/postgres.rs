@@ -3,11 +3,15 @@
 //! brings them whole.
 
 use super::{
-    Column, Constraint, ConstraintKind, Index, Reference, Rows, Schema, Table, is_godwit_table,
-    split_list, squash_whitespace, trim_lines,
+    Column, Constraint, ConstraintKind, Definitions, Index, Reference, Rows, Schema, Table,
+    is_godwit_table, split_list, squash_whitespace, trim_lines,
 };
 use crate::driver::Driver;
 use crate::error::Error;
+
+/// The current schema's functions and procedures, those of extensions aside.
+const ROUTINES: &str = "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = current_schema() \
+     WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')";
 
 /// `pg_class` rows of the current schema; every query below starts from it.
 const IN_SCHEMA: &str =
@@ -15,26 +19,8 @@ const IN_SCHEMA: &str =
 
 pub(crate) async fn introspect(driver: &mut dyn Driver) -> Result<Schema, Error> {
     let mut schema = Schema::default();
-    let names = Rows::read(
-        driver,
-        "current schema",
-        "SELECT current_schema()::text, quote_ident(current_schema())",
-    )
-    .await?;
-    let (plain, quoted) = names
-        .iter()
-        .next()
-        .map(|r| (r.text(0), r.text(1)))
-        .unwrap_or_default();
-    // PostgreSQL qualifies names outside the search path only, but a shadow reached through
-    // another search_path would still differ: strip our own schema everywhere.
-    let unqualify = |text: &str| {
-        let mut out = text.replace(&format!("{quoted}."), "");
-        if plain != quoted {
-            out = out.replace(&format!("{plain}."), "");
-        }
-        out
-    };
+    let names = Unqualify::read(driver).await?;
+    let unqualify = |text: &str| names.apply(text);
 
     let tables = Rows::read(
         driver,
@@ -234,12 +220,13 @@ pub(crate) async fn introspect(driver: &mut dyn Driver) -> Result<Schema, Error>
     let routines = Rows::read(
         driver,
         "functions",
-        "SELECT p.proname::text || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
+        &format!(
+            "SELECT p.proname::text || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
          CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function' \
              ELSE 'function returning ' || pg_get_function_result(p.oid) END \
              || CASE WHEN p.prosrc <> '' THEN chr(10) || p.prosrc ELSE '' END \
-         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = current_schema() \
-         WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')",
+         {ROUTINES}"
+        ),
     )
     .await?;
     for row in routines.iter() {
@@ -272,6 +259,69 @@ pub(crate) async fn introspect(driver: &mut dyn Driver) -> Result<Schema, Error>
             .insert(format!("{name} on {table}"), definition);
     }
     Ok(schema)
+}
+
+/// The current schema's name, plain and quoted. PostgreSQL qualifies names outside the
+/// search path only, but a shadow reached through another search_path would still
+/// differ: our own schema is stripped everywhere.
+struct Unqualify {
+    plain: String,
+    quoted: String,
+}
+
+impl Unqualify {
+    async fn read(driver: &mut dyn Driver) -> Result<Unqualify, Error> {
+        let names = Rows::read(
+            driver,
+            "current schema",
+            "SELECT current_schema()::text, quote_ident(current_schema())",
+        )
+        .await?;
+        let (plain, quoted) = names
+            .iter()
+            .next()
+            .map(|r| (r.text(0), r.text(1)))
+            .unwrap_or_default();
+        Ok(Unqualify { plain, quoted })
+    }
+
+    fn apply(&self, text: &str) -> String {
+        let mut out = text.replace(&format!("{}.", self.quoted), "");
+        if self.plain != self.quoted {
+            out = out.replace(&format!("{}.", self.plain), "");
+        }
+        out
+    }
+}
+
+/// Whole `CREATE FUNCTION` / `CREATE PROCEDURE` statements, keyed as the model keys
+/// routines, and the extensions in use. `pg_get_functiondef` cannot print aggregates.
+pub(crate) async fn definitions(driver: &mut dyn Driver) -> Result<Definitions, Error> {
+    let names = Unqualify::read(driver).await?;
+    let mut definitions = Definitions::default();
+    let routines = Rows::read(
+        driver,
+        "function definitions",
+        &format!(
+            "SELECT p.proname::text || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
+         CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END \
+         {ROUTINES}"
+        ),
+    )
+    .await?;
+    for row in routines.iter() {
+        definitions
+            .routines
+            .insert(row.text(0), row.opt(1).map(|d| names.apply(d.trim_end())));
+    }
+    let extensions = Rows::read(
+        driver,
+        "extensions",
+        "SELECT extname::text FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY extname",
+    )
+    .await?;
+    definitions.extensions = extensions.iter().map(|r| r.text(0)).collect();
+    Ok(definitions)
 }
 
 fn action(code: &str) -> String {

@@ -69,9 +69,17 @@ pub(crate) async fn introspect(driver: &mut dyn Driver) -> Result<Schema, Error>
             if pk > 0 {
                 primary_key.push((pk, column.clone()));
             }
-            let generated = match row.text(5).as_str() {
-                "2" => Some("GENERATED ALWAYS (VIRTUAL)".to_string()),
-                "3" => Some("GENERATED ALWAYS (STORED)".to_string()),
+            // The expression too, so that a changed one shows and `pull` can write it.
+            let storage = match row.text(5).as_str() {
+                "2" => Some("VIRTUAL"),
+                "3" => Some("STORED"),
+                _ => None,
+            };
+            let generated = match storage {
+                Some(storage) => Some(match generated_expression(sql, &column) {
+                    Some(expression) => format!("GENERATED ALWAYS AS ({expression}) {storage}"),
+                    None => format!("GENERATED ALWAYS ({storage})"),
+                }),
                 _ if pk > 0 && autoincrement => Some("AUTOINCREMENT".to_string()),
                 _ => None,
             };
@@ -349,6 +357,54 @@ fn index_parts(sql: &str) -> (Vec<String>, Option<String>) {
     (columns, predicate)
 }
 
+/// The expression of generated column `column`, from its definition in a CREATE TABLE.
+fn generated_expression(sql: &str, column: &str) -> Option<String> {
+    let code = code_positions(sql);
+    let open = sql
+        .bytes()
+        .enumerate()
+        .position(|(i, b)| b == b'(' && code[i])?;
+    let close = closing_paren(sql, open)?;
+    top_level_split(&sql[open + 1..close])
+        .into_iter()
+        .find(|part| leading_name(part).eq_ignore_ascii_case(column))
+        .and_then(|part| {
+            let at = find_word(&part, "AS", 0)?;
+            let open = at + part[at..].find('(')?;
+            let close = closing_paren(&part, open)?;
+            Some(squash_whitespace(&part[open + 1..close]))
+        })
+}
+
+/// The name a column definition starts with, unquoted.
+fn leading_name(part: &str) -> String {
+    let close = match part.chars().next() {
+        Some('"') => '"',
+        Some('`') => '`',
+        Some('[') => ']',
+        _ => {
+            return part
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
+    };
+    let mut name = String::new();
+    let mut chars = part[1..].chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == close {
+            if close != ']' && chars.peek() == Some(&close) {
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        name.push(c);
+    }
+    name
+}
+
 /// Every `[CONSTRAINT name] CHECK (expr)` in a CREATE TABLE, column-level ones included.
 fn checks(sql: &str) -> Vec<(Option<String>, String)> {
     let mut out = Vec::new();
@@ -390,6 +446,18 @@ mod tests {
         let (columns, predicate) = index_parts("CREATE INDEX i ON t(a)");
         assert_eq!(columns, vec!["a"]);
         assert_eq!(predicate, None);
+    }
+
+    #[test]
+    fn generated_expressions_come_from_the_text() {
+        let sql = "CREATE TABLE t (a INT, \"b c\" INT GENERATED ALWAYS AS (a * (2 + 1)) STORED, d TEXT AS (upper(a)), e TEXT DEFAULT 'AS (x)')";
+        assert_eq!(
+            generated_expression(sql, "b c").as_deref(),
+            Some("a * (2 + 1)")
+        );
+        assert_eq!(generated_expression(sql, "D").as_deref(), Some("upper(a)"));
+        assert_eq!(generated_expression(sql, "e"), None);
+        assert_eq!(generated_expression(sql, "missing"), None);
     }
 
     #[test]

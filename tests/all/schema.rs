@@ -1,0 +1,116 @@
+//! Declarative schemas (issue 14): `godwit pull` writes a database's schema as DDL that
+//! builds the same schema again.
+
+use crate::each_dialect;
+use crate::support::*;
+
+/// What `godwit pull --out pulled` wrote for `p`.
+pub fn pulled(p: &Project) -> String {
+    p.godwit(&["pull", "--out", "pulled"])
+        .expect(0)
+        .says("Wrote ");
+    std::fs::read_to_string(p.path().join("pulled/schema.sql")).unwrap()
+}
+
+/// Builds `ddl` in a fresh database through a migration of its own (with `config` as
+/// godwit.toml), and pulls it again.
+pub fn pulled_again(dialect: Dialect, ddl: &str, config: &str) -> String {
+    let q = Project::empty(dialect);
+    std::fs::write(q.path().join("godwit.toml"), config).unwrap();
+    q.write("20260101000000_pulled/up.sql", ddl);
+    q.godwit(&["deploy"]).expect(0);
+    q.godwit(&["pull"]).expect(0).stdout.clone()
+}
+
+each_dialect!(pull_round_trips_a_realistic_schema);
+
+fn pull_round_trips_a_realistic_schema(dialect: Dialect) {
+    let p = Project::new(dialect, "schema_shop");
+    p.godwit(&["deploy"]).expect(0);
+    let first = pulled(&p);
+    // Every object of the fixture is in the file.
+    let mut expected = vec!["customers", "orders", "big_spenders"];
+    let portable = [
+        "CREATE VIEW vip_customers",
+        "CREATE TRIGGER orders_",
+        "CREATE UNIQUE INDEX customers_email_lower",
+    ];
+    match dialect {
+        Dialect::Postgres => expected.extend(portable.into_iter().chain([
+            "CREATE EXTENSION IF NOT EXISTS citext;",
+            "CREATE TYPE order_status AS ENUM ('pending', 'paid', 'shipped');",
+            "CREATE SEQUENCE invoice_numbers AS bigint START 1000 INCREMENT 5;",
+            "id bigserial,",
+            "CREATE TABLE \"user\" (",
+            "CREATE SEQUENCE legacy_accounts_id_seq AS integer;",
+            "ALTER SEQUENCE legacy_accounts_id_seq OWNED BY accounts.id;",
+            "EXCLUDE USING gist (during WITH &&)",
+            "DEFERRABLE INITIALLY DEFERRED",
+            "USING gin (tags)",
+            "((total + 1::numeric))",
+            "CREATE MATERIALIZED VIEW order_totals",
+            "CREATE OR REPLACE FUNCTION order_count(cid bigint)",
+            "CREATE OR REPLACE FUNCTION touch_placed()",
+            "ON customers (lower(email::text)) WHERE deleted_at IS NULL;",
+        ])),
+        Dialect::MySql => expected.extend([
+            "CREATE SEQUENCE `invoice_numbers`",
+            "CREATE TABLE `order` (",
+            "KEY `order_parent` (`parent_id`)",
+            "FULLTEXT KEY `orders_note_ft` (`note`)",
+            "KEY `orders_note_prefix` (`note`(10), `total` DESC)",
+            "GENERATED ALWAYS AS (`total` * 100) STORED",
+            "on update current_timestamp()",
+            "DELIMITER $$",
+            "CREATE FUNCTION `order_count`",
+            "CREATE PROCEDURE `purge_orders`",
+            "CREATE VIEW `vip_orders`",
+            "UNIQUE KEY `customers_email` (`email`)",
+            "CREATE TRIGGER `orders_default_note` BEFORE INSERT ON `orders` FOR EACH ROW",
+        ]),
+        Dialect::Sqlite => expected.extend(portable.into_iter().chain([
+            "id integer PRIMARY KEY AUTOINCREMENT",
+            "CREATE TABLE \"order\" (",
+            "PRIMARY KEY (id, line)",
+            "GENERATED ALWAYS AS (CAST(total * 100 AS INTEGER)) VIRTUAL",
+            "DEFAULT (datetime('now'))",
+            "\"Placed At\" text",
+            " WHERE deleted_at IS NULL;",
+        ])),
+    }
+    for needle in expected {
+        assert!(
+            first.contains(needle),
+            "{needle:?} is missing from:\n{first}"
+        );
+    }
+    // Views come after the views they read, whatever their names.
+    let at = |text: &str| first.find(text).unwrap_or_else(|| panic!("{text}"));
+    let (base, dependent) = match dialect {
+        Dialect::MySql => ("`vip_orders` AS", "`big_spenders` AS"),
+        _ => ("vip_customers AS", "big_spenders AS"),
+    };
+    assert!(at(base) < at(dependent), "{first}");
+
+    // The same database pulls the same text; a database built from it pulls it again.
+    assert_eq!(p.godwit(&["pull"]).expect(0).stdout, first);
+    let second = pulled_again(dialect, &first, "");
+    assert_eq!(
+        second, first,
+        "pulled again from a database built from the pulled file"
+    );
+}
+
+#[test]
+fn pull_of_an_empty_database_is_a_header() {
+    let p = Project::empty(Dialect::Sqlite);
+    let text = p.godwit(&["pull"]).expect(0).stdout.clone();
+    assert!(
+        text.starts_with("-- The schema of a SQLite database"),
+        "{text}"
+    );
+    assert!(!text.contains("CREATE"), "{text}");
+    p.godwit(&["pull", "--out", "db", "--json"])
+        .expect(0)
+        .says("\"table\":0");
+}

@@ -139,6 +139,17 @@ pub enum Command {
         #[arg(long)]
         down_all: bool,
     },
+    /// Compare what the migrations build with the declared schema (`schema =` in
+    /// godwit.toml), each on a shadow database (exit 0 same, 4 different).
+    Diff {
+        /// Check only: the generator of migrations is not written yet, so this is required.
+        #[arg(long, required = true)]
+        check: bool,
+        /// An empty database to use as the shadow (one after the other) instead of
+        /// creating them; wins over shadow_url in godwit.toml.
+        #[arg(long, value_name = "URL")]
+        shadow_url: Option<String>,
+    },
     /// Write the database's schema as DDL for its dialect: deterministic, sorted and
     /// normalised as verify compares it (stdout, or schema.sql in --out DIR).
     Pull {
@@ -684,6 +695,12 @@ async fn command(
             Ok(report.exit_code())
         }
         Command::Pull { out } => pull(config, &mut migrator, out.as_deref(), json).await,
+        Command::Diff { check, shadow_url } => {
+            debug_assert!(check, "clap requires --check");
+            let report = crate::diff::check(&mut migrator, shadow_url.as_deref()).await?;
+            print_report(json, &report, || report.text());
+            Ok(report.exit_code())
+        }
         Command::History { stats, limit } => {
             let rows = migrator.history().await?;
             let shown = &rows[rows.len().saturating_sub(limit.unwrap_or(usize::MAX))..];

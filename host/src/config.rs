@@ -69,6 +69,10 @@ pub struct FileConfig {
     pub pattern: Option<String>,
     /// A database `verify` may create objects in, for users who cannot create databases.
     pub shadow_url: Option<String>,
+    /// The declared schema `godwit diff` compares the migrations with: a file or
+    /// directory of DDL (`schema = "schema"`), or a command printing DDL
+    /// (`schema = { command = "npx drizzle-kit export" }`).
+    pub schema: Option<SchemaSource>,
     /// SQL run on every connection godwit opens to the database (and to `verify`'s
     /// shadow) before anything else: session settings the migrations were written for,
     /// e.g. `"SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'"`. One statement or a list.
@@ -81,6 +85,37 @@ pub struct FileConfig {
     /// `[plugins.NAME]`: every plugin the project may run, by the name steps use.
     #[serde(default)]
     pub plugins: std::collections::BTreeMap<String, PluginSettings>,
+}
+
+/// Where the declared schema comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SchemaSource {
+    /// A `.sql` file, or a directory whose `.sql` files are read in name order; relative
+    /// to the project directory.
+    Path(PathBuf),
+    /// A shell command run in the project directory; its standard output is the DDL.
+    Command(String),
+}
+
+impl<'de> Deserialize<'de> for SchemaSource {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let shape = "`schema` is a file or directory of DDL (schema = \"schema\") or a command \
+                     that prints DDL (schema = { command = \"npx drizzle-kit export\" })";
+        match toml::Value::deserialize(deserializer)? {
+            toml::Value::String(path) if !path.trim().is_empty() => {
+                Ok(SchemaSource::Path(PathBuf::from(path)))
+            }
+            toml::Value::Table(table) => match (table.get("command"), table.len()) {
+                (Some(toml::Value::String(command)), 1) if !command.trim().is_empty() => {
+                    Ok(SchemaSource::Command(command.clone()))
+                }
+                _ => Err(serde::de::Error::custom(format!(
+                    "{shape}; a table takes one key, `command`, a non-empty string"
+                ))),
+            },
+            _ => Err(serde::de::Error::custom(shape)),
+        }
+    }
 }
 
 /// `[plugins.NAME]`: where a plugin comes from, its pin, and what the operator grants it.

@@ -94,12 +94,18 @@ pub enum Error {
     /// A whole-database backup or restore could not be made.
     #[error(transparent)]
     Backup(#[from] crate::backup::BackupError),
+
+    /// The declared schema (`schema =` in godwit.toml) cannot be read or built.
+    #[error(transparent)]
+    Declared(#[from] crate::schema::declared::DeclaredError),
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Source { .. } | Error::Io(_) => exit::USAGE,
+            Error::Config(_) | Error::Source { .. } | Error::Io(_) | Error::Declared(_) => {
+                exit::USAGE
+            }
             Error::Connect(_) | Error::LockTimeout { .. } => exit::CONNECT,
             Error::Blocked(_)
             | Error::LockLost(_)

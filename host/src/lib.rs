@@ -20,6 +20,7 @@ pub mod analyze;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod driver;
 pub mod error;
 pub mod finding;

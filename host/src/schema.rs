@@ -14,6 +14,7 @@
 //! [`crate::driver::Driver::introspect`].
 
 pub mod ddl;
+pub mod declared;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
@@ -241,6 +242,8 @@ pub enum Perspective {
     Target,
     /// Expected = the schema before up.sql, actual = the schema after down.sql.
     Reversal,
+    /// Expected = what the migrations build, actual = the declared schema.
+    Declared,
 }
 
 impl Drift {
@@ -257,6 +260,7 @@ impl Drift {
             let (minus, plus) = match perspective {
                 Perspective::Target => ("the migrations", "the database"),
                 Perspective::Reversal => ("before up.sql", "after down.sql"),
+                Perspective::Declared => ("the migrations", "the declared schema"),
             };
             return format!(
                 "{object} differs ({minus} -, {plus} +):\n{}",
@@ -282,6 +286,15 @@ impl Drift {
             (Perspective::Reversal, DriftKind::Different) => {
                 format!("{object} was `{expected}` before up.sql and is `{actual}` after down.sql")
             }
+            (Perspective::Declared, DriftKind::Extra) => format!(
+                "{object}: declared, but the migrations do not build it (a migration is missing?): {actual}"
+            ),
+            (Perspective::Declared, DriftKind::Missing) => format!(
+                "{object}: the migrations build it, but the declared schema does not have it: {expected}"
+            ),
+            (Perspective::Declared, DriftKind::Different) => format!(
+                "{object}: the migrations build `{expected}`, the declared schema says `{actual}`"
+            ),
         }
     }
 }

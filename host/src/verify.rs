@@ -44,7 +44,7 @@
 //! are broken; this wins); 4 drift, or a down.sql that does not undo its up.sql (or, with
 //! `--down-all`, the history); 2 and 3 as everywhere (configuration, connection).
 
-mod shadow;
+pub(crate) mod shadow;
 
 use serde::Serialize;
 
@@ -107,7 +107,7 @@ pub struct DriftLine {
 }
 
 impl DriftLine {
-    fn new(drift: Drift, perspective: Perspective) -> DriftLine {
+    pub(crate) fn new(drift: Drift, perspective: Perspective) -> DriftLine {
         DriftLine {
             message: drift.describe(perspective),
             drift,
@@ -440,7 +440,7 @@ impl VerifyReport {
 }
 
 /// Continues a multi-line message (a definition's diff) under its first line.
-fn indent(message: &str, by: &str) -> String {
+pub(crate) fn indent(message: &str, by: &str) -> String {
     message.replace('\n', &format!("\n{by}"))
 }
 
@@ -592,41 +592,31 @@ async fn on_new_shadow(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(Option<Schema>, Vec<String>), Error> {
     let config = target.config().clone();
-    let shadow =
-        shadow::Shadow::prepare(&config, target.driver(), options.shadow_url.as_deref()).await?;
-    report.shadow = shadow.info(options.keep_shadow);
-    progress(Progress::ShadowReady(&report.shadow));
     let mut failed_scripts = Vec::new();
-    let work = on_shadow(
-        shadow.config(&config),
-        shadow.setup(),
-        migrations,
-        compare_at,
-        mode,
-        report,
-        &mut failed_scripts,
-        progress,
-    );
-    let outcome = tokio::select! {
-        outcome = work => outcome,
-        signal = interrupted() => Err(Error::Database {
-            context: "verify was interrupted".into(),
-            message: format!("{signal}; the shadow database was cleaned up"),
-        }),
-    };
-    // Whatever happened above, the shadow goes (or stays, when asked to).
-    let cleaned = shadow
-        .finish(&config, target.driver(), options.keep_shadow)
-        .await;
-    match (outcome, cleaned) {
-        (Ok(expected), Ok(())) => Ok((expected, failed_scripts)),
-        (Err(e), Ok(())) | (Ok(_), Err(e)) => Err(e),
-        // A shadow left behind is the one thing the user must hear about.
-        (Err(e), Err(cleanup)) => Err(Error::Database {
-            context: e.to_string(),
-            message: format!("and the shadow database could not be removed: {cleanup}"),
-        }),
-    }
+    let failed = &mut failed_scripts;
+    let expected = shadow::with_shadow(
+        "verify",
+        &config,
+        target.driver(),
+        options.shadow_url.as_deref(),
+        options.keep_shadow,
+        move |shadow_config, setup, info| {
+            report.shadow = info;
+            progress(Progress::ShadowReady(&report.shadow));
+            on_shadow(
+                shadow_config,
+                setup,
+                migrations,
+                compare_at,
+                mode,
+                report,
+                failed,
+                progress,
+            )
+        },
+    )
+    .await?;
+    Ok((expected, failed_scripts))
 }
 
 /// Whether `sql` names the object of `drift` (as a whole word, any case): the object's own
@@ -893,7 +883,7 @@ impl<'a> Run<'a> {
 #[allow(clippy::too_many_arguments)]
 async fn on_shadow(
     config: Config,
-    setup: Option<&str>,
+    setup: Option<String>,
     migrations: &[Migration],
     compare_at: Option<&Version>,
     mode: DownCheck,
@@ -902,13 +892,7 @@ async fn on_shadow(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Option<Schema>, Error> {
     let mut shadow = Migrator::connect(&config).await?;
-    if let Some(sql) = setup {
-        shadow
-            .driver()
-            .execute(sql)
-            .await
-            .map_err(|e| Error::db(format!("cannot prepare the shadow database ({sql})"), &e))?;
-    }
+    shadow::run_setup(shadow.driver(), setup.as_deref()).await?;
     let start = shadow.driver().introspect().await?;
     let mut run = Run {
         shadow,
@@ -1181,27 +1165,6 @@ impl TargetPosition {
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so that a cancelled CI job still drops the shadow.
-async fn interrupted() -> &'static str {
-    // A signal we cannot listen for must not look like one that arrived.
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            return tokio::select! {
-                _ = ctrl_c => "interrupted (Ctrl-C)",
-                _ = term.recv() => "terminated (SIGTERM)",
-            };
-        }
-    }
-    ctrl_c.await;
-    "interrupted (Ctrl-C)"
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

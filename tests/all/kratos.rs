@@ -218,29 +218,37 @@ fn pull_round_trips(p: &Project, config: &str) {
     );
 }
 
-fn pulled(dialect: Dialect) {
-    let p = project(dialect, "");
+/// Pulled, then declared: `diff --check` finds that the migrations build the pulled schema.
+fn pulled_and_declared(dialect: Dialect, count: usize) {
+    let p = project(dialect, "schema = \"pulled\"\n");
     p.godwit(&["deploy"]).expect(0);
     pull_round_trips(&p, "");
+    p.godwit(&["diff", "--check"]).expect(0).says(&format!(
+        "The {count} migrations build the declared schema (pulled)."
+    ));
 }
 
 #[test]
-fn postgres_pulled() {
-    pulled(Dialect::Postgres);
+fn postgres_pulled_and_declared() {
+    pulled_and_declared(Dialect::Postgres, 346);
 }
 
 #[test]
-fn sqlite_pulled() {
-    pulled(Dialect::Sqlite);
+fn sqlite_pulled_and_declared() {
+    pulled_and_declared(Dialect::Sqlite, 694);
 }
 
 /// MariaDB refuses one of kratos's migrations (see above), so the database is deployed up
-/// to before it.
+/// to before it, and `diff --check` reports the failure as exit 1.
 #[test]
 fn mariadb_pulled() {
     let mode = "init_sql = \"SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'\"\n";
-    let p = project(Dialect::MySql, mode);
+    let p = project(Dialect::MySql, &format!("{mode}schema = \"pulled\"\n"));
     p.godwit(&["deploy", "--to", "20260327101213000000"])
         .expect(0);
     pull_round_trips(&p, mode);
+    p.godwit(&["diff", "--check"])
+        .expect(1)
+        .says("the migrations do not apply to an empty shadow database")
+        .says("20260408000000000000_create_pending_traits_changes");
 }

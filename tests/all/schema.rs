@@ -114,3 +114,128 @@ fn pull_of_an_empty_database_is_a_header() {
         .expect(0)
         .says("\"table\":0");
 }
+
+each_dialect!(diff_check_compares_the_migrations_with_the_declared_schema);
+
+fn diff_check_compares_the_migrations_with_the_declared_schema(dialect: Dialect) {
+    let p = Project::new(dialect, "schema_shop");
+    p.godwit(&["deploy"]).expect(0);
+    pulled(&p);
+    std::fs::write(p.path().join("godwit.toml"), "schema = \"pulled\"\n").unwrap();
+    p.godwit(&["diff", "--check"])
+        .expect(0)
+        .says("The 1 migration build the declared schema (pulled).");
+
+    // A table declared without its migration, and a trigger the migrations build that the
+    // declaration lost.
+    let file = p.path().join("pulled/schema.sql");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("CREATE TRIGGER"))
+        .collect();
+    assert!(kept.len() < text.lines().count(), "{text}");
+    let text = kept.join("\n")
+        + "\nCREATE TABLE gift_cards (id integer PRIMARY KEY, code varchar(20) NOT NULL);\n";
+    std::fs::write(&file, text).unwrap();
+    let trigger = match dialect {
+        Dialect::Postgres => "trigger orders_touch on orders",
+        Dialect::MySql => "trigger orders_default_note on orders",
+        Dialect::Sqlite => "trigger orders_note on orders",
+    };
+    let out = p.godwit(&["diff", "--check"]);
+    out.expect(4)
+        .says("do NOT build the declared schema")
+        .says("table gift_cards: declared, but the migrations do not build it (a migration is missing?)")
+        .says(&format!(
+            "{trigger}: the migrations build it, but the declared schema does not have it"
+        ));
+
+    let json = p.godwit(&["diff", "--check", "--json"]);
+    json.expect(4);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["matches"], false);
+    let objects: Vec<(&str, &str)> = report["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["object"].as_str().unwrap(), d["kind"].as_str().unwrap()))
+        .collect();
+    assert!(
+        objects.contains(&("table gift_cards", "extra")),
+        "{objects:?}"
+    );
+    assert!(objects.contains(&(trigger, "missing")), "{objects:?}");
+}
+
+/// `schema = { command = … }`: the command's output is the declared schema.
+#[test]
+fn diff_check_reads_a_command_s_output() {
+    let p = Project::new(Dialect::Sqlite, "schema_shop");
+    p.godwit(&["deploy"]).expect(0);
+    pulled(&p);
+    std::fs::write(
+        p.path().join("godwit.toml"),
+        "schema = { command = \"cat pulled/schema.sql\" }\n",
+    )
+    .unwrap();
+    p.godwit(&["diff", "--check"])
+        .expect(0)
+        .says("build the declared schema (`cat pulled/schema.sql`)");
+    std::fs::write(
+        p.path().join("godwit.toml"),
+        "schema = { command = \"cat pulled/schema.sql; echo 'CREATE TABLE later (id integer);'\" }\n",
+    )
+    .unwrap();
+    p.godwit(&["diff", "--check"])
+        .expect(4)
+        .says("table later: declared, but the migrations do not build it");
+}
+
+/// Each way the declared schema can be unusable stops diff --check with exit 2 and a
+/// sentence that says what to do; no shadow is left behind.
+#[test]
+fn a_declared_schema_that_cannot_be_used_says_what_to_do() {
+    let p = Project::new(Dialect::Sqlite, "schema_shop");
+    let config = |text: &str| std::fs::write(p.path().join("godwit.toml"), text).unwrap();
+    p.godwit(&["diff", "--check"])
+        .expect(2)
+        .says("godwit.toml declares no schema")
+        .says("godwit pull --out schema");
+    config("schema = \"nowhere\"\n");
+    p.godwit(&["diff", "--check"])
+        .expect(2)
+        .says("does not exist")
+        .says("godwit pull --out DIR");
+    config("schema = { command = \"echo 'no such tool' >&2; exit 7\" }\n");
+    p.godwit(&["diff", "--check"])
+        .expect(2)
+        .says("the schema command `echo 'no such tool' >&2; exit 7` failed (exit status: 7)")
+        .says("no such tool")
+        .says("run it by hand");
+    config("schema = { command = \"true\" }\n");
+    p.godwit(&["diff", "--check"])
+        .expect(2)
+        .says("printed nothing");
+    config("schema = { cmd = \"x\" }\n");
+    p.godwit(&["diff", "--check"])
+        .expect(2)
+        .says("a table takes one key, `command`");
+    config("schema = 3\n");
+    p.godwit(&["diff", "--check"])
+        .expect(2)
+        .says("`schema` is a file or directory of DDL");
+    std::fs::create_dir(p.path().join("empty")).unwrap();
+    config("schema = \"empty\"\n");
+    p.godwit(&["diff", "--check"])
+        .expect(2)
+        .says("holds no .sql file");
+    p.write(
+        "../broken.sql",
+        "CREATE TABLE a (id integer);\n\nCREATE TABLE b (id integer REFERENCES);\n",
+    );
+    config("schema = \"broken.sql\"\n");
+    p.godwit(&["diff", "--check"])
+        .expect(2)
+        .says("broken.sql, line 3: the declared schema does not build in an empty database");
+}

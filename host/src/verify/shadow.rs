@@ -256,6 +256,77 @@ impl Shadow {
     }
 }
 
+/// Runs `work` on a shadow made for it (given its configuration, the SQL to run there
+/// first, and where it is), then drops or empties the shadow whatever happened, Ctrl-C
+/// included; an error that leaves a shadow behind says so.
+pub(crate) async fn with_shadow<T, Fut>(
+    command: &str,
+    config: &Config,
+    target: &mut dyn Driver,
+    given: Option<&str>,
+    keep: bool,
+    work: impl FnOnce(Config, Option<String>, ShadowInfo) -> Fut,
+) -> Result<T, Error>
+where
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let shadow = Shadow::prepare(config, target, given).await?;
+    let work = work(
+        shadow.config(config),
+        shadow.setup().map(str::to_string),
+        shadow.info(keep),
+    );
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        signal = interrupted() => Err(Error::Database {
+            context: format!("{command} was interrupted"),
+            message: format!("{signal}; the shadow database was cleaned up"),
+        }),
+    };
+    let cleaned = shadow.finish(config, target, keep).await;
+    match (outcome, cleaned) {
+        (Ok(value), Ok(())) => Ok(value),
+        (Err(e), Ok(())) | (Ok(_), Err(e)) => Err(e),
+        // A shadow left behind is the one thing the user must hear about.
+        (Err(e), Err(cleanup)) => Err(Error::Database {
+            context: e.to_string(),
+            message: format!("and the shadow database could not be removed: {cleanup}"),
+        }),
+    }
+}
+
+/// Runs the shadow's setup SQL (the target's schema, on PostgreSQL), if any.
+pub(crate) async fn run_setup(shadow: &mut dyn Driver, setup: Option<&str>) -> Result<(), Error> {
+    if let Some(sql) = setup {
+        shadow
+            .execute(sql)
+            .await
+            .map_err(|e| Error::db(format!("cannot prepare the shadow database ({sql})"), &e))?;
+    }
+    Ok(())
+}
+
+async fn interrupted() -> &'static str {
+    // A signal we cannot listen for must not look like one that arrived.
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = ctrl_c => "interrupted (Ctrl-C)",
+                _ = term.recv() => "terminated (SIGTERM)",
+            };
+        }
+    }
+    ctrl_c.await;
+    "interrupted (Ctrl-C)"
+}
+
 /// `godwit_shadow_` and 12 hex digits: unique enough for concurrent runs on one server,
 /// and lowercase so that no dialect needs to quote it.
 fn random_name() -> String {

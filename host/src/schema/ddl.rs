@@ -4,8 +4,9 @@
 //! only summarises (a routine's whole `CREATE`). So two databases that verify calls equal
 //! pull to the same text, and a database built from a pulled file pulls to that file
 //! again. It is one file, in the order a database can run it: extensions, types,
-//! sequences, routines, tables (with their keys and checks), foreign keys, indexes, views
-//! (a view after the views it reads), triggers. Each kind is sorted by name; within a
+//! sequences, routines, tables (with their keys and checks), indexes, foreign keys (which
+//! may reference columns a unique index covers), views (a view after the views it
+//! reads), triggers. Each kind is sorted by name; within a
 //! table the primary-key columns come first, then the others by name, since the model
 //! does not keep column order.
 
@@ -400,7 +401,6 @@ fn postgres(out: &mut Writer, schema: &Schema, definitions: &Definitions) {
     );
     tables.extend(owned_by);
     out.section("Tables", tables);
-    foreign_keys(out, schema);
     out.section(
         "Indexes",
         indexes(out, schema, |_, part| {
@@ -412,6 +412,8 @@ fn postgres(out: &mut Writer, schema: &Schema, definitions: &Definitions) {
             }
         }),
     );
+    // After the indexes: a foreign key may reference columns a unique index covers.
+    foreign_keys(out, schema);
     out.section(
         "Views",
         view_order(&schema.views)

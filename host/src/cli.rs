@@ -911,6 +911,7 @@ migrations = "migrations"
 # lock_retries = 3            # retries after a lock timeout
 # connect_timeout = "10s"
 # shadow_url = "env(SHADOW_URL)"  # an empty database for `godwit verify`, if it may not create one
+# schema = "schema"           # the declared schema `godwit diff --check` compares with; `godwit pull --out schema` writes it
 # init_sql = "SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'"  # run on every connection first
 
 # Whole-database backups before deploy: "always", "destructive" (the default: before a

@@ -43,16 +43,19 @@ impl CheckReport {
 
     pub fn text(&self) -> String {
         let declared = &self.schema;
+        let one = self.migrations == 1;
         let applied = format!(
             "{} migration{}",
             self.migrations,
-            if self.migrations == 1 { "" } else { "s" }
+            if one { "" } else { "s" }
         );
         if self.matches {
-            return format!("The {applied} build the declared schema ({declared}).");
+            let builds = if one { "builds" } else { "build" };
+            return format!("The {applied} {builds} the declared schema ({declared}).");
         }
         let mut out = format!(
-            "The {applied} do NOT build the declared schema ({declared}): {} difference{}:\n",
+            "The {applied} {} NOT build the declared schema ({declared}): {} difference{}:\n",
+            if one { "does" } else { "do" },
             self.differences.len(),
             if self.differences.len() == 1 { "" } else { "s" }
         );

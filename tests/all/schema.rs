@@ -124,7 +124,7 @@ fn diff_check_compares_the_migrations_with_the_declared_schema(dialect: Dialect)
     std::fs::write(p.path().join("godwit.toml"), "schema = \"pulled\"\n").unwrap();
     p.godwit(&["diff", "--check"])
         .expect(0)
-        .says("The 1 migration build the declared schema (pulled).");
+        .says("The 1 migration builds the declared schema (pulled).");
 
     // A table declared without its migration, and a trigger the migrations build that the
     // declaration lost.
@@ -145,7 +145,7 @@ fn diff_check_compares_the_migrations_with_the_declared_schema(dialect: Dialect)
     };
     let out = p.godwit(&["diff", "--check"]);
     out.expect(4)
-        .says("do NOT build the declared schema")
+        .says("The 1 migration does NOT build the declared schema (pulled): 2 differences:")
         .says("table gift_cards: declared, but the migrations do not build it (a migration is missing?)")
         .says(&format!(
             "{trigger}: the migrations build it, but the declared schema does not have it"
@@ -181,7 +181,7 @@ fn diff_check_reads_a_command_s_output() {
     .unwrap();
     p.godwit(&["diff", "--check"])
         .expect(0)
-        .says("build the declared schema (`cat pulled/schema.sql`)");
+        .says("builds the declared schema (`cat pulled/schema.sql`)");
     std::fs::write(
         p.path().join("godwit.toml"),
         "schema = { command = \"cat pulled/schema.sql; echo 'CREATE TABLE later (id integer);'\" }\n",

@@ -239,3 +239,20 @@ fn a_declared_schema_that_cannot_be_used_says_what_to_do() {
         .expect(2)
         .says("broken.sql, line 3: the declared schema does not build in an empty database");
 }
+
+/// The declared schema runs in one transaction where it can; one with `CREATE INDEX
+/// CONCURRENTLY` runs statement by statement, as deploy would run it.
+#[test]
+fn a_declared_schema_that_cannot_run_in_a_transaction_still_builds() {
+    let p = Project::empty(Dialect::Postgres);
+    let ddl = "CREATE TABLE a (id integer);\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n";
+    p.write(
+        "20260101000000_a/up.sql",
+        &format!("-- godwit:no-transaction\n{ddl}"),
+    );
+    std::fs::write(p.path().join("schema.sql"), ddl).unwrap();
+    std::fs::write(p.path().join("godwit.toml"), "schema = \"schema.sql\"\n").unwrap();
+    p.godwit(&["diff", "--check"])
+        .expect(0)
+        .says("The 1 migration builds the declared schema (schema.sql).");
+}

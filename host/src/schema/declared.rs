@@ -68,6 +68,9 @@ pub enum DeclaredError {
     #[error("{origin}: {message}")]
     Split { origin: String, message: String },
 
+    #[error("the declared schema could not be applied in one transaction: {message}")]
+    Transaction { message: String },
+
     #[error(
         "{origin}, line {line}: the declared schema does not build in an empty database: \
          {message}\n  fix the statement; the declared schema must create every object it uses"
@@ -176,28 +179,50 @@ fn run(command: &str, dir: &Path) -> Result<String, DeclaredError> {
     Ok(text)
 }
 
-/// Runs every statement of the declared schema on `driver` (an empty shadow), in order.
+/// Runs every statement of the declared schema on `driver` (an empty shadow), in order;
+/// in one transaction where the database allows it (not MySQL, whose DDL commits, nor a
+/// schema with `CREATE INDEX CONCURRENTLY` and the like), which on SQLite is the
+/// difference between one write to disk and one per statement.
 pub async fn apply(
     parts: &[Part],
     driver: &mut dyn Driver,
     dialect: Dialect,
 ) -> Result<(), DeclaredError> {
+    let mut split = Vec::new();
     for part in parts {
         let statements =
             crate::split::split(&part.text, dialect).map_err(|e| DeclaredError::Split {
                 origin: part.origin.clone(),
                 message: e.to_string(),
             })?;
+        split.push((part, statements));
+    }
+    let transaction = dialect != Dialect::MySql
+        && split
+            .iter()
+            .flat_map(|(_, statements)| statements)
+            .all(|s| !crate::source::needs_no_transaction(&s.sql));
+    let failed = |origin: &str, line: usize, e: &sqlx::Error| DeclaredError::Statement {
+        origin: origin.to_string(),
+        line,
+        message: describe_db_error(e),
+    };
+    let whole = |e: sqlx::Error| DeclaredError::Transaction {
+        message: describe_db_error(&e),
+    };
+    if transaction {
+        driver.begin().await.map_err(whole)?;
+    }
+    for (part, statements) in &split {
         for statement in statements {
             driver
                 .execute(&statement.sql)
                 .await
-                .map_err(|e| DeclaredError::Statement {
-                    origin: part.origin.clone(),
-                    line: statement.line,
-                    message: describe_db_error(&e),
-                })?;
+                .map_err(|e| failed(&part.origin, statement.line, &e))?;
         }
+    }
+    if transaction {
+        driver.commit().await.map_err(whole)?;
     }
     Ok(())
 }

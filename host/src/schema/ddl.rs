@@ -1,8 +1,10 @@
 //! `godwit pull`: a [`Schema`] written back as DDL for its dialect.
 //!
 //! The text is a function of what `verify` compares, plus the [`Definitions`] the model
-//! only summarises (a routine's whole `CREATE`). So two databases that verify calls equal
-//! pull to the same text, and a database built from a pulled file pulls to that file
+//! only summarises (a routine's whole `CREATE`) and the PostgreSQL extensions in use. So
+//! two databases that verify calls equal pull to the same text, unless their routines
+//! differ in what verify does not compare (volatility, cost, `SECURITY DEFINER`) or
+//! their extensions differ; and a database built from a pulled file pulls to that file
 //! again. It is one file, in the order a database can run it: extensions, types,
 //! sequences, routines, tables (with their keys and checks), indexes, foreign keys (which
 //! may reference columns a unique index covers), views (a view after the views it

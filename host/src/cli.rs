@@ -331,12 +331,19 @@ fn version(text: &str) -> Result<Version, Error> {
 
 pub async fn run(cli: Cli) -> Result<u8, Error> {
     let json = cli.json;
+    let overrides = Overrides {
+        database_url: cli.database_url.clone(),
+        wait: cli.wait.map(Duration::from_secs),
+        lock_wait: cli.lock_wait,
+    };
     if let Command::Plugin { command } = cli.command {
         // Plugin calls block on a runtime of wasmtime-wasi's own: keep them off this thread.
         let dir = cli.dir;
-        return tokio::task::spawn_blocking(move || crate::plugin_cli::run(command, &dir, json))
-            .await
-            .map_err(|e| Error::Io(format!("the plugin command stopped: {e}")))?;
+        return tokio::task::spawn_blocking(move || {
+            crate::plugin_cli::run(command, &dir, &overrides, json)
+        })
+        .await
+        .map_err(|e| Error::Io(format!("the plugin command stopped: {e}")))?;
     }
     match &cli.command {
         Command::Init => return init(&cli.dir),
@@ -350,11 +357,6 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         } => return lint(&cli, paths, *format, *dialect).await,
         _ => {}
     }
-    let overrides = Overrides {
-        database_url: cli.database_url.clone(),
-        wait: cli.wait.map(Duration::from_secs),
-        lock_wait: cli.lock_wait,
-    };
     let config = Config::load(&cli.dir, &overrides)?;
     if let Command::Backups { command } = &cli.command {
         return backups(&config, command.as_ref(), json).await;

@@ -139,9 +139,15 @@ impl From<WorldArg> for World {
     }
 }
 
-/// Runs one `godwit plugin` command for the project in `project_dir`; returns the exit
-/// code. Blocks: call it off the async runtime.
-pub fn run(command: PluginCommand, project_dir: &Path, json: bool) -> Result<u8, Error> {
+/// Runs one `godwit plugin` command for the project in `project_dir` (`overrides`: the
+/// global flags, which say where its database is); returns the exit code. Blocks: call it
+/// off the async runtime.
+pub fn run(
+    command: PluginCommand,
+    project_dir: &Path,
+    overrides: &config::Overrides,
+    json: bool,
+) -> Result<u8, Error> {
     match command {
         PluginCommand::Inspect { plugin } => inspect(&Source::resolve(project_dir, &plugin)?, json),
         PluginCommand::Check { plugin, world } => check(
@@ -149,9 +155,12 @@ pub fn run(command: PluginCommand, project_dir: &Path, json: bool) -> Result<u8,
             world.map(World::from),
             json,
         ),
-        PluginCommand::Run(args) => {
-            run_plugin(&Source::resolve(project_dir, &args.plugin)?, &args, json)
-        }
+        PluginCommand::Run(args) => run_plugin(
+            &Source::resolve(project_dir, &args.plugin)?,
+            overrides,
+            &args,
+            json,
+        ),
         PluginCommand::New(mut args) => {
             // `--dir` is the global project-directory flag; here it says where the new
             // project goes.
@@ -782,7 +791,12 @@ fn plural(n: usize) -> &'static str {
 
 // -------------------------------------------------------------------------------- run
 
-fn run_plugin(source: &Source, args: &RunArgs, json: bool) -> Result<u8, Error> {
+fn run_plugin(
+    source: &Source,
+    overrides: &config::Overrides,
+    args: &RunArgs,
+    json: bool,
+) -> Result<u8, Error> {
     let runtime = new_runtime()?;
     let plugin = runtime
         .load_bytes(&source.name, &source.bytes, source.pin())
@@ -836,15 +850,23 @@ fn run_plugin(source: &Source, args: &RunArgs, json: bool) -> Result<u8, Error> 
             .iter()
             .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
             .collect();
-        context.dir = capabilities
-            .dir()
-            .map(|d| crate::plugin::registry::granted_dir(&source.project_dir, &source.name, d))
-            .transpose()?;
         context.append = crate::plugin::registry::granted_files(
             &source.project_dir,
             &source.name,
             capabilities.append(),
         )?;
+        // As a deploy would refuse it: no file grant reaches what the project runs.
+        crate::plugin::registry::not_over_what_project_runs(
+            &source.project_dir,
+            overrides,
+            &source.name,
+            capabilities.dir(),
+            &context.append,
+        )?;
+        context.dir = capabilities
+            .dir()
+            .map(|d| crate::plugin::registry::granted_dir(&source.project_dir, &source.name, d))
+            .transpose()?;
         context.hosts = crate::plugin::registry::effective_hosts(
             &declared.grants.hosts,
             &requests.hosts,

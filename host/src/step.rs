@@ -1020,6 +1020,11 @@ impl Migrator {
                     where_(batch),
                     confinement.escaped.as_deref().unwrap_or_default()
                 ))),
+                _ if confinement.too_large.is_some() => Err(Error::MigrationFailed(format!(
+                    "{}: {}; the batch is rolled back",
+                    where_(batch),
+                    confinement.stopped_result(name).unwrap_or_default()
+                ))),
                 Err(_) => Err(Error::MigrationFailed(format!(
                     "{}: the plugin did not return within {} (its time limit plus a grace period)",
                     where_(batch),

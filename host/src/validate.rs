@@ -294,6 +294,10 @@ impl Validators {
                     "validator {name} could not check the database: a statement escaped its database confinement ({})",
                     confinement.escaped.as_deref().unwrap_or_default()
                 )),
+                _ if confinement.too_large.is_some() => failed(format!(
+                    "validator {name} could not check the database: {}",
+                    confinement.stopped_result(&name).unwrap_or_default()
+                )),
                 Err(_) => failed(format!(
                     "validator {name} could not check the database: it did not return within {} (its time limit plus a grace period)",
                     humantime::format_duration(deadline)

@@ -350,18 +350,18 @@ fn peak_child_rss() -> u64 {
 /// How many rows of a megabyte each the hostile query returns: 512 MiB in all.
 const BIG_ROWS: u64 = 512;
 
-/// A query over the granted table whose result is [`BIG_ROWS`] rows of a mebibyte.
-fn big_result(d: Dialect) -> String {
+/// A query over the granted table whose result is `rows` rows of a mebibyte.
+fn big_result(d: Dialect, rows: u64) -> String {
     match d {
         // No lpad in SQLite: a mebibyte by doubling a string seventeen times, then the
         // same string for each further row.
         Dialect::Sqlite => format!(
             "WITH RECURSIVE s(k, t) AS (SELECT 0, 'xxxxxxxx' UNION ALL SELECT k + 1, CASE WHEN k < 17 THEN t || t ELSE t END FROM s WHERE k < {}) \
              SELECT t AS x FROM s, items WHERE s.k >= 17 AND items.id = 1",
-            17 + BIG_ROWS
+            17 + rows
         ),
         Dialect::Postgres | Dialect::MySql => format!(
-            "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < {BIG_ROWS}) \
+            "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < {rows}) \
              SELECT lpad('x', 1048576, 'x') AS x FROM r, items WHERE items.id = 1"
         ),
     }
@@ -372,7 +372,7 @@ fn big_result(d: Dialect) -> String {
 /// stays far below the result's size.
 fn big_result_does_not_reach_host_memory(d: Dialect) {
     let cap = 16u64 << 20;
-    let settings = format!("sql = \"{}\"", big_result(d));
+    let settings = format!("sql = \"{}\"", big_result(d, BIG_ROWS));
     let p = step_project(
         d,
         5,
@@ -407,3 +407,76 @@ fn big_result_does_not_reach_host_memory(d: Dialect) {
 }
 
 each_dialect!(big_result_does_not_reach_host_memory);
+
+/// A data step that swallows the host's "result too large" error and writes anyway: what
+/// it writes rests on rows it never saw, so the batch is rolled back and the deploy fails,
+/// whatever the plugin returns. The control, the same step with a query that fits, is
+/// applied.
+fn data_step_that_ignores_a_too_large_result_is_rolled_back(d: Dialect) {
+    let step = |sql: &str| {
+        let settings = format!("sql = \"{sql}\"\nwrite = \"UPDATE items SET n = n + 1\"");
+        step_project(
+            d,
+            5,
+            &hostile_step(
+                "query-then-execute",
+                &settings,
+                "memory = \"16MiB\"\ntimeout = \"60s\"",
+            ),
+            STEP,
+        )
+    };
+    let control = step("SELECT id FROM items");
+    control.godwit(&["deploy"]).expect(0);
+    assert_eq!(control.db.int("SELECT COUNT(*) FROM items WHERE n = 1"), 5);
+
+    // 32 rows of a mebibyte: twice what a 16 MiB plugin is handed.
+    let p = step(&big_result(d, 32));
+    let out = p.godwit(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    assert_eq!(
+        p.db.int("SELECT COUNT(*) FROM items WHERE n <> 0"),
+        0,
+        "the batch was committed:\n{}",
+        out.text()
+    );
+    let history = step_history(&p);
+    assert!(history.iter().all(|row| row[0] != "applied"), "{history:?}");
+}
+
+each_dialect!(data_step_that_ignores_a_too_large_result_is_rolled_back);
+
+/// A validator that swallows the "result too large" error and finds nothing has not
+/// checked the database: the deploy is blocked, as for any validator without an answer.
+/// The control, a query that fits, lets the deploy through.
+fn validator_that_ignores_a_too_large_result_blocks_the_deploy(d: Dialect) {
+    let p = step_project(d, 5, "", "");
+    std::fs::remove_dir_all(p.migrations().join("20260102000000_backfill_items")).unwrap();
+    // The validator reads `items`: first the table.
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "20260102000000_create_sooner/up.sql",
+        "CREATE TABLE sooner (id BIGINT PRIMARY KEY);\n",
+    );
+    let validator = |sql: &str| {
+        let extra = format!(
+            "[plugins.probe.grants]\nread = [\"items\"]\n\
+             [plugins.probe.limits]\nmemory = \"16MiB\"\ntimeout = \"60s\"\n\
+             [plugins.probe.config]\nignore_errors = true\nsql = \"{sql}\"\n"
+        );
+        let toml = crate::steps::plugin_toml("probe", "hostile-validator", &extra);
+        std::fs::write(p.path().join("godwit.toml"), toml).unwrap();
+    };
+    validator("SELECT id FROM items");
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "20260103000000_create_later/up.sql",
+        "CREATE TABLE later (id BIGINT PRIMARY KEY);\n",
+    );
+    validator(&big_result(d, 32));
+    let out = p.godwit(&["deploy"]);
+    assert_eq!(out.code, 4, "{}", out.text());
+    assert!(!p.db.table_exists("later"), "{}", out.text());
+}
+
+each_dialect!(validator_that_ignores_a_too_large_result_blocks_the_deploy);

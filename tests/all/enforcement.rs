@@ -265,9 +265,17 @@ fn database_role_is_refused_off_postgres() {
 }
 
 /// `enforcement = "checker-only"`: the step runs with the checker alone, and deploy,
-/// plan and status say so, for people and in JSON.
+/// plan and status say so, for people and in JSON. A notifier, which has no database
+/// session at all, is not in the list, whatever its `enforcement` says.
 fn checker_only_is_the_operators_choice_and_shown(d: Dialect) {
     let p = project(d, "enforcement = \"checker-only\"");
+    let toml = p.path().join("godwit.toml");
+    let mut config = std::fs::read_to_string(&toml).unwrap();
+    config.push_str(
+        "[plugins.audit]\nbuiltin = \"audit-log\"\nenforcement = \"checker-only\"\n\
+         [plugins.audit.grants]\ndir = \".godwit/audit\"\n",
+    );
+    std::fs::write(&toml, config).unwrap();
     let shown = |out: &Output| {
         let needle = if d == Dialect::MySql {
             "checker-only on MySQL/MariaDB, by necessity"

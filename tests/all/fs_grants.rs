@@ -483,6 +483,23 @@ fn grants_over_the_migrations_or_the_database_are_refused() {
         "dir = \"sql\"".to_owned(),
         format!("dir = {:?}", database_dir.display().to_string()),
     ];
+    // `godwit plugin run` hands the plugin the same grants, so it refuses the same ones.
+    let event = p.path().join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"run-started": {"operation": "deploy", "pending": 1, "database": "sqlite://x.db"}}"#,
+    )
+    .unwrap();
+    let plugin_run = |grant: &str, summary_file: &Path| {
+        let plugin = if grant.starts_with("dir") {
+            "audit"
+        } else {
+            "github"
+        };
+        let mut cmd = p.command(&["plugin", "run", plugin, "--event"]);
+        cmd.arg(&event).env("GITHUB_STEP_SUMMARY", summary_file);
+        run(cmd)
+    };
     for grant in &grants {
         config(grant);
         let mut cmd = p.command(&["deploy"]);
@@ -494,12 +511,21 @@ fn grants_over_the_migrations_or_the_database_are_refused() {
             before,
             "{grant}: the migrations unchanged"
         );
+        plugin_run(grant, &pending).expect(2);
+        assert_eq!(
+            walk(&migrations),
+            before,
+            "{grant}: plugin run left the migrations unchanged"
+        );
     }
-    // The same project deploys with grants of its own.
+    // The same project runs and deploys with grants of its own.
     config("dir = \"audit\"");
+    plugin_run("dir", &pending).expect(0);
     run(p.command(&["deploy"])).expect(0);
     let own = p.path().join("summary.md");
     config(&summary(&own));
+    plugin_run("append", &own).expect(0);
+    assert!(std::fs::read(&own).is_ok_and(|s| !s.is_empty()));
     let mut cmd = p.command(&["deploy"]);
     cmd.env("GITHUB_STEP_SUMMARY", &own);
     run(cmd).expect(0);

@@ -120,13 +120,20 @@ fn run_to_end(mut cmd: Command, mut watch: impl FnMut()) -> Output {
 /// Statements running in the test's database whose text contains `marker` (all of them
 /// for `""`), counted from the admin connection, which is in another database.
 fn running(db: &TestDb, marker: &str) -> i64 {
+    running_for(db, marker, 0)
+}
+
+/// [`running`], counting only statements that have run for `ms` milliseconds or more:
+/// past the prepare round trip of the extended protocol, whose brief `active` state ends
+/// with the server idle again, waiting for the execute.
+fn running_for(db: &TestDb, marker: &str, ms: u32) -> i64 {
     let marker = marker.replace('\'', "\'\'");
     match db.dialect {
         Dialect::Postgres => admin_int(
             Dialect::Postgres,
             &format!(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND state = 'active' \
-                 AND strpos(query, '{marker}') > 0",
+                 AND strpos(query, '{marker}') > 0 AND now() - query_start >= interval '{ms} milliseconds'",
                 db.name
             ),
         ),
@@ -134,7 +141,8 @@ fn running(db: &TestDb, marker: &str) -> i64 {
             Dialect::MySql,
             &format!(
                 "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = '{}' \
-                 AND COMMAND IN ('Query', 'Execute') AND LOCATE('{marker}', COALESCE(INFO, '')) > 0",
+                 AND COMMAND IN ('Query', 'Execute') AND LOCATE('{marker}', COALESCE(INFO, '')) > 0 \
+                 AND TIME_MS >= {ms}",
                 db.name
             ),
         ),
@@ -404,5 +412,71 @@ mod killed_mid_statement_leaves_nothing_running {
     #[test]
     fn mysql() {
         super::killed_mid_statement_leaves_nothing_running(Dialect::MySql)
+    }
+}
+
+/// The host's own deadline (finding 7), alone: a statement still running on the server
+/// when godwit gives up on a call is cancelled from outside — `pg_cancel_backend` or `KILL
+/// QUERY` from the lock connection, by `session::abandon` — so that nothing is left
+/// running and the ROLLBACK that follows does not wait behind it. The statement is sent
+/// without the server-side bound a plugin's statements also get, so only the cancel can
+/// end it: without it this test fails.
+fn host_deadline_cancels_the_running_statement(d: Dialect) {
+    let p = Project::empty(d);
+    p.db.exec(&format!("{TABLES}{}", items_rows()));
+    let overrides = godwit::config::Overrides {
+        database_url: Some(p.db.url.clone()),
+        ..Default::default()
+    };
+    let config = godwit::config::Config::load(p.path(), &overrides).unwrap();
+    let marker = "items e, items f";
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut driver = godwit::driver::connect(&config).await.unwrap();
+        driver.begin().await.unwrap();
+        {
+            // The call as the host runs it, given up on once the server shows the
+            // statement executing, as when the host's deadline fires.
+            let statement = driver.query_values(CROSS_JOIN, &[]);
+            tokio::pin!(statement);
+            loop {
+                tokio::select! {
+                    ended = &mut statement => panic!("the endless statement ended: {ended:?}"),
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {
+                        if tokio::task::block_in_place(|| running_for(&p.db, marker, 300)) > 0 {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        godwit::plugin::session::abandon(driver.as_mut())
+            .await
+            .unwrap();
+        tokio::task::block_in_place(|| {
+            wait_until_nothing_runs(&p.db, "after the host gave up on the call")
+        });
+        tokio::time::timeout(HANG, driver.rollback())
+            .await
+            .expect("the ROLLBACK waits behind the statement")
+            .unwrap();
+    });
+}
+
+mod host_deadline_cancels_the_running_statement {
+    use crate::support::Dialect;
+
+    #[test]
+    fn postgres() {
+        super::host_deadline_cancels_the_running_statement(Dialect::Postgres)
+    }
+
+    #[test]
+    fn mysql() {
+        super::host_deadline_cancels_the_running_statement(Dialect::MySql)
     }
 }

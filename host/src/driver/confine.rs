@@ -83,13 +83,16 @@ pub struct CheckerOnly {
 }
 
 /// Every enabled plugin of `config` whose statements godwit's checker alone confines on
-/// its target database, by the operator's choice or by the database's nature.
+/// its target database, by the operator's choice or by the database's nature. Notifiers
+/// are not among them: they have no database session.
 pub fn checker_only(config: &crate::config::Config) -> Vec<CheckerOnly> {
     config
         .file
         .plugins
         .iter()
-        .filter(|(_, p)| p.enabled)
+        .filter(|(_, p)| {
+            p.enabled && crate::plugin::registry::may_use_database(&config.project_dir, p)
+        })
         .filter_map(|(name, p)| {
             let because = if config.target.dialect == crate::Dialect::MySql {
                 CheckerOnlyBecause::Mysql

@@ -245,20 +245,21 @@ pub fn granted_files(
 /// pending migration, which godwit then runs with its own privileges, or read and change
 /// every table past its grants. Paths are compared with symlinks resolved.
 fn not_over_what_deploy_runs(
-    config: &Config,
+    migrations_dir: &Path,
+    target: Option<&crate::config::Target>,
     plugin: &str,
     dir: Option<&Path>,
     append: &[PathBuf],
 ) -> Result<(), Error> {
-    let migrations = resolve(&config.migrations_dir);
-    let database = (config.target.dialect == crate::Dialect::Sqlite)
-        .then(|| {
+    let migrations = resolve(migrations_dir);
+    let database = target
+        .filter(|t| t.dialect == crate::Dialect::Sqlite)
+        .and_then(|t| {
             use std::str::FromStr as _;
-            sqlx::sqlite::SqliteConnectOptions::from_str(&config.target.url)
+            sqlx::sqlite::SqliteConnectOptions::from_str(&t.url)
                 .ok()
                 .map(|o| o.get_filename().to_path_buf())
         })
-        .flatten()
         .filter(|f| !f.as_os_str().is_empty() && f.as_os_str() != ":memory:")
         .map(|f| resolve(&f));
     let refuse = |grant: String, what: &str, path: &Path| {
@@ -301,6 +302,31 @@ fn not_over_what_deploy_runs(
         }
     }
     Ok(())
+}
+
+/// The guard a deploy puts on file grants (see [`load_entry`]) for a plugin run outside a deploy (`godwit
+/// plugin run`), on `dir` (relative to the project) and the resolved `append` files: the
+/// migrations directory godwit.toml names, and the SQLite database its URL names
+/// (`--database-url`, godwit.toml, `DATABASE_URL`, as `overrides` and a deploy would
+/// find it). A run needs no database, so where no URL is configured there is no database
+/// file to guard, and only the migrations directory is.
+pub fn not_over_what_project_runs(
+    project_dir: &Path,
+    overrides: &crate::config::Overrides,
+    plugin: &str,
+    dir: Option<&Path>,
+    append: &[PathBuf],
+) -> Result<(), Error> {
+    let file = crate::config::FileConfig::read(project_dir)?;
+    let config = Config::load(project_dir, overrides).ok();
+    let named = dir.map(|dir| project_dir.join(dir));
+    not_over_what_deploy_runs(
+        &file.migrations_dir(project_dir),
+        config.as_ref().map(|c| &c.target),
+        plugin,
+        named.as_deref(),
+        append,
+    )
 }
 
 /// `path` made absolute, with `.`/`..` folded and symlinks resolved as far as it exists.
@@ -468,6 +494,26 @@ fn runtime(config: &Config) -> Result<Runtime, Error> {
     .map_err(|e| Error::Config(e.to_string()))
 }
 
+/// Whether the declared plugin can have a database session: every world but a notifier's,
+/// by the world its manifest names (embedded, or the sidecar its pin covers). The loader
+/// refuses a component whose exports say otherwise, so a manifest cannot hide a data step
+/// as a notifier; a plugin whose manifest cannot be read, or that has none, counts.
+pub fn may_use_database(project_dir: &Path, declared: &PluginSettings) -> bool {
+    let manifest = match declared.source(project_dir) {
+        PluginSource::File(path) => std::fs::read(&path).ok().and_then(|bytes| {
+            Manifest::load_pinned(&path, &bytes, declared.manifest_sha256.as_deref())
+                .ok()
+                .flatten()
+        }),
+        PluginSource::Builtin(name) => builtin::get(&name).and_then(|bytes| {
+            Manifest::from_component(bytes, &format!("builtin:{name}"))
+                .ok()
+                .flatten()
+        }),
+    };
+    manifest.is_none_or(|m| m.plugin.world != super::manifest::World::Notifier)
+}
+
 /// Reads, pins, compiles and grants one declared plugin.
 pub fn load_entry(
     config: &Config,
@@ -562,7 +608,13 @@ pub fn load_entry(
     }
     let append = granted_files(&config.project_dir, name, capabilities.append())?;
     let named = capabilities.dir().map(|dir| config.project_dir.join(dir));
-    not_over_what_deploy_runs(config, name, named.as_deref(), &append)?;
+    not_over_what_deploy_runs(
+        &config.migrations_dir,
+        Some(&config.target),
+        name,
+        named.as_deref(),
+        &append,
+    )?;
     let dir = capabilities
         .dir()
         .map(|dir| granted_dir(&config.project_dir, name, dir))

@@ -228,6 +228,10 @@ pub struct Confinement {
     pub notes: Vec<String>,
     /// Why a statement got out of its confinement; the batch must be rolled back.
     pub escaped: Option<String>,
+    /// The cap a query's result passed. The plugin got an error instead of the rows, but
+    /// may have gone on without them: whatever it did next rests on data it never saw, so
+    /// the batch must be rolled back (see [`Confinement::stopped_result`]).
+    pub too_large: Option<crate::driver::ResultCap>,
     /// How much of a query's result is read for the plugin; `None` reads it all.
     cap: Option<crate::driver::ResultCap>,
     /// Set by [`Confinement::until`]: each statement may run for what is left until then.
@@ -303,6 +307,7 @@ impl Confinement {
             scope,
             notes: Vec::new(),
             escaped: None,
+            too_large: None,
             cap: None,
             deadline: None,
         }
@@ -323,6 +328,19 @@ impl Confinement {
     pub fn until(mut self, deadline: Instant) -> Confinement {
         self.deadline = Some(deadline);
         self
+    }
+
+    /// Why the call's work cannot be kept after a query's result passed the cap, whether
+    /// or not the plugin passed the error on: it went on without rows it asked for.
+    /// `plugin` is its name in godwit.toml.
+    pub fn stopped_result(&self, plugin: &str) -> Option<String> {
+        self.too_large.map(|cap| {
+            format!(
+                "a query's result was larger than the host hands this plugin ({} rows or {} bytes, set by its memory limit), so the plugin worked without it; \
+                 select fewer rows or columns, page with LIMIT, or raise [plugins.{}.limits] memory",
+                cap.rows, cap.bytes, plugin
+            )
+        })
     }
 
     /// [`Driver::prepare_scope`] for this confinement's grants, before the first batch and
@@ -476,6 +494,7 @@ impl Confinement {
         if let Some(too_large) = crate::driver::ResultTooLarge::of(&e) {
             self.notes
                 .push(format!("`{}` stopped: {too_large}", sql.trim()));
+            self.too_large = Some(too_large.cap);
             return ConfinedError::TooLarge(too_large.cap);
         }
         let mut note = format!(

@@ -111,6 +111,17 @@ impl DataStep for HostileStep {
                     done: true,
                 })
             }
+            // The query in `sql`, its error ignored, then the statement in `write`: a step
+            // that goes on without the rows it asked for, done in one batch.
+            "query-then-execute" => {
+                let _ = session.query(&config::require_str("sql")?, &[]);
+                let rows = session.execute(&config::require_str("write")?, &[])?;
+                Ok(BatchResult {
+                    next_cursor: None,
+                    rows,
+                    done: true,
+                })
+            }
             // No rows, the cursor it was given back, never done: a step that never moves.
             "stall" => Ok(BatchResult {
                 next_cursor: cursor,

@@ -35,6 +35,10 @@ pub struct Timeouts {
     pub statement_timeout: Option<Duration>,
 }
 
+/// How long [`Driver::cancel_running`] waits for the cancelled statement to end before it
+/// sends the cancel again.
+pub const CANCEL_RESEND: Duration = Duration::from_millis(250);
+
 /// What a backend must provide for the migrator.
 #[async_trait(?Send)]
 pub trait Driver {
@@ -174,6 +178,9 @@ pub trait Driver {
     /// lock connection, or SQLite's interrupt), after the host's deadline fired while a
     /// plugin's statement ran: so that the ROLLBACK which follows does not wait behind it,
     /// and nothing of the plugin's is left running on the server. Harmless when nothing runs.
+    /// A server ignores a cancel that arrives after it read a statement but before it
+    /// started running it, so the drivers send it again every [`CANCEL_RESEND`] until the
+    /// statement has ended.
     async fn cancel_running(&mut self) -> Result<(), sqlx::Error> {
         Ok(())
     }

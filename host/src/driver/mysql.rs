@@ -375,10 +375,25 @@ impl Driver for MySqlDriver {
     }
 
     async fn cancel_running(&mut self) -> Result<(), sqlx::Error> {
-        sqlx::raw_sql(&format!("KILL QUERY {}", self.work_id))
-            .execute(&mut self.lock_conn)
-            .await
-            .map(drop)
+        // KILL QUERY is lost on a thread that has read its statement but not yet started
+        // it; so it is sent again for as long as the server shows the work connection
+        // executing a statement (nothing else runs there while the host waits).
+        loop {
+            sqlx::raw_sql(&format!("KILL QUERY {}", self.work_id))
+                .execute(&mut self.lock_conn)
+                .await?;
+            tokio::time::sleep(super::CANCEL_RESEND / 5).await;
+            let running: Option<String> = sqlx::query_scalar(
+                "SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID = ? AND COMMAND IN ('Query', 'Execute')",
+            )
+            .bind(self.work_id)
+            .fetch_optional(&mut self.lock_conn)
+            .await?;
+            if running.is_none() {
+                return Ok(());
+            }
+            tokio::time::sleep(super::CANCEL_RESEND).await;
+        }
     }
 
     async fn begin_read_only(&mut self) -> Result<(), sqlx::Error> {

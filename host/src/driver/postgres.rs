@@ -483,20 +483,26 @@ impl Driver for PgDriver {
     async fn cancel_running(&mut self) -> Result<(), sqlx::Error> {
         use sqlx::Connection as _;
         // Ignored by a backend that is waiting for its next command.
-        sqlx::query("SELECT pg_cancel_backend($1)")
-            .bind(self.work_pid)
-            .execute(&mut self.lock_conn)
-            .await?;
+        pg_cancel(&mut self.lock_conn, self.work_pid).await?;
         // The abandoned statement's answer is still on its way: sqlx hands its error to
         // whatever runs next on the connection, and stops reading there, so the ROLLBACK
         // that follows would not run. A ping reads up to the server's ReadyForQuery; once
-        // one succeeds, nothing of the abandoned statement is left to read.
-        let mut drained = self.conn.ping().await;
-        for _ in 0..3 {
+        // one succeeds, nothing of the abandoned statement is left to read. While the ping
+        // waits, the statement still runs: the cancel came before the backend started it,
+        // and is sent again.
+        let mut drained = Ok(());
+        for _ in 0..4 {
+            let ping = self.conn.ping();
+            tokio::pin!(ping);
+            drained = loop {
+                match tokio::time::timeout(super::CANCEL_RESEND, &mut ping).await {
+                    Ok(done) => break done,
+                    Err(_) => pg_cancel(&mut self.lock_conn, self.work_pid).await?,
+                }
+            };
             if drained.is_ok() {
                 break;
             }
-            drained = self.conn.ping().await;
         }
         drained
     }
@@ -566,4 +572,13 @@ impl Driver for PgDriver {
     async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error> {
         crate::schema::postgres::definitions(self).await
     }
+}
+
+/// Asks the server to cancel what backend `pid` runs, from another connection.
+async fn pg_cancel(lock_conn: &mut PgConnection, pid: i32) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_cancel_backend($1)")
+        .bind(pid)
+        .execute(lock_conn)
+        .await
+        .map(drop)
 }

@@ -106,6 +106,29 @@ impl SqliteDriver {
         })
     }
 
+    /// Whether the lease was extended for sure less than [`RENEW_AFTER`] ago.
+    fn renewed_recently(&self) -> bool {
+        self.renewed.is_some_and(|at| at.elapsed() < RENEW_AFTER)
+    }
+
+    /// Sets SQLite's busy timeout on the connection's handle: what `PRAGMA busy_timeout`
+    /// does, without a statement and a trip to sqlx's worker thread before every migration.
+    async fn set_busy_timeout(&mut self, busy: Duration) -> Result<(), sqlx::Error> {
+        let ms = i32::try_from(busy.as_millis()).unwrap_or(i32::MAX);
+        let mut handle = self.conn.lock_handle().await?;
+        // SAFETY: the handle is `conn`'s and locked for this call, so no statement of
+        // sqlx's worker runs on it meanwhile.
+        let rc =
+            unsafe { libsqlite3_sys::sqlite3_busy_timeout(handle.as_raw_handle().as_ptr(), ms) };
+        if rc == libsqlite3_sys::SQLITE_OK {
+            Ok(())
+        } else {
+            Err(sqlx::Error::Protocol(format!(
+                "sqlite3_busy_timeout({ms}) failed with code {rc}"
+            )))
+        }
+    }
+
     /// The bound on the next statement: the migration's, the plugin's, whichever is less.
     fn limit(&self) -> Option<Duration> {
         match (self.statement_timeout, self.plugin_limit) {
@@ -219,7 +242,7 @@ impl Driver for SqliteDriver {
     async fn keep_alive(&mut self) -> Result<(), Error> {
         // Nobody takes a lease before it expires (a deployer on this host whose process
         // is gone aside), so one renewed this recently is still ours.
-        if self.renewed.is_some_and(|at| at.elapsed() < RENEW_AFTER) {
+        if self.renewed_recently() {
             return Ok(());
         }
         let at = Instant::now();
@@ -238,6 +261,11 @@ impl Driver for SqliteDriver {
     }
 
     async fn renew_in_transaction(&mut self) -> Result<(), sqlx::Error> {
+        // As in keep_alive(): a lease renewed this recently has two thirds of its life
+        // left, and the UPDATE would be one more page in every migration's commit.
+        if self.renewed_recently() {
+            return Ok(());
+        }
         // The work connection holds the write lock here, so nobody can have taken the
         // lease; extending it in this transaction makes the extension commit with the work.
         let at = Instant::now();
@@ -447,20 +475,13 @@ impl Driver for SqliteDriver {
         _in_transaction: bool,
     ) -> Result<(), sqlx::Error> {
         self.statement_timeout = t.statement_timeout.filter(|d| !d.is_zero());
-        let busy = t.lock_timeout.unwrap_or(DEFAULT_BUSY);
-        self.execute(&format!("PRAGMA busy_timeout = {}", busy.as_millis()))
+        self.set_busy_timeout(t.lock_timeout.unwrap_or(DEFAULT_BUSY))
             .await
-            .map(drop)
     }
 
     async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error> {
         self.statement_timeout = None;
-        self.execute(&format!(
-            "PRAGMA busy_timeout = {}",
-            DEFAULT_BUSY.as_millis()
-        ))
-        .await
-        .map(drop)
+        self.set_busy_timeout(DEFAULT_BUSY).await
     }
 
     fn is_lock_timeout(&self, err: &sqlx::Error) -> bool {

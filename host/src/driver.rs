@@ -484,12 +484,10 @@ pub(crate) async fn insert_history<DB>(
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    for<'r> i64: Decode<'r, DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
     let query = history_insert::<DB>(dialect, sql, row);
@@ -502,6 +500,106 @@ where
     }
 }
 
+/// One value of a history row's INSERT or UPDATE, in the order of [`HistorySql`]'s `?`s.
+pub(crate) enum HistoryValue {
+    Text(Option<String>),
+    Int(Option<i64>),
+}
+
+/// The values of [`HistorySql::insert`] for `row`.
+pub(crate) fn insert_values(dialect: Dialect, row: &HistoryRow) -> Vec<HistoryValue> {
+    use HistoryValue::{Int, Text};
+    vec![
+        Text(Some(row.version.clone())),
+        Text(Some(row.name.clone())),
+        Text(Some(row.kind.clone())),
+        Text(Some(row.operation.clone())),
+        Text(Some(row.state.clone())),
+        Text(Some(row.checksum.clone())),
+        Text(timestamp_param(dialect, &row.started_at)),
+        Text(
+            row.finished_at
+                .as_deref()
+                .and_then(|t| timestamp_param(dialect, t)),
+        ),
+        Int(row.duration_ms),
+        Text(Some(row.applied_by.clone())),
+        Text(Some(row.godwit_version.clone())),
+        Text(row.plugin_digest.clone()),
+        Int(Some(row.statements_applied)),
+        Int(Some(row.statements_total)),
+        Int(row.rows_affected),
+        Text(row.error.clone()),
+    ]
+}
+
+/// The values of [`HistorySql::update`] for `row`.
+pub(crate) fn update_values(dialect: Dialect, row: &HistoryRow) -> Vec<HistoryValue> {
+    use HistoryValue::{Int, Text};
+    vec![
+        Text(Some(row.state.clone())),
+        Text(Some(row.checksum.clone())),
+        Text(
+            row.finished_at
+                .as_deref()
+                .and_then(|t| timestamp_param(dialect, t)),
+        ),
+        Int(row.duration_ms),
+        Int(Some(row.statements_applied)),
+        Int(row.rows_affected),
+        Text(row.error.clone()),
+        Int(Some(row.id)),
+    ]
+}
+
+/// `sql` with `values` bound, for the driver to run.
+fn bind_history<'q, DB>(
+    sql: &'q str,
+    values: Vec<HistoryValue>,
+) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    Option<String>: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+{
+    values
+        .into_iter()
+        .fold(sqlx::query(sql), |query, value| match value {
+            HistoryValue::Text(v) => query.bind(v),
+            HistoryValue::Int(v) => query.bind(v),
+        })
+}
+
+/// `sql` (godwit's own, with `?` placeholders and no other `?`) with `values` written in
+/// as MySQL literals, so that it can travel in one round trip with other statements. Text
+/// goes as `_utf8mb4 X'…'`: hex digits read the same whatever `sql_mode` says about
+/// backslashes and quotes, so no value can end the literal early.
+pub(crate) fn mysql_literal_sql(sql: &str, values: &[HistoryValue]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(sql.len() + 64 * values.len());
+    let mut values = values.iter();
+    for c in sql.chars() {
+        if c != '?' {
+            out.push(c);
+            continue;
+        }
+        match values.next() {
+            Some(HistoryValue::Text(Some(text))) => {
+                out.push_str("_utf8mb4 X'");
+                for byte in text.as_bytes() {
+                    let _ = write!(out, "{byte:02X}");
+                }
+                out.push('\'');
+            }
+            Some(HistoryValue::Int(Some(n))) => {
+                let _ = write!(out, "{n}");
+            }
+            Some(HistoryValue::Text(None) | HistoryValue::Int(None)) | None => out.push_str("NULL"),
+        }
+    }
+    out
+}
+
 /// The history row's INSERT with its values bound, for the driver to run.
 pub(crate) fn history_insert<'q, DB>(
     dialect: Dialect,
@@ -510,32 +608,10 @@ pub(crate) fn history_insert<'q, DB>(
 ) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>
 where
     DB: Database,
-    String: Encode<'q, DB> + Type<DB>,
-    i64: Encode<'q, DB> + Type<DB>,
-    Option<String>: Encode<'q, DB>,
-    Option<i64>: Encode<'q, DB>,
+    Option<String>: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
 {
-    sqlx::query(sql)
-        .bind(row.version.clone())
-        .bind(row.name.clone())
-        .bind(row.kind.clone())
-        .bind(row.operation.clone())
-        .bind(row.state.clone())
-        .bind(row.checksum.clone())
-        .bind(timestamp_param(dialect, &row.started_at))
-        .bind(
-            row.finished_at
-                .as_deref()
-                .and_then(|t| timestamp_param(dialect, t)),
-        )
-        .bind(row.duration_ms)
-        .bind(row.applied_by.clone())
-        .bind(row.godwit_version.clone())
-        .bind(row.plugin_digest.clone())
-        .bind(row.statements_applied)
-        .bind(row.statements_total)
-        .bind(row.rows_affected)
-        .bind(row.error.clone())
+    bind_history(sql, insert_values(dialect, row))
 }
 
 pub(crate) async fn update_history<DB>(
@@ -547,25 +623,11 @@ pub(crate) async fn update_history<DB>(
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
 {
-    sqlx::query(sql)
-        .bind(row.state.clone())
-        .bind(row.checksum.clone())
-        .bind(
-            row.finished_at
-                .as_deref()
-                .and_then(|t| timestamp_param(dialect, t)),
-        )
-        .bind(row.duration_ms)
-        .bind(row.statements_applied)
-        .bind(row.rows_affected)
-        .bind(row.error.clone())
-        .bind(row.id)
+    bind_history::<DB>(sql, update_values(dialect, row))
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -1009,7 +1071,7 @@ pub(crate) async fn read_capped<R>(
 }
 
 /// The next item of a sqlx stream.
-async fn next<S: futures_core::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+pub(crate) async fn next<S: futures_core::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
     std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
 }
 
@@ -1022,6 +1084,24 @@ mod tests {
             columns: vec!["x".into()],
             rows: vec![vec![Value::Text(text.into())]],
         }
+    }
+
+    #[test]
+    fn history_literals_are_hex_text_integers_and_null() {
+        let sql = mysql_literal_sql(
+            "UPDATE t SET a = ?, b = ?, c = ?, d = ? WHERE id = ?",
+            &[
+                HistoryValue::Text(Some("it's \\ é".into())),
+                HistoryValue::Text(Some(String::new())),
+                HistoryValue::Text(None),
+                HistoryValue::Int(None),
+                HistoryValue::Int(Some(-42)),
+            ],
+        );
+        assert_eq!(
+            sql,
+            "UPDATE t SET a = _utf8mb4 X'69742773205C20C3A9', b = _utf8mb4 X'', c = NULL, d = NULL WHERE id = -42"
+        );
     }
 
     #[test]

@@ -255,6 +255,10 @@ fn next_deploy_waits_for_a_killed_deployers_statement() {
 /// then must leave exactly that behind.
 #[test]
 fn mysql_history_is_committed_before_each_ddl_statement_runs() {
+    // The note naming it goes to the server as a literal, in the same round trip as the
+    // statement: quotes, a backslash and non-ASCII text must come back exactly.
+    const SLOW: &str =
+        r#"CREATE TABLE slow_table COMMENT 'it''s a \ "note" é' AS SELECT SLEEP(60) AS slept"#;
     let p = Project::empty(Dialect::MySql);
     p.write(
         "00001_first/up.sql",
@@ -262,7 +266,7 @@ fn mysql_history_is_committed_before_each_ddl_statement_runs() {
     );
     p.write(
         "00002_slow/up.sql",
-        "CREATE TABLE second_table (id INTEGER);\nCREATE TABLE slow_table AS SELECT SLEEP(60) AS slept;\nCREATE TABLE after_slow (id INTEGER);\n",
+        &format!("CREATE TABLE second_table (id INTEGER);\n{SLOW};\nCREATE TABLE after_slow (id INTEGER);\n"),
     );
     let mut child = p
         .command(&["deploy"])
@@ -294,6 +298,7 @@ fn mysql_history_is_committed_before_each_ddl_statement_runs() {
             rows[1][3].starts_with("interrupted while running statement 2 of 3"),
             "{rows:?}"
         );
+        assert!(rows[1][3].ends_with(SLOW), "{rows:?}");
     };
     // Read from another session while the statement runs: only committed writes show.
     seen(p.db.rows(history));

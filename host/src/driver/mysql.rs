@@ -27,9 +27,12 @@ pub struct MySqlDriver {
     statement_limit: Option<std::time::Duration>,
     owner: String,
     sql: HistorySql,
-    /// A history write is waiting in an open transaction on `conn` for the next DDL
+    /// History writes are waiting in an open transaction on `conn` for the next DDL
     /// statement's implicit commit (see [`Driver::insert_history_open`]).
     open: bool,
+    /// History writes for that transaction not sent yet, as literal SQL: they go in the
+    /// same round trip as the next statement godwit sends on `conn`, ahead of it.
+    queued: Vec<String>,
 }
 
 impl MySqlDriver {
@@ -66,16 +69,30 @@ impl MySqlDriver {
             owner: lease::owner_token(),
             sql: HistorySql::new(Dialect::MySql),
             open: false,
+            queued: Vec::new(),
         })
     }
 
-    /// Opens the transaction a history write is left in, unless one is open already.
-    async fn open(&mut self) -> Result<(), sqlx::Error> {
-        if !self.open {
-            super::execute_raw::<sqlx::MySql>(&mut self.conn, "START TRANSACTION").await?;
-            self.open = true;
+    /// The queued history writes as the start of a multi-statement batch, opening the
+    /// transaction they are left in unless one is open already; `None` when nothing is
+    /// queued. From here on the transaction counts as open, whatever the batch does.
+    fn take_queued(&mut self) -> Option<(String, usize)> {
+        if self.queued.is_empty() {
+            return None;
         }
-        Ok(())
+        let mut batch = String::new();
+        let mut statements = 0;
+        if !self.open {
+            batch.push_str("START TRANSACTION;\n");
+            statements += 1;
+        }
+        for write in self.queued.drain(..) {
+            batch.push_str(&write);
+            batch.push_str(";\n");
+            statements += 1;
+        }
+        self.open = true;
+        Some((batch, statements))
     }
 
     /// Inserts a history row inside whatever transaction is open; the id comes back in
@@ -84,9 +101,38 @@ impl MySqlDriver {
         let done = super::history_insert::<sqlx::MySql>(Dialect::MySql, &self.sql.insert, row)
             .execute(&mut self.conn)
             .await?;
-        i64::try_from(done.last_insert_id()).map_err(|_| {
-            sqlx::Error::Protocol("the history row's id does not fit in an i64".into())
-        })
+        last_insert_id(&done)
+    }
+
+    /// Sends `batch` (statements separated by `;`) in one round trip, under the lease's
+    /// heartbeat in lease mode: each statement's result, up to the first that failed, and
+    /// that failure. The server stops at a failed statement.
+    async fn run_batch(
+        &mut self,
+        batch: &str,
+    ) -> (Vec<sqlx::mysql::MySqlQueryResult>, Option<sqlx::Error>) {
+        let work = async {
+            let mut done = Vec::new();
+            let mut results = sqlx::raw_sql(batch).execute_many(&mut self.conn);
+            while let Some(result) = super::next(&mut results).await {
+                match result {
+                    Ok(result) => done.push(result),
+                    Err(e) => return (done, Some(e)),
+                }
+            }
+            (done, None)
+        };
+        if self.lock_mode == LockMode::Lease {
+            lease::with_heartbeat::<sqlx::MySql, _>(
+                work,
+                &mut self.lock_conn,
+                Dialect::MySql,
+                &self.owner,
+            )
+            .await
+        } else {
+            work.await
+        }
     }
 
     /// Runs `sql` on `conn` as it is, under the lease's heartbeat in lease mode.
@@ -104,6 +150,12 @@ impl MySqlDriver {
             work.await
         }
     }
+}
+
+/// The id of the row an INSERT created, from its OK packet.
+fn last_insert_id(done: &sqlx::mysql::MySqlQueryResult) -> Result<i64, sqlx::Error> {
+    i64::try_from(done.last_insert_id())
+        .map_err(|_| sqlx::Error::Protocol("the history row's id does not fit in an i64".into()))
 }
 
 /// Statements MySQL and MariaDB commit before, as if a `COMMIT` came first: DDL on
@@ -281,34 +333,80 @@ impl Driver for MySqlDriver {
     }
 
     async fn insert_history_open(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
-        self.open().await?;
-        self.insert_row(row).await
+        // The insert goes with the writes queued before it (the previous migration's
+        // last one, typically): one round trip, and the INSERT's id comes back last.
+        self.queued.push(super::mysql_literal_sql(
+            &self.sql.insert,
+            &super::insert_values(Dialect::MySql, row),
+        ));
+        let (batch, _) = self.take_queued().expect("the insert was just queued");
+        let (done, failed) = self.run_batch(&batch).await;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        done.last().map_or(
+            Err(sqlx::Error::Protocol(
+                "no result for the history row's INSERT".into(),
+            )),
+            last_insert_id,
+        )
     }
 
     async fn update_history_open(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
-        self.open().await?;
-        super::update_history::<sqlx::MySql>(&mut self.conn, Dialect::MySql, &self.sql.update, row)
-            .await
+        // Nothing needs it before the next statement, which it travels with.
+        self.queued.push(super::mysql_literal_sql(
+            &self.sql.update,
+            &super::update_values(Dialect::MySql, row),
+        ));
+        Ok(())
     }
 
     async fn execute_ddl(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
         if !commits_before(sql) {
             return self.execute(sql).await;
         }
-        // The server commits the open history write before it starts the statement, so
-        // the write is durable before the statement can take effect. If the statement
-        // fails before that commit (a syntax error), `open` stays set and the next use of
-        // the connection commits explicitly; a COMMIT with nothing open does nothing.
-        let n = self.run(sql).await?;
-        self.open = false;
-        Ok(n)
+        // The server commits the open history writes before it starts the statement, so
+        // they are durable before the statement can take effect; queued ones go ahead of
+        // it in the same round trip, and the server stops at the first that fails. If the
+        // statement fails before that commit (a syntax error), `open` stays set and the
+        // next use of the connection commits explicitly; a COMMIT with nothing open does
+        // nothing.
+        let Some((mut batch, ours)) = self.take_queued() else {
+            let n = self.run(sql).await?;
+            self.open = false;
+            return Ok(n);
+        };
+        batch.push_str(sql);
+        let (done, failed) = self.run_batch(&batch).await;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        match done.get(ours) {
+            Some(statement) => {
+                self.open = false;
+                Ok(statement.rows_affected())
+            }
+            None => Err(sqlx::Error::Protocol(format!(
+                "the server answered {} of the {} statements sent",
+                done.len(),
+                ours + 1
+            ))),
+        }
     }
 
     async fn settle(&mut self) -> Result<(), sqlx::Error> {
-        if self.open {
-            super::execute_raw::<sqlx::MySql>(&mut self.conn, "COMMIT").await?;
-            self.open = false;
+        let batch = match self.take_queued() {
+            Some((mut batch, _)) => {
+                batch.push_str("COMMIT");
+                batch
+            }
+            None if self.open => "COMMIT".to_string(),
+            None => return Ok(()),
+        };
+        if let (_, Some(e)) = self.run_batch(&batch).await {
+            return Err(e);
         }
+        self.open = false;
         Ok(())
     }
 
@@ -401,7 +499,20 @@ impl Driver for MySqlDriver {
     }
 
     async fn begin(&mut self) -> Result<(), sqlx::Error> {
-        self.execute("START TRANSACTION").await.map(drop)
+        // START TRANSACTION commits the open transaction first, history writes and all:
+        // the queued ones go ahead of it in the same round trip.
+        let batch = match self.take_queued() {
+            Some((mut batch, _)) => {
+                batch.push_str("START TRANSACTION");
+                batch
+            }
+            None => "START TRANSACTION".to_string(),
+        };
+        if let (_, Some(e)) = self.run_batch(&batch).await {
+            return Err(e);
+        }
+        self.open = false;
+        Ok(())
     }
 
     async fn set_timeouts(

@@ -88,6 +88,22 @@ pub trait Driver {
     }
     /// Runs one statement as text (never prepared: many DDL statements cannot be).
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error>;
+    /// Runs `statements` one after another like [`Driver::execute`], stopping at the
+    /// first that fails: the rows each affected, or the failed one's index and error.
+    /// SQLite sends them to its worker thread together.
+    async fn execute_each(
+        &mut self,
+        statements: &[&str],
+    ) -> Result<Vec<u64>, (usize, sqlx::Error)> {
+        execute_in_turn(self, statements).await
+    }
+    /// Ends the open transaction of a migration with its history row: inserts `row`,
+    /// extends the lease inside the transaction where that applies, and commits.
+    async fn commit_with_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+        self.insert_history(row).await?;
+        self.renew_in_transaction().await?;
+        self.commit().await
+    }
     /// Runs a read query whose first column is an integer (counts for `plan`).
     async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error>;
     /// Runs a read query whose columns are all text (cast them in SQL); NULL is `None`.
@@ -500,6 +516,18 @@ where
     }
 }
 
+/// [`Driver::execute_each`] one statement at a time.
+pub(crate) async fn execute_in_turn<D: Driver + ?Sized>(
+    driver: &mut D,
+    statements: &[&str],
+) -> Result<Vec<u64>, (usize, sqlx::Error)> {
+    let mut affected = Vec::with_capacity(statements.len());
+    for (index, sql) in statements.iter().enumerate() {
+        affected.push(driver.execute(sql).await.map_err(|e| (index, e))?);
+    }
+    Ok(affected)
+}
+
 /// One value of a history row's INSERT or UPDATE, in the order of [`HistorySql`]'s `?`s.
 pub(crate) enum HistoryValue {
     Text(Option<String>),
@@ -571,10 +599,15 @@ where
 }
 
 /// `sql` (godwit's own, with `?` placeholders and no other `?`) with `values` written in
-/// as MySQL literals, so that it can travel in one round trip with other statements. Text
-/// goes as `_utf8mb4 X'…'`: hex digits read the same whatever `sql_mode` says about
-/// backslashes and quotes, so no value can end the literal early.
-pub(crate) fn mysql_literal_sql(sql: &str, values: &[HistoryValue]) -> String {
+/// as literals, so that it can travel in one round trip with other statements. Text goes
+/// as hex (`_utf8mb4 X'…'` on MySQL, `CAST(X'…' AS TEXT)` on SQLite): hex digits read
+/// the same whatever `sql_mode` says about backslashes and quotes, and no value can end
+/// the literal early.
+pub(crate) fn literal_sql(dialect: Dialect, sql: &str, values: &[HistoryValue]) -> String {
+    let (open, close) = match dialect {
+        Dialect::MySql => ("_utf8mb4 X'", "'"),
+        _ => ("CAST(X'", "' AS TEXT)"),
+    };
     use std::fmt::Write as _;
     let mut out = String::with_capacity(sql.len() + 64 * values.len());
     let mut values = values.iter();
@@ -585,11 +618,11 @@ pub(crate) fn mysql_literal_sql(sql: &str, values: &[HistoryValue]) -> String {
         }
         match values.next() {
             Some(HistoryValue::Text(Some(text))) => {
-                out.push_str("_utf8mb4 X'");
+                out.push_str(open);
                 for byte in text.as_bytes() {
                     let _ = write!(out, "{byte:02X}");
                 }
-                out.push('\'');
+                out.push_str(close);
             }
             Some(HistoryValue::Int(Some(n))) => {
                 let _ = write!(out, "{n}");
@@ -1088,19 +1121,21 @@ mod tests {
 
     #[test]
     fn history_literals_are_hex_text_integers_and_null() {
-        let sql = mysql_literal_sql(
-            "UPDATE t SET a = ?, b = ?, c = ?, d = ? WHERE id = ?",
-            &[
-                HistoryValue::Text(Some("it's \\ é".into())),
-                HistoryValue::Text(Some(String::new())),
-                HistoryValue::Text(None),
-                HistoryValue::Int(None),
-                HistoryValue::Int(Some(-42)),
-            ],
+        let values = [
+            HistoryValue::Text(Some("it's \\ é".into())),
+            HistoryValue::Text(Some(String::new())),
+            HistoryValue::Text(None),
+            HistoryValue::Int(None),
+            HistoryValue::Int(Some(-42)),
+        ];
+        let sql = "UPDATE t SET a = ?, b = ?, c = ?, d = ? WHERE id = ?";
+        assert_eq!(
+            literal_sql(Dialect::MySql, sql, &values),
+            "UPDATE t SET a = _utf8mb4 X'69742773205C20C3A9', b = _utf8mb4 X'', c = NULL, d = NULL WHERE id = -42"
         );
         assert_eq!(
-            sql,
-            "UPDATE t SET a = _utf8mb4 X'69742773205C20C3A9', b = _utf8mb4 X'', c = NULL, d = NULL WHERE id = -42"
+            literal_sql(Dialect::Sqlite, sql, &values),
+            "UPDATE t SET a = CAST(X'69742773205C20C3A9' AS TEXT), b = CAST(X'' AS TEXT), c = NULL, d = NULL WHERE id = -42"
         );
     }
 

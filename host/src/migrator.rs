@@ -1156,14 +1156,7 @@ impl Migrator {
                     row.rows_affected = Some(rows as i64);
                     row.finished_at = Some(now_rfc3339());
                     row.duration_ms = Some(started.elapsed().as_millis() as i64);
-                    let recorded = match self.driver.insert_history(&row).await {
-                        Ok(_) => match self.driver.renew_in_transaction().await {
-                            Ok(()) => self.driver.commit().await,
-                            Err(e) => Err(e),
-                        },
-                        Err(e) => Err(e),
-                    };
-                    match recorded {
+                    match self.driver.commit_with_history(&row).await {
                         Ok(()) => {
                             return Ok(Done {
                                 version: row.version,
@@ -1242,18 +1235,32 @@ impl Migrator {
             .await
             .map_err(fail(None))?;
         let mut rows = 0;
-        for (index, statement) in statements.iter().enumerate() {
-            self.copy_before(migration, operation, index, statement)
-                .await?;
-            let n = self
-                .driver
-                .execute(&statement.sql)
-                .await
-                .map_err(fail(Some(index)))?;
-            // Only data statements count: SQLite repeats the last DML count after DDL.
-            if is_dml(&statement.sql) {
-                rows += n;
+        // Only data statements count: SQLite repeats the last DML count after DDL.
+        let counted = |statement: &Statement, n: u64| if is_dml(&statement.sql) { n } else { 0 };
+        if operation == Operation::Deploy && self.copies.is_some() {
+            for (index, statement) in statements.iter().enumerate() {
+                self.copy_before(migration, operation, index, statement)
+                    .await?;
+                let n = self
+                    .driver
+                    .execute(&statement.sql)
+                    .await
+                    .map_err(fail(Some(index)))?;
+                rows += counted(statement, n);
             }
+        } else {
+            // Nothing to copy between statements: the driver may send them together.
+            let sqls: Vec<&str> = statements.iter().map(|s| s.sql.as_str()).collect();
+            let affected = self
+                .driver
+                .execute_each(&sqls)
+                .await
+                .map_err(|(index, error)| fail(Some(index))(error))?;
+            rows = statements
+                .iter()
+                .zip(affected)
+                .map(|(s, n)| counted(s, n))
+                .sum();
         }
         self.put_back_after(migration, operation, true).await?;
         Ok(rows)

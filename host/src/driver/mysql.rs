@@ -335,7 +335,8 @@ impl Driver for MySqlDriver {
     async fn insert_history_open(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
         // The insert goes with the writes queued before it (the previous migration's
         // last one, typically): one round trip, and the INSERT's id comes back last.
-        self.queued.push(super::mysql_literal_sql(
+        self.queued.push(super::literal_sql(
+            Dialect::MySql,
             &self.sql.insert,
             &super::insert_values(Dialect::MySql, row),
         ));
@@ -354,7 +355,8 @@ impl Driver for MySqlDriver {
 
     async fn update_history_open(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
         // Nothing needs it before the next statement, which it travels with.
-        self.queued.push(super::mysql_literal_sql(
+        self.queued.push(super::literal_sql(
+            Dialect::MySql,
             &self.sql.update,
             &super::update_values(Dialect::MySql, row),
         ));

@@ -338,6 +338,49 @@ impl Driver for SqliteDriver {
         result
     }
 
+    async fn execute_each(
+        &mut self,
+        statements: &[&str],
+    ) -> Result<Vec<u64>, (usize, sqlx::Error)> {
+        // A statement timeout bounds each statement on its own: one by one, then.
+        if self.limit().is_some() || statements.len() < 2 {
+            return super::execute_in_turn(self, statements).await;
+        }
+        // One trip to sqlx's worker thread instead of one per statement. SQLite prepares
+        // each statement only once the one before it has run, and stops at the first that
+        // fails; each statement that finishes reports its count, so the failed one is
+        // the next. The splitter trims every statement to its own tokens (no trailing
+        // comment, never empty), so each gives exactly one count.
+        let joined = statements.join("\n;\n");
+        let mut affected = Vec::with_capacity(statements.len());
+        let mut results = sqlx::raw_sql(&joined).fetch_many(&mut self.conn);
+        while let Some(result) = super::next(&mut results).await {
+            match result {
+                Ok(sqlx::Either::Left(done)) => affected.push(done.rows_affected()),
+                Ok(sqlx::Either::Right(_row)) => {}
+                Err(e) => return Err((affected.len().min(statements.len() - 1), e)),
+            }
+        }
+        Ok(affected)
+    }
+
+    async fn commit_with_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+        self.renew_in_transaction().await?;
+        // The row and the COMMIT in one trip to the worker thread; the COMMIT does not
+        // run if the INSERT fails.
+        let insert = super::literal_sql(
+            Dialect::Sqlite,
+            &self.sql.insert,
+            &super::insert_values(Dialect::Sqlite, row),
+        );
+        let ended = self.execute(&format!("{insert};\nCOMMIT")).await;
+        let renewing = self.renewing.take();
+        if ended.is_ok() {
+            self.renewed = renewing.or(self.renewed);
+        }
+        self.end_read_only(ended).await
+    }
+
     async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {
         super::query_i64::<sqlx::Sqlite>(&mut self.conn, sql).await
     }

@@ -26,7 +26,6 @@
 //! ```
 
 pub mod append;
-mod bindings;
 pub mod builtin;
 mod cache;
 mod calls;
@@ -38,6 +37,7 @@ pub mod manifest;
 pub mod registry;
 mod sandbox;
 pub mod session;
+pub mod wit;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -46,18 +46,18 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
-use wasmtime::component::{HasSelf, Instance, InstancePre, Linker};
+use wasmtime::component::{Instance, InstancePre, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
     UpdateDeadline,
 };
 
-pub use bindings::{backfill, data_step, notifier, types, validator};
 pub use cache::{key_path as cache_key_path, state_dir};
 pub use calls::World;
 pub use imports::{LOG_CAP, LogLine, Session, SessionHandler};
 use sandbox::LimitHit;
 pub use sandbox::{Context, OUTPUT_CAP, State, authority_allowed};
+pub use wit::latest::{backfill, data_step, notifier, types, validator};
 
 /// How often the ticker thread advances the engine's epoch; a call overruns its time limit
 /// by at most this much.
@@ -268,8 +268,7 @@ impl Runtime {
         // Outgoing HTTP only (no incoming handler), gated per call by `Context::hosts`.
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
             .map_err(|e| Error::Engine(format!("{e:#}")))?;
-        bindings::host::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)
-            .map_err(|e| Error::Engine(format!("{e:#}")))?;
+        wit::add_to_linker(&mut linker).map_err(|e| Error::Engine(format!("{e:#}")))?;
         let (stop, ticks) = mpsc::channel::<()>();
         let clock = engine.clone();
         let thread = thread::Builder::new()

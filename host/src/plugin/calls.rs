@@ -10,9 +10,9 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
-use super::bindings::types::{BackfillSpec, BatchResult, Event, Finding, Migration, Row};
-use super::bindings::{backfill, data_step, notifier, validator};
 use super::imports::Session;
+use super::wit::latest::types::{BackfillSpec, BatchResult, Event, Finding, Migration, Row};
+use super::wit::latest::{backfill, data_step, notifier, validator};
 use super::{Call, Context, Error, Limits, Plugin, PluginError, Runtime};
 
 /// The four kinds of plugin, one per WIT world.

@@ -16,15 +16,12 @@ use sha2::{Digest as _, Sha256};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker, LinkerInstance, ResourceType};
 
-use super::bindings::{backfill, data_step, notifier, validator};
 use super::sandbox::State;
+use super::wit::latest::{backfill, data_step, notifier, validator};
+use super::wit::{self, ApiVersion};
 use super::{Error, Limits, Plugin, Runtime, World, hex};
 
-/// The WIT package plugins are written against.
-pub const API_PACKAGE: &str = "godwit:plugin";
-
-/// The version of [`API_PACKAGE`] this host implements (`wit/godwit-plugin.wit`).
-pub const API_VERSION: &str = "0.1.0";
+pub use super::wit::{API_PACKAGE, API_VERSION};
 
 /// What a component is made of, and how each of its imports fares against this host.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -95,29 +92,30 @@ impl Inspection {
     }
 }
 
-/// Whether this host runs plugins built against `version` of [`API_PACKAGE`]: the same
-/// major version, and for `0.x` the same minor, as semver has it. The error says which
-/// versions it supports.
+/// Whether this host runs plugins built against `version` of [`API_PACKAGE`], as
+/// [`ApiVersion::runs_on`] has it. The error says which versions it supports.
 pub fn check_api_version(version: &str) -> Result<(), String> {
-    let parse = |v: &str| -> Option<(u64, u64)> {
-        let mut parts = v.split(['.', '-', '+']);
-        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    let Some(parsed) = ApiVersion::parse(version) else {
+        return Err(format!("`{version}` is not a semver version"));
     };
-    let (host_major, host_minor) = parse(API_VERSION).expect("API_VERSION is semver");
-    let supported = if host_major == 0 {
-        format!("{host_major}.{host_minor} ({API_PACKAGE}@{host_major}.{host_minor}.x)")
-    } else {
-        format!("{host_major}.x ({API_PACKAGE}@{host_major}.x)")
-    };
-    match parse(version) {
-        Some((major, minor)) if major == host_major && (host_major != 0 || minor == host_minor) => {
-            Ok(())
-        }
-        Some(_) => Err(format!(
-            "built against {API_PACKAGE}@{version}, but this godwit supports API {supported} only; rebuild it with a godwit-sdk for {host_major}.{host_minor}, or use a godwit that supports {version}"
-        )),
-        None => Err(format!("`{version}` is not a semver version")),
+    if wit::supports(parsed) {
+        return Ok(());
     }
+    let supported = wit::SUPPORTED
+        .iter()
+        .map(|v| {
+            if v.major == 0 {
+                format!("{} ({API_PACKAGE}@{}.x)", v.api(), v.api())
+            } else {
+                format!("{}.x ({API_PACKAGE}@{}.x)", v.major, v.major)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let latest = API_VERSION.api();
+    Err(format!(
+        "built against {API_PACKAGE}@{version}, but this godwit supports API {supported} only; rebuild it with a godwit-sdk for {latest}, or use a godwit that supports {version}"
+    ))
 }
 
 /// The versions of [`API_PACKAGE`] a component imports, each once.
@@ -398,15 +396,6 @@ fn kind(item: &ComponentItem) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn api_version_is_the_wit_package_version() {
-        let wit = include_str!("../../../wit/godwit-plugin.wit");
-        assert!(
-            wit.contains(&format!("package {API_PACKAGE}@{API_VERSION};")),
-            "API_VERSION must follow wit/godwit-plugin.wit"
-        );
-    }
 
     #[test]
     fn linker_causes_read_as_one_sentence() {

@@ -7,9 +7,9 @@
 
 use wasmtime::component::Resource;
 
-use super::bindings::host::{self, Level};
-use super::bindings::types::{Row, Value};
 use super::sandbox::State;
+use super::wit::latest::host::{self, Level};
+use super::wit::latest::types::{Row, Value};
 
 /// Bytes of `log` output kept per call; the first lines are kept, the rest counted.
 pub const LOG_CAP: usize = 64 * 1024;

@@ -25,11 +25,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use sha2::Digest as _;
 
+use super::wit::{self, ApiVersion};
+
 /// The custom section holding an embedded manifest.
 pub const SECTION: &str = "godwit-manifest";
-
-/// The API versions (`major.minor` of `godwit:plugin`) this host runs.
-pub const SUPPORTED_API: &[(u32, u32)] = &[(0, 1)];
 
 /// A manifest that cannot be read or is not acceptable; every message names its source.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -290,28 +289,29 @@ pub fn sidecar_path(wasm: &Path) -> PathBuf {
     wasm.with_extension("toml")
 }
 
-fn parse_api(api: &str) -> Result<(u32, u32), String> {
-    let bad = || format!("`{api}` is not an API version; write major.minor, e.g. \"0.1\"");
+fn parse_api(api: &str) -> Result<ApiVersion, String> {
+    let bad = || {
+        format!(
+            "`{api}` is not an API version; write major.minor, e.g. \"{}\"",
+            wit::API_VERSION.api()
+        )
+    };
     let (major, minor) = api.trim().split_once('.').ok_or_else(bad)?;
-    Ok((
+    Ok(ApiVersion::new(
         major.parse().map_err(|_| bad())?,
         minor.parse().map_err(|_| bad())?,
+        0,
     ))
 }
 
-/// Whether `api` (`major.minor`) is one [`SUPPORTED_API`] lists.
+/// Whether `api` (`major.minor`) is a version [`wit::supports`].
 pub fn check_api(plugin: &str, api: &str) -> Result<(), ManifestError> {
-    let supported = SUPPORTED_API
-        .iter()
-        .map(|(a, b)| format!("{a}.{b}"))
-        .collect::<Vec<_>>()
-        .join(", ");
     match parse_api(api) {
-        Ok(v) if SUPPORTED_API.contains(&v) => Ok(()),
+        Ok(v) if wit::supports(v) => Ok(()),
         _ => Err(ManifestError::UnsupportedApi {
             plugin: plugin.to_string(),
             api: api.to_string(),
-            supported,
+            supported: wit::supported_apis(),
         }),
     }
 }

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::bindings::types;
 use super::capability::Capabilities;
 use super::manifest::{LimitRequests, Manifest, ManifestError};
+use super::wit::latest::types;
 use super::{Context, Limits, Plugin, Runtime, RuntimeConfig, SessionHandler, builtin};
 use crate::config::{Config, PluginLimits, PluginSettings, PluginSource};
 use crate::error::Error;

@@ -9,8 +9,8 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::bindings::types::Value;
 use super::imports::{LogLine, SessionHandler};
+use super::wit::latest::types::Value;
 
 /// Bytes of stdout, and separately of stderr, kept per call. Once a stream is full the
 /// plugin sees it closed and further output is dropped; the first bytes are the ones kept

@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::bindings::types;
 use super::capability::Capabilities;
 use super::imports::SessionHandler;
+use super::wit::latest::types;
 use crate::Dialect;
 use crate::driver::{Driver, Scope};
 use crate::value::{Rows, Value};

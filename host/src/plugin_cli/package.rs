@@ -283,7 +283,7 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
         api: found
             .as_ref()
             .map(|m| m.plugin.api.clone())
-            .unwrap_or_else(|| crate::plugin::compat::API_VERSION.to_owned()),
+            .unwrap_or_else(|| crate::plugin::wit::API_VERSION.api()),
         sha256: digest.clone(),
         manifest_sha256: sidecar.as_ref().map(|(_, text)| hex(&Sha256::digest(text))),
         source: args.source.clone(),

@@ -59,7 +59,7 @@ mod sdk_files {
 }
 
 /// The WIT the vendored SDKs build against.
-const WIT: &str = include_str!("../../../wit/godwit-plugin.wit");
+const WIT: &str = include_str!("../../wit/godwit-plugin.wit");
 
 pub fn new(args: &NewArgs, json: bool) -> Result<u8, Error> {
     let lang = args.lang;
@@ -204,6 +204,7 @@ fn files(name: &str, world: WorldArg, lang: Lang) -> Result<Files, Error> {
             "256MiB",
         ),
     };
+    let api = crate::plugin::wit::API_VERSION.api();
     let manifest = format!(
         r#"# What this plugin is and what it asks for. {embedded_by}; the operator's
 # [plugins.{name}.grants] in godwit.toml decide what it gets.
@@ -211,7 +212,7 @@ fn files(name: &str, world: WorldArg, lang: Lang) -> Result<Files, Error> {
 name = "{name}"
 version = "0.1.0"
 world = "{world_name}"
-api = "0.1"
+api = "{api}"
 description = "{description}"
 
 [requests]

@@ -273,9 +273,10 @@ fn baseline_and_reset(d: Dialect) {
 
 each_dialect!(lock_timeout_is_retried);
 
-/// Another session holds a conflicting lock for a while: the migration's lock timeout
-/// fires, godwit backs off and retries, and succeeds once the lock is gone; a lock that
-/// is never released fails after `lock_retries` with the database's error.
+/// Another session holds a conflicting lock: the migration's lock timeout fires, godwit
+/// says it backs off and retries, the lock is released on hearing it, and the retry
+/// succeeds; a lock that is never released fails after `lock_retries` with the database's
+/// error. The lock is released on what godwit says, never after a number of seconds.
 fn lock_timeout_is_retried(d: Dialect) {
     let p = Project::empty(d);
     p.write(
@@ -288,98 +289,91 @@ fn lock_timeout_is_retried(d: Dialect) {
         "-- godwit:lock-timeout=300ms\nALTER TABLE busy ADD COLUMN note VARCHAR(20);\n",
     );
 
-    let hold = |seconds: f64| {
-        let (url, dialect) = (p.db.url.clone(), d);
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let handle = std::thread::spawn(move || {
+    if d == Dialect::Sqlite {
+        // SQLite's lease row lives in the same file, so another writer is met while taking
+        // the migration lock: godwit waits for it (up to lock_wait), then applies.
+        let holder = LockHolder::take(&p.db);
+        let mut deploy = p.spawn(&["deploy"]);
+        deploy.wait_for("waiting for the migration lock");
+        holder.release();
+        deploy.finish().expect(0).says("Applied 1 migration");
+        let holder = LockHolder::take(&p.db);
+        p.godwit(&["--lock-wait", "1s", "deploy"])
+            .expect(3)
+            .says("could not acquire the migration lock within 1s");
+        holder.release();
+        return;
+    }
+    // Released when godwit announces its first retry: the retry gets through.
+    let holder = LockHolder::take(&p.db);
+    let mut deploy = p.spawn(&["deploy"]);
+    deploy.wait_for("retry 1");
+    holder.release();
+    deploy.finish().expect(0).says("Applied 1 migration");
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM godwit_migrations WHERE state = 'applied'"),
+        2
+    );
+
+    // Never released while godwit runs: the migration fails with the database's error.
+    p.write(
+        "20260803000000_add_busy_flag/up.sql",
+        "-- godwit:lock-timeout=300ms\nALTER TABLE busy ADD COLUMN flag INTEGER;\n",
+    );
+    std::fs::write(p.path().join("godwit.toml"), "lock_retries = 1\n").unwrap();
+    let holder = LockHolder::take(&p.db);
+    let out = p.godwit(&["deploy"]);
+    holder.release();
+    out.expect(1)
+        .says("20260803000000_add_busy_flag failed")
+        .says("retry 1");
+}
+
+/// Another session holding a lock that conflicts with `ALTER TABLE busy` (on SQLite, the
+/// database's write lock) until [`LockHolder::release`].
+struct LockHolder {
+    release: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl LockHolder {
+    /// Returns once the lock is held.
+    fn take(db: &TestDb) -> LockHolder {
+        let (url, dialect) = (db.url.clone(), db.dialect);
+        let (held_tx, held) = std::sync::mpsc::channel();
+        let (release, release_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
             rt.block_on(async {
                 use sqlx::Connection;
-                let hold_for = std::time::Duration::from_secs_f64(seconds);
-                match dialect {
+                let (take, give_back) = match dialect {
                     Dialect::Postgres => {
-                        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
-                        sqlx::raw_sql("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
-                            .execute(&mut c)
-                            .await
-                            .unwrap();
-                        ready_tx.send(()).unwrap();
-                        tokio::time::sleep(hold_for).await;
-                        sqlx::raw_sql("COMMIT").execute(&mut c).await.unwrap();
+                        ("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE", "COMMIT")
                     }
-                    Dialect::MySql => {
-                        let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
-                        sqlx::raw_sql("LOCK TABLES busy WRITE")
-                            .execute(&mut c)
-                            .await
-                            .unwrap();
-                        ready_tx.send(()).unwrap();
-                        tokio::time::sleep(hold_for).await;
-                        sqlx::raw_sql("UNLOCK TABLES")
-                            .execute(&mut c)
-                            .await
-                            .unwrap();
-                    }
-                    Dialect::Sqlite => {
-                        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                        sqlx::raw_sql("BEGIN IMMEDIATE; DELETE FROM busy")
-                            .execute(&mut c)
-                            .await
-                            .unwrap();
-                        ready_tx.send(()).unwrap();
-                        tokio::time::sleep(hold_for).await;
-                        sqlx::raw_sql("COMMIT").execute(&mut c).await.unwrap();
-                    }
-                }
+                    Dialect::MySql => ("LOCK TABLES busy WRITE", "UNLOCK TABLES"),
+                    Dialect::Sqlite => ("BEGIN IMMEDIATE; DELETE FROM busy", "COMMIT"),
+                };
+                let mut c = sqlx::AnyConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(take).execute(&mut c).await.unwrap();
+                held_tx.send(()).unwrap();
+                // Dropped without a word if the test failed: give the lock back all the same.
+                let _ = release_rx.recv();
+                sqlx::raw_sql(give_back).execute(&mut c).await.unwrap();
             });
         });
-        ready_rx.recv().unwrap();
-        handle
-    };
-
-    if d == Dialect::Sqlite {
-        // SQLite's lease row lives in the same file, so another writer is met while taking
-        // the migration lock: godwit waits for it (up to lock_wait), then applies.
-        let holder = hold(1.5);
-        p.godwit(&["deploy"])
-            .expect(0)
-            .says("waiting for the migration lock")
-            .says("Applied 1 migration");
-        holder.join().unwrap();
-        let holder = hold(4.0);
-        p.godwit(&["--lock-wait", "1s", "deploy"])
-            .expect(3)
-            .says("could not acquire the migration lock within 1s");
-        holder.join().unwrap();
-        return;
+        held.recv()
+            .expect("the lock holder failed to take the lock");
+        LockHolder { release, thread }
     }
-    // Released after ~2 s: the first attempt times out, a retry gets through.
-    let holder = hold(2.0);
-    p.godwit(&["deploy"])
-        .expect(0)
-        .says("retry 1")
-        .says("Applied 1 migration");
-    holder.join().unwrap();
-    assert_eq!(
-        p.db.int("SELECT count(*) FROM godwit_migrations WHERE state = 'applied'"),
-        2
-    );
 
-    // Never released within the retries: the migration fails with the database's error.
-    p.write(
-        "20260803000000_add_busy_flag/up.sql",
-        "-- godwit:lock-timeout=300ms\nALTER TABLE busy ADD COLUMN flag INTEGER;\n",
-    );
-    std::fs::write(p.path().join("godwit.toml"), "lock_retries = 1\n").unwrap();
-    let holder = hold(6.0);
-    let out = p.godwit(&["deploy"]);
-    holder.join().unwrap();
-    out.expect(1)
-        .says("20260803000000_add_busy_flag failed")
-        .says("retry 1");
+    /// Gives the lock back, and returns once it has.
+    fn release(self) {
+        self.release.send(()).unwrap();
+        self.thread.join().unwrap();
+    }
 }
 
 each_dialect!(status_does_not_write);

@@ -8,16 +8,8 @@ use std::path::PathBuf;
 
 use crate::support::*;
 
-/// The folder, or a loud failure: a corpus test must not pass by not running.
 fn kratos() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpora/kratos/persistence/sql/migrations/sql");
-    assert!(
-        dir.is_dir(),
-        "the kratos corpus is missing at {}: these tests need it (see shared/corpora/README.md)",
-        dir.display()
-    );
-    dir
+    corpus("kratos/persistence/sql/migrations/sql")
 }
 
 /// A project pointing at the corpus where it is, with godwit's default settings; `extra`

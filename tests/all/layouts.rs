@@ -315,12 +315,7 @@ fn two_tools_need_from() {
 /// umami's Prisma folder, read where it is.
 #[test]
 fn umami_prisma_in_place() {
-    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpora/umami-prisma/prisma/migrations");
-    if !folder.is_dir() {
-        eprintln!("skipped: {} is not there", folder.display());
-        return;
-    }
+    let folder = corpus("umami-prisma/prisma/migrations");
     let p = Project::empty(Dialect::Postgres);
     std::fs::write(
         p.path().join("godwit.toml"),
@@ -339,12 +334,7 @@ fn umami_prisma_in_place() {
 /// authelia's `V0001.Name.up.sql` names, through a pattern in godwit.toml.
 #[test]
 fn authelia_through_a_pattern() {
-    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpora/authelia/internal/storage/migrations/postgres");
-    if !folder.is_dir() {
-        eprintln!("skipped: {} is not there", folder.display());
-        return;
-    }
+    let folder = corpus("authelia/internal/storage/migrations/postgres");
     let p = Project::empty(Dialect::Postgres);
     std::fs::write(
         p.path().join("godwit.toml"),

@@ -244,35 +244,6 @@ fn plugin_runtime_starts_with_pooling_or_on_demand_allocation() {
     }
 }
 
-/// Not a timing assertion: prints what instantiating from `InstancePre` costs under each
-/// allocator (WASI context and store setup excluded: the clock starts after them).
-#[test]
-fn plugin_instantiation_from_instance_pre_is_measured() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_component(dir.path(), "sandbox.wasm", SANDBOX);
-    for pooling in [true, false] {
-        let runtime = Runtime::new(RuntimeConfig {
-            cache_dir: None,
-            pooling,
-        })
-        .unwrap();
-        let plugin = runtime.load(&path, None).unwrap();
-        let rounds = 200u32;
-        let mut total = Duration::ZERO;
-        for _ in 0..rounds {
-            let call = runtime
-                .call(&plugin, &Limits::default(), |_, _| Ok(()))
-                .unwrap();
-            total += call.elapsed;
-        }
-        println!(
-            "plugin instantiation ({:?} allocation): {:.1} µs per instantiation from InstancePre, mean of {rounds}",
-            runtime.allocation(),
-            total.as_secs_f64() * 1e6 / f64::from(rounds)
-        );
-    }
-}
-
 #[test]
 fn plugin_importing_what_the_host_does_not_link_fails_closed() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,10 +1,11 @@
 //! Shared test machinery: a database per test, a project directory per test, and the
 //! `godwit` binary run as a user would run it.
 
+use std::io::{BufRead as _, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::LazyLock;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{LazyLock, mpsc};
 
 use sqlx::{AnyConnection, Connection, Row};
 
@@ -330,6 +331,21 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
 
+/// `rel` under the real-world corpora (`shared/corpora` beside the repository), or a loud
+/// failure: a corpus test must not pass by not running.
+#[track_caller]
+pub fn corpus(rel: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpora")
+        .join(rel);
+    assert!(
+        dir.is_dir(),
+        "the corpus {rel} is missing at {}: this test needs it (see shared/corpora/README.md)",
+        dir.display()
+    );
+    dir
+}
+
 pub fn dialect_dir(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Postgres => "postgres",
@@ -449,6 +465,90 @@ impl Project {
 
     pub fn godwit(&self, args: &[&str]) -> Output {
         run(self.command(args))
+    }
+
+    /// Starts godwit without waiting for it: see [`Running`].
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        Running::start(self.command(args))
+    }
+}
+
+/// A godwit run whose output is read while it runs, so that a test acts when godwit says
+/// something has happened rather than after a guess at how long it takes.
+pub struct Running {
+    child: Child,
+    /// Each line as it is printed: whether on stderr, and the line.
+    lines: mpsc::Receiver<(bool, String)>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Running {
+    fn start(mut cmd: Command) -> Running {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run godwit");
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        for (is_stderr, stream) in [
+            (false, Box::new(stdout) as Box<dyn Read + Send>),
+            (true, Box::new(stderr)),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send((is_stderr, line)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Running {
+            child,
+            lines,
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
+    /// The next line, or `None` once godwit has closed both streams.
+    fn next_line(&mut self) -> Option<String> {
+        let (is_stderr, line) = self.lines.recv().ok()?;
+        let text = if is_stderr {
+            &mut self.stderr
+        } else {
+            &mut self.stdout
+        };
+        text.push_str(&line);
+        text.push('\n');
+        Some(line)
+    }
+
+    /// Returns once godwit has printed a line containing `needle`; fails the test if it
+    /// ends without printing one.
+    #[track_caller]
+    pub fn wait_for(&mut self, needle: &str) {
+        while let Some(line) = self.next_line() {
+            if line.contains(needle) {
+                return;
+            }
+        }
+        panic!(
+            "godwit ended without saying {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+    }
+
+    /// Waits for godwit to end.
+    pub fn finish(mut self) -> Output {
+        while self.next_line().is_some() {}
+        let status = self.child.wait().expect("wait for godwit");
+        Output {
+            code: status.code().unwrap_or(-1),
+            stdout: self.stdout,
+            stderr: self.stderr,
+        }
     }
 }
 

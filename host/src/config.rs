@@ -332,26 +332,7 @@ impl PluginSettings {
     }
 }
 
-/// `[lint]`: per-rule severities, by rule name or code (`ban-drop-column = "off"`).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LintSettings {
-    #[serde(default)]
-    pub rules: std::collections::BTreeMap<String, RuleLevel>,
-    /// godwit.toml's top-level `lock_timeout`, copied here when the file is read: deploy
-    /// applies it to every migration, so the lock-timeout rule must count it as set.
-    #[serde(skip)]
-    pub lock_timeout: Option<Duration>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuleLevel {
-    Off,
-    Info,
-    Warning,
-    Error,
-}
+pub use godwit_lint::{LintSettings, RuleLevel};
 
 /// `[backup]`: when deploy backs up the whole database first, and where files go.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -439,26 +420,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     }
 }
 
-/// The longest duration godwit reads anywhere: longer than any wait a deploy needs, and
-/// short enough that adding it to a clock or a grace period cannot overflow.
-pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 60 * 60);
-
-/// Parses `"5s"`, `"250ms"`, `"2min"`, or `"0"` (no limit), up to [`MAX_DURATION`].
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let duration = humantime::parse_duration(text).map_err(|e| {
-        format!("`{text}` is not a duration ({e}); write e.g. \"5s\", \"500ms\" or \"2min\"")
-    })?;
-    if duration > MAX_DURATION {
-        return Err(format!(
-            "`{text}` is longer than godwit accepts for any setting (a year); write e.g. \"5s\", \"10min\" or \"1h\""
-        ));
-    }
-    Ok(duration)
-}
+pub use godwit_core::duration::{MAX_DURATION, parse_duration};
 
 /// Everything a command needs, resolved once.
 #[derive(Clone, Debug)]

@@ -153,6 +153,17 @@ impl Error {
     }
 }
 
+/// Reading migrations and their settings fails with the same variants, messages and exit
+/// codes here as in `godwit-core`.
+impl From<godwit_core::Error> for Error {
+    fn from(e: godwit_core::Error) -> Self {
+        match e {
+            godwit_core::Error::Config(message) => Error::Config(message),
+            godwit_core::Error::Source { path, message } => Error::Source { path, message },
+        }
+    }
+}
+
 /// What is wrong with the role that confines a plugin's statements ([`Error::RoleUnfit`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RoleProblem {

@@ -16,17 +16,12 @@
 //! ```
 
 pub mod adopt;
-pub mod analyze;
 pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod diff;
 pub mod driver;
 pub mod error;
-pub mod finding;
-pub mod findings_report;
-pub mod history;
-pub mod lint;
 pub mod lockfile;
 pub mod migrator;
 pub mod notify;
@@ -35,34 +30,14 @@ pub mod plugin;
 pub mod plugin_cli;
 pub mod report;
 pub mod schema;
-pub mod source;
-pub mod split;
 pub mod step;
 pub mod validate;
-pub mod value;
 pub mod verify;
 
 pub use error::Error;
 
-/// The SQL dialect a database speaks; it decides how files are split and which
-/// statements a driver sends for locking, timeouts and history.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Dialect {
-    Postgres,
-    MySql,
-    Sqlite,
-}
-
-impl std::fmt::Display for Dialect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Dialect::Postgres => "PostgreSQL",
-            Dialect::MySql => "MySQL",
-            Dialect::Sqlite => "SQLite",
-        })
-    }
-}
-
-/// The version of this build, recorded in every history row.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+// The pure model and the lint rules live in their own crates (issue 13); these keep the
+// old paths (`crate::split::...`, `godwit::lint::...`) working.
+pub use godwit_core::{Dialect, VERSION, analyze, finding, history, source, split, value};
+pub use godwit_lint as lint;
+pub use godwit_lint::findings_report;

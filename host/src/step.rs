@@ -39,114 +39,13 @@ pub const PROGRESS_TABLE: &str = "godwit_step_progress";
 /// would otherwise commit empty batches for ever while holding the migration lock.
 pub const MAX_IDLE_BATCHES: u32 = 10;
 
-/// `step.toml`, as written in a migration directory.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StepFile {
-    /// The `[plugins.NAME]` of godwit.toml that runs this step.
-    pub plugin: String,
-    /// Settings for the plugin, overriding its `[plugins.NAME.config]` key by key.
-    #[serde(default)]
-    pub config: toml::Table,
-    #[serde(default)]
-    pub batch: BatchSettings,
-}
-
-/// How big the batches are and how fast they may come.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BatchSettings {
-    /// Rows in the first batch (else the plugin's hint, else 1000); later batches adapt
-    /// to `target`.
-    pub size: Option<u32>,
-    /// The duration a batch should take: long enough to amortise the commit, short
-    /// enough that locks and replication lag stay small.
-    #[serde(deserialize_with = "duration")]
-    pub target: Duration,
-    pub min: u32,
-    pub max: u32,
-    /// Sleep between batches.
-    #[serde(deserialize_with = "duration")]
-    pub pause: Duration,
-    /// A ceiling on throughput; 0 for none.
-    pub max_rows_per_second: u64,
-    /// The longest one batch's database statements may run, together, enforced by the
-    /// server (`statement_timeout`, `max_statement_time`, SQLite's progress handler). They
-    /// carry the plugin's `filter`, so without a bound a hostile or careless filter would
-    /// hold the batch's transaction and the migration lock forever. Also bounds the
-    /// up-front row count, which is only skipped when it runs out.
-    #[serde(deserialize_with = "duration")]
-    pub timeout: Duration,
-}
-
-/// The default of `[batch] timeout`: far above a batch's target (250 ms by default), so
-/// that only a statement gone wrong meets it.
-pub const DEFAULT_BATCH_TIMEOUT: Duration = Duration::from_secs(300);
-
-impl Default for BatchSettings {
-    fn default() -> Self {
-        BatchSettings {
-            size: None,
-            target: Duration::from_millis(250),
-            min: 1,
-            max: 50_000,
-            pause: Duration::ZERO,
-            max_rows_per_second: 0,
-            timeout: DEFAULT_BATCH_TIMEOUT,
-        }
-    }
-}
-
-impl BatchSettings {
-    /// The first batch's size: `size`, else the plugin's hint, else 1000.
-    pub fn size_or(&self, hint: Option<u32>) -> u32 {
-        self.size.or(hint).unwrap_or(1000)
-    }
-}
-
-impl StepFile {
-    /// Parses a `step.toml`; errors say which key is wrong.
-    pub fn parse(text: &str) -> Result<StepFile, String> {
-        let step: StepFile = toml::from_str(text).map_err(|e| e.to_string())?;
-        if step.plugin.trim().is_empty() {
-            return Err("`plugin` is empty; name a [plugins.NAME] of godwit.toml".into());
-        }
-        let b = &step.batch;
-        if b.min == 0 || b.min > b.max || b.size == Some(0) {
-            return Err(format!(
-                "[batch] needs 1 <= min <= max and size >= 1 (min = {}, max = {}, size = {:?})",
-                b.min, b.max, b.size
-            ));
-        }
-        if b.timeout.is_zero() {
-            return Err(
-                "[batch] timeout must be more than 0s: it bounds each batch's statements".into(),
-            );
-        }
-        if b.target.is_zero() {
-            return Err("[batch] target must be more than 0ms".into());
-        }
-        Ok(step)
-    }
-
-    /// Reads `dir/step.toml`.
-    pub fn read(path: &Path) -> Result<StepFile, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read step.toml: {e}"))?;
-        StepFile::parse(&text)
-    }
-}
+pub use godwit_core::step::{BatchSettings, DEFAULT_BATCH_TIMEOUT, StepFile};
 
 /// `now + bound`, or as far ahead as an `Instant` goes.
 fn bound_from_now(bound: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(bound)
         .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
-}
-
-fn duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(de)?;
-    crate::config::parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
 /// Picks the next batch size: scaled towards the target duration, at most doubling or
@@ -1550,22 +1449,6 @@ mod tests {
             throttle_delay(&s, 500, Duration::from_millis(100)),
             Duration::from_secs(1)
         );
-    }
-
-    #[test]
-    fn step_file_refuses_unknown_keys_and_bad_batches() {
-        let ok = StepFile::parse(
-            "plugin = \"copy\"\n[config]\ntable = \"users\"\n[batch]\nsize = 10\ntarget = \"1s\"\n",
-        )
-        .unwrap();
-        assert_eq!(ok.batch.size, Some(10));
-        assert_eq!(ok.batch.target, Duration::from_secs(1));
-        let err = StepFile::parse("plugin = \"copy\"\nbatchsize = 3\n").unwrap_err();
-        assert!(err.contains("batchsize"), "{err}");
-        let err = StepFile::parse("plugin = \"copy\"\n[batch]\nmin = 5\nmax = 2\n").unwrap_err();
-        assert!(err.contains("min <= max"), "{err}");
-        let err = StepFile::parse("[config]\n").unwrap_err();
-        assert!(err.contains("plugin"), "{err}");
     }
 
     fn sql(dialect: Dialect) -> BackfillSql {

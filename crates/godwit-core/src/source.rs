@@ -1,0 +1,569 @@
+//! Reading migration directories: versions, names, directives and checksums.
+//!
+//! Everything here is checked before a single statement runs, so a malformed file
+//! late in the list stops the deploy while the database is still untouched.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+mod create;
+mod layout;
+
+pub use create::{NewMigration, create, next_version};
+pub use layout::{Layout, LayoutSpec, read};
+
+use crate::split::{self, Statement};
+use crate::{Dialect, Error};
+
+/// A migration version as written: digits, optionally dotted (`20261121090000`, `0007`,
+/// Flyway's `1.2.3`), or `R__name` for a Flyway repeatable migration.
+///
+/// Compared by numeric value segment by segment, so `9` sorts before `10` whatever the
+/// padding and `1.10` after `1.9`; repeatables come after every versioned migration. The
+/// text is kept as written because it is what the history table and the user see.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct Version(String);
+
+impl Version {
+    pub fn parse(text: &str) -> Option<Version> {
+        if let Some(name) = text.strip_prefix("R__") {
+            return (!name.is_empty()).then(|| Version(text.to_string()));
+        }
+        let valid = !text.is_empty()
+            && text.len() <= 64
+            && text
+                .split('.')
+                .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+        valid.then(|| Version(text.to_string()))
+    }
+
+    /// A Flyway repeatable: applied after the versioned ones, again whenever it changes.
+    pub fn repeatable(name: &str) -> Version {
+        Version(format!("R__{name}"))
+    }
+
+    pub fn is_repeatable(&self) -> bool {
+        self.0.starts_with("R__")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Same number whatever the padding: `00001` and `1` (other tools store integers).
+    pub fn same_number(&self, other: &Version) -> bool {
+        self.is_repeatable() == other.is_repeatable() && self.segments().eq(other.segments())
+    }
+
+    fn segments(&self) -> impl Iterator<Item = &str> {
+        self.0.split('.').map(|s| {
+            let trimmed = s.trim_start_matches('0');
+            if trimmed.is_empty() { "0" } else { trimmed }
+        })
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self.is_repeatable(), other.is_repeatable()) {
+            (true, true) => return self.0.cmp(&other.0),
+            (a, b) if a != b => return a.cmp(&b),
+            _ => {}
+        }
+        let (mut a, mut b) = (self.segments(), other.segments());
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return self.0.cmp(&other.0),
+                (x, y) => {
+                    let (x, y) = (x.unwrap_or("0"), y.unwrap_or("0"));
+                    let order = x.len().cmp(&y.len()).then_with(|| x.cmp(y));
+                    if order != Ordering::Equal {
+                        return order;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Per-file settings written as `-- godwit:` comments above the first statement.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Directives {
+    /// Run statement by statement outside a transaction (`CREATE INDEX CONCURRENTLY`).
+    pub no_transaction: bool,
+    pub lock_timeout: Option<Duration>,
+    pub statement_timeout: Option<Duration>,
+}
+
+/// One SQL script, normalised: BOM stripped, CRLF turned into LF. For tools that keep
+/// up and down in one file, `text` is that file with the other section blanked out, so
+/// line numbers still point into the real file.
+#[derive(Clone, Debug)]
+pub struct Script {
+    pub path: PathBuf,
+    pub text: String,
+    pub directives: Directives,
+    pub splitting: Splitting,
+    /// What asked for this script to run outside a transaction: godwit's directive or
+    /// the marker of the tool that wrote it.
+    pub no_transaction: Option<NoTransaction>,
+    /// Written for a tool that sent each file as it is, without a transaction of its own
+    /// around it: a file that manages its own transactions (or runs `CONCURRENTLY`) ran
+    /// there, so it runs here too.
+    pub ran_as_is: Option<Layout>,
+    /// Run with SQLite's foreign keys off, as popx runs every SQLite migration: its table
+    /// rebuilds (`DROP TABLE`, `RENAME`) must not cascade into the rows of the tables
+    /// that reference the one rebuilt. The pragma works only outside a transaction, so
+    /// the migrator sets it around the script.
+    pub sqlite_foreign_keys_off: bool,
+}
+
+/// What told godwit to run a script outside a transaction, in the words of the tool
+/// that wrote it: each tool's marker keeps the meaning it had there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoTransaction {
+    /// `-- godwit:no-transaction`.
+    Godwit,
+    /// sqlx's `-- no-transaction` on the first line.
+    Sqlx,
+    /// goose's `-- +goose NO TRANSACTION`.
+    Goose,
+    /// dbmate's `-- migrate:up transaction:false`.
+    Dbmate,
+    /// Flyway's `executeInTransaction=false` in the script's `.sql.conf`.
+    Flyway,
+    /// ory/popx's `.autocommit` in the file name.
+    Popx,
+    /// diesel's `run_in_transaction = false` in the migration's `metadata.toml`.
+    Diesel,
+}
+
+impl NoTransaction {
+    /// The marker as the user wrote it.
+    pub fn marker(self) -> &'static str {
+        match self {
+            NoTransaction::Godwit => "-- godwit:no-transaction",
+            NoTransaction::Sqlx => "sqlx's -- no-transaction",
+            NoTransaction::Goose => "goose's -- +goose NO TRANSACTION",
+            NoTransaction::Dbmate => "dbmate's transaction:false",
+            NoTransaction::Flyway => "Flyway's executeInTransaction=false",
+            NoTransaction::Popx => "popx's .autocommit file name",
+            NoTransaction::Diesel => "diesel's run_in_transaction = false",
+        }
+    }
+}
+
+/// How a script is applied. Deploy, lint and plan all ask [`Script::transaction_mode`],
+/// so what lint warns about and what plan announces is what deploy does.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum TransactionMode {
+    /// One transaction, which also writes the history row: all of it or nothing.
+    Transaction,
+    /// Each statement on its own, the history row counting them.
+    StatementByStatement { why: WhyNoTransaction },
+}
+
+/// Why a script runs statement by statement.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum WhyNoTransaction {
+    /// MySQL and MariaDB commit DDL implicitly, so no transaction can hold a migration.
+    ImplicitCommit,
+    /// A directive or a tool's marker asked for it.
+    Marker { marker: NoTransaction },
+    /// The tool that wrote the file ran it as it is, and a statement in it cannot run
+    /// inside a transaction godwit opens (it manages its own, or uses `CONCURRENTLY`).
+    RanAsIs { tool: Layout, line: usize },
+}
+
+impl TransactionMode {
+    pub fn is_transaction(&self) -> bool {
+        matches!(self, TransactionMode::Transaction)
+    }
+
+    /// "one transaction", "statement by statement: popx's .autocommit file name", ...
+    pub fn describe(&self) -> String {
+        match self {
+            TransactionMode::Transaction => "one transaction".into(),
+            TransactionMode::StatementByStatement { why } => {
+                let why = match why {
+                    WhyNoTransaction::ImplicitCommit => {
+                        "MySQL commits each DDL statement at once".to_string()
+                    }
+                    WhyNoTransaction::Marker { marker } => marker.marker().to_string(),
+                    WhyNoTransaction::RanAsIs { tool, line } => format!(
+                        "{} ran the file as it is, and the statement at line {line} cannot run inside a transaction",
+                        tool.name()
+                    ),
+                };
+                format!("statement by statement: {why}")
+            }
+        }
+    }
+}
+
+/// Where statement boundaries come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Splitting {
+    /// godwit's tokenizer.
+    Tokenizer,
+    /// Drizzle's `--> statement-breakpoint` lines.
+    Breakpoints,
+    /// goose's `-- +goose StatementBegin` … `StatementEnd` blocks, tokenizer elsewhere.
+    GooseBlocks,
+}
+
+impl Script {
+    pub(crate) fn read(path: &Path) -> Result<Script, Error> {
+        let text = read_text(path)?;
+        let directives = parse_directives(&text).map_err(|m| Error::source(path, m))?;
+        Ok(Script {
+            path: path.to_path_buf(),
+            text,
+            splitting: Splitting::Tokenizer,
+            no_transaction: directives.no_transaction.then_some(NoTransaction::Godwit),
+            ran_as_is: None,
+            sqlite_foreign_keys_off: false,
+            directives,
+        })
+    }
+
+    /// Splits the script into statements for `dialect`; errors name the file and line.
+    pub fn statements(&self, dialect: Dialect) -> Result<Vec<Statement>, Error> {
+        let fail = |e: split::SplitError| Error::source(&self.path, e.to_string());
+        match self.splitting {
+            Splitting::Tokenizer => split::split(&self.text, dialect).map_err(fail),
+            Splitting::Breakpoints => {
+                let mut out = Vec::new();
+                let (mut offset, mut chunk_start) = (0, 0);
+                for line in self.text.split_inclusive('\n') {
+                    if line.trim() == "--> statement-breakpoint" {
+                        let chunk = &self.text[chunk_start..offset];
+                        out.extend(shifted(
+                            split::split(chunk, dialect).map_err(fail)?,
+                            &self.text[..chunk_start],
+                            chunk_start,
+                        ));
+                        chunk_start = offset + line.len();
+                    }
+                    offset += line.len();
+                }
+                let chunk = &self.text[chunk_start..];
+                out.extend(shifted(
+                    split::split(chunk, dialect).map_err(fail)?,
+                    &self.text[..chunk_start],
+                    chunk_start,
+                ));
+                Ok(out)
+            }
+            Splitting::GooseBlocks => {
+                let mut out = Vec::new();
+                let (mut offset, mut block_start) = (0, None);
+                let mut plain_start = 0;
+                for line in self.text.split_inclusive('\n') {
+                    let marker = line.trim().to_ascii_lowercase();
+                    if marker == "-- +goose statementbegin" {
+                        let plain = &self.text[plain_start..offset];
+                        out.extend(shifted(
+                            split::split(plain, dialect).map_err(fail)?,
+                            &self.text[..plain_start],
+                            plain_start,
+                        ));
+                        block_start = Some(offset + line.len());
+                    } else if marker == "-- +goose statementend" {
+                        let start = block_start.take().ok_or_else(|| {
+                            Error::source(
+                                &self.path,
+                                "`-- +goose StatementEnd` without a StatementBegin",
+                            )
+                        })?;
+                        let body = self.text[start..offset].trim();
+                        if !body.is_empty() {
+                            let lead = self.text[start..offset].len()
+                                - self.text[start..offset].trim_start().len();
+                            let at = start + lead;
+                            out.push(Statement {
+                                sql: body.trim_end_matches(';').trim_end().to_string(),
+                                line: self.text[..at].matches('\n').count() + 1,
+                                span: at..at + body.len(),
+                            });
+                        }
+                        plain_start = offset + line.len();
+                    }
+                    offset += line.len();
+                }
+                if block_start.is_some() {
+                    return Err(Error::source(
+                        &self.path,
+                        "`-- +goose StatementBegin` is never closed by StatementEnd",
+                    ));
+                }
+                let plain = &self.text[plain_start..];
+                out.extend(shifted(
+                    split::split(plain, dialect).map_err(fail)?,
+                    &self.text[..plain_start],
+                    plain_start,
+                ));
+                Ok(out)
+            }
+        }
+    }
+
+    /// How deploy applies this script on `dialect`: the one place that decides it, for
+    /// deploy, lint and plan alike.
+    pub fn transaction_mode(&self, statements: &[Statement], dialect: Dialect) -> TransactionMode {
+        let why = if dialect == Dialect::MySql {
+            WhyNoTransaction::ImplicitCommit
+        } else if let Some(marker) = self.no_transaction {
+            WhyNoTransaction::Marker { marker }
+        } else if let Some((tool, s)) = self.ran_as_is.and_then(|tool| {
+            Some((
+                tool,
+                statements.iter().find(|s| needs_no_transaction(&s.sql))?,
+            ))
+        }) {
+            WhyNoTransaction::RanAsIs { tool, line: s.line }
+        } else {
+            return TransactionMode::Transaction;
+        };
+        TransactionMode::StatementByStatement { why }
+    }
+}
+
+/// Statements that cannot run inside a transaction godwit opened, or that manage their own.
+pub(crate) fn needs_no_transaction(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .split_whitespace()
+        .take(6)
+        .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
+        .collect();
+    let first = words.first().map(String::as_str).unwrap_or("");
+    matches!(first, "BEGIN" | "COMMIT" | "ROLLBACK" | "VACUUM" | "END")
+        || (first == "START" && words.get(1).is_some_and(|w| w == "TRANSACTION"))
+        || words.iter().any(|w| w == "CONCURRENTLY")
+}
+
+/// Moves statements split from a slice of the file back to the file's coordinates.
+fn shifted(
+    statements: Vec<Statement>,
+    before: &str,
+    offset: usize,
+) -> impl Iterator<Item = Statement> {
+    let lines = before.matches('\n').count();
+    statements.into_iter().map(move |s| Statement {
+        line: s.line + lines,
+        span: s.span.start + offset..s.span.end + offset,
+        sql: s.sql,
+    })
+}
+
+/// Reads and normalises a file, with errors that name it.
+pub(crate) fn read_text(path: &Path) -> Result<String, Error> {
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::source(path, format!("cannot read: {e}")))?;
+    normalize(&bytes).map_err(|m| Error::source(path, m))
+}
+
+/// A migration directory.
+#[derive(Clone, Debug)]
+pub struct Migration {
+    pub version: Version,
+    pub name: String,
+    pub dir: PathBuf,
+    pub up: Script,
+    pub down: Option<Script>,
+    /// SHA-256 of the normalised `up.sql`: what was applied is what is checked.
+    pub checksum: String,
+    /// The name the tool that wrote it knows it by: a directory (`20231010_init`) or a
+    /// file (`V1.2__add_users.sql`), relative to the migrations folder.
+    pub origin: String,
+    /// Drizzle's journal timestamp, which its history table records instead of a name.
+    pub created_at: Option<i64>,
+    /// A plugin step (`step.toml`) instead of SQL; `up` is then empty and the checksum
+    /// is the step file's.
+    pub step: Option<Box<crate::step::StepFile>>,
+    /// Where its down script is, or would go.
+    pub down_place: DownPlace,
+}
+
+/// Where a migration's down script lives in its layout, so that advice about a missing
+/// one names a place the user can actually write to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DownPlace {
+    /// A file of its own: `down.sql`, `<v>_<name>.down.sql`, Flyway's `U<v>__<name>.sql`.
+    File(PathBuf),
+    /// A section of the migration's own file, opened by `marker` (goose, dbmate).
+    Section { file: PathBuf, marker: &'static str },
+    /// The tool that wrote the folder keeps no down scripts (Prisma, Drizzle Kit, a
+    /// `pattern` without `{direction}`); `reason` says so in a sentence.
+    Nowhere { reason: &'static str },
+}
+
+impl Migration {
+    /// `sql` or `step`, as the history table records it.
+    pub fn kind(&self) -> &'static str {
+        if self.step.is_some() { "step" } else { "sql" }
+    }
+
+    /// `20261121090000_create_users`, as the directory is named.
+    pub fn id(&self) -> String {
+        format!("{}_{}", self.version, self.name)
+    }
+}
+
+/// Strips a UTF-8 BOM and turns CRLF into LF, so a Windows checkout has the same checksum.
+pub fn normalize(bytes: &[u8]) -> Result<String, String> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        format!("not valid UTF-8 (line {line}); save the file as UTF-8")
+    })?;
+    Ok(if text.contains('\r') {
+        text.replace("\r\n", "\n")
+    } else {
+        text.to_string()
+    })
+}
+
+pub fn checksum(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn parse_directives(text: &str) -> Result<Directives, String> {
+    let mut directives = Directives::default();
+    let mut in_header = true;
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        let directive = trimmed
+            .strip_prefix("--")
+            .map(str::trim)
+            .and_then(|c| c.strip_prefix("godwit:"));
+        match directive {
+            // Ignore comments sit above the statement they are about, anywhere in the
+            // file; they belong to lint, not to how the file runs.
+            Some(body) if is_ignore(body) => {}
+            Some(body) if in_header => apply_directive(&mut directives, body.trim())
+                .map_err(|m| format!("line {}: {m}", index + 1))?,
+            Some(_) => {
+                return Err(format!(
+                    "line {}: `{trimmed}` comes after the first statement; move godwit directives to the top of the file",
+                    index + 1
+                ));
+            }
+            None if trimmed.is_empty() || trimmed.starts_with("--") => {}
+            None => in_header = false,
+        }
+    }
+    Ok(directives)
+}
+
+/// `godwit:ignore RULE -- reason: ...`, read by the `godwit-lint` crate.
+fn is_ignore(body: &str) -> bool {
+    body.strip_prefix("ignore")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
+}
+
+fn apply_directive(d: &mut Directives, body: &str) -> Result<(), String> {
+    let (key, value) = match body.find(['=', ' ', ':']) {
+        Some(at) => (
+            &body[..at],
+            body[at + 1..].trim_start_matches(['=', ':', ' ']).trim(),
+        ),
+        None => (body, ""),
+    };
+    let key = key.trim().replace('_', "-").to_ascii_lowercase();
+    let duration = |value: &str| -> Result<Option<Duration>, String> {
+        if value.is_empty() {
+            return Err(format!(
+                "`godwit:{key}` needs a value, e.g. `-- godwit:{key}=5s`"
+            ));
+        }
+        crate::duration::parse_duration(value).map(Some)
+    };
+    match key.as_str() {
+        "no-transaction" if value.is_empty() => d.no_transaction = true,
+        "lock-timeout" => d.lock_timeout = duration(value)?,
+        "statement-timeout" => d.statement_timeout = duration(value)?,
+        _ => {
+            return Err(format!(
+                "unknown directive `godwit:{body}`; godwit knows `no-transaction`, `lock-timeout=DURATION` and `statement-timeout=DURATION`"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reads every migration under `dir` in the layout it was written in, sorted by version,
+/// choosing the files meant for `dialect` where the layout has per-database files.
+pub fn read_dir(dir: &Path, dialect: Dialect) -> Result<Vec<Migration>, Error> {
+    read(dir, &LayoutSpec::default(), dialect)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_and_bom_do_not_change_the_checksum() {
+        let lf = normalize(b"CREATE TABLE t (id int);\nSELECT 1;\n").unwrap();
+        let crlf = normalize(b"\xEF\xBB\xBFCREATE TABLE t (id int);\r\nSELECT 1;\r\n").unwrap();
+        assert_eq!(checksum(&lf), checksum(&crlf));
+    }
+
+    #[test]
+    fn versions_compare_numerically() {
+        let v = |s| Version::parse(s).unwrap();
+        assert!(v("9") < v("10"));
+        assert!(v("0009") < v("10"));
+        assert!(v("20261121090000") > v("20261121085959"));
+        assert!(Version::parse("v1").is_none());
+        assert!(v("1.9") < v("1.10"));
+        assert!(v("1.2") < v("1.2.1"));
+        assert!(v("2") > v("1.99"));
+        assert!(v("99999999999999") < v("R__views"));
+        assert!(Version::parse("1..2").is_none());
+    }
+
+    #[test]
+    fn directives() {
+        let d = parse_directives("-- godwit:no-transaction\n-- godwit:lock_timeout=5s\n-- godwit:statement-timeout 2min\nCREATE INDEX x;").unwrap();
+        assert!(d.no_transaction);
+        assert_eq!(d.lock_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(d.statement_timeout, Some(Duration::from_secs(120)));
+        let err = parse_directives("-- godwit:no-transactoin\n").unwrap_err();
+        assert!(err.contains("line 1: unknown directive"), "{err}");
+        let err = parse_directives("SELECT 1;\n-- godwit:no-transaction\n").unwrap_err();
+        assert!(err.contains("after the first statement"), "{err}");
+        let err = parse_directives("-- godwit:lock-timeout=5 parsecs\n").unwrap_err();
+        assert!(err.contains("not a duration"), "{err}");
+        // Ignore comments are lint's, and sit above any statement.
+        let d = parse_directives("-- godwit:no-transaction\n-- godwit:ignore ban-truncate -- reason: cache\nTRUNCATE t;\n-- godwit:ignore GW001 -- reason: gone\nDROP TABLE u;\n").unwrap();
+        assert!(d.no_transaction);
+        let err = parse_directives("-- godwit:ignored\n").unwrap_err();
+        assert!(err.contains("unknown directive"), "{err}");
+    }
+}

@@ -1,0 +1,89 @@
+//! GW015 concurrently-in-transaction: PostgreSQL refuses `CONCURRENTLY` inside a
+//! transaction block, and godwit runs a migration in one unless told otherwise. Whether
+//! it does is [`godwit_core::source::Script::transaction_mode`]'s answer, the one deploy uses:
+//! a golang-migrate or Prisma file holding a lone `CREATE INDEX CONCURRENTLY` runs
+//! outside a transaction, as those tools ran it, and is not reported.
+
+use crate::rule::{POSTGRES, RuleContext, RuleInfo};
+use godwit_core::analyze::Effect;
+use godwit_core::finding::{Finding, Severity};
+
+pub(super) const RULE: RuleInfo = RuleInfo {
+    name: "concurrently-in-transaction",
+    code: "GW015",
+    summary: "CREATE/DROP INDEX CONCURRENTLY in a migration that runs in a transaction",
+    default_severity: Severity::Error,
+    dialects: POSTGRES,
+    check,
+};
+
+fn check(ctx: &RuleContext) -> Vec<Finding> {
+    let in_transaction = ctx.mode.is_transaction();
+    let mut in_begin = false;
+    let mut findings = Vec::new();
+    for s in ctx.statements {
+        for e in &s.effects {
+            let what = match e {
+                Effect::BeginTransaction => {
+                    in_begin = true;
+                    continue;
+                }
+                Effect::CreateIndex {
+                    concurrently: true,
+                    table,
+                    ..
+                } => format!("CREATE INDEX CONCURRENTLY on {table}"),
+                Effect::DropIndex { concurrently: true } => "DROP INDEX CONCURRENTLY".to_string(),
+                _ => continue,
+            };
+            let message = if in_transaction {
+                format!(
+                    "{what} cannot run inside a transaction block, and this migration runs in one (nothing marks it to run without: no -- godwit:no-transaction or its tool's equivalent): PostgreSQL refuses it and the deploy fails"
+                )
+            } else if in_begin {
+                format!(
+                    "{what} comes after a BEGIN written in the file: PostgreSQL refuses it inside that transaction block"
+                )
+            } else {
+                continue;
+            };
+            findings.push(ctx.finding(
+                &RULE,
+                Some(s),
+                message,
+                "Start up.sql with -- godwit:no-transaction and keep the concurrent statement in a migration of its own, without BEGIN/COMMIT, so a failure is easy to retry.",
+            ));
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{fails, passes};
+    use godwit_core::Dialect::*;
+
+    #[test]
+    fn postgres() {
+        fails(
+            "GW015",
+            Postgres,
+            "CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);\n",
+        );
+        passes(
+            "GW015",
+            Postgres,
+            "-- godwit:no-transaction\nCREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);\n",
+        );
+        let found = fails(
+            "GW015",
+            Postgres,
+            "-- godwit:no-transaction\nBEGIN;\nDROP INDEX CONCURRENTLY orders_customer_idx;\nCOMMIT;\n",
+        );
+        assert!(
+            found[0].message.contains("after a BEGIN"),
+            "{}",
+            found[0].message
+        );
+    }
+}

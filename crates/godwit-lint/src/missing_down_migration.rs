@@ -1,0 +1,91 @@
+//! GW020 missing-down-migration: without down.sql, `godwit down` cannot revert it.
+//! Folders whose tool keeps no down scripts (Prisma, Drizzle Kit) have nowhere to put
+//! one, so the rule has nothing to ask of them.
+
+use crate::rule::{ALL, RuleContext, RuleInfo};
+use godwit_core::finding::{Finding, Severity};
+use godwit_core::source::DownPlace;
+
+pub(super) const RULE: RuleInfo = RuleInfo {
+    name: "missing-down-migration",
+    code: "GW020",
+    summary: "a migration has no down.sql",
+    default_severity: Severity::Warning,
+    dialects: ALL,
+    check,
+};
+
+fn check(ctx: &RuleContext) -> Vec<Finding> {
+    if ctx.migration.down.is_some() {
+        return Vec::new();
+    }
+    let file_name = |p: &std::path::Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let up = file_name(&ctx.migration.up.path);
+    let (missing, write) = match &ctx.migration.down_place {
+        DownPlace::Nowhere { .. } => return Vec::new(),
+        DownPlace::File(path) => {
+            let down = file_name(path);
+            (down.clone(), format!("Write {down} undoing {up}"))
+        }
+        DownPlace::Section { marker, .. } => (
+            format!("`{marker}` section"),
+            format!("Add a `{marker}` section to {up} undoing its up section"),
+        ),
+    };
+    let tables: Vec<String> = ctx
+        .statements
+        .iter()
+        .flat_map(|s| s.tables.iter().cloned())
+        .fold(Vec::new(), |mut acc, t| {
+            if !acc.contains(&t) {
+                acc.push(t);
+            }
+            acc
+        });
+    let touches = if tables.is_empty() {
+        String::new()
+    } else {
+        format!(" (it changes {})", crate::rule::table_list(&tables))
+    };
+    vec![ctx.finding(
+        &RULE,
+        None,
+        format!(
+            "{} has no {missing}: `godwit down` cannot revert it{touches}",
+            ctx.migration.id()
+        ),
+        &format!(
+            "{write}; if the change truly cannot be undone, say so with -- godwit:ignore missing-down-migration -- reason: ... in {up}."
+        ),
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{dialect_name, lint_dirs, passes};
+    use godwit_core::Dialect::*;
+    use crate::LintSettings;
+
+    #[test]
+    fn every_dialect() {
+        for d in [Postgres, MySql, Sqlite] {
+            let (found, human) = lint_dirs(
+                d,
+                &[(
+                    "20260101000000_create_users",
+                    "CREATE TABLE users (id int);\n",
+                    None,
+                )],
+                &LintSettings::default(),
+                Some("GW020"),
+            );
+            assert_eq!(found.len(), 1);
+            insta::assert_snapshot!(format!("GW020-{}", dialect_name(d)), human);
+            passes("GW020", d, "CREATE TABLE users (id int);\n");
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! What every rule is built from: its [`RuleInfo`], the [`RuleContext`] it looks at, the
+//! ignore comments, and the phrases rules share. The rule files and the registry in
+//! `lib.rs` both depend on this module, and it on neither, so adding a rule never closes
+//! a cycle (`.ci/module-cycles` checks).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use godwit_core::Dialect;
+use godwit_core::analyze::{Effect, Lock, StatementInfo};
+use godwit_core::finding::{Finding, Location, Severity};
+use godwit_core::source::{Migration, Script, TransactionMode};
+use godwit_core::split::Statement;
+
+pub(crate) const ALL: &[Dialect] = &[Dialect::Postgres, Dialect::MySql, Dialect::Sqlite];
+pub(crate) const POSTGRES: &[Dialect] = &[Dialect::Postgres];
+pub(crate) const POSTGRES_MYSQL: &[Dialect] = &[Dialect::Postgres, Dialect::MySql];
+pub(crate) const MYSQL: &[Dialect] = &[Dialect::MySql];
+
+/// A built-in rule: what it is called, what it checks, and where.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct RuleInfo {
+    /// Kebab-case, as written in godwit.toml and ignore comments.
+    pub name: &'static str,
+    /// `GW001`…; never reused for another rule.
+    pub code: &'static str,
+    pub summary: &'static str,
+    pub default_severity: Severity,
+    /// The dialects the rule knows how to judge; it is not run on the others.
+    pub dialects: &'static [Dialect],
+    #[serde(skip)]
+    pub(crate) check: fn(&RuleContext) -> Vec<Finding>,
+}
+
+impl RuleInfo {
+    /// Where the rule's documentation lives, relative to the repository root.
+    pub fn doc(&self) -> String {
+        format!("docs/lint/{}.md", self.name)
+    }
+}
+
+/// Finds a rule by name (`ban-drop-column`) or code (`GW002`, any case).
+pub(crate) fn find<'r>(rules: &'r [RuleInfo], name_or_code: &str) -> Option<&'r RuleInfo> {
+    rules
+        .iter()
+        .find(|r| r.name == name_or_code || r.code.eq_ignore_ascii_case(name_or_code))
+}
+
+/// What a rule gets to look at: one migration, read for one dialect.
+pub struct RuleContext<'a> {
+    pub migration: &'a Migration,
+    pub dialect: Dialect,
+    /// The statements of `up.sql`. `down.sql` is not checked statement by statement: it
+    /// exists to drop what `up.sql` created, so the drop rules would only cry wolf there.
+    pub statements: &'a [StatementInfo],
+    /// godwit.toml's `lock_timeout`, which deploy applies to every migration.
+    pub config_lock_timeout: Option<Duration>,
+    /// How deploy will run `up.sql`, decided where deploy decides it.
+    pub mode: TransactionMode,
+    pub(crate) ignores: &'a [Ignore],
+    /// Every built-in rule, handed in by the registry: the rule about ignore comments
+    /// checks the names they give.
+    pub(crate) rules: &'static [RuleInfo],
+}
+
+impl<'a> RuleContext<'a> {
+    pub fn script(&self) -> &'a Script {
+        &self.migration.up
+    }
+
+    /// Every effect of every statement, in file order.
+    pub fn effects(&self) -> impl Iterator<Item = (&'a StatementInfo, &'a Effect)> + use<'a> {
+        self.statements
+            .iter()
+            .flat_map(|s| s.effects.iter().map(move |e| (s, e)))
+    }
+
+    /// Whether `table` was created by a statement before `before` in this migration: a
+    /// table nobody else can be using yet is safe to rewrite, lock and validate.
+    pub fn created_here(&self, table: &str, before: usize) -> bool {
+        self.statements[..before.min(self.statements.len())]
+            .iter()
+            .flat_map(|s| &s.effects)
+            .any(|e| matches!(e, Effect::CreateTable { table: t } if t == table))
+    }
+
+    /// Whether deploy will have a lock timeout in force when statement `index` runs.
+    pub fn lock_timeout_before(&self, index: usize) -> bool {
+        self.migration.up.directives.lock_timeout.is_some()
+            || self.config_lock_timeout.is_some()
+            || self.statements[..index.min(self.statements.len())]
+                .iter()
+                .any(|s| s.effects.contains(&Effect::SetsLockTimeout))
+    }
+
+    /// A finding about `statement` (or about the migration as a whole).
+    pub fn finding(
+        &self,
+        rule: &RuleInfo,
+        statement: Option<&StatementInfo>,
+        message: String,
+        help: &str,
+    ) -> Finding {
+        Finding {
+            rule: rule.name.to_string(),
+            code: rule.code.to_string(),
+            severity: rule.default_severity,
+            message,
+            location: Location {
+                migration: Some(self.migration.id()),
+                file: Some(self.migration.up.path.clone()),
+                line: statement.map(|s| s.line),
+                statement: statement.map(|s| s.index + 1),
+            },
+            help: Some(help.to_string()),
+            doc: Some(rule.doc()),
+            source: "godwit".to_string(),
+        }
+    }
+
+    /// The built-in rule called `name_or_code`, if there is one.
+    pub fn rule(&self, name_or_code: &str) -> Option<&'static RuleInfo> {
+        find(self.rules, name_or_code)
+    }
+
+    /// The comments that try to silence findings; rules about the comments read them.
+    pub(crate) fn ignores(&self) -> &'a [Ignore] {
+        self.ignores
+    }
+}
+
+/// `-- godwit:ignore RULE[, RULE] -- reason: TEXT`, found above a statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Ignore {
+    /// 1-based line of the comment.
+    pub line: usize,
+    /// The statement it sits above (0-based), if one follows.
+    pub statement: Option<usize>,
+    /// The rules as written.
+    pub rules: Vec<String>,
+    pub reason: Option<String>,
+}
+
+impl Ignore {
+    /// An ignore silences only known rules, and only when it says why.
+    pub(crate) fn silences(&self, finding: &Finding) -> bool {
+        self.reason.is_some()
+            && self
+                .rules
+                .iter()
+                .any(|r| r == &finding.rule || r.eq_ignore_ascii_case(&finding.code))
+    }
+}
+
+/// Finds ignore comments in the gaps between statements (and after the last one).
+pub(crate) fn parse_ignores(text: &str, statements: &[Statement]) -> Vec<Ignore> {
+    let mut out = Vec::new();
+    let mut gap_start = 0;
+    let gaps = statements
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (Some(i), s.span.start, s.span.end))
+        .chain(std::iter::once((None, text.len(), text.len())));
+    for (statement, start, end) in gaps {
+        let gap = &text[gap_start..start];
+        let first_line = text[..gap_start].matches('\n').count() + 1;
+        for (offset, line) in gap.lines().enumerate() {
+            let Some(body) = line
+                .trim()
+                .strip_prefix("--")
+                .map(str::trim)
+                .and_then(|c| c.strip_prefix("godwit:ignore"))
+            else {
+                continue;
+            };
+            let (rules, reason) = match find_ascii_ci(body, "reason:") {
+                Some(at) => (&body[..at], Some(body[at + "reason:".len()..].trim())),
+                None => (body, None),
+            };
+            let rules = rules.trim().trim_end_matches('-').trim();
+            out.push(Ignore {
+                line: first_line + offset,
+                statement,
+                rules: rules
+                    .split([',', ' ', '\t'])
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                reason: reason.filter(|r| !r.is_empty()).map(str::to_string),
+            });
+        }
+        gap_start = end.max(start);
+    }
+    out
+}
+
+fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .to_ascii_lowercase()
+        .find(&needle.to_ascii_lowercase())
+}
+
+/// Names that say nothing about the change; a history full of them is useless.
+pub fn vague_name(name: &str) -> bool {
+    let base = name
+        .to_ascii_lowercase()
+        .trim_end_matches(|c: char| c.is_ascii_digit() || c == '_')
+        .to_string();
+    const VAGUE: &[&str] = &[
+        "",
+        "update",
+        "updates",
+        "fix",
+        "fixes",
+        "migration",
+        "migrations",
+        "change",
+        "changes",
+        "new",
+        "test",
+        "tmp",
+        "temp",
+        "wip",
+        "misc",
+        "stuff",
+        "patch",
+        "schema",
+        "db",
+        "sql",
+        "init",
+        "initial",
+        "changes_to_db",
+    ];
+    VAGUE.contains(&base.as_str())
+}
+
+/// "takes an ACCESS EXCLUSIVE lock on users", in the words of the statement's database.
+pub(crate) fn lock_phrase(statement: &StatementInfo, tables: &[String]) -> String {
+    let lock = statement.lock;
+    match lock {
+        Lock::DatabaseWrite => "holds SQLite's database write lock".to_string(),
+        Lock::None => "takes no table lock".to_string(),
+        _ => {
+            let name = lock.name();
+            let article = if name.starts_with(['A', 'E', 'a', 'e']) {
+                "an"
+            } else {
+                "a"
+            };
+            let on = if tables.is_empty() {
+                "its table".to_string()
+            } else {
+                table_list(tables)
+            };
+            format!("takes {article} {name} lock on {on}")
+        }
+    }
+}
+
+/// `VALIDATE CONSTRAINT` statements that undo the point of `NOT VALID`: the migration
+/// runs in one transaction, so the lock the `ADD CONSTRAINT ... NOT VALID` took on the
+/// table is still held while the validation scans it. `added` picks the constraints a rule
+/// is about (foreign keys or checks) by the effect that added them NOT VALID; `what` names
+/// them in the message ("a foreign key").
+pub(crate) fn validated_in_same_transaction(
+    ctx: &RuleContext,
+    rule: &RuleInfo,
+    added: fn(&Effect) -> Option<&str>,
+    what: &str,
+) -> Vec<Finding> {
+    if !ctx.mode.is_transaction() {
+        return Vec::new();
+    }
+    let mut tables: Vec<&str> = Vec::new();
+    let mut findings = Vec::new();
+    for (s, e) in ctx.effects() {
+        if let Some(table) = added(e) {
+            tables.push(table);
+        }
+        if let Effect::ValidateConstraint { table, .. } = e
+            && tables.contains(&table.as_str())
+            && !ctx.created_here(table, s.index)
+        {
+            findings.push(ctx.finding(
+                rule,
+                Some(s),
+                format!(
+                    "validates {what} on {} in the same transaction that added it NOT VALID: the lock taken by ADD CONSTRAINT is held until commit, so the validation scan runs under it and NOT VALID gains nothing",
+                    table_list(&s.tables)
+                ),
+                "Move VALIDATE CONSTRAINT to a later migration, so the constraint is added (instant) and committed first; the validation then takes only SHARE UPDATE EXCLUSIVE.",
+            ));
+        }
+    }
+    findings
+}
+
+/// `users` or `users and orders`, for messages.
+pub(crate) fn table_list(tables: &[String]) -> String {
+    match tables {
+        [] => "the table".to_string(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ignore_comments_attach_to_the_next_statement() {
+        let text = "CREATE TABLE a (id int);\n-- godwit:ignore ban-drop-table, GW002 -- reason: gone since v2\n\nDROP TABLE b;\n-- godwit:ignore ban-truncate\nTRUNCATE c;\n";
+        let statements = godwit_core::split::split(text, Dialect::Postgres).unwrap();
+        let ignores = parse_ignores(text, &statements);
+        assert_eq!(
+            ignores,
+            vec![
+                Ignore {
+                    line: 2,
+                    statement: Some(1),
+                    rules: vec!["ban-drop-table".into(), "GW002".into()],
+                    reason: Some("gone since v2".into()),
+                },
+                Ignore {
+                    line: 5,
+                    statement: Some(2),
+                    rules: vec!["ban-truncate".into()],
+                    reason: None,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn vague_names() {
+        for name in [
+            "update",
+            "fix",
+            "migration1",
+            "Migration_2",
+            "changes",
+            "wip_3",
+        ] {
+            assert!(vague_name(name), "{name}");
+        }
+        for name in ["add_users_email_index", "create_orders", "fix_orders_total"] {
+            assert!(!vague_name(name), "{name}");
+        }
+    }
+}

@@ -138,13 +138,6 @@ impl Error {
         }
     }
 
-    pub(crate) fn source(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Source {
-            path: path.into(),
-            message: message.into(),
-        }
-    }
-
     pub(crate) fn db(context: impl Into<String>, err: &sqlx::Error) -> Self {
         Error::Database {
             context: context.into(),

@@ -285,11 +285,11 @@ impl Migrator {
 
     /// The project's migrations, read in the layout godwit.toml names (or the detected one).
     pub fn read_sources(&self) -> Result<Vec<Migration>, Error> {
-        source::read(
+        Ok(source::read(
             &self.config.migrations_dir,
             &self.config.layout(),
             self.config.target.dialect,
-        )
+        )?)
     }
 
     /// The migrations the next deploy would apply, in order, without taking the lock.

@@ -13,11 +13,8 @@
 //! transaction, each checked against its grants.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use serde::Deserialize;
 
 use crate::Dialect;
 use crate::backup::quote;

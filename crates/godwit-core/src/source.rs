@@ -350,7 +350,7 @@ impl Script {
 }
 
 /// Statements that cannot run inside a transaction godwit opened, or that manage their own.
-pub(crate) fn needs_no_transaction(sql: &str) -> bool {
+pub fn needs_no_transaction(sql: &str) -> bool {
     let words: Vec<String> = sql
         .split_whitespace()
         .take(6)

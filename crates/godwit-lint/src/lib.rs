@@ -27,8 +27,8 @@ use godwit_core::{Dialect, Error};
 pub mod findings_report;
 pub mod rule;
 
-pub use rule::{RuleContext, RuleInfo, vague_name};
 use rule::parse_ignores;
+pub use rule::{RuleContext, RuleInfo, vague_name};
 
 mod adding_enum_value;
 mod adding_not_null_column;

@@ -67,8 +67,8 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{dialect_name, lint_dirs, passes};
-    use godwit_core::Dialect::*;
     use crate::LintSettings;
+    use godwit_core::Dialect::*;
 
     #[test]
     fn every_dialect() {

@@ -50,8 +50,8 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{fails, lint_dirs, passes};
-    use godwit_core::Dialect::*;
     use crate::LintSettings;
+    use godwit_core::Dialect::*;
 
     #[test]
     fn postgres_and_mysql() {

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use godwit_core::Dialect;
 use crate::LintSettings;
-use godwit_core::finding::Finding;
 use crate::findings_report::{self, Format};
+use godwit_core::Dialect;
+use godwit_core::finding::Finding;
 
 /// One migration directory: `(directory name, up.sql, down.sql)`.
 pub(crate) type Dir<'a> = (&'a str, &'a str, Option<&'a str>);

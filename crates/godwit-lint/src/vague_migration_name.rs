@@ -31,8 +31,8 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{dialect_name, lint_dirs};
-    use godwit_core::Dialect::*;
     use crate::LintSettings;
+    use godwit_core::Dialect::*;
 
     #[test]
     fn every_dialect() {

@@ -16,7 +16,7 @@
 //! 2. `since_v0_2_0` is generated from `wit/` and becomes [`latest`];
 //! 3. `since_v0_1_0` gets its adapter: it implements its `host` interface by converting
 //!    to and from the latest types and calling the latest implementation, and its
-//!    `add_to_linker` is called from [`add_to_linker`] beside the latest one, so that a
+//!    `add_to_linker` is called from `add_to_linker` beside the latest one, so that a
 //!    plugin built against 0.1 still links;
 //! 4. its [`VERSION`](since_v0_1_0::VERSION) stays in [`SUPPORTED`].
 

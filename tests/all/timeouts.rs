@@ -413,13 +413,9 @@ mod killed_mid_statement_leaves_nothing_running {
     }
 }
 
-/// The host's own deadline (finding 7), alone: a statement still running on the server
-/// when godwit gives up on a call is cancelled from outside — `pg_cancel_backend` or `KILL
-/// QUERY` from the lock connection, by `session::abandon` — so that nothing is left
-/// running and the ROLLBACK that follows does not wait behind it. The statement is sent
-/// without the server-side bound a plugin's statements also get, so only the cancel can
-/// end it: without it this test fails.
-fn host_deadline_cancels_the_running_statement(d: Dialect) {
+/// A project on `d` holding the items tables, its configuration, and a runtime to drive
+/// godwit's driver in directly, as the host does around a plugin's call.
+fn driver_project(d: Dialect) -> (Project, godwit::config::Config, tokio::runtime::Runtime) {
     let p = Project::empty(d);
     p.db.exec(&format!("{TABLES}{}", items_rows()));
     let overrides = godwit::config::Overrides {
@@ -427,12 +423,23 @@ fn host_deadline_cancels_the_running_statement(d: Dialect) {
         ..Default::default()
     };
     let config = godwit::config::Config::load(p.path(), &overrides).unwrap();
-    let marker = "items e, items f";
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
+    (p, config, rt)
+}
+
+/// The host's own deadline (finding 7), alone: a statement still running on the server
+/// when godwit gives up on a call is cancelled from outside — `pg_cancel_backend` or `KILL
+/// QUERY` from the lock connection, by `session::abandon` — so that nothing is left
+/// running and the ROLLBACK that follows does not wait behind it. The statement is sent
+/// without the server-side bound a plugin's statements also get, so only the cancel can
+/// end it: without it this test fails.
+fn host_deadline_cancels_the_running_statement(d: Dialect) {
+    let (p, config, rt) = driver_project(d);
+    let marker = "items e, items f";
     rt.block_on(async {
         let mut driver = godwit::driver::connect(&config).await.unwrap();
         driver.begin().await.unwrap();
@@ -470,18 +477,7 @@ fn host_deadline_cancels_the_running_statement(d: Dialect) {
 /// there): trials at several early moments, each of which must leave nothing running and
 /// the connection usable.
 fn host_deadline_cancels_at_any_moment(d: Dialect) {
-    let p = Project::empty(d);
-    p.db.exec(&format!("{TABLES}{}", items_rows()));
-    let overrides = godwit::config::Overrides {
-        database_url: Some(p.db.url.clone()),
-        ..Default::default()
-    };
-    let config = godwit::config::Config::load(p.path(), &overrides).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let (p, config, rt) = driver_project(d);
     rt.block_on(async {
         let mut driver = godwit::driver::connect(&config).await.unwrap();
         for delay in [0, 1, 2, 3, 5, 8, 13, 21, 34].map(Duration::from_millis) {

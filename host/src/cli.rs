@@ -139,12 +139,34 @@ pub enum Command {
         #[arg(long)]
         down_all: bool,
     },
-    /// Compare what the migrations build with the declared schema (`schema =` in
-    /// godwit.toml), each on a shadow database (exit 0 same, 4 different).
+    /// Write the migration that turns what the migrations build into the declared schema
+    /// (`schema =` in godwit.toml), checked on shadow databases; `--check` only compares
+    /// (exit 0 same, 4 different).
     Diff {
-        /// Check only: the generator of migrations is not written yet, so this is required.
-        #[arg(long, required = true)]
+        /// The new migration's name (later ones it needs get `_indexes`, `_validate`).
+        #[arg(required_unless_present_any = ["check", "from"], conflicts_with = "check")]
+        name: Option<String>,
+        /// Compare only: exit 0 when the migrations build the declared schema, 4 if not.
+        #[arg(long)]
         check: bool,
+        /// Print the migrations instead of writing them.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write changes that lose data (drop a table or column, narrow a type).
+        #[arg(long)]
+        allow_destructive: bool,
+        /// A rename: OLD=NEW for a table, TABLE.OLD=NEW for a column (repeatable).
+        #[arg(long, value_name = "OLD=NEW")]
+        rename: Vec<String>,
+        /// OLD (a table, or TABLE.COLUMN) was dropped, not renamed (repeatable).
+        #[arg(long, value_name = "OLD")]
+        no_rename: Vec<String>,
+        /// With `--to migrations`: print the SQL that brings the database back to what
+        /// the migrations build (drift repair).
+        #[arg(long, value_enum, requires = "to", conflicts_with_all = ["check", "name"])]
+        from: Option<DiffSide>,
+        #[arg(long, value_enum, requires = "from")]
+        to: Option<DiffSide>,
         /// An empty database to use as the shadow (one after the other) instead of
         /// creating them; wins over shadow_url in godwit.toml.
         #[arg(long, value_name = "URL")]
@@ -246,6 +268,15 @@ pub struct PruneArgs {
     /// Say what would go; change nothing.
     #[arg(long)]
     dry_run: bool,
+}
+
+/// The two sides `godwit diff --from … --to …` compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffSide {
+    /// The live database.
+    Database,
+    /// What the migrations build on a shadow.
+    Migrations,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -697,11 +728,50 @@ async fn command(
             Ok(report.exit_code())
         }
         Command::Pull { out } => pull(config, &mut migrator, out.as_deref(), json).await,
-        Command::Diff { check, shadow_url } => {
-            debug_assert!(check, "clap requires --check");
-            let report = crate::diff::check(&mut migrator, shadow_url.as_deref()).await?;
+        Command::Diff {
+            name,
+            check,
+            dry_run,
+            allow_destructive,
+            rename,
+            no_rename,
+            from,
+            to,
+            shadow_url,
+        } => {
+            if check {
+                let report = crate::diff::check(&mut migrator, shadow_url.as_deref()).await?;
+                print_report(json, &report, || report.text());
+                return Ok(report.exit_code());
+            }
+            let from_database = match (from, to) {
+                (Some(DiffSide::Database), Some(DiffSide::Migrations)) => true,
+                (None, None) => false,
+                _ => {
+                    return Err(Error::Config(
+                        "godwit diff knows `--from database --to migrations` (the SQL that brings a drifted \
+                         database back to the migrations); for the declared schema, give a NAME"
+                            .into(),
+                    ));
+                }
+            };
+            let name = match name {
+                Some(raw) => migration_name(&raw)?,
+                None => "repair_drift".into(),
+            };
+            let options = crate::diff::GenerateOptions {
+                name,
+                dry_run,
+                allow_destructive,
+                rename,
+                no_rename,
+                from_database,
+            };
+            let report =
+                crate::diff::generate_migrations(&mut migrator, shadow_url.as_deref(), &options)
+                    .await?;
             print_report(json, &report, || report.text());
-            Ok(report.exit_code())
+            Ok(exit::OK)
         }
         Command::History { stats, limit } => {
             let rows = migrator.history().await?;
@@ -1064,7 +1134,9 @@ async fn lint(
     })
 }
 
-fn new_migration(dir: &Path, raw: &str, step: Option<&str>) -> Result<u8, Error> {
+/// A migration name as `godwit new` takes it: lower case, words joined by `_`, and
+/// saying what it changes.
+fn migration_name(raw: &str) -> Result<String, Error> {
     let name: String = raw
         .trim()
         .chars()
@@ -1085,6 +1157,11 @@ fn new_migration(dir: &Path, raw: &str, step: Option<&str>) -> Result<u8, Error>
             "`{raw}` does not say what the migration changes; name it after the change, e.g. `add_users_email_index` or `create_orders`"
         )));
     }
+    Ok(name)
+}
+
+fn new_migration(dir: &Path, raw: &str, step: Option<&str>) -> Result<u8, Error> {
+    let name = migration_name(raw)?;
     // The folder and its layout as every other command finds them; no database needed.
     let file = FileConfig::read(dir)?;
     let folder = file.migrations_dir(dir);

@@ -98,6 +98,11 @@ pub enum Error {
     /// The declared schema (`schema =` in godwit.toml) cannot be read or built.
     #[error(transparent)]
     Declared(#[from] crate::schema::declared::DeclaredError),
+
+    /// `godwit diff NAME` wrote nothing: a probable rename, a destructive change not
+    /// allowed, or a change it cannot write.
+    #[error(transparent)]
+    Diff(crate::diff::DiffError),
 }
 
 impl Error {
@@ -120,6 +125,7 @@ impl Error {
                 _ => exit::BLOCKED,
             },
             Error::MigrationFailed(_) | Error::Database { .. } => exit::FAILED,
+            Error::Diff(e) => e.exit_code(),
             Error::Backup(e) => {
                 use crate::backup::BackupError as B;
                 match e {

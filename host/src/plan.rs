@@ -298,14 +298,16 @@ async fn read_only(migrator: &mut Migrator, dialect: Dialect) {
     let _ = migrator.driver().execute(sql).await;
 }
 
-fn quote(dialect: Dialect, ident: &str) -> String {
+pub(crate) fn quote(dialect: Dialect, ident: &str) -> String {
     match dialect {
         Dialect::MySql => format!("`{}`", ident.replace('`', "``")),
         _ => format!("\"{}\"", ident.replace('"', "\"\"")),
     }
 }
 
-async fn count(migrator: &mut Migrator, sql: &str) -> Option<i64> {
+/// One count, bounded in time; `None` when it failed or took too long. `godwit diff`
+/// counts the data its destructive changes lose with it.
+pub(crate) async fn count(migrator: &mut Migrator, sql: &str) -> Option<i64> {
     // The server's own statement timeout normally ends a slow count first.
     match tokio::time::timeout(
         COUNT_TIMEOUT + Duration::from_secs(2),
@@ -318,7 +320,7 @@ async fn count(migrator: &mut Migrator, sql: &str) -> Option<i64> {
     }
 }
 
-fn n(value: Option<i64>) -> String {
+pub(crate) fn n(value: Option<i64>) -> String {
     value
         .map(thousands)
         .unwrap_or_else(|| "an unknown number of".into())

@@ -110,6 +110,9 @@ pub struct Directives {
     pub no_transaction: bool,
     pub lock_timeout: Option<Duration>,
     pub statement_timeout: Option<Duration>,
+    /// `-- godwit:foreign-keys-off` (SQLite): run with foreign keys off, so that a table
+    /// rebuild's `DROP TABLE` does not cascade into the rows that reference it.
+    pub foreign_keys_off: bool,
 }
 
 /// One SQL script, normalised: BOM stripped, CRLF turned into LF. For tools that keep
@@ -242,7 +245,7 @@ impl Script {
             splitting: Splitting::Tokenizer,
             no_transaction: directives.no_transaction.then_some(NoTransaction::Godwit),
             ran_as_is: None,
-            sqlite_foreign_keys_off: false,
+            sqlite_foreign_keys_off: directives.foreign_keys_off,
             directives,
         })
     }
@@ -506,11 +509,12 @@ fn apply_directive(d: &mut Directives, body: &str) -> Result<(), String> {
     };
     match key.as_str() {
         "no-transaction" if value.is_empty() => d.no_transaction = true,
+        "foreign-keys-off" if value.is_empty() => d.foreign_keys_off = true,
         "lock-timeout" => d.lock_timeout = duration(value)?,
         "statement-timeout" => d.statement_timeout = duration(value)?,
         _ => {
             return Err(format!(
-                "unknown directive `godwit:{body}`; godwit knows `no-transaction`, `lock-timeout=DURATION` and `statement-timeout=DURATION`"
+                "unknown directive `godwit:{body}`; godwit knows `no-transaction`, `foreign-keys-off`, `lock-timeout=DURATION` and `statement-timeout=DURATION`"
             ));
         }
     }

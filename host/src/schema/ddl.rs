@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
-use super::{Column, Constraint, ConstraintKind, Definitions, Schema, Table};
+use super::{Column, Constraint, ConstraintKind, Definitions, Index, Schema, Table};
 use crate::Dialect;
 
 /// The file `godwit pull --out DIR` writes in DIR.
@@ -39,12 +39,20 @@ pub fn render(schema: &Schema, definitions: &Definitions, dialect: Dialect) -> S
     out.text
 }
 
-struct Writer {
+pub(crate) struct Writer {
     dialect: Dialect,
     text: String,
 }
 
 impl Writer {
+    /// A writer with nothing written yet, for the pieces `godwit diff` borrows.
+    pub(crate) fn new(dialect: Dialect) -> Writer {
+        Writer {
+            dialect,
+            text: String::new(),
+        }
+    }
+
     /// A section: its heading, then one statement per entry (none: no heading).
     fn section(&mut self, heading: &str, statements: Vec<String>) {
         if statements.is_empty() {
@@ -57,11 +65,11 @@ impl Writer {
         }
     }
 
-    fn q(&self, name: &str) -> String {
+    pub(crate) fn q(&self, name: &str) -> String {
         quote(self.dialect, name)
     }
 
-    fn list(&self, names: &[String]) -> String {
+    pub(crate) fn list(&self, names: &[String]) -> String {
         names
             .iter()
             .map(|n| self.q(n))
@@ -134,7 +142,9 @@ fn column_order(table: &Table) -> Vec<(&String, &Column)> {
 }
 
 /// Views in name order, except that a view comes after the views its definition names.
-fn view_order(views: &std::collections::BTreeMap<String, String>) -> Vec<(&String, &String)> {
+pub(crate) fn view_order(
+    views: &std::collections::BTreeMap<String, String>,
+) -> Vec<(&String, &String)> {
     let names_view = |definition: &str, other: &str| {
         let lower = definition.to_lowercase();
         let other = other.to_lowercase();
@@ -243,7 +253,7 @@ fn references(out: &Writer, constraint: &Constraint) -> String {
 }
 
 /// A constraint as a table element (`CONSTRAINT name …`, or unnamed on SQLite).
-fn constraint(out: &Writer, name: &str, c: &Constraint) -> String {
+pub(crate) fn constraint(out: &Writer, name: &str, c: &Constraint) -> String {
     let columns = out.list(&c.columns);
     let expression = c.expression.as_deref().unwrap_or("");
     let body = match c.kind {
@@ -314,70 +324,14 @@ fn postgres(out: &mut Writer, schema: &Schema, definitions: &Definitions) {
             .collect(),
     );
 
-    // A serial column's sequence belongs to it and is not in the model: `serial` when
-    // the names are the ones it gives, else the sequence, the default and the ownership.
     let mut owned_sequences = Vec::new();
     let mut owned_by = Vec::new();
     let mut tables = Vec::new();
     for (table_name, table) in &schema.tables {
-        let mut elements = Vec::new();
-        for (column_name, column) in column_order(table) {
-            let mut column = column.clone();
-            if let Some(sequence) = column
-                .default
-                .as_deref()
-                .and_then(|d| d.strip_prefix("nextval('"))
-                .and_then(|d| d.strip_suffix("')"))
-                .map(|s| {
-                    s.strip_prefix('"')
-                        .and_then(|s| s.strip_suffix('"'))
-                        .map_or(s.to_string(), |s| s.replace("\"\"", "\""))
-                })
-                .filter(|s| !schema.sequences.contains_key(s))
-            {
-                let serial = match column.data_type.as_str() {
-                    "integer" => Some("serial"),
-                    "bigint" => Some("bigserial"),
-                    "smallint" => Some("smallserial"),
-                    _ => None,
-                };
-                match serial {
-                    Some(serial)
-                        if !column.nullable
-                            && sequence == format!("{table_name}_{column_name}_seq") =>
-                    {
-                        column.data_type = serial.into();
-                        column.default = None;
-                    }
-                    _ => {
-                        owned_sequences.push(format!(
-                            "CREATE SEQUENCE {} AS {};",
-                            out.q(&sequence),
-                            column.data_type
-                        ));
-                        owned_by.push(format!(
-                            "ALTER SEQUENCE {} OWNED BY {}.{};",
-                            out.q(&sequence),
-                            out.q(table_name),
-                            out.q(column_name)
-                        ));
-                    }
-                }
-            }
-            let mut text = format!("{} {}", out.q(column_name), column.data_type);
-            if let Some(generated) = &column.generated {
-                text.push_str(&format!(" {generated}"));
-            } else if let Some(default) = &column.default {
-                text.push_str(&format!(" DEFAULT {default}"));
-            }
-            if !column.nullable && !column.data_type.ends_with("serial") {
-                text.push_str(" NOT NULL");
-            }
-            elements.push(text);
-        }
-        let keys = keys_in_table(table);
-        elements.extend(keys.iter().map(|(n, c)| constraint(out, n, c)));
-        tables.push(create_table(out, table_name, elements));
+        let built = postgres_table(out, schema, table_name, table);
+        owned_sequences.extend(built.sequences);
+        owned_by.extend(built.owned_by);
+        tables.push(built.create);
     }
     out.section(
         "Sequences",
@@ -403,17 +357,7 @@ fn postgres(out: &mut Writer, schema: &Schema, definitions: &Definitions) {
     );
     tables.extend(owned_by);
     out.section("Tables", tables);
-    out.section(
-        "Indexes",
-        indexes(out, schema, |_, part| {
-            let (base, desc) = split_desc(part);
-            if is_identifier(base) || parenthesised(base) || is_call(base) {
-                part.to_string()
-            } else {
-                format!("({base}){desc}")
-            }
-        }),
-    );
+    out.section("Indexes", indexes(out, schema));
     // After the indexes: a foreign key may reference columns a unique index covers.
     foreign_keys(out, schema);
     out.section(
@@ -443,32 +387,162 @@ fn postgres(out: &mut Writer, schema: &Schema, definitions: &Definitions) {
     );
 }
 
+/// A PostgreSQL table as DDL: its `CREATE TABLE`, and the sequences its columns own
+/// (created before it, owned after it).
+pub(crate) struct PgTable {
+    pub create: String,
+    pub sequences: Vec<String>,
+    pub owned_by: Vec<String>,
+}
+
+pub(crate) fn postgres_table(
+    out: &Writer,
+    schema: &Schema,
+    table_name: &str,
+    table: &Table,
+) -> PgTable {
+    let mut built = PgTable {
+        create: String::new(),
+        sequences: Vec::new(),
+        owned_by: Vec::new(),
+    };
+    let mut elements = Vec::new();
+    for (column_name, column) in column_order(table) {
+        let (text, owned) = postgres_column(out, schema, table_name, column_name, column);
+        if let Some((sequence, owner)) = owned {
+            built.sequences.push(sequence);
+            built.owned_by.push(owner);
+        }
+        elements.push(text);
+    }
+    let keys = keys_in_table(table);
+    elements.extend(keys.iter().map(|(n, c)| constraint(out, n, c)));
+    built.create = create_table(out, table_name, elements);
+    built
+}
+
+/// A PostgreSQL column as a table element. A serial column's sequence belongs to it and
+/// is not in the model: `serial` when the names are the ones it gives, else the
+/// sequence's `CREATE` and its `OWNED BY`, returned beside the element.
+pub(crate) fn postgres_column(
+    out: &Writer,
+    schema: &Schema,
+    table_name: &str,
+    column_name: &str,
+    column: &Column,
+) -> (String, Option<(String, String)>) {
+    let mut column = column.clone();
+    let mut owned = None;
+    if let Some(sequence) = column
+        .default
+        .as_deref()
+        .and_then(|d| d.strip_prefix("nextval('"))
+        .and_then(|d| d.strip_suffix("')"))
+        .map(|s| {
+            s.strip_prefix('"')
+                .and_then(|s| s.strip_suffix('"'))
+                .map_or(s.to_string(), |s| s.replace("\"\"", "\""))
+        })
+        .filter(|s| !schema.sequences.contains_key(s))
+    {
+        let serial = match column.data_type.as_str() {
+            "integer" => Some("serial"),
+            "bigint" => Some("bigserial"),
+            "smallint" => Some("smallserial"),
+            _ => None,
+        };
+        match serial {
+            Some(serial)
+                if !column.nullable && sequence == format!("{table_name}_{column_name}_seq") =>
+            {
+                column.data_type = serial.into();
+                column.default = None;
+            }
+            _ => {
+                owned = Some((
+                    format!(
+                        "CREATE SEQUENCE {} AS {};",
+                        out.q(&sequence),
+                        column.data_type
+                    ),
+                    format!(
+                        "ALTER SEQUENCE {} OWNED BY {}.{};",
+                        out.q(&sequence),
+                        out.q(table_name),
+                        out.q(column_name)
+                    ),
+                ));
+            }
+        }
+    }
+    let mut text = format!("{} {}", out.q(column_name), column.data_type);
+    if let Some(generated) = &column.generated {
+        text.push_str(&format!(" {generated}"));
+    } else if let Some(default) = &column.default {
+        text.push_str(&format!(" DEFAULT {default}"));
+    }
+    if !column.nullable && !column.data_type.ends_with("serial") {
+        text.push_str(" NOT NULL");
+    }
+    (text, owned)
+}
+
 /// `CREATE INDEX` for every index of every table, each part as `part` writes it.
-fn indexes(out: &Writer, schema: &Schema, part: impl Fn(&Table, &str) -> String) -> Vec<String> {
+fn indexes(out: &Writer, schema: &Schema) -> Vec<String> {
     let mut statements = Vec::new();
     for (table_name, table) in &schema.tables {
         for (name, index) in &table.indexes {
-            let parts: Vec<String> = index.columns.iter().map(|p| part(table, p)).collect();
-            statements.push(format!(
-                "CREATE {}INDEX {} ON {}{} ({}){};",
-                if index.unique { "UNIQUE " } else { "" },
-                out.q(name),
-                out.q(table_name),
-                index
-                    .method
-                    .as_ref()
-                    .map(|m| format!(" USING {m}"))
-                    .unwrap_or_default(),
-                parts.join(", "),
-                index
-                    .predicate
-                    .as_ref()
-                    .map(|p| format!(" WHERE {p}"))
-                    .unwrap_or_default()
-            ));
+            statements.push(create_index(out, table_name, table, name, index, ""));
         }
     }
     statements
+}
+
+/// `CREATE INDEX` of one index (PostgreSQL and SQLite); `how` goes after INDEX
+/// (`CONCURRENTLY `).
+pub(crate) fn create_index(
+    out: &Writer,
+    table_name: &str,
+    table: &Table,
+    name: &str,
+    index: &Index,
+    how: &str,
+) -> String {
+    let parts: Vec<String> = index
+        .columns
+        .iter()
+        .map(|part| {
+            let (base, desc) = split_desc(part);
+            match out.dialect {
+                Dialect::Sqlite if table.columns.contains_key(base) => {
+                    format!("{}{desc}", out.q(base))
+                }
+                Dialect::Postgres
+                    if !(is_identifier(base) || parenthesised(base) || is_call(base)) =>
+                {
+                    format!("({base}){desc}")
+                }
+                _ => part.to_string(),
+            }
+        })
+        .collect();
+    format!(
+        "CREATE {}INDEX {how}{} ON {}{} ({}){};",
+        if index.unique { "UNIQUE " } else { "" },
+        out.q(name),
+        out.q(table_name),
+        index
+            .method
+            .as_ref()
+            .map(|m| format!(" USING {m}"))
+            .unwrap_or_default(),
+        parts.join(", "),
+        index
+            .predicate
+            .as_ref()
+            .map(|p| format!(" WHERE {p}"))
+            .unwrap_or_default()
+    )
 }
 
 /// Foreign keys after every table, so that neither order nor cycles matter.
@@ -503,58 +577,11 @@ fn mysql(out: &mut Writer, schema: &Schema, definitions: &Definitions) {
             })
             .collect(),
     );
-    let mut tables = Vec::new();
-    for (table_name, table) in &schema.tables {
-        let mut elements = Vec::new();
-        for (column_name, column) in column_order(table) {
-            let mut text = format!("{} {}", out.q(column_name), column.data_type);
-            match &column.generated {
-                Some(generated) if generated.starts_with("GENERATED ALWAYS AS") => {
-                    text.push_str(&format!(" {generated}"));
-                    if !column.nullable {
-                        text.push_str(" NOT NULL");
-                    }
-                }
-                other => {
-                    text.push_str(if column.nullable {
-                        " NULL"
-                    } else {
-                        " NOT NULL"
-                    });
-                    if let Some(default) = &column.default {
-                        text.push_str(&format!(" DEFAULT {default}"));
-                    }
-                    if let Some(extra) = other {
-                        text.push_str(&format!(" {extra}"));
-                    }
-                }
-            }
-            elements.push(text);
-        }
-        let keys = keys_in_table(table);
-        let (primary, checks): (Vec<_>, Vec<_>) = keys
-            .into_iter()
-            .partition(|(_, c)| c.kind == ConstraintKind::PrimaryKey);
-        elements.extend(primary.iter().map(|(n, c)| constraint(out, n, c)));
-        // Indexes in the table, so that a foreign key added below finds its index rather
-        // than making one of its own.
-        for (name, index) in &table.indexes {
-            let parts: Vec<String> = index.columns.iter().map(|p| mysql_part(out, p)).collect();
-            let (kind, using) = match index.method.as_deref() {
-                Some(m @ ("FULLTEXT" | "SPATIAL")) => (format!("{m} KEY"), String::new()),
-                Some(m) => ("KEY".to_string(), format!(" USING {m}")),
-                None => ("KEY".to_string(), String::new()),
-            };
-            elements.push(format!(
-                "{}{kind} {} ({}){using}",
-                if index.unique { "UNIQUE " } else { "" },
-                out.q(name),
-                parts.join(", ")
-            ));
-        }
-        elements.extend(checks.iter().map(|(n, c)| constraint(out, n, c)));
-        tables.push(create_table(out, table_name, elements));
-    }
+    let tables = schema
+        .tables
+        .iter()
+        .map(|(name, table)| mysql_table(out, name, table))
+        .collect();
     out.section("Tables", tables);
     foreign_keys(out, schema);
     out.section(
@@ -591,6 +618,72 @@ fn mysql(out: &mut Writer, schema: &Schema, definitions: &Definitions) {
     out.section("Routines and triggers", compound);
 }
 
+/// A MySQL column as a table element (or as `MODIFY COLUMN` takes it).
+pub(crate) fn mysql_column(out: &Writer, column_name: &str, column: &Column) -> String {
+    let mut text = format!("{} {}", out.q(column_name), column.data_type);
+    match &column.generated {
+        Some(generated) if generated.starts_with("GENERATED ALWAYS AS") => {
+            text.push_str(&format!(" {generated}"));
+            if !column.nullable {
+                text.push_str(" NOT NULL");
+            }
+        }
+        other => {
+            text.push_str(if column.nullable {
+                " NULL"
+            } else {
+                " NOT NULL"
+            });
+            if let Some(default) = &column.default {
+                text.push_str(&format!(" DEFAULT {default}"));
+            }
+            if let Some(extra) = other {
+                text.push_str(&format!(" {extra}"));
+            }
+        }
+    }
+    text
+}
+
+/// A MySQL index as a table element (`UNIQUE KEY `name` (…)`).
+pub(crate) fn mysql_index(out: &Writer, name: &str, index: &Index) -> String {
+    let parts: Vec<String> = index.columns.iter().map(|p| mysql_part(out, p)).collect();
+    let (kind, using) = match index.method.as_deref() {
+        Some(m @ ("FULLTEXT" | "SPATIAL")) => (format!("{m} KEY"), String::new()),
+        Some(m) => ("KEY".to_string(), format!(" USING {m}")),
+        None => ("KEY".to_string(), String::new()),
+    };
+    format!(
+        "{}{kind} {} ({}){using}",
+        if index.unique { "UNIQUE " } else { "" },
+        out.q(name),
+        parts.join(", ")
+    )
+}
+
+/// A MySQL `CREATE TABLE` with its keys, indexes and checks (foreign keys come later).
+pub(crate) fn mysql_table(out: &Writer, table_name: &str, table: &Table) -> String {
+    let mut elements: Vec<String> = column_order(table)
+        .into_iter()
+        .map(|(name, column)| mysql_column(out, name, column))
+        .collect();
+    let keys = keys_in_table(table);
+    let (primary, checks): (Vec<_>, Vec<_>) = keys
+        .into_iter()
+        .partition(|(_, c)| c.kind == ConstraintKind::PrimaryKey);
+    elements.extend(primary.iter().map(|(n, c)| constraint(out, n, c)));
+    // Indexes in the table, so that a foreign key added below finds its index rather
+    // than making one of its own.
+    elements.extend(
+        table
+            .indexes
+            .iter()
+            .map(|(name, index)| mysql_index(out, name, index)),
+    );
+    elements.extend(checks.iter().map(|(n, c)| constraint(out, n, c)));
+    create_table(out, table_name, elements)
+}
+
 /// `email(10) DESC` → `` `email`(10) DESC ``; an expression part (`(lower(a))`) as it is.
 fn mysql_part(out: &Writer, part: &str) -> String {
     let (base, desc) = split_desc(part);
@@ -613,72 +706,68 @@ static SQLITE_LITERAL: LazyLock<regex::Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
-fn sqlite(out: &mut Writer, schema: &Schema) {
-    let mut tables = Vec::new();
-    for (table_name, table) in &schema.tables {
-        let mut elements = Vec::new();
-        let primary = table.constraints.get("PRIMARY KEY");
-        // AUTOINCREMENT is only allowed on the column itself (`INTEGER PRIMARY KEY`).
-        let inline_key = primary.filter(|p| {
-            p.columns.len() == 1
-                && table
-                    .columns
-                    .get(&p.columns[0])
-                    .is_some_and(|c| c.generated.as_deref() == Some("AUTOINCREMENT"))
-        });
-        for (column_name, column) in column_order(table) {
-            let mut text = out.q(column_name);
-            if !column.data_type.is_empty() {
-                text.push_str(&format!(" {}", column.data_type));
-            }
-            match column.generated.as_deref() {
-                Some("AUTOINCREMENT") if inline_key.is_some() => {
-                    text.push_str(" PRIMARY KEY AUTOINCREMENT");
-                }
-                Some(generated) if generated.starts_with("GENERATED ALWAYS AS") => {
-                    text.push_str(&format!(" {generated}"));
-                }
-                _ => {}
-            }
-            if !column.nullable {
-                text.push_str(" NOT NULL");
-            }
-            if let Some(default) = &column.default {
-                if SQLITE_LITERAL.is_match(default) {
-                    text.push_str(&format!(" DEFAULT {default}"));
-                } else {
-                    text.push_str(&format!(" DEFAULT ({default})"));
-                }
-            }
-            elements.push(text);
+/// A SQLite `CREATE TABLE`, keys, checks and foreign keys inside it.
+pub(crate) fn sqlite_table(out: &Writer, table_name: &str, table: &Table) -> String {
+    let mut elements = Vec::new();
+    let primary = table.constraints.get("PRIMARY KEY");
+    // AUTOINCREMENT is only allowed on the column itself (`INTEGER PRIMARY KEY`).
+    let inline_key = primary.filter(|p| {
+        p.columns.len() == 1
+            && table
+                .columns
+                .get(&p.columns[0])
+                .is_some_and(|c| c.generated.as_deref() == Some("AUTOINCREMENT"))
+    });
+    for (column_name, column) in column_order(table) {
+        let mut text = out.q(column_name);
+        if !column.data_type.is_empty() {
+            text.push_str(&format!(" {}", column.data_type));
         }
-        let mut keys: Vec<(&String, &Constraint)> = table
-            .constraints
-            .iter()
-            .filter(|(_, c)| !(inline_key.is_some() && c.kind == ConstraintKind::PrimaryKey))
-            .collect();
-        // Keys, checks, then foreign keys, as people write them.
-        keys.sort_by_key(|(_, c)| match c.kind {
-            ConstraintKind::PrimaryKey => 0,
-            ConstraintKind::Unique => 1,
-            ConstraintKind::Check | ConstraintKind::Exclusion => 2,
-            ConstraintKind::ForeignKey => 3,
-        });
-        elements.extend(keys.iter().map(|(n, c)| constraint(out, n, c)));
-        tables.push(create_table(out, table_name, elements));
-    }
-    out.section("Tables", tables);
-    out.section(
-        "Indexes",
-        indexes(out, schema, |table, part| {
-            let (base, desc) = split_desc(part);
-            if table.columns.contains_key(base) {
-                format!("{}{desc}", out.q(base))
-            } else {
-                part.to_string()
+        match column.generated.as_deref() {
+            Some("AUTOINCREMENT") if inline_key.is_some() => {
+                text.push_str(" PRIMARY KEY AUTOINCREMENT");
             }
-        }),
-    );
+            Some(generated) if generated.starts_with("GENERATED ALWAYS AS") => {
+                text.push_str(&format!(" {generated}"));
+            }
+            _ => {}
+        }
+        if !column.nullable {
+            text.push_str(" NOT NULL");
+        }
+        if let Some(default) = &column.default {
+            if SQLITE_LITERAL.is_match(default) {
+                text.push_str(&format!(" DEFAULT {default}"));
+            } else {
+                text.push_str(&format!(" DEFAULT ({default})"));
+            }
+        }
+        elements.push(text);
+    }
+    let mut keys: Vec<(&String, &Constraint)> = table
+        .constraints
+        .iter()
+        .filter(|(_, c)| !(inline_key.is_some() && c.kind == ConstraintKind::PrimaryKey))
+        .collect();
+    // Keys, checks, then foreign keys, as people write them.
+    keys.sort_by_key(|(_, c)| match c.kind {
+        ConstraintKind::PrimaryKey => 0,
+        ConstraintKind::Unique => 1,
+        ConstraintKind::Check | ConstraintKind::Exclusion => 2,
+        ConstraintKind::ForeignKey => 3,
+    });
+    elements.extend(keys.iter().map(|(n, c)| constraint(out, n, c)));
+    create_table(out, table_name, elements)
+}
+
+fn sqlite(out: &mut Writer, schema: &Schema) {
+    let tables = schema
+        .tables
+        .iter()
+        .map(|(name, table)| sqlite_table(out, name, table))
+        .collect();
+    out.section("Tables", tables);
+    out.section("Indexes", indexes(out, schema));
     // SQLite keeps a view's and a trigger's text as written: the model has all of it.
     out.section(
         "Views",

@@ -232,6 +232,7 @@ pub fn generate(
         dialect,
         w: Writer::new(dialect),
         changes: Vec::new(),
+        renames: Vec::new(),
         destructive: Vec::new(),
     };
     let renamed = g.renames(current, desired, renames)?;
@@ -244,6 +245,9 @@ struct Generator {
     dialect: Dialect,
     w: Writer,
     changes: Vec<Change>,
+    /// The RENAMEs, written after the views, triggers and routines that read the old
+    /// names are gone (so that down makes those again after renaming back).
+    renames: Vec<Change>,
     destructive: Vec<Destructive>,
 }
 
@@ -391,7 +395,11 @@ impl Generator {
                 Dialect::MySql => format!("RENAME TABLE {} TO {};", self.q(new), self.q(old)),
                 _ => format!("ALTER TABLE {} RENAME TO {};", self.q(new), self.q(old)),
             };
-            self.push(Phase::Main, vec![Sql::new(up)], vec![Sql::new(down)]);
+            self.renames.push(Change {
+                phase: Phase::Main,
+                up: vec![Sql::new(up)],
+                down: vec![Sql::new(down)],
+            });
         }
         for ((table_name, new), old) in &renames.columns {
             let hint = format!("{table_name}.{old}={new}");
@@ -467,7 +475,11 @@ impl Generator {
                 &format!("RENAME COLUMN {} TO {}", self.q(new), self.q(old)),
                 online,
             );
-            self.push(Phase::Main, vec![Sql::new(up)], vec![Sql::new(down)]);
+            self.renames.push(Change {
+                phase: Phase::Main,
+                up: vec![Sql::new(up)],
+                down: vec![Sql::new(down)],
+            });
         }
         Ok(schema)
     }
@@ -574,6 +586,8 @@ impl Generator {
                 self.push(Phase::Main, vec![Sql::new(drop)], create);
             }
         }
+        let renames = std::mem::take(&mut self.renames);
+        self.changes.extend(renames);
         // Foreign keys that go or change, before the keys they reference.
         for (table_name, have) in &current.tables {
             if rebuilt.contains(table_name) {

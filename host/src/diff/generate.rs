@@ -588,9 +588,10 @@ impl Generator {
         }
         let renames = std::mem::take(&mut self.renames);
         self.changes.extend(renames);
-        // Foreign keys that go or change, before the keys they reference.
+        // Foreign keys that go or change, before the keys they reference. SQLite has no
+        // ALTER for them: a dropped table takes its own, a rebuilt one is made without.
         for (table_name, have) in &current.tables {
-            if rebuilt.contains(table_name) {
+            if rebuilt.contains(table_name) || self.dialect == Dialect::Sqlite {
                 continue;
             }
             let want = desired.tables.get(table_name);

@@ -1,0 +1,885 @@
+//! `godwit diff NAME` (issue 14): migrations generated from the declared schema.
+//!
+//! The property test draws a schema A and a schema B from a seed (tables, columns of each
+//! dialect's types, nullability, defaults, checks, indexes, foreign keys, views, and
+//! renames hinted with `-- godwit:renamed-from`), deploys A with rows in every table,
+//! declares B, and runs `godwit diff`. Then: the files pass `godwit lint`; deploying them
+//! makes the database pull as B does; `godwit down` makes it pull as A did; the rows of
+//! renamed tables and columns are still there. A failure names its seed; replay it with
+//! `GODWIT_DIFF_SEED=N`, or run more with `GODWIT_DIFF_CASES=N`.
+
+use crate::each_dialect;
+use crate::schema::{pulled, pulled_again};
+use crate::support::*;
+
+/// splitmix64: small, and the same sequence for a seed everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Col {
+    name: String,
+    ty: &'static str,
+    nullable: bool,
+    default: Option<String>,
+    /// Added in B: its rows hold the default, so no unique index on it.
+    fresh: bool,
+    /// References this table's `id` (always nullable, NULL in every row).
+    references: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+struct Tab {
+    name: String,
+    cols: Vec<Col>,
+    /// name, column, unique
+    indexes: Vec<(String, String, bool)>,
+    /// name, integer column: `CHECK (col >= 0)`
+    checks: Vec<(String, String)>,
+    /// The name it had in A (a rename hint), if renamed.
+    renamed_from: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Model {
+    tables: Vec<Tab>,
+    /// name, table, column
+    views: Vec<(String, String, String)>,
+    /// Column renames: (table in B, new column, old column).
+    column_renames: Vec<(String, String, String)>,
+}
+
+fn types(dialect: Dialect) -> &'static [&'static str] {
+    match dialect {
+        Dialect::Postgres => &[
+            "integer",
+            "bigint",
+            "text",
+            "varchar(40)",
+            "boolean",
+            "date",
+        ],
+        Dialect::MySql => &["int", "bigint", "varchar(40)", "date"],
+        Dialect::Sqlite => &["integer", "text", "real", "varchar(40)"],
+    }
+}
+
+fn is_integer(ty: &str) -> bool {
+    matches!(ty, "integer" | "int" | "bigint")
+}
+
+fn id_type(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::MySql => "bigint",
+        _ => "integer",
+    }
+}
+
+fn default_for(ty: &str) -> String {
+    match ty {
+        "boolean" => "true".into(),
+        "date" => "'2020-01-01'".into(),
+        "real" => "1.5".into(),
+        t if is_integer(t) => "7".into(),
+        _ => "'d'".into(),
+    }
+}
+
+fn value_for(ty: &str, row: usize) -> String {
+    match ty {
+        "boolean" => "true".into(),
+        "date" => format!("'2020-01-0{}'", row + 1),
+        "real" => format!("{row}.5"),
+        t if is_integer(t) => format!("{}", row + 1),
+        _ => format!("'v{row}'"),
+    }
+}
+
+impl Model {
+    fn random(rng: &mut Rng, dialect: Dialect, counter: &mut usize) -> Model {
+        let mut model = Model::default();
+        for _ in 0..2 + rng.below(3) {
+            let table = new_table(rng, dialect, counter, &model);
+            model.tables.push(table);
+        }
+        if rng.chance(60) {
+            add_view(rng, &mut model, counter);
+        }
+        model
+    }
+
+    fn table(&mut self, name: &str) -> &mut Tab {
+        self.tables.iter_mut().find(|t| t.name == name).unwrap()
+    }
+
+    /// A changed copy: one to four mutations.
+    fn mutate(&self, rng: &mut Rng, dialect: Dialect, counter: &mut usize) -> Model {
+        let mut b = self.clone();
+        for t in &mut b.tables {
+            t.renamed_from = None;
+            for c in &mut t.cols {
+                c.fresh = false;
+            }
+        }
+        b.column_renames.clear();
+        for _ in 0..1 + rng.below(4) {
+            let ti = rng.below(b.tables.len());
+            let table_name = b.tables[ti].name.clone();
+            match rng.below(14) {
+                0 => {
+                    let t = new_table(rng, dialect, counter, &b);
+                    b.tables.push(t);
+                }
+                1 if b.tables.len() > 1 => {
+                    // Drop a table, and what refers to it.
+                    b.tables.remove(ti);
+                    b.views.retain(|(_, t, _)| *t != table_name);
+                    for t in &mut b.tables {
+                        t.cols
+                            .retain(|c| c.references.as_deref() != Some(&table_name));
+                        let cols: Vec<String> = t.cols.iter().map(|c| c.name.clone()).collect();
+                        t.indexes.retain(|(_, c, _)| cols.contains(c));
+                        t.checks.retain(|(_, c)| cols.contains(c));
+                    }
+                }
+                2 if b.tables[ti].renamed_from.is_none() => {
+                    *counter += 1;
+                    let new = format!("t{counter}");
+                    for t in &mut b.tables {
+                        for c in &mut t.cols {
+                            if c.references.as_deref() == Some(&table_name) {
+                                c.references = Some(new.clone());
+                            }
+                        }
+                    }
+                    for v in &mut b.views {
+                        if v.1 == table_name {
+                            v.1 = new.clone();
+                        }
+                    }
+                    let t = b.table(&table_name);
+                    t.renamed_from = Some(table_name.clone());
+                    t.name = new;
+                }
+                3 => {
+                    *counter += 1;
+                    let ty = types(dialect)[rng.below(types(dialect).len())];
+                    let nullable = rng.chance(50);
+                    let col = Col {
+                        name: format!("c{counter}"),
+                        ty,
+                        nullable,
+                        default: (!nullable || rng.chance(30)).then(|| default_for(ty)),
+                        fresh: true,
+                        references: None,
+                    };
+                    b.tables[ti].cols.push(col);
+                }
+                4 => {
+                    let t = &mut b.tables[ti];
+                    // A dropped column comes back empty in down: no unique index on it
+                    // could be made again.
+                    if let Some(at) = pick_plain_column(rng, t)
+                        && !t.indexes.iter().any(|(_, c, u)| *u && *c == t.cols[at].name)
+                    {
+                        let name = t.cols.remove(at).name;
+                        t.indexes.retain(|(_, c, _)| *c != name);
+                        t.checks.retain(|(_, c)| *c != name);
+                        b.views
+                            .retain(|(_, vt, vc)| !(*vt == table_name && *vc == name));
+                    }
+                }
+                5 if b.tables[ti].renamed_from.is_none() => {
+                    let t = &mut b.tables[ti];
+                    if let Some(at) = pick_plain_column(rng, t)
+                        && !b
+                            .column_renames
+                            .iter()
+                            .any(|(tt, n, _)| *tt == table_name && *n == t.cols[at].name)
+                    {
+                        *counter += 1;
+                        let old = t.cols[at].name.clone();
+                        let new = format!("c{counter}");
+                        t.cols[at].name = new.clone();
+                        for (_, c, _) in &mut t.indexes {
+                            if *c == old {
+                                *c = new.clone();
+                            }
+                        }
+                        for (_, c) in &mut t.checks {
+                            if *c == old {
+                                *c = new.clone();
+                            }
+                        }
+                        for v in &mut b.views {
+                            if v.1 == table_name && v.2 == old {
+                                v.2 = new.clone();
+                            }
+                        }
+                        b.column_renames.push((table_name.clone(), new, old));
+                    }
+                }
+                6 => {
+                    let t = &mut b.tables[ti];
+                    if let Some(at) = pick_plain_column(rng, t) {
+                        t.cols[at].nullable = !t.cols[at].nullable;
+                    }
+                }
+                7 => {
+                    // A type change: wider, and now and then narrower (destructive).
+                    let t = &mut b.tables[ti];
+                    if let Some(at) = pick_plain_column(rng, t) {
+                        let col = &mut t.cols[at];
+                        let to = match col.ty {
+                            "integer" | "int" if dialect != Dialect::Sqlite => Some("bigint"),
+                            "varchar(40)" => Some("varchar(80)"),
+                            "varchar(80)" => Some("varchar(40)"),
+                            _ => None,
+                        };
+                        if let Some(to) = to {
+                            let checked = t.checks.iter().any(|(_, c)| *c == col.name);
+                            if !checked || is_integer(to) {
+                                col.ty = to;
+                                if let Some(d) = &col.default {
+                                    col.default = Some(if is_integer(to) {
+                                        d.clone()
+                                    } else {
+                                        default_for(to)
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+                8 => {
+                    let t = &mut b.tables[ti];
+                    if let Some(at) = pick_plain_column(rng, t) {
+                        let col = &t.cols[at];
+                        let indexable = dialect != Dialect::MySql || col.ty != "text";
+                        if indexable {
+                            *counter += 1;
+                            let unique = !col.fresh && col.ty != "boolean" && rng.chance(40);
+                            let name = format!("i{counter}");
+                            let col = col.name.clone();
+                            t.indexes.push((name, col, unique));
+                        }
+                    }
+                }
+                9 if !b.tables[ti].indexes.is_empty() => {
+                    let t = &mut b.tables[ti];
+                    let at = rng.below(t.indexes.len());
+                    t.indexes.remove(at);
+                }
+                10 => {
+                    let t = &mut b.tables[ti];
+                    let ints: Vec<String> = t
+                        .cols
+                        .iter()
+                        .filter(|c| is_integer(c.ty) && c.references.is_none() && c.name != "id")
+                        .map(|c| c.name.clone())
+                        .collect();
+                    if !ints.is_empty() && rng.chance(50) {
+                        *counter += 1;
+                        let col = ints[rng.below(ints.len())].clone();
+                        t.checks.push((format!("k{counter}"), col));
+                    } else if !t.checks.is_empty() {
+                        let at = rng.below(t.checks.len());
+                        t.checks.remove(at);
+                    }
+                }
+                11 => {
+                    let target = b.tables[rng.below(b.tables.len())].name.clone();
+                    *counter += 1;
+                    let col = Col {
+                        name: format!("r{counter}"),
+                        ty: id_type(dialect),
+                        nullable: true,
+                        default: None,
+                        fresh: true,
+                        references: Some(target),
+                    };
+                    b.tables[ti].cols.push(col);
+                }
+                12 => {
+                    if !b.views.is_empty() && rng.chance(50) {
+                        let at = rng.below(b.views.len());
+                        b.views.remove(at);
+                    } else {
+                        add_view(rng, &mut b, counter);
+                    }
+                }
+                13 => {
+                    let t = &mut b.tables[ti];
+                    if let Some(at) = pick_plain_column(rng, t) {
+                        let col = &mut t.cols[at];
+                        if col.nullable {
+                            col.default = match col.default {
+                                Some(_) => None,
+                                None => Some(default_for(col.ty)),
+                            };
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        b
+    }
+
+    fn ddl(&self, dialect: Dialect) -> String {
+        let q = |name: &str| match dialect {
+            Dialect::MySql => format!("`{name}`"),
+            _ => format!("\"{name}\""),
+        };
+        let mut out = String::new();
+        let mut foreign = String::new();
+        for t in &self.tables {
+            if let Some(old) = &t.renamed_from {
+                out.push_str(&format!("-- godwit:renamed-from {old}\n"));
+            }
+            out.push_str(&format!("CREATE TABLE {} (\n", q(&t.name)));
+            let mut lines = Vec::new();
+            for c in &t.cols {
+                let mut line = format!("    {} {}", q(&c.name), c.ty);
+                if let Some(d) = &c.default {
+                    line.push_str(&format!(" DEFAULT {d}"));
+                }
+                if !c.nullable {
+                    line.push_str(" NOT NULL");
+                }
+                let hint = self
+                    .column_renames
+                    .iter()
+                    .find(|(tt, n, _)| *tt == t.name && *n == c.name)
+                    .map(|(_, _, old)| format!(" -- godwit:renamed-from {old}"));
+                lines.push((line, hint));
+            }
+            lines.push((
+                format!(
+                    "    CONSTRAINT {} PRIMARY KEY ({})",
+                    q(&format!("{}_pkey", t.name)),
+                    q("id")
+                ),
+                None,
+            ));
+            for (name, col) in &t.checks {
+                lines.push((
+                    format!("    CONSTRAINT {} CHECK ({} >= 0)", q(name), q(col)),
+                    None,
+                ));
+            }
+            for c in &t.cols {
+                let Some(target) = &c.references else {
+                    continue;
+                };
+                let name = format!("{}_{}_fk", t.name, c.name);
+                let element = format!(
+                    "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
+                    q(&name),
+                    q(&c.name),
+                    q(target),
+                    q("id")
+                );
+                if dialect == Dialect::Sqlite {
+                    lines.push((format!("    {element}"), None));
+                } else {
+                    foreign.push_str(&format!("ALTER TABLE {} ADD {element};\n", q(&t.name)));
+                }
+            }
+            let count = lines.len();
+            for (i, (line, hint)) in lines.into_iter().enumerate() {
+                out.push_str(&line);
+                if i + 1 < count {
+                    out.push(',');
+                }
+                if let Some(hint) = hint {
+                    out.push_str(&hint);
+                }
+                out.push('\n');
+            }
+            out.push_str(");\n");
+            for (name, col, unique) in &t.indexes {
+                out.push_str(&format!(
+                    "CREATE {}INDEX {} ON {} ({});\n",
+                    if *unique { "UNIQUE " } else { "" },
+                    q(name),
+                    q(&t.name),
+                    q(col)
+                ));
+            }
+        }
+        out.push_str(&foreign);
+        for (name, table, col) in &self.views {
+            out.push_str(&format!(
+                "CREATE VIEW {} AS SELECT {} FROM {};\n",
+                q(name),
+                q(col),
+                q(table)
+            ));
+        }
+        out
+    }
+
+    /// Three rows in every table, every column holding a value (foreign keys NULL).
+    fn rows(&self, dialect: Dialect) -> Vec<String> {
+        let q = |name: &str| match dialect {
+            Dialect::MySql => format!("`{name}`"),
+            _ => format!("\"{name}\""),
+        };
+        let mut out = Vec::new();
+        for t in &self.tables {
+            for row in 0..3 {
+                let names: Vec<String> = t.cols.iter().map(|c| q(&c.name)).collect();
+                let values: Vec<String> = t
+                    .cols
+                    .iter()
+                    .map(|c| {
+                        if c.references.is_some() {
+                            "NULL".into()
+                        } else {
+                            value_for(c.ty, row)
+                        }
+                    })
+                    .collect();
+                out.push(format!(
+                    "INSERT INTO {} ({}) VALUES ({})",
+                    q(&t.name),
+                    names.join(", "),
+                    values.join(", ")
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// A column that is neither the key nor a reference.
+fn pick_plain_column(rng: &mut Rng, t: &Tab) -> Option<usize> {
+    let plain: Vec<usize> = (0..t.cols.len())
+        .filter(|&i| t.cols[i].name != "id" && t.cols[i].references.is_none())
+        .collect();
+    (!plain.is_empty()).then(|| plain[rng.below(plain.len())])
+}
+
+fn new_table(rng: &mut Rng, dialect: Dialect, counter: &mut usize, model: &Model) -> Tab {
+    *counter += 1;
+    let name = format!("t{counter}");
+    let mut cols = vec![Col {
+        name: "id".into(),
+        ty: id_type(dialect),
+        nullable: false,
+        default: None,
+        fresh: false,
+        references: None,
+    }];
+    for _ in 0..1 + rng.below(3) {
+        *counter += 1;
+        let ty = types(dialect)[rng.below(types(dialect).len())];
+        let nullable = rng.chance(60);
+        cols.push(Col {
+            name: format!("c{counter}"),
+            ty,
+            nullable,
+            default: rng.chance(30).then(|| default_for(ty)),
+            fresh: false,
+            references: None,
+        });
+    }
+    if !model.tables.is_empty() && rng.chance(50) {
+        *counter += 1;
+        cols.push(Col {
+            name: format!("r{counter}"),
+            ty: id_type(dialect),
+            nullable: true,
+            default: None,
+            fresh: false,
+            references: Some(model.tables[rng.below(model.tables.len())].name.clone()),
+        });
+    }
+    let mut indexes = Vec::new();
+    let mut checks = Vec::new();
+    for c in &cols[1..] {
+        if c.references.is_some() {
+            continue;
+        }
+        if rng.chance(30) && (dialect != Dialect::MySql || c.ty != "text") {
+            *counter += 1;
+            let unique = c.ty != "boolean" && rng.chance(30);
+            indexes.push((format!("i{counter}"), c.name.clone(), unique));
+        }
+        if is_integer(c.ty) && rng.chance(30) {
+            *counter += 1;
+            checks.push((format!("k{counter}"), c.name.clone()));
+        }
+    }
+    Tab {
+        name,
+        cols,
+        indexes,
+        checks,
+        renamed_from: None,
+    }
+}
+
+fn add_view(rng: &mut Rng, model: &mut Model, counter: &mut usize) {
+    let t = &model.tables[rng.below(model.tables.len())];
+    let c = &t.cols[rng.below(t.cols.len())];
+    *counter += 1;
+    model
+        .views
+        .push((format!("v{counter}"), t.name.clone(), c.name.clone()));
+}
+
+fn seeds() -> Vec<u64> {
+    if let Ok(seed) = std::env::var("GODWIT_DIFF_SEED") {
+        return vec![seed.parse().expect("GODWIT_DIFF_SEED is a number")];
+    }
+    let cases: u64 = std::env::var("GODWIT_DIFF_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(6);
+    (1..=cases).collect()
+}
+
+fn migration_dirs(p: &Project) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(p.migrations())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+each_dialect!(generated_migrations_turn_a_into_b_and_back);
+
+fn generated_migrations_turn_a_into_b_and_back(dialect: Dialect) {
+    for seed in seeds() {
+        let outcome = std::panic::catch_unwind(|| one_case(dialect, seed));
+        if let Err(e) = outcome {
+            let message = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!("seed {seed} failed (replay with GODWIT_DIFF_SEED={seed}): {message}");
+        }
+    }
+}
+
+fn one_case(dialect: Dialect, seed: u64) {
+    let mut rng = Rng(seed * 7919 + dialect as u64);
+    let mut counter = 0;
+    let a = Model::random(&mut rng, dialect, &mut counter);
+    let b = a.mutate(&mut rng, dialect, &mut counter);
+    let (ddl_a, ddl_b) = (a.ddl(dialect), b.ddl(dialect));
+    let context = format!("seed {seed}\n--- A\n{ddl_a}--- B\n{ddl_b}");
+
+    let p = Project::empty(dialect);
+    p.write("20260101000000_schema_a/up.sql", &ddl_a);
+    p.godwit(&["deploy"]).expect(0);
+    for insert in a.rows(dialect) {
+        admin(&p.db.url, &insert);
+    }
+    let pulled_a = pulled(&p);
+    std::fs::write(p.path().join("schema.sql"), &ddl_b).unwrap();
+    std::fs::write(p.path().join("godwit.toml"), "schema = \"schema.sql\"\n").unwrap();
+
+    let before = migration_dirs(&p);
+    let mut out = p.godwit(&["diff", "change_schema", "--allow-destructive"]);
+    // A drop beside an add of the same shape, unhinted: the user says it is no rename.
+    if out.code == 4 && out.text().contains("probable rename") {
+        let text = out.text();
+        let mut args = vec!["diff", "change_schema", "--allow-destructive"];
+        for part in text.split("pass `--no-rename ").skip(1) {
+            args.push("--no-rename");
+            args.push(part.split('`').next().unwrap());
+        }
+        out = p.godwit(&args);
+    }
+    assert_eq!(out.code, 0, "{context}\n{}", out.text());
+    let written = migration_dirs(&p).len() - before.len();
+    if written == 0 {
+        assert!(
+            out.text().contains("Nothing to do"),
+            "{context}\n{}",
+            out.text()
+        );
+        return;
+    }
+    let lint = p.godwit(&["lint"]);
+    assert_eq!(lint.code, 0, "lint: {context}\n{}", lint.text());
+
+    let deploy = p.godwit(&["deploy"]);
+    assert_eq!(deploy.code, 0, "deploy: {context}\n{}", deploy.text());
+    let pulled_b = pulled(&p);
+    // Built as a migration, where a `-- godwit:` line after a statement is refused.
+    let plain_b: String = ddl_b
+        .lines()
+        .filter(|l| !l.starts_with("-- godwit:renamed-from"))
+        .map(|l| format!("{}\n", l.split(" -- godwit:").next().unwrap_or(l)))
+        .collect();
+    let expected_b = pulled_again(dialect, &plain_b, "");
+    assert_eq!(
+        strip_header(&pulled_b),
+        strip_header(&expected_b),
+        "after up: {context}"
+    );
+    // Renamed tables and columns kept their rows and values.
+    for t in &b.tables {
+        let Some(_) = a
+            .tables
+            .iter()
+            .find(|at| Some(&at.name) == t.renamed_from.as_ref())
+        else {
+            continue;
+        };
+        let q = |n: &str| quoted(dialect, n);
+        let n = admin_count(&p.db.url, &format!("SELECT count(*) FROM {}", q(&t.name)));
+        assert_eq!(n, 3, "rows of renamed table {}: {context}", t.name);
+    }
+    for (table, new, _) in &b.column_renames {
+        let q = |n: &str| quoted(dialect, n);
+        let n = admin_count(
+            &p.db.url,
+            &format!("SELECT count({}) FROM {}", q(new), q(table)),
+        );
+        assert_eq!(n, 3, "values of renamed column {table}.{new}: {context}");
+    }
+
+    let steps = written.to_string();
+    let down = p.godwit(&["down", "--steps", &steps]);
+    assert_eq!(down.code, 0, "down: {context}\n{}", down.text());
+    assert_eq!(
+        strip_header(&pulled(&p)),
+        strip_header(&pulled_a),
+        "after down: {context}"
+    );
+}
+
+fn strip_header(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with("-- "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn quoted(dialect: Dialect, name: &str) -> String {
+    match dialect {
+        Dialect::MySql => format!("`{name}`"),
+        _ => format!("\"{name}\""),
+    }
+}
+
+fn admin_count(url: &str, sql: &str) -> i64 {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+        let row = sqlx::query(sql).fetch_one(&mut conn).await.unwrap();
+        row.try_get::<i64, _>(0)
+            .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
+            .unwrap()
+    })
+}
+
+/// A project whose migrations build `a` and whose declared schema is `b`.
+fn project(dialect: Dialect, a: &str, b: &str) -> Project {
+    let p = Project::empty(dialect);
+    p.write("20260101000000_schema_a/up.sql", a);
+    std::fs::write(p.path().join("schema.sql"), b).unwrap();
+    std::fs::write(p.path().join("godwit.toml"), "schema = \"schema.sql\"\n").unwrap();
+    p
+}
+
+#[test]
+fn a_probable_rename_is_refused_until_the_user_says_which() {
+    let p = project(
+        Dialect::Sqlite,
+        "CREATE TABLE users (id integer PRIMARY KEY, name text);\n",
+        "CREATE TABLE users (id integer PRIMARY KEY, full_name text);\n",
+    );
+    p.godwit(&["diff", "rename_name"])
+        .expect(4)
+        .says(
+            "column users.name is dropped and users.full_name added with the same type: a rename?",
+        )
+        .says("`-- godwit:renamed-from name`")
+        .says("--rename users.name=full_name")
+        .says("--no-rename users.name");
+    assert_eq!(migration_dirs(&p).len(), 1, "nothing written");
+    // The flag decides: a rename.
+    p.godwit(&[
+        "diff",
+        "rename_name",
+        "--rename",
+        "users.name=full_name",
+        "--dry-run",
+    ])
+    .expect(0)
+    .says("ALTER TABLE users RENAME COLUMN name TO full_name;");
+    // Or not a rename: then it is a drop, which needs --allow-destructive.
+    p.godwit(&["diff", "rename_name", "--no-rename", "users.name"])
+        .expect(4)
+        .says("drops users.name:")
+        .says("--allow-destructive");
+    p.godwit(&["diff", "rename_name", "--rename", "nonsense"])
+        .expect(2)
+        .says("`nonsense` is not a rename");
+    p.godwit(&["diff", "rename_name", "--rename", "users.nope=full_name"])
+        .expect(2)
+        .says("the migrations build no column users.nope");
+}
+
+#[test]
+fn a_destructive_change_shows_the_live_count_and_needs_the_flag() {
+    let p = project(
+        Dialect::Sqlite,
+        "CREATE TABLE users (id integer PRIMARY KEY, email text);\nCREATE TABLE old_logs (id integer PRIMARY KEY);\n",
+        "CREATE TABLE users (id integer PRIMARY KEY);\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    admin(
+        &p.db.url,
+        "INSERT INTO users (id, email) VALUES (1, 'a'), (2, NULL), (3, 'c')",
+    );
+    admin(&p.db.url, "INSERT INTO old_logs (id) VALUES (1)");
+    p.godwit(&["diff", "drop_email"])
+        .expect(4)
+        .says("drops users.email: 2 non-null values")
+        .says("drops table old_logs: 1 rows")
+        .says("run again with --allow-destructive");
+    let out = p.godwit(&["diff", "drop_email", "--allow-destructive", "--json"]);
+    out.expect(0);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["proved"], true);
+    let hazards: Vec<String> = report["migrations"][0]["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["hazards"].as_array().unwrap().clone())
+        .map(|h| h.to_string())
+        .collect();
+    assert!(
+        hazards
+            .iter()
+            .any(|h| h.contains("data_loss") && h.contains("drops table old_logs: 1 rows")),
+        "{hazards:?}"
+    );
+    let files = report["migrations"][0]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let up = std::fs::read_to_string(files[0].as_str().unwrap()).unwrap();
+    assert!(up.contains("DROP TABLE old_logs;"), "{up}");
+    p.godwit(&["deploy"]).expect(0);
+    p.godwit(&["diff", "--check"]).expect(0);
+    p.godwit(&["diff", "anything_more"])
+        .expect(0)
+        .says("Nothing to do");
+}
+
+#[test]
+fn dry_run_writes_nothing_and_json_names_the_hazards() {
+    let p = project(
+        Dialect::Postgres,
+        "CREATE TABLE users (id bigint PRIMARY KEY, email text);\n",
+        "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);\nCREATE INDEX users_email ON users (email);\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    let out = p.godwit(&["diff", "require_email", "--dry-run"]);
+    out.expect(0)
+        .says("-- ===== require_email (up) =====")
+        .says("CHECK (email IS NOT NULL) NOT VALID;")
+        .says("-- ===== require_email_indexes (up) =====")
+        .says("-- godwit:no-transaction")
+        .says("CREATE INDEX CONCURRENTLY users_email ON users (email);")
+        .says("-- ===== require_email_validate (up) =====")
+        .says("VALIDATE CONSTRAINT users_email_not_null;")
+        .says("-- godwit:lock-timeout=5s");
+    assert_eq!(migration_dirs(&p).len(), 1, "--dry-run wrote a file");
+    let json = p.godwit(&["diff", "require_email", "--dry-run", "--json"]);
+    json.expect(0);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let names: Vec<&str> = report["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "require_email",
+            "require_email_indexes",
+            "require_email_validate"
+        ]
+    );
+    assert_eq!(report["migrations"][1]["no_transaction"], true);
+    let locks: Vec<String> = report["migrations"][2]["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["lock"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        locks.contains(&"SHARE UPDATE EXCLUSIVE".to_string()),
+        "{locks:?}"
+    );
+}
+
+#[test]
+fn diff_without_a_declared_schema_says_how_to_declare_one() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.godwit(&["diff", "add_things"])
+        .expect(2)
+        .says("godwit.toml declares no schema");
+    let p = project(
+        Dialect::Sqlite,
+        "SELECT 1;\n",
+        "CREATE TABLE t (id integer);\n",
+    );
+    p.godwit(&["diff", "update"])
+        .expect(2)
+        .says("does not say what the migration changes");
+    p.godwit(&["diff"]).expect(2);
+}
+
+/// `--from database --to migrations`: the SQL that undoes what was done by hand.
+#[test]
+fn drift_is_repaired_from_the_database_to_the_migrations() {
+    for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+        let p = project(
+            dialect,
+            "CREATE TABLE users (id integer PRIMARY KEY, email text);\n",
+            "SELECT 1;\n",
+        );
+        p.godwit(&["deploy"]).expect(0);
+        admin(&p.db.url, "CREATE INDEX by_hand ON users (email)");
+        admin(&p.db.url, "CREATE TABLE scratch (id integer)");
+        let out = p.godwit(&["diff", "--from", "database", "--to", "migrations"]);
+        out.expect(0)
+            .says("DROP INDEX")
+            .says("by_hand")
+            .says("DROP TABLE scratch;");
+        assert_eq!(migration_dirs(&p).len(), 1, "nothing written");
+    }
+}

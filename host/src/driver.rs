@@ -1060,7 +1060,7 @@ pub struct ResultTooLarge {
     pub rows: usize,
     /// What the rows read so far and the row that passed the cap add up to: exact where
     /// the host or the server measured that row, a lower bound where the database refused
-    /// to build one of its values ([`Guard::ValueLimit`]).
+    /// to build one of its values (SQLite's `SQLITE_LIMIT_LENGTH`).
     pub bytes: usize,
 }
 

@@ -128,6 +128,18 @@ pub trait Driver {
     ) -> Result<Rows, sqlx::Error>;
     /// Like [`Driver::query_values`], returning the rows affected.
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error>;
+    /// [`Driver::execute_values`] for a plugin with a result cap: where the engine runs in
+    /// godwit's own process (SQLite), no value the statement builds may be larger than the
+    /// cap. Elsewhere the values stay on the server, and this is `execute_values`.
+    async fn execute_values_capped(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        cap: ResultCap,
+    ) -> Result<u64, sqlx::Error> {
+        let _ = cap;
+        self.execute_values(sql, params).await
+    }
     /// Runs `sql` with `$1..$n` bound to the `text[]` arrays in `columns` (PostgreSQL):
     /// a backfill batch's write as one statement with one parameter per column, however
     /// many rows, instead of one per value. Elsewhere it is refused.
@@ -1039,13 +1051,16 @@ impl ResultCap {
 /// that it travels the drivers' error type, and found again with [`ResultTooLarge::of`].
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the result passed the host's cap of {} rows or {} bytes (from the plugin's memory limit) at {rows} rows and {bytes} bytes; the rest was not read",
+    "the result passed the host's cap of {} rows or {} bytes (from the plugin's memory limit) at {rows} rows and at least {bytes} bytes; the rest was not read",
     cap.rows,
     cap.bytes
 )]
 pub struct ResultTooLarge {
     pub cap: ResultCap,
     pub rows: usize,
+    /// What the rows read so far and the row that passed the cap add up to: exact where
+    /// the host or the server measured that row, a lower bound where the database refused
+    /// to build one of its values (SQLite's `SQLITE_LIMIT_LENGTH`).
     pub bytes: usize,
 }
 
@@ -1057,6 +1072,28 @@ impl ResultTooLarge {
             _ => None,
         }
     }
+}
+
+/// How a capped read keeps a single row from being larger than the cap by the time the
+/// host holds it. Counting after decoding bounds the number of rows, but a row arrives
+/// whole: one value of half a gigabyte would be in memory before any check could run.
+#[derive(Clone, Copy)]
+pub(crate) enum Guard {
+    /// Nothing keeps a row from the host before it arrives whole; only the rows after it
+    /// are not read (MySQL/MariaDB: the server builds no value over its global
+    /// `max_allowed_packet`, but a row of many columns can hold many such values).
+    OnArrival,
+    /// The statement was wrapped so that the server measures each row before sending it
+    /// (PostgreSQL: [`postgres`]'s `sized`): the last column is the row's size as the
+    /// server measured it, and a row over the cap arrives with every other column NULL.
+    SizeColumn,
+    /// The database itself refuses to build a value over `limit` bytes (SQLite's
+    /// `SQLITE_LIMIT_LENGTH`, set for the statement), failing it with an error `refused`
+    /// recognises.
+    ValueLimit {
+        limit: usize,
+        refused: fn(&sqlx::Error) -> bool,
+    },
 }
 
 /// Adds `row` to `out` and says whether `out` is still within `cap`.
@@ -1074,31 +1111,68 @@ fn push_capped(
         out.rows.push(row);
     }
     if out.rows.len() > cap.rows || *bytes > cap.bytes {
-        return Err(sqlx::Error::Decode(Box::new(ResultTooLarge {
-            cap,
-            rows: out.rows.len(),
-            bytes: *bytes,
-        })));
+        return Err(too_large(cap, out.rows.len(), *bytes));
+    }
+    Ok(())
+}
+
+fn too_large(cap: ResultCap, rows: usize, bytes: usize) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(ResultTooLarge { cap, rows, bytes }))
+}
+
+/// Takes the size column of [`Guard::SizeColumn`] off `decoded` (one row), and refuses the
+/// row when the server found it over the cap (its other columns are NULL then).
+fn strip_size(
+    decoded: &mut Rows,
+    cap: ResultCap,
+    rows: usize,
+    bytes: usize,
+) -> Result<(), sqlx::Error> {
+    decoded.columns.pop();
+    for row in &mut decoded.rows {
+        let size = match row.pop() {
+            Some(Value::Int(size)) => usize::try_from(size).unwrap_or(usize::MAX),
+            other => {
+                return Err(sqlx::Error::Protocol(format!(
+                    "the size the server measured for a result row is missing (found {other:?})"
+                )));
+            }
+        };
+        if size > cap.bytes {
+            return Err(too_large(cap, rows + 1, bytes.saturating_add(size)));
+        }
     }
     Ok(())
 }
 
 /// Decodes `rows` one at a time with `decode`, stopping (and dropping the rest unread)
-/// past `cap`.
+/// past `cap`; `guard` says how a single row was kept within the cap before it arrived.
 pub(crate) async fn read_capped<R>(
     mut rows: futures_core::stream::BoxStream<'_, Result<R, sqlx::Error>>,
     cap: ResultCap,
     decode: fn(&[R]) -> Result<Rows, sqlx::Error>,
+    guard: Guard,
 ) -> Result<Rows, sqlx::Error> {
     let mut out = Rows::default();
-    let mut bytes = 0;
+    let mut bytes: usize = 0;
     while let Some(row) = next(&mut rows).await {
-        push_capped(
-            &mut out,
-            &mut bytes,
-            decode(std::slice::from_ref(&row?))?,
-            cap,
-        )?;
+        let row = match (row, guard) {
+            (Ok(row), _) => row,
+            (Err(e), Guard::ValueLimit { limit, refused }) if refused(&e) => {
+                return Err(too_large(
+                    cap,
+                    out.rows.len() + 1,
+                    bytes.saturating_add(limit).saturating_add(1),
+                ));
+            }
+            (Err(e), _) => return Err(e),
+        };
+        let mut decoded = decode(std::slice::from_ref(&row))?;
+        drop(row);
+        if let Guard::SizeColumn = guard {
+            strip_size(&mut decoded, cap, out.rows.len(), bytes)?;
+        }
+        push_capped(&mut out, &mut bytes, decoded, cap)?;
     }
     Ok(out)
 }

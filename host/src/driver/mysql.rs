@@ -452,7 +452,13 @@ impl Driver for MySqlDriver {
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
         }
-        super::read_capped(query.fetch(&mut self.conn), cap, values::mysql_rows).await
+        super::read_capped(
+            query.fetch(&mut self.conn),
+            cap,
+            values::mysql_rows,
+            super::Guard::OnArrival,
+        )
+        .await
     }
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {

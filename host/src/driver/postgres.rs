@@ -349,6 +349,7 @@ impl Driver for PgDriver {
     ) -> Result<Rows, sqlx::Error> {
         let (sql, order) = values::translate(Dialect::Postgres, sql, params.len())?;
         let sql = self.with_text_casts(&sql, params).await?;
+        let sql = sized(&sql, cap.bytes)?;
         // sqlx caches prepared statements by their text, parameter types included; a
         // second call with other kinds of values must not reuse the first one's types.
         let sql = format!("{sql}\n-- godwit: {}", values::signature(params));
@@ -356,7 +357,13 @@ impl Driver for PgDriver {
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
         }
-        super::read_capped(query.fetch(&mut self.conn), cap, values::pg_rows).await
+        super::read_capped(
+            query.fetch(&mut self.conn),
+            cap,
+            values::pg_rows,
+            super::Guard::SizeColumn,
+        )
+        .await
     }
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
@@ -581,4 +588,33 @@ async fn pg_cancel(lock_conn: &mut PgConnection, pid: i32) -> Result<(), sqlx::E
         .execute(lock_conn)
         .await
         .map(drop)
+}
+
+/// Wraps a plugin's query (one SELECT, already checked) so that the server measures every
+/// row before it sends it, and sends a row larger than `cap` bytes with every column NULL
+/// instead, with its size in an extra last column ([`super::Guard::SizeColumn`]).
+///
+/// sqlx reads each DataRow message whole, so a row must be kept small before it leaves
+/// the server: one `lpad('x', 500000000, 'x')`, a stored 400 MB bytea, a `string_agg` or a
+/// thousand wide columns would otherwise be in godwit's memory before any count of
+/// decoded bytes could refuse it. The size is `record_send` of the row: the row in
+/// PostgreSQL's binary format, a few bytes per column more than the DataRow sqlx reads
+/// (sqlx asks for binary results). The CTE is MATERIALIZED so the rows keep the order the
+/// query gave them, and the lateral join keeps their columns' names and types.
+fn sized(sql: &str, cap: usize) -> Result<String, sqlx::Error> {
+    // The statement without a trailing `;` or comment, which would swallow the wrapping.
+    let statement = match crate::split::split(sql, Dialect::Postgres) {
+        Ok(statements) if statements.len() == 1 => statements.into_iter().next(),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        sqlx::Error::InvalidArgument("a plugin query must be exactly one statement".into())
+    })?;
+    Ok(format!(
+        "WITH godwit_result AS MATERIALIZED (\n{}\n)\n\
+         SELECT godwit_row.*, godwit_sized.godwit_size \
+         FROM (SELECT godwit_result AS godwit_whole, octet_length(record_send(godwit_result))::int8 AS godwit_size FROM godwit_result) godwit_sized \
+         LEFT JOIN LATERAL (SELECT (godwit_sized.godwit_whole).*) godwit_row ON godwit_sized.godwit_size <= {cap}",
+        statement.sql
+    ))
 }

@@ -166,12 +166,23 @@ fn not_godwits_own(
 /// the inner one that starts before godwit removes it (notifiers run on their own thread)
 /// would open its directory through the link. The same directory for both is fine.
 fn not_nested(config: &Config, plugin: &str, dir: &Path) -> Result<(), Error> {
-    let mine = resolve(&config.project_dir.join(dir));
-    for (other, declared) in &config.file.plugins {
+    not_nested_among(&config.project_dir, &config.file.plugins, plugin, dir)
+}
+
+/// [`not_nested`] against the plugins declared in `plugins` (godwit.toml's), for `godwit
+/// plugin run`, which reads godwit.toml without a database.
+pub(crate) fn not_nested_among(
+    project_dir: &Path,
+    plugins: &std::collections::BTreeMap<String, crate::config::PluginSettings>,
+    plugin: &str,
+    dir: &Path,
+) -> Result<(), Error> {
+    let mine = resolve(&project_dir.join(dir));
+    for (other, declared) in plugins {
         let Some(theirs) = declared.grants.dir.as_deref().filter(|_| other != plugin) else {
             continue;
         };
-        let theirs = resolve(&config.project_dir.join(theirs));
+        let theirs = resolve(&project_dir.join(theirs));
         let (outer, inner) = if mine != theirs && mine.starts_with(&theirs) {
             (other.as_str(), plugin)
         } else if mine != theirs && theirs.starts_with(&mine) {

@@ -120,7 +120,7 @@ pub trait Driver {
         &mut self,
         statements: &[&str],
         timeouts: &Timeouts,
-        finish: &mut dyn FnMut(&[u64]) -> HistoryRow,
+        finish: &mut MakeRow<'_>,
     ) -> Result<Vec<u64>, TransactionError> {
         apply_in_turn(self, statements, timeouts, finish).await
     }
@@ -541,6 +541,10 @@ where
     }
 }
 
+/// What [`Driver::apply_in_transaction`] calls with the statements' counts to get the
+/// history row it commits with them.
+pub type MakeRow<'f> = dyn for<'a> FnMut(&'a [u64]) -> HistoryRow + 'f;
+
 /// The id [`Driver::insert_history_open`] gives a row whose INSERT has not reached the
 /// server yet; a history row's real id is never 0.
 pub const OPEN_ROW: i64 = 0;
@@ -568,7 +572,7 @@ pub(crate) async fn apply_in_turn<D: Driver + ?Sized>(
     driver: &mut D,
     statements: &[&str],
     timeouts: &Timeouts,
-    finish: &mut dyn FnMut(&[u64]) -> HistoryRow,
+    finish: &mut MakeRow<'_>,
 ) -> Result<Vec<u64>, TransactionError> {
     driver.begin().await.map_err(TransactionError::around)?;
     driver

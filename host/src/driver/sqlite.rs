@@ -14,8 +14,8 @@ mod direct;
 use std::sync::Arc;
 
 use super::{
-    Confined, ConnectError, Driver, HistorySql, Scope, Timeouts, TransactionError, lease, values,
-    with_connect_timeout,
+    Confined, ConnectError, Driver, HistorySql, MakeRow, Scope, Timeouts, TransactionError, lease,
+    values, with_connect_timeout,
 };
 use crate::Dialect;
 use crate::config::Config;
@@ -386,7 +386,7 @@ impl Driver for SqliteDriver {
         &mut self,
         statements: &[&str],
         timeouts: &Timeouts,
-        finish: &mut dyn FnMut(&[u64]) -> HistoryRow,
+        finish: &mut MakeRow<'_>,
     ) -> Result<Vec<u64>, TransactionError> {
         // A statement timeout needs a progress handler armed around each statement, and
         // a lease due for renewal is renewed inside the transaction: both go through

@@ -11,12 +11,12 @@ use std::ffi::{c_char, c_int};
 use std::time::Duration;
 
 use libsqlite3_sys::{
-    SQLITE_DONE, SQLITE_OK, SQLITE_ROW, sqlite3_busy_timeout, sqlite3_changes64,
-    sqlite3_finalize, sqlite3_prepare_v2, sqlite3_step, sqlite3_stmt,
+    SQLITE_DONE, SQLITE_OK, SQLITE_ROW, sqlite3_busy_timeout, sqlite3_changes64, sqlite3_finalize,
+    sqlite3_prepare_v2, sqlite3_step, sqlite3_stmt,
 };
 use sqlx::sqlite::LockedSqliteHandle;
 
-use crate::driver::TransactionError;
+use crate::driver::{MakeRow, TransactionError};
 use crate::history::HistoryRow;
 
 /// BEGIN IMMEDIATE, `statements`, the row `finish` makes of their counts (as `insert`
@@ -26,7 +26,7 @@ pub(super) fn apply(
     handle: &mut LockedSqliteHandle<'_>,
     busy: Duration,
     statements: &[&str],
-    finish: &mut dyn FnMut(&[u64]) -> HistoryRow,
+    finish: &mut MakeRow<'_>,
     insert: impl FnOnce(&HistoryRow) -> String,
 ) -> Result<Vec<u64>, TransactionError> {
     let around = |error| TransactionError {
@@ -83,7 +83,8 @@ fn run(handle: &mut LockedSqliteHandle<'_>, sql: &str) -> Result<u64, sqlx::Erro
         let mut tail: *const c_char = std::ptr::null();
         // SAFETY: the handle is ours (see `apply`); `rest` is valid for `len` bytes, and
         // SQLite reads no further, so it needs no NUL; `tail` comes back pointing into it.
-        let rc = unsafe { sqlite3_prepare_v2(db, rest.as_ptr().cast(), len, &mut statement, &mut tail) };
+        let rc =
+            unsafe { sqlite3_prepare_v2(db, rest.as_ptr().cast(), len, &mut statement, &mut tail) };
         if rc != SQLITE_OK {
             let error = last_error(handle);
             // SAFETY: after a failed prepare `statement` is NULL, which finalize ignores.

@@ -405,13 +405,13 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         cli.command,
         Command::Backup { .. } | Command::Restore { .. } | Command::Pull { .. }
     ) {
-        Vec::new()
+        None
     } else {
-        source::read(
+        Some(source::read(
             &config.migrations_dir,
             &config.layout(),
             config.target.dialect,
-        )?
+        )?)
     };
     // Plugins load (and are checked against their pins) before the database is touched.
     let runs = matches!(
@@ -446,6 +446,9 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             (Notifiers::none(), None)
         };
     let mut migrator = Migrator::connect(&config).await?;
+    if let Some(migrations) = &migrations {
+        migrator.use_sources(migrations.clone());
+    }
     let sender = notifiers.sender();
     if json {
         // stdout keeps the one final document; the events stream on stderr, a line each.
@@ -462,6 +465,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             sender.send(e);
         });
     }
+    let migrations = migrations.unwrap_or_default();
     let result = command(cli, &config, &migrations, migrator, validators).await;
     for warning in notifiers.finish() {
         eprintln!("warning: {}", config::redact(&warning));

@@ -69,6 +69,10 @@ pub trait Driver {
     /// implicit commit to make durable before that statement runs: one redo-log flush for
     /// the write and the statement instead of two. Any other use of the connection
     /// commits it first. Elsewhere it is an ordinary write.
+    ///
+    /// Returns the new id, or [`OPEN_ROW`] where the INSERT only goes to the server with
+    /// the next statement (MySQL, to save a round trip): the driver then takes a write of
+    /// a row with that id for a write of the row it opened last.
     async fn insert_history_open(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
         self.insert_history(row).await
     }
@@ -103,6 +107,22 @@ pub trait Driver {
         self.insert_history(row).await?;
         self.renew_in_transaction().await?;
         self.commit().await
+    }
+    /// Runs a whole migration as one transaction: [`Driver::begin`], `timeouts`,
+    /// `statements` in turn like [`Driver::execute_each`], then the history row that
+    /// `finish` makes of their counts, committed with them like
+    /// [`Driver::commit_with_history`]. Returns the counts. After an error the transaction
+    /// may still be open: the caller rolls it back.
+    ///
+    /// SQLite runs it all on the database handle in one go, without a trip to sqlx's
+    /// worker thread per statement.
+    async fn apply_in_transaction(
+        &mut self,
+        statements: &[&str],
+        timeouts: &Timeouts,
+        finish: &mut MakeRow<'_>,
+    ) -> Result<Vec<u64>, TransactionError> {
+        apply_in_turn(self, statements, timeouts, finish).await
     }
     /// Runs a read query whose first column is an integer (counts for `plan`).
     async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error>;
@@ -357,12 +377,17 @@ pub(crate) async fn with_connect_timeout<T>(
     }
 }
 
-/// Who is deploying, for the `applied_by` column and lock holders: `user@host`.
+/// Who is deploying, for the `applied_by` column and lock holders: `user@host`. Read
+/// once per process: every history row asks.
 pub fn whoami() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    format!("{user}@{}", hostname())
+    static WHO: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    WHO.get_or_init(|| {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        format!("{user}@{}", hostname())
+    })
+    .clone()
 }
 
 pub fn hostname() -> String {
@@ -528,6 +553,59 @@ where
     }
 }
 
+/// What [`Driver::apply_in_transaction`] calls with the statements' counts to get the
+/// history row it commits with them.
+pub type MakeRow<'f> = dyn for<'a> FnMut(&'a [u64]) -> HistoryRow + 'f;
+
+/// The id [`Driver::insert_history_open`] gives a row whose INSERT has not reached the
+/// server yet; a history row's real id is never 0.
+pub const OPEN_ROW: i64 = 0;
+
+/// What stopped [`Driver::apply_in_transaction`].
+#[derive(Debug)]
+pub struct TransactionError {
+    /// The index of the statement that failed; `None` when what failed was godwit's own
+    /// work around the statements (BEGIN, timeouts, the history row, COMMIT).
+    pub statement: Option<usize>,
+    pub error: sqlx::Error,
+}
+
+impl TransactionError {
+    fn around(error: sqlx::Error) -> TransactionError {
+        TransactionError {
+            statement: None,
+            error,
+        }
+    }
+}
+
+/// [`Driver::apply_in_transaction`] through the driver's other methods, a step at a time.
+pub(crate) async fn apply_in_turn<D: Driver + ?Sized>(
+    driver: &mut D,
+    statements: &[&str],
+    timeouts: &Timeouts,
+    finish: &mut MakeRow<'_>,
+) -> Result<Vec<u64>, TransactionError> {
+    driver.begin().await.map_err(TransactionError::around)?;
+    driver
+        .set_timeouts(timeouts, true)
+        .await
+        .map_err(TransactionError::around)?;
+    let affected = driver
+        .execute_each(statements)
+        .await
+        .map_err(|(index, error)| TransactionError {
+            statement: Some(index),
+            error,
+        })?;
+    let row = finish(&affected);
+    driver
+        .commit_with_history(&row)
+        .await
+        .map_err(TransactionError::around)?;
+    Ok(affected)
+}
+
 /// [`Driver::execute_each`] one statement at a time.
 pub(crate) async fn execute_in_turn<D: Driver + ?Sized>(
     driver: &mut D,
@@ -593,7 +671,7 @@ pub(crate) fn update_values(dialect: Dialect, row: &HistoryRow) -> Vec<HistoryVa
 }
 
 /// `sql` with `values` bound, for the driver to run.
-fn bind_history<'q, DB>(
+pub(crate) fn bind_history<'q, DB>(
     sql: &'q str,
     values: Vec<HistoryValue>,
 ) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>

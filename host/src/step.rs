@@ -526,7 +526,10 @@ impl Migrator {
         mut progress: Progress,
     ) -> Result<Progress, Error> {
         let dialect = self.driver.dialect();
-        let runtime = plugins.runtime().clone();
+        let runtime = plugins
+            .runtime()
+            .expect("a registry that holds the step's plugin holds its runtime")
+            .clone();
         let name = &step.plugin;
         let where_ = |batch: u64| format!("step {} (plugin {name}, batch {batch})", migration.id());
         let spec = {
@@ -855,7 +858,10 @@ impl Migrator {
         mut progress: Progress,
     ) -> Result<Progress, Error> {
         let dialect = self.driver.dialect();
-        let runtime = plugins.runtime().clone();
+        let runtime = plugins
+            .runtime()
+            .expect("a registry that holds the step's plugin holds its runtime")
+            .clone();
         let name = &step.plugin;
         let where_ = |batch: u64| format!("step {} (plugin {name}, batch {batch})", migration.id());
         let settings = &step.batch;

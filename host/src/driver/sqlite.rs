@@ -9,12 +9,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Row};
 
 mod authorizer;
+mod direct;
 
 use std::sync::Arc;
 
 use super::{
-    Confined, ConnectError, Driver, HistorySql, Scope, Timeouts, lease, values,
-    with_connect_timeout,
+    Confined, ConnectError, Driver, HistorySql, MakeRow, Scope, Timeouts, TransactionError, lease,
+    values, with_connect_timeout,
 };
 use crate::Dialect;
 use crate::config::Config;
@@ -429,6 +430,38 @@ impl Driver for SqliteDriver {
             self.renewed = renewing.or(self.renewed);
         }
         self.end_read_only(ended).await
+    }
+
+    async fn apply_in_transaction(
+        &mut self,
+        statements: &[&str],
+        timeouts: &Timeouts,
+        finish: &mut MakeRow<'_>,
+    ) -> Result<Vec<u64>, TransactionError> {
+        // A statement timeout needs a progress handler armed around each statement, and
+        // a lease due for renewal is renewed inside the transaction: both go through
+        // sqlx, a step at a time, as does a read-only session (plugins' checks).
+        self.statement_timeout = timeouts.statement_timeout.filter(|d| !d.is_zero());
+        if self.limit().is_some() || !self.renewed_recently() || self.read_only {
+            return super::apply_in_turn(self, statements, timeouts, finish).await;
+        }
+        let busy = timeouts.lock_timeout.unwrap_or(DEFAULT_BUSY);
+        let insert_sql = &self.sql.insert;
+        let mut handle = self
+            .conn
+            .lock_handle()
+            .await
+            .map_err(|error| TransactionError {
+                statement: None,
+                error,
+            })?;
+        direct::apply(&mut handle, busy, statements, finish, |row| {
+            super::literal_sql(
+                Dialect::Sqlite,
+                insert_sql,
+                &super::insert_values(Dialect::Sqlite, row),
+            )
+        })
     }
 
     async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {

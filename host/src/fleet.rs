@@ -651,3 +651,66 @@ fn progress(report: &TargetReport, done: usize, total: usize, json: bool) {
         crate::report::ms(report.duration_ms)
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_migration_is_worse_than_a_block_than_a_connection_than_pending() {
+        assert_eq!(
+            worst([exit::OK, exit::PENDING, exit::CONNECT]),
+            exit::CONNECT
+        );
+        assert_eq!(
+            worst([exit::CONNECT, exit::BLOCKED, exit::USAGE]),
+            exit::BLOCKED
+        );
+        assert_eq!(
+            worst([exit::BLOCKED, exit::FAILED, exit::PENDING]),
+            exit::FAILED
+        );
+        assert_eq!(worst([exit::OK, exit::PENDING]), exit::PENDING);
+        assert_eq!(worst([]), exit::OK);
+    }
+
+    #[test]
+    fn a_comment_starts_at_a_hash_after_a_space_not_inside_a_url() {
+        assert_eq!(strip_comment("# all of it"), "");
+        assert_eq!(
+            strip_comment("a sqlite://x.db  # note"),
+            "a sqlite://x.db  "
+        );
+        assert_eq!(
+            strip_comment("postgres://u:p#w@h/db"),
+            "postgres://u:p#w@h/db"
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_all_reported_with_their_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("t.txt"),
+            "ok sqlite://a.db\n\n# comment\nok sqlite://b.db\nx y z\n",
+        )
+        .unwrap();
+        let err = Fleet::read(dir.path(), Path::new("t.txt"), &Overrides::default()).unwrap_err();
+        let Error::Targets(TargetsError::Lines { problems, .. }) = err else {
+            panic!("{err:?}");
+        };
+        assert!(matches!(
+            problems[..],
+            [
+                LineProblem {
+                    line: 4,
+                    problem: Problem::DuplicateName { first: 1, .. }
+                },
+                LineProblem {
+                    line: 5,
+                    problem: Problem::TooManyFields { fields: 3 }
+                }
+            ]
+        ));
+    }
+}

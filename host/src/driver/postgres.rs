@@ -666,3 +666,19 @@ async fn pg_cancel(lock_conn: &mut PgConnection, pid: i32) -> Result<(), sqlx::E
         .await
         .map(drop)
 }
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn public_keeps_the_database_lock_and_each_schema_has_its_own() {
+        assert_eq!(lock_key(None), LOCK_KEY);
+        assert_eq!(lock_key(Some("public")), LOCK_KEY);
+        assert_ne!(lock_key(Some("tenant_1")), lock_key(Some("tenant_2")));
+        assert_ne!(lock_key(Some("tenant_1")), LOCK_KEY);
+        assert!(lock_key(Some("tenant_1")) > 0);
+        assert_eq!(lock_tag(LOCK_KEY), "");
+        assert!(lock_tag(lock_key(Some("t"))).starts_with(" lock "));
+    }
+}

@@ -27,8 +27,9 @@ use crate::{Dialect, VERSION};
 const LOCK_KEY: i64 = 0x676f_6477;
 
 /// The advisory lock key guarding the history table in `schema` (the current schema):
-/// The fixed key (0x676f6477, "godw") for `public`, else one derived from the schema's name, so that tenants
-/// of one database, each with its own history table, deploy side by side.
+/// the fixed key 0x676f6477 ("godw") for `public`, else one derived from the schema's
+/// name, so that tenants of one database, each with its own history table, deploy side
+/// by side.
 pub fn lock_key(schema: Option<&str>) -> i64 {
     use sha2::Digest;
     match schema {

@@ -301,6 +301,13 @@ pub async fn connect(config: &Config) -> Result<Box<dyn Driver>, Error> {
                 )));
             }
             Err(ConnectError::InitSql(message)) => return Err(Error::Config(message)),
+            Err(ConnectError::SchemaMissing { schema, database }) => {
+                return Err(Error::SchemaMissing {
+                    schema,
+                    database,
+                    target: config.target.display.clone(),
+                });
+            }
         }
     }
 }
@@ -311,6 +318,11 @@ pub(crate) enum ConnectError {
     Refused(String),
     /// A statement of godwit.toml's `init_sql` failed: the configuration needs fixing.
     InitSql(String),
+    /// PostgreSQL: the URL's `?schema=` names a schema the database does not have.
+    SchemaMissing {
+        schema: String,
+        database: String,
+    },
 }
 
 /// Runs godwit.toml's `init_sql` on a connection just opened, so that every connection

@@ -895,3 +895,152 @@ pub fn bytes(n: u64) -> String {
         format!("{value:.1} {}", UNITS[unit])
     }
 }
+
+/// The table `deploy --targets` and `status --targets` print: a row per target in file
+/// order, then the failures in full, then one line saying what to do.
+pub fn fleet(report: &crate::fleet::FleetReport) -> String {
+    use crate::fleet::Outcome;
+    let deploy = report.command == "deploy";
+    let first_line = |e: &Option<String>| {
+        let line = e.as_deref().and_then(|e| e.lines().next()).unwrap_or("");
+        match line.char_indices().nth(72) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line.to_string(),
+        }
+    };
+    let mut header = vec![
+        "TARGET",
+        if deploy { "OUTCOME" } else { "STATE" },
+        "APPLIED",
+    ];
+    if !deploy {
+        header.extend(["PENDING", "PROBLEMS"]);
+    }
+    header.extend(["DURATION", "ERROR"]);
+    let count = |n: Option<usize>| n.map(|n| n.to_string()).unwrap_or_default();
+    let rows: Vec<Vec<String>> = report
+        .targets
+        .iter()
+        .map(|t| {
+            let mut row = vec![t.name.clone(), t.outcome.label().to_string()];
+            row.push(if t.outcome == Outcome::Skipped {
+                String::new()
+            } else {
+                t.applied.to_string()
+            });
+            if !deploy {
+                row.extend([count(t.pending), count(t.problems)]);
+            }
+            row.push(if t.outcome == Outcome::Skipped {
+                String::new()
+            } else {
+                ms(t.duration_ms)
+            });
+            row.push(first_line(&t.error));
+            row
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    // Counts and durations right-aligned, words left-aligned.
+    let numeric = |i: usize| i >= 2 && i + 1 < header.len();
+    let mut out = String::new();
+    for row in std::iter::once(header.iter().map(|h| h.to_string()).collect()).chain(rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                if numeric(i) {
+                    format!("{cell:>w$}", w = widths[i])
+                } else {
+                    format!("{cell:<w$}", w = widths[i])
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    let failed: Vec<&crate::fleet::TargetReport> = report
+        .targets
+        .iter()
+        .filter(|t| t.outcome == Outcome::Failed)
+        .collect();
+    for t in &failed {
+        let alone = match &t.variable {
+            Some(v) => format!("godwit --database-url \"${v}\" ..."),
+            None => format!(
+                "godwit --database-url URL ..., with the URL on line {}",
+                t.line
+            ),
+        };
+        out.push_str(&format!(
+            "\n{} (line {}, {}), exit {}:\n  {}\n  (to run a command on this target alone: {alone})\n",
+            t.name,
+            t.line,
+            t.url,
+            t.exit_code,
+            t.error.as_deref().unwrap_or("").trim_end().replace('\n', "\n  ")
+        ));
+    }
+    let n = report.targets.len();
+    let names = |list: &[&crate::fleet::TargetReport]| {
+        let shown: Vec<&str> = list.iter().take(5).map(|t| t.name.as_str()).collect();
+        let more = list.len().saturating_sub(shown.len());
+        if more > 0 {
+            format!("{} and {more} more", shown.join(", "))
+        } else {
+            shown.join(", ")
+        }
+    };
+    out.push('\n');
+    if deploy {
+        let skipped = report.count(Outcome::Skipped);
+        out.push_str(&format!(
+            "{n} target{}: {} applied, {} up to date, {} failed{}.",
+            plural(n),
+            report.count(Outcome::Applied),
+            report.count(Outcome::UpToDate),
+            failed.len(),
+            if skipped > 0 {
+                format!(", {skipped} skipped after the canary failed")
+            } else {
+                String::new()
+            }
+        ));
+        if !failed.is_empty() {
+            out.push_str(&format!(
+                "\nFailed: {}. Fix {} and run the same command again: targets already up to date are left as they are, and the others apply only what they are missing.",
+                names(&failed),
+                if failed.len() == 1 { "it" } else { "them" }
+            ));
+        }
+    } else {
+        out.push_str(&format!(
+            "{n} target{}: {} up to date, {} with pending migrations, {} needing attention, {} not read.",
+            plural(n),
+            report.count(Outcome::UpToDate),
+            report.count(Outcome::Pending),
+            report.count(Outcome::Problems),
+            failed.len()
+        ));
+    }
+    if report.exit_code != 0 {
+        let worst: Vec<&str> = report
+            .targets
+            .iter()
+            .filter(|t| t.exit_code == report.exit_code)
+            .map(|t| t.name.as_str())
+            .take(3)
+            .collect();
+        out.push_str(&format!(
+            "\nExit code {}, {}'s.",
+            report.exit_code,
+            worst.join("'s, ")
+        ));
+    }
+    out
+}

@@ -162,7 +162,7 @@ pub enum HealthError {
     #[error(
         "step {step} paused for {} waiting for the database to be healthy, and max_pause is {}: {reason}\n  \
          every batch before the pause is committed and checkpointed; `godwit deploy` resumes the step once the database has recovered, or raise max_pause ([batch] in step.toml, [throttle] in godwit.toml)",
-        humantime::format_duration(*waited),
+        secs(waited.as_millis() as u64),
         humantime::format_duration(*max_pause)
     )]
     PausedTooLong {
@@ -250,12 +250,9 @@ pub fn mysql_replica_lag(row: &[(String, Option<String>)]) -> Option<ReplicaLag>
             if io && sql {
                 why.push("Seconds_Behind_Source is NULL".to_owned());
             }
-            for e in [
-                error(&["Last_IO_Error"]),
-                error(&["Last_SQL_Error"]),
-            ]
-            .into_iter()
-            .flatten()
+            for e in [error(&["Last_IO_Error"]), error(&["Last_SQL_Error"])]
+                .into_iter()
+                .flatten()
             {
                 why.push(format!("last error: {e}"));
             }
@@ -357,7 +354,9 @@ impl Throttle {
         } else {
             Vec::new()
         };
-        if dialect == Dialect::MySql && settings.max_replication_lag.is_some() && replicas.is_empty()
+        if dialect == Dialect::MySql
+            && settings.max_replication_lag.is_some()
+            && replicas.is_empty()
         {
             return Err(HealthError::ReplicasNeeded { origin }.into());
         }
@@ -579,7 +578,7 @@ impl Replica {
 async fn standbys(primary: &mut dyn Driver) -> Result<Vec<Standby>, sqlx::Error> {
     let rows = primary
         .query_text(
-            "SELECT application_name::text, COALESCE(client_addr::text, 'local socket'), state::text, \
+            "SELECT application_name::text, COALESCE(host(client_addr), 'local socket'), state::text, \
                     (replay_lsn IS NOT NULL)::text, (EXTRACT(EPOCH FROM replay_lag) * 1000)::bigint::text \
              FROM pg_stat_replication",
         )
@@ -609,24 +608,25 @@ async fn standbys(primary: &mut dyn Driver) -> Result<Vec<Standby>, sqlx::Error>
 /// A PostgreSQL replica's own view of its lag: how old the last transaction it replayed
 /// is, while it has received WAL it has not replayed yet (else none).
 async fn postgres_replica_lag(conn: &mut sqlx::PgConnection) -> Result<Duration, Measure> {
-    let row = sqlx::query(
-        "SELECT pg_is_in_recovery(), \
-                pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn(), \
-                (EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint, \
-                pg_is_wal_replay_paused()",
-    )
-    .fetch_one(conn)
-    .await
-    .map_err(|e| Measure::Query(describe_db_error(&e)))?;
-    let in_recovery: bool = row.get(0);
+    let query = |e: sqlx::Error| Measure::Query(describe_db_error(&e));
+    let (in_recovery,): (bool,) = sqlx::query_as("SELECT pg_is_in_recovery()")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(query)?;
     if !in_recovery {
         return Err(Measure::NotAReplica(
             "pg_is_in_recovery() is false: it is a primary".into(),
         ));
     }
-    let caught_up: bool = row.get(1);
-    let age: Option<i64> = row.get(2);
-    let paused: bool = row.get(3);
+    // A separate query: the recovery functions fail on a primary.
+    let (caught_up, age, paused): (bool, Option<i64>, bool) = sqlx::query_as(
+        "SELECT pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn(), \
+                (EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint, \
+                pg_is_wal_replay_paused()",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(query)?;
     match (caught_up, age) {
         (true, _) => Ok(Duration::ZERO),
         (false, Some(ms)) => Ok(Duration::from_millis(ms.max(0) as u64)),
@@ -639,7 +639,10 @@ async fn postgres_replica_lag(conn: &mut sqlx::PgConnection) -> Result<Duration,
 
 /// `SHOW REPLICA STATUS`, or `SHOW SLAVE STATUS` where the server predates it.
 async fn mysql_replica(conn: &mut sqlx::MySqlConnection) -> Result<Duration, Measure> {
-    let rows = match sqlx::raw_sql("SHOW REPLICA STATUS").fetch_all(&mut *conn).await {
+    let rows = match sqlx::raw_sql("SHOW REPLICA STATUS")
+        .fetch_all(&mut *conn)
+        .await
+    {
         Ok(rows) => rows,
         Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42000") => {
             sqlx::raw_sql("SHOW SLAVE STATUS")
@@ -782,7 +785,10 @@ mod tests {
             ("Slave_IO_Running", Some("Yes")),
             ("Slave_SQL_Running", Some("No")),
             ("Seconds_Behind_Master", None),
-            ("Last_SQL_Error", Some("Duplicate entry '1' for key 'PRIMARY'")),
+            (
+                "Last_SQL_Error",
+                Some("Duplicate entry '1' for key 'PRIMARY'"),
+            ),
         ]);
         let Some(ReplicaLag::Stopped(why)) = mysql_replica_lag(&stopped) else {
             panic!("{:?}", mysql_replica_lag(&stopped));
@@ -844,8 +850,14 @@ mod tests {
             rows,
         };
         let pg = Dialect::Postgres;
-        assert_eq!(health_answer(pg, &rows(vec![vec![Value::Bool(true)]])), Ok(true));
-        assert_eq!(health_answer(pg, &rows(vec![vec![Value::Bool(false)]])), Ok(false));
+        assert_eq!(
+            health_answer(pg, &rows(vec![vec![Value::Bool(true)]])),
+            Ok(true)
+        );
+        assert_eq!(
+            health_answer(pg, &rows(vec![vec![Value::Bool(false)]])),
+            Ok(false)
+        );
         assert_eq!(
             health_answer(Dialect::MySql, &rows(vec![vec![Value::Int(0)]])),
             Ok(false)
@@ -858,8 +870,11 @@ mod tests {
         assert!(err.contains("int"), "{err}");
         assert_eq!(health_answer(pg, &rows(vec![])).unwrap_err(), "0 rows");
         assert_eq!(
-            health_answer(pg, &rows(vec![vec![Value::Bool(true)], vec![Value::Bool(true)]]))
-                .unwrap_err(),
+            health_answer(
+                pg,
+                &rows(vec![vec![Value::Bool(true)], vec![Value::Bool(true)]])
+            )
+            .unwrap_err(),
             "2 rows"
         );
         assert_eq!(

@@ -643,8 +643,12 @@ impl Migrator {
         let mut ahead: Option<Ahead> = None;
         loop {
             let batch = progress.batches + 1;
-            self.wait_until_healthy(&mut throttle, &migration.id(), &migration.version.to_string())
-                .await?;
+            self.wait_until_healthy(
+                &mut throttle,
+                &migration.id(),
+                &migration.version.to_string(),
+            )
+            .await?;
             let batch_started = Instant::now();
             self.driver.keep_alive().await?;
             self.driver
@@ -881,8 +885,12 @@ impl Migrator {
         let mut idle_batches = 0u32;
         loop {
             let batch = progress.batches + 1;
-            self.wait_until_healthy(&mut throttle, &migration.id(), &migration.version.to_string())
-                .await?;
+            self.wait_until_healthy(
+                &mut throttle,
+                &migration.id(),
+                &migration.version.to_string(),
+            )
+            .await?;
             let batch_started = Instant::now();
             self.driver.keep_alive().await?;
             self.driver

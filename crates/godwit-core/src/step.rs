@@ -116,7 +116,10 @@ impl StepFile {
         if b.max_pause.is_some_and(|d| d.is_zero()) {
             return Err("[batch] max_pause must be more than 0s: it is how long a pause may last before the step stops".into());
         }
-        if b.health_query.as_deref().is_some_and(|q| q.trim().is_empty()) {
+        if b.health_query
+            .as_deref()
+            .is_some_and(|q| q.trim().is_empty())
+        {
             return Err("[batch] health_query is empty; give a query returning one boolean, e.g. \"SELECT count(*) < 50 FROM pg_stat_activity WHERE state = 'active'\", or remove the key".into());
         }
         Ok(step)
@@ -173,12 +176,16 @@ mod tests {
         let none = StepFile::parse("plugin = \"copy\"\n").unwrap();
         assert_eq!(none.batch.max_replication_lag, None);
         for (text, needle) in [
-            ("max_replication_lag = \"0s\"", "max_replication_lag must be more than 0s"),
+            (
+                "max_replication_lag = \"0s\"",
+                "max_replication_lag must be more than 0s",
+            ),
             ("max_replication_lag = \"soon\"", "soon"),
             ("max_pause = \"0s\"", "max_pause must be more than 0s"),
             ("health_query = \" \"", "health_query is empty"),
         ] {
-            let err = StepFile::parse(&format!("plugin = \"copy\"\n[batch]\n{text}\n")).unwrap_err();
+            let err =
+                StepFile::parse(&format!("plugin = \"copy\"\n[batch]\n{text}\n")).unwrap_err();
             assert!(err.contains(needle), "{text}: {err}");
         }
     }

@@ -1,0 +1,493 @@
+//! Steps that hold their batches back for the database's health: a real streaming replica
+//! of the test PostgreSQL server, started here with `pg_basebackup`, whose replay is paused
+//! and resumed; and an operator's health query, on every dialect.
+//!
+//! The replica tests need a replication connection from 127.0.0.1 in the server's
+//! pg_hba.conf (`.ci/run` adds one). They never run two at a time, on this machine,
+//! whatever the worktree: the primary's `pg_stat_replication` lists every standby, and a
+//! standby paused by one test would hold back the other's batches.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::each_dialect;
+use crate::steps::{GRANT_ITEMS, guest, hostile_with, step_project};
+use crate::support::{self, Dialect, Project};
+
+/// The step of [`step_project`], as the JSON events and history call it.
+const STEP: &str = "20260102000000";
+
+/// `[plugins.hostile]` in its `ok` mode: label_upper = UPPER(label).
+fn plugin() -> String {
+    hostile_with(&guest("hostile"), "32MiB", "ok", GRANT_ITEMS)
+}
+
+fn done(p: &Project) -> i64 {
+    p.db.int("SELECT COUNT(*) FROM items WHERE label_upper IS NOT NULL")
+}
+
+/// Polls `condition` until it holds; fails the test, saying `what`, if it never does.
+#[track_caller]
+fn until(what: &str, mut condition: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A streaming replica of the test server on a port of its own, torn down on drop.
+struct Replica {
+    /// Also its `cluster_name`, which is the `application_name` the primary shows.
+    name: String,
+    port: u16,
+    data: PathBuf,
+    bin: PathBuf,
+    _dir: tempfile::TempDir,
+    /// Held for the replica's life: see the module's comment.
+    _lock: std::fs::File,
+}
+
+fn running_as_root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("run id -u");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+/// Runs a PostgreSQL program as the `postgres` user when the tests run as root (the
+/// server refuses to), else as ourselves; panics with its output if it fails.
+#[track_caller]
+fn pg_tool(program: &Path, args: &[&str]) -> String {
+    let mut cmd = if running_as_root() {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    };
+    let out = cmd.args(args).output().unwrap_or_else(|e| {
+        panic!("cannot run {}: {e}", program.display());
+    });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{} {} failed:\n{text}",
+        program.display(),
+        args.join(" ")
+    );
+    text
+}
+
+impl Replica {
+    fn start() -> Replica {
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::env::temp_dir().join("godwit-test-replica.lock"))
+            .unwrap();
+        lock.lock().unwrap();
+        // The replica's programs must be the server's major version.
+        let version = support::admin_int(
+            Dialect::Postgres,
+            "SELECT current_setting('server_version_num')::int",
+        );
+        let bin = PathBuf::from(format!("/usr/lib/postgresql/{}/bin", version / 10000));
+        for tool in ["pg_basebackup", "pg_ctl", "postgres"] {
+            assert!(
+                bin.join(tool).is_file(),
+                "{} is missing: the replica tests need PostgreSQL {}'s server programs and pg_basebackup (apt-get install postgresql-{})",
+                bin.join(tool).display(),
+                version / 10000,
+                version / 10000
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let name = format!("godwit_replica_{}_{port}", std::process::id());
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        if running_as_root() {
+            let status = Command::new("chown")
+                .args(["postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success(), "chown postgres {}", dir.path().display());
+        }
+        let server = support::PG_SERVER.trim_start_matches("postgres://postgres@");
+        let (host, primary_port) = server.split_once(':').unwrap();
+        let out = Command::new(if running_as_root() { "runuser" } else { "env" })
+            .args(if running_as_root() {
+                vec!["-u", "postgres", "--"]
+            } else {
+                vec![]
+            })
+            .arg(bin.join("pg_basebackup"))
+            .args([
+                "-h",
+                host,
+                "-p",
+                primary_port,
+                "-U",
+                "postgres",
+                "-X",
+                "stream",
+                "-R",
+            ])
+            .args(["-c", "fast", "-D"])
+            .arg(&data)
+            .output()
+            .expect("run pg_basebackup");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "pg_basebackup could not copy the test server: {err}{}",
+            if err.contains("pg_hba.conf") {
+                "\n  the server needs a replication line in pg_hba.conf: add `host replication all 127.0.0.1/32 trust` and reload (.ci/run does)"
+            } else {
+                ""
+            }
+        );
+        // Debian keeps the configuration out of the data directory: the replica gets its
+        // own, with replies to the primary every second so that its lag shows promptly.
+        let write = |file: &str, text: &str| std::fs::write(data.join(file), text).unwrap();
+        write(
+            "postgresql.conf",
+            &format!(
+                "cluster_name = '{name}'\nhot_standby = on\nwal_receiver_status_interval = 1s\nshared_buffers = 16MB\nfsync = off\n"
+            ),
+        );
+        write(
+            "pg_hba.conf",
+            "local all all trust\nhost all all 127.0.0.1/32 trust\n",
+        );
+        write("pg_ident.conf", "");
+        if running_as_root() {
+            Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(&data)
+                .status()
+                .unwrap();
+        }
+        let log = dir.path().join("replica.log");
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1",
+            dir.path().display()
+        );
+        // A hot standby needs at least the primary's max_connections (and friends), so
+        // those are left as the primary has them.
+        let started = std::panic::catch_unwind(|| {
+            pg_tool(
+                &bin.join("pg_ctl"),
+                &[
+                    "-D",
+                    &data.display().to_string(),
+                    "-l",
+                    &log.display().to_string(),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    &options,
+                    "start",
+                ],
+            )
+        });
+        if started.is_err() {
+            panic!(
+                "the replica did not start; its log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        let replica = Replica {
+            name,
+            port,
+            data,
+            bin,
+            _dir: dir,
+            _lock: lock,
+        };
+        until("the replica to stream from the primary", || {
+            support::admin_int(
+                Dialect::Postgres,
+                &format!(
+                    "SELECT COUNT(*) FROM pg_stat_replication WHERE application_name = '{}' AND state = 'streaming'",
+                    replica.name
+                ),
+            ) == 1
+        });
+        replica
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn int(&self, sql: &str) -> i64 {
+        support::admin_int_at(&self.url(), sql)
+    }
+
+    fn exec(&self, sql: &str) {
+        support::admin(&self.url(), sql);
+    }
+
+    /// Waits until the replica has replayed everything the primary had written when called.
+    fn catch_up(&self) {
+        let lsn = support::admin_text(&support::PG_ADMIN, "SELECT pg_current_wal_lsn()::text");
+        until("the replica to catch up", || {
+            self.int(&format!(
+                "SELECT (pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn)::int"
+            )) == 1
+        });
+    }
+
+    /// The primary's `replay_lag` of this replica, in milliseconds (0 when it has none).
+    fn lag_on_primary(&self) -> i64 {
+        support::admin_int(
+            Dialect::Postgres,
+            &format!(
+                "SELECT COALESCE((EXTRACT(EPOCH FROM replay_lag) * 1000)::bigint, 0) FROM pg_stat_replication WHERE application_name = '{}'",
+                self.name
+            ),
+        )
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = Command::new(if running_as_root() { "runuser" } else { "env" })
+            .args(if running_as_root() {
+                vec!["-u", "postgres", "--"]
+            } else {
+                vec![]
+            })
+            .arg(self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
+
+/// The `"event"` lines of a `--json` run, parsed, in order.
+fn events(stderr: &str) -> Vec<serde_json::Value> {
+    stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("event").is_some())
+        .collect()
+}
+
+fn position(events: &[serde_json::Value], kind: &str) -> Option<usize> {
+    events.iter().position(|e| e["event"] == kind)
+}
+
+/// The primary's view: while a standby's replay is paused its `replay_lag` grows past
+/// `max_replication_lag`, and the backfill commits no batch until replay resumes; a pause
+/// longer than `max_pause` stops the step, resumable.
+#[test]
+fn replication_lag_on_a_standby_holds_batches_back_until_it_replays() {
+    let replica = Replica::start();
+    let step = "plugin = \"hostile\"\n[batch]\nsize = 100\nmax_replication_lag = \"1s\"\n";
+    let godwit_toml =
+        |max_pause: &str| format!("{}\n[throttle]\nmax_pause = \"{max_pause}\"\n", plugin());
+    let p = step_project(Dialect::Postgres, 1000, &godwit_toml("3s"), step);
+    p.godwit(&["deploy", "--to", "20260101000000"]).expect(0);
+    replica.catch_up();
+
+    replica.exec("SELECT pg_wal_replay_pause()");
+    // Replay is paused; the primary sees the lag once there is WAL the replica has not
+    // replayed (and the replica says so).
+    p.db.exec("CREATE TABLE wal_probe (n INTEGER)");
+    until("the primary to see the replica's lag pass 1s", || {
+        p.db.exec("INSERT INTO wal_probe VALUES (1)");
+        replica.lag_on_primary() > 1500
+    });
+
+    // A pause is bounded: with max_pause 3s the step stops, resumable, nothing written.
+    let out = p.godwit(&["deploy"]);
+    out.expect(1)
+        .says("paused: replication lag")
+        .says(&format!("on standby {} (127.0.0.1)", replica.name))
+        .says("is over max_replication_lag 1.0s")
+        .says("max_pause is 3s")
+        .says("`godwit deploy` resumes the step");
+    assert_eq!(done(&p), 0, "a batch committed while the step was paused");
+    assert_eq!(
+        p.db.rows(&format!(
+            "SELECT state FROM godwit_migrations WHERE version = '{STEP}'"
+        )),
+        vec![vec!["resumable".to_owned()]]
+    );
+
+    // With room to wait, it waits: no batch while paused, all of them once replay resumes.
+    std::fs::write(p.path().join("godwit.toml"), godwit_toml("10m")).unwrap();
+    let mut run = p.spawn(&["--json", "deploy"]);
+    run.wait_for("\"event\":\"step_paused\"");
+    assert_eq!(done(&p), 0, "a batch committed while the step was paused");
+    replica.exec("SELECT pg_wal_replay_resume()");
+    let out = run.finish();
+    out.expect(0);
+    assert_eq!(done(&p), 1000);
+    assert_eq!(
+        p.db.int("SELECT COUNT(*) FROM items WHERE label_upper = UPPER(label)"),
+        1000
+    );
+    let events = events(&out.stderr);
+    let paused = position(&events, "step_paused").expect("a step_paused event");
+    let resumed = position(&events, "step_resumed").expect("a step_resumed event");
+    let first_batch = position(&events, "batch_progress").expect("batches");
+    assert!(paused < resumed && resumed < first_batch, "{events:#?}");
+    let reason = &events[paused]["reason"];
+    assert_eq!(reason["kind"], "replication_lag", "{reason}");
+    assert_eq!(reason["bound_ms"], 1000, "{reason}");
+    assert!(reason["lag_ms"].as_u64().unwrap() > 1000, "{reason}");
+    assert!(
+        reason["replica"].as_str().unwrap().contains(&replica.name),
+        "{reason}"
+    );
+    assert_eq!(events[paused]["version"], STEP);
+    assert_eq!(events[paused]["paused_ms"], 0);
+    assert_eq!(events[paused]["max_pause_ms"], 600_000);
+    assert_eq!(events[resumed]["reason"]["kind"], "replication_lag");
+    assert!(events[resumed]["paused_ms"].as_u64().is_some());
+}
+
+/// `[throttle] replicas`: the lag measured on the replica itself (how old its last replayed
+/// transaction is while it has WAL it has not replayed), shown in the human output.
+#[test]
+fn replication_lag_measured_on_a_listed_replica_holds_batches_back() {
+    let replica = Replica::start();
+    let step = "plugin = \"hostile\"\n[batch]\nsize = 100\n";
+    let godwit_toml = format!(
+        "{}\n[throttle]\nreplicas = [\"env(GODWIT_TEST_REPLICA_URL)\"]\nmax_replication_lag = \"1s\"\n",
+        plugin()
+    );
+    let p = step_project(Dialect::Postgres, 500, &godwit_toml, step);
+    p.godwit(&["deploy", "--to", "20260101000000"]).expect(0);
+    replica.catch_up();
+    replica.exec("SELECT pg_wal_replay_pause()");
+    p.db.exec("CREATE TABLE wal_probe (n INTEGER); INSERT INTO wal_probe VALUES (1)");
+    until(
+        "the replica to be more than 1s behind by its own measure",
+        || {
+            replica.int(
+                "SELECT (pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn() \
+                     AND now() - pg_last_xact_replay_timestamp() > interval '1500 ms')::int",
+            ) == 1
+        },
+    );
+
+    let mut cmd = p.command(&["deploy"]);
+    cmd.env("GODWIT_TEST_REPLICA_URL", replica.url());
+    let mut run = support::Running::start(cmd);
+    run.wait_for("paused: replication lag");
+    assert_eq!(done(&p), 0, "a batch committed while the step was paused");
+    replica.exec("SELECT pg_wal_replay_resume()");
+    let out = run.finish();
+    out.expect(0)
+        .says(&format!("127.0.0.1:{}", replica.port))
+        .says("is over max_replication_lag 1.0s")
+        .says("resumed after a pause of");
+    assert_eq!(done(&p), 500);
+
+    // A URL that is no replica is refused with a sentence saying so.
+    let q = step_project(Dialect::Postgres, 10, &godwit_toml, step);
+    let mut cmd = q.command(&["deploy"]);
+    cmd.env("GODWIT_TEST_REPLICA_URL", &*support::PG_ADMIN);
+    let out = support::run(cmd);
+    out.expect(2)
+        .says("is not a replica: pg_is_in_recovery() is false")
+        .says("[throttle] replicas in godwit.toml");
+    assert_eq!(done(&q), 0);
+}
+
+/// `health_query` false holds the batches back; true lets them go.
+fn health_query_holds_batches_back_while_it_returns_false(d: Dialect) {
+    let godwit_toml = format!(
+        "{}\n[throttle]\nhealth_query = \"SELECT open FROM gate\"\n",
+        plugin()
+    );
+    let step = "plugin = \"hostile\"\n[batch]\nsize = 100\n";
+    let p = step_project(d, 300, &godwit_toml, step);
+    p.write(
+        "20260101500000_gate/up.sql",
+        "CREATE TABLE gate (open BOOLEAN NOT NULL);\nINSERT INTO gate (open) VALUES (false);\n",
+    );
+    p.godwit(&["deploy", "--to", "20260101500000"]).expect(0);
+    let mut run = p.spawn(&["deploy"]);
+    run.wait_for("paused: the health query returned false: SELECT open FROM gate");
+    assert_eq!(done(&p), 0, "a batch committed while the step was paused");
+    p.db.exec("UPDATE gate SET open = true");
+    let out = run.finish();
+    out.expect(0).says("resumed after a pause of");
+    assert_eq!(done(&p), 300);
+}
+
+/// Health settings that cannot work stop the step before its first batch, with a sentence
+/// saying what to change; nothing is written.
+fn health_settings_that_cannot_work_are_refused(d: Dialect) {
+    let step = "plugin = \"hostile\"\n[batch]\nsize = 100\n";
+    let case = |throttle: &str, code: i32, expect: &[&str]| {
+        let godwit_toml = format!("{}\n[throttle]\n{throttle}\n", plugin());
+        let p = step_project(d, 10, &godwit_toml, step);
+        let out = p.godwit(&["deploy"]);
+        out.expect(code);
+        for needle in expect {
+            out.says(needle);
+        }
+        assert_eq!(done(&p), 0, "{throttle}");
+    };
+    case(
+        "health_query = \"SELECT 1 = 1, 2\"",
+        2,
+        &[
+            "the health query ([throttle] in godwit.toml) must return one row with one boolean column, but it returned a row of 2 columns",
+            "query: SELECT 1 = 1, 2",
+        ],
+    );
+    case(
+        "health_query = \"SELECT open FROM no_such_gate\"",
+        2,
+        &[
+            "the health query ([throttle] in godwit.toml) failed",
+            "no_such_gate",
+        ],
+    );
+    match d {
+        Dialect::Postgres => case(
+            "health_query = \"SELECT 1\"",
+            2,
+            &["but it returned a value of type int"],
+        ),
+        Dialect::MySql => case(
+            "max_replication_lag = \"5s\"",
+            2,
+            &[
+                "a MySQL or MariaDB primary does not know how far behind its replicas are",
+                "[throttle] replicas = [\"env(REPLICA_URL)\"]",
+            ],
+        ),
+        Dialect::Sqlite => case(
+            "max_replication_lag = \"5s\"",
+            2,
+            &["SQLite has no replication to measure"],
+        ),
+    }
+}
+
+each_dialect!(
+    health_query_holds_batches_back_while_it_returns_false,
+    health_settings_that_cannot_work_are_refused
+);

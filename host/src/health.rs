@@ -161,7 +161,7 @@ pub enum HealthError {
     /// The database stayed unhealthy for longer than the step may pause.
     #[error(
         "step {step} paused for {} waiting for the database to be healthy, and max_pause is {}: {reason}\n  \
-         every batch before the pause is committed and checkpointed; `godwit deploy` resumes the step once the database has recovered, or raise max_pause ([batch] in step.toml, [throttle] in godwit.toml)",
+         every batch before the pause is committed and checkpointed: run `godwit deploy` again to resume the step once the database has recovered, or to wait longer, raise max_pause under [throttle] in godwit.toml (a max_pause in the step's step.toml wins over it, and a started step's step.toml cannot change)",
         secs(waited.as_millis() as u64),
         humantime::format_duration(*max_pause)
     )]
@@ -407,7 +407,7 @@ impl Throttle {
             return Ok(None);
         };
         let over = |replica: String, lag: Duration| {
-            (lag > bound).then(|| PauseReason::ReplicationLag {
+            (lag > bound).then_some(PauseReason::ReplicationLag {
                 replica,
                 lag_ms: lag.as_millis() as u64,
                 bound_ms: bound.as_millis() as u64,

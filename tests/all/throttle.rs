@@ -322,7 +322,7 @@ fn replication_lag_on_a_standby_holds_batches_back_until_it_replays() {
         .says(&format!("on standby {} (127.0.0.1)", replica.name))
         .says("is over max_replication_lag 1.0s")
         .says("max_pause is 3s")
-        .says("`godwit deploy` resumes the step");
+        .says("run `godwit deploy` again to resume the step");
     assert_eq!(done(&p), 0, "a batch committed while the step was paused");
     assert_eq!(
         p.db.rows(&format!(

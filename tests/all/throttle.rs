@@ -115,6 +115,13 @@ impl Replica {
             .unwrap()
             .port();
         let name = format!("godwit_replica_{}_{port}", std::process::id());
+        // A slot left by a replica test that was killed holds WAL for ever: drop it (the
+        // lock says no replica test runs now).
+        support::admin(
+            &support::PG_ADMIN,
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+             WHERE slot_name LIKE 'godwit\\_replica\\_%' AND NOT active",
+        );
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         if running_as_root() {
@@ -145,6 +152,9 @@ impl Replica {
                 "stream",
                 "-R",
             ])
+            // A slot keeps the WAL the replica has yet to receive: while the other tests
+            // write, a checkpoint could otherwise recycle it before the replica asks.
+            .args(["-C", "-S", &name])
             .args(["-c", "fast", "-D"])
             .arg(&data)
             .output()
@@ -218,15 +228,23 @@ impl Replica {
             _dir: dir,
             _lock: lock,
         };
-        until("the replica to stream from the primary", || {
-            support::admin_int(
-                Dialect::Postgres,
-                &format!(
-                    "SELECT COUNT(*) FROM pg_stat_replication WHERE application_name = '{}' AND state = 'streaming'",
-                    replica.name
-                ),
-            ) == 1
-        });
+        let started = Instant::now();
+        while support::admin_int(
+            Dialect::Postgres,
+            &format!(
+                "SELECT COUNT(*) FROM pg_stat_replication WHERE application_name = '{}' AND state IN ('streaming', 'catchup')",
+                replica.name
+            ),
+        ) != 1
+        {
+            if started.elapsed() > Duration::from_secs(120) {
+                panic!(
+                    "the replica did not stream from the primary within 2 minutes; its log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         replica
     }
 
@@ -266,7 +284,7 @@ impl Replica {
 
 impl Drop for Replica {
     fn drop(&mut self) {
-        let _ = Command::new(if running_as_root() { "runuser" } else { "env" })
+        let stopped = Command::new(if running_as_root() { "runuser" } else { "env" })
             .args(if running_as_root() {
                 vec!["-u", "postgres", "--"]
             } else {
@@ -276,7 +294,31 @@ impl Drop for Replica {
             .arg("-D")
             .arg(&self.data)
             .args(["-m", "immediate", "-w", "stop"])
-            .output();
+            .output()
+            .is_ok_and(|o| o.status.success());
+        // Only once the replica is down is its slot inactive, and droppable.
+        if stopped {
+            let name = self.name.clone();
+            // The primary's walsender may take a moment to notice the replica has gone.
+            for _ in 0..100 {
+                let sql = format!(
+                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{name}' AND NOT active"
+                );
+                let dropped = std::panic::catch_unwind(|| support::admin(&support::PG_ADMIN, &sql));
+                let left = std::panic::catch_unwind(|| {
+                    support::admin_int(
+                        Dialect::Postgres,
+                        &format!(
+                            "SELECT COUNT(*) FROM pg_replication_slots WHERE slot_name = '{name}'"
+                        ),
+                    )
+                });
+                if dropped.is_ok() && left.is_ok_and(|n| n == 0) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
     }
 }
 
@@ -362,6 +404,29 @@ fn replication_lag_on_a_standby_holds_batches_back_until_it_replays() {
     assert_eq!(events[paused]["max_pause_ms"], 600_000);
     assert_eq!(events[resumed]["reason"]["kind"], "replication_lag");
     assert!(events[resumed]["paused_ms"].as_u64().is_some());
+
+    // A user without pg_monitor sees the standby but not its lag: told what to grant.
+    let role = format!("godwit_t_nomon_{}", std::process::id());
+    let q = step_project(
+        Dialect::Postgres,
+        10,
+        &format!("init_sql = \"SET ROLE {role}\"\n{}", plugin()),
+        step,
+    );
+    q.db.exec(&format!(
+        "CREATE ROLE {role} CREATEROLE; GRANT ALL ON SCHEMA public TO {role}"
+    ));
+    let out = q.godwit(&["deploy"]);
+    q.db.exec(&format!(
+        "DROP OWNED BY {role} CASCADE; {}",
+        support::drop_plugin_roles(&q.db.name)
+    ));
+    support::admin(&support::PG_ADMIN, &format!("DROP ROLE {role}"));
+    out.expect(2)
+        .says(&format!(
+            "the database user {role} cannot see the standbys' replication lag"
+        ))
+        .says(&format!("GRANT pg_monitor TO \"{role}\""));
 }
 
 /// `[throttle] replicas`: the lag measured on the replica itself (how old its last replayed
@@ -471,14 +536,25 @@ fn health_settings_that_cannot_work_are_refused(d: Dialect) {
             2,
             &["but it returned a value of type int"],
         ),
-        Dialect::MySql => case(
-            "max_replication_lag = \"5s\"",
-            2,
-            &[
-                "a MySQL or MariaDB primary does not know how far behind its replicas are",
-                "[throttle] replicas = [\"env(REPLICA_URL)\"]",
-            ],
-        ),
+        Dialect::MySql => {
+            case(
+                "max_replication_lag = \"5s\"",
+                2,
+                &[
+                    "a MySQL or MariaDB primary does not know how far behind its replicas are",
+                    "[throttle] replicas = [\"env(REPLICA_URL)\"]",
+                ],
+            );
+            // The machine's server replicates from nothing.
+            case(
+                &format!(
+                    "replicas = [\"{}\"]\nmax_replication_lag = \"5s\"",
+                    support::MY_ADMIN
+                ),
+                2,
+                &["is not a replica: SHOW REPLICA STATUS returned nothing"],
+            );
+        }
         Dialect::Sqlite => case(
             "max_replication_lag = \"5s\"",
             2,
@@ -491,3 +567,192 @@ each_dialect!(
     health_query_holds_batches_back_while_it_returns_false,
     health_settings_that_cannot_work_are_refused
 );
+
+/// A MariaDB server of the test's own (the machine's server on 3306 writes no binary log,
+/// so it can be no one's primary): its own data directory and port, killed on drop.
+struct MariaDb {
+    port: u16,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl MariaDb {
+    fn start(server_id: u32, binlog: bool) -> MariaDb {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let root = running_as_root();
+        if root {
+            Command::new("chown")
+                .args(["mysql"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+        }
+        let install = Command::new("mariadb-install-db")
+            .arg(format!("--datadir={}", data.display()))
+            .args([
+                "--user=mysql",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
+            .output()
+            .expect("mariadb-install-db is needed to start a MariaDB replica");
+        assert!(
+            install.status.success(),
+            "mariadb-install-db failed: {}",
+            String::from_utf8_lossy(&install.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new("/usr/sbin/mariadbd");
+        cmd.arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--socket={}", dir.path().join("sock").display()))
+            .arg(format!("--pid-file={}", dir.path().join("pid").display()))
+            .arg(format!(
+                "--log-error={}",
+                dir.path().join("error.log").display()
+            ))
+            .arg(format!("--server-id={server_id}"));
+        if root {
+            cmd.arg("--user=mysql");
+        }
+        if binlog {
+            cmd.arg(format!("--log-bin={}", data.join("binlog").display()));
+        }
+        let child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run mariadbd");
+        let server = MariaDb {
+            port,
+            child,
+            _dir: dir,
+        };
+        until("the MariaDB server to accept connections", || {
+            Command::new("mariadb-admin")
+                .args(["-h", "127.0.0.1", "-P", &port.to_string(), "-uroot", "ping"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        server
+    }
+
+    fn url(&self, database: &str) -> String {
+        format!("mysql://root@127.0.0.1:{}/{database}", self.port)
+    }
+
+    fn exec(&self, sql: &str) {
+        support::admin(&self.url("mysql"), sql);
+    }
+
+    /// `SHOW SLAVE STATUS` as the mariadb client prints it, one `Name: value` a line.
+    fn replica_status(&self) -> String {
+        let out = Command::new("mariadb")
+            .args(["-h", "127.0.0.1", "-P", &self.port.to_string(), "-uroot"])
+            .args(["-e", "SHOW SLAVE STATUS\\G"])
+            .output()
+            .expect("run the mariadb client");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// MariaDB: a listed replica whose `Seconds_Behind_Master` is over the bound (it delays
+/// what it applies by an hour) holds the batches back until it catches up; a replica whose
+/// replication is broken holds them back too, and says why.
+#[test]
+fn mariadb_replica_behind_its_primary_holds_batches_back() {
+    let primary = MariaDb::start(1, true);
+    let replica = MariaDb::start(2, false);
+    replica.exec(&format!(
+        "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = 'root', MASTER_PASSWORD = '', MASTER_DELAY = 3600; START SLAVE",
+        primary.port
+    ));
+    primary.exec("CREATE DATABASE app");
+    let url = primary.url("app");
+    let godwit_toml = format!(
+        "{}\n[throttle]\nreplicas = [\"env(GODWIT_TEST_REPLICA_URL)\"]\nmax_replication_lag = \"1s\"\n",
+        plugin()
+    );
+    let step = "plugin = \"hostile\"\n[batch]\nsize = 100\n";
+    let p = step_project(Dialect::MySql, 300, &godwit_toml, step);
+    let deploy = |args: &[&str]| {
+        let mut cmd = support::godwit_cmd();
+        cmd.arg("-C")
+            .arg(p.path())
+            .arg("--database-url")
+            .arg(&url)
+            .args(args)
+            .env("GODWIT_TEST_REPLICA_URL", replica.url("mysql"));
+        cmd
+    };
+    let done = || {
+        support::admin_int_at(
+            &url,
+            "SELECT COUNT(*) FROM items WHERE label_upper IS NOT NULL",
+        )
+    };
+    support::run(deploy(&["deploy", "--to", "20260101000000"])).expect(0);
+    let behind = || {
+        replica
+            .replica_status()
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Seconds_Behind_Master: "))
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    until("the replica to be more than 1s behind", || behind() > 1);
+
+    let mut run = support::Running::start(deploy(&["--json", "deploy"]));
+    run.wait_for("\"event\":\"step_paused\"");
+    assert_eq!(done(), 0, "a batch committed while the step was paused");
+    replica.exec("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE");
+    let out = run.finish();
+    out.expect(0);
+    assert_eq!(done(), 300);
+    let events = events(&out.stderr);
+    let paused = position(&events, "step_paused").expect("a step_paused event");
+    let reason = &events[paused]["reason"];
+    assert_eq!(reason["kind"], "replication_lag", "{reason}");
+    assert!(reason["lag_ms"].as_u64().unwrap() > 1000, "{reason}");
+    assert!(
+        reason["replica"]
+            .as_str()
+            .unwrap()
+            .contains(&replica.port.to_string()),
+        "{reason}"
+    );
+    assert!(position(&events, "step_resumed").is_some_and(|r| r > paused));
+
+    // Replication broken (the replica's primary writes no binary log): lag unknown, so
+    // the step waits, and says why, until max_pause.
+    replica.exec(
+        "STOP SLAVE; CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = 3306, MASTER_DELAY = 0; START SLAVE",
+    );
+    p.write(
+        "20260103000000_backfill_again/step.toml",
+        "plugin = \"hostile\"\n[batch]\nsize = 100\nmax_pause = \"2s\"\n",
+    );
+    until("the replica's I/O thread to stop", || {
+        replica.replica_status().contains("Slave_IO_Running: No")
+    });
+    support::run(deploy(&["deploy"]))
+        .expect(1)
+        .says("cannot be measured")
+        .says("the replication I/O thread is not running")
+        .says("Binary log is not open")
+        .says("max_pause is 2s");
+}

@@ -134,31 +134,50 @@ impl Replica {
         }
         let server = support::PG_SERVER.trim_start_matches("postgres://postgres@");
         let (host, primary_port) = server.split_once(':').unwrap();
-        let out = Command::new(if running_as_root() { "runuser" } else { "env" })
-            .args(if running_as_root() {
-                vec!["-u", "postgres", "--"]
-            } else {
-                vec![]
-            })
-            .arg(bin.join("pg_basebackup"))
-            .args([
-                "-h",
-                host,
-                "-p",
-                primary_port,
-                "-U",
-                "postgres",
-                "-X",
-                "stream",
-                "-R",
-            ])
-            // A slot keeps the WAL the replica has yet to receive: while the other tests
-            // write, a checkpoint could otherwise recycle it before the replica asks.
-            .args(["-C", "-S", &name])
-            .args(["-c", "fast", "-D"])
-            .arg(&data)
-            .output()
-            .expect("run pg_basebackup");
+        // Under the load of the whole suite the stream connection has been seen to drop
+        // mid-copy ("SSL connection has been closed unexpectedly"): try again, twice.
+        let mut attempt = 0;
+        let out = loop {
+            attempt += 1;
+            let out = Command::new(if running_as_root() { "runuser" } else { "env" })
+                .args(if running_as_root() {
+                    vec!["-u", "postgres", "--"]
+                } else {
+                    vec![]
+                })
+                .arg(bin.join("pg_basebackup"))
+                .args([
+                    "-h",
+                    host,
+                    "-p",
+                    primary_port,
+                    "-U",
+                    "postgres",
+                    "-X",
+                    "stream",
+                    "-R",
+                ])
+                // A slot keeps the WAL the replica has yet to receive: while the other tests
+                // write, a checkpoint could otherwise recycle it before the replica asks.
+                .args(["-C", "-S", &name])
+                .args(["-c", "fast", "-D"])
+                .arg(&data)
+                .output()
+                .expect("run pg_basebackup");
+            let err = String::from_utf8_lossy(&out.stderr);
+            if out.status.success() || attempt == 3 || err.contains("pg_hba.conf") {
+                break out;
+            }
+            eprintln!("pg_basebackup failed (attempt {attempt}), trying again: {err}");
+            let _ = std::fs::remove_dir_all(&data);
+            support::admin(
+                &support::PG_ADMIN,
+                &format!(
+                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{name}' AND NOT active"
+                ),
+            );
+            std::thread::sleep(Duration::from_secs(1));
+        };
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             out.status.success(),

@@ -1076,6 +1076,14 @@ migrations = "migrations"
 # [backup]
 # policy = "destructive"
 # dir = ".godwit/backups"
+
+# Plugin steps hold their batches back while the database is unhealthy (README:
+# "Throttling on the database's health"); each step's [batch] may override these.
+# [throttle]
+# replicas = ["env(REPLICA_URL)"]   # replicas to ask for their lag (needed on MySQL/MariaDB)
+# max_replication_lag = "5s"
+# health_query = "SELECT ..."        # one boolean; false holds the batches back
+# max_pause = "30m"                  # the longest one pause may last
 "#;
 
 fn init(dir: &Path) -> Result<u8, Error> {

@@ -82,6 +82,9 @@ pub struct FileConfig {
     pub lint: LintSettings,
     #[serde(default)]
     pub backup: BackupSettings,
+    /// `[throttle]`: when steps hold their batches back for the database's health.
+    #[serde(default)]
+    pub throttle: ThrottleSettings,
     /// `[plugins.NAME]`: every plugin the project may run, by the name steps use.
     #[serde(default)]
     pub plugins: std::collections::BTreeMap<String, PluginSettings>,
@@ -344,6 +347,29 @@ pub struct BackupSettings {
     pub dir: Option<PathBuf>,
 }
 
+/// `[throttle]`: the project's defaults for holding a step's batches back while the
+/// database is unhealthy (each step's `[batch]` overrides them), and the replicas whose lag
+/// counts. See [`crate::health`].
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleSettings {
+    /// Replicas to measure lag on, each a URL or `env(NAME)`. Empty: PostgreSQL asks the
+    /// primary (`pg_stat_replication`); MySQL and MariaDB need them, as a primary there
+    /// does not know its replicas' lag.
+    #[serde(default)]
+    pub replicas: Vec<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub max_replication_lag: Option<Duration>,
+    pub health_query: Option<String>,
+    /// The longest one pause may last before the step stops (default 30 minutes).
+    #[serde(default, deserialize_with = "duration")]
+    pub max_pause: Option<Duration>,
+    /// How often the health is measured: before a batch at most this often while healthy,
+    /// and this often while paused (default 1s).
+    #[serde(default, deserialize_with = "duration")]
+    pub check_every: Option<Duration>,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackupPolicy {
@@ -530,6 +556,37 @@ impl Config {
             (None, None) => return Ok(None),
         };
         parse_target(&url, origin, &self.project_dir).map(Some)
+    }
+
+    /// The replicas of `[throttle] replicas`, with `env(NAME)` read from the environment
+    /// and then .env; each must be a database of the same kind as the target.
+    pub fn replica_targets(&self) -> Result<Vec<Target>, Error> {
+        if self.file.throttle.replicas.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dotenv = read_dotenv(&self.project_dir)?;
+        let lookup = |key: &str| {
+            std::env::var(key).ok().or_else(|| {
+                dotenv
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.clone())
+            })
+        };
+        let mut targets = Vec::new();
+        for (i, value) in self.file.throttle.replicas.iter().enumerate() {
+            let field = format!("[throttle] replicas[{i}]");
+            let url = expand_env(&field, value, &lookup)?;
+            let target = parse_target(&url, &format!("{field} in godwit.toml"), &self.project_dir)?;
+            if target.dialect != self.target.dialect {
+                return Err(Error::Config(format!(
+                    "{field} in godwit.toml is a {} database ({}), but the database migrated is {} ({}): a replica is a copy of it, of the same kind",
+                    target.dialect, target.display, self.target.dialect, self.target.display
+                )));
+            }
+            targets.push(target);
+        }
+        Ok(targets)
     }
 }
 

@@ -120,6 +120,10 @@ pub enum Error {
     /// allowed, or a change it cannot write.
     #[error(transparent)]
     Diff(crate::diff::DiffError),
+    /// A step's health checks (replication lag, the health query) are misconfigured, or
+    /// the database stayed unhealthy for longer than the step may pause.
+    #[error(transparent)]
+    Health(#[from] crate::health::HealthError),
 }
 
 impl Error {
@@ -147,6 +151,7 @@ impl Error {
             },
             Error::MigrationFailed(_) | Error::Database { .. } => exit::FAILED,
             Error::Diff(e) => e.exit_code(),
+            Error::Health(e) => e.exit_code(),
             Error::Backup(e) => {
                 use crate::backup::BackupError as B;
                 match e {

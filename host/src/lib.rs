@@ -23,6 +23,7 @@ pub mod diff;
 pub mod driver;
 pub mod error;
 pub mod fleet;
+pub mod health;
 pub mod lockfile;
 pub mod migrator;
 pub mod notify;

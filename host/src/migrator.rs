@@ -125,6 +125,24 @@ pub enum Event {
         eta_ms: Option<u64>,
         batch_size: u32,
     },
+    /// A step holds its batches back because the database is not healthy (see
+    /// [`crate::health`]): told when the pause starts, when its reason changes, and every
+    /// [`crate::health::TELL_EVERY`] while it lasts. No batch commits while paused.
+    StepPaused {
+        version: String,
+        reason: crate::health::PauseReason,
+        /// How long the step has been paused so far (0 when the pause starts).
+        paused_ms: u64,
+        /// When the pause reaches this, the step stops (resumable).
+        max_pause_ms: u64,
+    },
+    /// A paused step takes batches again.
+    StepResumed {
+        version: String,
+        paused_ms: u64,
+        /// What held it back last.
+        reason: crate::health::PauseReason,
+    },
     /// A plugin wrote to `host.log` or to its stderr.
     PluginLog {
         plugin: String,

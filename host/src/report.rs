@@ -24,7 +24,11 @@ const PLAIN_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs
 
 impl Progress {
     pub fn event(&mut self, event: &Event) {
-        if let Event::BatchProgress { .. } | Event::PluginLog { .. } = event {
+        if let Event::BatchProgress { .. }
+        | Event::PluginLog { .. }
+        | Event::StepPaused { .. }
+        | Event::StepResumed { .. } = event
+        {
             return self.step_event(event);
         }
         if let Some(bar) = self.bar.take() {
@@ -189,9 +193,27 @@ impl Progress {
                 close(&mut self.open_line, &mut out);
                 let _ = writeln!(out, "    {}", data_copy(version, outcome));
             }
-            Event::BatchProgress { .. } | Event::PluginLog { .. } => unreachable!("handled above"),
+            Event::BatchProgress { .. }
+            | Event::PluginLog { .. }
+            | Event::StepPaused { .. }
+            | Event::StepResumed { .. } => unreachable!("handled above"),
         }
         let _ = out.flush();
+    }
+
+    /// A line between progress updates: above the bar, or on its own line.
+    fn println(&mut self, line: String) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => {
+                let mut out = std::io::stdout().lock();
+                if std::mem::take(&mut self.open_line) {
+                    let _ = writeln!(out);
+                }
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+        }
     }
 
     fn step_event(&mut self, event: &Event) {
@@ -250,6 +272,32 @@ impl Progress {
                     let _ = writeln!(out, "    {} rows{of}, {message}{eta}", thousands(*rows));
                     let _ = out.flush();
                 }
+            }
+            Event::StepPaused {
+                reason,
+                paused_ms,
+                max_pause_ms,
+                ..
+            } => {
+                let line = if *paused_ms == 0 {
+                    format!(
+                        "    paused: {reason}; waiting (at most {})",
+                        crate::health::secs(*max_pause_ms)
+                    )
+                } else {
+                    format!(
+                        "    still paused after {}: {reason}; waiting (at most {})",
+                        crate::health::secs(*paused_ms),
+                        crate::health::secs(*max_pause_ms)
+                    )
+                };
+                self.println(line);
+            }
+            Event::StepResumed { paused_ms, .. } => {
+                self.println(format!(
+                    "    resumed after a pause of {}",
+                    crate::health::secs(*paused_ms)
+                ));
             }
             Event::PluginLog {
                 plugin,

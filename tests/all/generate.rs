@@ -197,7 +197,10 @@ impl Model {
                     // A dropped column comes back empty in down: no unique index on it
                     // could be made again.
                     if let Some(at) = pick_plain_column(rng, t)
-                        && !t.indexes.iter().any(|(_, c, u)| *u && *c == t.cols[at].name)
+                        && !t
+                            .indexes
+                            .iter()
+                            .any(|(_, c, u)| *u && *c == t.cols[at].name)
                     {
                         let name = t.cols.remove(at).name;
                         t.indexes.retain(|(_, c, _)| *c != name);

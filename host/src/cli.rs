@@ -69,7 +69,10 @@ pub enum Command {
         step: Option<String>,
     },
     /// Show every migration's state (exit 0 up to date, 5 pending, 4 problems).
-    Status,
+    Status {
+        #[command(flatten)]
+        fleet: FleetArgs,
+    },
     /// Apply pending migrations in order.
     Deploy {
         /// Stop after this version.
@@ -87,6 +90,12 @@ pub enum Command {
         /// deploy refuses and points to `godwit adopt`.
         #[arg(long)]
         ignore_other_history: bool,
+        #[command(flatten)]
+        fleet: FleetArgs,
+        /// With --targets: deploy the first K targets first, and the rest only if every
+        /// one of those succeeded (else the rest are skipped).
+        #[arg(long, value_name = "K", requires = "targets", value_parser = clap::value_parser!(u64).range(1..))]
+        canary: Option<u64>,
     },
     /// Revert applied migrations with their down.sql (default: the newest one).
     Down {
@@ -233,6 +242,19 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
     },
+}
+
+/// `--targets FILE` and `--parallel N`: the command on every database the file lists.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// Run on every database listed in FILE (one `[NAME] URL` or `[NAME] env(VARIABLE)` a
+    /// line, `#` comments; see docs/fleet.md) instead of the configured one. The path is
+    /// relative to the project directory.
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+    /// With --targets: how many targets to work on at once.
+    #[arg(long, value_name = "N", requires = "targets", value_parser = clap::value_parser!(u64).range(1..))]
+    pub parallel: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -388,6 +410,45 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         } => return lint(&cli, paths, *format, *dialect).await,
         _ => {}
     }
+    match &cli.command {
+        Command::Deploy {
+            fleet:
+                FleetArgs {
+                    targets: Some(file),
+                    parallel,
+                },
+            canary,
+            to,
+            allow_out_of_order,
+            restore_on_failure,
+            ignore_other_history,
+        } => {
+            let options = DeployOptions {
+                to: to.as_deref().map(version).transpose()?,
+                allow_out_of_order: *allow_out_of_order,
+                restore_on_failure: *restore_on_failure,
+                ignore_other_history: *ignore_other_history,
+            };
+            let fleet = read_fleet(&cli, file)?;
+            let run = fleet_run(*parallel, canary.map(|k| k as usize), json);
+            let report = crate::fleet::deploy(&fleet, &options, run).await?;
+            print_report(json, &report, || report::fleet(&report));
+            return Ok(report.exit_code);
+        }
+        Command::Status {
+            fleet:
+                FleetArgs {
+                    targets: Some(file),
+                    parallel,
+                },
+        } => {
+            let fleet = read_fleet(&cli, file)?;
+            let report = crate::fleet::status(&fleet, fleet_run(*parallel, None, json)).await?;
+            print_report(json, &report, || report::fleet(&report));
+            return Ok(report.exit_code);
+        }
+        _ => {}
+    }
     let config = Config::load(&cli.dir, &overrides)?;
     if let Command::Backups { command } = &cli.command {
         return backups(&config, command.as_ref(), json).await;
@@ -405,13 +466,13 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         cli.command,
         Command::Backup { .. } | Command::Restore { .. } | Command::Pull { .. }
     ) {
-        Vec::new()
+        None
     } else {
-        source::read(
+        Some(source::read(
             &config.migrations_dir,
             &config.layout(),
             config.target.dialect,
-        )?
+        )?)
     };
     // Plugins load (and are checked against their pins) before the database is touched.
     let runs = matches!(
@@ -446,6 +507,9 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             (Notifiers::none(), None)
         };
     let mut migrator = Migrator::connect(&config).await?;
+    if let Some(migrations) = &migrations {
+        migrator.use_sources(migrations.clone());
+    }
     let sender = notifiers.sender();
     if json {
         // stdout keeps the one final document; the events stream on stderr, a line each.
@@ -462,6 +526,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             sender.send(e);
         });
     }
+    let migrations = migrations.unwrap_or_default();
     let result = command(cli, &config, &migrations, migrator, validators).await;
     for warning in notifiers.finish() {
         eprintln!("warning: {}", config::redact(&warning));
@@ -550,7 +615,7 @@ async fn command(
             }
             Ok(exit::OK)
         }
-        Command::Status => {
+        Command::Status { .. } => {
             let rows = migrator.history().await?;
             let copies = migrator.copies().await?;
             let entries = history::entries(migrations, &rows);
@@ -576,19 +641,14 @@ async fn command(
                 }
             }
             let summary = report::summarize(&entries);
-            Ok(if summary.problems > 0 || !others.is_empty() {
-                exit::BLOCKED
-            } else if summary.pending > 0 {
-                exit::PENDING
-            } else {
-                exit::OK
-            })
+            Ok(crate::fleet::status_code(&summary, !others.is_empty()))
         }
         Command::Deploy {
             to,
             allow_out_of_order,
             restore_on_failure,
             ignore_other_history,
+            ..
         } => {
             let options = DeployOptions {
                 to: to.as_deref().map(version).transpose()?,
@@ -794,6 +854,30 @@ async fn command(
     }
 }
 
+/// The targets file of `--targets`; `--database-url` names one database, so the two
+/// together are refused rather than one silently ignored.
+fn read_fleet(cli: &Cli, file: &Path) -> Result<crate::fleet::Fleet, Error> {
+    if cli.database_url.is_some() {
+        return Err(Error::Config(
+            "--database-url and --targets both say which databases to use; give one of them (list every database in the targets file)".into(),
+        ));
+    }
+    let overrides = Overrides {
+        database_url: None,
+        wait: cli.wait.map(Duration::from_secs),
+        lock_wait: cli.lock_wait,
+    };
+    crate::fleet::Fleet::read(&cli.dir, file, &overrides)
+}
+
+fn fleet_run(parallel: Option<u64>, canary: Option<usize>, json: bool) -> crate::fleet::Run {
+    crate::fleet::Run {
+        parallel: parallel.map_or(crate::fleet::DEFAULT_PARALLEL, |n| n as usize),
+        canary,
+        json,
+    }
+}
+
 /// A command's result: pretty JSON, or its text.
 fn print_report(json: bool, report: &impl serde::Serialize, text: impl FnOnce() -> String) {
     if json {
@@ -992,6 +1076,14 @@ migrations = "migrations"
 # [backup]
 # policy = "destructive"
 # dir = ".godwit/backups"
+
+# Plugin steps hold their batches back while the database is unhealthy (README:
+# "Throttling on the database's health"); each step's [batch] may override these.
+# [throttle]
+# replicas = ["env(REPLICA_URL)"]   # replicas to ask for their lag (needed on MySQL/MariaDB)
+# max_replication_lag = "5s"
+# health_query = "SELECT ..."        # one boolean; false holds the batches back
+# max_pause = "30m"                  # the longest one pause may last
 "#;
 
 fn init(dir: &Path) -> Result<u8, Error> {

@@ -82,6 +82,9 @@ pub struct FileConfig {
     pub lint: LintSettings,
     #[serde(default)]
     pub backup: BackupSettings,
+    /// `[throttle]`: when steps hold their batches back for the database's health.
+    #[serde(default)]
+    pub throttle: ThrottleSettings,
     /// `[plugins.NAME]`: every plugin the project may run, by the name steps use.
     #[serde(default)]
     pub plugins: std::collections::BTreeMap<String, PluginSettings>,
@@ -344,6 +347,29 @@ pub struct BackupSettings {
     pub dir: Option<PathBuf>,
 }
 
+/// `[throttle]`: the project's defaults for holding a step's batches back while the
+/// database is unhealthy (each step's `[batch]` overrides them), and the replicas whose lag
+/// counts. See [`crate::health`].
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleSettings {
+    /// Replicas to measure lag on, each a URL or `env(NAME)`. Empty: PostgreSQL asks the
+    /// primary (`pg_stat_replication`); MySQL and MariaDB need them, as a primary there
+    /// does not know its replicas' lag.
+    #[serde(default)]
+    pub replicas: Vec<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub max_replication_lag: Option<Duration>,
+    pub health_query: Option<String>,
+    /// The longest one pause may last before the step stops (default 30 minutes).
+    #[serde(default, deserialize_with = "duration")]
+    pub max_pause: Option<Duration>,
+    /// How often the health is measured: before a batch at most this often while healthy,
+    /// and this often while paused (default 1s).
+    #[serde(default, deserialize_with = "duration")]
+    pub check_every: Option<Duration>,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackupPolicy {
@@ -445,23 +471,33 @@ pub struct Target {
     pub dialect: Dialect,
     /// Where the URL came from, so that "wrong database" surprises are explainable.
     pub origin: String,
+    /// PostgreSQL: the schema named by the URL's `?schema=` (as Prisma spells it), which
+    /// godwit makes the whole `search_path`, so that the schema holds the migrations'
+    /// objects, godwit's history table and its lock: one tenant of a schema-per-tenant
+    /// database. Taken out of [`Target::url`], kept in [`Target::display`].
+    pub schema: Option<String>,
 }
 
 impl Config {
     /// Reads `dir/godwit.toml` (optional), `.env` and the environment.
     pub fn load(dir: &Path, overrides: &Overrides) -> Result<Config, Error> {
-        // Absolute, so that relative SQLite paths and messages do not depend on the cwd.
-        let project_dir = std::fs::canonicalize(dir).map_err(|e| {
-            Error::Config(format!(
-                "project directory {} cannot be used (given with -C): {e}",
-                dir.display()
-            ))
-        })?;
+        let project_dir = project_dir(dir)?;
         let file = FileConfig::read(&project_dir)?;
         let dotenv = read_dotenv(&project_dir)?;
         let target = resolve_target(&project_dir, &file, overrides, &dotenv, &|k| {
             std::env::var(k).ok()
         })?;
+        Config::for_target(project_dir, file, overrides, target)
+    }
+
+    /// The project's settings for this database rather than the configured one: each
+    /// target of `deploy --targets` (`project_dir` as [`project_dir`] returns it).
+    pub fn for_target(
+        project_dir: PathBuf,
+        file: FileConfig,
+        overrides: &Overrides,
+        target: Target,
+    ) -> Result<Config, Error> {
         let migrations_dir = file.migrations_dir(&project_dir);
         if target.dialect != Dialect::Postgres
             && let Some((name, _)) = file.plugins.iter().find(|(_, p)| p.database_role.is_some())
@@ -521,6 +557,62 @@ impl Config {
         };
         parse_target(&url, origin, &self.project_dir).map(Some)
     }
+
+    /// The replicas of `[throttle] replicas`, with `env(NAME)` read from the environment
+    /// and then .env; each must be a database of the same kind as the target.
+    pub fn replica_targets(&self) -> Result<Vec<Target>, Error> {
+        if self.file.throttle.replicas.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dotenv = read_dotenv(&self.project_dir)?;
+        let lookup = |key: &str| {
+            std::env::var(key).ok().or_else(|| {
+                dotenv
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.clone())
+            })
+        };
+        let mut targets = Vec::new();
+        for (i, value) in self.file.throttle.replicas.iter().enumerate() {
+            let field = format!("[throttle] replicas[{i}]");
+            let url = expand_env(&field, value, &lookup)?;
+            let target = parse_target(&url, &format!("{field} in godwit.toml"), &self.project_dir)?;
+            if target.dialect != self.target.dialect {
+                return Err(Error::Config(format!(
+                    "{field} in godwit.toml is a {} database ({}), but the database migrated is {} ({}): a replica is a copy of it, of the same kind",
+                    target.dialect, target.display, self.target.dialect, self.target.display
+                )));
+            }
+            targets.push(target);
+        }
+        Ok(targets)
+    }
+}
+
+/// The project directory given with `-C`, made absolute so that relative SQLite paths
+/// and messages do not depend on the working directory.
+pub fn project_dir(dir: &Path) -> Result<PathBuf, Error> {
+    std::fs::canonicalize(dir).map_err(|e| {
+        Error::Config(format!(
+            "project directory {} cannot be used (given with -C): {e}",
+            dir.display()
+        ))
+    })
+}
+
+/// Looks a variable up as `env(NAME)` in godwit.toml does: the environment, then the
+/// project's `.env`.
+pub fn env_lookup(project_dir: &Path) -> Result<impl Fn(&str) -> Option<String>, Error> {
+    let dotenv = read_dotenv(project_dir)?;
+    Ok(move |key: &str| {
+        std::env::var(key).ok().or_else(|| {
+            dotenv
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        })
+    })
 }
 
 impl FileConfig {
@@ -798,6 +890,30 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
             )));
         }
     };
+    let schema_param = trimmed
+        .split_once('?')
+        .into_iter()
+        .flat_map(|(_, query)| url::form_urlencoded::parse(query.as_bytes()))
+        .find(|(key, _)| key == "schema")
+        .map(|(_, value)| value.into_owned());
+    match (dialect, &schema_param) {
+        (Dialect::Postgres, Some(schema)) if schema.is_empty() || schema.len() > 63 => {
+            return Err(Error::Config(format!(
+                "{origin} has `?schema={schema}`: a PostgreSQL schema name is 1 to 63 bytes long; name the tenant's schema, e.g. ?schema=tenant_1"
+            )));
+        }
+        (Dialect::MySql, Some(_)) => {
+            return Err(Error::Config(format!(
+                "{origin} has `?schema=`, which names a PostgreSQL schema; on MySQL/MariaDB a schema is a database: name it in the URL's path (mysql://user@host/tenant_1) and drop `?schema=`"
+            )));
+        }
+        (Dialect::Sqlite, Some(_)) => {
+            return Err(Error::Config(format!(
+                "{origin} has `?schema=`, which names a PostgreSQL schema; SQLite has no schemas: give each tenant its own file (sqlite://tenant_1.db) and drop `?schema=`"
+            )));
+        }
+        _ => {}
+    }
     if dialect == Dialect::Sqlite {
         let path = trimmed
             .trim_start_matches("sqlite://")
@@ -825,6 +941,7 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
             url,
             dialect,
             origin: origin.to_string(),
+            schema: None,
         });
     }
     let parsed = url::Url::parse(trimmed).map_err(|e| {
@@ -849,6 +966,18 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
     }
     let shown = redact_url(&parsed);
     let mut real = parsed;
+    if schema_param.is_some() {
+        // godwit's own parameter: the driver sets the search_path from it.
+        let kept: Vec<(String, String)> = real
+            .query_pairs()
+            .filter(|(key, _)| key != "schema")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        real.set_query(None);
+        if !kept.is_empty() {
+            real.query_pairs_mut().extend_pairs(kept);
+        }
+    }
     if real.scheme() == "mariadb" {
         let rest = &real.as_str()["mariadb".len()..];
         real = url::Url::parse(&format!("mysql{rest}")).expect("same URL with a different scheme");
@@ -858,6 +987,7 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
         display: shown,
         dialect,
         origin: origin.to_string(),
+        schema: schema_param,
     })
 }
 

@@ -69,6 +69,10 @@ pub trait Driver {
     /// implicit commit to make durable before that statement runs: one redo-log flush for
     /// the write and the statement instead of two. Any other use of the connection
     /// commits it first. Elsewhere it is an ordinary write.
+    ///
+    /// Returns the new id, or [`OPEN_ROW`] where the INSERT only goes to the server with
+    /// the next statement (MySQL, to save a round trip): the driver then takes a write of
+    /// a row with that id for a write of the row it opened last.
     async fn insert_history_open(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
         self.insert_history(row).await
     }
@@ -104,6 +108,22 @@ pub trait Driver {
         self.renew_in_transaction().await?;
         self.commit().await
     }
+    /// Runs a whole migration as one transaction: [`Driver::begin`], `timeouts`,
+    /// `statements` in turn like [`Driver::execute_each`], then the history row that
+    /// `finish` makes of their counts, committed with them like
+    /// [`Driver::commit_with_history`]. Returns the counts. After an error the transaction
+    /// may still be open: the caller rolls it back.
+    ///
+    /// SQLite runs it all on the database handle in one go, without a trip to sqlx's
+    /// worker thread per statement.
+    async fn apply_in_transaction(
+        &mut self,
+        statements: &[&str],
+        timeouts: &Timeouts,
+        finish: &mut MakeRow<'_>,
+    ) -> Result<Vec<u64>, TransactionError> {
+        apply_in_turn(self, statements, timeouts, finish).await
+    }
     /// Runs a read query whose first column is an integer (counts for `plan`).
     async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error>;
     /// Runs a read query whose columns are all text (cast them in SQL); NULL is `None`.
@@ -128,6 +148,18 @@ pub trait Driver {
     ) -> Result<Rows, sqlx::Error>;
     /// Like [`Driver::query_values`], returning the rows affected.
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error>;
+    /// [`Driver::execute_values`] for a plugin with a result cap: where the engine runs in
+    /// godwit's own process (SQLite), no value the statement builds may be larger than the
+    /// cap. Elsewhere the values stay on the server, and this is `execute_values`.
+    async fn execute_values_capped(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        cap: ResultCap,
+    ) -> Result<u64, sqlx::Error> {
+        let _ = cap;
+        self.execute_values(sql, params).await
+    }
     /// Runs `sql` with `$1..$n` bound to the `text[]` arrays in `columns` (PostgreSQL):
     /// a backfill batch's write as one statement with one parameter per column, however
     /// many rows, instead of one per value. Elsewhere it is refused.
@@ -269,6 +301,13 @@ pub async fn connect(config: &Config) -> Result<Box<dyn Driver>, Error> {
                 )));
             }
             Err(ConnectError::InitSql(message)) => return Err(Error::Config(message)),
+            Err(ConnectError::SchemaMissing { schema, database }) => {
+                return Err(Error::SchemaMissing {
+                    schema,
+                    database,
+                    target: config.target.display.clone(),
+                });
+            }
         }
     }
 }
@@ -279,6 +318,11 @@ pub(crate) enum ConnectError {
     Refused(String),
     /// A statement of godwit.toml's `init_sql` failed: the configuration needs fixing.
     InitSql(String),
+    /// PostgreSQL: the URL's `?schema=` names a schema the database does not have.
+    SchemaMissing {
+        schema: String,
+        database: String,
+    },
 }
 
 /// Runs godwit.toml's `init_sql` on a connection just opened, so that every connection
@@ -345,12 +389,17 @@ pub(crate) async fn with_connect_timeout<T>(
     }
 }
 
-/// Who is deploying, for the `applied_by` column and lock holders: `user@host`.
+/// Who is deploying, for the `applied_by` column and lock holders: `user@host`. Read
+/// once per process: every history row asks.
 pub fn whoami() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    format!("{user}@{}", hostname())
+    static WHO: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    WHO.get_or_init(|| {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        format!("{user}@{}", hostname())
+    })
+    .clone()
 }
 
 pub fn hostname() -> String {
@@ -516,6 +565,59 @@ where
     }
 }
 
+/// What [`Driver::apply_in_transaction`] calls with the statements' counts to get the
+/// history row it commits with them.
+pub type MakeRow<'f> = dyn for<'a> FnMut(&'a [u64]) -> HistoryRow + 'f;
+
+/// The id [`Driver::insert_history_open`] gives a row whose INSERT has not reached the
+/// server yet; a history row's real id is never 0.
+pub const OPEN_ROW: i64 = 0;
+
+/// What stopped [`Driver::apply_in_transaction`].
+#[derive(Debug)]
+pub struct TransactionError {
+    /// The index of the statement that failed; `None` when what failed was godwit's own
+    /// work around the statements (BEGIN, timeouts, the history row, COMMIT).
+    pub statement: Option<usize>,
+    pub error: sqlx::Error,
+}
+
+impl TransactionError {
+    fn around(error: sqlx::Error) -> TransactionError {
+        TransactionError {
+            statement: None,
+            error,
+        }
+    }
+}
+
+/// [`Driver::apply_in_transaction`] through the driver's other methods, a step at a time.
+pub(crate) async fn apply_in_turn<D: Driver + ?Sized>(
+    driver: &mut D,
+    statements: &[&str],
+    timeouts: &Timeouts,
+    finish: &mut MakeRow<'_>,
+) -> Result<Vec<u64>, TransactionError> {
+    driver.begin().await.map_err(TransactionError::around)?;
+    driver
+        .set_timeouts(timeouts, true)
+        .await
+        .map_err(TransactionError::around)?;
+    let affected = driver
+        .execute_each(statements)
+        .await
+        .map_err(|(index, error)| TransactionError {
+            statement: Some(index),
+            error,
+        })?;
+    let row = finish(&affected);
+    driver
+        .commit_with_history(&row)
+        .await
+        .map_err(TransactionError::around)?;
+    Ok(affected)
+}
+
 /// [`Driver::execute_each`] one statement at a time.
 pub(crate) async fn execute_in_turn<D: Driver + ?Sized>(
     driver: &mut D,
@@ -581,7 +683,7 @@ pub(crate) fn update_values(dialect: Dialect, row: &HistoryRow) -> Vec<HistoryVa
 }
 
 /// `sql` with `values` bound, for the driver to run.
-fn bind_history<'q, DB>(
+pub(crate) fn bind_history<'q, DB>(
     sql: &'q str,
     values: Vec<HistoryValue>,
 ) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>
@@ -1039,13 +1141,16 @@ impl ResultCap {
 /// that it travels the drivers' error type, and found again with [`ResultTooLarge::of`].
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the result passed the host's cap of {} rows or {} bytes (from the plugin's memory limit) at {rows} rows and {bytes} bytes; the rest was not read",
+    "the result passed the host's cap of {} rows or {} bytes (from the plugin's memory limit) at {rows} rows and at least {bytes} bytes; the rest was not read",
     cap.rows,
     cap.bytes
 )]
 pub struct ResultTooLarge {
     pub cap: ResultCap,
     pub rows: usize,
+    /// What the rows read so far and the row that passed the cap add up to: exact where
+    /// the host or the server measured that row, a lower bound where the database refused
+    /// to build one of its values (SQLite's `SQLITE_LIMIT_LENGTH`).
     pub bytes: usize,
 }
 
@@ -1057,6 +1162,28 @@ impl ResultTooLarge {
             _ => None,
         }
     }
+}
+
+/// How a capped read keeps a single row from being larger than the cap by the time the
+/// host holds it. Counting after decoding bounds the number of rows, but a row arrives
+/// whole: one value of half a gigabyte would be in memory before any check could run.
+#[derive(Clone, Copy)]
+pub(crate) enum Guard {
+    /// Nothing keeps a row from the host before it arrives whole; only the rows after it
+    /// are not read (MySQL/MariaDB: the server builds no value over its global
+    /// `max_allowed_packet`, but a row of many columns can hold many such values).
+    OnArrival,
+    /// The statement was wrapped so that the server measures each row before sending it
+    /// (PostgreSQL: [`postgres`]'s `sized`): the last column is the row's size as the
+    /// server measured it, and a row over the cap arrives with every other column NULL.
+    SizeColumn,
+    /// The database itself refuses to build a value over `limit` bytes (SQLite's
+    /// `SQLITE_LIMIT_LENGTH`, set for the statement), failing it with an error `refused`
+    /// recognises.
+    ValueLimit {
+        limit: usize,
+        refused: fn(&sqlx::Error) -> bool,
+    },
 }
 
 /// Adds `row` to `out` and says whether `out` is still within `cap`.
@@ -1074,31 +1201,68 @@ fn push_capped(
         out.rows.push(row);
     }
     if out.rows.len() > cap.rows || *bytes > cap.bytes {
-        return Err(sqlx::Error::Decode(Box::new(ResultTooLarge {
-            cap,
-            rows: out.rows.len(),
-            bytes: *bytes,
-        })));
+        return Err(too_large(cap, out.rows.len(), *bytes));
+    }
+    Ok(())
+}
+
+fn too_large(cap: ResultCap, rows: usize, bytes: usize) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(ResultTooLarge { cap, rows, bytes }))
+}
+
+/// Takes the size column of [`Guard::SizeColumn`] off `decoded` (one row), and refuses the
+/// row when the server found it over the cap (its other columns are NULL then).
+fn strip_size(
+    decoded: &mut Rows,
+    cap: ResultCap,
+    rows: usize,
+    bytes: usize,
+) -> Result<(), sqlx::Error> {
+    decoded.columns.pop();
+    for row in &mut decoded.rows {
+        let size = match row.pop() {
+            Some(Value::Int(size)) => usize::try_from(size).unwrap_or(usize::MAX),
+            other => {
+                return Err(sqlx::Error::Protocol(format!(
+                    "the size the server measured for a result row is missing (found {other:?})"
+                )));
+            }
+        };
+        if size > cap.bytes {
+            return Err(too_large(cap, rows + 1, bytes.saturating_add(size)));
+        }
     }
     Ok(())
 }
 
 /// Decodes `rows` one at a time with `decode`, stopping (and dropping the rest unread)
-/// past `cap`.
+/// past `cap`; `guard` says how a single row was kept within the cap before it arrived.
 pub(crate) async fn read_capped<R>(
     mut rows: futures_core::stream::BoxStream<'_, Result<R, sqlx::Error>>,
     cap: ResultCap,
     decode: fn(&[R]) -> Result<Rows, sqlx::Error>,
+    guard: Guard,
 ) -> Result<Rows, sqlx::Error> {
     let mut out = Rows::default();
-    let mut bytes = 0;
+    let mut bytes: usize = 0;
     while let Some(row) = next(&mut rows).await {
-        push_capped(
-            &mut out,
-            &mut bytes,
-            decode(std::slice::from_ref(&row?))?,
-            cap,
-        )?;
+        let row = match (row, guard) {
+            (Ok(row), _) => row,
+            (Err(e), Guard::ValueLimit { limit, refused }) if refused(&e) => {
+                return Err(too_large(
+                    cap,
+                    out.rows.len() + 1,
+                    bytes.saturating_add(limit).saturating_add(1),
+                ));
+            }
+            (Err(e), _) => return Err(e),
+        };
+        let mut decoded = decode(std::slice::from_ref(&row))?;
+        drop(row);
+        if let Guard::SizeColumn = guard {
+            strip_size(&mut decoded, cap, out.rows.len(), bytes)?;
+        }
+        push_capped(&mut out, &mut bytes, decoded, cap)?;
     }
     Ok(out)
 }

@@ -31,6 +31,19 @@ pub enum Error {
     #[error("{0}")]
     Connect(String),
 
+    /// PostgreSQL: the URL's `?schema=` names a schema that does not exist. godwit does
+    /// not create it: a mistyped tenant would otherwise get every migration applied to a
+    /// new, empty schema.
+    #[error(
+        "{target}: the schema {schema:?} does not exist in the database {database:?}; nothing was done there\n  \
+         create it first (CREATE SCHEMA \"{schema}\";) if this is a new tenant, or correct `?schema=` in the URL"
+    )]
+    SchemaMissing {
+        schema: String,
+        database: String,
+        target: String,
+    },
+
     /// Another deployer holds the migration lock for longer than we were willing to wait.
     #[error(
         "could not acquire the migration lock within {}: {holder}\n  another `godwit deploy` is probably running; wait for it, or raise `lock_wait` in godwit.toml",
@@ -91,6 +104,10 @@ pub enum Error {
     #[error("{}", role_unfit_message(role, problem))]
     RoleUnfit { role: String, problem: RoleProblem },
 
+    /// The targets file of `--targets` cannot be used; nothing was done on any target.
+    #[error(transparent)]
+    Targets(#[from] crate::fleet::TargetsError),
+
     /// A whole-database backup or restore could not be made.
     #[error(transparent)]
     Backup(#[from] crate::backup::BackupError),
@@ -103,15 +120,23 @@ pub enum Error {
     /// allowed, or a change it cannot write.
     #[error(transparent)]
     Diff(crate::diff::DiffError),
+    /// A step's health checks (replication lag, the health query) are misconfigured, or
+    /// the database stayed unhealthy for longer than the step may pause.
+    #[error(transparent)]
+    Health(#[from] crate::health::HealthError),
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Source { .. } | Error::Io(_) | Error::Declared(_) => {
-                exit::USAGE
+            Error::Config(_)
+            | Error::Source { .. }
+            | Error::Io(_)
+            | Error::Declared(_)
+            | Error::Targets(_) => exit::USAGE,
+            Error::Connect(_) | Error::LockTimeout { .. } | Error::SchemaMissing { .. } => {
+                exit::CONNECT
             }
-            Error::Connect(_) | Error::LockTimeout { .. } => exit::CONNECT,
             Error::Blocked(_)
             | Error::LockLost(_)
             | Error::OtherToolHistory(_)
@@ -126,6 +151,7 @@ impl Error {
             },
             Error::MigrationFailed(_) | Error::Database { .. } => exit::FAILED,
             Error::Diff(e) => e.exit_code(),
+            Error::Health(e) => e.exit_code(),
             Error::Backup(e) => {
                 use crate::backup::BackupError as B;
                 match e {

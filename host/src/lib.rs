@@ -22,6 +22,8 @@ pub mod config;
 pub mod diff;
 pub mod driver;
 pub mod error;
+pub mod fleet;
+pub mod health;
 pub mod lockfile;
 pub mod migrator;
 pub mod notify;

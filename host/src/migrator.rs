@@ -125,6 +125,24 @@ pub enum Event {
         eta_ms: Option<u64>,
         batch_size: u32,
     },
+    /// A step holds its batches back because the database is not healthy (see
+    /// [`crate::health`]): told when the pause starts, when its reason changes, and every
+    /// [`crate::health::TELL_EVERY`] while it lasts. No batch commits while paused.
+    StepPaused {
+        version: String,
+        reason: crate::health::PauseReason,
+        /// How long the step has been paused so far (0 when the pause starts).
+        paused_ms: u64,
+        /// When the pause reaches this, the step stops (resumable).
+        max_pause_ms: u64,
+    },
+    /// A paused step takes batches again.
+    StepResumed {
+        version: String,
+        paused_ms: u64,
+        /// What held it back last.
+        reason: crate::health::PauseReason,
+    },
     /// A plugin wrote to `host.log` or to its stderr.
     PluginLog {
         plugin: String,
@@ -210,6 +228,9 @@ pub struct Migrator {
     /// Other tools' histories a deploy was told to ignore (`--ignore-other-history`):
     /// the likelier cause when its first migrations fail.
     other_histories: Vec<crate::adopt::OtherHistory>,
+    /// The migrations as the command line read them before connecting (see
+    /// [`Migrator::use_sources`]); `None`: read the files each time.
+    sources: Option<Vec<Migration>>,
 }
 
 impl Migrator {
@@ -229,7 +250,15 @@ impl Migrator {
             copies: None,
             run_copies: Vec::new(),
             other_histories: Vec::new(),
+            sources: None,
         })
+    }
+
+    /// Uses these migrations, read from the project with [`source::read`] just before,
+    /// instead of reading and checksumming every file again under the lock: one command
+    /// of the command line reads its files once (issue 12).
+    pub fn use_sources(&mut self, migrations: Vec<Migration>) {
+        self.sources = Some(migrations);
     }
 
     /// Receives every [`Event`] as it happens.
@@ -285,6 +314,9 @@ impl Migrator {
 
     /// The project's migrations, read in the layout godwit.toml names (or the detected one).
     pub fn read_sources(&self) -> Result<Vec<Migration>, Error> {
+        if let Some(migrations) = &self.sources {
+            return Ok(migrations.clone());
+        }
         Ok(source::read(
             &self.config.migrations_dir,
             &self.config.layout(),
@@ -1148,30 +1180,17 @@ impl Migrator {
             let started = Instant::now();
             let mut row = self.new_row(migration, operation, success, statements.len());
             let failure = match self
-                .transaction_body(migration, statements, operation, timeouts)
+                .transaction(migration, statements, operation, timeouts, &row, started)
                 .await
             {
                 Ok(rows) => {
-                    row.statements_applied = statements.len() as i64;
-                    row.rows_affected = Some(rows as i64);
-                    row.finished_at = Some(now_rfc3339());
-                    row.duration_ms = Some(started.elapsed().as_millis() as i64);
-                    match self.driver.commit_with_history(&row).await {
-                        Ok(()) => {
-                            return Ok(Done {
-                                version: row.version,
-                                name: row.name,
-                                duration_ms: started.elapsed().as_millis() as u64,
-                                statements: statements.len(),
-                                rows_affected: rows,
-                            });
-                        }
-                        Err(e) => Failure {
-                            index: None,
-                            error: e,
-                            context: None,
-                        },
-                    }
+                    return Ok(Done {
+                        version: row.version,
+                        name: row.name,
+                        duration_ms: started.elapsed().as_millis() as u64,
+                        statements: statements.len(),
+                        rows_affected: rows,
+                    });
                 }
                 Err(failure) => failure,
             };
@@ -1215,6 +1234,59 @@ impl Migrator {
         }
     }
 
+    /// One attempt at a migration's transaction, committed together with `row` finished
+    /// (statements applied, rows affected, times): the rows the statements affected.
+    async fn transaction(
+        &mut self,
+        migration: &Migration,
+        statements: &[Statement],
+        operation: Operation,
+        timeouts: &Timeouts,
+        row: &HistoryRow,
+        started: Instant,
+    ) -> Result<u64, Failure> {
+        let finished = |rows: u64| {
+            let mut row = row.clone();
+            row.statements_applied = statements.len() as i64;
+            row.rows_affected = Some(rows as i64);
+            row.finished_at = Some(now_rfc3339());
+            row.duration_ms = Some(started.elapsed().as_millis() as i64);
+            row
+        };
+        if self.copies.is_none() {
+            // Nothing to copy before a statement or put back after them: the driver runs
+            // the whole transaction, history row and all (SQLite in one go).
+            let sqls: Vec<&str> = statements.iter().map(|s| s.sql.as_str()).collect();
+            let mut rows = 0;
+            self.driver
+                .apply_in_transaction(&sqls, timeouts, &mut |affected: &[u64]| {
+                    rows = counted_rows(statements, affected);
+                    finished(rows)
+                })
+                .await
+                .map_err(|e| Failure {
+                    index: e.statement,
+                    error: e.error,
+                    context: None,
+                })?;
+            return Ok(rows);
+        }
+        let rows = self
+            .transaction_body(migration, statements, operation, timeouts)
+            .await?;
+        self.driver
+            .commit_with_history(&finished(rows))
+            .await
+            .map_err(|error| Failure {
+                index: None,
+                error,
+                context: None,
+            })?;
+        Ok(rows)
+    }
+
+    /// A transaction's statements when copies are kept: copying before each statement
+    /// that destroys data (deploy), putting data back after them (down).
     async fn transaction_body(
         &mut self,
         migration: &Migration,
@@ -1235,7 +1307,6 @@ impl Migrator {
             .await
             .map_err(fail(None))?;
         let mut rows = 0;
-        // Only data statements count: SQLite repeats the last DML count after DDL.
         let counted = |statement: &Statement, n: u64| if is_dml(&statement.sql) { n } else { 0 };
         if operation == Operation::Deploy && self.copies.is_some() {
             for (index, statement) in statements.iter().enumerate() {
@@ -1256,11 +1327,7 @@ impl Migrator {
                 .execute_each(&sqls)
                 .await
                 .map_err(|(index, error)| fail(Some(index))(error))?;
-            rows = statements
-                .iter()
-                .zip(affected)
-                .map(|(s, n)| counted(s, n))
-                .sum();
+            rows = counted_rows(statements, &affected);
         }
         self.put_back_after(migration, operation, true).await?;
         Ok(rows)
@@ -1947,6 +2014,17 @@ struct Finish {
     operation: Operation,
     started: Instant,
     rows_before: u64,
+}
+
+/// The rows the statements affected, from each one's count. Only data statements count:
+/// SQLite repeats the last DML count after DDL.
+fn counted_rows(statements: &[Statement], affected: &[u64]) -> u64 {
+    statements
+        .iter()
+        .zip(affected)
+        .filter(|(s, _)| is_dml(&s.sql))
+        .map(|(_, n)| n)
+        .sum()
 }
 
 /// The note a row carries while statement `index` runs outside a transaction; data

@@ -850,6 +850,17 @@ fn run_plugin(
             .iter()
             .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
             .collect();
+        // As a deploy would refuse it: no other plugin's directory inside this one's, or
+        // this one's inside another's (the outer could swap the inner for a link out).
+        if let Some(dir) = capabilities.dir() {
+            let file = config::FileConfig::read(&source.project_dir)?;
+            crate::plugin::registry::not_nested_among(
+                &source.project_dir,
+                &file.plugins,
+                &source.name,
+                dir,
+            )?;
+        }
         context.append = crate::plugin::registry::granted_files(
             &source.project_dir,
             &source.name,

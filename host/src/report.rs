@@ -24,7 +24,11 @@ const PLAIN_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs
 
 impl Progress {
     pub fn event(&mut self, event: &Event) {
-        if let Event::BatchProgress { .. } | Event::PluginLog { .. } = event {
+        if let Event::BatchProgress { .. }
+        | Event::PluginLog { .. }
+        | Event::StepPaused { .. }
+        | Event::StepResumed { .. } = event
+        {
             return self.step_event(event);
         }
         if let Some(bar) = self.bar.take() {
@@ -189,9 +193,27 @@ impl Progress {
                 close(&mut self.open_line, &mut out);
                 let _ = writeln!(out, "    {}", data_copy(version, outcome));
             }
-            Event::BatchProgress { .. } | Event::PluginLog { .. } => unreachable!("handled above"),
+            Event::BatchProgress { .. }
+            | Event::PluginLog { .. }
+            | Event::StepPaused { .. }
+            | Event::StepResumed { .. } => unreachable!("handled above"),
         }
         let _ = out.flush();
+    }
+
+    /// A line between progress updates: above the bar, or on its own line.
+    fn println(&mut self, line: String) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => {
+                let mut out = std::io::stdout().lock();
+                if std::mem::take(&mut self.open_line) {
+                    let _ = writeln!(out);
+                }
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+        }
     }
 
     fn step_event(&mut self, event: &Event) {
@@ -250,6 +272,32 @@ impl Progress {
                     let _ = writeln!(out, "    {} rows{of}, {message}{eta}", thousands(*rows));
                     let _ = out.flush();
                 }
+            }
+            Event::StepPaused {
+                reason,
+                paused_ms,
+                max_pause_ms,
+                ..
+            } => {
+                let line = if *paused_ms == 0 {
+                    format!(
+                        "    paused: {reason}; waiting (at most {})",
+                        crate::health::secs(*max_pause_ms)
+                    )
+                } else {
+                    format!(
+                        "    still paused after {}: {reason}; waiting (at most {})",
+                        crate::health::secs(*paused_ms),
+                        crate::health::secs(*max_pause_ms)
+                    )
+                };
+                self.println(line);
+            }
+            Event::StepResumed { paused_ms, .. } => {
+                self.println(format!(
+                    "    resumed after a pause of {}",
+                    crate::health::secs(*paused_ms)
+                ));
             }
             Event::PluginLog {
                 plugin,
@@ -894,4 +942,153 @@ pub fn bytes(n: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+/// The table `deploy --targets` and `status --targets` print: a row per target in file
+/// order, then the failures in full, then one line saying what to do.
+pub fn fleet(report: &crate::fleet::FleetReport) -> String {
+    use crate::fleet::Outcome;
+    let deploy = report.command == "deploy";
+    let first_line = |e: &Option<String>| {
+        let line = e.as_deref().and_then(|e| e.lines().next()).unwrap_or("");
+        match line.char_indices().nth(72) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line.to_string(),
+        }
+    };
+    let mut header = vec![
+        "TARGET",
+        if deploy { "OUTCOME" } else { "STATE" },
+        "APPLIED",
+    ];
+    if !deploy {
+        header.extend(["PENDING", "PROBLEMS"]);
+    }
+    header.extend(["DURATION", "ERROR"]);
+    let count = |n: Option<usize>| n.map(|n| n.to_string()).unwrap_or_default();
+    let rows: Vec<Vec<String>> = report
+        .targets
+        .iter()
+        .map(|t| {
+            let mut row = vec![t.name.clone(), t.outcome.label().to_string()];
+            row.push(if t.outcome == Outcome::Skipped {
+                String::new()
+            } else {
+                t.applied.to_string()
+            });
+            if !deploy {
+                row.extend([count(t.pending), count(t.problems)]);
+            }
+            row.push(if t.outcome == Outcome::Skipped {
+                String::new()
+            } else {
+                ms(t.duration_ms)
+            });
+            row.push(first_line(&t.error));
+            row
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    // Counts and durations right-aligned, words left-aligned.
+    let numeric = |i: usize| i >= 2 && i + 1 < header.len();
+    let mut out = String::new();
+    for row in std::iter::once(header.iter().map(|h| h.to_string()).collect()).chain(rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                if numeric(i) {
+                    format!("{cell:>w$}", w = widths[i])
+                } else {
+                    format!("{cell:<w$}", w = widths[i])
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    let failed: Vec<&crate::fleet::TargetReport> = report
+        .targets
+        .iter()
+        .filter(|t| t.outcome == Outcome::Failed)
+        .collect();
+    for t in &failed {
+        let alone = match &t.variable {
+            Some(v) => format!("godwit --database-url \"${v}\" ..."),
+            None => format!(
+                "godwit --database-url URL ..., with the URL on line {}",
+                t.line
+            ),
+        };
+        out.push_str(&format!(
+            "\n{} (line {}, {}), exit {}:\n  {}\n  (to run a command on this target alone: {alone})\n",
+            t.name,
+            t.line,
+            t.url,
+            t.exit_code,
+            t.error.as_deref().unwrap_or("").trim_end().replace('\n', "\n  ")
+        ));
+    }
+    let n = report.targets.len();
+    let names = |list: &[&crate::fleet::TargetReport]| {
+        let shown: Vec<&str> = list.iter().take(5).map(|t| t.name.as_str()).collect();
+        let more = list.len().saturating_sub(shown.len());
+        if more > 0 {
+            format!("{} and {more} more", shown.join(", "))
+        } else {
+            shown.join(", ")
+        }
+    };
+    out.push('\n');
+    if deploy {
+        let skipped = report.count(Outcome::Skipped);
+        out.push_str(&format!(
+            "{n} target{}: {} applied, {} up to date, {} failed{}.",
+            plural(n),
+            report.count(Outcome::Applied),
+            report.count(Outcome::UpToDate),
+            failed.len(),
+            if skipped > 0 {
+                format!(", {skipped} skipped after the canary failed")
+            } else {
+                String::new()
+            }
+        ));
+        if !failed.is_empty() {
+            out.push_str(&format!(
+                "\nFailed: {}. Fix {} and run the same command again: targets already up to date are left as they are, and the others apply only what they are missing.",
+                names(&failed),
+                if failed.len() == 1 { "it" } else { "them" }
+            ));
+        }
+    } else {
+        out.push_str(&format!(
+            "{n} target{}: {} up to date, {} with pending migrations, {} needing attention, {} not read.",
+            plural(n),
+            report.count(Outcome::UpToDate),
+            report.count(Outcome::Pending),
+            report.count(Outcome::Problems),
+            failed.len()
+        ));
+    }
+    if report.exit_code != 0 {
+        let worst: Vec<&str> = report
+            .targets
+            .iter()
+            .filter(|t| t.exit_code == report.exit_code)
+            .map(|t| t.name.as_str())
+            .take(3)
+            .collect();
+        out.push_str(&format!(
+            "\nExit code {}, {}'s.",
+            report.exit_code,
+            worst.join("'s, ")
+        ));
+    }
+    out
 }

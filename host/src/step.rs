@@ -21,6 +21,7 @@ use crate::backup::quote;
 use crate::driver::now_rfc3339;
 use crate::driver::{Driver, Scope};
 use crate::error::Error;
+use crate::health::Throttle;
 use crate::history::{HistoryRow, Operation, RowState};
 use crate::migrator::{Done, Event, Migrator};
 use crate::plugin::registry::{Entry, Registry};
@@ -509,6 +510,7 @@ impl Migrator {
                     | Error::Blocked(_)
                     | Error::LockLost(_)
                     | Error::Config(_)
+                    | Error::Health(_)
                     | Error::RoleMissing { .. } => err,
                     other => Error::MigrationFailed(other.to_string()),
                 })
@@ -526,9 +528,13 @@ impl Migrator {
         mut progress: Progress,
     ) -> Result<Progress, Error> {
         let dialect = self.driver.dialect();
-        let runtime = plugins.runtime().clone();
+        let runtime = plugins
+            .runtime()
+            .expect("a registry that holds the step's plugin holds its runtime")
+            .clone();
         let name = &step.plugin;
         let where_ = |batch: u64| format!("step {} (plugin {name}, batch {batch})", migration.id());
+        let mut throttle = Throttle::new(self.config(), &step.batch, &migration.id())?;
         let spec = {
             let (runtime, plugin, limits, context) = (
                 runtime.clone(),
@@ -640,6 +646,12 @@ impl Migrator {
         let mut ahead: Option<Ahead> = None;
         loop {
             let batch = progress.batches + 1;
+            self.wait_until_healthy(
+                &mut throttle,
+                &migration.id(),
+                &migration.version.to_string(),
+            )
+            .await?;
             let batch_started = Instant::now();
             self.driver.keep_alive().await?;
             self.driver
@@ -855,9 +867,13 @@ impl Migrator {
         mut progress: Progress,
     ) -> Result<Progress, Error> {
         let dialect = self.driver.dialect();
-        let runtime = plugins.runtime().clone();
+        let runtime = plugins
+            .runtime()
+            .expect("a registry that holds the step's plugin holds its runtime")
+            .clone();
         let name = &step.plugin;
         let where_ = |batch: u64| format!("step {} (plugin {name}, batch {batch})", migration.id());
+        let mut throttle = Throttle::new(self.config(), &step.batch, &migration.id())?;
         let settings = &step.batch;
         let mut size = if progress.batch_size > 0 {
             progress.batch_size
@@ -875,6 +891,12 @@ impl Migrator {
         let mut idle_batches = 0u32;
         loop {
             let batch = progress.batches + 1;
+            self.wait_until_healthy(
+                &mut throttle,
+                &migration.id(),
+                &migration.version.to_string(),
+            )
+            .await?;
             let batch_started = Instant::now();
             self.driver.keep_alive().await?;
             self.driver

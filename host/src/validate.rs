@@ -149,6 +149,15 @@ impl Validators {
         })
     }
 
+    /// The same validators, checking for another dialect (a fleet mixes them).
+    pub fn for_dialect(&self, dialect: Dialect) -> Validators {
+        Validators {
+            runtime: Arc::clone(&self.runtime),
+            entries: self.entries.clone(),
+            dialect,
+        }
+    }
+
     /// The validators' names, in the order they run.
     pub fn names(&self) -> Vec<&str> {
         self.entries.iter().map(|e| e.name.as_str()).collect()
@@ -504,6 +513,7 @@ pub fn files_only_config(
             display: format!("(no database: lint checks for {dialect})"),
             dialect,
             origin: "lint".into(),
+            schema: None,
         },
         connect_timeout: std::time::Duration::from_secs(10),
         wait: None,

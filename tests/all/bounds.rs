@@ -480,3 +480,238 @@ fn validator_that_ignores_a_too_large_result_blocks_the_deploy(d: Dialect) {
 }
 
 each_dialect!(validator_that_ignores_a_too_large_result_blocks_the_deploy);
+
+// Finding 8, one field at a time: a row arrives whole, so a single huge value (or a row
+// of many large ones) must be refused before it reaches godwit, not counted after.
+
+/// A value of this many bytes in each attack: far above what the cap lets a plugin hold.
+const HUGE: u64 = 256 << 20;
+
+/// The ways a plugin can make the server hand godwit a huge row, each as (what, query):
+/// a function, concatenation, an amplifying `replace`, an aggregate, many columns, and a
+/// stored value ([`store_huge_label`] puts it in `items.label` of row 1).
+fn huge_fields(d: Dialect) -> Vec<(&'static str, String)> {
+    let columns = |value: &str, n: u64| {
+        (1..=n)
+            .map(|i| format!("{value} AS c{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let stored = (STORED, "SELECT label FROM items WHERE id = 1".to_owned());
+    match d {
+        Dialect::Postgres => {
+            let part = HUGE / 64;
+            vec![
+                (
+                    "one function",
+                    // lpad builds at most a quarter gigabyte (PostgreSQL's 1 GB over UTF-8's
+                    // four bytes a character).
+                    format!(
+                        "SELECT lpad('x', {}, 'x') AS x FROM items WHERE id = 1",
+                        HUGE - (1 << 20)
+                    ),
+                ),
+                (
+                    "concatenation",
+                    format!(
+                        "SELECT lpad('x', {h}, 'x') || rpad('y', {h}, 'y') AS x FROM items WHERE id = 1",
+                        h = HUGE / 2
+                    ),
+                ),
+                (
+                    "replace",
+                    format!(
+                        "SELECT replace(replace(lpad('x', {}, 'x'), 'x', 'xxxxxxxxxxxxxxxx'), 'x', 'xxxxxxxxxxxxxxxx') AS x FROM items WHERE id = 1",
+                        HUGE / 256
+                    ),
+                ),
+                (
+                    "an aggregate",
+                    format!(
+                        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 64) \
+                         SELECT string_agg(lpad('x', {part}, 'x'), '') AS x FROM r, items WHERE items.id = 1"
+                    ),
+                ),
+                (
+                    "many columns",
+                    format!(
+                        "SELECT {} FROM items WHERE id = 1",
+                        columns(&format!("lpad('x', {part}, 'x')"), 64)
+                    ),
+                ),
+                stored,
+            ]
+        }
+        Dialect::Sqlite => {
+            // No lpad in SQLite: a string doubled k times in a recursive CTE.
+            let doubled = |k: u32, rows: u32| {
+                format!(
+                    "WITH RECURSIVE s(k, t) AS (SELECT 0, 'x' UNION ALL SELECT k + 1, CASE WHEN k < {k} THEN t || t ELSE t END FROM s WHERE k < {}) ",
+                    k + rows
+                )
+            };
+            let huge = HUGE.trailing_zeros();
+            let part = huge - 6;
+            vec![
+                (
+                    "concatenation",
+                    format!(
+                        "{}SELECT t AS x FROM s, items WHERE s.k = {huge} AND items.id = 1",
+                        doubled(huge, 0)
+                    ),
+                ),
+                (
+                    "replace",
+                    format!(
+                        "{}SELECT replace(replace(t, 'x', 'xxxxxxxxxxxxxxxx'), 'x', 'xxxxxxxxxxxxxxxx') AS x FROM s, items WHERE s.k = {} AND items.id = 1",
+                        doubled(huge - 8, 0),
+                        huge - 8
+                    ),
+                ),
+                (
+                    "an aggregate",
+                    format!(
+                        "{}SELECT group_concat(t, '') AS x FROM s, items WHERE s.k >= {part} AND s.k < {} AND items.id = 1",
+                        doubled(part, 64),
+                        part + 64
+                    ),
+                ),
+                (
+                    "many columns",
+                    format!(
+                        "{}SELECT {} FROM s, items WHERE s.k = {part} AND items.id = 1",
+                        doubled(part, 0),
+                        columns("t", 64)
+                    ),
+                ),
+                stored,
+            ]
+        }
+        // MySQL/MariaDB: see mysql_builds_no_value_over_max_allowed_packet.
+        Dialect::MySql => unreachable!("no server-side bound on a MySQL row"),
+    }
+}
+
+const STORED: &str = "a stored value";
+
+/// Puts a [`HUGE`] value in `items.label` of row 1, written by the server (PostgreSQL) or
+/// this test process (SQLite: a blob in the text column), never by godwit.
+fn store_huge_label(p: &crate::support::Project, d: Dialect) {
+    match d {
+        Dialect::Postgres => p.db.exec(&format!(
+            "UPDATE items SET label = lpad('x', {h}, 'x') || lpad('x', {h}, 'x') WHERE id = 1",
+            h = HUGE / 2
+        )),
+        // A zeroblob is written without being built in memory, so this process stays
+        // small: a child forked from it would start with its resident set counted.
+        Dialect::Sqlite => p.db.exec(&format!(
+            "UPDATE items SET label = zeroblob({HUGE}) WHERE id = 1"
+        )),
+        Dialect::MySql => {}
+    }
+}
+
+/// A data step asks for one huge field, in every way there is, under a 16 MiB memory
+/// limit: each time the plugin gets the host's "too large" error naming its cap, the batch
+/// is rolled back, and godwit's peak memory grows, next to a step whose query fits, by a
+/// small multiple of the cap, never by the value.
+fn huge_field_does_not_reach_host_memory(d: Dialect) {
+    let cap = 16u64 << 20;
+    let limits = "memory = \"16MiB\"\ntimeout = \"120s\"";
+    let project = |sql: &str| {
+        let settings = format!("sql = \"{sql}\"");
+        step_project(d, 5, &hostile_step("query", &settings, limits), STEP)
+    };
+    // The control: the same step and a query that fits. The hostile step reports what it
+    // read as an error, so it fails too, with the rows it was handed.
+    let control = project("SELECT label FROM items WHERE id = 2");
+    let out = control.godwit(&["deploy"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    assert!(out.text().contains("read 1 rows"), "{}", out.text());
+    let floor = peak_child_rss();
+
+    for (what, sql) in huge_fields(d) {
+        let p = project(&sql);
+        if what == STORED {
+            p.godwit(&["deploy", "--to", "20260101000000"]).expect(0);
+            store_huge_label(&p, d);
+        }
+        let out = p.godwit(&["deploy"]);
+        assert_eq!(out.code, 1, "{what}: {}", out.text());
+        // The plugin was handed the host's error, which names the cap it passed, and
+        // not the value or a database error.
+        assert!(
+            out.text().contains(&format!("{cap} bytes")),
+            "{what}: {}",
+            out.text()
+        );
+        assert!(
+            !out.text().contains("read 1 rows"),
+            "{what}: {}",
+            out.text()
+        );
+        assert_eq!(
+            p.db.int("SELECT COUNT(*) FROM items WHERE n <> 0"),
+            0,
+            "{what}"
+        );
+        let history = step_history(&p);
+        assert!(
+            history.iter().all(|row| row[0] != "applied"),
+            "{what}: {history:?}"
+        );
+        eprintln!(
+            "{what}: godwit's peak so far {} MiB",
+            peak_child_rss() >> 20
+        );
+    }
+    let peak = peak_child_rss();
+    eprintln!(
+        "peak RSS of godwit: {} MiB with a query that fits, {} MiB with every huge field ({} MiB each)",
+        floor >> 20,
+        peak >> 20,
+        HUGE >> 20
+    );
+    // Rows in flight and their decoded copies: a few times the cap, far below the value.
+    assert!(
+        peak < floor + 6 * cap,
+        "godwit peaked at {} MiB, {} MiB above the control",
+        peak >> 20,
+        (peak - floor) >> 20
+    );
+}
+
+mod huge_field_does_not_reach_host_memory {
+    #[test]
+    fn postgres() {
+        super::huge_field_does_not_reach_host_memory(crate::support::Dialect::Postgres)
+    }
+    #[test]
+    fn sqlite() {
+        super::huge_field_does_not_reach_host_memory(crate::support::Dialect::Sqlite)
+    }
+}
+
+/// MySQL/MariaDB have no wrapping that keeps a row within the plugin's cap (see
+/// docs/security.md); what holds is the server's own bound: no function builds a value
+/// over `max_allowed_packet` (it returns NULL), next to a control under it.
+#[test]
+fn mysql_builds_no_value_over_max_allowed_packet() {
+    let d = Dialect::MySql;
+    let limits = "memory = \"16MiB\"\ntimeout = \"120s\"";
+    let run = |sql: &str| {
+        let settings = format!("sql = \"{sql}\"");
+        let p = step_project(d, 5, &hostile_step("query", &settings, limits), STEP);
+        let out = p.godwit(&["deploy"]);
+        assert_eq!(out.code, 1, "{}", out.text());
+        out.text()
+    };
+    // The hostile step fails with what it read.
+    let control = run("SELECT length(lpad('x', 1000, 'x')) AS x FROM items WHERE id = 1");
+    assert!(control.contains("x=Value::Int(1000)"), "{control}");
+    let huge = run(&format!(
+        "SELECT lpad('x', {HUGE}, 'x') AS x FROM items WHERE id = 1"
+    ));
+    assert!(huge.contains("read 1 rows"), "{huge}");
+    assert!(huge.contains("x=Value::Null"), "{huge}");
+}

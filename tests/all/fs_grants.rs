@@ -361,6 +361,18 @@ fn nested_directory_grants_of_two_plugins_are_refused_before_anything_runs() {
         )
     };
     // The step's `work` inside the notifier's grant, and the other way round.
+    // `godwit plugin run` hands a plugin the grants a deploy would, so it refuses the same.
+    let plugin_run = |p: &Project| {
+        let event = p.path().join("event.json");
+        std::fs::write(
+            &event,
+            r#"{"run-started": {"operation": "deploy", "pending": 1, "database": "sqlite://x.db"}}"#,
+        )
+        .unwrap();
+        let mut cmd = p.command(&["plugin", "run", "audit", "--event"]);
+        cmd.arg(&event);
+        run(cmd)
+    };
     for (outer, inner_dir) in [("audit", "."), ("hostile", "work/audit")] {
         let p = project("write /f x", &audit(inner_dir));
         let out = p.godwit(&["deploy"]);
@@ -371,9 +383,19 @@ fn nested_directory_grants_of_two_plugins_are_refused_before_anything_runs() {
             !p.path().join("work/f").exists(),
             "{outer}: the plugin never ran"
         );
+        let out = plugin_run(&p);
+        out.expect(2);
+        assert!(out.stderr.contains("nested"), "{outer}: {}", out.stderr);
+        let log = p.path().join(inner_dir).join("godwit-audit.jsonl");
+        assert!(!log.exists(), "{outer}: plugin run never ran the plugin");
     }
     // The same directory for both is fine.
     let p = project("write /f x", &audit("work"));
+    plugin_run(&p).expect(0);
+    assert!(
+        p.path().join("work/godwit-audit.jsonl").exists(),
+        "plugin run ran the plugin"
+    );
     p.godwit(&["deploy"]).expect(0);
     assert!(p.path().join("work/f").exists());
 }

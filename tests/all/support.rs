@@ -298,8 +298,12 @@ pub fn admin_url(dialect: Dialect) -> &'static str {
 
 /// The first column of the first row of `sql` run as the server's admin, as an integer.
 pub fn admin_int(dialect: Dialect, sql: &str) -> i64 {
+    admin_int_at(admin_url(dialect), sql)
+}
+
+/// The first column of the first row of `sql` run on `url`, as an integer.
+pub fn admin_int_at(url: &str, sql: &str) -> i64 {
     sqlx::any::install_default_drivers();
-    let url = admin_url(dialect);
     runtime().block_on(async {
         let mut conn = AnyConnection::connect(url)
             .await
@@ -311,6 +315,21 @@ pub fn admin_int(dialect: Dialect, sql: &str) -> i64 {
         row.try_get::<i64, _>(0)
             .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
             .unwrap()
+    })
+}
+
+/// The first column of the first row of `sql` run on `url`, as text.
+pub fn admin_text(url: &str, sql: &str) -> String {
+    sqlx::any::install_default_drivers();
+    runtime().block_on(async {
+        let mut conn = AnyConnection::connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("connect {url}: {e}"));
+        let row = sqlx::query(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        row.try_get::<String, _>(0).unwrap()
     })
 }
 
@@ -484,7 +503,8 @@ pub struct Running {
 }
 
 impl Running {
-    fn start(mut cmd: Command) -> Running {
+    /// Starts `cmd` (made by [`Project::command`], perhaps with more settings).
+    pub fn start(mut cmd: Command) -> Running {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("run godwit");
         let (tx, lines) = mpsc::channel();

@@ -510,6 +510,11 @@ mod host_deadline_cancels_at_any_moment {
     use crate::support::Dialect;
 
     #[test]
+    fn sqlite() {
+        super::sqlite_host_deadline_interrupts_at_any_moment()
+    }
+
+    #[test]
     fn postgres() {
         super::host_deadline_cancels_at_any_moment(Dialect::Postgres)
     }
@@ -524,6 +529,11 @@ mod host_deadline_cancels_the_running_statement {
     use crate::support::Dialect;
 
     #[test]
+    fn sqlite() {
+        super::sqlite_host_deadline_interrupts_the_running_statement()
+    }
+
+    #[test]
     fn postgres() {
         super::host_deadline_cancels_the_running_statement(Dialect::Postgres)
     }
@@ -532,4 +542,70 @@ mod host_deadline_cancels_the_running_statement {
     fn mysql() {
         super::host_deadline_cancels_the_running_statement(Dialect::MySql)
     }
+}
+
+/// SQLite's case of [`host_deadline_cancels_the_running_statement`]: the statement runs on
+/// sqlx's worker thread inside godwit's process, where nothing else can see it, so the
+/// test gives it time to start, then gives up on it as the host does. `session::abandon`
+/// must interrupt it (`sqlite3_interrupt`): taking the connection back for the ROLLBACK
+/// waits for the statement to end, which without the interrupt takes hours. The connection
+/// is usable afterwards.
+fn sqlite_host_deadline_interrupts_the_running_statement() {
+    let (_p, config, rt) = driver_project(Dialect::Sqlite);
+    rt.block_on(async {
+        let mut driver = godwit::driver::connect(&config).await.unwrap();
+        driver.begin().await.unwrap();
+        {
+            let statement = driver.query_values(CROSS_JOIN, &[]);
+            tokio::pin!(statement);
+            if let Ok(ended) =
+                tokio::time::timeout(Duration::from_millis(500), &mut statement).await
+            {
+                panic!("the endless statement ended: {ended:?}");
+            }
+        }
+        tokio::time::timeout(HANG, godwit::plugin::session::abandon(driver.as_mut()))
+            .await
+            .expect("the running statement was not interrupted")
+            .unwrap();
+        tokio::time::timeout(HANG, driver.rollback())
+            .await
+            .expect("the ROLLBACK waits behind the statement")
+            .unwrap();
+        let rows = driver
+            .query_values("SELECT count(*) AS c FROM items", &[])
+            .await
+            .unwrap();
+        assert_eq!(rows.rows.len(), 1);
+    });
+}
+
+/// [`host_deadline_cancels_at_any_moment`] on SQLite: given up on before sqlx's worker
+/// has started the statement, one interrupt is lost (SQLite clears it when a statement
+/// starts with none running), so the host must send it until the statement has ended.
+fn sqlite_host_deadline_interrupts_at_any_moment() {
+    let (_p, config, rt) = driver_project(Dialect::Sqlite);
+    rt.block_on(async {
+        let mut driver = godwit::driver::connect(&config).await.unwrap();
+        for delay in [0, 1, 2, 3, 5, 8, 13, 21, 34].map(Duration::from_millis) {
+            driver.begin().await.unwrap();
+            {
+                let statement = driver.query_values(CROSS_JOIN, &[]);
+                tokio::pin!(statement);
+                if let Ok(ended) = tokio::time::timeout(delay, &mut statement).await {
+                    panic!("the endless statement ended: {ended:?}");
+                }
+            }
+            tokio::time::timeout(HANG, godwit::plugin::session::abandon(driver.as_mut()))
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("given up after {delay:?}: the statement was not interrupted")
+                })
+                .unwrap();
+            tokio::time::timeout(HANG, driver.rollback())
+                .await
+                .expect("the ROLLBACK waits behind the statement")
+                .unwrap();
+        }
+    });
 }

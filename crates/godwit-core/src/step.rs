@@ -44,6 +44,18 @@ pub struct BatchSettings {
     /// up-front row count, which is only skipped when it runs out.
     #[serde(deserialize_with = "duration")]
     pub timeout: Duration,
+    /// Hold batches back while a replica lags further behind than this (godwit.toml's
+    /// `[throttle] max_replication_lag` when unset; no bound when neither sets it).
+    #[serde(deserialize_with = "optional_duration")]
+    pub max_replication_lag: Option<Duration>,
+    /// Hold batches back while this query, run on the database before a batch, returns
+    /// false: one row, one boolean column (godwit.toml's `[throttle] health_query` when
+    /// unset).
+    pub health_query: Option<String>,
+    /// The longest the step waits, in one pause, for the database to be healthy again
+    /// before it stops (resumable); godwit.toml's `[throttle] max_pause` when unset.
+    #[serde(deserialize_with = "optional_duration")]
+    pub max_pause: Option<Duration>,
 }
 
 /// The default of `[batch] timeout`: far above a batch's target (250 ms by default), so
@@ -60,6 +72,9 @@ impl Default for BatchSettings {
             pause: Duration::ZERO,
             max_rows_per_second: 0,
             timeout: DEFAULT_BATCH_TIMEOUT,
+            max_replication_lag: None,
+            health_query: None,
+            max_pause: None,
         }
     }
 }
@@ -93,6 +108,20 @@ impl StepFile {
         if b.target.is_zero() {
             return Err("[batch] target must be more than 0ms".into());
         }
+        if b.max_replication_lag.is_some_and(|d| d.is_zero()) {
+            return Err(
+                "[batch] max_replication_lag must be more than 0s: no replica is ever 0s behind, so every batch would wait; remove the key for no bound".into(),
+            );
+        }
+        if b.max_pause.is_some_and(|d| d.is_zero()) {
+            return Err("[batch] max_pause must be more than 0s: it is how long a pause may last before the step stops".into());
+        }
+        if b.health_query
+            .as_deref()
+            .is_some_and(|q| q.trim().is_empty())
+        {
+            return Err("[batch] health_query is empty; give a query returning one boolean, e.g. \"SELECT count(*) < 50 FROM pg_stat_activity WHERE state = 'active'\", or remove the key".into());
+        }
         Ok(step)
     }
 
@@ -107,6 +136,12 @@ impl StepFile {
 fn duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(de)?;
     crate::duration::parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+fn optional_duration<'de, D: serde::Deserializer<'de>>(
+    de: D,
+) -> Result<Option<Duration>, D::Error> {
+    duration(de).map(Some)
 }
 
 #[cfg(test)]
@@ -127,5 +162,31 @@ mod tests {
         assert!(err.contains("min <= max"), "{err}");
         let err = StepFile::parse("[config]\n").unwrap_err();
         assert!(err.contains("plugin"), "{err}");
+    }
+
+    #[test]
+    fn step_file_reads_the_health_settings() {
+        let step = StepFile::parse(
+            "plugin = \"copy\"\n[batch]\nmax_replication_lag = \"5s\"\nmax_pause = \"10m\"\nhealth_query = \"SELECT true\"\n",
+        )
+        .unwrap();
+        assert_eq!(step.batch.max_replication_lag, Some(Duration::from_secs(5)));
+        assert_eq!(step.batch.max_pause, Some(Duration::from_secs(600)));
+        assert_eq!(step.batch.health_query.as_deref(), Some("SELECT true"));
+        let none = StepFile::parse("plugin = \"copy\"\n").unwrap();
+        assert_eq!(none.batch.max_replication_lag, None);
+        for (text, needle) in [
+            (
+                "max_replication_lag = \"0s\"",
+                "max_replication_lag must be more than 0s",
+            ),
+            ("max_replication_lag = \"soon\"", "soon"),
+            ("max_pause = \"0s\"", "max_pause must be more than 0s"),
+            ("health_query = \" \"", "health_query is empty"),
+        ] {
+            let err =
+                StepFile::parse(&format!("plugin = \"copy\"\n[batch]\n{text}\n")).unwrap_err();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
     }
 }

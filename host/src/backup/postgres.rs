@@ -64,6 +64,21 @@ fn env(config: &Config) -> Result<Vec<(String, String)>, BackupError> {
     Ok(env)
 }
 
+/// A backup here is of the whole database and a restore empties the whole database, so
+/// for one tenant's schema (`?schema=`) the restore would also wipe every other tenant.
+fn tenant_refused(config: &Config) -> Result<(), BackupError> {
+    match &config.target.schema {
+        None => Ok(()),
+        Some(schema) => Err(BackupError::Unsupported(format!(
+            "{} names the schema {schema:?} (one tenant of the database), but godwit's PostgreSQL backups are of the whole database, \
+             and restoring one would empty every other schema too; nothing was backed up or restored\n  \
+             back the database up as a whole without `?schema=` (and restore it only when every tenant should go back), \
+             or set `[backup] policy = \"never\"` in godwit.toml for tenant deploys",
+            config.target.display
+        ))),
+    }
+}
+
 async fn current_schema(driver: &mut dyn Driver) -> Result<String, BackupError> {
     let rows = driver
         .query_text("SELECT current_schema()::text")
@@ -81,6 +96,7 @@ pub(super) async fn dump(
     driver: &mut dyn Driver,
     file: &Path,
 ) -> Result<String, BackupError> {
+    tenant_refused(config)?;
     let purpose = "a PostgreSQL backup";
     let pg_dump = tool::find(&["pg_dump"], PACKAGE, purpose)?;
     let restore = tool::find(&["pg_restore"], PACKAGE, purpose)?;
@@ -118,6 +134,7 @@ pub(super) async fn restore(
     driver: &mut dyn Driver,
     archive: &Path,
 ) -> Result<(), BackupError> {
+    tenant_refused(config)?;
     let purpose = "restoring a PostgreSQL backup";
     let pg_restore = tool::find(&["pg_restore"], PACKAGE, purpose)?;
     let psql = tool::find(&["psql"], PACKAGE, purpose)?;

@@ -7,7 +7,10 @@ use async_trait::async_trait;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
 use sqlx::{ConnectOptions, Row};
 
-use super::{ConnectError, Driver, HistorySql, Timeouts, lease, values, with_connect_timeout};
+use super::{
+    ConnectError, Driver, HistorySql, HistoryValue, OPEN_ROW, Timeouts, lease, values,
+    with_connect_timeout,
+};
 use crate::Dialect;
 use crate::config::{Config, LockMode};
 use crate::error::Error;
@@ -27,6 +30,9 @@ pub struct MySqlDriver {
     statement_limit: Option<std::time::Duration>,
     owner: String,
     sql: HistorySql,
+    /// [`HistorySql::update`] of the row [`Driver::insert_history_open`] opened last,
+    /// whose id the server keeps in [`OPENED_ID`].
+    update_opened: String,
     /// History writes are waiting in an open transaction on `conn` for the next DDL
     /// statement's implicit commit (see [`Driver::insert_history_open`]).
     open: bool,
@@ -58,6 +64,7 @@ impl MySqlDriver {
                 "the URL names no database; add one, e.g. mysql://root@localhost:3306/app".into(),
             ));
         }
+        let sql = HistorySql::new(Dialect::MySql);
         Ok(MySqlDriver {
             conn,
             lock_conn,
@@ -67,7 +74,8 @@ impl MySqlDriver {
             work_id,
             statement_limit: None,
             owner: lease::owner_token(),
-            sql: HistorySql::new(Dialect::MySql),
+            update_opened: update_opened_sql(&sql.update),
+            sql,
             open: false,
             queued: Vec::new(),
         })
@@ -135,6 +143,15 @@ impl MySqlDriver {
         }
     }
 
+    /// The UPDATE of `row`: by its id, or by [`OPENED_ID`] for the row opened last.
+    fn update_sql(&self, row: &HistoryRow) -> &str {
+        if row.id == OPEN_ROW {
+            &self.update_opened
+        } else {
+            &self.sql.update
+        }
+    }
+
     /// Runs `sql` on `conn` as it is, under the lease's heartbeat in lease mode.
     async fn run(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
         let work = super::execute_raw::<sqlx::MySql>(&mut self.conn, sql);
@@ -150,6 +167,29 @@ impl MySqlDriver {
             work.await
         }
     }
+}
+
+/// The session variable that holds the id of the row [`Driver::insert_history_open`]
+/// inserted last: its INSERT travels with the next statement, so the id comes back too
+/// late for the writes queued after it.
+const OPENED_ID: &str = "@godwit_history_opened";
+
+/// `update` (which ends in `WHERE id = ?`) for the row whose id is in [`OPENED_ID`].
+fn update_opened_sql(update: &str) -> String {
+    let base = update
+        .strip_suffix("WHERE id = ?")
+        .expect("the history UPDATE ends in `WHERE id = ?`");
+    format!("{base}WHERE id = {OPENED_ID}")
+}
+
+/// [`super::update_values`] without the id when the row is the one opened last
+/// ([`OPEN_ROW`]): the values of [`MySqlDriver::update_sql`]'s statement.
+fn update_values(row: &HistoryRow) -> Vec<HistoryValue> {
+    let mut values = super::update_values(Dialect::MySql, row);
+    if row.id == OPEN_ROW {
+        values.pop();
+    }
+    values
 }
 
 /// The id of the row an INSERT created, from its OK packet.
@@ -328,38 +368,38 @@ impl Driver for MySqlDriver {
 
     async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
         self.settle().await?;
-        super::update_history::<sqlx::MySql>(&mut self.conn, Dialect::MySql, &self.sql.update, row)
+        let sql = if row.id == OPEN_ROW {
+            &self.update_opened
+        } else {
+            &self.sql.update
+        };
+        super::bind_history::<sqlx::MySql>(sql, update_values(row))
+            .execute(&mut self.conn)
             .await
+            .map(drop)
     }
 
     async fn insert_history_open(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
-        // The insert goes with the writes queued before it (the previous migration's
-        // last one, typically): one round trip, and the INSERT's id comes back last.
+        // Nothing needs the row before the next statement either: it goes in the same
+        // round trip, after the writes queued before it (the previous migration's last
+        // one, typically), and the server keeps its id for the writes after it. Should
+        // the INSERT fail, the id is NULL, not the previous row's: no write of this row
+        // can land on another.
+        self.queued.push(format!("SET {OPENED_ID} = NULL"));
         self.queued.push(super::literal_sql(
             Dialect::MySql,
             &self.sql.insert,
             &super::insert_values(Dialect::MySql, row),
         ));
-        let (batch, _) = self.take_queued().expect("the insert was just queued");
-        let (done, failed) = self.run_batch(&batch).await;
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        done.last().map_or(
-            Err(sqlx::Error::Protocol(
-                "no result for the history row's INSERT".into(),
-            )),
-            last_insert_id,
-        )
+        self.queued
+            .push(format!("SET {OPENED_ID} = LAST_INSERT_ID()"));
+        Ok(OPEN_ROW)
     }
 
     async fn update_history_open(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
         // Nothing needs it before the next statement, which it travels with.
-        self.queued.push(super::literal_sql(
-            Dialect::MySql,
-            &self.sql.update,
-            &super::update_values(Dialect::MySql, row),
-        ));
+        let write = super::literal_sql(Dialect::MySql, self.update_sql(row), &update_values(row));
+        self.queued.push(write);
         Ok(())
     }
 
@@ -452,7 +492,13 @@ impl Driver for MySqlDriver {
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
         }
-        super::read_capped(query.fetch(&mut self.conn), cap, values::mysql_rows).await
+        super::read_capped(
+            query.fetch(&mut self.conn),
+            cap,
+            values::mysql_rows,
+            super::Guard::OnArrival,
+        )
+        .await
     }
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {

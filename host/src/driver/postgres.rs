@@ -22,8 +22,36 @@ use crate::history::{HistoryRow, TABLE};
 use crate::value::{Rows, Value};
 use crate::{Dialect, VERSION};
 
-/// An arbitrary constant ("godw"): advisory locks are per database, so one key suffices.
+/// An arbitrary constant ("godw"): advisory locks are per database, so one key suffices
+/// for the history table in `public`.
 const LOCK_KEY: i64 = 0x676f_6477;
+
+/// The advisory lock key guarding the history table in `schema` (the current schema):
+/// the fixed key 0x676f6477 ("godw") for `public`, else one derived from the schema's
+/// name, so that tenants of one database, each with its own history table, deploy side
+/// by side.
+pub fn lock_key(schema: Option<&str>) -> i64 {
+    use sha2::Digest;
+    match schema {
+        None | Some("public") => LOCK_KEY,
+        Some(schema) => {
+            let digest = sha2::Sha256::digest(format!("godwit lock {schema}").as_bytes());
+            let bytes: [u8; 8] = digest[..8].try_into().expect("8 bytes");
+            // Positive, so that pg_locks' classid/objid halves read back as written.
+            i64::from_be_bytes(bytes) & i64::MAX
+        }
+    }
+}
+
+/// What the application name of a session under another key than [`LOCK_KEY`] ends with,
+/// so that the sessions of one schema's deploys are told apart from another's.
+fn lock_tag(key: i64) -> String {
+    if key == LOCK_KEY {
+        String::new()
+    } else {
+        format!(" lock {key:x}")
+    }
+}
 
 pub struct PgDriver {
     conn: PgConnection,
@@ -32,6 +60,8 @@ pub struct PgDriver {
     /// The database connected to: plugin roles are cluster-wide, so each is per database.
     database: String,
     lock_conn: PgConnection,
+    /// The advisory lock key of the current schema's history table ([`lock_key`]).
+    lock_key: i64,
     lock_mode: LockMode,
     owner: String,
     sql: HistorySql,
@@ -50,18 +80,39 @@ impl PgDriver {
             .disable_statement_logging();
         let mut conn = with_connect_timeout(config, options.connect()).await?;
         let mut lock_conn = with_connect_timeout(config, options.connect()).await?;
+        if let Some(schema) = &config.target.schema {
+            for c in [&mut conn, &mut lock_conn] {
+                use_schema(config, c, schema).await?;
+            }
+        }
         super::init_session::<sqlx::Postgres>(config, &mut conn).await?;
         super::init_session::<sqlx::Postgres>(config, &mut lock_conn).await?;
-        let (work_pid, database): (i32, String) =
-            sqlx::query_as("SELECT pg_backend_pid(), current_database()::text")
-                .fetch_one(&mut conn)
-                .await
-                .map_err(|e| super::connect_error(&config.target, e))?;
+        let (work_pid, database, schema): (i32, String, Option<String>) = sqlx::query_as(
+            "SELECT pg_backend_pid(), current_database()::text, current_schema()::text",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| super::connect_error(&config.target, e))?;
+        // The lock follows the history table, wherever the search_path puts it (`?schema=`,
+        // `options=-csearch_path=...`, or the role's default).
+        let lock_key = lock_key(schema.as_deref());
+        let tag = lock_tag(lock_key);
+        if !tag.is_empty() {
+            let name = format!("godwit {VERSION} pid {}{tag}", std::process::id());
+            for c in [&mut conn, &mut lock_conn] {
+                sqlx::query("SELECT set_config('application_name', $1, false)")
+                    .bind(&name)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(|e| super::connect_error(&config.target, e))?;
+            }
+        }
         Ok(PgDriver {
             work_pid,
             database,
             conn,
             lock_conn,
+            lock_key,
             lock_mode: lease::mode(config),
             owner: lease::owner_token(),
             sql: HistorySql::new(Dialect::Postgres),
@@ -125,12 +176,16 @@ impl PgDriver {
 
     /// Another godwit session in this database still running a statement.
     async fn orphaned_work(&mut self) -> Option<String> {
+        // Only sessions under the same lock: another schema's deploy is none of ours.
         let row = sqlx::query(
             "SELECT a.pid, coalesce(a.application_name, ''), left(coalesce(a.query, ''), 80) FROM pg_stat_activity a \
              WHERE a.datname = current_database() AND a.application_name LIKE 'godwit %' AND a.state = 'active' \
-             AND a.pid <> pg_backend_pid() AND a.pid <> $1 AND a.query NOT LIKE '%pg_try_advisory_lock%' LIMIT 1",
+             AND a.pid <> pg_backend_pid() AND a.pid <> $1 AND a.query NOT LIKE '%pg_try_advisory_lock%' \
+             AND CASE WHEN $2 = '' THEN a.application_name NOT LIKE '% lock %' ELSE right(a.application_name, length($2)) = $2 END \
+             LIMIT 1",
         )
         .bind(self.work_pid)
+        .bind(lock_tag(self.lock_key))
         .fetch_optional(&mut self.lock_conn)
         .await
         .ok()??;
@@ -147,10 +202,12 @@ impl PgDriver {
             "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
              coalesce(to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '') \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-             WHERE l.locktype = 'advisory' AND l.granted AND l.objid = $1 AND l.database = \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.classid::text::bigint = $1 \
+             AND l.objid::text::bigint = $2 AND l.objsubid = 1 AND l.database = \
              (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1",
         )
-        .bind(LOCK_KEY as i32 as i64)
+        .bind(self.lock_key >> 32)
+        .bind(self.lock_key & 0xffff_ffff)
         .fetch_optional(&mut self.lock_conn)
         .await;
         match row {
@@ -164,6 +221,34 @@ impl PgDriver {
             _ => "held by another session".to_string(),
         }
     }
+}
+
+/// Makes `schema` the whole search_path of `conn`, after checking that it exists: an
+/// unqualified name then means the tenant's object, never one in `public`.
+async fn use_schema(
+    config: &Config,
+    conn: &mut PgConnection,
+    schema: &str,
+) -> Result<(), ConnectError> {
+    let (exists, database): (bool, String) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1), current_database()::text",
+    )
+    .bind(schema)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| super::connect_error(&config.target, e))?;
+    if !exists {
+        return Err(ConnectError::SchemaMissing {
+            schema: schema.to_string(),
+            database,
+        });
+    }
+    sqlx::query("SELECT set_config('search_path', quote_ident($1), false)")
+        .bind(schema)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| super::connect_error(&config.target, e))?;
+    Ok(())
 }
 
 #[async_trait(?Send)]
@@ -187,7 +272,7 @@ impl Driver for PgDriver {
             .map_err(|e| Error::db("cannot take the migration lease", &e));
         }
         let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(LOCK_KEY)
+            .bind(self.lock_key)
             .fetch_one(&mut self.lock_conn)
             .await
             .map_err(|e| Error::db("cannot take the migration lock", &e))?;
@@ -201,7 +286,7 @@ impl Driver for PgDriver {
             None => Ok(None),
             Some(busy) => {
                 sqlx::query("SELECT pg_advisory_unlock($1)")
-                    .bind(LOCK_KEY)
+                    .bind(self.lock_key)
                     .execute(&mut self.lock_conn)
                     .await
                     .map_err(|e| Error::db("cannot release the migration lock", &e))?;
@@ -216,7 +301,7 @@ impl Driver for PgDriver {
                 .await
         } else {
             sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(LOCK_KEY)
+                .bind(self.lock_key)
                 .execute(&mut self.lock_conn)
                 .await
                 .map(drop)
@@ -349,6 +434,7 @@ impl Driver for PgDriver {
     ) -> Result<Rows, sqlx::Error> {
         let (sql, order) = values::translate(Dialect::Postgres, sql, params.len())?;
         let sql = self.with_text_casts(&sql, params).await?;
+        let sql = sized(&sql, cap.bytes)?;
         // sqlx caches prepared statements by their text, parameter types included; a
         // second call with other kinds of values must not reuse the first one's types.
         let sql = format!("{sql}\n-- godwit: {}", values::signature(params));
@@ -356,7 +442,13 @@ impl Driver for PgDriver {
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
         }
-        super::read_capped(query.fetch(&mut self.conn), cap, values::pg_rows).await
+        super::read_capped(
+            query.fetch(&mut self.conn),
+            cap,
+            values::pg_rows,
+            super::Guard::SizeColumn,
+        )
+        .await
     }
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
@@ -581,4 +673,49 @@ async fn pg_cancel(lock_conn: &mut PgConnection, pid: i32) -> Result<(), sqlx::E
         .execute(lock_conn)
         .await
         .map(drop)
+}
+
+/// Wraps a plugin's query (one SELECT, already checked) so that the server measures every
+/// row before it sends it, and sends a row larger than `cap` bytes with every column NULL
+/// instead, with its size in an extra last column ([`super::Guard::SizeColumn`]).
+///
+/// sqlx reads each DataRow message whole, so a row must be kept small before it leaves
+/// the server: one `lpad('x', 500000000, 'x')`, a stored 400 MB bytea, a `string_agg` or a
+/// thousand wide columns would otherwise be in godwit's memory before any count of
+/// decoded bytes could refuse it. The size is `record_send` of the row: the row in
+/// PostgreSQL's binary format, a few bytes per column more than the DataRow sqlx reads
+/// (sqlx asks for binary results). The CTE is MATERIALIZED so the rows keep the order the
+/// query gave them, and the lateral join keeps their columns' names and types.
+fn sized(sql: &str, cap: usize) -> Result<String, sqlx::Error> {
+    // The statement without a trailing `;` or comment, which would swallow the wrapping.
+    let statement = match crate::split::split(sql, Dialect::Postgres) {
+        Ok(statements) if statements.len() == 1 => statements.into_iter().next(),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        sqlx::Error::InvalidArgument("a plugin query must be exactly one statement".into())
+    })?;
+    Ok(format!(
+        "WITH godwit_result AS MATERIALIZED (\n{}\n)\n\
+         SELECT godwit_row.*, godwit_sized.godwit_size \
+         FROM (SELECT godwit_result AS godwit_whole, octet_length(record_send(godwit_result))::int8 AS godwit_size FROM godwit_result) godwit_sized \
+         LEFT JOIN LATERAL (SELECT (godwit_sized.godwit_whole).*) godwit_row ON godwit_sized.godwit_size <= {cap}",
+        statement.sql
+    ))
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn public_keeps_the_database_lock_and_each_schema_has_its_own() {
+        assert_eq!(lock_key(None), LOCK_KEY);
+        assert_eq!(lock_key(Some("public")), LOCK_KEY);
+        assert_ne!(lock_key(Some("tenant_1")), lock_key(Some("tenant_2")));
+        assert_ne!(lock_key(Some("tenant_1")), LOCK_KEY);
+        assert!(lock_key(Some("tenant_1")) > 0);
+        assert_eq!(lock_tag(LOCK_KEY), "");
+        assert!(lock_tag(lock_key(Some("t"))).starts_with(" lock "));
+    }
 }

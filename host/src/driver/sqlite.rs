@@ -9,12 +9,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Row};
 
 mod authorizer;
+mod direct;
 
 use std::sync::Arc;
 
 use super::{
-    Confined, ConnectError, Driver, HistorySql, Scope, Timeouts, lease, values,
-    with_connect_timeout,
+    Confined, ConnectError, Driver, HistorySql, MakeRow, Scope, Timeouts, TransactionError, lease,
+    values, with_connect_timeout,
 };
 use crate::Dialect;
 use crate::config::Config;
@@ -61,6 +62,7 @@ impl SqliteDriver {
             .map_err(|e| super::connect_error(&config.target, e))?
             .create_if_missing(true)
             .busy_timeout(DEFAULT_BUSY)
+            .row_buffer_size(ROW_BUFFER)
             .disable_statement_logging();
         let path = options.get_filename();
         if let Some(parent) = path
@@ -154,6 +156,55 @@ impl SqliteDriver {
             self.conn.lock_handle().await?.remove_progress_handler();
         }
         Ok(())
+    }
+
+    /// How many columns `sql` returns, by preparing it on the side (and finalizing it
+    /// unrun); 1 when it does not prepare, as sqlx's preparation will then fail the same.
+    async fn result_columns(&mut self, sql: &str) -> Result<usize, sqlx::Error> {
+        use libsqlite3_sys as ffi;
+        let Ok(len) = std::ffi::c_int::try_from(sql.len()) else {
+            return Ok(1);
+        };
+        let mut handle = self.conn.lock_handle().await?;
+        let db = handle.as_raw_handle().as_ptr();
+        let mut statement = std::ptr::null_mut();
+        // SAFETY: the handle is `conn`'s and locked for this call, so no statement of
+        // sqlx's worker runs on it meanwhile; `sql` outlives the call, its length is
+        // given, and the statement prepared here is finalized before the lock is released.
+        let columns = unsafe {
+            let rc = ffi::sqlite3_prepare_v2(
+                db,
+                sql.as_ptr().cast(),
+                len,
+                &mut statement,
+                std::ptr::null_mut(),
+            );
+            let columns = if rc == ffi::SQLITE_OK && !statement.is_null() {
+                ffi::sqlite3_column_count(statement)
+            } else {
+                1
+            };
+            ffi::sqlite3_finalize(statement);
+            columns
+        };
+        Ok(usize::try_from(columns).unwrap_or(1).max(1))
+    }
+
+    /// Sets `SQLITE_LIMIT_LENGTH`, the largest string or blob (and row record) the engine
+    /// builds on the work connection, and returns the limit it replaces.
+    async fn set_length_limit(&mut self, limit: usize) -> Result<usize, sqlx::Error> {
+        let limit = std::ffi::c_int::try_from(limit).unwrap_or(std::ffi::c_int::MAX);
+        let mut handle = self.conn.lock_handle().await?;
+        // SAFETY: as in result_columns; sqlite3_limit only reads and writes the handle's
+        // limits.
+        let previous = unsafe {
+            libsqlite3_sys::sqlite3_limit(
+                handle.as_raw_handle().as_ptr(),
+                libsqlite3_sys::SQLITE_LIMIT_LENGTH,
+                limit,
+            )
+        };
+        Ok(usize::try_from(previous).unwrap_or(0))
     }
 
     /// The names an unqualified table reference can resolve to besides a CTE: the tables
@@ -381,6 +432,38 @@ impl Driver for SqliteDriver {
         self.end_read_only(ended).await
     }
 
+    async fn apply_in_transaction(
+        &mut self,
+        statements: &[&str],
+        timeouts: &Timeouts,
+        finish: &mut MakeRow<'_>,
+    ) -> Result<Vec<u64>, TransactionError> {
+        // A statement timeout needs a progress handler armed around each statement, and
+        // a lease due for renewal is renewed inside the transaction: both go through
+        // sqlx, a step at a time, as does a read-only session (plugins' checks).
+        self.statement_timeout = timeouts.statement_timeout.filter(|d| !d.is_zero());
+        if self.limit().is_some() || !self.renewed_recently() || self.read_only {
+            return super::apply_in_turn(self, statements, timeouts, finish).await;
+        }
+        let busy = timeouts.lock_timeout.unwrap_or(DEFAULT_BUSY);
+        let insert_sql = &self.sql.insert;
+        let mut handle = self
+            .conn
+            .lock_handle()
+            .await
+            .map_err(|error| TransactionError {
+                statement: None,
+                error,
+            })?;
+        direct::apply(&mut handle, busy, statements, finish, |row| {
+            super::literal_sql(
+                Dialect::Sqlite,
+                insert_sql,
+                &super::insert_values(Dialect::Sqlite, row),
+            )
+        })
+    }
+
     async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {
         super::query_i64::<sqlx::Sqlite>(&mut self.conn, sql).await
     }
@@ -406,11 +489,46 @@ impl Driver for SqliteDriver {
         cap: crate::driver::ResultCap,
     ) -> Result<Rows, sqlx::Error> {
         let sql = self.translate(sql, params.len())?;
+        let limit = value_limit(cap, self.result_columns(&sql.sql).await?);
+        let previous = self.set_length_limit(limit).await?;
         let query = bind(&sql, params, self.authorizer.is_none());
-        self.arm_timeout().await?;
-        let rows = super::read_capped(query.fetch(&mut self.conn), cap, values::sqlite_rows).await;
-        self.disarm_timeout().await?;
-        rows
+        let rows = match self.arm_timeout().await {
+            Ok(()) => {
+                let guard = super::Guard::ValueLimit {
+                    limit,
+                    refused: too_big,
+                };
+                let rows = super::read_capped(
+                    query.fetch(&mut self.conn),
+                    cap,
+                    values::sqlite_rows,
+                    guard,
+                )
+                .await;
+                self.disarm_timeout().await.and(rows)
+            }
+            Err(e) => Err(e),
+        };
+        // godwit's own statements keep SQLite's limit, whatever became of this one.
+        let restored = self.set_length_limit(previous).await;
+        let rows = rows?;
+        restored?;
+        Ok(rows)
+    }
+
+    async fn execute_values_capped(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        cap: crate::driver::ResultCap,
+    ) -> Result<u64, sqlx::Error> {
+        // A write builds its values and rows in godwit's own memory too.
+        let previous = self.set_length_limit(value_limit(cap, 1)).await?;
+        let result = self.execute_values(sql, params).await;
+        let restored = self.set_length_limit(previous).await;
+        let count = result?;
+        restored?;
+        Ok(count)
     }
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
@@ -464,16 +582,28 @@ impl Driver for SqliteDriver {
     }
 
     async fn cancel_running(&mut self) -> Result<(), sqlx::Error> {
-        // SAFETY: the handle is `conn`'s, which is open while `self` lives;
-        // sqlite3_interrupt may be called from any thread, and does nothing when no
-        // statement runs.
-        unsafe { libsqlite3_sys::sqlite3_interrupt(self.interrupt.as_ptr()) };
         // A statement abandoned mid-way (the host's deadline fired) never disarmed its
         // progress handler, whose deadline has passed: it would interrupt the ROLLBACK.
-        // This waits for the interrupted statement to end.
         self.plugin_limit = None;
-        self.conn.lock_handle().await?.remove_progress_handler();
-        Ok(())
+        let interrupt = self.interrupt;
+        let send = || {
+            // SAFETY: the handle is `conn`'s, which is open while `self` lives;
+            // sqlite3_interrupt may be called from any thread, and does nothing when no
+            // statement runs.
+            unsafe { libsqlite3_sys::sqlite3_interrupt(interrupt.as_ptr()) }
+        };
+        // Taking the handle waits for the interrupted statement to end. An interrupt sent
+        // before sqlx's worker started stepping the statement is lost (SQLite clears it
+        // when a statement starts with none running), so it is sent again until then.
+        let handle = self.conn.lock_handle();
+        tokio::pin!(handle);
+        loop {
+            send();
+            if let Ok(handle) = tokio::time::timeout(super::CANCEL_RESEND, &mut handle).await {
+                handle?.remove_progress_handler();
+                return Ok(());
+            }
+        }
     }
 
     fn confined(&self) -> Confined {
@@ -576,6 +706,27 @@ struct Translated {
 
 /// The query for `sql` with `params` bound. The authorizer runs at prepare time, so a
 /// confined statement (`persistent` false) is prepared afresh, never cached.
+/// Rows sqlx's worker thread reads ahead of a capped query's reader ([`ROW_BUFFER`]),
+/// plus the row the worker is building and the one being decoded.
+const ROWS_IN_FLIGHT: usize = ROW_BUFFER + 2;
+
+/// How many rows sqlx's worker thread may read ahead of the task that asked for them
+/// (sqlx's default is 50): each of a plugin's rows is held in memory meanwhile.
+pub(crate) const ROW_BUFFER: usize = 2;
+
+/// The largest value the engine may build for a capped statement returning `columns`
+/// columns: the rows in flight then hold no more than the cap between them, however the
+/// value is made (a function, a stored value, `||`, `group_concat`, `json_group_array`).
+fn value_limit(cap: crate::driver::ResultCap, columns: usize) -> usize {
+    (cap.bytes / columns.max(1) / ROWS_IN_FLIGHT).max(1)
+}
+
+/// SQLite refused to build a value over `SQLITE_LIMIT_LENGTH` (SQLITE_TOOBIG).
+fn too_big(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if db.code().and_then(|c| c.parse::<i64>().ok()).is_some_and(|c| c & 0xff == i64::from(libsqlite3_sys::SQLITE_TOOBIG)))
+}
+
 fn bind<'q>(
     sql: &'q Translated,
     params: &'q [Value],

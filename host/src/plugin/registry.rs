@@ -166,12 +166,23 @@ fn not_godwits_own(
 /// the inner one that starts before godwit removes it (notifiers run on their own thread)
 /// would open its directory through the link. The same directory for both is fine.
 fn not_nested(config: &Config, plugin: &str, dir: &Path) -> Result<(), Error> {
-    let mine = resolve(&config.project_dir.join(dir));
-    for (other, declared) in &config.file.plugins {
+    not_nested_among(&config.project_dir, &config.file.plugins, plugin, dir)
+}
+
+/// [`not_nested`] against the plugins declared in `plugins` (godwit.toml's), for `godwit
+/// plugin run`, which reads godwit.toml without a database.
+pub(crate) fn not_nested_among(
+    project_dir: &Path,
+    plugins: &std::collections::BTreeMap<String, crate::config::PluginSettings>,
+    plugin: &str,
+    dir: &Path,
+) -> Result<(), Error> {
+    let mine = resolve(&project_dir.join(dir));
+    for (other, declared) in plugins {
         let Some(theirs) = declared.grants.dir.as_deref().filter(|_| other != plugin) else {
             continue;
         };
-        let theirs = resolve(&config.project_dir.join(theirs));
+        let theirs = resolve(&project_dir.join(theirs));
         let (outer, inner) = if mine != theirs && mine.starts_with(&theirs) {
             (other.as_str(), plugin)
         } else if mine != theirs && theirs.starts_with(&mine) {
@@ -431,7 +442,10 @@ impl Entry {
 
 /// The loaded plugins of a project, and the engine they run in.
 pub struct Registry {
-    runtime: Arc<Runtime>,
+    /// `None` when no plugin was loaded: building wasmtime's engine (and reserving its
+    /// pooling allocator's memory) costs a deploy without plugin steps tens of
+    /// milliseconds for nothing (issue 12).
+    runtime: Option<Arc<Runtime>>,
     entries: BTreeMap<String, Entry>,
 }
 
@@ -443,7 +457,7 @@ impl Registry {
         wanted.dedup();
         if wanted.is_empty() {
             return Ok(Registry {
-                runtime: Arc::new(runtime(config)?),
+                runtime: None,
                 entries: BTreeMap::new(),
             });
         }
@@ -466,11 +480,16 @@ impl Registry {
                 load_entry(config, &runtime, name, declared)?,
             );
         }
-        Ok(Registry { runtime, entries })
+        Ok(Registry {
+            runtime: Some(runtime),
+            entries,
+        })
     }
 
-    pub fn runtime(&self) -> &Arc<Runtime> {
-        &self.runtime
+    /// The engine the loaded plugins run in; `None` when no plugin was loaded, so when
+    /// [`Registry::get`] has found none.
+    pub fn runtime(&self) -> Option<&Arc<Runtime>> {
+        self.runtime.as_ref()
     }
 
     /// Every plugin loaded, in name order.

@@ -532,7 +532,11 @@ async fn send(
             None => driver.query_values(sql, params).await,
         }
         .map(Answer::Rows),
-        Op::Execute(params) => driver.execute_values(sql, params).await.map(Answer::Count),
+        Op::Execute(params) => match cap {
+            Some(cap) => driver.execute_values_capped(sql, params, cap).await,
+            None => driver.execute_values(sql, params).await,
+        }
+        .map(Answer::Count),
         Op::TextArrays(columns) => driver
             .execute_text_arrays(sql, columns)
             .await

@@ -16,7 +16,7 @@
 /// The `backfill` world, and with it the shared `types` and `host` interfaces.
 pub mod backfill {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "backfill",
         pub_export_macro: true,
         export_macro_name: "export",
@@ -29,7 +29,7 @@ pub mod backfill {
 /// The `data-step` world.
 pub mod data_step {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "data-step",
         pub_export_macro: true,
         export_macro_name: "export",
@@ -44,7 +44,7 @@ pub mod data_step {
 /// The `validator` world.
 pub mod validator {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "validator",
         pub_export_macro: true,
         export_macro_name: "export",
@@ -59,7 +59,7 @@ pub mod validator {
 /// The `notifier` world.
 pub mod notifier {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "notifier",
         pub_export_macro: true,
         export_macro_name: "export",

@@ -138,7 +138,9 @@ fn step_toml(name: &str, plugin: &str) -> String {
          # size = 1000          # first batch; later ones adapt to `target`\n\
          # target = \"250ms\"    # how long a batch should take\n\
          # pause = \"0ms\"       # sleep between batches\n\
-         # max_rows_per_second = 0\n"
+         # max_rows_per_second = 0\n\
+         # max_replication_lag = \"5s\"  # wait while a replica lags more (godwit.toml [throttle])\n\
+         # health_query = \"SELECT ...\"  # wait while this returns false\n"
     )
 }
 

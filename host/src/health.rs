@@ -1,0 +1,908 @@
+//! Throttling a step on the database's health: before each batch, the step asks whether
+//! the database can take another one, and waits while it cannot.
+//!
+//! Two signals, each optional:
+//!
+//! - **Replication lag** (`max_replication_lag`). With no `[throttle] replicas`, PostgreSQL's
+//!   primary is asked: `pg_stat_replication`'s `replay_lag` for every standby that replays
+//!   (a `pg_receivewal` or a running `pg_basebackup` replays nothing and is not counted).
+//!   With replicas listed, each is asked directly: PostgreSQL by
+//!   `now() - pg_last_xact_replay_timestamp()` while it has WAL not yet replayed, MySQL and
+//!   MariaDB by `Seconds_Behind_Source` (`Seconds_Behind_Master`) of `SHOW REPLICA STATUS`
+//!   (`SHOW SLAVE STATUS` before MySQL 8.0.22 and MariaDB 10.5.1). A MySQL or MariaDB
+//!   primary does not know its replicas' lag, so there the replicas must be listed.
+//! - **The operator's health query** (`health_query`): one row, one boolean column, run
+//!   on the migrated database in a read-only transaction; false holds the batches back.
+//!
+//! A lag that cannot be measured (a listed replica unreachable, its replication stopped)
+//! holds the batches back too: a bound the host cannot check is not met. A pause lasts at
+//! most `max_pause` (30 minutes by default); then the step stops with
+//! [`HealthError::PausedTooLong`], resumable, every batch before it committed. While it
+//! waits, the step tells watchers [`Event::StepPaused`] when it starts and every
+//! [`TELL_EVERY`], and [`Event::StepResumed`] when it ends.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sqlx::{Column as _, Connection as _, Row as _};
+
+use crate::Dialect;
+use crate::config::{Config, Target};
+use crate::driver::Driver;
+use crate::error::{Error, describe_db_error};
+use crate::migrator::{Event, Migrator};
+use crate::step::BatchSettings;
+use crate::value::{Rows, Value};
+
+/// How long a pause may last when neither the step nor godwit.toml says.
+pub const DEFAULT_MAX_PAUSE: Duration = Duration::from_secs(30 * 60);
+/// How often health is measured when neither godwit.toml nor the step says.
+pub const DEFAULT_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often a pause that goes on is reported again.
+pub const TELL_EVERY: Duration = Duration::from_secs(10);
+/// The longest one measurement (a lag query, the health query, a replica's connect) may
+/// take; one that takes longer fails like the database refusing it.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a step holds its batches back.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PauseReason {
+    /// A replica is further behind than the bound.
+    ReplicationLag {
+        /// The standby's `application_name` and address, or the replica's URL without
+        /// its password.
+        replica: String,
+        lag_ms: u64,
+        bound_ms: u64,
+    },
+    /// A replica's lag cannot be measured, so the bound cannot be known to hold.
+    LagUnknown { replica: String, why: String },
+    /// The operator's health query returned false.
+    HealthQuery { query: String },
+}
+
+impl std::fmt::Display for PauseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PauseReason::ReplicationLag {
+                replica,
+                lag_ms,
+                bound_ms,
+            } => write!(
+                f,
+                "replication lag {} on {replica} is over max_replication_lag {}",
+                secs(*lag_ms),
+                secs(*bound_ms)
+            ),
+            PauseReason::LagUnknown { replica, why } => write!(
+                f,
+                "the replication lag of {replica} cannot be measured ({why}), so max_replication_lag cannot be known to hold"
+            ),
+            PauseReason::HealthQuery { query } => {
+                write!(f, "the health query returned false: {query}")
+            }
+        }
+    }
+}
+
+/// A duration in milliseconds as people read a lag: `850ms`, `4.6s`, `2m 5s`.
+pub fn secs(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        humantime::format_duration(Duration::from_secs(ms / 1000)).to_string()
+    }
+}
+
+/// What stops a throttled step, or the settings that would.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    /// SQLite has no replicas to lag.
+    #[error(
+        "{origin} sets max_replication_lag, but SQLite has no replication to measure; remove it (a health_query still works on SQLite)"
+    )]
+    NoReplication { origin: String },
+
+    /// MySQL or MariaDB, no `[throttle] replicas`: the primary cannot tell.
+    #[error(
+        "{origin} sets max_replication_lag, but a MySQL or MariaDB primary does not know how far behind its replicas are\n  \
+         list them in godwit.toml so that godwit asks each one (SHOW REPLICA STATUS): [throttle] replicas = [\"env(REPLICA_URL)\"]"
+    )]
+    ReplicasNeeded { origin: String },
+
+    /// A listed replica could not be reached when the step started.
+    #[error(
+        "cannot connect to the replica {replica} ([throttle] replicas in godwit.toml) to measure its replication lag: {message}\n  \
+         check the URL and that the replica is up; nothing of the step was run"
+    )]
+    ReplicaConnect { replica: String, message: String },
+
+    /// A listed replica is not replicating from anything.
+    #[error(
+        "{replica} ([throttle] replicas in godwit.toml) is not a replica: {detail}\n  \
+         list the replicas of the migrated database there, or remove it"
+    )]
+    NotAReplica { replica: String, detail: String },
+
+    /// godwit's database user cannot see the standbys' progress.
+    #[error(
+        "the database user {user} cannot see the standbys' replication lag in pg_stat_replication (the columns are hidden from it)\n  \
+         ask an administrator to run: GRANT pg_monitor TO \"{user}\"; or list the replicas under [throttle] replicas in godwit.toml"
+    )]
+    NoMonitorPrivilege { user: String },
+
+    /// Measuring the lag failed when the step started (later failures pause instead).
+    #[error("cannot measure the replication lag on {replica}: {message}")]
+    LagQuery { replica: String, message: String },
+
+    /// The health query failed in the database.
+    #[error(
+        "the health query ({origin}) failed: {message}\n  query: {query}\n  fix it so that it returns one row with one boolean column"
+    )]
+    HealthQueryFailed {
+        origin: String,
+        query: String,
+        message: String,
+    },
+
+    /// The health query ran, but did not return one boolean.
+    #[error(
+        "the health query ({origin}) must return one row with one boolean column, but it returned {got}\n  query: {query}"
+    )]
+    HealthQueryNotBoolean {
+        origin: String,
+        query: String,
+        got: String,
+    },
+
+    /// The database stayed unhealthy for longer than the step may pause.
+    #[error(
+        "step {step} paused for {} waiting for the database to be healthy, and max_pause is {}: {reason}\n  \
+         every batch before the pause is committed and checkpointed: run `godwit deploy` again to resume the step once the database has recovered, or to wait longer, raise max_pause under [throttle] in godwit.toml (a max_pause in the step's step.toml wins over it, and a started step's step.toml cannot change)",
+        secs(waited.as_millis() as u64),
+        humantime::format_duration(*max_pause)
+    )]
+    PausedTooLong {
+        step: String,
+        waited: Duration,
+        max_pause: Duration,
+        reason: PauseReason,
+    },
+}
+
+impl HealthError {
+    pub fn exit_code(&self) -> u8 {
+        use crate::error::exit;
+        match self {
+            HealthError::NoReplication { .. }
+            | HealthError::ReplicasNeeded { .. }
+            | HealthError::NotAReplica { .. }
+            | HealthError::NoMonitorPrivilege { .. }
+            | HealthError::HealthQueryFailed { .. }
+            | HealthError::HealthQueryNotBoolean { .. } => exit::USAGE,
+            HealthError::ReplicaConnect { .. } => exit::CONNECT,
+            HealthError::LagQuery { .. } | HealthError::PausedTooLong { .. } => exit::FAILED,
+        }
+    }
+}
+
+/// One standby as the primary's `pg_stat_replication` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Standby {
+    pub name: String,
+    /// `None` when godwit's user may not see it (no `pg_monitor`).
+    pub state: Option<String>,
+    /// Whether it replays WAL at all (`replay_lsn` is set): `pg_receivewal` and a
+    /// running `pg_basebackup` stream WAL but replay none.
+    pub replays: bool,
+    /// `replay_lag`; `None` once a standby has caught up and gone idle.
+    pub lag: Option<Duration>,
+}
+
+/// The lag that counts among the primary's standbys: the worst of those that replay, with
+/// its name; `None` when none replays.
+pub fn worst_standby(standbys: &[Standby]) -> Option<(String, Duration)> {
+    standbys
+        .iter()
+        .filter(|s| s.replays && s.state.as_deref() != Some("backup"))
+        .map(|s| (s.name.clone(), s.lag.unwrap_or_default()))
+        .max_by_key(|(_, lag)| *lag)
+}
+
+/// What a MySQL or MariaDB replica says of itself.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReplicaLag {
+    Behind(Duration),
+    /// Replicating, but not applying (a thread stopped): the lag is unknown.
+    Stopped(String),
+}
+
+/// Reads `SHOW REPLICA STATUS` (or `SHOW SLAVE STATUS`) as column names and text values;
+/// `None` when the result is empty: the server is not a replica.
+pub fn mysql_replica_lag(row: &[(String, Option<String>)]) -> Option<ReplicaLag> {
+    if row.is_empty() {
+        return None;
+    }
+    let get = |names: &[&str]| {
+        row.iter()
+            .find(|(column, _)| names.iter().any(|n| column.eq_ignore_ascii_case(n)))
+            .and_then(|(_, value)| value.clone())
+    };
+    let running = |names: &[&str]| get(names).is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+    let io = running(&["Replica_IO_Running", "Slave_IO_Running"]);
+    let sql = running(&["Replica_SQL_Running", "Slave_SQL_Running"]);
+    let error = |names: &[&str]| get(names).filter(|e| !e.trim().is_empty());
+    let seconds = get(&["Seconds_Behind_Source", "Seconds_Behind_Master"])
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    Some(match (io, sql, seconds) {
+        (true, true, Some(s)) => ReplicaLag::Behind(Duration::from_secs(s)),
+        _ => {
+            let mut why = Vec::new();
+            if !io {
+                why.push("the replication I/O thread is not running".to_owned());
+            }
+            if !sql {
+                why.push("the replication SQL thread is not running".to_owned());
+            }
+            if io && sql {
+                why.push("Seconds_Behind_Source is NULL".to_owned());
+            }
+            for e in [error(&["Last_IO_Error"]), error(&["Last_SQL_Error"])]
+                .into_iter()
+                .flatten()
+            {
+                why.push(format!("last error: {e}"));
+            }
+            ReplicaLag::Stopped(why.join("; "))
+        }
+    })
+}
+
+/// What the health query returned, as a boolean; MySQL and SQLite have no boolean type,
+/// so there `0` and `1` are too.
+pub fn health_answer(dialect: Dialect, rows: &Rows) -> Result<bool, String> {
+    let [row] = rows.rows.as_slice() else {
+        return Err(format!("{} rows", rows.rows.len()));
+    };
+    let [value] = row.as_slice() else {
+        return Err(format!("a row of {} columns", row.len()));
+    };
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::Int(i @ (0 | 1)) if dialect != Dialect::Postgres => Ok(*i == 1),
+        Value::Null => Err("NULL".into()),
+        other => Err(format!("a value of type {} ({other:?})", other.kind())),
+    }
+}
+
+/// The settings in force for one step: its `[batch]` over godwit.toml's `[throttle]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthSettings {
+    pub max_replication_lag: Option<Duration>,
+    pub health_query: Option<String>,
+    pub max_pause: Duration,
+    pub check_every: Duration,
+}
+
+impl HealthSettings {
+    pub fn resolve(config: &Config, batch: &BatchSettings) -> HealthSettings {
+        let project = &config.file.throttle;
+        HealthSettings {
+            max_replication_lag: batch.max_replication_lag.or(project.max_replication_lag),
+            health_query: batch
+                .health_query
+                .clone()
+                .or_else(|| project.health_query.clone())
+                .filter(|q| !q.trim().is_empty()),
+            max_pause: batch
+                .max_pause
+                .or(project.max_pause)
+                .unwrap_or(DEFAULT_MAX_PAUSE),
+            check_every: project.check_every.unwrap_or(DEFAULT_CHECK_EVERY),
+        }
+    }
+
+    /// Whether there is anything to check at all.
+    pub fn active(&self) -> bool {
+        self.max_replication_lag.is_some() || self.health_query.is_some()
+    }
+}
+
+enum Connection {
+    Postgres(sqlx::PgConnection),
+    MySql(sqlx::MySqlConnection),
+}
+
+/// A replica of `[throttle] replicas`, connected when first measured.
+struct Replica {
+    target: Target,
+    conn: Option<Connection>,
+}
+
+/// The health checks of one step. Built before its first batch; asked before each one.
+pub struct Throttle {
+    settings: HealthSettings,
+    /// Where the settings come from, for messages (`step.toml of V_name`).
+    origin: String,
+    dialect: Dialect,
+    replicas: Vec<Replica>,
+    /// When the database was last found healthy: no need to ask again for `check_every`.
+    healthy_at: Option<Instant>,
+    /// Whether a measurement has been made: the first one's failure is an error (the
+    /// settings are wrong), a later one's a pause (the replica went away).
+    measured: bool,
+}
+
+impl Throttle {
+    /// Checks the step's settings against the database and godwit.toml; connects nothing.
+    pub fn new(config: &Config, batch: &BatchSettings, step: &str) -> Result<Throttle, Error> {
+        let settings = HealthSettings::resolve(config, batch);
+        let origin = if batch.max_replication_lag.is_some() || batch.health_query.is_some() {
+            format!("[batch] of {step}/step.toml")
+        } else {
+            "[throttle] in godwit.toml".to_owned()
+        };
+        let dialect = config.target.dialect;
+        let replicas = if settings.max_replication_lag.is_some() {
+            match dialect {
+                Dialect::Sqlite => return Err(HealthError::NoReplication { origin }.into()),
+                _ => config.replica_targets()?,
+            }
+        } else {
+            Vec::new()
+        };
+        if dialect == Dialect::MySql
+            && settings.max_replication_lag.is_some()
+            && replicas.is_empty()
+        {
+            return Err(HealthError::ReplicasNeeded { origin }.into());
+        }
+        Ok(Throttle {
+            settings,
+            origin,
+            dialect,
+            replicas: replicas
+                .into_iter()
+                .map(|target| Replica { target, conn: None })
+                .collect(),
+            healthy_at: None,
+            measured: false,
+        })
+    }
+
+    pub fn settings(&self) -> &HealthSettings {
+        &self.settings
+    }
+
+    /// Measures, unless the database was found healthy less than `check_every` ago: `None`
+    /// when a batch may go, else why not. `primary` is the migrated database's connection,
+    /// outside any transaction.
+    pub async fn check(&mut self, primary: &mut dyn Driver) -> Result<Option<PauseReason>, Error> {
+        if !self.settings.active()
+            || self
+                .healthy_at
+                .is_some_and(|at| at.elapsed() < self.settings.check_every)
+        {
+            return Ok(None);
+        }
+        let first = !self.measured;
+        self.measured = true;
+        let reason = match self.lag(primary, first).await? {
+            Some(reason) => Some(reason),
+            None => self.health_query(primary).await?,
+        };
+        self.healthy_at = reason.is_none().then(Instant::now);
+        Ok(reason)
+    }
+
+    async fn lag(
+        &mut self,
+        primary: &mut dyn Driver,
+        first: bool,
+    ) -> Result<Option<PauseReason>, Error> {
+        let Some(bound) = self.settings.max_replication_lag else {
+            return Ok(None);
+        };
+        let over = |replica: String, lag: Duration| {
+            (lag > bound).then_some(PauseReason::ReplicationLag {
+                replica,
+                lag_ms: lag.as_millis() as u64,
+                bound_ms: bound.as_millis() as u64,
+            })
+        };
+        if self.replicas.is_empty() {
+            // PostgreSQL's primary (Throttle::new refused the other dialects).
+            let standbys = standbys(primary).await.map_err(|e| {
+                Error::from(HealthError::LagQuery {
+                    replica: "the primary (pg_stat_replication)".into(),
+                    message: describe_db_error(&e),
+                })
+            })?;
+            if standbys.iter().any(|s| s.state.is_none()) {
+                let user = primary
+                    .query_text("SELECT current_user::text")
+                    .await
+                    .ok()
+                    .and_then(|rows| rows.into_iter().next())
+                    .and_then(|row| row.into_iter().next().flatten())
+                    .unwrap_or_else(|| "godwit uses".into());
+                return Err(HealthError::NoMonitorPrivilege { user }.into());
+            }
+            return Ok(worst_standby(&standbys).and_then(|(name, lag)| over(name, lag)));
+        }
+        let mut worst: Option<PauseReason> = None;
+        for replica in &mut self.replicas {
+            let display = replica.target.display.clone();
+            let measured = replica.measure().await;
+            let reason = match measured {
+                Ok(lag) => over(display, lag),
+                Err(Measure::NotAReplica(detail)) => {
+                    return Err(HealthError::NotAReplica {
+                        replica: display,
+                        detail,
+                    }
+                    .into());
+                }
+                Err(Measure::Connect(message)) if first => {
+                    return Err(HealthError::ReplicaConnect {
+                        replica: display,
+                        message,
+                    }
+                    .into());
+                }
+                Err(Measure::Query(message)) if first => {
+                    return Err(HealthError::LagQuery {
+                        replica: display,
+                        message,
+                    }
+                    .into());
+                }
+                Err(Measure::Connect(why) | Measure::Query(why) | Measure::Stopped(why)) => {
+                    Some(PauseReason::LagUnknown {
+                        replica: display,
+                        why,
+                    })
+                }
+            };
+            worst = match (worst, reason) {
+                (None, r) | (r, None) => r,
+                // An unknown lag outranks a measured one: it could be anything.
+                (Some(w @ PauseReason::LagUnknown { .. }), _) => Some(w),
+                (_, Some(r @ PauseReason::LagUnknown { .. })) => Some(r),
+                (
+                    Some(PauseReason::ReplicationLag { lag_ms: a, .. }),
+                    Some(r @ PauseReason::ReplicationLag { lag_ms: b, .. }),
+                ) if b > a => Some(r),
+                (w, _) => w,
+            };
+        }
+        Ok(worst)
+    }
+
+    async fn health_query(
+        &mut self,
+        primary: &mut dyn Driver,
+    ) -> Result<Option<PauseReason>, Error> {
+        let Some(query) = self.settings.health_query.clone() else {
+            return Ok(None);
+        };
+        let failed = |e: &sqlx::Error| HealthError::HealthQueryFailed {
+            origin: self.origin.clone(),
+            query: query.clone(),
+            message: describe_db_error(e),
+        };
+        // Read-only, so that a query meant to look cannot change anything, and bounded.
+        primary.begin_read_only().await.map_err(|e| failed(&e))?;
+        let rows = match primary.limit_statements(Some(CHECK_TIMEOUT)).await {
+            Ok(()) => primary.query_values(&query, &[]).await,
+            Err(e) => Err(e),
+        };
+        let _ = primary.limit_statements(None).await;
+        let _ = primary.rollback().await;
+        let rows = rows.map_err(|e| failed(&e))?;
+        match health_answer(self.dialect, &rows) {
+            Ok(true) => Ok(None),
+            Ok(false) => Ok(Some(PauseReason::HealthQuery { query })),
+            Err(got) => Err(HealthError::HealthQueryNotBoolean {
+                origin: self.origin.clone(),
+                query,
+                got,
+            }
+            .into()),
+        }
+    }
+}
+
+/// Why a replica's lag could not be measured.
+enum Measure {
+    Connect(String),
+    Query(String),
+    /// It answered, and is not replicating now.
+    Stopped(String),
+    NotAReplica(String),
+}
+
+impl Replica {
+    async fn measure(&mut self) -> Result<Duration, Measure> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => {
+                let url = self.target.url.clone();
+                let connected = tokio::time::timeout(CHECK_TIMEOUT, async {
+                    Ok::<_, sqlx::Error>(match self.target.dialect {
+                        Dialect::Postgres => {
+                            Connection::Postgres(sqlx::PgConnection::connect(&url).await?)
+                        }
+                        _ => Connection::MySql(sqlx::MySqlConnection::connect(&url).await?),
+                    })
+                })
+                .await;
+                match connected {
+                    Ok(Ok(conn)) => self.conn.insert(conn),
+                    Ok(Err(e)) => return Err(Measure::Connect(describe_db_error(&e))),
+                    Err(_) => {
+                        return Err(Measure::Connect(format!(
+                            "no answer within {}",
+                            humantime::format_duration(CHECK_TIMEOUT)
+                        )));
+                    }
+                }
+            }
+        };
+        let measured = tokio::time::timeout(CHECK_TIMEOUT, async {
+            match conn {
+                Connection::Postgres(conn) => postgres_replica_lag(conn).await,
+                Connection::MySql(conn) => mysql_replica(conn).await,
+            }
+        })
+        .await;
+        let result = match measured {
+            Ok(result) => result,
+            Err(_) => Err(Measure::Query(format!(
+                "no answer within {}",
+                humantime::format_duration(CHECK_TIMEOUT)
+            ))),
+        };
+        if let Err(Measure::Query(_) | Measure::Connect(_)) = &result {
+            // Start afresh next time: the connection may be what is broken.
+            self.conn = None;
+        }
+        result
+    }
+}
+
+/// The primary's standbys (PostgreSQL).
+async fn standbys(primary: &mut dyn Driver) -> Result<Vec<Standby>, sqlx::Error> {
+    let rows = primary
+        .query_text(
+            "SELECT application_name::text, COALESCE(host(client_addr), 'local socket'), state::text, \
+                    (replay_lsn IS NOT NULL)::text, (EXTRACT(EPOCH FROM replay_lag) * 1000)::bigint::text \
+             FROM pg_stat_replication",
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let text = |i: usize| row.get(i).cloned().flatten();
+            let name = match (text(0).filter(|n| !n.is_empty()), text(1)) {
+                (Some(name), Some(addr)) => format!("standby {name} ({addr})"),
+                (None, Some(addr)) => format!("standby at {addr}"),
+                (Some(name), None) => format!("standby {name}"),
+                (None, None) => "a standby".to_owned(),
+            };
+            Standby {
+                name,
+                state: text(2),
+                replays: text(3).as_deref() == Some("true"),
+                lag: text(4)
+                    .and_then(|ms| ms.parse::<u64>().ok())
+                    .map(Duration::from_millis),
+            }
+        })
+        .collect())
+}
+
+/// A PostgreSQL replica's own view of its lag: how old the last transaction it replayed
+/// is, while it has received WAL it has not replayed yet (else none).
+async fn postgres_replica_lag(conn: &mut sqlx::PgConnection) -> Result<Duration, Measure> {
+    let query = |e: sqlx::Error| Measure::Query(describe_db_error(&e));
+    let (in_recovery,): (bool,) = sqlx::query_as("SELECT pg_is_in_recovery()")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(query)?;
+    if !in_recovery {
+        return Err(Measure::NotAReplica(
+            "pg_is_in_recovery() is false: it is a primary".into(),
+        ));
+    }
+    // A separate query: the recovery functions fail on a primary.
+    let (caught_up, age, paused): (bool, Option<i64>, bool) = sqlx::query_as(
+        "SELECT pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn(), \
+                (EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint, \
+                pg_is_wal_replay_paused()",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(query)?;
+    match (caught_up, age) {
+        (true, _) => Ok(Duration::ZERO),
+        (false, Some(ms)) => Ok(Duration::from_millis(ms.max(0) as u64)),
+        (false, None) => Err(Measure::Stopped(format!(
+            "it has WAL it has not replayed{}, and has replayed no transaction since it started, so the age of what it shows is unknown",
+            if paused { " (replay is paused)" } else { "" }
+        ))),
+    }
+}
+
+/// `SHOW REPLICA STATUS`, or `SHOW SLAVE STATUS` where the server predates it.
+async fn mysql_replica(conn: &mut sqlx::MySqlConnection) -> Result<Duration, Measure> {
+    let rows = match sqlx::raw_sql("SHOW REPLICA STATUS")
+        .fetch_all(&mut *conn)
+        .await
+    {
+        Ok(rows) => rows,
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42000") => {
+            sqlx::raw_sql("SHOW SLAVE STATUS")
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| Measure::Query(describe_db_error(&e)))?
+        }
+        Err(e) => return Err(Measure::Query(describe_db_error(&e))),
+    };
+    let row: Vec<(String, Option<String>)> = match rows.first() {
+        Some(row) => row
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_owned(), mysql_text(row, c.ordinal())))
+            .collect(),
+        None => Vec::new(),
+    };
+    match mysql_replica_lag(&row) {
+        None => Err(Measure::NotAReplica(
+            "SHOW REPLICA STATUS returned nothing: it replicates from no primary".into(),
+        )),
+        Some(ReplicaLag::Behind(lag)) => Ok(lag),
+        Some(ReplicaLag::Stopped(why)) => Err(Measure::Stopped(why)),
+    }
+}
+
+/// A cell of a `SHOW` result as text, whatever its type.
+fn mysql_text(row: &sqlx::mysql::MySqlRow, i: usize) -> Option<String> {
+    if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+        return v;
+    }
+    if let Ok(v) = row.try_get::<Option<u64>, _>(i) {
+        return v.map(|v| v.to_string());
+    }
+    if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+        return v.map(|v| v.to_string());
+    }
+    row.try_get::<Option<Vec<u8>>, _>(i)
+        .ok()
+        .flatten()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+impl Migrator {
+    /// Waits, before a step's next batch, until the database is healthy: returns at once
+    /// when it is, else tells watchers about the pause and measures again every
+    /// `check_every`, for at most `max_pause`.
+    pub(crate) async fn wait_until_healthy(
+        &mut self,
+        throttle: &mut Throttle,
+        step: &str,
+        version: &str,
+    ) -> Result<(), Error> {
+        let mut pause: Option<(Instant, Instant)> = None;
+        let mut last: Option<PauseReason> = None;
+        loop {
+            let reason = throttle.check(self.driver.as_mut()).await?;
+            let max_pause = throttle.settings().max_pause;
+            let Some(reason) = reason else {
+                if let (Some((since, _)), Some(reason)) = (pause, last) {
+                    self.emit(Event::StepResumed {
+                        version: version.to_owned(),
+                        paused_ms: since.elapsed().as_millis() as u64,
+                        reason,
+                    });
+                }
+                return Ok(());
+            };
+            let now = Instant::now();
+            let (since, told) = pause.get_or_insert((now, now));
+            let waited = since.elapsed();
+            if waited >= max_pause {
+                return Err(HealthError::PausedTooLong {
+                    step: step.to_owned(),
+                    waited,
+                    max_pause,
+                    reason,
+                }
+                .into());
+            }
+            let changed = last
+                .as_ref()
+                .is_none_or(|l| std::mem::discriminant(l) != std::mem::discriminant(&reason));
+            if changed || told.elapsed() >= TELL_EVERY {
+                *told = now;
+                self.emit(Event::StepPaused {
+                    version: version.to_owned(),
+                    reason: reason.clone(),
+                    paused_ms: waited.as_millis() as u64,
+                    max_pause_ms: max_pause.as_millis() as u64,
+                });
+            }
+            last = Some(reason);
+            // A lease-based migration lock must stay ours however long the pause.
+            self.driver.keep_alive().await?;
+            let left = max_pause.saturating_sub(since.elapsed());
+            tokio::time::sleep(throttle.settings().check_every.min(left)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(pairs: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.map(str::to_owned)))
+            .collect()
+    }
+
+    #[test]
+    fn mysql_replica_status_reads_either_spelling() {
+        let mariadb = status(&[
+            ("Slave_IO_Running", Some("Yes")),
+            ("Slave_SQL_Running", Some("Yes")),
+            ("Seconds_Behind_Master", Some("12")),
+            ("Last_IO_Error", Some("")),
+        ]);
+        assert_eq!(
+            mysql_replica_lag(&mariadb),
+            Some(ReplicaLag::Behind(Duration::from_secs(12)))
+        );
+        let mysql8 = status(&[
+            ("Replica_IO_Running", Some("Yes")),
+            ("Replica_SQL_Running", Some("Yes")),
+            ("Seconds_Behind_Source", Some("0")),
+        ]);
+        assert_eq!(
+            mysql_replica_lag(&mysql8),
+            Some(ReplicaLag::Behind(Duration::ZERO))
+        );
+        assert_eq!(mysql_replica_lag(&[]), None, "not a replica");
+    }
+
+    #[test]
+    fn a_stopped_mysql_replica_has_no_lag_to_trust() {
+        let stopped = status(&[
+            ("Slave_IO_Running", Some("Yes")),
+            ("Slave_SQL_Running", Some("No")),
+            ("Seconds_Behind_Master", None),
+            (
+                "Last_SQL_Error",
+                Some("Duplicate entry '1' for key 'PRIMARY'"),
+            ),
+        ]);
+        let Some(ReplicaLag::Stopped(why)) = mysql_replica_lag(&stopped) else {
+            panic!("{:?}", mysql_replica_lag(&stopped));
+        };
+        assert!(why.contains("SQL thread is not running"), "{why}");
+        assert!(why.contains("Duplicate entry"), "{why}");
+        // Connecting to its primary: both threads claim to run, no lag yet.
+        let connecting = status(&[
+            ("Slave_IO_Running", Some("Connecting")),
+            ("Slave_SQL_Running", Some("Yes")),
+            ("Seconds_Behind_Master", None),
+        ]);
+        assert!(matches!(
+            mysql_replica_lag(&connecting),
+            Some(ReplicaLag::Stopped(why)) if why.contains("I/O thread is not running")
+        ));
+        // A lag reported while a thread is down is stale: not trusted.
+        let stale = status(&[
+            ("Slave_IO_Running", Some("No")),
+            ("Slave_SQL_Running", Some("Yes")),
+            ("Seconds_Behind_Master", Some("0")),
+        ]);
+        assert!(matches!(
+            mysql_replica_lag(&stale),
+            Some(ReplicaLag::Stopped(_))
+        ));
+    }
+
+    #[test]
+    fn the_worst_replaying_standby_counts() {
+        let standby = |name: &str, state: &str, replays: bool, lag: Option<u64>| Standby {
+            name: name.into(),
+            state: Some(state.into()),
+            replays,
+            lag: lag.map(Duration::from_millis),
+        };
+        let standbys = [
+            standby("a", "streaming", true, Some(300)),
+            standby("b", "streaming", true, Some(7_000)),
+            // pg_receivewal: streams, replays nothing.
+            standby("receivewal", "streaming", false, None),
+            standby("idle", "streaming", true, None),
+        ];
+        assert_eq!(
+            worst_standby(&standbys),
+            Some(("b".into(), Duration::from_secs(7)))
+        );
+        assert_eq!(worst_standby(&standbys[2..3]), None);
+        assert_eq!(
+            worst_standby(&standbys[3..]),
+            Some(("idle".into(), Duration::ZERO))
+        );
+    }
+
+    #[test]
+    fn the_health_query_must_return_one_boolean() {
+        let rows = |rows: Vec<Vec<Value>>| Rows {
+            columns: vec!["ok".into()],
+            rows,
+        };
+        let pg = Dialect::Postgres;
+        assert_eq!(
+            health_answer(pg, &rows(vec![vec![Value::Bool(true)]])),
+            Ok(true)
+        );
+        assert_eq!(
+            health_answer(pg, &rows(vec![vec![Value::Bool(false)]])),
+            Ok(false)
+        );
+        assert_eq!(
+            health_answer(Dialect::MySql, &rows(vec![vec![Value::Int(0)]])),
+            Ok(false)
+        );
+        assert_eq!(
+            health_answer(Dialect::Sqlite, &rows(vec![vec![Value::Int(1)]])),
+            Ok(true)
+        );
+        let err = health_answer(pg, &rows(vec![vec![Value::Int(1)]])).unwrap_err();
+        assert!(err.contains("int"), "{err}");
+        assert_eq!(health_answer(pg, &rows(vec![])).unwrap_err(), "0 rows");
+        assert_eq!(
+            health_answer(
+                pg,
+                &rows(vec![vec![Value::Bool(true)], vec![Value::Bool(true)]])
+            )
+            .unwrap_err(),
+            "2 rows"
+        );
+        assert_eq!(
+            health_answer(pg, &rows(vec![vec![Value::Bool(true), Value::Int(1)]])).unwrap_err(),
+            "a row of 2 columns"
+        );
+        assert_eq!(
+            health_answer(pg, &rows(vec![vec![Value::Null]])).unwrap_err(),
+            "NULL"
+        );
+        assert!(
+            health_answer(Dialect::MySql, &rows(vec![vec![Value::Int(2)]])).is_err(),
+            "2 is not a boolean"
+        );
+    }
+
+    #[test]
+    fn pause_reasons_say_measured_against_bound() {
+        let lag = PauseReason::ReplicationLag {
+            replica: "standby r1 (127.0.0.1)".into(),
+            lag_ms: 12_345,
+            bound_ms: 5_000,
+        };
+        assert_eq!(
+            lag.to_string(),
+            "replication lag 12.3s on standby r1 (127.0.0.1) is over max_replication_lag 5.0s"
+        );
+        assert_eq!(secs(850), "850ms");
+        assert_eq!(secs(125_000), "2m 5s");
+    }
+}

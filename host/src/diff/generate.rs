@@ -4,7 +4,7 @@
 //! It is pure (no database): `diff` builds both schemas on shadows, calls [`generate`],
 //! then proves the result there (up, down, up) before writing a file.
 //!
-//! Every change is a [`Change`]: the statements that make it and the statements that undo
+//! Every change is a `Change`: the statements that make it and the statements that undo
 //! it, and the migration it belongs to. A migration's down.sql is its changes' undo
 //! statements, last change first, so that if up runs in a valid order, down does too.
 //!

@@ -93,15 +93,34 @@ where
     .await
 }
 
+/// Where the declared schema comes from (`schema =` in godwit.toml); an error that says
+/// how to set it when it is absent.
+fn declared_source(config: &Config) -> Result<&crate::config::SchemaSource, DeclaredError> {
+    config
+        .file
+        .schema
+        .as_ref()
+        .ok_or(DeclaredError::NotConfigured)
+}
+
+/// Connects to a shadow, runs the setup and applies the declared schema to it.
+async fn declared_shadow(
+    shadow_config: &Config,
+    setup: Option<&str>,
+    parts: &[declared::Part],
+    dialect: crate::Dialect,
+) -> Result<Box<dyn crate::driver::Driver>, Error> {
+    let mut shadow = crate::driver::connect(shadow_config).await?;
+    run_setup(shadow.as_mut(), setup).await?;
+    declared::apply(parts, shadow.as_mut(), dialect).await?;
+    Ok(shadow)
+}
+
 /// Builds both schemas on shadows of the target's server and compares them.
 pub async fn check(target: &mut Migrator, shadow_url: Option<&str>) -> Result<CheckReport, Error> {
     let config = target.config().clone();
     let dialect = config.target.dialect;
-    let source = config
-        .file
-        .schema
-        .as_ref()
-        .ok_or(DeclaredError::NotConfigured)?;
+    let source = declared_source(&config)?;
     // Both read before any shadow is made: a broken file or command stops us early.
     let parts = declared::read(source, &config.project_dir)?;
     let migrations = target.read_sources()?;
@@ -112,29 +131,13 @@ pub async fn check(target: &mut Migrator, shadow_url: Option<&str>) -> Result<Ch
     let (built, applied) = on_shadow(target, shadow_url, |shadow_config, setup| async move {
         let mut shadow = Migrator::connect(&shadow_config).await?;
         run_setup(shadow.driver(), setup.as_deref()).await?;
-        let run = shadow
-            .deploy(&DeployOptions {
-                to: None,
-                allow_out_of_order: true,
-                restore_on_failure: false,
-                ignore_other_history: true,
-            })
-            .await
-            .map_err(|e| match e {
-                Error::MigrationFailed(message) => Error::MigrationFailed(format!(
-                    "the migrations do not apply to an empty shadow database: {message}\n  \
-                         `godwit verify` shows every script that fails there"
-                )),
-                other => other,
-            })?;
-        Ok((shadow.driver().introspect().await?, run.applied.len()))
+        let applied = deploy_on_shadow(&mut shadow).await?;
+        Ok((shadow.driver().introspect().await?, applied))
     })
     .await?;
 
     let wanted = on_shadow(target, shadow_url, |shadow_config, setup| async move {
-        let mut shadow = crate::driver::connect(&shadow_config).await?;
-        run_setup(shadow.as_mut(), setup.as_deref()).await?;
-        declared::apply(&parts, shadow.as_mut(), dialect).await?;
+        let mut shadow = declared_shadow(&shadow_config, setup.as_deref(), &parts, dialect).await?;
         shadow.introspect().await
     })
     .await?;
@@ -390,6 +393,27 @@ async fn run_script(
     Ok(())
 }
 
+/// Applies every migration to a shadow database, in any order and beside any other
+/// tool's history; how many were applied. A failure says it happened on the shadow.
+async fn deploy_on_shadow(shadow: &mut Migrator) -> Result<usize, Error> {
+    let run = shadow
+        .deploy(&DeployOptions {
+            to: None,
+            allow_out_of_order: true,
+            restore_on_failure: false,
+            ignore_other_history: true,
+        })
+        .await
+        .map_err(|e| match e {
+            Error::MigrationFailed(message) => Error::MigrationFailed(format!(
+                "the migrations do not apply to an empty shadow database: {message}\n  \
+                 `godwit verify` shows every script that fails there"
+            )),
+            other => other,
+        })?;
+    Ok(run.applied.len())
+}
+
 /// Builds the migrations on a fresh shadow; what they build and its definitions.
 async fn build_migrations(
     target: &mut Migrator,
@@ -398,21 +422,7 @@ async fn build_migrations(
     on_shadow(target, shadow_url, |shadow_config, setup| async move {
         let mut shadow = Migrator::connect(&shadow_config).await?;
         run_setup(shadow.driver(), setup.as_deref()).await?;
-        shadow
-            .deploy(&DeployOptions {
-                to: None,
-                allow_out_of_order: true,
-                restore_on_failure: false,
-                ignore_other_history: true,
-            })
-            .await
-            .map_err(|e| match e {
-                Error::MigrationFailed(message) => Error::MigrationFailed(format!(
-                    "the migrations do not apply to an empty shadow database: {message}\n  \
-                     `godwit verify` shows every script that fails there"
-                )),
-                other => other,
-            })?;
+        deploy_on_shadow(&mut shadow).await?;
         let driver = shadow.driver();
         Ok((driver.introspect().await?, driver.definitions().await?))
     })
@@ -438,20 +448,14 @@ pub async fn generate_migrations(
         let live = (driver.introspect().await?, driver.definitions().await?);
         (live, build_migrations(target, shadow_url).await?)
     } else {
-        let source = config
-            .file
-            .schema
-            .as_ref()
-            .ok_or(DeclaredError::NotConfigured)?;
-        let parts = declared::read(source, &config.project_dir)?;
+        let parts = declared::read(declared_source(&config)?, &config.project_dir)?;
         for part in &parts {
             generate::hints(&part.text, dialect, &mut renames);
         }
         let built = build_migrations(target, shadow_url).await?;
         let wanted = on_shadow(target, shadow_url, |shadow_config, setup| async move {
-            let mut shadow = crate::driver::connect(&shadow_config).await?;
-            run_setup(shadow.as_mut(), setup.as_deref()).await?;
-            declared::apply(&parts, shadow.as_mut(), dialect).await?;
+            let mut shadow =
+                declared_shadow(&shadow_config, setup.as_deref(), &parts, dialect).await?;
             Ok((shadow.introspect().await?, shadow.definitions().await?))
         })
         .await?;

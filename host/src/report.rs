@@ -304,17 +304,7 @@ impl Progress {
                 level,
                 message,
             } => {
-                let line = format!("    [{plugin}] {level}: {message}");
-                match &self.bar {
-                    Some(bar) => bar.println(line),
-                    None => {
-                        let mut out = std::io::stdout().lock();
-                        if std::mem::take(&mut self.open_line) {
-                            let _ = writeln!(out);
-                        }
-                        let _ = writeln!(out, "{line}");
-                    }
-                }
+                self.println(format!("    [{plugin}] {level}: {message}"));
             }
             _ => {}
         }

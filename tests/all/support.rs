@@ -303,34 +303,29 @@ pub fn admin_int(dialect: Dialect, sql: &str) -> i64 {
 
 /// The first column of the first row of `sql` run on `url`, as an integer.
 pub fn admin_int_at(url: &str, sql: &str) -> i64 {
+    let row = admin_row(url, sql);
+    row.try_get::<i64, _>(0)
+        .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
+        .unwrap()
+}
+
+/// The first row of `sql` run on `url`.
+fn admin_row(url: &str, sql: &str) -> sqlx::any::AnyRow {
     sqlx::any::install_default_drivers();
     runtime().block_on(async {
         let mut conn = AnyConnection::connect(url)
             .await
             .unwrap_or_else(|e| panic!("connect {url}: {e}"));
-        let row = sqlx::query(sql)
+        sqlx::query(sql)
             .fetch_one(&mut conn)
             .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        row.try_get::<i64, _>(0)
-            .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
-            .unwrap()
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     })
 }
 
 /// The first column of the first row of `sql` run on `url`, as text.
 pub fn admin_text(url: &str, sql: &str) -> String {
-    sqlx::any::install_default_drivers();
-    runtime().block_on(async {
-        let mut conn = AnyConnection::connect(url)
-            .await
-            .unwrap_or_else(|e| panic!("connect {url}: {e}"));
-        let row = sqlx::query(sql)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        row.try_get::<String, _>(0).unwrap()
-    })
+    admin_row(url, sql).try_get::<String, _>(0).unwrap()
 }
 
 pub fn admin(url: &str, sql: &str) {

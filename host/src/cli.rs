@@ -90,6 +90,10 @@ pub enum Command {
         /// deploy refuses and points to `godwit adopt`.
         #[arg(long)]
         ignore_other_history: bool,
+        /// Run each backfill's batches on N connections at once (1 to 64), instead of its
+        /// step.toml's `[batch] workers`. Other processes can help with `godwit work`.
+        #[arg(long, value_name = "N", value_parser = workers_arg)]
+        workers: Option<u32>,
         #[command(flatten)]
         fleet: FleetArgs,
         /// With --targets: deploy the first K targets first, and the rest only if every
@@ -422,12 +426,14 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             allow_out_of_order,
             restore_on_failure,
             ignore_other_history,
+            workers,
         } => {
             let options = DeployOptions {
                 to: to.as_deref().map(version).transpose()?,
                 allow_out_of_order: *allow_out_of_order,
                 restore_on_failure: *restore_on_failure,
                 ignore_other_history: *ignore_other_history,
+                workers: *workers,
             };
             let fleet = read_fleet(&cli, file)?;
             let run = fleet_run(*parallel, canary.map(|k| k as usize), json);
@@ -648,6 +654,7 @@ async fn command(
             allow_out_of_order,
             restore_on_failure,
             ignore_other_history,
+            workers,
             ..
         } => {
             let options = DeployOptions {
@@ -655,6 +662,7 @@ async fn command(
                 allow_out_of_order,
                 restore_on_failure,
                 ignore_other_history,
+                workers,
             };
             let checker_only = crate::driver::checker_only(config);
             if !json {
@@ -1266,4 +1274,15 @@ fn new_migration(dir: &Path, raw: &str, step: Option<&str>) -> Result<u8, Error>
     let shown: Vec<String> = created.iter().map(|p| p.display().to_string()).collect();
     println!("Created {}", shown.join(" and "));
     Ok(exit::OK)
+}
+
+/// `--workers N`: a whole number from 1 to [`godwit_core::step::MAX_WORKERS`].
+fn workers_arg(text: &str) -> Result<u32, String> {
+    let max = godwit_core::step::MAX_WORKERS;
+    match text.trim().parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{text:?} is not a worker count: give a whole number from 1 to {max} (how many connections run a backfill's batches at once)"
+        )),
+    }
 }

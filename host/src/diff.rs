@@ -402,6 +402,7 @@ async fn deploy_on_shadow(shadow: &mut Migrator) -> Result<usize, Error> {
             allow_out_of_order: true,
             restore_on_failure: false,
             ignore_other_history: true,
+            workers: None,
         })
         .await
         .map_err(|e| match e {
@@ -675,6 +676,7 @@ async fn prove(
                 allow_out_of_order: true,
                 restore_on_failure: false,
                 ignore_other_history: true,
+                workers: None,
             })
             .await?;
         let driver = shadow.driver();

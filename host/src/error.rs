@@ -124,6 +124,39 @@ pub enum Error {
     /// the database stayed unhealthy for longer than the step may pause.
     #[error(transparent)]
     Health(#[from] crate::health::HealthError),
+
+    /// A step was asked to run with more than one worker where it cannot have them;
+    /// nothing of the step was run or recorded.
+    #[error(
+        "step {step}: workers = {workers} refused: {reason}\n  set `[batch] workers = 1` in its step.toml (or pass `--workers 1`)"
+    )]
+    WorkersRefused {
+        step: String,
+        workers: u32,
+        reason: WorkersRefusal,
+    },
+}
+
+/// Why a step cannot run with more than one worker ([`Error::WorkersRefused`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkersRefusal {
+    /// SQLite lets one connection write at a time.
+    Sqlite,
+    /// A data step's plugin keeps its own cursor: its batches cannot be split up front.
+    DataStep,
+}
+
+impl std::fmt::Display for WorkersRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WorkersRefusal::Sqlite => {
+                "SQLite lets only one connection write at a time, so more workers would only wait for each other's locks"
+            }
+            WorkersRefusal::DataStep => {
+                "a data step's plugin walks its own cursor from one batch to the next, so its batches cannot be split among workers up front; only backfills run in parallel"
+            }
+        })
+    }
 }
 
 impl Error {
@@ -133,7 +166,8 @@ impl Error {
             | Error::Source { .. }
             | Error::Io(_)
             | Error::Declared(_)
-            | Error::Targets(_) => exit::USAGE,
+            | Error::Targets(_)
+            | Error::WorkersRefused { .. } => exit::USAGE,
             Error::Connect(_) | Error::LockTimeout { .. } | Error::SchemaMissing { .. } => {
                 exit::CONNECT
             }

@@ -687,60 +687,81 @@ fn mysql_text(row: &sqlx::mysql::MySqlRow, i: usize) -> Option<String> {
 }
 
 impl Migrator {
-    /// Waits, before a step's next batch, until the database is healthy: returns at once
-    /// when it is, else tells watchers about the pause and measures again every
-    /// `check_every`, for at most `max_pause`.
+    /// Waits, before a step's next batch, until the database is healthy: see
+    /// [`wait_until_healthy`]; pauses are told to the migrator's watchers.
     pub(crate) async fn wait_until_healthy(
         &mut self,
         throttle: &mut Throttle,
         step: &str,
         version: &str,
     ) -> Result<(), Error> {
-        let mut pause: Option<(Instant, Instant)> = None;
-        let mut last: Option<PauseReason> = None;
-        loop {
-            let reason = throttle.check(self.driver.as_mut()).await?;
-            let max_pause = throttle.settings().max_pause;
-            let Some(reason) = reason else {
-                if let (Some((since, _)), Some(reason)) = (pause, last) {
-                    self.emit(Event::StepResumed {
-                        version: version.to_owned(),
-                        paused_ms: since.elapsed().as_millis() as u64,
-                        reason,
-                    });
-                }
-                return Ok(());
-            };
-            let now = Instant::now();
-            let (since, told) = pause.get_or_insert((now, now));
-            let waited = since.elapsed();
-            if waited >= max_pause {
-                return Err(HealthError::PausedTooLong {
-                    step: step.to_owned(),
-                    waited,
-                    max_pause,
-                    reason,
-                }
-                .into());
-            }
-            let changed = last
-                .as_ref()
-                .is_none_or(|l| std::mem::discriminant(l) != std::mem::discriminant(&reason));
-            if changed || told.elapsed() >= TELL_EVERY {
-                *told = now;
-                self.emit(Event::StepPaused {
+        let observer = &mut self.observer;
+        wait_until_healthy(
+            self.driver.as_mut(),
+            throttle,
+            step,
+            version,
+            &mut |event| observer(&event),
+        )
+        .await
+    }
+}
+
+/// Waits until the database is healthy: returns at once when it is, else tells `emit`
+/// about the pause and measures again every `check_every`, for at most `max_pause`.
+/// Every connection that takes batches calls it first, the deploying process's one and
+/// each worker's alike (see [`crate::step::workers`]).
+pub(crate) async fn wait_until_healthy(
+    driver: &mut dyn crate::driver::Driver,
+    throttle: &mut Throttle,
+    step: &str,
+    version: &str,
+    emit: &mut dyn FnMut(Event),
+) -> Result<(), Error> {
+    let mut pause: Option<(Instant, Instant)> = None;
+    let mut last: Option<PauseReason> = None;
+    loop {
+        let reason = throttle.check(driver).await?;
+        let max_pause = throttle.settings().max_pause;
+        let Some(reason) = reason else {
+            if let (Some((since, _)), Some(reason)) = (pause, last) {
+                emit(Event::StepResumed {
                     version: version.to_owned(),
-                    reason: reason.clone(),
-                    paused_ms: waited.as_millis() as u64,
-                    max_pause_ms: max_pause.as_millis() as u64,
+                    paused_ms: since.elapsed().as_millis() as u64,
+                    reason,
                 });
             }
-            last = Some(reason);
-            // A lease-based migration lock must stay ours however long the pause.
-            self.driver.keep_alive().await?;
-            let left = max_pause.saturating_sub(since.elapsed());
-            tokio::time::sleep(throttle.settings().check_every.min(left)).await;
+            return Ok(());
+        };
+        let now = Instant::now();
+        let (since, told) = pause.get_or_insert((now, now));
+        let waited = since.elapsed();
+        if waited >= max_pause {
+            return Err(HealthError::PausedTooLong {
+                step: step.to_owned(),
+                waited,
+                max_pause,
+                reason,
+            }
+            .into());
         }
+        let changed = last
+            .as_ref()
+            .is_none_or(|l| std::mem::discriminant(l) != std::mem::discriminant(&reason));
+        if changed || told.elapsed() >= TELL_EVERY {
+            *told = now;
+            emit(Event::StepPaused {
+                version: version.to_owned(),
+                reason: reason.clone(),
+                paused_ms: waited.as_millis() as u64,
+                max_pause_ms: max_pause.as_millis() as u64,
+            });
+        }
+        last = Some(reason);
+        // A lease-based migration lock must stay ours however long the pause.
+        driver.keep_alive().await?;
+        let left = max_pause.saturating_sub(since.elapsed());
+        tokio::time::sleep(throttle.settings().check_every.min(left)).await;
     }
 }
 

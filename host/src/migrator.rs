@@ -161,6 +161,9 @@ pub struct DeployOptions {
     /// Deploy although another tool's history table says it migrated this database and
     /// godwit's history is empty (normally refused: `godwit adopt` first).
     pub ignore_other_history: bool,
+    /// `--workers N`: how many connections run each backfill's batches, instead of its
+    /// step.toml's `[batch] workers`.
+    pub workers: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -209,7 +212,7 @@ pub struct DataCopy {
 pub struct Migrator {
     config: Config,
     pub(crate) driver: Box<dyn Driver>,
-    observer: Box<dyn FnMut(&Event) + Send>,
+    pub(crate) observer: Box<dyn FnMut(&Event) + Send>,
     /// Events about work inside a migration, told only once that work is committed.
     deferred: Vec<Event>,
     /// Validator plugins deploy runs before it changes anything.
@@ -231,6 +234,8 @@ pub struct Migrator {
     /// The migrations as the command line read them before connecting (see
     /// [`Migrator::use_sources`]); `None`: read the files each time.
     sources: Option<Vec<Migration>>,
+    /// `--workers N` of the running deploy, over each step's `[batch] workers`.
+    pub(crate) workers: Option<u32>,
 }
 
 impl Migrator {
@@ -251,6 +256,7 @@ impl Migrator {
             run_copies: Vec::new(),
             other_histories: Vec::new(),
             sources: None,
+            workers: None,
         })
     }
 
@@ -386,6 +392,7 @@ impl Migrator {
     /// Applies every pending migration (up to `--to`), in version order.
     pub async fn deploy(&mut self, options: &DeployOptions) -> Result<RunReport, Error> {
         self.operation = "deploy";
+        self.workers = options.workers;
         self.locked(async |m| m.deploy_locked(options).await).await
     }
 
@@ -1917,6 +1924,7 @@ impl Migrator {
                     restore_on_failure: false,
                     // Everything was dropped, other tools' tables too.
                     ignore_other_history: true,
+                    workers: None,
                 })
                 .await?;
             Ok((dropped, report))

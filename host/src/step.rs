@@ -20,7 +20,7 @@ use crate::Dialect;
 use crate::backup::quote;
 use crate::driver::now_rfc3339;
 use crate::driver::{Driver, Scope};
-use crate::error::Error;
+use crate::error::{Error, WorkersRefusal};
 use crate::health::Throttle;
 use crate::history::{HistoryRow, Operation, RowState};
 use crate::migrator::{Done, Event, Migrator};
@@ -28,6 +28,8 @@ use crate::plugin::registry::{Entry, Registry};
 use crate::plugin::{self, Call, Limits, LogLine, World, session, types};
 use crate::source::Migration;
 use crate::value::{Rows, Value};
+
+pub mod workers;
 
 /// The table that holds each running step's checkpoint.
 pub const PROGRESS_TABLE: &str = "godwit_step_progress";
@@ -171,6 +173,64 @@ impl BackfillSql {
         } else {
             parts.join(" AND ")
         }
+    }
+
+    /// The key `size` rows after the cursor (`$1..$k`), which ends a batch of a split
+    /// step (see [`workers::split`]).
+    pub fn boundary(&self, after: bool, size: u32) -> String {
+        format!(
+            "SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT 1 OFFSET {}",
+            self.key_list(""),
+            quote_table(self.dialect, &self.table),
+            self.condition(after),
+            self.key_list(""),
+            size.max(1) - 1
+        )
+    }
+
+    /// The rows of a split step's batch: keys after `$1..$k` when `lower`, up to and
+    /// including the next `k` parameters when `upper`.
+    pub fn select_range(&self, lower: bool, upper: bool) -> String {
+        let k = self.keys.len();
+        let params = |from: usize| {
+            (from + 1..=from + k)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut parts = Vec::new();
+        if lower {
+            parts.push(format!("({}) > ({})", self.key_list(""), params(0)));
+        }
+        if upper {
+            let from = if lower { k } else { 0 };
+            parts.push(format!("({}) <= ({})", self.key_list(""), params(from)));
+        }
+        if let Some(filter) = &self.filter {
+            parts.push(format!("({filter})"));
+        }
+        let condition = if parts.is_empty() {
+            "1 = 1".to_owned()
+        } else {
+            parts.join(" AND ")
+        };
+        format!(
+            "SELECT {} FROM {} WHERE {condition} ORDER BY {}",
+            self.read_list(),
+            quote_table(self.dialect, &self.table),
+            self.key_list("")
+        )
+    }
+
+    /// The columns a batch reads: the key, then the other columns the plugin reads.
+    fn read_list(&self) -> String {
+        let mut columns: Vec<String> = self.keys.iter().map(|k| self.q(k)).collect();
+        for column in &self.reads {
+            if !self.keys.contains(column) {
+                columns.push(self.q(column));
+            }
+        }
+        columns.join(", ")
     }
 
     /// The next `limit` rows after the cursor (`$1..$k` are the cursor's key values).
@@ -411,6 +471,23 @@ impl Migrator {
                 &e,
             )
         };
+        let workers = self.workers.unwrap_or(step.batch.workers);
+        if workers > 1 {
+            let refusal = if self.driver.dialect() == Dialect::Sqlite {
+                Some(WorkersRefusal::Sqlite)
+            } else if entry.plugin.world() == Some(World::DataStep) {
+                Some(WorkersRefusal::DataStep)
+            } else {
+                None
+            };
+            if let Some(reason) = refusal {
+                return Err(Error::WorkersRefused {
+                    step: migration.id(),
+                    workers,
+                    reason,
+                });
+            }
+        }
         self.driver.keep_alive().await?;
         self.driver
             .execute(&progress_ddl(self.driver.dialect()))
@@ -451,8 +528,10 @@ impl Migrator {
         let progress = progress.unwrap_or_default();
         let result = match entry.plugin.world() {
             Some(World::Backfill) => {
-                self.backfill(migration, step, entry, plugins, &mut row, progress)
-                    .await
+                self.backfill(
+                    migration, step, entry, plugins, &mut row, progress, resumed, workers,
+                )
+                .await
             }
             Some(World::DataStep) => {
                 self.data_step(migration, step, entry, plugins, &mut row, progress)
@@ -511,6 +590,7 @@ impl Migrator {
                     | Error::LockLost(_)
                     | Error::Config(_)
                     | Error::Health(_)
+                    | Error::WorkersRefused { .. }
                     | Error::RoleMissing { .. } => err,
                     other => Error::MigrationFailed(other.to_string()),
                 })
@@ -518,6 +598,7 @@ impl Migrator {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn backfill(
         &mut self,
         migration: &Migration,
@@ -526,6 +607,8 @@ impl Migrator {
         plugins: &Registry,
         row: &mut HistoryRow,
         mut progress: Progress,
+        resumed: bool,
+        workers: u32,
     ) -> Result<Progress, Error> {
         let dialect = self.driver.dialect();
         let runtime = plugins
@@ -633,6 +716,41 @@ impl Migrator {
         };
         let settings = &step.batch;
         let hint = (spec.batch_size_hint > 0).then_some(spec.batch_size_hint);
+        // A step once split into batches goes on with its batches, whatever the worker
+        // count now: its single-worker checkpoint stopped at the split.
+        let split = resumed
+            && dialect != Dialect::Sqlite
+            && workers::totals(self.driver.as_mut(), row.id)
+                .await
+                .map_err(|e| {
+                    Error::db(
+                        format!("step {}: cannot read its batches", migration.id()),
+                        &e,
+                    )
+                })?
+                .is_some();
+        if workers > 1 || split {
+            let size = settings
+                .size_or(hint)
+                .clamp(settings.min, settings.max.max(settings.min));
+            let job = workers::Job {
+                history_id: row.id,
+                step: migration.id(),
+                version: migration.version.to_string(),
+                plugin: name.clone(),
+                sql,
+                writes: spec.writes.clone(),
+                entry,
+                runtime,
+                settings: &step.config,
+                batch: &step.batch,
+                scope,
+                config: self.config().clone(),
+            };
+            return self
+                .backfill_in_batches(&job, row, progress, cursor, total, size, workers)
+                .await;
+        }
         let mut size = if progress.batch_size > 0 {
             progress.batch_size
         } else {
@@ -801,6 +919,178 @@ impl Migrator {
             }
         }
         Ok(progress)
+    }
+
+    /// A backfill run by `workers` connections at once, batch by batch from
+    /// [`workers::BATCHES_TABLE`]; splits the rest of the key range (after `cursor`, the
+    /// single-worker checkpoint) first when the step was not split yet. See
+    /// [`workers`] for why each batch is done exactly once.
+    #[allow(clippy::too_many_arguments)]
+    async fn backfill_in_batches(
+        &mut self,
+        job: &workers::Job<'_>,
+        row: &mut HistoryRow,
+        before: Progress,
+        cursor: Option<Vec<Value>>,
+        total: Option<u64>,
+        size: u32,
+        count: u32,
+    ) -> Result<Progress, Error> {
+        let dialect = self.driver.dialect();
+        for ddl in workers::batches_ddl(dialect) {
+            self.driver
+                .execute(&ddl)
+                .await
+                .map_err(|e| Error::db(format!("cannot create {}", workers::BATCHES_TABLE), &e))?;
+        }
+        let at_start = workers::totals(self.driver.as_mut(), row.id)
+            .await
+            .map_err(|e| Error::db(format!("step {}: cannot read its batches", job.step), &e))?;
+        if at_start.is_none() {
+            // The boundaries run the plugin's filter: confined, in a transaction (rolled
+            // back) so that PostgreSQL's SET LOCAL ROLE holds; the batches are stored as
+            // godwit's own, in one transaction of their own.
+            self.driver
+                .begin()
+                .await
+                .map_err(|e| Error::db(format!("step {}: cannot begin", job.step), &e))?;
+            let mut confinement = session::Confinement::new(Arc::clone(&job.scope))
+                .until(bound_from_now(job.batch.timeout));
+            let ranges = workers::split(
+                self.driver.as_mut(),
+                &mut confinement,
+                &job.sql,
+                cursor,
+                size,
+            )
+            .await;
+            let _ = self.driver.rollback().await;
+            let ranges = ranges.map_err(|e| {
+                Error::MigrationFailed(format!(
+                    "step {}: cannot split its key range into batches: {e}",
+                    job.step
+                ))
+            })?;
+            workers::store_batches(self.driver.as_mut(), row.id, &job.version, &ranges)
+                .await
+                .map_err(|e| {
+                    Error::db(format!("step {}: cannot record its batches", job.step), &e)
+                })?;
+        }
+        let rows_at_start = at_start.map_or(0, |t| t.rows);
+        let mut drivers = Vec::new();
+        for _ in 0..count.max(1) {
+            drivers.push(workers::connect(job).await?);
+        }
+        let shared = workers::Shared::default();
+        shared.running.set(drivers.len());
+        let started = Instant::now();
+        let coordinator = async {
+            let mut last = Instant::now();
+            while shared.running.get() > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                if last.elapsed() >= workers::TOTALS_EVERY {
+                    last = Instant::now();
+                    let told = self
+                        .record_batches(
+                            job,
+                            row,
+                            &before,
+                            &shared,
+                            total,
+                            size,
+                            started,
+                            rows_at_start,
+                        )
+                        .await;
+                    if let Err(e) = told {
+                        shared.stop.set(true);
+                        return Some(e);
+                    }
+                }
+            }
+            None
+        };
+        let ran = workers::run_workers(job, drivers, &shared, coordinator).await;
+        let totals = self
+            .record_batches(
+                job,
+                row,
+                &before,
+                &shared,
+                total,
+                size,
+                started,
+                rows_at_start,
+            )
+            .await;
+        let done = |t: &workers::Totals| Progress {
+            position: before.position.clone(),
+            rows: before.rows + t.rows,
+            batches: before.batches + t.done,
+            batch_size: size,
+        };
+        match (ran, totals) {
+            (Ok(()), Ok(t)) if t.pending == 0 => Ok(done(&t)),
+            (Ok(()), Ok(t)) => Err(Error::MigrationFailed(format!(
+                "step {}: its workers stopped with {} batches not done",
+                job.step, t.pending
+            ))),
+            (Ok(()), Err(e)) => Err(e),
+            (Err(e), t) => Err(rolled_back(e, &done(&t.unwrap_or_default()))),
+        }
+    }
+
+    /// Tells watchers the events of the workers and the totals of a split step's batches
+    /// (all processes' work), records them in the history row, and keeps the migration
+    /// lock; about once a second while workers run (not per batch by every worker).
+    #[allow(clippy::too_many_arguments)]
+    async fn record_batches(
+        &mut self,
+        job: &workers::Job<'_>,
+        row: &mut HistoryRow,
+        before: &Progress,
+        shared: &workers::Shared,
+        total: Option<u64>,
+        size: u32,
+        started: Instant,
+        rows_at_start: u64,
+    ) -> Result<workers::Totals, Error> {
+        let events = shared.events.take();
+        for event in events {
+            self.emit(event);
+        }
+        self.driver.keep_alive().await?;
+        let totals = workers::totals(self.driver.as_mut(), row.id)
+            .await
+            .map_err(|e| Error::db(format!("step {}: cannot read its batches", job.step), &e))?
+            .unwrap_or_default();
+        row.statements_applied = (before.batches + totals.done) as i64;
+        row.rows_affected = Some((before.rows + totals.rows) as i64);
+        self.driver.update_history(row).await.map_err(|e| {
+            Error::db(
+                format!(
+                    "cannot record progress of {} in the history table",
+                    job.step
+                ),
+                &e,
+            )
+        })?;
+        let (rate, eta) = rate_and_eta(
+            totals.rows.saturating_sub(rows_at_start),
+            started.elapsed(),
+            total.map(|t| t.saturating_sub(before.rows + rows_at_start)),
+        );
+        self.emit(Event::BatchProgress {
+            version: job.version.clone(),
+            batches: before.batches + totals.done,
+            rows: before.rows + totals.rows,
+            total,
+            rate,
+            eta_ms: eta.map(|d| d.as_millis() as u64),
+            batch_size: size,
+        });
+        Ok(totals)
     }
 
     /// Commits a batch with its checkpoint and the history row's counters, all in the
@@ -1515,5 +1805,29 @@ mod tests {
             r#"UPDATE "public"."users" SET "email_norm" = v.column2 FROM (VALUES ($1, $2)) AS v WHERE "public"."users"."id" = v.column1 AND "public"."users"."id" >= $3 AND "public"."users"."id" <= $4"#
         );
         assert_eq!(lite.ceiling(), 16_382);
+    }
+
+    #[test]
+    fn split_steps_read_by_key_range() {
+        let pg = sql(Dialect::Postgres);
+        assert_eq!(
+            pg.boundary(true, 100),
+            r#"SELECT "id" FROM "public"."users" WHERE ("id") > ($1) AND (email_norm IS NULL) ORDER BY "id" LIMIT 1 OFFSET 99"#
+        );
+        assert_eq!(
+            pg.select_range(true, true),
+            r#"SELECT "id", "email" FROM "public"."users" WHERE ("id") > ($1) AND ("id") <= ($2) AND (email_norm IS NULL) ORDER BY "id""#
+        );
+        assert_eq!(
+            pg.select_range(false, true),
+            r#"SELECT "id", "email" FROM "public"."users" WHERE ("id") <= ($1) AND (email_norm IS NULL) ORDER BY "id""#
+        );
+        let mut two = sql(Dialect::MySql);
+        two.keys = vec!["tenant".into(), "id".into()];
+        two.filter = None;
+        assert_eq!(
+            two.select_range(true, false),
+            "SELECT `tenant`, `id`, `email` FROM `public`.`users` WHERE (`tenant`, `id`) > ($1, $2) ORDER BY `tenant`, `id`"
+        );
     }
 }

@@ -680,6 +680,7 @@ impl<'a> Run<'a> {
             restore_on_failure: false,
             // The shadow holds nothing but godwit's own tables.
             ignore_other_history: true,
+            workers: None,
         }
     }
 

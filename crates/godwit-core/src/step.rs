@@ -56,7 +56,15 @@ pub struct BatchSettings {
     /// before it stops (resumable); godwit.toml's `[throttle] max_pause` when unset.
     #[serde(deserialize_with = "optional_duration")]
     pub max_pause: Option<Duration>,
+    /// How many connections run a backfill's batches at once (1..=64). With more than
+    /// one, the key range is split into batches up front and each connection leases the
+    /// next one; `godwit deploy --workers N` overrides it. SQLite has one writer, so
+    /// there it must be 1, as for data steps (whose plugin keeps its own cursor).
+    pub workers: u32,
 }
+
+/// The most workers one step may have: `[batch] workers` and `deploy --workers`.
+pub const MAX_WORKERS: u32 = 64;
 
 /// The default of `[batch] timeout`: far above a batch's target (250 ms by default), so
 /// that only a statement gone wrong meets it.
@@ -75,6 +83,7 @@ impl Default for BatchSettings {
             max_replication_lag: None,
             health_query: None,
             max_pause: None,
+            workers: 1,
         }
     }
 }
@@ -98,6 +107,12 @@ impl StepFile {
             return Err(format!(
                 "[batch] needs 1 <= min <= max and size >= 1 (min = {}, max = {}, size = {:?})",
                 b.min, b.max, b.size
+            ));
+        }
+        if b.workers == 0 || b.workers > MAX_WORKERS {
+            return Err(format!(
+                "[batch] workers must be between 1 and {MAX_WORKERS} (workers = {}): it is how many connections run the step's batches at once",
+                b.workers
             ));
         }
         if b.timeout.is_zero() {
@@ -160,6 +175,14 @@ mod tests {
         assert!(err.contains("batchsize"), "{err}");
         let err = StepFile::parse("plugin = \"copy\"\n[batch]\nmin = 5\nmax = 2\n").unwrap_err();
         assert!(err.contains("min <= max"), "{err}");
+        assert_eq!(ok.batch.workers, 1);
+        let four = StepFile::parse("plugin = \"copy\"\n[batch]\nworkers = 4\n").unwrap();
+        assert_eq!(four.batch.workers, 4);
+        for bad in ["0", "65"] {
+            let err = StepFile::parse(&format!("plugin = \"copy\"\n[batch]\nworkers = {bad}\n"))
+                .unwrap_err();
+            assert!(err.contains("workers must be between 1 and 64"), "{err}");
+        }
         let err = StepFile::parse("[config]\n").unwrap_err();
         assert!(err.contains("plugin"), "{err}");
     }

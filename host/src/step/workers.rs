@@ -1,0 +1,656 @@
+//! Parallel batches: a backfill's key range run by several connections at once.
+//!
+//! With `[batch] workers = N` (or `deploy --workers N`) above 1, the host splits the rest
+//! of the key range up front into batches of about `size` rows and stores them in a
+//! table of its own, [`BATCHES_TABLE`], in one transaction. Each worker is one connection
+//! that, batch after batch:
+//!
+//! 1. waits until the database is healthy ([`before_taking_a_batch`]);
+//! 2. begins a transaction and leases the next pending batch with
+//!    `SELECT … FOR UPDATE SKIP LOCKED` (PostgreSQL; MySQL 8 and MariaDB 10.6+);
+//! 3. reads the batch's rows by key range, hands them to the plugin's `transform`, writes
+//!    what it returns, marks the batch done, and commits — all in that one transaction.
+//!
+//! **The lease is the row lock of the batch's transaction.** There is no lease expiry to
+//! tune and no clock to trust: if a worker dies (kill -9, a lost connection), the server
+//! rolls its transaction back, the batch is pending again and its row lock is gone, so
+//! another worker takes it; if it is done, it was committed together with its rows. So
+//! every row is transformed exactly once. A worker that hangs while it holds a batch is
+//! cut off by the server: PostgreSQL's `idle_in_transaction_session_timeout`, MySQL's and
+//! MariaDB's `wait_timeout` (set for the batch's transaction only), never below the
+//! plugin's time limit plus 5 s ([`lease_timeout`]), so a plugin working within its
+//! limit is never cut off. Statements themselves are bounded by `[batch] timeout`.
+//!
+//! MySQL and MariaDB worker sessions run at READ COMMITTED, so that a worker's range read
+//! takes no gap locks that would stall its neighbours' batches.
+//!
+//! A step split into batches continues with its batches when it is resumed, whatever the
+//! worker count then (1 included): its single-worker checkpoint stops moving at the split.
+
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Ahead, BackfillSql, bound_from_now, decode_position, encode_position};
+use crate::Dialect;
+use crate::config::Config;
+use crate::driver::{Driver, Scope, now_rfc3339};
+use crate::error::Error;
+use crate::health::Throttle;
+use crate::migrator::Event;
+use crate::plugin::registry::Entry;
+use crate::plugin::{self, LogLine, session};
+use crate::step::BatchSettings;
+use crate::value::{Rows, Value};
+
+/// The table of a split step's batches.
+pub const BATCHES_TABLE: &str = "godwit_batches";
+
+/// How long a worker waits before it looks again when every pending batch is leased by
+/// another worker (which may die and give its batch back).
+const RETAKE_EVERY: Duration = Duration::from_millis(200);
+
+/// How often the deploying process records the totals in the history table and tells
+/// watchers: not per batch by every worker.
+pub const TOTALS_EVERY: Duration = Duration::from_secs(1);
+
+/// SQL for the batches table and its index, for `dialect`.
+pub fn batches_ddl(dialect: Dialect) -> Vec<String> {
+    let text = match dialect {
+        Dialect::MySql => "LONGTEXT",
+        _ => "TEXT",
+    };
+    let index = "godwit_batches_pending";
+    let inline_index = if dialect == Dialect::MySql {
+        format!(",\n            INDEX {index} (history_id, state, batch_no)")
+    } else {
+        String::new()
+    };
+    let mut ddl = vec![format!(
+        "CREATE TABLE IF NOT EXISTS {BATCHES_TABLE} (
+            history_id BIGINT NOT NULL,
+            version VARCHAR(255) NOT NULL,
+            batch_no BIGINT NOT NULL,
+            lower_key {text},
+            upper_key {text},
+            state VARCHAR(16) NOT NULL,
+            rows_done BIGINT NOT NULL,
+            retried BIGINT NOT NULL,
+            created_at VARCHAR(40) NOT NULL,
+            finished_at VARCHAR(40),
+            taken_by VARCHAR(255),
+            PRIMARY KEY (history_id, batch_no){inline_index}
+        )"
+    )];
+    if dialect != Dialect::MySql {
+        ddl.push(format!(
+            "CREATE INDEX IF NOT EXISTS {index} ON {BATCHES_TABLE} (history_id, state, batch_no)"
+        ));
+    }
+    ddl
+}
+
+/// The longest a worker's batch transaction may sit idle before the server ends it (and
+/// so gives its batch back): the host's own deadline for a plugin call plus 5 s, which is
+/// never below the plugin's time limit plus 5 s.
+pub fn lease_timeout(limits: &plugin::Limits) -> Duration {
+    limits
+        .host_deadline()
+        .saturating_add(Duration::from_secs(5))
+}
+
+/// One batch of a split step: rows with keys after `lower` (from the start when `None`)
+/// up to and including `upper` (to the end when `None`), as [`encode_position`] writes
+/// keys.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Range {
+    pub lower: Option<String>,
+    pub upper: Option<String>,
+}
+
+/// Splits the rows after `after` into ranges of `size` rows, by asking for the key
+/// `size` rows further each time (an index walk of the key, once over the table).
+pub(crate) async fn split(
+    driver: &mut dyn Driver,
+    confinement: &mut session::Confinement,
+    sql: &BackfillSql,
+    after: Option<Vec<Value>>,
+    size: u32,
+) -> Result<Vec<Range>, String> {
+    let mut ranges = Vec::new();
+    let mut lower = after;
+    loop {
+        let rows = confinement
+            .query(
+                driver,
+                &sql.boundary(lower.is_some(), size),
+                lower.as_deref().unwrap_or(&[]),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(upper) = rows.rows.into_iter().next() else {
+            ranges.push(Range {
+                lower: lower.as_deref().map(encode_position),
+                upper: None,
+            });
+            return Ok(ranges);
+        };
+        ranges.push(Range {
+            lower: lower.as_deref().map(encode_position),
+            upper: Some(encode_position(&upper)),
+        });
+        lower = Some(upper);
+    }
+}
+
+/// Records a step's batches, all in one transaction: a split is stored whole or not at all.
+pub(crate) async fn store_batches(
+    driver: &mut dyn Driver,
+    history_id: i64,
+    version: &str,
+    ranges: &[Range],
+) -> Result<(), sqlx::Error> {
+    const PER_INSERT: usize = 500;
+    let now = now_rfc3339();
+    driver.begin().await?;
+    let stored = async {
+        for (chunk_no, chunk) in ranges.chunks(PER_INSERT).enumerate() {
+            let mut values = Vec::new();
+            let mut params = Vec::new();
+            for (i, range) in chunk.iter().enumerate() {
+                let n = params.len();
+                values.push(format!(
+                    "(${}, ${}, ${}, ${}, ${}, 'pending', 0, 0, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    n + 6
+                ));
+                let text = |t: &Option<String>| t.clone().map(Value::Text).unwrap_or(Value::Null);
+                params.extend([
+                    Value::Int(history_id),
+                    Value::Text(version.to_owned()),
+                    Value::Int((chunk_no * PER_INSERT + i + 1) as i64),
+                    text(&range.lower),
+                    text(&range.upper),
+                    Value::Text(now.clone()),
+                ]);
+            }
+            driver
+                .execute_values(
+                    &format!(
+                        "INSERT INTO {BATCHES_TABLE} (history_id, version, batch_no, lower_key, upper_key, state, rows_done, retried, created_at) VALUES {}",
+                        values.join(", ")
+                    ),
+                    &params,
+                )
+                .await?;
+        }
+        driver.renew_in_transaction().await?;
+        driver.commit().await
+    }
+    .await;
+    if stored.is_err() {
+        let _ = driver.rollback().await;
+    }
+    stored
+}
+
+/// Batches done and pending of a split step, with the rows done and retried.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Totals {
+    pub done: u64,
+    pub pending: u64,
+    pub rows: u64,
+    pub retried: u64,
+}
+
+/// Reads the totals of `history_id`'s batches; `None` when the step was never split
+/// (also when the table does not exist yet).
+pub(crate) async fn totals(
+    driver: &mut dyn Driver,
+    history_id: i64,
+) -> Result<Option<Totals>, sqlx::Error> {
+    let rows = match driver
+        .query_values(
+            &format!(
+                "SELECT state, COUNT(*), COALESCE(SUM(rows_done), 0), COALESCE(SUM(retried), 0) FROM {BATCHES_TABLE} WHERE history_id = $1 GROUP BY state"
+            ),
+            &[Value::Int(history_id)],
+        )
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) if crate::driver::is_undefined_table(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if rows.rows.is_empty() {
+        return Ok(None);
+    }
+    let mut totals = Totals::default();
+    for row in rows.rows {
+        let state = match &row[0] {
+            Value::Text(t) => t.clone(),
+            _ => String::new(),
+        };
+        let (count, rows_done, retried) = (int(&row[1]), int(&row[2]), int(&row[3]));
+        if state == "done" {
+            totals.done += count;
+            totals.rows += rows_done;
+            totals.retried += retried;
+        } else {
+            totals.pending += count;
+        }
+    }
+    Ok(Some(totals))
+}
+
+/// A count as the databases return it: an integer, or a decimal's text (MySQL's `SUM`).
+fn int(value: &Value) -> u64 {
+    match value {
+        Value::Int(n) => (*n).max(0) as u64,
+        Value::Text(t) => t
+            .split('.')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        Value::Float(f) => f.max(0.0) as u64,
+        _ => 0,
+    }
+}
+
+/// What every worker of one step shares: the step, its plugin and its SQL.
+pub(crate) struct Job<'a> {
+    pub history_id: i64,
+    /// The migration's id (`V_name`), for messages.
+    pub step: String,
+    pub version: String,
+    pub plugin: String,
+    pub sql: BackfillSql,
+    pub writes: Vec<String>,
+    pub entry: &'a Entry,
+    pub runtime: Arc<plugin::Runtime>,
+    /// The step's `[config]`.
+    pub settings: &'a toml::Table,
+    pub batch: &'a BatchSettings,
+    pub scope: Arc<dyn Scope>,
+    pub config: Config,
+}
+
+impl Job<'_> {
+    fn at(&self, batch: i64) -> String {
+        format!("step {} (plugin {}, batch {batch})", self.step, self.plugin)
+    }
+}
+
+/// What the workers of one process tell each other and the process: events to pass on,
+/// and a flag that stops them all after their current batch.
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub stop: Cell<bool>,
+    pub events: RefCell<Vec<Event>>,
+    /// Workers still running.
+    pub running: Cell<usize>,
+    /// Batches and rows done by this process's workers.
+    pub batches: Cell<u64>,
+    pub rows: Cell<u64>,
+}
+
+impl Shared {
+    fn emit(&self, event: Event) {
+        self.events.borrow_mut().push(event);
+    }
+
+    fn log(&self, plugin: &str, logs: &[LogLine], stderr: &str) {
+        for line in logs {
+            self.emit(Event::PluginLog {
+                plugin: plugin.to_owned(),
+                level: line.level.to_owned(),
+                message: line.message.clone(),
+            });
+        }
+        for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+            self.emit(Event::PluginLog {
+                plugin: plugin.to_owned(),
+                level: "stderr".to_owned(),
+                message: line.to_owned(),
+            });
+        }
+    }
+}
+
+/// Opens a worker's connection and sets its session up: the lease timeout, READ
+/// COMMITTED on MySQL/MariaDB, and the plugin's confinement. One after the other, not at
+/// once: preparing the confinement may change a role's privileges, which PostgreSQL does
+/// not let two sessions do at the same moment.
+pub(crate) async fn connect(job: &Job<'_>) -> Result<Box<dyn Driver>, Error> {
+    let mut driver = crate::driver::connect(&job.config).await?;
+    prepare_session(driver.as_mut(), job).await?;
+    Ok(driver)
+}
+
+async fn prepare_session(driver: &mut dyn Driver, job: &Job<'_>) -> Result<(), Error> {
+    let lease = lease_timeout(&job.entry.limits);
+    let sql = match driver.dialect() {
+        Dialect::Postgres => format!(
+            "SET idle_in_transaction_session_timeout = '{}ms'",
+            lease.as_millis().min(i32::MAX as u128)
+        ),
+        Dialect::MySql => "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".to_owned(),
+        Dialect::Sqlite => return Ok(()),
+    };
+    driver.execute(&sql).await.map_err(|e| {
+        Error::db(
+            format!("step {}: cannot set up a worker's session", job.step),
+            &e,
+        )
+    })?;
+    session::Confinement::new(Arc::clone(&job.scope))
+        .prepare(driver)
+        .await
+}
+
+/// The one place where each worker waits for the database's health before it takes a
+/// batch: the throttle of [`crate::health`] holds every worker back alike.
+pub(crate) async fn before_taking_a_batch(
+    driver: &mut dyn Driver,
+    throttle: &mut Throttle,
+    job: &Job<'_>,
+    shared: &Shared,
+) -> Result<(), Error> {
+    crate::health::wait_until_healthy(driver, throttle, &job.step, &job.version, &mut |e| {
+        shared.emit(e)
+    })
+    .await
+}
+
+/// One worker: takes batches until none is left, or until another worker failed.
+pub(crate) async fn work(
+    job: &Job<'_>,
+    mut driver: Box<dyn Driver>,
+    shared: &Shared,
+    number: usize,
+) -> Result<(), Error> {
+    // Who did a batch, for the operator: host, process and worker.
+    let worker = format!(
+        "{}:{}/{number}",
+        crate::driver::hostname(),
+        std::process::id()
+    );
+    let result = async {
+        let mut throttle = Throttle::new(&job.config, job.batch, &job.step)?;
+        while !shared.stop.get() {
+            before_taking_a_batch(driver.as_mut(), &mut throttle, job, shared).await?;
+            if shared.stop.get() {
+                break;
+            }
+            match take_batch(job, driver.as_mut(), shared, &worker).await? {
+                Taken::Done => {}
+                Taken::NoneFree => tokio::time::sleep(RETAKE_EVERY).await,
+                Taken::NoneLeft => break,
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if result.is_err() {
+        shared.stop.set(true);
+    }
+    shared.running.set(shared.running.get().saturating_sub(1));
+    result
+}
+
+enum Taken {
+    Done,
+    /// Batches are pending, but other workers hold them all.
+    NoneFree,
+    NoneLeft,
+}
+
+/// Leases the next pending batch and runs it, all in one transaction.
+async fn take_batch(
+    job: &Job<'_>,
+    driver: &mut dyn Driver,
+    shared: &Shared,
+    worker: &str,
+) -> Result<Taken, Error> {
+    let dialect = driver.dialect();
+    driver
+        .begin()
+        .await
+        .map_err(|e| Error::db(format!("step {}: cannot begin a batch", job.step), &e))?;
+    let leased = driver
+        .query_values(
+            &format!(
+                "SELECT batch_no, lower_key, upper_key FROM {BATCHES_TABLE} WHERE history_id = $1 AND state = 'pending' ORDER BY batch_no LIMIT 1 FOR UPDATE SKIP LOCKED"
+            ),
+            &[Value::Int(job.history_id)],
+        )
+        .await;
+    let leased = match leased {
+        Ok(rows) => rows,
+        Err(e) => {
+            let _ = driver.rollback().await;
+            return Err(Error::db(
+                format!(
+                    "step {}: cannot lease a batch from {BATCHES_TABLE}",
+                    job.step
+                ),
+                &e,
+            ));
+        }
+    };
+    let Some(lease) = leased.rows.into_iter().next() else {
+        let _ = driver.rollback().await;
+        let left = totals(driver, job.history_id)
+            .await
+            .map_err(|e| Error::db(format!("step {}: cannot count its batches", job.step), &e))?
+            .map_or(0, |t| t.pending);
+        return Ok(if left == 0 {
+            Taken::NoneLeft
+        } else {
+            Taken::NoneFree
+        });
+    };
+    let batch_no = int(&lease[0]) as i64;
+    let bound = |v: &Value| match v {
+        Value::Text(t) => decode_position(t).map(Some),
+        _ => Ok(None),
+    };
+    let ran = async {
+        let lower = bound(&lease[1]).map_err(Error::MigrationFailed)?;
+        let upper = bound(&lease[2]).map_err(Error::MigrationFailed)?;
+        if dialect == Dialect::MySql {
+            // The lease on MySQL/MariaDB: the server closes a connection idle this long,
+            // rolling its batch back (see the module's documentation).
+            let secs = lease_timeout(&job.entry.limits).as_secs().max(1);
+            driver
+                .execute(&format!("SET SESSION wait_timeout = {secs}"))
+                .await
+                .map_err(|e| Error::db(format!("{}: cannot set the lease", job.at(batch_no)), &e))?;
+        }
+        let rows = run_batch(job, driver, shared, batch_no, lower, upper).await?;
+        driver
+            .execute_values(
+                &format!(
+                    "UPDATE {BATCHES_TABLE} SET state = 'done', rows_done = $1, retried = $2, finished_at = $3, taken_by = $6 WHERE history_id = $4 AND batch_no = $5"
+                ),
+                &[
+                    Value::Int(rows as i64),
+                    Value::Int(0),
+                    Value::Text(now_rfc3339()),
+                    Value::Int(job.history_id),
+                    Value::Int(batch_no),
+                    Value::Text(worker.to_owned()),
+                ],
+            )
+            .await
+            .map_err(|e| Error::db(format!("{}: cannot mark the batch done", job.at(batch_no)), &e))?;
+        driver
+            .commit()
+            .await
+            .map_err(|e| Error::db(format!("{}: cannot commit", job.at(batch_no)), &e))?;
+        if dialect == Dialect::MySql {
+            driver
+                .execute("SET SESSION wait_timeout = @@GLOBAL.wait_timeout")
+                .await
+                .map_err(|e| Error::db(format!("{}: cannot end the lease", job.at(batch_no)), &e))?;
+        }
+        Ok(rows)
+    }
+    .await;
+    match ran {
+        Ok(rows) => {
+            shared.batches.set(shared.batches.get() + 1);
+            shared.rows.set(shared.rows.get() + rows);
+            Ok(Taken::Done)
+        }
+        Err(err) => {
+            let _ = driver.rollback().await;
+            shared.emit(Event::RolledBack {
+                version: Some(job.version.clone()),
+                reason: format!(
+                    "batch {batch_no} of step {} was rolled back: {err}",
+                    job.step
+                ),
+                backup_id: None,
+            });
+            Err(err)
+        }
+    }
+}
+
+/// Reads, transforms and writes one batch's rows, in the transaction that leases it;
+/// returns how many rows it read.
+async fn run_batch(
+    job: &Job<'_>,
+    driver: &mut dyn Driver,
+    shared: &Shared,
+    batch_no: i64,
+    lower: Option<Vec<Value>>,
+    upper: Option<Vec<Value>>,
+) -> Result<u64, Error> {
+    let sql = &job.sql;
+    let at = job.at(batch_no);
+    let mut confinement = session::Confinement::new(Arc::clone(&job.scope))
+        .capped(&job.entry.limits)
+        .until(bound_from_now(job.batch.timeout));
+    let mut params = lower.clone().unwrap_or_default();
+    params.extend(upper.clone().unwrap_or_default());
+    let read: Rows = confinement
+        .query(
+            driver,
+            &sql.select_range(lower.is_some(), upper.is_some()),
+            &params,
+        )
+        .await
+        .map_err(|e| Error::MigrationFailed(format!("{at}: cannot read the batch: {e}")))?;
+    if read.rows.is_empty() {
+        return Ok(0);
+    }
+    let count = read.rows.len() as u64;
+    let size = read.rows.len() as u32;
+    let mut ahead = Ahead::start(&job.runtime, job.entry, job.settings, read, size);
+    let call = ahead
+        .finish(&job.entry.limits)
+        .await
+        .map_err(|e| Error::MigrationFailed(format!("{at}: {e}")))?;
+    shared.log(&job.plugin, &call.logs, &call.stderr);
+    let read = &ahead.read;
+    let params = super::update_params(read, &sql.keys, &job.writes, call.value)
+        .map_err(|m| Error::Blocked(format!("{at}: refused the plugin's output: {m}")))?;
+    write(driver, &mut confinement, sql, read, params)
+        .await
+        .map_err(|e| Error::MigrationFailed(format!("{at}: cannot write the batch: {e}")))?;
+    Ok(count)
+}
+
+/// Writes a batch's new values (as [`super::update_params`] lays them out), in statements
+/// no larger than the database takes.
+async fn write(
+    driver: &mut dyn Driver,
+    confinement: &mut session::Confinement,
+    sql: &BackfillSql,
+    read: &Rows,
+    params: Vec<Value>,
+) -> Result<(), session::ConfinedError> {
+    let width = sql.width();
+    let rows = params.len() / width;
+    if rows == 0 {
+        return Ok(());
+    }
+    if sql.dialect == Dialect::Postgres {
+        let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(rows); width];
+        for (i, value) in params.into_iter().enumerate() {
+            columns[i % width].push(super::pg_text(value));
+        }
+        confinement
+            .execute_text_arrays(driver, &sql.update_arrays(), columns)
+            .await?;
+        return Ok(());
+    }
+    let per_statement = (sql.ceiling() as usize).max(1) * width;
+    for chunk in params.chunks(per_statement) {
+        let n = chunk.len() / width;
+        let mut chunk = chunk.to_vec();
+        if sql.ranged() {
+            // Every row written is one of the batch's, so within its first and last key.
+            chunk.push(read.rows[0][0].clone());
+            chunk.push(read.rows[read.rows.len() - 1][0].clone());
+        }
+        confinement.execute(driver, &sql.update(n), &chunk).await?;
+    }
+    Ok(())
+}
+
+/// Drives the workers of this process beside `coordinator`, the deploying process's own
+/// loop (totals about once a [`TOTALS_EVERY`], events passed on), which runs until
+/// [`Shared::running`] is 0 and returns the error that made it stop the workers, if any.
+/// Ends when every worker has ended, with the coordinator's or the first worker's error.
+pub(crate) async fn run_workers(
+    job: &Job<'_>,
+    drivers: Vec<Box<dyn Driver>>,
+    shared: &Shared,
+    coordinator: impl std::future::Future<Output = Option<Error>>,
+) -> Result<(), Error> {
+    let workers = futures_util::future::join_all(
+        drivers
+            .into_iter()
+            .enumerate()
+            .map(|(i, driver)| work(job, driver, shared, i + 1)),
+    );
+    let (results, failed) = futures_util::future::join(workers, coordinator).await;
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    results.into_iter().collect::<Result<Vec<()>, Error>>()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lease_is_never_shorter_than_the_plugin_limit_plus_5s() {
+        for secs in [1, 10, 60] {
+            let limits = plugin::Limits {
+                timeout: Duration::from_secs(secs),
+                ..plugin::Limits::default()
+            };
+            assert!(lease_timeout(&limits) >= Duration::from_secs(secs + 5));
+        }
+    }
+
+    #[test]
+    fn the_batches_table_is_indexed_for_the_lease() {
+        let pg = batches_ddl(Dialect::Postgres);
+        assert_eq!(pg.len(), 2);
+        assert!(pg[1].contains("(history_id, state, batch_no)"));
+        let my = batches_ddl(Dialect::MySql);
+        assert_eq!(my.len(), 1);
+        assert!(my[0].contains("INDEX godwit_batches_pending (history_id, state, batch_no)"));
+    }
+}

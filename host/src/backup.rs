@@ -72,6 +72,32 @@ pub enum BackupError {
         from: String,
         to: String,
     },
+    /// A tenant's backup (`?schema=`) restored where another schema, or the whole
+    /// database, is the target, or the other way round. `--force` does not override it:
+    /// the archive names its schema, so it would put back that one, not the target's.
+    #[error(
+        "backup {id} holds {}, but this target is {}; nothing was restored\n  \
+         restore it with the URL it was taken from{}",
+        scope_name(from.as_deref()),
+        scope_name(to.as_deref()),
+        from.as_deref().map(|s| format!(" (with `?schema={s}`)")).unwrap_or_default()
+    )]
+    OtherScope {
+        id: String,
+        from: Option<String>,
+        to: Option<String>,
+    },
+    /// Restoring a tenant's schema drops it first, and objects outside it depend on it:
+    /// they would go too. Nothing was restored.
+    #[error(
+        "restoring the schema {schema:?} would also drop what other schemas build on it: {}; nothing was restored\n  \
+         drop or change those first (a restore puts back one tenant's schema, never what lies outside it), then run the restore again",
+        dependents.join(", ")
+    )]
+    TenantEntangled {
+        schema: String,
+        dependents: Vec<String>,
+    },
     #[error("backup {id} is a {from} backup and cannot be restored into {to}")]
     OtherDialect {
         id: String,
@@ -130,6 +156,18 @@ pub struct Meta {
     /// Migration versions applied when the backup was taken.
     pub applied: Vec<String>,
     pub godwit_version: String,
+    /// PostgreSQL `?schema=`: the tenant schema the backup holds, alone. `None` for a
+    /// backup of the whole database (and in sidecars written before tenants had backups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+}
+
+/// What a backup of `schema` holds, in words.
+fn scope_name(schema: Option<&str>) -> String {
+    match schema {
+        Some(s) => format!("the tenant schema {s:?} alone"),
+        None => "the whole database".into(),
+    }
 }
 
 /// The directory holding a project's backups.
@@ -299,6 +337,7 @@ pub async fn take(
         reason: reason.to_string(),
         applied,
         godwit_version: crate::VERSION.into(),
+        schema: config.target.schema.clone(),
     };
     let sidecar = dir.join(format!("{id}.json"));
     let text = serde_json::to_string_pretty(&meta).expect("serializable");
@@ -324,6 +363,7 @@ pub async fn restore(
             to: config.target.dialect,
         });
     }
+    same_scope(meta, config)?;
     let dir = dir(config);
     let path = dir.join(&meta.file);
     let actual = sha256_file(&path)?;
@@ -343,6 +383,19 @@ pub async fn restore(
         Dialect::MySql => mysql::restore(config, driver, &path).await,
         Dialect::Sqlite => sqlite::restore(driver, &path).await,
     }
+}
+
+/// Refuses `meta` unless it holds what `config`'s target is: the same tenant schema, or
+/// the whole database for both.
+pub fn same_scope(meta: &Meta, config: &Config) -> Result<(), BackupError> {
+    if meta.schema == config.target.schema {
+        return Ok(());
+    }
+    Err(BackupError::OtherScope {
+        id: meta.id.clone(),
+        from: meta.schema.clone(),
+        to: config.target.schema.clone(),
+    })
 }
 
 /// A backup is a copy of the data: readable by its owner only, whatever the umask says.

@@ -197,7 +197,10 @@ impl Error {
                     | B::Unsupported(_) => exit::USAGE,
                     // Restoring another database's backup here is the wrong-database
                     // mistake the safety checks exist for.
-                    B::OtherDatabase { .. } | B::Damaged { .. } => exit::BLOCKED,
+                    B::OtherDatabase { .. }
+                    | B::OtherScope { .. }
+                    | B::TenantEntangled { .. }
+                    | B::Damaged { .. } => exit::BLOCKED,
                     B::ToolFailed { .. } | B::Io { .. } | B::Database { .. } => exit::FAILED,
                 }
             }

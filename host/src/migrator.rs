@@ -866,6 +866,8 @@ impl Migrator {
                 }
                 .into());
             }
+            // Before --force is offered: it cannot make one tenant's archive another's.
+            backup::same_scope(&meta, &m.config)?;
             if meta.database != m.config.target.display && !force {
                 return Err(backup::BackupError::OtherDatabase {
                     id: meta.id,

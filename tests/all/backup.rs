@@ -888,3 +888,131 @@ fn mysql_password_goes_through_the_environment() {
     assert_same(&before, &snapshot(&p, false));
     p.db.exec(&format!("DROP USER '{user}'@'%'"));
 }
+
+/// PostgreSQL `?schema=`: a tenant's backup holds its schema alone, and its restore puts
+/// back that schema alone. Other tenants and `public` keep what they have, an archive is
+/// never restored into another scope (not even with --force), and a restore that would
+/// drop objects of other schemas along with the tenant's refuses before changing anything.
+#[test]
+fn tenant_backup_restores_its_own_schema_alone_postgres() {
+    let p = Project::empty(Dialect::Postgres);
+    // A dot and capitals: pg_dump's pattern must match this one schema exactly, not
+    // `acme` + table `eu`, nor a folded `acme.eu`.
+    let a = "Acme.EU";
+    p.db.exec(&format!(
+        "CREATE SCHEMA \"{a}\"; CREATE SCHEMA \"acme.eu\"; CREATE SCHEMA tenant_b; \
+         CREATE TABLE public.shared (id INT PRIMARY KEY); INSERT INTO public.shared VALUES (1);"
+    ));
+    let url = |schema: Option<&str>| match schema {
+        Some(s) => format!("{}?schema={}", p.db.url, s.replace('.', "%2E")),
+        None => p.db.url.clone(),
+    };
+    let at = |schema: Option<&str>, args: &[&str]| {
+        let mut cmd = godwit_cmd();
+        cmd.arg("-C")
+            .arg(p.path())
+            .arg("--database-url")
+            .arg(url(schema))
+            .args(args);
+        run(cmd)
+    };
+    p.write(
+        "20260101000000_items/up.sql",
+        "CREATE TABLE items (id INT PRIMARY KEY, label TEXT);\n\
+         INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c');\n",
+    );
+    for t in [a, "acme.eu", "tenant_b"] {
+        at(Some(t), &["deploy"]).expect(0);
+    }
+    let count = |schema: &str| {
+        p.db.int(&format!("SELECT count(*) FROM \"{schema}\".items"))
+    };
+
+    // A DROP on a tenant, with the default policy: backed up (no longer refused), applied.
+    p.write("20260102000000_drop_items/up.sql", "DROP TABLE items;\n");
+    at(Some(a), &["deploy"]).expect(0).says("backup ");
+    assert!(
+        p.db.int(&format!(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = '{a}' AND tablename = 'items'"
+        )) == 0
+    );
+    let listed = at(Some(a), &["backups", "--json"]);
+    listed.expect(0);
+    let list: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let backups = list["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 1, "{list}");
+    let id = backups[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        backups[0]["schema"], a,
+        "the sidecar names the tenant: {list}"
+    );
+
+    // Meanwhile the other tenants and public change.
+    p.db.exec("INSERT INTO tenant_b.items VALUES (4, 'd'); INSERT INTO public.shared VALUES (2);");
+    p.db.exec("INSERT INTO \"acme.eu\".items VALUES (4, 'd');");
+
+    // Never into another scope, --force or not: nothing anywhere changes.
+    for target in [Some("tenant_b"), Some("acme.eu"), None] {
+        at(target, &["restore", &id, "--force"]).expect(4);
+    }
+    assert_eq!(count("tenant_b"), 4);
+    assert_eq!(count("acme.eu"), 4);
+    assert_eq!(p.db.int("SELECT count(*) FROM public.shared"), 2);
+
+    // Objects of other schemas built on the tenant's: the restore would drop them with
+    // it, so it refuses, and changes nothing (each variation on its own).
+    p.db.exec(&format!(
+        "CREATE TABLE \"{a}\".kept (id INT PRIMARY KEY); CREATE SEQUENCE \"{a}\".seq;"
+    ));
+    for (make, undo) in [
+        (
+            format!("CREATE VIEW public.kept_view AS SELECT id FROM \"{a}\".kept"),
+            "DROP VIEW public.kept_view",
+        ),
+        (
+            format!("CREATE TABLE public.refs (id INT REFERENCES \"{a}\".kept (id))"),
+            "DROP TABLE public.refs",
+        ),
+        (
+            format!("ALTER TABLE public.shared ADD COLUMN n BIGINT DEFAULT nextval('\"{a}\".seq')"),
+            "ALTER TABLE public.shared DROP COLUMN n",
+        ),
+        // An extension installed into the tenant's schema is not in its archive.
+        (
+            format!("CREATE EXTENSION citext SCHEMA \"{a}\""),
+            "DROP EXTENSION citext",
+        ),
+    ] {
+        p.db.exec(&make);
+        at(Some(a), &["restore", &id])
+            .expect(4)
+            .says("nothing was restored");
+        assert_eq!(
+            p.db.int(&format!(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = '{a}' AND tablename = 'kept'"
+            )),
+            1,
+            "the tenant's schema was left as it was after: {make}"
+        );
+        p.db.exec(undo);
+    }
+
+    // Free of them, the restore puts back the tenant as it was before the DROP, and only it.
+    at(Some(a), &["restore", &id]).expect(0);
+    assert_eq!(count(a), 3);
+    assert_eq!(
+        p.db.int(&format!(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = '{a}' AND tablename = 'kept'"
+        )),
+        0,
+        "what was created after the backup is gone"
+    );
+    assert_eq!(count("tenant_b"), 4);
+    assert_eq!(count("acme.eu"), 4);
+    assert_eq!(p.db.int("SELECT count(*) FROM public.shared"), 2);
+    at(Some(a), &["status"]).expect(5).says("1 pending");
+    // The tenant's history is its own, and the restore left the lock usable: a deploy
+    // goes through again.
+    at(Some(a), &["deploy"]).expect(0);
+    assert_eq!(count("tenant_b"), 4);
+}

@@ -12,6 +12,10 @@
 //! like the backup files, the copies are godwit's own safety net, not the application's
 //! state, and they are the same on MySQL and SQLite, where they live outside the
 //! database that is backed up.
+//!
+//! A tenant (`?schema=NAME`) is backed up and restored alone: `pg_dump --schema` of that
+//! schema, and a restore that drops that schema (after checking that nothing outside it
+//! depends on it) before the archive creates it again. Other schemas are never touched.
 
 use std::path::Path;
 
@@ -64,21 +68,30 @@ fn env(config: &Config) -> Result<Vec<(String, String)>, BackupError> {
     Ok(env)
 }
 
-/// A backup here is of the whole database and a restore empties the whole database, so
-/// for one tenant's schema (`?schema=`) the restore would also wipe every other tenant.
-fn tenant_refused(config: &Config) -> Result<(), BackupError> {
-    match &config.target.schema {
-        None => Ok(()),
-        Some(schema) => Err(BackupError::Unsupported(format!(
-            "{} names the schema {schema:?} (one tenant of the database), but godwit's PostgreSQL backups are of the whole database, \
-             and restoring one would empty every other schema too; nothing was backed up or restored\n  \
-             back the database up as a whole without `?schema=` (and restore it only when every tenant should go back), \
-             or set `[backup] policy = \"never\"` in godwit.toml for tenant deploys",
-            config.target.display
-        ))),
-    }
+/// A pg_dump pattern that matches `name` exactly: double-quoted, so that case, `*`, `?`
+/// and `.` are taken literally, with `"` doubled.
+fn exact(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A SQL string literal (standard_conforming_strings is on in psql's session).
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The schema the restore parks the lock table in while it empties the database or the
+/// tenant's schema: one per tenant, so tenants of one database can restore side by side.
+fn keep_schema(tenant: Option<&str>) -> String {
+    match tenant {
+        None => "godwit_restore_keep".into(),
+        Some(schema) => {
+            use sha2::{Digest, Sha256};
+            let digest = Sha256::digest(schema.as_bytes());
+            let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+            format!("godwit_restore_keep_{hex}")
+        }
+    }
+}
 async fn current_schema(driver: &mut dyn Driver) -> Result<String, BackupError> {
     let rows = driver
         .query_text("SELECT current_schema()::text")
@@ -96,21 +109,21 @@ pub(super) async fn dump(
     driver: &mut dyn Driver,
     file: &Path,
 ) -> Result<String, BackupError> {
-    tenant_refused(config)?;
     let purpose = "a PostgreSQL backup";
     let pg_dump = tool::find(&["pg_dump"], PACKAGE, purpose)?;
     let restore = tool::find(&["pg_restore"], PACKAGE, purpose)?;
     let schema = current_schema(driver).await?;
-    let args = vec![
+    let mut args = vec![
         "--format=custom".to_string(),
         "--no-password".into(),
-        format!(
-            "--exclude-table=\"{}\".\"{LOCK_TABLE}\"",
-            schema.replace('"', "\"\"")
-        ),
-        format!("--exclude-schema={}", super::copy::SCHEMA),
-        format!("--file={}", file.display()),
+        format!("--exclude-table={}.{}", exact(&schema), exact(LOCK_TABLE)),
     ];
+    match &config.target.schema {
+        // One tenant (`?schema=`): its schema alone, which is also where the lock is.
+        Some(tenant) => args.push(format!("--schema={}", exact(tenant))),
+        None => args.push(format!("--exclude-schema={}", super::copy::SCHEMA)),
+    }
+    args.push(format!("--file={}", file.display()));
     let env = env(config)?;
     pg_dump
         .run(&args, &env, None, None, driver, "dumping the database")
@@ -134,7 +147,10 @@ pub(super) async fn restore(
     driver: &mut dyn Driver,
     archive: &Path,
 ) -> Result<(), BackupError> {
-    tenant_refused(config)?;
+    let tenant = config.target.schema.as_deref();
+    if let Some(schema) = tenant {
+        entangled(driver, schema).await?;
+    }
     let purpose = "restoring a PostgreSQL backup";
     let pg_restore = tool::find(&["pg_restore"], PACKAGE, purpose)?;
     let psql = tool::find(&["psql"], PACKAGE, purpose)?;
@@ -148,9 +164,13 @@ pub(super) async fn restore(
             std::fs::read_to_string(&toc).map_err(|e| BackupError::io("read", &toc, e))?;
         // A database whose `public` was dropped and re-created by hand has it in the archive.
         let archive_has_public = toc_text.lines().any(|l| l.contains(" SCHEMA - public "));
-        std::fs::write(&pre, preamble(archive_has_public))
-            .map_err(|e| BackupError::io("write", &pre, e))?;
-        std::fs::write(&post, POSTAMBLE).map_err(|e| BackupError::io("write", &post, e))?;
+        let keep = keep_schema(tenant);
+        let preamble = match tenant {
+            Some(schema) => tenant_preamble(schema, &keep),
+            None => preamble(archive_has_public),
+        };
+        std::fs::write(&pre, preamble).map_err(|e| BackupError::io("write", &pre, e))?;
+        std::fs::write(&post, postamble(&keep)).map_err(|e| BackupError::io("write", &post, e))?;
         pg_restore
             .run(
                 &[
@@ -269,16 +289,126 @@ $godwit$;
     )
 }
 
-const POSTAMBLE: &str = r#"DO $godwit$
+/// Puts the lock table back where the preamble found it, out of `keep`.
+fn postamble(keep: &str) -> String {
+    format!(
+        r#"DO $godwit$
 DECLARE
   keep text;
 BEGIN
   SELECT schema_name INTO keep FROM pg_temp.godwit_restore_lock;
   IF keep IS NOT NULL THEN
     EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', keep);
-    EXECUTE format('ALTER TABLE godwit_restore_keep.godwit_lock SET SCHEMA %I', keep);
-    DROP SCHEMA godwit_restore_keep;
+    EXECUTE format('ALTER TABLE {keep}.{LOCK_TABLE} SET SCHEMA %I', keep);
+    DROP SCHEMA {keep};
   END IF;
 END
 $godwit$;
+"#
+    )
+}
+
+/// The objects outside `schema` that depend on something in it (or on the schema
+/// itself), as PostgreSQL describes them: `DROP SCHEMA … CASCADE` would drop them too.
+/// Only normal and automatic dependencies cascade to another object. A dependent's schema
+/// is its own, or its table's for what belongs to a table (defaults, triggers, rules,
+/// policies); TOAST tables belong to their table wherever they live. Anything else that
+/// depends on the schema's objects (an extension installed in it, a cast, a publication's
+/// table) has no schema here, so it counts as outside.
+pub(super) const DEPENDENTS_OUTSIDE: &str = r#"
+WITH s AS (SELECT oid FROM pg_namespace WHERE nspname = $1),
+inside AS (
+  SELECT 'pg_namespace'::regclass AS cls, s.oid FROM s
+  UNION ALL SELECT 'pg_class'::regclass, c.oid FROM pg_class c, s WHERE c.relnamespace = s.oid
+  UNION ALL SELECT 'pg_type'::regclass, t.oid FROM pg_type t, s WHERE t.typnamespace = s.oid
+  UNION ALL SELECT 'pg_proc'::regclass, p.oid FROM pg_proc p, s WHERE p.pronamespace = s.oid
+  UNION ALL SELECT 'pg_constraint'::regclass, k.oid FROM pg_constraint k, s WHERE k.connamespace = s.oid
+  UNION ALL SELECT 'pg_collation'::regclass, o.oid FROM pg_collation o, s WHERE o.collnamespace = s.oid
+  UNION ALL SELECT 'pg_operator'::regclass, o.oid FROM pg_operator o, s WHERE o.oprnamespace = s.oid
+),
+dependents AS (
+  SELECT d.classid, d.objid, d.objsubid,
+    CASE d.classid
+      WHEN 'pg_class'::regclass THEN (SELECT relnamespace FROM pg_class WHERE oid = d.objid)
+      WHEN 'pg_type'::regclass THEN (SELECT typnamespace FROM pg_type WHERE oid = d.objid)
+      WHEN 'pg_proc'::regclass THEN (SELECT pronamespace FROM pg_proc WHERE oid = d.objid)
+      WHEN 'pg_constraint'::regclass THEN (SELECT connamespace FROM pg_constraint WHERE oid = d.objid)
+      WHEN 'pg_collation'::regclass THEN (SELECT collnamespace FROM pg_collation WHERE oid = d.objid)
+      WHEN 'pg_operator'::regclass THEN (SELECT oprnamespace FROM pg_operator WHERE oid = d.objid)
+      WHEN 'pg_statistic_ext'::regclass THEN (SELECT stxnamespace FROM pg_statistic_ext WHERE oid = d.objid)
+      WHEN 'pg_attrdef'::regclass THEN (SELECT c.relnamespace FROM pg_attrdef a JOIN pg_class c ON c.oid = a.adrelid WHERE a.oid = d.objid)
+      WHEN 'pg_trigger'::regclass THEN (SELECT c.relnamespace FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE t.oid = d.objid)
+      WHEN 'pg_rewrite'::regclass THEN (SELECT c.relnamespace FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class WHERE r.oid = d.objid)
+      WHEN 'pg_policy'::regclass THEN (SELECT c.relnamespace FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE p.oid = d.objid)
+    END AS ns
+  FROM pg_depend d
+  JOIN inside i ON d.refclassid = i.cls AND d.refobjid = i.oid
+  WHERE d.deptype IN ('n', 'a')
+)
+SELECT DISTINCT pg_describe_object(classid, objid, objsubid)
+FROM dependents
+WHERE ns IS DISTINCT FROM (SELECT oid FROM s)
+  AND ns IS DISTINCT FROM 'pg_toast'::regnamespace
+ORDER BY 1
 "#;
+
+/// Refuses to restore `schema` when dropping it would take objects of other schemas with
+/// it ([`BackupError::TenantEntangled`]).
+async fn entangled(driver: &mut dyn Driver, schema: &str) -> Result<(), BackupError> {
+    let rows = driver
+        .query_values(
+            DEPENDENTS_OUTSIDE,
+            &[crate::value::Value::Text(schema.to_string())],
+        )
+        .await
+        .map_err(|e| BackupError::db("cannot list what depends on the tenant's schema", &e))?;
+    let dependents: Vec<String> = rows
+        .rows
+        .into_iter()
+        .filter_map(|row| match row.into_iter().next() {
+            Some(crate::value::Value::Text(text)) => Some(text),
+            _ => None,
+        })
+        .collect();
+    if dependents.is_empty() {
+        Ok(())
+    } else {
+        Err(BackupError::TenantEntangled {
+            schema: schema.to_string(),
+            dependents,
+        })
+    }
+}
+
+/// Empties one tenant's schema in the restore's transaction: the archive (`pg_dump
+/// --schema`) creates it again, with everything in it. The lock table is parked in
+/// `keep` meanwhile, as for the whole database. The check of [`entangled`] runs again
+/// here, inside the transaction, so that nothing created since can be dropped with it.
+fn tenant_preamble(schema: &str, keep: &str) -> String {
+    let name = literal(schema);
+    let check = DEPENDENTS_OUTSIDE.replace("$1", &name);
+    format!(
+        r#"SET client_min_messages = warning;
+CREATE TEMP TABLE godwit_restore_lock ON COMMIT DROP AS
+  SELECT n.nspname::text AS schema_name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relname = '{LOCK_TABLE}' AND c.relkind = 'r' AND n.nspname = {name};
+DO $godwit$
+DECLARE
+  keep text;
+  outside text;
+BEGIN
+  SELECT string_agg(d, ', ') INTO outside FROM ({check}) AS t(d);
+  IF outside IS NOT NULL THEN
+    RAISE EXCEPTION 'restoring the schema % would also drop what other schemas build on it: %; nothing was restored', {name}, outside;
+  END IF;
+  SELECT schema_name INTO keep FROM pg_temp.godwit_restore_lock;
+  IF keep IS NOT NULL THEN
+    CREATE SCHEMA {keep};
+    EXECUTE format('ALTER TABLE %I.{LOCK_TABLE} SET SCHEMA {keep}', keep);
+  END IF;
+  EXECUTE format('DROP SCHEMA IF EXISTS %I CASCADE', {name});
+END
+$godwit$;
+"#
+    )
+}

@@ -89,6 +89,10 @@ pub enum Event {
         duration_ms: u64,
         statements: usize,
         rows_affected: u64,
+        /// Rows a backfill wrote only after reading and transforming them again, because
+        /// another writer had changed them since they were read (compare-and-set).
+        #[serde(skip_serializing_if = "is_zero")]
+        rows_retried: u64,
     },
     MigrationFailed {
         version: String,
@@ -124,6 +128,9 @@ pub enum Event {
         rate: f64,
         eta_ms: Option<u64>,
         batch_size: u32,
+        /// Rows written again so far because another writer changed them after their
+        /// batch read them (compare-and-set; see [`crate::step::BackfillSql::compared`]).
+        retried: u64,
     },
     /// A step holds its batches back because the database is not healthy (see
     /// [`crate::health`]): told when the pause starts, when its reason changes, and every
@@ -180,6 +187,14 @@ pub struct Done {
     pub duration_ms: u64,
     pub statements: usize,
     pub rows_affected: u64,
+    /// A backfill's rows read and transformed again because another writer changed them
+    /// after their batch read them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rows_retried: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What a deploy or down did, including when it stopped on a failure: the migrations
@@ -1125,6 +1140,7 @@ impl Migrator {
                 duration_ms: done.duration_ms,
                 statements: done.statements,
                 rows_affected: done.rows_affected,
+                rows_retried: done.rows_retried,
             }),
             Err(err) => self.emit(Event::MigrationFailed {
                 version: migration.version.to_string(),
@@ -1199,6 +1215,7 @@ impl Migrator {
                         duration_ms: started.elapsed().as_millis() as u64,
                         statements: statements.len(),
                         rows_affected: rows,
+                        rows_retried: 0,
                     });
                 }
                 Err(failure) => failure,
@@ -1595,6 +1612,7 @@ impl Migrator {
             duration_ms: started.elapsed().as_millis() as u64,
             statements: statements.len(),
             rows_affected,
+            rows_retried: 0,
         })
     }
 

@@ -509,6 +509,7 @@ mod tests {
             duration_ms: 3,
             statements: 2,
             rows_affected: 7,
+            rows_retried: 0,
         };
         match finished.to_plugin("deploy") {
             Some(types::Event::MigrationApplied(m)) => {

@@ -130,6 +130,7 @@ impl Progress {
                 kind,
                 statements,
                 rows_affected,
+                rows_retried,
                 operation,
                 ..
             } => {
@@ -152,6 +153,15 @@ impl Progress {
                     )
                 } else {
                     String::new()
+                };
+                let rows = if *rows_retried > 0 {
+                    format!(
+                        "{rows}; {} row{} changed by another writer after being read, read and transformed again",
+                        thousands(*rows_retried),
+                        plural(*rows_retried as usize)
+                    )
+                } else {
+                    rows
                 };
                 if !std::mem::take(&mut self.open_line) {
                     let _ = write!(out, "  ");
@@ -226,13 +236,17 @@ impl Progress {
                 rate,
                 eta_ms,
                 batch_size,
+                retried,
                 ..
             } => {
-                let message = format!(
+                let mut message = format!(
                     "{} rows/s, batch {batches} of {}",
                     thousands(*rate as u64),
                     thousands(u64::from(*batch_size))
                 );
+                if *retried > 0 {
+                    message.push_str(&format!(", {} retried", thousands(*retried)));
+                }
                 if std::io::stderr().is_terminal() {
                     let bar = self.bar.get_or_insert_with(|| {
                         if std::mem::take(&mut self.open_line) {

@@ -8,7 +8,8 @@
 //!
 //! A `backfill` plugin never sees SQL: the host pages the table by key, hands each batch
 //! to `transform`, checks that every row it returns is one of that batch's and sets only
-//! columns it may write, and writes them in one set-based `UPDATE`. A `data-step` plugin
+//! columns it may write, and writes them in one set-based `UPDATE`, compare-and-set: a row
+//! only if the columns the plugin read are unchanged since the read (`write_batch`). A `data-step` plugin
 //! runs its own statements through the session the host lends it, inside the batch's
 //! transaction, each checked against its grants.
 
@@ -83,6 +84,9 @@ pub struct Progress {
     pub rows: u64,
     pub batches: u64,
     pub batch_size: u32,
+    /// Rows written again in this run because they changed after being read (not
+    /// checkpointed: a count for the report).
+    pub retried: u64,
 }
 
 /// SQL for the checkpoint table, for `dialect`.
@@ -176,7 +180,7 @@ impl BackfillSql {
     }
 
     /// The key `size` rows after the cursor (`$1..$k`), which ends a batch of a split
-    /// step (see [`workers::split`]).
+    /// step (see `workers::split`).
     pub fn boundary(&self, after: bool, size: u32) -> String {
         format!(
             "SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT 1 OFFSET {}",
@@ -250,9 +254,80 @@ impl BackfillSql {
         )
     }
 
-    /// Parameters one row takes in [`BackfillSql::update`].
+    /// The columns the plugin read besides the key, in the order a batch reads them: a
+    /// row is written only if each still holds the value read (compare-and-set).
+    pub fn compared(&self) -> Vec<String> {
+        self.reads
+            .iter()
+            .filter(|c| !self.keys.contains(c))
+            .cloned()
+            .collect()
+    }
+
+    /// Parameters one row takes in [`BackfillSql::update`]: its key, its written values,
+    /// and the values it was read with, of [`BackfillSql::compared`].
     pub fn width(&self) -> usize {
-        self.keys.len() + self.writes.len()
+        self.keys.len() + self.writes.len() + self.compared().len()
+    }
+
+    /// The compare-and-set condition of an update: each compared column of `target` not
+    /// distinct from `source(i)` (`IS NOT DISTINCT FROM` on PostgreSQL, `<=>` on MySQL,
+    /// `IS` on SQLite), `i` counting as the parameters are laid out; `None` when the
+    /// plugin read nothing but the key.
+    fn unchanged(&self, target: &str, source: impl Fn(usize) -> String) -> Option<String> {
+        let from = self.keys.len() + self.writes.len();
+        let parts: Vec<String> = self
+            .compared()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let column = format!("{target}{}", self.q(c));
+                let value = source(from + i);
+                match self.dialect {
+                    // json has no equality operator: its text is what was read.
+                    Dialect::Postgres if self.types.get(c).map(String::as_str) == Some("json") => {
+                        format!("{column}::text IS NOT DISTINCT FROM {value}")
+                    }
+                    Dialect::Postgres => format!("{column} IS NOT DISTINCT FROM {value}"),
+                    Dialect::MySql => format!("{column} <=> {value}"),
+                    Dialect::Sqlite => format!("{column} IS {value}"),
+                }
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" AND "))
+    }
+
+    /// The rows of a batch again, locked, for a write that found some of them changed:
+    /// keys from `$1..$k` to `$k+1..$2k` inclusive, with the filter. (SQLite has one
+    /// writer, whose transaction already keeps others out: no `FOR UPDATE` there.)
+    pub fn select_locked(&self) -> String {
+        let k = self.keys.len();
+        let params = |from: usize| {
+            (from + 1..=from + k)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut condition = format!(
+            "({keys}) >= ({}) AND ({keys}) <= ({})",
+            params(0),
+            params(k),
+            keys = self.key_list("")
+        );
+        if let Some(filter) = &self.filter {
+            condition.push_str(&format!(" AND ({filter})"));
+        }
+        let lock = if self.dialect == Dialect::Sqlite {
+            ""
+        } else {
+            " FOR UPDATE"
+        };
+        format!(
+            "SELECT {} FROM {} WHERE {condition} ORDER BY {}{lock}",
+            self.read_list(),
+            quote_table(self.dialect, &self.table),
+            self.key_list("")
+        )
     }
 
     /// The largest batch one `UPDATE` can carry on this database.
@@ -308,7 +383,13 @@ impl BackfillSql {
     /// and planned once (a `VALUES` list of 30,000 rows spent most of its time there).
     pub fn update_arrays(&self) -> String {
         let table = quote_table(self.dialect, &self.table);
-        let names: Vec<&String> = self.keys.iter().chain(self.writes.iter()).collect();
+        let compared = self.compared();
+        let names: Vec<&String> = self
+            .keys
+            .iter()
+            .chain(self.writes.iter())
+            .chain(compared.iter())
+            .collect();
         let arrays = (1..=names.len())
             .map(|i| format!("${i}::text[]"))
             .collect::<Vec<_>>()
@@ -318,8 +399,18 @@ impl BackfillSql {
             .collect::<Vec<_>>()
             .join(", ");
         let column = |c: usize| format!("v.c{c}{}", self.cast(names[c]));
+        let unchanged = self
+            .unchanged("t.", |c| {
+                if self.types.get(names[c]).map(String::as_str) == Some("json") {
+                    format!("v.c{c}")
+                } else {
+                    column(c)
+                }
+            })
+            .map(|u| format!(" AND {u}"))
+            .unwrap_or_default();
         format!(
-            "UPDATE {table} AS t SET {} FROM unnest({arrays}) AS v({aliases}) WHERE {}",
+            "UPDATE {table} AS t SET {} FROM unnest({arrays}) AS v({aliases}) WHERE {}{unchanged}",
             self.set_list("", column),
             self.key_match("t.", column)
         )
@@ -363,8 +454,12 @@ impl BackfillSql {
                     .collect::<Vec<_>>()
                     .join(" UNION ALL ");
                 let column = |c: usize| format!("v.c{c}");
+                let unchanged = self
+                    .unchanged("t.", column)
+                    .map(|u| format!(" WHERE {u}"))
+                    .unwrap_or_default();
                 format!(
-                    "UPDATE {table} AS t JOIN ({rows_sql}) AS v ON {}{} SET {}",
+                    "UPDATE {table} AS t JOIN ({rows_sql}) AS v ON {}{} SET {}{unchanged}",
                     self.key_match("t.", column),
                     range("t."),
                     self.set_list("t.", column)
@@ -379,8 +474,12 @@ impl BackfillSql {
                     .collect::<Vec<_>>()
                     .join(", ");
                 let column = |c: usize| format!("v.column{}", c + 1);
+                let unchanged = self
+                    .unchanged(&format!("{table}."), column)
+                    .map(|u| format!(" AND {u}"))
+                    .unwrap_or_default();
                 format!(
-                    "UPDATE {table} SET {} FROM (VALUES {values}) AS v WHERE {}{}",
+                    "UPDATE {table} SET {} FROM (VALUES {values}) AS v WHERE {}{}{unchanged}",
                     self.set_list("", column),
                     self.key_match(&format!("{table}."), column),
                     range(&format!("{table}."))
@@ -563,6 +662,7 @@ impl Migrator {
                     duration_ms: started.elapsed().as_millis() as u64,
                     statements: progress.batches as usize,
                     rows_affected: progress.rows,
+                    rows_retried: progress.retried,
                 });
                 Ok(Done {
                     version: row.version,
@@ -570,6 +670,7 @@ impl Migrator {
                     duration_ms: started.elapsed().as_millis() as u64,
                     statements: progress.batches as usize,
                     rows_affected: progress.rows,
+                    rows_retried: progress.retried,
                 })
             }
             Err(err) => {
@@ -739,7 +840,6 @@ impl Migrator {
                 version: migration.version.to_string(),
                 plugin: name.clone(),
                 sql,
-                writes: spec.writes.clone(),
                 entry,
                 runtime,
                 settings: &step.config,
@@ -762,6 +862,7 @@ impl Migrator {
         );
         let started = Instant::now();
         let mut ahead: Option<Ahead> = None;
+        let mut retried = 0u64;
         loop {
             let batch = progress.batches + 1;
             self.wait_until_healthy(
@@ -827,46 +928,25 @@ impl Migrator {
                     .await
                     .map_err(|e| Error::MigrationFailed(format!("{}: {e}", where_(batch))))?;
                 log_plugin(self, name, &call.logs, &call.stderr);
-                let read = &this.read;
-                let params = update_params(read, &keys, &spec.writes, call.value).map_err(|m| {
-                    Error::Blocked(format!(
-                        "{}: refused the plugin's output: {m}",
-                        where_(batch)
-                    ))
-                })?;
-                let written = params.len() / sql.width();
-                let mut params = params;
-                if sql.ranged() {
-                    params.push(read.rows[0][0].clone());
-                    params.push(last_key[0].clone());
+                let transformer = Transformer {
+                    runtime: &runtime,
+                    entry,
+                    config: &step.config,
+                };
+                let cas = write_batch(
+                    self.driver.as_mut(),
+                    &mut confinement,
+                    &sql,
+                    &transformer,
+                    std::mem::take(&mut this.read),
+                    call.value,
+                    &where_(batch),
+                )
+                .await?;
+                for (logs, stderr) in &cas.logs {
+                    log_plugin(self, name, logs, stderr);
                 }
-                if written > 0 {
-                    let done = if dialect == Dialect::Postgres {
-                        let width = sql.width();
-                        let mut columns: Vec<Vec<Option<String>>> =
-                            vec![Vec::with_capacity(written); width];
-                        for (i, value) in params.into_iter().enumerate() {
-                            columns[i % width].push(pg_text(value));
-                        }
-                        confinement
-                            .execute_text_arrays(
-                                self.driver.as_mut(),
-                                &sql.update_arrays(),
-                                columns,
-                            )
-                            .await
-                    } else {
-                        confinement
-                            .execute(self.driver.as_mut(), &sql.update(written), &params)
-                            .await
-                    };
-                    done.map_err(|e| {
-                        Error::MigrationFailed(format!(
-                            "{}: cannot write the batch: {e}",
-                            where_(batch)
-                        ))
-                    })?;
-                }
+                retried += cas.retried;
                 Ok(Some((read_count as u64, last_key, next)))
             }
             .await;
@@ -903,6 +983,7 @@ impl Migrator {
                         rate,
                         eta_ms: eta.map(|d| d.as_millis() as u64),
                         batch_size: size,
+                        retried,
                     });
                     if ahead.is_none() {
                         break;
@@ -918,6 +999,7 @@ impl Migrator {
                 }
             }
         }
+        progress.retried = retried;
         Ok(progress)
     }
 
@@ -977,7 +1059,7 @@ impl Migrator {
                     Error::db(format!("step {}: cannot record its batches", job.step), &e)
                 })?;
         }
-        let rows_at_start = at_start.map_or(0, |t| t.rows);
+        let at_start = at_start.map_or((0, 0), |t| (t.rows, t.retried));
         let mut drivers = Vec::new();
         for _ in 0..count.max(1) {
             drivers.push(workers::connect(job).await?);
@@ -992,16 +1074,7 @@ impl Migrator {
                 if last.elapsed() >= workers::TOTALS_EVERY {
                     last = Instant::now();
                     let told = self
-                        .record_batches(
-                            job,
-                            row,
-                            &before,
-                            &shared,
-                            total,
-                            size,
-                            started,
-                            rows_at_start,
-                        )
+                        .record_batches(job, row, &before, &shared, total, size, started, at_start)
                         .await;
                     if let Err(e) = told {
                         shared.stop.set(true);
@@ -1013,22 +1086,14 @@ impl Migrator {
         };
         let ran = workers::run_workers(job, drivers, &shared, coordinator).await;
         let totals = self
-            .record_batches(
-                job,
-                row,
-                &before,
-                &shared,
-                total,
-                size,
-                started,
-                rows_at_start,
-            )
+            .record_batches(job, row, &before, &shared, total, size, started, at_start)
             .await;
         let done = |t: &workers::Totals| Progress {
             position: before.position.clone(),
             rows: before.rows + t.rows,
             batches: before.batches + t.done,
             batch_size: size,
+            retried: t.retried.saturating_sub(at_start.1),
         };
         match (ran, totals) {
             (Ok(()), Ok(t)) if t.pending == 0 => Ok(done(&t)),
@@ -1054,7 +1119,7 @@ impl Migrator {
         total: Option<u64>,
         size: u32,
         started: Instant,
-        rows_at_start: u64,
+        (rows_at_start, retried_at_start): (u64, u64),
     ) -> Result<workers::Totals, Error> {
         let events = shared.events.take();
         for event in events {
@@ -1089,6 +1154,7 @@ impl Migrator {
             rate,
             eta_ms: eta.map(|d| d.as_millis() as u64),
             batch_size: size,
+            retried: totals.retried.saturating_sub(retried_at_start),
         });
         Ok(totals)
     }
@@ -1300,6 +1366,7 @@ impl Migrator {
                 rate,
                 eta_ms: None,
                 batch_size: size,
+                retried: 0,
             });
             if result.done {
                 break;
@@ -1318,6 +1385,146 @@ impl Migrator {
         }
         Ok(progress)
     }
+}
+
+/// How many times a batch is written before the step stops when other writers keep
+/// changing its rows (after the first, the rows are read `FOR UPDATE`, so a second short
+/// write means something other than a concurrent update, such as a trigger).
+pub const WRITE_TRIES: u32 = 3;
+
+/// The savepoint a batch's write rolls back to when some of its rows changed.
+const WRITE_SAVEPOINT: &str = "godwit_write";
+
+/// What runs a backfill's `transform` again, for rows read again.
+pub(crate) struct Transformer<'a> {
+    pub runtime: &'a Arc<plugin::Runtime>,
+    pub entry: &'a Entry,
+    pub config: &'a toml::Table,
+}
+
+/// A batch written compare-and-set.
+#[derive(Debug, Default)]
+pub(crate) struct CasWrite {
+    /// Rows found changed since they were read, and so written again (over all tries).
+    pub retried: u64,
+    /// The plugin's log lines and stderr of the calls made again.
+    pub logs: Vec<(Vec<LogLine>, String)>,
+}
+
+/// Writes a backfill's batch compare-and-set: each row only if the columns the plugin read
+/// still hold the values it read ([`BackfillSql::compared`]). When fewer rows are written
+/// than returned, another writer changed some since the read: the write is rolled back to
+/// a savepoint, the batch's rows are read again `FOR UPDATE` (so that they cannot change
+/// again before the write), transformed again and written again, at most [`WRITE_TRIES`]
+/// times. `at` names the batch in errors.
+pub(crate) async fn write_batch(
+    driver: &mut dyn Driver,
+    confinement: &mut session::Confinement,
+    sql: &BackfillSql,
+    transformer: &Transformer<'_>,
+    mut read: Rows,
+    mut returned: Vec<types::Row>,
+    at: &str,
+) -> Result<CasWrite, Error> {
+    let mut done = CasWrite::default();
+    let checked = !sql.compared().is_empty();
+    for attempt in 1..=WRITE_TRIES {
+        let params = update_params(&read, &sql.keys, &sql.writes, returned)
+            .map_err(|m| Error::Blocked(format!("{at}: refused the plugin's output: {m}")))?;
+        let expected = (params.len() / sql.width()) as u64;
+        if expected == 0 {
+            return Ok(done);
+        }
+        let savepoint = |verb: &str| format!("{verb} {WRITE_SAVEPOINT}");
+        if checked {
+            driver.execute(&savepoint("SAVEPOINT")).await.map_err(|e| {
+                Error::db(format!("{at}: cannot set a savepoint before the write"), &e)
+            })?;
+        }
+        let written = write_rows(driver, confinement, sql, &read, params)
+            .await
+            .map_err(|e| Error::MigrationFailed(format!("{at}: cannot write the batch: {e}")))?;
+        if written >= expected {
+            return Ok(done);
+        }
+        let changed = expected - written;
+        done.retried += changed;
+        driver
+            .execute(&savepoint("ROLLBACK TO SAVEPOINT"))
+            .await
+            .map_err(|e| Error::db(format!("{at}: cannot roll the write back"), &e))?;
+        if attempt == WRITE_TRIES {
+            return Err(Error::MigrationFailed(format!(
+                "{at}: {changed} of the batch's rows were still not written after {WRITE_TRIES} tries: each try found them changed since they were read (by another writer, or a trigger) or gone, so nothing of the batch was written; find what keeps changing them, then run `godwit deploy` again: the step resumes at this batch"
+            )));
+        }
+        let k = sql.keys.len();
+        let mut bounds = read.rows[0][..k].to_vec();
+        bounds.extend_from_slice(&read.rows[read.rows.len() - 1][..k]);
+        read = confinement
+            .query(driver, &sql.select_locked(), &bounds)
+            .await
+            .map_err(|e| {
+                Error::MigrationFailed(format!("{at}: cannot read the changed rows again: {e}"))
+            })?;
+        if read.rows.is_empty() {
+            return Ok(done);
+        }
+        let size = read.rows.len() as u32;
+        let mut again = Ahead::start(
+            transformer.runtime,
+            transformer.entry,
+            transformer.config,
+            read,
+            size,
+        );
+        let call = again
+            .finish(&transformer.entry.limits)
+            .await
+            .map_err(|e| Error::MigrationFailed(format!("{at}: {e}")))?;
+        done.logs.push((call.logs, call.stderr));
+        returned = call.value;
+        read = again.read;
+    }
+    Ok(done)
+}
+
+/// Writes a batch's new values (as [`update_params`] lays them out), in statements no
+/// larger than the database takes; returns how many rows were written.
+async fn write_rows(
+    driver: &mut dyn Driver,
+    confinement: &mut session::Confinement,
+    sql: &BackfillSql,
+    read: &Rows,
+    params: Vec<Value>,
+) -> Result<u64, session::ConfinedError> {
+    let width = sql.width();
+    let rows = params.len() / width;
+    if rows == 0 {
+        return Ok(0);
+    }
+    if sql.dialect == Dialect::Postgres {
+        let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(rows); width];
+        for (i, value) in params.into_iter().enumerate() {
+            columns[i % width].push(pg_text(value));
+        }
+        return confinement
+            .execute_text_arrays(driver, &sql.update_arrays(), columns)
+            .await;
+    }
+    let per_statement = (sql.ceiling() as usize).max(1) * width;
+    let mut written = 0;
+    for chunk in params.chunks(per_statement) {
+        let n = chunk.len() / width;
+        let mut chunk = chunk.to_vec();
+        if sql.ranged() {
+            // Every row written is one of the batch's, so within its first and last key.
+            chunk.push(read.rows[0][0].clone());
+            chunk.push(read.rows[read.rows.len() - 1][0].clone());
+        }
+        written += confinement.execute(driver, &sql.update(n), &chunk).await?;
+    }
+    Ok(written)
 }
 
 /// A batch written, not yet committed: rows read, the last key, and the next batch
@@ -1443,7 +1650,8 @@ fn rolled_back(err: Error, progress: &Progress) -> Error {
 }
 
 /// Checks a backfill's output against the batch it was given and turns it into the
-/// `UPDATE`'s parameters: for each row, its key values then its written values.
+/// `UPDATE`'s parameters: for each row, its key values, its written values, then the
+/// values it was read with of the other columns read (for the compare-and-set).
 ///
 /// Every returned row must carry the key of a row of this batch (a plugin cannot reach
 /// rows it was not handed) and may set only columns of `writes`; a column of `writes` it
@@ -1464,6 +1672,10 @@ pub fn update_params(
                 .ok_or_else(|| format!("the key column {k} was not read"))
         })
         .collect::<Result<_, _>>()?;
+    // The columns read besides the key, in the order read: BackfillSql::compared.
+    let compared: Vec<usize> = (0..read.columns.len())
+        .filter(|i| !key_index.contains(i))
+        .collect();
     let key_of = |row: &[Value]| {
         key_index
             .iter()
@@ -1475,11 +1687,11 @@ pub fn update_params(
     // pays for a set of every key of the batch.
     let mut next_read = 0;
     let mut unordered: Option<(
-        std::collections::HashSet<String>,
+        std::collections::HashMap<String, usize>,
         std::collections::HashSet<String>,
     )> = None;
     let names: Vec<&String> = keys.iter().chain(writes).collect();
-    let mut params = Vec::with_capacity(returned.len() * names.len());
+    let mut params = Vec::with_capacity(returned.len() * (names.len() + compared.len()));
     for (n, row) in returned.into_iter().enumerate() {
         let mut cells: Vec<Option<Value>> = vec![None; names.len()];
         for column in row {
@@ -1509,37 +1721,48 @@ pub fn update_params(
                 cell.ok_or_else(|| format!("row {} has no value for the key column {k}", n + 1))
             })
             .collect::<Result<_, _>>()?;
-        let in_order = unordered.is_none()
-            && read.rows[next_read..]
+        let width = names.len() + compared.len();
+        let in_order = if unordered.is_none() {
+            read.rows[next_read..]
                 .iter()
                 .position(|r| key_index.iter().zip(&key).all(|(&i, v)| &r[i] == v))
-                .map(|at| next_read += at + 1)
-                .is_some();
-        if !in_order {
-            let (batch, seen) = unordered.get_or_insert_with(|| {
-                let batch = read
-                    .rows
-                    .iter()
-                    .map(|r| encode_position(&key_of(r)))
-                    .collect();
-                // Keys already walked past in order count as seen.
-                let seen = params
-                    .chunks(names.len())
-                    .map(|chunk: &[Value]| encode_position(&chunk[..keys.len()]))
-                    .collect();
-                (batch, seen)
-            });
-            let encoded = encode_position(&key);
-            if !batch.contains(&encoded) {
-                return Err(format!(
-                    "row {} has key {encoded}, which is not a row of this batch; a backfill may only write the rows it was handed",
-                    n + 1
-                ));
+                .map(|at| {
+                    next_read += at + 1;
+                    next_read - 1
+                })
+        } else {
+            None
+        };
+        let at = match in_order {
+            Some(at) => at,
+            None => {
+                let (batch, seen) = unordered.get_or_insert_with(|| {
+                    let batch = read
+                        .rows
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| (encode_position(&key_of(r)), i))
+                        .collect();
+                    // Keys already walked past in order count as seen.
+                    let seen = params
+                        .chunks(width)
+                        .map(|chunk: &[Value]| encode_position(&chunk[..keys.len()]))
+                        .collect();
+                    (batch, seen)
+                });
+                let encoded = encode_position(&key);
+                let Some(&at) = batch.get(&encoded) else {
+                    return Err(format!(
+                        "row {} has key {encoded}, which is not a row of this batch; a backfill may only write the rows it was handed",
+                        n + 1
+                    ));
+                };
+                if !seen.insert(encoded.clone()) {
+                    return Err(format!("row {} returns key {encoded} a second time", n + 1));
+                }
+                at
             }
-            if !seen.insert(encoded.clone()) {
-                return Err(format!("row {} returns key {encoded} a second time", n + 1));
-            }
-        }
+        };
         params.extend(key);
         for (cell, w) in cells {
             params.push(cell.ok_or_else(|| {
@@ -1549,6 +1772,7 @@ pub fn update_params(
                 )
             })?);
         }
+        params.extend(compared.iter().map(|&i| read.rows[at][i].clone()));
     }
     Ok(params)
 }
@@ -1577,6 +1801,7 @@ async fn load_progress(
             rows: int(&r[1]) as u64,
             batches: int(&r[2]) as u64,
             batch_size: int(&r[3]) as u32,
+            retried: 0,
         }
     }))
 }
@@ -1713,9 +1938,12 @@ mod tests {
             vec![
                 Value::Int(1),
                 Value::Text("u1".into()),
+                Value::Text("U1".into()),
                 Value::Int(3),
-                Value::Text("u3".into())
-            ]
+                Value::Text("u3".into()),
+                Value::Text("U3".into())
+            ],
+            "each row: its key, its written value, and the value read to compare"
         );
         assert_eq!(
             check(vec![
@@ -1725,7 +1953,7 @@ mod tests {
             ])
             .unwrap()
             .len(),
-            6
+            9
         );
         let err = |rows| check(rows).unwrap_err();
         assert!(err(vec![row(9, "email_norm")]).contains("not a row of this batch"));
@@ -1786,7 +2014,7 @@ mod tests {
         );
         assert_eq!(
             pg.update_arrays(),
-            r#"UPDATE "public"."users" AS t SET "email_norm" = v.c1::text FROM unnest($1::text[], $2::text[]) AS v(c0, c1) WHERE t."id" = v.c0::bigint"#
+            r#"UPDATE "public"."users" AS t SET "email_norm" = v.c1::text FROM unnest($1::text[], $2::text[], $3::text[]) AS v(c0, c1, c2) WHERE t."id" = v.c0::bigint AND t."email" IS NOT DISTINCT FROM v.c2"#
         );
         assert_eq!(
             pg_text(Value::Bytes(vec![0xde, 0xad])).as_deref(),
@@ -1797,14 +2025,18 @@ mod tests {
         let my = sql(Dialect::MySql);
         assert_eq!(
             my.update(2),
-            "UPDATE `public`.`users` AS t JOIN (SELECT $1 AS c0, $2 AS c1 UNION ALL SELECT $3, $4) AS v ON t.`id` = v.c0 AND t.`id` >= $5 AND t.`id` <= $6 SET t.`email_norm` = v.c1"
+            "UPDATE `public`.`users` AS t JOIN (SELECT $1 AS c0, $2 AS c1, $3 AS c2 UNION ALL SELECT $4, $5, $6) AS v ON t.`id` = v.c0 AND t.`id` >= $7 AND t.`id` <= $8 SET t.`email_norm` = v.c1 WHERE t.`email` <=> v.c2"
         );
         let lite = sql(Dialect::Sqlite);
         assert_eq!(
             lite.update(1),
-            r#"UPDATE "public"."users" SET "email_norm" = v.column2 FROM (VALUES ($1, $2)) AS v WHERE "public"."users"."id" = v.column1 AND "public"."users"."id" >= $3 AND "public"."users"."id" <= $4"#
+            r#"UPDATE "public"."users" SET "email_norm" = v.column2 FROM (VALUES ($1, $2, $3)) AS v WHERE "public"."users"."id" = v.column1 AND "public"."users"."id" >= $4 AND "public"."users"."id" <= $5 AND "public"."users"."email" IS v.column3"#
         );
-        assert_eq!(lite.ceiling(), 16_382);
+        assert_eq!(lite.ceiling(), 10_921);
+        assert_eq!(
+            pg.select_locked(),
+            r#"SELECT "id", "email" FROM "public"."users" WHERE ("id") >= ($1) AND ("id") <= ($2) AND (email_norm IS NULL) ORDER BY "id" FOR UPDATE"#
+        );
     }
 
     #[test]

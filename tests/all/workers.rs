@@ -229,6 +229,143 @@ fn a_failed_batch_resumes_with_the_batches_not_done(d: Dialect) {
     assert_eq!(batches(&p, "pending"), 0);
 }
 
+/// An application writing while a backfill runs: single-row updates of `label` (the
+/// backfill's source) at random rows, each also writing `label_upper` as the application
+/// would (dual writes), as fast as one connection goes, until told to stop; returns how
+/// many updates it made.
+fn app_writer(
+    url: String,
+    rows: u64,
+    seed: u64,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        use sqlx::Connection as _;
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                sqlx::any::install_default_drivers();
+                let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+                let (mut n, mut state) = (0u64, 0x5eed_u64 + seed);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let id = 1 + (state >> 33) % rows;
+                    n += 1;
+                    let label = format!("item-{id}-w{seed}-v{n}");
+                    sqlx::raw_sql(&format!(
+                        "UPDATE items SET label = '{label}', label_upper = '{}' WHERE id = {id}",
+                        label.to_uppercase()
+                    ))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                }
+                n
+            })
+    })
+}
+
+/// Compare-and-set: with an application changing the backfill's source column all along,
+/// no row ends with a target computed from a value it no longer holds, and the rows
+/// written again are reported.
+fn a_concurrent_writer_loses_no_update(d: Dialect) {
+    for workers in ["1", "3"] {
+        let rows = 6000;
+        let ok = hostile_with(&guest("hostile"), "32MiB", "ok", GRANT_ITEMS);
+        let p = step_project(
+            d,
+            rows,
+            &ok,
+            "plugin = \"hostile\"\n[batch]\nsize = 100\nmin = 100\nmax = 100\n",
+        );
+        p.godwit(&["deploy", "--to", "20260101000000"]).expect(0);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Three application connections, so that changes land within most batches.
+        let writers: Vec<_> = (0..3u64)
+            .map(|seed| app_writer(p.db.url.clone(), rows as u64, seed, stop.clone()))
+            .collect();
+        // Let the writer get going before the step starts.
+        while p
+            .db
+            .int("SELECT COUNT(*) FROM items WHERE label_upper IS NOT NULL")
+            < 50
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let out = p.godwit(&["--json", "deploy", "--workers", workers]);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let updates: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+        out.expect(0);
+        assert_eq!(
+            p.db.int("SELECT COUNT(*) FROM items WHERE label_upper IS NULL OR label_upper <> UPPER(label)"),
+            0,
+            "workers = {workers}: every row's target is f(its source) after {updates} updates by the application: {:?}",
+            p.db.rows("SELECT id, label, label_upper FROM items WHERE label_upper <> UPPER(label) LIMIT 5")
+        );
+        let retried = rows_retried(&out.stdout);
+        assert!(
+            retried > 0,
+            "workers = {workers}: {updates} updates by the application, yet no row was written again; the report:\n{}",
+            out.stdout
+        );
+    }
+}
+
+/// `rows_retried` of the JSON report of a deploy (absent when 0).
+fn rows_retried(stdout: &str) -> u64 {
+    let report: serde_json::Value = stdout
+        .find("\n{")
+        .map(|at| &stdout[at + 1..])
+        .or(stdout.starts_with('{').then_some(stdout))
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_else(|| panic!("no JSON report in:\n{stdout}"));
+    report["applied"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no applied list in {report}"))
+        .iter()
+        .map(|m| m["rows_retried"].as_u64().unwrap_or(0))
+        .sum()
+}
+
+/// A row whose write never takes (a trigger drops it, as a row another writer keeps
+/// changing would): the batch is tried a bounded number of times, then the step stops,
+/// resumable, saying why; once the cause is gone the next deploy finishes it. PostgreSQL
+/// only: a MySQL trigger cannot skip a row without failing the statement.
+#[test]
+fn a_write_that_never_takes_stops_after_bounded_tries() {
+    let d = Dialect::Postgres;
+    for workers in ["1", "2"] {
+        let ok = hostile_with(&guest("hostile"), "32MiB", "ok", GRANT_ITEMS);
+        let p = step_project(d, 500, &ok, "plugin = \"hostile\"\n[batch]\nsize = 100\n");
+        p.godwit(&["deploy", "--to", "20260101000000"]).expect(0);
+        p.db.exec(
+            "CREATE FUNCTION skip_77() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.id = 77 THEN RETURN NULL; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER skip_77 BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION skip_77()",
+        );
+        p.godwit(&["deploy", "--workers", workers])
+            .expect(1)
+            .says("1 of the batch's rows were still not written after 3 tries");
+        p.godwit(&["status"]).says("resumable");
+        assert_eq!(
+            p.db.int(
+                "SELECT COUNT(*) FROM items WHERE id BETWEEN 1 AND 100 AND label_upper IS NOT NULL"
+            ),
+            0,
+            "workers = {workers}: nothing of the batch was written"
+        );
+        p.db.exec("DROP TRIGGER skip_77 ON items");
+        p.godwit(&["deploy"]).expect(0);
+        assert_eq!(
+            p.db.int("SELECT COUNT(*) FROM items WHERE label_upper = UPPER(label)"),
+            500
+        );
+    }
+}
+
 macro_rules! server_dialects {
     ($($name:ident),* $(,)?) => {
         $(
@@ -244,6 +381,7 @@ macro_rules! server_dialects {
 
 server_dialects!(
     workers_transform_every_row_once,
+    a_concurrent_writer_loses_no_update,
     data_steps_refuse_more_than_one_worker,
     bad_worker_counts_are_usage_errors,
     workers_resume_a_single_worker_checkpoint,

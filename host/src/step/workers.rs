@@ -5,7 +5,7 @@
 //! table of its own, [`BATCHES_TABLE`], in one transaction. Each worker is one connection
 //! that, batch after batch:
 //!
-//! 1. waits until the database is healthy ([`before_taking_a_batch`]);
+//! 1. waits until the database is healthy (`before_taking_a_batch`);
 //! 2. begins a transaction and leases the next pending batch with
 //!    `SELECT … FOR UPDATE SKIP LOCKED` (PostgreSQL; MySQL 8 and MariaDB 10.6+);
 //! 3. reads the batch's rows by key range, hands them to the plugin's `transform`, writes
@@ -269,7 +269,6 @@ pub(crate) struct Job<'a> {
     pub version: String,
     pub plugin: String,
     pub sql: BackfillSql,
-    pub writes: Vec<String>,
     pub entry: &'a Entry,
     pub runtime: Arc<plugin::Runtime>,
     /// The step's `[config]`.
@@ -471,7 +470,7 @@ async fn take_batch(
                 .await
                 .map_err(|e| Error::db(format!("{}: cannot set the lease", job.at(batch_no)), &e))?;
         }
-        let rows = run_batch(job, driver, shared, batch_no, lower, upper).await?;
+        let (rows, retried) = run_batch(job, driver, shared, batch_no, lower, upper).await?;
         driver
             .execute_values(
                 &format!(
@@ -479,7 +478,7 @@ async fn take_batch(
                 ),
                 &[
                     Value::Int(rows as i64),
-                    Value::Int(0),
+                    Value::Int(retried as i64),
                     Value::Text(now_rfc3339()),
                     Value::Int(job.history_id),
                     Value::Int(batch_no),
@@ -531,7 +530,7 @@ async fn run_batch(
     batch_no: i64,
     lower: Option<Vec<Value>>,
     upper: Option<Vec<Value>>,
-) -> Result<u64, Error> {
+) -> Result<(u64, u64), Error> {
     let sql = &job.sql;
     let at = job.at(batch_no);
     let mut confinement = session::Confinement::new(Arc::clone(&job.scope))
@@ -548,7 +547,7 @@ async fn run_batch(
         .await
         .map_err(|e| Error::MigrationFailed(format!("{at}: cannot read the batch: {e}")))?;
     if read.rows.is_empty() {
-        return Ok(0);
+        return Ok((0, 0));
     }
     let count = read.rows.len() as u64;
     let size = read.rows.len() as u32;
@@ -558,51 +557,25 @@ async fn run_batch(
         .await
         .map_err(|e| Error::MigrationFailed(format!("{at}: {e}")))?;
     shared.log(&job.plugin, &call.logs, &call.stderr);
-    let read = &ahead.read;
-    let params = super::update_params(read, &sql.keys, &job.writes, call.value)
-        .map_err(|m| Error::Blocked(format!("{at}: refused the plugin's output: {m}")))?;
-    write(driver, &mut confinement, sql, read, params)
-        .await
-        .map_err(|e| Error::MigrationFailed(format!("{at}: cannot write the batch: {e}")))?;
-    Ok(count)
-}
-
-/// Writes a batch's new values (as [`super::update_params`] lays them out), in statements
-/// no larger than the database takes.
-async fn write(
-    driver: &mut dyn Driver,
-    confinement: &mut session::Confinement,
-    sql: &BackfillSql,
-    read: &Rows,
-    params: Vec<Value>,
-) -> Result<(), session::ConfinedError> {
-    let width = sql.width();
-    let rows = params.len() / width;
-    if rows == 0 {
-        return Ok(());
+    let transformer = super::Transformer {
+        runtime: &job.runtime,
+        entry: job.entry,
+        config: job.settings,
+    };
+    let cas = super::write_batch(
+        driver,
+        &mut confinement,
+        sql,
+        &transformer,
+        std::mem::take(&mut ahead.read),
+        call.value,
+        &at,
+    )
+    .await?;
+    for (logs, stderr) in &cas.logs {
+        shared.log(&job.plugin, logs, stderr);
     }
-    if sql.dialect == Dialect::Postgres {
-        let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(rows); width];
-        for (i, value) in params.into_iter().enumerate() {
-            columns[i % width].push(super::pg_text(value));
-        }
-        confinement
-            .execute_text_arrays(driver, &sql.update_arrays(), columns)
-            .await?;
-        return Ok(());
-    }
-    let per_statement = (sql.ceiling() as usize).max(1) * width;
-    for chunk in params.chunks(per_statement) {
-        let n = chunk.len() / width;
-        let mut chunk = chunk.to_vec();
-        if sql.ranged() {
-            // Every row written is one of the batch's, so within its first and last key.
-            chunk.push(read.rows[0][0].clone());
-            chunk.push(read.rows[read.rows.len() - 1][0].clone());
-        }
-        confinement.execute(driver, &sql.update(n), &chunk).await?;
-    }
-    Ok(())
+    Ok((count, cas.retried))
 }
 
 /// Drives the workers of this process beside `coordinator`, the deploying process's own

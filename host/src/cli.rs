@@ -101,6 +101,14 @@ pub enum Command {
         #[arg(long, value_name = "K", requires = "targets", value_parser = clap::value_parser!(u64).range(1..))]
         canary: Option<u64>,
     },
+    /// Join a running `godwit deploy` whose backfill runs with workers, from another
+    /// process or machine, and take its batches until none is left. With the global
+    /// `--wait SECONDS`, wait that long for such a step to start.
+    Work {
+        /// Connections taking batches at once in this process (1 to 64).
+        #[arg(long, value_name = "N", value_parser = workers_arg, default_value = "1")]
+        workers: u32,
+    },
     /// Revert applied migrations with their down.sql (default: the newest one).
     Down {
         /// Revert everything newer than this version.
@@ -678,6 +686,30 @@ async fn command(
                 );
             } else {
                 print_run(&report, "applied", json);
+            }
+            Ok(exit::OK)
+        }
+        Command::Work { workers } => {
+            let report = migrator.work(workers, config.wait).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("serializable")
+                );
+            } else {
+                println!(
+                    "step {}_{}: this process took {} batch{} ({} row{}) on {} connection{}; {} of its {} batches are done",
+                    report.version,
+                    report.name,
+                    report.batches,
+                    if report.batches == 1 { "" } else { "es" },
+                    report.rows,
+                    if report.rows == 1 { "" } else { "s" },
+                    report.workers,
+                    if report.workers == 1 { "" } else { "s" },
+                    report.step_batches_done,
+                    report.step_batches
+                );
             }
             Ok(exit::OK)
         }

@@ -135,6 +135,53 @@ pub enum Error {
         workers: u32,
         reason: WorkersRefusal,
     },
+
+    /// `godwit work` found no running step with batches left to take.
+    #[error(
+        "{target}: no step is running with batches left to take{}\n  `godwit work` helps a `godwit deploy` whose backfill runs with workers (`--workers N` or `[batch] workers`); start that first, or give `--wait SECONDS` to wait for it",
+        waited.map(|w| format!(" (waited {})", humantime::format_duration(w))).unwrap_or_default()
+    )]
+    NoStepToJoin {
+        target: String,
+        waited: Option<Duration>,
+    },
+
+    /// `godwit work` would run a step other than the one the deploying process runs: it
+    /// took no batch.
+    #[error(
+        "step {step}: refused to join: {what} (the deploying process recorded {recorded}, this project has {here}); nothing was done\n  run `godwit work` from the same checkout (same migrations, same plugin files) as the `godwit deploy` it helps"
+    )]
+    JoinMismatch {
+        step: String,
+        what: JoinDifference,
+        recorded: String,
+        here: String,
+    },
+}
+
+/// What `godwit work` found different from what the deploying process runs
+/// ([`Error::JoinMismatch`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinDifference {
+    /// This project has no migration with the step's version.
+    MigrationMissing,
+    /// The migration's checksum differs.
+    Checksum,
+    /// The migration here is not a plugin step.
+    NotAStep,
+    /// The plugin's SHA-256 differs.
+    Plugin,
+}
+
+impl std::fmt::Display for JoinDifference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            JoinDifference::MigrationMissing => "this project has no migration with its version",
+            JoinDifference::Checksum => "the migration's checksum differs",
+            JoinDifference::NotAStep => "the migration here is not a plugin step",
+            JoinDifference::Plugin => "the plugin's SHA-256 differs",
+        })
+    }
 }
 
 /// Why a step cannot run with more than one worker ([`Error::WorkersRefused`]).
@@ -167,11 +214,13 @@ impl Error {
             | Error::Io(_)
             | Error::Declared(_)
             | Error::Targets(_)
-            | Error::WorkersRefused { .. } => exit::USAGE,
+            | Error::WorkersRefused { .. }
+            | Error::NoStepToJoin { .. } => exit::USAGE,
             Error::Connect(_) | Error::LockTimeout { .. } | Error::SchemaMissing { .. } => {
                 exit::CONNECT
             }
             Error::Blocked(_)
+            | Error::JoinMismatch { .. }
             | Error::LockLost(_)
             | Error::OtherToolHistory(_)
             | Error::RoleMissing { .. }

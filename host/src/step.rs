@@ -21,7 +21,7 @@ use crate::Dialect;
 use crate::backup::quote;
 use crate::driver::now_rfc3339;
 use crate::driver::{Driver, Scope};
-use crate::error::{Error, WorkersRefusal};
+use crate::error::{Error, JoinDifference, WorkersRefusal};
 use crate::health::Throttle;
 use crate::history::{HistoryRow, Operation, RowState};
 use crate::migrator::{Done, Event, Migrator};
@@ -539,6 +539,20 @@ pub struct Clock {
     pub rows_before: u64,
 }
 
+/// What `godwit work` did for a running step.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct WorkReport {
+    pub version: String,
+    pub name: String,
+    pub workers: u32,
+    /// Batches and rows this process did.
+    pub batches: u64,
+    pub rows: u64,
+    /// The step's batches done (by every process) and in all, when this process stopped.
+    pub step_batches_done: u64,
+    pub step_batches: u64,
+}
+
 /// How a step ended, for the history row and the report.
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
@@ -699,6 +713,76 @@ impl Migrator {
         }
     }
 
+    /// Asks a backfill plugin what it does, checks that against its grants, and builds
+    /// the SQL of its batches; also the plugin's batch size hint. `batch` is the number of
+    /// the batch it would start with, for messages.
+    pub(crate) async fn describe_backfill(
+        &mut self,
+        migration: &Migration,
+        step: &StepFile,
+        entry: &Entry,
+        runtime: &Arc<plugin::Runtime>,
+        batch: u64,
+    ) -> Result<(BackfillSql, Option<u32>), Error> {
+        let dialect = self.driver.dialect();
+        let name = &step.plugin;
+        let where_ = |batch: u64| format!("step {} (plugin {name}, batch {batch})", migration.id());
+        let spec = {
+            let (runtime, plugin, limits, context) = (
+                runtime.clone(),
+                entry.plugin.clone(),
+                entry.limits.clone(),
+                entry.context(&step.config, None),
+            );
+            blocking(&entry.limits, move || {
+                runtime.describe(&plugin, &limits, context)
+            })
+            .await
+            .map_err(|e| {
+                Error::MigrationFailed(format!("{}: describe failed: {e}", where_(batch)))
+            })?
+        };
+        log_plugin(self, name, &spec.logs, &spec.stderr);
+        let spec = spec.value;
+        let keys = key_columns(&spec.key);
+        entry
+            .capabilities
+            .check_backfill(dialect, &spec.table, &spec.key, &spec.reads, &spec.writes, spec.filter.as_deref())
+            .map_err(|denied| {
+                Error::Blocked(format!(
+                    "{}: refused before the first batch: {denied}\n  grant it under [plugins.{name}.grants] in godwit.toml if the plugin should have it",
+                    where_(batch)
+                ))
+            })?;
+        let types = if dialect == Dialect::Postgres {
+            column_types(self.driver.as_mut(), &spec.table)
+                .await
+                .map_err(|e| {
+                    Error::db(
+                        format!(
+                            "{}: cannot read the column types of {}",
+                            where_(batch),
+                            spec.table
+                        ),
+                        &e,
+                    )
+                })?
+        } else {
+            BTreeMap::new()
+        };
+        let hint = (spec.batch_size_hint > 0).then_some(spec.batch_size_hint);
+        let sql = BackfillSql {
+            dialect,
+            table: spec.table.clone(),
+            keys: keys.clone(),
+            reads: spec.reads.clone(),
+            writes: spec.writes.clone(),
+            filter: spec.filter.clone(),
+            types,
+        };
+        Ok((sql, hint))
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn backfill(
         &mut self,
@@ -719,61 +803,10 @@ impl Migrator {
         let name = &step.plugin;
         let where_ = |batch: u64| format!("step {} (plugin {name}, batch {batch})", migration.id());
         let mut throttle = Throttle::new(self.config(), &step.batch, &migration.id())?;
-        let spec = {
-            let (runtime, plugin, limits, context) = (
-                runtime.clone(),
-                entry.plugin.clone(),
-                entry.limits.clone(),
-                entry.context(&step.config, None),
-            );
-            blocking(&entry.limits, move || {
-                runtime.describe(&plugin, &limits, context)
-            })
-            .await
-            .map_err(|e| {
-                Error::MigrationFailed(format!(
-                    "{}: describe failed: {e}",
-                    where_(progress.batches + 1)
-                ))
-            })?
-        };
-        log_plugin(self, name, &spec.logs, &spec.stderr);
-        let spec = spec.value;
-        let keys = key_columns(&spec.key);
-        entry
-            .capabilities
-            .check_backfill(dialect, &spec.table, &spec.key, &spec.reads, &spec.writes, spec.filter.as_deref())
-            .map_err(|denied| {
-                Error::Blocked(format!(
-                    "{}: refused before the first batch: {denied}\n  grant it under [plugins.{name}.grants] in godwit.toml if the plugin should have it",
-                    where_(progress.batches + 1)
-                ))
-            })?;
-        let types = if dialect == Dialect::Postgres {
-            column_types(self.driver.as_mut(), &spec.table)
-                .await
-                .map_err(|e| {
-                    Error::db(
-                        format!(
-                            "{}: cannot read the column types of {}",
-                            where_(progress.batches + 1),
-                            spec.table
-                        ),
-                        &e,
-                    )
-                })?
-        } else {
-            BTreeMap::new()
-        };
-        let sql = BackfillSql {
-            dialect,
-            table: spec.table.clone(),
-            keys: keys.clone(),
-            reads: spec.reads.clone(),
-            writes: spec.writes.clone(),
-            filter: spec.filter.clone(),
-            types,
-        };
+        let (sql, hint) = self
+            .describe_backfill(migration, step, entry, &runtime, progress.batches + 1)
+            .await?;
+        let keys = sql.keys.clone();
         let mut cursor: Option<Vec<Value>> = progress
             .position
             .as_deref()
@@ -816,7 +849,6 @@ impl Migrator {
             None => None,
         };
         let settings = &step.batch;
-        let hint = (spec.batch_size_hint > 0).then_some(spec.batch_size_hint);
         // A step once split into batches goes on with its batches, whatever the worker
         // count now: its single-worker checkpoint stopped at the split.
         let split = resumed
@@ -1104,6 +1136,136 @@ impl Migrator {
             (Ok(()), Err(e)) => Err(e),
             (Err(e), t) => Err(rolled_back(e, &done(&t.unwrap_or_default()))),
         }
+    }
+
+    /// `godwit work`: joins the step a `godwit deploy` runs with workers, from another
+    /// process or machine, and takes its batches on `count` connections until none is left.
+    /// Waits up to `wait` for such a step to appear. Refuses when this project's migration
+    /// or plugin differs from the ones the deploying process recorded. The deploying
+    /// process keeps the history row and the lock; this one only takes batches.
+    pub async fn work(&mut self, count: u32, wait: Option<Duration>) -> Result<WorkReport, Error> {
+        let deadline = wait.map(bound_from_now);
+        let (row, _) = loop {
+            let mut found = None;
+            let history = self.driver.history().await?;
+            for row in history
+                .iter()
+                .rev()
+                .filter(|r| r.kind == "step" && r.row_state() == Some(RowState::Running))
+            {
+                let totals = workers::totals(self.driver.as_mut(), row.id)
+                    .await
+                    .map_err(|e| Error::db("cannot read the batches of the running step", &e))?;
+                if let Some(t) = totals.filter(|t| t.pending > 0) {
+                    found = Some((row.clone(), t));
+                    break;
+                }
+            }
+            if let Some(found) = found {
+                break found;
+            }
+            if deadline.is_none_or(|d| Instant::now() >= d) {
+                return Err(Error::NoStepToJoin {
+                    target: self.config().target.display.clone(),
+                    waited: wait,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        let id = format!("{}_{}", row.version, row.name);
+        let mismatch = |what, recorded: &str, here: &str| Error::JoinMismatch {
+            step: id.clone(),
+            what,
+            recorded: recorded.to_owned(),
+            here: here.to_owned(),
+        };
+        let migrations = self.read_sources()?;
+        let Some(migration) = migrations
+            .iter()
+            .find(|m| m.version.to_string() == row.version)
+        else {
+            return Err(mismatch(
+                JoinDifference::MigrationMissing,
+                &row.version,
+                "no such migration",
+            ));
+        };
+        if migration.checksum != row.checksum {
+            return Err(mismatch(
+                JoinDifference::Checksum,
+                &row.checksum,
+                &migration.checksum,
+            ));
+        }
+        let Some(step) = migration.step.as_ref() else {
+            return Err(mismatch(JoinDifference::NotAStep, "a step", "SQL"));
+        };
+        let plugins = Registry::load(self.config(), &[step.plugin.as_str()])?;
+        let entry = plugins
+            .get(&step.plugin)
+            .map_err(|e| Error::Config(format!("{}/step.toml: {e}", migration.id())))?;
+        let recorded = row.plugin_digest.clone().unwrap_or_default();
+        if entry.plugin.digest() != recorded {
+            return Err(mismatch(
+                JoinDifference::Plugin,
+                &recorded,
+                entry.plugin.digest(),
+            ));
+        }
+        let runtime = plugins
+            .runtime()
+            .expect("a registry that holds the step's plugin holds its runtime")
+            .clone();
+        let (sql, _) = self
+            .describe_backfill(migration, step, entry, &runtime, 1)
+            .await?;
+        let job = workers::Job {
+            history_id: row.id,
+            step: migration.id(),
+            version: migration.version.to_string(),
+            plugin: step.plugin.clone(),
+            sql,
+            entry,
+            runtime,
+            settings: &step.config,
+            batch: &step.batch,
+            scope: entry.capabilities.clone(),
+            config: self.config().clone(),
+        };
+        let mut drivers = Vec::new();
+        for _ in 0..count.max(1) {
+            drivers.push(workers::connect(&job).await?);
+        }
+        let shared = workers::Shared::default();
+        shared.running.set(drivers.len());
+        // The deploying process records the totals; this one passes its workers' events on.
+        let coordinator = async {
+            while shared.running.get() > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                for event in shared.events.take() {
+                    self.emit(event);
+                }
+            }
+            None
+        };
+        let ran = workers::run_workers(&job, drivers, &shared, coordinator).await;
+        for event in shared.events.take() {
+            self.emit(event);
+        }
+        ran?;
+        let totals = workers::totals(self.driver.as_mut(), row.id)
+            .await
+            .map_err(|e| Error::db(format!("step {}: cannot read its batches", job.step), &e))?
+            .unwrap_or_default();
+        Ok(WorkReport {
+            version: row.version.clone(),
+            name: row.name.clone(),
+            workers: count.max(1),
+            batches: shared.batches.get(),
+            rows: shared.rows.get(),
+            step_batches_done: totals.done,
+            step_batches: totals.done + totals.pending,
+        })
     }
 
     /// Tells watchers the events of the workers and the totals of a split step's batches

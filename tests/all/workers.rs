@@ -366,6 +366,125 @@ fn a_write_that_never_takes_stops_after_bounded_tries() {
     }
 }
 
+/// The process ids that did the step's batches (`taken_by` is `host:pid/worker`).
+fn processes(p: &Project) -> Vec<String> {
+    let mut pids: Vec<String> =
+        p.db.rows("SELECT taken_by FROM godwit_batches WHERE state = 'done'")
+            .into_iter()
+            .map(|r| {
+                let by = &r[0];
+                by[by.rfind(':').map_or(0, |i| i + 1)..by.rfind('/').unwrap_or(by.len())].to_owned()
+            })
+            .collect();
+    pids.sort();
+    pids.dedup();
+    pids
+}
+
+/// `godwit work` started first (waiting for the step) and `godwit deploy --workers 2`
+/// finish one step together: each row once, the total right, both processes at work.
+fn two_processes_finish_one_step(d: Dialect) {
+    let rows = 12_000;
+    let p = step_project(
+        d,
+        rows,
+        &bump(),
+        "plugin = \"hostile\"\n[batch]\nsize = 50\npause = \"10ms\"\n",
+    );
+    p.godwit(&["deploy", "--to", "20260101000000"]).expect(0);
+    let helper = p.spawn(&["--json", "--wait", "60", "work", "--workers", "2"]);
+    let deploy = p.godwit(&["deploy", "--workers", "2"]);
+    let helped = helper.finish();
+    deploy.expect(0).says("12,000 rows");
+    helped.expect(0);
+    assert_each_row_bumped_once(&p, rows as i64);
+    assert_eq!(batches(&p, "done"), 241);
+    assert_eq!(
+        p.db.int(&format!(
+            "SELECT rows_affected FROM godwit_migrations WHERE version = '{VERSION}'"
+        )),
+        rows as i64
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&helped.stdout).unwrap_or_else(|e| panic!("{e}: {}", helped.stdout));
+    assert_eq!(report["version"], VERSION);
+    assert_eq!(report["step_batches_done"], 241);
+    let helper_rows = report["rows"].as_u64().unwrap();
+    assert!(helper_rows > 0, "the helper took batches: {report}");
+    assert_eq!(processes(&p).len(), 2, "{:?}", processes(&p));
+}
+
+/// `godwit work` refuses a step whose migration differs from the one the deploying
+/// process recorded, and joins (and finishes) it from the same project; a deployer that
+/// died is then finished by the next deploy.
+fn work_refuses_another_checksum(d: Dialect) {
+    let rows = 3000;
+    let step = "plugin = \"hostile\"\n[batch]\nsize = 50\npause = \"20ms\"\n";
+    let p = step_project(d, rows, &bump(), step);
+    p.godwit(&["deploy", "--to", "20260101000000"]).expect(0);
+    // No step running yet: nothing to join.
+    p.godwit(&["work"])
+        .expect(2)
+        .says("no step is running with batches left to take");
+    // A deployer killed after its first batches leaves the step running, split.
+    let mut deploy = p
+        .command(&["deploy", "--workers", "2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while p.db.table_exists("godwit_batches") && batches(&p, "done") < 2
+        || !p.db.table_exists("godwit_batches")
+    {
+        assert!(
+            deploy.try_wait().unwrap().is_none(),
+            "the deploy ended early"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    deploy.kill().unwrap();
+    deploy.wait().unwrap();
+    let done = batches(&p, "done");
+    // The same migration with another step.toml: another checksum.
+    let other = tempfile::tempdir().unwrap();
+    crate::support::copy_dir(p.path(), other.path());
+    std::fs::write(
+        other
+            .path()
+            .join("migrations/20260102000000_backfill_items/step.toml"),
+        format!("{step}# edited\n"),
+    )
+    .unwrap();
+    let mut cmd = crate::support::godwit_cmd();
+    cmd.arg("-C")
+        .arg(other.path())
+        .arg("--database-url")
+        .arg(&p.db.url)
+        .arg("work");
+    crate::support::run(cmd)
+        .expect(4)
+        .says("refused to join: the migration's checksum differs")
+        .says("nothing was done");
+    assert_eq!(
+        batches(&p, "done"),
+        done,
+        "the refused helper took no batch"
+    );
+    let helped = p.godwit(&["work", "--workers", "2"]);
+    helped.expect(0).says("of its 61 batches are done");
+    assert_eq!(batches(&p, "pending"), 0);
+    assert_each_row_bumped_once(&p, rows as i64);
+    // The next deploy finds every batch done and records the step applied.
+    p.godwit(&["deploy"]).expect(0);
+    assert_each_row_bumped_once(&p, rows as i64);
+    assert_eq!(
+        p.db.rows(&format!(
+            "SELECT state, rows_affected FROM godwit_migrations WHERE version = '{VERSION}'"
+        )),
+        vec![vec!["applied".to_owned(), rows.to_string()]]
+    );
+}
+
 macro_rules! server_dialects {
     ($($name:ident),* $(,)?) => {
         $(
@@ -381,6 +500,8 @@ macro_rules! server_dialects {
 
 server_dialects!(
     workers_transform_every_row_once,
+    two_processes_finish_one_step,
+    work_refuses_another_checksum,
     a_concurrent_writer_loses_no_update,
     data_steps_refuse_more_than_one_worker,
     bad_worker_counts_are_usage_errors,

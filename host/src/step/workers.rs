@@ -380,13 +380,25 @@ pub(crate) async fn work(
     );
     let result = async {
         let mut throttle = Throttle::new(&job.config, job.batch, &job.step)?;
+        // `pause` holds each worker back after each batch; the rows-per-second ceiling is
+        // shared among this process's workers.
+        let mut paced = job.batch.clone();
+        paced.max_rows_per_second = paced
+            .max_rows_per_second
+            .div_ceil(shared.running.get().max(1) as u64);
         while !shared.stop.get() {
             before_taking_a_batch(driver.as_mut(), &mut throttle, job, shared).await?;
             if shared.stop.get() {
                 break;
             }
+            let started = std::time::Instant::now();
             match take_batch(job, driver.as_mut(), shared, &worker).await? {
-                Taken::Done => {}
+                Taken::Done(rows) => {
+                    let delay = super::throttle_delay(&paced, rows, started.elapsed());
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                }
                 Taken::NoneFree => tokio::time::sleep(RETAKE_EVERY).await,
                 Taken::NoneLeft => break,
             }
@@ -402,7 +414,8 @@ pub(crate) async fn work(
 }
 
 enum Taken {
-    Done,
+    /// A batch was done, with this many rows.
+    Done(u64),
     /// Batches are pending, but other workers hold them all.
     NoneFree,
     NoneLeft,
@@ -504,7 +517,7 @@ async fn take_batch(
         Ok(rows) => {
             shared.batches.set(shared.batches.get() + 1);
             shared.rows.set(shared.rows.get() + rows);
-            Ok(Taken::Done)
+            Ok(Taken::Done(rows))
         }
         Err(err) => {
             let _ = driver.rollback().await;

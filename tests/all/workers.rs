@@ -485,6 +485,90 @@ fn work_refuses_another_checksum(d: Dialect) {
     );
 }
 
+/// kill -9 at random moments (a fixed seed, so a failure replays): of a deploy running
+/// two workers, and of a deploy and a `godwit work` helping it, two workers each. After
+/// every kill no row is done twice, and the next runs finish the step with each row once.
+fn kill_nine_of_workers_transforms_each_row_once(d: Dialect) {
+    const SEED: u64 = 0x15_c0ffee;
+    const KILLS: usize = 22;
+    let rows = 40_000;
+    let p = step_project(
+        d,
+        rows,
+        &bump(),
+        "plugin = \"hostile\"\n[batch]\nsize = 20\npause = \"5ms\"\n",
+    );
+    p.godwit(&["deploy", "--to", "20260101000000"]).expect(0);
+    let mut state = SEED;
+    let mut next = move |below: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % below
+    };
+    let spawn = |args: &[&str]| {
+        p.command(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // Kills `child` after `ms` unless it ended; whether the kill landed on a live process.
+    let kill_after = |child: &mut std::process::Child, ms: u64| {
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_millis(ms) {
+            if child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let alive = child.try_wait().unwrap().is_none();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        alive
+    };
+    let (mut kills, mut trials) = (0, 0);
+    while kills < KILLS {
+        trials += 1;
+        assert!(
+            trials <= 60,
+            "only {kills} of {trials} kills landed during the step (seed {SEED:#x})"
+        );
+        if trials % 2 == 1 {
+            let mut deploy = spawn(&["deploy", "--workers", "2"]);
+            kills += usize::from(kill_after(&mut deploy, 150 + next(450)));
+        } else {
+            let mut deploy = spawn(&["deploy", "--workers", "2"]);
+            let mut helper = spawn(&["--wait", "10", "work", "--workers", "2"]);
+            let (first, second) = if next(2) == 0 {
+                (&mut deploy, &mut helper)
+            } else {
+                (&mut helper, &mut deploy)
+            };
+            kills += usize::from(kill_after(first, 200 + next(400)));
+            kills += usize::from(kill_after(second, next(200)));
+        }
+        assert_eq!(
+            p.db.int("SELECT COUNT(*) FROM items WHERE n > 1"),
+            0,
+            "after {kills} kills (trial {trials}, seed {SEED:#x}): rows transformed twice"
+        );
+        if p.db.int("SELECT COUNT(*) FROM items WHERE n = 0") == 0 {
+            break;
+        }
+    }
+    assert!(kills >= KILLS, "{kills} kills landed (seed {SEED:#x})");
+    p.godwit(&["deploy", "--workers", "2"]).expect(0);
+    assert_each_row_bumped_once(&p, rows as i64);
+    assert_eq!(batches(&p, "pending"), 0);
+    assert_eq!(
+        p.db.rows(&format!(
+            "SELECT state, rows_affected FROM godwit_migrations WHERE version = '{VERSION}'"
+        )),
+        vec![vec!["applied".to_owned(), rows.to_string()]]
+    );
+}
+
 macro_rules! server_dialects {
     ($($name:ident),* $(,)?) => {
         $(
@@ -500,6 +584,7 @@ macro_rules! server_dialects {
 
 server_dialects!(
     workers_transform_every_row_once,
+    kill_nine_of_workers_transforms_each_row_once,
     two_processes_finish_one_step,
     work_refuses_another_checksum,
     a_concurrent_writer_loses_no_update,

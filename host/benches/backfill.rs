@@ -13,7 +13,9 @@
 //! vacuumed copy of the table, in one database, run one after the other in one process:
 //! - single UPDATE (the floor): `UPDATE items SET email_norm = lower(email)`, one statement.
 //! - godwit: `godwit deploy` of a project whose one migration is a step running the
-//!   built-in `column-copy` plugin (transform = lower), the whole process.
+//!   built-in `column-copy` plugin (transform = lower), the whole process; with 1 worker
+//!   (the single-connection loop), 2 and 4 workers (`--workers N`), and two processes (a
+//!   deploy and a `godwit work`, 2 workers each). Peak RSS is each run's largest process.
 //! - id-batched UPDATE: `UPDATE … SET email_norm = lower(email) WHERE id IN (…1000 ids…)`,
 //!   a transaction per batch, walking the ids in order.
 //! - row-by-row loop (the ORM pattern): read the rows, then one `UPDATE … WHERE id = $1`
@@ -153,8 +155,8 @@ async fn contenders(url: &str, rows: usize, loop_rows: usize) -> Result<(), Stri
     });
     check(&mut conn, "items_single", rows).await?;
 
-    // godwit, the whole `deploy` process.
-    fill(&mut conn, "items", rows).await?;
+    // godwit, the whole `deploy` process: one worker (the single-connection loop), then
+    // 2 and 4 workers, then two processes (a deploy and a `godwit work`, 2 workers each).
     let project = tempfile::tempdir().map_err(|e| e.to_string())?;
     write_project(project.path())?;
     // Compile the plugin into the cache first: a deploy's steady state.
@@ -164,35 +166,63 @@ async fn contenders(url: &str, rows: usize, loop_rows: usize) -> Result<(), Stri
         .args(["plugin", "check", "builtin:column-copy"])
         .output();
     drop(warm);
-    let started = Instant::now();
-    let out = std::process::Command::new(GODWIT)
-        .arg("-C")
-        .arg(project.path())
-        .args(["--database-url", url, "deploy"])
-        .output()
-        .map_err(|e| format!("run godwit: {e}"))?;
-    let took = started.elapsed();
-    if !out.status.success() {
-        return Err(format!(
-            "godwit deploy failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
+    let mut batches = 0;
+    let mut last_size = 0;
+    let mut peaks = Vec::new();
+    for (name, runs) in [
+        (
+            "godwit backfill, 1 worker (Wasm transform)",
+            vec![vec!["deploy"]],
+        ),
+        (
+            "godwit backfill, 2 workers",
+            vec![vec!["deploy", "--workers", "2"]],
+        ),
+        (
+            "godwit backfill, 4 workers",
+            vec![vec!["deploy", "--workers", "4"]],
+        ),
+        (
+            "godwit backfill, 2 processes x 2 workers",
+            vec![
+                vec!["deploy", "--workers", "2"],
+                vec!["--wait", "60", "work", "--workers", "2"],
+            ],
+        ),
+    ] {
+        sqlx::raw_sql(
+            "DROP TABLE IF EXISTS godwit_migrations, godwit_step_progress, godwit_batches",
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(|e| format!("reset godwit's tables: {e}"))?;
+        fill(&mut conn, "items", rows).await?;
+        let started = Instant::now();
+        let children = runs
+            .iter()
+            .map(|args| spawn_godwit(project.path(), url, args))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut peak = 0;
+        for child in children {
+            peak = peak.max(finish_godwit(child)?);
+        }
+        let took = started.elapsed();
+        results.push(Measured { name, rows, took });
+        peaks.push((name, peak));
+        check(&mut conn, "items", rows).await?;
+        if runs.len() == 1 && runs[0].len() == 1 {
+            batches = sqlx::query_scalar("SELECT batches FROM godwit_step_progress")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            last_size = sqlx::query_scalar("SELECT batch_size FROM godwit_step_progress")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
     }
-    results.push(Measured {
-        name: "godwit backfill (Wasm transform)",
-        rows,
-        took,
-    });
-    check(&mut conn, "items", rows).await?;
-    let batches: i64 = sqlx::query_scalar("SELECT batches FROM godwit_step_progress")
-        .fetch_one(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
-    let last_size: i64 = sqlx::query_scalar("SELECT batch_size FROM godwit_step_progress")
-        .fetch_one(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
+    let batches: i64 = batches;
+    let last_size: i64 = last_size;
 
     // id-batched UPDATE … WHERE id IN (…), a transaction per 1,000 ids.
     fill(&mut conn, "items_batched", rows).await?;
@@ -253,9 +283,9 @@ async fn contenders(url: &str, rows: usize, loop_rows: usize) -> Result<(), Stri
     check(&mut conn, "items_loop", loop_rows).await?;
 
     let floor = results[0].rate();
-    let godwit = results[1].rate();
+    let godwit = results[1..5].iter().map(Measured::rate).fold(0.0, f64::max);
     println!();
-    println!("| contender | rows | time | rows/s | vs single UPDATE | godwit vs it |");
+    println!("| contender | rows | time | rows/s | vs single UPDATE | best godwit vs it |");
     println!("|---|---:|---:|---:|---:|---:|");
     for m in &results {
         println!(
@@ -269,8 +299,56 @@ async fn contenders(url: &str, rows: usize, loop_rows: usize) -> Result<(), Stri
         );
     }
     println!();
-    println!("godwit ran {batches} batches; the batch size settled at {last_size} rows");
+    println!("godwit (1 worker) ran {batches} batches; the batch size settled at {last_size} rows");
+    for (name, peak) in peaks {
+        println!(
+            "peak RSS, {name}: {:.1} MiB (largest process)",
+            peak as f64 / 1024.0
+        );
+    }
     Ok(())
+}
+
+/// Starts godwit in `dir` against `url`, its output to a temporary file.
+fn spawn_godwit(
+    dir: &Path,
+    url: &str,
+    args: &[&str],
+) -> Result<(std::process::Child, tempfile::NamedTempFile), String> {
+    let log = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    let out = log.reopen().map_err(|e| e.to_string())?;
+    let err = log.reopen().map_err(|e| e.to_string())?;
+    let child = std::process::Command::new(GODWIT)
+        .arg("-C")
+        .arg(dir)
+        .args(["--database-url", url])
+        .args(args)
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("run godwit: {e}"))?;
+    Ok((child, log))
+}
+
+/// Waits for a godwit started by [`spawn_godwit`]; its peak RSS in KiB (wait4's rusage).
+fn finish_godwit(
+    (child, log): (std::process::Child, tempfile::NamedTempFile),
+) -> Result<u64, String> {
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pid is our child's, not yet reaped; the pointers are to live locals.
+    let reaped = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    if reaped < 0 {
+        return Err(format!("wait4: {}", std::io::Error::last_os_error()));
+    }
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        return Err(format!(
+            "godwit failed (status {status}):\n{}",
+            std::fs::read_to_string(log.path()).unwrap_or_default()
+        ));
+    }
+    Ok(usage.ru_maxrss as u64)
 }
 
 fn write_project(dir: &Path) -> Result<(), String> {

@@ -502,21 +502,35 @@ fn read_up_down_files(dir: &Path, tool: Layout) -> Result<Vec<Migration>, Error>
 }
 
 /// diesel's version: the directory name up to the first `_`, dashes dropped
-/// (`2016-08-15-133237_create_users` is `20160815133237`), as diesel records it.
+/// (`2016-08-15-133237_create_users` is `20160815133237`), as diesel records it. diesel
+/// 2.2 and later add a subversion so that two migrations generated in one second differ
+/// (`2025-09-19-132648-0000_theme` is `202509191326480000`); it is hexadecimal there, and
+/// only its decimal values make a godwit version (see [`DIESEL_NAMES`]).
 fn diesel_version(dir_name: &str) -> Option<(Version, String)> {
     let (version, name) = dir_name.split_once('_')?;
-    let dated = version.len() == 17
-        && version.bytes().enumerate().all(|(i, b)| {
-            if [4, 7, 10].contains(&i) {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
+    let dated = |v: &[u8]| {
+        v.len() == 17
+            && v.iter().enumerate().all(|(i, b)| {
+                if [4, 7, 10].contains(&i) {
+                    *b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            })
+    };
+    let v = version.as_bytes();
+    let subversioned =
+        v.len() == 22 && dated(&v[..17]) && v[17] == b'-' && v[18..].iter().all(u8::is_ascii_digit);
     let initial = dir_name == "00000000000000_diesel_initial_setup";
-    (dated || initial)
+    (dated(v) || subversioned || initial)
         .then(|| Some((Version::parse(&version.replace('-', ""))?, name.to_string())))?
 }
+
+/// What [`diesel_version`] takes, for the error about a directory it does not.
+const DIESEL_NAMES: &str = "a diesel migration directory is named YYYY-MM-DD-HHMMSS_<name> or, \
+     from diesel 2.2, YYYY-MM-DD-HHMMSS-NNNN_<name>; a subversion with hex letters (-000a, \
+     after more than ten migrations generated in one second) is not a version godwit can \
+     order: rename the directory to a free decimal subversion (such as -0009) before it is applied";
 
 /// `diesel migration run`'s folder: one directory per migration, `up.sql` (and
 /// `down.sql`), and an optional `metadata.toml` whose `run_in_transaction = false` runs
@@ -537,12 +551,7 @@ fn read_diesel(dir: &Path) -> Result<Vec<Migration>, Error> {
         }
         let (version, label) = diesel_version(&name)
             .or_else(|| version_and_name(&name).filter(|(_, n)| !n.is_empty()))
-            .ok_or_else(|| {
-                Error::source(
-                    &path,
-                    "a diesel migration directory is named YYYY-MM-DD-HHMMSS_<name>",
-                )
-            })?;
+            .ok_or_else(|| Error::source(&path, DIESEL_NAMES))?;
         let metadata = path.join("metadata.toml");
         let in_transaction = if metadata.is_file() {
             let table: toml::Table = read_text(&metadata)?
@@ -1453,6 +1462,38 @@ mod tests {
     }
 
     #[test]
+    fn diesel_subversions_alone_are_diesel_and_hex_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("2025-09-19-132648-0000_theme/up.sql", "SELECT 1;\n"),
+                ("2025-09-19-132648-0000_theme/down.sql", "SELECT 1;\n"),
+            ],
+        );
+        assert_eq!(detect(dir.path()).unwrap(), Layout::Diesel);
+        let ms = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap();
+        assert_eq!(versions(&ms), vec!["202509191326480000"]);
+        assert_eq!(ms[0].name, "theme");
+        // The eleventh in one second: diesel writes -000a, which no godwit version holds.
+        write(
+            dir.path(),
+            &[("2025-09-19-132648-000a_eleventh/up.sql", "SELECT 1;\n")],
+        );
+        let err = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap_err();
+        match err {
+            Error::Source { path, message } => {
+                assert!(
+                    path.ends_with("2025-09-19-132648-000a_eleventh"),
+                    "{path:?}"
+                );
+                assert!(message.contains("-0009"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn diesel_directories_and_metadata() {
         let dir = tempfile::tempdir().unwrap();
         write(
@@ -1483,6 +1524,9 @@ mod tests {
                     "run_in_transaction = false\n",
                 ),
                 ("2016-08-17-090000_other/up.sql", "SELECT 1;\n"),
+                // diesel 2.2's subversions, two in one second.
+                ("2025-09-19-132648-0000_theme/up.sql", "SELECT 2;\n"),
+                ("2025-09-19-132648-0001_theme_again/up.sql", "SELECT 3;\n"),
                 // A metadata.toml that does not mention the key: diesel reads `false`.
                 ("2016-08-17-090000_other/metadata.toml", "# nothing\n"),
                 ("README.md", "diesel skips files"),
@@ -1496,7 +1540,9 @@ mod tests {
                 "00000000000000",
                 "20160815133237",
                 "20160816090000",
-                "20160817090000"
+                "20160817090000",
+                "202509191326480000",
+                "202509191326480001"
             ]
         );
         assert_eq!(ms[1].name, "create_users");

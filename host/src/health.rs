@@ -334,9 +334,17 @@ pub struct Throttle {
     /// Whether a measurement has been made: the first one's failure is an error (the
     /// settings are wrong), a later one's a pause (the replica went away).
     measured: bool,
+    /// How long this connection has waited for the database's health so far: a step's
+    /// rate and time left leave it out, so that they describe the batches, not the pauses.
+    paused: Duration,
 }
 
 impl Throttle {
+    /// The time this connection has spent paused, waiting for the database's health.
+    pub fn paused(&self) -> Duration {
+        self.paused
+    }
+
     /// Checks the step's settings against the database and godwit.toml; connects nothing.
     pub fn new(config: &Config, batch: &BatchSettings, step: &str) -> Result<Throttle, Error> {
         let settings = HealthSettings::resolve(config, batch);
@@ -370,6 +378,7 @@ impl Throttle {
                 .collect(),
             healthy_at: None,
             measured: false,
+            paused: Duration::ZERO,
         })
     }
 
@@ -725,6 +734,7 @@ pub(crate) async fn wait_until_healthy(
         let max_pause = throttle.settings().max_pause;
         let Some(reason) = reason else {
             if let (Some((since, _)), Some(reason)) = (pause, last) {
+                throttle.paused += since.elapsed();
                 emit(Event::StepResumed {
                     version: version.to_owned(),
                     paused_ms: since.elapsed().as_millis() as u64,

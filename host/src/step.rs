@@ -1004,7 +1004,7 @@ impl Migrator {
                     let took = batch_started.elapsed();
                     let (rate, eta) = rate_and_eta(
                         progress.rows - rows_before,
-                        started.elapsed(),
+                        started.elapsed().saturating_sub(throttle.paused()),
                         total.map(|t| t.saturating_sub(rows_before)),
                     );
                     self.emit(Event::BatchProgress {
@@ -1305,7 +1305,7 @@ impl Migrator {
         })?;
         let (rate, eta) = rate_and_eta(
             totals.rows.saturating_sub(rows_at_start),
-            started.elapsed(),
+            started.elapsed().saturating_sub(shared.paused.get()),
             total.map(|t| t.saturating_sub(before.rows + rows_at_start)),
         );
         self.emit(Event::BatchProgress {
@@ -1519,7 +1519,11 @@ impl Migrator {
                 .await?;
             progress = next;
             let took = batch_started.elapsed();
-            let (rate, _) = rate_and_eta(progress.rows - rows_before, started.elapsed(), None);
+            let (rate, _) = rate_and_eta(
+                progress.rows - rows_before,
+                started.elapsed().saturating_sub(throttle.paused()),
+                None,
+            );
             self.emit(Event::BatchProgress {
                 version: migration.version.to_string(),
                 batches: progress.batches,

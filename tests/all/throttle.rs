@@ -519,6 +519,48 @@ fn health_query_holds_batches_back_while_it_returns_false(d: Dialect) {
     assert_eq!(done(&p), 300);
 }
 
+/// The rate and time left that progress shows leave the pauses out: after a pause of
+/// seconds, the rate is that of the batches, not rows over the whole wait.
+#[test]
+fn rate_after_a_pause_counts_the_batches_not_the_wait() {
+    let godwit_toml = format!(
+        "{}\n[throttle]\nhealth_query = \"SELECT open FROM gate\"\ncheck_every = \"100ms\"\n",
+        plugin()
+    );
+    let step = "plugin = \"hostile\"\n[batch]\nsize = 100\n";
+    let p = step_project(Dialect::Sqlite, 300, &godwit_toml, step);
+    p.write(
+        "20260101500000_gate/up.sql",
+        "CREATE TABLE gate (open BOOLEAN NOT NULL);\nINSERT INTO gate (open) VALUES (false);\n",
+    );
+    p.godwit(&["deploy", "--to", "20260101500000"]).expect(0);
+    let mut run = p.spawn(&["--json", "deploy"]);
+    run.wait_for("\"event\":\"step_paused\"");
+    // A pause far longer than the batches of 300 rows take.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    p.db.exec("UPDATE gate SET open = 1");
+    let out = run.finish();
+    out.expect(0);
+    let events = events(&out.stderr);
+    let resumed = position(&events, "step_resumed").expect("a step_resumed event");
+    let paused_ms = events[resumed]["paused_ms"].as_u64().unwrap();
+    assert!(paused_ms >= 3000, "{:#?}", events[resumed]);
+    let progress: Vec<&serde_json::Value> = events[resumed..]
+        .iter()
+        .filter(|e| e["event"] == "batch_progress")
+        .collect();
+    assert!(!progress.is_empty(), "{events:#?}");
+    for e in progress {
+        let rows = e["rows"].as_f64().unwrap();
+        let rate = e["rate"].as_f64().unwrap();
+        // Counting the wait, the rate could be at most rows / pause.
+        assert!(
+            rate > 2.0 * rows / (paused_ms as f64 / 1000.0),
+            "the rate {rate} rows/s after {rows} rows includes the {paused_ms} ms pause: {e}"
+        );
+    }
+}
+
 /// Health settings that cannot work stop the step before its first batch, with a sentence
 /// saying what to change; nothing is written.
 fn health_settings_that_cannot_work_are_refused(d: Dialect) {

@@ -295,6 +295,10 @@ pub(crate) struct Shared {
     /// Batches and rows done by this process's workers.
     pub batches: Cell<u64>,
     pub rows: Cell<u64>,
+    /// The longest time one of this process's workers has spent paused for the
+    /// database's health: they pause together, so this is the step's paused time, which
+    /// its rate and time left leave out.
+    pub paused: Cell<std::time::Duration>,
 }
 
 impl Shared {
@@ -359,10 +363,15 @@ pub(crate) async fn before_taking_a_batch(
     job: &Job<'_>,
     shared: &Shared,
 ) -> Result<(), Error> {
-    crate::health::wait_until_healthy(driver, throttle, &job.step, &job.version, &mut |e| {
-        shared.emit(e)
-    })
-    .await
+    let waited =
+        crate::health::wait_until_healthy(driver, throttle, &job.step, &job.version, &mut |e| {
+            shared.emit(e)
+        })
+        .await;
+    shared
+        .paused
+        .set(shared.paused.get().max(throttle.paused()));
+    waited
 }
 
 /// One worker: takes batches until none is left, or until another worker failed.

@@ -1758,21 +1758,32 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// What the plugin logged or printed to stderr, under its name.
-fn log_plugin(migrator: &mut Migrator, plugin: &str, logs: &[LogLine], stderr: &str) {
-    for line in logs {
-        migrator.emit(Event::PluginLog {
-            plugin: plugin.to_owned(),
-            level: line.level.to_owned(),
-            message: line.message.clone(),
-        });
-    }
-    for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
-        migrator.emit(Event::PluginLog {
+/// What the plugin logged or printed to stderr, under its name, as events.
+pub(crate) fn plugin_log_events<'a>(
+    plugin: &'a str,
+    logs: &'a [LogLine],
+    stderr: &'a str,
+) -> impl Iterator<Item = Event> + 'a {
+    let logged = logs.iter().map(move |line| Event::PluginLog {
+        plugin: plugin.to_owned(),
+        level: line.level.to_owned(),
+        message: line.message.clone(),
+    });
+    let printed = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(move |line| Event::PluginLog {
             plugin: plugin.to_owned(),
             level: "stderr".to_owned(),
             message: line.to_owned(),
         });
+    logged.chain(printed)
+}
+
+/// What the plugin logged or printed to stderr, under its name.
+fn log_plugin(migrator: &mut Migrator, plugin: &str, logs: &[LogLine], stderr: &str) {
+    for event in plugin_log_events(plugin, logs, stderr) {
+        migrator.emit(event);
     }
 }
 

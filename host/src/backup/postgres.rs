@@ -167,7 +167,7 @@ pub(super) async fn restore(
         let keep = keep_schema(tenant);
         let preamble = match tenant {
             Some(schema) => tenant_preamble(schema, &keep),
-            None => preamble(archive_has_public),
+            None => preamble(archive_has_public, &keep),
         };
         std::fs::write(&pre, preamble).map_err(|e| BackupError::io("write", &pre, e))?;
         std::fs::write(&post, postamble(&keep)).map_err(|e| BackupError::io("write", &post, e))?;
@@ -234,7 +234,7 @@ async fn list_archive(
 /// back, so the lock (or lease) held by whoever runs the restore survives it. Each list
 /// is collected before anything is dropped, because a CASCADE removes later entries;
 /// `IF EXISTS` skips those.
-fn preamble(archive_has_public: bool) -> String {
+fn preamble(archive_has_public: bool, keep: &str) -> String {
     let copies = super::copy::SCHEMA;
     let drop_public = if archive_has_public {
         "DROP SCHEMA IF EXISTS public CASCADE;"
@@ -254,12 +254,12 @@ DECLARE
 BEGIN
   SELECT schema_name INTO keep FROM pg_temp.godwit_restore_lock;
   IF keep IS NOT NULL THEN
-    CREATE SCHEMA godwit_restore_keep;
-    EXECUTE format('ALTER TABLE %I.{LOCK_TABLE} SET SCHEMA godwit_restore_keep', keep);
+    CREATE SCHEMA {keep};
+    EXECUTE format('ALTER TABLE %I.{LOCK_TABLE} SET SCHEMA {keep}', keep);
   END IF;
   SELECT coalesce(array_agg(format('DROP SCHEMA IF EXISTS %I CASCADE', nspname)), '{{}}') INTO stmts
     FROM pg_namespace
-    WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public', 'godwit_restore_keep', '{copies}')
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public', '{keep}', '{copies}')
       AND nspname NOT LIKE 'pg\_%';
   FOREACH stmt IN ARRAY stmts LOOP EXECUTE stmt; END LOOP;
   SELECT coalesce(array_agg(format('DROP EXTENSION IF EXISTS %I CASCADE', e.extname)), '{{}}') INTO stmts
@@ -315,7 +315,7 @@ $godwit$;
 /// policies); TOAST tables belong to their table wherever they live. Anything else that
 /// depends on the schema's objects (an extension installed in it, a cast, a publication's
 /// table) has no schema here, so it counts as outside.
-pub(super) const DEPENDENTS_OUTSIDE: &str = r#"
+const DEPENDENTS_OUTSIDE: &str = r#"
 WITH s AS (SELECT oid FROM pg_namespace WHERE nspname = $1),
 inside AS (
   SELECT 'pg_namespace'::regclass AS cls, s.oid FROM s

@@ -307,20 +307,9 @@ impl Shared {
     }
 
     fn log(&self, plugin: &str, logs: &[LogLine], stderr: &str) {
-        for line in logs {
-            self.emit(Event::PluginLog {
-                plugin: plugin.to_owned(),
-                level: line.level.to_owned(),
-                message: line.message.clone(),
-            });
-        }
-        for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
-            self.emit(Event::PluginLog {
-                plugin: plugin.to_owned(),
-                level: "stderr".to_owned(),
-                message: line.to_owned(),
-            });
-        }
+        self.events
+            .borrow_mut()
+            .extend(super::plugin_log_events(plugin, logs, stderr));
     }
 }
 

@@ -775,6 +775,49 @@ fn postgres_privileges_godwit_may_not_grant_are_a_typed_error() {
     });
 }
 
+/// Workers and `godwit work` processes prepare the same role at once: PostgreSQL answers
+/// concurrent GRANTs (and CREATE/COMMENT ON ROLE) on one object with "tuple concurrently
+/// updated" or a duplicate key, so each preparation must wait for the other, not fail.
+#[test]
+fn postgres_role_prepared_by_many_connections_at_once() {
+    runtime().block_on(async {
+        let db = PgDatabase::create(None).await;
+        let mut drivers = Vec::new();
+        for _ in 0..6 {
+            drivers.push(connect(&db.url).await);
+        }
+        for sql in FIXTURE {
+            drivers[0].1.execute(sql).await.unwrap();
+        }
+        let items = scope(&["items"], &["items.n"]);
+        let mut failures = Vec::new();
+        for _round in 0..8 {
+            let results = futures_util::future::join_all(drivers.iter_mut().map(|(_, d)| {
+                let items = Arc::clone(&items);
+                async move { Confinement::new(items).prepare(d.as_mut()).await }
+            }))
+            .await;
+            failures.extend(results.into_iter().filter_map(Result::err));
+        }
+        let read = attempt(
+            drivers[0].1.as_mut(),
+            &items,
+            "SELECT n FROM items ORDER BY id",
+            true,
+        )
+        .await;
+        drop(drivers);
+        db.drop().await;
+        assert!(failures.is_empty(), "{failures:#?}");
+        assert_eq!(
+            read.0.as_deref(),
+            Ok("[[Int(10)], [Int(70)]]"),
+            "{:?}",
+            read.1
+        );
+    });
+}
+
 /// `enforcement = "checker-only"`: the operator chose to rely on the checker alone, so
 /// the database confines nothing (here, SQLite's authorizer is not installed).
 #[test]

@@ -265,7 +265,8 @@ pub(super) async fn prepare(
             return Err(unfit(role, RoleProblem::Missing { user: s.user }));
         }
         match sqlx::raw_sql(&format!(
-            "BEGIN READ WRITE; CREATE ROLE {r} NOLOGIN; COMMENT ON ROLE {r} IS {c}; COMMIT",
+            "BEGIN READ WRITE; {lock} CREATE ROLE {r} NOLOGIN; COMMENT ON ROLE {r} IS {c}; COMMIT",
+            lock = serialize(role),
             r = quote(role),
             c = literal(&comment(database)),
         ))
@@ -296,7 +297,8 @@ pub(super) async fn prepare(
             .map_err(|e| fail("check membership of", &e))?
     {
         match sqlx::raw_sql(&format!(
-            "BEGIN READ WRITE; GRANT {} TO {}; COMMIT",
+            "BEGIN READ WRITE; {} GRANT {} TO {}; COMMIT",
+            serialize(role),
             quote(role),
             quote(&s.user)
         ))
@@ -413,7 +415,7 @@ async fn privileges(
     let r = quote(role);
     // READ WRITE: `plan` makes its session read-only by default, and its validators
     // need their role as much as a deploy's.
-    let mut sql = String::from("BEGIN READ WRITE;\n");
+    let mut sql = format!("BEGIN READ WRITE;\n{}\n", serialize(role));
     for schema in &schemas {
         let s = quote(schema);
         sql.push_str(&format!(
@@ -455,6 +457,21 @@ async fn privileges(
     sql.push_str("COMMIT;");
     Ok((sql, refused.into_iter().collect()))
 }
+
+/// The first statement of each transaction that changes `role`: workers and `godwit work`
+/// processes prepare the same role at once, and PostgreSQL fails one of two concurrent
+/// changes of a catalog row ("tuple concurrently updated", or a duplicate key for CREATE
+/// ROLE) instead of making it wait. The lock is held to the transaction's end; its key
+/// pair (the two-integer form) cannot meet the migration lock's single bigint key.
+fn serialize(role: &str) -> String {
+    format!(
+        "SELECT pg_catalog.pg_advisory_xact_lock({ROLE_LOCK_CLASS}, pg_catalog.hashtext({}));",
+        literal(role)
+    )
+}
+
+/// The first half of the advisory key of [`serialize`] ("gwro").
+const ROLE_LOCK_CLASS: i32 = 0x6777_726f;
 
 /// Ends a transaction a failed statement of ours left open (a no-op warning if none).
 async fn rollback(conn: &mut PgConnection) {

@@ -465,10 +465,59 @@ fn work_refuses_another_checksum(d: Dialect) {
         .expect(4)
         .says("refused to join: the migration's checksum differs")
         .says("nothing was done");
+    // The same migration with another build of the plugin: its SHA-256 differs from the
+    // one the deployer recorded (same code, one custom section more, so it would run).
+    let rebuilt = tempfile::tempdir().unwrap();
+    crate::support::copy_dir(p.path(), rebuilt.path());
+    let wasm = rebuilt.path().join("hostile.wasm");
+    let mut bytes = std::fs::read(guest("hostile")).unwrap();
+    // A custom section (id 0) of 10 bytes: the name "note" (length 4), then "again".
+    bytes.extend_from_slice(b"\x00\x0a\x04noteagain");
+    std::fs::write(&wasm, bytes).unwrap();
+    std::fs::write(
+        rebuilt.path().join("godwit.toml"),
+        hostile_with(&wasm, "32MiB", "bump", GRANT_ITEMS),
+    )
+    .unwrap();
+    // And a checkout without the step's migration at all.
+    let behind = tempfile::tempdir().unwrap();
+    crate::support::copy_dir(p.path(), behind.path());
+    std::fs::remove_dir_all(
+        behind
+            .path()
+            .join("migrations/20260102000000_backfill_items"),
+    )
+    .unwrap();
+    for (dir, says) in [
+        (
+            rebuilt.path(),
+            "refused to join: the plugin's SHA-256 differs",
+        ),
+        (
+            behind.path(),
+            "refused to join: this project has no migration with its version",
+        ),
+    ] {
+        let mut cmd = crate::support::godwit_cmd();
+        cmd.arg("-C")
+            .arg(dir)
+            .arg("--database-url")
+            .arg(&p.db.url)
+            .arg("work");
+        crate::support::run(cmd)
+            .expect(4)
+            .says(says)
+            .says("nothing was done");
+    }
     assert_eq!(
         batches(&p, "done"),
         done,
-        "the refused helper took no batch"
+        "the refused helpers took no batch"
+    );
+    assert_eq!(
+        p.db.int("SELECT COUNT(*) FROM items WHERE n > 1"),
+        0,
+        "no row was transformed by a refused helper"
     );
     let helped = p.godwit(&["work", "--workers", "2"]);
     helped.expect(0).says("of its 61 batches are done");

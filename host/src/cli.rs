@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::backup;
 use crate::config::{self, Config, FileConfig, Overrides};
-use crate::error::{Error, exit};
+use crate::error::{Error, Refusal, exit};
 use crate::findings_report::{self, Format, Summary};
 use crate::history;
 use crate::migrator::{DeployOptions, DownTarget, Migrator, Resolve};
@@ -468,10 +468,13 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         return backups(&config, command.as_ref(), json).await;
     }
     if matches!(cli.command, Command::Reset { force: false }) && !config.is_development() {
-        return Err(Error::Blocked(format!(
-            "reset drops everything in {} and is only allowed when godwit.toml says environment = \"development\"; pass --force if you really mean it",
-            config.target.display
-        )));
+        return Err(Error::blocked(
+            Refusal::NotApplicable,
+            format!(
+                "reset drops everything in {} and is only allowed when godwit.toml says environment = \"development\"; pass --force if you really mean it",
+                config.target.display
+            ),
+        ));
     }
     // Read the files before connecting: a malformed migration is reported even when the
     // database is down.

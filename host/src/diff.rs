@@ -406,10 +406,13 @@ async fn deploy_on_shadow(shadow: &mut Migrator) -> Result<usize, Error> {
         })
         .await
         .map_err(|e| match e {
-            Error::MigrationFailed(message) => Error::MigrationFailed(format!(
-                "the migrations do not apply to an empty shadow database: {message}\n  \
+            Error::MigrationFailed { cause, message } => Error::failed(
+                cause,
+                format!(
+                    "the migrations do not apply to an empty shadow database: {message}\n  \
                  `godwit verify` shows every script that fails there"
-            )),
+                ),
+            ),
             other => other,
         })?;
     Ok(run.applied.len())

@@ -51,9 +51,10 @@ pub enum Error {
     )]
     LockTimeout { waited: Duration, holder: String },
 
-    /// Refused for safety: a failed migration awaits resolve, a checksum differs, …
-    #[error("{0}")]
-    Blocked(String),
+    /// Refused for safety: a failed migration awaits resolve, a checksum differs, a
+    /// plugin reaches beyond its grants… `reason` says which; callers decide from it.
+    #[error("{message}")]
+    Blocked { reason: Refusal, message: String },
 
     /// The migration lock (or lease) was taken over by another deployer while this run
     /// held it: whatever this run does next could undo or repeat that deployer's work,
@@ -75,9 +76,10 @@ pub enum Error {
     #[error("{}", other_history_message(.0))]
     OtherToolHistory(Vec<crate::adopt::OtherHistory>),
 
-    /// A migration failed; its state is recorded in the history table.
-    #[error("{0}")]
-    MigrationFailed(String),
+    /// A migration failed; its state is recorded in the history table. `cause` says
+    /// what failed: a statement, the plugin, its confinement, or the step's batches.
+    #[error("{message}")]
+    MigrationFailed { cause: Failure, message: String },
 
     /// A database error outside any migration (history table, lock bookkeeping).
     #[error("{context}: {message}")]
@@ -135,6 +137,11 @@ pub enum Error {
         workers: u32,
         reason: WorkersRefusal,
     },
+
+    /// An error of another kind with a note added (what was applied before it, what a
+    /// rolled-back batch left): its type, and so its exit code, are the source's.
+    #[error("{source}{note}")]
+    Noted { source: Box<Error>, note: String },
 
     /// `godwit work` found no running step with batches left to take.
     #[error(
@@ -219,7 +226,7 @@ impl Error {
             Error::Connect(_) | Error::LockTimeout { .. } | Error::SchemaMissing { .. } => {
                 exit::CONNECT
             }
-            Error::Blocked(_)
+            Error::Blocked { .. }
             | Error::JoinMismatch { .. }
             | Error::LockLost(_)
             | Error::OtherToolHistory(_)
@@ -232,7 +239,8 @@ impl Error {
                 crate::backup::BackupError::ToolMissing { .. } => exit::USAGE,
                 _ => exit::BLOCKED,
             },
-            Error::MigrationFailed(_) | Error::Database { .. } => exit::FAILED,
+            Error::MigrationFailed { .. } | Error::Database { .. } => exit::FAILED,
+            Error::Noted { source, .. } => source.exit_code(),
             Error::Diff(e) => e.exit_code(),
             Error::Health(e) => e.exit_code(),
             Error::Backup(e) => {
@@ -256,6 +264,56 @@ impl Error {
         }
     }
 
+    /// A refusal (exit 4) for `reason`.
+    pub fn blocked(reason: Refusal, message: impl Into<String>) -> Self {
+        Error::Blocked {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// A failed migration (exit 1) whose `cause` failed.
+    pub fn failed(cause: Failure, message: impl Into<String>) -> Self {
+        Error::MigrationFailed {
+            cause,
+            message: message.into(),
+        }
+    }
+
+    /// The same error, its message followed by `note`; its type, its kind and its exit
+    /// code do not change.
+    #[must_use]
+    pub fn with_note(self, note: &str) -> Error {
+        match self {
+            Error::Blocked { reason, message } => Error::Blocked {
+                reason,
+                message: message + note,
+            },
+            Error::MigrationFailed { cause, message } => Error::MigrationFailed {
+                cause,
+                message: message + note,
+            },
+            Error::LockLost(m) => Error::LockLost(m + note),
+            Error::Config(m) => Error::Config(m + note),
+            Error::Noted { source, note: n } => Error::Noted {
+                source,
+                note: n + note,
+            },
+            other => Error::Noted {
+                source: Box::new(other),
+                note: note.to_owned(),
+            },
+        }
+    }
+
+    /// The error a note was added to ([`Error::Noted`]), or this one.
+    pub fn unnoted(&self) -> &Error {
+        match self {
+            Error::Noted { source, .. } => source.unnoted(),
+            other => other,
+        }
+    }
+
     pub(crate) fn db(context: impl Into<String>, err: &sqlx::Error) -> Self {
         Error::Database {
             context: context.into(),
@@ -273,6 +331,40 @@ impl From<godwit_core::Error> for Error {
             godwit_core::Error::Source { path, message } => Error::Source { path, message },
         }
     }
+}
+
+/// What godwit refused ([`Error::Blocked`], exit 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The history needs a person first: a failed or interrupted migration awaits
+    /// `resolve`, a checksum changed, a migration is out of order, or an applied
+    /// migration's files are gone.
+    History,
+    /// The command does not apply to what it was asked about: `resolve` of a migration
+    /// that is not failed, `down` past a newer migration, `reset` outside development.
+    NotApplicable,
+    /// A plugin's file is not the one pinned (its SHA-256, its manifest's pin), or not
+    /// one this godwit can install.
+    PluginFile,
+    /// A plugin's description or output reaches beyond its grants or its batch.
+    Grants,
+    /// A validator rule blocked the deploy.
+    Validation,
+}
+
+/// What failed in a migration ([`Error::MigrationFailed`], exit 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// A statement of a SQL migration (or `down.sql`) failed on the database.
+    Statement,
+    /// The plugin trapped, returned an error, overran its time, or misbehaved (no
+    /// progress, an impossible row count).
+    Plugin,
+    /// A statement of the plugin escaped its database confinement, or its result went
+    /// over the plugin's cap.
+    Confinement,
+    /// godwit could not read, split, write or checkpoint a step's batches.
+    Batch,
 }
 
 /// What is wrong with the role that confines a plugin's statements ([`Error::RoleUnfit`]).
@@ -467,5 +559,76 @@ fn hang(text: &str, label: &str) -> String {
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
         Error::Io(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A note (what was applied before, what a rolled-back batch left) changes the text
+    /// only: the kind a caller decides from, and the exit code, stay the source's.
+    #[test]
+    fn a_note_keeps_the_kind_and_the_exit_code() {
+        let note = "\n  the failed batch was rolled back";
+        for reason in [
+            Refusal::History,
+            Refusal::NotApplicable,
+            Refusal::PluginFile,
+            Refusal::Grants,
+            Refusal::Validation,
+        ] {
+            let noted = Error::blocked(reason, "refused").with_note(note);
+            assert!(
+                matches!(&noted, Error::Blocked { reason: r, message } if *r == reason && message.ends_with(note)),
+                "{noted:?}"
+            );
+            assert_eq!(noted.exit_code(), exit::BLOCKED);
+        }
+        for cause in [
+            Failure::Statement,
+            Failure::Plugin,
+            Failure::Confinement,
+            Failure::Batch,
+        ] {
+            let noted = Error::failed(cause, "failed")
+                .with_note(note)
+                .with_note(note);
+            assert!(
+                matches!(&noted, Error::MigrationFailed { cause: c, .. } if *c == cause),
+                "{noted:?}"
+            );
+            assert_eq!(noted.exit_code(), exit::FAILED);
+        }
+        // A refused step is never taken for a lost lock, nor a lost lock for anything else.
+        let refused = Error::blocked(Refusal::Grants, "refused").with_note(note);
+        assert!(!matches!(refused.unnoted(), Error::LockLost(_)));
+        let lost = Error::LockLost("lost the lease".into()).with_note(note);
+        assert!(matches!(lost.unnoted(), Error::LockLost(_)));
+        assert_eq!(lost.exit_code(), exit::BLOCKED);
+        // Errors without a message of their own are wrapped, and stay what they were.
+        for (error, code) in [
+            (
+                Error::Database {
+                    context: "cannot write".into(),
+                    message: "disk full".into(),
+                },
+                exit::FAILED,
+            ),
+            (Error::Connect("refused".into()), exit::CONNECT),
+            (
+                Error::LockTimeout {
+                    waited: Duration::from_secs(1),
+                    holder: "pid 7".into(),
+                },
+                exit::CONNECT,
+            ),
+        ] {
+            let text = format!("{error}{note}{note}");
+            let noted = error.with_note(note).with_note(note);
+            assert_eq!(noted.exit_code(), code);
+            assert_eq!(noted.to_string(), text);
+            assert!(!matches!(noted.unnoted(), Error::Noted { .. }));
+        }
     }
 }

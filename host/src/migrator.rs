@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::backup::{self, copy};
 use crate::config::{BackupPolicy, Config};
 use crate::driver::{self, Driver, Timeouts, now_rfc3339};
-use crate::error::{BackupWhy, Error, describe_db_error};
+use crate::error::{BackupWhy, Error, Refusal, describe_db_error};
 use crate::finding::Finding;
 use crate::history::{self, Entry, HistoryRow, Operation, RowState, Status};
 use crate::plugin::registry::Registry;
@@ -498,8 +498,7 @@ impl Migrator {
                 needed.join(", ")
             );
             match e {
-                Error::Blocked(m) => Error::Blocked(m + &note),
-                Error::Config(m) => Error::Config(m + &note),
+                Error::Blocked { .. } | Error::Config(_) => e.with_note(&note),
                 other => other,
             }
         })?;
@@ -588,9 +587,12 @@ impl Migrator {
                     let err = match (&backup, err) {
                         // Without the lock another deployer may be at work: restoring
                         // now would undo its migrations too.
-                        (Some(meta), Error::LockLost(m)) if options.restore_on_failure => {
-                            Error::LockLost(format!(
-                                "{m}\n\n--restore-on-failure: backup {} was NOT restored, because the migration lock was lost; \
+                        (Some(meta), err)
+                            if options.restore_on_failure
+                                && matches!(err.unnoted(), Error::LockLost(_)) =>
+                        {
+                            err.with_note(&format!(
+                                "\n\n--restore-on-failure: backup {} was NOT restored, because the migration lock was lost; \
                                  once no deploy is running, `godwit restore {}` puts the database back as it was before this deploy",
                                 meta.id, meta.id
                             ))
@@ -715,11 +717,7 @@ impl Migrator {
         last_row: i64,
         err: Error,
     ) -> (Error, bool) {
-        let add = |err: Error, note: String| match err {
-            Error::MigrationFailed(m) => Error::MigrationFailed(m + &note),
-            Error::Blocked(m) => Error::Blocked(m + &note),
-            other => Error::MigrationFailed(format!("{other}{note}")),
-        };
+        let add = |err: Error, note: String| err.with_note(&note);
         let id = &meta.id;
         let written: Vec<HistoryRow> = match self.driver.history().await {
             Ok(rows) => rows.into_iter().filter(|r| r.id > last_row).collect(),
@@ -957,12 +955,15 @@ impl Migrator {
             .iter()
             .find(|e| matches!(e.status, Status::Failed | Status::Running))
         {
-            return Err(Error::Blocked(format!(
-                "{} {} is {}; resolve it before reverting anything (see `godwit status`)",
-                blocked.version,
-                blocked.name,
-                blocked.status.label()
-            )));
+            return Err(Error::blocked(
+                Refusal::History,
+                format!(
+                    "{} {} is {}; resolve it before reverting anything (see `godwit status`)",
+                    blocked.version,
+                    blocked.name,
+                    blocked.status.label()
+                ),
+            ));
         }
         let applied: Vec<&Entry> = entries
             .iter()
@@ -990,10 +991,13 @@ impl Migrator {
         let mut empty_downs = Vec::new();
         for entry in chosen {
             let Some(migration) = entry.migration else {
-                return Err(Error::Blocked(format!(
-                    "{} {} is applied but its directory is gone, so there is no down.sql to run; restore it first",
-                    entry.version, entry.name
-                )));
+                return Err(Error::blocked(
+                    Refusal::History,
+                    format!(
+                        "{} {} is applied but its directory is gone, so there is no down.sql to run; restore it first",
+                        entry.version, entry.name
+                    ),
+                ));
             };
             let Some(down) = &migration.down else {
                 return Err(Error::Config(no_down_advice(migration)));
@@ -1256,7 +1260,7 @@ impl Migrator {
                     &e,
                 )
             })?;
-            return Err(Error::MigrationFailed(message));
+            return Err(Error::failed(crate::error::Failure::Statement, message));
         }
     }
 
@@ -1563,7 +1567,7 @@ impl Migrator {
                             let _ = self.driver.reset_timeouts().await;
                         }
                         self.driver.update_history(&row).await.map_err(record)?;
-                        return Err(Error::MigrationFailed(message));
+                        return Err(Error::failed(crate::error::Failure::Statement, message));
                     }
                 }
             }
@@ -1587,7 +1591,7 @@ impl Migrator {
             row.duration_ms = Some(started.elapsed().as_millis() as i64);
             row.error = Some(message.clone());
             self.driver.update_history(&row).await.map_err(record)?;
-            return Err(Error::MigrationFailed(message));
+            return Err(Error::failed(crate::error::Failure::Statement, message));
         }
         if !progress.finished {
             finish_row(
@@ -1726,16 +1730,19 @@ impl Migrator {
                 ))
             })?;
         let refuse = |what: &str| {
-            Err(Error::Blocked(format!(
-                "{version} {} is {}; `resolve {what}` is for failed or interrupted migrations{}",
-                entry.name,
-                entry.status.label(),
-                match entry.status {
-                    Status::Applied => " (to revert an applied migration, run `godwit down`)",
-                    Status::Pending => " (a pending migration is applied by `godwit deploy`)",
-                    _ => "",
-                }
-            )))
+            Err(Error::blocked(
+                Refusal::NotApplicable,
+                format!(
+                    "{version} {} is {}; `resolve {what}` is for failed or interrupted migrations{}",
+                    entry.name,
+                    entry.status.label(),
+                    match entry.status {
+                        Status::Applied => " (to revert an applied migration, run `godwit down`)",
+                        Status::Pending => " (a pending migration is applied by `godwit deploy`)",
+                        _ => "",
+                    }
+                ),
+            ))
         };
         let previous = entry.row;
         let (state, applied, message) = match action {
@@ -1782,10 +1789,13 @@ impl Migrator {
                             && !e.version.is_repeatable()
                             && matches!(e.status, Status::Applied | Status::Modified)
                     }) {
-                        return Err(Error::Blocked(format!(
-                            "{version} {} is not the newest applied migration: {} {} is applied after it; revert the newer ones first (`godwit down`)",
-                            entry.name, newer.version, newer.name
-                        )));
+                        return Err(Error::blocked(
+                            Refusal::NotApplicable,
+                            format!(
+                                "{version} {} is not the newest applied migration: {} {} is applied after it; revert the newer ones first (`godwit down`)",
+                                entry.name, newer.version, newer.name
+                            ),
+                        ));
                     }
                     (
                         RowState::RolledBack,
@@ -1832,11 +1842,14 @@ impl Migrator {
                         (state, Some(next), message)
                     }
                     (Status::Failed, _) => {
-                        return Err(Error::Blocked(format!(
-                            "{version} {} ran in a transaction that was rolled back, so there is nothing to continue: \
+                        return Err(Error::blocked(
+                            Refusal::NotApplicable,
+                            format!(
+                                "{version} {} ran in a transaction that was rolled back, so there is nothing to continue: \
                              fix it, then run `godwit resolve --rolled-back {version}` and `godwit deploy`",
-                            entry.name
-                        )));
+                                entry.name
+                            ),
+                        ));
                     }
                     _ => return refuse("--continue"),
                 }
@@ -2303,12 +2316,15 @@ fn check_blockers(entries: &[Entry], allow_out_of_order: bool) -> Result<(), Err
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(Error::Blocked(format!(
-            "deploy refused: {} problem{} must be dealt with first\n\n{}",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" },
-            problems.join("\n\n")
-        )))
+        Err(Error::blocked(
+            Refusal::History,
+            format!(
+                "deploy refused: {} problem{} must be dealt with first\n\n{}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                problems.join("\n\n")
+            ),
+        ))
     }
 }
 
@@ -2324,11 +2340,11 @@ fn with_report(err: Error, report: &RunReport, operation: Operation) -> Error {
     let Some(note) = done_before_failure(&report.applied, operation) else {
         return err;
     };
-    match err {
-        Error::MigrationFailed(m) => Error::MigrationFailed(m + &note),
-        Error::Blocked(m) => Error::Blocked(m + &note),
-        Error::LockLost(m) => Error::LockLost(m + &note),
-        other => other,
+    match err.unnoted() {
+        Error::MigrationFailed { .. } | Error::Blocked { .. } | Error::LockLost(_) => {
+            err.with_note(&note)
+        }
+        _ => err,
     }
 }
 

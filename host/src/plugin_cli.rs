@@ -22,7 +22,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::config::{self, FileConfig, PluginSettings, PluginSource};
-use crate::error::{Error, exit};
+use crate::error::{Error, Failure, Refusal, exit};
 use crate::plugin::builtin;
 use crate::plugin::capability::Capabilities;
 use crate::plugin::compat::{self, Inspection, Link};
@@ -303,8 +303,8 @@ fn plugin_error(e: runtime::Error) -> Error {
         | runtime::Error::Refused(_)
         | runtime::Error::LinksLeft { .. }
         | runtime::Error::GrantedDir { .. }
-        | runtime::Error::Append { .. } => Error::MigrationFailed(e.to_string()),
-        runtime::Error::Digest { .. } => Error::Blocked(e.to_string()),
+        | runtime::Error::Append { .. } => Error::failed(Failure::Plugin, e.to_string()),
+        runtime::Error::Digest { .. } => Error::blocked(Refusal::PluginFile, e.to_string()),
         _ => Error::Config(e.to_string()),
     }
 }

@@ -21,7 +21,7 @@ use crate::Dialect;
 use crate::backup::quote;
 use crate::driver::now_rfc3339;
 use crate::driver::{Driver, Scope};
-use crate::error::{Error, JoinDifference, WorkersRefusal};
+use crate::error::{Error, Failure, JoinDifference, Refusal, WorkersRefusal};
 use crate::health::Throttle;
 use crate::history::{HistoryRow, Operation, RowState};
 use crate::migrator::{Done, Event, Migrator};
@@ -699,16 +699,9 @@ impl Migrator {
                     name: migration.name.clone(),
                     error: message,
                 });
-                Err(match err {
-                    Error::MigrationFailed(_)
-                    | Error::Blocked(_)
-                    | Error::LockLost(_)
-                    | Error::Config(_)
-                    | Error::Health(_)
-                    | Error::WorkersRefused { .. }
-                    | Error::RoleMissing { .. } => err,
-                    other => Error::MigrationFailed(other.to_string()),
-                })
+                // Its type, and so the exit code and what deploy does next (restore the
+                // backup, or not when the lock was lost), stay what happened.
+                Err(err)
             }
         }
     }
@@ -739,7 +732,10 @@ impl Migrator {
             })
             .await
             .map_err(|e| {
-                Error::MigrationFailed(format!("{}: describe failed: {e}", where_(batch)))
+                Error::failed(
+                    Failure::Plugin,
+                    format!("{}: describe failed: {e}", where_(batch)),
+                )
             })?
         };
         log_plugin(self, name, &spec.logs, &spec.stderr);
@@ -749,7 +745,7 @@ impl Migrator {
             .capabilities
             .check_backfill(dialect, &spec.table, &spec.key, &spec.reads, &spec.writes, spec.filter.as_deref())
             .map_err(|denied| {
-                Error::Blocked(format!(
+                Error::blocked(Refusal::Grants, format!(
                     "{}: refused before the first batch: {denied}\n  grant it under [plugins.{name}.grants] in godwit.toml if the plugin should have it",
                     where_(batch)
                 ))
@@ -812,7 +808,7 @@ impl Migrator {
             .as_deref()
             .map(decode_position)
             .transpose()
-            .map_err(Error::MigrationFailed)?;
+            .map_err(|m| Error::failed(Failure::Batch, m))?;
         let rows_before = progress.rows;
         // Every statement built from the plugin's description (its table, columns and
         // filter) runs confined to its grants, like the plugin's own statements.
@@ -924,10 +920,10 @@ impl Migrator {
                             )
                             .await
                             .map_err(|e| {
-                                Error::MigrationFailed(format!(
-                                    "{}: cannot read the batch: {e}",
-                                    where_(batch)
-                                ))
+                                Error::failed(
+                                    Failure::Batch,
+                                    format!("{}: cannot read the batch: {e}", where_(batch)),
+                                )
                             })?;
                         Ahead::start(&runtime, entry, &step.config, read, size)
                     }
@@ -946,19 +942,18 @@ impl Migrator {
                         .query(self.driver.as_mut(), &sql.select(true, size), &last_key)
                         .await
                         .map_err(|e| {
-                            Error::MigrationFailed(format!(
-                                "{}: cannot read the next batch: {e}",
-                                where_(batch)
-                            ))
+                            Error::failed(
+                                Failure::Batch,
+                                format!("{}: cannot read the next batch: {e}", where_(batch)),
+                            )
                         })?;
                     Some(Ahead::start(&runtime, entry, &step.config, next_read, size))
                 } else {
                     None
                 };
-                let call = this
-                    .finish(&entry.limits)
-                    .await
-                    .map_err(|e| Error::MigrationFailed(format!("{}: {e}", where_(batch))))?;
+                let call = this.finish(&entry.limits).await.map_err(|e| {
+                    Error::failed(Failure::Plugin, format!("{}: {e}", where_(batch)))
+                })?;
                 log_plugin(self, name, &call.logs, &call.stderr);
                 let transformer = Transformer {
                     runtime: &runtime,
@@ -1080,10 +1075,13 @@ impl Migrator {
             .await;
             let _ = self.driver.rollback().await;
             let ranges = ranges.map_err(|e| {
-                Error::MigrationFailed(format!(
-                    "step {}: cannot split its key range into batches: {e}",
-                    job.step
-                ))
+                Error::failed(
+                    Failure::Batch,
+                    format!(
+                        "step {}: cannot split its key range into batches: {e}",
+                        job.step
+                    ),
+                )
             })?;
             workers::store_batches(self.driver.as_mut(), row.id, &job.version, &ranges)
                 .await
@@ -1129,10 +1127,13 @@ impl Migrator {
         };
         match (ran, totals) {
             (Ok(()), Ok(t)) if t.pending == 0 => Ok(done(&t)),
-            (Ok(()), Ok(t)) => Err(Error::MigrationFailed(format!(
-                "step {}: its workers stopped with {} batches not done",
-                job.step, t.pending
-            ))),
+            (Ok(()), Ok(t)) => Err(Error::failed(
+                Failure::Batch,
+                format!(
+                    "step {}: its workers stopped with {} batches not done",
+                    job.step, t.pending
+                ),
+            )),
             (Ok(()), Err(e)) => Err(e),
             (Err(e), t) => Err(rolled_back(e, &done(&t.unwrap_or_default()))),
         }
@@ -1451,26 +1452,38 @@ impl Migrator {
             }
             log_database_notes(self, name, &mut confinement);
             let outcome = match served {
-                _ if confinement.escaped.is_some() => Err(Error::MigrationFailed(format!(
-                    "{}: a statement of the plugin escaped its database confinement ({}); the batch is rolled back",
-                    where_(batch),
-                    confinement.escaped.as_deref().unwrap_or_default()
-                ))),
-                _ if confinement.too_large.is_some() => Err(Error::MigrationFailed(format!(
-                    "{}: {}; the batch is rolled back",
-                    where_(batch),
-                    confinement.stopped_result(name).unwrap_or_default()
-                ))),
-                Err(_) => Err(Error::MigrationFailed(format!(
-                    "{}: the plugin did not return within {} (its time limit plus a grace period)",
-                    where_(batch),
-                    humantime::format_duration(entry.limits.host_deadline())
-                ))),
-                Ok(Err(join)) => Err(Error::MigrationFailed(format!(
-                    "{}: the plugin's thread failed: {join}",
-                    where_(batch)
-                ))),
-                Ok(Ok(Err(e))) => Err(Error::MigrationFailed(format!("{}: {e}", where_(batch)))),
+                _ if confinement.escaped.is_some() => Err(Error::failed(
+                    Failure::Confinement,
+                    format!(
+                        "{}: a statement of the plugin escaped its database confinement ({}); the batch is rolled back",
+                        where_(batch),
+                        confinement.escaped.as_deref().unwrap_or_default()
+                    ),
+                )),
+                _ if confinement.too_large.is_some() => Err(Error::failed(
+                    Failure::Confinement,
+                    format!(
+                        "{}: {}; the batch is rolled back",
+                        where_(batch),
+                        confinement.stopped_result(name).unwrap_or_default()
+                    ),
+                )),
+                Err(_) => Err(Error::failed(
+                    Failure::Plugin,
+                    format!(
+                        "{}: the plugin did not return within {} (its time limit plus a grace period)",
+                        where_(batch),
+                        humantime::format_duration(entry.limits.host_deadline())
+                    ),
+                )),
+                Ok(Err(join)) => Err(Error::failed(
+                    Failure::Plugin,
+                    format!("{}: the plugin's thread failed: {join}", where_(batch)),
+                )),
+                Ok(Ok(Err(e))) => Err(Error::failed(
+                    Failure::Plugin,
+                    format!("{}: {e}", where_(batch)),
+                )),
                 Ok(Ok(Ok(call))) => {
                     log_plugin(self, name, &call.logs, &call.stderr);
                     Ok(call.value)
@@ -1489,25 +1502,31 @@ impl Migrator {
                 .checked_add(result.rows)
                 .filter(|&total| i64::try_from(total).is_ok())
             else {
-                let err = Error::MigrationFailed(format!(
-                    "{}: the plugin reported {} rows for this batch, on top of {} so far; that is not a row count (the total must fit in a signed 64-bit integer), so the batch was not recorded",
-                    where_(batch),
-                    result.rows,
-                    progress.rows
-                ));
+                let err = Error::failed(
+                    Failure::Plugin,
+                    format!(
+                        "{}: the plugin reported {} rows for this batch, on top of {} so far; that is not a row count (the total must fit in a signed 64-bit integer), so the batch was not recorded",
+                        where_(batch),
+                        result.rows,
+                        progress.rows
+                    ),
+                );
                 return Err(self.abandon_batch(migration, &progress, err).await);
             };
             let idle = !result.done && result.rows == 0 && result.next_cursor == progress.position;
             idle_batches = if idle { idle_batches + 1 } else { 0 };
             if idle_batches >= MAX_IDLE_BATCHES {
-                let err = Error::MigrationFailed(format!(
-                    "{}: the plugin made no progress in {MAX_IDLE_BATCHES} batches in a row (no rows, the same cursor {}, not done); it would loop for ever, so the step was stopped. Fix the plugin so that each batch moves its cursor, does some work, or returns done = true",
-                    where_(batch),
-                    progress
-                        .position
-                        .as_deref()
-                        .map_or("(none)".to_owned(), |c| format!("{c:?}"))
-                ));
+                let err = Error::failed(
+                    Failure::Plugin,
+                    format!(
+                        "{}: the plugin made no progress in {MAX_IDLE_BATCHES} batches in a row (no rows, the same cursor {}, not done); it would loop for ever, so the step was stopped. Fix the plugin so that each batch moves its cursor, does some work, or returns done = true",
+                        where_(batch),
+                        progress
+                            .position
+                            .as_deref()
+                            .map_or("(none)".to_owned(), |c| format!("{c:?}"))
+                    ),
+                );
                 return Err(self.abandon_batch(migration, &progress, err).await);
             }
             let mut next = progress.clone();
@@ -1538,10 +1557,13 @@ impl Migrator {
                 break;
             }
             if result.next_cursor.is_none() && progress.batches > 0 && result.rows == 0 {
-                return Err(Error::MigrationFailed(format!(
-                    "{}: the plugin did no work, returned no cursor and did not say it was done; it would loop forever",
-                    where_(batch)
-                )));
+                return Err(Error::failed(
+                    Failure::Plugin,
+                    format!(
+                        "{}: the plugin did no work, returned no cursor and did not say it was done; it would loop forever",
+                        where_(batch)
+                    ),
+                ));
             }
             size = next_batch_size(settings, size, took, settings.max);
             let delay = throttle_delay(settings, result.rows, took);
@@ -1595,8 +1617,12 @@ pub(crate) async fn write_batch(
     let mut done = CasWrite::default();
     let checked = !sql.compared().is_empty();
     for attempt in 1..=WRITE_TRIES {
-        let params = update_params(&read, &sql.keys, &sql.writes, returned)
-            .map_err(|m| Error::Blocked(format!("{at}: refused the plugin's output: {m}")))?;
+        let params = update_params(&read, &sql.keys, &sql.writes, returned).map_err(|m| {
+            Error::blocked(
+                Refusal::Grants,
+                format!("{at}: refused the plugin's output: {m}"),
+            )
+        })?;
         let expected = (params.len() / sql.width()) as u64;
         if expected == 0 {
             return Ok(done);
@@ -1609,7 +1635,9 @@ pub(crate) async fn write_batch(
         }
         let written = write_rows(driver, confinement, sql, &read, params)
             .await
-            .map_err(|e| Error::MigrationFailed(format!("{at}: cannot write the batch: {e}")))?;
+            .map_err(|e| {
+                Error::failed(Failure::Batch, format!("{at}: cannot write the batch: {e}"))
+            })?;
         if written >= expected {
             return Ok(done);
         }
@@ -1620,9 +1648,12 @@ pub(crate) async fn write_batch(
             .await
             .map_err(|e| Error::db(format!("{at}: cannot roll the write back"), &e))?;
         if attempt == WRITE_TRIES {
-            return Err(Error::MigrationFailed(format!(
-                "{at}: {changed} of the batch's rows were still not written after {WRITE_TRIES} tries: each try found them changed since they were read (by another writer, or a trigger) or gone, so nothing of the batch was written; find what keeps changing them, then run `godwit deploy` again: the step resumes at this batch"
-            )));
+            return Err(Error::failed(
+                Failure::Batch,
+                format!(
+                    "{at}: {changed} of the batch's rows were still not written after {WRITE_TRIES} tries: each try found them changed since they were read (by another writer, or a trigger) or gone, so nothing of the batch was written; find what keeps changing them, then run `godwit deploy` again: the step resumes at this batch"
+                ),
+            ));
         }
         let k = sql.keys.len();
         let mut bounds = read.rows[0][..k].to_vec();
@@ -1631,7 +1662,10 @@ pub(crate) async fn write_batch(
             .query(driver, &sql.select_locked(), &bounds)
             .await
             .map_err(|e| {
-                Error::MigrationFailed(format!("{at}: cannot read the changed rows again: {e}"))
+                Error::failed(
+                    Failure::Batch,
+                    format!("{at}: cannot read the changed rows again: {e}"),
+                )
             })?;
         if read.rows.is_empty() {
             return Ok(done);
@@ -1647,7 +1681,7 @@ pub(crate) async fn write_batch(
         let call = again
             .finish(&transformer.entry.limits)
             .await
-            .map_err(|e| Error::MigrationFailed(format!("{at}: {e}")))?;
+            .map_err(|e| Error::failed(Failure::Plugin, format!("{at}: {e}")))?;
         done.logs.push((call.logs, call.stderr));
         returned = call.value;
         read = again.read;
@@ -1818,12 +1852,7 @@ fn rolled_back(err: Error, progress: &Progress) -> Error {
     let note = format!(
         "\n  the failed batch was rolled back; {done}\n  fix the cause and run `godwit deploy` again: the step resumes at the next batch"
     );
-    match err {
-        Error::MigrationFailed(m) => Error::MigrationFailed(m + &note),
-        Error::Blocked(m) => Error::Blocked(m + &note),
-        Error::LockLost(m) => Error::LockLost(m + &note),
-        other => Error::MigrationFailed(format!("{other}{note}")),
-    }
+    err.with_note(&note)
 }
 
 /// Checks a backfill's output against the batch it was given and turns it into the

@@ -19,7 +19,7 @@ use std::time::Instant;
 use crate::Dialect;
 use crate::config::Config;
 use crate::driver::Driver;
-use crate::error::Error;
+use crate::error::{Error, Refusal};
 use crate::finding::{Finding, Location, Severity};
 use crate::migrator::{Event, Migrator};
 use crate::plugin::registry::{self, Entry};
@@ -406,12 +406,15 @@ impl Validators {
         if blocked.is_empty() {
             Ok(())
         } else {
-            Err(Error::Blocked(format!(
-                "deploy blocked by validator{} {}; nothing was applied\n{}\n  fix the migrations (or the database), or change the rule in godwit.toml's [plugins.NAME.config]",
-                if blockers.len() == 1 { "" } else { "s" },
-                blockers.join(", "),
-                blocked.join("\n")
-            )))
+            Err(Error::blocked(
+                Refusal::Validation,
+                format!(
+                    "deploy blocked by validator{} {}; nothing was applied\n{}\n  fix the migrations (or the database), or change the rule in godwit.toml's [plugins.NAME.config]",
+                    if blockers.len() == 1 { "" } else { "s" },
+                    blockers.join(", "),
+                    blocked.join("\n")
+                ),
+            ))
         }
     }
 }

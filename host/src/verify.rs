@@ -49,7 +49,7 @@ pub(crate) mod shadow;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::error::{Error, exit};
+use crate::error::{Error, Refusal, exit};
 use crate::history::{self, Status};
 use crate::migrator::{DeployOptions, DownTarget, Migrator, Resolve};
 use crate::schema::{self, Drift, Perspective, Schema};
@@ -1090,12 +1090,18 @@ fn script_failure<T>(result: Result<T, Error>) -> Result<Option<String>, Error> 
 /// The finding in a script's failure, or the error when it is verify's own.
 fn script_error(error: Error) -> Result<String, Error> {
     match error {
-        Error::MigrationFailed(message) => {
+        Error::MigrationFailed { message, .. } => {
             Ok(message.split("\n\n").next().unwrap_or(&message).to_string())
         }
-        // The shadow is fresh, so nothing can be modified or out of order there; a refusal
-        // means a script left the shadow in a state deploy will not touch.
-        Error::Blocked(message) => Ok(message),
+        // The shadow is fresh, so nothing can be modified or out of order there; a
+        // refusal of the history means a script left the shadow in a state deploy will
+        // not touch, and a step refused by its grants or a validator is the scripts' too.
+        Error::Blocked {
+            reason: Refusal::History | Refusal::Grants | Refusal::Validation,
+            message,
+        } => Ok(message),
+        // A plugin file that is not the one pinned, or a command that does not apply, is
+        // not something a script did.
         other => Err(other),
     }
 }

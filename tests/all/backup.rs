@@ -752,6 +752,67 @@ fn lease_mode_restore_keeps_the_lock_table_mysql() {
     lease_mode_restore(Dialect::MySql)
 }
 
+#[test]
+fn restore_on_failure_does_not_restore_after_the_lock_is_lost_postgres() {
+    restore_on_failure_after_the_lock_is_lost(Dialect::Postgres)
+}
+
+#[test]
+fn restore_on_failure_does_not_restore_after_the_lock_is_lost_mysql() {
+    restore_on_failure_after_the_lock_is_lost(Dialect::MySql)
+}
+
+/// Another deployer takes the lease while the second of three migrations runs (it waits
+/// on a lock the test holds): the deploy stops before the third with the lock lost
+/// (exit 4), and `--restore-on-failure` leaves its backup unrestored, since restoring
+/// would undo whatever the other deployer does. The opposite case, a refusal that is not
+/// a lost lock and is restored, is `restore_on_failure_undoes_sql_migrations_before_a_refused_step`.
+fn restore_on_failure_after_the_lock_is_lost(d: Dialect) {
+    let p = Project::empty(d);
+    std::fs::write(p.path().join("godwit.toml"), "lock = \"lease\"\n").unwrap();
+    let (wait, waiting, release) = match d {
+        Dialect::Postgres => (
+            "SELECT pg_advisory_lock(4242);\nSELECT pg_advisory_unlock(4242);\n",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = 4242",
+            "SELECT pg_advisory_unlock(4242)",
+        ),
+        _ => (
+            "SELECT GET_LOCK('godwit_test_gate', 60);\nSELECT RELEASE_LOCK('godwit_test_gate');\n",
+            "SELECT count(*) FROM information_schema.processlist WHERE state = 'User lock'",
+            "SELECT RELEASE_LOCK('godwit_test_gate')",
+        ),
+    };
+    p.write(
+        "20261201000000_first/up.sql",
+        "CREATE TABLE first_t (id INT);\n",
+    );
+    p.write("20261202000000_wait/up.sql", wait);
+    p.write(
+        "20261203000000_third/up.sql",
+        "CREATE TABLE third_t (id INT);\n",
+    );
+    let mut gate = p.db.hold();
+    gate.exec(match d {
+        Dialect::Postgres => "SELECT pg_advisory_lock(4242)",
+        _ => "SELECT GET_LOCK('godwit_test_gate', 60)",
+    });
+    let deploy = p.spawn(&["deploy", "--restore-on-failure"]);
+    while p.db.int(waiting) == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    p.db.exec("UPDATE godwit_lock SET owner = 'another deployer' WHERE id = 1");
+    gate.exec(release);
+    let out = deploy.finish();
+    out.expect(4)
+        .says("lost the migration lease")
+        .says("was NOT restored, because the migration lock was lost");
+    assert!(p.db.table_exists("first_t"), "the backup was not restored");
+    assert!(
+        !p.db.table_exists("third_t"),
+        "nothing ran after the lock was lost"
+    );
+}
+
 /// With `lock = "lease"` the restore runs holding a lease row in `godwit_lock`; the
 /// backup leaves that table out and the restore leaves it in place, so the lease is still
 /// there to be released, and the next deploy can take it.

@@ -167,6 +167,16 @@ impl TestDb {
         });
     }
 
+    /// A connection that stays open across statements, for a test that holds a lock
+    /// while godwit runs.
+    pub fn hold(&self) -> Held {
+        let rt = runtime();
+        let conn = rt
+            .block_on(AnyConnection::connect(&self.any_url()))
+            .unwrap();
+        Held { rt, conn }
+    }
+
     /// The first column of the first row, as an integer.
     pub fn int(&self, sql: &str) -> i64 {
         let url = self.any_url();
@@ -484,6 +494,21 @@ impl Project {
     /// Starts godwit without waiting for it: see [`Running`].
     pub fn spawn(&self, args: &[&str]) -> Running {
         Running::start(self.command(args))
+    }
+}
+
+/// One open connection of a test ([`TestDb::hold`]).
+pub struct Held {
+    rt: tokio::runtime::Runtime,
+    conn: AnyConnection,
+}
+
+impl Held {
+    pub fn exec(&mut self, sql: &str) {
+        let conn = &mut self.conn;
+        self.rt
+            .block_on(sqlx::raw_sql(sql).execute(conn))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }
 

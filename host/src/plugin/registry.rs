@@ -15,7 +15,7 @@ use super::manifest::{LimitRequests, Manifest, ManifestError};
 use super::wit::latest::types;
 use super::{Context, Limits, Plugin, Runtime, RuntimeConfig, SessionHandler, builtin};
 use crate::config::{Config, PluginLimits, PluginSettings, PluginSource};
-use crate::error::Error;
+use crate::error::{Error, Refusal};
 use crate::value::Value;
 
 /// Where compiled plugins are cached, under the project directory unless
@@ -576,9 +576,10 @@ pub fn load_entry(
             declared.sha256.as_deref(),
         )
         .map_err(|e| match e {
-            super::Error::Digest { .. } => {
-                Error::Blocked(format!("plugin `{name}` ({label}): {e}"))
-            }
+            super::Error::Digest { .. } => Error::blocked(
+                Refusal::PluginFile,
+                format!("plugin `{name}` ({label}): {e}"),
+            ),
             other => Error::Config(other.to_string()),
         })?;
     let manifest = match &path {
@@ -588,9 +589,10 @@ pub fn load_entry(
     .map_err(|e| match e {
         ManifestError::SidecarUnpinned { .. }
         | ManifestError::SidecarChanged { .. }
-        | ManifestError::SidecarMissing { .. } => {
-            Error::Blocked(format!("plugin `{name}` ({label}): {e}"))
-        }
+        | ManifestError::SidecarMissing { .. } => Error::blocked(
+            Refusal::PluginFile,
+            format!("plugin `{name}` ({label}): {e}"),
+        ),
         ManifestError::Invalid { .. } | ManifestError::UnsupportedApi { .. } => {
             Error::Config(e.to_string())
         }

@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::{Source, assess, check_text, print_json};
 use crate::config::CONFIG_FILE;
-use crate::error::{Error, exit};
+use crate::error::{Error, Refusal, exit};
 use crate::lockfile::{Lock, LockEntry, is_digest};
 use crate::plugin::manifest::{self, Manifest};
 use crate::value::hex;
@@ -199,11 +199,14 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
     if let Some(expected) = &expected
         && *expected != digest
     {
-        return Err(Error::Blocked(format!(
-            "{}: its SHA-256 is {digest}, but --sha256 says {expected}; nothing was installed. \
+        return Err(Error::blocked(
+            Refusal::PluginFile,
+            format!(
+                "{}: its SHA-256 is {digest}, but --sha256 says {expected}; nothing was installed. \
              Check where the file came from before trusting it",
-            args.source
-        )));
+                args.source
+            ),
+        ));
     }
 
     let display = args
@@ -233,18 +236,21 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
     let (inspection, verdict) = match assess(&runtime, &source, None)? {
         Ok(assessed) => assessed,
         Err(message) => {
-            return Err(Error::Blocked(format!(
-                "{}: not installed: {message}",
-                args.source
-            )));
+            return Err(Error::blocked(
+                Refusal::PluginFile,
+                format!("{}: not installed: {message}", args.source),
+            ));
         }
     };
     if !verdict.compatible {
-        return Err(Error::Blocked(format!(
-            "{}: not installed, because this godwit cannot run it:\n{}",
-            args.source,
-            check_text(&source, &inspection, &verdict).trim_end()
-        )));
+        return Err(Error::blocked(
+            Refusal::PluginFile,
+            format!(
+                "{}: not installed, because this godwit cannot run it:\n{}",
+                args.source,
+                check_text(&source, &inspection, &verdict).trim_end()
+            ),
+        ));
     }
     let found = source
         .manifest

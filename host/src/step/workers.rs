@@ -35,7 +35,7 @@ use super::{Ahead, BackfillSql, bound_from_now, decode_position, encode_position
 use crate::Dialect;
 use crate::config::Config;
 use crate::driver::{Driver, Scope, now_rfc3339};
-use crate::error::Error;
+use crate::error::{Error, Failure};
 use crate::health::Throttle;
 use crate::migrator::Event;
 use crate::plugin::registry::Entry;
@@ -470,8 +470,8 @@ async fn take_batch(
         _ => Ok(None),
     };
     let ran = async {
-        let lower = bound(&lease[1]).map_err(Error::MigrationFailed)?;
-        let upper = bound(&lease[2]).map_err(Error::MigrationFailed)?;
+        let lower = bound(&lease[1]).map_err(|m| Error::failed(Failure::Batch, m))?;
+        let upper = bound(&lease[2]).map_err(|m| Error::failed(Failure::Batch, m))?;
         if dialect == Dialect::MySql {
             // The lease on MySQL/MariaDB: the server closes a connection idle this long,
             // rolling its batch back (see the module's documentation).
@@ -556,7 +556,7 @@ async fn run_batch(
             &params,
         )
         .await
-        .map_err(|e| Error::MigrationFailed(format!("{at}: cannot read the batch: {e}")))?;
+        .map_err(|e| Error::failed(Failure::Batch, format!("{at}: cannot read the batch: {e}")))?;
     if read.rows.is_empty() {
         return Ok((0, 0));
     }
@@ -566,7 +566,7 @@ async fn run_batch(
     let call = ahead
         .finish(&job.entry.limits)
         .await
-        .map_err(|e| Error::MigrationFailed(format!("{at}: {e}")))?;
+        .map_err(|e| Error::failed(Failure::Plugin, format!("{at}: {e}")))?;
     shared.log(&job.plugin, &call.logs, &call.stderr);
     let transformer = super::Transformer {
         runtime: &job.runtime,

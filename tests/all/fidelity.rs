@@ -96,9 +96,8 @@ fn measure(dialect: Dialect, label: &str, ups: &[(String, String)]) -> usize {
         let after = strip_header(&after_raw);
 
         let verdict = transition(dialect, &before, &after_raw, &after, n);
-        match &verdict {
-            None => reproduced += 1,
-            Some(_) => {}
+        if verdict.is_none() {
+            reproduced += 1;
         }
         table.push_str(&format!(
             "  {:>3} {dir}: {}\n",

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+use crate::schema::migration_dirs;
 use crate::support::*;
 
 /// `node_modules` for the fixture's lock file, installed by `npm ci` on first use.
@@ -71,15 +72,6 @@ fn offline(p: &Project, args: &[&str]) -> Output {
     cmd.env("npm_config_offline", "true")
         .env_remove("DATABASE_URL");
     run(cmd)
-}
-
-fn migration_dirs(p: &Project) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(p.migrations())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// The statements of the `up.sql` files of `dirs`: lines that are neither blank nor comments.

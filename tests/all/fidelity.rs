@@ -11,7 +11,7 @@
 //!
 //! Rerun: `cargo nextest run -p godwit-cli --test all -E 'test(/fidelity/)' --no-capture`.
 
-use crate::schema::pulled;
+use crate::schema::{diff_answering_renames, pulled, strip_header};
 use crate::support::*;
 
 /// A corpus's up migrations in order: (directory name, SQL).
@@ -57,13 +57,6 @@ fn authelia(dialect: Dialect) -> Vec<(String, String)> {
     ups.sort();
     assert_eq!(ups.len(), 26, "authelia has 26 versions");
     ups
-}
-
-fn strip_header(text: &str) -> String {
-    text.lines()
-        .filter(|l| !l.starts_with("-- "))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// The first line where `got` differs from `want`.
@@ -138,17 +131,8 @@ fn transition(
     std::fs::write(p.path().join("schema.sql"), after_raw).unwrap();
     std::fs::write(p.path().join("godwit.toml"), "schema = \"schema.sql\"\n").unwrap();
     let name = format!("step_{}", n + 1);
-    let mut out = p.godwit(&["diff", &name, "--allow-destructive"]);
     // The corpora drop and add (Prisma writes no renames): say so, as a user would.
-    if out.code == 4 && out.text().contains("probable rename") {
-        let text = out.text();
-        let mut args = vec!["diff", name.as_str(), "--allow-destructive"];
-        for part in text.split("pass `--no-rename ").skip(1) {
-            args.push("--no-rename");
-            args.push(part.split('`').next().unwrap());
-        }
-        out = p.godwit(&args);
-    }
+    let out = diff_answering_renames(&p, &name);
     if out.code != 0 {
         return Some(format!(
             "diff exit {}: {}",

@@ -9,7 +9,7 @@
 //! `GODWIT_DIFF_SEED=N`, or run more with `GODWIT_DIFF_CASES=N`.
 
 use crate::each_dialect;
-use crate::schema::{pulled, pulled_again};
+use crate::schema::{diff_answering_renames, migration_dirs, pulled, pulled_again, strip_header};
 use crate::support::*;
 
 /// splitmix64: small, and the same sequence for a seed everywhere.
@@ -561,15 +561,6 @@ fn seeds() -> Vec<u64> {
     (1..=cases).collect()
 }
 
-fn migration_dirs(p: &Project) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(p.migrations())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 each_dialect!(generated_migrations_turn_a_into_b_and_back);
 
 fn generated_migrations_turn_a_into_b_and_back(dialect: Dialect) {
@@ -605,17 +596,8 @@ fn one_case(dialect: Dialect, seed: u64) {
     std::fs::write(p.path().join("godwit.toml"), "schema = \"schema.sql\"\n").unwrap();
 
     let before = migration_dirs(&p);
-    let mut out = p.godwit(&["diff", "change_schema", "--allow-destructive"]);
     // A drop beside an add of the same shape, unhinted: the user says it is no rename.
-    if out.code == 4 && out.text().contains("probable rename") {
-        let text = out.text();
-        let mut args = vec!["diff", "change_schema", "--allow-destructive"];
-        for part in text.split("pass `--no-rename ").skip(1) {
-            args.push("--no-rename");
-            args.push(part.split('`').next().unwrap());
-        }
-        out = p.godwit(&args);
-    }
+    let out = diff_answering_renames(&p, "change_schema");
     assert_eq!(out.code, 0, "{context}\n{}", out.text());
     let written = migration_dirs(&p).len() - before.len();
     if written == 0 {
@@ -674,13 +656,6 @@ fn one_case(dialect: Dialect, seed: u64) {
         strip_header(&pulled_a),
         "after down: {context}"
     );
-}
-
-fn strip_header(text: &str) -> String {
-    text.lines()
-        .filter(|l| !l.starts_with("-- "))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn quoted(dialect: Dialect, name: &str) -> String {

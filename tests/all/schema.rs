@@ -12,6 +12,40 @@ pub fn pulled(p: &Project) -> String {
     std::fs::read_to_string(p.path().join("pulled/schema.sql")).unwrap()
 }
 
+/// The names in the project's migrations directory, sorted.
+pub fn migration_dirs(p: &Project) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(p.migrations())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `text` without its `-- ` comment lines (the header of a pulled or generated file).
+pub fn strip_header(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with("-- "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `godwit diff NAME --allow-destructive`; when it stops at probable renames, answers
+/// each with `--no-rename`, as a user who knows they are not renames would.
+pub fn diff_answering_renames(p: &Project, name: &str) -> Output {
+    let out = p.godwit(&["diff", name, "--allow-destructive"]);
+    if out.code != 4 || !out.text().contains("probable rename") {
+        return out;
+    }
+    let text = out.text();
+    let mut args = vec!["diff", name, "--allow-destructive"];
+    for part in text.split("pass `--no-rename ").skip(1) {
+        args.push("--no-rename");
+        args.push(part.split('`').next().unwrap());
+    }
+    p.godwit(&args)
+}
+
 /// Builds `ddl` in a fresh database through a migration of its own (with `config` as
 /// godwit.toml), and pulls it again.
 pub fn pulled_again(dialect: Dialect, ddl: &str, config: &str) -> String {

@@ -861,3 +861,68 @@ fn drift_is_repaired_from_the_database_to_the_migrations() {
         assert_eq!(migration_dirs(&p).len(), 1, "nothing written");
     }
 }
+
+/// The shapes behind the fidelity failures on umami and authelia (issue 14), on rows: a
+/// new extension; a primary key moved to a new column (umami 02 without its renames,
+/// whose down failed with 42P16: NOT NULL dropped under the key); a serial table renamed
+/// aside and made again, so that one sequence changes owner and the table made again
+/// draws from `…_seq1` (authelia 0002 and 0003: 42P07, then 42P01); and a serial table
+/// renamed without a hint, a drop and a create whose sequence must survive the drop.
+#[test]
+fn postgres_serials_keys_and_extensions_turn_a_into_b_and_back() {
+    let dialect = Dialect::Postgres;
+    let a = "CREATE TABLE totp (id SERIAL PRIMARY KEY, username varchar(100) NOT NULL);\n\
+             CREATE TABLE event_data (event_id uuid NOT NULL, k text, CONSTRAINT event_data_pkey PRIMARY KEY (event_id));\n\
+             CREATE TABLE old_items (id serial PRIMARY KEY, label text);\n";
+    let b = "CREATE EXTENSION IF NOT EXISTS pgcrypto;\n\
+             CREATE TABLE totp (id SERIAL PRIMARY KEY, username varchar(100) NOT NULL);\n\
+             ALTER TABLE totp RENAME TO bkp_totp;\n\
+             ALTER TABLE bkp_totp RENAME CONSTRAINT totp_pkey TO bkp_totp_pkey;\n\
+             CREATE TABLE totp (id SERIAL PRIMARY KEY, username varchar(100) NOT NULL);\n\
+             CREATE TABLE event_data (event_data_id uuid NOT NULL, k text, CONSTRAINT event_data_pkey PRIMARY KEY (event_data_id));\n\
+             CREATE TABLE old_items (id serial PRIMARY KEY, label text);\n\
+             ALTER TABLE old_items RENAME TO items;\n\
+             ALTER TABLE items RENAME CONSTRAINT old_items_pkey TO items_pkey;\n";
+    let p = project(dialect, a, b);
+    p.godwit(&["deploy"]).expect(0);
+    admin(
+        &p.db.url,
+        "INSERT INTO totp (username) VALUES ('a'), ('b'), ('c'); \
+         INSERT INTO old_items (label) VALUES ('one'), ('two')",
+    );
+    let pulled_a = pulled(&p);
+    let before = migration_dirs(&p);
+    let out = diff_answering_renames(&p, "change_schema");
+    assert_eq!(out.code, 0, "{}", out.text());
+    let written = migration_dirs(&p).len() - before.len();
+    let up: String = migration_dirs(&p)[before.len()..]
+        .iter()
+        .map(|d| std::fs::read_to_string(p.migrations().join(d).join("up.sql")).unwrap())
+        .collect();
+    assert!(
+        up.contains("CREATE EXTENSION IF NOT EXISTS pgcrypto;"),
+        "{up}"
+    );
+    assert!(
+        up.contains("ALTER SEQUENCE totp_id_seq OWNED BY NONE;"),
+        "{up}"
+    );
+    assert!(
+        up.contains("ALTER SEQUENCE old_items_id_seq OWNED BY NONE;"),
+        "{up}"
+    );
+
+    p.godwit(&["deploy"]).expect(0);
+    let expected_b = pulled_again(dialect, b, "");
+    assert_eq!(strip_header(&pulled(&p)), strip_header(&expected_b));
+    // The table made again draws from a sequence that starts after its rows, and the
+    // renamed one's sequence survived the drop of the table that owned it.
+    admin(&p.db.url, "INSERT INTO totp (username) VALUES ('d')");
+    assert_eq!(admin_count(&p.db.url, "SELECT max(id) FROM totp"), 4);
+    admin(&p.db.url, "INSERT INTO items (label) VALUES ('three')");
+    assert_eq!(admin_count(&p.db.url, "SELECT max(id) FROM items"), 3);
+
+    p.godwit(&["down", "--steps", &written.to_string()])
+        .expect(0);
+    assert_eq!(strip_header(&pulled(&p)), strip_header(&pulled_a));
+}

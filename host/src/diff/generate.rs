@@ -234,6 +234,10 @@ pub fn generate(
         changes: Vec::new(),
         renames: Vec::new(),
         destructive: Vec::new(),
+        owned_before: BTreeMap::new(),
+        owned_after: BTreeMap::new(),
+        moved: BTreeSet::new(),
+        keyed: BTreeSet::new(),
     };
     let renamed = g.renames(current, desired, renames)?;
     probable_renames(&renamed, desired, renames)?;
@@ -249,6 +253,44 @@ struct Generator {
     /// names are gone (so that down makes those again after renaming back).
     renames: Vec<Change>,
     destructive: Vec<Destructive>,
+    /// PostgreSQL: the sequences owned by a column (serials), before and after.
+    owned_before: BTreeMap<String, Owner>,
+    owned_after: BTreeMap<String, Owner>,
+    /// Owned sequences whose owner changes: disowned before anything goes, owned by the
+    /// new column once it exists, never created with a table.
+    moved: BTreeSet<String>,
+    /// PostgreSQL: columns that were nullable (or absent) and are in a primary key added
+    /// to a table that stays. The key makes them NOT NULL and holds them so until it is
+    /// dropped: the key's down makes them nullable again, not `_validate`'s.
+    keyed: BTreeSet<Owner>,
+}
+
+/// A sequence's owning column, as (table, column).
+type Owner = (String, String);
+
+/// PostgreSQL: the sequences owned by a column, which the model keeps only as the
+/// column's `nextval('…')` default (a sequence of its own is in [`Schema::sequences`]).
+/// When several columns draw from one, the owner is the one whose name serial gives it.
+fn owned_sequences(schema: &Schema) -> BTreeMap<String, Owner> {
+    let mut owned: BTreeMap<String, Owner> = BTreeMap::new();
+    for (t, table) in &schema.tables {
+        for (c, column) in &table.columns {
+            let Some(sequence) = column.default.as_deref().and_then(ddl::nextval_sequence) else {
+                continue;
+            };
+            if schema.sequences.contains_key(&sequence) {
+                continue;
+            }
+            let serial_name = sequence == format!("{t}_{c}_seq");
+            match owned.get(&sequence) {
+                Some(_) if !serial_name => {}
+                _ => {
+                    owned.insert(sequence, (t.clone(), c.clone()));
+                }
+            }
+        }
+    }
+    owned
 }
 
 /// A column's name inside an index part or an expression, as a whole word.
@@ -503,6 +545,32 @@ impl Generator {
         } else {
             BTreeSet::new()
         };
+        if self.dialect == Dialect::Postgres {
+            self.owned_before = owned_sequences(current);
+            self.owned_after = owned_sequences(desired);
+            self.moved = self
+                .owned_before
+                .iter()
+                .filter(|(name, owner)| self.owned_after.get(*name).is_some_and(|o| o != *owner))
+                .map(|(name, _)| name.clone())
+                .collect();
+            for (table_name, want) in &desired.tables {
+                let Some(have) = current.tables.get(table_name) else {
+                    continue;
+                };
+                for (name, c) in &want.constraints {
+                    if c.kind != ConstraintKind::PrimaryKey || have.constraints.get(name) == Some(c)
+                    {
+                        continue;
+                    }
+                    for column in &c.columns {
+                        if have.columns.get(column).is_none_or(|col| col.nullable) {
+                            self.keyed.insert((table_name.clone(), column.clone()));
+                        }
+                    }
+                }
+            }
+        }
         // Tables whose columns change shape: the views that read them are made again.
         let reshaped: BTreeSet<&String> = desired
             .tables
@@ -588,6 +656,18 @@ impl Generator {
         }
         let renames = std::mem::take(&mut self.renames);
         self.changes.extend(renames);
+        // Sequences that change owner leave the old one first, so that no drop below
+        // takes them along (a renamed serial table, written as a drop and a create).
+        for name in self.moved.clone() {
+            let s = self.q(&name);
+            let (table, column) = &self.owned_before[&name];
+            let old = format!("{}.{}", self.q(table), self.q(column));
+            self.push(
+                Phase::Main,
+                vec![Sql::new(format!("ALTER SEQUENCE {s} OWNED BY NONE;"))],
+                vec![Sql::new(format!("ALTER SEQUENCE {s} OWNED BY {old};"))],
+            );
+        }
         // Foreign keys that go or change, before the keys they reference. SQLite has no
         // ALTER for them: a dropped table takes its own, a rebuilt one is made without.
         for (table_name, have) in &current.tables {
@@ -679,6 +759,30 @@ impl Generator {
             }
         }
 
+        // PostgreSQL extensions: those no longer used go (after what used them), new ones
+        // come before the types, tables and indexes that may use them.
+        let extensions = |d: &Definitions| d.extensions.iter().cloned().collect::<BTreeSet<_>>();
+        let (had, wants) = (
+            extensions(current_definitions),
+            extensions(desired_definitions),
+        );
+        for name in had.difference(&wants) {
+            let e = self.q(name);
+            self.push(
+                Phase::Main,
+                vec![Sql::new(format!("DROP EXTENSION {e};"))],
+                vec![Sql::new(format!("CREATE EXTENSION IF NOT EXISTS {e};"))],
+            );
+        }
+        for name in wants.difference(&had) {
+            let e = self.q(name);
+            self.push(
+                Phase::Main,
+                vec![Sql::new(format!("CREATE EXTENSION IF NOT EXISTS {e};"))],
+                vec![Sql::new(format!("DROP EXTENSION {e};"))],
+            );
+        }
+
         // Types and sequences that come, change or go.
         self.enums(current, desired)?;
         self.sequences(current, desired)?;
@@ -738,6 +842,17 @@ impl Generator {
                     Some(_) => {}
                 }
             }
+        }
+        // And join their new owner, now that it exists.
+        for name in self.moved.clone() {
+            let s = self.q(&name);
+            let (table, column) = &self.owned_after[&name];
+            let new = format!("{}.{}", self.q(table), self.q(column));
+            self.push(
+                Phase::Main,
+                vec![Sql::new(format!("ALTER SEQUENCE {s} OWNED BY {new};"))],
+                vec![Sql::new(format!("ALTER SEQUENCE {s} OWNED BY NONE;"))],
+            );
         }
         // Constraints and indexes that come, on tables that stay.
         let mut validate = Vec::new();
@@ -828,7 +943,7 @@ impl Generator {
     fn create_table(&self, schema: &Schema, name: &str, table: &Table) -> Vec<Sql> {
         match self.dialect {
             Dialect::Postgres => {
-                let built = ddl::postgres_table(&self.w, schema, name, table);
+                let built = ddl::postgres_table(&self.w, schema, name, table, &self.moved);
                 built
                     .sequences
                     .into_iter()
@@ -870,8 +985,14 @@ impl Generator {
     ) -> (String, (Vec<Sql>, Vec<Sql>)) {
         match self.dialect {
             Dialect::Postgres => {
-                let (text, owned) =
-                    ddl::postgres_column(&self.w, schema, table_name, column_name, column);
+                let (text, owned) = ddl::postgres_column(
+                    &self.w,
+                    schema,
+                    table_name,
+                    column_name,
+                    column,
+                    &self.moved,
+                );
                 match owned {
                     Some((sequence, owner)) => {
                         (text, (vec![Sql::new(sequence)], vec![Sql::new(owner)]))
@@ -959,6 +1080,24 @@ impl Generator {
         }
     }
 
+    /// A serial's sequence made apart from its column, for a column that has rows: it
+    /// starts after the largest value there, as the column's own sequence would have.
+    fn sequence_for(&self, sequence: &str, table: &str, column: &str, col: &Column) -> Vec<Sql> {
+        let literal = format!("'{}'", self.q(sequence).replace('\'', "''"));
+        vec![
+            Sql::new(format!(
+                "CREATE SEQUENCE {} AS {};",
+                self.q(sequence),
+                col.data_type
+            )),
+            Sql::new(format!(
+                "SELECT setval({literal}, COALESCE(MAX({c}), 0) + 1, false) FROM {t};",
+                c = self.q(column),
+                t = self.q(table)
+            )),
+        ]
+    }
+
     fn not_null_check(&self, table: &str, column: &str) -> String {
         let name = format!("{table}_{column}_not_null");
         // PostgreSQL cuts names at 63 bytes; a cut name must still be unique and stable.
@@ -985,12 +1124,15 @@ impl Generator {
             ),
             Sql::new(format!("ALTER TABLE {t} DROP CONSTRAINT {check};")),
         ];
-        let down = vec![
-            Sql::new(format!(
-                "ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({c} IS NOT NULL) NOT VALID;"
-            )),
-            Sql::new(format!("ALTER TABLE {t} ALTER COLUMN {c} DROP NOT NULL;")),
-        ];
+        let mut down = vec![Sql::new(format!(
+            "ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({c} IS NOT NULL) NOT VALID;"
+        ))];
+        let owner = (table_name.to_string(), column_name.to_string());
+        if !self.keyed.contains(&owner) {
+            down.push(Sql::new(format!(
+                "ALTER TABLE {t} ALTER COLUMN {c} DROP NOT NULL;"
+            )));
+        }
         self.push(Phase::Validate, up, down);
     }
 
@@ -1056,6 +1198,23 @@ impl Generator {
                 }
             }
             Dialect::Postgres => {
+                // A serial's own sequence comes or goes with its default.
+                let owner = (table_name.to_string(), column_name.to_string());
+                let draws = |d: &Option<String>| d.as_deref().and_then(ddl::nextval_sequence);
+                let (sequence_goes, sequence_comes) = if old.default == new.default {
+                    (None, None)
+                } else {
+                    (
+                        draws(&old.default).filter(|s| {
+                            self.owned_before.get(s) == Some(&owner)
+                                && !self.owned_after.contains_key(s)
+                        }),
+                        draws(&new.default).filter(|s| {
+                            self.owned_after.get(s) == Some(&owner)
+                                && !self.owned_before.contains_key(s)
+                        }),
+                    )
+                };
                 if old.default != new.default && old.default.is_some() {
                     self.push(
                         Phase::Main,
@@ -1067,6 +1226,21 @@ impl Generator {
                             old.default.as_deref().unwrap_or_default()
                         ))],
                     );
+                }
+                if let Some(sequence) = &sequence_goes {
+                    let s = self.q(sequence);
+                    let mut down = self.sequence_for(sequence, table_name, column_name, old);
+                    down.push(Sql::new(format!("ALTER SEQUENCE {s} OWNED BY {t}.{c};")));
+                    self.push(
+                        Phase::Main,
+                        vec![Sql::new(format!("DROP SEQUENCE {s};"))],
+                        down,
+                    );
+                }
+                if let Some(sequence) = &sequence_comes {
+                    let up = self.sequence_for(sequence, table_name, column_name, new);
+                    let drop = format!("DROP SEQUENCE {};", self.q(sequence));
+                    self.push(Phase::Main, up, vec![Sql::new(drop)]);
                 }
                 if old.data_type != new.data_type {
                     let to = &new.data_type;
@@ -1095,6 +1269,12 @@ impl Generator {
                             "ALTER TABLE {t} ALTER COLUMN {c} DROP DEFAULT;"
                         ))],
                     );
+                }
+                if let Some(sequence) = &sequence_comes {
+                    let s = self.q(sequence);
+                    // Dropping the sequence in down drops the ownership with it.
+                    let own = format!("ALTER SEQUENCE {s} OWNED BY {t}.{c};");
+                    self.push(Phase::Main, vec![Sql::new(own)], Vec::new());
                 }
                 if old.nullable && !new.nullable {
                     let check = self.q(&self.not_null_check(table_name, column_name));
@@ -1200,6 +1380,18 @@ impl Generator {
                     .as_ref()
                     .map(|e| format!(" {e}"))
                     .unwrap_or_default();
+                let mut down = vec![drop];
+                for column in &c.columns {
+                    if self
+                        .keyed
+                        .contains(&(table_name.to_string(), column.clone()))
+                    {
+                        down.push(Sql::new(format!(
+                            "ALTER TABLE {t} ALTER COLUMN {} DROP NOT NULL;",
+                            self.q(column)
+                        )));
+                    }
+                }
                 self.push(
                     Phase::Indexes,
                     vec![
@@ -1208,7 +1400,7 @@ impl Generator {
                             "ALTER TABLE {t} ADD CONSTRAINT {n} {kind} USING INDEX {n}{timing};"
                         )),
                     ],
-                    vec![drop],
+                    down,
                 );
             }
             _ => {

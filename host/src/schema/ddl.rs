@@ -328,7 +328,7 @@ fn postgres(out: &mut Writer, schema: &Schema, definitions: &Definitions) {
     let mut owned_by = Vec::new();
     let mut tables = Vec::new();
     for (table_name, table) in &schema.tables {
-        let built = postgres_table(out, schema, table_name, table);
+        let built = postgres_table(out, schema, table_name, table, &BTreeSet::new());
         owned_sequences.extend(built.sequences);
         owned_by.extend(built.owned_by);
         tables.push(built.create);
@@ -400,6 +400,7 @@ pub(crate) fn postgres_table(
     schema: &Schema,
     table_name: &str,
     table: &Table,
+    apart: &BTreeSet<String>,
 ) -> PgTable {
     let mut built = PgTable {
         create: String::new(),
@@ -408,7 +409,7 @@ pub(crate) fn postgres_table(
     };
     let mut elements = Vec::new();
     for (column_name, column) in column_order(table) {
-        let (text, owned) = postgres_column(out, schema, table_name, column_name, column);
+        let (text, owned) = postgres_column(out, schema, table_name, column_name, column, apart);
         if let Some((sequence, owner)) = owned {
             built.sequences.push(sequence);
             built.owned_by.push(owner);
@@ -421,29 +422,37 @@ pub(crate) fn postgres_table(
     built
 }
 
+/// The sequence a `nextval('name')` default draws from, in the model's spelling of
+/// defaults (the schema and the `::regclass` cast left out).
+pub(crate) fn nextval_sequence(default: &str) -> Option<String> {
+    let name = default.strip_prefix("nextval('")?.strip_suffix("')")?;
+    Some(
+        name.strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .map_or(name.to_string(), |s| s.replace("\"\"", "\"")),
+    )
+}
+
 /// A PostgreSQL column as a table element. A serial column's sequence belongs to it and
 /// is not in the model: `serial` when the names are the ones it gives, else the
-/// sequence's `CREATE` and its `OWNED BY`, returned beside the element.
+/// sequence's `CREATE` and its `OWNED BY`, returned beside the element. A sequence in
+/// `apart` exists already and is owned by the caller's own statements: the column only
+/// draws from it.
 pub(crate) fn postgres_column(
     out: &Writer,
     schema: &Schema,
     table_name: &str,
     column_name: &str,
     column: &Column,
+    apart: &BTreeSet<String>,
 ) -> (String, Option<(String, String)>) {
     let mut column = column.clone();
     let mut owned = None;
     if let Some(sequence) = column
         .default
         .as_deref()
-        .and_then(|d| d.strip_prefix("nextval('"))
-        .and_then(|d| d.strip_suffix("')"))
-        .map(|s| {
-            s.strip_prefix('"')
-                .and_then(|s| s.strip_suffix('"'))
-                .map_or(s.to_string(), |s| s.replace("\"\"", "\""))
-        })
-        .filter(|s| !schema.sequences.contains_key(s))
+        .and_then(nextval_sequence)
+        .filter(|s| !schema.sequences.contains_key(s) && !apart.contains(s))
     {
         let serial = match column.data_type.as_str() {
             "integer" => Some("serial"),

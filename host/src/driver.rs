@@ -826,6 +826,37 @@ pub(crate) fn is_undefined_table(err: &sqlx::Error) -> bool {
 }
 
 /// Runs `sql` as plain text and returns the rows it affected.
+/// How often [`session_lock_alive`] asks the lock connection whether it is still there.
+pub(crate) const SESSION_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// A session-level lock (PostgreSQL's advisory lock, MySQL's `GET_LOCK`) lives exactly as
+/// long as the connection that took it. If the server ended that session (an
+/// administrator's `pg_terminate_backend` or `KILL`, a failover, a broken network path),
+/// the lock is gone and another deployer may hold it now: [`Error::LockLost`], so that
+/// nothing more runs. Asks at most once per [`SESSION_CHECK_EVERY`]; `checked` is when
+/// it last answered.
+pub(crate) async fn session_lock_alive<DB>(
+    conn: &mut DB::Connection,
+    checked: &mut Option<Instant>,
+) -> Result<(), Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    if checked.is_some_and(|at| at.elapsed() < SESSION_CHECK_EVERY) {
+        return Ok(());
+    }
+    execute_raw::<DB>(conn, "SELECT 1").await.map_err(|e| {
+        Error::LockLost(format!(
+            "the database session that held the migration lock has ended ({e}); another \
+             deployer may hold the lock now, so this one stops here. `godwit status` shows \
+             what was applied; `godwit deploy` again goes on from there"
+        ))
+    })?;
+    *checked = Some(Instant::now());
+    Ok(())
+}
+
 pub(crate) async fn execute_raw<DB>(
     conn: &mut DB::Connection,
     sql: &str,

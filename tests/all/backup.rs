@@ -770,38 +770,20 @@ fn restore_on_failure_does_not_restore_after_the_lock_is_lost_mysql() {
 fn restore_on_failure_after_the_lock_is_lost(d: Dialect) {
     let p = Project::empty(d);
     std::fs::write(p.path().join("godwit.toml"), "lock = \"lease\"\n").unwrap();
-    let (wait, waiting, release) = match d {
-        Dialect::Postgres => (
-            "SELECT pg_advisory_lock(4242);\nSELECT pg_advisory_unlock(4242);\n",
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = 4242",
-            "SELECT pg_advisory_unlock(4242)",
-        ),
-        _ => (
-            "SELECT GET_LOCK('godwit_test_gate', 60);\nSELECT RELEASE_LOCK('godwit_test_gate');\n",
-            "SELECT count(*) FROM information_schema.processlist WHERE state = 'User lock'",
-            "SELECT RELEASE_LOCK('godwit_test_gate')",
-        ),
-    };
+    let gate = p.db.gate();
     p.write(
         "20261201000000_first/up.sql",
         "CREATE TABLE first_t (id INT);\n",
     );
-    p.write("20261202000000_wait/up.sql", wait);
+    p.write("20261202000000_wait/up.sql", &gate.migration());
     p.write(
         "20261203000000_third/up.sql",
         "CREATE TABLE third_t (id INT);\n",
     );
-    let mut gate = p.db.hold();
-    gate.exec(match d {
-        Dialect::Postgres => "SELECT pg_advisory_lock(4242)",
-        _ => "SELECT GET_LOCK('godwit_test_gate', 60)",
-    });
     let deploy = p.spawn(&["deploy", "--restore-on-failure"]);
-    while p.db.int(waiting) == 0 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    gate.wait_for_a_waiter();
     p.db.exec("UPDATE godwit_lock SET owner = 'another deployer' WHERE id = 1");
-    gate.exec(release);
+    gate.open();
     let out = deploy.finish();
     out.expect(4)
         .says("lost the migration lease")

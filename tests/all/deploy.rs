@@ -411,3 +411,64 @@ fn statement_timeout_stops_a_runaway_statement(d: Dialect) {
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
     p.godwit(&["status"]).expect(4);
 }
+
+#[test]
+fn a_lock_session_ended_by_the_server_stops_the_deploy_postgres() {
+    lock_session_ended(Dialect::Postgres)
+}
+
+#[test]
+fn a_lock_session_ended_by_the_server_stops_the_deploy_mysql() {
+    lock_session_ended(Dialect::MySql)
+}
+
+/// With the default lock (PostgreSQL's advisory lock, MySQL's GET_LOCK) the lock lives in
+/// godwit's lock session. The server ends that session (an administrator's
+/// `pg_terminate_backend` or `KILL`) while the second of three migrations waits on a lock
+/// the test holds: from then on another deployer could take the lock, so the deploy stops
+/// before the third (exit 4, the lock lost), and the next deploy finishes the work.
+fn lock_session_ended(d: Dialect) {
+    let p = Project::empty(d);
+    let gate = p.db.gate();
+    p.write(
+        "20261201000000_first/up.sql",
+        "CREATE TABLE first_t (id INT);\n",
+    );
+    p.write("20261202000000_wait/up.sql", &gate.migration());
+    p.write(
+        "20261203000000_third/up.sql",
+        "CREATE TABLE third_t (id INT);\n",
+    );
+    let deploy = p.spawn(&["deploy"]);
+    gate.wait_for_a_waiter();
+    // End the session that holds the migration lock in this database: not the gate's,
+    // not godwit's work session (which waits on the gate).
+    match d {
+        Dialect::Postgres => {
+            let ended = p.db.int(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' \
+                 AND granted AND objid <> 4242 AND pid <> pg_backend_pid() \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            );
+            assert_eq!(ended, 1, "one session holds godwit's lock");
+        }
+        _ => {
+            let holder =
+                p.db.int("SELECT IS_USED_LOCK(CONCAT('godwit:', DATABASE()))");
+            assert!(holder > 0, "godwit's lock is held");
+            p.db.exec(&format!("KILL {holder}"));
+        }
+    }
+    // Longer than godwit's interval between asks of the lock session (one second), so
+    // the ask before the third migration is made whatever the timing.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    gate.open();
+    deploy.finish().expect(4).says("lock");
+    assert!(p.db.table_exists("first_t"));
+    assert!(
+        !p.db.table_exists("third_t"),
+        "nothing ran after the lock was lost"
+    );
+    p.godwit(&["deploy"]).expect(0);
+    assert!(p.db.table_exists("third_t"));
+}

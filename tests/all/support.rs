@@ -503,6 +503,74 @@ pub struct Held {
     conn: AnyConnection,
 }
 
+/// A lock the test holds, and a migration body that waits on it: a deploy stops inside
+/// that migration until the test opens the gate. Scoped to the test's own database
+/// (PostgreSQL's advisory locks are per database; MySQL's lock names are server-wide, so
+/// the name carries the database), so that tests running at once never share one.
+pub struct Gate<'a> {
+    db: &'a TestDb,
+    held: Held,
+}
+
+impl TestDb {
+    /// Takes the gate: a migration whose body is [`Gate::migration`] waits from now on.
+    pub fn gate(&self) -> Gate<'_> {
+        let mut gate = Gate {
+            db: self,
+            held: self.hold(),
+        };
+        let take = gate.take();
+        gate.held.exec(&take);
+        gate
+    }
+}
+
+impl Gate<'_> {
+    fn mysql_name(&self) -> String {
+        format!("'gate:{}'", self.db.name)
+    }
+
+    fn take(&self) -> String {
+        match self.db.dialect {
+            Dialect::Postgres => "SELECT pg_advisory_lock(4242)".into(),
+            _ => format!("SELECT GET_LOCK({}, 60)", self.mysql_name()),
+        }
+    }
+
+    fn release(&self) -> String {
+        match self.db.dialect {
+            Dialect::Postgres => "SELECT pg_advisory_unlock(4242)".into(),
+            _ => format!("SELECT RELEASE_LOCK({})", self.mysql_name()),
+        }
+    }
+
+    /// A migration body that waits until the gate opens, then lets it go.
+    pub fn migration(&self) -> String {
+        format!("{};\n{};\n", self.take(), self.release())
+    }
+
+    /// Returns once a session of this database waits at the gate.
+    pub fn wait_for_a_waiter(&self) {
+        let waiting = match self.db.dialect {
+            Dialect::Postgres => "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+                 AND NOT granted AND objid = 4242 \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                .to_string(),
+            _ => "SELECT count(*) FROM information_schema.processlist \
+                 WHERE state = 'User lock' AND db = DATABASE()"
+                .to_string(),
+        };
+        while self.db.int(&waiting) == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    pub fn open(mut self) {
+        let release = self.release();
+        self.held.exec(&release);
+    }
+}
+
 impl Held {
     pub fn exec(&mut self, sql: &str) {
         let conn = &mut self.conn;

@@ -21,6 +21,9 @@ pub struct MySqlDriver {
     conn: MySqlConnection,
     lock_conn: MySqlConnection,
     lock_mode: LockMode,
+    /// When the session holding the advisory lock last answered (see
+    /// [`super::session_lock_alive`]).
+    lock_checked: Option<std::time::Instant>,
     /// `GET_LOCK` names are server-wide, so the name carries the database.
     lock_name: String,
     mariadb: bool,
@@ -69,6 +72,7 @@ impl MySqlDriver {
             conn,
             lock_conn,
             lock_mode: lease::mode(config),
+            lock_checked: None,
             lock_name: format!("godwit:{}", database.chars().take(56).collect::<String>()),
             mariadb: version.contains("MariaDB"),
             work_id,
@@ -309,10 +313,16 @@ impl Driver for MySqlDriver {
     }
 
     async fn keep_alive(&mut self) -> Result<(), Error> {
-        if self.lock_mode == LockMode::Lease
-            && !lease::renew::<sqlx::MySql>(&mut self.lock_conn, Dialect::MySql, &self.owner)
-                .await
-                .map_err(|e| Error::db("cannot renew the migration lease", &e))?
+        if self.lock_mode != LockMode::Lease {
+            return super::session_lock_alive::<sqlx::MySql>(
+                &mut self.lock_conn,
+                &mut self.lock_checked,
+            )
+            .await;
+        }
+        if !lease::renew::<sqlx::MySql>(&mut self.lock_conn, Dialect::MySql, &self.owner)
+            .await
+            .map_err(|e| Error::db("cannot renew the migration lease", &e))?
         {
             return Err(Error::LockLost(
                 "lost the migration lease to another deployer; stopping".into(),

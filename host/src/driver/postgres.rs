@@ -63,6 +63,9 @@ pub struct PgDriver {
     /// The advisory lock key of the current schema's history table ([`lock_key`]).
     lock_key: i64,
     lock_mode: LockMode,
+    /// When the session holding the advisory lock last answered (see
+    /// [`super::session_lock_alive`]).
+    lock_checked: Option<std::time::Instant>,
     owner: String,
     sql: HistorySql,
     /// Plugin SQL with text parameters cast to the type the server infers for them,
@@ -114,6 +117,7 @@ impl PgDriver {
             lock_conn,
             lock_key,
             lock_mode: lease::mode(config),
+            lock_checked: None,
             owner: lease::owner_token(),
             sql: HistorySql::new(Dialect::Postgres),
             text_casts: Default::default(),
@@ -310,10 +314,16 @@ impl Driver for PgDriver {
     }
 
     async fn keep_alive(&mut self) -> Result<(), Error> {
-        if self.lock_mode == LockMode::Lease
-            && !lease::renew::<sqlx::Postgres>(&mut self.lock_conn, Dialect::Postgres, &self.owner)
-                .await
-                .map_err(|e| Error::db("cannot renew the migration lease", &e))?
+        if self.lock_mode != LockMode::Lease {
+            return super::session_lock_alive::<sqlx::Postgres>(
+                &mut self.lock_conn,
+                &mut self.lock_checked,
+            )
+            .await;
+        }
+        if !lease::renew::<sqlx::Postgres>(&mut self.lock_conn, Dialect::Postgres, &self.owner)
+            .await
+            .map_err(|e| Error::db("cannot renew the migration lease", &e))?
         {
             return Err(Error::LockLost(
                 "lost the migration lease to another deployer; stopping".into(),

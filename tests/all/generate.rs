@@ -925,4 +925,7 @@ fn postgres_serials_keys_and_extensions_turn_a_into_b_and_back() {
     p.godwit(&["down", "--steps", &written.to_string()])
         .expect(0);
     assert_eq!(strip_header(&pulled(&p)), strip_header(&pulled_a));
+    // The old sequence came back past the row added in between (id 4).
+    admin(&p.db.url, "INSERT INTO totp (username) VALUES ('e')");
+    assert_eq!(admin_count(&p.db.url, "SELECT max(id) FROM totp"), 5);
 }

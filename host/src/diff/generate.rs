@@ -658,14 +658,24 @@ impl Generator {
         self.changes.extend(renames);
         // Sequences that change owner leave the old one first, so that no drop below
         // takes them along (a renamed serial table, written as a drop and a create).
+        // In down, the old owner gets it back, moved past the rows it holds now (the
+        // column drew from another sequence in between).
         for name in self.moved.clone() {
             let s = self.q(&name);
             let (table, column) = &self.owned_before[&name];
             let old = format!("{}.{}", self.q(table), self.q(column));
+            let literal = format!("'{}'", s.replace('\'', "''"));
             self.push(
                 Phase::Main,
                 vec![Sql::new(format!("ALTER SEQUENCE {s} OWNED BY NONE;"))],
-                vec![Sql::new(format!("ALTER SEQUENCE {s} OWNED BY {old};"))],
+                vec![
+                    Sql::new(format!("ALTER SEQUENCE {s} OWNED BY {old};")),
+                    Sql::new(format!(
+                        "SELECT setval({literal}, GREATEST(COALESCE(MAX({c}), 0) + 1, nextval({literal})), false) FROM {t};",
+                        c = self.q(column),
+                        t = self.q(table)
+                    )),
+                ],
             );
         }
         // Foreign keys that go or change, before the keys they reference. SQLite has no

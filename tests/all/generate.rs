@@ -863,7 +863,7 @@ fn drift_is_repaired_from_the_database_to_the_migrations() {
 }
 
 /// The shapes behind the fidelity failures on umami and authelia (issue 14), on rows: a
-/// new extension; a primary key moved to a new column (umami 02 without its renames,
+/// new extension (and one no longer used); a primary key moved to a new column (umami 02 without its renames,
 /// whose down failed with 42P16: NOT NULL dropped under the key); a serial table renamed
 /// aside and made again, so that one sequence changes owner and the table made again
 /// draws from `…_seq1` (authelia 0002 and 0003: 42P07, then 42P01); and a serial table
@@ -871,7 +871,8 @@ fn drift_is_repaired_from_the_database_to_the_migrations() {
 #[test]
 fn postgres_serials_keys_and_extensions_turn_a_into_b_and_back() {
     let dialect = Dialect::Postgres;
-    let a = "CREATE TABLE totp (id SERIAL PRIMARY KEY, username varchar(100) NOT NULL);\n\
+    let a = "CREATE EXTENSION IF NOT EXISTS citext;\n\
+             CREATE TABLE totp (id SERIAL PRIMARY KEY, username varchar(100) NOT NULL);\n\
              CREATE TABLE event_data (event_id uuid NOT NULL, k text, CONSTRAINT event_data_pkey PRIMARY KEY (event_id));\n\
              CREATE TABLE old_items (id serial PRIMARY KEY, label text);\n";
     let b = "CREATE EXTENSION IF NOT EXISTS pgcrypto;\n\
@@ -903,6 +904,7 @@ fn postgres_serials_keys_and_extensions_turn_a_into_b_and_back() {
         up.contains("CREATE EXTENSION IF NOT EXISTS pgcrypto;"),
         "{up}"
     );
+    assert!(up.contains("DROP EXTENSION citext;"), "{up}");
     assert!(
         up.contains("ALTER SEQUENCE totp_id_seq OWNED BY NONE;"),
         "{up}"

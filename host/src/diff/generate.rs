@@ -664,7 +664,7 @@ impl Generator {
             let s = self.q(&name);
             let (table, column) = &self.owned_before[&name];
             let old = format!("{}.{}", self.q(table), self.q(column));
-            let literal = format!("'{}'", s.replace('\'', "''"));
+            let literal = self.regclass(&name);
             self.push(
                 Phase::Main,
                 vec![Sql::new(format!("ALTER SEQUENCE {s} OWNED BY NONE;"))],
@@ -769,21 +769,13 @@ impl Generator {
             }
         }
 
-        // PostgreSQL extensions: those no longer used go (after what used them), new ones
-        // come before the types, tables and indexes that may use them.
+        // PostgreSQL extensions new here come before the types, tables and indexes that
+        // may use them; those no longer used go last (below).
         let extensions = |d: &Definitions| d.extensions.iter().cloned().collect::<BTreeSet<_>>();
         let (had, wants) = (
             extensions(current_definitions),
             extensions(desired_definitions),
         );
-        for name in had.difference(&wants) {
-            let e = self.q(name);
-            self.push(
-                Phase::Main,
-                vec![Sql::new(format!("DROP EXTENSION {e};"))],
-                vec![Sql::new(format!("CREATE EXTENSION IF NOT EXISTS {e};"))],
-            );
-        }
         for name in wants.difference(&had) {
             let e = self.q(name);
             self.push(
@@ -942,6 +934,15 @@ impl Generator {
                 self.push(Phase::Main, create, vec![Sql::new(drop)]);
             }
         }
+        // Extensions no longer used, once nothing of the main migration uses them.
+        for name in had.difference(&wants) {
+            let e = self.q(name);
+            self.push(
+                Phase::Main,
+                vec![Sql::new(format!("DROP EXTENSION {e};"))],
+                vec![Sql::new(format!("CREATE EXTENSION IF NOT EXISTS {e};"))],
+            );
+        }
         for (up, down) in validate {
             self.push(Phase::Validate, up, down);
         }
@@ -1090,10 +1091,15 @@ impl Generator {
         }
     }
 
+    /// `name` as a `regclass` literal (`'"Name"'`), for `setval` and `nextval`.
+    fn regclass(&self, name: &str) -> String {
+        format!("'{}'", self.q(name).replace('\'', "''"))
+    }
+
     /// A serial's sequence made apart from its column, for a column that has rows: it
     /// starts after the largest value there, as the column's own sequence would have.
     fn sequence_for(&self, sequence: &str, table: &str, column: &str, col: &Column) -> Vec<Sql> {
-        let literal = format!("'{}'", self.q(sequence).replace('\'', "''"));
+        let literal = self.regclass(sequence);
         vec![
             Sql::new(format!(
                 "CREATE SEQUENCE {} AS {};",

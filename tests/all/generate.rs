@@ -896,10 +896,7 @@ fn postgres_serials_keys_and_extensions_turn_a_into_b_and_back() {
     let out = diff_answering_renames(&p, "change_schema");
     assert_eq!(out.code, 0, "{}", out.text());
     let written = migration_dirs(&p).len() - before.len();
-    let up: String = migration_dirs(&p)[before.len()..]
-        .iter()
-        .map(|d| std::fs::read_to_string(p.migrations().join(d).join("up.sql")).unwrap())
-        .collect();
+    let up = written_up(&p, before.len());
     assert!(
         up.contains("CREATE EXTENSION IF NOT EXISTS pgcrypto;"),
         "{up}"
@@ -930,4 +927,139 @@ fn postgres_serials_keys_and_extensions_turn_a_into_b_and_back() {
     // The old sequence came back past the row added in between (id 4).
     admin(&p.db.url, "INSERT INTO totp (username) VALUES ('e')");
     assert_eq!(admin_count(&p.db.url, "SELECT max(id) FROM totp"), 5);
+}
+
+/// The up.sql files written after the first `before` migrations, one after the other.
+fn written_up(p: &Project, before: usize) -> String {
+    migration_dirs(p)[before..]
+        .iter()
+        .map(|d| std::fs::read_to_string(p.migrations().join(d).join("up.sql")).unwrap())
+        .collect()
+}
+
+each_dialect!(each_safe_form_is_written_and_runs_on_the_server);
+
+/// Issue 14's safe forms, one change of each kind, each dialect's form asserted in the
+/// written SQL, then run on the server over rows: lint clean, deploy makes the database
+/// pull as the declared schema does, the rows are all there, and down brings A back.
+/// PostgreSQL: lock timeout; indexes built and dropped CONCURRENTLY in a no-transaction
+/// migration, an index replaced online, a unique key attached USING INDEX; a check and a
+/// foreign key NOT VALID then validated; SET NOT NULL through a validated check.
+/// MySQL/MariaDB: ALGORITHM=INPLACE, LOCK=NONE where the server allows it, none where
+/// only a copy can. SQLite: the table rebuild with foreign keys off, other tables'
+/// references to it intact.
+fn each_safe_form_is_written_and_runs_on_the_server(d: Dialect) {
+    let (a, b, rows, forms): (&str, &str, &str, &[&str]) = match d {
+        Dialect::Postgres => (
+            "CREATE TABLE teams (id integer PRIMARY KEY);\n\
+             CREATE TABLE users (id integer PRIMARY KEY, email text, name text, team_id integer, code text);\n\
+             CREATE INDEX users_name ON users (name);\n",
+            "CREATE TABLE teams (id integer PRIMARY KEY);\n\
+             CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL, name text, \
+             team_id integer REFERENCES teams (id), code text, \
+             CONSTRAINT users_id_positive CHECK (id > 0), CONSTRAINT users_code_key UNIQUE (code));\n\
+             CREATE INDEX users_name ON users (name, email);\n\
+             CREATE INDEX users_email ON users (email);\n",
+            "INSERT INTO teams VALUES (1); \
+             INSERT INTO users VALUES (1, 'a@x', 'n1', 1, 'c1'), (2, 'b@x', 'n2', NULL, 'c2')",
+            &[
+                "-- godwit:lock-timeout=5s",
+                "-- godwit:no-transaction",
+                "CREATE INDEX CONCURRENTLY users_email ON users (email);",
+                "CREATE INDEX CONCURRENTLY users_name_godwit_new ON users (name, email);",
+                "DROP INDEX CONCURRENTLY IF EXISTS users_name;",
+                "CREATE UNIQUE INDEX CONCURRENTLY users_code_key ON users (code);",
+                "ADD CONSTRAINT users_code_key UNIQUE USING INDEX users_code_key;",
+                "CHECK (id > 0) NOT VALID;",
+                "REFERENCES teams (id) NOT VALID;",
+                "VALIDATE CONSTRAINT users_team_id_fkey;",
+                "VALIDATE CONSTRAINT users_id_positive;",
+                "CHECK (email IS NOT NULL) NOT VALID;",
+                "VALIDATE CONSTRAINT users_email_not_null;",
+                "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+            ],
+        ),
+        Dialect::MySql => (
+            "CREATE TABLE teams (id int PRIMARY KEY);\n\
+             CREATE TABLE users (id int PRIMARY KEY, email varchar(40), name varchar(40), team_id int, code varchar(40));\n\
+             CREATE INDEX users_name ON users (name);\n",
+            "CREATE TABLE teams (id int PRIMARY KEY);\n\
+             CREATE TABLE users (id int PRIMARY KEY, email varchar(40) NOT NULL, name varchar(40), team_id int, \
+             code varchar(40), added int DEFAULT 0, \
+             CONSTRAINT users_team FOREIGN KEY (team_id) REFERENCES teams (id), \
+             CONSTRAINT users_code_key UNIQUE (code));\n\
+             CREATE INDEX users_name ON users (name, email);\n\
+             CREATE INDEX users_email ON users (email);\n",
+            "INSERT INTO teams VALUES (1); \
+             INSERT INTO users VALUES (1, 'a@x', 'n1', 1, 'c1'), (2, 'b@x', 'n2', NULL, 'c2')",
+            &[
+                "-- godwit:lock-timeout=5s",
+                "ADD COLUMN `added` int NULL DEFAULT 0, ALGORITHM=INPLACE, LOCK=NONE;",
+                "ADD KEY `users_email` (`email`), ALGORITHM=INPLACE, LOCK=NONE;",
+                "ADD UNIQUE KEY `users_code_key` (`code`), ALGORITHM=INPLACE, LOCK=NONE;",
+                "DROP INDEX `users_name`, ALGORITHM=INPLACE, LOCK=NONE;",
+                // A foreign key checked as it is added, and a NOT NULL: a copy, so no clause.
+                "REFERENCES `teams` (`id`) ON UPDATE RESTRICT ON DELETE RESTRICT;",
+                "MODIFY COLUMN `email` varchar(40) NOT NULL;",
+            ],
+        ),
+        Dialect::Sqlite => (
+            "CREATE TABLE teams (id integer PRIMARY KEY);\n\
+             CREATE TABLE users (id integer PRIMARY KEY, email text, n integer, team_id integer REFERENCES teams (id));\n\
+             CREATE TABLE posts (id integer PRIMARY KEY, user_id integer REFERENCES users (id));\n",
+            "CREATE TABLE teams (id integer PRIMARY KEY);\n\
+             CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL DEFAULT '', n text, \
+             team_id integer REFERENCES teams (id), CHECK (id > 0));\n\
+             CREATE TABLE posts (id integer PRIMARY KEY, user_id integer REFERENCES users (id));\n\
+             CREATE INDEX users_email ON users (email);\n",
+            "INSERT INTO teams VALUES (1); \
+             INSERT INTO users VALUES (1, 'a@x', 5, 1), (2, NULL, 6, NULL); \
+             INSERT INTO posts VALUES (1, 1), (2, 2)",
+            &[
+                "-- godwit:foreign-keys-off",
+                "CREATE TABLE _godwit_new_users (",
+                "SELECT coalesce(email, ''), id, n, team_id FROM users;",
+                "ALTER TABLE _godwit_new_users RENAME TO users;",
+                "CREATE INDEX users_email ON users (email);",
+            ],
+        ),
+    };
+    let p = project(d, a, b);
+    p.godwit(&["deploy"]).expect(0);
+    admin(&p.db.url, rows);
+    let pulled_a = pulled(&p);
+    let before = migration_dirs(&p).len();
+    let out = p.godwit(&["diff", "safe_forms", "--allow-destructive"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    let written = migration_dirs(&p).len() - before;
+    let up = written_up(&p, before);
+    for form in forms {
+        assert!(up.contains(form), "{d:?}: no {form:?} in\n{up}");
+    }
+    p.godwit(&["lint"]).expect(0);
+    p.godwit(&["deploy"]).expect(0);
+    assert_eq!(
+        strip_header(&pulled(&p)),
+        strip_header(&pulled_again(d, b, ""))
+    );
+    let q = |n: &str| quoted(d, n);
+    assert_eq!(
+        admin_count(&p.db.url, &format!("SELECT count(*) FROM {}", q("users"))),
+        2
+    );
+    if d == Dialect::Sqlite {
+        assert_eq!(admin_count(&p.db.url, "SELECT count(*) FROM posts"), 2);
+        assert_eq!(
+            admin_count(&p.db.url, "SELECT count(*) FROM pragma_foreign_key_check"),
+            0,
+            "the rebuild left every reference valid"
+        );
+    }
+    p.godwit(&["down", "--steps", &written.to_string()])
+        .expect(0);
+    assert_eq!(strip_header(&pulled(&p)), strip_header(&pulled_a));
+    assert_eq!(
+        admin_count(&p.db.url, &format!("SELECT count(*) FROM {}", q("users"))),
+        2
+    );
 }

@@ -223,7 +223,7 @@ const UMAMI_POSTGRES: usize = 19;
 const AUTHELIA_POSTGRES: usize = 26;
 const AUTHELIA_MYSQL: usize = 26;
 const KRATOS_POSTGRES: usize = 346;
-const KRATOS_SQLITE: usize = 1;
+const KRATOS_SQLITE: usize = 694;
 const KRATOS_MARIADB: usize = 1;
 
 #[test]
@@ -264,7 +264,7 @@ fn kratos_fidelity_postgres() {
     );
 }
 
-/// 694 transitions, about N minutes: run by hand (`--run-ignored only`), not by CI.
+/// 694 transitions, about 8 minutes: run by hand (`--run-ignored only`), not by CI.
 #[test]
 #[ignore = "long: kratos on SQLite, 694 transitions; run with --run-ignored only"]
 fn kratos_fidelity_sqlite() {

@@ -709,8 +709,12 @@ impl Generator {
             for (name, index) in &have.indexes {
                 match want.indexes.get(name) {
                     Some(w) if w == index => {}
-                    // Replaced online below, where it can be.
-                    Some(_) if self.dialect == Dialect::Postgres => {}
+                    // Replaced online below, where it can be; on MySQL in one ALTER.
+                    Some(_) if self.dialect != Dialect::Sqlite => {}
+                    // MySQL refuses to drop an index a foreign key uses (1553) until
+                    // another covers its columns: those that come are added first, below.
+                    None if self.dialect == Dialect::MySql
+                        && !Self::index_tied(have, want, index) => {}
                     _ => self.drop_index(table_name, have, want, name, index),
                 }
             }
@@ -876,7 +880,23 @@ impl Generator {
                     Some(old) if self.dialect == Dialect::Postgres => {
                         self.replace_index(table_name, want, have, name, old, index)
                     }
+                    Some(old) if self.dialect == Dialect::MySql => {
+                        self.mysql_replace_index(table_name, name, old, index)
+                    }
                     _ => self.add_index(table_name, want, name, index),
+                }
+            }
+        }
+        // MySQL: the indexes that go, now that those that come are there.
+        if self.dialect == Dialect::MySql {
+            for (table_name, have) in &current.tables {
+                let Some(want) = desired.tables.get(table_name) else {
+                    continue;
+                };
+                for (name, index) in &have.indexes {
+                    if !want.indexes.contains_key(name) && !Self::index_tied(have, want, index) {
+                        self.drop_index(table_name, have, want, name, index);
+                    }
                 }
             }
         }
@@ -1514,6 +1534,28 @@ impl Generator {
                 self.push(Phase::Main, vec![Sql::new(up)], vec![Sql::new(down)]);
             }
         }
+    }
+
+    /// MySQL: a changed index is dropped and added in one ALTER, so that a foreign key
+    /// that uses it is never without one (MySQL checks that at the end of the statement).
+    fn mysql_replace_index(&mut self, table_name: &str, name: &str, old: &Index, new: &Index) {
+        let n = self.q(name);
+        let replace = |index: &Index| {
+            self.alter(
+                table_name,
+                &format!(
+                    "DROP INDEX {n}, ADD {}",
+                    ddl::mysql_index(&self.w, name, index)
+                ),
+                // The clause both parts allow: a copy if either needs one.
+                match (mysql_index_online(old), mysql_index_online(new)) {
+                    (Online::Inplace, Online::Inplace) => Online::Inplace,
+                    _ => Online::None,
+                },
+            )
+        };
+        let (up, down) = (replace(new), replace(old));
+        self.push(Phase::Main, vec![Sql::new(up)], vec![Sql::new(down)]);
     }
 
     /// PostgreSQL: a changed index is built beside the old one under a temporary name,

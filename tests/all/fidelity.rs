@@ -274,9 +274,9 @@ fn kratos_fidelity_sqlite() {
 }
 
 /// The versions before the one MariaDB refuses (a generated column it cannot index, see
-/// kratos.rs), with the sql_mode the corpus note gives. About N minutes: run by hand.
+/// kratos.rs), with the sql_mode the corpus note gives. About 25 minutes: run by hand.
 #[test]
-#[ignore = "long: kratos on MariaDB, 351 transitions; run with --run-ignored only"]
+#[ignore = "long: kratos on MariaDB, 344 transitions; run with --run-ignored only"]
 fn kratos_fidelity_mariadb() {
     let (n, of) = kratos(
         Dialect::MySql,

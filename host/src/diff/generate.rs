@@ -709,8 +709,13 @@ impl Generator {
             for (name, index) in &have.indexes {
                 match want.indexes.get(name) {
                     Some(w) if w == index => {}
-                    // Replaced online below, where it can be; on MySQL in one ALTER.
-                    Some(_) if self.dialect != Dialect::Sqlite => {}
+                    // Replaced online below, where it can be; on MySQL in one ALTER, unless
+                    // it covers a column that goes (MySQL changes or drops it with the
+                    // column): then it goes first, and comes back below.
+                    Some(_) if self.dialect == Dialect::Postgres => {}
+                    Some(_)
+                        if self.dialect == Dialect::MySql
+                            && !Self::index_tied(have, want, index) => {}
                     // MySQL refuses to drop an index a foreign key uses (1553) until
                     // another covers its columns: those that come are added first, below.
                     None if self.dialect == Dialect::MySql
@@ -880,7 +885,9 @@ impl Generator {
                     Some(old) if self.dialect == Dialect::Postgres => {
                         self.replace_index(table_name, want, have, name, old, index)
                     }
-                    Some(old) if self.dialect == Dialect::MySql => {
+                    Some(old)
+                        if self.dialect == Dialect::MySql && !Self::index_tied(have, want, old) =>
+                    {
                         self.mysql_replace_index(table_name, name, old, index)
                     }
                     _ => self.add_index(table_name, want, name, index),

@@ -224,7 +224,7 @@ const AUTHELIA_POSTGRES: usize = 26;
 const AUTHELIA_MYSQL: usize = 26;
 const KRATOS_POSTGRES: usize = 346;
 const KRATOS_SQLITE: usize = 694;
-const KRATOS_MARIADB: usize = 1;
+const KRATOS_MARIADB: usize = 344;
 
 #[test]
 fn fidelity_umami_postgres() {
@@ -283,6 +283,7 @@ fn kratos_fidelity_mariadb() {
         "init_sql = \"SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'\"\n",
         Some("20260408000000000000"),
     );
+    assert_eq!(of, 344, "kratos has 344 MySQL migrations before that one");
     assert!(
         n >= KRATOS_MARIADB,
         "{n} of {of} reproduced, floor {KRATOS_MARIADB}"

@@ -825,7 +825,6 @@ pub(crate) fn is_undefined_table(err: &sqlx::Error) -> bool {
     }
 }
 
-/// Runs `sql` as plain text and returns the rows it affected.
 /// How often [`session_lock_alive`] asks the lock connection whether it is still there.
 pub(crate) const SESSION_CHECK_EVERY: Duration = Duration::from_secs(1);
 
@@ -857,6 +856,7 @@ where
     Ok(())
 }
 
+/// Runs `sql` as plain text and returns the rows it affected.
 pub(crate) async fn execute_raw<DB>(
     conn: &mut DB::Connection,
     sql: &str,

@@ -825,23 +825,44 @@ pub(crate) fn is_undefined_table(err: &sqlx::Error) -> bool {
     }
 }
 
-/// How often [`session_lock_alive`] asks the lock connection whether it is still there.
+/// How often [`keep_lock`] asks the session holding an advisory lock whether it is still
+/// there.
 pub(crate) const SESSION_CHECK_EVERY: Duration = Duration::from_secs(1);
 
-/// A session-level lock (PostgreSQL's advisory lock, MySQL's `GET_LOCK`) lives exactly as
-/// long as the connection that took it. If the server ended that session (an
-/// administrator's `pg_terminate_backend` or `KILL`, a failover, a broken network path),
-/// the lock is gone and another deployer may hold it now: [`Error::LockLost`], so that
-/// nothing more runs. Asks at most once per [`SESSION_CHECK_EVERY`]; `checked` is when
-/// it last answered.
-pub(crate) async fn session_lock_alive<DB>(
+/// [`Driver::keep_alive`] of the PostgreSQL and MySQL drivers, on their lock connection.
+///
+/// A lease is renewed; one another deployer took is [`Error::LockLost`]. A session-level
+/// lock (PostgreSQL's advisory lock, MySQL's `GET_LOCK`) lives exactly as long as the
+/// connection that took it: if the server ended that session (an administrator's
+/// `pg_terminate_backend` or `KILL`, a failover, a broken network path), the lock is gone
+/// and another deployer may hold it now, so that is [`Error::LockLost`] too. The session is
+/// asked at most once per [`SESSION_CHECK_EVERY`]; `checked` is when it last answered.
+pub(crate) async fn keep_lock<DB>(
+    mode: LockMode,
     conn: &mut DB::Connection,
     checked: &mut Option<Instant>,
+    dialect: Dialect,
+    owner: &str,
 ) -> Result<(), Error>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> <DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
 {
+    if mode == LockMode::Lease {
+        let held = lease::renew::<DB>(conn, dialect, owner)
+            .await
+            .map_err(|e| Error::db("cannot renew the migration lease", &e))?;
+        return if held {
+            Ok(())
+        } else {
+            Err(Error::LockLost(
+                "lost the migration lease to another deployer; stopping".into(),
+            ))
+        };
+    }
     if checked.is_some_and(|at| at.elapsed() < SESSION_CHECK_EVERY) {
         return Ok(());
     }

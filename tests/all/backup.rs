@@ -771,15 +771,7 @@ fn restore_on_failure_after_the_lock_is_lost(d: Dialect) {
     let p = Project::empty(d);
     std::fs::write(p.path().join("godwit.toml"), "lock = \"lease\"\n").unwrap();
     let gate = p.db.gate();
-    p.write(
-        "20261201000000_first/up.sql",
-        "CREATE TABLE first_t (id INT);\n",
-    );
-    p.write("20261202000000_wait/up.sql", &gate.migration());
-    p.write(
-        "20261203000000_third/up.sql",
-        "CREATE TABLE third_t (id INT);\n",
-    );
+    gate.three_migrations(&p);
     let deploy = p.spawn(&["deploy", "--restore-on-failure"]);
     gate.wait_for_a_waiter();
     p.db.exec("UPDATE godwit_lock SET owner = 'another deployer' WHERE id = 1");

@@ -430,15 +430,7 @@ fn a_lock_session_ended_by_the_server_stops_the_deploy_mysql() {
 fn lock_session_ended(d: Dialect) {
     let p = Project::empty(d);
     let gate = p.db.gate();
-    p.write(
-        "20261201000000_first/up.sql",
-        "CREATE TABLE first_t (id INT);\n",
-    );
-    p.write("20261202000000_wait/up.sql", &gate.migration());
-    p.write(
-        "20261203000000_third/up.sql",
-        "CREATE TABLE third_t (id INT);\n",
-    );
+    gate.three_migrations(&p);
     let deploy = p.spawn(&["deploy"]);
     gate.wait_for_a_waiter();
     // End the session that holds the migration lock in this database: not the gate's,

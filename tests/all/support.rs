@@ -549,6 +549,20 @@ impl Gate<'_> {
         format!("{};\n{};\n", self.take(), self.release())
     }
 
+    /// Three migrations in `p`: one makes `first_t`, the second waits at this gate, the
+    /// third makes `third_t`.
+    pub fn three_migrations(&self, p: &Project) {
+        p.write(
+            "20261201000000_first/up.sql",
+            "CREATE TABLE first_t (id INT);\n",
+        );
+        p.write("20261202000000_wait/up.sql", &self.migration());
+        p.write(
+            "20261203000000_third/up.sql",
+            "CREATE TABLE third_t (id INT);\n",
+        );
+    }
+
     /// Returns once a session of this database waits at the gate.
     pub fn wait_for_a_waiter(&self) {
         let waiting = match self.db.dialect {

@@ -22,7 +22,7 @@ pub struct MySqlDriver {
     lock_conn: MySqlConnection,
     lock_mode: LockMode,
     /// When the session holding the advisory lock last answered (see
-    /// [`super::session_lock_alive`]).
+    /// [`super::keep_lock`]).
     lock_checked: Option<std::time::Instant>,
     /// `GET_LOCK` names are server-wide, so the name carries the database.
     lock_name: String,
@@ -313,22 +313,14 @@ impl Driver for MySqlDriver {
     }
 
     async fn keep_alive(&mut self) -> Result<(), Error> {
-        if self.lock_mode != LockMode::Lease {
-            return super::session_lock_alive::<sqlx::MySql>(
-                &mut self.lock_conn,
-                &mut self.lock_checked,
-            )
-            .await;
-        }
-        if !lease::renew::<sqlx::MySql>(&mut self.lock_conn, Dialect::MySql, &self.owner)
-            .await
-            .map_err(|e| Error::db("cannot renew the migration lease", &e))?
-        {
-            return Err(Error::LockLost(
-                "lost the migration lease to another deployer; stopping".into(),
-            ));
-        }
-        Ok(())
+        super::keep_lock::<sqlx::MySql>(
+            self.lock_mode,
+            &mut self.lock_conn,
+            &mut self.lock_checked,
+            Dialect::MySql,
+            &self.owner,
+        )
+        .await
     }
 
     async fn ensure_history_table(&mut self) -> Result<(), Error> {

@@ -64,7 +64,7 @@ pub struct PgDriver {
     lock_key: i64,
     lock_mode: LockMode,
     /// When the session holding the advisory lock last answered (see
-    /// [`super::session_lock_alive`]).
+    /// [`super::keep_lock`]).
     lock_checked: Option<std::time::Instant>,
     owner: String,
     sql: HistorySql,
@@ -314,22 +314,14 @@ impl Driver for PgDriver {
     }
 
     async fn keep_alive(&mut self) -> Result<(), Error> {
-        if self.lock_mode != LockMode::Lease {
-            return super::session_lock_alive::<sqlx::Postgres>(
-                &mut self.lock_conn,
-                &mut self.lock_checked,
-            )
-            .await;
-        }
-        if !lease::renew::<sqlx::Postgres>(&mut self.lock_conn, Dialect::Postgres, &self.owner)
-            .await
-            .map_err(|e| Error::db("cannot renew the migration lease", &e))?
-        {
-            return Err(Error::LockLost(
-                "lost the migration lease to another deployer; stopping".into(),
-            ));
-        }
-        Ok(())
+        super::keep_lock::<sqlx::Postgres>(
+            self.lock_mode,
+            &mut self.lock_conn,
+            &mut self.lock_checked,
+            Dialect::Postgres,
+            &self.owner,
+        )
+        .await
     }
 
     async fn ensure_history_table(&mut self) -> Result<(), Error> {

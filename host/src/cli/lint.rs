@@ -1,0 +1,150 @@
+//! `godwit lint`: static safety checks of migration files, with no database.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args as ClapArgs;
+
+use super::Cli;
+use crate::config::{self, FileConfig};
+use crate::error::{Error, exit};
+use crate::findings_report::{self, Format, Summary};
+use crate::source;
+use crate::validate::Validators;
+use crate::{Dialect, lint as checks};
+
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Migration directories or migrations folders, relative to the project directory
+    /// (default: the project's migrations directory).
+    paths: Vec<PathBuf>,
+    /// Output format (default human, or json with --json).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// The SQL dialect to check for (default: the configured database URL's, else
+    /// postgres).
+    #[arg(long, value_enum)]
+    dialect: Option<DialectArg>,
+}
+
+/// `--dialect` values, with the URL schemes people already know as aliases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DialectArg {
+    #[value(alias = "postgresql", alias = "pg")]
+    Postgres,
+    #[value(alias = "mariadb")]
+    Mysql,
+    #[value(alias = "sqlite3")]
+    Sqlite,
+}
+
+impl From<DialectArg> for Dialect {
+    fn from(d: DialectArg) -> Dialect {
+        match d {
+            DialectArg::Postgres => Dialect::Postgres,
+            DialectArg::Mysql => Dialect::MySql,
+            DialectArg::Sqlite => Dialect::Sqlite,
+        }
+    }
+}
+
+/// Reads godwit.toml and the files, never the database URL's target, so it runs in CI
+/// jobs that have no database and no DATABASE_URL. Validator plugins declared in
+/// godwit.toml check each file too; their findings join the built-in ones.
+pub(super) async fn run(cli: &Cli, args: &Args) -> Result<u8, Error> {
+    let file = FileConfig::read(&cli.dir)?;
+    let (dialect, origin) = match args.dialect {
+        Some(d) => (Dialect::from(d), "--dialect".to_string()),
+        None => config::configured_dialect(&cli.dir, &file, cli.database_url.as_deref())
+            .map(|(d, origin)| (d, format!("from {origin}")))
+            .unwrap_or_else(|| {
+                // With no URL anywhere, deploy uses the embedded SQLite file, except
+                // outside development, where it refuses: then PostgreSQL is the guess.
+                if file.environment.as_deref().is_none_or(|e| e == "development") {
+                    (Dialect::Sqlite, "the embedded SQLite default, as deploy would use; pass --dialect to choose".to_string())
+                } else {
+                    (Dialect::Postgres, "no database URL configured; pass --dialect to choose".to_string())
+                }
+            }),
+    };
+    let format = args.format.unwrap_or(if cli.json {
+        Format::Json
+    } else {
+        Format::Human
+    });
+    // Paths print as given (relative stays relative), which is what CI annotations need.
+    let in_project = |p: &Path| {
+        if cli.dir == Path::new(".") || p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            cli.dir.join(p)
+        }
+    };
+    let dirs: Vec<PathBuf> = if args.paths.is_empty() {
+        // Found the way every other command finds it (godwit.toml, else another tool's
+        // folder), shown relative when the project is the current directory.
+        let dir = file.migrations_dir(&cli.dir);
+        vec![dir.strip_prefix(".").map(Path::to_path_buf).unwrap_or(dir)]
+    } else {
+        args.paths.iter().map(|p| in_project(p)).collect()
+    };
+    let mut migrations = Vec::new();
+    for dir in &dirs {
+        let single = ["up.sql", "migration.sql"]
+            .iter()
+            .any(|f| dir.join(f).is_file());
+        match dir.parent() {
+            // One migration: read its folder in whatever layout it has, keep that one.
+            Some(parent) if single => {
+                let parent = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+                let found: Vec<_> = source::read(parent, &file.layout(), dialect)?
+                    .into_iter()
+                    .filter(|m| m.dir.file_name() == dir.file_name())
+                    .collect();
+                if found.is_empty() {
+                    return Err(Error::Config(format!(
+                        "{} is not a migration godwit can read",
+                        dir.display()
+                    )));
+                }
+                migrations.extend(found);
+            }
+            _ => migrations.extend(source::read(dir, &file.layout(), dialect)?),
+        }
+    }
+    let mut findings = checks::lint_migrations(&migrations, dialect, &file.lint)?;
+    if file.plugins.values().any(|p| p.enabled) {
+        let config = crate::validate::files_only_config(&cli.dir, file.clone(), dialect)?;
+        if let Some(validators) = Validators::from_config(&config, dialect)? {
+            let all: Vec<&source::Migration> = migrations.iter().collect();
+            let before = findings.len();
+            for report in validators.check_migrations(&all).await {
+                findings.extend(report.into_findings());
+            }
+            if findings.len() > before {
+                // Each statement's findings together, whoever raised them.
+                findings.sort_by(|a, b| {
+                    (&a.location.file, a.location.line).cmp(&(&b.location.file, b.location.line))
+                });
+            }
+        }
+    }
+    if format == Format::Human {
+        let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        println!(
+            "Checked {} migration{} in {} as {dialect} ({origin}).\n",
+            migrations.len(),
+            if migrations.len() == 1 { "" } else { "s" },
+            shown.join(", ")
+        );
+    }
+    println!("{}", findings_report::render(&findings, format));
+    Ok(if Summary::of(&findings).errors > 0 {
+        exit::BLOCKED
+    } else {
+        exit::OK
+    })
+}

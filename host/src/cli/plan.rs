@@ -1,0 +1,42 @@
+//! `godwit plan`: a dry run against the database, reading only.
+
+use clap::Args as ClapArgs;
+
+use crate::error::{Error, exit};
+use crate::migrator::Migrator;
+use crate::validate::Validators;
+
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// human (default), json, or markdown (for a pull-request comment).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Markdown,
+}
+
+pub(super) async fn run(
+    migrator: &mut Migrator,
+    validators: Option<&Validators>,
+    args: &Args,
+    json: bool,
+) -> Result<u8, Error> {
+    let plan = crate::plan::plan(migrator, validators).await?;
+    let format = args
+        .format
+        .unwrap_or(if json { Format::Json } else { Format::Human });
+    match format {
+        Format::Human => println!("{}", crate::plan::human(&plan)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).expect("serializable")
+        ),
+        Format::Markdown => println!("{}", crate::plan::markdown(&plan)),
+    }
+    Ok(exit::OK)
+}

@@ -381,163 +381,162 @@ fn matches(tool: Tool, key: &Key, m: &Migration) -> bool {
     }
 }
 
-impl Migrator {
-    /// Other tools' history tables holding rows, when godwit's own history is empty: the
-    /// database was migrated by another tool and not adopted yet. Reads only.
-    pub async fn unadopted_histories(&mut self) -> Result<Vec<OtherHistory>, Error> {
-        if !self.history().await?.is_empty() {
-            return Ok(Vec::new());
+/// Other tools' history tables holding rows, when godwit's own history is empty: the
+/// database was migrated by another tool and not adopted yet. Reads only.
+pub async fn unadopted_histories(migrator: &mut Migrator) -> Result<Vec<OtherHistory>, Error> {
+    if !migrator.history().await?.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dialect = migrator.config().target.dialect;
+    let mut found = histories(migrator, dialect).await?;
+    found.retain(|h| h.rows > 0);
+    Ok(found)
+}
+
+/// Records what `tool` (detected when `None`) applied as applied in godwit's history.
+pub async fn adopt(migrator: &mut Migrator, tool: Option<Tool>) -> Result<AdoptReport, Error> {
+    locked_adopt(migrator, tool).await
+}
+
+async fn locked_adopt(migrator: &mut Migrator, tool: Option<Tool>) -> Result<AdoptReport, Error> {
+    let dialect = migrator.config().target.dialect;
+    let found = present(migrator, dialect).await?;
+    let tool = match (tool, found.as_slice()) {
+        (Some(tool), _)
+            if found.contains(&tool)
+                || (tool == Tool::Dbmate && found.contains(&Tool::GolangMigrate)) =>
+        {
+            tool
         }
-        let dialect = self.config().target.dialect;
-        let mut found = histories(self, dialect).await?;
-        found.retain(|h| h.rows > 0);
-        Ok(found)
-    }
-
-    /// Records what `tool` (detected when `None`) applied as applied in godwit's history.
-    pub async fn adopt(&mut self, tool: Option<Tool>) -> Result<AdoptReport, Error> {
-        self.locked_adopt(tool).await
-    }
-
-    async fn locked_adopt(&mut self, tool: Option<Tool>) -> Result<AdoptReport, Error> {
-        let dialect = self.config().target.dialect;
-        let found = present(self, dialect).await?;
-        let tool = match (tool, found.as_slice()) {
-            (Some(tool), _)
-                if found.contains(&tool)
-                    || (tool == Tool::Dbmate && found.contains(&Tool::GolangMigrate)) =>
-            {
-                tool
-            }
-            (Some(tool), _) => {
-                return Err(Error::Config(format!(
-                    "there is no {} table ({}) in this database",
-                    tool.name(),
-                    tool.table(dialect)
-                )));
-            }
-            (None, [one]) => *one,
-            (None, []) => {
-                return Err(Error::Config(
-                    "found no history table of Prisma, Drizzle, sqlx, Flyway, goose, dbmate, golang-migrate, diesel or popx in this database; \
-                     for a database no tool tracked, use `godwit baseline VERSION`"
-                        .into(),
-                ));
-            }
-            (None, many) => {
-                let names: Vec<&str> = many.iter().map(|t| t.name()).collect();
-                return Err(Error::Config(format!(
-                    "found history tables of {}; say which one to adopt with `--from`",
-                    names.join(" and ")
-                )));
-            }
-        };
-        let foreign = read_foreign(self, tool, dialect).await?;
-        let migrations = self.read_sources()?;
-        self.locked(async |m: &mut Migrator| {
-            m.record_adoption(tool, dialect, &foreign, &migrations)
-                .await
+        (Some(tool), _) => {
+            return Err(Error::Config(format!(
+                "there is no {} table ({}) in this database",
+                tool.name(),
+                tool.table(dialect)
+            )));
+        }
+        (None, [one]) => *one,
+        (None, []) => {
+            return Err(Error::Config(
+                "found no history table of Prisma, Drizzle, sqlx, Flyway, goose, dbmate, golang-migrate, diesel or popx in this database; \
+                 for a database no tool tracked, use `godwit baseline VERSION`"
+                    .into(),
+            ));
+        }
+        (None, many) => {
+            let names: Vec<&str> = many.iter().map(|t| t.name()).collect();
+            return Err(Error::Config(format!(
+                "found history tables of {}; say which one to adopt with `--from`",
+                names.join(" and ")
+            )));
+        }
+    };
+    let foreign = read_foreign(migrator, tool, dialect).await?;
+    let migrations = migrator.read_sources()?;
+    migrator
+        .locked(async |m: &mut Migrator| {
+            record_adoption(m, tool, dialect, &foreign, &migrations).await
         })
         .await
-    }
+}
 
-    async fn record_adoption(
-        &mut self,
-        tool: Tool,
-        dialect: Dialect,
-        foreign: &[ForeignRow],
-        migrations: &[Migration],
-    ) -> Result<AdoptReport, Error> {
-        self.driver().ensure_history_table().await?;
-        let rows = self.driver().history().await?;
-        let entries = history::entries(migrations, &rows);
-        let mut report = AdoptReport {
-            tool: tool.name().into(),
-            table: tool.table(dialect).into(),
-            ..Default::default()
-        };
-        for f in foreign {
-            if !migrations.iter().any(|m| matches(tool, &f.key, m)) {
-                report.unknown.push(match &f.key {
-                    Key::Name(n) => n.clone(),
-                    Key::Version(v) => v.to_string(),
-                    Key::CreatedAt(w) => format!("journal entry {w}"),
-                    Key::Repeatable(r) => format!("R__{r}"),
-                });
-            }
+async fn record_adoption(
+    migrator: &mut Migrator,
+    tool: Tool,
+    dialect: Dialect,
+    foreign: &[ForeignRow],
+    migrations: &[Migration],
+) -> Result<AdoptReport, Error> {
+    migrator.driver().ensure_history_table().await?;
+    let rows = migrator.driver().history().await?;
+    let entries = history::entries(migrations, &rows);
+    let mut report = AdoptReport {
+        tool: tool.name().into(),
+        table: tool.table(dialect).into(),
+        ..Default::default()
+    };
+    for f in foreign {
+        if !migrations.iter().any(|m| matches(tool, &f.key, m)) {
+            report.unknown.push(match &f.key {
+                Key::Name(n) => n.clone(),
+                Key::Version(v) => v.to_string(),
+                Key::CreatedAt(w) => format!("journal entry {w}"),
+                Key::Repeatable(r) => format!("R__{r}"),
+            });
         }
-        for entry in &entries {
-            let Some(migration) = entry.migration else {
-                continue;
-            };
-            let id = migration.id();
-            // The newest row about this migration decides (Prisma may retry one).
-            let Some(row) = foreign
-                .iter()
-                .rev()
-                .find(|f| matches(tool, &f.key, migration))
-            else {
-                report.pending.push(id);
-                continue;
-            };
-            // Rolled back in godwit's history means nothing of godwit's attempt is in
-            // effect (a deploy that met this tool's objects, then `resolve --rolled-back`):
-            // what the other tool applied is what counts.
-            if !matches!(
-                entry.status,
-                Status::Pending | Status::OutOfOrder | Status::RolledBack
-            ) {
-                report.already_recorded.push(id);
-                continue;
-            }
-            let state = if row.applied {
-                RowState::Applied
-            } else {
-                RowState::Failed
-            };
-            let differs = match (&row.checksum, tool_checksum(tool, migration)) {
-                (Some(theirs), Some(ours)) => !ours.iter().any(|o| o.eq_ignore_ascii_case(theirs)),
-                _ => false,
-            };
-            let mut history = HistoryRow {
-                id: 0,
-                version: migration.version.to_string(),
-                name: migration.name.clone(),
-                kind: "sql".into(),
-                operation: Operation::Adopt.as_str().into(),
-                state: state.as_str().into(),
-                checksum: migration.checksum.clone(),
-                started_at: now_rfc3339(),
-                finished_at: Some(now_rfc3339()),
-                duration_ms: Some(0),
-                applied_by: driver::whoami(),
-                godwit_version: crate::VERSION.into(),
-                plugin_digest: None,
-                statements_applied: 0,
-                statements_total: 0,
-                rows_affected: None,
-                error: None,
-            };
-            if state == RowState::Failed {
-                history.error = Some(format!(
-                    "{} recorded this migration as failed; inspect the schema, then `godwit resolve --applied {v}` or `godwit resolve --rolled-back {v}`",
-                    tool.name(),
-                    v = migration.version
-                ));
-                report.failed.push(id.clone());
-            } else {
-                report.adopted.push(id.clone());
-            }
-            if differs {
-                report.differs.push(id);
-            }
-            self.driver()
-                .insert_history(&history)
-                .await
-                .map_err(|e| Error::db("cannot record the adoption", &e))?;
-        }
-        Ok(report)
     }
+    for entry in &entries {
+        let Some(migration) = entry.migration else {
+            continue;
+        };
+        let id = migration.id();
+        // The newest row about this migration decides (Prisma may retry one).
+        let Some(row) = foreign
+            .iter()
+            .rev()
+            .find(|f| matches(tool, &f.key, migration))
+        else {
+            report.pending.push(id);
+            continue;
+        };
+        // Rolled back in godwit's history means nothing of godwit's attempt is in
+        // effect (a deploy that met this tool's objects, then `resolve --rolled-back`):
+        // what the other tool applied is what counts.
+        if !matches!(
+            entry.status,
+            Status::Pending | Status::OutOfOrder | Status::RolledBack
+        ) {
+            report.already_recorded.push(id);
+            continue;
+        }
+        let state = if row.applied {
+            RowState::Applied
+        } else {
+            RowState::Failed
+        };
+        let differs = match (&row.checksum, tool_checksum(tool, migration)) {
+            (Some(theirs), Some(ours)) => !ours.iter().any(|o| o.eq_ignore_ascii_case(theirs)),
+            _ => false,
+        };
+        let mut history = HistoryRow {
+            id: 0,
+            version: migration.version.to_string(),
+            name: migration.name.clone(),
+            kind: "sql".into(),
+            operation: Operation::Adopt.as_str().into(),
+            state: state.as_str().into(),
+            checksum: migration.checksum.clone(),
+            started_at: now_rfc3339(),
+            finished_at: Some(now_rfc3339()),
+            duration_ms: Some(0),
+            applied_by: driver::whoami(),
+            godwit_version: crate::VERSION.into(),
+            plugin_digest: None,
+            statements_applied: 0,
+            statements_total: 0,
+            rows_affected: None,
+            error: None,
+        };
+        if state == RowState::Failed {
+            history.error = Some(format!(
+                "{} recorded this migration as failed; inspect the schema, then `godwit resolve --applied {v}` or `godwit resolve --rolled-back {v}`",
+                tool.name(),
+                v = migration.version
+            ));
+            report.failed.push(id.clone());
+        } else {
+            report.adopted.push(id.clone());
+        }
+        if differs {
+            report.differs.push(id);
+        }
+        migrator
+            .driver()
+            .insert_history(&history)
+            .await
+            .map_err(|e| Error::db("cannot record the adoption", &e))?;
+    }
+    Ok(report)
 }
 
 /// What `status` says about a database another tool migrated and godwit has not adopted.

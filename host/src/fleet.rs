@@ -593,7 +593,7 @@ async fn status_one(t: &FleetTarget, migrations: &[Migration]) -> TargetReport {
     let read = async {
         let mut migrator = Migrator::connect(&t.config).await?;
         let rows = migrator.history().await?;
-        let others = migrator.unadopted_histories().await?;
+        let others = crate::adopt::unadopted_histories(&mut migrator).await?;
         Ok::<_, Error>((rows, others))
     };
     let (rows, others) = match read.await {

@@ -30,7 +30,7 @@ use crate::Dialect;
 use crate::config::{Config, Target};
 use crate::driver::Driver;
 use crate::error::{Error, describe_db_error};
-use crate::migrator::{Event, Migrator};
+use crate::migrator::Event;
 use crate::step::BatchSettings;
 use crate::value::{Rows, Value};
 
@@ -693,27 +693,6 @@ fn mysql_text(row: &sqlx::mysql::MySqlRow, i: usize) -> Option<String> {
         .ok()
         .flatten()
         .map(|b| String::from_utf8_lossy(&b).into_owned())
-}
-
-impl Migrator {
-    /// Waits, before a step's next batch, until the database is healthy: see
-    /// [`wait_until_healthy`]; pauses are told to the migrator's watchers.
-    pub(crate) async fn wait_until_healthy(
-        &mut self,
-        throttle: &mut Throttle,
-        step: &str,
-        version: &str,
-    ) -> Result<(), Error> {
-        let observer = &mut self.observer;
-        wait_until_healthy(
-            self.driver.as_mut(),
-            throttle,
-            step,
-            version,
-            &mut |event| observer(&event),
-        )
-        .await
-    }
 }
 
 /// Waits until the database is healthy: returns at once when it is, else tells `emit`

@@ -24,6 +24,7 @@ use crate::history::{self, Entry, HistoryRow, Operation, RowState, Status};
 use crate::plugin::registry::Registry;
 use crate::source::{self, Migration, Script, Version};
 use crate::split::Statement;
+use crate::step::{StepRunner, WorkReport};
 
 /// What the run tells whoever is watching: the CLI prints it, `--json` streams it as JSON
 /// lines on stderr, and notifier plugins receive it (see [`Event::to_plugin`]).
@@ -227,22 +228,18 @@ pub struct DataCopy {
 pub struct Migrator {
     config: Config,
     pub(crate) driver: Box<dyn Driver>,
-    pub(crate) observer: Box<dyn FnMut(&Event) + Send>,
+    /// Who hears the run's events, and what the run's report takes from them.
+    events: Events,
     /// Events about work inside a migration, told only once that work is committed.
     deferred: Vec<Event>,
     /// Validator plugins deploy runs before it changes anything.
     validators: Option<crate::validate::Validators>,
     /// What RunStarted and RunFinished call the run: `deploy`, `down`, `reset`.
     operation: &'static str,
-    /// Migrations finished since the last RunStarted, and the one that failed.
-    run_applied: usize,
-    run_failed: Option<String>,
     /// Reset checked the files with the validators before dropping everything.
     files_validated: bool,
     /// Where this run copies the data it drops, and puts it back from.
     copies: Option<copy::Copier>,
-    /// What the run did with copies, for its report.
-    run_copies: Vec<DataCopy>,
     /// Other tools' histories a deploy was told to ignore (`--ignore-other-history`):
     /// the likelier cause when its first migrations fail.
     other_histories: Vec<crate::adopt::OtherHistory>,
@@ -253,6 +250,40 @@ pub struct Migrator {
     pub(crate) workers: Option<u32>,
 }
 
+/// Where a run's events go: the watcher (`observe`), and the counts and copies the run's
+/// report and its `RunFinished` take from them.
+pub(crate) struct Events {
+    observer: Box<dyn FnMut(&Event) + Send>,
+    /// Migrations finished since the last RunStarted, and the one that failed.
+    applied: usize,
+    failed: Option<String>,
+    /// What the run did with copies, for its report.
+    copies: Vec<DataCopy>,
+}
+
+impl Events {
+    /// Tells the watcher, after noting what the run's report needs.
+    pub(crate) fn emit(&mut self, event: Event) {
+        match &event {
+            Event::RunStarted { .. } => {
+                self.applied = 0;
+                self.failed = None;
+                self.copies.clear();
+            }
+            Event::DataCopy { version, outcome } => self.copies.push(DataCopy {
+                version: version.clone(),
+                outcome: outcome.clone(),
+            }),
+            Event::MigrationFinished { .. } => self.applied += 1,
+            Event::MigrationFailed { version, name, .. } => {
+                self.failed = Some(format!("{version}_{name}"));
+            }
+            _ => {}
+        }
+        (self.observer)(&event);
+    }
+}
+
 impl Migrator {
     /// Connects (retrying for `--wait`); nothing is locked or written yet.
     pub async fn connect(config: &Config) -> Result<Migrator, Error> {
@@ -260,15 +291,17 @@ impl Migrator {
         Ok(Migrator {
             config: config.clone(),
             driver,
-            observer: Box::new(|_| {}),
+            events: Events {
+                observer: Box::new(|_| {}),
+                applied: 0,
+                failed: None,
+                copies: Vec::new(),
+            },
             deferred: Vec::new(),
             validators: None,
             operation: "deploy",
-            run_applied: 0,
-            run_failed: None,
             files_validated: false,
             copies: None,
-            run_copies: Vec::new(),
             other_histories: Vec::new(),
             sources: None,
             workers: None,
@@ -284,7 +317,7 @@ impl Migrator {
 
     /// Receives every [`Event`] as it happens.
     pub fn observe(&mut self, observer: impl FnMut(&Event) + Send + 'static) {
-        self.observer = Box::new(observer);
+        self.events.observer = Box::new(observer);
     }
 
     /// Runs these validator plugins on every deploy, after the plan is known and before
@@ -303,28 +336,32 @@ impl Migrator {
     }
 
     pub(crate) fn emit(&mut self, event: Event) {
-        match &event {
-            Event::RunStarted { .. } => {
-                self.run_applied = 0;
-                self.run_failed = None;
-                self.run_copies.clear();
-            }
-            Event::DataCopy { version, outcome } => self.run_copies.push(DataCopy {
-                version: version.clone(),
-                outcome: outcome.clone(),
-            }),
-            Event::MigrationFinished { .. } => self.run_applied += 1,
-            Event::MigrationFailed { version, name, .. } => {
-                self.run_failed = Some(format!("{version}_{name}"));
-            }
-            _ => {}
+        self.events.emit(event);
+    }
+
+    /// The parts of this migrator that run a plugin step, borrowed for it.
+    pub(crate) fn steps(&mut self) -> StepRunner<'_> {
+        StepRunner {
+            driver: self.driver.as_mut(),
+            config: &self.config,
+            events: &mut self.events,
+            workers: self.workers,
         }
-        (self.observer)(&event);
+    }
+
+    /// `godwit work`: joins the step a `godwit deploy` runs with workers, from another
+    /// process or machine, and takes its batches on `count` connections until none is
+    /// left. Waits up to `wait` for such a step to appear. Refuses when this project's
+    /// migration or plugin differs from the ones the deploying process recorded. The
+    /// deploying process keeps the history row and the lock; this one only takes batches.
+    pub async fn work(&mut self, count: u32, wait: Option<Duration>) -> Result<WorkReport, Error> {
+        let migrations = self.read_sources()?;
+        self.steps().work(count, wait, &migrations).await
     }
 
     /// How many migrations the last run applied (or reverted), also when it failed.
     pub fn run_applied(&self) -> usize {
-        self.run_applied
+        self.events.applied
     }
 
     /// Reads history without taking the lock (`status` must work while a deploy runs)
@@ -416,14 +453,14 @@ impl Migrator {
         // The failed migration when one failed, else what stopped the run (a validator,
         // a backup that could not be taken), in its first line.
         let failed = result.as_ref().err().map(|err| {
-            self.run_failed.clone().unwrap_or_else(|| {
+            self.events.failed.clone().unwrap_or_else(|| {
                 let message = crate::config::redact(&err.to_string());
                 message.lines().next().unwrap_or_default().to_owned()
             })
         });
         let applied = match result {
             Ok(report) => report.applied.len(),
-            Err(_) => self.run_applied,
+            Err(_) => self.events.applied,
         };
         self.emit(Event::RunFinished {
             operation: self.operation.to_owned(),
@@ -435,7 +472,7 @@ impl Migrator {
 
     async fn deploy_locked(&mut self, options: &DeployOptions) -> Result<RunReport, Error> {
         let started = Instant::now();
-        let others = self.unadopted_histories().await?;
+        let others = crate::adopt::unadopted_histories(self).await?;
         if !others.is_empty() && !options.ignore_other_history {
             return Err(Error::OtherToolHistory(others));
         }
@@ -569,7 +606,11 @@ impl Migrator {
         };
         for (migration, resume, statements) in plan {
             let outcome = match &migration.step {
-                Some(step) => self.run_step(migration, step, resume, plugins).await,
+                Some(step) => {
+                    self.steps()
+                        .run_step(migration, step, resume, plugins)
+                        .await
+                }
                 None => {
                     self.run_script(
                         migration,
@@ -621,7 +662,7 @@ impl Migrator {
             }
         }
         self.copies = None;
-        report.copies = std::mem::take(&mut self.run_copies);
+        report.copies = std::mem::take(&mut self.events.copies);
         report.duration_ms = started.elapsed().as_millis() as u64;
         Ok(report)
     }
@@ -1048,7 +1089,7 @@ impl Migrator {
             }
         }
         self.copies = None;
-        report.copies = std::mem::take(&mut self.run_copies);
+        report.copies = std::mem::take(&mut self.events.copies);
         report.duration_ms = started.elapsed().as_millis() as u64;
         let result = result.map(|()| report);
         self.finish_run(started, &result);
@@ -1162,34 +1203,6 @@ impl Migrator {
         result
     }
 
-    pub(crate) fn new_row(
-        &self,
-        migration: &Migration,
-        operation: Operation,
-        state: RowState,
-        total: usize,
-    ) -> HistoryRow {
-        HistoryRow {
-            id: 0,
-            version: migration.version.to_string(),
-            name: migration.name.clone(),
-            kind: "sql".into(),
-            operation: operation.as_str().into(),
-            state: state.as_str().into(),
-            checksum: migration.checksum.clone(),
-            started_at: now_rfc3339(),
-            finished_at: None,
-            duration_ms: None,
-            applied_by: driver::whoami(),
-            godwit_version: crate::VERSION.into(),
-            plugin_digest: None,
-            statements_applied: 0,
-            statements_total: total as i64,
-            rows_affected: None,
-            error: None,
-        }
-    }
-
     async fn run_in_transaction(
         &mut self,
         migration: &Migration,
@@ -1207,7 +1220,7 @@ impl Migrator {
         loop {
             attempt += 1;
             let started = Instant::now();
-            let mut row = self.new_row(migration, operation, success, statements.len());
+            let mut row = new_row(migration, operation, success, statements.len());
             let failure = match self
                 .transaction(migration, statements, operation, timeouts, &row, started)
                 .await
@@ -1471,8 +1484,7 @@ impl Migrator {
                 self.driver.update_history_open(&row).await.map(|()| row)
             }
             None => {
-                let mut row =
-                    self.new_row(migration, operation, RowState::Running, statements.len());
+                let mut row = new_row(migration, operation, RowState::Running, statements.len());
                 row.error = in_doubt(statements, first);
                 match self.driver.insert_history_open(&row).await {
                     Ok(id) => {
@@ -1905,7 +1917,7 @@ impl Migrator {
                 let Some(migration) = entry.migration else {
                     continue;
                 };
-                let mut row = m.new_row(migration, Operation::Baseline, RowState::Applied, 0);
+                let mut row = new_row(migration, Operation::Baseline, RowState::Applied, 0);
                 row.finished_at = Some(now_rfc3339());
                 row.duration_ms = Some(0);
                 m.driver
@@ -1988,6 +2000,34 @@ fn no_down_advice(migration: &Migration) -> String {
             "{reason}, so godwit cannot revert {}: {by_hand}",
             migration.id()
         ),
+    }
+}
+
+/// A history row for `migration` as it starts (or, for baseline, as it is recorded).
+pub(crate) fn new_row(
+    migration: &Migration,
+    operation: Operation,
+    state: RowState,
+    total: usize,
+) -> HistoryRow {
+    HistoryRow {
+        id: 0,
+        version: migration.version.to_string(),
+        name: migration.name.clone(),
+        kind: "sql".into(),
+        operation: operation.as_str().into(),
+        state: state.as_str().into(),
+        checksum: migration.checksum.clone(),
+        started_at: now_rfc3339(),
+        finished_at: None,
+        duration_ms: None,
+        applied_by: driver::whoami(),
+        godwit_version: crate::VERSION.into(),
+        plugin_digest: None,
+        statements_applied: 0,
+        statements_total: total as i64,
+        rows_affected: None,
+        error: None,
     }
 }
 

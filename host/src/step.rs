@@ -19,12 +19,13 @@ use std::time::{Duration, Instant};
 
 use crate::Dialect;
 use crate::backup::quote;
+use crate::config::Config;
 use crate::driver::now_rfc3339;
 use crate::driver::{Driver, Scope};
 use crate::error::{Error, Failure, JoinDifference, Refusal, WorkersRefusal};
 use crate::health::Throttle;
 use crate::history::{HistoryRow, Operation, RowState};
-use crate::migrator::{Done, Event, Migrator};
+use crate::migrator::{Done, Event, Events, new_row};
 use crate::plugin::registry::{Entry, Registry};
 use crate::plugin::{self, Call, Limits, LogLine, World, session, types};
 use crate::source::Migration;
@@ -561,7 +562,46 @@ pub struct Outcome {
     pub digest: String,
 }
 
-impl Migrator {
+/// Runs plugin steps: a step's batches on the migrator's connection (or its workers'),
+/// their checkpoints, throttling and events. Borrowed from the
+/// [`Migrator`](crate::migrator::Migrator) for one step (`Migrator::steps`); the run
+/// algorithm stays in `migrator.rs`.
+pub(crate) struct StepRunner<'m> {
+    pub(crate) driver: &'m mut dyn Driver,
+    pub(crate) config: &'m Config,
+    pub(crate) events: &'m mut Events,
+    /// `--workers N` of the running deploy, over each step's `[batch] workers`.
+    pub(crate) workers: Option<u32>,
+}
+
+impl StepRunner<'_> {
+    fn config(&self) -> &Config {
+        self.config
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.events.emit(event);
+    }
+
+    /// Waits, before a step's next batch, until the database is healthy: see
+    /// [`crate::health::wait_until_healthy`]; pauses are told to the migrator's watchers.
+    async fn wait_until_healthy(
+        &mut self,
+        throttle: &mut Throttle,
+        step: &str,
+        version: &str,
+    ) -> Result<(), Error> {
+        let events = &mut *self.events;
+        crate::health::wait_until_healthy(
+            &mut *self.driver,
+            throttle,
+            step,
+            version,
+            &mut |event| events.emit(event),
+        )
+        .await
+    }
+
     /// Applies a step migration: batch after batch until the plugin (or the table) has
     /// nothing left, resuming from `resume`'s checkpoint when there is one.
     pub(crate) async fn run_step(
@@ -617,7 +657,7 @@ impl Migrator {
                 row
             }
             None => {
-                let mut row = self.new_row(migration, Operation::Deploy, RowState::Running, 0);
+                let mut row = new_row(migration, Operation::Deploy, RowState::Running, 0);
                 row.kind = "step".into();
                 row.plugin_digest = Some(entry.plugin.digest().to_owned());
                 row.id = self.driver.insert_history(&row).await.map_err(record)?;
@@ -625,7 +665,7 @@ impl Migrator {
             }
         };
         let progress = if resumed {
-            load_progress(self.driver.as_mut(), row.id)
+            load_progress(&mut *self.driver, row.id)
                 .await
                 .map_err(record)?
         } else {
@@ -738,7 +778,7 @@ impl Migrator {
                 )
             })?
         };
-        log_plugin(self, name, &spec.logs, &spec.stderr);
+        log_plugin(self.events, name, &spec.logs, &spec.stderr);
         let spec = spec.value;
         let keys = key_columns(&spec.key);
         entry
@@ -751,7 +791,7 @@ impl Migrator {
                 ))
             })?;
         let types = if dialect == Dialect::Postgres {
-            column_types(self.driver.as_mut(), &spec.table)
+            column_types(&mut *self.driver, &spec.table)
                 .await
                 .map_err(|e| {
                     Error::db(
@@ -814,7 +854,7 @@ impl Migrator {
         // filter) runs confined to its grants, like the plugin's own statements.
         let scope: Arc<dyn Scope> = entry.capabilities.clone();
         session::Confinement::new(Arc::clone(&scope))
-            .prepare(self.driver.as_mut())
+            .prepare(&mut *self.driver)
             .await?;
         // Inside a transaction (rolled back) so that PostgreSQL's SET LOCAL ROLE holds.
         let counted = match self.driver.begin().await {
@@ -823,7 +863,7 @@ impl Migrator {
                     .until(bound_from_now(step.batch.timeout));
                 let counted = confinement
                     .query(
-                        self.driver.as_mut(),
+                        &mut *self.driver,
                         &sql.count(cursor.is_some()),
                         cursor.as_deref().unwrap_or(&[]),
                     )
@@ -849,7 +889,7 @@ impl Migrator {
         // count now: its single-worker checkpoint stopped at the split.
         let split = resumed
             && dialect != Dialect::Sqlite
-            && workers::totals(self.driver.as_mut(), row.id)
+            && workers::totals(&mut *self.driver, row.id)
                 .await
                 .map_err(|e| {
                     Error::db(
@@ -914,7 +954,7 @@ impl Migrator {
                     None => {
                         let read = confinement
                             .query(
-                                self.driver.as_mut(),
+                                &mut *self.driver,
                                 &sql.select(cursor.is_some(), size),
                                 cursor.as_deref().unwrap_or(&[]),
                             )
@@ -939,7 +979,7 @@ impl Migrator {
                 // transforms it while the database writes this one.
                 let next = if read_count as u32 >= this.size {
                     let next_read = confinement
-                        .query(self.driver.as_mut(), &sql.select(true, size), &last_key)
+                        .query(&mut *self.driver, &sql.select(true, size), &last_key)
                         .await
                         .map_err(|e| {
                             Error::failed(
@@ -954,14 +994,14 @@ impl Migrator {
                 let call = this.finish(&entry.limits).await.map_err(|e| {
                     Error::failed(Failure::Plugin, format!("{}: {e}", where_(batch)))
                 })?;
-                log_plugin(self, name, &call.logs, &call.stderr);
+                log_plugin(self.events, name, &call.logs, &call.stderr);
                 let transformer = Transformer {
                     runtime: &runtime,
                     entry,
                     config: &step.config,
                 };
                 let cas = write_batch(
-                    self.driver.as_mut(),
+                    &mut *self.driver,
                     &mut confinement,
                     &sql,
                     &transformer,
@@ -971,7 +1011,7 @@ impl Migrator {
                 )
                 .await?;
                 for (logs, stderr) in &cas.logs {
-                    log_plugin(self, name, logs, stderr);
+                    log_plugin(self.events, name, logs, stderr);
                 }
                 retried += cas.retried;
                 Ok(Some((read_count as u64, last_key, next)))
@@ -1052,7 +1092,7 @@ impl Migrator {
                 .await
                 .map_err(|e| Error::db(format!("cannot create {}", workers::BATCHES_TABLE), &e))?;
         }
-        let at_start = workers::totals(self.driver.as_mut(), row.id)
+        let at_start = workers::totals(&mut *self.driver, row.id)
             .await
             .map_err(|e| Error::db(format!("step {}: cannot read its batches", job.step), &e))?;
         if at_start.is_none() {
@@ -1065,14 +1105,8 @@ impl Migrator {
                 .map_err(|e| Error::db(format!("step {}: cannot begin", job.step), &e))?;
             let mut confinement = session::Confinement::new(Arc::clone(&job.scope))
                 .until(bound_from_now(job.batch.timeout));
-            let ranges = workers::split(
-                self.driver.as_mut(),
-                &mut confinement,
-                &job.sql,
-                cursor,
-                size,
-            )
-            .await;
+            let ranges =
+                workers::split(&mut *self.driver, &mut confinement, &job.sql, cursor, size).await;
             let _ = self.driver.rollback().await;
             let ranges = ranges.map_err(|e| {
                 Error::failed(
@@ -1083,7 +1117,7 @@ impl Migrator {
                     ),
                 )
             })?;
-            workers::store_batches(self.driver.as_mut(), row.id, &job.version, &ranges)
+            workers::store_batches(&mut *self.driver, row.id, &job.version, &ranges)
                 .await
                 .map_err(|e| {
                     Error::db(format!("step {}: cannot record its batches", job.step), &e)
@@ -1139,12 +1173,13 @@ impl Migrator {
         }
     }
 
-    /// `godwit work`: joins the step a `godwit deploy` runs with workers, from another
-    /// process or machine, and takes its batches on `count` connections until none is left.
-    /// Waits up to `wait` for such a step to appear. Refuses when this project's migration
-    /// or plugin differs from the ones the deploying process recorded. The deploying
-    /// process keeps the history row and the lock; this one only takes batches.
-    pub async fn work(&mut self, count: u32, wait: Option<Duration>) -> Result<WorkReport, Error> {
+    /// `godwit work` (see `Migrator::work`), with the project's `migrations`.
+    pub(crate) async fn work(
+        &mut self,
+        count: u32,
+        wait: Option<Duration>,
+        migrations: &[Migration],
+    ) -> Result<WorkReport, Error> {
         let deadline = wait.map(bound_from_now);
         let (row, _) = loop {
             let mut found = None;
@@ -1154,7 +1189,7 @@ impl Migrator {
                 .rev()
                 .filter(|r| r.kind == "step" && r.row_state() == Some(RowState::Running))
             {
-                let totals = workers::totals(self.driver.as_mut(), row.id)
+                let totals = workers::totals(&mut *self.driver, row.id)
                     .await
                     .map_err(|e| Error::db("cannot read the batches of the running step", &e))?;
                 if let Some(t) = totals.filter(|t| t.pending > 0) {
@@ -1180,7 +1215,6 @@ impl Migrator {
             recorded: recorded.to_owned(),
             here: here.to_owned(),
         };
-        let migrations = self.read_sources()?;
         let Some(migration) = migrations
             .iter()
             .find(|m| m.version.to_string() == row.version)
@@ -1254,7 +1288,7 @@ impl Migrator {
             self.emit(event);
         }
         ran?;
-        let totals = workers::totals(self.driver.as_mut(), row.id)
+        let totals = workers::totals(&mut *self.driver, row.id)
             .await
             .map_err(|e| Error::db(format!("step {}: cannot read its batches", job.step), &e))?
             .unwrap_or_default();
@@ -1289,7 +1323,7 @@ impl Migrator {
             self.emit(event);
         }
         self.driver.keep_alive().await?;
-        let totals = workers::totals(self.driver.as_mut(), row.id)
+        let totals = workers::totals(&mut *self.driver, row.id)
             .await
             .map_err(|e| Error::db(format!("step {}: cannot read its batches", job.step), &e))?
             .unwrap_or_default();
@@ -1332,13 +1366,7 @@ impl Migrator {
         batch: &str,
     ) -> Result<(), Error> {
         let saved = async {
-            save_progress(
-                self.driver.as_mut(),
-                row,
-                &migration.version.to_string(),
-                next,
-            )
-            .await?;
+            save_progress(&mut *self.driver, row, &migration.version.to_string(), next).await?;
             row.statements_applied = next.batches as i64;
             row.rows_affected = Some(next.rows as i64);
             self.driver.update_history(row).await?;
@@ -1404,7 +1432,7 @@ impl Migrator {
         let started = Instant::now();
         let scope: Arc<dyn Scope> = entry.capabilities.clone();
         session::Confinement::new(Arc::clone(&scope))
-            .prepare(self.driver.as_mut())
+            .prepare(&mut *self.driver)
             .await?;
         // Batches in a row that moved nothing: see MAX_IDLE_BATCHES.
         let mut idle_batches = 0u32;
@@ -1437,20 +1465,20 @@ impl Migrator {
             });
             let served = tokio::time::timeout(
                 entry.limits.host_deadline(),
-                session::serve(self.driver.as_mut(), &mut confinement, requests, call),
+                session::serve(&mut *self.driver, &mut confinement, requests, call),
             )
             .await;
             if served.is_err() {
                 // The host gave up on the call, perhaps while a statement of the plugin runs
                 // on the server: end it, or the rollback would wait behind it.
-                if let Err(e) = session::abandon(self.driver.as_mut()).await {
+                if let Err(e) = session::abandon(&mut *self.driver).await {
                     confinement.notes.push(format!(
                         "cannot cancel the plugin's statement: {}",
                         crate::error::describe_db_error(&e)
                     ));
                 }
             }
-            log_database_notes(self, name, &mut confinement);
+            log_database_notes(self.events, name, &mut confinement);
             let outcome = match served {
                 _ if confinement.escaped.is_some() => Err(Error::failed(
                     Failure::Confinement,
@@ -1485,7 +1513,7 @@ impl Migrator {
                     format!("{}: {e}", where_(batch)),
                 )),
                 Ok(Ok(Ok(call))) => {
-                    log_plugin(self, name, &call.logs, &call.stderr);
+                    log_plugin(self.events, name, &call.logs, &call.stderr);
                     Ok(call.value)
                 }
             };
@@ -1815,21 +1843,17 @@ pub(crate) fn plugin_log_events<'a>(
 }
 
 /// What the plugin logged or printed to stderr, under its name.
-fn log_plugin(migrator: &mut Migrator, plugin: &str, logs: &[LogLine], stderr: &str) {
+fn log_plugin(events: &mut Events, plugin: &str, logs: &[LogLine], stderr: &str) {
     for event in plugin_log_events(plugin, logs, stderr) {
-        migrator.emit(event);
+        events.emit(event);
     }
 }
 
 /// The full errors of the plugin's failed statements, which the plugin itself only saw as
 /// an error class, for the operator.
-fn log_database_notes(
-    migrator: &mut Migrator,
-    plugin: &str,
-    confinement: &mut session::Confinement,
-) {
+fn log_database_notes(events: &mut Events, plugin: &str, confinement: &mut session::Confinement) {
     for note in confinement.notes.drain(..) {
-        migrator.emit(Event::PluginLog {
+        events.emit(Event::PluginLog {
             plugin: plugin.to_owned(),
             level: "database".to_owned(),
             message: note,

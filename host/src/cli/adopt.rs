@@ -24,7 +24,7 @@ pub(super) async fn adopt(
     from: Option<Tool>,
     json: bool,
 ) -> Result<u8, Error> {
-    let report = migrator.adopt(from).await?;
+    let report = crate::adopt::adopt(migrator, from).await?;
     print_report(json, &report, || crate::adopt::human(&report));
     Ok(if report.failed.is_empty() {
         exit::OK

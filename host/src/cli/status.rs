@@ -36,7 +36,7 @@ pub(super) async fn run(
     let rows = migrator.history().await?;
     let copies = migrator.copies().await?;
     let entries = history::entries(migrations, &rows);
-    let others = migrator.unadopted_histories().await?;
+    let others = crate::adopt::unadopted_histories(migrator).await?;
     let status = report::status(&entries, &config.target.display, &copies, json);
     if json {
         let mut doc: serde_json::Value = serde_json::from_str(&status).expect("status JSON");

@@ -40,6 +40,9 @@ pub const DEFAULT_MAX_PAUSE: Duration = Duration::from_secs(30 * 60);
 pub const DEFAULT_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How often a pause that goes on is reported again.
 pub const TELL_EVERY: Duration = Duration::from_secs(10);
+/// How often a paused step touches its connections, whatever `check_every`: well inside
+/// the shortest idle timeout a server allows (MySQL's `wait_timeout` is at least 1 s).
+pub const TOUCH_EVERY: Duration = Duration::from_millis(500);
 /// The longest one measurement (a lag query, the health query, a replica's connect) may
 /// take; one that takes longer fails like the database refusing it.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -747,10 +750,26 @@ pub(crate) async fn wait_until_healthy(
             });
         }
         last = Some(reason);
-        // A lease-based migration lock must stay ours however long the pause.
-        driver.keep_alive().await?;
         let left = max_pause.saturating_sub(since.elapsed());
-        tokio::time::sleep(throttle.settings().check_every.min(left)).await;
+        let next_check = Instant::now() + throttle.settings().check_every.min(left);
+        loop {
+            // However long the pause, neither connection sits idle through it: a lease-
+            // based migration lock must stay ours, and a server closes a session idle
+            // longer than its timeout (MySQL's and MariaDB's `wait_timeout`, PostgreSQL's
+            // `idle_session_timeout`), which the next batch would find gone.
+            driver.keep_alive().await?;
+            driver.execute("SELECT 1").await.map_err(|e| {
+                Error::db(
+                    format!("step {step}: the connection did not answer while the step was paused"),
+                    &e,
+                )
+            })?;
+            let now = Instant::now();
+            if now >= next_check {
+                break;
+            }
+            tokio::time::sleep((next_check - now).min(TOUCH_EVERY)).await;
+        }
     }
 }
 

@@ -817,3 +817,72 @@ fn mariadb_replica_behind_its_primary_holds_batches_back() {
         .says("Binary log is not open")
         .says("max_pause is 2s");
 }
+
+/// A pause longer than the server's idle timeout loses no connection. godwit's sessions
+/// get a `wait_timeout` of 3 s (`init_sql`), and the step pauses for about four times
+/// that on a replica an hour behind: the work connection and the lock's are touched while
+/// they wait, so once the replica catches up the step goes on where it paused, every row
+/// once.
+#[test]
+fn a_pause_longer_than_the_servers_idle_timeout_keeps_the_connections() {
+    let primary = MariaDb::start(1, true);
+    let replica = MariaDb::start(2, false);
+    replica.exec(&format!(
+        "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = 'root', MASTER_PASSWORD = '', MASTER_DELAY = 3600; START SLAVE",
+        primary.port
+    ));
+    primary.exec("CREATE DATABASE app");
+    let url = primary.url("app");
+    let godwit_toml = format!(
+        "init_sql = \"SET SESSION wait_timeout = 3\"\n{}\n[throttle]\nreplicas = [\"env(GODWIT_TEST_REPLICA_URL)\"]\nmax_replication_lag = \"1s\"\n",
+        plugin()
+    );
+    let p = step_project(
+        Dialect::MySql,
+        300,
+        &godwit_toml,
+        "plugin = \"hostile\"\n[batch]\nsize = 100\n",
+    );
+    let deploy = |args: &[&str]| {
+        let mut cmd = support::godwit_cmd();
+        cmd.arg("-C")
+            .arg(p.path())
+            .arg("--database-url")
+            .arg(&url)
+            .args(args)
+            .env("GODWIT_TEST_REPLICA_URL", replica.url("mysql"));
+        cmd
+    };
+    let done = || {
+        support::admin_int_at(
+            &url,
+            "SELECT COUNT(*) FROM items WHERE label_upper IS NOT NULL",
+        )
+    };
+    support::run(deploy(&["deploy", "--to", "20260101000000"])).expect(0);
+    until("the replica to be more than 1s behind", || {
+        replica
+            .replica_status()
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Seconds_Behind_Master: "))
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|behind| behind > 1)
+    });
+    let mut run = support::Running::start(deploy(&["--json", "deploy"]));
+    run.wait_for("\"event\":\"step_paused\"");
+    std::thread::sleep(Duration::from_secs(12));
+    assert_eq!(done(), 0, "a batch committed while the step was paused");
+    replica.exec("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE");
+    let out = run.finish();
+    out.expect(0);
+    assert_eq!(done(), 300);
+    let events = events(&out.stderr);
+    let paused = position(&events, "step_paused").expect("a step_paused event");
+    let resumed = position(&events, "step_resumed").expect("a step_resumed event");
+    assert!(resumed > paused);
+    assert!(
+        events[resumed]["paused_ms"].as_u64().unwrap() > 12_000,
+        "{}",
+        events[resumed]
+    );
+}

@@ -731,56 +731,92 @@ impl Drop for MariaDb {
     }
 }
 
+/// A MariaDB primary of the test's own, a replica of it that applies what it receives an
+/// hour late, and [`step_project`] on the primary (300 rows, batches of 100) listing the
+/// replica in `[throttle]` with `max_replication_lag = "1s"`. The table's migration is
+/// applied, and the replica is already more than a second behind.
+struct Delayed {
+    project: Project,
+    url: String,
+    replica: MariaDb,
+    _primary: MariaDb,
+}
+
+impl Delayed {
+    /// `top` starts godwit.toml (keys that go before any table).
+    fn start(top: &str) -> Delayed {
+        let primary = MariaDb::start(1, true);
+        let replica = MariaDb::start(2, false);
+        replica.exec(&format!(
+            "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = 'root', MASTER_PASSWORD = '', MASTER_DELAY = 3600; START SLAVE",
+            primary.port
+        ));
+        primary.exec("CREATE DATABASE app");
+        let godwit_toml = format!(
+            "{top}{}\n[throttle]\nreplicas = [\"env(GODWIT_TEST_REPLICA_URL)\"]\nmax_replication_lag = \"1s\"\n",
+            plugin()
+        );
+        let step = "plugin = \"hostile\"\n[batch]\nsize = 100\n";
+        let delayed = Delayed {
+            project: step_project(Dialect::MySql, 300, &godwit_toml, step),
+            url: primary.url("app"),
+            replica,
+            _primary: primary,
+        };
+        support::run(delayed.deploy(&["deploy", "--to", "20260101000000"])).expect(0);
+        until("the replica to be more than 1s behind", || {
+            delayed
+                .replica
+                .replica_status()
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("Seconds_Behind_Master: "))
+                .and_then(|s| s.parse::<u64>().ok())
+                .is_some_and(|behind| behind > 1)
+        });
+        delayed
+    }
+
+    /// godwit on the primary, with `args`.
+    fn deploy(&self, args: &[&str]) -> Command {
+        let mut cmd = support::godwit_cmd();
+        cmd.arg("-C")
+            .arg(self.project.path())
+            .arg("--database-url")
+            .arg(&self.url)
+            .args(args)
+            .env("GODWIT_TEST_REPLICA_URL", self.replica.url("mysql"));
+        cmd
+    }
+
+    /// Rows the step has transformed.
+    fn done(&self) -> i64 {
+        support::admin_int_at(
+            &self.url,
+            "SELECT COUNT(*) FROM items WHERE label_upper IS NOT NULL",
+        )
+    }
+
+    /// The replica applies what it receives at once from now on.
+    fn catch_up(&self) {
+        self.replica
+            .exec("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE");
+    }
+}
+
 /// MariaDB: a listed replica whose `Seconds_Behind_Master` is over the bound (it delays
 /// what it applies by an hour) holds the batches back until it catches up; a replica whose
 /// replication is broken holds them back too, and says why.
 #[test]
 fn mariadb_replica_behind_its_primary_holds_batches_back() {
-    let primary = MariaDb::start(1, true);
-    let replica = MariaDb::start(2, false);
-    replica.exec(&format!(
-        "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = 'root', MASTER_PASSWORD = '', MASTER_DELAY = 3600; START SLAVE",
-        primary.port
-    ));
-    primary.exec("CREATE DATABASE app");
-    let url = primary.url("app");
-    let godwit_toml = format!(
-        "{}\n[throttle]\nreplicas = [\"env(GODWIT_TEST_REPLICA_URL)\"]\nmax_replication_lag = \"1s\"\n",
-        plugin()
-    );
-    let step = "plugin = \"hostile\"\n[batch]\nsize = 100\n";
-    let p = step_project(Dialect::MySql, 300, &godwit_toml, step);
-    let deploy = |args: &[&str]| {
-        let mut cmd = support::godwit_cmd();
-        cmd.arg("-C")
-            .arg(p.path())
-            .arg("--database-url")
-            .arg(&url)
-            .args(args)
-            .env("GODWIT_TEST_REPLICA_URL", replica.url("mysql"));
-        cmd
-    };
-    let done = || {
-        support::admin_int_at(
-            &url,
-            "SELECT COUNT(*) FROM items WHERE label_upper IS NOT NULL",
-        )
-    };
-    support::run(deploy(&["deploy", "--to", "20260101000000"])).expect(0);
-    let behind = || {
-        replica
-            .replica_status()
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("Seconds_Behind_Master: "))
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    until("the replica to be more than 1s behind", || behind() > 1);
+    let delayed = Delayed::start("");
+    let (replica, p) = (&delayed.replica, &delayed.project);
+    let deploy = |args: &[&str]| delayed.deploy(args);
+    let done = || delayed.done();
 
     let mut run = support::Running::start(deploy(&["--json", "deploy"]));
     run.wait_for("\"event\":\"step_paused\"");
     assert_eq!(done(), 0, "a batch committed while the step was paused");
-    replica.exec("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE");
+    delayed.catch_up();
     let out = run.finish();
     out.expect(0);
     assert_eq!(done(), 300);
@@ -825,54 +861,13 @@ fn mariadb_replica_behind_its_primary_holds_batches_back() {
 /// once.
 #[test]
 fn a_pause_longer_than_the_servers_idle_timeout_keeps_the_connections() {
-    let primary = MariaDb::start(1, true);
-    let replica = MariaDb::start(2, false);
-    replica.exec(&format!(
-        "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = 'root', MASTER_PASSWORD = '', MASTER_DELAY = 3600; START SLAVE",
-        primary.port
-    ));
-    primary.exec("CREATE DATABASE app");
-    let url = primary.url("app");
-    let godwit_toml = format!(
-        "init_sql = \"SET SESSION wait_timeout = 3\"\n{}\n[throttle]\nreplicas = [\"env(GODWIT_TEST_REPLICA_URL)\"]\nmax_replication_lag = \"1s\"\n",
-        plugin()
-    );
-    let p = step_project(
-        Dialect::MySql,
-        300,
-        &godwit_toml,
-        "plugin = \"hostile\"\n[batch]\nsize = 100\n",
-    );
-    let deploy = |args: &[&str]| {
-        let mut cmd = support::godwit_cmd();
-        cmd.arg("-C")
-            .arg(p.path())
-            .arg("--database-url")
-            .arg(&url)
-            .args(args)
-            .env("GODWIT_TEST_REPLICA_URL", replica.url("mysql"));
-        cmd
-    };
-    let done = || {
-        support::admin_int_at(
-            &url,
-            "SELECT COUNT(*) FROM items WHERE label_upper IS NOT NULL",
-        )
-    };
-    support::run(deploy(&["deploy", "--to", "20260101000000"])).expect(0);
-    until("the replica to be more than 1s behind", || {
-        replica
-            .replica_status()
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("Seconds_Behind_Master: "))
-            .and_then(|s| s.parse::<u64>().ok())
-            .is_some_and(|behind| behind > 1)
-    });
-    let mut run = support::Running::start(deploy(&["--json", "deploy"]));
+    let delayed = Delayed::start("init_sql = \"SET SESSION wait_timeout = 3\"\n");
+    let done = || delayed.done();
+    let mut run = support::Running::start(delayed.deploy(&["--json", "deploy"]));
     run.wait_for("\"event\":\"step_paused\"");
     std::thread::sleep(Duration::from_secs(12));
     assert_eq!(done(), 0, "a batch committed while the step was paused");
-    replica.exec("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE");
+    delayed.catch_up();
     let out = run.finish();
     out.expect(0);
     assert_eq!(done(), 300);

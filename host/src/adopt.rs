@@ -6,9 +6,9 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256, Sha384};
 
-use crate::driver::{self, now_rfc3339};
-use crate::history::{self, HistoryRow, Operation, RowState, Status};
-use crate::migrator::Migrator;
+use crate::driver;
+use crate::history::{self, Operation, RowState, Status};
+use crate::migrator::{Migrator, new_row};
 use crate::source::{Migration, Version};
 use crate::{Dialect, Error};
 
@@ -498,25 +498,9 @@ async fn record_adoption(
             (Some(theirs), Some(ours)) => !ours.iter().any(|o| o.eq_ignore_ascii_case(theirs)),
             _ => false,
         };
-        let mut history = HistoryRow {
-            id: 0,
-            version: migration.version.to_string(),
-            name: migration.name.clone(),
-            kind: "sql".into(),
-            operation: Operation::Adopt.as_str().into(),
-            state: state.as_str().into(),
-            checksum: migration.checksum.clone(),
-            started_at: now_rfc3339(),
-            finished_at: Some(now_rfc3339()),
-            duration_ms: Some(0),
-            applied_by: driver::whoami(),
-            godwit_version: crate::VERSION.into(),
-            plugin_digest: None,
-            statements_applied: 0,
-            statements_total: 0,
-            rows_affected: None,
-            error: None,
-        };
+        let mut history = new_row(migration, Operation::Adopt, state, 0);
+        history.finished_at = Some(history.started_at.clone());
+        history.duration_ms = Some(0);
         if state == RowState::Failed {
             history.error = Some(format!(
                 "{} recorded this migration as failed; inspect the schema, then `godwit resolve --applied {v}` or `godwit resolve --rolled-back {v}`",

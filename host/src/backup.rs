@@ -35,6 +35,7 @@ use sha2::{Digest, Sha256};
 use crate::Dialect;
 use crate::config::Config;
 use crate::driver::Driver;
+use godwit_core::sql::{literal, quote};
 
 /// Where backups go when godwit.toml does not say.
 pub const DEFAULT_DIR: &str = ".godwit/backups";
@@ -769,23 +770,6 @@ mod scan {
                 .iter()
                 .any(|t| matches!(t, Token::Word(w) if w.eq_ignore_ascii_case(keyword)))
         }
-    }
-}
-
-/// Quotes an identifier for `dialect`.
-pub(crate) fn quote(dialect: Dialect, ident: &str) -> String {
-    match dialect {
-        Dialect::MySql => format!("`{}`", ident.replace('`', "``")),
-        _ => format!("\"{}\"", ident.replace('"', "\"\"")),
-    }
-}
-
-/// A string literal for `dialect` (MySQL treats backslashes as escapes by default).
-pub(crate) fn literal(dialect: Dialect, text: &str) -> String {
-    let text = text.replace('\'', "''");
-    match dialect {
-        Dialect::MySql => format!("'{}'", text.replace('\\', "\\\\")),
-        _ => format!("'{text}'"),
     }
 }
 

@@ -588,7 +588,8 @@ fn hazards(
 
 /// "drops users.email: 1,245 non-null values", counted as `plan` counts.
 async fn live_count(target: &mut Migrator, dialect: Dialect, d: &Destructive) -> String {
-    use crate::plan::{count, n, quote};
+    use crate::plan::{count, n};
+    use godwit_core::sql::quote;
     match d {
         Destructive::DropTable { table } => {
             let rows = count(

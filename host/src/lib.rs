@@ -33,6 +33,7 @@ pub mod plugin_cli;
 pub mod report;
 pub mod schema;
 pub mod step;
+mod text;
 pub mod validate;
 pub mod verify;
 

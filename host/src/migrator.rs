@@ -25,6 +25,7 @@ use crate::plugin::registry::Registry;
 use crate::source::{self, Migration, Script, Version};
 use crate::split::Statement;
 use crate::step::{StepRunner, WorkReport};
+use crate::text::one_line;
 
 /// What the run tells whoever is watching: the CLI prints it, `--json` streams it as JSON
 /// lines on stderr, and notifier plugins receive it (see [`Event::to_plugin`]).
@@ -2117,7 +2118,7 @@ fn in_doubt(statements: &[Statement], index: usize) -> Option<String> {
         index + 1,
         statements.len(),
         statement.line,
-        excerpt(&statement.sql)
+        one_line(&statement.sql, 160)
     ))
 }
 
@@ -2183,7 +2184,7 @@ fn failure_message(
             i + 1,
             statements.len(),
             statements[i].line,
-            excerpt(&statements[i].sql),
+            one_line(&statements[i].sql, 160),
         ),
         None => format!("{id} failed ({file}): {error}"),
     };
@@ -2254,15 +2255,6 @@ fn failure_message(
     };
     text.push_str(&next);
     text
-}
-
-fn excerpt(sql: &str) -> String {
-    let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > 160 {
-        format!("{}…", one_line.chars().take(160).collect::<String>())
-    } else {
-        one_line
-    }
 }
 
 /// Statements that change data only, so they can share a transaction with their progress

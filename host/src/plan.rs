@@ -12,8 +12,10 @@ use crate::analyze::{self, Effect, Lock, StatementInfo};
 use crate::config::Config;
 use crate::finding::{Finding, Severity};
 use crate::migrator::Migrator;
+use crate::text::{one_line, thousands};
 use crate::validate::Validators;
 use crate::{Dialect, Error, lint};
+use godwit_core::sql::quote;
 
 /// How long one count may take before the plan says "unknown" instead.
 const COUNT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -298,13 +300,6 @@ async fn read_only(migrator: &mut Migrator, dialect: Dialect) {
     let _ = migrator.driver().execute(sql).await;
 }
 
-pub(crate) fn quote(dialect: Dialect, ident: &str) -> String {
-    match dialect {
-        Dialect::MySql => format!("`{}`", ident.replace('`', "``")),
-        _ => format!("\"{}\"", ident.replace('"', "\"\"")),
-    }
-}
-
 /// One count, bounded in time; `None` when it failed or took too long. `godwit diff`
 /// counts the data its destructive changes lose with it.
 pub(crate) async fn count(migrator: &mut Migrator, sql: &str) -> Option<i64> {
@@ -324,18 +319,6 @@ pub(crate) fn n(value: Option<i64>) -> String {
     value
         .map(thousands)
         .unwrap_or_else(|| "an unknown number of".into())
-}
-
-fn thousands(n: i64) -> String {
-    let s = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
 }
 
 async fn plan_statement(
@@ -518,7 +501,7 @@ async fn plan_statement(
     PlannedStatement {
         number: info.index + 1,
         line: info.line,
-        sql: excerpt(&info.sql),
+        sql: one_line(&info.sql, 120),
         lock: if info.lock == Lock::None {
             "none".into()
         } else {
@@ -537,15 +520,6 @@ async fn plan_statement(
         facts,
         data_loss,
         risk,
-    }
-}
-
-fn excerpt(sql: &str) -> String {
-    let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > 120 {
-        format!("{}…", one_line.chars().take(120).collect::<String>())
-    } else {
-        one_line
     }
 }
 

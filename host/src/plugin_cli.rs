@@ -31,6 +31,7 @@ use crate::plugin::types::{self, BackfillSpec, Finding, Severity};
 use crate::plugin::{
     self as runtime, Call, Context, Limits, LogLine, Plugin, Runtime, RuntimeConfig, World,
 };
+use crate::text::plural;
 
 pub use scaffold::Lang;
 
@@ -783,10 +784,6 @@ fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
     } else {
         items.join(", ")
     }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 // -------------------------------------------------------------------------------- run

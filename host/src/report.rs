@@ -9,6 +9,7 @@ use crate::backup::Meta;
 use crate::backup::copy::{Listed, Listing, Outcome};
 use crate::history::{Entry, HistoryRow, Operation, RowState, Status};
 use crate::migrator::{Event, RunReport};
+use crate::text::{plural, thousands};
 
 /// Prints run events as they arrive, one line per migration; a step's batches drive a
 /// progress bar on a terminal, and a line every few seconds elsewhere (CI logs).
@@ -691,27 +692,11 @@ pub fn ms(ms: u64) -> String {
     }
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next()
         .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
         .unwrap_or_default()
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// One line about a data copy, as the progress output prints it.

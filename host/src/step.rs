@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::Dialect;
-use crate::backup::quote;
 use crate::config::Config;
 use crate::driver::now_rfc3339;
 use crate::driver::{Driver, Scope};
@@ -30,6 +29,7 @@ use crate::plugin::registry::{Entry, Registry};
 use crate::plugin::{self, Call, Limits, LogLine, World, session, types};
 use crate::source::Migration;
 use crate::value::{Rows, Value};
+use godwit_core::sql::quote;
 
 pub mod workers;
 

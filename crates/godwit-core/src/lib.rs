@@ -14,6 +14,7 @@ pub mod finding;
 pub mod history;
 pub mod source;
 pub mod split;
+pub mod sql;
 pub mod step;
 pub mod value;
 

@@ -76,7 +76,7 @@ fn exact(name: &str) -> String {
 
 /// A SQL string literal (standard_conforming_strings is on in psql's session).
 fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+    godwit_core::sql::literal(crate::Dialect::Postgres, text)
 }
 
 /// The schema the restore parks the lock table in while it empties the database or the

@@ -15,7 +15,7 @@ use crate::driver::Driver;
 use crate::error::Error;
 
 fn literal(name: &str) -> String {
-    format!("'{}'", name.replace('\'', "''"))
+    godwit_core::sql::literal(crate::Dialect::Sqlite, name)
 }
 
 pub(crate) async fn introspect(driver: &mut dyn Driver) -> Result<Schema, Error> {

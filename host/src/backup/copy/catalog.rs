@@ -2,8 +2,9 @@
 //! primary key.
 
 use crate::Dialect;
-use crate::backup::{Name, literal, quote};
+use crate::backup::Name;
 use crate::driver::Driver;
+use godwit_core::sql::{literal, quote};
 
 /// A table name as the catalog spells it, ready to quote.
 #[derive(Clone, Debug)]

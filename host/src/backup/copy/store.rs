@@ -21,8 +21,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::Dialect;
-use crate::backup::{literal, quote};
 use crate::driver::Driver;
+use godwit_core::sql::{literal, quote};
 
 /// The PostgreSQL schema, and the SQLite attachment's name.
 pub const SCHEMA: &str = "godwit_copies";

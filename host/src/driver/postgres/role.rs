@@ -62,11 +62,11 @@ pub fn comment(database: &str) -> String {
 }
 
 fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+    godwit_core::sql::literal(crate::Dialect::Postgres, text)
 }
 
 pub(super) fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
+    godwit_core::sql::quote(crate::Dialect::Postgres, ident)
 }
 
 fn denied(e: &sqlx::Error) -> bool {

@@ -1,0 +1,61 @@
+//! Small pieces of the text godwit prints, shared by the reports and the plan.
+
+/// `"s"` unless there is exactly one.
+pub(crate) fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `n` with a comma between each group of three digits: `1,234,567`.
+pub(crate) fn thousands(n: impl Into<i128>) -> String {
+    let n = n.into();
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// A statement on one line, its whitespace runs made single spaces, cut after `max`
+/// characters with an ellipsis.
+pub(crate) fn one_line(sql: &str, max: usize) -> String {
+    let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > max {
+        format!("{}…", one_line.chars().take(max).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits_of_either_sign() {
+        assert_eq!(thousands(0u64), "0");
+        assert_eq!(thousands(999i64), "999");
+        assert_eq!(thousands(1_000u64), "1,000");
+        assert_eq!(thousands(1_234_567i64), "1,234,567");
+        assert_eq!(thousands(-1_234i64), "-1,234");
+        assert_eq!(thousands(u64::MAX), "18,446,744,073,709,551,615");
+        assert_eq!(thousands(i64::MIN), "-9,223,372,036,854,775,808");
+    }
+
+    #[test]
+    fn one_line_squeezes_whitespace_and_cuts_at_max() {
+        assert_eq!(one_line("SELECT 1\n  FROM t", 20), "SELECT 1 FROM t");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+        assert_eq!(one_line("héllo", 5), "héllo");
+    }
+
+    #[test]
+    fn plural_is_empty_for_one_only() {
+        assert_eq!(plural(0), "s");
+        assert_eq!(plural(1), "");
+        assert_eq!(plural(2), "s");
+    }
+}

@@ -1,9 +1,19 @@
-//! One small trait per backend: lock, history table, transactions, timeouts.
+//! What a database backend provides, one narrow trait per concern:
 //!
-//! The run algorithm in [`crate::migrator`] is written once against [`Driver`]; each
-//! backend file only says how its database does those few things. Every driver holds
-//! the migration lock on a connection of its own that never enters a transaction, so a
-//! `CREATE INDEX CONCURRENTLY` on the work connection cannot wait on our own lock.
+//! - [`Lock`]: the migration lock (take, keep alive, release);
+//! - [`HistoryStore`]: godwit's history table;
+//! - [`Session`]: running statements for the host and plugins: transactions, bound
+//!   values, capped results, timeouts, and confining a plugin's statements;
+//! - [`Introspect`]: the schema as the database has it;
+//! - [`Admin`]: dropping everything (`reset`);
+//! - [`Driver`]: all of them, plus what only the migration runner uses.
+//!
+//! The run algorithm in [`crate::migrator`] is written once against [`Driver`]; code that
+//! needs only a part (schema introspection, the plugin session, health checks) takes
+//! only that part. Each backend file says how its database does these things, one `impl`
+//! block per trait. Every driver holds the migration lock on a connection of its own that
+//! never enters a transaction, so a `CREATE INDEX CONCURRENTLY` on the work connection
+//! cannot wait on our own lock.
 
 mod confine;
 pub mod mysql;
@@ -35,71 +45,24 @@ pub struct Timeouts {
     pub statement_timeout: Option<Duration>,
 }
 
-/// How long [`Driver::cancel_running`] waits for the cancelled statement to end before it
+/// How long [`Session::cancel_running`] waits for the cancelled statement to end before it
 /// sends the cancel again.
 pub const CANCEL_RESEND: Duration = Duration::from_millis(250);
 
-/// What a backend must provide for the migrator.
+/// Everything a backend provides, as the migration runner needs it: the narrow parts
+/// below, plus what only the run itself uses (whether DDL is transactional, a statement
+/// run as DDL, a migration's transaction committed with its history row). Code that
+/// needs only a part takes that part: `&mut dyn Session`, `&mut dyn Introspect`, …; a
+/// `&mut dyn Driver` coerces to any of them.
 #[async_trait(?Send)]
-pub trait Driver {
-    fn dialect(&self) -> Dialect;
+pub trait Driver: Lock + HistoryStore + Session + Introspect + Admin {
     /// DDL commits implicitly on MySQL, so a migration there cannot be one transaction.
     fn transactional_ddl(&self) -> bool;
-    /// One attempt at the migration lock: `None` when taken, else who holds it.
-    async fn try_lock(&mut self) -> Result<Option<String>, Error>;
-    async fn unlock(&mut self) -> Result<(), Error>;
-    /// Renews a lease-based lock between statements; fails if someone else took it.
-    async fn keep_alive(&mut self) -> Result<(), Error> {
-        Ok(())
-    }
-    /// Extends a lease from inside the migration's transaction, so that it commits
-    /// together with the migration (SQLite, where the lease row shares the file).
-    async fn renew_in_transaction(&mut self) -> Result<(), sqlx::Error> {
-        Ok(())
-    }
-    async fn ensure_history_table(&mut self) -> Result<(), Error>;
-    /// All rows, oldest first.
-    async fn history(&mut self) -> Result<Vec<HistoryRow>, Error>;
-    /// Inserts `row` (its id is ignored) and returns the new id.
-    async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error>;
-    /// Rewrites the mutable columns of the row with `row.id`.
-    async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error>;
-    /// Writes the row like [`Driver::insert_history`], but where DDL commits on its own
-    /// (MySQL) leaves the write in an open transaction, for the next DDL statement's
-    /// implicit commit to make durable before that statement runs: one redo-log flush for
-    /// the write and the statement instead of two. Any other use of the connection
-    /// commits it first. Elsewhere it is an ordinary write.
-    ///
-    /// Returns the new id, or [`OPEN_ROW`] where the INSERT only goes to the server with
-    /// the next statement (MySQL, to save a round trip): the driver then takes a write of
-    /// a row with that id for a write of the row it opened last.
-    async fn insert_history_open(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
-        self.insert_history(row).await
-    }
-    /// [`Driver::update_history`], left open like [`Driver::insert_history_open`].
-    async fn update_history_open(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
-        self.update_history(row).await
-    }
     /// Runs a statement that is not data-only, outside any transaction of godwit's: on
     /// MySQL a history write left open commits before it, implicitly when the statement
     /// is one the server commits before (DDL), explicitly otherwise.
     async fn execute_ddl(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
         self.execute(sql).await
-    }
-    /// Commits a history write left open, if any.
-    async fn settle(&mut self) -> Result<(), sqlx::Error> {
-        Ok(())
-    }
-    /// Runs one statement as text (never prepared: many DDL statements cannot be).
-    async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error>;
-    /// Runs `statements` one after another like [`Driver::execute`], stopping at the
-    /// first that fails: the rows each affected, or the failed one's index and error.
-    /// SQLite sends them to its worker thread together.
-    async fn execute_each(
-        &mut self,
-        statements: &[&str],
-    ) -> Result<Vec<u64>, (usize, sqlx::Error)> {
-        execute_in_turn(self, statements).await
     }
     /// Ends the open transaction of a migration with its history row: inserts `row`,
     /// extends the lease inside the transaction where that applies, and commits.
@@ -108,8 +71,8 @@ pub trait Driver {
         self.renew_in_transaction().await?;
         self.commit().await
     }
-    /// Runs a whole migration as one transaction: [`Driver::begin`], `timeouts`,
-    /// `statements` in turn like [`Driver::execute_each`], then the history row that
+    /// Runs a whole migration as one transaction: [`Session::begin`], `timeouts`,
+    /// `statements` in turn like [`Session::execute_each`], then the history row that
     /// `finish` makes of their counts, committed with them like
     /// [`Driver::commit_with_history`]. Returns the counts. After an error the transaction
     /// may still be open: the caller rolls it back.
@@ -124,6 +87,77 @@ pub trait Driver {
     ) -> Result<Vec<u64>, TransactionError> {
         apply_in_turn(self, statements, timeouts, finish).await
     }
+}
+
+/// The migration lock: taken, kept alive and released on a connection of the driver's
+/// own that never enters a transaction (SQLite aside, whose lease can also be renewed in
+/// the migration's transaction).
+#[async_trait(?Send)]
+pub trait Lock {
+    /// One attempt at the migration lock: `None` when taken, else who holds it.
+    async fn try_lock(&mut self) -> Result<Option<String>, Error>;
+    async fn unlock(&mut self) -> Result<(), Error>;
+    /// Renews a lease-based lock between statements; fails if someone else took it.
+    async fn keep_alive(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+    /// Extends a lease from inside the migration's transaction, so that it commits
+    /// together with the migration (SQLite, where the lease row shares the file).
+    async fn renew_in_transaction(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+/// godwit's history table: created, read, and written a row at a time, on the work
+/// connection (inside whatever transaction is open there).
+#[async_trait(?Send)]
+pub trait HistoryStore {
+    async fn ensure_history_table(&mut self) -> Result<(), Error>;
+    /// All rows, oldest first.
+    async fn history(&mut self) -> Result<Vec<HistoryRow>, Error>;
+    /// Inserts `row` (its id is ignored) and returns the new id.
+    async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error>;
+    /// Rewrites the mutable columns of the row with `row.id`.
+    async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error>;
+    /// Writes the row like [`HistoryStore::insert_history`], but where DDL commits on its own
+    /// (MySQL) leaves the write in an open transaction, for the next DDL statement's
+    /// implicit commit to make durable before that statement runs: one redo-log flush for
+    /// the write and the statement instead of two. Any other use of the connection
+    /// commits it first. Elsewhere it is an ordinary write.
+    ///
+    /// Returns the new id, or [`OPEN_ROW`] where the INSERT only goes to the server with
+    /// the next statement (MySQL, to save a round trip): the driver then takes a write of
+    /// a row with that id for a write of the row it opened last.
+    async fn insert_history_open(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
+        self.insert_history(row).await
+    }
+    /// [`HistoryStore::update_history`], left open like [`HistoryStore::insert_history_open`].
+    async fn update_history_open(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+        self.update_history(row).await
+    }
+    /// Commits a history write left open, if any.
+    async fn settle(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+/// Running statements on the work connection, for the host and for plugins: plain text,
+/// with bound values or capped results, transactions, timeouts and time bounds, and the
+/// confinement of a plugin's statements to its grants.
+#[async_trait(?Send)]
+pub trait Session {
+    fn dialect(&self) -> Dialect;
+    /// Runs one statement as text (never prepared: many DDL statements cannot be).
+    async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error>;
+    /// Runs `statements` one after another like [`Session::execute`], stopping at the
+    /// first that fails: the rows each affected, or the failed one's index and error.
+    /// SQLite sends them to its worker thread together.
+    async fn execute_each(
+        &mut self,
+        statements: &[&str],
+    ) -> Result<Vec<u64>, (usize, sqlx::Error)> {
+        execute_in_turn(self, statements).await
+    }
     /// Runs a read query whose first column is an integer (counts for `plan`).
     async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error>;
     /// Runs a read query whose columns are all text (cast them in SQL); NULL is `None`.
@@ -137,7 +171,7 @@ pub trait Driver {
     /// `numeric`, date, time, uuid and enum columns too, as godwit hands those out as text.
     /// Results decode by column type; an empty result has no column names.
     async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error>;
-    /// [`Driver::query_values`] read row by row, stopped as soon as the result passes
+    /// [`Session::query_values`] read row by row, stopped as soon as the result passes
     /// `cap`: the error is then a [`ResultTooLarge`] (see [`ResultTooLarge::of`]), and no
     /// more than the cap (plus one row) was ever held in memory.
     async fn query_values_capped(
@@ -146,9 +180,9 @@ pub trait Driver {
         params: &[Value],
         cap: ResultCap,
     ) -> Result<Rows, sqlx::Error>;
-    /// Like [`Driver::query_values`], returning the rows affected.
+    /// Like [`Session::query_values`], returning the rows affected.
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error>;
-    /// [`Driver::execute_values`] for a plugin with a result cap: where the engine runs in
+    /// [`Session::execute_values`] for a plugin with a result cap: where the engine runs in
     /// godwit's own process (SQLite), no value the statement builds may be larger than the
     /// cap. Elsewhere the values stay on the server, and this is `execute_values`.
     async fn execute_values_capped(
@@ -180,16 +214,16 @@ pub trait Driver {
         let _ = scope;
         Ok(())
     }
-    /// What [`Driver::prepare_scope`] would stop on, found without changing anything
+    /// What [`Session::prepare_scope`] would stop on, found without changing anything
     /// (for `plan`): `Ok(Some(role))` names the role that will confine the scope,
     /// `Ok(None)` means there is no role to prepare.
     async fn check_scope(&mut self, scope: &dyn Scope) -> Result<Option<ScopeRole>, Error> {
         let _ = scope;
         Ok(None)
     }
-    /// From here until [`Driver::unconfine`], statements run only with what `scope` allows,
+    /// From here until [`Session::unconfine`], statements run only with what `scope` allows,
     /// as the database itself enforces it (SQLite: an authorizer; PostgreSQL: `SET LOCAL
-    /// ROLE`, inside the open transaction). What [`Driver::confined`] says it does.
+    /// ROLE`, inside the open transaction). What [`Session::confined`] says it does.
     async fn confine(&mut self, scope: &std::sync::Arc<dyn Scope>) -> Result<(), sqlx::Error> {
         let _ = scope;
         Ok(())
@@ -204,7 +238,7 @@ pub trait Driver {
     fn take_denial(&mut self) -> Option<String> {
         None
     }
-    /// Ends [`Driver::confine`], before the host's own statements.
+    /// Ends [`Session::confine`], before the host's own statements.
     async fn unconfine(&mut self) -> Result<(), sqlx::Error> {
         Ok(())
     }
@@ -217,7 +251,7 @@ pub trait Driver {
     /// statement ends even when godwit is killed while it runs (PostgreSQL: `SET LOCAL
     /// statement_timeout`, inside the open transaction; MariaDB: `SET STATEMENT
     /// max_statement_time … FOR`; SQLite: a progress handler). MySQL has no bound for
-    /// every statement: there [`Driver::cancel_running`] is the only one.
+    /// every statement: there [`Session::cancel_running`] is the only one.
     async fn limit_statements(&mut self, limit: Option<Duration>) -> Result<(), sqlx::Error> {
         let _ = limit;
         Ok(())
@@ -234,7 +268,7 @@ pub trait Driver {
     }
     async fn begin(&mut self) -> Result<(), sqlx::Error>;
     /// Opens a transaction in which the database itself refuses writes, for validators'
-    /// `check-database`; [`Driver::commit`] and [`Driver::rollback`] end it as usual.
+    /// `check-database`; [`Session::commit`] and [`Session::rollback`] end it as usual.
     async fn begin_read_only(&mut self) -> Result<(), sqlx::Error>;
     async fn commit(&mut self) -> Result<(), sqlx::Error> {
         self.execute("COMMIT").await.map(drop)
@@ -252,12 +286,22 @@ pub trait Driver {
     async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error>;
     /// A statement gave up waiting for a lock; the migration may be retried.
     fn is_lock_timeout(&self, err: &sqlx::Error) -> bool;
-    /// Drops every table, view, routine and type godwit can see (for `reset`).
-    async fn drop_everything(&mut self) -> Result<Vec<String>, Error>;
+}
+
+/// Reading back the schema the migrations built (`verify`, `diff`, `pull`).
+#[async_trait(?Send)]
+pub trait Introspect {
     /// The schema migrations are responsible for, without godwit's own tables (`verify`).
     async fn introspect(&mut self) -> Result<Schema, Error>;
-    /// The full definitions `godwit pull` writes where [`Driver::introspect`] keeps less.
+    /// The full definitions `godwit pull` writes where [`Introspect::introspect`] keeps less.
     async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error>;
+}
+
+/// What only `reset` and `verify`'s shadow database do: wiping the schema.
+#[async_trait(?Send)]
+pub trait Admin {
+    /// Drops every table, view, routine and type godwit can see (for `reset`).
+    async fn drop_everything(&mut self) -> Result<Vec<String>, Error>;
 }
 
 /// Connects the work connection and the lock connection, retrying for `--wait`.
@@ -569,7 +613,7 @@ where
 /// history row it commits with them.
 pub type MakeRow<'f> = dyn for<'a> FnMut(&'a [u64]) -> HistoryRow + 'f;
 
-/// The id [`Driver::insert_history_open`] gives a row whose INSERT has not reached the
+/// The id [`HistoryStore::insert_history_open`] gives a row whose INSERT has not reached the
 /// server yet; a history row's real id is never 0.
 pub const OPEN_ROW: i64 = 0;
 
@@ -618,8 +662,8 @@ pub(crate) async fn apply_in_turn<D: Driver + ?Sized>(
     Ok(affected)
 }
 
-/// [`Driver::execute_each`] one statement at a time.
-pub(crate) async fn execute_in_turn<D: Driver + ?Sized>(
+/// [`Session::execute_each`] one statement at a time.
+pub(crate) async fn execute_in_turn<D: Session + ?Sized>(
     driver: &mut D,
     statements: &[&str],
 ) -> Result<Vec<u64>, (usize, sqlx::Error)> {
@@ -785,7 +829,7 @@ where
         .map(Option::flatten)
 }
 
-/// The first column of each row of [`Driver::query_text`], NULLs left out: the names a
+/// The first column of each row of [`Session::query_text`], NULLs left out: the names a
 /// catalog query lists.
 pub(crate) fn first_column(rows: Vec<Vec<Option<String>>>) -> Vec<String> {
     rows.into_iter()
@@ -829,7 +873,7 @@ pub(crate) fn is_undefined_table(err: &sqlx::Error) -> bool {
 /// there.
 pub(crate) const SESSION_CHECK_EVERY: Duration = Duration::from_secs(1);
 
-/// [`Driver::keep_alive`] of the PostgreSQL and MySQL drivers, on their lock connection.
+/// [`Lock::keep_alive`] of the PostgreSQL and MySQL drivers, on their lock connection.
 ///
 /// A lease is renewed; one another deployer took is [`Error::LockLost`]. A session-level
 /// lock (PostgreSQL's advisory lock, MySQL's `GET_LOCK`) lives exactly as long as the

@@ -11,7 +11,7 @@
 //! its columns.
 //!
 //! Each dialect's catalog queries live in their own file; the drivers call them from
-//! [`crate::driver::Driver::introspect`].
+//! [`crate::driver::Introspect::introspect`].
 
 pub mod ddl;
 pub mod declared;

@@ -219,7 +219,7 @@ struct Change {
 pub const LOCK_TIMEOUT: &str = "5s";
 
 /// The migrations that turn `current` into `desired`. `definitions` hold the whole
-/// `CREATE` of routines and triggers on each side (from [`crate::driver::Driver::definitions`]).
+/// `CREATE` of routines and triggers on each side (from [`crate::driver::Introspect::definitions`]).
 pub fn generate(
     dialect: Dialect,
     current: &Schema,

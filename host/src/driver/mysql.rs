@@ -8,8 +8,8 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
 use sqlx::{ConnectOptions, Row};
 
 use super::{
-    ConnectError, Driver, HistorySql, HistoryValue, OPEN_ROW, Timeouts, lease, values,
-    with_connect_timeout,
+    Admin, ConnectError, Driver, HistorySql, HistoryStore, HistoryValue, Introspect, Lock,
+    OPEN_ROW, Session, Timeouts, lease, values, with_connect_timeout,
 };
 use crate::Dialect;
 use crate::config::{Config, LockMode};
@@ -29,15 +29,15 @@ pub struct MySqlDriver {
     mariadb: bool,
     /// The work connection's id, for `KILL QUERY` from the lock connection.
     work_id: u64,
-    /// Set by [`Driver::limit_statements`]: MariaDB runs each statement under it.
+    /// Set by [`Session::limit_statements`]: MariaDB runs each statement under it.
     statement_limit: Option<std::time::Duration>,
     owner: String,
     sql: HistorySql,
-    /// [`HistorySql::update`] of the row [`Driver::insert_history_open`] opened last,
+    /// [`HistorySql::update`] of the row [`HistoryStore::insert_history_open`] opened last,
     /// whose id the server keeps in [`OPENED_ID`].
     update_opened: String,
     /// History writes are waiting in an open transaction on `conn` for the next DDL
-    /// statement's implicit commit (see [`Driver::insert_history_open`]).
+    /// statement's implicit commit (see [`HistoryStore::insert_history_open`]).
     open: bool,
     /// History writes for that transaction not sent yet, as literal SQL: they go in the
     /// same round trip as the next statement godwit sends on `conn`, ahead of it.
@@ -173,7 +173,7 @@ impl MySqlDriver {
     }
 }
 
-/// The session variable that holds the id of the row [`Driver::insert_history_open`]
+/// The session variable that holds the id of the row [`HistoryStore::insert_history_open`]
 /// inserted last: its INSERT travels with the next statement, so the id comes back too
 /// late for the writes queued after it.
 const OPENED_ID: &str = "@godwit_history_opened";
@@ -230,7 +230,7 @@ fn commits_before(sql: &str) -> bool {
 }
 
 impl MySqlDriver {
-    /// `sql` under the bound of [`Driver::limit_statements`], on MariaDB. `SET STATEMENT
+    /// `sql` under the bound of [`Session::limit_statements`], on MariaDB. `SET STATEMENT
     /// … FOR` is part of the statement itself: nothing is left in the session to put back
     /// afterwards, and it holds however the statement is sent (sqlx prepares it).
     fn limited(&self, sql: String) -> String {
@@ -247,14 +247,46 @@ impl MySqlDriver {
 
 #[async_trait(?Send)]
 impl Driver for MySqlDriver {
-    fn dialect(&self) -> Dialect {
-        Dialect::MySql
-    }
-
     fn transactional_ddl(&self) -> bool {
         false
     }
 
+    async fn execute_ddl(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        if !commits_before(sql) {
+            return self.execute(sql).await;
+        }
+        // The server commits the open history writes before it starts the statement, so
+        // they are durable before the statement can take effect; queued ones go ahead of
+        // it in the same round trip, and the server stops at the first that fails. If the
+        // statement fails before that commit (a syntax error), `open` stays set and the
+        // next use of the connection commits explicitly; a COMMIT with nothing open does
+        // nothing.
+        let Some((mut batch, ours)) = self.take_queued() else {
+            let n = self.run(sql).await?;
+            self.open = false;
+            return Ok(n);
+        };
+        batch.push_str(sql);
+        let (done, failed) = self.run_batch(&batch).await;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        match done.get(ours) {
+            Some(statement) => {
+                self.open = false;
+                Ok(statement.rows_affected())
+            }
+            None => Err(sqlx::Error::Protocol(format!(
+                "the server answered {} of the {} statements sent",
+                done.len(),
+                ours + 1
+            ))),
+        }
+    }
+}
+
+#[async_trait(?Send)]
+impl Lock for MySqlDriver {
     async fn try_lock(&mut self) -> Result<Option<String>, Error> {
         if self.lock_mode == LockMode::Lease {
             return lease::try_acquire::<sqlx::MySql>(
@@ -322,7 +354,10 @@ impl Driver for MySqlDriver {
         )
         .await
     }
+}
 
+#[async_trait(?Send)]
+impl HistoryStore for MySqlDriver {
     async fn ensure_history_table(&mut self) -> Result<(), Error> {
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -405,39 +440,6 @@ impl Driver for MySqlDriver {
         Ok(())
     }
 
-    async fn execute_ddl(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
-        if !commits_before(sql) {
-            return self.execute(sql).await;
-        }
-        // The server commits the open history writes before it starts the statement, so
-        // they are durable before the statement can take effect; queued ones go ahead of
-        // it in the same round trip, and the server stops at the first that fails. If the
-        // statement fails before that commit (a syntax error), `open` stays set and the
-        // next use of the connection commits explicitly; a COMMIT with nothing open does
-        // nothing.
-        let Some((mut batch, ours)) = self.take_queued() else {
-            let n = self.run(sql).await?;
-            self.open = false;
-            return Ok(n);
-        };
-        batch.push_str(sql);
-        let (done, failed) = self.run_batch(&batch).await;
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        match done.get(ours) {
-            Some(statement) => {
-                self.open = false;
-                Ok(statement.rows_affected())
-            }
-            None => Err(sqlx::Error::Protocol(format!(
-                "the server answered {} of the {} statements sent",
-                done.len(),
-                ours + 1
-            ))),
-        }
-    }
-
     async fn settle(&mut self) -> Result<(), sqlx::Error> {
         let batch = match self.take_queued() {
             Some((mut batch, _)) => {
@@ -452,6 +454,13 @@ impl Driver for MySqlDriver {
         }
         self.open = false;
         Ok(())
+    }
+}
+
+#[async_trait(?Send)]
+impl Session for MySqlDriver {
+    fn dialect(&self) -> Dialect {
+        Dialect::MySql
     }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
@@ -610,7 +619,23 @@ impl Driver for MySqlDriver {
         matches!(err, sqlx::Error::Database(db)
             if db.try_downcast_ref::<MySqlDatabaseError>().is_some_and(|e| matches!(e.number(), 1205 | 1213)))
     }
+}
 
+#[async_trait(?Send)]
+impl Introspect for MySqlDriver {
+    async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
+        let mariadb = self.mariadb;
+        crate::schema::mysql::introspect(self, mariadb).await
+    }
+
+    async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error> {
+        let mariadb = self.mariadb;
+        crate::schema::mysql::definitions(self, mariadb).await
+    }
+}
+
+#[async_trait(?Send)]
+impl Admin for MySqlDriver {
     async fn drop_everything(&mut self) -> Result<Vec<String>, Error> {
         let fail = |e: sqlx::Error| Error::db("cannot list the database's objects", &e);
         self.settle().await.map_err(fail)?;
@@ -646,16 +671,6 @@ impl Driver for MySqlDriver {
             .await
             .map_err(|e| Error::db("cannot drop the database's objects", &e))?;
         Ok(dropped)
-    }
-
-    async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
-        let mariadb = self.mariadb;
-        crate::schema::mysql::introspect(self, mariadb).await
-    }
-
-    async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error> {
-        let mariadb = self.mariadb;
-        crate::schema::mysql::definitions(self, mariadb).await
     }
 }
 

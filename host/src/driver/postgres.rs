@@ -13,8 +13,8 @@ pub use role::comment as plugin_role_comment;
 use std::sync::Arc;
 
 use super::{
-    Confined, ConnectError, Driver, HistorySql, Scope, ScopeRole, Timeouts, lease, values,
-    with_connect_timeout,
+    Admin, Confined, ConnectError, Driver, HistorySql, HistoryStore, Introspect, Lock, Scope,
+    ScopeRole, Session, Timeouts, lease, values, with_connect_timeout,
 };
 use crate::config::{Config, LockMode};
 use crate::error::Error;
@@ -257,14 +257,13 @@ async fn use_schema(
 
 #[async_trait(?Send)]
 impl Driver for PgDriver {
-    fn dialect(&self) -> Dialect {
-        Dialect::Postgres
-    }
-
     fn transactional_ddl(&self) -> bool {
         true
     }
+}
 
+#[async_trait(?Send)]
+impl Lock for PgDriver {
     async fn try_lock(&mut self) -> Result<Option<String>, Error> {
         if self.lock_mode == LockMode::Lease {
             return lease::try_acquire::<sqlx::Postgres>(
@@ -323,7 +322,10 @@ impl Driver for PgDriver {
         )
         .await
     }
+}
 
+#[async_trait(?Send)]
+impl HistoryStore for PgDriver {
     async fn ensure_history_table(&mut self) -> Result<(), Error> {
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -389,6 +391,13 @@ impl Driver for PgDriver {
             row,
         )
         .await
+    }
+}
+
+#[async_trait(?Send)]
+impl Session for PgDriver {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
     }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
@@ -641,7 +650,21 @@ impl Driver for PgDriver {
         // 55P03 lock_not_available; 40P01 deadlock_detected is just as safe to retry.
         matches!(err, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("55P03" | "40P01")))
     }
+}
 
+#[async_trait(?Send)]
+impl Introspect for PgDriver {
+    async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
+        crate::schema::postgres::introspect(self).await
+    }
+
+    async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error> {
+        crate::schema::postgres::definitions(self).await
+    }
+}
+
+#[async_trait(?Send)]
+impl Admin for PgDriver {
     async fn drop_everything(&mut self) -> Result<Vec<String>, Error> {
         let schema: String = sqlx::query_scalar("SELECT current_schema()")
             .fetch_one(&mut self.conn)
@@ -657,14 +680,6 @@ impl Driver for PgDriver {
         Ok(vec![format!(
             "schema {schema} (dropped with everything in it, then recreated)"
         )])
-    }
-
-    async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
-        crate::schema::postgres::introspect(self).await
-    }
-
-    async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error> {
-        crate::schema::postgres::definitions(self).await
     }
 }
 

@@ -14,8 +14,8 @@ mod direct;
 use std::sync::Arc;
 
 use super::{
-    Confined, ConnectError, Driver, HistorySql, MakeRow, Scope, Timeouts, TransactionError, lease,
-    values, with_connect_timeout,
+    Admin, Confined, ConnectError, Driver, HistorySql, HistoryStore, Introspect, Lock, MakeRow,
+    Scope, Session, Timeouts, TransactionError, lease, values, with_connect_timeout,
 };
 use crate::Dialect;
 use crate::config::Config;
@@ -30,7 +30,7 @@ pub struct SqliteDriver {
     conn: SqliteConnection,
     /// SQLite has no statement_timeout; a progress handler interrupts statements instead.
     statement_timeout: Option<Duration>,
-    /// [`Driver::limit_statements`]' bound, enforced the same way.
+    /// [`Session::limit_statements`]' bound, enforced the same way.
     plugin_limit: Option<Duration>,
     /// `conn`'s database handle, for `sqlite3_interrupt`, which may be called from any
     /// thread while a statement runs; reaching it through `lock_handle` would wait for the
@@ -255,14 +255,62 @@ impl SqliteDriver {
 
 #[async_trait(?Send)]
 impl Driver for SqliteDriver {
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
-
     fn transactional_ddl(&self) -> bool {
         true
     }
 
+    async fn commit_with_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+        self.renew_in_transaction().await?;
+        // The row and the COMMIT in one trip to the worker thread; the COMMIT does not
+        // run if the INSERT fails.
+        let insert = super::literal_sql(
+            Dialect::Sqlite,
+            &self.sql.insert,
+            &super::insert_values(Dialect::Sqlite, row),
+        );
+        let ended = self.execute(&format!("{insert};\nCOMMIT")).await;
+        let renewing = self.renewing.take();
+        if ended.is_ok() {
+            self.renewed = renewing.or(self.renewed);
+        }
+        self.end_read_only(ended).await
+    }
+
+    async fn apply_in_transaction(
+        &mut self,
+        statements: &[&str],
+        timeouts: &Timeouts,
+        finish: &mut MakeRow<'_>,
+    ) -> Result<Vec<u64>, TransactionError> {
+        // A statement timeout needs a progress handler armed around each statement, and
+        // a lease due for renewal is renewed inside the transaction: both go through
+        // sqlx, a step at a time, as does a read-only session (plugins' checks).
+        self.statement_timeout = timeouts.statement_timeout.filter(|d| !d.is_zero());
+        if self.limit().is_some() || !self.renewed_recently() || self.read_only {
+            return super::apply_in_turn(self, statements, timeouts, finish).await;
+        }
+        let busy = timeouts.lock_timeout.unwrap_or(DEFAULT_BUSY);
+        let insert_sql = &self.sql.insert;
+        let mut handle = self
+            .conn
+            .lock_handle()
+            .await
+            .map_err(|error| TransactionError {
+                statement: None,
+                error,
+            })?;
+        direct::apply(&mut handle, busy, statements, finish, |row| {
+            super::literal_sql(
+                Dialect::Sqlite,
+                insert_sql,
+                &super::insert_values(Dialect::Sqlite, row),
+            )
+        })
+    }
+}
+
+#[async_trait(?Send)]
+impl Lock for SqliteDriver {
     async fn try_lock(&mut self) -> Result<Option<String>, Error> {
         let at = Instant::now();
         match lease::try_acquire::<sqlx::Sqlite>(&mut self.lock_conn, Dialect::Sqlite, &self.owner)
@@ -325,7 +373,10 @@ impl Driver for SqliteDriver {
         }
         Ok(())
     }
+}
 
+#[async_trait(?Send)]
+impl HistoryStore for SqliteDriver {
     async fn ensure_history_table(&mut self) -> Result<(), Error> {
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -381,6 +432,13 @@ impl Driver for SqliteDriver {
         )
         .await
     }
+}
+
+#[async_trait(?Send)]
+impl Session for SqliteDriver {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
         self.arm_timeout().await?;
@@ -413,55 +471,6 @@ impl Driver for SqliteDriver {
             }
         }
         Ok(affected)
-    }
-
-    async fn commit_with_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
-        self.renew_in_transaction().await?;
-        // The row and the COMMIT in one trip to the worker thread; the COMMIT does not
-        // run if the INSERT fails.
-        let insert = super::literal_sql(
-            Dialect::Sqlite,
-            &self.sql.insert,
-            &super::insert_values(Dialect::Sqlite, row),
-        );
-        let ended = self.execute(&format!("{insert};\nCOMMIT")).await;
-        let renewing = self.renewing.take();
-        if ended.is_ok() {
-            self.renewed = renewing.or(self.renewed);
-        }
-        self.end_read_only(ended).await
-    }
-
-    async fn apply_in_transaction(
-        &mut self,
-        statements: &[&str],
-        timeouts: &Timeouts,
-        finish: &mut MakeRow<'_>,
-    ) -> Result<Vec<u64>, TransactionError> {
-        // A statement timeout needs a progress handler armed around each statement, and
-        // a lease due for renewal is renewed inside the transaction: both go through
-        // sqlx, a step at a time, as does a read-only session (plugins' checks).
-        self.statement_timeout = timeouts.statement_timeout.filter(|d| !d.is_zero());
-        if self.limit().is_some() || !self.renewed_recently() || self.read_only {
-            return super::apply_in_turn(self, statements, timeouts, finish).await;
-        }
-        let busy = timeouts.lock_timeout.unwrap_or(DEFAULT_BUSY);
-        let insert_sql = &self.sql.insert;
-        let mut handle = self
-            .conn
-            .lock_handle()
-            .await
-            .map_err(|error| TransactionError {
-                statement: None,
-                error,
-            })?;
-        direct::apply(&mut handle, busy, statements, finish, |row| {
-            super::literal_sql(
-                Dialect::Sqlite,
-                insert_sql,
-                &super::insert_values(Dialect::Sqlite, row),
-            )
-        })
     }
 
     async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {
@@ -662,7 +671,22 @@ impl Driver for SqliteDriver {
         matches!(err, sqlx::Error::Database(db)
             if db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6)))
     }
+}
 
+#[async_trait(?Send)]
+impl Introspect for SqliteDriver {
+    async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
+        crate::schema::sqlite::introspect(self).await
+    }
+
+    async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error> {
+        // sqlite_master keeps every object's text, and the model has all of it.
+        Ok(crate::schema::Definitions::default())
+    }
+}
+
+#[async_trait(?Send)]
+impl Admin for SqliteDriver {
     async fn drop_everything(&mut self) -> Result<Vec<String>, Error> {
         let fail = |e: sqlx::Error| Error::db("cannot drop the database's objects", &e);
         let objects = sqlx::query(
@@ -686,15 +710,6 @@ impl Driver for SqliteDriver {
         sql.push_str("PRAGMA foreign_keys = ON;");
         self.execute(&sql).await.map_err(fail)?;
         Ok(dropped)
-    }
-
-    async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
-        crate::schema::sqlite::introspect(self).await
-    }
-
-    async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error> {
-        // sqlite_master keeps every object's text, and the model has all of it.
-        Ok(crate::schema::Definitions::default())
     }
 }
 

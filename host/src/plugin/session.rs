@@ -124,7 +124,7 @@ pub async fn serve<T>(
 }
 
 /// After the host gave up on a call while [`serve`] ran it (its deadline fired): cancels
-/// the statement the plugin may still have running on the server ([`Driver::cancel_running`])
+/// the statement the plugin may still have running on the server ([`Session::cancel_running`])
 /// and takes the connection back from the plugin — no time bound, no confinement, the
 /// operator's quoting rules — for the ROLLBACK that must follow. On PostgreSQL the
 /// aborted transaction refuses those steps, and the ROLLBACK undoes them all anyway.
@@ -215,9 +215,9 @@ async fn run(
 /// A plugin's statements (or the host's statements built from a plugin's description)
 /// running under the database-side enforcement of its grants.
 ///
-/// Around each statement: [`Driver::confine`] (SQLite's authorizer, PostgreSQL's `SET
-/// LOCAL ROLE`), the statement, [`Driver::check_confined`] (did it change role or
-/// search_path?), [`Driver::unconfine`] — all on the open transaction, so the batch and
+/// Around each statement: [`Session::confine`] (SQLite's authorizer, PostgreSQL's `SET
+/// LOCAL ROLE`), the statement, [`Session::check_confined`] (did it change role or
+/// search_path?), [`Session::unconfine`] — all on the open transaction, so the batch and
 /// its checkpoint stay one transaction. The full database error of a failed statement is
 /// kept in `notes` for godwit's own output; the plugin gets only its class (see
 /// [`generic_error`]), since a server's message can quote the data a write-only grant
@@ -323,7 +323,7 @@ impl Confinement {
     }
 
     /// Bounds every statement to what is left of the time until `deadline` (the end of a
-    /// plugin call's time limit), enforced by the database ([`Driver::limit_statements`]):
+    /// plugin call's time limit), enforced by the database ([`Session::limit_statements`]):
     /// none outlives the call on the server, even if godwit is killed while it runs.
     pub fn until(mut self, deadline: Instant) -> Confinement {
         self.deadline = Some(deadline);
@@ -343,7 +343,7 @@ impl Confinement {
         })
     }
 
-    /// [`Driver::prepare_scope`] for this confinement's grants, before the first batch and
+    /// [`Session::prepare_scope`] for this confinement's grants, before the first batch and
     /// outside any transaction.
     /// Nothing to prepare when the operator chose the checker alone.
     pub async fn prepare(&self, driver: &mut dyn Driver) -> Result<(), crate::error::Error> {
@@ -358,7 +358,7 @@ impl Confinement {
         self.scope.enforcement() == crate::driver::Enforcement::CheckerOnly
     }
 
-    /// A confined [`Driver::query_values`].
+    /// A confined [`Session::query_values`].
     pub async fn query(
         &mut self,
         driver: &mut dyn Driver,
@@ -371,7 +371,7 @@ impl Confinement {
         }
     }
 
-    /// A confined [`Driver::execute_values`].
+    /// A confined [`Session::execute_values`].
     pub async fn execute(
         &mut self,
         driver: &mut dyn Driver,
@@ -384,7 +384,7 @@ impl Confinement {
         }
     }
 
-    /// A confined [`Driver::execute_text_arrays`].
+    /// A confined [`Session::execute_text_arrays`].
     pub async fn execute_text_arrays(
         &mut self,
         driver: &mut dyn Driver,
@@ -441,7 +441,7 @@ impl Confinement {
         }
     }
 
-    /// One statement between [`Driver::confine`] and [`Driver::unconfine`], or as it is
+    /// One statement between [`Session::confine`] and [`Session::unconfine`], or as it is
     /// when the operator chose the checker alone.
     async fn confined(
         &mut self,

@@ -4,7 +4,7 @@
 //! files of a directory in name order, or from the standard output of a command (so ORM
 //! users keep their own schema language: `npx drizzle-kit export`). It is built in an
 //! empty shadow database statement by statement, split as godwit splits migrations, and
-//! read back with [`crate::driver::Driver::introspect`].
+//! read back with [`crate::driver::Introspect::introspect`].
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

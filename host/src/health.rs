@@ -28,7 +28,7 @@ use sqlx::{Column as _, Connection as _, Row as _};
 
 use crate::Dialect;
 use crate::config::{Config, Target};
-use crate::driver::Driver;
+use crate::driver::Session;
 use crate::error::{Error, describe_db_error};
 use crate::migrator::Event;
 use crate::step::BatchSettings;
@@ -392,7 +392,7 @@ impl Throttle {
     /// Measures, unless the database was found healthy less than `check_every` ago: `None`
     /// when a batch may go, else why not. `primary` is the migrated database's connection,
     /// outside any transaction.
-    pub async fn check(&mut self, primary: &mut dyn Driver) -> Result<Option<PauseReason>, Error> {
+    pub async fn check(&mut self, primary: &mut dyn Session) -> Result<Option<PauseReason>, Error> {
         if !self.settings.active()
             || self
                 .healthy_at
@@ -412,7 +412,7 @@ impl Throttle {
 
     async fn lag(
         &mut self,
-        primary: &mut dyn Driver,
+        primary: &mut dyn Session,
         first: bool,
     ) -> Result<Option<PauseReason>, Error> {
         let Some(bound) = self.settings.max_replication_lag else {
@@ -496,7 +496,7 @@ impl Throttle {
 
     async fn health_query(
         &mut self,
-        primary: &mut dyn Driver,
+        primary: &mut dyn Session,
     ) -> Result<Option<PauseReason>, Error> {
         let Some(query) = self.settings.health_query.clone() else {
             return Ok(None);
@@ -587,7 +587,7 @@ impl Replica {
 }
 
 /// The primary's standbys (PostgreSQL).
-async fn standbys(primary: &mut dyn Driver) -> Result<Vec<Standby>, sqlx::Error> {
+async fn standbys(primary: &mut dyn Session) -> Result<Vec<Standby>, sqlx::Error> {
     let rows = primary
         .query_text(
             "SELECT application_name::text, COALESCE(host(client_addr), 'local socket'), state::text, \

@@ -24,7 +24,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::driver::Driver;
+use crate::driver::Session;
 use crate::error::Error;
 
 /// Everything `verify` compares, keyed by name.
@@ -587,7 +587,7 @@ pub(crate) struct Rows(Vec<Vec<Option<String>>>);
 
 impl Rows {
     pub(crate) async fn read(
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         what: &str,
         sql: &str,
     ) -> Result<Rows, Error> {

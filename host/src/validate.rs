@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use crate::Dialect;
 use crate::config::Config;
-use crate::driver::Driver;
+use crate::driver::Session;
 use crate::error::{Error, Refusal};
 use crate::finding::{Finding, Location, Severity};
 use crate::migrator::{Event, Migrator};
@@ -240,7 +240,7 @@ impl Validators {
 
     /// `check-database` of every validator, each on a read-only transaction of `driver`
     /// that is rolled back afterwards.
-    pub async fn check_database(&self, driver: &mut dyn Driver) -> Vec<Report> {
+    pub async fn check_database(&self, driver: &mut dyn Session) -> Vec<Report> {
         let mut reports = Vec::new();
         for entry in &self.entries {
             let name = entry.name.clone();

@@ -15,7 +15,7 @@ use super::capability::Capabilities;
 use super::imports::SessionHandler;
 use super::wit::latest::types;
 use crate::Dialect;
-use crate::driver::{Driver, Scope};
+use crate::driver::{Scope, Session};
 use crate::value::{Rows, Value};
 
 /// A statement on its way from the plugin's thread to the connection.
@@ -98,7 +98,7 @@ impl SessionHandler for Bridge {
 /// returns what it returned. After a statement escaped its confinement, no further
 /// statement runs and `confinement.escaped` says why: the caller must roll back.
 pub async fn serve<T>(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     confinement: &mut Confinement,
     mut requests: mpsc::UnboundedReceiver<Request>,
     call: tokio::task::JoinHandle<T>,
@@ -128,7 +128,7 @@ pub async fn serve<T>(
 /// and takes the connection back from the plugin — no time bound, no confinement, the
 /// operator's quoting rules — for the ROLLBACK that must follow. On PostgreSQL the
 /// aborted transaction refuses those steps, and the ROLLBACK undoes them all anyway.
-pub async fn abandon(driver: &mut dyn Driver) -> Result<(), sqlx::Error> {
+pub async fn abandon(driver: &mut dyn Session) -> Result<(), sqlx::Error> {
     let cancelled = driver.cancel_running().await;
     let _ = driver.limit_statements(None).await;
     // SQLite's authorizer would refuse the ROLLBACK itself.
@@ -143,7 +143,7 @@ pub async fn abandon(driver: &mut dyn Driver) -> Result<(), sqlx::Error> {
 /// a backslash escapes), PostgreSQL with `standard_conforming_strings = on` (a backslash
 /// in `'…'` is itself). The checker refuses backslashes in strings anyway; this is the
 /// second line. The previous values are kept in the session and restored after the call.
-async fn pin_quoting(driver: &mut dyn Driver) -> Result<(), String> {
+async fn pin_quoting(driver: &mut dyn Session) -> Result<(), String> {
     let statements: &[&str] = match driver.dialect() {
         Dialect::MySql => &[
             "SET @godwit_plugin_saved_sql_mode = @@SESSION.sql_mode",
@@ -166,7 +166,7 @@ async fn pin_quoting(driver: &mut dyn Driver) -> Result<(), String> {
     Ok(())
 }
 
-async fn unpin_quoting(driver: &mut dyn Driver) -> Result<(), sqlx::Error> {
+async fn unpin_quoting(driver: &mut dyn Session) -> Result<(), sqlx::Error> {
     let statements: &[&str] = match driver.dialect() {
         Dialect::MySql => &["SET SESSION sql_mode = @godwit_plugin_saved_sql_mode"],
         Dialect::Postgres => &[
@@ -181,7 +181,7 @@ async fn unpin_quoting(driver: &mut dyn Driver) -> Result<(), sqlx::Error> {
 }
 
 async fn run(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     confinement: &mut Confinement,
     request: Request,
     unpinned: Option<&String>,
@@ -346,7 +346,7 @@ impl Confinement {
     /// [`Session::prepare_scope`] for this confinement's grants, before the first batch and
     /// outside any transaction.
     /// Nothing to prepare when the operator chose the checker alone.
-    pub async fn prepare(&self, driver: &mut dyn Driver) -> Result<(), crate::error::Error> {
+    pub async fn prepare(&self, driver: &mut dyn Session) -> Result<(), crate::error::Error> {
         if self.checker_only() {
             return Ok(());
         }
@@ -361,7 +361,7 @@ impl Confinement {
     /// A confined [`Session::query_values`].
     pub async fn query(
         &mut self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         sql: &str,
         params: &[Value],
     ) -> Result<Rows, ConfinedError> {
@@ -374,7 +374,7 @@ impl Confinement {
     /// A confined [`Session::execute_values`].
     pub async fn execute(
         &mut self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         sql: &str,
         params: &[Value],
     ) -> Result<u64, ConfinedError> {
@@ -387,7 +387,7 @@ impl Confinement {
     /// A confined [`Session::execute_text_arrays`].
     pub async fn execute_text_arrays(
         &mut self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         sql: &str,
         columns: Vec<Vec<Option<String>>>,
     ) -> Result<u64, ConfinedError> {
@@ -399,7 +399,7 @@ impl Confinement {
 
     async fn run(
         &mut self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         sql: &str,
         op: Op<'_>,
     ) -> Result<Answer, ConfinedError> {
@@ -445,7 +445,7 @@ impl Confinement {
     /// when the operator chose the checker alone.
     async fn confined(
         &mut self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         sql: &str,
         op: Op<'_>,
     ) -> Result<Answer, ConfinedError> {
@@ -509,7 +509,7 @@ impl Confinement {
         ConfinedError::Database(e)
     }
 
-    async fn escape(&mut self, driver: &mut dyn Driver, why: String) -> ConfinedError {
+    async fn escape(&mut self, driver: &mut dyn Session, why: String) -> ConfinedError {
         // Whatever state the session is in, no further statement of this batch runs; the
         // caller rolls the transaction back, which also ends a SET LOCAL ROLE.
         let _ = driver.unconfine().await;
@@ -521,7 +521,7 @@ impl Confinement {
 
 /// Runs one statement of `op`'s kind on `driver`, as it is.
 async fn send(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     sql: &str,
     op: Op<'_>,
     cap: Option<crate::driver::ResultCap>,

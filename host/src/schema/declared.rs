@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use crate::Dialect;
 use crate::config::SchemaSource;
-use crate::driver::Driver;
+use crate::driver::Session;
 use crate::error::describe_db_error;
 
 /// Why the declared schema cannot be used; each says what to do.
@@ -185,7 +185,7 @@ fn run(command: &str, dir: &Path) -> Result<String, DeclaredError> {
 /// difference between one write to disk and one per statement.
 pub async fn apply(
     parts: &[Part],
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     dialect: Dialect,
 ) -> Result<(), DeclaredError> {
     let mut split = Vec::new();

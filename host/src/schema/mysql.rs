@@ -9,10 +9,10 @@ use super::{
     Column, Constraint, ConstraintKind, Definitions, Index, Reference, Rows, Schema, Table,
     is_godwit_table, squash_whitespace, trim_lines,
 };
-use crate::driver::Driver;
+use crate::driver::Session;
 use crate::error::Error;
 
-pub(crate) async fn introspect(driver: &mut dyn Driver, mariadb: bool) -> Result<Schema, Error> {
+pub(crate) async fn introspect(driver: &mut dyn Session, mariadb: bool) -> Result<Schema, Error> {
     let mut schema = Schema::default();
     let database = Rows::read(driver, "current database", "SELECT DATABASE()")
         .await?
@@ -301,7 +301,7 @@ pub(crate) async fn introspect(driver: &mut dyn Driver, mariadb: bool) -> Result
 /// model keeps as a summary; the `DEFINER` clause is left out so that the statement
 /// creates the object for whoever runs it.
 pub(crate) async fn definitions(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     mariadb: bool,
 ) -> Result<Definitions, Error> {
     let mut definitions = Definitions::default();

@@ -6,7 +6,7 @@ use super::{
     Column, Constraint, ConstraintKind, Definitions, Index, Reference, Rows, Schema, Table,
     is_godwit_table, split_list, squash_whitespace, trim_lines,
 };
-use crate::driver::Driver;
+use crate::driver::Session;
 use crate::error::Error;
 
 /// The current schema's functions and procedures, those of extensions aside.
@@ -17,7 +17,7 @@ const ROUTINES: &str = "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronames
 const IN_SCHEMA: &str =
     "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()";
 
-pub(crate) async fn introspect(driver: &mut dyn Driver) -> Result<Schema, Error> {
+pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error> {
     let mut schema = Schema::default();
     let names = Unqualify::read(driver).await?;
     let unqualify = |text: &str| names.apply(text);
@@ -270,7 +270,7 @@ struct Unqualify {
 }
 
 impl Unqualify {
-    async fn read(driver: &mut dyn Driver) -> Result<Unqualify, Error> {
+    async fn read(driver: &mut dyn Session) -> Result<Unqualify, Error> {
         let names = Rows::read(
             driver,
             "current schema",
@@ -296,7 +296,7 @@ impl Unqualify {
 
 /// Whole `CREATE FUNCTION` / `CREATE PROCEDURE` statements, keyed as the model keys
 /// routines, and the extensions in use. `pg_get_functiondef` cannot print aggregates.
-pub(crate) async fn definitions(driver: &mut dyn Driver) -> Result<Definitions, Error> {
+pub(crate) async fn definitions(driver: &mut dyn Session) -> Result<Definitions, Error> {
     let names = Unqualify::read(driver).await?;
     let mut definitions = Definitions::default();
     let routines = Rows::read(

@@ -11,14 +11,14 @@ use super::{
     Column, Constraint, ConstraintKind, Index, Reference, Rows, Schema, Table, is_godwit_table,
     squash_whitespace,
 };
-use crate::driver::Driver;
+use crate::driver::Session;
 use crate::error::Error;
 
 fn literal(name: &str) -> String {
     godwit_core::sql::literal(crate::Dialect::Sqlite, name)
 }
 
-pub(crate) async fn introspect(driver: &mut dyn Driver) -> Result<Schema, Error> {
+pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error> {
     let mut schema = Schema::default();
     let objects = Rows::read(
         driver,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use sqlx::{Connection, Executor};
 
 use crate::config::{Config, Overrides};
-use crate::driver::{self, Driver, Scope};
+use crate::driver::{self, Driver, Scope, Session};
 use crate::error::Error;
 use crate::plugin::capability::{Capabilities, Grants};
 use crate::plugin::manifest::Requests;
@@ -76,12 +76,12 @@ const FIXTURE: &[&str] = &[
     "INSERT INTO godwit_migrations VALUES (1, 'history')",
 ];
 
-async fn host_rows(driver: &mut dyn Driver, sql: &str) -> Rows {
+async fn host_rows(driver: &mut dyn Session, sql: &str) -> Rows {
     driver.query_values(sql, &[]).await.unwrap()
 }
 
 /// The whole state the hostile statements could change, read by the host.
-async fn snapshot(driver: &mut dyn Driver) -> String {
+async fn snapshot(driver: &mut dyn Session) -> String {
     let mut out = String::new();
     for sql in [
         "SELECT id, n, secret FROM items ORDER BY id",
@@ -97,7 +97,7 @@ async fn snapshot(driver: &mut dyn Driver) -> String {
 /// transaction a failed statement aborted commits as a rollback), and returns what the
 /// plugin would have got.
 async fn attempt(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     scope: &Arc<dyn Scope>,
     sql: &str,
     query: bool,
@@ -126,7 +126,7 @@ async fn attempt(
 }
 
 /// Every statement must fail, and afterwards the data must be exactly as before.
-async fn refused_all(driver: &mut dyn Driver, scope: &Arc<dyn Scope>, statements: &[&str]) {
+async fn refused_all(driver: &mut dyn Session, scope: &Arc<dyn Scope>, statements: &[&str]) {
     let before = snapshot(driver).await;
     for sql in statements {
         let query = sql.trim_start().to_ascii_uppercase().starts_with("SELECT")
@@ -141,7 +141,11 @@ async fn refused_all(driver: &mut dyn Driver, scope: &Arc<dyn Scope>, statements
     }
 }
 
-async fn allowed_all(driver: &mut dyn Driver, scope: &Arc<dyn Scope>, statements: &[(&str, bool)]) {
+async fn allowed_all(
+    driver: &mut dyn Session,
+    scope: &Arc<dyn Scope>,
+    statements: &[(&str, bool)],
+) {
     for (sql, query) in statements {
         let (got, escaped) = attempt(driver, scope, sql, *query).await;
         assert!(
@@ -492,7 +496,7 @@ fn postgres_role_alone_refuses_ungranted_reads_and_writes() {
 }
 
 /// Prepares the role for `scope` (idempotent: twice changes nothing).
-async fn scope_ready(driver: &mut dyn Driver, scope: &Arc<dyn Scope>) {
+async fn scope_ready(driver: &mut dyn Session, scope: &Arc<dyn Scope>) {
     let confinement = Confinement::new(Arc::clone(scope));
     confinement.prepare(driver).await.unwrap();
     confinement.prepare(driver).await.unwrap();

@@ -2,13 +2,13 @@
 //! binding every `Value` kind, decoding by column type, read-only transactions.
 
 use godwit::config::{Config, Overrides};
-use godwit::driver::{self, Driver};
+use godwit::driver::{self, Session};
 use godwit::value::{Rows, Value};
 
 use crate::each_dialect;
 use crate::support::*;
 
-fn with_driver<T>(db: &TestDb, body: impl AsyncFnOnce(&mut dyn Driver) -> T) -> T {
+fn with_driver<T>(db: &TestDb, body: impl AsyncFnOnce(&mut dyn Session) -> T) -> T {
     let dir = tempfile::tempdir().unwrap();
     let overrides = Overrides {
         database_url: Some(db.url.clone()),

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Dialect;
 use crate::config::{Config, Target, parse_target};
-use crate::driver::{self, Driver};
+use crate::driver::{self, Driver, Session};
 use crate::error::Error;
 
 pub(crate) struct Shadow {
@@ -296,7 +296,7 @@ where
 }
 
 /// Runs the shadow's setup SQL (the target's schema, on PostgreSQL), if any.
-pub(crate) async fn run_setup(shadow: &mut dyn Driver, setup: Option<&str>) -> Result<(), Error> {
+pub(crate) async fn run_setup(shadow: &mut dyn Session, setup: Option<&str>) -> Result<(), Error> {
     if let Some(sql) = setup {
         shadow
             .execute(sql)
@@ -342,7 +342,7 @@ fn random_name() -> String {
 
 /// A target that migrates another schema than `public` (through `search_path` in the URL)
 /// needs that schema in the fresh shadow too, or the migrations would have nowhere to go.
-async fn pg_schema_setup(target: &mut dyn Driver) -> Option<String> {
+async fn pg_schema_setup(target: &mut dyn Session) -> Option<String> {
     let rows = target
         .query_text("SELECT current_schema()::text")
         .await
@@ -357,7 +357,7 @@ async fn pg_schema_setup(target: &mut dyn Driver) -> Option<String> {
 }
 
 /// The target's character set and collation, so that the shadow's columns match.
-async fn mysql_charset(target: &mut dyn Driver) -> String {
+async fn mysql_charset(target: &mut dyn Session) -> String {
     let rows = target
         .query_text(
             "SELECT CAST(DEFAULT_CHARACTER_SET_NAME AS CHAR), CAST(DEFAULT_COLLATION_NAME AS CHAR) \

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::Dialect;
 use crate::config::Config;
 use crate::driver::now_rfc3339;
-use crate::driver::{Driver, Scope};
+use crate::driver::{Driver, Scope, Session};
 use crate::error::{Error, Failure, JoinDifference, Refusal, WorkersRefusal};
 use crate::health::Throttle;
 use crate::history::{HistoryRow, Operation, RowState};
@@ -1634,7 +1634,7 @@ pub(crate) struct CasWrite {
 /// again before the write), transformed again and written again, at most [`WRITE_TRIES`]
 /// times. `at` names the batch in errors.
 pub(crate) async fn write_batch(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     confinement: &mut session::Confinement,
     sql: &BackfillSql,
     transformer: &Transformer<'_>,
@@ -1720,7 +1720,7 @@ pub(crate) async fn write_batch(
 /// Writes a batch's new values (as [`update_params`] lays them out), in statements no
 /// larger than the database takes; returns how many rows were written.
 async fn write_rows(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     confinement: &mut session::Confinement,
     sql: &BackfillSql,
     read: &Rows,

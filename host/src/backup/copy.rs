@@ -42,7 +42,7 @@ use self::catalog::{Column, Stored, Table};
 use self::store::{MAX_NAME, Store, first};
 use super::{Destroys, literal, quote};
 use crate::Dialect;
-use crate::driver::{Driver, now_rfc3339};
+use crate::driver::{Session, now_rfc3339};
 use crate::split::Statement;
 
 pub use self::store::SCHEMA;
@@ -86,7 +86,7 @@ pub fn copied(sql: &str) -> Vec<Destroys> {
 
 /// Whether the table a statement names exists now.
 pub async fn table_exists(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     name: &super::Name,
 ) -> Result<bool, sqlx::Error> {
     let table = Table::from_name(driver.dialect(), name);
@@ -123,7 +123,7 @@ impl Copier {
     /// without drops does no extra work. `plan` is each migration's version, the
     /// statement it starts at (after a resume) and its statements.
     pub async fn for_deploy(
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         plan: &[(String, usize, &[Statement])],
     ) -> Result<Option<Copier>, sqlx::Error> {
         let drops = plan.iter().any(|(_, from, statements)| {
@@ -171,7 +171,7 @@ impl Copier {
     }
 
     /// Before a down: copies are put back from wherever they are.
-    pub async fn for_down(driver: &mut dyn Driver) -> Result<Copier, sqlx::Error> {
+    pub async fn for_down(driver: &mut dyn Session) -> Result<Copier, sqlx::Error> {
         Ok(Copier {
             store: Store::locate(driver).await?,
             skip: HashSet::new(),
@@ -193,7 +193,7 @@ impl Copier {
     /// opens a file that exists.
     pub async fn enter(
         &mut self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         create: bool,
     ) -> Result<(), sqlx::Error> {
         self.store.attach(driver, create).await.map(drop)
@@ -201,7 +201,7 @@ impl Copier {
 
     /// After the migration's transaction ended: SQLite detaches the copies file, so that
     /// nothing else the run does (plugin steps above all) can reach it.
-    pub async fn leave(&mut self, driver: &mut dyn Driver) -> Result<(), sqlx::Error> {
+    pub async fn leave(&mut self, driver: &mut dyn Session) -> Result<(), sqlx::Error> {
         self.store.detach(driver).await
     }
 
@@ -210,7 +210,7 @@ impl Copier {
     /// not exist (`IF EXISTS`), is empty, or was created by this run.
     pub async fn take(
         &mut self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         version: &str,
         statement: usize,
         ordinal: usize,
@@ -356,7 +356,7 @@ impl Copier {
     /// the name of a copy that exists or existed (records outlive their tables).
     async fn free_name(
         &self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         label: &str,
         version: &str,
         statement: usize,
@@ -417,7 +417,7 @@ impl Copier {
     /// undone to a savepoint instead of aborting the revert.
     pub async fn put_back(
         &mut self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         version: &str,
         in_transaction: bool,
     ) -> Result<Vec<Outcome>, sqlx::Error> {
@@ -490,7 +490,7 @@ impl Copier {
 
     async fn put_back_one(
         &mut self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         name: &str,
         record: &Record,
         in_transaction: bool,
@@ -642,7 +642,7 @@ impl Copier {
     /// it made hold nothing the database lacks: drop them.
     pub async fn forget_run(
         &mut self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         why: &str,
     ) -> Result<usize, sqlx::Error> {
         let made = std::mem::take(&mut self.made);
@@ -672,7 +672,7 @@ struct Record {
 
 /// Drops one copy and records why; false when it was already gone.
 async fn drop_copy(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     store: &Store,
     name: &str,
     why: &str,
@@ -711,7 +711,7 @@ fn text(d: Dialect, column: &str) -> String {
 /// Rows put back with their old ids leave a re-created serial or identity sequence
 /// behind them; the next insert would collide.
 async fn advance_sequences(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     table: &Table,
     columns: &[String],
 ) -> Result<(), sqlx::Error> {
@@ -783,7 +783,7 @@ impl Listing {
 }
 
 /// Lists the copies that remain; creates nothing.
-pub async fn list(driver: &mut dyn Driver) -> Result<Listing, sqlx::Error> {
+pub async fn list(driver: &mut dyn Session) -> Result<Listing, sqlx::Error> {
     let mut store = Store::locate(driver).await?;
     if !store.exists(driver).await? {
         store.detach(driver).await?;
@@ -798,7 +798,7 @@ pub async fn list(driver: &mut dyn Driver) -> Result<Listing, sqlx::Error> {
 }
 
 async fn list_in(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     store: &Store,
     filter: Option<&str>,
 ) -> Result<Vec<Listed>, sqlx::Error> {
@@ -848,7 +848,7 @@ async fn list_in(
 }
 
 /// The size on disk of each table in the store.
-async fn sizes(driver: &mut dyn Driver, store: &Store) -> Result<Vec<(String, u64)>, sqlx::Error> {
+async fn sizes(driver: &mut dyn Session, store: &Store) -> Result<Vec<(String, u64)>, sqlx::Error> {
     let d = driver.dialect();
     let sql = match d {
         Dialect::Postgres => format!(
@@ -895,7 +895,7 @@ pub struct Prune {
 
 /// Drops the live copies `which` selects (all of them when it selects nothing) and
 /// returns them. The caller holds the migration lock.
-pub async fn prune(driver: &mut dyn Driver, which: &Prune) -> Result<Vec<Listed>, sqlx::Error> {
+pub async fn prune(driver: &mut dyn Session, which: &Prune) -> Result<Vec<Listed>, sqlx::Error> {
     let d = driver.dialect();
     let mut store = Store::locate(driver).await?;
     if !store.exists(driver).await? {

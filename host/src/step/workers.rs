@@ -34,7 +34,7 @@ use std::time::Duration;
 use super::{Ahead, BackfillSql, bound_from_now, decode_position, encode_position};
 use crate::Dialect;
 use crate::config::Config;
-use crate::driver::{Driver, Scope, now_rfc3339};
+use crate::driver::{Driver, Scope, Session, now_rfc3339};
 use crate::error::{Error, Failure};
 use crate::health::Throttle;
 use crate::migrator::Event;
@@ -111,7 +111,7 @@ pub struct Range {
 /// Splits the rows after `after` into ranges of `size` rows, by asking for the key
 /// `size` rows further each time (an index walk of the key, once over the table).
 pub(crate) async fn split(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     confinement: &mut session::Confinement,
     sql: &BackfillSql,
     after: Option<Vec<Value>>,
@@ -210,7 +210,7 @@ pub struct Totals {
 /// Reads the totals of `history_id`'s batches; `None` when the step was never split
 /// (also when the table does not exist yet).
 pub(crate) async fn totals(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     history_id: i64,
 ) -> Result<Option<Totals>, sqlx::Error> {
     let rows = match driver
@@ -323,7 +323,7 @@ pub(crate) async fn connect(job: &Job<'_>) -> Result<Box<dyn Driver>, Error> {
     Ok(driver)
 }
 
-async fn prepare_session(driver: &mut dyn Driver, job: &Job<'_>) -> Result<(), Error> {
+async fn prepare_session(driver: &mut dyn Session, job: &Job<'_>) -> Result<(), Error> {
     let lease = lease_timeout(&job.entry.limits);
     let sql = match driver.dialect() {
         Dialect::Postgres => format!(
@@ -422,7 +422,7 @@ enum Taken {
 /// Leases the next pending batch and runs it, all in one transaction.
 async fn take_batch(
     job: &Job<'_>,
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     shared: &Shared,
     worker: &str,
 ) -> Result<Taken, Error> {
@@ -536,7 +536,7 @@ async fn take_batch(
 /// returns how many rows it read.
 async fn run_batch(
     job: &Job<'_>,
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     shared: &Shared,
     batch_no: i64,
     lower: Option<Vec<Value>>,

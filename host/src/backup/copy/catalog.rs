@@ -3,7 +3,7 @@
 
 use crate::Dialect;
 use crate::backup::Name;
-use crate::driver::Driver;
+use crate::driver::Session;
 use godwit_core::sql::{literal, quote};
 
 /// A table name as the catalog spells it, ready to quote.
@@ -100,7 +100,7 @@ impl Column {
 
 /// Columns of `table` in order; empty when the table does not exist.
 pub(crate) async fn columns(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     table: &Table,
 ) -> Result<Vec<Column>, sqlx::Error> {
     let d = driver.dialect();
@@ -145,7 +145,7 @@ pub(crate) async fn columns(
 /// stop a later `DROP TYPE`, `DROP DOMAIN` or `DROP EXTENSION`. Only types of
 /// `pg_catalog` that no extension owns are kept as they are.
 async fn postgres_columns(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     table: &Table,
 ) -> Result<Vec<Column>, sqlx::Error> {
     let d = Dialect::Postgres;
@@ -192,7 +192,7 @@ async fn postgres_columns(
 }
 
 pub(crate) async fn primary_key(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     table: &Table,
 ) -> Result<Vec<String>, sqlx::Error> {
     let d = driver.dialect();
@@ -220,7 +220,7 @@ pub(crate) async fn primary_key(
 }
 
 /// Whether the table holds at least one row: an empty table's drop destroys nothing.
-pub(crate) async fn has_rows(driver: &mut dyn Driver, table: &Table) -> Result<bool, sqlx::Error> {
+pub(crate) async fn has_rows(driver: &mut dyn Session, table: &Table) -> Result<bool, sqlx::Error> {
     let d = driver.dialect();
     Ok(driver
         .query_i64(&format!(
@@ -234,7 +234,7 @@ pub(crate) async fn has_rows(driver: &mut dyn Driver, table: &Table) -> Result<b
 
 /// The tables of the current namespace, and the columns of `tables`, as they are now.
 pub(crate) async fn snapshot(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     names: &super::created::Names,
     tables: &[Name],
 ) -> Result<super::created::Existing, sqlx::Error> {

@@ -21,7 +21,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::Dialect;
-use crate::driver::Driver;
+use crate::driver::Session;
 use godwit_core::sql::{literal, quote};
 
 /// The PostgreSQL schema, and the SQLite attachment's name.
@@ -53,7 +53,7 @@ pub(crate) struct Store {
 
 impl Store {
     /// Finds where the copies of the connected namespace go; changes nothing.
-    pub async fn locate(driver: &mut dyn Driver) -> Result<Store, sqlx::Error> {
+    pub async fn locate(driver: &mut dyn Session) -> Result<Store, sqlx::Error> {
         let dialect = driver.dialect();
         let (schema, namespace, file) = match dialect {
             Dialect::Postgres => {
@@ -127,7 +127,7 @@ impl Store {
     /// transaction. Elsewhere nothing to do. Returns whether the store can be used.
     pub async fn attach(
         &mut self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         create: bool,
     ) -> Result<bool, sqlx::Error> {
         if self.dialect != Dialect::Sqlite || self.attached {
@@ -170,7 +170,7 @@ impl Store {
     }
 
     /// A new copies file holds the same data as the database: give it the same mode.
-    async fn match_permissions(&self, driver: &mut dyn Driver) {
+    async fn match_permissions(&self, driver: &mut dyn Session) {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -198,7 +198,7 @@ impl Store {
     }
 
     /// SQLite: detaches the store; a file this run created and never wrote to is removed.
-    pub async fn detach(&mut self, driver: &mut dyn Driver) -> Result<(), sqlx::Error> {
+    pub async fn detach(&mut self, driver: &mut dyn Session) -> Result<(), sqlx::Error> {
         if !self.attached {
             return Ok(());
         }
@@ -218,7 +218,7 @@ impl Store {
         Ok(())
     }
 
-    async fn table_names(&self, driver: &mut dyn Driver) -> Result<Vec<String>, sqlx::Error> {
+    async fn table_names(&self, driver: &mut dyn Session) -> Result<Vec<String>, sqlx::Error> {
         let sql = match self.dialect {
             Dialect::Postgres => format!(
                 "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -238,7 +238,7 @@ impl Store {
     }
 
     /// Whether the store and its records exist and can be read; creates nothing.
-    pub async fn exists(&mut self, driver: &mut dyn Driver) -> Result<bool, sqlx::Error> {
+    pub async fn exists(&mut self, driver: &mut dyn Session) -> Result<bool, sqlx::Error> {
         let sql = match self.dialect {
             Dialect::Postgres => format!(
                 "SELECT CAST(has_schema_privilege(n.oid, 'USAGE') AND EXISTS (SELECT 1 FROM pg_class c \
@@ -271,7 +271,7 @@ impl Store {
     /// rolled-back migration takes a store it created with it.
     pub async fn ensure(
         &mut self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
     ) -> Result<Result<(), String>, sqlx::Error> {
         if let Some(reason) = &self.unavailable {
             return Ok(Err(reason.clone()));
@@ -300,7 +300,7 @@ impl Store {
 
     async fn ensure_postgres(
         &mut self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
     ) -> Result<Result<(), String>, sqlx::Error> {
         let d = self.dialect;
         let schema = literal(d, &self.schema);
@@ -353,7 +353,7 @@ impl Store {
 
     async fn ensure_mysql(
         &mut self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
     ) -> Result<Result<(), String>, sqlx::Error> {
         let d = self.dialect;
         let create = format!(
@@ -390,7 +390,7 @@ impl Store {
 
     async fn mysql_grant_advice(
         &self,
-        driver: &mut dyn Driver,
+        driver: &mut dyn Session,
         verb: &str,
     ) -> Result<String, sqlx::Error> {
         let user = first(driver, "SELECT CONVERT(CURRENT_USER() USING utf8mb4)")
@@ -435,7 +435,7 @@ fn records_ddl(store: &Store) -> String {
 /// PostgreSQL: takes back every privilege on `object` that default privileges gave to
 /// roles other than its owner.
 pub(crate) async fn revoke_others(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     kind: &str,
     object: &str,
 ) -> Result<(), sqlx::Error> {
@@ -514,7 +514,7 @@ pub(crate) fn sqlite_file(main: &Path) -> PathBuf {
 
 /// The first column of the first row.
 pub(crate) async fn first(
-    driver: &mut dyn Driver,
+    driver: &mut dyn Session,
     sql: &str,
 ) -> Result<Option<String>, sqlx::Error> {
     Ok(driver

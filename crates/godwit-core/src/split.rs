@@ -1216,16 +1216,16 @@ mod tests {
         }
     }
 
-    /// Splitting four times the input takes about four times as long, not sixteen: the two
+    /// Splitting eight times the input takes about eight times as long, not 64: the two
     /// sizes are timed side by side, so what is compared is their ratio, whatever the
     /// machine's speed or load.
     #[test]
     fn large_input_splits_in_linear_time() {
         let chunk = "-- comment\nINSERT INTO t (a, b) VALUES ('it''s; fine', $$x;y$$), (E'\\'', \"q\");\n\
                      CREATE FUNCTION f() RETURNS int BEGIN ATOMIC SELECT CASE WHEN 1 THEN 2 END; END;\n";
-        let chunks = 512 * 1024 / chunk.len() + 1;
+        let chunks = 256 * 1024 / chunk.len() + 1;
         let small = chunk.repeat(chunks);
-        let large = small.repeat(4);
+        let large = small.repeat(8);
         let time = |input: &str, chunks: usize| {
             let started = std::time::Instant::now();
             let stmts = split(input, Postgres).unwrap();
@@ -1238,7 +1238,7 @@ mod tests {
         let (mut t_small, mut t_large) = (std::time::Duration::MAX, std::time::Duration::MAX);
         for _ in 0..3 {
             t_small = t_small.min(time(&small, chunks));
-            t_large = t_large.min(time(&large, 4 * chunks));
+            t_large = t_large.min(time(&large, 8 * chunks));
         }
         let ratio = t_large.as_secs_f64() / t_small.as_secs_f64();
         println!(
@@ -1246,10 +1246,13 @@ mod tests {
             small.len(),
             large.len()
         );
-        // Linear is 4x, quadratic 16x.
+        // Linear is 8x, quadratic 64x: the bound is their geometric mean, so that load on
+        // a shared machine has to skew one size against the other by almost 3x either way
+        // to make the test lie (with 4x sizes and a bound of 8x, CI once measured 8.4x
+        // for a linear splitter while other tests ran beside it).
         assert!(
-            ratio < 8.0,
-            "4x the input took {ratio:.1}x the time ({t_small:?}, then {t_large:?}): splitting is not linear"
+            ratio < 22.0,
+            "8x the input took {ratio:.1}x the time ({t_small:?}, then {t_large:?}): splitting is not linear"
         );
     }
 

@@ -796,10 +796,24 @@ impl Delayed {
         )
     }
 
-    /// The replica applies what it receives at once from now on.
-    fn catch_up(&self) {
+    /// Deploys the step with `--json`: once it pauses, waits `hold`, checks that no batch
+    /// committed meanwhile, lets the replica catch up, and checks that the deploy then
+    /// succeeds with every row done. Returns the deploy's events.
+    fn deploy_through_a_pause(&self, hold: Duration) -> Vec<serde_json::Value> {
+        let mut run = support::Running::start(self.deploy(&["--json", "deploy"]));
+        run.wait_for("\"event\":\"step_paused\"");
+        std::thread::sleep(hold);
+        assert_eq!(
+            self.done(),
+            0,
+            "a batch committed while the step was paused"
+        );
         self.replica
             .exec("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE");
+        let out = run.finish();
+        out.expect(0);
+        assert_eq!(self.done(), 300);
+        events(&out.stderr)
     }
 }
 
@@ -811,16 +825,8 @@ fn mariadb_replica_behind_its_primary_holds_batches_back() {
     let delayed = Delayed::start("");
     let (replica, p) = (&delayed.replica, &delayed.project);
     let deploy = |args: &[&str]| delayed.deploy(args);
-    let done = || delayed.done();
 
-    let mut run = support::Running::start(deploy(&["--json", "deploy"]));
-    run.wait_for("\"event\":\"step_paused\"");
-    assert_eq!(done(), 0, "a batch committed while the step was paused");
-    delayed.catch_up();
-    let out = run.finish();
-    out.expect(0);
-    assert_eq!(done(), 300);
-    let events = events(&out.stderr);
+    let events = delayed.deploy_through_a_pause(Duration::ZERO);
     let paused = position(&events, "step_paused").expect("a step_paused event");
     let reason = &events[paused]["reason"];
     assert_eq!(reason["kind"], "replication_lag", "{reason}");
@@ -862,16 +868,7 @@ fn mariadb_replica_behind_its_primary_holds_batches_back() {
 #[test]
 fn a_pause_longer_than_the_servers_idle_timeout_keeps_the_connections() {
     let delayed = Delayed::start("init_sql = \"SET SESSION wait_timeout = 3\"\n");
-    let done = || delayed.done();
-    let mut run = support::Running::start(delayed.deploy(&["--json", "deploy"]));
-    run.wait_for("\"event\":\"step_paused\"");
-    std::thread::sleep(Duration::from_secs(12));
-    assert_eq!(done(), 0, "a batch committed while the step was paused");
-    delayed.catch_up();
-    let out = run.finish();
-    out.expect(0);
-    assert_eq!(done(), 300);
-    let events = events(&out.stderr);
+    let events = delayed.deploy_through_a_pause(Duration::from_secs(12));
     let paused = position(&events, "step_paused").expect("a step_paused event");
     let resumed = position(&events, "step_resumed").expect("a step_resumed event");
     assert!(resumed > paused);

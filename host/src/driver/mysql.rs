@@ -33,15 +33,35 @@ pub struct MySqlDriver {
     statement_limit: Option<std::time::Duration>,
     owner: String,
     sql: HistorySql,
-    /// [`HistorySql::update`] of the row [`HistoryStore::insert_history_open`] opened last,
-    /// whose id the server keeps in [`OPENED_ID`].
-    update_opened: String,
+    /// The row [`HistoryStore::insert_history_open`] opened last, which the caller knows
+    /// as [`OPEN_ROW`].
+    opened: Opened,
     /// History writes are waiting in an open transaction on `conn` for the next DDL
     /// statement's implicit commit (see [`HistoryStore::insert_history_open`]).
     open: bool,
-    /// History writes for that transaction not sent yet, as literal SQL: they go in the
-    /// same round trip as the next statement godwit sends on `conn`, ahead of it.
+    /// History writes not sent yet, as literal SQL: they go in the same round trip as
+    /// the next statement godwit sends on `conn`, ahead of it.
     queued: Vec<String>,
+}
+
+/// Where the id of the row opened last ([`OPEN_ROW`]) stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opened {
+    /// No row is open, or its INSERT failed.
+    None,
+    /// Its INSERT is `queued[i]`, not sent yet.
+    Queued(usize),
+    /// Its INSERT's OK packet came back with this id.
+    Known(i64),
+}
+
+/// Queued history writes taken as the start of a multi-statement batch.
+struct Batch {
+    sql: String,
+    /// How many statements `sql` holds.
+    statements: usize,
+    /// The position in the batch of the open row's INSERT, when it is in it.
+    insert: Option<usize>,
 }
 
 impl MySqlDriver {
@@ -78,33 +98,73 @@ impl MySqlDriver {
             work_id,
             statement_limit: None,
             owner: lease::owner_token(),
-            update_opened: update_opened_sql(&sql.update),
             sql,
+            opened: Opened::None,
             open: false,
             queued: Vec::new(),
         })
     }
 
-    /// The queued history writes as the start of a multi-statement batch, opening the
-    /// transaction they are left in unless one is open already; `None` when nothing is
-    /// queued. From here on the transaction counts as open, whatever the batch does.
-    fn take_queued(&mut self) -> Option<(String, usize)> {
+    /// The queued history writes as the start of a multi-statement batch; `None` when
+    /// nothing is queued. Two or more go in one transaction, opened unless one is open
+    /// already and left open (one durable commit for all of them, when the next
+    /// statement's implicit commit or an explicit one comes); from here on it counts as
+    /// open, whatever the batch does. A single write outside a transaction commits on its
+    /// own, just as durably, before the server reads the next statement.
+    fn take_queued(&mut self) -> Option<Batch> {
         if self.queued.is_empty() {
             return None;
         }
-        let mut batch = String::new();
+        let mut sql = String::new();
         let mut statements = 0;
-        if !self.open {
-            batch.push_str("START TRANSACTION;\n");
+        if !self.open && self.queued.len() > 1 {
+            sql.push_str("START TRANSACTION;\n");
             statements += 1;
+            self.open = true;
         }
+        let insert = match self.opened {
+            Opened::Queued(i) => Some(statements + i),
+            _ => None,
+        };
         for write in self.queued.drain(..) {
-            batch.push_str(&write);
-            batch.push_str(";\n");
+            sql.push_str(&write);
+            sql.push_str(";\n");
             statements += 1;
         }
-        self.open = true;
-        Some((batch, statements))
+        Some(Batch {
+            sql,
+            statements,
+            insert,
+        })
+    }
+
+    /// Takes the open row's id from its INSERT's OK packet, among the results of a
+    /// batch that began with `insert` in it; a batch that stopped before it leaves no
+    /// row open.
+    fn learn_opened(
+        &mut self,
+        insert: Option<usize>,
+        done: &[sqlx::mysql::MySqlQueryResult],
+    ) -> Result<(), sqlx::Error> {
+        let Some(at) = insert else {
+            return Ok(());
+        };
+        self.opened = Opened::None;
+        if let Some(result) = done.get(at) {
+            self.opened = Opened::Known(last_insert_id(result)?);
+        }
+        Ok(())
+    }
+
+    /// Sends the queued writes and then `tail` in one round trip.
+    async fn send_queued_then(&mut self, tail: &str) -> Result<(), sqlx::Error> {
+        let (sql, insert) = match self.take_queued() {
+            Some(batch) => (batch.sql + tail, batch.insert),
+            None => (tail.to_owned(), None),
+        };
+        let (done, failed) = self.run_batch(&sql).await;
+        self.learn_opened(insert, &done)?;
+        failed.map_or(Ok(()), Err)
     }
 
     /// Inserts a history row inside whatever transaction is open; the id comes back in
@@ -147,13 +207,27 @@ impl MySqlDriver {
         }
     }
 
-    /// The UPDATE of `row`: by its id, or by [`OPENED_ID`] for the row opened last.
-    fn update_sql(&self, row: &HistoryRow) -> &str {
+    /// The UPDATE of `row` as literal SQL; [`OPEN_ROW`] is the row opened last, whose
+    /// INSERT is sent first if it is still queued.
+    async fn update_literal(&mut self, row: &HistoryRow) -> Result<String, sqlx::Error> {
+        let mut values = super::update_values(Dialect::MySql, row);
         if row.id == OPEN_ROW {
-            &self.update_opened
-        } else {
-            &self.sql.update
+            if let Opened::Queued(_) = self.opened {
+                self.settle().await?;
+            }
+            let Opened::Known(id) = self.opened else {
+                return Err(sqlx::Error::Protocol(format!(
+                    "no {TABLE} row is open to record progress in: its INSERT did not succeed"
+                )));
+            };
+            values.pop();
+            values.push(HistoryValue::Int(Some(id)));
         }
+        Ok(super::literal_sql(
+            Dialect::MySql,
+            &self.sql.update,
+            &values,
+        ))
     }
 
     /// Runs `sql` on `conn` as it is, under the lease's heartbeat in lease mode.
@@ -171,29 +245,6 @@ impl MySqlDriver {
             work.await
         }
     }
-}
-
-/// The session variable that holds the id of the row [`HistoryStore::insert_history_open`]
-/// inserted last: its INSERT travels with the next statement, so the id comes back too
-/// late for the writes queued after it.
-const OPENED_ID: &str = "@godwit_history_opened";
-
-/// `update` (which ends in `WHERE id = ?`) for the row whose id is in [`OPENED_ID`].
-fn update_opened_sql(update: &str) -> String {
-    let base = update
-        .strip_suffix("WHERE id = ?")
-        .expect("the history UPDATE ends in `WHERE id = ?`");
-    format!("{base}WHERE id = {OPENED_ID}")
-}
-
-/// [`super::update_values`] without the id when the row is the one opened last
-/// ([`OPEN_ROW`]): the values of [`MySqlDriver::update_sql`]'s statement.
-fn update_values(row: &HistoryRow) -> Vec<HistoryValue> {
-    let mut values = super::update_values(Dialect::MySql, row);
-    if row.id == OPEN_ROW {
-        values.pop();
-    }
-    values
 }
 
 /// The id of the row an INSERT created, from its OK packet.
@@ -261,13 +312,19 @@ impl Driver for MySqlDriver {
         // statement fails before that commit (a syntax error), `open` stays set and the
         // next use of the connection commits explicitly; a COMMIT with nothing open does
         // nothing.
-        let Some((mut batch, ours)) = self.take_queued() else {
+        let Some(Batch {
+            sql: mut batch,
+            statements: ours,
+            insert,
+        }) = self.take_queued()
+        else {
             let n = self.run(sql).await?;
             self.open = false;
             return Ok(n);
         };
         batch.push_str(sql);
         let (done, failed) = self.run_batch(&batch).await;
+        self.learn_opened(insert, &done)?;
         if let Some(e) = failed {
             return Err(e);
         }
@@ -405,53 +462,38 @@ impl HistoryStore for MySqlDriver {
 
     async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
         self.settle().await?;
-        let sql = if row.id == OPEN_ROW {
-            &self.update_opened
-        } else {
-            &self.sql.update
-        };
-        super::bind_history::<sqlx::MySql>(sql, update_values(row))
-            .execute(&mut self.conn)
-            .await
-            .map(drop)
+        let sql = self.update_literal(row).await?;
+        self.run(&sql).await.map(drop)
     }
 
     async fn insert_history_open(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
         // Nothing needs the row before the next statement either: it goes in the same
         // round trip, after the writes queued before it (the previous migration's last
-        // one, typically), and the server keeps its id for the writes after it. Should
-        // the INSERT fail, the id is NULL, not the previous row's: no write of this row
-        // can land on another.
-        self.queued.push(format!("SET {OPENED_ID} = NULL"));
+        // one, typically), and its id comes back in its OK packet with that statement's
+        // answer, before any later write of the row is built. Should the INSERT fail, no
+        // row is open: no write of this row can land on another.
+        self.opened = Opened::Queued(self.queued.len());
         self.queued.push(super::literal_sql(
             Dialect::MySql,
             &self.sql.insert,
             &super::insert_values(Dialect::MySql, row),
         ));
-        self.queued
-            .push(format!("SET {OPENED_ID} = LAST_INSERT_ID()"));
         Ok(OPEN_ROW)
     }
 
     async fn update_history_open(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
         // Nothing needs it before the next statement, which it travels with.
-        let write = super::literal_sql(Dialect::MySql, self.update_sql(row), &update_values(row));
+        let write = self.update_literal(row).await?;
         self.queued.push(write);
         Ok(())
     }
 
     async fn settle(&mut self) -> Result<(), sqlx::Error> {
-        let batch = match self.take_queued() {
-            Some((mut batch, _)) => {
-                batch.push_str("COMMIT");
-                batch
-            }
-            None if self.open => "COMMIT".to_string(),
-            None => return Ok(()),
-        };
-        if let (_, Some(e)) = self.run_batch(&batch).await {
-            return Err(e);
+        if self.queued.is_empty() && !self.open {
+            return Ok(());
         }
+        // A COMMIT with nothing open does nothing.
+        self.send_queued_then("COMMIT").await?;
         self.open = false;
         Ok(())
     }
@@ -560,16 +602,7 @@ impl Session for MySqlDriver {
     async fn begin(&mut self) -> Result<(), sqlx::Error> {
         // START TRANSACTION commits the open transaction first, history writes and all:
         // the queued ones go ahead of it in the same round trip.
-        let batch = match self.take_queued() {
-            Some((mut batch, _)) => {
-                batch.push_str("START TRANSACTION");
-                batch
-            }
-            None => "START TRANSACTION".to_string(),
-        };
-        if let (_, Some(e)) = self.run_batch(&batch).await {
-            return Err(e);
-        }
+        self.send_queued_then("START TRANSACTION").await?;
         self.open = false;
         Ok(())
     }

@@ -2244,12 +2244,20 @@ fn failure_message(
                     "`godwit resolve --continue {v}` (statement {failed} is the last, so that records it as applied)"
                 )
             };
+            // "Statement 1 of 2 was", never "Statements 1-1 of 2 were".
+            let (done, were) = if n == 1 {
+                ("statement 1".to_owned(), "was")
+            } else {
+                (format!("statements 1-{n}"), "were")
+            };
+            let mut head = done.clone();
+            head[..1].make_ascii_uppercase();
             format!(
-                "\n\nStatements 1-{n} of {total} were applied and committed (MySQL commits DDL as it goes); statement {failed} was not.\n\
+                "\n\n{head} of {total} {were} applied and committed (MySQL commits DDL as it goes); statement {failed} was not.\n\
                  Next, pick one:\n  \
                  - fix the cause, run statement {failed} by hand, then {resume}\n  \
                  - finish the migration by hand, then `godwit resolve --applied {v}`\n  \
-                 - undo statements 1-{n} by hand, then `godwit resolve --rolled-back {v}`"
+                 - undo {done} by hand, then `godwit resolve --rolled-back {v}`"
             )
         }
     };

@@ -32,7 +32,7 @@ use crate::config::{self, Config, Overrides};
 use crate::error::{Error, exit};
 use crate::migrator::{Migrator, RunReport};
 use crate::notify::Notifiers;
-use crate::report::{self, Progress};
+use crate::report::{self, ProgressPrinter};
 use crate::source::{self, Version};
 use crate::validate::Validators;
 
@@ -284,7 +284,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             sender.send(e);
         });
     } else {
-        let mut progress = Progress::default();
+        let mut progress = ProgressPrinter::default();
         migrator.observe(move |e| {
             progress.event(e);
             sender.send(e);

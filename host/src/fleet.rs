@@ -281,7 +281,7 @@ fn strip_comment(line: &str) -> &str {
 /// How one target came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum TargetOutcome {
     /// deploy: at least one migration applied, none failed.
     Applied,
     /// Nothing was pending.
@@ -296,15 +296,15 @@ pub enum Outcome {
     Skipped,
 }
 
-impl Outcome {
+impl TargetOutcome {
     pub fn label(self) -> &'static str {
         match self {
-            Outcome::Applied => "applied",
-            Outcome::UpToDate => "up to date",
-            Outcome::Pending => "pending",
-            Outcome::Problems => "problems",
-            Outcome::Failed => "failed",
-            Outcome::Skipped => "skipped",
+            TargetOutcome::Applied => "applied",
+            TargetOutcome::UpToDate => "up to date",
+            TargetOutcome::Pending => "pending",
+            TargetOutcome::Problems => "problems",
+            TargetOutcome::Failed => "failed",
+            TargetOutcome::Skipped => "skipped",
         }
     }
 }
@@ -319,7 +319,7 @@ pub struct TargetReport {
     /// The variable of an `env(NAME)` line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variable: Option<String>,
-    pub outcome: Outcome,
+    pub outcome: TargetOutcome,
     /// deploy: migrations this run applied (also those before a failure); status:
     /// migrations applied so far.
     pub applied: usize,
@@ -372,7 +372,7 @@ impl FleetReport {
     }
 
     /// How many targets came out `outcome`.
-    pub fn count(&self, outcome: Outcome) -> usize {
+    pub fn count(&self, outcome: TargetOutcome) -> usize {
         self.targets.iter().filter(|t| t.outcome == outcome).count()
     }
 }
@@ -450,7 +450,7 @@ pub async fn deploy(
     let mut reports = all(first_wave, run.parallel, &one).await;
     let failed: Vec<String> = reports
         .iter()
-        .filter(|r| r.outcome == Outcome::Failed)
+        .filter(|r| r.outcome == TargetOutcome::Failed)
         .map(|r| r.name.clone())
         .collect();
     if failed.is_empty() {
@@ -462,7 +462,7 @@ pub async fn deploy(
             failed.join(", ")
         );
         reports.extend(rest.iter().map(|t| TargetReport {
-            outcome: Outcome::Skipped,
+            outcome: TargetOutcome::Skipped,
             error: Some(why.clone()),
             ..blank(t)
         }));
@@ -526,7 +526,7 @@ fn blank(t: &FleetTarget) -> TargetReport {
         url: t.config.target.display.clone(),
         line: t.line,
         variable: t.variable.clone(),
-        outcome: Outcome::Skipped,
+        outcome: TargetOutcome::Skipped,
         applied: 0,
         migrations: Vec::new(),
         pending: None,
@@ -539,7 +539,7 @@ fn blank(t: &FleetTarget) -> TargetReport {
 
 fn failed(t: &FleetTarget, err: &Error, applied: usize, started: Instant) -> TargetReport {
     TargetReport {
-        outcome: Outcome::Failed,
+        outcome: TargetOutcome::Failed,
         applied,
         duration_ms: started.elapsed().as_millis() as u64,
         error: Some(config::redact(&err.to_string())),
@@ -575,9 +575,9 @@ async fn deploy_one(
     match migrator.deploy(options).await {
         Ok(report) => TargetReport {
             outcome: if report.applied.is_empty() {
-                Outcome::UpToDate
+                TargetOutcome::UpToDate
             } else {
-                Outcome::Applied
+                TargetOutcome::Applied
             },
             applied: report.applied.len(),
             migrations: report.applied.iter().map(|d| d.version.clone()).collect(),
@@ -604,9 +604,9 @@ async fn status_one(t: &FleetTarget, migrations: &[Migration]) -> TargetReport {
     let exit_code = status_code(&summary, !others.is_empty());
     TargetReport {
         outcome: match exit_code {
-            exit::OK => Outcome::UpToDate,
-            exit::PENDING => Outcome::Pending,
-            _ => Outcome::Problems,
+            exit::OK => TargetOutcome::UpToDate,
+            exit::PENDING => TargetOutcome::Pending,
+            _ => TargetOutcome::Problems,
         },
         applied: summary.applied,
         pending: Some(summary.pending),
@@ -637,12 +637,12 @@ fn progress(report: &TargetReport, done: usize, total: usize, json: bool) {
     }
     let width = total.to_string().len();
     let detail = match report.outcome {
-        Outcome::Applied => format!(
+        TargetOutcome::Applied => format!(
             "applied {} migration{}",
             report.applied,
             if report.applied == 1 { "" } else { "s" }
         ),
-        Outcome::Failed => format!("failed (exit {})", report.exit_code),
+        TargetOutcome::Failed => format!("failed (exit {})", report.exit_code),
         other => other.label().to_string(),
     };
     eprintln!(

@@ -117,7 +117,7 @@ pub enum Event {
     DataCopy {
         version: String,
         #[serde(flatten)]
-        outcome: copy::Outcome,
+        outcome: copy::CopyOutcome,
     },
     /// A step committed another batch, checkpoint included.
     BatchProgress {
@@ -223,7 +223,7 @@ pub struct RunReport {
 pub struct DataCopy {
     pub version: String,
     #[serde(flatten)]
-    pub outcome: copy::Outcome,
+    pub outcome: copy::CopyOutcome,
 }
 
 pub struct Migrator {
@@ -1505,7 +1505,7 @@ impl Migrator {
                 return Err(record(e));
             }
         };
-        let mut progress = Progress {
+        let mut progress = RowWrites {
             marked: row.error.is_some().then_some(first),
             // Putting back copies (a down) comes between the last statement and the
             // final write, so there the last statement's progress is written on its own.
@@ -1654,7 +1654,7 @@ impl Migrator {
         index: usize,
         statements: &[Statement],
         finish: Option<Finish>,
-        progress: &mut Progress,
+        progress: &mut RowWrites,
     ) -> Result<u64, sqlx::Error> {
         let before = row.clone();
         self.driver.begin().await?;
@@ -1699,7 +1699,7 @@ impl Migrator {
         row: &mut HistoryRow,
         index: usize,
         statements: &[Statement],
-        progress: &mut Progress,
+        progress: &mut RowWrites,
     ) -> Result<u64, sqlx::Error> {
         // On MySQL the writes of the row are left open, and the statement's implicit
         // commit, which the server makes before it starts the statement, makes them
@@ -2050,7 +2050,7 @@ mod tests {
     fn data_copy_events_serialize_flat_for_notifiers() {
         let event = Event::DataCopy {
             version: "20260101000000".into(),
-            outcome: copy::Outcome::Copied {
+            outcome: copy::CopyOutcome::Copied {
                 source: "users.email".into(),
                 copy_table: "godwit_copies.users_email_20260101000000_2".into(),
                 rows: 3,
@@ -2081,7 +2081,7 @@ pub enum Resolve {
 
 /// A statement (or BEGIN/COMMIT when `index` is None) that failed.
 /// Where a statement-by-statement run's writes of its history row stand.
-struct Progress {
+struct RowWrites {
     /// The statement whose in-doubt note the stored row carries.
     marked: Option<usize>,
     /// The migration's final write follows the last statement directly, so that

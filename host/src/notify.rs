@@ -33,12 +33,12 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::finding::{Finding, Severity};
 use crate::migrator::Event;
-use crate::plugin::registry::Entry;
+use crate::plugin::registry::PluginEntry;
 use crate::plugin::types;
 use crate::plugin::{Context, Limits, Plugin, Runtime, World, notifier};
 
 /// One notifier, ready to call: what the worker needs and nothing tied to the run.
-pub struct Target {
+pub struct NotifierTarget {
     /// Its name in godwit.toml, as warnings name it.
     pub name: String,
     pub plugin: Plugin,
@@ -47,9 +47,9 @@ pub struct Target {
     pub context: Box<dyn Fn() -> Context + Send>,
 }
 
-impl std::fmt::Debug for Target {
+impl std::fmt::Debug for NotifierTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Target")
+        f.debug_struct("NotifierTarget")
             .field("name", &self.name)
             .field("plugin", &self.plugin)
             .field("limits", &self.limits)
@@ -139,14 +139,14 @@ impl Notifiers {
     }
 
     /// Starts delivering to the notifiers among `entries` (loaded into `runtime`).
-    pub fn from_entries(runtime: Arc<Runtime>, entries: Vec<Entry>) -> Notifiers {
+    pub fn from_entries(runtime: Arc<Runtime>, entries: Vec<PluginEntry>) -> Notifiers {
         let targets = entries
             .into_iter()
             .filter(|e| e.plugin.world() == Some(World::Notifier))
             .map(|entry| {
                 let entry = Arc::new(entry);
                 let context = Arc::clone(&entry);
-                Target {
+                NotifierTarget {
                     name: entry.name.clone(),
                     plugin: entry.plugin.clone(),
                     limits: entry.limits.clone(),
@@ -158,7 +158,7 @@ impl Notifiers {
     }
 
     /// Starts the worker thread for `targets`.
-    pub fn start(runtime: Arc<Runtime>, targets: Vec<Target>) -> Notifiers {
+    pub fn start(runtime: Arc<Runtime>, targets: Vec<NotifierTarget>) -> Notifiers {
         if targets.is_empty() {
             return Notifiers::none();
         }
@@ -264,7 +264,7 @@ struct Tally {
 
 fn deliver(
     runtime: &Runtime,
-    targets: Vec<Target>,
+    targets: Vec<NotifierTarget>,
     inbox: mpsc::Receiver<Message>,
     backlog: &Mutex<usize>,
     warnings: &Mutex<Vec<String>>,
@@ -299,7 +299,7 @@ fn deliver(
     report(&mut tallies);
 }
 
-fn notify_one(runtime: &Runtime, target: &Target, event: &types::Event, tally: &mut Tally) {
+fn notify_one(runtime: &Runtime, target: &NotifierTarget, event: &types::Event, tally: &mut Tally) {
     let result = runtime.call_with(
         &target.plugin,
         &target.limits,

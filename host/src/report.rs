@@ -6,7 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::backup::Meta;
-use crate::backup::copy::{Listed, Listing, Outcome};
+use crate::backup::copy::{CopyOutcome, Listed, Listing};
 use crate::history::{Entry, HistoryRow, Operation, RowState, Status};
 use crate::migrator::{Event, RunReport};
 use crate::text::{plural, thousands};
@@ -14,7 +14,7 @@ use crate::text::{plural, thousands};
 /// Prints run events as they arrive, one line per migration; a step's batches drive a
 /// progress bar on a terminal, and a line every few seconds elsewhere (CI logs).
 #[derive(Default)]
-pub struct Progress {
+pub struct ProgressPrinter {
     open_line: bool,
     bar: Option<indicatif::ProgressBar>,
     last_line: Option<std::time::Instant>,
@@ -23,7 +23,7 @@ pub struct Progress {
 /// How often a progress line is printed when stderr is not a terminal.
 const PLAIN_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
-impl Progress {
+impl ProgressPrinter {
     pub fn event(&mut self, event: &Event) {
         if let Event::BatchProgress { .. }
         | Event::PluginLog { .. }
@@ -369,19 +369,19 @@ fn copies_summary(report: &RunReport) -> String {
     let mut store = None;
     for c in &report.copies {
         match &c.outcome {
-            Outcome::Copied {
+            CopyOutcome::Copied {
                 rows, copy_table, ..
             } => {
                 copied += 1;
                 copied_rows += *rows;
                 store = copy_table.split_once('.').map(|(s, _)| s.to_string());
             }
-            Outcome::Restored { rows, .. } => {
+            CopyOutcome::Restored { rows, .. } => {
                 restored += 1;
                 restored_rows += *rows;
             }
-            Outcome::Kept { copy_table, .. } => kept.push(copy_table.as_str()),
-            Outcome::NotCopied { .. } | Outcome::Unavailable { .. } => {}
+            CopyOutcome::Kept { copy_table, .. } => kept.push(copy_table.as_str()),
+            CopyOutcome::NotCopied { .. } | CopyOutcome::Unavailable { .. } => {}
         }
     }
     let mut out = String::new();
@@ -700,9 +700,9 @@ fn capitalise(s: &str) -> String {
 }
 
 /// One line about a data copy, as the progress output prints it.
-pub fn data_copy(version: &str, outcome: &Outcome) -> String {
+pub fn data_copy(version: &str, outcome: &CopyOutcome) -> String {
     match outcome {
-        Outcome::Copied {
+        CopyOutcome::Copied {
             source,
             copy_table,
             rows,
@@ -711,13 +711,13 @@ pub fn data_copy(version: &str, outcome: &Outcome) -> String {
             thousands(*rows as u64),
             plural(*rows as usize)
         ),
-        Outcome::NotCopied { source, reason } => {
+        CopyOutcome::NotCopied { source, reason } => {
             format!("not copying {source} before dropping it: {reason}")
         }
-        Outcome::Unavailable { reason } => format!(
+        CopyOutcome::Unavailable { reason } => format!(
             "not copying the data this run drops: {reason}; the whole-database backup has it"
         ),
-        Outcome::Restored {
+        CopyOutcome::Restored {
             source,
             copy_table,
             rows,
@@ -726,7 +726,7 @@ pub fn data_copy(version: &str, outcome: &Outcome) -> String {
             thousands(*rows as u64),
             plural(*rows as usize)
         ),
-        Outcome::Kept {
+        CopyOutcome::Kept {
             source,
             copy_table,
             reason,
@@ -936,7 +936,7 @@ pub fn bytes(n: u64) -> String {
 /// The table `deploy --targets` and `status --targets` print: a row per target in file
 /// order, then the failures in full, then one line saying what to do.
 pub fn fleet(report: &crate::fleet::FleetReport) -> String {
-    use crate::fleet::Outcome;
+    use crate::fleet::TargetOutcome;
     let deploy = report.command == "deploy";
     let first_line = |e: &Option<String>| {
         let line = e.as_deref().and_then(|e| e.lines().next()).unwrap_or("");
@@ -960,7 +960,7 @@ pub fn fleet(report: &crate::fleet::FleetReport) -> String {
         .iter()
         .map(|t| {
             let mut row = vec![t.name.clone(), t.outcome.label().to_string()];
-            row.push(if t.outcome == Outcome::Skipped {
+            row.push(if t.outcome == TargetOutcome::Skipped {
                 String::new()
             } else {
                 t.applied.to_string()
@@ -968,7 +968,7 @@ pub fn fleet(report: &crate::fleet::FleetReport) -> String {
             if !deploy {
                 row.extend([count(t.pending), count(t.problems)]);
             }
-            row.push(if t.outcome == Outcome::Skipped {
+            row.push(if t.outcome == TargetOutcome::Skipped {
                 String::new()
             } else {
                 ms(t.duration_ms)
@@ -1004,7 +1004,7 @@ pub fn fleet(report: &crate::fleet::FleetReport) -> String {
     let failed: Vec<&crate::fleet::TargetReport> = report
         .targets
         .iter()
-        .filter(|t| t.outcome == Outcome::Failed)
+        .filter(|t| t.outcome == TargetOutcome::Failed)
         .collect();
     for t in &failed {
         let alone = match &t.variable {
@@ -1035,12 +1035,12 @@ pub fn fleet(report: &crate::fleet::FleetReport) -> String {
     };
     out.push('\n');
     if deploy {
-        let skipped = report.count(Outcome::Skipped);
+        let skipped = report.count(TargetOutcome::Skipped);
         out.push_str(&format!(
             "{n} target{}: {} applied, {} up to date, {} failed{}.",
             plural(n),
-            report.count(Outcome::Applied),
-            report.count(Outcome::UpToDate),
+            report.count(TargetOutcome::Applied),
+            report.count(TargetOutcome::UpToDate),
             failed.len(),
             if skipped > 0 {
                 format!(", {skipped} skipped after the canary failed")
@@ -1059,9 +1059,9 @@ pub fn fleet(report: &crate::fleet::FleetReport) -> String {
         out.push_str(&format!(
             "{n} target{}: {} up to date, {} with pending migrations, {} needing attention, {} not read.",
             plural(n),
-            report.count(Outcome::UpToDate),
-            report.count(Outcome::Pending),
-            report.count(Outcome::Problems),
+            report.count(TargetOutcome::UpToDate),
+            report.count(TargetOutcome::Pending),
+            report.count(TargetOutcome::Problems),
             failed.len()
         ));
     }

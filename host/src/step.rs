@@ -25,7 +25,7 @@ use crate::error::{Error, Failure, JoinDifference, Refusal, WorkersRefusal};
 use crate::health::Throttle;
 use crate::history::{HistoryRow, Operation, RowState};
 use crate::migrator::{Done, Event, Events, new_row};
-use crate::plugin::registry::{Entry, Registry};
+use crate::plugin::registry::{PluginEntry, Registry};
 use crate::plugin::{self, Call, Limits, LogLine, World, session, types};
 use crate::source::Migration;
 use crate::value::{Rows, Value};
@@ -78,7 +78,7 @@ pub fn throttle_delay(settings: &BatchSettings, rows: u64, took: Duration) -> Du
 
 /// The checkpoint of one step attempt.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Progress {
+pub struct Checkpoint {
     /// The key of the last row done, as a JSON array of values; `None` before the first
     /// batch. For a data step, the plugin's own cursor.
     pub position: Option<String>,
@@ -556,8 +556,8 @@ pub struct WorkReport {
 
 /// How a step ended, for the history row and the report.
 #[derive(Clone, Debug, Default)]
-pub struct Outcome {
-    pub progress: Progress,
+pub struct StepOutcome {
+    pub progress: Checkpoint,
     /// The digest of the plugin that ran.
     pub digest: String,
 }
@@ -753,7 +753,7 @@ impl StepRunner<'_> {
         &mut self,
         migration: &Migration,
         step: &StepFile,
-        entry: &Entry,
+        entry: &PluginEntry,
         runtime: &Arc<plugin::Runtime>,
         batch: u64,
     ) -> Result<(BackfillSql, Option<u32>), Error> {
@@ -824,13 +824,13 @@ impl StepRunner<'_> {
         &mut self,
         migration: &Migration,
         step: &StepFile,
-        entry: &Entry,
+        entry: &PluginEntry,
         plugins: &Registry,
         row: &mut HistoryRow,
-        mut progress: Progress,
+        mut progress: Checkpoint,
         resumed: bool,
         workers: u32,
-    ) -> Result<Progress, Error> {
+    ) -> Result<Checkpoint, Error> {
         let dialect = self.driver.dialect();
         let runtime = plugins
             .runtime()
@@ -1079,12 +1079,12 @@ impl StepRunner<'_> {
         &mut self,
         job: &workers::Job<'_>,
         row: &mut HistoryRow,
-        before: Progress,
+        before: Checkpoint,
         cursor: Option<Vec<Value>>,
         total: Option<u64>,
         size: u32,
         count: u32,
-    ) -> Result<Progress, Error> {
+    ) -> Result<Checkpoint, Error> {
         let dialect = self.driver.dialect();
         for ddl in workers::batches_ddl(dialect) {
             self.driver
@@ -1152,7 +1152,7 @@ impl StepRunner<'_> {
         let totals = self
             .record_batches(job, row, &before, &shared, total, size, started, at_start)
             .await;
-        let done = |t: &workers::Totals| Progress {
+        let done = |t: &workers::Totals| Checkpoint {
             position: before.position.clone(),
             rows: before.rows + t.rows,
             batches: before.batches + t.done,
@@ -1311,7 +1311,7 @@ impl StepRunner<'_> {
         &mut self,
         job: &workers::Job<'_>,
         row: &mut HistoryRow,
-        before: &Progress,
+        before: &Checkpoint,
         shared: &workers::Shared,
         total: Option<u64>,
         size: u32,
@@ -1362,7 +1362,7 @@ impl StepRunner<'_> {
         &mut self,
         migration: &Migration,
         row: &mut HistoryRow,
-        next: &Progress,
+        next: &Checkpoint,
         batch: &str,
     ) -> Result<(), Error> {
         let saved = async {
@@ -1388,7 +1388,7 @@ impl StepRunner<'_> {
     async fn abandon_batch(
         &mut self,
         migration: &Migration,
-        progress: &Progress,
+        progress: &Checkpoint,
         err: Error,
     ) -> Error {
         let _ = self.driver.rollback().await;
@@ -1408,11 +1408,11 @@ impl StepRunner<'_> {
         &mut self,
         migration: &Migration,
         step: &StepFile,
-        entry: &Entry,
+        entry: &PluginEntry,
         plugins: &Registry,
         row: &mut HistoryRow,
-        mut progress: Progress,
-    ) -> Result<Progress, Error> {
+        mut progress: Checkpoint,
+    ) -> Result<Checkpoint, Error> {
         let dialect = self.driver.dialect();
         let runtime = plugins
             .runtime()
@@ -1614,7 +1614,7 @@ const WRITE_SAVEPOINT: &str = "godwit_write";
 /// What runs a backfill's `transform` again, for rows read again.
 pub(crate) struct Transformer<'a> {
     pub runtime: &'a Arc<plugin::Runtime>,
-    pub entry: &'a Entry,
+    pub entry: &'a PluginEntry,
     pub config: &'a toml::Table,
 }
 
@@ -1770,7 +1770,7 @@ struct Ahead {
 impl Ahead {
     fn start(
         runtime: &std::sync::Arc<plugin::Runtime>,
-        entry: &Entry,
+        entry: &PluginEntry,
         config: &toml::Table,
         read: Rows,
         size: u32,
@@ -1862,7 +1862,7 @@ fn log_database_notes(events: &mut Events, plugin: &str, confinement: &mut sessi
 }
 
 /// Adds what the user needs to know after a batch failed and was rolled back.
-fn rolled_back(err: Error, progress: &Progress) -> Error {
+fn rolled_back(err: Error, progress: &Checkpoint) -> Error {
     let done = if progress.batches == 0 {
         "no batch was committed before it".to_owned()
     } else {
@@ -2010,7 +2010,7 @@ pub fn update_params(
 async fn load_progress(
     driver: &mut dyn Driver,
     history_id: i64,
-) -> Result<Option<Progress>, sqlx::Error> {
+) -> Result<Option<Checkpoint>, sqlx::Error> {
     let rows = driver
         .query_values(
             &format!("SELECT position, rows_done, batches, batch_size FROM {PROGRESS_TABLE} WHERE history_id = $1"),
@@ -2023,7 +2023,7 @@ async fn load_progress(
             Value::Text(t) => t.parse().unwrap_or(0),
             _ => 0,
         };
-        Progress {
+        Checkpoint {
             position: match &r[0] {
                 Value::Text(t) => Some(t.clone()),
                 _ => None,
@@ -2040,7 +2040,7 @@ async fn save_progress(
     driver: &mut dyn Driver,
     row: &HistoryRow,
     version: &str,
-    progress: &Progress,
+    progress: &Checkpoint,
 ) -> Result<(), sqlx::Error> {
     let position = progress
         .position

@@ -22,7 +22,7 @@ use crate::driver::Session;
 use crate::error::{Error, Refusal};
 use crate::finding::{Finding, Location, Severity};
 use crate::migrator::{Event, Migrator};
-use crate::plugin::registry::{self, Entry};
+use crate::plugin::registry::{self, PluginEntry};
 use crate::plugin::{Runtime, RuntimeConfig, World, session, types};
 use crate::source::Migration;
 
@@ -31,7 +31,10 @@ pub const FAILED_RULE: &str = "validator-failed";
 
 /// Loads every enabled plugin of `world` declared in godwit.toml, in name order, with the
 /// engine they run in (which must outlive the calls: it keeps their clock).
-pub fn load_world(config: &Config, world: World) -> Result<(Arc<Runtime>, Vec<Entry>), Error> {
+pub fn load_world(
+    config: &Config,
+    world: World,
+) -> Result<(Arc<Runtime>, Vec<PluginEntry>), Error> {
     let (runtime, entries) = load_enabled(config)?;
     Ok((
         runtime,
@@ -44,7 +47,7 @@ pub fn load_world(config: &Config, world: World) -> Result<(Arc<Runtime>, Vec<En
 
 /// Loads every enabled plugin declared in godwit.toml, whatever its world, in one engine:
 /// a command that needs validators and notifiers loads (and pin-checks) each plugin once.
-pub fn load_enabled(config: &Config) -> Result<(Arc<Runtime>, Vec<Entry>), Error> {
+pub fn load_enabled(config: &Config) -> Result<(Arc<Runtime>, Vec<PluginEntry>), Error> {
     let declared: Vec<_> = config
         .file
         .plugins
@@ -106,7 +109,7 @@ impl Report {
 /// The validators of a project, loaded and ready to call.
 pub struct Validators {
     runtime: Arc<Runtime>,
-    entries: Vec<Arc<Entry>>,
+    entries: Vec<Arc<PluginEntry>>,
     dialect: Dialect,
 }
 
@@ -134,10 +137,10 @@ impl Validators {
     /// The validators among `entries` (loaded into `runtime`); `None` when there is none.
     pub fn from_entries(
         runtime: Arc<Runtime>,
-        entries: Vec<Entry>,
+        entries: Vec<PluginEntry>,
         dialect: Dialect,
     ) -> Option<Validators> {
-        let entries: Vec<Arc<Entry>> = entries
+        let entries: Vec<Arc<PluginEntry>> = entries
             .into_iter()
             .filter(|e| e.plugin.world() == Some(World::Validator))
             .map(Arc::new)
@@ -164,11 +167,11 @@ impl Validators {
     }
 
     /// The validators, in the order they run.
-    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+    pub fn entries(&self) -> impl Iterator<Item = &PluginEntry> {
         self.entries.iter().map(|e| e.as_ref())
     }
 
-    fn overrides(&self, entry: &Entry) -> toml::Table {
+    fn overrides(&self, entry: &PluginEntry) -> toml::Table {
         let mut table = toml::Table::new();
         if !entry.settings.iter().any(|(k, _)| k == "dialect") {
             let dialect = match self.dialect {

@@ -446,7 +446,7 @@ pub(crate) fn indent(message: &str, by: &str) -> String {
 
 /// What [`verify`] tells the caller as it goes.
 #[derive(Clone, Debug)]
-pub enum Progress<'a> {
+pub enum VerifyProgress<'a> {
     ShadowReady(&'a ShadowInfo),
     Checked(&'a MigrationCheck),
     /// A step of `--down-all` or `--skip-down`, which do not go migration by migration.
@@ -457,7 +457,7 @@ pub enum Progress<'a> {
 pub async fn verify(
     target: &mut Migrator,
     options: &VerifyOptions,
-    progress: &mut dyn FnMut(Progress<'_>),
+    progress: &mut dyn FnMut(VerifyProgress<'_>),
 ) -> Result<VerifyReport, Error> {
     let config = target.config().clone();
     let dialect = config.target.dialect;
@@ -514,7 +514,7 @@ pub async fn verify(
                 "some down.sql files failed one at a time; `godwit verify --down-all` checks whether they undo the history as a whole".into(),
             );
         } else {
-            progress(Progress::Step(
+            progress(VerifyProgress::Step(
                 "one at a time, some down.sql files failed: trying every down.sql from the newest back, \
                  on a second shadow database (as --down-all does)"
                     .into(),
@@ -589,7 +589,7 @@ async fn on_new_shadow(
     options: &VerifyOptions,
     mode: DownCheck,
     report: &mut VerifyReport,
-    progress: &mut dyn FnMut(Progress<'_>),
+    progress: &mut dyn FnMut(VerifyProgress<'_>),
 ) -> Result<(Option<Schema>, Vec<String>), Error> {
     let config = target.config().clone();
     let mut failed_scripts = Vec::new();
@@ -602,7 +602,7 @@ async fn on_new_shadow(
         options.keep_shadow,
         move |shadow_config, setup, info| {
             report.shadow = info;
-            progress(Progress::ShadowReady(&report.shadow));
+            progress(VerifyProgress::ShadowReady(&report.shadow));
             on_shadow(
                 shadow_config,
                 setup,
@@ -835,7 +835,7 @@ impl<'a> Run<'a> {
         &mut self,
         back_to: (Option<&Migration>, &Schema),
         report: &mut VerifyReport,
-        progress: &mut dyn FnMut(Progress<'_>),
+        progress: &mut dyn FnMut(VerifyProgress<'_>),
     ) -> Result<(), Error> {
         let (migration, expected) = back_to;
         let target = match migration {
@@ -855,7 +855,7 @@ impl<'a> Run<'a> {
                 repeatable.join(", ")
             ));
         }
-        progress(Progress::Step(match migration {
+        progress(VerifyProgress::Step(match migration {
             Some(m) => format!(
                 "down: every down.sql from the newest migration back to {}",
                 m.id()
@@ -890,7 +890,7 @@ async fn on_shadow(
     mode: DownCheck,
     report: &mut VerifyReport,
     failed_scripts: &mut Vec<String>,
-    progress: &mut dyn FnMut(Progress<'_>),
+    progress: &mut dyn FnMut(VerifyProgress<'_>),
 ) -> Result<Option<Schema>, Error> {
     let mut shadow = Migrator::connect(&config).await?;
     shadow::run_setup(shadow.driver(), setup.as_deref()).await?;
@@ -936,7 +936,7 @@ async fn on_shadow(
             if !stopped && run.up_to(None, report).await?.is_none() {
                 stopped = true;
             }
-            progress(Progress::Step(format!(
+            progress(VerifyProgress::Step(format!(
                 "up: {} migration{} applied{}",
                 report.applied,
                 if report.applied == 1 { "" } else { "s" },
@@ -971,7 +971,7 @@ async fn each(
     run: &mut Run<'_>,
     start: Schema,
     report: &mut VerifyReport,
-    progress: &mut dyn FnMut(Progress<'_>),
+    progress: &mut dyn FnMut(VerifyProgress<'_>),
 ) -> Result<Option<Schema>, Error> {
     let compare_at = run.compare_at;
     let mut at_target = compare_at.is_none().then(|| start.clone());
@@ -997,7 +997,7 @@ async fn each(
                 Some(down) => round_trip(run, migration, &down.text, &before, report).await?,
             }
         };
-        progress(Progress::Checked(&check));
+        progress(VerifyProgress::Checked(&check));
         report.migrations.push(check);
         before = run.shadow.driver().introspect().await?;
         if compare_at == Some(&migration.version) {

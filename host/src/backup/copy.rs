@@ -50,7 +50,7 @@ pub use self::store::SCHEMA;
 /// What happened to one piece of data a statement destroys or a revert restores.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum CopyOutcome {
     /// Copied before the statement ran.
     Copied {
         source: String,
@@ -215,7 +215,7 @@ impl Copier {
         statement: usize,
         ordinal: usize,
         what: &Destroys,
-    ) -> Result<Option<Outcome>, sqlx::Error> {
+    ) -> Result<Option<CopyOutcome>, sqlx::Error> {
         if self
             .skip
             .contains(&(version.to_string(), statement, ordinal))
@@ -244,7 +244,7 @@ impl Copier {
                 };
                 let keys = catalog::primary_key(driver, &table).await?;
                 let refuse = |reason: &str| {
-                    Ok(Some(Outcome::NotCopied {
+                    Ok(Some(CopyOutcome::NotCopied {
                         source: source.clone(),
                         reason: reason.to_string(),
                     }))
@@ -274,7 +274,7 @@ impl Copier {
             if std::mem::replace(&mut self.told_unavailable, true) {
                 return Ok(None);
             }
-            return Ok(Some(Outcome::Unavailable { reason }));
+            return Ok(Some(CopyOutcome::Unavailable { reason }));
         }
         let label = match &column {
             Some(c) => format!("{}_{c}", table.name),
@@ -345,7 +345,7 @@ impl Copier {
             ))
             .await?;
         self.made.push(name.clone());
-        Ok(Some(Outcome::Copied {
+        Ok(Some(CopyOutcome::Copied {
             source,
             copy_table: self.store.display(&name),
             rows,
@@ -420,7 +420,7 @@ impl Copier {
         driver: &mut dyn Session,
         version: &str,
         in_transaction: bool,
-    ) -> Result<Vec<Outcome>, sqlx::Error> {
+    ) -> Result<Vec<CopyOutcome>, sqlx::Error> {
         let d = driver.dialect();
         if !self.store.exists(driver).await? {
             return Ok(Vec::new());
@@ -471,8 +471,8 @@ impl Copier {
                 .put_back_one(driver, &name, &record, in_transaction)
                 .await?;
             let (new_state, note) = match &outcome {
-                Outcome::Restored { .. } => (state::RESTORED, None),
-                Outcome::Kept { reason, .. } => (state::KEPT, Some(reason.clone())),
+                CopyOutcome::Restored { .. } => (state::RESTORED, None),
+                CopyOutcome::Kept { reason, .. } => (state::KEPT, Some(reason.clone())),
                 _ => continue,
             };
             driver
@@ -494,7 +494,7 @@ impl Copier {
         name: &str,
         record: &Record,
         in_transaction: bool,
-    ) -> Result<Outcome, sqlx::Error> {
+    ) -> Result<CopyOutcome, sqlx::Error> {
         let d = driver.dialect();
         let table = &record.table;
         let source = match &record.column {
@@ -502,7 +502,7 @@ impl Copier {
             None => table.display(),
         };
         let copy_table = self.store.display(name);
-        let keep = |reason: String| Outcome::Kept {
+        let keep = |reason: String| CopyOutcome::Kept {
             source: source.clone(),
             copy_table: copy_table.clone(),
             reason,
@@ -631,7 +631,7 @@ impl Copier {
             advance_sequences(driver, table, &copy_cols).await?;
         }
         driver.execute(&format!("DROP TABLE {copy_sql}")).await?;
-        Ok(Outcome::Restored {
+        Ok(CopyOutcome::Restored {
             source,
             copy_table,
             rows: written as i64,

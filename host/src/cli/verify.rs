@@ -43,9 +43,9 @@ pub(super) async fn run(migrator: &mut Migrator, args: Args, json: bool) -> Resu
             return;
         }
         match step {
-            verify::Progress::ShadowReady(shadow) => println!("{}", shadow.describe()),
-            verify::Progress::Checked(check) => println!("  {}", check.line()),
-            verify::Progress::Step(step) => println!("  {step}"),
+            verify::VerifyProgress::ShadowReady(shadow) => println!("{}", shadow.describe()),
+            verify::VerifyProgress::Checked(check) => println!("  {}", check.line()),
+            verify::VerifyProgress::Step(step) => println!("  {step}"),
         }
     })
     .await?;

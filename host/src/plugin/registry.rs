@@ -392,7 +392,7 @@ pub fn effective_hosts(
 }
 
 /// One declared plugin, ready to call.
-pub struct Entry {
+pub struct PluginEntry {
     /// Its name in godwit.toml.
     pub name: String,
     pub plugin: Plugin,
@@ -410,7 +410,7 @@ pub struct Entry {
     pub hosts: Vec<String>,
 }
 
-impl Entry {
+impl PluginEntry {
     /// A call's context: settings (step settings override the plugin's key by key), the
     /// granted environment, directory and hosts, and a session if the call has one.
     pub fn context(
@@ -446,7 +446,7 @@ pub struct Registry {
     /// pooling allocator's memory) costs a deploy without plugin steps tens of
     /// milliseconds for nothing (issue 12).
     runtime: Option<Arc<Runtime>>,
-    entries: BTreeMap<String, Entry>,
+    entries: BTreeMap<String, PluginEntry>,
 }
 
 impl Registry {
@@ -493,12 +493,12 @@ impl Registry {
     }
 
     /// Every plugin loaded, in name order.
-    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+    pub fn entries(&self) -> impl Iterator<Item = &PluginEntry> {
         self.entries.values()
     }
 
     /// A plugin loaded by [`Registry::load`].
-    pub fn get(&self, name: &str) -> Result<&Entry, Error> {
+    pub fn get(&self, name: &str) -> Result<&PluginEntry, Error> {
         self.entries
             .get(name)
             .ok_or_else(|| Error::Config(format!("plugin `{name}` was not loaded")))
@@ -539,7 +539,7 @@ pub fn load_entry(
     runtime: &Runtime,
     name: &str,
     declared: &PluginSettings,
-) -> Result<Entry, Error> {
+) -> Result<PluginEntry, Error> {
     declared.validate(name).map_err(Error::Config)?;
     let (label, bytes, path) = match declared.source(&config.project_dir) {
         PluginSource::File(path) => {
@@ -641,7 +641,7 @@ pub fn load_entry(
         .map(|dir| granted_dir(&config.project_dir, name, dir))
         .transpose()?;
     let hosts = effective_hosts(&declared.grants.hosts, &requests.hosts, &capabilities);
-    Ok(Entry {
+    Ok(PluginEntry {
         append,
         name: name.to_owned(),
         plugin,

@@ -38,7 +38,7 @@ use crate::driver::{Driver, Scope, Session, now_rfc3339};
 use crate::error::{Error, Failure};
 use crate::health::Throttle;
 use crate::migrator::Event;
-use crate::plugin::registry::Entry;
+use crate::plugin::registry::PluginEntry;
 use crate::plugin::{self, LogLine, session};
 use crate::step::BatchSettings;
 use crate::value::{Rows, Value};
@@ -269,7 +269,7 @@ pub(crate) struct Job<'a> {
     pub version: String,
     pub plugin: String,
     pub sql: BackfillSql,
-    pub entry: &'a Entry,
+    pub entry: &'a PluginEntry,
     pub runtime: Arc<plugin::Runtime>,
     /// The step's `[config]`.
     pub settings: &'a toml::Table,

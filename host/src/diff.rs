@@ -557,16 +557,29 @@ fn hazards(
             _ => {}
         }
     }
+    // The analyser spells names as the database does (SQLite's in lower case); the
+    // schema diff as the catalog does. SQLite compares names without case, and MySQL
+    // column names too.
+    let same_table = |a: &str, b: &str| match dialect {
+        Dialect::Sqlite => a.eq_ignore_ascii_case(b),
+        Dialect::Postgres | Dialect::MySql => a == b,
+    };
+    let same_column = |a: &str, b: &str| match dialect {
+        Dialect::Sqlite | Dialect::MySql => a.eq_ignore_ascii_case(b),
+        Dialect::Postgres => a == b,
+    };
     for (d, count) in destructive.iter().zip(counts) {
         let hit = info.effects.iter().any(|e| match (e, d) {
-            (Effect::DropTable { table }, Destructive::DropTable { table: t }) => table == t,
+            (Effect::DropTable { table }, Destructive::DropTable { table: t }) => {
+                same_table(table, t)
+            }
             (
                 Effect::DropColumn { table, column },
                 Destructive::DropColumn {
                     table: t,
                     column: c,
                 },
-            ) => table == t && column == c,
+            ) => same_table(table, t) && same_column(column, c),
             (
                 Effect::ChangeType { table, column, .. },
                 Destructive::NarrowType {
@@ -574,7 +587,7 @@ fn hazards(
                     column: c,
                     ..
                 },
-            ) => table == t && column == c,
+            ) => same_table(table, t) && same_column(column, c),
             _ => false,
         });
         if hit {

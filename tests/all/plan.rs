@@ -64,6 +64,62 @@ fn plan_counts_the_data_at_stake(d: Dialect) {
     );
 }
 
+each_dialect!(plan_counts_quoted_mixed_case_names);
+
+/// A Prisma history quotes every name (`"Ledger"`, `"noteText"`): plan names and counts
+/// that table, not a lower-case `ledger` beside it (PostgreSQL and MySQL keep both; SQLite
+/// compares without case, so there is only one).
+fn plan_counts_quoted_mixed_case_names(d: Dialect) {
+    let p = Project::empty(d);
+    let q = |name: &str| match d {
+        Dialect::MySql => format!("`{name}`"),
+        _ => format!("\"{name}\""),
+    };
+    let other = if d == Dialect::Sqlite {
+        String::new()
+    } else {
+        "CREATE TABLE ledger (id INTEGER PRIMARY KEY);\n".to_owned()
+    };
+    p.write(
+        "20261001000000_create_ledger/up.sql",
+        &format!(
+            "CREATE TABLE {} ({} INTEGER PRIMARY KEY, {} VARCHAR(50));\n{other}",
+            q("Ledger"),
+            q("id"),
+            q("noteText")
+        ),
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.db.exec(&format!(
+        "INSERT INTO {} ({}, {}) VALUES (1, 'a'), (2, 'b'), (3, NULL)",
+        q("Ledger"),
+        q("id"),
+        q("noteText")
+    ));
+    p.write(
+        "20261002000000_drop_ledger/up.sql",
+        &format!(
+            "ALTER TABLE {} DROP COLUMN {};\nDROP TABLE {};\n",
+            q("Ledger"),
+            q("noteText"),
+            q("Ledger")
+        ),
+    );
+    let out = p.godwit(&["plan"]);
+    if d == Dialect::Sqlite {
+        // SQLite names the object as lower case; the counts are the point.
+        out.expect(0)
+            .says("drops ledger.notetext: 2 non-null values")
+            .says("drops table ledger: 3 rows");
+    } else {
+        out.expect(0)
+            .says("Ledger: 3 rows")
+            .says("drops Ledger.noteText: 2 non-null values")
+            .says("drops table Ledger: 3 rows");
+        assert!(!out.text().contains("drops table ledger"), "{}", out.text());
+    }
+}
+
 /// Counts only what exists: a table created earlier in the same plan has no rows yet.
 #[test]
 fn plan_of_a_fresh_database() {

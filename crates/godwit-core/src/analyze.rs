@@ -32,7 +32,8 @@ pub struct StatementInfo {
     pub parse_error: Option<String>,
     /// The strongest lock the statement takes on the tables it touches.
     pub lock: Lock,
-    /// Tables touched, lowercase, unquoted, schema stripped.
+    /// Tables touched, unquoted and schema stripped, spelled as the database names them
+    /// (PostgreSQL folds unquoted names to lower case; see `ident`).
     pub tables: Vec<String>,
     pub effects: Vec<Effect>,
 }
@@ -265,7 +266,7 @@ fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> Stateme
         }
     }
     if !info.parsed {
-        lock = from_words(&words, &mut info);
+        lock = from_words(dialect, &words, &mut info);
     }
     // Transaction control and `SET` never reach the AST paths above in a useful form on
     // every dialect, and both matter to the checks whether or not the parser read them.
@@ -304,33 +305,50 @@ fn dialect_lock(pg: Lock, dialect: Dialect) -> Lock {
     }
 }
 
-/// `schema.Table` → `table`.
-fn object(name: &ObjectName) -> String {
+/// `schema.Table` → `Table`, spelled as the database names it (see [`ident`]).
+fn object(dialect: Dialect, name: &ObjectName) -> String {
     name.0
         .last()
         .and_then(|p| p.as_ident())
-        .map(|i| i.value.to_lowercase())
+        .map(|i| ident(dialect, i))
         .unwrap_or_else(|| name.to_string().to_lowercase())
 }
 
-fn ident(i: &ast::Ident) -> String {
-    i.value.to_lowercase()
+/// An identifier as the database itself names the object, so that a name the checks
+/// report is the object's, and a live count can query it:
+/// - PostgreSQL folds an unquoted name to lower case and keeps a quoted one exactly
+///   (`"Users"` and `users` are two tables);
+/// - MySQL and MariaDB keep table names as written (case-sensitive on Linux), quoted or not;
+/// - SQLite compares names without case, so lower case names the same object.
+fn ident(dialect: Dialect, i: &ast::Ident) -> String {
+    fold(dialect, &i.value, i.quote_style.is_some())
 }
 
-fn index_columns(columns: &[ast::IndexColumn]) -> Vec<String> {
+/// [`ident`] for a name's text and whether it was quoted.
+fn fold(dialect: Dialect, name: &str, quoted: bool) -> String {
+    match dialect {
+        Dialect::Postgres if quoted => name.to_owned(),
+        Dialect::MySql => name.to_owned(),
+        Dialect::Postgres | Dialect::Sqlite => name.to_lowercase(),
+    }
+}
+
+fn index_columns(dialect: Dialect, columns: &[ast::IndexColumn]) -> Vec<String> {
     columns
         .iter()
         .map(|c| match &c.column.expr {
-            Expr::Identifier(i) => ident(i),
-            Expr::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_default(),
+            Expr::Identifier(i) => ident(dialect, i),
+            Expr::CompoundIdentifier(parts) => {
+                parts.last().map(|i| ident(dialect, i)).unwrap_or_default()
+            }
             other => other.to_string(),
         })
         .collect()
 }
 
-fn from_table(factor: &TableFactor) -> Option<String> {
+fn from_table(dialect: Dialect, factor: &TableFactor) -> Option<String> {
     match factor {
-        TableFactor::Table { name, .. } => Some(object(name)),
+        TableFactor::Table { name, .. } => Some(object(dialect, name)),
         _ => None,
     }
 }
@@ -348,12 +366,12 @@ fn from_ast(
         S::Query(_) => Lock::AccessShare,
         S::Insert(insert) => {
             if let ast::TableObject::TableName(name) = &insert.table {
-                tables.push(object(name));
+                tables.push(object(dialect, name));
             }
             Lock::RowExclusive
         }
         S::Update(update) => {
-            if let Some(table) = from_table(&update.table.relation) {
+            if let Some(table) = from_table(dialect, &update.table.relation) {
                 effects.push(Effect::UpdateRows {
                     table: table.clone(),
                     filtered: update.selection.is_some(),
@@ -366,7 +384,7 @@ fn from_ast(
             let from = match &delete.from {
                 ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
             };
-            for t in from.iter().filter_map(|t| from_table(&t.relation)) {
+            for t in from.iter().filter_map(|t| from_table(dialect, &t.relation)) {
                 effects.push(Effect::DeleteRows {
                     table: t.clone(),
                     filtered: delete.selection.is_some() || delete.limit.is_some(),
@@ -377,7 +395,7 @@ fn from_ast(
         }
         S::Truncate(truncate) => {
             for t in &truncate.table_names {
-                let table = object(&t.name);
+                let table = object(dialect, &t.name);
                 effects.push(Effect::TruncateTable {
                     table: table.clone(),
                 });
@@ -393,14 +411,18 @@ fn from_ast(
         } => match object_type {
             ObjectType::Table => {
                 for n in names {
-                    effects.push(Effect::DropTable { table: object(n) });
-                    tables.push(object(n));
+                    effects.push(Effect::DropTable {
+                        table: object(dialect, n),
+                    });
+                    tables.push(object(dialect, n));
                 }
                 Lock::AccessExclusive
             }
             ObjectType::Schema | ObjectType::Database => {
                 for n in names {
-                    effects.push(Effect::DropSchema { schema: object(n) });
+                    effects.push(Effect::DropSchema {
+                        schema: object(dialect, n),
+                    });
                 }
                 Lock::AccessExclusive
             }
@@ -409,7 +431,7 @@ fn from_ast(
                     concurrently: drop_concurrently,
                 });
                 if let Some(t) = table {
-                    tables.push(object(t));
+                    tables.push(object(dialect, t));
                 }
                 if drop_concurrently {
                     Lock::ShareUpdateExclusive
@@ -418,13 +440,13 @@ fn from_ast(
                 }
             }
             ObjectType::View | ObjectType::MaterializedView => {
-                tables.extend(names.iter().map(object));
+                tables.extend(names.iter().map(|n| object(dialect, n)));
                 Lock::AccessExclusive
             }
             _ => Lock::None,
         },
         S::CreateTable(create) => {
-            let table = object(&create.name);
+            let table = object(dialect, &create.name);
             effects.push(Effect::CreateTable {
                 table: table.clone(),
             });
@@ -446,7 +468,7 @@ fn from_ast(
                     })
                 }));
             for name in referenced {
-                tables.push(object(name));
+                tables.push(object(dialect, name));
                 lock = Lock::ShareRowExclusive;
             }
             if create.query.is_some() {
@@ -455,12 +477,12 @@ fn from_ast(
             lock
         }
         S::CreateIndex(index) => {
-            let table = object(&index.table_name);
+            let table = object(dialect, &index.table_name);
             effects.push(Effect::CreateIndex {
                 table: table.clone(),
                 concurrently: index.concurrently,
                 unique: index.unique,
-                columns: index_columns(&index.columns),
+                columns: index_columns(dialect, &index.columns),
             });
             tables.push(table);
             if index.concurrently {
@@ -470,7 +492,7 @@ fn from_ast(
             }
         }
         S::AlterTable(alter) => {
-            let table = object(&alter.name);
+            let table = object(dialect, &alter.name);
             tables.push(table.clone());
             let mut lock = Lock::None;
             for op in &alter.operations {
@@ -481,17 +503,17 @@ fn from_ast(
         S::RenameTable(renames) => {
             for r in renames {
                 effects.push(Effect::RenameTable {
-                    from: object(&r.old_name),
-                    to: object(&r.new_name),
+                    from: object(dialect, &r.old_name),
+                    to: object(dialect, &r.new_name),
                 });
-                tables.push(object(&r.old_name));
+                tables.push(object(dialect, &r.old_name));
             }
             Lock::AccessExclusive
         }
         S::AlterType(alter) => {
             if let AlterTypeOperation::AddValue(_) = &alter.operation {
                 effects.push(Effect::AddEnumValue {
-                    type_name: object(&alter.name),
+                    type_name: object(dialect, &alter.name),
                 });
             }
             Lock::None
@@ -499,18 +521,18 @@ fn from_ast(
         // Replacing a view locks it like a table: queries reading it wait, and queue
         // behind the replacement while it waits for running ones.
         S::CreateView(view) if view.or_replace => {
-            tables.push(object(&view.name));
+            tables.push(object(dialect, &view.name));
             Lock::AccessExclusive
         }
         // Triggers change how every write to the table behaves, so PostgreSQL takes
         // SHARE ROW EXCLUSIVE to add or remove one.
         S::CreateTrigger(trigger) => {
-            tables.push(object(&trigger.table_name));
+            tables.push(object(dialect, &trigger.table_name));
             Lock::ShareRowExclusive
         }
         S::DropTrigger(trigger) => {
             if let Some(table) = &trigger.table_name {
-                tables.push(object(table));
+                tables.push(object(dialect, table));
             }
             Lock::ShareRowExclusive
         }
@@ -541,7 +563,7 @@ fn alter_operation(
             let (not_null, has_default, volatile_default) = column_facts(column_def);
             effects.push(Effect::AddColumn {
                 table: table.to_string(),
-                column: ident(&column_def.name),
+                column: ident(dialect, &column_def.name),
                 not_null,
                 has_default,
                 volatile_default,
@@ -550,7 +572,7 @@ fn alter_operation(
             for option in &column_def.options {
                 match &option.option {
                     ColumnOption::ForeignKey(fk) => {
-                        tables.push(object(&fk.foreign_table));
+                        tables.push(object(dialect, &fk.foreign_table));
                         effects.push(Effect::AddForeignKey {
                             table: table.to_string(),
                             not_valid: false,
@@ -562,7 +584,7 @@ fn alter_operation(
                     }),
                     ColumnOption::Unique(_) => effects.push(Effect::AddUnique {
                         table: table.to_string(),
-                        columns: vec![ident(&column_def.name)],
+                        columns: vec![ident(dialect, &column_def.name)],
                     }),
                     ColumnOption::PrimaryKey(_) => copies(effects, "adds a primary key"),
                     ColumnOption::Generated { .. } => {
@@ -581,7 +603,7 @@ fn alter_operation(
             for c in column_names {
                 effects.push(Effect::DropColumn {
                     table: table.to_string(),
-                    column: ident(c),
+                    column: ident(dialect, c),
                 });
             }
             Lock::AccessExclusive
@@ -591,7 +613,7 @@ fn alter_operation(
             not_valid,
         } => match constraint {
             TableConstraint::ForeignKey(fk) => {
-                tables.push(object(&fk.foreign_table));
+                tables.push(object(dialect, &fk.foreign_table));
                 effects.push(Effect::AddForeignKey {
                     table: table.to_string(),
                     not_valid: *not_valid,
@@ -611,7 +633,7 @@ fn alter_operation(
                 if !u.columns.is_empty() {
                     effects.push(Effect::AddUnique {
                         table: table.to_string(),
-                        columns: index_columns(&u.columns),
+                        columns: index_columns(dialect, &u.columns),
                     });
                 }
                 Lock::AccessExclusive
@@ -621,7 +643,7 @@ fn alter_operation(
                 if !pk.columns.is_empty() {
                     effects.push(Effect::AddUnique {
                         table: table.to_string(),
-                        columns: index_columns(&pk.columns),
+                        columns: index_columns(dialect, &pk.columns),
                     });
                 }
                 copies(effects, "adds a primary key");
@@ -632,7 +654,7 @@ fn alter_operation(
         Op::ValidateConstraint { name } => {
             effects.push(Effect::ValidateConstraint {
                 table: table.to_string(),
-                name: ident(name),
+                name: ident(dialect, name),
             });
             Lock::ShareUpdateExclusive
         }
@@ -642,14 +664,16 @@ fn alter_operation(
         } => {
             effects.push(Effect::RenameColumn {
                 table: table.to_string(),
-                from: ident(old_column_name),
-                to: ident(new_column_name),
+                from: ident(dialect, old_column_name),
+                to: ident(dialect, new_column_name),
             });
             Lock::AccessExclusive
         }
         Op::RenameTable { table_name } => {
             let to = match table_name {
-                ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => object(n),
+                ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => {
+                    object(dialect, n)
+                }
             };
             effects.push(Effect::RenameTable {
                 from: table.to_string(),
@@ -665,14 +689,14 @@ fn alter_operation(
         } => {
             effects.push(Effect::ChangeType {
                 table: table.to_string(),
-                column: ident(old_name),
+                column: ident(dialect, old_name),
                 new_type: data_type.to_string(),
             });
-            if ident(old_name) != ident(new_name) {
+            if ident(dialect, old_name) != ident(dialect, new_name) {
                 effects.push(Effect::RenameColumn {
                     table: table.to_string(),
-                    from: ident(old_name),
-                    to: ident(new_name),
+                    from: ident(dialect, old_name),
+                    to: ident(dialect, new_name),
                 });
             }
             Lock::AccessExclusive
@@ -684,7 +708,7 @@ fn alter_operation(
         } => {
             effects.push(Effect::ChangeType {
                 table: table.to_string(),
-                column: ident(col_name),
+                column: ident(dialect, col_name),
                 new_type: data_type.to_string(),
             });
             Lock::AccessExclusive
@@ -693,14 +717,14 @@ fn alter_operation(
             AlterColumnOperation::SetNotNull => {
                 effects.push(Effect::SetNotNull {
                     table: table.to_string(),
-                    column: ident(column_name),
+                    column: ident(dialect, column_name),
                 });
                 Lock::AccessExclusive
             }
             AlterColumnOperation::SetDataType { data_type, .. } => {
                 effects.push(Effect::ChangeType {
                     table: table.to_string(),
-                    column: ident(column_name),
+                    column: ident(dialect, column_name),
                     new_type: data_type.to_string(),
                 });
                 Lock::AccessExclusive
@@ -997,9 +1021,11 @@ fn skip(words: &[Word], mut at: usize, optional: &[&str]) -> usize {
 }
 
 /// A possibly qualified name starting at `at`: its last part, and the position after it.
-fn name_at(words: &[Word], at: usize) -> Option<(String, usize)> {
+fn name_at(dialect: Dialect, words: &[Word], at: usize) -> Option<(String, usize)> {
     let mut at = at;
-    let mut name = words.get(at)?.text.to_lowercase();
+    // A quoted word has no upper-case form: it is never a keyword.
+    let spelled = |w: &Word| fold(dialect, &w.text, w.upper.is_empty());
+    let mut name = spelled(words.get(at)?);
     if name.is_empty()
         || !name
             .chars()
@@ -1010,7 +1036,7 @@ fn name_at(words: &[Word], at: usize) -> Option<(String, usize)> {
     }
     at += 1;
     while words.get(at).is_some_and(|w| w.text == ".") {
-        name = words.get(at + 1)?.text.to_lowercase();
+        name = spelled(words.get(at + 1)?);
         at += 2;
     }
     Some((name, at))
@@ -1020,7 +1046,7 @@ fn position(words: &[Word], keyword: &str) -> Option<usize> {
     words.iter().position(|w| w.upper == keyword)
 }
 
-fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
+fn from_words(dialect: Dialect, words: &[Word], info: &mut StatementInfo) -> Lock {
     let effects = &mut info.effects;
     let tables = &mut info.tables;
     let first = words.first().map(|w| w.upper.as_str()).unwrap_or_default();
@@ -1029,7 +1055,7 @@ fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
             let kind = words.get(1).map(|w| w.upper.as_str()).unwrap_or_default();
             let mut at = skip(words, 2, &["CONCURRENTLY", "IF", "EXISTS"]);
             let mut names = Vec::new();
-            while let Some((name, next)) = name_at(words, at) {
+            while let Some((name, next)) = name_at(dialect, words, at) {
                 names.push(name);
                 if words.get(next).is_some_and(|w| w.text == ",") {
                     at = next + 1;
@@ -1065,7 +1091,7 @@ fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
         }
         "TRUNCATE" => {
             let at = skip(words, 1, &["TABLE", "ONLY", "IF", "EXISTS"]);
-            if let Some((table, _)) = name_at(words, at) {
+            if let Some((table, _)) = name_at(dialect, words, at) {
                 effects.push(Effect::TruncateTable {
                     table: table.clone(),
                 });
@@ -1082,7 +1108,7 @@ fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
             match words.get(at).map(|w| w.upper.as_str()) {
                 Some("TABLE") => {
                     let at = skip(words, at + 1, &["IF", "NOT", "EXISTS"]);
-                    if let Some((table, _)) = name_at(words, at) {
+                    if let Some((table, _)) = name_at(dialect, words, at) {
                         effects.push(Effect::CreateTable {
                             table: table.clone(),
                         });
@@ -1094,7 +1120,7 @@ fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
                     let concurrently = words.get(at + 1).is_some_and(|w| w.upper == "CONCURRENTLY");
                     let unique = words[..at].iter().any(|w| w.upper == "UNIQUE");
                     let table = position(words, "ON").and_then(|on| {
-                        name_at(words, skip(words, on + 1, &["ONLY"])).map(|(n, _)| n)
+                        name_at(dialect, words, skip(words, on + 1, &["ONLY"])).map(|(n, _)| n)
                     });
                     if let Some(table) = table {
                         effects.push(Effect::CreateIndex {
@@ -1116,7 +1142,7 @@ fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
         }
         "ALTER" if words.get(1).is_some_and(|w| w.upper == "TABLE") => {
             let at = skip(words, 2, &["IF", "EXISTS", "ONLY"]);
-            let Some((table, at)) = name_at(words, at) else {
+            let Some((table, at)) = name_at(dialect, words, at) else {
                 return Lock::AccessExclusive;
             };
             tables.push(table.clone());
@@ -1129,7 +1155,7 @@ fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
             let mut lock = Lock::AccessExclusive;
             if let Some(p) = has(&["DROP", "COLUMN"]) {
                 let at = skip(rest, p + 2, &["IF", "EXISTS"]);
-                if let Some((column, _)) = name_at(rest, at) {
+                if let Some((column, _)) = name_at(dialect, rest, at) {
                     effects.push(Effect::DropColumn {
                         table: table.clone(),
                         column,
@@ -1138,7 +1164,7 @@ fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
             }
             if let Some(p) = has(&["RENAME", "COLUMN"]) {
                 if let (Some((from, next)), Some((to, _))) =
-                    (name_at(rest, p + 2), name_at(rest, p + 4))
+                    (name_at(dialect, rest, p + 2), name_at(dialect, rest, p + 4))
                     && rest.get(next).is_some_and(|w| w.upper == "TO")
                 {
                     effects.push(Effect::RenameColumn {
@@ -1148,7 +1174,7 @@ fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
                     });
                 }
             } else if let Some(p) = has(&["RENAME", "TO"])
-                && let Some((to, _)) = name_at(rest, p + 2)
+                && let Some((to, _)) = name_at(dialect, rest, p + 2)
             {
                 effects.push(Effect::RenameTable {
                     from: table.clone(),
@@ -1157,7 +1183,7 @@ fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
             }
             if let Some(p) = has(&["SET", "NOT", "NULL"])
                 && let Some(c) = rest[..p].iter().rposition(|w| w.upper == "COLUMN")
-                && let Some((column, _)) = name_at(rest, c + 1)
+                && let Some((column, _)) = name_at(dialect, rest, c + 1)
             {
                 effects.push(Effect::SetNotNull {
                     table: table.clone(),
@@ -1184,7 +1210,7 @@ fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
             lock
         }
         "ALTER" if words.get(1).is_some_and(|w| w.upper == "TYPE") => {
-            if let Some((type_name, at)) = name_at(words, 2)
+            if let Some((type_name, at)) = name_at(dialect, words, 2)
                 && starts_with(&words[at..], &["ADD", "VALUE"])
             {
                 effects.push(Effect::AddEnumValue { type_name });
@@ -1193,7 +1219,7 @@ fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
         }
         "DELETE" => {
             let at = skip(words, 1, &["FROM", "ONLY"]);
-            if let Some((table, _)) = name_at(words, at) {
+            if let Some((table, _)) = name_at(dialect, words, at) {
                 effects.push(Effect::DeleteRows {
                     table: table.clone(),
                     filtered: position(words, "WHERE").is_some(),
@@ -1204,7 +1230,7 @@ fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
         }
         "UPDATE" => {
             let at = skip(words, 1, &["ONLY"]);
-            if let Some((table, _)) = name_at(words, at) {
+            if let Some((table, _)) = name_at(dialect, words, at) {
                 effects.push(Effect::UpdateRows {
                     table: table.clone(),
                     filtered: position(words, "WHERE").is_some(),
@@ -1215,7 +1241,7 @@ fn from_words(words: &[Word], info: &mut StatementInfo) -> Lock {
         }
         "INSERT" => {
             let at = skip(words, 1, &["INTO", "IGNORE"]);
-            if let Some((table, _)) = name_at(words, at) {
+            if let Some((table, _)) = name_at(dialect, words, at) {
                 tables.push(table);
             }
             Lock::RowExclusive
@@ -1293,6 +1319,81 @@ mod tests {
         assert_eq!(one("SELECT 1", Dialect::Sqlite).lock, Lock::AccessShare);
     }
 
+    /// Names come out as the database names the object, so that findings name it and a
+    /// live count finds it: a Prisma history's `"Subscription"` is not `subscription`.
+    #[test]
+    fn names_are_spelled_as_each_database_names_them() {
+        let cases = [
+            // (dialect, statement, table, column)
+            (
+                Dialect::Postgres,
+                r#"ALTER TABLE "Subscription" DROP COLUMN "planId""#,
+                "Subscription",
+                "planId",
+            ),
+            (
+                Dialect::Postgres,
+                "ALTER TABLE Subscription DROP COLUMN PlanId",
+                "subscription",
+                "planid",
+            ),
+            (
+                Dialect::MySql,
+                "ALTER TABLE `Subscription` DROP COLUMN `planId`",
+                "Subscription",
+                "planId",
+            ),
+            (
+                Dialect::MySql,
+                "ALTER TABLE Subscription DROP COLUMN planId",
+                "Subscription",
+                "planId",
+            ),
+            (
+                Dialect::Sqlite,
+                r#"ALTER TABLE "Subscription" DROP COLUMN "planId""#,
+                "subscription",
+                "planid",
+            ),
+        ];
+        for (dialect, sql, table, column) in cases {
+            let info = one(sql, dialect);
+            assert!(info.parsed, "{sql}");
+            assert_eq!(info.tables, vec![table], "{dialect:?}: {sql}");
+            assert_eq!(
+                info.effects,
+                vec![Effect::DropColumn {
+                    table: table.into(),
+                    column: column.into(),
+                }],
+                "{dialect:?}: {sql}"
+            );
+        }
+        // Through the keyword scan too, for statements the parser cannot read.
+        for (dialect, sql, table) in [
+            (
+                Dialect::Postgres,
+                r#"DROP TABLE "Counter" CASCADE FOO"#,
+                "Counter",
+            ),
+            (
+                Dialect::Postgres,
+                "DROP TABLE Counter CASCADE FOO",
+                "counter",
+            ),
+            (Dialect::MySql, "DROP TABLE Counter CASCADE FOO", "Counter"),
+            (
+                Dialect::Sqlite,
+                r#"DROP TABLE "Counter" CASCADE FOO"#,
+                "counter",
+            ),
+        ] {
+            let info = one(sql, dialect);
+            assert!(!info.parsed, "{sql} should not parse");
+            assert_eq!(info.tables, vec![table], "{dialect:?}: {sql}");
+        }
+    }
+
     #[test]
     fn effects_of_common_statements() {
         let info = one(
@@ -1300,11 +1401,11 @@ mod tests {
             Dialect::Postgres,
         );
         assert!(info.parsed);
-        assert_eq!(info.tables, vec!["users"]);
+        assert_eq!(info.tables, vec!["Users"]);
         assert_eq!(
             info.effects,
             vec![Effect::AddColumn {
-                table: "users".into(),
+                table: "Users".into(),
                 column: "token".into(),
                 not_null: true,
                 has_default: true,

@@ -2389,8 +2389,11 @@ fn with_report(err: Error, report: &RunReport, operation: Operation) -> Error {
 }
 
 fn done_before_failure(done: &[Done], operation: Operation) -> Option<String> {
-    let (first, last) = (done.first()?, done.last()?);
-    let id = |d: &Done| format!("{}_{}", d.version, d.name);
+    let ids: Vec<String> = done
+        .iter()
+        .map(|d| format!("{}_{}", d.version, d.name))
+        .collect();
+    let span = crate::text::span(&ids)?;
     let one = done.len() == 1;
     let (verb, state) = match operation {
         Operation::Down if one => ("Reverted", "it stays reverted"),
@@ -2401,9 +2404,8 @@ fn done_before_failure(done: &[Done], operation: Operation) -> Option<String> {
         _ => ("Applied", "they stay applied"),
     };
     let which = match done.len() {
-        1 => id(first),
-        2 => format!("{} and {}", id(first), id(last)),
-        n => format!("{n} migrations, from {} to {}", id(first), id(last)),
+        1 | 2 => span,
+        n => format!("{n} migrations, {span}"),
     };
     Some(format!(
         "\n\n{verb} before the failure ({}): {which}; {state} (`godwit status` lists them)",

@@ -30,9 +30,29 @@ pub(crate) fn one_line(sql: &str, max: usize) -> String {
     }
 }
 
+/// A list of names that may run to hundreds, in a sentence: `a`, `a and b`, or `from a
+/// to z` (the caller says how many); `None` when there is none.
+pub(crate) fn span(names: &[String]) -> Option<String> {
+    match names {
+        [] => None,
+        [one] => Some(one.clone()),
+        [first, second] => Some(format!("{first} and {second}")),
+        [first, .., last] => Some(format!("from {first} to {last}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn span_names_the_ends_of_a_long_list() {
+        let names = |n: usize| (1..=n).map(|i| format!("m{i}")).collect::<Vec<_>>();
+        assert_eq!(span(&names(0)), None);
+        assert_eq!(span(&names(1)).unwrap(), "m1");
+        assert_eq!(span(&names(2)).unwrap(), "m1 and m2");
+        assert_eq!(span(&names(163)).unwrap(), "from m1 to m163");
+    }
 
     #[test]
     fn thousands_groups_digits_of_either_sign() {

@@ -1128,7 +1128,7 @@ impl TargetPosition {
             .map(id)
             .collect();
         let mut notes = Vec::new();
-        if !pending.is_empty() {
+        if let Some(which) = crate::text::span(&pending) {
             let at = match &compare_at {
                 Some(v) => format!("the shadow as of {v}, the newest migration applied there"),
                 None => "an empty schema, since nothing is applied there yet".into(),
@@ -1136,8 +1136,8 @@ impl TargetPosition {
             notes.push(format!(
                 "the target has {} pending migration{} ({}); it is compared with {at}",
                 pending.len(),
-                if pending.len() == 1 { "" } else { "s" },
-                pending.join(", ")
+                crate::text::plural(pending.len()),
+                which
             ));
         }
         for e in entries {

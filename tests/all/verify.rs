@@ -542,7 +542,8 @@ fn never_deployed_target_is_compared_with_nothing(d: Dialect) {
     p.db.exec("CREATE TABLE legacy_users (id INTEGER PRIMARY KEY)");
     verify(&p, &[])
         .expect(4)
-        .says("the target has 3 pending migrations")
+        // Hundreds of pending migrations would be hundreds of names: the ends only.
+        .says("the target has 3 pending migrations (from 20260801000000_create_users to 20260803000000_seed_users)")
         .says("compared with an empty schema, since nothing is applied there yet")
         .says("table legacy_users: in the database but not in the migrations");
     assert!(

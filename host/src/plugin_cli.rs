@@ -571,7 +571,7 @@ fn assess(
             if let Err(e) = m.check_api() {
                 problems.push(e.to_string());
             }
-            World::parse(&m.plugin.world.to_string())
+            Some(m.plugin.world)
         }
         Ok(None) => {
             notes.push("it has no manifest, so it requests no capabilities".to_owned());

@@ -25,6 +25,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use sha2::Digest as _;
 
+use super::World;
 use super::wit::{self, ApiVersion};
 
 /// The custom section holding an embedded manifest.
@@ -71,7 +72,7 @@ pub enum ManifestError {
 }
 
 /// `godwit-plugin.toml` / the embedded section.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub plugin: PluginInfo,
@@ -82,7 +83,7 @@ pub struct Manifest {
 }
 
 /// `[plugin]`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginInfo {
     pub name: String,
@@ -93,28 +94,6 @@ pub struct PluginInfo {
     pub api: String,
     #[serde(default)]
     pub description: Option<String>,
-}
-
-/// The four worlds of `wit/godwit-plugin.wit`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum World {
-    #[default]
-    Backfill,
-    DataStep,
-    Validator,
-    Notifier,
-}
-
-impl std::fmt::Display for World {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            World::Backfill => "backfill",
-            World::DataStep => "data-step",
-            World::Validator => "validator",
-            World::Notifier => "notifier",
-        })
-    }
 }
 
 /// `[requests]`: what the plugin asks for. Each entry means what the same entry in the

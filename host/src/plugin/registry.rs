@@ -530,7 +530,7 @@ pub fn may_use_database(project_dir: &Path, declared: &PluginSettings) -> bool {
                 .flatten()
         }),
     };
-    manifest.is_none_or(|m| m.plugin.world != super::manifest::World::Notifier)
+    manifest.is_none_or(|m| m.plugin.world != super::World::Notifier)
 }
 
 /// Reads, pins, compiles and grants one declared plugin.

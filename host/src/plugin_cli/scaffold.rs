@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::{NewArgs, WorldArg};
+use super::NewArgs;
 use crate::error::{Error, exit};
+use crate::plugin::World;
 
 /// The SDK in the checkout this godwit was built from, when that checkout is still there.
 const SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk/rust");
@@ -84,7 +85,8 @@ pub fn new(args: &NewArgs, json: bool) -> Result<u8, Error> {
             dir.display()
         )));
     }
-    let files = files(name, args.world, lang)?;
+    let world = World::from(args.world);
+    let files = files(name, world, lang)?;
     for (file, content) in &files {
         let path = dir.join(file);
         if let Some(parent) = path.parent() {
@@ -99,7 +101,7 @@ pub fn new(args: &NewArgs, json: bool) -> Result<u8, Error> {
             "{}",
             serde_json::to_string_pretty(&json!({
                 "created": dir,
-                "world": world_name(args.world),
+                "world": world.name(),
                 "files": files.iter().map(|(f, _)| f).collect::<Vec<_>>(),
                 "build": build,
                 "wasm": wasm,
@@ -109,12 +111,12 @@ pub fn new(args: &NewArgs, json: bool) -> Result<u8, Error> {
     } else {
         println!(
             "Created {} plugin {name} in {}/\n  build it:  cd {} && {build}\n  check it:  godwit plugin check {}/{wasm}",
-            world_name(args.world),
+            world.name(),
             dir.display(),
             dir.display(),
             dir.display(),
         );
-        if args.world == WorldArg::Backfill {
+        if world == World::Backfill {
             println!(
                 "  try it:    godwit plugin run {}/{wasm} --rows {}/sample-rows.json",
                 dir.display(),
@@ -134,15 +136,6 @@ pub fn wasm_path(name: &str) -> String {
         "target/wasm32-wasip2/release/{}.wasm",
         name.replace('-', "_")
     )
-}
-
-fn world_name(world: WorldArg) -> &'static str {
-    match world {
-        WorldArg::Backfill => "backfill",
-        WorldArg::DataStep => "data-step",
-        WorldArg::Validator => "validator",
-        WorldArg::Notifier => "notifier",
-    }
 }
 
 /// Where the generated project gets godwit-sdk from.
@@ -173,22 +166,22 @@ fn sdk_version() -> String {
 /// The files of a new project: (path relative to the project, content).
 type Files = Vec<(String, Vec<u8>)>;
 
-fn files(name: &str, world: WorldArg, lang: Lang) -> Result<Files, Error> {
-    let world_name = world_name(world);
+fn files(name: &str, world: World, lang: Lang) -> Result<Files, Error> {
+    let world_name = world.name();
     let (description, requests) = match world {
-        WorldArg::Backfill => (
+        World::Backfill => (
             "Fill users.email_normalized from users.email, trimmed and lowercased.",
             "read = [\"users\"]\nwrite = [\"users.email_normalized\"]",
         ),
-        WorldArg::DataStep => (
+        World::DataStep => (
             "Lowercase users.email batch by batch, with its own queries.",
             "read = [\"users\"]\nwrite = [\"users.email\"]",
         ),
-        WorldArg::Validator => (
+        World::Validator => (
             "Organisation rules: every migration has a down.sql; no DROP TABLE.",
             "read = []\nwrite = []",
         ),
-        WorldArg::Notifier => (
+        World::Notifier => (
             "Write each deploy's start and end to godwit's log.",
             "read = []\nwrite = []",
         ),
@@ -229,25 +222,25 @@ timeout = "5s"
     let wasm = lang.wasm_path(name);
     let build = lang.build_command();
     let try_it = match world {
-        WorldArg::Backfill => {
+        World::Backfill => {
             format!("godwit plugin run {wasm} --rows sample-rows.json --config table=users\n")
         }
-        WorldArg::Validator => format!(
+        World::Validator => format!(
             "godwit plugin run {wasm} --migration path/to/migrations/20261121090000_create_users\n"
         ),
-        WorldArg::Notifier => format!(
+        World::Notifier => format!(
             "echo '{{\"run-started\": {{\"operation\": \"deploy\", \"pending\": 2, \"database\": \"sqlite://app.db\"}}}}' > event.json\ngodwit plugin run {wasm} --event event.json\n"
         ),
-        WorldArg::DataStep => String::new(),
+        World::DataStep => String::new(),
     };
     let config_example = match world {
-        WorldArg::Backfill | WorldArg::DataStep => "\n[plugins.{name}.config]\ntable = \"users\"\n",
+        World::Backfill | World::DataStep => "\n[plugins.{name}.config]\ntable = \"users\"\n",
         _ => "",
     }
     .replace("{name}", name);
     let grants = match world {
-        WorldArg::Backfill => "read = [\"users\"]\nwrite = [\"users.email_normalized\"]",
-        WorldArg::DataStep => "read = [\"users\"]\nwrite = [\"users.email\"]",
+        World::Backfill => "read = [\"users\"]\nwrite = [\"users.email_normalized\"]",
+        World::DataStep => "read = [\"users\"]\nwrite = [\"users.email\"]",
         _ => "read = []",
     };
     let (toolchain, source) = match lang {
@@ -314,7 +307,7 @@ operator allows. It gets only what both say.
         ("godwit-plugin.toml".into(), manifest.into_bytes()),
         ("README.md".into(), readme.into_bytes()),
     ];
-    if world == WorldArg::Backfill {
+    if world == World::Backfill {
         files.push((
             "sample-rows.json".into(),
             b"[\n  {\"id\": 1, \"email\": \"  Ada@Example.COM \"},\n  {\"id\": 2, \"email\": \"grace@example.com\"},\n  {\"id\": 3, \"email\": null}\n]\n".to_vec(),
@@ -342,10 +335,10 @@ crate-type = ["cdylib"]
                 sdk = sdk_dependency()
             );
             let lib = match world {
-                WorldArg::Backfill => BACKFILL,
-                WorldArg::DataStep => DATA_STEP,
-                WorldArg::Validator => VALIDATOR,
-                WorldArg::Notifier => NOTIFIER,
+                World::Backfill => BACKFILL,
+                World::DataStep => DATA_STEP,
+                World::Validator => VALIDATOR,
+                World::Notifier => NOTIFIER,
             };
             files.push(("Cargo.toml".into(), cargo.into_bytes()));
             files.push(("src/lib.rs".into(), lib.as_bytes().to_vec()));

@@ -557,17 +557,12 @@ fn hazards(
             _ => {}
         }
     }
-    // The analyser spells names as the database does (SQLite's in lower case); the
-    // schema diff as the catalog does. SQLite compares names without case, and MySQL
-    // column names too.
-    let same_table = |a: &str, b: &str| match dialect {
-        Dialect::Sqlite => a.eq_ignore_ascii_case(b),
-        Dialect::Postgres | Dialect::MySql => a == b,
-    };
-    let same_column = |a: &str, b: &str| match dialect {
-        Dialect::Sqlite | Dialect::MySql => a.eq_ignore_ascii_case(b),
-        Dialect::Postgres => a == b,
-    };
+    // The analyser spells names as the database does (SQLite's in lower case), the schema
+    // diff as the catalog does: both are exact spellings, compared as the database would.
+    use godwit_core::sql::{column_key, name_key};
+    let same_table = |a: &str, b: &str| name_key(dialect, a, true) == name_key(dialect, b, true);
+    let same_column =
+        |a: &str, b: &str| column_key(dialect, a, true) == column_key(dialect, b, true);
     for (d, count) in destructive.iter().zip(counts) {
         let hit = info.effects.iter().any(|e| match (e, d) {
             (Effect::DropTable { table }, Destructive::DropTable { table: t }) => {

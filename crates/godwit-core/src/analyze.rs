@@ -17,6 +17,7 @@ use sqlparser::parser::Parser;
 
 use crate::Dialect;
 use crate::split::Statement;
+use crate::sql::name_key;
 
 /// One statement, as the checks see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -321,16 +322,7 @@ fn object(dialect: Dialect, name: &ObjectName) -> String {
 /// - MySQL and MariaDB keep table names as written (case-sensitive on Linux), quoted or not;
 /// - SQLite compares names without case, so lower case names the same object.
 fn ident(dialect: Dialect, i: &ast::Ident) -> String {
-    fold(dialect, &i.value, i.quote_style.is_some())
-}
-
-/// [`ident`] for a name's text and whether it was quoted.
-fn fold(dialect: Dialect, name: &str, quoted: bool) -> String {
-    match dialect {
-        Dialect::Postgres if quoted => name.to_owned(),
-        Dialect::MySql => name.to_owned(),
-        Dialect::Postgres | Dialect::Sqlite => name.to_lowercase(),
-    }
+    name_key(dialect, &i.value, i.quote_style.is_some())
 }
 
 fn index_columns(dialect: Dialect, columns: &[ast::IndexColumn]) -> Vec<String> {
@@ -1024,7 +1016,7 @@ fn skip(words: &[Word], mut at: usize, optional: &[&str]) -> usize {
 fn name_at(dialect: Dialect, words: &[Word], at: usize) -> Option<(String, usize)> {
     let mut at = at;
     // A quoted word has no upper-case form: it is never a keyword.
-    let spelled = |w: &Word| fold(dialect, &w.text, w.upper.is_empty());
+    let spelled = |w: &Word| name_key(dialect, &w.text, w.upper.is_empty());
     let mut name = spelled(words.get(at)?);
     if name.is_empty()
         || !name

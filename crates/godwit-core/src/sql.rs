@@ -22,6 +22,32 @@ pub fn literal(dialect: Dialect, text: &str) -> String {
     }
 }
 
+/// The name of a table or schema, written as `text` (quoted or not), as `dialect` looks
+/// it up, so that two spellings name one object exactly when their keys are equal:
+/// - PostgreSQL folds an unquoted name to lower case (ASCII only, in a UTF-8 database)
+///   and keeps a quoted one exactly;
+/// - MySQL/MariaDB on Linux (`lower_case_table_names = 0`) keep table and database names
+///   exactly, quoted or not;
+/// - SQLite compares names without regard to ASCII case, quoted or not.
+///
+/// Names read from a catalog are exact spellings: compare them as quoted.
+pub fn name_key(dialect: Dialect, text: &str, quoted: bool) -> String {
+    match dialect {
+        Dialect::Postgres if quoted => text.to_owned(),
+        Dialect::Postgres | Dialect::Sqlite => text.to_ascii_lowercase(),
+        Dialect::MySql => text.to_owned(),
+    }
+}
+
+/// [`name_key`] for a column: the same, except that MySQL column names never depend on
+/// case.
+pub fn column_key(dialect: Dialect, text: &str, quoted: bool) -> String {
+    match dialect {
+        Dialect::MySql => text.to_ascii_lowercase(),
+        _ => name_key(dialect, text, quoted),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

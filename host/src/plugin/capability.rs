@@ -154,20 +154,13 @@ impl Name {
     ///   exactly only refuses more.
     /// - SQLite compares names without regard to ASCII case, quoted or not.
     fn key(&self, d: Dialect) -> String {
-        match d {
-            Dialect::Postgres if self.quoted => self.text.clone(),
-            Dialect::Postgres | Dialect::Sqlite => self.text.to_ascii_lowercase(),
-            Dialect::MySql => self.text.clone(),
-        }
+        godwit_core::sql::name_key(d, &self.text, self.quoted)
     }
 
     /// The name of a column as the server looks it up: as for tables, except that MySQL
     /// column names never depend on case.
     fn column_key(&self, d: Dialect) -> String {
-        match d {
-            Dialect::MySql => self.text.to_ascii_lowercase(),
-            _ => self.key(d),
-        }
+        godwit_core::sql::column_key(d, &self.text, self.quoted)
     }
 
     /// The lower-cased text, for the names no wildcard reaches (`pg_*`, `godwit_*`…):

@@ -77,3 +77,59 @@ fn authelia_sqlite_reports_the_application_function() {
     p.godwit(&["resolve", "--rolled-back", "0002"]).expect(0);
     p.godwit(&["down"]).expect(0).says("Reverted 1 migration");
 }
+
+/// authelia rebuilds SQLite tables in two ways: moving the old table aside (V0005), and
+/// copying through a backup table and back (V0010). Neither loses a row, so lint reports
+/// them as table rebuilds (GW024, a warning), not as drops (GW001, an error); a table
+/// whose rows move to a table of another name (V0002's u2f_devices) is still a drop, and
+/// the finding says where the rows went.
+#[test]
+fn authelia_sqlite_table_rebuilds_are_not_drops() {
+    let p = authelia_project(Dialect::Sqlite);
+    let out = p.godwit(&["lint", "--format", "json"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|_| panic!("{}", out.text()));
+    let findings = json["findings"].as_array().unwrap();
+    let of = |code: &str, migration: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f["code"] == code)
+            .filter(|f| {
+                f["location"]["migration"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains(migration)
+            })
+            .map(|f| f["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(of("GW001", "0005_"), Vec::<String>::new());
+    assert_eq!(of("GW005", "0005_"), Vec::<String>::new());
+    let v5 = of("GW024", "0005_");
+    assert!(
+        v5.iter()
+            .any(|m| m.starts_with("rebuilds table oauth2_consent_session: statement")),
+        "{v5:#?}"
+    );
+    assert_eq!(of("GW001", "0010_"), Vec::<String>::new());
+    let v10 = of("GW024", "0010_");
+    assert!(
+        v10.iter().any(|m| m.contains(
+            "copies every row of oauth2_access_token_session into _bkp_up_v0010_oauth2_access_token_session and on into oauth2_access_token_session"
+        )),
+        "{v10:#?}"
+    );
+    let v2 = of("GW001", "0002_");
+    assert!(
+        v2.iter().any(|m| m.starts_with(
+            "drops table _bkp_up_v0002_u2f_devices: its rows live on in webauthn_devices"
+        )),
+        "{v2:#?}"
+    );
+    // Real drops stay errors: V0007 removes tables of authelia's pre-4.0 schema.
+    assert!(
+        of("GW001", "0007_").len() >= 10,
+        "{:#?}",
+        of("GW001", "0007_")
+    );
+}

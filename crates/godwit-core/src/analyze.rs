@@ -187,6 +187,18 @@ pub enum Effect {
         table: String,
         name: String,
     },
+    /// `INSERT INTO into … SELECT … FROM from`: the rows of one table copied into another,
+    /// as a table rebuild does (see [`crate::rebuild`]).
+    CopyRows {
+        into: String,
+        from: String,
+        /// The columns of `from` the `SELECT` reads, as plain columns or inside
+        /// expressions; `None` when it reads them all (`*`).
+        columns: Option<Vec<String>>,
+        /// False when some rows may stay behind: a `WHERE`, `LIMIT`, `DISTINCT`,
+        /// `GROUP BY`, a join, or conflict handling that skips or replaces rows.
+        every_row: bool,
+    },
     /// `BEGIN`/`START TRANSACTION` written in the file.
     BeginTransaction,
     Other,
@@ -345,6 +357,70 @@ fn from_table(dialect: Dialect, factor: &TableFactor) -> Option<String> {
     }
 }
 
+/// What an `INSERT … SELECT` copies: the one table it reads, the columns it reads from
+/// it (`None` for all), and whether it copies every row. `None` for an `INSERT` that is not
+/// a plain copy of one table (`VALUES`, a `UNION`, a CTE, a subquery as the source).
+fn copied_from(
+    dialect: Dialect,
+    insert: &ast::Insert,
+) -> Option<(String, Option<Vec<String>>, bool)> {
+    let query = insert.source.as_deref()?;
+    let ast::SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    if query.with.is_some() {
+        return None;
+    }
+    let [only] = select.from.as_slice() else {
+        return None;
+    };
+    let from = from_table(dialect, &only.relation)?;
+    let mut columns = Some(Vec::new());
+    for item in &select.projection {
+        match item {
+            ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
+                columns = None;
+            }
+            ast::SelectItem::UnnamedExpr(expr)
+            | ast::SelectItem::ExprWithAlias { expr, .. }
+            | ast::SelectItem::ExprWithAliases { expr, .. } => {
+                let _ = ast::visit_expressions(expr, |e| {
+                    let name = match e {
+                        Expr::Identifier(i) => Some(i),
+                        Expr::CompoundIdentifier(parts) => parts.last(),
+                        _ => None,
+                    };
+                    if let (Some(i), Some(columns)) = (name, columns.as_mut()) {
+                        let key =
+                            crate::sql::column_key(dialect, &i.value, i.quote_style.is_some());
+                        if !columns.contains(&key) {
+                            columns.push(key);
+                        }
+                    }
+                    std::ops::ControlFlow::<()>::Continue(())
+                });
+            }
+        }
+    }
+    let grouped = match &select.group_by {
+        ast::GroupByExpr::All(_) => true,
+        ast::GroupByExpr::Expressions(exprs, _) => !exprs.is_empty(),
+    };
+    let every_row = only.joins.is_empty()
+        && select.selection.is_none()
+        && select.distinct.is_none()
+        && select.having.is_none()
+        && select.top.is_none()
+        && !grouped
+        && query.limit_clause.is_none()
+        && query.fetch.is_none()
+        && insert.or.is_none()
+        && !insert.ignore
+        && !insert.replace_into
+        && insert.on.is_none();
+    Some((from, columns, every_row))
+}
+
 fn from_ast(
     statement: &ast::Statement,
     dialect: Dialect,
@@ -358,7 +434,17 @@ fn from_ast(
         S::Query(_) => Lock::AccessShare,
         S::Insert(insert) => {
             if let ast::TableObject::TableName(name) = &insert.table {
-                tables.push(object(dialect, name));
+                let into = object(dialect, name);
+                tables.push(into.clone());
+                if let Some((from, columns, every_row)) = copied_from(dialect, insert) {
+                    tables.push(from.clone());
+                    effects.push(Effect::CopyRows {
+                        into,
+                        from,
+                        columns,
+                        every_row,
+                    });
+                }
             }
             Lock::RowExclusive
         }

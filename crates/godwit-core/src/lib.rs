@@ -12,6 +12,7 @@ pub mod duration;
 pub mod error;
 pub mod finding;
 pub mod history;
+pub mod rebuild;
 pub mod source;
 pub mod split;
 pub mod sql;

@@ -4,6 +4,7 @@
 use crate::rule::{ALL, RuleContext, RuleInfo, lock_phrase};
 use godwit_core::analyze::Effect;
 use godwit_core::finding::{Finding, Severity};
+use godwit_core::rebuild::rows_copied_before;
 
 pub(super) const RULE: RuleInfo = RuleInfo {
     name: "ban-drop-table",
@@ -17,15 +18,28 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 fn check(ctx: &RuleContext) -> Vec<Finding> {
     ctx.effects()
         .filter_map(|(s, e)| match e {
-            Effect::DropTable { table } if !ctx.created_here(table, s.index) => Some(ctx.finding(
+            // A rebuild keeps the rows and the name; table-rebuild judges it.
+            Effect::DropTable { table }
+                if !ctx.created_here(table, s.index)
+                    && ctx.rebuild_dropping(table, s.index).is_none() =>
+            {
+                let rows = match rows_copied_before(ctx.statements, table, s.index) {
+                    Some((copy, into)) => format!(
+                        "its rows live on in {into} (statement {} copied them all), but",
+                        copy + 1
+                    ),
+                    None => "every row is gone for good,".to_owned(),
+                };
+                Some(ctx.finding(
                 &RULE,
                 Some(s),
                 format!(
-                    "drops table {table}: every row is gone for good, any code still querying {table} fails, and it {}",
+                    "drops table {table}: {rows} any code still querying {table} fails, and it {}",
                     lock_phrase(s, std::slice::from_ref(table))
                 ),
                 "Expand/contract: deploy code that no longer reads or writes the table first, keep a backup, and drop it in a later migration; then ignore this finding with the reason.",
-            )),
+            ))
+            }
             _ => None,
         })
         .collect()
@@ -46,6 +60,21 @@ mod tests {
                 "GW001",
                 d,
                 "CREATE TABLE scratch (id int);\nDROP TABLE scratch;\n",
+            );
+            // A rebuild (table-rebuild reports it) is not a drop of the application's table.
+            passes(
+                "GW001",
+                d,
+                "CREATE TABLE new_users (id int);\n\
+                 INSERT INTO new_users (id) SELECT id FROM users;\n\
+                 DROP TABLE users;\n\
+                 ALTER TABLE new_users RENAME TO users;\n",
+            );
+            // An archive is: code that still queries users breaks.
+            fails(
+                "GW001",
+                d,
+                "INSERT INTO users_archive (id) SELECT id FROM users;\nDROP TABLE users;\n",
             );
         }
     }

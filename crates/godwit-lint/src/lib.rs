@@ -19,10 +19,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use godwit_core::analyze;
 use godwit_core::finding::{Finding, Severity};
 use godwit_core::source::Migration;
 use godwit_core::{Dialect, Error};
+use godwit_core::{analyze, rebuild};
 
 pub mod findings_report;
 pub mod rule;
@@ -50,6 +50,7 @@ mod renaming_column;
 mod renaming_table;
 mod require_lock_timeout;
 mod setting_not_null;
+mod table_rebuild;
 mod unparsed_statement;
 mod vague_migration_name;
 mod volatile_default;
@@ -79,6 +80,7 @@ static RULES: &[RuleInfo] = &[
     vague_migration_name::RULE,
     unparsed_statement::RULE,
     invalid_ignore_comment::RULE,
+    table_rebuild::RULE,
 ];
 
 /// The built-in rules.
@@ -158,10 +160,12 @@ pub fn lint_migrations(
         let statements = migration.up.statements(dialect)?;
         let infos = analyze::analyze(&statements, dialect);
         let ignores = parse_ignores(&migration.up.text, &statements);
+        let rebuilds = rebuild::rebuilds(&infos);
         let ctx = RuleContext {
             migration,
             dialect,
             statements: &infos,
+            rebuilds: &rebuilds,
             config_lock_timeout: settings.lock_timeout,
             mode: migration.up.transaction_mode(&statements, dialect),
             ignores: &ignores,
@@ -224,6 +228,7 @@ mod tests {
         "ALTER TABLE orders ADD COLUMN note TEXT, ALGORITHM=COPY;",
         "FROBNICATE TABLE users WITH GUSTO;",
         "-- godwit:ignore ban-drop-tabel -- reason: typo\nDROP TABLE users;",
+        "CREATE TABLE new_users (id int);\nINSERT INTO new_users (id) SELECT id FROM users;\nDROP TABLE users;\nALTER TABLE new_users RENAME TO users;",
     ];
 
     /// Help and messages are read by people: a `{column}` left from a template (GW009's

@@ -16,7 +16,11 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 fn check(ctx: &RuleContext) -> Vec<Finding> {
     ctx.effects()
         .filter_map(|(s, e)| match e {
-            Effect::RenameTable { from, to } if !ctx.created_here(from, s.index) => {
+            // Moving a table aside to rebuild it under its own name renames nothing for
+            // the application; table-rebuild judges it.
+            Effect::RenameTable { from, to }
+                if !ctx.created_here(from, s.index) && ctx.rebuild_renaming(s.index).is_none() =>
+            {
                 Some(ctx.finding(
                     &RULE,
                     Some(s),
@@ -44,5 +48,22 @@ mod tests {
             passes("GW005", d, "CREATE TABLE accounts (id int);\n");
         }
         fails("GW005", MySql, "RENAME TABLE users TO accounts;\n");
+        // Moved aside to be rebuilt under its own name (table-rebuild reports that).
+        for d in [Postgres, MySql, Sqlite] {
+            passes(
+                "GW005",
+                d,
+                "ALTER TABLE users RENAME TO users_old;\n\
+                 CREATE TABLE users (id int);\n\
+                 INSERT INTO users (id) SELECT id FROM users_old;\n\
+                 DROP TABLE users_old;\n",
+            );
+        }
+        // Moved aside and never replaced: a rename the application sees.
+        fails(
+            "GW005",
+            Sqlite,
+            "ALTER TABLE users RENAME TO users_old;\nCREATE TABLE users (id int);\n",
+        );
     }
 }

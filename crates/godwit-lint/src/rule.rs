@@ -10,6 +10,7 @@ use serde::Serialize;
 use godwit_core::Dialect;
 use godwit_core::analyze::{Effect, Lock, StatementInfo};
 use godwit_core::finding::{Finding, Location, Severity};
+use godwit_core::rebuild::Rebuild;
 use godwit_core::source::{Migration, Script, TransactionMode};
 use godwit_core::split::Statement;
 
@@ -54,6 +55,8 @@ pub struct RuleContext<'a> {
     /// The statements of `up.sql`. `down.sql` is not checked statement by statement: it
     /// exists to drop what `up.sql` created, so the drop rules would only cry wolf there.
     pub statements: &'a [StatementInfo],
+    /// The tables `up.sql` rebuilds (copy, drop, rename): their drops lose no rows.
+    pub rebuilds: &'a [Rebuild],
     /// godwit.toml's `lock_timeout`, which deploy applies to every migration.
     pub config_lock_timeout: Option<Duration>,
     /// How deploy will run `up.sql`, decided where deploy decides it.
@@ -83,6 +86,18 @@ impl<'a> RuleContext<'a> {
             .iter()
             .flat_map(|s| &s.effects)
             .any(|e| matches!(e, Effect::CreateTable { table: t } if t == table))
+    }
+
+    /// The rebuild whose `DROP TABLE table` is statement `index`, if it is one.
+    pub fn rebuild_dropping(&self, table: &str, index: usize) -> Option<&'a Rebuild> {
+        self.rebuilds
+            .iter()
+            .find(|r| r.drop == index && r.dropped == table)
+    }
+
+    /// The rebuild that statement `index` renames a table for, if any.
+    pub fn rebuild_renaming(&self, index: usize) -> Option<&'a Rebuild> {
+        self.rebuilds.iter().find(|r| r.rename == Some(index))
     }
 
     /// Whether deploy will have a lock timeout in force when statement `index` runs.

@@ -15,7 +15,8 @@ use crate::migrator::Migrator;
 use crate::text::{one_line, thousands};
 use crate::validate::Validators;
 use crate::{Dialect, Error, lint};
-use godwit_core::sql::quote;
+use godwit_core::rebuild::{self, Rebuild};
+use godwit_core::sql::{column_key, literal, quote};
 
 /// How long one count may take before the plan says "unknown" instead.
 const COUNT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -131,9 +132,16 @@ pub async fn plan(migrator: &mut Migrator, validators: Option<&Validators>) -> R
             .filter(|f| f.location.migration.as_deref() == Some(&migration.id()))
             .cloned()
             .collect();
+        let rebuilds = rebuild::rebuilds(&infos);
+        let new_before = created.clone();
         let mut planned = Vec::new();
         for info in &infos {
-            planned.push(plan_statement(migrator, dialect, info, &mut created).await);
+            planned.push(plan_statement(migrator, dialect, info, &rebuilds, &mut created).await);
+        }
+        // A rebuilt table holds the old rows: a later migration that drops it loses them.
+        for r in rebuilds.iter().filter(|r| !new_before.contains(&r.name)) {
+            created.remove(&r.survivor);
+            created.remove(&r.name);
         }
         let finding_risk = mine.iter().map(|f| match f.severity {
             Severity::Error => Risk::High,
@@ -321,10 +329,90 @@ pub(crate) fn n(value: Option<i64>) -> String {
         .unwrap_or_else(|| "an unknown number of".into())
 }
 
+/// The columns of `table` in the live database, in order; `None` when it is not there
+/// (or could not be read in time).
+async fn live_columns(
+    migrator: &mut Migrator,
+    dialect: Dialect,
+    table: &str,
+) -> Option<Vec<String>> {
+    let name = literal(dialect, table);
+    let sql = match dialect {
+        // Looked up through search_path, as the counts find it.
+        Dialect::Postgres => format!(
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass({}) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            literal(dialect, &quote(dialect, table))
+        ),
+        Dialect::MySql => format!(
+            "SELECT CAST(column_name AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = {name} ORDER BY ordinal_position"
+        ),
+        Dialect::Sqlite => format!("SELECT name FROM pragma_table_info({name})"),
+    };
+    let rows = tokio::time::timeout(
+        COUNT_TIMEOUT + Duration::from_secs(2),
+        migrator.driver().query_text(&sql),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let columns: Vec<String> = rows
+        .into_iter()
+        .filter_map(|row| row.into_iter().next().flatten())
+        .collect();
+    (!columns.is_empty()).then_some(columns)
+}
+
+/// What a rebuild's `DROP TABLE` loses: the values of the live table's columns that the
+/// copy does not read.
+async fn plan_rebuild(
+    migrator: &mut Migrator,
+    dialect: Dialect,
+    rebuild: &Rebuild,
+    facts: &mut Vec<String>,
+    data_loss: &mut Vec<String>,
+) -> Risk {
+    let name = &rebuild.name;
+    let Some(columns) = live_columns(migrator, dialect, name).await else {
+        facts.push(format!(
+            "rebuilds {name}: its columns could not be read from the database, so what the copy leaves out is unknown"
+        ));
+        return Risk::Medium;
+    };
+    let left_out: Vec<String> = columns
+        .into_iter()
+        .filter(|c| !rebuild.carries(&column_key(dialect, c, true)))
+        .collect();
+    if left_out.is_empty() {
+        facts.push(format!(
+            "rebuilds {name}: the copy (statement {}) carries every row and every column",
+            rebuild.copy + 1
+        ));
+        return Risk::Medium;
+    }
+    let mut risk = Risk::Medium;
+    for column in left_out {
+        let sql = format!(
+            "SELECT count({}) FROM {}",
+            quote(dialect, &column),
+            quote(dialect, name)
+        );
+        let values = count(migrator, &sql).await;
+        if values != Some(0) {
+            risk = Risk::High;
+        }
+        data_loss.push(format!(
+            "rebuilds {name} without column {column}: {} non-null values",
+            n(values)
+        ));
+    }
+    risk
+}
+
 async fn plan_statement(
     migrator: &mut Migrator,
     dialect: Dialect,
     info: &StatementInfo,
+    rebuilds: &[Rebuild],
     created: &mut BTreeSet<String>,
 ) -> PlannedStatement {
     let mut facts = Vec::new();
@@ -344,8 +432,19 @@ async fn plan_statement(
     }
     // A table this very statement creates has nothing to count.
     for effect in &info.effects {
-        if let Effect::CreateTable { table } = effect {
-            created.insert(table.clone());
+        match effect {
+            Effect::CreateTable { table } => {
+                created.insert(table.clone());
+            }
+            // A new table is still new under another name, unless it holds a rebuilt
+            // table's rows.
+            Effect::RenameTable { from, to }
+                if created.contains(from)
+                    && !rebuilds.iter().any(|r| r.rename == Some(info.index)) =>
+            {
+                created.insert(to.clone());
+            }
+            _ => {}
         }
     }
     for table in &info.tables {
@@ -373,6 +472,15 @@ async fn plan_statement(
     for effect in &info.effects {
         match effect {
             Effect::DropTable { table } if !created.contains(table) => {
+                let rebuild = rebuilds
+                    .iter()
+                    .find(|r| r.drop == info.index && &r.dropped == table);
+                if let Some(rebuild) = rebuild {
+                    let lost =
+                        plan_rebuild(migrator, dialect, rebuild, &mut facts, &mut data_loss).await;
+                    risk = risk.max(lost);
+                    continue;
+                }
                 let rows = count(
                     migrator,
                     &format!("SELECT count(*) FROM {}", quote(dialect, table)),

@@ -120,6 +120,83 @@ fn plan_counts_quoted_mixed_case_names(d: Dialect) {
     }
 }
 
+each_dialect!(plan_counts_what_a_table_rebuild_leaves_out);
+
+/// A table rebuilt the way Prisma and Drizzle Kit rebuild SQLite tables (copy, drop,
+/// rename) keeps its rows: plan counts the values of the columns the copy leaves out, not
+/// the whole table. A later drop of the rebuilt table is still a drop of every row.
+fn plan_counts_what_a_table_rebuild_leaves_out(d: Dialect) {
+    let p = Project::empty(d);
+    let q = |name: &str| match d {
+        Dialect::MySql => format!("`{name}`"),
+        _ => format!("\"{name}\""),
+    };
+    let (job, new_job, id, name, legacy) =
+        (q("Job"), q("new_Job"), q("id"), q("name"), q("legacy"));
+    p.write(
+        "20261001000000_create_job/up.sql",
+        &format!("CREATE TABLE {job} ({id} INTEGER PRIMARY KEY, {name} VARCHAR(50), {legacy} VARCHAR(50));\n"),
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.db.exec(&format!(
+        "INSERT INTO {job} ({id}, {name}, {legacy}) VALUES (1, 'a', 'x'), (2, 'b', NULL), (3, 'c', 'y')"
+    ));
+    p.write(
+        "20261002000000_redefine_job/up.sql",
+        &format!(
+            "CREATE TABLE {new_job} ({id} INTEGER PRIMARY KEY, {name} VARCHAR(50));\n\
+             INSERT INTO {new_job} ({id}, {name}) SELECT {id}, {name} FROM {job};\n\
+             DROP TABLE {job};\n\
+             ALTER TABLE {new_job} RENAME TO {job};\n"
+        ),
+    );
+    p.write(
+        "20261003000000_drop_job/up.sql",
+        &format!("DROP TABLE {job};\n"),
+    );
+    let out = p.godwit(&["plan"]);
+    let shown = if d == Dialect::Sqlite { "job" } else { "Job" };
+    out.expect(0)
+        .says(&format!(
+            "rebuilds {shown} without column legacy: 2 non-null values"
+        ))
+        .says("GW024")
+        .says(&format!("drops table {shown}: 3 rows"));
+    let json: serde_json::Value =
+        serde_json::from_str(&p.godwit(&["plan", "--json"]).stdout).unwrap();
+    assert_eq!(
+        json["data_loss"],
+        serde_json::json!([
+            format!("rebuilds {shown} without column legacy: 2 non-null values"),
+            format!("drops table {shown}: 3 rows"),
+        ]),
+        "{json:#}"
+    );
+    // The rebuild is not reported as a drop of Job: only the later migration is.
+    assert_eq!(out.text().matches("GW001").count(), 1, "{}", out.text());
+
+    // Moved aside and copied whole: nothing is lost, and plan says so.
+    std::fs::remove_dir_all(p.migrations().join("20261002000000_redefine_job")).unwrap();
+    std::fs::remove_dir_all(p.migrations().join("20261003000000_drop_job")).unwrap();
+    let old = q("Job_old");
+    p.write(
+        "20261002000000_redefine_job/up.sql",
+        &format!(
+            "ALTER TABLE {job} RENAME TO {old};\n\
+             CREATE TABLE {job} ({id} INTEGER PRIMARY KEY, {name} VARCHAR(50), {legacy} VARCHAR(50));\n\
+             INSERT INTO {job} SELECT * FROM {old};\n\
+             DROP TABLE {old};\n"
+        ),
+    );
+    let out = p.godwit(&["plan"]);
+    out.expect(0).says(&format!(
+        "rebuilds {shown}: the copy (statement 3) carries every row and every column"
+    ));
+    assert!(!out.text().contains("Data loss"), "{}", out.text());
+    p.godwit(&["deploy"]).expect(0);
+    assert_eq!(p.db.int(&format!("SELECT count(*) FROM {job}")), 3);
+}
+
 /// Counts only what exists: a table created earlier in the same plan has no rows yet.
 #[test]
 fn plan_of_a_fresh_database() {

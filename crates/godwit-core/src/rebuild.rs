@@ -22,7 +22,7 @@
 //! `plan`'s live counts) ask [`rebuilds`] first, so that they report the columns at risk
 //! rather than the whole table.
 
-use crate::analyze::{Effect, StatementInfo};
+use crate::analyze::{Effect, Lock, StatementInfo};
 
 /// One table rebuilt within one migration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,10 +92,18 @@ fn full_copy<'a>(
             _ => None,
         })
         .next_back()?;
+    // Only reading it again (a SELECT, or copying some of its rows elsewhere as well, as
+    // vaultwarden's 2018 migration does) leaves the copy whole.
+    let reads_only = |s: &StatementInfo| {
+        s.lock == Lock::AccessShare
+            || s.effects.iter().any(
+                |e| matches!(e, Effect::CopyRows { from, into, .. } if from == table && into != table),
+            )
+    };
     let touched = statements
         .iter()
         .filter(|s| s.index > copy.index && s.index < drop)
-        .any(|s| s.tables.iter().any(|t| t == table));
+        .any(|s| s.tables.iter().any(|t| t == table) && !reads_only(s));
     (!touched).then_some(copy)
 }
 
@@ -273,6 +281,28 @@ PRAGMA foreign_keys=ON;
         let found = rebuilds_in(drizzle, Dialect::Sqlite);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].name, "users");
+    }
+
+    /// vaultwarden's 2018 spelling: moved aside, copied back, and some rows also copied
+    /// into a second table before the drop; reading the old table again changes nothing.
+    #[test]
+    fn reading_the_old_table_again_before_the_drop_keeps_it_a_rebuild() {
+        let sql = "ALTER TABLE ciphers RENAME TO oldCiphers;\n\
+            CREATE TABLE ciphers (uuid TEXT PRIMARY KEY, name TEXT);\n\
+            CREATE TABLE folders_ciphers (cipher_uuid TEXT, folder_uuid TEXT);\n\
+            INSERT INTO ciphers (uuid, name) SELECT uuid, name FROM oldCiphers;\n\
+            INSERT INTO folders_ciphers (cipher_uuid, folder_uuid) SELECT uuid, folder_uuid FROM oldCiphers WHERE folder_uuid IS NOT NULL;\n\
+            SELECT count(*) FROM oldCiphers;\n\
+            DROP TABLE oldCiphers;\n";
+        let found = rebuilds_in(sql, Dialect::Sqlite);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].name.as_str(), found[0].copy), ("ciphers", 3));
+        // Writing it is another matter: that row is not in the copy.
+        let written = sql.replace(
+            "SELECT count(*) FROM oldCiphers;",
+            "UPDATE oldCiphers SET name = 'x';",
+        );
+        assert_eq!(rebuilds_in(&written, Dialect::Sqlite), vec![]);
     }
 
     /// authelia's spelling: the old table is moved aside first; `SELECT *` carries all.

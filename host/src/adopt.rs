@@ -376,6 +376,11 @@ fn matches(tool: Tool, key: &Key, m: &Migration) -> bool {
             let mine = m.version.as_str();
             mine == v.as_str() || (mine.len() > 14 && &mine[..14] == v.as_str())
         }
+        // diesel compares the text it recorded, which is not always the directory's
+        // version (`2024-03-13_170000_x` is recorded as `20240313`).
+        Key::Version(v) if tool == Tool::Diesel => {
+            crate::source::diesel_recorded_version(&m.origin) == v.as_str()
+        }
         Key::Version(v) => m.version.same_number(v),
         Key::Repeatable(name) => m.version.is_repeatable() && m.name == *name,
     }

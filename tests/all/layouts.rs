@@ -458,6 +458,46 @@ fn diesel() {
     adopts_then_deploys_the_rest(&q, "__diesel_schema_migrations", 3, 1);
 }
 
+/// vaultwarden's SQLite folder has `2024-03-13_170000_sso_userscascade`, which diesel
+/// records as version `20240313`: godwit reads it (it refused the whole folder before),
+/// applies it where diesel does, and adopt recognises diesel's row for it.
+#[test]
+fn diesel_directory_with_an_underscore_after_the_date() {
+    let p = Project::empty(Dialect::Postgres);
+    for (dir, up, down) in [
+        (
+            "2024-03-06-170000_add_sso_users",
+            "CREATE TABLE sso_users (user_uuid TEXT PRIMARY KEY);\n",
+            "DROP TABLE sso_users;\n",
+        ),
+        (
+            "2024-03-13_170000_sso_userscascade",
+            "ALTER TABLE sso_users ADD COLUMN identifier TEXT;\n",
+            "ALTER TABLE sso_users DROP COLUMN identifier;\n",
+        ),
+        (
+            "2024-06-05-131359_add_2fa_duo_store",
+            "CREATE TABLE twofactor_duo_ctx (state TEXT PRIMARY KEY);\n",
+            "DROP TABLE twofactor_duo_ctx;\n",
+        ),
+    ] {
+        p.write(&format!("{dir}/up.sql"), up);
+        p.write(&format!("{dir}/down.sql"), down);
+    }
+    reads_and_deploys(&p, &["sso_users", "twofactor_duo_ctx"]);
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM information_schema.columns WHERE table_name = 'sso_users' AND column_name = 'identifier'"),
+        1
+    );
+    let q = migrated_by_other_tool(
+        &p,
+        "20240313170000",
+        "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);
+         INSERT INTO __diesel_schema_migrations (version) VALUES ('20240306170000'), ('20240313');",
+    );
+    adopts_then_deploys_the_rest(&q, "__diesel_schema_migrations", 2, 1);
+}
+
 #[test]
 fn popx() {
     let p = project("popx");

@@ -501,12 +501,47 @@ fn read_up_down_files(dir: &Path, tool: Layout) -> Result<Vec<Migration>, Error>
     Ok(migrations)
 }
 
+/// The version diesel records for a migration directory (in `__diesel_schema_migrations`):
+/// the name up to the first `_`, dashes dropped. diesel orders migrations by this text.
+pub fn diesel_recorded_version(dir_name: &str) -> String {
+    dir_name
+        .split('_')
+        .next()
+        .unwrap_or_default()
+        .replace('-', "")
+}
+
+/// A directory named `YYYY-MM-DD_HHMMSS_<name>`, with `_` where diesel's generator writes
+/// `-` (vaultwarden's `2024-03-13_170000_sso_userscascade`): its date, its version as the
+/// author meant it (`20240313170000`), and its name. diesel itself records only the date.
+fn diesel_underscored(dir_name: &str) -> Option<(&str, Version, String)> {
+    let (date, rest) = dir_name.split_once('_')?;
+    let (time, name) = rest.split_once('_')?;
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let d = date.as_bytes();
+    let dated = d.len() == 10
+        && d[4] == b'-'
+        && d[7] == b'-'
+        && digits(&date[..4], 4)
+        && digits(&date[5..7], 2)
+        && digits(&date[8..], 2);
+    (dated && digits(time, 6) && !name.is_empty()).then(|| {
+        let version = Version::parse(&format!("{}{time}", date.replace('-', "")))?;
+        Some((date, version, name.to_owned()))
+    })?
+}
+
 /// diesel's version: the directory name up to the first `_`, dashes dropped
 /// (`2016-08-15-133237_create_users` is `20160815133237`), as diesel records it. diesel
 /// 2.2 and later add a subversion so that two migrations generated in one second differ
 /// (`2025-09-19-132648-0000_theme` is `202509191326480000`); it is hexadecimal there, and
-/// only its decimal values make a godwit version (see [`DIESEL_NAMES`]).
+/// only its decimal values make a godwit version (see [`DIESEL_NAMES`]). A directory with
+/// `_` between date and time takes the version its author meant (see
+/// [`diesel_underscored`]).
 fn diesel_version(dir_name: &str) -> Option<(Version, String)> {
+    if let Some((_, version, name)) = diesel_underscored(dir_name) {
+        return Some((version, name));
+    }
     let (version, name) = dir_name.split_once('_')?;
     let dated = |v: &[u8]| {
         v.len() == 17
@@ -588,7 +623,36 @@ fn read_diesel(dir: &Path) -> Result<Vec<Migration>, Error> {
             DownPlace::File(down_path),
         ));
     }
+    same_order_as_diesel(dir, &migrations)?;
     Ok(migrations)
+}
+
+/// diesel orders by the text it records, so it runs `2024-03-13_170000_x` (recorded as
+/// `20240313`) before every other migration of 2024-03-13, where godwit runs it at 17:00:00.
+/// Where that changes the order, the folder is refused rather than applied differently.
+fn same_order_as_diesel(dir: &Path, migrations: &[Migration]) -> Result<(), Error> {
+    for m in migrations {
+        let Some((date, version, _)) = diesel_underscored(&m.origin) else {
+            continue;
+        };
+        let day = date.replace('-', "");
+        if let Some(earlier) = migrations.iter().find(|o| {
+            o.origin != m.origin && o.version < version && o.version.as_str().starts_with(&day)
+        }) {
+            return Err(Error::source(
+                dir.join(&m.origin),
+                format!(
+                    "diesel records this directory as version {day} and runs it before {},                      but its name says {version}, after it; rename it to {}-{}_{} (or earlier                      than {}) so that both tools apply the folder in one order",
+                    earlier.origin,
+                    date,
+                    &version.as_str()[8..],
+                    m.name,
+                    earlier.origin
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A popx file name, `<version>_<name>[.<database>][.autocommit].{up,down}.sql`.
@@ -1488,6 +1552,50 @@ mod tests {
                     "{path:?}"
                 );
                 assert!(message.contains("-0009"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// vaultwarden's `2024-03-13_170000_sso_userscascade`: `_` where diesel writes `-`.
+    /// godwit orders it by the time its name gives, which is where diesel runs it too
+    /// unless another migration of that day would swap places with it.
+    #[test]
+    fn diesel_directory_with_an_underscore_after_the_date() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("2024-03-06-170000_add_sso_users/up.sql", "SELECT 1;\n"),
+                ("2024-03-13_170000_sso_userscascade/up.sql", "SELECT 2;\n"),
+                ("2024-06-05-131359_add_2fa_duo_store/up.sql", "SELECT 3;\n"),
+            ],
+        );
+        assert_eq!(detect(dir.path()).unwrap(), Layout::Diesel);
+        let ms = read(dir.path(), &LayoutSpec::default(), Dialect::Sqlite).unwrap();
+        assert_eq!(
+            versions(&ms),
+            vec!["20240306170000", "20240313170000", "20240605131359"]
+        );
+        assert_eq!(ms[1].name, "sso_userscascade");
+        assert_eq!(diesel_recorded_version(&ms[1].origin), "20240313");
+        assert_eq!(diesel_recorded_version(&ms[0].origin), "20240306170000");
+        assert_eq!(
+            diesel_recorded_version("2025-09-19-132648-0000_theme"),
+            "202509191326480000"
+        );
+        // Another migration earlier that day: diesel would run the underscored one first.
+        write(
+            dir.path(),
+            &[("2024-03-13-090000_morning/up.sql", "SELECT 4;\n")],
+        );
+        match read(dir.path(), &LayoutSpec::default(), Dialect::Sqlite).unwrap_err() {
+            Error::Source { path, message } => {
+                assert!(
+                    path.ends_with("2024-03-13_170000_sso_userscascade"),
+                    "{path:?}"
+                );
+                assert!(message.contains("2024-03-13-090000_morning"), "{message}");
             }
             other => panic!("{other:?}"),
         }

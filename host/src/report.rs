@@ -9,7 +9,7 @@ use crate::backup::Meta;
 use crate::backup::copy::{CopyOutcome, Listed, Listing};
 use crate::history::{Entry, HistoryRow, Operation, RowState, Status};
 use crate::migrator::{Event, RunReport};
-use crate::text::{plural, thousands};
+use crate::text::{self, plural, thousands};
 
 /// Prints run events as they arrive, one line per migration; a step's batches drive a
 /// progress bar on a terminal, and a line every few seconds elsewhere (CI logs).
@@ -342,22 +342,20 @@ pub fn run_summary(report: &RunReport, verb: &str) -> String {
         ms(report.duration_ms)
     );
     out.push_str(&copies_summary(report));
-    if !report.empty_downs.is_empty() {
-        let n = report.empty_downs.len();
-        out.push_str(&format!(
-            "\nwarning: the down script of {} {} empty, so reverting {} changed nothing, although {} up script{} change{} the schema. \
-             {} recorded as reverted, and the next deploy runs {} up again over what is still there. \
-             If that is not what you meant, write the statements that undo {} (`godwit verify` reports this too).",
-            report.empty_downs.join(", "),
-            if n == 1 { "is" } else { "are" },
-            if n == 1 { "it" } else { "them" },
-            if n == 1 { "its" } else { "their" },
-            plural(n),
-            if n == 1 { "s" } else { "" },
-            if n == 1 { "It is" } else { "They are" },
-            if n == 1 { "its" } else { "their" },
-            if n == 1 { "it" } else { "them" },
-        ));
+    match report.empty_downs.as_slice() {
+        [] => {}
+        [one] => out.push_str(&format!(
+            "\nwarning: the down script of {one} is empty, so reverting it changed nothing, although its up script changes the schema. \
+             It is recorded as reverted, and the next deploy runs its up again over what is still there. \
+             If that is not what you meant, write the statements that undo it (`godwit verify` reports this too)."
+        )),
+        many => out.push_str(&format!(
+            "\nwarning: {} down scripts are empty, so reverting them changed nothing, although their up scripts change the schema:\n{}\n\
+             They are recorded as reverted, and the next deploy runs their up again over what is still there. \
+             If that is not what you meant, write the statements that undo them (`godwit verify` reports each one).",
+            many.len(),
+            text::listed(many, 10)
+        )),
     }
     out
 }

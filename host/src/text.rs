@@ -41,9 +41,26 @@ pub(crate) fn span(names: &[String]) -> Option<String> {
     }
 }
 
+/// Names one per line, indented, the first `max` of them and then how many more.
+pub(crate) fn listed(names: &[String], max: usize) -> String {
+    let mut lines: Vec<String> = names.iter().take(max).map(|n| format!("  {n}")).collect();
+    if names.len() > max {
+        lines.push(format!("  and {} more", names.len() - max));
+    }
+    lines.join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listed_stops_after_max_and_counts_the_rest() {
+        let names = |n: usize| (1..=n).map(|i| format!("m{i}")).collect::<Vec<_>>();
+        assert_eq!(listed(&names(2), 10), "  m1\n  m2");
+        assert_eq!(listed(&names(12), 10).lines().count(), 11);
+        assert!(listed(&names(12), 10).ends_with("  m10\n  and 2 more"));
+    }
 
     #[test]
     fn span_names_the_ends_of_a_long_list() {

@@ -364,6 +364,34 @@ fn a_multi_line_detail_keeps_its_indentation_postgres() {
     assert_eq!(column("(created by the import)"), first + 4, "{text}");
 }
 
+/// vaultwarden has 30 empty down.sql files: `down` lists them one per line, the first ten
+/// and a count, not 30 names run together on one line.
+#[test]
+fn many_empty_down_scripts_are_listed_not_run_together() {
+    let p = Project::empty(Dialect::Sqlite);
+    for i in 1..=12 {
+        p.write(
+            &format!("202614010000{i:02}_add_t{i}/up.sql"),
+            &format!("CREATE TABLE t{i} (id INT PRIMARY KEY);\n"),
+        );
+        p.write(&format!("202614010000{i:02}_add_t{i}/down.sql"), "");
+    }
+    p.godwit(&["deploy"]).expect(0);
+    let out = p.godwit(&["down", "--steps", "12"]);
+    out.expect(0)
+        .says("Reverted 12 migrations")
+        .says("warning: 12 down scripts are empty, so reverting them changed nothing")
+        .says("\n  20261401000012_add_t12\n")
+        .says("\n  and 2 more\n")
+        .says("the next deploy runs their up again");
+    let text = out.text();
+    let warning = &text[text.find("warning:").unwrap()..];
+    assert!(
+        !warning.contains("20261401000002_add_t2"),
+        "the eleventh and twelfth reverted are counted, not named:\n{text}"
+    );
+}
+
 /// An empty down.sql (as `migrate create` leaves it) reverts nothing: `down` says so, as
 /// verify does, instead of a silent "Reverted 1 migration". Some histories mean it
 /// (authelia keeps a widened column wide), so the revert itself goes ahead.

@@ -3,7 +3,7 @@
 //! stake ("drops users.email: 1,245 non-null values"). Read-only, and every count has a
 //! timeout, so planning against production is safe.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -121,7 +121,7 @@ pub async fn plan(migrator: &mut Migrator, validators: Option<&Validators>) -> R
         }
     }
 
-    let mut created: BTreeSet<String> = BTreeSet::new();
+    let mut tables = Tables::default();
     let mut migrations = Vec::new();
     for migration in &pending {
         let statements = migration.up.statements(dialect)?;
@@ -133,15 +133,15 @@ pub async fn plan(migrator: &mut Migrator, validators: Option<&Validators>) -> R
             .cloned()
             .collect();
         let rebuilds = rebuild::rebuilds(&infos);
-        let new_before = created.clone();
+        let new_before = tables.created.clone();
         let mut planned = Vec::new();
         for info in &infos {
-            planned.push(plan_statement(migrator, dialect, info, &rebuilds, &mut created).await);
+            planned.push(plan_statement(migrator, dialect, info, &rebuilds, &mut tables).await);
         }
         // A rebuilt table holds the old rows: a later migration that drops it loses them.
         for r in rebuilds.iter().filter(|r| !new_before.contains(&r.name)) {
-            created.remove(&r.survivor);
-            created.remove(&r.name);
+            tables.created.remove(&r.survivor);
+            tables.created.remove(&r.name);
         }
         let finding_risk = mine.iter().map(|f| match f.severity {
             Severity::Error => Risk::High,
@@ -408,12 +408,33 @@ async fn plan_rebuild(
     risk
 }
 
+/// What the plan knows about tables while it walks the pending migrations: which ones
+/// they create (nothing to count there yet), and which live tables they rename (counted
+/// under the name the database has now).
+#[derive(Clone, Default)]
+struct Tables {
+    created: BTreeSet<String>,
+    /// Name in the migrations → name in the live database.
+    renamed: BTreeMap<String, String>,
+}
+
+impl Tables {
+    fn is_new(&self, table: &str) -> bool {
+        self.created.contains(table)
+    }
+
+    /// The name `table` has in the live database.
+    fn live<'a>(&'a self, table: &'a str) -> &'a str {
+        self.renamed.get(table).map_or(table, String::as_str)
+    }
+}
+
 async fn plan_statement(
     migrator: &mut Migrator,
     dialect: Dialect,
     info: &StatementInfo,
     rebuilds: &[Rebuild],
-    created: &mut BTreeSet<String>,
+    tables: &mut Tables,
 ) -> PlannedStatement {
     let mut facts = Vec::new();
     let mut data_loss = Vec::new();
@@ -434,28 +455,29 @@ async fn plan_statement(
     for effect in &info.effects {
         match effect {
             Effect::CreateTable { table } => {
-                created.insert(table.clone());
+                tables.created.insert(table.clone());
             }
-            // A new table is still new under another name, unless it holds a rebuilt
-            // table's rows.
-            Effect::RenameTable { from, to }
-                if created.contains(from)
-                    && !rebuilds.iter().any(|r| r.rename == Some(info.index)) =>
-            {
-                created.insert(to.clone());
+            Effect::RenameTable { from, to } => {
+                if !tables.is_new(from) {
+                    let live = tables.live(from).to_owned();
+                    tables.renamed.insert(to.clone(), live);
+                } else if !rebuilds.iter().any(|r| r.rename == Some(info.index)) {
+                    // A new table is still new under another name, unless it holds a
+                    // rebuilt table's rows (and is then counted as the table it replaces).
+                    tables.created.insert(to.clone());
+                }
             }
             _ => {}
         }
     }
+    let tables = &*tables;
+    let q = |table: &str| quote(dialect, tables.live(table));
+    let created = &tables.created;
     for table in &info.tables {
         if created.contains(table) {
             continue;
         }
-        let rows = count(
-            migrator,
-            &format!("SELECT count(*) FROM {}", quote(dialect, table)),
-        )
-        .await;
+        let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
         match rows {
             Some(rows) => {
                 facts.push(format!("{table}: {} rows", thousands(rows)));
@@ -481,29 +503,17 @@ async fn plan_statement(
                     risk = risk.max(lost);
                     continue;
                 }
-                let rows = count(
-                    migrator,
-                    &format!("SELECT count(*) FROM {}", quote(dialect, table)),
-                )
-                .await;
+                let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
                 data_loss.push(format!("drops table {table}: {} rows", n(rows)));
                 risk = Risk::High;
             }
             Effect::TruncateTable { table } => {
-                let rows = count(
-                    migrator,
-                    &format!("SELECT count(*) FROM {}", quote(dialect, table)),
-                )
-                .await;
+                let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
                 data_loss.push(format!("truncates {table}: {} rows", n(rows)));
                 risk = Risk::High;
             }
             Effect::DropColumn { table, column } if !created.contains(table) => {
-                let sql = format!(
-                    "SELECT count({}) FROM {}",
-                    quote(dialect, column),
-                    quote(dialect, table)
-                );
+                let sql = format!("SELECT count({}) FROM {}", quote(dialect, column), q(table));
                 let values = count(migrator, &sql).await;
                 data_loss.push(format!(
                     "drops {table}.{column}: {} non-null values",
@@ -512,11 +522,7 @@ async fn plan_statement(
                 risk = Risk::High;
             }
             Effect::DeleteRows { table, filtered } if !created.contains(table) => {
-                let rows = count(
-                    migrator,
-                    &format!("SELECT count(*) FROM {}", quote(dialect, table)),
-                )
-                .await;
+                let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
                 let what = if *filtered {
                     format!("deletes up to {} rows", n(rows))
                 } else {
@@ -538,7 +544,7 @@ async fn plan_statement(
                 let sql = format!(
                     "SELECT count(*) FROM (SELECT {} FROM {} WHERE {} GROUP BY {} HAVING count(*) > 1) d",
                     cols.join(", "),
-                    quote(dialect, table),
+                    q(table),
                     not_null.join(" AND "),
                     cols.join(", ")
                 );
@@ -565,7 +571,7 @@ async fn plan_statement(
             Effect::SetNotNull { table, column } if !created.contains(table) => {
                 let sql = format!(
                     "SELECT count(*) FROM {} WHERE {} IS NULL",
-                    quote(dialect, table),
+                    q(table),
                     quote(dialect, column)
                 );
                 match count(migrator, &sql).await {
@@ -590,11 +596,7 @@ async fn plan_statement(
                 has_default: false,
                 ..
             } if !created.contains(table) => {
-                let rows = count(
-                    migrator,
-                    &format!("SELECT count(*) FROM {}", quote(dialect, table)),
-                )
-                .await;
+                let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
                 if rows.unwrap_or(1) > 0 {
                     facts.push(format!(
                         "{table} has {} rows: NOT NULL column {column} without a default will fail",

@@ -66,15 +66,29 @@ struct Copy<'a> {
     columns: &'a Option<Vec<String>>,
 }
 
-/// The last copy of every row of `table` made before statement `drop` (and after
-/// statement `after`), with nothing touching `table` between it and the drop.
-fn full_copy<'a>(
+/// Every copy of all the rows of `table` made before statement `drop` (and after
+/// statement `after`) with nothing changing `table` between it and the drop, latest first.
+fn full_copies<'a>(
     statements: &'a [StatementInfo],
     table: &str,
     after: Option<usize>,
     drop: usize,
-) -> Option<Copy<'a>> {
-    let copy = statements
+) -> Vec<Copy<'a>> {
+    // Only reading it again (a SELECT, or copying some of its rows elsewhere as well, as
+    // vaultwarden's 2018 migration and flipt do) leaves a copy whole.
+    let reads_only = |s: &StatementInfo| {
+        s.lock == Lock::AccessShare
+            || s.effects.iter().any(
+                |e| matches!(e, Effect::CopyRows { from, into, .. } if from == table && into != table),
+            )
+    };
+    let changed_after = |index: usize| {
+        statements
+            .iter()
+            .filter(|s| s.index > index && s.index < drop)
+            .any(|s| s.tables.iter().any(|t| t == table) && !reads_only(s))
+    };
+    let mut copies: Vec<Copy<'a>> = statements
         .iter()
         .filter(|s| s.index < drop && after.is_none_or(|a| s.index > a))
         .flat_map(|s| s.effects.iter().map(move |e| (s.index, e)))
@@ -91,118 +105,140 @@ fn full_copy<'a>(
             }),
             _ => None,
         })
-        .next_back()?;
-    // Only reading it again (a SELECT, or copying some of its rows elsewhere as well, as
-    // vaultwarden's 2018 migration does) leaves the copy whole.
-    let reads_only = |s: &StatementInfo| {
-        s.lock == Lock::AccessShare
-            || s.effects.iter().any(
-                |e| matches!(e, Effect::CopyRows { from, into, .. } if from == table && into != table),
-            )
-    };
-    let touched = statements
-        .iter()
-        .filter(|s| s.index > copy.index && s.index < drop)
-        .any(|s| s.tables.iter().any(|t| t == table) && !reads_only(s));
-    (!touched).then_some(copy)
+        .filter(|copy| !changed_after(copy.index))
+        .collect();
+    copies.reverse();
+    copies
 }
 
 /// Where the rows of `table` went before statement `drop` dropped it, when a copy of
-/// every row was made and nothing touched the table after it: the copying statement's
-/// index and the table copied into. A drop of a table whose rows live on under another
-/// name still breaks code using the name, but loses no row.
+/// every row was made and nothing changed the table after it: the copying statement's
+/// index and the table copied into (the latest such copy). A drop of a table whose rows
+/// live on under another name still breaks code using the name, but loses no row.
 pub fn rows_copied_before<'a>(
     statements: &'a [StatementInfo],
     table: &str,
     drop: usize,
 ) -> Option<(usize, &'a str)> {
-    full_copy(statements, table, None, drop).map(|c| (c.index, c.into))
+    full_copies(statements, table, None, drop)
+        .first()
+        .map(|c| (c.index, c.into))
 }
 
 /// Every table rebuild in one migration's statements.
 ///
 /// A `DROP TABLE T` belongs to a rebuild when T's rows reach a table that keeps T's name:
 /// - an earlier `INSERT INTO D … SELECT … FROM T` copied every row of T (no `WHERE`,
-///   `LIMIT`, join, `DISTINCT` or conflict clause), with no statement touching T between
+///   `LIMIT`, join, `DISTINCT` or conflict clause), with no statement changing T between
 ///   that copy and the drop (its rows could have changed after the copy);
 /// - D was created by this migration before the copy;
 /// - if D is dropped too, its rows were copied on the same way, and so on;
 /// - the last table of that chain is T itself created anew, or is renamed to T after the
 ///   drop, or took the name T had before the migration moved T aside with a rename.
 ///
+/// When T was copied in full more than once (flipt copies its rows into the new table and
+/// some columns into a side table), each copy is followed, the latest first.
+///
 /// Anything else, such as copying rows into an older archive table and dropping the
 /// original, or copying them into a table of another name, is not a rebuild: code using
 /// the dropped name breaks, and the drop is judged as a drop.
 pub fn rebuilds(statements: &[StatementInfo]) -> Vec<Rebuild> {
-    let effects = || {
-        statements
+    let mut out = Vec::new();
+    for s in statements {
+        for effect in &s.effects {
+            let Effect::DropTable { table } = effect else {
+                continue;
+            };
+            if let Some(rebuild) = Chain::new(statements)
+                .heads(table, s.index)
+                .into_iter()
+                .find_map(|head| Chain::new(statements).follow(table, s.index, head))
+            {
+                out.push(rebuild);
+            }
+        }
+    }
+    out
+}
+
+/// Follows the rows of one dropped table through the copies of one migration.
+struct Chain<'a> {
+    statements: &'a [StatementInfo],
+}
+
+impl<'a> Chain<'a> {
+    fn new(statements: &'a [StatementInfo]) -> Self {
+        Chain { statements }
+    }
+
+    fn effects(&self) -> impl DoubleEndedIterator<Item = (usize, &'a Effect)> + use<'a> {
+        self.statements
             .iter()
             .flat_map(|s| s.effects.iter().map(move |e| (s.index, e)))
-    };
-    let created = |table: &str, before: usize| {
-        effects()
+    }
+
+    /// The statement before `before` that created `table`, the latest one.
+    fn created(&self, table: &str, before: usize) -> Option<usize> {
+        self.effects()
             .filter(|(i, _)| *i < before)
             .filter_map(|(i, e)| match e {
                 Effect::CreateTable { table: t } if t == table => Some(i),
                 _ => None,
             })
             .next_back()
-    };
-    // A full copy (see `full_copy`) into a table this migration created before it.
-    let copied_out = |table: &str, after: Option<usize>, drop: usize| {
-        full_copy(statements, table, after, drop)
-            .filter(|copy| created(copy.into, copy.index).is_some())
-    };
-    let mut out = Vec::new();
-    for (drop, effect) in effects() {
-        let Effect::DropTable { table: dropped } = effect else {
-            continue;
-        };
-        let Some(first) = copied_out(dropped, None, drop) else {
-            continue;
-        };
+    }
+
+    /// Full copies of `table` (see [`full_copies`]) into a table this migration created
+    /// before each.
+    fn heads(&self, table: &str, drop: usize) -> Vec<Copy<'a>> {
+        self.copies_out(table, None, drop)
+    }
+
+    fn copies_out(&self, table: &str, after: Option<usize>, drop: usize) -> Vec<Copy<'a>> {
+        full_copies(self.statements, table, after, drop)
+            .into_iter()
+            .filter(|copy| self.created(copy.into, copy.index).is_some())
+            .collect()
+    }
+
+    fn follow(&self, dropped: &str, drop: usize, first: Copy<'a>) -> Option<Rebuild> {
         let mut columns = first.columns.clone();
         let mut passed_through = Vec::new();
         let mut hop = first.index;
         let mut survivor = first.into;
         // Follow the rows while the table holding them is dropped again; a history
         // passes them through one backup table, so a few hops are plenty.
-        let mut lost = false;
-        while let Some(again) = effects().find_map(|(i, e)| match e {
+        while let Some(again) = self.effects().find_map(|(i, e)| match e {
             Effect::DropTable { table } if i > hop && table == survivor => Some(i),
             _ => None,
         }) {
-            match copied_out(survivor, Some(hop), again) {
-                Some(next) if passed_through.len() < 4 => {
-                    // Columns keep their names through a backup table, as every history
-                    // we know writes it; one that renames them is read conservatively.
-                    if let (Some(kept), Some(read)) = (columns.as_mut(), next.columns) {
-                        kept.retain(|c| read.contains(c));
-                    } else if columns.is_none() {
-                        columns.clone_from(next.columns);
-                    }
-                    passed_through.push(again);
-                    hop = next.index;
-                    survivor = next.into;
-                }
-                _ => {
-                    lost = true;
-                    break;
-                }
+            if passed_through.len() >= 4 {
+                return None;
             }
+            let next = self
+                .copies_out(survivor, Some(hop), again)
+                .into_iter()
+                .next()?;
+            // Columns keep their names through a backup table, as every history we know
+            // writes it; one that renames them is read conservatively.
+            if let (Some(kept), Some(read)) = (columns.as_mut(), next.columns) {
+                kept.retain(|c| read.contains(c));
+            } else if columns.is_none() {
+                columns.clone_from(next.columns);
+            }
+            passed_through.push(again);
+            hop = next.index;
+            survivor = next.into;
         }
-        if lost {
-            continue;
-        }
-        let survivor_created = created(survivor, hop).unwrap_or(0);
-        let named = if survivor == dropped {
+        let survivor_created = self.created(survivor, hop).unwrap_or(0);
+        let (rename, name) = if survivor == dropped {
             // Created anew under its own name, after the drop.
-            Some((None, dropped.clone()))
+            (None, dropped.to_owned())
         } else {
-            effects().find_map(|(i, e)| match e {
+            self.effects().find_map(|(i, e)| match e {
                 Effect::RenameTable { from, to } if from == survivor && to == dropped => {
                     if i > drop {
-                        Some((Some(i), dropped.clone()))
+                        Some((Some(i), dropped.to_owned()))
                     } else if i < survivor_created {
                         Some((Some(i), survivor.to_owned()))
                     } else {
@@ -210,13 +246,10 @@ pub fn rebuilds(statements: &[StatementInfo]) -> Vec<Rebuild> {
                     }
                 }
                 _ => None,
-            })
+            })?
         };
-        let Some((rename, name)) = named else {
-            continue;
-        };
-        out.push(Rebuild {
-            dropped: dropped.clone(),
+        Some(Rebuild {
+            dropped: dropped.to_owned(),
             drop,
             into: first.into.to_owned(),
             copy: first.index,
@@ -225,9 +258,8 @@ pub fn rebuilds(statements: &[StatementInfo]) -> Vec<Rebuild> {
             passed_through,
             name,
             columns,
-        });
+        })
     }
-    out
 }
 
 #[cfg(test)]
@@ -303,6 +335,25 @@ PRAGMA foreign_keys=ON;
             "UPDATE oldCiphers SET name = 'x';",
         );
         assert_eq!(rebuilds_in(&written, Dialect::Sqlite), vec![]);
+    }
+
+    /// flipt: the rows go into the new table and some columns into a side table too; the
+    /// side table is the latest copy, the new table the one that takes the name.
+    #[test]
+    fn a_second_full_copy_elsewhere_does_not_hide_the_rebuild() {
+        let sql = "CREATE TABLE rules_temp (id TEXT PRIMARY KEY);\n\
+            INSERT INTO rules_temp (id) SELECT id FROM rules;\n\
+            CREATE TABLE rule_segments (rule_id TEXT, seg TEXT);\n\
+            INSERT INTO rule_segments (rule_id, seg) SELECT id, seg FROM rules;\n\
+            DROP TABLE rules;\n\
+            ALTER TABLE rules_temp RENAME TO rules;\n";
+        let found = rebuilds_in(sql, Dialect::Sqlite);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].into.as_str(), found[0].copy, found[0].rename),
+            ("rules_temp", 1, Some(5))
+        );
+        assert_eq!(found[0].columns, Some(vec!["id".to_owned()]));
     }
 
     /// authelia's spelling: the old table is moved aside first; `SELECT *` carries all.

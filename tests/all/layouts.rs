@@ -458,6 +458,37 @@ fn diesel() {
     adopts_then_deploys_the_rest(&q, "__diesel_schema_migrations", 3, 1);
 }
 
+/// drizzle-kit's MySQL migrations end most lines with `;--> statement-breakpoint`, which
+/// MySQL does not read as a comment (kibastack failed at statement 46 of 126, with 45
+/// committed): the marker is a boundary wherever it is, as drizzle splits on it.
+#[test]
+fn drizzle_mysql_breakpoints_after_the_semicolon() {
+    let p = Project::empty(Dialect::MySql);
+    p.write(
+        "meta/_journal.json",
+        r#"{"version":"5","dialect":"mysql","entries":[{"idx":0,"version":"5","when":1700000000000,"tag":"0000_init_tables","breakpoints":true}]}"#,
+    );
+    p.write(
+        "0000_init_tables.sql",
+        "CREATE TABLE `a` (`id` int NOT NULL, CONSTRAINT `a_id` PRIMARY KEY(`id`));\n\
+         --> statement-breakpoint\n\
+         CREATE TABLE `b` (`id` int NOT NULL, `a_id` int, CONSTRAINT `b_id` PRIMARY KEY(`id`));\n\
+         --> statement-breakpoint\n\
+         ALTER TABLE `b` ADD CONSTRAINT `b_a_fk` FOREIGN KEY (`a_id`) REFERENCES `a`(`id`) ON DELETE cascade ON UPDATE no action;--> statement-breakpoint\n\
+         ALTER TABLE `b` ADD `name` varchar(20);",
+    );
+    p.godwit(&["deploy"])
+        .expect(0)
+        .says("Applied 1 migration")
+        .says("(4 statements)");
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'b' AND column_name = 'name'"),
+        1
+    );
+    let lint = p.godwit(&["lint", "--format", "json"]);
+    assert!(!lint.stdout.contains("GW022"), "{}", lint.text());
+}
+
 /// vaultwarden's SQLite folder has `2024-03-13_170000_sso_userscascade`, which diesel
 /// records as version `20240313`: godwit reads it (it refused the whole folder before),
 /// applies it where diesel does, and adopt recognises diesel's row for it.

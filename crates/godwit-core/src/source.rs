@@ -256,19 +256,20 @@ impl Script {
         match self.splitting {
             Splitting::Tokenizer => split::split(&self.text, dialect).map_err(fail),
             Splitting::Breakpoints => {
+                // drizzle-kit splits on the marker wherever it is: its MySQL output puts
+                // it after the `;` on the statement's own line, where MySQL, unlike
+                // PostgreSQL and SQLite, does not read `-->` as a comment.
+                const MARKER: &str = "--> statement-breakpoint";
                 let mut out = Vec::new();
-                let (mut offset, mut chunk_start) = (0, 0);
-                for line in self.text.split_inclusive('\n') {
-                    if line.trim() == "--> statement-breakpoint" {
-                        let chunk = &self.text[chunk_start..offset];
-                        out.extend(shifted(
-                            split::split(chunk, dialect).map_err(fail)?,
-                            &self.text[..chunk_start],
-                            chunk_start,
-                        ));
-                        chunk_start = offset + line.len();
-                    }
-                    offset += line.len();
+                let mut chunk_start = 0;
+                for (at, _) in self.text.match_indices(MARKER) {
+                    let chunk = &self.text[chunk_start..at];
+                    out.extend(shifted(
+                        split::split(chunk, dialect).map_err(fail)?,
+                        &self.text[..chunk_start],
+                        chunk_start,
+                    ));
+                    chunk_start = at + MARKER.len();
                 }
                 let chunk = &self.text[chunk_start..];
                 out.extend(shifted(

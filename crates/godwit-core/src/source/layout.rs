@@ -1255,6 +1255,41 @@ mod tests {
         );
     }
 
+    /// drizzle-kit's MySQL output puts the marker after the `;`, on the statement's line;
+    /// MySQL does not read `-->` as a comment, so it must not reach the server.
+    #[test]
+    fn drizzle_breakpoints_at_the_end_of_a_line() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "meta/_journal.json",
+                    r#"{"version":"5","dialect":"mysql","entries":[{"idx":0,"version":"5","when":1700000000000,"tag":"0000_init_tables","breakpoints":true}]}"#,
+                ),
+                (
+                    "0000_init_tables.sql",
+                    "CREATE TABLE `a` (`id` int NOT NULL, CONSTRAINT `a_id` PRIMARY KEY(`id`));\n\
+                     --> statement-breakpoint\n\
+                     CREATE TABLE `b` (`id` int NOT NULL, `a_id` int);\n\
+                     --> statement-breakpoint\n\
+                     ALTER TABLE `b` ADD CONSTRAINT `b_a_fk` FOREIGN KEY (`a_id`) REFERENCES `a`(`id`);--> statement-breakpoint\n\
+                     ALTER TABLE `b` ADD `name` varchar(20);",
+                ),
+            ],
+        );
+        let ms = read(dir.path(), &LayoutSpec::default(), Dialect::MySql).unwrap();
+        let statements = ms[0].up.statements(Dialect::MySql).unwrap();
+        assert_eq!(
+            statements
+                .iter()
+                .map(|s| (s.line, s.sql.contains("-->")))
+                .collect::<Vec<_>>(),
+            vec![(1, false), (3, false), (5, false), (6, false)],
+            "{statements:#?}"
+        );
+    }
+
     #[test]
     fn flyway_versions_undo_and_repeatables() {
         let dir = tempfile::tempdir().unwrap();

@@ -1131,8 +1131,7 @@ impl Migrator {
             .transaction_mode(statements, self.driver.dialect())
             .is_transaction()
             && resume.is_none();
-        let foreign_keys_off =
-            script.sqlite_foreign_keys_off && self.driver.dialect() == crate::Dialect::Sqlite;
+        let foreign_keys_off = script.foreign_keys_off(statements, self.driver.dialect());
         if foreign_keys_off {
             self.driver
                 .execute("PRAGMA foreign_keys = OFF")

@@ -133,10 +133,21 @@ pub async fn plan(migrator: &mut Migrator, validators: Option<&Validators>) -> R
             .cloned()
             .collect();
         let rebuilds = rebuild::rebuilds(&infos);
+        let foreign_keys_off = migration.up.foreign_keys_off(&statements, dialect);
         let new_before = tables.created.clone();
         let mut planned = Vec::new();
         for info in &infos {
-            planned.push(plan_statement(migrator, dialect, info, &rebuilds, &mut tables).await);
+            planned.push(
+                plan_statement(
+                    migrator,
+                    dialect,
+                    info,
+                    &rebuilds,
+                    foreign_keys_off,
+                    &mut tables,
+                )
+                .await,
+            );
         }
         // A rebuilt table holds the old rows: a later migration that drops it loses them.
         for r in rebuilds.iter().filter(|r| !new_before.contains(&r.name)) {
@@ -429,11 +440,52 @@ impl Tables {
     }
 }
 
+/// What dropping `table` does on SQLite with foreign keys on: its implicit `DELETE`
+/// deletes the rows that reference it `ON DELETE CASCADE` and nulls those `SET NULL`.
+async fn sqlite_cascades(migrator: &mut Migrator, table: &str) -> Vec<String> {
+    let sql = format!(
+        "SELECT m.name, f.\"from\", upper(f.on_delete) FROM sqlite_master m \
+         JOIN pragma_foreign_key_list(m.name) f \
+         WHERE m.type = 'table' AND lower(f.\"table\") = lower({}) AND lower(m.name) <> lower({})",
+        literal(Dialect::Sqlite, table),
+        literal(Dialect::Sqlite, table)
+    );
+    let Ok(rows) = migrator.driver().query_text(&sql).await else {
+        return vec![format!(
+            "the rows that reference {table} could not be looked up"
+        )];
+    };
+    let mut out = Vec::new();
+    for row in rows {
+        let [Some(child), Some(column), Some(action)] = [&row[0], &row[1], &row[2]] else {
+            continue;
+        };
+        let what = match action.as_str() {
+            "CASCADE" => "deletes",
+            "SET NULL" => "sets to NULL the reference in",
+            "SET DEFAULT" => "sets to its default the reference in",
+            _ => continue,
+        };
+        let sql = format!(
+            "SELECT count(*) FROM {} WHERE {} IS NOT NULL",
+            quote(Dialect::Sqlite, child),
+            quote(Dialect::Sqlite, column)
+        );
+        let n_rows = count(migrator, &sql).await;
+        out.push(format!(
+            "{what} {} rows of {child} (ON DELETE {action} from {table}; foreign keys are on, nothing in the migration turns them off)",
+            n(n_rows)
+        ));
+    }
+    out
+}
+
 async fn plan_statement(
     migrator: &mut Migrator,
     dialect: Dialect,
     info: &StatementInfo,
     rebuilds: &[Rebuild],
+    foreign_keys_off: bool,
     tables: &mut Tables,
 ) -> PlannedStatement {
     let mut facts = Vec::new();
@@ -494,6 +546,14 @@ async fn plan_statement(
     for effect in &info.effects {
         match effect {
             Effect::DropTable { table } if !created.contains(table) => {
+                if dialect == Dialect::Sqlite && !foreign_keys_off {
+                    let live = tables.live(table).to_owned();
+                    let cascades = sqlite_cascades(migrator, &live).await;
+                    if !cascades.is_empty() {
+                        risk = Risk::High;
+                    }
+                    data_loss.extend(cascades);
+                }
                 let rebuild = rebuilds
                     .iter()
                     .find(|r| r.drop == info.index && &r.dropped == table);

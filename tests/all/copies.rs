@@ -830,3 +830,48 @@ fn sqlite_copy_rolls_back_with_its_migration() {
         Vec::<String>::new()
     );
 }
+
+/// SQLite's table-rebuild procedure, as Prisma, Drizzle Kit and flipt write it, turns
+/// foreign keys off first; SQLite ignores that inside the transaction deploy runs the file
+/// in, so the rebuild's DROP TABLE deleted every child row through ON DELETE CASCADE.
+/// deploy now turns them off around the transaction, as the file means; without the
+/// pragma, plan counts what the cascade deletes.
+#[test]
+fn sqlite_rebuild_that_turns_foreign_keys_off_keeps_the_child_rows() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "20261001000000_base/up.sql",
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY, k TEXT UNIQUE);\n\
+         CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parent ON DELETE CASCADE);\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.db.exec("INSERT INTO parent VALUES (1, 'a'), (2, 'b'); INSERT INTO child VALUES (10, 1), (11, 1), (12, 2)");
+    let rebuild = |pragma: &str| {
+        format!(
+            "{pragma}CREATE TABLE parent_new (id INTEGER PRIMARY KEY, k TEXT);\n\
+             INSERT INTO parent_new (id, k) SELECT id, k FROM parent;\n\
+             DROP TABLE parent;\n\
+             ALTER TABLE parent_new RENAME TO parent;\n"
+        )
+    };
+    // Without the pragma the cascade is real, and plan says what it deletes.
+    p.write("20261002000000_rebuild_parent/up.sql", &rebuild(""));
+    p.godwit(&["plan"])
+        .expect(0)
+        .says("deletes 3 rows of child (ON DELETE CASCADE from parent;");
+    p.write(
+        "20261002000000_rebuild_parent/up.sql",
+        &rebuild("PRAGMA foreign_keys=OFF;\n"),
+    );
+    let plan = p.godwit(&["plan"]);
+    plan.expect(0);
+    assert!(
+        !plan.text().contains("ON DELETE CASCADE"),
+        "{}",
+        plan.text()
+    );
+    p.godwit(&["deploy"]).expect(0);
+    assert_eq!(p.db.int("SELECT count(*) FROM child"), 3);
+    assert_eq!(p.db.int("SELECT count(*) FROM parent"), 2);
+    p.godwit(&["status"]).expect(0);
+}

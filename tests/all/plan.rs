@@ -194,7 +194,11 @@ fn plan_counts_what_a_table_rebuild_leaves_out(d: Dialect) {
     ));
     assert!(!out.text().contains("Data loss"), "{}", out.text());
     // The table moved aside is counted under the name it has now.
-    let old_shown = if d == Dialect::Sqlite { "job_old" } else { "Job_old" };
+    let old_shown = if d == Dialect::Sqlite {
+        "job_old"
+    } else {
+        "Job_old"
+    };
     out.says(&format!("{old_shown}: 3 rows"));
     assert!(!out.text().contains("unavailable"), "{}", out.text());
     p.godwit(&["deploy"]).expect(0);

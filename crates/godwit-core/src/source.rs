@@ -224,6 +224,39 @@ impl TransactionMode {
     }
 }
 
+/// `PRAGMA [main.]foreign_keys = OFF` (or `0`, `false`, `no`; `=` or parentheses; any
+/// case, quoted or not), comments aside.
+fn turns_foreign_keys_off(sql: &str) -> bool {
+    let mut text = String::new();
+    let mut rest = sql;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, r)| r);
+        } else {
+            let c = rest.chars().next().unwrap_or(' ');
+            text.push(c.to_ascii_lowercase());
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    let words: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '\'' | '"' | '`' | ';'))
+        .collect();
+    let Some(setting) = words.strip_prefix("pragma") else {
+        return false;
+    };
+    let setting = setting.strip_prefix("main.").unwrap_or(setting);
+    let Some(value) = setting.strip_prefix("foreign_keys") else {
+        return false;
+    };
+    let value = value
+        .strip_prefix('=')
+        .or_else(|| value.strip_prefix('(').and_then(|v| v.strip_suffix(')')));
+    matches!(value, Some("off" | "0" | "false" | "no"))
+}
+
 /// Where statement boundaries come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Splitting {
@@ -330,6 +363,20 @@ impl Script {
                 Ok(out)
             }
         }
+    }
+
+    /// Whether deploy runs this script with SQLite's foreign keys off: the tool that wrote
+    /// it ran it so (popx), godwit's `-- godwit:foreign-keys-off` says so, or the script
+    /// itself says `PRAGMA foreign_keys = OFF`, as Prisma, Drizzle Kit and SQLite's own
+    /// table-rebuild procedure write it. SQLite ignores that pragma inside a transaction,
+    /// and deploy runs the script in one: taken literally, the rebuild's `DROP TABLE`
+    /// would delete every row that references the table through `ON DELETE CASCADE`. So
+    /// deploy turns them off around the transaction, as the author meant (and as Prisma,
+    /// which runs the file without a transaction, and libsql's migrator do).
+    pub fn foreign_keys_off(&self, statements: &[Statement], dialect: Dialect) -> bool {
+        dialect == Dialect::Sqlite
+            && (self.sqlite_foreign_keys_off
+                || statements.iter().any(|s| turns_foreign_keys_off(&s.sql)))
     }
 
     /// How deploy applies this script on `dialect`: the one place that decides it, for
@@ -530,6 +577,31 @@ pub fn read_dir(dir: &Path, dialect: Dialect) -> Result<Vec<Migration>, Error> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_spelling_of_turning_foreign_keys_off() {
+        for sql in [
+            "PRAGMA foreign_keys=OFF",
+            "PRAGMA foreign_keys = off",
+            "pragma  foreign_keys = 0",
+            "PRAGMA main.foreign_keys = false",
+            "PRAGMA foreign_keys('no')",
+            "-- RedefineTables\nPRAGMA foreign_keys=OFF",
+            "PRAGMA /* rebuild */ foreign_keys = OFF",
+        ] {
+            assert!(super::turns_foreign_keys_off(sql), "{sql}");
+        }
+        for sql in [
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA foreign_keys",
+            "PRAGMA foreign_key_check",
+            "PRAGMA defer_foreign_keys=ON",
+            "SELECT 'PRAGMA foreign_keys=OFF'",
+            "PRAGMA foreign_keys = OFFICE",
+        ] {
+            assert!(!super::turns_foreign_keys_off(sql), "{sql}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -168,6 +168,7 @@ pub fn lint_migrations(
             rebuilds: &rebuilds,
             config_lock_timeout: settings.lock_timeout,
             mode: migration.up.transaction_mode(&statements, dialect),
+            foreign_keys_off: migration.up.foreign_keys_off(&statements, dialect),
             ignores: &ignores,
             rules: RULES,
         };

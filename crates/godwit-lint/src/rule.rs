@@ -61,6 +61,9 @@ pub struct RuleContext<'a> {
     pub config_lock_timeout: Option<Duration>,
     /// How deploy will run `up.sql`, decided where deploy decides it.
     pub mode: TransactionMode,
+    /// Whether deploy runs `up.sql` with SQLite's foreign keys off, decided where deploy
+    /// decides it.
+    pub foreign_keys_off: bool,
     pub(crate) ignores: &'a [Ignore],
     /// Every built-in rule, handed in by the registry: the rule about ignore comments
     /// checks the names they give.

@@ -52,7 +52,16 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
                     r.copy + 1
                 ));
             }
+            if ctx.dialect == Dialect::Sqlite && !ctx.foreign_keys_off {
+                message.push_str(&format!(
+                    "; foreign keys stay on (nothing in the migration turns them off), so the drop also deletes the rows of tables that reference {} ON DELETE CASCADE, and nulls those that reference it ON DELETE SET NULL",
+                    r.dropped
+                ));
+            }
             let help = match ctx.dialect {
+                Dialect::Sqlite if !ctx.foreign_keys_off => {
+                    "Start the migration with PRAGMA foreign_keys=OFF (deploy turns them off around it) and check that the copy reads every column to keep; `godwit plan` counts what would be lost on the live database. Then ignore this finding with the reason."
+                }
                 Dialect::Sqlite => {
                     "Check that the copy reads every column to keep (`godwit plan` counts the values in the others on the live database), then ignore this finding with the reason."
                 }
@@ -97,6 +106,20 @@ mod tests {
             );
             // A plain drop is ban-drop-table's, not a rebuild.
             passes("GW024", d, "DROP TABLE users;\n");
+        }
+        // Prisma's and Drizzle Kit's spelling: foreign keys off first, so no cascade.
+        {
+            let off = fails(
+                "GW024",
+                Sqlite,
+                "PRAGMA foreign_keys=OFF;\n\
+                 CREATE TABLE new_users (id int);\n\
+                 INSERT INTO new_users (id) SELECT id FROM users;\n\
+                 DROP TABLE users;\n\
+                 ALTER TABLE new_users RENAME TO users;\n\
+                 PRAGMA foreign_keys=ON;\n",
+            );
+            assert!(!off[0].message.contains("foreign keys stay on"));
         }
     }
 }

@@ -598,15 +598,23 @@ async fn plan_statement(
                 columns,
                 ..
             } if !created.contains(table) && !columns.is_empty() => {
-                let cols: Vec<String> = columns.iter().map(|c| quote(dialect, c)).collect();
-                let not_null: Vec<String> =
-                    cols.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+                // An index groups by its keys as written (expressions too) and counts
+                // only the rows its WHERE takes in; a constraint's keys are columns.
+                let (keys, predicate) = match effect {
+                    Effect::CreateIndex {
+                        keys, predicate, ..
+                    } if !keys.is_empty() => (keys.clone(), predicate.as_deref()),
+                    _ => (columns.iter().map(|c| quote(dialect, c)).collect(), None),
+                };
+                let mut filter: Vec<String> =
+                    keys.iter().map(|k| format!("({k}) IS NOT NULL")).collect();
+                filter.extend(predicate.map(|p| format!("({p})")));
                 let sql = format!(
                     "SELECT count(*) FROM (SELECT {} FROM {} WHERE {} GROUP BY {} HAVING count(*) > 1) d",
-                    cols.join(", "),
+                    keys.join(", "),
                     q(table),
-                    not_null.join(" AND "),
-                    cols.join(", ")
+                    filter.join(" AND "),
+                    keys.join(", ")
                 );
                 match count(migrator, &sql).await {
                     Some(0) => facts.push(format!(

@@ -205,6 +205,49 @@ fn plan_counts_what_a_table_rebuild_leaves_out(d: Dialect) {
     assert_eq!(p.db.int(&format!("SELECT count(*) FROM {job}")), 3);
 }
 
+/// A unique index on an expression groups by the expression, and a partial one counts
+/// only the rows its WHERE takes in: openstatus's partial unique indexes were all
+/// reported as failing, and `lower("email")` was read as one quoted column (on SQLite a
+/// constant string, so every row looked like a duplicate).
+#[test]
+fn plan_counts_duplicates_of_expression_and_partial_unique_indexes() {
+    for d in [Dialect::Postgres, Dialect::Sqlite] {
+        let p = Project::empty(d);
+        p.write(
+            "20261001000000_create_t/up.sql",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, email VARCHAR(50), kind VARCHAR(10));\n",
+        );
+        p.godwit(&["deploy"]).expect(0);
+        p.db.exec("INSERT INTO t VALUES (1, 'a@x', 'x'), (2, 'A@x', 'y'), (3, 'c@x', 'y')");
+        p.write(
+            "20261002000000_unique_lower_email/up.sql",
+            "CREATE UNIQUE INDEX t_email_key ON t (lower(\"email\"));\n",
+        );
+        p.godwit(&["plan"])
+            .expect(0)
+            .says("1 duplicated value of (");
+        std::fs::remove_dir_all(p.migrations().join("20261002000000_unique_lower_email")).unwrap();
+        p.write(
+            "20261002000000_unique_x_kind/up.sql",
+            "CREATE UNIQUE INDEX t_kind_x ON t (kind) WHERE kind = 'x';\n",
+        );
+        let out = p.godwit(&["plan"]);
+        out.expect(0).says("no duplicate (kind) in t");
+        assert!(
+            !out.text().contains("would make this fail"),
+            "{d}: {}",
+            out.text()
+        );
+        p.write(
+            "20261003000000_unique_kind/up.sql",
+            "CREATE UNIQUE INDEX t_kind ON t (kind);\n",
+        );
+        p.godwit(&["plan"])
+            .expect(0)
+            .says("1 duplicated value of (kind) in t would make this fail");
+    }
+}
+
 /// Counts only what exists: a table created earlier in the same plan has no rows yet.
 #[test]
 fn plan_of_a_fresh_database() {

@@ -164,6 +164,12 @@ pub enum Effect {
         concurrently: bool,
         unique: bool,
         columns: Vec<String>,
+        /// Each key as the statement writes it (a column, quoted as written, or an
+        /// expression such as `lower(email)`), and the `WHERE` of a partial index: what a
+        /// count of the duplicates that would break a unique index groups by and filters
+        /// on. Empty when the statement could not be parsed.
+        keys: Vec<String>,
+        predicate: Option<String>,
     },
     DropIndex {
         concurrently: bool,
@@ -561,6 +567,12 @@ fn from_ast(
                 concurrently: index.concurrently,
                 unique: index.unique,
                 columns: index_columns(dialect, &index.columns),
+                keys: index
+                    .columns
+                    .iter()
+                    .map(|c| c.column.expr.to_string())
+                    .collect(),
+                predicate: index.predicate.as_ref().map(ToString::to_string),
             });
             tables.push(table);
             if index.concurrently {
@@ -1206,6 +1218,8 @@ fn from_words(dialect: Dialect, words: &[Word], info: &mut StatementInfo) -> Loc
                             concurrently,
                             unique,
                             columns: Vec::new(),
+                            keys: Vec::new(),
+                            predicate: None,
                         });
                         tables.push(table);
                     }

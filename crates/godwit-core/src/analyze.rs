@@ -588,6 +588,23 @@ fn from_ast(
             for op in &alter.operations {
                 lock = lock.max(alter_operation(op, &table, dialect, effects, tables));
             }
+            // Dropping the primary key needs a copy only alone: dropped and added in one
+            // statement, MySQL and MariaDB replace it in place, writes allowed.
+            let adds_primary_key = alter.operations.iter().any(|op| match op {
+                AlterTableOperation::AddConstraint { constraint, .. } => {
+                    matches!(constraint, TableConstraint::PrimaryKey(_))
+                }
+                AlterTableOperation::AddColumn { column_def, .. } => column_def
+                    .options
+                    .iter()
+                    .any(|o| matches!(o.option, ColumnOption::PrimaryKey(_))),
+                _ => false,
+            });
+            if adds_primary_key {
+                effects.retain(|e| {
+                    !matches!(e, Effect::CopiesTable { reason, .. } if reason == DROPS_PRIMARY_KEY)
+                });
+            }
             lock
         }
         S::RenameTable(renames) => {
@@ -630,6 +647,9 @@ fn from_ast(
         _ => Lock::None,
     }
 }
+
+/// [`Effect::CopiesTable`]'s reason for `DROP PRIMARY KEY` without a new one.
+const DROPS_PRIMARY_KEY: &str = "drops the primary key";
 
 /// PostgreSQL's lock for one `ALTER TABLE` action, per the ALTER TABLE reference page.
 fn alter_operation(
@@ -676,7 +696,9 @@ fn alter_operation(
                         table: table.to_string(),
                         columns: vec![ident(dialect, &column_def.name)],
                     }),
-                    ColumnOption::PrimaryKey(_) => copies(effects, "adds a primary key"),
+                    // Adding a primary key is done in place, concurrent writes allowed
+                    // (MySQL's online DDL table; MariaDB the same): no copy.
+                    ColumnOption::PrimaryKey(_) => {}
                     ColumnOption::Generated { .. } => {
                         let text = option.option.to_string().to_ascii_uppercase();
                         if text.contains("STORED") {
@@ -736,7 +758,6 @@ fn alter_operation(
                         columns: index_columns(dialect, &pk.columns),
                     });
                 }
-                copies(effects, "adds a primary key");
                 Lock::AccessExclusive
             }
             _ => Lock::AccessExclusive,
@@ -822,7 +843,7 @@ fn alter_operation(
             _ => Lock::AccessExclusive,
         },
         Op::DropPrimaryKey { .. } => {
-            copies(effects, "drops the primary key");
+            copies(effects, DROPS_PRIMARY_KEY);
             Lock::AccessExclusive
         }
         Op::Algorithm {

@@ -38,11 +38,16 @@ mod tests {
 
     #[test]
     fn mysql() {
-        fails(
-            "GW019",
-            MySql,
+        fails("GW019", MySql, "ALTER TABLE orders DROP PRIMARY KEY;\n");
+        // Replaced in one statement, or added: in place, writes allowed (flipt's
+        // composite keys; checked with ALGORITHM=INPLACE, LOCK=NONE on MariaDB 10.11).
+        for sql in [
             "ALTER TABLE orders DROP PRIMARY KEY, ADD PRIMARY KEY (id, region);\n",
-        );
+            "ALTER TABLE orders ADD PRIMARY KEY (id);\n",
+            "ALTER TABLE orders ADD COLUMN id INT NOT NULL PRIMARY KEY;\n",
+        ] {
+            passes("GW019", MySql, sql);
+        }
         fails(
             "GW019",
             MySql,

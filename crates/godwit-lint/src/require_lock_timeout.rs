@@ -16,21 +16,19 @@ pub(super) const RULE: RuleInfo = RuleInfo {
 
 fn check(ctx: &RuleContext) -> Vec<Finding> {
     // One finding per migration: the fix (a timeout for the file) covers every statement.
+    // A table created by this very statement (`CREATE TABLE b (… REFERENCES a)`) is as
+    // new as one created before it: nobody can be using it.
+    let new = |t: &str, s: &godwit_core::analyze::StatementInfo| ctx.created_here(t, s.index + 1);
     let heavy = ctx.statements.iter().find(|s| {
         // No table named (DROP INDEX) means no proof the table is new: count it.
         s.lock.blocks_writes()
-            && (s.tables.is_empty() || !s.tables.iter().all(|t| ctx.created_here(t, s.index)))
+            && (s.tables.is_empty() || !s.tables.iter().all(|t| new(t, s)))
             && !ctx.lock_timeout_before(s.index)
     });
     let Some(s) = heavy else {
         return Vec::new();
     };
-    let tables: Vec<String> = s
-        .tables
-        .iter()
-        .filter(|t| !ctx.created_here(t, s.index))
-        .cloned()
-        .collect();
+    let tables: Vec<String> = s.tables.iter().filter(|t| !new(t, s)).cloned().collect();
     let wait = match ctx.dialect {
         Dialect::MySql => "lock_wait_timeout is left at its default of a year",
         _ => "lock_timeout is unset",
@@ -66,6 +64,19 @@ mod tests {
                 "GW017",
                 d,
                 "CREATE TABLE users (id int);\nALTER TABLE users ADD COLUMN nickname text;\n",
+            );
+            // flipt's first migration: a new table referencing one created just before.
+            passes(
+                "GW017",
+                d,
+                "CREATE TABLE flags (id int PRIMARY KEY);\n\
+                 CREATE TABLE variants (id int, flag_id int REFERENCES flags (id));\n",
+            );
+            // Referencing a table in use is another matter: it takes a lock on that one.
+            fails(
+                "GW017",
+                d,
+                "CREATE TABLE variants (id int, flag_id int REFERENCES flags (id));\n",
             );
         }
         passes(

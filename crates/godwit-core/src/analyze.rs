@@ -281,7 +281,7 @@ fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> Stateme
             info.parsed = false;
             let text = e.to_string();
             let text = text.strip_prefix("sql parser error: ").unwrap_or(&text);
-            info.parse_error = Some(text.to_string());
+            info.parse_error = Some(in_the_file(text, statement.line));
         }
     }
     if !info.parsed {
@@ -425,6 +425,26 @@ fn copied_from(
         && !insert.replace_into
         && insert.on.is_none();
     Some((from, columns, every_row))
+}
+
+/// sqlparser counts `Line: N, Column: M` from the start of the statement it was given;
+/// a reader looks in the file, where the statement starts at `first_line`. Column counts
+/// only on the statement's later lines, which start where the file's lines do.
+fn in_the_file(message: &str, first_line: usize) -> String {
+    static POSITION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"at Line: (\d+), Column: (\d+)").expect("a valid pattern")
+    });
+    POSITION
+        .replace(message, |c: &regex::Captures| {
+            let line: usize = c[1].parse().unwrap_or(1);
+            let file_line = first_line + line.saturating_sub(1);
+            if line > 1 {
+                format!("at line {file_line}, column {}", &c[2])
+            } else {
+                format!("at line {file_line}")
+            }
+        })
+        .into_owned()
 }
 
 fn from_ast(
@@ -1373,6 +1393,37 @@ mod tests {
         let statements = crate::split::split(sql, dialect).unwrap();
         assert_eq!(statements.len(), 1, "{sql}");
         analyze(&statements, dialect).remove(0)
+    }
+
+    /// atuin's trigger at file line 15 failed at its line 32: the message said "Line: 32".
+    #[test]
+    fn parse_errors_point_into_the_file() {
+        assert_eq!(
+            in_the_file(
+                "Expected: end of statement, found: cost at Line: 32, Column: 1",
+                15
+            ),
+            "Expected: end of statement, found: cost at line 46, column 1"
+        );
+        assert_eq!(
+            in_the_file("Expected: (, found: GUSTO at Line: 1, Column: 24", 7),
+            "Expected: (, found: GUSTO at line 7"
+        );
+        let statements = crate::split::split(
+            "SELECT 1;\n\nFROBNICATE\n  TABLE users WITH GUSTO;\n",
+            Dialect::Postgres,
+        )
+        .unwrap();
+        let info = &analyze(&statements, Dialect::Postgres)[1];
+        assert!(!info.parsed);
+        assert!(
+            info.parse_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("at line 3"),
+            "{:?}",
+            info.parse_error
+        );
     }
 
     #[test]

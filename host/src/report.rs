@@ -495,6 +495,12 @@ pub fn status(entries: &[Entry], database: &str, copies: &Listing, json: bool) -
         .max()
         .unwrap_or(0)
         .min(48);
+    // Versions of different lengths (flipt's 0 to 17) line their names up too.
+    let version_width = entries
+        .iter()
+        .map(|e| e.version.as_str().len())
+        .max()
+        .unwrap_or(0);
     for e in entries {
         let when = e
             .row
@@ -527,9 +533,9 @@ pub fn status(entries: &[Entry], database: &str, copies: &Listing, json: bool) -
             _ => String::new(),
         };
         let line = format!(
-            "  {:<12} {}  {:<width$}  {detail}",
+            "  {:<12} {:>version_width$}  {:<width$}  {detail}",
             e.status.label(),
-            e.version,
+            e.version.as_str(),
             e.name
         );
         out.push_str(line.trim_end());

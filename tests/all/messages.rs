@@ -364,6 +364,29 @@ fn a_multi_line_detail_keeps_its_indentation_postgres() {
     assert_eq!(column("(created by the import)"), first + 4, "{text}");
 }
 
+/// Versions of different lengths (flipt's golang-migrate folder runs from 0 to 17) keep
+/// the names in one column.
+#[test]
+fn status_lines_up_names_after_versions_of_different_lengths() {
+    let p = Project::empty(Dialect::Sqlite);
+    for v in [1, 2, 10] {
+        p.write(
+            &format!("{v}_t{v}/up.sql"),
+            &format!("CREATE TABLE t{v} (id INT);\n"),
+        );
+    }
+    let out = p.godwit(&["status"]);
+    out.expect(5);
+    let columns: Vec<usize> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  pending"))
+        .map(|l| l.find(" t").unwrap())
+        .collect();
+    assert_eq!(columns.len(), 3, "{}", out.text());
+    assert!(columns.iter().all(|c| *c == columns[0]), "{}", out.text());
+}
+
 /// vaultwarden has 30 empty down.sql files: `down` lists them one per line, the first ten
 /// and a count, not 30 names run together on one line.
 #[test]

@@ -16,6 +16,8 @@ use crate::text::{self, plural, thousands};
 #[derive(Default)]
 pub struct ProgressPrinter {
     open_line: bool,
+    /// Statements of the running SQL migration applied before this run resumed it.
+    resumed_after: Option<usize>,
     bar: Option<indicatif::ProgressBar>,
     last_line: Option<std::time::Instant>,
 }
@@ -110,6 +112,7 @@ impl ProgressPrinter {
                     (Some(n), _) => format!(" (resuming at statement {} of {statements})", n + 1),
                     (None, _) => String::new(),
                 };
+                self.resumed_after = (kind != "step").then_some(*resume_at).flatten();
                 let _ = write!(out, "  {version}_{name}{resume} … ");
                 self.open_line = true;
             }
@@ -167,12 +170,20 @@ impl ProgressPrinter {
                 if !std::mem::take(&mut self.open_line) {
                     let _ = write!(out, "  ");
                 }
-                let _ = writeln!(
-                    out,
-                    "{verb} in {} ({statements} {}{rows})",
-                    ms(*duration_ms),
-                    if *statements == 1 { unit } else { units }
-                );
+                // A resumed migration ran only the rest of its statements this time.
+                let count = match self.resumed_after.take() {
+                    Some(before) if before + 1 == *statements => {
+                        format!("statement {statements} of {statements}")
+                    }
+                    Some(before) if before < *statements => {
+                        format!("statements {} to {statements} of {statements}", before + 1)
+                    }
+                    _ => format!(
+                        "{statements} {}",
+                        if *statements == 1 { unit } else { units }
+                    ),
+                };
+                let _ = writeln!(out, "{verb} in {} ({count}{rows})", ms(*duration_ms));
             }
             Event::MigrationFailed { .. } => {
                 if std::mem::take(&mut self.open_line) {

@@ -258,6 +258,41 @@ fn reads_other_tools_layouts_like_every_command() {
     .says("Checked 1 migration in prisma/migrations/20260101000000_drop_users");
 }
 
+/// Drizzle keeps each migration in one file: `lint migrations/0001_x.sql` checks that one
+/// (it said the file was a missing migrations directory).
+#[test]
+fn a_path_may_be_one_migration_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("drizzle");
+    std::fs::create_dir_all(m.join("meta")).unwrap();
+    std::fs::write(
+        m.join("meta/_journal.json"),
+        r#"{"version":"7","dialect":"postgresql","entries":[{"idx":0,"version":"7","when":1700000000000,"tag":"0000_init","breakpoints":true},{"idx":1,"version":"7","when":1700000001000,"tag":"0001_drop","breakpoints":true}]}"#,
+    )
+    .unwrap();
+    std::fs::write(m.join("0000_init.sql"), "CREATE TABLE users (id int);\n").unwrap();
+    std::fs::write(m.join("0001_drop.sql"), "DROP TABLE users;\n").unwrap();
+    run(lint(
+        dir.path(),
+        &["--dialect", "postgres", "drizzle/0001_drop.sql"],
+    ))
+    .expect(4)
+    .says("Checked 1 migration in drizzle/0001_drop.sql")
+    .says("error[GW001 ban-drop-table]");
+    run(lint(
+        dir.path(),
+        &["--dialect", "postgres", "drizzle/0000_init.sql"],
+    ))
+    .expect(0);
+    std::fs::write(m.join("notes.sql"), "SELECT 1;\n").unwrap();
+    run(lint(
+        dir.path(),
+        &["--dialect", "postgres", "drizzle/notes.sql"],
+    ))
+    .expect(2)
+    .says("is not a migration of drizzle");
+}
+
 /// With no URL anywhere, deploy would use the embedded SQLite file: lint checks for it.
 #[test]
 fn without_a_url_lint_checks_for_the_database_deploy_would_use() {

@@ -89,6 +89,27 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<u8, Error> {
     };
     let mut migrations = Vec::new();
     for dir in &dirs {
+        // A migration's own file (Drizzle, Flyway, golang-migrate keep one file each):
+        // read its folder in whatever layout it has, keep the migration that file is.
+        if dir.is_file() {
+            let parent = match dir.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let found: Vec<_> = source::read(parent, &file.layout(), dialect)?
+                .into_iter()
+                .filter(|m| m.up.path == *dir || m.down.as_ref().is_some_and(|d| d.path == *dir))
+                .collect();
+            if found.is_empty() {
+                return Err(Error::Config(format!(
+                    "{} is not a migration of {}: pass a migrations folder, a migration's folder or its file",
+                    dir.display(),
+                    parent.display()
+                )));
+            }
+            migrations.extend(found);
+            continue;
+        }
         let single = ["up.sql", "migration.sql"]
             .iter()
             .any(|f| dir.join(f).is_file());

@@ -108,7 +108,16 @@ pub async fn plan(migrator: &mut Migrator, validators: Option<&Validators>) -> R
     let config: Config = migrator.config().clone();
     let dialect = config.target.dialect;
     let pending = migrator.pending().await?;
-    let mut findings = lint::lint_migrations(&pending, dialect, &config.file.lint)?;
+    // The migrations before the pending ones declare what these change.
+    let earlier: Vec<crate::source::Migration> = match pending.first() {
+        Some(first) => migrator
+            .read_sources()?
+            .into_iter()
+            .filter(|m| m.version < first.version)
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut findings = lint::lint_migrations_after(&earlier, &pending, dialect, &config.file.lint)?;
     read_only(migrator, dialect).await;
     let mut database_findings = Vec::new();
     if let Some(validators) = validators {

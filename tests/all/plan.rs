@@ -248,6 +248,34 @@ fn plan_counts_duplicates_of_expression_and_partial_unique_indexes() {
     }
 }
 
+/// plan judges a pending type change against the type the applied migrations gave the
+/// column, as lint over the whole folder does: atuin's varchar widening is no rewrite.
+#[test]
+fn plan_agrees_with_lint_on_a_widening_after_the_applied_history() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "20261001000000_create_history/up.sql",
+        "CREATE TABLE history (id bigserial PRIMARY KEY, data varchar(8192));\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "20261002000000_larger_commands/up.sql",
+        "-- godwit:lock-timeout=5s\nALTER TABLE history ALTER COLUMN data TYPE varchar(32768);\n",
+    );
+    let plan = p.godwit(&["plan"]);
+    plan.expect(0);
+    assert!(!plan.text().contains("GW007"), "{}", plan.text());
+    let lint = p.godwit(&["lint"]);
+    assert!(!lint.text().contains("GW007"), "{}", lint.text());
+    // Narrowed, it is a rewrite for both.
+    p.write(
+        "20261002000000_larger_commands/up.sql",
+        "-- godwit:lock-timeout=5s\nALTER TABLE history ALTER COLUMN data TYPE varchar(100);\n",
+    );
+    p.godwit(&["plan"]).expect(0).says("GW007");
+    p.godwit(&["lint"]).expect(4).says("GW007");
+}
+
 /// Counts only what exists: a table created earlier in the same plan has no rows yet.
 #[test]
 fn plan_of_a_fresh_database() {

@@ -205,6 +205,12 @@ pub enum Effect {
         /// `GROUP BY`, a join, or conflict handling that skips or replaces rows.
         every_row: bool,
     },
+    /// The columns a `CREATE TABLE` or `ADD COLUMN` declares, with their types as written:
+    /// what later type changes are compared with (see [`crate::columns`]).
+    DeclaresColumns {
+        table: String,
+        columns: Vec<(String, String)>,
+    },
     /// `BEGIN`/`START TRANSACTION` written in the file.
     BeginTransaction,
     Other,
@@ -554,6 +560,14 @@ fn from_ast(
             effects.push(Effect::CreateTable {
                 table: table.clone(),
             });
+            effects.push(Effect::DeclaresColumns {
+                table: table.clone(),
+                columns: create
+                    .columns
+                    .iter()
+                    .map(|c| (ident(dialect, &c.name), c.data_type.to_string()))
+                    .collect(),
+            });
             tables.push(table);
             // A foreign key takes SHARE ROW EXCLUSIVE on the table it references, which
             // already exists and is in use.
@@ -697,6 +711,13 @@ fn alter_operation(
                 not_null,
                 has_default,
                 volatile_default,
+            });
+            effects.push(Effect::DeclaresColumns {
+                table: table.to_string(),
+                columns: vec![(
+                    ident(dialect, &column_def.name),
+                    column_def.data_type.to_string(),
+                )],
             });
             let mut lock = Lock::AccessExclusive;
             for option in &column_def.options {

@@ -8,6 +8,7 @@
 //! build and test on any machine in seconds.
 
 pub mod analyze;
+pub mod columns;
 pub mod duration;
 pub mod error;
 pub mod finding;

@@ -4,6 +4,7 @@
 use crate::rule::{POSTGRES_MYSQL, RuleContext, RuleInfo, lock_phrase};
 use godwit_core::Dialect;
 use godwit_core::analyze::Effect;
+use godwit_core::columns::TypeChange;
 use godwit_core::finding::{Finding, Severity};
 
 pub(super) const RULE: RuleInfo = RuleInfo {
@@ -22,7 +23,9 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
                 table,
                 column,
                 new_type,
-            } if !ctx.created_here(table, s.index) => {
+            } if !ctx.created_here(table, s.index)
+                && ctx.type_change(s.index, table, column, new_type) == TypeChange::Rewrite =>
+            {
                 let lock = lock_phrase(s, std::slice::from_ref(table));
                 let message = match ctx.dialect {
                     Dialect::MySql => format!(
@@ -49,7 +52,8 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{fails, passes};
+    use super::super::testing::{Dir, fails, lint_dirs, passes};
+    use crate::LintSettings;
     use godwit_core::Dialect::*;
 
     #[test]
@@ -74,5 +78,68 @@ mod tests {
             MySql,
             "ALTER TABLE orders ALTER COLUMN total SET DEFAULT 0;\n",
         );
+    }
+
+    /// The type a change replaces comes from the migrations before it: atuin widens a
+    /// varchar twice (no rewrite on PostgreSQL), umami renames MySQL columns with CHANGE,
+    /// restating their type.
+    #[test]
+    fn judged_against_the_type_the_history_declares() {
+        let lint = |d, dirs: &[Dir]| lint_dirs(d, dirs, &LintSettings::default(), Some("GW007")).0;
+        let create = (
+            "20260101000000_create",
+            "CREATE TABLE history (id int, data varchar(8192), kind INT UNSIGNED NOT NULL, v VARCHAR(36) NULL);\n",
+            Some("SELECT 1;\n"),
+        );
+        for (d, sql) in [
+            (
+                Postgres,
+                "ALTER TABLE history ALTER COLUMN data TYPE varchar(32768);\nALTER TABLE history ALTER COLUMN data TYPE text;\n",
+            ),
+            (
+                MySql,
+                "ALTER TABLE history CHANGE kind history_kind INTEGER UNSIGNED NOT NULL;\n",
+            ),
+            (
+                MySql,
+                "ALTER TABLE history MODIFY v VARCHAR(36) NOT NULL;\n",
+            ),
+        ] {
+            let found = lint(
+                d,
+                &[create, ("20260102000000_alter", sql, Some("SELECT 1;\n"))],
+            );
+            assert_eq!(found, vec![], "{d}: {sql}");
+        }
+        // A real change is still one, and so is any change the history does not show.
+        for (d, sql) in [
+            (
+                Postgres,
+                "ALTER TABLE history ALTER COLUMN data TYPE varchar(10);\n",
+            ),
+            (
+                Postgres,
+                "ALTER TABLE history ALTER COLUMN id TYPE bigint;\n",
+            ),
+            (
+                MySql,
+                "ALTER TABLE history MODIFY v VARCHAR(64) NOT NULL;\n",
+            ),
+        ] {
+            let found = lint(
+                d,
+                &[create, ("20260102000000_alter", sql, Some("SELECT 1;\n"))],
+            );
+            assert_eq!(found.len(), 1, "{d}: {sql}");
+        }
+        let alone = lint(
+            Postgres,
+            &[(
+                "20260102000000_alter",
+                "ALTER TABLE history ALTER COLUMN data TYPE text;\n",
+                Some("SELECT 1;\n"),
+            )],
+        );
+        assert_eq!(alone.len(), 1, "no history: judged as a rewrite");
     }
 }

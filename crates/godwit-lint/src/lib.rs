@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use godwit_core::columns::ColumnTypes;
 use godwit_core::finding::{Finding, Severity};
 use godwit_core::source::Migration;
 use godwit_core::{Dialect, Error};
@@ -154,8 +155,27 @@ pub fn lint_migrations(
     dialect: Dialect,
     settings: &LintSettings,
 ) -> Result<Vec<Finding>, Error> {
+    lint_migrations_after(&[], migrations, dialect, settings)
+}
+
+/// [`lint_migrations`] for `migrations` that follow `earlier` (the ones already applied,
+/// for `plan`): those are read, not checked, so that the rules judge a change against
+/// what they declared (a column's type before it changes).
+pub fn lint_migrations_after(
+    earlier: &[Migration],
+    migrations: &[Migration],
+    dialect: Dialect,
+    settings: &LintSettings,
+) -> Result<Vec<Finding>, Error> {
     let levels = levels(settings)?;
     let mut findings = Vec::new();
+    let mut prior_columns = ColumnTypes::default();
+    for migration in earlier {
+        // A file this dialect cannot split is reported where it is checked, not here.
+        if let Ok(statements) = migration.up.statements(dialect) {
+            prior_columns.apply(&analyze::analyze(&statements, dialect));
+        }
+    }
     for migration in migrations {
         let statements = migration.up.statements(dialect)?;
         let infos = analyze::analyze(&statements, dialect);
@@ -166,6 +186,7 @@ pub fn lint_migrations(
             dialect,
             statements: &infos,
             rebuilds: &rebuilds,
+            prior_columns: &prior_columns,
             config_lock_timeout: settings.lock_timeout,
             mode: migration.up.transaction_mode(&statements, dialect),
             foreign_keys_off: migration.up.foreign_keys_off(&statements, dialect),
@@ -190,6 +211,7 @@ pub fn lint_migrations(
         }
         found.sort_by_key(|f| f.location.line.unwrap_or(0));
         findings.extend(found);
+        prior_columns.apply(&infos);
     }
     Ok(findings)
 }

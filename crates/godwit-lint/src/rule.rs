@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use godwit_core::Dialect;
 use godwit_core::analyze::{Effect, Lock, StatementInfo};
+use godwit_core::columns::{ColumnTypes, TypeChange};
 use godwit_core::finding::{Finding, Location, Severity};
 use godwit_core::rebuild::Rebuild;
 use godwit_core::source::{Migration, Script, TransactionMode};
@@ -57,6 +58,9 @@ pub struct RuleContext<'a> {
     pub statements: &'a [StatementInfo],
     /// The tables `up.sql` rebuilds (copy, drop, rename): their drops lose no rows.
     pub rebuilds: &'a [Rebuild],
+    /// Column types as the migrations before this one declare them (empty when only
+    /// this migration is linted).
+    pub prior_columns: &'a ColumnTypes,
     /// godwit.toml's `lock_timeout`, which deploy applies to every migration.
     pub config_lock_timeout: Option<Duration>,
     /// How deploy will run `up.sql`, decided where deploy decides it.
@@ -101,6 +105,20 @@ impl<'a> RuleContext<'a> {
     /// The rebuild that statement `index` renames a table for, if any.
     pub fn rebuild_renaming(&self, index: usize) -> Option<&'a Rebuild> {
         self.rebuilds.iter().find(|r| r.rename == Some(index))
+    }
+
+    /// What changing `table.column` to `new_type` at statement `index` costs, judged
+    /// against the type the history gives it up to that statement.
+    pub fn type_change(
+        &self,
+        index: usize,
+        table: &str,
+        column: &str,
+        new_type: &str,
+    ) -> TypeChange {
+        let mut types = self.prior_columns.clone();
+        types.apply(&self.statements[..index.min(self.statements.len())]);
+        types.change(self.dialect, table, column, new_type)
     }
 
     /// Whether deploy will have a lock timeout in force when statement `index` runs.

@@ -180,17 +180,26 @@ pub enum ScriptKind {
 pub struct ScriptFailure {
     pub migration: String,
     pub script: ScriptKind,
+    /// The script's file as its layout names it (`migration.sql` for Prisma,
+    /// `0001_x.up.sql` for golang-migrate); `up.sql`/`down.sql` when not known.
+    pub file: Option<String>,
     pub error: String,
     /// The earlier failure that left the shadow off the path the migrations describe,
     /// and may be the cause of this one.
     pub after: Option<String>,
 }
 
+/// A script's file name, as a reader finds it in the migration's folder.
+fn file_name(path: &std::path::Path) -> Option<String> {
+    path.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
 impl ScriptFailure {
     fn text(&self) -> String {
-        let script = match self.script {
-            ScriptKind::Up => "up.sql",
-            ScriptKind::Down => "down.sql",
+        let script = match (&self.file, self.script) {
+            (Some(file), _) => file.as_str(),
+            (None, ScriptKind::Up) => "up.sql",
+            (None, ScriptKind::Down) => "down.sql",
         };
         let after = match &self.after {
             Some(earlier) => format!(" (after an earlier failure, of {earlier})"),
@@ -773,6 +782,7 @@ impl<'a> Run<'a> {
             report.failures.push(ScriptFailure {
                 migration: id.clone(),
                 script: ScriptKind::Up,
+                file: file_name(&failed.migration.up.path),
                 error,
                 after: self.diverged.clone(),
             });
@@ -821,6 +831,11 @@ impl<'a> Run<'a> {
             failures.push(ScriptFailure {
                 migration: failed.migration.id(),
                 script: ScriptKind::Down,
+                file: failed
+                    .migration
+                    .down
+                    .as_ref()
+                    .and_then(|d| file_name(&d.path)),
                 error,
                 after,
             });
@@ -1025,6 +1040,7 @@ async fn round_trip(
         report.failures.push(ScriptFailure {
             migration: id.clone(),
             script: ScriptKind::Down,
+            file: migration.down.as_ref().and_then(|d| file_name(&d.path)),
             error,
             after: None,
         });
@@ -1303,6 +1319,7 @@ mod tests {
         report.failures.push(ScriptFailure {
             migration: "20260801000000_create_users".into(),
             script: ScriptKind::Up,
+            file: None,
             error: "relation \"legacy\" does not exist".into(),
             after: None,
         });

@@ -950,3 +950,21 @@ fn repeatable_migrations_are_named_in_a_full_down() {
         .says("note: repeatable migrations (R__tag_names")
         .says("are never reverted");
 }
+
+/// A failing script is named as its layout names it: Prisma's is migration.sql (verify
+/// said "up.sql of …", a file the user does not have).
+#[test]
+fn a_failing_script_is_named_by_its_own_file() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "20260101000000_init/migration.sql",
+        "CREATE TABLE \"User\" (\"id\" INTEGER NOT NULL PRIMARY KEY);\n",
+    );
+    p.write(
+        "20260102000000_copy/migration.sql",
+        "INSERT INTO \"User\" (\"id\") SELECT \"id\" FROM \"LegacyUser\";\n",
+    );
+    let out = p.godwit(&["verify"]);
+    out.says("migration.sql of 20260102000000_copy failed");
+    assert!(!out.text().contains("up.sql of"), "{}", out.text());
+}

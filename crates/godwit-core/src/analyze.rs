@@ -1589,13 +1589,19 @@ mod tests {
         assert_eq!(info.tables, vec!["Users"]);
         assert_eq!(
             info.effects,
-            vec![Effect::AddColumn {
-                table: "Users".into(),
-                column: "token".into(),
-                not_null: true,
-                has_default: true,
-                volatile_default: true,
-            }]
+            vec![
+                Effect::AddColumn {
+                    table: "Users".into(),
+                    column: "token".into(),
+                    not_null: true,
+                    has_default: true,
+                    volatile_default: true,
+                },
+                Effect::DeclaresColumns {
+                    table: "Users".into(),
+                    columns: vec![("token".into(), "UUID".into())],
+                },
+            ]
         );
         let info = one("DROP INDEX CONCURRENTLY IF EXISTS i", Dialect::Postgres);
         assert!(info.parsed, "{:?}", info.parse_error);

@@ -59,8 +59,8 @@ impl Rebuild {
     }
 }
 
-/// One copy of every row: statement `index` copied `from` into `into`.
-struct Copy<'a> {
+/// One copy of every row of a table: statement `index` copied them into `into`.
+struct FullCopy<'a> {
     index: usize,
     into: &'a str,
     columns: &'a Option<Vec<String>>,
@@ -73,7 +73,7 @@ fn full_copies<'a>(
     table: &str,
     after: Option<usize>,
     drop: usize,
-) -> Vec<Copy<'a>> {
+) -> Vec<FullCopy<'a>> {
     // Only reading it again (a SELECT, or copying some of its rows elsewhere as well, as
     // vaultwarden's 2018 migration and flipt do) leaves a copy whole.
     let reads_only = |s: &StatementInfo| {
@@ -88,7 +88,7 @@ fn full_copies<'a>(
             .filter(|s| s.index > index && s.index < drop)
             .any(|s| s.tables.iter().any(|t| t == table) && !reads_only(s))
     };
-    let mut copies: Vec<Copy<'a>> = statements
+    let mut copies: Vec<FullCopy<'a>> = statements
         .iter()
         .filter(|s| s.index < drop && after.is_none_or(|a| s.index > a))
         .flat_map(|s| s.effects.iter().map(move |e| (s.index, e)))
@@ -98,7 +98,7 @@ fn full_copies<'a>(
                 from,
                 columns,
                 every_row: true,
-            } if from == table && into != table => Some(Copy {
+            } if from == table && into != table => Some(FullCopy {
                 index,
                 into,
                 columns,
@@ -190,18 +190,18 @@ impl<'a> Chain<'a> {
 
     /// Full copies of `table` (see [`full_copies`]) into a table this migration created
     /// before each.
-    fn heads(&self, table: &str, drop: usize) -> Vec<Copy<'a>> {
+    fn heads(&self, table: &str, drop: usize) -> Vec<FullCopy<'a>> {
         self.copies_out(table, None, drop)
     }
 
-    fn copies_out(&self, table: &str, after: Option<usize>, drop: usize) -> Vec<Copy<'a>> {
+    fn copies_out(&self, table: &str, after: Option<usize>, drop: usize) -> Vec<FullCopy<'a>> {
         full_copies(self.statements, table, after, drop)
             .into_iter()
             .filter(|copy| self.created(copy.into, copy.index).is_some())
             .collect()
     }
 
-    fn follow(&self, dropped: &str, drop: usize, first: Copy<'a>) -> Option<Rebuild> {
+    fn follow(&self, dropped: &str, drop: usize, first: FullCopy<'a>) -> Option<Rebuild> {
         let mut columns = first.columns.clone();
         let mut passed_through = Vec::new();
         let mut hop = first.index;

@@ -543,6 +543,17 @@ pub fn describe_db_error(err: &sqlx::Error) -> String {
             }
             if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
                 text = format!("{} (error {})", my.message(), my.number());
+                // A foreign key to a table that does not exist yet: histories written for
+                // MySQL, which ignores inline REFERENCES, and run by their application with
+                // foreign key checks off (vaultwarden) fail here on MariaDB 10.5+.
+                let missing_reference = my.number() == 1824
+                    || (my.number() == 1005 && my.message().contains("errno: 150"));
+                if missing_reference {
+                    text.push_str(
+                        "\n  hint: a FOREIGN KEY (or an inline REFERENCES, which MariaDB 10.5+ enforces and MySQL ignores) points at a table or column that does not exist yet or has another type. \
+                         If the project's own tool runs its migrations with foreign key checks off, do the same: init_sql = \"SET SESSION FOREIGN_KEY_CHECKS = 0\" in godwit.toml",
+                    );
+                }
             }
             text
         }

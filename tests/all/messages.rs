@@ -387,6 +387,31 @@ fn status_lines_up_names_after_versions_of_different_lengths() {
     assert!(columns.iter().all(|c| *c == columns[0]), "{}", out.text());
 }
 
+/// vaultwarden's MySQL history declares inline REFERENCES to tables created later, which
+/// MySQL ignores and MariaDB 10.5+ enforces; vaultwarden runs it with foreign key checks
+/// off. The error says so, and the init_sql that does the same works.
+#[test]
+fn a_foreign_key_to_a_missing_table_points_to_init_sql_on_mariadb() {
+    let p = Project::empty(Dialect::MySql);
+    p.write(
+        "20261001000000_create_tables/up.sql",
+        "CREATE TABLE ciphers (uuid CHAR(36) NOT NULL PRIMARY KEY, folder_uuid CHAR(36) REFERENCES folders (uuid));\n\
+         CREATE TABLE folders (uuid CHAR(36) NOT NULL PRIMARY KEY);\n",
+    );
+    let out = p.godwit(&["deploy"]);
+    out.expect(1)
+        .says("errno: 150")
+        .says("init_sql = \"SET SESSION FOREIGN_KEY_CHECKS = 0\"");
+    p.godwit(&["resolve", "--rolled-back", "20261001000000"])
+        .expect(0);
+    std::fs::write(
+        p.path().join("godwit.toml"),
+        "init_sql = \"SET SESSION FOREIGN_KEY_CHECKS = 0\"\n",
+    )
+    .unwrap();
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+}
+
 /// vaultwarden has 30 empty down.sql files: `down` lists them one per line, the first ten
 /// and a count, not 30 names run together on one line.
 #[test]

@@ -49,7 +49,7 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
     let touches = if tables.is_empty() {
         String::new()
     } else {
-        format!(" (it changes {})", crate::rule::table_list(&tables))
+        format!(" (it touches {})", crate::rule::table_list(&tables))
     };
     vec![ctx.finding(
         &RULE,

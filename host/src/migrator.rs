@@ -22,7 +22,7 @@ use crate::error::{BackupWhy, Error, Refusal, describe_db_error};
 use crate::finding::Finding;
 use crate::history::{self, Entry, HistoryRow, Operation, RowState, Status};
 use crate::plugin::registry::Registry;
-use crate::source::{self, Migration, Script, Version};
+use crate::source::{self, Migration, Script, TransactionControl, Version};
 use crate::split::Statement;
 use crate::step::{StepRunner, WorkReport};
 use crate::text::one_line;
@@ -1512,6 +1512,12 @@ impl Migrator {
             finished: false,
         };
         let mut rows_affected = row.rows_affected.unwrap_or(0) as u64;
+        // A transaction the script opened itself (a Prisma file's own BEGIN … COMMIT),
+        // since the statement that opened it. On PostgreSQL and SQLite a failure inside it
+        // leaves it to be rolled back, with the progress written in it: MySQL commits at
+        // each DDL statement instead, so there the count written after each one stands.
+        let transactional_ddl = self.driver.dialect() != crate::Dialect::MySql;
+        let mut own_transaction: Option<usize> = None;
         for (index, statement) in statements.iter().enumerate().skip(first) {
             self.driver.keep_alive().await?;
             let mut attempt = 0;
@@ -1531,8 +1537,15 @@ impl Migrator {
                             started,
                             rows_before: rows_affected,
                         });
-                    self.dml_with_progress(&mut row, index, statements, finish, &mut progress)
-                        .await
+                    self.dml_with_progress(
+                        &mut row,
+                        index,
+                        statements,
+                        finish,
+                        &mut progress,
+                        own_transaction.is_some(),
+                    )
+                    .await
                 } else {
                     self.ddl_with_progress(&mut row, index, statements, &mut progress)
                         .await
@@ -1541,11 +1554,20 @@ impl Migrator {
                 match outcome {
                     Ok(n) => {
                         rows_affected += n;
+                        match source::transaction_control(&statement.sql) {
+                            Some(TransactionControl::Begin) if transactional_ddl => {
+                                own_transaction = Some(index);
+                            }
+                            Some(TransactionControl::End) => own_transaction = None,
+                            _ => {}
+                        }
                         break;
                     }
+                    // Retrying one statement of a transaction that failed is no retry.
                     Err(error)
                         if self.driver.is_lock_timeout(&error)
-                            && attempt <= self.config.lock_retries =>
+                            && attempt <= self.config.lock_retries
+                            && own_transaction.is_none() =>
                     {
                         self.back_off(migration, attempt, &error).await;
                     }
@@ -1555,11 +1577,18 @@ impl Migrator {
                             error,
                             context,
                         };
-                        let applied = if index == 0 {
-                            Applied::Nothing
-                        } else {
-                            Applied::First(index)
+                        // The script's own transaction goes, with every statement since
+                        // its BEGIN and the progress written in it; the history row is
+                        // written after, outside it.
+                        let applied = match own_transaction {
+                            Some(begin) => {
+                                let _ = self.driver.execute("ROLLBACK").await;
+                                Applied::OwnTransactionRolledBack { begin }
+                            }
+                            None if index == 0 => Applied::Nothing,
+                            None => Applied::First(index),
                         };
+                        let index = own_transaction.unwrap_or(index);
                         let message = failure_message(
                             migration,
                             script,
@@ -1654,9 +1683,14 @@ impl Migrator {
         statements: &[Statement],
         finish: Option<Finish>,
         progress: &mut RowWrites,
+        in_own_transaction: bool,
     ) -> Result<u64, sqlx::Error> {
         let before = row.clone();
-        self.driver.begin().await?;
+        // Inside a transaction the script opened, the statement and its count already
+        // share one, which the script commits (or the failure path rolls back).
+        if !in_own_transaction {
+            self.driver.begin().await?;
+        }
         let result = async {
             let n = self.driver.execute(&statements[index].sql).await?;
             row.statements_applied = index as i64 + 1;
@@ -1671,7 +1705,9 @@ impl Migrator {
                 );
             }
             self.driver.update_history(row).await?;
-            self.driver.commit().await?;
+            if !in_own_transaction {
+                self.driver.commit().await?;
+            }
             Ok(n)
         }
         .await;
@@ -1682,7 +1718,9 @@ impl Migrator {
             }
             Err(_) => {
                 *row = before;
-                let _ = self.driver.rollback().await;
+                if !in_own_transaction {
+                    let _ = self.driver.rollback().await;
+                }
             }
         }
         result
@@ -2153,6 +2191,10 @@ struct Failure {
 enum Applied {
     /// Statement by statement, and the first one failed.
     Nothing,
+    /// Statement by statement, and one failed inside the transaction the script opened at
+    /// statement `begin` (0-based): that transaction was rolled back, so only the
+    /// statements before it took effect.
+    OwnTransactionRolledBack { begin: usize },
     /// In one transaction, rolled back: none of the script took effect.
     RolledBack,
     /// Statement by statement: these first statements took effect, the next one failed.
@@ -2220,6 +2262,24 @@ fn failure_message(
         (_, Applied::Nothing | Applied::RolledBack) => format!(
             "\n\nNothing of it was applied. {fix}, then run:\n  godwit resolve --rolled-back {v}\n  godwit deploy"
         ),
+        (_, Applied::OwnTransactionRolledBack { begin: 0 }) => format!(
+            "\n\nThe migration's own transaction (statement 1, {}) was rolled back: nothing of it was applied. {fix}, then run:\n  godwit resolve --rolled-back {v}\n  godwit deploy",
+            one_line(&statements[0].sql, 40)
+        ),
+        (_, Applied::OwnTransactionRolledBack { begin }) => {
+            let (done, were) = if begin == 1 {
+                ("statement 1".to_owned(), "was")
+            } else {
+                (format!("statements 1-{begin}"), "were")
+            };
+            format!(
+                "\n\nThe migration's own transaction (opened by statement {opened}) was rolled back, so nothing from statement {opened} on took effect; {done} before it {were} applied and committed.\n\
+                 Next, pick one:\n  \
+                 - undo {done} by hand and fix the migration, then `godwit resolve --rolled-back {v}` and `godwit deploy`\n  \
+                 - finish the migration by hand, then `godwit resolve --applied {v}`",
+                opened = begin + 1
+            )
+        }
         (_, Applied::Everything) => format!(
             "\n\nAll {n} statements were applied and committed (MySQL commits DDL as it goes); what failed came after them.\n\
              {fix}; the migration itself is in effect, so record it with `godwit resolve --applied {v}`",

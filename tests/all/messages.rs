@@ -477,3 +477,60 @@ fn an_empty_down_sql_is_flagged_by_down(d: Dialect) {
     assert!(!out.text().contains("warning"), "{}", out.text());
     p.godwit(&["status"]).expect(5);
 }
+
+/// formbricks' Prisma migration wraps itself in BEGIN … COMMIT, and one statement inside
+/// failed: godwit then wrote its progress into the aborted transaction, printed only
+/// "current transaction is aborted" (25P02), and left the row "running, 0 of 33". Now the
+/// script's own transaction is rolled back first, the real error is shown, and the
+/// migration is recorded as failed with nothing applied.
+fn a_failure_inside_the_scripts_own_transaction(d: Dialect) {
+    let p = Project::empty(d);
+    let provider = if d == Dialect::Postgres {
+        "postgresql"
+    } else {
+        "sqlite"
+    };
+    p.write(
+        "migration_lock.toml",
+        &format!("provider = \"{provider}\"\n"),
+    );
+    p.write(
+        "20240101000000_init/migration.sql",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);\nINSERT INTO t VALUES (1, 'x');\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "20240102000000_tx/migration.sql",
+        "CREATE TABLE before_tx (id INTEGER);\nBEGIN;\nALTER TABLE t ADD COLUMN w INTEGER;\nINSERT INTO t (id, v) VALUES (2, NULL);\nCOMMIT;\n",
+    );
+    let out = p.godwit(&["deploy"]);
+    out.expect(1)
+        .says("20240102000000_tx failed at statement 4 of 5")
+        .says("NULL")
+        .says("own transaction (opened by statement 2) was rolled back")
+        .says("statement 1 before it was applied");
+    assert!(!out.text().contains("25P02"), "{}", out.text());
+    p.godwit(&["status"]).expect(4).says("failed");
+    assert!(p.db.table_exists("before_tx"), "statement 1 stays");
+    assert_eq!(p.db.int("SELECT count(*) FROM t"), 1, "the insert went");
+    // The fixed migration runs again from the start once the first statement is undone.
+    p.db.exec("DROP TABLE before_tx");
+    p.write(
+        "20240102000000_tx/migration.sql",
+        "CREATE TABLE before_tx (id INTEGER);\nBEGIN;\nALTER TABLE t ADD COLUMN w INTEGER;\nINSERT INTO t (id, v) VALUES (2, 'y');\nCOMMIT;\n",
+    );
+    p.godwit(&["resolve", "--rolled-back", "20240102000000"])
+        .expect(0);
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+    assert_eq!(p.db.int("SELECT count(*) FROM t"), 2);
+}
+
+#[test]
+fn a_failure_inside_the_scripts_own_transaction_postgres() {
+    a_failure_inside_the_scripts_own_transaction(Dialect::Postgres);
+}
+
+#[test]
+fn a_failure_inside_the_scripts_own_transaction_sqlite() {
+    a_failure_inside_the_scripts_own_transaction(Dialect::Sqlite);
+}

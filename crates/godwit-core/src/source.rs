@@ -400,6 +400,33 @@ impl Script {
     }
 }
 
+/// A statement that opens or ends a transaction of the script's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransactionControl {
+    /// `BEGIN`, `START TRANSACTION`.
+    Begin,
+    /// `COMMIT`, `END`, `ROLLBACK` (not `ROLLBACK TO` a savepoint), `ABORT`.
+    End,
+}
+
+/// Whether `sql` opens or ends a transaction (a PL/pgSQL `BEGIN` sits inside a `CREATE
+/// FUNCTION` or `DO` and never starts a statement).
+pub fn transaction_control(sql: &str) -> Option<TransactionControl> {
+    let words: Vec<String> = sql
+        .split_whitespace()
+        .take(3)
+        .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
+        .collect();
+    let word = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
+    match word(0) {
+        "BEGIN" => Some(TransactionControl::Begin),
+        "START" if word(1) == "TRANSACTION" => Some(TransactionControl::Begin),
+        "ROLLBACK" if word(1) == "TO" || word(2) == "TO" => None,
+        "COMMIT" | "END" | "ROLLBACK" | "ABORT" => Some(TransactionControl::End),
+        _ => None,
+    }
+}
+
 /// Statements that cannot run inside a transaction godwit opened, or that manage their own.
 pub fn needs_no_transaction(sql: &str) -> bool {
     let words: Vec<String> = sql
@@ -577,6 +604,32 @@ pub fn read_dir(dir: &Path, dialect: Dialect) -> Result<Vec<Migration>, Error> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn transaction_control_statements() {
+        use super::{TransactionControl::*, transaction_control};
+        for (sql, control) in [
+            ("BEGIN", Some(Begin)),
+            (
+                "begin transaction isolation level serializable",
+                Some(Begin),
+            ),
+            ("START TRANSACTION", Some(Begin)),
+            ("COMMIT", Some(End)),
+            ("END", Some(End)),
+            ("ROLLBACK", Some(End)),
+            ("ROLLBACK TO SAVEPOINT a", None),
+            ("ROLLBACK TRANSACTION TO a", None),
+            ("SAVEPOINT a", None),
+            (
+                "CREATE FUNCTION f() RETURNS void AS $$ BEGIN END $$ LANGUAGE plpgsql",
+                None,
+            ),
+            ("START SLAVE", None),
+        ] {
+            assert_eq!(transaction_control(sql), control, "{sql}");
+        }
+    }
+
     #[test]
     fn every_spelling_of_turning_foreign_keys_off() {
         for sql in [

@@ -468,7 +468,15 @@ pub fn summarize(entries: &[Entry]) -> Summary {
     s
 }
 
-pub fn status(entries: &[Entry], database: &str, copies: &Listing, json: bool) -> String {
+/// `adopt_first`: another tool's history is in the database and godwit's is empty, so
+/// the advice is to adopt it (said below the summary), not to deploy.
+pub fn status(
+    entries: &[Entry],
+    database: &str,
+    copies: &Listing,
+    json: bool,
+    adopt_first: bool,
+) -> String {
     let summary = summarize(entries);
     if json {
         let items = entries
@@ -559,7 +567,9 @@ pub fn status(entries: &[Entry], database: &str, copies: &Listing, json: bool) -
         summary.problems,
         if summary.problems == 1 { "s" } else { "" }
     ));
-    if summary.problems > 0 {
+    if adopt_first {
+        out.push_str(" Another tool migrated this database: adopt its history first (below).");
+    } else if summary.problems > 0 {
         out.push_str(" `godwit deploy` explains each problem and what to run.");
     } else if summary.pending > 0 {
         out.push_str(" Run `godwit deploy` to apply them.");

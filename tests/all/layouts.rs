@@ -580,10 +580,18 @@ fn another_tool_s_history_blocks_deploy_until_adopt() {
             .map(|d| d.count())
             .unwrap_or(0)
     };
-    q.godwit(&["status"])
+    let status = q.godwit(&["status"]);
+    status
         .expect(4)
         .says("prisma migrated this database: _prisma_migrations has 2 rows")
-        .says("godwit adopt");
+        .says("godwit adopt")
+        .says("adopt its history first");
+    // One piece of advice, not "run deploy" beside "deploy refuses".
+    assert!(
+        !status.text().contains("Run `godwit deploy`"),
+        "{}",
+        status.text()
+    );
     let json = q.godwit(&["status", "--json"]);
     json.expect(4).says("\"other_history\"");
     q.godwit(&["deploy"])

@@ -20,8 +20,9 @@ pub struct Args {
     /// Output format (default human, or json with --json).
     #[arg(long, value_enum)]
     format: Option<Format>,
-    /// The SQL dialect to check for (default: the configured database URL's, else
-    /// postgres).
+    /// The SQL dialect to check for (default: the configured database URL's, else the
+    /// database deploy would use: the embedded SQLite file in development, PostgreSQL
+    /// otherwise).
     #[arg(long, value_enum)]
     dialect: Option<DialectArg>,
 }

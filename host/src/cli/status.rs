@@ -37,7 +37,13 @@ pub(super) async fn run(
     let copies = migrator.copies().await?;
     let entries = history::entries(migrations, &rows);
     let others = crate::adopt::unadopted_histories(migrator).await?;
-    let status = report::status(&entries, &config.target.display, &copies, json);
+    let status = report::status(
+        &entries,
+        &config.target.display,
+        &copies,
+        json,
+        !others.is_empty(),
+    );
     if json {
         let mut doc: serde_json::Value = serde_json::from_str(&status).expect("status JSON");
         doc["other_history"] = serde_json::json!(others);

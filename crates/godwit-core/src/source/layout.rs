@@ -1053,13 +1053,22 @@ fn sections(path: &Path, text: &str, tool: Sections) -> Result<(Script, Option<S
 fn read_pattern(dir: &Path, pattern: &str) -> Result<Vec<Migration>, Error> {
     let mut regex = String::from("^");
     let mut rest = pattern;
+    let mut seen = Vec::new();
     while let Some(open) = rest.find('{') {
         regex.push_str(&regex::escape(&rest[..open]));
         let close = rest[open..]
             .find('}')
             .map(|c| open + c)
             .ok_or_else(|| Error::Config(format!("pattern `{pattern}` has an unclosed `{{`")))?;
-        regex.push_str(match &rest[open + 1..close] {
+        let placeholder = &rest[open + 1..close];
+        if seen.contains(&placeholder) {
+            return Err(Error::Config(format!(
+                "pattern `{pattern}` uses {{{placeholder}}} twice; a pattern names the files at the top of the migrations folder, \
+                 each placeholder once (it does not reach into subfolders such as `{{version}}/…`)"
+            )));
+        }
+        seen.push(placeholder);
+        regex.push_str(match placeholder {
             "version" => r"(?P<version>\d+(?:[._]\d+)*)",
             "name" => r"(?P<name>.+?)",
             "direction" => r"(?P<direction>up|down)",
@@ -1090,6 +1099,26 @@ fn read_pattern(dir: &Path, pattern: &str) -> Result<Vec<Migration>, Error> {
         let Some(captures) = regex.captures(&file) else {
             if path.is_file() && kind.as_deref().is_none_or(|k| file.ends_with(k)) {
                 unmatched.push(file);
+            } else if path.is_dir() {
+                // A pattern reads the top of the folder: migrations in subfolders (memos
+                // keeps one per release) would never run, and status would say "up to date".
+                let inside = std::fs::read_dir(&path)
+                    .map(|d| {
+                        d.filter_map(Result::ok)
+                            .filter(|e| {
+                                let name = e.file_name().to_string_lossy().into_owned();
+                                e.path().is_file()
+                                    && kind.as_deref().is_none_or(|k| name.ends_with(k))
+                            })
+                            .count()
+                    })
+                    .unwrap_or(0);
+                if inside > 0 {
+                    unmatched.push(format!(
+                        "{file}/ (a folder of {inside} such file{}: a pattern reads only the top of the migrations folder)",
+                        if inside == 1 { "" } else { "s" }
+                    ));
+                }
             }
             continue;
         };
@@ -1698,6 +1727,48 @@ mod tests {
             ms[2].down_place,
             DownPlace::File(dir.path().join("2016-08-16-090000_index_users/down.sql"))
         );
+    }
+
+    /// memos keeps its migrations in one folder per release: a pattern reads the top
+    /// of the folder only, so the folders are reported, never skipped ("up to date").
+    #[test]
+    fn pattern_reports_subfolders_and_repeated_placeholders() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("0.19/00__add_resource_name.sql", "SELECT 1;"),
+                ("0.19/01__memo_visibility.sql", "SELECT 1;"),
+                ("0.20/00__reactions.sql", "SELECT 1;"),
+                ("docs/notes.md", "not SQL"),
+            ],
+        );
+        let spec = |pattern: &str| LayoutSpec {
+            layout: None,
+            pattern: Some(pattern.into()),
+        };
+        let err = read(
+            dir.path(),
+            &spec("{version}__{name}.sql"),
+            Dialect::Postgres,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("2 files here do not match")
+                && err.contains("0.19/ (a folder of 2 such files")
+                && err.contains("0.20/")
+                && !err.contains("docs"),
+            "{err}"
+        );
+        let err = read(
+            dir.path(),
+            &spec("{version}/{version}__{name}.sql"),
+            Dialect::Postgres,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("uses {version} twice"), "{err}");
     }
 
     #[test]

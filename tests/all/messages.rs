@@ -534,3 +534,27 @@ fn a_failure_inside_the_scripts_own_transaction_postgres() {
 fn a_failure_inside_the_scripts_own_transaction_sqlite() {
     a_failure_inside_the_scripts_own_transaction(Dialect::Sqlite);
 }
+
+/// A dbmate file whose `-- migrate:down` section is there but empty: dbmate reverts it as
+/// a no-op. godwit said the section was missing and refused; it now reverts it, with the
+/// same warning as an empty down.sql. A file with no down section still has none.
+#[test]
+fn an_empty_dbmate_down_section_is_empty_not_missing() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "20240101000000_create_t.sql",
+        "-- migrate:up\nCREATE TABLE t (id INTEGER);\n\n-- migrate:down\n\n",
+    );
+    let lint = p.godwit(&["lint"]);
+    assert!(!lint.text().contains("GW020"), "{}", lint.text());
+    p.godwit(&["deploy"]).expect(0);
+    p.godwit(&["down"])
+        .expect(0)
+        .says("Reverted 1 migration")
+        .says("is empty");
+    p.write(
+        "20240102000000_create_u.sql",
+        "-- migrate:up\nCREATE TABLE u (id INTEGER);\n",
+    );
+    p.godwit(&["lint"]).says("GW020");
+}

@@ -963,7 +963,7 @@ fn sections(path: &Path, text: &str, tool: Sections) -> Result<(Script, Option<S
         Down,
     }
     let (mut up, mut down) = (String::new(), String::new());
-    let (mut up_tx, mut down_tx, mut seen_up) = (true, true, false);
+    let (mut up_tx, mut down_tx, mut seen_up, mut seen_down) = (true, true, false, false);
     let mut at = In::Header;
     for line in text.split_inclusive('\n') {
         let marker = line.trim().to_ascii_lowercase();
@@ -999,6 +999,7 @@ fn sections(path: &Path, text: &str, tool: Sections) -> Result<(Script, Option<S
         };
         if let Some(section) = section {
             seen_up |= section == In::Up;
+            seen_down |= section == In::Down;
             at = section;
             up.push_str(blank);
             down.push_str(blank);
@@ -1042,11 +1043,9 @@ fn sections(path: &Path, text: &str, tool: Sections) -> Result<(Script, Option<S
         ran_as_is: None,
         sqlite_foreign_keys_off: false,
     };
-    let has_sql = down.lines().any(|l| {
-        let t = l.trim();
-        !t.is_empty() && !t.starts_with("--")
-    });
-    Ok((script(up, up_tx), has_sql.then(|| script(down, down_tx))))
+    // A down section that is there but empty reverts nothing, as dbmate and goose run
+    // it: `down` says so (and verify reports it), rather than claiming there is none.
+    Ok((script(up, up_tx), seen_down.then(|| script(down, down_tx))))
 }
 
 /// `pattern = "V{version}.{name}.{direction}.sql"`: for folders no known tool wrote.

@@ -596,7 +596,7 @@ fn hazards(
 
 /// "drops users.email: 1,245 non-null values", counted as `plan` counts.
 async fn live_count(target: &mut Migrator, dialect: Dialect, d: &Destructive) -> String {
-    use crate::plan::{count, n};
+    use crate::plan::{count, counted};
     use godwit_core::sql::quote;
     match d {
         Destructive::DropTable { table } => {
@@ -605,7 +605,7 @@ async fn live_count(target: &mut Migrator, dialect: Dialect, d: &Destructive) ->
                 &format!("SELECT count(*) FROM {}", quote(dialect, table)),
             )
             .await;
-            format!("drops table {table}: {} rows", n(rows))
+            format!("drops table {table}: {}", counted(rows, "row", "rows"))
         }
         Destructive::DropColumn { table, column } => {
             let sql = format!(
@@ -614,8 +614,12 @@ async fn live_count(target: &mut Migrator, dialect: Dialect, d: &Destructive) ->
                 quote(dialect, table)
             );
             format!(
-                "drops {table}.{column}: {} non-null values",
-                n(count(target, &sql).await)
+                "drops {table}.{column}: {}",
+                counted(
+                    count(target, &sql).await,
+                    "non-null value",
+                    "non-null values"
+                )
             )
         }
         Destructive::NarrowType {
@@ -630,8 +634,12 @@ async fn live_count(target: &mut Migrator, dialect: Dialect, d: &Destructive) ->
                 quote(dialect, table)
             );
             format!(
-                "narrows {table}.{column} from {from} to {to}: {} non-null values to convert",
-                n(count(target, &sql).await)
+                "narrows {table}.{column} from {from} to {to}: {} to convert",
+                counted(
+                    count(target, &sql).await,
+                    "non-null value",
+                    "non-null values"
+                )
             )
         }
     }

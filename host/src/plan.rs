@@ -343,6 +343,14 @@ pub(crate) async fn count(migrator: &mut Migrator, sql: &str) -> Option<i64> {
     }
 }
 
+/// `1 row`, `3 rows`, `an unknown number of rows`: a count and its noun, agreed.
+pub(crate) fn counted(value: Option<i64>, one: &str, many: &str) -> String {
+    match value {
+        Some(1) => format!("1 {one}"),
+        other => format!("{} {many}", n(other)),
+    }
+}
+
 pub(crate) fn n(value: Option<i64>) -> String {
     value
         .map(thousands)
@@ -421,8 +429,8 @@ async fn plan_rebuild(
             risk = Risk::High;
         }
         data_loss.push(format!(
-            "rebuilds {name} without column {column}: {} non-null values",
-            n(values)
+            "rebuilds {name} without column {column}: {}",
+            counted(values, "non-null value", "non-null values")
         ));
     }
     risk
@@ -482,8 +490,8 @@ async fn sqlite_cascades(migrator: &mut Migrator, table: &str) -> Vec<String> {
         );
         let n_rows = count(migrator, &sql).await;
         out.push(format!(
-            "{what} {} rows of {child} (ON DELETE {action} from {table}; foreign keys are on, nothing in the migration turns them off)",
-            n(n_rows)
+            "{what} {} of {child} (ON DELETE {action} from {table}; foreign keys are on, nothing in the migration turns them off)",
+            counted(n_rows, "row", "rows")
         ));
     }
     out
@@ -541,7 +549,7 @@ async fn plan_statement(
         let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
         match rows {
             Some(rows) => {
-                facts.push(format!("{table}: {} rows", thousands(rows)));
+                facts.push(format!("{table}: {}", counted(Some(rows), "row", "rows")));
                 // A lock that blocks writes on a big table is an outage, not a detail.
                 if info.lock.blocks_writes() && rows > 100_000 {
                     risk = Risk::High;
@@ -573,29 +581,35 @@ async fn plan_statement(
                     continue;
                 }
                 let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
-                data_loss.push(format!("drops table {table}: {} rows", n(rows)));
+                data_loss.push(format!(
+                    "drops table {table}: {}",
+                    counted(rows, "row", "rows")
+                ));
                 risk = Risk::High;
             }
             Effect::TruncateTable { table } => {
                 let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
-                data_loss.push(format!("truncates {table}: {} rows", n(rows)));
+                data_loss.push(format!(
+                    "truncates {table}: {}",
+                    counted(rows, "row", "rows")
+                ));
                 risk = Risk::High;
             }
             Effect::DropColumn { table, column } if !created.contains(table) => {
                 let sql = format!("SELECT count({}) FROM {}", quote(dialect, column), q(table));
                 let values = count(migrator, &sql).await;
                 data_loss.push(format!(
-                    "drops {table}.{column}: {} non-null values",
-                    n(values)
+                    "drops {table}.{column}: {}",
+                    counted(values, "non-null value", "non-null values")
                 ));
                 risk = Risk::High;
             }
             Effect::DeleteRows { table, filtered } if !created.contains(table) => {
                 let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
                 let what = if *filtered {
-                    format!("deletes up to {} rows", n(rows))
+                    format!("deletes up to {}", counted(rows, "row", "rows"))
                 } else {
-                    format!("deletes all {} rows", n(rows))
+                    format!("deletes all {}", counted(rows, "row", "rows"))
                 };
                 data_loss.push(format!("{what} of {table}"));
                 risk = risk.max(if *filtered { Risk::Medium } else { Risk::High });
@@ -676,8 +690,8 @@ async fn plan_statement(
                 let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
                 if rows.unwrap_or(1) > 0 {
                     facts.push(format!(
-                        "{table} has {} rows: NOT NULL column {column} without a default will fail",
-                        n(rows)
+                        "{table} has {}: NOT NULL column {column} without a default will fail",
+                        counted(rows, "row", "rows")
                     ));
                     risk = Risk::High;
                 }

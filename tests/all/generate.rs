@@ -745,7 +745,7 @@ fn a_destructive_change_shows_the_live_count_and_needs_the_flag() {
     p.godwit(&["diff", "drop_email"])
         .expect(4)
         .says("drops users.email: 2 non-null values")
-        .says("drops table old_logs: 1 rows")
+        .says("drops table old_logs: 1 row")
         .says("run again with --allow-destructive");
     let out = p.godwit(&["diff", "drop_email", "--allow-destructive", "--json"]);
     out.expect(0);
@@ -761,7 +761,7 @@ fn a_destructive_change_shows_the_live_count_and_needs_the_flag() {
     assert!(
         hazards
             .iter()
-            .any(|h| h.contains("data_loss") && h.contains("drops table old_logs: 1 rows")),
+            .any(|h| h.contains("data_loss") && h.contains("drops table old_logs: 1 row")),
         "{hazards:?}"
     );
     let files = report["migrations"][0]["files"].as_array().unwrap();

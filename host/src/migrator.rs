@@ -383,11 +383,11 @@ impl Migrator {
         )?)
     }
 
-    /// The migrations the next deploy would apply, in order, without taking the lock.
-    pub async fn pending(&mut self) -> Result<Vec<Migration>, Error> {
-        let migrations = self.read_sources()?;
+    /// Of `migrations` (the project's, as [`Migrator::read_sources`] reads them), the ones
+    /// the next deploy would apply, in order, without taking the lock.
+    pub async fn pending(&mut self, migrations: &[Migration]) -> Result<Vec<Migration>, Error> {
         let rows = self.history().await?;
-        let pending = history::entries(&migrations, &rows)
+        let pending = history::entries(migrations, &rows)
             .into_iter()
             .filter(|e| e.status.is_pending() || e.status == Status::OutOfOrder)
             .filter_map(|e| e.migration.cloned())

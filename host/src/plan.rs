@@ -107,11 +107,11 @@ pub struct PlannedStatement {
 pub async fn plan(migrator: &mut Migrator, validators: Option<&Validators>) -> Result<Plan, Error> {
     let config: Config = migrator.config().clone();
     let dialect = config.target.dialect;
-    let pending = migrator.pending().await?;
+    let sources = migrator.read_sources()?;
+    let pending = migrator.pending(&sources).await?;
     // The migrations before the pending ones declare what these change.
     let earlier: Vec<crate::source::Migration> = match pending.first() {
-        Some(first) => migrator
-            .read_sources()?
+        Some(first) => sources
             .into_iter()
             .filter(|m| m.version < first.version)
             .collect(),
@@ -436,6 +436,20 @@ async fn plan_rebuild(
     risk
 }
 
+/// The rows of `table` (written `quoted` in SQL): as already counted for this statement,
+/// else counted now.
+async fn rows_of(
+    migrator: &mut Migrator,
+    known: &BTreeMap<&str, Option<i64>>,
+    table: &str,
+    quoted: String,
+) -> Option<i64> {
+    match known.get(table) {
+        Some(rows) => *rows,
+        None => count(migrator, &format!("SELECT count(*) FROM {quoted}")).await,
+    }
+}
+
 /// What the plan knows about tables while it walks the pending migrations: which ones
 /// they create (nothing to count there yet), and which live tables they rename (counted
 /// under the name the database has now).
@@ -530,7 +544,7 @@ async fn plan_statement(
                 if !tables.is_new(from) {
                     let live = tables.live(from).to_owned();
                     tables.renamed.insert(to.clone(), live);
-                } else if !rebuilds.iter().any(|r| r.rename == Some(info.index)) {
+                } else if rebuild::renaming(rebuilds, info.index).is_none() {
                     // A new table is still new under another name, unless it holds a
                     // rebuilt table's rows (and is then counted as the table it replaces).
                     tables.created.insert(to.clone());
@@ -541,12 +555,14 @@ async fn plan_statement(
     }
     let tables = &*tables;
     let q = |table: &str| quote(dialect, tables.live(table));
-    let created = &tables.created;
+    // Each table is counted once per statement; the effects below reuse the counts.
+    let mut known: BTreeMap<&str, Option<i64>> = BTreeMap::new();
     for table in &info.tables {
-        if created.contains(table) {
+        if tables.is_new(table) {
             continue;
         }
-        let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
+        let rows = rows_of(migrator, &known, table, q(table)).await;
+        known.insert(table, rows);
         match rows {
             Some(rows) => {
                 facts.push(format!("{table}: {}", counted(Some(rows), "row", "rows")));
@@ -562,7 +578,7 @@ async fn plan_statement(
     }
     for effect in &info.effects {
         match effect {
-            Effect::DropTable { table } if !created.contains(table) => {
+            Effect::DropTable { table } if !tables.is_new(table) => {
                 if dialect == Dialect::Sqlite && !foreign_keys_off {
                     let live = tables.live(table).to_owned();
                     let cascades = sqlite_cascades(migrator, &live).await;
@@ -571,16 +587,13 @@ async fn plan_statement(
                     }
                     data_loss.extend(cascades);
                 }
-                let rebuild = rebuilds
-                    .iter()
-                    .find(|r| r.drop == info.index && &r.dropped == table);
-                if let Some(rebuild) = rebuild {
+                if let Some(rebuild) = rebuild::dropping(rebuilds, table, info.index) {
                     let lost =
                         plan_rebuild(migrator, dialect, rebuild, &mut facts, &mut data_loss).await;
                     risk = risk.max(lost);
                     continue;
                 }
-                let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
+                let rows = rows_of(migrator, &known, table, q(table)).await;
                 data_loss.push(format!(
                     "drops table {table}: {}",
                     counted(rows, "row", "rows")
@@ -588,14 +601,14 @@ async fn plan_statement(
                 risk = Risk::High;
             }
             Effect::TruncateTable { table } => {
-                let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
+                let rows = rows_of(migrator, &known, table, q(table)).await;
                 data_loss.push(format!(
                     "truncates {table}: {}",
                     counted(rows, "row", "rows")
                 ));
                 risk = Risk::High;
             }
-            Effect::DropColumn { table, column } if !created.contains(table) => {
+            Effect::DropColumn { table, column } if !tables.is_new(table) => {
                 let sql = format!("SELECT count({}) FROM {}", quote(dialect, column), q(table));
                 let values = count(migrator, &sql).await;
                 data_loss.push(format!(
@@ -604,8 +617,8 @@ async fn plan_statement(
                 ));
                 risk = Risk::High;
             }
-            Effect::DeleteRows { table, filtered } if !created.contains(table) => {
-                let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
+            Effect::DeleteRows { table, filtered } if !tables.is_new(table) => {
+                let rows = rows_of(migrator, &known, table, q(table)).await;
                 let what = if *filtered {
                     format!("deletes up to {}", counted(rows, "row", "rows"))
                 } else {
@@ -620,7 +633,7 @@ async fn plan_statement(
                 unique: true,
                 columns,
                 ..
-            } if !created.contains(table) && !columns.is_empty() => {
+            } if !tables.is_new(table) && !columns.is_empty() => {
                 // An index groups by its keys as written (expressions too) and counts
                 // only the rows its WHERE takes in; a constraint's keys are columns.
                 let (keys, predicate) = match effect {
@@ -659,7 +672,7 @@ async fn plan_statement(
                     )),
                 }
             }
-            Effect::SetNotNull { table, column } if !created.contains(table) => {
+            Effect::SetNotNull { table, column } if !tables.is_new(table) => {
                 let sql = format!(
                     "SELECT count(*) FROM {} WHERE {} IS NULL",
                     q(table),
@@ -686,8 +699,8 @@ async fn plan_statement(
                 not_null: true,
                 has_default: false,
                 ..
-            } if !created.contains(table) => {
-                let rows = count(migrator, &format!("SELECT count(*) FROM {}", q(table))).await;
+            } if !tables.is_new(table) => {
+                let rows = rows_of(migrator, &known, table, q(table)).await;
                 if rows.unwrap_or(1) > 0 {
                     facts.push(format!(
                         "{table} has {}: NOT NULL column {column} without a default will fail",

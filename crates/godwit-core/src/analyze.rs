@@ -618,10 +618,6 @@ fn from_ast(
         S::AlterTable(alter) => {
             let table = object(dialect, &alter.name);
             tables.push(table.clone());
-            let mut lock = Lock::None;
-            for op in &alter.operations {
-                lock = lock.max(alter_operation(op, &table, dialect, effects, tables));
-            }
             // Dropping the primary key needs a copy only alone: dropped and added in one
             // statement, MySQL and MariaDB replace it in place, writes allowed.
             let adds_primary_key = alter.operations.iter().any(|op| match op {
@@ -634,10 +630,16 @@ fn from_ast(
                     .any(|o| matches!(o.option, ColumnOption::PrimaryKey(_))),
                 _ => false,
             });
-            if adds_primary_key {
-                effects.retain(|e| {
-                    !matches!(e, Effect::CopiesTable { reason, .. } if reason == DROPS_PRIMARY_KEY)
-                });
+            let mut lock = Lock::None;
+            for op in &alter.operations {
+                lock = lock.max(alter_operation(
+                    op,
+                    &table,
+                    dialect,
+                    adds_primary_key,
+                    effects,
+                    tables,
+                ));
             }
             lock
         }
@@ -682,14 +684,12 @@ fn from_ast(
     }
 }
 
-/// [`Effect::CopiesTable`]'s reason for `DROP PRIMARY KEY` without a new one.
-const DROPS_PRIMARY_KEY: &str = "drops the primary key";
-
 /// PostgreSQL's lock for one `ALTER TABLE` action, per the ALTER TABLE reference page.
 fn alter_operation(
     op: &AlterTableOperation,
     table: &str,
     dialect: Dialect,
+    adds_primary_key: bool,
     effects: &mut Vec<Effect>,
     tables: &mut Vec<String>,
 ) -> Lock {
@@ -884,7 +884,9 @@ fn alter_operation(
             _ => Lock::AccessExclusive,
         },
         Op::DropPrimaryKey { .. } => {
-            copies(effects, DROPS_PRIMARY_KEY);
+            if !adds_primary_key {
+                copies(effects, "drops the primary key");
+            }
             Lock::AccessExclusive
         }
         Op::Algorithm {

@@ -42,12 +42,22 @@ pub struct Rebuild {
     /// 0-based index of the `RENAME` that gives the new table the application's name, or
     /// moves the old one out of its way; `None` when the survivor was created under it.
     pub rename: Option<usize>,
-    /// 0-based indexes of the drops of the tables the rows passed through on the way.
-    pub passed_through: Vec<usize>,
     /// The name the application uses, before and after.
     pub name: String,
     /// The columns of `dropped` the copies carry; `None` when they carry them all (`*`).
     pub columns: Option<Vec<String>>,
+}
+
+/// The rebuild whose `DROP TABLE table` is statement `index` (0-based), if it is one.
+pub fn dropping<'a>(rebuilds: &'a [Rebuild], table: &str, index: usize) -> Option<&'a Rebuild> {
+    rebuilds
+        .iter()
+        .find(|r| r.drop == index && r.dropped == table)
+}
+
+/// The rebuild whose rename is statement `index` (0-based), if any.
+pub fn renaming(rebuilds: &[Rebuild], index: usize) -> Option<&Rebuild> {
+    rebuilds.iter().find(|r| r.rename == Some(index))
 }
 
 impl Rebuild {
@@ -149,10 +159,11 @@ pub fn rebuilds(statements: &[StatementInfo]) -> Vec<Rebuild> {
             let Effect::DropTable { table } = effect else {
                 continue;
             };
-            if let Some(rebuild) = Chain::new(statements)
-                .heads(table, s.index)
+            let chain = Chain { statements };
+            if let Some(rebuild) = chain
+                .copies_out(table, None, s.index)
                 .into_iter()
-                .find_map(|head| Chain::new(statements).follow(table, s.index, head))
+                .find_map(|head| chain.follow(table, s.index, head))
             {
                 out.push(rebuild);
             }
@@ -167,10 +178,6 @@ struct Chain<'a> {
 }
 
 impl<'a> Chain<'a> {
-    fn new(statements: &'a [StatementInfo]) -> Self {
-        Chain { statements }
-    }
-
     fn effects(&self) -> impl DoubleEndedIterator<Item = (usize, &'a Effect)> + use<'a> {
         self.statements
             .iter()
@@ -190,10 +197,6 @@ impl<'a> Chain<'a> {
 
     /// Full copies of `table` (see [`full_copies`]) into a table this migration created
     /// before each.
-    fn heads(&self, table: &str, drop: usize) -> Vec<FullCopy<'a>> {
-        self.copies_out(table, None, drop)
-    }
-
     fn copies_out(&self, table: &str, after: Option<usize>, drop: usize) -> Vec<FullCopy<'a>> {
         full_copies(self.statements, table, after, drop)
             .into_iter()
@@ -203,7 +206,7 @@ impl<'a> Chain<'a> {
 
     fn follow(&self, dropped: &str, drop: usize, first: FullCopy<'a>) -> Option<Rebuild> {
         let mut columns = first.columns.clone();
-        let mut passed_through = Vec::new();
+        let mut hops = 0;
         let mut hop = first.index;
         let mut survivor = first.into;
         // Follow the rows while the table holding them is dropped again; a history
@@ -212,7 +215,7 @@ impl<'a> Chain<'a> {
             Effect::DropTable { table } if i > hop && table == survivor => Some(i),
             _ => None,
         }) {
-            if passed_through.len() >= 4 {
+            if hops >= 4 {
                 return None;
             }
             let next = self
@@ -226,7 +229,7 @@ impl<'a> Chain<'a> {
             } else if columns.is_none() {
                 columns.clone_from(next.columns);
             }
-            passed_through.push(again);
+            hops += 1;
             hop = next.index;
             survivor = next.into;
         }
@@ -255,7 +258,6 @@ impl<'a> Chain<'a> {
             copy: first.index,
             survivor: survivor.to_owned(),
             rename,
-            passed_through,
             name,
             columns,
         })
@@ -299,7 +301,6 @@ PRAGMA foreign_keys=ON;
                 copy: 2,
                 survivor: "new_job".into(),
                 rename: Some(4),
-                passed_through: vec![],
                 name: "job".into(),
                 columns: Some(vec!["id".into(), "name".into(), "status".into()]),
             }]
@@ -398,7 +399,6 @@ PRAGMA foreign_keys=ON;
                 copy: 1,
                 survivor: "session".into(),
                 rename: None,
-                passed_through: vec![5],
                 name: "session".into(),
                 columns: Some(vec!["id".into(), "subject".into()]),
             }]

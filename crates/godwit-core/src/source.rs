@@ -400,6 +400,14 @@ impl Script {
     }
 }
 
+/// The first `n` whitespace-separated words of a statement, upper case, `;` trimmed.
+fn leading_words(sql: &str, n: usize) -> Vec<String> {
+    sql.split_whitespace()
+        .take(n)
+        .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
+        .collect()
+}
+
 /// A statement that opens or ends a transaction of the script's own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransactionControl {
@@ -412,11 +420,7 @@ pub enum TransactionControl {
 /// Whether `sql` opens or ends a transaction (a PL/pgSQL `BEGIN` sits inside a `CREATE
 /// FUNCTION` or `DO` and never starts a statement).
 pub fn transaction_control(sql: &str) -> Option<TransactionControl> {
-    let words: Vec<String> = sql
-        .split_whitespace()
-        .take(3)
-        .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
-        .collect();
+    let words = leading_words(sql, 3);
     let word = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
     match word(0) {
         "BEGIN" => Some(TransactionControl::Begin),
@@ -429,11 +433,7 @@ pub fn transaction_control(sql: &str) -> Option<TransactionControl> {
 
 /// Statements that cannot run inside a transaction godwit opened, or that manage their own.
 pub fn needs_no_transaction(sql: &str) -> bool {
-    let words: Vec<String> = sql
-        .split_whitespace()
-        .take(6)
-        .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
-        .collect();
+    let words = leading_words(sql, 6);
     let first = words.first().map(String::as_str).unwrap_or("");
     matches!(first, "BEGIN" | "COMMIT" | "ROLLBACK" | "VACUUM" | "END")
         || (first == "START" && words.get(1).is_some_and(|w| w == "TRANSACTION"))

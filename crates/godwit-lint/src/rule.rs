@@ -11,7 +11,7 @@ use godwit_core::Dialect;
 use godwit_core::analyze::{Effect, Lock, StatementInfo};
 use godwit_core::columns::{ColumnTypes, TypeChange};
 use godwit_core::finding::{Finding, Location, Severity};
-use godwit_core::rebuild::Rebuild;
+use godwit_core::rebuild::{self, Rebuild};
 use godwit_core::source::{Migration, Script, TransactionMode};
 use godwit_core::split::Statement;
 
@@ -97,14 +97,12 @@ impl<'a> RuleContext<'a> {
 
     /// The rebuild whose `DROP TABLE table` is statement `index`, if it is one.
     pub fn rebuild_dropping(&self, table: &str, index: usize) -> Option<&'a Rebuild> {
-        self.rebuilds
-            .iter()
-            .find(|r| r.drop == index && r.dropped == table)
+        rebuild::dropping(self.rebuilds, table, index)
     }
 
     /// The rebuild that statement `index` renames a table for, if any.
     pub fn rebuild_renaming(&self, index: usize) -> Option<&'a Rebuild> {
-        self.rebuilds.iter().find(|r| r.rename == Some(index))
+        rebuild::renaming(self.rebuilds, index)
     }
 
     /// What changing `table.column` to `new_type` at statement `index` costs, judged

@@ -51,6 +51,27 @@ impl From<DialectArg> for Dialect {
 /// Reads godwit.toml and the files, never the database URL's target, so it runs in CI
 /// jobs that have no database and no DATABASE_URL. Validator plugins declared in
 /// godwit.toml check each file too; their findings join the built-in ones.
+/// The folder `path` is in (`.` for a bare name).
+fn folder(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// The migrations of `path`'s folder, read in that folder's layout, that `keep` picks.
+fn of_its_folder(
+    path: &Path,
+    layout: &source::LayoutSpec,
+    dialect: Dialect,
+    keep: impl Fn(&source::Migration) -> bool,
+) -> Result<Vec<source::Migration>, Error> {
+    Ok(source::read(folder(path), layout, dialect)?
+        .into_iter()
+        .filter(|m| keep(m))
+        .collect())
+}
+
 pub(super) async fn run(cli: &Cli, args: &Args) -> Result<u8, Error> {
     let file = FileConfig::read(&cli.dir)?;
     let (dialect, origin) = match args.dialect {
@@ -93,19 +114,14 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<u8, Error> {
         // A migration's own file (Drizzle, Flyway, golang-migrate keep one file each):
         // read its folder in whatever layout it has, keep the migration that file is.
         if dir.is_file() {
-            let parent = match dir.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
-            let found: Vec<_> = source::read(parent, &file.layout(), dialect)?
-                .into_iter()
-                .filter(|m| m.up.path == *dir || m.down.as_ref().is_some_and(|d| d.path == *dir))
-                .collect();
+            let found = of_its_folder(dir, &file.layout(), dialect, |m| {
+                m.up.path == *dir || m.down.as_ref().is_some_and(|d| d.path == *dir)
+            })?;
             if found.is_empty() {
                 return Err(Error::Config(format!(
                     "{} is not a migration of {}: pass a migrations folder, a migration's folder or its file",
                     dir.display(),
-                    parent.display()
+                    folder(dir).display()
                 )));
             }
             migrations.extend(found);
@@ -116,16 +132,10 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<u8, Error> {
             .any(|f| dir.join(f).is_file());
         match dir.parent() {
             // One migration: read its folder in whatever layout it has, keep that one.
-            Some(parent) if single => {
-                let parent = if parent.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    parent
-                };
-                let found: Vec<_> = source::read(parent, &file.layout(), dialect)?
-                    .into_iter()
-                    .filter(|m| m.dir.file_name() == dir.file_name())
-                    .collect();
+            Some(_) if single => {
+                let found = of_its_folder(dir, &file.layout(), dialect, |m| {
+                    m.dir.file_name() == dir.file_name()
+                })?;
                 if found.is_empty() {
                     return Err(Error::Config(format!(
                         "{} is not a migration godwit can read",

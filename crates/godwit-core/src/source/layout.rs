@@ -1101,17 +1101,14 @@ fn read_pattern(dir: &Path, pattern: &str) -> Result<Vec<Migration>, Error> {
             } else if path.is_dir() {
                 // A pattern reads the top of the folder: migrations in subfolders (memos
                 // keeps one per release) would never run, and status would say "up to date".
-                let inside = std::fs::read_dir(&path)
-                    .map(|d| {
-                        d.filter_map(Result::ok)
-                            .filter(|e| {
-                                let name = e.file_name().to_string_lossy().into_owned();
-                                e.path().is_file()
-                                    && kind.as_deref().is_none_or(|k| name.ends_with(k))
-                            })
-                            .count()
-                    })
-                    .unwrap_or(0);
+                let inside = entries(&path).map_or(0, |found| {
+                    found
+                        .iter()
+                        .filter(|(name, p)| {
+                            p.is_file() && kind.as_deref().is_none_or(|k| name.ends_with(k))
+                        })
+                        .count()
+                });
                 if inside > 0 {
                     unmatched.push(format!(
                         "{file}/ (a folder of {inside} such file{}: a pattern reads only the top of the migrations folder)",

@@ -154,13 +154,13 @@ pub fn main() -> u8 {
         .build()
         .expect("a tokio runtime");
     let json = cli.json;
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => {
             let message = config::redact(&err.to_string());
             // Scripts reading --json get the error on stdout too, with the exit code.
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({ "error": message, "exit_code": err.exit_code() })
                 );
@@ -168,6 +168,15 @@ pub fn main() -> u8 {
             eprintln!("error: {message}");
             err.exit_code()
         }
+    };
+    // The command ran to its end; its output did not all arrive. Say so, and do not
+    // report success to a script that got a truncated file.
+    match crate::text::output_failed() {
+        Some(err) => {
+            eprintln!("error: the output could not be written ({err}): it is incomplete");
+            if code == exit::OK { exit::USAGE } else { code }
+        }
+        None => code,
     }
 }
 
@@ -342,12 +351,12 @@ async fn connected(
 /// A command's result: pretty JSON, or its text.
 fn print_report(json: bool, report: &impl serde::Serialize, text: impl FnOnce() -> String) {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(report).expect("serializable")
         );
     } else {
-        println!("{}", text());
+        outln!("{}", text());
     }
 }
 
@@ -358,9 +367,9 @@ fn print_run(report: &RunReport, verb: &str, json: bool) {
 
 fn print_message(message: &str, json: bool) {
     if json {
-        println!("{}", serde_json::json!({ "message": message }));
+        outln!("{}", serde_json::json!({ "message": message }));
     } else {
-        println!("{message}");
+        outln!("{message}");
     }
 }
 

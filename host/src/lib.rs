@@ -15,6 +15,24 @@
 //! # Ok(()) }
 //! ```
 
+/// `println!` for command output, through [`text::write_out`]: output that cannot be
+/// written (a closed pipe) never panics mid-command.
+macro_rules! outln {
+    () => {
+        $crate::text::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::text::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for command output; see [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::text::write_out(format_args!($($arg)*))
+    };
+}
+
 pub mod adopt;
 pub mod backup;
 pub mod cli;

@@ -311,7 +311,7 @@ fn plugin_error(e: runtime::Error) -> Error {
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).expect("serializable")
     );
@@ -447,7 +447,7 @@ fn inspect(source: &Source, json: bool) -> Result<u8, Error> {
     for export in &inspection.exports {
         let _ = writeln!(out, "    {:<8}  {}", export.kind, export.name);
     }
-    print!("{out}");
+    out!("{out}");
     Ok(exit::OK)
 }
 
@@ -500,7 +500,7 @@ fn check(source: &Source, expected: Option<World>, json: bool) -> Result<u8, Err
                     &json!({ "plugin": source.name, "compatible": false, "problems": [message] }),
                 );
             } else {
-                println!("{}: NOT compatible\n  - {message}", source.name);
+                outln!("{}: NOT compatible\n  - {message}", source.name);
             }
             return Ok(exit::BLOCKED);
         }
@@ -522,7 +522,7 @@ fn check(source: &Source, expected: Option<World>, json: bool) -> Result<u8, Err
             "notes": verdict.notes,
         }));
     } else {
-        print!("{}", check_text(source, &inspection, &verdict));
+        out!("{}", check_text(source, &inspection, &verdict));
     }
     Ok(if verdict.compatible {
         exit::OK
@@ -1028,7 +1028,7 @@ impl Runner<'_> {
             eprintln!("error: {message}");
             Ok(e.exit_code())
         } else {
-            println!("{what}: FAILED");
+            outln!("{what}: FAILED");
             Err(e)
         }
     }
@@ -1064,7 +1064,7 @@ impl Runner<'_> {
             let first = i * batch + 1;
             let what = format!("transform rows {first}-{}", first + chunk.len() - 1);
             if !self.json {
-                print!("{out}");
+                out!("{out}");
                 out.clear();
             }
             let call =
@@ -1116,7 +1116,7 @@ impl Runner<'_> {
                 rows.len().div_ceil(batch),
                 plural(rows.len().div_ceil(batch))
             );
-            print!("{out}");
+            out!("{out}");
         }
         Ok(exit::OK)
     }
@@ -1178,7 +1178,7 @@ impl Runner<'_> {
                 plural(call.value.len()),
                 plural(errors)
             );
-            print!("{out}");
+            out!("{out}");
         }
         // As `godwit lint`: an error finding is what blocks a deploy.
         Ok(if errors > 0 { exit::BLOCKED } else { exit::OK })
@@ -1202,7 +1202,7 @@ impl Runner<'_> {
             let _ = writeln!(out, "notify  {}", costs_line(&call));
             side_output(&mut out, &call.stdout, &call.stderr, &call.logs);
             let _ = writeln!(out, "delivered");
-            print!("{out}");
+            out!("{out}");
         }
         Ok(exit::OK)
     }

@@ -262,7 +262,7 @@ impl ProgressPrinter {
                 if std::io::stderr().is_terminal() {
                     let bar = self.bar.get_or_insert_with(|| {
                         if std::mem::take(&mut self.open_line) {
-                            println!();
+                            outln!();
                         }
                         let bar = indicatif::ProgressBar::new(total.unwrap_or(0));
                         let template = if total.is_some() {

@@ -425,3 +425,68 @@ fn mysql_wrong_password_is_not_shown() {
         assert!(!out.text().contains(secret), "{}", out.text());
     }
 }
+
+/// Runs `cmd` with its stdout a pipe whose reader has already gone, as in
+/// `godwit lint | head -0`: every write fails with EPIPE.
+fn with_closed_stdout(mut cmd: Command) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    cmd.stdout(writer).stderr(std::process::Stdio::piped());
+    let out = cmd.output().expect("run godwit");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_not_the_command() {
+    // lint, status with pending migrations, then a deploy: each exits with its own code,
+    // and the deploy applies everything and lets go of its lock.
+    let p = Project::empty(Dialect::Sqlite);
+    for (i, sql) in [
+        "CREATE TABLE a (id int);",
+        "CREATE INDEX a_id ON a (id);",
+        "CREATE TABLE b (id int);",
+    ]
+    .iter()
+    .enumerate()
+    {
+        p.write(&format!("2026010100000{i}_m{i}/up.sql"), sql);
+    }
+    let lint = with_closed_stdout(p.command(&["lint"]));
+    assert_eq!(lint.code, 0, "{}", lint.stderr);
+    let status = with_closed_stdout(p.command(&["status"]));
+    assert_eq!(status.code, 5, "{}", status.stderr);
+    let deploy = with_closed_stdout(p.command(&["deploy"]));
+    assert_eq!(deploy.code, 0, "{}", deploy.stderr);
+    for out in [&lint, &status, &deploy] {
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+    assert_eq!(p.db.history().len(), 3);
+    assert!(p.db.table_exists("b"));
+    // The lock was released: another deploy gets it at once and has nothing to do.
+    p.godwit(&["deploy"]).expect(0);
+}
+
+#[test]
+fn output_that_cannot_be_written_is_an_error_not_a_panic() {
+    // /dev/full: every write fails with ENOSPC, as a full disk under `> file` would.
+    let p = Project::empty(Dialect::Sqlite);
+    p.write("20260101000000_m/up.sql", "CREATE TABLE a (id int);");
+    let mut cmd = p.command(&["status", "--json"]);
+    cmd.stdout(std::fs::File::create("/dev/full").unwrap());
+    let out = run(cmd);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    // status found a pending migration (5); the failed output does not hide that.
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    let mut cmd = p.command(&["lint", "--format", "json"]);
+    cmd.stdout(std::fs::File::create("/dev/full").unwrap());
+    let out = run(cmd);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_eq!(
+        out.code, 2,
+        "a clean lint whose report was lost is not a success"
+    );
+}

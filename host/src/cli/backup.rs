@@ -26,9 +26,9 @@ pub(super) async fn run(
         .await?;
     let path = backup::dir(config).join(&meta.file);
     if json {
-        println!("{}", serde_json::json!({ "backup": meta, "path": path }));
+        outln!("{}", serde_json::json!({ "backup": meta, "path": path }));
     } else {
-        println!(
+        outln!(
             "Backup {} ({}) written to {}\n  taken with {}; it includes the history table ({} migration{} applied).\n  Restore it with `godwit restore {}`.",
             meta.id,
             report::bytes(meta.size),

@@ -66,7 +66,7 @@ pub(super) async fn run(config: &Config, args: &Args, json: bool) -> Result<u8, 
                 Err(other) => return Err(other),
             }
         };
-        println!(
+        outln!(
             "{}",
             report::backups(&backup::list(&dir)?, &dir, &copies, json)
         );
@@ -102,12 +102,12 @@ pub(super) async fn run(config: &Config, args: &Args, json: bool) -> Result<u8, 
         Vec::new()
     };
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({ "dry_run": args.dry_run, "files": files, "copies": copies })
         );
     } else {
-        println!("{}", report::pruned(&files, &copies, args.dry_run));
+        outln!("{}", report::pruned(&files, &copies, args.dry_run));
     }
     Ok(exit::OK)
 }

@@ -21,11 +21,11 @@ pub(super) async fn run(migrator: &mut Migrator, args: &Args, json: bool) -> Res
     };
     let recorded = migrator.baseline(&version(v)?).await?;
     if json {
-        println!("{}", serde_json::json!({ "baselined": recorded }));
+        outln!("{}", serde_json::json!({ "baselined": recorded }));
     } else if recorded.is_empty() {
-        println!("Nothing to baseline: no pending migration at or below {v}.");
+        outln!("Nothing to baseline: no pending migration at or below {v}.");
     } else {
-        println!(
+        outln!(
             "Recorded {} migration(s) as applied without running them:\n  {}",
             recorded.len(),
             recorded.join("\n  ")

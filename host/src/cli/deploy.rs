@@ -74,13 +74,13 @@ pub(super) async fn run(
     let options = args.options()?;
     let checker_only = crate::driver::checker_only(config);
     if !json {
-        print!("{}", crate::driver::checker_only_text(&checker_only));
+        out!("{}", crate::driver::checker_only_text(&checker_only));
     }
     let report = migrator.deploy(&options).await?;
     if json && !checker_only.is_empty() {
         let mut doc = serde_json::to_value(&report).expect("serializable");
         doc["checker_only"] = serde_json::json!(checker_only);
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&doc).expect("serializable")
         );

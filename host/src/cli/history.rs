@@ -23,7 +23,7 @@ pub(super) async fn run(migrator: &mut Migrator, args: &Args, json: bool) -> Res
         print_report(json, &stats, || report::stats_text(&stats));
     } else {
         let shown = &rows[rows.len().saturating_sub(args.limit.unwrap_or(usize::MAX))..];
-        println!("{}", report::history(shown, json));
+        outln!("{}", report::history(shown, json));
     }
     Ok(exit::OK)
 }

@@ -67,11 +67,11 @@ pub(super) fn run(dir: &Path) -> Result<u8, Error> {
         };
         std::fs::write(&gitignore, format!("{existing}{separator}.godwit/\n"))?;
     }
-    println!(
+    outln!(
         "Created {} and {}/",
         path.display(),
         dir.join("migrations").display()
     );
-    println!("Next: `godwit new create_users`, write up.sql and down.sql, then `godwit deploy`.");
+    outln!("Next: `godwit new create_users`, write up.sql and down.sql, then `godwit deploy`.");
     Ok(exit::OK)
 }

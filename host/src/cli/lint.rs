@@ -166,14 +166,14 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<u8, Error> {
     }
     if format == Format::Human {
         let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-        println!(
+        outln!(
             "Checked {} migration{} in {} as {dialect} ({origin}).\n",
             migrations.len(),
             if migrations.len() == 1 { "" } else { "s" },
             shown.join(", ")
         );
     }
-    println!("{}", findings_report::render(&findings, format));
+    outln!("{}", findings_report::render(&findings, format));
     Ok(if Summary::of(&findings).errors > 0 {
         exit::BLOCKED
     } else {

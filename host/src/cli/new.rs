@@ -33,7 +33,7 @@ pub(super) fn run(dir: &Path, args: &Args) -> Result<u8, Error> {
         chrono::Utc::now().naive_utc(),
     )?;
     let shown: Vec<String> = created.iter().map(|p| p.display().to_string()).collect();
-    println!("Created {}", shown.join(" and "));
+    outln!("Created {}", shown.join(" and "));
     Ok(exit::OK)
 }
 

@@ -31,12 +31,12 @@ pub(super) async fn run(
         .format
         .unwrap_or(if json { Format::Json } else { Format::Human });
     match format {
-        Format::Human => println!("{}", crate::plan::human(&plan)),
-        Format::Json => println!(
+        Format::Human => outln!("{}", crate::plan::human(&plan)),
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&plan).expect("serializable")
         ),
-        Format::Markdown => println!("{}", crate::plan::markdown(&plan)),
+        Format::Markdown => outln!("{}", crate::plan::markdown(&plan)),
     }
     Ok(exit::OK)
 }

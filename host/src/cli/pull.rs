@@ -27,9 +27,9 @@ pub(super) async fn run(
     let text = crate::schema::ddl::render(&schema, &definitions, config.target.dialect);
     let Some(dir) = &args.out else {
         if json {
-            println!("{}", serde_json::json!({ "sql": text }));
+            outln!("{}", serde_json::json!({ "sql": text }));
         } else {
-            print!("{text}");
+            out!("{text}");
         }
         return Ok(exit::OK);
     };
@@ -47,7 +47,7 @@ pub(super) async fn run(
         (schema.triggers.len(), "trigger"),
     ];
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "path": path.display().to_string(),
@@ -60,7 +60,7 @@ pub(super) async fn run(
             .filter(|(n, _)| *n > 0)
             .map(|(n, kind)| format!("{n} {kind}{}", if *n == 1 { "" } else { "s" }))
             .collect();
-        println!(
+        outln!(
             "Wrote {} ({}) from {}.",
             path.display(),
             if listed.is_empty() {

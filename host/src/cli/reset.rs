@@ -33,7 +33,7 @@ pub(super) async fn run(migrator: &mut Migrator, config: &Config, json: bool) ->
     // Reset ends in a deploy: the same notice as `deploy`.
     let checker_only = crate::driver::checker_only(config);
     if !json {
-        print!("{}", crate::driver::checker_only_text(&checker_only));
+        out!("{}", crate::driver::checker_only_text(&checker_only));
     }
     let (dropped, report) = migrator.reset().await?;
     if json {
@@ -41,10 +41,10 @@ pub(super) async fn run(migrator: &mut Migrator, config: &Config, json: bool) ->
         if !checker_only.is_empty() {
             doc["checker_only"] = serde_json::json!(checker_only);
         }
-        println!("{doc}");
+        outln!("{doc}");
     } else {
-        println!("{}", report::run_summary(&report, "applied"));
-        println!(
+        outln!("{}", report::run_summary(&report, "applied"));
+        outln!(
             "(dropped first: {})",
             if dropped.is_empty() {
                 "nothing".into()

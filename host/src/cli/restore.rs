@@ -23,9 +23,9 @@ pub(super) async fn run(
 ) -> Result<u8, Error> {
     let meta = migrator.restore(&args.id, args.force).await?;
     if json {
-        println!("{}", serde_json::json!({ "restored": meta }));
+        outln!("{}", serde_json::json!({ "restored": meta }));
     } else {
-        println!(
+        outln!(
             "Restored {} from backup {} (taken {}, {}).\n  The history table was restored too: it records the {} migration{} applied then{}; `godwit status` shows the rest as pending.",
             config.target.display,
             meta.id,

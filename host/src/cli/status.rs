@@ -48,18 +48,18 @@ pub(super) async fn run(
         let mut doc: serde_json::Value = serde_json::from_str(&status).expect("status JSON");
         doc["other_history"] = serde_json::json!(others);
         doc["checker_only"] = serde_json::json!(crate::driver::checker_only(config));
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&doc).expect("serializable")
         );
     } else {
-        println!("{status}");
+        outln!("{status}");
         let checker_only = crate::driver::checker_only(config);
         if !checker_only.is_empty() {
-            print!("\n{}", crate::driver::checker_only_text(&checker_only));
+            out!("\n{}", crate::driver::checker_only_text(&checker_only));
         }
         if !others.is_empty() {
-            println!("\n{}", crate::adopt::unadopted_note(&others));
+            outln!("\n{}", crate::adopt::unadopted_note(&others));
         }
     }
     let summary = report::summarize(&entries);

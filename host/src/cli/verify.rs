@@ -43,9 +43,9 @@ pub(super) async fn run(migrator: &mut Migrator, args: Args, json: bool) -> Resu
             return;
         }
         match step {
-            verify::VerifyProgress::ShadowReady(shadow) => println!("{}", shadow.describe()),
-            verify::VerifyProgress::Checked(check) => println!("  {}", check.line()),
-            verify::VerifyProgress::Step(step) => println!("  {step}"),
+            verify::VerifyProgress::ShadowReady(shadow) => outln!("{}", shadow.describe()),
+            verify::VerifyProgress::Checked(check) => outln!("  {}", check.line()),
+            verify::VerifyProgress::Step(step) => outln!("  {step}"),
         }
     })
     .await?;

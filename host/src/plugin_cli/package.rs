@@ -96,7 +96,7 @@ pub fn pack(args: &PackArgs, json: bool) -> Result<u8, Error> {
             "size": packed.len(),
         }));
     } else {
-        println!(
+        outln!(
             "packed {} {} ({}) into {}: {}, sha256 {digest}",
             parsed.plugin.name,
             parsed.plugin.version,
@@ -358,15 +358,18 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
         return Ok(exit::OK);
     }
     match &replaced {
-        Some(old) if old.sha256 == entry.sha256 => println!(
+        Some(old) if old.sha256 == entry.sha256 => outln!(
             "{name} {} ({}) is already installed with this digest",
-            entry.version, entry.world
+            entry.version,
+            entry.world
         ),
-        Some(old) => println!(
+        Some(old) => outln!(
             "updated {name} {} -> {} ({}), sha256 {digest}",
-            old.version, entry.version, entry.world
+            old.version,
+            entry.version,
+            entry.world
         ),
-        None => println!(
+        None => outln!(
             "added {name} {} ({}) as {}, sha256 {digest}",
             entry.version,
             entry.world,
@@ -376,7 +379,7 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
             }
         ),
     }
-    println!("  pinned in {}", crate::lockfile::LOCK_FILE);
+    outln!("  pinned in {}", crate::lockfile::LOCK_FILE);
     if let Some(m) = &found {
         let r = &m.requests;
         let asks: Vec<String> = [
@@ -398,9 +401,9 @@ pub fn add(args: &AddArgs, project_dir: &Path, json: bool) -> Result<u8, Error> 
         )
         .collect();
         if asks.is_empty() {
-            println!("  it asks for no capabilities");
+            outln!("  it asks for no capabilities");
         } else {
-            println!(
+            outln!(
                 "  it asks for: {}\n  it gets only what you grant under [plugins.{name}.grants] in {CONFIG_FILE}",
                 asks.join("; ")
             );

@@ -97,7 +97,7 @@ pub fn new(args: &NewArgs, json: bool) -> Result<u8, Error> {
     let wasm = lang.wasm_path(name);
     let build = lang.build_command();
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "created": dir,
@@ -109,7 +109,7 @@ pub fn new(args: &NewArgs, json: bool) -> Result<u8, Error> {
             .expect("serializable")
         );
     } else {
-        println!(
+        outln!(
             "Created {} plugin {name} in {}/\n  build it:  cd {} && {build}\n  check it:  godwit plugin check {}/{wasm}",
             world.name(),
             dir.display(),
@@ -117,7 +117,7 @@ pub fn new(args: &NewArgs, json: bool) -> Result<u8, Error> {
             dir.display(),
         );
         if world == World::Backfill {
-            println!(
+            outln!(
                 "  try it:    godwit plugin run {}/{wasm} --rows {}/sample-rows.json",
                 dir.display(),
                 dir.display()

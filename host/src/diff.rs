@@ -507,11 +507,7 @@ pub async fn generate_migrations(
             .iter()
             .map(|info| PlannedStatement {
                 sql: info.sql.clone(),
-                lock: if info.lock == crate::analyze::Lock::None {
-                    "none".into()
-                } else {
-                    info.lock.name().to_string()
-                },
+                lock: crate::plan::described_locks(info),
                 hazards: hazards(dialect, info, &generated.destructive, &data_loss),
             })
             .collect();

@@ -92,8 +92,12 @@ pub struct PlannedStatement {
     pub number: usize,
     pub line: usize,
     pub sql: String,
+    /// Each lock and the tables it is taken on, strongest first: `SHARE ROW EXCLUSIVE on
+    /// orders, users` or `ROW EXCLUSIVE on archive; ACCESS SHARE on orders`.
     pub lock: String,
     pub tables: Vec<String>,
+    /// Each table's own lock (a table the statement creates has none).
+    pub locks: Vec<crate::analyze::TableLock>,
     /// Live facts about the data this statement touches.
     pub facts: Vec<String>,
     pub data_loss: Vec<String>,
@@ -716,12 +720,9 @@ async fn plan_statement(
         number: info.index + 1,
         line: info.line,
         sql: one_line(&info.sql, 120),
-        lock: if info.lock == Lock::None {
-            "none".into()
-        } else {
-            info.lock.name().to_string()
-        },
+        lock: described_locks(info),
         tables: info.tables.clone(),
+        locks: info.locks.clone(),
         changes_data: info
             .effects
             .iter()
@@ -735,6 +736,36 @@ async fn plan_statement(
         data_loss,
         risk,
     }
+}
+
+/// The locks a statement takes, strongest first, each with the tables it is taken on;
+/// SQLite's one lock is on the whole file.
+pub(crate) fn described_locks(info: &crate::analyze::StatementInfo) -> String {
+    if info.lock == Lock::DatabaseWrite {
+        return "database write (the whole file)".into();
+    }
+    let mut held: Vec<Lock> = info.locks.iter().map(|l| l.lock).collect();
+    held.retain(|l| *l != Lock::None);
+    held.sort_by(|a, b| b.cmp(a));
+    held.dedup();
+    if held.is_empty() {
+        return match info.lock {
+            Lock::None => "none".into(),
+            lock => lock.name().to_string(),
+        };
+    }
+    held.iter()
+        .map(|lock| {
+            let tables: Vec<&str> = info
+                .locks
+                .iter()
+                .filter(|l| l.lock == *lock)
+                .map(|l| l.table.as_str())
+                .collect();
+            format!("{} on {}", lock.name(), tables.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The terminal version.
@@ -767,13 +798,8 @@ pub fn human(plan: &Plan) -> String {
             m.risk.label().to_uppercase()
         ));
         for s in &m.statements {
-            let tables = if s.tables.is_empty() {
-                String::new()
-            } else {
-                format!(" on {}", s.tables.join(", "))
-            };
             out.push_str(&format!(
-                "  {:>2}. {}\n      lock: {}{tables}\n",
+                "  {:>2}. {}\n      lock: {}\n",
                 s.number, s.sql, s.lock
             ));
             for fact in s.facts.iter().chain(&s.data_loss) {
@@ -846,16 +872,17 @@ pub fn markdown(plan: &Plan) -> String {
         plan.errors,
         if plan.errors == 1 { "" } else { "s" }
     ));
-    out.push_str("### Tables modified\n\n| migration | statement | lock | tables | risk |\n|---|---|---|---|---|\n");
+    out.push_str(
+        "### Tables modified\n\n| migration | statement | locks | risk |\n|---|---|---|---|\n",
+    );
     for m in &plan.migrations {
         for s in &m.statements {
             out.push_str(&format!(
-                "| `{}` | {}. `{}` | {} | {} | {} |\n",
+                "| `{}` | {}. `{}` | {} | {} |\n",
                 m.id,
                 s.number,
                 s.sql.replace('|', "\\|"),
                 s.lock,
-                s.tables.join(", "),
                 s.risk.label()
             ));
         }

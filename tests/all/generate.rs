@@ -819,7 +819,9 @@ fn dry_run_writes_nothing_and_json_names_the_hazards() {
         .map(|s| s["lock"].as_str().unwrap().to_string())
         .collect();
     assert!(
-        locks.contains(&"SHARE UPDATE EXCLUSIVE".to_string()),
+        locks
+            .iter()
+            .any(|l| l.starts_with("SHARE UPDATE EXCLUSIVE on ")),
         "{locks:?}"
     );
 }

@@ -293,3 +293,43 @@ fn plan_of_a_fresh_database() {
     empty.godwit(&["deploy"]).expect(0);
     empty.godwit(&["plan"]).expect(0).says("Nothing to plan");
 }
+
+/// Each table's own lock: the table written, the tables only read, the table a foreign key
+/// references, the table created (none). SQLite's one lock is on the whole file.
+#[test]
+fn plan_gives_each_table_its_own_lock() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "20261001000000_create/up.sql",
+        "CREATE TABLE users (id int PRIMARY KEY);\nCREATE TABLE orders (id int PRIMARY KEY, user_id int);\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "20261002000000_more/up.sql",
+        "-- godwit:lock-timeout=5s\n\
+         ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;\n\
+         CREATE TABLE archive AS SELECT * FROM orders;\n\
+         INSERT INTO archive SELECT o.* FROM orders o JOIN users u ON u.id = o.user_id;\n\
+         CREATE TABLE items (id int, order_id int REFERENCES orders (id));\n",
+    );
+    let out = p.godwit(&["plan"]);
+    out.expect(0)
+        .says("lock: SHARE ROW EXCLUSIVE on orders, users\n")
+        .says("lock: ACCESS SHARE on orders\n")
+        .says("lock: ROW EXCLUSIVE on archive; ACCESS SHARE on orders, users\n")
+        .says("lock: SHARE ROW EXCLUSIVE on orders\n");
+    let json: serde_json::Value =
+        serde_json::from_str(&p.godwit(&["plan", "--json"]).stdout).unwrap();
+    let created = &json["migrations"][0]["statements"][3]["locks"];
+    assert_eq!(created[0]["table"], "items");
+    assert_eq!(created[0]["lock"], "None", "{created}");
+
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "20261001000000_create/up.sql",
+        "CREATE TABLE t (id integer);\n",
+    );
+    p.godwit(&["plan"])
+        .expect(0)
+        .says("lock: database write (the whole file)\n");
+}

@@ -36,7 +36,126 @@ pub struct StatementInfo {
     /// Tables touched, unquoted and schema stripped, spelled as the database names them
     /// (PostgreSQL folds unquoted names to lower case; see `ident`).
     pub tables: Vec<String>,
+    /// The lock each table in `tables` gets, which need not be `lock`: `INSERT INTO a
+    /// SELECT … FROM b` writes `a` but only reads `b`; a foreign key locks the table it
+    /// references less than an `ALTER TABLE` locks its own; a table the statement creates
+    /// is locked by nobody else. A table only read or created has the lock it has here.
+    pub locks: Vec<TableLock>,
     pub effects: Vec<Effect>,
+}
+
+/// One table's lock in one statement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TableLock {
+    pub table: String,
+    pub lock: Lock,
+}
+
+/// The tables a statement touches, by role: a target gets the statement's own lock; a
+/// table it only reads, references or creates gets the lock of that role.
+#[derive(Default)]
+struct Touched {
+    /// Every name, in the order first seen.
+    order: Vec<String>,
+    targets: Vec<String>,
+    /// Tables read, referenced or created, with that role's lock.
+    others: Vec<(String, Lock)>,
+}
+
+impl Touched {
+    /// A table the statement itself changes.
+    fn push(&mut self, table: String) {
+        self.seen(&table);
+        self.targets.push(table);
+    }
+
+    fn extend(&mut self, tables: impl IntoIterator<Item = String>) {
+        for t in tables {
+            self.push(t);
+        }
+    }
+
+    /// A table touched in another role than the statement's target.
+    fn other(&mut self, table: String, lock: Lock) {
+        self.seen(&table);
+        self.others.push((table, lock));
+    }
+
+    fn contains(&self, table: &str) -> bool {
+        self.order.iter().any(|t| t == table)
+    }
+
+    fn seen(&mut self, table: &str) {
+        if !table.is_empty() && !self.contains(table) {
+            self.order.push(table.to_owned());
+        }
+    }
+
+    /// The tables in order and each one's lock, the strongest of its roles.
+    fn finish(self, statement: Lock, dialect: Dialect) -> (Vec<String>, Vec<TableLock>) {
+        let locks = self
+            .order
+            .iter()
+            .map(|table| {
+                let target = self.targets.contains(table).then_some(statement);
+                let lock = self
+                    .others
+                    .iter()
+                    .filter(|(t, _)| t == table)
+                    .map(|(_, lock)| *lock)
+                    .chain(target)
+                    .max()
+                    .unwrap_or(Lock::None);
+                TableLock {
+                    table: table.clone(),
+                    lock: dialect_lock(lock, dialect),
+                }
+            })
+            .collect();
+        (self.order, locks)
+    }
+}
+
+/// The relations a statement reads, besides the ones it names as targets: every table
+/// in its queries, less the names its `WITH` clauses define.
+fn relations_read(statement: &ast::Statement, dialect: Dialect) -> Vec<String> {
+    struct Relations {
+        dialect: Dialect,
+        ctes: Vec<String>,
+        relations: Vec<ObjectName>,
+    }
+    impl ast::Visitor for Relations {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &ast::Query) -> std::ops::ControlFlow<()> {
+            if let Some(with) = &query.with {
+                for cte in &with.cte_tables {
+                    self.ctes.push(ident(self.dialect, &cte.alias.name));
+                }
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+        fn pre_visit_relation(&mut self, relation: &ObjectName) -> std::ops::ControlFlow<()> {
+            self.relations.push(relation.clone());
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let mut visitor = Relations {
+        dialect,
+        ctes: Vec::new(),
+        relations: Vec::new(),
+    };
+    let _ = ast::Visit::visit(statement, &mut visitor);
+    let mut names = Vec::new();
+    for relation in &visitor.relations {
+        let name = object(dialect, relation);
+        if relation.0.len() == 1 && visitor.ctes.contains(&name) {
+            continue;
+        }
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// Table-level locks, named as each database's documentation names them.
@@ -249,8 +368,10 @@ fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> Stateme
         parse_error: None,
         lock: Lock::None,
         tables: Vec::new(),
+        locks: Vec::new(),
         effects: Vec::new(),
     };
+    let mut touched = Touched::default();
     // sqlparser does not know `DROP INDEX CONCURRENTLY`; without the keyword the rest is
     // ordinary syntax, so parse that and put the flag back.
     let drop_concurrently = starts_with(&words, &["DROP", "INDEX", "CONCURRENTLY"]);
@@ -274,7 +395,27 @@ fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> Stateme
     let mut lock = Lock::None;
     match parsed {
         Ok(asts) if asts.len() == 1 => {
-            lock = from_ast(&asts[0], dialect, &mut info, drop_concurrently);
+            lock = from_ast(
+                &asts[0],
+                dialect,
+                &mut info,
+                &mut touched,
+                drop_concurrently,
+            );
+            if matches!(
+                &asts[0],
+                ast::Statement::Insert(_)
+                    | ast::Statement::Query(_)
+                    | ast::Statement::Update(_)
+                    | ast::Statement::Delete(_)
+                    | ast::Statement::CreateTable(_)
+            ) {
+                for table in relations_read(&asts[0], dialect) {
+                    if !touched.contains(&table) {
+                        touched.other(table, Lock::AccessShare);
+                    }
+                }
+            }
         }
         Ok(asts) => {
             info.parsed = false;
@@ -291,7 +432,8 @@ fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> Stateme
         }
     }
     if !info.parsed {
-        lock = from_words(dialect, &words, &mut info);
+        touched = Touched::default();
+        lock = from_words(dialect, &words, &mut info, &mut touched);
     }
     // Transaction control and `SET` never reach the AST paths above in a useful form on
     // every dialect, and both matter to the checks whether or not the parser read them.
@@ -308,14 +450,21 @@ fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> Stateme
     if info.effects.is_empty() {
         info.effects.push(Effect::Other);
     }
-    info.lock = dialect_lock(lock, dialect);
-    let mut tables: Vec<String> = Vec::new();
-    for t in std::mem::take(&mut info.tables) {
-        if !t.is_empty() && !tables.contains(&t) {
-            tables.push(t);
-        }
+    // SQLite takes its one write lock, on the whole file, for any statement that writes,
+    // creating a table included.
+    if dialect == Dialect::Sqlite
+        && lock == Lock::None
+        && words.first().is_some_and(|w| {
+            matches!(
+                w.upper.as_str(),
+                "CREATE" | "ALTER" | "DROP" | "INSERT" | "UPDATE" | "DELETE" | "REPLACE"
+            )
+        })
+    {
+        lock = Lock::RowExclusive;
     }
-    info.tables = tables;
+    info.lock = dialect_lock(lock, dialect);
+    (info.tables, info.locks) = touched.finish(lock, dialect);
     info
 }
 
@@ -457,19 +606,27 @@ fn from_ast(
     statement: &ast::Statement,
     dialect: Dialect,
     info: &mut StatementInfo,
+    tables: &mut Touched,
     drop_concurrently: bool,
 ) -> Lock {
     use ast::Statement as S;
     let effects = &mut info.effects;
-    let tables = &mut info.tables;
     match statement {
-        S::Query(_) => Lock::AccessShare,
+        // `WITH … UPDATE`: the data-changing statement inside the query is what it does.
+        S::Query(query) => match query.body.as_ref() {
+            ast::SetExpr::Update(inner)
+            | ast::SetExpr::Insert(inner)
+            | ast::SetExpr::Delete(inner) => {
+                from_ast(inner, dialect, info, tables, drop_concurrently)
+            }
+            _ => Lock::AccessShare,
+        },
         S::Insert(insert) => {
             if let ast::TableObject::TableName(name) = &insert.table {
                 let into = object(dialect, name);
                 tables.push(into.clone());
                 if let Some((from, columns, every_row)) = copied_from(dialect, insert) {
-                    tables.push(from.clone());
+                    tables.other(from.clone(), Lock::AccessShare);
                     effects.push(Effect::CopyRows {
                         into,
                         from,
@@ -568,7 +725,8 @@ fn from_ast(
                     .map(|c| (ident(dialect, &c.name), c.data_type.to_string()))
                     .collect(),
             });
-            tables.push(table);
+            // Nobody else can be using a table that does not exist yet.
+            tables.other(table, Lock::None);
             // A foreign key takes SHARE ROW EXCLUSIVE on the table it references, which
             // already exists and is in use.
             let mut lock = Lock::None;
@@ -586,7 +744,7 @@ fn from_ast(
                     })
                 }));
             for name in referenced {
-                tables.push(object(dialect, name));
+                tables.other(object(dialect, name), Lock::ShareRowExclusive);
                 lock = Lock::ShareRowExclusive;
             }
             if create.query.is_some() {
@@ -691,7 +849,7 @@ fn alter_operation(
     dialect: Dialect,
     adds_primary_key: bool,
     effects: &mut Vec<Effect>,
-    tables: &mut Vec<String>,
+    tables: &mut Touched,
 ) -> Lock {
     use AlterTableOperation as Op;
     let copies = |effects: &mut Vec<Effect>, reason: &str| {
@@ -723,7 +881,7 @@ fn alter_operation(
             for option in &column_def.options {
                 match &option.option {
                     ColumnOption::ForeignKey(fk) => {
-                        tables.push(object(dialect, &fk.foreign_table));
+                        tables.other(object(dialect, &fk.foreign_table), Lock::ShareRowExclusive);
                         effects.push(Effect::AddForeignKey {
                             table: table.to_string(),
                             not_valid: false,
@@ -766,7 +924,7 @@ fn alter_operation(
             not_valid,
         } => match constraint {
             TableConstraint::ForeignKey(fk) => {
-                tables.push(object(dialect, &fk.foreign_table));
+                tables.other(object(dialect, &fk.foreign_table), Lock::ShareRowExclusive);
                 effects.push(Effect::AddForeignKey {
                     table: table.to_string(),
                     not_valid: *not_valid,
@@ -1200,9 +1358,13 @@ fn position(words: &[Word], keyword: &str) -> Option<usize> {
     words.iter().position(|w| w.upper == keyword)
 }
 
-fn from_words(dialect: Dialect, words: &[Word], info: &mut StatementInfo) -> Lock {
+fn from_words(
+    dialect: Dialect,
+    words: &[Word],
+    info: &mut StatementInfo,
+    tables: &mut Touched,
+) -> Lock {
     let effects = &mut info.effects;
-    let tables = &mut info.tables;
     let first = words.first().map(|w| w.upper.as_str()).unwrap_or_default();
     match first {
         "DROP" => {
@@ -1416,6 +1578,66 @@ mod tests {
         let statements = crate::split::split(sql, dialect).unwrap();
         assert_eq!(statements.len(), 1, "{sql}");
         analyze(&statements, dialect).remove(0)
+    }
+
+    /// Each table gets the lock of its own role: the one written, the ones only read, the
+    /// one referenced, the one created.
+    #[test]
+    fn each_table_gets_its_own_lock() {
+        let locks = |sql: &str, dialect: Dialect| -> Vec<(String, &'static str)> {
+            one(sql, dialect)
+                .locks
+                .into_iter()
+                .map(|l| (l.table, l.lock.name()))
+                .collect()
+        };
+        let pairs = |p: &[(&str, &'static str)]| -> Vec<(String, &'static str)> {
+            p.iter().map(|(t, l)| (t.to_string(), *l)).collect()
+        };
+        let pg = Dialect::Postgres;
+        assert_eq!(
+            locks(
+                "INSERT INTO archive SELECT * FROM orders o JOIN users u ON u.id = o.user_id",
+                pg
+            ),
+            pairs(&[
+                ("archive", "ROW EXCLUSIVE"),
+                ("orders", "ACCESS SHARE"),
+                ("users", "ACCESS SHARE")
+            ])
+        );
+        assert_eq!(
+            locks("CREATE TABLE archive AS SELECT * FROM orders", pg),
+            pairs(&[("archive", "no"), ("orders", "ACCESS SHARE")])
+        );
+        assert_eq!(
+            locks(
+                "CREATE TABLE items (id int, order_id int REFERENCES orders (id))",
+                pg
+            ),
+            pairs(&[("items", "no"), ("orders", "SHARE ROW EXCLUSIVE")])
+        );
+        assert_eq!(
+            locks(
+                "ALTER TABLE orders ADD COLUMN note text, ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id)",
+                pg
+            ),
+            pairs(&[
+                ("orders", "ACCESS EXCLUSIVE"),
+                ("users", "SHARE ROW EXCLUSIVE")
+            ])
+        );
+        // A CTE is not a table; the statement's own target keeps its lock when it also reads itself.
+        assert_eq!(
+            locks(
+                "WITH gone AS (SELECT id FROM users WHERE banned) UPDATE users SET note = 'x' WHERE id IN (SELECT id FROM gone)",
+                pg
+            ),
+            pairs(&[("users", "ROW EXCLUSIVE")])
+        );
+        // SQLite locks the whole file for any write, creating a table included.
+        let created = one("CREATE TABLE t (id integer)", Dialect::Sqlite);
+        assert_eq!(created.lock, Lock::DatabaseWrite);
     }
 
     /// atuin's trigger at file line 15 failed at its line 32: the message said "Line: 32".

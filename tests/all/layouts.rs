@@ -731,3 +731,92 @@ fn popx_sqlite_table_rebuild_keeps_the_rows_that_reference_it() {
     );
     assert_eq!(p.db.int("SELECT count(*) FROM networks"), 1);
 }
+
+/// goose, golang-migrate, dbmate, diesel and Flyway ran SQLite migrations with foreign
+/// keys off (SQLite's default, which their drivers keep), so a table rebuild written for
+/// them keeps the rows that reference the rebuilt table. With them on, the rebuild's
+/// DROP TABLE would delete those rows through ON DELETE CASCADE.
+#[test]
+fn sqlite_rebuilds_keep_child_rows_in_every_layout_whose_tool_left_foreign_keys_off() {
+    const CREATE: &str = "CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);\n\
+         CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id) ON DELETE CASCADE);\n";
+    const REBUILD: &str = "CREATE TABLE parent_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL DEFAULT '');\n\
+         INSERT INTO parent_new (id, name) SELECT id, COALESCE(name, '') FROM parent;\n\
+         DROP TABLE parent;\n\
+         ALTER TABLE parent_new RENAME TO parent;\n";
+    let goose = |sql: &str| format!("-- +goose Up\n{sql}\n-- +goose Down\nSELECT 1;\n");
+    let dbmate = |sql: &str| format!("-- migrate:up\n{sql}\n-- migrate:down\nSELECT 1;\n");
+    let layouts: [(&str, [(String, String); 2]); 5] = [
+        (
+            "goose",
+            [
+                ("20240101000000_create.sql".into(), goose(CREATE)),
+                ("20240102000000_rebuild.sql".into(), goose(REBUILD)),
+            ],
+        ),
+        (
+            "dbmate",
+            [
+                ("20240101000000_create.sql".into(), dbmate(CREATE)),
+                ("20240102000000_rebuild.sql".into(), dbmate(REBUILD)),
+            ],
+        ),
+        (
+            "golang-migrate",
+            [
+                ("000001_create.up.sql".into(), CREATE.into()),
+                ("000002_rebuild.up.sql".into(), REBUILD.into()),
+            ],
+        ),
+        (
+            "diesel",
+            [
+                ("2024-01-01-000000_create/up.sql".into(), CREATE.into()),
+                ("2024-01-02-000000_rebuild/up.sql".into(), REBUILD.into()),
+            ],
+        ),
+        (
+            "flyway",
+            [
+                ("V1__create.sql".into(), CREATE.into()),
+                ("V2__rebuild.sql".into(), REBUILD.into()),
+            ],
+        ),
+    ];
+    for (layout, files) in layouts {
+        let p = Project::empty(Dialect::Sqlite);
+        std::fs::write(
+            p.path().join("godwit.toml"),
+            format!("layout = \"{layout}\"\n"),
+        )
+        .unwrap();
+        for (name, sql) in &files {
+            p.write(name, sql);
+        }
+        let first = &files[0].0;
+        let version = first
+            .split(['_', '.'])
+            .next()
+            .unwrap()
+            .trim_start_matches('V')
+            .replace('-', "");
+        p.godwit(&["deploy", "--to", &version]).expect(0);
+        p.db.exec("INSERT INTO parent (id, name) VALUES (1, 'a'), (2, NULL); INSERT INTO child VALUES (1, 1), (2, 1), (3, 2)");
+        p.godwit(&["plan"])
+            .expect(0)
+            .text()
+            .contains("ON DELETE CASCADE")
+            .then(|| panic!("{layout}: plan counts a cascade the tool would not have run"));
+        p.godwit(&["deploy"]).expect(0);
+        assert_eq!(
+            p.db.int("SELECT count(*) FROM child"),
+            3,
+            "{layout}: the child rows survive the rebuild"
+        );
+        assert_eq!(
+            p.db.int("SELECT count(*) FROM parent WHERE name = ''"),
+            1,
+            "{layout}"
+        );
+    }
+}

@@ -65,6 +65,26 @@ impl Layout {
             Layout::Prisma | Layout::Drizzle | Layout::GolangMigrate | Layout::Flyway
         )
     }
+
+    /// Whether the tool ran SQLite migrations with foreign keys off, SQLite's own default:
+    /// goose, golang-migrate and dbmate (through mattn/go-sqlite3 or modernc, which leave
+    /// them off unless the DSN asks), diesel (whose connection does not turn them on),
+    /// Flyway (sqlite-jdbc) and popx. A table rebuild written for them (`DROP TABLE`,
+    /// then `RENAME`) would, with foreign keys on, cascade into every row that references
+    /// the table. sqlx turns them on, Prisma's engine and Drizzle's drivers too (their
+    /// rebuilds say `PRAGMA foreign_keys=OFF` themselves), and so does godwit for its own
+    /// layout unless a file says `-- godwit:foreign-keys-off`.
+    pub fn ran_sqlite_with_foreign_keys_off(self) -> bool {
+        matches!(
+            self,
+            Layout::Goose
+                | Layout::GolangMigrate
+                | Layout::Dbmate
+                | Layout::Diesel
+                | Layout::Flyway
+                | Layout::Popx
+        )
+    }
 }
 
 /// What godwit.toml says about the folder; everything unset is detected.
@@ -271,6 +291,7 @@ fn written_for(mut script: Script, tool: Layout) -> Script {
     if tool.ran_files_as_is() {
         script.ran_as_is = Some(tool);
     }
+    script.sqlite_foreign_keys_off |= tool.ran_sqlite_with_foreign_keys_off();
     script
 }
 
@@ -611,14 +632,19 @@ fn read_diesel(dir: &Path) -> Result<Vec<Migration>, Error> {
         let down_path = path.join("down.sql");
         let down = down_path
             .is_file()
-            .then(|| Ok::<_, Error>(marked(Script::read(&down_path)?, marker)))
+            .then(|| {
+                Ok::<_, Error>(written_for(
+                    marked(Script::read(&down_path)?, marker),
+                    Layout::Diesel,
+                ))
+            })
             .transpose()?;
         migrations.push(migration(
             version,
             label,
             &path,
             name,
-            marked(Script::read(&up_path)?, marker),
+            written_for(marked(Script::read(&up_path)?, marker), Layout::Diesel),
             down,
             DownPlace::File(down_path),
         ));
@@ -1041,7 +1067,8 @@ fn sections(path: &Path, text: &str, tool: Sections) -> Result<(Script, Option<S
         splitting: splitting.clone(),
         no_transaction: (!transactional).then_some(marker),
         ran_as_is: None,
-        sqlite_foreign_keys_off: false,
+        // goose and dbmate leave SQLite's foreign keys off.
+        sqlite_foreign_keys_off: true,
     };
     // A down section that is there but empty reverts nothing, as dbmate and goose run
     // it: `down` says so (and verify reports it), rather than claiming there is none.

@@ -317,8 +317,8 @@ impl Script {
                 let (mut offset, mut block_start) = (0, None);
                 let mut plain_start = 0;
                 for line in self.text.split_inclusive('\n') {
-                    let marker = line.trim().to_ascii_lowercase();
-                    if marker == "-- +goose statementbegin" {
+                    let marker = goose_annotation(line);
+                    if marker.as_deref() == Some("statementbegin") {
                         let plain = &self.text[plain_start..offset];
                         out.extend(shifted(
                             split::split(plain, dialect).map_err(fail)?,
@@ -326,7 +326,7 @@ impl Script {
                             plain_start,
                         ));
                         block_start = Some(offset + line.len());
-                    } else if marker == "-- +goose statementend" {
+                    } else if marker.as_deref() == Some("statementend") {
                         let start = block_start.take().ok_or_else(|| {
                             Error::source(
                                 &self.path,
@@ -600,6 +600,36 @@ fn apply_directive(d: &mut Directives, body: &str) -> Result<(), String> {
 /// choosing the files meant for `dialect` where the layout has per-database files.
 pub fn read_dir(dir: &Path, dialect: Dialect) -> Result<Vec<Migration>, Error> {
     read(dir, &LayoutSpec::default(), dialect)
+}
+
+/// goose's annotation on `line`, lower case, as goose reads it: a line starting with
+/// `--`, then `+goose` with or without a space between (`--+goose Up` is as common as
+/// `-- +goose Up`), then the annotation in any case: `up`, `down`, `statementbegin`,
+/// `statementend`, `no transaction`, `envsub on`… `None` for any other line.
+pub fn goose_annotation(line: &str) -> Option<String> {
+    let rest = line.trim().strip_prefix("--")?.trim_start();
+    let head = rest.get(..6)?;
+    if !head.eq_ignore_ascii_case("+goose") {
+        return None;
+    }
+    let words: Vec<&str> = rest[6..].split_whitespace().collect();
+    Some(words.join(" ").to_ascii_lowercase())
+}
+
+/// dbmate's section marker on `line`, as dbmate's `^--\s*migrate:(up|down)` reads it:
+/// `Some((true, options))` for up, `Some((false, options))` for down, where `options` is
+/// the rest of the line (`transaction:false`). `--migrate:up` is a marker too.
+pub fn dbmate_marker(line: &str) -> Option<(bool, &str)> {
+    let rest = line.trim().strip_prefix("--")?.trim_start();
+    let (up, after) = if let Some(after) = rest.strip_prefix("migrate:up") {
+        (true, after)
+    } else {
+        (false, rest.strip_prefix("migrate:down")?)
+    };
+    if !after.is_empty() && !after.starts_with(char::is_whitespace) {
+        return None;
+    }
+    Some((up, after.trim()))
 }
 
 #[cfg(test)]

@@ -172,10 +172,11 @@ pub fn detect(dir: &Path) -> Result<Layout, Error> {
             .unwrap_or_default()
             .to_ascii_lowercase()
     };
-    if sql.iter().any(|(_, p)| head(p).contains("-- +goose up")) {
+    let any_line = |is: &dyn Fn(&str) -> bool| sql.iter().any(|(_, p)| head(p).lines().any(is));
+    if any_line(&|l| crate::source::goose_annotation(l).as_deref() == Some("up")) {
         return Ok(Layout::Goose);
     }
-    if sql.iter().any(|(_, p)| head(p).contains("-- migrate:up")) {
+    if any_line(&|l| crate::source::dbmate_marker(l).is_some_and(|(up, _)| up)) {
         return Ok(Layout::Dbmate);
     }
     if sql
@@ -992,36 +993,34 @@ fn sections(path: &Path, text: &str, tool: Sections) -> Result<(Script, Option<S
     let (mut up_tx, mut down_tx, mut seen_up, mut seen_down) = (true, true, false, false);
     let mut at = In::Header;
     for line in text.split_inclusive('\n') {
-        let marker = line.trim().to_ascii_lowercase();
         let blank = if line.ends_with('\n') { "\n" } else { "" };
         let section = match tool {
-            Sections::Goose => match marker.as_str() {
-                "-- +goose up" => Some(In::Up),
-                "-- +goose down" => Some(In::Down),
-                "-- +goose no transaction" => {
+            Sections::Goose => match crate::source::goose_annotation(line).as_deref() {
+                Some("up") => Some(In::Up),
+                Some("down") => Some(In::Down),
+                Some("no transaction") => {
                     (up_tx, down_tx) = (false, false);
                     Some(at)
                 }
+                // goose would put environment variables into the SQL; run as written,
+                // `${APP_USER}` would reach the database literally.
+                Some("envsub on") => {
+                    return Err(Error::source(
+                        path,
+                        "turns on goose's `-- +goose ENVSUB ON`, which fills `${VARIABLE}`s from the environment: \
+                         godwit does not substitute environment variables, so the file would run with the \
+                         placeholders in it; write the values into the file (or generate it) instead",
+                    ));
+                }
                 _ => None,
             },
-            Sections::Dbmate => {
-                let mut words = marker.split_whitespace();
-                let which = match (words.next(), words.next()) {
-                    (Some("--"), Some("migrate:up")) => Some(In::Up),
-                    (Some("--"), Some("migrate:down")) => Some(In::Down),
-                    _ => None,
-                };
-                if let Some(which) = which
-                    && marker.contains("transaction:false")
-                {
-                    if which == In::Up {
-                        up_tx = false
-                    } else {
-                        down_tx = false
-                    }
+            Sections::Dbmate => crate::source::dbmate_marker(line).map(|(up, options)| {
+                let which = if up { In::Up } else { In::Down };
+                if options.contains("transaction:false") {
+                    if up { up_tx = false } else { down_tx = false }
                 }
                 which
-            }
+            }),
         };
         if let Some(section) = section {
             seen_up |= section == In::Up;
@@ -1262,6 +1261,67 @@ mod tests {
             down.iter().map(|s| s.line).collect::<Vec<_>>(),
             vec![11, 12]
         );
+    }
+
+    /// goose and dbmate read their markers with or without a space after `--`; a file
+    /// spelled `--+goose Up` was taken for sqlx's, and its down section ran as part of up.
+    #[test]
+    fn markers_without_a_space_after_the_dashes() {
+        for (layout, down_line, text) in [
+            (
+                Layout::Goose,
+                8,
+                "--+goose Up\nCREATE TABLE t (id int);\n--+goose StatementBegin\nCREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n--+goose StatementEnd\n\n--  +GOOSE  down\nDROP TABLE t;\n",
+            ),
+            (
+                Layout::Dbmate,
+                6,
+                "--migrate:up\nCREATE TABLE t (id int);\nCREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n\n--migrate:down\nDROP TABLE t;\n",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), &[("20240101000000_t.sql", text)]);
+            assert_eq!(detect(dir.path()).unwrap(), layout);
+            let m = &read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap()[0];
+            let up = m.up.statements(Dialect::Postgres).unwrap();
+            assert_eq!(up.len(), 2, "{layout:?}: {up:?}");
+            assert!(
+                up.iter().all(|s| !s.sql.contains("DROP")),
+                "{layout:?}: {up:?}"
+            );
+            let down = m
+                .down
+                .as_ref()
+                .unwrap()
+                .statements(Dialect::Postgres)
+                .unwrap();
+            assert_eq!(down.len(), 1, "{layout:?}");
+            assert_eq!(down[0].line, down_line, "{layout:?}");
+        }
+        // Not markers: a word that only begins like one, a comment about goose.
+        assert_eq!(
+            crate::source::dbmate_marker("-- migrate:upgrade the table"),
+            None
+        );
+        assert_eq!(crate::source::goose_annotation("-- goose up"), None);
+        assert_eq!(
+            crate::source::goose_annotation("--+goose NO   Transaction").as_deref(),
+            Some("no transaction")
+        );
+    }
+
+    #[test]
+    fn goose_envsub_is_refused_rather_than_run_with_placeholders() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[(
+                "20240101000000_user.sql",
+                "-- +goose Up\n-- +goose ENVSUB ON\nINSERT INTO settings VALUES ('region', '${REGION}');\n-- +goose Down\nDELETE FROM settings;\n",
+            )],
+        );
+        let err = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap_err();
+        assert!(matches!(err, Error::Source { .. }), "{err:?}");
     }
 
     #[test]

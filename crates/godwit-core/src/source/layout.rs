@@ -179,10 +179,17 @@ pub fn detect(dir: &Path) -> Result<Layout, Error> {
     if any_line(&|l| crate::source::dbmate_marker(l).is_some_and(|(up, _)| up)) {
         return Ok(Layout::Dbmate);
     }
-    if sql
-        .iter()
-        .any(|(n, _)| popx_name(n).is_some_and(|f| f.autocommit || f.database.is_some()))
-    {
+    // A database popx knows, or `.autocommit`: sqlx allows dots in a description too
+    // (docs.rs: `…_release_status_view.sql.up.sql`), and those are not database names.
+    if sql.iter().any(|(n, _)| {
+        popx_name(n).is_some_and(|f| {
+            f.autocommit
+                || matches!(
+                    f.database.as_deref(),
+                    Some("postgres" | "mysql" | "sqlite3" | "cockroach")
+                )
+        })
+    }) {
         return Ok(Layout::Popx);
     }
     if sql.iter().any(|(n, _)| n.ends_with(".up.sql")) {
@@ -1308,6 +1315,41 @@ mod tests {
             crate::source::goose_annotation("--+goose NO   Transaction").as_deref(),
             Some("no transaction")
         );
+    }
+
+    /// docs.rs names a sqlx migration `…_release_status_view.sql.up.sql`: a dot in the
+    /// description, not a popx database suffix.
+    #[test]
+    fn a_dot_in_a_sqlx_description_is_not_a_popx_database() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "20240101000000_create_t.up.sql",
+                    "CREATE TABLE t (id int);\n",
+                ),
+                ("20240101000000_create_t.down.sql", "DROP TABLE t;\n"),
+                (
+                    "20240309082057_release_status_view.sql.up.sql",
+                    "CREATE VIEW v AS SELECT id FROM t;\n",
+                ),
+                (
+                    "20240309082057_release_status_view.sql.down.sql",
+                    "DROP VIEW v;\n",
+                ),
+            ],
+        );
+        assert_ne!(detect(dir.path()).unwrap(), Layout::Popx);
+        let migrations = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap();
+        assert_eq!(migrations.len(), 2);
+        assert_eq!(migrations[1].name, "release_status_view.sql");
+        // A real popx folder is still one.
+        write(
+            dir.path(),
+            &[("20240401000000_idx.postgres.up.sql", "SELECT 1;\n")],
+        );
+        assert_eq!(detect(dir.path()).unwrap(), Layout::Popx);
     }
 
     #[test]

@@ -820,3 +820,50 @@ fn sqlite_rebuilds_keep_child_rows_in_every_layout_whose_tool_left_foreign_keys_
         );
     }
 }
+
+/// crates.io's diesel folder mixes 2.2's `YYYY-MM-DD-HHMMSS-NNNN` with the older
+/// `YYYY-MM-DD-HHMMSS`: diesel orders them by time, and so must deploy (the older form
+/// was put first by length, and a later one was refused as out of order).
+#[test]
+fn diesel_versions_of_both_precisions_run_in_time_order() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "2025-01-01-000000-0000_create_t/up.sql",
+        "CREATE TABLE t (id integer);\n",
+    );
+    p.write(
+        "2025-01-01-000000-0000_create_t/down.sql",
+        "DROP TABLE t;\n",
+    );
+    p.write(
+        "2026-01-01-000000_alter_t/up.sql",
+        "ALTER TABLE t ADD COLUMN x integer;\n",
+    );
+    p.write(
+        "2026-01-01-000000_alter_t/down.sql",
+        "ALTER TABLE t DROP COLUMN x;\n",
+    );
+    p.godwit(&["deploy"]).expect(0).says("Applied 2 migrations");
+    // A newer one in the older form is pending, not out of order.
+    p.write(
+        "2026-06-01-000000_add_y/up.sql",
+        "ALTER TABLE t ADD COLUMN y integer;\n",
+    );
+    p.write(
+        "2026-06-01-000000_add_y/down.sql",
+        "ALTER TABLE t DROP COLUMN y;\n",
+    );
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+    p.godwit(&["new", "add_z"]).expect(0);
+    let created: Vec<String> = std::fs::read_dir(p.migrations())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with("_add_z"))
+        .collect();
+    assert_eq!(created.len(), 1);
+    let name = &created[0];
+    assert!(
+        name.len() == "2026-12-06-021500-0000_add_z".len() && name.as_bytes()[17] == b'-',
+        "diesel 2.2's form, named for now: {name}"
+    );
+}

@@ -75,6 +75,22 @@ impl Ord for Version {
             (a, b) if a != b => return a.cmp(&b),
             _ => {}
         }
+        // Timestamps of different precision (diesel 2.2's `YYYYMMDDHHMMSSNNNN` beside its
+        // older `YYYYMMDDHHMMSS`) order by time, as diesel orders them (as text), not by
+        // length: 20260120162913 is after 202511190914440000. Every such version is
+        // longer than, so after, every short one, which keeps the order total.
+        fn whole(v: &Version) -> Option<&str> {
+            (!v.0.contains('.')).then(|| v.segments().next()).flatten()
+        }
+        if let (Some(x), Some(y)) = (whole(self), whole(other))
+            && x.len() >= 14
+            && y.len() >= 14
+            && x.len() != y.len()
+        {
+            let width = x.len().max(y.len());
+            let (px, py) = (format!("{x:0<width$}"), format!("{y:0<width$}"));
+            return px.cmp(&py).then_with(|| x.len().cmp(&y.len()));
+        }
         let (mut a, mut b) = (self.segments(), other.segments());
         loop {
             match (a.next(), b.next()) {
@@ -658,6 +674,35 @@ mod tests {
         ] {
             assert_eq!(transaction_control(sql), control, "{sql}");
         }
+    }
+
+    #[test]
+    fn timestamps_of_different_precision_order_by_time() {
+        let v = |t: &str| Version::parse(t).unwrap();
+        let mut versions = vec![
+            v("20260527120000"),
+            v("202511190914440000"),
+            v("20260120162913"),
+            v("3"),
+            v("202601201629130001"),
+            v("1.2"),
+        ];
+        versions.sort();
+        let texts: Vec<&str> = versions.iter().map(Version::as_str).collect();
+        assert_eq!(
+            texts,
+            [
+                "1.2",
+                "3",
+                "202511190914440000",
+                "20260120162913",
+                "202601201629130001",
+                "20260527120000"
+            ]
+        );
+        // Same length: by number, as before.
+        assert!(v("20260101000000") < v("20260101000001"));
+        assert!(v("9") < v("10"));
     }
 
     #[test]

@@ -145,11 +145,22 @@ fn step_toml(name: &str, plugin: &str) -> String {
 }
 
 /// `20160815133237` → `2016-08-15-133237`, as `diesel migration generate` names them.
+/// diesel 2.2 adds four digits: `201608151332370000` → `2016-08-15-133237-0000`.
 fn diesel_version(v: &str) -> String {
-    if v.len() == 14 && v.bytes().all(|b| b.is_ascii_digit()) {
-        format!("{}-{}-{}-{}", &v[..4], &v[4..6], &v[6..8], &v[8..])
-    } else {
-        v.to_string()
+    if !v.bytes().all(|b| b.is_ascii_digit()) {
+        return v.to_string();
+    }
+    match v.len() {
+        14 => format!("{}-{}-{}-{}", &v[..4], &v[4..6], &v[6..8], &v[8..]),
+        18 => format!(
+            "{}-{}-{}-{}-{}",
+            &v[..4],
+            &v[4..6],
+            &v[6..8],
+            &v[8..14],
+            &v[14..]
+        ),
+        _ => v.to_string(),
     }
 }
 
@@ -158,24 +169,29 @@ fn diesel_version(v: &str) -> String {
 /// already there, so two migrations created in the same second still differ.
 pub fn next_version(existing: &[Version], layout: Option<Layout>, now: NaiveDateTime) -> Version {
     let stamp = now.format("%Y%m%d%H%M%S").to_string();
-    let stamp = if layout == Some(Layout::Popx) {
-        format!("{stamp}000000")
-    } else {
-        stamp
-    };
     let newest = existing
         .iter()
         .filter(|v| !v.is_repeatable())
         .max()
         .map(|v| v.as_str().split('.').next().unwrap_or("0").to_string());
+    // popx adds six digits; diesel 2.2 four, in a folder that has them already.
+    let stamp = match layout {
+        Some(Layout::Popx) => format!("{stamp}000000"),
+        Some(Layout::Diesel) if existing.iter().any(|v| v.as_str().len() == 18) => {
+            format!("{stamp}0000")
+        }
+        _ => stamp,
+    };
     let Some(newest) = newest else {
         return Version::parse(&stamp).expect("digits");
     };
     let number = |s: &str| s.parse::<u128>().unwrap_or(u128::MAX);
     // A folder numbered 1, 2, 3 (golang-migrate -seq, Flyway V1, V2) goes on numbering.
     let sequential = newest.len() < 10;
-    if !sequential && number(&stamp) > number(&newest) {
-        return Version::parse(&stamp).expect("digits");
+    // Compared as versions are ordered: by time, whatever the precision.
+    let as_version = |s: &str| Version::parse(s).expect("digits");
+    if !sequential && as_version(&stamp) > as_version(&newest) {
+        return as_version(&stamp);
     }
     // A timestamp plus one second stays a timestamp; anything else plus one, same width.
     let next = match NaiveDateTime::parse_from_str(&newest, "%Y%m%d%H%M%S") {
@@ -201,6 +217,29 @@ mod tests {
 
     fn v(s: &str) -> Version {
         Version::parse(s).unwrap()
+    }
+
+    /// crates.io mixes diesel's `YYYY-MM-DD-HHMMSS` and 2.2's `…-NNNN`: a new one is
+    /// named for now, in the newer form, not the newest version plus one.
+    #[test]
+    fn diesel_folders_get_a_timestamp_of_their_own_precision() {
+        let now = at("20261206021500");
+        let diesel = Some(Layout::Diesel);
+        let mixed = [v("20260527120000"), v("202607301400000001")];
+        let next = next_version(&mixed, diesel, now);
+        assert_eq!(next.as_str(), "202612060215000000");
+        assert_eq!(diesel_version(next.as_str()), "2026-12-06-021500-0000");
+        let old_style = [v("20260527120000")];
+        assert_eq!(
+            next_version(&old_style, diesel, now).as_str(),
+            "20261206021500"
+        );
+        // Created in the same second as the newest: one past it, same form.
+        let same = [v("202612060215000000")];
+        assert_eq!(
+            next_version(&same, diesel, now).as_str(),
+            "202612060215000001"
+        );
     }
 
     #[test]

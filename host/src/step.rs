@@ -611,6 +611,41 @@ impl StepRunner<'_> {
         resume: Option<HistoryRow>,
         plugins: &Registry,
     ) -> Result<Done, Error> {
+        // The host reads and writes the step's rows as values that take a MySQL TIMESTAMP
+        // to be in UTC; the migrations around the step run in the server's time zone.
+        let mysql = self.driver.dialect() == Dialect::MySql;
+        if mysql {
+            self.driver
+                .execute("SET @godwit_step_saved_time_zone = @@SESSION.time_zone, SESSION time_zone = '+00:00'")
+                .await
+                .map_err(|e| Error::db(format!("{}: cannot set the session's time zone", migration.id()), &e))?;
+        }
+        let done = self.run_step_in_utc(migration, step, resume, plugins).await;
+        if mysql {
+            let restored = self
+                .driver
+                .execute("SET SESSION time_zone = @godwit_step_saved_time_zone")
+                .await;
+            if let (Ok(_), Err(e)) = (&done, restored) {
+                return Err(Error::db(
+                    format!(
+                        "{}: cannot set the session's time zone back",
+                        migration.id()
+                    ),
+                    &e,
+                ));
+            }
+        }
+        done
+    }
+
+    async fn run_step_in_utc(
+        &mut self,
+        migration: &Migration,
+        step: &StepFile,
+        resume: Option<HistoryRow>,
+        plugins: &Registry,
+    ) -> Result<Done, Error> {
         let started = Instant::now();
         let entry = plugins
             .get(&step.plugin)

@@ -470,3 +470,47 @@ fn lock_session_ended(d: Dialect) {
     p.godwit(&["deploy"]).expect(0);
     assert!(p.db.table_exists("third_t"));
 }
+
+/// MySQL/MariaDB: migrations run in the session their tool ran them in. Everything but
+/// sqlx gets the server's own sql_mode and time_zone, as the `mariadb` client does: `||`
+/// is OR, and a table may be called `position`. sqlx-cli adds PIPES_AS_CONCAT and
+/// IGNORE_SPACE and sets UTC; its folders keep that.
+#[test]
+fn mysql_migrations_run_in_their_tools_session() {
+    let p = Project::empty(Dialect::MySql);
+    p.write(
+        "20260101000000_session/up.sql",
+        "CREATE TABLE seen AS SELECT @@SESSION.sql_mode AS mode, @@GLOBAL.sql_mode AS server_mode, \
+         @@SESSION.time_zone AS zone, @@GLOBAL.time_zone AS server_zone;\n\
+         CREATE TABLE position (id INT PRIMARY KEY, a INT, b INT, either INT);\n\
+         INSERT INTO position (id, a, b) VALUES (1, 0, 5), (2, 0, 0);\n\
+         UPDATE position SET either = (a || b);\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    let seen =
+        p.db.rows("SELECT mode, server_mode, zone, server_zone FROM seen");
+    assert_eq!(seen[0][0], seen[0][1], "the server's sql_mode: {seen:?}");
+    assert_eq!(seen[0][2], seen[0][3], "the server's time zone: {seen:?}");
+    assert_eq!(
+        p.db.rows("SELECT id, either FROM position ORDER BY id"),
+        [["1", "1"], ["2", "0"]],
+        "|| is OR, as the client runs it"
+    );
+
+    let p = Project::empty(Dialect::MySql);
+    p.write(
+        "20260101000000_session.up.sql",
+        "CREATE TABLE seen AS SELECT @@SESSION.sql_mode AS mode, @@SESSION.time_zone AS zone;\n\
+         CREATE TABLE joined AS SELECT 'a' || 'b' AS ab;\n",
+    );
+    p.write(
+        "20260101000000_session.down.sql",
+        "DROP TABLE joined;\nDROP TABLE seen;\n",
+    );
+    std::fs::write(p.path().join("godwit.toml"), "layout = \"sqlx\"\n").unwrap();
+    p.godwit(&["deploy"]).expect(0);
+    let seen = p.db.rows("SELECT mode, zone FROM seen");
+    assert!(seen[0][0].contains("PIPES_AS_CONCAT"), "{seen:?}");
+    assert_eq!(seen[0][1], "+00:00");
+    assert_eq!(p.db.rows("SELECT ab FROM joined"), [["ab"]]);
+}

@@ -14,7 +14,7 @@ mod create;
 mod layout;
 
 pub use create::{NewMigration, create, next_version};
-pub use layout::{Layout, LayoutSpec, diesel_recorded_version, read};
+pub use layout::{Layout, LayoutSpec, detect, diesel_recorded_version, read};
 
 use crate::split::{self, Statement};
 use crate::{Dialect, Error};

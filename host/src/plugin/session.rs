@@ -145,9 +145,11 @@ pub async fn abandon(driver: &mut dyn Session) -> Result<(), sqlx::Error> {
 /// second line. The previous values are kept in the session and restored after the call.
 async fn pin_quoting(driver: &mut dyn Session) -> Result<(), String> {
     let statements: &[&str] = match driver.dialect() {
+        // And in UTC, which the host's values assume for a TIMESTAMP, whatever time zone
+        // the migrations run in.
         Dialect::MySql => &[
-            "SET @godwit_plugin_saved_sql_mode = @@SESSION.sql_mode",
-            "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+            "SET @godwit_plugin_saved_sql_mode = @@SESSION.sql_mode, @godwit_plugin_saved_time_zone = @@SESSION.time_zone",
+            "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', SESSION time_zone = '+00:00'",
         ],
         Dialect::Postgres => &[
             "SELECT set_config('godwit.plugin_saved_scs', current_setting('standard_conforming_strings'), false)",
@@ -168,7 +170,9 @@ async fn pin_quoting(driver: &mut dyn Session) -> Result<(), String> {
 
 async fn unpin_quoting(driver: &mut dyn Session) -> Result<(), sqlx::Error> {
     let statements: &[&str] = match driver.dialect() {
-        Dialect::MySql => &["SET SESSION sql_mode = @godwit_plugin_saved_sql_mode"],
+        Dialect::MySql => &[
+            "SET SESSION sql_mode = @godwit_plugin_saved_sql_mode, SESSION time_zone = @godwit_plugin_saved_time_zone",
+        ],
         Dialect::Postgres => &[
             "SELECT set_config('standard_conforming_strings', current_setting('godwit.plugin_saved_scs'), false)",
         ],

@@ -330,7 +330,8 @@ async fn prepare_session(driver: &mut dyn Session, job: &Job<'_>) -> Result<(), 
             "SET idle_in_transaction_session_timeout = '{}ms'",
             lease.as_millis().min(i32::MAX as u128)
         ),
-        Dialect::MySql => "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".to_owned(),
+        // UTC: the host's values take a TIMESTAMP to be in it.
+        Dialect::MySql => "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; SET SESSION time_zone = '+00:00'".to_owned(),
         Dialect::Sqlite => return Ok(()),
     };
     driver.execute(&sql).await.map_err(|e| {

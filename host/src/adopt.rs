@@ -78,6 +78,9 @@ enum Key {
     /// Prisma's directory name.
     Name(String),
     Version(Version),
+    /// This version and no other, whatever the tool's `Version` means (golang-migrate's
+    /// means every version up to it).
+    Only(Version),
     /// Drizzle's journal timestamp.
     CreatedAt(i64),
     /// Flyway's repeatable script, by description.
@@ -306,12 +309,26 @@ async fn read_foreign(
                 }
             }
             Tool::GolangMigrate => {
-                // One row: everything up to `version` is applied; `dirty` means that one failed.
+                // One row: everything up to `version` is applied, except that `dirty` means
+                // that one failed (the later row, about it alone, decides for it).
                 let Some(v) = version(&r[0]) else { continue };
-                ForeignRow {
-                    key: Key::Version(v),
-                    applied: !truthy(&r[1]),
-                    checksum: None,
+                if truthy(&r[1]) {
+                    out.push(ForeignRow {
+                        key: Key::Version(v.clone()),
+                        applied: true,
+                        checksum: None,
+                    });
+                    ForeignRow {
+                        key: Key::Only(v),
+                        applied: false,
+                        checksum: None,
+                    }
+                } else {
+                    ForeignRow {
+                        key: Key::Version(v),
+                        applied: true,
+                        checksum: None,
+                    }
                 }
             }
             // A row per applied migration, deleted again by a down; nothing records a
@@ -381,7 +398,7 @@ fn matches(tool: Tool, key: &Key, m: &Migration) -> bool {
         Key::Version(v) if tool == Tool::Diesel => {
             crate::source::diesel_recorded_version(&m.origin) == v.as_str()
         }
-        Key::Version(v) => m.version.same_number(v),
+        Key::Version(v) | Key::Only(v) => m.version.same_number(v),
         Key::Repeatable(name) => m.version.is_repeatable() && m.name == *name,
     }
 }
@@ -464,7 +481,7 @@ async fn record_adoption(
         if !migrations.iter().any(|m| matches(tool, &f.key, m)) {
             report.unknown.push(match &f.key {
                 Key::Name(n) => n.clone(),
-                Key::Version(v) => v.to_string(),
+                Key::Version(v) | Key::Only(v) => v.to_string(),
                 Key::CreatedAt(w) => format!("journal entry {w}"),
                 Key::Repeatable(r) => format!("R__{r}"),
             });

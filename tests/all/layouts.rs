@@ -289,6 +289,20 @@ fn golang_migrate() {
         .expect(4)
         .says("Marked failed by golang-migrate")
         .says("2_create_posts");
+    // Only that one: golang-migrate applied every version before it.
+    let states: Vec<(String, String)> =
+        r.db.history()
+            .into_iter()
+            .map(|(version, _, state)| (version, state))
+            .collect();
+    assert_eq!(
+        states,
+        [
+            ("1".to_string(), "applied".to_string()),
+            ("2".into(), "failed".into())
+        ],
+        "{states:?}"
+    );
 }
 
 #[test]

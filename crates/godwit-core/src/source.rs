@@ -447,13 +447,26 @@ pub fn transaction_control(sql: &str) -> Option<TransactionControl> {
     }
 }
 
-/// Statements that cannot run inside a transaction godwit opened, or that manage their own.
+/// Statements that cannot run inside a transaction godwit opened, or that manage their own:
+/// the transaction statements themselves, and what PostgreSQL refuses in a transaction
+/// block (`VACUUM`, `CONCURRENTLY`, `CREATE`/`DROP DATABASE`, `ALTER SYSTEM`, `CREATE`/`DROP
+/// TABLESPACE`, `REINDEX SCHEMA`/`DATABASE`/`SYSTEM`, a bare `CLUSTER`, `CREATE`/`DROP
+/// SUBSCRIPTION`).
 pub fn needs_no_transaction(sql: &str) -> bool {
     let words = leading_words(sql, 6);
-    let first = words.first().map(String::as_str).unwrap_or("");
-    matches!(first, "BEGIN" | "COMMIT" | "ROLLBACK" | "VACUUM" | "END")
-        || (first == "START" && words.get(1).is_some_and(|w| w == "TRANSACTION"))
+    let word = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
+    let object = |i: usize| matches!(word(i), "DATABASE" | "TABLESPACE" | "SUBSCRIPTION");
+    matches!(word(0), "BEGIN" | "COMMIT" | "ROLLBACK" | "VACUUM" | "END")
+        || (word(0) == "START" && word(1) == "TRANSACTION")
         || words.iter().any(|w| w == "CONCURRENTLY")
+        || (matches!(word(0), "CREATE" | "DROP") && object(1))
+        || (word(0) == "ALTER" && word(1) == "SYSTEM")
+        || (word(0) == "REINDEX"
+            && words[1..]
+                .iter()
+                .find(|w| !w.starts_with('('))
+                .is_some_and(|w| matches!(w.as_str(), "SCHEMA" | "DATABASE" | "SYSTEM")))
+        || (word(0) == "CLUSTER" && words[1..].iter().all(|w| w == "VERBOSE"))
 }
 
 /// Moves statements split from a slice of the file back to the file's coordinates.
@@ -673,6 +686,33 @@ mod tests {
             ("START SLAVE", None),
         ] {
             assert_eq!(transaction_control(sql), control, "{sql}");
+        }
+    }
+
+    #[test]
+    fn what_postgres_refuses_in_a_transaction_block() {
+        for sql in [
+            "CREATE DATABASE \"x\"",
+            "drop database if exists x",
+            "ALTER SYSTEM SET work_mem = '8MB'",
+            "CREATE TABLESPACE t LOCATION '/x'",
+            "REINDEX DATABASE app",
+            "REINDEX (VERBOSE) SYSTEM app",
+            "CLUSTER",
+            "CLUSTER VERBOSE",
+            "DROP SUBSCRIPTION s",
+            "CREATE INDEX CONCURRENTLY i ON t (a)",
+        ] {
+            assert!(needs_no_transaction(sql), "{sql}");
+        }
+        for sql in [
+            "CREATE TABLE database_sizes (id int)",
+            "CLUSTER t USING t_pkey",
+            "REINDEX TABLE t",
+            "ALTER TABLE system ADD COLUMN x int",
+            "CREATE SCHEMA s",
+        ] {
+            assert!(!needs_no_transaction(sql), "{sql}");
         }
     }
 

@@ -454,6 +454,21 @@ async fn rows_of(
     }
 }
 
+/// Whether `table` (spelled as the database stores it) exists now; `true` when that
+/// cannot be read, so that nothing is taken for absent on a guess.
+async fn live_table_exists(migrator: &mut Migrator, table: &str) -> bool {
+    let name = crate::backup::Name {
+        schema: None,
+        table: crate::backup::Ident {
+            text: table.to_owned(),
+            quoted: true,
+        },
+    };
+    crate::backup::copy::table_exists(migrator.driver(), &name)
+        .await
+        .unwrap_or(true)
+}
+
 /// What the plan knows about tables while it walks the pending migrations: which ones
 /// they create (nothing to count there yet), and which live tables they rename (counted
 /// under the name the database has now).
@@ -598,6 +613,19 @@ async fn plan_statement(
                     continue;
                 }
                 let rows = rows_of(migrator, &known, table, q(table)).await;
+                if rows.is_none() && !live_table_exists(migrator, tables.live(table)).await {
+                    // Not there: nothing is lost; without IF EXISTS the drop fails.
+                    if crate::source::leading_words(&info.sql, 5)
+                        .iter()
+                        .any(|w| w == "EXISTS")
+                    {
+                        facts.push(format!("{table} does not exist: nothing to drop"));
+                    } else {
+                        facts.push(format!("{table} does not exist: this statement will fail"));
+                        risk = Risk::High;
+                    }
+                    continue;
+                }
                 data_loss.push(format!(
                     "drops table {table}: {}",
                     counted(rows, "row", "rows")

@@ -333,3 +333,20 @@ fn plan_gives_each_table_its_own_lock() {
         .expect(0)
         .says("lock: database write (the whole file)\n");
 }
+
+each_dialect!(dropping_a_table_that_is_not_there_loses_nothing);
+
+/// authelia's fresh plan listed ten `DROP TABLE IF EXISTS` of legacy tables as data loss
+/// of "an unknown number of rows".
+fn dropping_a_table_that_is_not_there_loses_nothing(d: Dialect) {
+    let p = Project::empty(d);
+    p.write(
+        "20261001000000_cleanup/up.sql",
+        "DROP TABLE IF EXISTS legacy_sessions;\nDROP TABLE legacy_tokens;\n",
+    );
+    let out = p.godwit(&["plan"]);
+    out.expect(0)
+        .says("legacy_sessions does not exist: nothing to drop")
+        .says("legacy_tokens does not exist: this statement will fail");
+    assert!(!out.stdout.contains("Data loss"), "{}", out.stdout);
+}

@@ -619,6 +619,22 @@ pub fn human(report: &AdoptReport) -> String {
 mod tests {
     use super::*;
 
+    /// Every history table adopt reads is bookkeeping to verify and diff, not drift.
+    #[test]
+    fn every_tools_history_table_is_bookkeeping() {
+        for tool in Tool::ALL {
+            for dialect in [Dialect::Postgres, Dialect::MySql, Dialect::Sqlite] {
+                let table = tool.table(dialect);
+                let bare = table.rsplit('.').next().unwrap_or(table);
+                assert!(
+                    crate::schema::is_bookkeeping_table(bare),
+                    "{}: {table}",
+                    tool.name()
+                );
+            }
+        }
+    }
+
     #[test]
     fn flyway_checksum_ignores_line_endings_and_bom() {
         let lf = flyway_checksum(b"CREATE TABLE a (id int);\nSELECT 1;\n");

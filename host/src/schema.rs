@@ -117,11 +117,24 @@ pub struct Definitions {
     pub extensions: Vec<String>,
 }
 
-/// Tables godwit itself creates; they differ between any two databases by design.
-pub fn is_godwit_table(name: &str) -> bool {
+/// Tables a migration tool keeps for itself: godwit's own, and the history tables of the
+/// tools `godwit adopt` reads. They differ between any two databases by design (a shadow
+/// built by godwit has none of another tool's), so verify must not call them drift, nor
+/// a generated migration drop them.
+pub fn is_bookkeeping_table(name: &str) -> bool {
     matches!(
         name,
-        "godwit_migrations" | "godwit_lock" | "godwit_data_copies"
+        "godwit_migrations"
+            | "godwit_lock"
+            | "godwit_data_copies"
+            | "_prisma_migrations"
+            | "__drizzle_migrations"
+            | "_sqlx_migrations"
+            | "flyway_schema_history"
+            | "goose_db_version"
+            | "schema_migrations"
+            | "__diesel_schema_migrations"
+            | "schema_migration"
     ) || name.starts_with("godwit_backup_")
 }
 
@@ -823,8 +836,8 @@ mod tests {
 
     #[test]
     fn godwit_tables_are_recognised() {
-        assert!(is_godwit_table("godwit_migrations"));
-        assert!(is_godwit_table("godwit_backup_20261121"));
-        assert!(!is_godwit_table("godwit_users"));
+        assert!(is_bookkeeping_table("godwit_migrations"));
+        assert!(is_bookkeeping_table("godwit_backup_20261121"));
+        assert!(!is_bookkeeping_table("godwit_users"));
     }
 }

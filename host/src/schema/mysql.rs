@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Column, Constraint, ConstraintKind, Definitions, Index, Reference, Rows, Schema, Table,
-    is_godwit_table, squash_whitespace, trim_lines,
+    is_bookkeeping_table, squash_whitespace, trim_lines,
 };
 use crate::driver::Session;
 use crate::error::Error;
@@ -38,7 +38,7 @@ pub(crate) async fn introspect(driver: &mut dyn Session, mariadb: bool) -> Resul
             "SEQUENCE" => {
                 schema.sequences.insert(name, "SEQUENCE".into());
             }
-            _ if is_godwit_table(&name) => {}
+            _ if is_bookkeeping_table(&name) => {}
             _ => {
                 schema.tables.insert(name, Table::default());
             }

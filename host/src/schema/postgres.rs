@@ -4,7 +4,7 @@
 
 use super::{
     Column, Constraint, ConstraintKind, Definitions, Index, Reference, Rows, Schema, Table,
-    is_godwit_table, split_list, squash_whitespace, trim_lines,
+    is_bookkeeping_table, split_list, squash_whitespace, trim_lines,
 };
 use crate::driver::Session;
 use crate::error::Error;
@@ -32,7 +32,7 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
     .await?;
     for row in tables.iter() {
         let name = row.text(0);
-        if !is_godwit_table(&name) {
+        if !is_bookkeeping_table(&name) {
             schema.tables.insert(name, Table::default());
         }
     }
@@ -246,7 +246,7 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
     .await?;
     for row in triggers.iter() {
         let (name, table) = (row.text(0), row.text(1));
-        if is_godwit_table(&table) {
+        if is_bookkeeping_table(&table) {
             continue;
         }
         let definition = unqualify(&row.text(2));

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Column, Constraint, ConstraintKind, Index, Reference, Rows, Schema, Table, is_godwit_table,
-    squash_whitespace,
+    Column, Constraint, ConstraintKind, Index, Reference, Rows, Schema, Table,
+    is_bookkeeping_table, squash_whitespace,
 };
 use crate::driver::Session;
 use crate::error::Error;
@@ -31,7 +31,7 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
     for row in objects.iter() {
         let (kind, name, table, sql) = (row.text(0), row.text(1), row.text(2), row.text(3));
         match kind.as_str() {
-            "table" if !is_godwit_table(&name) => {
+            "table" if !is_bookkeeping_table(&name) => {
                 table_sql.insert(name, sql);
             }
             "index" => {
@@ -40,7 +40,7 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
             "view" => {
                 schema.views.insert(name, squash_whitespace(&sql));
             }
-            "trigger" if !is_godwit_table(&table) => {
+            "trigger" if !is_bookkeeping_table(&table) => {
                 schema
                     .triggers
                     .insert(format!("{name} on {table}"), squash_whitespace(&sql));

@@ -239,11 +239,25 @@ impl GroupCheck {
         self.failures.is_empty() && self.problems.is_empty()
     }
 
+    /// Whether any down.sql ran: with none (the newest migration has no down.sql), the
+    /// check shows nothing either way.
+    pub fn ran_any(&self) -> bool {
+        self.reverted + self.failures.len() > 0
+    }
+
     fn text(&self) -> String {
         let back = match &self.back_to {
             Some(v) => format!("back to {v} (the newest migration without a down.sql)"),
             None => "back to before the first migration".to_string(),
         };
+        if !self.ran_any() {
+            return match &self.back_to {
+                Some(v) => format!(
+                    "down all: no down.sql ran, since the newest migration, {v}, has none: nothing was checked.\n"
+                ),
+                None => "down all: no down.sql ran: nothing was checked.\n".to_string(),
+            };
+        }
         let ran = self.reverted + self.failures.len();
         let mut out = format!(
             "down all: {ran} down.sql file{} ran from the newest migration {back}",
@@ -387,7 +401,7 @@ impl VerifyReport {
                     if failing == 1 { "its up.sql" } else { "their up.sql" },
                     group.text()
                 ));
-                if group.passed() {
+                if group.passed() && group.ran_any() {
                     out.push_str(
                         "  So the history as a whole comes back to where it started when reverted from the \
                          newest migration, although the down files above do not each undo their own up.sql \
@@ -497,7 +511,7 @@ pub async fn verify(
         failures: Vec::new(),
     };
     let on_target = position.compare_at.as_ref();
-    let (expected, failed_scripts) = on_new_shadow(
+    let (mut expected, failed_scripts) = on_new_shadow(
         target,
         &migrations,
         on_target,
@@ -542,16 +556,23 @@ pub async fn verify(
                 keep_shadow: false,
                 ..options.clone()
             };
-            on_new_shadow(
+            // The first shadow went through every round trip, and a down.sql that undid
+            // more than its up.sql (a CASCADE) left it without what no later up.sql builds
+            // again: it is no longer what the migrations build. The second one went up
+            // straight to the target's position first, so drift is measured against it.
+            let (straight_up, _) = on_new_shadow(
                 target,
                 &migrations,
-                None,
+                on_target,
                 &quiet,
                 DownCheck::All,
                 &mut second,
                 &mut |_| {},
             )
             .await?;
+            if straight_up.is_some() {
+                expected = straight_up;
+            }
             if let Some(mut group) = second.group {
                 group.automatic = true;
                 group.shadow = Some(second.shadow.clone());
@@ -1258,6 +1279,30 @@ mod tests {
             drift_near_failures: Vec::new(),
             failures: Vec::new(),
         }
+    }
+
+    /// defguard's newest migration has no down.sql: down all ran nothing, and must not
+    /// say the history comes back to where it started.
+    #[test]
+    fn a_down_all_that_ran_nothing_says_so() {
+        let group = GroupCheck {
+            automatic: true,
+            reverted: 0,
+            back_to: Some("20260511085206_x".into()),
+            failures: Vec::new(),
+            problems: Vec::new(),
+            shadow: None,
+        };
+        let mut report = report();
+        report.group = Some(group);
+        let text = report.text();
+        assert!(
+            text.contains(
+                "no down.sql ran, since the newest migration, 20260511085206_x, has none"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("comes back to where it started"), "{text}");
     }
 
     #[test]

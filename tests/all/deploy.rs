@@ -514,3 +514,24 @@ fn mysql_migrations_run_in_their_tools_session() {
     assert_eq!(seen[0][1], "+00:00");
     assert_eq!(p.db.rows("SELECT ab FROM joined"), [["ab"]]);
 }
+
+/// PostgreSQL 15's `public` belongs to pg_database_owner and lets every role use it.
+/// reset dropped it and created it anew as the user running godwit, without that grant.
+#[test]
+fn reset_keeps_the_schemas_owner_and_privileges_postgres() {
+    let p = Project::new(Dialect::Postgres, "migrations_simple");
+    std::fs::write(
+        p.path().join("godwit.toml"),
+        "environment = \"development\"\n",
+    )
+    .unwrap();
+    p.godwit(&["deploy"]).expect(0);
+    let acl = "SELECT pg_get_userbyid(nspowner) || ' ' || COALESCE(nspacl::text, '') FROM pg_namespace WHERE nspname = 'public'";
+    let before = p.db.rows(acl);
+    p.godwit(&["reset"]).expect(0).says("Applied 3 migrations");
+    assert_eq!(p.db.rows(acl), before);
+    assert!(
+        before[0][0].contains("=U/"),
+        "PUBLIC may use the schema: {before:?}"
+    );
+}

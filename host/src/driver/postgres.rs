@@ -671,12 +671,43 @@ impl Admin for PgDriver {
             .await
             .map_err(|e| Error::db("cannot find the current schema", &e))?;
         let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
-        sqlx::raw_sql(&format!(
-            "DROP SCHEMA {quoted} CASCADE; CREATE SCHEMA {quoted};"
+        // The schema comes back with the owner and privileges it had: PostgreSQL 15's
+        // `public` belongs to pg_database_owner and lets every role use it; recreated as
+        // is, it would belong to whoever ran reset, and other roles could no longer reach
+        // what the next deploy puts in it.
+        let (owner, grants): (String, String) = sqlx::query_as(
+            "SELECT quote_ident(pg_get_userbyid(n.nspowner)), \
+                    COALESCE((SELECT string_agg(format('GRANT %s ON SCHEMA %I TO %s%s', a.privilege_type, n.nspname, \
+                                  CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END, \
+                                  CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END), '; ') \
+                              FROM aclexplode(n.nspacl) a WHERE a.grantee <> n.nspowner), '') \
+             FROM pg_namespace n WHERE n.nspname = $1",
+        )
+        .bind(&schema)
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(|e| Error::db(format!("cannot read who owns schema {schema}"), &e))?;
+        let grants = if grants.is_empty() {
+            String::new()
+        } else {
+            format!(" {grants};")
+        };
+        // One transaction: if the schema cannot get its owner back, nothing is dropped.
+        let recreated = sqlx::raw_sql(&format!(
+            "BEGIN; DROP SCHEMA {quoted} CASCADE; CREATE SCHEMA {quoted}; \
+             ALTER SCHEMA {quoted} OWNER TO {owner};{grants} COMMIT;"
         ))
         .execute(&mut self.conn)
-        .await
-        .map_err(|e| Error::db(format!("cannot drop and recreate schema {schema}"), &e))?;
+        .await;
+        if let Err(e) = recreated {
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+            return Err(Error::db(
+                format!(
+                    "cannot drop and recreate schema {schema} with its owner ({owner}) and privileges; nothing was dropped"
+                ),
+                &e,
+            ));
+        }
         Ok(vec![format!(
             "schema {schema} (dropped with everything in it, then recreated)"
         )])

@@ -406,7 +406,7 @@ async fn deploy_on_shadow(shadow: &mut Migrator) -> Result<usize, Error> {
         })
         .await
         .map_err(|e| match e {
-            Error::MigrationFailed { cause, message } => Error::failed(
+            Error::MigrationFailed { cause, message, .. } => Error::failed(
                 cause,
                 format!(
                     "the migrations do not apply to an empty shadow database: {message}\n  \

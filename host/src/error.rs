@@ -78,8 +78,14 @@ pub enum Error {
 
     /// A migration failed; its state is recorded in the history table. `cause` says
     /// what failed: a statement, the plugin, its confinement, or the step's batches.
-    #[error("{message}")]
-    MigrationFailed { cause: Failure, message: String },
+    /// `message` says what happened; `next`, what to do about it (empty when there is
+    /// nothing to say), which a restore of the whole database makes moot.
+    #[error("{message}{next}")]
+    MigrationFailed {
+        cause: Failure,
+        message: String,
+        next: String,
+    },
 
     /// A database error outside any migration (history table, lock bookkeeping).
     #[error("{context}: {message}")]
@@ -277,6 +283,40 @@ impl Error {
         Error::MigrationFailed {
             cause,
             message: message.into(),
+            next: String::new(),
+        }
+    }
+
+    /// A failure with the advice on what to do next kept apart from what happened, so
+    /// that [`Error::without_advice`] can drop it.
+    pub fn failed_with_advice(
+        cause: Failure,
+        message: impl Into<String>,
+        next: impl Into<String>,
+    ) -> Self {
+        Error::MigrationFailed {
+            cause,
+            message: message.into(),
+            next: next.into(),
+        }
+    }
+
+    /// This error without the advice a failed migration carried: after a restore of the
+    /// whole database put everything back, resolving the migration is no longer the
+    /// next step. Notes added since stay.
+    #[must_use]
+    pub fn without_advice(self) -> Error {
+        match self {
+            Error::MigrationFailed { cause, message, .. } => Error::MigrationFailed {
+                cause,
+                message,
+                next: String::new(),
+            },
+            Error::Noted { source, note } => Error::Noted {
+                source: Box::new(source.without_advice()),
+                note,
+            },
+            other => other,
         }
     }
 
@@ -289,9 +329,15 @@ impl Error {
                 reason,
                 message: message + note,
             },
-            Error::MigrationFailed { cause, message } => Error::MigrationFailed {
+            Error::MigrationFailed {
                 cause,
+                message,
+                next,
+            } => Error::MigrationFailed {
+                cause,
+                // Notes tell more of what happened; what to do next stays last.
                 message: message + note,
+                next,
             },
             Error::LockLost(m) => Error::LockLost(m + note),
             Error::Config(m) => Error::Config(m + note),

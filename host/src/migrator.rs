@@ -842,7 +842,7 @@ impl Migrator {
             if let Err(e) = self.driver.insert_history(row).await {
                 return (
                     add(
-                        err,
+                        err.without_advice(),
                         format!(
                             "\n\n--restore-on-failure: backup {id} was restored, but writing this run back into the history failed: {}\n  \
                          the database is as it was before the deploy; `godwit status` may not show the failed attempt",
@@ -853,8 +853,10 @@ impl Migrator {
                 );
             }
         }
+        // What to do about the failed migration (resolve it) no longer applies: the
+        // restore undid it.
         let restored = add(
-            err,
+            err.without_advice(),
             format!(
                 "\n\n--restore-on-failure: restored backup {id} (taken just before this deploy), history table included; \
                  nothing of this deploy remains in effect and no `godwit resolve` is needed.\n  \
@@ -1243,7 +1245,7 @@ impl Migrator {
                 self.back_off(migration, attempt, &failure.error).await;
                 continue;
             }
-            let message = failure_message(
+            let (message, next) = failure_message(
                 migration,
                 script,
                 statements,
@@ -1266,14 +1268,18 @@ impl Migrator {
             row.statements_applied = 0;
             row.finished_at = Some(now_rfc3339());
             row.duration_ms = Some(started.elapsed().as_millis() as i64);
-            row.error = Some(message.clone());
+            row.error = Some(format!("{message}{next}"));
             self.driver.insert_history(&row).await.map_err(|e| {
                 Error::db(
-                    format!("{message}\n\nand then recording the failure failed too"),
+                    format!("{message}{next}\n\nand then recording the failure failed too"),
                     &e,
                 )
             })?;
-            return Err(Error::failed(crate::error::Failure::Statement, message));
+            return Err(Error::failed_with_advice(
+                crate::error::Failure::Statement,
+                message,
+                next,
+            ));
         }
     }
 
@@ -1589,7 +1595,7 @@ impl Migrator {
                             None => Applied::First(index),
                         };
                         let index = own_transaction.unwrap_or(index);
-                        let message = failure_message(
+                        let (message, next) = failure_message(
                             migration,
                             script,
                             statements,
@@ -1603,12 +1609,16 @@ impl Migrator {
                         row.rows_affected = Some(rows_affected as i64);
                         row.finished_at = Some(now_rfc3339());
                         row.duration_ms = Some(started.elapsed().as_millis() as i64);
-                        row.error = Some(message.clone());
+                        row.error = Some(format!("{message}{next}"));
                         if limited {
                             let _ = self.driver.reset_timeouts().await;
                         }
                         self.driver.update_history(&row).await.map_err(record)?;
-                        return Err(Error::failed(crate::error::Failure::Statement, message));
+                        return Err(Error::failed_with_advice(
+                            crate::error::Failure::Statement,
+                            message,
+                            next,
+                        ));
                     }
                 }
             }
@@ -1617,7 +1627,7 @@ impl Migrator {
             let _ = self.driver.reset_timeouts().await;
         }
         if let Err(failure) = self.put_back_after(migration, operation, false).await {
-            let message = failure_message(
+            let (message, next) = failure_message(
                 migration,
                 script,
                 statements,
@@ -1630,9 +1640,13 @@ impl Migrator {
             row.statements_applied = statements.len() as i64;
             row.finished_at = Some(now_rfc3339());
             row.duration_ms = Some(started.elapsed().as_millis() as i64);
-            row.error = Some(message.clone());
+            row.error = Some(format!("{message}{next}"));
             self.driver.update_history(&row).await.map_err(record)?;
-            return Err(Error::failed(crate::error::Failure::Statement, message));
+            return Err(Error::failed_with_advice(
+                crate::error::Failure::Statement,
+                message,
+                next,
+            ));
         }
         if !progress.finished {
             finish_row(
@@ -2203,6 +2217,7 @@ enum Applied {
     Everything,
 }
 
+/// What happened, and what to do next (kept apart: a restore makes it moot).
 fn failure_message(
     migration: &Migration,
     script: &Script,
@@ -2211,7 +2226,7 @@ fn failure_message(
     operation: Operation,
     applied: Applied,
     other_histories: &[crate::adopt::OtherHistory],
-) -> String {
+) -> (String, String) {
     let id = migration.id();
     let v = &migration.version;
     let file = script.path.display();
@@ -2219,7 +2234,7 @@ fn failure_message(
         Some(context) => format!("{context}: {}", describe_db_error(&failure.error)),
         None => describe_db_error(&failure.error),
     };
-    let mut text = match failure.index {
+    let text = match failure.index {
         Some(i) => format!(
             "{id} failed at statement {} of {} ({file}, line {}):\n    {}\n  {error}",
             i + 1,
@@ -2320,8 +2335,7 @@ fn failure_message(
             )
         }
     };
-    text.push_str(&next);
-    text
+    (text, next)
 }
 
 /// Statements that change data only, so they can share a transaction with their progress

@@ -1127,6 +1127,7 @@ fn script_failure<T>(result: Result<T, Error>) -> Result<Option<String>, Error> 
 /// The finding in a script's failure, or the error when it is verify's own.
 fn script_error(error: Error) -> Result<String, Error> {
     match error {
+        // What happened, without the notes and advice after it.
         Error::MigrationFailed { message, .. } => {
             Ok(message.split("\n\n").next().unwrap_or(&message).to_string())
         }

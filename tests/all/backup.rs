@@ -408,13 +408,27 @@ fn restore_on_failure_undoes_the_whole_deploy(d: Dialect) {
         "[backup]\npolicy = \"never\"\ndir = \"var/backups\"\n",
     )
     .unwrap();
-    p.godwit(&["deploy", "--restore-on-failure"])
+    let failed = p.godwit(&["deploy", "--restore-on-failure"]);
+    failed
         .expect(1)
         .says("backup ")
         .says("--restore-on-failure, before deploy of")
         .says("no_such_table")
         .says("restored backup")
         .says("nothing of this deploy remains in effect");
+    // The restore undid the migration: the advice to resolve it by hand is gone.
+    for advice in [
+        "resolve --continue",
+        "resolve --rolled-back",
+        "resolve --applied",
+        "pick one",
+    ] {
+        assert!(
+            !failed.text().contains(advice),
+            "{advice}: {}",
+            failed.text()
+        );
+    }
     assert_same(&before, &snapshot(&p, true));
     assert!(!p.db.table_exists("teams"));
 

@@ -172,6 +172,10 @@ pub enum Lock {
     Share,
     ShareRowExclusive,
     AccessExclusive,
+    /// MySQL's shared metadata lock a read takes: it waits only for DDL on the table.
+    MetadataSharedRead,
+    /// A MySQL write: a shared metadata lock and InnoDB row locks on the rows it writes.
+    MetadataSharedWrite,
     /// MySQL's exclusive metadata lock, which DDL takes at least briefly; while it waits
     /// for running transactions, every later query on the table queues behind it.
     MetadataExclusive,
@@ -189,6 +193,8 @@ impl Lock {
             Lock::Share => "SHARE",
             Lock::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
             Lock::AccessExclusive => "ACCESS EXCLUSIVE",
+            Lock::MetadataSharedRead => "shared metadata",
+            Lock::MetadataSharedWrite => "shared metadata and row locks",
             Lock::MetadataExclusive => "exclusive metadata",
             Lock::DatabaseWrite => "database write",
         }
@@ -473,6 +479,8 @@ fn dialect_lock(pg: Lock, dialect: Dialect) -> Lock {
     match dialect {
         Dialect::Postgres => pg,
         Dialect::MySql if pg >= Lock::ShareUpdateExclusive => Lock::MetadataExclusive,
+        Dialect::MySql if pg >= Lock::RowExclusive => Lock::MetadataSharedWrite,
+        Dialect::MySql if pg == Lock::AccessShare => Lock::MetadataSharedRead,
         Dialect::MySql => pg,
         Dialect::Sqlite if pg >= Lock::RowExclusive => Lock::DatabaseWrite,
         Dialect::Sqlite => pg,
@@ -1723,7 +1731,14 @@ mod tests {
         );
         assert_eq!(
             one("INSERT INTO users (id) VALUES (1)", Dialect::MySql).lock,
-            Lock::RowExclusive
+            Lock::MetadataSharedWrite
+        );
+        assert_eq!(
+            one("INSERT INTO users (id) VALUES (1)", Dialect::MySql)
+                .lock
+                .name(),
+            "shared metadata and row locks",
+            "MySQL's own terms, not PostgreSQL's ROW EXCLUSIVE"
         );
         assert_eq!(one("SELECT 1", Dialect::Sqlite).lock, Lock::AccessShare);
     }

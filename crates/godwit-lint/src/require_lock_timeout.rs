@@ -30,7 +30,9 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
     };
     let tables: Vec<String> = s.tables.iter().filter(|t| !new(t, s)).cloned().collect();
     let wait = match ctx.dialect {
-        Dialect::MySql => "lock_wait_timeout is left at its default (a year on MySQL, a day on MariaDB)",
+        Dialect::MySql => {
+            "lock_wait_timeout is left at its default (a year on MySQL, a day on MariaDB)"
+        }
         _ => "lock_timeout is unset",
     };
     vec![ctx.finding(

@@ -1086,7 +1086,23 @@ impl Migrator {
                 Ok(done) => report.applied.push(done),
                 Err(err) => {
                     report.failure = Some(err.to_string());
-                    result = Err(with_report(err, &report, Operation::Down));
+                    let mut err = with_report(err, &report, Operation::Down);
+                    // The empty down scripts reverted before the failure are news too.
+                    let reverted_empty: Vec<String> = report
+                        .empty_downs
+                        .iter()
+                        .filter(|id| {
+                            report
+                                .applied
+                                .iter()
+                                .any(|d| format!("{}_{}", d.version, d.name) == **id)
+                        })
+                        .cloned()
+                        .collect();
+                    if let Some(warning) = crate::report::empty_downs_warning(&reverted_empty) {
+                        err = err.with_note(&format!("\n\n{warning}"));
+                    }
+                    result = Err(err);
                     break;
                 }
             }

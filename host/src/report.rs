@@ -353,22 +353,29 @@ pub fn run_summary(report: &RunReport, verb: &str) -> String {
         ms(report.duration_ms)
     );
     out.push_str(&copies_summary(report));
-    match report.empty_downs.as_slice() {
-        [] => {}
-        [one] => out.push_str(&format!(
-            "\nwarning: the down script of {one} is empty, so reverting it changed nothing, although its up script changes the schema. \
+    if let Some(warning) = empty_downs_warning(&report.empty_downs) {
+        out.push_str(&format!("\n{warning}"));
+    }
+    out
+}
+
+/// The warning about reverted migrations whose down script was empty (`ids`), if any.
+pub fn empty_downs_warning(ids: &[String]) -> Option<String> {
+    match ids {
+        [] => None,
+        [one] => Some(format!(
+            "warning: the down script of {one} is empty, so reverting it changed nothing, although its up script does something. \
              It is recorded as reverted, and the next deploy runs its up again over what is still there. \
              If that is not what you meant, write the statements that undo it (`godwit verify` reports this too)."
         )),
-        many => out.push_str(&format!(
-            "\nwarning: {} down scripts are empty, so reverting them changed nothing, although their up scripts change the schema:\n{}\n\
+        many => Some(format!(
+            "warning: {} down scripts are empty, so reverting them changed nothing, although their up scripts do something:\n{}\n\
              They are recorded as reverted, and the next deploy runs their up again over what is still there. \
              If that is not what you meant, write the statements that undo them (`godwit verify` reports each one).",
             many.len(),
             text::listed(many, 10)
         )),
     }
-    out
 }
 
 /// What the run did with copies of dropped data, after the run's summary line.

@@ -476,6 +476,28 @@ fn an_empty_down_sql_is_flagged_by_down(d: Dialect) {
     out.expect(0);
     assert!(!out.text().contains("warning"), "{}", out.text());
     p.godwit(&["status"]).expect(5);
+
+    // `down --steps 2`: an empty down reverted, then one that fails: the failure is
+    // reported, and so is the empty down that ran before it.
+    let p = Project::empty(d);
+    p.write(
+        "20261403000000_create_a/up.sql",
+        "CREATE TABLE a (id INT PRIMARY KEY);\n",
+    );
+    p.write(
+        "20261403000000_create_a/down.sql",
+        "DROP TABLE no_such_table;\n",
+    );
+    p.write(
+        "20261404000000_create_b/up.sql",
+        "CREATE TABLE b (id INT PRIMARY KEY);\n",
+    );
+    p.write("20261404000000_create_b/down.sql", "");
+    p.godwit(&["deploy"]).expect(0);
+    p.godwit(&["down", "--steps", "2"])
+        .expect(1)
+        .says("no_such_table")
+        .says("warning: the down script of 20261404000000_create_b is empty");
 }
 
 /// formbricks' Prisma migration wraps itself in BEGIN … COMMIT, and one statement inside

@@ -526,12 +526,15 @@ pub fn diff(expected: &Schema, actual: &Schema) -> Vec<Drift> {
         |n| format!("type {n}"),
         plain,
     );
-    compare(
+    // Bodies are kept as written, so that a real change shows as a line diff; one that
+    // was only re-indented (a down.sql recreating the function) is the same function.
+    compare_by(
         &mut out,
         &expected.routines,
         &actual.routines,
         |n| format!("routine {n}"),
         plain,
+        |a, b| a == b || squash_whitespace(a) == squash_whitespace(b),
     );
     compare(
         &mut out,
@@ -823,6 +826,36 @@ mod tests {
         assert_eq!(
             drift.describe(Perspective::Target),
             "routine f(): in the database but not in the migrations (added by hand?): function returning integer (and a body of 23 lines)"
+        );
+    }
+
+    /// crates.io's down.sql files recreate functions with other indentation: the same
+    /// function, not a down.sql that fails to undo its up.sql.
+    #[test]
+    fn a_reindented_routine_is_the_same_routine() {
+        let mut a = Schema::default();
+        let mut b = Schema::default();
+        a.routines.insert(
+            "f()".into(),
+            "function returning integer\nBEGIN\n    RETURN 1;\nEND;".into(),
+        );
+        b.routines.insert(
+            "f()".into(),
+            "function returning integer\n  BEGIN\n\tRETURN 1;\n  END;".into(),
+        );
+        assert!(diff(&a, &b).is_empty());
+        b.routines.insert(
+            "f()".into(),
+            "function returning integer\nBEGIN\n    RETURN 'a  b';\nEND;".into(),
+        );
+        a.routines.insert(
+            "f()".into(),
+            "function returning integer\nBEGIN\n    RETURN 'a b';\nEND;".into(),
+        );
+        assert_eq!(
+            diff(&a, &b).len(),
+            1,
+            "spaces inside a string are the function's"
         );
     }
 

@@ -172,11 +172,17 @@ pub fn detect(dir: &Path) -> Result<Layout, Error> {
             .unwrap_or_default()
             .to_ascii_lowercase()
     };
-    let any_line = |is: &dyn Fn(&str) -> bool| sql.iter().any(|(_, p)| head(p).lines().any(is));
-    if any_line(&|l| crate::source::goose_annotation(l).as_deref() == Some("up")) {
-        return Ok(Layout::Goose);
+    // One read of each file for both markers; goose's wins wherever it appears.
+    let mut dbmate = false;
+    for (_, path) in &sql {
+        for line in head(path).lines() {
+            if crate::source::goose_annotation(line).as_deref() == Some("up") {
+                return Ok(Layout::Goose);
+            }
+            dbmate |= crate::source::dbmate_marker(line).is_some_and(|(up, _)| up);
+        }
     }
-    if any_line(&|l| crate::source::dbmate_marker(l).is_some_and(|(up, _)| up)) {
+    if dbmate {
         return Ok(Layout::Dbmate);
     }
     // A database popx knows, or `.autocommit`: sqlx allows dots in a description too

@@ -371,6 +371,47 @@ pub(crate) enum ConnectError {
 
 /// Runs godwit.toml's `init_sql` on a connection just opened, so that every connection
 /// (work, lock, plugin sessions, verify's shadow) has the session the migrations expect.
+/// The session a migration's statements run in, as the tool that wrote the folder ran
+/// them. It decides what the SQL means: on MySQL/MariaDB, under `PIPES_AS_CONCAT` `a || b`
+/// concatenates rather than ORs, under `IGNORE_SPACE` `CREATE TABLE position (…)` is a
+/// syntax error; everywhere, the time zone decides what a timestamp literal and `now()`
+/// are, and PostgreSQL's `DateStyle` how `01/02/2026` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ToolSession {
+    /// The server's own settings (`sql_mode`, `time_zone`; `TimeZone`, `DateStyle`), as
+    /// the database's client, Prisma, Drizzle, Flyway and the Go tools get them; godwit's
+    /// own layout too.
+    Server,
+    /// sqlx-cli's session: UTC; on MySQL `PIPES_AS_CONCAT`, `NO_ENGINE_SUBSTITUTION` and
+    /// (through its handshake) `IGNORE_SPACE` added to the server's mode.
+    Sqlx,
+    /// diesel's: UTC, the server's `sql_mode`.
+    Diesel,
+}
+
+pub(crate) fn tool_session(config: &Config) -> ToolSession {
+    // Detecting reads the folder's files; a command connects many times (verify's
+    // shadows, a fleet, backfill workers), so once per folder is enough.
+    static DETECTED: std::sync::Mutex<
+        std::collections::BTreeMap<std::path::PathBuf, Option<crate::source::Layout>>,
+    > = std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let spec = config.layout();
+    let layout = match (spec.layout, spec.pattern) {
+        (Some(layout), _) => Some(layout),
+        (None, Some(_)) => None,
+        (None, None) => *DETECTED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(config.migrations_dir.clone())
+            .or_insert_with(|| crate::source::detect(&config.migrations_dir).ok()),
+    };
+    match layout {
+        Some(crate::source::Layout::Sqlx) => ToolSession::Sqlx,
+        Some(crate::source::Layout::Diesel) => ToolSession::Diesel,
+        _ => ToolSession::Server,
+    }
+}
+
 pub(crate) async fn init_session<DB: sqlx::Database>(
     config: &Config,
     conn: &mut DB::Connection,

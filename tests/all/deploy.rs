@@ -535,3 +535,37 @@ fn reset_keeps_the_schemas_owner_and_privileges_postgres() {
         "PUBLIC may use the schema: {before:?}"
     );
 }
+
+/// PostgreSQL: migrations run with the database's own TimeZone and DateStyle (`ALTER
+/// DATABASE … SET timezone`), as psql and the tools that send none run them; sqlx sends
+/// UTC and ISO, MDY in its startup packet, which stays for sqlx's own folders.
+#[test]
+fn postgres_migrations_run_with_the_databases_time_zone() {
+    let setup = "DO $$ BEGIN \
+         EXECUTE format('ALTER DATABASE %I SET timezone = %L', current_database(), 'America/New_York'); \
+         EXECUTE format('ALTER DATABASE %I SET datestyle = %L', current_database(), 'ISO, DMY'); \
+         END $$";
+    let script = "CREATE TABLE events (id int, at timestamptz, day date);\n\
+         INSERT INTO events VALUES (1, '2026-01-01 09:00', '01/02/2026');\n";
+    let p = Project::empty(Dialect::Postgres);
+    p.db.exec(setup);
+    p.write("20260101000000_events/up.sql", script);
+    p.godwit(&["deploy"]).expect(0);
+    assert_eq!(
+        p.db.rows("SELECT to_char(at AT TIME ZONE 'UTC', 'HH24:MI'), to_char(day, 'YYYY-MM-DD') FROM events"),
+        [["14:00", "2026-02-01"]],
+        "09:00 in New York, and 1 February as DMY reads it"
+    );
+
+    let p = Project::empty(Dialect::Postgres);
+    p.db.exec(setup);
+    p.write("20260101000000_events.up.sql", script);
+    p.write("20260101000000_events.down.sql", "DROP TABLE events;\n");
+    std::fs::write(p.path().join("godwit.toml"), "layout = \"sqlx\"\n").unwrap();
+    p.godwit(&["deploy"]).expect(0);
+    assert_eq!(
+        p.db.rows("SELECT to_char(at AT TIME ZONE 'UTC', 'HH24:MI'), to_char(day, 'YYYY-MM-DD') FROM events"),
+        [["09:00", "2026-01-02"]],
+        "sqlx-cli's UTC and ISO, MDY"
+    );
+}

@@ -66,17 +66,17 @@ struct Batch {
 
 impl MySqlDriver {
     pub(crate) async fn connect(config: &Config) -> Result<MySqlDriver, ConnectError> {
-        let tool = tool_session(config);
+        let tool = super::tool_session(config);
         let options = MySqlConnectOptions::from_str(&config.target.url)
             .map_err(|e| super::connect_error(&config.target, e))?
             .charset("utf8mb4")
-            .pipes_as_concat(tool == ToolSession::Sqlx)
-            .no_engine_substitution(tool == ToolSession::Sqlx)
-            .timezone((tool != ToolSession::Server).then(|| "+00:00".to_string()))
+            .pipes_as_concat(tool == super::ToolSession::Sqlx)
+            .no_engine_substitution(tool == super::ToolSession::Sqlx)
+            .timezone((tool != super::ToolSession::Server).then(|| "+00:00".to_string()))
             .disable_statement_logging();
         let mut conn = with_connect_timeout(config, options.connect()).await?;
         let mut lock_conn = with_connect_timeout(config, options.connect()).await?;
-        if tool != ToolSession::Sqlx {
+        if tool != super::ToolSession::Sqlx {
             // sqlx asks for IGNORE_SPACE in its handshake, whatever the options say: the
             // server's own mode, as its client and every other tool get it.
             sqlx::raw_sql("SET SESSION sql_mode = @@GLOBAL.sql_mode")
@@ -256,37 +256,6 @@ impl MySqlDriver {
         } else {
             work.await
         }
-    }
-}
-
-/// The session a migration's statements run in on MySQL/MariaDB, as the tool that wrote
-/// the folder ran them. It decides what the SQL means: under `PIPES_AS_CONCAT` `a || b`
-/// concatenates rather than ORs, under `IGNORE_SPACE` `position (…)` is a function call
-/// and `CREATE TABLE position (…)` a syntax error, and `time_zone` decides what a
-/// `TIMESTAMP` literal and `NOW()` are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ToolSession {
-    /// The server's `sql_mode` and `time_zone`, as the `mariadb`/`mysql` client, Prisma,
-    /// Drizzle, Flyway and the Go tools get them; godwit's own layout too.
-    Server,
-    /// sqlx-cli's session: `PIPES_AS_CONCAT`, `NO_ENGINE_SUBSTITUTION` and (through its
-    /// handshake) `IGNORE_SPACE` added to the server's mode, `time_zone = '+00:00'`.
-    Sqlx,
-    /// diesel's: the server's `sql_mode`, `time_zone = '+00:00'`.
-    Diesel,
-}
-
-fn tool_session(config: &Config) -> ToolSession {
-    let spec = config.layout();
-    let layout = match (spec.layout, spec.pattern) {
-        (Some(layout), _) => Some(layout),
-        (None, Some(_)) => None,
-        (None, None) => crate::source::detect(&config.migrations_dir).ok(),
-    };
-    match layout {
-        Some(crate::source::Layout::Sqlx) => ToolSession::Sqlx,
-        Some(crate::source::Layout::Diesel) => ToolSession::Diesel,
-        _ => ToolSession::Server,
     }
 }
 

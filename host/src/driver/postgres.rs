@@ -88,6 +88,13 @@ impl PgDriver {
                 use_schema(config, c, schema).await?;
             }
         }
+        if super::tool_session(config) == super::ToolSession::Server
+            && !config.target.url.to_ascii_lowercase().contains("timezone")
+        {
+            server_session_defaults(&mut conn)
+                .await
+                .map_err(|e| super::connect_error(&config.target, e))?;
+        }
         super::init_session::<sqlx::Postgres>(config, &mut conn).await?;
         super::init_session::<sqlx::Postgres>(config, &mut lock_conn).await?;
         let (work_pid, database, schema): (i32, String, Option<String>) = sqlx::query_as(
@@ -712,6 +719,61 @@ impl Admin for PgDriver {
             "schema {schema} (dropped with everything in it, then recreated)"
         )])
     }
+}
+
+/// Puts back the settings sqlx fixes in its startup packet (`TimeZone = UTC`, `DateStyle =
+/// ISO, MDY`) to what the server gives a client that sends none, as psql, Prisma, the Go
+/// tools and Flyway get them: a role-in-database, role or database setting (`ALTER
+/// DATABASE … SET timezone`), else the configuration file's, where this role may read it
+/// (`pg_file_settings`: a superuser or pg_read_all_settings). Where neither says, sqlx's
+/// value stays. A setting sent by the URL itself (`options=-c TimeZone=…`) is left alone.
+async fn server_session_defaults(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    // PostgreSQL's precedence: role in database, then role, then database.
+    let mut found: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT ON (name) name, value FROM ( \
+           SELECT lower(split_part(c, '=', 1)) AS name, substr(c, strpos(c, '=') + 1) AS value, \
+                  CASE WHEN d.setdatabase <> 0 AND d.setrole <> 0 THEN 1 WHEN d.setrole <> 0 THEN 2 ELSE 3 END AS rank \
+           FROM pg_db_role_setting d, unnest(d.setconfig) AS c \
+           WHERE d.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database())) \
+             AND d.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = session_user)) \
+         ) s WHERE name IN ('timezone', 'datestyle') ORDER BY name, rank",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if found.len() < 2 {
+        let readable: bool = sqlx::query_scalar(
+            "SELECT pg_has_role(session_user, 'pg_read_all_settings', 'member') \
+                    OR (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if readable {
+            let file: Vec<(String, String)> = sqlx::query_as(
+                "SELECT DISTINCT ON (lower(name)) lower(name), setting FROM pg_file_settings \
+                 WHERE lower(name) IN ('timezone', 'datestyle') AND applied AND error IS NULL \
+                 ORDER BY lower(name), seqno DESC",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            for (name, value) in file {
+                if !found.iter().any(|(n, _)| *n == name) {
+                    found.push((name, value));
+                }
+            }
+        }
+    }
+    for (name, value) in found {
+        sqlx::query("SELECT set_config($1, $2, false)")
+            .bind(if name == "timezone" {
+                "TimeZone"
+            } else {
+                "DateStyle"
+            })
+            .bind(value)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Asks the server to cancel what backend `pid` runs, from another connection.

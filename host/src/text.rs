@@ -107,11 +107,11 @@ static OUTPUT_FAILED: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mute
 pub(crate) fn write_out(args: std::fmt::Arguments) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
-    if let Err(err) = out.write_fmt(args).and_then(|()| out.flush()) {
-        if err.kind() != std::io::ErrorKind::BrokenPipe {
-            let mut failed = OUTPUT_FAILED.lock().unwrap_or_else(|e| e.into_inner());
-            failed.get_or_insert(err);
-        }
+    if let Err(err) = out.write_fmt(args).and_then(|()| out.flush())
+        && err.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        let mut failed = OUTPUT_FAILED.lock().unwrap_or_else(|e| e.into_inner());
+        failed.get_or_insert(err);
     }
 }
 

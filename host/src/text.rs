@@ -50,6 +50,32 @@ pub(crate) fn listed(names: &[String], max: usize) -> String {
     lines.join("\n")
 }
 
+/// The first error writing the command's output, other than a reader that went away.
+static OUTPUT_FAILED: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex::new(None);
+
+/// Writes command output to stdout without panicking when it cannot be written, as
+/// `println!` does. A reader that went away (`godwit lint | head`) ends the output, not
+/// the command: a deploy whose output is no longer read still finishes and releases its
+/// lock. Any other failure (a full disk under `> file`) is kept for [`output_failed`].
+pub(crate) fn write_out(args: std::fmt::Arguments) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(err) = out.write_fmt(args).and_then(|()| out.flush())
+        && err.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        let mut failed = OUTPUT_FAILED.lock().unwrap_or_else(|e| e.into_inner());
+        failed.get_or_insert(err);
+    }
+}
+
+/// The first error [`write_out`] met, if any, other than a closed pipe.
+pub(crate) fn output_failed() -> Option<std::io::Error> {
+    OUTPUT_FAILED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,30 +121,4 @@ mod tests {
         assert_eq!(plural(1), "");
         assert_eq!(plural(2), "s");
     }
-}
-
-/// The first error writing the command's output, other than a reader that went away.
-static OUTPUT_FAILED: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex::new(None);
-
-/// Writes command output to stdout without panicking when it cannot be written, as
-/// `println!` does. A reader that went away (`godwit lint | head`) ends the output, not
-/// the command: a deploy whose output is no longer read still finishes and releases its
-/// lock. Any other failure (a full disk under `> file`) is kept for [`output_failed`].
-pub(crate) fn write_out(args: std::fmt::Arguments) {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    if let Err(err) = out.write_fmt(args).and_then(|()| out.flush())
-        && err.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        let mut failed = OUTPUT_FAILED.lock().unwrap_or_else(|e| e.into_inner());
-        failed.get_or_insert(err);
-    }
-}
-
-/// The first error [`write_out`] met, if any, other than a closed pipe.
-pub(crate) fn output_failed() -> Option<std::io::Error> {
-    OUTPUT_FAILED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
 }

@@ -719,7 +719,7 @@ mod tests {
     #[test]
     fn timestamps_of_different_precision_order_by_time() {
         let v = |t: &str| Version::parse(t).unwrap();
-        let mut versions = vec![
+        let mut versions = [
             v("20260527120000"),
             v("202511190914440000"),
             v("20260120162913"),

@@ -10,6 +10,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "ALTER TYPE ... ADD VALUE inside a transaction",
     default_severity: Severity::Warning,
     dialects: POSTGRES,
+    checks_down: false,
     check,
 };
 

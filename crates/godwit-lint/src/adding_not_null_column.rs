@@ -12,6 +12,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "adding a NOT NULL column without a default fails or invents values",
     default_severity: Severity::Error,
     dialects: ALL,
+    checks_down: false,
     check,
 };
 

@@ -10,6 +10,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "a UNIQUE or PRIMARY KEY constraint builds its index while blocking the table",
     default_severity: Severity::Error,
     dialects: POSTGRES,
+    checks_down: false,
     check,
 };
 

@@ -11,6 +11,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "DROP COLUMN deletes the column's data and breaks code that uses it",
     default_severity: Severity::Error,
     dialects: ALL,
+    checks_down: false,
     check,
 };
 

@@ -11,6 +11,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "DROP SCHEMA / DROP DATABASE deletes every table in it",
     default_severity: Severity::Error,
     dialects: POSTGRES_MYSQL,
+    checks_down: false,
     check,
 };
 

@@ -12,6 +12,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "DROP TABLE deletes the table and its data",
     default_severity: Severity::Error,
     dialects: ALL,
+    checks_down: false,
     check,
 };
 
@@ -19,7 +20,7 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
     ctx.effects()
         .filter_map(|(s, e)| match e {
             // A rebuild keeps the rows and the name; table-rebuild judges it.
-            Effect::DropTable { table }
+            Effect::DropTable { table, .. }
                 if !ctx.created_here(table, s.index)
                     && ctx.rebuild_dropping(table, s.index).is_none() =>
             {

@@ -10,6 +10,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "TRUNCATE deletes every row of a table",
     default_severity: Severity::Error,
     dialects: POSTGRES_MYSQL,
+    checks_down: false,
     check,
 };
 

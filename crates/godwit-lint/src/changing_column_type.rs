@@ -13,6 +13,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "changing a column's type rewrites the table under a lock",
     default_severity: Severity::Error,
     dialects: POSTGRES_MYSQL,
+    checks_down: false,
     check,
 };
 

@@ -10,6 +10,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "a CHECK constraint added without NOT VALID is checked while blocking the table",
     default_severity: Severity::Error,
     dialects: POSTGRES,
+    checks_down: false,
     check,
 };
 

@@ -14,6 +14,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "CREATE/DROP INDEX CONCURRENTLY in a migration that runs in a transaction",
     default_severity: Severity::Error,
     dialects: POSTGRES,
+    checks_down: true,
     check,
 };
 
@@ -36,9 +37,14 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
                 Effect::DropIndex { concurrently: true } => "DROP INDEX CONCURRENTLY".to_string(),
                 _ => continue,
             };
+            let (file, script, command) = if ctx.is_down() {
+                ("down.sql", "its down.sql", "`godwit down`")
+            } else {
+                ("up.sql", "this migration", "the deploy")
+            };
             let message = if in_transaction {
                 format!(
-                    "{what} cannot run inside a transaction block, and this migration runs in one (nothing marks it to run without: no -- godwit:no-transaction or its tool's equivalent): PostgreSQL refuses it and the deploy fails"
+                    "{what} cannot run inside a transaction block, and {script} runs in one (nothing marks it to run without: no -- godwit:no-transaction or its tool's equivalent): PostgreSQL refuses it and {command} fails"
                 )
             } else if in_begin {
                 format!(
@@ -51,7 +57,7 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
                 &RULE,
                 Some(s),
                 message,
-                "Start up.sql with -- godwit:no-transaction and keep the concurrent statement in a migration of its own, without BEGIN/COMMIT, so a failure is easy to retry.",
+                &format!("Start {file} with -- godwit:no-transaction and keep the concurrent statement in a migration of its own, without BEGIN/COMMIT, so a failure is easy to retry."),
             ));
         }
     }
@@ -60,8 +66,38 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{fails, passes};
+    use super::super::testing::{fails, lint_dirs, passes};
+    use crate::LintSettings;
     use godwit_core::Dialect::*;
+
+    /// down.sql runs in a transaction too (crates.io had a CONCURRENTLY there), and only
+    /// `godwit down` would find out; the drop rules stay quiet about down scripts.
+    #[test]
+    fn down_scripts_are_checked_for_what_cannot_run() {
+        let lint = |down: &str| {
+            lint_dirs(
+                Postgres,
+                &[(
+                    "20260101000000_add_orders_index",
+                    "-- godwit:no-transaction\nCREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);\n",
+                    Some(down),
+                )],
+                &LintSettings::default(),
+                None,
+            )
+            .0
+        };
+        let found = lint("DROP INDEX CONCURRENTLY orders_customer_idx;\nDROP TABLE legacy;\n");
+        let codes: Vec<&str> = found.iter().map(|f| f.code.as_str()).collect();
+        assert_eq!(codes, ["GW015"], "{found:#?}");
+        let file = found[0].location.file.as_ref().unwrap();
+        assert!(file.ends_with("down.sql"), "{file:?}");
+        assert!(found[0].help.as_deref().unwrap().contains("Start down.sql"));
+        assert!(
+            lint("-- godwit:no-transaction\nDROP INDEX CONCURRENTLY orders_customer_idx;\n")
+                .is_empty()
+        );
+    }
 
     #[test]
     fn postgres() {

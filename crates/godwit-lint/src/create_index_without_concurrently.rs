@@ -11,6 +11,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "CREATE INDEX without CONCURRENTLY blocks writes while it builds",
     default_severity: Severity::Error,
     dialects: POSTGRES,
+    checks_down: false,
     check,
 };
 

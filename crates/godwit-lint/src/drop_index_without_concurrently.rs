@@ -11,6 +11,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "DROP INDEX without CONCURRENTLY blocks the table",
     default_severity: Severity::Warning,
     dialects: POSTGRES,
+    checks_down: false,
     check,
 };
 

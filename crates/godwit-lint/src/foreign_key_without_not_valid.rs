@@ -11,6 +11,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "a foreign key added without NOT VALID is checked under a lock on both tables",
     default_severity: Severity::Error,
     dialects: POSTGRES,
+    checks_down: false,
     check,
 };
 

@@ -10,6 +10,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "a godwit:ignore comment without a reason or with an unknown rule",
     default_severity: Severity::Warning,
     dialects: ALL,
+    checks_down: false,
     check,
 };
 

@@ -21,7 +21,8 @@ use std::time::Duration;
 
 use godwit_core::columns::ColumnTypes;
 use godwit_core::finding::{Finding, Severity};
-use godwit_core::source::Migration;
+use godwit_core::source::{Migration, Script};
+use godwit_core::split::Statement;
 use godwit_core::{Dialect, Error};
 use godwit_core::{analyze, rebuild};
 
@@ -179,41 +180,104 @@ pub fn lint_migrations_after(
     for migration in migrations {
         let statements = migration.up.statements(dialect)?;
         let infos = analyze::analyze(&statements, dialect);
-        let ignores = parse_ignores(&migration.up.text, &statements);
-        let rebuilds = rebuild::rebuilds(&infos);
-        let ctx = RuleContext {
+        let up = Checked {
             migration,
-            dialect,
-            statements: &infos,
-            rebuilds: &rebuilds,
-            prior_columns: &prior_columns,
-            config_lock_timeout: settings.lock_timeout,
-            mode: migration.up.transaction_mode(&statements, dialect),
-            foreign_keys_off: migration.up.foreign_keys_off(&statements, dialect),
-            ignores: &ignores,
-            rules: RULES,
+            script: &migration.up,
+            statements: &statements,
+            infos: &infos,
         };
-        let mut found = Vec::new();
-        for rule in RULES.iter().filter(|r| r.dialects.contains(&dialect)) {
-            let Some(severity) = levels[rule.code] else {
-                continue;
-            };
-            for mut finding in (rule.check)(&ctx) {
-                let statement = finding.location.statement.map(|n| n - 1);
-                let silenced = ignores.iter().any(|i| {
-                    (statement.is_none() || i.statement == statement) && i.silences(&finding)
-                });
-                if !silenced {
-                    finding.severity = severity;
-                    found.push(finding);
-                }
-            }
-        }
-        found.sort_by_key(|f| f.location.line.unwrap_or(0));
-        findings.extend(found);
+        findings.extend(check_script(
+            &up,
+            dialect,
+            settings,
+            &levels,
+            &prior_columns,
+        ));
         prior_columns.apply(&infos);
+        // down.sql, for the rules about whether a script can run at all. One this dialect
+        // cannot split is left to `down` and `verify`, which run it.
+        if let Some(down) = &migration.down
+            && let Ok(statements) = down.statements(dialect)
+        {
+            let infos = analyze::analyze(&statements, dialect);
+            let down = Checked {
+                migration,
+                script: down,
+                statements: &statements,
+                infos: &infos,
+            };
+            findings.extend(check_script(
+                &down,
+                dialect,
+                settings,
+                &levels,
+                &prior_columns,
+            ));
+        }
     }
     Ok(findings)
+}
+
+/// A script of a migration, split and analysed.
+struct Checked<'a> {
+    migration: &'a Migration,
+    script: &'a Script,
+    statements: &'a [Statement],
+    infos: &'a [analyze::StatementInfo],
+}
+
+/// The findings of the rules that apply to `checked`'s script (every rule for up.sql,
+/// those that read down scripts for down.sql), ignore comments applied, in line order.
+fn check_script(
+    checked: &Checked,
+    dialect: Dialect,
+    settings: &LintSettings,
+    levels: &BTreeMap<&'static str, Option<Severity>>,
+    prior_columns: &ColumnTypes,
+) -> Vec<Finding> {
+    let Checked {
+        migration,
+        script,
+        statements,
+        infos,
+    } = *checked;
+    let down = !std::ptr::eq(script, &migration.up);
+    let ignores = parse_ignores(&script.text, statements);
+    let rebuilds = rebuild::rebuilds(infos);
+    let ctx = RuleContext {
+        migration,
+        script,
+        dialect,
+        statements: infos,
+        rebuilds: &rebuilds,
+        prior_columns,
+        config_lock_timeout: settings.lock_timeout,
+        mode: script.transaction_mode(statements, dialect),
+        foreign_keys_off: script.foreign_keys_off(statements, dialect),
+        ignores: &ignores,
+        rules: RULES,
+    };
+    let mut found = Vec::new();
+    for rule in RULES
+        .iter()
+        .filter(|r| r.dialects.contains(&dialect) && (r.checks_down || !down))
+    {
+        let Some(severity) = levels[rule.code] else {
+            continue;
+        };
+        for mut finding in (rule.check)(&ctx) {
+            let statement = finding.location.statement.map(|n| n - 1);
+            let silenced = ignores
+                .iter()
+                .any(|i| (statement.is_none() || i.statement == statement) && i.silences(&finding));
+            if !silenced {
+                finding.severity = severity;
+                found.push(finding);
+            }
+        }
+    }
+    found.sort_by_key(|f| f.location.line.unwrap_or(0));
+    found
 }
 
 #[cfg(test)]

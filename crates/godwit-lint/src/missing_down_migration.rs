@@ -12,6 +12,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "a migration has no down.sql",
     default_severity: Severity::Warning,
     dialects: ALL,
+    checks_down: false,
     check,
 };
 

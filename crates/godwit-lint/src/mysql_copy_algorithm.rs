@@ -10,6 +10,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "a MySQL ALTER TABLE that cannot run with ALGORITHM=INSTANT or INPLACE",
     default_severity: Severity::Warning,
     dialects: MYSQL,
+    checks_down: false,
     check,
 };
 

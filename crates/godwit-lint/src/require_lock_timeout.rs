@@ -11,6 +11,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "a statement takes a lock that blocks writes, with no lock timeout set",
     default_severity: Severity::Warning,
     dialects: POSTGRES_MYSQL,
+    checks_down: false,
     check,
 };
 

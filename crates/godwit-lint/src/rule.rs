@@ -31,6 +31,10 @@ pub struct RuleInfo {
     pub default_severity: Severity,
     /// The dialects the rule knows how to judge; it is not run on the others.
     pub dialects: &'static [Dialect],
+    /// Whether the rule also reads down.sql. Only rules about whether a script can run
+    /// at all do: down.sql exists to drop what up.sql created, so the drop rules would
+    /// only cry wolf there.
+    pub checks_down: bool,
     #[serde(skip)]
     pub(crate) check: fn(&RuleContext) -> Vec<Finding>,
 }
@@ -52,20 +56,22 @@ pub(crate) fn find<'r>(rules: &'r [RuleInfo], name_or_code: &str) -> Option<&'r 
 /// What a rule gets to look at: one migration, read for one dialect.
 pub struct RuleContext<'a> {
     pub migration: &'a Migration,
+    /// The script being checked: the migration's up.sql, or its down.sql for the rules
+    /// that read down scripts too ([`RuleInfo::checks_down`]).
+    pub script: &'a Script,
     pub dialect: Dialect,
-    /// The statements of `up.sql`. `down.sql` is not checked statement by statement: it
-    /// exists to drop what `up.sql` created, so the drop rules would only cry wolf there.
+    /// The statements of [`RuleContext::script`].
     pub statements: &'a [StatementInfo],
-    /// The tables `up.sql` rebuilds (copy, drop, rename): their drops lose no rows.
+    /// The tables the script rebuilds (copy, drop, rename): their drops lose no rows.
     pub rebuilds: &'a [Rebuild],
     /// Column types as the migrations before this one declare them (empty when only
     /// this migration is linted).
     pub prior_columns: &'a ColumnTypes,
     /// godwit.toml's `lock_timeout`, which deploy applies to every migration.
     pub config_lock_timeout: Option<Duration>,
-    /// How deploy will run `up.sql`, decided where deploy decides it.
+    /// How deploy (or down) will run the script, decided where they decide it.
     pub mode: TransactionMode,
-    /// Whether deploy runs `up.sql` with SQLite's foreign keys off, decided where deploy
+    /// Whether the script runs with SQLite's foreign keys off, decided where deploy
     /// decides it.
     pub foreign_keys_off: bool,
     pub(crate) ignores: &'a [Ignore],
@@ -76,7 +82,15 @@ pub struct RuleContext<'a> {
 
 impl<'a> RuleContext<'a> {
     pub fn script(&self) -> &'a Script {
-        &self.migration.up
+        self.script
+    }
+
+    /// Whether the script is the migration's down.sql.
+    pub fn is_down(&self) -> bool {
+        self.migration
+            .down
+            .as_ref()
+            .is_some_and(|d| std::ptr::eq(d, self.script))
     }
 
     /// Every effect of every statement, in file order.
@@ -121,7 +135,7 @@ impl<'a> RuleContext<'a> {
 
     /// Whether deploy will have a lock timeout in force when statement `index` runs.
     pub fn lock_timeout_before(&self, index: usize) -> bool {
-        self.migration.up.directives.lock_timeout.is_some()
+        self.script.directives.lock_timeout.is_some()
             || self.config_lock_timeout.is_some()
             || self.statements[..index.min(self.statements.len())]
                 .iter()
@@ -143,7 +157,7 @@ impl<'a> RuleContext<'a> {
             message,
             location: Location {
                 migration: Some(self.migration.id()),
-                file: Some(self.migration.up.path.clone()),
+                file: Some(self.script.path.clone()),
                 line: statement.map(|s| s.line),
                 statement: statement.map(|s| s.index + 1),
             },

@@ -10,6 +10,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "SET NOT NULL scans the table while blocking reads and writes",
     default_severity: Severity::Error,
     dialects: POSTGRES,
+    checks_down: false,
     check,
 };
 

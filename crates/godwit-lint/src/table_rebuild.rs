@@ -12,6 +12,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "a table rebuilt by copy, drop and rename keeps only the columns the copy reads",
     default_severity: Severity::Warning,
     dialects: ALL,
+    checks_down: false,
     check,
 };
 

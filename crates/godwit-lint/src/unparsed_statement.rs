@@ -10,6 +10,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "a statement the lint checks could not read",
     default_severity: Severity::Warning,
     dialects: ALL,
+    checks_down: false,
     check,
 };
 

@@ -9,6 +9,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "a migration name that does not say what changes",
     default_severity: Severity::Warning,
     dialects: ALL,
+    checks_down: false,
     check,
 };
 

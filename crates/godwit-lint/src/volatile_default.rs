@@ -11,6 +11,7 @@ pub(super) const RULE: RuleInfo = RuleInfo {
     summary: "adding a column with a volatile default rewrites the table",
     default_severity: Severity::Error,
     dialects: POSTGRES,
+    checks_down: false,
     check,
 };
 

@@ -561,7 +561,7 @@ fn hazards(
         |a: &str, b: &str| column_key(dialect, a, true) == column_key(dialect, b, true);
     for (d, count) in destructive.iter().zip(counts) {
         let hit = info.effects.iter().any(|e| match (e, d) {
-            (Effect::DropTable { table }, Destructive::DropTable { table: t }) => {
+            (Effect::DropTable { table, .. }, Destructive::DropTable { table: t }) => {
                 same_table(table, t)
             }
             (

@@ -597,7 +597,7 @@ async fn plan_statement(
     }
     for effect in &info.effects {
         match effect {
-            Effect::DropTable { table } if !tables.is_new(table) => {
+            Effect::DropTable { table, if_exists } if !tables.is_new(table) => {
                 if dialect == Dialect::Sqlite && !foreign_keys_off {
                     let live = tables.live(table).to_owned();
                     let cascades = sqlite_cascades(migrator, &live).await;
@@ -615,10 +615,7 @@ async fn plan_statement(
                 let rows = rows_of(migrator, &known, table, q(table)).await;
                 if rows.is_none() && !live_table_exists(migrator, tables.live(table)).await {
                     // Not there: nothing is lost; without IF EXISTS the drop fails.
-                    if crate::source::leading_words(&info.sql, 5)
-                        .iter()
-                        .any(|w| w == "EXISTS")
-                    {
+                    if *if_exists {
                         facts.push(format!("{table} does not exist: nothing to drop"));
                     } else {
                         facts.push(format!("{table} does not exist: this statement will fail"));

@@ -224,6 +224,8 @@ impl Lock {
 pub enum Effect {
     DropTable {
         table: String,
+        /// `DROP TABLE IF EXISTS`: an absent table is not an error.
+        if_exists: bool,
     },
     DropColumn {
         table: String,
@@ -682,12 +684,14 @@ fn from_ast(
             object_type,
             names,
             table,
+            if_exists,
             ..
         } => match object_type {
             ObjectType::Table => {
                 for n in names {
                     effects.push(Effect::DropTable {
                         table: object(dialect, n),
+                        if_exists: *if_exists,
                     });
                     tables.push(object(dialect, n));
                 }
@@ -1378,6 +1382,7 @@ fn from_words(
         "DROP" => {
             let kind = words.get(1).map(|w| w.upper.as_str()).unwrap_or_default();
             let mut at = skip(words, 2, &["CONCURRENTLY", "IF", "EXISTS"]);
+            let if_exists = words[2..at].iter().any(|w| w.upper == "EXISTS");
             let mut names = Vec::new();
             while let Some((name, next)) = name_at(dialect, words, at) {
                 names.push(name);
@@ -1390,7 +1395,10 @@ fn from_words(
             match kind {
                 "TABLE" => {
                     for n in names {
-                        effects.push(Effect::DropTable { table: n.clone() });
+                        effects.push(Effect::DropTable {
+                            table: n.clone(),
+                            if_exists,
+                        });
                         tables.push(n);
                     }
                     Lock::AccessExclusive
@@ -1893,6 +1901,40 @@ mod tests {
     }
 
     #[test]
+    fn drop_table_says_whether_it_tolerates_an_absent_table() {
+        let if_exists = |sql: &str, dialect| -> Vec<bool> {
+            one(sql, dialect)
+                .effects
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::DropTable { if_exists, .. } => Some(*if_exists),
+                    _ => None,
+                })
+                .collect()
+        };
+        for dialect in [Dialect::Postgres, Dialect::MySql, Dialect::Sqlite] {
+            assert_eq!(if_exists("DROP TABLE a", dialect), [false]);
+            assert_eq!(
+                if_exists("drop table if exists a, b", dialect),
+                [true, true]
+            );
+            // The words are in a comment, not in the statement.
+            assert_eq!(if_exists("DROP /* IF EXISTS */ TABLE a", dialect), [false]);
+        }
+        for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+            assert_eq!(if_exists("DROP TABLE \"if exists\"", dialect), [false]);
+        }
+        assert_eq!(if_exists("DROP TABLE `if exists`", Dialect::MySql), [false]);
+        // The keyword scan used when the parser gives up reads the same.
+        let info = one("DROP TABLE a FROBNICATE", Dialect::Postgres);
+        assert!(!info.parsed);
+        assert_eq!(
+            if_exists("DROP TABLE a FROBNICATE", Dialect::Postgres),
+            [false]
+        );
+    }
+
+    #[test]
     fn unparsed_statements_keep_what_the_keywords_say() {
         let info = one(
             "DROP TABLE IF EXISTS a, b CASCADE WITH SOMETHING NOBODY PARSES",
@@ -1903,8 +1945,14 @@ mod tests {
         assert_eq!(
             info.effects,
             vec![
-                Effect::DropTable { table: "a".into() },
-                Effect::DropTable { table: "b".into() }
+                Effect::DropTable {
+                    table: "a".into(),
+                    if_exists: true
+                },
+                Effect::DropTable {
+                    table: "b".into(),
+                    if_exists: true
+                }
             ]
         );
         assert_eq!(info.lock, Lock::AccessExclusive);

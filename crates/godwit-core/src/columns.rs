@@ -55,7 +55,7 @@ impl ColumnTypes {
                 Effect::DropColumn { table, column } => {
                     self.types.remove(&(table.clone(), column.clone()));
                 }
-                Effect::DropTable { table } => self.types.retain(|(t, _), _| t != table),
+                Effect::DropTable { table, .. } => self.types.retain(|(t, _), _| t != table),
                 Effect::RenameTable { from, to } => {
                     let moved: Vec<_> = self
                         .types

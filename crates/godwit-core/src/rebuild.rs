@@ -156,7 +156,7 @@ pub fn rebuilds(statements: &[StatementInfo]) -> Vec<Rebuild> {
     let mut out = Vec::new();
     for s in statements {
         for effect in &s.effects {
-            let Effect::DropTable { table } = effect else {
+            let Effect::DropTable { table, .. } = effect else {
                 continue;
             };
             let chain = Chain { statements };
@@ -212,7 +212,7 @@ impl<'a> Chain<'a> {
         // Follow the rows while the table holding them is dropped again; a history
         // passes them through one backup table, so a few hops are plenty.
         while let Some(again) = self.effects().find_map(|(i, e)| match e {
-            Effect::DropTable { table } if i > hop && table == survivor => Some(i),
+            Effect::DropTable { table, .. } if i > hop && table == survivor => Some(i),
             _ => None,
         }) {
             if hops >= 4 {

@@ -417,7 +417,7 @@ impl Script {
 }
 
 /// The first `n` whitespace-separated words of a statement, upper case, `;` trimmed.
-pub fn leading_words(sql: &str, n: usize) -> Vec<String> {
+fn leading_words(sql: &str, n: usize) -> Vec<String> {
     sql.split_whitespace()
         .take(n)
         .map(|w| w.trim_end_matches(';').to_ascii_uppercase())

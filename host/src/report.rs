@@ -548,6 +548,13 @@ pub fn status(
                             thousands(rows),
                             last.map(|e| format!("; stopped: {e}")).unwrap_or_default()
                         )
+                    } else if r.operation == Operation::Adopt.as_str() {
+                        // godwit ran none of it: say who recorded the failure.
+                        r.error
+                            .as_deref()
+                            .and_then(|e| e.split(';').next())
+                            .unwrap_or("recorded as failed by the tool that ran it")
+                            .to_string()
                     } else {
                         format!(
                             "{} of {} statements applied",

@@ -1534,6 +1534,8 @@ impl Migrator {
             finished: false,
         };
         let mut rows_affected = row.rows_affected.unwrap_or(0) as u64;
+        // A resumed migration's row keeps the count of every attempt; the run reports its own.
+        let rows_before_this_run = rows_affected;
         // A transaction the script opened itself (a Prisma file's own BEGIN … COMMIT),
         // since the statement that opened it. On PostgreSQL and SQLite a failure inside it
         // leaves it to be rolled back, with the progress written in it: MySQL commits at
@@ -1686,7 +1688,7 @@ impl Migrator {
             name: row.name,
             duration_ms: started.elapsed().as_millis() as u64,
             statements: statements.len(),
-            rows_affected,
+            rows_affected: rows_affected.saturating_sub(rows_before_this_run),
             rows_retried: 0,
         })
     }

@@ -460,6 +460,11 @@ pub struct Config {
     pub lock_wait: Duration,
     pub lock_retries: u32,
     pub lock_mode: LockMode,
+    /// The layout detected from the migrations folder, when godwit.toml names neither a
+    /// layout nor a pattern: detecting reads every file, so it is done once per command
+    /// (the drivers' session and the reader both need it). `None` inside: detection
+    /// failed, and the reader reports why.
+    pub(crate) detected: std::sync::OnceLock<Option<crate::source::Layout>>,
 }
 
 /// The database a command talks to.
@@ -521,12 +526,20 @@ impl Config {
             migrations_dir,
             target,
             file,
+            detected: std::sync::OnceLock::new(),
         })
     }
 
-    /// How to read the migrations folder.
+    /// How to read the migrations folder: godwit.toml's layout or pattern, else the
+    /// layout detected from the folder (once per command).
     pub fn layout(&self) -> crate::source::LayoutSpec {
-        self.file.layout()
+        let mut spec = self.file.layout();
+        if spec.layout.is_none() && spec.pattern.is_none() {
+            spec.layout = *self
+                .detected
+                .get_or_init(|| crate::source::detect(&self.migrations_dir).ok());
+        }
+        spec
     }
 
     pub fn is_development(&self) -> bool {

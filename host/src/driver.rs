@@ -390,22 +390,7 @@ pub(crate) enum ToolSession {
 }
 
 pub(crate) fn tool_session(config: &Config) -> ToolSession {
-    // Detecting reads the folder's files; a command connects many times (verify's
-    // shadows, a fleet, backfill workers), so once per folder is enough.
-    static DETECTED: std::sync::Mutex<
-        std::collections::BTreeMap<std::path::PathBuf, Option<crate::source::Layout>>,
-    > = std::sync::Mutex::new(std::collections::BTreeMap::new());
-    let spec = config.layout();
-    let layout = match (spec.layout, spec.pattern) {
-        (Some(layout), _) => Some(layout),
-        (None, Some(_)) => None,
-        (None, None) => *DETECTED
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(config.migrations_dir.clone())
-            .or_insert_with(|| crate::source::detect(&config.migrations_dir).ok()),
-    };
-    match layout {
+    match config.layout().layout {
         Some(crate::source::Layout::Sqlx) => ToolSession::Sqlx,
         Some(crate::source::Layout::Diesel) => ToolSession::Diesel,
         _ => ToolSession::Server,

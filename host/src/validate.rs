@@ -529,5 +529,6 @@ pub fn files_only_config(
         project_dir,
         migrations_dir,
         file,
+        detected: Default::default(),
     })
 }

@@ -202,7 +202,7 @@ pub fn detect(dir: &Path) -> Result<Layout, Error> {
         let sqlx_directive = sql
             .iter()
             .any(|(_, p)| head(p).starts_with("-- no-transaction"));
-        return Ok(if sqlx_directive {
+        return Ok(if sqlx_directive || project_uses_sqlx(dir) {
             Layout::Sqlx
         } else {
             Layout::GolangMigrate
@@ -219,6 +219,55 @@ pub fn detect(dir: &Path) -> Result<Layout, Error> {
         "cannot tell which tool wrote this folder; set `layout` (godwit, prisma, drizzle, sqlx, flyway, goose, dbmate, golang-migrate, diesel, popx) \
          or `pattern` (e.g. \"V{version}.{name}.{direction}.sql\") in godwit.toml",
     ))
+}
+
+/// Whether the project around `dir` is a Rust crate that depends on sqlx: the one sign
+/// that tells sqlx's `.up.sql`/`.down.sql` files from golang-migrate's, which are named
+/// alike, when no file carries sqlx's `-- no-transaction`. Looks in each folder from
+/// `dir` up to the repository's root (a `.git` entry); a `go.mod` on the way means a Go
+/// project, so golang-migrate's.
+fn project_uses_sqlx(dir: &Path) -> bool {
+    let Ok(dir) = dir.canonicalize() else {
+        return false;
+    };
+    for folder in dir.ancestors().take(8) {
+        if folder.join("go.mod").is_file() {
+            return false;
+        }
+        if folder.join(".sqlx").is_dir() {
+            return true;
+        }
+        if let Ok(manifest) = std::fs::read_to_string(folder.join("Cargo.toml"))
+            && manifest.lines().any(names_sqlx)
+        {
+            return true;
+        }
+        if folder.join(".git").exists() {
+            break;
+        }
+    }
+    false
+}
+
+/// A Cargo.toml line that declares sqlx: `sqlx = …`, `sqlx.workspace = true`,
+/// `[dependencies.sqlx]`, and the same under any dependency table.
+fn names_sqlx(line: &str) -> bool {
+    let line = line.trim_start();
+    let rest = if let Some(table) = line.strip_prefix('[') {
+        match table.trim_end().strip_suffix(']') {
+            Some(name) => return name.trim().rsplit('.').next() == Some("sqlx"),
+            None => return false,
+        }
+    } else {
+        line
+    };
+    let rest = rest
+        .strip_prefix("\"sqlx\"")
+        .or_else(|| rest.strip_prefix("sqlx"));
+    rest.is_some_and(|r| {
+        let r = r.trim_start();
+        r.starts_with('=') || r.starts_with('.')
+    })
 }
 
 /// Every version the folder uses, whichever database its files are for: what `godwit
@@ -1543,6 +1592,50 @@ mod tests {
 
     fn versions(ms: &[Migration]) -> Vec<&str> {
         ms.iter().map(|m| m.version.as_str()).collect()
+    #[test]
+    fn a_rust_project_on_sqlx_reads_its_up_down_files_as_sqlx() {
+        let files = [
+            (
+                "migrations/20240101000000_init.up.sql",
+                "CREATE TABLE t (a int);",
+            ),
+            ("migrations/20240101000000_init.down.sql", "DROP TABLE t;"),
+        ];
+        let manifests = [
+            "[dependencies]\nsqlx = { version = \"0.8\", features = [\"postgres\"] }\n",
+            "[dependencies]\nsqlx.workspace = true\n",
+            "[workspace.dependencies]\n\"sqlx\" = \"0.8\"\n",
+            "[dependencies.sqlx]\nversion = \"0.8\"\n",
+        ];
+        for manifest in manifests {
+            let root = tempfile::tempdir().unwrap();
+            std::fs::create_dir(root.path().join(".git")).unwrap();
+            write(root.path(), &files);
+            write(root.path(), &[("Cargo.toml", manifest)]);
+            let dir = root.path().join("migrations");
+            assert_eq!(detect(&dir).unwrap(), Layout::Sqlx, "{manifest}");
+        }
+        // Not sqlx: another crate whose name starts the same, a comment, a Go project.
+        for (manifest, other) in [
+            ("[dependencies]\nsqlx-core-x = \"1\"\n", None),
+            ("# sqlx = \"0.8\"\n[dependencies]\nserde = \"1\"\n", None),
+            (
+                "[dependencies]\nsqlx = \"0.8\"\n",
+                Some(("migrations/go.mod", "module x\n")),
+            ),
+        ] {
+            let root = tempfile::tempdir().unwrap();
+            std::fs::create_dir(root.path().join(".git")).unwrap();
+            write(root.path(), &files);
+            write(root.path(), &[("Cargo.toml", manifest)]);
+            if let Some(file) = other {
+                write(root.path(), &[file]);
+            }
+            let dir = root.path().join("migrations");
+            assert_eq!(detect(&dir).unwrap(), Layout::GolangMigrate, "{manifest}");
+        }
+    }
+
     }
 
     /// Shaped like Kratos: files per database, dialect-less defaults, `.autocommit`,

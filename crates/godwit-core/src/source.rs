@@ -11,6 +11,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 mod create;
+mod envsub;
 mod layout;
 
 pub use create::{NewMigration, create, next_version};

@@ -1022,7 +1022,8 @@ fn read_sections(dir: &Path, tool: Sections) -> Result<Vec<Migration>, Error> {
                 Error::source(&path, "a migration file is named <version>_<name>.sql")
             })?;
         let text = read_text(&path)?;
-        let (up, down) = sections(&path, &text, tool)?;
+        let env = |name: &str| std::env::var(name).ok();
+        let (up, down, unfilled_up) = sections(&path, &text, tool, &env)?;
         let marker = match tool {
             Sections::Goose => "-- +goose Down",
             Sections::Dbmate => "-- migrate:down",
@@ -1031,30 +1032,36 @@ fn read_sections(dir: &Path, tool: Sections) -> Result<Vec<Migration>, Error> {
             file: path.clone(),
             marker,
         };
-        migrations.push(migration(
-            version,
-            label,
-            dir,
-            name.clone(),
-            up,
-            down,
-            place,
-        ));
+        let mut m = migration(version, label, dir, name.clone(), up, down, place);
+        // The file as written: the environment goose's ENVSUB filled in may differ from
+        // one run to the next without the migration changing.
+        m.checksum = checksum(&unfilled_up);
+        migrations.push(m);
     }
     Ok(migrations)
 }
 
-fn sections(path: &Path, text: &str, tool: Sections) -> Result<(Script, Option<Script>), Error> {
+/// A goose or dbmate file's up and down sections, and the up section as written (before
+/// goose's `ENVSUB ON` filled in the environment from `env`).
+fn sections(
+    path: &Path,
+    text: &str,
+    tool: Sections,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Script, Option<Script>, String), Error> {
     #[derive(Clone, Copy, PartialEq)]
     enum In {
         Header,
         Up,
         Down,
     }
-    let (mut up, mut down) = (String::new(), String::new());
+    let (mut up, mut down, mut unfilled_up) = (String::new(), String::new(), String::new());
     let (mut up_tx, mut down_tx, mut seen_up, mut seen_down) = (true, true, false, false);
     let mut at = In::Header;
-    for line in text.split_inclusive('\n') {
+    // goose's ENVSUB ON: on from its annotation to ENVSUB OFF, for the lines goose
+    // buffers into a statement (not the comments and blank lines before one).
+    let (mut envsub, mut in_statement, mut in_block) = (false, false, false);
+    for (number, line) in text.split_inclusive('\n').enumerate() {
         let blank = if line.ends_with('\n') { "\n" } else { "" };
         let section = match tool {
             Sections::Goose => match crate::source::goose_annotation(line).as_deref() {
@@ -1064,15 +1071,21 @@ fn sections(path: &Path, text: &str, tool: Sections) -> Result<(Script, Option<S
                     (up_tx, down_tx) = (false, false);
                     Some(at)
                 }
-                // goose would put environment variables into the SQL; run as written,
-                // `${APP_USER}` would reach the database literally.
                 Some("envsub on") => {
-                    return Err(Error::source(
-                        path,
-                        "turns on goose's `-- +goose ENVSUB ON`, which fills `${VARIABLE}`s from the environment: \
-                         godwit does not substitute environment variables, so the file would run with the \
-                         placeholders in it; write the values into the file (or generate it) instead",
-                    ));
+                    envsub = true;
+                    Some(at)
+                }
+                Some("envsub off") => {
+                    envsub = false;
+                    Some(at)
+                }
+                Some("statementbegin") => {
+                    in_block = true;
+                    None
+                }
+                Some("statementend") => {
+                    (in_block, in_statement) = (false, false);
+                    None
                 }
                 _ => None,
             },
@@ -1089,9 +1102,12 @@ fn sections(path: &Path, text: &str, tool: Sections) -> Result<(Script, Option<S
             seen_down |= section == In::Down;
             at = section;
             up.push_str(blank);
+            unfilled_up.push_str(blank);
             down.push_str(blank);
             continue;
         }
+        // The up section as written: what up.sql's checksum has always been taken of.
+        unfilled_up.push_str(if at == In::Up { line } else { blank });
         let (mine, other) = match at {
             In::Up => (&mut up, &mut down),
             In::Down => (&mut down, &mut up),
@@ -1101,7 +1117,28 @@ fn sections(path: &Path, text: &str, tool: Sections) -> Result<(Script, Option<S
                 continue;
             }
         };
-        mine.push_str(line);
+        let mut line = std::borrow::Cow::Borrowed(line);
+        let annotation =
+            tool == Sections::Goose && crate::source::goose_annotation(&line).is_some();
+        let leading =
+            !in_statement && (line.trim_start().starts_with("--") || line.trim().is_empty());
+        if !annotation && !leading {
+            if envsub {
+                let filled = super::envsub::interpolate(line.trim_end_matches('\n'), env)
+                    .map_err(|e| {
+                        Error::source(
+                            path,
+                            format!(
+                                "line {}: goose's ENVSUB ON cannot fill it from the environment: {e}",
+                                number + 1
+                            ),
+                        )
+                    })?;
+                line = std::borrow::Cow::Owned(filled + blank);
+            }
+            in_statement = in_block || !super::envsub::ends_statement(&line);
+        }
+        mine.push_str(&line);
         other.push_str(blank);
     }
     if !seen_up {
@@ -1133,7 +1170,11 @@ fn sections(path: &Path, text: &str, tool: Sections) -> Result<(Script, Option<S
     };
     // A down section that is there but empty reverts nothing, as dbmate and goose run
     // it: `down` says so (and verify reports it), rather than claiming there is none.
-    Ok((script(up, up_tx), seen_down.then(|| script(down, down_tx))))
+    Ok((
+        script(up, up_tx),
+        seen_down.then(|| script(down, down_tx)),
+        unfilled_up,
+    ))
 }
 
 /// `pattern = "V{version}.{name}.{direction}.sql"`: for folders no known tool wrote.
@@ -1408,17 +1449,47 @@ mod tests {
     }
 
     #[test]
-    fn goose_envsub_is_refused_rather_than_run_with_placeholders() {
-        let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            &[(
-                "20240101000000_user.sql",
-                "-- +goose Up\n-- +goose ENVSUB ON\nINSERT INTO settings VALUES ('region', '${REGION}');\n-- +goose Down\nDELETE FROM settings;\n",
-            )],
+    fn goose_envsub_fills_the_environment_where_goose_does() {
+        let env = |name: &str| (name == "REGION").then(|| "eu-west".to_string());
+        let file = "-- +goose Up\n-- +goose ENVSUB ON\n-- costs $5: a comment before a statement is not filled\n\
+                    INSERT INTO settings VALUES ('region', '${REGION}'),\n  ('zone', '${ZONE:-a}');\n\
+                    -- +goose ENVSUB OFF\n-- +goose StatementBegin\n\
+                    CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql;\n-- +goose StatementEnd\n\
+                    -- +goose Down\nDELETE FROM settings WHERE name = '${REGION}';\n";
+        let path = Path::new("20240101000000_settings.sql");
+        let (up, down, unfilled) = sections(path, file, Sections::Goose, &env).unwrap();
+        assert!(
+            up.text
+                .contains("VALUES ('region', 'eu-west'),\n  ('zone', 'a');"),
+            "{}",
+            up.text
         );
-        let err = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap_err();
+        assert!(up.text.contains("costs $5"), "{}", up.text);
+        assert!(
+            up.text.contains("AS $$ SELECT 1 $$"),
+            "ENVSUB OFF: {}",
+            up.text
+        );
+        assert!(unfilled.contains("'${REGION}'"), "{unfilled}");
+        assert_eq!(up.text.lines().count(), unfilled.lines().count());
+        // Still on from the up section's point of view? No: OFF holds into the down section.
+        assert!(down.unwrap().text.contains("'${REGION}'"));
+
+        // The checksum is of the file as written, whatever the environment held.
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &[("20240101000000_settings.sql", file)]);
+        let m = &read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap()[0];
+        assert_eq!(m.checksum, checksum(&unfilled));
+        // Without ENVSUB it is the up section's checksum, as it always was.
+        let plain = "-- +goose Up\n-- +goose NO TRANSACTION\nCREATE TABLE t (a int);\n-- +goose Down\nDROP TABLE t;\n";
+        let (up, _, unfilled) = sections(path, plain, Sections::Goose, &env).unwrap();
+        assert_eq!(up.text, unfilled);
+
+        // What goose refuses is a source error naming the line.
+        let required = "-- +goose Up\n-- +goose ENVSUB ON\nCREATE ROLE ${APP_ROLE?set APP_ROLE};\n";
+        let err = sections(path, required, Sections::Goose, &env).unwrap_err();
         assert!(matches!(err, Error::Source { .. }), "{err:?}");
+        assert!(err.to_string().contains("line 3"), "{err}");
     }
 
     #[test]
@@ -1522,6 +1593,50 @@ mod tests {
     }
 
     #[test]
+    fn a_rust_project_on_sqlx_reads_its_up_down_files_as_sqlx() {
+        let files = [
+            (
+                "migrations/20240101000000_init.up.sql",
+                "CREATE TABLE t (a int);",
+            ),
+            ("migrations/20240101000000_init.down.sql", "DROP TABLE t;"),
+        ];
+        let manifests = [
+            "[dependencies]\nsqlx = { version = \"0.8\", features = [\"postgres\"] }\n",
+            "[dependencies]\nsqlx.workspace = true\n",
+            "[workspace.dependencies]\n\"sqlx\" = \"0.8\"\n",
+            "[dependencies.sqlx]\nversion = \"0.8\"\n",
+        ];
+        for manifest in manifests {
+            let root = tempfile::tempdir().unwrap();
+            std::fs::create_dir(root.path().join(".git")).unwrap();
+            write(root.path(), &files);
+            write(root.path(), &[("Cargo.toml", manifest)]);
+            let dir = root.path().join("migrations");
+            assert_eq!(detect(&dir).unwrap(), Layout::Sqlx, "{manifest}");
+        }
+        // Not sqlx: another crate whose name starts the same, a comment, a Go project.
+        for (manifest, other) in [
+            ("[dependencies]\nsqlx-core-x = \"1\"\n", None),
+            ("# sqlx = \"0.8\"\n[dependencies]\nserde = \"1\"\n", None),
+            (
+                "[dependencies]\nsqlx = \"0.8\"\n",
+                Some(("migrations/go.mod", "module x\n")),
+            ),
+        ] {
+            let root = tempfile::tempdir().unwrap();
+            std::fs::create_dir(root.path().join(".git")).unwrap();
+            write(root.path(), &files);
+            write(root.path(), &[("Cargo.toml", manifest)]);
+            if let Some(file) = other {
+                write(root.path(), &[file]);
+            }
+            let dir = root.path().join("migrations");
+            assert_eq!(detect(&dir).unwrap(), Layout::GolangMigrate, "{manifest}");
+        }
+    }
+
+    #[test]
     fn sqlx_and_golang_migrate() {
         let dir = tempfile::tempdir().unwrap();
         write(
@@ -1592,50 +1707,6 @@ mod tests {
 
     fn versions(ms: &[Migration]) -> Vec<&str> {
         ms.iter().map(|m| m.version.as_str()).collect()
-    #[test]
-    fn a_rust_project_on_sqlx_reads_its_up_down_files_as_sqlx() {
-        let files = [
-            (
-                "migrations/20240101000000_init.up.sql",
-                "CREATE TABLE t (a int);",
-            ),
-            ("migrations/20240101000000_init.down.sql", "DROP TABLE t;"),
-        ];
-        let manifests = [
-            "[dependencies]\nsqlx = { version = \"0.8\", features = [\"postgres\"] }\n",
-            "[dependencies]\nsqlx.workspace = true\n",
-            "[workspace.dependencies]\n\"sqlx\" = \"0.8\"\n",
-            "[dependencies.sqlx]\nversion = \"0.8\"\n",
-        ];
-        for manifest in manifests {
-            let root = tempfile::tempdir().unwrap();
-            std::fs::create_dir(root.path().join(".git")).unwrap();
-            write(root.path(), &files);
-            write(root.path(), &[("Cargo.toml", manifest)]);
-            let dir = root.path().join("migrations");
-            assert_eq!(detect(&dir).unwrap(), Layout::Sqlx, "{manifest}");
-        }
-        // Not sqlx: another crate whose name starts the same, a comment, a Go project.
-        for (manifest, other) in [
-            ("[dependencies]\nsqlx-core-x = \"1\"\n", None),
-            ("# sqlx = \"0.8\"\n[dependencies]\nserde = \"1\"\n", None),
-            (
-                "[dependencies]\nsqlx = \"0.8\"\n",
-                Some(("migrations/go.mod", "module x\n")),
-            ),
-        ] {
-            let root = tempfile::tempdir().unwrap();
-            std::fs::create_dir(root.path().join(".git")).unwrap();
-            write(root.path(), &files);
-            write(root.path(), &[("Cargo.toml", manifest)]);
-            if let Some(file) = other {
-                write(root.path(), &[file]);
-            }
-            let dir = root.path().join("migrations");
-            assert_eq!(detect(&dir).unwrap(), Layout::GolangMigrate, "{manifest}");
-        }
-    }
-
     }
 
     /// Shaped like Kratos: files per database, dialect-less defaults, `.autocommit`,

@@ -4,6 +4,7 @@
 //! `-- no-transaction`, Drizzle's breakpoints, Flyway's undo and repeatable scripts,
 //! diesel's `metadata.toml`, popx's per-database files and `.autocommit`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -546,21 +547,45 @@ fn read_up_down_files(dir: &Path, tool: Layout) -> Result<Vec<Migration>, Error>
                 .is_some_and(|l| l.trim() == "-- no-transaction");
         Ok(marked(script, sqlx_marker.then_some(NoTransaction::Sqlx)))
     };
-    let mut migrations = Vec::new();
     let files = entries(dir)?;
+    let named = |path: &Path, stem: &str| {
+        version_and_name(stem).ok_or_else(|| {
+            Error::source(
+                path,
+                "a migration file is named <version>_<name>.sql (or .up.sql / .down.sql)",
+            )
+        })
+    };
+    // sqlx and golang-migrate pair a down file with its up file by version alone: the
+    // names may differ (ente's `30_add_magic_metadata.up.sql` and
+    // `30_drop_magic_metadata.down.sql`).
+    let mut downs: BTreeMap<Version, (&String, &PathBuf)> = BTreeMap::new();
+    for (name, path) in &files {
+        let Some(stem) = name.strip_suffix(".down.sql") else {
+            continue;
+        };
+        if !path.is_file() {
+            continue;
+        }
+        let (version, _) = named(path, stem)?;
+        if let Some((other, _)) = downs.insert(version.clone(), (name, path)) {
+            return Err(Error::source(
+                path,
+                format!("is a second down file for version {version}, beside {other}; keep one"),
+            ));
+        }
+    }
+    let mut migrations = Vec::new();
     for (name, path) in &files {
         if !path.is_file() || name.ends_with(".down.sql") || !name.ends_with(".sql") {
             continue;
         }
         let stem = name.trim_end_matches(".sql").trim_end_matches(".up");
-        let (version, label) = version_and_name(stem).ok_or_else(|| {
-            Error::source(
-                path,
-                "a migration file is named <version>_<name>.sql (or .up.sql / .down.sql)",
-            )
-        })?;
-        let down_path = dir.join(format!("{stem}.down.sql"));
-        let down = down_path.is_file().then(|| read(&down_path)).transpose()?;
+        let (version, label) = named(path, stem)?;
+        let (down_path, down) = match downs.remove(&version) {
+            Some((_, found)) => (found.clone(), Some(read(found)?)),
+            None => (dir.join(format!("{stem}.down.sql")), None),
+        };
         migrations.push(migration(
             version,
             label,
@@ -571,16 +596,16 @@ fn read_up_down_files(dir: &Path, tool: Layout) -> Result<Vec<Migration>, Error>
             DownPlace::File(down_path),
         ));
     }
-    for (name, path) in &files {
-        if let Some(stem) = name.strip_suffix(".down.sql")
-            && !dir.join(format!("{stem}.up.sql")).is_file()
-            && !dir.join(format!("{stem}.sql")).is_file()
-        {
-            return Err(Error::source(
-                path,
-                format!("has no matching {stem}.up.sql"),
-            ));
-        }
+    if !downs.is_empty() {
+        let orphans: Vec<&str> = downs.values().map(|(name, _)| name.as_str()).collect();
+        let (_, first) = downs.values().next().expect("not empty");
+        return Err(Error::source(
+            first,
+            format!(
+                "no up file has the version of {}: each down file needs an up file of the same version",
+                orphans.join(", ")
+            ),
+        ));
     }
     Ok(migrations)
 }
@@ -1634,6 +1659,60 @@ mod tests {
             let dir = root.path().join("migrations");
             assert_eq!(detect(&dir).unwrap(), Layout::GolangMigrate, "{manifest}");
         }
+    }
+
+    /// ente's golang-migrate folder names some down files apart from their up files;
+    /// golang-migrate (and sqlx) pair them by version.
+    #[test]
+    fn up_and_down_files_pair_by_version_not_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("29_users.up.sql", "CREATE TABLE users (id int);"),
+                ("29_users.down.sql", "DROP TABLE users;"),
+                (
+                    "30_add_magic_metadata.up.sql",
+                    "ALTER TABLE users ADD COLUMN m text;",
+                ),
+                (
+                    "30_drop_magic_metadata.down.sql",
+                    "ALTER TABLE users DROP COLUMN m;",
+                ),
+                ("31_no_down.up.sql", "SELECT 1;"),
+            ],
+        );
+        let ms = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap();
+        let down = |i: usize| ms[i].down.as_ref().map(|d| d.text.clone());
+        assert_eq!(down(0).as_deref(), Some("DROP TABLE users;"));
+        assert_eq!(down(1).as_deref(), Some("ALTER TABLE users DROP COLUMN m;"));
+        assert_eq!(down(2), None);
+        // Where `godwit new`'s missing down goes: named after the up file.
+        assert!(
+            matches!(&ms[2].down_place, DownPlace::File(p) if p.ends_with("31_no_down.down.sql"))
+        );
+
+        // Down files with no up file of their version are all named at once.
+        write(
+            dir.path(),
+            &[
+                ("40_gone.down.sql", "SELECT 1;"),
+                ("41_gone_too.down.sql", "SELECT 1;"),
+            ],
+        );
+        let err = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("40_gone.down.sql") && err.contains("41_gone_too.down.sql"),
+            "{err}"
+        );
+        // Two down files for one version: which one runs would be a guess.
+        std::fs::remove_file(dir.path().join("40_gone.down.sql")).unwrap();
+        std::fs::remove_file(dir.path().join("41_gone_too.down.sql")).unwrap();
+        write(dir.path(), &[("30_other.down.sql", "SELECT 1;")]);
+        let err = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap_err();
+        assert!(matches!(err, Error::Source { .. }), "{err:?}");
     }
 
     #[test]

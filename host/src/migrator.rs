@@ -1375,7 +1375,7 @@ impl Migrator {
         let counted = |statement: &Statement, n: u64| if is_dml(&statement.sql) { n } else { 0 };
         if operation == Operation::Deploy && self.copies.is_some() {
             for (index, statement) in statements.iter().enumerate() {
-                self.copy_before(migration, operation, index, statement)
+                self.copy_before(migration, operation, statements, index)
                     .await?;
                 let n = self
                     .driver
@@ -1398,13 +1398,14 @@ impl Migrator {
         Ok(rows)
     }
 
-    /// Before a deploy's DROP TABLE / DROP COLUMN: copies the data it destroys.
+    /// Before a deploy's DROP TABLE / DROP COLUMN (statement `index` of `statements`):
+    /// copies the data it destroys.
     async fn copy_before(
         &mut self,
         migration: &Migration,
         operation: Operation,
+        statements: &[Statement],
         index: usize,
-        statement: &Statement,
     ) -> Result<(), Failure> {
         if operation != Operation::Deploy {
             return Ok(());
@@ -1413,9 +1414,30 @@ impl Migrator {
             return Ok(());
         };
         let version = migration.version.to_string();
-        for (k, what) in copy::copied(&statement.sql).iter().enumerate() {
+        let destroys = copy::copied(&statements[index].sql);
+        // A table rebuilt (rows copied into a new table, the old one dropped, the new
+        // one renamed) keeps its rows: copying them again would only have `down` put
+        // them back on top of the rows its own rebuild copies back.
+        let dialect = self.driver.dialect();
+        let rebuilds = if destroys
+            .iter()
+            .any(|d| matches!(d, backup::Destroys::Table(_)))
+        {
+            godwit_core::rebuild::rebuilds(&crate::analyze::analyze(statements, dialect))
+        } else {
+            Vec::new()
+        };
+        for (k, what) in destroys.iter().enumerate() {
+            let rebuilt = match what {
+                backup::Destroys::Table(name) => {
+                    let key =
+                        godwit_core::sql::name_key(dialect, &name.table.text, name.table.quoted);
+                    godwit_core::rebuild::dropping(&rebuilds, &key, index)
+                }
+                _ => None,
+            };
             let outcome = copies
-                .take(self.driver.as_mut(), &version, index + 1, k + 1, what)
+                .take(self.driver.as_mut(), &version, index + 1, k + 1, what, rebuilt)
                 .await
                 .map_err(|error| Failure {
                     index: Some(index),
@@ -1549,7 +1571,7 @@ impl Migrator {
                 attempt += 1;
                 let mut context = None;
                 let outcome = if let Err(f) = self
-                    .copy_before(migration, operation, index, statement)
+                    .copy_before(migration, operation, statements, index)
                     .await
                 {
                     context = f.context;

@@ -12,6 +12,7 @@ each_dialect!(
     a_run_copies_only_data_that_existed_before_it,
     backups_lists_copies_and_prune_drops_them,
     restore_on_failure_drops_the_copies_of_the_run,
+    a_rebuilt_table_is_not_copied_and_down_adds_no_rows_twice,
 );
 
 fn text(d: Dialect) -> &'static str {
@@ -100,6 +101,53 @@ fn shop(d: Dialect) -> Project {
     );
     p.godwit(&["deploy"]).expect(0);
     p
+}
+
+/// The rebuild every tool writes for SQLite (hydra's `change_client_pk`, Prisma's
+/// `new_` tables): rows copied into a new table, the old one dropped, the new one renamed.
+/// The rows never leave, so nothing is copied; and `down`, whose own rebuild copies them
+/// back, finds no copy to put back on top of them. A copy made of a table whose rebuild
+/// leaves a column out is kept rather than inserted into a table down.sql filled itself.
+fn a_rebuilt_table_is_not_copied_and_down_adds_no_rows_twice(d: Dialect) {
+    let p = shop(d);
+    let text = text(d);
+    let rebuild = |from: &str, via: &str, columns: &str| {
+        format!(
+            "CREATE TABLE {via} (id INT PRIMARY KEY, name {text} NOT NULL DEFAULT '', email {text});\n\
+             INSERT INTO {via} ({columns}) SELECT {columns} FROM {from};\n\
+             DROP TABLE {from};\n\
+             ALTER TABLE {via} RENAME TO {from};\n"
+        )
+    };
+    p.write(
+        "20261002000000_rebuild_customers/up.sql",
+        &rebuild("customers", "customers_new", "id, name, email"),
+    );
+    p.write(
+        "20261002000000_rebuild_customers/down.sql",
+        &rebuild("customers", "customers_prev", "id, name, email"),
+    );
+    let out = p.godwit(&["deploy"]);
+    out.expect(0);
+    assert!(!out.text().contains("copied customers"), "{}", out.text());
+    assert!(!store_exists(&p), "nothing was copied, so no store");
+    p.godwit(&["down"]).expect(0);
+    assert_eq!(p.db.int("SELECT count(*) FROM customers"), 2);
+
+    // This rebuild leaves `email` out: the table is copied, and down.sql's own rebuild
+    // refills the table, so the copy stays, listed, instead of doubling the rows.
+    p.write(
+        "20261002000000_rebuild_customers/up.sql",
+        &rebuild("customers", "customers_new", "id, name"),
+    );
+    p.godwit(&["deploy"])
+        .expect(0)
+        .says("copied customers (2 rows)");
+    p.godwit(&["down"])
+        .expect(0)
+        .says("with rows in it already");
+    assert_eq!(p.db.int("SELECT count(*) FROM customers"), 2);
+    assert_eq!(records(&p).len(), 1, "{:?}", records(&p));
 }
 
 fn copies_stay_out_of_the_application_namespace(d: Dialect) {

@@ -207,7 +207,8 @@ impl Copier {
 
     /// Copies what `what` (statement `statement` of migration `version`, its `ordinal`-th
     /// drop) is about to destroy. `None` when there is nothing to keep: the table does
-    /// not exist (`IF EXISTS`), is empty, or was created by this run.
+    /// not exist (`IF EXISTS`), is empty, was created by this run, or is `rebuilt` by
+    /// the migration with every row and column.
     pub async fn take(
         &mut self,
         driver: &mut dyn Session,
@@ -215,6 +216,7 @@ impl Copier {
         statement: usize,
         ordinal: usize,
         what: &Destroys,
+        rebuilt: Option<&godwit_core::rebuild::Rebuild>,
     ) -> Result<Option<CopyOutcome>, sqlx::Error> {
         if self
             .skip
@@ -236,6 +238,15 @@ impl Copier {
             Some(c) => format!("{}.{c}", table.display()),
             None => table.display(),
         };
+        // The migration rebuilds the table: its rows live on under the same name (plan
+        // says so), and only a column the rebuild leaves out would need a copy.
+        if let Some(r) = rebuilt
+            && cols
+                .iter()
+                .all(|c| r.carries(&godwit_core::sql::column_key(d, &c.name, true)))
+        {
+            return Ok(None);
+        }
         let (kind, chosen, keys): (&str, Vec<&Column>, Vec<String>) = match &column {
             None => ("table", cols.iter().collect(), Vec::new()),
             Some(c) => {
@@ -551,6 +562,14 @@ impl Copier {
             .collect();
         let target_sql = table.sql(d);
         let copy_sql = self.store.qualified(name);
+        // down.sql may have filled the table itself (a rebuild copying the rows back):
+        // the copy's rows on top would be duplicates.
+        if record.kind == "table" && catalog::has_rows(driver, table).await? {
+            return Ok(keep(format!(
+                "down.sql re-created {} with rows in it already; putting the copy back would add them again",
+                table.display()
+            )));
+        }
         let statement = if record.kind == "table" {
             let list: Vec<String> = writable.iter().map(|c| quote(d, c)).collect();
             let values: Vec<String> = writable.iter().map(|c| value(c, "")).collect();

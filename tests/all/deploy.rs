@@ -576,3 +576,33 @@ fn postgres_migrations_run_with_the_databases_time_zone() {
         "sqlx-cli's UTC and ISO, MDY"
     );
 }
+
+/// ory/hydra's SQLite migrations use `IF()` (SQLite 3.48) in generated columns; the
+/// SQLite godwit links is older, so godwit's connection supplies it, with 3.48's meaning.
+#[test]
+fn sqlite_migrations_may_use_if_from_newer_sqlite_releases() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "20260101000000_flows/up.sql",
+        "CREATE TABLE flows (state INTEGER, \
+           active INTEGER GENERATED ALWAYS AS (IF(state > 0, 1, NULL)) VIRTUAL);\n\
+         CREATE INDEX flows_active ON flows (active);\n\
+         INSERT INTO flows (state) VALUES (2), (0), (NULL);\n\
+         CREATE TABLE seen AS SELECT rowid AS id, coalesce(active, -1) AS active FROM flows;\n\
+         CREATE TABLE picks AS SELECT IF(0, 'a', NULL, 'b', 'c') AS else_value, \
+           iif(1, 'x') AS two, iif(0, 'x') AS two_false, iif('1.5', 'text') AS text_truth, \
+           iif(0, 'a', 1, 'b') AS pairs, iif(1, 'three', 'args') AS builtin;\n",
+    );
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+    assert_eq!(
+        // Read back through a plain table: the test's own connection has no IF().
+        p.db.rows("SELECT active FROM seen ORDER BY id"),
+        [["1"], ["-1"], ["-1"]]
+    );
+    assert_eq!(
+        p.db.rows("SELECT else_value, two, coalesce(two_false, 'null'), text_truth, pairs, builtin FROM picks"),
+        [["c", "x", "null", "text", "b", "three"]]
+    );
+    // verify builds it on a shadow: the shadow's connection has the function too.
+    p.godwit(&["verify"]).expect(0);
+}

@@ -10,6 +10,7 @@ use sqlx::{ConnectOptions, Row};
 
 mod authorizer;
 mod direct;
+mod functions;
 
 use std::sync::Arc;
 
@@ -77,12 +78,18 @@ impl SqliteDriver {
             })?;
         }
         let mut conn = with_connect_timeout(config, options.connect()).await?;
+        let interrupt = {
+            let mut handle = conn
+                .lock_handle()
+                .await
+                .map_err(|e| super::connect_error(&config.target, e))?;
+            let raw = handle.as_raw_handle();
+            // SAFETY: the handle is locked for this block, so sqlx's worker runs
+            // nothing on the connection meanwhile.
+            unsafe { functions::install(raw) }.map_err(ConnectError::Refused)?;
+            raw
+        };
         super::init_session::<sqlx::Sqlite>(config, &mut conn).await?;
-        let interrupt = conn
-            .lock_handle()
-            .await
-            .map_err(|e| super::connect_error(&config.target, e))?
-            .as_raw_handle();
         // The lock loop polls and honours lock_wait; a long busy wait here would not.
         let mut lock_conn = with_connect_timeout(
             config,

@@ -575,6 +575,18 @@ fn postgres_migrations_run_with_the_databases_time_zone() {
         [["09:00", "2026-01-02"]],
         "sqlx-cli's UTC and ISO, MDY"
     );
+
+    // diesel sets only `TIME ZONE 'UTC'`: the database's DateStyle holds.
+    let p = Project::empty(Dialect::Postgres);
+    p.db.exec(setup);
+    p.write("2026-01-01-000000_events/up.sql", script);
+    p.write("2026-01-01-000000_events/down.sql", "DROP TABLE events;\n");
+    p.godwit(&["deploy"]).expect(0);
+    assert_eq!(
+        p.db.rows("SELECT to_char(at AT TIME ZONE 'UTC', 'HH24:MI'), to_char(day, 'YYYY-MM-DD') FROM events"),
+        [["09:00", "2026-02-01"]],
+        "diesel's UTC, and the database's DMY"
+    );
 }
 
 /// ory/hydra's SQLite migrations use `IF()` (SQLite 3.48) in generated columns; the

@@ -88,10 +88,21 @@ impl PgDriver {
                 use_schema(config, c, schema).await?;
             }
         }
-        if super::tool_session(config) == super::ToolSession::Server
-            && !config.target.url.to_ascii_lowercase().contains("timezone")
-        {
-            server_session_defaults(&mut conn)
+        // The settings the folder's own tool left to the server: sqlx-cli sent sqlx's
+        // TimeZone and DateStyle, diesel sets only `TIME ZONE 'UTC'`, the rest send
+        // neither. One the URL sets itself stays as the URL says.
+        let url = config.target.url.to_ascii_lowercase();
+        let session = super::tool_session(config);
+        let server_sets: Vec<&str> = [
+            ("timezone", session == super::ToolSession::Server),
+            ("datestyle", session != super::ToolSession::Sqlx),
+        ]
+        .into_iter()
+        .filter(|(name, left)| *left && !url.contains(name))
+        .map(|(name, _)| name)
+        .collect();
+        if !server_sets.is_empty() {
+            server_session_defaults(&mut conn, &server_sets)
                 .await
                 .map_err(|e| super::connect_error(&config.target, e))?;
         }
@@ -726,8 +737,11 @@ impl Admin for PgDriver {
 /// tools and Flyway get them: a role-in-database, role or database setting (`ALTER
 /// DATABASE … SET timezone`), else the configuration file's, where this role may read it
 /// (`pg_file_settings`: a superuser or pg_read_all_settings). Where neither says, sqlx's
-/// value stays. A setting sent by the URL itself (`options=-c TimeZone=…`) is left alone.
-async fn server_session_defaults(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+/// value stays. Only `names` (lower case: `timezone`, `datestyle`) are put back.
+async fn server_session_defaults(
+    conn: &mut PgConnection,
+    names: &[&str],
+) -> Result<(), sqlx::Error> {
     // PostgreSQL's precedence: role in database, then role, then database.
     let mut found: Vec<(String, String)> = sqlx::query_as(
         "SELECT DISTINCT ON (name) name, value FROM ( \
@@ -736,11 +750,12 @@ async fn server_session_defaults(conn: &mut PgConnection) -> Result<(), sqlx::Er
            FROM pg_db_role_setting d, unnest(d.setconfig) AS c \
            WHERE d.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database())) \
              AND d.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = session_user)) \
-         ) s WHERE name IN ('timezone', 'datestyle') ORDER BY name, rank",
+         ) s WHERE name = ANY($1) ORDER BY name, rank",
     )
+    .bind(names)
     .fetch_all(&mut *conn)
     .await?;
-    if found.len() < 2 {
+    if found.len() < names.len() {
         let readable: bool = sqlx::query_scalar(
             "SELECT pg_has_role(session_user, 'pg_read_all_settings', 'member') \
                     OR (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)",
@@ -750,9 +765,10 @@ async fn server_session_defaults(conn: &mut PgConnection) -> Result<(), sqlx::Er
         if readable {
             let file: Vec<(String, String)> = sqlx::query_as(
                 "SELECT DISTINCT ON (lower(name)) lower(name), setting FROM pg_file_settings \
-                 WHERE lower(name) IN ('timezone', 'datestyle') AND applied AND error IS NULL \
+                 WHERE lower(name) = ANY($1) AND applied AND error IS NULL \
                  ORDER BY lower(name), seqno DESC",
             )
+            .bind(names)
             .fetch_all(&mut *conn)
             .await?;
             for (name, value) in file {

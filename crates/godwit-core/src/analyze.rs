@@ -1118,6 +1118,51 @@ const NOT_VOLATILE: &[&str] = &[
     "float",
     "cast",
     "in",
+    // PostgreSQL's built-in immutable and stable functions that defaults use
+    // (chirpstack's `DEFAULT decode('0000000000000000', 'hex')`).
+    "decode",
+    "encode",
+    "md5",
+    "sha224",
+    "sha256",
+    "sha384",
+    "sha512",
+    "length",
+    "char_length",
+    "octet_length",
+    "substr",
+    "substring",
+    "replace",
+    "btrim",
+    "ltrim",
+    "rtrim",
+    "trim",
+    "lpad",
+    "rpad",
+    "repeat",
+    "left",
+    "right",
+    "split_part",
+    "string_to_array",
+    "abs",
+    "round",
+    "trunc",
+    "floor",
+    "ceil",
+    "ceiling",
+    "greatest",
+    "least",
+    "date_trunc",
+    "make_date",
+    "make_time",
+    "make_timestamp",
+    "make_timestamptz",
+    "to_char",
+    "to_date",
+    "to_timestamp",
+    "jsonb_object",
+    "json_object",
+    "array_fill",
 ];
 
 /// `(not_null, has_default, volatile_default)` of a column definition.
@@ -1982,5 +2027,12 @@ mod tests {
         assert!(!is_volatile("-1"));
         assert!(!is_volatile("'0'::numeric(10, 2)"));
         assert!(!is_volatile("'random()'"));
+        assert!(!is_volatile("decode('0000000000000000','hex')"));
+        assert!(!is_volatile("md5('x')"));
+        assert!(
+            is_volatile("md5(random()::text)"),
+            "a volatile call inside one"
+        );
+        assert!(is_volatile("clock_timestamp()"));
     }
 }

@@ -88,7 +88,7 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
                 Column {
                     data_type: squash_whitespace(&row.text(1)).to_lowercase(),
                     nullable: row.text(2) == "0",
-                    default: row.opt(3),
+                    default: row.opt(3).map(|d| keywords_upper(&d)),
                     generated,
                 },
             );
@@ -226,6 +226,30 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
         schema.tables.insert(name.clone(), table);
     }
     Ok(schema)
+}
+
+/// A default as SQLite keeps it (the text as written), with the keywords SQLite reads in
+/// any case spelled one way: `DEFAULT false` and `DEFAULT FALSE` are one default
+/// (chirpstack's down.sql re-adds a column with the other spelling). Anything else keeps
+/// its spelling, which `pull` writes back.
+fn keywords_upper(default: &str) -> String {
+    const KEYWORDS: [&str; 6] = [
+        "TRUE",
+        "FALSE",
+        "NULL",
+        "CURRENT_TIMESTAMP",
+        "CURRENT_DATE",
+        "CURRENT_TIME",
+    ];
+    let bare = default
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .trim();
+    match KEYWORDS.iter().find(|k| k.eq_ignore_ascii_case(bare)) {
+        Some(keyword) => default.replacen(bare, keyword, 1),
+        None => default.to_string(),
+    }
 }
 
 /// Byte offsets in `sql` that are outside quotes and comments.
@@ -435,6 +459,18 @@ fn checks(sql: &str) -> Vec<(Option<String>, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn defaults_compare_without_keyword_case_but_keep_quoted_text() {
+        assert_eq!(keywords_upper("false"), keywords_upper("FALSE"));
+        assert_eq!(
+            keywords_upper("current_timestamp"),
+            keywords_upper("CURRENT_TIMESTAMP")
+        );
+        assert_eq!(keywords_upper("(true)"), "(TRUE)");
+        assert_eq!(keywords_upper("lower('Mixed Case')"), "lower('Mixed Case')");
+        assert_ne!(keywords_upper("'false'"), keywords_upper("'FALSE'"));
+    }
 
     #[test]
     fn index_columns_and_predicate_come_from_the_text() {

@@ -262,13 +262,21 @@ fn names_sqlx(line: &str) -> bool {
     } else {
         line
     };
-    let rest = rest
+    let named = rest
         .strip_prefix("\"sqlx\"")
-        .or_else(|| rest.strip_prefix("sqlx"));
-    rest.is_some_and(|r| {
-        let r = r.trim_start();
-        r.starts_with('=') || r.starts_with('.')
-    })
+        .or_else(|| rest.strip_prefix("sqlx"))
+        .is_some_and(|r| {
+            let r = r.trim_start();
+            r.starts_with('=') || r.starts_with('.')
+        });
+    // A renamed dependency: `db = { package = "sqlx", … }`.
+    let renamed = rest.split([',', '{', '}']).any(|part| {
+        part.trim()
+            .strip_prefix("package")
+            .and_then(|p| p.trim_start().strip_prefix('='))
+            .is_some_and(|v| v.trim().trim_matches(['"', '\'']) == "sqlx")
+    });
+    named || renamed
 }
 
 /// Every version the folder uses, whichever database its files are for: what `godwit
@@ -756,7 +764,9 @@ fn same_order_as_diesel(dir: &Path, migrations: &[Migration]) -> Result<(), Erro
             return Err(Error::source(
                 dir.join(&m.origin),
                 format!(
-                    "diesel records this directory as version {day} and runs it before {},                      but its name says {version}, after it; rename it to {}-{}_{} (or earlier                      than {}) so that both tools apply the folder in one order",
+                    "diesel records this directory as version {day} and runs it before {}, \
+                     but its name says {version}, after it; rename it to {}-{}_{} (or earlier \
+                     than {}) so that both tools apply the folder in one order",
                     earlier.origin,
                     date,
                     &version.as_str()[8..],
@@ -1631,6 +1641,7 @@ mod tests {
             "[dependencies]\nsqlx.workspace = true\n",
             "[workspace.dependencies]\n\"sqlx\" = \"0.8\"\n",
             "[dependencies.sqlx]\nversion = \"0.8\"\n",
+            "[dependencies]\ndb = { package = \"sqlx\", version = \"0.8\" }\n",
         ];
         for manifest in manifests {
             let root = tempfile::tempdir().unwrap();

@@ -389,6 +389,29 @@ fn read_godwit(dir: &Path) -> Result<Vec<Migration>, Error> {
             }
             continue;
         }
+        // vaultwarden keeps diesel folders per database: migrations/{mysql,postgresql,sqlite}.
+        const DATABASES: [&str; 8] = [
+            "mysql",
+            "mariadb",
+            "postgres",
+            "postgresql",
+            "pg",
+            "sqlite",
+            "sqlite3",
+            "cockroach",
+        ];
+        if DATABASES.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(Error::source(
+                dir,
+                format!(
+                    "holds a folder of migrations per database ({name}/ among them): set `migrations` in \
+                     godwit.toml to the one for this database, e.g. `migrations = \"{}/{name}\"`",
+                    dir.file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default()
+                ),
+            ));
+        }
         let (version, label) = version_and_name(&name).filter(|(_, n)| !n.is_empty()).ok_or_else(|| {
             Error::source(&path, "a migration directory is named <version>_<name>, e.g. 20261121090000_create_users")
         })?;
@@ -1724,6 +1747,36 @@ mod tests {
         write(dir.path(), &[("30_other.down.sql", "SELECT 1;")]);
         let err = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap_err();
         assert!(matches!(err, Error::Source { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_folder_per_database_says_which_setting_picks_one() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            &[
+                (
+                    "migrations/mysql/2018-01-14-171611_create_tables/up.sql",
+                    "SELECT 1;",
+                ),
+                (
+                    "migrations/postgresql/2019-09-12-100000_create_tables/up.sql",
+                    "SELECT 1;",
+                ),
+            ],
+        );
+        let err = read(
+            &root.path().join("migrations"),
+            &LayoutSpec::default(),
+            Dialect::MySql,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Source { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("migrations = \"migrations/mysql\""),
+            "{err}"
+        );
     }
 
     #[test]

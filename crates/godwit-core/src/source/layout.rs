@@ -613,9 +613,18 @@ fn read_up_down_files(dir: &Path, tool: Layout) -> Result<Vec<Migration>, Error>
         }
         let stem = name.trim_end_matches(".sql").trim_end_matches(".up");
         let (version, label) = named(path, stem)?;
-        let (down_path, down) = match downs.remove(&version) {
-            Some((_, found)) => (found.clone(), Some(read(found)?)),
-            None => (dir.join(format!("{stem}.down.sql")), None),
+        let (place, down) = match downs.remove(&version) {
+            Some((_, found)) => (DownPlace::File(found.clone()), Some(read(found)?)),
+            // sqlx reverts only `.up.sql`/`.down.sql` pairs: beside a one-file migration
+            // a down file would not be read by sqlx.
+            None if tool == Layout::Sqlx && !name.ends_with(".up.sql") => (
+                DownPlace::Nowhere {
+                    reason: "sqlx's one-file migrations (<version>_<name>.sql) have no down script: \
+                             sqlx reverts only <version>_<name>.up.sql / .down.sql pairs",
+                },
+                None,
+            ),
+            None => (DownPlace::File(dir.join(format!("{stem}.down.sql"))), None),
         };
         migrations.push(migration(
             version,
@@ -624,7 +633,7 @@ fn read_up_down_files(dir: &Path, tool: Layout) -> Result<Vec<Migration>, Error>
             name.clone(),
             read(path)?,
             down,
-            DownPlace::File(down_path),
+            place,
         ));
     }
     if !downs.is_empty() {
@@ -1776,6 +1785,35 @@ mod tests {
             err.to_string()
                 .contains("migrations = \"migrations/mysql\""),
             "{err}"
+        );
+    }
+
+    /// atuin's sqlx folders are one-file migrations: sqlx has nowhere to keep their down
+    /// script, so nothing asks for one.
+    #[test]
+    fn sqlx_one_file_migrations_have_nowhere_for_a_down() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "20210425153745_create_history.sql",
+                    "CREATE TABLE history (id int);",
+                ),
+                ("20210425153800_pair.up.sql", "CREATE TABLE pair (id int);"),
+                ("20210425153800_pair.down.sql", "DROP TABLE pair;"),
+                ("20210425153900_lonely.up.sql", "SELECT 1;"),
+            ],
+        );
+        let spec = LayoutSpec {
+            layout: Some(Layout::Sqlx),
+            pattern: None,
+        };
+        let ms = read(dir.path(), &spec, Dialect::Postgres).unwrap();
+        assert!(matches!(ms[0].down_place, DownPlace::Nowhere { .. }));
+        assert!(ms[1].down.is_some());
+        assert!(
+            matches!(&ms[2].down_place, DownPlace::File(p) if p.ends_with("20210425153900_lonely.down.sql"))
         );
     }
 

@@ -71,6 +71,15 @@ impl Version {
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
+        self.value_cmp(other).then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl Version {
+    /// The order of the numbers the versions stand for, without the tie-break on their
+    /// text: `4`, `04` and `4.0` are one version, as Flyway, golang-migrate, goose and
+    /// sqlx read them (each refuses two files of one version).
+    pub fn value_cmp(&self, other: &Self) -> Ordering {
         match (self.is_repeatable(), other.is_repeatable()) {
             (true, true) => return self.0.cmp(&other.0),
             (a, b) if a != b => return a.cmp(&b),
@@ -95,7 +104,7 @@ impl Ord for Version {
         let (mut a, mut b) = (self.segments(), other.segments());
         loop {
             match (a.next(), b.next()) {
-                (None, None) => return self.0.cmp(&other.0),
+                (None, None) => return Ordering::Equal,
                 (x, y) => {
                     let (x, y) = (x.unwrap_or("0"), y.unwrap_or("0"));
                     let order = x.len().cmp(&y.len()).then_with(|| x.cmp(y));

@@ -121,7 +121,7 @@ pub fn read(dir: &Path, spec: &LayoutSpec, dialect: Dialect) -> Result<Vec<Migra
     };
     migrations.sort_by(|a, b| a.version.cmp(&b.version));
     for pair in migrations.windows(2) {
-        if pair[0].version == pair[1].version {
+        if pair[0].version.value_cmp(&pair[1].version) == std::cmp::Ordering::Equal {
             return Err(Error::source(
                 dir.join(&pair[1].origin),
                 format!(
@@ -1815,6 +1815,27 @@ mod tests {
         assert!(
             matches!(&ms[2].down_place, DownPlace::File(p) if p.ends_with("20210425153900_lonely.down.sql"))
         );
+    }
+
+    /// Flyway reads `V04` and `V4` (and `V4.0`) as one version and refuses the pair.
+    #[test]
+    fn versions_of_one_number_spelled_apart_are_duplicates() {
+        for (a, b) in [
+            ("V4__use.sql", "V04__dup.sql"),
+            ("V4__use.sql", "V4.0__dup.sql"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), &[(a, "SELECT 1;"), (b, "SELECT 2;")]);
+            let err = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap_err();
+            assert!(
+                err.to_string().contains("is also used by"),
+                "{a} {b}: {err}"
+            );
+        }
+        let v = |s: &str| Version::parse(s).unwrap();
+        assert_eq!(v("4").value_cmp(&v("04")), std::cmp::Ordering::Equal);
+        assert_ne!(v("4"), v("04"), "the text stays as written");
+        assert_eq!(v("9").cmp(&v("10")), std::cmp::Ordering::Less);
     }
 
     #[test]

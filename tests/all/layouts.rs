@@ -255,12 +255,18 @@ fn goose_envsub_fills_the_environment() {
         cmd.env("GODWIT_TEST_REGION", region);
         run(cmd)
     };
-    with("eu-west", &["deploy"]).expect(0).says("Applied 1 migration");
+    with("eu-west", &["deploy"])
+        .expect(0)
+        .says("Applied 1 migration");
     assert_eq!(
         p.db.rows("SELECT name, value FROM settings ORDER BY name"),
         [["region", "eu-west"], ["zone", "a"]]
     );
-    assert_eq!(p.db.int("SELECT one()"), 1, "the function body after ENVSUB OFF");
+    assert_eq!(
+        p.db.int("SELECT one()"),
+        1,
+        "the function body after ENVSUB OFF"
+    );
     // Another environment: the same migration, applied and unmodified.
     let status = with("us-east", &["status"]);
     status.expect(0);

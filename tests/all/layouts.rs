@@ -324,6 +324,9 @@ fn dbmate() {
 #[test]
 fn golang_migrate() {
     let p = project("golang-migrate");
+    // status says how it reads the folder, so that a wrong guess is visible.
+    p.godwit(&["status"])
+        .says("migrations read as golang-migrate's folder (detected;");
     reads_and_deploys(&p, &["users", "posts"]);
     p.godwit(&["down", "--steps", "3"]).expect(0);
     let q = migrated_by_other_tool(

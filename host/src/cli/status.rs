@@ -44,8 +44,11 @@ pub(super) async fn run(
         json,
         !others.is_empty(),
     );
+    let (layout, layout_from) = layout_of(config);
     if json {
         let mut doc: serde_json::Value = serde_json::from_str(&status).expect("status JSON");
+        doc["layout"] = serde_json::json!(layout);
+        doc["layout_from"] = serde_json::json!(layout_from);
         doc["other_history"] = serde_json::json!(others);
         doc["checker_only"] = serde_json::json!(crate::driver::checker_only(config));
         outln!(
@@ -53,7 +56,21 @@ pub(super) async fn run(
             serde_json::to_string_pretty(&doc).expect("serializable")
         );
     } else {
-        outln!("{status}");
+        // Which tool's folder godwit took this for, under the database's line: a wrong
+        // guess (sqlx's files read as golang-migrate's) changes how they run.
+        let dir = config
+            .migrations_dir
+            .strip_prefix(&config.project_dir)
+            .unwrap_or(&config.migrations_dir);
+        let read_as = match (layout, layout_from) {
+            ("pattern", _) => "read with godwit.toml's `pattern`".to_string(),
+            (name, "detected") => {
+                format!("read as {name}'s folder (detected; `layout` in godwit.toml overrides)")
+            }
+            (name, _) => format!("read as {name}'s folder (`layout` in godwit.toml)"),
+        };
+        let (database, rest) = status.split_once('\n').unwrap_or((&status, ""));
+        outln!("{database}\n  {} {read_as}\n{rest}", dir.display());
         let checker_only = crate::driver::checker_only(config);
         if !checker_only.is_empty() {
             out!("\n{}", crate::driver::checker_only_text(&checker_only));
@@ -64,4 +81,22 @@ pub(super) async fn run(
     }
     let summary = report::summarize(&entries);
     Ok(crate::fleet::status_code(&summary, !others.is_empty()))
+}
+
+/// The layout the migrations folder is read in (`pattern` for godwit.toml's pattern), and
+/// where that came from: `godwit.toml` or `detected`.
+fn layout_of(config: &Config) -> (&'static str, &'static str) {
+    if config.file.pattern.is_some() {
+        return ("pattern", "godwit.toml");
+    }
+    let from = if config.file.layout.is_some() {
+        "godwit.toml"
+    } else {
+        "detected"
+    };
+    let name = config
+        .layout()
+        .layout
+        .map_or("godwit", source::Layout::name);
+    (name, from)
 }

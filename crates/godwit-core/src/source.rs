@@ -541,8 +541,12 @@ impl Migration {
         if self.step.is_some() { "step" } else { "sql" }
     }
 
-    /// `20261121090000_create_users`, as the directory is named.
+    /// `20261121090000_create_users`, as the directory is named; a Flyway repeatable's
+    /// version is its name already (`R__view`).
     pub fn id(&self) -> String {
+        if self.version.is_repeatable() {
+            return self.version.to_string();
+        }
         format!("{}_{}", self.version, self.name)
     }
 }

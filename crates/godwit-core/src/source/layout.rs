@@ -1657,6 +1657,9 @@ mod tests {
         assert!(ms[1].down.is_some());
         assert_eq!(ms[2].up.no_transaction, Some(NoTransaction::Flyway));
         assert_eq!(ms[2].origin, "sub/V2__nested.sql");
+        // A repeatable is named once, as its file is: not `R__views_views`.
+        assert_eq!(ms[3].id(), "R__views");
+        assert_eq!(ms[0].id(), "1_init");
     }
 
     #[test]

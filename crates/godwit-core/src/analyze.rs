@@ -432,6 +432,14 @@ fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> Stateme
                 asts.len()
             ));
         }
+        // PostgreSQL's anonymous code block: procedural code, which no SQL parser reads.
+        Err(_)
+            if dialect == Dialect::Postgres && words.first().is_some_and(|w| w.upper == "DO") =>
+        {
+            info.parsed = false;
+            info.parse_error =
+                Some("a DO block: its procedural body is not analysed, only that it runs".into());
+        }
         Err(e) => {
             info.parsed = false;
             let text = e.to_string();
@@ -1976,6 +1984,22 @@ mod tests {
         assert_eq!(
             if_exists("DROP TABLE a FROBNICATE", Dialect::Postgres),
             [false]
+        );
+    }
+
+    #[test]
+    fn a_do_block_says_what_it_is() {
+        let info = one(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1) THEN CREATE TYPE t AS ENUM ('a'); END IF; END $$",
+            Dialect::Postgres,
+        );
+        assert!(!info.parsed);
+        assert!(
+            info.parse_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("a DO block")),
+            "{:?}",
+            info.parse_error
         );
     }
 

@@ -401,7 +401,45 @@ impl VerifyReport {
                     if failing == 1 { "its up.sql" } else { "their up.sql" },
                     group.text()
                 ));
-                if group.passed() && group.ran_any() {
+                // The down-all stops at the newest migration without a down.sql: the
+                // failing down files older than it were never part of the group.
+                let floor = group
+                    .back_to
+                    .as_ref()
+                    .and_then(|b| self.migrations.iter().position(|m| &m.migration == b));
+                let unreached: Vec<String> = floor
+                    .map(|f| {
+                        self.migrations[..=f]
+                            .iter()
+                            .filter(|m| {
+                                matches!(
+                                    m.reversibility,
+                                    Reversibility::Irreversible | Reversibility::DownFailed
+                                )
+                            })
+                            .map(|m| m.migration.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !unreached.is_empty() {
+                    let mut named = unreached
+                        .iter()
+                        .take(5)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    if unreached.len() > 5 {
+                        named.push_str(&format!(" and {} more", unreached.len() - 5));
+                    }
+                    out.push_str(&format!(
+                        "  That check stopped at {}, which has no down.sql, so it says nothing about {}: \
+                         older than it, {} not reached, and stay{} reported as above.\n",
+                        group.back_to.as_deref().unwrap_or_default(),
+                        named,
+                        if unreached.len() == 1 { "it was" } else { "they were" },
+                        if unreached.len() == 1 { "s" } else { "" },
+                    ));
+                } else if group.passed() && group.ran_any() {
                     out.push_str(
                         "  So the history as a whole comes back to where it started when reverted from the \
                          newest migration, although the down files above do not each undo their own up.sql \

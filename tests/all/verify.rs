@@ -20,6 +20,7 @@ each_dialect!(
     failing_up_sql_exits_1,
     every_failing_script_is_reported,
     failing_down_sql_is_reported_and_the_rest_checked,
+    a_group_check_that_stops_early_vouches_for_nothing_older,
     group_style_downs,
     long_view_difference_is_a_line_diff,
     same_migrations_give_equal_schemas,
@@ -394,6 +395,43 @@ fn failing_down_sql_is_reported_and_the_rest_checked(d: Dialect) {
     assert_eq!(failures[0]["migration"], "20260804000000_create_tags");
     assert_eq!(failures[0]["script"], "down");
     assert_eq!(group["problems"][0]["object"], "table tags");
+}
+
+/// The automatic down-all stops at the newest migration without a down.sql. A down.sql
+/// older than that (hatchet's enum value that cannot be removed) was never part of it,
+/// so verify must not call the history reversible as a whole nor send the user to
+/// `--down-all` for it.
+fn a_group_check_that_stops_early_vouches_for_nothing_older(d: Dialect) {
+    let p = Project::empty(d);
+    p.write(
+        "20260101000001_create_a/up.sql",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);\n",
+    );
+    p.write("20260101000001_create_a/down.sql", "DROP TABLE a;\n");
+    p.write(
+        "20260101000002_add_b/up.sql",
+        "ALTER TABLE a ADD COLUMN b INTEGER;\n",
+    );
+    p.write("20260101000002_add_b/down.sql", "SELECT 1;\n");
+    p.write(
+        "20260101000003_create_notes/up.sql",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY);\n",
+    );
+    p.write(
+        "20260101000004_create_tags/up.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY);\n",
+    );
+    p.write("20260101000004_create_tags/down.sql", "DROP TABLE tags;\n");
+    p.godwit(&["deploy"]).expect(0);
+    let out = verify(&p, &[]);
+    out.expect(4)
+        .says("20260101000002_add_b")
+        .says("That check stopped at 20260101000003_create_notes, which has no down.sql, so it says nothing about 20260101000002_add_b");
+    assert!(
+        !out.stdout.contains("So the history as a whole comes back"),
+        "{}",
+        out.text()
+    );
 }
 
 /// Down files written for the group, not for their own up.sql (kratos's pattern): the

@@ -1074,13 +1074,34 @@ enum Sections {
 /// goose and dbmate keep up and down in one file, separated by marker comments.
 fn read_sections(dir: &Path, tool: Sections) -> Result<Vec<Migration>, Error> {
     let mut migrations = Vec::new();
-    for (name, path) in entries(dir)? {
-        if name.ends_with(".go") && tool == Sections::Goose {
-            return Err(Error::source(
-                &path,
-                "goose Go migrations run code godwit cannot run; port it to SQL or to a godwit plugin step",
-            ));
-        }
+    let files = entries(dir)?;
+    // goose's Go migrations are named like its SQL ones (`<version>_<name>.go`); other Go
+    // files (an `embed.go` holding `//go:embed *.sql`, tests) are not migrations.
+    let go: Vec<&(String, PathBuf)> = files
+        .iter()
+        .filter(|(name, _)| {
+            tool == Sections::Goose
+                && !name.ends_with("_test.go")
+                && name
+                    .strip_suffix(".go")
+                    .is_some_and(|stem| version_and_name(stem).is_some())
+        })
+        .collect();
+    if let [(_, first), ..] = go.as_slice() {
+        let names: Vec<&str> = go.iter().map(|(n, _)| n.as_str()).collect();
+        return Err(Error::source(
+            first,
+            format!(
+                "goose Go migrations run code godwit cannot run; port {} to SQL or to godwit plugin steps",
+                if names.len() == 1 {
+                    "it".to_string()
+                } else {
+                    format!("each of the {}: {}", names.len(), names.join(", "))
+                }
+            ),
+        ));
+    }
+    for (name, path) in files {
         if !path.is_file() || !name.ends_with(".sql") {
             continue;
         }
@@ -1402,6 +1423,40 @@ mod tests {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, text).unwrap();
         }
+    }
+
+    /// A goose folder often holds an `embed.go` (`//go:embed *.sql`): not a migration.
+    /// Go migrations are refused, all of them named at once (hatchet has nine).
+    #[test]
+    fn goose_go_files_that_are_not_migrations_are_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "20240101000000_users.sql",
+                    "-- +goose Up\nCREATE TABLE users (id int);\n",
+                ),
+                ("embed.go", "package migrations\n//go:embed *.sql\n"),
+                ("migrations_test.go", "package migrations\n"),
+            ],
+        );
+        let ms = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap();
+        assert_eq!(ms.len(), 1);
+        write(
+            dir.path(),
+            &[
+                ("20240102000000_backfill.go", "package migrations\n"),
+                ("20240103000000_rehash.go", "package migrations\n"),
+            ],
+        );
+        let err = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("20240102000000_backfill.go") && err.contains("20240103000000_rehash.go"),
+            "{err}"
+        );
     }
 
     #[test]

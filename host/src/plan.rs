@@ -12,6 +12,7 @@ use crate::analyze::{self, Effect, Lock, StatementInfo};
 use crate::config::Config;
 use crate::finding::{Finding, Severity};
 use crate::migrator::Migrator;
+use crate::source::Version;
 use crate::text::{one_line, thousands};
 use crate::validate::Validators;
 use crate::{Dialect, Error, lint};
@@ -108,11 +109,24 @@ pub struct PlannedStatement {
 
 /// Plans every pending migration against the connected database; `validators` add their
 /// findings on each pending migration and on the database (through a read-only session).
-pub async fn plan(migrator: &mut Migrator, validators: Option<&Validators>) -> Result<Plan, Error> {
+pub async fn plan(
+    migrator: &mut Migrator,
+    validators: Option<&Validators>,
+    to: Option<&Version>,
+) -> Result<Plan, Error> {
     let config: Config = migrator.config().clone();
     let dialect = config.target.dialect;
     let sources = migrator.read_sources()?;
-    let pending = migrator.pending(&sources).await?;
+    if let Some(to) = to
+        && !sources.iter().any(|m| &m.version == to)
+    {
+        return Err(Error::Config(format!(
+            "--to {to}: there is no migration with that version"
+        )));
+    }
+    // What `deploy --to` would apply: the pending migrations up to that version.
+    let mut pending = migrator.pending(&sources).await?;
+    pending.retain(|m| to.is_none_or(|to| m.version <= *to));
     // The migrations before the pending ones declare what these change.
     let earlier: Vec<crate::source::Migration> = match pending.first() {
         Some(first) => sources

@@ -292,6 +292,14 @@ fn plan_of_a_fresh_database() {
     let empty = Project::new(Dialect::Sqlite, "migrations_reversible");
     empty.godwit(&["deploy"]).expect(0);
     empty.godwit(&["plan"]).expect(0).says("Nothing to plan");
+
+    // `--to` plans what `deploy --to` would apply, and names a version that is not there.
+    let out = p.godwit(&["plan", "--to", "20260201000000"]);
+    out.expect(0).says("20260201000000_create_accounts");
+    assert!(!out.text().contains("20260202000000"), "{}", out.text());
+    p.godwit(&["plan", "--to", "20269999999999"])
+        .expect(2)
+        .says("no migration with that version");
 }
 
 /// Each table's own lock: the table written, the tables only read, the table a foreign key

@@ -11,6 +11,9 @@ pub struct Args {
     /// human (default), json, or markdown (for a pull-request comment).
     #[arg(long, value_enum)]
     format: Option<Format>,
+    /// Plan what `deploy --to VERSION` would apply: the pending migrations up to it.
+    #[arg(long, value_name = "VERSION")]
+    to: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -26,7 +29,8 @@ pub(super) async fn run(
     args: &Args,
     json: bool,
 ) -> Result<u8, Error> {
-    let plan = crate::plan::plan(migrator, validators).await?;
+    let to = args.to.as_deref().map(super::version).transpose()?;
+    let plan = crate::plan::plan(migrator, validators, to.as_ref()).await?;
     let format = args
         .format
         .unwrap_or(if json { Format::Json } else { Format::Human });

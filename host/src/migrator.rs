@@ -11,6 +11,7 @@
 //!   marked "in doubt", so after a crash the next deploy either resumes exactly where the
 //!   dead one stopped, or says precisely which statement needs a human to check.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -216,6 +217,10 @@ pub struct RunReport {
     /// so reverting them changed nothing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub empty_downs: Vec<String>,
+    /// Why `godwit down` cannot put back what this run copied: the folder's tool keeps
+    /// no down scripts (Prisma, Drizzle Kit), in its layout's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copies_without_down: Option<String>,
 }
 
 /// One [`Event::DataCopy`], as the run's report lists it.
@@ -605,6 +610,13 @@ impl Migrator {
             backup: backup.as_ref().map(|b| b.id.clone()),
             ..Default::default()
         };
+        let without_down: BTreeMap<String, &'static str> = plan
+            .iter()
+            .filter_map(|(m, _, _)| match m.down_place {
+                source::DownPlace::Nowhere { reason } => Some((m.version.to_string(), reason)),
+                _ => None,
+            })
+            .collect();
         for (migration, resume, statements) in plan {
             let outcome = match &migration.step {
                 Some(step) => {
@@ -664,6 +676,12 @@ impl Migrator {
         }
         self.copies = None;
         report.copies = std::mem::take(&mut self.events.copies);
+        report.copies_without_down = report.copies.iter().find_map(|c| {
+            matches!(c.outcome, copy::CopyOutcome::Copied { .. })
+                .then(|| without_down.get(&c.version))
+                .flatten()
+                .map(|reason| reason.to_string())
+        });
         report.duration_ms = started.elapsed().as_millis() as u64;
         Ok(report)
     }

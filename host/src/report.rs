@@ -402,8 +402,14 @@ fn copies_summary(report: &RunReport) -> String {
     }
     let mut out = String::new();
     if copied > 0 {
+        let back = match &report.copies_without_down {
+            Some(reason) => format!(
+                "{reason}, so `godwit down` cannot put it back: the copies stay until `godwit backups prune --copies`, to read back by hand"
+            ),
+            None => "`godwit down` puts it back where down.sql re-creates what was dropped".into(),
+        };
         out.push_str(&format!(
-            "\nCopied the data of {copied} dropped table{s} or column{s} ({} row{}) into {}: `godwit down` puts it back where down.sql re-creates what was dropped; `godwit backups` lists the copies.",
+            "\nCopied the data of {copied} dropped table{s} or column{s} ({} row{}) into {}: {back}; `godwit backups` lists the copies.",
             thousands(copied_rows as u64),
             plural(copied_rows as usize),
             store.as_deref().unwrap_or("the copies"),

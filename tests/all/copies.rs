@@ -848,6 +848,37 @@ fn mysql_without_create_privilege_copies_nothing_and_says_what_to_grant() {
 
 /// On SQLite the copy is written in the migration's transaction: a migration that fails
 /// after its drop leaves neither the drop nor the copy.
+/// Prisma keeps no down scripts, so the copy of what a Prisma migration drops cannot be
+/// put back by `godwit down`: deploy says so instead of promising it.
+#[test]
+fn a_copy_in_a_folder_without_down_scripts_says_down_cannot_put_it_back() {
+    let p = Project::empty(Dialect::Sqlite);
+    std::fs::write(
+        p.migrations().join("migration_lock.toml"),
+        "provider = \"sqlite\"\n",
+    )
+    .unwrap();
+    p.write(
+        "20240101000000_init/migration.sql",
+        "CREATE TABLE \"Session\" (\"id\" INTEGER PRIMARY KEY, \"host\" TEXT);\n\
+         INSERT INTO \"Session\" VALUES (1, 'a'), (2, 'b');\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "20240102000000_drop_session/migration.sql",
+        "DROP TABLE \"Session\";\n",
+    );
+    let out = p.godwit(&["deploy"]);
+    out.expect(0)
+        .says("copied Session (2 rows)")
+        .says("Prisma migrations have no down scripts, so `godwit down` cannot put it back");
+    assert!(
+        !out.text().contains("`godwit down` puts it back"),
+        "{}",
+        out.text()
+    );
+}
+
 #[test]
 fn sqlite_copy_rolls_back_with_its_migration() {
     let p = shop(Dialect::Sqlite);

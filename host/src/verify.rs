@@ -183,6 +183,9 @@ pub struct ScriptFailure {
     /// The script's file as its layout names it (`migration.sql` for Prisma,
     /// `0001_x.up.sql` for golang-migrate); `up.sql`/`down.sql` when not known.
     pub file: Option<String>,
+    /// The section of `file` the script is, where one file holds both (goose, dbmate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
     pub error: String,
     /// The earlier failure that left the shadow off the path the migrations describe,
     /// and may be the cause of this one.
@@ -195,19 +198,51 @@ fn file_name(path: &std::path::Path) -> Option<String> {
 }
 
 impl ScriptFailure {
+    /// `migration`'s `kind` script failed with `error`. The script is named as its layout
+    /// names it: its file, and for goose and dbmate, which keep both in one file, the
+    /// section of it (`-- +goose Down`; `up` for the part before it).
+    fn new(migration: &Migration, kind: ScriptKind, error: String, after: Option<String>) -> Self {
+        let script = match kind {
+            ScriptKind::Up => Some(&migration.up),
+            ScriptKind::Down => migration.down.as_ref(),
+        };
+        let section = match (&migration.down_place, kind) {
+            (crate::source::DownPlace::Section { marker, .. }, ScriptKind::Down) => {
+                Some(marker.to_string())
+            }
+            (crate::source::DownPlace::Section { .. }, ScriptKind::Up) => Some("up".to_string()),
+            _ => None,
+        };
+        ScriptFailure {
+            migration: migration.id(),
+            script: kind,
+            file: script.and_then(|s| file_name(&s.path)),
+            section,
+            error,
+            after,
+        }
+    }
+
     fn text(&self) -> String {
-        let script = match (&self.file, self.script) {
-            (Some(file), _) => file.as_str(),
-            (None, ScriptKind::Up) => "up.sql",
-            (None, ScriptKind::Down) => "down.sql",
+        // A section's file is named after the migration already.
+        let of = format!(" of {}", self.migration);
+        let (script, of) = match (&self.file, &self.section, self.script) {
+            (Some(file), Some(section), _) if section == "up" => {
+                (format!("the up section of {file}"), String::new())
+            }
+            (Some(file), Some(section), _) => {
+                (format!("the `{section}` section of {file}"), String::new())
+            }
+            (Some(file), None, _) => (file.clone(), of),
+            (None, _, ScriptKind::Up) => ("up.sql".into(), of),
+            (None, _, ScriptKind::Down) => ("down.sql".into(), of),
         };
         let after = match &self.after {
             Some(earlier) => format!(" (after an earlier failure, of {earlier})"),
             None => String::new(),
         };
         format!(
-            "{script} of {}{after} failed: {}",
-            self.migration,
+            "{script}{of}{after} failed: {}",
             self.error.replace('\n', "\n    ")
         )
     }
@@ -838,13 +873,12 @@ impl<'a> Run<'a> {
                 return Ok(None);
             }
             report.applied += self.shadow_run_applied();
-            report.failures.push(ScriptFailure {
-                migration: id.clone(),
-                script: ScriptKind::Up,
-                file: file_name(&failed.migration.up.path),
+            report.failures.push(ScriptFailure::new(
+                failed.migration,
+                ScriptKind::Up,
                 error,
-                after: self.diverged.clone(),
-            });
+                self.diverged.clone(),
+            ));
             self.diverge(failed.migration, &failed.migration.up.text, "failed");
             self.shadow
                 .resolve(&failed.migration.version, Resolve::Applied)
@@ -887,17 +921,12 @@ impl<'a> Run<'a> {
                 .first()
                 .map(|f| f.migration.clone())
                 .or_else(|| self.diverged.clone());
-            failures.push(ScriptFailure {
-                migration: failed.migration.id(),
-                script: ScriptKind::Down,
-                file: failed
-                    .migration
-                    .down
-                    .as_ref()
-                    .and_then(|d| file_name(&d.path)),
+            failures.push(ScriptFailure::new(
+                failed.migration,
+                ScriptKind::Down,
                 error,
                 after,
-            });
+            ));
             self.shadow
                 .resolve(&failed.migration.version, Resolve::RolledBack)
                 .await?;
@@ -1096,13 +1125,9 @@ async fn round_trip(
     if let Some(error) = script_failure(run.shadow.down(&DownTarget::Steps(1)).await)? {
         let failed = run.failed().await?;
         let applied = failed.as_ref().map_or(0, |f| f.applied);
-        report.failures.push(ScriptFailure {
-            migration: id.clone(),
-            script: ScriptKind::Down,
-            file: migration.down.as_ref().and_then(|d| file_name(&d.path)),
-            error,
-            after: None,
-        });
+        report
+            .failures
+            .push(ScriptFailure::new(migration, ScriptKind::Down, error, None));
         // Rolled back, or failed at its first statement: the shadow is as up.sql left it.
         // Otherwise what ran of it may have changed the schema.
         if applied > 0 && run.shadow.driver().introspect().await? != after_up {
@@ -1404,6 +1429,7 @@ mod tests {
             migration: "20260801000000_create_users".into(),
             script: ScriptKind::Up,
             file: None,
+            section: None,
             error: "relation \"legacy\" does not exist".into(),
             after: None,
         });

@@ -1010,6 +1010,20 @@ fn a_failing_script_is_named_by_its_own_file() {
     let out = p.godwit(&["verify"]);
     out.says("migration.sql of 20260102000000_copy failed");
     assert!(!out.text().contains("up.sql of"), "{}", out.text());
+
+    // goose keeps up and down in one file: the failing one is the file's Down section.
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "20260101000000_users.sql",
+        "-- +goose Up\nCREATE TABLE users (id INTEGER PRIMARY KEY);\n-- +goose Down\nDROP TABLE userz;\n",
+    );
+    let out = p.godwit(&["verify"]);
+    out.says("the `-- +goose Down` section of 20260101000000_users.sql failed");
+    assert!(
+        !out.text().contains("down.sql of 20260101000000_users"),
+        "{}",
+        out.text()
+    );
 }
 
 /// A down.sql that undoes more than its up.sql (here a CASCADE that also drops a

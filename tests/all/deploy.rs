@@ -488,16 +488,22 @@ fn mysql_migrations_run_in_their_tools_session() {
     p.write(
         "20260101000000_session/up.sql",
         "CREATE TABLE seen AS SELECT @@SESSION.sql_mode AS mode, @@GLOBAL.sql_mode AS server_mode, \
-         @@SESSION.time_zone AS zone, @@GLOBAL.time_zone AS server_zone;\n\
+         @@SESSION.time_zone AS zone, @@GLOBAL.time_zone AS server_zone, \
+         @@SESSION.collation_connection AS coll, \
+         (SELECT DEFAULT_COLLATE_NAME FROM information_schema.CHARACTER_SETS WHERE CHARACTER_SET_NAME = 'utf8mb4') AS server_coll;\n\
          CREATE TABLE position (id INT PRIMARY KEY, a INT, b INT, either INT);\n\
          INSERT INTO position (id, a, b) VALUES (1, 0, 5), (2, 0, 0);\n\
          UPDATE position SET either = (a || b);\n",
     );
     p.godwit(&["deploy"]).expect(0);
     let seen =
-        p.db.rows("SELECT mode, server_mode, zone, server_zone FROM seen");
+        p.db.rows("SELECT mode, server_mode, zone, server_zone, coll, server_coll FROM seen");
     assert_eq!(seen[0][0], seen[0][1], "the server's sql_mode: {seen:?}");
     assert_eq!(seen[0][2], seen[0][3], "the server's time zone: {seen:?}");
+    assert_eq!(
+        seen[0][4], seen[0][5],
+        "the server's utf8mb4 collation: {seen:?}"
+    );
     assert_eq!(
         p.db.rows("SELECT id, either FROM position ORDER BY id"),
         [["1", "1"], ["2", "0"]],
@@ -507,7 +513,8 @@ fn mysql_migrations_run_in_their_tools_session() {
     let p = Project::empty(Dialect::MySql);
     p.write(
         "20260101000000_session.up.sql",
-        "CREATE TABLE seen AS SELECT @@SESSION.sql_mode AS mode, @@SESSION.time_zone AS zone;\n\
+        "CREATE TABLE seen AS SELECT @@SESSION.sql_mode AS mode, @@SESSION.time_zone AS zone, \
+         @@SESSION.collation_connection AS coll;\n\
          CREATE TABLE joined AS SELECT 'a' || 'b' AS ab;\n",
     );
     p.write(
@@ -516,9 +523,10 @@ fn mysql_migrations_run_in_their_tools_session() {
     );
     std::fs::write(p.path().join("godwit.toml"), "layout = \"sqlx\"\n").unwrap();
     p.godwit(&["deploy"]).expect(0);
-    let seen = p.db.rows("SELECT mode, zone FROM seen");
+    let seen = p.db.rows("SELECT mode, zone, coll FROM seen");
     assert!(seen[0][0].contains("PIPES_AS_CONCAT"), "{seen:?}");
     assert_eq!(seen[0][1], "+00:00");
+    assert_eq!(seen[0][2], "utf8mb4_unicode_ci", "sqlx-cli's collation");
     assert_eq!(p.db.rows("SELECT ab FROM joined"), [["ab"]]);
 }
 

@@ -78,8 +78,11 @@ impl MySqlDriver {
         let mut lock_conn = with_connect_timeout(config, options.connect()).await?;
         if tool != super::ToolSession::Sqlx {
             // sqlx asks for IGNORE_SPACE in its handshake, whatever the options say: the
-            // server's own mode, as its client and every other tool get it.
-            sqlx::raw_sql("SET SESSION sql_mode = @@GLOBAL.sql_mode")
+            // server's own mode, as its client and every other tool get it. And sqlx
+            // names utf8mb4_unicode_ci; the client, diesel and the Go driver get the
+            // server's default collation of utf8mb4, which literals then carry
+            // (`CREATE TABLE … AS SELECT 'x'`, comparisons with a literal).
+            sqlx::raw_sql("SET SESSION sql_mode = @@GLOBAL.sql_mode, NAMES utf8mb4")
                 .execute(&mut conn)
                 .await
                 .map_err(|e| super::connect_error(&config.target, e))?;

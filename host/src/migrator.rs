@@ -238,6 +238,9 @@ pub struct Migrator {
     events: Events,
     /// Events about work inside a migration, told only once that work is committed.
     deferred: Vec<Event>,
+    /// The table rebuilds of the migration being deployed (by version), worked out at its
+    /// first DROP TABLE and kept for the rest of its statements.
+    rebuilds: Option<(Version, Vec<godwit_core::rebuild::Rebuild>)>,
     /// Validator plugins deploy runs before it changes anything.
     validators: Option<crate::validate::Validators>,
     /// What RunStarted and RunFinished call the run: `deploy`, `down`, `reset`.
@@ -304,6 +307,7 @@ impl Migrator {
                 copies: Vec::new(),
             },
             deferred: Vec::new(),
+            rebuilds: None,
             validators: None,
             operation: "deploy",
             files_validated: false,
@@ -1437,20 +1441,29 @@ impl Migrator {
         // one renamed) keeps its rows: copying them again would only have `down` put
         // them back on top of the rows its own rebuild copies back.
         let dialect = self.driver.dialect();
-        let rebuilds = if destroys
+        let drops_table = destroys
             .iter()
-            .any(|d| matches!(d, backup::Destroys::Table(_)))
+            .any(|d| matches!(d, backup::Destroys::Table(_)));
+        if drops_table
+            && self
+                .rebuilds
+                .as_ref()
+                .is_none_or(|(v, _)| *v != migration.version)
         {
-            godwit_core::rebuild::rebuilds(&crate::analyze::analyze(statements, dialect))
-        } else {
-            Vec::new()
+            let found =
+                godwit_core::rebuild::rebuilds(&crate::analyze::analyze(statements, dialect));
+            self.rebuilds = Some((migration.version.clone(), found));
+        }
+        let rebuilds: &[godwit_core::rebuild::Rebuild] = match &self.rebuilds {
+            Some((_, r)) if drops_table => r,
+            _ => &[],
         };
         for (k, what) in destroys.iter().enumerate() {
             let rebuilt = match what {
                 backup::Destroys::Table(name) => {
                     let key =
                         godwit_core::sql::name_key(dialect, &name.table.text, name.table.quoted);
-                    godwit_core::rebuild::dropping(&rebuilds, &key, index)
+                    godwit_core::rebuild::dropping(rebuilds, &key, index)
                 }
                 _ => None,
             };

@@ -520,12 +520,8 @@ impl Migrator {
             let statements = migration.up.statements(self.driver.dialect())?;
             plan.push((migration, resume, statements));
         }
-        if let Some(to) = &options.to
-            && !migrations.iter().any(|m| &m.version == to)
-        {
-            return Err(Error::Config(format!(
-                "--to {to}: there is no migration with that version"
-            )));
+        if let Some(to) = &options.to {
+            require_version(&migrations, to)?;
         }
 
         // Load (pin-check, compile, grant) every plugin the plan needs before anything is
@@ -2127,6 +2123,16 @@ fn no_down_advice(migration: &Migration) -> String {
 }
 
 /// A history row for `migration` as it starts (or, for baseline, as it is recorded).
+/// `--to VERSION` must name one of `migrations` (deploy's and plan's check).
+pub(crate) fn require_version(migrations: &[Migration], to: &Version) -> Result<(), Error> {
+    if migrations.iter().any(|m| &m.version == to) {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "--to {to}: there is no migration with that version"
+    )))
+}
+
 pub(crate) fn new_row(
     migration: &Migration,
     operation: Operation,

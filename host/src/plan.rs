@@ -117,12 +117,8 @@ pub async fn plan(
     let config: Config = migrator.config().clone();
     let dialect = config.target.dialect;
     let sources = migrator.read_sources()?;
-    if let Some(to) = to
-        && !sources.iter().any(|m| &m.version == to)
-    {
-        return Err(Error::Config(format!(
-            "--to {to}: there is no migration with that version"
-        )));
+    if let Some(to) = to {
+        crate::migrator::require_version(&sources, to)?;
     }
     // What `deploy --to` would apply: the pending migrations up to that version.
     let mut pending = migrator.pending(&sources).await?;

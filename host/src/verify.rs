@@ -130,6 +130,14 @@ pub struct MigrationCheck {
 }
 
 impl MigrationCheck {
+    /// Checked on its own, its down.sql failed or did not undo its up.sql.
+    pub fn failed_alone(&self) -> bool {
+        matches!(
+            self.reversibility,
+            Reversibility::Irreversible | Reversibility::DownFailed
+        )
+    }
+
     fn new(migration: String, reversibility: Reversibility) -> MigrationCheck {
         MigrationCheck {
             migration,
@@ -418,16 +426,7 @@ impl VerifyReport {
         }
         if let Some(group) = &self.group {
             if group.automatic {
-                let failing = self
-                    .migrations
-                    .iter()
-                    .filter(|m| {
-                        matches!(
-                            m.reversibility,
-                            Reversibility::Irreversible | Reversibility::DownFailed
-                        )
-                    })
-                    .count();
+                let failing = self.migrations.iter().filter(|m| m.failed_alone()).count();
                 out.push_str(&format!(
                     "\nOne at a time, {failing} down.sql file{} failed or did not undo {}; so verify also applied \
                      every migration on a second shadow database and ran every down.sql from the newest back, \
@@ -446,12 +445,7 @@ impl VerifyReport {
                     .map(|f| {
                         self.migrations[..=f]
                             .iter()
-                            .filter(|m| {
-                                matches!(
-                                    m.reversibility,
-                                    Reversibility::Irreversible | Reversibility::DownFailed
-                                )
-                            })
+                            .filter(|m| m.failed_alone())
                             .map(|m| m.migration.clone())
                             .collect()
                     })
@@ -597,12 +591,7 @@ pub async fn verify(
 
     // One at a time failed: try every down.sql from the newest back, on a fresh shadow,
     // since the first one no longer follows the migrations after a failed round trip.
-    let troubled = report.migrations.iter().any(|m| {
-        matches!(
-            m.reversibility,
-            Reversibility::Irreversible | Reversibility::DownFailed
-        )
-    });
+    let troubled = report.migrations.iter().any(MigrationCheck::failed_alone);
     if options.down == DownCheck::Each && troubled {
         if options.keep_shadow && (options.shadow_url.is_some() || config.file.shadow_url.is_some())
         {

@@ -900,10 +900,25 @@ impl Migrator {
     }
 
     /// The copies of dropped data that remain, without taking the lock (like `status`).
+    /// Each copy whose migration has no down script in its layout says so: `down` cannot
+    /// put it back. A migrations folder that cannot be read leaves the copies unmarked
+    /// rather than hiding them.
     pub async fn copies(&mut self) -> Result<copy::Listing, Error> {
-        copy::list(self.driver.as_mut())
+        let mut listing = copy::list(self.driver.as_mut())
             .await
-            .map_err(|e| Error::db("cannot list the copies of dropped data", &e))
+            .map_err(|e| Error::db("cannot list the copies of dropped data", &e))?;
+        if let Ok(migrations) = self.read_sources() {
+            for copy in &mut listing.copies {
+                copy.without_down = migrations
+                    .iter()
+                    .find(|m| m.version.to_string() == copy.version)
+                    .and_then(|m| match m.down_place {
+                        source::DownPlace::Nowhere { reason } => Some(reason.to_string()),
+                        _ => None,
+                    });
+            }
+        }
+        Ok(listing)
     }
 
     /// Drops the copies `which` selects, holding the migration lock so that no deploy

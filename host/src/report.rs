@@ -941,13 +941,17 @@ fn copy_state(c: &Listed) -> String {
             .collect();
         format!("; kept as text: {}", list.join(", "))
     };
-    let why = match (c.state.as_str(), &c.note) {
-        ("copied", _) => format!(
+    let why = match (c.state.as_str(), &c.note, &c.without_down) {
+        ("copied", _, Some(reason)) => format!(
+            "dropped by {}; {reason}, so `godwit down` cannot put it back: read it back by hand",
+            c.version
+        ),
+        ("copied", _, None) => format!(
             "dropped by {}; its `godwit down` puts it back if down.sql re-creates it",
             c.version
         ),
-        (state, Some(note)) => format!("dropped by {}, {state}: {note}", c.version),
-        (state, None) => format!("dropped by {}, {state}", c.version),
+        (state, Some(note), _) => format!("dropped by {}, {state}: {note}", c.version),
+        (state, None, _) => format!("dropped by {}, {state}", c.version),
     };
     format!("({why}{types})")
 }

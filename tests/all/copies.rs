@@ -846,10 +846,8 @@ fn mysql_without_create_privilege_copies_nothing_and_says_what_to_grant() {
     admin(MY_ADMIN, &format!("DROP USER '{user}'@'%'"));
 }
 
-/// On SQLite the copy is written in the migration's transaction: a migration that fails
-/// after its drop leaves neither the drop nor the copy.
 /// Prisma keeps no down scripts, so the copy of what a Prisma migration drops cannot be
-/// put back by `godwit down`: deploy says so instead of promising it.
+/// put back by `godwit down`: deploy and `backups` say so instead of promising it.
 #[test]
 fn a_copy_in_a_folder_without_down_scripts_says_down_cannot_put_it_back() {
     let p = Project::empty(Dialect::Sqlite);
@@ -877,8 +875,25 @@ fn a_copy_in_a_folder_without_down_scripts_says_down_cannot_put_it_back() {
         "{}",
         out.text()
     );
+    let listed = p.godwit(&["backups"]);
+    listed
+        .expect(0)
+        .says("Session_20240102000000_1")
+        .says("Prisma migrations have no down scripts, so `godwit down` cannot put it back");
+    assert!(
+        !listed.text().contains("puts it back if down.sql"),
+        "{}",
+        listed.text()
+    );
+    let listed = p.godwit(&["backups", "--json"]);
+    assert_eq!(
+        json(listed.expect(0))["copies"]["copies"][0]["without_down"],
+        "Prisma migrations have no down scripts"
+    );
 }
 
+/// On SQLite the copy is written in the migration's transaction: a migration that fails
+/// after its drop leaves neither the drop nor the copy.
 #[test]
 fn sqlite_copy_rolls_back_with_its_migration() {
     let p = shop(Dialect::Sqlite);

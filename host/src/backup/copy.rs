@@ -781,6 +781,11 @@ pub struct Listed {
     pub note: Option<String>,
     /// Columns kept as text or as their domain's base type, with the type each had.
     pub converted: BTreeMap<String, String>,
+    /// Why `godwit down` cannot put it back: the migration that dropped it has no down
+    /// script in its layout (Prisma, Drizzle, ...). Filled in by the caller that knows the
+    /// project's migrations; `None` when down can.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub without_down: Option<String>,
 }
 
 /// The live copies of the connected namespace, and where they are.
@@ -861,6 +866,7 @@ async fn list_in(
                 converted: get(11)
                     .and_then(|c| serde_json::from_str(&c).ok())
                     .unwrap_or_default(),
+                without_down: None,
             })
         })
         .collect())

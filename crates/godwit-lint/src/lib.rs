@@ -241,7 +241,6 @@ fn check_script(
         statements,
         infos,
     } = *checked;
-    let down = !std::ptr::eq(script, &migration.up);
     let ignores = parse_ignores(&script.text, statements);
     let rebuilds = rebuild::rebuilds(infos);
     let ctx = RuleContext {
@@ -257,6 +256,7 @@ fn check_script(
         ignores: &ignores,
         rules: RULES,
     };
+    let down = ctx.is_down();
     let mut found = Vec::new();
     for rule in RULES
         .iter()

@@ -570,6 +570,119 @@ pub fn destroys(sql: &str) -> Vec<Destroys> {
     out
 }
 
+/// Why a migration may destroy data that [`destroys`] cannot name a table for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unnamed {
+    /// `DROP SCHEMA` or `DROP DATABASE`: every table in it goes.
+    DropsSchema,
+    /// Dynamic SQL (a `DO` block, `EXECUTE`, `CALL`, MySQL's `PREPARE`) runs statements
+    /// godwit cannot read before they run, and the migration's text, string literals
+    /// included, holds a destructive one.
+    DynamicSql,
+}
+
+impl std::fmt::Display for Unnamed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unnamed::DropsSchema => "drops a schema",
+            Unnamed::DynamicSql => "drops or deletes through dynamic SQL",
+        })
+    }
+}
+
+/// Data one migration's statements may destroy without [`destroys`] naming it.
+///
+/// A statement built at run time (`EXECUTE 'ALTER TABLE t DROP COLUMN ' || c`, or a
+/// `SET @s := '…DROP COLUMN id'` that a later `PREPARE`/`EXECUTE` runs, or a procedure the
+/// migration creates and then `CALL`s) is only text until it runs, so once a migration
+/// runs dynamic SQL, every statement of it is read with its string literals and bodies
+/// opened, and any destructive statement found there counts: an unneeded backup at
+/// worst, never a missing one.
+pub fn destroys_unnamed<'a>(statements: impl IntoIterator<Item = &'a str>) -> Option<Unnamed> {
+    let statements: Vec<&str> = statements.into_iter().collect();
+    let mut dynamic = false;
+    for sql in &statements {
+        let tokens = scan::tokens(sql);
+        let mut t = scan::Cursor::new(&tokens);
+        if t.word("DROP") && t.peek_word_in(&["SCHEMA", "DATABASE"]) {
+            return Some(Unnamed::DropsSchema);
+        }
+        dynamic |= t.peek_word_in(&["DO", "EXECUTE", "CALL", "PREPARE"]);
+    }
+    let destructive = dynamic
+        && statements
+            .iter()
+            .any(|sql| mentions_destruction(&scan::tokens_opening_strings(sql)));
+    destructive.then_some(Unnamed::DynamicSql)
+}
+
+/// Whether the words hold a statement that destroys data: `DROP TABLE`, `DROP SCHEMA`,
+/// `DROP DATABASE`, `DROP [COLUMN] c`, `TRUNCATE`, `DELETE FROM`. `ON DELETE CASCADE`,
+/// `GRANT DELETE`, `DROP INDEX`, `DROP CONSTRAINT` and the like are not.
+fn mentions_destruction(tokens: &[scan::Token]) -> bool {
+    use scan::Token;
+    /// What may follow `DROP` without dropping data.
+    const KEEPS_DATA: &[&str] = &[
+        "ACCESS",
+        "AGGREGATE",
+        "CAST",
+        "CHECK",
+        "COLLATION",
+        "CONSTRAINT",
+        "CONVERSION",
+        "DEFAULT",
+        "DOMAIN",
+        "EVENT",
+        "EXPRESSION",
+        "EXTENSION",
+        "FOREIGN",
+        "FUNCTION",
+        "IDENTITY",
+        "INDEX",
+        "KEY",
+        "LANGUAGE",
+        "MATERIALIZED",
+        "NOT",
+        "OPERATOR",
+        "PARTITION",
+        "PERIOD",
+        "POLICY",
+        "PRIMARY",
+        "PROCEDURE",
+        "PUBLICATION",
+        "ROLE",
+        "ROUTINE",
+        "RULE",
+        "SEQUENCE",
+        "SERVER",
+        "STATISTICS",
+        "SUBSCRIPTION",
+        "SYSTEM",
+        "TABLESPACE",
+        "TEXT",
+        "TRANSFORM",
+        "TRIGGER",
+        "TYPE",
+        "UNIQUE",
+        "USER",
+        "VIEW",
+    ];
+    let word = |i: usize| match tokens.get(i) {
+        Some(Token::Word(w)) => Some(w.to_ascii_uppercase()),
+        _ => None,
+    };
+    (0..tokens.len()).any(|i| match word(i).as_deref() {
+        Some("TRUNCATE") => true,
+        Some("DELETE") => word(i + 1).as_deref() == Some("FROM"),
+        Some("DROP") => match tokens.get(i + 1) {
+            Some(Token::Quoted(_)) => true,
+            Some(Token::Word(w)) => !KEEPS_DATA.iter().any(|k| w.eq_ignore_ascii_case(k)),
+            _ => false,
+        },
+        _ => false,
+    })
+}
+
 /// A tokenizer just good enough for [`destroys`]: words, quoted identifiers and
 /// punctuation, with strings and comments skipped.
 mod scan {
@@ -584,6 +697,16 @@ mod scan {
     }
 
     pub fn tokens(sql: &str) -> Vec<Token> {
+        tokenize(sql, false)
+    }
+
+    /// Like [`tokens`], but a string literal's text is read as SQL too (the statements
+    /// dynamic SQL runs are strings until then).
+    pub fn tokens_opening_strings(sql: &str) -> Vec<Token> {
+        tokenize(sql, true)
+    }
+
+    fn tokenize(sql: &str, open_strings: bool) -> Vec<Token> {
         let chars: Vec<char> = sql.chars().collect();
         let mut out = Vec::new();
         let mut i = 0;
@@ -626,6 +749,7 @@ mod scan {
                 out.push(Token::Quoted(text));
             } else if c == '\'' {
                 i += 1;
+                let start = i;
                 while i < chars.len() {
                     if chars[i] == '\\' {
                         i += 2;
@@ -640,8 +764,13 @@ mod scan {
                     }
                     i += 1;
                 }
+                if open_strings {
+                    let text: String = chars[start..i.min(chars.len())].iter().collect();
+                    out.extend(tokenize(&text.replace("''", "'"), true));
+                } else {
+                    out.push(Token::Other);
+                }
                 i += 1;
-                out.push(Token::Other);
             } else if c.is_alphanumeric() || c == '_' || c == '$' {
                 let mut text = String::new();
                 while i < chars.len()
@@ -900,5 +1029,69 @@ mod tests {
             find(&dir, "../etc/passwd"),
             Err(BackupError::NotFound { .. })
         ));
+    }
+
+    #[test]
+    fn dynamic_sql_that_drops_counts_as_destructive() {
+        let dynamic = |sql: &[&str]| destroys_unnamed(sql.iter().copied());
+        // PostgreSQL: a DO block, with the drop in its body or in a string it runs.
+        for body in [
+            "DO $$ BEGIN EXECUTE 'ALTER TABLE t DROP COLUMN c'; END $$",
+            "DO $$ BEGIN ALTER TABLE t DROP COLUMN c; END $$",
+            "do $body$ begin execute format('drop table %I', 't'); end $body$",
+            "DO $$ DECLARE r record; BEGIN FOR r IN SELECT tablename FROM pg_tables LOOP EXECUTE 'TRUNCATE ' || quote_ident(r.tablename); END LOOP; END $$",
+            "DO $$ BEGIN EXECUTE 'ALTER TABLE t DROP \"Odd\"'; END $$",
+            "DO $$ BEGIN DELETE FROM sessions; END $$",
+        ] {
+            assert_eq!(dynamic(&[body]), Some(Unnamed::DynamicSql), "{body}");
+        }
+        // MySQL: the statement is a user variable's string; PREPARE and EXECUTE run it.
+        assert_eq!(
+            dynamic(&[
+                "SET @s := IF(@has, 'ALTER TABLE queue_message DROP COLUMN id', 'SELECT 1')",
+                "PREPARE stmt FROM @s",
+                "EXECUTE stmt",
+                "DEALLOCATE PREPARE stmt",
+            ]),
+            Some(Unnamed::DynamicSql)
+        );
+        // A procedure the migration creates and calls.
+        assert_eq!(
+            dynamic(&[
+                "CREATE PROCEDURE fix() BEGIN ALTER TABLE t DROP PRIMARY KEY, DROP id; END",
+                "CALL fix()",
+            ]),
+            Some(Unnamed::DynamicSql)
+        );
+        assert_eq!(
+            dynamic(&["DROP SCHEMA app CASCADE"]),
+            Some(Unnamed::DropsSchema)
+        );
+        assert_eq!(
+            dynamic(&["drop database if exists app"]),
+            Some(Unnamed::DropsSchema)
+        );
+    }
+
+    #[test]
+    fn dynamic_sql_that_keeps_data_is_not_destructive() {
+        let dynamic = |sql: &[&str]| destroys_unnamed(sql.iter().copied());
+        for sql in [
+            // Drizzle's and Prisma's guarded foreign keys and types.
+            "DO $$ BEGIN ALTER TABLE \"a\" ADD CONSTRAINT \"a_b_fk\" FOREIGN KEY (\"b\") REFERENCES \"b\"(\"id\") ON DELETE cascade ON UPDATE no action; EXCEPTION WHEN duplicate_object THEN null; END $$",
+            "DO $$ BEGIN CREATE TYPE mood AS ENUM ('sad', 'ok'); EXCEPTION WHEN duplicate_object THEN null; END $$",
+            "DO $$ BEGIN EXECUTE 'DROP INDEX IF EXISTS i'; EXECUTE 'ALTER TABLE t DROP CONSTRAINT c, ALTER COLUMN x DROP DEFAULT, ALTER COLUMN y DROP NOT NULL'; END $$",
+            "DO $$ BEGIN EXECUTE 'GRANT SELECT, INSERT, DELETE ON t TO app'; END $$",
+            "DO $$ BEGIN -- drop table t would be wrong here\n PERFORM 1; END $$",
+        ] {
+            assert_eq!(dynamic(&[sql]), None, "{sql}");
+        }
+        // A destructive string without dynamic SQL to run it is only a string.
+        assert_eq!(
+            dynamic(&["INSERT INTO notes VALUES ('DROP TABLE t')"]),
+            None
+        );
+        // Statements destroys() names are not its business.
+        assert_eq!(dynamic(&["DROP TABLE t", "TRUNCATE t"]), None);
     }
 }

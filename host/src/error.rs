@@ -62,10 +62,11 @@ pub enum Error {
     #[error("{0}")]
     LockLost(String),
 
-    /// The whole-database backup a deploy takes before it applies anything could not be
-    /// made, so nothing was applied.
-    #[error("{}", deploy_backup_message(why, source))]
-    DeployBackup {
+    /// The whole-database backup a deploy or down takes before it changes anything could
+    /// not be made, so nothing was changed.
+    #[error("{}", run_backup_message(*operation, why, source))]
+    RunBackup {
+        operation: crate::history::Operation,
         why: BackupWhy,
         source: crate::backup::BackupError,
     },
@@ -241,7 +242,7 @@ impl Error {
             // Nothing was applied: not "a migration failed". A missing tool is the
             // machine's setup, as for `godwit backup`; any other failure stops the deploy
             // for the safety the backup was for.
-            Error::DeployBackup { source, .. } => match source {
+            Error::RunBackup { source, .. } => match source {
                 crate::backup::BackupError::ToolMissing { .. } => exit::USAGE,
                 _ => exit::BLOCKED,
             },
@@ -514,16 +515,22 @@ pub enum BackupWhy {
     RestoreOnFailure,
 }
 
-fn deploy_backup_message(why: &BackupWhy, source: &crate::backup::BackupError) -> String {
+fn run_backup_message(
+    operation: crate::history::Operation,
+    why: &BackupWhy,
+    source: &crate::backup::BackupError,
+) -> String {
+    let command = operation.as_str();
     let (reason, instead) = match why {
         BackupWhy::PolicyAlways => (
-            "`[backup] policy = \"always\"` in godwit.toml asks for one before every deploy"
-                .to_owned(),
+            format!(
+                "`[backup] policy = \"always\"` in godwit.toml asks for one before every {command}"
+            ),
             "set `[backup] policy = \"destructive\"` (only before drops of existing data) or `\"never\"` in godwit.toml",
         ),
         BackupWhy::Destructive(which) => (
             format!(
-                "the backup policy (`destructive`, the default) asks for one before a deploy that drops existing data, as {which} does"
+                "the backup policy (`destructive`, the default) asks for one before a {command} that drops existing data, as {which} does"
             ),
             "set `[backup] policy = \"never\"` in godwit.toml (then drops keep no copy of their data either)",
         ),
@@ -533,11 +540,15 @@ fn deploy_backup_message(why: &BackupWhy, source: &crate::backup::BackupError) -
             "deploy without `--restore-on-failure`",
         ),
     };
+    let (changing, changed) = match operation {
+        crate::history::Operation::Down => ("reverting", "reverted"),
+        _ => ("applying", "applied"),
+    };
     let source = source.to_string().replace('\n', "\n  ");
     format!(
-        "deploy stopped before applying anything: the backup it takes first could not be made\n  {source}\n\n\
-         Nothing was applied; the database is as it was. godwit backs up first because {reason}.\n  \
-         Fix the cause above and run `godwit deploy` again; or, to deploy without that backup, {instead}."
+        "{command} stopped before {changing} anything: the backup it takes first could not be made\n  {source}\n\n\
+         Nothing was {changed}; the database is as it was. godwit backs up first because {reason}.\n  \
+         Fix the cause above and run `godwit {command}` again; or, to {command} without that backup, {instead}."
     )
 }
 

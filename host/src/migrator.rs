@@ -578,16 +578,7 @@ impl Migrator {
             self.validators = Some(validators);
             outcome?;
         }
-        let applied: Vec<String> = entries
-            .iter()
-            .filter(|e| {
-                matches!(
-                    e.status,
-                    Status::Applied | Status::Modified | Status::Missing
-                )
-            })
-            .map(|e| e.version.to_string())
-            .collect();
+        let applied = in_effect(&entries);
         let backup = self
             .backup_before_deploy(&plan, applied, options.restore_on_failure)
             .await?;
@@ -710,50 +701,89 @@ impl Migrator {
         applied: Vec<String>,
         restore_on_failure: bool,
     ) -> Result<Option<backup::Meta>, Error> {
-        if plan.is_empty() {
+        let runs: Vec<(String, &[Statement])> = plan
+            .iter()
+            .map(|(m, resume, statements)| {
+                let from = resume.as_ref().map_or(0, |r| r.statements_applied as usize);
+                (m.id(), statements.get(from..).unwrap_or_default())
+            })
+            .collect();
+        self.backup_before(Operation::Deploy, &runs, applied, restore_on_failure)
+            .await
+    }
+
+    /// The whole-database backup `[backup] policy` asks for before `operation` runs these
+    /// statements (each migration's id and what of it will run), or `None`.
+    async fn backup_before(
+        &mut self,
+        operation: Operation,
+        runs: &[(String, &[Statement])],
+        applied: Vec<String>,
+        restore_on_failure: bool,
+    ) -> Result<Option<backup::Meta>, Error> {
+        if runs.is_empty() {
             return Ok(None);
         }
+        let verb = operation.as_str();
         let ids = |ids: Vec<String>| match ids.len() {
             0..=3 => ids.join(", "),
             n => format!("{} … {} ({n} migrations)", ids[0], ids[n - 1]),
         };
-        let all = ids(plan.iter().map(|(m, _, _)| m.id()).collect());
+        let all = ids(runs.iter().map(|(id, _)| id.clone()).collect());
         // A backup taken now holds only data that exists now: a drop of a table the run
         // itself creates (or a `DROP TABLE IF EXISTS` on a fresh database) needs none.
         let mut destructive: Vec<String> = Vec::new();
-        for (migration, resume, statements) in plan {
-            let from = resume.as_ref().map_or(0, |r| r.statements_applied as usize);
-            for statement in statements.iter().skip(from) {
+        let mut has_tables = None;
+        for (id, statements) in runs {
+            let mut destroys = false;
+            for statement in statements.iter() {
                 for what in backup::destroys(&statement.sql) {
-                    let exists = copy::table_exists(self.driver.as_mut(), what.table())
+                    destroys |= copy::table_exists(self.driver.as_mut(), what.table())
                         .await
                         .map_err(|e| {
                             Error::db(format!("cannot look up table {}", what.table()), &e)
                         })?;
-                    if exists && !destructive.contains(&migration.id()) {
-                        destructive.push(migration.id());
-                    }
                 }
+            }
+            // What no table can be named for (a dropped schema, dynamic SQL) counts when
+            // the database holds any table of its own.
+            if !destroys
+                && backup::destroys_unnamed(statements.iter().map(|s| s.sql.as_str())).is_some()
+            {
+                if has_tables.is_none() {
+                    has_tables =
+                        Some(copy::has_tables(self.driver.as_mut()).await.map_err(|e| {
+                            Error::db("cannot look up whether the database has tables", &e)
+                        })?);
+                }
+                destroys = has_tables == Some(true);
+            }
+            if destroys {
+                destructive.push(id.clone());
             }
         }
         let (reason, why) = match self.config.file.backup.policy {
-            BackupPolicy::Always => (format!("before deploy of {all}"), BackupWhy::PolicyAlways),
+            BackupPolicy::Always => (format!("before {verb} of {all}"), BackupWhy::PolicyAlways),
             BackupPolicy::Destructive if !destructive.is_empty() => {
                 let destructive = ids(destructive);
                 (
-                    format!("before deploy of {all}; destructive: {destructive}"),
+                    format!("before {verb} of {all}; destructive: {destructive}"),
                     BackupWhy::Destructive(destructive),
                 )
             }
             _ if restore_on_failure => (
-                format!("--restore-on-failure, before deploy of {all}"),
+                format!("--restore-on-failure, before {verb} of {all}"),
                 BackupWhy::RestoreOnFailure,
             ),
             _ => return Ok(None),
         };
         let meta = backup::take(&self.config, self.driver.as_mut(), &reason, applied)
             .await
-            .map_err(|source| Error::DeployBackup { why, source })?;
+            .map_err(|source| Error::RunBackup {
+                operation,
+                why,
+                source,
+            })?;
         self.emit(Event::BackupTaken {
             id: meta.id.clone(),
             size: meta.size,
@@ -1092,6 +1122,16 @@ impl Migrator {
             }
             plan.push((migration, down, statements));
         }
+        // A down.sql drops what its up created, and by now that may hold data: the same
+        // policy as deploy's decides whether a whole-database backup comes first.
+        let runs: Vec<(String, &[Statement])> = plan
+            .iter()
+            .map(|(m, _, statements)| (m.id(), statements.as_slice()))
+            .collect();
+        let applied_now = in_effect(&entries);
+        let backup = self
+            .backup_before(Operation::Down, &runs, applied_now, false)
+            .await?;
         if !plan.is_empty() {
             self.copies = Some(
                 copy::Copier::for_down(self.driver.as_mut())
@@ -1108,6 +1148,7 @@ impl Migrator {
         let mut report = RunReport {
             up_to_date: plan.is_empty(),
             empty_downs,
+            backup: backup.map(|b| b.id),
             ..Default::default()
         };
         let mut result = Ok(());
@@ -2135,6 +2176,21 @@ fn no_down_advice(migration: &Migration) -> String {
             migration.id()
         ),
     }
+}
+
+/// The versions whose migration is in effect (applied, changed since, or gone from the
+/// folder), as a backup's sidecar records them.
+fn in_effect(entries: &[Entry]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.status,
+                Status::Applied | Status::Modified | Status::Missing
+            )
+        })
+        .map(|e| e.version.to_string())
+        .collect()
 }
 
 /// A history row for `migration` as it starts (or, for baseline, as it is recorded).

@@ -16,7 +16,18 @@ each_dialect!(
     restore_on_failure_undoes_sql_migrations_before_a_refused_step,
     schemas_types_routines_and_triggers_survive_a_restore,
     quoted_names_and_composite_keys_are_put_back,
+    down_that_drops_data_takes_a_backup_first,
 );
+
+#[test]
+fn drops_through_dynamic_sql_take_a_backup_postgres() {
+    drops_through_dynamic_sql_take_a_backup(Dialect::Postgres);
+}
+
+#[test]
+fn drops_through_dynamic_sql_take_a_backup_mysql() {
+    drops_through_dynamic_sql_take_a_backup(Dialect::MySql);
+}
 
 /// Everything in the database as text, schema and rows, by the database's own tool where
 /// there is one. `except_history` leaves out the history table (and its id counter).
@@ -278,6 +289,101 @@ fn destructive_deploy_takes_a_backup_that_restores_the_state_before_it(d: Dialec
     assert_same(&before, &snapshot(&p, false));
 }
 
+/// A down.sql drops what its up created, which by then holds data: under the default
+/// policy `down` backs up first, and the backup restores the rows the down dropped.
+fn down_that_drops_data_takes_a_backup_first(d: Dialect) {
+    let p = people_project(d);
+    assert!(backups(&p).is_empty());
+    let out = p.godwit(&["down", "--json"]);
+    out.expect(0);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let list = backups(&p);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(report["backup"], list[0]["id"]);
+    let reason = list[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("before down of 20260901000000_create_people; destructive"),
+        "{reason}"
+    );
+    assert!(!p.db.table_exists("people"));
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    p.godwit(&["restore", &id]).expect(0);
+    assert_eq!(p.db.int("SELECT count(*) FROM people"), 3);
+    p.godwit(&["status"]).expect(0);
+
+    // With the policy at `never`, down takes none; a down that drops nothing takes none
+    // under the default.
+    p.write(
+        "20260902000000_add_index/up.sql",
+        "CREATE INDEX tags_label_idx ON tags (label);\n",
+    );
+    p.write(
+        "20260902000000_add_index/down.sql",
+        &format!(
+            "DROP INDEX tags_label_idx{};\n",
+            if d == Dialect::MySql { " ON tags" } else { "" }
+        ),
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.godwit(&["down"]).expect(0);
+    assert_eq!(backups(&p).len(), 1);
+    std::fs::write(
+        p.path().join("godwit.toml"),
+        format!(
+            "{}\n[backup]\npolicy = \"never\"\n",
+            std::fs::read_to_string(p.path().join("godwit.toml")).unwrap_or_default()
+        ),
+    )
+    .unwrap();
+    p.godwit(&["down"]).expect(0);
+    assert!(!p.db.table_exists("people"));
+    assert_eq!(backups(&p).len(), 1);
+}
+
+/// A drop built at run time (a `DO` block's `EXECUTE`, MySQL's `PREPARE` from a string,
+/// a procedure the migration calls) is text until it runs; deploy backs up before it
+/// all the same, and a migration whose dynamic SQL only adds does not.
+fn drops_through_dynamic_sql_take_a_backup(d: Dialect) {
+    let p = people_project(d);
+    let (adds, drops) = match d {
+        Dialect::Postgres => (
+            "DO $$ BEGIN EXECUTE 'ALTER TABLE people ADD COLUMN age int'; \
+             ALTER TABLE tags ADD CONSTRAINT tags_person_fk FOREIGN KEY (person_id) REFERENCES people (id) ON DELETE CASCADE; \
+             EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n"
+                .to_string(),
+            "DO $$ BEGIN EXECUTE format('ALTER TABLE %I DROP COLUMN %I', 'people', 'nickname'); END $$;\n"
+                .to_string(),
+        ),
+        Dialect::MySql => (
+            "SET @s := 'ALTER TABLE people ADD COLUMN age INT';\nPREPARE st FROM @s;\nEXECUTE st;\nDEALLOCATE PREPARE st;\n"
+                .to_string(),
+            "SET @s := IF(1 = 1, 'ALTER TABLE people DROP COLUMN nickname', 'SELECT 1');\nPREPARE st FROM @s;\nEXECUTE st;\nDEALLOCATE PREPARE st;\n"
+                .to_string(),
+        ),
+        Dialect::Sqlite => unreachable!("SQLite has no dynamic SQL"),
+    };
+    p.write("20260902000000_add_age/up.sql", &adds);
+    p.godwit(&["deploy"]).expect(0);
+    assert!(backups(&p).is_empty(), "dynamic SQL that only adds");
+    p.write("20260903000000_drop_nickname/up.sql", &drops);
+    p.godwit(&["deploy"]).expect(0);
+    let list = backups(&p);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert!(
+        list[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("destructive: 20260903000000_drop_nickname"),
+        "{list:?}"
+    );
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    p.godwit(&["restore", &id]).expect(0);
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM people WHERE nickname IS NOT NULL"),
+        2
+    );
+}
+
 fn down_puts_back_dropped_columns_and_tables(d: Dialect) {
     let p = people_project(d);
     let before = snapshot(&p, false);
@@ -375,10 +481,18 @@ fn down_puts_back_dropped_columns_and_tables(d: Dialect) {
         3
     );
 
-    // Each deploy above took a backup (they drop things); restoring the first gives the
-    // database as it was before any of them.
+    // Each deploy above took a backup (they drop things), and so did the first down
+    // (20260902000000's down.sql drops the audit table its up created); the second down
+    // drops nothing. Restoring the first gives the database as it was before any of them.
     let list = backups(&p);
-    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list.len(), 3, "{list:?}");
+    assert!(
+        list[1]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("before down of 20260904000000_drop_notes_stars"),
+        "{list:?}"
+    );
     for b in &list {
         let id = b["id"].as_str().unwrap();
         p.godwit(&["restore", id]).expect(0);

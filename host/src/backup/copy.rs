@@ -93,6 +93,31 @@ pub async fn table_exists(
     Ok(!catalog::columns(driver, &table).await?.is_empty())
 }
 
+/// Whether the database holds any table besides godwit's own (its history, lock and
+/// copies): in any schema on PostgreSQL, in the connected database on MySQL, in the file
+/// on SQLite.
+pub async fn has_tables(driver: &mut dyn Session) -> Result<bool, sqlx::Error> {
+    let sql = match driver.dialect() {
+        Dialect::Postgres => {
+            "SELECT count(*) FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') \
+             AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'godwit_copies') \
+             AND n.nspname NOT LIKE 'pg\\_%' AND c.relname NOT LIKE 'godwit\\_%'"
+        }
+        Dialect::MySql => {
+            "SELECT count(*) FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' \
+             AND table_name NOT LIKE 'godwit\\_%'"
+        }
+        Dialect::Sqlite => {
+            "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE 'godwit\\_%' ESCAPE '\\'"
+        }
+    };
+    Ok(driver.query_i64(sql).await?.unwrap_or(0) > 0)
+}
+
 /// States a record goes through. Live copies are `copied`, `kept` and `superseded`.
 mod state {
     /// Made by a deploy; the next `down` of its migration puts it back.

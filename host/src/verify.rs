@@ -349,6 +349,10 @@ pub struct VerifyReport {
     /// nothing applied, compared with an empty schema; also `None` when not compared).
     pub compared_at: Option<String>,
     pub compared: bool,
+    /// The schema compared with came from the second shadow database, built straight up
+    /// to `compared_at`: the first one was left changed by the one-at-a-time down checks
+    /// and the scripts that then failed on it.
+    pub compared_straight_up: bool,
     pub pending_on_target: Vec<String>,
     pub drift: Vec<DriftLine>,
     /// Differences in objects that a script which failed on the shadow names: probably
@@ -482,10 +486,16 @@ impl VerifyReport {
             }
         }
         if self.compared {
-            let at = match &self.compared_at {
+            let mut at = match &self.compared_at {
                 Some(v) => format!("as of {v}"),
                 None => "with nothing applied".into(),
             };
+            if self.compared_straight_up {
+                at.push_str(
+                    ", as the second shadow database built them straight up: the scripts that failed above \
+                     failed on the first one, after the down.sql checks had changed it",
+                );
+            }
             if self.drift.is_empty() {
                 out.push_str(&format!(
                     "\nNo drift{}: {} matches the migrations ({at}).\n",
@@ -571,6 +581,7 @@ pub async fn verify(
         group: None,
         compared_at: position.compare_at.as_ref().map(ToString::to_string),
         compared: false,
+        compared_straight_up: false,
         pending_on_target: position.pending.clone(),
         drift: Vec::new(),
         drift_near_failures: Vec::new(),
@@ -634,6 +645,7 @@ pub async fn verify(
             .await?;
             if straight_up.is_some() {
                 expected = straight_up;
+                report.compared_straight_up = true;
             }
             if let Some(mut group) = second.group {
                 group.automatic = true;
@@ -662,6 +674,17 @@ pub async fn verify(
                 }
             }
             report.compared = true;
+            let others = other_schemas(target.driver())
+                .await
+                .map_err(|e| Error::db("cannot list the target's other schemas", &e))?;
+            if !others.is_empty() {
+                report.notes.push(format!(
+                    "only the current schema was compared: verify does not look into {}, which {} also has, so drift there would not show; \
+                     to check one, verify with its name first in the search path (`?options=-csearch_path%3D<schema>` in the URL)",
+                    others.join(", "),
+                    report.target
+                ));
+            }
         }
         None => report.notes.push(format!(
             "{} was not compared with the migrations: the shadow stopped before reaching {}",
@@ -670,6 +693,50 @@ pub async fn verify(
         )),
     }
     Ok(report)
+}
+
+/// On PostgreSQL, the target's schemas besides the current one that hold tables, views
+/// or routines, as `schema app (3 tables)`; elsewhere none (a MySQL database or a SQLite
+/// file is the whole namespace compared).
+async fn other_schemas(driver: &mut dyn crate::driver::Driver) -> Result<Vec<String>, sqlx::Error> {
+    if driver.dialect() != crate::Dialect::Postgres {
+        return Ok(Vec::new());
+    }
+    let rows = driver
+        .query_text(
+            "SELECT n.nspname::text, \
+               (SELECT count(*) FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', 'm'))::text, \
+               (SELECT count(*) FROM pg_catalog.pg_proc p WHERE p.pronamespace = n.oid)::text \
+             FROM pg_catalog.pg_namespace n \
+             WHERE n.nspname NOT IN ('information_schema', 'godwit_copies') AND n.nspname NOT LIKE 'pg\\_%' \
+               AND n.nspname IS DISTINCT FROM current_schema() \
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_namespace'::regclass \
+                               AND d.objid = n.oid AND d.deptype = 'e') \
+             ORDER BY 1",
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let name = row.first().cloned().flatten()?;
+            let relations: u64 = row.get(1).cloned().flatten()?.parse().ok()?;
+            let routines: u64 = row.get(2).cloned().flatten()?.parse().ok()?;
+            let what = match (relations, routines) {
+                (0, 0) => return None,
+                (r, 0) => format!(
+                    "{r} table{}",
+                    if r == 1 { " or view" } else { "s or views" }
+                ),
+                (0, f) => format!("{f} routine{}", if f == 1 { "" } else { "s" }),
+                (r, f) => format!(
+                    "{r} table{}, {f} routine{}",
+                    if r == 1 { " or view" } else { "s or views" },
+                    if f == 1 { "" } else { "s" }
+                ),
+            };
+            Some(format!("schema {name} ({what})"))
+        })
+        .collect())
 }
 
 /// Makes a shadow, applies the migrations there as `mode` says, and removes it (unless
@@ -1318,6 +1385,7 @@ mod tests {
             ],
             compared_at: Some("20260802000000".into()),
             compared: true,
+            compared_straight_up: false,
             pending_on_target: vec!["20260803000000_seed_users".into()],
             drift: vec![
                 line("column users.nickname", DriftKind::Extra, Perspective::Target),

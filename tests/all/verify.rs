@@ -1061,3 +1061,60 @@ fn a_down_that_undoes_too_much_does_not_make_drift_of_the_database() {
         out.text()
     );
 }
+
+/// verify compares the current schema only. Migrations that build their tables in a
+/// schema of their own (apalis keeps everything in `apalis`) get no silent "No drift"
+/// for it: the report names every other schema the target has and says it was not
+/// looked into.
+#[test]
+fn other_schemas_are_named_as_not_compared_on_postgres() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "1_init.up.sql",
+        "CREATE SCHEMA app;\nCREATE TABLE app.t (id int PRIMARY KEY, v text);\nCREATE TABLE plain (id int);\n",
+    );
+    p.write(
+        "1_init.down.sql",
+        "DROP TABLE plain;\nDROP TABLE app.t;\nDROP SCHEMA app;\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.db.exec("ALTER TABLE app.t ADD COLUMN handmade int");
+    let out = verify(&p, &[]);
+    out.expect(0)
+        .says("only the current schema was compared")
+        .says("schema app (1 table or view)");
+    // A history in the current schema alone gets no such note.
+    let plain = Project::empty(Dialect::Postgres);
+    plain.write("1_init.up.sql", "CREATE TABLE plain (id int);\n");
+    plain.write("1_init.down.sql", "DROP TABLE plain;\n");
+    plain.godwit(&["deploy"]).expect(0);
+    let out = verify(&plain, &[]);
+    out.expect(0).says("No drift");
+    assert!(
+        !out.text().contains("current schema was compared"),
+        "{}",
+        out.text()
+    );
+}
+
+/// When the one-at-a-time down checks left the first shadow changed and later scripts
+/// failed on it, the drift verdict comes from the second shadow, built straight up, and
+/// says so: "No drift" next to a list of failed scripts is not a contradiction.
+#[test]
+fn the_drift_verdict_names_the_shadow_it_came_from() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "1_create.up.sql",
+        "CREATE TABLE t (id integer PRIMARY KEY);\nCREATE TABLE u (id integer PRIMARY KEY);\n",
+    );
+    p.write("1_create.down.sql", "DROP TABLE u;\n");
+    p.write("2_add_x.up.sql", "ALTER TABLE u ADD COLUMN x text;\n");
+    p.godwit(&["deploy"]).expect(0);
+    verify(&p, &[])
+        .expect(1)
+        .says("no such table: u")
+        .says("No drift: ")
+        .says("as the second shadow database built them straight up");
+    p.db.exec("ALTER TABLE u ADD COLUMN handmade int");
+    verify(&p, &[]).expect(1).says("column u.handmade");
+}

@@ -627,10 +627,7 @@ pub fn history(rows: &[HistoryRow], json: bool) -> String {
             .unwrap_or_else(|| "-".into());
         // A down.sql that failed in a rolled-back transaction leaves its migration
         // applied, and its row says so; as an attempt, it failed.
-        let state = if r.operation == Operation::Down.as_str()
-            && r.state == RowState::Applied.as_str()
-            && r.error.is_some()
-        {
+        let state = if r.is_rolled_back_down() {
             RowState::Failed.as_str()
         } else {
             r.state.as_str()
@@ -654,6 +651,10 @@ pub struct Stats {
     pub applied: usize,
     pub failed: usize,
     pub rollbacks: usize,
+    /// `down` runs that failed.
+    pub down_failed: usize,
+    /// Rows of neither kind: resolve, baseline, adopt, restore, or a run still going.
+    pub other: usize,
     /// Applied deploys ÷ finished deploys, in percent.
     pub success_rate: Option<f64>,
     pub mean_duration_ms: Option<f64>,
@@ -679,6 +680,13 @@ pub fn stats(rows: &[HistoryRow]) -> Stats {
             r.operation == Operation::Down.as_str() && r.state == RowState::RolledBack.as_str()
         })
         .count();
+    let down_failed = rows
+        .iter()
+        .filter(|r| {
+            r.is_rolled_back_down()
+                || (r.operation == Operation::Down.as_str() && r.state == RowState::Failed.as_str())
+        })
+        .count();
     let finished = applied.len() + failed;
     let durations: Vec<i64> = applied.iter().filter_map(|r| r.duration_ms).collect();
     Stats {
@@ -686,6 +694,8 @@ pub fn stats(rows: &[HistoryRow]) -> Stats {
         applied: applied.len(),
         failed,
         rollbacks,
+        down_failed,
+        other: rows.len() - applied.len() - failed - rollbacks - down_failed,
         success_rate: (finished > 0).then(|| applied.len() as f64 * 100.0 / finished as f64),
         mean_duration_ms: (!durations.is_empty())
             .then(|| durations.iter().sum::<i64>() as f64 / durations.len() as f64),
@@ -712,12 +722,17 @@ pub fn stats_text(s: &Stats) -> String {
         .mean_duration_ms
         .map(|m| ms(m.round() as u64))
         .unwrap_or_else(|| "n/a".into());
+    let other = match s.other {
+        0 => String::new(),
+        n => format!(", {n} other (resolve, baseline, adopt, restore, or a run not finished)"),
+    };
     format!(
-        "{} history rows: {} applied, {} failed, {} rolled back by `down`\nsuccess rate {rate}, mean duration {mean}{}",
+        "{} history rows: {} applied, {} failed, {} rolled back by `down`, {} `down` failed{other}\ndeploy success rate {rate}, mean duration {mean}{}",
         s.runs,
         s.applied,
         s.failed,
         s.rollbacks,
+        s.down_failed,
         s.slowest
             .as_ref()
             .map(|x| format!(", slowest {x}"))

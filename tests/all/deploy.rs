@@ -626,3 +626,27 @@ fn sqlite_migrations_may_use_if_from_newer_sqlite_releases() {
     // verify builds it on a shadow: the shadow's connection has the function too.
     p.godwit(&["verify"]).expect(0);
 }
+
+/// `history --stats` accounts for every row: a failed `down` is counted as one, not left
+/// out of the total (crates.io's history showed 452 rows and counts adding up to 447).
+#[test]
+fn history_stats_count_failed_downs() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write("1_a.up.sql", "CREATE TABLE a (id int);\n");
+    p.write("1_a.down.sql", "DROP TABLE no_such_table;\n");
+    p.godwit(&["deploy"]).expect(0);
+    p.godwit(&["down"]).expect(1);
+    let stats: serde_json::Value =
+        serde_json::from_str(&p.godwit(&["history", "--stats", "--json"]).expect(0).stdout)
+            .unwrap();
+    assert_eq!(stats["applied"], 1, "{stats}");
+    assert_eq!(stats["down_failed"], 1, "{stats}");
+    let parts = ["applied", "failed", "rollbacks", "down_failed", "other"]
+        .iter()
+        .map(|k| stats[k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(stats["runs"].as_u64().unwrap(), parts, "{stats}");
+    p.godwit(&["history", "--stats"])
+        .expect(0)
+        .says("1 applied, 0 failed, 0 rolled back by `down`, 1 `down` failed");
+}

@@ -738,6 +738,7 @@ const MIGRATION_DIRS: &[&str] = &[
     "drizzle",
     "db/migrations",
     "db/migration",
+    "src/main/resources/db/migration",
     "sql",
 ];
 

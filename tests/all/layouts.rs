@@ -943,3 +943,18 @@ fn diesel_versions_of_both_precisions_run_in_time_order() {
         "diesel 2.2's form, named for now: {name}"
     );
 }
+
+/// Flyway under Spring Boot keeps its migrations in `src/main/resources/db/migration`;
+/// run from the project's root, godwit finds them there with no godwit.toml.
+#[test]
+fn flyway_spring_folder_is_found_from_the_project_root() {
+    let p = Project::empty(Dialect::Sqlite);
+    std::fs::remove_dir_all(p.migrations()).unwrap();
+    let dir = p.path().join("src/main/resources/db/migration");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("V1__init.sql"), "CREATE TABLE a (id int);\n").unwrap();
+    std::fs::write(dir.join("V2__more.sql"), "CREATE TABLE b (id int);\n").unwrap();
+    p.godwit(&["status"]).expect(5).says("2 pending");
+    p.godwit(&["deploy"]).expect(0);
+    assert!(p.db.table_exists("b"));
+}

@@ -95,12 +95,79 @@ pub struct LayoutSpec {
     pub pattern: Option<String>,
 }
 
+/// Folders under `root` (a few levels down, build output and dependencies left out)
+/// named like a migrations folder (`migrations`, `migration`, or such a name with a
+/// prefix such as `db_migrations`) that hold `.sql` files, directly or one folder
+/// down; relative to `root`, at most eight.
+fn migration_folders(root: &Path) -> Vec<String> {
+    const SKIP: &[&str] = &["node_modules", "target", "vendor", "dist", "build", "out"];
+    let holds_sql = |dir: &Path| {
+        let sql = |d: &Path| {
+            std::fs::read_dir(d)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| {
+                    e.path()
+                        .extension()
+                        .is_some_and(|x| x.eq_ignore_ascii_case("sql"))
+                })
+        };
+        sql(dir)
+            || std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| e.path().is_dir() && sql(&e.path()))
+    };
+    let mut found = Vec::new();
+    let mut queue = vec![(root.to_path_buf(), 0)];
+    while let Some((dir, depth)) = queue.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut children: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        children.sort();
+        for child in children.into_iter().rev() {
+            let name = child
+                .file_name()
+                .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            if name.starts_with('.') || SKIP.contains(&name.as_str()) {
+                continue;
+            }
+            if (name.ends_with("migrations") || name.ends_with("migration")) && holds_sql(&child) {
+                if let Ok(rel) = child.strip_prefix(root) {
+                    found.push(rel.to_string_lossy().replace('\\', "/"));
+                }
+            } else if depth < 5 {
+                queue.push((child, depth + 1));
+            }
+        }
+    }
+    found.sort();
+    found.truncate(8);
+    found
+}
+
 /// Reads every migration under `dir`, sorted by version. `dialect` picks the files of
 /// layouts that keep one per database (popx).
 pub fn read(dir: &Path, spec: &LayoutSpec, dialect: Dialect) -> Result<Vec<Migration>, Error> {
     if !dir.is_dir() {
+        let found = dir.parent().map(migration_folders).unwrap_or_default();
+        let advice = match found.first() {
+            Some(first) => format!(
+                "; folders below it that hold migrations: {}. Set `migrations = \"{first}\"` (or another of them) in godwit.toml",
+                found.join(", ")
+            ),
+            None => "; set `migrations` in godwit.toml to where they are, or run `godwit init` to start a new project".into(),
+        };
         return Err(Error::Config(format!(
-            "the migrations directory {} does not exist; run `godwit init`, or set `migrations` in godwit.toml",
+            "the migrations directory {} does not exist{advice}",
             dir.display()
         )));
     }
@@ -1423,6 +1490,54 @@ mod tests {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, text).unwrap();
         }
+    }
+
+    /// A missing migrations folder names the folders that do hold migrations, where
+    /// other tools keep them (Flyway under Spring's `src/main/resources/db/migration`,
+    /// stash under `pkg/sqlite/migrations`), and leaves build output out.
+    #[test]
+    fn a_missing_folder_names_the_folders_that_hold_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "src/main/resources/db/migration/V1__init.sql",
+                    "CREATE TABLE a (id int);\n",
+                ),
+                (
+                    "pkg/sqlite/migrations/1_init.up.sql",
+                    "CREATE TABLE b (id int);\n",
+                ),
+                ("node_modules/x/migrations/1.sql", "SELECT 1;\n"),
+                ("docs/migrations/README.md", "not SQL\n"),
+            ],
+        );
+        let err = read(
+            &dir.path().join("migrations"),
+            &LayoutSpec::default(),
+            Dialect::Postgres,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("pkg/sqlite/migrations, src/main/resources/db/migration")
+                && err.contains("migrations = \"pkg/sqlite/migrations\""),
+            "{err}"
+        );
+        assert!(
+            !err.contains("node_modules") && !err.contains("docs"),
+            "{err}"
+        );
+        let empty = tempfile::tempdir().unwrap();
+        let err = read(
+            &empty.path().join("migrations"),
+            &LayoutSpec::default(),
+            Dialect::Postgres,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("godwit init"), "{err}");
     }
 
     /// A goose folder often holds an `embed.go` (`//go:embed *.sql`): not a migration.

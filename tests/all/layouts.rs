@@ -958,3 +958,61 @@ fn flyway_spring_folder_is_found_from_the_project_root() {
     p.godwit(&["deploy"]).expect(0);
     assert!(p.db.table_exists("b"));
 }
+
+/// trigger.dev's Prisma history has two folders of one timestamp; Prisma applies them in
+/// the order of their names and records each by name. godwit deploys both, and adopts a
+/// database where Prisma applied them, matching each by its folder name.
+#[test]
+fn prisma_folders_sharing_a_timestamp_deploy_and_adopt() {
+    let write = |p: &Project| {
+        std::fs::write(
+            p.migrations().join("migration_lock.toml"),
+            "provider = \"postgresql\"\n",
+        )
+        .unwrap();
+        p.write(
+            "20240101000000_drop_old/migration.sql",
+            "CREATE TABLE b (id int);\n",
+        );
+        p.write(
+            "20240101000000_add_webhook/migration.sql",
+            "CREATE TABLE a (id int);\n",
+        );
+        p.write(
+            "20240102000000_later/migration.sql",
+            "CREATE TABLE c (id int);\n",
+        );
+    };
+    let p = Project::empty(Dialect::Postgres);
+    write(&p);
+    p.godwit(&["deploy"]).expect(0).says("Applied 3 migrations");
+    p.godwit(&["status"]).expect(0);
+
+    let q = Project::empty(Dialect::Postgres);
+    write(&q);
+    let sum = |name: &str| {
+        hex(&Sha256::digest(
+            std::fs::read(q.migrations().join(name).join("migration.sql")).unwrap(),
+        ))
+    };
+    q.db.exec(&format!(
+        "CREATE TABLE a (id int); CREATE TABLE b (id int);
+         CREATE TABLE _prisma_migrations (id VARCHAR(36) PRIMARY KEY NOT NULL, checksum VARCHAR(64) NOT NULL, finished_at TIMESTAMPTZ, \
+         migration_name VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at TIMESTAMPTZ, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), \
+         applied_steps_count INTEGER NOT NULL DEFAULT 0);
+         INSERT INTO _prisma_migrations VALUES ('a1', '{}', now(), '20240101000000_add_webhook', NULL, NULL, now(), 1);
+         INSERT INTO _prisma_migrations VALUES ('a2', '{}', now(), '20240101000000_drop_old', NULL, NULL, now(), 1);",
+        sum("20240101000000_add_webhook"),
+        sum("20240101000000_drop_old")
+    ));
+    let adopted = q.godwit(&["adopt"]);
+    adopted.expect(0);
+    assert!(
+        !adopted.text().contains("not in the folder"),
+        "{}",
+        adopted.text()
+    );
+    q.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+    assert!(q.db.table_exists("c"));
+    q.godwit(&["status"]).expect(0);
+}

@@ -545,8 +545,14 @@ fn read_godwit(dir: &Path) -> Result<Vec<Migration>, Error> {
     Ok(migrations)
 }
 
+/// Prisma names a migration by its whole folder name and applies the folders in the
+/// order of their names, so two folders may share a timestamp (trigger.dev has such a
+/// pair, deployed by Prisma). The second and later of one timestamp get the versions
+/// `<timestamp>.1`, `<timestamp>.2`, … in that order: unique, ordered as Prisma orders
+/// them, and matched to `_prisma_migrations` by folder name all the same.
 fn read_prisma(dir: &Path) -> Result<Vec<Migration>, Error> {
     let mut migrations = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (name, path) in entries(dir)? {
         if !path.is_dir() {
             continue;
@@ -564,6 +570,12 @@ fn read_prisma(dir: &Path) -> Result<Vec<Migration>, Error> {
                 "a Prisma migration directory is named <timestamp>_<name>",
             )
         })?;
+        let earlier = seen.entry(version.to_string()).or_insert(0);
+        let version = match *earlier {
+            0 => version,
+            n => Version::parse(&format!("{version}.{n}")).unwrap_or(version),
+        };
+        *earlier += 1;
         migrations.push(migration(
             version,
             label,
@@ -1490,6 +1502,49 @@ mod tests {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, text).unwrap();
         }
+    }
+
+    /// Two Prisma folders of one timestamp are two migrations, in the order of their
+    /// names, as Prisma applies them.
+    #[test]
+    fn prisma_folders_sharing_a_timestamp_are_both_read_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("migration_lock.toml", "provider = \"postgresql\"\n"),
+                (
+                    "20240101000000_create_b/migration.sql",
+                    "CREATE TABLE b (id int);\n",
+                ),
+                (
+                    "20240101000000_create_a/migration.sql",
+                    "CREATE TABLE a (id int);\n",
+                ),
+                (
+                    "20240101000000_create_c/migration.sql",
+                    "CREATE TABLE c (id int);\n",
+                ),
+                (
+                    "20240102000000_later/migration.sql",
+                    "CREATE TABLE d (id int);\n",
+                ),
+            ],
+        );
+        let ms = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap();
+        let got: Vec<(String, &str)> = ms
+            .iter()
+            .map(|m| (m.version.to_string(), m.origin.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("20240101000000".to_string(), "20240101000000_create_a"),
+                ("20240101000000.1".to_string(), "20240101000000_create_b"),
+                ("20240101000000.2".to_string(), "20240101000000_create_c"),
+                ("20240102000000".to_string(), "20240102000000_later"),
+            ]
+        );
     }
 
     /// A missing migrations folder names the folders that do hold migrations, where

@@ -838,6 +838,18 @@ fn resolve_target(
                 file.environment.as_deref().unwrap_or_default()
             )));
         }
+        // A folder that says which database it was written for (Prisma's lock file,
+        // Drizzle's journal) is not applied to SQLite by default: it would fail there,
+        // or worse, half work.
+        if let Some((dialect, said)) =
+            crate::source::declared_dialect(&file.migrations_dir(project_dir))
+                .filter(|(d, _)| *d != Dialect::Sqlite)
+        {
+            return Err(Error::Config(format!(
+                "DATABASE_URL is not set, and the migrations are written for {dialect} ({said}): the embedded SQLite default does not fit them\n  \
+                 set DATABASE_URL, pass --database-url, or set database_url in godwit.toml"
+            )));
+        }
         let path = project_dir.join(DEFAULT_SQLITE_PATH);
         (
             format!("sqlite://{}", path.display()),

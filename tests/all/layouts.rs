@@ -1016,3 +1016,65 @@ fn prisma_folders_sharing_a_timestamp_deploy_and_adopt() {
     assert!(q.db.table_exists("c"));
     q.godwit(&["status"]).expect(0);
 }
+
+/// A Prisma or Drizzle folder says which database it was written for. With no database
+/// URL anywhere, godwit does not apply a PostgreSQL history to the embedded SQLite file
+/// (a trial applied Prisma's first migration there, then failed on the second), and lint
+/// reads the folder as the database it declares.
+#[test]
+fn a_folder_written_for_postgres_is_not_deployed_to_the_sqlite_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let prisma = dir.path().join("prisma/migrations");
+    std::fs::create_dir_all(prisma.join("20240101000000_create_users")).unwrap();
+    std::fs::write(
+        prisma.join("migration_lock.toml"),
+        "provider = \"postgresql\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        prisma.join("20240101000000_create_users/migration.sql"),
+        "CREATE TABLE \"User\" (\"id\" SERIAL PRIMARY KEY);\n",
+    )
+    .unwrap();
+    let godwit = |args: &[&str]| {
+        let mut cmd = godwit_cmd();
+        cmd.arg("-C")
+            .arg(dir.path())
+            .args(args)
+            .env_remove("DATABASE_URL");
+        run(cmd)
+    };
+    for command in ["deploy", "status"] {
+        godwit(&[command])
+            .expect(2)
+            .says("the migrations are written for PostgreSQL")
+            .says("migration_lock.toml says provider = \"postgresql\"");
+    }
+    assert!(!dir.path().join(".godwit/godwit.db").exists());
+    godwit(&["lint"])
+        .expect(0)
+        .says("as PostgreSQL (as the folder declares");
+
+    // Drizzle Kit's journal says the same in its own words; a SQLite one is welcome.
+    std::fs::remove_dir_all(dir.path().join("prisma")).unwrap();
+    let drizzle = dir.path().join("drizzle");
+    std::fs::create_dir_all(drizzle.join("meta")).unwrap();
+    std::fs::write(
+        drizzle.join("0000_init.sql"),
+        "CREATE TABLE a (id integer);\n",
+    )
+    .unwrap();
+    let journal = |dialect: &str| {
+        format!(
+            "{{\"version\":\"7\",\"dialect\":\"{dialect}\",\"entries\":[{{\"idx\":0,\"version\":\"7\",\"when\":1700000000000,\"tag\":\"0000_init\",\"breakpoints\":true}}]}}"
+        )
+    };
+    std::fs::write(drizzle.join("meta/_journal.json"), journal("postgresql")).unwrap();
+    godwit(&["deploy"])
+        .expect(2)
+        .says("written for PostgreSQL")
+        .says("\"dialect\": \"postgresql\"");
+    std::fs::write(drizzle.join("meta/_journal.json"), journal("sqlite")).unwrap();
+    godwit(&["deploy"]).expect(0);
+    assert!(dir.path().join(".godwit/godwit.db").exists());
+}

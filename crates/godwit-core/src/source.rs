@@ -15,7 +15,7 @@ mod envsub;
 mod layout;
 
 pub use create::{NewMigration, create, next_version};
-pub use layout::{Layout, LayoutSpec, detect, diesel_recorded_version, read};
+pub use layout::{Layout, LayoutSpec, declared_dialect, detect, diesel_recorded_version, read};
 
 use crate::split::{self, Statement};
 use crate::{Dialect, Error};

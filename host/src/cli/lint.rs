@@ -78,6 +78,11 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<u8, Error> {
         Some(d) => (Dialect::from(d), "--dialect".to_string()),
         None => config::configured_dialect(&cli.dir, &file, cli.database_url.as_deref())
             .map(|(d, origin)| (d, format!("from {origin}")))
+            .or_else(|| {
+                // The folder may say which database it was written for.
+                source::declared_dialect(&file.migrations_dir(&cli.dir))
+                    .map(|(d, said)| (d, format!("as the folder declares: {said}")))
+            })
             .unwrap_or_else(|| {
                 // With no URL anywhere, deploy uses the embedded SQLite file, except
                 // outside development, where it refuses: then PostgreSQL is the guess.

@@ -201,6 +201,46 @@ pub fn read(dir: &Path, spec: &LayoutSpec, dialect: Dialect) -> Result<Vec<Migra
     Ok(migrations)
 }
 
+/// The database a migrations folder says it was written for, and where it says so:
+/// Prisma's `migration_lock.toml` (`provider = "postgresql"`) or Drizzle Kit's
+/// `meta/_journal.json` (`"dialect": "postgresql"`). `None` when the folder does not say
+/// (most tools' folders) or names a database godwit does not drive.
+pub fn declared_dialect(dir: &Path) -> Option<(Dialect, String)> {
+    let lock = dir.join("migration_lock.toml");
+    if let Ok(text) = std::fs::read_to_string(&lock) {
+        let provider = text
+            .parse::<toml::Table>()
+            .ok()?
+            .get("provider")?
+            .as_str()?
+            .to_owned();
+        let dialect = match provider.as_str() {
+            "postgresql" | "postgres" | "cockroachdb" => Dialect::Postgres,
+            "mysql" => Dialect::MySql,
+            "sqlite" => Dialect::Sqlite,
+            _ => return None,
+        };
+        return Some((
+            dialect,
+            format!("{} says provider = \"{provider}\"", lock.display()),
+        ));
+    }
+    let journal = dir.join("meta/_journal.json");
+    let text = std::fs::read_to_string(&journal).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let named = value.get("dialect")?.as_str()?.to_owned();
+    let dialect = match named.as_str() {
+        "postgresql" | "pg" => Dialect::Postgres,
+        "mysql" | "singlestore" => Dialect::MySql,
+        "sqlite" | "turso" => Dialect::Sqlite,
+        _ => return None,
+    };
+    Some((
+        dialect,
+        format!("{} says \"dialect\": \"{named}\"", journal.display()),
+    ))
+}
+
 /// Works out which tool wrote `dir` from what is in it.
 pub fn detect(dir: &Path) -> Result<Layout, Error> {
     let entries = entries(dir)?;

@@ -1343,6 +1343,7 @@ impl Migrator {
                 operation,
                 Applied::RolledBack,
                 &self.other_histories,
+                self.driver.dialect(),
             );
             // A down.sql rolled back changed nothing: the migration is still applied, and
             // the row says so (with the error), so that `status` shows it applied rather
@@ -1718,6 +1719,13 @@ impl Migrator {
                             None => Applied::First(index),
                         };
                         let index = own_transaction.unwrap_or(index);
+                        // A down.sql that failed before anything of it took effect leaves
+                        // the migration applied, as a rolled-back one does: the row says
+                        // so, and `down` can run again once the script is fixed.
+                        let untouched = matches!(
+                            applied,
+                            Applied::Nothing | Applied::OwnTransactionRolledBack { begin: 0 }
+                        );
                         let (message, next) = failure_message(
                             migration,
                             script,
@@ -1726,8 +1734,15 @@ impl Migrator {
                             operation,
                             applied,
                             &self.other_histories,
+                            self.driver.dialect(),
                         );
-                        row.state = RowState::Failed.as_str().into();
+                        row.state = if operation == Operation::Down && untouched {
+                            RowState::Applied
+                        } else {
+                            RowState::Failed
+                        }
+                        .as_str()
+                        .into();
                         row.statements_applied = index as i64;
                         row.rows_affected = Some(rows_affected as i64);
                         row.finished_at = Some(now_rfc3339());
@@ -1758,6 +1773,7 @@ impl Migrator {
                 operation,
                 Applied::Everything,
                 &self.other_histories,
+                self.driver.dialect(),
             );
             row.state = RowState::Failed.as_str().into();
             row.statements_applied = statements.len() as i64;
@@ -2374,7 +2390,12 @@ fn failure_message(
     operation: Operation,
     applied: Applied,
     other_histories: &[crate::adopt::OtherHistory],
+    dialect: crate::Dialect,
 ) -> (String, String) {
+    let why = match dialect {
+        crate::Dialect::MySql => "MySQL commits DDL as it goes",
+        _ => "the migration runs without a transaction, one statement at a time",
+    };
     let id = migration.id();
     let v = &migration.version;
     let file = script.path.display();
@@ -2417,6 +2438,12 @@ fn failure_message(
             "\n\n{file} ran in one transaction, which was rolled back: nothing of the revert took effect, and {id} is still applied.\n\
              {fix}, then run `godwit down` again."
         ),
+        (Operation::Down, Applied::Nothing | Applied::OwnTransactionRolledBack { begin: 0 }) => {
+            format!(
+                "\n\n{file} runs statement by statement, and its first statement failed: nothing of the revert took effect, and {id} is still applied.\n\
+                 {fix}, then run `godwit down` again."
+            )
+        }
         (Operation::Down, _) => format!(
             "\n\nThe revert did not complete. Put the schema back in a known state by hand, then record it:\n  \
              godwit resolve --applied {v}       (the migration is still in effect)\n  \
@@ -2444,7 +2471,7 @@ fn failure_message(
             )
         }
         (_, Applied::Everything) => format!(
-            "\n\nAll {n} statements were applied and committed (MySQL commits DDL as it goes); what failed came after them.\n\
+            "\n\nAll {n} statements were applied and committed ({why}); what failed came after them.\n\
              {fix}; the migration itself is in effect, so record it with `godwit resolve --applied {v}`",
             n = statements.len()
         ),
@@ -2475,7 +2502,7 @@ fn failure_message(
             let mut head = done.clone();
             head[..1].make_ascii_uppercase();
             format!(
-                "\n\n{head} of {total} {were} applied and committed (MySQL commits DDL as it goes); statement {failed} was not.\n\
+                "\n\n{head} of {total} {were} applied and committed ({why}); statement {failed} was not.\n\
                  Next, pick one:\n  \
                  - fix the cause, run statement {failed} by hand, then {resume}\n  \
                  - finish the migration by hand, then `godwit resolve --applied {v}`\n  \

@@ -280,6 +280,65 @@ fn a_failing_down_is_rolled_back_sqlite() {
     a_failing_down_is_rolled_back(Dialect::Sqlite);
 }
 
+/// A down.sql that runs statement by statement (MySQL's DDL; on PostgreSQL a
+/// no-transaction one, as crates.io's diesel `run_in_transaction = false`) and fails at
+/// its first statement changed nothing: the migration is still applied, as after a
+/// rolled-back one, with no `resolve` needed and nothing blocking the next deploy.
+fn a_down_failing_at_its_first_statement_leaves_the_migration_applied(d: Dialect) {
+    let p = Project::empty(d);
+    p.write(
+        "20261101000000_add_t_index/up.sql",
+        "CREATE TABLE t (a INT);\nCREATE INDEX t_a_idx ON t (a);\n",
+    );
+    let directive = if d == Dialect::Postgres {
+        "-- godwit:no-transaction\n"
+    } else {
+        ""
+    };
+    p.write(
+        "20261101000000_add_t_index/down.sql",
+        &format!("{directive}ALTER TABLE t DROP CONSTRAINT t_a_idx;\nDROP TABLE t;\n"),
+    );
+    p.godwit(&["deploy"]).expect(0);
+    let out = p.godwit(&["down"]);
+    out.expect(1)
+        .says("failed at statement 1 of 2")
+        .says("nothing of the revert took effect, and 20261101000000_add_t_index is still applied")
+        .says("then run `godwit down` again");
+    assert!(!out.text().contains("resolve"), "{}", out.text());
+    assert!(p.db.table_exists("t"));
+    let status = p.godwit(&["status"]);
+    status.expect(0).says("applied");
+    assert!(!status.text().contains("failed"), "{}", status.text());
+    p.write("20261102000000_more/up.sql", "CREATE TABLE u (id INT);\n");
+    p.godwit(&["deploy"]).expect(0);
+}
+
+#[test]
+fn a_down_failing_at_its_first_statement_leaves_the_migration_applied_postgres() {
+    a_down_failing_at_its_first_statement_leaves_the_migration_applied(Dialect::Postgres);
+}
+
+#[test]
+fn a_down_failing_at_its_first_statement_leaves_the_migration_applied_mysql() {
+    a_down_failing_at_its_first_statement_leaves_the_migration_applied(Dialect::MySql);
+}
+
+/// A PostgreSQL migration run statement by statement (no transaction) that fails halfway
+/// says why its first statements stayed: not "MySQL commits DDL as it goes".
+#[test]
+fn a_no_transaction_failure_on_postgres_gives_its_own_reason() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "20261101000000_two/up.sql",
+        "-- godwit:no-transaction\nCREATE TABLE t (a INT);\nINSERT INTO no_such_table VALUES (1);\n",
+    );
+    let out = p.godwit(&["deploy"]);
+    out.expect(1)
+        .says("Statement 1 of 2 was applied and committed (the migration runs without a transaction, one statement at a time)");
+    assert!(!out.text().contains("MySQL"), "{}", out.text());
+}
+
 /// MySQL commits DDL as it goes, so the advice names the statements left to run. When
 /// the one that failed is the last, or the one before it, no empty range ("statements
 /// 5-4") appears, and one statement is not a range ("statements 1-1").

@@ -1736,6 +1736,20 @@ impl Migrator {
                             &self.other_histories,
                             self.driver.dialect(),
                         );
+                        // A failed CREATE INDEX CONCURRENTLY leaves its index behind,
+                        // INVALID, and the next run would fail on the name.
+                        let next = match invalid_index_left(
+                            self.driver.as_mut(),
+                            &statements[index.min(statements.len() - 1)].sql,
+                        )
+                        .await
+                        {
+                            Some(name) => format!(
+                                "\n\nPostgreSQL left the index {name} behind, marked INVALID (a failed CREATE INDEX CONCURRENTLY does): \
+                                 drop it with `DROP INDEX CONCURRENTLY {name};` before the migration runs again, or that run fails on it.{next}"
+                            ),
+                            None => next,
+                        };
                         row.state = if operation == Operation::Down && untouched {
                             RowState::Applied
                         } else {
@@ -2511,6 +2525,50 @@ fn failure_message(
         }
     };
     (text, next)
+}
+
+/// On PostgreSQL, after `sql` failed: the name of the INVALID index it left, when it is
+/// a `CREATE INDEX CONCURRENTLY` whose index now exists, unusable, in the current schema.
+async fn invalid_index_left(driver: &mut dyn driver::Driver, sql: &str) -> Option<String> {
+    if driver.dialect() != crate::Dialect::Postgres {
+        return None;
+    }
+    let words: Vec<&str> = sql.split_whitespace().take(9).collect();
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    let at = upper.iter().position(|w| w == "CONCURRENTLY")?;
+    if upper.first().map(String::as_str) != Some("CREATE")
+        || !upper[..at].iter().any(|w| w == "INDEX")
+    {
+        return None;
+    }
+    let mut name_at = at + 1;
+    if upper
+        .get(name_at..name_at + 3)
+        .is_some_and(|w| w == ["IF", "NOT", "EXISTS"])
+    {
+        name_at += 3;
+    }
+    let written = *words.get(name_at)?;
+    if written.eq_ignore_ascii_case("ON") {
+        return None;
+    }
+    let bare = written.rsplit('.').next().unwrap_or(written);
+    let name = match bare.strip_prefix('"').and_then(|b| b.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => bare.to_ascii_lowercase(),
+    };
+    let invalid = driver
+        .query_i64(&format!(
+            "SELECT count(*) FROM pg_catalog.pg_index i \
+             JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE NOT i.indisvalid AND c.relname = {} AND n.nspname = current_schema()",
+            godwit_core::sql::literal(crate::Dialect::Postgres, &name)
+        ))
+        .await
+        .ok()
+        .flatten()?;
+    (invalid > 0).then(|| written.to_string())
 }
 
 /// Statements that change data only, so they can share a transaction with their progress

@@ -639,3 +639,36 @@ fn an_empty_dbmate_down_section_is_empty_not_missing() {
     );
     p.godwit(&["lint"]).says("GW020");
 }
+
+/// A failed `CREATE UNIQUE INDEX CONCURRENTLY` leaves its index behind, INVALID; the
+/// advice says so and how to drop it, since the next run would fail on the name.
+#[test]
+fn a_failed_concurrent_index_names_the_invalid_index_it_left() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "20240101000000_create_t/up.sql",
+        "CREATE TABLE t (id int PRIMARY KEY, v text);\nINSERT INTO t VALUES (1, 'a'), (2, 'a');\n",
+    );
+    p.write(
+        "20240102000000_add_t_v_unique_index/up.sql",
+        "-- godwit:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY t_v_key ON t (v);\n",
+    );
+    p.godwit(&["deploy"])
+        .expect(1)
+        .says("PostgreSQL left the index t_v_key behind, marked INVALID")
+        .says("DROP INDEX CONCURRENTLY t_v_key;");
+    // Following the advice works.
+    p.db.exec("DROP INDEX t_v_key");
+    p.db.exec("UPDATE t SET v = 'b' WHERE id = 2");
+    p.godwit(&["resolve", "--rolled-back", "20240102000000"])
+        .expect(0);
+    p.godwit(&["deploy"]).expect(0);
+    // A failure that leaves no index says nothing of one.
+    p.write(
+        "20240103000000_bad/up.sql",
+        "-- godwit:no-transaction\nCREATE INDEX CONCURRENTLY t_nope ON no_such_table (v);\n",
+    );
+    let out = p.godwit(&["deploy"]);
+    out.expect(1);
+    assert!(!out.text().contains("INVALID"), "{}", out.text());
+}

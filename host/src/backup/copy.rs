@@ -278,6 +278,10 @@ impl Copier {
                 let Some(dropped) = cols.iter().find(|col| &col.name == c) else {
                     return Ok(None);
                 };
+                // An empty table has nothing to copy, nor to warn about.
+                if !catalog::has_rows(driver, &table).await? {
+                    return Ok(None);
+                }
                 let keys = catalog::primary_key(driver, &table).await?;
                 let refuse = |reason: &str| {
                     Ok(Some(CopyOutcome::NotCopied {
@@ -303,7 +307,7 @@ impl Copier {
                 ("column", chosen, keys)
             }
         };
-        if !catalog::has_rows(driver, &table).await? {
+        if column.is_none() && !catalog::has_rows(driver, &table).await? {
             return Ok(None);
         }
         if let Err(reason) = self.store.ensure(driver).await? {

@@ -100,7 +100,7 @@ pub enum Command {
     /// (`--from TOOL` does what `adopt` does).
     Baseline(baseline::Args),
     /// Take over a database another tool migrated: record what its history table says
-    /// was applied (Prisma, Drizzle, sqlx, Flyway, goose, dbmate, golang-migrate).
+    /// was applied (Prisma, Drizzle, sqlx, Flyway, goose, dbmate, golang-migrate, diesel, popx).
     Adopt(adopt::Args),
     /// Drop everything in the database and apply all migrations again (development only).
     Reset(reset::Args),
@@ -180,8 +180,16 @@ pub fn main() -> u8 {
     }
 }
 
+/// A version as given on the command line. diesel's directory prefix
+/// (`2026-07-15-181652-0000`) is taken as the digits diesel records for it
+/// (`202607151816520000`).
 fn version(text: &str) -> Result<Version, Error> {
-    Version::parse(text).ok_or_else(|| Error::Config(format!("`{text}` is not a version: use the digits before the first `_` of a migration directory")))
+    let undashed = text.replace('-', "");
+    Version::parse(text)
+        .or_else(|| (text.contains('-') && !undashed.is_empty()).then(|| Version::parse(&undashed)).flatten())
+        .ok_or_else(|| Error::Config(format!(
+            "`{text}` is not a version: use the digits before the first `_` of a migration directory (`godwit status` lists every version)"
+        )))
 }
 
 pub async fn run(cli: Cli) -> Result<u8, Error> {

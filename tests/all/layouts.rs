@@ -1078,3 +1078,32 @@ fn a_folder_written_for_postgres_is_not_deployed_to_the_sqlite_default() {
     godwit(&["deploy"]).expect(0);
     assert!(dir.path().join(".godwit/godwit.db").exists());
 }
+
+/// `--to` takes a diesel directory's prefix as written (`2024-01-01-000000`), which is
+/// what a diesel user copies from the folder.
+#[test]
+fn diesel_versions_may_be_given_with_their_dashes() {
+    let p = Project::empty(Dialect::Sqlite);
+    for (dir, table) in [
+        ("2024-01-01-000000_create_a", "a"),
+        ("2024-01-02-000000_create_b", "b"),
+        ("2024-01-03-000000_create_c", "c"),
+    ] {
+        p.write(
+            &format!("{dir}/up.sql"),
+            &format!("CREATE TABLE {table} (id int);\n"),
+        );
+        p.write(
+            &format!("{dir}/down.sql"),
+            &format!("DROP TABLE {table};\n"),
+        );
+    }
+    p.godwit(&["deploy", "--to", "2024-01-02-000000"]).expect(0);
+    assert!(p.db.table_exists("b") && !p.db.table_exists("c"));
+    p.godwit(&["deploy"]).expect(0);
+    p.godwit(&["down", "--to", "2024-01-01-000000"]).expect(0);
+    assert!(p.db.table_exists("a") && !p.db.table_exists("b"));
+    p.godwit(&["down", "--to", "2024-13-x"])
+        .expect(2)
+        .says("is not a version");
+}

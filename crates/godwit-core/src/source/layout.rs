@@ -174,7 +174,7 @@ pub fn read(dir: &Path, spec: &LayoutSpec, dialect: Dialect) -> Result<Vec<Migra
     let mut migrations = match (&spec.pattern, spec.layout) {
         (Some(pattern), _) => read_pattern(dir, pattern)?,
         (None, layout) => match layout.map(Ok).unwrap_or_else(|| detect(dir))? {
-            Layout::Godwit => read_godwit(dir)?,
+            Layout::Godwit => read_godwit(dir, dialect)?,
             Layout::Prisma => read_prisma(dir)?,
             Layout::Drizzle => read_drizzle(dir)?,
             Layout::Sqlx => read_up_down_files(dir, Layout::Sqlx)?,
@@ -483,9 +483,10 @@ fn marked(mut script: Script, marker: Option<NoTransaction>) -> Script {
     script
 }
 
-fn read_godwit(dir: &Path) -> Result<Vec<Migration>, Error> {
+fn read_godwit(dir: &Path, dialect: Dialect) -> Result<Vec<Migration>, Error> {
     let mut migrations = Vec::new();
-    for (name, path) in entries(dir)? {
+    let all = entries(dir)?;
+    for (name, path) in all.iter().cloned() {
         if !path.is_dir() {
             if name.ends_with(".sql") {
                 return Err(Error::source(
@@ -508,11 +509,22 @@ fn read_godwit(dir: &Path) -> Result<Vec<Migration>, Error> {
             "cockroach",
         ];
         if DATABASES.contains(&name.to_ascii_lowercase().as_str()) {
+            // Suggest the folder for the database godwit is pointed at, if there is one.
+            let ours: &[&str] = match dialect {
+                Dialect::Postgres => &["postgres", "postgresql", "pg", "cockroach"],
+                Dialect::MySql => &["mysql", "mariadb"],
+                Dialect::Sqlite => &["sqlite", "sqlite3"],
+            };
+            let suggested = all
+                .iter()
+                .map(|(n, _)| n)
+                .find(|n| ours.contains(&n.to_ascii_lowercase().as_str()))
+                .unwrap_or(&name);
             return Err(Error::source(
                 dir,
                 format!(
                     "holds a folder of migrations per database ({name}/ among them): set `migrations` in \
-                     godwit.toml to the one for this database, e.g. `migrations = \"{}/{name}\"`",
+                     godwit.toml to the one for this database ({dialect}), e.g. `migrations = \"{}/{suggested}\"`",
                     dir.file_name()
                         .map(|n| n.to_string_lossy())
                         .unwrap_or_default()
@@ -2052,6 +2064,19 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("migrations = \"migrations/mysql\""),
+            "{err}"
+        );
+        // Pointed at PostgreSQL, the hint names PostgreSQL's folder (apalis's hint named
+        // mysql/ for a postgres:// URL).
+        let err = read(
+            &root.path().join("migrations"),
+            &LayoutSpec::default(),
+            Dialect::Postgres,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("(PostgreSQL), e.g. `migrations = \"migrations/postgresql\"`"),
             "{err}"
         );
     }

@@ -989,3 +989,41 @@ fn an_empty_keyless_table_gets_no_not_copying_line() {
     out.expect(0).says("not copying full_log.note");
     assert!(!out.text().contains("empty_log.note"), "{}", out.text());
 }
+
+/// A column dropped as text and re-created by down.sql with another type (`age text`
+/// dropped, `age integer` re-added) gets its values back cast to the new type on
+/// PostgreSQL, as README says, instead of being kept with "is of type integer but
+/// expression is of type text".
+#[test]
+fn a_column_re_created_with_another_type_gets_its_values_cast_postgres() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "20240101000000_create_people/up.sql",
+        "CREATE TABLE people (id serial PRIMARY KEY, age text);\nINSERT INTO people (age) VALUES ('34'), ('51'), (NULL);\n",
+    );
+    p.write(
+        "20240101000000_create_people/down.sql",
+        "DROP TABLE people;\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "20240102000000_drop_age/up.sql",
+        "ALTER TABLE people DROP COLUMN age;\n",
+    );
+    p.write(
+        "20240102000000_drop_age/down.sql",
+        "ALTER TABLE people ADD COLUMN age integer;\n",
+    );
+    p.godwit(&["deploy"]).expect(0).says("copied people.age");
+    let out = p.godwit(&["down"]);
+    out.expect(0);
+    assert!(!out.text().contains("kept"), "{}", out.text());
+    assert_eq!(
+        p.db.rows("SELECT id, coalesce(age + 0, -1) FROM people ORDER BY id"),
+        vec![
+            vec!["1".to_string(), "34".to_string()],
+            vec!["2".to_string(), "51".to_string()],
+            vec!["3".to_string(), "-1".to_string()],
+        ]
+    );
+}

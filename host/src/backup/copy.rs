@@ -547,11 +547,8 @@ impl Copier {
             copy_table: copy_table.clone(),
             reason,
         };
-        let copy_cols: Vec<String> = catalog::columns(driver, &self.copy_ref(name))
-            .await?
-            .into_iter()
-            .map(|c| c.name)
-            .collect();
+        let copy_columns = catalog::columns(driver, &self.copy_ref(name)).await?;
+        let copy_cols: Vec<String> = copy_columns.iter().map(|c| c.name.clone()).collect();
         if copy_cols.is_empty() {
             return Ok(keep(format!("the copy {copy_table} is gone")));
         }
@@ -575,11 +572,20 @@ impl Copier {
             )));
         }
         // Generated columns compute their values again; everything else goes back, cast
-        // to the type the column has now when the copy kept it as text.
+        // to the type the column has now when the copy kept it as text, or (PostgreSQL,
+        // which assigns no text to an integer) when down.sql re-created the column with
+        // another type than the copy's: `age text` dropped, `age integer` re-added.
         let value = |column: &str, alias: &str| {
             let q = format!("{alias}{}", quote(d, column));
+            let retyped = |t: &Column| {
+                d == Dialect::Postgres
+                    && copy_columns
+                        .iter()
+                        .find(|c| c.name == column)
+                        .is_some_and(|c| !c.type_name.eq_ignore_ascii_case(&t.type_name))
+            };
             match target.iter().find(|t| t.name == column) {
-                Some(t) if record.converted.contains_key(column) => {
+                Some(t) if record.converted.contains_key(column) || retyped(t) => {
                     format!("CAST({q} AS {})", t.type_name)
                 }
                 _ => q,

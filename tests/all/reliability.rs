@@ -313,3 +313,35 @@ fn mysql_history_is_committed_before_each_ddl_statement_runs() {
     assert!(p.db.table_exists("second_table"));
     assert!(!p.db.table_exists("after_slow"));
 }
+
+/// Two deployers starting together each look at the other's sessions while waiting for
+/// the lock; a session that is only running godwit's own lock check is no orphaned
+/// statement (documenso: the waiting deployer called a live one "gone" and printed its
+/// lock-check query).
+#[test]
+fn another_godwits_lock_check_is_not_taken_for_orphaned_work() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write("00001_a/up.sql", "CREATE TABLE a (id INTEGER);\n");
+    let mut checker = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            &p.db.url,
+            "-c",
+            "/* godwit: lock check */ SELECT pg_sleep(6)",
+        ])
+        .env("PGAPPNAME", "godwit 0.1.0 pid 1")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while p.db.int("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '/* godwit: lock check */ SELECT pg_sleep%' AND state = 'active'") == 0 {
+        assert!(started.elapsed() < Duration::from_secs(20), "the check never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = p.godwit(&["deploy"]);
+    let _ = checker.kill();
+    let _ = checker.wait();
+    out.expect(0);
+    assert!(!out.text().contains("still running"), "{}", out.text());
+}

@@ -200,9 +200,10 @@ impl PgDriver {
     async fn orphaned_work(&mut self) -> Option<String> {
         // Only sessions under the same lock: another schema's deploy is none of ours.
         let row = sqlx::query(
-            "SELECT a.pid, coalesce(a.application_name, ''), left(coalesce(a.query, ''), 80) FROM pg_stat_activity a \
+            "/* godwit: lock check */ SELECT a.pid, coalesce(a.application_name, ''), left(coalesce(a.query, ''), 80) FROM pg_stat_activity a \
              WHERE a.datname = current_database() AND a.application_name LIKE 'godwit %' AND a.state = 'active' \
              AND a.pid <> pg_backend_pid() AND a.pid <> $1 AND a.query NOT LIKE '%pg_try_advisory_lock%' \
+             AND a.query NOT LIKE '/* godwit: lock check */%' \
              AND CASE WHEN $2 = '' THEN a.application_name NOT LIKE '% lock %' ELSE right(a.application_name, length($2)) = $2 END \
              LIMIT 1",
         )
@@ -211,17 +212,24 @@ impl PgDriver {
         .fetch_optional(&mut self.lock_conn)
         .await
         .ok()??;
+        let query: String = row.try_get(2).unwrap_or_default();
+        let more = if query.chars().count() >= 80 {
+            "…"
+        } else {
+            ""
+        };
         Some(format!(
-            "the lock is free, but a session of a godwit that is gone (backend pid {}, {}) is still running: {}",
+            "the lock is free, but a session of another godwit (backend pid {}, {}) is still running a statement, \
+             as one does when its godwit died in the middle of it: {}{more}",
             row.try_get::<i32, _>(0).unwrap_or_default(),
             row.try_get::<String, _>(1).unwrap_or_default(),
-            row.try_get::<String, _>(2).unwrap_or_default()
+            query.split_whitespace().collect::<Vec<_>>().join(" ")
         ))
     }
 
     async fn advisory_holder(&mut self) -> String {
         let row = sqlx::query(
-            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
+            "/* godwit: lock check */ SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
              coalesce(to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '') \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.classid::text::bigint = $1 \

@@ -487,6 +487,10 @@ struct Tables {
     created: BTreeSet<String>,
     /// Name in the migrations → name in the live database.
     renamed: BTreeMap<String, String>,
+    /// Live tables and columns an earlier statement of the run dropped (and none since
+    /// re-created): a second drop loses nothing more.
+    dropped: BTreeSet<String>,
+    dropped_columns: BTreeSet<(String, String)>,
 }
 
 impl Tables {
@@ -563,13 +567,38 @@ async fn plan_statement(
         );
         risk = risk.max(Risk::Medium);
     }
-    // A table this very statement creates has nothing to count.
+    // A table this very statement creates has nothing to count; what an earlier
+    // statement dropped is gone already.
+    let mut dropped_before: BTreeSet<(String, Option<String>)> = BTreeSet::new();
     for effect in &info.effects {
         match effect {
             Effect::CreateTable { table } => {
                 tables.created.insert(table.clone());
+                tables.dropped.remove(table);
+            }
+            Effect::AddColumn { table, column, .. } => {
+                tables
+                    .dropped_columns
+                    .remove(&(table.clone(), column.clone()));
+            }
+            Effect::DropTable { table, .. } if !tables.is_new(table) => {
+                if !tables.dropped.insert(table.clone()) {
+                    dropped_before.insert((table.clone(), None));
+                }
+            }
+            Effect::DropColumn { table, column } if !tables.is_new(table) => {
+                if tables.dropped.contains(table)
+                    || !tables
+                        .dropped_columns
+                        .insert((table.clone(), column.clone()))
+                {
+                    dropped_before.insert((table.clone(), Some(column.clone())));
+                }
             }
             Effect::RenameTable { from, to } => {
+                // The name holds a table again (a rebuild's new one, typically).
+                tables.dropped.remove(to);
+                tables.dropped_columns.retain(|(t, _)| t != to);
                 if !tables.is_new(from) {
                     let live = tables.live(from).to_owned();
                     tables.renamed.insert(to.clone(), live);
@@ -607,6 +636,18 @@ async fn plan_statement(
     }
     for effect in &info.effects {
         match effect {
+            Effect::DropTable { table, .. } if dropped_before.contains(&(table.clone(), None)) => {
+                facts.push(format!(
+                    "{table} was dropped by an earlier statement of this run: nothing more to lose"
+                ));
+            }
+            Effect::DropColumn { table, column }
+                if dropped_before.contains(&(table.clone(), Some(column.clone()))) =>
+            {
+                facts.push(format!(
+                    "{table}.{column} was dropped by an earlier statement of this run: nothing more to lose"
+                ));
+            }
             Effect::DropTable { table, if_exists } if !tables.is_new(table) => {
                 if dialect == Dialect::Sqlite && !foreign_keys_off {
                     let live = tables.live(table).to_owned();

@@ -358,3 +358,47 @@ fn dropping_a_table_that_is_not_there_loses_nothing(d: Dialect) {
         .says("legacy_tokens does not exist: this statement will fail");
     assert!(!out.stdout.contains("Data loss"), "{}", out.stdout);
 }
+
+/// Conductor's V5 and V6 both run `DROP COLUMN IF EXISTS id` on one table: plan counted
+/// the values twice. What an earlier statement of the run dropped is gone already.
+#[test]
+fn a_second_drop_of_the_same_column_or_table_loses_nothing_more() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "1_init/up.sql",
+        "CREATE TABLE t (id int PRIMARY KEY, c int);\nCREATE TABLE old (id int);\n\
+         INSERT INTO t SELECT g, g FROM generate_series(1, 10) g;\nINSERT INTO old VALUES (1);\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "2_a/up.sql",
+        "ALTER TABLE t DROP COLUMN IF EXISTS c;\nDROP TABLE IF EXISTS old;\n",
+    );
+    p.write(
+        "3_b/up.sql",
+        "ALTER TABLE t DROP COLUMN IF EXISTS c;\nDROP TABLE IF EXISTS old;\n",
+    );
+    let out = p.godwit(&["plan"]);
+    let text = out.text();
+    assert!(
+        text.contains("Data loss: drops t.c: 10 non-null values; drops table old: 1 row.\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("t.c was dropped by an earlier statement of this run")
+            && text.contains("old was dropped by an earlier statement of this run"),
+        "{text}"
+    );
+    // A column dropped, added back and dropped again loses the new values too.
+    p.write(
+        "3_b/up.sql",
+        "ALTER TABLE t ADD COLUMN c int;\nALTER TABLE t DROP COLUMN c;\n",
+    );
+    let text = p.godwit(&["plan"]).text();
+    assert!(
+        text.contains(
+            "Data loss: drops t.c: 10 non-null values; drops table old: 1 row; drops t.c: "
+        ),
+        "{text}"
+    );
+}

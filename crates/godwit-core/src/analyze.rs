@@ -85,6 +85,13 @@ impl Touched {
         self.order.iter().any(|t| t == table)
     }
 
+    /// Leaves out names that are no tables: a `WITH` clause's own.
+    fn forget(&mut self, names: &[String]) {
+        self.order.retain(|t| !names.contains(t));
+        self.targets.retain(|t| !names.contains(t));
+        self.others.retain(|(t, _)| !names.contains(t));
+    }
+
     fn seen(&mut self, table: &str) {
         if !table.is_empty() && !self.contains(table) {
             self.order.push(table.to_owned());
@@ -644,7 +651,21 @@ fn from_ast(
             ast::SetExpr::Update(inner)
             | ast::SetExpr::Insert(inner)
             | ast::SetExpr::Delete(inner) => {
-                from_ast(inner, dialect, info, tables, drop_concurrently)
+                let lock = from_ast(inner, dialect, info, tables, drop_concurrently);
+                // `WITH src AS (…) INSERT … SELECT … FROM src`: src is the query's own
+                // name, not a table to lock, count or copy from.
+                if let Some(with) = &query.with {
+                    let ctes: Vec<String> = with
+                        .cte_tables
+                        .iter()
+                        .map(|cte| ident(dialect, &cte.alias.name))
+                        .collect();
+                    tables.forget(&ctes);
+                    info.effects.retain(
+                        |e| !matches!(e, Effect::CopyRows { from, .. } if ctes.contains(from)),
+                    );
+                }
+                lock
             }
             _ => Lock::AccessShare,
         },
@@ -1712,6 +1733,32 @@ mod tests {
                 pg
             ),
             pairs(&[("users", "ROW EXCLUSIVE")])
+        );
+        // Nor when the INSERT copies from it (documenso's add_organisations).
+        let copied = one(
+            "WITH src AS (SELECT id FROM t) INSERT INTO u (id) SELECT id FROM src",
+            pg,
+        );
+        assert_eq!(
+            copied
+                .locks
+                .iter()
+                .map(|l| (l.table.clone(), l.lock.name()))
+                .collect::<Vec<_>>(),
+            pairs(&[("u", "ROW EXCLUSIVE"), ("t", "ACCESS SHARE")])
+        );
+        assert!(
+            !copied.tables.iter().any(|t| t == "src"),
+            "{:?}",
+            copied.tables
+        );
+        assert!(
+            !copied
+                .effects
+                .iter()
+                .any(|e| matches!(e, Effect::CopyRows { from, .. } if from == "src")),
+            "{:?}",
+            copied.effects
         );
         // SQLite locks the whole file for any write, creating a table included.
         let created = one("CREATE TABLE t (id integer)", Dialect::Sqlite);

@@ -607,13 +607,20 @@ pub fn destroys_unnamed<'a>(statements: impl IntoIterator<Item = &'a str>) -> Op
         if t.word("DROP") && t.peek_word_in(&["SCHEMA", "DATABASE"]) {
             return Some(Unnamed::DropsSchema);
         }
-        dynamic |= t.peek_word_in(&["DO", "EXECUTE", "CALL", "PREPARE"]);
+        dynamic |= runs_dynamic_sql(sql);
     }
     let destructive = dynamic
         && statements
             .iter()
             .any(|sql| mentions_destruction(&scan::tokens_opening_strings(sql)));
     destructive.then_some(Unnamed::DynamicSql)
+}
+
+/// Whether `sql` runs SQL it holds as text or elsewhere: a `DO` block, `EXECUTE`, `CALL`,
+/// MySQL's `PREPARE`.
+pub fn runs_dynamic_sql(sql: &str) -> bool {
+    let tokens = scan::tokens(sql);
+    scan::Cursor::new(&tokens).peek_word_in(&["DO", "EXECUTE", "CALL", "PREPARE"])
 }
 
 /// Whether the words hold a statement that destroys data: `DROP TABLE`, `DROP SCHEMA`,

@@ -172,6 +172,25 @@ pub async fn plan(
                 .await,
             );
         }
+        // What dynamic SQL or a dropped schema destroys has no table to count, but it is
+        // data loss all the same, as deploy's backup decision counts it.
+        if let Some(unnamed) =
+            crate::backup::destroys_unnamed(statements.iter().map(|s| s.sql.as_str()))
+        {
+            let at = statements.iter().position(|s| match unnamed {
+                crate::backup::Unnamed::DynamicSql => crate::backup::runs_dynamic_sql(&s.sql),
+                crate::backup::Unnamed::DropsSchema => {
+                    crate::backup::destroys_unnamed([s.sql.as_str()]).is_some()
+                }
+            });
+            if let Some(statement) = at.and_then(|i| planned.get_mut(i)) {
+                statement.data_loss.push(format!(
+                    "{} {unnamed}: how much cannot be counted beforehand",
+                    migration.id()
+                ));
+                statement.risk = Risk::High;
+            }
+        }
         // A rebuilt table holds the old rows: a later migration that drops it loses them.
         for r in rebuilds.iter().filter(|r| !new_before.contains(&r.name)) {
             tables.created.remove(&r.survivor);

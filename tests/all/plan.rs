@@ -402,3 +402,31 @@ fn a_second_drop_of_the_same_column_or_table_loses_nothing_more() {
         "{text}"
     );
 }
+
+/// A drop made through dynamic SQL has no table plan can count, but plan says it loses
+/// data and rates it high (conductor: "lock: none", MEDIUM, for a drop of a key column
+/// built in a string); a DO block that only adds stays as it was.
+#[test]
+fn dynamic_sql_that_drops_is_data_loss_in_the_plan() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "1_init/up.sql",
+        "CREATE TABLE t (id int PRIMARY KEY, c int);\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "2_add/up.sql",
+        "DO $$ BEGIN ALTER TABLE t ADD COLUMN d int; EXCEPTION WHEN duplicate_column THEN NULL; END $$;\n",
+    );
+    p.write(
+        "3_drop/up.sql",
+        "DO $$ BEGIN EXECUTE 'ALTER TABLE t DROP COLUMN c'; END $$;\n",
+    );
+    let text = p.godwit(&["plan"]).text();
+    assert!(
+        text.contains("3_drop drops or deletes through dynamic SQL"),
+        "{text}"
+    );
+    assert!(text.contains("3_drop  risk HIGH"), "{text}");
+    assert!(!text.contains("2_add drops"), "{text}");
+}

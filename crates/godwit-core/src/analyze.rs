@@ -448,6 +448,27 @@ fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> Stateme
                 && (starts_with(&words, &["CREATE", "SEQUENCE"])
                     || (starts_with(&words, &["ALTER", "SEQUENCE"])
                         && !words.iter().any(|w| w.upper == "RESTART"))) => {}
+        // MySQL's user variables (`SET @s := IF(…)`) and the release of a prepared
+        // statement touch no table: nothing to judge.
+        Err(_)
+            if dialect == Dialect::MySql
+                && ((starts_with(&words, &["SET"])
+                    && words.get(1).is_some_and(|w| w.text == "@"))
+                    || starts_with(&words, &["DEALLOCATE", "PREPARE"])
+                    || starts_with(&words, &["DROP", "PREPARE"])) => {}
+        // MySQL's dynamic SQL: the statement PREPARE reads from a variable runs at EXECUTE.
+        Err(_)
+            if dialect == Dialect::MySql
+                && words
+                    .first()
+                    .is_some_and(|w| w.upper == "PREPARE" || w.upper == "EXECUTE") =>
+        {
+            info.parsed = false;
+            info.parse_error = Some(
+                "dynamic SQL (PREPARE/EXECUTE): the statement it runs is built at run time, so it is not analysed"
+                    .into(),
+            );
+        }
         // PostgreSQL's anonymous code block: procedural code, which no SQL parser reads.
         Err(_)
             if dialect == Dialect::Postgres && words.first().is_some_and(|w| w.upper == "DO") =>
@@ -1763,6 +1784,32 @@ mod tests {
         // SQLite locks the whole file for any write, creating a table included.
         let created = one("CREATE TABLE t (id integer)", Dialect::Sqlite);
         assert_eq!(created.lock, Lock::DatabaseWrite);
+    }
+
+    /// conductor's MySQL migrations build a statement in a user variable and run it with
+    /// PREPARE/EXECUTE: the variable and the release are understood (no GW022 parser
+    /// noise), and PREPARE is named as dynamic SQL, not as a parse error.
+    #[test]
+    fn mysql_user_variables_and_prepared_statements() {
+        let my = Dialect::MySql;
+        for sql in [
+            "SET @colstmt := IF(@has > 0, 'ALTER TABLE q DROP COLUMN id', 'SELECT 1')",
+            "SET @x = 1",
+            "DEALLOCATE PREPARE stmt",
+        ] {
+            let info = one(sql, my);
+            assert!(info.parsed, "{sql}: {:?}", info.parse_error);
+        }
+        let prepared = one("PREPARE stmt FROM @colstmt", my);
+        assert!(!prepared.parsed);
+        assert!(
+            prepared
+                .parse_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("dynamic SQL")),
+            "{:?}",
+            prepared.parse_error
+        );
     }
 
     /// atuin's trigger at file line 15 failed at its line 32: the message said "Line: 32".

@@ -578,7 +578,7 @@ impl Migrator {
             self.validators = Some(validators);
             outcome?;
         }
-        let applied = in_effect(&entries);
+        let applied = in_effect(entries);
         let backup = self
             .backup_before_deploy(&plan, applied, options.restore_on_failure)
             .await?;
@@ -1340,10 +1340,12 @@ impl Migrator {
                 script,
                 statements,
                 &failure,
-                operation,
                 Applied::RolledBack,
-                &self.other_histories,
-                self.driver.dialect(),
+                Run {
+                    operation,
+                    dialect: self.driver.dialect(),
+                    other_histories: &self.other_histories,
+                },
             );
             // A down.sql rolled back changed nothing: the migration is still applied, and
             // the row says so (with the error), so that `status` shows it applied rather
@@ -1731,10 +1733,12 @@ impl Migrator {
                             script,
                             statements,
                             &failure,
-                            operation,
                             applied,
-                            &self.other_histories,
-                            self.driver.dialect(),
+                            Run {
+                                operation,
+                                dialect: self.driver.dialect(),
+                                other_histories: &self.other_histories,
+                            },
                         );
                         // A failed CREATE INDEX CONCURRENTLY leaves its index behind,
                         // INVALID, and the next run would fail on the name.
@@ -1784,10 +1788,12 @@ impl Migrator {
                 script,
                 statements,
                 &failure,
-                operation,
                 Applied::Everything,
-                &self.other_histories,
-                self.driver.dialect(),
+                Run {
+                    operation,
+                    dialect: self.driver.dialect(),
+                    other_histories: &self.other_histories,
+                },
             );
             row.state = RowState::Failed.as_str().into();
             row.statements_applied = statements.len() as i64;
@@ -2395,17 +2401,29 @@ enum Applied {
     Everything,
 }
 
+/// The run a failure happened in, as its message needs it.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    operation: Operation,
+    dialect: crate::Dialect,
+    /// Other tools' histories this deploy was told to ignore.
+    other_histories: &'a [crate::adopt::OtherHistory],
+}
+
 /// What happened, and what to do next (kept apart: a restore makes it moot).
 fn failure_message(
     migration: &Migration,
     script: &Script,
     statements: &[Statement],
     failure: &Failure,
-    operation: Operation,
     applied: Applied,
-    other_histories: &[crate::adopt::OtherHistory],
-    dialect: crate::Dialect,
+    run: Run<'_>,
 ) -> (String, String) {
+    let Run {
+        operation,
+        dialect,
+        other_histories,
+    } = run;
     let why = match dialect {
         crate::Dialect::MySql => "MySQL commits DDL as it goes",
         _ => "the migration runs without a transaction, one statement at a time",

@@ -601,16 +601,17 @@ async fn plan_statement(
                     .remove(&(table.clone(), column.clone()));
             }
             Effect::DropTable { table, .. } if !tables.is_new(table) => {
-                if !tables.dropped.insert(table.clone()) {
+                let first = tables.dropped.insert(table.clone());
+                if !first {
                     dropped_before.insert((table.clone(), None));
                 }
             }
             Effect::DropColumn { table, column } if !tables.is_new(table) => {
-                if tables.dropped.contains(table)
-                    || !tables
+                let first = !tables.dropped.contains(table)
+                    && tables
                         .dropped_columns
-                        .insert((table.clone(), column.clone()))
-                {
+                        .insert((table.clone(), column.clone()));
+                if !first {
                     dropped_before.insert((table.clone(), Some(column.clone())));
                 }
             }

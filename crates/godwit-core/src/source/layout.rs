@@ -742,7 +742,12 @@ fn read_up_down_files(dir: &Path, tool: Layout) -> Result<Vec<Migration>, Error>
         if !path.is_file() || name.ends_with(".down.sql") || !name.ends_with(".sql") {
             continue;
         }
-        let stem = name.trim_end_matches(".sql").trim_end_matches(".up");
+        // golang-migrate reads `<version>_<name>.up.<ext>`: stash's
+        // `30_ignore_autotag.up..sql` is `ignore_autotag`, not `ignore_autotag.up.`.
+        let stem = match name.rfind(".up.") {
+            Some(at) => &name[..at],
+            None => name.trim_end_matches(".sql"),
+        };
         let (version, label) = named(path, stem)?;
         let (place, down) = match downs.remove(&version) {
             Some((_, found)) => (DownPlace::File(found.clone()), Some(read(found)?)),
@@ -2129,6 +2134,31 @@ mod tests {
         assert_eq!(v("4").value_cmp(&v("04")), std::cmp::Ordering::Equal);
         assert_ne!(v("4"), v("04"), "the text stays as written");
         assert_eq!(v("9").cmp(&v("10")), std::cmp::Ordering::Less);
+    }
+
+    #[test]
+    fn golang_migrate_names_end_at_the_direction() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("30_ignore_autotag.up..sql", "SELECT 1;"),
+                ("30_ignore_autotag.down.sql", "SELECT 2;"),
+                ("31_plain.up.sql", "SELECT 3;"),
+            ],
+        );
+        let ms = read(
+            dir.path(),
+            &LayoutSpec {
+                layout: Some(Layout::GolangMigrate),
+                pattern: None,
+            },
+            Dialect::Sqlite,
+        )
+        .unwrap();
+        let names: Vec<&str> = ms.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["ignore_autotag", "plain"]);
+        assert!(ms[0].down.is_some());
     }
 
     #[test]

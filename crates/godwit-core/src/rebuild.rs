@@ -84,6 +84,18 @@ fn full_copies<'a>(
     after: Option<usize>,
     drop: usize,
 ) -> Vec<FullCopy<'a>> {
+    copies(statements, table, after, drop, true)
+}
+
+/// Like [`full_copies`], with `every_row` false for the copies that take only some rows
+/// (a `WHERE`, a `LIMIT`, a join) instead.
+fn copies<'a>(
+    statements: &'a [StatementInfo],
+    table: &str,
+    after: Option<usize>,
+    drop: usize,
+    every_row: bool,
+) -> Vec<FullCopy<'a>> {
     // Only reading it again (a SELECT, or copying some of its rows elsewhere as well, as
     // vaultwarden's 2018 migration and flipt do) leaves a copy whole.
     let reads_only = |s: &StatementInfo| {
@@ -107,8 +119,8 @@ fn full_copies<'a>(
                 into,
                 from,
                 columns,
-                every_row: true,
-            } if from == table && into != table => Some(FullCopy {
+                every_row: all,
+            } if *all == every_row && from == table && into != table => Some(FullCopy {
                 index,
                 into,
                 columns,
@@ -131,6 +143,20 @@ pub fn rows_copied_before<'a>(
     drop: usize,
 ) -> Option<(usize, &'a str)> {
     full_copies(statements, table, None, drop)
+        .first()
+        .map(|c| (c.index, c.into))
+}
+
+/// Where some of the rows of `table` went before statement `drop` dropped it: the latest
+/// copy that took only some of them (stash's SQLite rebuilds copy `… WHERE a IS NOT
+/// NULL`), with nothing changing the table after it. The rows it left behind are what the
+/// drop loses.
+pub fn rows_partly_copied_before<'a>(
+    statements: &'a [StatementInfo],
+    table: &str,
+    drop: usize,
+) -> Option<(usize, &'a str)> {
+    copies(statements, table, None, drop, false)
         .first()
         .map(|c| (c.index, c.into))
 }

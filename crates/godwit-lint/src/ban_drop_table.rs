@@ -4,7 +4,7 @@
 use crate::rule::{ALL, RuleContext, RuleInfo, lock_phrase};
 use godwit_core::analyze::Effect;
 use godwit_core::finding::{Finding, Severity};
-use godwit_core::rebuild::rows_copied_before;
+use godwit_core::rebuild::{rows_copied_before, rows_partly_copied_before};
 
 pub(super) const RULE: RuleInfo = RuleInfo {
     name: "ban-drop-table",
@@ -24,12 +24,19 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
                 if !ctx.created_here(table, s.index)
                     && ctx.rebuild_dropping(table, s.index).is_none() =>
             {
-                let rows = match rows_copied_before(ctx.statements, table, s.index) {
-                    Some((copy, into)) => format!(
+                let rows = match (
+                    rows_copied_before(ctx.statements, table, s.index),
+                    rows_partly_copied_before(ctx.statements, table, s.index),
+                ) {
+                    (Some((copy, into)), _) => format!(
                         "its rows live on in {into} (statement {} copied them all), but",
                         copy + 1
                     ),
-                    None => "every row is gone for good,".to_owned(),
+                    (None, Some((copy, into))) => format!(
+                        "the rows statement {} copied into {into} live on, but the ones its WHERE (or LIMIT, or join) left out are gone for good;",
+                        copy + 1
+                    ),
+                    (None, None) => "every row is gone for good,".to_owned(),
                 };
                 Some(ctx.finding(
                 &RULE,
@@ -70,6 +77,23 @@ mod tests {
                  INSERT INTO new_users (id) SELECT id FROM users;\n\
                  DROP TABLE users;\n\
                  ALTER TABLE new_users RENAME TO users;\n",
+            );
+            // A rebuild that copies only some rows loses the others, and says which.
+            let (filtered, _) = crate::testing::lint_sql(
+                d,
+                "CREATE TABLE new_users (id int, a int);\n\
+                 INSERT INTO new_users (id, a) SELECT id, a FROM users WHERE a IS NOT NULL;\n\
+                 DROP TABLE users;\n\
+                 ALTER TABLE new_users RENAME TO users;\n",
+                "GW001",
+            );
+            assert_eq!(filtered.len(), 1, "{filtered:?}");
+            assert!(
+                filtered[0].message.contains(
+                    "the rows statement 2 copied into new_users live on, but the ones its WHERE"
+                ) && !filtered[0].message.contains("every row is gone"),
+                "{}",
+                filtered[0].message
             );
             // An archive is: code that still queries users breaks.
             fails(

@@ -22,7 +22,20 @@ pub(crate) fn thousands(n: impl Into<i128>) -> String {
 /// A statement on one line, its whitespace runs made single spaces, cut after `max`
 /// characters with an ellipsis.
 pub(crate) fn one_line(sql: &str, max: usize) -> String {
-    let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    // A `--` comment would swallow the rest of the line it is joined into: it goes.
+    let mut code = String::with_capacity(sql.len());
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+        } else if !quoted && c == '-' && chars.peek() == Some(&'-') {
+            while chars.next_if(|&n| n != '\n').is_some() {}
+            continue;
+        }
+        code.push(c);
+    }
+    let one_line = code.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() > max {
         format!("{}…", one_line.chars().take(max).collect::<String>())
     } else {
@@ -112,6 +125,14 @@ mod tests {
     fn one_line_squeezes_whitespace_and_cuts_at_max() {
         assert_eq!(one_line("SELECT 1\n  FROM t", 20), "SELECT 1 FROM t");
         assert_eq!(one_line("abcdef", 3), "abc…");
+        // lemmy's statement read as if all after its first comment were commented out.
+        assert_eq!(
+            one_line(
+                "SELECT a -- `null = 1` returns null\n  , '--kept' FROM t",
+                80
+            ),
+            "SELECT a , '--kept' FROM t"
+        );
         assert_eq!(one_line("héllo", 5), "héllo");
     }
 

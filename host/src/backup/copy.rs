@@ -664,7 +664,9 @@ impl Copier {
                 let err = sqlx::Error::Database(db);
                 return Ok(keep(format!(
                     "putting it back failed: {}",
-                    crate::error::describe_db_error(&err).replace('\n', " ")
+                    crate::error::describe_db_error(&err)
+                        .replace("\n  ", "; ")
+                        .replace('\n', " ")
                 )));
             }
             Err(e) => return Err(e),

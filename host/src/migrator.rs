@@ -1122,16 +1122,6 @@ impl Migrator {
             }
             plan.push((migration, down, statements));
         }
-        // A down.sql drops what its up created, and by now that may hold data: the same
-        // policy as deploy's decides whether a whole-database backup comes first.
-        let runs: Vec<(String, &[Statement])> = plan
-            .iter()
-            .map(|(m, _, statements)| (m.id(), statements.as_slice()))
-            .collect();
-        let applied_now = in_effect(&entries);
-        let backup = self
-            .backup_before(Operation::Down, &runs, applied_now, false)
-            .await?;
         if !plan.is_empty() {
             self.copies = Some(
                 copy::Copier::for_down(self.driver.as_mut())
@@ -1145,6 +1135,16 @@ impl Migrator {
             pending: plan.len(),
             database,
         });
+        // A down.sql drops what its up created, and by now that may hold data: the same
+        // policy as deploy's decides whether a whole-database backup comes first.
+        let runs: Vec<(String, &[Statement])> = plan
+            .iter()
+            .map(|(m, _, statements)| (m.id(), statements.as_slice()))
+            .collect();
+        let applied_now = in_effect(&entries);
+        let backup = self
+            .backup_before(Operation::Down, &runs, applied_now, false)
+            .await?;
         let mut report = RunReport {
             up_to_date: plan.is_empty(),
             empty_downs,
@@ -1742,11 +1742,11 @@ impl Migrator {
                         );
                         // A failed CREATE INDEX CONCURRENTLY leaves its index behind,
                         // INVALID, and the next run would fail on the name.
-                        let next = match invalid_index_left(
-                            self.driver.as_mut(),
-                            &statements[index.min(statements.len() - 1)].sql,
-                        )
-                        .await
+                        let failed_sql = failure
+                            .index
+                            .and_then(|i| statements.get(i))
+                            .map_or("", |s| s.sql.as_str());
+                        let next = match invalid_index_left(self.driver.as_mut(), failed_sql).await
                         {
                             Some(name) => format!(
                                 "\n\nPostgreSQL left the index {name} behind, marked INVALID (a failed CREATE INDEX CONCURRENTLY does): \

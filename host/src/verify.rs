@@ -680,7 +680,7 @@ pub async fn verify(
             if !others.is_empty() {
                 report.notes.push(format!(
                     "only the current schema was compared: verify does not look into {}, which {} also has, so drift there would not show; \
-                     to check one, verify with its name first in the search path (`?options=-csearch_path%3D<schema>` in the URL)",
+                     to check one, verify against that schema alone (`?schema=NAME` in the database URL)",
                     others.join(", "),
                     report.target
                 ));

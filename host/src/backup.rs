@@ -570,6 +570,48 @@ pub fn destroys(sql: &str) -> Vec<Destroys> {
     out
 }
 
+/// The table `sql` renames and its new name: `ALTER TABLE a RENAME TO b`, or MySQL's
+/// `RENAME TABLE a TO b` (the first pair). A drop of `b` later in the run drops `a`'s rows.
+pub fn renames(sql: &str) -> Option<(Name, Name)> {
+    let tokens = scan::tokens(sql);
+    let mut t = scan::Cursor::new(&tokens);
+    if t.words(&["RENAME", "TABLE"]) {
+        let from = t.name()?;
+        return t
+            .word("TO")
+            .then(|| t.name())
+            .flatten()
+            .map(|to| (from, to));
+    }
+    if !t.words(&["ALTER", "TABLE"]) {
+        return None;
+    }
+    t.words(&["IF", "EXISTS"]);
+    t.word("ONLY");
+    let from = t.name()?;
+    if !t.words(&["RENAME", "TO"]) {
+        return None;
+    }
+    let mut to = t.name()?;
+    // PostgreSQL keeps a renamed table in its schema; the new name has none.
+    if to.schema.is_none() {
+        to.schema.clone_from(&from.schema);
+    }
+    Some((from, to))
+}
+
+impl Name {
+    /// The same table, as the database folds unquoted names (case aside).
+    pub fn same_as(&self, other: &Name) -> bool {
+        let eq = |a: &Ident, b: &Ident| a.text.eq_ignore_ascii_case(&b.text);
+        eq(&self.table, &other.table)
+            && match (&self.schema, &other.schema) {
+                (Some(a), Some(b)) => eq(a, b),
+                _ => true,
+            }
+    }
+}
+
 /// Why a migration may destroy data that [`destroys`] cannot name a table for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unnamed {
@@ -1100,5 +1142,23 @@ mod tests {
         );
         // Statements destroys() names are not its business.
         assert_eq!(dynamic(&["DROP TABLE t", "TRUNCATE t"]), None);
+    }
+
+    #[test]
+    fn renames_are_read_in_both_spellings() {
+        let (from, to) = renames("ALTER TABLE accounts RENAME TO accounts_old").unwrap();
+        assert_eq!(
+            (from.table.text.as_str(), to.table.text.as_str()),
+            ("accounts", "accounts_old")
+        );
+        let (from, to) = renames("RENAME TABLE `a` TO `b`, c TO d").unwrap();
+        assert_eq!(
+            (from.table.text.as_str(), to.table.text.as_str()),
+            ("a", "b")
+        );
+        let (_, to) = renames("ALTER TABLE app.t RENAME TO t_old").unwrap();
+        assert_eq!(to.schema.unwrap().text, "app");
+        assert!(renames("ALTER TABLE t RENAME COLUMN a TO b").is_none());
+        assert!(name(None, "T_OLD").same_as(&name(Some("public"), "t_old")));
     }
 }

@@ -732,17 +732,36 @@ impl Migrator {
         let all = ids(runs.iter().map(|(id, _)| id.clone()).collect());
         // A backup taken now holds only data that exists now: a drop of a table the run
         // itself creates (or a `DROP TABLE IF EXISTS` on a fresh database) needs none.
+        // A down drops what its up created, so there the question is whether the table
+        // holds rows: reverting what was never used needs no backup.
         let mut destructive: Vec<String> = Vec::new();
         let mut has_tables = None;
+        // A table renamed earlier in the run is dropped under its new name (keto's SQLite
+        // rebuild down: RENAME TO x_old, then DROP TABLE x_old): its rows are the old one's.
+        let mut renamed: Vec<(backup::Name, backup::Name)> = Vec::new();
         for (id, statements) in runs {
             let mut destroys = false;
             for statement in statements.iter() {
+                if let Some((from, to)) = backup::renames(&statement.sql) {
+                    let live = renamed
+                        .iter()
+                        .rev()
+                        .find(|(new, _)| new.same_as(&from))
+                        .map_or(from, |(_, live)| live.clone());
+                    renamed.push((to, live));
+                }
                 for what in backup::destroys(&statement.sql) {
-                    destroys |= copy::table_exists(self.driver.as_mut(), what.table())
-                        .await
-                        .map_err(|e| {
-                            Error::db(format!("cannot look up table {}", what.table()), &e)
-                        })?;
+                    let table = renamed
+                        .iter()
+                        .rev()
+                        .find(|(new, _)| new.same_as(what.table()))
+                        .map_or(what.table(), |(_, live)| live);
+                    let loses = match operation {
+                        Operation::Down => copy::table_has_rows(self.driver.as_mut(), table).await,
+                        _ => copy::table_exists(self.driver.as_mut(), table).await,
+                    };
+                    destroys |= loses
+                        .map_err(|e| Error::db(format!("cannot look up table {table}"), &e))?;
                 }
             }
             // What no table can be named for (a dropped schema, dynamic SQL) counts when

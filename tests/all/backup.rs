@@ -17,6 +17,7 @@ each_dialect!(
     schemas_types_routines_and_triggers_survive_a_restore,
     quoted_names_and_composite_keys_are_put_back,
     down_that_drops_data_takes_a_backup_first,
+    down_that_renames_then_drops_backs_up_only_tables_with_rows,
 );
 
 #[test]
@@ -338,6 +339,39 @@ fn down_that_drops_data_takes_a_backup_first(d: Dialect) {
     p.godwit(&["down"]).expect(0);
     assert!(!p.db.table_exists("people"));
     assert_eq!(backups(&p).len(), 1);
+}
+
+/// keto's SQLite rebuild down renames a table, then drops the renamed one: the rows are
+/// the table's own, so down backs up first. A down whose tables hold no row (reverting
+/// what was never used) takes none.
+fn down_that_renames_then_drops_backs_up_only_tables_with_rows(d: Dialect) {
+    let p = Project::empty(d);
+    p.write(
+        "1_accounts/up.sql",
+        "CREATE TABLE accounts (id INT PRIMARY KEY, email VARCHAR(50));\n",
+    );
+    p.write(
+        "1_accounts/down.sql",
+        "ALTER TABLE accounts RENAME TO accounts_old;\nDROP TABLE accounts_old;\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.godwit(&["down"]).expect(0);
+    assert!(backups(&p).is_empty(), "an empty table needs no backup");
+    p.godwit(&["deploy"]).expect(0);
+    p.db.exec("INSERT INTO accounts VALUES (1, 'a@x'), (2, 'b@x')");
+    p.godwit(&["down"]).expect(0);
+    let list = backups(&p);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert!(
+        list[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("destructive: 1_accounts"),
+        "{list:?}"
+    );
+    p.godwit(&["restore", list[0]["id"].as_str().unwrap()])
+        .expect(0);
+    assert_eq!(p.db.int("SELECT count(*) FROM accounts"), 2);
 }
 
 /// A drop built at run time (a `DO` block's `EXECUTE`, MySQL's `PREPARE` from a string,

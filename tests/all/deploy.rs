@@ -49,6 +49,7 @@ fn simple(d: Dialect) {
 
 fn reversible(d: Dialect) {
     let p = Project::new(d, "migrations_reversible");
+    p.backups_off_where_pg_dump_cannot();
     p.godwit(&["deploy"]).expect(0);
     assert_eq!(balances(&p), 350);
     p.godwit(&["down"]).expect(0).says("Reverted 1 migration");

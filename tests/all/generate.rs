@@ -594,6 +594,7 @@ fn one_case(dialect: Dialect, seed: u64) {
     let pulled_a = pulled(&p);
     std::fs::write(p.path().join("schema.sql"), &ddl_b).unwrap();
     std::fs::write(p.path().join("godwit.toml"), "schema = \"schema.sql\"\n").unwrap();
+    p.backups_off_where_pg_dump_cannot();
 
     let before = migration_dirs(&p);
     // A drop beside an add of the same shape, unhinted: the user says it is no rename.

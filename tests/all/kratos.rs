@@ -62,6 +62,7 @@ fn up_and_down_all(p: &Project, count: usize) {
 #[test]
 fn postgres_up_and_down() {
     let p = project(Dialect::Postgres, "");
+    p.backups_off_where_pg_dump_cannot();
     // The PostgreSQL files, the shared ones, the two .postgres.autocommit files with
     // CREATE INDEX CONCURRENTLY (outside a transaction, as popx runs them), and none
     // of the SQLite-only table rebuilds.

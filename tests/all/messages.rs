@@ -230,6 +230,7 @@ fn a_failure_after_many_migrations_names_the_first_and_last(d: Dialect) {
 /// 5 statements applied". Fixed, `down` then reverts it with no `resolve` in between.
 fn a_failing_down_is_rolled_back(d: Dialect) {
     let p = Project::empty(d);
+    p.backups_off_where_pg_dump_cannot();
     p.write(
         "20261101000000_create_shop/up.sql",
         "CREATE TABLE customers (id INT PRIMARY KEY);\nCREATE TABLE orders (id INT PRIMARY KEY, customer_id INT);\n\

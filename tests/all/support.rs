@@ -477,6 +477,20 @@ impl Project {
         std::fs::write(path, content).unwrap();
     }
 
+    /// On a PostgreSQL server newer than this machine's `pg_dump` (CI's PostgreSQL 18
+    /// pass: the npm package ships no pg_dump 18), no whole-database backup can be made,
+    /// so a `down` of tables with rows is refused under the default policy. A test about
+    /// something else turns backups off there with this; the backup tests run on the
+    /// server pg_dump matches.
+    pub fn backups_off_where_pg_dump_cannot(&self) {
+        if self.db.dialect != Dialect::Postgres || pg_dump_can_dump(&self.db) {
+            return;
+        }
+        let path = self.path().join("godwit.toml");
+        let before = std::fs::read_to_string(&path).unwrap_or_default();
+        std::fs::write(&path, format!("{before}\n[backup]\npolicy = \"never\"\n")).unwrap();
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = godwit_cmd();
         cmd.arg("-C")
@@ -702,4 +716,18 @@ macro_rules! each_dialect {
             }
         )*
     };
+}
+
+/// Whether this machine's `pg_dump` can dump `db`'s server (its major version is not
+/// older than the server's).
+pub fn pg_dump_can_dump(db: &TestDb) -> bool {
+    let Ok(out) = Command::new("pg_dump").arg("--version").output() else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let tool = text
+        .split_whitespace()
+        .find_map(|w| w.split('.').next()?.parse::<i64>().ok());
+    let server = db.int("SELECT current_setting('server_version_num')::int / 10000");
+    tool.is_some_and(|t| t >= server)
 }

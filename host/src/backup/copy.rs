@@ -93,6 +93,18 @@ pub async fn table_exists(
     Ok(!catalog::columns(driver, &table).await?.is_empty())
 }
 
+/// Whether the table a statement names exists now and holds at least one row.
+pub async fn table_has_rows(
+    driver: &mut dyn Session,
+    name: &super::Name,
+) -> Result<bool, sqlx::Error> {
+    let table = Table::from_name(driver.dialect(), name);
+    if catalog::columns(driver, &table).await?.is_empty() {
+        return Ok(false);
+    }
+    catalog::has_rows(driver, &table).await
+}
+
 /// Whether the database holds any table besides godwit's own (its history, lock and
 /// copies): in any schema on PostgreSQL, in the connected database on MySQL, in the file
 /// on SQLite.

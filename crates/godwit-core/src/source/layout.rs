@@ -101,38 +101,32 @@ pub struct LayoutSpec {
 /// down; relative to `root`, at most eight.
 fn migration_folders(root: &Path) -> Vec<String> {
     const SKIP: &[&str] = &["node_modules", "target", "vendor", "dist", "build", "out"];
-    let holds_sql = |dir: &Path| {
-        let sql = |d: &Path| {
-            std::fs::read_dir(d)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|e| {
-                    e.path()
-                        .extension()
-                        .is_some_and(|x| x.eq_ignore_ascii_case("sql"))
-                })
-        };
-        sql(dir)
-            || std::fs::read_dir(dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|e| e.path().is_dir() && sql(&e.path()))
+    let holds_sql = |d: &Path| {
+        std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.path()
+                    .extension()
+                    .is_some_and(|x| x.eq_ignore_ascii_case("sql"))
+            })
     };
-    let mut found = Vec::new();
-    let mut queue = vec![(root.to_path_buf(), 0)];
-    while let Some((dir, depth)) = queue.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut children: Vec<PathBuf> = entries
+    let subfolders = |d: &Path| -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.is_dir())
             .collect();
-        children.sort();
-        for child in children.into_iter().rev() {
+        dirs.sort();
+        dirs
+    };
+    let mut found = Vec::new();
+    let mut queue = vec![(root.to_path_buf(), 0)];
+    while let Some((dir, depth)) = queue.pop() {
+        for child in subfolders(&dir).into_iter().rev() {
             let name = child
                 .file_name()
                 .map(|n| n.to_string_lossy().to_ascii_lowercase())
@@ -140,12 +134,30 @@ fn migration_folders(root: &Path) -> Vec<String> {
             if name.starts_with('.') || SKIP.contains(&name.as_str()) {
                 continue;
             }
-            if (name.ends_with("migrations") || name.ends_with("migration")) && holds_sql(&child) {
-                if let Ok(rel) = child.strip_prefix(root) {
+            let named =
+                name.ends_with("migrations") || name.ends_with("migration") || name == "sql";
+            // The folder that holds the files, or the ones one level down that do
+            // (popx keeps them in `migrations/sql`): the one `migrations` must name.
+            let holding: Vec<PathBuf> = if !named {
+                Vec::new()
+            } else if holds_sql(&child) {
+                vec![child.clone()]
+            } else {
+                subfolders(&child)
+                    .into_iter()
+                    .filter(|d| holds_sql(d))
+                    .collect()
+            };
+            if holding.is_empty() {
+                if depth < 5 {
+                    queue.push((child, depth + 1));
+                }
+                continue;
+            }
+            for dir in holding {
+                if let Ok(rel) = dir.strip_prefix(root) {
                     found.push(rel.to_string_lossy().replace('\\', "/"));
                 }
-            } else if depth < 5 {
-                queue.push((child, depth + 1));
             }
         }
     }
@@ -1641,6 +1653,27 @@ mod tests {
             !err.contains("node_modules") && !err.contains("docs"),
             "{err}"
         );
+        // popx keeps its files one level down (keto: persistence/sql/migrations/sql), and
+        // some projects call the folder `sql`: the folder named is the one holding them.
+        let popx = tempfile::tempdir().unwrap();
+        write(
+            popx.path(),
+            &[
+                (
+                    "persistence/migrations/sql/20200101000000000000_a.up.sql",
+                    "SELECT 1;\n",
+                ),
+                ("db/sql/1_init.up.sql", "SELECT 1;\n"),
+            ],
+        );
+        let err = read(
+            &popx.path().join("migrations"),
+            &LayoutSpec::default(),
+            Dialect::Postgres,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("db/sql, persistence/migrations/sql"), "{err}");
         let empty = tempfile::tempdir().unwrap();
         let err = read(
             &empty.path().join("migrations"),

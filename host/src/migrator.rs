@@ -1669,6 +1669,8 @@ impl Migrator {
         // each DDL statement instead, so there the count written after each one stands.
         let transactional_ddl = self.driver.dialect() != crate::Dialect::MySql;
         let mut own_transaction: Option<usize> = None;
+        // The copy events made since the script's own BEGIN: a rollback takes the copies.
+        let mut copies_before_begin = 0;
         for (index, statement) in statements.iter().enumerate().skip(first) {
             self.driver.keep_alive().await?;
             let mut attempt = 0;
@@ -1708,6 +1710,7 @@ impl Migrator {
                         match source::transaction_control(&statement.sql) {
                             Some(TransactionControl::Begin) if transactional_ddl => {
                                 own_transaction = Some(index);
+                                copies_before_begin = self.deferred.len();
                             }
                             Some(TransactionControl::End) => own_transaction = None,
                             _ => {}
@@ -1734,6 +1737,7 @@ impl Migrator {
                         let applied = match own_transaction {
                             Some(begin) => {
                                 let _ = self.driver.execute("ROLLBACK").await;
+                                self.deferred.truncate(copies_before_begin);
                                 Applied::OwnTransactionRolledBack { begin }
                             }
                             None if index == 0 => Applied::Nothing,

@@ -1027,3 +1027,24 @@ fn a_column_re_created_with_another_type_gets_its_values_cast_postgres() {
         ]
     );
 }
+
+/// A golang-migrate file with its own `BEGIN … COMMIT` runs statement by statement; when
+/// it fails inside that transaction, the rollback takes the copy with the drop, and the
+/// output does not claim a copy that no longer exists (keto/openmeter trial).
+#[test]
+fn a_copy_rolled_back_with_the_files_own_transaction_is_not_reported() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write("1_init.up.sql", "CREATE TABLE t (id int PRIMARY KEY);\n");
+    p.godwit(&["deploy"]).expect(0);
+    p.db.exec("INSERT INTO t VALUES (1), (2)");
+    p.write(
+        "2_fail.up.sql",
+        "BEGIN;\nDROP TABLE t;\nSELECT 1/0;\nCOMMIT;\n",
+    );
+    let out = p.godwit(&["deploy"]);
+    out.expect(1).says("division by zero");
+    assert!(!out.text().contains("copied t"), "{}", out.text());
+    assert_eq!(p.db.int("SELECT count(*) FROM t"), 2);
+    let listed = p.godwit(&["backups"]);
+    assert!(!listed.text().contains("t_2_"), "{}", listed.text());
+}

@@ -149,6 +149,16 @@ fn backups(p: &Project) -> Vec<serde_json::Value> {
     value["backups"].as_array().unwrap().clone()
 }
 
+/// The ID of the project's one backup, whose reason says `reason`.
+#[track_caller]
+fn the_one_backup(p: &Project, reason: &str) -> String {
+    let list = backups(p);
+    assert_eq!(list.len(), 1, "{list:?}");
+    let said = list[0]["reason"].as_str().unwrap();
+    assert!(said.contains(reason), "{said}");
+    list[0]["id"].as_str().unwrap().to_string()
+}
+
 fn text_type(d: Dialect) -> &'static str {
     if d == Dialect::MySql {
         "VARCHAR(255)"
@@ -298,16 +308,12 @@ fn down_that_drops_data_takes_a_backup_first(d: Dialect) {
     let out = p.godwit(&["down", "--json"]);
     out.expect(0);
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let list = backups(&p);
-    assert_eq!(list.len(), 1, "{list:?}");
-    assert_eq!(report["backup"], list[0]["id"]);
-    let reason = list[0]["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("before down of 20260901000000_create_people; destructive"),
-        "{reason}"
+    let id = the_one_backup(
+        &p,
+        "before down of 20260901000000_create_people; destructive",
     );
+    assert_eq!(report["backup"], id.as_str());
     assert!(!p.db.table_exists("people"));
-    let id = list[0]["id"].as_str().unwrap().to_string();
     p.godwit(&["restore", &id]).expect(0);
     assert_eq!(p.db.int("SELECT count(*) FROM people"), 3);
     p.godwit(&["status"]).expect(0);
@@ -360,17 +366,8 @@ fn down_that_renames_then_drops_backs_up_only_tables_with_rows(d: Dialect) {
     p.godwit(&["deploy"]).expect(0);
     p.db.exec("INSERT INTO accounts VALUES (1, 'a@x'), (2, 'b@x')");
     p.godwit(&["down"]).expect(0);
-    let list = backups(&p);
-    assert_eq!(list.len(), 1, "{list:?}");
-    assert!(
-        list[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("destructive: 1_accounts"),
-        "{list:?}"
-    );
-    p.godwit(&["restore", list[0]["id"].as_str().unwrap()])
-        .expect(0);
+    let id = the_one_backup(&p, "destructive: 1_accounts");
+    p.godwit(&["restore", &id]).expect(0);
     assert_eq!(p.db.int("SELECT count(*) FROM accounts"), 2);
 }
 
@@ -401,16 +398,7 @@ fn drops_through_dynamic_sql_take_a_backup(d: Dialect) {
     assert!(backups(&p).is_empty(), "dynamic SQL that only adds");
     p.write("20260903000000_drop_nickname/up.sql", &drops);
     p.godwit(&["deploy"]).expect(0);
-    let list = backups(&p);
-    assert_eq!(list.len(), 1, "{list:?}");
-    assert!(
-        list[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("destructive: 20260903000000_drop_nickname"),
-        "{list:?}"
-    );
-    let id = list[0]["id"].as_str().unwrap().to_string();
+    let id = the_one_backup(&p, "destructive: 20260903000000_drop_nickname");
     p.godwit(&["restore", &id]).expect(0);
     assert_eq!(
         p.db.int("SELECT count(*) FROM people WHERE nickname IS NOT NULL"),

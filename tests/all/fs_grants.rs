@@ -169,7 +169,11 @@ fn another_plugin_appending_in_the_same_directory_does_not_follow_a_planted_link
         "remove /events.jsonl; symlink ../outside/secret /events.jsonl",
         audit,
     );
-    p.godwit(&["deploy"]).expect(1);
+    // The step fails once its link is planted (exit 1). Under load the notifier can
+    // append between the step's remove and its symlink, so the plant itself fails ("File
+    // exists") and the step goes on (exit 0). Either way nothing outside is reached.
+    let out = p.godwit(&["deploy"]);
+    assert!(matches!(out.code, 0 | 1), "{}", out.text());
     outside_untouched(&p);
     assert_eq!(links_under(&p.path().join("work")), Vec::<PathBuf>::new());
 }

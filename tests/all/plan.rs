@@ -127,6 +127,8 @@ each_dialect!(plan_counts_what_a_table_rebuild_leaves_out);
 /// the whole table. A later drop of the rebuilt table is still a drop of every row.
 fn plan_counts_what_a_table_rebuild_leaves_out(d: Dialect) {
     let p = Project::empty(d);
+    // The last deploy drops a table that existed (moved aside, then dropped): it backs up.
+    p.backups_off_where_pg_dump_cannot();
     let q = |name: &str| match d {
         Dialect::MySql => format!("`{name}`"),
         _ => format!("\"{name}\""),

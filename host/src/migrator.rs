@@ -2499,11 +2499,35 @@ fn failure_message(
                  {fix}, then run `godwit down` again."
             )
         }
-        (Operation::Down, _) => format!(
-            "\n\nThe revert did not complete. Put the schema back in a known state by hand, then record it:\n  \
-             godwit resolve --applied {v}       (the migration is still in effect)\n  \
-             godwit resolve --rolled-back {v}   (the revert is complete)"
-        ),
+        (Operation::Down, applied) => {
+            // Say what of the down.sql stayed: on MySQL its DDL committed as it went.
+            let first = |n: usize| match n {
+                1 => ("Statement 1".to_owned(), "was"),
+                n => (format!("Statements 1-{n}"), "were"),
+            };
+            let kept = match applied {
+                Applied::First(n) => {
+                    let (done, were) = first(n);
+                    format!(
+                        " {done} of {file} {were} applied and committed ({why}); statement {} was not.",
+                        n + 1
+                    )
+                }
+                Applied::OwnTransactionRolledBack { begin } if begin > 0 => {
+                    let (done, were) = first(begin);
+                    format!(
+                        " {done} of {file} {were} applied and committed; its own transaction, from statement {}, was rolled back.",
+                        begin + 1
+                    )
+                }
+                _ => String::new(),
+            };
+            format!(
+                "\n\nThe revert did not complete.{kept} Put the schema back in a known state by hand, then record it:\n  \
+                 godwit resolve --applied {v}       (the migration is still in effect)\n  \
+                 godwit resolve --rolled-back {v}   (the revert is complete)"
+            )
+        }
         (_, Applied::Nothing | Applied::RolledBack) => format!(
             "\n\nNothing of it was applied. {fix}, then run:\n  godwit resolve --rolled-back {v}\n  godwit deploy"
         ),

@@ -673,3 +673,26 @@ fn a_failed_concurrent_index_names_the_invalid_index_it_left() {
     out.expect(1);
     assert!(!out.text().contains("INVALID"), "{}", out.text());
 }
+
+/// On MySQL a down.sql commits its DDL as it goes: when statement 2 fails, the message
+/// says statement 1 stayed, so the user knows what "a known state by hand" starts from
+/// (keto's down dropped a foreign key, then failed).
+#[test]
+fn a_mysql_down_failing_halfway_says_what_it_committed() {
+    let p = Project::empty(Dialect::MySql);
+    p.write(
+        "20261101000000_two_tables/up.sql",
+        "CREATE TABLE a (id INT);\nCREATE TABLE b (id INT);\n",
+    );
+    p.write(
+        "20261101000000_two_tables/down.sql",
+        "DROP TABLE b;\nDROP TABLE no_such_table;\nDROP TABLE a;\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    let out = p.godwit(&["down"]);
+    out.expect(1)
+        .says("The revert did not complete. Statement 1 of")
+        .says("was applied and committed (MySQL commits DDL as it goes); statement 2 was not.")
+        .says("godwit resolve --applied 20261101000000");
+    assert!(!p.db.table_exists("b") && p.db.table_exists("a"));
+}

@@ -646,10 +646,10 @@ pub fn destroys_unnamed<'a>(statements: impl IntoIterator<Item = &'a str>) -> Op
     for sql in &statements {
         let tokens = scan::tokens(sql);
         let mut t = scan::Cursor::new(&tokens);
+        dynamic |= t.peek_word_in(DYNAMIC);
         if t.word("DROP") && t.peek_word_in(&["SCHEMA", "DATABASE"]) {
             return Some(Unnamed::DropsSchema);
         }
-        dynamic |= runs_dynamic_sql(sql);
     }
     let destructive = dynamic
         && statements
@@ -662,8 +662,11 @@ pub fn destroys_unnamed<'a>(statements: impl IntoIterator<Item = &'a str>) -> Op
 /// MySQL's `PREPARE`.
 pub fn runs_dynamic_sql(sql: &str) -> bool {
     let tokens = scan::tokens(sql);
-    scan::Cursor::new(&tokens).peek_word_in(&["DO", "EXECUTE", "CALL", "PREPARE"])
+    scan::Cursor::new(&tokens).peek_word_in(DYNAMIC)
 }
+
+/// The first words of a statement that runs dynamic SQL.
+const DYNAMIC: &[&str] = &["DO", "EXECUTE", "CALL", "PREPARE"];
 
 /// Whether the words hold a statement that destroys data: `DROP TABLE`, `DROP SCHEMA`,
 /// `DROP DATABASE`, `DROP [COLUMN] c`, `TRUNCATE`, `DELETE FROM`. `ON DELETE CASCADE`,

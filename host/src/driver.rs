@@ -16,6 +16,7 @@
 //! cannot wait on our own lock.
 
 mod confine;
+pub(crate) mod meter;
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
@@ -457,6 +458,23 @@ pub(crate) async fn with_connect_timeout<T>(
             humantime::format_duration(config.connect_timeout)
         ))),
     }
+}
+
+/// The meter the work connection goes through (see [`meter`]), connected to `upstream`,
+/// when godwit.toml declares plugins that could run statements on it.
+pub(crate) async fn work_meter(
+    config: &Config,
+    protocol: meter::Protocol,
+    upstream: meter::Upstream,
+    socket: &str,
+) -> Result<Option<meter::Meter>, ConnectError> {
+    if !meter::wanted(config) {
+        return Ok(None);
+    }
+    let start = meter::Meter::start(protocol, &upstream, socket);
+    with_connect_timeout(config, async { start.await.map_err(sqlx::Error::Io) })
+        .await
+        .map(Some)
 }
 
 /// Who is deploying, for the `applied_by` column and lock holders: `user@host`. Read
@@ -1364,20 +1382,27 @@ pub(crate) async fn read_capped<R>(
     cap: ResultCap,
     decode: fn(&[R]) -> Result<Rows, sqlx::Error>,
     guard: Guard,
+    meter: Option<&meter::Armed>,
 ) -> Result<Rows, sqlx::Error> {
     let mut out = Rows::default();
     let mut bytes: usize = 0;
     while let Some(row) = next(&mut rows).await {
-        let row = match (row, guard) {
-            (Ok(row), _) => row,
-            (Err(e), Guard::ValueLimit { limit, refused }) if refused(&e) => {
-                return Err(too_large(
-                    cap,
-                    out.rows.len() + 1,
-                    bytes.saturating_add(limit).saturating_add(1),
-                ));
+        let row = match row {
+            Ok(row) => row,
+            // The database refused to build a value, or the meter held a row back: the
+            // result passed the cap, by at least that much.
+            Err(e) => {
+                let held = match guard {
+                    Guard::ValueLimit { limit, refused } if refused(&e) => {
+                        Some(limit.saturating_add(1))
+                    }
+                    _ => meter.and_then(meter::Armed::held),
+                };
+                return Err(match held {
+                    Some(held) => too_large(cap, out.rows.len() + 1, bytes.saturating_add(held)),
+                    None => e,
+                });
             }
-            (Err(e), _) => return Err(e),
         };
         let mut decoded = decode(std::slice::from_ref(&row))?;
         drop(row);
@@ -1387,6 +1412,33 @@ pub(crate) async fn read_capped<R>(
         push_capped(&mut out, &mut bytes, decoded, cap)?;
     }
     Ok(out)
+}
+
+/// Settles a plugin's statement that ran with the work connection's meter `armed` (see
+/// [`meter`]): when the meter held a row back, the statement's error becomes the typed
+/// [`ResultTooLarge`]. A result the host stopped reading early is read to its end while
+/// the meter is still armed (by `drain`, a statement that does nothing, before which sqlx
+/// reads what is left of the result), so that no row of it reaches godwit whole later.
+pub(crate) async fn settle_armed<T, C>(
+    conn: &mut C,
+    armed: Option<meter::Armed>,
+    cap: ResultCap,
+    drain: &str,
+    result: Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error>
+where
+    for<'c> &'c mut C: sqlx::Executor<'c>,
+{
+    let Some(armed) = armed else {
+        return result;
+    };
+    if result.is_err() {
+        let _ = sqlx::raw_sql(drain).execute(&mut *conn).await;
+    }
+    match (armed.disarm(), result) {
+        (Some(held), Err(e)) if ResultTooLarge::of(&e).is_none() => Err(too_large(cap, 1, held)),
+        (_, result) => result,
+    }
 }
 
 /// The next item of a sqlx stream.

@@ -587,8 +587,40 @@ fn huge_fields(d: Dialect) -> Vec<(&'static str, String)> {
                 stored,
             ]
         }
-        // MySQL/MariaDB: see mysql_builds_no_value_over_max_allowed_packet.
-        Dialect::MySql => unreachable!("no server-side bound on a MySQL row"),
+        // The server builds no value over max_allowed_packet (16 MiB here, see
+        // mysql_builds_no_value_over_max_allowed_packet), so each attack is a row of many
+        // values under it. Nothing on the server measures the row: godwit's meter does.
+        Dialect::MySql => {
+            let part = HUGE / 64;
+            let mut small = vec![format!("lpad('x', {}, 'x') AS c1", 1 << 20)];
+            small.extend((2..=64).map(|i| format!("'' AS c{i}")));
+            vec![
+                (
+                    "many columns",
+                    format!(
+                        "SELECT {} FROM items WHERE id = 1",
+                        columns(&format!("lpad('x', {part}, 'x')"), 64)
+                    ),
+                ),
+                (
+                    // Rows of 1 MiB pass the cap at the 17th; the host stops reading
+                    // there, and the huge row comes after: sqlx still reads the rest of
+                    // the result, which must not bring the huge row in whole.
+                    "a huge row after the cap",
+                    format!(
+                        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 20) \
+                         SELECT {} FROM r, items WHERE items.id = 1 \
+                         UNION ALL SELECT {} FROM items WHERE id = 1",
+                        small.join(", "),
+                        columns(&format!("lpad('x', {part}, 'x')"), 64)
+                    ),
+                ),
+                (
+                    STORED,
+                    format!("SELECT {} FROM items WHERE id = 1", columns("label", 64)),
+                ),
+            ]
+        }
     }
 }
 
@@ -607,7 +639,14 @@ fn store_huge_label(p: &crate::support::Project, d: Dialect) {
         Dialect::Sqlite => p.db.exec(&format!(
             "UPDATE items SET label = zeroblob({HUGE}) WHERE id = 1"
         )),
-        Dialect::MySql => {}
+        // A value no larger than max_allowed_packet, which the query selects 64 times.
+        Dialect::MySql => {
+            p.db.exec("ALTER TABLE items MODIFY label LONGTEXT NOT NULL");
+            p.db.exec(&format!(
+                "UPDATE items SET label = lpad('x', {}, 'x') WHERE id = 1",
+                HUGE / 64
+            ));
+        }
     }
 }
 
@@ -690,11 +729,70 @@ mod huge_field_does_not_reach_host_memory {
     fn sqlite() {
         super::huge_field_does_not_reach_host_memory(crate::support::Dialect::Sqlite)
     }
+    #[test]
+    fn mysql() {
+        super::huge_field_does_not_reach_host_memory(crate::support::Dialect::MySql)
+    }
 }
 
-/// MySQL/MariaDB have no wrapping that keeps a row within the plugin's cap (see
-/// docs/security.md); what holds is the server's own bound: no function builds a value
-/// over `max_allowed_packet` (it returns NULL), next to a control under it.
+/// A PostgreSQL error quotes what failed: a cast of a huge string makes a huge message,
+/// which the server sends whole. The plugin gets the error's class as always, godwit's
+/// log the start of the message, and godwit's memory never holds the rest.
+#[test]
+fn huge_error_does_not_reach_host_memory() {
+    let d = Dialect::Postgres;
+    let cap = 16u64 << 20;
+    let limits = "memory = \"16MiB\"\ntimeout = \"120s\"";
+    let run = |sql: &str| {
+        let settings = format!("sql = \"{sql}\"");
+        let p = step_project(d, 5, &hostile_step("query", &settings, limits), STEP);
+        let out = p.godwit(&["deploy"]);
+        assert_eq!(out.code, 1, "{}", out.text());
+        assert_eq!(p.db.int("SELECT COUNT(*) FROM items WHERE n <> 0"), 0);
+        out
+    };
+    // The control fails as small: the same cast of a short string.
+    let control = run("SELECT lpad('x', 1000, 'x')::int AS x FROM items WHERE id = 1");
+    assert!(
+        !control.text().contains("read 1 rows"),
+        "{}",
+        control.text()
+    );
+    let floor = peak_child_rss();
+    for huge in [HUGE / 2, HUGE - (1 << 20)] {
+        let out = run(&format!(
+            "SELECT lpad('x', {huge}, 'x')::int AS x FROM items WHERE id = 1"
+        ));
+        assert!(
+            !out.text().contains("read 1 rows"),
+            "{}",
+            &out.text()[..4096.min(out.text().len())]
+        );
+        assert!(
+            out.stdout.len() + out.stderr.len() < 1 << 20,
+            "godwit printed {} bytes",
+            out.stdout.len() + out.stderr.len()
+        );
+    }
+    let peak = peak_child_rss();
+    eprintln!(
+        "peak RSS of godwit: {} MiB with a short error, {} MiB with errors of {} and {} MiB",
+        floor >> 20,
+        peak >> 20,
+        HUGE >> 21,
+        (HUGE >> 20) - 1
+    );
+    assert!(
+        peak < floor + 2 * cap,
+        "godwit peaked at {} MiB, {} MiB above the control",
+        peak >> 20,
+        (peak - floor) >> 20
+    );
+}
+
+/// No function builds a value over `max_allowed_packet` on MySQL/MariaDB (it returns
+/// NULL), next to a control under it: what keeps each single value small there, while
+/// godwit's meter bounds the row (see `huge_field_does_not_reach_host_memory::mysql`).
 #[test]
 fn mysql_builds_no_value_over_max_allowed_packet() {
     let d = Dialect::MySql;

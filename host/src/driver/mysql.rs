@@ -19,6 +19,9 @@ use crate::value::{Rows, Value};
 
 pub struct MySqlDriver {
     conn: MySqlConnection,
+    /// What `conn` reaches the server through when plugins may run on it (see
+    /// [`super::meter`]).
+    meter: Option<super::meter::Meter>,
     lock_conn: MySqlConnection,
     lock_mode: LockMode,
     /// When the session holding the advisory lock last answered (see
@@ -74,7 +77,22 @@ impl MySqlDriver {
             .no_engine_substitution(tool == super::ToolSession::Sqlx)
             .timezone((tool != super::ToolSession::Server).then(|| "+00:00".to_string()))
             .disable_statement_logging();
-        let mut conn = with_connect_timeout(config, options.connect()).await?;
+        let upstream = match options.get_socket() {
+            Some(path) => super::meter::Upstream::Unix(path.clone()),
+            None => super::meter::Upstream::Tcp(options.get_host().to_owned(), options.get_port()),
+        };
+        let meter = super::work_meter(
+            config,
+            super::meter::Protocol::MySql,
+            upstream,
+            "mysql.sock",
+        )
+        .await?;
+        let work = match &meter {
+            Some(meter) => options.clone().socket(meter.socket()),
+            None => options.clone(),
+        };
+        let mut conn = with_connect_timeout(config, work.connect()).await?;
         let mut lock_conn = with_connect_timeout(config, options.connect()).await?;
         if tool != super::ToolSession::Sqlx {
             // sqlx asks for IGNORE_SPACE in its handshake, whatever the options say: the
@@ -105,6 +123,7 @@ impl MySqlDriver {
         let sql = HistorySql::new(Dialect::MySql);
         Ok(MySqlDriver {
             conn,
+            meter,
             lock_conn,
             lock_mode: lease::mode(config),
             lock_checked: None,
@@ -560,13 +579,27 @@ impl Session for MySqlDriver {
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
         }
-        super::read_capped(
+        let armed = self.meter.as_ref().map(|m| m.arm(cap.bytes));
+        let result = super::read_capped(
             query.fetch(&mut self.conn),
             cap,
             values::mysql_rows,
             super::Guard::OnArrival,
+            armed.as_ref(),
         )
-        .await
+        .await;
+        super::settle_armed(&mut self.conn, armed, cap, "DO 0", result).await
+    }
+
+    async fn execute_values_capped(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        cap: crate::driver::ResultCap,
+    ) -> Result<u64, sqlx::Error> {
+        let armed = self.meter.as_ref().map(|m| m.arm(cap.bytes));
+        let result = self.execute_values(sql, params).await;
+        super::settle_armed(&mut self.conn, armed, cap, "DO 0", result).await
     }
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {

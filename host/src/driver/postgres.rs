@@ -1,5 +1,6 @@
 //! PostgreSQL: transactional DDL, `SET LOCAL` timeouts, a session advisory lock.
 
+use std::path::Path;
 use std::str::FromStr;
 
 use async_trait::async_trait;
@@ -55,6 +56,9 @@ fn lock_tag(key: i64) -> String {
 
 pub struct PgDriver {
     conn: PgConnection,
+    /// What `conn` reaches the server through when plugins may run on it (see
+    /// [`super::meter`]).
+    meter: Option<super::meter::Meter>,
     /// The work connection's backend, told apart from orphans in pg_stat_activity.
     work_pid: i32,
     /// The database connected to: plugin roles are cluster-wide, so each is per database.
@@ -81,7 +85,21 @@ impl PgDriver {
             .map_err(|e| super::connect_error(&config.target, e))?
             .application_name(&format!("godwit {VERSION} pid {}", std::process::id()))
             .disable_statement_logging();
-        let mut conn = with_connect_timeout(config, options.connect()).await?;
+        let socket = format!(".s.PGSQL.{}", options.get_port());
+        let upstream = match options.get_socket() {
+            Some(dir) => super::meter::Upstream::Unix(dir.join(&socket)),
+            None if options.get_host().starts_with('/') => {
+                super::meter::Upstream::Unix(Path::new(options.get_host()).join(&socket))
+            }
+            None => super::meter::Upstream::Tcp(options.get_host().to_owned(), options.get_port()),
+        };
+        let meter =
+            super::work_meter(config, super::meter::Protocol::Postgres, upstream, &socket).await?;
+        let work = match &meter {
+            Some(meter) => options.clone().socket(meter.dir()),
+            None => options.clone(),
+        };
+        let mut conn = with_connect_timeout(config, work.connect()).await?;
         let mut lock_conn = with_connect_timeout(config, options.connect()).await?;
         if let Some(schema) = &config.target.schema {
             for c in [&mut conn, &mut lock_conn] {
@@ -129,6 +147,7 @@ impl PgDriver {
             }
         }
         Ok(PgDriver {
+            meter,
             work_pid,
             database,
             conn,
@@ -469,6 +488,8 @@ impl Session for PgDriver {
         params: &[Value],
         cap: crate::driver::ResultCap,
     ) -> Result<Rows, sqlx::Error> {
+        // Armed before the plugin's text is first sent: describing it can fail too.
+        let armed = self.meter.as_ref().map(|m| m.arm(cap.bytes));
         let (sql, order) = values::translate(Dialect::Postgres, sql, params.len())?;
         let sql = self.with_text_casts(&sql, params).await?;
         let sql = sized(&sql, cap.bytes)?;
@@ -479,13 +500,26 @@ impl Session for PgDriver {
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
         }
-        super::read_capped(
+        let result = super::read_capped(
             query.fetch(&mut self.conn),
             cap,
             values::pg_rows,
             super::Guard::SizeColumn,
+            armed.as_ref(),
         )
-        .await
+        .await;
+        super::settle_armed(&mut self.conn, armed, cap, "SELECT 1", result).await
+    }
+
+    async fn execute_values_capped(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        cap: crate::driver::ResultCap,
+    ) -> Result<u64, sqlx::Error> {
+        let armed = self.meter.as_ref().map(|m| m.arm(cap.bytes));
+        let result = self.execute_values(sql, params).await;
+        super::settle_armed(&mut self.conn, armed, cap, "SELECT 1", result).await
     }
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {

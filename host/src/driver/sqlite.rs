@@ -519,6 +519,7 @@ impl Session for SqliteDriver {
                     cap,
                     values::sqlite_rows,
                     guard,
+                    None,
                 )
                 .await;
                 self.disarm_timeout().await.and(rows)

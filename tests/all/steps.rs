@@ -128,9 +128,69 @@ fn data_step_runs_batches_through_the_session(d: Dialect) {
     );
 }
 
+/// With plugins declared, the work connection goes through godwit's meter, which listens
+/// on a socket in a directory of its own under the temp directory (PostgreSQL and
+/// MySQL/MariaDB). A deploy with a data step leaves none of it behind: one that succeeds,
+/// one that fails, and one killed with SIGKILL in the middle of its step.
+fn a_deploy_with_plugins_leaves_nothing_in_the_temp_directory(d: Dialect) {
+    let tmp = tempfile::tempdir().unwrap();
+    let godwit = |p: &Project, args: &[&str]| {
+        let mut cmd = p.command(args);
+        cmd.env("TMPDIR", tmp.path());
+        cmd
+    };
+    let deploy = |p: &Project| godwit(p, &["deploy"]);
+    let p = step_project(d, 300, &hostile("ok", GRANT_ITEMS), STEP);
+    crate::support::run(deploy(&p)).expect(0);
+    assert_eq!(
+        p.db.int("SELECT COUNT(*) FROM items WHERE label_upper = UPPER(label)"),
+        300
+    );
+    let failed = step_project(d, 300, &hostile("panic", GRANT_ITEMS), STEP);
+    assert_eq!(crate::support::run(deploy(&failed)).code, 1);
+    let slow = "plugin = \"hostile\"\n[batch]\nsize = 10\nmin = 10\nmax = 10\npause = \"100ms\"\n";
+    let killed = step_project(d, 300, &hostile("ok", GRANT_ITEMS), slow);
+    crate::support::run(godwit(&killed, &["deploy", "--to", "20260101000000"])).expect(0);
+    let mut child = deploy(&killed)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while killed
+        .db
+        .int("SELECT COUNT(*) FROM items WHERE label_upper IS NOT NULL")
+        == 0
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the deploy ended early"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no batch in 2 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        killed
+            .db
+            .int("SELECT COUNT(*) FROM items WHERE label_upper IS NULL")
+            > 0
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left in the temp directory: {left:?}");
+}
+
 each_dialect!(
     backfill_transforms_every_row_once,
     data_step_runs_batches_through_the_session,
+    a_deploy_with_plugins_leaves_nothing_in_the_temp_directory,
 );
 
 /// Runs a deploy with the hostile plugin in `mode`; it must fail naming the plugin,

@@ -55,7 +55,7 @@ pub(crate) fn wanted(config: &crate::config::Config) -> bool {
 }
 
 pub(crate) struct Meter {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
     socket: PathBuf,
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
@@ -90,18 +90,18 @@ impl Meter {
         let socket = dir.path().join(socket_name);
         let listener = tokio::net::UnixListener::bind(&socket)?;
         let shared = Arc::new(Shared::default());
-        let task = tokio::spawn(relay(listener, server, protocol, Arc::clone(&shared)));
-        Ok(Meter {
-            dir,
+        let meter = Meter {
+            dir: dir.path().to_path_buf(),
             socket,
-            shared,
-            task,
-        })
+            shared: Arc::clone(&shared),
+            task: tokio::spawn(relay(dir, listener, server, protocol, shared)),
+        };
+        Ok(meter)
     }
 
     /// The directory holding the socket (what sqlx's PostgreSQL options take).
     pub(crate) fn dir(&self) -> &Path {
-        self.dir.path()
+        &self.dir
     }
 
     /// The socket itself (what sqlx's MySQL options take).
@@ -160,17 +160,22 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Duplex for T {}
 
 /// The relay: one client, then both directions until either side closes. A filter that
 /// cannot keep the two sides in step ([`Cut`]) closes both, which the server takes as the
-/// client gone (rolling its transaction back).
+/// client gone (rolling its transaction back). The socket and its directory are removed
+/// as soon as the client is in (or the relay is dropped before): godwit often exits
+/// without dropping its connections, and must leave nothing behind in the temp directory.
 async fn relay(
+    dir: tempfile::TempDir,
     listener: tokio::net::UnixListener,
     server: Box<dyn Duplex>,
     protocol: Protocol,
     shared: Arc<Shared>,
 ) {
-    let Ok((client, _)) = listener.accept().await else {
+    let accepted = listener.accept().await;
+    drop(listener);
+    drop(dir);
+    let Ok((client, _)) = accepted else {
         return;
     };
-    drop(listener);
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = tokio::io::split(server);
     let up = async {

@@ -346,6 +346,12 @@ pub async fn connect(config: &Config) -> Result<Box<dyn Driver>, Error> {
                 )));
             }
             Err(ConnectError::InitSql(message)) => return Err(Error::Config(message)),
+            Err(ConnectError::Local(message)) => {
+                return Err(Error::Connect(format!(
+                    "cannot connect to {} ({}): {message}",
+                    config.target.display, config.target.origin
+                )));
+            }
             Err(ConnectError::SchemaMissing { schema, database }) => {
                 return Err(Error::SchemaMissing {
                     schema,
@@ -368,6 +374,9 @@ pub(crate) enum ConnectError {
         schema: String,
         database: String,
     },
+    /// Something on this machine, not the server, kept godwit from opening the connection
+    /// (the meter's socket, see [`meter`]): waiting for the server would not help.
+    Local(String),
 }
 
 /// Runs godwit.toml's `init_sql` on a connection just opened, so that every connection
@@ -471,10 +480,13 @@ pub(crate) async fn work_meter(
     if !meter::wanted(config) {
         return Ok(None);
     }
-    let start = meter::Meter::start(protocol, &upstream, socket);
-    with_connect_timeout(config, async { start.await.map_err(sqlx::Error::Io) })
-        .await
+    let server = with_connect_timeout(config, async {
+        meter::connect(&upstream).await.map_err(sqlx::Error::Io)
+    })
+    .await?;
+    meter::Meter::start(protocol, server, socket)
         .map(Some)
+        .map_err(|e| ConnectError::Local(e.to_string()))
 }
 
 /// Who is deploying, for the `applied_by` column and lock holders: `user@host`. Read

@@ -193,6 +193,37 @@ each_dialect!(
     a_deploy_with_plugins_leaves_nothing_in_the_temp_directory,
 );
 
+/// Where the meter's socket cannot be made (TMPDIR names no directory), the deploy stops
+/// at connecting, with the connection error's exit code and a sentence naming TMPDIR, and
+/// runs nothing; `--wait` would not help, so it does not say to wait.
+fn a_temp_directory_godwit_cannot_use_stops_the_deploy_before_anything_runs(d: Dialect) {
+    let p = step_project(d, 10, &hostile("ok", GRANT_ITEMS), STEP);
+    let mut cmd = p.command(&["deploy"]);
+    cmd.env("TMPDIR", p.path().join("no-such-directory"));
+    let out = crate::support::run(cmd);
+    assert_eq!(out.code, 3, "{}", out.text());
+    assert!(out.stderr.contains("TMPDIR"), "{}", out.text());
+    assert!(!out.stderr.contains("--wait"), "{}", out.text());
+    assert!(!p.db.table_exists("items"));
+    assert!(!p.db.table_exists("godwit_migrations"));
+}
+
+mod a_temp_directory_godwit_cannot_use_stops_the_deploy_before_anything_runs {
+    use crate::support::Dialect;
+    #[test]
+    fn postgres() {
+        super::a_temp_directory_godwit_cannot_use_stops_the_deploy_before_anything_runs(
+            Dialect::Postgres,
+        )
+    }
+    #[test]
+    fn mysql() {
+        super::a_temp_directory_godwit_cannot_use_stops_the_deploy_before_anything_runs(
+            Dialect::MySql,
+        )
+    }
+}
+
 /// Runs a deploy with the hostile plugin in `mode`; it must fail naming the plugin,
 /// the migration and the batch, leave the table untouched, and leave the step resumable:
 /// a deploy with the plugin in `ok` mode then finishes it.

@@ -54,6 +54,22 @@ pub(crate) fn wanted(config: &crate::config::Config) -> bool {
     !config.file.plugins.is_empty()
 }
 
+/// The server's side of the relay, connected before the meter starts (so that a server
+/// that cannot be reached is reported as sqlx would report it).
+pub(crate) struct Server(Box<dyn Duplex>);
+
+/// Connects to the server as the URL names it.
+pub(crate) async fn connect(upstream: &Upstream) -> std::io::Result<Server> {
+    Ok(Server(match upstream {
+        Upstream::Tcp(host, port) => {
+            let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+            stream.set_nodelay(true)?;
+            Box::new(stream)
+        }
+        Upstream::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
+    }))
+}
+
 pub(crate) struct Meter {
     dir: PathBuf,
     socket: PathBuf,
@@ -70,33 +86,35 @@ struct Shared {
 }
 
 impl Meter {
-    /// Connects to `upstream` (so that a server that cannot be reached is reported as
-    /// sqlx would report it) and listens for the one client, on a socket named
-    /// `socket_name` in a new private directory.
-    pub(crate) async fn start(
+    /// Listens for the one client that will reach `server` through the meter, on a
+    /// socket named `socket_name` in a new directory only this user can enter.
+    pub(crate) fn start(
         protocol: Protocol,
-        upstream: &Upstream,
+        server: Server,
         socket_name: &str,
     ) -> std::io::Result<Meter> {
-        let server: Box<dyn Duplex> = match upstream {
-            Upstream::Tcp(host, port) => {
-                let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
-                stream.set_nodelay(true)?;
-                Box::new(stream)
-            }
-            Upstream::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
+        let local = |e: std::io::Error| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot make the socket godwit's meter relays the work connection through, in {}: {e}; point TMPDIR at a writable directory with a short path",
+                    std::env::temp_dir().display()
+                ),
+            )
         };
-        let dir = tempfile::Builder::new().prefix("godwit-meter-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("godwit-meter-")
+            .tempdir()
+            .map_err(local)?;
         let socket = dir.path().join(socket_name);
-        let listener = tokio::net::UnixListener::bind(&socket)?;
+        let listener = tokio::net::UnixListener::bind(&socket).map_err(local)?;
         let shared = Arc::new(Shared::default());
-        let meter = Meter {
+        Ok(Meter {
             dir: dir.path().to_path_buf(),
             socket,
             shared: Arc::clone(&shared),
-            task: tokio::spawn(relay(dir, listener, server, protocol, shared)),
-        };
-        Ok(meter)
+            task: tokio::spawn(relay(dir, listener, server.0, protocol, shared)),
+        })
     }
 
     /// The directory holding the socket (what sqlx's PostgreSQL options take).

@@ -7,10 +7,10 @@
 //! memory limit, and would be in godwit's memory before any check could run. While a
 //! plugin's statement runs, the host [arms](Meter::arm) the meter with the plugin's cap.
 //! A row over it is never passed on: the client is sent an error in its place, the rest
-//! of that result is read from the server and dropped, and [`Meter::disarm`] says what
+//! of that result is read from the server and dropped, and [`Armed::disarm`] says what
 //! was held back, so that the host fails the plugin's call as too large (a typed
 //! [`super::ResultTooLarge`], never a message to match). A PostgreSQL error or notice
-//! over the cap is passed on cut short. Either way the connection stays in step, and its
+//! over 64 KiB is passed on cut short. Either way the connection stays in step, and its
 //! transaction open for the host to roll back.
 //!
 //! The relay listens on a Unix socket in a directory only this user can enter, for one

@@ -16,7 +16,7 @@
 //! cannot wait on our own lock.
 
 mod confine;
-pub(crate) mod meter;
+pub mod meter;
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
@@ -185,15 +185,23 @@ pub trait Session {
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error>;
     /// [`Session::execute_values`] for a plugin with a result cap: where the engine runs in
     /// godwit's own process (SQLite), no value the statement builds may be larger than the
-    /// cap. Elsewhere the values stay on the server, and this is `execute_values`.
+    /// cap. Elsewhere the values stay on the server, and the work connection's meter, where
+    /// there is one, holds back whatever the server sends past the cap (an error quoting a
+    /// huge value, say).
     async fn execute_values_capped(
         &mut self,
         sql: &str,
         params: &[Value],
         cap: ResultCap,
     ) -> Result<u64, sqlx::Error> {
-        let _ = cap;
-        self.execute_values(sql, params).await
+        let armed = self.meter().map(|m| m.arm(cap.bytes));
+        let result = self.execute_values(sql, params).await;
+        settle_armed(self, armed, cap, result).await
+    }
+    /// The work connection's meter, where it has one (see [`meter`]): a plugin's statement
+    /// arms it with the plugin's cap.
+    fn meter(&self) -> Option<&meter::Meter> {
+        None
     }
     /// Runs `sql` with `$1..$n` bound to the `text[]` arrays in `columns` (PostgreSQL):
     /// a backfill batch's write as one statement with one parameter per column, however
@@ -1426,26 +1434,22 @@ pub(crate) async fn read_capped<R>(
     Ok(out)
 }
 
-/// Settles a plugin's statement that ran with the work connection's meter `armed` (see
+/// Settles a plugin's statement that ran on `session` with its meter `armed` (see
 /// [`meter`]): when the meter held a row back, the statement's error becomes the typed
 /// [`ResultTooLarge`]. A result the host stopped reading early is read to its end while
-/// the meter is still armed (by `drain`, a statement that does nothing, before which sqlx
-/// reads what is left of the result), so that no row of it reaches godwit whole later.
-pub(crate) async fn settle_armed<T, C>(
-    conn: &mut C,
+/// the meter is still armed (by a statement that does nothing, before which sqlx reads
+/// what is left of the result), so that no row of it reaches godwit whole later.
+pub(crate) async fn settle_armed<T, S: Session + ?Sized>(
+    session: &mut S,
     armed: Option<meter::Armed>,
     cap: ResultCap,
-    drain: &str,
     result: Result<T, sqlx::Error>,
-) -> Result<T, sqlx::Error>
-where
-    for<'c> &'c mut C: sqlx::Executor<'c>,
-{
+) -> Result<T, sqlx::Error> {
     let Some(armed) = armed else {
         return result;
     };
     if result.is_err() {
-        let _ = sqlx::raw_sql(drain).execute(&mut *conn).await;
+        let _ = session.execute("SELECT 1").await;
     }
     match (armed.disarm(), result) {
         (Some(held), Err(e)) if ResultTooLarge::of(&e).is_none() => Err(too_large(cap, 1, held)),

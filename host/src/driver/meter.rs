@@ -5,9 +5,9 @@
 //! server measure its rows, see docs/security.md) or a PostgreSQL error message (a failed
 //! cast quotes its input) can be as large as the server allows, far above a plugin's
 //! memory limit, and would be in godwit's memory before any check could run. While a
-//! plugin's statement runs, the host [arms](Meter::arm) the meter with the plugin's cap.
+//! plugin's statement runs, the host arms the meter (`Meter::arm`) with the plugin's cap.
 //! A row over it is never passed on: the client is sent an error in its place, the rest
-//! of that result is read from the server and dropped, and [`Armed::disarm`] says what
+//! of that result is read from the server and dropped, and `Armed::disarm` says what
 //! was held back, so that the host fails the plugin's call as too large (a typed
 //! [`super::ResultTooLarge`], never a message to match). A PostgreSQL error or notice
 //! over 64 KiB is passed on cut short. Either way the connection stays in step, and its
@@ -70,7 +70,9 @@ pub(crate) async fn connect(upstream: &Upstream) -> std::io::Result<Server> {
     }))
 }
 
-pub(crate) struct Meter {
+/// A running relay for one work connection (see the module's documentation). Dropping it
+/// stops the relay.
+pub struct Meter {
     dir: PathBuf,
     socket: PathBuf,
     shared: Arc<Shared>,

@@ -588,18 +588,11 @@ impl Session for MySqlDriver {
             armed.as_ref(),
         )
         .await;
-        super::settle_armed(&mut self.conn, armed, cap, "DO 0", result).await
+        super::settle_armed(self, armed, cap, result).await
     }
 
-    async fn execute_values_capped(
-        &mut self,
-        sql: &str,
-        params: &[Value],
-        cap: crate::driver::ResultCap,
-    ) -> Result<u64, sqlx::Error> {
-        let armed = self.meter.as_ref().map(|m| m.arm(cap.bytes));
-        let result = self.execute_values(sql, params).await;
-        super::settle_armed(&mut self.conn, armed, cap, "DO 0", result).await
+    fn meter(&self) -> Option<&super::meter::Meter> {
+        self.meter.as_ref()
     }
 
     async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {

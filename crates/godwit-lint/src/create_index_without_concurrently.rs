@@ -41,6 +41,50 @@ mod tests {
     use super::super::testing::{fails, passes};
     use godwit_core::Dialect::*;
 
+    /// `plan` lints the pending migrations of one deploy: a table an earlier one creates is
+    /// new when a later one indexes it, and a plain CREATE INDEX blocks nobody. Linted as
+    /// deployed one by one (`godwit lint`), the index comes later, on a table in use.
+    #[test]
+    fn a_table_created_earlier_in_the_run_is_new() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (name, up) in [
+            (
+                "20260101000000_orders",
+                "CREATE TABLE orders (id int, customer_id int);\n",
+            ),
+            (
+                "20260102000000_orders_index",
+                "CREATE INDEX orders_customer_idx ON orders (customer_id);\nCREATE INDEX users_email_idx ON users (email);\n",
+            ),
+        ] {
+            std::fs::create_dir_all(tmp.path().join(name)).unwrap();
+            std::fs::write(tmp.path().join(name).join("up.sql"), up).unwrap();
+        }
+        let migrations = godwit_core::source::read_dir(tmp.path(), Postgres).unwrap();
+        let settings = crate::LintSettings::default();
+        // The lines of the second migration GW013 reports: 1 indexes orders, 2 users.
+        let tables = |findings: Vec<godwit_core::finding::Finding>| -> Vec<&'static str> {
+            findings
+                .into_iter()
+                .filter(|f| f.code == "GW013")
+                .map(|f| match f.location.line {
+                    Some(1) => "orders",
+                    Some(2) => "users",
+                    other => panic!("GW013 at line {other:?}"),
+                })
+                .collect()
+        };
+        let run = crate::lint_migrations_after(&[], &migrations, Postgres, &settings).unwrap();
+        assert_eq!(tables(run), ["users"]);
+        let each = crate::lint_migrations(&migrations, Postgres, &settings).unwrap();
+        assert_eq!(tables(each), ["orders", "users"]);
+        // Applied already, the table is not new to the pending migration.
+        let after =
+            crate::lint_migrations_after(&migrations[..1], &migrations[1..], Postgres, &settings)
+                .unwrap();
+        assert_eq!(tables(after), ["orders", "users"]);
+    }
+
     #[test]
     fn postgres() {
         fails(

@@ -16,7 +16,7 @@
 //! ALTER TABLE users DROP COLUMN legacy_flag;
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use godwit_core::columns::ColumnTypes;
@@ -156,19 +156,35 @@ pub fn lint_migrations(
     dialect: Dialect,
     settings: &LintSettings,
 ) -> Result<Vec<Finding>, Error> {
-    lint_migrations_after(&[], migrations, dialect, settings)
+    lint_each(&[], migrations, dialect, settings, false)
 }
 
-/// [`lint_migrations`] for `migrations` that follow `earlier` (the ones already applied,
-/// for `plan`): those are read, not checked, so that the rules judge a change against
-/// what they declared (a column's type before it changes).
+/// [`lint_migrations`] for the pending `migrations` one deploy runs after `earlier` (the
+/// ones already applied, for `plan`). `earlier` are read, not checked, so that the rules
+/// judge a change against what they declared (a column's type before it changes). And a
+/// table that one of `migrations` creates is new to the rest of the run, as a table
+/// created earlier in the same migration is: nobody uses it yet, so indexing or
+/// validating it blocks nobody.
 pub fn lint_migrations_after(
     earlier: &[Migration],
     migrations: &[Migration],
     dialect: Dialect,
     settings: &LintSettings,
 ) -> Result<Vec<Finding>, Error> {
+    lint_each(earlier, migrations, dialect, settings, true)
+}
+
+/// Lints `migrations` after `earlier`; with `one_run`, as the pending migrations of one
+/// deploy (see [`lint_migrations_after`]), else each as deployed on its own.
+fn lint_each(
+    earlier: &[Migration],
+    migrations: &[Migration],
+    dialect: Dialect,
+    settings: &LintSettings,
+    one_run: bool,
+) -> Result<Vec<Finding>, Error> {
     let levels = levels(settings)?;
+    let mut new_tables = BTreeSet::new();
     let mut findings = Vec::new();
     let mut prior_columns = ColumnTypes::default();
     for migration in earlier {
@@ -192,8 +208,12 @@ pub fn lint_migrations_after(
             settings,
             &levels,
             &prior_columns,
+            &new_tables,
         ));
         prior_columns.apply(&infos);
+        if one_run {
+            rule::note_new_tables(&mut new_tables, &infos);
+        }
         // down.sql, for the rules about whether a script can run at all. One this dialect
         // cannot split is left to `down` and `verify`, which run it.
         if let Some(down) = &migration.down
@@ -212,6 +232,7 @@ pub fn lint_migrations_after(
                 settings,
                 &levels,
                 &prior_columns,
+                &new_tables,
             ));
         }
     }
@@ -234,6 +255,7 @@ fn check_script(
     settings: &LintSettings,
     levels: &BTreeMap<&'static str, Option<Severity>>,
     prior_columns: &ColumnTypes,
+    new_tables: &BTreeSet<String>,
 ) -> Vec<Finding> {
     let Checked {
         migration,
@@ -250,6 +272,7 @@ fn check_script(
         statements: infos,
         rebuilds: &rebuilds,
         prior_columns,
+        new_tables,
         config_lock_timeout: settings.lock_timeout,
         mode: script.transaction_mode(statements, dialect),
         foreign_keys_off: script.foreign_keys_off(statements, dialect),

@@ -3,6 +3,7 @@
 //! `lib.rs` both depend on this module, and it on neither, so adding a rule never closes
 //! a cycle (`.ci/module-cycles` checks).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -67,6 +68,9 @@ pub struct RuleContext<'a> {
     /// Column types as the migrations before this one declare them (empty when only
     /// this migration is linted).
     pub prior_columns: &'a ColumnTypes,
+    /// Tables the pending migrations before this one create in the same run (`plan`;
+    /// empty when each migration is linted as deployed on its own).
+    pub new_tables: &'a BTreeSet<String>,
     /// godwit.toml's `lock_timeout`, which deploy applies to every migration.
     pub config_lock_timeout: Option<Duration>,
     /// How deploy (or down) will run the script, decided where they decide it.
@@ -100,13 +104,16 @@ impl<'a> RuleContext<'a> {
             .flat_map(|s| s.effects.iter().map(move |e| (s, e)))
     }
 
-    /// Whether `table` was created by a statement before `before` in this migration: a
-    /// table nobody else can be using yet is safe to rewrite, lock and validate.
-    pub fn created_here(&self, table: &str, before: usize) -> bool {
-        self.statements[..before.min(self.statements.len())]
-            .iter()
-            .flat_map(|s| &s.effects)
-            .any(|e| matches!(e, Effect::CreateTable { table: t } if t == table))
+    /// Whether `table` is new at statement `at`: created by an earlier statement of this
+    /// migration, by statement `at` itself (a goose block that creates a table and then
+    /// indexes it), or by an earlier migration of the same run ([`RuleContext::new_tables`]).
+    /// A table nobody else can be using yet is safe to rewrite, lock and validate.
+    pub fn created_here(&self, table: &str, at: usize) -> bool {
+        self.new_tables.contains(table)
+            || self.statements[..(at + 1).min(self.statements.len())]
+                .iter()
+                .flat_map(|s| &s.effects)
+                .any(|e| matches!(e, Effect::CreateTable { table: t } if t == table))
     }
 
     /// The rebuild whose `DROP TABLE table` is statement `index`, if it is one.
@@ -350,6 +357,23 @@ pub(crate) fn table_list(tables: &[String]) -> String {
         [] => "the table".to_string(),
         [one] => one.clone(),
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// Adds to `tables` what one migration's statements leave new: the tables they create.
+/// A table they drop is no longer new, nor is one they rename: under its new name it is
+/// most often the table the application uses, as a rebuild's copy is, rows and all.
+pub(crate) fn note_new_tables(tables: &mut BTreeSet<String>, statements: &[StatementInfo]) {
+    for effect in statements.iter().flat_map(|s| &s.effects) {
+        match effect {
+            Effect::CreateTable { table } => {
+                tables.insert(table.clone());
+            }
+            Effect::RenameTable { from: table, .. } | Effect::DropTable { table, .. } => {
+                tables.remove(table);
+            }
+            _ => {}
+        }
     }
 }
 

@@ -218,6 +218,49 @@ fn unsplittable_file_is_a_source_error() {
         .says("up.sql: unterminated");
 }
 
+/// A goose `StatementBegin` … `StatementEnd` block of several statements (hatchet writes
+/// whole groups so) is sent as one, but judged statement by statement: a drop in its
+/// second statement is GW002, not GW022's "could not read", and an index on a table the
+/// block itself created is not GW013.
+#[test]
+fn a_goose_block_of_several_statements_is_judged_statement_by_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
+    std::fs::write(
+        dir.path().join("migrations/20260101000000_reshape.sql"),
+        "-- +goose Up\n\
+         -- +goose StatementBegin\n\
+         CREATE TABLE audit (id integer, at timestamptz);\n\
+         CREATE INDEX audit_at ON audit (at);\n\
+         ALTER TABLE users DROP COLUMN legacy;\n\
+         -- +goose StatementEnd\n\
+         \n\
+         -- +goose Down\n\
+         DROP TABLE audit;\n",
+    )
+    .unwrap();
+    let out = run(lint(
+        dir.path(),
+        &["--dialect", "postgres", "--format", "json"],
+    ));
+    let value: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.text()));
+    let codes: Vec<&str> = value["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["location"]["file"]
+                .as_str()
+                .is_some_and(|p| !p.ends_with("down.sql"))
+        })
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"GW002"), "{codes:?}\n{}", out.stdout);
+    assert!(!codes.contains(&"GW022"), "{codes:?}\n{}", out.stdout);
+    assert!(!codes.contains(&"GW013"), "{codes:?}\n{}", out.stdout);
+}
+
 /// A copy of examples/shop (its godwit.toml and migrations): lint runs the shop's
 /// notifier, and would otherwise create the directory it is granted inside the repository.
 fn shop_copy() -> tempfile::TempDir {

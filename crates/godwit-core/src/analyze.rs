@@ -409,36 +409,41 @@ fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> Stateme
     };
     let mut lock = Lock::None;
     match parsed {
-        Ok(asts) if asts.len() == 1 => {
-            lock = from_ast(
-                &asts[0],
-                dialect,
-                &mut info,
-                &mut touched,
-                drop_concurrently,
-            );
-            if matches!(
-                &asts[0],
-                ast::Statement::Insert(_)
-                    | ast::Statement::Query(_)
-                    | ast::Statement::Update(_)
-                    | ast::Statement::Delete(_)
-                    | ast::Statement::CreateTable(_)
-            ) {
-                for table in relations_read(&asts[0], dialect) {
-                    if !touched.contains(&table) {
-                        touched.other(table, Lock::AccessShare);
+        // One statement, or several that run as one: a goose `StatementBegin` … `End`
+        // block is sent whole, so what it does is what each of its statements does, and
+        // it holds the strongest of their locks.
+        Ok(asts) if !asts.is_empty() => {
+            for (i, ast) in asts.iter().enumerate() {
+                lock = lock.max(from_ast(
+                    ast,
+                    dialect,
+                    &mut info,
+                    &mut touched,
+                    drop_concurrently && i == 0,
+                ));
+                if matches!(
+                    ast,
+                    ast::Statement::Insert(_)
+                        | ast::Statement::Query(_)
+                        | ast::Statement::Update(_)
+                        | ast::Statement::Delete(_)
+                        | ast::Statement::CreateTable(_)
+                ) {
+                    for table in relations_read(ast, dialect) {
+                        if !touched.contains(&table) {
+                            touched.other(table, Lock::AccessShare);
+                        }
                     }
                 }
             }
+            if asts.len() > 1 {
+                if info.effects.iter().any(|e| *e != Effect::Other) {
+                    info.effects.retain(|e| *e != Effect::Other);
+                }
+                info.effects.dedup();
+            }
         }
-        Ok(asts) => {
-            info.parsed = false;
-            info.parse_error = Some(format!(
-                "read as {} statements where the splitter saw one",
-                asts.len()
-            ));
-        }
+        Ok(_) => {}
         // pg_dump's sequences (`CREATE SEQUENCE … AS integer START WITH 1 INCREMENT BY 1
         // NO MINVALUE …`, `ALTER SEQUENCE … OWNED BY t.c`), whose option order sqlparser
         // does not take: they touch no table's rows or locks, so there is nothing more to
@@ -1810,6 +1815,35 @@ mod tests {
             "{:?}",
             prepared.parse_error
         );
+    }
+
+    /// A goose `StatementBegin` … `End` block runs as one statement of several (hatchet's
+    /// migrations hold whole groups in one): each part is judged, and the block holds the
+    /// strongest lock. A drop in its second statement is a drop, not GW022's "could not
+    /// read" (its keyword scan saw only the first statement's words).
+    #[test]
+    fn a_block_of_several_statements_is_judged_statement_by_statement() {
+        for dialect in [Dialect::Postgres, Dialect::MySql, Dialect::Sqlite] {
+            let block = crate::split::Statement {
+                sql: "CREATE TABLE audit (id integer);\nALTER TABLE users DROP COLUMN legacy;\nCREATE INDEX users_email ON users (email)".into(),
+                line: 3,
+                span: 0..0,
+            };
+            let info = analyze(std::slice::from_ref(&block), dialect).remove(0);
+            assert!(info.parsed, "{dialect}: {:?}", info.parse_error);
+            assert!(
+                info.effects.contains(&Effect::DropColumn {
+                    table: "users".into(),
+                    column: "legacy".into()
+                }),
+                "{dialect}: {:?}",
+                info.effects
+            );
+            assert!(!info.effects.contains(&Effect::Other), "{:?}", info.effects);
+            assert_eq!(info.tables, ["audit", "users"], "{dialect}");
+            let alone = one("ALTER TABLE users DROP COLUMN legacy", dialect);
+            assert_eq!(info.lock, alone.lock, "{dialect}");
+        }
     }
 
     /// atuin's trigger at file line 15 failed at its line 32: the message said "Line: 32".

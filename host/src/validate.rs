@@ -48,6 +48,15 @@ pub fn load_world(
 /// Loads every enabled plugin declared in godwit.toml, whatever its world, in one engine:
 /// a command that needs validators and notifiers loads (and pin-checks) each plugin once.
 pub fn load_enabled(config: &Config) -> Result<(Arc<Runtime>, Vec<PluginEntry>), Error> {
+    load_enabled_of(config, None)
+}
+
+/// [`load_enabled`], keeping only the plugins of `world` when one is given (see
+/// [`registry::load_entry_of`]).
+fn load_enabled_of(
+    config: &Config,
+    world: Option<World>,
+) -> Result<(Arc<Runtime>, Vec<PluginEntry>), Error> {
     let declared: Vec<_> = config
         .file
         .plugins
@@ -63,7 +72,9 @@ pub fn load_enabled(config: &Config) -> Result<(Arc<Runtime>, Vec<PluginEntry>),
     );
     let mut entries = Vec::new();
     for (name, settings) in declared {
-        entries.push(registry::load_entry(config, &runtime, name, settings)?);
+        entries.extend(registry::load_entry_of(
+            config, &runtime, name, settings, world,
+        )?);
     }
     Ok((runtime, entries))
 }
@@ -130,7 +141,8 @@ impl Validators {
         if !config.file.plugins.values().any(|p| p.enabled) {
             return Ok(None);
         }
-        let (runtime, entries) = load_enabled(config)?;
+        // Only the validators: lint must not make a notifier's granted directory.
+        let (runtime, entries) = load_enabled_of(config, Some(World::Validator))?;
         Ok(Validators::from_entries(runtime, entries, dialect))
     }
 

@@ -261,8 +261,8 @@ fn a_goose_block_of_several_statements_is_judged_statement_by_statement() {
     assert!(!codes.contains(&"GW013"), "{codes:?}\n{}", out.stdout);
 }
 
-/// A copy of examples/shop (its godwit.toml and migrations): lint runs the shop's
-/// notifier, and would otherwise create the directory it is granted inside the repository.
+/// A copy of examples/shop (its godwit.toml and migrations), so that nothing a test's
+/// lint might leave behind lands in the repository.
 fn shop_copy() -> tempfile::TempDir {
     let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shop");
     let dir = tempfile::tempdir().unwrap();
@@ -283,6 +283,11 @@ fn the_example_project_has_no_errors_on_its_database() {
         serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.text()));
     assert_eq!(value["summary"]["errors"], 0, "{}", out.stdout);
     out.expect(0);
+    // lint runs validators only: the shop's notifier is not given its directory.
+    assert!(
+        !shop.path().join(".godwit/audit").exists(),
+        "lint created the notifier's granted directory"
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::capability::Capabilities;
 use super::manifest::{LimitRequests, Manifest, ManifestError};
 use super::wit::latest::types;
-use super::{Context, Limits, Plugin, Runtime, RuntimeConfig, SessionHandler, builtin};
+use super::{Context, Limits, Plugin, Runtime, RuntimeConfig, SessionHandler, World, builtin};
 use crate::config::{Config, PluginLimits, PluginSettings, PluginSource};
 use crate::error::{Error, Refusal};
 use crate::value::Value;
@@ -540,6 +540,20 @@ pub fn load_entry(
     name: &str,
     declared: &PluginSettings,
 ) -> Result<PluginEntry, Error> {
+    load_entry_of(config, runtime, name, declared, None)
+        .map(|entry| entry.expect("a plugin of any world is loaded, whatever its world"))
+}
+
+/// [`load_entry`] for a command that uses only plugins of one `world` (`lint`, which runs
+/// validators): a plugin of another world is checked and compiled, but `None` comes back
+/// before its grants are resolved, so that nothing is made for it (its granted directory).
+pub fn load_entry_of(
+    config: &Config,
+    runtime: &Runtime,
+    name: &str,
+    declared: &PluginSettings,
+    world: Option<World>,
+) -> Result<Option<PluginEntry>, Error> {
     declared.validate(name).map_err(Error::Config)?;
     let (label, bytes, path) = match declared.source(&config.project_dir) {
         PluginSource::File(path) => {
@@ -608,6 +622,9 @@ pub fn load_entry(
             )));
         }
     }
+    if world.is_some_and(|w| plugin.world() != Some(w)) {
+        return Ok(None);
+    }
     let requests = manifest
         .as_ref()
         .map(|m| m.requests.clone())
@@ -641,7 +658,7 @@ pub fn load_entry(
         .map(|dir| granted_dir(&config.project_dir, name, dir))
         .transpose()?;
     let hosts = effective_hosts(&declared.grants.hosts, &requests.hosts, &capabilities);
-    Ok(PluginEntry {
+    Ok(Some(PluginEntry {
         append,
         name: name.to_owned(),
         plugin,
@@ -652,7 +669,7 @@ pub fn load_entry(
         settings: declared.config.clone(),
         env,
         dir,
-    })
+    }))
 }
 
 /// Prints a warning unless this process printed it already: a command can load the same

@@ -240,6 +240,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Reset(args) => reset::allowed(&config, args)?,
         _ => {}
     }
+    let config = unless_missing(&cli.command, config)?;
     // Read the files before connecting: a malformed migration is reported even when the
     // database is down.
     // Backup and restore never read them: a broken file must not stand in their way.
@@ -313,6 +314,46 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         eprintln!("warning: {}", config::redact(&warning));
     }
     result
+}
+
+/// What a command does with a SQLite file that does not exist yet. Opening one creates
+/// it, which only the commands that write may do: a mistyped path would otherwise leave
+/// an empty database behind and be reported as one. The commands that report read it as
+/// the empty database it stands for (`status` before the first deploy shows every
+/// migration pending, `pull` an empty schema), and say so; `backup`, `adopt` and `work`,
+/// which need a database that is there, refuse.
+fn unless_missing(command: &Command, config: Config) -> Result<Config, Error> {
+    let Some(path) = config.target.sqlite_file().filter(|p| !p.exists()) else {
+        return Ok(config);
+    };
+    let refuse = |command| {
+        Err(Error::SqliteFileMissing {
+            path: path.clone(),
+            target: config.target.display.clone(),
+            command,
+        })
+    };
+    match command {
+        Command::Status(_)
+        | Command::Plan(_)
+        | Command::History(_)
+        | Command::Verify(_)
+        | Command::Diff(_)
+        | Command::Pull(_) => {
+            eprintln!(
+                "note: {} does not exist yet: read as an empty database; `godwit deploy` creates it",
+                path.display()
+            );
+            Ok(Config {
+                target: config.target.as_empty(),
+                ..config
+            })
+        }
+        Command::Backup(_) => refuse("backup"),
+        Command::Adopt(_) => refuse("adopt"),
+        Command::Work(_) => refuse("work"),
+        _ => Ok(config),
+    }
 }
 
 /// The commands that talk to the database, once it is connected.

@@ -483,6 +483,29 @@ pub struct Target {
     pub schema: Option<String>,
 }
 
+impl Target {
+    /// The file a SQLite target names (`None` for other databases and in-memory ones).
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        if self.dialect != Dialect::Sqlite {
+            return None;
+        }
+        let rest = self.url.strip_prefix("sqlite://")?;
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let in_memory = query.split('&').any(|pair| pair == "mode=memory");
+        (!in_memory && !path.is_empty()).then(|| PathBuf::from(path))
+    }
+
+    /// This target read as an empty database: an in-memory SQLite one, for the commands
+    /// that only read a SQLite file that does not exist yet (see [`Target::sqlite_file`]).
+    /// What it prints stays the file's URL.
+    pub fn as_empty(&self) -> Target {
+        Target {
+            url: "sqlite::memory:".to_string(),
+            ..self.clone()
+        }
+    }
+}
+
 impl Config {
     /// Reads `dir/godwit.toml` (optional), `.env` and the environment.
     pub fn load(dir: &Path, overrides: &Overrides) -> Result<Config, Error> {

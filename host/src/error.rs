@@ -44,6 +44,19 @@ pub enum Error {
         target: String,
     },
 
+    /// A command that reads the database (and never creates one) was pointed at a SQLite
+    /// file that does not exist: a mistyped path, most often. Nothing was created.
+    #[error(
+        "{target}: the SQLite file {} does not exist, and `godwit {command}` does not create one; nothing was done\n  \
+         check the URL (DATABASE_URL, `--database-url` or `url` in godwit.toml); `godwit deploy` creates the file on a new project",
+        path.display()
+    )]
+    SqliteFileMissing {
+        path: PathBuf,
+        target: String,
+        command: &'static str,
+    },
+
     /// Another deployer holds the migration lock for longer than we were willing to wait.
     #[error(
         "could not acquire the migration lock within {}: {holder}\n  another `godwit deploy` is probably running; wait for it, or raise `lock_wait` in godwit.toml",
@@ -230,9 +243,10 @@ impl Error {
             | Error::Targets(_)
             | Error::WorkersRefused { .. }
             | Error::NoStepToJoin { .. } => exit::USAGE,
-            Error::Connect(_) | Error::LockTimeout { .. } | Error::SchemaMissing { .. } => {
-                exit::CONNECT
-            }
+            Error::Connect(_)
+            | Error::LockTimeout { .. }
+            | Error::SchemaMissing { .. }
+            | Error::SqliteFileMissing { .. } => exit::CONNECT,
             Error::Blocked { .. }
             | Error::JoinMismatch { .. }
             | Error::LockLost(_)

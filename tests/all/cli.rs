@@ -147,6 +147,57 @@ fn database_does_not_exist() {
     .says("createdb");
 }
 
+/// A mistyped SQLite path must not leave an empty database behind. The commands that
+/// report read the missing file as the empty database it stands for (`status` before the
+/// first deploy lists every migration as pending); those that read a database's contents
+/// refuse; deploy creates it.
+#[test]
+fn a_missing_sqlite_file_is_not_created_by_commands_that_read() {
+    let dir = project_with_config("");
+    std::fs::create_dir_all(dir.path().join("migrations/20260101000000_users")).unwrap();
+    std::fs::write(
+        dir.path().join("migrations/20260101000000_users/up.sql"),
+        "CREATE TABLE users (id integer PRIMARY KEY);\nCREATE INDEX users_id ON users (id);\n",
+    )
+    .unwrap();
+    let file = dir.path().join("data/app.db");
+    let url = format!("sqlite://{}", file.display());
+    let godwit = |args: &[&str]| {
+        let mut cmd = in_dir(dir.path(), &["--database-url", &url]);
+        cmd.args(args);
+        run(cmd)
+    };
+    let nothing_created = |after: &str| {
+        assert!(!file.exists(), "{after} created {}", file.display());
+        assert!(!file.parent().unwrap().exists(), "{after} created data/");
+    };
+    godwit(&["status"])
+        .expect(5)
+        .says("pending      20260101000000  users")
+        .says("does not exist yet");
+    nothing_created("status");
+    godwit(&["--json", "status"]).expect(5);
+    nothing_created("status --json");
+    godwit(&["plan"]).expect(0).says("20260101000000");
+    nothing_created("plan");
+    godwit(&["history"]).expect(0);
+    nothing_created("history");
+    godwit(&["verify", "--skip-down"])
+        .expect(0)
+        .says("with nothing applied");
+    nothing_created("verify");
+    godwit(&["pull"]).expect(0).says("does not exist yet");
+    nothing_created("pull");
+    for command in [&["backup"][..], &["adopt"]] {
+        let out = godwit(command);
+        out.expect(3).says(&file.display().to_string());
+        nothing_created(command[0]);
+    }
+    godwit(&["deploy"]).expect(0);
+    assert!(file.exists(), "deploy creates the file");
+    godwit(&["status"]).expect(0);
+}
+
 #[test]
 fn unknown_config_key() {
     let dir = project_with_config("lock_timout = \"5s\"\n");

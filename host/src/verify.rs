@@ -231,7 +231,8 @@ impl ScriptFailure {
         }
     }
 
-    fn text(&self) -> String {
+    /// The script as a person names it: `up.sql of 2_users`, `the up section of 2_users.sql`.
+    fn script_name(&self) -> String {
         // A section's file is named after the migration already.
         let of = format!(" of {}", self.migration);
         let (script, of) = match (&self.file, &self.section, self.script) {
@@ -245,12 +246,17 @@ impl ScriptFailure {
             (None, _, ScriptKind::Up) => ("up.sql".into(), of),
             (None, _, ScriptKind::Down) => ("down.sql".into(), of),
         };
+        format!("{script}{of}")
+    }
+
+    fn text(&self) -> String {
         let after = match &self.after {
             Some(earlier) => format!(" (after an earlier failure, of {earlier})"),
             None => String::new(),
         };
         format!(
-            "{script}{of}{after} failed: {}",
+            "{}{after} failed: {}",
+            self.script_name(),
             self.error.replace('\n', "\n    ")
         )
     }
@@ -491,10 +497,12 @@ impl VerifyReport {
                 None => "with nothing applied".into(),
             };
             if self.compared_straight_up {
-                at.push_str(
-                    ", as the second shadow database built them straight up: the scripts that failed above \
-                     failed on the first one, after the down.sql checks had changed it",
-                );
+                at.push_str(", as the second shadow database built them straight up");
+                if !self.failures.is_empty() {
+                    at.push_str(
+                        ": the scripts that failed above failed on the first one, after the down.sql checks had changed it",
+                    );
+                }
             }
             if self.drift.is_empty() {
                 out.push_str(&format!(
@@ -647,6 +655,10 @@ pub async fn verify(
                 expected = straight_up;
                 report.compared_straight_up = true;
             }
+            // Went straight up through every migration (see `built_straight_up`).
+            if second.group.is_some() {
+                built_straight_up(&mut report, &second.failures);
+            }
             if let Some(mut group) = second.group {
                 group.automatic = true;
                 group.shadow = Some(second.shadow.clone());
@@ -693,6 +705,46 @@ pub async fn verify(
         )),
     }
     Ok(report)
+}
+
+/// The up.sql files that failed on the first shadow, after the round trips of earlier
+/// migrations took it off the path the migrations describe, but built on the second one,
+/// which went straight up through every migration (`second`: its failures). A down.sql
+/// that undoes more than its own up.sql (kratos' and keto's undo the next version's
+/// objects too) is what failed them: they count as that, a migration that is not
+/// reversible (exit 4), not as scripts that fail (exit 1).
+fn built_straight_up(report: &mut VerifyReport, second: &[ScriptFailure]) {
+    let (consequences, failures): (Vec<_>, Vec<_>) = std::mem::take(&mut report.failures)
+        .into_iter()
+        .partition(|f| {
+            f.script == ScriptKind::Up
+                && !second
+                    .iter()
+                    .any(|g| g.script == ScriptKind::Up && g.migration == f.migration)
+        });
+    report.failures = failures;
+    for failure in consequences {
+        if let Some(check) = report
+            .migrations
+            .iter_mut()
+            .find(|m| m.migration == failure.migration)
+        {
+            check.reversibility = Reversibility::NotChecked;
+            check.note = Some("its up.sql failed after earlier round trips, see the notes".into());
+        }
+        report.notes.push(format!(
+            "{} failed on the first shadow database only, after the round trips of earlier migrations, and built on the second one, which went straight up: \
+             an earlier down.sql that undoes more than its own up.sql left the first one without what it needs ({})",
+            failure.script_name(),
+            // The server's own words, after godwit's line saying where.
+            failure
+                .error
+                .lines()
+                .map(str::trim)
+                .rfind(|l| !l.is_empty())
+                .unwrap_or_default()
+        ));
+    }
 }
 
 /// On PostgreSQL, the target's schemas besides the current one that hold tables, views

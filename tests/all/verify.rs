@@ -22,6 +22,7 @@ each_dialect!(
     failing_down_sql_is_reported_and_the_rest_checked,
     a_group_check_that_stops_early_vouches_for_nothing_older,
     group_style_downs,
+    an_up_that_fails_only_after_a_wider_down_is_not_reversible,
     long_view_difference_is_a_line_diff,
     same_migrations_give_equal_schemas,
     never_deployed_target_is_compared_with_nothing,
@@ -521,6 +522,77 @@ fn group_style_downs(d: Dialect) {
     verify(&p, &["--down-all"])
         .expect(0)
         .says("down all: no down.sql ran, since the newest migration, 20260905000000_seed_tags, has none: nothing was checked.");
+}
+
+/// keto's and kratos' down.sql files undo more than their own up.sql. One at a time, the
+/// round trip of such a migration takes the shadow off the path, and a later up.sql then
+/// fails there; straight up, on the second shadow, it builds. That is the wide down.sql's
+/// doing: the migration is not reversible (exit 4), and no script is reported as failing.
+fn an_up_that_fails_only_after_a_wider_down_is_not_reversible(d: Dialect) {
+    let p = Project::empty(d);
+    p.write(
+        "20260901000000_create_tags/up.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY);\n",
+    );
+    p.write("20260901000000_create_tags/down.sql", "DROP TABLE tags;\n");
+    p.write(
+        "20260902000000_create_labels/up.sql",
+        "CREATE TABLE labels (id INTEGER PRIMARY KEY);\n",
+    );
+    p.write(
+        "20260902000000_create_labels/down.sql",
+        "DROP TABLE labels;\nDROP TABLE tags;\n",
+    );
+    p.write(
+        "20260903000000_seed_tags/up.sql",
+        "INSERT INTO tags (id) VALUES (1);\n",
+    );
+    p.write("20260903000000_seed_tags/down.sql", "DELETE FROM tags;\n");
+    p.godwit(&["deploy"]).expect(0);
+
+    let out = p.godwit(&["verify", "--json"]);
+    out.expect(4);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
+    assert_eq!(report["failures"], serde_json::json!([]), "{}", out.stdout);
+    let reversibility = |id: &str| {
+        report["migrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["migration"] == id)
+            .map(|m| m["reversibility"].clone())
+    };
+    assert_eq!(
+        reversibility("20260902000000_create_labels"),
+        Some("irreversible".into())
+    );
+    assert_eq!(
+        reversibility("20260903000000_seed_tags"),
+        Some("not_checked".into())
+    );
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("20260903000000_seed_tags"), "{notes}");
+    assert_eq!(report["compared"], true);
+    assert_eq!(report["drift"], serde_json::json!([]), "{}", out.stdout);
+
+    // An up.sql that fails straight up as well is a failing script, as before.
+    p.write(
+        "20260904000000_broken/up.sql",
+        "INSERT INTO no_such_table (id) VALUES (1);\n",
+    );
+    p.write("20260904000000_broken/down.sql", "SELECT 1;\n");
+    let out = p.godwit(&["verify", "--json"]);
+    out.expect(1);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
+    let failed: Vec<_> = report["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["migration"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(failed, ["20260904000000_broken"], "{}", out.stdout);
 }
 
 /// A long view whose definition differs at its end: the difference itself is shown, as a
@@ -1099,7 +1171,8 @@ fn other_schemas_are_named_as_not_compared_on_postgres() {
 
 /// When the one-at-a-time down checks left the first shadow changed and later scripts
 /// failed on it, the drift verdict comes from the second shadow, built straight up, and
-/// says so: "No drift" next to a list of failed scripts is not a contradiction.
+/// says so. A script that failed on the first shadow only is the down.sql's doing: not
+/// reversible (exit 4), not a failing script (exit 1).
 #[test]
 fn the_drift_verdict_names_the_shadow_it_came_from() {
     let p = Project::empty(Dialect::Sqlite);
@@ -1111,10 +1184,10 @@ fn the_drift_verdict_names_the_shadow_it_came_from() {
     p.write("2_add_x.up.sql", "ALTER TABLE u ADD COLUMN x text;\n");
     p.godwit(&["deploy"]).expect(0);
     verify(&p, &[])
-        .expect(1)
+        .expect(4)
         .says("no such table: u")
         .says("No drift: ")
         .says("as the second shadow database built them straight up");
     p.db.exec("ALTER TABLE u ADD COLUMN handmade int");
-    verify(&p, &[]).expect(1).says("column u.handmade");
+    verify(&p, &[]).expect(4).says("column u.handmade");
 }

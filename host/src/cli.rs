@@ -323,7 +323,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
 /// migration pending, `pull` an empty schema), and say so; `backup`, `adopt` and `work`,
 /// which need a database that is there, refuse.
 fn unless_missing(command: &Command, config: Config) -> Result<Config, Error> {
-    let Some(path) = config.target.sqlite_file().filter(|p| !p.exists()) else {
+    let Some(path) = config.target.missing_sqlite_file() else {
         return Ok(config);
     };
     let refuse = |command| {

@@ -495,8 +495,13 @@ impl Target {
         (!in_memory && !path.is_empty()).then(|| PathBuf::from(path))
     }
 
+    /// The SQLite file this target names, when it does not exist yet.
+    pub fn missing_sqlite_file(&self) -> Option<PathBuf> {
+        self.sqlite_file().filter(|file| !file.exists())
+    }
+
     /// This target read as an empty database: an in-memory SQLite one, for the commands
-    /// that only read a SQLite file that does not exist yet (see [`Target::sqlite_file`]).
+    /// that only read a SQLite file that does not exist yet (see [`Target::missing_sqlite_file`]).
     /// What it prints stays the file's URL.
     pub fn as_empty(&self) -> Target {
         Target {

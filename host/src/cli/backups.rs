@@ -1,7 +1,6 @@
 //! `godwit backups [prune]`: the whole-database backups and the in-database copies of
 //! dropped data, and dropping the ones no longer wanted.
 
-use std::path::Path;
 use std::time::Duration;
 
 use clap::{Args as ClapArgs, Subcommand};
@@ -9,7 +8,7 @@ use clap::{Args as ClapArgs, Subcommand};
 use crate::config::{self, Config};
 use crate::error::{Error, exit};
 use crate::migrator::Migrator;
-use crate::{Dialect, backup, report};
+use crate::{backup, report};
 
 #[derive(Debug, ClapArgs)]
 pub struct Args {
@@ -57,7 +56,8 @@ pub struct PruneArgs {
 pub(super) async fn run(config: &Config, args: &Args, json: bool) -> Result<u8, Error> {
     let dir = backup::dir(config);
     let Some(Command::Prune(args)) = &args.command else {
-        let copies = if sqlite_file_missing(config) {
+        // A SQLite database that does not exist has no copies; connecting would create it.
+        let copies = if config.target.missing_sqlite_file().is_some() {
             Ok(backup::copy::Listing::default())
         } else {
             match Migrator::connect(config).await {
@@ -88,7 +88,7 @@ pub(super) async fn run(config: &Config, args: &Args, json: bool) -> Result<u8, 
     } else {
         Vec::new()
     };
-    let copies = if args.copies && !sqlite_file_missing(config) {
+    let copies = if args.copies && config.target.missing_sqlite_file().is_none() {
         let which = backup::copy::Prune {
             older_than: args.older_than,
             version: args.version.clone(),
@@ -110,19 +110,4 @@ pub(super) async fn run(config: &Config, args: &Args, json: bool) -> Result<u8, 
         outln!("{}", report::pruned(&files, &copies, args.dry_run));
     }
     Ok(exit::OK)
-}
-
-/// A SQLite database that does not exist has no copies; connecting would create it.
-fn sqlite_file_missing(config: &Config) -> bool {
-    if config.target.dialect != Dialect::Sqlite {
-        return false;
-    }
-    let path = config
-        .target
-        .url
-        .trim_start_matches("sqlite://")
-        .split('?')
-        .next()
-        .unwrap_or_default();
-    !path.is_empty() && path != ":memory:" && !Path::new(path).exists()
 }

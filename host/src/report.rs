@@ -561,6 +561,13 @@ pub fn status(
                             .and_then(|e| e.split(';').next())
                             .unwrap_or("recorded as failed by the tool that ran it")
                             .to_string()
+                    } else if r.operation == Operation::Down.as_str() {
+                        // Statements of down.sql, which took effect one by one: the
+                        // migration is partly reverted, not partly applied.
+                        format!(
+                            "down.sql failed: {} of its {} statements ran, so it is partly reverted",
+                            r.statements_applied, r.statements_total
+                        )
                     } else {
                         format!(
                             "{} of {} statements applied",

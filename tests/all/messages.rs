@@ -325,6 +325,33 @@ fn a_down_failing_at_its_first_statement_leaves_the_migration_applied_mysql() {
     a_down_failing_at_its_first_statement_leaves_the_migration_applied(Dialect::MySql);
 }
 
+/// A MySQL down.sql that fails at its second statement took its first back: `status`
+/// says the migration is partly reverted by down.sql, not "1 of 2 statements applied",
+/// which reads as its up.sql half applied.
+#[test]
+fn a_down_failing_halfway_is_shown_as_partly_reverted_mysql() {
+    let p = Project::empty(Dialect::MySql);
+    p.write(
+        "20261101000000_add_t_index/up.sql",
+        "CREATE TABLE t (a INT);\nCREATE INDEX t_a_idx ON t (a);\n",
+    );
+    p.write(
+        "20261101000000_add_t_index/down.sql",
+        "DROP INDEX t_a_idx ON t;\nDROP TABLE no_such_table;\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.godwit(&["down"])
+        .expect(1)
+        .says("failed at statement 2 of 2");
+    let status = p.godwit(&["status"]);
+    status.says("down.sql failed: 1 of its 2 statements ran, so it is partly reverted");
+    assert!(
+        !status.text().contains("statements applied"),
+        "{}",
+        status.text()
+    );
+}
+
 /// A PostgreSQL migration run statement by statement (no transaction) that fails halfway
 /// says why its first statements stayed: not "MySQL commits DDL as it goes".
 #[test]

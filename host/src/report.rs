@@ -846,17 +846,29 @@ fn files(list: &[Meta], dir: &std::path::Path) -> String {
     }
     let now = chrono::Utc::now();
     let mut out = format!("{}\n", dir.display());
-    for m in list {
-        let age = chrono::DateTime::parse_from_rfc3339(&m.created_at)
-            .map(|t| age(now.signed_duration_since(t.with_timezone(&chrono::Utc))))
-            .unwrap_or_else(|_| "?".into());
-        out.push_str(&format!(
-            "  {}  {:>9} ago  {:>10}  {}\n",
-            m.id,
-            age,
-            bytes(m.size),
-            m.reason
-        ));
+    // Which database each holds: the folder can hold backups of several (a fleet, a
+    // staging and a production URL), and `restore` refuses one of another database.
+    let whose = |m: &Meta| match &m.schema {
+        Some(schema) => format!("{} (schema {schema})", m.database),
+        None => m.database.clone(),
+    };
+    let mut databases: Vec<String> = list.iter().map(whose).collect();
+    databases.sort();
+    databases.dedup();
+    for database in &databases {
+        out.push_str(&format!("  of {database}:\n"));
+        for m in list.iter().filter(|m| whose(m) == *database) {
+            let age = chrono::DateTime::parse_from_rfc3339(&m.created_at)
+                .map(|t| age(now.signed_duration_since(t.with_timezone(&chrono::Utc))))
+                .unwrap_or_else(|_| "?".into());
+            out.push_str(&format!(
+                "    {}  {:>9} ago  {:>10}  {}\n",
+                m.id,
+                age,
+                bytes(m.size),
+                m.reason
+            ));
+        }
     }
     out.push_str(&format!(
         "\n{} backup{}. `godwit restore ID` puts the database back, history table included.",

@@ -700,6 +700,55 @@ fn restore_on_failure_undoes_sql_migrations_before_a_refused_step(d: Dialect) {
     }
 }
 
+/// One project's backup folder can hold backups of several databases (a staging and a
+/// production URL, a fleet): `godwit backups` lists each under the database it holds,
+/// as `restore` will only put one back into that database.
+#[test]
+fn backups_are_listed_under_the_database_they_hold() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write("1_t/up.sql", "CREATE TABLE t (id integer);\n");
+    let other = format!("sqlite://{}", p.path().join("other.db").display());
+    let on_other = |args: &[&str]| {
+        let mut cmd = godwit_cmd();
+        cmd.arg("-C")
+            .arg(p.path())
+            .args(["--database-url", &other])
+            .args(args);
+        run(cmd)
+    };
+    p.godwit(&["deploy"]).expect(0);
+    p.godwit(&["backup"]).expect(0);
+    on_other(&["deploy"]).expect(0);
+    on_other(&["backup"]).expect(0);
+    let ids: Vec<(String, String)> = backups(&p)
+        .iter()
+        .map(|b| {
+            (
+                b["database"].as_str().unwrap().to_owned(),
+                b["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let listed = p.godwit(&["backups"]);
+    listed.expect(0);
+    for (database, id) in &ids {
+        let heading = listed
+            .stdout
+            .find(&format!("of {database}:"))
+            .unwrap_or_else(|| panic!("no heading for {database}\n{}", listed.stdout));
+        let line = listed.stdout.find(id.as_str()).unwrap();
+        let next = listed.stdout[heading + 1..]
+            .find("  of ")
+            .map_or(usize::MAX, |n| heading + 1 + n);
+        assert!(
+            heading < line && line < next,
+            "{id} is not under {database}\n{}",
+            listed.stdout
+        );
+    }
+}
+
 #[test]
 fn missing_tool_is_a_clear_error_postgres() {
     missing_tool(Dialect::Postgres, "pg_dump", "postgresql-client");

@@ -164,6 +164,7 @@ pub async fn plan(
                 plan_statement(
                     migrator,
                     dialect,
+                    &infos,
                     info,
                     &rebuilds,
                     foreign_keys_off,
@@ -423,6 +424,54 @@ async fn live_columns(
     (!columns.is_empty()).then_some(columns)
 }
 
+/// What a `DROP TABLE table` at statement `drop` loses when an earlier statement copied
+/// some of its `rows` elsewhere (stash's SQLite rebuilds copy `… WHERE a IS NOT NULL`):
+/// the rows the copy's `WHERE` leaves out, counted, or "up to" all of them where the copy
+/// leaves rows out otherwise (a `LIMIT`, a join). `None` when no such copy was made.
+async fn partly_copied(
+    migrator: &mut Migrator,
+    infos: &[StatementInfo],
+    drop: usize,
+    table: &str,
+    tables: &Tables,
+    rows: Option<i64>,
+) -> Option<String> {
+    let (copy, into) = rebuild::rows_partly_copied_before(infos, table, drop)?;
+    let filter = infos.get(copy)?.effects.iter().find_map(|e| match e {
+        Effect::CopyRows {
+            from,
+            into: to,
+            filter,
+            ..
+        } if from == table && to == into => Some(filter.as_ref()),
+        _ => None,
+    })?;
+    // The copy's SQL names the table as it was then: not if the run renamed it before.
+    let lost = match filter {
+        Some(filter) if tables.live(table) == table => {
+            let sql = format!(
+                "SELECT count(*) - count(CASE WHEN {} THEN 1 END) FROM {}",
+                filter.condition, filter.source
+            );
+            count(migrator, &sql).await
+        }
+        _ => None,
+    };
+    Some(match lost {
+        Some(lost) => format!(
+            "drops table {table}: {} that statement {} did not copy into {into} (of {})",
+            counted(Some(lost), "row", "rows"),
+            copy + 1,
+            counted(rows, "row", "rows")
+        ),
+        None => format!(
+            "drops table {table}: up to {} (statement {} copied into {into} only the rows its WHERE, LIMIT or join takes)",
+            counted(rows, "row", "rows"),
+            copy + 1
+        ),
+    })
+}
+
 /// What a rebuild's `DROP TABLE` loses: the values of the live table's columns that the
 /// copy does not read.
 async fn plan_rebuild(
@@ -563,9 +612,11 @@ async fn sqlite_cascades(migrator: &mut Migrator, table: &str) -> Vec<String> {
     out
 }
 
+/// One statement, `info`, of a migration whose statements are `infos`.
 async fn plan_statement(
     migrator: &mut Migrator,
     dialect: Dialect,
+    infos: &[StatementInfo],
     info: &StatementInfo,
     rebuilds: &[Rebuild],
     foreign_keys_off: bool,
@@ -694,10 +745,10 @@ async fn plan_statement(
                     }
                     continue;
                 }
-                data_loss.push(format!(
-                    "drops table {table}: {}",
-                    counted(rows, "row", "rows")
-                ));
+                let partly = partly_copied(migrator, infos, info.index, table, tables, rows).await;
+                data_loss.push(partly.unwrap_or_else(|| {
+                    format!("drops table {table}: {}", counted(rows, "row", "rows"))
+                }));
                 risk = Risk::High;
             }
             Effect::TruncateTable { table } => {

@@ -120,7 +120,69 @@ fn plan_counts_quoted_mixed_case_names(d: Dialect) {
     }
 }
 
-each_dialect!(plan_counts_what_a_table_rebuild_leaves_out);
+each_dialect!(
+    plan_counts_what_a_table_rebuild_leaves_out,
+    plan_counts_the_rows_a_filtered_copy_leaves_behind
+);
+
+/// A rebuild whose copy takes only some rows (stash's copy `… WHERE a IS NOT NULL`) loses
+/// the rest when it drops the table: plan counts those, not the whole table. A copy that
+/// leaves rows out some other way (a LIMIT) is "up to" the whole table.
+fn plan_counts_the_rows_a_filtered_copy_leaves_behind(d: Dialect) {
+    let p = Project::empty(d);
+    p.write(
+        "20261001000000_create_job/up.sql",
+        "CREATE TABLE job (id INTEGER PRIMARY KEY, name VARCHAR(50), legacy VARCHAR(50));\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.db.exec(
+        "INSERT INTO job (id, name, legacy) VALUES (1, 'a', 'x'), (2, 'b', NULL), (3, 'c', 'y')",
+    );
+    let rebuild = |copy: &str| {
+        format!(
+            "CREATE TABLE new_job (id INTEGER PRIMARY KEY, name VARCHAR(50));\n\
+             INSERT INTO new_job (id, name) SELECT id, name FROM job {copy};\n\
+             DROP TABLE job;\n\
+             ALTER TABLE new_job RENAME TO job;\n"
+        )
+    };
+    p.write(
+        "20261002000000_keep_legacy_rows/up.sql",
+        &rebuild("WHERE legacy IS NOT NULL"),
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&p.godwit(&["plan", "--json"]).expect(0).stdout).unwrap();
+    assert_eq!(
+        json["data_loss"],
+        serde_json::json!([
+            "drops table job: 1 row that statement 2 did not copy into new_job (of 3 rows)"
+        ]),
+        "{json:#}"
+    );
+    // An alias in the copy is the copy's own: the count reads the table under it.
+    p.write(
+        "20261002000000_keep_legacy_rows/up.sql",
+        &rebuild("AS j WHERE j.legacy = 'x' OR j.name = 'b'")
+            .replace("SELECT id, name", "SELECT j.id, j.name"),
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&p.godwit(&["plan", "--json"]).expect(0).stdout).unwrap();
+    assert_eq!(
+        json["data_loss"],
+        serde_json::json!([
+            "drops table job: 1 row that statement 2 did not copy into new_job (of 3 rows)"
+        ]),
+        "{json:#}"
+    );
+    p.write(
+        "20261002000000_keep_legacy_rows/up.sql",
+        &rebuild("ORDER BY id LIMIT 2"),
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&p.godwit(&["plan", "--json"]).expect(0).stdout).unwrap();
+    let loss = json["data_loss"].to_string();
+    assert!(loss.contains("drops table job: up to 3 rows"), "{json:#}");
+}
 
 /// A table rebuilt the way Prisma and Drizzle Kit rebuild SQLite tables (copy, drop,
 /// rename) keeps its rows: plan counts the values of the columns the copy leaves out, not

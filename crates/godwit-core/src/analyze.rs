@@ -338,6 +338,10 @@ pub enum Effect {
         /// False when some rows may stay behind: a `WHERE`, `LIMIT`, `DISTINCT`,
         /// `GROUP BY`, a join, or conflict handling that skips or replaces rows.
         every_row: bool,
+        /// When the copy leaves rows behind by its `WHERE` alone: which, so that `plan`
+        /// can count them.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        filter: Option<CopyFilter>,
     },
     /// The columns a `CREATE TABLE` or `ADD COLUMN` declares, with their types as written:
     /// what later type changes are compared with (see [`crate::columns`]).
@@ -348,6 +352,17 @@ pub enum Effect {
     /// `BEGIN`/`START TRANSACTION` written in the file.
     BeginTransaction,
     Other,
+}
+
+/// The `WHERE` of an `INSERT … SELECT` that copies the rows it matches and no other
+/// difference from a copy of every row (see [`Effect::CopyRows`]), as SQL of the
+/// statement's dialect.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CopyFilter {
+    /// The table read, as written, with its alias if it has one (`"Job" AS j`).
+    pub source: String,
+    /// The condition a row must meet to be copied.
+    pub condition: String,
 }
 
 impl Effect {
@@ -578,13 +593,19 @@ fn from_table(dialect: Dialect, factor: &TableFactor) -> Option<String> {
     }
 }
 
+/// What an `INSERT … SELECT` copies, as [`Effect::CopyRows`] says it.
+struct Copied {
+    from: String,
+    columns: Option<Vec<String>>,
+    every_row: bool,
+    filter: Option<CopyFilter>,
+}
+
 /// What an `INSERT … SELECT` copies: the one table it reads, the columns it reads from
-/// it (`None` for all), and whether it copies every row. `None` for an `INSERT` that is not
-/// a plain copy of one table (`VALUES`, a `UNION`, a CTE, a subquery as the source).
-fn copied_from(
-    dialect: Dialect,
-    insert: &ast::Insert,
-) -> Option<(String, Option<Vec<String>>, bool)> {
+/// it (`None` for all), whether it copies every row, and the `WHERE` that alone keeps it
+/// from doing so. `None` for an `INSERT` that is not a plain copy of one table (`VALUES`,
+/// a `UNION`, a CTE, a subquery as the source).
+fn copied_from(dialect: Dialect, insert: &ast::Insert) -> Option<Copied> {
     let query = insert.source.as_deref()?;
     let ast::SetExpr::Select(select) = query.body.as_ref() else {
         return None;
@@ -627,8 +648,7 @@ fn copied_from(
         ast::GroupByExpr::All(_) => true,
         ast::GroupByExpr::Expressions(exprs, _) => !exprs.is_empty(),
     };
-    let every_row = only.joins.is_empty()
-        && select.selection.is_none()
+    let but_for_where = only.joins.is_empty()
         && select.distinct.is_none()
         && select.having.is_none()
         && select.top.is_none()
@@ -639,7 +659,19 @@ fn copied_from(
         && !insert.ignore
         && !insert.replace_into
         && insert.on.is_none();
-    Some((from, columns, every_row))
+    let filter = match &select.selection {
+        Some(condition) if but_for_where => Some(CopyFilter {
+            source: only.relation.to_string(),
+            condition: condition.to_string(),
+        }),
+        _ => None,
+    };
+    Some(Copied {
+        from,
+        columns,
+        every_row: but_for_where && select.selection.is_none(),
+        filter,
+    })
 }
 
 /// sqlparser counts `Line: N, Column: M` from the start of the statement it was given;
@@ -699,13 +731,14 @@ fn from_ast(
             if let ast::TableObject::TableName(name) = &insert.table {
                 let into = object(dialect, name);
                 tables.push(into.clone());
-                if let Some((from, columns, every_row)) = copied_from(dialect, insert) {
-                    tables.other(from.clone(), Lock::AccessShare);
+                if let Some(copied) = copied_from(dialect, insert) {
+                    tables.other(copied.from.clone(), Lock::AccessShare);
                     effects.push(Effect::CopyRows {
                         into,
-                        from,
-                        columns,
-                        every_row,
+                        from: copied.from,
+                        columns: copied.columns,
+                        every_row: copied.every_row,
+                        filter: copied.filter,
                     });
                 }
             }

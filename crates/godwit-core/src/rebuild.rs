@@ -120,6 +120,7 @@ fn copies<'a>(
                 from,
                 columns,
                 every_row: all,
+                ..
             } if *all == every_row && from == table && into != table => Some(FullCopy {
                 index,
                 into,

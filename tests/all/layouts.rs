@@ -1017,6 +1017,60 @@ fn prisma_folders_sharing_a_timestamp_deploy_and_adopt() {
     q.godwit(&["status"]).expect(0);
 }
 
+/// papermark's Prisma history has folders whose timestamps were shortened by hand
+/// (`202310122339_…`, `20241231_…`) among 14-digit ones. Prisma applies the folders in
+/// the order of their names, which is time order; read as numbers, the short ones came
+/// first, and the 8-digit one failed on a table a later 14-digit folder creates.
+#[test]
+fn prisma_folders_with_short_timestamps_deploy_in_name_order() {
+    let p = Project::empty(Dialect::Postgres);
+    std::fs::write(
+        p.migrations().join("migration_lock.toml"),
+        "provider = \"postgresql\"\n",
+    )
+    .unwrap();
+    p.write(
+        "20230912150657_initialize/migration.sql",
+        "CREATE TABLE \"Link\" (id int);\n",
+    );
+    p.write(
+        "202310122339_new_column_in_link/migration.sql",
+        "ALTER TABLE \"Link\" ADD COLUMN note text;\n",
+    );
+    p.write(
+        "20240101120000_dataroom/migration.sql",
+        "CREATE TABLE \"Dataroom\" (id int);\n",
+    );
+    p.write(
+        "20241231_add_dataroom_bulk_download/migration.sql",
+        "ALTER TABLE \"Dataroom\" ADD COLUMN bulk boolean;\n",
+    );
+    p.write(
+        "20250101000000_later/migration.sql",
+        "ALTER TABLE \"Dataroom\" ADD COLUMN later int;\n",
+    );
+    let status = p.godwit(&["status"]);
+    status.expect(5);
+    let order: Vec<usize> = [
+        "20230912150657",
+        "202310122339",
+        "20240101120000",
+        "20241231 ",
+        "20250101000000",
+    ]
+    .iter()
+    .map(|v| {
+        status
+            .stdout
+            .find(v)
+            .unwrap_or_else(|| panic!("{v}\n{}", status.stdout))
+    })
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{}", status.stdout);
+    p.godwit(&["deploy"]).expect(0).says("Applied 5 migrations");
+    p.godwit(&["status"]).expect(0);
+}
+
 /// A Prisma or Drizzle folder says which database it was written for. With no database
 /// URL anywhere, godwit does not apply a PostgreSQL history to the embedded SQLite file
 /// (a trial applied Prisma's first migration there, then failed on the second), and lint

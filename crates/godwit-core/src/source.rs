@@ -85,36 +85,65 @@ impl Version {
             (a, b) if a != b => return a.cmp(&b),
             _ => {}
         }
-        // Timestamps of different precision (diesel 2.2's `YYYYMMDDHHMMSSNNNN` beside its
-        // older `YYYYMMDDHHMMSS`) order by time, as diesel orders them (as text), not by
-        // length: 20260120162913 is after 202511190914440000. Every such version is
-        // longer than, so after, every short one, which keeps the order total.
-        fn whole(v: &Version) -> Option<&str> {
-            (!v.0.contains('.')).then(|| v.segments().next()).flatten()
+        // Timestamps of different precision order by time, as the tools that write them
+        // order them (as text): diesel 2.2's `YYYYMMDDHHMMSSNNNN` beside its older
+        // `YYYYMMDDHHMMSS` (20260120162913 is after 202511190914440000), and Prisma's
+        // folder names, whose timestamps a hand may shorten to 12 or 8 digits (papermark:
+        // `20241231_…` comes after `20230912150657_…`). Every timestamp comes after every
+        // other version, which keeps the order total; a numeric tool (golang-migrate,
+        // goose, sqlx) orders them the same way wherever its history can work, since it
+        // never applies a version below one it applied.
+        match (timestamp(self), timestamp(other)) {
+            (Some(x), Some(y)) if x.len() != y.len() => {
+                let width = x.len().max(y.len());
+                let (px, py) = (format!("{x:0<width$}"), format!("{y:0<width$}"));
+                let order = px.cmp(&py).then_with(|| x.len().cmp(&y.len()));
+                return order
+                    .then_with(|| segments_cmp(self.segments().skip(1), other.segments().skip(1)));
+            }
+            (Some(_), None) => return Ordering::Greater,
+            (None, Some(_)) => return Ordering::Less,
+            _ => {}
         }
-        if let (Some(x), Some(y)) = (whole(self), whole(other))
-            && x.len() >= 14
-            && y.len() >= 14
-            && x.len() != y.len()
-        {
-            let width = x.len().max(y.len());
-            let (px, py) = (format!("{x:0<width$}"), format!("{y:0<width$}"));
-            return px.cmp(&py).then_with(|| x.len().cmp(&y.len()));
-        }
-        let (mut a, mut b) = (self.segments(), other.segments());
-        loop {
-            match (a.next(), b.next()) {
-                (None, None) => return Ordering::Equal,
-                (x, y) => {
-                    let (x, y) = (x.unwrap_or("0"), y.unwrap_or("0"));
-                    let order = x.len().cmp(&y.len()).then_with(|| x.cmp(y));
-                    if order != Ordering::Equal {
-                        return order;
-                    }
+        segments_cmp(self.segments(), other.segments())
+    }
+}
+
+/// Numbers in segments (`1.2.10`), compared one by one; a missing segment is 0.
+fn segments_cmp<'a>(
+    mut a: impl Iterator<Item = &'a str>,
+    mut b: impl Iterator<Item = &'a str>,
+) -> Ordering {
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return Ordering::Equal,
+            (x, y) => {
+                let (x, y) = (x.unwrap_or("0"), y.unwrap_or("0"));
+                let order = x.len().cmp(&y.len()).then_with(|| x.cmp(y));
+                if order != Ordering::Equal {
+                    return order;
                 }
             }
         }
     }
+}
+
+/// The first segment of a version that is a timestamp: 14 digits or more, or at least 8
+/// whose first 8 are a date of this century (`YYYYMMDD`).
+fn timestamp(v: &Version) -> Option<&str> {
+    if v.is_repeatable() {
+        return None;
+    }
+    let first = v.segments().next()?;
+    if first.len() >= 14 {
+        return Some(first);
+    }
+    let number = |range: std::ops::Range<usize>| first.get(range)?.parse::<u32>().ok();
+    let date = first.len() >= 8
+        && number(0..4).is_some_and(|y| (2000..=2099).contains(&y))
+        && number(4..6).is_some_and(|m| (1..=12).contains(&m))
+        && number(6..8).is_some_and(|d| (1..=31).contains(&d));
+    date.then_some(first)
 }
 
 impl PartialOrd for Version {
@@ -757,6 +786,50 @@ mod tests {
         // Same length: by number, as before.
         assert!(v("20260101000000") < v("20260101000001"));
         assert!(v("9") < v("10"));
+    }
+
+    /// papermark's Prisma folders: three timestamps shortened by hand to 12 and 8
+    /// digits, which Prisma applies in the order of the folder names, so by time.
+    #[test]
+    fn short_timestamps_order_by_time_as_prisma_orders_them() {
+        let v = |t: &str| Version::parse(t).unwrap();
+        let mut versions = [
+            v("20241231"),
+            v("202310311254"),
+            v("20250310000000"),
+            v("202310122339"),
+            v("20230912150657.1"),
+            v("20230912150657"),
+            v("42"),
+            v("1700000000"),
+            v("2.5"),
+        ];
+        versions.sort();
+        let texts: Vec<&str> = versions.iter().map(Version::as_str).collect();
+        assert_eq!(
+            texts,
+            [
+                "2.5",
+                "42",
+                "1700000000",
+                "20230912150657",
+                "20230912150657.1",
+                "202310122339",
+                "202310311254",
+                "20241231",
+                "20250310000000",
+            ]
+        );
+        // Every pair agrees with the sort (a total order: no cycle through a number
+        // between two timestamps' lengths).
+        for a in &versions {
+            for b in &versions {
+                assert_eq!(a.cmp(b), b.cmp(a).reverse(), "{a} {b}");
+            }
+        }
+        for w in versions.windows(3) {
+            assert!(w[0] < w[1] && w[1] < w[2] && w[0] < w[2]);
+        }
     }
 
     #[test]

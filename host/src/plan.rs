@@ -559,6 +559,12 @@ struct Tables {
     /// re-created): a second drop loses nothing more.
     dropped: BTreeSet<String>,
     dropped_columns: BTreeSet<(String, String)>,
+    /// Columns the run added to live tables: not in the live database yet, so none of
+    /// their values can be lost or counted.
+    added_columns: BTreeSet<(String, String)>,
+    /// (table, name in the migrations) → the column's name in the live database, for the
+    /// columns the run renamed.
+    renamed_columns: BTreeMap<(String, String), String>,
 }
 
 impl Tables {
@@ -569,6 +575,13 @@ impl Tables {
     /// The name `table` has in the live database.
     fn live<'a>(&'a self, table: &'a str) -> &'a str {
         self.renamed.get(table).map_or(table, String::as_str)
+    }
+
+    /// The name `table.column` has in the live database.
+    fn live_column<'a>(&'a self, table: &str, column: &'a str) -> &'a str {
+        self.renamed_columns
+            .get(&(table.to_owned(), column.to_owned()))
+            .map_or(column, String::as_str)
     }
 }
 
@@ -650,6 +663,9 @@ async fn plan_statement(
                 tables
                     .dropped_columns
                     .remove(&(table.clone(), column.clone()));
+                if !tables.is_new(table) {
+                    tables.added_columns.insert((table.clone(), column.clone()));
+                }
             }
             Effect::DropTable { table, .. } if !tables.is_new(table) => {
                 let first = tables.dropped.insert(table.clone());
@@ -664,6 +680,18 @@ async fn plan_statement(
                         .insert((table.clone(), column.clone()));
                 if !first {
                     dropped_before.insert((table.clone(), Some(column.clone())));
+                }
+            }
+            Effect::RenameColumn { table, from, to } if !tables.is_new(table) => {
+                let key = (table.clone(), from.clone());
+                if tables.added_columns.remove(&key) {
+                    tables.added_columns.insert((table.clone(), to.clone()));
+                } else {
+                    let live = tables.live_column(table, from).to_owned();
+                    tables.renamed_columns.remove(&key);
+                    tables
+                        .renamed_columns
+                        .insert((table.clone(), to.clone()), live);
                 }
             }
             Effect::RenameTable { from, to } => {
@@ -759,8 +787,21 @@ async fn plan_statement(
                 ));
                 risk = Risk::High;
             }
+            Effect::DropColumn { table, column }
+                if tables
+                    .added_columns
+                    .contains(&(table.clone(), column.clone())) =>
+            {
+                facts.push(format!(
+                    "{table}.{column} is added earlier in this run: none of its values exist yet to lose"
+                ));
+            }
             Effect::DropColumn { table, column } if !tables.is_new(table) => {
-                let sql = format!("SELECT count({}) FROM {}", quote(dialect, column), q(table));
+                let sql = format!(
+                    "SELECT count({}) FROM {}",
+                    quote(dialect, tables.live_column(table, column)),
+                    q(table)
+                );
                 let values = count(migrator, &sql).await;
                 data_loss.push(format!(
                     "drops {table}.{column}: {}",
@@ -827,7 +868,7 @@ async fn plan_statement(
                 let sql = format!(
                     "SELECT count(*) FROM {} WHERE {} IS NULL",
                     q(table),
-                    quote(dialect, column)
+                    quote(dialect, tables.live_column(table, column))
                 );
                 match count(migrator, &sql).await {
                     Some(0) => facts.push(format!(

@@ -85,6 +85,63 @@ mod tests {
         assert_eq!(tables(after), ["orders", "users"]);
     }
 
+    /// A table the run creates stays new under the name a later migration gives it
+    /// (papermark creates `Conversation`, then renames it `Chat`). A rebuild's copy
+    /// renamed to the rebuilt table's name holds its rows: it is new only if the rebuilt
+    /// table was (hydra rebuilds tables its earlier migrations create).
+    #[test]
+    fn a_table_created_earlier_in_the_run_is_new_under_its_new_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (name, up) in [
+            (
+                "20260101000000_conversation",
+                "CREATE TABLE conversation (id int);\n",
+            ),
+            (
+                "20260102000000_chat",
+                "ALTER TABLE conversation RENAME TO chat;\n",
+            ),
+            (
+                "20260103000000_index",
+                "CREATE INDEX chat_id ON chat (id);\n",
+            ),
+            (
+                "20260104000000_rebuild_users",
+                "CREATE TABLE new_users (id int);\nINSERT INTO new_users (id) SELECT id FROM users;\nDROP TABLE users;\nALTER TABLE new_users RENAME TO users;\n",
+            ),
+            (
+                "20260105000000_index_users",
+                "CREATE INDEX users_id ON users (id);\n",
+            ),
+            ("20260106000000_access", "CREATE TABLE access (id int);\n"),
+            (
+                "20260107000000_rebuild_access",
+                "CREATE TABLE access_tmp (id int);\nINSERT INTO access_tmp (id) SELECT id FROM access;\nDROP TABLE access;\nALTER TABLE access_tmp RENAME TO access;\n",
+            ),
+            (
+                "20260108000000_index_access",
+                "CREATE INDEX access_id ON access (id);\n",
+            ),
+        ] {
+            std::fs::create_dir_all(tmp.path().join(name)).unwrap();
+            std::fs::write(tmp.path().join(name).join("up.sql"), up).unwrap();
+        }
+        let migrations = godwit_core::source::read_dir(tmp.path(), Postgres).unwrap();
+        let run = crate::lint_migrations_after(
+            &[],
+            &migrations,
+            Postgres,
+            &crate::LintSettings::default(),
+        )
+        .unwrap();
+        let indexed: Vec<_> = run
+            .iter()
+            .filter(|f| f.code == "GW013")
+            .map(|f| f.location.migration.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(indexed, ["20260105000000_index_users"]);
+    }
+
     #[test]
     fn postgres() {
         fails(

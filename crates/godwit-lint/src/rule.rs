@@ -360,19 +360,35 @@ pub(crate) fn table_list(tables: &[String]) -> String {
     }
 }
 
-/// Adds to `tables` what one migration's statements leave new: the tables they create.
-/// A table they drop is no longer new, nor is one they rename: under its new name it is
-/// most often the table the application uses, as a rebuild's copy is, rows and all.
+/// Adds to `tables` what one migration's statements leave new: the tables they create,
+/// under the names renames give them (papermark renames a table a few migrations after
+/// creating it). A table they drop is no longer new. A rebuilt table (rows copied into a
+/// new table that takes the old one's name) holds the old one's rows: it is new only if
+/// the table it replaces was (hydra rebuilds tables its own earlier migrations create).
 pub(crate) fn note_new_tables(tables: &mut BTreeSet<String>, statements: &[StatementInfo]) {
+    let mut new_when_dropped = BTreeSet::new();
     for effect in statements.iter().flat_map(|s| &s.effects) {
         match effect {
             Effect::CreateTable { table } => {
                 tables.insert(table.clone());
             }
-            Effect::RenameTable { from: table, .. } | Effect::DropTable { table, .. } => {
-                tables.remove(table);
+            Effect::RenameTable { from, to } => {
+                if tables.remove(from) {
+                    tables.insert(to.clone());
+                } else {
+                    tables.remove(to);
+                }
+            }
+            Effect::DropTable { table, .. } if tables.remove(table) => {
+                new_when_dropped.insert(table.clone());
             }
             _ => {}
+        }
+    }
+    for r in rebuild::rebuilds(statements) {
+        if !new_when_dropped.contains(&r.dropped) {
+            tables.remove(&r.name);
+            tables.remove(&r.survivor);
         }
     }
 }

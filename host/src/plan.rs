@@ -49,6 +49,9 @@ pub struct Plan {
     pub data_loss: Vec<String>,
     pub findings: usize,
     pub errors: usize,
+    /// Findings `godwit lint` reports that this plan leaves out: they are about tables a
+    /// pending migration before them creates, which nothing uses yet when they run.
+    pub findings_on_new_tables: usize,
     /// What validator plugins' `check-database` found in the database as it is now.
     pub database_findings: Vec<Finding>,
     /// What confines the statements of each plugin the deploy would run (pending steps'
@@ -132,6 +135,8 @@ pub async fn plan(
         None => Vec::new(),
     };
     let mut findings = lint::lint_migrations_after(&earlier, &pending, dialect, &config.file.lint)?;
+    let findings_on_new_tables =
+        lint::left_out_of_run(&earlier, &pending, dialect, &config.file.lint, &findings)?;
     read_only(migrator, dialect).await;
     let mut database_findings = Vec::new();
     if let Some(validators) = validators {
@@ -233,6 +238,7 @@ pub async fn plan(
             .chain(&database_findings)
             .filter(|f| f.severity == Severity::Error)
             .count(),
+        findings_on_new_tables,
         database_findings,
         data_loss,
         migrations,
@@ -1022,6 +1028,16 @@ pub fn human(plan: &Plan) -> String {
         plan.errors,
         if plan.errors == 1 { "" } else { "s" }
     ));
+    if plan.findings_on_new_tables > 0 {
+        out.push_str(&format!(
+            " {} more that `godwit lint` reports {} left out: {} about tables an earlier migration of this run creates, which nothing uses yet when {} run{}.",
+            plan.findings_on_new_tables,
+            if plan.findings_on_new_tables == 1 { "is" } else { "are" },
+            if plan.findings_on_new_tables == 1 { "it is" } else { "they are" },
+            if plan.findings_on_new_tables == 1 { "it" } else { "they" },
+            if plan.findings_on_new_tables == 1 { "s" } else { "" },
+        ));
+    }
     if !plan.data_loss.is_empty() {
         out.push_str(&format!("\nData loss: {}.", plan.data_loss.join("; ")));
     }

@@ -126,6 +126,37 @@ each_dialect!(
     a_column_added_earlier_in_the_run_has_nothing_to_lose
 );
 
+/// plan judges the pending migrations as one run, so it leaves out what `godwit lint`
+/// says about a table an earlier one creates (an index on it blocks nobody yet), and says
+/// how many it left out: two commands that disagree say why.
+#[test]
+fn plan_says_how_many_lint_findings_it_leaves_out() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "20261001000000_orders/up.sql",
+        "CREATE TABLE orders (id int, customer_id int);\n",
+    );
+    p.write(
+        "20261002000000_orders_index/up.sql",
+        "CREATE INDEX orders_customer_idx ON orders (customer_id);\n",
+    );
+    let out = p.godwit(&["plan"]);
+    out.expect(0)
+        .says("2 more that `godwit lint` reports are left out");
+    let json: serde_json::Value =
+        serde_json::from_str(&p.godwit(&["plan", "--json"]).stdout).unwrap();
+    // GW013 (no CONCURRENTLY) and GW017 (no lock timeout), both about the new table.
+    assert_eq!(json["findings_on_new_tables"], 2, "{json:#}");
+    let lint = p.godwit(&["lint", "--dialect", "postgres"]);
+    lint.says("GW013");
+    // Deployed one by one, the second is judged on a table in use, as lint judges it.
+    p.godwit(&["deploy", "--to", "20261001000000"]).expect(0);
+    let json: serde_json::Value =
+        serde_json::from_str(&p.godwit(&["plan", "--json"]).stdout).unwrap();
+    assert_eq!(json["findings_on_new_tables"], 0, "{json:#}");
+    assert!(json.to_string().contains("GW013"), "{json:#}");
+}
+
 /// A pending migration drops a column an earlier pending one adds (a change of mind): the
 /// column is not in the live database yet, so plan has nothing to count and nothing is
 /// lost, instead of "an unknown number" of values. One the run renamed is counted under

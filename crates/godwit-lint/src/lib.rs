@@ -174,6 +174,29 @@ pub fn lint_migrations_after(
     lint_each(earlier, migrations, dialect, settings, true)
 }
 
+/// How many findings [`lint_migrations`] would add to `run`, the findings
+/// [`lint_migrations_after`] gave for the same migrations: the ones about tables an
+/// earlier migration of the run creates, which `plan` leaves out and should say so.
+pub fn left_out_of_run(
+    earlier: &[Migration],
+    migrations: &[Migration],
+    dialect: Dialect,
+    settings: &LintSettings,
+    run: &[Finding],
+) -> Result<usize, Error> {
+    let each = lint_each(earlier, migrations, dialect, settings, false)?;
+    let key = |f: &Finding| {
+        (
+            f.code.clone(),
+            f.location.migration.clone(),
+            f.location.line,
+            f.message.clone(),
+        )
+    };
+    let kept: std::collections::BTreeSet<_> = run.iter().map(key).collect();
+    Ok(each.iter().filter(|f| !kept.contains(&key(f))).count())
+}
+
 /// Lints `migrations` after `earlier`; with `one_run`, as the pending migrations of one
 /// deploy (see [`lint_migrations_after`]), else each as deployed on its own.
 fn lint_each(

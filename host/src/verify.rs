@@ -378,10 +378,35 @@ impl VerifyReport {
 
     /// 1 when a script failed, 4 on drift or an irreversible migration (or history, with
     /// `--down-all`), else 0.
+    ///
+    /// The automatic whole-history pass (after one-at-a-time checks failed) fails a
+    /// script when it is the only check that script got: a down.sql whose migration
+    /// was never checked on its own (quickwit's syntax errors, after the first shadow
+    /// left the path). One that was checked on its own and fails only in the whole-history
+    /// pass, after a newer down.sql that undoes too much, is that migration's problem (4).
     pub fn exit_code(&self) -> u8 {
         let asked = self.group.as_ref().filter(|g| !g.automatic);
         let group_problems = asked.is_some_and(|g| !g.problems.is_empty());
-        if !self.failures.is_empty() || asked.is_some_and(|g| !g.failures.is_empty()) {
+        let checked_alone = |migration: &str| {
+            self.migrations.iter().any(|m| {
+                m.migration == migration
+                    && matches!(
+                        m.reversibility,
+                        Reversibility::Reversible
+                            | Reversibility::Irreversible
+                            | Reversibility::DownFailed
+                    )
+            })
+        };
+        let failed_unchecked = self
+            .group
+            .as_ref()
+            .filter(|g| g.automatic)
+            .is_some_and(|g| g.failures.iter().any(|f| !checked_alone(&f.migration)));
+        if !self.failures.is_empty()
+            || asked.is_some_and(|g| !g.failures.is_empty())
+            || failed_unchecked
+        {
             exit::FAILED
         } else if !self.drift.is_empty()
             || !self.drift_near_failures.is_empty()
@@ -597,7 +622,7 @@ pub async fn verify(
         failures: Vec::new(),
     };
     let on_target = position.compare_at.as_ref();
-    let (mut expected, failed_scripts) = on_new_shadow(
+    let (mut expected, mut failed_scripts) = on_new_shadow(
         target,
         &migrations,
         on_target,
@@ -615,11 +640,11 @@ pub async fn verify(
         if options.keep_shadow && (options.shadow_url.is_some() || config.file.shadow_url.is_some())
         {
             report.notes.push(
-                "some down.sql files failed one at a time; `godwit verify --down-all` checks whether they undo the history as a whole".into(),
+                "some down.sql files failed or did not undo their up.sql one at a time; `godwit verify --down-all` checks whether they undo the history as a whole".into(),
             );
         } else {
             progress(VerifyProgress::Step(
-                "one at a time, some down.sql files failed: trying every down.sql from the newest back, \
+                "one at a time, some down.sql files failed or did not undo their up.sql: trying every down.sql from the newest back, \
                  on a second shadow database (as --down-all does)"
                     .into(),
             ));
@@ -674,6 +699,7 @@ pub async fn verify(
         }
     }
 
+    failed_scripts.extend(position.partial);
     match expected {
         Some(expected) => {
             let actual = target.driver().introspect().await?;
@@ -723,7 +749,18 @@ fn built_straight_up(report: &mut VerifyReport, second: &[ScriptFailure]) {
                     .any(|g| g.script == ScriptKind::Up && g.migration == f.migration)
         });
     report.failures = failures;
-    for failure in consequences {
+    let Some(first) = consequences.first() else {
+        return;
+    };
+    // The server's own words, after godwit's line saying where.
+    let cause = first
+        .error
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or_default()
+        .to_owned();
+    for failure in &consequences {
         if let Some(check) = report
             .migrations
             .iter_mut()
@@ -732,19 +769,20 @@ fn built_straight_up(report: &mut VerifyReport, second: &[ScriptFailure]) {
             check.reversibility = Reversibility::NotChecked;
             check.note = Some("its up.sql failed after earlier round trips, see the notes".into());
         }
-        report.notes.push(format!(
-            "{} failed on the first shadow database only, after the round trips of earlier migrations, and built on the second one, which went straight up: \
-             an earlier down.sql that undoes more than its own up.sql left the first one without what it needs ({})",
-            failure.script_name(),
-            // The server's own words, after godwit's line saying where.
-            failure
-                .error
-                .lines()
-                .map(str::trim)
-                .rfind(|l| !l.is_empty())
-                .unwrap_or_default()
-        ));
     }
+    let names: Vec<String> = consequences
+        .iter()
+        .map(ScriptFailure::script_name)
+        .collect();
+    let shown = match names.len() {
+        0..=5 => names.join(", "),
+        n => format!("{} and {} more", names[..5].join(", "), n - 5),
+    };
+    report.notes.push(format!(
+        "{shown} failed on the first shadow database only, after the round trips of earlier migrations, and built on the second one, which went straight up: \
+         an earlier down.sql that undoes more than its own up.sql left the first one without what {} (the first: {cause})",
+        if consequences.len() == 1 { "it needs" } else { "they need" }
+    ));
 }
 
 /// On PostgreSQL, the target's schemas besides the current one that hold tables, views
@@ -1320,6 +1358,9 @@ struct TargetPosition {
     compare_at: Option<Version>,
     pending: Vec<String>,
     notes: Vec<String>,
+    /// The up.sql of each migration that failed or stopped partway on the target: part of
+    /// it may be there, so drift in what it names is set apart, as for a shadow failure.
+    partial: Vec<String>,
 }
 
 impl TargetPosition {
@@ -1372,10 +1413,21 @@ impl TargetPosition {
             };
             notes.push(note);
         }
+        let partial = entries
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.status,
+                    Status::Failed | Status::Running | Status::Resumable
+                )
+            })
+            .filter_map(|e| Some(e.migration?.up.text.clone()))
+            .collect();
         TargetPosition {
             compare_at,
             pending,
             notes,
+            partial,
         }
     }
 }
@@ -1558,8 +1610,32 @@ mod tests {
         assert_eq!(report.exit_code(), exit::OK);
         report.group = Some(GroupCheck {
             automatic: false,
-            ..group
+            ..group.clone()
         });
         assert_eq!(report.exit_code(), exit::BLOCKED);
+        // A down.sql that fails in the automatic pass fails the run when that pass was
+        // the only check it got; one checked on its own that fails only there does not.
+        let failing = |migration: &str| ScriptFailure {
+            migration: migration.into(),
+            script: ScriptKind::Down,
+            file: None,
+            section: None,
+            error: "syntax error at or near \"COLUMN\"".into(),
+            after: None,
+        };
+        report.group = Some(GroupCheck {
+            failures: vec![failing("20260901000000_never_checked")],
+            problems: Vec::new(),
+            ..group.clone()
+        });
+        assert_eq!(report.exit_code(), exit::FAILED);
+        report.migrations[0].reversibility = Reversibility::Reversible;
+        let checked = report.migrations[0].migration.clone();
+        report.group = Some(GroupCheck {
+            failures: vec![failing(&checked)],
+            problems: Vec::new(),
+            ..group
+        });
+        assert_eq!(report.exit_code(), exit::OK);
     }
 }

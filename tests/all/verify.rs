@@ -23,6 +23,7 @@ each_dialect!(
     a_group_check_that_stops_early_vouches_for_nothing_older,
     group_style_downs,
     an_up_that_fails_only_after_a_wider_down_is_not_reversible,
+    drift_in_what_a_migration_failed_on_the_target_names_is_set_apart,
     long_view_difference_is_a_line_diff,
     same_migrations_give_equal_schemas,
     never_deployed_target_is_compared_with_nothing,
@@ -593,6 +594,71 @@ fn an_up_that_fails_only_after_a_wider_down_is_not_reversible(d: Dialect) {
         .map(|f| f["migration"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(failed, ["20260904000000_broken"], "{}", out.stdout);
+
+    // A down.sql that the first shadow never checked on its own (it had left the path)
+    // and that fails in the whole-history pass is a failing script (quickwit's syntax
+    // errors), though the up.sql failures before it were not.
+    std::fs::remove_dir_all(p.migrations().join("20260904000000_broken")).unwrap();
+    p.write(
+        "20260905000000_notes/up.sql",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY);\n",
+    );
+    p.write("20260905000000_notes/down.sql", "DROP TABLEX notes;\n");
+    let out = p.godwit(&["verify", "--json"]);
+    out.expect(1);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
+    assert_eq!(report["failures"], serde_json::json!([]), "{}", out.stdout);
+    let group_failed: Vec<_> = report["group"]["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["migration"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        group_failed.contains(&"20260905000000_notes".to_owned()),
+        "{}",
+        out.stdout
+    );
+}
+
+/// A migration that failed on the target (hydra on MariaDB) may have left part of itself
+/// there, or none of it: differences in what its up.sql names are set apart as possibly
+/// caused by that failure, not called "added by hand" or "dropped by hand".
+fn drift_in_what_a_migration_failed_on_the_target_names_is_set_apart(d: Dialect) {
+    let p = Project::empty(d);
+    p.write(
+        "20260901000000_create/up.sql",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);\nCREATE TABLE seed (id INTEGER PRIMARY KEY);\n",
+    );
+    p.write(
+        "20260901000000_create/down.sql",
+        "DROP TABLE seed;\nDROP TABLE t;\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    // The target lost `seed` by hand, so the next migration fails there, not on the shadow.
+    p.db.exec("DROP TABLE seed");
+    p.write(
+        "20260902000000_add_note/up.sql",
+        "ALTER TABLE t ADD COLUMN note VARCHAR(20);\nINSERT INTO seed (id) VALUES (1);\n",
+    );
+    p.write(
+        "20260902000000_add_note/down.sql",
+        "DELETE FROM seed;\nALTER TABLE t DROP COLUMN note;\n",
+    );
+    p.godwit(&["deploy"]).expect(1);
+    let out = p.godwit(&["verify", "--skip-down", "--json"]);
+    out.expect(4);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
+    assert_eq!(report["drift"], serde_json::json!([]), "{}", out.stdout);
+    let near: Vec<_> = report["drift_near_failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["object"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(near.contains(&"table seed".to_owned()), "{}", out.stdout);
 }
 
 /// A long view whose definition differs at its end: the difference itself is shown, as a

@@ -594,8 +594,27 @@ pub fn status(
         summary.problems,
         if summary.problems == 1 { "s" } else { "" }
     ));
+    // A failed migration stops every deploy and down until it is resolved: name the
+    // command, not only where the explanation is.
+    let failed = entries
+        .iter()
+        .find(|e| e.status == Status::Failed && e.row.is_some_and(|r| r.kind != "step"));
     if adopt_first {
         out.push_str(" Another tool migrated this database: adopt its history first (below).");
+    } else if let Some(e) = failed {
+        let v = e.version.as_str();
+        let reverting = e
+            .row
+            .is_some_and(|r| r.operation == Operation::Down.as_str());
+        out.push_str(&if reverting {
+            format!(
+                " The revert of {v} failed partway and blocks deploy and down: put the schema back in a known state, then run `godwit resolve --applied {v}` (still in effect) or `godwit resolve --rolled-back {v}` (revert complete)."
+            )
+        } else {
+            format!(
+                " {v} failed and blocks deploy and down: finish or undo by hand what it applied, then run `godwit resolve --applied {v}` or `godwit resolve --rolled-back {v}` (`godwit deploy` says what it applied)."
+            )
+        });
     } else if summary.problems > 0 {
         out.push_str(" `godwit deploy` explains each problem and what to run.");
     } else if summary.pending > 0 {

@@ -344,12 +344,30 @@ fn a_down_failing_halfway_is_shown_as_partly_reverted_mysql() {
         .expect(1)
         .says("failed at statement 2 of 2");
     let status = p.godwit(&["status"]);
-    status.says("down.sql failed: 1 of its 2 statements ran, so it is partly reverted");
+    status
+        .says("down.sql failed: 1 of its 2 statements ran, so it is partly reverted")
+        .says("godwit resolve --rolled-back 20261101000000` (revert complete)");
     assert!(
         !status.text().contains("statements applied"),
         "{}",
         status.text()
     );
+}
+
+/// After a failed migration, status names what unblocks the history: the two `resolve`
+/// commands, with the version, not only "deploy explains".
+#[test]
+fn status_after_a_failure_names_the_resolve_commands() {
+    let p = Project::empty(Dialect::MySql);
+    p.write(
+        "20261201000000_two/up.sql",
+        "CREATE TABLE t1 (id INT);\nINSERT INTO no_such_table VALUES (1);\n",
+    );
+    p.godwit(&["deploy"]).expect(1);
+    p.godwit(&["status"])
+        .says("20261201000000 failed and blocks deploy and down")
+        .says("`godwit resolve --applied 20261201000000`")
+        .says("`godwit resolve --rolled-back 20261201000000`");
 }
 
 /// A PostgreSQL migration run statement by statement (no transaction) that fails halfway

@@ -48,7 +48,7 @@ pub enum Error {
     /// file that does not exist: a mistyped path, most often. Nothing was created.
     #[error(
         "{target}: the SQLite file {} does not exist, and `godwit {command}` does not create one; nothing was done\n  \
-         check the URL (DATABASE_URL, `--database-url` or `url` in godwit.toml); `godwit deploy` creates the file on a new project",
+         check the URL (`--database-url`, DATABASE_URL or `database_url` in godwit.toml); `godwit deploy` creates the file on a new project",
         path.display()
     )]
     SqliteFileMissing {

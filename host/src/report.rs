@@ -866,7 +866,8 @@ fn files(list: &[Meta], dir: &std::path::Path) -> String {
     let now = chrono::Utc::now();
     let mut out = format!("{}\n", dir.display());
     // Which database each holds: the folder can hold backups of several (a fleet, a
-    // staging and a production URL), and `restore` refuses one of another database.
+    // staging and a production URL), and `restore` refuses (without --force) a backup
+    // of another database.
     let whose = |m: &Meta| match &m.schema {
         Some(schema) => format!("{} (schema {schema})", m.database),
         None => m.database.clone(),

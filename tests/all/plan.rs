@@ -6,6 +6,13 @@ use crate::support::*;
 
 each_dialect!(plan_counts_the_data_at_stake);
 
+/// `godwit plan --json` on `p`, which must succeed.
+fn plan_json(p: &Project) -> serde_json::Value {
+    let out = p.godwit(&["plan", "--json"]);
+    out.expect(0);
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.text()))
+}
+
 fn plan_counts_the_data_at_stake(d: Dialect) {
     let p = Project::empty(d);
     p.write(
@@ -55,8 +62,7 @@ fn plan_counts_the_data_at_stake(d: Dialect) {
         .says("### Data at stake")
         .says("### Rollback plan")
         .says("no down.sql");
-    let json: serde_json::Value =
-        serde_json::from_str(&p.godwit(&["plan", "--json"]).stdout).unwrap();
+    let json = plan_json(&p);
     assert_eq!(json["risk"], "high");
     assert_eq!(
         json["migrations"][0]["statements"][0]["data_loss"][0],
@@ -143,16 +149,14 @@ fn plan_says_how_many_lint_findings_it_leaves_out() {
     let out = p.godwit(&["plan"]);
     out.expect(0)
         .says("2 more that `godwit lint` reports are left out");
-    let json: serde_json::Value =
-        serde_json::from_str(&p.godwit(&["plan", "--json"]).stdout).unwrap();
+    let json = plan_json(&p);
     // GW013 (no CONCURRENTLY) and GW017 (no lock timeout), both about the new table.
     assert_eq!(json["findings_on_new_tables"], 2, "{json:#}");
     let lint = p.godwit(&["lint", "--dialect", "postgres"]);
     lint.says("GW013");
     // Deployed one by one, the second is judged on a table in use, as lint judges it.
     p.godwit(&["deploy", "--to", "20261001000000"]).expect(0);
-    let json: serde_json::Value =
-        serde_json::from_str(&p.godwit(&["plan", "--json"]).stdout).unwrap();
+    let json = plan_json(&p);
     assert_eq!(json["findings_on_new_tables"], 0, "{json:#}");
     assert!(json.to_string().contains("GW013"), "{json:#}");
 }
@@ -180,8 +184,7 @@ fn a_column_added_earlier_in_the_run_has_nothing_to_lose(d: Dialect) {
     let out = p.godwit(&["plan"]);
     out.expect(0)
         .says("job.note is added earlier in this run: none of its values exist yet to lose");
-    let json: serde_json::Value =
-        serde_json::from_str(&p.godwit(&["plan", "--json"]).expect(0).stdout).unwrap();
+    let json = plan_json(&p);
     assert_eq!(
         json["data_loss"],
         serde_json::json!(["drops job.title: 2 non-null values"]),
@@ -210,40 +213,28 @@ fn plan_counts_the_rows_a_filtered_copy_leaves_behind(d: Dialect) {
              ALTER TABLE new_job RENAME TO job;\n"
         )
     };
-    p.write(
-        "20261002000000_keep_legacy_rows/up.sql",
-        &rebuild("WHERE legacy IS NOT NULL"),
-    );
-    let json: serde_json::Value =
-        serde_json::from_str(&p.godwit(&["plan", "--json"]).expect(0).stdout).unwrap();
-    assert_eq!(
-        json["data_loss"],
-        serde_json::json!([
-            "drops table job: 1 row that statement 2 did not copy into new_job (of 3 rows)"
-        ]),
-        "{json:#}"
-    );
+    let one_row_lost = |copy: String| {
+        p.write("20261002000000_keep_legacy_rows/up.sql", &copy);
+        let json = plan_json(&p);
+        assert_eq!(
+            json["data_loss"],
+            serde_json::json!([
+                "drops table job: 1 row that statement 2 did not copy into new_job (of 3 rows)"
+            ]),
+            "{copy}\n{json:#}"
+        );
+    };
+    one_row_lost(rebuild("WHERE legacy IS NOT NULL"));
     // An alias in the copy is the copy's own: the count reads the table under it.
-    p.write(
-        "20261002000000_keep_legacy_rows/up.sql",
-        &rebuild("AS j WHERE j.legacy = 'x' OR j.name = 'b'")
+    one_row_lost(
+        rebuild("AS j WHERE j.legacy = 'x' OR j.name = 'b'")
             .replace("SELECT id, name", "SELECT j.id, j.name"),
-    );
-    let json: serde_json::Value =
-        serde_json::from_str(&p.godwit(&["plan", "--json"]).expect(0).stdout).unwrap();
-    assert_eq!(
-        json["data_loss"],
-        serde_json::json!([
-            "drops table job: 1 row that statement 2 did not copy into new_job (of 3 rows)"
-        ]),
-        "{json:#}"
     );
     p.write(
         "20261002000000_keep_legacy_rows/up.sql",
         &rebuild("ORDER BY id LIMIT 2"),
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&p.godwit(&["plan", "--json"]).expect(0).stdout).unwrap();
+    let json = plan_json(&p);
     let loss = json["data_loss"].to_string();
     assert!(loss.contains("drops table job: up to 3 rows"), "{json:#}");
 }
@@ -290,8 +281,7 @@ fn plan_counts_what_a_table_rebuild_leaves_out(d: Dialect) {
         ))
         .says("GW024")
         .says(&format!("drops table {shown}: 3 rows"));
-    let json: serde_json::Value =
-        serde_json::from_str(&p.godwit(&["plan", "--json"]).stdout).unwrap();
+    let json = plan_json(&p);
     assert_eq!(
         json["data_loss"],
         serde_json::json!([
@@ -454,8 +444,7 @@ fn plan_gives_each_table_its_own_lock() {
         .says("lock: ACCESS SHARE on orders\n")
         .says("lock: ROW EXCLUSIVE on archive; ACCESS SHARE on orders, users\n")
         .says("lock: SHARE ROW EXCLUSIVE on orders\n");
-    let json: serde_json::Value =
-        serde_json::from_str(&p.godwit(&["plan", "--json"]).stdout).unwrap();
+    let json = plan_json(&p);
     let created = &json["migrations"][0]["statements"][3]["locks"];
     assert_eq!(created[0]["table"], "items");
     assert_eq!(created[0]["lock"], "None", "{created}");

@@ -80,6 +80,26 @@ fn verify(p: &Project, args: &[&str]) -> Output {
     out
 }
 
+/// `godwit verify --json` with `args`, which must exit `code`: the report, its shadow gone.
+fn verify_json(p: &Project, args: &[&str], code: i32) -> serde_json::Value {
+    let mut all = vec!["verify", "--json"];
+    all.extend_from_slice(args);
+    let out = p.godwit(&all);
+    out.expect(code);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_shadow_gone(p.db.dialect, report["shadow"]["location"].as_str().unwrap());
+    report
+}
+
+/// The `migration` of each entry of a report's list.
+fn migrations_of(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["migration"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn deployed(d: Dialect) -> Project {
     let p = Project::new(d, "migrations_verify");
     p.godwit(&["deploy"]).expect(0);
@@ -551,11 +571,8 @@ fn an_up_that_fails_only_after_a_wider_down_is_not_reversible(d: Dialect) {
     p.write("20260903000000_seed_tags/down.sql", "DELETE FROM tags;\n");
     p.godwit(&["deploy"]).expect(0);
 
-    let out = p.godwit(&["verify", "--json"]);
-    out.expect(4);
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
-    assert_eq!(report["failures"], serde_json::json!([]), "{}", out.stdout);
+    let report = verify_json(&p, &[], 4);
+    assert_eq!(report["failures"], serde_json::json!([]), "{report:#}");
     let reversibility = |id: &str| {
         report["migrations"]
             .as_array()
@@ -575,7 +592,7 @@ fn an_up_that_fails_only_after_a_wider_down_is_not_reversible(d: Dialect) {
     let notes = report["notes"].to_string();
     assert!(notes.contains("20260903000000_seed_tags"), "{notes}");
     assert_eq!(report["compared"], true);
-    assert_eq!(report["drift"], serde_json::json!([]), "{}", out.stdout);
+    assert_eq!(report["drift"], serde_json::json!([]), "{report:#}");
 
     // An up.sql that fails straight up as well is a failing script, as before.
     p.write(
@@ -583,17 +600,11 @@ fn an_up_that_fails_only_after_a_wider_down_is_not_reversible(d: Dialect) {
         "INSERT INTO no_such_table (id) VALUES (1);\n",
     );
     p.write("20260904000000_broken/down.sql", "SELECT 1;\n");
-    let out = p.godwit(&["verify", "--json"]);
-    out.expect(1);
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
-    let failed: Vec<_> = report["failures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["migration"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(failed, ["20260904000000_broken"], "{}", out.stdout);
+    let report = verify_json(&p, &[], 1);
+    assert_eq!(
+        migrations_of(&report["failures"]),
+        ["20260904000000_broken"]
+    );
 
     // A down.sql that the first shadow never checked on its own (it had left the path)
     // and that fails in the whole-history pass is a failing script (quickwit's syntax
@@ -604,21 +615,11 @@ fn an_up_that_fails_only_after_a_wider_down_is_not_reversible(d: Dialect) {
         "CREATE TABLE notes (id INTEGER PRIMARY KEY);\n",
     );
     p.write("20260905000000_notes/down.sql", "DROP TABLEX notes;\n");
-    let out = p.godwit(&["verify", "--json"]);
-    out.expect(1);
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
-    assert_eq!(report["failures"], serde_json::json!([]), "{}", out.stdout);
-    let group_failed: Vec<_> = report["group"]["failures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["migration"].as_str().unwrap().to_owned())
-        .collect();
+    let report = verify_json(&p, &[], 1);
+    assert_eq!(report["failures"], serde_json::json!([]), "{report:#}");
     assert!(
-        group_failed.contains(&"20260905000000_notes".to_owned()),
-        "{}",
-        out.stdout
+        migrations_of(&report["group"]["failures"]).contains(&"20260905000000_notes".to_owned()),
+        "{report:#}"
     );
 }
 
@@ -647,18 +648,15 @@ fn drift_in_what_a_migration_failed_on_the_target_names_is_set_apart(d: Dialect)
         "DELETE FROM seed;\nALTER TABLE t DROP COLUMN note;\n",
     );
     p.godwit(&["deploy"]).expect(1);
-    let out = p.godwit(&["verify", "--skip-down", "--json"]);
-    out.expect(4);
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_shadow_gone(d, report["shadow"]["location"].as_str().unwrap());
-    assert_eq!(report["drift"], serde_json::json!([]), "{}", out.stdout);
+    let report = verify_json(&p, &["--skip-down"], 4);
+    assert_eq!(report["drift"], serde_json::json!([]), "{report:#}");
     let near: Vec<_> = report["drift_near_failures"]
         .as_array()
         .unwrap()
         .iter()
         .map(|l| l["object"].as_str().unwrap().to_owned())
         .collect();
-    assert!(near.contains(&"table seed".to_owned()), "{}", out.stdout);
+    assert!(near.contains(&"table seed".to_owned()), "{report:#}");
 }
 
 /// A long view whose definition differs at its end: the difference itself is shown, as a

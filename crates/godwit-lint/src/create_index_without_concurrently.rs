@@ -40,14 +40,25 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
 mod tests {
     use super::super::testing::{fails, passes};
     use godwit_core::Dialect::*;
+    use godwit_core::source::Migration;
+
+    /// Migrations `(directory, up.sql)` written to a new directory, read as PostgreSQL's.
+    fn read(dirs: &[(&str, &str)]) -> (tempfile::TempDir, Vec<Migration>) {
+        let tmp = tempfile::tempdir().unwrap();
+        for (name, up) in dirs {
+            std::fs::create_dir_all(tmp.path().join(name)).unwrap();
+            std::fs::write(tmp.path().join(name).join("up.sql"), up).unwrap();
+        }
+        let migrations = godwit_core::source::read_dir(tmp.path(), Postgres).unwrap();
+        (tmp, migrations)
+    }
 
     /// `plan` lints the pending migrations of one deploy: a table an earlier one creates is
     /// new when a later one indexes it, and a plain CREATE INDEX blocks nobody. Linted as
     /// deployed one by one (`godwit lint`), the index comes later, on a table in use.
     #[test]
     fn a_table_created_earlier_in_the_run_is_new() {
-        let tmp = tempfile::tempdir().unwrap();
-        for (name, up) in [
+        let (_tmp, migrations) = read(&[
             (
                 "20260101000000_orders",
                 "CREATE TABLE orders (id int, customer_id int);\n",
@@ -56,11 +67,7 @@ mod tests {
                 "20260102000000_orders_index",
                 "CREATE INDEX orders_customer_idx ON orders (customer_id);\nCREATE INDEX users_email_idx ON users (email);\n",
             ),
-        ] {
-            std::fs::create_dir_all(tmp.path().join(name)).unwrap();
-            std::fs::write(tmp.path().join(name).join("up.sql"), up).unwrap();
-        }
-        let migrations = godwit_core::source::read_dir(tmp.path(), Postgres).unwrap();
+        ]);
         let settings = crate::LintSettings::default();
         // The lines of the second migration GW013 reports: 1 indexes orders, 2 users.
         let tables = |findings: Vec<godwit_core::finding::Finding>| -> Vec<&'static str> {
@@ -91,8 +98,7 @@ mod tests {
     /// table was (hydra rebuilds tables its earlier migrations create).
     #[test]
     fn a_table_created_earlier_in_the_run_is_new_under_its_new_name() {
-        let tmp = tempfile::tempdir().unwrap();
-        for (name, up) in [
+        let (_tmp, migrations) = read(&[
             (
                 "20260101000000_conversation",
                 "CREATE TABLE conversation (id int);\n",
@@ -122,11 +128,7 @@ mod tests {
                 "20260108000000_index_access",
                 "CREATE INDEX access_id ON access (id);\n",
             ),
-        ] {
-            std::fs::create_dir_all(tmp.path().join(name)).unwrap();
-            std::fs::write(tmp.path().join(name).join("up.sql"), up).unwrap();
-        }
-        let migrations = godwit_core::source::read_dir(tmp.path(), Postgres).unwrap();
+        ]);
         let run = crate::lint_migrations_after(
             &[],
             &migrations,

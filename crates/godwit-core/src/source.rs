@@ -690,9 +690,11 @@ pub fn goose_annotation(line: &str) -> Option<String> {
 
 /// dbmate's section marker on `line`, as dbmate's `^--\s*migrate:(up|down)` reads it:
 /// `Some((true, options))` for up, `Some((false, options))` for down, where `options` is
-/// the rest of the line (`transaction:false`). `--migrate:up` is a marker too.
+/// the rest of the line (`transaction:false`). `--migrate:up` is a marker too; an indented
+/// one is not (dbmate reads it as a comment inside the statement around it: UPchieve has
+/// one, which dbmate never took for its down section).
 pub fn dbmate_marker(line: &str) -> Option<(bool, &str)> {
-    let rest = line.trim().strip_prefix("--")?.trim_start();
+    let rest = line.trim_end().strip_prefix("--")?.trim_start();
     let (up, after) = if let Some(after) = rest.strip_prefix("migrate:up") {
         (true, after)
     } else {

@@ -1783,10 +1783,16 @@ mod tests {
             assert_eq!(down.len(), 1, "{layout:?}");
             assert_eq!(down[0].line, down_line, "{layout:?}");
         }
-        // Not markers: a word that only begins like one, a comment about goose.
+        // Not markers: a word that only begins like one, an indented one (dbmate's `^--`),
+        // a comment about goose.
         assert_eq!(
             crate::source::dbmate_marker("-- migrate:upgrade the table"),
             None
+        );
+        assert_eq!(crate::source::dbmate_marker("    -- migrate:down"), None);
+        assert_eq!(
+            crate::source::dbmate_marker("-- migrate:down transaction:false\r"),
+            Some((false, "transaction:false"))
         );
         assert_eq!(crate::source::goose_annotation("-- goose up"), None);
         assert_eq!(

@@ -1071,6 +1071,40 @@ fn prisma_folders_with_short_timestamps_deploy_in_name_order() {
     p.godwit(&["status"]).expect(0);
 }
 
+/// reportportal's golang-migrate history calls, in a file of its own, a procedure that
+/// commits once per project. golang-migrate sends the file as it is, where PostgreSQL
+/// allows that COMMIT; inside a transaction it is "invalid transaction termination". So
+/// a lone CALL from such a tool runs outside one, and plan says why.
+#[test]
+fn a_lone_call_of_a_procedure_that_commits_runs_as_golang_migrate_ran_it() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "1_proc.up.sql",
+        "CREATE TABLE project (id int PRIMARY KEY, filled boolean NOT NULL DEFAULT false);\n\
+         INSERT INTO project (id) VALUES (1), (2);\n\
+         CREATE PROCEDURE fill_projects() LANGUAGE plpgsql AS $$\n\
+         DECLARE r record;\n\
+         BEGIN\n\
+           FOR r IN SELECT id FROM project LOOP\n\
+             UPDATE project SET filled = true WHERE id = r.id;\n\
+             COMMIT;\n\
+           END LOOP;\n\
+         END;\n\
+         $$;\n",
+    );
+    p.write(
+        "1_proc.down.sql",
+        "DROP PROCEDURE fill_projects();\nDROP TABLE project;\n",
+    );
+    p.write("2_fill.up.sql", "CALL fill_projects();\n");
+    p.write("2_fill.down.sql", "UPDATE project SET filled = false;\n");
+    p.godwit(&["plan"])
+        .expect(0)
+        .says("a lone CALL (line 1), whose procedure may commit");
+    p.godwit(&["deploy"]).expect(0).says("Applied 2 migrations");
+    assert_eq!(p.db.int("SELECT count(*) FROM project WHERE filled"), 2);
+}
+
 /// A Prisma or Drizzle folder says which database it was written for. With no database
 /// URL anywhere, godwit does not apply a PostgreSQL history to the embedded SQLite file
 /// (a trial applied Prisma's first migration there, then failed on the second), and lint

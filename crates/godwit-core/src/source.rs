@@ -249,8 +249,26 @@ pub enum WhyNoTransaction {
     /// A directive or a tool's marker asked for it.
     Marker { marker: NoTransaction },
     /// The tool that wrote the file ran it as it is, and a statement in it cannot run
-    /// inside a transaction godwit opens (it manages its own, or uses `CONCURRENTLY`).
-    RanAsIs { tool: Layout, line: usize },
+    /// inside a transaction godwit opens: `because` says why.
+    RanAsIs {
+        tool: Layout,
+        line: usize,
+        because: NeedsNoTransaction,
+    },
+}
+
+/// Why a statement cannot run inside a transaction godwit opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeedsNoTransaction {
+    /// `BEGIN`, `COMMIT` and the like: the file manages its own transaction.
+    OwnTransaction,
+    /// PostgreSQL refuses it in a transaction block (`CONCURRENTLY`, `VACUUM`, …).
+    Refused,
+    /// A file that is a lone `CALL`, sent as it is: the procedure may commit, which
+    /// PostgreSQL allows only when the `CALL` is not in a transaction block
+    /// (reportportal's `CALL fill_attachment_creation_date()` commits per project).
+    LoneCall,
 }
 
 impl TransactionMode {
@@ -268,10 +286,24 @@ impl TransactionMode {
                         "MySQL commits each DDL statement at once".to_string()
                     }
                     WhyNoTransaction::Marker { marker } => marker.marker().to_string(),
-                    WhyNoTransaction::RanAsIs { tool, line } => format!(
-                        "{} ran the file as it is, and the statement at line {line} cannot run inside a transaction",
-                        tool.name()
-                    ),
+                    WhyNoTransaction::RanAsIs {
+                        tool,
+                        line,
+                        because,
+                    } => {
+                        let tool = tool.name();
+                        match because {
+                            NeedsNoTransaction::OwnTransaction => format!(
+                                "{tool} ran the file as it is, and it manages its own transaction (line {line})"
+                            ),
+                            NeedsNoTransaction::Refused => format!(
+                                "{tool} ran the file as it is, and the statement at line {line} cannot run inside a transaction"
+                            ),
+                            NeedsNoTransaction::LoneCall => format!(
+                                "{tool} ran the file as it is: a lone CALL (line {line}), whose procedure may commit, which PostgreSQL refuses inside a transaction"
+                            ),
+                        }
+                    }
                 };
                 format!("statement by statement: {why}")
             }
@@ -441,13 +473,28 @@ impl Script {
             WhyNoTransaction::ImplicitCommit
         } else if let Some(marker) = self.no_transaction {
             WhyNoTransaction::Marker { marker }
-        } else if let Some((tool, s)) = self.ran_as_is.and_then(|tool| {
-            Some((
-                tool,
-                statements.iter().find(|s| needs_no_transaction(&s.sql))?,
-            ))
+        } else if let Some((tool, s, because)) = self.ran_as_is.and_then(|tool| {
+            let found = statements
+                .iter()
+                .find_map(|s| Some((s, no_transaction_need(&s.sql)?)))
+                .or_else(|| match statements {
+                    [only]
+                        if dialect == Dialect::Postgres
+                            && tool.sent_files_whole()
+                            && leading_words(&only.sql, 1).first().map(String::as_str)
+                                == Some("CALL") =>
+                    {
+                        Some((only, NeedsNoTransaction::LoneCall))
+                    }
+                    _ => None,
+                });
+            found.map(|(s, because)| (tool, s, because))
         }) {
-            WhyNoTransaction::RanAsIs { tool, line: s.line }
+            WhyNoTransaction::RanAsIs {
+                tool,
+                line: s.line,
+                because,
+            }
         } else {
             return TransactionMode::Transaction;
         };
@@ -492,11 +539,20 @@ pub fn transaction_control(sql: &str) -> Option<TransactionControl> {
 /// TABLESPACE`, `REINDEX SCHEMA`/`DATABASE`/`SYSTEM`, a bare `CLUSTER`, `CREATE`/`DROP
 /// SUBSCRIPTION`).
 pub fn needs_no_transaction(sql: &str) -> bool {
+    no_transaction_need(sql).is_some()
+}
+
+/// [`needs_no_transaction`], saying why.
+fn no_transaction_need(sql: &str) -> Option<NeedsNoTransaction> {
     let words = leading_words(sql, 6);
     let word = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
-    let object = |i: usize| matches!(word(i), "DATABASE" | "TABLESPACE" | "SUBSCRIPTION");
-    matches!(word(0), "BEGIN" | "COMMIT" | "ROLLBACK" | "VACUUM" | "END")
+    if matches!(word(0), "BEGIN" | "COMMIT" | "ROLLBACK" | "END")
         || (word(0) == "START" && word(1) == "TRANSACTION")
+    {
+        return Some(NeedsNoTransaction::OwnTransaction);
+    }
+    let object = |i: usize| matches!(word(i), "DATABASE" | "TABLESPACE" | "SUBSCRIPTION");
+    let refused = word(0) == "VACUUM"
         || words.iter().any(|w| w == "CONCURRENTLY")
         || (matches!(word(0), "CREATE" | "DROP") && object(1))
         || (word(0) == "ALTER" && word(1) == "SYSTEM")
@@ -505,7 +561,8 @@ pub fn needs_no_transaction(sql: &str) -> bool {
                 .iter()
                 .find(|w| !w.starts_with('('))
                 .is_some_and(|w| matches!(w.as_str(), "SCHEMA" | "DATABASE" | "SYSTEM")))
-        || (word(0) == "CLUSTER" && words[1..].iter().all(|w| w == "VERBOSE"))
+        || (word(0) == "CLUSTER" && words[1..].iter().all(|w| w == "VERBOSE"));
+    refused.then_some(NeedsNoTransaction::Refused)
 }
 
 /// Moves statements split from a slice of the file back to the file's coordinates.

@@ -67,6 +67,14 @@ impl Layout {
         )
     }
 
+    /// Tools that sent each file whole, in one call, with no transaction around it: a file
+    /// that is a lone `CALL` of a procedure that commits worked there (PostgreSQL allows
+    /// a procedure's `COMMIT` only outside a transaction block). Flyway and Drizzle run
+    /// files in transactions of their own.
+    pub(crate) fn sent_files_whole(self) -> bool {
+        matches!(self, Layout::Prisma | Layout::GolangMigrate)
+    }
+
     /// Whether the tool ran SQLite migrations with foreign keys off, SQLite's own default:
     /// goose, golang-migrate and dbmate (through mattn/go-sqlite3 or modernc, which leave
     /// them off unless the DSN asks), diesel (whose connection does not turn them on),
@@ -2711,7 +2719,8 @@ mod tests {
                 TransactionMode::StatementByStatement {
                     why: WhyNoTransaction::RanAsIs {
                         tool: layout,
-                        line: 1
+                        line: 1,
+                        because: super::super::NeedsNoTransaction::Refused,
                     }
                 },
                 "{layout:?}"
@@ -2719,6 +2728,37 @@ mod tests {
             assert!(mode(layout, &[(file, "CREATE TABLE t (a int);")], pg).is_transaction());
         }
         assert!(!mode(Layout::Prisma, &[("1_index/migration.sql", index)], pg).is_transaction());
+        // A file that is a lone CALL, sent whole by golang-migrate (reportportal's
+        // procedure commits per project): outside a transaction, as there. With other
+        // statements, or from a tool that wrapped it (Flyway), in one, as there.
+        let call = "CALL fill_attachment_creation_date();\n";
+        assert_eq!(
+            mode(Layout::GolangMigrate, &[("40_fill.up.sql", call)], pg),
+            TransactionMode::StatementByStatement {
+                why: WhyNoTransaction::RanAsIs {
+                    tool: Layout::GolangMigrate,
+                    line: 1,
+                    because: super::super::NeedsNoTransaction::LoneCall,
+                }
+            }
+        );
+        let with_more = format!("{call}DROP PROCEDURE fill_attachment_creation_date();\n");
+        assert!(
+            mode(Layout::GolangMigrate, &[("40_fill.up.sql", &with_more)], pg).is_transaction()
+        );
+        assert!(mode(Layout::Flyway, &[("V40__fill.sql", call)], pg).is_transaction());
+        // A file that manages its own transaction says so (reportportal ends with COMMIT).
+        let own = mode(
+            Layout::GolangMigrate,
+            &[("1_init.up.sql", "CREATE TABLE t (a int);\nCOMMIT;\n")],
+            pg,
+        );
+        assert!(
+            own.describe()
+                .contains("manages its own transaction (line 2)"),
+            "{}",
+            own.describe()
+        );
         // Tools that wrapped every file unless it was marked.
         assert!(mode(Layout::Sqlx, &[("1_index.up.sql", index)], pg).is_transaction());
         assert_eq!(

@@ -128,6 +128,11 @@ mod tests {
                 "20260108000000_index_access",
                 "CREATE INDEX access_id ON access (id);\n",
             ),
+            // Zero renames a table the run created and changes it in the same migration.
+            (
+                "20260109000000_rename_and_index",
+                "ALTER TABLE chat RENAME TO thread;\nCREATE INDEX thread_id ON thread (id);\n",
+            ),
         ]);
         let run = crate::lint_migrations_after(
             &[],

@@ -106,14 +106,35 @@ impl<'a> RuleContext<'a> {
 
     /// Whether `table` is new at statement `at`: created by an earlier statement of this
     /// migration, by statement `at` itself (a goose block that creates a table and then
-    /// indexes it), or by an earlier migration of the same run ([`RuleContext::new_tables`]).
-    /// A table nobody else can be using yet is safe to rewrite, lock and validate.
+    /// indexes it), or by an earlier migration of the same run ([`RuleContext::new_tables`]),
+    /// under the name it has by then (Zero renames a table the run created, then adds a
+    /// NOT NULL column to it). A rebuild's copy renamed to the rebuilt table's name is new
+    /// only if that table was. A table nobody else can be using yet is safe to rewrite,
+    /// lock and validate.
     pub fn created_here(&self, table: &str, at: usize) -> bool {
-        self.new_tables.contains(table)
-            || self.statements[..(at + 1).min(self.statements.len())]
-                .iter()
-                .flat_map(|s| &s.effects)
-                .any(|e| matches!(e, Effect::CreateTable { table: t } if t == table))
+        let mut new: BTreeSet<&str> = self.new_tables.iter().map(String::as_str).collect();
+        for s in &self.statements[..(at + 1).min(self.statements.len())] {
+            for effect in &s.effects {
+                match effect {
+                    Effect::CreateTable { table } => {
+                        new.insert(table);
+                    }
+                    Effect::RenameTable { from, to } => {
+                        let was_new = match rebuild::renaming(self.rebuilds, s.index) {
+                            Some(r) => new.contains(r.dropped.as_str()),
+                            None => new.contains(from.as_str()),
+                        };
+                        if was_new {
+                            new.insert(to);
+                        } else {
+                            new.remove(to.as_str());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        new.contains(table)
     }
 
     /// The rebuild whose `DROP TABLE table` is statement `index`, if it is one.

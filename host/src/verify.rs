@@ -522,12 +522,9 @@ impl VerifyReport {
                 None => "with nothing applied".into(),
             };
             if self.compared_straight_up {
-                at.push_str(", as the second shadow database built them straight up");
-                if !self.failures.is_empty() {
-                    at.push_str(
-                        ": the scripts that failed above failed on the first one, after the down.sql checks had changed it",
-                    );
-                }
+                at.push_str(
+                    ", as the second shadow database built them straight up, not the first, which the down.sql checks had changed",
+                );
             }
             if self.drift.is_empty() {
                 out.push_str(&format!(
@@ -684,6 +681,22 @@ pub async fn verify(
             if second.group.is_some() {
                 built_straight_up(&mut report, &second.failures);
             }
+            // An up.sql that failed there failed on the path the migrations describe: a
+            // failing script, whatever the first shadow showed (reportportal's 40 passed
+            // there only because a failed round trip before it had emptied a table).
+            for failed in second
+                .failures
+                .iter()
+                .filter(|f| f.script == ScriptKind::Up)
+            {
+                if !report
+                    .failures
+                    .iter()
+                    .any(|f| f.script == ScriptKind::Up && f.migration == failed.migration)
+                {
+                    report.failures.push(failed.clone());
+                }
+            }
             if let Some(mut group) = second.group {
                 group.automatic = true;
                 group.shadow = Some(second.shadow.clone());
@@ -691,7 +704,7 @@ pub async fn verify(
             }
             if !second.failures.is_empty() {
                 report.notes.push(format!(
-                    "on the second shadow database, {} up.sql file{} failed as well before the full down",
+                    "on the second shadow database, built straight up, {} up.sql file{} failed before the full down (listed with the failures)",
                     second.failures.len(),
                     if second.failures.len() == 1 { "" } else { "s" }
                 ));

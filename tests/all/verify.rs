@@ -24,6 +24,7 @@ each_dialect!(
     group_style_downs,
     an_up_that_fails_only_after_a_wider_down_is_not_reversible,
     drift_in_what_a_migration_failed_on_the_target_names_is_set_apart,
+    an_up_that_fails_straight_up_is_a_failing_script,
     long_view_difference_is_a_line_diff,
     same_migrations_give_equal_schemas,
     never_deployed_target_is_compared_with_nothing,
@@ -619,6 +620,34 @@ fn an_up_that_fails_only_after_a_wider_down_is_not_reversible(d: Dialect) {
     assert_eq!(report["failures"], serde_json::json!([]), "{report:#}");
     assert!(
         migrations_of(&report["group"]["failures"]).contains(&"20260905000000_notes".to_owned()),
+        "{report:#}"
+    );
+}
+
+/// reportportal's 40 passed on the first shadow only because a failed round trip before
+/// it had emptied a table; on the second shadow, built straight up, it failed, and verify
+/// said so only in a note and exited 4. An up.sql that fails straight up fails on the
+/// path the migrations describe: a failing script (exit 1).
+fn an_up_that_fails_straight_up_is_a_failing_script(d: Dialect) {
+    let p = Project::empty(d);
+    p.write(
+        "20260901000000_create_t/up.sql",
+        "CREATE TABLE t (id INTEGER UNIQUE);\nINSERT INTO t (id) VALUES (1);\n",
+    );
+    // Empties the table instead of dropping it: irreversible, and the first shadow
+    // is left with an empty t.
+    p.write("20260901000000_create_t/down.sql", "DELETE FROM t;\n");
+    p.write(
+        "20260902000000_seed_again/up.sql",
+        "INSERT INTO t (id) VALUES (1);\n",
+    );
+    p.write(
+        "20260902000000_seed_again/down.sql",
+        "DELETE FROM t WHERE id = 1;\n",
+    );
+    let report = verify_json(&p, &[], 1);
+    assert!(
+        migrations_of(&report["failures"]).contains(&"20260902000000_seed_again".to_owned()),
         "{report:#}"
     );
 }

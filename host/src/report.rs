@@ -606,9 +606,14 @@ pub fn status(
         let reverting = e
             .row
             .is_some_and(|r| r.operation == Operation::Down.as_str());
+        let nothing_applied = e.row.is_some_and(|r| r.statements_applied == 0);
         out.push_str(&if reverting {
             format!(
                 " The revert of {v} failed partway and blocks deploy and down: put the schema back in a known state, then run `godwit resolve --applied {v}` (still in effect) or `godwit resolve --rolled-back {v}` (revert complete)."
+            )
+        } else if nothing_applied {
+            format!(
+                " {v} failed with nothing of it applied, and blocks deploy and down: fix the cause, then run `godwit resolve --rolled-back {v}` and deploy again."
             )
         } else {
             format!(

@@ -368,6 +368,18 @@ fn status_after_a_failure_names_the_resolve_commands() {
         .says("20261201000000 failed and blocks deploy and down")
         .says("`godwit resolve --applied 20261201000000`")
         .says("`godwit resolve --rolled-back 20261201000000`");
+    // Rolled back whole (PostgreSQL's transaction): nothing to finish or undo by hand.
+    let q = Project::empty(Dialect::Postgres);
+    q.write(
+        "20261201000000_two/up.sql",
+        "CREATE TABLE t1 (id INT);\nINSERT INTO no_such_table VALUES (1);\n",
+    );
+    q.godwit(&["deploy"]).expect(1);
+    let status = q.godwit(&["status"]);
+    status.says("20261201000000 failed with nothing of it applied").says(
+        "fix the cause, then run `godwit resolve --rolled-back 20261201000000` and deploy again",
+    );
+    assert!(!status.text().contains("--applied"), "{}", status.text());
 }
 
 /// A PostgreSQL migration run statement by statement (no transaction) that fails halfway

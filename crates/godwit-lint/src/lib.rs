@@ -193,7 +193,7 @@ pub fn left_out_of_run(
             f.message.clone(),
         )
     };
-    let kept: std::collections::BTreeSet<_> = run.iter().map(key).collect();
+    let kept: BTreeSet<_> = run.iter().map(key).collect();
     Ok(each.iter().filter(|f| !kept.contains(&key(f))).count())
 }
 

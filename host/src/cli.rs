@@ -320,8 +320,8 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
 /// it, which only the commands that write may do: a mistyped path would otherwise leave
 /// an empty database behind and be reported as one. The commands that report read it as
 /// the empty database it stands for (`status` before the first deploy shows every
-/// migration pending, `pull` an empty schema), and say so; `backup`, `adopt` and `work`,
-/// which need a database that is there, refuse.
+/// migration pending, `pull` an empty schema, `down` nothing to revert), and say so;
+/// `backup`, `adopt` and `work`, which need a database that is there, refuse.
 fn unless_missing(command: &Command, config: Config) -> Result<Config, Error> {
     let Some(path) = config.target.missing_sqlite_file() else {
         return Ok(config);
@@ -339,7 +339,8 @@ fn unless_missing(command: &Command, config: Config) -> Result<Config, Error> {
         | Command::History(_)
         | Command::Verify(_)
         | Command::Diff(_)
-        | Command::Pull(_) => {
+        | Command::Pull(_)
+        | Command::Down(_) => {
             eprintln!(
                 "note: {} does not exist yet: read as an empty database; `godwit deploy` creates it",
                 path.display()

@@ -188,6 +188,8 @@ fn a_missing_sqlite_file_is_not_created_by_commands_that_read() {
     nothing_created("verify");
     godwit(&["pull"]).expect(0).says("does not exist yet");
     nothing_created("pull");
+    godwit(&["down"]).expect(0).says("Nothing to revert");
+    nothing_created("down");
     for command in [&["backup"][..], &["adopt"]] {
         let out = godwit(command);
         out.expect(3).says(&file.display().to_string());

@@ -593,19 +593,11 @@ fn from_table(dialect: Dialect, factor: &TableFactor) -> Option<String> {
     }
 }
 
-/// What an `INSERT … SELECT` copies, as [`Effect::CopyRows`] says it.
-struct Copied {
-    from: String,
-    columns: Option<Vec<String>>,
-    every_row: bool,
-    filter: Option<CopyFilter>,
-}
-
-/// What an `INSERT … SELECT` copies: the one table it reads, the columns it reads from
-/// it (`None` for all), whether it copies every row, and the `WHERE` that alone keeps it
-/// from doing so. `None` for an `INSERT` that is not a plain copy of one table (`VALUES`,
-/// a `UNION`, a CTE, a subquery as the source).
-fn copied_from(dialect: Dialect, insert: &ast::Insert) -> Option<Copied> {
+/// What an `INSERT … SELECT` into `into` copies, as an [`Effect::CopyRows`]: the one
+/// table it reads, the columns it reads from it (`None` for all), whether it copies every
+/// row, and the `WHERE` that alone keeps it from doing so. `None` for an `INSERT` that is
+/// not a plain copy of one table (`VALUES`, a `UNION`, a CTE, a subquery as the source).
+fn copied_from(dialect: Dialect, insert: &ast::Insert, into: String) -> Option<Effect> {
     let query = insert.source.as_deref()?;
     let ast::SetExpr::Select(select) = query.body.as_ref() else {
         return None;
@@ -666,7 +658,8 @@ fn copied_from(dialect: Dialect, insert: &ast::Insert) -> Option<Copied> {
         }),
         _ => None,
     };
-    Some(Copied {
+    Some(Effect::CopyRows {
+        into,
         from,
         columns,
         every_row: but_for_where && select.selection.is_none(),
@@ -731,15 +724,11 @@ fn from_ast(
             if let ast::TableObject::TableName(name) = &insert.table {
                 let into = object(dialect, name);
                 tables.push(into.clone());
-                if let Some(copied) = copied_from(dialect, insert) {
-                    tables.other(copied.from.clone(), Lock::AccessShare);
-                    effects.push(Effect::CopyRows {
-                        into,
-                        from: copied.from,
-                        columns: copied.columns,
-                        every_row: copied.every_row,
-                        filter: copied.filter,
-                    });
+                if let Some(copy) = copied_from(dialect, insert, into) {
+                    if let Effect::CopyRows { from, .. } = &copy {
+                        tables.other(from.clone(), Lock::AccessShare);
+                    }
+                    effects.push(copy);
                 }
             }
             Lock::RowExclusive

@@ -291,18 +291,18 @@ impl TransactionMode {
                         line,
                         because,
                     } => {
-                        let tool = tool.name();
-                        match because {
-                            NeedsNoTransaction::OwnTransaction => format!(
-                                "{tool} ran the file as it is, and it manages its own transaction (line {line})"
-                            ),
+                        let detail = match because {
+                            NeedsNoTransaction::OwnTransaction => {
+                                format!(", and it manages its own transaction (line {line})")
+                            }
                             NeedsNoTransaction::Refused => format!(
-                                "{tool} ran the file as it is, and the statement at line {line} cannot run inside a transaction"
+                                ", and the statement at line {line} cannot run inside a transaction"
                             ),
                             NeedsNoTransaction::LoneCall => format!(
-                                "{tool} ran the file as it is: a lone CALL (line {line}), whose procedure may commit, which PostgreSQL refuses inside a transaction"
+                                ": a lone CALL (line {line}), whose procedure may commit, which PostgreSQL refuses inside a transaction"
                             ),
-                        }
+                        };
+                        format!("{} ran the file as it is{detail}", tool.name())
                     }
                 };
                 format!("statement by statement: {why}")

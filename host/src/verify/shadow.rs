@@ -405,19 +405,12 @@ fn create_error(config: &Config, name: &str, err: &sqlx::Error) -> Error {
 /// Whether two URLs name the same database, so that verify never empties the target.
 fn same_database(a: &Target, b: &Target) -> bool {
     if a.dialect == Dialect::Sqlite {
-        let path = |t: &Target| {
-            let raw = t
-                .url
-                .trim_start_matches("sqlite://")
-                .split('?')
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            std::fs::canonicalize(&raw)
-                .map(|p| p.display().to_string())
-                .unwrap_or(raw)
+        let canonical = |p: std::path::PathBuf| std::fs::canonicalize(&p).unwrap_or(p);
+        return match (a.sqlite_file(), b.sqlite_file()) {
+            (Some(x), Some(y)) => canonical(x) == canonical(y),
+            // In memory (or not a file): the same only if the URLs are.
+            _ => a.url == b.url,
         };
-        return path(a) == path(b);
     }
     let parts = |t: &Target| {
         let url = url::Url::parse(&t.url).ok()?;

@@ -271,6 +271,9 @@ async fn read_foreign(
                     continue;
                 }
                 let key = match version(&r[0]) {
+                    // A baseline migration (`B1.2__x.sql`) Flyway applied to an empty
+                    // database, recorded under its number.
+                    Some(v) if kind == "SQL_BASELINE" => Key::Version(Version::baseline(&v)),
                     Some(v) => Key::Version(v),
                     None => Key::Repeatable(r[1].clone().unwrap_or_default().replace(' ', "_")),
                 };
@@ -471,6 +474,26 @@ async fn record_adoption(
 ) -> Result<AdoptReport, Error> {
     migrator.driver().ensure_history_table().await?;
     let rows = migrator.driver().history().await?;
+    // The Flyway baseline the other tool took, if any, decides which files are this
+    // database's path, as godwit's own history would once the rows are recorded.
+    let recorded: Vec<Version> = foreign
+        .iter()
+        .filter_map(|f| match &f.key {
+            Key::Version(v) | Key::Only(v) => Some(v.clone()),
+            _ => None,
+        })
+        .collect();
+    let migrations = if rows.is_empty() && !foreign.is_empty() {
+        let baseline = history::Baseline::from_recorded(migrations, &recorded);
+        migrations
+            .iter()
+            .filter(|m| baseline.keeps(m))
+            .cloned()
+            .collect()
+    } else {
+        migrations.to_vec()
+    };
+    let migrations = &migrations[..];
     let entries = history::entries(migrations, &rows);
     let mut report = AdoptReport {
         tool: tool.name().into(),

@@ -185,7 +185,7 @@ pub fn main() -> u8 {
 /// (`202607151816520000`).
 fn version(text: &str) -> Result<Version, Error> {
     let undashed = text.replace('-', "");
-    Version::parse(text)
+    Version::parse_recorded(text)
         .or_else(|| (text.contains('-') && !undashed.is_empty()).then(|| Version::parse(&undashed)).flatten())
         .ok_or_else(|| Error::Config(format!(
             "`{text}` is not a version: use the digits before the first `_` of a migration directory (`godwit status` lists every version)"

@@ -1098,14 +1098,18 @@ impl Migrator {
                 // A repeatable has no down; it is simply applied again when it changes.
                 matches!(
                     e.status,
-                    Status::Applied | Status::Modified | Status::Missing
+                    Status::Applied | Status::Modified | Status::Missing | Status::InBaseline
                 ) && !e.version.is_repeatable()
             })
             .collect();
         let chosen: Vec<&Entry> = match target {
             DownTarget::Steps(n) => applied.into_iter().take(*n).collect(),
             DownTarget::To(v) => {
-                if !entries.iter().any(|e| &e.version == v) {
+                // A version a Flyway baseline stands for has no entry, but names a
+                // state all the same: the baseline's.
+                if !entries.iter().any(|e| &e.version == v)
+                    && !migrations.iter().any(|m| &m.version == v)
+                {
                     return Err(Error::Config(format!(
                         "--to {v}: there is no migration with that version"
                     )));
@@ -2245,7 +2249,7 @@ fn in_effect(entries: &[Entry]) -> Vec<String> {
         .filter(|e| {
             matches!(
                 e.status,
-                Status::Applied | Status::Modified | Status::Missing
+                Status::Applied | Status::Modified | Status::Missing | Status::InBaseline
             )
         })
         .map(|e| e.version.to_string())

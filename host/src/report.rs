@@ -540,7 +540,7 @@ pub fn status(
             .map(short_time)
             .unwrap_or_default();
         let detail = match e.status {
-            Status::Applied | Status::Modified | Status::Missing => when,
+            Status::Applied | Status::Modified | Status::Missing | Status::InBaseline => when,
             Status::Failed | Status::Running | Status::Resumable => e
                 .row
                 .map(|r| {

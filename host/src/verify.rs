@@ -600,6 +600,14 @@ pub async fn verify(
         }
     }
     let rows = target.history().await?;
+    // The path the target takes: of Flyway baseline migrations, the one it took or would
+    // take, and not the migrations that one stands for (nor the other way round). A target
+    // whose old scripts were replaced by a baseline (their files are gone) can be rebuilt
+    // only from the baseline, as an empty database would be.
+    let replaced = history::entries(&migrations, &rows)
+        .iter()
+        .any(|e| e.status == Status::InBaseline);
+    let migrations = history::in_effect(&migrations, if replaced { &[] } else { &rows });
     let position = TargetPosition::read(&history::entries(&migrations, &rows));
 
     let mut report = VerifyReport {

@@ -3,6 +3,7 @@
 
 use sha2::{Digest, Sha256, Sha384};
 
+use crate::each_dialect;
 use crate::support::*;
 
 /// A project directory holding a copy of `tests/fixtures/layouts/<tool>/` as it is.
@@ -1195,3 +1196,130 @@ fn diesel_versions_may_be_given_with_their_dashes() {
         .expect(2)
         .says("is not a version");
 }
+
+/// Flyway's baseline migrations, shaped like eclipse-hawkbit's folder: its old `V` files
+/// were replaced by `B1_20_0__baseline.sql`, and new `V` files follow it. An empty
+/// database starts from the baseline; one deployed before the baseline existed never runs
+/// it (its `CREATE TABLE`s would fail there); one Flyway built from the baseline is adopted
+/// with it.
+fn flyway_baseline_migrations(dialect: Dialect) {
+    let users = "CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(200) NOT NULL);\n";
+    let posts = "CREATE TABLE posts (id INT PRIMARY KEY, author_id INT NOT NULL);\n";
+    let old = [("V1__users.sql", users), ("V1_1__posts.sql", posts)];
+    let new = [
+        ("B1_1__baseline.sql", format!("{users}{posts}")),
+        (
+            "V1_2__comments.sql",
+            "CREATE TABLE comments (id INT PRIMARY KEY, post_id INT NOT NULL);\n".to_string(),
+        ),
+        ("U1_2__comments.sql", "DROP TABLE comments;\n".to_string()),
+    ];
+
+    // An empty database: the baseline and what follows it, nothing it stands for.
+    let p = Project::empty(dialect);
+    for (file, sql) in old {
+        p.write(file, sql);
+    }
+    for (file, sql) in &new {
+        p.write(file, sql);
+    }
+    p.godwit(&["status"])
+        .expect(5)
+        .says("starts from the Flyway baseline migration B1.1, which stands for the 2 versioned migrations");
+    p.godwit(&["deploy"]).expect(0).says("Applied 2 migrations");
+    for table in ["users", "posts", "comments"] {
+        assert!(p.db.table_exists(table), "{table}");
+    }
+    assert_eq!(
+        p.db.int(
+            "SELECT count(*) FROM godwit_migrations WHERE version = 'B1.1' AND state = 'applied'"
+        ),
+        1
+    );
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM godwit_migrations WHERE version IN ('1', '1.1')"),
+        0,
+        "the versions the baseline stands for are neither run nor recorded"
+    );
+    p.godwit(&["status"]).expect(0).says("B1.1");
+    p.godwit(&["deploy"]).expect(0).says("Already up to date");
+    // Its down is refused before anything runs: a baseline has no undo script.
+    p.godwit(&["down", "--to", "1.1"])
+        .expect(0)
+        .says("1.2_comments");
+    assert!(!p.db.table_exists("comments"));
+    let out = p.godwit(&["down"]);
+    assert_ne!(out.code, 0, "{}", out.text());
+    assert!(p.db.table_exists("users") && p.db.table_exists("posts"));
+
+    // Deployed before the baseline was written: the baseline is never run there.
+    let q = Project::empty(dialect);
+    for (file, sql) in old {
+        q.write(file, sql);
+    }
+    q.godwit(&["deploy"]).expect(0).says("Applied 2 migrations");
+    for (file, sql) in &new {
+        q.write(file, sql);
+    }
+    let status = q.godwit(&["status"]);
+    status.expect(5);
+    assert!(!status.text().contains("B1.1"), "{}", status.text());
+    q.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+    assert_eq!(
+        q.db.int("SELECT count(*) FROM godwit_migrations WHERE version = 'B1.1'"),
+        0
+    );
+
+    // Then the old scripts are deleted, as hawkbit did: the baseline stands for them, so
+    // they need nothing (Flyway needs `ignoreMigrationPatterns = *:missing` for this).
+    for (file, _) in old {
+        std::fs::remove_file(q.migrations().join(file)).unwrap();
+    }
+    let status = q.godwit(&["status", "--json"]);
+    status.expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let states: Vec<(&str, &str)> = doc["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["version"].as_str().unwrap(),
+                m["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("1", "in_baseline"),
+            ("1.1", "in_baseline"),
+            ("1.2", "applied")
+        ]
+    );
+    q.godwit(&["deploy"]).expect(0).says("Already up to date");
+
+    // Flyway built this one from the baseline (type SQL_BASELINE in its history).
+    let r = Project::empty(dialect);
+    for (file, sql) in &new {
+        r.write(file, sql);
+    }
+    r.db.exec(users);
+    r.db.exec(posts);
+    r.db.exec(
+        "CREATE TABLE flyway_schema_history (installed_rank INT PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, \
+         type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, \
+         installed_on TIMESTAMP NOT NULL, execution_time INT NOT NULL, success BOOLEAN NOT NULL)",
+    );
+    r.db.exec(&format!(
+        "INSERT INTO flyway_schema_history VALUES (1, '1.1', 'baseline', 'SQL_BASELINE', 'B1_1__baseline.sql', {}, 'app', CURRENT_TIMESTAMP, 5, TRUE)",
+        flyway_crc(&r.migrations().join("B1_1__baseline.sql"))
+    ));
+    let out = r.godwit(&["adopt"]);
+    out.expect(0).says("Recorded as applied (1)");
+    assert!(!out.text().contains("Changed since"), "{}", out.text());
+    r.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+    assert!(r.db.table_exists("comments"));
+}
+
+each_dialect!(flyway_baseline_migrations);

@@ -122,6 +122,11 @@ pub enum Status {
     Modified,
     /// Applied, but its directory is gone.
     Missing,
+    /// Applied, and its file is gone because a Flyway baseline migration in the folder
+    /// (a `B` file of its version or a later one) now stands for it: what Flyway's
+    /// `ignoreMigrationPatterns = *:missing` lets a project do when it replaces its old
+    /// scripts with a baseline (eclipse-hawkbit). Nothing to restore.
+    InBaseline,
     /// Pending, yet older than a migration already applied.
     OutOfOrder,
     /// A deployer is applying it right now, or died while doing so.
@@ -139,6 +144,7 @@ impl Status {
             Status::RolledBack => "rolled back",
             Status::Modified => "modified",
             Status::Missing => "missing",
+            Status::InBaseline => "in baseline",
             Status::OutOfOrder => "out of order",
             Status::Running => "running",
             Status::Resumable => "resumable",
@@ -176,11 +182,88 @@ pub struct Entry<'a> {
     pub row: Option<&'a HistoryRow>,
 }
 
-/// Matches files with history. Rows must be in insertion order (ascending id).
+/// Which of a folder's Flyway baseline migrations (`B<version>__name.sql`) a database
+/// takes, as Flyway decides: a database with no history starts from the newest baseline,
+/// and the versioned migrations at or below it are never run there (the baseline builds
+/// what they would have); a database that applied a baseline keeps it; any other database
+/// with a history ignores every baseline and goes on with its versioned migrations.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Baseline(Option<Version>);
+
+impl Baseline {
+    /// From godwit's own history: rows rolled back do not count.
+    pub fn of(migrations: &[Migration], rows: &[HistoryRow]) -> Baseline {
+        let recorded: Vec<Version> = rows
+            .iter()
+            .filter(|r| r.row_state() != Some(RowState::RolledBack))
+            .filter_map(|r| Version::parse_recorded(&r.version))
+            .collect();
+        Baseline::from_recorded(migrations, &recorded)
+    }
+
+    /// From the versions a history records as in effect (another tool's, for `adopt`).
+    pub fn from_recorded(migrations: &[Migration], recorded: &[Version]) -> Baseline {
+        let taken = recorded.iter().filter(|v| v.is_baseline()).max();
+        if let Some(taken) = taken {
+            return Baseline(Some(taken.clone()));
+        }
+        if !recorded.is_empty() {
+            return Baseline(None);
+        }
+        Baseline(
+            migrations
+                .iter()
+                .map(|m| &m.version)
+                .filter(|v| v.is_baseline())
+                .max()
+                .cloned(),
+        )
+    }
+
+    /// The baseline taken, if any.
+    pub fn version(&self) -> Option<&Version> {
+        self.0.as_ref()
+    }
+
+    /// Whether `migration` is part of this database's path: not a baseline it does not
+    /// take, nor a versioned migration the baseline it takes stands for.
+    pub fn keeps(&self, migration: &Migration) -> bool {
+        let v = &migration.version;
+        match &self.0 {
+            _ if v.is_baseline() => self.0.as_ref() == Some(v),
+            Some(taken) if !v.is_repeatable() => v.number_cmp(taken).is_gt(),
+            _ => true,
+        }
+    }
+
+    /// How many of `migrations` the baseline taken stands for.
+    pub fn covers(&self, migrations: &[Migration]) -> usize {
+        migrations
+            .iter()
+            .filter(|m| !m.version.is_baseline() && !self.keeps(m))
+            .count()
+    }
+}
+
+/// `migrations` as a database with `rows` in its history goes through them: see
+/// [`Baseline`]. Without baseline migrations in the folder, all of them.
+pub fn in_effect(migrations: &[Migration], rows: &[HistoryRow]) -> Vec<Migration> {
+    let baseline = Baseline::of(migrations, rows);
+    migrations
+        .iter()
+        .filter(|m| baseline.keeps(m))
+        .cloned()
+        .collect()
+}
+
+/// Matches files with history. Rows must be in insertion order (ascending id). A Flyway
+/// baseline the database does not take, and the migrations a baseline it takes stands
+/// for, have no entry (see [`Baseline`]).
 pub fn entries<'a>(migrations: &'a [Migration], rows: &'a [HistoryRow]) -> Vec<Entry<'a>> {
+    let baseline = Baseline::of(migrations, rows);
     let mut latest: std::collections::BTreeMap<Version, &HistoryRow> = Default::default();
     for row in rows {
-        if let Some(v) = Version::parse(&row.version) {
+        if let Some(v) = Version::parse_recorded(&row.version) {
             latest.insert(v, row);
         }
     }
@@ -192,6 +275,7 @@ pub fn entries<'a>(migrations: &'a [Migration], rows: &'a [HistoryRow]) -> Vec<E
         .max();
     let mut out: Vec<Entry> = migrations
         .iter()
+        .filter(|m| baseline.keeps(m))
         .map(|m| {
             let row = latest.get(&m.version).copied();
             let status = match row.and_then(HistoryRow::row_state) {
@@ -233,11 +317,21 @@ pub fn entries<'a>(migrations: &'a [Migration], rows: &'a [HistoryRow]) -> Vec<E
     for (version, row) in &latest {
         let gone = !migrations.iter().any(|m| &m.version == version);
         let matters = !matches!(row.row_state(), Some(RowState::RolledBack));
+        let in_baseline = !version.is_repeatable()
+            && !version.is_baseline()
+            && row.row_state() == Some(RowState::Applied)
+            && migrations
+                .iter()
+                .any(|m| m.version.is_baseline() && version.number_cmp(&m.version).is_le());
         if gone && matters {
             out.push(Entry {
                 version: version.clone(),
                 name: row.name.clone(),
-                status: Status::Missing,
+                status: if in_baseline {
+                    Status::InBaseline
+                } else {
+                    Status::Missing
+                },
                 migration: None,
                 row: Some(row),
             });

@@ -21,11 +21,14 @@ use crate::split::{self, Statement};
 use crate::{Dialect, Error};
 
 /// A migration version as written: digits, optionally dotted (`20261121090000`, `0007`,
-/// Flyway's `1.2.3`), or `R__name` for a Flyway repeatable migration.
+/// Flyway's `1.2.3`), `R__name` for a Flyway repeatable migration, or `B1.2.3` for a
+/// Flyway baseline migration (a `B1.2.3__name.sql` file: the schema as of version 1.2.3,
+/// built in one script for an empty database; see [`crate::history::Baseline`]).
 ///
 /// Compared by numeric value segment by segment, so `9` sorts before `10` whatever the
-/// padding and `1.10` after `1.9`; repeatables come after every versioned migration. The
-/// text is kept as written because it is what the history table and the user see.
+/// padding and `1.10` after `1.9`; a baseline comes right before the version of the same
+/// number, and repeatables after every versioned migration. The text is kept as written
+/// because it is what the history table and the user see.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(transparent)]
 pub struct Version(String);
@@ -43,6 +46,28 @@ impl Version {
         valid.then(|| Version(text.to_string()))
     }
 
+    /// A version as the history table or the user writes it: what [`Version::parse`]
+    /// reads, or a baseline's `B1.2.3`. (File names go through `parse`: a folder named
+    /// `B1_x` is no baseline outside Flyway's layout.)
+    pub fn parse_recorded(text: &str) -> Option<Version> {
+        match text.strip_prefix('B') {
+            Some(number) => Version::parse(number)
+                .filter(|v| !v.is_repeatable())
+                .map(|v| Version::baseline(&v)),
+            None => Version::parse(text),
+        }
+    }
+
+    /// The version of a Flyway baseline migration of `version` (`B1.2.3`).
+    pub fn baseline(version: &Version) -> Version {
+        Version(format!("B{}", version.0))
+    }
+
+    /// A Flyway baseline migration's version (`B1.2.3`).
+    pub fn is_baseline(&self) -> bool {
+        self.0.starts_with('B')
+    }
+
     /// A Flyway repeatable: applied after the versioned ones, again whenever it changes.
     pub fn repeatable(name: &str) -> Version {
         Version(format!("R__{name}"))
@@ -58,11 +83,14 @@ impl Version {
 
     /// Same number whatever the padding: `00001` and `1` (other tools store integers).
     pub fn same_number(&self, other: &Version) -> bool {
-        self.is_repeatable() == other.is_repeatable() && self.segments().eq(other.segments())
+        self.is_repeatable() == other.is_repeatable()
+            && self.is_baseline() == other.is_baseline()
+            && self.segments().eq(other.segments())
     }
 
     fn segments(&self) -> impl Iterator<Item = &str> {
-        self.0.split('.').map(|s| {
+        let digits = self.0.strip_prefix('B').unwrap_or(&self.0);
+        digits.split('.').map(|s| {
             let trimmed = s.trim_start_matches('0');
             if trimmed.is_empty() { "0" } else { trimmed }
         })
@@ -80,6 +108,13 @@ impl Version {
     /// text: `4`, `04` and `4.0` are one version, as Flyway, golang-migrate, goose and
     /// sqlx read them (each refuses two files of one version).
     pub fn value_cmp(&self, other: &Self) -> Ordering {
+        // A baseline is the schema as of its number: `down --to 1.1` keeps `B1.1`.
+        self.number_cmp(other)
+            .then_with(|| other.is_baseline().cmp(&self.is_baseline()))
+    }
+
+    /// The order of the numbers alone: a baseline `B4` is neither before nor after `4`.
+    pub fn number_cmp(&self, other: &Self) -> Ordering {
         match (self.is_repeatable(), other.is_repeatable()) {
             (true, true) => return self.0.cmp(&other.0),
             (a, b) if a != b => return a.cmp(&b),

@@ -45,10 +45,12 @@ pub(super) async fn run(
         !others.is_empty(),
     );
     let (layout, layout_from) = layout_of(config);
+    let baseline = history::Baseline::of(migrations, &rows);
     if json {
         let mut doc: serde_json::Value = serde_json::from_str(&status).expect("status JSON");
         doc["layout"] = serde_json::json!(layout);
         doc["layout_from"] = serde_json::json!(layout_from);
+        doc["baseline"] = serde_json::json!(baseline.version());
         doc["other_history"] = serde_json::json!(others);
         doc["checker_only"] = serde_json::json!(crate::driver::checker_only(config));
         outln!(
@@ -70,7 +72,26 @@ pub(super) async fn run(
             (name, _) => format!("read as {name}'s folder (`layout` in godwit.toml)"),
         };
         let (database, rest) = status.split_once('\n').unwrap_or((&status, ""));
-        outln!("{database}\n  {} {read_as}\n{rest}", dir.display());
+        let baseline = match baseline.version() {
+            Some(v) => {
+                let covered = baseline.covers(migrations);
+                format!(
+                    "\n  starts from the Flyway baseline migration {v}{}",
+                    match covered {
+                        0 => String::new(),
+                        n => format!(
+                            ", which stands for the {n} versioned migration{} up to its version (not run here)",
+                            if n == 1 { "" } else { "s" }
+                        ),
+                    }
+                )
+            }
+            None => String::new(),
+        };
+        outln!(
+            "{database}\n  {} {read_as}{baseline}\n{rest}",
+            dir.display()
+        );
         let checker_only = crate::driver::checker_only(config);
         if !checker_only.is_empty() {
             out!("\n{}", crate::driver::checker_only_text(&checker_only));

@@ -1133,14 +1133,15 @@ fn read_popx(dir: &Path, dialect: Dialect) -> Result<Vec<Migration>, Error> {
     Ok(migrations)
 }
 
-/// `V1.2__name.sql` → ('V', "1.2", "name"); Flyway writes `_` for `.` in versions.
+/// `V1.2__name.sql` → ('V', "1.2", "name"); Flyway writes `_` for `.` in versions. `U`
+/// is an undo script, `B` a baseline migration, `R` (no version) a repeatable one.
 fn flyway_name(file: &str) -> Option<(char, String, String)> {
     let stem = file.strip_suffix(".sql")?;
     let kind = stem.chars().next()?;
     let (version, name) = stem[1..].split_once("__")?;
     match kind {
         'R' if version.is_empty() => Some(('R', String::new(), name.to_string())),
-        'V' | 'U' if !version.is_empty() => {
+        'V' | 'U' | 'B' if !version.is_empty() => {
             Some((kind, version.replace('_', "."), name.to_string()))
         }
         _ => None,
@@ -1166,12 +1167,17 @@ fn read_flyway(dir: &Path) -> Result<Vec<Migration>, Error> {
         let Some((kind, version, name)) = flyway_name(&file) else {
             continue;
         };
+        let number = || {
+            Version::parse(&version)
+                .ok_or_else(|| Error::source(path, format!("`{version}` is not a Flyway version")))
+        };
         let version = match kind {
             'U' => continue,
             'R' => Version::repeatable(&name),
-            _ => Version::parse(&version).ok_or_else(|| {
-                Error::source(path, format!("`{version}` is not a Flyway version"))
-            })?,
+            // A baseline is the schema as of its version in one script: a database with
+            // no history starts from the newest one (`history::Baseline`).
+            'B' => Version::baseline(&number()?),
+            _ => number()?,
         };
         let undo = (kind == 'V')
             .then(|| {
@@ -1184,12 +1190,14 @@ fn read_flyway(dir: &Path) -> Result<Vec<Migration>, Error> {
             .flatten()
             .map(|(_, p)| read(p))
             .transpose()?;
-        let down_place = if kind == 'V' {
-            DownPlace::File(path.with_file_name(format!("U{}", &file[1..])))
-        } else {
-            DownPlace::Nowhere {
+        let down_place = match kind {
+            'V' => DownPlace::File(path.with_file_name(format!("U{}", &file[1..]))),
+            'B' => DownPlace::Nowhere {
+                reason: "a Flyway baseline migration has no undo script: it builds a whole schema on an empty database",
+            },
+            _ => DownPlace::Nowhere {
                 reason: "Flyway's repeatable migrations have no undo scripts",
-            }
+            },
         };
         migrations.push(migration(
             version,
@@ -1964,6 +1972,106 @@ mod tests {
             vec![(1, false), (3, false), (5, false), (6, false)],
             "{statements:#?}"
         );
+    }
+
+    /// Flyway's baseline migrations (hawkbit keeps only `B1_20_0__baseline.sql` and the
+    /// `V` files after it): an empty database starts from the newest baseline and skips
+    /// what it stands for; one that applied a baseline keeps it; any other history goes on
+    /// with its versioned migrations and never sees a baseline.
+    #[test]
+    fn flyway_baselines_stand_for_the_versions_below_them() {
+        use crate::history::{self, HistoryRow};
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("V1__init.sql", "CREATE TABLE a (id int);"),
+                ("V2__more.sql", "CREATE TABLE b (id int);"),
+                ("B1__first.sql", "CREATE TABLE a (id int);"),
+                (
+                    "B2__base.sql",
+                    "CREATE TABLE a (id int); CREATE TABLE b (id int);",
+                ),
+                ("V2_1__next.sql", "CREATE TABLE c (id int);"),
+                ("R__view.sql", "CREATE OR REPLACE VIEW v AS SELECT 1 AS x;"),
+            ],
+        );
+        let ms = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap();
+        let all: Vec<&str> = ms.iter().map(|m| m.version.as_str()).collect();
+        assert_eq!(all, ["B1", "1", "B2", "2", "2.1", "R__view"]);
+        let b2 = ms.iter().find(|m| m.version.as_str() == "B2").unwrap();
+        assert!(b2.down.is_none());
+        assert!(matches!(b2.down_place, DownPlace::Nowhere { .. }));
+        assert_eq!(b2.origin, "B2__base.sql");
+
+        let row = |version: &str, state: &str| HistoryRow {
+            id: 0,
+            version: version.into(),
+            name: String::new(),
+            kind: "sql".into(),
+            operation: "deploy".into(),
+            state: state.into(),
+            checksum: ms
+                .iter()
+                .find(|m| m.version.as_str() == version)
+                .map(|m| m.checksum.clone())
+                .unwrap_or_default(),
+            started_at: String::new(),
+            finished_at: None,
+            duration_ms: None,
+            applied_by: String::new(),
+            godwit_version: String::new(),
+            plugin_digest: None,
+            statements_applied: 0,
+            statements_total: 0,
+            rows_affected: None,
+            error: None,
+        };
+        let path = |rows: &[HistoryRow]| -> Vec<(String, history::Status)> {
+            history::entries(&ms, rows)
+                .into_iter()
+                .map(|e| (e.version.to_string(), e.status))
+                .collect()
+        };
+        use history::Status::{Applied, Pending};
+        // No history (or only rolled-back rows): the newest baseline, then what follows it.
+        let fresh = vec![
+            ("B2".into(), Pending),
+            ("2.1".into(), Pending),
+            ("R__view".into(), Pending),
+        ];
+        assert_eq!(path(&[]), fresh);
+        let versions = |rows: &[HistoryRow]| -> Vec<String> {
+            path(rows).into_iter().map(|(v, _)| v).collect()
+        };
+        assert_eq!(
+            versions(&[row("B2", "rolled_back")]),
+            ["B2", "2.1", "R__view"]
+        );
+        assert_eq!(history::Baseline::of(&ms, &[]).covers(&ms), 2);
+        // It took the baseline: still its path, with the baseline applied.
+        assert_eq!(
+            path(&[row("B2", "applied")])[..2],
+            [("B2".into(), Applied), ("2.1".into(), Pending)]
+        );
+        // An older baseline taken stays the one, whatever baselines came since.
+        assert_eq!(
+            versions(&[row("B1", "applied")]),
+            ["B1", "2", "2.1", "R__view"]
+        );
+        // Deployed before the baselines existed: versioned migrations only.
+        assert_eq!(
+            path(&[row("1", "applied")])[..3],
+            [
+                ("1".into(), Applied),
+                ("2".into(), Pending),
+                ("2.1".into(), Pending)
+            ]
+        );
+        assert_eq!(history::in_effect(&ms, &[row("1", "applied")]).len(), 4);
+        // What `godwit resolve B2` and the history table write reads back as the baseline.
+        assert_eq!(Version::parse_recorded("B2").as_ref(), Some(&b2.version));
+        assert!(Version::parse("B2").is_none());
     }
 
     #[test]

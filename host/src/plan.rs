@@ -734,8 +734,13 @@ async fn plan_statement(
                     risk = Risk::High;
                 }
             }
+            // Not there at all (made by something the plan cannot follow: a DO block, a
+            // function, a step) is no failure to count.
+            None if !live_table_exists(migrator, tables.live(table)).await => facts.push(format!(
+                "{table}: not in the database now, so there are no rows to count"
+            )),
             None => facts.push(format!(
-                "{table}: row count unavailable (missing, or the count timed out)"
+                "{table}: row count unavailable (the count failed or timed out)"
             )),
         }
     }

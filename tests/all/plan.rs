@@ -394,6 +394,31 @@ fn plan_agrees_with_lint_on_a_widening_after_the_applied_history() {
     p.godwit(&["lint"]).expect(4).says("GW007");
 }
 
+/// A table the run makes where the plan cannot follow (a DO block) is not in the
+/// database yet: that is said as it is, not as a count that failed or timed out. A
+/// count that does fail still says so.
+#[test]
+fn plan_says_a_table_is_not_there_yet_rather_than_uncountable() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "20261001000000_made_in_a_block/up.sql",
+        "DO $$ BEGIN EXECUTE 'CREATE TABLE audit (id int PRIMARY KEY, note text)'; END $$;\n",
+    );
+    p.write(
+        "20261002000000_index_audit/up.sql",
+        "-- godwit:lock-timeout=5s\nCREATE INDEX audit_note ON audit (note);\n",
+    );
+    let out = p.godwit(&["plan"]);
+    out.expect(0)
+        .says("audit: not in the database now, so there are no rows to count");
+    assert!(!out.text().contains("count failed"), "{}", out.text());
+
+    // Deployed, it is counted.
+    p.godwit(&["deploy", "--to", "20261001000000"]).expect(0);
+    p.db.exec("INSERT INTO audit VALUES (1, 'a'), (2, 'b')");
+    p.godwit(&["plan"]).expect(0).says("audit: 2 rows");
+}
+
 /// Counts only what exists: a table created earlier in the same plan has no rows yet.
 #[test]
 fn plan_of_a_fresh_database() {

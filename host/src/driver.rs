@@ -302,6 +302,10 @@ pub trait Session {
 pub trait Introspect {
     /// The schema migrations are responsible for, without godwit's own tables (`verify`).
     async fn introspect(&mut self) -> Result<Schema, Error>;
+    /// Schemas besides the current one that [`Introspect::introspect`] reads from now on,
+    /// their objects named `schema.name` (PostgreSQL; elsewhere a database or a file is the
+    /// whole namespace, and this does nothing).
+    fn compare_schemas(&mut self, _schemas: &[String]) {}
     /// The full definitions `godwit pull` writes where [`Introspect::introspect`] keeps less.
     async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error>;
 }

@@ -608,6 +608,10 @@ pub async fn verify(
         .iter()
         .any(|e| e.status == Status::InBaseline);
     let migrations = history::in_effect(&migrations, if replaced { &[] } else { &rows });
+    // The schemas the migrations create are theirs too: compared on both sides.
+    target
+        .driver()
+        .compare_schemas(&created_schemas(&migrations, dialect));
     let position = TargetPosition::read(&history::entries(&migrations, &rows));
 
     let mut report = VerifyReport {
@@ -733,13 +737,20 @@ pub async fn verify(
                 }
             }
             report.compared = true;
-            let others = other_schemas(target.driver())
+            let created = created_schemas(&migrations, dialect);
+            let others = other_schemas(target.driver(), &created)
                 .await
                 .map_err(|e| Error::db("cannot list the target's other schemas", &e))?;
             if !others.is_empty() {
+                let compared = match created.len() {
+                    0 => "the current schema".to_string(),
+                    _ => format!(
+                        "the current schema and the schemas the migrations create ({})",
+                        created.join(", ")
+                    ),
+                };
                 report.notes.push(format!(
-                    "only the current schema was compared: verify does not look into {}, which {} also has, so drift there would not show; \
-                     to check one, verify against that schema alone (`?schema=NAME` in the database URL)",
+                    "verify compared {compared}; it does not look into {}, which {} also has and no migration creates with CREATE SCHEMA, so drift there would not show",
                     others.join(", "),
                     report.target
                 ));
@@ -806,10 +817,31 @@ fn built_straight_up(report: &mut VerifyReport, second: &[ScriptFailure]) {
     ));
 }
 
-/// On PostgreSQL, the target's schemas besides the current one that hold tables, views
-/// or routines, as `schema app (3 tables)`; elsewhere none (a MySQL database or a SQLite
-/// file is the whole namespace compared).
-async fn other_schemas(driver: &mut dyn crate::driver::Driver) -> Result<Vec<String>, sqlx::Error> {
+/// The schemas besides the current one that the migrations create (`CREATE SCHEMA`), which
+/// verify compares along with it; on PostgreSQL only (a MySQL schema is a database, a
+/// SQLite file has none).
+fn created_schemas(migrations: &[Migration], dialect: crate::Dialect) -> Vec<String> {
+    if dialect != crate::Dialect::Postgres {
+        return Vec::new();
+    }
+    let mut schemas: Vec<String> = migrations
+        .iter()
+        .filter_map(|m| m.up.statements(dialect).ok())
+        .flatten()
+        .flat_map(|s| crate::analyze::created_schemas(&s.sql, dialect))
+        .collect();
+    schemas.sort();
+    schemas.dedup();
+    schemas
+}
+
+/// On PostgreSQL, the target's schemas besides the current one (and those in `compared`)
+/// that hold tables, views or routines, as `schema app (3 tables)`; elsewhere none (a
+/// MySQL database or a SQLite file is the whole namespace compared).
+async fn other_schemas(
+    driver: &mut dyn crate::driver::Driver,
+    compared: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
     if driver.dialect() != crate::Dialect::Postgres {
         return Ok(Vec::new());
     }
@@ -830,6 +862,9 @@ async fn other_schemas(driver: &mut dyn crate::driver::Driver) -> Result<Vec<Str
         .into_iter()
         .filter_map(|row| {
             let name = row.first().cloned().flatten()?;
+            if compared.contains(&name) {
+                return None;
+            }
             let relations: u64 = row.get(1).cloned().flatten()?.parse().ok()?;
             let routines: u64 = row.get(2).cloned().flatten()?.parse().ok()?;
             let what = match (relations, routines) {
@@ -1164,6 +1199,9 @@ async fn on_shadow(
 ) -> Result<Option<Schema>, Error> {
     let mut shadow = Migrator::connect(&config).await?;
     shadow::run_setup(shadow.driver(), setup.as_deref()).await?;
+    shadow
+        .driver()
+        .compare_schemas(&created_schemas(migrations, config.target.dialect));
     let start = shadow.driver().introspect().await?;
     let mut run = Run {
         shadow,

@@ -1227,39 +1227,59 @@ fn a_down_that_undoes_too_much_does_not_make_drift_of_the_database() {
     );
 }
 
-/// verify compares the current schema only. Migrations that build their tables in a
-/// schema of their own (apalis keeps everything in `apalis`) get no silent "No drift"
-/// for it: the report names every other schema the target has and says it was not
-/// looked into.
+/// Migrations that build their tables in a schema of their own (thunderdome keeps
+/// everything in `thunderdome`, apalis in `apalis`, with the history in `public`): verify
+/// compares the schemas they create along with the current one, so a column added there
+/// by hand is drift, and a down.sql that leaves a table there is caught. A schema no
+/// migration creates is named as not looked into.
 #[test]
-fn other_schemas_are_named_as_not_compared_on_postgres() {
+fn schemas_the_migrations_create_are_compared_on_postgres() {
     let p = Project::empty(Dialect::Postgres);
     p.write(
         "1_init.up.sql",
-        "CREATE SCHEMA app;\nCREATE TABLE app.t (id int PRIMARY KEY, v text);\nCREATE TABLE plain (id int);\n",
+        "CREATE SCHEMA IF NOT EXISTS app;\nCREATE TABLE app.t (id int PRIMARY KEY, v text);\nCREATE TABLE plain (id int);\n\
+         CREATE FUNCTION app.f() RETURNS int LANGUAGE sql AS 'SELECT 1';\n",
     );
     p.write(
         "1_init.down.sql",
-        "DROP TABLE plain;\nDROP TABLE app.t;\nDROP SCHEMA app;\n",
+        "DROP TABLE plain;\nDROP FUNCTION app.f();\nDROP TABLE app.t;\nDROP SCHEMA app;\n",
     );
     p.godwit(&["deploy"]).expect(0);
+    verify(&p, &[]).expect(0).says("No drift");
+
     p.db.exec("ALTER TABLE app.t ADD COLUMN handmade int");
+    p.db.exec("CREATE SCHEMA elsewhere");
+    p.db.exec("CREATE TABLE elsewhere.x (id int)");
     let out = verify(&p, &[]);
-    out.expect(0)
-        .says("only the current schema was compared")
-        .says("schema app (1 table or view)");
-    // A history in the current schema alone gets no such note.
+    out.expect(4)
+        .says("column app.t.handmade: in the database but not in the migrations")
+        .says("the schemas the migrations create (app)")
+        .says("schema elsewhere (1 table or view)");
+    assert!(!out.text().contains("schema app ("), "{}", out.text());
+
+    // A down.sql that leaves the other schema's table behind does not undo its up.sql.
+    let q = Project::empty(Dialect::Postgres);
+    q.write(
+        "1_init.up.sql",
+        "CREATE SCHEMA app;\nCREATE TABLE app.t (id int PRIMARY KEY);\n",
+    );
+    q.write("1_init.down.sql", "SELECT 1;\n");
+    q.write("2_more.up.sql", "CREATE TABLE app.u (id int);\n");
+    q.write("2_more.down.sql", "DROP TABLE app.u;\n");
+    q.godwit(&["deploy"]).expect(0);
+    let out = verify(&q, &[]);
+    out.expect(4)
+        .says("down.sql of 1_init does not undo its up.sql")
+        .says("table app.t still exists after down.sql");
+
+    // A history in the current schema alone gets no note.
     let plain = Project::empty(Dialect::Postgres);
     plain.write("1_init.up.sql", "CREATE TABLE plain (id int);\n");
     plain.write("1_init.down.sql", "DROP TABLE plain;\n");
     plain.godwit(&["deploy"]).expect(0);
     let out = verify(&plain, &[]);
     out.expect(0).says("No drift");
-    assert!(
-        !out.text().contains("current schema was compared"),
-        "{}",
-        out.text()
-    );
+    assert!(!out.text().contains("does not look into"), "{}", out.text());
 }
 
 /// When the one-at-a-time down checks left the first shadow changed and later scripts

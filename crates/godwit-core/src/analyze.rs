@@ -1317,6 +1317,25 @@ fn is_volatile(expr: &str) -> bool {
     false
 }
 
+/// The schemas `sql` creates, spelled as the database names them: `CREATE SCHEMA [IF NOT
+/// EXISTS] name`, and PostgreSQL's `CREATE SCHEMA AUTHORIZATION role`, named after the
+/// role. Every statement of a block is read (goose's `StatementBegin`); text in strings
+/// and dollar-quoted bodies is not.
+pub fn created_schemas(sql: &str, dialect: Dialect) -> Vec<String> {
+    let words = words(sql);
+    let mut out = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        if word.upper != "CREATE" || words.get(i + 1).is_none_or(|w| w.upper != "SCHEMA") {
+            continue;
+        }
+        let at = skip(&words, i + 2, &["IF", "NOT", "EXISTS", "AUTHORIZATION"]);
+        if let Some((name, _)) = name_at(dialect, &words, at) {
+            out.push(name);
+        }
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------------------
 // Keyword scan, for statements sqlparser cannot read
 // ---------------------------------------------------------------------------------------
@@ -1719,6 +1738,38 @@ fn from_words(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn created_schemas_are_read_in_every_spelling() {
+        let pg = Dialect::Postgres;
+        assert_eq!(created_schemas("CREATE SCHEMA app", pg), ["app"]);
+        assert_eq!(
+            created_schemas("create schema if not exists Thunderdome", pg),
+            ["thunderdome"]
+        );
+        assert_eq!(created_schemas(r#"CREATE SCHEMA "Mixed""#, pg), ["Mixed"]);
+        assert_eq!(
+            created_schemas("CREATE SCHEMA AUTHORIZATION joe", pg),
+            ["joe"]
+        );
+        assert_eq!(
+            created_schemas(
+                "CREATE SCHEMA a AUTHORIZATION joe CREATE TABLE t (id int)",
+                pg
+            ),
+            ["a"]
+        );
+        // A goose block: a DO body, a DROP, then the schema.
+        assert_eq!(
+            created_schemas(
+                "DO $$ BEGIN RAISE NOTICE 'CREATE SCHEMA no'; END $$;\nDROP TABLE IF EXISTS x;\nCREATE SCHEMA IF NOT EXISTS td;",
+                pg
+            ),
+            ["td"]
+        );
+        assert!(created_schemas("SELECT 'CREATE SCHEMA s' -- CREATE SCHEMA t", pg).is_empty());
+        assert!(created_schemas("CREATE TABLE schema_x (id int)", pg).is_empty());
+    }
+
     use super::*;
 
     fn one(sql: &str, dialect: Dialect) -> StatementInfo {

@@ -75,6 +75,9 @@ pub struct PgDriver {
     /// Plugin SQL with text parameters cast to the type the server infers for them,
     /// keyed by the SQL and which parameters are text.
     text_casts: std::collections::HashMap<(String, Vec<bool>), String>,
+    /// Schemas besides the current one that [`Introspect::introspect`] reads (verify's:
+    /// the ones the migrations create).
+    compared_schemas: Vec<String>,
     /// The plugin role last prepared, entered by confine().
     confinement: Option<role::Prepared>,
 }
@@ -159,6 +162,7 @@ impl PgDriver {
             sql: HistorySql::new(Dialect::Postgres),
             text_casts: Default::default(),
             confinement: None,
+            compared_schemas: Vec::new(),
         })
     }
 
@@ -708,7 +712,12 @@ impl Session for PgDriver {
 #[async_trait(?Send)]
 impl Introspect for PgDriver {
     async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
-        crate::schema::postgres::introspect(self).await
+        let others = self.compared_schemas.clone();
+        crate::schema::postgres::introspect(self, &others).await
+    }
+
+    fn compare_schemas(&mut self, schemas: &[String]) {
+        self.compared_schemas = schemas.to_vec();
     }
 
     async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error> {

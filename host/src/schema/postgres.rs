@@ -1,6 +1,7 @@
-//! PostgreSQL's schema from pg_catalog, for the current schema only (the one godwit
-//! migrates); objects that belong to extensions are left out, since `CREATE EXTENSION`
-//! brings them whole.
+//! PostgreSQL's schema from pg_catalog, for the current schema (the one godwit migrates)
+//! and, for `verify`, the schemas the migrations create (`CREATE SCHEMA thunderdome`),
+//! whose objects are named with their schema (`thunderdome.users`); objects that belong
+//! to extensions are left out, since `CREATE EXTENSION` brings them whole.
 
 use super::{
     Column, Constraint, ConstraintKind, Definitions, Index, Reference, Rows, Schema, Table,
@@ -9,25 +10,57 @@ use super::{
 use crate::driver::Session;
 use crate::error::Error;
 
-/// The current schema's functions and procedures, those of extensions aside.
-const ROUTINES: &str = "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = current_schema() \
-     WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')";
+/// The namespaces `n` compared: the current schema, and `others`.
+fn compared(others: &[String]) -> String {
+    if others.is_empty() {
+        return "n.nspname = current_schema()".into();
+    }
+    let list: Vec<String> = others
+        .iter()
+        .map(|s| format!("'{}'", s.replace('\'', "''")))
+        .collect();
+    format!(
+        "(n.nspname = current_schema() OR n.nspname IN ({}))",
+        list.join(", ")
+    )
+}
 
-/// `pg_class` rows of the current schema; every query below starts from it.
-const IN_SCHEMA: &str =
-    "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()";
+/// An object's name as the model keys it: plain in the current schema, `schema.name`
+/// in another.
+fn key(name: &str) -> String {
+    format!(
+        "CASE WHEN n.nspname = current_schema() THEN {name}::text ELSE n.nspname::text || '.' || {name}::text END"
+    )
+}
 
-pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error> {
+/// The compared schemas' functions and procedures, those of extensions aside.
+fn routines(others: &[String]) -> String {
+    format!(
+        "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace AND {} \
+         WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')",
+        compared(others)
+    )
+}
+
+/// `others`: the schemas besides the current one to read (see the module's docs).
+pub(crate) async fn introspect(
+    driver: &mut dyn Session,
+    others: &[String],
+) -> Result<Schema, Error> {
     let mut schema = Schema::default();
     let names = Unqualify::read(driver).await?;
     let unqualify = |text: &str| names.apply(text);
+    // `pg_class c` rows of the compared schemas; every query below starts from it.
+    let in_schema = format!(
+        "JOIN pg_namespace n ON n.oid = c.relnamespace AND {}",
+        compared(others)
+    );
+    let table = key("c.relname");
 
     let tables = Rows::read(
         driver,
         "tables",
-        &format!(
-            "SELECT c.relname::text FROM pg_class c {IN_SCHEMA} WHERE c.relkind IN ('r', 'p', 'f')"
-        ),
+        &format!("SELECT {table} FROM pg_class c {in_schema} WHERE c.relkind IN ('r', 'p', 'f')"),
     )
     .await?;
     for row in tables.iter() {
@@ -41,10 +74,10 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
         driver,
         "columns",
         &format!(
-            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
+            "SELECT {table}, a.attname::text, format_type(a.atttypid, a.atttypmod), \
              CASE WHEN a.attnotnull THEN 'f' ELSE 't' END, pg_get_expr(d.adbin, d.adrelid), \
              a.attidentity::text, a.attgenerated::text \
-             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid {IN_SCHEMA} \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid {in_schema} \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE c.relkind IN ('r', 'p', 'f') AND a.attnum > 0 AND NOT a.attisdropped"
         ),
@@ -82,12 +115,12 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
         driver,
         "indexes",
         &format!(
-            "SELECT c.relname::text, ic.relname::text, CASE WHEN i.indisunique THEN 't' ELSE 'f' END, am.amname::text, \
+            "SELECT {table}, ic.relname::text, CASE WHEN i.indisunique THEN 't' ELSE 'f' END, am.amname::text, \
              pg_get_expr(i.indpred, i.indrelid, true), \
              array_to_string(ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) || \
                  CASE WHEN (i.indoption[k - 1]::int & 1) = 1 THEN ' DESC' ELSE '' END \
                  FROM generate_series(1, i.indnkeyatts) k ORDER BY k), chr(31)) \
-             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid {IN_SCHEMA} \
+             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid {in_schema} \
              JOIN pg_am am ON am.oid = ic.relam \
              WHERE NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conrelid = i.indrelid \
                  AND co.conindid = i.indexrelid AND co.contype IN ('p', 'u', 'x'))"
@@ -117,7 +150,7 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
         driver,
         "constraints",
         &format!(
-            "SELECT c.relname::text, co.conname::text, co.contype::text, \
+            "SELECT {table}, co.conname::text, co.contype::text, \
              array_to_string(ARRAY(SELECT a.attname::text FROM unnest(co.conkey) WITH ORDINALITY u(num, ord) \
                  JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = u.num ORDER BY u.ord), chr(31)), \
              CASE WHEN rn.nspname = n.nspname THEN rt.relname::text ELSE quote_ident(rn.nspname) || '.' || quote_ident(rt.relname) END, \
@@ -127,7 +160,7 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
              CASE co.contype WHEN 'c' THEN pg_get_expr(co.conbin, co.conrelid, true) \
                  WHEN 'x' THEN pg_get_constraintdef(co.oid, true) END, \
              CASE WHEN co.condeferrable THEN CASE WHEN co.condeferred THEN 'DEFERRABLE INITIALLY DEFERRED' ELSE 'DEFERRABLE' END END \
-             FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid {IN_SCHEMA} \
+             FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid {in_schema} \
              LEFT JOIN pg_class rt ON rt.oid = co.confrelid LEFT JOIN pg_namespace rn ON rn.oid = rt.relnamespace \
              WHERE co.contype IN ('p', 'u', 'f', 'c', 'x')"
         ),
@@ -173,8 +206,8 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
         driver,
         "views",
         &format!(
-            "SELECT c.relname::text, CASE c.relkind WHEN 'm' THEN 'MATERIALIZED ' ELSE '' END || pg_get_viewdef(c.oid, true) \
-             FROM pg_class c {IN_SCHEMA} WHERE c.relkind IN ('v', 'm')"
+            "SELECT {table}, CASE c.relkind WHEN 'm' THEN 'MATERIALIZED ' ELSE '' END || pg_get_viewdef(c.oid, true) \
+             FROM pg_class c {in_schema} WHERE c.relkind IN ('v', 'm')"
         ),
     )
     .await?;
@@ -189,8 +222,8 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
         driver,
         "sequences",
         &format!(
-            "SELECT c.relname::text, format_type(s.seqtypid, NULL) || ' START ' || s.seqstart || ' INCREMENT ' || s.seqincrement \
-             FROM pg_class c {IN_SCHEMA} JOIN pg_sequence s ON s.seqrelid = c.oid \
+            "SELECT {table}, format_type(s.seqtypid, NULL) || ' START ' || s.seqstart || ' INCREMENT ' || s.seqincrement \
+             FROM pg_class c {in_schema} JOIN pg_sequence s ON s.seqrelid = c.oid \
              WHERE c.relkind = 'S' AND NOT EXISTS (SELECT 1 FROM pg_depend d \
                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i', 'e'))"
         ),
@@ -203,9 +236,13 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
     let enums = Rows::read(
         driver,
         "enum types",
-        "SELECT t.typname::text, string_agg(quote_literal(e.enumlabel::text), ', ' ORDER BY e.enumsortorder) \
-         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace AND n.nspname = current_schema() \
-         JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.typname",
+        &format!(
+            "SELECT {}, string_agg(quote_literal(e.enumlabel::text), ', ' ORDER BY e.enumsortorder) \
+             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace AND {} \
+             JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY n.nspname, t.typname",
+            key("t.typname"),
+            compared(others)
+        ),
     )
     .await?;
     for row in enums.iter() {
@@ -221,11 +258,13 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
         driver,
         "functions",
         &format!(
-            "SELECT p.proname::text || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
+            "SELECT {} || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
          CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function' \
              ELSE 'function returning ' || pg_get_function_result(p.oid) END \
              || CASE WHEN p.prosrc <> '' THEN chr(10) || p.prosrc ELSE '' END \
-         {ROUTINES}"
+         {}",
+            key("p.proname"),
+            routines(others)
         ),
     )
     .await?;
@@ -239,8 +278,8 @@ pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error
         driver,
         "triggers",
         &format!(
-            "SELECT t.tgname::text, c.relname::text, pg_get_triggerdef(t.oid, true) \
-             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid {IN_SCHEMA} WHERE NOT t.tgisinternal"
+            "SELECT t.tgname::text, {table}, pg_get_triggerdef(t.oid, true) \
+             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid {in_schema} WHERE NOT t.tgisinternal"
         ),
     )
     .await?;
@@ -305,7 +344,8 @@ pub(crate) async fn definitions(driver: &mut dyn Session) -> Result<Definitions,
         &format!(
             "SELECT p.proname::text || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
          CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END \
-         {ROUTINES}"
+         {}",
+            routines(&[])
         ),
     )
     .await?;

@@ -1323,3 +1323,26 @@ fn flyway_baseline_migrations(dialect: Dialect) {
 }
 
 each_dialect!(flyway_baseline_migrations);
+
+/// capcom6/sms-gateway's goose files separate their sections with a line of dashes, which
+/// goose never sends (it skips `--` lines between statements) and MariaDB would not read
+/// as a comment: they deploy, go down and up again.
+#[test]
+fn goose_separator_lines_deploy_on_mariadb() {
+    let p = Project::empty(Dialect::MySql);
+    p.write(
+        "20221007133357_init.sql",
+        "-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE `devices` (\n  `id` varchar(21) NOT NULL,\n  PRIMARY KEY (`id`)\n);\n-- +goose StatementEnd\n\
+         ---------------------------------------------------------------------------------------------\n\
+         CREATE TABLE `messages` (`id` bigint NOT NULL AUTO_INCREMENT PRIMARY KEY);\n\
+         ---------------------------------------------------------------------------------------------\n\
+         -- +goose Down\n-- +goose StatementBegin\nDROP TABLE `messages`;\n-- +goose StatementEnd\n\
+         ---------------------------------------------------------------------------------------------\n\
+         DROP TABLE `devices`;\n",
+    );
+    p.godwit(&["deploy"]).expect(0).says("2 statements");
+    assert!(p.db.table_exists("devices") && p.db.table_exists("messages"));
+    p.godwit(&["down"]).expect(0);
+    assert!(!p.db.table_exists("devices") && !p.db.table_exists("messages"));
+    p.godwit(&["deploy"]).expect(0);
+}

@@ -390,6 +390,36 @@ pub enum Splitting {
     GooseBlocks,
 }
 
+/// goose skips every line that starts with `--` (after indentation) while no statement
+/// has begun, whatever the database reads as a comment: a `-----` separator line, which
+/// MySQL and MariaDB do not take for a comment (theirs needs a space after `--`), is never
+/// sent. The same lines are blanked here, keeping every offset and line number; inside a
+/// statement (after a line that does not end with `;`) they stay, as goose keeps them.
+fn goose_comments_blanked(plain: &str) -> String {
+    let mut out = String::with_capacity(plain.len());
+    let mut in_statement = false;
+    for line in plain.split_inclusive('\n') {
+        let content = line.trim_end_matches(['\n', '\r']);
+        if !in_statement && content.trim_start().starts_with("--") {
+            out.extend(content.chars().map(|c| if c == '\t' { '\t' } else { ' ' }));
+            out.push_str(&line[content.len()..]);
+            continue;
+        }
+        out.push_str(line);
+        if content.trim().is_empty() {
+            continue;
+        }
+        // goose's end of a statement: the last word before any word starting with `--`
+        // ends with `;`.
+        let last = content
+            .split_whitespace()
+            .take_while(|w| !w.starts_with("--"))
+            .last();
+        in_statement = !last.is_some_and(|w| w.ends_with(';'));
+    }
+    out
+}
+
 impl Script {
     pub(crate) fn read(path: &Path) -> Result<Script, Error> {
         let text = read_text(path)?;
@@ -441,9 +471,9 @@ impl Script {
                 for line in self.text.split_inclusive('\n') {
                     let marker = goose_annotation(line);
                     if marker.as_deref() == Some("statementbegin") {
-                        let plain = &self.text[plain_start..offset];
+                        let plain = goose_comments_blanked(&self.text[plain_start..offset]);
                         out.extend(shifted(
-                            split::split(plain, dialect).map_err(fail)?,
+                            split::split(&plain, dialect).map_err(fail)?,
                             &self.text[..plain_start],
                             plain_start,
                         ));
@@ -476,9 +506,9 @@ impl Script {
                         "`-- +goose StatementBegin` is never closed by StatementEnd",
                     ));
                 }
-                let plain = &self.text[plain_start..];
+                let plain = goose_comments_blanked(&self.text[plain_start..]);
                 out.extend(shifted(
-                    split::split(plain, dialect).map_err(fail)?,
+                    split::split(&plain, dialect).map_err(fail)?,
                     &self.text[..plain_start],
                     plain_start,
                 ));

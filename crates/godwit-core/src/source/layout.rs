@@ -1764,6 +1764,42 @@ mod tests {
         );
     }
 
+    /// capcom6/sms-gateway's goose files (MySQL) separate their sections with a line of
+    /// dashes. goose skips any `--` line while no statement has begun; MySQL does not read
+    /// `-----` as a comment, so sent as godwit's splitter saw it, it failed (1064).
+    #[test]
+    fn goose_skips_dash_lines_between_statements_on_every_database() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[(
+                "20221007133357_init.sql",
+                "-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE t (id int);\n-- +goose StatementEnd\n\
+                 ---------------------------------------------------------------\n\
+                 CREATE TABLE u (\n--- a note inside the statement stays\nid int\n);\n\
+                 -----\n  --no space either\n\
+                 -- +goose Down\n-- +goose StatementBegin\nDROP TABLE u;\n-- +goose StatementEnd\n---------------\nDROP TABLE t;\n",
+            )],
+        );
+        for dialect in [Dialect::MySql, Dialect::Postgres, Dialect::Sqlite] {
+            let m = &read(dir.path(), &LayoutSpec::default(), dialect).unwrap()[0];
+            let up = m.up.statements(dialect).unwrap();
+            let sql: Vec<&str> = up.iter().map(|s| s.sql.as_str()).collect();
+            assert_eq!(
+                sql,
+                [
+                    "CREATE TABLE t (id int)",
+                    "CREATE TABLE u (\n--- a note inside the statement stays\nid int\n)"
+                ],
+                "{dialect:?}"
+            );
+            assert_eq!(up[1].line, 6);
+            let down = m.down.as_ref().unwrap().statements(dialect).unwrap();
+            let sql: Vec<&str> = down.iter().map(|s| s.sql.as_str()).collect();
+            assert_eq!(sql, ["DROP TABLE u", "DROP TABLE t"], "{dialect:?}");
+        }
+    }
+
     /// goose and dbmate read their markers with or without a space after `--`; a file
     /// spelled `--+goose Up` was taken for sqlx's, and its down section ran as part of up.
     #[test]

@@ -72,6 +72,17 @@ impl Tool {
     }
 }
 
+/// The tools that keep their history in `table` (named as the statement analyser names
+/// tables: unquoted, without its schema), as `golang-migrate or dbmate`.
+pub fn history_table_owners(table: &str, dialect: Dialect) -> Option<String> {
+    let owners: Vec<&str> = Tool::ALL
+        .into_iter()
+        .filter(|t| t.table(dialect).rsplit('.').next() == Some(table))
+        .map(Tool::name)
+        .collect();
+    (!owners.is_empty()).then(|| owners.join(" or "))
+}
+
 /// How the other tool names a migration in its table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Key {

@@ -2437,6 +2437,18 @@ struct Run<'a> {
     other_histories: &'a [crate::adopt::OtherHistory],
 }
 
+/// The other tools' history table `statement` reads or changes, and which tools keep
+/// their history there (`golang-migrate or dbmate` for `schema_migrations`).
+fn foreign_history_touched(
+    statement: &Statement,
+    dialect: crate::Dialect,
+) -> Option<(String, String)> {
+    let info = crate::analyze::analyze(std::slice::from_ref(statement), dialect);
+    info.first()?.tables.iter().find_map(|table| {
+        crate::adopt::history_table_owners(table, dialect).map(|owners| (table.clone(), owners))
+    })
+}
+
 /// What happened, and what to do next (kept apart: a restore makes it moot).
 fn failure_message(
     migration: &Migration,
@@ -2488,6 +2500,16 @@ fn failure_message(
              To take over that tool's history instead: `godwit resolve --rolled-back {v}`, then `godwit adopt`, then `godwit deploy`.\n\
              Otherwise, fix the migration",
             tables.join(" and ")
+        )
+    } else if let Some((table, owners)) = failure
+        .index
+        .and_then(|i| foreign_history_touched(&statements[i], dialect))
+    {
+        // harbor's golang-migrate files add a column to golang-migrate's own table.
+        format!(
+            "The migration is probably not at fault: it changes {table}, the history table of {owners}, which that tool creates before its first \
+             migration and godwit does not (godwit keeps its own history). This history was written to run under {owners}.\n\
+             Create {table} as {owners} would, or deploy to a database {owners} has migrated (after `godwit adopt`)"
         )
     } else {
         "Fix the migration".to_owned()

@@ -736,9 +736,18 @@ async fn plan_statement(
             }
             // Not there at all (made by something the plan cannot follow: a DO block, a
             // function, a step) is no failure to count.
-            None if !live_table_exists(migrator, tables.live(table)).await => facts.push(format!(
-                "{table}: not in the database now, so there are no rows to count"
-            )),
+            None if !live_table_exists(migrator, tables.live(table)).await => {
+                facts.push(match crate::adopt::history_table_owners(table, dialect) {
+                    // harbor's golang-migrate files change golang-migrate's own table.
+                    Some(owners) => format!(
+                        "{table} is the history table of {owners}, which that tool creates and godwit does not; \
+                         it is not in the database, so this statement fails unless something creates it first"
+                    ),
+                    None => {
+                        format!("{table}: not in the database now, so there are no rows to count")
+                    }
+                })
+            }
             None => facts.push(format!(
                 "{table}: row count unavailable (the count failed or timed out)"
             )),

@@ -1346,3 +1346,33 @@ fn goose_separator_lines_deploy_on_mariadb() {
     assert!(!p.db.table_exists("devices") && !p.db.table_exists("messages"));
     p.godwit(&["deploy"]).expect(0);
 }
+
+/// harbor's golang-migrate files change golang-migrate's own history table (`ALTER TABLE
+/// schema_migrations ADD COLUMN data_version int`), which only golang-migrate creates. plan
+/// says so before, and the failure says so after, instead of "fix the migration"; once
+/// the table is there, what the advice says to run works.
+#[test]
+fn a_migration_that_changes_another_tools_history_table_is_named_as_such() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "0010_schema.up.sql",
+        "CREATE TABLE project (id int PRIMARY KEY);\n",
+    );
+    p.write(
+        "0030_schema.up.sql",
+        "CREATE TABLE label (id int PRIMARY KEY);\nALTER TABLE schema_migrations ADD COLUMN data_version int;\n",
+    );
+    p.godwit(&["plan"])
+        .expect(0)
+        .says("schema_migrations is the history table of dbmate or golang-migrate, which that tool creates and godwit does not");
+    let out = p.godwit(&["deploy"]);
+    out.expect(1)
+        .says("it changes schema_migrations, the history table of dbmate or golang-migrate")
+        .says("godwit resolve --rolled-back 0030");
+    assert!(!out.text().contains("Fix the migration"), "{}", out.text());
+    assert!(p.db.table_exists("project") && !p.db.table_exists("label"));
+    p.db.exec("CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)");
+    p.godwit(&["resolve", "--rolled-back", "0030"]).expect(0);
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+    assert!(p.db.table_exists("label"));
+}

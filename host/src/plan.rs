@@ -52,6 +52,9 @@ pub struct Plan {
     /// Findings `godwit lint` reports that this plan leaves out: they are about tables a
     /// pending migration before them creates, which nothing uses yet when they run.
     pub findings_on_new_tables: usize,
+    /// Findings `godwit lint` reports that this plan leaves out because the table they
+    /// are about is not in the database: a `DROP TABLE IF EXISTS` that drops nothing.
+    pub findings_on_absent_tables: usize,
     /// What validator plugins' `check-database` found in the database as it is now.
     pub database_findings: Vec<Finding>,
     /// What confines the statements of each plugin the deploy would run (pending steps'
@@ -108,6 +111,10 @@ pub struct PlannedStatement {
     /// Rewrites rows (UPDATE, DELETE, INSERT): a data migration, not just DDL.
     pub changes_data: bool,
     pub risk: Risk,
+    /// A `DROP TABLE IF EXISTS` of tables none of which is in the database: it drops
+    /// nothing, so lint's "every row is gone" (GW001) does not apply here.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub drops_nothing: bool,
 }
 
 /// Plans every pending migration against the connected database; `validators` add their
@@ -151,11 +158,12 @@ pub async fn plan(
 
     let mut tables = Tables::default();
     let mut migrations = Vec::new();
+    let mut findings_on_absent_tables = 0;
     for migration in &pending {
         let statements = migration.up.statements(dialect)?;
         let mode = migration.up.transaction_mode(&statements, dialect);
         let infos = analyze::analyze(&statements, dialect);
-        let mine: Vec<Finding> = findings
+        let mut mine: Vec<Finding> = findings
             .iter()
             .filter(|f| f.location.migration.as_deref() == Some(&migration.id()))
             .cloned()
@@ -202,6 +210,21 @@ pub async fn plan(
             tables.created.remove(&r.survivor);
             tables.created.remove(&r.name);
         }
+        // lint's GW001 on a DROP TABLE IF EXISTS that finds nothing to drop.
+        let drops_nothing = |f: &Finding| {
+            f.code == "GW001"
+                && f.source == "godwit"
+                && f.location
+                    .statement
+                    .and_then(|n| planned.get(n.checked_sub(1)?))
+                    .is_some_and(|s| s.drops_nothing)
+        };
+        let before = mine.len();
+        mine.retain(|f| !drops_nothing(f));
+        findings_on_absent_tables += before - mine.len();
+        findings.retain(|f| {
+            f.location.migration.as_deref() != Some(&migration.id()) || !drops_nothing(f)
+        });
         let finding_risk = mine.iter().map(|f| match f.severity {
             Severity::Error => Risk::High,
             Severity::Warning => Risk::Medium,
@@ -239,6 +262,7 @@ pub async fn plan(
             .filter(|f| f.severity == Severity::Error)
             .count(),
         findings_on_new_tables,
+        findings_on_absent_tables,
         database_findings,
         data_loss,
         migrations,
@@ -643,6 +667,7 @@ async fn plan_statement(
 ) -> PlannedStatement {
     let mut facts = Vec::new();
     let mut data_loss = Vec::new();
+    let mut absent_drops = 0;
     let mut risk = match info.lock {
         Lock::None | Lock::AccessShare | Lock::RowExclusive | Lock::ShareUpdateExclusive => {
             Risk::Low
@@ -786,6 +811,7 @@ async fn plan_statement(
                 if rows.is_none() && !live_table_exists(migrator, tables.live(table)).await {
                     // Not there: nothing is lost; without IF EXISTS the drop fails.
                     if *if_exists {
+                        absent_drops += 1;
                         facts.push(format!("{table} does not exist: nothing to drop"));
                     } else {
                         facts.push(format!("{table} does not exist: this statement will fail"));
@@ -940,6 +966,13 @@ async fn plan_statement(
                 .trim_start()
                 .get(..6)
                 .is_some_and(|w| w.eq_ignore_ascii_case("insert")),
+        drops_nothing: absent_drops > 0
+            && absent_drops
+                == info
+                    .effects
+                    .iter()
+                    .filter(|e| matches!(e, Effect::DropTable { .. }))
+                    .count(),
         facts,
         data_loss,
         risk,
@@ -1050,6 +1083,13 @@ pub fn human(plan: &Plan) -> String {
             if plan.findings_on_new_tables == 1 { "it is" } else { "they are" },
             if plan.findings_on_new_tables == 1 { "it" } else { "they" },
             if plan.findings_on_new_tables == 1 { "s" } else { "" },
+        ));
+    }
+    if plan.findings_on_absent_tables > 0 {
+        out.push_str(&format!(
+            " {} that `godwit lint` reports about dropping a table {} left out: the table is not in the database, so the DROP … IF EXISTS drops nothing.",
+            plan.findings_on_absent_tables,
+            if plan.findings_on_absent_tables == 1 { "is" } else { "are" },
         ));
     }
     if !plan.data_loss.is_empty() {

@@ -419,6 +419,43 @@ fn plan_says_a_table_is_not_there_yet_rather_than_uncountable() {
     p.godwit(&["plan"]).expect(0).says("audit: 2 rows");
 }
 
+/// atuin's `DROP TABLE IF EXISTS archives` before it creates the table: plan said
+/// "archives does not exist: nothing to drop" and then lint's GW001 "every row is gone
+/// for good", rating the migration HIGH. Where the table is not there the finding is left
+/// out, and said to be; where it is, it stays.
+#[test]
+fn a_drop_if_exists_of_a_missing_table_is_no_data_loss_in_plan() {
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let p = Project::empty(dialect);
+        p.write(
+            "20260309005927_add_archives/up.sql",
+            "DROP TABLE IF EXISTS archives;\nCREATE TABLE archives (id INTEGER PRIMARY KEY, body TEXT);\n",
+        );
+        let out = p.godwit(&["plan"]);
+        out.expect(0)
+            .says("archives does not exist: nothing to drop")
+            .says("1 that `godwit lint` reports about dropping a table is left out");
+        assert!(!out.text().contains("GW001"), "{dialect:?}: {}", out.text());
+        let doc = plan_json(&p);
+        assert_eq!(doc["findings_on_absent_tables"], 1, "{doc:#}");
+        assert!(
+            doc["migrations"][0]["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["code"] != "GW001"),
+            "{doc:#}"
+        );
+
+        // The table is there, with rows: dropping it loses them, and lint's finding stays.
+        p.db.exec("CREATE TABLE archives (id INTEGER PRIMARY KEY, body TEXT)");
+        p.db.exec("INSERT INTO archives VALUES (1, 'a')");
+        let out = p.godwit(&["plan"]);
+        out.expect(0).says("GW001").says("archives: 1 row");
+        assert_eq!(plan_json(&p)["findings_on_absent_tables"], 0);
+    }
+}
+
 /// Counts only what exists: a table created earlier in the same plan has no rows yet.
 #[test]
 fn plan_of_a_fresh_database() {

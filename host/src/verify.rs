@@ -943,17 +943,22 @@ fn names(sql: &str, drift: &Drift) -> bool {
     } else {
         own
     };
-    let name = name.trim_matches(|c| c == '"' || c == '`').to_lowercase();
-    if name.is_empty() {
-        return false;
-    }
     let sql = sql.to_lowercase();
     let word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
-    sql.match_indices(&name).any(|(at, _)| {
-        let before = sql[..at].chars().next_back();
-        let after = sql[at + name.len()..].chars().next();
-        !before.is_some_and(word) && !after.is_some_and(word)
-    })
+    let named = |name: &str| {
+        let name = name.trim_matches(|c| c == '"' || c == '`').to_lowercase();
+        !name.is_empty()
+            && sql.match_indices(&name).any(|(at, _)| {
+                let before = sql[..at].chars().next_back();
+                let after = sql[at + name.len()..].chars().next();
+                !before.is_some_and(word) && !after.is_some_and(word)
+            })
+    };
+    // An index, trigger or constraint of a table the script names may be its doing even
+    // when the script never spells the object's own name: a trigger created by a function
+    // it calls, a constraint named after the table by the database (harbor:
+    // `notification_policy_name_project_id_key`).
+    named(name) || table.is_some_and(named)
 }
 
 /// The shadow and what the run learned about it so far.
@@ -1635,7 +1640,12 @@ mod tests {
         ));
         assert!(!named("table tag"), "a whole word only");
         assert!(!named("column users.email"));
-        assert!(!named("index users_email_idx on users"));
+        // Of a table the script names, whatever the object's own name (harbor: triggers
+        // and a constraint PostgreSQL named after the table).
+        assert!(named("index users_email_idx on users"));
+        assert!(named("trigger users_touch on users"));
+        assert!(!named("index posts_user_idx on posts"));
+        assert!(!named("trigger tags_touch on tags_history"));
         assert!(!named("routine label_of(integer)"));
     }
 

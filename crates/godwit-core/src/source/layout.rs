@@ -151,10 +151,23 @@ fn migration_folders(root: &Path) -> Vec<String> {
             } else if holds_sql(&child) {
                 vec![child.clone()]
             } else {
-                subfolders(&child)
+                let inner: Vec<PathBuf> = subfolders(&child)
                     .into_iter()
                     .filter(|d| holds_sql(d))
-                    .collect()
+                    .collect();
+                // A folder of migration directories (Prisma's `<timestamp>_<name>/`,
+                // diesel's, godwit's) is itself the one to name, not each directory in it
+                // (formbricks keeps Prisma's in `packages/database/migration`).
+                let versioned = |d: &PathBuf| {
+                    d.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+                };
+                if !inner.is_empty() && inner.iter().all(versioned) {
+                    vec![child.clone()]
+                } else {
+                    inner
+                }
             };
             if holding.is_empty() {
                 if depth < 5 {
@@ -1690,6 +1703,34 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("db/sql, persistence/migrations/sql"), "{err}");
+        // A folder of migration directories is named itself, not one directory of it
+        // (formbricks: `packages/database/migration/<timestamp>_<name>/migration.sql`).
+        let prisma = tempfile::tempdir().unwrap();
+        write(
+            prisma.path(),
+            &[
+                (
+                    "packages/database/migration/20230329205933_init/migration.sql",
+                    "SELECT 1;\n",
+                ),
+                (
+                    "packages/database/migration/20230330000000_more/migration.sql",
+                    "SELECT 1;\n",
+                ),
+            ],
+        );
+        let err = read(
+            &prisma.path().join("migrations"),
+            &LayoutSpec::default(),
+            Dialect::Postgres,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("migrations = \"packages/database/migration\"")
+                && !err.contains("20230329205933_init"),
+            "{err}"
+        );
         let empty = tempfile::tempdir().unwrap();
         let err = read(
             &empty.path().join("migrations"),

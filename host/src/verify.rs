@@ -242,6 +242,10 @@ impl ScriptFailure {
             (Some(file), Some(section), _) => {
                 (format!("the `{section}` section of {file}"), String::new())
             }
+            // `1_x.down.sql` is named after the migration already, as a section's file is.
+            (Some(file), None, _) if file.starts_with(&self.migration) => {
+                (file.clone(), String::new())
+            }
             (Some(file), None, _) => (file.clone(), of),
             (None, _, ScriptKind::Up) => ("up.sql".into(), of),
             (None, _, ScriptKind::Down) => ("down.sql".into(), of),
@@ -1616,6 +1620,35 @@ mod tests {
 
         The shadow database godwit_shadow_0123456789ab was dropped.
         ");
+    }
+
+    /// Each script is named once: `1_x.down.sql`, never `1_x.down.sql of 1_x`.
+    #[test]
+    fn a_failed_script_is_named_once() {
+        let named = |file: Option<&str>, section: Option<&str>| {
+            ScriptFailure {
+                migration: "20250402170430_unique_names".into(),
+                script: ScriptKind::Down,
+                file: file.map(Into::into),
+                section: section.map(Into::into),
+                error: String::new(),
+                after: None,
+            }
+            .script_name()
+        };
+        assert_eq!(
+            named(Some("20250402170430_unique_names.down.sql"), None),
+            "20250402170430_unique_names.down.sql"
+        );
+        assert_eq!(
+            named(Some("migration.sql"), None),
+            "migration.sql of 20250402170430_unique_names"
+        );
+        assert_eq!(named(None, None), "down.sql of 20250402170430_unique_names");
+        assert_eq!(
+            named(Some("20250402170430_unique_names.sql"), Some("down")),
+            "the `down` section of 20250402170430_unique_names.sql"
+        );
     }
 
     #[test]

@@ -316,6 +316,42 @@ fn reads_other_tools_layouts_like_every_command() {
     .says("Checked 1 migration in prisma/migrations/20260101000000_drop_users");
 }
 
+/// A Prisma file with CREATE INDEX CONCURRENTLY alone runs outside a transaction, as
+/// Prisma ran it (formbricks): GW013's help says so instead of asking for godwit's
+/// directive, which a Prisma user has no reason to add. godwit's own folders still get
+/// the directive.
+#[test]
+fn concurrently_advice_follows_how_the_layout_runs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("prisma/migrations/20260101000000_index");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(
+        m.join("migration.sql"),
+        "-- godwit:lock-timeout=5s\nCREATE INDEX users_email ON users (email);\n",
+    )
+    .unwrap();
+    let out = run(lint(dir.path(), &["--dialect", "postgres"]));
+    out.expect(4)
+        .says("error[GW013 create-index-without-concurrently]")
+        .says("as prisma ran it: nothing to mark");
+    assert!(
+        !out.text().contains("godwit:no-transaction"),
+        "{}",
+        out.text()
+    );
+    let own = project(
+        "",
+        &[(
+            "20260101000000_index",
+            "-- godwit:lock-timeout=5s\nCREATE INDEX users_email ON users (email);\n",
+            Some("DROP INDEX users_email;\n"),
+        )],
+    );
+    run(lint(own.path(), &["--dialect", "postgres"]))
+        .expect(4)
+        .says("that starts with -- godwit:no-transaction");
+}
+
 /// Drizzle keeps each migration in one file: `lint migrations/0001_x.sql` checks that one
 /// (it said the file was a missing migrations directory).
 #[test]

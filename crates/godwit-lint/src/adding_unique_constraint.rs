@@ -26,7 +26,10 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
                         columns.join(", "),
                         lock_phrase(s, std::slice::from_ref(table))
                     ),
-                    "Build the index first with CREATE UNIQUE INDEX CONCURRENTLY (in a migration with -- godwit:no-transaction), then ALTER TABLE ... ADD CONSTRAINT name UNIQUE (or PRIMARY KEY) USING INDEX index_name, which is instant.",
+                    &format!(
+                        "Build the index first with CREATE UNIQUE INDEX CONCURRENTLY (in a migration of its own {}), then ALTER TABLE ... ADD CONSTRAINT name UNIQUE (or PRIMARY KEY) USING INDEX index_name, which is instant.",
+                        ctx.outside_a_transaction()
+                    ),
                 ))
             }
             _ => None,

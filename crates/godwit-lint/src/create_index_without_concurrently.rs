@@ -29,7 +29,10 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
                     "creates an index on {table} without CONCURRENTLY: it {}, so every INSERT, UPDATE and DELETE on {table} waits until the index is built",
                     lock_phrase(s, std::slice::from_ref(table))
                 ),
-                "Use CREATE INDEX CONCURRENTLY in a migration of its own that starts with -- godwit:no-transaction; if it fails, drop the INVALID index it leaves behind and deploy again.",
+                &format!(
+                    "Use CREATE INDEX CONCURRENTLY in a migration of its own {}; if it fails, drop the INVALID index it leaves behind and deploy again.",
+                    ctx.outside_a_transaction()
+                ),
             )),
             _ => None,
         })

@@ -24,7 +24,10 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
                 &RULE,
                 Some(s),
                 "drops an index without CONCURRENTLY: it takes an ACCESS EXCLUSIVE lock on the index's table, so every query on that table waits behind any long transaction using it".to_string(),
-                "Use DROP INDEX CONCURRENTLY in a migration of its own that starts with -- godwit:no-transaction.",
+                &format!(
+                    "Use DROP INDEX CONCURRENTLY in a migration of its own {}.",
+                    ctx.outside_a_transaction()
+                ),
             )),
             _ => None,
         })

@@ -195,6 +195,20 @@ impl<'a> RuleContext<'a> {
         }
     }
 
+    /// How a migration of this folder gets a `CONCURRENTLY` statement run outside a
+    /// transaction, to finish a sentence ("in a migration of its own {this}"): for the
+    /// tools that ran such a file as it was (Prisma, golang-migrate, Flyway, Drizzle), it
+    /// needs nothing, since deploy runs it the same way; elsewhere godwit's directive.
+    pub fn outside_a_transaction(&self) -> String {
+        match self.script.ran_as_is {
+            Some(tool) => format!(
+                "(on its own in its file it runs outside a transaction, as {} ran it: nothing to mark)",
+                tool.name()
+            ),
+            None => "that starts with -- godwit:no-transaction".into(),
+        }
+    }
+
     /// The built-in rule called `name_or_code`, if there is one.
     pub fn rule(&self, name_or_code: &str) -> Option<&'static RuleInfo> {
         find(self.rules, name_or_code)

@@ -429,13 +429,22 @@ fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> Stateme
         // it holds the strongest of their locks.
         Ok(asts) if !asts.is_empty() => {
             for (i, ast) in asts.iter().enumerate() {
-                lock = lock.max(from_ast(
+                let targets_before = touched.targets.len();
+                let own = from_ast(
                     ast,
                     dialect,
                     &mut info,
                     &mut touched,
                     drop_concurrently && i == 0,
-                ));
+                );
+                lock = lock.max(own);
+                // In a block each part's tables hold that part's lock, not the block's
+                // strongest: its CREATE INDEX takes SHARE on its table even beside a DROP.
+                if asts.len() > 1 {
+                    for table in touched.targets.split_off(targets_before) {
+                        touched.others.push((table, own));
+                    }
+                }
                 if matches!(
                     ast,
                     ast::Statement::Insert(_)
@@ -1462,6 +1471,22 @@ fn respelled(sql: &str, words: &[Word], dialect: Dialect) -> Option<String> {
                 &sql[value.end..]
             ))
         }
+        // `CREATE FUNCTION … COST 100` (pg_dump writes it; atuin's triggers), which the
+        // parser does not take: the planner's estimate changes nothing analysed here.
+        Dialect::Postgres
+            if starts_with(words, &["CREATE", "FUNCTION"])
+                || starts_with(words, &["CREATE", "OR", "REPLACE", "FUNCTION"]) =>
+        {
+            let at = words.windows(2).position(|pair| {
+                matches!(pair[0].upper.as_str(), "COST" | "ROWS")
+                    && pair[1].text.chars().all(|c| c.is_ascii_digit())
+            })?;
+            Some(format!(
+                "{}{}",
+                &sql[..words[at].start],
+                &sql[words[at + 1].end..]
+            ))
+        }
         Dialect::MySql if starts_with(words, &["ALTER", "TABLE"]) => {
             let rename = words.iter().position(|w| w.upper == "RENAME")?;
             let next = words.get(rename + 1)?;
@@ -1917,6 +1942,33 @@ mod tests {
             let alone = one("ALTER TABLE users DROP COLUMN legacy", dialect);
             assert_eq!(info.lock, alone.lock, "{dialect}");
         }
+        // Each part's table holds that part's lock (thunderdome: a CREATE INDEX beside a
+        // DROP TABLE was said to take ACCESS EXCLUSIVE on the indexed table).
+        let block = crate::split::Statement {
+            sql: "CREATE INDEX orders_c ON orders (customer_id);\nDROP TABLE legacy".into(),
+            line: 1,
+            span: 0..0,
+        };
+        let info = analyze(std::slice::from_ref(&block), Dialect::Postgres).remove(0);
+        assert_eq!(info.lock, Lock::AccessExclusive);
+        let lock_of = |t: &str| info.locks.iter().find(|l| l.table == t).map(|l| l.lock);
+        assert_eq!(lock_of("orders"), Some(Lock::Share));
+        assert_eq!(lock_of("legacy"), Some(Lock::AccessExclusive));
+    }
+
+    /// pg_dump and atuin write `COST 100` on functions, which the parser does not take.
+    #[test]
+    fn a_function_with_a_cost_is_read() {
+        let info = one(
+            "CREATE OR REPLACE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql COST 100 AS $$ BEGIN NEW.cost := 1; RETURN NEW; END $$",
+            Dialect::Postgres,
+        );
+        assert!(info.parsed, "{:?}", info.parse_error);
+        let rows = one(
+            "CREATE FUNCTION f(cost int) RETURNS SETOF int LANGUAGE sql ROWS 10 AS 'SELECT 1'",
+            Dialect::Postgres,
+        );
+        assert!(rows.parsed, "{:?}", rows.parse_error);
     }
 
     /// atuin's trigger at file line 15 failed at its line 32: the message said "Line: 32".

@@ -328,22 +328,42 @@ pub fn vague_name(name: &str) -> bool {
 /// "takes an ACCESS EXCLUSIVE lock on users", in the words of the statement's database.
 pub(crate) fn lock_phrase(statement: &StatementInfo, tables: &[String]) -> String {
     let lock = statement.lock;
+    let a = |lock: Lock| {
+        let name = lock.name();
+        let article = if name.starts_with(['A', 'E', 'a', 'e']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {name} lock")
+    };
     match lock {
         Lock::DatabaseWrite => "holds SQLite's database write lock".to_string(),
         Lock::None => "takes no table lock".to_string(),
+        _ if tables.is_empty() => format!("takes {} on its table", a(lock)),
         _ => {
-            let name = lock.name();
-            let article = if name.starts_with(['A', 'E', 'a', 'e']) {
-                "an"
-            } else {
-                "a"
-            };
-            let on = if tables.is_empty() {
-                "its table".to_string()
-            } else {
-                table_list(tables)
-            };
-            format!("takes {article} {name} lock on {on}")
+            // Each table's own lock (a goose block's CREATE INDEX takes SHARE on its table
+            // beside a DROP's ACCESS EXCLUSIVE), tables of one lock named together.
+            let mut groups: Vec<(Lock, Vec<String>)> = Vec::new();
+            for table in tables {
+                let own = statement
+                    .locks
+                    .iter()
+                    .find(|l| &l.table == table)
+                    .map_or(lock, |l| l.lock);
+                match groups.iter_mut().find(|(l, _)| *l == own) {
+                    Some((_, names)) => names.push(table.clone()),
+                    None => groups.push((own, vec![table.clone()])),
+                }
+            }
+            let parts: Vec<String> = groups
+                .iter()
+                .map(|(lock, names)| match lock {
+                    Lock::None => format!("no lock on {}", table_list(names)),
+                    _ => format!("{} on {}", a(*lock), table_list(names)),
+                })
+                .collect();
+            format!("takes {}", parts.join(" and "))
         }
     }
 }

@@ -96,6 +96,10 @@ enum Key {
     CreatedAt(i64),
     /// Flyway's repeatable script, by description.
     Repeatable(String),
+    /// Flyway's `baseline` marker (`<< Flyway Baseline >>`, type BASELINE): every
+    /// versioned migration up to this one was in the database before Flyway took over,
+    /// and Flyway never runs them; the marker is no migration of its own.
+    BaselineMarker(Version),
 }
 
 #[derive(Clone, Debug)]
@@ -285,6 +289,7 @@ async fn read_foreign(
                     // A baseline migration (`B1.2__x.sql`) Flyway applied to an empty
                     // database, recorded under its number.
                     Some(v) if kind == "SQL_BASELINE" => Key::Version(Version::baseline(&v)),
+                    Some(v) if kind == "BASELINE" => Key::BaselineMarker(v),
                     Some(v) => Key::Version(v),
                     None => Key::Repeatable(r[1].clone().unwrap_or_default().replace(' ', "_")),
                 };
@@ -413,6 +418,9 @@ fn matches(tool: Tool, key: &Key, m: &Migration) -> bool {
             crate::source::diesel_recorded_version(&m.origin) == v.as_str()
         }
         Key::Version(v) | Key::Only(v) => m.version.same_number(v),
+        Key::BaselineMarker(v) => {
+            !m.version.is_repeatable() && !m.version.is_baseline() && m.version <= *v
+        }
         Key::Repeatable(name) => m.version.is_repeatable() && m.name == *name,
     }
 }
@@ -490,7 +498,7 @@ async fn record_adoption(
     let recorded: Vec<Version> = foreign
         .iter()
         .filter_map(|f| match &f.key {
-            Key::Version(v) | Key::Only(v) => Some(v.clone()),
+            Key::Version(v) | Key::Only(v) | Key::BaselineMarker(v) => Some(v.clone()),
             _ => None,
         })
         .collect();
@@ -518,6 +526,8 @@ async fn record_adoption(
                 Key::Version(v) | Key::Only(v) => v.to_string(),
                 Key::CreatedAt(w) => format!("journal entry {w}"),
                 Key::Repeatable(r) => format!("R__{r}"),
+                // A marker below every file names no migration that could be missing.
+                Key::BaselineMarker(_) => continue,
             });
         }
     }

@@ -400,3 +400,21 @@ fn without_a_url_lint_checks_for_the_database_deploy_would_use() {
         .says("Checked 15 migrations")
         .says("as SQLite");
 }
+
+/// UPchieve's `    -- migrate:down`: dbmate reads a marker only at the start of a line,
+/// so the indented one is a comment and the DROP after it runs as part of up. lint says
+/// where the marker is and why it does not count, rather than "has no down section".
+#[test]
+fn an_indented_section_marker_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("db/migrations");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(
+        m.join("20211026205335_create_cities_table.sql"),
+        "-- migrate:up\nCREATE TABLE cities (id int);\n\n    -- migrate:down\nDROP TABLE cities;\n",
+    )
+    .unwrap();
+    run(lint(dir.path(), &["--dialect", "postgres"]))
+        .says("the `-- migrate:down` at line 4 is indented")
+        .says("Move `-- migrate:down`");
+}

@@ -52,6 +52,28 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
     } else {
         format!(" (it touches {})", crate::rule::table_list(&tables))
     };
+    // A marker its tool does not see: dbmate and goose read one only at the start of a
+    // line, so an indented one (UPchieve's `    -- migrate:down`) is a comment, and the
+    // down statements after it run as part of up.
+    if let DownPlace::Section { marker, .. } = &ctx.migration.down_place {
+        let squeezed = |l: &str| l.to_ascii_lowercase().replace([' ', '\t'], "");
+        let wanted = squeezed(marker);
+        if let Some(line) = ctx.migration.up.text.lines().position(|l| {
+            l.starts_with([' ', '\t']) && squeezed(l.trim_start()).starts_with(&wanted)
+        }) {
+            return vec![ctx.finding(
+                &RULE,
+                None,
+                format!(
+                    "{} has no {missing} its tool reads: the `{marker}` at line {} is indented, and a marker counts only at the start of a line, \
+                     so what follows it runs as part of up{touches}",
+                    ctx.migration.id(),
+                    line + 1
+                ),
+                &format!("Move `{marker}` in {up} to the start of its line."),
+            )];
+        }
+    }
     vec![ctx.finding(
         &RULE,
         None,

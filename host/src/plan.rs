@@ -87,6 +87,9 @@ pub struct PlannedMigration {
     /// Whether deploy runs it in one transaction; `mode` says how and why.
     pub transactional: bool,
     pub mode: crate::source::TransactionMode,
+    /// SQLite: deploy turns foreign keys off around it (the file says `PRAGMA
+    /// foreign_keys=OFF`, as Prisma's and Drizzle's rebuilds do, or its tool ran it so).
+    pub foreign_keys_off: bool,
     pub has_down: bool,
     /// For a plugin step: the plugin that runs it, batch by batch.
     pub step: Option<String>,
@@ -241,6 +244,7 @@ pub async fn plan(
             risk,
             transactional: mode.is_transaction(),
             mode,
+            foreign_keys_off,
             has_down: migration.down.is_some(),
             step: migration.step.as_ref().map(|s| s.plugin.clone()),
             statements: planned,
@@ -1028,6 +1032,9 @@ pub fn human(plan: &Plan) -> String {
         let mode = if let Some(plugin) = &m.step {
             step_mode =
                 format!("plugin step run by {plugin}: a transaction and a checkpoint per batch");
+            step_mode.as_str()
+        } else if m.foreign_keys_off {
+            step_mode = format!("{}, with SQLite's foreign keys off", m.mode.describe());
             step_mode.as_str()
         } else {
             step_mode = m.mode.describe();

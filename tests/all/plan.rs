@@ -456,6 +456,35 @@ fn a_drop_if_exists_of_a_missing_table_is_no_data_loss_in_plan() {
     }
 }
 
+/// A SQLite rebuild that says `PRAGMA foreign_keys=OFF` (Prisma's and Drizzle's) runs with
+/// foreign keys off around its transaction; plan says so next to the transaction mode.
+#[test]
+fn plan_says_when_sqlite_foreign_keys_are_off() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "20260101000000_create/up.sql",
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);\nCREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id) ON DELETE CASCADE);\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "20260102000000_rebuild/up.sql",
+        "PRAGMA foreign_keys=OFF;\nCREATE TABLE new_parent (id INTEGER PRIMARY KEY, name TEXT);\n\
+         INSERT INTO new_parent (id) SELECT id FROM parent;\nDROP TABLE parent;\n\
+         ALTER TABLE new_parent RENAME TO parent;\nPRAGMA foreign_keys=ON;\n",
+    );
+    p.write(
+        "20260103000000_plain/up.sql",
+        "CREATE TABLE other (id INTEGER PRIMARY KEY);\n",
+    );
+    p.godwit(&["plan"])
+        .expect(0)
+        .says("20260102000000_rebuild  risk")
+        .says("(one transaction, with SQLite's foreign keys off)");
+    let doc = plan_json(&p);
+    assert_eq!(doc["migrations"][0]["foreign_keys_off"], true, "{doc:#}");
+    assert_eq!(doc["migrations"][1]["foreign_keys_off"], false, "{doc:#}");
+}
+
 /// Counts only what exists: a table created earlier in the same plan has no rows yet.
 #[test]
 fn plan_of_a_fresh_database() {

@@ -1376,3 +1376,77 @@ fn a_migration_that_changes_another_tools_history_table_is_named_as_such() {
     p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
     assert!(p.db.table_exists("label"));
 }
+
+/// drizzle-kit runs only what its journal lists; a file left out of it (a hand-written
+/// one, a merge that lost the journal line) is never run by either tool. status names it.
+#[test]
+fn status_names_drizzle_files_the_journal_leaves_out() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write(
+        "meta/_journal.json",
+        r#"{"version":"7","dialect":"sqlite","entries":[{"idx":0,"version":"6","when":1700000000000,"tag":"0000_init","breakpoints":true}]}"#,
+    );
+    p.write(
+        "0000_init.sql",
+        "CREATE TABLE a (id integer PRIMARY KEY);\n",
+    );
+    p.write(
+        "0001_by_hand.sql",
+        "CREATE TABLE b (id integer PRIMARY KEY);\n",
+    );
+    p.godwit(&["status"])
+        .expect(5)
+        .says("Not migrations, so not run (as drizzle does not run them): 0001_by_hand.sql (not in meta/_journal.json)");
+    let out = p.godwit(&["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["left_out"][0]["file"], "0001_by_hand.sql", "{doc:#}");
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+    assert!(!p.db.table_exists("b"));
+}
+
+/// `flyway baseline` writes a marker row (type BASELINE, `<< Flyway Baseline >>`): every
+/// versioned migration up to its version was in the database before Flyway took over,
+/// and Flyway never runs them. adopt records them as applied and does not list the
+/// marker as a migration missing from the folder (conductor's marker is version 0).
+#[test]
+fn adopt_reads_flyways_baseline_marker_as_everything_up_to_it() {
+    for (marker, adopted, remaining) in [("1.1", 2, 1), ("0", 1, 2)] {
+        let p = Project::empty(Dialect::Postgres);
+        p.write(
+            "V1__users.sql",
+            "CREATE TABLE users (id int PRIMARY KEY);\n",
+        );
+        p.write(
+            "V1_1__posts.sql",
+            "CREATE TABLE posts (id int PRIMARY KEY);\n",
+        );
+        p.write("V2__tags.sql", "CREATE TABLE tags (id int PRIMARY KEY);\n");
+        p.db.exec("CREATE TABLE users (id int PRIMARY KEY)");
+        if marker == "1.1" {
+            p.db.exec("CREATE TABLE posts (id int PRIMARY KEY)");
+        }
+        p.db.exec(
+            "CREATE TABLE flyway_schema_history (installed_rank INT PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, \
+             type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, \
+             installed_on TIMESTAMP NOT NULL DEFAULT now(), execution_time INT NOT NULL, success BOOLEAN NOT NULL)",
+        );
+        p.db.exec(&format!(
+            "INSERT INTO flyway_schema_history VALUES (1, '{marker}', '<< Flyway Baseline >>', 'BASELINE', '<< Flyway Baseline >>', NULL, 'app', now(), 0, true)"
+        ));
+        if marker == "0" {
+            // Flyway then applied V1 itself.
+            p.db.exec(&format!(
+                "INSERT INTO flyway_schema_history VALUES (2, '1', 'users', 'SQL', 'V1__users.sql', {}, 'app', now(), 5, true)",
+                flyway_crc(&p.migrations().join("V1__users.sql"))
+            ));
+        }
+        let out = p.godwit(&["adopt"]);
+        out.expect(0);
+        assert!(!out.text().contains("not in the folder"), "{}", out.text());
+        out.says(&format!("Recorded as applied ({adopted})"));
+        p.godwit(&["deploy"])
+            .expect(0)
+            .says(&format!("Applied {remaining} migration"));
+        assert!(p.db.table_exists("tags"));
+    }
+}

@@ -15,7 +15,9 @@ mod envsub;
 mod layout;
 
 pub use create::{NewMigration, create, next_version};
-pub use layout::{Layout, LayoutSpec, declared_dialect, detect, diesel_recorded_version, read};
+pub use layout::{
+    Layout, LayoutSpec, declared_dialect, detect, diesel_recorded_version, left_out, read,
+};
 
 use crate::split::{self, Statement};
 use crate::{Dialect, Error};
@@ -337,7 +339,14 @@ impl TransactionMode {
                                 ": a lone CALL (line {line}), whose procedure may commit, which PostgreSQL refuses inside a transaction"
                             ),
                         };
-                        format!("{} ran the file as it is{detail}", tool.name())
+                        // Flyway does not send the file as it is: it sees the statement
+                        // and runs the migration without a transaction (with other
+                        // statements beside it only when `mixed` is set).
+                        let ran = match tool {
+                            Layout::Flyway => "ran it without a transaction",
+                            _ => "ran the file as it is",
+                        };
+                        format!("{} {ran}{detail}", tool.name())
                     }
                 };
                 format!("statement by statement: {why}")

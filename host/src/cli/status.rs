@@ -51,6 +51,12 @@ pub(super) async fn run(
         doc["layout"] = serde_json::json!(layout);
         doc["layout_from"] = serde_json::json!(layout_from);
         doc["baseline"] = serde_json::json!(baseline.version());
+        doc["left_out"] = serde_json::json!(
+            source::left_out(&config.migrations_dir, &config.layout())
+                .into_iter()
+                .map(|(file, why)| serde_json::json!({"file": file, "why": why}))
+                .collect::<Vec<_>>()
+        );
         doc["other_history"] = serde_json::json!(others);
         doc["checker_only"] = serde_json::json!(crate::driver::checker_only(config));
         outln!(
@@ -98,6 +104,18 @@ pub(super) async fn run(
         }
         if !others.is_empty() {
             outln!("\n{}", crate::adopt::unadopted_note(&others));
+        }
+        let left_out = source::left_out(&config.migrations_dir, &config.layout());
+        if !left_out.is_empty() {
+            let names: Vec<String> = left_out
+                .iter()
+                .map(|(file, why)| format!("{file} ({why})"))
+                .collect();
+            outln!(
+                "\nNot migrations, so not run (as {} does not run them): {}",
+                layout,
+                names.join(", ")
+            );
         }
     }
     let summary = report::summarize(&entries);

@@ -693,6 +693,51 @@ fn yes() -> bool {
     true
 }
 
+/// `.sql` files in the folder that its tool never runs, and so neither does godwit, with
+/// why: a Drizzle file its journal does not list (drizzle-kit reads the journal only), a
+/// Flyway file whose name is none of `V`, `U`, `B` or `R__` (Flyway skips it). Read for
+/// `status`, which names them: a file left out by a typo is otherwise never noticed.
+pub fn left_out(dir: &Path, spec: &LayoutSpec) -> Vec<(String, &'static str)> {
+    if spec.pattern.is_some() {
+        return Vec::new();
+    }
+    match spec.layout.map(Ok).unwrap_or_else(|| detect(dir)) {
+        Ok(Layout::Drizzle) => {
+            let Ok(text) = read_text(&dir.join("meta/_journal.json")) else {
+                return Vec::new();
+            };
+            let Ok(journal) = serde_json::from_str::<Journal>(&text) else {
+                return Vec::new();
+            };
+            entries(dir)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(name, path)| {
+                    path.is_file()
+                        && name
+                            .strip_suffix(".sql")
+                            .is_some_and(|tag| !journal.entries.iter().any(|e| e.tag == tag))
+                })
+                .map(|(name, _)| (name, "not in meta/_journal.json"))
+                .collect()
+        }
+        Ok(Layout::Flyway) => {
+            let mut files = Vec::new();
+            if collect_sql(dir, dir, &mut files).is_err() {
+                return Vec::new();
+            }
+            files
+                .into_iter()
+                .filter(|(_, path)| {
+                    flyway_name(&path.file_name().unwrap_or_default().to_string_lossy()).is_none()
+                })
+                .map(|(origin, _)| (origin, "not named V<v>__, U<v>__, B<v>__ or R__"))
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 fn read_drizzle(dir: &Path) -> Result<Vec<Migration>, Error> {
     let path = dir.join("meta/_journal.json");
     let journal: Journal = serde_json::from_str(&read_text(&path)?)
@@ -2009,6 +2054,14 @@ mod tests {
         let ms = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap();
         assert_eq!(ms.len(), 1);
         assert_eq!(ms[0].created_at, Some(1700000000000));
+        // drizzle-kit never runs a file its journal does not list; status names it.
+        assert_eq!(
+            left_out(dir.path(), &LayoutSpec::default()),
+            [(
+                "0001_not_in_journal.sql".to_string(),
+                "not in meta/_journal.json"
+            )]
+        );
         let statements = ms[0].up.statements(Dialect::Postgres).unwrap();
         assert_eq!(
             statements.iter().map(|s| s.line).collect::<Vec<_>>(),
@@ -2168,6 +2221,15 @@ mod tests {
         let ms = read(dir.path(), &LayoutSpec::default(), Dialect::Postgres).unwrap();
         let versions: Vec<&str> = ms.iter().map(|m| m.version.as_str()).collect();
         assert_eq!(versions, vec!["1", "1.1", "2", "R__views"]);
+        assert!(left_out(dir.path(), &LayoutSpec::default()).is_empty());
+        write(dir.path(), &[("v3_lowercase.sql", "SELECT 1;")]);
+        assert_eq!(
+            left_out(dir.path(), &LayoutSpec::default()),
+            [(
+                "v3_lowercase.sql".to_string(),
+                "not named V<v>__, U<v>__, B<v>__ or R__"
+            )]
+        );
         assert!(ms[1].down.is_some());
         assert_eq!(ms[2].up.no_transaction, Some(NoTransaction::Flyway));
         assert_eq!(ms[2].origin, "sub/V2__nested.sql");

@@ -329,9 +329,7 @@ impl Lock for SqliteDriver {
             }
             Ok(outcome) => Ok(outcome),
             // Another deployer is inside a write transaction: it holds the lease anyway.
-            Err(sqlx::Error::Database(db))
-                if db.message().contains("locked") || db.message().contains("busy") =>
-            {
+            Err(e) if busy_or_locked(&e) => {
                 Ok(Some("the database file is locked by another writer".into()))
             }
             Err(e) => Err(Error::db("cannot take the migration lease", &e)),
@@ -675,10 +673,15 @@ impl Session for SqliteDriver {
     }
 
     fn is_lock_timeout(&self, err: &sqlx::Error) -> bool {
-        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), extended codes included.
-        matches!(err, sqlx::Error::Database(db)
-            if db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6)))
+        busy_or_locked(err)
     }
+}
+
+/// SQLITE_BUSY (5) or SQLITE_LOCKED (6), extended codes included: another connection
+/// holds the lock. Read from the result code, never from the message.
+fn busy_or_locked(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db)
+        if db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6)))
 }
 
 #[async_trait(?Send)]

@@ -110,6 +110,17 @@ struct ForeignRow {
     checksum: Option<String>,
 }
 
+impl AdoptReport {
+    /// The other tool's table has rows, and none of them names a migration in the folder:
+    /// nothing was recorded, so deploy still refuses (a wrong folder, most likely).
+    pub fn matched_nothing(&self) -> bool {
+        self.adopted.is_empty()
+            && self.already_recorded.is_empty()
+            && self.failed.is_empty()
+            && !self.unknown.is_empty()
+    }
+}
+
 /// What adopt did, migration by migration.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct AdoptReport {
@@ -656,6 +667,15 @@ pub fn human(report: &AdoptReport) -> String {
         &report.pending,
     );
     out.push_str(&format!("{} was not modified.", report.table));
+    if report.matched_nothing() {
+        out.push_str(&format!(
+            "\nNothing was recorded: no row of {table} names a migration in this folder, so godwit's history is still empty and \
+             `godwit deploy` still refuses. Check that `migrations` in godwit.toml names the folder {tool} ran; if these migrations \
+             have nothing to do with {table}, `godwit deploy --ignore-other-history` applies them all.",
+            table = report.table,
+            tool = report.tool
+        ));
+    }
     out
 }
 

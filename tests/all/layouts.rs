@@ -1450,3 +1450,31 @@ fn adopt_reads_flyways_baseline_marker_as_everything_up_to_it() {
         assert!(p.db.table_exists("tags"));
     }
 }
+
+/// adopt that finds nothing of the folder in the other tool's table (a wrong folder)
+/// records nothing, so deploy would refuse again and send the user back to adopt. adopt
+/// says so, exits 4, and names the two ways on.
+#[test]
+fn adopt_that_matches_nothing_says_why_deploy_still_refuses() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "V1__users.sql",
+        "CREATE TABLE users (id int PRIMARY KEY);\n",
+    );
+    p.db.exec(
+        "CREATE TABLE flyway_schema_history (installed_rank INT PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, \
+         type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, \
+         installed_on TIMESTAMP NOT NULL DEFAULT now(), execution_time INT NOT NULL, success BOOLEAN NOT NULL)",
+    );
+    p.db.exec(
+        "INSERT INTO flyway_schema_history VALUES (1, '9', 'other', 'SQL', 'V9__other.sql', 1, 'app', now(), 5, true)",
+    );
+    p.godwit(&["adopt"])
+        .expect(4)
+        .says("Nothing was recorded")
+        .says("--ignore-other-history");
+    p.godwit(&["deploy"]).expect(4);
+    assert!(!p.db.table_exists("users"));
+    p.godwit(&["deploy", "--ignore-other-history"]).expect(0);
+    assert!(p.db.table_exists("users"));
+}

@@ -300,6 +300,7 @@ pub async fn take(
     if !dir.exists() {
         std::fs::create_dir_all(&dir).map_err(|e| BackupError::io("create", &dir, e))?;
         private(&dir, 0o700)?;
+        crate::config::keep_out_of_git(&dir);
     }
     let id = new_id();
     let extension = match config.target.dialect {

@@ -543,3 +543,25 @@ fn output_that_cannot_be_written_is_an_error_not_a_panic() {
         "a clean lint whose report was lost is not a success"
     );
 }
+
+/// A project of another tool never ran `godwit init`, so its .gitignore does not name
+/// `.godwit/`: whatever godwit writes there (the SQLite default, backups holding the
+/// database's rows) gets a `.gitignore` of its own, so `git add .` cannot commit it.
+#[test]
+fn the_godwit_directory_keeps_itself_out_of_git() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("prisma/migrations/20260101000000_init");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(m.join("migration.sql"), "CREATE TABLE t (id integer);\n").unwrap();
+    run(in_dir(dir.path(), &["deploy"])).expect(0);
+    let ignore = dir.path().join(".godwit/.gitignore");
+    let text = std::fs::read_to_string(&ignore).unwrap();
+    assert!(text.lines().any(|l| l == "*"), "{text}");
+    // A backup on a server database, into the default .godwit/backups, does the same.
+    let p = Project::empty(Dialect::Postgres);
+    p.write("1_t.up.sql", "CREATE TABLE t (id int);\n");
+    p.godwit(&["deploy"]).expect(0);
+    p.godwit(&["backup"]).expect(0);
+    let text = std::fs::read_to_string(p.path().join(".godwit/.gitignore")).unwrap();
+    assert!(text.lines().any(|l| l == "*"), "{text}");
+}

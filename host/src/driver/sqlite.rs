@@ -76,6 +76,7 @@ impl SqliteDriver {
                     parent.display()
                 ))
             })?;
+            crate::config::keep_out_of_git(parent);
         }
         let mut conn = with_connect_timeout(config, options.connect()).await?;
         let interrupt = {

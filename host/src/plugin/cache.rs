@@ -287,6 +287,7 @@ fn store(component: &Component, dir: &Path, path: &Path, mac: &Tag<'_>) -> Resul
         .serialize()
         .map_err(|e| io(path, "serialize into", &format!("{e:#}")))?;
     std::fs::create_dir_all(dir).map_err(|e| io(dir, "create", &e))?;
+    crate::config::keep_out_of_git(dir);
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(dir, "write to", &e))?;
     file.write_all(&mac.seal(&code))
         .map_err(|e| io(path, "write to", &e))?;

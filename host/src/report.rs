@@ -606,7 +606,15 @@ pub fn status(
         let reverting = e
             .row
             .is_some_and(|r| r.operation == Operation::Down.as_str());
-        let nothing_applied = e.row.is_some_and(|r| r.statements_applied == 0);
+        // What another tool recorded as failed says nothing of how much of it ran.
+        let adopted = e
+            .row
+            .is_some_and(|r| r.operation == Operation::Adopt.as_str());
+        let nothing_applied = !adopted && e.row.is_some_and(|r| r.statements_applied == 0);
+        let partly = e
+            .row
+            .filter(|r| !adopted && r.statements_applied > 0)
+            .filter(|r| r.statements_applied < r.statements_total);
         out.push_str(&if reverting {
             format!(
                 " The revert of {v} failed partway and blocks deploy and down: put the schema back in a known state, then run `godwit resolve --applied {v}` (still in effect) or `godwit resolve --rolled-back {v}` (revert complete)."
@@ -614,6 +622,19 @@ pub fn status(
         } else if nothing_applied {
             format!(
                 " {v} failed with nothing of it applied, and blocks deploy and down: fix the cause, then run `godwit resolve --rolled-back {v}` and deploy again."
+            )
+        } else if adopted {
+            format!(
+                " {v} was recorded as failed by the tool godwit adopted it from, which does not say how much of it took effect, and it blocks deploy and down: \
+                 inspect the schema, then run `godwit resolve --applied {v}` (all of it is there, or you finished it by hand) or `godwit resolve --rolled-back {v}` (none of it is, or you undid it)."
+            )
+        } else if let Some(r) = partly {
+            format!(
+                " {v} failed after {} of its {} statements took effect, and blocks deploy and down: fix the cause and run statement {} by hand, then `godwit resolve --continue {v}` and deploy to run the rest; \
+                 or finish or undo it by hand and run `godwit resolve --applied {v}` or `godwit resolve --rolled-back {v}`.",
+                r.statements_applied,
+                r.statements_total,
+                r.statements_applied + 1
             )
         } else {
             format!(

@@ -365,9 +365,17 @@ fn status_after_a_failure_names_the_resolve_commands() {
     );
     p.godwit(&["deploy"]).expect(1);
     p.godwit(&["status"])
-        .says("20261201000000 failed and blocks deploy and down")
+        .says("20261201000000 failed after 1 of its 2 statements took effect, and blocks deploy and down")
+        .says("run statement 2 by hand, then `godwit resolve --continue 20261201000000` and deploy to run the rest")
         .says("`godwit resolve --applied 20261201000000`")
         .says("`godwit resolve --rolled-back 20261201000000`");
+    // What status says to run works: the cause fixed, statement 2 run by hand.
+    p.db.exec("CREATE TABLE no_such_table (id INT)");
+    p.db.exec("INSERT INTO no_such_table VALUES (1)");
+    p.godwit(&["resolve", "--continue", "20261201000000"])
+        .expect(0);
+    p.godwit(&["deploy"]).expect(0);
+    assert_eq!(p.db.int("SELECT count(*) FROM no_such_table"), 1);
     // Rolled back whole (PostgreSQL's transaction): nothing to finish or undo by hand.
     let q = Project::empty(Dialect::Postgres);
     q.write(
@@ -380,6 +388,36 @@ fn status_after_a_failure_names_the_resolve_commands() {
         "fix the cause, then run `godwit resolve --rolled-back 20261201000000` and deploy again",
     );
     assert!(!status.text().contains("--applied"), "{}", status.text());
+}
+
+/// A migration another tool recorded as failed (Prisma's `finished_at` empty, sqlx's
+/// `success = false`) says nothing of how much of it ran: status must not claim nothing
+/// was applied and send the user to `--rolled-back`, which then fails on what did run
+/// (umami on MariaDB: its ADD COLUMN had committed).
+#[test]
+fn status_after_adopting_a_failed_migration_does_not_claim_nothing_ran() {
+    let p = Project::empty(Dialect::MySql);
+    p.write(
+        "20230101000000_add_visit/up.sql",
+        "ALTER TABLE website ADD COLUMN visit_id INT;\nUPDATE website SET visit_id = BIN_TO_UUID(1);\n",
+    );
+    p.db.exec("CREATE TABLE website (id INT PRIMARY KEY)");
+    p.db.exec("ALTER TABLE website ADD COLUMN visit_id INT");
+    p.db.exec(
+        "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+         success BOOLEAN NOT NULL, checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)",
+    );
+    p.db.exec("INSERT INTO _sqlx_migrations VALUES (20230101000000, 'add visit', CURRENT_TIMESTAMP, FALSE, X'00', 1)");
+    p.godwit(&["adopt"]).expect(4);
+    let status = p.godwit(&["status"]);
+    status
+        .says("was recorded as failed by the tool godwit adopted it from")
+        .says("inspect the schema");
+    assert!(
+        !status.text().contains("nothing of it applied"),
+        "{}",
+        status.text()
+    );
 }
 
 /// A PostgreSQL migration run statement by statement (no transaction) that fails halfway

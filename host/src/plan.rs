@@ -754,6 +754,15 @@ async fn plan_statement(
             continue;
         }
         let rows = rows_of(migrator, &known, table, q(table)).await;
+        // A DROP TABLE IF EXISTS of a table that is not there is said once, below.
+        let dropped_if_there = info
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::DropTable { table: t, if_exists: true } if t == table));
+        if rows.is_none() && dropped_if_there {
+            known.insert(table, rows);
+            continue;
+        }
         known.insert(table, rows);
         match rows {
             Some(rows) => {

@@ -1365,6 +1365,16 @@ fn a_migration_that_changes_another_tools_history_table_is_named_as_such() {
     p.godwit(&["plan"])
         .expect(0)
         .says("schema_migrations is the history table of dbmate or golang-migrate, which that tool creates and godwit does not");
+    // crates.io drops it IF EXISTS: that cannot fail, and plan does not say it would.
+    let q = Project::empty(Dialect::Postgres);
+    q.write(
+        "0010_drop_old_history.up.sql",
+        "DROP TABLE IF EXISTS schema_migrations;\n",
+    );
+    let out = q.godwit(&["plan"]);
+    out.expect(0)
+        .says("schema_migrations does not exist: nothing to drop");
+    assert!(!out.text().contains("fails unless"), "{}", out.text());
     let out = p.godwit(&["deploy"]);
     out.expect(1)
         .says("it changes schema_migrations, the history table of dbmate or golang-migrate")

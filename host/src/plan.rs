@@ -95,6 +95,10 @@ pub struct PlannedMigration {
     pub step: Option<String>,
     pub statements: Vec<PlannedStatement>,
     pub findings: Vec<Finding>,
+    /// The up script, which `statements` are of: findings on another file (a down.sql)
+    /// are shown with that file, not under an up statement of the same number.
+    #[serde(skip)]
+    pub up_path: std::path::PathBuf,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -249,6 +253,7 @@ pub async fn plan(
             step: migration.step.as_ref().map(|s| s.plugin.clone()),
             statements: planned,
             findings: mine,
+            up_path: migration.up.path.clone(),
         });
     }
     let enforcement = enforcement(migrator, &config, &pending, validators).await;
@@ -1065,7 +1070,7 @@ pub fn human(plan: &Plan) -> String {
             for f in m
                 .findings
                 .iter()
-                .filter(|f| f.location.statement == Some(s.number))
+                .filter(|f| f.location.statement == Some(s.number) && on_up(f, &m.up_path))
             {
                 out.push_str(&format!(
                     "      {} {} {}: {}\n",
@@ -1078,6 +1083,22 @@ pub fn human(plan: &Plan) -> String {
         }
         for f in m.findings.iter().filter(|f| f.location.statement.is_none()) {
             out.push_str(&format!("  {}\n", finding_line(f)));
+        }
+        // crates.io's GW015 on a down.sql: counted in the totals, so shown too.
+        for f in m
+            .findings
+            .iter()
+            .filter(|f| f.location.statement.is_some() && !on_up(f, &m.up_path))
+        {
+            let file = f
+                .location
+                .file
+                .as_deref()
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let line = f.location.line.map(|l| format!(":{l}")).unwrap_or_default();
+            out.push_str(&format!("  {file}{line}: {}\n", finding_line(f)));
         }
         if !m.has_down {
             out.push_str("  no down.sql: `godwit down` cannot revert this one\n");
@@ -1115,6 +1136,11 @@ pub fn human(plan: &Plan) -> String {
 }
 
 /// One finding on one line; a validator plugin's is marked with the plugin's name.
+/// Whether `f` is about the up script (a finding without a file is).
+fn on_up(f: &Finding, up: &std::path::Path) -> bool {
+    f.location.file.as_deref().is_none_or(|file| file == up)
+}
+
 fn finding_line(f: &Finding) -> String {
     let code = if f.code == f.rule {
         f.rule.clone()

@@ -366,12 +366,12 @@ pub fn empty_downs_warning(ids: &[String]) -> Option<String> {
         [one] => Some(format!(
             "warning: the down script of {one} is empty, so reverting it changed nothing, although its up script does something. \
              It is recorded as reverted, and the next deploy runs its up again over what is still there. \
-             If that is not what you meant, write the statements that undo it (`godwit verify` reports this too)."
+             If that is not what you meant, write the statements that undo it (`godwit verify` reports it where up changes the schema; it compares schemas, not rows)."
         )),
         many => Some(format!(
             "warning: {} down scripts are empty, so reverting them changed nothing, although their up scripts do something:\n{}\n\
              They are recorded as reverted, and the next deploy runs their up again over what is still there. \
-             If that is not what you meant, write the statements that undo them (`godwit verify` reports each one).",
+             If that is not what you meant, write the statements that undo them (`godwit verify` reports those whose up changes the schema; it compares schemas, not rows).",
             many.len(),
             text::listed(many, 10)
         )),

@@ -491,6 +491,36 @@ fn plan_says_when_sqlite_foreign_keys_are_off() {
     assert_eq!(doc["migrations"][1]["foreign_keys_off"], false, "{doc:#}");
 }
 
+/// crates.io's remove-downloads-column has a down.sql with CREATE INDEX CONCURRENTLY in
+/// a transaction: lint's GW015 on it counted in plan's totals and its risk, but the text
+/// never showed it. Findings on the down.sql are shown with that file.
+#[test]
+fn plan_shows_findings_on_a_down_script() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "20260101000000_create/up.sql",
+        "CREATE TABLE downloads (id int PRIMARY KEY, version_id int);\n",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    p.write(
+        "20260102000000_remove_column/up.sql",
+        "-- godwit:lock-timeout=5s\nALTER TABLE downloads DROP COLUMN version_id;\n",
+    );
+    p.write(
+        "20260102000000_remove_column/down.sql",
+        "ALTER TABLE downloads ADD COLUMN version_id int;\nCREATE INDEX CONCURRENTLY downloads_version ON downloads (version_id);\n",
+    );
+    let out = p.godwit(&["plan"]);
+    out.expect(0).says("down.sql:2: error GW015");
+    let doc = plan_json(&p);
+    let shown = out.text().matches(" GW0").count();
+    assert!(
+        shown >= doc["findings"].as_u64().unwrap() as usize,
+        "{}",
+        out.text()
+    );
+}
+
 /// Counts only what exists: a table created earlier in the same plan has no rows yet.
 #[test]
 fn plan_of_a_fresh_database() {

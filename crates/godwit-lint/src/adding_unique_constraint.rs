@@ -27,7 +27,7 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
                         lock_phrase(s, std::slice::from_ref(table))
                     ),
                     &format!(
-                        "Build the index first with CREATE UNIQUE INDEX CONCURRENTLY (in a migration of its own {}), then ALTER TABLE ... ADD CONSTRAINT name UNIQUE (or PRIMARY KEY) USING INDEX index_name, which is instant.",
+                        "Build the index first with CREATE UNIQUE INDEX CONCURRENTLY in a migration of its own {}; then ALTER TABLE ... ADD CONSTRAINT name UNIQUE (or PRIMARY KEY) USING INDEX index_name, which is instant.",
                         ctx.outside_a_transaction()
                     ),
                 ))

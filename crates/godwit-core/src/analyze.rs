@@ -926,6 +926,15 @@ fn from_ast(
             }
             Lock::None
         }
+        // A new materialized view holds rows like a new table, and nothing reads it yet:
+        // an index built on it in the same run blocks nobody (crates.io's
+        // recent_crate_downloads).
+        S::CreateView(view) if view.materialized && !view.or_replace => {
+            effects.push(Effect::CreateTable {
+                table: object(dialect, &view.name),
+            });
+            Lock::None
+        }
         // Replacing a view locks it like a table: queries reading it wait, and queue
         // behind the replacement while it waits for running ones.
         S::CreateView(view) if view.or_replace => {
@@ -1954,6 +1963,24 @@ mod tests {
         let lock_of = |t: &str| info.locks.iter().find(|l| l.table == t).map(|l| l.lock);
         assert_eq!(lock_of("orders"), Some(Lock::Share));
         assert_eq!(lock_of("legacy"), Some(Lock::AccessExclusive));
+    }
+
+    /// A new materialized view is new like a table: lint and plan judge an index on it in
+    /// the same run as on a table nothing uses yet.
+    #[test]
+    fn a_new_materialized_view_is_created() {
+        let info = one(
+            "CREATE MATERIALIZED VIEW recent_crate_downloads (crate_id, downloads) AS SELECT crate_id, SUM(downloads) FROM version_downloads GROUP BY crate_id",
+            Dialect::Postgres,
+        );
+        assert!(info.parsed, "{:?}", info.parse_error);
+        assert!(
+            info.effects.contains(&Effect::CreateTable {
+                table: "recent_crate_downloads".into()
+            }),
+            "{:?}",
+            info.effects
+        );
     }
 
     /// pg_dump and atuin write `COST 100` on functions, which the parser does not take.

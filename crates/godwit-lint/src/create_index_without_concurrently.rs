@@ -169,5 +169,12 @@ mod tests {
             Postgres,
             "CREATE TABLE orders (id int, customer_id int);\nCREATE INDEX orders_customer_idx ON orders (customer_id);\n",
         );
+        // crates.io: a materialized view created above is as new as a table.
+        passes(
+            "GW013",
+            Postgres,
+            "CREATE MATERIALIZED VIEW recent AS SELECT crate_id, SUM(downloads) AS downloads FROM version_downloads GROUP BY crate_id;\n\
+             CREATE UNIQUE INDEX recent_crate_id ON recent (crate_id);\n",
+        );
     }
 }

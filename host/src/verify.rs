@@ -1169,7 +1169,17 @@ impl<'a> Run<'a> {
                 repeatable.join(", ")
             ));
         }
+        let newest = self
+            .migrations
+            .iter()
+            .filter(|m| !m.version.is_repeatable())
+            .max_by(|a, b| a.version.cmp(&b.version));
         progress(VerifyProgress::Step(match migration {
+            // flipt: nothing above the floor, so nothing to run (the report says so too).
+            Some(m) if newest.is_some_and(|n| n.version == m.version) => format!(
+                "down: none to run, since the newest migration, {}, has no down.sql",
+                m.id()
+            ),
             Some(m) => format!(
                 "down: every down.sql from the newest migration back to {}",
                 m.id()

@@ -1304,3 +1304,24 @@ fn the_drift_verdict_names_the_shadow_it_came_from() {
     p.db.exec("ALTER TABLE u ADD COLUMN handmade int");
     verify(&p, &[]).expect(4).says("column u.handmade");
 }
+
+/// flipt's golang-migrate folder has no down files: `verify --down-all` has nothing to run,
+/// and its progress line says so instead of announcing a run it then says never happened.
+#[test]
+fn down_all_with_no_down_script_on_top_says_there_is_none_to_run() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write("1_a.up.sql", "CREATE TABLE a (id integer);\n");
+    p.write("1_a.down.sql", "DROP TABLE a;\n");
+    p.write("2_b.up.sql", "CREATE TABLE b (id integer);\n");
+    p.godwit(&["deploy"]).expect(0);
+    let out = verify(&p, &["--down-all"]);
+    out.expect(0)
+        .says("down: none to run, since the newest migration, 2_b, has no down.sql")
+        .says("no down.sql ran");
+    assert!(
+        !out.text()
+            .contains("every down.sql from the newest migration back to"),
+        "{}",
+        out.text()
+    );
+}

@@ -1772,6 +1772,14 @@ fn from_words(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn one(sql: &str, dialect: Dialect) -> StatementInfo {
+        let statements = crate::split::split(sql, dialect).unwrap();
+        assert_eq!(statements.len(), 1, "{sql}");
+        analyze(&statements, dialect).remove(0)
+    }
+
     #[test]
     fn created_schemas_are_read_in_every_spelling() {
         let pg = Dialect::Postgres;
@@ -1802,14 +1810,6 @@ mod tests {
         );
         assert!(created_schemas("SELECT 'CREATE SCHEMA s' -- CREATE SCHEMA t", pg).is_empty());
         assert!(created_schemas("CREATE TABLE schema_x (id int)", pg).is_empty());
-    }
-
-    use super::*;
-
-    fn one(sql: &str, dialect: Dialect) -> StatementInfo {
-        let statements = crate::split::split(sql, dialect).unwrap();
-        assert_eq!(statements.len(), 1, "{sql}");
-        analyze(&statements, dialect).remove(0)
     }
 
     /// Each table gets the lock of its own role: the one written, the ones only read, the

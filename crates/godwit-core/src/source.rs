@@ -410,7 +410,13 @@ fn goose_comments_blanked(plain: &str) -> String {
     for line in plain.split_inclusive('\n') {
         let content = line.trim_end_matches(['\n', '\r']);
         if !in_statement && content.trim_start().starts_with("--") {
-            out.extend(content.chars().map(|c| if c == '\t' { '\t' } else { ' ' }));
+            // As many bytes as each character had (`-- ═══`), so spans stay true.
+            for c in content.chars() {
+                match c {
+                    '\t' => out.push('\t'),
+                    c => out.extend(std::iter::repeat_n(' ', c.len_utf8())),
+                }
+            }
             out.push_str(&line[content.len()..]);
             continue;
         }

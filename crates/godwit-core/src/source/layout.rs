@@ -55,15 +55,16 @@ impl Layout {
         }
     }
 
-    /// Tools that sent each file to the database as it is, with no transaction of their
-    /// own around it: a file with its own `BEGIN`/`COMMIT`, or a lone
-    /// `CREATE INDEX CONCURRENTLY`, worked there. (Prisma and golang-migrate send the
-    /// whole file in one call; Flyway runs a file that needs it outside its
-    /// transaction.) The others wrap every file unless a marker says not to.
+    /// Tools that ran a file that needs it without a transaction of their own around
+    /// it: a file with its own `BEGIN`/`COMMIT`, or a lone `CREATE INDEX CONCURRENTLY`,
+    /// worked there. (Prisma and golang-migrate send the whole file in one call; Flyway
+    /// runs a migration with such a statement outside its transaction.) The others wrap
+    /// every file unless a marker says not to; drizzle-orm's migrator runs every pending
+    /// migration inside one transaction, where such a statement fails (Dokploy trial).
     fn ran_files_as_is(self) -> bool {
         matches!(
             self,
-            Layout::Prisma | Layout::Drizzle | Layout::GolangMigrate | Layout::Flyway
+            Layout::Prisma | Layout::GolangMigrate | Layout::Flyway
         )
     }
 
@@ -1863,7 +1864,8 @@ mod tests {
                 "-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE t (id int);\n-- +goose StatementEnd\n\
                  ---------------------------------------------------------------\n\
                  CREATE TABLE u (\n--- a note inside the statement stays\nid int\n);\n\
-                 -----\n  --no space either\n\
+                 -----\n  --no space either\n-- ═══ a separator of another kind ═══\n\
+                 CREATE TABLE w (id int);\n\
                  -- +goose Down\n-- +goose StatementBegin\nDROP TABLE u;\n-- +goose StatementEnd\n---------------\nDROP TABLE t;\n",
             )],
         );
@@ -1875,11 +1877,19 @@ mod tests {
                 sql,
                 [
                     "CREATE TABLE t (id int)",
-                    "CREATE TABLE u (\n--- a note inside the statement stays\nid int\n)"
+                    "CREATE TABLE u (\n--- a note inside the statement stays\nid int\n)",
+                    "CREATE TABLE w (id int)"
                 ],
                 "{dialect:?}"
             );
             assert_eq!(up[1].line, 6);
+            // Spans point into the file as written, past multi-byte separators too.
+            let text = &m.up.text;
+            assert!(
+                up.iter()
+                    .all(|s| text[s.span.clone()].starts_with("CREATE TABLE"))
+            );
+            assert_eq!(up[2].line, 13);
             let down = m.down.as_ref().unwrap().statements(dialect).unwrap();
             let sql: Vec<&str> = down.iter().map(|s| s.sql.as_str()).collect();
             assert_eq!(sql, ["DROP TABLE u", "DROP TABLE t"], "{dialect:?}");
@@ -2975,6 +2985,17 @@ mod tests {
             assert!(mode(layout, &[(file, "CREATE TABLE t (a int);")], pg).is_transaction());
         }
         assert!(!mode(Layout::Prisma, &[("1_index/migration.sql", index)], pg).is_transaction());
+        // drizzle-orm runs the pending migrations in one transaction: there, as here, a
+        // CONCURRENTLY file needs godwit's directive.
+        let journal = r#"{"version":"7","dialect":"postgresql","entries":[{"idx":0,"version":"7","when":1700000000000,"tag":"0000_index","breakpoints":true}]}"#;
+        assert!(
+            mode(
+                Layout::Drizzle,
+                &[("meta/_journal.json", journal), ("0000_index.sql", index)],
+                pg
+            )
+            .is_transaction()
+        );
         // A file that is a lone CALL, sent whole by golang-migrate (reportportal's
         // procedure commits per project): outside a transaction, as there. With other
         // statements, or from a tool that wrapped it (Flyway), in one, as there.

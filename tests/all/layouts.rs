@@ -185,6 +185,12 @@ fn sqlx() {
     q.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
 }
 
+/// Flyway's history table, as Flyway creates it (every row the tests write names its
+/// `installed_on`, so the statement runs on every database).
+const FLYWAY_HISTORY: &str = "CREATE TABLE flyway_schema_history (installed_rank INT PRIMARY KEY, version VARCHAR(50), \
+     description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, \
+     installed_by VARCHAR(100) NOT NULL, installed_on TIMESTAMP NOT NULL, execution_time INT NOT NULL, success BOOLEAN NOT NULL)";
+
 fn flyway_crc(path: &std::path::Path) -> i32 {
     let text = std::fs::read_to_string(path).unwrap();
     let mut crc = crc32fast::Hasher::new();
@@ -1306,11 +1312,7 @@ fn flyway_baseline_migrations(dialect: Dialect) {
     }
     r.db.exec(users);
     r.db.exec(posts);
-    r.db.exec(
-        "CREATE TABLE flyway_schema_history (installed_rank INT PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, \
-         type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, \
-         installed_on TIMESTAMP NOT NULL, execution_time INT NOT NULL, success BOOLEAN NOT NULL)",
-    );
+    r.db.exec(FLYWAY_HISTORY);
     r.db.exec(&format!(
         "INSERT INTO flyway_schema_history VALUES (1, '1.1', 'baseline', 'SQL_BASELINE', 'B1_1__baseline.sql', {}, 'app', CURRENT_TIMESTAMP, 5, TRUE)",
         flyway_crc(&r.migrations().join("B1_1__baseline.sql"))
@@ -1435,11 +1437,7 @@ fn adopt_reads_flyways_baseline_marker_as_everything_up_to_it() {
         if marker == "1.1" {
             p.db.exec("CREATE TABLE posts (id int PRIMARY KEY)");
         }
-        p.db.exec(
-            "CREATE TABLE flyway_schema_history (installed_rank INT PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, \
-             type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, \
-             installed_on TIMESTAMP NOT NULL DEFAULT now(), execution_time INT NOT NULL, success BOOLEAN NOT NULL)",
-        );
+        p.db.exec(FLYWAY_HISTORY);
         p.db.exec(&format!(
             "INSERT INTO flyway_schema_history VALUES (1, '{marker}', '<< Flyway Baseline >>', 'BASELINE', '<< Flyway Baseline >>', NULL, 'app', now(), 0, true)"
         ));
@@ -1471,11 +1469,7 @@ fn adopt_that_matches_nothing_says_why_deploy_still_refuses() {
         "V1__users.sql",
         "CREATE TABLE users (id int PRIMARY KEY);\n",
     );
-    p.db.exec(
-        "CREATE TABLE flyway_schema_history (installed_rank INT PRIMARY KEY, version VARCHAR(50), description VARCHAR(200) NOT NULL, \
-         type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, installed_by VARCHAR(100) NOT NULL, \
-         installed_on TIMESTAMP NOT NULL DEFAULT now(), execution_time INT NOT NULL, success BOOLEAN NOT NULL)",
-    );
+    p.db.exec(FLYWAY_HISTORY);
     p.db.exec(
         "INSERT INTO flyway_schema_history VALUES (1, '9', 'other', 'SQL', 'V9__other.sql', 1, 'app', now(), 5, true)",
     );

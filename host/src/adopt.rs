@@ -514,12 +514,7 @@ async fn record_adoption(
         })
         .collect();
     let migrations = if rows.is_empty() && !foreign.is_empty() {
-        let baseline = history::Baseline::from_recorded(migrations, &recorded);
-        migrations
-            .iter()
-            .filter(|m| baseline.keeps(m))
-            .cloned()
-            .collect()
+        history::Baseline::from_recorded(migrations, &recorded).path(migrations)
     } else {
         migrations.to_vec()
     };

@@ -613,9 +613,8 @@ pub async fn verify(
         .any(|e| e.status == Status::InBaseline);
     let migrations = history::in_effect(&migrations, if replaced { &[] } else { &rows });
     // The schemas the migrations create are theirs too: compared on both sides.
-    target
-        .driver()
-        .compare_schemas(&created_schemas(&migrations, dialect));
+    let created = created_schemas(&migrations, dialect);
+    target.driver().compare_schemas(&created);
     let position = TargetPosition::read(&history::entries(&migrations, &rows));
 
     let mut report = VerifyReport {
@@ -741,7 +740,6 @@ pub async fn verify(
                 }
             }
             report.compared = true;
-            let created = created_schemas(&migrations, dialect);
             let others = other_schemas(target.driver(), &created)
                 .await
                 .map_err(|e| Error::db("cannot list the target's other schemas", &e))?;

@@ -236,6 +236,15 @@ impl Baseline {
         }
     }
 
+    /// The migrations on this database's path, in order (see [`Baseline::keeps`]).
+    pub fn path(&self, migrations: &[Migration]) -> Vec<Migration> {
+        migrations
+            .iter()
+            .filter(|m| self.keeps(m))
+            .cloned()
+            .collect()
+    }
+
     /// How many of `migrations` the baseline taken stands for.
     pub fn covers(&self, migrations: &[Migration]) -> usize {
         migrations
@@ -248,12 +257,7 @@ impl Baseline {
 /// `migrations` as a database with `rows` in its history goes through them: see
 /// [`Baseline`]. Without baseline migrations in the folder, all of them.
 pub fn in_effect(migrations: &[Migration], rows: &[HistoryRow]) -> Vec<Migration> {
-    let baseline = Baseline::of(migrations, rows);
-    migrations
-        .iter()
-        .filter(|m| baseline.keeps(m))
-        .cloned()
-        .collect()
+    Baseline::of(migrations, rows).path(migrations)
 }
 
 /// Matches files with history. Rows must be in insertion order (ascending id). A Flyway

@@ -203,6 +203,36 @@ fn paths_may_be_one_migration_or_a_folder() {
         .says("does not exist");
 }
 
+/// The crates.io trial: `godwit -C proj lint proj/migrations` typed from the shell's
+/// directory. The advice is the path that works, not `godwit init`; and the path it
+/// gives does work.
+#[test]
+fn a_path_given_from_the_shell_rather_than_the_project_is_named() {
+    let outer = tempfile::tempdir().unwrap();
+    let dir = project("", &[CLEAN]);
+    let proj = outer.path().join("proj");
+    std::fs::rename(dir.path(), &proj).unwrap();
+    let mut cmd = godwit_cmd();
+    cmd.current_dir(outer.path())
+        .args(["-C", "proj", "lint", "proj/migrations"]);
+    let out = run(cmd);
+    out.expect(2)
+        .says("proj/proj/migrations does not exist")
+        .says("pass `migrations` instead");
+    assert!(!out.text().contains("godwit init"), "{}", out.text());
+    let mut cmd = godwit_cmd();
+    cmd.current_dir(outer.path())
+        .args(["-C", "proj", "lint", "migrations"]);
+    run(cmd).expect(0).says("Checked 1 migration");
+    // Nothing by that name anywhere: what lint takes, relative to which directory.
+    let mut cmd = godwit_cmd();
+    cmd.current_dir(outer.path())
+        .args(["-C", "proj", "lint", "nowhere"]);
+    run(cmd)
+        .expect(2)
+        .says("relative to the project directory (proj)");
+}
+
 #[test]
 fn unsplittable_file_is_a_source_error() {
     let dir = project(

@@ -72,6 +72,37 @@ fn of_its_folder(
         .collect())
 }
 
+/// Why a path given to `lint` is not there, and what to pass instead: paths are read
+/// relative to the project directory (`-C`), as git reads them, so a path typed
+/// relative to the shell's directory misses when `-C` names another one.
+fn missing_path(project: &Path, given: &Path, resolved: &Path) -> String {
+    let mut message = format!("{} does not exist", resolved.display());
+    if project != Path::new(".") && !given.is_absolute() && given.exists() {
+        message.push_str(&format!(
+            ": lint reads its paths relative to the project directory {} (-C), and {} is a \
+             path from the current directory",
+            project.display(),
+            given.display()
+        ));
+        match given.strip_prefix(project) {
+            Ok(inside) if !inside.as_os_str().is_empty() => {
+                message.push_str(&format!("; pass `{}` instead", inside.display()))
+            }
+            _ => message
+                .push_str("; pass it relative to the project directory, or as an absolute path"),
+        }
+    } else {
+        message.push_str(
+            "; pass a migrations folder, a migration's folder or its file, relative to the \
+             project directory",
+        );
+        if project != Path::new(".") {
+            message.push_str(&format!(" ({})", project.display()));
+        }
+    }
+    message
+}
+
 pub(super) async fn run(cli: &Cli, args: &Args) -> Result<u8, Error> {
     let file = FileConfig::read(&cli.dir)?;
     let (dialect, origin) = match args.dialect {
@@ -112,7 +143,13 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<u8, Error> {
         let dir = file.migrations_dir(&cli.dir);
         vec![dir.strip_prefix(".").map(Path::to_path_buf).unwrap_or(dir)]
     } else {
-        args.paths.iter().map(|p| in_project(p)).collect()
+        let dirs: Vec<PathBuf> = args.paths.iter().map(|p| in_project(p)).collect();
+        for (given, dir) in args.paths.iter().zip(&dirs) {
+            if !dir.exists() {
+                return Err(Error::Config(missing_path(&cli.dir, given, dir)));
+            }
+        }
+        dirs
     };
     let mut migrations = Vec::new();
     for dir in &dirs {

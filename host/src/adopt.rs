@@ -29,6 +29,13 @@ pub enum Tool {
 }
 
 impl Tool {
+    /// The tool refuses to go on when an applied migration's file changed since (Flyway's
+    /// validate on migrate, sqlx's `migrate run`); Prisma's `migrate deploy` and Drizzle's
+    /// migrator do not look.
+    pub fn refuses_changed_files(self) -> bool {
+        matches!(self, Tool::Flyway | Tool::Sqlx)
+    }
+
     /// Every tool, in the order `adopt` looks for their tables.
     pub const ALL: [Tool; 9] = [
         Tool::Prisma,
@@ -119,6 +126,12 @@ impl AdoptReport {
             && self.failed.is_empty()
             && !self.unknown.is_empty()
     }
+
+    /// Something was recorded that `godwit deploy` stops on: a migration the tool marked
+    /// failed, or one changed since a tool that refuses changed files applied it.
+    pub fn needs_attention(&self) -> bool {
+        !self.failed.is_empty() || (self.refuses_changed && !self.differs.is_empty())
+    }
 }
 
 /// What adopt did, migration by migration.
@@ -134,6 +147,8 @@ pub struct AdoptReport {
     pub failed: Vec<String>,
     /// Applied, but the file changed since (the tool's checksum differs).
     pub differs: Vec<String>,
+    /// The tool refuses changed files, so those in `differs` were recorded modified.
+    pub refuses_changed: bool,
     /// In the other tool's table, with no file in the folder.
     pub unknown: Vec<String>,
     /// Not applied by the other tool: the next `godwit deploy` applies them.
@@ -523,6 +538,7 @@ async fn record_adoption(
     let mut report = AdoptReport {
         tool: tool.name().into(),
         table: tool.table(dialect).into(),
+        refuses_changed: tool.refuses_changed_files(),
         ..Default::default()
     };
     for f in foreign {
@@ -571,6 +587,15 @@ async fn record_adoption(
             _ => false,
         };
         let mut history = new_row(migration, Operation::Adopt, state, 0);
+        if differs && tool.refuses_changed_files() {
+            // What the tool applied is not the file godwit would checksum now; the tool's
+            // own checksum stands for it, so status shows the migration modified and
+            // deploy refuses, as the tool did, until the file is restored or
+            // `resolve --applied` records it.
+            if let Some(theirs) = &row.checksum {
+                history.checksum = format!("{}:{theirs}", tool.name());
+            }
+        }
         history.finished_at = Some(history.started_at.clone());
         history.duration_ms = Some(0);
         if state == RowState::Failed {
@@ -646,11 +671,21 @@ pub fn human(report: &AdoptReport) -> String {
         ),
         &report.failed,
     );
-    list(
-        &mut out,
-        "Changed since they were applied (the tool's checksum differs from the file)",
-        &report.differs,
-    );
+    let changed = if report.refuses_changed {
+        format!(
+            "Changed since they were applied (the tool's checksum differs from the file): recorded with {}'s checksum, so \
+             `godwit status` shows them modified and `godwit deploy` refuses, as {} did, until each file is restored or \
+             `godwit resolve --applied V` records it as it is now",
+            report.tool, report.tool
+        )
+    } else {
+        format!(
+            "Changed since they were applied (the tool's checksum differs from the file; {} runs them anyway): recorded as \
+             applied, as they are now",
+            report.tool
+        )
+    };
+    list(&mut out, &changed, &report.differs);
     list(
         &mut out,
         &format!("In {} but not in the folder", report.table),

@@ -122,7 +122,10 @@ fn prisma() {
         .says("Marked failed by prisma")
         .says("20240102120000_add_posts")
         .says("Changed since they were applied")
+        .says("prisma runs them anyway): recorded as applied")
         .says("In _prisma_migrations but not in the folder (1):\n  20231201000000_gone");
+    // Prisma's `migrate deploy` does not check applied files, so neither does godwit.
+    r.godwit(&["status"]).says("applied");
     r.godwit(&["deploy"])
         .expect(4)
         .says("prisma recorded this migration as failed");
@@ -241,6 +244,38 @@ fn flyway() {
         out.text()
     );
     q.godwit(&["deploy"]).expect(0).says("Applied 2 migrations");
+
+    // A file edited after Flyway applied it: Flyway's migrate refuses it (validate), so
+    // godwit records Flyway's checksum and refuses too, until the edit is resolved.
+    let edited = migrated_by_other_tool(
+        &p,
+        "1",
+        &format!(
+            "{FLYWAY_HISTORY};
+             INSERT INTO flyway_schema_history VALUES (1, '1', 'create users', 'SQL', 'V1__create_users.sql', {}, 'app', now(), 5, true);",
+            flyway_crc(&dir.join("V1__create_users.sql")).wrapping_add(1)
+        ),
+    );
+    edited
+        .godwit(&["adopt"])
+        .expect(4)
+        .says("Recorded as applied (1)")
+        .says("recorded with flyway's checksum");
+    let status = edited.godwit(&["status"]);
+    status.says("modified");
+    edited
+        .godwit(&["deploy"])
+        .expect(4)
+        .says("was modified after it was applied");
+    assert!(
+        !edited.db.table_exists("posts"),
+        "nothing was applied past the refusal"
+    );
+    edited.godwit(&["resolve", "--applied", "1"]).expect(0);
+    edited
+        .godwit(&["deploy"])
+        .expect(0)
+        .says("Applied 3 migrations");
 }
 
 /// goose's `ENVSUB ON` fills the environment into the SQL when godwit runs it, and the

@@ -26,7 +26,7 @@ pub(super) async fn adopt(
 ) -> Result<u8, Error> {
     let report = crate::adopt::adopt(migrator, from).await?;
     print_report(json, &report, || crate::adopt::human(&report));
-    Ok(if report.failed.is_empty() && !report.matched_nothing() {
+    Ok(if !report.needs_attention() && !report.matched_nothing() {
         exit::OK
     } else {
         exit::BLOCKED

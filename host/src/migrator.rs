@@ -1949,6 +1949,18 @@ impl Migrator {
         let n = self.driver.execute_ddl(&statements[index].sql).await?;
         row.statements_applied = index as i64 + 1;
         row.error = in_doubt(statements, index + 1);
+        if self.driver.transactional_ddl()
+            && source::transaction_control(&statements[index].sql)
+                == Some(TransactionControl::Begin)
+        {
+            // The script opened a transaction of its own: nothing of godwit's goes first in
+            // it, for what must be its first statement (`SET TRANSACTION ISOLATION LEVEL`,
+            // langfuse's Prisma backfill). Written in it, the progress would go with it on
+            // a failure or a kill anyway: the row as it stood before BEGIN already says
+            // where to start again.
+            progress.marked = Some(index + 1);
+            return Ok(n);
+        }
         if index + 1 < statements.len() || !progress.last_is_final {
             self.driver.update_history_open(row).await?;
             progress.marked = row.error.is_some().then_some(index + 1);

@@ -712,6 +712,34 @@ fn a_failure_inside_the_scripts_own_transaction_sqlite() {
     a_failure_inside_the_scripts_own_transaction(Dialect::Sqlite);
 }
 
+/// langfuse's Prisma backfill opens its own transaction and sets its isolation level
+/// first: PostgreSQL takes `SET TRANSACTION` only before any query of the transaction,
+/// and godwit's progress write after BEGIN was one. Nothing of godwit's goes between
+/// them now, and the file runs at the level it asked for.
+#[test]
+fn a_scripts_own_transaction_sets_its_isolation_level_first() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write("migration_lock.toml", "provider = \"postgresql\"\n");
+    p.write(
+        "20240101000000_backfill/migration.sql",
+        "BEGIN;\nSET TRANSACTION ISOLATION LEVEL REPEATABLE READ;\n\
+         CREATE TABLE levels (level text NOT NULL);\n\
+         INSERT INTO levels SELECT current_setting('transaction_isolation');\nCOMMIT;\n",
+    );
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM levels WHERE level = 'repeatable read'"),
+        1
+    );
+    assert_eq!(
+        p.db.int(
+            "SELECT statements_applied FROM godwit_migrations WHERE version = '20240101000000'"
+        ),
+        5
+    );
+    p.godwit(&["status"]).expect(0);
+}
+
 /// A dbmate file whose `-- migrate:down` section is there but empty: dbmate reverts it as
 /// a no-op. godwit said the section was missing and refused; it now reverts it, with the
 /// same warning as an empty down.sql. A file with no down section still has none.

@@ -431,6 +431,43 @@ fn without_a_url_lint_checks_for_the_database_deploy_would_use() {
         .says("as SQLite");
 }
 
+/// A CI lint step with no URL on a PostgreSQL goose folder (the stop-31 trials): the
+/// SQL's own words choose PostgreSQL, so the PostgreSQL rules run and the output names
+/// the word. A folder with both PostgreSQL's and MySQL's words is not guessed.
+#[test]
+fn without_a_url_the_sql_s_own_words_choose_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("godwit.toml"),
+        "environment = \"development\"\n",
+    )
+    .unwrap();
+    let m = dir.path().join("migrations");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(
+        m.join("00001_users.sql"),
+        "-- +goose Up\n-- a comment that says AUTO_INCREMENT is not SQL\n\
+         CREATE TABLE users (id bigint PRIMARY KEY, engine text, created timestamptz NOT NULL);\n\
+         -- +goose Down\nDROP TABLE users;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        m.join("00002_index.sql"),
+        "-- +goose Up\nCREATE INDEX users_created ON users (created);\n-- +goose Down\nDROP INDEX users_created;\n",
+    )
+    .unwrap();
+    // GW010 (an index without CONCURRENTLY) is PostgreSQL's rule: SQLite's lint has none.
+    run(lint(dir.path(), &[]))
+        .says("as PostgreSQL (`TIMESTAMPTZ` in 00001_users.sql is PostgreSQL's; pass --dialect to choose)")
+        .says("CONCURRENTLY");
+    std::fs::write(
+        m.join("00003_mysql.sql"),
+        "-- +goose Up\nCREATE TABLE t (id int AUTO_INCREMENT PRIMARY KEY);\n",
+    )
+    .unwrap();
+    run(lint(dir.path(), &[])).says("as SQLite (the embedded SQLite default");
+}
+
 /// UPchieve's `    -- migrate:down`: dbmate reads a marker only at the start of a line,
 /// so the indented one is a comment and the DROP after it runs as part of up. lint says
 /// where the marker is and why it does not count, rather than "has no down section".

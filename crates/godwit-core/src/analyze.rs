@@ -1354,6 +1354,75 @@ pub fn created_schemas(sql: &str, dialect: Dialect) -> Vec<String> {
     out
 }
 
+/// Words only one database's SQL is written with, found in `sql` (outside strings,
+/// comments and dollar bodies), each with that database, in the order found and each
+/// once: PostgreSQL's `TIMESTAMPTZ` or `::` casts, MySQL's `AUTO_INCREMENT` or backquoted
+/// names, SQLite's `AUTOINCREMENT` or `PRAGMA`. (SQLite takes most type names it is
+/// given, so a marker says what a file was written for, not where it would fail.)
+pub fn dialect_markers(sql: &str) -> Vec<(Dialect, String)> {
+    const POSTGRES: &[&str] = &[
+        "TIMESTAMPTZ",
+        "TIMETZ",
+        "JSONB",
+        "BYTEA",
+        "SERIAL",
+        "BIGSERIAL",
+        "SMALLSERIAL",
+        "CONCURRENTLY",
+        "PLPGSQL",
+        "TSVECTOR",
+        "CITEXT",
+        "ILIKE",
+        "INHERITS",
+        "GEN_RANDOM_UUID",
+        "UUID_GENERATE_V4",
+    ];
+    const MYSQL: &[&str] = &[
+        "AUTO_INCREMENT",
+        "UNSIGNED",
+        "TINYINT",
+        "MEDIUMINT",
+        "MEDIUMTEXT",
+        "LONGTEXT",
+        "TINYTEXT",
+        "LONGBLOB",
+        "MEDIUMBLOB",
+        "TINYBLOB",
+    ];
+    // Table options, only as options: a column may be called `engine`.
+    const MYSQL_OPTIONS: &[&str] = &["ENGINE", "CHARSET"];
+    const SQLITE: &[&str] = &["AUTOINCREMENT", "PRAGMA", "ROWID"];
+    let words = words(sql);
+    let mut out: Vec<(Dialect, String)> = Vec::new();
+    let mut found = |dialect: Dialect, marker: String| {
+        if !out.iter().any(|(d, m)| *d == dialect && *m == marker) {
+            out.push((dialect, marker));
+        }
+    };
+    for (i, word) in words.iter().enumerate() {
+        let upper = word.upper.as_str();
+        if POSTGRES.contains(&upper) {
+            found(Dialect::Postgres, upper.to_string());
+        } else if MYSQL.contains(&upper)
+            || MYSQL_OPTIONS.contains(&upper)
+                && words.get(i + 1).is_some_and(|next| next.text == "=")
+        {
+            found(Dialect::MySql, upper.to_string());
+        } else if SQLITE.contains(&upper) {
+            found(Dialect::Sqlite, upper.to_string());
+        } else if word.text == ":"
+            && words
+                .get(i + 1)
+                .is_some_and(|next| next.text == ":" && next.start == word.end)
+        {
+            found(Dialect::Postgres, "::".to_string());
+        } else if sql.as_bytes().get(word.start) == Some(&b'`') {
+            found(Dialect::MySql, "`".to_string());
+        }
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------------------
 // Keyword scan, for statements sqlparser cannot read
 // ---------------------------------------------------------------------------------------
@@ -2367,5 +2436,50 @@ mod tests {
             "a volatile call inside one"
         );
         assert!(is_volatile("clock_timestamp()"));
+    }
+
+    #[test]
+    fn dialect_markers_are_words_of_one_database_outside_strings_and_comments() {
+        let markers = |sql: &str| {
+            dialect_markers(sql)
+                .into_iter()
+                .map(|(d, m)| format!("{d}:{m}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            markers("CREATE TABLE a (id bigserial, at timestamptz, n int DEFAULT '1'::int)"),
+            [
+                "PostgreSQL:BIGSERIAL",
+                "PostgreSQL:TIMESTAMPTZ",
+                "PostgreSQL:::"
+            ]
+        );
+        assert_eq!(
+            markers(
+                "CREATE TABLE `a` (id int unsigned AUTO_INCREMENT) ENGINE=InnoDB DEFAULT CHARSET = utf8mb4"
+            ),
+            [
+                "MySQL:`",
+                "MySQL:UNSIGNED",
+                "MySQL:AUTO_INCREMENT",
+                "MySQL:ENGINE",
+                "MySQL:CHARSET"
+            ]
+        );
+        assert_eq!(
+            markers(
+                "PRAGMA foreign_keys = off; CREATE TABLE a (id integer PRIMARY KEY AUTOINCREMENT)"
+            ),
+            ["SQLite:PRAGMA", "SQLite:AUTOINCREMENT"]
+        );
+        // Not in strings, comments or dollar bodies; a column may be called engine; a
+        // named parameter is not a cast.
+        assert!(
+            markers(
+                "-- timestamptz\nCREATE TABLE a (engine text, note text DEFAULT 'jsonb'); /* UNSIGNED */\n\
+                 CREATE FUNCTION f() RETURNS int AS $$ SELECT 1::int $$ LANGUAGE sql;\nSELECT * FROM a WHERE x = :id"
+            )
+            .is_empty()
+        );
     }
 }

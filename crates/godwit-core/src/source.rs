@@ -17,6 +17,7 @@ mod layout;
 pub use create::{NewMigration, create, next_version};
 pub use layout::{
     Layout, LayoutSpec, declared_dialect, detect, diesel_recorded_version, left_out, read,
+    sniffed_dialect,
 };
 
 use crate::split::{self, Statement};

@@ -114,6 +114,11 @@ pub(super) async fn run(cli: &Cli, args: &Args) -> Result<u8, Error> {
                 source::declared_dialect(&file.migrations_dir(&cli.dir))
                     .map(|(d, said)| (d, format!("as the folder declares: {said}")))
             })
+            .or_else(|| {
+                // Or its SQL does, in words only one database takes.
+                source::sniffed_dialect(&file.migrations_dir(&cli.dir))
+                    .map(|(d, said)| (d, format!("{said}; pass --dialect to choose")))
+            })
             .unwrap_or_else(|| {
                 // With no URL anywhere, deploy uses the embedded SQLite file, except
                 // outside development, where it refuses: then PostgreSQL is the guess.

@@ -275,6 +275,49 @@ pub fn declared_dialect(dir: &Path) -> Option<(Dialect, String)> {
     ))
 }
 
+/// The database the SQL files under `dir` (two levels down, as every layout keeps them)
+/// are written for, when their words say so: markers of one database only (see
+/// [`crate::analyze::dialect_markers`]), or SQLite's with MySQL's (SQLite takes MySQL's
+/// types and backquotes). `None` when nothing marks them or PostgreSQL's and MySQL's
+/// markers are both there. The sentence says which word in which file decided.
+pub fn sniffed_dialect(dir: &Path) -> Option<(Dialect, String)> {
+    let mut files = Vec::new();
+    for (name, path) in entries(dir).ok()? {
+        if path.is_dir() {
+            for (inner, path) in entries(&path).unwrap_or_default() {
+                if inner.ends_with(".sql") {
+                    files.push((format!("{name}/{inner}"), path));
+                }
+            }
+        } else if name.ends_with(".sql") {
+            files.push((name, path));
+        }
+    }
+    let mut first: Vec<(Dialect, String, String)> = Vec::new();
+    for (name, path) in files {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for (dialect, marker) in crate::analyze::dialect_markers(&text) {
+            if !first.iter().any(|(d, _, _)| *d == dialect) {
+                first.push((dialect, marker, name.clone()));
+            }
+        }
+    }
+    let has = |d: Dialect| first.iter().find(|(x, _, _)| *x == d);
+    let (dialect, marker, file) = match (
+        has(Dialect::Postgres),
+        has(Dialect::MySql),
+        has(Dialect::Sqlite),
+    ) {
+        (Some(pg), None, None) => pg,
+        (None, Some(my), None) => my,
+        (None, _, Some(lite)) => lite,
+        _ => return None,
+    };
+    Some((*dialect, format!("`{marker}` in {file} is {dialect}'s")))
+}
+
 /// Works out which tool wrote `dir` from what is in it.
 pub fn detect(dir: &Path) -> Result<Layout, Error> {
     let entries = entries(dir)?;

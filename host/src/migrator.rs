@@ -404,6 +404,26 @@ impl Migrator {
         Ok(pending)
     }
 
+    /// Why `deploy` would refuse before applying anything (another tool's history not
+    /// adopted, a failed migration awaiting `resolve`, a modified or missing file, …), in
+    /// deploy's own words; `None` when it would go ahead. Reads only: what `plan` shows.
+    pub async fn deploy_refusal(
+        &mut self,
+        migrations: &[Migration],
+    ) -> Result<Option<String>, Error> {
+        let others = crate::adopt::unadopted_histories(self).await?;
+        if !others.is_empty() {
+            return Ok(Some(Error::OtherToolHistory(others).to_string()));
+        }
+        let mut rows = self.history().await?;
+        self.settle_rerunnable_doubts(migrations, &mut rows)?;
+        let entries = history::entries(migrations, &rows);
+        let allow_out_of_order = self.config.file.allow_out_of_order.unwrap_or(false);
+        Ok(check_blockers(&entries, allow_out_of_order)
+            .err()
+            .map(|e| e.to_string()))
+    }
+
     /// Runs `body` holding the migration lock, and always lets go of it.
     pub(crate) async fn locked<T>(
         &mut self,

@@ -60,6 +60,11 @@ pub struct Plan {
     /// What confines the statements of each plugin the deploy would run (pending steps'
     /// plugins, then validators), and what would stop it before anything is applied.
     pub enforcement: Vec<PlannedEnforcement>,
+    /// Why `deploy` would refuse to start at all, in its own words (a failed migration
+    /// awaiting `resolve`, another tool's history, a modified file): then nothing below
+    /// runs until that is dealt with, and `plan` exits 4 as deploy would.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// What confines one plugin's statements besides godwit's SQL checker.
@@ -140,6 +145,7 @@ pub async fn plan(
     // What `deploy --to` would apply: the pending migrations up to that version.
     let mut pending = migrator.pending(&sources).await?;
     pending.retain(|m| to.is_none_or(|to| m.version <= *to));
+    let refused = migrator.deploy_refusal(&sources).await?;
     // The migrations before the pending ones declare what these change.
     let earlier: Vec<crate::source::Migration> = match pending.first() {
         Some(first) => sources
@@ -276,6 +282,7 @@ pub async fn plan(
         data_loss,
         migrations,
         enforcement,
+        refused,
     })
 }
 
@@ -1037,6 +1044,12 @@ pub fn human(plan: &Plan) -> String {
         }
     }
     out.push_str(&enforcement_lines(plan));
+    if let Some(refused) = &plan.refused {
+        out.push_str(&format!(
+            "\n`godwit deploy` would apply nothing now: {}\n\n",
+            refused.replace('\n', "\n  ")
+        ));
+    }
     if plan.migrations.is_empty() {
         out.push_str("Nothing to plan: no pending migrations.\n");
         return out;
@@ -1158,6 +1171,11 @@ fn finding_line(f: &Finding) -> String {
 /// A pull-request comment: summary, tables at risk, data, rollback.
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::from("## godwit plan\n\n");
+    if let Some(refused) = &plan.refused {
+        out.push_str(&format!(
+            "**`godwit deploy` would apply nothing now:**\n\n```\n{refused}\n```\n\n"
+        ));
+    }
     if plan.migrations.is_empty() {
         out.push_str("No pending migrations.\n");
         return out;

@@ -547,6 +547,58 @@ fn plan_of_a_fresh_database() {
         .says("no migration with that version");
 }
 
+/// The langfuse trial: with a failed migration awaiting `resolve`, deploy refused (exit 4)
+/// while plan said "Nothing to plan" and exited 0. plan now says what deploy would say,
+/// in every format, and exits 4 as it would; as it does for another tool's history.
+#[test]
+fn plan_says_when_deploy_would_refuse() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write("20260101000000_a/up.sql", "CREATE TABLE a (id INTEGER);\n");
+    p.write(
+        "20260102000000_b/up.sql",
+        "CREATE TABLE b (id INTEGER);\nINSERT INTO nowhere VALUES (1);\n",
+    );
+    p.write("20260103000000_c/up.sql", "CREATE TABLE c (id INTEGER);\n");
+    p.godwit(&["deploy"]).expect(1);
+    let out = p.godwit(&["plan"]);
+    out.expect(4)
+        .says("`godwit deploy` would apply nothing now: deploy refused: 1 problem")
+        .says("20260102000000")
+        .says("resolve")
+        // What would run once it is dealt with is still planned.
+        .says("20260103000000_c");
+    let out = p.godwit(&["plan", "--json"]);
+    out.expect(4);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        json["refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("20260102000000")),
+        "{json}"
+    );
+    p.godwit(&["plan", "--format", "markdown"])
+        .expect(4)
+        .says("would apply nothing now");
+    // Dealt with, the plan goes back to what deploy will do.
+    p.godwit(&["resolve", "--rolled-back", "20260102000000"])
+        .expect(0);
+    p.write("20260102000000_b/up.sql", "CREATE TABLE b (id INTEGER);\n");
+    let out = p.godwit(&["plan"]);
+    out.expect(0);
+    assert!(
+        !out.text().contains("would apply nothing"),
+        "{}",
+        out.text()
+    );
+
+    // Another tool's history, not adopted: deploy refuses, and so plan says.
+    let q = Project::empty(Dialect::Sqlite);
+    q.write("20260101000000_a/up.sql", "CREATE TABLE a (id INTEGER);\n");
+    q.db.exec("CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)");
+    q.db.exec("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (20260101000000, 'a', 1, x'00', 1)");
+    q.godwit(&["plan"]).expect(4).says("godwit adopt");
+}
+
 /// Each table's own lock: the table written, the tables only read, the table a foreign key
 /// references, the table created (none). SQLite's one lock is on the whole file.
 #[test]

@@ -42,5 +42,9 @@ pub(super) async fn run(
         ),
         Format::Markdown => outln!("{}", crate::plan::markdown(&plan)),
     }
-    Ok(exit::OK)
+    Ok(if plan.refused.is_some() {
+        exit::BLOCKED
+    } else {
+        exit::OK
+    })
 }

@@ -468,6 +468,68 @@ fn without_a_url_the_sql_s_own_words_choose_the_database() {
     run(lint(dir.path(), &[])).says("as SQLite (the embedded SQLite default");
 }
 
+/// The langfuse trial: GW017 told Prisma users to put the directive "at the top of
+/// up.sql", a file their layout does not have. The help names the script as its layout
+/// keeps it, and the directive works there.
+#[test]
+fn help_names_the_script_as_the_layout_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    for (name, up) in [
+        ("00001_users.sql", "CREATE TABLE users (id int);"),
+        ("00002_age.sql", "ALTER TABLE users ADD COLUMN age int;"),
+    ] {
+        std::fs::create_dir_all(&m).unwrap();
+        std::fs::write(
+            m.join(name),
+            format!("-- +goose Up\n{up}\n-- +goose Down\nSELECT 1;\n"),
+        )
+        .unwrap();
+    }
+    // goose files take no godwit directives: the help offers what works there, and it does.
+    let out = run(lint(dir.path(), &["--dialect", "postgres"]));
+    out.says("GW017")
+        .says("Set a lock timeout: lock_timeout in godwit.toml, or a SET before the statement");
+    assert!(
+        !out.text().contains("godwit:lock-timeout"),
+        "{}",
+        out.text()
+    );
+    std::fs::write(
+        m.join("00002_age.sql"),
+        "-- +goose Up\nSET lock_timeout = '5s';\nALTER TABLE users ADD COLUMN age int;\n-- +goose Down\nSELECT 1;\n",
+    )
+    .unwrap();
+    let out = run(lint(dir.path(), &["--dialect", "postgres"]));
+    assert!(!out.text().contains("GW017"), "{}", out.text());
+    // GW015's way out is goose's own marker.
+    std::fs::write(
+        m.join("00003_index.sql"),
+        "-- +goose Up\nCREATE INDEX CONCURRENTLY users_age ON users (age);\n-- +goose Down\nSELECT 1;\n",
+    )
+    .unwrap();
+    run(lint(dir.path(), &["--dialect", "postgres"]))
+        .says("GW015")
+        .says("marked -- +goose NO TRANSACTION");
+
+    let prisma = tempfile::tempdir().unwrap();
+    let m = prisma.path().join("prisma/migrations");
+    for (name, up) in [
+        ("20240101000000_users", "CREATE TABLE users (id int);"),
+        (
+            "20240102000000_age",
+            "ALTER TABLE users ADD COLUMN age int;",
+        ),
+    ] {
+        std::fs::create_dir_all(m.join(name)).unwrap();
+        std::fs::write(m.join(name).join("migration.sql"), format!("{up}\n")).unwrap();
+    }
+    std::fs::write(m.join("migration_lock.toml"), "provider = \"postgresql\"\n").unwrap();
+    run(lint(prisma.path(), &[]))
+        .says("GW017")
+        .says("at the top of migration.sql");
+}
+
 /// UPchieve's `    -- migrate:down`: dbmate reads a marker only at the start of a line,
 /// so the indented one is a comment and the DROP after it runs as part of up. lint says
 /// where the marker is and why it does not count, rather than "has no down section".

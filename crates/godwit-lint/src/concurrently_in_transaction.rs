@@ -37,10 +37,11 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
                 Effect::DropIndex { concurrently: true } => "DROP INDEX CONCURRENTLY".to_string(),
                 _ => continue,
             };
-            let (file, script, command) = if ctx.is_down() {
-                ("down.sql", "its down.sql", "`godwit down`")
+            let file = ctx.script_place();
+            let (script, command) = if ctx.is_down() {
+                (format!("its down script ({file})"), "`godwit down`")
             } else {
-                ("up.sql", "this migration", "the deploy")
+                ("this migration".to_string(), "the deploy")
             };
             let message = if in_transaction {
                 format!(
@@ -57,7 +58,14 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
                 &RULE,
                 Some(s),
                 message,
-                &format!("Start {file} with -- godwit:no-transaction and keep the concurrent statement in a migration of its own, without BEGIN/COMMIT, so a failure is easy to retry."),
+                &if ctx.reads_directives() {
+                    format!("Start {file} with -- godwit:no-transaction and keep the concurrent statement in a migration of its own, without BEGIN/COMMIT, so a failure is easy to retry.")
+                } else {
+                    format!(
+                        "Keep the concurrent statement in a migration of its own {}, without BEGIN/COMMIT, so a failure is easy to retry.",
+                        ctx.outside_a_transaction()
+                    )
+                },
             ));
         }
     }

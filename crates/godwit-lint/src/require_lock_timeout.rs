@@ -44,7 +44,14 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
             lock_phrase(s, &tables),
             crate::rule::table_list(&tables)
         ),
-        "Set a lock timeout: -- godwit:lock-timeout=5s at the top of up.sql, lock_timeout in godwit.toml, or a SET before the statement; godwit retries the migration after a lock timeout.",
+        &format!(
+            "Set a lock timeout: {}lock_timeout in godwit.toml, or a SET before the statement; godwit retries the migration after a lock timeout.",
+            if ctx.reads_directives() {
+                format!("-- godwit:lock-timeout=5s at the top of {}, ", ctx.script_place())
+            } else {
+                String::new()
+            }
+        ),
     )]
 }
 

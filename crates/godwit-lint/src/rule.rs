@@ -89,6 +89,44 @@ impl<'a> RuleContext<'a> {
         self.script
     }
 
+    /// Where the script is, as its author knows it: `up.sql`, `migration.sql`,
+    /// `V2__add_index.sql`, or `the up section of 00002_index.sql` where one file holds
+    /// both directions (goose, dbmate). Help that says where to write something names it.
+    pub fn script_place(&self) -> String {
+        let name = |path: &std::path::Path| {
+            path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        };
+        if self.section_marker().is_some() {
+            let direction = if self.is_down() { "down" } else { "up" };
+            format!("the {direction} section of {}", name(&self.script.path))
+        } else {
+            name(&self.script.path)
+        }
+    }
+
+    /// The script is a section of a file that holds both directions: the marker that
+    /// opens its down section (`-- +goose Down`, `-- migrate:down`). godwit's directives
+    /// are not read in such files; their tool's own markers are.
+    fn section_marker(&self) -> Option<&'static str> {
+        match &self.migration.down_place {
+            godwit_core::source::DownPlace::Section { file, marker }
+                if self.script.path == *file =>
+            {
+                Some(marker)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether `-- godwit:` directives at the top of the script are read (everywhere but
+    /// goose's and dbmate's sections).
+    pub fn reads_directives(&self) -> bool {
+        self.section_marker().is_none()
+    }
+
     /// Whether the script is the migration's down.sql.
     pub fn is_down(&self) -> bool {
         self.migration
@@ -200,12 +238,16 @@ impl<'a> RuleContext<'a> {
     /// tools that ran such a file as it was (Prisma, golang-migrate, Flyway, Drizzle), it
     /// needs nothing, since deploy runs it the same way; elsewhere godwit's directive.
     pub fn outside_a_transaction(&self) -> String {
-        match self.script.ran_as_is {
-            Some(tool) => format!(
+        match (self.script.ran_as_is, self.section_marker()) {
+            (Some(tool), _) => format!(
                 "(on its own in its file it runs outside a transaction, as {} ran it: nothing to mark)",
                 tool.name()
             ),
-            None => "that starts with -- godwit:no-transaction".into(),
+            (None, Some(marker)) if marker.starts_with("-- +goose") => {
+                "marked -- +goose NO TRANSACTION".into()
+            }
+            (None, Some(_)) => "whose -- migrate:up line says transaction:false".into(),
+            (None, None) => "that starts with -- godwit:no-transaction".into(),
         }
     }
 

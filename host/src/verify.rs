@@ -160,8 +160,8 @@ impl MigrationCheck {
                 self.problems.len(),
                 if self.problems.len() == 1 { "" } else { "s" }
             ),
-            Reversibility::NoDownSql => "up: no down.sql, reversibility not checked".to_string(),
-            Reversibility::UpFailed => "up: up.sql FAILED (see below)".to_string(),
+            Reversibility::NoDownSql => "up: no down script, reversibility not checked".to_string(),
+            Reversibility::UpFailed => "up: FAILED (see below)".to_string(),
             Reversibility::DownFailed => "up, down: down.sql FAILED (see below)".to_string(),
             Reversibility::NotChecked => format!(
                 "up: down.sql not checked{}",
@@ -1480,6 +1480,15 @@ impl TargetPosition {
                     "{} is applied on the target but its directory is gone; whatever it created shows as drift",
                     id(e)
                 ),
+                // As status says it: a failure in a transaction that was rolled back.
+                Status::Failed
+                    if e.row.is_some_and(|r| {
+                        r.statements_applied == 0
+                            && r.operation == history::Operation::Deploy.as_str()
+                    }) =>
+                {
+                    format!("{} failed on the target with nothing of it applied", id(e))
+                }
                 Status::Failed | Status::Running | Status::Resumable => format!(
                     "{} is {} on the target, so part of it may be in the database",
                     id(e),

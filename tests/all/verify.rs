@@ -113,7 +113,7 @@ fn clean_project_passes(d: Dialect) {
         .expect(0)
         .says("20260801000000_create_users  up, down, up: down.sql undoes up.sql")
         .says("20260802000000_create_posts  up, down, up: down.sql undoes up.sql")
-        .says("20260803000000_seed_users  up: no down.sql, reversibility not checked")
+        .says("20260803000000_seed_users  up: no down script, reversibility not checked")
         .says("No drift")
         .says("was dropped");
 
@@ -304,9 +304,9 @@ fn every_failing_script_is_reported(d: Dialect) {
 
     let out = verify(&p, &[]);
     out.expect(1)
-        .says("20260804000000_copy_legacy_users  up: up.sql FAILED")
+        .says("20260804000000_copy_legacy_users  up: FAILED")
         .says("20260805000000_create_tags  up: down.sql not checked (the shadow no longer follows the migrations since 20260804000000_copy_legacy_users failed)")
-        .says("20260806000000_index_legacy_users  up: up.sql FAILED")
+        .says("20260806000000_index_legacy_users  up: FAILED")
         .says("2 scripts failed on the shadow database:")
         .says("up.sql of 20260804000000_copy_legacy_users failed: ")
         .says("up.sql of 20260806000000_index_legacy_users (after an earlier failure, of 20260804000000_copy_legacy_users) failed: ")
@@ -1321,6 +1321,30 @@ fn down_all_with_no_down_script_on_top_says_there_is_none_to_run() {
     assert!(
         !out.text()
             .contains("every down.sql from the newest migration back to"),
+        "{}",
+        out.text()
+    );
+}
+
+/// The langfuse trial: status said the failed migration had nothing of it applied (its
+/// transaction was rolled back), and verify's note said part of it may be in the
+/// database. verify now says what status says.
+#[test]
+fn a_failure_with_nothing_applied_is_noted_as_status_says_it() {
+    let p = Project::empty(Dialect::Sqlite);
+    p.write("20260101000000_a/up.sql", "CREATE TABLE a (id INTEGER);\n");
+    p.write("20260101000000_a/down.sql", "DROP TABLE a;\n");
+    p.write(
+        "20260102000000_b/up.sql",
+        "CREATE TABLE b (id INTEGER);\nINSERT INTO nowhere VALUES (1);\n",
+    );
+    p.godwit(&["deploy"]).expect(1);
+    p.godwit(&["status"])
+        .says("failed with nothing of it applied");
+    let out = verify(&p, &[]);
+    out.says("20260102000000_b failed on the target with nothing of it applied");
+    assert!(
+        !out.text().contains("part of it may be in the database"),
         "{}",
         out.text()
     );

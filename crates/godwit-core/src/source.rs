@@ -303,6 +303,10 @@ pub enum NeedsNoTransaction {
     OwnTransaction,
     /// PostgreSQL refuses it in a transaction block (`CONCURRENTLY`, `VACUUM`, …).
     Refused,
+    /// [`NeedsNoTransaction::Refused`], beside other statements in a file its tool sent
+    /// whole: PostgreSQL runs such a query as one transaction block, so the tool stopped
+    /// on it, where godwit runs each statement on its own.
+    RefusedBesideOthers,
     /// A file that is a lone `CALL`, sent as it is: the procedure may commit, which
     /// PostgreSQL allows only when the `CALL` is not in a transaction block
     /// (reportportal's `CALL fill_attachment_creation_date()` commits per project).
@@ -335,6 +339,11 @@ impl TransactionMode {
                             }
                             NeedsNoTransaction::Refused => format!(
                                 ", and the statement at line {line} cannot run inside a transaction"
+                            ),
+                            NeedsNoTransaction::RefusedBesideOthers => format!(
+                                ", and the statement at line {line} cannot run inside a transaction. {} sends the file as one query, \
+                                 which PostgreSQL runs as one transaction, and would stop there; godwit runs each statement on its own",
+                                tool.name()
                             ),
                             NeedsNoTransaction::LoneCall => format!(
                                 ": a lone CALL (line {line}), whose procedure may commit, which PostgreSQL refuses inside a transaction"
@@ -569,7 +578,16 @@ impl Script {
                     }
                     _ => None,
                 });
-            found.map(|(s, because)| (tool, s, because))
+            found.map(|(s, because)| match because {
+                NeedsNoTransaction::Refused
+                    if statements.len() > 1
+                        && dialect == Dialect::Postgres
+                        && tool.sent_files_whole() =>
+                {
+                    (tool, s, NeedsNoTransaction::RefusedBesideOthers)
+                }
+                _ => (tool, s, because),
+            })
         }) {
             WhyNoTransaction::RanAsIs {
                 tool,

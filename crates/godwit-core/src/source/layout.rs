@@ -3028,6 +3028,23 @@ mod tests {
             assert!(mode(layout, &[(file, "CREATE TABLE t (a int);")], pg).is_transaction());
         }
         assert!(!mode(Layout::Prisma, &[("1_index/migration.sql", index)], pg).is_transaction());
+        // Beside other statements in a file golang-migrate sent whole, the statement
+        // stopped golang-migrate (one query is one transaction block); godwit runs each
+        // on its own, and says so rather than "as golang-migrate ran it". Flyway saw the
+        // statement and ran the file without a transaction (with `mixed`).
+        let mixed = "CREATE INDEX CONCURRENTLY i ON t (a);\nALTER TABLE t ADD COLUMN b int;\n";
+        let described = |layout, file| mode(layout, &[(file, mixed)], pg).describe();
+        assert!(
+            described(Layout::GolangMigrate, "1_index.up.sql")
+                .contains("golang-migrate sends the file as one query, which PostgreSQL runs as one transaction, and would stop there"),
+            "{}",
+            described(Layout::GolangMigrate, "1_index.up.sql")
+        );
+        assert!(
+            !described(Layout::Flyway, "V1__index.sql").contains("one query"),
+            "{}",
+            described(Layout::Flyway, "V1__index.sql")
+        );
         // drizzle-orm runs the pending migrations in one transaction: there, as here, a
         // CONCURRENTLY file needs godwit's directive.
         let journal = r#"{"version":"7","dialect":"postgresql","entries":[{"idx":0,"version":"7","when":1700000000000,"tag":"0000_index","breakpoints":true}]}"#;

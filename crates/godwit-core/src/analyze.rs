@@ -472,9 +472,11 @@ fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> Stateme
         // NO MINVALUE …`, `ALTER SEQUENCE … OWNED BY t.c`), whose option order sqlparser
         // does not take: they touch no table's rows or locks, so there is nothing more to
         // judge. A RESTART, which changes what later inserts get, is left to GW022.
+        // pg_dump's `ALTER DEFAULT PRIVILEGES`, likewise: grants for objects not yet made.
         Err(_)
             if dialect == Dialect::Postgres
                 && (starts_with(&words, &["CREATE", "SEQUENCE"])
+                    || starts_with(&words, &["ALTER", "DEFAULT", "PRIVILEGES"])
                     || (starts_with(&words, &["ALTER", "SEQUENCE"])
                         && !words.iter().any(|w| w.upper == "RESTART"))) => {}
         // MySQL's user variables (`SET @s := IF(…)`) and the release of a prepared
@@ -1565,6 +1567,32 @@ fn respelled(sql: &str, words: &[Word], dialect: Dialect) -> Option<String> {
                 &sql[words[at + 1].end..]
             ))
         }
+        // `ALTER MATERIALIZED VIEW … OWNER TO …` (pg_dump, lemmy), which the parser takes
+        // for tables only: the same ACCESS EXCLUSIVE lock, on the view, and no rows.
+        Dialect::Postgres
+            if starts_with(words, &["ALTER", "MATERIALIZED", "VIEW"])
+                && words.iter().any(|w| w.upper == "OWNER") =>
+        {
+            Some(format!("ALTER TABLE{}", &sql[words[2].end..]))
+        }
+        // `CREATE EXTENSION … [WITH] SCHEMA s [VERSION v] [CASCADE]` (pg_dump writes `WITH
+        // SCHEMA`), which the parser takes only without its options: they say where the
+        // extension's objects go, which touches no table here.
+        Dialect::Postgres if starts_with(words, &["CREATE", "EXTENSION"]) => {
+            let at = words.iter().position(|w| {
+                matches!(w.upper.as_str(), "WITH" | "SCHEMA" | "VERSION" | "CASCADE")
+            })?;
+            Some(sql[..words[at].start].to_string())
+        }
+        // `COMMENT ON CONSTRAINT c ON t IS '…'` (pg_dump), which the parser lacks: a
+        // comment on the table's catalog entry, as `COMMENT ON TABLE t` is.
+        Dialect::Postgres if starts_with(words, &["COMMENT", "ON", "CONSTRAINT"]) => {
+            let on = words.iter().skip(3).position(|w| w.upper == "ON")? + 3;
+            Some(format!(
+                "COMMENT ON TABLE {}",
+                &sql[words.get(on + 1)?.start..]
+            ))
+        }
         Dialect::MySql if starts_with(words, &["ALTER", "TABLE"]) => {
             let rename = words.iter().position(|w| w.upper == "RENAME")?;
             let next = words.get(rename + 1)?;
@@ -2300,6 +2328,22 @@ mod tests {
     fn forms_sqlparser_lacks_are_respelled_not_reported() {
         let info = one("PRAGMA foreign_keys=off", Dialect::Sqlite);
         assert!(info.parsed, "{:?}", info.parse_error);
+        for sql in [
+            "CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public",
+            "CREATE EXTENSION citext SCHEMA ext VERSION '1.6' CASCADE",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO app",
+            "ALTER MATERIALIZED VIEW mv OWNER TO app",
+            "ALTER MATERIALIZED VIEW IF EXISTS public.mv OWNER TO CURRENT_USER",
+            "COMMENT ON CONSTRAINT t_pk ON public.t IS 'the key'",
+        ] {
+            let info = one(sql, Dialect::Postgres);
+            assert!(info.parsed, "{sql}: {:?}", info.parse_error);
+        }
+        // The view's owner changes under the lock ALTER TABLE … OWNER takes.
+        assert_eq!(
+            one("ALTER MATERIALIZED VIEW mv OWNER TO app", Dialect::Postgres).lock,
+            one("ALTER TABLE mv OWNER TO app", Dialect::Postgres).lock
+        );
         let info = one("ALTER TABLE totp RENAME _bkp_totp", Dialect::MySql);
         assert!(info.parsed, "{:?}", info.parse_error);
         assert_eq!(

@@ -712,6 +712,92 @@ fn a_failure_inside_the_scripts_own_transaction_sqlite() {
     a_failure_inside_the_scripts_own_transaction(Dialect::Sqlite);
 }
 
+/// zero-to-production's sqlx migration is `BEGIN; UPDATE …; ALTER … SET NOT NULL; COMMIT;`.
+/// Inside a transaction of godwit's, that COMMIT committed godwit's: a statement failing
+/// after it left the UPDATE and ALTER in the database while godwit said "nothing of it
+/// was applied" and advised running it all again. Such a file now runs as written, its
+/// own transaction holding its statements, in every layout; plan says so.
+fn a_file_that_commits_its_own_transaction(d: Dialect) {
+    let p = Project::empty(d);
+    p.write(
+        "20210101000000_create.sql",
+        "CREATE TABLE subscriptions (id INTEGER PRIMARY KEY, status TEXT);
+INSERT INTO subscriptions VALUES (1, NULL);
+",
+    );
+    p.godwit(&["deploy"]).expect(0);
+    let alter = if d == Dialect::Postgres {
+        "ALTER TABLE subscriptions ALTER COLUMN status SET NOT NULL;"
+    } else {
+        "CREATE TABLE marker (id INTEGER);"
+    };
+    p.write(
+        "20210102000000_status.sql",
+        &format!(
+            "BEGIN;\nUPDATE subscriptions SET status = 'confirmed' WHERE status IS NULL;\n{alter}\nCOMMIT;\nINSERT INTO nowhere VALUES (1);\n"
+        ),
+    );
+    p.godwit(&["plan"])
+        .says("statement by statement: the file manages its own transaction (line 1)");
+    let out = p.godwit(&["deploy"]);
+    out.expect(1).says("failed at statement 5 of 5");
+    assert!(
+        !out.text().contains("Nothing of it was applied"),
+        "{}",
+        out.text()
+    );
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM subscriptions WHERE status = 'confirmed'"),
+        1,
+        "the file's own COMMIT made its UPDATE durable"
+    );
+    assert_eq!(
+        p.db.int(
+            "SELECT statements_applied FROM godwit_migrations WHERE version = '20210102000000'"
+        ),
+        4,
+        "the history says what the database holds"
+    );
+    // Without the failing statement it applies, and the rest of the history with it.
+    p.write(
+        "20210102000000_status.sql",
+        &format!(
+            "BEGIN;\nUPDATE subscriptions SET status = 'confirmed' WHERE status IS NULL;\n{alter}\nCOMMIT;\n"
+        ),
+    );
+    p.write(
+        "20210103000000_more.sql",
+        "BEGIN;\nCREATE TABLE more (id INTEGER);\nCOMMIT;\n",
+    );
+    let fresh = Project::empty(d);
+    for name in [
+        "20210101000000_create.sql",
+        "20210102000000_status.sql",
+        "20210103000000_more.sql",
+    ] {
+        fresh.write(
+            name,
+            &std::fs::read_to_string(p.migrations().join(name)).unwrap(),
+        );
+    }
+    fresh
+        .godwit(&["deploy"])
+        .expect(0)
+        .says("Applied 3 migrations");
+    assert!(fresh.db.table_exists("more"));
+    fresh.godwit(&["status"]).expect(0);
+}
+
+#[test]
+fn a_file_that_commits_its_own_transaction_postgres() {
+    a_file_that_commits_its_own_transaction(Dialect::Postgres);
+}
+
+#[test]
+fn a_file_that_commits_its_own_transaction_sqlite() {
+    a_file_that_commits_its_own_transaction(Dialect::Sqlite);
+}
+
 /// langfuse's Prisma backfill opens its own transaction and sets its isolation level
 /// first: PostgreSQL takes `SET TRANSACTION` only before any query of the transaction,
 /// and godwit's progress write after BEGIN was one. Nothing of godwit's goes between

@@ -293,6 +293,11 @@ pub enum WhyNoTransaction {
         line: usize,
         because: NeedsNoTransaction,
     },
+    /// The file opens or ends transactions itself (`BEGIN; … COMMIT;`, the statement at
+    /// `line` first): inside a transaction of godwit's, its `COMMIT` would commit godwit's
+    /// and leave what follows outside any, with the history saying otherwise on a
+    /// failure. So it runs as written: its own transaction holds its statements.
+    OwnTransaction { line: usize },
 }
 
 /// Why a statement cannot run inside a transaction godwit opens.
@@ -328,6 +333,9 @@ impl TransactionMode {
                         "MySQL commits each DDL statement at once".to_string()
                     }
                     WhyNoTransaction::Marker { marker } => marker.marker().to_string(),
+                    WhyNoTransaction::OwnTransaction { line } => {
+                        format!("the file manages its own transaction (line {line})")
+                    }
                     WhyNoTransaction::RanAsIs {
                         tool,
                         line,
@@ -594,6 +602,11 @@ impl Script {
                 line: s.line,
                 because,
             }
+        } else if let Some(s) = statements
+            .iter()
+            .find(|s| transaction_control(&s.sql).is_some())
+        {
+            WhyNoTransaction::OwnTransaction { line: s.line }
         } else {
             return TransactionMode::Transaction;
         };

@@ -3045,6 +3045,21 @@ mod tests {
             "{}",
             described(Layout::Flyway, "V1__index.sql")
         );
+        // A file that opens and commits its own transaction runs as written in any
+        // layout, never inside one of godwit's (zero-to-production's sqlx file).
+        let own = "BEGIN;\nUPDATE t SET a = 1;\nCOMMIT;\n";
+        for (layout, file) in [
+            (Layout::Sqlx, "20210307184428_status.sql"),
+            (Layout::Godwit, "20210307184428_status/up.sql"),
+        ] {
+            assert_eq!(
+                mode(layout, &[(file, own)], pg),
+                TransactionMode::StatementByStatement {
+                    why: WhyNoTransaction::OwnTransaction { line: 1 }
+                },
+                "{layout:?}"
+            );
+        }
         // drizzle-orm runs the pending migrations in one transaction: there, as here, a
         // CONCURRENTLY file needs godwit's directive.
         let journal = r#"{"version":"7","dialect":"postgresql","entries":[{"idx":0,"version":"7","when":1700000000000,"tag":"0000_index","breakpoints":true}]}"#;

@@ -509,11 +509,14 @@ impl VerifyReport {
                     ));
                 } else if group.passed() && group.ran_any() {
                     out.push_str(
-                        "  So the history as a whole comes back to where it started when reverted from the \
-                         newest migration, although the down files above do not each undo their own up.sql \
-                         (some histories write each down.sql for the group, e.g. to undo the next migration): \
-                         `godwit down` works from the newest migration back, not from every point in between. \
-                         If this history is only reverted from the top, `godwit verify --down-all` is the check that fits it.\n",
+                        "  So the history as a whole comes back to where it started when every migration is \
+                         reverted, from the newest back, although the down files above do not each undo their own \
+                         up.sql. A history whose down files are written for a group looks like this (ory/kratos: one \
+                         version's down.sql drops what the next one's up.sql created), and so does a wrong down.sql \
+                         whose damage an older down.sql happens to sweep away (a DROP TABLE of the whole table). \
+                         Either way `godwit down` to a point between them leaves the schema as the checks above \
+                         show, and a deploy from there can fail; only if this history is always reverted whole is \
+                         `godwit verify --down-all` the check that fits it.\n",
                     );
                 }
             } else {

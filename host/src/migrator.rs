@@ -1649,6 +1649,32 @@ impl Migrator {
         // Every write of the row also says whether the next statement is in doubt, so the
         // row is written once between two statements, not twice (see ddl_with_progress).
         let first = resume.as_ref().map_or(0, |r| r.statements_applied as usize);
+        // A resumed run is a new session: the settings the file made before `first`
+        // (`SET foreign_key_checks = 0`, `SET search_path`, `SET @v := …`) are made again,
+        // so the statements after it run as they would have in the first session. One
+        // that fails leaves the row as it was, to resume again.
+        for (index, statement) in statements[..first.min(statements.len())]
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| source::sets_session(&s.sql))
+        {
+            if let Err(e) = self.driver.execute(&statement.sql).await {
+                if limited {
+                    let _ = self.driver.reset_timeouts().await;
+                }
+                return Err(Error::db(
+                    format!(
+                        "cannot resume {} at statement {}: statement {} (line {}), a session setting the statements after it \
+                         were written to run under, failed when made again",
+                        migration.id(),
+                        first + 1,
+                        index + 1,
+                        statement.line
+                    ),
+                    &e,
+                ));
+            }
+        }
         let opened = match resume {
             Some(mut row) => {
                 row.state = RowState::Running.as_str().into();

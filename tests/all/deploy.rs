@@ -651,3 +651,78 @@ fn history_stats_count_failed_downs() {
         .expect(0)
         .says("1 applied, 0 failed, 0 rolled back by `down`, 1 `down` failed");
 }
+
+/// The UAA trial: a MariaDB migration that turns foreign-key checks off first failed at
+/// statement 3; the operator did statement 3 by hand and ran `resolve --continue`, and
+/// statement 4 then failed on the foreign key, because the resumed run is a new session.
+/// The file's earlier session settings are made again before it goes on; on PostgreSQL a
+/// no-transaction file's `search_path` likewise.
+fn a_resumed_run_makes_the_files_session_settings_again(d: Dialect) {
+    let p = Project::empty(d);
+    let (setting, off_lines) = if d == Dialect::MySql {
+        (
+            "SET foreign_key_checks = 0;\nSET @tag := 'loaded';\n",
+            "INSERT INTO child VALUES (2, 998, @tag);\n",
+        )
+    } else {
+        (
+            "-- godwit:no-transaction\nSET search_path TO side, public;\nSET foo.tag = 'loaded';\n",
+            "INSERT INTO child VALUES (2, 998, current_setting('foo.tag'));\n",
+        )
+    };
+    p.write(
+        "20260101000000_init/up.sql",
+        "CREATE TABLE parent (id INT PRIMARY KEY);\n\
+         CREATE TABLE child (id INT PRIMARY KEY, parent_id INT, tag VARCHAR(20), CONSTRAINT fk_p FOREIGN KEY (parent_id) REFERENCES parent (id));\n",
+    );
+    if d == Dialect::Postgres {
+        // In the `side` schema only, so that it is found through the file's search_path.
+        p.db.exec("CREATE SCHEMA side");
+        p.db.exec("CREATE TABLE side.side_only (id INT)");
+        p.write(
+            "20260102000000_load/up.sql",
+            &format!(
+                "{setting}INSERT INTO side_only VALUES (1);\nINSERT INTO staging VALUES (1);\nINSERT INTO side_only VALUES (2);\n{off_lines}"
+            ),
+        );
+    } else {
+        p.write(
+            "20260102000000_load/up.sql",
+            &format!(
+                "{setting}INSERT INTO child VALUES (1, 999, @tag);\nINSERT INTO staging VALUES (1);\n{off_lines}SET foreign_key_checks = 1;\n"
+            ),
+        );
+    }
+    p.godwit(&["deploy"])
+        .expect(1)
+        .says("failed at statement 4 of 6");
+    // The operator makes what the failed statement needed, does it by hand, and goes on.
+    p.db.exec("CREATE TABLE staging (id INT)");
+    p.db.exec("INSERT INTO staging VALUES (1)");
+    p.godwit(&["resolve", "--continue", "20260102000000"])
+        .expect(0);
+    if d == Dialect::Postgres {
+        // The rest needs the foreign key off on PostgreSQL too: drop it, as the test is
+        // about the search_path and the custom setting.
+        p.db.exec("ALTER TABLE child DROP CONSTRAINT fk_p");
+    }
+    p.godwit(&["deploy"]).expect(0);
+    assert_eq!(
+        p.db.int("SELECT count(*) FROM child WHERE id = 2 AND tag = 'loaded'"),
+        1,
+        "statement after the resume ran with the file's settings"
+    );
+    if d == Dialect::Postgres {
+        assert_eq!(p.db.int("SELECT count(*) FROM side.side_only"), 2);
+    }
+}
+
+#[test]
+fn a_resumed_run_makes_the_files_session_settings_again_mysql() {
+    a_resumed_run_makes_the_files_session_settings_again(Dialect::MySql);
+}
+
+#[test]
+fn a_resumed_run_makes_the_files_session_settings_again_postgres() {
+    a_resumed_run_makes_the_files_session_settings_again(Dialect::Postgres);
+}

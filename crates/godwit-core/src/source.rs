@@ -622,6 +622,31 @@ fn leading_words(sql: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// Whether `sql` changes only the session it runs in, for the statements after it:
+/// `SET foreign_key_checks = 0`, `SET search_path …`, `SET NAMES …`, `SET @v := …`, `SET
+/// ROLE …`. Not `SET TRANSACTION`, `SET LOCAL` or `SET CONSTRAINTS` (they last one
+/// transaction), `SET GLOBAL`/`PERSIST` (not the session's), `SET STATEMENT … FOR` (a
+/// statement of its own), `SET PASSWORD` or `SET DEFAULT ROLE` (stored, not session).
+/// A run resumed in a new session makes these again before it goes on.
+pub fn sets_session(sql: &str) -> bool {
+    let words = leading_words(sql, 2);
+    words.first().map(String::as_str) == Some("SET")
+        && !words.get(1).is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "TRANSACTION"
+                    | "LOCAL"
+                    | "CONSTRAINTS"
+                    | "GLOBAL"
+                    | "PERSIST"
+                    | "PERSIST_ONLY"
+                    | "STATEMENT"
+                    | "PASSWORD"
+                    | "DEFAULT"
+            ) || w.starts_with("@@GLOBAL.")
+        })
+}
+
 /// A statement that opens or ends a transaction of the script's own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransactionControl {
@@ -1049,6 +1074,34 @@ mod tests {
         assert!(v("2") > v("1.99"));
         assert!(v("99999999999999") < v("R__views"));
         assert!(Version::parse("1..2").is_none());
+    }
+
+    #[test]
+    fn session_settings_are_told_from_statements_that_last_longer_or_shorter() {
+        for sql in [
+            "SET foreign_key_checks = 0",
+            "set search_path to app, public",
+            "SET @tag := 'x'",
+            "SET NAMES utf8mb4",
+            "SET SESSION sql_mode = ''",
+            "SET ROLE app_owner",
+        ] {
+            assert!(sets_session(sql), "{sql}");
+        }
+        for sql in [
+            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            "SET LOCAL lock_timeout = '1s'",
+            "SET CONSTRAINTS ALL DEFERRED",
+            "SET GLOBAL max_connections = 10",
+            "SET @@GLOBAL.max_connections = 10",
+            "SET STATEMENT max_statement_time = 1 FOR SELECT 1",
+            "SET PASSWORD = 'x'",
+            "SET DEFAULT ROLE app FOR u",
+            "SELECT 1",
+            "UPDATE t SET a = 1",
+        ] {
+            assert!(!sets_session(sql), "{sql}");
+        }
     }
 
     #[test]

@@ -466,6 +466,16 @@ fn without_a_url_the_sql_s_own_words_choose_the_database() {
     )
     .unwrap();
     run(lint(dir.path(), &[])).says("as SQLite (the embedded SQLite default");
+    // A backquote is named in words, not as three of them.
+    let my = tempfile::tempdir().unwrap();
+    let m = my.path().join("migrations");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(
+        m.join("00001_users.sql"),
+        "-- +goose Up\nCREATE TABLE `users` (id int);\n",
+    )
+    .unwrap();
+    run(lint(my.path(), &[])).says("as MySQL (a backquoted name in 00001_users.sql is MySQL's");
 }
 
 /// The langfuse trial: GW017 told Prisma users to put the directive "at the top of

@@ -112,8 +112,7 @@ pub(super) async fn run(
                 .map(|(file, why)| format!("{file} ({why})"))
                 .collect();
             outln!(
-                "\nNot migrations, so not run (as {} does not run them): {}",
-                layout,
+                "\nNot migrations, so godwit does not run them: {}",
                 names.join(", ")
             );
         }

@@ -315,7 +315,12 @@ pub fn sniffed_dialect(dir: &Path) -> Option<(Dialect, String)> {
         (None, _, Some(lite)) => lite,
         _ => return None,
     };
-    Some((*dialect, format!("`{marker}` in {file} is {dialect}'s")))
+    let marker = if marker == "`" {
+        "a backquoted name".to_string()
+    } else {
+        format!("`{marker}`")
+    };
+    Some((*dialect, format!("{marker} in {file} is {dialect}'s")))
 }
 
 /// Works out which tool wrote `dir` from what is in it.
@@ -762,7 +767,7 @@ pub fn left_out(dir: &Path, spec: &LayoutSpec) -> Vec<(String, &'static str)> {
                             .strip_suffix(".sql")
                             .is_some_and(|tag| !journal.entries.iter().any(|e| e.tag == tag))
                 })
-                .map(|(name, _)| (name, "not in meta/_journal.json"))
+                .map(|(name, _)| (name, "not in meta/_journal.json: drizzle-kit skips it too"))
                 .collect()
         }
         Ok(Layout::Flyway) => {
@@ -772,14 +777,39 @@ pub fn left_out(dir: &Path, spec: &LayoutSpec) -> Vec<(String, &'static str)> {
             }
             files
                 .into_iter()
-                .filter(|(_, path)| {
-                    flyway_name(&path.file_name().unwrap_or_default().to_string_lossy()).is_none()
+                .filter_map(|(origin, path)| {
+                    let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                    if flyway_name(&name).is_some() {
+                        None
+                    } else if flyway_callback(&name) {
+                        Some((
+                            origin,
+                            "a Flyway callback: Flyway runs it around its own commands, godwit runs no callbacks",
+                        ))
+                    } else {
+                        Some((origin, "not named V<v>__, U<v>__, B<v>__ or R__: Flyway skips it too"))
+                    }
                 })
-                .map(|(origin, _)| (origin, "not named V<v>__, U<v>__, B<v>__ or R__"))
                 .collect()
         }
         _ => Vec::new(),
     }
+}
+
+/// Flyway's SQL callbacks: `<event>[__<description>].sql`, the event one of Flyway's
+/// `beforeMigrate`, `afterEachMigrate`, `beforeValidate`, … (camel case after `before` or
+/// `after`). Flyway runs them at that event; they are no migrations.
+fn flyway_callback(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".sql") else {
+        return false;
+    };
+    let event = stem.split("__").next().unwrap_or(stem);
+    ["before", "after"].iter().any(|when| {
+        event.strip_prefix(when).is_some_and(|rest| {
+            rest.starts_with(|c: char| c.is_ascii_uppercase())
+                && rest.chars().all(|c| c.is_ascii_alphabetic())
+        })
+    })
 }
 
 fn read_drizzle(dir: &Path) -> Result<Vec<Migration>, Error> {
@@ -2112,7 +2142,7 @@ mod tests {
             left_out(dir.path(), &LayoutSpec::default()),
             [(
                 "0001_not_in_journal.sql".to_string(),
-                "not in meta/_journal.json"
+                "not in meta/_journal.json: drizzle-kit skips it too"
             )]
         );
         let statements = ms[0].up.statements(Dialect::Postgres).unwrap();
@@ -2280,8 +2310,28 @@ mod tests {
             left_out(dir.path(), &LayoutSpec::default()),
             [(
                 "v3_lowercase.sql".to_string(),
-                "not named V<v>__, U<v>__, B<v>__ or R__"
+                "not named V<v>__, U<v>__, B<v>__ or R__: Flyway skips it too"
             )]
+        );
+        // ehrbase's beforeValidate.sql is a callback, which Flyway does run.
+        write(
+            dir.path(),
+            &[
+                (
+                    "beforeValidate.sql",
+                    "UPDATE flyway_schema_history SET checksum = 1;",
+                ),
+                ("afterMigrate__refresh.sql", "SELECT 1;"),
+            ],
+        );
+        let callbacks: Vec<String> = left_out(dir.path(), &LayoutSpec::default())
+            .into_iter()
+            .filter(|(_, why)| why.starts_with("a Flyway callback"))
+            .map(|(file, _)| file)
+            .collect();
+        assert_eq!(
+            callbacks,
+            ["afterMigrate__refresh.sql", "beforeValidate.sql"]
         );
         assert!(ms[1].down.is_some());
         assert_eq!(ms[2].up.no_transaction, Some(NoTransaction::Flyway));

@@ -1349,3 +1349,25 @@ fn a_failure_with_nothing_applied_is_noted_as_status_says_it() {
         out.text()
     );
 }
+
+/// The zally trial: a column given another collation by hand (`COLLATE "C"`) sorts and
+/// compares differently, and verify said "No drift". PostgreSQL compares it now, and a
+/// collation the migrations give themselves is no drift; pull writes it.
+#[test]
+fn a_column_collation_changed_by_hand_is_drift_on_postgres() {
+    let p = Project::empty(Dialect::Postgres);
+    p.write(
+        "20260101000000_names/up.sql",
+        "CREATE TABLE names (a text NOT NULL, b text COLLATE \"C\");\n",
+    );
+    p.write("20260101000000_names/down.sql", "DROP TABLE names;\n");
+    p.godwit(&["deploy"]).expect(0);
+    verify(&p, &["--skip-down"]).expect(0).says("No drift");
+    p.db.exec("ALTER TABLE names ALTER COLUMN a TYPE text COLLATE \"C\"");
+    verify(&p, &["--skip-down"])
+        .expect(4)
+        .says("names")
+        .says("COLLATE \"C\"");
+    let out = p.godwit(&["pull"]);
+    out.expect(0).says("b text COLLATE \"C\"");
+}

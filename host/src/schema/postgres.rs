@@ -76,7 +76,9 @@ pub(crate) async fn introspect(
         &format!(
             "SELECT {table}, a.attname::text, format_type(a.atttypid, a.atttypmod), \
              CASE WHEN a.attnotnull THEN 'f' ELSE 't' END, pg_get_expr(d.adbin, d.adrelid), \
-             a.attidentity::text, a.attgenerated::text \
+             a.attidentity::text, a.attgenerated::text, \
+             (SELECT quote_ident(co.collname) FROM pg_collation co JOIN pg_type ty ON ty.oid = a.atttypid \
+                 WHERE co.oid = a.attcollation AND a.attcollation <> ty.typcollation) \
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid {in_schema} \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE c.relkind IN ('r', 'p', 'f') AND a.attnum > 0 AND NOT a.attisdropped"
@@ -103,7 +105,14 @@ pub(crate) async fn introspect(
         table.columns.insert(
             row.text(1),
             Column {
-                data_type: normalize_type(&row.text(2)),
+                // A collation other than the type's default is part of what the column
+                // holds and how it sorts: `text COLLATE "C"`.
+                data_type: match row.opt(7) {
+                    Some(collation) => {
+                        format!("{} COLLATE {collation}", normalize_type(&row.text(2)))
+                    }
+                    None => normalize_type(&row.text(2)),
+                },
                 nullable: row.text(3) == "t",
                 default,
                 generated,

@@ -392,36 +392,52 @@ impl Migrator {
         )?)
     }
 
-    /// Of `migrations` (the project's, as [`Migrator::read_sources`] reads them), the ones
-    /// the next deploy would apply, in order, without taking the lock.
-    pub async fn pending(&mut self, migrations: &[Migration]) -> Result<Vec<Migration>, Error> {
-        let rows = self.history().await?;
-        let pending = history::entries(migrations, &rows)
+    /// Of `migrations` (the project's, as [`Migrator::read_sources`] reads them) and the
+    /// history `rows`, the ones the next deploy would apply, in order.
+    pub fn pending(migrations: &[Migration], rows: &[HistoryRow]) -> Vec<Migration> {
+        history::entries(migrations, rows)
             .into_iter()
             .filter(|e| e.status.is_pending() || e.status == Status::OutOfOrder)
             .filter_map(|e| e.migration.cloned())
-            .collect();
-        Ok(pending)
+            .collect()
     }
 
     /// Why `deploy` would refuse before applying anything (another tool's history not
     /// adopted, a failed migration awaiting `resolve`, a modified or missing file, …), in
-    /// deploy's own words; `None` when it would go ahead. Reads only: what `plan` shows.
+    /// deploy's own words, from the history `rows`; `None` when it would go ahead. Reads
+    /// only: what `plan` shows.
     pub async fn deploy_refusal(
         &mut self,
         migrations: &[Migration],
+        mut rows: Vec<HistoryRow>,
     ) -> Result<Option<String>, Error> {
         let others = crate::adopt::unadopted_histories(self).await?;
         if !others.is_empty() {
             return Ok(Some(Error::OtherToolHistory(others).to_string()));
         }
-        let mut rows = self.history().await?;
-        self.settle_rerunnable_doubts(migrations, &mut rows)?;
-        let entries = history::entries(migrations, &rows);
-        let allow_out_of_order = self.config.file.allow_out_of_order.unwrap_or(false);
-        Ok(check_blockers(&entries, allow_out_of_order)
+        Ok(self
+            .checked_entries(migrations, &mut rows, false)
             .err()
             .map(|e| e.to_string()))
+    }
+
+    /// The history as deploy goes by it, once it has passed deploy's checks: doubts that
+    /// settle themselves settled, then every problem that stops a deploy before it
+    /// starts, all at once. Out-of-order migrations pass with `allow_out_of_order` or
+    /// godwit.toml's setting.
+    fn checked_entries<'a>(
+        &self,
+        migrations: &'a [Migration],
+        rows: &'a mut [HistoryRow],
+        allow_out_of_order: bool,
+    ) -> Result<Vec<Entry<'a>>, Error> {
+        self.settle_rerunnable_doubts(migrations, rows)?;
+        let entries = history::entries(migrations, rows);
+        check_blockers(
+            &entries,
+            allow_out_of_order || self.config.file.allow_out_of_order.unwrap_or(false),
+        )?;
+        Ok(entries)
     }
 
     /// Runs `body` holding the migration lock, and always lets go of it.
@@ -512,12 +528,7 @@ impl Migrator {
         let mut rows = self.driver.history().await?;
         // Rows with a higher id are this run's: a restore must write them back.
         let last_row = rows.iter().map(|r| r.id).max().unwrap_or(0);
-        self.settle_rerunnable_doubts(&migrations, &mut rows)?;
-        let entries = history::entries(&migrations, &rows);
-        check_blockers(
-            &entries,
-            options.allow_out_of_order || self.config.file.allow_out_of_order.unwrap_or(false),
-        )?;
+        let entries = self.checked_entries(&migrations, &mut rows, options.allow_out_of_order)?;
 
         // Decide the whole plan, and split every file, before touching anything.
         let mut plan: Vec<(&Migration, Option<HistoryRow>, Vec<Statement>)> = Vec::new();

@@ -143,9 +143,10 @@ pub async fn plan(
         crate::migrator::require_version(&sources, to)?;
     }
     // What `deploy --to` would apply: the pending migrations up to that version.
-    let mut pending = migrator.pending(&sources).await?;
+    let rows = migrator.history().await?;
+    let mut pending = Migrator::pending(&sources, &rows);
     pending.retain(|m| to.is_none_or(|to| m.version <= *to));
-    let refused = migrator.deploy_refusal(&sources).await?;
+    let refused = migrator.deploy_refusal(&sources, rows).await?;
     // The migrations before the pending ones declare what these change.
     let earlier: Vec<crate::source::Migration> = match pending.first() {
         Some(first) => sources

@@ -610,7 +610,7 @@ pub fn status(
         let adopted = e
             .row
             .is_some_and(|r| r.operation == Operation::Adopt.as_str());
-        let nothing_applied = !adopted && e.row.is_some_and(|r| r.statements_applied == 0);
+        let nothing_applied = e.row.is_some_and(HistoryRow::nothing_applied);
         let partly = e
             .row
             .filter(|r| !adopted && r.statements_applied > 0)

@@ -1484,12 +1484,7 @@ impl TargetPosition {
                     id(e)
                 ),
                 // As status says it: a failure in a transaction that was rolled back.
-                Status::Failed
-                    if e.row.is_some_and(|r| {
-                        r.statements_applied == 0
-                            && r.operation == history::Operation::Deploy.as_str()
-                    }) =>
-                {
+                Status::Failed if e.row.is_some_and(history::HistoryRow::nothing_applied) => {
                     format!("{} failed on the target with nothing of it applied", id(e))
                 }
                 Status::Failed | Status::Running | Status::Resumable => format!(

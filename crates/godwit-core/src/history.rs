@@ -101,6 +101,15 @@ impl HistoryRow {
         RowState::parse(&self.state)
     }
 
+    /// A failed run of the up script that left nothing of it applied (its transaction,
+    /// or its first statement, failed). Not a failed `down`, and not a failure another
+    /// tool recorded, which says nothing of how much ran.
+    pub fn nothing_applied(&self) -> bool {
+        self.statements_applied == 0
+            && self.operation != Operation::Down.as_str()
+            && self.operation != Operation::Adopt.as_str()
+    }
+
     /// A `down` whose down.sql failed in a transaction that was rolled back: the
     /// migration stays applied, and this row says so, with the error.
     pub fn is_rolled_back_down(&self) -> bool {

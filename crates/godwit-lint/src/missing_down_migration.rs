@@ -2,7 +2,7 @@
 //! Folders whose tool keeps no down scripts (Prisma, Drizzle Kit) have nowhere to put
 //! one, so the rule has nothing to ask of them.
 
-use crate::rule::{ALL, RuleContext, RuleInfo};
+use crate::rule::{ALL, RuleContext, RuleInfo, file_name};
 use godwit_core::finding::{Finding, Severity};
 use godwit_core::source::DownPlace;
 
@@ -20,11 +20,6 @@ fn check(ctx: &RuleContext) -> Vec<Finding> {
     if ctx.migration.down.is_some() {
         return Vec::new();
     }
-    let file_name = |p: &std::path::Path| {
-        p.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
     let up = file_name(&ctx.migration.up.path);
     let (missing, write) = match &ctx.migration.down_place {
         DownPlace::Nowhere { .. } => return Vec::new(),

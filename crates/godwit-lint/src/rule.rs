@@ -93,17 +93,14 @@ impl<'a> RuleContext<'a> {
     /// `V2__add_index.sql`, or `the up section of 00002_index.sql` where one file holds
     /// both directions (goose, dbmate). Help that says where to write something names it.
     pub fn script_place(&self) -> String {
-        let name = |path: &std::path::Path| {
-            path.file_name().map_or_else(
-                || path.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            )
-        };
         if self.section_marker().is_some() {
             let direction = if self.is_down() { "down" } else { "up" };
-            format!("the {direction} section of {}", name(&self.script.path))
+            format!(
+                "the {direction} section of {}",
+                file_name(&self.script.path)
+            )
         } else {
-            name(&self.script.path)
+            file_name(&self.script.path)
         }
     }
 
@@ -260,6 +257,13 @@ impl<'a> RuleContext<'a> {
     pub(crate) fn ignores(&self) -> &'a [Ignore] {
         self.ignores
     }
+}
+
+/// A file's own name, as help that says where to write something names it.
+pub(crate) fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// `-- godwit:ignore RULE[, RULE] -- reason: TEXT`, found above a statement.

@@ -275,24 +275,13 @@ pub fn declared_dialect(dir: &Path) -> Option<(Dialect, String)> {
     ))
 }
 
-/// The database the SQL files under `dir` (two levels down, as every layout keeps them)
-/// are written for, when their words say so: markers of one database only (see
+/// The database the SQL files under `dir` are written for, when their words say so: markers of one database only (see
 /// [`crate::analyze::dialect_markers`]), or SQLite's with MySQL's (SQLite takes MySQL's
 /// types and backquotes). `None` when nothing marks them or PostgreSQL's and MySQL's
 /// markers are both there. The sentence says which word in which file decided.
 pub fn sniffed_dialect(dir: &Path) -> Option<(Dialect, String)> {
     let mut files = Vec::new();
-    for (name, path) in entries(dir).ok()? {
-        if path.is_dir() {
-            for (inner, path) in entries(&path).unwrap_or_default() {
-                if inner.ends_with(".sql") {
-                    files.push((format!("{name}/{inner}"), path));
-                }
-            }
-        } else if name.ends_with(".sql") {
-            files.push((name, path));
-        }
-    }
+    collect_sql(dir, dir, &mut files).ok()?;
     let mut first: Vec<(Dialect, String, String)> = Vec::new();
     for (name, path) in files {
         let Ok(text) = std::fs::read_to_string(&path) else {

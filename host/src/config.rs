@@ -21,27 +21,7 @@ pub const CONFIG_FILE: &str = "godwit.toml";
 /// Where the embedded SQLite database lives, relative to the project directory.
 pub const DEFAULT_SQLITE_PATH: &str = ".godwit/godwit.db";
 
-/// After godwit creates `created` (a directory, or a file's directory): if it lies in a
-/// `.godwit` directory, that directory gets a `.gitignore` of `*`. It holds data, never
-/// source: the SQLite default, backups with the database's rows, the plugin cache. `godwit
-/// init` adds `.godwit/` to the project's .gitignore, but a project of another tool never
-/// ran init, and a `git add .` there would commit a dump of the database. Best effort: a
-/// directory godwit could create but not write a file in fails on its next write anyway.
-pub fn keep_out_of_git(created: &Path) {
-    let Some(dot) = created
-        .ancestors()
-        .find(|a| a.file_name() == Some(std::ffi::OsStr::new(".godwit")))
-    else {
-        return;
-    };
-    let ignore = dot.join(".gitignore");
-    if !ignore.exists() {
-        let _ = std::fs::write(
-            &ignore,
-            "# Written by godwit: what is in here is data (backups, caches, the SQLite default), not source.\n*\n",
-        );
-    }
-}
+pub use godwit_core::project::keep_out_of_git;
 
 /// Values given on the command line; they win over everything else.
 #[derive(Clone, Debug, Default)]
@@ -65,16 +45,16 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     /// A URL used for migrations instead of `database_url` (e.g. bypassing PgBouncer).
     pub direct_url: Option<String>,
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "deserialize_duration")]
     pub connect_timeout: Option<Duration>,
     /// How long to wait for another deployer's migration lock.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "deserialize_duration")]
     pub lock_wait: Option<Duration>,
     /// Default `lock_timeout` for every migration; a file's directive overrides it.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "deserialize_duration")]
     pub lock_timeout: Option<Duration>,
     /// Default `statement_timeout` for every migration; a file's directive overrides it.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "deserialize_duration")]
     pub statement_timeout: Option<Duration>,
     /// How many times a migration is retried after hitting its lock timeout.
     pub lock_retries: Option<u32>,
@@ -179,19 +159,7 @@ pub struct PluginSettings {
     pub database_role: Option<String>,
 }
 
-/// `[plugins.NAME] enforcement`: what confines a plugin's statements besides godwit's
-/// SQL checker (see docs/security.md).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Enforcement {
-    /// The database too: SQLite's authorizer, PostgreSQL's role. MySQL/MariaDB have the
-    /// checker alone whatever this says.
-    #[default]
-    Database,
-    /// godwit's SQL checker alone, on every database: the operator's explicit choice,
-    /// shown by `deploy`, `plan` and `status` whenever it is in effect.
-    CheckerOnly,
-}
+pub use godwit_core::Enforcement;
 
 fn yes() -> bool {
     true
@@ -210,10 +178,10 @@ fn plugin_config<'de, D: Deserializer<'de>>(
 #[serde(deny_unknown_fields)]
 pub struct PluginLimits {
     /// Bytes, written `"128MiB"`.
-    #[serde(default, deserialize_with = "size")]
+    #[serde(default, deserialize_with = "deserialize_size")]
     pub memory: Option<u64>,
     /// Written `"10s"`.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "deserialize_duration")]
     pub timeout: Option<Duration>,
     pub fuel: Option<u64>,
 }
@@ -380,15 +348,15 @@ pub struct ThrottleSettings {
     /// does not know its replicas' lag.
     #[serde(default)]
     pub replicas: Vec<String>,
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "deserialize_duration")]
     pub max_replication_lag: Option<Duration>,
     pub health_query: Option<String>,
     /// The longest one pause may last before the step stops (default 30 minutes).
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "deserialize_duration")]
     pub max_pause: Option<Duration>,
     /// How often the health is measured: before a batch at most this often while healthy,
     /// and this often while paused (default 1s).
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "deserialize_duration")]
     pub check_every: Option<Duration>,
 }
 
@@ -424,51 +392,8 @@ fn one_or_many<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error
     })
 }
 
-pub(crate) fn duration<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
-    let text: Option<String> = Option::deserialize(de)?;
-    text.map(|t| parse_duration(&t).map_err(serde::de::Error::custom))
-        .transpose()
-}
-
-pub(crate) fn size<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Size {
-        Bytes(u64),
-        Text(String),
-    }
-    match Option::<Size>::deserialize(de)? {
-        None => Ok(None),
-        Some(Size::Bytes(n)) => Ok(Some(n)),
-        Some(Size::Text(t)) => parse_size(&t).map(Some).map_err(serde::de::Error::custom),
-    }
-}
-
-/// Parses `"128MiB"`, `"64MB"`, `"1GiB"`, `"512KiB"` or a plain number of bytes. Both
-/// spellings of each unit are binary (`MB` = `MiB`), as memory limits always are.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        _ => u32::MAX,
-    };
-    let n: Option<u64> = digits.parse().ok();
-    match n {
-        Some(n) if shift != u32::MAX => n
-            .checked_mul(1u64 << shift)
-            .ok_or_else(|| format!("`{t}` is too large")),
-        _ => Err(format!(
-            "`{t}` is not a size; write e.g. \"128MiB\", \"512KiB\" or \"1GiB\""
-        )),
-    }
-}
-
-pub use godwit_core::duration::{MAX_DURATION, parse_duration};
+pub use godwit_core::duration::{MAX_DURATION, parse_duration, parse_size};
+use godwit_core::duration::{deserialize_duration, deserialize_size};
 
 /// Everything a command needs, resolved once.
 #[derive(Clone, Debug)]
@@ -1478,16 +1403,5 @@ builtin = "column-copy"
         }
         plugins("[plugins.a]\nbuiltin = \"x\"\n[plugins.a.limits]\ntimeout = \"1h\"\nmemory = \"1GiB\"\n")
             .unwrap();
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("128MiB"), Ok(128 << 20));
-        assert_eq!(parse_size("64 MB"), Ok(64 << 20));
-        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert!(parse_size("1.5GiB").is_err());
-        assert!(parse_size("MiB").is_err());
-        assert!(parse_size("99999999999GiB").is_err());
     }
 }

@@ -22,10 +22,7 @@ pub mod postgres;
 pub mod sqlite;
 mod values;
 
-pub use confine::{
-    CheckerOnly, CheckerOnlyBecause, Confined, Enforcement, Scope, ScopeRole, checker_only,
-    checker_only_text,
-};
+pub use confine::{Confined, Enforcement, Scope, ScopeRole};
 
 use std::time::{Duration, Instant};
 

@@ -78,7 +78,7 @@ pub struct PlannedEnforcement {
     pub role: Option<crate::driver::ScopeRole>,
     /// Why only the checker confines them, when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub because: Option<crate::driver::CheckerOnlyBecause>,
+    pub because: Option<crate::plugin::registry::CheckerOnlyBecause>,
     /// What stops `deploy` before it applies anything (a role godwit may not create,
     /// with the SQL an administrator would run), in the error's own words.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -294,7 +294,8 @@ async fn enforcement(
     pending: &[crate::source::Migration],
     validators: Option<&Validators>,
 ) -> Vec<PlannedEnforcement> {
-    use crate::driver::{CheckerOnlyBecause, Confined, Enforcement, Scope};
+    use crate::driver::{Confined, Enforcement, Scope};
+    use crate::plugin::registry::CheckerOnlyBecause;
     let steps: Vec<&str> = pending
         .iter()
         .filter_map(|m| m.step.as_ref().map(|s| s.plugin.as_str()))
@@ -353,7 +354,7 @@ async fn enforcement(
 
 /// The [`Plan::enforcement`] lines, for people.
 fn enforcement_lines(plan: &Plan) -> String {
-    use crate::driver::CheckerOnlyBecause;
+    use crate::plugin::registry::CheckerOnlyBecause;
     let mut out = String::new();
     for e in &plan.enforcement {
         let by = match (e.by, e.because, &e.role) {

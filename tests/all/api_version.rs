@@ -73,7 +73,7 @@ fn every_copy_of_the_api_version_is_the_hosts() {
     }
     assert!(
         wrong.is_empty(),
-        "these copies of the {API_PACKAGE} version disagree with the host's {version} (host/src/plugin/wit/since_v*.rs):\n  {}",
+        "these copies of the {API_PACKAGE} version disagree with the host's {version} (crates/godwit-plugin/src/wit/since_v*.rs):\n  {}",
         wrong.join("\n  ")
     );
     let missing: Vec<_> = KNOWN_COPIES

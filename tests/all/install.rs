@@ -18,10 +18,15 @@ fn host_dir() -> PathBuf {
 
 /// The files `cargo package` puts in godwit-cli's `.crate`, as paths inside the package.
 fn packaged_files() -> BTreeSet<String> {
+    files_of_package(env!("CARGO_PKG_NAME"))
+}
+
+/// The files `cargo package` puts in `package`'s `.crate`, as paths inside the package.
+fn files_of_package(package: &str) -> BTreeSet<String> {
     let out = Command::new(env!("CARGO"))
         .current_dir(host_dir())
         .args(["package", "--list", "--offline", "--allow-dirty"])
-        .args(["--package", env!("CARGO_PKG_NAME")])
+        .args(["--package", package])
         .output()
         .expect("cargo runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -100,6 +105,24 @@ fn the_crate_ships_the_builtin_plugins_and_the_wit() {
     assert!(missing.is_empty(), "the package lacks {missing:?}");
 }
 
+/// godwit-plugin generates its bindings from the WIT at build time, so its `.crate` must
+/// hold the WIT itself, not the link to the workspace's copy.
+#[test]
+fn the_plugin_crate_ships_the_wit_it_generates_bindings_from() {
+    let packaged = files_of_package("godwit-plugin");
+    let wit: Vec<_> = std::fs::read_dir(host_dir().join("../wit"))
+        .unwrap()
+        .map(|e| format!("wit/{}", e.unwrap().file_name().to_string_lossy()))
+        .filter(|f| f.ends_with(".wit"))
+        .collect();
+    assert!(!wit.is_empty(), "the workspace's wit/ holds no .wit file");
+    let missing: Vec<_> = wit.iter().filter(|f| !packaged.contains(*f)).collect();
+    assert!(
+        missing.is_empty(),
+        "godwit-plugin's package lacks {missing:?}"
+    );
+}
+
 /// The copies a package needs inside its directory are links to the one source, never
 /// copies that could drift from it.
 #[test]
@@ -109,6 +132,7 @@ fn what_packages_embed_has_one_source_in_the_workspace() {
         ("host/sdk/python", "sdk/python"),
         ("host/sdk/js", "sdk/js"),
         ("host/wit", "wit"),
+        ("crates/godwit-plugin/wit", "wit"),
         ("sdk/rust/wit", "wit"),
     ] {
         let link_path = root.join(link);

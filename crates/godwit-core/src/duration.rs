@@ -1,6 +1,8 @@
-//! Durations as godwit.toml, `step.toml` and flags write them.
+//! Durations and sizes as godwit.toml, `step.toml`, plugin manifests and flags write them.
 
 use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
 
 /// The longest duration godwit reads anywhere: longer than any wait a deploy needs, and
 /// short enough that adding it to a clock or a grace period cannot overflow.
@@ -21,4 +23,69 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         ));
     }
     Ok(duration)
+}
+
+/// `deserialize_with` for an optional duration written as text (`timeout = "5s"`).
+pub fn deserialize_duration<'de, D: Deserializer<'de>>(
+    de: D,
+) -> Result<Option<Duration>, D::Error> {
+    let text: Option<String> = Option::deserialize(de)?;
+    text.map(|t| parse_duration(&t).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+/// `deserialize_with` for an optional size, written as a number of bytes or as text
+/// (`memory = "128MiB"`).
+pub fn deserialize_size<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Option::<Size>::deserialize(de)? {
+        None => Ok(None),
+        Some(Size::Bytes(n)) => Ok(Some(n)),
+        Some(Size::Text(t)) => parse_size(&t).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Parses `"128MiB"`, `"64MB"`, `"1GiB"`, `"512KiB"` or a plain number of bytes. Both
+/// spellings of each unit are binary (`MB` = `MiB`), as memory limits always are.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => u32::MAX,
+    };
+    let n: Option<u64> = digits.parse().ok();
+    match n {
+        Some(n) if shift != u32::MAX => n
+            .checked_mul(1u64 << shift)
+            .ok_or_else(|| format!("`{t}` is too large")),
+        _ => Err(format!(
+            "`{t}` is not a size; write e.g. \"128MiB\", \"512KiB\" or \"1GiB\""
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("128MiB"), Ok(128 << 20));
+        assert_eq!(parse_size("64 MB"), Ok(64 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("1.5GiB").is_err());
+        assert!(parse_size("MiB").is_err());
+        assert!(parse_size("99999999999GiB").is_err());
+    }
 }

@@ -13,6 +13,7 @@ pub mod duration;
 pub mod error;
 pub mod finding;
 pub mod history;
+pub mod project;
 pub mod rebuild;
 pub mod source;
 pub mod split;
@@ -21,6 +22,21 @@ pub mod step;
 pub mod value;
 
 pub use error::Error;
+
+/// `[plugins.NAME] enforcement`: what confines a plugin's statements besides godwit's
+/// SQL checker (see docs/security.md). Here, not in the plugin crate, because the
+/// database drivers read it too (they are what the database's own confinement is).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Enforcement {
+    /// The database too: SQLite's authorizer, PostgreSQL's role. MySQL/MariaDB have the
+    /// checker alone whatever this says.
+    #[default]
+    Database,
+    /// godwit's SQL checker alone, on every database: the operator's explicit choice,
+    /// shown by `deploy`, `plan` and `status` whenever it is in effect.
+    CheckerOnly,
+}
 
 /// The SQL dialect a database speaks; it decides how files are split and which
 /// statements a driver sends for locking, timeouts and history.

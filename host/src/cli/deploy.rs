@@ -72,9 +72,12 @@ pub(super) async fn run(
     json: bool,
 ) -> Result<u8, Error> {
     let options = args.options()?;
-    let checker_only = crate::driver::checker_only(config);
+    let checker_only = crate::plugin::registry::checker_only(config);
     if !json {
-        out!("{}", crate::driver::checker_only_text(&checker_only));
+        out!(
+            "{}",
+            crate::plugin::registry::checker_only_text(&checker_only)
+        );
     }
     let report = migrator.deploy(&options).await?;
     if json && !checker_only.is_empty() {

@@ -31,9 +31,12 @@ pub(super) fn allowed(config: &Config, args: &Args) -> Result<(), Error> {
 
 pub(super) async fn run(migrator: &mut Migrator, config: &Config, json: bool) -> Result<u8, Error> {
     // Reset ends in a deploy: the same notice as `deploy`.
-    let checker_only = crate::driver::checker_only(config);
+    let checker_only = crate::plugin::registry::checker_only(config);
     if !json {
-        out!("{}", crate::driver::checker_only_text(&checker_only));
+        out!(
+            "{}",
+            crate::plugin::registry::checker_only_text(&checker_only)
+        );
     }
     let (dropped, report) = migrator.reset().await?;
     if json {

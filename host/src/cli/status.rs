@@ -58,7 +58,7 @@ pub(super) async fn run(
                 .collect::<Vec<_>>()
         );
         doc["other_history"] = serde_json::json!(others);
-        doc["checker_only"] = serde_json::json!(crate::driver::checker_only(config));
+        doc["checker_only"] = serde_json::json!(crate::plugin::registry::checker_only(config));
         outln!(
             "{}",
             serde_json::to_string_pretty(&doc).expect("serializable")
@@ -98,9 +98,12 @@ pub(super) async fn run(
             "{database}\n  {} {read_as}{baseline}\n{rest}",
             dir.display()
         );
-        let checker_only = crate::driver::checker_only(config);
+        let checker_only = crate::plugin::registry::checker_only(config);
         if !checker_only.is_empty() {
-            out!("\n{}", crate::driver::checker_only_text(&checker_only));
+            out!(
+                "\n{}",
+                crate::plugin::registry::checker_only_text(&checker_only)
+            );
         }
         if !others.is_empty() {
             outln!("\n{}", crate::adopt::unadopted_note(&others));

@@ -114,7 +114,7 @@ fn guarded_dirs(project_dir: &Path) -> Vec<(PathBuf, &'static str)> {
     if let Some(user) = user_cache_dir() {
         guarded.push((user, "the plugin compile cache"));
     }
-    if let Some(state) = super::cache::state_dir() {
+    if let Some(state) = super::state_dir() {
         guarded.push((
             state,
             "godwit's state directory, which holds the compile cache key",
@@ -777,6 +777,84 @@ pub fn effective_limits(
         },
         notes,
     )
+}
+
+/// Why only godwit's checker confines a plugin's statements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckerOnlyBecause {
+    /// `enforcement = "checker-only"` in godwit.toml.
+    OperatorChoice,
+    /// MySQL/MariaDB, where the database cannot confine them within the batch's
+    /// transaction (docs/security.md).
+    Mysql,
+}
+
+/// A plugin whose statements only godwit's checker confines, as `deploy`, `plan` and
+/// `status` show it every time.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CheckerOnly {
+    pub plugin: String,
+    pub because: CheckerOnlyBecause,
+}
+
+/// Every enabled plugin of `config` whose statements godwit's checker alone confines on
+/// its target database, by the operator's choice or by the database's nature. Notifiers
+/// are not among them: they have no database session.
+pub fn checker_only(config: &crate::config::Config) -> Vec<CheckerOnly> {
+    config
+        .file
+        .plugins
+        .iter()
+        .filter(|(_, p)| p.enabled && may_use_database(&config.project_dir, p))
+        .filter_map(|(name, p)| {
+            let because = if config.target.dialect == crate::Dialect::MySql {
+                CheckerOnlyBecause::Mysql
+            } else if p.enforcement == godwit_core::Enforcement::CheckerOnly {
+                CheckerOnlyBecause::OperatorChoice
+            } else {
+                return None;
+            };
+            Some(CheckerOnly {
+                plugin: name.clone(),
+                because,
+            })
+        })
+        .collect()
+}
+
+/// The lines that say so, for people; empty when the database confines every plugin.
+pub fn checker_only_text(list: &[CheckerOnly]) -> String {
+    let mut out = String::new();
+    let chosen: Vec<&str> = list
+        .iter()
+        .filter(|c| c.because == CheckerOnlyBecause::OperatorChoice)
+        .map(|c| c.plugin.as_str())
+        .collect();
+    let mysql: Vec<&str> = list
+        .iter()
+        .filter(|c| c.because == CheckerOnlyBecause::Mysql)
+        .map(|c| c.plugin.as_str())
+        .collect();
+    if !chosen.is_empty() {
+        out.push_str(&format!(
+            "enforcement: checker-only for plugin{} {} (enforcement = \"checker-only\" in godwit.toml): \
+             only godwit's SQL checker confines {} statements to {} grants; the database does not\n",
+            if chosen.len() == 1 { "" } else { "s" },
+            chosen.join(", "),
+            if chosen.len() == 1 { "its" } else { "their" },
+            if chosen.len() == 1 { "its" } else { "their" },
+        ));
+    }
+    if !mysql.is_empty() {
+        out.push_str(&format!(
+            "enforcement: checker-only on MySQL/MariaDB, by necessity, for plugin{} {}: \
+             only godwit's SQL checker confines plugins' statements to their grants (docs/security.md says why)\n",
+            if mysql.len() == 1 { "" } else { "s" },
+            mysql.join(", "),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

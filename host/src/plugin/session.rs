@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::SessionHandler;
 use super::capability::Capabilities;
-use super::imports::SessionHandler;
 use super::wit::latest::types;
 use crate::Dialect;
 use crate::driver::{Scope, Session};
@@ -651,34 +651,4 @@ pub fn to_wit_rows(rows: Rows) -> Vec<types::Row> {
                 .collect()
         })
         .collect()
-}
-
-impl From<types::Value> for Value {
-    fn from(value: types::Value) -> Value {
-        match value {
-            types::Value::Null => Value::Null,
-            types::Value::Boolean(b) => Value::Bool(b),
-            types::Value::Int(i) => Value::Int(i),
-            types::Value::Float(f) => Value::Float(f),
-            types::Value::Text(t) => Value::Text(t),
-            types::Value::Bytes(b) => Value::Bytes(b),
-            types::Value::Json(j) => Value::Json(j),
-            types::Value::Timestamp(t) => Value::Timestamp(t),
-        }
-    }
-}
-
-impl From<Value> for types::Value {
-    fn from(value: Value) -> types::Value {
-        match value {
-            Value::Null => types::Value::Null,
-            Value::Bool(b) => types::Value::Boolean(b),
-            Value::Int(i) => types::Value::Int(i),
-            Value::Float(f) => types::Value::Float(f),
-            Value::Text(t) => types::Value::Text(t),
-            Value::Bytes(b) => types::Value::Bytes(b),
-            Value::Json(j) => types::Value::Json(j),
-            Value::Timestamp(t) => types::Value::Timestamp(t),
-        }
-    }
 }

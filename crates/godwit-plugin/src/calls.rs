@@ -4,88 +4,12 @@
 //! configured as a backfill fails with a sentence saying so rather than a missing-export
 //! error from the linker; and turns the plugin's own `Err` into [`Error::Refused`].
 
-use std::fmt;
-
-use wasmtime::Engine;
-use wasmtime::component::Component;
-use wasmtime::component::types::ComponentItem;
-
-use super::imports::Session;
-use super::wit::latest::types::{BackfillSpec, BatchResult, Event, Finding, Migration, Row};
-use super::wit::latest::{backfill, data_step, notifier, validator};
-use super::{Call, Context, Error, Limits, Plugin, PluginError, Runtime};
-
-/// The four kinds of plugin, one per WIT world.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum World {
-    Backfill,
-    DataStep,
-    Validator,
-    Notifier,
-}
-
-impl World {
-    pub const ALL: [World; 4] = [
-        World::Backfill,
-        World::DataStep,
-        World::Validator,
-        World::Notifier,
-    ];
-
-    /// The world's name in the WIT package.
-    pub fn name(self) -> &'static str {
-        match self {
-            World::Backfill => "backfill",
-            World::DataStep => "data-step",
-            World::Validator => "validator",
-            World::Notifier => "notifier",
-        }
-    }
-
-    /// Parses a world's WIT name.
-    pub fn parse(name: &str) -> Option<World> {
-        World::ALL.into_iter().find(|w| w.name() == name)
-    }
-
-    /// The functions a component of this world exports.
-    pub fn exports(self) -> &'static [&'static str] {
-        match self {
-            World::Backfill => &["describe", "transform"],
-            World::DataStep => &["run-batch"],
-            World::Validator => &["check-migration", "check-database"],
-            World::Notifier => &["notify"],
-        }
-    }
-
-    pub(crate) fn with_article(self) -> &'static str {
-        match self {
-            World::Backfill => "a backfill",
-            World::DataStep => "a data-step",
-            World::Validator => "a validator",
-            World::Notifier => "a notifier",
-        }
-    }
-
-    /// The world whose exports `component` has, all of them; `None` if it matches none.
-    pub(crate) fn of(engine: &Engine, component: &Component) -> Option<World> {
-        let ty = component.component_type();
-        let exported: Vec<String> = ty
-            .exports(engine)
-            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_)))
-            .map(|(name, _)| name.to_owned())
-            .collect();
-        World::ALL
-            .into_iter()
-            .find(|w| w.exports().iter().all(|e| exported.iter().any(|x| x == e)))
-    }
-}
-
-impl fmt::Display for World {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use crate::runtime::{Call, Error, Limits, Plugin, PluginError, Runtime};
+use crate::sandbox::Context;
+use crate::text::{sanitize, with_plugin_output};
+use crate::wit::latest::types::{BackfillSpec, BatchResult, Event, Finding, Migration, Row};
+use crate::wit::latest::{backfill, data_step, notifier, validator};
+use crate::wit::{Session, World};
 
 impl Plugin {
     fn expect_world(&self, expected: World) -> Result<(), Error> {
@@ -128,7 +52,7 @@ fn refused<T>(plugin: &Plugin, call: Call<Result<T, String>>) -> Result<Call<T>,
         // explain an `Err` would otherwise be lost with the call.
         Err(message) => Err(Error::Refused(PluginError {
             plugin: plugin.label.clone(),
-            message: super::with_plugin_output(super::sanitize(&message), &logs, &stderr),
+            message: with_plugin_output(sanitize(&message), &logs, &stderr),
         })),
     }
 }

@@ -22,7 +22,14 @@ use sha2::Sha256;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::Origin;
+/// Where a loaded plugin's machine code came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Compiled from the component on this load.
+    Compiled,
+    /// Read back from the compile cache.
+    Cache,
+}
 
 /// What a cache file starts with; the version changes if the layout does.
 const MAGIC: &[u8; 8] = b"GWCACHE1";
@@ -287,7 +294,7 @@ fn store(component: &Component, dir: &Path, path: &Path, mac: &Tag<'_>) -> Resul
         .serialize()
         .map_err(|e| io(path, "serialize into", &format!("{e:#}")))?;
     std::fs::create_dir_all(dir).map_err(|e| io(dir, "create", &e))?;
-    crate::config::keep_out_of_git(dir);
+    godwit_core::project::keep_out_of_git(dir);
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(dir, "write to", &e))?;
     file.write_all(&mac.seal(&code))
         .map_err(|e| io(path, "write to", &e))?;

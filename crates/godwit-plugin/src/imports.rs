@@ -5,39 +5,20 @@
 //! call without one (a notifier, `transform`) has no database at all, and a read-only
 //! session refuses `execute` before the handler sees it.
 
-use wasmtime::component::Resource;
+use wasmtime::component::{HasSelf, Linker, Resource};
 
-use super::sandbox::State;
-use super::wit::latest::host::{self, Level};
-use super::wit::latest::types::{Row, Value};
+use crate::handler::{LogLine, SessionHandler};
+use crate::sandbox::State;
+use crate::text::sanitize;
+use crate::wit::Session;
+use crate::wit::latest::host::{self, Level};
+use crate::wit::latest::types::{Row, Value};
 
 /// Bytes of `log` output kept per call; the first lines are kept, the rest counted.
 pub const LOG_CAP: usize = 64 * 1024;
 
 /// The longest single log message kept; longer ones are cut and marked.
 const LOG_LINE_CAP: usize = 4 * 1024;
-
-/// The host side of `host.session`: one per call that needs the database.
-///
-/// Implementations check each statement against the plugin's grants (failing closed)
-/// before anything reaches the database, and answer with the message the plugin sees.
-pub trait SessionHandler: Send {
-    fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, String>;
-    fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, String>;
-}
-
-/// The `session` resource as the plugin holds it.
-#[derive(Debug)]
-pub struct Session {
-    pub(crate) read_only: bool,
-}
-
-/// One line a plugin logged.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct LogLine {
-    pub level: &'static str,
-    pub message: String,
-}
 
 impl host::Host for State {
     fn log(&mut self, level: Level, message: String) {
@@ -107,7 +88,7 @@ impl State {
     }
 
     pub(crate) fn push_log(&mut self, level: &'static str, message: String) {
-        let mut message = super::sanitize(&message);
+        let mut message = sanitize(&message);
         if self.log_bytes >= LOG_CAP {
             self.logs_dropped += 1;
             return;
@@ -127,4 +108,9 @@ impl State {
 
 fn first_line(sql: &str) -> &str {
     sql.trim().lines().next().unwrap_or("")
+}
+
+/// Adds the `host` interface of every supported version to `linker`.
+pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    crate::wit::latest::host::add_to_linker::<State, HasSelf<State>>(linker, |state| state)
 }

@@ -14,9 +14,9 @@
 //! and godwit's own tables, which must be named to be reachable at all.
 //!
 //! ```
-//! use godwit::Dialect;
-//! use godwit::plugin::capability::{Capabilities, Grants};
-//! use godwit::plugin::manifest::Requests;
+//! use godwit_core::Dialect;
+//! use godwit_plugin::capability::{Capabilities, Grants};
+//! use godwit_plugin::manifest::Requests;
 //!
 //! let requests = Requests { read: vec!["*".into()], ..Default::default() };
 //! let grants = Grants { read: vec!["users".into()], ..Default::default() };
@@ -39,8 +39,9 @@ use sqlparser::dialect as sqldialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
-use crate::Dialect;
-use crate::plugin::manifest::Requests;
+use godwit_core::Dialect;
+
+use crate::manifest::Requests;
 
 /// `[plugins.NAME.grants]` in godwit.toml: what the operator allows.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -60,7 +61,7 @@ pub struct Grants {
     pub dir: Option<PathBuf>,
     /// Files the plugin may read and append to, and nothing else in their directories:
     /// a path relative to the project, or `$NAME` for the path in environment variable
-    /// `NAME` (`$GITHUB_STEP_SUMMARY`). See [`crate::plugin::append`].
+    /// `NAME` (`$GITHUB_STEP_SUMMARY`). See [`crate::append`].
     #[serde(default)]
     pub append: Vec<String>,
     /// Outbound HTTP authorities: `host`, `host:port`, or `*`.
@@ -340,7 +341,7 @@ impl TablePattern {
 fn is_special(d: Dialect, r: &TableRef) -> bool {
     let table = r.table.folded();
     let schema = r.schema.as_ref().map(Name::folded);
-    table.starts_with(crate::history::TABLE)
+    table.starts_with(godwit_core::history::TABLE)
         || table.starts_with("godwit_")
         || table.starts_with("sqlite_")
         || (d == Dialect::Sqlite && table.starts_with("pragma_"))
@@ -412,7 +413,7 @@ pub struct Capabilities {
     append: Vec<String>,
     hosts: [Vec<String>; 2],
     /// What confines its statements besides this checker (`[plugins.NAME] enforcement`).
-    enforcement: crate::config::Enforcement,
+    enforcement: godwit_core::Enforcement,
     /// PostgreSQL: the role an administrator prepared for it (`database_role`).
     database_role: Option<String>,
 }
@@ -481,7 +482,7 @@ impl Capabilities {
                     .map(|h| h.to_ascii_lowercase())
                     .collect(),
             ],
-            enforcement: crate::config::Enforcement::default(),
+            enforcement: godwit_core::Enforcement::default(),
             database_role: None,
         }
     }
@@ -490,7 +491,7 @@ impl Capabilities {
     /// (`[plugins.NAME] enforcement` and `database_role`).
     pub fn enforced(
         mut self,
-        enforcement: crate::config::Enforcement,
+        enforcement: godwit_core::Enforcement,
         database_role: Option<String>,
     ) -> Capabilities {
         self.enforcement = enforcement;
@@ -499,7 +500,7 @@ impl Capabilities {
     }
 
     /// `[plugins.NAME] enforcement`.
-    pub fn enforcement(&self) -> crate::config::Enforcement {
+    pub fn enforcement(&self) -> godwit_core::Enforcement {
         self.enforcement
     }
 
@@ -905,7 +906,7 @@ impl Capabilities {
         lex_guard(dialect, sql).map_err(|e| self.refuse(e))?;
         // Two independent readings must agree there is one statement: godwit's splitter
         // (the servers' lexical rules) and sqlparser.
-        match crate::split::split(sql, dialect) {
+        match godwit_core::split::split(sql, dialect) {
             Ok(s) if s.len() == 1 => {}
             Ok(s) => {
                 return Err(self.refuse(format!(
@@ -919,7 +920,7 @@ impl Capabilities {
         let translated = match dialect {
             Dialect::Postgres => sql.to_string(),
             _ => {
-                let found = crate::split::placeholders(sql, dialect)
+                let found = godwit_core::split::placeholders(sql, dialect)
                     .map_err(|e| self.refuse(format!("the statement cannot be read: {e}")))?;
                 let mut out = String::with_capacity(sql.len());
                 let mut last = 0;

@@ -24,9 +24,12 @@ pub mod since_v0_1_0;
 
 use std::fmt;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
 
-use super::sandbox::State;
+use godwit_core::value::Value as HostValue;
+use latest::types::Value as WitValue;
 
 /// The version the rest of the host is written against.
 pub use since_v0_1_0 as latest;
@@ -114,9 +117,159 @@ pub fn supported_apis() -> String {
         .join(", ")
 }
 
-/// Adds the `host` interface of every supported version to `linker`.
-pub(super) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    latest::host::add_to_linker::<State, HasSelf<State>>(linker, |state| state)
+/// The `session` resource as the plugin holds it.
+#[derive(Debug)]
+pub struct Session {
+    pub(crate) read_only: bool,
+}
+
+/// The four kinds of plugin, one per WIT world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum World {
+    Backfill,
+    DataStep,
+    Validator,
+    Notifier,
+}
+
+impl World {
+    pub const ALL: [World; 4] = [
+        World::Backfill,
+        World::DataStep,
+        World::Validator,
+        World::Notifier,
+    ];
+
+    /// The world's name in the WIT package.
+    pub fn name(self) -> &'static str {
+        match self {
+            World::Backfill => "backfill",
+            World::DataStep => "data-step",
+            World::Validator => "validator",
+            World::Notifier => "notifier",
+        }
+    }
+
+    /// Parses a world's WIT name.
+    pub fn parse(name: &str) -> Option<World> {
+        World::ALL.into_iter().find(|w| w.name() == name)
+    }
+
+    /// The functions a component of this world exports.
+    pub fn exports(self) -> &'static [&'static str] {
+        match self {
+            World::Backfill => &["describe", "transform"],
+            World::DataStep => &["run-batch"],
+            World::Validator => &["check-migration", "check-database"],
+            World::Notifier => &["notify"],
+        }
+    }
+
+    /// The world's name with its article, for sentences (`a data-step`).
+    pub fn with_article(self) -> &'static str {
+        match self {
+            World::Backfill => "a backfill",
+            World::DataStep => "a data-step",
+            World::Validator => "a validator",
+            World::Notifier => "a notifier",
+        }
+    }
+
+    /// The world whose exports `component` has, all of them; `None` if it matches none.
+    pub(crate) fn of(engine: &Engine, component: &Component) -> Option<World> {
+        let ty = component.component_type();
+        let exported: Vec<String> = ty
+            .exports(engine)
+            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_)))
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        World::ALL
+            .into_iter()
+            .find(|w| w.exports().iter().all(|e| exported.iter().any(|x| x == e)))
+    }
+}
+
+impl fmt::Display for World {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether this host runs plugins built against `version` of [`API_PACKAGE`], as
+/// [`ApiVersion::runs_on`] has it. The error says which versions it supports.
+pub fn check_api_version(version: &str) -> Result<(), String> {
+    let Some(parsed) = ApiVersion::parse(version) else {
+        return Err(format!("`{version}` is not a semver version"));
+    };
+    if supports(parsed) {
+        return Ok(());
+    }
+    let supported = SUPPORTED
+        .iter()
+        .map(|v| {
+            if v.major == 0 {
+                format!("{} ({API_PACKAGE}@{}.x)", v.api(), v.api())
+            } else {
+                format!("{}.x ({API_PACKAGE}@{}.x)", v.major, v.major)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let latest = API_VERSION.api();
+    Err(format!(
+        "built against {API_PACKAGE}@{version}, but this godwit supports API {supported} only; rebuild it with a godwit-sdk for {latest}, or use a godwit that supports {version}"
+    ))
+}
+
+/// The versions of [`API_PACKAGE`] a component imports, each once.
+pub fn api_versions(engine: &Engine, component: &Component) -> Vec<String> {
+    let mut versions = Vec::new();
+    for (name, _) in component.component_type().imports(engine) {
+        if let Some(version) = name
+            .strip_prefix(API_PACKAGE)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.split_once('@'))
+            .map(|(_, version)| version.to_owned())
+            && !versions.contains(&version)
+        {
+            versions.push(version);
+        }
+    }
+    versions
+}
+
+// A plugin's values and the host's are the same kinds: the host's
+// (`HostValue`) is what the drivers bind and read, the WIT's is what
+// crosses into the sandbox.
+impl From<WitValue> for HostValue {
+    fn from(value: WitValue) -> HostValue {
+        match value {
+            WitValue::Null => HostValue::Null,
+            WitValue::Boolean(b) => HostValue::Bool(b),
+            WitValue::Int(i) => HostValue::Int(i),
+            WitValue::Float(f) => HostValue::Float(f),
+            WitValue::Text(t) => HostValue::Text(t),
+            WitValue::Bytes(b) => HostValue::Bytes(b),
+            WitValue::Json(j) => HostValue::Json(j),
+            WitValue::Timestamp(t) => HostValue::Timestamp(t),
+        }
+    }
+}
+
+impl From<HostValue> for WitValue {
+    fn from(value: HostValue) -> WitValue {
+        match value {
+            HostValue::Null => WitValue::Null,
+            HostValue::Bool(b) => WitValue::Boolean(b),
+            HostValue::Int(i) => WitValue::Int(i),
+            HostValue::Float(f) => WitValue::Float(f),
+            HostValue::Text(t) => WitValue::Text(t),
+            HostValue::Bytes(b) => WitValue::Bytes(b),
+            HostValue::Json(j) => WitValue::Json(j),
+            HostValue::Timestamp(t) => WitValue::Timestamp(t),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -125,7 +278,7 @@ mod tests {
 
     #[test]
     fn the_version_is_the_wit_package_version() {
-        let wit = include_str!("../../wit/godwit-plugin.wit");
+        let wit = include_str!("../wit/godwit-plugin.wit");
         assert!(
             wit.contains(&format!("package {API_PACKAGE}@{API_VERSION};")),
             "latest::VERSION must be the version wit/godwit-plugin.wit declares"

@@ -17,7 +17,7 @@ pub mod backfill {
         path: "wit",
         world: "backfill",
         with: {
-            "godwit:plugin/host.session": crate::plugin::imports::Session,
+            "godwit:plugin/host.session": crate::wit::Session,
         },
     });
 }

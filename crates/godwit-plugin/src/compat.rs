@@ -16,12 +16,14 @@ use sha2::{Digest as _, Sha256};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker, LinkerInstance, ResourceType};
 
-use super::sandbox::State;
-use super::wit::latest::{backfill, data_step, notifier, validator};
-use super::wit::{self, ApiVersion};
-use super::{Error, Limits, Plugin, Runtime, World, hex};
+use godwit_core::value::hex;
 
-pub use super::wit::{API_PACKAGE, API_VERSION};
+use crate::runtime::{Error, Limits, Plugin, Runtime};
+use crate::sandbox::State;
+use crate::wit::World;
+use crate::wit::latest::{backfill, data_step, notifier, validator};
+
+pub use crate::wit::{API_PACKAGE, API_VERSION, api_versions, check_api_version};
 
 /// What a component is made of, and how each of its imports fares against this host.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -90,49 +92,6 @@ impl Inspection {
             .filter(|e| !world.exports().contains(&e.name.as_str()))
             .collect()
     }
-}
-
-/// Whether this host runs plugins built against `version` of [`API_PACKAGE`], as
-/// [`ApiVersion::runs_on`] has it. The error says which versions it supports.
-pub fn check_api_version(version: &str) -> Result<(), String> {
-    let Some(parsed) = ApiVersion::parse(version) else {
-        return Err(format!("`{version}` is not a semver version"));
-    };
-    if wit::supports(parsed) {
-        return Ok(());
-    }
-    let supported = wit::SUPPORTED
-        .iter()
-        .map(|v| {
-            if v.major == 0 {
-                format!("{} ({API_PACKAGE}@{}.x)", v.api(), v.api())
-            } else {
-                format!("{}.x ({API_PACKAGE}@{}.x)", v.major, v.major)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let latest = API_VERSION.api();
-    Err(format!(
-        "built against {API_PACKAGE}@{version}, but this godwit supports API {supported} only; rebuild it with a godwit-sdk for {latest}, or use a godwit that supports {version}"
-    ))
-}
-
-/// The versions of [`API_PACKAGE`] a component imports, each once.
-pub fn api_versions(engine: &wasmtime::Engine, component: &Component) -> Vec<String> {
-    let mut versions = Vec::new();
-    for (name, _) in component.component_type().imports(engine) {
-        if let Some(version) = name
-            .strip_prefix(API_PACKAGE)
-            .and_then(|rest| rest.strip_prefix('/'))
-            .and_then(|rest| rest.split_once('@'))
-            .map(|(_, version)| version.to_owned())
-            && !versions.contains(&version)
-        {
-            versions.push(version);
-        }
-    }
-    versions
 }
 
 impl Runtime {

@@ -9,8 +9,9 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::imports::{LogLine, SessionHandler};
-use super::wit::latest::types::Value;
+use crate::handler::{LogLine, SessionHandler};
+use crate::text::sanitize_lines;
+use crate::wit::latest::types::Value;
 
 /// Bytes of stdout, and separately of stderr, kept per call. Once a stream is full the
 /// plugin sees it closed and further output is dropped; the first bytes are the ones kept
@@ -48,7 +49,7 @@ pub struct Context {
     /// The one directory it was granted, mounted at `/` in the guest.
     pub dir: Option<PathBuf>,
     /// Files it may read and append to (absolute paths), each seen at the same path in
-    /// the guest through a private copy; see [`crate::plugin::append`].
+    /// the guest through a private copy; see [`crate::append`].
     pub append: Vec<PathBuf>,
     /// Authorities (`host` or `host:port`) outbound HTTP may reach; see
     /// [`authority_allowed`]. Empty means no network at all.
@@ -147,9 +148,8 @@ impl State {
 
     /// What the plugin wrote to stdout and stderr so far.
     pub(crate) fn output(&self) -> (String, String) {
-        let text = |pipe: &MemoryOutputPipe| {
-            super::sanitize_lines(&String::from_utf8_lossy(&pipe.contents()))
-        };
+        let text =
+            |pipe: &MemoryOutputPipe| sanitize_lines(&String::from_utf8_lossy(&pipe.contents()));
         (text(&self.stdout), text(&self.stderr))
     }
 }

@@ -43,7 +43,7 @@ impl std::fmt::Display for RemovedLink {
             f,
             "{} -> {}",
             self.path.display(),
-            crate::plugin::sanitize(&self.target.to_string_lossy())
+            crate::text::sanitize(&self.target.to_string_lossy())
         )
     }
 }

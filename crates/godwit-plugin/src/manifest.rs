@@ -7,7 +7,7 @@
 //! without one requests nothing. Asking is not getting: see [`super::capability`].
 //!
 //! ```
-//! use godwit::plugin::manifest::Manifest;
+//! use godwit_plugin::manifest::Manifest;
 //!
 //! let m = Manifest::parse(
 //!     "[plugin]\nname = \"column-copy\"\nversion = \"0.1.0\"\nworld = \"backfill\"\napi = \"0.1\"\n\
@@ -25,8 +25,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use sha2::Digest as _;
 
-use super::World;
-use super::wit::{self, ApiVersion};
+use crate::wit::{self, ApiVersion, World};
 
 /// The custom section holding an embedded manifest.
 pub const SECTION: &str = "godwit-manifest";
@@ -126,10 +125,13 @@ pub struct Requests {
 #[serde(deny_unknown_fields)]
 pub struct LimitRequests {
     /// Bytes, written `"64MiB"`.
-    #[serde(default, deserialize_with = "crate::config::size")]
+    #[serde(default, deserialize_with = "godwit_core::duration::deserialize_size")]
     pub memory: Option<u64>,
     /// Written `"5s"`.
-    #[serde(default, deserialize_with = "crate::config::duration")]
+    #[serde(
+        default,
+        deserialize_with = "godwit_core::duration::deserialize_duration"
+    )]
     pub timeout: Option<Duration>,
     pub fuel: Option<u64>,
 }
@@ -196,7 +198,7 @@ impl Manifest {
         let sidecar = std::fs::read(&path);
         match (&sidecar, pin) {
             (Ok(text), pin) => {
-                let actual = crate::value::hex(&sha2::Sha256::digest(text));
+                let actual = godwit_core::value::hex(&sha2::Sha256::digest(text));
                 match pin {
                     None => {
                         return Err(ManifestError::SidecarUnpinned {
@@ -226,7 +228,7 @@ impl Manifest {
     }
 
     /// The embedded manifest or the sidecar's (`sidecar`, as read), refusing both.
-    pub(crate) fn resolve(
+    pub fn resolve(
         wasm: &Path,
         bytes: &[u8],
         sidecar: std::io::Result<Vec<u8>>,
@@ -417,7 +419,7 @@ fuel = 1000
         let dir = tempfile::tempdir().unwrap();
         let wasm = dir.path().join("foo.wasm");
         let bytes = wat::parse_str("(component)").unwrap();
-        let pin = crate::value::hex(&sha2::Sha256::digest(FULL.as_bytes()));
+        let pin = godwit_core::value::hex(&sha2::Sha256::digest(FULL.as_bytes()));
         // No sidecar and no pin: no manifest.
         assert_eq!(Manifest::load_pinned(&wasm, &bytes, None).unwrap(), None);
         // Pinned but gone.

@@ -8,7 +8,6 @@
 //! look-alike variable such as `DB_URL` suggests the operator meant something else.
 
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
@@ -370,14 +369,6 @@ pub enum BackupPolicy {
     Never,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LockMode {
-    #[default]
-    Advisory,
-    Lease,
-}
-
 /// `"SQL"` or `["SQL", ...]`.
 fn one_or_many<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
@@ -392,6 +383,9 @@ fn one_or_many<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error
     })
 }
 
+pub use crate::driver::{ConnectSettings, LockMode, Target};
+use crate::redact::{is_secret_param, redact_url_text, register_secret};
+pub use crate::redact::{redact, redact_url};
 pub use godwit_core::duration::{MAX_DURATION, parse_duration, parse_size};
 use godwit_core::duration::{deserialize_duration, deserialize_size};
 
@@ -414,51 +408,29 @@ pub struct Config {
     pub(crate) detected: std::sync::OnceLock<Option<crate::source::Layout>>,
 }
 
-/// The database a command talks to.
-#[derive(Clone, Debug)]
-pub struct Target {
-    /// The full URL, password included: never print it, print [`Target::display`].
-    pub url: String,
-    pub display: String,
-    pub dialect: Dialect,
-    /// Where the URL came from, so that "wrong database" surprises are explainable.
-    pub origin: String,
-    /// PostgreSQL: the schema named by the URL's `?schema=` (as Prisma spells it), which
-    /// godwit makes the whole `search_path`, so that the schema holds the migrations'
-    /// objects, godwit's history table and its lock: one tenant of a schema-per-tenant
-    /// database. Taken out of [`Target::url`], kept in [`Target::display`].
-    pub schema: Option<String>,
-}
-
-impl Target {
-    /// The file a SQLite target names (`None` for other databases and in-memory ones).
-    pub fn sqlite_file(&self) -> Option<PathBuf> {
-        if self.dialect != Dialect::Sqlite {
-            return None;
-        }
-        let rest = self.url.strip_prefix("sqlite://")?;
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let in_memory = query.split('&').any(|pair| pair == "mode=memory");
-        (!in_memory && !path.is_empty()).then(|| PathBuf::from(path))
-    }
-
-    /// The SQLite file this target names, when it does not exist yet.
-    pub fn missing_sqlite_file(&self) -> Option<PathBuf> {
-        self.sqlite_file().filter(|file| !file.exists())
-    }
-
-    /// This target read as an empty database: an in-memory SQLite one, for the commands
-    /// that only read a SQLite file that does not exist yet (see [`Target::missing_sqlite_file`]).
-    /// What it prints stays the file's URL.
-    pub fn as_empty(&self) -> Target {
-        Target {
-            url: "sqlite::memory:".to_string(),
-            ..self.clone()
-        }
-    }
-}
-
 impl Config {
+    /// What the drivers need to connect to [`Config::target`], and nothing else of the
+    /// configuration.
+    pub fn connect_settings(&self) -> ConnectSettings {
+        ConnectSettings {
+            target: self.target.clone(),
+            wait: self.wait,
+            connect_timeout: self.connect_timeout,
+            init_sql: self.file.init_sql.clone(),
+            lock_mode: if self.target.dialect == Dialect::Sqlite {
+                LockMode::Lease
+            } else {
+                self.lock_mode
+            },
+            session: match self.layout().layout {
+                Some(crate::source::Layout::Sqlx) => crate::driver::ToolSession::Sqlx,
+                Some(crate::source::Layout::Diesel) => crate::driver::ToolSession::Diesel,
+                _ => crate::driver::ToolSession::Server,
+            },
+            meter: !self.file.plugins.is_empty(),
+        }
+    }
+
     /// Reads `dir/godwit.toml` (optional), `.env` and the environment.
     pub fn load(dir: &Path, overrides: &Overrides) -> Result<Config, Error> {
         let project_dir = project_dir(dir)?;
@@ -990,105 +962,6 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
         origin: origin.to_string(),
         schema: schema_param,
     })
-}
-
-static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-fn register_secret(secret: &str) {
-    if secret.is_empty() {
-        return;
-    }
-    let mut secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
-    let decoded = percent_decode(secret);
-    for s in [secret.to_string(), decoded] {
-        if !secrets.contains(&s) {
-            secrets.push(s);
-        }
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
-/// Whether a URL query parameter (`password`, `sslpassword`, `pwd`…) carries a secret.
-fn is_secret_param(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    key.contains("password")
-        || key.contains("passwd")
-        || key.contains("secret")
-        || key.contains("token")
-        || matches!(key.as_str(), "pass" | "pwd" | "apikey" | "api_key")
-}
-
-/// A URL as godwit shows it: the password of its user info and every secret query
-/// parameter (`?password=`, `sslpassword=`…) replaced by `***`. Every URL godwit prints
-/// goes through here or through [`redact`].
-pub fn redact_url(url: &url::Url) -> String {
-    let mut shown = url.clone();
-    if shown.password().is_some() {
-        let _ = shown.set_password(Some("***"));
-    }
-    if let Some(query) = url.query() {
-        shown.set_query(Some(&redact_query(query)));
-    }
-    shown.to_string()
-}
-
-/// `a=1&password=x` → `a=1&password=***`, on the raw (still percent-encoded) text.
-fn redact_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if is_secret_param(&percent_decode(key)) => format!("{key}=***"),
-            _ => pair.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// Removes every password godwit has seen from a message, and masks the password of
-/// any URL or `password=…` setting in it, seen or not (a URL from a targets file, a
-/// plugin's config or a driver's message). The one place output is cleaned of secrets.
-pub fn redact(text: &str) -> String {
-    static USERINFO: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/?#@:]*):[^\s/?#@]*@")
-            .expect("a valid regex")
-    });
-    static PARAM: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(
-            r"(?i)\b([a-z_\-]*(?:password|passwd|secret|token)|pwd|pass|api_?key)(\s*=\s*)('[^']*'|\x22[^\x22]*\x22|[^\s&;,'\x22)]+)",
-        )
-        .expect("a valid regex")
-    });
-    let secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
-    let mut out = text.to_string();
-    for secret in secrets.iter() {
-        out = out.replace(secret.as_str(), "***");
-    }
-    drop(secrets);
-    let out = USERINFO.replace_all(&out, "$1:***@");
-    PARAM.replace_all(&out, "$1$2***").into_owned()
-}
-
-/// Best-effort redaction for a URL we could not parse: hide what sits between `:` and
-/// the last `@` (a password with a space in it does not stop at the first one), then
-/// whatever [`redact`] finds.
-fn redact_url_text(text: &str) -> String {
-    let masked = match (text.find("://"), text.rfind('@')) {
-        (Some(start), Some(at)) if at > start => {
-            let creds = &text[start + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &text[..start + 3], &text[at..]),
-                None => text.to_string(),
-            }
-        }
-        _ => text.to_string(),
-    };
-    redact(&masked)
 }
 
 #[cfg(test)]

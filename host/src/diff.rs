@@ -110,7 +110,7 @@ async fn declared_shadow(
     parts: &[declared::Part],
     dialect: crate::Dialect,
 ) -> Result<Box<dyn crate::driver::Driver>, Error> {
-    let mut shadow = crate::driver::connect(shadow_config).await?;
+    let mut shadow = crate::driver::connect(&shadow_config.connect_settings()).await?;
     run_setup(shadow.as_mut(), setup).await?;
     declared::apply(parts, shadow.as_mut(), dialect).await?;
     Ok(shadow)

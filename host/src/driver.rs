@@ -24,17 +24,94 @@ mod values;
 
 pub use confine::{Confined, Enforcement, Scope, ScopeRole};
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, Row, Type};
 
-use crate::config::{Config, LockMode, Target};
+use crate::Dialect;
 use crate::error::{Error, describe_db_error};
 use crate::history::{HistoryRow, TABLE};
+use crate::redact::redact;
 use crate::schema::Schema;
 use crate::value::{Rows, Value};
-use crate::{Dialect, config};
+
+/// The database a command talks to.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The full URL, password included: never print it, print [`Target::display`].
+    pub url: String,
+    pub display: String,
+    pub dialect: Dialect,
+    /// Where the URL came from, so that "wrong database" surprises are explainable.
+    pub origin: String,
+    /// PostgreSQL: the schema named by the URL's `?schema=` (as Prisma spells it), which
+    /// godwit makes the whole `search_path`, so that the schema holds the migrations'
+    /// objects, godwit's history table and its lock: one tenant of a schema-per-tenant
+    /// database. Taken out of [`Target::url`], kept in [`Target::display`].
+    pub schema: Option<String>,
+}
+
+impl Target {
+    /// The file a SQLite target names (`None` for other databases and in-memory ones).
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        if self.dialect != Dialect::Sqlite {
+            return None;
+        }
+        let rest = self.url.strip_prefix("sqlite://")?;
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let in_memory = query.split('&').any(|pair| pair == "mode=memory");
+        (!in_memory && !path.is_empty()).then(|| PathBuf::from(path))
+    }
+
+    /// The SQLite file this target names, when it does not exist yet.
+    pub fn missing_sqlite_file(&self) -> Option<PathBuf> {
+        self.sqlite_file().filter(|file| !file.exists())
+    }
+
+    /// This target read as an empty database: an in-memory SQLite one, for the commands
+    /// that only read a SQLite file that does not exist yet (see [`Target::missing_sqlite_file`]).
+    /// What it prints stays the file's URL.
+    pub fn as_empty(&self) -> Target {
+        Target {
+            url: "sqlite::memory:".to_string(),
+            ..self.clone()
+        }
+    }
+}
+
+/// How the migration lock is held: the database's advisory lock, or a row in `godwit_lock`
+/// with an expiry (`lock_mode` in godwit.toml; always the lease on SQLite).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LockMode {
+    #[default]
+    Advisory,
+    Lease,
+}
+
+/// What connecting to a target needs: the part of the configuration the drivers read,
+/// resolved by [`crate::config::Config::connect_settings`]. The drivers see nothing else
+/// of godwit.toml.
+#[derive(Clone, Debug)]
+pub struct ConnectSettings {
+    pub target: Target,
+    /// Keep retrying an unreachable database for this long (`--wait`).
+    pub wait: Option<Duration>,
+    /// How long one attempt to connect may take.
+    pub connect_timeout: Duration,
+    /// godwit.toml's `init_sql`, run on every connection just opened.
+    pub init_sql: Vec<String>,
+    /// How the migration lock is held, already [`LockMode::Lease`] on SQLite.
+    pub lock_mode: LockMode,
+    /// The session the folder's tool ran its migrations in.
+    pub session: ToolSession,
+    /// Whether the work connection goes through the [`meter`]: when godwit.toml declares
+    /// any plugin, whose statements could run on it. Without plugins, nothing of the
+    /// server's is held back, and godwit's own statements skip the extra hop.
+    pub meter: bool,
+}
 
 /// Per-migration limits, from godwit.toml and the file's directives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -315,17 +392,17 @@ pub trait Admin {
 }
 
 /// Connects the work connection and the lock connection, retrying for `--wait`.
-pub async fn connect(config: &Config) -> Result<Box<dyn Driver>, Error> {
-    let deadline = config.wait.map(|w| Instant::now() + w);
+pub async fn connect(opts: &ConnectSettings) -> Result<Box<dyn Driver>, Error> {
+    let deadline = opts.wait.map(|w| Instant::now() + w);
     loop {
-        let attempt = match config.target.dialect {
-            Dialect::Postgres => postgres::PgDriver::connect(config)
+        let attempt = match opts.target.dialect {
+            Dialect::Postgres => postgres::PgDriver::connect(opts)
                 .await
                 .map(|d| Box::new(d) as Box<dyn Driver>),
-            Dialect::MySql => mysql::MySqlDriver::connect(config)
+            Dialect::MySql => mysql::MySqlDriver::connect(opts)
                 .await
                 .map(|d| Box::new(d) as Box<dyn Driver>),
-            Dialect::Sqlite => sqlite::SqliteDriver::connect(config)
+            Dialect::Sqlite => sqlite::SqliteDriver::connect(opts)
                 .await
                 .map(|d| Box::new(d) as Box<dyn Driver>),
         };
@@ -335,37 +412,37 @@ pub async fn connect(config: &Config) -> Result<Box<dyn Driver>, Error> {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             Err(ConnectError::Unreachable(message)) => {
-                let hint = if config.wait.is_some() {
+                let hint = if opts.wait.is_some() {
                     format!(
                         "; gave up after waiting {}",
-                        humantime::format_duration(config.wait.unwrap_or_default())
+                        humantime::format_duration(opts.wait.unwrap_or_default())
                     )
                 } else {
                     "; is the server running and reachable? `--wait SECONDS` retries while it starts".to_string()
                 };
                 return Err(Error::Connect(format!(
                     "cannot connect to {} ({}): {message}{hint}",
-                    config.target.display, config.target.origin
+                    opts.target.display, opts.target.origin
                 )));
             }
             Err(ConnectError::Refused(message)) => {
                 return Err(Error::Connect(format!(
                     "{} ({}) refused the connection: {message}",
-                    config.target.display, config.target.origin
+                    opts.target.display, opts.target.origin
                 )));
             }
             Err(ConnectError::InitSql(message)) => return Err(Error::Config(message)),
             Err(ConnectError::Local(message)) => {
                 return Err(Error::Connect(format!(
                     "cannot connect to {} ({}): {message}",
-                    config.target.display, config.target.origin
+                    opts.target.display, opts.target.origin
                 )));
             }
             Err(ConnectError::SchemaMissing { schema, database }) => {
                 return Err(Error::SchemaMissing {
                     schema,
                     database,
-                    target: config.target.display.clone(),
+                    target: opts.target.display.clone(),
                 });
             }
         }
@@ -396,7 +473,7 @@ pub(crate) enum ConnectError {
 /// syntax error; everywhere, the time zone decides what a timestamp literal and `now()`
 /// are, and PostgreSQL's `DateStyle` how `01/02/2026` reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ToolSession {
+pub enum ToolSession {
     /// The server's own settings (`sql_mode`, `time_zone`; `TimeZone`, `DateStyle`), as
     /// the database's client, Prisma, Drizzle, Flyway and the Go tools get them; godwit's
     /// own layout too.
@@ -408,28 +485,20 @@ pub(crate) enum ToolSession {
     Diesel,
 }
 
-pub(crate) fn tool_session(config: &Config) -> ToolSession {
-    match config.layout().layout {
-        Some(crate::source::Layout::Sqlx) => ToolSession::Sqlx,
-        Some(crate::source::Layout::Diesel) => ToolSession::Diesel,
-        _ => ToolSession::Server,
-    }
-}
-
 pub(crate) async fn init_session<DB: sqlx::Database>(
-    config: &Config,
+    opts: &ConnectSettings,
     conn: &mut DB::Connection,
 ) -> Result<(), ConnectError>
 where
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    for (i, sql) in config.file.init_sql.iter().enumerate() {
+    for (i, sql) in opts.init_sql.iter().enumerate() {
         if let Err(e) = sqlx::raw_sql(sql).execute(&mut *conn).await {
             return Err(ConnectError::InitSql(format!(
                 "init_sql in godwit.toml: statement {} (`{}`) failed on {}: {}",
                 i + 1,
                 sql.trim(),
-                config.target.display,
+                opts.target.display,
                 describe_db_error(&e)
             )));
         }
@@ -441,7 +510,7 @@ where
 pub(crate) fn connect_error(target: &Target, err: sqlx::Error) -> ConnectError {
     match &err {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => {
-            ConnectError::Unreachable(config::redact(&err.to_string()))
+            ConnectError::Unreachable(redact(&err.to_string()))
         }
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
@@ -459,21 +528,21 @@ pub(crate) fn connect_error(target: &Target, err: sqlx::Error) -> ConnectError {
             };
             ConnectError::Refused(format!("{}{hint}", describe_db_error(&err)))
         }
-        _ => ConnectError::Refused(config::redact(&err.to_string())),
+        _ => ConnectError::Refused(redact(&err.to_string())),
     }
 }
 
 /// Runs a connect future under the configured timeout.
 pub(crate) async fn with_connect_timeout<T>(
-    config: &Config,
+    opts: &ConnectSettings,
     fut: impl std::future::Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, ConnectError> {
-    match tokio::time::timeout(config.connect_timeout, fut).await {
+    match tokio::time::timeout(opts.connect_timeout, fut).await {
         Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(err)) => Err(connect_error(&config.target, err)),
+        Ok(Err(err)) => Err(connect_error(&opts.target, err)),
         Err(_) => Err(ConnectError::Unreachable(format!(
             "no answer within {} (connect_timeout)",
-            humantime::format_duration(config.connect_timeout)
+            humantime::format_duration(opts.connect_timeout)
         ))),
     }
 }
@@ -481,15 +550,15 @@ pub(crate) async fn with_connect_timeout<T>(
 /// The meter the work connection goes through (see [`meter`]), connected to `upstream`,
 /// when godwit.toml declares plugins that could run statements on it.
 pub(crate) async fn work_meter(
-    config: &Config,
+    opts: &ConnectSettings,
     protocol: meter::Protocol,
     upstream: meter::Upstream,
     socket: &str,
 ) -> Result<Option<meter::Meter>, ConnectError> {
-    if !meter::wanted(config) {
+    if !opts.meter {
         return Ok(None);
     }
-    let server = with_connect_timeout(config, async {
+    let server = with_connect_timeout(opts, async {
         meter::connect(&upstream).await.map_err(sqlx::Error::Io)
     })
     .await?;
@@ -1040,14 +1109,6 @@ pub(crate) mod lease {
 
     pub fn now_ms() -> i64 {
         chrono::Utc::now().timestamp_millis()
-    }
-
-    pub fn mode(config: &Config) -> LockMode {
-        if config.target.dialect == Dialect::Sqlite {
-            LockMode::Lease
-        } else {
-            config.lock_mode
-        }
     }
 
     /// Whether the process that owns a lease on this host is still alive.

@@ -48,6 +48,7 @@ pub mod notify;
 pub mod plan;
 pub mod plugin;
 pub mod plugin_cli;
+pub mod redact;
 pub mod report;
 pub mod schema;
 pub mod step;

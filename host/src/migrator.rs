@@ -296,7 +296,7 @@ impl Events {
 impl Migrator {
     /// Connects (retrying for `--wait`); nothing is locked or written yet.
     pub async fn connect(config: &Config) -> Result<Migrator, Error> {
-        let driver = driver::connect(config).await?;
+        let driver = driver::connect(&config.connect_settings()).await?;
         Ok(Migrator {
             config: config.clone(),
             driver,

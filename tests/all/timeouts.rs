@@ -441,7 +441,9 @@ fn host_deadline_cancels_the_running_statement(d: Dialect) {
     let (p, config, rt) = driver_project(d);
     let marker = "items e, items f";
     rt.block_on(async {
-        let mut driver = godwit::driver::connect(&config).await.unwrap();
+        let mut driver = godwit::driver::connect(&config.connect_settings())
+            .await
+            .unwrap();
         driver.begin().await.unwrap();
         {
             // The call as the host runs it, given up on once the server shows the
@@ -479,7 +481,9 @@ fn host_deadline_cancels_the_running_statement(d: Dialect) {
 fn host_deadline_cancels_at_any_moment(d: Dialect) {
     let (p, config, rt) = driver_project(d);
     rt.block_on(async {
-        let mut driver = godwit::driver::connect(&config).await.unwrap();
+        let mut driver = godwit::driver::connect(&config.connect_settings())
+            .await
+            .unwrap();
         for delay in [0, 1, 2, 3, 5, 8, 13, 21, 34].map(Duration::from_millis) {
             driver.begin().await.unwrap();
             {
@@ -553,7 +557,9 @@ mod host_deadline_cancels_the_running_statement {
 fn sqlite_host_deadline_interrupts_the_running_statement() {
     let (_p, config, rt) = driver_project(Dialect::Sqlite);
     rt.block_on(async {
-        let mut driver = godwit::driver::connect(&config).await.unwrap();
+        let mut driver = godwit::driver::connect(&config.connect_settings())
+            .await
+            .unwrap();
         driver.begin().await.unwrap();
         {
             let statement = driver.query_values(CROSS_JOIN, &[]);
@@ -586,7 +592,9 @@ fn sqlite_host_deadline_interrupts_the_running_statement() {
 fn sqlite_host_deadline_interrupts_at_any_moment() {
     let (_p, config, rt) = driver_project(Dialect::Sqlite);
     rt.block_on(async {
-        let mut driver = godwit::driver::connect(&config).await.unwrap();
+        let mut driver = godwit::driver::connect(&config.connect_settings())
+            .await
+            .unwrap();
         for delay in [0, 1, 2, 3, 5, 8, 13, 21, 34].map(Duration::from_millis) {
             driver.begin().await.unwrap();
             {

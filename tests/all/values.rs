@@ -20,7 +20,7 @@ fn with_driver<T>(db: &TestDb, body: impl AsyncFnOnce(&mut dyn Session) -> T) ->
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mut driver = driver::connect(&config).await.unwrap();
+        let mut driver = driver::connect(&config.connect_settings()).await.unwrap();
         body(driver.as_mut()).await
     })
 }

@@ -47,13 +47,6 @@ const LEAST_LIMIT: usize = 64 << 10;
 /// How much of each field of a cut PostgreSQL error is kept.
 const FIELD_KEEP: usize = 2 << 10;
 
-/// Whether the work connection goes through a meter: when godwit.toml declares any
-/// plugin, whose statements could run on it. Without plugins, nothing of the server's
-/// is held back, and godwit's own statements skip the extra hop.
-pub(crate) fn wanted(config: &crate::config::Config) -> bool {
-    !config.file.plugins.is_empty()
-}
-
 /// The server's side of the relay, connected before the meter starts (so that a server
 /// that cannot be reached is reported as sqlx would report it).
 pub(crate) struct Server(Box<dyn Duplex>);

@@ -8,11 +8,10 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
 use sqlx::{ConnectOptions, Row};
 
 use super::{
-    Admin, ConnectError, Driver, HistorySql, HistoryStore, HistoryValue, Introspect, Lock,
-    OPEN_ROW, Session, Timeouts, lease, values, with_connect_timeout,
+    Admin, ConnectError, ConnectSettings, Driver, HistorySql, HistoryStore, HistoryValue,
+    Introspect, Lock, LockMode, OPEN_ROW, Session, Timeouts, lease, values, with_connect_timeout,
 };
 use crate::Dialect;
-use crate::config::{Config, LockMode};
 use crate::error::Error;
 use crate::history::{HistoryRow, TABLE};
 use crate::value::{Rows, Value};
@@ -68,10 +67,10 @@ struct Batch {
 }
 
 impl MySqlDriver {
-    pub(crate) async fn connect(config: &Config) -> Result<MySqlDriver, ConnectError> {
-        let tool = super::tool_session(config);
-        let options = MySqlConnectOptions::from_str(&config.target.url)
-            .map_err(|e| super::connect_error(&config.target, e))?
+    pub(crate) async fn connect(opts: &ConnectSettings) -> Result<MySqlDriver, ConnectError> {
+        let tool = opts.session;
+        let options = MySqlConnectOptions::from_str(&opts.target.url)
+            .map_err(|e| super::connect_error(&opts.target, e))?
             .charset("utf8mb4")
             .pipes_as_concat(tool == super::ToolSession::Sqlx)
             .no_engine_substitution(tool == super::ToolSession::Sqlx)
@@ -81,19 +80,14 @@ impl MySqlDriver {
             Some(path) => super::meter::Upstream::Unix(path.clone()),
             None => super::meter::Upstream::Tcp(options.get_host().to_owned(), options.get_port()),
         };
-        let meter = super::work_meter(
-            config,
-            super::meter::Protocol::MySql,
-            upstream,
-            "mysql.sock",
-        )
-        .await?;
+        let meter =
+            super::work_meter(opts, super::meter::Protocol::MySql, upstream, "mysql.sock").await?;
         let work = match &meter {
             Some(meter) => options.clone().socket(meter.socket()),
             None => options.clone(),
         };
-        let mut conn = with_connect_timeout(config, work.connect()).await?;
-        let mut lock_conn = with_connect_timeout(config, options.connect()).await?;
+        let mut conn = with_connect_timeout(opts, work.connect()).await?;
+        let mut lock_conn = with_connect_timeout(opts, options.connect()).await?;
         if tool != super::ToolSession::Sqlx {
             // sqlx asks for IGNORE_SPACE in its handshake, whatever the options say: the
             // server's own mode, as its client and every other tool get it. And sqlx
@@ -103,16 +97,16 @@ impl MySqlDriver {
             sqlx::raw_sql("SET SESSION sql_mode = @@GLOBAL.sql_mode, NAMES utf8mb4")
                 .execute(&mut conn)
                 .await
-                .map_err(|e| super::connect_error(&config.target, e))?;
+                .map_err(|e| super::connect_error(&opts.target, e))?;
         }
-        super::init_session::<sqlx::MySql>(config, &mut conn).await?;
-        super::init_session::<sqlx::MySql>(config, &mut lock_conn).await?;
+        super::init_session::<sqlx::MySql>(opts, &mut conn).await?;
+        super::init_session::<sqlx::MySql>(opts, &mut lock_conn).await?;
         let row = sqlx::query(
             "SELECT VERSION(), COALESCE(DATABASE(), ''), CAST(CONNECTION_ID() AS UNSIGNED)",
         )
         .fetch_one(&mut conn)
         .await
-        .map_err(|e| super::connect_error(&config.target, e))?;
+        .map_err(|e| super::connect_error(&opts.target, e))?;
         let (version, database): (String, String) = (row.get(0), row.get(1));
         let work_id: u64 = row.get(2);
         if database.is_empty() {
@@ -125,7 +119,7 @@ impl MySqlDriver {
             conn,
             meter,
             lock_conn,
-            lock_mode: lease::mode(config),
+            lock_mode: opts.lock_mode,
             lock_checked: None,
             lock_name: format!("godwit:{}", database.chars().take(56).collect::<String>()),
             mariadb: version.contains("MariaDB"),

@@ -14,10 +14,9 @@ pub use role::comment as plugin_role_comment;
 use std::sync::Arc;
 
 use super::{
-    Admin, Confined, ConnectError, Driver, HistorySql, HistoryStore, Introspect, Lock, Scope,
-    ScopeRole, Session, Timeouts, lease, values, with_connect_timeout,
+    Admin, Confined, ConnectError, ConnectSettings, Driver, HistorySql, HistoryStore, Introspect,
+    Lock, LockMode, Scope, ScopeRole, Session, Timeouts, lease, values, with_connect_timeout,
 };
-use crate::config::{Config, LockMode};
 use crate::error::Error;
 use crate::history::{HistoryRow, TABLE};
 use crate::value::{Rows, Value};
@@ -83,9 +82,9 @@ pub struct PgDriver {
 }
 
 impl PgDriver {
-    pub(crate) async fn connect(config: &Config) -> Result<PgDriver, ConnectError> {
-        let options = PgConnectOptions::from_str(&config.target.url)
-            .map_err(|e| super::connect_error(&config.target, e))?
+    pub(crate) async fn connect(opts: &ConnectSettings) -> Result<PgDriver, ConnectError> {
+        let options = PgConnectOptions::from_str(&opts.target.url)
+            .map_err(|e| super::connect_error(&opts.target, e))?
             .application_name(&format!("godwit {VERSION} pid {}", std::process::id()))
             .disable_statement_logging();
         let socket = format!(".s.PGSQL.{}", options.get_port());
@@ -97,23 +96,23 @@ impl PgDriver {
             None => super::meter::Upstream::Tcp(options.get_host().to_owned(), options.get_port()),
         };
         let meter =
-            super::work_meter(config, super::meter::Protocol::Postgres, upstream, &socket).await?;
+            super::work_meter(opts, super::meter::Protocol::Postgres, upstream, &socket).await?;
         let work = match &meter {
             Some(meter) => options.clone().socket(meter.dir()),
             None => options.clone(),
         };
-        let mut conn = with_connect_timeout(config, work.connect()).await?;
-        let mut lock_conn = with_connect_timeout(config, options.connect()).await?;
-        if let Some(schema) = &config.target.schema {
+        let mut conn = with_connect_timeout(opts, work.connect()).await?;
+        let mut lock_conn = with_connect_timeout(opts, options.connect()).await?;
+        if let Some(schema) = &opts.target.schema {
             for c in [&mut conn, &mut lock_conn] {
-                use_schema(config, c, schema).await?;
+                use_schema(opts, c, schema).await?;
             }
         }
         // The settings the folder's own tool left to the server: sqlx-cli sent sqlx's
         // TimeZone and DateStyle, diesel sets only `TIME ZONE 'UTC'`, the rest send
         // neither. One the URL sets itself stays as the URL says.
-        let url = config.target.url.to_ascii_lowercase();
-        let session = super::tool_session(config);
+        let url = opts.target.url.to_ascii_lowercase();
+        let session = opts.session;
         let server_sets: Vec<&str> = [
             ("timezone", session == super::ToolSession::Server),
             ("datestyle", session != super::ToolSession::Sqlx),
@@ -125,16 +124,16 @@ impl PgDriver {
         if !server_sets.is_empty() {
             server_session_defaults(&mut conn, &server_sets)
                 .await
-                .map_err(|e| super::connect_error(&config.target, e))?;
+                .map_err(|e| super::connect_error(&opts.target, e))?;
         }
-        super::init_session::<sqlx::Postgres>(config, &mut conn).await?;
-        super::init_session::<sqlx::Postgres>(config, &mut lock_conn).await?;
+        super::init_session::<sqlx::Postgres>(opts, &mut conn).await?;
+        super::init_session::<sqlx::Postgres>(opts, &mut lock_conn).await?;
         let (work_pid, database, schema): (i32, String, Option<String>) = sqlx::query_as(
             "SELECT pg_backend_pid(), current_database()::text, current_schema()::text",
         )
         .fetch_one(&mut conn)
         .await
-        .map_err(|e| super::connect_error(&config.target, e))?;
+        .map_err(|e| super::connect_error(&opts.target, e))?;
         // The lock follows the history table, wherever the search_path puts it (`?schema=`,
         // `options=-csearch_path=...`, or the role's default).
         let lock_key = lock_key(schema.as_deref());
@@ -146,7 +145,7 @@ impl PgDriver {
                     .bind(&name)
                     .execute(&mut *c)
                     .await
-                    .map_err(|e| super::connect_error(&config.target, e))?;
+                    .map_err(|e| super::connect_error(&opts.target, e))?;
             }
         }
         Ok(PgDriver {
@@ -156,7 +155,7 @@ impl PgDriver {
             conn,
             lock_conn,
             lock_key,
-            lock_mode: lease::mode(config),
+            lock_mode: opts.lock_mode,
             lock_checked: None,
             owner: lease::owner_token(),
             sql: HistorySql::new(Dialect::Postgres),
@@ -279,7 +278,7 @@ impl PgDriver {
 /// Makes `schema` the whole search_path of `conn`, after checking that it exists: an
 /// unqualified name then means the tenant's object, never one in `public`.
 async fn use_schema(
-    config: &Config,
+    opts: &ConnectSettings,
     conn: &mut PgConnection,
     schema: &str,
 ) -> Result<(), ConnectError> {
@@ -289,7 +288,7 @@ async fn use_schema(
     .bind(schema)
     .fetch_one(&mut *conn)
     .await
-    .map_err(|e| super::connect_error(&config.target, e))?;
+    .map_err(|e| super::connect_error(&opts.target, e))?;
     if !exists {
         return Err(ConnectError::SchemaMissing {
             schema: schema.to_string(),
@@ -300,7 +299,7 @@ async fn use_schema(
         .bind(schema)
         .execute(&mut *conn)
         .await
-        .map_err(|e| super::connect_error(&config.target, e))?;
+        .map_err(|e| super::connect_error(&opts.target, e))?;
     Ok(())
 }
 

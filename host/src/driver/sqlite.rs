@@ -15,11 +15,10 @@ mod functions;
 use std::sync::Arc;
 
 use super::{
-    Admin, Confined, ConnectError, Driver, HistorySql, HistoryStore, Introspect, Lock, MakeRow,
-    Scope, Session, Timeouts, TransactionError, lease, values, with_connect_timeout,
+    Admin, Confined, ConnectError, ConnectSettings, Driver, HistorySql, HistoryStore, Introspect,
+    Lock, MakeRow, Scope, Session, Timeouts, TransactionError, lease, values, with_connect_timeout,
 };
 use crate::Dialect;
-use crate::config::Config;
 use crate::error::Error;
 use crate::history::{HistoryRow, TABLE};
 use crate::value::{Rows, Value};
@@ -58,9 +57,9 @@ pub struct SqliteDriver {
 const RENEW_AFTER: Duration = Duration::from_secs(lease::TTL.as_secs() / 3);
 
 impl SqliteDriver {
-    pub(crate) async fn connect(config: &Config) -> Result<SqliteDriver, ConnectError> {
-        let options = SqliteConnectOptions::from_str(&config.target.url)
-            .map_err(|e| super::connect_error(&config.target, e))?
+    pub(crate) async fn connect(opts: &ConnectSettings) -> Result<SqliteDriver, ConnectError> {
+        let options = SqliteConnectOptions::from_str(&opts.target.url)
+            .map_err(|e| super::connect_error(&opts.target, e))?
             .create_if_missing(true)
             .busy_timeout(DEFAULT_BUSY)
             .row_buffer_size(ROW_BUFFER)
@@ -76,31 +75,31 @@ impl SqliteDriver {
                     parent.display()
                 ))
             })?;
-            crate::config::keep_out_of_git(parent);
+            godwit_core::project::keep_out_of_git(parent);
         }
-        let mut conn = with_connect_timeout(config, options.connect()).await?;
+        let mut conn = with_connect_timeout(opts, options.connect()).await?;
         let interrupt = {
             let mut handle = conn
                 .lock_handle()
                 .await
-                .map_err(|e| super::connect_error(&config.target, e))?;
+                .map_err(|e| super::connect_error(&opts.target, e))?;
             let raw = handle.as_raw_handle();
             // SAFETY: the handle is locked for this block, so sqlx's worker runs
             // nothing on the connection meanwhile.
             unsafe { functions::install(raw) }.map_err(ConnectError::Refused)?;
             raw
         };
-        super::init_session::<sqlx::Sqlite>(config, &mut conn).await?;
+        super::init_session::<sqlx::Sqlite>(opts, &mut conn).await?;
         // The lock loop polls and honours lock_wait; a long busy wait here would not.
         let mut lock_conn = with_connect_timeout(
-            config,
+            opts,
             options
                 .clone()
                 .busy_timeout(Duration::from_millis(100))
                 .connect(),
         )
         .await?;
-        super::init_session::<sqlx::Sqlite>(config, &mut lock_conn).await?;
+        super::init_session::<sqlx::Sqlite>(opts, &mut lock_conn).await?;
         Ok(SqliteDriver {
             conn,
             statement_timeout: None,

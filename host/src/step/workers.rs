@@ -318,7 +318,7 @@ impl Shared {
 /// once: preparing the confinement may change a role's privileges, which PostgreSQL does
 /// not let two sessions do at the same moment.
 pub(crate) async fn connect(job: &Job<'_>) -> Result<Box<dyn Driver>, Error> {
-    let mut driver = crate::driver::connect(&job.config).await?;
+    let mut driver = crate::driver::connect(&job.config.connect_settings()).await?;
     prepare_session(driver.as_mut(), job).await?;
     Ok(driver)
 }

@@ -182,7 +182,7 @@ impl Shadow {
                 self.target.display
             )));
         }
-        let mut shadow = driver::connect(&self.config(config)).await?;
+        let mut shadow = driver::connect(&self.config(config).connect_settings()).await?;
         let found = shadow.introspect().await?;
         if !found.is_empty() {
             let objects = found.object_names(5);
@@ -249,7 +249,7 @@ impl Shadow {
                 }
             }
             Kind::Given => {
-                let mut shadow = driver::connect(&self.config(config)).await?;
+                let mut shadow = driver::connect(&self.config(config).connect_settings()).await?;
                 shadow.drop_everything().await.map(drop)
             }
         }

@@ -63,7 +63,7 @@ async fn connect(url: &str) -> (tempfile::TempDir, Box<dyn Driver>) {
         },
     )
     .unwrap();
-    let driver = driver::connect(&config).await.unwrap();
+    let driver = driver::connect(&config.connect_settings()).await.unwrap();
     (dir, driver)
 }
 

@@ -16,6 +16,7 @@
 //! cannot wait on our own lock.
 
 mod confine;
+pub(crate) mod introspect;
 pub mod meter;
 pub mod mysql;
 pub mod postgres;
@@ -34,8 +35,8 @@ use crate::Dialect;
 use crate::error::{Error, describe_db_error};
 use crate::history::{HistoryRow, TABLE};
 use crate::redact::redact;
-use crate::schema::Schema;
 use crate::value::{Rows, Value};
+use godwit_core::schema::{Definitions, Schema};
 
 /// The database a command talks to.
 #[derive(Clone, Debug)]
@@ -381,7 +382,7 @@ pub trait Introspect {
     /// whole namespace, and this does nothing).
     fn compare_schemas(&mut self, _schemas: &[String]) {}
     /// The full definitions `godwit pull` writes where [`Introspect::introspect`] keeps less.
-    async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error>;
+    async fn definitions(&mut self) -> Result<Definitions, Error>;
 }
 
 /// What only `reset` and `verify`'s shadow database do: wiping the schema.

@@ -2,10 +2,12 @@
 //!
 //! Everything here is pure: dialects, versions, [`value`]s, [`finding`]s, the statement
 //! [`split`]ter, the statement [`analyze`]r, migration [`source`]s and their layouts, the
-//! [`step`] file model (what `step.toml` says, not running it) and the [`history`] model
-//! (the rows and what they mean, not the SQL that reads them). No database driver, no
-//! tokio, no wasmtime: `.ci/core-deps` keeps it that way, so this crate and `godwit-lint`
-//! build and test on any machine in seconds.
+//! [`step`] file model (what `step.toml` says, not running it), the [`history`] model
+//! (the rows and what they mean, not the SQL that reads them) and the [`schema`] model (a
+//! database's tables, columns and indexes, dialect-neutral, and the drift between two;
+//! not the catalog queries that read it). No database driver, no tokio, no wasmtime:
+//! `.ci/core-deps` keeps it that way, so this crate and `godwit-lint` build and test on
+//! any machine in seconds.
 
 pub mod analyze;
 pub mod columns;
@@ -15,6 +17,7 @@ pub mod finding;
 pub mod history;
 pub mod project;
 pub mod rebuild;
+pub mod schema;
 pub mod source;
 pub mod split;
 pub mod sql;

@@ -1,6 +1,8 @@
 //! MySQL and MariaDB: DDL commits implicitly, so migrations run statement by statement
 //! with progress recorded after each; `GET_LOCK` serialises deployers.
 
+mod introspect;
+
 use std::str::FromStr;
 
 use async_trait::async_trait;
@@ -691,14 +693,14 @@ impl Session for MySqlDriver {
 
 #[async_trait(?Send)]
 impl Introspect for MySqlDriver {
-    async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
+    async fn introspect(&mut self) -> Result<godwit_core::schema::Schema, Error> {
         let mariadb = self.mariadb;
-        crate::schema::mysql::introspect(self, mariadb).await
+        introspect::introspect(self, mariadb).await
     }
 
-    async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error> {
+    async fn definitions(&mut self) -> Result<godwit_core::schema::Definitions, Error> {
         let mariadb = self.mariadb;
-        crate::schema::mysql::definitions(self, mariadb).await
+        introspect::definitions(self, mariadb).await
     }
 }
 

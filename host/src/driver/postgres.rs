@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Row};
 
+mod introspect;
 mod role;
 
 pub use role::comment as plugin_role_comment;
@@ -710,17 +711,17 @@ impl Session for PgDriver {
 
 #[async_trait(?Send)]
 impl Introspect for PgDriver {
-    async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
+    async fn introspect(&mut self) -> Result<godwit_core::schema::Schema, Error> {
         let others = self.compared_schemas.clone();
-        crate::schema::postgres::introspect(self, &others).await
+        introspect::introspect(self, &others).await
     }
 
     fn compare_schemas(&mut self, schemas: &[String]) {
         self.compared_schemas = schemas.to_vec();
     }
 
-    async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error> {
-        crate::schema::postgres::definitions(self).await
+    async fn definitions(&mut self) -> Result<godwit_core::schema::Definitions, Error> {
+        introspect::definitions(self).await
     }
 }
 

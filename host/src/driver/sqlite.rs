@@ -11,6 +11,7 @@ use sqlx::{ConnectOptions, Row};
 mod authorizer;
 mod direct;
 mod functions;
+mod introspect;
 
 use std::sync::Arc;
 
@@ -686,13 +687,13 @@ fn busy_or_locked(err: &sqlx::Error) -> bool {
 
 #[async_trait(?Send)]
 impl Introspect for SqliteDriver {
-    async fn introspect(&mut self) -> Result<crate::schema::Schema, Error> {
-        crate::schema::sqlite::introspect(self).await
+    async fn introspect(&mut self) -> Result<godwit_core::schema::Schema, Error> {
+        introspect::introspect(self).await
     }
 
-    async fn definitions(&mut self) -> Result<crate::schema::Definitions, Error> {
+    async fn definitions(&mut self) -> Result<godwit_core::schema::Definitions, Error> {
         // sqlite_master keeps every object's text, and the model has all of it.
-        Ok(crate::schema::Definitions::default())
+        Ok(godwit_core::schema::Definitions::default())
     }
 }
 

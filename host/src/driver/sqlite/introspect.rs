@@ -7,11 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use super::{
-    Column, Constraint, ConstraintKind, Index, Reference, Rows, Schema, Table,
-    is_bookkeeping_table, squash_whitespace,
+use godwit_core::schema::{
+    Column, Constraint, ConstraintKind, Index, Reference, Schema, Table, is_bookkeeping_table,
+    squash_whitespace,
 };
+
 use crate::driver::Session;
+use crate::driver::introspect::Rows;
 use crate::error::Error;
 
 fn literal(name: &str) -> String {

@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use super::{
-    Column, Constraint, ConstraintKind, Definitions, Index, Reference, Rows, Schema, Table,
-    is_bookkeeping_table, squash_whitespace, trim_lines,
+use godwit_core::schema::{
+    Column, Constraint, ConstraintKind, Definitions, Index, Reference, Schema, Table,
+    is_bookkeeping_table, squash_whitespace,
 };
+
 use crate::driver::Session;
+use crate::driver::introspect::{Rows, trim_lines};
 use crate::error::Error;
 
 pub(crate) async fn introspect(driver: &mut dyn Session, mariadb: bool) -> Result<Schema, Error> {

@@ -3,11 +3,13 @@
 //! whose objects are named with their schema (`thunderdome.users`); objects that belong
 //! to extensions are left out, since `CREATE EXTENSION` brings them whole.
 
-use super::{
-    Column, Constraint, ConstraintKind, Definitions, Index, Reference, Rows, Schema, Table,
-    is_bookkeeping_table, split_list, squash_whitespace, trim_lines,
+use godwit_core::schema::{
+    Column, Constraint, ConstraintKind, Definitions, Index, Reference, Schema, Table,
+    is_bookkeeping_table, squash_whitespace,
 };
+
 use crate::driver::Session;
+use crate::driver::introspect::{Rows, split_list, trim_lines};
 use crate::error::Error;
 
 /// The namespaces `n` compared: the current schema, and `others`.

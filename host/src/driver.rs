@@ -31,12 +31,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, Row, Type};
 
-use crate::Dialect;
 use crate::error::{Error, describe_db_error};
-use crate::history::{HistoryRow, TABLE};
 use crate::redact::redact;
-use crate::value::{Rows, Value};
+use godwit_core::Dialect;
+use godwit_core::history::{HistoryRow, TABLE};
 use godwit_core::schema::{Definitions, Schema};
+use godwit_core::value::{Rows, Value};
 
 /// The database a command talks to.
 #[derive(Clone, Debug)]

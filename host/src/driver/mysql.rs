@@ -13,10 +13,10 @@ use super::{
     Admin, ConnectError, ConnectSettings, Driver, HistorySql, HistoryStore, HistoryValue,
     Introspect, Lock, LockMode, OPEN_ROW, Session, Timeouts, lease, values, with_connect_timeout,
 };
-use crate::Dialect;
 use crate::error::Error;
-use crate::history::{HistoryRow, TABLE};
-use crate::value::{Rows, Value};
+use godwit_core::Dialect;
+use godwit_core::history::{HistoryRow, TABLE};
+use godwit_core::value::{Rows, Value};
 
 pub struct MySqlDriver {
     conn: MySqlConnection,

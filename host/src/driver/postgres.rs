@@ -19,9 +19,9 @@ use super::{
     Lock, LockMode, Scope, ScopeRole, Session, Timeouts, lease, values, with_connect_timeout,
 };
 use crate::error::Error;
-use crate::history::{HistoryRow, TABLE};
-use crate::value::{Rows, Value};
-use crate::{Dialect, VERSION};
+use godwit_core::history::{HistoryRow, TABLE};
+use godwit_core::value::{Rows, Value};
+use godwit_core::{Dialect, VERSION};
 
 /// An arbitrary constant ("godw"): advisory locks are per database, so one key suffices
 /// for the history table in `public`.
@@ -205,7 +205,7 @@ impl PgDriver {
             .collect();
         let mut out = String::with_capacity(sql.len() + 32);
         let mut last = 0;
-        for p in crate::split::placeholders(sql, Dialect::Postgres)
+        for p in godwit_core::split::placeholders(sql, Dialect::Postgres)
             .map_err(sqlx::Error::InvalidArgument)?
         {
             if let Some(Some(ty)) = cast_to.get(p.number - 1) {
@@ -858,7 +858,7 @@ async fn pg_cancel(lock_conn: &mut PgConnection, pid: i32) -> Result<(), sqlx::E
 /// query gave them, and the lateral join keeps their columns' names and types.
 fn sized(sql: &str, cap: usize) -> Result<String, sqlx::Error> {
     // The statement without a trailing `;` or comment, which would swallow the wrapping.
-    let statement = match crate::split::split(sql, Dialect::Postgres) {
+    let statement = match godwit_core::split::split(sql, Dialect::Postgres) {
         Ok(statements) if statements.len() == 1 => statements.into_iter().next(),
         _ => None,
     }

@@ -19,10 +19,10 @@ use super::{
     Admin, Confined, ConnectError, ConnectSettings, Driver, HistorySql, HistoryStore, Introspect,
     Lock, MakeRow, Scope, Session, Timeouts, TransactionError, lease, values, with_connect_timeout,
 };
-use crate::Dialect;
 use crate::error::Error;
-use crate::history::{HistoryRow, TABLE};
-use crate::value::{Rows, Value};
+use godwit_core::Dialect;
+use godwit_core::history::{HistoryRow, TABLE};
+use godwit_core::value::{Rows, Value};
 
 /// How long SQLite waits for another writer when no lock_timeout is configured.
 const DEFAULT_BUSY: Duration = Duration::from_secs(30);

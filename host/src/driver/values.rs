@@ -16,8 +16,8 @@ use sqlx::postgres::{PgArgumentBuffer, PgRow, PgTypeInfo, PgTypeKind, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteArgumentValue, SqliteRow};
 use sqlx::{Column, Decode, Encode, Row, Type, TypeInfo, ValueRef};
 
-use crate::Dialect;
-use crate::value::{Rows, Value};
+use godwit_core::Dialect;
+use godwit_core::value::{Rows, Value};
 
 /// `sql` with its `$N` rewritten for `dialect`, and which of `params` to bind, in order.
 pub(crate) fn translate(
@@ -25,7 +25,8 @@ pub(crate) fn translate(
     sql: &str,
     params: usize,
 ) -> Result<(String, Vec<usize>), sqlx::Error> {
-    let found = crate::split::placeholders(sql, dialect).map_err(sqlx::Error::InvalidArgument)?;
+    let found =
+        godwit_core::split::placeholders(sql, dialect).map_err(sqlx::Error::InvalidArgument)?;
     let mut used = vec![false; params];
     for p in &found {
         match used.get_mut(p.number - 1) {
@@ -292,7 +293,7 @@ fn uuid_text(b: &[u8]) -> Result<String, BoxDynError> {
     if b.len() != 16 {
         return Err(format!("a uuid has 16 bytes, got {}", b.len()).into());
     }
-    let h = crate::value::hex(b);
+    let h = godwit_core::value::hex(b);
     Ok(format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],

@@ -62,11 +62,11 @@ pub fn comment(database: &str) -> String {
 }
 
 fn literal(text: &str) -> String {
-    godwit_core::sql::literal(crate::Dialect::Postgres, text)
+    godwit_core::sql::literal(godwit_core::Dialect::Postgres, text)
 }
 
 pub(super) fn quote(ident: &str) -> String {
-    godwit_core::sql::quote(crate::Dialect::Postgres, ident)
+    godwit_core::sql::quote(godwit_core::Dialect::Postgres, ident)
 }
 
 fn denied(e: &sqlx::Error) -> bool {

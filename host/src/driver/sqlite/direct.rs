@@ -17,7 +17,7 @@ use libsqlite3_sys::{
 use sqlx::sqlite::LockedSqliteHandle;
 
 use crate::driver::{MakeRow, TransactionError};
-use crate::history::HistoryRow;
+use godwit_core::history::HistoryRow;
 
 /// BEGIN IMMEDIATE, `statements`, the row `finish` makes of their counts (as `insert`
 /// writes it in SQL), COMMIT, all on `handle`, with `busy` as SQLite's busy timeout.

@@ -17,7 +17,7 @@ use crate::driver::introspect::Rows;
 use crate::error::Error;
 
 fn literal(name: &str) -> String {
-    godwit_core::sql::literal(crate::Dialect::Sqlite, name)
+    godwit_core::sql::literal(godwit_core::Dialect::Sqlite, name)
 }
 
 pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error> {

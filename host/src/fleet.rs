@@ -600,7 +600,7 @@ async fn status_one(t: &FleetTarget, migrations: &[Migration]) -> TargetReport {
         Ok(read) => read,
         Err(e) => return failed(t, &e, 0, started),
     };
-    let summary = crate::report::summarize(&history::entries(migrations, &rows));
+    let summary = history::summarize(&history::entries(migrations, &rows));
     let exit_code = status_code(&summary, !others.is_empty());
     TargetReport {
         outcome: match exit_code {
@@ -620,7 +620,7 @@ async fn status_one(t: &FleetTarget, migrations: &[Migration]) -> TargetReport {
 /// `godwit status`'s exit code: 4 when something needs attention (a failed, modified or
 /// missing migration, or another tool's history not adopted), 5 when migrations are
 /// pending, else 0.
-pub fn status_code(summary: &crate::report::Summary, other_history: bool) -> u8 {
+pub fn status_code(summary: &history::Summary, other_history: bool) -> u8 {
     if summary.problems > 0 || other_history {
         exit::BLOCKED
     } else if summary.pending > 0 {
@@ -648,7 +648,7 @@ fn progress(report: &TargetReport, done: usize, total: usize, json: bool) {
     eprintln!(
         "[{done:>width$}/{total}] {}: {detail} in {}",
         report.name,
-        crate::report::ms(report.duration_ms)
+        crate::text::ms(report.duration_ms)
     );
 }
 

@@ -1227,7 +1227,7 @@ impl Migrator {
                         })
                         .cloned()
                         .collect();
-                    if let Some(warning) = crate::report::empty_downs_warning(&reverted_empty) {
+                    if let Some(warning) = empty_downs_warning(&reverted_empty) {
                         err = err.with_note(&format!("\n\n{warning}"));
                     }
                     result = Err(err);
@@ -2360,6 +2360,25 @@ pub(crate) fn new_row(
         statements_total: total as i64,
         rows_affected: None,
         error: None,
+    }
+}
+
+/// The warning about reverted migrations whose down script was empty (`ids`), if any.
+pub fn empty_downs_warning(ids: &[String]) -> Option<String> {
+    match ids {
+        [] => None,
+        [one] => Some(format!(
+            "warning: the down script of {one} is empty, so reverting it changed nothing, although its up script does something. \
+             It is recorded as reverted, and the next deploy runs its up again over what is still there. \
+             If that is not what you meant, write the statements that undo it (`godwit verify` reports it where up changes the schema; it compares schemas, not rows)."
+        )),
+        many => Some(format!(
+            "warning: {} down scripts are empty, so reverting them changed nothing, although their up scripts do something:\n{}\n\
+             They are recorded as reverted, and the next deploy runs their up again over what is still there. \
+             If that is not what you meant, write the statements that undo them (`godwit verify` reports those whose up changes the schema; it compares schemas, not rows).",
+            many.len(),
+            crate::text::listed(many, 10)
+        )),
     }
 }
 

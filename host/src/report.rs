@@ -8,8 +8,11 @@ use serde::Serialize;
 use crate::backup::Meta;
 use crate::backup::copy::{CopyOutcome, Listed, Listing};
 use crate::history::{Entry, HistoryRow, Operation, RowState, Status};
+pub use crate::history::{Summary, summarize};
+pub use crate::migrator::empty_downs_warning;
 use crate::migrator::{Event, RunReport};
-use crate::text::{self, plural, thousands};
+pub use crate::text::{bytes, ms};
+use crate::text::{plural, thousands};
 
 /// Prints run events as they arrive, one line per migration; a step's batches drive a
 /// progress bar on a terminal, and a line every few seconds elsewhere (CI logs).
@@ -359,25 +362,6 @@ pub fn run_summary(report: &RunReport, verb: &str) -> String {
     out
 }
 
-/// The warning about reverted migrations whose down script was empty (`ids`), if any.
-pub fn empty_downs_warning(ids: &[String]) -> Option<String> {
-    match ids {
-        [] => None,
-        [one] => Some(format!(
-            "warning: the down script of {one} is empty, so reverting it changed nothing, although its up script does something. \
-             It is recorded as reverted, and the next deploy runs its up again over what is still there. \
-             If that is not what you meant, write the statements that undo it (`godwit verify` reports it where up changes the schema; it compares schemas, not rows)."
-        )),
-        many => Some(format!(
-            "warning: {} down scripts are empty, so reverting them changed nothing, although their up scripts do something:\n{}\n\
-             They are recorded as reverted, and the next deploy runs their up again over what is still there. \
-             If that is not what you meant, write the statements that undo them (`godwit verify` reports those whose up changes the schema; it compares schemas, not rows).",
-            many.len(),
-            text::listed(many, 10)
-        )),
-    }
-}
-
 /// What the run did with copies of dropped data, after the run's summary line.
 fn copies_summary(report: &RunReport) -> String {
     let (mut copied, mut copied_rows, mut restored, mut restored_rows) = (0, 0, 0, 0);
@@ -458,27 +442,6 @@ struct StatusItem<'a> {
     statements_applied: Option<i64>,
     statements_total: Option<i64>,
     error: Option<&'a str>,
-}
-
-#[derive(Serialize, Default)]
-pub struct Summary {
-    pub applied: usize,
-    pub pending: usize,
-    pub problems: usize,
-}
-
-pub fn summarize(entries: &[Entry]) -> Summary {
-    let mut s = Summary::default();
-    for e in entries {
-        if e.status.is_problem() {
-            s.problems += 1;
-        } else if e.status.is_pending() {
-            s.pending += 1;
-        } else {
-            s.applied += 1;
-        }
-    }
-    s
 }
 
 /// `adopt_first`: another tool's history is in the database and godwit's is empty, so
@@ -796,14 +759,6 @@ fn short_time(ts: &str) -> String {
     ts.get(..19).unwrap_or(ts).replace('T', " ")
 }
 
-pub fn ms(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else {
-        format!("{:.2} s", ms as f64 / 1000.0)
-    }
-}
-
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next()
@@ -1043,22 +998,6 @@ fn age(d: chrono::TimeDelta) -> String {
         60..3600 => format!("{}min", s / 60),
         3600..86400 => format!("{}h", s / 3600),
         _ => format!("{}d", s / 86400),
-    }
-}
-
-/// Sizes as people read them: 532 B, 12.4 KiB, 3.1 GiB.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
 

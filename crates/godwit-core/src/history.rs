@@ -353,3 +353,26 @@ pub fn entries<'a>(migrations: &'a [Migration], rows: &'a [HistoryRow]) -> Vec<E
     out.sort_by(|a, b| a.version.cmp(&b.version));
     out
 }
+/// How many migrations of a folder's history are applied, pending, or need attention
+/// (failed, modified, missing from the folder…), as `status` counts them.
+#[derive(serde::Serialize, Default)]
+pub struct Summary {
+    pub applied: usize,
+    pub pending: usize,
+    pub problems: usize,
+}
+
+/// Counts `entries` by their status.
+pub fn summarize(entries: &[Entry]) -> Summary {
+    let mut s = Summary::default();
+    for e in entries {
+        if e.status.is_problem() {
+            s.problems += 1;
+        } else if e.status.is_pending() {
+            s.pending += 1;
+        } else {
+            s.applied += 1;
+        }
+    }
+    s
+}

@@ -138,7 +138,7 @@ pub async fn check(target: &mut Migrator, shadow_url: Option<&str>) -> Result<Ch
 
     let wanted = on_shadow(target, shadow_url, |shadow_config, setup| async move {
         let mut shadow = declared_shadow(&shadow_config, setup.as_deref(), &parts, dialect).await?;
-        shadow.introspect().await
+        Ok(shadow.introspect().await?)
     })
     .await?;
 

@@ -16,6 +16,7 @@
 //! cannot wait on our own lock.
 
 mod confine;
+mod error;
 pub(crate) mod introspect;
 pub mod meter;
 pub mod mysql;
@@ -24,6 +25,7 @@ pub mod sqlite;
 mod values;
 
 pub use confine::{Confined, Enforcement, Scope, ScopeRole};
+pub use error::{DbError, RoleProblem, describe_db_error};
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -31,7 +33,6 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, Row, Type};
 
-use crate::error::{Error, describe_db_error};
 use crate::redact::redact;
 use godwit_core::Dialect;
 use godwit_core::history::{HistoryRow, TABLE};
@@ -171,10 +172,10 @@ pub trait Driver: Lock + HistoryStore + Session + Introspect + Admin {
 #[async_trait(?Send)]
 pub trait Lock {
     /// One attempt at the migration lock: `None` when taken, else who holds it.
-    async fn try_lock(&mut self) -> Result<Option<String>, Error>;
-    async fn unlock(&mut self) -> Result<(), Error>;
+    async fn try_lock(&mut self) -> Result<Option<String>, DbError>;
+    async fn unlock(&mut self) -> Result<(), DbError>;
     /// Renews a lease-based lock between statements; fails if someone else took it.
-    async fn keep_alive(&mut self) -> Result<(), Error> {
+    async fn keep_alive(&mut self) -> Result<(), DbError> {
         Ok(())
     }
     /// Extends a lease from inside the migration's transaction, so that it commits
@@ -188,9 +189,9 @@ pub trait Lock {
 /// connection (inside whatever transaction is open there).
 #[async_trait(?Send)]
 pub trait HistoryStore {
-    async fn ensure_history_table(&mut self) -> Result<(), Error>;
+    async fn ensure_history_table(&mut self) -> Result<(), DbError>;
     /// All rows, oldest first.
-    async fn history(&mut self) -> Result<Vec<HistoryRow>, Error>;
+    async fn history(&mut self) -> Result<Vec<HistoryRow>, DbError>;
     /// Inserts `row` (its id is ignored) and returns the new id.
     async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error>;
     /// Rewrites the mutable columns of the row with `row.id`.
@@ -294,14 +295,14 @@ pub trait Session {
     /// Makes the database ready to enforce `scope` for a plugin's statements, outside any
     /// transaction: on PostgreSQL, creates the scope's role or brings its privileges up to
     /// date. Elsewhere there is nothing to prepare.
-    async fn prepare_scope(&mut self, scope: &dyn Scope) -> Result<(), Error> {
+    async fn prepare_scope(&mut self, scope: &dyn Scope) -> Result<(), DbError> {
         let _ = scope;
         Ok(())
     }
     /// What [`Session::prepare_scope`] would stop on, found without changing anything
     /// (for `plan`): `Ok(Some(role))` names the role that will confine the scope,
     /// `Ok(None)` means there is no role to prepare.
-    async fn check_scope(&mut self, scope: &dyn Scope) -> Result<Option<ScopeRole>, Error> {
+    async fn check_scope(&mut self, scope: &dyn Scope) -> Result<Option<ScopeRole>, DbError> {
         let _ = scope;
         Ok(None)
     }
@@ -376,24 +377,24 @@ pub trait Session {
 #[async_trait(?Send)]
 pub trait Introspect {
     /// The schema migrations are responsible for, without godwit's own tables (`verify`).
-    async fn introspect(&mut self) -> Result<Schema, Error>;
+    async fn introspect(&mut self) -> Result<Schema, DbError>;
     /// Schemas besides the current one that [`Introspect::introspect`] reads from now on,
     /// their objects named `schema.name` (PostgreSQL; elsewhere a database or a file is the
     /// whole namespace, and this does nothing).
     fn compare_schemas(&mut self, _schemas: &[String]) {}
     /// The full definitions `godwit pull` writes where [`Introspect::introspect`] keeps less.
-    async fn definitions(&mut self) -> Result<Definitions, Error>;
+    async fn definitions(&mut self) -> Result<Definitions, DbError>;
 }
 
 /// What only `reset` and `verify`'s shadow database do: wiping the schema.
 #[async_trait(?Send)]
 pub trait Admin {
     /// Drops every table, view, routine and type godwit can see (for `reset`).
-    async fn drop_everything(&mut self) -> Result<Vec<String>, Error>;
+    async fn drop_everything(&mut self) -> Result<Vec<String>, DbError>;
 }
 
 /// Connects the work connection and the lock connection, retrying for `--wait`.
-pub async fn connect(opts: &ConnectSettings) -> Result<Box<dyn Driver>, Error> {
+pub async fn connect(opts: &ConnectSettings) -> Result<Box<dyn Driver>, DbError> {
     let deadline = opts.wait.map(|w| Instant::now() + w);
     loop {
         let attempt = match opts.target.dialect {
@@ -421,26 +422,26 @@ pub async fn connect(opts: &ConnectSettings) -> Result<Box<dyn Driver>, Error> {
                 } else {
                     "; is the server running and reachable? `--wait SECONDS` retries while it starts".to_string()
                 };
-                return Err(Error::Connect(format!(
+                return Err(DbError::Connect(format!(
                     "cannot connect to {} ({}): {message}{hint}",
                     opts.target.display, opts.target.origin
                 )));
             }
             Err(ConnectError::Refused(message)) => {
-                return Err(Error::Connect(format!(
+                return Err(DbError::Connect(format!(
                     "{} ({}) refused the connection: {message}",
                     opts.target.display, opts.target.origin
                 )));
             }
-            Err(ConnectError::InitSql(message)) => return Err(Error::Config(message)),
+            Err(ConnectError::InitSql(message)) => return Err(DbError::InitSql(message)),
             Err(ConnectError::Local(message)) => {
-                return Err(Error::Connect(format!(
+                return Err(DbError::Connect(format!(
                     "cannot connect to {} ({}): {message}",
                     opts.target.display, opts.target.origin
                 )));
             }
             Err(ConnectError::SchemaMissing { schema, database }) => {
-                return Err(Error::SchemaMissing {
+                return Err(DbError::SchemaMissing {
                     schema,
                     database,
                     target: opts.target.display.clone(),
@@ -1010,11 +1011,11 @@ pub(crate) const SESSION_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// [`Lock::keep_alive`] of the PostgreSQL and MySQL drivers, on their lock connection.
 ///
-/// A lease is renewed; one another deployer took is [`Error::LockLost`]. A session-level
+/// A lease is renewed; one another deployer took is [`DbError::LockLost`]. A session-level
 /// lock (PostgreSQL's advisory lock, MySQL's `GET_LOCK`) lives exactly as long as the
 /// connection that took it: if the server ended that session (an administrator's
 /// `pg_terminate_backend` or `KILL`, a failover, a broken network path), the lock is gone
-/// and another deployer may hold it now, so that is [`Error::LockLost`] too. The session is
+/// and another deployer may hold it now, so that is [`DbError::LockLost`] too. The session is
 /// asked at most once per [`SESSION_CHECK_EVERY`]; `checked` is when it last answered.
 pub(crate) async fn keep_lock<DB>(
     mode: LockMode,
@@ -1022,7 +1023,7 @@ pub(crate) async fn keep_lock<DB>(
     checked: &mut Option<Instant>,
     dialect: Dialect,
     owner: &str,
-) -> Result<(), Error>
+) -> Result<(), DbError>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -1033,11 +1034,11 @@ where
     if mode == LockMode::Lease {
         let held = lease::renew::<DB>(conn, dialect, owner)
             .await
-            .map_err(|e| Error::db("cannot renew the migration lease", &e))?;
+            .map_err(|e| DbError::db("cannot renew the migration lease", &e))?;
         return if held {
             Ok(())
         } else {
-            Err(Error::LockLost(
+            Err(DbError::LockLost(
                 "lost the migration lease to another deployer; stopping".into(),
             ))
         };
@@ -1046,7 +1047,7 @@ where
         return Ok(());
     }
     execute_raw::<DB>(conn, "SELECT 1").await.map_err(|e| {
-        Error::LockLost(format!(
+        DbError::LockLost(format!(
             "the database session that held the migration lock has ended ({e}); another \
              deployer may hold the lock now, so this one stops here. `godwit status` shows \
              what was applied; `godwit deploy` again goes on from there"

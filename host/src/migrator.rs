@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::backup::{self, copy};
 use crate::config::{BackupPolicy, Config};
 use crate::driver::{self, Driver, Timeouts, now_rfc3339};
-use crate::error::{BackupWhy, Error, Refusal, describe_db_error};
+use crate::error::{BackupWhy, DbError, Error, Refusal, describe_db_error};
 use crate::finding::Finding;
 use crate::history::{self, Entry, HistoryRow, Operation, RowState, Status};
 use crate::plugin::registry::Registry;
@@ -377,7 +377,7 @@ impl Migrator {
     /// Reads history without taking the lock (`status` must work while a deploy runs)
     /// and without writing: a database godwit never touched simply has no history.
     pub async fn history(&mut self) -> Result<Vec<HistoryRow>, Error> {
-        self.driver.history().await
+        Ok(self.driver.history().await?)
     }
 
     /// The project's migrations, read in the layout godwit.toml names (or the detected one).
@@ -450,7 +450,7 @@ impl Migrator {
         let unlocked = self.driver.unlock().await;
         match (result, unlocked) {
             (Ok(value), Ok(())) => Ok(value),
-            (Ok(_), Err(e)) => Err(e),
+            (Ok(_), Err(e)) => Err(e.into()),
             (Err(e), _) => Err(e),
         }
     }
@@ -665,7 +665,7 @@ impl Migrator {
                         // now would undo its migrations too.
                         (Some(meta), err)
                             if options.restore_on_failure
-                                && matches!(err.unnoted(), Error::LockLost(_)) =>
+                                && matches!(err.unnoted(), Error::Db(DbError::LockLost(_))) =>
                         {
                             err.with_note(&format!(
                                 "\n\n--restore-on-failure: backup {} was NOT restored, because the migration lock was lost; \
@@ -2872,7 +2872,7 @@ fn with_report(err: Error, report: &RunReport, operation: Operation) -> Error {
         return err;
     };
     match err.unnoted() {
-        Error::MigrationFailed { .. } | Error::Blocked { .. } | Error::LockLost(_) => {
+        Error::MigrationFailed { .. } | Error::Blocked { .. } | Error::Db(DbError::LockLost(_)) => {
             err.with_note(&note)
         }
         _ => err,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args as ClapArgs, Subcommand};
 
 use crate::config::{self, Config};
-use crate::error::{Error, exit};
+use crate::error::{DbError, Error, exit};
 use crate::migrator::Migrator;
 use crate::{backup, report};
 
@@ -62,7 +62,7 @@ pub(super) async fn run(config: &Config, args: &Args, json: bool) -> Result<u8, 
         } else {
             match Migrator::connect(config).await {
                 Ok(mut migrator) => Ok(migrator.copies().await?),
-                Err(Error::Connect(message)) => Err(message),
+                Err(Error::Db(DbError::Connect(message))) => Err(message),
                 Err(other) => return Err(other),
             }
         };

@@ -3,8 +3,8 @@
 //! live beside its driver (`mysql/introspect.rs`, `postgres/introspect.rs`,
 //! `sqlite/introspect.rs`) and build the dialect-neutral [`godwit_core::schema`] model.
 
+use crate::driver::DbError;
 use crate::driver::Session;
-use crate::error::Error;
 
 /// One catalog query's rows, every column as text (NULL as `None`).
 pub(crate) struct Rows(Vec<Vec<Option<String>>>);
@@ -14,12 +14,12 @@ impl Rows {
         driver: &mut dyn Session,
         what: &str,
         sql: &str,
-    ) -> Result<Rows, Error> {
+    ) -> Result<Rows, DbError> {
         driver
             .query_text(sql)
             .await
             .map(Rows)
-            .map_err(|e| Error::db(format!("cannot read the schema ({what})"), &e))
+            .map_err(|e| DbError::db(format!("cannot read the schema ({what})"), &e))
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = RowText<'_>> {

@@ -13,7 +13,7 @@ use super::{
     Admin, ConnectError, ConnectSettings, Driver, HistorySql, HistoryStore, HistoryValue,
     Introspect, Lock, LockMode, OPEN_ROW, Session, Timeouts, lease, values, with_connect_timeout,
 };
-use crate::error::Error;
+use crate::driver::DbError;
 use godwit_core::Dialect;
 use godwit_core::history::{HistoryRow, TABLE};
 use godwit_core::value::{Rows, Value};
@@ -374,7 +374,7 @@ impl Driver for MySqlDriver {
 
 #[async_trait(?Send)]
 impl Lock for MySqlDriver {
-    async fn try_lock(&mut self) -> Result<Option<String>, Error> {
+    async fn try_lock(&mut self) -> Result<Option<String>, DbError> {
         if self.lock_mode == LockMode::Lease {
             return lease::try_acquire::<sqlx::MySql>(
                 &mut self.lock_conn,
@@ -382,13 +382,13 @@ impl Lock for MySqlDriver {
                 &self.owner,
             )
             .await
-            .map_err(|e| Error::db("cannot take the migration lease", &e));
+            .map_err(|e| DbError::db("cannot take the migration lease", &e));
         }
         let taken: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
             .bind(&self.lock_name)
             .fetch_one(&mut self.lock_conn)
             .await
-            .map_err(|e| Error::db("cannot take the migration lock", &e))?;
+            .map_err(|e| DbError::db("cannot take the migration lock", &e))?;
         if taken == Some(1) {
             return Ok(None);
         }
@@ -413,7 +413,7 @@ impl Lock for MySqlDriver {
         }))
     }
 
-    async fn unlock(&mut self) -> Result<(), Error> {
+    async fn unlock(&mut self) -> Result<(), DbError> {
         // The last history write may be waiting for a DDL statement that will not come:
         // it is durable before another deployer can take over. The lock goes either way:
         // a write that did not commit reads as in doubt, which the next deployer stops on.
@@ -427,11 +427,11 @@ impl Lock for MySqlDriver {
                 .await
                 .map(drop)
         };
-        settled.map_err(|e| Error::db(format!("cannot record progress in {TABLE}"), &e))?;
-        result.map_err(|e| Error::db("cannot release the migration lock", &e))
+        settled.map_err(|e| DbError::db(format!("cannot record progress in {TABLE}"), &e))?;
+        result.map_err(|e| DbError::db("cannot release the migration lock", &e))
     }
 
-    async fn keep_alive(&mut self) -> Result<(), Error> {
+    async fn keep_alive(&mut self) -> Result<(), DbError> {
         super::keep_lock::<sqlx::MySql>(
             self.lock_mode,
             &mut self.lock_conn,
@@ -445,7 +445,7 @@ impl Lock for MySqlDriver {
 
 #[async_trait(?Send)]
 impl HistoryStore for MySqlDriver {
-    async fn ensure_history_table(&mut self) -> Result<(), Error> {
+    async fn ensure_history_table(&mut self) -> Result<(), DbError> {
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS {TABLE} (
                 id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
@@ -471,17 +471,17 @@ impl HistoryStore for MySqlDriver {
         self.execute(&ddl)
             .await
             .map(drop)
-            .map_err(|e| Error::db(format!("cannot create the history table {TABLE}"), &e))
+            .map_err(|e| DbError::db(format!("cannot create the history table {TABLE}"), &e))
     }
 
-    async fn history(&mut self) -> Result<Vec<HistoryRow>, Error> {
+    async fn history(&mut self) -> Result<Vec<HistoryRow>, DbError> {
         self.settle()
             .await
-            .map_err(|e| Error::db(format!("cannot record progress in {TABLE}"), &e))?;
+            .map_err(|e| DbError::db(format!("cannot record progress in {TABLE}"), &e))?;
         match super::fetch_history::<sqlx::MySql>(&mut self.conn, &self.sql).await {
             Ok(rows) => Ok(rows),
             Err(e) if super::is_undefined_table(&e) => Ok(Vec::new()),
-            Err(e) => Err(Error::db(format!("cannot read {TABLE}"), &e)),
+            Err(e) => Err(DbError::db(format!("cannot read {TABLE}"), &e)),
         }
     }
 
@@ -693,12 +693,12 @@ impl Session for MySqlDriver {
 
 #[async_trait(?Send)]
 impl Introspect for MySqlDriver {
-    async fn introspect(&mut self) -> Result<godwit_core::schema::Schema, Error> {
+    async fn introspect(&mut self) -> Result<godwit_core::schema::Schema, DbError> {
         let mariadb = self.mariadb;
         introspect::introspect(self, mariadb).await
     }
 
-    async fn definitions(&mut self) -> Result<godwit_core::schema::Definitions, Error> {
+    async fn definitions(&mut self) -> Result<godwit_core::schema::Definitions, DbError> {
         let mariadb = self.mariadb;
         introspect::definitions(self, mariadb).await
     }
@@ -706,8 +706,8 @@ impl Introspect for MySqlDriver {
 
 #[async_trait(?Send)]
 impl Admin for MySqlDriver {
-    async fn drop_everything(&mut self) -> Result<Vec<String>, Error> {
-        let fail = |e: sqlx::Error| Error::db("cannot list the database's objects", &e);
+    async fn drop_everything(&mut self) -> Result<Vec<String>, DbError> {
+        let fail = |e: sqlx::Error| DbError::db("cannot list the database's objects", &e);
         self.settle().await.map_err(fail)?;
         let mut dropped = Vec::new();
         let objects = sqlx::query(
@@ -739,7 +739,7 @@ impl Admin for MySqlDriver {
         sql.push_str("SET FOREIGN_KEY_CHECKS = 1;");
         self.execute(&sql)
             .await
-            .map_err(|e| Error::db("cannot drop the database's objects", &e))?;
+            .map_err(|e| DbError::db("cannot drop the database's objects", &e))?;
         Ok(dropped)
     }
 }

@@ -18,7 +18,7 @@ use super::{
     Admin, Confined, ConnectError, ConnectSettings, Driver, HistorySql, HistoryStore, Introspect,
     Lock, LockMode, Scope, ScopeRole, Session, Timeouts, lease, values, with_connect_timeout,
 };
-use crate::error::Error;
+use crate::driver::DbError;
 use godwit_core::history::{HistoryRow, TABLE};
 use godwit_core::value::{Rows, Value};
 use godwit_core::{Dialect, VERSION};
@@ -313,7 +313,7 @@ impl Driver for PgDriver {
 
 #[async_trait(?Send)]
 impl Lock for PgDriver {
-    async fn try_lock(&mut self) -> Result<Option<String>, Error> {
+    async fn try_lock(&mut self) -> Result<Option<String>, DbError> {
         if self.lock_mode == LockMode::Lease {
             return lease::try_acquire::<sqlx::Postgres>(
                 &mut self.lock_conn,
@@ -321,13 +321,13 @@ impl Lock for PgDriver {
                 &self.owner,
             )
             .await
-            .map_err(|e| Error::db("cannot take the migration lease", &e));
+            .map_err(|e| DbError::db("cannot take the migration lease", &e));
         }
         let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(self.lock_key)
             .fetch_one(&mut self.lock_conn)
             .await
-            .map_err(|e| Error::db("cannot take the migration lock", &e))?;
+            .map_err(|e| DbError::db("cannot take the migration lock", &e))?;
         if !taken {
             return Ok(Some(self.advisory_holder().await));
         }
@@ -341,13 +341,13 @@ impl Lock for PgDriver {
                     .bind(self.lock_key)
                     .execute(&mut self.lock_conn)
                     .await
-                    .map_err(|e| Error::db("cannot release the migration lock", &e))?;
+                    .map_err(|e| DbError::db("cannot release the migration lock", &e))?;
                 Ok(Some(busy))
             }
         }
     }
 
-    async fn unlock(&mut self) -> Result<(), Error> {
+    async fn unlock(&mut self) -> Result<(), DbError> {
         let result = if self.lock_mode == LockMode::Lease {
             lease::release::<sqlx::Postgres>(&mut self.lock_conn, Dialect::Postgres, &self.owner)
                 .await
@@ -358,10 +358,10 @@ impl Lock for PgDriver {
                 .await
                 .map(drop)
         };
-        result.map_err(|e| Error::db("cannot release the migration lock", &e))
+        result.map_err(|e| DbError::db("cannot release the migration lock", &e))
     }
 
-    async fn keep_alive(&mut self) -> Result<(), Error> {
+    async fn keep_alive(&mut self) -> Result<(), DbError> {
         super::keep_lock::<sqlx::Postgres>(
             self.lock_mode,
             &mut self.lock_conn,
@@ -375,7 +375,7 @@ impl Lock for PgDriver {
 
 #[async_trait(?Send)]
 impl HistoryStore for PgDriver {
-    async fn ensure_history_table(&mut self) -> Result<(), Error> {
+    async fn ensure_history_table(&mut self) -> Result<(), DbError> {
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS {TABLE} (
                 id BIGSERIAL PRIMARY KEY,
@@ -408,18 +408,18 @@ impl HistoryStore for PgDriver {
             {
                 Ok(())
             }
-            Err(e) => Err(Error::db(
+            Err(e) => Err(DbError::db(
                 format!("cannot create the history table {TABLE}"),
                 &e,
             )),
         }
     }
 
-    async fn history(&mut self) -> Result<Vec<HistoryRow>, Error> {
+    async fn history(&mut self) -> Result<Vec<HistoryRow>, DbError> {
         match super::fetch_history::<sqlx::Postgres>(&mut self.conn, &self.sql).await {
             Ok(rows) => Ok(rows),
             Err(e) if super::is_undefined_table(&e) => Ok(Vec::new()),
-            Err(e) => Err(Error::db(format!("cannot read {TABLE}"), &e)),
+            Err(e) => Err(DbError::db(format!("cannot read {TABLE}"), &e)),
         }
     }
 
@@ -544,14 +544,14 @@ impl Session for PgDriver {
         Ok(query.execute(&mut self.conn).await?.rows_affected())
     }
 
-    async fn prepare_scope(&mut self, scope: &dyn Scope) -> Result<(), Error> {
+    async fn prepare_scope(&mut self, scope: &dyn Scope) -> Result<(), DbError> {
         let role = role::name(&self.database, scope);
         let baseline = role::prepare(&mut self.conn, &role, &self.database, scope).await?;
         self.confinement = Some(baseline);
         Ok(())
     }
 
-    async fn check_scope(&mut self, scope: &dyn Scope) -> Result<Option<ScopeRole>, Error> {
+    async fn check_scope(&mut self, scope: &dyn Scope) -> Result<Option<ScopeRole>, DbError> {
         let role = role::name(&self.database, scope);
         let to_create = role::check(&mut self.conn, &role, &self.database, scope).await?;
         Ok(Some(ScopeRole {
@@ -711,7 +711,7 @@ impl Session for PgDriver {
 
 #[async_trait(?Send)]
 impl Introspect for PgDriver {
-    async fn introspect(&mut self) -> Result<godwit_core::schema::Schema, Error> {
+    async fn introspect(&mut self) -> Result<godwit_core::schema::Schema, DbError> {
         let others = self.compared_schemas.clone();
         introspect::introspect(self, &others).await
     }
@@ -720,18 +720,18 @@ impl Introspect for PgDriver {
         self.compared_schemas = schemas.to_vec();
     }
 
-    async fn definitions(&mut self) -> Result<godwit_core::schema::Definitions, Error> {
+    async fn definitions(&mut self) -> Result<godwit_core::schema::Definitions, DbError> {
         introspect::definitions(self).await
     }
 }
 
 #[async_trait(?Send)]
 impl Admin for PgDriver {
-    async fn drop_everything(&mut self) -> Result<Vec<String>, Error> {
+    async fn drop_everything(&mut self) -> Result<Vec<String>, DbError> {
         let schema: String = sqlx::query_scalar("SELECT current_schema()")
             .fetch_one(&mut self.conn)
             .await
-            .map_err(|e| Error::db("cannot find the current schema", &e))?;
+            .map_err(|e| DbError::db("cannot find the current schema", &e))?;
         let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
         // The schema comes back with the owner and privileges it had: PostgreSQL 15's
         // `public` belongs to pg_database_owner and lets every role use it; recreated as
@@ -748,7 +748,7 @@ impl Admin for PgDriver {
         .bind(&schema)
         .fetch_one(&mut self.conn)
         .await
-        .map_err(|e| Error::db(format!("cannot read who owns schema {schema}"), &e))?;
+        .map_err(|e| DbError::db(format!("cannot read who owns schema {schema}"), &e))?;
         let grants = if grants.is_empty() {
             String::new()
         } else {
@@ -763,7 +763,7 @@ impl Admin for PgDriver {
         .await;
         if let Err(e) = recreated {
             let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
-            return Err(Error::db(
+            return Err(DbError::db(
                 format!(
                     "cannot drop and recreate schema {schema} with its owner ({owner}) and privileges; nothing was dropped"
                 ),

@@ -19,7 +19,7 @@ use super::{
     Admin, Confined, ConnectError, ConnectSettings, Driver, HistorySql, HistoryStore, Introspect,
     Lock, MakeRow, Scope, Session, Timeouts, TransactionError, lease, values, with_connect_timeout,
 };
-use crate::error::Error;
+use crate::driver::DbError;
 use godwit_core::Dialect;
 use godwit_core::history::{HistoryRow, TABLE};
 use godwit_core::value::{Rows, Value};
@@ -319,7 +319,7 @@ impl Driver for SqliteDriver {
 
 #[async_trait(?Send)]
 impl Lock for SqliteDriver {
-    async fn try_lock(&mut self) -> Result<Option<String>, Error> {
+    async fn try_lock(&mut self) -> Result<Option<String>, DbError> {
         let at = Instant::now();
         match lease::try_acquire::<sqlx::Sqlite>(&mut self.lock_conn, Dialect::Sqlite, &self.owner)
             .await
@@ -333,18 +333,18 @@ impl Lock for SqliteDriver {
             Err(e) if busy_or_locked(&e) => {
                 Ok(Some("the database file is locked by another writer".into()))
             }
-            Err(e) => Err(Error::db("cannot take the migration lease", &e)),
+            Err(e) => Err(DbError::db("cannot take the migration lease", &e)),
         }
     }
 
-    async fn unlock(&mut self) -> Result<(), Error> {
+    async fn unlock(&mut self) -> Result<(), DbError> {
         self.renewed = None;
         lease::release::<sqlx::Sqlite>(&mut self.lock_conn, Dialect::Sqlite, &self.owner)
             .await
-            .map_err(|e| Error::db("cannot release the migration lease", &e))
+            .map_err(|e| DbError::db("cannot release the migration lease", &e))
     }
 
-    async fn keep_alive(&mut self) -> Result<(), Error> {
+    async fn keep_alive(&mut self) -> Result<(), DbError> {
         // Nobody takes a lease before it expires (a deployer on this host whose process
         // is gone aside), so one renewed this recently is still ours.
         if self.renewed_recently() {
@@ -354,12 +354,12 @@ impl Lock for SqliteDriver {
         let still_ours =
             lease::renew::<sqlx::Sqlite>(&mut self.lock_conn, Dialect::Sqlite, &self.owner)
                 .await
-                .map_err(|e| Error::db("cannot renew the migration lease", &e))?;
+                .map_err(|e| DbError::db("cannot renew the migration lease", &e))?;
         if still_ours {
             self.renewed = Some(at);
             Ok(())
         } else {
-            Err(Error::LockLost(
+            Err(DbError::LockLost(
                 "lost the migration lease to another deployer; stopping".into(),
             ))
         }
@@ -383,7 +383,7 @@ impl Lock for SqliteDriver {
 
 #[async_trait(?Send)]
 impl HistoryStore for SqliteDriver {
-    async fn ensure_history_table(&mut self) -> Result<(), Error> {
+    async fn ensure_history_table(&mut self) -> Result<(), DbError> {
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS {TABLE} (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -409,14 +409,14 @@ impl HistoryStore for SqliteDriver {
         self.execute(&ddl)
             .await
             .map(drop)
-            .map_err(|e| Error::db(format!("cannot create the history table {TABLE}"), &e))
+            .map_err(|e| DbError::db(format!("cannot create the history table {TABLE}"), &e))
     }
 
-    async fn history(&mut self) -> Result<Vec<HistoryRow>, Error> {
+    async fn history(&mut self) -> Result<Vec<HistoryRow>, DbError> {
         match super::fetch_history::<sqlx::Sqlite>(&mut self.conn, &self.sql).await {
             Ok(rows) => Ok(rows),
             Err(e) if super::is_undefined_table(&e) => Ok(Vec::new()),
-            Err(e) => Err(Error::db(format!("cannot read {TABLE}"), &e)),
+            Err(e) => Err(DbError::db(format!("cannot read {TABLE}"), &e)),
         }
     }
 
@@ -687,11 +687,11 @@ fn busy_or_locked(err: &sqlx::Error) -> bool {
 
 #[async_trait(?Send)]
 impl Introspect for SqliteDriver {
-    async fn introspect(&mut self) -> Result<godwit_core::schema::Schema, Error> {
+    async fn introspect(&mut self) -> Result<godwit_core::schema::Schema, DbError> {
         introspect::introspect(self).await
     }
 
-    async fn definitions(&mut self) -> Result<godwit_core::schema::Definitions, Error> {
+    async fn definitions(&mut self) -> Result<godwit_core::schema::Definitions, DbError> {
         // sqlite_master keeps every object's text, and the model has all of it.
         Ok(godwit_core::schema::Definitions::default())
     }
@@ -699,8 +699,8 @@ impl Introspect for SqliteDriver {
 
 #[async_trait(?Send)]
 impl Admin for SqliteDriver {
-    async fn drop_everything(&mut self) -> Result<Vec<String>, Error> {
-        let fail = |e: sqlx::Error| Error::db("cannot drop the database's objects", &e);
+    async fn drop_everything(&mut self) -> Result<Vec<String>, DbError> {
+        let fail = |e: sqlx::Error| DbError::db("cannot drop the database's objects", &e);
         let objects = sqlx::query(
             "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger') \
              AND name NOT LIKE 'sqlite_%' AND name <> 'godwit_lock' ORDER BY type = 'table'",

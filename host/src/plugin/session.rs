@@ -354,7 +354,7 @@ impl Confinement {
         if self.checker_only() {
             return Ok(());
         }
-        driver.prepare_scope(self.scope.as_ref()).await
+        Ok(driver.prepare_scope(self.scope.as_ref()).await?)
     }
 
     /// `enforcement = "checker-only"`: statements run as godwit's own, after the checker.

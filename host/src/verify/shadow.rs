@@ -250,7 +250,8 @@ impl Shadow {
             }
             Kind::Given => {
                 let mut shadow = driver::connect(&self.config(config).connect_settings()).await?;
-                shadow.drop_everything().await.map(drop)
+                shadow.drop_everything().await?;
+                Ok(())
             }
         }
     }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use sqlx::{Connection, Executor};
 
 use crate::config::{Config, Overrides};
+use crate::driver::DbError;
 use crate::driver::{self, Driver, Scope, Session};
 use crate::error::Error;
 use crate::plugin::capability::{Capabilities, Grants};
@@ -559,7 +560,7 @@ fn postgres_without_createrole_stops_with_the_sql_for_an_administrator() {
         // Grants of this test alone, so that no other test created their role already.
         let own = scope(&[&format!("items_{login}")], &[]);
         let refused = Confinement::new(Arc::clone(&own)).prepare(driver).await;
-        let Err(Error::RoleMissing { user, role, sql }) = refused else {
+        let Err(Error::Db(DbError::RoleMissing { user, role, sql })) = refused else {
             panic!("expected RoleMissing, got {refused:?}");
         };
         assert_eq!(user, login);
@@ -684,10 +685,10 @@ fn postgres_prepared_role_is_refused_when_missing_or_holding_too_much() {
 
         fit.unwrap();
         for (label, outcome) in outcomes {
-            let Err(Error::RoleUnfit {
+            let Err(Error::Db(DbError::RoleUnfit {
                 role: named,
                 problem,
-            }) = outcome
+            })) = outcome
             else {
                 panic!("{label}: expected RoleUnfit, got {outcome:?}");
             };
@@ -761,10 +762,10 @@ fn postgres_privileges_godwit_may_not_grant_are_a_typed_error() {
             admin_run(&mut admin, &sql).await;
         }
 
-        let Err(Error::RoleUnfit {
+        let Err(Error::Db(DbError::RoleUnfit {
             problem: RoleProblem::CannotGrant { user, privileges },
             ..
-        }) = refused
+        })) = refused
         else {
             panic!("expected CannotGrant, got {refused:?}");
         };

@@ -10,11 +10,11 @@ use godwit_core::schema::{
     is_bookkeeping_table, squash_whitespace,
 };
 
+use crate::driver::DbError;
 use crate::driver::Session;
 use crate::driver::introspect::{Rows, trim_lines};
-use crate::error::Error;
 
-pub(crate) async fn introspect(driver: &mut dyn Session, mariadb: bool) -> Result<Schema, Error> {
+pub(crate) async fn introspect(driver: &mut dyn Session, mariadb: bool) -> Result<Schema, DbError> {
     let mut schema = Schema::default();
     let database = Rows::read(driver, "current database", "SELECT DATABASE()")
         .await?
@@ -305,7 +305,7 @@ pub(crate) async fn introspect(driver: &mut dyn Session, mariadb: bool) -> Resul
 pub(crate) async fn definitions(
     driver: &mut dyn Session,
     mariadb: bool,
-) -> Result<Definitions, Error> {
+) -> Result<Definitions, DbError> {
     let mut definitions = Definitions::default();
     let routines = Rows::read(
         driver,

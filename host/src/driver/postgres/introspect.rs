@@ -8,9 +8,9 @@ use godwit_core::schema::{
     is_bookkeeping_table, squash_whitespace,
 };
 
+use crate::driver::DbError;
 use crate::driver::Session;
 use crate::driver::introspect::{Rows, split_list, trim_lines};
-use crate::error::Error;
 
 /// The namespaces `n` compared: the current schema, and `others`.
 fn compared(others: &[String]) -> String {
@@ -48,7 +48,7 @@ fn routines(others: &[String]) -> String {
 pub(crate) async fn introspect(
     driver: &mut dyn Session,
     others: &[String],
-) -> Result<Schema, Error> {
+) -> Result<Schema, DbError> {
     let mut schema = Schema::default();
     let names = Unqualify::read(driver).await?;
     let unqualify = |text: &str| names.apply(text);
@@ -320,7 +320,7 @@ struct Unqualify {
 }
 
 impl Unqualify {
-    async fn read(driver: &mut dyn Session) -> Result<Unqualify, Error> {
+    async fn read(driver: &mut dyn Session) -> Result<Unqualify, DbError> {
         let names = Rows::read(
             driver,
             "current schema",
@@ -346,7 +346,7 @@ impl Unqualify {
 
 /// Whole `CREATE FUNCTION` / `CREATE PROCEDURE` statements, keyed as the model keys
 /// routines, and the extensions in use. `pg_get_functiondef` cannot print aggregates.
-pub(crate) async fn definitions(driver: &mut dyn Session) -> Result<Definitions, Error> {
+pub(crate) async fn definitions(driver: &mut dyn Session) -> Result<Definitions, DbError> {
     let names = Unqualify::read(driver).await?;
     let mut definitions = Definitions::default();
     let routines = Rows::read(

@@ -20,7 +20,7 @@ use sha2::{Digest as _, Sha256};
 use sqlx::postgres::PgConnection;
 
 use crate::driver::Scope;
-use crate::error::{Error, RoleProblem};
+use crate::driver::{DbError, RoleProblem};
 
 /// What `prepare` established, and what a confined statement must leave as it was.
 pub(super) struct Prepared {
@@ -114,9 +114,9 @@ pub(super) async fn check(
     role: &str,
     database: &str,
     scope: &dyn Scope,
-) -> Result<bool, Error> {
+) -> Result<bool, DbError> {
     let fail = |what: &str, e: &sqlx::Error| {
-        Error::db(format!("cannot {what} the plugin's role {role}"), e)
+        DbError::db(format!("cannot {what} the plugin's role {role}"), e)
     };
     let s = session(conn, role).await.map_err(|e| fail("look up", &e))?;
     if !s.exists {
@@ -151,8 +151,8 @@ pub(super) async fn check(
     Ok(!member)
 }
 
-fn missing(role: &str, database: &str, user: &str) -> Error {
-    Error::RoleMissing {
+fn missing(role: &str, database: &str, user: &str) -> DbError {
+    DbError::RoleMissing {
         user: user.to_owned(),
         role: role.to_owned(),
         sql: format!(
@@ -164,15 +164,15 @@ fn missing(role: &str, database: &str, user: &str) -> Error {
     }
 }
 
-fn unfit(role: &str, problem: RoleProblem) -> Error {
-    Error::RoleUnfit {
+fn unfit(role: &str, problem: RoleProblem) -> DbError {
+    DbError::RoleUnfit {
         role: role.to_owned(),
         problem,
     }
 }
 
 /// godwit's user is not a member of an existing role and cannot make itself one.
-fn not_entered(role: &str, database: &str, scope: &dyn Scope, user: &str) -> Error {
+fn not_entered(role: &str, database: &str, scope: &dyn Scope, user: &str) -> DbError {
     match scope.prepared_role() {
         Some(_) => unfit(
             role,
@@ -253,9 +253,9 @@ pub(super) async fn prepare(
     role: &str,
     database: &str,
     scope: &dyn Scope,
-) -> Result<Prepared, Error> {
+) -> Result<Prepared, DbError> {
     let fail = |what: &str, e: &sqlx::Error| {
-        Error::db(format!("cannot {what} the plugin's role {role}"), e)
+        DbError::db(format!("cannot {what} the plugin's role {role}"), e)
     };
     let s = session(conn, role)
         .await

@@ -12,15 +12,15 @@ use godwit_core::schema::{
     squash_whitespace,
 };
 
+use crate::driver::DbError;
 use crate::driver::Session;
 use crate::driver::introspect::Rows;
-use crate::error::Error;
 
 fn literal(name: &str) -> String {
     godwit_core::sql::literal(godwit_core::Dialect::Sqlite, name)
 }
 
-pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, Error> {
+pub(crate) async fn introspect(driver: &mut dyn Session) -> Result<Schema, DbError> {
     let mut schema = Schema::default();
     let objects = Rows::read(
         driver,

@@ -18,6 +18,7 @@ pub mod history;
 pub mod project;
 pub mod rebuild;
 pub mod schema;
+pub mod scope;
 pub mod source;
 pub mod split;
 pub mod sql;
@@ -25,21 +26,7 @@ pub mod step;
 pub mod value;
 
 pub use error::Error;
-
-/// `[plugins.NAME] enforcement`: what confines a plugin's statements besides godwit's
-/// SQL checker (see docs/security.md). Here, not in the plugin crate, because the
-/// database drivers read it too (they are what the database's own confinement is).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Enforcement {
-    /// The database too: SQLite's authorizer, PostgreSQL's role. MySQL/MariaDB have the
-    /// checker alone whatever this says.
-    #[default]
-    Database,
-    /// godwit's SQL checker alone, on every database: the operator's explicit choice,
-    /// shown by `deploy`, `plan` and `status` whenever it is in effect.
-    CheckerOnly,
-}
+pub use scope::{Enforcement, Scope};
 
 /// The SQL dialect a database speaks; it decides how files are split and which
 /// statements a driver sends for locking, timeouts and history.

@@ -14,7 +14,7 @@
 //! and godwit's own tables, which must be named to be reachable at all.
 //!
 //! ```
-//! use godwit_core::Dialect;
+//! use godwit_core::{Dialect, Scope};
 //! use godwit_plugin::capability::{Capabilities, Grants};
 //! use godwit_plugin::manifest::Requests;
 //!
@@ -39,7 +39,7 @@ use sqlparser::dialect as sqldialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
-use godwit_core::Dialect;
+use godwit_core::{Dialect, Scope};
 
 use crate::manifest::Requests;
 
@@ -1031,6 +1031,34 @@ impl Capabilities {
             Some(r) => Err(r),
             None => Ok(()),
         }
+    }
+}
+
+/// The database confines a plugin's statements to these grants (godwit-db's drivers ask
+/// through [`Scope`]), behind the checker above.
+impl Scope for Capabilities {
+    fn may_read(&self, schema: Option<&str>, table: &str) -> bool {
+        self.reads_table(schema, table)
+    }
+
+    fn may_write(&self, schema: Option<&str>, table: &str, column: Option<&str>) -> bool {
+        self.writes_column(schema, table, column)
+    }
+
+    fn may_write_any(&self, schema: Option<&str>, table: &str) -> bool {
+        self.writes_any_column(schema, table)
+    }
+
+    fn canonical(&self) -> String {
+        self.grants_text()
+    }
+
+    fn enforcement(&self) -> godwit_core::Enforcement {
+        Capabilities::enforcement(self)
+    }
+
+    fn prepared_role(&self) -> Option<&str> {
+        self.database_role()
     }
 }
 

@@ -548,32 +548,6 @@ async fn send(
     }
 }
 
-impl Scope for Capabilities {
-    fn may_read(&self, schema: Option<&str>, table: &str) -> bool {
-        self.reads_table(schema, table)
-    }
-
-    fn may_write(&self, schema: Option<&str>, table: &str, column: Option<&str>) -> bool {
-        self.writes_column(schema, table, column)
-    }
-
-    fn may_write_any(&self, schema: Option<&str>, table: &str) -> bool {
-        self.writes_any_column(schema, table)
-    }
-
-    fn canonical(&self) -> String {
-        self.grants_text()
-    }
-
-    fn enforcement(&self) -> crate::driver::Enforcement {
-        Capabilities::enforcement(self)
-    }
-
-    fn prepared_role(&self) -> Option<&str> {
-        self.database_role()
-    }
-}
-
 /// A failed statement as a plugin sees it: the error class and code, never the server's
 /// message, which can quote values (`invalid input syntax for type integer: "s3cret"`)
 /// that a write-only grant must not reveal. godwit's own output gets the full error.
@@ -652,3 +626,6 @@ pub fn to_wit_rows(rows: Rows) -> Vec<types::Row> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod confine_tests;

@@ -12,9 +12,9 @@ use godwit_core::schema::{
     squash_whitespace,
 };
 
-use crate::driver::DbError;
-use crate::driver::Session;
-use crate::driver::introspect::Rows;
+use crate::error::DbError;
+use crate::introspect::Rows;
+use crate::traits::Session;
 
 fn literal(name: &str) -> String {
     godwit_core::sql::literal(godwit_core::Dialect::Sqlite, name)

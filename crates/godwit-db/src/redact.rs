@@ -8,7 +8,7 @@ use std::sync::{LazyLock, Mutex};
 /// Every secret godwit has read, as written and percent-decoded.
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-pub(crate) fn register_secret(secret: &str) {
+pub fn register_secret(secret: &str) {
     if secret.is_empty() {
         return;
     }
@@ -29,7 +29,7 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// Whether a URL query parameter (`password`, `sslpassword`, `pwd`…) carries a secret.
-pub(crate) fn is_secret_param(key: &str) -> bool {
+pub fn is_secret_param(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     key.contains("password")
         || key.contains("passwd")
@@ -91,7 +91,7 @@ pub fn redact(text: &str) -> String {
 /// Best-effort redaction for a URL we could not parse: hide what sits between `:` and
 /// the last `@` (a password with a space in it does not stop at the first one), then
 /// whatever [`redact`] finds.
-pub(crate) fn redact_url_text(text: &str) -> String {
+pub fn redact_url_text(text: &str) -> String {
     let masked = match (text.find("://"), text.rfind('@')) {
         (Some(start), Some(at)) if at > start => {
             let creds = &text[start + 3..at];

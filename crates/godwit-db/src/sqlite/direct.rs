@@ -16,7 +16,7 @@ use libsqlite3_sys::{
 };
 use sqlx::sqlite::LockedSqliteHandle;
 
-use crate::driver::{MakeRow, TransactionError};
+use crate::traits::{MakeRow, TransactionError};
 use godwit_core::history::HistoryRow;
 
 /// BEGIN IMMEDIATE, `statements`, the row `finish` makes of their counts (as `insert`

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use libsqlite3_sys as ffi;
 use sqlparser::ast::{Query, Visit, Visitor};
 
-use crate::driver::Scope;
+use crate::confine::Scope;
 
 /// Built-in SQLite functions that read nothing but their arguments and change nothing.
 /// Anything else — `load_extension`, `sqlite_*` introspection, `fts3_tokenizer`,

@@ -14,11 +14,13 @@ pub use role::comment as plugin_role_comment;
 
 use std::sync::Arc;
 
-use super::{
-    Admin, Confined, ConnectError, ConnectSettings, Driver, HistorySql, HistoryStore, Introspect,
-    Lock, LockMode, Scope, ScopeRole, Session, Timeouts, lease, values, with_connect_timeout,
-};
-use crate::driver::DbError;
+use crate::confine::{Confined, Scope, ScopeRole};
+use crate::error::DbError;
+use crate::history::HistorySql;
+use crate::lock::lease;
+use crate::settings::{ConnectError, ConnectSettings, LockMode, with_connect_timeout};
+use crate::traits::{Admin, Driver, HistoryStore, Introspect, Lock, Session, Timeouts};
+use crate::values;
 use godwit_core::history::{HistoryRow, TABLE};
 use godwit_core::value::{Rows, Value};
 use godwit_core::{Dialect, VERSION};
@@ -68,7 +70,7 @@ pub struct PgDriver {
     lock_key: i64,
     lock_mode: LockMode,
     /// When the session holding the advisory lock last answered (see
-    /// [`super::keep_lock`]).
+    /// [`crate::lock::keep_lock`]).
     lock_checked: Option<std::time::Instant>,
     owner: String,
     sql: HistorySql,
@@ -85,7 +87,7 @@ pub struct PgDriver {
 impl PgDriver {
     pub(crate) async fn connect(opts: &ConnectSettings) -> Result<PgDriver, ConnectError> {
         let options = PgConnectOptions::from_str(&opts.target.url)
-            .map_err(|e| super::connect_error(&opts.target, e))?
+            .map_err(|e| crate::settings::connect_error(&opts.target, e))?
             .application_name(&format!("godwit {VERSION} pid {}", std::process::id()))
             .disable_statement_logging();
         let socket = format!(".s.PGSQL.{}", options.get_port());
@@ -97,7 +99,8 @@ impl PgDriver {
             None => super::meter::Upstream::Tcp(options.get_host().to_owned(), options.get_port()),
         };
         let meter =
-            super::work_meter(opts, super::meter::Protocol::Postgres, upstream, &socket).await?;
+            crate::settings::work_meter(opts, super::meter::Protocol::Postgres, upstream, &socket)
+                .await?;
         let work = match &meter {
             Some(meter) => options.clone().socket(meter.dir()),
             None => options.clone(),
@@ -115,8 +118,8 @@ impl PgDriver {
         let url = opts.target.url.to_ascii_lowercase();
         let session = opts.session;
         let server_sets: Vec<&str> = [
-            ("timezone", session == super::ToolSession::Server),
-            ("datestyle", session != super::ToolSession::Sqlx),
+            ("timezone", session == crate::settings::ToolSession::Server),
+            ("datestyle", session != crate::settings::ToolSession::Sqlx),
         ]
         .into_iter()
         .filter(|(name, left)| *left && !url.contains(name))
@@ -125,16 +128,16 @@ impl PgDriver {
         if !server_sets.is_empty() {
             server_session_defaults(&mut conn, &server_sets)
                 .await
-                .map_err(|e| super::connect_error(&opts.target, e))?;
+                .map_err(|e| crate::settings::connect_error(&opts.target, e))?;
         }
-        super::init_session::<sqlx::Postgres>(opts, &mut conn).await?;
-        super::init_session::<sqlx::Postgres>(opts, &mut lock_conn).await?;
+        crate::settings::init_session::<sqlx::Postgres>(opts, &mut conn).await?;
+        crate::settings::init_session::<sqlx::Postgres>(opts, &mut lock_conn).await?;
         let (work_pid, database, schema): (i32, String, Option<String>) = sqlx::query_as(
             "SELECT pg_backend_pid(), current_database()::text, current_schema()::text",
         )
         .fetch_one(&mut conn)
         .await
-        .map_err(|e| super::connect_error(&opts.target, e))?;
+        .map_err(|e| crate::settings::connect_error(&opts.target, e))?;
         // The lock follows the history table, wherever the search_path puts it (`?schema=`,
         // `options=-csearch_path=...`, or the role's default).
         let lock_key = lock_key(schema.as_deref());
@@ -146,7 +149,7 @@ impl PgDriver {
                     .bind(&name)
                     .execute(&mut *c)
                     .await
-                    .map_err(|e| super::connect_error(&opts.target, e))?;
+                    .map_err(|e| crate::settings::connect_error(&opts.target, e))?;
             }
         }
         Ok(PgDriver {
@@ -289,7 +292,7 @@ async fn use_schema(
     .bind(schema)
     .fetch_one(&mut *conn)
     .await
-    .map_err(|e| super::connect_error(&opts.target, e))?;
+    .map_err(|e| crate::settings::connect_error(&opts.target, e))?;
     if !exists {
         return Err(ConnectError::SchemaMissing {
             schema: schema.to_string(),
@@ -300,7 +303,7 @@ async fn use_schema(
         .bind(schema)
         .execute(&mut *conn)
         .await
-        .map_err(|e| super::connect_error(&opts.target, e))?;
+        .map_err(|e| crate::settings::connect_error(&opts.target, e))?;
     Ok(())
 }
 
@@ -362,7 +365,7 @@ impl Lock for PgDriver {
     }
 
     async fn keep_alive(&mut self) -> Result<(), DbError> {
-        super::keep_lock::<sqlx::Postgres>(
+        crate::lock::keep_lock::<sqlx::Postgres>(
             self.lock_mode,
             &mut self.lock_conn,
             &mut self.lock_checked,
@@ -416,24 +419,27 @@ impl HistoryStore for PgDriver {
     }
 
     async fn history(&mut self) -> Result<Vec<HistoryRow>, DbError> {
-        match super::fetch_history::<sqlx::Postgres>(&mut self.conn, &self.sql).await {
+        match crate::history::fetch_history::<sqlx::Postgres>(&mut self.conn, &self.sql).await {
             Ok(rows) => Ok(rows),
-            Err(e) if super::is_undefined_table(&e) => Ok(Vec::new()),
+            Err(e) if crate::raw::is_undefined_table(&e) => Ok(Vec::new()),
             Err(e) => Err(DbError::db(format!("cannot read {TABLE}"), &e)),
         }
     }
 
     async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
         let sql = format!("{} RETURNING id", self.sql.insert);
-        Ok(
-            super::insert_history::<sqlx::Postgres>(&mut self.conn, Dialect::Postgres, &sql, row)
-                .await?
-                .unwrap_or_default(),
+        Ok(crate::history::insert_history::<sqlx::Postgres>(
+            &mut self.conn,
+            Dialect::Postgres,
+            &sql,
+            row,
         )
+        .await?
+        .unwrap_or_default())
     }
 
     async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
-        super::update_history::<sqlx::Postgres>(
+        crate::history::update_history::<sqlx::Postgres>(
             &mut self.conn,
             Dialect::Postgres,
             &self.sql.update,
@@ -450,7 +456,7 @@ impl Session for PgDriver {
     }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
-        let work = super::execute_raw::<sqlx::Postgres>(&mut self.conn, sql);
+        let work = crate::raw::execute_raw::<sqlx::Postgres>(&mut self.conn, sql);
         if self.lock_mode == LockMode::Lease {
             lease::with_heartbeat::<sqlx::Postgres, _>(
                 work,
@@ -465,11 +471,11 @@ impl Session for PgDriver {
     }
 
     async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {
-        super::query_i64::<sqlx::Postgres>(&mut self.conn, sql).await
+        crate::raw::query_i64::<sqlx::Postgres>(&mut self.conn, sql).await
     }
 
     async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
-        super::query_text::<sqlx::Postgres>(&mut self.conn, sql).await
+        crate::raw::query_text::<sqlx::Postgres>(&mut self.conn, sql).await
     }
 
     async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error> {
@@ -490,7 +496,7 @@ impl Session for PgDriver {
         &mut self,
         sql: &str,
         params: &[Value],
-        cap: crate::driver::ResultCap,
+        cap: crate::traits::ResultCap,
     ) -> Result<Rows, sqlx::Error> {
         // Armed before the plugin's text is first sent: describing it can fail too.
         let armed = self.meter.as_ref().map(|m| m.arm(cap.bytes));
@@ -504,15 +510,15 @@ impl Session for PgDriver {
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
         }
-        let result = super::read_capped(
+        let result = crate::traits::read_capped(
             query.fetch(&mut self.conn),
             cap,
             values::pg_rows,
-            super::Guard::SizeColumn,
+            crate::traits::Guard::SizeColumn,
             armed.as_ref(),
         )
         .await;
-        super::settle_armed(self, armed, cap, result).await
+        crate::traits::settle_armed(self, armed, cap, result).await
     }
 
     fn meter(&self) -> Option<&super::meter::Meter> {
@@ -655,7 +661,7 @@ impl Session for PgDriver {
             let ping = self.conn.ping();
             tokio::pin!(ping);
             drained = loop {
-                match tokio::time::timeout(super::CANCEL_RESEND, &mut ping).await {
+                match tokio::time::timeout(crate::traits::CANCEL_RESEND, &mut ping).await {
                     Ok(done) => break done,
                     Err(_) => pg_cancel(&mut self.lock_conn, self.work_pid).await?,
                 }
@@ -847,7 +853,7 @@ async fn pg_cancel(lock_conn: &mut PgConnection, pid: i32) -> Result<(), sqlx::E
 
 /// Wraps a plugin's query (one SELECT, already checked) so that the server measures every
 /// row before it sends it, and sends a row larger than `cap` bytes with every column NULL
-/// instead, with its size in an extra last column ([`super::Guard::SizeColumn`]).
+/// instead, with its size in an extra last column ([`crate::traits::Guard::SizeColumn`]).
 ///
 /// sqlx reads each DataRow message whole, so a row must be kept small before it leaves
 /// the server: one `lpad('x', 500000000, 'x')`, a stored 400 MB bytea, a `string_agg` or a

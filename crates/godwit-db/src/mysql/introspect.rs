@@ -10,9 +10,9 @@ use godwit_core::schema::{
     is_bookkeeping_table, squash_whitespace,
 };
 
-use crate::driver::DbError;
-use crate::driver::Session;
-use crate::driver::introspect::{Rows, trim_lines};
+use crate::error::DbError;
+use crate::introspect::{Rows, trim_lines};
+use crate::traits::Session;
 
 pub(crate) async fn introspect(driver: &mut dyn Session, mariadb: bool) -> Result<Schema, DbError> {
     let mut schema = Schema::default();

@@ -3,8 +3,8 @@
 //! live beside its driver (`mysql/introspect.rs`, `postgres/introspect.rs`,
 //! `sqlite/introspect.rs`) and build the dialect-neutral [`godwit_core::schema`] model.
 
-use crate::driver::DbError;
-use crate::driver::Session;
+use crate::error::DbError;
+use crate::traits::Session;
 
 /// One catalog query's rows, every column as text (NULL as `None`).
 pub(crate) struct Rows(Vec<Vec<Option<String>>>);

@@ -8,9 +8,9 @@ use godwit_core::schema::{
     is_bookkeeping_table, squash_whitespace,
 };
 
-use crate::driver::DbError;
-use crate::driver::Session;
-use crate::driver::introspect::{Rows, split_list, trim_lines};
+use crate::error::DbError;
+use crate::introspect::{Rows, split_list, trim_lines};
+use crate::traits::Session;
 
 /// The namespaces `n` compared: the current schema, and `others`.
 fn compared(others: &[String]) -> String {

@@ -15,11 +15,15 @@ mod introspect;
 
 use std::sync::Arc;
 
-use super::{
-    Admin, Confined, ConnectError, ConnectSettings, Driver, HistorySql, HistoryStore, Introspect,
-    Lock, MakeRow, Scope, Session, Timeouts, TransactionError, lease, values, with_connect_timeout,
+use crate::confine::{Confined, Scope};
+use crate::error::DbError;
+use crate::history::HistorySql;
+use crate::lock::lease;
+use crate::settings::{ConnectError, ConnectSettings, with_connect_timeout};
+use crate::traits::{
+    Admin, Driver, HistoryStore, Introspect, Lock, MakeRow, Session, Timeouts, TransactionError,
 };
-use crate::driver::DbError;
+use crate::values;
 use godwit_core::Dialect;
 use godwit_core::history::{HistoryRow, TABLE};
 use godwit_core::value::{Rows, Value};
@@ -60,7 +64,7 @@ const RENEW_AFTER: Duration = Duration::from_secs(lease::TTL.as_secs() / 3);
 impl SqliteDriver {
     pub(crate) async fn connect(opts: &ConnectSettings) -> Result<SqliteDriver, ConnectError> {
         let options = SqliteConnectOptions::from_str(&opts.target.url)
-            .map_err(|e| super::connect_error(&opts.target, e))?
+            .map_err(|e| crate::settings::connect_error(&opts.target, e))?
             .create_if_missing(true)
             .busy_timeout(DEFAULT_BUSY)
             .row_buffer_size(ROW_BUFFER)
@@ -83,14 +87,14 @@ impl SqliteDriver {
             let mut handle = conn
                 .lock_handle()
                 .await
-                .map_err(|e| super::connect_error(&opts.target, e))?;
+                .map_err(|e| crate::settings::connect_error(&opts.target, e))?;
             let raw = handle.as_raw_handle();
             // SAFETY: the handle is locked for this block, so sqlx's worker runs
             // nothing on the connection meanwhile.
             unsafe { functions::install(raw) }.map_err(ConnectError::Refused)?;
             raw
         };
-        super::init_session::<sqlx::Sqlite>(opts, &mut conn).await?;
+        crate::settings::init_session::<sqlx::Sqlite>(opts, &mut conn).await?;
         // The lock loop polls and honours lock_wait; a long busy wait here would not.
         let mut lock_conn = with_connect_timeout(
             opts,
@@ -100,7 +104,7 @@ impl SqliteDriver {
                 .connect(),
         )
         .await?;
-        super::init_session::<sqlx::Sqlite>(opts, &mut lock_conn).await?;
+        crate::settings::init_session::<sqlx::Sqlite>(opts, &mut lock_conn).await?;
         Ok(SqliteDriver {
             conn,
             statement_timeout: None,
@@ -271,10 +275,10 @@ impl Driver for SqliteDriver {
         self.renew_in_transaction().await?;
         // The row and the COMMIT in one trip to the worker thread; the COMMIT does not
         // run if the INSERT fails.
-        let insert = super::literal_sql(
+        let insert = crate::history::literal_sql(
             Dialect::Sqlite,
             &self.sql.insert,
-            &super::insert_values(Dialect::Sqlite, row),
+            &crate::history::insert_values(Dialect::Sqlite, row),
         );
         let ended = self.execute(&format!("{insert};\nCOMMIT")).await;
         let renewing = self.renewing.take();
@@ -295,7 +299,7 @@ impl Driver for SqliteDriver {
         // sqlx, a step at a time, as does a read-only session (plugins' checks).
         self.statement_timeout = timeouts.statement_timeout.filter(|d| !d.is_zero());
         if self.limit().is_some() || !self.renewed_recently() || self.read_only {
-            return super::apply_in_turn(self, statements, timeouts, finish).await;
+            return crate::traits::apply_in_turn(self, statements, timeouts, finish).await;
         }
         let busy = timeouts.lock_timeout.unwrap_or(DEFAULT_BUSY);
         let insert_sql = &self.sql.insert;
@@ -308,10 +312,10 @@ impl Driver for SqliteDriver {
                 error,
             })?;
         direct::apply(&mut handle, busy, statements, finish, |row| {
-            super::literal_sql(
+            crate::history::literal_sql(
                 Dialect::Sqlite,
                 insert_sql,
-                &super::insert_values(Dialect::Sqlite, row),
+                &crate::history::insert_values(Dialect::Sqlite, row),
             )
         })
     }
@@ -413,24 +417,27 @@ impl HistoryStore for SqliteDriver {
     }
 
     async fn history(&mut self) -> Result<Vec<HistoryRow>, DbError> {
-        match super::fetch_history::<sqlx::Sqlite>(&mut self.conn, &self.sql).await {
+        match crate::history::fetch_history::<sqlx::Sqlite>(&mut self.conn, &self.sql).await {
             Ok(rows) => Ok(rows),
-            Err(e) if super::is_undefined_table(&e) => Ok(Vec::new()),
+            Err(e) if crate::raw::is_undefined_table(&e) => Ok(Vec::new()),
             Err(e) => Err(DbError::db(format!("cannot read {TABLE}"), &e)),
         }
     }
 
     async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
         let sql = format!("{} RETURNING id", self.sql.insert);
-        Ok(
-            super::insert_history::<sqlx::Sqlite>(&mut self.conn, Dialect::Sqlite, &sql, row)
-                .await?
-                .unwrap_or_default(),
+        Ok(crate::history::insert_history::<sqlx::Sqlite>(
+            &mut self.conn,
+            Dialect::Sqlite,
+            &sql,
+            row,
         )
+        .await?
+        .unwrap_or_default())
     }
 
     async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
-        super::update_history::<sqlx::Sqlite>(
+        crate::history::update_history::<sqlx::Sqlite>(
             &mut self.conn,
             Dialect::Sqlite,
             &self.sql.update,
@@ -448,7 +455,7 @@ impl Session for SqliteDriver {
 
     async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
         self.arm_timeout().await?;
-        let result = super::execute_raw::<sqlx::Sqlite>(&mut self.conn, sql).await;
+        let result = crate::raw::execute_raw::<sqlx::Sqlite>(&mut self.conn, sql).await;
         self.disarm_timeout().await?;
         result
     }
@@ -459,7 +466,7 @@ impl Session for SqliteDriver {
     ) -> Result<Vec<u64>, (usize, sqlx::Error)> {
         // A statement timeout bounds each statement on its own: one by one, then.
         if self.limit().is_some() || statements.len() < 2 {
-            return super::execute_in_turn(self, statements).await;
+            return crate::traits::execute_in_turn(self, statements).await;
         }
         // One trip to sqlx's worker thread instead of one per statement. SQLite prepares
         // each statement only once the one before it has run, and stops at the first that
@@ -469,7 +476,7 @@ impl Session for SqliteDriver {
         let joined = statements.join("\n;\n");
         let mut affected = Vec::with_capacity(statements.len());
         let mut results = sqlx::raw_sql(&joined).fetch_many(&mut self.conn);
-        while let Some(result) = super::next(&mut results).await {
+        while let Some(result) = crate::traits::next(&mut results).await {
             match result {
                 Ok(sqlx::Either::Left(done)) => affected.push(done.rows_affected()),
                 Ok(sqlx::Either::Right(_row)) => {}
@@ -480,11 +487,11 @@ impl Session for SqliteDriver {
     }
 
     async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {
-        super::query_i64::<sqlx::Sqlite>(&mut self.conn, sql).await
+        crate::raw::query_i64::<sqlx::Sqlite>(&mut self.conn, sql).await
     }
 
     async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
-        super::query_text::<sqlx::Sqlite>(&mut self.conn, sql).await
+        crate::raw::query_text::<sqlx::Sqlite>(&mut self.conn, sql).await
     }
 
     async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error> {
@@ -501,7 +508,7 @@ impl Session for SqliteDriver {
         &mut self,
         sql: &str,
         params: &[Value],
-        cap: crate::driver::ResultCap,
+        cap: crate::traits::ResultCap,
     ) -> Result<Rows, sqlx::Error> {
         let sql = self.translate(sql, params.len())?;
         let limit = value_limit(cap, self.result_columns(&sql.sql).await?);
@@ -509,11 +516,11 @@ impl Session for SqliteDriver {
         let query = bind(&sql, params, self.authorizer.is_none());
         let rows = match self.arm_timeout().await {
             Ok(()) => {
-                let guard = super::Guard::ValueLimit {
+                let guard = crate::traits::Guard::ValueLimit {
                     limit,
                     refused: too_big,
                 };
-                let rows = super::read_capped(
+                let rows = crate::traits::read_capped(
                     query.fetch(&mut self.conn),
                     cap,
                     values::sqlite_rows,
@@ -536,7 +543,7 @@ impl Session for SqliteDriver {
         &mut self,
         sql: &str,
         params: &[Value],
-        cap: crate::driver::ResultCap,
+        cap: crate::traits::ResultCap,
     ) -> Result<u64, sqlx::Error> {
         // A write builds its values and rows in godwit's own memory too.
         let previous = self.set_length_limit(value_limit(cap, 1)).await?;
@@ -615,7 +622,9 @@ impl Session for SqliteDriver {
         tokio::pin!(handle);
         loop {
             send();
-            if let Ok(handle) = tokio::time::timeout(super::CANCEL_RESEND, &mut handle).await {
+            if let Ok(handle) =
+                tokio::time::timeout(crate::traits::CANCEL_RESEND, &mut handle).await
+            {
                 handle?.remove_progress_handler();
                 return Ok(());
             }
@@ -744,7 +753,7 @@ pub(crate) const ROW_BUFFER: usize = 2;
 /// The largest value the engine may build for a capped statement returning `columns`
 /// columns: the rows in flight then hold no more than the cap between them, however the
 /// value is made (a function, a stored value, `||`, `group_concat`, `json_group_array`).
-fn value_limit(cap: crate::driver::ResultCap, columns: usize) -> usize {
+fn value_limit(cap: crate::traits::ResultCap, columns: usize) -> usize {
     (cap.bytes / columns.max(1) / ROWS_IN_FLIGHT).max(1)
 }
 

@@ -359,7 +359,7 @@ impl PgDatabase {
             .unwrap();
         // The roles made for this database's grants go with it: roles belong to the whole
         // server.
-        let comment = super::super::postgres::plugin_role_comment(&self.name);
+        let comment = crate::driver::postgres::plugin_role_comment(&self.name);
         let roles: Vec<String> = sqlx::query_scalar(
             "SELECT a.rolname::text FROM pg_catalog.pg_roles a \
              JOIN pg_catalog.pg_shdescription d ON d.objoid = a.oid \

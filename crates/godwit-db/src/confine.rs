@@ -10,35 +10,7 @@
 //! privileges. The confinement lives inside the batch's transaction, and is lifted before
 //! the host writes its checkpoint.
 
-/// What a plugin may touch, asked by table and column as the database names them.
-///
-/// Names arrive as the database reports them (SQLite: as written in the schema;
-/// PostgreSQL: the catalog's names). `schema` is `None` for the default schema (`main` on
-/// SQLite, `public` on PostgreSQL).
-pub trait Scope: Send + Sync {
-    /// Whether the plugin may read `table`.
-    fn may_read(&self, schema: Option<&str>, table: &str) -> bool;
-    /// Whether the plugin may write `column` of `table`; `None` asks for whole rows
-    /// (DELETE, or INSERT without a column list).
-    fn may_write(&self, schema: Option<&str>, table: &str, column: Option<&str>) -> bool;
-    /// Whether the plugin may write some column of `table` (an INSERT, whose columns
-    /// SQLite's authorizer does not report).
-    fn may_write_any(&self, schema: Option<&str>, table: &str) -> bool;
-    /// A stable text of the grants: equal grants, equal text. Names PostgreSQL's role.
-    fn canonical(&self) -> String;
-    /// `[plugins.NAME] enforcement`: with [`Enforcement::CheckerOnly`] the database
-    /// confines nothing, by the operator's choice.
-    fn enforcement(&self) -> Enforcement {
-        Enforcement::Database
-    }
-    /// PostgreSQL: the role an administrator prepared for these grants
-    /// (`[plugins.NAME] database_role`), entered instead of one godwit creates.
-    fn prepared_role(&self) -> Option<&str> {
-        None
-    }
-}
-
-pub use godwit_core::Enforcement;
+pub use godwit_core::{Enforcement, Scope};
 
 /// PostgreSQL: the role that will confine a plugin's statements, as `plan` reports it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -63,5 +35,5 @@ pub enum Confined {
     CheckerOnly,
 }
 
-#[cfg(test)]
-mod tests;
+// Its tests, against real databases with a plugin's grants, are the host's
+// `plugin::session::confine_tests`: the grants are godwit-plugin's, which this crate never sees.

@@ -9,11 +9,12 @@ use async_trait::async_trait;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
 use sqlx::{ConnectOptions, Row};
 
-use super::{
-    Admin, ConnectError, ConnectSettings, Driver, HistorySql, HistoryStore, HistoryValue,
-    Introspect, Lock, LockMode, OPEN_ROW, Session, Timeouts, lease, values, with_connect_timeout,
-};
-use crate::driver::DbError;
+use crate::error::DbError;
+use crate::history::{HistorySql, HistoryValue};
+use crate::lock::lease;
+use crate::settings::{ConnectError, ConnectSettings, LockMode, with_connect_timeout};
+use crate::traits::{Admin, Driver, HistoryStore, Introspect, Lock, OPEN_ROW, Session, Timeouts};
+use crate::values;
 use godwit_core::Dialect;
 use godwit_core::history::{HistoryRow, TABLE};
 use godwit_core::value::{Rows, Value};
@@ -26,7 +27,7 @@ pub struct MySqlDriver {
     lock_conn: MySqlConnection,
     lock_mode: LockMode,
     /// When the session holding the advisory lock last answered (see
-    /// [`super::keep_lock`]).
+    /// [`crate::lock::keep_lock`]).
     lock_checked: Option<std::time::Instant>,
     /// `GET_LOCK` names are server-wide, so the name carries the database.
     lock_name: String,
@@ -72,25 +73,30 @@ impl MySqlDriver {
     pub(crate) async fn connect(opts: &ConnectSettings) -> Result<MySqlDriver, ConnectError> {
         let tool = opts.session;
         let options = MySqlConnectOptions::from_str(&opts.target.url)
-            .map_err(|e| super::connect_error(&opts.target, e))?
+            .map_err(|e| crate::settings::connect_error(&opts.target, e))?
             .charset("utf8mb4")
-            .pipes_as_concat(tool == super::ToolSession::Sqlx)
-            .no_engine_substitution(tool == super::ToolSession::Sqlx)
-            .timezone((tool != super::ToolSession::Server).then(|| "+00:00".to_string()))
+            .pipes_as_concat(tool == crate::settings::ToolSession::Sqlx)
+            .no_engine_substitution(tool == crate::settings::ToolSession::Sqlx)
+            .timezone((tool != crate::settings::ToolSession::Server).then(|| "+00:00".to_string()))
             .disable_statement_logging();
         let upstream = match options.get_socket() {
             Some(path) => super::meter::Upstream::Unix(path.clone()),
             None => super::meter::Upstream::Tcp(options.get_host().to_owned(), options.get_port()),
         };
-        let meter =
-            super::work_meter(opts, super::meter::Protocol::MySql, upstream, "mysql.sock").await?;
+        let meter = crate::settings::work_meter(
+            opts,
+            super::meter::Protocol::MySql,
+            upstream,
+            "mysql.sock",
+        )
+        .await?;
         let work = match &meter {
             Some(meter) => options.clone().socket(meter.socket()),
             None => options.clone(),
         };
         let mut conn = with_connect_timeout(opts, work.connect()).await?;
         let mut lock_conn = with_connect_timeout(opts, options.connect()).await?;
-        if tool != super::ToolSession::Sqlx {
+        if tool != crate::settings::ToolSession::Sqlx {
             // sqlx asks for IGNORE_SPACE in its handshake, whatever the options say: the
             // server's own mode, as its client and every other tool get it. And sqlx
             // names utf8mb4_unicode_ci; the client, diesel and the Go driver get the
@@ -99,16 +105,16 @@ impl MySqlDriver {
             sqlx::raw_sql("SET SESSION sql_mode = @@GLOBAL.sql_mode, NAMES utf8mb4")
                 .execute(&mut conn)
                 .await
-                .map_err(|e| super::connect_error(&opts.target, e))?;
+                .map_err(|e| crate::settings::connect_error(&opts.target, e))?;
         }
-        super::init_session::<sqlx::MySql>(opts, &mut conn).await?;
-        super::init_session::<sqlx::MySql>(opts, &mut lock_conn).await?;
+        crate::settings::init_session::<sqlx::MySql>(opts, &mut conn).await?;
+        crate::settings::init_session::<sqlx::MySql>(opts, &mut lock_conn).await?;
         let row = sqlx::query(
             "SELECT VERSION(), COALESCE(DATABASE(), ''), CAST(CONNECTION_ID() AS UNSIGNED)",
         )
         .fetch_one(&mut conn)
         .await
-        .map_err(|e| super::connect_error(&opts.target, e))?;
+        .map_err(|e| crate::settings::connect_error(&opts.target, e))?;
         let (version, database): (String, String) = (row.get(0), row.get(1));
         let work_id: u64 = row.get(2);
         if database.is_empty() {
@@ -200,9 +206,10 @@ impl MySqlDriver {
     /// Inserts a history row inside whatever transaction is open; the id comes back in
     /// the INSERT's own OK packet: no second round trip.
     async fn insert_row(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
-        let done = super::history_insert::<sqlx::MySql>(Dialect::MySql, &self.sql.insert, row)
-            .execute(&mut self.conn)
-            .await?;
+        let done =
+            crate::history::history_insert::<sqlx::MySql>(Dialect::MySql, &self.sql.insert, row)
+                .execute(&mut self.conn)
+                .await?;
         last_insert_id(&done)
     }
 
@@ -216,7 +223,7 @@ impl MySqlDriver {
         let work = async {
             let mut done = Vec::new();
             let mut results = sqlx::raw_sql(batch).execute_many(&mut self.conn);
-            while let Some(result) = super::next(&mut results).await {
+            while let Some(result) = crate::traits::next(&mut results).await {
                 match result {
                     Ok(result) => done.push(result),
                     Err(e) => return (done, Some(e)),
@@ -240,7 +247,7 @@ impl MySqlDriver {
     /// The UPDATE of `row` as literal SQL; [`OPEN_ROW`] is the row opened last, whose
     /// INSERT is sent first if it is still queued.
     async fn update_literal(&mut self, row: &HistoryRow) -> Result<String, sqlx::Error> {
-        let mut values = super::update_values(Dialect::MySql, row);
+        let mut values = crate::history::update_values(Dialect::MySql, row);
         if row.id == OPEN_ROW {
             if let Opened::Queued(_) = self.opened {
                 self.settle().await?;
@@ -253,7 +260,7 @@ impl MySqlDriver {
             values.pop();
             values.push(HistoryValue::Int(Some(id)));
         }
-        Ok(super::literal_sql(
+        Ok(crate::history::literal_sql(
             Dialect::MySql,
             &self.sql.update,
             &values,
@@ -262,7 +269,7 @@ impl MySqlDriver {
 
     /// Runs `sql` on `conn` as it is, under the lease's heartbeat in lease mode.
     async fn run(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
-        let work = super::execute_raw::<sqlx::MySql>(&mut self.conn, sql);
+        let work = crate::raw::execute_raw::<sqlx::MySql>(&mut self.conn, sql);
         if self.lock_mode == LockMode::Lease {
             lease::with_heartbeat::<sqlx::MySql, _>(
                 work,
@@ -432,7 +439,7 @@ impl Lock for MySqlDriver {
     }
 
     async fn keep_alive(&mut self) -> Result<(), DbError> {
-        super::keep_lock::<sqlx::MySql>(
+        crate::lock::keep_lock::<sqlx::MySql>(
             self.lock_mode,
             &mut self.lock_conn,
             &mut self.lock_checked,
@@ -478,9 +485,9 @@ impl HistoryStore for MySqlDriver {
         self.settle()
             .await
             .map_err(|e| DbError::db(format!("cannot record progress in {TABLE}"), &e))?;
-        match super::fetch_history::<sqlx::MySql>(&mut self.conn, &self.sql).await {
+        match crate::history::fetch_history::<sqlx::MySql>(&mut self.conn, &self.sql).await {
             Ok(rows) => Ok(rows),
-            Err(e) if super::is_undefined_table(&e) => Ok(Vec::new()),
+            Err(e) if crate::raw::is_undefined_table(&e) => Ok(Vec::new()),
             Err(e) => Err(DbError::db(format!("cannot read {TABLE}"), &e)),
         }
     }
@@ -503,10 +510,10 @@ impl HistoryStore for MySqlDriver {
         // answer, before any later write of the row is built. Should the INSERT fail, no
         // row is open: no write of this row can land on another.
         self.opened = Opened::Queued(self.queued.len());
-        self.queued.push(super::literal_sql(
+        self.queued.push(crate::history::literal_sql(
             Dialect::MySql,
             &self.sql.insert,
-            &super::insert_values(Dialect::MySql, row),
+            &crate::history::insert_values(Dialect::MySql, row),
         ));
         Ok(OPEN_ROW)
     }
@@ -542,12 +549,12 @@ impl Session for MySqlDriver {
 
     async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {
         self.settle().await?;
-        super::query_i64::<sqlx::MySql>(&mut self.conn, sql).await
+        crate::raw::query_i64::<sqlx::MySql>(&mut self.conn, sql).await
     }
 
     async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
         self.settle().await?;
-        super::query_text::<sqlx::MySql>(&mut self.conn, sql).await
+        crate::raw::query_text::<sqlx::MySql>(&mut self.conn, sql).await
     }
 
     async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error> {
@@ -566,7 +573,7 @@ impl Session for MySqlDriver {
         &mut self,
         sql: &str,
         params: &[Value],
-        cap: crate::driver::ResultCap,
+        cap: crate::traits::ResultCap,
     ) -> Result<Rows, sqlx::Error> {
         self.settle().await?;
         let (sql, order) = values::translate(Dialect::MySql, sql, params.len())?;
@@ -576,15 +583,15 @@ impl Session for MySqlDriver {
             query = query.bind(values::Param(&params[i]));
         }
         let armed = self.meter.as_ref().map(|m| m.arm(cap.bytes));
-        let result = super::read_capped(
+        let result = crate::traits::read_capped(
             query.fetch(&mut self.conn),
             cap,
             values::mysql_rows,
-            super::Guard::OnArrival,
+            crate::traits::Guard::OnArrival,
             armed.as_ref(),
         )
         .await;
-        super::settle_armed(self, armed, cap, result).await
+        crate::traits::settle_armed(self, armed, cap, result).await
     }
 
     fn meter(&self) -> Option<&super::meter::Meter> {
@@ -618,7 +625,7 @@ impl Session for MySqlDriver {
             sqlx::raw_sql(&format!("KILL QUERY {}", self.work_id))
                 .execute(&mut self.lock_conn)
                 .await?;
-            tokio::time::sleep(super::CANCEL_RESEND / 5).await;
+            tokio::time::sleep(crate::traits::CANCEL_RESEND / 5).await;
             let running: Option<String> = sqlx::query_scalar(
                 "SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID = ? AND COMMAND IN ('Query', 'Execute')",
             )
@@ -628,7 +635,7 @@ impl Session for MySqlDriver {
             if running.is_none() {
                 return Ok(());
             }
-            tokio::time::sleep(super::CANCEL_RESEND).await;
+            tokio::time::sleep(crate::traits::CANCEL_RESEND).await;
         }
     }
 

@@ -19,8 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use sha2::{Digest as _, Sha256};
 use sqlx::postgres::PgConnection;
 
-use crate::driver::Scope;
-use crate::driver::{DbError, RoleProblem};
+use crate::confine::Scope;
+use crate::error::{DbError, RoleProblem};
 
 /// What `prepare` established, and what a confined statement must leave as it was.
 pub(super) struct Prepared {

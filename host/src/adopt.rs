@@ -6,7 +6,6 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256, Sha384};
 
-use crate::driver;
 use crate::history::{self, Operation, RowState, Status};
 use crate::migrator::{Migrator, new_row};
 use crate::source::{Migration, Version};
@@ -209,7 +208,7 @@ pub(crate) async fn histories(
                 (tool, rows)
             }
             Ok(rows) => (tool, rows),
-            Err(e) if driver::is_undefined_table(&e) || is_undefined_schema(&e) => continue,
+            Err(e) if e.is_undefined_table() || e.is_undefined_schema() => continue,
             Err(e) => {
                 return Err(Error::db(
                     format!("cannot look for {}", tool.table(dialect)),
@@ -224,10 +223,6 @@ pub(crate) async fn histories(
         });
     }
     Ok(found)
-}
-
-fn is_undefined_schema(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("3F000"))
 }
 
 async fn read_foreign(

@@ -128,7 +128,10 @@ impl BackupError {
         }
     }
 
-    pub(crate) fn db(context: impl Into<String>, err: &sqlx::Error) -> BackupError {
+    pub(crate) fn db(
+        context: impl Into<String>,
+        err: &(impl crate::driver::Described + ?Sized),
+    ) -> BackupError {
         BackupError::Database {
             context: context.into(),
             message: crate::error::describe_db_error(err),

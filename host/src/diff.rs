@@ -161,7 +161,7 @@ pub async fn check(target: &mut Migrator, shadow_url: Option<&str>) -> Result<Ch
 pub mod generate;
 
 use crate::Dialect;
-use crate::driver::Driver;
+use crate::driver::{Driver, SqlError};
 use crate::schema::{Definitions, Schema};
 use generate::{Destructive, GenerateError, Generated, Renames};
 
@@ -362,7 +362,7 @@ async fn run_script(
     let statements = crate::split::split(text, dialect).map_err(|e| e.to_string())?;
     let foreign_keys_off =
         dialect == Dialect::Sqlite && text.contains("-- godwit:foreign-keys-off");
-    let describe = |e: sqlx::Error| crate::error::describe_db_error(&e);
+    let describe = |e: SqlError| crate::error::describe_db_error(&e);
     if foreign_keys_off {
         driver
             .execute("PRAGMA foreign_keys = OFF")

@@ -343,7 +343,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn db(context: impl Into<String>, err: &sqlx::Error) -> Self {
+    pub(crate) fn db(
+        context: impl Into<String>,
+        err: &(impl crate::driver::Described + ?Sized),
+    ) -> Self {
         Error::Database {
             context: context.into(),
             message: describe_db_error(err),

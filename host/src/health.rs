@@ -28,7 +28,7 @@ use sqlx::{Column as _, Connection as _, Row as _};
 
 use crate::Dialect;
 use crate::config::{Config, Target};
-use crate::driver::Session;
+use crate::driver::{Session, SqlError};
 use crate::error::{Error, describe_db_error};
 use crate::migrator::Event;
 use crate::step::BatchSettings;
@@ -501,7 +501,7 @@ impl Throttle {
         let Some(query) = self.settings.health_query.clone() else {
             return Ok(None);
         };
-        let failed = |e: &sqlx::Error| HealthError::HealthQueryFailed {
+        let failed = |e: &SqlError| HealthError::HealthQueryFailed {
             origin: self.origin.clone(),
             query: query.clone(),
             message: describe_db_error(e),
@@ -587,7 +587,7 @@ impl Replica {
 }
 
 /// The primary's standbys (PostgreSQL).
-async fn standbys(primary: &mut dyn Session) -> Result<Vec<Standby>, sqlx::Error> {
+async fn standbys(primary: &mut dyn Session) -> Result<Vec<Standby>, SqlError> {
     let rows = primary
         .query_text(
             "SELECT application_name::text, COALESCE(host(client_addr), 'local socket'), state::text, \

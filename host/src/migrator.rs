@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::backup::{self, copy};
 use crate::config::{BackupPolicy, Config};
-use crate::driver::{self, Driver, Timeouts, now_rfc3339};
+use crate::driver::{self, Driver, SqlError, Timeouts, now_rfc3339};
 use crate::error::{BackupWhy, DbError, Error, Refusal, describe_db_error};
 use crate::finding::Finding;
 use crate::history::{self, Entry, HistoryRow, Operation, RowState, Status};
@@ -1641,7 +1641,7 @@ impl Migrator {
         resume: Option<HistoryRow>,
     ) -> Result<Done, Error> {
         let started = Instant::now();
-        let record = |e: sqlx::Error| {
+        let record = |e: SqlError| {
             Error::db(
                 format!(
                     "cannot record progress of {} in the history table",
@@ -1919,7 +1919,7 @@ impl Migrator {
     }
 
     /// After a lock timeout: says so, then waits 0.5 s, 1 s, 2 s, … before attempt + 1.
-    async fn back_off(&mut self, migration: &Migration, attempt: u32, error: &sqlx::Error) {
+    async fn back_off(&mut self, migration: &Migration, attempt: u32, error: &SqlError) {
         let delay = Duration::from_millis(500 * 2u64.pow(attempt - 1));
         self.emit(Event::Retrying {
             version: migration.version.to_string(),
@@ -1941,7 +1941,7 @@ impl Migrator {
         finish: Option<Finish>,
         progress: &mut RowWrites,
         in_own_transaction: bool,
-    ) -> Result<u64, sqlx::Error> {
+    ) -> Result<u64, SqlError> {
         let before = row.clone();
         // Inside a transaction the script opened, the statement and its count already
         // share one, which the script commits (or the failure path rolls back).
@@ -1994,7 +1994,7 @@ impl Migrator {
         index: usize,
         statements: &[Statement],
         progress: &mut RowWrites,
-    ) -> Result<u64, sqlx::Error> {
+    ) -> Result<u64, SqlError> {
         // On MySQL the writes of the row are left open, and the statement's implicit
         // commit, which the server makes before it starts the statement, makes them
         // durable: one flush for the note and the statement instead of two.
@@ -2496,7 +2496,7 @@ fn finish_row(
 
 struct Failure {
     index: Option<usize>,
-    error: sqlx::Error,
+    error: SqlError,
     /// What godwit was doing around the statement, when the error is not the statement's.
     context: Option<String>,
 }

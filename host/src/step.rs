@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::Dialect;
 use crate::config::Config;
-use crate::driver::now_rfc3339;
-use crate::driver::{Driver, Scope, Session};
+use crate::driver::{Driver, Scope, Session, SqlError, now_rfc3339};
 use crate::error::{Error, Failure, JoinDifference, Refusal, WorkersRefusal};
 use crate::health::Throttle;
 use crate::history::{HistoryRow, Operation, RowState};
@@ -650,7 +649,7 @@ impl StepRunner<'_> {
         let entry = plugins
             .get(&step.plugin)
             .map_err(|e| Error::Config(format!("{}/step.toml: {e}", migration.id())))?;
-        let record = |e: sqlx::Error| {
+        let record = |e: SqlError| {
             Error::db(
                 format!(
                     "cannot record progress of {} in the history table",
@@ -2045,7 +2044,7 @@ pub fn update_params(
 async fn load_progress(
     driver: &mut dyn Driver,
     history_id: i64,
-) -> Result<Option<Checkpoint>, sqlx::Error> {
+) -> Result<Option<Checkpoint>, SqlError> {
     let rows = driver
         .query_values(
             &format!("SELECT position, rows_done, batches, batch_size FROM {PROGRESS_TABLE} WHERE history_id = $1"),
@@ -2076,7 +2075,7 @@ async fn save_progress(
     row: &HistoryRow,
     version: &str,
     progress: &Checkpoint,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), SqlError> {
     let position = progress
         .position
         .clone()
@@ -2117,7 +2116,7 @@ async fn save_progress(
 async fn column_types(
     driver: &mut dyn Driver,
     table: &str,
-) -> Result<BTreeMap<String, String>, sqlx::Error> {
+) -> Result<BTreeMap<String, String>, SqlError> {
     let rows = driver
         .query_values(
             "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \

@@ -49,6 +49,7 @@ pub(crate) mod shadow;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::driver::SqlError;
 use crate::error::{Error, Refusal, exit};
 use crate::history::{self, Status};
 use crate::migrator::{DeployOptions, DownTarget, Migrator, Resolve};
@@ -846,7 +847,7 @@ fn created_schemas(migrations: &[Migration], dialect: crate::Dialect) -> Vec<Str
 async fn other_schemas(
     driver: &mut dyn crate::driver::Driver,
     compared: &[String],
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Vec<String>, SqlError> {
     if driver.dialect() != crate::Dialect::Postgres {
         return Ok(Vec::new());
     }

@@ -2,6 +2,7 @@
 //! decides from the variant. Its messages are whole sentences in the database's own
 //! words; nothing in them can hold a password ([`redact`] saw to that).
 
+use crate::cap::ResultTooLarge;
 use crate::redact::redact;
 
 /// What went wrong reaching or using a database outside a migration's own statements.
@@ -62,11 +63,135 @@ pub enum DbError {
 
 impl DbError {
     /// A bookkeeping statement's failure, in the database's own words.
-    pub fn db(context: impl Into<String>, err: &sqlx::Error) -> Self {
+    pub(crate) fn db(context: impl Into<String>, err: &impl Described) -> Self {
         DbError::Database {
             context: context.into(),
-            message: describe_db_error(err),
+            message: err.described(),
         }
+    }
+}
+
+/// A statement failed: the server refused or failed it, godwit could not bind or decode its
+/// values, its result passed a plugin's cap, or the connection broke. What the
+/// [`Session`](crate::Session) methods fail with.
+///
+/// Callers decide from [`SqlError::kind`] and the questions below, never from the text.
+/// Its `Display` is the driver's own short text; [`SqlError::describe`] is the database's
+/// words with their code, as godwit prints them.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct SqlError(sqlx::Error);
+
+/// What kind of failure a [`SqlError`] is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SqlErrorKind {
+    /// The database refused or failed the statement; `code` is its error code (SQLSTATE
+    /// on PostgreSQL and MySQL/MariaDB, the result code on SQLite).
+    Server { code: Option<String> },
+    /// godwit would not send the statement as it was (its text, its parameters):
+    /// `message` says why, in godwit's words, with nothing of the data in it.
+    Argument { message: String },
+    /// A value of the result could not be decoded.
+    Decode,
+    /// The result passed a plugin's cap ([`SqlError::too_large`] says how far).
+    TooLarge,
+    /// The connection, the protocol, or anything else between godwit and the server.
+    Other,
+}
+
+impl SqlError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> SqlErrorKind {
+        match &self.0 {
+            sqlx::Error::Database(db) => SqlErrorKind::Server {
+                code: db.code().map(|c| c.into_owned()),
+            },
+            sqlx::Error::InvalidArgument(message) => SqlErrorKind::Argument {
+                message: message.clone(),
+            },
+            sqlx::Error::Decode(_) if self.too_large().is_some() => SqlErrorKind::TooLarge,
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => SqlErrorKind::Decode,
+            _ => SqlErrorKind::Other,
+        }
+    }
+
+    /// The database's error code, when the database refused the statement.
+    pub fn code(&self) -> Option<String> {
+        match self.kind() {
+            SqlErrorKind::Server { code } => code,
+            _ => None,
+        }
+    }
+
+    /// The server's message alone, without its code, when the database refused the
+    /// statement.
+    pub fn server_message(&self) -> Option<String> {
+        match &self.0 {
+            sqlx::Error::Database(db) => Some(db.message().to_owned()),
+            _ => None,
+        }
+    }
+
+    /// MySQL/MariaDB: the server's error number (1205, 1227, …), which says more than
+    /// the SQLSTATE it maps to.
+    pub fn mysql_number(&self) -> Option<u16> {
+        match &self.0 {
+            sqlx::Error::Database(db) => db
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .map(|e| e.number()),
+            _ => None,
+        }
+    }
+
+    /// The database's own words, with its error code (see [`describe_db_error`]).
+    pub fn describe(&self) -> String {
+        describe_sqlx(&self.0)
+    }
+
+    /// The [`ResultTooLarge`] this is, if the result passed a
+    /// plugin's cap.
+    pub fn too_large(&self) -> Option<&ResultTooLarge> {
+        crate::cap::ResultTooLarge::of(&self.0)
+    }
+
+    /// The table the statement names does not exist (godwit's history table on a fresh
+    /// database, say).
+    pub fn is_undefined_table(&self) -> bool {
+        crate::raw::is_undefined_table(&self.0)
+    }
+
+    /// The schema the statement names does not exist (PostgreSQL).
+    pub fn is_undefined_schema(&self) -> bool {
+        self.code().as_deref() == Some("3F000")
+    }
+
+    /// The sqlx error inside, for the drivers' own questions.
+    pub(crate) fn sqlx(&self) -> &sqlx::Error {
+        &self.0
+    }
+}
+
+/// An error that [`describe_db_error`] can put in the database's own words.
+pub trait Described {
+    /// The database's own words, with its error code.
+    fn described(&self) -> String;
+}
+
+impl Described for sqlx::Error {
+    fn described(&self) -> String {
+        describe_sqlx(self)
+    }
+}
+
+impl Described for SqlError {
+    fn described(&self) -> String {
+        self.describe()
+    }
+}
+
+impl From<sqlx::Error> for SqlError {
+    fn from(e: sqlx::Error) -> Self {
+        SqlError(e)
     }
 }
 
@@ -159,8 +284,13 @@ fn role_unfit_message(role: &str, problem: &RoleProblem) -> String {
     }
 }
 
-/// The database's own words, with its error code, as a DBA would want to search for them.
-pub fn describe_db_error(err: &sqlx::Error) -> String {
+/// The database's own words, with its error code, as a DBA would want to search for them:
+/// of a [`SqlError`], or of a `sqlx::Error` from code that runs sqlx itself.
+pub fn describe_db_error(err: &(impl Described + ?Sized)) -> String {
+    err.described()
+}
+
+fn describe_sqlx(err: &sqlx::Error) -> String {
     match err {
         sqlx::Error::Database(db) => {
             let mut text = match db.code() {
@@ -202,4 +332,87 @@ pub fn describe_db_error(err: &sqlx::Error) -> String {
 /// line up under the first; each line's own leading whitespace is kept.
 fn hang(text: &str, label: &str) -> String {
     text.replace('\n', &format!("\n{}", " ".repeat(label.len())))
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+
+    use super::*;
+    use crate::cap::{ResultCap, too_large};
+
+    /// What a caller decides from comes from the error's kind, for every kind.
+    #[test]
+    fn each_failure_has_its_kind() {
+        let argument = SqlError::from(sqlx::Error::InvalidArgument("3 parameters, 2 given".into()));
+        assert_eq!(
+            argument.kind(),
+            SqlErrorKind::Argument {
+                message: "3 parameters, 2 given".into()
+            }
+        );
+        assert_eq!(argument.code(), None);
+        assert_eq!(
+            SqlError::from(sqlx::Error::Decode("not utf-8".into())).kind(),
+            SqlErrorKind::Decode
+        );
+        let cap = ResultCap { rows: 2, bytes: 10 };
+        let over = SqlError::from(too_large(cap, 3, 12));
+        assert_eq!(over.kind(), SqlErrorKind::TooLarge);
+        assert_eq!(over.too_large().map(|t| (t.rows, t.bytes)), Some((3, 12)));
+        assert_eq!(
+            SqlError::from(sqlx::Error::RowNotFound).kind(),
+            SqlErrorKind::Other
+        );
+        assert!(
+            SqlError::from(sqlx::Error::RowNotFound)
+                .too_large()
+                .is_none()
+        );
+    }
+
+    /// A statement the database refused: its code, its message, and the questions callers
+    /// ask, answered from a real server's error (SQLite's, which needs none running).
+    #[test]
+    fn a_refused_statement_carries_the_servers_code() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+                .await
+                .unwrap();
+            let missing = SqlError::from(
+                sqlx::raw_sql("SELECT * FROM nowhere")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_err(),
+            );
+            assert!(matches!(
+                missing.kind(),
+                SqlErrorKind::Server { code: Some(_) }
+            ));
+            assert!(missing.is_undefined_table());
+            assert!(!missing.is_undefined_schema());
+            assert_eq!(missing.mysql_number(), None);
+            assert_eq!(
+                missing.server_message().as_deref(),
+                Some("no such table: nowhere")
+            );
+            assert!(
+                missing
+                    .describe()
+                    .starts_with("no such table: nowhere (code ")
+            );
+
+            let syntax = SqlError::from(
+                sqlx::raw_sql("SELEC 1")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_err(),
+            );
+            assert!(matches!(syntax.kind(), SqlErrorKind::Server { .. }));
+            assert!(!syntax.is_undefined_table());
+        });
+    }
 }

@@ -19,6 +19,7 @@
 //! The crate sees nothing of godwit.toml but [`ConnectSettings`], nothing of plugins but
 //! the [`Scope`] their statements are confined to, and fails with its own [`DbError`].
 
+mod cap;
 mod confine;
 mod error;
 mod history;
@@ -34,14 +35,15 @@ pub mod sqlite;
 mod traits;
 mod values;
 
+pub use cap::{ResultCap, ResultTooLarge};
 pub use confine::{Confined, Enforcement, Scope, ScopeRole};
-pub use error::{DbError, RoleProblem, describe_db_error};
+pub use error::{DbError, Described, RoleProblem, SqlError, SqlErrorKind, describe_db_error};
 pub use history::now_rfc3339;
-pub use raw::{first_column, is_undefined_table};
+pub use raw::first_column;
 pub use settings::{ConnectSettings, LockMode, Target, ToolSession, hostname, whoami};
 pub use traits::{
-    Admin, CANCEL_RESEND, Driver, HistoryStore, Introspect, Lock, MakeRow, OPEN_ROW, ResultCap,
-    ResultTooLarge, Session, Timeouts, TransactionError,
+    Admin, CANCEL_RESEND, Driver, HistoryStore, Introspect, Lock, MakeRow, OPEN_ROW, Session,
+    Timeouts, TransactionError,
 };
 
 use std::time::{Duration, Instant};

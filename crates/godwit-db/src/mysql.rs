@@ -6,10 +6,10 @@ mod introspect;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{ConnectOptions, Row};
 
-use crate::error::DbError;
+use crate::error::{DbError, SqlError};
 use crate::history::{HistorySql, HistoryValue};
 use crate::lock::lease;
 use crate::settings::{ConnectError, ConnectSettings, LockMode, with_connect_timeout};
@@ -181,7 +181,7 @@ impl MySqlDriver {
         &mut self,
         insert: Option<usize>,
         done: &[sqlx::mysql::MySqlQueryResult],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), SqlError> {
         let Some(at) = insert else {
             return Ok(());
         };
@@ -193,7 +193,7 @@ impl MySqlDriver {
     }
 
     /// Sends the queued writes and then `tail` in one round trip.
-    async fn send_queued_then(&mut self, tail: &str) -> Result<(), sqlx::Error> {
+    async fn send_queued_then(&mut self, tail: &str) -> Result<(), SqlError> {
         let (sql, insert) = match self.take_queued() {
             Some(batch) => (batch.sql + tail, batch.insert),
             None => (tail.to_owned(), None),
@@ -205,7 +205,7 @@ impl MySqlDriver {
 
     /// Inserts a history row inside whatever transaction is open; the id comes back in
     /// the INSERT's own OK packet: no second round trip.
-    async fn insert_row(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
+    async fn insert_row(&mut self, row: &HistoryRow) -> Result<i64, SqlError> {
         let done =
             crate::history::history_insert::<sqlx::MySql>(Dialect::MySql, &self.sql.insert, row)
                 .execute(&mut self.conn)
@@ -219,14 +219,14 @@ impl MySqlDriver {
     async fn run_batch(
         &mut self,
         batch: &str,
-    ) -> (Vec<sqlx::mysql::MySqlQueryResult>, Option<sqlx::Error>) {
+    ) -> (Vec<sqlx::mysql::MySqlQueryResult>, Option<SqlError>) {
         let work = async {
             let mut done = Vec::new();
             let mut results = sqlx::raw_sql(batch).execute_many(&mut self.conn);
-            while let Some(result) = crate::traits::next(&mut results).await {
+            while let Some(result) = crate::cap::next(&mut results).await {
                 match result {
                     Ok(result) => done.push(result),
-                    Err(e) => return (done, Some(e)),
+                    Err(e) => return (done, Some(SqlError::from(e))),
                 }
             }
             (done, None)
@@ -246,16 +246,16 @@ impl MySqlDriver {
 
     /// The UPDATE of `row` as literal SQL; [`OPEN_ROW`] is the row opened last, whose
     /// INSERT is sent first if it is still queued.
-    async fn update_literal(&mut self, row: &HistoryRow) -> Result<String, sqlx::Error> {
+    async fn update_literal(&mut self, row: &HistoryRow) -> Result<String, SqlError> {
         let mut values = crate::history::update_values(Dialect::MySql, row);
         if row.id == OPEN_ROW {
             if let Opened::Queued(_) = self.opened {
                 self.settle().await?;
             }
             let Opened::Known(id) = self.opened else {
-                return Err(sqlx::Error::Protocol(format!(
+                return Err(SqlError::from(sqlx::Error::Protocol(format!(
                     "no {TABLE} row is open to record progress in: its INSERT did not succeed"
-                )));
+                ))));
             };
             values.pop();
             values.push(HistoryValue::Int(Some(id)));
@@ -268,7 +268,7 @@ impl MySqlDriver {
     }
 
     /// Runs `sql` on `conn` as it is, under the lease's heartbeat in lease mode.
-    async fn run(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+    async fn run(&mut self, sql: &str) -> Result<u64, SqlError> {
         let work = crate::raw::execute_raw::<sqlx::MySql>(&mut self.conn, sql);
         if self.lock_mode == LockMode::Lease {
             lease::with_heartbeat::<sqlx::MySql, _>(
@@ -278,16 +278,18 @@ impl MySqlDriver {
                 &self.owner,
             )
             .await
+            .map_err(SqlError::from)
         } else {
-            work.await
+            work.await.map_err(SqlError::from)
         }
     }
 }
 
 /// The id of the row an INSERT created, from its OK packet.
-fn last_insert_id(done: &sqlx::mysql::MySqlQueryResult) -> Result<i64, sqlx::Error> {
-    i64::try_from(done.last_insert_id())
-        .map_err(|_| sqlx::Error::Protocol("the history row's id does not fit in an i64".into()))
+fn last_insert_id(done: &sqlx::mysql::MySqlQueryResult) -> Result<i64, SqlError> {
+    i64::try_from(done.last_insert_id()).map_err(|_| {
+        sqlx::Error::Protocol("the history row's id does not fit in an i64".into()).into()
+    })
 }
 
 /// Statements MySQL and MariaDB commit before, as if a `COMMIT` came first: DDL on
@@ -339,7 +341,7 @@ impl Driver for MySqlDriver {
         false
     }
 
-    async fn execute_ddl(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+    async fn execute_ddl(&mut self, sql: &str) -> Result<u64, SqlError> {
         if !commits_before(sql) {
             return self.execute(sql).await;
         }
@@ -370,11 +372,11 @@ impl Driver for MySqlDriver {
                 self.open = false;
                 Ok(statement.rows_affected())
             }
-            None => Err(sqlx::Error::Protocol(format!(
+            None => Err(SqlError::from(sqlx::Error::Protocol(format!(
                 "the server answered {} of the {} statements sent",
                 done.len(),
                 ours + 1
-            ))),
+            )))),
         }
     }
 }
@@ -492,18 +494,18 @@ impl HistoryStore for MySqlDriver {
         }
     }
 
-    async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
+    async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, SqlError> {
         self.settle().await?;
         self.insert_row(row).await
     }
 
-    async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+    async fn update_history(&mut self, row: &HistoryRow) -> Result<(), SqlError> {
         self.settle().await?;
         let sql = self.update_literal(row).await?;
         self.run(&sql).await.map(drop)
     }
 
-    async fn insert_history_open(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
+    async fn insert_history_open(&mut self, row: &HistoryRow) -> Result<i64, SqlError> {
         // Nothing needs the row before the next statement either: it goes in the same
         // round trip, after the writes queued before it (the previous migration's last
         // one, typically), and its id comes back in its OK packet with that statement's
@@ -518,14 +520,14 @@ impl HistoryStore for MySqlDriver {
         Ok(OPEN_ROW)
     }
 
-    async fn update_history_open(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+    async fn update_history_open(&mut self, row: &HistoryRow) -> Result<(), SqlError> {
         // Nothing needs it before the next statement, which it travels with.
         let write = self.update_literal(row).await?;
         self.queued.push(write);
         Ok(())
     }
 
-    async fn settle(&mut self) -> Result<(), sqlx::Error> {
+    async fn settle(&mut self) -> Result<(), SqlError> {
         if self.queued.is_empty() && !self.open {
             return Ok(());
         }
@@ -542,22 +544,26 @@ impl Session for MySqlDriver {
         Dialect::MySql
     }
 
-    async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+    async fn execute(&mut self, sql: &str) -> Result<u64, SqlError> {
         self.settle().await?;
         self.run(sql).await
     }
 
-    async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {
+    async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, SqlError> {
         self.settle().await?;
-        crate::raw::query_i64::<sqlx::MySql>(&mut self.conn, sql).await
+        crate::raw::query_i64::<sqlx::MySql>(&mut self.conn, sql)
+            .await
+            .map_err(SqlError::from)
     }
 
-    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, SqlError> {
         self.settle().await?;
-        crate::raw::query_text::<sqlx::MySql>(&mut self.conn, sql).await
+        crate::raw::query_text::<sqlx::MySql>(&mut self.conn, sql)
+            .await
+            .map_err(SqlError::from)
     }
 
-    async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error> {
+    async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, SqlError> {
         self.settle().await?;
         let (sql, order) = values::translate(Dialect::MySql, sql, params.len())?;
         let sql = self.limited(sql);
@@ -566,15 +572,15 @@ impl Session for MySqlDriver {
             query = query.bind(values::Param(&params[i]));
         }
         let rows = query.fetch_all(&mut self.conn).await?;
-        values::mysql_rows(&rows)
+        values::mysql_rows(&rows).map_err(SqlError::from)
     }
 
     async fn query_values_capped(
         &mut self,
         sql: &str,
         params: &[Value],
-        cap: crate::traits::ResultCap,
-    ) -> Result<Rows, sqlx::Error> {
+        cap: crate::cap::ResultCap,
+    ) -> Result<Rows, SqlError> {
         self.settle().await?;
         let (sql, order) = values::translate(Dialect::MySql, sql, params.len())?;
         let sql = self.limited(sql);
@@ -583,14 +589,15 @@ impl Session for MySqlDriver {
             query = query.bind(values::Param(&params[i]));
         }
         let armed = self.meter.as_ref().map(|m| m.arm(cap.bytes));
-        let result = crate::traits::read_capped(
+        let result = crate::cap::read_capped(
             query.fetch(&mut self.conn),
             cap,
             values::mysql_rows,
-            crate::traits::Guard::OnArrival,
+            crate::cap::Guard::OnArrival,
             armed.as_ref(),
         )
-        .await;
+        .await
+        .map_err(SqlError::from);
         crate::traits::settle_armed(self, armed, cap, result).await
     }
 
@@ -598,7 +605,7 @@ impl Session for MySqlDriver {
         self.meter.as_ref()
     }
 
-    async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
+    async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
         self.settle().await?;
         let (sql, order) = values::translate(Dialect::MySql, sql, params.len())?;
         let sql = self.limited(sql);
@@ -612,12 +619,12 @@ impl Session for MySqlDriver {
     async fn limit_statements(
         &mut self,
         limit: Option<std::time::Duration>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), SqlError> {
         self.statement_limit = limit;
         Ok(())
     }
 
-    async fn cancel_running(&mut self) -> Result<(), sqlx::Error> {
+    async fn cancel_running(&mut self) -> Result<(), SqlError> {
         // KILL QUERY is lost on a thread that has read its statement but not yet started
         // it; so it is sent again for as long as the server shows the work connection
         // executing a statement (nothing else runs there while the host waits).
@@ -639,11 +646,11 @@ impl Session for MySqlDriver {
         }
     }
 
-    async fn begin_read_only(&mut self) -> Result<(), sqlx::Error> {
+    async fn begin_read_only(&mut self) -> Result<(), SqlError> {
         self.execute("START TRANSACTION READ ONLY").await.map(drop)
     }
 
-    async fn begin(&mut self) -> Result<(), sqlx::Error> {
+    async fn begin(&mut self) -> Result<(), SqlError> {
         // START TRANSACTION commits the open transaction first, history writes and all:
         // the queued ones go ahead of it in the same round trip.
         self.send_queued_then("START TRANSACTION").await?;
@@ -651,11 +658,7 @@ impl Session for MySqlDriver {
         Ok(())
     }
 
-    async fn set_timeouts(
-        &mut self,
-        t: &Timeouts,
-        _in_transaction: bool,
-    ) -> Result<(), sqlx::Error> {
+    async fn set_timeouts(&mut self, t: &Timeouts, _in_transaction: bool) -> Result<(), SqlError> {
         let mut sets = Vec::new();
         if let Some(d) = t.lock_timeout {
             // Both are whole seconds, at least 1: metadata locks (DDL) and row locks (DML).
@@ -678,7 +681,7 @@ impl Session for MySqlDriver {
         Ok(())
     }
 
-    async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error> {
+    async fn reset_timeouts(&mut self) -> Result<(), SqlError> {
         let statement = if self.mariadb {
             "max_statement_time"
         } else {
@@ -691,10 +694,9 @@ impl Session for MySqlDriver {
         .map(drop)
     }
 
-    fn is_lock_timeout(&self, err: &sqlx::Error) -> bool {
+    fn is_lock_timeout(&self, err: &SqlError) -> bool {
         // 1205 lock wait timeout (row and metadata locks), 1213 deadlock.
-        matches!(err, sqlx::Error::Database(db)
-            if db.try_downcast_ref::<MySqlDatabaseError>().is_some_and(|e| matches!(e.number(), 1205 | 1213)))
+        matches!(err.mysql_number(), Some(1205 | 1213))
     }
 }
 
@@ -715,7 +717,9 @@ impl Introspect for MySqlDriver {
 impl Admin for MySqlDriver {
     async fn drop_everything(&mut self) -> Result<Vec<String>, DbError> {
         let fail = |e: sqlx::Error| DbError::db("cannot list the database's objects", &e);
-        self.settle().await.map_err(fail)?;
+        self.settle()
+            .await
+            .map_err(|e| DbError::db("cannot list the database's objects", &e))?;
         let mut dropped = Vec::new();
         let objects = sqlx::query(
             "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \

@@ -15,7 +15,7 @@ pub use role::comment as plugin_role_comment;
 use std::sync::Arc;
 
 use crate::confine::{Confined, Scope, ScopeRole};
-use crate::error::DbError;
+use crate::error::{DbError, SqlError};
 use crate::history::HistorySql;
 use crate::lock::lease;
 use crate::settings::{ConnectError, ConnectSettings, LockMode, with_connect_timeout};
@@ -426,7 +426,7 @@ impl HistoryStore for PgDriver {
         }
     }
 
-    async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
+    async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, SqlError> {
         let sql = format!("{} RETURNING id", self.sql.insert);
         Ok(crate::history::insert_history::<sqlx::Postgres>(
             &mut self.conn,
@@ -438,7 +438,7 @@ impl HistoryStore for PgDriver {
         .unwrap_or_default())
     }
 
-    async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+    async fn update_history(&mut self, row: &HistoryRow) -> Result<(), SqlError> {
         crate::history::update_history::<sqlx::Postgres>(
             &mut self.conn,
             Dialect::Postgres,
@@ -446,6 +446,7 @@ impl HistoryStore for PgDriver {
             row,
         )
         .await
+        .map_err(SqlError::from)
     }
 }
 
@@ -455,7 +456,7 @@ impl Session for PgDriver {
         Dialect::Postgres
     }
 
-    async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+    async fn execute(&mut self, sql: &str) -> Result<u64, SqlError> {
         let work = crate::raw::execute_raw::<sqlx::Postgres>(&mut self.conn, sql);
         if self.lock_mode == LockMode::Lease {
             lease::with_heartbeat::<sqlx::Postgres, _>(
@@ -465,20 +466,25 @@ impl Session for PgDriver {
                 &self.owner,
             )
             .await
+            .map_err(SqlError::from)
         } else {
-            work.await
+            work.await.map_err(SqlError::from)
         }
     }
 
-    async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {
-        crate::raw::query_i64::<sqlx::Postgres>(&mut self.conn, sql).await
+    async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, SqlError> {
+        crate::raw::query_i64::<sqlx::Postgres>(&mut self.conn, sql)
+            .await
+            .map_err(SqlError::from)
     }
 
-    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
-        crate::raw::query_text::<sqlx::Postgres>(&mut self.conn, sql).await
+    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, SqlError> {
+        crate::raw::query_text::<sqlx::Postgres>(&mut self.conn, sql)
+            .await
+            .map_err(SqlError::from)
     }
 
-    async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error> {
+    async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, SqlError> {
         let (sql, order) = values::translate(Dialect::Postgres, sql, params.len())?;
         let sql = self.with_text_casts(&sql, params).await?;
         // sqlx caches prepared statements by their text, parameter types included; a
@@ -489,15 +495,15 @@ impl Session for PgDriver {
             query = query.bind(values::Param(&params[i]));
         }
         let rows = query.fetch_all(&mut self.conn).await?;
-        values::pg_rows(&rows)
+        values::pg_rows(&rows).map_err(SqlError::from)
     }
 
     async fn query_values_capped(
         &mut self,
         sql: &str,
         params: &[Value],
-        cap: crate::traits::ResultCap,
-    ) -> Result<Rows, sqlx::Error> {
+        cap: crate::cap::ResultCap,
+    ) -> Result<Rows, SqlError> {
         // Armed before the plugin's text is first sent: describing it can fail too.
         let armed = self.meter.as_ref().map(|m| m.arm(cap.bytes));
         let (sql, order) = values::translate(Dialect::Postgres, sql, params.len())?;
@@ -510,14 +516,15 @@ impl Session for PgDriver {
         for &i in &order {
             query = query.bind(values::Param(&params[i]));
         }
-        let result = crate::traits::read_capped(
+        let result = crate::cap::read_capped(
             query.fetch(&mut self.conn),
             cap,
             values::pg_rows,
-            crate::traits::Guard::SizeColumn,
+            crate::cap::Guard::SizeColumn,
             armed.as_ref(),
         )
-        .await;
+        .await
+        .map_err(SqlError::from);
         crate::traits::settle_armed(self, armed, cap, result).await
     }
 
@@ -525,7 +532,7 @@ impl Session for PgDriver {
         self.meter.as_ref()
     }
 
-    async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
+    async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
         let (sql, order) = values::translate(Dialect::Postgres, sql, params.len())?;
         let sql = self.with_text_casts(&sql, params).await?;
         // sqlx caches prepared statements by their text, parameter types included; a
@@ -542,7 +549,7 @@ impl Session for PgDriver {
         &mut self,
         sql: &str,
         columns: Vec<Vec<Option<String>>>,
-    ) -> Result<u64, sqlx::Error> {
+    ) -> Result<u64, SqlError> {
         let mut query = sqlx::query(sql);
         for column in columns {
             query = query.bind(column);
@@ -567,14 +574,14 @@ impl Session for PgDriver {
         }))
     }
 
-    async fn confine(&mut self, scope: &Arc<dyn Scope>) -> Result<(), sqlx::Error> {
+    async fn confine(&mut self, scope: &Arc<dyn Scope>) -> Result<(), SqlError> {
         let role = role::name(&self.database, scope.as_ref());
         match &self.confinement {
             Some(prepared) if prepared.role == role => {}
             _ => {
-                return Err(sqlx::Error::Protocol(format!(
+                return Err(SqlError::from(sqlx::Error::Protocol(format!(
                     "the role {role} for these grants was not prepared before the batch"
-                )));
+                ))));
             }
         }
         // SET LOCAL: it ends with the transaction whatever happens, so a failure between
@@ -583,9 +590,10 @@ impl Session for PgDriver {
             .execute(&mut self.conn)
             .await
             .map(drop)
+            .map_err(SqlError::from)
     }
 
-    async fn check_confined(&mut self) -> Result<Option<String>, sqlx::Error> {
+    async fn check_confined(&mut self) -> Result<Option<String>, SqlError> {
         let Some(prepared) = &self.confinement else {
             return Ok(Some("no confinement was prepared".into()));
         };
@@ -615,13 +623,14 @@ impl Session for PgDriver {
         })
     }
 
-    async fn unconfine(&mut self) -> Result<(), sqlx::Error> {
+    async fn unconfine(&mut self) -> Result<(), SqlError> {
         // Allowed in a transaction after SET LOCAL ROLE: back to the session's own user
         // for the host's statements (checkpoint, history) in the same transaction.
         sqlx::raw_sql("RESET ROLE")
             .execute(&mut self.conn)
             .await
             .map(drop)
+            .map_err(SqlError::from)
     }
 
     fn confined(&self) -> Confined {
@@ -631,7 +640,7 @@ impl Session for PgDriver {
     async fn limit_statements(
         &mut self,
         limit: Option<std::time::Duration>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), SqlError> {
         // SET LOCAL: the bound ends with the transaction whatever happens. The host's own
         // setting is kept beside it, for the host's statements in the same transaction.
         let sql = match limit {
@@ -643,10 +652,14 @@ impl Session for PgDriver {
             ),
             None => "SELECT set_config('statement_timeout', current_setting('godwit.host_statement_timeout'), true)".to_owned(),
         };
-        sqlx::raw_sql(&sql).execute(&mut self.conn).await.map(drop)
+        sqlx::raw_sql(&sql)
+            .execute(&mut self.conn)
+            .await
+            .map(drop)
+            .map_err(SqlError::from)
     }
 
-    async fn cancel_running(&mut self) -> Result<(), sqlx::Error> {
+    async fn cancel_running(&mut self) -> Result<(), SqlError> {
         use sqlx::Connection as _;
         // Ignored by a backend that is waiting for its next command.
         pg_cancel(&mut self.lock_conn, self.work_pid).await?;
@@ -670,22 +683,18 @@ impl Session for PgDriver {
                 break;
             }
         }
-        drained
+        drained.map_err(SqlError::from)
     }
 
-    async fn begin_read_only(&mut self) -> Result<(), sqlx::Error> {
+    async fn begin_read_only(&mut self) -> Result<(), SqlError> {
         self.execute("BEGIN READ ONLY").await.map(drop)
     }
 
-    async fn begin(&mut self) -> Result<(), sqlx::Error> {
+    async fn begin(&mut self) -> Result<(), SqlError> {
         self.execute("BEGIN").await.map(drop)
     }
 
-    async fn set_timeouts(
-        &mut self,
-        t: &Timeouts,
-        in_transaction: bool,
-    ) -> Result<(), sqlx::Error> {
+    async fn set_timeouts(&mut self, t: &Timeouts, in_transaction: bool) -> Result<(), SqlError> {
         let scope = if in_transaction { "SET LOCAL" } else { "SET" };
         let mut sql = String::new();
         if let Some(d) = t.lock_timeout {
@@ -703,15 +712,15 @@ impl Session for PgDriver {
         Ok(())
     }
 
-    async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error> {
+    async fn reset_timeouts(&mut self) -> Result<(), SqlError> {
         self.execute("RESET lock_timeout; RESET statement_timeout")
             .await
             .map(drop)
     }
 
-    fn is_lock_timeout(&self, err: &sqlx::Error) -> bool {
+    fn is_lock_timeout(&self, err: &SqlError) -> bool {
         // 55P03 lock_not_available; 40P01 deadlock_detected is just as safe to retry.
-        matches!(err, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("55P03" | "40P01")))
+        matches!(err.code().as_deref(), Some("55P03" | "40P01"))
     }
 }
 
@@ -853,7 +862,7 @@ async fn pg_cancel(lock_conn: &mut PgConnection, pid: i32) -> Result<(), sqlx::E
 
 /// Wraps a plugin's query (one SELECT, already checked) so that the server measures every
 /// row before it sends it, and sends a row larger than `cap` bytes with every column NULL
-/// instead, with its size in an extra last column ([`crate::traits::Guard::SizeColumn`]).
+/// instead, with its size in an extra last column ([`crate::cap::Guard::SizeColumn`]).
 ///
 /// sqlx reads each DataRow message whole, so a row must be kept small before it leaves
 /// the server: one `lpad('x', 500000000, 'x')`, a stored 400 MB bytea, a `string_agg` or a

@@ -49,7 +49,7 @@ where
 }
 
 /// The history table does not exist yet: a fresh database, not an error for readers.
-pub fn is_undefined_table(err: &sqlx::Error) -> bool {
+pub(crate) fn is_undefined_table(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Database(db) => {
             matches!(db.code().as_deref(), Some("42P01" | "42S02"))

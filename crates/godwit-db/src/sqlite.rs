@@ -16,7 +16,7 @@ mod introspect;
 use std::sync::Arc;
 
 use crate::confine::{Confined, Scope};
-use crate::error::DbError;
+use crate::error::{DbError, SqlError};
 use crate::history::HistorySql;
 use crate::lock::lease;
 use crate::settings::{ConnectError, ConnectSettings, with_connect_timeout};
@@ -254,7 +254,7 @@ impl SqliteDriver {
     }
 
     /// Ends a read-only transaction's `query_only`, whatever became of the transaction.
-    async fn end_read_only<T>(&mut self, ended: Result<T, sqlx::Error>) -> Result<(), sqlx::Error> {
+    async fn end_read_only<T>(&mut self, ended: Result<T, SqlError>) -> Result<(), SqlError> {
         if std::mem::take(&mut self.read_only) {
             let restored = self.execute("PRAGMA query_only = OFF").await;
             ended?;
@@ -271,7 +271,7 @@ impl Driver for SqliteDriver {
         true
     }
 
-    async fn commit_with_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+    async fn commit_with_history(&mut self, row: &HistoryRow) -> Result<(), SqlError> {
         self.renew_in_transaction().await?;
         // The row and the COMMIT in one trip to the worker thread; the COMMIT does not
         // run if the INSERT fails.
@@ -309,7 +309,7 @@ impl Driver for SqliteDriver {
             .await
             .map_err(|error| TransactionError {
                 statement: None,
-                error,
+                error: error.into(),
             })?;
         direct::apply(&mut handle, busy, statements, finish, |row| {
             crate::history::literal_sql(
@@ -369,7 +369,7 @@ impl Lock for SqliteDriver {
         }
     }
 
-    async fn renew_in_transaction(&mut self) -> Result<(), sqlx::Error> {
+    async fn renew_in_transaction(&mut self) -> Result<(), SqlError> {
         // As in keep_alive(): a lease renewed this recently has two thirds of its life
         // left, and the UPDATE would be one more page in every migration's commit.
         if self.renewed_recently() {
@@ -424,7 +424,7 @@ impl HistoryStore for SqliteDriver {
         }
     }
 
-    async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, sqlx::Error> {
+    async fn insert_history(&mut self, row: &HistoryRow) -> Result<i64, SqlError> {
         let sql = format!("{} RETURNING id", self.sql.insert);
         Ok(crate::history::insert_history::<sqlx::Sqlite>(
             &mut self.conn,
@@ -436,7 +436,7 @@ impl HistoryStore for SqliteDriver {
         .unwrap_or_default())
     }
 
-    async fn update_history(&mut self, row: &HistoryRow) -> Result<(), sqlx::Error> {
+    async fn update_history(&mut self, row: &HistoryRow) -> Result<(), SqlError> {
         crate::history::update_history::<sqlx::Sqlite>(
             &mut self.conn,
             Dialect::Sqlite,
@@ -444,6 +444,7 @@ impl HistoryStore for SqliteDriver {
             row,
         )
         .await
+        .map_err(SqlError::from)
     }
 }
 
@@ -453,17 +454,14 @@ impl Session for SqliteDriver {
         Dialect::Sqlite
     }
 
-    async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+    async fn execute(&mut self, sql: &str) -> Result<u64, SqlError> {
         self.arm_timeout().await?;
         let result = crate::raw::execute_raw::<sqlx::Sqlite>(&mut self.conn, sql).await;
         self.disarm_timeout().await?;
-        result
+        result.map_err(SqlError::from)
     }
 
-    async fn execute_each(
-        &mut self,
-        statements: &[&str],
-    ) -> Result<Vec<u64>, (usize, sqlx::Error)> {
+    async fn execute_each(&mut self, statements: &[&str]) -> Result<Vec<u64>, (usize, SqlError)> {
         // A statement timeout bounds each statement on its own: one by one, then.
         if self.limit().is_some() || statements.len() < 2 {
             return crate::traits::execute_in_turn(self, statements).await;
@@ -476,51 +474,55 @@ impl Session for SqliteDriver {
         let joined = statements.join("\n;\n");
         let mut affected = Vec::with_capacity(statements.len());
         let mut results = sqlx::raw_sql(&joined).fetch_many(&mut self.conn);
-        while let Some(result) = crate::traits::next(&mut results).await {
+        while let Some(result) = crate::cap::next(&mut results).await {
             match result {
                 Ok(sqlx::Either::Left(done)) => affected.push(done.rows_affected()),
                 Ok(sqlx::Either::Right(_row)) => {}
-                Err(e) => return Err((affected.len().min(statements.len() - 1), e)),
+                Err(e) => return Err((affected.len().min(statements.len() - 1), e.into())),
             }
         }
         Ok(affected)
     }
 
-    async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {
-        crate::raw::query_i64::<sqlx::Sqlite>(&mut self.conn, sql).await
+    async fn query_i64(&mut self, sql: &str) -> Result<Option<i64>, SqlError> {
+        crate::raw::query_i64::<sqlx::Sqlite>(&mut self.conn, sql)
+            .await
+            .map_err(SqlError::from)
     }
 
-    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
-        crate::raw::query_text::<sqlx::Sqlite>(&mut self.conn, sql).await
+    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, SqlError> {
+        crate::raw::query_text::<sqlx::Sqlite>(&mut self.conn, sql)
+            .await
+            .map_err(SqlError::from)
     }
 
-    async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, sqlx::Error> {
+    async fn query_values(&mut self, sql: &str, params: &[Value]) -> Result<Rows, SqlError> {
         let sql = self.translate(sql, params.len())?;
         let query = bind(&sql, params, self.authorizer.is_none());
         self.arm_timeout().await?;
         let rows = query.fetch_all(&mut self.conn).await;
         self.disarm_timeout().await?;
         let rows = rows?;
-        values::sqlite_rows(&rows)
+        values::sqlite_rows(&rows).map_err(SqlError::from)
     }
 
     async fn query_values_capped(
         &mut self,
         sql: &str,
         params: &[Value],
-        cap: crate::traits::ResultCap,
-    ) -> Result<Rows, sqlx::Error> {
+        cap: crate::cap::ResultCap,
+    ) -> Result<Rows, SqlError> {
         let sql = self.translate(sql, params.len())?;
         let limit = value_limit(cap, self.result_columns(&sql.sql).await?);
         let previous = self.set_length_limit(limit).await?;
         let query = bind(&sql, params, self.authorizer.is_none());
         let rows = match self.arm_timeout().await {
             Ok(()) => {
-                let guard = crate::traits::Guard::ValueLimit {
+                let guard = crate::cap::Guard::ValueLimit {
                     limit,
                     refused: too_big,
                 };
-                let rows = crate::traits::read_capped(
+                let rows = crate::cap::read_capped(
                     query.fetch(&mut self.conn),
                     cap,
                     values::sqlite_rows,
@@ -543,8 +545,8 @@ impl Session for SqliteDriver {
         &mut self,
         sql: &str,
         params: &[Value],
-        cap: crate::traits::ResultCap,
-    ) -> Result<u64, sqlx::Error> {
+        cap: crate::cap::ResultCap,
+    ) -> Result<u64, SqlError> {
         // A write builds its values and rows in godwit's own memory too.
         let previous = self.set_length_limit(value_limit(cap, 1)).await?;
         let result = self.execute_values(sql, params).await;
@@ -554,7 +556,7 @@ impl Session for SqliteDriver {
         Ok(count)
     }
 
-    async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, sqlx::Error> {
+    async fn execute_values(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
         let sql = self.translate(sql, params.len())?;
         let query = bind(&sql, params, self.authorizer.is_none());
         self.arm_timeout().await?;
@@ -563,7 +565,7 @@ impl Session for SqliteDriver {
         Ok(result?.rows_affected())
     }
 
-    async fn confine(&mut self, scope: &Arc<dyn Scope>) -> Result<(), sqlx::Error> {
+    async fn confine(&mut self, scope: &Arc<dyn Scope>) -> Result<(), SqlError> {
         if self.authorizer.is_some() {
             self.unconfine().await?;
         }
@@ -574,7 +576,7 @@ impl Session for SqliteDriver {
         Ok(())
     }
 
-    async fn unconfine(&mut self) -> Result<(), sqlx::Error> {
+    async fn unconfine(&mut self) -> Result<(), SqlError> {
         let Some(auth) = self.authorizer.take() else {
             return Ok(());
         };
@@ -589,7 +591,7 @@ impl Session for SqliteDriver {
             Err(e) => {
                 // Still registered, as far as we can tell: the callback's data must stay.
                 Box::leak(auth);
-                Err(e)
+                Err(e.into())
             }
         }
     }
@@ -598,13 +600,13 @@ impl Session for SqliteDriver {
         self.authorizer.as_ref().and_then(|a| a.take_denied())
     }
 
-    async fn limit_statements(&mut self, limit: Option<Duration>) -> Result<(), sqlx::Error> {
+    async fn limit_statements(&mut self, limit: Option<Duration>) -> Result<(), SqlError> {
         // Zero would mean no limit at all.
         self.plugin_limit = limit.map(|l| l.max(Duration::from_millis(1)));
         Ok(())
     }
 
-    async fn cancel_running(&mut self) -> Result<(), sqlx::Error> {
+    async fn cancel_running(&mut self) -> Result<(), SqlError> {
         // A statement abandoned mid-way (the host's deadline fired) never disarmed its
         // progress handler, whose deadline has passed: it would interrupt the ROLLBACK.
         self.plugin_limit = None;
@@ -635,7 +637,7 @@ impl Session for SqliteDriver {
         Confined::Authorizer
     }
 
-    async fn begin_read_only(&mut self) -> Result<(), sqlx::Error> {
+    async fn begin_read_only(&mut self) -> Result<(), SqlError> {
         // SQLite has no read-only transaction; query_only refuses writes on this
         // connection until commit() or rollback() turns it off again.
         self.execute("BEGIN").await?;
@@ -647,12 +649,12 @@ impl Session for SqliteDriver {
         Ok(())
     }
 
-    async fn begin(&mut self) -> Result<(), sqlx::Error> {
+    async fn begin(&mut self) -> Result<(), SqlError> {
         // IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading.
         self.execute("BEGIN IMMEDIATE").await.map(drop)
     }
 
-    async fn commit(&mut self) -> Result<(), sqlx::Error> {
+    async fn commit(&mut self) -> Result<(), SqlError> {
         let ended = self.execute("COMMIT").await;
         let renewing = self.renewing.take();
         if ended.is_ok() {
@@ -661,29 +663,28 @@ impl Session for SqliteDriver {
         self.end_read_only(ended).await
     }
 
-    async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+    async fn rollback(&mut self) -> Result<(), SqlError> {
         self.renewing = None;
         let ended = self.execute("ROLLBACK").await;
         self.end_read_only(ended).await
     }
 
-    async fn set_timeouts(
-        &mut self,
-        t: &Timeouts,
-        _in_transaction: bool,
-    ) -> Result<(), sqlx::Error> {
+    async fn set_timeouts(&mut self, t: &Timeouts, _in_transaction: bool) -> Result<(), SqlError> {
         self.statement_timeout = t.statement_timeout.filter(|d| !d.is_zero());
         self.set_busy_timeout(t.lock_timeout.unwrap_or(DEFAULT_BUSY))
             .await
+            .map_err(SqlError::from)
     }
 
-    async fn reset_timeouts(&mut self) -> Result<(), sqlx::Error> {
+    async fn reset_timeouts(&mut self) -> Result<(), SqlError> {
         self.statement_timeout = None;
-        self.set_busy_timeout(DEFAULT_BUSY).await
+        self.set_busy_timeout(DEFAULT_BUSY)
+            .await
+            .map_err(SqlError::from)
     }
 
-    fn is_lock_timeout(&self, err: &sqlx::Error) -> bool {
-        busy_or_locked(err)
+    fn is_lock_timeout(&self, err: &SqlError) -> bool {
+        busy_or_locked(err.sqlx())
     }
 }
 
@@ -729,7 +730,9 @@ impl Admin for SqliteDriver {
             dropped.push(format!("{kind} {name}"));
         }
         sql.push_str("PRAGMA foreign_keys = ON;");
-        self.execute(&sql).await.map_err(fail)?;
+        self.execute(&sql)
+            .await
+            .map_err(|e| DbError::db("cannot drop the database's objects", &e))?;
         Ok(dropped)
     }
 }
@@ -753,7 +756,7 @@ pub(crate) const ROW_BUFFER: usize = 2;
 /// The largest value the engine may build for a capped statement returning `columns`
 /// columns: the rows in flight then hold no more than the cap between them, however the
 /// value is made (a function, a stored value, `||`, `group_concat`, `json_group_array`).
-fn value_limit(cap: crate::traits::ResultCap, columns: usize) -> usize {
+fn value_limit(cap: crate::cap::ResultCap, columns: usize) -> usize {
     (cap.bytes / columns.max(1) / ROWS_IN_FLIGHT).max(1)
 }
 

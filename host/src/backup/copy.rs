@@ -42,7 +42,7 @@ use self::catalog::{Column, Stored, Table};
 use self::store::{MAX_NAME, Store, first};
 use super::{Destroys, literal, quote};
 use crate::Dialect;
-use crate::driver::{Session, now_rfc3339};
+use crate::driver::{Session, SqlError, SqlErrorKind, now_rfc3339};
 use crate::split::Statement;
 
 pub use self::store::SCHEMA;
@@ -85,10 +85,7 @@ pub fn copied(sql: &str) -> Vec<Destroys> {
 }
 
 /// Whether the table a statement names exists now.
-pub async fn table_exists(
-    driver: &mut dyn Session,
-    name: &super::Name,
-) -> Result<bool, sqlx::Error> {
+pub async fn table_exists(driver: &mut dyn Session, name: &super::Name) -> Result<bool, SqlError> {
     let table = Table::from_name(driver.dialect(), name);
     Ok(!catalog::columns(driver, &table).await?.is_empty())
 }
@@ -97,7 +94,7 @@ pub async fn table_exists(
 pub async fn table_has_rows(
     driver: &mut dyn Session,
     name: &super::Name,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, SqlError> {
     let table = Table::from_name(driver.dialect(), name);
     if catalog::columns(driver, &table).await?.is_empty() {
         return Ok(false);
@@ -108,7 +105,7 @@ pub async fn table_has_rows(
 /// Whether the database holds any table besides godwit's own (its history, lock and
 /// copies): in any schema on PostgreSQL, in the connected database on MySQL, in the file
 /// on SQLite.
-pub async fn has_tables(driver: &mut dyn Session) -> Result<bool, sqlx::Error> {
+pub async fn has_tables(driver: &mut dyn Session) -> Result<bool, SqlError> {
     let sql = match driver.dialect() {
         Dialect::Postgres => {
             "SELECT count(*) FROM pg_catalog.pg_class c \
@@ -162,7 +159,7 @@ impl Copier {
     pub async fn for_deploy(
         driver: &mut dyn Session,
         plan: &[(String, usize, &[Statement])],
-    ) -> Result<Option<Copier>, sqlx::Error> {
+    ) -> Result<Option<Copier>, SqlError> {
         let drops = plan.iter().any(|(_, from, statements)| {
             statements
                 .iter()
@@ -208,7 +205,7 @@ impl Copier {
     }
 
     /// Before a down: copies are put back from wherever they are.
-    pub async fn for_down(driver: &mut dyn Session) -> Result<Copier, sqlx::Error> {
+    pub async fn for_down(driver: &mut dyn Session) -> Result<Copier, SqlError> {
         Ok(Copier {
             store: Store::locate(driver).await?,
             skip: HashSet::new(),
@@ -228,17 +225,13 @@ impl Copier {
     /// Before a migration's transaction begins: SQLite attaches the copies file (ATTACH
     /// is refused inside a transaction). `create` for a deploy that may copy; a down only
     /// opens a file that exists.
-    pub async fn enter(
-        &mut self,
-        driver: &mut dyn Session,
-        create: bool,
-    ) -> Result<(), sqlx::Error> {
+    pub async fn enter(&mut self, driver: &mut dyn Session, create: bool) -> Result<(), SqlError> {
         self.store.attach(driver, create).await.map(drop)
     }
 
     /// After the migration's transaction ended: SQLite detaches the copies file, so that
     /// nothing else the run does (plugin steps above all) can reach it.
-    pub async fn leave(&mut self, driver: &mut dyn Session) -> Result<(), sqlx::Error> {
+    pub async fn leave(&mut self, driver: &mut dyn Session) -> Result<(), SqlError> {
         self.store.detach(driver).await
     }
 
@@ -254,7 +247,7 @@ impl Copier {
         ordinal: usize,
         what: &Destroys,
         rebuilt: Option<&godwit_core::rebuild::Rebuild>,
-    ) -> Result<Option<CopyOutcome>, sqlx::Error> {
+    ) -> Result<Option<CopyOutcome>, SqlError> {
         if self
             .skip
             .contains(&(version.to_string(), statement, ordinal))
@@ -413,7 +406,7 @@ impl Copier {
         version: &str,
         statement: usize,
         ordinal: usize,
-    ) -> Result<String, sqlx::Error> {
+    ) -> Result<String, SqlError> {
         let d = driver.dialect();
         let mut suffix = if ordinal <= 1 {
             format!("_{version}_{statement}")
@@ -472,7 +465,7 @@ impl Copier {
         driver: &mut dyn Session,
         version: &str,
         in_transaction: bool,
-    ) -> Result<Vec<CopyOutcome>, sqlx::Error> {
+    ) -> Result<Vec<CopyOutcome>, SqlError> {
         let d = driver.dialect();
         if !self.store.exists(driver).await? {
             return Ok(Vec::new());
@@ -546,7 +539,7 @@ impl Copier {
         name: &str,
         record: &Record,
         in_transaction: bool,
-    ) -> Result<CopyOutcome, sqlx::Error> {
+    ) -> Result<CopyOutcome, SqlError> {
         let d = driver.dialect();
         let table = &record.table;
         let source = match &record.column {
@@ -666,14 +659,13 @@ impl Copier {
         }
         let written = match driver.execute(&statement).await {
             Ok(n) => n,
-            Err(sqlx::Error::Database(db)) => {
+            Err(err) if matches!(err.kind(), SqlErrorKind::Server { .. }) => {
                 if savepoint {
                     driver
                         .execute("ROLLBACK TO SAVEPOINT godwit_put_back")
                         .await?;
                     driver.execute("RELEASE SAVEPOINT godwit_put_back").await?;
                 }
-                let err = sqlx::Error::Database(db);
                 return Ok(keep(format!(
                     "putting it back failed: {}",
                     crate::error::describe_db_error(&err)
@@ -712,7 +704,7 @@ impl Copier {
         &mut self,
         driver: &mut dyn Session,
         why: &str,
-    ) -> Result<usize, sqlx::Error> {
+    ) -> Result<usize, SqlError> {
         let made = std::mem::take(&mut self.made);
         if made.is_empty() {
             return Ok(0);
@@ -744,7 +736,7 @@ async fn drop_copy(
     store: &Store,
     name: &str,
     why: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, SqlError> {
     let d = driver.dialect();
     let table = Table {
         schema: Some(store.schema.clone()),
@@ -782,7 +774,7 @@ async fn advance_sequences(
     driver: &mut dyn Session,
     table: &Table,
     columns: &[String],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), SqlError> {
     let d = Dialect::Postgres;
     for column in columns {
         let seq = first(
@@ -856,7 +848,7 @@ impl Listing {
 }
 
 /// Lists the copies that remain; creates nothing.
-pub async fn list(driver: &mut dyn Session) -> Result<Listing, sqlx::Error> {
+pub async fn list(driver: &mut dyn Session) -> Result<Listing, SqlError> {
     let mut store = Store::locate(driver).await?;
     if !store.exists(driver).await? {
         store.detach(driver).await?;
@@ -874,7 +866,7 @@ async fn list_in(
     driver: &mut dyn Session,
     store: &Store,
     filter: Option<&str>,
-) -> Result<Vec<Listed>, sqlx::Error> {
+) -> Result<Vec<Listed>, SqlError> {
     let d = driver.dialect();
     let rows = driver
         .query_text(&format!(
@@ -922,7 +914,7 @@ async fn list_in(
 }
 
 /// The size on disk of each table in the store.
-async fn sizes(driver: &mut dyn Session, store: &Store) -> Result<Vec<(String, u64)>, sqlx::Error> {
+async fn sizes(driver: &mut dyn Session, store: &Store) -> Result<Vec<(String, u64)>, SqlError> {
     let d = driver.dialect();
     let sql = match d {
         Dialect::Postgres => format!(
@@ -943,7 +935,9 @@ async fn sizes(driver: &mut dyn Session, store: &Store) -> Result<Vec<(String, u
     let rows = match driver.query_text(&sql).await {
         Ok(rows) => rows,
         // A SQLite built without the dbstat table cannot tell; the sizes stay unknown.
-        Err(sqlx::Error::Database(_)) if d == Dialect::Sqlite => return Ok(Vec::new()),
+        Err(e) if d == Dialect::Sqlite && matches!(e.kind(), SqlErrorKind::Server { .. }) => {
+            return Ok(Vec::new());
+        }
         Err(e) => return Err(e),
     };
     Ok(rows
@@ -969,7 +963,7 @@ pub struct Prune {
 
 /// Drops the live copies `which` selects (all of them when it selects nothing) and
 /// returns them. The caller holds the migration lock.
-pub async fn prune(driver: &mut dyn Session, which: &Prune) -> Result<Vec<Listed>, sqlx::Error> {
+pub async fn prune(driver: &mut dyn Session, which: &Prune) -> Result<Vec<Listed>, SqlError> {
     let d = driver.dialect();
     let mut store = Store::locate(driver).await?;
     if !store.exists(driver).await? {

@@ -11,7 +11,7 @@ use super::tool::{self, Tool};
 use super::{BackupError, LOCK_TABLE, quote};
 use crate::Dialect;
 use crate::config::Config;
-use crate::driver::Driver;
+use crate::driver::{Driver, SqlError};
 
 const PACKAGE: &str = "the MariaDB or MySQL client (Debian/Ubuntu: `apt-get install mariadb-client` \
 or `mysql-client`, macOS: `brew install mariadb`)";
@@ -139,7 +139,7 @@ pub(super) async fn restore(
 /// Drops every view, table, sequence, routine and event of the current database except
 /// the lock table, so that nothing created after the backup survives the restore.
 async fn empty_database(driver: &mut dyn Driver) -> Result<(), BackupError> {
-    let fail = |e: sqlx::Error| BackupError::db("cannot empty the database before restoring", &e);
+    let fail = |e: SqlError| BackupError::db("cannot empty the database before restoring", &e);
     let rows = driver
         .query_text(&format!(
             "SELECT CONVERT(kind USING utf8mb4), CONVERT(name USING utf8mb4) FROM ( \

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::{BackupError, LOCK_TABLE, literal, quote};
 use crate::Dialect;
-use crate::driver::Driver;
+use crate::driver::{Driver, SqlError};
 
 const SCHEMA: &str = "godwit_restore";
 
@@ -49,7 +49,7 @@ pub(super) async fn dump(driver: &mut dyn Driver, file: &Path) -> Result<String,
 pub(super) async fn restore(driver: &mut dyn Driver, file: &Path) -> Result<(), BackupError> {
     let path = file.display().to_string();
     let fail = |what: &'static str| {
-        move |e: sqlx::Error| BackupError::db(format!("cannot restore from {what}"), &e)
+        move |e: SqlError| BackupError::db(format!("cannot restore from {what}"), &e)
     };
     // ATTACH and the foreign-key switch are refused inside a transaction.
     driver
@@ -81,7 +81,7 @@ pub(super) async fn restore(driver: &mut dyn Driver, file: &Path) -> Result<(), 
 
 /// Replaces every object of `main` (but the lock table) with the attached backup's.
 async fn copy_back(driver: &mut dyn Driver) -> Result<(), BackupError> {
-    let fail = |e: sqlx::Error| BackupError::db("cannot restore the SQLite database", &e);
+    let fail = |e: SqlError| BackupError::db("cannot restore the SQLite database", &e);
     // Objects SQLite makes on its own (autoindexes, sqlite_sequence) have no SQL or an
     // internal name; shadow tables of virtual tables come with their virtual table.
     let objects = |schema: &str| {

@@ -15,7 +15,7 @@ use super::SessionHandler;
 use super::capability::Capabilities;
 use super::wit::latest::types;
 use crate::Dialect;
-use crate::driver::{Scope, Session};
+use crate::driver::{Scope, Session, SqlError, SqlErrorKind};
 use crate::value::{Rows, Value};
 
 /// A statement on its way from the plugin's thread to the connection.
@@ -128,7 +128,7 @@ pub async fn serve<T>(
 /// and takes the connection back from the plugin — no time bound, no confinement, the
 /// operator's quoting rules — for the ROLLBACK that must follow. On PostgreSQL the
 /// aborted transaction refuses those steps, and the ROLLBACK undoes them all anyway.
-pub async fn abandon(driver: &mut dyn Session) -> Result<(), sqlx::Error> {
+pub async fn abandon(driver: &mut dyn Session) -> Result<(), SqlError> {
     let cancelled = driver.cancel_running().await;
     let _ = driver.limit_statements(None).await;
     // SQLite's authorizer would refuse the ROLLBACK itself.
@@ -168,7 +168,7 @@ async fn pin_quoting(driver: &mut dyn Session) -> Result<(), String> {
     Ok(())
 }
 
-async fn unpin_quoting(driver: &mut dyn Session) -> Result<(), sqlx::Error> {
+async fn unpin_quoting(driver: &mut dyn Session) -> Result<(), SqlError> {
     let statements: &[&str] = match driver.dialect() {
         Dialect::MySql => &[
             "SET SESSION sql_mode = @godwit_plugin_saved_sql_mode, SESSION time_zone = @godwit_plugin_saved_time_zone",
@@ -246,7 +246,7 @@ pub struct Confinement {
 #[derive(Debug)]
 pub enum ConfinedError {
     /// The database refused or failed the statement.
-    Database(sqlx::Error),
+    Database(SqlError),
     /// The statement got out of its confinement (or the confinement could not be set up
     /// or lifted); nothing it returned was handed on.
     Escaped(String),
@@ -494,8 +494,8 @@ impl Confinement {
     }
 
     /// Keeps the full error (and what the database refused) for the operator.
-    fn failed(&mut self, sql: &str, e: sqlx::Error, denied: Option<String>) -> ConfinedError {
-        if let Some(too_large) = crate::driver::ResultTooLarge::of(&e) {
+    fn failed(&mut self, sql: &str, e: SqlError, denied: Option<String>) -> ConfinedError {
+        if let Some(too_large) = e.too_large() {
             self.notes
                 .push(format!("`{}` stopped: {too_large}", sql.trim()));
             self.too_large = Some(too_large.cap);
@@ -529,7 +529,7 @@ async fn send(
     sql: &str,
     op: Op<'_>,
     cap: Option<crate::driver::ResultCap>,
-) -> Result<Answer, sqlx::Error> {
+) -> Result<Answer, SqlError> {
     match op {
         Op::Query(params) => match cap {
             Some(cap) => driver.query_values_capped(sql, params, cap).await,
@@ -551,10 +551,10 @@ async fn send(
 /// A failed statement as a plugin sees it: the error class and code, never the server's
 /// message, which can quote values (`invalid input syntax for type integer: "s3cret"`)
 /// that a write-only grant must not reveal. godwit's own output gets the full error.
-pub fn generic_error(e: &sqlx::Error) -> String {
-    match e {
-        sqlx::Error::Database(db) => {
-            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+pub fn generic_error(e: &SqlError) -> String {
+    match e.kind() {
+        SqlErrorKind::Server { code } => {
+            let code = code.unwrap_or_default();
             let class = if !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit()) {
                 sqlite_class(code.parse().unwrap_or_default())
             } else {
@@ -563,11 +563,11 @@ pub fn generic_error(e: &sqlx::Error) -> String {
             format!("database error {code} ({class})")
         }
         // Host-made messages about the statement's own text and parameter count.
-        sqlx::Error::InvalidArgument(message) => format!("database error: {message}"),
-        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+        SqlErrorKind::Argument { message } => format!("database error: {message}"),
+        SqlErrorKind::Decode | SqlErrorKind::TooLarge => {
             "database error (a result value could not be decoded)".to_owned()
         }
-        _ => "database error (the statement could not be run)".to_owned(),
+        SqlErrorKind::Other => "database error (the statement could not be run)".to_owned(),
     }
 }
 

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use crate::Dialect;
 use crate::config::SchemaSource;
-use crate::driver::Session;
+use crate::driver::{Session, SqlError};
 use crate::error::describe_db_error;
 
 /// Why the declared schema cannot be used; each says what to do.
@@ -202,12 +202,12 @@ pub async fn apply(
             .iter()
             .flat_map(|(_, statements)| statements)
             .all(|s| !crate::source::needs_no_transaction(&s.sql));
-    let failed = |origin: &str, line: usize, e: &sqlx::Error| DeclaredError::Statement {
+    let failed = |origin: &str, line: usize, e: &SqlError| DeclaredError::Statement {
         origin: origin.to_string(),
         line,
         message: describe_db_error(e),
     };
-    let whole = |e: sqlx::Error| DeclaredError::Transaction {
+    let whole = |e: SqlError| DeclaredError::Transaction {
         message: describe_db_error(&e),
     };
     if transaction {

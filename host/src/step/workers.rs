@@ -34,7 +34,7 @@ use std::time::Duration;
 use super::{Ahead, BackfillSql, bound_from_now, decode_position, encode_position};
 use crate::Dialect;
 use crate::config::Config;
-use crate::driver::{Driver, Scope, Session, now_rfc3339};
+use crate::driver::{Driver, Scope, Session, SqlError, now_rfc3339};
 use crate::error::{Error, Failure};
 use crate::health::Throttle;
 use crate::migrator::Event;
@@ -149,7 +149,7 @@ pub(crate) async fn store_batches(
     history_id: i64,
     version: &str,
     ranges: &[Range],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), SqlError> {
     const PER_INSERT: usize = 500;
     let now = now_rfc3339();
     driver.begin().await?;
@@ -212,7 +212,7 @@ pub struct Totals {
 pub(crate) async fn totals(
     driver: &mut dyn Session,
     history_id: i64,
-) -> Result<Option<Totals>, sqlx::Error> {
+) -> Result<Option<Totals>, SqlError> {
     let rows = match driver
         .query_values(
             &format!(
@@ -223,7 +223,7 @@ pub(crate) async fn totals(
         .await
     {
         Ok(rows) => rows,
-        Err(e) if crate::driver::is_undefined_table(&e) => return Ok(None),
+        Err(e) if e.is_undefined_table() => return Ok(None),
         Err(e) => return Err(e),
     };
     if rows.rows.is_empty() {

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Dialect;
 use crate::config::{Config, Target, parse_target};
-use crate::driver::{self, Driver, Session};
+use crate::driver::{self, Driver, Session, SqlError};
 use crate::error::Error;
 
 pub(crate) struct Shadow {
@@ -217,7 +217,7 @@ impl Shadow {
                 .map_err(|e| Error::Io(format!("cannot remove the shadow database file: {e}"))),
             Kind::Database(_) | Kind::Given if keep => Ok(()),
             Kind::Database(name) => {
-                let fail = |e: &sqlx::Error| {
+                let fail = |e: &SqlError| {
                     Error::db(
                         format!("cannot drop the shadow database {name}; drop it by hand"),
                         e,
@@ -229,15 +229,11 @@ impl Shadow {
                         // PostgreSQL before 13 does not know it.
                         let forced = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
                         match target.execute(&forced).await {
-                            Err(sqlx::Error::Database(db))
-                                if db.code().as_deref() == Some("42601") =>
-                            {
-                                target
-                                    .execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))
-                                    .await
-                                    .map(drop)
-                                    .map_err(|e| fail(&e))
-                            }
+                            Err(e) if e.code().as_deref() == Some("42601") => target
+                                .execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+                                .await
+                                .map(drop)
+                                .map_err(|e| fail(&e)),
                             other => other.map(drop).map_err(|e| fail(&e)),
                         }
                     }
@@ -375,16 +371,11 @@ async fn mysql_charset(target: &mut dyn Session) -> String {
     }
 }
 
-fn create_error(config: &Config, name: &str, err: &sqlx::Error) -> Error {
-    let denied = match err {
-        sqlx::Error::Database(db) => {
-            db.code().as_deref() == Some("42501")
-                || db
-                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                    .is_some_and(|e| matches!(e.number(), 1044 | 1045 | 1227))
-        }
-        _ => false,
-    };
+fn create_error(config: &Config, name: &str, err: &SqlError) -> Error {
+    let denied = err.code().as_deref() == Some("42501")
+        || err
+            .mysql_number()
+            .is_some_and(|n| matches!(n, 1044 | 1045 | 1227));
     let message = crate::error::describe_db_error(err);
     if !denied {
         return Error::Database {

@@ -29,9 +29,9 @@ pub(super) fn apply(
     finish: &mut MakeRow<'_>,
     insert: impl FnOnce(&HistoryRow) -> String,
 ) -> Result<Vec<u64>, TransactionError> {
-    let around = |error| TransactionError {
+    let around = |error: sqlx::Error| TransactionError {
         statement: None,
-        error,
+        error: error.into(),
     };
     let ms = c_int::try_from(busy.as_millis()).unwrap_or(c_int::MAX);
     // SAFETY: the handle is locked out from sqlx's worker for as long as `handle` lives,
@@ -46,7 +46,7 @@ pub(super) fn apply(
     for (index, sql) in statements.iter().enumerate() {
         let n = run(handle, sql).map_err(|error| TransactionError {
             statement: Some(index),
-            error,
+            error: error.into(),
         })?;
         affected.push(n);
     }

@@ -3,7 +3,7 @@
 
 use crate::Dialect;
 use crate::backup::Name;
-use crate::driver::Session;
+use crate::driver::{Session, SqlError};
 use godwit_core::sql::{literal, quote};
 
 /// A table name as the catalog spells it, ready to quote.
@@ -102,7 +102,7 @@ impl Column {
 pub(crate) async fn columns(
     driver: &mut dyn Session,
     table: &Table,
-) -> Result<Vec<Column>, sqlx::Error> {
+) -> Result<Vec<Column>, SqlError> {
     let d = driver.dialect();
     if d == Dialect::Postgres {
         return postgres_columns(driver, table).await;
@@ -147,7 +147,7 @@ pub(crate) async fn columns(
 async fn postgres_columns(
     driver: &mut dyn Session,
     table: &Table,
-) -> Result<Vec<Column>, sqlx::Error> {
+) -> Result<Vec<Column>, SqlError> {
     let d = Dialect::Postgres;
     let builtin = |oid: &str| {
         format!(
@@ -194,7 +194,7 @@ async fn postgres_columns(
 pub(crate) async fn primary_key(
     driver: &mut dyn Session,
     table: &Table,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Vec<String>, SqlError> {
     let d = driver.dialect();
     let sql = match d {
         Dialect::Postgres => format!(
@@ -220,7 +220,7 @@ pub(crate) async fn primary_key(
 }
 
 /// Whether the table holds at least one row: an empty table's drop destroys nothing.
-pub(crate) async fn has_rows(driver: &mut dyn Session, table: &Table) -> Result<bool, sqlx::Error> {
+pub(crate) async fn has_rows(driver: &mut dyn Session, table: &Table) -> Result<bool, SqlError> {
     let d = driver.dialect();
     Ok(driver
         .query_i64(&format!(
@@ -237,7 +237,7 @@ pub(crate) async fn snapshot(
     driver: &mut dyn Session,
     names: &super::created::Names,
     tables: &[Name],
-) -> Result<super::created::Existing, sqlx::Error> {
+) -> Result<super::created::Existing, SqlError> {
     let d = driver.dialect();
     let sql = match d {
         Dialect::Postgres => {

@@ -21,7 +21,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::Dialect;
-use crate::driver::Session;
+use crate::driver::{Session, SqlError};
 use godwit_core::sql::{literal, quote};
 
 /// The PostgreSQL schema, and the SQLite attachment's name.
@@ -53,7 +53,7 @@ pub(crate) struct Store {
 
 impl Store {
     /// Finds where the copies of the connected namespace go; changes nothing.
-    pub async fn locate(driver: &mut dyn Session) -> Result<Store, sqlx::Error> {
+    pub async fn locate(driver: &mut dyn Session) -> Result<Store, SqlError> {
         let dialect = driver.dialect();
         let (schema, namespace, file) = match dialect {
             Dialect::Postgres => {
@@ -129,7 +129,7 @@ impl Store {
         &mut self,
         driver: &mut dyn Session,
         create: bool,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<bool, SqlError> {
         if self.dialect != Dialect::Sqlite || self.attached {
             return Ok(true);
         }
@@ -153,10 +153,10 @@ impl Store {
             .await
         {
             Ok(_) => {}
-            Err(sqlx::Error::Database(db)) => {
+            Err(e) if e.server_message().is_some() => {
                 self.unavailable = Some(format!(
                     "cannot open {path} to keep them in: {}",
-                    db.message()
+                    e.server_message().unwrap_or_default()
                 ));
                 return Ok(false);
             }
@@ -198,7 +198,7 @@ impl Store {
     }
 
     /// SQLite: detaches the store; a file this run created and never wrote to is removed.
-    pub async fn detach(&mut self, driver: &mut dyn Session) -> Result<(), sqlx::Error> {
+    pub async fn detach(&mut self, driver: &mut dyn Session) -> Result<(), SqlError> {
         if !self.attached {
             return Ok(());
         }
@@ -218,7 +218,7 @@ impl Store {
         Ok(())
     }
 
-    async fn table_names(&self, driver: &mut dyn Session) -> Result<Vec<String>, sqlx::Error> {
+    async fn table_names(&self, driver: &mut dyn Session) -> Result<Vec<String>, SqlError> {
         let sql = match self.dialect {
             Dialect::Postgres => format!(
                 "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -238,7 +238,7 @@ impl Store {
     }
 
     /// Whether the store and its records exist and can be read; creates nothing.
-    pub async fn exists(&mut self, driver: &mut dyn Session) -> Result<bool, sqlx::Error> {
+    pub async fn exists(&mut self, driver: &mut dyn Session) -> Result<bool, SqlError> {
         let sql = match self.dialect {
             Dialect::Postgres => format!(
                 "SELECT CAST(has_schema_privilege(n.oid, 'USAGE') AND EXISTS (SELECT 1 FROM pg_class c \
@@ -272,7 +272,7 @@ impl Store {
     pub async fn ensure(
         &mut self,
         driver: &mut dyn Session,
-    ) -> Result<Result<(), String>, sqlx::Error> {
+    ) -> Result<Result<(), String>, SqlError> {
         if let Some(reason) = &self.unavailable {
             return Ok(Err(reason.clone()));
         }
@@ -301,7 +301,7 @@ impl Store {
     async fn ensure_postgres(
         &mut self,
         driver: &mut dyn Session,
-    ) -> Result<Result<(), String>, sqlx::Error> {
+    ) -> Result<Result<(), String>, SqlError> {
         let d = self.dialect;
         let schema = literal(d, &self.schema);
         let row = driver
@@ -354,7 +354,7 @@ impl Store {
     async fn ensure_mysql(
         &mut self,
         driver: &mut dyn Session,
-    ) -> Result<Result<(), String>, sqlx::Error> {
+    ) -> Result<Result<(), String>, SqlError> {
         let d = self.dialect;
         let create = format!(
             "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4",
@@ -392,7 +392,7 @@ impl Store {
         &self,
         driver: &mut dyn Session,
         verb: &str,
-    ) -> Result<String, sqlx::Error> {
+    ) -> Result<String, SqlError> {
         let user = first(driver, "SELECT CONVERT(CURRENT_USER() USING utf8mb4)")
             .await?
             .unwrap_or_default();
@@ -438,7 +438,7 @@ pub(crate) async fn revoke_others(
     driver: &mut dyn Session,
     kind: &str,
     object: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), SqlError> {
     let d = Dialect::Postgres;
     let (catalog, acl, owner, oid) = match kind {
         "SCHEMA" => (
@@ -470,12 +470,9 @@ pub(crate) async fn revoke_others(
 }
 
 /// MySQL's answer when the user lacks a privilege (database, table, global).
-fn mysql_access_denied(err: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(db) = err else {
-        return false;
-    };
-    db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-        .is_some_and(|e| matches!(e.number(), 1044 | 1045 | 1142 | 1227))
+fn mysql_access_denied(err: &SqlError) -> bool {
+    err.mysql_number()
+        .is_some_and(|n| matches!(n, 1044 | 1045 | 1142 | 1227))
 }
 
 /// `<database>_godwit_copies`, shortened with a digest when it would pass 64 characters.
@@ -513,10 +510,7 @@ pub(crate) fn sqlite_file(main: &Path) -> PathBuf {
 }
 
 /// The first column of the first row.
-pub(crate) async fn first(
-    driver: &mut dyn Session,
-    sql: &str,
-) -> Result<Option<String>, sqlx::Error> {
+pub(crate) async fn first(driver: &mut dyn Session, sql: &str) -> Result<Option<String>, SqlError> {
     Ok(driver
         .query_text(sql)
         .await?

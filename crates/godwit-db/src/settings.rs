@@ -102,8 +102,6 @@ pub(crate) enum ConnectError {
     Local(String),
 }
 
-/// Runs godwit.toml's `init_sql` on a connection just opened, so that every connection
-/// (work, lock, plugin sessions, verify's shadow) has the session the migrations expect.
 /// The session a migration's statements run in, as the tool that wrote the folder ran
 /// them. It decides what the SQL means: on MySQL/MariaDB, under `PIPES_AS_CONCAT` `a || b`
 /// concatenates rather than ORs, under `IGNORE_SPACE` `CREATE TABLE position (…)` is a
@@ -122,6 +120,8 @@ pub enum ToolSession {
     Diesel,
 }
 
+/// Runs godwit.toml's `init_sql` on a connection just opened, so that every connection
+/// (work, lock, plugin sessions, verify's shadow) has the session the migrations expect.
 pub(crate) async fn init_session<DB: sqlx::Database>(
     opts: &ConnectSettings,
     conn: &mut DB::Connection,

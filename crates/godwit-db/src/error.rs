@@ -103,9 +103,7 @@ impl SqlError {
     /// What kind of failure this is.
     pub fn kind(&self) -> SqlErrorKind {
         match &self.0 {
-            sqlx::Error::Database(db) => SqlErrorKind::Server {
-                code: db.code().map(|c| c.into_owned()),
-            },
+            sqlx::Error::Database(_) => SqlErrorKind::Server { code: self.code() },
             sqlx::Error::InvalidArgument(message) => SqlErrorKind::Argument {
                 message: message.clone(),
             },
@@ -117,8 +115,8 @@ impl SqlError {
 
     /// The database's error code, when the database refused the statement.
     pub fn code(&self) -> Option<String> {
-        match self.kind() {
-            SqlErrorKind::Server { code } => code,
+        match &self.0 {
+            sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
             _ => None,
         }
     }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{ConnectOptions, Row};
 
-use crate::error::{DbError, SqlError};
+use crate::error::{DbError, Described, SqlError};
 use crate::history::{HistorySql, HistoryValue};
 use crate::lock::lease;
 use crate::settings::{ConnectError, ConnectSettings, LockMode, with_connect_timeout};
@@ -716,10 +716,10 @@ impl Introspect for MySqlDriver {
 #[async_trait(?Send)]
 impl Admin for MySqlDriver {
     async fn drop_everything(&mut self) -> Result<Vec<String>, DbError> {
-        let fail = |e: sqlx::Error| DbError::db("cannot list the database's objects", &e);
-        self.settle()
-            .await
-            .map_err(|e| DbError::db("cannot list the database's objects", &e))?;
+        fn fail(e: &impl Described) -> DbError {
+            DbError::db("cannot list the database's objects", e)
+        }
+        self.settle().await.map_err(|e| fail(&e))?;
         let mut dropped = Vec::new();
         let objects = sqlx::query(
             "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
@@ -728,11 +728,11 @@ impl Admin for MySqlDriver {
         )
         .fetch_all(&mut self.conn)
         .await
-        .map_err(fail)?;
+        .map_err(|e| fail(&e))?;
         let mut sql = String::from("SET FOREIGN_KEY_CHECKS = 0;");
         for row in objects {
-            let name: String = row.try_get(0).map_err(fail)?;
-            let kind: String = row.try_get(1).map_err(fail)?;
+            let name: String = row.try_get(0).map_err(|e| fail(&e))?;
+            let kind: String = row.try_get(1).map_err(|e| fail(&e))?;
             let keyword = match kind.as_str() {
                 "VIEW" | "SYSTEM VIEW" => "VIEW",
                 "PROCEDURE" => "PROCEDURE",

@@ -16,7 +16,7 @@ mod introspect;
 use std::sync::Arc;
 
 use crate::confine::{Confined, Scope};
-use crate::error::{DbError, SqlError};
+use crate::error::{DbError, Described, SqlError};
 use crate::history::HistorySql;
 use crate::lock::lease;
 use crate::settings::{ConnectError, ConnectSettings, with_connect_timeout};
@@ -710,19 +710,23 @@ impl Introspect for SqliteDriver {
 #[async_trait(?Send)]
 impl Admin for SqliteDriver {
     async fn drop_everything(&mut self) -> Result<Vec<String>, DbError> {
-        let fail = |e: sqlx::Error| DbError::db("cannot drop the database's objects", &e);
+        fn fail(e: &impl Described) -> DbError {
+            DbError::db("cannot drop the database's objects", e)
+        }
         let objects = sqlx::query(
             "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger') \
              AND name NOT LIKE 'sqlite_%' AND name <> 'godwit_lock' ORDER BY type = 'table'",
         )
         .fetch_all(&mut self.conn)
         .await
-        .map_err(fail)?;
+        .map_err(|e| fail(&e))?;
         let mut sql = String::from("PRAGMA foreign_keys = OFF;");
         let mut dropped = Vec::new();
         for row in objects {
-            let (kind, name): (String, String) =
-                (row.try_get(0).map_err(fail)?, row.try_get(1).map_err(fail)?);
+            let (kind, name): (String, String) = (
+                row.try_get(0).map_err(|e| fail(&e))?,
+                row.try_get(1).map_err(|e| fail(&e))?,
+            );
             sql.push_str(&format!(
                 "DROP {kind} IF EXISTS \"{}\";",
                 name.replace('"', "\"\"")
@@ -730,9 +734,7 @@ impl Admin for SqliteDriver {
             dropped.push(format!("{kind} {name}"));
         }
         sql.push_str("PRAGMA foreign_keys = ON;");
-        self.execute(&sql)
-            .await
-            .map_err(|e| DbError::db("cannot drop the database's objects", &e))?;
+        self.execute(&sql).await.map_err(|e| fail(&e))?;
         Ok(dropped)
     }
 }

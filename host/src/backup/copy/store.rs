@@ -153,14 +153,13 @@ impl Store {
             .await
         {
             Ok(_) => {}
-            Err(e) if e.server_message().is_some() => {
-                self.unavailable = Some(format!(
-                    "cannot open {path} to keep them in: {}",
-                    e.server_message().unwrap_or_default()
-                ));
+            Err(e) => {
+                let Some(refused) = e.server_message() else {
+                    return Err(e);
+                };
+                self.unavailable = Some(format!("cannot open {path} to keep them in: {refused}"));
                 return Ok(false);
             }
-            Err(e) => return Err(e),
         }
         self.attached = true;
         if self.created_file {

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::backup::{self, copy};
 use crate::config::{BackupPolicy, Config};
-use crate::driver::{self, Driver, SqlError, Timeouts, now_rfc3339};
+use crate::driver::{self, Driver, SqlError, Timeouts, TransactionError, now_rfc3339};
 use crate::error::{BackupWhy, DbError, Error, Refusal, describe_db_error};
 use crate::finding::Finding;
 use crate::history::{self, Entry, HistoryRow, Operation, RowState, Status};
@@ -1367,7 +1367,7 @@ impl Migrator {
             attempt += 1;
             let started = Instant::now();
             let mut row = new_row(migration, operation, success, statements.len());
-            let failure = match self
+            let uncommitted = match self
                 .transaction(migration, statements, operation, timeouts, &row, started)
                 .await
             {
@@ -1381,10 +1381,16 @@ impl Migrator {
                         rows_retried: 0,
                     });
                 }
-                Err(failure) => failure,
+                Err(uncommitted) => uncommitted,
             };
             let _ = self.driver.rollback().await;
             self.deferred.clear();
+            let failure = match uncommitted {
+                Uncommitted::Failed(failure) => failure,
+                // Not the migration's failure, and no history row for it: the lock (and
+                // with it the history) may be another deployer's now.
+                Uncommitted::Lock(e) => return Err(e.rolled_back(&migration.id()).into()),
+            };
             if self.driver.is_lock_timeout(&failure.error) && attempt <= self.config.lock_retries {
                 self.back_off(migration, attempt, &failure.error).await;
                 continue;
@@ -1440,7 +1446,7 @@ impl Migrator {
         timeouts: &Timeouts,
         row: &HistoryRow,
         started: Instant,
-    ) -> Result<u64, Failure> {
+    ) -> Result<u64, Uncommitted> {
         let finished = |rows: u64| {
             let mut row = row.clone();
             row.statements_applied = statements.len() as i64;
@@ -1459,25 +1465,14 @@ impl Migrator {
                     rows = counted_rows(statements, affected);
                     finished(rows)
                 })
-                .await
-                .map_err(|e| Failure {
-                    index: e.statement,
-                    error: e.error,
-                    context: None,
-                })?;
+                .await?;
             return Ok(rows);
         }
         let rows = self
             .transaction_body(migration, statements, operation, timeouts)
-            .await?;
-        self.driver
-            .commit_with_history(&finished(rows))
             .await
-            .map_err(|error| Failure {
-                index: None,
-                error,
-                context: None,
-            })?;
+            .map_err(Uncommitted::Failed)?;
+        self.driver.commit_with_history(&finished(rows)).await?;
         Ok(rows)
     }
 
@@ -2499,6 +2494,28 @@ struct Failure {
     error: SqlError,
     /// What godwit was doing around the statement, when the error is not the statement's.
     context: Option<String>,
+}
+
+/// What ended a migration's transaction without committing it.
+enum Uncommitted {
+    /// A statement, or godwit's own work around the statements, failed.
+    Failed(Failure),
+    /// The lock was no longer this deployer's just before COMMIT, or godwit could not
+    /// find out ([`driver::Lock::confirm_before_commit`]).
+    Lock(DbError),
+}
+
+impl From<TransactionError> for Uncommitted {
+    fn from(e: TransactionError) -> Uncommitted {
+        match e {
+            TransactionError::Sql { statement, error } => Uncommitted::Failed(Failure {
+                index: statement,
+                error,
+                context: None,
+            }),
+            TransactionError::Lock(e) => Uncommitted::Lock(e),
+        }
+    }
 }
 
 enum Applied {

@@ -1399,23 +1399,31 @@ impl StepRunner<'_> {
         next: &Checkpoint,
         batch: &str,
     ) -> Result<(), Error> {
-        let saved = async {
-            save_progress(&mut *self.driver, row, &migration.version.to_string(), next).await?;
+        let cannot = || format!("{batch}: cannot commit the batch and its checkpoint");
+        let ended = async {
+            save_progress(&mut *self.driver, row, &migration.version.to_string(), next)
+                .await
+                .map_err(|e| Error::db(cannot(), &e))?;
             row.statements_applied = next.batches as i64;
             row.rows_affected = Some(next.rows as i64);
-            self.driver.update_history(row).await?;
-            self.driver.renew_in_transaction().await?;
-            self.driver.commit().await
+            self.driver
+                .update_history(row)
+                .await
+                .map_err(|e| Error::db(cannot(), &e))?;
+            self.driver
+                .confirm_before_commit()
+                .await
+                .map_err(|e| Error::from(e.rolled_back(batch)))?;
+            self.driver
+                .commit()
+                .await
+                .map_err(|e| Error::db(cannot(), &e))
         }
         .await;
-        if let Err(e) = saved {
+        if ended.is_err() {
             let _ = self.driver.rollback().await;
-            return Err(Error::db(
-                format!("{batch}: cannot commit the batch and its checkpoint"),
-                &e,
-            ));
         }
-        Ok(())
+        ended
     }
 
     /// After a batch failed: rolls it back, tells notifiers, and says what to do next.

@@ -977,7 +977,7 @@ fn restore_on_failure_after_the_lock_is_lost(d: Dialect) {
     gate.open();
     let out = deploy.finish();
     out.expect(4)
-        .says("lost the migration lease")
+        .says("taken the migration lease over")
         .says("was NOT restored, because the migration lock was lost");
     assert!(p.db.table_exists("first_t"), "the backup was not restored");
     assert!(

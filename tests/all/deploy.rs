@@ -479,6 +479,96 @@ fn lock_session_ended(d: Dialect) {
     assert!(p.db.table_exists("third_t"));
 }
 
+/// How the migration lock passes out of a deployer's hands while its migration runs.
+#[derive(Clone, Copy)]
+enum LockLoss {
+    /// The server ends the session holding the advisory lock (`pg_terminate_backend`).
+    SessionEnded,
+    /// With `lock = "lease"`, another deployer takes the lease row over.
+    LeaseTaken,
+}
+
+#[test]
+fn a_lock_lost_during_a_migration_rolls_it_back_postgres() {
+    lock_lost_before_commit(LockLoss::SessionEnded)
+}
+
+#[test]
+fn a_lease_taken_during_a_migration_rolls_it_back_postgres() {
+    lock_lost_before_commit(LockLoss::LeaseTaken)
+}
+
+/// The lock passes out of the deployer's hands while the last migration's transaction
+/// runs, right before its COMMIT (no time for a throttled check to come due): the
+/// migration is rolled back rather than committed under a lock another deployer may hold,
+/// nothing of it is recorded, and the deploy says the lock was lost (exit 4, not 1).
+/// The next deploy applies it.
+fn lock_lost_before_commit(loss: LockLoss) {
+    let p = Project::empty(Dialect::Postgres);
+    if let LockLoss::LeaseTaken = loss {
+        std::fs::write(p.path().join("godwit.toml"), "lock = \"lease\"\n").unwrap();
+    }
+    let gate = p.db.gate();
+    p.write(
+        "20261201000000_first/up.sql",
+        "CREATE TABLE first_t (id INT);\n",
+    );
+    p.write(
+        "20261202000000_last/up.sql",
+        &format!(
+            "CREATE TABLE last_t (id INT);\nINSERT INTO last_t VALUES (1);\n{}",
+            gate.migration()
+        ),
+    );
+    let deploy = p.spawn(&["deploy"]);
+    gate.wait_for_a_waiter();
+    match loss {
+        LockLoss::SessionEnded => {
+            let ended = p.db.int(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' \
+                 AND granted AND objid <> 4242 AND pid <> pg_backend_pid() \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            );
+            assert_eq!(ended, 1, "one session holds godwit's lock");
+        }
+        LockLoss::LeaseTaken => {
+            // As a deployer elsewhere would once the lease looked expired to it.
+            let taken = p.db.int(
+                "WITH t AS (UPDATE godwit_lock SET owner = 'elsewhere:1:0', host = 'elsewhere', \
+                 pid = 1 WHERE id = 1 AND owner IS NOT NULL RETURNING 1) SELECT count(*) FROM t",
+            );
+            assert_eq!(taken, 1, "godwit held the lease");
+        }
+    }
+    gate.open();
+    let out = deploy.finish();
+    out.expect(4).says("20261202000000_last was rolled back");
+    assert!(p.db.table_exists("first_t"));
+    assert!(
+        !p.db.table_exists("last_t"),
+        "nothing of the last migration committed"
+    );
+    assert_eq!(
+        p.db.history()
+            .iter()
+            .filter(|(version, ..)| version == "20261202000000")
+            .count(),
+        0,
+        "no history row for a migration rolled back under a lost lock: {:?}",
+        p.db.history()
+    );
+    if let LockLoss::LeaseTaken = loss {
+        // The lease is the other deployer's now: godwit did not release it.
+        assert_eq!(
+            p.db.rows("SELECT owner FROM godwit_lock WHERE id = 1"),
+            [["elsewhere:1:0"]]
+        );
+        p.db.exec("UPDATE godwit_lock SET owner = NULL, expires_at = 0 WHERE id = 1");
+    }
+    p.godwit(&["deploy"]).expect(0).says("Applied 1 migration");
+    assert_eq!(p.db.rows("SELECT id FROM last_t"), [["1"]]);
+}
+
 /// MySQL/MariaDB: migrations run in the session their tool ran them in. Everything but
 /// sqlx gets the server's own sql_mode and time_zone, as the `mariadb` client does: `||`
 /// is OR, and a table may be called `position`. sqlx-cli adds PIPES_AS_CONCAT and

@@ -62,6 +62,22 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// This error stopped a transaction of `what` (a migration, a batch) before its
+    /// COMMIT ([`Lock::confirm_before_commit`](crate::Lock::confirm_before_commit)), and
+    /// the transaction was rolled back: the message says so first. The variant stays.
+    pub fn rolled_back(self, what: &str) -> DbError {
+        match self {
+            DbError::LockLost(why) => DbError::LockLost(format!(
+                "{what} was rolled back, so none of it took effect: {why}"
+            )),
+            DbError::Database { context, message } => DbError::Database {
+                context: format!("{what} was rolled back: {context}"),
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// A bookkeeping statement's failure, in the database's own words.
     pub(crate) fn db(context: impl Into<String>, err: &impl Described) -> Self {
         DbError::Database {

@@ -37,7 +37,9 @@ mod values;
 
 pub use cap::{ResultCap, ResultTooLarge};
 pub use confine::{Confined, Enforcement, Scope, ScopeRole};
-pub use error::{DbError, Described, RoleProblem, SqlError, SqlErrorKind, describe_db_error};
+pub use error::{
+    DbError, Described, RoleProblem, SqlError, SqlErrorKind, describe_db_error,
+};
 pub use history::now_rfc3339;
 pub use raw::first_column;
 pub use settings::{ConnectSettings, LockMode, Target, ToolSession, hostname, whoami};

@@ -42,13 +42,7 @@ where
         let held = lease::renew::<DB>(conn, dialect, owner)
             .await
             .map_err(|e| DbError::db("cannot renew the migration lease", &e))?;
-        return if held {
-            Ok(())
-        } else {
-            Err(DbError::LockLost(
-                "lost the migration lease to another deployer; stopping".into(),
-            ))
-        };
+        return if held { Ok(()) } else { Err(lease::lost()) };
     }
     if checked.is_some_and(|at| at.elapsed() < SESSION_CHECK_EVERY) {
         return Ok(());
@@ -71,6 +65,16 @@ pub(crate) mod lease {
     use super::*;
 
     pub const TTL: Duration = Duration::from_secs(30);
+
+    /// The lease row names another owner now.
+    pub fn lost() -> DbError {
+        DbError::LockLost(
+            "another deployer has taken the migration lease over, so this one stops here. \
+             `godwit status` shows what was applied; `godwit deploy` again, once the other \
+             deployer is done, goes on from there"
+                .into(),
+        )
+    }
 
     pub fn owner_token() -> String {
         format!("{}:{}:{}", hostname(), std::process::id(), now_rfc3339())

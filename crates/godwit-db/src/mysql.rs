@@ -450,6 +450,12 @@ impl Lock for MySqlDriver {
         )
         .await
     }
+
+    async fn confirm_before_commit(&mut self) -> Result<(), DbError> {
+        // Not the last answer, however recent: the session may have ended since.
+        self.lock_checked = None;
+        self.keep_alive().await
+    }
 }
 
 #[async_trait(?Send)]

@@ -271,8 +271,10 @@ impl Driver for SqliteDriver {
         true
     }
 
-    async fn commit_with_history(&mut self, row: &HistoryRow) -> Result<(), SqlError> {
-        self.renew_in_transaction().await?;
+    async fn commit_with_history(&mut self, row: &HistoryRow) -> Result<(), TransactionError> {
+        self.confirm_before_commit()
+            .await
+            .map_err(TransactionError::Lock)?;
         // The row and the COMMIT in one trip to the worker thread; the COMMIT does not
         // run if the INSERT fails.
         let insert = crate::history::literal_sql(
@@ -285,7 +287,9 @@ impl Driver for SqliteDriver {
         if ended.is_ok() {
             self.renewed = renewing.or(self.renewed);
         }
-        self.end_read_only(ended).await
+        self.end_read_only(ended)
+            .await
+            .map_err(TransactionError::around)
     }
 
     async fn apply_in_transaction(
@@ -307,10 +311,7 @@ impl Driver for SqliteDriver {
             .conn
             .lock_handle()
             .await
-            .map_err(|error| TransactionError {
-                statement: None,
-                error: error.into(),
-            })?;
+            .map_err(|error| TransactionError::around(error.into()))?;
         direct::apply(&mut handle, busy, statements, finish, |row| {
             crate::history::literal_sql(
                 Dialect::Sqlite,
@@ -363,25 +364,30 @@ impl Lock for SqliteDriver {
             self.renewed = Some(at);
             Ok(())
         } else {
-            Err(DbError::LockLost(
-                "lost the migration lease to another deployer; stopping".into(),
-            ))
+            Err(lease::lost())
         }
     }
 
-    async fn renew_in_transaction(&mut self) -> Result<(), SqlError> {
+    async fn confirm_before_commit(&mut self) -> Result<(), DbError> {
         // As in keep_alive(): a lease renewed this recently has two thirds of its life
         // left, and the UPDATE would be one more page in every migration's commit.
         if self.renewed_recently() {
             return Ok(());
         }
-        // The work connection holds the write lock here, so nobody can have taken the
-        // lease; extending it in this transaction makes the extension commit with the work.
+        // Extended in this transaction, the extension commits with the work. The work
+        // connection holds the write lock once the transaction has written, so nobody
+        // takes the lease between this and the COMMIT; if somebody took it before (ours
+        // had expired), the UPDATE finds another owner and the work must not commit.
         let at = Instant::now();
-        if lease::renew::<sqlx::Sqlite>(&mut self.conn, Dialect::Sqlite, &self.owner).await? {
+        let ours = lease::renew::<sqlx::Sqlite>(&mut self.conn, Dialect::Sqlite, &self.owner)
+            .await
+            .map_err(|e| DbError::db("cannot extend the migration lease", &e))?;
+        if ours {
             self.renewing = Some(at);
+            Ok(())
+        } else {
+            Err(lease::lost())
         }
-        Ok(())
     }
 }
 

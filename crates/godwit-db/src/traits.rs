@@ -43,11 +43,16 @@ pub trait Driver: Lock + HistoryStore + Session + Introspect + Admin {
         self.execute(sql).await
     }
     /// Ends the open transaction of a migration with its history row: inserts `row`,
-    /// extends the lease inside the transaction where that applies, and commits.
-    async fn commit_with_history(&mut self, row: &HistoryRow) -> Result<(), SqlError> {
-        self.insert_history(row).await?;
-        self.renew_in_transaction().await?;
-        self.commit().await
+    /// makes sure the lock is still held ([`Lock::confirm_before_commit`]), and commits.
+    /// After an error the transaction may still be open: the caller rolls it back.
+    async fn commit_with_history(&mut self, row: &HistoryRow) -> Result<(), TransactionError> {
+        self.insert_history(row)
+            .await
+            .map_err(TransactionError::around)?;
+        self.confirm_before_commit()
+            .await
+            .map_err(TransactionError::Lock)?;
+        self.commit().await.map_err(TransactionError::around)
     }
     /// Runs a whole migration as one transaction: [`Session::begin`], `timeouts`,
     /// `statements` in turn like [`Session::execute_each`], then the history row that
@@ -79,9 +84,18 @@ pub trait Lock {
     async fn keep_alive(&mut self) -> Result<(), DbError> {
         Ok(())
     }
-    /// Extends a lease from inside the migration's transaction, so that it commits
-    /// together with the migration (SQLite, where the lease row shares the file).
-    async fn renew_in_transaction(&mut self) -> Result<(), SqlError> {
+    /// Called inside a transaction of migration work (a migration, a batch with its
+    /// checkpoint) just before it commits: makes sure the lock is still this deployer's,
+    /// asked now rather than trusted from the last [`Lock::keep_alive`], so that no work
+    /// commits after the lock has passed to another deployer. Fails with
+    /// [`DbError::LockLost`] when it has; the transaction is then left open, uncommitted,
+    /// for the caller to roll back.
+    ///
+    /// A session-level lock (PostgreSQL's advisory lock, MySQL's `GET_LOCK`) is asked on
+    /// its own session, a lease is renewed on the lock connection; SQLite, whose lease row
+    /// shares the file, extends it inside this transaction, so that the extension commits
+    /// with the work. One round trip per transaction.
+    async fn confirm_before_commit(&mut self) -> Result<(), DbError> {
         Ok(())
     }
 }
@@ -299,18 +313,25 @@ pub type MakeRow<'f> = dyn for<'a> FnMut(&'a [u64]) -> HistoryRow + 'f;
 /// server yet; a history row's real id is never 0.
 pub const OPEN_ROW: i64 = 0;
 
-/// What stopped [`Driver::apply_in_transaction`].
+/// What stopped [`Driver::apply_in_transaction`] or [`Driver::commit_with_history`].
 #[derive(Debug)]
-pub struct TransactionError {
-    /// The index of the statement that failed; `None` when what failed was godwit's own
-    /// work around the statements (BEGIN, timeouts, the history row, COMMIT).
-    pub statement: Option<usize>,
-    pub error: SqlError,
+pub enum TransactionError {
+    /// A statement failed, or godwit's own work around the statements did.
+    Sql {
+        /// The index of the statement that failed; `None` when what failed was godwit's
+        /// own work around the statements (BEGIN, timeouts, the history row, COMMIT).
+        statement: Option<usize>,
+        error: SqlError,
+    },
+    /// Every statement ran, but the lock was no longer this deployer's when the
+    /// transaction was about to commit ([`Lock::confirm_before_commit`]): nothing was
+    /// committed. [`DbError::LockLost`], or what stopped godwit from finding out.
+    Lock(DbError),
 }
 
 impl TransactionError {
-    fn around(error: SqlError) -> TransactionError {
-        TransactionError {
+    pub(crate) fn around(error: SqlError) -> TransactionError {
+        TransactionError::Sql {
             statement: None,
             error,
         }
@@ -332,15 +353,12 @@ pub(crate) async fn apply_in_turn<D: Driver + ?Sized>(
     let affected = driver
         .execute_each(statements)
         .await
-        .map_err(|(index, error)| TransactionError {
+        .map_err(|(index, error)| TransactionError::Sql {
             statement: Some(index),
             error,
         })?;
     let row = finish(&affected);
-    driver
-        .commit_with_history(&row)
-        .await
-        .map_err(TransactionError::around)?;
+    driver.commit_with_history(&row).await?;
     Ok(affected)
 }
 

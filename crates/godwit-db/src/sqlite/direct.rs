@@ -29,10 +29,7 @@ pub(super) fn apply(
     finish: &mut MakeRow<'_>,
     insert: impl FnOnce(&HistoryRow) -> String,
 ) -> Result<Vec<u64>, TransactionError> {
-    let around = |error: sqlx::Error| TransactionError {
-        statement: None,
-        error: error.into(),
-    };
+    let around = |error: sqlx::Error| TransactionError::around(error.into());
     let ms = c_int::try_from(busy.as_millis()).unwrap_or(c_int::MAX);
     // SAFETY: the handle is locked out from sqlx's worker for as long as `handle` lives,
     // so nothing else uses the connection meanwhile.
@@ -44,7 +41,7 @@ pub(super) fn apply(
     run(handle, "BEGIN IMMEDIATE").map_err(around)?;
     let mut affected = Vec::with_capacity(statements.len());
     for (index, sql) in statements.iter().enumerate() {
-        let n = run(handle, sql).map_err(|error| TransactionError {
+        let n = run(handle, sql).map_err(|error| TransactionError::Sql {
             statement: Some(index),
             error: error.into(),
         })?;

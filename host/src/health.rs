@@ -23,16 +23,14 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-use sqlx::{Column as _, Connection as _, Row as _};
-
 use crate::Dialect;
-use crate::config::{Config, Target};
-use crate::driver::{Session, SqlError};
+use crate::config::Config;
+use crate::driver::{Replica, ReplicaError, Session, SqlError};
 use crate::error::{Error, describe_db_error};
 use crate::migrator::Event;
 use crate::step::BatchSettings;
 use crate::value::{Rows, Value};
+use serde::Serialize;
 
 /// How long a pause may last when neither the step nor godwit.toml says.
 pub const DEFAULT_MAX_PAUSE: Duration = Duration::from_secs(30 * 60);
@@ -215,55 +213,6 @@ pub fn worst_standby(standbys: &[Standby]) -> Option<(String, Duration)> {
         .max_by_key(|(_, lag)| *lag)
 }
 
-/// What a MySQL or MariaDB replica says of itself.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ReplicaLag {
-    Behind(Duration),
-    /// Replicating, but not applying (a thread stopped): the lag is unknown.
-    Stopped(String),
-}
-
-/// Reads `SHOW REPLICA STATUS` (or `SHOW SLAVE STATUS`) as column names and text values;
-/// `None` when the result is empty: the server is not a replica.
-pub fn mysql_replica_lag(row: &[(String, Option<String>)]) -> Option<ReplicaLag> {
-    if row.is_empty() {
-        return None;
-    }
-    let get = |names: &[&str]| {
-        row.iter()
-            .find(|(column, _)| names.iter().any(|n| column.eq_ignore_ascii_case(n)))
-            .and_then(|(_, value)| value.clone())
-    };
-    let running = |names: &[&str]| get(names).is_some_and(|v| v.eq_ignore_ascii_case("yes"));
-    let io = running(&["Replica_IO_Running", "Slave_IO_Running"]);
-    let sql = running(&["Replica_SQL_Running", "Slave_SQL_Running"]);
-    let error = |names: &[&str]| get(names).filter(|e| !e.trim().is_empty());
-    let seconds = get(&["Seconds_Behind_Source", "Seconds_Behind_Master"])
-        .and_then(|s| s.trim().parse::<u64>().ok());
-    Some(match (io, sql, seconds) {
-        (true, true, Some(s)) => ReplicaLag::Behind(Duration::from_secs(s)),
-        _ => {
-            let mut why = Vec::new();
-            if !io {
-                why.push("the replication I/O thread is not running".to_owned());
-            }
-            if !sql {
-                why.push("the replication SQL thread is not running".to_owned());
-            }
-            if io && sql {
-                why.push("Seconds_Behind_Source is NULL".to_owned());
-            }
-            for e in [error(&["Last_IO_Error"]), error(&["Last_SQL_Error"])]
-                .into_iter()
-                .flatten()
-            {
-                why.push(format!("last error: {e}"));
-            }
-            ReplicaLag::Stopped(why.join("; "))
-        }
-    })
-}
-
 /// What the health query returned, as a boolean; MySQL and SQLite have no boolean type,
 /// so there `0` and `1` are too.
 pub fn health_answer(dialect: Dialect, rows: &Rows) -> Result<bool, String> {
@@ -312,17 +261,6 @@ impl HealthSettings {
     pub fn active(&self) -> bool {
         self.max_replication_lag.is_some() || self.health_query.is_some()
     }
-}
-
-enum Connection {
-    Postgres(sqlx::PgConnection),
-    MySql(sqlx::MySqlConnection),
-}
-
-/// A replica of `[throttle] replicas`, connected when first measured.
-struct Replica {
-    target: Target,
-    conn: Option<Connection>,
 }
 
 /// The health checks of one step. Built before its first batch; asked before each one.
@@ -375,10 +313,7 @@ impl Throttle {
             settings,
             origin,
             dialect,
-            replicas: replicas
-                .into_iter()
-                .map(|target| Replica { target, conn: None })
-                .collect(),
+            replicas: replicas.into_iter().map(Replica::new).collect(),
             healthy_at: None,
             measured: false,
             paused: Duration::ZERO,
@@ -447,37 +382,39 @@ impl Throttle {
         }
         let mut worst: Option<PauseReason> = None;
         for replica in &mut self.replicas {
-            let display = replica.target.display.clone();
-            let measured = replica.measure().await;
+            let display = replica.target().display.clone();
+            let measured = replica.lag(CHECK_TIMEOUT).await;
             let reason = match measured {
                 Ok(lag) => over(display, lag),
-                Err(Measure::NotAReplica(detail)) => {
+                Err(ReplicaError::NotAReplica(detail)) => {
                     return Err(HealthError::NotAReplica {
                         replica: display,
                         detail,
                     }
                     .into());
                 }
-                Err(Measure::Connect(message)) if first => {
+                Err(ReplicaError::Connect(message)) if first => {
                     return Err(HealthError::ReplicaConnect {
                         replica: display,
                         message,
                     }
                     .into());
                 }
-                Err(Measure::Query(message)) if first => {
+                Err(ReplicaError::Query(message)) if first => {
                     return Err(HealthError::LagQuery {
                         replica: display,
                         message,
                     }
                     .into());
                 }
-                Err(Measure::Connect(why) | Measure::Query(why) | Measure::Stopped(why)) => {
-                    Some(PauseReason::LagUnknown {
-                        replica: display,
-                        why,
-                    })
-                }
+                Err(
+                    ReplicaError::Connect(why)
+                    | ReplicaError::Query(why)
+                    | ReplicaError::Stopped(why),
+                ) => Some(PauseReason::LagUnknown {
+                    replica: display,
+                    why,
+                }),
             };
             worst = match (worst, reason) {
                 (None, r) | (r, None) => r,
@@ -528,64 +465,6 @@ impl Throttle {
     }
 }
 
-/// Why a replica's lag could not be measured.
-enum Measure {
-    Connect(String),
-    Query(String),
-    /// It answered, and is not replicating now.
-    Stopped(String),
-    NotAReplica(String),
-}
-
-impl Replica {
-    async fn measure(&mut self) -> Result<Duration, Measure> {
-        let conn = match &mut self.conn {
-            Some(conn) => conn,
-            None => {
-                let url = self.target.url.clone();
-                let connected = tokio::time::timeout(CHECK_TIMEOUT, async {
-                    Ok::<_, sqlx::Error>(match self.target.dialect {
-                        Dialect::Postgres => {
-                            Connection::Postgres(sqlx::PgConnection::connect(&url).await?)
-                        }
-                        _ => Connection::MySql(sqlx::MySqlConnection::connect(&url).await?),
-                    })
-                })
-                .await;
-                match connected {
-                    Ok(Ok(conn)) => self.conn.insert(conn),
-                    Ok(Err(e)) => return Err(Measure::Connect(describe_db_error(&e))),
-                    Err(_) => {
-                        return Err(Measure::Connect(format!(
-                            "no answer within {}",
-                            humantime::format_duration(CHECK_TIMEOUT)
-                        )));
-                    }
-                }
-            }
-        };
-        let measured = tokio::time::timeout(CHECK_TIMEOUT, async {
-            match conn {
-                Connection::Postgres(conn) => postgres_replica_lag(conn).await,
-                Connection::MySql(conn) => mysql_replica(conn).await,
-            }
-        })
-        .await;
-        let result = match measured {
-            Ok(result) => result,
-            Err(_) => Err(Measure::Query(format!(
-                "no answer within {}",
-                humantime::format_duration(CHECK_TIMEOUT)
-            ))),
-        };
-        if let Err(Measure::Query(_) | Measure::Connect(_)) = &result {
-            // Start afresh next time: the connection may be what is broken.
-            self.conn = None;
-        }
-        result
-    }
-}
-
 /// The primary's standbys (PostgreSQL).
 async fn standbys(primary: &mut dyn Session) -> Result<Vec<Standby>, SqlError> {
     let rows = primary
@@ -615,87 +494,6 @@ async fn standbys(primary: &mut dyn Session) -> Result<Vec<Standby>, SqlError> {
             }
         })
         .collect())
-}
-
-/// A PostgreSQL replica's own view of its lag: how old the last transaction it replayed
-/// is, while it has received WAL it has not replayed yet (else none).
-async fn postgres_replica_lag(conn: &mut sqlx::PgConnection) -> Result<Duration, Measure> {
-    let query = |e: sqlx::Error| Measure::Query(describe_db_error(&e));
-    let (in_recovery,): (bool,) = sqlx::query_as("SELECT pg_is_in_recovery()")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(query)?;
-    if !in_recovery {
-        return Err(Measure::NotAReplica(
-            "pg_is_in_recovery() is false: it is a primary".into(),
-        ));
-    }
-    // A separate query: the recovery functions fail on a primary.
-    let (caught_up, age, paused): (bool, Option<i64>, bool) = sqlx::query_as(
-        "SELECT pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn(), \
-                (EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint, \
-                pg_is_wal_replay_paused()",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(query)?;
-    match (caught_up, age) {
-        (true, _) => Ok(Duration::ZERO),
-        (false, Some(ms)) => Ok(Duration::from_millis(ms.max(0) as u64)),
-        (false, None) => Err(Measure::Stopped(format!(
-            "it has WAL it has not replayed{}, and has replayed no transaction since it started, so the age of what it shows is unknown",
-            if paused { " (replay is paused)" } else { "" }
-        ))),
-    }
-}
-
-/// `SHOW REPLICA STATUS`, or `SHOW SLAVE STATUS` where the server predates it.
-async fn mysql_replica(conn: &mut sqlx::MySqlConnection) -> Result<Duration, Measure> {
-    let rows = match sqlx::raw_sql("SHOW REPLICA STATUS")
-        .fetch_all(&mut *conn)
-        .await
-    {
-        Ok(rows) => rows,
-        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42000") => {
-            sqlx::raw_sql("SHOW SLAVE STATUS")
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(|e| Measure::Query(describe_db_error(&e)))?
-        }
-        Err(e) => return Err(Measure::Query(describe_db_error(&e))),
-    };
-    let row: Vec<(String, Option<String>)> = match rows.first() {
-        Some(row) => row
-            .columns()
-            .iter()
-            .map(|c| (c.name().to_owned(), mysql_text(row, c.ordinal())))
-            .collect(),
-        None => Vec::new(),
-    };
-    match mysql_replica_lag(&row) {
-        None => Err(Measure::NotAReplica(
-            "SHOW REPLICA STATUS returned nothing: it replicates from no primary".into(),
-        )),
-        Some(ReplicaLag::Behind(lag)) => Ok(lag),
-        Some(ReplicaLag::Stopped(why)) => Err(Measure::Stopped(why)),
-    }
-}
-
-/// A cell of a `SHOW` result as text, whatever its type.
-fn mysql_text(row: &sqlx::mysql::MySqlRow, i: usize) -> Option<String> {
-    if let Ok(v) = row.try_get::<Option<String>, _>(i) {
-        return v;
-    }
-    if let Ok(v) = row.try_get::<Option<u64>, _>(i) {
-        return v.map(|v| v.to_string());
-    }
-    if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
-        return v.map(|v| v.to_string());
-    }
-    row.try_get::<Option<Vec<u8>>, _>(i)
-        .ok()
-        .flatten()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// Waits until the database is healthy: returns at once when it is, else tells `emit`
@@ -776,75 +574,6 @@ pub(crate) async fn wait_until_healthy(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn status(pairs: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.map(str::to_owned)))
-            .collect()
-    }
-
-    #[test]
-    fn mysql_replica_status_reads_either_spelling() {
-        let mariadb = status(&[
-            ("Slave_IO_Running", Some("Yes")),
-            ("Slave_SQL_Running", Some("Yes")),
-            ("Seconds_Behind_Master", Some("12")),
-            ("Last_IO_Error", Some("")),
-        ]);
-        assert_eq!(
-            mysql_replica_lag(&mariadb),
-            Some(ReplicaLag::Behind(Duration::from_secs(12)))
-        );
-        let mysql8 = status(&[
-            ("Replica_IO_Running", Some("Yes")),
-            ("Replica_SQL_Running", Some("Yes")),
-            ("Seconds_Behind_Source", Some("0")),
-        ]);
-        assert_eq!(
-            mysql_replica_lag(&mysql8),
-            Some(ReplicaLag::Behind(Duration::ZERO))
-        );
-        assert_eq!(mysql_replica_lag(&[]), None, "not a replica");
-    }
-
-    #[test]
-    fn a_stopped_mysql_replica_has_no_lag_to_trust() {
-        let stopped = status(&[
-            ("Slave_IO_Running", Some("Yes")),
-            ("Slave_SQL_Running", Some("No")),
-            ("Seconds_Behind_Master", None),
-            (
-                "Last_SQL_Error",
-                Some("Duplicate entry '1' for key 'PRIMARY'"),
-            ),
-        ]);
-        let Some(ReplicaLag::Stopped(why)) = mysql_replica_lag(&stopped) else {
-            panic!("{:?}", mysql_replica_lag(&stopped));
-        };
-        assert!(why.contains("SQL thread is not running"), "{why}");
-        assert!(why.contains("Duplicate entry"), "{why}");
-        // Connecting to its primary: both threads claim to run, no lag yet.
-        let connecting = status(&[
-            ("Slave_IO_Running", Some("Connecting")),
-            ("Slave_SQL_Running", Some("Yes")),
-            ("Seconds_Behind_Master", None),
-        ]);
-        assert!(matches!(
-            mysql_replica_lag(&connecting),
-            Some(ReplicaLag::Stopped(why)) if why.contains("I/O thread is not running")
-        ));
-        // A lag reported while a thread is down is stale: not trusted.
-        let stale = status(&[
-            ("Slave_IO_Running", Some("No")),
-            ("Slave_SQL_Running", Some("Yes")),
-            ("Seconds_Behind_Master", Some("0")),
-        ]);
-        assert!(matches!(
-            mysql_replica_lag(&stale),
-            Some(ReplicaLag::Stopped(_))
-        ));
-    }
 
     #[test]
     fn the_worst_replaying_standby_counts() {

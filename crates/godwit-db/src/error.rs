@@ -61,6 +61,23 @@ pub enum DbError {
     Database { context: String, message: String },
 }
 
+/// Why a replica's lag could not be measured ([`Replica::lag`](crate::Replica::lag)).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    /// It could not be reached, or did not answer in time.
+    #[error("{0}")]
+    Connect(String),
+    /// It was reached, and the question failed or was not answered in time.
+    #[error("{0}")]
+    Query(String),
+    /// It answered, and is not replicating now: its lag is unknown.
+    #[error("{0}")]
+    Stopped(String),
+    /// It answered, and is not a replica at all.
+    #[error("{0}")]
+    NotAReplica(String),
+}
+
 impl DbError {
     /// This error stopped a transaction of `what` (a migration, a batch) before its
     /// COMMIT ([`Lock::confirm_before_commit`](crate::Lock::confirm_before_commit)), and

@@ -30,6 +30,7 @@ pub mod mysql;
 pub mod postgres;
 mod raw;
 pub mod redact;
+mod replica;
 mod settings;
 pub mod sqlite;
 mod traits;
@@ -38,10 +39,11 @@ mod values;
 pub use cap::{ResultCap, ResultTooLarge};
 pub use confine::{Confined, Enforcement, Scope, ScopeRole};
 pub use error::{
-    DbError, Described, RoleProblem, SqlError, SqlErrorKind, describe_db_error,
+    DbError, Described, ReplicaError, RoleProblem, SqlError, SqlErrorKind, describe_db_error,
 };
 pub use history::now_rfc3339;
 pub use raw::first_column;
+pub use replica::Replica;
 pub use settings::{ConnectSettings, LockMode, Target, ToolSession, hostname, whoami};
 pub use traits::{
     Admin, CANCEL_RESEND, Driver, HistoryStore, Introspect, Lock, MakeRow, OPEN_ROW, Session,

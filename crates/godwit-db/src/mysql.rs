@@ -2,6 +2,7 @@
 //! with progress recorded after each; `GET_LOCK` serialises deployers.
 
 mod introspect;
+pub(crate) mod replica;
 
 use std::str::FromStr;
 

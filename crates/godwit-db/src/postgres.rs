@@ -8,6 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Row};
 
 mod introspect;
+pub(crate) mod replica;
 mod role;
 
 pub use role::comment as plugin_role_comment;

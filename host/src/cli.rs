@@ -171,7 +171,7 @@ pub fn main() -> u8 {
     };
     // The command ran to its end; its output did not all arrive. Say so, and do not
     // report success to a script that got a truncated file.
-    match crate::text::output_failed() {
+    match crate::output::output_failed() {
         Some(err) => {
             eprintln!("error: the output could not be written ({err}): it is incomplete");
             if code == exit::OK { exit::USAGE } else { code }
@@ -345,10 +345,8 @@ fn unless_missing(command: &Command, config: Config) -> Result<Config, Error> {
                 "note: {} does not exist yet: read as an empty database; `godwit deploy` creates it",
                 path.display()
             );
-            Ok(Config {
-                target: config.target.as_empty(),
-                ..config
-            })
+            let empty = config.target.as_empty();
+            Ok(config.with_target(empty))
         }
         Command::Backup(_) => refuse("backup"),
         Command::Adopt(_) => refuse("adopt"),

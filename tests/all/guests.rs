@@ -107,7 +107,7 @@ fn builtin_plugins_are_the_built_first_party_plugins() {
         let built = std::fs::read(guest_path(name)).unwrap();
         assert!(
             embedded == built,
-            "host/builtin/{}.wasm is not a build of plugins/{name} ({} bytes embedded, {} built); \
+            "crates/godwit-engine/builtin/{}.wasm is not a build of plugins/{name} ({} bytes embedded, {} built); \
              run `cargo run -p godwit-test-guests --bin update-builtins` and commit the result",
             name.replace('-', "_"),
             embedded.len(),

@@ -93,16 +93,32 @@ fn the_crate_ships_exactly_the_sdk_files_the_binary_embeds() {
 }
 
 #[test]
-fn the_crate_ships_the_builtin_plugins_and_the_wit() {
+fn the_binary_crate_ships_its_build_script_and_the_wit() {
     let packaged = packaged_files();
-    let mut wanted = vec!["build.rs".to_owned(), "wit/godwit-plugin.wit".to_owned()];
-    for entry in std::fs::read_dir(host_dir().join("builtin")).unwrap() {
+    let wanted = ["build.rs", "wit/godwit-plugin.wit"];
+    let missing: Vec<_> = wanted.iter().filter(|f| !packaged.contains(**f)).collect();
+    assert!(missing.is_empty(), "the package lacks {missing:?}");
+}
+
+/// godwit-engine embeds the built-in plugins (`plugin/builtin.rs`), so its `.crate` must
+/// hold every committed component.
+#[test]
+fn the_engine_crate_ships_the_builtin_plugins() {
+    let packaged = files_of_package("godwit-engine");
+    let mut wanted = Vec::new();
+    for entry in std::fs::read_dir(host_dir().join("../crates/godwit-engine/builtin")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         wanted.push(format!("builtin/{name}"));
     }
-    assert!(wanted.len() > 2, "host/builtin holds no plugin: {wanted:?}");
+    assert!(
+        wanted.len() > 2,
+        "crates/godwit-engine/builtin holds no plugin: {wanted:?}"
+    );
     let missing: Vec<_> = wanted.iter().filter(|f| !packaged.contains(*f)).collect();
-    assert!(missing.is_empty(), "the package lacks {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "godwit-engine's package lacks {missing:?}"
+    );
 }
 
 /// godwit-plugin generates its bindings from the WIT at build time, so its `.crate` must

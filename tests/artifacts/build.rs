@@ -8,7 +8,7 @@
 //! for the host are kept away from the guests.
 //!
 //! Paths are remapped so that the bytes do not depend on where the checkout or the cargo
-//! home is: the first-party plugins built here must equal the committed `host/builtin/`
+//! home is: the first-party plugins built here must equal the committed `crates/godwit-engine/builtin/`
 //! files on any machine with the pinned toolchain.
 
 use std::env;

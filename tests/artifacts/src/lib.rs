@@ -3,7 +3,7 @@
 //! built from source for `wasm32-wasip2` by this crate's build script.
 //!
 //! Only tests depend on this crate. The godwit binary embeds the committed components in
-//! `host/builtin/` instead, so that building it needs neither the wasm target nor the
+//! `crates/godwit-engine/builtin/` instead, so that building it needs neither the wasm target nor the
 //! plugins' sources; `tests/all/guests.rs` checks those files against this build.
 //!
 //! ```

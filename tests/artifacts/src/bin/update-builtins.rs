@@ -1,5 +1,5 @@
 //! Copies the first-party plugins this crate just built from `plugins/` into
-//! `host/builtin/`, the components the godwit binary embeds. Run it after changing a
+//! `crates/godwit-engine/builtin/`, the components the godwit binary embeds. Run it after changing a
 //! plugin or the SDK: `cargo run -p godwit-test-guests --bin update-builtins`.
 
 use std::path::Path;
@@ -7,7 +7,7 @@ use std::path::Path;
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let plugins = root.join("plugins");
-    let out = root.join("host/builtin");
+    let out = root.join("crates/godwit-engine/builtin");
     let mut names: Vec<String> = std::fs::read_dir(&plugins)
         .expect("plugins/ is readable")
         .filter_map(|e| e.ok())
@@ -27,7 +27,7 @@ fn main() {
                 .unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
         }
         println!(
-            "host/builtin/{file}: {} ({} bytes)",
+            "crates/godwit-engine/builtin/{file}: {} ({} bytes)",
             if unchanged { "unchanged" } else { "updated" },
             bytes.len()
         );

@@ -169,9 +169,9 @@ fn not_nested(config: &Config, plugin: &str, dir: &Path) -> Result<(), Error> {
     not_nested_among(&config.project_dir, &config.file.plugins, plugin, dir)
 }
 
-/// [`not_nested`] against the plugins declared in `plugins` (godwit.toml's), for `godwit
+/// `not_nested` against the plugins declared in `plugins` (godwit.toml's), for `godwit
 /// plugin run`, which reads godwit.toml without a database.
-pub(crate) fn not_nested_among(
+pub fn not_nested_among(
     project_dir: &Path,
     plugins: &std::collections::BTreeMap<String, crate::config::PluginSettings>,
     plugin: &str,

@@ -8,7 +8,7 @@
 //! asks for. Commit the lock with the plugins it names.
 //!
 //! ```
-//! use godwit::lockfile::{Lock, LockEntry};
+//! use godwit_engine::lockfile::{Lock, LockEntry};
 //!
 //! let mut lock = Lock::default();
 //! lock.insert(LockEntry {

@@ -1,12 +1,12 @@
 //! Small pieces of the text godwit prints, shared by the reports and the plan.
 
 /// `"s"` unless there is exactly one.
-pub(crate) fn plural(n: usize) -> &'static str {
+pub fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
 /// `n` with a comma between each group of three digits: `1,234,567`.
-pub(crate) fn thousands(n: impl Into<i128>) -> String {
+pub fn thousands(n: impl Into<i128>) -> String {
     let n = n.into();
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
@@ -21,7 +21,7 @@ pub(crate) fn thousands(n: impl Into<i128>) -> String {
 
 /// A statement on one line, its whitespace runs made single spaces, cut after `max`
 /// characters with an ellipsis.
-pub(crate) fn one_line(sql: &str, max: usize) -> String {
+pub fn one_line(sql: &str, max: usize) -> String {
     // A `--` comment would swallow the rest of the line it is joined into: it goes.
     let mut code = String::with_capacity(sql.len());
     let mut quoted = false;
@@ -45,7 +45,7 @@ pub(crate) fn one_line(sql: &str, max: usize) -> String {
 
 /// A list of names that may run to hundreds, in a sentence: `a`, `a and b`, or `from a
 /// to z` (the caller says how many); `None` when there is none.
-pub(crate) fn span(names: &[String]) -> Option<String> {
+pub fn span(names: &[String]) -> Option<String> {
     match names {
         [] => None,
         [one] => Some(one.clone()),
@@ -55,38 +55,12 @@ pub(crate) fn span(names: &[String]) -> Option<String> {
 }
 
 /// Names one per line, indented, the first `max` of them and then how many more.
-pub(crate) fn listed(names: &[String], max: usize) -> String {
+pub fn listed(names: &[String], max: usize) -> String {
     let mut lines: Vec<String> = names.iter().take(max).map(|n| format!("  {n}")).collect();
     if names.len() > max {
         lines.push(format!("  and {} more", names.len() - max));
     }
     lines.join("\n")
-}
-
-/// The first error writing the command's output, other than a reader that went away.
-static OUTPUT_FAILED: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex::new(None);
-
-/// Writes command output to stdout without panicking when it cannot be written, as
-/// `println!` does. A reader that went away (`godwit lint | head`) ends the output, not
-/// the command: a deploy whose output is no longer read still finishes and releases its
-/// lock. Any other failure (a full disk under `> file`) is kept for [`output_failed`].
-pub(crate) fn write_out(args: std::fmt::Arguments) {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    if let Err(err) = out.write_fmt(args).and_then(|()| out.flush())
-        && err.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        let mut failed = OUTPUT_FAILED.lock().unwrap_or_else(|e| e.into_inner());
-        failed.get_or_insert(err);
-    }
-}
-
-/// The first error [`write_out`] met, if any, other than a closed pipe.
-pub(crate) fn output_failed() -> Option<std::io::Error> {
-    OUTPUT_FAILED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
 }
 
 /// A duration in milliseconds as people read it: `250 ms`, `1.25 s`.

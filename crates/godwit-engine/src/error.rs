@@ -65,7 +65,8 @@ pub enum Error {
     RunBackup {
         operation: crate::history::Operation,
         why: BackupWhy,
-        source: crate::backup::BackupError,
+        /// Boxed: beside `why` it would make every `Result<_, Error>` larger.
+        source: Box<crate::backup::BackupError>,
     },
 
     /// The database holds another tool's migration history and none of godwit's: a
@@ -225,7 +226,7 @@ impl Error {
             // Nothing was applied: not "a migration failed". A missing tool is the
             // machine's setup, as for `godwit backup`; any other failure stops the deploy
             // for the safety the backup was for.
-            Error::RunBackup { source, .. } => match source {
+            Error::RunBackup { source, .. } => match **source {
                 crate::backup::BackupError::ToolMissing { .. } => exit::USAGE,
                 _ => exit::BLOCKED,
             },

@@ -477,6 +477,11 @@ impl Config {
         })
     }
 
+    /// The same settings against another database.
+    pub fn with_target(self, target: Target) -> Config {
+        Config { target, ..self }
+    }
+
     /// How to read the migrations folder: godwit.toml's layout or pattern, else the
     /// layout detected from the folder (once per command).
     pub fn layout(&self) -> crate::source::LayoutSpec {

@@ -832,7 +832,7 @@ impl Migrator {
             .map_err(|source| Error::RunBackup {
                 operation,
                 why,
-                source,
+                source: Box::new(source),
             })?;
         self.emit(Event::BackupTaken {
             id: meta.id.clone(),

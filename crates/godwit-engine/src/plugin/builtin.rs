@@ -1,7 +1,7 @@
 //! The first-party plugins, compiled into the godwit binary so that `builtin = "NAME"` in
 //! godwit.toml needs no file.
 //!
-//! The components are committed in `host/builtin/`, built from `plugins/` with
+//! The components are committed in `crates/godwit-engine/builtin/`, built from `plugins/` with
 //! `cargo run -p godwit-test-guests --bin update-builtins`, so that building godwit needs
 //! neither the wasm32-wasip2 target nor the plugins' sources (`cargo install` builds from
 //! the packaged crate alone). A test rebuilds them from source and compares the bytes.

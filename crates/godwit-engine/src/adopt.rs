@@ -11,8 +11,10 @@ use crate::migrator::{Migrator, new_row};
 use crate::source::{Migration, Version};
 use crate::{Dialect, Error};
 
-/// A tool whose history table godwit can read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+/// A tool whose history table godwit can read. With the `clap` feature, also a
+/// command-line value (`adopt --from prisma`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Tool {
     Prisma,

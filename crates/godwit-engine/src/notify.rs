@@ -9,9 +9,9 @@
 //! notifier's `Err`, trap or timeout is never fatal to the run it reports on.
 //!
 //! ```no_run
-//! # async fn demo(config: &godwit::config::Config) -> Result<(), godwit::Error> {
-//! use godwit::migrator::{DeployOptions, Migrator};
-//! use godwit::notify::Notifiers;
+//! # async fn demo(config: &godwit_engine::config::Config) -> Result<(), godwit_engine::Error> {
+//! use godwit_engine::migrator::{DeployOptions, Migrator};
+//! use godwit_engine::notify::Notifiers;
 //!
 //! let notifiers = Notifiers::from_config(config)?;
 //! let mut migrator = Migrator::connect(config).await?;

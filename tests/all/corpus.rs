@@ -46,6 +46,42 @@ fn authelia_postgres_up_down_up() {
     p.godwit(&["status"]).expect(0);
 }
 
+/// authelia's folder as authelia keeps it (`V0001.Initial_Schema.up.sql`): the layout
+/// godwit detects cannot name its files, so the first command stops before connecting
+/// and names the `pattern` that reads them; with that line in godwit.toml, the same
+/// folder deploys, untouched.
+#[test]
+fn authelia_folder_as_it_is_deploys_with_the_suggested_pattern() {
+    let p = Project::empty(Dialect::Postgres);
+    let source = corpus("authelia/internal/storage/migrations/postgres");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let entry = entry.unwrap();
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        p.write(&entry.file_name().to_string_lossy(), &text);
+    }
+    let out = p.godwit(&["status"]);
+    out.expect(2);
+    let text = out.text();
+    let pattern = text
+        .split_once("`pattern = \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(pattern, _)| pattern.to_owned())
+        .unwrap_or_else(|| panic!("no pattern suggested:\n{text}"));
+    assert!(
+        !p.db.table_exists("godwit_migrations"),
+        "nothing was written before the files were readable"
+    );
+    std::fs::write(
+        p.path().join("godwit.toml"),
+        format!("pattern = \"{pattern}\"\n"),
+    )
+    .unwrap();
+    p.godwit(&["deploy"])
+        .expect(0)
+        .says("Applied 26 migrations");
+    p.godwit(&["status"]).expect(0);
+}
+
 /// V0007 defines stored procedures without DELIMITER; the down chain has a real bug at
 /// V0007's down script on MariaDB.
 #[test]

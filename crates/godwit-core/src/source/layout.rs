@@ -853,7 +853,7 @@ fn read_up_down_files(dir: &Path, tool: Layout) -> Result<Vec<Migration>, Error>
     let files = entries(dir)?;
     let named = |path: &Path, stem: &str| {
         version_and_name(stem).ok_or_else(|| {
-            Error::source(
+            misnamed(
                 path,
                 "a migration file is named <version>_<name>.sql (or .up.sql / .down.sql)",
             )
@@ -1390,10 +1390,8 @@ fn read_sections(dir: &Path, tool: Sections) -> Result<Vec<Migration>, Error> {
         if !path.is_file() || !name.ends_with(".sql") {
             continue;
         }
-        let (version, label) =
-            version_and_name(name.trim_end_matches(".sql")).ok_or_else(|| {
-                Error::source(&path, "a migration file is named <version>_<name>.sql")
-            })?;
+        let (version, label) = version_and_name(name.trim_end_matches(".sql"))
+            .ok_or_else(|| misnamed(&path, "a migration file is named <version>_<name>.sql"))?;
         let text = read_text(&path)?;
         let env = |name: &str| std::env::var(name).ok();
         let (up, down, unfilled_up) = sections(&path, &text, tool, &env)?;
@@ -1550,8 +1548,52 @@ fn sections(
     ))
 }
 
-/// `pattern = "V{version}.{name}.{direction}.sql"`: for folders no known tool wrote.
-fn read_pattern(dir: &Path, pattern: &str) -> Result<Vec<Migration>, Error> {
+/// A file the detected layout cannot name: `expected` says how that layout names files,
+/// and, where the file's own name suggests a `pattern` that reads it (authelia's
+/// `V0001.Initial_Schema.up.sql`), the error says that pattern too.
+fn misnamed(path: &Path, expected: &str) -> Error {
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match suggested_pattern(&file) {
+        Some(pattern) => Error::source(
+            path,
+            format!(
+                "{expected}\n  if another tool named these files, say how in godwit.toml: `pattern = \"{pattern}\"` reads this one \
+                 (every .sql file in the folder must then match it)"
+            ),
+        ),
+        None => Error::source(path, expected),
+    }
+}
+
+/// A `pattern` that reads `file` as a migration: a prefix of letters, the version's
+/// digits, a separator, the name, then `.up`/`.down` if it has one and `.sql`. Only a
+/// pattern that really matches the file is suggested.
+fn suggested_pattern(file: &str) -> Option<String> {
+    let stem = file.strip_suffix(".sql")?;
+    let (stem, direction) = match stem.rsplit_once('.') {
+        Some((rest, "up" | "down")) => (rest, ".{direction}"),
+        _ => (stem, ""),
+    };
+    let digits = stem.find(|c: char| c.is_ascii_digit())?;
+    let prefix = &stem[..digits];
+    let after_version = stem[digits..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| digits + i)?;
+    let name = stem[after_version..].find(|c: char| c.is_alphanumeric())? + after_version;
+    let separator = &stem[after_version..name];
+    if !prefix.chars().all(|c| c.is_ascii_alphabetic()) || separator.contains(['{', '}']) {
+        return None;
+    }
+    let pattern = format!("{prefix}{{version}}{separator}{{name}}{direction}.sql");
+    let (regex, _) = pattern_regex(&pattern).ok()?;
+    regex.is_match(file).then_some(pattern)
+}
+
+/// The regular expression of a `pattern`, and what follows its last placeholder.
+fn pattern_regex(pattern: &str) -> Result<(regex::Regex, &str), Error> {
     let mut regex = String::from("^");
     let mut rest = pattern;
     let mut seen = Vec::new();
@@ -1590,6 +1632,12 @@ fn read_pattern(dir: &Path, pattern: &str) -> Result<Vec<Migration>, Error> {
     }
     let regex = regex::Regex::new(&regex)
         .map_err(|e| Error::Config(format!("pattern `{pattern}`: {e}")))?;
+    Ok((regex, rest))
+}
+
+/// `pattern = "V{version}.{name}.{direction}.sql"`: for folders no known tool wrote.
+fn read_pattern(dir: &Path, pattern: &str) -> Result<Vec<Migration>, Error> {
+    let (regex, rest) = pattern_regex(pattern)?;
     // Files of the pattern's kind that it does not match would silently never run: a
     // typo in a name must stop the deploy, not skip a migration.
     let kind = rest.rsplit_once('.').map(|(_, ext)| format!(".{ext}"));
@@ -2613,6 +2661,58 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("placeholders are")
+        );
+    }
+
+    /// A folder another tool named (authelia's `V0001.Initial_Schema.up.sql`, a dash
+    /// after the version) is read as golang-migrate's and fails on its first file; the
+    /// error suggests a `pattern`, and that pattern reads the whole folder.
+    #[test]
+    fn a_misnamed_file_suggests_the_pattern_that_reads_it() {
+        for (files, expected) in [
+            (
+                [
+                    "V0001.Initial_Schema.up.sql",
+                    "V0001.Initial_Schema.down.sql",
+                    "V0002.More.up.sql",
+                ],
+                "V{version}.{name}.{direction}.sql",
+            ),
+            (
+                ["0001-init.up.sql", "0001-init.down.sql", "0002-more.up.sql"],
+                "{version}-{name}.{direction}.sql",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let contents: Vec<(&str, &str)> = files.iter().map(|f| (*f, "SELECT 1;")).collect();
+            write(dir.path(), &contents);
+            let detected = LayoutSpec {
+                layout: None,
+                pattern: None,
+            };
+            let message = read(dir.path(), &detected, Dialect::Postgres)
+                .unwrap_err()
+                .to_string();
+            let suggested = message
+                .split_once("`pattern = \"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(pattern, _)| pattern.to_owned())
+                .unwrap_or_else(|| panic!("no pattern suggested: {message}"));
+            assert_eq!(suggested, expected);
+            let spec = LayoutSpec {
+                layout: None,
+                pattern: Some(suggested),
+            };
+            let ms = read(dir.path(), &spec, Dialect::Postgres).unwrap();
+            assert_eq!(versions(&ms), ["0001", "0002"]);
+            assert!(ms[0].down.is_some());
+        }
+        // Nothing to suggest for a name with no version in it.
+        assert_eq!(super::suggested_pattern("init.up.sql"), None);
+        assert_eq!(super::suggested_pattern("V1.sql"), None, "no name");
+        assert_eq!(
+            super::suggested_pattern("R__refresh_views.sql").as_deref(),
+            None
         );
     }
 

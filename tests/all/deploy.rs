@@ -447,24 +447,7 @@ fn lock_session_ended(d: Dialect) {
     gate.three_migrations(&p);
     let deploy = p.spawn(&["deploy"]);
     gate.wait_for_a_waiter();
-    // End the session that holds the migration lock in this database: not the gate's,
-    // not godwit's work session (which waits on the gate).
-    match d {
-        Dialect::Postgres => {
-            let ended = p.db.int(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' \
-                 AND granted AND objid <> 4242 AND pid <> pg_backend_pid() \
-                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            );
-            assert_eq!(ended, 1, "one session holds godwit's lock");
-        }
-        _ => {
-            let holder =
-                p.db.int("SELECT IS_USED_LOCK(CONCAT('godwit:', DATABASE()))");
-            assert!(holder > 0, "godwit's lock is held");
-            p.db.exec(&format!("KILL {holder}"));
-        }
-    }
+    end_the_lock_session(&p.db);
     // Longer than godwit's interval between asks of the lock session (one second), so
     // the ask before the third migration is made whatever the timing.
     std::thread::sleep(std::time::Duration::from_millis(1500));
@@ -477,6 +460,27 @@ fn lock_session_ended(d: Dialect) {
     );
     p.godwit(&["deploy"]).expect(0);
     assert!(p.db.table_exists("third_t"));
+}
+
+/// Ends, as an administrator would (`pg_terminate_backend`, `KILL`), the session that
+/// holds godwit's migration lock in this database: not the gate's, and not godwit's work
+/// session, which waits on the gate.
+fn end_the_lock_session(db: &TestDb) {
+    match db.dialect {
+        Dialect::Postgres => {
+            let ended = db.int(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' \
+                 AND granted AND objid <> 4242 AND pid <> pg_backend_pid() \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            );
+            assert_eq!(ended, 1, "one session holds godwit's lock");
+        }
+        _ => {
+            let holder = db.int("SELECT IS_USED_LOCK(CONCAT('godwit:', DATABASE()))");
+            assert!(holder > 0, "godwit's lock is held");
+            db.exec(&format!("KILL {holder}"));
+        }
+    }
 }
 
 /// How the migration lock passes out of a deployer's hands while its migration runs.
@@ -523,14 +527,7 @@ fn lock_lost_before_commit(loss: LockLoss) {
     let deploy = p.spawn(&["deploy"]);
     gate.wait_for_a_waiter();
     match loss {
-        LockLoss::SessionEnded => {
-            let ended = p.db.int(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' \
-                 AND granted AND objid <> 4242 AND pid <> pg_backend_pid() \
-                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            );
-            assert_eq!(ended, 1, "one session holds godwit's lock");
-        }
+        LockLoss::SessionEnded => end_the_lock_session(&p.db),
         LockLoss::LeaseTaken => {
             // As a deployer elsewhere would once the lease looked expired to it.
             let taken = p.db.int(

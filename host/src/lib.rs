@@ -44,7 +44,7 @@ pub mod report;
 // modules keep the paths they had when they were this crate's (`godwit::migrator`,
 // `crate::config`, …), so the commands, tests and benches did not change.
 pub use godwit_engine::{
-    Dialect, Error, VERSION, adopt, analyze, backup, config, diff, driver, error, finding,
-    findings_report, fleet, health, history, lint, lockfile, migrator, notify, plan, plugin,
-    redact, schema, source, split, step, text, validate, value, verify,
+    Dialect, Error, VERSION, adopt, analyze, backup, config, diff, driver, error, event, finding,
+    findings_report, fleet, foreign, health, history, lint, lockfile, migrator, notify, plan,
+    plugin, redact, schema, source, split, step, text, validate, value, verify,
 };

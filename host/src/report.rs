@@ -7,10 +7,11 @@ use serde::Serialize;
 
 use crate::backup::Meta;
 use crate::backup::copy::{CopyOutcome, Listed, Listing};
+use crate::event::Event;
 use crate::history::{Entry, HistoryRow, Operation, RowState, Status};
 pub use crate::history::{Summary, summarize};
+use crate::migrator::RunReport;
 pub use crate::migrator::empty_downs_warning;
-use crate::migrator::{Event, RunReport};
 pub use crate::text::{bytes, ms};
 use crate::text::{plural, thousands};
 
@@ -311,13 +312,13 @@ impl ProgressPrinter {
                 let line = if *paused_ms == 0 {
                     format!(
                         "    paused: {reason}; waiting (at most {})",
-                        crate::health::secs(*max_pause_ms)
+                        crate::text::secs(*max_pause_ms)
                     )
                 } else {
                     format!(
                         "    still paused after {}: {reason}; waiting (at most {})",
-                        crate::health::secs(*paused_ms),
-                        crate::health::secs(*max_pause_ms)
+                        crate::text::secs(*paused_ms),
+                        crate::text::secs(*max_pause_ms)
                     )
                 };
                 self.println(line);
@@ -325,7 +326,7 @@ impl ProgressPrinter {
             Event::StepResumed { paused_ms, .. } => {
                 self.println(format!(
                     "    resumed after a pause of {}",
-                    crate::health::secs(*paused_ms)
+                    crate::text::secs(*paused_ms)
                 ));
             }
             Event::PluginLog {

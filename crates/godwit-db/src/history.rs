@@ -4,7 +4,8 @@
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, Row, Type};
 
 use godwit_core::Dialect;
-use godwit_core::history::{HistoryRow, TABLE};
+use godwit_core::history::{HistoryRow, Operation, RowState, TABLE};
+use godwit_core::source::Migration;
 
 /// SQL for the history table that differs by dialect.
 pub(crate) struct HistorySql {
@@ -95,6 +96,35 @@ pub fn now_rfc3339() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.6fZ")
         .to_string()
+}
+
+/// The row a migration's history starts with: begun now, by this machine's user, with
+/// this godwit's version; `total` is its statement count, for a run that records them.
+pub fn new_row(
+    migration: &Migration,
+    operation: Operation,
+    state: RowState,
+    total: usize,
+) -> HistoryRow {
+    HistoryRow {
+        id: 0,
+        version: migration.version.to_string(),
+        name: migration.name.clone(),
+        kind: "sql".into(),
+        operation: operation.as_str().into(),
+        state: state.as_str().into(),
+        checksum: migration.checksum.clone(),
+        started_at: now_rfc3339(),
+        finished_at: None,
+        duration_ms: None,
+        applied_by: crate::settings::whoami(),
+        godwit_version: godwit_core::VERSION.into(),
+        plugin_digest: None,
+        statements_applied: 0,
+        statements_total: total as i64,
+        rows_affected: None,
+        error: None,
+    }
 }
 
 pub(crate) async fn fetch_history<DB>(

@@ -41,7 +41,7 @@ pub use confine::{Confined, Enforcement, Scope, ScopeRole};
 pub use error::{
     DbError, Described, ReplicaError, RoleProblem, SqlError, SqlErrorKind, describe_db_error,
 };
-pub use history::now_rfc3339;
+pub use history::{new_row, now_rfc3339};
 pub use raw::first_column;
 pub use replica::Replica;
 pub use settings::{ConnectSettings, LockMode, Target, ToolSession, hostname, whoami};

@@ -6,90 +6,12 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256, Sha384};
 
-use crate::history::{self, Operation, RowState, Status};
-use crate::migrator::{Migrator, new_row};
-use crate::source::{Migration, Version};
-use crate::{Dialect, Error};
-
-/// A tool whose history table godwit can read. With the `clap` feature, also a
-/// command-line value (`adopt --from prisma`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-#[serde(rename_all = "kebab-case")]
-pub enum Tool {
-    Prisma,
-    Drizzle,
-    Sqlx,
-    Flyway,
-    Goose,
-    Dbmate,
-    GolangMigrate,
-    Diesel,
-    /// ory/popx (Kratos, Hydra, Keto).
-    Popx,
-}
-
-impl Tool {
-    /// The tool refuses to go on when an applied migration's file changed since (Flyway's
-    /// validate on migrate, sqlx's `migrate run`); Prisma's `migrate deploy` and Drizzle's
-    /// migrator do not look.
-    pub fn refuses_changed_files(self) -> bool {
-        matches!(self, Tool::Flyway | Tool::Sqlx)
-    }
-
-    /// Every tool, in the order `adopt` looks for their tables.
-    pub const ALL: [Tool; 9] = [
-        Tool::Prisma,
-        Tool::Drizzle,
-        Tool::Sqlx,
-        Tool::Flyway,
-        Tool::Goose,
-        Tool::Dbmate,
-        Tool::GolangMigrate,
-        Tool::Diesel,
-        Tool::Popx,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Tool::Prisma => "prisma",
-            Tool::Drizzle => "drizzle",
-            Tool::Sqlx => "sqlx",
-            Tool::Flyway => "flyway",
-            Tool::Goose => "goose",
-            Tool::Dbmate => "dbmate",
-            Tool::GolangMigrate => "golang-migrate",
-            Tool::Diesel => "diesel",
-            Tool::Popx => "popx",
-        }
-    }
-
-    /// The history table, as it is named in `dialect`.
-    pub fn table(self, dialect: Dialect) -> &'static str {
-        match self {
-            Tool::Prisma => "_prisma_migrations",
-            Tool::Drizzle if dialect == Dialect::Postgres => "drizzle.__drizzle_migrations",
-            Tool::Drizzle => "__drizzle_migrations",
-            Tool::Sqlx => "_sqlx_migrations",
-            Tool::Flyway => "flyway_schema_history",
-            Tool::Goose => "goose_db_version",
-            Tool::Dbmate | Tool::GolangMigrate => "schema_migrations",
-            Tool::Diesel => "__diesel_schema_migrations",
-            Tool::Popx => "schema_migration",
-        }
-    }
-}
-
-/// The tools that keep their history in `table` (named as the statement analyser names
-/// tables: unquoted, without its schema), as `golang-migrate or dbmate`.
-pub fn history_table_owners(table: &str, dialect: Dialect) -> Option<String> {
-    let owners: Vec<&str> = Tool::ALL
-        .into_iter()
-        .filter(|t| t.table(dialect).rsplit('.').next() == Some(table))
-        .map(Tool::name)
-        .collect();
-    (!owners.is_empty()).then(|| owners.join(" or "))
-}
+use crate::error::Error;
+pub use crate::foreign::{OtherHistory, Tool, history_table_owners};
+use godwit_core::Dialect;
+use godwit_core::history::{self, Operation, RowState, Status};
+use godwit_core::source::{Migration, Version};
+use godwit_db::{Driver, new_row};
 
 /// How the other tool names a migration in its table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,17 +92,9 @@ fn hex(dialect: Dialect, expr: &str) -> String {
     }
 }
 
-/// Another tool's history table found in a database.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct OtherHistory {
-    pub tool: Tool,
-    pub table: String,
-    pub rows: i64,
-}
-
 /// The tools whose history table exists in this database, with their row counts.
-async fn present(m: &mut Migrator, dialect: Dialect) -> Result<Vec<Tool>, Error> {
-    Ok(histories(m, dialect)
+async fn present(driver: &mut dyn Driver, dialect: Dialect) -> Result<Vec<Tool>, Error> {
+    Ok(histories(driver, dialect)
         .await?
         .into_iter()
         .map(|h| h.tool)
@@ -189,7 +103,7 @@ async fn present(m: &mut Migrator, dialect: Dialect) -> Result<Vec<Tool>, Error>
 
 /// Other tools' history tables in this database, and how many rows each holds.
 pub(crate) async fn histories(
-    m: &mut Migrator,
+    driver: &mut dyn Driver,
     dialect: Dialect,
 ) -> Result<Vec<OtherHistory>, Error> {
     let mut found = Vec::new();
@@ -198,11 +112,11 @@ pub(crate) async fn histories(
             continue; // the same table as dbmate's, told apart below
         }
         let sql = format!("SELECT count(*) FROM {}", tool.table(dialect));
-        let found_tool = match m.driver().query_i64(&sql).await {
+        let found_tool = match driver.query_i64(&sql).await {
             Ok(rows) if tool == Tool::Dbmate => {
                 // dbmate and golang-migrate share the table name; golang-migrate's has `dirty`.
                 let dirty = format!("SELECT count(dirty) FROM {}", tool.table(dialect));
-                let tool = if m.driver().query_i64(&dirty).await.is_ok() {
+                let tool = if driver.query_i64(&dirty).await.is_ok() {
                     Tool::GolangMigrate
                 } else {
                     Tool::Dbmate
@@ -228,7 +142,7 @@ pub(crate) async fn histories(
 }
 
 async fn read_foreign(
-    m: &mut Migrator,
+    driver: &mut dyn Driver,
     tool: Tool,
     dialect: Dialect,
 ) -> Result<Vec<ForeignRow>, Error> {
@@ -265,8 +179,7 @@ async fn read_foreign(
         Tool::GolangMigrate => format!("SELECT {}, {} FROM {table}", t("version"), t("dirty")),
         Tool::Diesel | Tool::Popx => format!("SELECT {} FROM {table}", t("version")),
     };
-    let rows = m
-        .driver()
+    let rows = driver
         .query_text(&sql)
         .await
         .map_err(|e| Error::db(format!("cannot read {table}"), &e))?;
@@ -438,7 +351,7 @@ fn matches(tool: Tool, key: &Key, m: &Migration) -> bool {
         // diesel compares the text it recorded, which is not always the directory's
         // version (`2024-03-13_170000_x` is recorded as `20240313`).
         Key::Version(v) if tool == Tool::Diesel => {
-            crate::source::diesel_recorded_version(&m.origin) == v.as_str()
+            godwit_core::source::diesel_recorded_version(&m.origin) == v.as_str()
         }
         Key::Version(v) | Key::Only(v) => m.version.same_number(v),
         Key::BaselineMarker(v) => {
@@ -450,72 +363,92 @@ fn matches(tool: Tool, key: &Key, m: &Migration) -> bool {
 
 /// Other tools' history tables holding rows, when godwit's own history is empty: the
 /// database was migrated by another tool and not adopted yet. Reads only.
-pub async fn unadopted_histories(migrator: &mut Migrator) -> Result<Vec<OtherHistory>, Error> {
-    if !migrator.history().await?.is_empty() {
+pub async fn unadopted_histories(
+    driver: &mut dyn Driver,
+    dialect: Dialect,
+) -> Result<Vec<OtherHistory>, Error> {
+    if !driver.history().await?.is_empty() {
         return Ok(Vec::new());
     }
-    let dialect = migrator.config().target.dialect;
-    let mut found = histories(migrator, dialect).await?;
+    let mut found = histories(driver, dialect).await?;
     found.retain(|h| h.rows > 0);
     Ok(found)
 }
 
-/// Records what `tool` (detected when `None`) applied as applied in godwit's history.
-pub async fn adopt(migrator: &mut Migrator, tool: Option<Tool>) -> Result<AdoptReport, Error> {
-    locked_adopt(migrator, tool).await
+/// What another tool recorded, read before the lock is taken: the first half of
+/// `godwit adopt` ([`crate::migrator::Migrator::adopt`]); [`Adoption::record`] is the rest.
+pub struct Adoption {
+    tool: Tool,
+    dialect: Dialect,
+    foreign: Vec<ForeignRow>,
 }
 
-async fn locked_adopt(migrator: &mut Migrator, tool: Option<Tool>) -> Result<AdoptReport, Error> {
-    let dialect = migrator.config().target.dialect;
-    let found = present(migrator, dialect).await?;
-    let tool = match (tool, found.as_slice()) {
-        (Some(tool), _)
-            if found.contains(&tool)
-                || (tool == Tool::Dbmate && found.contains(&Tool::GolangMigrate)) =>
-        {
-            tool
-        }
-        (Some(tool), _) => {
-            return Err(Error::Config(format!(
-                "there is no {} table ({}) in this database",
-                tool.name(),
-                tool.table(dialect)
-            )));
-        }
-        (None, [one]) => *one,
-        (None, []) => {
-            return Err(Error::Config(
-                "found no history table of Prisma, Drizzle, sqlx, Flyway, goose, dbmate, golang-migrate, diesel or popx in this database; \
-                 for a database no tool tracked, use `godwit baseline VERSION`"
-                    .into(),
-            ));
-        }
-        (None, many) => {
-            let names: Vec<&str> = many.iter().map(|t| t.name()).collect();
-            return Err(Error::Config(format!(
-                "found history tables of {}; say which one to adopt with `--from`",
-                names.join(" and ")
-            )));
-        }
-    };
-    let foreign = read_foreign(migrator, tool, dialect).await?;
-    let migrations = migrator.read_sources()?;
-    migrator
-        .locked(async |m: &mut Migrator| {
-            record_adoption(m, tool, dialect, &foreign, &migrations).await
+impl Adoption {
+    /// Finds `tool`'s history table (the only one there, when `None`) and reads its rows.
+    pub async fn read(
+        driver: &mut dyn Driver,
+        dialect: Dialect,
+        tool: Option<Tool>,
+    ) -> Result<Adoption, Error> {
+        let found = present(driver, dialect).await?;
+        let tool = match (tool, found.as_slice()) {
+            (Some(tool), _)
+                if found.contains(&tool)
+                    || (tool == Tool::Dbmate && found.contains(&Tool::GolangMigrate)) =>
+            {
+                tool
+            }
+            (Some(tool), _) => {
+                return Err(Error::Config(format!(
+                    "there is no {} table ({}) in this database",
+                    tool.name(),
+                    tool.table(dialect)
+                )));
+            }
+            (None, [one]) => *one,
+            (None, []) => {
+                return Err(Error::Config(
+                    "found no history table of Prisma, Drizzle, sqlx, Flyway, goose, dbmate, golang-migrate, diesel or popx in this database; \
+                     for a database no tool tracked, use `godwit baseline VERSION`"
+                        .into(),
+                ));
+            }
+            (None, many) => {
+                let names: Vec<&str> = many.iter().map(|t| t.name()).collect();
+                return Err(Error::Config(format!(
+                    "found history tables of {}; say which one to adopt with `--from`",
+                    names.join(" and ")
+                )));
+            }
+        };
+        let foreign = read_foreign(driver, tool, dialect).await?;
+        Ok(Adoption {
+            tool,
+            dialect,
+            foreign,
         })
-        .await
+    }
+
+    /// Records what the tool applied of `migrations` as applied in godwit's history; run
+    /// under the migration lock.
+    pub async fn record(
+        &self,
+        driver: &mut dyn Driver,
+        migrations: &[Migration],
+    ) -> Result<AdoptReport, Error> {
+        record_adoption(driver, self.tool, self.dialect, &self.foreign, migrations).await
+    }
 }
 
 async fn record_adoption(
-    migrator: &mut Migrator,
+    driver: &mut dyn Driver,
     tool: Tool,
     dialect: Dialect,
     foreign: &[ForeignRow],
     migrations: &[Migration],
 ) -> Result<AdoptReport, Error> {
-    migrator.driver().ensure_history_table().await?;
-    let rows = migrator.driver().history().await?;
+    driver.ensure_history_table().await?;
+    let rows = driver.history().await?;
     // The Flyway baseline the other tool took, if any, decides which files are this
     // database's path, as godwit's own history would once the rows are recorded.
     let recorded: Vec<Version> = foreign
@@ -608,8 +541,7 @@ async fn record_adoption(
         if differs {
             report.differs.push(id);
         }
-        migrator
-            .driver()
+        driver
             .insert_history(&history)
             .await
             .map_err(|e| Error::db("cannot record the adoption", &e))?;
@@ -718,7 +650,7 @@ mod tests {
                 let table = tool.table(dialect);
                 let bare = table.rsplit('.').next().unwrap_or(table);
                 assert!(
-                    crate::schema::is_bookkeeping_table(bare),
+                    godwit_core::schema::is_bookkeeping_table(bare),
                     "{}: {table}",
                     tool.name()
                 );

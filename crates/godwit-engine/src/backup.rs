@@ -32,10 +32,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::Dialect;
 use crate::config::Config;
-use crate::driver::Driver;
+use godwit_core::Dialect;
 use godwit_core::sql::{literal, quote};
+use godwit_db::Driver;
 
 /// Where backups go when godwit.toml does not say.
 pub const DEFAULT_DIR: &str = ".godwit/backups";
@@ -130,11 +130,11 @@ impl BackupError {
 
     pub(crate) fn db(
         context: impl Into<String>,
-        err: &(impl crate::driver::Described + ?Sized),
+        err: &(impl godwit_db::Described + ?Sized),
     ) -> BackupError {
         BackupError::Database {
             context: context.into(),
-            message: crate::error::describe_db_error(err),
+            message: godwit_db::describe_db_error(err),
         }
     }
 }
@@ -284,7 +284,7 @@ fn new_id() -> String {
         now.timestamp_nanos_opt().unwrap_or_default(),
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::SeqCst),
-        crate::driver::hostname()
+        godwit_db::hostname()
     );
     let digest = Sha256::digest(seed.as_bytes());
     let short: String = digest.iter().take(3).map(|b| format!("{b:02x}")).collect();
@@ -330,7 +330,7 @@ pub async fn take(
     std::fs::rename(&partial, &path).map_err(|e| BackupError::io("rename", &partial, e))?;
     let meta = Meta {
         id: id.clone(),
-        created_at: crate::driver::now_rfc3339(),
+        created_at: godwit_db::now_rfc3339(),
         dialect: config.target.dialect,
         database: config.target.display.clone(),
         tool,
@@ -341,7 +341,7 @@ pub async fn take(
         file,
         reason: reason.to_string(),
         applied,
-        godwit_version: crate::VERSION.into(),
+        godwit_version: godwit_core::VERSION.into(),
         schema: config.target.schema.clone(),
     };
     let sidecar = dir.join(format!("{id}.json"));
@@ -742,7 +742,7 @@ fn mentions_destruction(tokens: &[scan::Token]) -> bool {
 /// A tokenizer just good enough for [`destroys`]: words, quoted identifiers and
 /// punctuation, with strings and comments skipped.
 mod scan {
-    use super::{Ident, Name};
+    use crate::backup::{Ident, Name};
 
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub enum Token {

@@ -12,13 +12,21 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::{Dialect, Error};
+use godwit_core::Dialect;
+
+/// godwit.toml, a flag or the environment is wrong. The sentence says what, where, and
+/// what to do; it becomes [`crate::error::Error::Config`] (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
 
 /// The file a project is configured by.
 pub const CONFIG_FILE: &str = "godwit.toml";
 
 /// Where the embedded SQLite database lives, relative to the project directory.
 pub const DEFAULT_SQLITE_PATH: &str = ".godwit/godwit.db";
+
+pub mod targets;
 
 pub use godwit_core::project::keep_out_of_git;
 
@@ -64,7 +72,7 @@ pub struct FileConfig {
     pub lock: Option<LockMode>,
     /// Whose migrations folder this is: `godwit`, `prisma`, `drizzle`, `sqlx`, `flyway`,
     /// `goose`, `dbmate` or `golang-migrate`. Detected when unset.
-    pub layout: Option<crate::source::Layout>,
+    pub layout: Option<godwit_core::source::Layout>,
     /// File names as a pattern, e.g. `V{version}.{name}.{direction}.sql`, for folders no
     /// known tool wrote.
     pub pattern: Option<String>,
@@ -141,13 +149,13 @@ pub struct PluginSettings {
     #[serde(default = "yes")]
     pub enabled: bool,
     #[serde(default)]
-    pub grants: crate::plugin::capability::Grants,
+    pub grants: godwit_plugin::capability::Grants,
     #[serde(default)]
     pub limits: PluginLimits,
     /// `[plugins.NAME.config]`, handed to the plugin by `host.config()`; a step.toml's
     /// `[config]` overrides it key by key.
     #[serde(default, deserialize_with = "plugin_config")]
-    pub config: Vec<(String, crate::value::Value)>,
+    pub config: Vec<(String, godwit_core::value::Value)>,
     /// Who, besides godwit's SQL checker, confines the plugin's statements to its grants:
     /// `"database"` (the default: SQLite's authorizer, a PostgreSQL role) or
     /// `"checker-only"`, the operator's explicit choice to rely on the checker alone.
@@ -166,13 +174,13 @@ fn yes() -> bool {
 
 fn plugin_config<'de, D: Deserializer<'de>>(
     de: D,
-) -> Result<Vec<(String, crate::value::Value)>, D::Error> {
+) -> Result<Vec<(String, godwit_core::value::Value)>, D::Error> {
     let table = toml::Table::deserialize(de)?;
     Ok(table.into_iter().map(|(k, v)| (k, v.into())).collect())
 }
 
 /// `[plugins.NAME.limits]`: the operator's ceilings. A limit not set here is godwit's
-/// default (see [`crate::plugin::Limits`]); a manifest may ask for less, never for more.
+/// default (see [`godwit_plugin::Limits`]); a manifest may ask for less, never for more.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginLimits {
@@ -187,9 +195,9 @@ pub struct PluginLimits {
 
 impl PluginLimits {
     /// Refuses limits no call can run under: no time at all, more time than
-    /// [`crate::plugin::MAX_TIMEOUT`], or more memory than a plugin can have.
+    /// [`godwit_plugin::MAX_TIMEOUT`], or more memory than a plugin can have.
     pub fn validate(&self) -> Result<(), String> {
-        use crate::plugin::{MAX_TIMEOUT, POOL_MAX_MEMORY};
+        use godwit_plugin::{MAX_TIMEOUT, POOL_MAX_MEMORY};
         if let Some(timeout) = self.timeout {
             if timeout.is_zero() {
                 return Err("timeout = \"0\" leaves a plugin no time at all; write how long one call may take, e.g. \"10s\"".to_owned());
@@ -383,11 +391,11 @@ fn one_or_many<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error
     })
 }
 
-pub use crate::driver::{ConnectSettings, LockMode, Target};
-use crate::redact::{is_secret_param, redact_url_text, register_secret};
-pub use crate::redact::{redact, redact_url};
 pub use godwit_core::duration::{MAX_DURATION, parse_duration, parse_size};
 use godwit_core::duration::{deserialize_duration, deserialize_size};
+use godwit_db::redact::{is_secret_param, redact_url_text, register_secret};
+pub use godwit_db::redact::{redact, redact_url};
+pub use godwit_db::{ConnectSettings, LockMode, Target};
 
 /// Everything a command needs, resolved once.
 #[derive(Clone, Debug)]
@@ -405,7 +413,7 @@ pub struct Config {
     /// layout nor a pattern: detecting reads every file, so it is done once per command
     /// (the drivers' session and the reader both need it). `None` inside: detection
     /// failed, and the reader reports why.
-    pub(crate) detected: std::sync::OnceLock<Option<crate::source::Layout>>,
+    pub(crate) detected: std::sync::OnceLock<Option<godwit_core::source::Layout>>,
 }
 
 impl Config {
@@ -423,16 +431,16 @@ impl Config {
                 self.lock_mode
             },
             session: match self.layout().layout {
-                Some(crate::source::Layout::Sqlx) => crate::driver::ToolSession::Sqlx,
-                Some(crate::source::Layout::Diesel) => crate::driver::ToolSession::Diesel,
-                _ => crate::driver::ToolSession::Server,
+                Some(godwit_core::source::Layout::Sqlx) => godwit_db::ToolSession::Sqlx,
+                Some(godwit_core::source::Layout::Diesel) => godwit_db::ToolSession::Diesel,
+                _ => godwit_db::ToolSession::Server,
             },
             meter: !self.file.plugins.is_empty(),
         }
     }
 
     /// Reads `dir/godwit.toml` (optional), `.env` and the environment.
-    pub fn load(dir: &Path, overrides: &Overrides) -> Result<Config, Error> {
+    pub fn load(dir: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
         let project_dir = project_dir(dir)?;
         let file = FileConfig::read(&project_dir)?;
         let dotenv = read_dotenv(&project_dir)?;
@@ -449,12 +457,12 @@ impl Config {
         file: FileConfig,
         overrides: &Overrides,
         target: Target,
-    ) -> Result<Config, Error> {
+    ) -> Result<Config, ConfigError> {
         let migrations_dir = file.migrations_dir(&project_dir);
         if target.dialect != Dialect::Postgres
             && let Some((name, _)) = file.plugins.iter().find(|(_, p)| p.database_role.is_some())
         {
-            return Err(Error::Config(format!(
+            return Err(ConfigError(format!(
                 "[plugins.{name}] database_role names a PostgreSQL role, but {} is a {} database: \
                  remove it (on SQLite godwit's authorizer confines plugins; on MySQL/MariaDB only the checker does, see docs/security.md)",
                 target.display, target.dialect
@@ -484,12 +492,12 @@ impl Config {
 
     /// How to read the migrations folder: godwit.toml's layout or pattern, else the
     /// layout detected from the folder (once per command).
-    pub fn layout(&self) -> crate::source::LayoutSpec {
+    pub fn layout(&self) -> godwit_core::source::LayoutSpec {
         let mut spec = self.file.layout();
         if spec.layout.is_none() && spec.pattern.is_none() {
             spec.layout = *self
                 .detected
-                .get_or_init(|| crate::source::detect(&self.migrations_dir).ok());
+                .get_or_init(|| godwit_core::source::detect(&self.migrations_dir).ok());
         }
         spec
     }
@@ -500,7 +508,7 @@ impl Config {
 
     /// The database `verify` was given to use as its shadow: `--shadow-url` (passed in as
     /// `flag`), else `shadow_url` in godwit.toml; `None` means godwit creates one.
-    pub fn shadow_target(&self, flag: Option<&str>) -> Result<Option<Target>, Error> {
+    pub fn shadow_target(&self, flag: Option<&str>) -> Result<Option<Target>, ConfigError> {
         let (url, origin) = match (flag, &self.file.shadow_url) {
             (Some(url), _) => (url.to_string(), "--shadow-url"),
             (None, Some(value)) => {
@@ -525,7 +533,7 @@ impl Config {
 
     /// The replicas of `[throttle] replicas`, with `env(NAME)` read from the environment
     /// and then .env; each must be a database of the same kind as the target.
-    pub fn replica_targets(&self) -> Result<Vec<Target>, Error> {
+    pub fn replica_targets(&self) -> Result<Vec<Target>, ConfigError> {
         if self.file.throttle.replicas.is_empty() {
             return Ok(Vec::new());
         }
@@ -544,7 +552,7 @@ impl Config {
             let url = expand_env(&field, value, &lookup)?;
             let target = parse_target(&url, &format!("{field} in godwit.toml"), &self.project_dir)?;
             if target.dialect != self.target.dialect {
-                return Err(Error::Config(format!(
+                return Err(ConfigError(format!(
                     "{field} in godwit.toml is a {} database ({}), but the database migrated is {} ({}): a replica is a copy of it, of the same kind",
                     target.dialect, target.display, self.target.dialect, self.target.display
                 )));
@@ -557,9 +565,9 @@ impl Config {
 
 /// The project directory given with `-C`, made absolute so that relative SQLite paths
 /// and messages do not depend on the working directory.
-pub fn project_dir(dir: &Path) -> Result<PathBuf, Error> {
+pub fn project_dir(dir: &Path) -> Result<PathBuf, ConfigError> {
     std::fs::canonicalize(dir).map_err(|e| {
-        Error::Config(format!(
+        ConfigError(format!(
             "project directory {} cannot be used (given with -C): {e}",
             dir.display()
         ))
@@ -568,7 +576,7 @@ pub fn project_dir(dir: &Path) -> Result<PathBuf, Error> {
 
 /// Looks a variable up as `env(NAME)` in godwit.toml does: the environment, then the
 /// project's `.env`.
-pub fn env_lookup(project_dir: &Path) -> Result<impl Fn(&str) -> Option<String>, Error> {
+pub fn env_lookup(project_dir: &Path) -> Result<impl Fn(&str) -> Option<String>, ConfigError> {
     let dotenv = read_dotenv(project_dir)?;
     Ok(move |key: &str| {
         std::env::var(key).ok().or_else(|| {
@@ -585,11 +593,11 @@ impl FileConfig {
     ///
     /// Commands that need no database (`lint`) use this instead of [`Config::load`], so a
     /// missing or broken database URL does not stop them.
-    pub fn read(dir: &Path) -> Result<FileConfig, Error> {
+    pub fn read(dir: &Path) -> Result<FileConfig, ConfigError> {
         let path = dir.join(CONFIG_FILE);
         let mut file = match std::fs::read_to_string(&path) {
             Ok(text) => toml::from_str::<FileConfig>(&text).map_err(|e| {
-                Error::Config(format!(
+                ConfigError(format!(
                     "{} is not valid: {}",
                     path.display(),
                     e.to_string().trim_end()
@@ -597,28 +605,25 @@ impl FileConfig {
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
             Err(e) => {
-                return Err(Error::Config(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )));
+                return Err(ConfigError(format!("cannot read {}: {e}", path.display())));
             }
         };
         file.lint.lock_timeout = file.lock_timeout;
-        let lock = crate::lockfile::Lock::read(dir).map_err(Error::Config)?;
+        let lock = crate::lockfile::Lock::read(dir).map_err(ConfigError)?;
         for (name, plugin) in &mut file.plugins {
-            plugin.apply_lock(name, &lock).map_err(Error::Config)?;
+            plugin.apply_lock(name, &lock).map_err(ConfigError)?;
         }
         for (name, plugin) in &file.plugins {
             plugin
                 .validate(name)
-                .map_err(|e| Error::Config(format!("{} is not valid: {e}", path.display())))?;
+                .map_err(|e| ConfigError(format!("{} is not valid: {e}", path.display())))?;
         }
         Ok(file)
     }
 
     /// How to read the migrations folder: `layout` / `pattern`, else detected.
-    pub fn layout(&self) -> crate::source::LayoutSpec {
-        crate::source::LayoutSpec {
+    pub fn layout(&self) -> godwit_core::source::LayoutSpec {
+        godwit_core::source::LayoutSpec {
             layout: self.layout,
             pattern: self.pattern.clone(),
         }
@@ -702,14 +707,14 @@ fn default_migrations_dir(project_dir: &Path) -> PathBuf {
         .unwrap_or_else(|| project_dir.join("migrations"))
 }
 
-fn read_dotenv(dir: &Path) -> Result<Vec<(String, String)>, Error> {
+fn read_dotenv(dir: &Path) -> Result<Vec<(String, String)>, ConfigError> {
     let path = dir.join(".env");
     match dotenvy::from_path_iter(&path) {
         Ok(iter) => iter
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Error::Config(format!("{} cannot be read: {e}", path.display()))),
+            .map_err(|e| ConfigError(format!("{} cannot be read: {e}", path.display()))),
         Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::Config(format!(
+        Err(e) => Err(ConfigError(format!(
             "{} cannot be read: {e}",
             path.display()
         ))),
@@ -739,7 +744,7 @@ fn resolve_target(
     overrides: &Overrides,
     dotenv: &[(String, String)],
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Target, Error> {
+) -> Result<Target, ConfigError> {
     let from_dotenv = |key: &str| {
         dotenv
             .iter()
@@ -773,7 +778,7 @@ fn resolve_target(
             .filter(|k| lookup(k).is_some())
             .collect();
         if !look_alikes.is_empty() {
-            return Err(Error::Config(format!(
+            return Err(ConfigError(format!(
                 "DATABASE_URL is not set, but {} is: did you mean DATABASE_URL?\n  godwit reads --database-url, DATABASE_URL (environment or .env) and database_url in godwit.toml; \
                  it will not guess, so that a deploy never lands on the wrong database",
                 look_alikes.join(", ")
@@ -784,7 +789,7 @@ fn resolve_target(
             .as_deref()
             .is_some_and(|e| e != "development")
         {
-            return Err(Error::Config(format!(
+            return Err(ConfigError(format!(
                 "DATABASE_URL is not set, and environment = \"{}\" in godwit.toml rules out the embedded SQLite default\n  \
                  set DATABASE_URL, pass --database-url, or set database_url in godwit.toml",
                 file.environment.as_deref().unwrap_or_default()
@@ -794,10 +799,10 @@ fn resolve_target(
         // Drizzle's journal) is not applied to SQLite by default: it would fail there,
         // or worse, half work.
         if let Some((dialect, said)) =
-            crate::source::declared_dialect(&file.migrations_dir(project_dir))
+            godwit_core::source::declared_dialect(&file.migrations_dir(project_dir))
                 .filter(|(d, _)| *d != Dialect::Sqlite)
         {
-            return Err(Error::Config(format!(
+            return Err(ConfigError(format!(
                 "DATABASE_URL is not set, and the migrations are written for {dialect} ({said}): the embedded SQLite default does not fit them\n  \
                  set DATABASE_URL, pass --database-url, or set database_url in godwit.toml"
             )));
@@ -816,7 +821,7 @@ fn expand_env(
     field: &str,
     value: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, Error> {
+) -> Result<String, ConfigError> {
     match value
         .trim()
         .strip_prefix("env(")
@@ -825,7 +830,7 @@ fn expand_env(
         Some(name) => {
             let name = name.trim().trim_matches('"');
             lookup(name).ok_or_else(|| {
-                Error::Config(format!(
+                ConfigError(format!(
                     "godwit.toml sets {field} = \"env({name})\" but {name} is not set in the environment or in .env"
                 ))
             })
@@ -835,10 +840,10 @@ fn expand_env(
 }
 
 /// Checks a URL and works out its dialect; the error names where the URL came from.
-pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Target, Error> {
+pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Target, ConfigError> {
     let trimmed = url.trim();
     if trimmed.is_empty() {
-        return Err(Error::Config(format!(
+        return Err(ConfigError(format!(
             "{origin} is set but empty; give a URL such as postgres://user:password@localhost:5432/app, mysql://root@localhost/app or sqlite://app.db"
         )));
     }
@@ -852,7 +857,7 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
         "mysql" | "mariadb" => Dialect::MySql,
         "sqlite" => Dialect::Sqlite,
         _ if !trimmed.contains("://") && !trimmed.starts_with("sqlite:") => {
-            return Err(Error::Config(format!(
+            return Err(ConfigError(format!(
                 "{origin} is not a URL: it needs a scheme, e.g. postgres://user:password@localhost:5432/app"
             )));
         }
@@ -863,7 +868,7 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
                 "sqlite3" | "file" => " (did you mean sqlite://?)",
                 _ => "",
             };
-            return Err(Error::Config(format!(
+            return Err(ConfigError(format!(
                 "{origin} uses the scheme `{other}`{hint}, which godwit does not support; use postgres://, postgresql://, mysql://, mariadb:// or sqlite://"
             )));
         }
@@ -876,17 +881,17 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
         .map(|(_, value)| value.into_owned());
     match (dialect, &schema_param) {
         (Dialect::Postgres, Some(schema)) if schema.is_empty() || schema.len() > 63 => {
-            return Err(Error::Config(format!(
+            return Err(ConfigError(format!(
                 "{origin} has `?schema={schema}`: a PostgreSQL schema name is 1 to 63 bytes long; name the tenant's schema, e.g. ?schema=tenant_1"
             )));
         }
         (Dialect::MySql, Some(_)) => {
-            return Err(Error::Config(format!(
+            return Err(ConfigError(format!(
                 "{origin} has `?schema=`, which names a PostgreSQL schema; on MySQL/MariaDB a schema is a database: name it in the URL's path (mysql://user@host/tenant_1) and drop `?schema=`"
             )));
         }
         (Dialect::Sqlite, Some(_)) => {
-            return Err(Error::Config(format!(
+            return Err(ConfigError(format!(
                 "{origin} has `?schema=`, which names a PostgreSQL schema; SQLite has no schemas: give each tenant its own file (sqlite://tenant_1.db) and drop `?schema=`"
             )));
         }
@@ -898,7 +903,7 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
             .trim_start_matches("sqlite:");
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
         if path.is_empty() {
-            return Err(Error::Config(format!(
+            return Err(ConfigError(format!(
                 "{origin} names no SQLite file; write e.g. sqlite://app.db"
             )));
         }
@@ -923,13 +928,13 @@ pub fn parse_target(url: &str, origin: &str, project_dir: &Path) -> Result<Targe
         });
     }
     let parsed = url::Url::parse(trimmed).map_err(|e| {
-        Error::Config(format!(
+        ConfigError(format!(
             "{origin} is not a valid URL ({e}): {}\n  expected e.g. postgres://user:password@localhost:5432/app (percent-encode special characters in the password)",
             redact_url_text(trimmed)
         ))
     })?;
     if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(Error::Config(format!(
+        return Err(ConfigError(format!(
             "{origin} names no host: {}",
             redact_url_text(trimmed)
         )));
@@ -977,7 +982,7 @@ mod tests {
         file: FileConfig,
         env: &[(&str, &str)],
         dotenv: &[(&str, &str)],
-    ) -> Result<Target, Error> {
+    ) -> Result<Target, ConfigError> {
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -1146,7 +1151,7 @@ mod tests {
         assert!(parse_target("   ", "DATABASE_URL", Path::new("/")).is_err());
     }
 
-    fn plugins(text: &str) -> Result<FileConfig, Error> {
+    fn plugins(text: &str) -> Result<FileConfig, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(CONFIG_FILE), text).unwrap();
         FileConfig::read(dir.path())
@@ -1192,7 +1197,7 @@ builtin = "column-copy"
         assert_eq!(p.limits.memory, Some(128 << 20));
         assert_eq!(p.limits.timeout, Some(Duration::from_secs(10)));
         assert_eq!(p.limits.fuel, Some(100_000_000));
-        use crate::value::Value;
+        use godwit_core::value::Value;
         assert_eq!(
             p.config,
             vec![
@@ -1276,7 +1281,7 @@ builtin = "column-copy"
                 "[plugins.a]\nbuiltin = \"x\"\n[plugins.a.limits]\n{limits}\n"
             ))
             .unwrap_err();
-            assert!(matches!(err, Error::Config(_)), "{limits}: {err:?}");
+            assert!(matches!(err, ConfigError(_)), "{limits}: {err:?}");
             assert!(err.to_string().contains(needle), "{limits}: {err}");
         }
         plugins("[plugins.a]\nbuiltin = \"x\"\n[plugins.a.limits]\ntimeout = \"1h\"\nmemory = \"1GiB\"\n")

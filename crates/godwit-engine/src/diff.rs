@@ -108,9 +108,9 @@ async fn declared_shadow(
     shadow_config: &Config,
     setup: Option<&str>,
     parts: &[declared::Part],
-    dialect: crate::Dialect,
-) -> Result<Box<dyn crate::driver::Driver>, Error> {
-    let mut shadow = crate::driver::connect(&shadow_config.connect_settings()).await?;
+    dialect: godwit_core::Dialect,
+) -> Result<Box<dyn godwit_db::Driver>, Error> {
+    let mut shadow = godwit_db::connect(&shadow_config.connect_settings()).await?;
     run_setup(shadow.as_mut(), setup).await?;
     declared::apply(parts, shadow.as_mut(), dialect).await?;
     Ok(shadow)
@@ -158,65 +158,12 @@ pub async fn check(target: &mut Migrator, shadow_url: Option<&str>) -> Result<Ch
     })
 }
 
-pub mod generate;
+pub use crate::schema::generate::{self, DiffError};
 
-use crate::Dialect;
-use crate::driver::{Driver, SqlError};
 use crate::schema::{Definitions, Schema};
-use generate::{Destructive, GenerateError, Generated, Renames};
-
-/// Why `godwit diff NAME` wrote nothing; each says what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum DiffError {
-    #[error(transparent)]
-    Generate(#[from] GenerateError),
-
-    #[error(
-        "the change loses data, and godwit diff writes that only with --allow-destructive:\n  {}\n  \
-         if the data can go, run again with --allow-destructive; if a table or column was renamed, \
-         say so with `-- godwit:renamed-from OLD` in the schema or `--rename OLD=NEW`",
-        .0.join("\n  ")
-    )]
-    Destructive(Vec<String>),
-
-    #[error("`{0}` is not a rename: write OLD=NEW for a table, or TABLE.OLD=NEW for a column")]
-    BadRenameFlag(String),
-
-    #[error(
-        "godwit diff writes migrations as separate up and down files; the migrations folder is in the {0} \
-         layout, which keeps them otherwise\n  write this change by hand (`godwit diff NAME --dry-run` prints it)"
-    )]
-    Layout(String),
-
-    #[error(
-        "the generated migrations do not {step} on a shadow database, so nothing was written:\n  {}\n  \
-         this is a bug in godwit diff; please report it with the schema, and write this change by hand \
-         (`--dry-run` prints what was generated)",
-        .details.join("\n  ")
-    )]
-    NotProved { step: String, details: Vec<String> },
-
-    #[error(
-        "the generated migrations fail godwit's own lint, so nothing was written:\n  {}\n  \
-         this is a bug in godwit diff; please report it",
-        .0.join("\n  ")
-    )]
-    Lint(Vec<String>),
-}
-
-impl DiffError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            DiffError::Generate(GenerateError::ProbableRenames(_)) | DiffError::Destructive(_) => {
-                exit::BLOCKED
-            }
-            DiffError::Generate(_) | DiffError::BadRenameFlag(_) | DiffError::Layout(_) => {
-                exit::USAGE
-            }
-            DiffError::NotProved { .. } | DiffError::Lint(_) => exit::FAILED,
-        }
-    }
-}
+use generate::{Destructive, Generated, Renames};
+use godwit_core::Dialect;
+use godwit_db::{Driver, SqlError};
 
 /// What `godwit diff NAME` was asked.
 #[derive(Clone, Debug, Default)]
@@ -359,10 +306,10 @@ async fn run_script(
     text: &str,
     no_transaction: bool,
 ) -> Result<(), String> {
-    let statements = crate::split::split(text, dialect).map_err(|e| e.to_string())?;
+    let statements = godwit_core::split::split(text, dialect).map_err(|e| e.to_string())?;
     let foreign_keys_off =
         dialect == Dialect::Sqlite && text.contains("-- godwit:foreign-keys-off");
-    let describe = |e: SqlError| crate::error::describe_db_error(&e);
+    let describe = |e: SqlError| godwit_db::describe_db_error(&e);
     if foreign_keys_off {
         driver
             .execute("PRAGMA foreign_keys = OFF")
@@ -499,8 +446,8 @@ pub async fn generate_migrations(
         report.proved = true;
     }
     for m in &generated.migrations {
-        let infos = crate::analyze::analyze(
-            &crate::split::split(&m.up, dialect).map_err(|e| Error::Config(e.to_string()))?,
+        let infos = godwit_core::analyze::analyze(
+            &godwit_core::split::split(&m.up, dialect).map_err(|e| Error::Config(e.to_string()))?,
             dialect,
         );
         let statements = infos
@@ -528,11 +475,11 @@ pub async fn generate_migrations(
 
 fn hazards(
     dialect: Dialect,
-    info: &crate::analyze::StatementInfo,
+    info: &godwit_core::analyze::StatementInfo,
     destructive: &[Destructive],
     counts: &[String],
 ) -> Vec<Hazard> {
-    use crate::analyze::Effect;
+    use godwit_core::analyze::Effect;
     let mut out = Vec::new();
     // SQLite's one lock is the whole database's, for every write: not worth a line each.
     if info.lock.blocks_writes() && dialect != Dialect::Sqlite {
@@ -655,13 +602,13 @@ fn lint_generated(generated: &Generated, dialect: Dialect, name: &str) -> Result
             .and_then(|()| std::fs::write(at.join("down.sql"), &m.down))
             .map_err(|e| DiffError::Lint(vec![e.to_string()]))?;
     }
-    let migrations = crate::source::read_dir(dir.path(), dialect)
+    let migrations = godwit_core::source::read_dir(dir.path(), dialect)
         .map_err(|e| DiffError::Lint(vec![e.to_string()]))?;
-    let findings = crate::lint::lint_migrations(&migrations, dialect, &Default::default())
+    let findings = godwit_lint::lint_migrations(&migrations, dialect, &Default::default())
         .map_err(|e| DiffError::Lint(vec![e.to_string()]))?;
     let errors: Vec<String> = findings
         .iter()
-        .filter(|f| f.severity == crate::finding::Severity::Error)
+        .filter(|f| f.severity == godwit_core::finding::Severity::Error)
         .map(|f| format!("{}: {}", f.rule, f.message))
         .collect();
     if errors.is_empty() {
@@ -741,10 +688,10 @@ async fn prove(
 fn write(config: &Config, report: &mut GenerateReport) -> Result<(), Error> {
     let spec = config.layout();
     for m in &mut report.migrations {
-        let created = crate::source::create(
+        let created = godwit_core::source::create(
             &config.migrations_dir,
             &spec,
-            &crate::source::NewMigration {
+            &godwit_core::source::NewMigration {
                 name: &m.name,
                 step: None,
             },

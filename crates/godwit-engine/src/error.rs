@@ -7,16 +7,34 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use crate::driver::{DbError, RoleProblem, describe_db_error};
+pub use godwit_db::{DbError, RoleProblem, describe_db_error};
 
-/// Process exit codes; scripts depend on them, so they never change meaning.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FAILED: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const CONNECT: u8 = 3;
-    pub const BLOCKED: u8 = 4;
-    pub const PENDING: u8 = 5;
+pub use crate::exit;
+
+impl From<crate::config::ConfigError> for Error {
+    fn from(e: crate::config::ConfigError) -> Error {
+        Error::Config(e.0)
+    }
+}
+
+impl From<crate::health::HealthError> for Error {
+    /// `[throttle] replicas` fails as any other setting of godwit.toml would.
+    fn from(e: crate::health::HealthError) -> Error {
+        match e {
+            crate::health::HealthError::Config(e) => e.into(),
+            e => Error::Health(e),
+        }
+    }
+}
+
+impl From<crate::config::targets::TargetsError> for Error {
+    /// A targets file's godwit.toml or `.env` fails as the project's own would.
+    fn from(e: crate::config::targets::TargetsError) -> Error {
+        match e {
+            crate::config::targets::TargetsError::Config(e) => e.into(),
+            e => Error::Targets(e),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +81,7 @@ pub enum Error {
     /// not be made, so nothing was changed.
     #[error("{}", run_backup_message(*operation, why, source))]
     RunBackup {
-        operation: crate::history::Operation,
+        operation: godwit_core::history::Operation,
         why: BackupWhy,
         /// Boxed: beside `why` it would make every `Result<_, Error>` larger.
         source: Box<crate::backup::BackupError>,
@@ -73,7 +91,7 @@ pub enum Error {
     /// deploy would run every migration again from the first, over objects that tool
     /// already created. Nothing was applied and no backup taken.
     #[error("{}", other_history_message(.0))]
-    OtherToolHistory(Vec<crate::adopt::OtherHistory>),
+    OtherToolHistory(Vec<crate::foreign::OtherHistory>),
 
     /// A migration failed; its state is recorded in the history table. `cause` says
     /// what failed: a statement, the plugin, its confinement, or the step's batches.
@@ -95,7 +113,7 @@ pub enum Error {
 
     /// The targets file of `--targets` cannot be used; nothing was done on any target.
     #[error(transparent)]
-    Targets(#[from] crate::fleet::TargetsError),
+    Targets(crate::config::targets::TargetsError),
 
     /// A whole-database backup or restore could not be made.
     #[error(transparent)]
@@ -108,11 +126,11 @@ pub enum Error {
     /// `godwit diff NAME` wrote nothing: a probable rename, a destructive change not
     /// allowed, or a change it cannot write.
     #[error(transparent)]
-    Diff(crate::diff::DiffError),
+    Diff(crate::schema::generate::DiffError),
     /// A step's health checks (replication lag, the health query) are misconfigured, or
     /// the database stayed unhealthy for longer than the step may pause.
     #[error(transparent)]
-    Health(#[from] crate::health::HealthError),
+    Health(crate::health::HealthError),
 
     /// A step was asked to run with more than one worker where it cannot have them;
     /// nothing of the step was run or recorded.
@@ -346,7 +364,7 @@ impl Error {
 
     pub(crate) fn db(
         context: impl Into<String>,
-        err: &(impl crate::driver::Described + ?Sized),
+        err: &(impl godwit_db::Described + ?Sized),
     ) -> Self {
         Error::Database {
             context: context.into(),
@@ -413,7 +431,7 @@ pub enum BackupWhy {
 }
 
 fn run_backup_message(
-    operation: crate::history::Operation,
+    operation: godwit_core::history::Operation,
     why: &BackupWhy,
     source: &crate::backup::BackupError,
 ) -> String {
@@ -438,7 +456,7 @@ fn run_backup_message(
         ),
     };
     let (changing, changed) = match operation {
-        crate::history::Operation::Down => ("reverting", "reverted"),
+        godwit_core::history::Operation::Down => ("reverting", "reverted"),
         _ => ("applying", "applied"),
     };
     let source = source.to_string().replace('\n', "\n  ");
@@ -449,7 +467,7 @@ fn run_backup_message(
     )
 }
 
-fn other_history_message(found: &[crate::adopt::OtherHistory]) -> String {
+fn other_history_message(found: &[crate::foreign::OtherHistory]) -> String {
     let tables: Vec<String> = found
         .iter()
         .map(|h| {

@@ -18,19 +18,20 @@
 //! holds the batches back too: a bound the host cannot check is not met. A pause lasts at
 //! most `max_pause` (30 minutes by default); then the step stops with
 //! [`HealthError::PausedTooLong`], resumable, every batch before it committed. While it
-//! waits, the step tells watchers [`Event::StepPaused`] when it starts and every
-//! [`TELL_EVERY`], and [`Event::StepResumed`] when it ends.
+//! waits, the step tells watchers [`Event::StepPaused`](crate::event::Event::StepPaused) when it starts and every
+//! [`TELL_EVERY`], and [`Event::StepResumed`](crate::event::Event::StepResumed) when it ends.
 
 use std::time::{Duration, Instant};
 
-use crate::Dialect;
 use crate::config::Config;
-use crate::driver::{Replica, ReplicaError, Session, SqlError};
-use crate::error::{Error, describe_db_error};
-use crate::migrator::Event;
-use crate::step::BatchSettings;
-use crate::value::{Rows, Value};
-use serde::Serialize;
+use godwit_core::Dialect;
+use godwit_db::{Replica, ReplicaError, Session, SqlError};
+
+pub use crate::event::PauseReason;
+use crate::text::secs;
+use godwit_core::step::BatchSettings;
+use godwit_core::value::{Rows, Value};
+use godwit_db::describe_db_error;
 
 /// How long a pause may last when neither the step nor godwit.toml says.
 pub const DEFAULT_MAX_PAUSE: Duration = Duration::from_secs(30 * 60);
@@ -45,62 +46,14 @@ pub const TOUCH_EVERY: Duration = Duration::from_millis(500);
 /// take; one that takes longer fails like the database refusing it.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why a step holds its batches back.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PauseReason {
-    /// A replica is further behind than the bound.
-    ReplicationLag {
-        /// The standby's `application_name` and address, or the replica's URL without
-        /// its password.
-        replica: String,
-        lag_ms: u64,
-        bound_ms: u64,
-    },
-    /// A replica's lag cannot be measured, so the bound cannot be known to hold.
-    LagUnknown { replica: String, why: String },
-    /// The operator's health query returned false.
-    HealthQuery { query: String },
-}
-
-impl std::fmt::Display for PauseReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PauseReason::ReplicationLag {
-                replica,
-                lag_ms,
-                bound_ms,
-            } => write!(
-                f,
-                "replication lag {} on {replica} is over max_replication_lag {}",
-                secs(*lag_ms),
-                secs(*bound_ms)
-            ),
-            PauseReason::LagUnknown { replica, why } => write!(
-                f,
-                "the replication lag of {replica} cannot be measured ({why}), so max_replication_lag cannot be known to hold"
-            ),
-            PauseReason::HealthQuery { query } => {
-                write!(f, "the health query returned false: {query}")
-            }
-        }
-    }
-}
-
-/// A duration in milliseconds as people read a lag: `850ms`, `4.6s`, `2m 5s`.
-pub fn secs(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    } else {
-        humantime::format_duration(Duration::from_secs(ms / 1000)).to_string()
-    }
-}
-
 /// What stops a throttled step, or the settings that would.
 #[derive(Debug, thiserror::Error)]
 pub enum HealthError {
+    /// `[throttle] replicas` in godwit.toml cannot be used (it becomes
+    /// [`crate::error::Error::Config`], as any other setting would).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+
     /// SQLite has no replicas to lag.
     #[error(
         "{origin} sets max_replication_lag, but SQLite has no replication to measure; remove it (a health_query still works on SQLite)"
@@ -176,9 +129,10 @@ pub enum HealthError {
 
 impl HealthError {
     pub fn exit_code(&self) -> u8 {
-        use crate::error::exit;
+        use crate::exit;
         match self {
-            HealthError::NoReplication { .. }
+            HealthError::Config(_)
+            | HealthError::NoReplication { .. }
             | HealthError::ReplicasNeeded { .. }
             | HealthError::NotAReplica { .. }
             | HealthError::NoMonitorPrivilege { .. }
@@ -277,7 +231,7 @@ pub struct Throttle {
     measured: bool,
     /// How long this connection has waited for the database's health so far: a step's
     /// rate and time left leave it out, so that they describe the batches, not the pauses.
-    paused: Duration,
+    pub(crate) paused: Duration,
 }
 
 impl Throttle {
@@ -287,7 +241,11 @@ impl Throttle {
     }
 
     /// Checks the step's settings against the database and godwit.toml; connects nothing.
-    pub fn new(config: &Config, batch: &BatchSettings, step: &str) -> Result<Throttle, Error> {
+    pub fn new(
+        config: &Config,
+        batch: &BatchSettings,
+        step: &str,
+    ) -> Result<Throttle, HealthError> {
         let settings = HealthSettings::resolve(config, batch);
         let origin = if batch.max_replication_lag.is_some() || batch.health_query.is_some() {
             format!("[batch] of {step}/step.toml")
@@ -297,7 +255,7 @@ impl Throttle {
         let dialect = config.target.dialect;
         let replicas = if settings.max_replication_lag.is_some() {
             match dialect {
-                Dialect::Sqlite => return Err(HealthError::NoReplication { origin }.into()),
+                Dialect::Sqlite => return Err(HealthError::NoReplication { origin }),
                 _ => config.replica_targets()?,
             }
         } else {
@@ -307,7 +265,7 @@ impl Throttle {
             && settings.max_replication_lag.is_some()
             && replicas.is_empty()
         {
-            return Err(HealthError::ReplicasNeeded { origin }.into());
+            return Err(HealthError::ReplicasNeeded { origin });
         }
         Ok(Throttle {
             settings,
@@ -327,7 +285,10 @@ impl Throttle {
     /// Measures, unless the database was found healthy less than `check_every` ago: `None`
     /// when a batch may go, else why not. `primary` is the migrated database's connection,
     /// outside any transaction.
-    pub async fn check(&mut self, primary: &mut dyn Session) -> Result<Option<PauseReason>, Error> {
+    pub async fn check(
+        &mut self,
+        primary: &mut dyn Session,
+    ) -> Result<Option<PauseReason>, HealthError> {
         if !self.settings.active()
             || self
                 .healthy_at
@@ -349,7 +310,7 @@ impl Throttle {
         &mut self,
         primary: &mut dyn Session,
         first: bool,
-    ) -> Result<Option<PauseReason>, Error> {
+    ) -> Result<Option<PauseReason>, HealthError> {
         let Some(bound) = self.settings.max_replication_lag else {
             return Ok(None);
         };
@@ -362,11 +323,9 @@ impl Throttle {
         };
         if self.replicas.is_empty() {
             // PostgreSQL's primary (Throttle::new refused the other dialects).
-            let standbys = standbys(primary).await.map_err(|e| {
-                Error::from(HealthError::LagQuery {
-                    replica: "the primary (pg_stat_replication)".into(),
-                    message: describe_db_error(&e),
-                })
+            let standbys = standbys(primary).await.map_err(|e| HealthError::LagQuery {
+                replica: "the primary (pg_stat_replication)".into(),
+                message: describe_db_error(&e),
             })?;
             if standbys.iter().any(|s| s.state.is_none()) {
                 let user = primary
@@ -376,7 +335,7 @@ impl Throttle {
                     .and_then(|rows| rows.into_iter().next())
                     .and_then(|row| row.into_iter().next().flatten())
                     .unwrap_or_else(|| "godwit uses".into());
-                return Err(HealthError::NoMonitorPrivilege { user }.into());
+                return Err(HealthError::NoMonitorPrivilege { user });
             }
             return Ok(worst_standby(&standbys).and_then(|(name, lag)| over(name, lag)));
         }
@@ -390,22 +349,19 @@ impl Throttle {
                     return Err(HealthError::NotAReplica {
                         replica: display,
                         detail,
-                    }
-                    .into());
+                    });
                 }
                 Err(ReplicaError::Connect(message)) if first => {
                     return Err(HealthError::ReplicaConnect {
                         replica: display,
                         message,
-                    }
-                    .into());
+                    });
                 }
                 Err(ReplicaError::Query(message)) if first => {
                     return Err(HealthError::LagQuery {
                         replica: display,
                         message,
-                    }
-                    .into());
+                    });
                 }
                 Err(
                     ReplicaError::Connect(why)
@@ -434,7 +390,7 @@ impl Throttle {
     async fn health_query(
         &mut self,
         primary: &mut dyn Session,
-    ) -> Result<Option<PauseReason>, Error> {
+    ) -> Result<Option<PauseReason>, HealthError> {
         let Some(query) = self.settings.health_query.clone() else {
             return Ok(None);
         };
@@ -459,8 +415,7 @@ impl Throttle {
                 origin: self.origin.clone(),
                 query,
                 got,
-            }
-            .into()),
+            }),
         }
     }
 }
@@ -494,81 +449,6 @@ async fn standbys(primary: &mut dyn Session) -> Result<Vec<Standby>, SqlError> {
             }
         })
         .collect())
-}
-
-/// Waits until the database is healthy: returns at once when it is, else tells `emit`
-/// about the pause and measures again every `check_every`, for at most `max_pause`.
-/// Every connection that takes batches calls it first, the deploying process's one and
-/// each worker's alike (see [`crate::step::workers`]).
-pub(crate) async fn wait_until_healthy(
-    driver: &mut dyn crate::driver::Driver,
-    throttle: &mut Throttle,
-    step: &str,
-    version: &str,
-    emit: &mut dyn FnMut(Event),
-) -> Result<(), Error> {
-    let mut pause: Option<(Instant, Instant)> = None;
-    let mut last: Option<PauseReason> = None;
-    loop {
-        let reason = throttle.check(driver).await?;
-        let max_pause = throttle.settings().max_pause;
-        let Some(reason) = reason else {
-            if let (Some((since, _)), Some(reason)) = (pause, last) {
-                throttle.paused += since.elapsed();
-                emit(Event::StepResumed {
-                    version: version.to_owned(),
-                    paused_ms: since.elapsed().as_millis() as u64,
-                    reason,
-                });
-            }
-            return Ok(());
-        };
-        let now = Instant::now();
-        let (since, told) = pause.get_or_insert((now, now));
-        let waited = since.elapsed();
-        if waited >= max_pause {
-            return Err(HealthError::PausedTooLong {
-                step: step.to_owned(),
-                waited,
-                max_pause,
-                reason,
-            }
-            .into());
-        }
-        let changed = last
-            .as_ref()
-            .is_none_or(|l| std::mem::discriminant(l) != std::mem::discriminant(&reason));
-        if changed || told.elapsed() >= TELL_EVERY {
-            *told = now;
-            emit(Event::StepPaused {
-                version: version.to_owned(),
-                reason: reason.clone(),
-                paused_ms: waited.as_millis() as u64,
-                max_pause_ms: max_pause.as_millis() as u64,
-            });
-        }
-        last = Some(reason);
-        let left = max_pause.saturating_sub(since.elapsed());
-        let next_check = Instant::now() + throttle.settings().check_every.min(left);
-        loop {
-            // However long the pause, neither connection sits idle through it: a lease-
-            // based migration lock must stay ours, and a server closes a session idle
-            // longer than its timeout (MySQL's and MariaDB's `wait_timeout`, PostgreSQL's
-            // `idle_session_timeout`), which the next batch would find gone.
-            driver.keep_alive().await?;
-            driver.execute("SELECT 1").await.map_err(|e| {
-                Error::db(
-                    format!("step {step}: the connection did not answer while the step was paused"),
-                    &e,
-                )
-            })?;
-            let now = Instant::now();
-            if now >= next_check {
-                break;
-            }
-            tokio::time::sleep((next_check - now).min(TOUCH_EVERY)).await;
-        }
-    }
 }
 
 #[cfg(test)]

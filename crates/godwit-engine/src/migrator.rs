@@ -16,150 +16,21 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::adopt;
 use crate::backup::{self, copy};
 use crate::config::{BackupPolicy, Config};
-use crate::driver::{self, Driver, SqlError, Timeouts, TransactionError, now_rfc3339};
-use crate::error::{BackupWhy, DbError, Error, Refusal, describe_db_error};
-use crate::finding::Finding;
-use crate::history::{self, Entry, HistoryRow, Operation, RowState, Status};
+use crate::error::{BackupWhy, Error, Refusal};
+use crate::event::{DataCopy, Done, Event, Events};
 use crate::plugin::registry::Registry;
-use crate::source::{self, Migration, Script, TransactionControl, Version};
-use crate::split::Statement;
 use crate::step::{StepRunner, WorkReport};
 use crate::text::one_line;
-
-/// What the run tells whoever is watching: the CLI prints it, `--json` streams it as JSON
-/// lines on stderr, and notifier plugins receive it (see [`Event::to_plugin`]).
-#[derive(Clone, Debug, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum Event {
-    LockWaiting {
-        holder: String,
-    },
-    LockAcquired {
-        waited_ms: u64,
-    },
-    RunStarted {
-        /// `deploy`, `down` or `reset`.
-        operation: String,
-        pending: usize,
-        database: String,
-    },
-    /// The run ended, successfully or not; the last event of every run that started.
-    RunFinished {
-        /// As in [`Event::RunStarted`].
-        operation: String,
-        /// Migrations applied (or reverted) by this run, before any failure.
-        applied: usize,
-        /// What stopped the run: the failed migration's error, or why it was blocked.
-        failed: Option<String>,
-        duration_ms: u64,
-    },
-    /// Validator plugins (or built-in lint rules) reported findings about this run.
-    FindingsReported {
-        /// `lint` for built-in rules, else the validator plugin's name.
-        source: String,
-        findings: Vec<Finding>,
-        /// Whether an error finding stopped the run.
-        blocking: bool,
-    },
-    /// Something applied was undone: `--restore-on-failure` put a backup back.
-    RolledBack {
-        version: Option<String>,
-        reason: String,
-        backup_id: Option<String>,
-    },
-    MigrationStarted {
-        version: String,
-        name: String,
-        /// `sql`, or `step` for a plugin step, whose `statements` count batches.
-        kind: String,
-        statements: usize,
-        resume_at: Option<usize>,
-    },
-    Retrying {
-        version: String,
-        attempt: u32,
-        error: String,
-        delay_ms: u64,
-    },
-    MigrationFinished {
-        version: String,
-        name: String,
-        /// `sql`, or `step` for a plugin step, whose `statements` count batches.
-        kind: String,
-        operation: Operation,
-        duration_ms: u64,
-        statements: usize,
-        rows_affected: u64,
-        /// Rows a backfill wrote only after reading and transforming them again, because
-        /// another writer had changed them since they were read (compare-and-set).
-        #[serde(skip_serializing_if = "is_zero")]
-        rows_retried: u64,
-    },
-    MigrationFailed {
-        version: String,
-        name: String,
-        error: String,
-    },
-    /// A whole-database backup was written before anything was applied.
-    BackupTaken {
-        id: String,
-        size: u64,
-        path: String,
-        reason: String,
-    },
-    /// The database was put back from a backup, history table included.
-    Restored {
-        id: String,
-        created_at: String,
-    },
-    /// Data a statement destroys was copied, or a copy was put back (or kept).
-    DataCopy {
-        version: String,
-        #[serde(flatten)]
-        outcome: copy::CopyOutcome,
-    },
-    /// A step committed another batch, checkpoint included.
-    BatchProgress {
-        version: String,
-        batches: u64,
-        rows: u64,
-        /// Rows to do in all, when the host could count them.
-        total: Option<u64>,
-        /// Rows per second over this run.
-        rate: f64,
-        eta_ms: Option<u64>,
-        batch_size: u32,
-        /// Rows written again so far because another writer changed them after their
-        /// batch read them (compare-and-set; see [`crate::step::BackfillSql::compared`]).
-        retried: u64,
-    },
-    /// A step holds its batches back because the database is not healthy (see
-    /// [`crate::health`]): told when the pause starts, when its reason changes, and every
-    /// [`crate::health::TELL_EVERY`] while it lasts. No batch commits while paused.
-    StepPaused {
-        version: String,
-        reason: crate::health::PauseReason,
-        /// How long the step has been paused so far (0 when the pause starts).
-        paused_ms: u64,
-        /// When the pause reaches this, the step stops (resumable).
-        max_pause_ms: u64,
-    },
-    /// A paused step takes batches again.
-    StepResumed {
-        version: String,
-        paused_ms: u64,
-        /// What held it back last.
-        reason: crate::health::PauseReason,
-    },
-    /// A plugin wrote to `host.log` or to its stderr.
-    PluginLog {
-        plugin: String,
-        level: String,
-        message: String,
-    },
-}
+use godwit_core::history::{self, Entry, HistoryRow, Operation, RowState, Status};
+use godwit_core::source::{self, Migration, Script, TransactionControl, Version};
+use godwit_core::split::Statement;
+use godwit_db::{
+    self as driver, Driver, SqlError, Timeouts, TransactionError, new_row, now_rfc3339,
+};
+use godwit_db::{DbError, describe_db_error};
 
 #[derive(Clone, Debug, Default)]
 pub struct DeployOptions {
@@ -180,24 +51,6 @@ pub struct DeployOptions {
 pub enum DownTarget {
     Steps(usize),
     To(Version),
-}
-
-/// A migration that ran.
-#[derive(Clone, Debug, Serialize)]
-pub struct Done {
-    pub version: String,
-    pub name: String,
-    pub duration_ms: u64,
-    pub statements: usize,
-    pub rows_affected: u64,
-    /// A backfill's rows read and transformed again because another writer changed them
-    /// after their batch read them.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub rows_retried: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 /// What a deploy or down did, including when it stopped on a failure: the migrations
@@ -223,14 +76,6 @@ pub struct RunReport {
     pub copies_without_down: Option<String>,
 }
 
-/// One [`Event::DataCopy`], as the run's report lists it.
-#[derive(Clone, Debug, Serialize)]
-pub struct DataCopy {
-    pub version: String,
-    #[serde(flatten)]
-    pub outcome: copy::CopyOutcome,
-}
-
 pub struct Migrator {
     config: Config,
     pub(crate) driver: Box<dyn Driver>,
@@ -251,46 +96,12 @@ pub struct Migrator {
     copies: Option<copy::Copier>,
     /// Other tools' histories a deploy was told to ignore (`--ignore-other-history`):
     /// the likelier cause when its first migrations fail.
-    other_histories: Vec<crate::adopt::OtherHistory>,
+    other_histories: Vec<adopt::OtherHistory>,
     /// The migrations as the command line read them before connecting (see
     /// [`Migrator::use_sources`]); `None`: read the files each time.
     sources: Option<Vec<Migration>>,
     /// `--workers N` of the running deploy, over each step's `[batch] workers`.
     pub(crate) workers: Option<u32>,
-}
-
-/// Where a run's events go: the watcher (`observe`), and the counts and copies the run's
-/// report and its `RunFinished` take from them.
-pub(crate) struct Events {
-    observer: Box<dyn FnMut(&Event) + Send>,
-    /// Migrations finished since the last RunStarted, and the one that failed.
-    applied: usize,
-    failed: Option<String>,
-    /// What the run did with copies, for its report.
-    copies: Vec<DataCopy>,
-}
-
-impl Events {
-    /// Tells the watcher, after noting what the run's report needs.
-    pub(crate) fn emit(&mut self, event: Event) {
-        match &event {
-            Event::RunStarted { .. } => {
-                self.applied = 0;
-                self.failed = None;
-                self.copies.clear();
-            }
-            Event::DataCopy { version, outcome } => self.copies.push(DataCopy {
-                version: version.clone(),
-                outcome: outcome.clone(),
-            }),
-            Event::MigrationFinished { .. } => self.applied += 1,
-            Event::MigrationFailed { version, name, .. } => {
-                self.failed = Some(format!("{version}_{name}"));
-            }
-            _ => {}
-        }
-        (self.observer)(&event);
-    }
 }
 
 impl Migrator {
@@ -411,7 +222,7 @@ impl Migrator {
         migrations: &[Migration],
         mut rows: Vec<HistoryRow>,
     ) -> Result<Option<String>, Error> {
-        let others = crate::adopt::unadopted_histories(self).await?;
+        let others = self.unadopted_histories().await?;
         if !others.is_empty() {
             return Ok(Some(Error::OtherToolHistory(others).to_string()));
         }
@@ -438,6 +249,22 @@ impl Migrator {
             allow_out_of_order || self.config.file.allow_out_of_order.unwrap_or(false),
         )?;
         Ok(entries)
+    }
+
+    /// Other tools' history tables holding rows, when godwit's own history is empty: the
+    /// database was migrated by another tool and not adopted yet. Reads only.
+    pub async fn unadopted_histories(&mut self) -> Result<Vec<adopt::OtherHistory>, Error> {
+        adopt::unadopted_histories(self.driver.as_mut(), self.config.target.dialect).await
+    }
+
+    /// `godwit adopt`: records what `tool` (detected when `None`) applied as applied in
+    /// godwit's history. Its table is read first; the rows are written under the lock.
+    pub async fn adopt(&mut self, tool: Option<adopt::Tool>) -> Result<adopt::AdoptReport, Error> {
+        let dialect = self.config.target.dialect;
+        let adoption = adopt::Adoption::read(self.driver.as_mut(), dialect, tool).await?;
+        let migrations = self.read_sources()?;
+        self.locked(async |m: &mut Migrator| adoption.record(m.driver.as_mut(), &migrations).await)
+            .await
     }
 
     /// Runs `body` holding the migration lock, and always lets go of it.
@@ -518,7 +345,7 @@ impl Migrator {
 
     async fn deploy_locked(&mut self, options: &DeployOptions) -> Result<RunReport, Error> {
         let started = Instant::now();
-        let others = crate::adopt::unadopted_histories(self).await?;
+        let others = self.unadopted_histories().await?;
         if !others.is_empty() && !options.ignore_other_history {
             return Err(Error::OtherToolHistory(others));
         }
@@ -605,7 +432,15 @@ impl Migrator {
         if let Some(validators) = self.validators.take() {
             let pending: Vec<&Migration> = plan.iter().map(|(m, _, _)| *m).collect();
             let files = !std::mem::take(&mut self.files_validated);
-            let outcome = validators.before_deploy(self, &pending, files, true).await;
+            let outcome = validators
+                .before_deploy(
+                    self.driver.as_mut(),
+                    &mut self.events,
+                    &pending,
+                    files,
+                    true,
+                )
+                .await;
             self.validators = Some(validators);
             outcome?;
         }
@@ -927,7 +762,7 @@ impl Migrator {
                 finished_at: Some(now),
                 duration_ms: Some(0),
                 applied_by: driver::whoami(),
-                godwit_version: crate::VERSION.into(),
+                godwit_version: godwit_core::VERSION.into(),
                 statements_applied: 0,
                 rows_affected: None,
                 error: Some(format!(
@@ -1555,7 +1390,7 @@ impl Migrator {
                 .is_none_or(|(v, _)| *v != migration.version)
         {
             let found =
-                godwit_core::rebuild::rebuilds(&crate::analyze::analyze(statements, dialect));
+                godwit_core::rebuild::rebuilds(&godwit_core::analyze::analyze(statements, dialect));
             self.rebuilds = Some((migration.version.clone(), found));
         }
         let rebuilds: &[godwit_core::rebuild::Rebuild] = match &self.rebuilds {
@@ -1723,7 +1558,7 @@ impl Migrator {
         // since the statement that opened it. On PostgreSQL and SQLite a failure inside it
         // leaves it to be rolled back, with the progress written in it: MySQL commits at
         // each DDL statement instead, so there the count written after each one stands.
-        let transactional_ddl = self.driver.dialect() != crate::Dialect::MySql;
+        let transactional_ddl = self.driver.dialect() != godwit_core::Dialect::MySql;
         let mut own_transaction: Option<usize> = None;
         // The copy events made since the script's own BEGIN: a rollback takes the copies.
         let mut copies_before_begin = 0;
@@ -2190,7 +2025,7 @@ impl Migrator {
             finished_at: Some(now_rfc3339()),
             duration_ms: Some(0),
             applied_by: driver::whoami(),
-            godwit_version: crate::VERSION.into(),
+            godwit_version: godwit_core::VERSION.into(),
             plugin_digest: None,
             statements_applied: applied.unwrap_or(total as i64),
             statements_total: total as i64,
@@ -2246,7 +2081,9 @@ impl Migrator {
             // check is about to be dropped, so that check waits for the empty one.
             if let Some(validators) = m.validators.take() {
                 let all: Vec<&Migration> = migrations.iter().collect();
-                let outcome = validators.before_deploy(m, &all, true, false).await;
+                let outcome = validators
+                    .before_deploy(m.driver.as_mut(), &mut m.events, &all, true, false)
+                    .await;
                 m.validators = Some(validators);
                 outcome?;
                 m.files_validated = true;
@@ -2329,33 +2166,6 @@ pub(crate) fn require_version(migrations: &[Migration], to: &Version) -> Result<
     Err(Error::Config(format!(
         "--to {to}: there is no migration with that version"
     )))
-}
-
-pub(crate) fn new_row(
-    migration: &Migration,
-    operation: Operation,
-    state: RowState,
-    total: usize,
-) -> HistoryRow {
-    HistoryRow {
-        id: 0,
-        version: migration.version.to_string(),
-        name: migration.name.clone(),
-        kind: "sql".into(),
-        operation: operation.as_str().into(),
-        state: state.as_str().into(),
-        checksum: migration.checksum.clone(),
-        started_at: now_rfc3339(),
-        finished_at: None,
-        duration_ms: None,
-        applied_by: driver::whoami(),
-        godwit_version: crate::VERSION.into(),
-        plugin_digest: None,
-        statements_applied: 0,
-        statements_total: total as i64,
-        rows_affected: None,
-        error: None,
-    }
 }
 
 /// The warning about reverted migrations whose down script was empty (`ids`), if any.
@@ -2537,20 +2347,20 @@ enum Applied {
 #[derive(Clone, Copy)]
 struct Run<'a> {
     operation: Operation,
-    dialect: crate::Dialect,
+    dialect: godwit_core::Dialect,
     /// Other tools' histories this deploy was told to ignore.
-    other_histories: &'a [crate::adopt::OtherHistory],
+    other_histories: &'a [adopt::OtherHistory],
 }
 
 /// The other tools' history table `statement` reads or changes, and which tools keep
 /// their history there (`golang-migrate or dbmate` for `schema_migrations`).
 fn foreign_history_touched(
     statement: &Statement,
-    dialect: crate::Dialect,
+    dialect: godwit_core::Dialect,
 ) -> Option<(String, String)> {
-    let info = crate::analyze::analyze(std::slice::from_ref(statement), dialect);
+    let info = godwit_core::analyze::analyze(std::slice::from_ref(statement), dialect);
     info.first()?.tables.iter().find_map(|table| {
-        crate::adopt::history_table_owners(table, dialect).map(|owners| (table.clone(), owners))
+        adopt::history_table_owners(table, dialect).map(|owners| (table.clone(), owners))
     })
 }
 
@@ -2569,7 +2379,7 @@ fn failure_message(
         other_histories,
     } = run;
     let why = match dialect {
-        crate::Dialect::MySql => "MySQL commits DDL as it goes",
+        godwit_core::Dialect::MySql => "MySQL commits DDL as it goes",
         _ => "the migration runs without a transaction, one statement at a time",
     };
     let id = migration.id();
@@ -2726,7 +2536,7 @@ fn failure_message(
 /// On PostgreSQL, after `sql` failed: the name of the INVALID index it left, when it is
 /// a `CREATE INDEX CONCURRENTLY` whose index now exists, unusable, in the current schema.
 async fn invalid_index_left(driver: &mut dyn driver::Driver, sql: &str) -> Option<String> {
-    if driver.dialect() != crate::Dialect::Postgres {
+    if driver.dialect() != godwit_core::Dialect::Postgres {
         return None;
     }
     let words: Vec<&str> = sql.split_whitespace().take(9).collect();
@@ -2759,7 +2569,7 @@ async fn invalid_index_left(driver: &mut dyn driver::Driver, sql: &str) -> Optio
              JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
              WHERE NOT i.indisvalid AND c.relname = {} AND n.nspname = current_schema()",
-            godwit_core::sql::literal(crate::Dialect::Postgres, &name)
+            godwit_core::sql::literal(godwit_core::Dialect::Postgres, &name)
         ))
         .await
         .ok()

@@ -31,11 +31,11 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::finding::{Finding, Severity};
-use crate::migrator::Event;
+use crate::event::Event;
 use crate::plugin::registry::PluginEntry;
-use crate::plugin::types;
 use crate::plugin::{Context, Limits, Plugin, Runtime, World, notifier};
+use godwit_core::finding::{Finding, Severity};
+use godwit_plugin::types;
 
 /// One notifier, ready to call: what the worker needs and nothing tied to the run.
 pub struct NotifierTarget {
@@ -483,7 +483,7 @@ pub fn to_plugin_finding(f: &Finding) -> types::Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Operation;
+    use godwit_core::history::Operation;
 
     #[test]
     fn run_events_convert_with_the_runs_operation() {

@@ -8,16 +8,18 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::analyze::{self, Effect, Lock, StatementInfo};
 use crate::config::Config;
-use crate::finding::{Finding, Severity};
+use crate::error::Error;
 use crate::migrator::Migrator;
-use crate::source::Version;
 use crate::text::{one_line, thousands};
 use crate::validate::Validators;
-use crate::{Dialect, Error, lint};
+use godwit_core::Dialect;
+use godwit_core::analyze::{self, Effect, Lock, StatementInfo};
+use godwit_core::finding::{Finding, Severity};
 use godwit_core::rebuild::{self, Rebuild};
+use godwit_core::source::Version;
 use godwit_core::sql::{column_key, literal, quote};
+use godwit_lint as lint;
 
 /// How long one count may take before the plan says "unknown" instead.
 const COUNT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -75,7 +77,7 @@ pub struct PlannedEnforcement {
     pub by: &'static str,
     /// PostgreSQL: the role, when it could be looked up.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<crate::driver::ScopeRole>,
+    pub role: Option<godwit_db::ScopeRole>,
     /// Why only the checker confines them, when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub because: Option<crate::plugin::registry::CheckerOnlyBecause>,
@@ -91,7 +93,7 @@ pub struct PlannedMigration {
     pub risk: Risk,
     /// Whether deploy runs it in one transaction; `mode` says how and why.
     pub transactional: bool,
-    pub mode: crate::source::TransactionMode,
+    pub mode: godwit_core::source::TransactionMode,
     /// SQLite: deploy turns foreign keys off around it (the file says `PRAGMA
     /// foreign_keys=OFF`, as Prisma's and Drizzle's rebuilds do, or its tool ran it so).
     pub foreign_keys_off: bool,
@@ -116,7 +118,7 @@ pub struct PlannedStatement {
     pub lock: String,
     pub tables: Vec<String>,
     /// Each table's own lock (a table the statement creates has none).
-    pub locks: Vec<crate::analyze::TableLock>,
+    pub locks: Vec<godwit_core::analyze::TableLock>,
     /// Live facts about the data this statement touches.
     pub facts: Vec<String>,
     pub data_loss: Vec<String>,
@@ -148,7 +150,7 @@ pub async fn plan(
     pending.retain(|m| to.is_none_or(|to| m.version <= *to));
     let refused = migrator.deploy_refusal(&sources, rows).await?;
     // The migrations before the pending ones declare what these change.
-    let earlier: Vec<crate::source::Migration> = match pending.first() {
+    let earlier: Vec<godwit_core::source::Migration> = match pending.first() {
         Some(first) => sources
             .into_iter()
             .filter(|m| m.version < first.version)
@@ -161,7 +163,7 @@ pub async fn plan(
     read_only(migrator, dialect).await;
     let mut database_findings = Vec::new();
     if let Some(validators) = validators {
-        let all: Vec<&crate::source::Migration> = pending.iter().collect();
+        let all: Vec<&godwit_core::source::Migration> = pending.iter().collect();
         for report in validators.check_migrations(&all).await {
             findings.extend(report.into_findings());
         }
@@ -291,11 +293,11 @@ pub async fn plan(
 async fn enforcement(
     migrator: &mut Migrator,
     config: &Config,
-    pending: &[crate::source::Migration],
+    pending: &[godwit_core::source::Migration],
     validators: Option<&Validators>,
 ) -> Vec<PlannedEnforcement> {
-    use crate::driver::{Confined, Enforcement, Scope};
     use crate::plugin::registry::CheckerOnlyBecause;
+    use godwit_db::{Confined, Enforcement, Scope};
     let steps: Vec<&str> = pending
         .iter()
         .filter_map(|m| m.step.as_ref().map(|s| s.plugin.as_str()))
@@ -397,7 +399,7 @@ fn enforcement_lines(plan: &Plan) -> String {
 /// Best effort: the counts below only read, but a session that cannot write is proof;
 /// and each count is bounded on the server too, so a cancelled count frees its backend.
 async fn read_only(migrator: &mut Migrator, dialect: Dialect) {
-    let limit = crate::driver::Timeouts {
+    let limit = godwit_db::Timeouts {
         lock_timeout: Some(COUNT_TIMEOUT),
         statement_timeout: Some(COUNT_TIMEOUT),
     };
@@ -1008,7 +1010,7 @@ async fn plan_statement(
 
 /// The locks a statement takes, strongest first, each with the tables it is taken on;
 /// SQLite's one lock is on the whole file.
-pub(crate) fn described_locks(info: &crate::analyze::StatementInfo) -> String {
+pub(crate) fn described_locks(info: &godwit_core::analyze::StatementInfo) -> String {
     if info.lock == Lock::DatabaseWrite {
         return "database write (the whole file)".into();
     }

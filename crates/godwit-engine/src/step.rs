@@ -17,19 +17,21 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::Dialect;
 use crate::config::Config;
-use crate::driver::{Driver, Scope, Session, SqlError, now_rfc3339};
 use crate::error::{Error, Failure, JoinDifference, Refusal, WorkersRefusal};
+use crate::event::{Done, Event, Events};
 use crate::health::Throttle;
-use crate::history::{HistoryRow, Operation, RowState};
-use crate::migrator::{Done, Event, Events, new_row};
 use crate::plugin::registry::{PluginEntry, Registry};
 use crate::plugin::{self, Call, Limits, LogLine, World, session, types};
-use crate::source::Migration;
-use crate::value::{Rows, Value};
+use godwit_core::Dialect;
+use godwit_core::history::{HistoryRow, Operation, RowState};
+use godwit_core::source::Migration;
 use godwit_core::sql::quote;
+use godwit_core::value::{Rows, Value};
+use godwit_db::new_row;
+use godwit_db::{Driver, Scope, Session, SqlError, now_rfc3339};
 
+mod pause;
 pub mod workers;
 
 /// The table that holds each running step's checkpoint.
@@ -583,7 +585,7 @@ impl StepRunner<'_> {
     }
 
     /// Waits, before a step's next batch, until the database is healthy: see
-    /// [`crate::health::wait_until_healthy`]; pauses are told to the migrator's watchers.
+    /// [`pause::wait_until_healthy`]; pauses are told to the migrator's watchers.
     async fn wait_until_healthy(
         &mut self,
         throttle: &mut Throttle,
@@ -591,13 +593,9 @@ impl StepRunner<'_> {
         version: &str,
     ) -> Result<(), Error> {
         let events = &mut *self.events;
-        crate::health::wait_until_healthy(
-            &mut *self.driver,
-            throttle,
-            step,
-            version,
-            &mut |event| events.emit(event),
-        )
+        pause::wait_until_healthy(&mut *self.driver, throttle, step, version, &mut |event| {
+            events.emit(event)
+        })
         .await
     }
 
@@ -1516,7 +1514,7 @@ impl StepRunner<'_> {
                 if let Err(e) = session::abandon(&mut *self.driver).await {
                     confinement.notes.push(format!(
                         "cannot cancel the plugin's statement: {}",
-                        crate::error::describe_db_error(&e)
+                        godwit_db::describe_db_error(&e)
                     ));
                 }
             }

@@ -1,5 +1,7 @@
 //! Small pieces of the text godwit prints, shared by the reports and the plan.
 
+use std::time::Duration;
+
 /// `"s"` unless there is exactly one.
 pub fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
@@ -85,6 +87,17 @@ pub fn bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// A duration in milliseconds as people read a lag: `850ms`, `4.6s`, `2m 5s`.
+pub fn secs(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        humantime::format_duration(Duration::from_secs(ms / 1000)).to_string()
     }
 }
 

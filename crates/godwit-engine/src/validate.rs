@@ -16,15 +16,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::Dialect;
 use crate::config::Config;
-use crate::driver::Session;
 use crate::error::{Error, Refusal};
-use crate::finding::{Finding, Location, Severity};
-use crate::migrator::{Event, Migrator};
+use crate::event::{Event, Events};
 use crate::plugin::registry::{self, PluginEntry};
 use crate::plugin::{Runtime, RuntimeConfig, World, session, types};
-use crate::source::Migration;
+use godwit_core::Dialect;
+use godwit_core::finding::{Finding, Location, Severity};
+use godwit_core::source::Migration;
+use godwit_db::{Driver, Session};
 
 /// The rule name of the finding that stands for a validator that could not give an answer.
 pub const FAILED_RULE: &str = "validator-failed";
@@ -264,7 +264,7 @@ impl Validators {
                 findings: Vec::new(),
                 failure: Some(message),
             };
-            let scope: Arc<dyn crate::driver::Scope> = entry.capabilities.clone();
+            let scope: Arc<dyn godwit_db::Scope> = entry.capabilities.clone();
             let prepare = session::Confinement::new(Arc::clone(&scope));
             if let Err(e) = prepare.prepare(driver).await {
                 reports.push(failed(format!(
@@ -275,7 +275,7 @@ impl Validators {
             if let Err(e) = driver.begin_read_only().await {
                 reports.push(failed(format!(
                     "validator {name} could not check the database: cannot open a read-only transaction: {}",
-                    crate::error::describe_db_error(&e)
+                    godwit_db::describe_db_error(&e)
                 )));
                 continue;
             }
@@ -304,7 +304,7 @@ impl Validators {
                 if let Err(e) = session::abandon(driver).await {
                     confinement.notes.push(format!(
                         "cannot cancel the validator's query: {}",
-                        crate::error::describe_db_error(&e)
+                        godwit_db::describe_db_error(&e)
                     ));
                 }
             }
@@ -355,7 +355,8 @@ impl Validators {
     /// could not give an answer, blocks the deploy with everything it found in the message.
     pub(crate) async fn before_deploy(
         &self,
-        migrator: &mut Migrator,
+        driver: &mut dyn Driver,
+        events: &mut Events,
         pending: &[&Migration],
         files: bool,
         database: bool,
@@ -384,7 +385,7 @@ impl Validators {
             merge(self.check_migrations(pending).await);
         }
         if database {
-            merge(self.check_database(migrator.driver()).await);
+            merge(self.check_database(driver).await);
         }
         let mut blocked = Vec::new();
         let mut blockers: Vec<String> = Vec::new();
@@ -412,7 +413,7 @@ impl Validators {
                         }),
                 );
             }
-            migrator.emit(Event::FindingsReported {
+            events.emit(Event::FindingsReported {
                 source,
                 findings,
                 blocking,
@@ -437,7 +438,7 @@ impl Validators {
 /// A migration as validators see it: version, name and the SQL of both directions.
 /// What a validator logged or printed, on stderr under its name, as a step's plugin
 /// output is shown; stdout stays the report's (lint --json, SARIF).
-fn echo_output(plugin: &str, logs: &[crate::plugin::LogLine], stderr: &str) {
+fn echo_output(plugin: &str, logs: &[godwit_plugin::LogLine], stderr: &str) {
     for line in logs {
         eprintln!("    [{plugin}] {}: {}", line.level, line.message);
     }
@@ -460,7 +461,7 @@ pub fn to_plugin_migration(m: &Migration) -> types::Migration {
 /// the location ends with (`...up.sql:12`); about the database, the location text is kept
 /// where a migration's name would go.
 pub fn from_plugin(source: &str, f: types::Finding, migration: Option<&Migration>) -> Finding {
-    use crate::plugin::sanitize;
+    use godwit_plugin::sanitize;
     let f = types::Finding {
         rule: sanitize(&f.rule),
         message: sanitize(&f.message),

@@ -49,12 +49,12 @@ pub(crate) mod shadow;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::driver::SqlError;
 use crate::error::{Error, Refusal, exit};
-use crate::history::{self, Status};
 use crate::migrator::{DeployOptions, DownTarget, Migrator, Resolve};
 use crate::schema::{self, Drift, Perspective, Schema};
-use crate::source::{Migration, Version};
+use godwit_core::history::{self, Status};
+use godwit_core::source::{Migration, Version};
+use godwit_db::SqlError;
 
 pub use shadow::ShadowInfo;
 
@@ -216,10 +216,12 @@ impl ScriptFailure {
             ScriptKind::Down => migration.down.as_ref(),
         };
         let section = match (&migration.down_place, kind) {
-            (crate::source::DownPlace::Section { marker, .. }, ScriptKind::Down) => {
+            (godwit_core::source::DownPlace::Section { marker, .. }, ScriptKind::Down) => {
                 Some(marker.to_string())
             }
-            (crate::source::DownPlace::Section { .. }, ScriptKind::Up) => Some("up".to_string()),
+            (godwit_core::source::DownPlace::Section { .. }, ScriptKind::Up) => {
+                Some("up".to_string())
+            }
             _ => None,
         };
         ScriptFailure {
@@ -826,15 +828,15 @@ fn built_straight_up(report: &mut VerifyReport, second: &[ScriptFailure]) {
 /// The schemas besides the current one that the migrations create (`CREATE SCHEMA`), which
 /// verify compares along with it; on PostgreSQL only (a MySQL schema is a database, a
 /// SQLite file has none).
-fn created_schemas(migrations: &[Migration], dialect: crate::Dialect) -> Vec<String> {
-    if dialect != crate::Dialect::Postgres {
+fn created_schemas(migrations: &[Migration], dialect: godwit_core::Dialect) -> Vec<String> {
+    if dialect != godwit_core::Dialect::Postgres {
         return Vec::new();
     }
     let mut schemas: Vec<String> = migrations
         .iter()
         .filter_map(|m| m.up.statements(dialect).ok())
         .flatten()
-        .flat_map(|s| crate::analyze::created_schemas(&s.sql, dialect))
+        .flat_map(|s| godwit_core::analyze::created_schemas(&s.sql, dialect))
         .collect();
     schemas.sort();
     schemas.dedup();
@@ -845,10 +847,10 @@ fn created_schemas(migrations: &[Migration], dialect: crate::Dialect) -> Vec<Str
 /// that hold tables, views or routines, as `schema app (3 tables)`; elsewhere none (a
 /// MySQL database or a SQLite file is the whole namespace compared).
 async fn other_schemas(
-    driver: &mut dyn crate::driver::Driver,
+    driver: &mut dyn godwit_db::Driver,
     compared: &[String],
 ) -> Result<Vec<String>, SqlError> {
-    if driver.dialect() != crate::Dialect::Postgres {
+    if driver.dialect() != godwit_core::Dialect::Postgres {
         return Ok(Vec::new());
     }
     let rows = driver
@@ -1520,7 +1522,7 @@ impl TargetPosition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::DriftKind;
+    use godwit_core::schema::DriftKind;
 
     fn line(object: &str, kind: DriftKind, perspective: Perspective) -> DriftLine {
         let (expected, actual) = match kind {

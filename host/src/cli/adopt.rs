@@ -24,7 +24,7 @@ pub(super) async fn adopt(
     from: Option<Tool>,
     json: bool,
 ) -> Result<u8, Error> {
-    let report = crate::adopt::adopt(migrator, from).await?;
+    let report = migrator.adopt(from).await?;
     print_report(json, &report, || crate::adopt::human(&report));
     Ok(if !report.needs_attention() && !report.matched_nothing() {
         exit::OK

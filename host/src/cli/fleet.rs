@@ -36,7 +36,7 @@ pub(super) fn read(cli: &Cli, file: &Path) -> Result<Fleet, Error> {
         wait: cli.wait.map(Duration::from_secs),
         lock_wait: cli.lock_wait,
     };
-    Fleet::read(&cli.dir, file, &overrides)
+    Ok(Fleet::read(&cli.dir, file, &overrides)?)
 }
 
 /// How a fleet command runs: `--parallel`, `--canary` and `--json`.

@@ -36,7 +36,7 @@ pub(super) async fn run(
     let rows = migrator.history().await?;
     let copies = migrator.copies().await?;
     let entries = history::entries(migrations, &rows);
-    let others = crate::adopt::unadopted_histories(migrator).await?;
+    let others = migrator.unadopted_histories().await?;
     let status = report::status(
         &entries,
         &config.target.display,

@@ -41,9 +41,9 @@ use serde::Serialize;
 use self::catalog::{Column, Stored, Table};
 use self::store::{MAX_NAME, Store, first};
 use super::{Destroys, literal, quote};
-use crate::Dialect;
-use crate::driver::{Session, SqlError, SqlErrorKind, now_rfc3339};
-use crate::split::Statement;
+use godwit_core::Dialect;
+use godwit_core::split::Statement;
+use godwit_db::{Session, SqlError, SqlErrorKind, now_rfc3339};
 
 pub use self::store::SCHEMA;
 
@@ -668,7 +668,7 @@ impl Copier {
                 }
                 return Ok(keep(format!(
                     "putting it back failed: {}",
-                    crate::error::describe_db_error(&err)
+                    godwit_db::describe_db_error(&err)
                         .replace("\n  ", "; ")
                         .replace('\n', " ")
                 )));

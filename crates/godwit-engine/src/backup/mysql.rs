@@ -9,9 +9,9 @@ use std::path::Path;
 
 use super::tool::{self, Tool};
 use super::{BackupError, LOCK_TABLE, quote};
-use crate::Dialect;
 use crate::config::Config;
-use crate::driver::{Driver, SqlError};
+use godwit_core::Dialect;
+use godwit_db::{Driver, SqlError};
 
 const PACKAGE: &str = "the MariaDB or MySQL client (Debian/Ubuntu: `apt-get install mariadb-client` \
 or `mysql-client`, macOS: `brew install mariadb`)";

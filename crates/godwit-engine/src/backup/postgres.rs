@@ -22,7 +22,7 @@ use std::path::Path;
 use super::tool::{self, Tool};
 use super::{BackupError, LOCK_TABLE};
 use crate::config::Config;
-use crate::driver::Driver;
+use godwit_db::Driver;
 
 const PACKAGE: &str = "the PostgreSQL client tools (Debian/Ubuntu: `apt-get install postgresql-client`, \
 Fedora: `dnf install postgresql`, macOS: `brew install libpq`), at least the server's major version";
@@ -76,7 +76,7 @@ fn exact(name: &str) -> String {
 
 /// A SQL string literal (standard_conforming_strings is on in psql's session).
 fn literal(text: &str) -> String {
-    godwit_core::sql::literal(crate::Dialect::Postgres, text)
+    godwit_core::sql::literal(godwit_core::Dialect::Postgres, text)
 }
 
 /// The schema the restore parks the lock table in while it empties the database or the
@@ -358,7 +358,7 @@ async fn entangled(driver: &mut dyn Driver, schema: &str) -> Result<(), BackupEr
     let rows = driver
         .query_values(
             DEPENDENTS_OUTSIDE,
-            &[crate::value::Value::Text(schema.to_string())],
+            &[godwit_core::value::Value::Text(schema.to_string())],
         )
         .await
         .map_err(|e| BackupError::db("cannot list what depends on the tenant's schema", &e))?;
@@ -366,7 +366,7 @@ async fn entangled(driver: &mut dyn Driver, schema: &str) -> Result<(), BackupEr
         .rows
         .into_iter()
         .filter_map(|row| match row.into_iter().next() {
-            Some(crate::value::Value::Text(text)) => Some(text),
+            Some(godwit_core::value::Value::Text(text)) => Some(text),
             _ => None,
         })
         .collect();

@@ -11,8 +11,8 @@
 use std::path::Path;
 
 use super::{BackupError, LOCK_TABLE, literal, quote};
-use crate::Dialect;
-use crate::driver::{Driver, SqlError};
+use godwit_core::Dialect;
+use godwit_db::{Driver, SqlError};
 
 const SCHEMA: &str = "godwit_restore";
 

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use super::BackupError;
-use crate::driver::Driver;
+use godwit_db::Driver;
 
 /// An executable found on PATH.
 pub(super) struct Tool {

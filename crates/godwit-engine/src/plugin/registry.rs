@@ -16,7 +16,7 @@ use super::wit::latest::types;
 use super::{Context, Limits, Plugin, Runtime, RuntimeConfig, SessionHandler, World, builtin};
 use crate::config::{Config, PluginLimits, PluginSettings, PluginSource};
 use crate::error::{Error, Refusal};
-use crate::value::Value;
+use godwit_core::value::Value;
 
 /// Where compiled plugins are cached, under the project directory unless
 /// `GODWIT_CACHE_DIR` says otherwise.
@@ -264,7 +264,7 @@ fn not_over_what_deploy_runs(
 ) -> Result<(), Error> {
     let migrations = resolve(migrations_dir);
     let database = target
-        .filter(|t| t.dialect == crate::Dialect::Sqlite)
+        .filter(|t| t.dialect == godwit_core::Dialect::Sqlite)
         .and_then(|t| {
             use std::str::FromStr as _;
             sqlx::sqlite::SqliteConnectOptions::from_str(&t.url)
@@ -808,7 +808,7 @@ pub fn checker_only(config: &crate::config::Config) -> Vec<CheckerOnly> {
         .iter()
         .filter(|(_, p)| p.enabled && may_use_database(&config.project_dir, p))
         .filter_map(|(name, p)| {
-            let because = if config.target.dialect == crate::Dialect::MySql {
+            let because = if config.target.dialect == godwit_core::Dialect::MySql {
                 CheckerOnlyBecause::Mysql
             } else if p.enforcement == godwit_core::Enforcement::CheckerOnly {
                 CheckerOnlyBecause::OperatorChoice
@@ -860,8 +860,8 @@ pub fn checker_only_text(list: &[CheckerOnly]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::capability::Grants;
-    use crate::plugin::manifest::Requests;
+    use godwit_plugin::capability::Grants;
+    use godwit_plugin::manifest::Requests;
 
     fn hosts(granted: &[&str], requested: &[&str]) -> Vec<String> {
         let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();

@@ -14,9 +14,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::SessionHandler;
 use super::capability::Capabilities;
 use super::wit::latest::types;
-use crate::Dialect;
-use crate::driver::{Scope, Session, SqlError, SqlErrorKind};
-use crate::value::{Rows, Value};
+use godwit_core::Dialect;
+use godwit_core::value::{Rows, Value};
+use godwit_db::{Scope, Session, SqlError, SqlErrorKind};
 
 /// A statement on its way from the plugin's thread to the connection.
 #[derive(Debug)]
@@ -161,7 +161,7 @@ async fn pin_quoting(driver: &mut dyn Session) -> Result<(), String> {
         driver.execute_values(sql, &[]).await.map_err(|e| {
             format!(
                 "the host could not set the session's quoting rules: {}",
-                crate::error::describe_db_error(&e)
+                godwit_db::describe_db_error(&e)
             )
         })?;
     }
@@ -235,9 +235,9 @@ pub struct Confinement {
     /// The cap a query's result passed. The plugin got an error instead of the rows, but
     /// may have gone on without them: whatever it did next rests on data it never saw, so
     /// the batch must be rolled back (see [`Confinement::stopped_result`]).
-    pub too_large: Option<crate::driver::ResultCap>,
+    pub too_large: Option<godwit_db::ResultCap>,
     /// How much of a query's result is read for the plugin; `None` reads it all.
-    cap: Option<crate::driver::ResultCap>,
+    cap: Option<godwit_db::ResultCap>,
     /// Set by [`Confinement::until`]: each statement may run for what is left until then.
     deadline: Option<Instant>,
 }
@@ -252,7 +252,7 @@ pub enum ConfinedError {
     Escaped(String),
     /// The result passed the cap set by the plugin's memory limit; it was not read further
     /// and nothing of it was handed on.
-    TooLarge(crate::driver::ResultCap),
+    TooLarge(godwit_db::ResultCap),
     /// The deadline of [`Confinement::until`] has passed; the statement was not run.
     OutOfTime,
 }
@@ -262,7 +262,7 @@ const OUT_OF_TIME: &str = "the call's time limit is used up; the statement was n
 impl std::fmt::Display for ConfinedError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ConfinedError::Database(e) => f.write_str(&crate::error::describe_db_error(e)),
+            ConfinedError::Database(e) => f.write_str(&godwit_db::describe_db_error(e)),
             ConfinedError::Escaped(why) => {
                 write!(f, "the statement escaped its database confinement: {why}")
             }
@@ -318,9 +318,9 @@ impl Confinement {
     }
 
     /// Reads no more of a query's result than a plugin with `limits` could be handed: see
-    /// [`crate::driver::ResultCap::for_memory`].
+    /// [`godwit_db::ResultCap::for_memory`].
     pub fn capped(mut self, limits: &super::Limits) -> Confinement {
-        self.cap = Some(crate::driver::ResultCap::for_memory(
+        self.cap = Some(godwit_db::ResultCap::for_memory(
             limits.memory_bytes.min(super::POOL_MAX_MEMORY),
         ));
         self
@@ -359,7 +359,7 @@ impl Confinement {
 
     /// `enforcement = "checker-only"`: statements run as godwit's own, after the checker.
     fn checker_only(&self) -> bool {
-        self.scope.enforcement() == crate::driver::Enforcement::CheckerOnly
+        self.scope.enforcement() == godwit_db::Enforcement::CheckerOnly
     }
 
     /// A confined [`Session::query_values`].
@@ -421,7 +421,7 @@ impl Confinement {
             self.notes.push(format!(
                 "cannot bound the time of `{}`: {}",
                 sql.trim(),
-                crate::error::describe_db_error(&e)
+                godwit_db::describe_db_error(&e)
             ));
             return Err(ConfinedError::Database(e));
         }
@@ -438,7 +438,7 @@ impl Confinement {
                 self.notes.push(format!(
                     "cannot lift the time bound after `{}`: {}",
                     sql.trim(),
-                    crate::error::describe_db_error(&e)
+                    godwit_db::describe_db_error(&e)
                 ));
                 Err(ConfinedError::Database(e))
             }
@@ -460,7 +460,7 @@ impl Confinement {
         if let Err(e) = driver.confine(&self.scope).await {
             let why = format!(
                 "cannot enter the database confinement: {}",
-                crate::error::describe_db_error(&e)
+                godwit_db::describe_db_error(&e)
             );
             return Err(self.escape(driver, why).await);
         }
@@ -485,7 +485,7 @@ impl Confinement {
             (Err(e), _) | (_, Err(e)) => {
                 let why = format!(
                     "cannot verify or lift the database confinement: {}",
-                    crate::error::describe_db_error(&e)
+                    godwit_db::describe_db_error(&e)
                 );
                 return Err(self.escape(driver, why).await);
             }
@@ -504,7 +504,7 @@ impl Confinement {
         let mut note = format!(
             "`{}` failed: {}",
             sql.trim(),
-            crate::error::describe_db_error(&e)
+            godwit_db::describe_db_error(&e)
         );
         if let Some(denied) = denied {
             note.push_str(&format!(" (the database refused {denied})"));
@@ -528,7 +528,7 @@ async fn send(
     driver: &mut dyn Session,
     sql: &str,
     op: Op<'_>,
-    cap: Option<crate::driver::ResultCap>,
+    cap: Option<godwit_db::ResultCap>,
 ) -> Result<Answer, SqlError> {
     match op {
         Op::Query(params) => match cap {

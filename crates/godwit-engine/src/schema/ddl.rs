@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use super::{Column, Constraint, ConstraintKind, Definitions, Index, Schema, Table};
-use crate::Dialect;
+use godwit_core::Dialect;
 
 /// The file `godwit pull --out DIR` writes in DIR.
 pub const FILE_NAME: &str = "schema.sql";

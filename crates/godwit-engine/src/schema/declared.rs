@@ -4,15 +4,15 @@
 //! files of a directory in name order, or from the standard output of a command (so ORM
 //! users keep their own schema language: `npx drizzle-kit export`). It is built in an
 //! empty shadow database statement by statement, split as godwit splits migrations, and
-//! read back with [`crate::driver::Introspect::introspect`].
+//! read back with [`godwit_db::Introspect::introspect`].
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::Dialect;
 use crate::config::SchemaSource;
-use crate::driver::{Session, SqlError};
-use crate::error::describe_db_error;
+use godwit_core::Dialect;
+use godwit_db::describe_db_error;
+use godwit_db::{Session, SqlError};
 
 /// Why the declared schema cannot be used; each says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -111,11 +111,12 @@ fn read_path(path: &Path, shown: &Path) -> Result<Vec<Part>, DeclaredError> {
     };
     let file = |path: &Path| -> Result<Part, DeclaredError> {
         let bytes = std::fs::read(path).map_err(|e| unreadable(path, e))?;
-        let text =
-            crate::source::normalize(&bytes).map_err(|message| DeclaredError::Unreadable {
+        let text = godwit_core::source::normalize(&bytes).map_err(|message| {
+            DeclaredError::Unreadable {
                 path: path.to_path_buf(),
                 message,
-            })?;
+            }
+        })?;
         Ok(Part {
             origin: path.display().to_string(),
             text,
@@ -164,7 +165,7 @@ fn run(command: &str, dir: &Path) -> Result<String, DeclaredError> {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         });
     }
-    let text = crate::source::normalize(&output.stdout).map_err(|message| {
+    let text = godwit_core::source::normalize(&output.stdout).map_err(|message| {
         DeclaredError::CommandFailed {
             command: command.to_string(),
             status: format!("its output is not text: {message}"),
@@ -191,7 +192,7 @@ pub async fn apply(
     let mut split = Vec::new();
     for part in parts {
         let statements =
-            crate::split::split(&part.text, dialect).map_err(|e| DeclaredError::Split {
+            godwit_core::split::split(&part.text, dialect).map_err(|e| DeclaredError::Split {
                 origin: part.origin.clone(),
                 message: e.to_string(),
             })?;
@@ -201,7 +202,7 @@ pub async fn apply(
         && split
             .iter()
             .flat_map(|(_, statements)| statements)
-            .all(|s| !crate::source::needs_no_transaction(&s.sql));
+            .all(|s| !godwit_core::source::needs_no_transaction(&s.sql));
     let failed = |origin: &str, line: usize, e: &SqlError| DeclaredError::Statement {
         origin: origin.to_string(),
         line,

@@ -32,16 +32,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Ahead, BackfillSql, bound_from_now, decode_position, encode_position};
-use crate::Dialect;
 use crate::config::Config;
-use crate::driver::{Driver, Scope, Session, SqlError, now_rfc3339};
 use crate::error::{Error, Failure};
+use crate::event::Event;
 use crate::health::Throttle;
-use crate::migrator::Event;
 use crate::plugin::registry::PluginEntry;
 use crate::plugin::{self, LogLine, session};
 use crate::step::BatchSettings;
-use crate::value::{Rows, Value};
+use godwit_core::Dialect;
+use godwit_core::value::{Rows, Value};
+use godwit_db::{Driver, Scope, Session, SqlError, now_rfc3339};
 
 /// The table of a split step's batches.
 pub const BATCHES_TABLE: &str = "godwit_batches";
@@ -320,7 +320,7 @@ impl Shared {
 /// once: preparing the confinement may change a role's privileges, which PostgreSQL does
 /// not let two sessions do at the same moment.
 pub(crate) async fn connect(job: &Job<'_>) -> Result<Box<dyn Driver>, Error> {
-    let mut driver = crate::driver::connect(&job.config.connect_settings()).await?;
+    let mut driver = godwit_db::connect(&job.config.connect_settings()).await?;
     prepare_session(driver.as_mut(), job).await?;
     Ok(driver)
 }
@@ -356,7 +356,7 @@ pub(crate) async fn before_taking_a_batch(
     shared: &Shared,
 ) -> Result<(), Error> {
     let waited =
-        crate::health::wait_until_healthy(driver, throttle, &job.step, &job.version, &mut |e| {
+        super::pause::wait_until_healthy(driver, throttle, &job.step, &job.version, &mut |e| {
             shared.emit(e)
         })
         .await;
@@ -374,11 +374,7 @@ pub(crate) async fn work(
     number: usize,
 ) -> Result<(), Error> {
     // Who did a batch, for the operator: host, process and worker.
-    let worker = format!(
-        "{}:{}/{number}",
-        crate::driver::hostname(),
-        std::process::id()
-    );
+    let worker = format!("{}:{}/{number}", godwit_db::hostname(), std::process::id());
     let result = async {
         let mut throttle = Throttle::new(&job.config, job.batch, &job.step)?;
         // `pause` holds each worker back after each batch; the rows-per-second ceiling is

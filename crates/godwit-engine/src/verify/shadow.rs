@@ -4,10 +4,10 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::Dialect;
 use crate::config::{Config, Target, parse_target};
-use crate::driver::{self, Driver, Session, SqlError};
 use crate::error::Error;
+use godwit_core::Dialect;
+use godwit_db::{self as driver, Driver, Session, SqlError};
 
 pub(crate) struct Shadow {
     target: Target,
@@ -376,7 +376,7 @@ fn create_error(config: &Config, name: &str, err: &SqlError) -> Error {
         || err
             .mysql_number()
             .is_some_and(|n| matches!(n, 1044 | 1045 | 1227));
-    let message = crate::error::describe_db_error(err);
+    let message = godwit_db::describe_db_error(err);
     if !denied {
         return Error::Database {
             context: format!("cannot create the shadow database {name}"),

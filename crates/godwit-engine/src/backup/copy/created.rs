@@ -16,9 +16,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::Dialect;
 use crate::backup::scan::{Cursor, tokens};
 use crate::backup::{Destroys, Ident, Name};
+use godwit_core::Dialect;
 
 /// A table as the database resolves it: schema (the current one when unqualified) and
 /// name, spelled as the catalog stores them.

@@ -20,9 +20,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::Dialect;
-use crate::driver::{Session, SqlError};
+use godwit_core::Dialect;
 use godwit_core::sql::{literal, quote};
+use godwit_db::{Session, SqlError};
 
 /// The PostgreSQL schema, and the SQLite attachment's name.
 pub const SCHEMA: &str = "godwit_copies";
@@ -233,7 +233,7 @@ impl Store {
                 quote(self.dialect, SCHEMA)
             ),
         };
-        Ok(crate::driver::first_column(driver.query_text(&sql).await?))
+        Ok(godwit_db::first_column(driver.query_text(&sql).await?))
     }
 
     /// Whether the store and its records exist and can be read; creates nothing.
@@ -460,7 +460,7 @@ pub(crate) async fn revoke_others(
              WHERE o.oid = {oid} AND a.grantee <> o.{owner}"
         ))
         .await?;
-    for grantee in crate::driver::first_column(grantees) {
+    for grantee in godwit_db::first_column(grantees) {
         driver
             .execute(&format!("REVOKE ALL ON {kind} {object} FROM {grantee}"))
             .await?;
@@ -492,7 +492,7 @@ pub(crate) fn mysql_name(database: &str) -> String {
 /// Eight hex digits of SHA-256: enough to tell two long names apart.
 pub(crate) fn short_digest(text: &str) -> String {
     use sha2::Digest as _;
-    crate::value::hex(&sha2::Sha256::digest(text.as_bytes()))[..8].to_string()
+    godwit_core::value::hex(&sha2::Sha256::digest(text.as_bytes()))[..8].to_string()
 }
 
 /// `app.db` → `app.godwit-copies.db`: ignore patterns such as `*.db` cover it too.

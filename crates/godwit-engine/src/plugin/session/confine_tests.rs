@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use sqlx::{Connection, Executor};
 
 use crate::config::{Config, Overrides};
-use crate::driver::DbError;
-use crate::driver::{self, Driver, Scope, Session};
 use crate::error::Error;
-use crate::plugin::capability::{Capabilities, Grants};
-use crate::plugin::manifest::Requests;
 use crate::plugin::session::Confinement;
-use crate::value::{Rows, Value};
+use godwit_core::value::{Rows, Value};
+use godwit_db::DbError;
+use godwit_db::{self as driver, Driver, Scope, Session};
+use godwit_plugin::capability::{Capabilities, Grants};
+use godwit_plugin::manifest::Requests;
 
 fn scope(read: &[&str], write: &[&str]) -> Arc<dyn Scope> {
     let read: Vec<String> = read.iter().map(|s| s.to_string()).collect();
@@ -359,7 +359,7 @@ impl PgDatabase {
             .unwrap();
         // The roles made for this database's grants go with it: roles belong to the whole
         // server.
-        let comment = crate::driver::postgres::plugin_role_comment(&self.name);
+        let comment = godwit_db::postgres::plugin_role_comment(&self.name);
         let roles: Vec<String> = sqlx::query_scalar(
             "SELECT a.rolname::text FROM pg_catalog.pg_roles a \
              JOIN pg_catalog.pg_shdescription d ON d.objoid = a.oid \
@@ -620,7 +620,7 @@ async fn admin_run(admin: &mut sqlx::PgConnection, sql: &str) {
 /// it holds more than a plugin's grants give it; every refusal is the same typed error.
 #[test]
 fn postgres_prepared_role_is_refused_when_missing_or_holding_too_much() {
-    use crate::error::RoleProblem;
+    use godwit_db::RoleProblem;
     runtime().block_on(async {
         let db = PgDatabase::create(None).await;
         let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", pg_server()))
@@ -715,7 +715,7 @@ fn postgres_prepared_role_is_refused_when_missing_or_holding_too_much() {
 /// on once the owner gives the privilege WITH GRANT OPTION.
 #[test]
 fn postgres_privileges_godwit_may_not_grant_are_a_typed_error() {
-    use crate::error::RoleProblem;
+    use godwit_db::RoleProblem;
     runtime().block_on(async {
         let login = unique("godwit_enforce_grantor");
         let role = unique("godwit_prepared");

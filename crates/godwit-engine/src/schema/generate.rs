@@ -29,9 +29,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::Dialect;
 use crate::schema::ddl::{self, Writer};
 use crate::schema::{Column, Constraint, ConstraintKind, Definitions, Index, Schema, Table};
+use godwit_core::Dialect;
 
 /// What the user said about renames: `-- godwit:renamed-from` in the schema, `--rename`,
 /// `--no-rename`.
@@ -219,7 +219,7 @@ struct Change {
 pub const LOCK_TIMEOUT: &str = "5s";
 
 /// The migrations that turn `current` into `desired`. `definitions` hold the whole
-/// `CREATE` of routines and triggers on each side (from [`crate::driver::Introspect::definitions`]).
+/// `CREATE` of routines and triggers on each side (from [`godwit_db::Introspect::definitions`]).
 pub fn generate(
     dialect: Dialect,
     current: &Schema,
@@ -1145,7 +1145,7 @@ impl Generator {
         let name = format!("{table}_{column}_not_null");
         // PostgreSQL cuts names at 63 bytes; a cut name must still be unique and stable.
         if name.len() > 63 {
-            let digest = crate::source::checksum(&name);
+            let digest = godwit_core::source::checksum(&name);
             format!("{}_{}", &name[..50], &digest[..8])
         } else {
             name
@@ -2054,6 +2054,59 @@ pub fn hints(text: &str, dialect: Dialect, renames: &mut Renames) {
         }
         if code.starts_with(')') || code.ends_with(");") {
             table = None;
+        }
+    }
+}
+
+/// Why `godwit diff NAME` wrote nothing; each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
+
+    #[error(
+        "the change loses data, and godwit diff writes that only with --allow-destructive:\n  {}\n  \
+         if the data can go, run again with --allow-destructive; if a table or column was renamed, \
+         say so with `-- godwit:renamed-from OLD` in the schema or `--rename OLD=NEW`",
+        .0.join("\n  ")
+    )]
+    Destructive(Vec<String>),
+
+    #[error("`{0}` is not a rename: write OLD=NEW for a table, or TABLE.OLD=NEW for a column")]
+    BadRenameFlag(String),
+
+    #[error(
+        "godwit diff writes migrations as separate up and down files; the migrations folder is in the {0} \
+         layout, which keeps them otherwise\n  write this change by hand (`godwit diff NAME --dry-run` prints it)"
+    )]
+    Layout(String),
+
+    #[error(
+        "the generated migrations do not {step} on a shadow database, so nothing was written:\n  {}\n  \
+         this is a bug in godwit diff; please report it with the schema, and write this change by hand \
+         (`--dry-run` prints what was generated)",
+        .details.join("\n  ")
+    )]
+    NotProved { step: String, details: Vec<String> },
+
+    #[error(
+        "the generated migrations fail godwit's own lint, so nothing was written:\n  {}\n  \
+         this is a bug in godwit diff; please report it",
+        .0.join("\n  ")
+    )]
+    Lint(Vec<String>),
+}
+
+impl DiffError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            DiffError::Generate(GenerateError::ProbableRenames(_)) | DiffError::Destructive(_) => {
+                crate::exit::BLOCKED
+            }
+            DiffError::Generate(_) | DiffError::BadRenameFlag(_) | DiffError::Layout(_) => {
+                crate::exit::USAGE
+            }
+            DiffError::NotProved { .. } | DiffError::Lint(_) => crate::exit::FAILED,
         }
     }
 }

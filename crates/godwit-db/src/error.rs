@@ -2,6 +2,8 @@
 //! decides from the variant. Its messages are whole sentences in the database's own
 //! words; nothing in them can hold a password ([`redact`] saw to that).
 
+use std::path::{Path, PathBuf};
+
 use crate::cap::ResultTooLarge;
 use crate::redact::redact;
 
@@ -363,6 +365,66 @@ fn describe_sqlx(err: &sqlx::Error) -> String {
 /// line up under the first; each line's own leading whitespace is kept.
 fn hang(text: &str, label: &str) -> String {
     text.replace('\n', &format!("\n{}", " ".repeat(label.len())))
+}
+
+/// What went wrong while dumping or restoring a database.
+#[derive(Debug, thiserror::Error)]
+pub enum DumpError {
+    /// A database tool is not installed; nothing was changed.
+    #[error(
+        "{tool} was not found on PATH, and {purpose} needs it\n  install {package}, or set `[backup] policy = \"never\"` in godwit.toml to deploy without whole-database backups"
+    )]
+    ToolMissing {
+        tool: String,
+        purpose: String,
+        package: &'static str,
+    },
+    /// A tool ran and failed; its own words follow.
+    #[error("{tool} failed ({status}) while {purpose}:\n  {stderr}")]
+    ToolFailed {
+        tool: String,
+        purpose: String,
+        status: String,
+        stderr: String,
+    },
+    /// Restoring a tenant's schema drops it first, and objects outside it depend on it:
+    /// they would go too. Nothing was restored.
+    #[error(
+        "restoring the schema {schema:?} would also drop what other schemas build on it: {}; nothing was restored\n  \
+         drop or change those first (a restore puts back one tenant's schema, never what lies outside it), then run the restore again",
+        dependents.join(", ")
+    )]
+    TenantEntangled {
+        schema: String,
+        dependents: Vec<String>,
+    },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("cannot {action} {}: {message}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+    #[error("{context}: {message}")]
+    Database { context: String, message: String },
+}
+
+impl DumpError {
+    pub(crate) fn io(action: &'static str, path: &Path, err: std::io::Error) -> DumpError {
+        DumpError::Io {
+            action,
+            path: path.to_path_buf(),
+            message: err.to_string(),
+        }
+    }
+
+    pub(crate) fn db(context: impl Into<String>, err: &(impl Described + ?Sized)) -> DumpError {
+        DumpError::Database {
+            context: context.into(),
+            message: describe_db_error(err),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,21 +18,31 @@
 //!
 //! The crate sees nothing of godwit.toml but [`ConnectSettings`], nothing of plugins but
 //! the [`Scope`] their statements are confined to, and fails with its own [`DbError`].
+//!
+//! Beside the drivers, what else each database is sent, so that adding a database is
+//! this crate's work: whole-database dumps and restores ([`dump`]), scratch databases
+//! for shadows ([`shadow`]), a backfill's batches, checkpoints and leases ([`backfill`]),
+//! and a replica's lag ([`Replica`]).
 
+pub mod backfill;
 mod cap;
 mod confine;
+pub mod dump;
 mod error;
 mod history;
 pub(crate) mod introspect;
 mod lock;
 pub mod meter;
 pub mod mysql;
+mod own;
 pub mod postgres;
 mod raw;
 pub mod redact;
 mod replica;
 mod settings;
+pub mod shadow;
 pub mod sqlite;
+mod tools;
 mod traits;
 mod values;
 

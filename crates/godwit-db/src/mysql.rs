@@ -1,8 +1,10 @@
 //! MySQL and MariaDB: DDL commits implicitly, so migrations run statement by statement
 //! with progress recorded after each; `GET_LOCK` serialises deployers.
 
+pub(crate) mod dump;
 mod introspect;
 pub(crate) mod replica;
+pub(crate) mod shadow;
 
 use std::str::FromStr;
 

@@ -7,9 +7,11 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Row};
 
+pub(crate) mod dump;
 mod introspect;
 pub(crate) mod replica;
 mod role;
+pub(crate) mod shadow;
 
 pub use role::comment as plugin_role_comment;
 

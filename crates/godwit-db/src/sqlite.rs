@@ -10,6 +10,7 @@ use sqlx::{ConnectOptions, Row};
 
 mod authorizer;
 mod direct;
+pub(crate) mod dump;
 mod functions;
 mod introspect;
 

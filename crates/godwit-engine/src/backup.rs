@@ -7,24 +7,13 @@
 //! backup that never finished and is never listed or restored. Each backup covers
 //! every object and row godwit can reach — the history table included, so a restore
 //! puts the history back as it was — except the migration lock table, which belongs
-//! to whoever is running now, not to the past.
-//!
-//! - PostgreSQL: `pg_dump --format=custom`; restored in one transaction (`psql
-//!   --single-transaction`) after emptying the schemas, so a failed restore changes
-//!   nothing and a successful one leaves exactly what was dumped.
-//! - MySQL/MariaDB: `mariadb-dump` (or `mysqldump`); restored with the `mariadb` (or
-//!   `mysql`) client after dropping everything in the database. MySQL cannot do DDL in a
-//!   transaction, so this restore is not atomic.
-//! - SQLite: `VACUUM INTO`; restored inside one write transaction on godwit's own
-//!   connection, never by copying files over a database others may have open.
+//! to whoever is running now, not to the past. How each database is dumped and put
+//! back (`pg_dump`, `mariadb-dump`, `VACUUM INTO`) is [`godwit_db::dump`]'s; this module
+//! names, keeps, checks and finds the files.
 //!
 //! The data copies live in [`copy`].
 
 pub mod copy;
-mod mysql;
-mod postgres;
-mod sqlite;
-mod tool;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -40,29 +29,9 @@ use godwit_db::Driver;
 /// Where backups go when godwit.toml does not say.
 pub const DEFAULT_DIR: &str = ".godwit/backups";
 
-/// The lock table is never backed up nor restored: it describes who runs godwit now.
-const LOCK_TABLE: &str = "godwit_lock";
-
 /// What went wrong with a backup or a restore.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
-    /// A database tool is not installed; nothing was changed.
-    #[error(
-        "{tool} was not found on PATH, and {purpose} needs it\n  install {package}, or set `[backup] policy = \"never\"` in godwit.toml to deploy without whole-database backups"
-    )]
-    ToolMissing {
-        tool: String,
-        purpose: String,
-        package: &'static str,
-    },
-    /// A tool ran and failed; its own words follow.
-    #[error("{tool} failed ({status}) while {purpose}:\n  {stderr}")]
-    ToolFailed {
-        tool: String,
-        purpose: String,
-        status: String,
-        stderr: String,
-    },
     #[error("there is no backup {id} in {}; `godwit backups` lists them", dir.display())]
     NotFound { id: String, dir: PathBuf },
     #[error(
@@ -88,17 +57,6 @@ pub enum BackupError {
         from: Option<String>,
         to: Option<String>,
     },
-    /// Restoring a tenant's schema drops it first, and objects outside it depend on it:
-    /// they would go too. Nothing was restored.
-    #[error(
-        "restoring the schema {schema:?} would also drop what other schemas build on it: {}; nothing was restored\n  \
-         drop or change those first (a restore puts back one tenant's schema, never what lies outside it), then run the restore again",
-        dependents.join(", ")
-    )]
-    TenantEntangled {
-        schema: String,
-        dependents: Vec<String>,
-    },
     #[error("backup {id} is a {from} backup and cannot be restored into {to}")]
     OtherDialect {
         id: String,
@@ -107,8 +65,6 @@ pub enum BackupError {
     },
     #[error("backup {id} cannot be used: {reason}")]
     Damaged { id: String, reason: String },
-    #[error("{0}")]
-    Unsupported(String),
     #[error("cannot {action} {}: {message}", path.display())]
     Io {
         action: &'static str,
@@ -117,6 +73,9 @@ pub enum BackupError {
     },
     #[error("{context}: {message}")]
     Database { context: String, message: String },
+    /// The database's own tools, or the SQL that dumps or restores it, failed.
+    #[error(transparent)]
+    Dump(#[from] godwit_db::dump::DumpError),
 }
 
 impl BackupError {
@@ -125,16 +84,6 @@ impl BackupError {
             action,
             path: path.to_path_buf(),
             message: err.to_string(),
-        }
-    }
-
-    pub(crate) fn db(
-        context: impl Into<String>,
-        err: &(impl godwit_db::Described + ?Sized),
-    ) -> BackupError {
-        BackupError::Database {
-            context: context.into(),
-            message: godwit_db::describe_db_error(err),
         }
     }
 }
@@ -313,16 +262,11 @@ pub async fn take(
     };
     let file = format!("{id}.{extension}");
     let partial = dir.join(format!("{file}.partial"));
-    let made = match config.target.dialect {
-        Dialect::Postgres => postgres::dump(config, driver, &partial).await,
-        Dialect::MySql => mysql::dump(config, driver, &partial).await,
-        Dialect::Sqlite => sqlite::dump(driver, &partial).await,
-    };
-    let tool = match made {
+    let tool = match godwit_db::dump::dump(&config.target, driver, &partial).await {
         Ok(tool) => tool,
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
-            return Err(e);
+            return Err(e.into());
         }
     };
     let path = dir.join(&file);
@@ -383,11 +327,7 @@ pub async fn restore(
             ),
         });
     }
-    match meta.dialect {
-        Dialect::Postgres => postgres::restore(config, driver, &path).await,
-        Dialect::MySql => mysql::restore(config, driver, &path).await,
-        Dialect::Sqlite => sqlite::restore(driver, &path).await,
-    }
+    Ok(godwit_db::dump::restore(&config.target, driver, &path).await?)
 }
 
 /// Refuses `meta` unless it holds what `config`'s target is: the same tenant schema, or

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use godwit_db::dump::DumpError;
 pub use godwit_db::{DbError, RoleProblem, describe_db_error};
 
 pub use crate::exit;
@@ -245,7 +246,7 @@ impl Error {
             // machine's setup, as for `godwit backup`; any other failure stops the deploy
             // for the safety the backup was for.
             Error::RunBackup { source, .. } => match **source {
-                crate::backup::BackupError::ToolMissing { .. } => exit::USAGE,
+                crate::backup::BackupError::Dump(DumpError::ToolMissing { .. }) => exit::USAGE,
                 _ => exit::BLOCKED,
             },
             Error::MigrationFailed { .. } | Error::Database { .. } => exit::FAILED,
@@ -257,17 +258,22 @@ impl Error {
                 match e {
                     // Nothing was changed and no retry helps: the machine or the command
                     // needs fixing (install the tool, name an existing backup).
-                    B::ToolMissing { .. }
+                    B::Dump(DumpError::ToolMissing { .. } | DumpError::Unsupported(_))
                     | B::NotFound { .. }
-                    | B::OtherDialect { .. }
-                    | B::Unsupported(_) => exit::USAGE,
+                    | B::OtherDialect { .. } => exit::USAGE,
                     // Restoring another database's backup here is the wrong-database
                     // mistake the safety checks exist for.
                     B::OtherDatabase { .. }
                     | B::OtherScope { .. }
-                    | B::TenantEntangled { .. }
+                    | B::Dump(DumpError::TenantEntangled { .. })
                     | B::Damaged { .. } => exit::BLOCKED,
-                    B::ToolFailed { .. } | B::Io { .. } | B::Database { .. } => exit::FAILED,
+                    B::Dump(
+                        DumpError::ToolFailed { .. }
+                        | DumpError::Io { .. }
+                        | DumpError::Database { .. },
+                    )
+                    | B::Io { .. }
+                    | B::Database { .. } => exit::FAILED,
                 }
             }
         }

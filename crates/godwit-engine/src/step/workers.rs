@@ -39,12 +39,11 @@ use crate::health::Throttle;
 use crate::plugin::registry::PluginEntry;
 use crate::plugin::{self, LogLine, session};
 use crate::step::BatchSettings;
-use godwit_core::Dialect;
 use godwit_core::value::{Rows, Value};
-use godwit_db::{Driver, Scope, Session, SqlError, now_rfc3339};
+use godwit_db::backfill::count;
+use godwit_db::{Driver, Scope, Session, now_rfc3339};
 
-/// The table of a split step's batches.
-pub const BATCHES_TABLE: &str = "godwit_batches";
+pub use godwit_db::backfill::{BATCHES_TABLE, Range, Totals, batches_ddl, store_batches, totals};
 
 /// How long a worker waits before it looks again when every pending batch is leased by
 /// another worker (which may die and give its batch back).
@@ -54,42 +53,6 @@ const RETAKE_EVERY: Duration = Duration::from_millis(200);
 /// watchers: not per batch by every worker.
 pub const TOTALS_EVERY: Duration = Duration::from_secs(1);
 
-/// SQL for the batches table and its index, for `dialect`.
-pub fn batches_ddl(dialect: Dialect) -> Vec<String> {
-    let text = match dialect {
-        Dialect::MySql => "LONGTEXT",
-        _ => "TEXT",
-    };
-    let index = "godwit_batches_pending";
-    let inline_index = if dialect == Dialect::MySql {
-        format!(",\n            INDEX {index} (history_id, state, batch_no)")
-    } else {
-        String::new()
-    };
-    let mut ddl = vec![format!(
-        "CREATE TABLE IF NOT EXISTS {BATCHES_TABLE} (
-            history_id BIGINT NOT NULL,
-            version VARCHAR(255) NOT NULL,
-            batch_no BIGINT NOT NULL,
-            lower_key {text},
-            upper_key {text},
-            state VARCHAR(16) NOT NULL,
-            rows_done BIGINT NOT NULL,
-            retried BIGINT NOT NULL,
-            created_at VARCHAR(40) NOT NULL,
-            finished_at VARCHAR(40),
-            taken_by VARCHAR(255),
-            PRIMARY KEY (history_id, batch_no){inline_index}
-        )"
-    )];
-    if dialect != Dialect::MySql {
-        ddl.push(format!(
-            "CREATE INDEX IF NOT EXISTS {index} ON {BATCHES_TABLE} (history_id, state, batch_no)"
-        ));
-    }
-    ddl
-}
-
 /// The longest a worker's batch transaction may sit idle before the server ends it (and
 /// so gives its batch back): the host's own deadline for a plugin call plus 5 s, which is
 /// never below the plugin's time limit plus 5 s.
@@ -97,15 +60,6 @@ pub fn lease_timeout(limits: &plugin::Limits) -> Duration {
     limits
         .host_deadline()
         .saturating_add(Duration::from_secs(5))
-}
-
-/// One batch of a split step: rows with keys after `lower` (from the start when `None`)
-/// up to and including `upper` (to the end when `None`), as [`encode_position`] writes
-/// keys.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Range {
-    pub lower: Option<String>,
-    pub upper: Option<String>,
 }
 
 /// Splits the rows after `after` into ranges of `size` rows, by asking for the key
@@ -140,126 +94,6 @@ pub(crate) async fn split(
             upper: Some(encode_position(&upper)),
         });
         lower = Some(upper);
-    }
-}
-
-/// Records a step's batches, all in one transaction: a split is stored whole or not at all.
-pub(crate) async fn store_batches(
-    driver: &mut dyn Driver,
-    history_id: i64,
-    version: &str,
-    ranges: &[Range],
-) -> Result<(), SqlError> {
-    const PER_INSERT: usize = 500;
-    let now = now_rfc3339();
-    driver.begin().await?;
-    let stored = async {
-        for (chunk_no, chunk) in ranges.chunks(PER_INSERT).enumerate() {
-            let mut values = Vec::new();
-            let mut params = Vec::new();
-            for (i, range) in chunk.iter().enumerate() {
-                let n = params.len();
-                values.push(format!(
-                    "(${}, ${}, ${}, ${}, ${}, 'pending', 0, 0, ${})",
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4,
-                    n + 5,
-                    n + 6
-                ));
-                let text = |t: &Option<String>| t.clone().map(Value::Text).unwrap_or(Value::Null);
-                params.extend([
-                    Value::Int(history_id),
-                    Value::Text(version.to_owned()),
-                    Value::Int((chunk_no * PER_INSERT + i + 1) as i64),
-                    text(&range.lower),
-                    text(&range.upper),
-                    Value::Text(now.clone()),
-                ]);
-            }
-            driver
-                .execute_values(
-                    &format!(
-                        "INSERT INTO {BATCHES_TABLE} (history_id, version, batch_no, lower_key, upper_key, state, rows_done, retried, created_at) VALUES {}",
-                        values.join(", ")
-                    ),
-                    &params,
-                )
-                .await?;
-        }
-        // No lock check before this COMMIT: a deployer that took the lock over meanwhile
-        // finds this split stored, or stores its own first and this one then fails on
-        // the primary key (history_id, batch_no); either way one split stands.
-        driver.commit().await
-    }
-    .await;
-    if stored.is_err() {
-        let _ = driver.rollback().await;
-    }
-    stored
-}
-
-/// Batches done and pending of a split step, with the rows done and retried.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Totals {
-    pub done: u64,
-    pub pending: u64,
-    pub rows: u64,
-    pub retried: u64,
-}
-
-/// Reads the totals of `history_id`'s batches; `None` when the step was never split
-/// (also when the table does not exist yet).
-pub(crate) async fn totals(
-    driver: &mut dyn Session,
-    history_id: i64,
-) -> Result<Option<Totals>, SqlError> {
-    let rows = match driver
-        .query_values(
-            &format!(
-                "SELECT state, COUNT(*), COALESCE(SUM(rows_done), 0), COALESCE(SUM(retried), 0) FROM {BATCHES_TABLE} WHERE history_id = $1 GROUP BY state"
-            ),
-            &[Value::Int(history_id)],
-        )
-        .await
-    {
-        Ok(rows) => rows,
-        Err(e) if e.is_undefined_table() => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    if rows.rows.is_empty() {
-        return Ok(None);
-    }
-    let mut totals = Totals::default();
-    for row in rows.rows {
-        let state = match &row[0] {
-            Value::Text(t) => t.clone(),
-            _ => String::new(),
-        };
-        let (count, rows_done, retried) = (int(&row[1]), int(&row[2]), int(&row[3]));
-        if state == "done" {
-            totals.done += count;
-            totals.rows += rows_done;
-            totals.retried += retried;
-        } else {
-            totals.pending += count;
-        }
-    }
-    Ok(Some(totals))
-}
-
-/// A count as the databases return it: an integer, or a decimal's text (MySQL's `SUM`).
-fn int(value: &Value) -> u64 {
-    match value {
-        Value::Int(n) => (*n).max(0) as u64,
-        Value::Text(t) => t
-            .split('.')
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0),
-        Value::Float(f) => f.max(0.0) as u64,
-        _ => 0,
     }
 }
 
@@ -327,14 +161,8 @@ pub(crate) async fn connect(job: &Job<'_>) -> Result<Box<dyn Driver>, Error> {
 
 async fn prepare_session(driver: &mut dyn Session, job: &Job<'_>) -> Result<(), Error> {
     let lease = lease_timeout(&job.entry.limits);
-    let sql = match driver.dialect() {
-        Dialect::Postgres => format!(
-            "SET idle_in_transaction_session_timeout = '{}ms'",
-            lease.as_millis().min(i32::MAX as u128)
-        ),
-        // UTC: the host's values take a TIMESTAMP to be in it.
-        Dialect::MySql => "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; SET SESSION time_zone = '+00:00'".to_owned(),
-        Dialect::Sqlite => return Ok(()),
+    let Some(sql) = godwit_db::backfill::worker_session_sql(driver.dialect(), lease) else {
+        return Ok(());
     };
     driver.execute(&sql).await.map_err(|e| {
         Error::db(
@@ -432,9 +260,7 @@ async fn take_batch(
         .map_err(|e| Error::db(format!("step {}: cannot begin a batch", job.step), &e))?;
     let leased = driver
         .query_values(
-            &format!(
-                "SELECT batch_no, lower_key, upper_key FROM {BATCHES_TABLE} WHERE history_id = $1 AND state = 'pending' ORDER BY batch_no LIMIT 1 FOR UPDATE SKIP LOCKED"
-            ),
+            &godwit_db::backfill::lease_batch_sql(),
             &[Value::Int(job.history_id)],
         )
         .await;
@@ -463,7 +289,7 @@ async fn take_batch(
             Taken::NoneFree
         });
     };
-    let batch_no = int(&lease[0]) as i64;
+    let batch_no = count(&lease[0]) as i64;
     let bound = |v: &Value| match v {
         Value::Text(t) => decode_position(t).map(Some),
         _ => Ok(None),
@@ -471,21 +297,19 @@ async fn take_batch(
     let ran = async {
         let lower = bound(&lease[1]).map_err(|m| Error::failed(Failure::Batch, m))?;
         let upper = bound(&lease[2]).map_err(|m| Error::failed(Failure::Batch, m))?;
-        if dialect == Dialect::MySql {
+        let session_lease =
+            godwit_db::backfill::session_lease_sql(dialect, lease_timeout(&job.entry.limits));
+        if let Some((start, _)) = &session_lease {
             // The lease on MySQL/MariaDB: the server closes a connection idle this long,
             // rolling its batch back (see the module's documentation).
-            let secs = lease_timeout(&job.entry.limits).as_secs().max(1);
-            driver
-                .execute(&format!("SET SESSION wait_timeout = {secs}"))
-                .await
-                .map_err(|e| Error::db(format!("{}: cannot set the lease", job.at(batch_no)), &e))?;
+            driver.execute(start).await.map_err(|e| {
+                Error::db(format!("{}: cannot set the lease", job.at(batch_no)), &e)
+            })?;
         }
         let (rows, retried) = run_batch(job, driver, shared, batch_no, lower, upper).await?;
         driver
             .execute_values(
-                &format!(
-                    "UPDATE {BATCHES_TABLE} SET state = 'done', rows_done = $1, retried = $2, finished_at = $3, taken_by = $6 WHERE history_id = $4 AND batch_no = $5"
-                ),
+                &godwit_db::backfill::finish_batch_sql(),
                 &[
                     Value::Int(rows as i64),
                     Value::Int(retried as i64),
@@ -496,16 +320,20 @@ async fn take_batch(
                 ],
             )
             .await
-            .map_err(|e| Error::db(format!("{}: cannot mark the batch done", job.at(batch_no)), &e))?;
+            .map_err(|e| {
+                Error::db(
+                    format!("{}: cannot mark the batch done", job.at(batch_no)),
+                    &e,
+                )
+            })?;
         driver
             .commit()
             .await
             .map_err(|e| Error::db(format!("{}: cannot commit", job.at(batch_no)), &e))?;
-        if dialect == Dialect::MySql {
-            driver
-                .execute("SET SESSION wait_timeout = @@GLOBAL.wait_timeout")
-                .await
-                .map_err(|e| Error::db(format!("{}: cannot end the lease", job.at(batch_no)), &e))?;
+        if let Some((_, end)) = session_lease {
+            driver.execute(end).await.map_err(|e| {
+                Error::db(format!("{}: cannot end the lease", job.at(batch_no)), &e)
+            })?;
         }
         Ok(rows)
     }
@@ -625,15 +453,5 @@ mod tests {
             };
             assert!(lease_timeout(&limits) >= Duration::from_secs(secs + 5));
         }
-    }
-
-    #[test]
-    fn the_batches_table_is_indexed_for_the_lease() {
-        let pg = batches_ddl(Dialect::Postgres);
-        assert_eq!(pg.len(), 2);
-        assert!(pg[1].contains("(history_id, state, batch_no)"));
-        let my = batches_ddl(Dialect::MySql);
-        assert_eq!(my.len(), 1);
-        assert!(my[0].contains("INDEX godwit_batches_pending (history_id, state, batch_no)"));
     }
 }

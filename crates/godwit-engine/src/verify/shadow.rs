@@ -111,18 +111,7 @@ impl Shadow {
                 url.set_path(&format!("/{name}"));
                 let shadow_target =
                     parse_target(url.as_str(), "shadow database", &config.project_dir)?;
-                let (create, setup) = match dialect {
-                    Dialect::Postgres => (
-                        format!("CREATE DATABASE \"{name}\""),
-                        pg_schema_setup(target).await,
-                    ),
-                    _ => (
-                        format!("CREATE DATABASE `{name}`{}", mysql_charset(target).await),
-                        None,
-                    ),
-                };
-                target
-                    .execute(&create)
+                let setup = godwit_db::shadow::create_database(target, &name)
                     .await
                     .map_err(|e| create_error(config, &name, &e))?;
                 Ok(Shadow {
@@ -223,26 +212,9 @@ impl Shadow {
                         e,
                     )
                 };
-                match config.target.dialect {
-                    Dialect::Postgres => {
-                        // FORCE ends the shadow's own connections should any linger;
-                        // PostgreSQL before 13 does not know it.
-                        let forced = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                        match target.execute(&forced).await {
-                            Err(e) if e.code().as_deref() == Some("42601") => target
-                                .execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))
-                                .await
-                                .map(drop)
-                                .map_err(|e| fail(&e)),
-                            other => other.map(drop).map_err(|e| fail(&e)),
-                        }
-                    }
-                    _ => target
-                        .execute(&format!("DROP DATABASE IF EXISTS `{name}`"))
-                        .await
-                        .map(drop)
-                        .map_err(|e| fail(&e)),
-                }
+                godwit_db::shadow::drop_database(target, &name)
+                    .await
+                    .map_err(|e| fail(&e))
             }
             Kind::Given => {
                 let mut shadow = driver::connect(&self.config(config).connect_settings()).await?;
@@ -337,45 +309,8 @@ fn random_name() -> String {
     format!("godwit_shadow_{hex}")
 }
 
-/// A target that migrates another schema than `public` (through `search_path` in the URL)
-/// needs that schema in the fresh shadow too, or the migrations would have nowhere to go.
-async fn pg_schema_setup(target: &mut dyn Session) -> Option<String> {
-    let rows = target
-        .query_text("SELECT current_schema()::text")
-        .await
-        .ok()?;
-    match rows.first().map(|r| r.as_slice()) {
-        Some([Some(schema)]) if schema != "public" => Some(format!(
-            "CREATE SCHEMA IF NOT EXISTS \"{}\"",
-            schema.replace('"', "\"\"")
-        )),
-        _ => None,
-    }
-}
-
-/// The target's character set and collation, so that the shadow's columns match.
-async fn mysql_charset(target: &mut dyn Session) -> String {
-    let rows = target
-        .query_text(
-            "SELECT CAST(DEFAULT_CHARACTER_SET_NAME AS CHAR), CAST(DEFAULT_COLLATION_NAME AS CHAR) \
-             FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()",
-        )
-        .await
-        .unwrap_or_default();
-    let safe = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    match rows.first().map(|r| r.as_slice()) {
-        Some([Some(charset), Some(collation)]) if safe(charset) && safe(collation) => {
-            format!(" CHARACTER SET {charset} COLLATE {collation}")
-        }
-        _ => String::new(),
-    }
-}
-
 fn create_error(config: &Config, name: &str, err: &SqlError) -> Error {
-    let denied = err.code().as_deref() == Some("42501")
-        || err
-            .mysql_number()
-            .is_some_and(|n| matches!(n, 1044 | 1045 | 1227));
+    let denied = godwit_db::shadow::is_create_denied(err);
     let message = godwit_db::describe_db_error(err);
     if !denied {
         return Error::Database {

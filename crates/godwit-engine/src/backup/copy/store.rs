@@ -25,7 +25,7 @@ use godwit_core::sql::{literal, quote};
 use godwit_db::{Session, SqlError};
 
 /// The PostgreSQL schema, and the SQLite attachment's name.
-pub const SCHEMA: &str = "godwit_copies";
+pub const SCHEMA: &str = godwit_db::dump::COPIES_SCHEMA;
 
 /// The table recording every copy, inside the store.
 pub const RECORDS: &str = "godwit_data_copies";

@@ -6,21 +6,21 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::BackupError;
-use godwit_db::Driver;
+use crate::error::DumpError;
+use crate::traits::Driver;
 
 /// An executable found on PATH.
-pub(super) struct Tool {
+pub(crate) struct Tool {
     pub name: &'static str,
     pub path: PathBuf,
 }
 
 /// The first of `candidates` on PATH; else an error naming the package that has it.
-pub(super) fn find(
+pub(crate) fn find(
     candidates: &[&'static str],
     package: &'static str,
     purpose: &str,
-) -> Result<Tool, BackupError> {
+) -> Result<Tool, DumpError> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     for name in candidates {
         for dir in std::env::split_paths(&path) {
@@ -30,7 +30,7 @@ pub(super) fn find(
             }
         }
     }
-    Err(BackupError::ToolMissing {
+    Err(DumpError::ToolMissing {
         tool: candidates.join(" (or ") + &")".repeat(candidates.len() - 1),
         purpose: purpose.to_string(),
         package,
@@ -79,7 +79,7 @@ impl Tool {
         stdout: Option<std::fs::File>,
         driver: &mut dyn Driver,
         purpose: &str,
-    ) -> Result<(), BackupError> {
+    ) -> Result<(), DumpError> {
         let mut cmd = tokio::process::Command::new(&self.path);
         cmd.args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -87,7 +87,7 @@ impl Tool {
             .stdout(stdout.map(Stdio::from).unwrap_or_else(Stdio::null))
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let child = cmd.spawn().map_err(|e| BackupError::ToolFailed {
+        let child = cmd.spawn().map_err(|e| DumpError::ToolFailed {
             tool: self.name.to_string(),
             purpose: purpose.to_string(),
             status: "could not start".into(),
@@ -98,14 +98,14 @@ impl Tool {
             tokio::select! {
                 out = &mut done => break out,
                 _ = tokio::time::sleep(Duration::from_secs(10)) => {
-                    driver.keep_alive().await.map_err(|e| BackupError::Database {
+                    driver.keep_alive().await.map_err(|e| DumpError::Database {
                         context: format!("while {purpose}"),
                         message: e.to_string(),
                     })?;
                 }
             }
         };
-        let output = output.map_err(|e| BackupError::ToolFailed {
+        let output = output.map_err(|e| DumpError::ToolFailed {
             tool: self.name.to_string(),
             purpose: purpose.to_string(),
             status: "did not finish".into(),
@@ -118,11 +118,11 @@ impl Tool {
         let stderr: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         // The last lines carry the cause; a restore can print thousands before it.
         let tail = stderr[stderr.len().saturating_sub(12)..].join("\n  ");
-        Err(BackupError::ToolFailed {
+        Err(DumpError::ToolFailed {
             tool: self.name.to_string(),
             purpose: purpose.to_string(),
             status: output.status.to_string(),
-            stderr: crate::config::redact(if tail.is_empty() {
+            stderr: crate::redact::redact(if tail.is_empty() {
                 "(it printed nothing)"
             } else {
                 &tail
@@ -132,7 +132,7 @@ impl Tool {
 }
 
 /// A URL part with its percent-escapes decoded (`p%40ss` is the password `p@ss`).
-pub(super) fn decode(text: &str) -> String {
+pub(crate) fn decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

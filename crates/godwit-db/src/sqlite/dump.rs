@@ -10,17 +10,20 @@
 
 use std::path::Path;
 
-use super::{BackupError, LOCK_TABLE, literal, quote};
+use crate::error::DumpError;
+use crate::error::SqlError;
+use crate::own::LOCK_TABLE;
+use crate::traits::Driver;
 use godwit_core::Dialect;
-use godwit_db::{Driver, SqlError};
+use godwit_core::sql::{literal, quote};
 
 const SCHEMA: &str = "godwit_restore";
 
-pub(super) async fn dump(driver: &mut dyn Driver, file: &Path) -> Result<String, BackupError> {
+pub(crate) async fn dump(driver: &mut dyn Driver, file: &Path) -> Result<String, DumpError> {
     let version = driver
         .query_text("SELECT sqlite_version()")
         .await
-        .map_err(|e| BackupError::db("cannot read the SQLite version", &e))?
+        .map_err(|e| DumpError::db("cannot read the SQLite version", &e))?
         .into_iter()
         .next()
         .and_then(|r| r.into_iter().next().flatten())
@@ -28,13 +31,13 @@ pub(super) async fn dump(driver: &mut dyn Driver, file: &Path) -> Result<String,
     let in_memory = driver
         .query_text("SELECT file FROM pragma_database_list WHERE name = 'main'")
         .await
-        .map_err(|e| BackupError::db("cannot find the database file", &e))?
+        .map_err(|e| DumpError::db("cannot find the database file", &e))?
         .into_iter()
         .next()
         .and_then(|r| r.into_iter().next().flatten())
         .is_none_or(|f| f.is_empty());
     if in_memory {
-        return Err(BackupError::Unsupported(
+        return Err(DumpError::Unsupported(
             "an in-memory SQLite database has nothing on disk to back up or restore".into(),
         ));
     }
@@ -42,14 +45,14 @@ pub(super) async fn dump(driver: &mut dyn Driver, file: &Path) -> Result<String,
     driver
         .execute(&format!("VACUUM INTO {}", literal(Dialect::Sqlite, &path)))
         .await
-        .map_err(|e| BackupError::db(format!("VACUUM INTO {path} failed"), &e))?;
+        .map_err(|e| DumpError::db(format!("VACUUM INTO {path} failed"), &e))?;
     Ok(format!("SQLite {version} VACUUM INTO"))
 }
 
-pub(super) async fn restore(driver: &mut dyn Driver, file: &Path) -> Result<(), BackupError> {
+pub(crate) async fn restore(driver: &mut dyn Driver, file: &Path) -> Result<(), DumpError> {
     let path = file.display().to_string();
     let fail = |what: &'static str| {
-        move |e: SqlError| BackupError::db(format!("cannot restore from {what}"), &e)
+        move |e: SqlError| DumpError::db(format!("cannot restore from {what}"), &e)
     };
     // ATTACH and the foreign-key switch are refused inside a transaction.
     driver
@@ -80,8 +83,8 @@ pub(super) async fn restore(driver: &mut dyn Driver, file: &Path) -> Result<(), 
 }
 
 /// Replaces every object of `main` (but the lock table) with the attached backup's.
-async fn copy_back(driver: &mut dyn Driver) -> Result<(), BackupError> {
-    let fail = |e: SqlError| BackupError::db("cannot restore the SQLite database", &e);
+async fn copy_back(driver: &mut dyn Driver) -> Result<(), DumpError> {
+    let fail = |e: SqlError| DumpError::db("cannot restore the SQLite database", &e);
     // Objects SQLite makes on its own (autoindexes, sqlite_sequence) have no SQL or an
     // internal name; shadow tables of virtual tables come with their virtual table.
     let objects = |schema: &str| {

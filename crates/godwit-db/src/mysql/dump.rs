@@ -7,11 +7,14 @@
 
 use std::path::Path;
 
-use super::tool::{self, Tool};
-use super::{BackupError, LOCK_TABLE, quote};
-use crate::config::Config;
+use crate::error::DumpError;
+use crate::error::SqlError;
+use crate::own::LOCK_TABLE;
+use crate::settings::Target;
+use crate::tools::{self, Tool};
+use crate::traits::Driver;
 use godwit_core::Dialect;
-use godwit_db::{Driver, SqlError};
+use godwit_core::sql::quote;
 
 const PACKAGE: &str = "the MariaDB or MySQL client (Debian/Ubuntu: `apt-get install mariadb-client` \
 or `mysql-client`, macOS: `brew install mariadb`)";
@@ -23,9 +26,9 @@ struct Connection {
     database: String,
 }
 
-fn connection(config: &Config) -> Result<Connection, BackupError> {
-    let url = url::Url::parse(&config.target.url).map_err(|e| {
-        BackupError::Unsupported(format!(
+fn connection(target: &Target) -> Result<Connection, DumpError> {
+    let url = url::Url::parse(&target.url).map_err(|e| {
+        DumpError::Unsupported(format!(
             "the database URL cannot be handed to mariadb-dump: {e}"
         ))
     })?;
@@ -48,37 +51,37 @@ fn connection(config: &Config) -> Result<Connection, BackupError> {
     let user = if url.username().is_empty() {
         "root".to_string()
     } else {
-        tool::decode(url.username())
+        tools::decode(url.username())
     };
     args.push(format!("--user={user}"));
     args.push("--default-character-set=utf8mb4".into());
     // The clients read MYSQL_PWD; an empty one would still be sent, so only set it if given.
     let env = match url.password() {
-        Some(p) => vec![("MYSQL_PWD".to_string(), tool::decode(p))],
+        Some(p) => vec![("MYSQL_PWD".to_string(), tools::decode(p))],
         None => Vec::new(),
     };
     Ok(Connection {
         args,
         env,
-        database: tool::decode(url.path().trim_start_matches('/')),
+        database: tools::decode(url.path().trim_start_matches('/')),
     })
 }
 
-fn dumper() -> Result<Tool, BackupError> {
-    tool::find(
+fn dumper() -> Result<Tool, DumpError> {
+    tools::find(
         &["mariadb-dump", "mysqldump"],
         PACKAGE,
         "a MySQL/MariaDB backup",
     )
 }
 
-pub(super) async fn dump(
-    config: &Config,
+pub(crate) async fn dump(
+    target: &Target,
     driver: &mut dyn Driver,
     file: &Path,
-) -> Result<String, BackupError> {
+) -> Result<String, DumpError> {
     let dumper = dumper()?;
-    let conn = connection(config)?;
+    let conn = connection(target)?;
     let mut args = conn.args.clone();
     args.extend([
         "--single-transaction".to_string(),
@@ -96,10 +99,10 @@ pub(super) async fn dump(
         .run(&args, &conn.env, None, None, driver, "dumping the database")
         .await?;
     // The dumpers end a complete dump with this line; without it the file is cut short.
-    let text = std::fs::read(file).map_err(|e| BackupError::io("read", file, e))?;
+    let text = std::fs::read(file).map_err(|e| DumpError::io("read", file, e))?;
     let tail = String::from_utf8_lossy(&text[text.len().saturating_sub(200)..]).into_owned();
     if !tail.contains("-- Dump completed") {
-        return Err(BackupError::ToolFailed {
+        return Err(DumpError::ToolFailed {
             tool: dumper.name.into(),
             purpose: "dumping the database".into(),
             status: "exit status 0".into(),
@@ -109,19 +112,19 @@ pub(super) async fn dump(
     Ok(dumper.version().await)
 }
 
-pub(super) async fn restore(
-    config: &Config,
+pub(crate) async fn restore(
+    target: &Target,
     driver: &mut dyn Driver,
     file: &Path,
-) -> Result<(), BackupError> {
-    let client = tool::find(
+) -> Result<(), DumpError> {
+    let client = tools::find(
         &["mariadb", "mysql"],
         PACKAGE,
         "restoring a MySQL/MariaDB backup",
     )?;
-    let conn = connection(config)?;
+    let conn = connection(target)?;
     empty_database(driver).await?;
-    let input = std::fs::File::open(file).map_err(|e| BackupError::io("open", file, e))?;
+    let input = std::fs::File::open(file).map_err(|e| DumpError::io("open", file, e))?;
     let mut args = conn.args.clone();
     args.extend(["--".to_string(), conn.database.clone()]);
     client
@@ -138,8 +141,8 @@ pub(super) async fn restore(
 
 /// Drops every view, table, sequence, routine and event of the current database except
 /// the lock table, so that nothing created after the backup survives the restore.
-async fn empty_database(driver: &mut dyn Driver) -> Result<(), BackupError> {
-    let fail = |e: SqlError| BackupError::db("cannot empty the database before restoring", &e);
+async fn empty_database(driver: &mut dyn Driver) -> Result<(), DumpError> {
+    let fail = |e: SqlError| DumpError::db("cannot empty the database before restoring", &e);
     let rows = driver
         .query_text(&format!(
             "SELECT CONVERT(kind USING utf8mb4), CONVERT(name USING utf8mb4) FROM ( \

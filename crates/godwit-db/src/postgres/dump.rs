@@ -8,7 +8,7 @@
 //! owner and privileges. Ownership is kept (no `--no-owner`) so that the restored
 //! database is the dumped one, owners and grants included.
 //!
-//! The schema of copies of dropped data ([`super::copy`]) is neither dumped nor dropped:
+//! The schema of copies of dropped data ([`crate::own::COPIES_SCHEMA`]) is neither dumped nor dropped:
 //! like the backup files, the copies are godwit's own safety net, not the application's
 //! state, and they are the same on MySQL and SQLite, where they live outside the
 //! database that is backed up.
@@ -19,33 +19,37 @@
 
 use std::path::Path;
 
-use super::tool::{self, Tool};
-use super::{BackupError, LOCK_TABLE};
-use crate::config::Config;
-use godwit_db::Driver;
+use crate::error::DumpError;
+use crate::own::LOCK_TABLE;
+use crate::settings::Target;
+use crate::tools::{self, Tool};
+use crate::traits::Driver;
 
 const PACKAGE: &str = "the PostgreSQL client tools (Debian/Ubuntu: `apt-get install postgresql-client`, \
 Fedora: `dnf install postgresql`, macOS: `brew install libpq`), at least the server's major version";
 
 /// Connection settings for libpq tools, taken from the URL godwit itself uses.
-fn env(config: &Config) -> Result<Vec<(String, String)>, BackupError> {
-    let url = url::Url::parse(&config.target.url).map_err(|e| {
-        BackupError::Unsupported(format!("the database URL cannot be handed to pg_dump: {e}"))
+fn env(target: &Target) -> Result<Vec<(String, String)>, DumpError> {
+    let url = url::Url::parse(&target.url).map_err(|e| {
+        DumpError::Unsupported(format!("the database URL cannot be handed to pg_dump: {e}"))
     })?;
     let mut env = vec![("PGAPPNAME".to_string(), "godwit backup".to_string())];
     if let Some(host) = url.host_str().filter(|h| !h.is_empty()) {
-        env.push(("PGHOST".into(), tool::decode(host.trim_matches(['[', ']']))));
+        env.push((
+            "PGHOST".into(),
+            tools::decode(host.trim_matches(['[', ']'])),
+        ));
     }
     if let Some(port) = url.port() {
         env.push(("PGPORT".into(), port.to_string()));
     }
     if !url.username().is_empty() {
-        env.push(("PGUSER".into(), tool::decode(url.username())));
+        env.push(("PGUSER".into(), tools::decode(url.username())));
     }
     if let Some(password) = url.password() {
-        env.push(("PGPASSWORD".into(), tool::decode(password)));
+        env.push(("PGPASSWORD".into(), tools::decode(password)));
     }
-    let database = tool::decode(url.path().trim_start_matches('/'));
+    let database = tools::decode(url.path().trim_start_matches('/'));
     if !database.is_empty() {
         env.push(("PGDATABASE".into(), database));
     }
@@ -92,11 +96,11 @@ fn keep_schema(tenant: Option<&str>) -> String {
         }
     }
 }
-async fn current_schema(driver: &mut dyn Driver) -> Result<String, BackupError> {
+async fn current_schema(driver: &mut dyn Driver) -> Result<String, DumpError> {
     let rows = driver
         .query_text("SELECT current_schema()::text")
         .await
-        .map_err(|e| BackupError::db("cannot find the current schema", &e))?;
+        .map_err(|e| DumpError::db("cannot find the current schema", &e))?;
     Ok(rows
         .into_iter()
         .next()
@@ -104,27 +108,27 @@ async fn current_schema(driver: &mut dyn Driver) -> Result<String, BackupError> 
         .unwrap_or_else(|| "public".into()))
 }
 
-pub(super) async fn dump(
-    config: &Config,
+pub(crate) async fn dump(
+    target: &Target,
     driver: &mut dyn Driver,
     file: &Path,
-) -> Result<String, BackupError> {
+) -> Result<String, DumpError> {
     let purpose = "a PostgreSQL backup";
-    let pg_dump = tool::find(&["pg_dump"], PACKAGE, purpose)?;
-    let restore = tool::find(&["pg_restore"], PACKAGE, purpose)?;
+    let pg_dump = tools::find(&["pg_dump"], PACKAGE, purpose)?;
+    let restore = tools::find(&["pg_restore"], PACKAGE, purpose)?;
     let schema = current_schema(driver).await?;
     let mut args = vec![
         "--format=custom".to_string(),
         "--no-password".into(),
         format!("--exclude-table={}.{}", exact(&schema), exact(LOCK_TABLE)),
     ];
-    match &config.target.schema {
+    match &target.schema {
         // One tenant (`?schema=`): its schema alone, which is also where the lock is.
         Some(tenant) => args.push(format!("--schema={}", exact(tenant))),
-        None => args.push(format!("--exclude-schema={}", super::copy::SCHEMA)),
+        None => args.push(format!("--exclude-schema={}", crate::own::COPIES_SCHEMA)),
     }
     args.push(format!("--file={}", file.display()));
-    let env = env(config)?;
+    let env = env(target)?;
     pg_dump
         .run(&args, &env, None, None, driver, "dumping the database")
         .await?;
@@ -142,26 +146,25 @@ pub(super) async fn dump(
     Ok(pg_dump.version().await)
 }
 
-pub(super) async fn restore(
-    config: &Config,
+pub(crate) async fn restore(
+    target: &Target,
     driver: &mut dyn Driver,
     archive: &Path,
-) -> Result<(), BackupError> {
-    let tenant = config.target.schema.as_deref();
+) -> Result<(), DumpError> {
+    let tenant = target.schema.as_deref();
     if let Some(schema) = tenant {
         entangled(driver, schema).await?;
     }
     let purpose = "restoring a PostgreSQL backup";
-    let pg_restore = tool::find(&["pg_restore"], PACKAGE, purpose)?;
-    let psql = tool::find(&["psql"], PACKAGE, purpose)?;
+    let pg_restore = tools::find(&["pg_restore"], PACKAGE, purpose)?;
+    let psql = tools::find(&["psql"], PACKAGE, purpose)?;
     let work = archive.with_extension("restore.sql");
     let toc = archive.with_extension("restore.toc");
     let pre = archive.with_extension("restore.pre.sql");
     let post = archive.with_extension("restore.post.sql");
     let result = async {
         list_archive(&pg_restore, archive, &toc, driver).await?;
-        let toc_text =
-            std::fs::read_to_string(&toc).map_err(|e| BackupError::io("read", &toc, e))?;
+        let toc_text = std::fs::read_to_string(&toc).map_err(|e| DumpError::io("read", &toc, e))?;
         // A database whose `public` was dropped and re-created by hand has it in the archive.
         let archive_has_public = toc_text.lines().any(|l| l.contains(" SCHEMA - public "));
         let keep = keep_schema(tenant);
@@ -169,8 +172,8 @@ pub(super) async fn restore(
             Some(schema) => tenant_preamble(schema, &keep),
             None => preamble(archive_has_public, &keep),
         };
-        std::fs::write(&pre, preamble).map_err(|e| BackupError::io("write", &pre, e))?;
-        std::fs::write(&post, postamble(&keep)).map_err(|e| BackupError::io("write", &post, e))?;
+        std::fs::write(&pre, preamble).map_err(|e| DumpError::io("write", &pre, e))?;
+        std::fs::write(&post, postamble(&keep)).map_err(|e| DumpError::io("write", &post, e))?;
         pg_restore
             .run(
                 &[
@@ -196,7 +199,7 @@ pub(super) async fn restore(
         ];
         psql.run(
             &args,
-            &env(config)?,
+            &env(target)?,
             None,
             None,
             driver,
@@ -216,8 +219,8 @@ async fn list_archive(
     archive: &Path,
     toc: &Path,
     driver: &mut dyn Driver,
-) -> Result<(), BackupError> {
-    let out = std::fs::File::create(toc).map_err(|e| BackupError::io("create", toc, e))?;
+) -> Result<(), DumpError> {
+    let out = std::fs::File::create(toc).map_err(|e| DumpError::io("create", toc, e))?;
     pg_restore
         .run(
             &["--list".into(), archive.display().to_string()],
@@ -235,7 +238,7 @@ async fn list_archive(
 /// is collected before anything is dropped, because a CASCADE removes later entries;
 /// `IF EXISTS` skips those.
 fn preamble(archive_has_public: bool, keep: &str) -> String {
-    let copies = super::copy::SCHEMA;
+    let copies = crate::own::COPIES_SCHEMA;
     let drop_public = if archive_has_public {
         "DROP SCHEMA IF EXISTS public CASCADE;"
     } else {
@@ -353,15 +356,15 @@ ORDER BY 1
 "#;
 
 /// Refuses to restore `schema` when dropping it would take objects of other schemas with
-/// it ([`BackupError::TenantEntangled`]).
-async fn entangled(driver: &mut dyn Driver, schema: &str) -> Result<(), BackupError> {
+/// it ([`DumpError::TenantEntangled`]).
+async fn entangled(driver: &mut dyn Driver, schema: &str) -> Result<(), DumpError> {
     let rows = driver
         .query_values(
             DEPENDENTS_OUTSIDE,
             &[godwit_core::value::Value::Text(schema.to_string())],
         )
         .await
-        .map_err(|e| BackupError::db("cannot list what depends on the tenant's schema", &e))?;
+        .map_err(|e| DumpError::db("cannot list what depends on the tenant's schema", &e))?;
     let dependents: Vec<String> = rows
         .rows
         .into_iter()
@@ -373,7 +376,7 @@ async fn entangled(driver: &mut dyn Driver, schema: &str) -> Result<(), BackupEr
     if dependents.is_empty() {
         Ok(())
     } else {
-        Err(BackupError::TenantEntangled {
+        Err(DumpError::TenantEntangled {
             schema: schema.to_string(),
             dependents,
         })

@@ -11,6 +11,7 @@
 
 pub mod analyze;
 pub mod columns;
+pub mod destroys;
 pub mod duration;
 pub mod error;
 pub mod finding;

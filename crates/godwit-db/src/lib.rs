@@ -20,13 +20,15 @@
 //! the [`Scope`] their statements are confined to, and fails with its own [`DbError`].
 //!
 //! Beside the drivers, what else each database is sent, so that adding a database is
-//! this crate's work: whole-database dumps and restores ([`dump`]), scratch databases
-//! for shadows ([`shadow`]), a backfill's batches, checkpoints and leases ([`backfill`]),
-//! and a replica's lag ([`Replica`]).
+//! this crate's work: whole-database dumps and restores ([`dump`]), the copies of the
+//! data a migration drops ([`copy`]), scratch databases for shadows ([`shadow`]), a
+//! backfill's batches, checkpoints and leases ([`backfill`]), and a replica's lag and a
+//! primary's standbys ([`Replica`], [`standbys`]).
 
 pub mod backfill;
 mod cap;
 mod confine;
+pub mod copy;
 pub mod dump;
 mod error;
 mod history;
@@ -53,7 +55,7 @@ pub use error::{
 };
 pub use history::{new_row, now_rfc3339};
 pub use raw::first_column;
-pub use replica::Replica;
+pub use replica::{Replica, Standby, standbys};
 pub use settings::{ConnectSettings, LockMode, Target, ToolSession, hostname, whoami};
 pub use traits::{
     Admin, CANCEL_RESEND, Driver, HistoryStore, Introspect, Lock, MakeRow, OPEN_ROW, Session,

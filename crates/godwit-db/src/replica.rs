@@ -8,8 +8,9 @@ use sqlx::Connection as _;
 
 use godwit_core::Dialect;
 
-use crate::error::{ReplicaError, describe_db_error};
+use crate::error::{ReplicaError, SqlError, describe_db_error};
 use crate::settings::Target;
+use crate::traits::Session;
 
 enum Connection {
     Postgres(sqlx::PgConnection),
@@ -79,4 +80,13 @@ impl Replica {
         }
         result
     }
+}
+
+pub use crate::postgres::replica::Standby;
+
+/// The standbys of the primary `primary` is connected to, with their lag as the primary
+/// sees it. PostgreSQL only: a MySQL or MariaDB primary cannot tell, so its replicas are
+/// each asked ([`Replica`]).
+pub async fn standbys(primary: &mut dyn Session) -> Result<Vec<Standby>, SqlError> {
+    crate::postgres::replica::standbys(primary).await
 }

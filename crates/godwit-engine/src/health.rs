@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use godwit_core::Dialect;
-use godwit_db::{Replica, ReplicaError, Session, SqlError};
+use godwit_db::{Replica, ReplicaError, Session, SqlError, Standby, standbys};
 
 pub use crate::event::PauseReason;
 use crate::text::secs;
@@ -142,19 +142,6 @@ impl HealthError {
             HealthError::LagQuery { .. } | HealthError::PausedTooLong { .. } => exit::FAILED,
         }
     }
-}
-
-/// One standby as the primary's `pg_stat_replication` shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Standby {
-    pub name: String,
-    /// `None` when godwit's user may not see it (no `pg_monitor`).
-    pub state: Option<String>,
-    /// Whether it replays WAL at all (`replay_lsn` is set): `pg_receivewal` and a
-    /// running `pg_basebackup` stream WAL but replay none.
-    pub replays: bool,
-    /// `replay_lag`; `None` once a standby has caught up and gone idle.
-    pub lag: Option<Duration>,
 }
 
 /// The lag that counts among the primary's standbys: the worst of those that replay, with
@@ -418,37 +405,6 @@ impl Throttle {
             }),
         }
     }
-}
-
-/// The primary's standbys (PostgreSQL).
-async fn standbys(primary: &mut dyn Session) -> Result<Vec<Standby>, SqlError> {
-    let rows = primary
-        .query_text(
-            "SELECT application_name::text, COALESCE(host(client_addr), 'local socket'), state::text, \
-                    (replay_lsn IS NOT NULL)::text, (EXTRACT(EPOCH FROM replay_lag) * 1000)::bigint::text \
-             FROM pg_stat_replication",
-        )
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let text = |i: usize| row.get(i).cloned().flatten();
-            let name = match (text(0).filter(|n| !n.is_empty()), text(1)) {
-                (Some(name), Some(addr)) => format!("standby {name} ({addr})"),
-                (None, Some(addr)) => format!("standby at {addr}"),
-                (Some(name), None) => format!("standby {name}"),
-                (None, None) => "a standby".to_owned(),
-            };
-            Standby {
-                name,
-                state: text(2),
-                replays: text(3).as_deref() == Some("true"),
-                lag: text(4)
-                    .and_then(|ms| ms.parse::<u64>().ok())
-                    .map(Duration::from_millis),
-            }
-        })
-        .collect())
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::error::{ReplicaError, describe_db_error};
+use crate::error::{ReplicaError, SqlError, describe_db_error};
+use crate::traits::Session;
 
 /// How old the last transaction the standby replayed is, while it has received WAL it has
 /// not replayed yet (else none).
@@ -34,4 +35,49 @@ pub(crate) async fn lag(conn: &mut sqlx::PgConnection) -> Result<Duration, Repli
             if paused { " (replay is paused)" } else { "" }
         ))),
     }
+}
+
+/// One standby as the primary's `pg_stat_replication` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Standby {
+    pub name: String,
+    /// `None` when godwit's user may not see it (no `pg_monitor`).
+    pub state: Option<String>,
+    /// Whether it replays WAL at all (`replay_lsn` is set): `pg_receivewal` and a
+    /// running `pg_basebackup` stream WAL but replay none.
+    pub replays: bool,
+    /// `replay_lag`; `None` once a standby has caught up and gone idle.
+    pub lag: Option<Duration>,
+}
+
+/// The standbys a PostgreSQL primary streams to, as `pg_stat_replication` shows them to
+/// the connected user.
+pub(crate) async fn standbys(primary: &mut dyn Session) -> Result<Vec<Standby>, SqlError> {
+    let rows = primary
+        .query_text(
+            "SELECT application_name::text, COALESCE(host(client_addr), 'local socket'), state::text, \
+                    (replay_lsn IS NOT NULL)::text, (EXTRACT(EPOCH FROM replay_lag) * 1000)::bigint::text \
+             FROM pg_stat_replication",
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let text = |i: usize| row.get(i).cloned().flatten();
+            let name = match (text(0).filter(|n| !n.is_empty()), text(1)) {
+                (Some(name), Some(addr)) => format!("standby {name} ({addr})"),
+                (None, Some(addr)) => format!("standby at {addr}"),
+                (Some(name), None) => format!("standby {name}"),
+                (None, None) => "a standby".to_owned(),
+            };
+            Standby {
+                name,
+                state: text(2),
+                replays: text(3).as_deref() == Some("true"),
+                lag: text(4)
+                    .and_then(|ms| ms.parse::<u64>().ok())
+                    .map(Duration::from_millis),
+            }
+        })
+        .collect())
 }

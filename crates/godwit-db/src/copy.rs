@@ -40,10 +40,13 @@ use serde::Serialize;
 
 use self::catalog::{Column, Stored, Table};
 use self::store::{MAX_NAME, Store, first};
-use super::{Destroys, literal, quote};
+use crate::error::{SqlError, SqlErrorKind};
+use crate::history::now_rfc3339;
+use crate::traits::Session;
 use godwit_core::Dialect;
+use godwit_core::destroys::Destroys;
 use godwit_core::split::Statement;
-use godwit_db::{Session, SqlError, SqlErrorKind, now_rfc3339};
+use godwit_core::sql::{literal, quote};
 
 pub use self::store::SCHEMA;
 
@@ -78,14 +81,17 @@ pub enum CopyOutcome {
 /// The statements' drops whose data is copied (truncates and deletes are left to the
 /// whole-database backup: copying every deleted row would double a purge's work).
 pub fn copied(sql: &str) -> Vec<Destroys> {
-    super::destroys(sql)
+    godwit_core::destroys::destroys(sql)
         .into_iter()
         .filter(|d| matches!(d, Destroys::Table(_) | Destroys::Column(..)))
         .collect()
 }
 
 /// Whether the table a statement names exists now.
-pub async fn table_exists(driver: &mut dyn Session, name: &super::Name) -> Result<bool, SqlError> {
+pub async fn table_exists(
+    driver: &mut dyn Session,
+    name: &godwit_core::destroys::Name,
+) -> Result<bool, SqlError> {
     let table = Table::from_name(driver.dialect(), name);
     Ok(!catalog::columns(driver, &table).await?.is_empty())
 }
@@ -93,7 +99,7 @@ pub async fn table_exists(driver: &mut dyn Session, name: &super::Name) -> Resul
 /// Whether the table a statement names exists now and holds at least one row.
 pub async fn table_has_rows(
     driver: &mut dyn Session,
-    name: &super::Name,
+    name: &godwit_core::destroys::Name,
 ) -> Result<bool, SqlError> {
     let table = Table::from_name(driver.dialect(), name);
     if catalog::columns(driver, &table).await?.is_empty() {
@@ -187,7 +193,7 @@ impl Copier {
         let mut skip = HashSet::new();
         for (version, from, statements) in plan {
             for (index, statement) in statements.iter().enumerate().skip(*from) {
-                let drops = super::destroys(&statement.sql);
+                let drops = godwit_core::destroys::destroys(&statement.sql);
                 for (k, what) in copied(&statement.sql).iter().enumerate() {
                     if !run.destroys_old_data(what) {
                         skip.insert((version.clone(), index + 1, k + 1));
@@ -668,7 +674,7 @@ impl Copier {
                 }
                 return Ok(keep(format!(
                     "putting it back failed: {}",
-                    godwit_db::describe_db_error(&err)
+                    crate::error::describe_db_error(&err)
                         .replace("\n  ", "; ")
                         .replace('\n', " ")
                 )));

@@ -20,12 +20,13 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::SqlError;
+use crate::traits::Session;
 use godwit_core::Dialect;
 use godwit_core::sql::{literal, quote};
-use godwit_db::{Session, SqlError};
 
 /// The PostgreSQL schema, and the SQLite attachment's name.
-pub const SCHEMA: &str = godwit_db::dump::COPIES_SCHEMA;
+pub const SCHEMA: &str = crate::own::COPIES_SCHEMA;
 
 /// The table recording every copy, inside the store.
 pub const RECORDS: &str = "godwit_data_copies";
@@ -233,7 +234,7 @@ impl Store {
                 quote(self.dialect, SCHEMA)
             ),
         };
-        Ok(godwit_db::first_column(driver.query_text(&sql).await?))
+        Ok(crate::raw::first_column(driver.query_text(&sql).await?))
     }
 
     /// Whether the store and its records exist and can be read; creates nothing.
@@ -460,7 +461,7 @@ pub(crate) async fn revoke_others(
              WHERE o.oid = {oid} AND a.grantee <> o.{owner}"
         ))
         .await?;
-    for grantee in godwit_db::first_column(grantees) {
+    for grantee in crate::raw::first_column(grantees) {
         driver
             .execute(&format!("REVOKE ALL ON {kind} {object} FROM {grantee}"))
             .await?;

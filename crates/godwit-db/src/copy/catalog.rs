@@ -1,10 +1,11 @@
 //! What the catalog says about a table: its columns, how each is stored in a copy, its
 //! primary key.
 
-use crate::backup::Name;
+use crate::error::SqlError;
+use crate::traits::Session;
 use godwit_core::Dialect;
+use godwit_core::destroys::Name;
 use godwit_core::sql::{literal, quote};
-use godwit_db::{Session, SqlError};
 
 /// A table name as the catalog spells it, ready to quote.
 #[derive(Clone, Debug)]
@@ -216,7 +217,7 @@ pub(crate) async fn primary_key(
             literal(d, table.schema.as_deref().unwrap_or("main"))
         ),
     };
-    Ok(godwit_db::first_column(driver.query_text(&sql).await?))
+    Ok(crate::raw::first_column(driver.query_text(&sql).await?))
 }
 
 /// Whether the table holds at least one row: an empty table's drop destroys nothing.

@@ -16,9 +16,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::backup::scan::{Cursor, tokens};
-use crate::backup::{Destroys, Ident, Name};
 use godwit_core::Dialect;
+use godwit_core::destroys::scan::{Cursor, tokens};
+use godwit_core::destroys::{Destroys, Ident, Name};
 
 /// A table as the database resolves it: schema (the current one when unqualified) and
 /// name, spelled as the catalog stores them.
@@ -417,7 +417,7 @@ pub(crate) fn wanted_for_snapshot<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backup::destroys;
+    use godwit_core::destroys::destroys;
 
     fn run(dialect: Dialect, existing: &[&str], statements: &[&str]) -> Vec<(usize, bool)> {
         let names = Names {

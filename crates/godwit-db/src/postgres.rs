@@ -7,12 +7,14 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Row};
 
+mod catalog;
 pub(crate) mod dump;
 mod introspect;
 pub(crate) mod replica;
 mod role;
 pub(crate) mod shadow;
 
+pub use catalog::{SchemaContents, invalid_index, other_schemas};
 pub use role::comment as plugin_role_comment;
 
 use std::sync::Arc;

@@ -2563,18 +2563,10 @@ async fn invalid_index_left(driver: &mut dyn driver::Driver, sql: &str) -> Optio
         Some(quoted) => quoted.replace("\"\"", "\""),
         None => bare.to_ascii_lowercase(),
     };
-    let invalid = driver
-        .query_i64(&format!(
-            "SELECT count(*) FROM pg_catalog.pg_index i \
-             JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
-             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE NOT i.indisvalid AND c.relname = {} AND n.nspname = current_schema()",
-            godwit_core::sql::literal(godwit_core::Dialect::Postgres, &name)
-        ))
+    let invalid = godwit_db::postgres::invalid_index(driver, &name)
         .await
-        .ok()
-        .flatten()?;
-    (invalid > 0).then(|| written.to_string())
+        .ok()?;
+    invalid.then(|| written.to_string())
 }
 
 /// Statements that change data only, so they can share a transaction with their progress

@@ -853,29 +853,15 @@ async fn other_schemas(
     if driver.dialect() != godwit_core::Dialect::Postgres {
         return Ok(Vec::new());
     }
-    let rows = driver
-        .query_text(
-            "SELECT n.nspname::text, \
-               (SELECT count(*) FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', 'm'))::text, \
-               (SELECT count(*) FROM pg_catalog.pg_proc p WHERE p.pronamespace = n.oid)::text \
-             FROM pg_catalog.pg_namespace n \
-             WHERE n.nspname NOT IN ('information_schema', 'godwit_copies') AND n.nspname NOT LIKE 'pg\\_%' \
-               AND n.nspname IS DISTINCT FROM current_schema() \
-               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_namespace'::regclass \
-                               AND d.objid = n.oid AND d.deptype = 'e') \
-             ORDER BY 1",
-        )
-        .await?;
-    Ok(rows
+    let schemas = godwit_db::postgres::other_schemas(driver).await?;
+    Ok(schemas
         .into_iter()
-        .filter_map(|row| {
-            let name = row.first().cloned().flatten()?;
+        .filter_map(|schema| {
+            let name = schema.name;
             if compared.contains(&name) {
                 return None;
             }
-            let relations: u64 = row.get(1).cloned().flatten()?.parse().ok()?;
-            let routines: u64 = row.get(2).cloned().flatten()?.parse().ok()?;
-            let what = match (relations, routines) {
+            let what = match (schema.relations, schema.routines) {
                 (0, 0) => return None,
                 (r, 0) => format!(
                     "{r} table{}",

@@ -49,7 +49,7 @@ mod traits;
 mod values;
 
 pub use cap::{ResultCap, ResultTooLarge};
-pub use confine::{Confined, Enforcement, Scope, ScopeRole};
+pub use confine::{Confined, Enforcement, Scope, ScopeRole, plugin_quoting_sql};
 pub use error::{
     DbError, Described, ReplicaError, RoleProblem, SqlError, SqlErrorKind, describe_db_error,
 };

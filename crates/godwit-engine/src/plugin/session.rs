@@ -144,19 +144,7 @@ pub async fn abandon(driver: &mut dyn Session) -> Result<(), SqlError> {
 /// in `'…'` is itself). The checker refuses backslashes in strings anyway; this is the
 /// second line. The previous values are kept in the session and restored after the call.
 async fn pin_quoting(driver: &mut dyn Session) -> Result<(), String> {
-    let statements: &[&str] = match driver.dialect() {
-        // And in UTC, which the host's values assume for a TIMESTAMP, whatever time zone
-        // the migrations run in.
-        Dialect::MySql => &[
-            "SET @godwit_plugin_saved_sql_mode = @@SESSION.sql_mode, @godwit_plugin_saved_time_zone = @@SESSION.time_zone",
-            "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', SESSION time_zone = '+00:00'",
-        ],
-        Dialect::Postgres => &[
-            "SELECT set_config('godwit.plugin_saved_scs', current_setting('standard_conforming_strings'), false)",
-            "SET standard_conforming_strings = on",
-        ],
-        Dialect::Sqlite => &[],
-    };
+    let (statements, _) = godwit_db::plugin_quoting_sql(driver.dialect());
     for sql in statements {
         driver.execute_values(sql, &[]).await.map_err(|e| {
             format!(
@@ -169,15 +157,7 @@ async fn pin_quoting(driver: &mut dyn Session) -> Result<(), String> {
 }
 
 async fn unpin_quoting(driver: &mut dyn Session) -> Result<(), SqlError> {
-    let statements: &[&str] = match driver.dialect() {
-        Dialect::MySql => &[
-            "SET SESSION sql_mode = @godwit_plugin_saved_sql_mode, SESSION time_zone = @godwit_plugin_saved_time_zone",
-        ],
-        Dialect::Postgres => &[
-            "SELECT set_config('standard_conforming_strings', current_setting('godwit.plugin_saved_scs'), false)",
-        ],
-        Dialect::Sqlite => &[],
-    };
+    let (_, statements) = godwit_db::plugin_quoting_sql(driver.dialect());
     for sql in statements {
         driver.execute_values(sql, &[]).await?;
     }

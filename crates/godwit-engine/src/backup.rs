@@ -70,8 +70,6 @@ pub enum BackupError {
         path: PathBuf,
         message: String,
     },
-    #[error("{context}: {message}")]
-    Database { context: String, message: String },
     /// The database's own tools, or the SQL that dumps or restores it, failed.
     #[error(transparent)]
     Dump(#[from] godwit_db::dump::DumpError),

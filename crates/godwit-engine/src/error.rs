@@ -12,32 +12,6 @@ pub use godwit_db::{DbError, RoleProblem, describe_db_error};
 
 pub use crate::exit;
 
-impl From<crate::config::ConfigError> for Error {
-    fn from(e: crate::config::ConfigError) -> Error {
-        Error::Config(e.0)
-    }
-}
-
-impl From<crate::health::HealthError> for Error {
-    /// `[throttle] replicas` fails as any other setting of godwit.toml would.
-    fn from(e: crate::health::HealthError) -> Error {
-        match e {
-            crate::health::HealthError::Config(e) => e.into(),
-            e => Error::Health(e),
-        }
-    }
-}
-
-impl From<crate::config::targets::TargetsError> for Error {
-    /// A targets file's godwit.toml or `.env` fails as the project's own would.
-    fn from(e: crate::config::targets::TargetsError) -> Error {
-        match e {
-            crate::config::targets::TargetsError::Config(e) => e.into(),
-            e => Error::Targets(e),
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// godwit.toml, flags or environment are wrong.
@@ -219,6 +193,32 @@ impl std::fmt::Display for WorkersRefusal {
     }
 }
 
+impl From<crate::config::ConfigError> for Error {
+    fn from(e: crate::config::ConfigError) -> Error {
+        Error::Config(e.0)
+    }
+}
+
+impl From<crate::health::HealthError> for Error {
+    /// `[throttle] replicas` fails as any other setting of godwit.toml would.
+    fn from(e: crate::health::HealthError) -> Error {
+        match e {
+            crate::health::HealthError::Config(e) => e.into(),
+            e => Error::Health(e),
+        }
+    }
+}
+
+impl From<crate::config::targets::TargetsError> for Error {
+    /// A targets file's godwit.toml or `.env` fails as the project's own would.
+    fn from(e: crate::config::targets::TargetsError) -> Error {
+        match e {
+            crate::config::targets::TargetsError::Config(e) => e.into(),
+            e => Error::Targets(e),
+        }
+    }
+}
+
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -272,8 +272,7 @@ impl Error {
                         | DumpError::Io { .. }
                         | DumpError::Database { .. },
                     )
-                    | B::Io { .. }
-                    | B::Database { .. } => exit::FAILED,
+                    | B::Io { .. } => exit::FAILED,
                 }
             }
         }

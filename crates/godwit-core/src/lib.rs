@@ -15,6 +15,7 @@ pub mod destroys;
 pub mod duration;
 pub mod error;
 pub mod finding;
+pub mod foreign;
 pub mod history;
 pub mod project;
 pub mod rebuild;

@@ -31,6 +31,7 @@ mod confine;
 pub mod copy;
 pub mod dump;
 mod error;
+pub mod foreign;
 mod history;
 pub(crate) mod introspect;
 mod lock;

@@ -7,8 +7,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256, Sha384};
 
 use crate::error::Error;
-pub use crate::foreign::{OtherHistory, Tool, history_table_owners};
 use godwit_core::Dialect;
+pub use godwit_core::foreign::{OtherHistory, Tool, history_table_owners};
 use godwit_core::history::{self, Operation, RowState, Status};
 use godwit_core::source::{Migration, Version};
 use godwit_db::{Driver, new_row};
@@ -78,20 +78,6 @@ pub struct AdoptReport {
     pub pending: Vec<String>,
 }
 
-fn text(dialect: Dialect, expr: &str) -> String {
-    match dialect {
-        Dialect::MySql => format!("CAST({expr} AS CHAR)"),
-        _ => format!("CAST({expr} AS TEXT)"),
-    }
-}
-
-fn hex(dialect: Dialect, expr: &str) -> String {
-    match dialect {
-        Dialect::Postgres => format!("encode({expr}, 'hex')"),
-        _ => format!("lower(hex({expr}))"),
-    }
-}
-
 /// The tools whose history table exists in this database, with their row counts.
 async fn present(driver: &mut dyn Driver, dialect: Dialect) -> Result<Vec<Tool>, Error> {
     Ok(histories(driver, dialect)
@@ -111,11 +97,11 @@ pub(crate) async fn histories(
         if tool == Tool::GolangMigrate {
             continue; // the same table as dbmate's, told apart below
         }
-        let sql = format!("SELECT count(*) FROM {}", tool.table(dialect));
+        let sql = godwit_db::foreign::count_sql(tool, dialect);
         let found_tool = match driver.query_i64(&sql).await {
             Ok(rows) if tool == Tool::Dbmate => {
                 // dbmate and golang-migrate share the table name; golang-migrate's has `dirty`.
-                let dirty = format!("SELECT count(dirty) FROM {}", tool.table(dialect));
+                let dirty = godwit_db::foreign::golang_migrate_probe_sql(dialect);
                 let tool = if driver.query_i64(&dirty).await.is_ok() {
                     Tool::GolangMigrate
                 } else {
@@ -147,38 +133,7 @@ async fn read_foreign(
     dialect: Dialect,
 ) -> Result<Vec<ForeignRow>, Error> {
     let table = tool.table(dialect);
-    let t = |e: &str| text(dialect, e);
-    let sql = match tool {
-        Tool::Prisma => format!(
-            "SELECT migration_name, checksum, {}, {} FROM {table} ORDER BY started_at",
-            t("finished_at"),
-            t("rolled_back_at")
-        ),
-        Tool::Drizzle => format!(
-            "SELECT {}, hash FROM {table} ORDER BY created_at",
-            t("created_at")
-        ),
-        Tool::Sqlx => format!(
-            "SELECT {}, {}, {} FROM {table} ORDER BY version",
-            t("version"),
-            t("success"),
-            hex(dialect, "checksum")
-        ),
-        Tool::Flyway => format!(
-            "SELECT {}, description, {}, {}, type FROM {table} ORDER BY installed_rank",
-            t("version"),
-            t("checksum"),
-            t("success")
-        ),
-        Tool::Goose => format!(
-            "SELECT {}, {} FROM {table} ORDER BY id",
-            t("version_id"),
-            t("is_applied")
-        ),
-        Tool::Dbmate => format!("SELECT {} FROM {table}", t("version")),
-        Tool::GolangMigrate => format!("SELECT {}, {} FROM {table}", t("version"), t("dirty")),
-        Tool::Diesel | Tool::Popx => format!("SELECT {} FROM {table}", t("version")),
-    };
+    let sql = godwit_db::foreign::rows_sql(tool, dialect);
     let rows = driver
         .query_text(&sql)
         .await

@@ -66,7 +66,7 @@ pub enum Error {
     /// deploy would run every migration again from the first, over objects that tool
     /// already created. Nothing was applied and no backup taken.
     #[error("{}", other_history_message(.0))]
-    OtherToolHistory(Vec<crate::foreign::OtherHistory>),
+    OtherToolHistory(Vec<godwit_core::foreign::OtherHistory>),
 
     /// A migration failed; its state is recorded in the history table. `cause` says
     /// what failed: a statement, the plugin, its confinement, or the step's batches.
@@ -472,7 +472,7 @@ fn run_backup_message(
     )
 }
 
-fn other_history_message(found: &[crate::foreign::OtherHistory]) -> String {
+fn other_history_message(found: &[godwit_core::foreign::OtherHistory]) -> String {
     let tables: Vec<String> = found
         .iter()
         .map(|h| {

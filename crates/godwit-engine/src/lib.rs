@@ -22,7 +22,6 @@ pub mod error;
 pub mod event;
 pub mod exit;
 pub mod fleet;
-pub mod foreign;
 pub mod health;
 pub mod lockfile;
 pub mod migrator;
@@ -39,7 +38,7 @@ pub use error::Error;
 
 // The pure model and the lint rules live in their own crates; these keep the paths
 // (`crate::split::...`, `godwit::lint::...`) the modules were written with.
-pub use godwit_core::{Dialect, VERSION, analyze, finding, history, source, split, value};
+pub use godwit_core::{Dialect, VERSION, analyze, finding, foreign, history, source, split, value};
 pub use godwit_lint as lint;
 pub use godwit_lint::findings_report;
 // The drivers are the crate godwit-db; `driver` and `redact` are its paths here.

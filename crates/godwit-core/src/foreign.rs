@@ -1,10 +1,10 @@
 //! The other migration tools godwit knows: where each keeps its history table, and such
-//! a table found in a database. `godwit adopt` ([`crate::adopt`]) reads them; deploy
-//! refuses to run over one ([`crate::error::Error::OtherToolHistory`]).
+//! a table found in a database. `godwit adopt` reads them (godwit-db has the SQL,
+//! `godwit_db::foreign`); deploy refuses to run over one that godwit has not adopted.
 
 use serde::Serialize;
 
-use godwit_core::Dialect;
+use crate::Dialect;
 
 /// A tool whose history table godwit can read. With the `clap` feature, also a
 /// command-line value (`adopt --from prisma`).

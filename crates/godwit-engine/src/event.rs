@@ -173,15 +173,45 @@ pub struct DataCopy {
 /// Where a run's events go: the watcher (`observe`), and the counts and copies the run's
 /// report and its `RunFinished` take from them.
 pub(crate) struct Events {
-    pub(crate) observer: Box<dyn FnMut(&Event) + Send>,
+    observer: Box<dyn FnMut(&Event) + Send>,
     /// Migrations finished since the last RunStarted, and the one that failed.
-    pub(crate) applied: usize,
-    pub(crate) failed: Option<String>,
+    applied: usize,
+    failed: Option<String>,
     /// What the run did with copies, for its report.
-    pub(crate) copies: Vec<DataCopy>,
+    copies: Vec<DataCopy>,
 }
 
 impl Events {
+    /// Hands every event to `observer`; nothing is told until one is set.
+    pub(crate) fn new() -> Events {
+        Events {
+            observer: Box::new(|_| {}),
+            applied: 0,
+            failed: None,
+            copies: Vec::new(),
+        }
+    }
+
+    /// Hands every event from now on to `observer`.
+    pub(crate) fn observe(&mut self, observer: impl FnMut(&Event) + Send + 'static) {
+        self.observer = Box::new(observer);
+    }
+
+    /// Migrations finished since the last `RunStarted`.
+    pub(crate) fn applied(&self) -> usize {
+        self.applied
+    }
+
+    /// The migration that failed since the last `RunStarted`, as `version_name`.
+    pub(crate) fn failed(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
+
+    /// What the run did with copies of dropped data, for its report; told once.
+    pub(crate) fn take_copies(&mut self) -> Vec<DataCopy> {
+        std::mem::take(&mut self.copies)
+    }
+
     /// Tells the watcher, after noting what the run's report needs.
     pub(crate) fn emit(&mut self, event: Event) {
         match &event {

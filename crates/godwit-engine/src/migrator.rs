@@ -111,12 +111,7 @@ impl Migrator {
         Ok(Migrator {
             config: config.clone(),
             driver,
-            events: Events {
-                observer: Box::new(|_| {}),
-                applied: 0,
-                failed: None,
-                copies: Vec::new(),
-            },
+            events: Events::new(),
             deferred: Vec::new(),
             rebuilds: None,
             validators: None,
@@ -138,7 +133,7 @@ impl Migrator {
 
     /// Receives every [`Event`] as it happens.
     pub fn observe(&mut self, observer: impl FnMut(&Event) + Send + 'static) {
-        self.events.observer = Box::new(observer);
+        self.events.observe(observer);
     }
 
     /// Runs these validator plugins on every deploy, after the plan is known and before
@@ -182,7 +177,7 @@ impl Migrator {
 
     /// How many migrations the last run applied (or reverted), also when it failed.
     pub fn run_applied(&self) -> usize {
-        self.events.applied
+        self.events.applied()
     }
 
     /// Reads history without taking the lock (`status` must work while a deploy runs)
@@ -326,14 +321,14 @@ impl Migrator {
         // The failed migration when one failed, else what stopped the run (a validator,
         // a backup that could not be taken), in its first line.
         let failed = result.as_ref().err().map(|err| {
-            self.events.failed.clone().unwrap_or_else(|| {
+            self.events.failed().map(str::to_owned).unwrap_or_else(|| {
                 let message = crate::config::redact(&err.to_string());
                 message.lines().next().unwrap_or_default().to_owned()
             })
         });
         let applied = match result {
             Ok(report) => report.applied.len(),
-            Err(_) => self.events.applied,
+            Err(_) => self.events.applied(),
         };
         self.emit(Event::RunFinished {
             operation: self.operation.to_owned(),
@@ -532,7 +527,7 @@ impl Migrator {
             }
         }
         self.copies = None;
-        report.copies = std::mem::take(&mut self.events.copies);
+        report.copies = self.events.take_copies();
         report.copies_without_down = report.copies.iter().find_map(|c| {
             matches!(c.outcome, copy::CopyOutcome::Copied { .. })
                 .then(|| without_down.get(&c.version))
@@ -1071,7 +1066,7 @@ impl Migrator {
             }
         }
         self.copies = None;
-        report.copies = std::mem::take(&mut self.events.copies);
+        report.copies = self.events.take_copies();
         report.duration_ms = started.elapsed().as_millis() as u64;
         let result = result.map(|()| report);
         self.finish_run(started, &result);

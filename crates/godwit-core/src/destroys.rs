@@ -86,12 +86,7 @@ pub fn destroys(sql: &str) -> Vec<Destroys> {
             }
         }
     } else if t.word("ALTER") {
-        if !t.word("TABLE") {
-            return out;
-        }
-        t.words(&["IF", "EXISTS"]);
-        t.word("ONLY");
-        let Some(table) = t.name() else {
+        let Some(table) = t.altered_table() else {
             return out;
         };
         // Actions are separated by top-level commas; only `DROP [COLUMN] name` drops data.
@@ -160,12 +155,10 @@ pub fn renames(sql: &str) -> Option<(Name, Name)> {
             .flatten()
             .map(|to| (from, to));
     }
-    if !t.words(&["ALTER", "TABLE"]) {
+    if !t.word("ALTER") {
         return None;
     }
-    t.words(&["IF", "EXISTS"]);
-    t.word("ONLY");
-    let from = t.name()?;
+    let from = t.altered_table()?;
     if !t.words(&["RENAME", "TO"]) {
         return None;
     }
@@ -476,6 +469,17 @@ pub mod scan {
             };
             self.at += 1;
             Some(ident)
+        }
+
+        /// After `ALTER`: `TABLE [IF EXISTS] [ONLY] name`, and the table it names; `None`
+        /// when the statement alters something else.
+        pub fn altered_table(&mut self) -> Option<Name> {
+            if !self.word("TABLE") {
+                return None;
+            }
+            self.words(&["IF", "EXISTS"]);
+            self.word("ONLY");
+            self.name()
         }
 
         /// `table` or `schema.table` (a leading catalog part, as in `db.schema.t`, is dropped).

@@ -107,12 +107,7 @@ pub(crate) fn effects(sql: &str) -> Vec<Effect> {
             }
         }
     } else if t.word("ALTER") {
-        if !t.word("TABLE") {
-            return out;
-        }
-        t.words(&["IF", "EXISTS"]);
-        t.word("ONLY");
-        let Some(table) = t.name() else {
+        let Some(table) = t.altered_table() else {
             return out;
         };
         loop {

@@ -131,11 +131,11 @@ impl BackfillSql {
     fn condition(&self, after: bool) -> String {
         let mut parts = Vec::new();
         if after {
-            let params = (1..=self.keys.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            parts.push(format!("({}) > ({params})", self.key_list("")));
+            parts.push(format!(
+                "({}) > ({})",
+                self.key_list(""),
+                placeholders(0, self.keys.len())
+            ));
         }
         if let Some(filter) = &self.filter {
             parts.push(format!("({filter})"));
@@ -164,12 +164,7 @@ impl BackfillSql {
     /// including the next `k` parameters when `upper`.
     pub fn select_range(&self, lower: bool, upper: bool) -> String {
         let k = self.keys.len();
-        let params = |from: usize| {
-            (from + 1..=from + k)
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let params = |from: usize| placeholders(from, k);
         let mut parts = Vec::new();
         if lower {
             parts.push(format!("({}) > ({})", self.key_list(""), params(0)));
@@ -270,12 +265,7 @@ impl BackfillSql {
     /// writer, whose transaction already keeps others out: no `FOR UPDATE` there.)
     pub fn select_locked(&self) -> String {
         let k = self.keys.len();
-        let params = |from: usize| {
-            (from + 1..=from + k)
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let params = |from: usize| placeholders(from, k);
         let mut condition = format!(
             "({keys}) >= ({}) AND ({keys}) <= ({})",
             params(0),
@@ -728,6 +718,14 @@ pub fn finish_batch_sql() -> String {
     format!(
         "UPDATE {BATCHES_TABLE} SET state = 'done', rows_done = $1, retried = $2, finished_at = $3, taken_by = $6 WHERE history_id = $4 AND batch_no = $5"
     )
+}
+
+/// `count` placeholders after the first `from`: `$3, $4` for `(2, 2)`.
+fn placeholders(from: usize, count: usize) -> String {
+    (from + 1..=from + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What a worker's own connection is set to before it takes batches, if anything: on

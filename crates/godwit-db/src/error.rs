@@ -193,6 +193,16 @@ impl SqlError {
         crate::raw::is_undefined_table(&self.0)
     }
 
+    /// The user lacks a privilege the statement needs: PostgreSQL's `42501`, or MySQL's
+    /// and MariaDB's access denied to a database (1044), at all (1045), to a table (1142)
+    /// or for want of a global privilege (1227).
+    pub fn is_access_denied(&self) -> bool {
+        self.code().as_deref() == Some("42501")
+            || self
+                .mysql_number()
+                .is_some_and(|n| matches!(n, 1044 | 1045 | 1142 | 1227))
+    }
+
     /// The schema the statement names does not exist (PostgreSQL).
     pub fn is_undefined_schema(&self) -> bool {
         self.code().as_deref() == Some("3F000")

@@ -34,15 +34,6 @@ pub async fn drop_database(session: &mut dyn Session, name: &str) -> Result<(), 
     }
 }
 
-/// Whether `err` says the user may not create (or use) a database, rather than that
-/// creating it failed: the user needs a grant, or a database given to use instead.
-pub fn is_create_denied(err: &SqlError) -> bool {
-    err.code().as_deref() == Some("42501")
-        || err
-            .mysql_number()
-            .is_some_and(|n| matches!(n, 1044 | 1045 | 1227))
-}
-
 fn no_server() -> SqlError {
     SqlError::from(sqlx::Error::InvalidArgument(
         "SQLite has no server to create a database on: a SQLite shadow is a file of its own".into(),

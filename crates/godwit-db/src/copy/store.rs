@@ -362,7 +362,7 @@ impl Store {
         );
         let denied = match driver.execute(&create).await {
             Ok(_) => false,
-            Err(e) if mysql_access_denied(&e) => true,
+            Err(e) if e.is_access_denied() => true,
             Err(e) => return Err(e),
         };
         if denied {
@@ -381,7 +381,7 @@ impl Store {
         }
         match driver.execute(&records_ddl(self)).await {
             Ok(_) => Ok(Ok(())),
-            Err(e) if mysql_access_denied(&e) => {
+            Err(e) if e.is_access_denied() => {
                 Ok(Err(self.mysql_grant_advice(driver, "use").await?))
             }
             Err(e) => Err(e),
@@ -467,12 +467,6 @@ pub(crate) async fn revoke_others(
             .await?;
     }
     Ok(())
-}
-
-/// MySQL's answer when the user lacks a privilege (database, table, global).
-fn mysql_access_denied(err: &SqlError) -> bool {
-    err.mysql_number()
-        .is_some_and(|n| matches!(n, 1044 | 1045 | 1142 | 1227))
 }
 
 /// `<database>_godwit_copies`, shortened with a digest when it would pass 64 characters.

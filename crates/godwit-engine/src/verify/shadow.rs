@@ -310,7 +310,7 @@ fn random_name() -> String {
 }
 
 fn create_error(config: &Config, name: &str, err: &SqlError) -> Error {
-    let denied = godwit_db::shadow::is_create_denied(err);
+    let denied = err.is_access_denied();
     let message = godwit_db::describe_db_error(err);
     if !denied {
         return Error::Database {

@@ -1,23 +1,40 @@
 //! What each statement of a migration does to the database: the lock it takes, the tables
 //! it touches and the effects that matter for safety (drops, rewrites, validations).
 //!
-//! Lint rules, `plan` and the backup policy all ask the same questions of a statement, so
-//! they are answered once here. sqlparser gives the structure; when it cannot read a
-//! statement (vendor syntax it does not know yet), a keyword scan still recovers what the
-//! first few words say — `DROP TABLE x` is a drop whatever follows — and the statement is
-//! marked `parsed: false` so that nobody mistakes the partial answer for a full one.
+//! This is godwit's one statement analyser: every question asked of a statement is
+//! answered in this module, from one syntax tree ([`parse`]) and one tokenizer ([`scan`]):
+//!
+//! - [`analyze`]: locks, tables and effects, for lint rules and `plan`. sqlparser gives the
+//!   structure; when it cannot read a statement (vendor syntax it does not know yet), the
+//!   tokens still recover what the first few words say — `DROP TABLE x` is a drop
+//!   whatever follows — and the statement is marked `parsed: false` so that nobody
+//!   mistakes the partial answer for a full one.
+//! - [`destroys`] and [`creates`]: what a statement drops, deletes, creates and renames,
+//!   names as written, for the backup policy and the copies of dropped data.
+//! - [`resume`]: whether a statement changes data only, and whether it can run twice, for
+//!   resuming an interrupted migration.
+//! - [`parse`]: the syntax tree the plugin capability checker proves a plugin's statement
+//!   allowed from (its rules are godwit-plugin's; the reading is this one).
+//!
+//! Each reads the statement with its database's lexical rules: the splitter's cut, and
+//! [`scan`]'s quotes, comments and bodies.
 
 use serde::Serialize;
 use sqlparser::ast::{
     self, AlterColumnOperation, AlterTableAlgorithm, AlterTableOperation, AlterTypeOperation,
     ColumnOption, Expr, ObjectName, ObjectType, TableConstraint, TableFactor,
 };
-use sqlparser::dialect as sqldialect;
-use sqlparser::parser::Parser;
 
 use crate::Dialect;
 use crate::split::Statement;
 use crate::sql::name_key;
+
+pub mod creates;
+pub mod destroys;
+pub mod name;
+pub mod parse;
+pub mod resume;
+pub mod scan;
 
 /// One statement, as the checks see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -389,7 +406,7 @@ pub fn analyze(statements: &[Statement], dialect: Dialect) -> Vec<StatementInfo>
 }
 
 fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> StatementInfo {
-    let words = words(&statement.sql);
+    let words = words(&statement.sql, dialect);
     let mut info = StatementInfo {
         index,
         line: statement.line,
@@ -410,11 +427,7 @@ fn analyze_one(index: usize, statement: &Statement, dialect: Dialect) -> Stateme
     } else {
         statement.sql.clone()
     };
-    let parse = |text: &str| match dialect {
-        Dialect::Postgres => Parser::parse_sql(&sqldialect::PostgreSqlDialect {}, text),
-        Dialect::MySql => Parser::parse_sql(&sqldialect::MySqlDialect {}, text),
-        Dialect::Sqlite => Parser::parse_sql(&sqldialect::SQLiteDialect {}, text),
-    };
+    let parse = |text: &str| parse::parse(text, dialect);
     let parsed = match parse(&text) {
         Err(e) => match respelled(&text, &words, dialect) {
             Some(other) => parse(&other).map_err(|_| e),
@@ -1342,7 +1355,7 @@ fn is_volatile(expr: &str) -> bool {
 /// role. Every statement of a block is read (goose's `StatementBegin`); text in strings
 /// and dollar-quoted bodies is not.
 pub fn created_schemas(sql: &str, dialect: Dialect) -> Vec<String> {
-    let words = words(sql);
+    let words = words(sql, dialect);
     let mut out = Vec::new();
     for (i, word) in words.iter().enumerate() {
         if word.upper != "CREATE" || words.get(i + 1).is_none_or(|w| w.upper != "SCHEMA") {
@@ -1394,7 +1407,7 @@ pub fn dialect_markers(sql: &str) -> Vec<(Dialect, String)> {
     // Table options, only as options: a column may be called `engine`.
     const MYSQL_OPTIONS: &[&str] = &["ENGINE", "CHARSET"];
     const SQLITE: &[&str] = &["AUTOINCREMENT", "PRAGMA", "ROWID"];
-    let words = words(sql);
+    let words = as_words(scan::spanned_any(sql));
     let mut out: Vec<(Dialect, String)> = Vec::new();
     let mut found = |dialect: Dialect, marker: String| {
         if !out.iter().any(|(d, m)| *d == dialect && *m == marker) {
@@ -1429,8 +1442,10 @@ pub fn dialect_markers(sql: &str) -> Vec<(Dialect, String)> {
 // Keyword scan, for statements sqlparser cannot read
 // ---------------------------------------------------------------------------------------
 
-/// A word of the statement: keywords and identifiers, quotes removed; strings and
-/// comments skipped; punctuation kept as one-character words so `a.b` and `(` survive.
+/// A token of the statement as the keyword scan reads it: keywords and identifiers with
+/// their quotes removed (a quoted one never matches a keyword: its `upper` is empty);
+/// each string or body as one `'`; punctuation as one-character words, so `a.b` and `(`
+/// survive. Comments are skipped.
 #[derive(Clone, Debug)]
 struct Word {
     text: String,
@@ -1439,90 +1454,31 @@ struct Word {
     end: usize,
 }
 
-fn words(sql: &str) -> Vec<Word> {
-    let b = sql.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let push = |out: &mut Vec<Word>, text: &str, start: usize, end: usize| {
-        out.push(Word {
-            text: text.to_string(),
-            upper: text.to_ascii_uppercase(),
-            start,
-            end,
+fn words(sql: &str, dialect: Dialect) -> Vec<Word> {
+    as_words(scan::spanned(sql, dialect))
+}
+
+fn as_words(tokens: Vec<scan::Spanned>) -> Vec<Word> {
+    tokens
+        .into_iter()
+        .map(|s| {
+            let (text, upper) = match s.token {
+                scan::Token::Word(w) => {
+                    let upper = w.to_ascii_uppercase();
+                    (w, upper)
+                }
+                scan::Token::Quoted(q) => (q, String::new()),
+                scan::Token::Str(_) => ("'".to_string(), "'".to_string()),
+                scan::Token::Punct(c) => (c.to_string(), c.to_string()),
+            };
+            Word {
+                text,
+                upper,
+                start: s.span.start,
+                end: s.span.end,
+            }
         })
-    };
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_whitespace() {
-            i += 1;
-        } else if c == b'-' && b.get(i + 1) == Some(&b'-') || c == b'#' {
-            while i < b.len() && b[i] != b'\n' {
-                i += 1;
-            }
-        } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
-            i = sql[i + 2..].find("*/").map_or(b.len(), |e| i + 2 + e + 2);
-        } else if c == b'\'' {
-            i += 1;
-            while i < b.len() {
-                if b[i] == b'\'' && b.get(i + 1) == Some(&b'\'') {
-                    i += 2;
-                } else if b[i] == b'\'' {
-                    break;
-                } else {
-                    i += 1;
-                }
-            }
-            push(&mut out, "'", i, i);
-            i += 1;
-        } else if c == b'"' || c == b'`' || c == b'[' {
-            let close = if c == b'[' { b']' } else { c };
-            let start = i;
-            let end = sql[i + 1..]
-                .find(close as char)
-                .map_or(b.len(), |e| i + 1 + e);
-            let text = &sql[(i + 1).min(end)..end];
-            out.push(Word {
-                text: text.to_string(),
-                // Quoted identifiers are never keywords.
-                upper: String::new(),
-                start,
-                end: (end + 1).min(b.len()),
-            });
-            i = end + 1;
-        } else if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
-            let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80) {
-                i += 1;
-            }
-            // Stay on a char boundary for non-ASCII identifiers.
-            while !sql.is_char_boundary(i) {
-                i += 1;
-            }
-            push(&mut out, &sql[start..i], start, i);
-        } else if c == b'$' {
-            // A PostgreSQL dollar quote: skip to the same tag.
-            let tag_end = sql[i + 1..].find('$').map(|e| i + 1 + e);
-            match tag_end {
-                Some(te)
-                    if sql[i + 1..te]
-                        .bytes()
-                        .all(|x| x.is_ascii_alphanumeric() || x == b'_') =>
-                {
-                    let tag = &sql[i..=te];
-                    i = sql[te + 1..]
-                        .find(tag)
-                        .map_or(b.len(), |e| te + 1 + e + tag.len());
-                    push(&mut out, "'", i, i);
-                }
-                _ => i += 1,
-            }
-        } else {
-            let len = sql[i..].chars().next().map_or(1, char::len_utf8);
-            push(&mut out, &sql[i..i + len], i, i + len);
-            i += len;
-        }
-    }
-    out
+        .collect()
 }
 
 fn starts_with(words: &[Word], keywords: &[&str]) -> bool {

@@ -11,7 +11,6 @@
 
 pub mod analyze;
 pub mod columns;
-pub mod destroys;
 pub mod duration;
 pub mod error;
 pub mod finding;

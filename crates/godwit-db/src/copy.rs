@@ -44,7 +44,8 @@ use crate::error::{SqlError, SqlErrorKind};
 use crate::history::now_rfc3339;
 use crate::traits::Session;
 use godwit_core::Dialect;
-use godwit_core::destroys::Destroys;
+use godwit_core::analyze::creates::effects;
+use godwit_core::analyze::destroys::{Destroys, Name};
 use godwit_core::split::Statement;
 use godwit_core::sql::{literal, quote};
 
@@ -80,27 +81,21 @@ pub enum CopyOutcome {
 
 /// The statements' drops whose data is copied (truncates and deletes are left to the
 /// whole-database backup: copying every deleted row would double a purge's work).
-pub fn copied(sql: &str) -> Vec<Destroys> {
-    godwit_core::destroys::destroys(sql)
+pub fn copied(sql: &str, dialect: Dialect) -> Vec<Destroys> {
+    godwit_core::analyze::destroys::destroys(sql, dialect)
         .into_iter()
         .filter(|d| matches!(d, Destroys::Table(_) | Destroys::Column(..)))
         .collect()
 }
 
 /// Whether the table a statement names exists now.
-pub async fn table_exists(
-    driver: &mut dyn Session,
-    name: &godwit_core::destroys::Name,
-) -> Result<bool, SqlError> {
+pub async fn table_exists(driver: &mut dyn Session, name: &Name) -> Result<bool, SqlError> {
     let table = Table::from_name(driver.dialect(), name);
     Ok(!catalog::columns(driver, &table).await?.is_empty())
 }
 
 /// Whether the table a statement names exists now and holds at least one row.
-pub async fn table_has_rows(
-    driver: &mut dyn Session,
-    name: &godwit_core::destroys::Name,
-) -> Result<bool, SqlError> {
+pub async fn table_has_rows(driver: &mut dyn Session, name: &Name) -> Result<bool, SqlError> {
     let table = Table::from_name(driver.dialect(), name);
     if catalog::columns(driver, &table).await?.is_empty() {
         return Ok(false);
@@ -151,6 +146,7 @@ mod state {
 /// A deploy or down's handle on the copies: where they go, and what the run created.
 pub struct Copier {
     store: Store,
+    dialect: Dialect,
     /// `(version, statement, ordinal)` of the drops of tables or columns the run created.
     skip: HashSet<(String, usize, usize)>,
     /// Copies this run made, so that a restore of the whole database can drop them.
@@ -170,7 +166,7 @@ impl Copier {
             statements
                 .iter()
                 .skip(*from)
-                .any(|s| !copied(&s.sql).is_empty())
+                .any(|s| !copied(&s.sql, driver.dialect()).is_empty())
         });
         if !drops {
             return Ok(None);
@@ -183,27 +179,33 @@ impl Copier {
         let (tables, columns) = created::wanted_for_snapshot(
             plan.iter()
                 .flat_map(|(_, from, s)| s.iter().skip(*from).map(|s| s.sql.as_str())),
+            names.dialect,
         );
         let existing = if tables {
             catalog::snapshot(driver, &names, &columns).await?
         } else {
             created::Existing::default()
         };
+        let dialect = names.dialect;
         let mut run = created::Run::new(names, existing);
         let mut skip = HashSet::new();
         for (version, from, statements) in plan {
             for (index, statement) in statements.iter().enumerate().skip(*from) {
-                let drops = godwit_core::destroys::destroys(&statement.sql);
-                for (k, what) in copied(&statement.sql).iter().enumerate() {
+                let drops = copied(&statement.sql, dialect);
+                for (k, what) in drops.iter().enumerate() {
                     if !run.destroys_old_data(what) {
                         skip.insert((version.clone(), index + 1, k + 1));
                     }
                 }
-                run.apply(&drops, &created::effects(&statement.sql));
+                run.apply(
+                    &godwit_core::analyze::destroys::destroys(&statement.sql, dialect),
+                    &effects(&statement.sql, dialect),
+                );
             }
         }
         Ok(Some(Copier {
             store,
+            dialect,
             skip,
             made: Vec::new(),
             told_unavailable: false,
@@ -214,6 +216,7 @@ impl Copier {
     pub async fn for_down(driver: &mut dyn Session) -> Result<Copier, SqlError> {
         Ok(Copier {
             store: Store::locate(driver).await?,
+            dialect: driver.dialect(),
             skip: HashSet::new(),
             made: Vec::new(),
             told_unavailable: false,
@@ -223,7 +226,7 @@ impl Copier {
     /// Whether these statements of `version` may copy something.
     pub fn may_copy(&self, version: &str, statements: &[Statement]) -> bool {
         statements.iter().enumerate().any(|(i, s)| {
-            (1..=copied(&s.sql).len())
+            (1..=copied(&s.sql, self.dialect).len())
                 .any(|k| !self.skip.contains(&(version.to_string(), i + 1, k)))
         })
     }

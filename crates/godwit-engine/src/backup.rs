@@ -374,7 +374,7 @@ fn sha256_file(path: &Path) -> Result<String, BackupError> {
 }
 
 // What a statement destroys, read as the copies and the backup policy need it.
-pub use godwit_core::destroys::{
+pub use godwit_core::analyze::destroys::{
     Destroys, Ident, Name, Unnamed, destroys, destroys_unnamed, renames, runs_dynamic_sql,
 };
 

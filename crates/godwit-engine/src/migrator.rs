@@ -24,6 +24,8 @@ use crate::event::{DataCopy, Done, Event, Events};
 use crate::plugin::registry::Registry;
 use crate::step::{StepRunner, WorkReport};
 use crate::text::one_line;
+use godwit_core::Dialect;
+use godwit_core::analyze::resume::{changes_data_only, rerunnable};
 use godwit_core::history::{self, Entry, HistoryRow, Operation, RowState, Status};
 use godwit_core::source::{self, Migration, Script, TransactionControl, Version};
 use godwit_core::split::Statement;
@@ -595,6 +597,7 @@ impl Migrator {
         // itself creates (or a `DROP TABLE IF EXISTS` on a fresh database) needs none.
         // A down drops what its up created, so there the question is whether the table
         // holds rows: reverting what was never used needs no backup.
+        let dialect = self.driver.dialect();
         let mut destructive: Vec<String> = Vec::new();
         let mut has_tables = None;
         // A table renamed earlier in the run is dropped under its new name (keto's SQLite
@@ -603,7 +606,7 @@ impl Migrator {
         for (id, statements) in runs {
             let mut destroys = false;
             for statement in statements.iter() {
-                if let Some((from, to)) = backup::renames(&statement.sql) {
+                if let Some((from, to)) = backup::renames(&statement.sql, dialect) {
                     let live = renamed
                         .iter()
                         .rev()
@@ -611,7 +614,7 @@ impl Migrator {
                         .map_or(from, |(_, live)| live.clone());
                     renamed.push((to, live));
                 }
-                for what in backup::destroys(&statement.sql) {
+                for what in backup::destroys(&statement.sql, dialect) {
                     let table = renamed
                         .iter()
                         .rev()
@@ -628,7 +631,8 @@ impl Migrator {
             // What no table can be named for (a dropped schema, dynamic SQL) counts when
             // the database holds any table of its own.
             if !destroys
-                && backup::destroys_unnamed(statements.iter().map(|s| s.sql.as_str())).is_some()
+                && backup::destroys_unnamed(statements.iter().map(|s| s.sql.as_str()), dialect)
+                    .is_some()
             {
                 if has_tables.is_none() {
                     has_tables =
@@ -918,7 +922,7 @@ impl Migrator {
             let statements = migration.up.statements(self.driver.dialect())?;
             if statements
                 .get(row.statements_applied as usize)
-                .is_some_and(|s| rerunnable(&s.sql))
+                .is_some_and(|s| rerunnable(&s.sql, self.driver.dialect()))
             {
                 row.error = None;
             }
@@ -1290,9 +1294,10 @@ impl Migrator {
             // the whole transaction, history row and all (SQLite in one go).
             let sqls: Vec<&str> = statements.iter().map(|s| s.sql.as_str()).collect();
             let mut rows = 0;
+            let dialect = self.driver.dialect();
             self.driver
                 .apply_in_transaction(&sqls, timeouts, &mut |affected: &[u64]| {
-                    rows = counted_rows(statements, affected);
+                    rows = counted_rows(statements, affected, dialect);
                     finished(rows)
                 })
                 .await?;
@@ -1328,7 +1333,14 @@ impl Migrator {
             .await
             .map_err(fail(None))?;
         let mut rows = 0;
-        let counted = |statement: &Statement, n: u64| if is_dml(&statement.sql) { n } else { 0 };
+        let dialect = self.driver.dialect();
+        let counted = |statement: &Statement, n: u64| {
+            if changes_data_only(&statement.sql, dialect) {
+                n
+            } else {
+                0
+            }
+        };
         if operation == Operation::Deploy && self.copies.is_some() {
             for (index, statement) in statements.iter().enumerate() {
                 self.copy_before(migration, operation, statements, index)
@@ -1348,7 +1360,7 @@ impl Migrator {
                 .execute_each(&sqls)
                 .await
                 .map_err(|(index, error)| fail(Some(index))(error))?;
-            rows = counted_rows(statements, &affected);
+            rows = counted_rows(statements, &affected, self.driver.dialect());
         }
         self.put_back_after(migration, operation, true).await?;
         Ok(rows)
@@ -1370,7 +1382,7 @@ impl Migrator {
             return Ok(());
         };
         let version = migration.version.to_string();
-        let destroys = copy::copied(&statements[index].sql);
+        let destroys = copy::copied(&statements[index].sql, self.driver.dialect());
         // A table rebuilt (rows copied into a new table, the old one dropped, the new
         // one renamed) keeps its rows: copying them again would only have `down` put
         // them back on top of the rows its own rebuild copies back.
@@ -1515,12 +1527,12 @@ impl Migrator {
             Some(mut row) => {
                 row.state = RowState::Running.as_str().into();
                 row.checksum = migration.checksum.clone();
-                row.error = in_doubt(statements, first);
+                row.error = in_doubt(statements, first, self.driver.dialect());
                 self.driver.update_history_open(&row).await.map(|()| row)
             }
             None => {
                 let mut row = new_row(migration, operation, RowState::Running, statements.len());
-                row.error = in_doubt(statements, first);
+                row.error = in_doubt(statements, first, self.driver.dialect());
                 match self.driver.insert_history_open(&row).await {
                     Ok(id) => {
                         row.id = id;
@@ -1569,7 +1581,7 @@ impl Migrator {
                 {
                     context = f.context;
                     Err(f.error)
-                } else if is_dml(&statement.sql) {
+                } else if changes_data_only(&statement.sql, self.driver.dialect()) {
                     let finish = (progress.last_is_final && index + 1 == statements.len())
                         .then_some(Finish {
                             operation,
@@ -1776,7 +1788,7 @@ impl Migrator {
         let result = async {
             let n = self.driver.execute(&statements[index].sql).await?;
             row.statements_applied = index as i64 + 1;
-            row.error = in_doubt(statements, index + 1);
+            row.error = in_doubt(statements, index + 1, self.driver.dialect());
             if let Some(f) = &finish {
                 finish_row(
                     row,
@@ -1824,13 +1836,13 @@ impl Migrator {
         // commit, which the server makes before it starts the statement, makes them
         // durable: one flush for the note and the statement instead of two.
         if progress.marked != Some(index) {
-            row.error = in_doubt(statements, index);
+            row.error = in_doubt(statements, index, self.driver.dialect());
             self.driver.update_history_open(row).await?;
             progress.marked = Some(index);
         }
         let n = self.driver.execute_ddl(&statements[index].sql).await?;
         row.statements_applied = index as i64 + 1;
-        row.error = in_doubt(statements, index + 1);
+        row.error = in_doubt(statements, index + 1, self.driver.dialect());
         if self.driver.transactional_ddl()
             && source::transaction_control(&statements[index].sql)
                 == Some(TransactionControl::Begin)
@@ -2187,16 +2199,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rerunnable_ddl() {
-        assert!(rerunnable("CREATE TABLE IF NOT EXISTS t (id int)"));
-        assert!(rerunnable("create or replace view v as select 1"));
-        assert!(rerunnable("DROP INDEX IF EXISTS i"));
-        assert!(!rerunnable("CREATE TABLE t (id int)"));
-        assert!(!rerunnable("ALTER TABLE t ADD COLUMN c int"));
-        assert!(!rerunnable("DROP TABLE t"));
-    }
-
-    #[test]
     fn data_copy_events_serialize_flat_for_notifiers() {
         let event = Event::DataCopy {
             version: "20260101000000".into(),
@@ -2211,14 +2213,6 @@ mod tests {
         assert_eq!(v["outcome"], "copied");
         assert_eq!(v["source"], "users.email");
         assert_eq!(v["rows"], 3);
-    }
-
-    #[test]
-    fn dml_is_recognised() {
-        assert!(is_dml("INSERT INTO t VALUES (1)"));
-        assert!(is_dml("with x as (select 1) update t set a = 1"));
-        assert!(!is_dml("CREATE TABLE t (id int)"));
-        assert!(!is_dml("CALL p()"));
     }
 }
 
@@ -2250,19 +2244,21 @@ struct Finish {
 
 /// The rows the statements affected, from each one's count. Only data statements count:
 /// SQLite repeats the last DML count after DDL.
-fn counted_rows(statements: &[Statement], affected: &[u64]) -> u64 {
+fn counted_rows(statements: &[Statement], affected: &[u64], dialect: Dialect) -> u64 {
     statements
         .iter()
         .zip(affected)
-        .filter(|(s, _)| is_dml(&s.sql))
+        .filter(|(s, _)| changes_data_only(&s.sql, dialect))
         .map(|(_, n)| n)
         .sum()
 }
 
 /// The note a row carries while statement `index` runs outside a transaction; data
 /// statements commit with their progress, so only the others are ever in doubt.
-fn in_doubt(statements: &[Statement], index: usize) -> Option<String> {
-    let statement = statements.get(index).filter(|s| !is_dml(&s.sql))?;
+fn in_doubt(statements: &[Statement], index: usize, dialect: Dialect) -> Option<String> {
+    let statement = statements
+        .get(index)
+        .filter(|s| !changes_data_only(&s.sql, dialect))?;
     Some(format!(
         "interrupted while running statement {} of {} (line {}), which may or may not have taken effect:\n    {}",
         index + 1,
@@ -2531,70 +2527,14 @@ fn failure_message(
 /// On PostgreSQL, after `sql` failed: the name of the INVALID index it left, when it is
 /// a `CREATE INDEX CONCURRENTLY` whose index now exists, unusable, in the current schema.
 async fn invalid_index_left(driver: &mut dyn driver::Driver, sql: &str) -> Option<String> {
-    if driver.dialect() != godwit_core::Dialect::Postgres {
+    if driver.dialect() != Dialect::Postgres {
         return None;
     }
-    let words: Vec<&str> = sql.split_whitespace().take(9).collect();
-    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
-    let at = upper.iter().position(|w| w == "CONCURRENTLY")?;
-    if upper.first().map(String::as_str) != Some("CREATE")
-        || !upper[..at].iter().any(|w| w == "INDEX")
-    {
-        return None;
-    }
-    let mut name_at = at + 1;
-    if upper
-        .get(name_at..name_at + 3)
-        .is_some_and(|w| w == ["IF", "NOT", "EXISTS"])
-    {
-        name_at += 3;
-    }
-    let written = *words.get(name_at)?;
-    if written.eq_ignore_ascii_case("ON") {
-        return None;
-    }
-    let bare = written.rsplit('.').next().unwrap_or(written);
-    let name = match bare.strip_prefix('"').and_then(|b| b.strip_suffix('"')) {
-        Some(quoted) => quoted.replace("\"\"", "\""),
-        None => bare.to_ascii_lowercase(),
-    };
-    let invalid = godwit_db::postgres::invalid_index(driver, &name)
+    let index = godwit_core::analyze::creates::concurrent_index(sql, Dialect::Postgres)?;
+    let invalid = godwit_db::postgres::invalid_index(driver, &index.catalog(Dialect::Postgres))
         .await
         .ok()?;
-    invalid.then(|| written.to_string())
-}
-
-/// Statements that change data only, so they can share a transaction with their progress
-/// counter on MySQL.
-fn is_dml(sql: &str) -> bool {
-    // Leading comments never reach here: the splitter trims them.
-    let first = sql
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .find(|w| !w.is_empty())
-        .unwrap_or("");
-    ["insert", "update", "delete", "replace", "select", "with"]
-        .iter()
-        .any(|k| first.eq_ignore_ascii_case(k))
-}
-
-/// DDL that leaves the same result when run a second time.
-fn rerunnable(sql: &str) -> bool {
-    let words: Vec<String> = sql
-        .split(|c: char| c.is_whitespace() || c == '(')
-        .filter(|w| !w.is_empty())
-        .take(8)
-        .map(str::to_ascii_uppercase)
-        .collect();
-    let has = |seq: &[&str]| {
-        words
-            .windows(seq.len())
-            .any(|w| w.iter().zip(seq).all(|(a, b)| a == b))
-    };
-    match words.first().map(String::as_str) {
-        Some("CREATE") => has(&["IF", "NOT", "EXISTS"]) || has(&["OR", "REPLACE"]),
-        Some("DROP") => has(&["IF", "EXISTS"]),
-        _ => false,
-    }
+    invalid.then(|| index.sql(Dialect::Postgres))
 }
 
 /// The problems that stop a deploy before it starts, all of them at once.

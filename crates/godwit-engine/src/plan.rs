@@ -205,12 +205,14 @@ pub async fn plan(
         // What dynamic SQL or a dropped schema destroys has no table to count, but it is
         // data loss all the same, as deploy's backup decision counts it.
         if let Some(unnamed) =
-            crate::backup::destroys_unnamed(statements.iter().map(|s| s.sql.as_str()))
+            crate::backup::destroys_unnamed(statements.iter().map(|s| s.sql.as_str()), dialect)
         {
             let at = statements.iter().position(|s| match unnamed {
-                crate::backup::Unnamed::DynamicSql => crate::backup::runs_dynamic_sql(&s.sql),
+                crate::backup::Unnamed::DynamicSql => {
+                    crate::backup::runs_dynamic_sql(&s.sql, dialect)
+                }
                 crate::backup::Unnamed::DropsSchema => {
-                    crate::backup::destroys_unnamed([s.sql.as_str()]).is_some()
+                    crate::backup::destroys_unnamed([s.sql.as_str()], dialect).is_some()
                 }
             });
             if let Some(statement) = at.and_then(|i| planned.get_mut(i)) {

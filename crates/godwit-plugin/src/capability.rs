@@ -35,10 +35,10 @@ use sqlparser::ast::{
     ObjectName, Query, SetExpr, Statement, TableFactor, TableObject, TableWithJoins,
     UpdateTableFromKind, Visit, Visitor,
 };
-use sqlparser::dialect as sqldialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
+use godwit_core::analyze::parse::{parse, sqlparser_dialect};
 use godwit_core::{Dialect, Scope};
 
 use crate::manifest::Requests;
@@ -933,7 +933,7 @@ impl Capabilities {
                 out
             }
         };
-        let mut statements = parse(dialect, &translated).map_err(|e| {
+        let mut statements = parse(&translated, dialect).map_err(|e| {
             self.refuse(format!(
                 "the statement cannot be parsed, so it cannot be proved allowed: {e}"
             ))
@@ -951,7 +951,7 @@ impl Capabilities {
         let fail =
             |e: String| self.refuse(format!("backfill filter `{text}` cannot be parsed: {e}"));
         lex_guard(dialect, text).map_err(&fail)?;
-        let d = boxed_dialect(dialect);
+        let d = sqlparser_dialect(dialect);
         let mut parser = Parser::new(d.as_ref())
             .try_with_sql(text)
             .map_err(|e| fail(e.to_string()))?;
@@ -1381,18 +1381,6 @@ fn quoted(b: &[u8], open: usize, q: u8, no_backslash: bool) -> Result<usize, Str
             Some(_) => j += 1,
         }
     }
-}
-
-fn boxed_dialect(dialect: Dialect) -> Box<dyn sqldialect::Dialect> {
-    match dialect {
-        Dialect::Postgres => Box::new(sqldialect::PostgreSqlDialect {}),
-        Dialect::MySql => Box::new(sqldialect::MySqlDialect {}),
-        Dialect::Sqlite => Box::new(sqldialect::SQLiteDialect {}),
-    }
-}
-
-fn parse(dialect: Dialect, sql: &str) -> Result<Vec<Statement>, sqlparser::parser::ParserError> {
-    Parser::parse_sql(boxed_dialect(dialect).as_ref(), sql)
 }
 
 fn statement_kind(s: &Statement) -> String {

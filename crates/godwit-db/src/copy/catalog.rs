@@ -4,7 +4,7 @@
 use crate::error::SqlError;
 use crate::traits::Session;
 use godwit_core::Dialect;
-use godwit_core::destroys::Name;
+use godwit_core::analyze::destroys::Name;
 use godwit_core::sql::{literal, quote};
 
 /// A table name as the catalog spells it, ready to quote.

@@ -17,8 +17,8 @@
 use std::collections::{HashMap, HashSet};
 
 use godwit_core::Dialect;
-use godwit_core::destroys::scan::{Cursor, tokens};
-use godwit_core::destroys::{Destroys, Ident, Name};
+use godwit_core::analyze::creates::{Effect, effects};
+use godwit_core::analyze::destroys::{Destroys, Ident, Name};
 
 /// A table as the database resolves it: schema (the current one when unqualified) and
 /// name, spelled as the catalog stores them.
@@ -49,181 +49,6 @@ impl Names {
         } else {
             text
         }
-    }
-}
-
-/// One effect of a statement on which tables and columns exist.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Effect {
-    CreateTable {
-        name: Name,
-        if_not_exists: bool,
-    },
-    RenameTable {
-        from: Name,
-        to: Name,
-    },
-    AddColumn {
-        table: Name,
-        column: Ident,
-        if_not_exists: bool,
-    },
-    RenameColumn {
-        table: Name,
-        from: Ident,
-        to: Ident,
-    },
-}
-
-/// The creates and renames of one statement (its drops come from [`crate::backup::destroys`]).
-pub(crate) fn effects(sql: &str) -> Vec<Effect> {
-    let tokens = tokens(sql);
-    let mut t = Cursor::new(&tokens);
-    let mut out = Vec::new();
-    if t.word("CREATE") {
-        t.words(&["OR", "REPLACE"]);
-        if t.word("GLOBAL") || t.word("LOCAL") || t.peek_word_in(&["TEMP", "TEMPORARY"]) {
-            // A temporary table lives in the session, not in the schema: nothing to follow.
-            return out;
-        }
-        t.word("UNLOGGED");
-        t.word("VIRTUAL");
-        if !t.word("TABLE") {
-            return out;
-        }
-        let if_not_exists = t.words(&["IF", "NOT", "EXISTS"]);
-        if let Some(name) = t.name() {
-            out.push(Effect::CreateTable {
-                name,
-                if_not_exists,
-            });
-        }
-    } else if t.words(&["RENAME", "TABLE"]) {
-        // MySQL: RENAME TABLE a TO b, c TO d
-        while let (Some(from), true, Some(to)) = (t.name(), t.word("TO"), t.name()) {
-            out.push(Effect::RenameTable { from, to });
-            if !t.punct(',') {
-                break;
-            }
-        }
-    } else if t.word("ALTER") {
-        let Some(table) = t.altered_table() else {
-            return out;
-        };
-        loop {
-            alter_action(&mut t, &table, &mut out);
-            if !t.skip_to_top_level_comma() {
-                break;
-            }
-        }
-    }
-    out
-}
-
-/// Words after ADD that add something other than a column.
-const NOT_A_COLUMN: &[&str] = &[
-    "CONSTRAINT",
-    "PRIMARY",
-    "UNIQUE",
-    "FOREIGN",
-    "CHECK",
-    "EXCLUDE",
-    "INDEX",
-    "KEY",
-    "FULLTEXT",
-    "SPATIAL",
-    "PARTITION",
-    "PERIOD",
-    "SYSTEM",
-];
-
-fn alter_action(t: &mut Cursor, table: &Name, out: &mut Vec<Effect>) {
-    if t.word("ADD") {
-        let explicit = t.word("COLUMN");
-        if !explicit && t.peek_word_in(NOT_A_COLUMN) {
-            return;
-        }
-        let if_not_exists = t.words(&["IF", "NOT", "EXISTS"]);
-        if t.punct('(') {
-            // MySQL: ADD [COLUMN] (a INT, b INT)
-            loop {
-                if let Some(column) = t.ident() {
-                    out.push(Effect::AddColumn {
-                        table: table.clone(),
-                        column,
-                        if_not_exists,
-                    });
-                }
-                if !t.skip_to_comma_within_parentheses() {
-                    break;
-                }
-            }
-        } else if let Some(column) = t.ident() {
-            out.push(Effect::AddColumn {
-                table: table.clone(),
-                column,
-                if_not_exists,
-            });
-        }
-    } else if t.word("RENAME") {
-        if t.word("TO") || t.word("AS") {
-            if let Some(to) = t.name() {
-                out.push(rename_table(table, to));
-            }
-        } else if t.peek_word_in(&["CONSTRAINT", "INDEX", "KEY"]) {
-        } else {
-            let explicit = t.word("COLUMN");
-            let Some(from) = t.ident() else { return };
-            if t.word("TO") {
-                if let Some(to) = t.ident() {
-                    out.push(Effect::RenameColumn {
-                        table: table.clone(),
-                        from,
-                        to,
-                    });
-                }
-            } else if !explicit {
-                // MySQL: ALTER TABLE a RENAME b
-                out.push(rename_table(
-                    table,
-                    Name {
-                        schema: None,
-                        table: from,
-                    },
-                ));
-            }
-        }
-    } else if t.word("CHANGE") {
-        // MySQL: CHANGE [COLUMN] old new definition
-        t.word("COLUMN");
-        if let (Some(from), Some(to)) = (t.ident(), t.ident()) {
-            out.push(Effect::RenameColumn {
-                table: table.clone(),
-                from,
-                to,
-            });
-        }
-    } else if t.words(&["SET", "SCHEMA"])
-        && let Some(schema) = t.ident()
-    {
-        out.push(Effect::RenameTable {
-            from: table.clone(),
-            to: Name {
-                schema: Some(schema),
-                table: table.table.clone(),
-            },
-        });
-    }
-}
-
-/// `ALTER TABLE s.a RENAME TO b` keeps the table in schema `s`.
-fn rename_table(table: &Name, mut to: Name) -> Effect {
-    if to.schema.is_none() {
-        to.schema = table.schema.clone();
-    }
-    Effect::RenameTable {
-        from: table.clone(),
-        to,
     }
 }
 
@@ -382,11 +207,12 @@ impl Run {
 /// The tables and columns a plan's `IF NOT EXISTS` statements need to know about.
 pub(crate) fn wanted_for_snapshot<'a>(
     statements: impl IntoIterator<Item = &'a str>,
+    dialect: Dialect,
 ) -> (bool, Vec<Name>) {
     let mut tables = false;
     let mut columns = Vec::new();
     for sql in statements {
-        for effect in effects(sql) {
+        for effect in effects(sql, dialect) {
             match effect {
                 Effect::CreateTable {
                     if_not_exists: true,
@@ -412,7 +238,7 @@ pub(crate) fn wanted_for_snapshot<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use godwit_core::destroys::destroys;
+    use godwit_core::analyze::destroys::destroys;
 
     fn run(dialect: Dialect, existing: &[&str], statements: &[&str]) -> Vec<(usize, bool)> {
         let names = Names {
@@ -429,13 +255,13 @@ mod tests {
         let mut r = Run::new(names, existing);
         let mut out = Vec::new();
         for (i, sql) in statements.iter().enumerate() {
-            let drops = destroys(sql);
+            let drops = destroys(sql, dialect);
             for d in &drops {
                 if matches!(d, Destroys::Table(_) | Destroys::Column(..)) {
                     out.push((i, r.destroys_old_data(d)));
                 }
             }
-            r.apply(&drops, &effects(sql));
+            r.apply(&drops, &effects(sql, dialect));
         }
         out
     }
@@ -540,7 +366,7 @@ mod tests {
 
     #[test]
     fn temporary_tables_and_schemas() {
-        let r = effects("CREATE TEMP TABLE t (id int)");
+        let r = effects("CREATE TEMP TABLE t (id int)", Dialect::Postgres);
         assert!(r.is_empty(), "{r:?}");
         assert_eq!(
             run(

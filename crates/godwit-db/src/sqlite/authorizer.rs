@@ -228,8 +228,8 @@ fn cte_names(sql: &str) -> HashSet<String> {
             ControlFlow::Continue(())
         }
     }
-    let dialect = sqlparser::dialect::SQLiteDialect {};
-    let Ok(statements) = sqlparser::parser::Parser::parse_sql(&dialect, sql) else {
+    let Ok(statements) = godwit_core::analyze::parse::parse(sql, godwit_core::Dialect::Sqlite)
+    else {
         return HashSet::new();
     };
     let mut ctes = Ctes(HashSet::new());

@@ -2,46 +2,15 @@
 //! exactly as written: the engine's backup policy decides from it whether a migration
 //! needs a backup, and the copies of dropped data (`godwit_db::copy`) what to copy.
 //!
-//! [`crate::analyze`] finds the same drops for lint and plan, but it lowercases names and
-//! strips schemas and quotes, which is right for messages and wrong for copying data: a
-//! copy of `"Billing"."Invoices"` has to name exactly that table. So this keeps its own
-//! scan ([`scan`]), which keeps identifiers as written.
+//! [`crate::analyze::analyze`] finds the same drops for lint and plan from sqlparser's
+//! tree, with names folded for messages; copying data needs them as written: a copy of
+//! `"Billing"."Invoices"` has to name exactly that table, and a backup decision cannot
+//! wait for sqlparser to know every statement. So these are read from the analyser's
+//! tokens ([`scan`]), which keep identifiers as written.
 
 use crate::Dialect;
-
-/// A table as a statement names it. `quoted` parts keep their case; PostgreSQL folds the
-/// others to lower case.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Name {
-    pub schema: Option<Ident>,
-    pub table: Ident,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ident {
-    pub text: String,
-    pub quoted: bool,
-}
-
-impl Ident {
-    /// The name as the database stores it in its catalog.
-    pub fn catalog(&self, dialect: Dialect) -> String {
-        if dialect == Dialect::Postgres && !self.quoted {
-            self.text.to_lowercase()
-        } else {
-            self.text.clone()
-        }
-    }
-}
-
-impl std::fmt::Display for Name {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.schema {
-            Some(s) => write!(f, "{}.{}", s.text, self.table.text),
-            None => f.write_str(&self.table.text),
-        }
-    }
-}
+pub use crate::analyze::name::{Ident, Name};
+use crate::analyze::scan;
 
 /// What a statement destroys.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,14 +33,9 @@ impl Destroys {
     }
 }
 
-/// The destructive effects of one statement, found by a keyword scan.
-///
-/// `analyze.rs` finds the same drops for lint and plan, but it lowercases names and strips
-/// schemas and quotes, which is right for messages and wrong for copying data: a copy of
-/// `"Billing"."Invoices"` has to name exactly that table. So the copy keeps its own scan,
-/// which keeps identifiers as written.
-pub fn destroys(sql: &str) -> Vec<Destroys> {
-    let tokens = scan::tokens(sql);
+/// The destructive effects of one statement, its tables named as written.
+pub fn destroys(sql: &str, dialect: Dialect) -> Vec<Destroys> {
+    let tokens = scan::tokens(sql, dialect);
     let mut t = scan::Cursor::new(&tokens);
     let mut out = Vec::new();
     if t.word("DROP") {
@@ -144,8 +108,8 @@ pub fn destroys(sql: &str) -> Vec<Destroys> {
 
 /// The table `sql` renames and its new name: `ALTER TABLE a RENAME TO b`, or MySQL's
 /// `RENAME TABLE a TO b` (the first pair). A drop of `b` later in the run drops `a`'s rows.
-pub fn renames(sql: &str) -> Option<(Name, Name)> {
-    let tokens = scan::tokens(sql);
+pub fn renames(sql: &str, dialect: Dialect) -> Option<(Name, Name)> {
+    let tokens = scan::tokens(sql, dialect);
     let mut t = scan::Cursor::new(&tokens);
     if t.words(&["RENAME", "TABLE"]) {
         let from = t.name()?;
@@ -168,18 +132,6 @@ pub fn renames(sql: &str) -> Option<(Name, Name)> {
         to.schema.clone_from(&from.schema);
     }
     Some((from, to))
-}
-
-impl Name {
-    /// The same table, as the database folds unquoted names (case aside).
-    pub fn same_as(&self, other: &Name) -> bool {
-        let eq = |a: &Ident, b: &Ident| a.text.eq_ignore_ascii_case(&b.text);
-        eq(&self.table, &other.table)
-            && match (&self.schema, &other.schema) {
-                (Some(a), Some(b)) => eq(a, b),
-                _ => true,
-            }
-    }
 }
 
 /// Why a migration may destroy data that [`destroys`] cannot name a table for.
@@ -210,11 +162,14 @@ impl std::fmt::Display for Unnamed {
 /// runs dynamic SQL, every statement of it is read with its string literals and bodies
 /// opened, and any destructive statement found there counts: an unneeded backup at
 /// worst, never a missing one.
-pub fn destroys_unnamed<'a>(statements: impl IntoIterator<Item = &'a str>) -> Option<Unnamed> {
+pub fn destroys_unnamed<'a>(
+    statements: impl IntoIterator<Item = &'a str>,
+    dialect: Dialect,
+) -> Option<Unnamed> {
     let statements: Vec<&str> = statements.into_iter().collect();
     let mut dynamic = false;
     for sql in &statements {
-        let tokens = scan::tokens(sql);
+        let tokens = scan::tokens(sql, dialect);
         let mut t = scan::Cursor::new(&tokens);
         dynamic |= t.peek_word_in(DYNAMIC);
         if t.word("DROP") && t.peek_word_in(&["SCHEMA", "DATABASE"]) {
@@ -224,14 +179,14 @@ pub fn destroys_unnamed<'a>(statements: impl IntoIterator<Item = &'a str>) -> Op
     let destructive = dynamic
         && statements
             .iter()
-            .any(|sql| mentions_destruction(&scan::tokens_opening_strings(sql)));
+            .any(|sql| mentions_destruction(&scan::tokens_opening_strings(sql, dialect)));
     destructive.then_some(Unnamed::DynamicSql)
 }
 
 /// Whether `sql` runs SQL it holds as text or elsewhere: a `DO` block, `EXECUTE`, `CALL`,
 /// MySQL's `PREPARE`.
-pub fn runs_dynamic_sql(sql: &str) -> bool {
-    let tokens = scan::tokens(sql);
+pub fn runs_dynamic_sql(sql: &str, dialect: Dialect) -> bool {
+    let tokens = scan::tokens(sql, dialect);
     scan::Cursor::new(&tokens).peek_word_in(DYNAMIC)
 }
 
@@ -305,236 +260,6 @@ fn mentions_destruction(tokens: &[scan::Token]) -> bool {
     })
 }
 
-/// A tokenizer just good enough for [`destroys`]: words, quoted identifiers and
-/// punctuation, with strings and comments skipped.
-pub mod scan {
-    use crate::destroys::{Ident, Name};
-
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub enum Token {
-        Word(String),
-        Quoted(String),
-        Punct(char),
-        Other,
-    }
-
-    pub fn tokens(sql: &str) -> Vec<Token> {
-        tokenize(sql, false)
-    }
-
-    /// Like [`tokens`], but a string literal's text is read as SQL too (the statements
-    /// dynamic SQL runs are strings until then).
-    pub fn tokens_opening_strings(sql: &str) -> Vec<Token> {
-        tokenize(sql, true)
-    }
-
-    fn tokenize(sql: &str, open_strings: bool) -> Vec<Token> {
-        let chars: Vec<char> = sql.chars().collect();
-        let mut out = Vec::new();
-        let mut i = 0;
-        let closing = |open: char| match open {
-            '[' => ']',
-            c => c,
-        };
-        while i < chars.len() {
-            let c = chars[i];
-            if c.is_whitespace() {
-                i += 1;
-            } else if (c == '-' && chars.get(i + 1) == Some(&'-')) || c == '#' {
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
-                }
-            } else if c == '/' && chars.get(i + 1) == Some(&'*') {
-                i += 2;
-                while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
-                    i += 1;
-                }
-                i += 2;
-            } else if matches!(c, '"' | '`' | '[') {
-                let end = closing(c);
-                let mut text = String::new();
-                i += 1;
-                while i < chars.len() {
-                    if chars[i] == end {
-                        // A doubled quote is one quote character inside the name.
-                        if end != ']' && chars.get(i + 1) == Some(&end) {
-                            text.push(end);
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    text.push(chars[i]);
-                    i += 1;
-                }
-                i += 1;
-                out.push(Token::Quoted(text));
-            } else if c == '\'' {
-                i += 1;
-                let start = i;
-                while i < chars.len() {
-                    if chars[i] == '\\' {
-                        i += 2;
-                        continue;
-                    }
-                    if chars[i] == '\'' {
-                        if chars.get(i + 1) == Some(&'\'') {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-                if open_strings {
-                    let text: String = chars[start..i.min(chars.len())].iter().collect();
-                    out.extend(tokenize(&text.replace("''", "'"), true));
-                } else {
-                    out.push(Token::Other);
-                }
-                i += 1;
-            } else if c.is_alphanumeric() || c == '_' || c == '$' {
-                let mut text = String::new();
-                while i < chars.len()
-                    && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$')
-                {
-                    text.push(chars[i]);
-                    i += 1;
-                }
-                out.push(Token::Word(text));
-            } else {
-                out.push(Token::Punct(c));
-                i += 1;
-            }
-        }
-        out
-    }
-
-    pub struct Cursor<'a> {
-        tokens: &'a [Token],
-        at: usize,
-    }
-
-    impl<'a> Cursor<'a> {
-        pub fn new(tokens: &'a [Token]) -> Self {
-            Cursor { tokens, at: 0 }
-        }
-
-        /// Consumes the keyword if it comes next.
-        pub fn word(&mut self, keyword: &str) -> bool {
-            match self.tokens.get(self.at) {
-                Some(Token::Word(w)) if w.eq_ignore_ascii_case(keyword) => {
-                    self.at += 1;
-                    true
-                }
-                _ => false,
-            }
-        }
-
-        /// Consumes the keywords if all of them come next, in order.
-        pub fn words(&mut self, keywords: &[&str]) -> bool {
-            let start = self.at;
-            if keywords.iter().all(|k| self.word(k)) {
-                true
-            } else {
-                self.at = start;
-                false
-            }
-        }
-
-        pub fn peek_word_in(&self, keywords: &[&str]) -> bool {
-            matches!(self.tokens.get(self.at), Some(Token::Word(w)) if keywords.iter().any(|k| w.eq_ignore_ascii_case(k)))
-        }
-
-        pub fn punct(&mut self, c: char) -> bool {
-            if self.tokens.get(self.at) == Some(&Token::Punct(c)) {
-                self.at += 1;
-                true
-            } else {
-                false
-            }
-        }
-
-        pub fn ident(&mut self) -> Option<Ident> {
-            let ident = match self.tokens.get(self.at)? {
-                Token::Word(w) => Ident {
-                    text: w.clone(),
-                    quoted: false,
-                },
-                Token::Quoted(q) => Ident {
-                    text: q.clone(),
-                    quoted: true,
-                },
-                _ => return None,
-            };
-            self.at += 1;
-            Some(ident)
-        }
-
-        /// After `ALTER`: `TABLE [IF EXISTS] [ONLY] name`, and the table it names; `None`
-        /// when the statement alters something else.
-        pub fn altered_table(&mut self) -> Option<Name> {
-            if !self.word("TABLE") {
-                return None;
-            }
-            self.words(&["IF", "EXISTS"]);
-            self.word("ONLY");
-            self.name()
-        }
-
-        /// `table` or `schema.table` (a leading catalog part, as in `db.schema.t`, is dropped).
-        pub fn name(&mut self) -> Option<Name> {
-            let mut parts = vec![self.ident()?];
-            while self.punct('.') {
-                parts.push(self.ident()?);
-            }
-            let table = parts.pop()?;
-            Some(Name {
-                schema: parts.pop(),
-                table,
-            })
-        }
-
-        /// Moves past the next comma outside parentheses; false at the end.
-        pub fn skip_to_top_level_comma(&mut self) -> bool {
-            let mut depth = 0usize;
-            while let Some(t) = self.tokens.get(self.at) {
-                self.at += 1;
-                match t {
-                    Token::Punct('(') => depth += 1,
-                    Token::Punct(')') => depth = depth.saturating_sub(1),
-                    Token::Punct(',') if depth == 0 => return true,
-                    _ => {}
-                }
-            }
-            false
-        }
-
-        /// Inside parentheses: moves past the next comma at this depth; false at the
-        /// closing parenthesis (which is consumed) or the end.
-        pub fn skip_to_comma_within_parentheses(&mut self) -> bool {
-            let mut depth = 0usize;
-            while let Some(t) = self.tokens.get(self.at) {
-                self.at += 1;
-                match t {
-                    Token::Punct('(') => depth += 1,
-                    Token::Punct(')') if depth == 0 => return false,
-                    Token::Punct(')') => depth -= 1,
-                    Token::Punct(',') if depth == 0 => return true,
-                    _ => {}
-                }
-            }
-            false
-        }
-
-        pub fn rest_has_word(&self, keyword: &str) -> bool {
-            self.tokens[self.at..]
-                .iter()
-                .any(|t| matches!(t, Token::Word(w) if w.eq_ignore_ascii_case(keyword)))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -562,14 +287,17 @@ mod tests {
     #[test]
     fn drop_table_with_if_exists_schema_and_lists() {
         assert_eq!(
-            destroys("DROP TABLE IF EXISTS app.users, posts CASCADE"),
+            destroys(
+                "DROP TABLE IF EXISTS app.users, posts CASCADE",
+                Dialect::Postgres
+            ),
             vec![
                 Destroys::Table(name(Some("app"), "users")),
                 Destroys::Table(name(None, "posts"))
             ]
         );
         assert_eq!(
-            destroys("drop table \"Odd \"\"Name\"\"\""),
+            destroys("drop table \"Odd \"\"Name\"\"\"", Dialect::Postgres),
             vec![Destroys::Table(Name {
                 schema: None,
                 table: Ident {
@@ -579,7 +307,7 @@ mod tests {
             })]
         );
         assert_eq!(
-            destroys("DROP TABLE `my db`.`t`"),
+            destroys("DROP TABLE `my db`.`t`", Dialect::MySql),
             vec![Destroys::Table(Name {
                 schema: Some(Ident {
                     text: "my db".into(),
@@ -591,25 +319,55 @@ mod tests {
                 }
             })]
         );
-        assert!(destroys("DROP INDEX users_email_idx").is_empty());
-        assert!(destroys("DROP VIEW v").is_empty());
+        assert!(destroys("DROP INDEX users_email_idx", Dialect::Postgres).is_empty());
+        assert!(destroys("DROP VIEW v", Dialect::Postgres).is_empty());
     }
 
     #[test]
     fn alter_table_drop_column_but_not_constraints() {
         assert_eq!(
-            destroys("ALTER TABLE ONLY users DROP COLUMN IF EXISTS email, DROP nickname"),
+            destroys(
+                "ALTER TABLE ONLY users DROP COLUMN IF EXISTS email, DROP nickname",
+                Dialect::Postgres
+            ),
             vec![
                 Destroys::Column(name(None, "users"), col("email")),
                 Destroys::Column(name(None, "users"), col("nickname"))
             ]
         );
-        assert!(destroys("ALTER TABLE users DROP CONSTRAINT users_pkey").is_empty());
-        assert!(destroys("ALTER TABLE t DROP PRIMARY KEY, DROP FOREIGN KEY fk").is_empty());
-        assert!(destroys("ALTER TABLE t ALTER COLUMN c DROP DEFAULT").is_empty());
-        assert!(destroys("ALTER TABLE t ADD COLUMN c int DEFAULT 1").is_empty());
+        assert!(
+            destroys(
+                "ALTER TABLE users DROP CONSTRAINT users_pkey",
+                Dialect::Postgres
+            )
+            .is_empty()
+        );
+        assert!(
+            destroys(
+                "ALTER TABLE t DROP PRIMARY KEY, DROP FOREIGN KEY fk",
+                Dialect::Postgres
+            )
+            .is_empty()
+        );
+        assert!(
+            destroys(
+                "ALTER TABLE t ALTER COLUMN c DROP DEFAULT",
+                Dialect::Postgres
+            )
+            .is_empty()
+        );
+        assert!(
+            destroys(
+                "ALTER TABLE t ADD COLUMN c int DEFAULT 1",
+                Dialect::Postgres
+            )
+            .is_empty()
+        );
         assert_eq!(
-            destroys("ALTER TABLE t ADD CHECK (a IN (1, 2)), DROP COLUMN b"),
+            destroys(
+                "ALTER TABLE t ADD CHECK (a IN (1, 2)), DROP COLUMN b",
+                Dialect::Postgres
+            ),
             vec![Destroys::Column(name(None, "t"), col("b"))]
         );
     }
@@ -617,33 +375,33 @@ mod tests {
     #[test]
     fn truncate_and_delete() {
         assert_eq!(
-            destroys("TRUNCATE TABLE a, b"),
+            destroys("TRUNCATE TABLE a, b", Dialect::Postgres),
             vec![
                 Destroys::Truncate(name(None, "a")),
                 Destroys::Truncate(name(None, "b"))
             ]
         );
         assert_eq!(
-            destroys("DELETE FROM users WHERE id = 1"),
+            destroys("DELETE FROM users WHERE id = 1", Dialect::Postgres),
             vec![Destroys::Delete {
                 table: name(None, "users"),
                 filtered: true
             }]
         );
         assert_eq!(
-            destroys("delete from users -- WHERE never"),
+            destroys("delete from users -- WHERE never", Dialect::Postgres),
             vec![Destroys::Delete {
                 table: name(None, "users"),
                 filtered: false
             }]
         );
-        assert!(destroys("INSERT INTO t VALUES ('DROP TABLE x')").is_empty());
-        assert!(destroys("/* DROP TABLE t */ SELECT 1").is_empty());
+        assert!(destroys("INSERT INTO t VALUES ('DROP TABLE x')", Dialect::Postgres).is_empty());
+        assert!(destroys("/* DROP TABLE t */ SELECT 1", Dialect::Postgres).is_empty());
     }
 
     #[test]
     fn postgres_folds_unquoted_names() {
-        let d = destroys("DROP TABLE Users");
+        let d = destroys("DROP TABLE Users", Dialect::Postgres);
         let Destroys::Table(n) = &d[0] else {
             panic!("{d:?}")
         };
@@ -653,7 +411,8 @@ mod tests {
 
     #[test]
     fn dynamic_sql_that_drops_counts_as_destructive() {
-        let dynamic = |sql: &[&str]| destroys_unnamed(sql.iter().copied());
+        let dynamic = |sql: &[&str]| destroys_unnamed(sql.iter().copied(), Dialect::Postgres);
+        let dynamic_mysql = |sql: &[&str]| destroys_unnamed(sql.iter().copied(), Dialect::MySql);
         // PostgreSQL: a DO block, with the drop in its body or in a string it runs.
         for body in [
             "DO $$ BEGIN EXECUTE 'ALTER TABLE t DROP COLUMN c'; END $$",
@@ -667,7 +426,7 @@ mod tests {
         }
         // MySQL: the statement is a user variable's string; PREPARE and EXECUTE run it.
         assert_eq!(
-            dynamic(&[
+            dynamic_mysql(&[
                 "SET @s := IF(@has, 'ALTER TABLE queue_message DROP COLUMN id', 'SELECT 1')",
                 "PREPARE stmt FROM @s",
                 "EXECUTE stmt",
@@ -677,7 +436,7 @@ mod tests {
         );
         // A procedure the migration creates and calls.
         assert_eq!(
-            dynamic(&[
+            dynamic_mysql(&[
                 "CREATE PROCEDURE fix() BEGIN ALTER TABLE t DROP PRIMARY KEY, DROP id; END",
                 "CALL fix()",
             ]),
@@ -695,7 +454,8 @@ mod tests {
 
     #[test]
     fn dynamic_sql_that_keeps_data_is_not_destructive() {
-        let dynamic = |sql: &[&str]| destroys_unnamed(sql.iter().copied());
+        let dynamic = |sql: &[&str]| destroys_unnamed(sql.iter().copied(), Dialect::Postgres);
+        let dynamic_mysql = |sql: &[&str]| destroys_unnamed(sql.iter().copied(), Dialect::MySql);
         for sql in [
             // Drizzle's and Prisma's guarded foreign keys and types.
             "DO $$ BEGIN ALTER TABLE \"a\" ADD CONSTRAINT \"a_b_fk\" FOREIGN KEY (\"b\") REFERENCES \"b\"(\"id\") ON DELETE cascade ON UPDATE no action; EXCEPTION WHEN duplicate_object THEN null; END $$",
@@ -706,6 +466,14 @@ mod tests {
         ] {
             assert_eq!(dynamic(&[sql]), None, "{sql}");
         }
+        assert_eq!(
+            dynamic_mysql(&[
+                "SET @s := 'ALTER TABLE t DROP INDEX i, DROP FOREIGN KEY f'",
+                "PREPARE stmt FROM @s",
+                "EXECUTE stmt",
+            ]),
+            None
+        );
         // A destructive string without dynamic SQL to run it is only a string.
         assert_eq!(
             dynamic(&["INSERT INTO notes VALUES ('DROP TABLE t')"]),
@@ -717,19 +485,23 @@ mod tests {
 
     #[test]
     fn renames_are_read_in_both_spellings() {
-        let (from, to) = renames("ALTER TABLE accounts RENAME TO accounts_old").unwrap();
+        let (from, to) = renames(
+            "ALTER TABLE accounts RENAME TO accounts_old",
+            Dialect::Postgres,
+        )
+        .unwrap();
         assert_eq!(
             (from.table.text.as_str(), to.table.text.as_str()),
             ("accounts", "accounts_old")
         );
-        let (from, to) = renames("RENAME TABLE `a` TO `b`, c TO d").unwrap();
+        let (from, to) = renames("RENAME TABLE `a` TO `b`, c TO d", Dialect::MySql).unwrap();
         assert_eq!(
             (from.table.text.as_str(), to.table.text.as_str()),
             ("a", "b")
         );
-        let (_, to) = renames("ALTER TABLE app.t RENAME TO t_old").unwrap();
+        let (_, to) = renames("ALTER TABLE app.t RENAME TO t_old", Dialect::Postgres).unwrap();
         assert_eq!(to.schema.unwrap().text, "app");
-        assert!(renames("ALTER TABLE t RENAME COLUMN a TO b").is_none());
+        assert!(renames("ALTER TABLE t RENAME COLUMN a TO b", Dialect::Postgres).is_none());
         assert!(name(None, "T_OLD").same_as(&name(Some("public"), "t_old")));
     }
 }

@@ -11,6 +11,16 @@ pub fn quote(dialect: Dialect, ident: &str) -> String {
     }
 }
 
+/// A table name as written with a dot between schema and table (`audit.events`, as a
+/// plugin or step.toml gives it), quoted part by part.
+pub fn quote_table(dialect: Dialect, table: &str) -> String {
+    table
+        .split('.')
+        .map(|part| quote(dialect, part))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 /// `text` as a string literal of `dialect`: quotes doubled, and on MySQL backslashes too,
 /// which it reads as escapes by default (PostgreSQL and SQLite do not, PostgreSQL with
 /// `standard_conforming_strings` on, its default since 9.1).

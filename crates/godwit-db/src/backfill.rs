@@ -2,18 +2,31 @@
 //! back compare-and-set, counting what is left, and the tables a step keeps its
 //! checkpoint ([`PROGRESS_TABLE`]) and its leased batches ([`BATCHES_TABLE`]) in. The
 //! engine's step runner decides when each runs; what each database is sent is here.
+//!
+//! What one database spells its own way is that database's [`BackfillDialect`], in its
+//! `<database>/backfill.rs`; this file asks [`of`] for it and writes the rest.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use godwit_core::Dialect;
 use godwit_core::history::HistoryRow;
-use godwit_core::sql::quote;
+use godwit_core::sql::{quote, quote_table};
 use godwit_core::value::Value;
 
 use crate::error::SqlError;
 use crate::history::now_rfc3339;
+pub use crate::postgres::backfill::{column_types, pg_text};
 use crate::traits::Session;
+pub use crate::traits::{BackfillDialect, BatchWrite};
+
+/// How `dialect` spells what differs in a backfill's SQL.
+pub fn of(dialect: Dialect) -> &'static dyn BackfillDialect {
+    match dialect {
+        Dialect::Postgres => &crate::postgres::backfill::Backfill,
+        Dialect::MySql => &crate::mysql::backfill::Backfill,
+        Dialect::Sqlite => &crate::sqlite::backfill::Backfill,
+    }
+}
 
 /// The table that holds each running step's checkpoint.
 pub const PROGRESS_TABLE: &str = "godwit_step_progress";
@@ -23,10 +36,7 @@ pub const BATCHES_TABLE: &str = "godwit_batches";
 
 /// SQL for the checkpoint table, for `dialect`.
 pub fn progress_ddl(dialect: Dialect) -> String {
-    let text = match dialect {
-        Dialect::MySql => "LONGTEXT",
-        _ => "TEXT",
-    };
+    let text = of(dialect).long_text();
     format!(
         "CREATE TABLE IF NOT EXISTS {PROGRESS_TABLE} (
             history_id BIGINT PRIMARY KEY,
@@ -42,12 +52,10 @@ pub fn progress_ddl(dialect: Dialect) -> String {
 
 /// SQL for the batches table and its index, for `dialect`.
 pub fn batches_ddl(dialect: Dialect) -> Vec<String> {
-    let text = match dialect {
-        Dialect::MySql => "LONGTEXT",
-        _ => "TEXT",
-    };
+    let text = of(dialect).long_text();
     let index = "godwit_batches_pending";
-    let inline_index = if dialect == Dialect::MySql {
+    let inside = of(dialect).index_inside_table();
+    let inline_index = if inside {
         format!(",\n            INDEX {index} (history_id, state, batch_no)")
     } else {
         String::new()
@@ -68,21 +76,12 @@ pub fn batches_ddl(dialect: Dialect) -> Vec<String> {
             PRIMARY KEY (history_id, batch_no){inline_index}
         )"
     )];
-    if dialect != Dialect::MySql {
+    if !inside {
         ddl.push(format!(
             "CREATE INDEX IF NOT EXISTS {index} ON {BATCHES_TABLE} (history_id, state, batch_no)"
         ));
     }
     ddl
-}
-
-/// A table name as the plugin gave it, quoted part by part (`schema.table`).
-pub fn quote_table(dialect: Dialect, table: &str) -> String {
-    table
-        .split('.')
-        .map(|part| quote(dialect, part))
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 /// The key columns of a backfill: `id`, or `tenant_id, id`.
@@ -234,8 +233,7 @@ impl BackfillSql {
     }
 
     /// The compare-and-set condition of an update: each compared column of `target` not
-    /// distinct from `source(i)` (`IS NOT DISTINCT FROM` on PostgreSQL, `<=>` on MySQL,
-    /// `IS` on SQLite), `i` counting as the parameters are laid out; `None` when the
+    /// distinct from `source(i)` ([`BackfillDialect::not_distinct`]), `i` counting as the parameters are laid out; `None` when the
     /// plugin read nothing but the key.
     fn unchanged(&self, target: &str, source: impl Fn(usize) -> String) -> Option<String> {
         let from = self.keys.len() + self.writes.len();
@@ -245,24 +243,16 @@ impl BackfillSql {
             .enumerate()
             .map(|(i, c)| {
                 let column = format!("{target}{}", self.q(c));
-                let value = source(from + i);
-                match self.dialect {
-                    // json has no equality operator: its text is what was read.
-                    Dialect::Postgres if self.types.get(c).map(String::as_str) == Some("json") => {
-                        format!("{column}::text IS NOT DISTINCT FROM {value}")
-                    }
-                    Dialect::Postgres => format!("{column} IS NOT DISTINCT FROM {value}"),
-                    Dialect::MySql => format!("{column} <=> {value}"),
-                    Dialect::Sqlite => format!("{column} IS {value}"),
-                }
+                let json = self.types.get(c).map(String::as_str) == Some("json");
+                of(self.dialect).not_distinct(&column, &source(from + i), json)
             })
             .collect();
         (!parts.is_empty()).then(|| parts.join(" AND "))
     }
 
     /// The rows of a batch again, locked, for a write that found some of them changed:
-    /// keys from `$1..$k` to `$k+1..$2k` inclusive, with the filter. (SQLite has one
-    /// writer, whose transaction already keeps others out: no `FOR UPDATE` there.)
+    /// keys from `$1..$k` to `$k+1..$2k` inclusive, with the filter, and the database's
+    /// [`BackfillDialect::lock_rows`].
     pub fn select_locked(&self) -> String {
         let k = self.keys.len();
         let params = |from: usize| placeholders(from, k);
@@ -275,11 +265,7 @@ impl BackfillSql {
         if let Some(filter) = &self.filter {
             condition.push_str(&format!(" AND ({filter})"));
         }
-        let lock = if self.dialect == Dialect::Sqlite {
-            ""
-        } else {
-            " FOR UPDATE"
-        };
+        let lock = of(self.dialect).lock_rows();
         format!(
             "SELECT {} FROM {} WHERE {condition} ORDER BY {}{lock}",
             self.read_list(),
@@ -290,11 +276,12 @@ impl BackfillSql {
 
     /// The largest batch one `UPDATE` can carry on this database.
     pub fn ceiling(&self) -> u32 {
-        let params = match self.dialect {
-            // Arrays: one parameter per column, whatever the batch size.
-            Dialect::Postgres => return u32::MAX,
-            Dialect::MySql => 65_535,
-            Dialect::Sqlite => 32_766,
+        let params = match of(self.dialect).batch_write() {
+            // One parameter per column, whatever the batch size.
+            BatchWrite::Arrays => return u32::MAX,
+            BatchWrite::Values { max_parameters } | BatchWrite::UnionJoin { max_parameters } => {
+                max_parameters as usize
+            }
         };
         ((params - 2) / self.width().max(1)) as u32
     }
@@ -303,7 +290,7 @@ impl BackfillSql {
     /// key (two more parameters): with one key column it does, so that the database
     /// reaches the batch through the key's index instead of joining the whole table.
     pub fn ranged(&self) -> bool {
-        self.keys.len() == 1 && self.dialect != Dialect::Postgres
+        self.keys.len() == 1 && of(self.dialect).batch_write() != BatchWrite::Arrays
     }
 
     /// `SET` of an update: each written column from `source(i)`, `i` counting the key
@@ -336,7 +323,7 @@ impl BackfillSql {
             .unwrap_or_default()
     }
 
-    /// PostgreSQL's batch write: one `text[]` parameter per column, unnested and cast to
+    /// The batch write of [`BatchWrite::Arrays`]: one `text[]` parameter per column, unnested and cast to
     /// each column's type, so a batch of any size is one short statement that is parsed
     /// and planned once (a `VALUES` list of 30,000 rows spent most of its time there).
     pub fn update_arrays(&self) -> String {
@@ -374,10 +361,11 @@ impl BackfillSql {
         )
     }
 
-    /// MySQL's and SQLite's batch write: one set-based `UPDATE` for `rows` rows, each
-    /// bound as its key values then its written values, in the order of `keys` then
-    /// `writes`; when [`BackfillSql::ranged`], followed by the batch's lowest and highest
-    /// key. (PostgreSQL uses [`BackfillSql::update_arrays`].)
+    /// The batch write of [`BatchWrite::Values`] and [`BatchWrite::UnionJoin`]: one
+    /// set-based `UPDATE` for `rows` rows, each bound as its key values then its written
+    /// values, in the order of `keys` then `writes`; when [`BackfillSql::ranged`],
+    /// followed by the batch's lowest and highest key. ([`BatchWrite::Arrays`] uses
+    /// [`BackfillSql::update_arrays`].)
     pub fn update(&self, rows: usize) -> String {
         let table = quote_table(self.dialect, &self.table);
         let width = self.width();
@@ -394,8 +382,8 @@ impl BackfillSql {
                 String::new()
             }
         };
-        match self.dialect {
-            Dialect::MySql => {
+        match of(self.dialect).batch_write() {
+            BatchWrite::UnionJoin { .. } => {
                 let rows_sql = (0..rows)
                     .map(|r| {
                         let cells = (0..width)
@@ -423,7 +411,7 @@ impl BackfillSql {
                     self.set_list("t.", column)
                 )
             }
-            Dialect::Sqlite | Dialect::Postgres => {
+            BatchWrite::Values { .. } | BatchWrite::Arrays => {
                 let values = (0..rows)
                     .map(|r| {
                         let cells = (0..width).map(|c| param(r, c)).collect::<Vec<_>>();
@@ -444,27 +432,6 @@ impl BackfillSql {
                 )
             }
         }
-    }
-}
-
-/// A value in PostgreSQL's text input form, for a `text[]` element cast to its column's
-/// type; `None` is SQL `NULL`.
-pub fn pg_text(value: Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::Bool(b) => Some(if b { "true" } else { "false" }.to_owned()),
-        Value::Int(i) => Some(i.to_string()),
-        Value::Float(f) if f.is_nan() => Some("NaN".to_owned()),
-        Value::Float(f) if f.is_infinite() => {
-            Some(if f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned())
-        }
-        Value::Float(f) => Some(format!("{f:?}")),
-        Value::Text(t) | Value::Json(t) | Value::Timestamp(t) => Some(t),
-        Value::Bytes(b) => Some(b.iter().fold(String::from("\\x"), |mut s, byte| {
-            use std::fmt::Write as _;
-            let _ = write!(s, "{byte:02x}");
-            s
-        })),
     }
 }
 
@@ -554,28 +521,6 @@ pub async fn save_progress(
             .await?;
     }
     Ok(())
-}
-
-/// PostgreSQL column types of `table`, for the casts of the set-based `UPDATE`.
-pub async fn column_types(
-    driver: &mut dyn Session,
-    table: &str,
-) -> Result<BTreeMap<String, String>, SqlError> {
-    let rows = driver
-        .query_values(
-            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
-             WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped",
-            &[Value::Text(quote_table(Dialect::Postgres, table))],
-        )
-        .await?;
-    Ok(rows
-        .rows
-        .into_iter()
-        .filter_map(|r| match (&r[0], &r[1]) {
-            (Value::Text(name), Value::Text(ty)) => Some((name.clone(), ty.clone())),
-            _ => None,
-        })
-        .collect())
 }
 
 /// One batch of a split step: rows with keys after `lower` (from the start when `None`)
@@ -726,47 +671,6 @@ fn placeholders(from: usize, count: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// What a worker's own connection is set to before it takes batches, if anything: on
-/// PostgreSQL, a transaction idle longer than `lease` is ended by the server (and so its
-/// batch given back); on MySQL/MariaDB, READ COMMITTED, so that a worker sees the batches
-/// others finished, and UTC, which the host's values take a TIMESTAMP to be in.
-pub fn worker_session_sql(dialect: Dialect, lease: Duration) -> Option<String> {
-    match dialect {
-        Dialect::Postgres => Some(format!(
-            "SET idle_in_transaction_session_timeout = '{}ms'",
-            lease.as_millis().min(i32::MAX as u128)
-        )),
-        Dialect::MySql => Some(
-            "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; SET SESSION time_zone = '+00:00'"
-                .to_owned(),
-        ),
-        Dialect::Sqlite => None,
-    }
-}
-
-/// Where the session itself is a batch's lease, the statement that starts it (before
-/// the batch's work) and the one that ends it (after its commit). On MySQL/MariaDB the
-/// server closes a connection idle longer than its `wait_timeout`, rolling its batch back.
-pub fn session_lease_sql(dialect: Dialect, lease: Duration) -> Option<(String, &'static str)> {
-    (dialect == Dialect::MySql).then(|| {
-        (
-            format!("SET SESSION wait_timeout = {}", lease.as_secs().max(1)),
-            "SET SESSION wait_timeout = @@GLOBAL.wait_timeout",
-        )
-    })
-}
-
-/// Where the session's time zone is not UTC by itself, the statements that put the
-/// step's connection in UTC while it runs and back after it: MySQL/MariaDB, whose
-/// TIMESTAMP values the host reads and writes as UTC, while the migrations around the
-/// step run in the server's time zone.
-pub fn utc_session_sql(dialect: Dialect) -> Option<(&'static str, &'static str)> {
-    (dialect == Dialect::MySql).then_some((
-        "SET @godwit_step_saved_time_zone = @@SESSION.time_zone, SESSION time_zone = '+00:00'",
-        "SET SESSION time_zone = @godwit_step_saved_time_zone",
-    ))
 }
 
 #[cfg(test)]

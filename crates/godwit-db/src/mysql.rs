@@ -1,6 +1,7 @@
 //! MySQL and MariaDB: DDL commits implicitly, so migrations run statement by statement
 //! with progress recorded after each; `GET_LOCK` serialises deployers.
 
+pub(crate) mod backfill;
 pub(crate) mod dump;
 mod introspect;
 pub(crate) mod replica;

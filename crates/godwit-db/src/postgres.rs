@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Row};
 
+pub(crate) mod backfill;
 mod catalog;
 pub(crate) mod dump;
 mod introspect;

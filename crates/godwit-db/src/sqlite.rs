@@ -9,6 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Row};
 
 mod authorizer;
+pub(crate) mod backfill;
 mod direct;
 pub(crate) mod dump;
 mod functions;

@@ -27,6 +27,47 @@ pub struct Timeouts {
 /// sends the cancel again.
 pub const CANCEL_RESEND: Duration = Duration::from_millis(250);
 
+/// How one database spells the parts of a backfill's SQL that differ between databases;
+/// [`crate::backfill`] writes the rest. Each database implements it in its
+/// `<database>/backfill.rs`.
+pub trait BackfillDialect: Sync {
+    /// The type of a checkpoint's position and a batch's keys: JSON arrays of any length.
+    fn long_text(&self) -> &'static str;
+    /// Whether the batches table declares its index inside `CREATE TABLE` (for a database
+    /// without `CREATE INDEX IF NOT EXISTS`).
+    fn index_inside_table(&self) -> bool;
+    /// `column` still holds `value`, NULL equal to NULL: the compare of compare-and-set.
+    /// `json` when the column is PostgreSQL's `json`, which has no equality operator.
+    fn not_distinct(&self, column: &str, value: &str, json: bool) -> String;
+    /// What ends a `SELECT` of a batch's rows so that no other writer changes them before
+    /// the batch commits (empty where the one writer's transaction already keeps others out).
+    fn lock_rows(&self) -> &'static str;
+    /// How a batch's rows reach its `UPDATE`.
+    fn batch_write(&self) -> BatchWrite;
+    /// What a worker's own connection is set to before it takes batches.
+    fn worker_session(&self, lease: Duration) -> Option<String>;
+    /// Where the session itself is a batch's lease: the statement that starts it and the
+    /// one that ends it.
+    fn session_lease(&self, lease: Duration) -> Option<(String, &'static str)>;
+    /// Where a session's time zone is not UTC by itself: the statements that put a step's
+    /// connection in UTC while it runs, and back after it.
+    fn utc_session(&self) -> Option<(&'static str, &'static str)>;
+}
+
+/// How a batch's rows reach its `UPDATE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchWrite {
+    /// One array parameter per column, unnested: a batch of any size is one short
+    /// statement (PostgreSQL).
+    Arrays,
+    /// The rows as a `VALUES` list that `UPDATE … FROM` joins, with at most this many
+    /// parameters in a statement (SQLite).
+    Values { max_parameters: u32 },
+    /// The rows as a `UNION ALL` of `SELECT`s joined to the table, for a database without
+    /// `UPDATE … FROM` (MySQL/MariaDB), with at most this many parameters.
+    UnionJoin { max_parameters: u32 },
+}
+
 /// Everything a backend provides, as the migration runner needs it: the narrow parts
 /// below, plus what only the run itself uses (whether DDL is transactional, a statement
 /// run as DDL, a migration's transaction committed with its history row). Code that

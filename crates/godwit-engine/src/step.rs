@@ -34,7 +34,7 @@ mod pause;
 pub mod workers;
 
 pub use godwit_db::backfill::{
-    BackfillSql, Checkpoint, PROGRESS_TABLE, key_columns, pg_text, progress_ddl, quote_table,
+    BackfillSql, Checkpoint, PROGRESS_TABLE, key_columns, pg_text, progress_ddl,
 };
 use godwit_db::backfill::{column_types, load_progress, save_progress};
 
@@ -176,7 +176,7 @@ impl StepRunner<'_> {
     ) -> Result<Done, Error> {
         // The host reads and writes the step's rows as values that take a MySQL TIMESTAMP
         // to be in UTC; the migrations around the step run in the server's time zone.
-        let utc = godwit_db::backfill::utc_session_sql(self.driver.dialect());
+        let utc = godwit_db::backfill::of(self.driver.dialect()).utc_session();
         if let Some((into_utc, _)) = utc {
             self.driver.execute(into_utc).await.map_err(|e| {
                 Error::db(

@@ -830,7 +830,7 @@ impl Capabilities {
         filter: Option<&str>,
     ) -> Result<(), Refused> {
         // The host quotes every name of a backfill exactly as the plugin gave it
-        // (`quote_table`), so each is compared as a quoted name: `Users` is not `users`
+        // (`godwit_core::sql::quote_table`), so each is compared as a quoted name: `Users` is not `users`
         // on PostgreSQL.
         let exact = |text: &str| Name {
             text: text.to_string(),

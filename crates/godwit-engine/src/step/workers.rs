@@ -161,7 +161,7 @@ pub(crate) async fn connect(job: &Job<'_>) -> Result<Box<dyn Driver>, Error> {
 
 async fn prepare_session(driver: &mut dyn Session, job: &Job<'_>) -> Result<(), Error> {
     let lease = lease_timeout(&job.entry.limits);
-    let Some(sql) = godwit_db::backfill::worker_session_sql(driver.dialect(), lease) else {
+    let Some(sql) = godwit_db::backfill::of(driver.dialect()).worker_session(lease) else {
         return Ok(());
     };
     driver.execute(&sql).await.map_err(|e| {
@@ -298,7 +298,7 @@ async fn take_batch(
         let lower = bound(&lease[1]).map_err(|m| Error::failed(Failure::Batch, m))?;
         let upper = bound(&lease[2]).map_err(|m| Error::failed(Failure::Batch, m))?;
         let session_lease =
-            godwit_db::backfill::session_lease_sql(dialect, lease_timeout(&job.entry.limits));
+            godwit_db::backfill::of(dialect).session_lease(lease_timeout(&job.entry.limits));
         if let Some((start, _)) = &session_lease {
             // The lease on MySQL/MariaDB: the server closes a connection idle this long,
             // rolling its batch back (see the module's documentation).

@@ -8,6 +8,10 @@
 //! `godwit_copies` on PostgreSQL, the database `<database>_godwit_copies` on MySQL, an
 //! attached file on SQLite. Each copy is recorded there, in `godwit_data_copies`.
 //!
+//! What each database does its own way (where the store is, what its catalog says of a
+//! table, how rows go back) is its `<database>/copy.rs`, a `CopyDialect` that `of`
+//! returns; this module and its children do the rest for every database.
+//!
 //! A copy must never stand in the way of a later, valid migration. So it is a plain
 //! table made by `CREATE TABLE … AS SELECT`: no defaults, constraints, indexes,
 //! sequences, triggers or foreign keys, nothing that refers to the application's
@@ -39,9 +43,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use self::catalog::{Column, Stored, Table};
-use self::store::{MAX_NAME, Store, first};
+use self::store::{MAX_NAME, Store};
 use crate::error::{SqlError, SqlErrorKind};
 use crate::history::now_rfc3339;
+use crate::relation::CopyDialect;
 use crate::traits::Session;
 use godwit_core::Dialect;
 use godwit_core::analyze::creates::effects;
@@ -107,25 +112,17 @@ pub async fn table_has_rows(driver: &mut dyn Session, name: &Name) -> Result<boo
 /// copies): in any schema on PostgreSQL, in the connected database on MySQL, in the file
 /// on SQLite.
 pub async fn has_tables(driver: &mut dyn Session) -> Result<bool, SqlError> {
-    let sql = match driver.dialect() {
-        Dialect::Postgres => {
-            "SELECT count(*) FROM pg_catalog.pg_class c \
-             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('r', 'p') \
-             AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'godwit_copies') \
-             AND n.nspname NOT LIKE 'pg\\_%' AND c.relname NOT LIKE 'godwit\\_%'"
-        }
-        Dialect::MySql => {
-            "SELECT count(*) FROM information_schema.tables \
-             WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' \
-             AND table_name NOT LIKE 'godwit\\_%'"
-        }
-        Dialect::Sqlite => {
-            "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' \
-             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE 'godwit\\_%' ESCAPE '\\'"
-        }
-    };
+    let sql = of(driver.dialect()).has_tables_sql();
     Ok(driver.query_i64(sql).await?.unwrap_or(0) > 0)
+}
+
+/// How `dialect` keeps, reads and puts back copies.
+pub(crate) fn of(dialect: Dialect) -> &'static dyn CopyDialect {
+    match dialect {
+        Dialect::Postgres => &crate::postgres::copy::Copies,
+        Dialect::MySql => &crate::mysql::copy::Copies,
+        Dialect::Sqlite => &crate::sqlite::copy::Copies,
+    }
 }
 
 /// States a record goes through. Live copies are `copied`, `kept` and `superseded`.
@@ -361,9 +358,7 @@ impl Copier {
                 table.sql(d)
             ))
             .await?;
-        if d == Dialect::Postgres {
-            store::revoke_others(driver, "TABLE", &copy).await?;
-        }
+        of(d).keep_private(driver, "TABLE", &copy).await?;
         let rows = driver
             .query_i64(&format!("SELECT count(*) FROM {copy}"))
             .await?
@@ -423,7 +418,7 @@ impl Copier {
             format!("_{version}_{statement}_{ordinal}")
         };
         if suffix.len() > MAX_NAME / 2 {
-            suffix = format!("_{}", store::short_digest(&suffix));
+            suffix = format!("_{}", crate::own::short_digest(&suffix));
         }
         for attempt in 1.. {
             let suffix = if attempt == 1 {
@@ -485,7 +480,7 @@ impl Copier {
                 "SELECT copy_table, kind, source_schema, source_table, source_column, key_columns, converted, {} \
                  FROM {records} WHERE namespace = {} AND version = {} AND state = '{}' \
                  ORDER BY statement_index DESC, ordinal DESC",
-                text(d, "rows_copied"),
+                of(d).as_text("rows_copied"),
                 literal(d, &self.store.namespace),
                 literal(d, version),
                 state::COPIED
@@ -592,7 +587,7 @@ impl Copier {
         let value = |column: &str, alias: &str| {
             let q = format!("{alias}{}", quote(d, column));
             let retyped = |t: &Column| {
-                d == Dialect::Postgres
+                of(d).casts_retyped_columns()
                     && copy_columns
                         .iter()
                         .find(|c| c.name == column)
@@ -622,12 +617,7 @@ impl Copier {
         let statement = if record.kind == "table" {
             let list: Vec<String> = writable.iter().map(|c| quote(d, c)).collect();
             let values: Vec<String> = writable.iter().map(|c| value(c, "")).collect();
-            // Identity columns GENERATED ALWAYS take their old values back too.
-            let overriding = if d == Dialect::Postgres {
-                " OVERRIDING SYSTEM VALUE"
-            } else {
-                ""
-            };
+            let overriding = of(d).insert_overriding();
             format!(
                 "INSERT INTO {target_sql} ({}){overriding} SELECT {} FROM {copy_sql}",
                 list.join(", "),
@@ -651,18 +641,11 @@ impl Copier {
             let on = on.join(" AND ");
             let col = quote(d, column);
             let set = value(column, "c.");
-            match d {
-                Dialect::MySql => format!(
-                    "UPDATE {target_sql} AS t JOIN {copy_sql} AS c ON {on} SET t.{col} = {set}"
-                ),
-                _ => format!(
-                    "UPDATE {target_sql} AS t SET {col} = {set} FROM {copy_sql} AS c WHERE {on}"
-                ),
-            }
+            of(d).update_from_copy(&target_sql, &copy_sql, &col, &set, &on)
         };
         // A value that no longer fits (an enum label down.sql did not re-create, a
         // tighter constraint) leaves the copy where it is rather than failing the revert.
-        let savepoint = in_transaction && d != Dialect::MySql;
+        let savepoint = in_transaction && of(d).savepoints();
         if savepoint {
             driver.execute("SAVEPOINT godwit_put_back").await?;
         }
@@ -696,8 +679,8 @@ impl Copier {
                 table.display()
             )));
         }
-        if d == Dialect::Postgres && record.kind == "table" {
-            advance_sequences(driver, table, &copy_cols).await?;
+        if record.kind == "table" {
+            of(d).after_put_back(driver, table, &copy_cols).await?;
         }
         driver.execute(&format!("DROP TABLE {copy_sql}")).await?;
         Ok(CopyOutcome::Restored {
@@ -768,46 +751,6 @@ async fn drop_copy(
         ))
         .await?;
     Ok(existed)
-}
-
-fn text(d: Dialect, column: &str) -> String {
-    match d {
-        Dialect::MySql => format!("CAST({column} AS CHAR)"),
-        _ => format!("CAST({column} AS TEXT)"),
-    }
-}
-
-/// Rows put back with their old ids leave a re-created serial or identity sequence
-/// behind them; the next insert would collide.
-async fn advance_sequences(
-    driver: &mut dyn Session,
-    table: &Table,
-    columns: &[String],
-) -> Result<(), SqlError> {
-    let d = Dialect::Postgres;
-    for column in columns {
-        let seq = first(
-            driver,
-            &format!(
-                "SELECT pg_get_serial_sequence({}, {})",
-                literal(d, &table.sql(d)),
-                literal(d, column)
-            ),
-        )
-        .await?;
-        if let Some(seq) = seq {
-            driver
-                .execute(&format!(
-                    "SELECT setval({}, max({})) FROM {} HAVING max({}) IS NOT NULL",
-                    literal(d, &seq),
-                    quote(d, column),
-                    table.sql(d),
-                    quote(d, column)
-                ))
-                .await?;
-        }
-    }
-    Ok(())
 }
 
 /// One copy that remains, as `status` and `backups` list it.
@@ -881,8 +824,8 @@ async fn list_in(
         .query_text(&format!(
             "SELECT copy_table, version, {}, kind, source_schema, source_table, source_column, {}, created_at, state, note, converted \
              FROM {} WHERE namespace = {} AND state IN {}{} ORDER BY created_at, copy_table",
-            text(d, "statement_index"),
-            text(d, "rows_copied"),
+            of(d).as_text("statement_index"),
+            of(d).as_text("rows_copied"),
             store.records(),
             literal(d, &store.namespace),
             state::LIVE,
@@ -924,30 +867,8 @@ async fn list_in(
 
 /// The size on disk of each table in the store.
 async fn sizes(driver: &mut dyn Session, store: &Store) -> Result<Vec<(String, u64)>, SqlError> {
-    let d = driver.dialect();
-    let sql = match d {
-        Dialect::Postgres => format!(
-            "SELECT c.relname::text, CAST(pg_total_relation_size(c.oid) AS text) FROM pg_class c \
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {} AND c.relkind = 'r'",
-            literal(d, &store.schema)
-        ),
-        Dialect::MySql => format!(
-            "SELECT CONVERT(TABLE_NAME USING utf8mb4), CAST(coalesce(DATA_LENGTH, 0) + coalesce(INDEX_LENGTH, 0) AS CHAR) \
-             FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
-            literal(d, &store.schema)
-        ),
-        Dialect::Sqlite => format!(
-            "SELECT name, CAST(sum(pgsize) AS TEXT) FROM dbstat({}) GROUP BY name",
-            literal(d, &store.schema)
-        ),
-    };
-    let rows = match driver.query_text(&sql).await {
-        Ok(rows) => rows,
-        // A SQLite built without the dbstat table cannot tell; the sizes stay unknown.
-        Err(e) if d == Dialect::Sqlite && matches!(e.kind(), SqlErrorKind::Server { .. }) => {
-            return Ok(Vec::new());
-        }
-        Err(e) => return Err(e),
+    let Some(rows) = of(driver.dialect()).sizes(driver, &store.schema).await? else {
+        return Ok(Vec::new());
     };
     Ok(rows
         .into_iter()

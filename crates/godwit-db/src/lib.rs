@@ -41,6 +41,7 @@ mod own;
 pub mod postgres;
 mod raw;
 pub mod redact;
+mod relation;
 mod replica;
 mod settings;
 pub mod shadow;

@@ -2,6 +2,7 @@
 //! with progress recorded after each; `GET_LOCK` serialises deployers.
 
 pub(crate) mod backfill;
+pub(crate) mod copy;
 pub(crate) mod dump;
 mod introspect;
 pub(crate) mod replica;

@@ -9,6 +9,7 @@ use sqlx::{ConnectOptions, Row};
 
 pub(crate) mod backfill;
 mod catalog;
+pub(crate) mod copy;
 pub(crate) mod dump;
 mod introspect;
 pub(crate) mod replica;

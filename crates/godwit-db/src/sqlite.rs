@@ -10,6 +10,7 @@ use sqlx::{ConnectOptions, Row};
 
 mod authorizer;
 pub(crate) mod backfill;
+pub(crate) mod copy;
 mod direct;
 pub(crate) mod dump;
 mod functions;

@@ -43,8 +43,7 @@ impl Names {
 
     pub fn ident(&self, ident: &Ident) -> String {
         let text = ident.catalog(self.dialect);
-        // SQLite compares names without regard to ASCII case, quoted or not.
-        if self.dialect == Dialect::Sqlite {
+        if super::of(self.dialect).folds_case() {
             text.to_ascii_lowercase()
         } else {
             text

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use godwit_core::Dialect;
+use godwit_core::analyze::scan::{self, Token};
 use godwit_core::schema::{
     Column, Constraint, ConstraintKind, Index, Reference, Schema, Table, is_bookkeeping_table,
     squash_whitespace,
@@ -254,44 +256,13 @@ fn keywords_upper(default: &str) -> String {
     }
 }
 
-/// Byte offsets in `sql` that are outside quotes and comments.
+/// Byte offsets in `sql` that are keywords, names or punctuation: outside strings, quoted
+/// names and comments, as the statement analyser's tokenizer reads SQLite.
 fn code_positions(sql: &str) -> Vec<bool> {
-    let bytes = sql.as_bytes();
-    let mut code = vec![true; bytes.len()];
-    let mut i = 0;
-    while i < bytes.len() {
-        let close = match bytes[i] {
-            b'\'' => Some(b'\''),
-            b'"' => Some(b'"'),
-            b'`' => Some(b'`'),
-            b'[' => Some(b']'),
-            _ => None,
-        };
-        if let Some(close) = close {
-            let start = i;
-            i += 1;
-            while i < bytes.len() && bytes[i] != close {
-                i += 1;
-            }
-            for flag in code.iter_mut().take((i + 1).min(bytes.len())).skip(start) {
-                *flag = false;
-            }
-            i += 1;
-        } else if bytes[i..].starts_with(b"--") {
-            while i < bytes.len() && bytes[i] != b'\n' {
-                code[i] = false;
-                i += 1;
-            }
-        } else if bytes[i..].starts_with(b"/*") {
-            let end = sql[i + 2..]
-                .find("*/")
-                .map_or(bytes.len(), |e| i + 2 + e + 2);
-            for flag in code.iter_mut().take(end).skip(i) {
-                *flag = false;
-            }
-            i = end;
-        } else {
-            i += 1;
+    let mut code = vec![false; sql.len()];
+    for t in scan::spanned(sql, Dialect::Sqlite) {
+        if matches!(t.token, Token::Word(_) | Token::Punct(_)) {
+            code[t.span].fill(true);
         }
     }
     code
@@ -404,31 +375,10 @@ fn generated_expression(sql: &str, column: &str) -> Option<String> {
 
 /// The name a column definition starts with, unquoted.
 fn leading_name(part: &str) -> String {
-    let close = match part.chars().next() {
-        Some('"') => '"',
-        Some('`') => '`',
-        Some('[') => ']',
-        _ => {
-            return part
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-        }
-    };
-    let mut name = String::new();
-    let mut chars = part[1..].chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == close {
-            if close != ']' && chars.peek() == Some(&close) {
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        name.push(c);
+    match scan::tokens(part, Dialect::Sqlite).into_iter().next() {
+        Some(Token::Word(name) | Token::Quoted(name)) => name,
+        _ => String::new(),
     }
-    name
 }
 
 /// Every `[CONSTRAINT name] CHECK (expr)` in a CREATE TABLE, column-level ones included.
@@ -445,11 +395,13 @@ fn checks(sql: &str) -> Vec<(Option<String>, String)> {
         };
         let expression = squash_whitespace(&sql[open + 1..close]);
         // The two words before CHECK may be `CONSTRAINT name`.
-        let before: Vec<&str> = sql[..at].split_whitespace().rev().take(2).collect();
+        let before = scan::tokens(&sql[..at], Dialect::Sqlite);
         let name = match before.as_slice() {
-            [name, keyword] if keyword.eq_ignore_ascii_case("CONSTRAINT") => {
-                Some(name.trim_matches(['"', '`', '[', ']']).to_string())
-            }
+            [
+                ..,
+                Token::Word(keyword),
+                Token::Word(name) | Token::Quoted(name),
+            ] if keyword.eq_ignore_ascii_case("CONSTRAINT") => Some(name.clone()),
             _ => None,
         };
         out.push((name, expression));

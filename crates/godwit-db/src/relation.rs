@@ -149,15 +149,20 @@ pub(crate) trait CopyDialect: Sync {
     /// Where the store is, for listings.
     fn describe(&self, schema: &str, file: Option<&Path>) -> String;
     /// Opens a store that is a file of its own on godwit's connection (SQLite), creating
-    /// the file when `create`; must run outside a transaction.
+    /// the file when `create`; must run outside a transaction. A store on the server
+    /// needs nothing.
     async fn attach(
         &self,
-        driver: &mut dyn Session,
-        file: Option<&Path>,
-        create: bool,
-    ) -> Result<Attach, SqlError>;
+        _driver: &mut dyn Session,
+        _file: Option<&Path>,
+        _create: bool,
+    ) -> Result<Attach, SqlError> {
+        Ok(Attach::NotNeeded)
+    }
     /// Closes what [`CopyDialect::attach`] opened.
-    async fn detach(&self, driver: &mut dyn Session) -> Result<(), SqlError>;
+    async fn detach(&self, _driver: &mut dyn Session) -> Result<(), SqlError> {
+        Ok(())
+    }
     /// The names of the store's tables, one per row.
     fn store_tables_sql(&self, schema: &str) -> String;
     /// Whether the store and its `records` table exist and can be read: `true` or `1`.
@@ -171,13 +176,17 @@ pub(crate) trait CopyDialect: Sync {
         schema: &str,
         records_ddl: &str,
     ) -> Result<Result<(), String>, SqlError>;
-    /// After a copy (or the store) is created: nobody but its owner may read it.
+    /// After a copy (or the store) is created: takes back what the database handed to
+    /// others than its owner by default (PostgreSQL's default privileges). Where a new
+    /// table is its owner's alone, nothing.
     async fn keep_private(
         &self,
-        driver: &mut dyn Session,
-        kind: &str,
-        object: &str,
-    ) -> Result<(), SqlError>;
+        _driver: &mut dyn Session,
+        _kind: &str,
+        _object: &str,
+    ) -> Result<(), SqlError> {
+        Ok(())
+    }
 
     /// Whether a column put back is cast to its type when down.sql re-created it with
     /// another type than the copy's (PostgreSQL assigns no text to an integer).
@@ -198,13 +207,15 @@ pub(crate) trait CopyDialect: Sync {
     /// savepoint (not where DDL has committed the transaction already).
     fn savepoints(&self) -> bool;
     /// After rows went back into `table`: what the database needs so that the next
-    /// insert does not collide with them (PostgreSQL's sequences).
+    /// insert does not collide with them (PostgreSQL's sequences); elsewhere nothing.
     async fn after_put_back(
         &self,
-        driver: &mut dyn Session,
-        table: &Table,
-        columns: &[String],
-    ) -> Result<(), SqlError>;
+        _driver: &mut dyn Session,
+        _table: &Table,
+        _columns: &[String],
+    ) -> Result<(), SqlError> {
+        Ok(())
+    }
 }
 
 /// The first column of the first row.

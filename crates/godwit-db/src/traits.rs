@@ -44,14 +44,20 @@ pub trait BackfillDialect: Sync {
     fn lock_rows(&self) -> &'static str;
     /// How a batch's rows reach its `UPDATE`.
     fn batch_write(&self) -> BatchWrite;
-    /// What a worker's own connection is set to before it takes batches.
-    fn worker_session(&self, lease: Duration) -> Option<String>;
+    /// What a worker's own connection is set to before it takes batches, if anything.
+    fn worker_session(&self, _lease: Duration) -> Option<String> {
+        None
+    }
     /// Where the session itself is a batch's lease: the statement that starts it and the
     /// one that ends it.
-    fn session_lease(&self, lease: Duration) -> Option<(String, &'static str)>;
+    fn session_lease(&self, _lease: Duration) -> Option<(String, &'static str)> {
+        None
+    }
     /// Where a session's time zone is not UTC by itself: the statements that put a step's
     /// connection in UTC while it runs, and back after it.
-    fn utc_session(&self) -> Option<(&'static str, &'static str)>;
+    fn utc_session(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
 }
 
 /// How a batch's rows reach its `UPDATE`.

@@ -8,7 +8,7 @@ use std::path::Path;
 use async_trait::async_trait;
 
 use crate::error::SqlError;
-use crate::relation::{Attach, Column, CopyDialect, Located, Stored, Table, first};
+use crate::relation::{Column, CopyDialect, Located, Stored, Table, first};
 use crate::traits::Session;
 use godwit_core::Dialect;
 use godwit_core::sql::{literal, quote};
@@ -116,19 +116,6 @@ impl CopyDialect for Copies {
         format!("database {schema}")
     }
 
-    async fn attach(
-        &self,
-        _driver: &mut dyn Session,
-        _file: Option<&Path>,
-        _create: bool,
-    ) -> Result<Attach, SqlError> {
-        Ok(Attach::NotNeeded)
-    }
-
-    async fn detach(&self, _driver: &mut dyn Session) -> Result<(), SqlError> {
-        Ok(())
-    }
-
     fn store_tables_sql(&self, schema: &str) -> String {
         format!(
             "SELECT CONVERT(TABLE_NAME USING utf8mb4) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
@@ -180,15 +167,6 @@ impl CopyDialect for Copies {
         }
     }
 
-    async fn keep_private(
-        &self,
-        _driver: &mut dyn Session,
-        _kind: &str,
-        _object: &str,
-    ) -> Result<(), SqlError> {
-        Ok(())
-    }
-
     fn casts_retyped_columns(&self) -> bool {
         false
     }
@@ -212,15 +190,6 @@ impl CopyDialect for Copies {
     /// DDL commits the transaction: there is none left to save a point in.
     fn savepoints(&self) -> bool {
         false
-    }
-
-    async fn after_put_back(
-        &self,
-        _driver: &mut dyn Session,
-        _table: &Table,
-        _columns: &[String],
-    ) -> Result<(), SqlError> {
-        Ok(())
     }
 }
 

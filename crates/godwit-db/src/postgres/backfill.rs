@@ -48,14 +48,6 @@ impl BackfillDialect for Backfill {
             lease.as_millis().min(i32::MAX as u128)
         ))
     }
-
-    fn session_lease(&self, _lease: Duration) -> Option<(String, &'static str)> {
-        None
-    }
-
-    fn utc_session(&self) -> Option<(&'static str, &'static str)> {
-        None
-    }
 }
 
 /// The column types of `table`, for the casts of the set-based `UPDATE`.

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::error::SqlError;
 use crate::own::COPIES_SCHEMA;
-use crate::relation::{Attach, Column, CopyDialect, Located, Stored, Table, first};
+use crate::relation::{Column, CopyDialect, Located, Stored, Table, first};
 use crate::traits::Session;
 use godwit_core::Dialect;
 use godwit_core::sql::{literal, quote};
@@ -131,19 +131,6 @@ impl CopyDialect for Copies {
 
     fn describe(&self, schema: &str, _file: Option<&Path>) -> String {
         format!("schema {schema}")
-    }
-
-    async fn attach(
-        &self,
-        _driver: &mut dyn Session,
-        _file: Option<&Path>,
-        _create: bool,
-    ) -> Result<Attach, SqlError> {
-        Ok(Attach::NotNeeded)
-    }
-
-    async fn detach(&self, _driver: &mut dyn Session) -> Result<(), SqlError> {
-        Ok(())
     }
 
     fn store_tables_sql(&self, schema: &str) -> String {

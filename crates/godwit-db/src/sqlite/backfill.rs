@@ -1,8 +1,6 @@
 //! A backfill's SQL where SQLite spells it its own way: `IS` for not-distinct, no row
 //! locks (its one writer's transaction keeps others out), and its parameter limit.
 
-use std::time::Duration;
-
 use crate::traits::{BackfillDialect, BatchWrite};
 
 pub struct Backfill;
@@ -28,17 +26,5 @@ impl BackfillDialect for Backfill {
         BatchWrite::Values {
             max_parameters: 32_766,
         }
-    }
-
-    fn worker_session(&self, _lease: Duration) -> Option<String> {
-        None
-    }
-
-    fn session_lease(&self, _lease: Duration) -> Option<(String, &'static str)> {
-        None
-    }
-
-    fn utc_session(&self) -> Option<(&'static str, &'static str)> {
-        None
     }
 }

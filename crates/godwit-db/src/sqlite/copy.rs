@@ -182,15 +182,6 @@ impl CopyDialect for Copies {
         Ok(Ok(()))
     }
 
-    async fn keep_private(
-        &self,
-        _driver: &mut dyn Session,
-        _kind: &str,
-        _object: &str,
-    ) -> Result<(), SqlError> {
-        Ok(())
-    }
-
     fn casts_retyped_columns(&self) -> bool {
         false
     }
@@ -212,15 +203,6 @@ impl CopyDialect for Copies {
 
     fn savepoints(&self) -> bool {
         true
-    }
-
-    async fn after_put_back(
-        &self,
-        _driver: &mut dyn Session,
-        _table: &Table,
-        _columns: &[String],
-    ) -> Result<(), SqlError> {
-        Ok(())
     }
 }
 

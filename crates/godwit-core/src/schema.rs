@@ -119,6 +119,8 @@ pub fn is_bookkeeping_table(name: &str) -> bool {
         "godwit_migrations"
             | "godwit_lock"
             | "godwit_data_copies"
+            | "godwit_step_progress"
+            | "godwit_batches"
             | "_prisma_migrations"
             | "__drizzle_migrations"
             | "_sqlx_migrations"

@@ -678,6 +678,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_steps_tables_are_godwits_own() {
+        // verify, diff and pull leave these out; a step's down.sql never drops them.
+        for table in [PROGRESS_TABLE, BATCHES_TABLE, crate::own::LOCK_TABLE] {
+            assert!(godwit_core::schema::is_bookkeeping_table(table), "{table}");
+        }
+    }
+
+    #[test]
     fn the_batches_table_is_indexed_for_the_lease() {
         let pg = batches_ddl(Dialect::Postgres);
         assert_eq!(pg.len(), 2);

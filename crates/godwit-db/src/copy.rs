@@ -89,8 +89,13 @@ pub enum CopyOutcome {
 pub fn copied(sql: &str, dialect: Dialect) -> Vec<Destroys> {
     godwit_core::analyze::destroys::destroys(sql, dialect)
         .into_iter()
-        .filter(|d| matches!(d, Destroys::Table(_) | Destroys::Column(..)))
+        .filter(is_copied)
         .collect()
+}
+
+/// Drops of a table or a column, whose data is copied.
+fn is_copied(what: &Destroys) -> bool {
+    matches!(what, Destroys::Table(_) | Destroys::Column(..))
 }
 
 /// Whether the table a statement names exists now.
@@ -188,16 +193,13 @@ impl Copier {
         let mut skip = HashSet::new();
         for (version, from, statements) in plan {
             for (index, statement) in statements.iter().enumerate().skip(*from) {
-                let drops = copied(&statement.sql, dialect);
-                for (k, what) in drops.iter().enumerate() {
+                let drops = godwit_core::analyze::destroys::destroys(&statement.sql, dialect);
+                for (k, what) in drops.iter().filter(|d| is_copied(d)).enumerate() {
                     if !run.destroys_old_data(what) {
                         skip.insert((version.clone(), index + 1, k + 1));
                     }
                 }
-                run.apply(
-                    &godwit_core::analyze::destroys::destroys(&statement.sql, dialect),
-                    &effects(&statement.sql, dialect),
-                );
+                run.apply(&drops, &effects(&statement.sql, dialect));
             }
         }
         Ok(Some(Copier {

@@ -85,6 +85,10 @@ pub struct RunArgs {
     /// "pending": 2, "database": "sqlite://app.db"}}.
     #[arg(long, value_name = "FILE")]
     pub event: Option<PathBuf>,
+    /// Notifier: the fleet target the event is about, as a targets file names it
+    /// (default: none, as when godwit deploys one database).
+    #[arg(long, value_name = "NAME", requires = "event")]
+    pub target: Option<String>,
     /// A setting for host.config(), KEY=VALUE; VALUE is read as TOML when it parses (10,
     /// true, 1.5) and as text otherwise. Repeatable; wins over [plugins.NAME.config].
     #[arg(long = "config", value_name = "KEY=VALUE")]
@@ -559,6 +563,21 @@ fn assess(
             .filter_map(|v| compat::check_api_version(v).err())
             .collect();
         if refused.is_empty() {
+            let latest = runtime::wit::API_VERSION;
+            if let Some(older) = inspection
+                .api_versions
+                .iter()
+                .filter_map(|v| runtime::wit::ApiVersion::parse(v))
+                .filter(|v| !v.runs_on(latest))
+                .min()
+            {
+                notes.push(format!(
+                    "it is built against {}@{older}, which this godwit still runs through an adapter; rebuild it with a godwit-sdk for {} for what {} added (for a notifier: the step-paused and step-resumed events and the fleet target)",
+                    compat::API_PACKAGE,
+                    latest.api(),
+                    latest.api()
+                ));
+            }
             Ok(inspection.api_versions.clone())
         } else {
             problems.extend(refused.iter().cloned());
@@ -929,7 +948,10 @@ fn run_plugin(
     match world {
         World::Backfill => runner.backfill(args),
         World::Validator => runner.validator(args.migration.as_deref().expect("checked")),
-        World::Notifier => runner.notifier(args.event.as_deref().expect("checked")),
+        World::Notifier => runner.notifier(
+            args.event.as_deref().expect("checked"),
+            args.target.as_deref(),
+        ),
         World::DataStep => unreachable!("no flag asks for a data step"),
     }
 }
@@ -1184,12 +1206,36 @@ impl Runner<'_> {
         Ok(if errors > 0 { exit::BLOCKED } else { exit::OK })
     }
 
-    fn notifier(&self, path: &Path) -> Result<u8, Error> {
+    fn notifier(&self, path: &Path, target: Option<&str>) -> Result<u8, Error> {
         let event = sample::read_event(path)?;
-        let call = match self
-            .runtime
-            .notify(self.plugin, &self.limits, self.context(), &event)
-        {
+        let call = match self.runtime.notify(
+            self.plugin,
+            &self.limits,
+            self.context(),
+            &event,
+            target,
+        ) {
+            Ok(Some(call)) => call,
+            Ok(None) => {
+                let why = format!(
+                    "plugin {} is built against {}@{}, which has no `{}` event, so it was not called",
+                    self.plugin.label(),
+                    runtime::wit::API_PACKAGE,
+                    self.plugin.api(),
+                    sample::event_kind(&event)
+                );
+                if self.json {
+                    print_json(
+                        &json!({ "plugin": self.plugin.label(), "world": "notifier", "delivered": false, "reason": why }),
+                    );
+                } else {
+                    out!("not delivered: {why}\n");
+                }
+                return Ok(exit::OK);
+            }
+            Err(e) => return self.failed("notify", e, Vec::new()),
+        };
+        let call = match self.plugin.answer(call) {
             Ok(call) => call,
             Err(e) => return self.failed("notify", e, Vec::new()),
         };

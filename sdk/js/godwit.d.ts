@@ -168,7 +168,14 @@ declare module 'godwit-sdk' {
     | { type: 'batch-progress'; version: string; batches: number; rows: number; total: number | null; rate: number }
     | { type: 'findings-reported'; source: string; findings: Finding[]; blocking: boolean }
     | { type: 'backup-taken'; id: string; size: number }
-    | { type: 'rolled-back'; version: string | null; reason: string; backupId: string | null };
+    | { type: 'rolled-back'; version: string | null; reason: string; backupId: string | null }
+    | { type: 'step-paused'; version: string; reason: PauseReason; message: string; pausedMs: number; maxPauseMs: number }
+    | { type: 'step-resumed'; version: string; pausedMs: number; reason: PauseReason };
+  /** Why a step holds its batches back. */
+  export type PauseReason =
+    | { tag: 'replication-lag'; val: { replica: string; lagMs: number; boundMs: number } }
+    | { tag: 'lag-unknown'; val: { replica: string; why: string } }
+    | { tag: 'health-query'; val: string };
   export const EVENT_TYPES: Event['type'][];
 
   /** The `backfill` world: `export const { describe, transform } = backfill({...})`. */
@@ -189,5 +196,8 @@ declare module 'godwit-sdk' {
   }): { checkMigration(m: unknown): Finding[]; checkDatabase(session: unknown): Finding[] };
 
   /** The `notifier` world: `export const { notify } = notifier({...})`. */
-  export function notifier(plugin: { notify(event: Event): void }): { notify(e: unknown): void };
+  /** `target` is the fleet target's name under `godwit deploy --targets FILE`, else null. */
+  export function notifier(plugin: { notify(event: Event, target: string | null): void }): {
+    notify(e: unknown, target: string | undefined): void;
+  };
 }

@@ -21,10 +21,10 @@
 // `bytes`; json and timestamp values arrive as `Json` and `Timestamp` objects, and you
 // send them with `json(...)` and `timestamp(...)` (a Date is a timestamp too).
 
-import * as host from 'godwit:plugin/host@0.1.0';
+import * as host from 'godwit:plugin/host@0.2.0';
 
 /** The version of the `godwit:plugin` WIT package this SDK targets. */
-export const API_VERSION = '0.1.0';
+export const API_VERSION = '0.2.0';
 
 const S64_MIN = -(2n ** 63n);
 const S64_MAX = 2n ** 63n - 1n;
@@ -488,22 +488,25 @@ function nativeRecord(val) {
     if (typeof v === 'bigint') out[k] = Number(v);
     else if (v === undefined) out[k] = null;
     else if (Array.isArray(v)) out[k] = v.map((x) => (x && typeof x === 'object' ? nativeRecord(x) : x));
+    else if (v !== null && typeof v === 'object' && !ArrayBuffer.isView(v)) out[k] = nativeRecord(v);
     else out[k] = v;
   }
   return out;
 }
 
 /**
- * The `notifier` world: `export const { notify } = notifier({ notify(event) {...} })`.
+ * The `notifier` world: `export const { notify } = notifier({ notify(event, target) {...} })`.
  * An event is a plain object: `type` (e.g. `run-started`, as the WIT spells it) and the
  * record's fields in camelCase, u64 as numbers and absent options as null. (Not `kind`:
- * `migration-started` has a field of that name.)
+ * `migration-started` has a field of that name.) A pause's `reason` is `{ tag, val }`.
+ * `target` names the database the event is about when `godwit deploy --targets FILE`
+ * deploys a fleet (as the targets file names it), and is null when godwit deploys one.
  */
 export function notifier({ notify }) {
   return {
-    notify: (e) =>
+    notify: (e, target) =>
       resultOf(() => {
-        notify({ ...nativeRecord(e.val), type: e.tag });
+        notify({ ...nativeRecord(e.val), type: e.tag }, target ?? null);
       }),
   };
 }
@@ -519,4 +522,6 @@ export const EVENT_TYPES = [
   'findings-reported',
   'backup-taken',
   'rolled-back',
+  'step-paused',
+  'step-resumed',
 ];

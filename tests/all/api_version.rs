@@ -93,6 +93,11 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) {
     {
         return;
     }
+    // A released version, frozen as it was (crates/godwit-plugin/src/wit.rs), and the
+    // guest built against it to prove the host still runs it.
+    if name.starts_with("since_v") || name == "old-notifier" {
+        return;
+    }
     if path.is_dir() {
         for entry in std::fs::read_dir(path).unwrap() {
             collect(&entry.unwrap().path(), files);

@@ -531,3 +531,66 @@ fn a_bad_targets_file_is_refused_line_by_line_before_anything_runs() {
     .says("1 applied");
     assert!(dir.path().join("fleet/local.db").is_file());
 }
+
+/// Every event of a fleet deploy reaches notifiers with the name of the target it is
+/// about, the targets deploying side by side; a notifier built against the first plugin
+/// API hears the same run, without the names.
+#[test]
+fn notifiers_hear_each_targets_events_with_its_name() {
+    let dir = project();
+    let dbs: Vec<TestDb> = (0..3).map(|_| TestDb::new(Dialect::Sqlite)).collect();
+    let names = ["north", "south", "west"];
+    let file: String = names
+        .iter()
+        .zip(&dbs)
+        .map(|(name, db)| format!("{name} {}\n", db.url))
+        .collect();
+    std::fs::write(dir.path().join("fleet.txt"), file).unwrap();
+    let old = dir.path().join("old.wasm");
+    std::fs::copy(guest_wasm("old-notifier"), &old).unwrap();
+    std::fs::write(
+        dir.path().join("godwit.toml"),
+        format!(
+            "[plugins.audit]\nbuiltin = \"audit-log\"\n[plugins.audit.grants]\ndir = \"audit\"\n\
+             [plugins.old]\npath = \"old.wasm\"\nsha256 = \"{}\"\n",
+            sha256(&old)
+        ),
+    )
+    .unwrap();
+    let out = run(godwit_in(
+        dir.path(),
+        &["deploy", "--targets", "fleet.txt", "--parallel", "3"],
+    ));
+    out.expect(0);
+    let log = std::fs::read_to_string(dir.path().join("audit/godwit-audit.jsonl")).unwrap();
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    for name in names {
+        let kinds: Vec<&str> = events
+            .iter()
+            .filter(|e| e["target"] == name)
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "run-started",
+                "migration-started",
+                "migration-applied",
+                "migration-started",
+                "migration-applied",
+                "migration-started",
+                "migration-applied",
+                "run-finished"
+            ],
+            "{name}: {log}"
+        );
+    }
+    assert_eq!(events.len(), 3 * 8, "an event without its target: {log}");
+    // The old notifier's `host.log` lines come back as warnings naming it.
+    out.says("notifier old: old notifier heard run-started")
+        .says("notifier old: old notifier heard migration-applied")
+        .says("notifier old: old notifier heard run-finished");
+}

@@ -2,6 +2,7 @@
 //! fixtures — are components of exactly their world, carry their manifest, and link
 //! against the host.
 
+use godwit::plugin::wit::API_VERSION;
 use godwit::plugin::{Runtime, RuntimeConfig, builtin};
 use wasmparser::{Parser, Payload};
 
@@ -72,7 +73,7 @@ fn guests_carry_their_manifest() {
         let plugin = manifest["plugin"].as_table().unwrap();
         assert_eq!(plugin["name"].as_str(), Some(*name), "{text}");
         assert_eq!(plugin["world"].as_str(), Some(*world), "{text}");
-        assert_eq!(plugin["api"].as_str(), Some("0.1"), "{text}");
+        assert_eq!(plugin["api"].as_str(), Some(&*API_VERSION.api()), "{text}");
     }
 }
 

@@ -3,18 +3,11 @@
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
-use std::path::Path;
 use std::sync::mpsc;
 
 use crate::support::*;
 
 use crate::support::guest_wasm as guest;
-
-fn sha256(path: &Path) -> String {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(std::fs::read(path).unwrap());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn config(p: &Project, toml: &str) {
     std::fs::write(p.path().join("godwit.toml"), toml).unwrap();

@@ -6,6 +6,8 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
+use godwit::plugin::wit::API_VERSION;
+
 use crate::steps::{guest, sha256};
 use crate::support::{Dialect, Output, Project, godwit_cmd, run};
 
@@ -84,7 +86,7 @@ fn plugin_add_from_a_path_copies_pins_and_declares_it() {
     assert_eq!(entry["name"].as_str(), Some("normalize-email"));
     assert_eq!(entry["version"].as_str(), Some("0.1.0"));
     assert_eq!(entry["world"].as_str(), Some("backfill"));
-    assert_eq!(entry["api"].as_str(), Some("0.1"));
+    assert_eq!(entry["api"].as_str(), Some(&*API_VERSION.api()));
     assert_eq!(entry["sha256"].as_str(), Some(sha256(&wasm).as_str()));
     let config = std::fs::read_to_string(p.path().join("godwit.toml")).unwrap();
     assert!(config.starts_with("# customers\n"), "{config}");

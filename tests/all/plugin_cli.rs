@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use godwit::plugin::wit::API_VERSION;
+
 use crate::support::{Output, godwit_cmd, run};
 
 use crate::support::guest_wasm as guest;
@@ -59,10 +61,10 @@ fn plugin_inspect_shows_world_api_requests_digest_and_imports() {
     let out = godwit(dir.path(), &["plugin", "inspect", "builtin:column-copy"]);
     out.expect(0)
         .says("world     backfill")
-        .says("api       godwit:plugin@0.1.0")
+        .says(&format!("api       godwit:plugin@{API_VERSION}"))
         .says("requests  read *; write *.*")
         .says("digest    sha256:")
-        .says("godwit:plugin/host@0.1.0")
+        .says(&format!("godwit:plugin/host@{API_VERSION}"))
         .says("func      transform");
 
     let out = godwit(
@@ -77,7 +79,7 @@ fn plugin_inspect_shows_world_api_requests_digest_and_imports() {
     out.expect(0);
     let v = json(&out);
     assert_eq!(v["world"], "validator");
-    assert_eq!(v["api_versions"][0], "0.1.0");
+    assert_eq!(v["api_versions"][0], API_VERSION.to_string());
     assert_eq!(v["manifest"]["name"], "hello-validator");
     let digest = sha256(&std::fs::read(guest("hello-validator")).unwrap());
     assert_eq!(v["digest"], format!("sha256:{digest}"));
@@ -242,7 +244,7 @@ fn plugin_check_refuses_another_api_version_and_junk() {
     godwit(dir.path(), &["plugin", "check", path.to_str().unwrap()])
         .expect(4)
         .says("built against godwit:plugin@1.0.0")
-        .says("supports API 0.1");
+        .says("supports API 0.1 (godwit:plugin@0.1.x), 0.2");
 
     let junk = dir.path().join("junk.wasm");
     std::fs::write(&junk, b"\0asm not really").unwrap();

@@ -10,15 +10,7 @@ use crate::support::{Dialect, Project};
 
 pub use crate::support::guest_wasm as guest;
 
-/// The SHA-256 of a file, as godwit.toml pins it.
-pub fn sha256(path: &std::path::Path) -> String {
-    use sha2::Digest as _;
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    sha2::Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub use crate::support::sha256;
 
 /// `[plugins.NAME]` for a guest, pinned, with extra lines (grants, config…) appended.
 pub fn plugin_toml(name: &str, guest_name: &str, extra: &str) -> String {

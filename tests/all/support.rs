@@ -57,6 +57,16 @@ pub fn guest_wasm(name: &str) -> PathBuf {
     path
 }
 
+/// The SHA-256 of a file, in lowercase hex, as godwit.toml pins a plugin.
+pub fn sha256(path: &Path) -> String {
+    use sha2::Digest as _;
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A database that exists for one test and is dropped afterwards.
 pub struct TestDb {
     pub dialect: Dialect,

@@ -497,10 +497,12 @@ fn replication_lag_measured_on_a_listed_replica_holds_batches_back() {
     assert_eq!(done(&q), 0);
 }
 
-/// `health_query` false holds the batches back; true lets them go.
+/// `health_query` false holds the batches back; true lets them go. Notifiers hear the
+/// pause and the resume.
 fn health_query_holds_batches_back_while_it_returns_false(d: Dialect) {
     let godwit_toml = format!(
-        "{}\n[throttle]\nhealth_query = \"SELECT open FROM gate\"\n",
+        "{}\n[throttle]\nhealth_query = \"SELECT open FROM gate\"\n\n\
+         [plugins.audit]\nbuiltin = \"audit-log\"\n[plugins.audit.grants]\ndir = \"audit\"\n",
         plugin()
     );
     let step = "plugin = \"hostile\"\n[batch]\nsize = 100\n";
@@ -517,6 +519,32 @@ fn health_query_holds_batches_back_while_it_returns_false(d: Dialect) {
     let out = run.finish();
     out.expect(0).says("resumed after a pause of");
     assert_eq!(done(&p), 300);
+
+    let log = std::fs::read_to_string(p.path().join("audit/godwit-audit.jsonl")).unwrap();
+    let heard: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .filter(|e: &serde_json::Value| e["version"] == STEP)
+        .collect();
+    let kinds: Vec<&str> = heard.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    let paused = position(&heard, "step-paused").unwrap_or_else(|| panic!("{kinds:?}"));
+    let resumed = position(&heard, "step-resumed").unwrap_or_else(|| panic!("{kinds:?}"));
+    assert!(paused < resumed, "{kinds:?}");
+    // Nothing committed while paused: the first batch comes after the resume.
+    let batch = position(&heard, "batch-progress").unwrap_or_else(|| panic!("{kinds:?}"));
+    assert!(resumed < batch, "{kinds:?}");
+    for i in [paused, resumed] {
+        assert_eq!(heard[i]["reason"]["kind"], "health_query", "{:#}", heard[i]);
+        assert_eq!(heard[i]["reason"]["query"], "SELECT open FROM gate");
+    }
+    assert!(
+        heard[paused]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the health query returned false"),
+        "{:#}",
+        heard[paused]
+    );
 }
 
 /// The rate and time left that progress shows leave the pauses out: after a pause of

@@ -326,7 +326,7 @@ async fn deploy_one(
         Ok(m) => m,
         Err(e) => return failed(t, &e, 0, started),
     };
-    let sender = notifiers.sender();
+    let sender = notifiers.sender_for(&t.name);
     let name = t.name.clone();
     migrator.observe(move |e: &Event| {
         if json && let Ok(mut line) = serde_json::to_value(e) {

@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::event::Event;
+use crate::event::{Event, PauseReason};
 use crate::plugin::registry::PluginEntry;
-use crate::plugin::{Context, Limits, Plugin, Runtime, World, notifier};
+use crate::plugin::{Context, Limits, Plugin, Runtime, World};
 use godwit_core::finding::{Finding, Severity};
 use godwit_plugin::types;
 
@@ -58,7 +58,8 @@ impl std::fmt::Debug for NotifierTarget {
 }
 
 enum Message {
-    Event(Box<types::Event>),
+    /// An event, and the fleet target it is about.
+    Event(Box<types::Event>, Option<Arc<str>>),
     /// Everything queued before this was delivered (or given up on).
     Drained(mpsc::Sender<()>),
 }
@@ -90,6 +91,8 @@ pub struct Sender {
     backlog: Arc<Mutex<usize>>,
     /// The run's operation, for events that do not carry it.
     operation: Arc<Mutex<String>>,
+    /// The fleet target whose run this is, as the targets file names it.
+    target: Option<Arc<str>>,
 }
 
 impl Sender {
@@ -109,7 +112,10 @@ impl Sender {
             return;
         };
         *self.backlog.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        if queue.send(Message::Event(Box::new(event))).is_err() {
+        if queue
+            .send(Message::Event(Box::new(event), self.target.clone()))
+            .is_err()
+        {
             *self.backlog.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
         }
     }
@@ -211,6 +217,16 @@ impl Notifiers {
             queue: self.queue.clone(),
             backlog: Arc::clone(&self.backlog),
             operation: Arc::new(Mutex::new("deploy".to_owned())),
+            target: None,
+        }
+    }
+
+    /// A handle for the observer of one fleet target's run: its events reach notifiers
+    /// with `target`, the target's name in the targets file.
+    pub fn sender_for(&self, target: &str) -> Sender {
+        Sender {
+            target: Some(Arc::from(target)),
+            ..self.sender()
         }
     }
 
@@ -280,12 +296,12 @@ fn deliver(
     };
     for message in inbox {
         match message {
-            Message::Event(event) => {
+            Message::Event(event, about) => {
                 for (target, tally) in targets.iter().zip(&mut tallies) {
                     if tally.disabled {
                         tally.failed += 1;
                     } else {
-                        notify_one(runtime, target, &event, tally);
+                        notify_one(runtime, target, &event, about.as_deref(), tally);
                     }
                 }
                 *backlog.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
@@ -299,15 +315,24 @@ fn deliver(
     report(&mut tallies);
 }
 
-fn notify_one(runtime: &Runtime, target: &NotifierTarget, event: &types::Event, tally: &mut Tally) {
-    let result = runtime.call_with(
+fn notify_one(
+    runtime: &Runtime,
+    target: &NotifierTarget,
+    event: &types::Event,
+    about: Option<&str>,
+    tally: &mut Tally,
+) {
+    let result = runtime.notify(
         &target.plugin,
         &target.limits,
         (target.context)(),
-        |store, instance| notifier::Notifier::new(&mut *store, instance)?.call_notify(store, event),
+        event,
+        about,
     );
     match result {
-        Ok(call) => {
+        // Built against an API version that has no such event: nothing to deliver.
+        Ok(None) => {}
+        Ok(Some(call)) => {
             for line in &call.logs {
                 if matches!(line.level, "warn" | "error") && !tally.logged.contains(&line.message) {
                     tally.logged.push(line.message.clone());
@@ -349,8 +374,7 @@ fn summarize(name: &str, tally: Tally) -> Vec<String> {
 
 impl Event {
     /// The event as notifier plugins receive it (`godwit:plugin/types.event`), or `None`
-    /// for what only the terminal shows (lock waits, retries, data copies, plugin logs,
-    /// a step's pauses).
+    /// for what only the terminal shows (lock waits, retries, data copies, plugin logs).
     /// `operation` is the run's (`deploy`, `down`, `reset`), which migration-started
     /// needs and this event does not carry.
     pub fn to_plugin(&self, operation: &str) -> Option<types::Event> {
@@ -446,10 +470,27 @@ impl Event {
                 reason: crate::config::redact(reason),
                 backup_id: backup_id.clone(),
             }),
-            // godwit:plugin@0.1.0 is released and frozen, and its `event` variant has no
-            // case for a pause: a notifier built against it could not read one. They
-            // reach notifiers with the next version of the WIT package.
-            Event::StepPaused { .. } | Event::StepResumed { .. } => return None,
+            Event::StepPaused {
+                version,
+                reason,
+                paused_ms,
+                max_pause_ms,
+            } => types::Event::StepPaused(types::StepPaused {
+                version: version.clone(),
+                reason: to_plugin_reason(reason),
+                message: crate::config::redact(&reason.to_string()),
+                paused_ms: *paused_ms,
+                max_pause_ms: *max_pause_ms,
+            }),
+            Event::StepResumed {
+                version,
+                paused_ms,
+                reason,
+            } => types::Event::StepResumed(types::StepResumed {
+                version: version.clone(),
+                paused_ms: *paused_ms,
+                reason: to_plugin_reason(reason),
+            }),
             Event::LockWaiting { .. }
             | Event::LockAcquired { .. }
             | Event::Retrying { .. }
@@ -457,6 +498,28 @@ impl Event {
             | Event::DataCopy { .. }
             | Event::PluginLog { .. } => return None,
         })
+    }
+}
+
+/// Why a step paused, in the WIT's shape; replicas are named without their passwords.
+fn to_plugin_reason(reason: &PauseReason) -> types::PauseReason {
+    match reason {
+        PauseReason::ReplicationLag {
+            replica,
+            lag_ms,
+            bound_ms,
+        } => types::PauseReason::ReplicationLag(types::ReplicationLag {
+            replica: crate::config::redact(replica),
+            lag_ms: *lag_ms,
+            bound_ms: *bound_ms,
+        }),
+        PauseReason::LagUnknown { replica, why } => {
+            types::PauseReason::LagUnknown(types::LagUnknown {
+                replica: crate::config::redact(replica),
+                why: crate::config::redact(why),
+            })
+        }
+        PauseReason::HealthQuery { query } => types::PauseReason::HealthQuery(query.clone()),
     }
 }
 

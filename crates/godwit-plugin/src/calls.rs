@@ -9,7 +9,7 @@ use crate::sandbox::Context;
 use crate::text::{sanitize, with_plugin_output};
 use crate::wit::latest::types::{BackfillSpec, BatchResult, Event, Finding, Migration, Row};
 use crate::wit::latest::{backfill, data_step, notifier, validator};
-use crate::wit::{Session, World};
+use crate::wit::{Session, World, since_v0_1_0};
 
 impl Plugin {
     fn expect_world(&self, expected: World) -> Result<(), Error> {
@@ -25,20 +25,11 @@ impl Plugin {
     }
 }
 
-/// Unwraps a call whose export returned `result<T, string>`.
-fn refused<T>(plugin: &Plugin, call: Call<Result<T, String>>) -> Result<Call<T>, Error> {
-    let Call {
-        value,
-        stdout,
-        stderr,
-        logs,
-        logs_dropped,
-        elapsed,
-        fuel_used,
-        peak_memory,
-    } = call;
-    match value {
-        Ok(value) => Ok(Call {
+impl Plugin {
+    /// Unwraps a call whose export returned `result<T, string>`: the plugin's own `Err`
+    /// becomes [`Error::Refused`], with what it logged on the way.
+    pub fn answer<T>(&self, call: Call<Result<T, String>>) -> Result<Call<T>, Error> {
+        let Call {
             value,
             stdout,
             stderr,
@@ -47,13 +38,25 @@ fn refused<T>(plugin: &Plugin, call: Call<Result<T, String>>) -> Result<Call<T>,
             elapsed,
             fuel_used,
             peak_memory,
-        }),
-        // The plugin's own answer, with what it logged on the way: the lines that
-        // explain an `Err` would otherwise be lost with the call.
-        Err(message) => Err(Error::Refused(PluginError {
-            plugin: plugin.label.clone(),
-            message: with_plugin_output(sanitize(&message), &logs, &stderr),
-        })),
+        } = call;
+        match value {
+            Ok(value) => Ok(Call {
+                value,
+                stdout,
+                stderr,
+                logs,
+                logs_dropped,
+                elapsed,
+                fuel_used,
+                peak_memory,
+            }),
+            // The plugin's own answer, with what it logged on the way: the lines that
+            // explain an `Err` would otherwise be lost with the call.
+            Err(message) => Err(Error::Refused(PluginError {
+                plugin: self.label.clone(),
+                message: with_plugin_output(sanitize(&message), &logs, &stderr),
+            })),
+        }
     }
 }
 
@@ -83,7 +86,7 @@ impl Runtime {
         let call = self.call_with(plugin, limits, context, |store, instance| {
             backfill::Backfill::new(&mut *store, instance)?.call_transform(store, rows)
         })?;
-        refused(plugin, call)
+        plugin.answer(call)
     }
 
     /// `data-step.run-batch`, with a read-write session on `context.session`.
@@ -101,7 +104,7 @@ impl Runtime {
             let session = store.data_mut().table.push(Session { read_only: false })?;
             step.call_run_batch(store, session, cursor, size)
         })?;
-        refused(plugin, call)
+        plugin.answer(call)
     }
 
     /// `validator.check-migration`: findings on one migration, no database.
@@ -133,18 +136,33 @@ impl Runtime {
         })
     }
 
-    /// `notifier.notify`: deliver one event.
+    /// `notifier.notify`: deliver one event, about the fleet target named `target` when
+    /// there is one. A notifier built against an older version of the API hears the event
+    /// as that version has it, without the target; `Ok(None)` when that version has no
+    /// such event, and the plugin was not called.
     pub fn notify(
         &self,
         plugin: &Plugin,
         limits: &Limits,
         context: Context,
         event: &Event,
-    ) -> Result<Call<()>, Error> {
+        target: Option<&str>,
+    ) -> Result<Option<Call<Result<(), String>>>, Error> {
         plugin.expect_world(World::Notifier)?;
-        let call = self.call_with(plugin, limits, context, |store, instance| {
-            notifier::Notifier::new(&mut *store, instance)?.call_notify(store, event)
-        })?;
-        refused(plugin, call)
+        if plugin.api == since_v0_1_0::VERSION {
+            let Some(event) = since_v0_1_0::event(event) else {
+                return Ok(None);
+            };
+            return self
+                .call_with(plugin, limits, context, |store, instance| {
+                    since_v0_1_0::notifier::Notifier::new(&mut *store, instance)?
+                        .call_notify(store, &event)
+                })
+                .map(Some);
+        }
+        self.call_with(plugin, limits, context, |store, instance| {
+            notifier::Notifier::new(&mut *store, instance)?.call_notify(store, event, target)
+        })
+        .map(Some)
     }
 }

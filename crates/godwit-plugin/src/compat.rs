@@ -20,8 +20,8 @@ use godwit_core::value::hex;
 
 use crate::runtime::{Error, Limits, Plugin, Runtime};
 use crate::sandbox::State;
-use crate::wit::World;
 use crate::wit::latest::{backfill, data_step, notifier, validator};
+use crate::wit::{World, since_v0_1_0};
 
 pub use crate::wit::{API_PACKAGE, API_VERSION, api_versions, check_api_version};
 
@@ -138,6 +138,9 @@ impl Runtime {
             World::Backfill => backfill::Backfill::new(&mut *store, instance).map(drop),
             World::DataStep => data_step::DataStep::new(&mut *store, instance).map(drop),
             World::Validator => validator::Validator::new(&mut *store, instance).map(drop),
+            World::Notifier if plugin.api == since_v0_1_0::VERSION => {
+                since_v0_1_0::notifier::Notifier::new(&mut *store, instance).map(drop)
+            }
             World::Notifier => notifier::Notifier::new(&mut *store, instance).map(drop),
         })
         .map(drop)
@@ -379,8 +382,11 @@ mod tests {
     fn api_versions_within_the_minor_are_compatible() {
         assert!(check_api_version("0.1.0").is_ok());
         assert!(check_api_version("0.1.7").is_ok());
-        let err = check_api_version("0.2.0").unwrap_err();
+        assert!(check_api_version("0.2.0").is_ok());
+        assert!(check_api_version("0.2.3").is_ok());
+        let err = check_api_version("0.3.0").unwrap_err();
         assert!(err.contains("supports API 0.1"), "{err}");
+        assert!(err.contains("0.2 (godwit:plugin@0.2.x)"), "{err}");
         let err = check_api_version("1.0.0").unwrap_err();
         assert!(err.contains("godwit:plugin@1.0.0"), "{err}");
         assert!(check_api_version("one").is_err());

@@ -13,6 +13,7 @@ use crate::text::sanitize;
 use crate::wit::Session;
 use crate::wit::latest::host::{self, Level};
 use crate::wit::latest::types::{Row, Value};
+use crate::wit::since_v0_1_0::host as old;
 
 /// Bytes of `log` output kept per call; the first lines are kept, the rest counted.
 pub const LOG_CAP: usize = 64 * 1024;
@@ -110,7 +111,52 @@ fn first_line(sql: &str) -> &str {
     sql.trim().lines().next().unwrap_or("")
 }
 
+// `host@0.1.0`, the adapter: each call goes to the latest implementation above (the
+// functions did not change; only their `Level` is a type of each version's own).
+impl old::Host for State {
+    fn log(&mut self, level: old::Level, message: String) {
+        use crate::wit::latest::host::Level;
+        let level = match level {
+            old::Level::Trace => Level::Trace,
+            old::Level::Debug => Level::Debug,
+            old::Level::Info => Level::Info,
+            old::Level::Warn => Level::Warn,
+            old::Level::Error => Level::Error,
+        };
+        crate::wit::latest::host::Host::log(self, level, message);
+    }
+
+    fn config(&mut self) -> Vec<(String, crate::wit::latest::types::Value)> {
+        crate::wit::latest::host::Host::config(self)
+    }
+}
+
+impl old::HostSession for State {
+    fn query(
+        &mut self,
+        session: Resource<Session>,
+        sql: String,
+        params: Vec<crate::wit::latest::types::Value>,
+    ) -> Result<Vec<crate::wit::latest::types::Row>, String> {
+        crate::wit::latest::host::HostSession::query(self, session, sql, params)
+    }
+
+    fn execute(
+        &mut self,
+        session: Resource<Session>,
+        sql: String,
+        params: Vec<crate::wit::latest::types::Value>,
+    ) -> Result<u64, String> {
+        crate::wit::latest::host::HostSession::execute(self, session, sql, params)
+    }
+
+    fn drop(&mut self, session: Resource<Session>) -> wasmtime::Result<()> {
+        crate::wit::latest::host::HostSession::drop(self, session)
+    }
+}
+
 /// Adds the `host` interface of every supported version to `linker`.
 pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    crate::wit::latest::host::add_to_linker::<State, HasSelf<State>>(linker, |state| state)
+    host::add_to_linker::<State, HasSelf<State>>(linker, |state| state)?;
+    old::add_to_linker::<State, HasSelf<State>>(linker, |state| state)
 }

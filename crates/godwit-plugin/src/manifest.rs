@@ -379,8 +379,12 @@ fuel = 1000
             err.contains("API 1.0") && err.contains("supports 0.1"),
             "{err}"
         );
-        assert!(check_api("p", "0.2").is_err());
-        assert!(check_api("p", "0.1").is_ok());
+        assert!(check_api("p", "0.3").is_err());
+        assert!(check_api("p", "0.2").is_ok());
+        assert!(
+            check_api("p", "0.1").is_ok(),
+            "0.1 plugins run through an adapter"
+        );
     }
 
     #[test]

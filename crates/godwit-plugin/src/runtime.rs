@@ -13,7 +13,7 @@ use crate::imports;
 use crate::links;
 use crate::sandbox::{self, Context, LimitHit, State};
 use crate::text::{mebibytes, sanitize, with_plugin_output};
-use crate::wit::{self, World};
+use crate::wit::{self, ApiVersion, World};
 use godwit_core::value::hex;
 use sha2::{Digest as _, Sha256};
 use wasmtime::component::{Instance, InstancePre, Linker};
@@ -308,11 +308,13 @@ impl Runtime {
                 message: format!("{e:#}"),
             })?;
         let world = World::of(&self.engine, &component);
+        let api = api_of(&pre, world);
         Ok(Plugin {
             label,
             digest,
             origin,
             world,
+            api,
             size: bytes.len(),
             pre,
         })
@@ -470,6 +472,30 @@ impl Drop for Runtime {
     }
 }
 
+/// The version of [`wit::API_PACKAGE`] the host calls a linked component of `world` as.
+///
+/// Only a notifier's exports differ between the supported versions, so its version is
+/// the one whose `notify` its export has the shape of; any other world is called through
+/// the latest bindings, and is said to be of the newest version its imports name (or the
+/// latest, when it imports none).
+fn api_of(pre: &InstancePre<State>, world: Option<World>) -> ApiVersion {
+    if world == Some(World::Notifier)
+        && wit::latest::notifier::NotifierIndices::new(pre).is_err()
+        && wit::since_v0_1_0::notifier::NotifierIndices::new(pre).is_ok()
+    {
+        return wit::since_v0_1_0::VERSION;
+    }
+    if world == Some(World::Notifier) {
+        return wit::latest::VERSION;
+    }
+    wit::api_versions(pre.engine(), pre.component())
+        .iter()
+        .filter_map(|v| ApiVersion::parse(v))
+        .filter_map(|v| wit::SUPPORTED.iter().copied().find(|&s| v.runs_on(s)))
+        .max()
+        .unwrap_or(wit::latest::VERSION)
+}
+
 /// A compiled, linked plugin, ready to be instantiated once per call; cheap to clone.
 #[derive(Clone)]
 pub struct Plugin {
@@ -477,6 +503,9 @@ pub struct Plugin {
     digest: String,
     origin: Origin,
     pub(crate) world: Option<World>,
+    /// The version of the API the component was built against, as far as the host
+    /// needs to know it to call the component.
+    pub(crate) api: ApiVersion,
     size: usize,
     pub(crate) pre: InstancePre<State>,
 }
@@ -509,6 +538,12 @@ impl Plugin {
     /// Which godwit world the component's exports make it, if any.
     pub fn world(&self) -> Option<World> {
         self.world
+    }
+
+    /// The version of `godwit:plugin` the host calls the component as: the one its
+    /// exports have the shape of, else the one its imports name, else the latest.
+    pub fn api(&self) -> ApiVersion {
+        self.api
     }
 
     /// The component's size in bytes.

@@ -8,19 +8,20 @@
 //! (the bindings are generated from that file, and a test holds the two together), and so
 //! do the SDKs and the plugin manifests, which a test in `tests/all` checks against it.
 //!
-//! There is one version today, so there is no adapter yet. When the next one starts
-//! (say 0.2.0), 0.1.0 freezes:
+//! When the next version starts (say 0.3.0), the latest one freezes, as 0.1.0 did:
 //!
-//! 1. `wit/godwit-plugin.wit` as it stands is copied to `wit/since_v0.1.0/`, and
-//!    `since_v0_1_0`'s bindgen points at that copy, which never changes again;
-//! 2. `since_v0_2_0` is generated from `wit/` and becomes [`latest`];
-//! 3. `since_v0_1_0` gets its adapter: it implements its `host` interface by converting
-//!    to and from the latest types and calling the latest implementation, and its
-//!    `add_to_linker` is called from `add_to_linker` beside the latest one, so that a
-//!    plugin built against 0.1 still links;
-//! 4. its [`VERSION`](since_v0_1_0::VERSION) stays in [`SUPPORTED`].
+//! 1. `wit/godwit-plugin.wit` as it stands is copied to `wit/since_v0.2.0/`, and
+//!    `since_v0_2_0`'s bindgen points at that copy, which never changes again;
+//! 2. `since_v0_3_0` is generated from `wit/` and becomes [`latest`];
+//! 3. `since_v0_2_0` gets its adapter, as [`since_v0_1_0`] has one: it implements its
+//!    `host` interface by calling the latest implementation, its `add_to_linker` is
+//!    called from `imports::add_to_linker` beside the latest one so that a plugin built
+//!    against it still links, and its exports whose shape changed get their own
+//!    bindings and a conversion from the latest types;
+//! 4. its [`VERSION`](since_v0_2_0::VERSION) stays in [`SUPPORTED`].
 
 pub mod since_v0_1_0;
+pub mod since_v0_2_0;
 
 use std::fmt;
 
@@ -32,7 +33,7 @@ use godwit_core::value::Value as HostValue;
 use latest::types::Value as WitValue;
 
 /// The version the rest of the host is written against.
-pub use since_v0_1_0 as latest;
+pub use since_v0_2_0 as latest;
 
 /// The WIT package plugins are written against.
 pub const API_PACKAGE: &str = "godwit:plugin";
@@ -41,7 +42,7 @@ pub const API_PACKAGE: &str = "godwit:plugin";
 pub const API_VERSION: ApiVersion = latest::VERSION;
 
 /// Every version whose plugins this host runs, oldest first: one per `since_*` module.
-pub const SUPPORTED: &[ApiVersion] = &[since_v0_1_0::VERSION];
+pub const SUPPORTED: &[ApiVersion] = &[since_v0_1_0::VERSION, since_v0_2_0::VERSION];
 
 /// A version of [`API_PACKAGE`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -17,9 +17,9 @@ use serde_json::json;
 
 use crate::error::Error;
 use crate::plugin::types::{
-    BackupTaken, BatchProgress, Column, Event, Finding, FindingsReported, Migration,
-    MigrationApplied, MigrationFailed, MigrationStarted, RolledBack, Row, RunFinished, RunStarted,
-    Severity, Value,
+    BackupTaken, BatchProgress, Column, Event, Finding, FindingsReported, LagUnknown, Migration,
+    MigrationApplied, MigrationFailed, MigrationStarted, PauseReason, ReplicationLag, RolledBack,
+    Row, RunFinished, RunStarted, Severity, StepPaused, StepResumed, Value,
 };
 use crate::value::hex;
 
@@ -289,7 +289,7 @@ impl Fields<'_> {
 }
 
 fn event(doc: &serde_json::Value) -> Result<Event, String> {
-    let kinds = "run-started, run-finished, migration-started, migration-applied, migration-failed, batch-progress, findings-reported, backup-taken, rolled-back";
+    let kinds = KINDS.join(", ");
     let Some((kind, body)) = doc
         .as_object()
         .filter(|m| m.len() == 1)
@@ -366,8 +366,112 @@ fn event(doc: &serde_json::Value) -> Result<Event, String> {
             reason: f.text("reason")?,
             backup_id: f.opt_text("backup-id")?,
         }),
+        "step-paused" => {
+            let reason = pause_reason(&f)?;
+            Event::StepPaused(StepPaused {
+                version: f.text("version")?,
+                message: match f.opt_text("message")? {
+                    Some(message) => message,
+                    None => pause_message(&reason),
+                },
+                reason,
+                paused_ms: f.opt_uint("paused-ms")?.unwrap_or(0),
+                max_pause_ms: f.uint("max-pause-ms")?,
+            })
+        }
+        "step-resumed" => Event::StepResumed(StepResumed {
+            version: f.text("version")?,
+            paused_ms: f.uint("paused-ms")?,
+            reason: pause_reason(&f)?,
+        }),
         other => return Err(format!("`{other}` is not an event kind; kinds: {kinds}")),
     })
+}
+
+/// Every event kind, as the WIT spells it.
+const KINDS: [&str; 11] = [
+    "run-started",
+    "run-finished",
+    "migration-started",
+    "migration-applied",
+    "migration-failed",
+    "batch-progress",
+    "findings-reported",
+    "backup-taken",
+    "rolled-back",
+    "step-paused",
+    "step-resumed",
+];
+
+/// The event's kind as the WIT spells it.
+pub fn event_kind(event: &Event) -> &'static str {
+    KINDS[match event {
+        Event::RunStarted(_) => 0,
+        Event::RunFinished(_) => 1,
+        Event::MigrationStarted(_) => 2,
+        Event::MigrationApplied(_) => 3,
+        Event::MigrationFailed(_) => 4,
+        Event::BatchProgress(_) => 5,
+        Event::FindingsReported(_) => 6,
+        Event::BackupTaken(_) => 7,
+        Event::RolledBack(_) => 8,
+        Event::StepPaused(_) => 9,
+        Event::StepResumed(_) => 10,
+    }]
+}
+
+/// A pause's `reason`: an object with one key naming its kind, as an event is.
+fn pause_reason(f: &Fields) -> Result<PauseReason, String> {
+    let shapes = r#"{"replication-lag": {"replica": "…", "lag-ms": 9000, "bound-ms": 5000}}, {"lag-unknown": {"replica": "…", "why": "…"}} or {"health-query": "SELECT …"}"#;
+    let Some((kind, body)) = f
+        .get("reason")
+        .and_then(serde_json::Value::as_object)
+        .filter(|m| m.len() == 1)
+        .and_then(|m| m.iter().next())
+    else {
+        return Err(format!("`{}` needs `reason`, one of {shapes}", f.kind));
+    };
+    let empty = serde_json::Map::new();
+    let r = Fields {
+        kind,
+        map: body.as_object().unwrap_or(&empty),
+    };
+    Ok(match kind.as_str() {
+        "replication-lag" => PauseReason::ReplicationLag(ReplicationLag {
+            replica: r.text("replica")?,
+            lag_ms: r.uint("lag-ms")?,
+            bound_ms: r.uint("bound-ms")?,
+        }),
+        "lag-unknown" => PauseReason::LagUnknown(LagUnknown {
+            replica: r.text("replica")?,
+            why: r.text("why")?,
+        }),
+        "health-query" => PauseReason::HealthQuery(
+            body.as_str()
+                .ok_or_else(|| "`health-query` is the query, a string".to_owned())?
+                .to_owned(),
+        ),
+        other => {
+            return Err(format!(
+                "`{other}` is not a pause reason; reasons: {shapes}"
+            ));
+        }
+    })
+}
+
+/// A sample pause's `message` when it gives none.
+fn pause_message(reason: &PauseReason) -> String {
+    match reason {
+        PauseReason::ReplicationLag(r) => format!(
+            "replication lag {}ms on {} is over max_replication_lag {}ms",
+            r.lag_ms, r.replica, r.bound_ms
+        ),
+        PauseReason::LagUnknown(r) => format!(
+            "the replication lag of {} cannot be measured ({})",
+            r.replica, r.why
+        ),
+        PauseReason::HealthQuery(q) => format!("the health query returned false: {q}"),
+    }
 }
 
 fn finding(v: &serde_json::Value) -> Result<Finding, String> {

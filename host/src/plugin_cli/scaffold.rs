@@ -503,9 +503,11 @@ use godwit_sdk::{Event, Notifier, log};
 struct LogRuns;
 
 impl Notifier for LogRuns {
-    fn notify(event: Event) -> Result<(), String> {
+    // `target` names the database when `godwit deploy --targets FILE` deploys a fleet.
+    fn notify(event: Event, target: Option<String>) -> Result<(), String> {
+        let on = target.map(|t| format!(" ({t})")).unwrap_or_default();
         match event {
-            Event::RunStarted(e) => log::info(format!("{}: {} pending on {}", e.operation, e.pending, e.database)),
+            Event::RunStarted(e) => log::info(format!("{}: {} pending on {}{on}", e.operation, e.pending, e.database)),
             Event::RunFinished(e) => match e.failed {
                 Some(version) => log::error(format!("{} failed at {version} after {} ms", e.operation, e.duration_ms)),
                 None => log::info(format!("{} applied {} in {} ms", e.operation, e.applied, e.duration_ms)),

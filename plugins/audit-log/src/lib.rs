@@ -35,12 +35,15 @@ fn log_path(setting: &str) -> Result<PathBuf, String> {
 }
 
 impl Notifier for AuditLog {
-    fn notify(event: Event) -> Result<(), String> {
+    fn notify(event: Event, target: Option<String>) -> Result<(), String> {
         let setting = config::get_str("file").unwrap_or_else(|| DEFAULT_FILE.into());
         let path = log_path(&setting)?;
         let mut record = godwit_sdk::json::event(&event);
         if let Some(map) = record.as_object_mut() {
             map.insert("time".into(), godwit_sdk::time::now_rfc3339().into());
+            if let Some(target) = target {
+                map.insert("target".into(), target.into());
+            }
         }
         let mut line = record.to_string();
         line.push('\n');

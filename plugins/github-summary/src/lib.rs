@@ -65,8 +65,13 @@ fn findings_table(findings: &[Finding]) -> String {
     s
 }
 
-/// What to append for `event`, given the file so far; `None` for events the summary skips.
-fn lines(event: &Event, existing: &str) -> Option<String> {
+/// What to append for `event` about fleet target `target` (if any), given the file so
+/// far; `None` for events the summary skips.
+fn lines(event: &Event, target: Option<&str>, existing: &str) -> Option<String> {
+    // A fleet's targets run side by side, so each line says which one it is about.
+    let on = target
+        .map(|t| format!("`{}` ", cell(t)))
+        .unwrap_or_default();
     let row = |marker: &str, row: String| {
         let header = if table_open(existing) {
             ""
@@ -77,13 +82,18 @@ fn lines(event: &Event, existing: &str) -> Option<String> {
     };
     Some(match event {
         Event::RunStarted(e) => format!(
-            "\n## godwit {}\n\n{} pending migration(s) on `{}`.\n",
-            e.operation, e.pending, e.database
+            "\n## godwit {}{}\n\n{} pending migration(s) on `{}`.\n",
+            e.operation,
+            target
+                .map(|t| format!(" on {}", cell(t)))
+                .unwrap_or_default(),
+            e.pending,
+            e.database
         ),
         Event::MigrationApplied(e) => row(
             APPLIED,
             format!(
-                "| `{}_{}` | {} | {} | {} |",
+                "| {on}`{}_{}` | {} | {} | {} |",
                 e.version,
                 cell(&e.name),
                 e.operation,
@@ -94,7 +104,7 @@ fn lines(event: &Event, existing: &str) -> Option<String> {
         Event::MigrationFailed(e) => row(
             FAILED,
             format!(
-                "| `{}_{}` | failed: {} | | |",
+                "| {on}`{}_{}` | failed: {} | | |",
                 e.version,
                 cell(&e.name),
                 cell(&e.error)
@@ -130,14 +140,25 @@ fn lines(event: &Event, existing: &str) -> Option<String> {
                 duration(e.duration_ms)
             ),
         },
-        Event::FindingsReported(_) | Event::MigrationStarted(_) | Event::BatchProgress(_) => {
+        Event::StepPaused(e) if e.paused_ms == 0 => {
+            format!("\n⏸️ {on}`{}` paused: {}\n", e.version, cell(&e.message))
+        }
+        Event::StepResumed(e) => format!(
+            "\n▶️ {on}`{}` resumed after {} paused.\n",
+            e.version,
+            duration(e.paused_ms)
+        ),
+        Event::FindingsReported(_)
+        | Event::MigrationStarted(_)
+        | Event::BatchProgress(_)
+        | Event::StepPaused(_) => {
             return None;
         }
     })
 }
 
 impl Notifier for GithubSummary {
-    fn notify(event: Event) -> Result<(), String> {
+    fn notify(event: Event, target: Option<String>) -> Result<(), String> {
         let path = summary_path()?;
         let existing = match std::fs::read_to_string(&path) {
             Ok(s) => s,
@@ -148,7 +169,7 @@ impl Notifier for GithubSummary {
                 ));
             }
         };
-        let Some(text) = lines(&event, &existing) else {
+        let Some(text) = lines(&event, target.as_deref(), &existing) else {
             return Ok(());
         };
         let mut file = OpenOptions::new()
@@ -165,7 +186,9 @@ godwit_sdk::export_notifier!(GithubSummary);
 
 #[cfg(test)]
 mod tests {
-    use godwit_sdk::{Event, MigrationApplied, MigrationFailed};
+    use godwit_sdk::{
+        Event, MigrationApplied, MigrationFailed, PauseReason, StepPaused, StepResumed,
+    };
 
     use super::lines;
 
@@ -182,14 +205,14 @@ mod tests {
     #[test]
     fn rows_share_one_table_header() {
         let mut file = String::new();
-        file += &lines(&applied("1"), &file).unwrap();
-        file += &lines(&applied("2"), &file).unwrap();
+        file += &lines(&applied("1"), None, &file).unwrap();
+        file += &lines(&applied("2"), None, &file).unwrap();
         let failed = Event::MigrationFailed(MigrationFailed {
             version: "3".into(),
             name: "x".into(),
             error: "syntax | error\nline 2".into(),
         });
-        file += &lines(&failed, &file).unwrap();
+        file += &lines(&failed, None, &file).unwrap();
         assert_eq!(file.matches("| | migration |").count(), 1, "{file}");
         assert!(
             file.contains("| ✅ | `1_create_users` | deploy | 1.5 s | 3 |"),
@@ -198,6 +221,42 @@ mod tests {
         assert!(
             file.contains("failed: syntax \\| error<br>line 2"),
             "{file}"
+        );
+    }
+
+    #[test]
+    fn a_fleets_lines_name_their_target_and_pauses_are_told() {
+        let mut file = String::new();
+        file += &lines(&applied("1"), Some("tenant|7"), &file).unwrap();
+        assert!(
+            file.contains("| ✅ | `tenant\\|7` `1_create_users` | deploy |"),
+            "{file}"
+        );
+        let paused = |paused_ms| {
+            Event::StepPaused(StepPaused {
+                version: "2".into(),
+                reason: PauseReason::HealthQuery("SELECT ok FROM gate".into()),
+                message: "the health query returned false".into(),
+                paused_ms,
+                max_pause_ms: 60_000,
+            })
+        };
+        let told = lines(&paused(0), Some("north"), &file).unwrap();
+        assert!(
+            told.contains("⏸️ `north` `2` paused: the health query returned false"),
+            "{told}"
+        );
+        // Reminders while the pause lasts are not repeated in the summary.
+        assert_eq!(lines(&paused(60_000), Some("north"), &file), None);
+        let resumed = Event::StepResumed(StepResumed {
+            version: "2".into(),
+            paused_ms: 1500,
+            reason: PauseReason::HealthQuery("SELECT ok FROM gate".into()),
+        });
+        let told = lines(&resumed, None, &file).unwrap();
+        assert!(
+            told.contains("▶️ `2` resumed after 1.5 s paused."),
+            "{told}"
         );
     }
 }

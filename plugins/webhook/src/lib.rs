@@ -76,19 +76,29 @@ fn text(event: &Event) -> String {
             Some(v) => format!("rolled back {v}: {}", e.reason),
             None => format!("rolled back: {}", e.reason),
         },
+        Event::StepPaused(e) => format!(
+            "{} paused ({} ms so far, stops at {} ms): {}",
+            e.version, e.paused_ms, e.max_pause_ms, e.message
+        ),
+        Event::StepResumed(e) => {
+            format!("{} resumed after {} ms paused", e.version, e.paused_ms)
+        }
     }
 }
 
 impl Notifier for Webhook {
-    fn notify(event: Event) -> Result<(), String> {
+    fn notify(event: Event, target: Option<String>) -> Result<(), String> {
         if !wanted(event.kind())? {
             return Ok(());
         }
         let url = config::require_str("url")?;
-        let payload = json!({
-            "text": text(&event),
-            "godwit": godwit_sdk::json::event(&event),
-        });
+        let mut godwit = godwit_sdk::json::event(&event);
+        godwit["target"] = target.clone().into();
+        let text = match &target {
+            Some(target) => format!("[{target}] {}", text(&event)),
+            None => text(&event),
+        };
+        let payload = json!({ "text": text, "godwit": godwit });
         http::post_json(&url, payload.to_string().as_bytes())
     }
 }

@@ -4,10 +4,12 @@ import { notifier, log } from 'godwit-sdk';
 
 export const { notify } = notifier({
   // `event.type` is the WIT's name for it (`run-started`, `run-finished`, ...), and the
-  // event's fields are beside it, in camelCase.
-  notify(event) {
+  // event's fields are beside it, in camelCase. `target` names the database when
+  // `godwit deploy --targets FILE` deploys a fleet, and is null otherwise.
+  notify(event, target) {
     if (event.type === 'run-started') {
-      log.info(`${event.operation}: ${event.pending} pending on ${event.database}`);
+      const on = target === null ? '' : ` (${target})`;
+      log.info(`${event.operation}: ${event.pending} pending on ${event.database}${on}`);
     } else if (event.type === 'run-finished') {
       if (event.failed !== null) {
         log.error(`${event.operation} failed at ${event.failed} after ${event.durationMs} ms`);

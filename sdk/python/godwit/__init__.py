@@ -40,15 +40,19 @@ from .model import (
     Event,
     Finding,
     FindingsReported,
+    LagUnknown,
     Migration,
     MigrationApplied,
     MigrationFailed,
     MigrationStarted,
+    ReplicationLag,
     RolledBack,
     RunFinished,
     RunStarted,
     Severity,
     Spec,
+    StepPaused,
+    StepResumed,
     event_kind,
 )
 from .row import MissingColumn, Row
@@ -57,9 +61,9 @@ from .values import Json, Timestamp
 from .worlds import Backfill, DataStep, Notifier, Validator, error_message, export
 
 #: The version of the ``godwit:plugin`` WIT package this SDK targets.
-API_VERSION = "0.1.0"
+API_VERSION = "0.2.0"
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "API_VERSION",
@@ -74,12 +78,14 @@ __all__ = [
     "Finding",
     "FindingsReported",
     "Json",
+    "LagUnknown",
     "Migration",
     "MigrationApplied",
     "MigrationFailed",
     "MigrationStarted",
     "MissingColumn",
     "Notifier",
+    "ReplicationLag",
     "RolledBack",
     "Row",
     "RunFinished",
@@ -88,6 +94,8 @@ __all__ = [
     "SessionError",
     "Severity",
     "Spec",
+    "StepPaused",
+    "StepResumed",
     "Timestamp",
     "Validator",
     "config",

@@ -200,6 +200,12 @@ BatchProgress = wit.BatchProgress
 FindingsReported = wit.FindingsReported
 BackupTaken = wit.BackupTaken
 RolledBack = wit.RolledBack
+StepPaused = wit.StepPaused
+StepResumed = wit.StepResumed
+# A pause's `reason` stays the WIT variant: `reason.value` is a ReplicationLag, a
+# LagUnknown, or the health query's text.
+ReplicationLag = wit.ReplicationLag
+LagUnknown = wit.LagUnknown
 
 #: Any event a notifier hears about.
 Event = Union[
@@ -212,6 +218,8 @@ Event = Union[
     FindingsReported,
     BackupTaken,
     RolledBack,
+    StepPaused,
+    StepResumed,
 ]
 
 _KINDS = {
@@ -224,6 +232,8 @@ _KINDS = {
     wit.FindingsReported: "findings-reported",
     wit.BackupTaken: "backup-taken",
     wit.RolledBack: "rolled-back",
+    wit.StepPaused: "step-paused",
+    wit.StepResumed: "step-resumed",
 }
 
 

@@ -75,8 +75,12 @@ class Notifier:
     """Hears about deploys, one event per call; an exception is reported but never fails
     a deploy."""
 
-    def notify(self, event: Event) -> None:
-        """Deliver one event: a :class:`godwit.RunStarted`, :class:`godwit.RunFinished`..."""
+    def notify(self, event: Event, target: Optional[str]) -> None:
+        """Deliver one event: a :class:`godwit.RunStarted`, :class:`godwit.RunFinished`...
+
+        ``target`` names the database the event is about when ``godwit deploy --targets
+        FILE`` deploys a fleet (as the targets file names it), and is ``None`` when godwit
+        deploys one database."""
         raise NotImplementedError(f"{type(self).__name__} must define notify()")
 
 
@@ -156,9 +160,9 @@ class _ValidatorExport(_Export):
 
 
 class _NotifierExport(_Export):
-    def notify(self, e: wit.Event) -> None:
+    def notify(self, e: wit.Event, target: Optional[str]) -> None:
         try:
-            self._plugin().notify(unwrap_event(e))
+            self._plugin().notify(unwrap_event(e), target)
         except Exception as exc:
             raise _err(exc) from None
 

@@ -3,13 +3,17 @@ fatal to the deploy.
 """
 
 import godwit
+from typing import Optional
+
 from godwit import Event, RunFinished, RunStarted, log
 
 
 class LogRuns(godwit.Notifier):
-    def notify(self, event: Event) -> None:
+    # `target` names the database when `godwit deploy --targets FILE` deploys a fleet.
+    def notify(self, event: Event, target: Optional[str]) -> None:
         if isinstance(event, RunStarted):
-            log.info(f"{event.operation}: {event.pending} pending on {event.database}")
+            on = f" ({target})" if target is not None else ""
+            log.info(f"{event.operation}: {event.pending} pending on {event.database}{on}")
         elif isinstance(event, RunFinished):
             if event.failed is not None:
                 log.error(f"{event.operation} failed at {event.failed} after {event.duration_ms} ms")

@@ -35,8 +35,8 @@ pub mod data_step {
         export_macro_name: "export",
         default_bindings_module: "godwit_sdk::__private::data_step",
         with: {
-            "godwit:plugin/types@0.1.0": crate::bindings::backfill::godwit::plugin::types,
-            "godwit:plugin/host@0.1.0": crate::bindings::backfill::godwit::plugin::host,
+            "godwit:plugin/types@0.2.0": crate::bindings::backfill::godwit::plugin::types,
+            "godwit:plugin/host@0.2.0": crate::bindings::backfill::godwit::plugin::host,
         },
     });
 }
@@ -50,8 +50,8 @@ pub mod validator {
         export_macro_name: "export",
         default_bindings_module: "godwit_sdk::__private::validator",
         with: {
-            "godwit:plugin/types@0.1.0": crate::bindings::backfill::godwit::plugin::types,
-            "godwit:plugin/host@0.1.0": crate::bindings::backfill::godwit::plugin::host,
+            "godwit:plugin/types@0.2.0": crate::bindings::backfill::godwit::plugin::types,
+            "godwit:plugin/host@0.2.0": crate::bindings::backfill::godwit::plugin::host,
         },
     });
 }
@@ -65,8 +65,8 @@ pub mod notifier {
         export_macro_name: "export",
         default_bindings_module: "godwit_sdk::__private::notifier",
         with: {
-            "godwit:plugin/types@0.1.0": crate::bindings::backfill::godwit::plugin::types,
-            "godwit:plugin/host@0.1.0": crate::bindings::backfill::godwit::plugin::host,
+            "godwit:plugin/types@0.2.0": crate::bindings::backfill::godwit::plugin::types,
+            "godwit:plugin/host@0.2.0": crate::bindings::backfill::godwit::plugin::host,
         },
     });
 }

@@ -15,11 +15,13 @@ impl Event {
             Event::FindingsReported(_) => "findings-reported",
             Event::BackupTaken(_) => "backup-taken",
             Event::RolledBack(_) => "rolled-back",
+            Event::StepPaused(_) => "step-paused",
+            Event::StepResumed(_) => "step-resumed",
         }
     }
 
     /// Every kind [`kind`](Event::kind) can return.
-    pub const KINDS: [&'static str; 9] = [
+    pub const KINDS: [&'static str; 11] = [
         "run-started",
         "run-finished",
         "migration-started",
@@ -29,6 +31,8 @@ impl Event {
         "findings-reported",
         "backup-taken",
         "rolled-back",
+        "step-paused",
+        "step-resumed",
     ];
 }
 
@@ -49,7 +53,21 @@ impl crate::Severity {
 pub mod json {
     use serde_json::{Value as Json, json};
 
-    use crate::{Event, Finding};
+    use crate::{Event, Finding, PauseReason};
+
+    /// Why a step paused, as an object with a `kind`.
+    pub fn pause_reason(r: &PauseReason) -> Json {
+        match r {
+            PauseReason::ReplicationLag(r) => json!({
+                "kind": "replication_lag", "replica": r.replica, "lag_ms": r.lag_ms,
+                "bound_ms": r.bound_ms,
+            }),
+            PauseReason::LagUnknown(r) => json!({
+                "kind": "lag_unknown", "replica": r.replica, "why": r.why,
+            }),
+            PauseReason::HealthQuery(query) => json!({ "kind": "health_query", "query": query }),
+        }
+    }
 
     /// One finding as a JSON object.
     pub fn finding(f: &Finding) -> Json {
@@ -93,6 +111,14 @@ pub mod json {
             Event::BackupTaken(e) => json!({ "id": e.id, "size": e.size }),
             Event::RolledBack(e) => json!({
                 "version": e.version, "reason": e.reason, "backup_id": e.backup_id,
+            }),
+            Event::StepPaused(e) => json!({
+                "version": e.version, "reason": pause_reason(&e.reason), "message": e.message,
+                "paused_ms": e.paused_ms, "max_pause_ms": e.max_pause_ms,
+            }),
+            Event::StepResumed(e) => json!({
+                "version": e.version, "paused_ms": e.paused_ms,
+                "reason": pause_reason(&e.reason),
             }),
         };
         if let Some(map) = object.as_object_mut() {

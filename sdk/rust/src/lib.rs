@@ -49,12 +49,13 @@ pub use bindings::backfill::godwit::plugin::host::Session;
 /// The types that cross the plugin boundary, as `wit/godwit-plugin.wit` defines them.
 pub use bindings::backfill::godwit::plugin::types::{
     BackfillSpec, BackupTaken, BatchProgress, BatchResult, Column, Event, Finding,
-    FindingsReported, Migration, MigrationApplied, MigrationFailed, MigrationStarted, RolledBack,
-    Row, RunFinished, RunStarted, Severity, Value,
+    FindingsReported, LagUnknown, Migration, MigrationApplied, MigrationFailed, MigrationStarted,
+    PauseReason, ReplicationLag, RolledBack, Row, RunFinished, RunStarted, Severity, StepPaused,
+    StepResumed, Value,
 };
 
 /// The version of the `godwit:plugin` WIT package this SDK targets.
-pub const API_VERSION: &str = "0.1.0";
+pub const API_VERSION: &str = "0.2.0";
 
 /// A row-by-row data migration: the host reads batches by key, calls
 /// [`transform`](Backfill::transform) and writes the result set-based, so the plugin
@@ -90,8 +91,10 @@ pub trait Validator {
 
 /// Hears about deploys, one event per call; an `Err` is reported but never fails a deploy.
 pub trait Notifier {
-    /// Deliver one event.
-    fn notify(event: Event) -> Result<(), String>;
+    /// Deliver one event. `target` is the name of the database it is about when
+    /// `godwit deploy --targets FILE` deploys a fleet (as the targets file names it), and
+    /// `None` when godwit deploys one database.
+    fn notify(event: Event, target: Option<String>) -> Result<(), String>;
 }
 
 impl BackfillSpec {
@@ -256,8 +259,11 @@ macro_rules! export_notifier {
         const _: () = {
             struct GodwitExport;
             impl $crate::__private::notifier::Guest for GodwitExport {
-                fn notify(e: $crate::Event) -> ::core::result::Result<(), ::std::string::String> {
-                    <$ty as $crate::Notifier>::notify(e)
+                fn notify(
+                    e: $crate::Event,
+                    target: ::core::option::Option<::std::string::String>,
+                ) -> ::core::result::Result<(), ::std::string::String> {
+                    <$ty as $crate::Notifier>::notify(e, target)
                 }
             }
             $crate::__private::notifier::export!(GodwitExport with_types_in $crate::__private::notifier);

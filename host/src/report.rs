@@ -255,14 +255,7 @@ impl ProgressPrinter {
                 retried,
                 ..
             } => {
-                let mut message = format!(
-                    "{} rows/s, batch {batches} of {}",
-                    thousands(*rate as u64),
-                    thousands(u64::from(*batch_size))
-                );
-                if *retried > 0 {
-                    message.push_str(&format!(", {} retried", thousands(*retried)));
-                }
+                let message = batch_message(*rate, *batches, *batch_size, *retried);
                 if std::io::stderr().is_terminal() {
                     let bar = self.bar.get_or_insert_with(|| {
                         if std::mem::take(&mut self.open_line) {
@@ -1149,4 +1142,37 @@ pub fn fleet(report: &crate::fleet::FleetReport) -> String {
         ));
     }
     out
+}
+
+/// The rate and the batch a step's progress line shows: `12,000 rows/s, batch 7 (5,000
+/// rows)`, with the rows written again after a concurrent change, if any. The batch size
+/// is the current one, which a step adapts as it goes.
+fn batch_message(rate: f64, batches: u64, batch_size: u32, retried: u64) -> String {
+    let mut message = format!(
+        "{} rows/s, batch {} ({} rows)",
+        thousands(rate as u64),
+        thousands(batches),
+        thousands(u64::from(batch_size))
+    );
+    if retried > 0 {
+        message.push_str(&format!(", {} retried", thousands(retried)));
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_line_says_its_size_not_a_count_of_batches() {
+        assert_eq!(
+            batch_message(31_702.4, 7, 8_054, 0),
+            "31,702 rows/s, batch 7 (8,054 rows)"
+        );
+        assert_eq!(
+            batch_message(900.0, 1_200, 50, 3),
+            "900 rows/s, batch 1,200 (50 rows), 3 retried"
+        );
+    }
 }

@@ -115,7 +115,6 @@ fn first_line(sql: &str) -> &str {
 // functions did not change; only their `Level` is a type of each version's own).
 impl old::Host for State {
     fn log(&mut self, level: old::Level, message: String) {
-        use crate::wit::latest::host::Level;
         let level = match level {
             old::Level::Trace => Level::Trace,
             old::Level::Debug => Level::Debug,
@@ -123,11 +122,11 @@ impl old::Host for State {
             old::Level::Warn => Level::Warn,
             old::Level::Error => Level::Error,
         };
-        crate::wit::latest::host::Host::log(self, level, message);
+        host::Host::log(self, level, message);
     }
 
-    fn config(&mut self) -> Vec<(String, crate::wit::latest::types::Value)> {
-        crate::wit::latest::host::Host::config(self)
+    fn config(&mut self) -> Vec<(String, Value)> {
+        host::Host::config(self)
     }
 }
 
@@ -136,22 +135,22 @@ impl old::HostSession for State {
         &mut self,
         session: Resource<Session>,
         sql: String,
-        params: Vec<crate::wit::latest::types::Value>,
-    ) -> Result<Vec<crate::wit::latest::types::Row>, String> {
-        crate::wit::latest::host::HostSession::query(self, session, sql, params)
+        params: Vec<Value>,
+    ) -> Result<Vec<Row>, String> {
+        host::HostSession::query(self, session, sql, params)
     }
 
     fn execute(
         &mut self,
         session: Resource<Session>,
         sql: String,
-        params: Vec<crate::wit::latest::types::Value>,
+        params: Vec<Value>,
     ) -> Result<u64, String> {
-        crate::wit::latest::host::HostSession::execute(self, session, sql, params)
+        host::HostSession::execute(self, session, sql, params)
     }
 
     fn drop(&mut self, session: Resource<Session>) -> wasmtime::Result<()> {
-        crate::wit::latest::host::HostSession::drop(self, session)
+        host::HostSession::drop(self, session)
     }
 }
 

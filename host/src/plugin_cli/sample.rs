@@ -251,7 +251,19 @@ struct Fields<'a> {
     map: &'a serde_json::Map<String, serde_json::Value>,
 }
 
-impl Fields<'_> {
+/// A map for [`Fields::of`] to read when a body is not an object: every field is absent.
+static NO_FIELDS: std::sync::LazyLock<serde_json::Map<String, serde_json::Value>> =
+    std::sync::LazyLock::new(serde_json::Map::new);
+
+impl<'a> Fields<'a> {
+    /// The fields of `body`, the value of a `kind`; none when it is not an object.
+    fn of(kind: &'a str, body: &'a serde_json::Value) -> Fields<'a> {
+        Fields {
+            kind,
+            map: body.as_object().unwrap_or(&NO_FIELDS),
+        }
+    }
+
     fn get(&self, name: &str) -> Option<&serde_json::Value> {
         self.map.get(name).filter(|v| !v.is_null())
     }
@@ -288,22 +300,21 @@ impl Fields<'_> {
     }
 }
 
-fn event(doc: &serde_json::Value) -> Result<Event, String> {
-    let kinds = KINDS.join(", ");
-    let Some((kind, body)) = doc
-        .as_object()
+/// `{"KIND": body}`: an object with one key, naming what its value is.
+fn tagged(v: &serde_json::Value) -> Option<(&String, &serde_json::Value)> {
+    v.as_object()
         .filter(|m| m.len() == 1)
         .and_then(|m| m.iter().next())
-    else {
+}
+
+fn event(doc: &serde_json::Value) -> Result<Event, String> {
+    let kinds = KINDS.join(", ");
+    let Some((kind, body)) = tagged(doc) else {
         return Err(format!(
             "an event is an object with one key naming its kind ({kinds}), e.g. {{\"run-started\": {{\"operation\": \"deploy\", \"pending\": 2, \"database\": \"sqlite://app.db\"}}}}"
         ));
     };
-    let empty = serde_json::Map::new();
-    let f = Fields {
-        kind,
-        map: body.as_object().unwrap_or(&empty),
-    };
+    let f = Fields::of(kind, body);
     Ok(match kind.as_str() {
         "run-started" => Event::RunStarted(RunStarted {
             operation: f.text("operation")?,
@@ -423,19 +434,10 @@ pub fn event_kind(event: &Event) -> &'static str {
 /// A pause's `reason`: an object with one key naming its kind, as an event is.
 fn pause_reason(f: &Fields) -> Result<PauseReason, String> {
     let shapes = r#"{"replication-lag": {"replica": "…", "lag-ms": 9000, "bound-ms": 5000}}, {"lag-unknown": {"replica": "…", "why": "…"}} or {"health-query": "SELECT …"}"#;
-    let Some((kind, body)) = f
-        .get("reason")
-        .and_then(serde_json::Value::as_object)
-        .filter(|m| m.len() == 1)
-        .and_then(|m| m.iter().next())
-    else {
+    let Some((kind, body)) = f.get("reason").and_then(tagged) else {
         return Err(format!("`{}` needs `reason`, one of {shapes}", f.kind));
     };
-    let empty = serde_json::Map::new();
-    let r = Fields {
-        kind,
-        map: body.as_object().unwrap_or(&empty),
-    };
+    let r = Fields::of(kind, body);
     Ok(match kind.as_str() {
         "replication-lag" => PauseReason::ReplicationLag(ReplicationLag {
             replica: r.text("replica")?,
@@ -475,11 +477,7 @@ fn pause_message(reason: &PauseReason) -> String {
 }
 
 fn finding(v: &serde_json::Value) -> Result<Finding, String> {
-    let empty = serde_json::Map::new();
-    let f = Fields {
-        kind: "finding",
-        map: v.as_object().unwrap_or(&empty),
-    };
+    let f = Fields::of("finding", v);
     let severity = match f.text("severity")?.as_str() {
         "info" => Severity::Info,
         "warning" | "warn" => Severity::Warning,
